@@ -1,0 +1,40 @@
+//! `custos`: the command line. Every subcommand parses its arguments, calls one library
+//! function and formats the result; no policy or GDPR logic lives here.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod policy_cmds;
+
+#[derive(Parser)]
+#[command(name = "custos", version, about = "Privacy engine: policy as code, checked against the GDPR and enforced on real data")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check policy files against the GDPR (exit 0 clean, 1 findings of severity error, 2 unusable input).
+    Check(policy_cmds::CheckArgs),
+    /// Render the public privacy statement from a policy.
+    Render(policy_cmds::RenderArgs),
+    /// Compare two versions of a policy: material or editorial, notice period, renewed consent.
+    Diff(policy_cmds::DiffArgs),
+    /// The Art. 30 record of processing activities.
+    Ropa(policy_cmds::RopaArgs),
+    /// The processing activities as W3C DPV JSON-LD.
+    ExportDpv(policy_cmds::ExportDpvArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Check(args) => policy_cmds::check(args),
+        Command::Render(args) => policy_cmds::render(args),
+        Command::Diff(args) => policy_cmds::diff(args),
+        Command::Ropa(args) => policy_cmds::ropa(args),
+        Command::ExportDpv(args) => policy_cmds::export_dpv(args),
+    }
+}

@@ -1,0 +1,1 @@
+//! The Custos policy language (PRODUCT.md C1).
