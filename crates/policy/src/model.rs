@@ -1,0 +1,864 @@
+//! The policy as written in TOML: every table and key of the Custos policy language.
+//!
+//! Fields the GDPR requires are mostly `Option` here on purpose: a policy that leaves one out
+//! still parses, and the checker reports the gap with its article instead of a parse error.
+//! Identifiers and references carry their source span so diagnostics can point at them.
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::period::Period;
+use crate::text::{Lang, Text};
+
+/// A value with the byte range it came from.
+pub type Sp<T> = Spanned<T>;
+
+/// The whole policy file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyFile {
+    /// Version, date and languages of the statement.
+    pub policy: Sp<PolicyMeta>,
+    /// Who is responsible (Art. 4(7), 13(1)(a)).
+    pub controller: Option<Sp<Controller>>,
+    /// Joint controllers (Art. 26).
+    #[serde(default)]
+    pub joint_controller: Vec<Sp<JointController>>,
+    /// Kinds of people whose data is processed.
+    #[serde(default)]
+    pub subject: Vec<Sp<Subject>>,
+    /// Data categories, hierarchical through `parent` or a dotted id.
+    #[serde(default)]
+    pub category: Vec<Sp<Category>>,
+    /// Named events that start or end retention clocks.
+    #[serde(default)]
+    pub event: Vec<Sp<Event>>,
+    /// Subscription tiers that retention may depend on.
+    #[serde(default)]
+    pub tier: Vec<Sp<Tier>>,
+    /// Purposes of processing with their legal basis.
+    #[serde(default)]
+    pub purpose: Vec<Sp<Purpose>>,
+    /// Recipients and (sub-)processors.
+    #[serde(default)]
+    pub recipient: Vec<Sp<Recipient>>,
+    /// Technical and organisational measures (Art. 32).
+    #[serde(default)]
+    pub measure: Vec<Sp<Measure>>,
+    /// Breach handling (Art. 33, 34).
+    pub breach: Option<Sp<Breach>>,
+    /// How data-subject rights are handled (Art. 12–22).
+    pub rights: Option<Sp<Rights>>,
+    /// How changes are announced.
+    pub notice: Option<Sp<Notice>>,
+    /// Further promises the statement makes that are not modelled elsewhere.
+    #[serde(default)]
+    pub commitment: Vec<Sp<Commitment>>,
+}
+
+/// `[policy]`: the statement's own metadata.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyMeta {
+    /// Short id, e.g. `jbsync`.
+    pub id: Option<Sp<String>>,
+    /// Version label of the statement, e.g. `2.0`.
+    pub version: Option<Sp<String>>,
+    /// Date of the last update, `YYYY-MM-DD`.
+    pub updated: Option<Sp<String>>,
+    /// Languages the statement is published in; every text must exist in each.
+    #[serde(default)]
+    pub languages: Vec<Sp<Lang>>,
+    /// Title of the statement.
+    pub title: Option<Text>,
+    /// Where the statement is published.
+    pub url: Option<String>,
+    /// What the statement covers (systems, sites, apps).
+    pub scope: Option<Text>,
+}
+
+/// The role an organisation plays in a processing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Determines purposes and means (Art. 4(7)).
+    Controller,
+    /// Processes on behalf of a controller (Art. 4(8), 28).
+    Processor,
+    /// Determines purposes and means jointly with another controller (Art. 26).
+    JointController,
+}
+
+/// `[controller]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Controller {
+    /// Legal name.
+    pub name: Option<Sp<String>>,
+    /// Postal address.
+    pub address: Option<String>,
+    /// ISO 3166-1 alpha-2 country of establishment.
+    pub country: Option<Sp<String>>,
+    /// Registration, e.g. `{ register = "kvk", number = "99705907" }`.
+    pub registration: Option<Registration>,
+    /// Ways to reach the controller about privacy.
+    #[serde(default)]
+    pub contact: Vec<Sp<Channel>>,
+    /// Website.
+    pub website: Option<String>,
+    /// Roles the organisation plays.
+    #[serde(default)]
+    pub roles: Vec<Sp<Role>>,
+    /// Data protection officer, or why there is none.
+    pub dpo: Option<Sp<Dpo>>,
+    /// EU representative (Art. 27), for controllers outside the EU.
+    pub representative: Option<Party>,
+    /// Lead supervisory authority, e.g. `nl-ap`.
+    pub authority: Option<Sp<String>>,
+}
+
+/// A company register entry.
+#[derive(Debug, Deserialize, serde::Serialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct Registration {
+    /// The register, e.g. `kvk`.
+    pub register: String,
+    /// The number in it.
+    pub number: String,
+}
+
+/// A contact channel.
+#[derive(Debug, Deserialize, serde::Serialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct Channel {
+    /// What kind of channel.
+    pub kind: ChannelKind,
+    /// The address, number or URL.
+    pub address: String,
+}
+
+/// Kinds of contact channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChannelKind {
+    /// E-mail.
+    Email,
+    /// Telephone.
+    Phone,
+    /// WhatsApp.
+    Whatsapp,
+    /// A web form or page.
+    Web,
+    /// Post.
+    Post,
+    /// Inside the product.
+    InApp,
+}
+
+/// Another organisation or person with contact details.
+#[derive(Debug, Deserialize, serde::Serialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct Party {
+    /// Name.
+    pub name: String,
+    /// Postal address.
+    pub address: Option<String>,
+    /// E-mail.
+    pub email: Option<String>,
+}
+
+/// `[controller.dpo]`: the DPO (Art. 37–39) or the reason there is none.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Dpo {
+    /// Whether a DPO is appointed.
+    pub appointed: bool,
+    /// Name of the DPO.
+    pub name: Option<String>,
+    /// E-mail of the DPO.
+    pub email: Option<String>,
+    /// Phone of the DPO.
+    pub phone: Option<String>,
+    /// Why no DPO is appointed (Art. 37(1) criteria not met).
+    pub reason: Option<Text>,
+}
+
+/// `[[joint_controller]]`: a party that decides jointly with us (Art. 26).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JointController {
+    /// Id referenced elsewhere.
+    pub id: Sp<String>,
+    /// Who they are.
+    pub name: Text,
+    /// For which purposes.
+    #[serde(default)]
+    pub purposes: Vec<Sp<String>>,
+    /// The essence of the arrangement (Art. 26(2)).
+    pub arrangement: Option<Text>,
+    /// When the arrangement applies.
+    pub condition: Option<Text>,
+}
+
+/// `[[subject]]`: a kind of data subject.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Subject {
+    /// Id referenced elsewhere.
+    pub id: Sp<String>,
+    /// Name.
+    pub name: Text,
+    /// Who they are.
+    pub description: Option<Text>,
+}
+
+/// Art. 9(1) special categories.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SpecialKind {
+    /// Racial or ethnic origin.
+    RacialOrEthnicOrigin,
+    /// Political opinions.
+    PoliticalOpinions,
+    /// Religious or philosophical beliefs.
+    ReligiousOrPhilosophicalBeliefs,
+    /// Trade-union membership.
+    TradeUnionMembership,
+    /// Genetic data.
+    Genetic,
+    /// Biometric data for uniquely identifying a person.
+    Biometric,
+    /// Data concerning health.
+    Health,
+    /// Sex life or sexual orientation.
+    SexLifeOrOrientation,
+}
+
+/// Where data comes from (Art. 14(2)(f)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceKind {
+    /// Provided by the data subject (Art. 13 applies).
+    DataSubject,
+    /// Observed from the subject's use of the service (Art. 13 applies).
+    Observed,
+    /// Provided by our customer about their own people.
+    Customer,
+    /// From another party.
+    ThirdParty,
+    /// From publicly accessible sources.
+    Public,
+    /// Derived or generated by us.
+    Generated,
+}
+
+/// `source = { kind = …, description = … }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Source {
+    /// The kind of source.
+    pub kind: Sp<SourceKind>,
+    /// The sources, named (Art. 14(2)(f)).
+    pub description: Option<Text>,
+}
+
+/// `[[category]]`: a category of personal data.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Category {
+    /// Id, e.g. `mail.metadata`; a dotted id is a child of its prefix when that exists.
+    pub id: Sp<String>,
+    /// Parent category (otherwise the dotted prefix).
+    pub parent: Option<Sp<String>>,
+    /// Name.
+    pub name: Text,
+    /// Examples of data in the category.
+    pub examples: Option<Text>,
+    /// Whose data.
+    #[serde(default)]
+    pub subjects: Vec<Sp<String>>,
+    /// Art. 9(1) special category.
+    pub special: Option<Sp<SpecialKind>>,
+    /// Art. 10 criminal convictions and offences.
+    #[serde(default)]
+    pub criminal: bool,
+    /// Where the data comes from (default: the data subject).
+    pub source: Option<Sp<Source>>,
+    /// Key domain whose key encrypts it (key separation).
+    pub key_domain: Option<Sp<String>>,
+    /// `false` for data that must never be stored (held in memory only).
+    #[serde(default = "yes")]
+    pub stored: bool,
+    /// How the data is handled when it is never stored.
+    pub handling: Option<Text>,
+    /// How long it is kept.
+    pub retention: Option<Sp<Retention>>,
+    /// Further explanation shown in the statement.
+    pub note: Option<Text>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// `retention = { … }` on a category.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Retention {
+    /// How long, counted from `from`.
+    pub period: Option<Sp<Period>>,
+    /// The clock: `created` (default), `last_activity`, or a declared event.
+    pub from: Option<Sp<String>>,
+    /// Events that end retention at once (whichever comes first with `period`).
+    #[serde(default)]
+    pub until: Vec<Sp<String>>,
+    /// The criteria when no period can be given (Art. 13(2)(a)).
+    pub criteria: Option<Text>,
+    /// Statutory retention that blocks erasure (Art. 17(3)(b)).
+    pub statutory: Option<Sp<Statutory>>,
+    /// Bounds within which a tenant may set its own period.
+    pub tenant_override: Option<Sp<OverrideBounds>>,
+    /// Periods per subscription tier.
+    #[serde(default)]
+    pub tiers: Vec<Sp<TierPeriod>>,
+    /// How often expired data is purged.
+    pub purge_every: Option<Sp<Period>>,
+    /// Remark shown with the period.
+    pub note: Option<Text>,
+}
+
+/// Statutory retention.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Statutory {
+    /// The law, e.g. `art. 52 AWR`.
+    pub law: Text,
+    /// The period the law prescribes (defaults to the retention period).
+    pub period: Option<Sp<Period>>,
+}
+
+/// `tenant_override = { min = …, max = … }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OverrideBounds {
+    /// Shortest period a tenant may choose.
+    pub min: Option<Sp<Period>>,
+    /// Longest period a tenant may choose.
+    pub max: Option<Sp<Period>>,
+}
+
+/// A retention period for one tier.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TierPeriod {
+    /// The tier id.
+    pub tier: Sp<String>,
+    /// Its period.
+    pub period: Sp<Period>,
+}
+
+/// `[[event]]`: something that happens to data or a contract and starts or ends a clock.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Event {
+    /// Id, e.g. `contract.ended`.
+    pub id: Sp<String>,
+    /// Name.
+    pub name: Option<Text>,
+}
+
+/// `[[tier]]`: a subscription tier.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tier {
+    /// Id.
+    pub id: Sp<String>,
+    /// Name.
+    pub name: Option<Text>,
+}
+
+/// Art. 6(1) legal bases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum Basis {
+    /// 6(1)(a).
+    Consent,
+    /// 6(1)(b).
+    Contract,
+    /// 6(1)(c).
+    LegalObligation,
+    /// 6(1)(d).
+    VitalInterests,
+    /// 6(1)(e).
+    PublicTask,
+    /// 6(1)(f).
+    LegitimateInterest,
+}
+
+/// Art. 9(2) conditions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SpecialCondition {
+    /// 9(2)(a).
+    ExplicitConsent,
+    /// 9(2)(b).
+    EmploymentAndSocialSecurity,
+    /// 9(2)(c).
+    VitalInterests,
+    /// 9(2)(d).
+    NotForProfitBody,
+    /// 9(2)(e).
+    ManifestlyMadePublic,
+    /// 9(2)(f).
+    LegalClaims,
+    /// 9(2)(g).
+    SubstantialPublicInterest,
+    /// 9(2)(h).
+    HealthOrSocialCare,
+    /// 9(2)(i).
+    PublicHealth,
+    /// 9(2)(j).
+    ArchivingResearchStatistics,
+}
+
+/// Whether people choose to take part.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Choice {
+    /// Part of the service; no separate choice.
+    #[default]
+    None,
+    /// Only after the person switches it on.
+    OptIn,
+    /// Until the person switches it off.
+    OptOut,
+}
+
+/// Art. 13(2)(e): whether providing the data is required.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Requirement {
+    /// Required by law.
+    Statutory,
+    /// Required by contract.
+    Contractual,
+    /// Required to enter into a contract.
+    PreContract,
+    /// Not required.
+    Voluntary,
+}
+
+/// `provision = { requirement = …, consequence = … }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Provision {
+    /// Whether it is required.
+    pub requirement: Requirement,
+    /// What happens if the person does not provide it.
+    pub consequence: Option<Text>,
+}
+
+/// Kinds of automated decision-making (Art. 22).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AutomatedKind {
+    /// No decision based solely on automated processing with legal or similar effects.
+    None,
+    /// Profiling without such decisions.
+    Profiling,
+    /// Decisions based solely on automated processing (Art. 22(1)).
+    SolelyAutomated,
+}
+
+/// `automated_decision = { … }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AutomatedDecision {
+    /// What kind.
+    pub kind: Sp<AutomatedKind>,
+    /// Meaningful information about the logic involved (Art. 13(2)(f)).
+    pub logic: Option<Text>,
+    /// Significance for the person.
+    pub significance: Option<Text>,
+    /// Envisaged consequences.
+    pub consequences: Option<Text>,
+    /// Human intervention and how to contest (Art. 22(3)); or why there is no Art. 22 decision.
+    pub safeguards: Option<Text>,
+}
+
+/// `approval = { … }`: a human-approval gate before an action leaves (PRODUCT.md C7).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Approval {
+    /// The action that needs approval, e.g. `draft.send`.
+    pub action: Sp<String>,
+    /// Who may approve.
+    pub approver: Text,
+    /// Whether each decision is written to the audit trail.
+    #[serde(default = "yes")]
+    pub audit: bool,
+}
+
+/// `[[purpose]]`: a purpose of processing.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Purpose {
+    /// Id referenced elsewhere.
+    pub id: Sp<String>,
+    /// Name.
+    pub name: Text,
+    /// What is done and why.
+    pub description: Option<Text>,
+    /// Our role in this processing (default: controller).
+    pub role: Option<Sp<Role>>,
+    /// For processor activities: on whose behalf (Art. 30(2)(a)).
+    pub on_behalf_of: Option<Text>,
+    /// For processor activities: the agreement that governs it (Art. 28(3)).
+    pub dpa: Option<Text>,
+    /// Legal basis (Art. 6(1)).
+    pub basis: Option<Sp<Basis>>,
+    /// The legitimate interest pursued (Art. 13(1)(d)).
+    pub legitimate_interest: Option<Text>,
+    /// The law that obliges the processing (Art. 6(3)).
+    pub legal_obligation: Option<Text>,
+    /// Art. 9(2) condition for special categories.
+    pub special_condition: Option<Sp<SpecialCondition>>,
+    /// The Union or Member State law that authorises Art. 10 data.
+    pub criminal_authorisation: Option<Text>,
+    /// Opt-in, opt-out or none.
+    #[serde(default)]
+    pub choice: Choice,
+    /// How consent is withdrawn or the opt-out made (Art. 7(3), 21).
+    pub withdraw: Option<Text>,
+    /// Whether this is direct marketing (Art. 21(2)).
+    #[serde(default)]
+    pub direct_marketing: bool,
+    /// Statutory or contractual requirement (Art. 13(2)(e)).
+    pub provision: Option<Provision>,
+    /// Automated decision-making (Art. 13(2)(f), 22).
+    pub automated_decision: Option<Sp<AutomatedDecision>>,
+    /// A human-approval gate.
+    pub approval: Option<Sp<Approval>>,
+    /// Whose data.
+    #[serde(default)]
+    pub subjects: Vec<Sp<String>>,
+    /// Which categories.
+    #[serde(default)]
+    pub categories: Vec<Sp<String>>,
+    /// Who receives it.
+    #[serde(default)]
+    pub recipients: Vec<Sp<String>>,
+    /// Further explanation.
+    pub note: Option<Text>,
+}
+
+/// Kinds of recipient.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecipientKind {
+    /// Processes on our behalf as controller (Art. 28).
+    Processor,
+    /// Processes on our behalf while we act as processor (Art. 28(2), (4)).
+    SubProcessor,
+    /// An independent controller.
+    Controller,
+    /// A joint controller (Art. 26).
+    JointController,
+    /// A public authority (e.g. the tax authority).
+    PublicAuthority,
+    /// Any other third party.
+    ThirdParty,
+}
+
+/// Chapter V transfer mechanisms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum Mechanism {
+    /// No transfer outside the EEA.
+    None,
+    /// Art. 45 adequacy decision for the destination country.
+    Adequacy,
+    /// EU-US Data Privacy Framework (Decision (EU) 2023/1795), US recipients only.
+    Dpf,
+    /// Standard contractual clauses, Decision (EU) 2021/914 (Art. 46(2)(c)).
+    Scc,
+    /// Binding corporate rules (Art. 46(2)(b), 47).
+    Bcr,
+    /// Approved code of conduct (Art. 46(2)(e)).
+    CodeOfConduct,
+    /// Approved certification (Art. 46(2)(f)).
+    Certification,
+    /// Ad hoc clauses authorised by the authority (Art. 46(3)(a)).
+    AdHocClauses,
+    /// Art. 49 derogation.
+    Derogation,
+}
+
+/// `[[recipient]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Recipient {
+    /// Id referenced elsewhere.
+    pub id: Sp<String>,
+    /// Name (or category of recipients).
+    pub name: Sp<String>,
+    /// What kind of recipient.
+    pub kind: Option<Sp<RecipientKind>>,
+    /// What they do for us.
+    pub purpose: Option<Text>,
+    /// Where data is processed: ISO country codes, or `EU` / `EEA`.
+    #[serde(default)]
+    pub locations: Vec<Sp<String>>,
+    /// Location as the statement words it.
+    pub location_note: Option<Text>,
+    /// Transfer mechanisms for locations outside the EEA.
+    #[serde(default)]
+    pub transfer: Vec<Sp<Mechanism>>,
+    /// SCC module (1–4) when SCCs are used.
+    pub scc_module: Option<Sp<u8>>,
+    /// Supplementary measures and where a copy of the safeguards is available (Art. 13(1)(f)).
+    pub safeguards: Option<Text>,
+    /// Art. 49(1) derogation point, e.g. `a`.
+    pub derogation: Option<Sp<String>>,
+    /// Whether a data processing agreement is signed (Art. 28(3)).
+    pub dpa: Option<bool>,
+    /// Whether a transfer impact assessment was done.
+    pub tia: Option<bool>,
+    /// Whether a tenant must opt in before this recipient is used.
+    #[serde(default)]
+    pub tenant_opt_in: bool,
+    /// Whether the service is optional.
+    #[serde(default)]
+    pub optional: bool,
+    /// Which categories it receives.
+    #[serde(default)]
+    pub categories: Vec<Sp<String>>,
+    /// Further explanation.
+    pub note: Option<Text>,
+}
+
+/// Kinds of technical and organisational measure (Art. 32).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MeasureKind {
+    /// TLS and similar.
+    EncryptionInTransit,
+    /// Storage encryption.
+    EncryptionAtRest,
+    /// Separate keys per data domain.
+    KeySeparation,
+    /// Key management.
+    KeyManagement,
+    /// HTTP Strict Transport Security.
+    Hsts,
+    /// Role-based or least-privilege access.
+    AccessControl,
+    /// Authentication controls.
+    Authentication,
+    /// Multi-factor authentication.
+    MultiFactorAuthentication,
+    /// Tenant isolation.
+    TenantIsolation,
+    /// Audit logging.
+    AuditLogging,
+    /// Monitoring and intrusion detection.
+    Monitoring,
+    /// Penetration testing.
+    PenetrationTesting,
+    /// Vulnerability scanning.
+    VulnerabilityScanning,
+    /// Patch management.
+    PatchManagement,
+    /// Incident response and breach procedure.
+    IncidentResponse,
+    /// Staff training.
+    StaffTraining,
+    /// Privacy by design.
+    PrivacyByDesign,
+    /// Data minimisation.
+    DataMinimisation,
+    /// Pseudonymisation.
+    Pseudonymisation,
+    /// Anonymisation.
+    Anonymisation,
+    /// Backups.
+    Backup,
+    /// Physical security.
+    PhysicalSecurity,
+    /// Secure development (code review, testing).
+    SecureDevelopment,
+    /// Vendor management.
+    VendorManagement,
+    /// Hosting location.
+    DataLocalisation,
+    /// Anything else.
+    Other,
+}
+
+/// `[[measure]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Measure {
+    /// Id.
+    pub id: Sp<String>,
+    /// Kind.
+    pub kind: Sp<MeasureKind>,
+    /// What is done.
+    pub description: Text,
+    /// How often (pen tests, reviews).
+    pub every: Option<Sp<Period>>,
+}
+
+/// `[breach]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Breach {
+    /// Notice to the supervisory authority within this period of becoming aware (Art. 33(1)).
+    pub authority_within: Option<Sp<Period>>,
+    /// How affected people or customers are told (Art. 34).
+    pub subjects: Option<Text>,
+    /// Further explanation.
+    pub note: Option<Text>,
+}
+
+/// Data-subject rights.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum Right {
+    /// Art. 15.
+    Access,
+    /// Art. 16.
+    Rectification,
+    /// Art. 17.
+    Erasure,
+    /// Art. 18.
+    Restriction,
+    /// Art. 20.
+    Portability,
+    /// Art. 21.
+    Objection,
+    /// Art. 7(3).
+    WithdrawConsent,
+    /// Art. 22(3).
+    HumanIntervention,
+}
+
+impl Right {
+    /// Every right, in article order.
+    pub const ALL: [Right; 8] = [
+        Right::Access,
+        Right::Rectification,
+        Right::Erasure,
+        Right::Restriction,
+        Right::Portability,
+        Right::Objection,
+        Right::WithdrawConsent,
+        Right::HumanIntervention,
+    ];
+
+    /// The article that grants it.
+    pub fn article(self) -> &'static str {
+        match self {
+            Right::Access => "15",
+            Right::Rectification => "16",
+            Right::Erasure => "17",
+            Right::Restriction => "18",
+            Right::Portability => "20",
+            Right::Objection => "21",
+            Right::WithdrawConsent => "7(3)",
+            Right::HumanIntervention => "22(3)",
+        }
+    }
+
+    /// The snake_case name.
+    pub fn key(self) -> &'static str {
+        match self {
+            Right::Access => "access",
+            Right::Rectification => "rectification",
+            Right::Erasure => "erasure",
+            Right::Restriction => "restriction",
+            Right::Portability => "portability",
+            Right::Objection => "objection",
+            Right::WithdrawConsent => "withdraw_consent",
+            Right::HumanIntervention => "human_intervention",
+        }
+    }
+}
+
+/// Export formats for access and portability answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExportFormat {
+    /// JSON.
+    Json,
+    /// CSV.
+    Csv,
+    /// A readable HTML report.
+    Html,
+}
+
+/// `[rights]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rights {
+    /// The rights the statement lists.
+    #[serde(default)]
+    pub offered: Vec<Sp<Right>>,
+    /// Where requests go.
+    #[serde(default)]
+    pub channels: Vec<Sp<Channel>>,
+    /// Response period (Art. 12(3): at most one month).
+    pub response: Option<Sp<Period>>,
+    /// Extension for complex requests (Art. 12(3): at most two further months).
+    pub extension: Option<Sp<Period>>,
+    /// Formats of access and portability exports.
+    #[serde(default)]
+    pub export_formats: Vec<ExportFormat>,
+    /// Supervisory authorities a complaint can go to, e.g. `nl-ap`.
+    #[serde(default)]
+    pub complaint: Vec<Sp<String>>,
+    /// What people can do themselves in the product.
+    pub self_service: Option<Text>,
+    /// Further explanation.
+    pub note: Option<Text>,
+}
+
+/// How customers accept a new statement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Acceptance {
+    /// No acceptance is asked.
+    #[default]
+    None,
+    /// Accepted at the next login.
+    NextLogin,
+}
+
+/// `[notice]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Notice {
+    /// Days of notice before a material change takes effect.
+    pub material_change: Option<Sp<Period>>,
+    /// Days of notice before a new or replaced sub-processor.
+    pub new_subprocessor: Option<Sp<Period>>,
+    /// How notice is given.
+    pub channel: Option<Text>,
+    /// Whether customers must accept the new version.
+    #[serde(default)]
+    pub acceptance: Acceptance,
+    /// Where earlier versions can be obtained.
+    pub history: Option<Text>,
+}
+
+/// `[[commitment]]`: a promise the statement makes that has no field of its own.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Commitment {
+    /// Id.
+    pub id: Sp<String>,
+    /// Heading.
+    pub title: Text,
+    /// The promise.
+    pub text: Text,
+}
