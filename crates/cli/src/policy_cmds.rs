@@ -1,20 +1,269 @@
-//! Subcommands over the policy language: check, render, diff, ropa, export-dpv.
-use std::path::PathBuf;
+//! Subcommands over the policy language: check, render, diff, ropa, export-dpv. Each one loads
+//! policies through `custos_policy::load`, calls one library function and prints the result.
+//! Exit codes: 0 clean, 1 findings of severity error (or material changes for `diff
+//! --exit-code`), 2 unusable input.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-#[derive(clap::Args)]
-pub struct CheckArgs { pub files: Vec<PathBuf> }
-#[derive(clap::Args)]
-pub struct RenderArgs { pub file: PathBuf }
-#[derive(clap::Args)]
-pub struct DiffArgs { pub old: PathBuf, pub new: PathBuf }
-#[derive(clap::Args)]
-pub struct RopaArgs { pub file: PathBuf }
-#[derive(clap::Args)]
-pub struct ExportDpvArgs { pub file: PathBuf }
+use clap::ValueEnum;
+use custos_policy::{Diagnostic, Lang, LoadError, Loaded, Severity, SourceFile};
 
-pub fn check(_: CheckArgs) -> ExitCode { ExitCode::from(2) }
-pub fn render(_: RenderArgs) -> ExitCode { ExitCode::from(2) }
-pub fn diff(_: DiffArgs) -> ExitCode { ExitCode::from(2) }
-pub fn ropa(_: RopaArgs) -> ExitCode { ExitCode::from(2) }
-pub fn export_dpv(_: ExportDpvArgs) -> ExitCode { ExitCode::from(2) }
+/// Output format for diagnostics and reports.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutFormat {
+    /// For people.
+    Human,
+    /// For machines.
+    Json,
+}
+
+#[derive(clap::Args)]
+pub struct CheckArgs {
+    /// Policy files to check.
+    #[arg(required_unless_present = "rules")]
+    pub files: Vec<PathBuf>,
+    /// List the rule catalogue (code, severity, article, explanation) instead of checking.
+    #[arg(long)]
+    pub rules: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "human")]
+    pub format: OutFormat,
+}
+
+const EXIT_FINDINGS: u8 = 1;
+const EXIT_UNUSABLE: u8 = 2;
+
+/// Loads a policy or prints why it cannot be used (to stderr, or as JSON to stdout).
+fn load_or_report(path: &Path, format: OutFormat) -> Option<Loaded> {
+    match custos_policy::load(path) {
+        Ok(l) => Some(l),
+        Err(e) => {
+            report_load_error(&e, format);
+            None
+        }
+    }
+}
+
+fn report_load_error(e: &LoadError, format: OutFormat) {
+    match (e, format) {
+        (LoadError::Invalid { text, diagnostics }, OutFormat::Human) => {
+            let mut err = std::io::stderr().lock();
+            for d in diagnostics {
+                let _ = writeln!(err, "{}", d.render(text));
+            }
+            let _ = writeln!(err, "{}: not a usable policy ({} error(s))", text.name(), diagnostics.len());
+        }
+        (LoadError::Invalid { text, diagnostics }, OutFormat::Json) => print_json_diagnostics(text, diagnostics),
+        (LoadError::Read(r), OutFormat::Human) => eprintln!("error: {r}"),
+        (LoadError::Read(r), OutFormat::Json) => {
+            let v = serde_json::json!({ "code": "S000", "name": "unreadable", "severity": "error", "message": r.to_string() });
+            println!("{v}");
+        }
+    }
+}
+
+fn print_json_diagnostics(file: &SourceFile, diagnostics: &[Diagnostic]) {
+    let mut out = std::io::stdout().lock();
+    for d in diagnostics {
+        let _ = writeln!(out, "{}", serde_json::to_string(&d.to_json(file)).unwrap_or_default());
+    }
+}
+
+pub fn check(args: CheckArgs) -> ExitCode {
+    if args.rules {
+        print_rules(args.format);
+        return ExitCode::SUCCESS;
+    }
+    let mut worst = 0u8;
+    for path in &args.files {
+        let Some(loaded) = load_or_report(path, args.format) else {
+            worst = EXIT_UNUSABLE;
+            continue;
+        };
+        let findings = custos_policy::check::check(&loaded);
+        match args.format {
+            OutFormat::Human => {
+                let mut out = std::io::stdout().lock();
+                for d in &findings {
+                    let _ = writeln!(out, "{}", d.render(&loaded.source));
+                }
+                let count = |s| findings.iter().filter(|d| d.severity == s).count();
+                let _ = writeln!(
+                    out,
+                    "{}: {} error(s), {} warning(s), {} note(s)",
+                    loaded.source.name(),
+                    count(Severity::Error),
+                    count(Severity::Warning),
+                    count(Severity::Info)
+                );
+            }
+            OutFormat::Json => print_json_diagnostics(&loaded.source, &findings),
+        }
+        if findings.iter().any(|d| d.severity == Severity::Error) {
+            worst = worst.max(EXIT_FINDINGS);
+        }
+    }
+    ExitCode::from(worst)
+}
+
+fn print_rules(format: OutFormat) {
+    let rules = custos_policy::check::RULES;
+    match format {
+        OutFormat::Json => {
+            let mut out = std::io::stdout().lock();
+            for r in rules {
+                let _ = writeln!(out, "{}", serde_json::to_string(r).unwrap_or_default());
+            }
+        }
+        OutFormat::Human => {
+            let mut out = std::io::stdout().lock();
+            for r in rules {
+                let _ = writeln!(out, "{}  {:<7}  {:<28}  {:<34}  {}", r.code, r.severity.as_str(), r.article, r.name, r.summary);
+            }
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RenderFormat {
+    /// Markdown.
+    Md,
+    /// A standalone HTML page.
+    Html,
+    /// The canonical, fully resolved policy.
+    Json,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LangArg {
+    /// English.
+    En,
+    /// Dutch.
+    Nl,
+}
+
+impl From<LangArg> for Lang {
+    fn from(l: LangArg) -> Lang {
+        match l {
+            LangArg::En => Lang::En,
+            LangArg::Nl => Lang::Nl,
+        }
+    }
+}
+
+#[derive(clap::Args)]
+pub struct RenderArgs {
+    /// The policy file.
+    pub file: PathBuf,
+    /// Language of the statement.
+    #[arg(long, value_enum, default_value = "en")]
+    pub lang: LangArg,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "md")]
+    pub format: RenderFormat,
+}
+
+pub fn render(args: RenderArgs) -> ExitCode {
+    let Some(loaded) = load_or_report(&args.file, OutFormat::Human) else {
+        return ExitCode::from(EXIT_UNUSABLE);
+    };
+    let format = match args.format {
+        RenderFormat::Md => custos_policy::render::Format::Markdown,
+        RenderFormat::Html => custos_policy::render::Format::Html,
+        RenderFormat::Json => custos_policy::render::Format::Json,
+    };
+    match custos_policy::render::render(&loaded.policy, args.lang.into(), format) {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(EXIT_UNUSABLE)
+        }
+    }
+}
+
+#[derive(clap::Args)]
+pub struct DiffArgs {
+    /// The published version.
+    pub old: PathBuf,
+    /// The new version.
+    pub new: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "human")]
+    pub format: OutFormat,
+}
+
+pub fn diff(args: DiffArgs) -> ExitCode {
+    let (Some(old), Some(new)) = (load_or_report(&args.old, args.format), load_or_report(&args.new, args.format)) else {
+        return ExitCode::from(EXIT_UNUSABLE);
+    };
+    let report = custos_policy::diff::diff(&old.policy, &new.policy);
+    match args.format {
+        OutFormat::Human => print!("{}", report.to_human()),
+        OutFormat::Json => println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default()),
+    }
+    ExitCode::SUCCESS
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TableFormat {
+    /// Comma-separated values, one row per processing activity.
+    Csv,
+    /// JSON.
+    Json,
+}
+
+#[derive(clap::Args)]
+pub struct RopaArgs {
+    /// The policy file.
+    pub file: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "csv")]
+    pub format: TableFormat,
+    /// Language for texts.
+    #[arg(long, value_enum, default_value = "en")]
+    pub lang: LangArg,
+}
+
+pub fn ropa(args: RopaArgs) -> ExitCode {
+    let Some(loaded) = load_or_report(&args.file, OutFormat::Human) else {
+        return ExitCode::from(EXIT_UNUSABLE);
+    };
+    let record = custos_policy::ropa::record(&loaded.policy, args.lang.into());
+    let out = match args.format {
+        TableFormat::Csv => record.to_csv(),
+        TableFormat::Json => serde_json::to_string_pretty(&record).map_err(|e| e.to_string()),
+    };
+    match out {
+        Ok(s) => {
+            print!("{s}");
+            if args.format == TableFormat::Json {
+                println!();
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(EXIT_UNUSABLE)
+        }
+    }
+}
+
+#[derive(clap::Args)]
+pub struct ExportDpvArgs {
+    /// The policy file.
+    pub file: PathBuf,
+}
+
+pub fn export_dpv(args: ExportDpvArgs) -> ExitCode {
+    let Some(loaded) = load_or_report(&args.file, OutFormat::Human) else {
+        return ExitCode::from(EXIT_UNUSABLE);
+    };
+    let doc = custos_policy::dpv::export(&loaded.policy);
+    println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+    ExitCode::SUCCESS
+}
