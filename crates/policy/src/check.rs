@@ -341,8 +341,8 @@ impl Checker<'_> {
             let id = &cat.id;
             let children: Vec<_> = p.categories.iter().filter(|c| c.parent.as_deref() == Some(id)).collect();
             if !cat.stored {
-                if let Some(ret) = &r.retention {
-                    if ret.get_ref().period.is_some() || !ret.get_ref().tiers.is_empty() {
+                if let Some(ret) = &r.retention
+                    && (ret.get_ref().period.is_some() || !ret.get_ref().tiers.is_empty()) {
                         self.push(
                             &NEVER_STORED,
                             format!("category `{id}` is never stored, yet has a retention period"),
@@ -350,7 +350,6 @@ impl Checker<'_> {
                             "remove the retention, or remove `stored = false` if the data is kept",
                         );
                     }
-                }
             } else {
                 let has = |c: &crate::resolved::Category| {
                     c.retention.as_ref().is_some_and(|r| r.period.is_some() || !r.until.is_empty() || present(&r.criteria) || !r.tiers.is_empty())
@@ -365,12 +364,11 @@ impl Checker<'_> {
                     );
                 }
             }
-            if let (Some(ret), Some(raw_ret)) = (&cat.retention, &r.retention) {
-                if let Some(bounds) = &ret.tenant_override {
+            if let (Some(ret), Some(raw_ret)) = (&cat.retention, &r.retention)
+                && let Some(bounds) = &ret.tenant_override {
                     let span = raw_ret.get_ref().tenant_override.as_ref().and_then(span_of);
                     self.bounds(id, ret.period.as_ref(), bounds, span);
                 }
-            }
             if cat.source.is_indirect() && !present(&cat.source.description) && r.source.is_some() {
                 self.push(
                     &SOURCE,
@@ -393,8 +391,8 @@ impl Checker<'_> {
     }
 
     fn bounds(&mut self, id: &str, default: Option<&Period>, b: &crate::resolved::Bounds, span: Option<Range<usize>>) {
-        if let (Some(min), Some(max)) = (&b.min, &b.max) {
-            if min > max {
+        if let (Some(min), Some(max)) = (&b.min, &b.max)
+            && min > max {
                 self.push(
                     &OVERRIDE_BOUNDS,
                     format!("category `{id}`: the override minimum ({min}) is longer than the maximum ({max})"),
@@ -403,7 +401,6 @@ impl Checker<'_> {
                 );
                 return;
             }
-        }
         if let Some(d) = default {
             let below = b.min.as_ref().is_some_and(|min| d < min);
             let above = b.max.as_ref().is_some_and(|max| d > max);
@@ -550,8 +547,8 @@ impl Checker<'_> {
                 "set `response = \"1 month\"` (or shorter) and use `extension` for complex requests",
             );
         }
-        if let Some(ext) = &p.rights.extension {
-            if *ext > two_months {
+        if let Some(ext) = &p.rights.extension
+            && *ext > two_months {
                 self.push(
                     &RESPONSE_PERIOD,
                     format!("the extension {ext} is longer than the two further months Art. 12(3) allows"),
@@ -559,7 +556,6 @@ impl Checker<'_> {
                     "set `extension = \"2 months\"` or shorter",
                 );
             }
-        }
     }
 
     fn breach(&mut self) {

@@ -6,6 +6,8 @@ use crate::model::PolicyFile;
 use crate::source::SourceFile;
 
 /// Parses the text of `file`. On failure returns the (single) structural error TOML reported.
+// The error path is cold and returns once per file: its size does not matter.
+#[allow(clippy::result_large_err)]
 pub fn parse(file: &SourceFile) -> Result<PolicyFile, Diagnostic> {
     if file.text().trim().is_empty() {
         return Err(Diagnostic::structural("S001", "empty-file", "the policy file is empty", None)

@@ -662,14 +662,12 @@ pub fn resolve(file: &PolicyFile) -> Result<Policy, Vec<Diagnostic>> {
             }
         })
         .collect();
-    let mut in_cycle = vec![false; parent_of.len()];
     for start in 0..parent_of.len() {
         let mut seen = BTreeSet::new();
         let mut at = Some(start);
         while let Some(i) = at {
             if !seen.insert(i) {
                 if i == start {
-                    in_cycle[start] = true;
                     let c = file.category[start].get_ref();
                     let span = c.parent.as_ref().map(|p| p.span()).unwrap_or_else(|| c.id.span());
                     let chain: Vec<&str> = seen.iter().map(|&k| file.category[k].get_ref().id.get_ref().as_str()).collect();
