@@ -233,11 +233,10 @@ pub fn ropa(args: RopaArgs) -> ExitCode {
     let Some(loaded) = load_or_report(&args.file, OutFormat::Human) else {
         return ExitCode::from(EXIT_UNUSABLE);
     };
-    let record = custos_policy::ropa::record(&loaded.policy, args.lang.into());
-    let out = match args.format {
-        TableFormat::Csv => record.to_csv(),
+    let out = custos_policy::ropa::record(&loaded.policy, args.lang.into()).map_err(|e| e.to_string()).and_then(|record| match args.format {
+        TableFormat::Csv => record.to_csv().map_err(|e| e.to_string()),
         TableFormat::Json => serde_json::to_string_pretty(&record).map_err(|e| e.to_string()),
-    };
+    });
     match out {
         Ok(s) => {
             print!("{s}");

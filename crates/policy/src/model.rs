@@ -295,6 +295,9 @@ pub struct Category {
     pub retention: Option<Sp<Retention>>,
     /// Further explanation shown in the statement.
     pub note: Option<Text>,
+    /// W3C DPV personal-data concepts this category falls under, e.g. `pd:EmailAddress`.
+    #[serde(default)]
+    pub dpv: Vec<Sp<String>>,
 }
 
 fn yes() -> bool {
@@ -550,6 +553,9 @@ pub struct Purpose {
     pub recipients: Vec<Sp<String>>,
     /// Further explanation.
     pub note: Option<Text>,
+    /// W3C DPV purpose concepts, e.g. `dpv:ServiceProvision`.
+    #[serde(default)]
+    pub dpv: Vec<Sp<String>>,
 }
 
 /// Kinds of recipient.

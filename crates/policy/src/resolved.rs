@@ -203,6 +203,8 @@ pub struct Category {
     pub purposes: Vec<String>,
     /// Recipients that receive it (declared on the recipient or through a purpose).
     pub recipients: Vec<String>,
+    /// W3C DPV concepts, own or inherited.
+    pub dpv: Vec<String>,
 }
 
 /// Where data comes from.
@@ -322,6 +324,8 @@ pub struct Purpose {
     pub joint_controllers: Vec<String>,
     /// Note.
     pub note: Option<Text>,
+    /// W3C DPV purpose concepts.
+    pub dpv: Vec<String>,
 }
 
 /// Requirement to provide data.
@@ -588,6 +592,22 @@ pub fn resolve(file: &PolicyFile) -> Result<Policy, Vec<Diagnostic>> {
             }
         }
     }
+    let dpv_refs = file.category.iter().flat_map(|c| c.get_ref().dpv.iter()).chain(file.purpose.iter().flat_map(|p| p.get_ref().dpv.iter()));
+    for concept in dpv_refs {
+        if !crate::dpv::is_known_concept(concept.get_ref()) {
+            let mut d = Diagnostic::structural(
+                "S008",
+                "unknown-dpv-concept",
+                format!("`{}` is not a DPV 2.3 concept Custos knows", concept.get_ref()),
+                Some(concept.span()),
+            );
+            d = match nearest(concept.get_ref(), crate::dpv::known_concepts()) {
+                Some(s) => d.with_help(format!("did you mean `{s}`? concepts are written with their prefix: `pd:EmailAddress`, `dpv:ServiceProvision`")),
+                None => d.with_help("concepts are written with their prefix: `pd:EmailAddress`, `dpv:ServiceProvision`"),
+            };
+            errs.push(d);
+        }
+    }
     for p in &file.purpose {
         let p = p.get_ref();
         for s in &p.subjects {
@@ -811,6 +831,7 @@ fn build(file: &PolicyFile, parent_of: &[Option<usize>]) -> Policy {
                 note: own.note.clone(),
                 purposes: cat_purposes.remove(id.as_str()).unwrap_or_default(),
                 recipients: cat_recipients.remove(id.as_str()).map(|s| s.into_iter().collect()).unwrap_or_default(),
+                dpv: first(&|c| !c.dpv.is_empty()).map(|c| text_vec(&c.dpv)).unwrap_or_default(),
                 id,
             }
         })
@@ -877,6 +898,7 @@ fn build(file: &PolicyFile, parent_of: &[Option<usize>]) -> Policy {
                 recipients: text_vec(&p.recipients),
                 joint_controllers: joint_by_purpose(p.id.get_ref()),
                 note: p.note.clone(),
+                dpv: text_vec(&p.dpv),
             }
         })
         .collect();

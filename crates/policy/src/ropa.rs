@@ -1,9 +1,350 @@
-//! RoPA.
-use crate::{Lang, Policy};
-/// Record.
-#[derive(Debug, serde::Serialize)]
-pub struct Record {}
-impl Record { /// CSV.
- pub fn to_csv(&self) -> Result<String, String> { Ok(String::new()) } }
-/// Record.
-pub fn record(_p: &Policy, _l: Lang) -> Record { Record {} }
+//! The record of processing activities (Art. 30): one 30(1) entry per purpose the company
+//! decides on as controller, and one 30(2) entry per purpose it carries out as processor on
+//! behalf of its customers. The legal basis is not a 30(1) field but is added, as supervisory
+//! authorities' templates do, because Art. 13(1)(c) needs it anyway.
+
+use serde::Serialize;
+
+use crate::law;
+use crate::model::Role;
+use crate::render::{Catalogue, RenderError, retention_words};
+use crate::resolved::{Policy, Purpose};
+use crate::text::{Lang, Text};
+
+/// The whole record.
+#[derive(Debug, Serialize)]
+pub struct Record {
+    /// 30(1)(a) / 30(2)(a): who keeps this record.
+    pub organisation: Organisation,
+    /// 30(1): activities as controller.
+    pub controller_activities: Vec<ControllerActivity>,
+    /// 30(2): activities as processor.
+    pub processor_activities: Vec<ProcessorActivity>,
+}
+
+/// 30(1)(a): name and contact details, joint controllers, representative, DPO.
+#[derive(Debug, Serialize)]
+pub struct Organisation {
+    /// Name.
+    pub name: Option<String>,
+    /// Contact details.
+    pub contact: Vec<String>,
+    /// Joint controllers.
+    pub joint_controllers: Vec<String>,
+    /// Representative in the Union.
+    pub representative: Option<String>,
+    /// DPO contact, or why none.
+    pub dpo: Option<String>,
+}
+
+/// A transfer to a third country (30(1)(e), 30(2)(c)).
+#[derive(Debug, Serialize)]
+pub struct Transfer {
+    /// The recipient.
+    pub recipient: String,
+    /// The country.
+    pub country: String,
+    /// The mechanisms with their articles.
+    pub mechanism: Vec<String>,
+    /// Documentation of the safeguards.
+    pub safeguards: Option<String>,
+}
+
+/// Retention of one category (30(1)(f)).
+#[derive(Debug, Serialize)]
+pub struct TimeLimit {
+    /// Category id.
+    pub category: String,
+    /// The time limit in words.
+    pub limit: String,
+}
+
+/// A 30(1) entry.
+#[derive(Debug, Serialize)]
+pub struct ControllerActivity {
+    /// Purpose id.
+    pub id: String,
+    /// 30(1)(b): the purpose.
+    pub purpose: String,
+    /// The legal basis (added column), e.g. `Art. 6(1)(b)`.
+    pub legal_basis: Option<String>,
+    /// 30(1)(c): categories of data subjects.
+    pub data_subjects: Vec<String>,
+    /// 30(1)(c): categories of personal data.
+    pub personal_data: Vec<String>,
+    /// Special or criminal categories among them.
+    pub special_categories: Vec<String>,
+    /// 30(1)(d): recipients.
+    pub recipients: Vec<String>,
+    /// 30(1)(e): transfers.
+    pub transfers: Vec<Transfer>,
+    /// 30(1)(f): time limits for erasure.
+    pub time_limits: Vec<TimeLimit>,
+    /// 30(1)(g): technical and organisational measures.
+    pub measures: Vec<String>,
+}
+
+/// A 30(2) entry.
+#[derive(Debug, Serialize)]
+pub struct ProcessorActivity {
+    /// Purpose id.
+    pub id: String,
+    /// 30(2)(b): category of processing.
+    pub processing: String,
+    /// 30(2)(a): the controller(s) on whose behalf.
+    pub on_behalf_of: Option<String>,
+    /// The agreement (Art. 28(3)).
+    pub agreement: Option<String>,
+    /// Categories of personal data.
+    pub personal_data: Vec<String>,
+    /// Sub-processors engaged.
+    pub sub_processors: Vec<String>,
+    /// 30(2)(c): transfers.
+    pub transfers: Vec<Transfer>,
+    /// 30(2)(d): measures.
+    pub measures: Vec<String>,
+}
+
+/// Builds the record from a policy, with texts in `lang`.
+pub fn record(p: &Policy, lang: Lang) -> Result<Record, RenderError> {
+    let cat = Catalogue::get(lang)?;
+    let tx = |t: &Text| t.get_or_any(lang).to_owned();
+    let measures: Vec<String> = p.measures.iter().map(|m| tx(&m.description)).collect();
+    let transfers = |purpose: &Purpose| -> Vec<Transfer> {
+        let mut out = Vec::new();
+        for rid in recipients_of(p, purpose) {
+            let Some(r) = p.recipient(&rid) else { continue };
+            for country in &r.third_countries {
+                out.push(Transfer {
+                    recipient: r.name.clone(),
+                    country: country.clone(),
+                    mechanism: r.transfer.iter().map(|m| format!("{} (Art. {})", mechanism_key(*m), law::mechanism_article(*m))).collect(),
+                    safeguards: r.safeguards.as_ref().map(tx),
+                });
+            }
+        }
+        out
+    };
+    let names = |ids: &[String]| -> Vec<String> { ids.iter().map(|id| p.category(id).map_or_else(|| id.clone(), |c| tx(&c.name))).collect() };
+
+    let mut controller_activities = Vec::new();
+    let mut processor_activities = Vec::new();
+    for purpose in &p.purposes {
+        let description = match &purpose.description {
+            Some(d) => format!("{}: {}", tx(&purpose.name), tx(d)),
+            None => tx(&purpose.name),
+        };
+        if purpose.role == Role::Processor {
+            processor_activities.push(ProcessorActivity {
+                id: purpose.id.clone(),
+                processing: description,
+                on_behalf_of: purpose.on_behalf_of.as_ref().map(tx),
+                agreement: purpose.dpa.as_ref().map(tx),
+                personal_data: names(&purpose.categories),
+                sub_processors: recipients_of(p, purpose).iter().filter_map(|r| p.recipient(r)).map(|r| r.name.clone()).collect(),
+                transfers: transfers(purpose),
+                measures: measures.clone(),
+            });
+            continue;
+        }
+        let mut time_limits = Vec::new();
+        for cid in &purpose.categories {
+            if let Some(c) = p.category(cid) {
+                let limit = match &c.retention {
+                    _ if !c.stored => cat.t("label.never_stored")?.to_owned(),
+                    Some(r) => retention_words(p, r, lang, cat)?,
+                    None => "—".into(),
+                };
+                time_limits.push(TimeLimit { category: cid.clone(), limit });
+            }
+        }
+        controller_activities.push(ControllerActivity {
+            id: purpose.id.clone(),
+            purpose: description,
+            legal_basis: purpose.basis_article.map(|a| format!("Art. {a}")),
+            data_subjects: purpose.subjects.iter().map(|s| p.subject(s).map_or_else(|| s.clone(), |x| tx(&x.name))).collect(),
+            personal_data: names(&purpose.categories),
+            special_categories: purpose
+                .categories
+                .iter()
+                .filter_map(|c| p.category(c))
+                .filter(|c| c.special.is_some() || c.criminal)
+                .map(|c| tx(&c.name))
+                .collect(),
+            recipients: recipients_of(p, purpose).iter().filter_map(|r| p.recipient(r)).map(|r| r.name.clone()).collect(),
+            transfers: transfers(purpose),
+            time_limits,
+            measures: measures.clone(),
+        });
+    }
+    let ctrl = &p.controller;
+    let organisation = Organisation {
+        name: ctrl.name.clone(),
+        contact: ctrl.address.iter().cloned().chain(ctrl.contact.iter().map(|c| c.address.clone())).collect(),
+        joint_controllers: p.joint_controllers.iter().map(|j| tx(&j.name)).collect(),
+        representative: ctrl.representative.as_ref().map(|r| r.name.clone()),
+        dpo: ctrl.dpo.as_ref().map(|d| {
+            if d.appointed {
+                [d.name.clone(), d.email.clone(), d.phone.clone()].into_iter().flatten().collect::<Vec<_>>().join(", ")
+            } else {
+                format!("none appointed: {}", d.reason.as_ref().map(tx).unwrap_or_default())
+            }
+        }),
+    };
+    Ok(Record { organisation, controller_activities, processor_activities })
+}
+
+fn mechanism_key(m: crate::model::Mechanism) -> String {
+    serde_json::to_value(m).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+}
+
+/// Recipients a purpose shares with: named on the purpose, or receiving one of its categories.
+fn recipients_of(p: &Policy, purpose: &Purpose) -> Vec<String> {
+    let mut out: Vec<String> = purpose.recipients.clone();
+    for r in &p.recipients {
+        if !out.contains(&r.id) && r.categories.iter().any(|c| purpose.categories.contains(c)) {
+            out.push(r.id.clone());
+        }
+    }
+    out
+}
+
+impl Record {
+    /// One CSV row per activity, 30(1) rows first; list fields joined with `; `.
+    pub fn to_csv(&self) -> Result<String, csv::Error> {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.write_record([
+            "record",
+            "activity",
+            "purpose",
+            "legal_basis",
+            "controller",
+            "on_behalf_of",
+            "dpo",
+            "data_subjects",
+            "personal_data",
+            "special_categories",
+            "recipients",
+            "third_country_transfers",
+            "time_limits",
+            "security_measures",
+        ])?;
+        let org = &self.organisation;
+        let controller = [org.name.clone().unwrap_or_default()].into_iter().chain(org.joint_controllers.iter().cloned()).collect::<Vec<_>>().join("; ");
+        let transfers = |t: &[Transfer]| {
+            t.iter()
+                .map(|t| format!("{} ({}): {}", t.recipient, t.country, t.mechanism.join(", ")))
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        for a in &self.controller_activities {
+            w.write_record([
+                "30(1)",
+                &a.id,
+                &a.purpose,
+                a.legal_basis.as_deref().unwrap_or(""),
+                &controller,
+                "",
+                org.dpo.as_deref().unwrap_or(""),
+                &a.data_subjects.join("; "),
+                &a.personal_data.join("; "),
+                &a.special_categories.join("; "),
+                &a.recipients.join("; "),
+                &transfers(&a.transfers),
+                &a.time_limits.iter().map(|t| format!("{}: {}", t.category, t.limit)).collect::<Vec<_>>().join("; "),
+                &a.measures.join("; "),
+            ])?;
+        }
+        for a in &self.processor_activities {
+            w.write_record([
+                "30(2)",
+                &a.id,
+                &a.processing,
+                "",
+                org.name.as_deref().unwrap_or(""),
+                a.on_behalf_of.as_deref().unwrap_or(""),
+                org.dpo.as_deref().unwrap_or(""),
+                "",
+                &a.personal_data.join("; "),
+                "",
+                &a.sub_processors.join("; "),
+                &transfers(&a.transfers),
+                "",
+                &a.measures.join("; "),
+            ])?;
+        }
+        let bytes = w.into_inner().map_err(|e| e.into_error())?;
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SourceFile;
+
+    const POLICY: &str = r#"
+[policy]
+[controller]
+name = "Acme"
+contact = [{ kind = "email", address = "privacy@acme.example" }]
+[[subject]]
+id = "customers"
+name = "Customers"
+[[category]]
+id = "invoices"
+name = "Invoices"
+subjects = ["customers"]
+retention = { period = "7 years", statutory = { law = "art. 52 AWR" } }
+[[category]]
+id = "mail"
+name = "Mail"
+[[purpose]]
+id = "billing"
+name = "Billing"
+basis = "legal_obligation"
+legal_obligation = "art. 52 AWR"
+categories = ["invoices"]
+[[purpose]]
+id = "assistant"
+name = "AI assistant"
+role = "processor"
+on_behalf_of = "our customers"
+dpa = "DPA v2"
+categories = ["mail"]
+recipients = ["openai"]
+[[recipient]]
+id = "openai"
+name = "OpenAI"
+locations = ["US"]
+transfer = ["dpf"]
+"#;
+
+    #[test]
+    fn controller_and_processor_activities_go_to_30_1_and_30_2() {
+        let l = crate::load_source(SourceFile::new("p.toml", POLICY)).unwrap();
+        let r = record(&l.policy, Lang::En).unwrap();
+        assert_eq!(r.controller_activities.len(), 1);
+        let a = &r.controller_activities[0];
+        assert_eq!(a.legal_basis.as_deref(), Some("Art. 6(1)(c)"));
+        assert_eq!(a.data_subjects, ["Customers"]);
+        assert_eq!(a.time_limits[0].limit, "7 years");
+        assert_eq!(r.processor_activities.len(), 1);
+        let b = &r.processor_activities[0];
+        assert_eq!(b.on_behalf_of.as_deref(), Some("our customers"));
+        assert_eq!(b.transfers[0].country, "US");
+        assert!(b.transfers[0].mechanism[0].contains("2023/1795"), "{:?}", b.transfers[0].mechanism);
+    }
+
+    #[test]
+    fn csv_has_a_header_and_one_row_per_activity() {
+        let l = crate::load_source(SourceFile::new("p.toml", POLICY)).unwrap();
+        let csv = record(&l.policy, Lang::En).unwrap().to_csv().unwrap();
+        let mut rd = csv::Reader::from_reader(csv.as_bytes());
+        let rows: Vec<_> = rd.records().map(Result::unwrap).collect();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(&rows[0][0], "30(1)");
+        assert_eq!(&rows[1][0], "30(2)");
+        assert_eq!(&rows[1][11], "OpenAI (US): dpf (Art. 45 (Decision (EU) 2023/1795))");
+    }
+}
