@@ -369,7 +369,9 @@ impl Checker<'_> {
                     let span = raw_ret.get_ref().tenant_override.as_ref().and_then(span_of);
                     self.bounds(id, ret.period.as_ref(), bounds, span);
                 }
-            if cat.source.is_indirect() && !present(&cat.source.description) && r.source.is_some() {
+            // Data we generate ourselves (drafts, profiles) has no outside source to name.
+            let outside_source = cat.source.is_indirect() && cat.source.kind != m::SourceKind::Generated;
+            if outside_source && !present(&cat.source.description) && r.source.is_some() {
                 self.push(
                     &SOURCE,
                     format!("category `{id}` is not obtained from the data subject and does not name its source"),

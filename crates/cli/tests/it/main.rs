@@ -1,0 +1,5 @@
+//! End-to-end tests of the `custos` binary. All of them live in this one test binary (each file
+//! under `tests/` would link a binary of its own): add a module here rather than a new file in
+//! `tests/`.
+
+mod policy;
