@@ -71,3 +71,94 @@ pub fn load_source(source: SourceFile) -> Result<Loaded, LoadError> {
         Err(diagnostics) => Err(LoadError::Invalid { text: source, diagnostics }),
     }
 }
+
+/// The fuzz target's property (`fuzz/fuzz_targets/policy.rs`) run on stable over deterministic
+/// mutations of the seed policies, so every `cargo test` exercises malformed input.
+#[cfg(test)]
+mod robustness {
+    use super::*;
+
+    const SEEDS: [&str; 4] = [
+        include_str!("../../../examples/policies/jbsync.toml"),
+        include_str!("../../../examples/policies/jetlink.toml"),
+        include_str!("../../../examples/policies/jetstream.toml"),
+        include_str!("../../../examples/policies/jifeline.toml"),
+    ];
+
+    /// xorshift64*: deterministic, so a failure reproduces.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n.max(1) as u64) as usize
+        }
+    }
+
+    fn mutate(rng: &mut Rng, text: &str) -> String {
+        let mut bytes = text.as_bytes().to_vec();
+        for _ in 0..=rng.below(4) {
+            let at = rng.below(bytes.len());
+            match rng.below(5) {
+                0 => {
+                    let end = (at + rng.below(200)).min(bytes.len());
+                    bytes.drain(at..end);
+                }
+                1 => {
+                    const SIGNIFICANT: &[u8] = b"[]{}\"'=.,\n#0 -x";
+                    if let Some(b) = bytes.get_mut(at) {
+                        *b = SIGNIFICANT[rng.below(SIGNIFICANT.len())];
+                    }
+                }
+                2 => {
+                    let end = (at + rng.below(400)).min(bytes.len());
+                    let chunk = bytes[at..end].to_vec();
+                    let to = rng.below(bytes.len());
+                    bytes.splice(to..to, chunk);
+                }
+                3 => bytes.truncate(at),
+                _ => {
+                    let word: &[u8] = [&b"\"P99999Y\""[..], b"\"-1 days\"", b"\"\"", b"[[category]]\nid=\"x\"\nname=\"y\"\nparent=\"x\"\n", b"\xc3\xa9"][rng.below(5)];
+                    bytes.splice(at..at, word.iter().copied());
+                }
+            }
+        }
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
+    #[test]
+    fn mutated_policies_never_panic_and_whatever_loads_renders() {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let mut loaded_count = 0;
+        for i in 0..3000 {
+            let text = mutate(&mut rng, SEEDS[i % SEEDS.len()]);
+            let source = SourceFile::new("mutated.toml", text);
+            match load_source(source) {
+                Ok(loaded) => {
+                    loaded_count += 1;
+                    for d in check::check(&loaded) {
+                        let _ = d.render(&loaded.source);
+                    }
+                    for lang in Lang::ALL {
+                        render::render(&loaded.policy, lang, render::Format::Markdown).expect("renders");
+                    }
+                    render::render(&loaded.policy, Lang::Nl, render::Format::Html).expect("renders");
+                    assert!(diff::diff(&loaded.policy, &loaded.policy).changes.is_empty());
+                    let _ = dpv::export(&loaded.policy);
+                }
+                Err(LoadError::Invalid { text, diagnostics }) => {
+                    assert!(!diagnostics.is_empty());
+                    for d in diagnostics {
+                        let _ = d.render(&text);
+                    }
+                }
+                Err(LoadError::Read(e)) => panic!("in-memory source cannot fail to read: {e}"),
+            }
+        }
+        assert!(loaded_count > 10, "mutations too destructive to exercise the checker: {loaded_count}");
+    }
+}
