@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod audit_cmds;
 mod policy_cmds;
 
 #[derive(Parser)]
@@ -30,6 +31,9 @@ enum Command {
     Ropa(policy_cmds::RopaArgs),
     /// The processing activities as W3C DPV JSON-LD.
     ExportDpv(policy_cmds::ExportDpvArgs),
+    /// The tamper-evident audit trail.
+    #[command(subcommand)]
+    Audit(audit_cmds::AuditCommand),
 }
 
 fn main() -> ExitCode {
@@ -40,5 +44,6 @@ fn main() -> ExitCode {
         Command::Diff(args) => policy_cmds::diff(args),
         Command::Ropa(args) => policy_cmds::ropa(args),
         Command::ExportDpv(args) => policy_cmds::export_dpv(args),
+        Command::Audit(cmd) => audit_cmds::run(cmd),
     }
 }

@@ -2,4 +2,5 @@
 //! under `tests/` would link a binary of its own): add a module here rather than a new file in
 //! `tests/`.
 
+mod audit;
 mod policy;

@@ -1,0 +1,436 @@
+//! Where the chain lives: one table of entries and one of checkpoints, in SQLite or PostgreSQL.
+//! Appends run in one exclusive transaction (SQLite `BEGIN IMMEDIATE`; a PostgreSQL
+//! transaction-scoped advisory lock), so any number of Custos processes appending to the same
+//! database produce one unbroken chain.
+
+use crate::AuditError;
+use crate::chain::{Checkpoint, Entry, Hash};
+
+/// Filters for reading entries of one tenant.
+#[derive(Debug, Clone, Default)]
+pub struct Query {
+    /// Only entries about this subject pseudonym.
+    pub subject: Option<String>,
+    /// Only entries with this action.
+    pub action: Option<String>,
+    /// Only entries after this seq (the cursor of the previous page).
+    pub after_seq: u64,
+    /// At most this many (capped at 1000).
+    pub limit: usize,
+}
+
+/// Storage of the chain. Both implementations pass the same tests.
+pub trait Store {
+    /// In one exclusive transaction: reads the chain head, asks `build` for the entries (and
+    /// possibly a checkpoint) that follow it, and stores them. All or nothing.
+    fn append(&mut self, build: &mut BuildFn<'_>) -> Result<(), AuditError>;
+    /// Entries with seq greater than `after_seq`, in seq order, at most `limit`.
+    fn read(&mut self, after_seq: u64, limit: usize) -> Result<Vec<Entry>, AuditError>;
+    /// The last entry, if any.
+    fn head(&mut self) -> Result<Option<Entry>, AuditError>;
+    /// Every checkpoint.
+    fn checkpoints(&mut self) -> Result<Vec<Checkpoint>, AuditError>;
+    /// Entries of one tenant matching `q`, in seq order.
+    fn query(&mut self, tenant: &str, q: &Query) -> Result<Vec<Entry>, AuditError>;
+}
+
+const MAX_PAGE: usize = 1000;
+
+/// What an append computes inside its transaction: given the chain head, the entries that
+/// follow it and possibly a checkpoint.
+pub type BuildFn<'a> = dyn FnMut(Option<(u64, Hash)>) -> (Vec<Entry>, Option<Checkpoint>) + 'a;
+
+fn to_hash(v: Vec<u8>, what: &str, seq: u64) -> Result<Hash, AuditError> {
+    v.try_into()
+        .map_err(|_| AuditError::Corrupt(format!("entry {seq}: {what} is not 32 bytes")))
+}
+
+fn to_seq(v: i64) -> Result<u64, AuditError> {
+    u64::try_from(v).map_err(|_| AuditError::Corrupt(format!("negative seq {v}")))
+}
+
+// ---- SQLite -------------------------------------------------------------------------------
+
+const SQLITE_SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS audit_entries (
+    seq INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    tenant_id TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    subject TEXT,
+    details TEXT NOT NULL,
+    prev_hash BLOB NOT NULL,
+    hash BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_entries_tenant ON audit_entries (tenant_id, seq);
+CREATE TABLE IF NOT EXISTS audit_checkpoints (
+    seq INTEGER PRIMARY KEY,
+    hash BLOB NOT NULL,
+    at TEXT NOT NULL,
+    signature BLOB NOT NULL
+);
+";
+
+/// The chain in an SQLite database (the vault's file, or its own).
+pub struct SqliteStore {
+    conn: rusqlite::Connection,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the audit tables in the SQLite database at `path`.
+    pub fn open(path: &std::path::Path) -> Result<Self, AuditError> {
+        let conn = rusqlite::Connection::open(path)?;
+        Self::from_connection(conn)
+    }
+
+    /// Uses an open connection, creating the audit tables if needed.
+    pub fn from_connection(conn: rusqlite::Connection) -> Result<Self, AuditError> {
+        conn.busy_timeout(std::time::Duration::from_secs(30))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.execute_batch(SQLITE_SCHEMA)?;
+        Ok(SqliteStore { conn })
+    }
+
+    /// The underlying connection (for tests that tamper with the table, and for the vault).
+    pub fn connection(&self) -> &rusqlite::Connection {
+        &self.conn
+    }
+}
+
+fn sqlite_entry(row: &rusqlite::Row<'_>) -> rusqlite::Result<RawEntry> {
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+        row.get(5)?,
+        row.get(6)?,
+        row.get(7)?,
+        row.get(8)?,
+    ))
+}
+
+type RawEntry = (
+    i64,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    String,
+    Vec<u8>,
+    Vec<u8>,
+);
+
+fn entry_from_raw(r: RawEntry) -> Result<Entry, AuditError> {
+    let seq = to_seq(r.0)?;
+    Ok(Entry {
+        seq,
+        at: r.1,
+        tenant: r.2,
+        actor: r.3,
+        action: r.4,
+        subject: r.5,
+        details: r.6,
+        prev_hash: to_hash(r.7, "prev_hash", seq)?,
+        hash: to_hash(r.8, "hash", seq)?,
+    })
+}
+
+/// Appends within an SQLite transaction the caller already holds (the vault uses this to write
+/// the audit entry in the same transaction as the change it records).
+pub fn sqlite_append_in(
+    tx: &rusqlite::Connection,
+    build: &mut BuildFn<'_>,
+) -> Result<(), AuditError> {
+    let head: Option<(i64, Vec<u8>)> = tx
+        .query_row(
+            "SELECT seq, hash FROM audit_entries ORDER BY seq DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .map(Some)
+        .or_else(|e| match e {
+            rusqlite::Error::QueryReturnedNoRows => Ok(None),
+            e => Err(e),
+        })?;
+    let head = match head {
+        Some((seq, hash)) => {
+            let seq = to_seq(seq)?;
+            Some((seq, to_hash(hash, "hash", seq)?))
+        }
+        None => None,
+    };
+    let (entries, checkpoint) = build(head);
+    let mut ins = tx.prepare_cached(
+        "INSERT INTO audit_entries (seq, at, tenant_id, actor, action, subject, details, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?;
+    for e in &entries {
+        ins.execute(rusqlite::params![
+            e.seq as i64,
+            e.at,
+            e.tenant,
+            e.actor,
+            e.action,
+            e.subject,
+            e.details,
+            &e.prev_hash[..],
+            &e.hash[..]
+        ])?;
+    }
+    if let Some(c) = checkpoint {
+        tx.execute(
+            "INSERT INTO audit_checkpoints (seq, hash, at, signature) VALUES (?1, ?2, ?3, ?4)",
+            rusqlite::params![c.seq as i64, &c.hash[..], c.at, &c.signature[..]],
+        )?;
+    }
+    Ok(())
+}
+
+impl Store for SqliteStore {
+    fn append(&mut self, build: &mut BuildFn<'_>) -> Result<(), AuditError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        sqlite_append_in(&tx, build)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn read(&mut self, after_seq: u64, limit: usize) -> Result<Vec<Entry>, AuditError> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT seq, at, tenant_id, actor, action, subject, details, prev_hash, hash FROM audit_entries WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+        )?;
+        let rows = st.query_map(
+            rusqlite::params![after_seq as i64, limit as i64],
+            sqlite_entry,
+        )?;
+        rows.map(|r| entry_from_raw(r?)).collect()
+    }
+
+    fn head(&mut self) -> Result<Option<Entry>, AuditError> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT seq, at, tenant_id, actor, action, subject, details, prev_hash, hash FROM audit_entries ORDER BY seq DESC LIMIT 1",
+        )?;
+        let mut rows = st.query_map([], sqlite_entry)?;
+        rows.next().map(|r| entry_from_raw(r?)).transpose()
+    }
+
+    fn checkpoints(&mut self) -> Result<Vec<Checkpoint>, AuditError> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT seq, hash, at, signature FROM audit_checkpoints ORDER BY seq",
+        )?;
+        let rows = st.query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, Vec<u8>>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, Vec<u8>>(3)?,
+            ))
+        })?;
+        rows.map(|r| {
+            let (seq, hash, at, sig) = r?;
+            checkpoint_from_raw(seq, hash, at, sig)
+        })
+        .collect()
+    }
+
+    fn query(&mut self, tenant: &str, q: &Query) -> Result<Vec<Entry>, AuditError> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT seq, at, tenant_id, actor, action, subject, details, prev_hash, hash FROM audit_entries
+             WHERE tenant_id = ?1 AND seq > ?2 AND (?3 IS NULL OR subject = ?3) AND (?4 IS NULL OR action = ?4)
+             ORDER BY seq LIMIT ?5",
+        )?;
+        let limit = q.limit.clamp(1, MAX_PAGE) as i64;
+        let rows = st.query_map(
+            rusqlite::params![tenant, q.after_seq as i64, q.subject, q.action, limit],
+            sqlite_entry,
+        )?;
+        rows.map(|r| entry_from_raw(r?)).collect()
+    }
+}
+
+fn checkpoint_from_raw(
+    seq: i64,
+    hash: Vec<u8>,
+    at: String,
+    sig: Vec<u8>,
+) -> Result<Checkpoint, AuditError> {
+    let seq = to_seq(seq)?;
+    let signature: [u8; 64] = sig
+        .try_into()
+        .map_err(|_| AuditError::Corrupt(format!("checkpoint {seq}: signature is not 64 bytes")))?;
+    Ok(Checkpoint {
+        seq,
+        hash: to_hash(hash, "checkpoint hash", seq)?,
+        at,
+        signature,
+    })
+}
+
+// ---- PostgreSQL ---------------------------------------------------------------------------
+
+const PG_SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS audit_entries (
+    seq BIGINT PRIMARY KEY,
+    at TEXT NOT NULL,
+    tenant_id TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    subject TEXT,
+    details TEXT NOT NULL,
+    prev_hash BYTEA NOT NULL,
+    hash BYTEA NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_entries_tenant ON audit_entries (tenant_id, seq);
+CREATE TABLE IF NOT EXISTS audit_checkpoints (
+    seq BIGINT PRIMARY KEY,
+    hash BYTEA NOT NULL,
+    at TEXT NOT NULL,
+    signature BYTEA NOT NULL
+);
+";
+
+/// Serialises appenders across processes: a transaction-scoped advisory lock on this key.
+const PG_APPEND_LOCK: i64 = 0x6375_7374_6f73_0a01;
+
+/// The chain in a PostgreSQL database.
+pub struct PgStore {
+    client: postgres::Client,
+}
+
+impl PgStore {
+    /// Connects to `url` and creates the audit tables if needed. With `schema`, every table
+    /// lives in that schema (created if missing), which is how tests keep runs apart.
+    pub fn connect(url: &str, schema: Option<&str>) -> Result<Self, AuditError> {
+        let mut client = postgres::Client::connect(url, postgres::NoTls)?;
+        if let Some(s) = schema {
+            if !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Err(AuditError::Config(format!(
+                    "schema name `{s}` may only hold letters, digits and `_`"
+                )));
+            }
+            client.batch_execute(&format!(
+                "CREATE SCHEMA IF NOT EXISTS {s}; SET search_path TO {s}"
+            ))?;
+        }
+        // Two processes creating the tables at once would race on the catalog: serialise.
+        let mut tx = client.transaction()?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&PG_APPEND_LOCK])?;
+        tx.batch_execute(PG_SCHEMA)?;
+        tx.commit()?;
+        Ok(PgStore { client })
+    }
+
+    /// The underlying client.
+    pub fn client(&mut self) -> &mut postgres::Client {
+        &mut self.client
+    }
+}
+
+/// Appends within a PostgreSQL transaction the caller already holds.
+pub fn pg_append_in(
+    tx: &mut postgres::Transaction<'_>,
+    build: &mut BuildFn<'_>,
+) -> Result<(), AuditError> {
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&PG_APPEND_LOCK])?;
+    let head = match tx.query_opt(
+        "SELECT seq, hash FROM audit_entries ORDER BY seq DESC LIMIT 1",
+        &[],
+    )? {
+        Some(row) => {
+            let seq = to_seq(row.get(0))?;
+            Some((seq, to_hash(row.get(1), "hash", seq)?))
+        }
+        None => None,
+    };
+    let (entries, checkpoint) = build(head);
+    let ins = tx.prepare(
+        "INSERT INTO audit_entries (seq, at, tenant_id, actor, action, subject, details, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )?;
+    for e in &entries {
+        tx.execute(
+            &ins,
+            &[
+                &(e.seq as i64),
+                &e.at,
+                &e.tenant,
+                &e.actor,
+                &e.action,
+                &e.subject,
+                &e.details,
+                &&e.prev_hash[..],
+                &&e.hash[..],
+            ],
+        )?;
+    }
+    if let Some(c) = checkpoint {
+        tx.execute(
+            "INSERT INTO audit_checkpoints (seq, hash, at, signature) VALUES ($1, $2, $3, $4)",
+            &[&(c.seq as i64), &&c.hash[..], &c.at, &&c.signature[..]],
+        )?;
+    }
+    Ok(())
+}
+
+fn pg_entry(row: &postgres::Row) -> Result<Entry, AuditError> {
+    entry_from_raw((
+        row.get(0),
+        row.get(1),
+        row.get(2),
+        row.get(3),
+        row.get(4),
+        row.get(5),
+        row.get(6),
+        row.get(7),
+        row.get(8),
+    ))
+}
+
+impl Store for PgStore {
+    fn append(&mut self, build: &mut BuildFn<'_>) -> Result<(), AuditError> {
+        let mut tx = self.client.transaction()?;
+        pg_append_in(&mut tx, build)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn read(&mut self, after_seq: u64, limit: usize) -> Result<Vec<Entry>, AuditError> {
+        let rows = self.client.query(
+            "SELECT seq, at, tenant_id, actor, action, subject, details, prev_hash, hash FROM audit_entries WHERE seq > $1 ORDER BY seq LIMIT $2",
+            &[&(after_seq as i64), &(limit as i64)],
+        )?;
+        rows.iter().map(pg_entry).collect()
+    }
+
+    fn head(&mut self) -> Result<Option<Entry>, AuditError> {
+        let row = self.client.query_opt(
+            "SELECT seq, at, tenant_id, actor, action, subject, details, prev_hash, hash FROM audit_entries ORDER BY seq DESC LIMIT 1",
+            &[],
+        )?;
+        row.as_ref().map(pg_entry).transpose()
+    }
+
+    fn checkpoints(&mut self) -> Result<Vec<Checkpoint>, AuditError> {
+        let rows = self.client.query(
+            "SELECT seq, hash, at, signature FROM audit_checkpoints ORDER BY seq",
+            &[],
+        )?;
+        rows.iter()
+            .map(|r| checkpoint_from_raw(r.get(0), r.get(1), r.get(2), r.get(3)))
+            .collect()
+    }
+
+    fn query(&mut self, tenant: &str, q: &Query) -> Result<Vec<Entry>, AuditError> {
+        let limit = q.limit.clamp(1, MAX_PAGE) as i64;
+        let rows = self.client.query(
+            "SELECT seq, at, tenant_id, actor, action, subject, details, prev_hash, hash FROM audit_entries
+             WHERE tenant_id = $1 AND seq > $2 AND ($3::TEXT IS NULL OR subject = $3) AND ($4::TEXT IS NULL OR action = $4)
+             ORDER BY seq LIMIT $5",
+            &[&tenant, &(q.after_seq as i64), &q.subject, &q.action, &limit],
+        )?;
+        rows.iter().map(pg_entry).collect()
+    }
+}
