@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 mod audit_cmds;
 mod policy_cmds;
+mod serve_cmd;
 
 #[derive(Parser)]
 #[command(
@@ -31,6 +32,8 @@ enum Command {
     Ropa(policy_cmds::RopaArgs),
     /// The processing activities as W3C DPV JSON-LD.
     ExportDpv(policy_cmds::ExportDpvArgs),
+    /// Run the HTTP server (`--demo` for the jbsync example on the embedded defaults).
+    Serve(serve_cmd::ServeArgs),
     /// The tamper-evident audit trail.
     #[command(subcommand)]
     Audit(audit_cmds::AuditCommand),
@@ -45,5 +48,6 @@ fn main() -> ExitCode {
         Command::Ropa(args) => policy_cmds::ropa(args),
         Command::ExportDpv(args) => policy_cmds::export_dpv(args),
         Command::Audit(cmd) => audit_cmds::run(cmd),
+        Command::Serve(args) => serve_cmd::serve(args),
     }
 }

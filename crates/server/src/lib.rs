@@ -1,0 +1,238 @@
+//! The Custos HTTP server (PRODUCT.md C9): a thin shell that maps routes onto library calls.
+//! Every error is an RFC 9457 problem; every request gets an id, a structured log line (method,
+//! route template, status, latency; never a path with ids, never personal data) and metrics.
+
+pub mod config;
+pub mod metrics;
+pub mod problem;
+mod routes;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{HeaderName, HeaderValue};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use custos_policy::render::{Format, render};
+use custos_policy::{Lang, Loaded};
+
+pub use config::{Config, ConfigError, LogFormat};
+use problem::{Code, Problem};
+
+/// Everything rendered from the policy once, at start: serving it is then a copy.
+pub struct Rendered {
+    canonical: String,
+    statements: HashMap<(Lang, bool), String>,
+    ropa_json: String,
+    ropa_csv: String,
+    dpv: String,
+}
+
+impl Rendered {
+    fn statement(&self, lang: Lang, html: bool) -> &str {
+        self.statements
+            .get(&(lang, html))
+            .map(String::as_str)
+            .unwrap_or_default()
+    }
+}
+
+/// Shared state of a running server.
+pub struct AppState {
+    loaded: Loaded,
+    rendered: Rendered,
+    metrics: metrics::Metrics,
+    ready: AtomicBool,
+}
+
+/// Why the server cannot start or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The policy cannot be rendered (a bug in a template or catalogue).
+    #[error("rendering the policy: {0}")]
+    Render(#[from] custos_policy::render::RenderError),
+    /// The listen address cannot be bound or the server failed.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    /// The Art. 30 record could not be written as CSV.
+    #[error("record of processing activities: {0}")]
+    Csv(String),
+}
+
+impl AppState {
+    /// State for `loaded`, with every statement pre-rendered.
+    pub fn new(loaded: Loaded) -> Result<AppState, ServerError> {
+        let p = &loaded.policy;
+        let mut statements = HashMap::new();
+        for lang in Lang::ALL {
+            statements.insert((lang, true), render(p, lang, Format::Html)?);
+            statements.insert((lang, false), render(p, lang, Format::Markdown)?);
+        }
+        let lang = p.meta.languages.first().copied().unwrap_or(Lang::En);
+        let record = custos_policy::ropa::record(p, lang)?;
+        let rendered = Rendered {
+            canonical: render(p, lang, Format::Json)?,
+            statements,
+            ropa_json: serde_json::to_string_pretty(&record)
+                .map_err(|e| ServerError::Csv(e.to_string()))?,
+            ropa_csv: record
+                .to_csv()
+                .map_err(|e| ServerError::Csv(e.to_string()))?,
+            dpv: serde_json::to_string_pretty(&custos_policy::dpv::export(p))
+                .map_err(|e| ServerError::Csv(e.to_string()))?,
+        };
+        Ok(AppState {
+            loaded,
+            rendered,
+            metrics: metrics::Metrics::default(),
+            ready: AtomicBool::new(false),
+        })
+    }
+}
+
+/// The router and its OpenAPI document (served at `/openapi.json`).
+pub fn app(
+    state: Arc<AppState>,
+    max_body_bytes: usize,
+) -> (axum::Router, utoipa::openapi::OpenApi) {
+    let (router, mut api) = routes::router().split_for_parts();
+    api.info.title = "Custos".into();
+    api.info.version = env!("CARGO_PKG_VERSION").into();
+    api.info.description = Some("Privacy engine: the policy, the vault, rights and consent over HTTP. Errors are RFC 9457 problem documents.".into());
+    let doc = api.clone();
+    let router = router
+        .route(
+            "/openapi.json",
+            axum::routing::get(move || async move { axum::Json(doc) }),
+        )
+        .fallback(|| async {
+            Problem::new(Code::NotFound).detail("no such route; see /openapi.json")
+        })
+        .method_not_allowed_fallback(|| async {
+            Problem::new(Code::MethodNotAllowed)
+                .detail("see /openapi.json for the methods of this route")
+        })
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
+        .with_state(state);
+    (router, api)
+}
+
+static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+fn request_id(req: &Request) -> String {
+    let given = req.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok());
+    match given {
+        Some(id)
+            if !id.is_empty()
+                && id.len() <= 64
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+        {
+            id.to_owned()
+        }
+        _ => {
+            let mut bytes = [0u8; 12];
+            // A request id needs uniqueness, not secrecy; a zeroed id on failure is still logged.
+            let _ = getrandom::fill(&mut bytes);
+            hex::encode(bytes)
+        }
+    }
+}
+
+/// Request id, structured log line and metrics for every request.
+async fn observe(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    let id = request_id(&req);
+    let method = req.method().as_str().to_owned();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
+    let start = Instant::now();
+    let mut res = next.run(req).await;
+    let elapsed = start.elapsed();
+    let status = res.status().as_u16();
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        res.headers_mut().insert(REQUEST_ID.clone(), v);
+    }
+    state.metrics.observe(&method, &route, status, elapsed);
+    tracing::info!(request_id = %id, method = %method, route = %route, status, latency_us = elapsed.as_micros() as u64, "request");
+    if res.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE && !is_problem(&res) {
+        return Problem::new(Code::BodyTooLarge)
+            .detail("the body exceeds the server's limit")
+            .into_response();
+    }
+    res
+}
+
+fn is_problem(res: &Response) -> bool {
+    res.headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"))
+}
+
+/// Installs the global log subscriber (JSON or text lines on stderr).
+pub fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CUSTOS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+/// Binds `config.listen` and serves until `shutdown` resolves; in-flight requests finish first.
+/// `on_listening` receives the bound address (useful with port 0).
+pub async fn serve(
+    config: &Config,
+    loaded: Loaded,
+    on_listening: impl FnOnce(std::net::SocketAddr),
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    let state = Arc::new(AppState::new(loaded)?);
+    let (router, _) = app(state.clone(), config.max_body_bytes);
+    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    let addr = listener.local_addr()?;
+    state.ready.store(true, Ordering::Release);
+    tracing::info!(%addr, "listening");
+    on_listening(addr);
+    let st = state.clone();
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            st.ready.store(false, Ordering::Release);
+            tracing::info!("shutting down: finishing in-flight requests");
+        })
+        .await?;
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

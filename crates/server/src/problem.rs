@@ -1,0 +1,142 @@
+//! RFC 9457 problem details for every error the API returns. Each kind of problem has a stable
+//! code (one table, like meilisearch's error codes) that names its HTTP status and its `type`
+//! URI, so a client can branch on it and a person can look it up.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// Every problem the API can return.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Code {
+    /// The body is not valid JSON, has unknown fields or wrong types.
+    InvalidBody,
+    /// The body is not JSON (`Content-Type`).
+    UnsupportedMediaType,
+    /// The body exceeds the limit.
+    BodyTooLarge,
+    /// A query parameter is invalid.
+    InvalidQuery,
+    /// No such route or resource.
+    NotFound,
+    /// The method is not allowed on this route.
+    MethodNotAllowed,
+    /// The server cannot serve the request right now.
+    Unavailable,
+    /// A bug: something the server did not expect.
+    Internal,
+}
+
+impl Code {
+    /// Status, stable name and title.
+    pub fn parts(self) -> (StatusCode, &'static str, &'static str) {
+        match self {
+            Code::InvalidBody => (
+                StatusCode::BAD_REQUEST,
+                "invalid-body",
+                "The request body is invalid",
+            ),
+            Code::UnsupportedMediaType => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "The request body must be JSON",
+            ),
+            Code::BodyTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body-too-large",
+                "The request body is too large",
+            ),
+            Code::InvalidQuery => (
+                StatusCode::BAD_REQUEST,
+                "invalid-query",
+                "A query parameter is invalid",
+            ),
+            Code::NotFound => (StatusCode::NOT_FOUND, "not-found", "Not found"),
+            Code::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                "Method not allowed",
+            ),
+            Code::Unavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "The service is not ready",
+            ),
+            Code::Internal => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Internal error",
+            ),
+        }
+    }
+}
+
+/// One invalid field and why.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FieldError {
+    /// The field (a JSON pointer or query parameter name).
+    pub field: String,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+/// An RFC 9457 problem document (`application/problem+json`).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Problem {
+    /// A URI naming the kind of problem, e.g. `https://custos.dev/problems/invalid-body`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Short summary of the kind of problem.
+    pub title: String,
+    /// HTTP status.
+    pub status: u16,
+    /// What went wrong in this request. Never holds personal data.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// The invalid fields.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+impl Problem {
+    /// A problem of kind `code`.
+    pub fn new(code: Code) -> Problem {
+        let (status, name, title) = code.parts();
+        Problem {
+            kind: format!("https://custos.dev/problems/{name}"),
+            title: title.into(),
+            status: status.as_u16(),
+            detail: None,
+            errors: Vec::new(),
+        }
+    }
+
+    /// With a detail sentence.
+    pub fn detail(mut self, detail: impl Into<String>) -> Problem {
+        self.detail = Some(detail.into());
+        self
+    }
+
+    /// With an invalid field.
+    pub fn field(mut self, field: impl Into<String>, reason: impl Into<String>) -> Problem {
+        self.errors.push(FieldError {
+            field: field.into(),
+            reason: reason.into(),
+        });
+        self
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = serde_json::to_vec(&self).unwrap_or_default();
+        let mut res = (status, body).into_response();
+        res.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        res
+    }
+}

@@ -1,0 +1,184 @@
+//! The routes. Each handler is a thin call into a library and a response; the OpenAPI
+//! document is generated from the same declarations (utoipa), so a route cannot exist without
+//! being documented.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use axum::extract::{Query, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use custos_policy::Lang;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AppState;
+use crate::problem::{Code, Problem};
+
+/// All routes with their OpenAPI description.
+pub fn router() -> OpenApiRouter<Arc<AppState>> {
+    OpenApiRouter::new()
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+        .routes(routes!(metrics))
+        .routes(routes!(policy))
+        .routes(routes!(statement))
+        .routes(routes!(ropa))
+        .routes(routes!(dpv))
+        .routes(routes!(privacy_page))
+}
+
+fn typed(body: String, content_type: &'static str) -> Response {
+    let mut res = body.into_response();
+    res.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    res
+}
+
+/// Health of the process.
+#[derive(Serialize, ToSchema)]
+struct Health {
+    /// Always `ok` when the process answers.
+    status: &'static str,
+}
+
+/// Liveness: the process answers.
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = Health)))]
+async fn healthz() -> axum::Json<Health> {
+    axum::Json(Health { status: "ok" })
+}
+
+/// Readiness: the policy is loaded (and, with the vault, the database and keys are usable).
+#[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200, body = Health), (status = 503, body = Problem, content_type = "application/problem+json")))]
+async fn readyz(State(s): State<Arc<AppState>>) -> Response {
+    if s.ready.load(Ordering::Acquire) {
+        axum::Json(Health { status: "ok" }).into_response()
+    } else {
+        Problem::new(Code::Unavailable)
+            .detail("the server is starting or shutting down")
+            .into_response()
+    }
+}
+
+/// Prometheus metrics: request counts and latencies per route.
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain")))]
+async fn metrics(State(s): State<Arc<AppState>>) -> Response {
+    typed(s.metrics.render(), "text/plain; version=0.0.4")
+}
+
+/// The canonical, fully resolved policy (every default applied, every reference expanded).
+#[utoipa::path(get, path = "/v1/policy", tag = "policy", responses((status = 200, description = "The resolved policy", body = Object)))]
+async fn policy(State(s): State<Arc<AppState>>) -> Response {
+    typed(s.rendered.canonical.clone(), "application/json")
+}
+
+/// Language and format of a rendered statement.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct StatementQuery {
+    /// `nl` or `en` (default: the statement's first language).
+    lang: Option<String>,
+    /// `md` or `html` (default `html`).
+    format: Option<String>,
+}
+
+fn parse_lang(s: &AppState, lang: Option<&str>) -> Result<Lang, Problem> {
+    match lang {
+        None => Ok(s
+            .loaded
+            .policy
+            .meta
+            .languages
+            .first()
+            .copied()
+            .unwrap_or(Lang::En)),
+        Some(code) => Lang::from_code(code).ok_or_else(|| {
+            Problem::new(Code::InvalidQuery).field(
+                "lang",
+                format!("`{code}` is not a language; use `nl` or `en`"),
+            )
+        }),
+    }
+}
+
+/// The public privacy statement, rendered.
+#[utoipa::path(get, path = "/v1/policy/statement", tag = "policy", params(StatementQuery), responses(
+    (status = 200, description = "The statement", content_type = "text/html"),
+    (status = 400, body = Problem, content_type = "application/problem+json")))]
+async fn statement(
+    State(s): State<Arc<AppState>>,
+    Query(q): Query<StatementQuery>,
+) -> Result<Response, Problem> {
+    let lang = parse_lang(&s, q.lang.as_deref())?;
+    let (html, ct) = match q.format.as_deref() {
+        None | Some("html") => (true, "text/html; charset=utf-8"),
+        Some("md") => (false, "text/markdown; charset=utf-8"),
+        Some(other) => {
+            return Err(Problem::new(Code::InvalidQuery).field(
+                "format",
+                format!("`{other}` is not a format; use `md` or `html`"),
+            ));
+        }
+    };
+    Ok(typed(s.rendered.statement(lang, html).to_owned(), ct))
+}
+
+/// Format of the record of processing activities.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct RopaQuery {
+    /// `json` (default) or `csv`.
+    format: Option<String>,
+}
+
+/// The Art. 30 record of processing activities.
+#[utoipa::path(get, path = "/v1/policy/ropa", tag = "policy", params(RopaQuery), responses(
+    (status = 200, description = "The record", body = Object),
+    (status = 400, body = Problem, content_type = "application/problem+json")))]
+async fn ropa(
+    State(s): State<Arc<AppState>>,
+    Query(q): Query<RopaQuery>,
+) -> Result<Response, Problem> {
+    match q.format.as_deref() {
+        None | Some("json") => Ok(typed(s.rendered.ropa_json.clone(), "application/json")),
+        Some("csv") => Ok(typed(
+            s.rendered.ropa_csv.clone(),
+            "text/csv; charset=utf-8",
+        )),
+        Some(other) => Err(Problem::new(Code::InvalidQuery).field(
+            "format",
+            format!("`{other}` is not a format; use `json` or `csv`"),
+        )),
+    }
+}
+
+/// The processing activities as W3C DPV JSON-LD.
+#[utoipa::path(get, path = "/v1/policy/dpv", tag = "policy", responses((status = 200, description = "DPV JSON-LD", body = Object, content_type = "application/ld+json")))]
+async fn dpv(State(s): State<Arc<AppState>>) -> Response {
+    typed(s.rendered.dpv.clone(), "application/ld+json")
+}
+
+/// Language of the public page.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct PageQuery {
+    /// `nl` or `en` (default: the statement's first language).
+    lang: Option<String>,
+}
+
+/// The privacy statement as a public page, for a company to link its website to.
+#[utoipa::path(get, path = "/privacy", tag = "public", params(PageQuery), responses(
+    (status = 200, description = "The statement page", content_type = "text/html"),
+    (status = 400, body = Problem, content_type = "application/problem+json")))]
+async fn privacy_page(
+    State(s): State<Arc<AppState>>,
+    Query(q): Query<PageQuery>,
+) -> Result<Response, Problem> {
+    let lang = parse_lang(&s, q.lang.as_deref())?;
+    Ok(typed(
+        s.rendered.statement(lang, true).to_owned(),
+        "text/html; charset=utf-8",
+    ))
+}

@@ -1,0 +1,246 @@
+//! The real server on a loopback port, driven over HTTP. One test binary for the crate: add
+//! modules here rather than files in `tests/`.
+
+use std::net::SocketAddr;
+
+use custos_server::Config;
+
+const JBSYNC: &str = include_str!("../../../../examples/policies/jbsync.toml");
+
+/// A running server; dropped, it shuts down gracefully.
+struct Running {
+    addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Running {
+    fn start() -> Running {
+        let mut config = Config::with_policy("jbsync.toml");
+        config.listen = "127.0.0.1:0".parse().expect("address");
+        config.max_body_bytes = 4096;
+        let loaded =
+            custos_policy::load_source(custos_policy::SourceFile::new("jbsync.toml", JBSYNC))
+                .expect("jbsync loads");
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(custos_server::serve(
+                &config,
+                loaded,
+                move |a| addr_tx.send(a).expect("report address"),
+                async move {
+                    let _ = rx.await;
+                },
+            ))
+            .expect("server runs");
+        });
+        let addr = addr_rx
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("server starts");
+        Running {
+            addr,
+            stop: Some(tx),
+            thread: Some(thread),
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into()
+}
+
+struct Reply {
+    status: u16,
+    content_type: String,
+    request_id: Option<String>,
+    body: String,
+}
+
+fn get(url: &str) -> Reply {
+    reply(agent().get(url).call().expect("request completes"))
+}
+
+fn reply(mut r: ureq::http::Response<ureq::Body>) -> Reply {
+    let header = |n: &str| {
+        r.headers()
+            .get(n)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let (content_type, request_id) = (
+        header("content-type").unwrap_or_default(),
+        header("x-request-id"),
+    );
+    Reply {
+        status: r.status().as_u16(),
+        content_type,
+        request_id,
+        body: r.body_mut().read_to_string().unwrap_or_default(),
+    }
+}
+
+fn problem(r: &Reply) -> serde_json::Value {
+    assert_eq!(r.content_type, "application/problem+json", "{}", r.body);
+    serde_json::from_str(&r.body).expect("problem is JSON")
+}
+
+#[test]
+fn every_documented_route_answers_and_the_document_is_openapi_3_1() {
+    let s = Running::start();
+    let doc: serde_json::Value = serde_json::from_str(&get(&s.url("/openapi.json")).body).unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
+    let paths: Vec<&String> = doc["paths"].as_object().unwrap().keys().collect();
+    let expected = [
+        "/healthz",
+        "/metrics",
+        "/privacy",
+        "/readyz",
+        "/v1/policy",
+        "/v1/policy/dpv",
+        "/v1/policy/ropa",
+        "/v1/policy/statement",
+    ];
+    assert_eq!(
+        paths, expected,
+        "a route was added or removed without the OpenAPI document following"
+    );
+    for p in paths {
+        let r = get(&s.url(p));
+        assert_eq!(r.status, 200, "{p}: {}", r.body);
+    }
+}
+
+#[test]
+fn unknown_routes_methods_and_parameters_are_problem_documents() {
+    let s = Running::start();
+    let r = get(&s.url("/v1/nothing-here"));
+    assert_eq!(r.status, 404);
+    assert_eq!(problem(&r)["type"], "https://custos.dev/problems/not-found");
+    let r = reply(agent().delete(&s.url("/v1/policy")).call().unwrap());
+    assert_eq!(r.status, 405);
+    assert_eq!(problem(&r)["status"], 405);
+    let r = get(&s.url("/v1/policy/statement?lang=de"));
+    assert_eq!(r.status, 400);
+    let p = problem(&r);
+    assert_eq!(p["errors"][0]["field"], "lang");
+    assert!(p["errors"][0]["reason"].as_str().unwrap().contains("`de`"));
+    let r = get(&s.url("/v1/policy/ropa?format=xml"));
+    assert_eq!(problem(&r)["errors"][0]["field"], "format");
+}
+
+#[test]
+fn an_oversized_body_is_refused_with_a_problem() {
+    let s = Running::start();
+    let big = vec![b'x'; 64 * 1024];
+    let r = reply(
+        agent()
+            .post(&s.url("/v1/policy"))
+            .header("content-type", "application/json")
+            .send(&big[..])
+            .unwrap(),
+    );
+    assert!(r.status == 413 || r.status == 405, "{}", r.status);
+    problem(&r);
+}
+
+#[test]
+fn the_public_statement_is_served_in_both_languages() {
+    let s = Running::start();
+    let nl = get(&s.url("/privacy"));
+    assert_eq!(nl.status, 200);
+    assert!(nl.content_type.starts_with("text/html"));
+    assert!(nl.body.contains("<html lang=\"nl\">"));
+    let en = get(&s.url("/privacy?lang=en"));
+    assert!(
+        en.body.contains("<html lang=\"en\">") && en.body.contains("Who receives personal data")
+    );
+    let md = get(&s.url("/v1/policy/statement?lang=en&format=md"));
+    assert!(md.content_type.starts_with("text/markdown"));
+    assert!(md.body.starts_with("# "));
+    let csv = get(&s.url("/v1/policy/ropa?format=csv"));
+    assert!(csv.body.starts_with("record,activity,"));
+}
+
+#[test]
+fn request_ids_are_echoed_or_generated() {
+    let s = Running::start();
+    let r = reply(
+        agent()
+            .get(&s.url("/healthz"))
+            .header("x-request-id", "trace-abc-123")
+            .call()
+            .unwrap(),
+    );
+    assert_eq!(r.request_id.as_deref(), Some("trace-abc-123"));
+    let r = reply(
+        agent()
+            .get(&s.url("/healthz"))
+            .header("x-request-id", "<script>")
+            .call()
+            .unwrap(),
+    );
+    let id = r.request_id.unwrap();
+    assert_eq!(id.len(), 24, "a fresh id replaces an unsafe one: {id}");
+    assert_ne!(
+        get(&s.url("/healthz")).request_id,
+        get(&s.url("/healthz")).request_id
+    );
+}
+
+#[test]
+fn metrics_count_requests_per_route_template() {
+    let s = Running::start();
+    for _ in 0..3 {
+        get(&s.url("/v1/policy"));
+    }
+    get(&s.url("/v1/missing/123"));
+    let m = get(&s.url("/metrics")).body;
+    assert!(
+        m.contains(
+            "custos_http_requests_total{method=\"GET\",route=\"/v1/policy\",status=\"200\"} 3"
+        ),
+        "{m}"
+    );
+    assert!(m.contains("route=\"unmatched\",status=\"404\"} 1"), "{m}");
+    assert!(
+        !m.contains("/v1/missing/123"),
+        "raw paths never become labels"
+    );
+    assert!(m.contains("custos_http_request_duration_seconds_bucket"));
+}
+
+#[test]
+fn the_server_is_ready_while_running_and_stops_gracefully() {
+    let s = Running::start();
+    assert_eq!(get(&s.url("/readyz")).status, 200);
+    let url = s.url("/healthz");
+    drop(s);
+    assert!(
+        agent().get(&url).call().is_err(),
+        "nothing listens after shutdown"
+    );
+}
