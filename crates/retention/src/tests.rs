@@ -1,0 +1,319 @@
+//! The seed companies' promises, evaluated on their own policies with worked dates.
+
+use super::*;
+use custos_policy::{SourceFile, load_source};
+
+fn policy(name: &str, text: &str) -> Policy {
+    load_source(SourceFile::new(name, text))
+        .expect("seed policy loads")
+        .policy
+}
+
+fn jbsync() -> Policy {
+    policy(
+        "jbsync.toml",
+        include_str!("../../../examples/policies/jbsync.toml"),
+    )
+}
+
+fn jetstream() -> Policy {
+    policy(
+        "jetstream.toml",
+        include_str!("../../../examples/policies/jetstream.toml"),
+    )
+}
+
+fn t(s: &str) -> Timestamp {
+    s.parse().expect("timestamp")
+}
+
+fn at(e: Expiry) -> Timestamp {
+    match e {
+        Expiry::At { at, .. } => at,
+        other => panic!("expected a moment, got {other:?}"),
+    }
+}
+
+fn p(s: &str) -> Period {
+    Period::parse(s).expect("period")
+}
+
+#[test]
+fn jbsync_mail_metadata_is_kept_seven_days_from_creation() {
+    let e = expiry(
+        &jbsync(),
+        "mail.metadata",
+        &Clocks::created_at(t("2026-03-01T10:00:00Z")),
+        &TenantSettings::default(),
+    )
+    .unwrap();
+    assert_eq!(at(e.clone()), t("2026-03-08T10:00:00Z"));
+    assert!(!e.due(t("2026-03-08T09:59:59Z")));
+    assert!(e.due(t("2026-03-08T10:00:00Z")));
+}
+
+#[test]
+fn jbsync_drafts_wait_for_the_decision_then_go_thirty_days_later() {
+    let pol = jbsync();
+    let mut c = Clocks::created_at(t("2026-03-01T10:00:00Z"));
+    assert_eq!(
+        expiry(&pol, "draft", &c, &TenantSettings::default()).unwrap(),
+        Expiry::Pending {
+            waiting_for: vec!["draft.decided".into()]
+        }
+    );
+    c.record("draft.decided", t("2026-03-05T12:00:00Z"));
+    assert_eq!(
+        at(expiry(&pol, "draft", &c, &TenantSettings::default()).unwrap()),
+        t("2026-04-04T12:00:00Z")
+    );
+}
+
+#[test]
+fn a_late_or_repeated_event_keeps_the_first_time_it_happened() {
+    let mut c = Clocks::created_at(t("2026-03-01T10:00:00Z"));
+    c.record("draft.decided", t("2026-03-05T12:00:00Z"));
+    c.record("draft.decided", t("2026-03-09T12:00:00Z"));
+    c.record("draft.decided", t("2026-03-04T08:00:00Z"));
+    assert_eq!(c.events["draft.decided"], t("2026-03-04T08:00:00Z"));
+}
+
+#[test]
+fn jbsync_whatsapp_defaults_to_ninety_days_and_a_tenant_may_choose_thirty() {
+    let pol = jbsync();
+    let c = Clocks::created_at(t("2026-01-01T00:00:00Z"));
+    assert_eq!(
+        at(expiry(&pol, "whatsapp", &c, &TenantSettings::default()).unwrap()),
+        t("2026-04-01T00:00:00Z")
+    );
+    check_override(&pol, "whatsapp", p("30 days")).unwrap();
+    let s = TenantSettings {
+        tier: None,
+        overrides: [("whatsapp".to_owned(), p("30 days"))].into(),
+    };
+    assert_eq!(
+        at(expiry(&pol, "whatsapp", &c, &s).unwrap()),
+        t("2026-01-31T00:00:00Z")
+    );
+}
+
+#[test]
+fn an_override_outside_the_bounds_is_refused_with_the_bounds() {
+    let pol = load_source(SourceFile::new(
+        "p.toml",
+        "[policy]\n[[category]]\nid = \"wa\"\nname = \"W\"\nretention = { period = \"90 days\", tenant_override = { min = \"7 days\", max = \"1 year\" } }\n",
+    ))
+    .unwrap()
+    .policy;
+    let e = check_override(&pol, "wa", p("2 years")).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "2 years is outside the bounds for category `wa`: between 7 days and 1 year"
+    );
+    assert!(check_override(&pol, "wa", p("1 day")).is_err());
+    check_override(&pol, "wa", p("7 days")).unwrap();
+    assert_eq!(
+        check_override(&jbsync(), "mail.metadata", p("1 day")),
+        Err(RetentionError::NoOverride("mail.metadata".into()))
+    );
+}
+
+#[test]
+fn jbsync_raw_audio_goes_as_soon_as_the_transcript_exists() {
+    let pol = jbsync();
+    let mut c = Clocks::created_at(t("2026-02-01T09:00:00Z"));
+    assert!(matches!(
+        expiry(&pol, "call.audio", &c, &TenantSettings::default()).unwrap(),
+        Expiry::Pending { .. }
+    ));
+    c.record("transcript.created", t("2026-02-01T09:03:10Z"));
+    assert_eq!(
+        at(expiry(&pol, "call.audio", &c, &TenantSettings::default()).unwrap()),
+        t("2026-02-01T09:03:10Z")
+    );
+}
+
+#[test]
+fn jbsync_style_profile_lives_until_consent_is_withdrawn_or_the_integration_removed() {
+    let pol = jbsync();
+    let mut c = Clocks::created_at(t("2026-01-01T00:00:00Z"));
+    assert_eq!(
+        expiry(&pol, "style_profile", &c, &TenantSettings::default()).unwrap(),
+        Expiry::Pending {
+            waiting_for: vec!["consent.withdrawn".into(), "integration.removed".into()]
+        }
+    );
+    c.record("integration.removed", t("2026-06-01T00:00:00Z"));
+    c.record("consent.withdrawn", t("2026-05-01T00:00:00Z"));
+    assert_eq!(
+        at(expiry(&pol, "style_profile", &c, &TenantSettings::default()).unwrap()),
+        t("2026-05-01T00:00:00Z")
+    );
+}
+
+#[test]
+fn jbsync_prospects_go_after_24_months_or_at_the_objection_whichever_is_first() {
+    let pol = jbsync();
+    let mut c = Clocks::created_at(t("2026-01-15T00:00:00Z"));
+    assert_eq!(
+        at(expiry(&pol, "prospect", &c, &TenantSettings::default()).unwrap()),
+        t("2028-01-15T00:00:00Z")
+    );
+    c.record("objection.received", t("2026-03-01T00:00:00Z"));
+    assert_eq!(
+        at(expiry(&pol, "prospect", &c, &TenantSettings::default()).unwrap()),
+        t("2026-03-01T00:00:00Z")
+    );
+}
+
+#[test]
+fn jbsync_account_data_is_kept_seven_years_after_the_subscription_ends() {
+    let pol = jbsync();
+    let mut c = Clocks::created_at(t("2024-05-01T00:00:00Z"));
+    assert!(matches!(
+        expiry(&pol, "account", &c, &TenantSettings::default()).unwrap(),
+        Expiry::Pending { .. }
+    ));
+    c.record("subscription.ended", t("2026-12-31T00:00:00Z"));
+    assert_eq!(
+        at(expiry(&pol, "account", &c, &TenantSettings::default()).unwrap()),
+        t("2033-12-31T00:00:00Z")
+    );
+}
+
+#[test]
+fn jetstream_deletes_three_months_after_contract_end_but_keeps_administration_seven_years() {
+    let pol = jetstream();
+    let media = pol
+        .categories
+        .iter()
+        .find(|c| {
+            c.retention
+                .as_ref()
+                .is_some_and(|r| r.from == "contract.ended")
+        })
+        .expect("a contract-bound category");
+    let admin = pol
+        .categories
+        .iter()
+        .find(|c| c.retention.as_ref().is_some_and(|r| r.statutory.is_some()))
+        .expect("statutory records");
+    let mut c = Clocks::created_at(t("2025-01-10T00:00:00Z"));
+    c.record("contract.ended", t("2026-06-30T00:00:00Z"));
+    assert_eq!(
+        at(expiry(&pol, &media.id, &c, &TenantSettings::default()).unwrap()),
+        t("2026-09-30T00:00:00Z")
+    );
+    assert_eq!(
+        at(expiry(&pol, &admin.id, &c, &TenantSettings::default()).unwrap()),
+        t("2032-01-10T00:00:00Z")
+    );
+}
+
+#[test]
+fn month_arithmetic_ends_on_the_last_day_of_a_shorter_month() {
+    let pol = load_source(SourceFile::new(
+        "p.toml",
+        "[policy]\n[[category]]\nid = \"x\"\nname = \"X\"\nretention = { period = \"1 month\" }\n",
+    ))
+    .unwrap()
+    .policy;
+    assert_eq!(
+        at(expiry(
+            &pol,
+            "x",
+            &Clocks::created_at(t("2026-01-31T12:00:00Z")),
+            &TenantSettings::default()
+        )
+        .unwrap()),
+        t("2026-02-28T12:00:00Z")
+    );
+}
+
+#[test]
+fn tiers_set_the_period_and_an_unknown_tier_falls_back_to_the_default() {
+    let pol = load_source(SourceFile::new(
+        "p.toml",
+        "[policy]\n[[tier]]\nid = \"basic\"\n[[tier]]\nid = \"pro\"\n[[category]]\nid = \"telemetry\"\nname = \"T\"\n\
+         retention = { period = \"30 days\", tiers = [{ tier = \"basic\", period = \"7 days\" }, { tier = \"pro\", period = \"1 year\" }] }\n",
+    ))
+    .unwrap()
+    .policy;
+    let c = Clocks::created_at(t("2026-01-01T00:00:00Z"));
+    let tier = |t: &str| TenantSettings {
+        tier: Some(t.into()),
+        overrides: BTreeMap::new(),
+    };
+    assert_eq!(
+        at(expiry(&pol, "telemetry", &c, &tier("basic")).unwrap()),
+        "2026-01-08T00:00:00Z".parse().unwrap()
+    );
+    assert_eq!(
+        at(expiry(&pol, "telemetry", &c, &tier("pro")).unwrap()),
+        "2027-01-01T00:00:00Z".parse().unwrap()
+    );
+    assert_eq!(
+        at(expiry(&pol, "telemetry", &c, &tier("gold")).unwrap()),
+        "2026-01-31T00:00:00Z".parse().unwrap()
+    );
+}
+
+#[test]
+fn never_stored_and_undefined_categories_are_errors_and_criteria_only_means_manual() {
+    let pol = jbsync();
+    let c = Clocks::created_at(t("2026-01-01T00:00:00Z"));
+    assert_eq!(
+        expiry(&pol, "mail.body", &c, &TenantSettings::default()),
+        Err(RetentionError::NeverStored("mail.body".into()))
+    );
+    assert_eq!(
+        expiry(&pol, "nope", &c, &TenantSettings::default()),
+        Err(RetentionError::UnknownCategory("nope".into()))
+    );
+    let crit = load_source(SourceFile::new("p.toml", "[policy]\n[[category]]\nid = \"x\"\nname = \"X\"\nretention = { criteria = \"as long as needed\" }\n")).unwrap().policy;
+    assert_eq!(
+        expiry(&crit, "x", &c, &TenantSettings::default()).unwrap(),
+        Expiry::Manual
+    );
+}
+
+#[test]
+fn legal_holds_cover_tenant_subject_and_category_with_children() {
+    let holds = vec![
+        Hold {
+            scope: HoldScope::Subject {
+                subject: "ps_1".into(),
+            },
+            reason: "case 2026-17".into(),
+            set_by: "dpo".into(),
+        },
+        Hold {
+            scope: HoldScope::Category {
+                category: "calendar.event".into(),
+            },
+            reason: "audit".into(),
+            set_by: "dpo".into(),
+        },
+    ];
+    assert_eq!(
+        held(&holds, "ps_1", "draft").unwrap().reason,
+        "case 2026-17"
+    );
+    assert_eq!(
+        held(&holds, "ps_2", "calendar.event.cancelled")
+            .unwrap()
+            .reason,
+        "audit"
+    );
+    assert!(held(&holds, "ps_2", "draft").is_none());
+    assert!(
+        held(&holds, "ps_2", "calendar.events").is_none(),
+        "a prefix is not a parent"
+    );
+    let all = vec![Hold {
+        scope: HoldScope::Tenant,
+        reason: "litigation".into(),
+        set_by: "legal".into(),
+    }];
+    assert!(held(&all, "anyone", "anything").is_some());
+}
