@@ -103,23 +103,23 @@ pub enum RetentionError {
     #[error("category `{0}` has no tenant override in the policy")]
     NoOverride(String),
     /// The chosen period is outside the policy's bounds.
-    #[error("{period} is outside the bounds for category `{category}`: {}", bounds_text(.min, .max))]
+    #[error("{period} is outside the bounds for category `{category}`: {}", bounds_text(.min.as_deref(), .max.as_deref()))]
     OutOfBounds {
         /// Category.
         category: String,
-        /// What was asked.
-        period: Period,
-        /// Lower bound.
-        min: Option<Period>,
-        /// Upper bound.
-        max: Option<Period>,
+        /// What was asked, in words.
+        period: String,
+        /// Lower bound, in words.
+        min: Option<String>,
+        /// Upper bound, in words.
+        max: Option<String>,
     },
     /// Adding the period overflowed the calendar.
     #[error("the retention period of category `{0}` overflows the calendar")]
     Overflow(String),
 }
 
-fn bounds_text(min: &Option<Period>, max: &Option<Period>) -> String {
+fn bounds_text(min: Option<&str>, max: Option<&str>) -> String {
     match (min, max) {
         (Some(a), Some(b)) => format!("between {a} and {b}"),
         (Some(a), None) => format!("at least {a}"),
