@@ -163,9 +163,9 @@ pub fn check_override(
     if below || above {
         return Err(RetentionError::OutOfBounds {
             category: category.to_owned(),
-            period,
-            min: bounds.min,
-            max: bounds.max,
+            period: period.to_string(),
+            min: bounds.min.map(|m| m.to_string()),
+            max: bounds.max.map(|m| m.to_string()),
         });
     }
     Ok(())
