@@ -238,12 +238,12 @@ pub fn expiry(
         }
     };
     // Statutory retention: never before the law's period has run from the same clock.
-    if let Some(st) = &rule.statutory {
-        if let (Some(p), Some(start)) = (&st.period, clocks.get(&rule.from).or(clocks.created)) {
-            let keep_until = add(start, p, category)?;
-            if keep_until > result.0 {
-                result = (keep_until, format!("{category}: statutory {p}"));
-            }
+    if let Some(st) = &rule.statutory
+        && let (Some(p), Some(start)) = (&st.period, clocks.get(&rule.from).or(clocks.created))
+    {
+        let keep_until = add(start, p, category)?;
+        if keep_until > result.0 {
+            result = (keep_until, format!("{category}: statutory {p}"));
         }
     }
     Ok(Expiry::At {
