@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 mod audit_cmds;
 mod policy_cmds;
+mod rights_cmds;
 mod serve_cmd;
 
 #[derive(Parser)]
@@ -32,6 +33,8 @@ enum Command {
     Ropa(policy_cmds::RopaArgs),
     /// The processing activities as W3C DPV JSON-LD.
     ExportDpv(policy_cmds::ExportDpvArgs),
+    /// The due date of a data-subject request received on a day (Art. 12(3) GDPR, Reg. 1182/71).
+    Deadline(rights_cmds::DeadlineArgs),
     /// Run the HTTP server (`--demo` for the jbsync example on the embedded defaults).
     Serve(serve_cmd::ServeArgs),
     /// The tamper-evident audit trail.
@@ -49,5 +52,6 @@ fn main() -> ExitCode {
         Command::ExportDpv(args) => policy_cmds::export_dpv(args),
         Command::Audit(cmd) => audit_cmds::run(cmd),
         Command::Serve(args) => serve_cmd::serve(args),
+        Command::Deadline(args) => rights_cmds::deadline(args),
     }
 }

@@ -4,3 +4,4 @@
 
 mod audit;
 mod policy;
+mod rights;

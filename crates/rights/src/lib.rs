@@ -1,0 +1,8 @@
+//! Data-subject rights (PRODUCT.md C5). This crate starts with the arithmetic every request
+//! needs: when is the answer due?
+
+pub mod calendar;
+pub mod deadline;
+
+pub use calendar::{Calendar, NlCalendar, WeekendsOnly};
+pub use deadline::{Deadline, due_date, extension_notice_due};
