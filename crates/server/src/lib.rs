@@ -3,6 +3,7 @@
 //! route template, status, latency; never a path with ids, never personal data) and metrics.
 
 pub mod config;
+mod extract;
 pub mod metrics;
 pub mod problem;
 mod routes;

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use custos_policy::Lang;
@@ -15,6 +15,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::AppState;
+use crate::extract::ApiQuery;
 use crate::problem::{Code, Problem};
 
 /// All routes with their OpenAPI description.
@@ -109,7 +110,7 @@ fn parse_lang(s: &AppState, lang: Option<&str>) -> Result<Lang, Problem> {
     (status = 400, body = Problem, content_type = "application/problem+json")))]
 async fn statement(
     State(s): State<Arc<AppState>>,
-    Query(q): Query<StatementQuery>,
+    ApiQuery(q): ApiQuery<StatementQuery>,
 ) -> Result<Response, Problem> {
     let lang = parse_lang(&s, q.lang.as_deref())?;
     let (html, ct) = match q.format.as_deref() {
@@ -139,7 +140,7 @@ struct RopaQuery {
     (status = 400, body = Problem, content_type = "application/problem+json")))]
 async fn ropa(
     State(s): State<Arc<AppState>>,
-    Query(q): Query<RopaQuery>,
+    ApiQuery(q): ApiQuery<RopaQuery>,
 ) -> Result<Response, Problem> {
     match q.format.as_deref() {
         None | Some("json") => Ok(typed(s.rendered.ropa_json.clone(), "application/json")),
@@ -174,7 +175,7 @@ struct PageQuery {
     (status = 400, body = Problem, content_type = "application/problem+json")))]
 async fn privacy_page(
     State(s): State<Arc<AppState>>,
-    Query(q): Query<PageQuery>,
+    ApiQuery(q): ApiQuery<PageQuery>,
 ) -> Result<Response, Problem> {
     let lang = parse_lang(&s, q.lang.as_deref())?;
     Ok(typed(
