@@ -53,9 +53,16 @@ fn report_load_error(e: &LoadError, format: OutFormat) {
             for d in diagnostics {
                 let _ = writeln!(err, "{}", d.render(text));
             }
-            let _ = writeln!(err, "{}: not a usable policy ({} error(s))", text.name(), diagnostics.len());
+            let _ = writeln!(
+                err,
+                "{}: not a usable policy ({} error(s))",
+                text.name(),
+                diagnostics.len()
+            );
         }
-        (LoadError::Invalid { text, diagnostics }, OutFormat::Json) => print_json_diagnostics(text, diagnostics),
+        (LoadError::Invalid { text, diagnostics }, OutFormat::Json) => {
+            print_json_diagnostics(text, diagnostics)
+        }
         (LoadError::Read(r), OutFormat::Human) => eprintln!("error: {r}"),
         (LoadError::Read(r), OutFormat::Json) => {
             let v = serde_json::json!({ "code": "S000", "name": "unreadable", "severity": "error", "message": r.to_string() });
@@ -67,7 +74,11 @@ fn report_load_error(e: &LoadError, format: OutFormat) {
 fn print_json_diagnostics(file: &SourceFile, diagnostics: &[Diagnostic]) {
     let mut out = std::io::stdout().lock();
     for d in diagnostics {
-        let _ = writeln!(out, "{}", serde_json::to_string(&d.to_json(file)).unwrap_or_default());
+        let _ = writeln!(
+            out,
+            "{}",
+            serde_json::to_string(&d.to_json(file)).unwrap_or_default()
+        );
     }
 }
 
@@ -120,7 +131,15 @@ fn print_rules(format: OutFormat) {
         OutFormat::Human => {
             let mut out = std::io::stdout().lock();
             for r in rules {
-                let _ = writeln!(out, "{}  {:<7}  {:<28}  {:<34}  {}", r.code, r.severity.as_str(), r.article, r.name, r.summary);
+                let _ = writeln!(
+                    out,
+                    "{}  {:<7}  {:<28}  {:<34}  {}",
+                    r.code,
+                    r.severity.as_str(),
+                    r.article,
+                    r.name,
+                    r.summary
+                );
             }
         }
     }
@@ -198,13 +217,19 @@ pub struct DiffArgs {
 }
 
 pub fn diff(args: DiffArgs) -> ExitCode {
-    let (Some(old), Some(new)) = (load_or_report(&args.old, args.format), load_or_report(&args.new, args.format)) else {
+    let (Some(old), Some(new)) = (
+        load_or_report(&args.old, args.format),
+        load_or_report(&args.new, args.format),
+    ) else {
         return ExitCode::from(EXIT_UNUSABLE);
     };
     let report = custos_policy::diff::diff(&old.policy, &new.policy);
     match args.format {
         OutFormat::Human => print!("{}", report.to_human()),
-        OutFormat::Json => println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default()),
+        OutFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        ),
     }
     ExitCode::SUCCESS
 }
@@ -233,10 +258,12 @@ pub fn ropa(args: RopaArgs) -> ExitCode {
     let Some(loaded) = load_or_report(&args.file, OutFormat::Human) else {
         return ExitCode::from(EXIT_UNUSABLE);
     };
-    let out = custos_policy::ropa::record(&loaded.policy, args.lang.into()).map_err(|e| e.to_string()).and_then(|record| match args.format {
-        TableFormat::Csv => record.to_csv().map_err(|e| e.to_string()),
-        TableFormat::Json => serde_json::to_string_pretty(&record).map_err(|e| e.to_string()),
-    });
+    let out = custos_policy::ropa::record(&loaded.policy, args.lang.into())
+        .map_err(|e| e.to_string())
+        .and_then(|record| match args.format {
+            TableFormat::Csv => record.to_csv().map_err(|e| e.to_string()),
+            TableFormat::Json => serde_json::to_string_pretty(&record).map_err(|e| e.to_string()),
+        });
     match out {
         Ok(s) => {
             print!("{s}");

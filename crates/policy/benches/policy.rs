@@ -18,7 +18,9 @@ fn source() -> SourceFile {
 
 #[divan::bench]
 fn toml_table_only() -> toml::Table {
-    divan::black_box(JBSYNC).parse::<toml::Table>().expect("valid TOML")
+    divan::black_box(JBSYNC)
+        .parse::<toml::Table>()
+        .expect("valid TOML")
 }
 
 #[divan::bench]

@@ -121,7 +121,11 @@ rules! {
 
 /// Checks a loaded policy against every rule, in the order of the file.
 pub fn check(loaded: &Loaded) -> Vec<Diagnostic> {
-    let mut c = Checker { file: &loaded.file, policy: &loaded.policy, out: Vec::new() };
+    let mut c = Checker {
+        file: &loaded.file,
+        policy: &loaded.policy,
+        out: Vec::new(),
+    };
     c.controller();
     c.purposes();
     c.categories();
@@ -165,16 +169,37 @@ fn present(t: &Option<Text>) -> bool {
 }
 
 impl Checker<'_> {
-    fn push(&mut self, rule: &Rule, message: impl Into<String>, span: Option<Range<usize>>, help: &str) {
-        self.out.push(Diagnostic::finding(rule, message, span).with_help(help));
+    fn push(
+        &mut self,
+        rule: &Rule,
+        message: impl Into<String>,
+        span: Option<Range<usize>>,
+        help: &str,
+    ) {
+        self.out
+            .push(Diagnostic::finding(rule, message, span).with_help(help));
     }
 
     fn controller(&mut self) {
         let p = self.policy;
-        let ctrl_span = self.file.controller.as_ref().map(|c| c.span()).or_else(|| Some(self.file.policy.span()));
-        let name_missing = p.controller.name.as_ref().is_none_or(|n| n.trim().is_empty());
+        let ctrl_span = self
+            .file
+            .controller
+            .as_ref()
+            .map(|c| c.span())
+            .or_else(|| Some(self.file.policy.span()));
+        let name_missing = p
+            .controller
+            .name
+            .as_ref()
+            .is_none_or(|n| n.trim().is_empty());
         if name_missing {
-            self.push(&CONTROLLER_IDENTITY, "the controller's name is not stated", ctrl_span.clone(), "add `name = \"…\"` to [controller]");
+            self.push(
+                &CONTROLLER_IDENTITY,
+                "the controller's name is not stated",
+                ctrl_span.clone(),
+                "add `name = \"…\"` to [controller]",
+            );
         }
         if p.controller.contact.is_empty() && p.controller.address.is_none() {
             self.push(
@@ -184,7 +209,11 @@ impl Checker<'_> {
                 "add `contact = [{ kind = \"email\", address = \"…\" }]` or `address = \"…\"` to [controller]",
             );
         }
-        let dpo_raw = self.file.controller.as_ref().and_then(|c| c.get_ref().dpo.as_ref());
+        let dpo_raw = self
+            .file
+            .controller
+            .as_ref()
+            .and_then(|c| c.get_ref().dpo.as_ref());
         match (&p.controller.dpo, dpo_raw) {
             (Some(d), Some(raw)) if d.appointed && d.email.is_none() && d.phone.is_none() => self.push(
                 &DPO_CONTACT,
@@ -209,7 +238,12 @@ impl Checker<'_> {
         if let Some(country) = &p.controller.country {
             let outside_eu = law::zone(country).is_some_and(|z| z != Zone::Eea);
             if outside_eu && p.controller.representative.is_none() {
-                let span = self.file.controller.as_ref().and_then(|c| c.get_ref().country.as_ref()).map(|c| c.span());
+                let span = self
+                    .file
+                    .controller
+                    .as_ref()
+                    .and_then(|c| c.get_ref().country.as_ref())
+                    .map(|c| c.span());
                 self.push(
                     &REPRESENTATIVE,
                     format!("the controller is established in `{country}`, outside the EEA, and names no EU representative"),
@@ -247,7 +281,8 @@ impl Checker<'_> {
                 ),
                 _ => {}
             }
-            let consent_based = purpose.basis == Some(Basis::Consent) || purpose.special_condition == Some(SpecialCondition::ExplicitConsent);
+            let consent_based = purpose.basis == Some(Basis::Consent)
+                || purpose.special_condition == Some(SpecialCondition::ExplicitConsent);
             if consent_based && !present(&purpose.withdraw) {
                 self.push(
                     &CONSENT_WITHDRAWAL,
@@ -259,16 +294,28 @@ impl Checker<'_> {
             if purpose.direct_marketing && !present(&purpose.withdraw) {
                 self.push(
                     &DIRECT_MARKETING,
-                    format!("purpose `{id}` is direct marketing but does not say how to object to it"),
+                    format!(
+                        "purpose `{id}` is direct marketing but does not say how to object to it"
+                    ),
                     at.clone(),
                     "add `withdraw = \"…\"`: e.g. the unsubscribe link in every message",
                 );
             }
             if purpose.categories.is_empty() {
-                self.push(&PURPOSE_DATA, format!("purpose `{id}` names no categories of data"), at.clone(), "add `categories = [\"…\"]`");
+                self.push(
+                    &PURPOSE_DATA,
+                    format!("purpose `{id}` names no categories of data"),
+                    at.clone(),
+                    "add `categories = [\"…\"]`",
+                );
             }
-            let special: Vec<&str> =
-                purpose.categories.iter().filter_map(|c| p.category(c)).filter(|c| c.special.is_some()).map(|c| c.id.as_str()).collect();
+            let special: Vec<&str> = purpose
+                .categories
+                .iter()
+                .filter_map(|c| p.category(c))
+                .filter(|c| c.special.is_some())
+                .map(|c| c.id.as_str())
+                .collect();
             if !special.is_empty() {
                 match purpose.special_condition {
                     None => self.push(
@@ -288,7 +335,11 @@ impl Checker<'_> {
                     Some(_) => {}
                 }
             }
-            let criminal = purpose.categories.iter().filter_map(|c| p.category(c)).any(|c| c.criminal);
+            let criminal = purpose
+                .categories
+                .iter()
+                .filter_map(|c| p.category(c))
+                .any(|c| c.criminal);
             if criminal && !present(&purpose.criminal_authorisation) {
                 self.push(
                     &CRIMINAL_DATA,
@@ -298,11 +349,15 @@ impl Checker<'_> {
                 );
             }
             if let (Some(ad), Some(raw_ad)) = (&purpose.automated_decision, &r.automated_decision) {
-                let missing: Vec<&str> = [("logic", &ad.logic), ("significance", &ad.significance), ("consequences", &ad.consequences)]
-                    .into_iter()
-                    .filter(|(_, t)| !present(t))
-                    .map(|(n, _)| n)
-                    .collect();
+                let missing: Vec<&str> = [
+                    ("logic", &ad.logic),
+                    ("significance", &ad.significance),
+                    ("consequences", &ad.consequences),
+                ]
+                .into_iter()
+                .filter(|(_, t)| !present(t))
+                .map(|(n, _)| n)
+                .collect();
                 if ad.kind != AutomatedKind::None && !missing.is_empty() {
                     self.push(
                         &AUTOMATED_DECISION,
@@ -339,22 +394,33 @@ impl Checker<'_> {
             let r = raw.get_ref();
             let at = span_of(&r.id);
             let id = &cat.id;
-            let children: Vec<_> = p.categories.iter().filter(|c| c.parent.as_deref() == Some(id)).collect();
+            let children: Vec<_> = p
+                .categories
+                .iter()
+                .filter(|c| c.parent.as_deref() == Some(id))
+                .collect();
             if !cat.stored {
                 if let Some(ret) = &r.retention
-                    && (ret.get_ref().period.is_some() || !ret.get_ref().tiers.is_empty()) {
-                        self.push(
-                            &NEVER_STORED,
-                            format!("category `{id}` is never stored, yet has a retention period"),
-                            span_of(ret),
-                            "remove the retention, or remove `stored = false` if the data is kept",
-                        );
-                    }
+                    && (ret.get_ref().period.is_some() || !ret.get_ref().tiers.is_empty())
+                {
+                    self.push(
+                        &NEVER_STORED,
+                        format!("category `{id}` is never stored, yet has a retention period"),
+                        span_of(ret),
+                        "remove the retention, or remove `stored = false` if the data is kept",
+                    );
+                }
             } else {
                 let has = |c: &crate::resolved::Category| {
-                    c.retention.as_ref().is_some_and(|r| r.period.is_some() || !r.until.is_empty() || present(&r.criteria) || !r.tiers.is_empty())
+                    c.retention.as_ref().is_some_and(|r| {
+                        r.period.is_some()
+                            || !r.until.is_empty()
+                            || present(&r.criteria)
+                            || !r.tiers.is_empty()
+                    })
                 };
-                let covered_by_children = !children.is_empty() && children.iter().all(|c| has(c) || !c.stored);
+                let covered_by_children =
+                    !children.is_empty() && children.iter().all(|c| has(c) || !c.stored);
                 if !has(cat) && !covered_by_children {
                     self.push(
                         &RETENTION,
@@ -365,12 +431,14 @@ impl Checker<'_> {
                 }
             }
             if let (Some(ret), Some(raw_ret)) = (&cat.retention, &r.retention)
-                && let Some(bounds) = &ret.tenant_override {
-                    let span = raw_ret.get_ref().tenant_override.as_ref().and_then(span_of);
-                    self.bounds(id, ret.period.as_ref(), bounds, span);
-                }
+                && let Some(bounds) = &ret.tenant_override
+            {
+                let span = raw_ret.get_ref().tenant_override.as_ref().and_then(span_of);
+                self.bounds(id, ret.period.as_ref(), bounds, span);
+            }
             // Data we generate ourselves (drafts, profiles) has no outside source to name.
-            let outside_source = cat.source.is_indirect() && cat.source.kind != m::SourceKind::Generated;
+            let outside_source =
+                cat.source.is_indirect() && cat.source.kind != m::SourceKind::Generated;
             if outside_source && !present(&cat.source.description) && r.source.is_some() {
                 self.push(
                     &SOURCE,
@@ -380,7 +448,11 @@ impl Checker<'_> {
                 );
             }
             let used = !cat.purposes.is_empty() || children.iter().any(|c| !c.purposes.is_empty());
-            let parent_used = cat.parent.as_deref().and_then(|pid| p.category(pid)).is_some_and(|pc| !pc.purposes.is_empty());
+            let parent_used = cat
+                .parent
+                .as_deref()
+                .and_then(|pid| p.category(pid))
+                .is_some_and(|pc| !pc.purposes.is_empty());
             if !used && !parent_used {
                 self.push(
                     &CATEGORY_PURPOSE,
@@ -392,17 +464,24 @@ impl Checker<'_> {
         }
     }
 
-    fn bounds(&mut self, id: &str, default: Option<&Period>, b: &crate::resolved::Bounds, span: Option<Range<usize>>) {
+    fn bounds(
+        &mut self,
+        id: &str,
+        default: Option<&Period>,
+        b: &crate::resolved::Bounds,
+        span: Option<Range<usize>>,
+    ) {
         if let (Some(min), Some(max)) = (&b.min, &b.max)
-            && min > max {
-                self.push(
+            && min > max
+        {
+            self.push(
                     &OVERRIDE_BOUNDS,
                     format!("category `{id}`: the override minimum ({min}) is longer than the maximum ({max})"),
                     span.clone(),
                     "swap `min` and `max`",
                 );
-                return;
-            }
+            return;
+        }
         if let Some(d) = default {
             let below = b.min.as_ref().is_some_and(|min| d < min);
             let above = b.max.as_ref().is_some_and(|max| d > max);
@@ -438,7 +517,11 @@ impl Checker<'_> {
             }
             let has_us = rec.locations.iter().any(|l| l == "US");
             if rec.transfer.contains(&m::Mechanism::Dpf) && !has_us {
-                let span = r.transfer.iter().find(|t| *t.get_ref() == m::Mechanism::Dpf).and_then(span_of);
+                let span = r
+                    .transfer
+                    .iter()
+                    .find(|t| *t.get_ref() == m::Mechanism::Dpf)
+                    .and_then(span_of);
                 self.push(
                     &DPF_US_ONLY,
                     format!("recipient `{id}` relies on the Data Privacy Framework but is not in the United States"),
@@ -451,11 +534,19 @@ impl Checker<'_> {
                 if zone == Zone::Eea {
                     continue;
                 }
-                if !rec.transfer.iter().any(|&mech| law::mechanism_covers(mech, zone)) {
+                if !rec
+                    .transfer
+                    .iter()
+                    .any(|&mech| law::mechanism_covers(mech, zone))
+                {
                     let why = match zone {
                         Zone::UnitedStates => "use `dpf` for a certified organisation, or `scc`",
-                        Zone::Adequate => "the country has an adequacy decision: add `transfer = [\"adequacy\"]`",
-                        _ => "there is no adequacy decision: use `scc`, `bcr` or another Art. 46 safeguard",
+                        Zone::Adequate => {
+                            "the country has an adequacy decision: add `transfer = [\"adequacy\"]`"
+                        }
+                        _ => {
+                            "there is no adequacy decision: use `scc`, `bcr` or another Art. 46 safeguard"
+                        }
                     };
                     self.push(
                         &TRANSFER_MECHANISM,
@@ -468,13 +559,18 @@ impl Checker<'_> {
             if rec.transfer.contains(&m::Mechanism::Derogation) && rec.derogation.is_none() {
                 self.push(
                     &DEROGATION_POINT,
-                    format!("recipient `{id}` relies on an Art. 49 derogation without naming which"),
+                    format!(
+                        "recipient `{id}` relies on an Art. 49 derogation without naming which"
+                    ),
                     at.clone(),
                     "add `derogation = \"a\"` (explicit consent), `\"b\"` (contract), …",
                 );
             }
             let scc_to_unsafe = rec.transfer.contains(&m::Mechanism::Scc)
-                && rec.locations.iter().any(|l| matches!(law::zone(l), Some(Zone::ThirdCountry)))
+                && rec
+                    .locations
+                    .iter()
+                    .any(|l| matches!(law::zone(l), Some(Zone::ThirdCountry)))
                 && rec.tia != Some(true);
             let scc_us_without_dpf = rec.transfer.contains(&m::Mechanism::Scc)
                 && has_us
@@ -488,7 +584,10 @@ impl Checker<'_> {
                     "assess the law of the destination (Schrems II) and set `tia = true`, with supplementary measures in `safeguards`",
                 );
             }
-            if matches!(rec.kind, RecipientKind::Processor | RecipientKind::SubProcessor) {
+            if matches!(
+                rec.kind,
+                RecipientKind::Processor | RecipientKind::SubProcessor
+            ) {
                 match rec.dpa {
                     Some(false) => self.push(
                         &RECIPIENT_DPA,
@@ -510,14 +609,32 @@ impl Checker<'_> {
 
     fn rights(&mut self) {
         let p = self.policy;
-        let rights_span = self.file.rights.as_ref().map(|r| r.span()).or_else(|| Some(self.file.policy.span()));
-        let core = [Right::Access, Right::Rectification, Right::Erasure, Right::Restriction, Right::Objection, Right::Portability];
-        let missing: Vec<String> =
-            core.iter().filter(|r| !p.rights.offered.contains(r)).map(|r| format!("{} (Art. {})", r.key(), r.article())).collect();
+        let rights_span = self
+            .file
+            .rights
+            .as_ref()
+            .map(|r| r.span())
+            .or_else(|| Some(self.file.policy.span()));
+        let core = [
+            Right::Access,
+            Right::Rectification,
+            Right::Erasure,
+            Right::Restriction,
+            Right::Objection,
+            Right::Portability,
+        ];
+        let missing: Vec<String> = core
+            .iter()
+            .filter(|r| !p.rights.offered.contains(r))
+            .map(|r| format!("{} (Art. {})", r.key(), r.article()))
+            .collect();
         if !missing.is_empty() {
             self.push(
                 &RIGHTS_LISTED,
-                format!("the statement does not list the right(s) of {}", missing.join(", ")),
+                format!(
+                    "the statement does not list the right(s) of {}",
+                    missing.join(", ")
+                ),
                 rights_span.clone(),
                 "add them to `offered` in [rights]",
             );
@@ -550,14 +667,17 @@ impl Checker<'_> {
             );
         }
         if let Some(ext) = &p.rights.extension
-            && *ext > two_months {
-                self.push(
-                    &RESPONSE_PERIOD,
-                    format!("the extension {ext} is longer than the two further months Art. 12(3) allows"),
-                    raw.and_then(|r| r.extension.as_ref()).and_then(span_of),
-                    "set `extension = \"2 months\"` or shorter",
-                );
-            }
+            && *ext > two_months
+        {
+            self.push(
+                &RESPONSE_PERIOD,
+                format!(
+                    "the extension {ext} is longer than the two further months Art. 12(3) allows"
+                ),
+                raw.and_then(|r| r.extension.as_ref()).and_then(span_of),
+                "set `extension = \"2 months\"` or shorter",
+            );
+        }
     }
 
     fn breach(&mut self) {
@@ -581,7 +701,8 @@ impl Checker<'_> {
 
     fn notice(&mut self) {
         let p = self.policy;
-        let processor = p.controller.roles.contains(&Role::Processor) || p.purposes.iter().any(|x| x.role == Role::Processor);
+        let processor = p.controller.roles.contains(&Role::Processor)
+            || p.purposes.iter().any(|x| x.role == Role::Processor);
         if processor && p.notice.new_subprocessor.is_none() {
             self.push(
                 &SUBPROCESSOR_NOTICE,
@@ -599,7 +720,9 @@ impl Checker<'_> {
         if langs.len() < 2 {
             return;
         }
-        let Ok(value) = serde_json::to_value(self.policy) else { return };
+        let Ok(value) = serde_json::to_value(self.policy) else {
+            return;
+        };
         let mut missing = Vec::new();
         walk_texts(&value, String::new(), langs, &mut missing);
         for (path, lang) in missing {
@@ -624,7 +747,10 @@ fn lang_name(l: Lang) -> &'static str {
 fn walk_texts(v: &serde_json::Value, path: String, langs: &[Lang], out: &mut Vec<(String, Lang)>) {
     match v {
         serde_json::Value::Object(map) => {
-            let is_text = !map.is_empty() && map.iter().all(|(k, v)| Lang::from_code(k).is_some() && v.is_string());
+            let is_text = !map.is_empty()
+                && map
+                    .iter()
+                    .all(|(k, v)| Lang::from_code(k).is_some() && v.is_string());
             if is_text {
                 for l in langs {
                     if !map.contains_key(l.code()) {
@@ -638,12 +764,24 @@ fn walk_texts(v: &serde_json::Value, path: String, langs: &[Lang], out: &mut Vec
                 if matches!(k.as_str(), "complaint" | "authority") {
                     continue;
                 }
-                walk_texts(v, if path.is_empty() { k.clone() } else { format!("{path}.{k}") }, langs, out);
+                walk_texts(
+                    v,
+                    if path.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{path}.{k}")
+                    },
+                    langs,
+                    out,
+                );
             }
         }
         serde_json::Value::Array(items) => {
             for (i, item) in items.iter().enumerate() {
-                let label = item.get("id").and_then(|id| id.as_str()).map_or(i.to_string(), |id| id.to_owned());
+                let label = item
+                    .get("id")
+                    .and_then(|id| id.as_str())
+                    .map_or(i.to_string(), |id| id.to_owned());
                 walk_texts(item, format!("{path}[{label}]"), langs, out);
             }
         }
@@ -686,12 +824,14 @@ authority_within = "72 hours"
 "#;
 
     fn codes(extra: &str) -> Vec<&'static str> {
-        let loaded = crate::load_source(SourceFile::new("t.toml", format!("{BASE}{extra}"))).unwrap_or_else(|e| panic!("{e:?}"));
+        let loaded = crate::load_source(SourceFile::new("t.toml", format!("{BASE}{extra}")))
+            .unwrap_or_else(|e| panic!("{e:?}"));
         check(&loaded).into_iter().map(|d| d.code).collect()
     }
 
     fn findings(text: &str) -> Vec<Diagnostic> {
-        let loaded = crate::load_source(SourceFile::new("t.toml", text)).unwrap_or_else(|e| panic!("{e:?}"));
+        let loaded =
+            crate::load_source(SourceFile::new("t.toml", text)).unwrap_or_else(|e| panic!("{e:?}"));
         check(&loaded)
     }
 
@@ -705,24 +845,35 @@ authority_within = "72 hours"
         let mut seen = std::collections::BTreeSet::new();
         for r in RULES {
             assert!(seen.insert(r.code), "duplicate code {}", r.code);
-            assert!(r.article.contains("Art.") || r.article.contains("CJEU"), "{} cites no article", r.code);
+            assert!(
+                r.article.contains("Art.") || r.article.contains("CJEU"),
+                "{} cites no article",
+                r.code
+            );
         }
     }
 
     #[test]
     fn art_6_1_a_purpose_without_basis_is_an_error() {
-        assert_eq!(codes("[[purpose]]\nid = \"x\"\nname = \"X\"\ncategories = [\"account\"]\n"), ["C101"]);
+        assert_eq!(
+            codes("[[purpose]]\nid = \"x\"\nname = \"X\"\ncategories = [\"account\"]\n"),
+            ["C101"]
+        );
     }
 
     #[test]
     fn art_13_1_d_legitimate_interest_must_be_named() {
-        let c = codes("[[purpose]]\nid = \"x\"\nname = \"X\"\nbasis = \"legitimate_interest\"\ncategories = [\"account\"]\n");
+        let c = codes(
+            "[[purpose]]\nid = \"x\"\nname = \"X\"\nbasis = \"legitimate_interest\"\ncategories = [\"account\"]\n",
+        );
         assert_eq!(c, ["C102"]);
     }
 
     #[test]
     fn art_7_3_consent_needs_a_way_to_withdraw_and_the_right_listed() {
-        let c = codes("[[purpose]]\nid = \"x\"\nname = \"X\"\nbasis = \"consent\"\ncategories = [\"account\"]\n");
+        let c = codes(
+            "[[purpose]]\nid = \"x\"\nname = \"X\"\nbasis = \"consent\"\ncategories = [\"account\"]\n",
+        );
         assert!(c.contains(&"C103") && c.contains(&"C114"), "{c:?}");
     }
 
@@ -742,7 +893,12 @@ authority_within = "72 hours"
 
     #[test]
     fn art_13_2_a_a_category_without_retention_is_an_error_but_criteria_suffice() {
-        assert_eq!(codes("[[category]]\nid = \"logs\"\nname = \"L\"\n[[purpose]]\nid = \"ops\"\nname = \"O\"\nbasis = \"contract\"\ncategories = [\"logs\"]\n"), ["C106"]);
+        assert_eq!(
+            codes(
+                "[[category]]\nid = \"logs\"\nname = \"L\"\n[[purpose]]\nid = \"ops\"\nname = \"O\"\nbasis = \"contract\"\ncategories = [\"logs\"]\n"
+            ),
+            ["C106"]
+        );
         let with_criteria = "[[category]]\nid = \"logs\"\nname = \"L\"\nretention = { criteria = \"as long as the account exists\" }\n\
                              [[purpose]]\nid = \"ops\"\nname = \"O\"\nbasis = \"contract\"\ncategories = [\"logs\"]\n";
         assert_eq!(codes(with_criteria), Vec::<&str>::new());
@@ -774,17 +930,25 @@ authority_within = "72 hours"
 
     #[test]
     fn scc_transfers_without_assessment_are_flagged() {
-        let c = codes("[[recipient]]\nid = \"r\"\nname = \"R\"\nlocations = [\"IN\"]\ntransfer = [\"scc\"]\ndpa = true\ncategories = [\"account\"]\n");
+        let c = codes(
+            "[[recipient]]\nid = \"r\"\nname = \"R\"\nlocations = [\"IN\"]\ntransfer = [\"scc\"]\ndpa = true\ncategories = [\"account\"]\n",
+        );
         assert_eq!(c, ["C131"]);
     }
 
     #[test]
     fn art_28_processors_need_a_dpa() {
-        let no = codes("[[recipient]]\nid = \"r\"\nname = \"R\"\nlocations = [\"NL\"]\ndpa = false\ncategories = [\"account\"]\n");
+        let no = codes(
+            "[[recipient]]\nid = \"r\"\nname = \"R\"\nlocations = [\"NL\"]\ndpa = false\ncategories = [\"account\"]\n",
+        );
         assert_eq!(no, ["C118"]);
-        let unknown = codes("[[recipient]]\nid = \"r\"\nname = \"R\"\nlocations = [\"NL\"]\ncategories = [\"account\"]\n");
+        let unknown = codes(
+            "[[recipient]]\nid = \"r\"\nname = \"R\"\nlocations = [\"NL\"]\ncategories = [\"account\"]\n",
+        );
         assert_eq!(unknown, ["C119"]);
-        let activity = codes("[[purpose]]\nid = \"x\"\nname = \"X\"\nrole = \"processor\"\nbasis = \"contract\"\ncategories = [\"account\"]\n");
+        let activity = codes(
+            "[[purpose]]\nid = \"x\"\nname = \"X\"\nrole = \"processor\"\nbasis = \"contract\"\ncategories = [\"account\"]\n",
+        );
         assert!(activity.contains(&"C117"), "{activity:?}");
     }
 
@@ -793,30 +957,57 @@ authority_within = "72 hours"
         let f = findings("[policy]\nid = \"x\"\n");
         let c: Vec<_> = f.iter().map(|d| d.code).collect();
         assert_eq!(c.iter().filter(|&&x| x == "C109").count(), 2, "{c:?}");
-        assert!(c.contains(&"C111") && c.contains(&"C112") && c.contains(&"C113") && c.contains(&"C122"), "{c:?}");
+        assert!(
+            c.contains(&"C111")
+                && c.contains(&"C112")
+                && c.contains(&"C113")
+                && c.contains(&"C122"),
+            "{c:?}"
+        );
     }
 
     #[test]
     fn art_13_1_b_an_appointed_dpo_needs_contact_details() {
-        let text = BASE.replace("dpo = { appointed = false, reason = \"no large-scale monitoring\" }", "dpo = { appointed = true, name = \"D\" }");
+        let text = BASE.replace(
+            "dpo = { appointed = false, reason = \"no large-scale monitoring\" }",
+            "dpo = { appointed = true, name = \"D\" }",
+        );
         let c: Vec<_> = findings(&text).into_iter().map(|d| d.code).collect();
         assert_eq!(c, ["C110"]);
     }
 
     #[test]
     fn art_12_3_response_within_one_month_and_extension_within_two() {
-        let text = BASE.replace("[rights]\n", "[rights]\nresponse = \"6 weeks\"\nextension = \"3 months\"\n");
+        let text = BASE.replace(
+            "[rights]\n",
+            "[rights]\nresponse = \"6 weeks\"\nextension = \"3 months\"\n",
+        );
         let c: Vec<_> = findings(&text).into_iter().map(|d| d.code).collect();
         assert_eq!(c, ["C120", "C120"]);
-        let ok = BASE.replace("[rights]\n", "[rights]\nresponse = \"1 month\"\nextension = \"2 months\"\n");
+        let ok = BASE.replace(
+            "[rights]\n",
+            "[rights]\nresponse = \"1 month\"\nextension = \"2 months\"\n",
+        );
         assert!(findings(&ok).is_empty());
     }
 
     #[test]
     fn art_33_1_breach_notice_within_72_hours() {
-        let late = BASE.replace("authority_within = \"72 hours\"", "authority_within = \"4 days\"");
-        assert_eq!(findings(&late).into_iter().map(|d| d.code).collect::<Vec<_>>(), ["C121"]);
-        let exact = BASE.replace("authority_within = \"72 hours\"", "authority_within = \"3 days\"");
+        let late = BASE.replace(
+            "authority_within = \"72 hours\"",
+            "authority_within = \"4 days\"",
+        );
+        assert_eq!(
+            findings(&late)
+                .into_iter()
+                .map(|d| d.code)
+                .collect::<Vec<_>>(),
+            ["C121"]
+        );
+        let exact = BASE.replace(
+            "authority_within = \"72 hours\"",
+            "authority_within = \"3 days\"",
+        );
         assert!(findings(&exact).is_empty());
     }
 
@@ -827,7 +1018,11 @@ authority_within = "72 hours"
         let f = findings(&format!("{BASE}{extra}"));
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].code, "C115");
-        assert!(f[0].message.contains("significance, consequences"), "{}", f[0].message);
+        assert!(
+            f[0].message.contains("significance, consequences"),
+            "{}",
+            f[0].message
+        );
     }
 
     #[test]
@@ -844,7 +1039,11 @@ authority_within = "72 hours"
         let f = findings(&format!("{BASE}{extra}"));
         assert_eq!(f.len(), 1, "{f:?}");
         assert_eq!(f[0].code, "C123");
-        assert!(f[0].message.contains("90 days") && f[0].message.contains("7 days – 60 days"), "{}", f[0].message);
+        assert!(
+            f[0].message.contains("90 days") && f[0].message.contains("7 days – 60 days"),
+            "{}",
+            f[0].message
+        );
         let ok = extra.replace("60 days", "1 year");
         assert!(findings(&format!("{BASE}{ok}")).is_empty());
     }
@@ -861,7 +1060,9 @@ authority_within = "72 hours"
 
     #[test]
     fn missing_translations_are_named_by_path() {
-        let text = BASE.replace("languages = [\"en\"]", "languages = [\"en\", \"nl\"]").replace("name = \"Service\"", "name = { en = \"Service\" }");
+        let text = BASE
+            .replace("languages = [\"en\"]", "languages = [\"en\", \"nl\"]")
+            .replace("name = \"Service\"", "name = { en = \"Service\" }");
         let f = findings(&text);
         assert_eq!(f.len(), 1, "{f:?}");
         assert_eq!(f[0].code, "C125");
@@ -870,7 +1071,8 @@ authority_within = "72 hours"
 
     #[test]
     fn findings_point_at_the_line_of_the_offending_item() {
-        let text = format!("{BASE}[[purpose]]\nid = \"x\"\nname = \"X\"\ncategories = [\"account\"]\n");
+        let text =
+            format!("{BASE}[[purpose]]\nid = \"x\"\nname = \"X\"\ncategories = [\"account\"]\n");
         let loaded = crate::load_source(SourceFile::new("t.toml", text)).unwrap();
         let f = check(&loaded);
         let at = loaded.source.line_col(f[0].span.clone().unwrap().start);

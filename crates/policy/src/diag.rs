@@ -52,8 +52,21 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     /// A structural error (the file cannot be used as a policy), pointing at `span`.
-    pub fn structural(code: &'static str, name: &'static str, message: impl Into<String>, span: Option<Range<usize>>) -> Self {
-        Diagnostic { code, name, severity: Severity::Error, message: message.into(), article: None, span, help: None }
+    pub fn structural(
+        code: &'static str,
+        name: &'static str,
+        message: impl Into<String>,
+        span: Option<Range<usize>>,
+    ) -> Self {
+        Diagnostic {
+            code,
+            name,
+            severity: Severity::Error,
+            message: message.into(),
+            article: None,
+            span,
+            help: None,
+        }
     }
 
     /// Adds a hint.
@@ -116,7 +129,13 @@ impl Diagnostic {
     /// underlined, the article and the hint.
     pub fn render(&self, file: &SourceFile) -> String {
         let mut out = String::new();
-        let _ = writeln!(out, "{}[{}]: {}", self.severity.as_str(), self.code, self.message);
+        let _ = writeln!(
+            out,
+            "{}[{}]: {}",
+            self.severity.as_str(),
+            self.code,
+            self.message
+        );
         match &self.span {
             Some(span) => {
                 let start = file.line_col(span.start);
@@ -127,11 +146,21 @@ impl Diagnostic {
                 let underline_len = if end.line == start.line {
                     end.column.saturating_sub(start.column).max(1)
                 } else {
-                    line_text.chars().count().saturating_sub(start.column - 1).max(1)
+                    line_text
+                        .chars()
+                        .count()
+                        .saturating_sub(start.column - 1)
+                        .max(1)
                 };
                 let _ = writeln!(out, "{:width$} |", "");
                 let _ = writeln!(out, "{} | {}", start.line, line_text);
-                let _ = writeln!(out, "{:width$} | {}{}", "", " ".repeat(start.column - 1), "^".repeat(underline_len));
+                let _ = writeln!(
+                    out,
+                    "{:width$} | {}{}",
+                    "",
+                    " ".repeat(start.column - 1),
+                    "^".repeat(underline_len)
+                );
                 if let Some(article) = self.article {
                     let _ = writeln!(out, "{:width$} = law: {article}", "");
                 }
@@ -176,7 +205,8 @@ mod tests {
     #[test]
     fn render_underlines_the_span_and_names_file_line_and_column() {
         let f = SourceFile::new("p.toml", "[controller]\nnaem = \"x\"\n");
-        let d = Diagnostic::structural("S002", "unknown-key", "unknown key `naem`", Some(13..17)).with_help("did you mean `name`?");
+        let d = Diagnostic::structural("S002", "unknown-key", "unknown key `naem`", Some(13..17))
+            .with_help("did you mean `name`?");
         let text = d.render(&f);
         assert!(text.contains("--> p.toml:2:1"), "{text}");
         assert!(text.contains("2 | naem = \"x\""), "{text}");

@@ -71,7 +71,11 @@ impl Report {
     pub fn to_human(&self) -> String {
         let mut out = String::new();
         let v = |x: &Option<String>| x.clone().unwrap_or_else(|| "?".into());
-        let material = self.changes.iter().filter(|c| c.kind == Kind::Material).count();
+        let material = self
+            .changes
+            .iter()
+            .filter(|c| c.kind == Kind::Material)
+            .count();
         let _ = writeln!(
             out,
             "version {} → {}: {} change(s), {material} material, {} editorial",
@@ -91,14 +95,24 @@ impl Report {
             Some(n) => {
                 match &n.period {
                     Some(p) => {
-                        let _ = writeln!(out, "notice: announce at least {p} before the change takes effect ({})", n.rules.join(", "));
+                        let _ = writeln!(
+                            out,
+                            "notice: announce at least {p} before the change takes effect ({})",
+                            n.rules.join(", ")
+                        );
                     }
                     None => {
-                        let _ = writeln!(out, "notice: material changes, but the policy sets no notice period ([notice] material_change)");
+                        let _ = writeln!(
+                            out,
+                            "notice: material changes, but the policy sets no notice period ([notice] material_change)"
+                        );
                     }
                 }
                 if n.acceptance_at_next_login {
-                    let _ = writeln!(out, "acceptance: customers must accept the new version at their next login");
+                    let _ = writeln!(
+                        out,
+                        "acceptance: customers must accept the new version at their next login"
+                    );
                 }
             }
             None if self.changes.is_empty() => {
@@ -120,7 +134,8 @@ impl Report {
 }
 
 fn consent_based(p: &Purpose) -> bool {
-    p.basis == Some(Basis::Consent) || p.special_condition == Some(SpecialCondition::ExplicitConsent)
+    p.basis == Some(Basis::Consent)
+        || p.special_condition == Some(SpecialCondition::ExplicitConsent)
 }
 
 /// The longest retention a category can have: its period, tiers, override maximum, statute.
@@ -136,20 +151,31 @@ fn longest_retention(c: &Category) -> Option<Period> {
 }
 
 fn added<'a>(old: &'a [String], new: &'a [String]) -> Vec<&'a str> {
-    new.iter().filter(|x| !old.contains(x)).map(String::as_str).collect()
+    new.iter()
+        .filter(|x| !old.contains(x))
+        .map(String::as_str)
+        .collect()
 }
 
 fn removed<'a>(old: &'a [String], new: &'a [String]) -> Vec<&'a str> {
-    old.iter().filter(|x| !new.contains(x)).map(String::as_str).collect()
+    old.iter()
+        .filter(|x| !new.contains(x))
+        .map(String::as_str)
+        .collect()
 }
 
 /// Fields of two serialisable values that differ, by top-level name, minus `skip`.
 fn differing_fields<T: Serialize>(a: &T, b: &T, skip: &[&str]) -> Vec<String> {
-    let (Ok(serde_json::Value::Object(a)), Ok(serde_json::Value::Object(b))) = (serde_json::to_value(a), serde_json::to_value(b)) else {
+    let (Ok(serde_json::Value::Object(a)), Ok(serde_json::Value::Object(b))) =
+        (serde_json::to_value(a), serde_json::to_value(b))
+    else {
         return Vec::new();
     };
     let keys: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
-    keys.into_iter().filter(|k| !skip.contains(&k.as_str()) && a.get(*k) != b.get(*k)).cloned().collect()
+    keys.into_iter()
+        .filter(|k| !skip.contains(&k.as_str()) && a.get(*k) != b.get(*k))
+        .cloned()
+        .collect()
 }
 
 struct Diff {
@@ -159,17 +185,29 @@ struct Diff {
 
 impl Diff {
     fn push(&mut self, kind: Kind, area: &'static str, id: &str, what: String) {
-        self.changes.push(Change { kind, area, id: id.to_owned(), what, new_subprocessor: false });
+        self.changes.push(Change {
+            kind,
+            area,
+            id: id.to_owned(),
+            what,
+            new_subprocessor: false,
+        });
     }
 
     fn reconsent(&mut self, purpose: &str, why: String) {
-        self.reconsent.entry(purpose.to_owned()).or_default().push(why);
+        self.reconsent
+            .entry(purpose.to_owned())
+            .or_default()
+            .push(why);
     }
 }
 
 /// Compares two versions of a policy.
 pub fn diff(old: &Policy, new: &Policy) -> Report {
-    let mut d = Diff { changes: Vec::new(), reconsent: BTreeMap::new() };
+    let mut d = Diff {
+        changes: Vec::new(),
+        reconsent: BTreeMap::new(),
+    };
     purposes(old, new, &mut d);
     categories(old, new, &mut d);
     recipients(old, new, &mut d);
@@ -185,20 +223,37 @@ pub fn diff(old: &Policy, new: &Policy) -> Report {
             period = Some(*p);
         }
         if d.changes.iter().any(|c| c.new_subprocessor)
-            && let Some(p) = &new.notice.new_subprocessor {
-                rules.push("new_subprocessor");
-                period = Some(period.map_or(*p, |q| q.max(*p)));
-            }
-        NoticeRequired { period, rules, acceptance_at_next_login: new.notice.acceptance == Acceptance::NextLogin }
+            && let Some(p) = &new.notice.new_subprocessor
+        {
+            rules.push("new_subprocessor");
+            period = Some(period.map_or(*p, |q| q.max(*p)));
+        }
+        NoticeRequired {
+            period,
+            rules,
+            acceptance_at_next_login: new.notice.acceptance == Acceptance::NextLogin,
+        }
     });
-    Report { old_version: old.meta.version.clone(), new_version: new.meta.version.clone(), material, changes: d.changes, notice, reconsent: d.reconsent }
+    Report {
+        old_version: old.meta.version.clone(),
+        new_version: new.meta.version.clone(),
+        material,
+        changes: d.changes,
+        notice,
+        reconsent: d.reconsent,
+    }
 }
 
 fn purposes(old: &Policy, new: &Policy, d: &mut Diff) {
     for np in &new.purposes {
         let Some(op) = old.purpose(&np.id) else {
             let basis = np.basis_article.unwrap_or("no basis");
-            d.push(Kind::Material, "purpose", &np.id, format!("purpose `{}` added (Art. {basis})", np.id));
+            d.push(
+                Kind::Material,
+                "purpose",
+                &np.id,
+                format!("purpose `{}` added (Art. {basis})", np.id),
+            );
             if consent_based(np) {
                 d.reconsent(&np.id, "new purpose based on consent".into());
             }
@@ -207,48 +262,108 @@ fn purposes(old: &Policy, new: &Policy, d: &mut Diff) {
         let id = &np.id;
         if op.basis != np.basis || op.special_condition != np.special_condition {
             let show = |p: &Purpose| p.basis_article.unwrap_or("none").to_owned();
-            d.push(Kind::Material, "purpose", id, format!("purpose `{id}`: legal basis changed from Art. {} to Art. {}", show(op), show(np)));
+            d.push(
+                Kind::Material,
+                "purpose",
+                id,
+                format!(
+                    "purpose `{id}`: legal basis changed from Art. {} to Art. {}",
+                    show(op),
+                    show(np)
+                ),
+            );
             if consent_based(np) {
                 d.reconsent(id, "legal basis changed to consent".into());
             }
         }
         let cats = added(&op.categories, &np.categories);
         if !cats.is_empty() {
-            d.push(Kind::Material, "purpose", id, format!("purpose `{id}` now also uses: {}", cats.join(", ")));
+            d.push(
+                Kind::Material,
+                "purpose",
+                id,
+                format!("purpose `{id}` now also uses: {}", cats.join(", ")),
+            );
             if consent_based(np) && consent_based(op) {
                 d.reconsent(id, format!("uses more data ({})", cats.join(", ")));
             }
         }
         let recs = added(&op.recipients, &np.recipients);
         if !recs.is_empty() {
-            d.push(Kind::Material, "purpose", id, format!("purpose `{id}` now also shares data with: {}", recs.join(", ")));
+            d.push(
+                Kind::Material,
+                "purpose",
+                id,
+                format!(
+                    "purpose `{id}` now also shares data with: {}",
+                    recs.join(", ")
+                ),
+            );
             if consent_based(np) && consent_based(op) {
                 d.reconsent(id, format!("new recipients ({})", recs.join(", ")));
             }
         }
-        let newly_automated = |p: &Purpose| p.automated_decision.as_ref().is_some_and(|a| a.kind != crate::model::AutomatedKind::None);
+        let newly_automated = |p: &Purpose| {
+            p.automated_decision
+                .as_ref()
+                .is_some_and(|a| a.kind != crate::model::AutomatedKind::None)
+        };
         if newly_automated(np) && !newly_automated(op) {
-            d.push(Kind::Material, "purpose", id, format!("purpose `{id}` now involves automated decision-making"));
+            d.push(
+                Kind::Material,
+                "purpose",
+                id,
+                format!("purpose `{id}` now involves automated decision-making"),
+            );
             if consent_based(np) {
                 d.reconsent(id, "now involves automated decision-making".into());
             }
         }
         if op.approval.is_some() && np.approval.is_none() {
-            d.push(Kind::Material, "purpose", id, format!("purpose `{id}` no longer requires human approval"));
+            d.push(
+                Kind::Material,
+                "purpose",
+                id,
+                format!("purpose `{id}` no longer requires human approval"),
+            );
         }
         let fewer = removed(&op.categories, &np.categories);
         if !fewer.is_empty() {
-            d.push(Kind::Editorial, "purpose", id, format!("purpose `{id}` no longer uses: {}", fewer.join(", ")));
+            d.push(
+                Kind::Editorial,
+                "purpose",
+                id,
+                format!("purpose `{id}` no longer uses: {}", fewer.join(", ")),
+            );
         }
-        let skip = ["basis", "basis_article", "special_condition", "special_condition_article", "categories", "recipients", "automated_decision", "subjects"];
+        let skip = [
+            "basis",
+            "basis_article",
+            "special_condition",
+            "special_condition_article",
+            "categories",
+            "recipients",
+            "automated_decision",
+            "subjects",
+        ];
         let other = differing_fields(op, np, &skip);
         if !other.is_empty() {
-            d.push(Kind::Editorial, "purpose", id, format!("purpose `{id}`: {} changed", other.join(", ")));
+            d.push(
+                Kind::Editorial,
+                "purpose",
+                id,
+                format!("purpose `{id}`: {} changed", other.join(", ")),
+            );
         }
     }
     for op in &old.purposes {
         if new.purpose(&op.id).is_none() {
-            d.push(Kind::Editorial, "purpose", &op.id, format!("purpose `{}` removed", op.id));
+            d.push(
+                Kind::Editorial,
+                "purpose",
+                &op.id,
+                format!("purpose `{}` removed", op.id),
+            );
         }
     }
 }
@@ -257,60 +372,127 @@ fn categories(old: &Policy, new: &Policy, d: &mut Diff) {
     for nc in &new.categories {
         let id = &nc.id;
         let Some(oc) = old.category(id) else {
-            d.push(Kind::Material, "category", id, format!("category `{id}` added"));
+            d.push(
+                Kind::Material,
+                "category",
+                id,
+                format!("category `{id}` added"),
+            );
             continue;
         };
         if nc.special.is_some() && oc.special.is_none() || nc.criminal && !oc.criminal {
-            d.push(Kind::Material, "category", id, format!("category `{id}` is now special or criminal-offence data"));
+            d.push(
+                Kind::Material,
+                "category",
+                id,
+                format!("category `{id}` is now special or criminal-offence data"),
+            );
         }
         if nc.stored && !oc.stored {
-            d.push(Kind::Material, "category", id, format!("category `{id}` is now stored (it was never stored before)"));
+            d.push(
+                Kind::Material,
+                "category",
+                id,
+                format!("category `{id}` is now stored (it was never stored before)"),
+            );
         }
         match (longest_retention(oc), longest_retention(nc)) {
             (Some(a), Some(b)) if b > a => {
-                d.push(Kind::Material, "retention", id, format!("category `{id}`: retention longer ({a} → {b})"));
+                d.push(
+                    Kind::Material,
+                    "retention",
+                    id,
+                    format!("category `{id}`: retention longer ({a} → {b})"),
+                );
                 for p in &nc.purposes {
                     if new.purpose(p).is_some_and(consent_based) {
                         d.reconsent(p, format!("`{id}` kept longer ({a} → {b})"));
                     }
                 }
             }
-            (Some(a), Some(b)) if b < a => d.push(Kind::Editorial, "retention", id, format!("category `{id}`: retention shorter ({a} → {b})")),
+            (Some(a), Some(b)) if b < a => d.push(
+                Kind::Editorial,
+                "retention",
+                id,
+                format!("category `{id}`: retention shorter ({a} → {b})"),
+            ),
             (a, b) => {
                 let (or, nr) = (oc.retention.as_ref(), nc.retention.as_ref());
-                let clock_changed = or.map(|r| (&r.from, &r.until)) != nr.map(|r| (&r.from, &r.until));
+                let clock_changed =
+                    or.map(|r| (&r.from, &r.until)) != nr.map(|r| (&r.from, &r.until));
                 if clock_changed {
-                    d.push(Kind::Material, "retention", id, format!("category `{id}`: retention now counts from a different event"));
+                    d.push(
+                        Kind::Material,
+                        "retention",
+                        id,
+                        format!("category `{id}`: retention now counts from a different event"),
+                    );
                 } else if a != b || !differing_fields(&or, &nr, &[]).is_empty() {
-                    d.push(Kind::Editorial, "retention", id, format!("category `{id}`: retention wording changed"));
+                    d.push(
+                        Kind::Editorial,
+                        "retention",
+                        id,
+                        format!("category `{id}`: retention wording changed"),
+                    );
                 }
             }
         }
         if nc.source.kind != oc.source.kind {
-            d.push(Kind::Material, "category", id, format!("category `{id}`: data now comes from another source"));
+            d.push(
+                Kind::Material,
+                "category",
+                id,
+                format!("category `{id}`: data now comes from another source"),
+            );
         }
-        let skip = ["retention", "special", "criminal", "stored", "source", "purposes", "recipients", "depth"];
+        let skip = [
+            "retention",
+            "special",
+            "criminal",
+            "stored",
+            "source",
+            "purposes",
+            "recipients",
+            "depth",
+        ];
         let other = differing_fields(oc, nc, &skip);
         if !other.is_empty() {
-            d.push(Kind::Editorial, "category", id, format!("category `{id}`: {} changed", other.join(", ")));
+            d.push(
+                Kind::Editorial,
+                "category",
+                id,
+                format!("category `{id}`: {} changed", other.join(", ")),
+            );
         }
     }
     for oc in &old.categories {
         if new.category(&oc.id).is_none() {
-            d.push(Kind::Editorial, "category", &oc.id, format!("category `{}` removed", oc.id));
+            d.push(
+                Kind::Editorial,
+                "category",
+                &oc.id,
+                format!("category `{}` removed", oc.id),
+            );
         }
     }
 }
 
 fn is_subprocessor(r: &Recipient) -> bool {
-    matches!(r.kind, RecipientKind::Processor | RecipientKind::SubProcessor)
+    matches!(
+        r.kind,
+        RecipientKind::Processor | RecipientKind::SubProcessor
+    )
 }
 
 fn recipients(old: &Policy, new: &Policy, d: &mut Diff) {
     for nr in &new.recipients {
         let id = &nr.id;
         let Some(or) = old.recipient(id) else {
-            let outside = if nr.third_countries.is_empty() { String::new() } else { format!(", outside the EEA: {}", nr.third_countries.join(", ")) };
+            let outside = if nr.third_countries.is_empty() {
+                String::new()
+            } else {
+                format!(", outside the EEA: {}", nr.third_countries.join(", "))
+            };
             d.changes.push(Change {
                 kind: Kind::Material,
                 area: "recipient",
@@ -322,10 +504,23 @@ fn recipients(old: &Policy, new: &Policy, d: &mut Diff) {
         };
         let places = added(&or.third_countries, &nr.third_countries);
         if !places.is_empty() {
-            d.push(Kind::Material, "transfer", id, format!("recipient `{id}`: new transfer outside the EEA to {}", places.join(", ")));
+            d.push(
+                Kind::Material,
+                "transfer",
+                id,
+                format!(
+                    "recipient `{id}`: new transfer outside the EEA to {}",
+                    places.join(", ")
+                ),
+            );
         }
         if or.transfer != nr.transfer {
-            d.push(Kind::Material, "transfer", id, format!("recipient `{id}`: transfer mechanism changed"));
+            d.push(
+                Kind::Material,
+                "transfer",
+                id,
+                format!("recipient `{id}`: transfer mechanism changed"),
+            );
         }
         if or.name != nr.name && is_subprocessor(nr) {
             d.changes.push(Change {
@@ -338,61 +533,150 @@ fn recipients(old: &Policy, new: &Policy, d: &mut Diff) {
         }
         let cats = added(&or.categories, &nr.categories);
         if !cats.is_empty() {
-            d.push(Kind::Material, "recipient", id, format!("recipient `{id}` now also receives: {}", cats.join(", ")));
+            d.push(
+                Kind::Material,
+                "recipient",
+                id,
+                format!("recipient `{id}` now also receives: {}", cats.join(", ")),
+            );
         }
-        let skip = ["locations", "third_countries", "transfer", "name", "categories", "purposes"];
+        let skip = [
+            "locations",
+            "third_countries",
+            "transfer",
+            "name",
+            "categories",
+            "purposes",
+        ];
         let other = differing_fields(or, nr, &skip);
         if !other.is_empty() {
-            d.push(Kind::Editorial, "recipient", id, format!("recipient `{id}`: {} changed", other.join(", ")));
+            d.push(
+                Kind::Editorial,
+                "recipient",
+                id,
+                format!("recipient `{id}`: {} changed", other.join(", ")),
+            );
         }
     }
     for or in &old.recipients {
         if new.recipient(&or.id).is_none() {
-            d.push(Kind::Editorial, "recipient", &or.id, format!("recipient `{}` removed", or.id));
+            d.push(
+                Kind::Editorial,
+                "recipient",
+                &or.id,
+                format!("recipient `{}` removed", or.id),
+            );
         }
     }
 }
 
 fn singletons(old: &Policy, new: &Policy, d: &mut Diff) {
     if old.controller.name != new.controller.name {
-        d.push(Kind::Material, "controller", "", "the controller's identity changed".into());
+        d.push(
+            Kind::Material,
+            "controller",
+            "",
+            "the controller's identity changed".into(),
+        );
     }
     let ctrl = differing_fields(&old.controller, &new.controller, &["name"]);
     if !ctrl.is_empty() {
-        d.push(Kind::Editorial, "controller", "", format!("controller: {} changed", ctrl.join(", ")));
+        d.push(
+            Kind::Editorial,
+            "controller",
+            "",
+            format!("controller: {} changed", ctrl.join(", ")),
+        );
     }
     if new.rights.response > old.rights.response || new.rights.extension > old.rights.extension {
-        d.push(Kind::Material, "rights", "", "requests may now take longer to answer".into());
+        d.push(
+            Kind::Material,
+            "rights",
+            "",
+            "requests may now take longer to answer".into(),
+        );
     }
-    let lost: Vec<&str> = old.rights.offered.iter().filter(|r| !new.rights.offered.contains(r)).map(|r| r.key()).collect();
+    let lost: Vec<&str> = old
+        .rights
+        .offered
+        .iter()
+        .filter(|r| !new.rights.offered.contains(r))
+        .map(|r| r.key())
+        .collect();
     if !lost.is_empty() {
-        d.push(Kind::Material, "rights", "", format!("rights no longer listed: {}", lost.join(", ")));
+        d.push(
+            Kind::Material,
+            "rights",
+            "",
+            format!("rights no longer listed: {}", lost.join(", ")),
+        );
     }
-    let rights = differing_fields(&old.rights, &new.rights, &["response", "extension", "offered"]);
+    let rights = differing_fields(
+        &old.rights,
+        &new.rights,
+        &["response", "extension", "offered"],
+    );
     if !rights.is_empty() {
-        d.push(Kind::Editorial, "rights", "", format!("rights: {} changed", rights.join(", ")));
+        d.push(
+            Kind::Editorial,
+            "rights",
+            "",
+            format!("rights: {} changed", rights.join(", ")),
+        );
     }
     for om in &old.measures {
         if !new.measures.iter().any(|m| m.id == om.id) {
-            d.push(Kind::Material, "measure", &om.id, format!("security measure `{}` removed", om.id));
+            d.push(
+                Kind::Material,
+                "measure",
+                &om.id,
+                format!("security measure `{}` removed", om.id),
+            );
         }
     }
     for nm in &new.measures {
         match old.measures.iter().find(|m| m.id == nm.id) {
-            None => d.push(Kind::Editorial, "measure", &nm.id, format!("security measure `{}` added", nm.id)),
-            Some(om) if !differing_fields(om, nm, &[]).is_empty() => {
-                d.push(Kind::Editorial, "measure", &nm.id, format!("security measure `{}` reworded", nm.id))
-            }
+            None => d.push(
+                Kind::Editorial,
+                "measure",
+                &nm.id,
+                format!("security measure `{}` added", nm.id),
+            ),
+            Some(om) if !differing_fields(om, nm, &[]).is_empty() => d.push(
+                Kind::Editorial,
+                "measure",
+                &nm.id,
+                format!("security measure `{}` reworded", nm.id),
+            ),
             Some(_) => {}
         }
     }
-    if new.breach.authority_within > old.breach.authority_within && old.breach.authority_within.is_some() {
-        d.push(Kind::Material, "breach", "", "breaches are notified later than before".into());
+    if new.breach.authority_within > old.breach.authority_within
+        && old.breach.authority_within.is_some()
+    {
+        d.push(
+            Kind::Material,
+            "breach",
+            "",
+            "breaches are notified later than before".into(),
+        );
     }
     for (area, a, b) in [
-        ("notice", serde_json::to_value(&old.notice).ok(), serde_json::to_value(&new.notice).ok()),
-        ("commitments", serde_json::to_value(&old.commitments).ok(), serde_json::to_value(&new.commitments).ok()),
-        ("policy", serde_json::to_value(&old.meta.scope).ok(), serde_json::to_value(&new.meta.scope).ok()),
+        (
+            "notice",
+            serde_json::to_value(&old.notice).ok(),
+            serde_json::to_value(&new.notice).ok(),
+        ),
+        (
+            "commitments",
+            serde_json::to_value(&old.commitments).ok(),
+            serde_json::to_value(&new.commitments).ok(),
+        ),
+        (
+            "policy",
+            serde_json::to_value(&old.meta.scope).ok(),
+            serde_json::to_value(&new.meta.scope).ok(),
+        ),
     ] {
         if a != b {
             d.push(Kind::Editorial, area, "", format!("{area} changed"));
@@ -464,8 +748,14 @@ acceptance = "next_login"
     fn longer_retention_is_material_and_a_consent_purpose_needs_consent_again() {
         let r = report(&OLD.replace("period = \"90 days\"", "period = \"1 year\""));
         assert!(r.material);
-        assert_eq!(r.changes[0].what, "category `style`: retention longer (90 days → 1 year)");
-        assert_eq!(r.notice.as_ref().unwrap().period, Some(Period::parse("30 days").unwrap()));
+        assert_eq!(
+            r.changes[0].what,
+            "category `style`: retention longer (90 days → 1 year)"
+        );
+        assert_eq!(
+            r.notice.as_ref().unwrap().period,
+            Some(Period::parse("30 days").unwrap())
+        );
         assert!(r.notice.as_ref().unwrap().acceptance_at_next_login);
         assert_eq!(r.reconsent.keys().collect::<Vec<_>>(), ["learning"]);
     }
@@ -478,8 +768,10 @@ acceptance = "next_login"
 
     #[test]
     fn a_new_sub_processor_outside_the_eea_triggers_the_sub_processor_notice() {
-        let new = OLD.replace("new_subprocessor = \"30 days\"", "new_subprocessor = \"6 weeks\"")
-            + "[[recipient]]\nid = \"openai\"\nname = \"OpenAI\"\nlocations = [\"US\"]\ntransfer = [\"dpf\"]\n";
+        let new = OLD.replace(
+            "new_subprocessor = \"30 days\"",
+            "new_subprocessor = \"6 weeks\"",
+        ) + "[[recipient]]\nid = \"openai\"\nname = \"OpenAI\"\nlocations = [\"US\"]\ntransfer = [\"dpf\"]\n";
         let r = report(&new);
         let c = r.changes.iter().find(|c| c.id == "openai").unwrap();
         assert!(c.new_subprocessor && c.kind == Kind::Material);
@@ -491,18 +783,36 @@ acceptance = "next_login"
 
     #[test]
     fn a_changed_legal_basis_and_a_new_purpose_are_material() {
-        let new = OLD.replace("basis = \"contract\"", "basis = \"legitimate_interest\"\nlegitimate_interest = \"x\"")
-            + "[[purpose]]\nid = \"ads\"\nname = \"Ads\"\nbasis = \"consent\"\nwithdraw = \"x\"\ncategories = [\"mail\"]\n";
+        let new = OLD.replace(
+            "basis = \"contract\"",
+            "basis = \"legitimate_interest\"\nlegitimate_interest = \"x\"",
+        ) + "[[purpose]]\nid = \"ads\"\nname = \"Ads\"\nbasis = \"consent\"\nwithdraw = \"x\"\ncategories = [\"mail\"]\n";
         let r = report(&new);
-        let whats: Vec<_> = r.changes.iter().filter(|c| c.kind == Kind::Material).map(|c| c.what.as_str()).collect();
-        assert!(whats.contains(&"purpose `service`: legal basis changed from Art. 6(1)(b) to Art. 6(1)(f)"), "{whats:?}");
-        assert!(whats.contains(&"purpose `ads` added (Art. 6(1)(a))"), "{whats:?}");
+        let whats: Vec<_> = r
+            .changes
+            .iter()
+            .filter(|c| c.kind == Kind::Material)
+            .map(|c| c.what.as_str())
+            .collect();
+        assert!(
+            whats.contains(
+                &"purpose `service`: legal basis changed from Art. 6(1)(b) to Art. 6(1)(f)"
+            ),
+            "{whats:?}"
+        );
+        assert!(
+            whats.contains(&"purpose `ads` added (Art. 6(1)(a))"),
+            "{whats:?}"
+        );
         assert!(r.reconsent.contains_key("ads"));
     }
 
     #[test]
     fn a_consent_purpose_using_more_data_needs_consent_again() {
-        let r = report(&OLD.replace("categories = [\"style\"]", "categories = [\"style\", \"mail\"]"));
+        let r = report(&OLD.replace(
+            "categories = [\"style\"]",
+            "categories = [\"style\", \"mail\"]",
+        ));
         assert!(r.material);
         assert_eq!(r.reconsent["learning"], ["uses more data (mail)"]);
     }

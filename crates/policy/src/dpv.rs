@@ -14,7 +14,9 @@ use std::sync::OnceLock;
 use serde_json::{Value, json};
 
 use crate::law::{self, Zone};
-use crate::model::{Basis, MeasureKind, Mechanism, RecipientKind, Role, SourceKind, SpecialCondition};
+use crate::model::{
+    Basis, MeasureKind, Mechanism, RecipientKind, Role, SourceKind, SpecialCondition,
+};
 use crate::resolved::{Category, Policy, Purpose};
 use crate::text::Text;
 
@@ -22,7 +24,13 @@ const CONCEPTS: &str = include_str!("../data/dpv-concepts.txt");
 
 fn concepts() -> &'static BTreeSet<&'static str> {
     static SET: OnceLock<BTreeSet<&'static str>> = OnceLock::new();
-    SET.get_or_init(|| CONCEPTS.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).collect())
+    SET.get_or_init(|| {
+        CONCEPTS
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .collect()
+    })
 }
 
 /// Every DPV concept Custos knows, for suggestions.
@@ -63,7 +71,11 @@ fn text(t: &Text, langs: &[crate::Lang]) -> Value {
     match t {
         Text::Plain(s) if langs.len() == 1 => json!({ "@value": s, "@language": langs[0].code() }),
         Text::Plain(s) => json!(s),
-        Text::Translated(m) => Value::Array(m.iter().map(|(l, s)| json!({ "@value": s, "@language": l.code() })).collect()),
+        Text::Translated(m) => Value::Array(
+            m.iter()
+                .map(|(l, s)| json!({ "@value": s, "@language": l.code() }))
+                .collect(),
+        ),
     }
 }
 
@@ -79,7 +91,10 @@ fn basis_iri(b: Basis) -> &'static str {
 }
 
 fn special_iri(c: SpecialCondition) -> String {
-    let point = law::special_condition_article(c).trim_start_matches("9(2)(").trim_end_matches(')').to_owned();
+    let point = law::special_condition_article(c)
+        .trim_start_matches("9(2)(")
+        .trim_end_matches(')')
+        .to_owned();
     format!("eu-gdpr:A9-2-{point}")
 }
 
@@ -93,7 +108,9 @@ fn mechanism_iri(m: Mechanism, derogation: Option<&str>) -> Option<String> {
         Mechanism::Certification => "eu-gdpr:A46-2-f".into(),
         Mechanism::AdHocClauses => "eu-gdpr:A46-3-a".into(),
         Mechanism::Derogation => {
-            let point = derogation.filter(|p| p.len() == 1 && ("a"..="g").contains(p)).unwrap_or("a");
+            let point = derogation
+                .filter(|p| p.len() == 1 && ("a"..="g").contains(p))
+                .unwrap_or("a");
             format!("eu-gdpr:A49-1-{point}")
         }
     })
@@ -130,7 +147,9 @@ fn source_iri(k: SourceKind) -> &'static str {
     match k {
         SourceKind::DataSubject | SourceKind::Observed => "dpv:DataSubjectDataSource",
         SourceKind::Public => "dpv:PublicDataSource",
-        SourceKind::Customer | SourceKind::ThirdParty | SourceKind::Generated => "dpv:ThirdPartyDataSource",
+        SourceKind::Customer | SourceKind::ThirdParty | SourceKind::Generated => {
+            "dpv:ThirdPartyDataSource"
+        }
     }
 }
 
@@ -140,7 +159,15 @@ fn loc(code: &str) -> Value {
 
 /// A name safe to use as the last segment of an IRI.
 fn slug(s: &str) -> String {
-    s.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_') { c } else { '-' }).collect()
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect()
 }
 
 /// Exports the policy as a DPV JSON-LD document.
@@ -152,7 +179,12 @@ pub fn export(p: &Policy) -> Value {
         .clone()
         .or_else(|| p.controller.website.clone())
         .map(|u| format!("{}#", u.trim_end_matches(['/', '#'])))
-        .unwrap_or_else(|| format!("urn:custos:{}:", slug(p.meta.id.as_deref().unwrap_or("policy"))));
+        .unwrap_or_else(|| {
+            format!(
+                "urn:custos:{}:",
+                slug(p.meta.id.as_deref().unwrap_or("policy"))
+            )
+        });
     let mut graph = Vec::new();
 
     let ctrl = &p.controller;
@@ -167,8 +199,11 @@ pub fn export(p: &Policy) -> Value {
     if let Some(c) = &ctrl.country {
         controller["dpv:hasLocation"] = loc(c);
     }
-    if let Some(a) = law::authority(ctrl.authority.as_ref().map_or("", |a| a.id.as_str())).and_then(|a| a.dpv) {
-        controller["dpv:hasAuthority"] = id(a.replace("https://w3id.org/dpv/legal/nl#", "legal-nl:"));
+    if let Some(a) =
+        law::authority(ctrl.authority.as_ref().map_or("", |a| a.id.as_str())).and_then(|a| a.dpv)
+    {
+        controller["dpv:hasAuthority"] =
+            id(a.replace("https://w3id.org/dpv/legal/nl#", "legal-nl:"));
     }
     if let Some(d) = ctrl.dpo.as_ref().filter(|d| d.appointed) {
         let contact: Vec<&String> = d.email.iter().chain(d.phone.iter()).collect();
@@ -203,7 +238,14 @@ pub fn export(p: &Policy) -> Value {
         graph.push(node);
     }
 
-    let measures: Vec<Value> = p.measures.iter().map(|m| measure_iri(m.kind)).collect::<BTreeSet<_>>().into_iter().map(id).collect();
+    let measures: Vec<Value> = p
+        .measures
+        .iter()
+        .map(|m| measure_iri(m.kind))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .map(id)
+        .collect();
     for purpose in &p.purposes {
         graph.push(activity(p, purpose, &measures, langs));
     }
@@ -218,7 +260,11 @@ fn category_node(c: &Category, langs: &[crate::Lang]) -> Value {
     if c.criminal && !c.dpv.iter().any(|d| d == "pd:Criminal") {
         broader.push(id("pd:Criminal"));
     }
-    let types = if c.special.is_some() { json!(["dpv:PersonalData", "dpv:SpecialCategoryPersonalData"]) } else { json!("dpv:PersonalData") };
+    let types = if c.special.is_some() {
+        json!(["dpv:PersonalData", "dpv:SpecialCategoryPersonalData"])
+    } else {
+        json!("dpv:PersonalData")
+    };
     let mut node = json!({ "@id": format!("ex:category/{}", slug(&c.id)), "@type": types, "skos:prefLabel": text(&c.name, langs) });
     if !broader.is_empty() {
         node["skos:broader"] = Value::Array(broader);
@@ -241,9 +287,19 @@ fn activity(p: &Policy, purpose: &Purpose, measures: &[Value], langs: &[crate::L
         node["dpv:hasDataController"] = id("ex:controller");
     }
     if !purpose.joint_controllers.is_empty() {
-        node["dpv:hasJointDataControllers"] = Value::Array(purpose.joint_controllers.iter().map(|j| id(format!("ex:joint/{}", slug(j)))).collect());
+        node["dpv:hasJointDataControllers"] = Value::Array(
+            purpose
+                .joint_controllers
+                .iter()
+                .map(|j| id(format!("ex:joint/{}", slug(j))))
+                .collect(),
+        );
     }
-    let purposes: Vec<Value> = if purpose.dpv.is_empty() { vec![id("dpv:Purpose")] } else { purpose.dpv.iter().map(|d| id(d.clone())).collect() };
+    let purposes: Vec<Value> = if purpose.dpv.is_empty() {
+        vec![id("dpv:Purpose")]
+    } else {
+        purpose.dpv.iter().map(|d| id(d.clone())).collect()
+    };
     node["dpv:hasPurpose"] = Value::Array(purposes);
     let mut bases: Vec<Value> = purpose.basis.map(basis_iri).into_iter().map(id).collect();
     if let Some(c) = purpose.special_condition {
@@ -253,26 +309,51 @@ fn activity(p: &Policy, purpose: &Purpose, measures: &[Value], langs: &[crate::L
         node["dpv:hasLegalBasis"] = Value::Array(bases);
     }
     if !purpose.subjects.is_empty() {
-        node["dpv:hasDataSubject"] = Value::Array(purpose.subjects.iter().map(|s| id(format!("ex:subject/{}", slug(s)))).collect());
+        node["dpv:hasDataSubject"] = Value::Array(
+            purpose
+                .subjects
+                .iter()
+                .map(|s| id(format!("ex:subject/{}", slug(s))))
+                .collect(),
+        );
     }
-    let cats: Vec<&Category> = purpose.categories.iter().filter_map(|c| p.category(c)).collect();
+    let cats: Vec<&Category> = purpose
+        .categories
+        .iter()
+        .filter_map(|c| p.category(c))
+        .collect();
     if !cats.is_empty() {
-        node["dpv:hasPersonalData"] = Value::Array(cats.iter().map(|c| id(format!("ex:category/{}", slug(&c.id)))).collect());
+        node["dpv:hasPersonalData"] = Value::Array(
+            cats.iter()
+                .map(|c| id(format!("ex:category/{}", slug(&c.id))))
+                .collect(),
+        );
         let sources: BTreeSet<&str> = cats.iter().map(|c| source_iri(c.source.kind)).collect();
         node["dpv:hasDataSource"] = Value::Array(sources.into_iter().map(id).collect());
-        let storage: Vec<Value> = cats.iter().filter(|c| c.stored).filter_map(|c| storage_condition(p, c)).collect();
+        let storage: Vec<Value> = cats
+            .iter()
+            .filter(|c| c.stored)
+            .filter_map(|c| storage_condition(p, c))
+            .collect();
         if !storage.is_empty() {
             node["dpv:hasStorageCondition"] = Value::Array(storage);
         }
     }
     let mut recipients: Vec<String> = purpose.recipients.clone();
     for r in &p.recipients {
-        if !recipients.contains(&r.id) && r.categories.iter().any(|c| purpose.categories.contains(c)) {
+        if !recipients.contains(&r.id)
+            && r.categories.iter().any(|c| purpose.categories.contains(c))
+        {
             recipients.push(r.id.clone());
         }
     }
     if !recipients.is_empty() {
-        node["dpv:hasRecipient"] = Value::Array(recipients.iter().map(|r| id(format!("ex:recipient/{}", slug(r)))).collect());
+        node["dpv:hasRecipient"] = Value::Array(
+            recipients
+                .iter()
+                .map(|r| id(format!("ex:recipient/{}", slug(r))))
+                .collect(),
+        );
     }
     let mut processing = vec![id("dpv:Collect"), id("dpv:Store"), id("dpv:Use")];
     for r in recipients.iter().filter_map(|r| p.recipient(r)) {
@@ -281,7 +362,9 @@ fn activity(p: &Policy, purpose: &Purpose, measures: &[Value], langs: &[crate::L
             let basis: Vec<Value> = r
                 .transfer
                 .iter()
-                .filter(|m| zone.is_some_and(|z| law::mechanism_covers(**m, z)) || zone == Some(Zone::Eea))
+                .filter(|m| {
+                    zone.is_some_and(|z| law::mechanism_covers(**m, z)) || zone == Some(Zone::Eea)
+                })
                 .filter_map(|m| mechanism_iri(*m, r.derogation.as_deref()))
                 .collect::<BTreeSet<_>>()
                 .into_iter()
@@ -296,7 +379,9 @@ fn activity(p: &Policy, purpose: &Purpose, measures: &[Value], langs: &[crate::L
                 t["dpv:hasLegalBasis"] = Value::Array(basis);
             }
             if r.transfer.contains(&Mechanism::Dpf) && country == "US" {
-                t["dct:description"] = json!("EU-US Data Privacy Framework, Commission Implementing Decision (EU) 2023/1795");
+                t["dct:description"] = json!(
+                    "EU-US Data Privacy Framework, Commission Implementing Decision (EU) 2023/1795"
+                );
             }
             processing.push(t);
         }
@@ -321,23 +406,44 @@ fn storage_condition(p: &Policy, c: &Category) -> Option<Value> {
             "dpv:hasDuration": { "@value": per.iso(), "@type": "xsd:duration" },
             "dct:description": event_description(p, from, &r.until),
         }),
-        (None, from, false) => json!({ "@type": "dpv:UntilEventDuration", "dct:description": event_description(p, from, &r.until) }),
+        (None, from, false) => {
+            json!({ "@type": "dpv:UntilEventDuration", "dct:description": event_description(p, from, &r.until) })
+        }
         (None, _, true) => json!({ "@type": "dpv:IndeterminateDuration" }),
     };
     if let Some(cr) = &r.criteria {
         duration["skos:note"] = json!(cr.get_or_any(p.meta.languages[0]));
     }
-    Some(json!({ "@type": "dpv:StorageDuration", "dct:subject": about, "dpv:hasDuration": duration }))
+    Some(
+        json!({ "@type": "dpv:StorageDuration", "dct:subject": about, "dpv:hasDuration": duration }),
+    )
 }
 
 fn event_description(p: &Policy, from: &str, until: &[String]) -> String {
-    let name = |e: &str| p.events.iter().find(|x| x.id == e).and_then(|x| x.name.as_ref()).map_or(e.to_owned(), |n| n.get_or_any(crate::Lang::En).to_owned());
-    let mut s = if from == "created" { String::new() } else { format!("counted from: {}", name(from)) };
+    let name = |e: &str| {
+        p.events
+            .iter()
+            .find(|x| x.id == e)
+            .and_then(|x| x.name.as_ref())
+            .map_or(e.to_owned(), |n| n.get_or_any(crate::Lang::En).to_owned())
+    };
+    let mut s = if from == "created" {
+        String::new()
+    } else {
+        format!("counted from: {}", name(from))
+    };
     if !until.is_empty() {
         if !s.is_empty() {
             s.push_str("; ");
         }
-        s.push_str(&format!("until: {}", until.iter().map(|u| name(u)).collect::<Vec<_>>().join(" or ")));
+        s.push_str(&format!(
+            "until: {}",
+            until
+                .iter()
+                .map(|u| name(u))
+                .collect::<Vec<_>>()
+                .join(" or ")
+        ));
     }
     s
 }
@@ -393,7 +499,9 @@ description = "AES-256"
                     if k == "@id" || k == "@type" {
                         match x {
                             Value::String(s) => out.push(s.clone()),
-                            Value::Array(a) => out.extend(a.iter().filter_map(|s| s.as_str().map(str::to_owned))),
+                            Value::Array(a) => {
+                                out.extend(a.iter().filter_map(|s| s.as_str().map(str::to_owned)))
+                            }
                             _ => {}
                         }
                     } else {
@@ -412,7 +520,14 @@ description = "AES-256"
         let doc = export(&l.policy);
         let mut iris = Vec::new();
         collect_iris(&doc, &mut iris);
-        let vocab: Vec<_> = iris.iter().filter(|i| ["dpv:", "pd:", "eu-gdpr:", "loc:", "legal-nl:"].iter().any(|p| i.starts_with(p))).collect();
+        let vocab: Vec<_> = iris
+            .iter()
+            .filter(|i| {
+                ["dpv:", "pd:", "eu-gdpr:", "loc:", "legal-nl:"]
+                    .iter()
+                    .any(|p| i.starts_with(p))
+            })
+            .collect();
         assert!(vocab.len() > 10, "{vocab:?}");
         for i in vocab {
             assert!(is_known_concept(i), "{i} is not a known DPV concept");
@@ -424,18 +539,44 @@ description = "AES-256"
         let l = crate::load_source(SourceFile::new("p.toml", POLICY)).unwrap();
         let doc = export(&l.policy);
         let s = doc.to_string();
-        assert!(s.contains(r#""dpv:hasThirdCountry":{"@id":"loc:US"}"#), "{s}");
-        assert!(s.contains(r#""dpv:hasLegalBasis":[{"@id":"eu-gdpr:A45-3"},{"@id":"eu-gdpr:A46-2-c"}]"#), "{s}");
-        assert!(s.contains(r#""skos:broader":[{"@id":"pd:CommunicationsMetadata"},{"@id":"ex:category/mail"}]"#), "{s}");
-        assert!(s.contains(r#""dpv:hasLegalBasis":[{"@id":"eu-gdpr:A6-1-b"}]"#), "{s}");
+        assert!(
+            s.contains(r#""dpv:hasThirdCountry":{"@id":"loc:US"}"#),
+            "{s}"
+        );
+        assert!(
+            s.contains(
+                r#""dpv:hasLegalBasis":[{"@id":"eu-gdpr:A45-3"},{"@id":"eu-gdpr:A46-2-c"}]"#
+            ),
+            "{s}"
+        );
+        assert!(
+            s.contains(
+                r#""skos:broader":[{"@id":"pd:CommunicationsMetadata"},{"@id":"ex:category/mail"}]"#
+            ),
+            "{s}"
+        );
+        assert!(
+            s.contains(r#""dpv:hasLegalBasis":[{"@id":"eu-gdpr:A6-1-b"}]"#),
+            "{s}"
+        );
         assert_eq!(doc["@context"]["ex"], "https://acme.example/privacy#");
     }
 
     #[test]
     fn an_unknown_dpv_concept_in_a_policy_is_refused_with_a_suggestion() {
         let bad = POLICY.replace("pd:EmailContent", "pd:EmailContnet");
-        let Err(crate::LoadError::Invalid { diagnostics, .. }) = crate::load_source(SourceFile::new("p.toml", bad)) else { panic!("accepted") };
+        let Err(crate::LoadError::Invalid { diagnostics, .. }) =
+            crate::load_source(SourceFile::new("p.toml", bad))
+        else {
+            panic!("accepted")
+        };
         assert_eq!(diagnostics[0].name, "unknown-dpv-concept");
-        assert!(diagnostics[0].help.as_deref().unwrap().contains("pd:EmailContent"));
+        assert!(
+            diagnostics[0]
+                .help
+                .as_deref()
+                .unwrap()
+                .contains("pd:EmailContent")
+        );
     }
 }

@@ -64,11 +64,23 @@ pub fn load(path: &std::path::Path) -> Result<Loaded, LoadError> {
 pub fn load_source(source: SourceFile) -> Result<Loaded, LoadError> {
     let file = match parse::parse(&source) {
         Ok(f) => f,
-        Err(d) => return Err(LoadError::Invalid { text: source, diagnostics: vec![d] }),
+        Err(d) => {
+            return Err(LoadError::Invalid {
+                text: source,
+                diagnostics: vec![d],
+            });
+        }
     };
     match resolved::resolve(&file) {
-        Ok(policy) => Ok(Loaded { source, file, policy }),
-        Err(diagnostics) => Err(LoadError::Invalid { text: source, diagnostics }),
+        Ok(policy) => Ok(Loaded {
+            source,
+            file,
+            policy,
+        }),
+        Err(diagnostics) => Err(LoadError::Invalid {
+            text: source,
+            diagnostics,
+        }),
     }
 }
 
@@ -122,7 +134,13 @@ mod robustness {
                 }
                 3 => bytes.truncate(at),
                 _ => {
-                    let word: &[u8] = [&b"\"P99999Y\""[..], b"\"-1 days\"", b"\"\"", b"[[category]]\nid=\"x\"\nname=\"y\"\nparent=\"x\"\n", b"\xc3\xa9"][rng.below(5)];
+                    let word: &[u8] = [
+                        &b"\"P99999Y\""[..],
+                        b"\"-1 days\"",
+                        b"\"\"",
+                        b"[[category]]\nid=\"x\"\nname=\"y\"\nparent=\"x\"\n",
+                        b"\xc3\xa9",
+                    ][rng.below(5)];
                     bytes.splice(at..at, word.iter().copied());
                 }
             }
@@ -144,10 +162,16 @@ mod robustness {
                         let _ = d.render(&loaded.source);
                     }
                     for lang in Lang::ALL {
-                        render::render(&loaded.policy, lang, render::Format::Markdown).expect("renders");
+                        render::render(&loaded.policy, lang, render::Format::Markdown)
+                            .expect("renders");
                     }
-                    render::render(&loaded.policy, Lang::Nl, render::Format::Html).expect("renders");
-                    assert!(diff::diff(&loaded.policy, &loaded.policy).changes.is_empty());
+                    render::render(&loaded.policy, Lang::Nl, render::Format::Html)
+                        .expect("renders");
+                    assert!(
+                        diff::diff(&loaded.policy, &loaded.policy)
+                            .changes
+                            .is_empty()
+                    );
                     let _ = dpv::export(&loaded.policy);
                 }
                 Err(LoadError::Invalid { text, diagnostics }) => {
@@ -159,6 +183,9 @@ mod robustness {
                 Err(LoadError::Read(e)) => panic!("in-memory source cannot fail to read: {e}"),
             }
         }
-        assert!(loaded_count > 10, "mutations too destructive to exercise the checker: {loaded_count}");
+        assert!(
+            loaded_count > 10,
+            "mutations too destructive to exercise the checker: {loaded_count}"
+        );
     }
 }

@@ -24,23 +24,44 @@ fn toml_error(e: &toml::de::Error) -> Diagnostic {
             Some(s) => format!("did you mean `{s}`? valid keys here: {}", list(&expected)),
             None => format!("valid keys here: {}", list(&expected)),
         };
-        return Diagnostic::structural("S002", "unknown-key", format!("unknown key `{found}`"), span).with_help(help);
+        return Diagnostic::structural(
+            "S002",
+            "unknown-key",
+            format!("unknown key `{found}`"),
+            span,
+        )
+        .with_help(help);
     }
     if let Some((found, expected)) = split_unknown(&message, "unknown variant `") {
         let help = match nearest(&found, expected.iter().map(String::as_str)) {
             Some(s) => format!("did you mean `{s}`? valid values: {}", list(&expected)),
             None => format!("valid values: {}", list(&expected)),
         };
-        return Diagnostic::structural("S003", "invalid-value", format!("`{found}` is not a valid value here"), span).with_help(help);
+        return Diagnostic::structural(
+            "S003",
+            "invalid-value",
+            format!("`{found}` is not a valid value here"),
+            span,
+        )
+        .with_help(help);
     }
-    if let Some(field) = message.strip_prefix("missing field `").and_then(|m| m.strip_suffix('`')) {
-        return Diagnostic::structural("S004", "missing-key", format!("this table needs the key `{field}`"), span)
-            .with_help(format!("add `{field} = …`"));
+    if let Some(field) = message
+        .strip_prefix("missing field `")
+        .and_then(|m| m.strip_suffix('`'))
+    {
+        return Diagnostic::structural(
+            "S004",
+            "missing-key",
+            format!("this table needs the key `{field}`"),
+            span,
+        )
+        .with_help(format!("add `{field} = …`"));
     }
     if message.starts_with("invalid type") {
         return Diagnostic::structural("S003", "wrong-type", message, span);
     }
-    let looks_like_value_error = message.contains("is not a period") || message.contains("in a text");
+    let looks_like_value_error =
+        message.contains("is not a period") || message.contains("in a text");
     if looks_like_value_error {
         return Diagnostic::structural("S003", "invalid-value", message, span);
     }
@@ -54,7 +75,12 @@ fn toml_error(e: &toml::de::Error) -> Diagnostic {
 fn split_unknown(message: &str, prefix: &str) -> Option<(String, Vec<String>)> {
     let rest = message.strip_prefix(prefix)?;
     let (found, rest) = rest.split_once('`')?;
-    let expected = rest.split('`').skip(1).step_by(2).map(str::to_owned).collect();
+    let expected = rest
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_owned)
+        .collect();
     Some((found.to_owned(), expected))
 }
 
@@ -62,7 +88,11 @@ fn list(names: &[String]) -> String {
     if names.is_empty() {
         return "none".into();
     }
-    names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+    names
+        .iter()
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[cfg(test)]
@@ -78,7 +108,14 @@ mod tests {
         let d = err("[policy]\nversoin = \"1\"\n");
         assert_eq!(d.code, "S002");
         assert_eq!(d.message, "unknown key `versoin`");
-        assert!(d.help.as_deref().unwrap().starts_with("did you mean `version`?"), "{:?}", d.help);
+        assert!(
+            d.help
+                .as_deref()
+                .unwrap()
+                .starts_with("did you mean `version`?"),
+            "{:?}",
+            d.help
+        );
         assert_eq!(d.span, Some(9..16));
     }
 
@@ -86,7 +123,14 @@ mod tests {
     fn an_unknown_enum_value_suggests_the_nearest_one() {
         let d = err("[policy]\n[[purpose]]\nid = \"p\"\nname = \"P\"\nbasis = \"contrcat\"\n");
         assert_eq!(d.code, "S003");
-        assert!(d.help.as_deref().unwrap().starts_with("did you mean `contract`?"), "{:?}", d.help);
+        assert!(
+            d.help
+                .as_deref()
+                .unwrap()
+                .starts_with("did you mean `contract`?"),
+            "{:?}",
+            d.help
+        );
     }
 
     #[test]
@@ -100,7 +144,11 @@ mod tests {
     fn a_bad_period_is_an_invalid_value_naming_the_text() {
         let d = err("[policy]\n[breach]\nauthority_within = \"three days\"\n");
         assert_eq!(d.code, "S003");
-        assert!(d.message.contains("`three days` is not a period"), "{}", d.message);
+        assert!(
+            d.message.contains("`three days` is not a period"),
+            "{}",
+            d.message
+        );
     }
 
     #[test]

@@ -16,7 +16,9 @@ pub struct Period(Span);
 
 /// Why a text is not a period.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{input}` is not a period: write it as a number and a unit (\"7 days\", \"2 months\", \"7 years\", \"72 hours\") or in ISO 8601 (\"P7Y\", \"PT72H\")")]
+#[error(
+    "`{input}` is not a period: write it as a number and a unit (\"7 days\", \"2 months\", \"7 years\", \"72 hours\") or in ISO 8601 (\"P7Y\", \"PT72H\")"
+)]
 pub struct PeriodError {
     /// The text that was given.
     pub input: String,
@@ -25,13 +27,20 @@ pub struct PeriodError {
 impl Period {
     /// Parses plain words or ISO 8601. Negative periods and sub-minute precision are refused.
     pub fn parse(input: &str) -> Result<Period, PeriodError> {
-        let err = || PeriodError { input: input.to_owned() };
+        let err = || PeriodError {
+            input: input.to_owned(),
+        };
         let trimmed = input.trim();
         if trimmed.is_empty() || trimmed.starts_with('-') {
             return Err(err());
         }
         let span: Span = trimmed.parse().map_err(|_| err())?;
-        if span.is_negative() || span.get_seconds() != 0 || span.get_milliseconds() != 0 || span.get_microseconds() != 0 || span.get_nanoseconds() != 0 {
+        if span.is_negative()
+            || span.get_seconds() != 0
+            || span.get_milliseconds() != 0
+            || span.get_microseconds() != 0
+            || span.get_nanoseconds() != 0
+        {
             return Err(err());
         }
         Ok(Period(span))
@@ -72,12 +81,22 @@ impl Period {
             i64_part(s.get_minutes(), "minutes"),
         ];
         let parts: Vec<_> = all.into_iter().filter(|(n, _)| *n != 0).collect();
-        if parts.is_empty() { vec![(0, "days")] } else { parts }
+        if parts.is_empty() {
+            vec![(0, "days")]
+        } else {
+            parts
+        }
     }
 
     /// The period with weeks folded into days, for comparing what two policy versions say.
     pub fn normalized(&self) -> Span {
-        self.0.round(SpanRound::new().largest(Unit::Year).relative(date(2000, 1, 1))).unwrap_or(self.0)
+        self.0
+            .round(
+                SpanRound::new()
+                    .largest(Unit::Year)
+                    .relative(date(2000, 1, 1)),
+            )
+            .unwrap_or(self.0)
     }
 }
 
@@ -114,7 +133,13 @@ impl fmt::Display for Period {
         let words: Vec<String> = self
             .parts()
             .into_iter()
-            .map(|(n, unit)| if n == 1 { format!("1 {}", unit.trim_end_matches('s')) } else { format!("{n} {unit}") })
+            .map(|(n, unit)| {
+                if n == 1 {
+                    format!("1 {}", unit.trim_end_matches('s'))
+                } else {
+                    format!("{n} {unit}")
+                }
+            })
             .collect();
         f.write_str(&words.join(" "))
     }
@@ -148,8 +173,14 @@ mod tests {
 
     #[test]
     fn plain_words_and_iso_8601_mean_the_same_period() {
-        assert_eq!(Period::parse("7 years").unwrap(), Period::parse("P7Y").unwrap());
-        assert_eq!(Period::parse("72 hours").unwrap(), Period::parse("PT72H").unwrap());
+        assert_eq!(
+            Period::parse("7 years").unwrap(),
+            Period::parse("P7Y").unwrap()
+        );
+        assert_eq!(
+            Period::parse("72 hours").unwrap(),
+            Period::parse("PT72H").unwrap()
+        );
         assert_eq!(Period::parse("2 months").unwrap().iso(), "P2M");
     }
 
@@ -171,7 +202,10 @@ mod tests {
     #[test]
     fn display_uses_singular_for_one() {
         assert_eq!(Period::parse("1 month").unwrap().to_string(), "1 month");
-        assert_eq!(Period::parse("P1Y2M").unwrap().to_string(), "1 year 2 months");
+        assert_eq!(
+            Period::parse("P1Y2M").unwrap().to_string(),
+            "1 year 2 months"
+        );
         assert_eq!(Period::parse("0 days").unwrap().to_string(), "0 days");
     }
 }

@@ -76,9 +76,16 @@ impl Catalogue {
             Lang::En => (&EN, CATALOGUE_EN),
             Lang::Nl => (&NL, CATALOGUE_NL),
         };
-        cell.get_or_init(|| text.parse::<toml::Table>().map(|table| Catalogue { lang, table }).map_err(|e| e.to_string()))
-            .as_ref()
-            .map_err(|message| RenderError::Catalogue { lang, message: message.clone() })
+        cell.get_or_init(|| {
+            text.parse::<toml::Table>()
+                .map(|table| Catalogue { lang, table })
+                .map_err(|e| e.to_string())
+        })
+        .as_ref()
+        .map_err(|message| RenderError::Catalogue {
+            lang,
+            message: message.clone(),
+        })
     }
 
     fn lookup(&self, key: &str) -> Option<&toml::Value> {
@@ -88,12 +95,20 @@ impl Catalogue {
 
     /// The string at `group.name`.
     pub fn t(&self, key: &str) -> Result<&str, RenderError> {
-        self.lookup(key).and_then(|v| v.as_str()).ok_or_else(|| RenderError::MissingTranslation { lang: self.lang, key: key.into() })
+        self.lookup(key)
+            .and_then(|v| v.as_str())
+            .ok_or_else(|| RenderError::MissingTranslation {
+                lang: self.lang,
+                key: key.into(),
+            })
     }
 
     /// The label of an enum value serialised as snake_case, e.g. `basis.contract`.
     fn label<T: Serialize>(&self, group: &str, value: &T) -> Result<String, RenderError> {
-        let key = serde_json::to_value(value)?.as_str().unwrap_or_default().to_owned();
+        let key = serde_json::to_value(value)?
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
         Ok(self.t(&format!("{group}.{key}"))?.to_owned())
     }
 
@@ -101,11 +116,16 @@ impl Catalogue {
     pub fn period(&self, p: &Period) -> Result<String, RenderError> {
         let mut words = Vec::new();
         for (n, unit) in p.parts() {
-            let forms = self.lookup(&format!("unit.{unit}")).and_then(|v| v.as_array());
+            let forms = self
+                .lookup(&format!("unit.{unit}"))
+                .and_then(|v| v.as_array());
             let form = forms
                 .and_then(|f| f.get(usize::from(n != 1)))
                 .and_then(|v| v.as_str())
-                .ok_or_else(|| RenderError::MissingTranslation { lang: self.lang, key: format!("unit.{unit}") })?;
+                .ok_or_else(|| RenderError::MissingTranslation {
+                    lang: self.lang,
+                    key: format!("unit.{unit}"),
+                })?;
             words.push(format!("{n} {form}"));
         }
         Ok(words.join(" "))
@@ -132,9 +152,15 @@ fn env() -> &'static Environment<'static> {
         env.set_trim_blocks(true);
         env.set_lstrip_blocks(true);
         // A Markdown table cell holds one line and no unescaped pipe.
-        env.add_filter("cell", |s: String| s.replace('|', "\\|").replace("\r\n", "<br>").replace('\n', "<br>"));
-        env.add_template("statement.md", TEMPLATE_MD).expect("the Markdown template is valid (tested)");
-        env.add_template("statement.html", TEMPLATE_HTML).expect("the HTML template is valid (tested)");
+        env.add_filter("cell", |s: String| {
+            s.replace('|', "\\|")
+                .replace("\r\n", "<br>")
+                .replace('\n', "<br>")
+        });
+        env.add_template("statement.md", TEMPLATE_MD)
+            .expect("the Markdown template is valid (tested)");
+        env.add_template("statement.html", TEMPLATE_HTML)
+            .expect("the HTML template is valid (tested)");
         env
     })
 }
@@ -148,9 +174,15 @@ pub fn render(policy: &Policy, lang: Lang, format: Format) -> Result<String, Ren
     }
     let cat = Catalogue::get(lang)?;
     let view = View::build(policy, lang, cat)?;
-    let name = if format == Format::Html { "statement.html" } else { "statement.md" };
+    let name = if format == Format::Html {
+        "statement.html"
+    } else {
+        "statement.md"
+    };
     let t = minijinja::Value::from_serialize(&cat.table);
-    Ok(env().get_template(name)?.render(minijinja::context! { s => view, t => t })?)
+    Ok(env()
+        .get_template(name)?
+        .render(minijinja::context! { s => view, t => t })?)
 }
 
 // ---- The view: the policy in one language, labels resolved --------------------------------
@@ -339,13 +371,31 @@ type R<T> = Result<T, RenderError>;
 
 impl View {
     fn build(p: &Policy, lang: Lang, c: &Catalogue) -> R<View> {
-        let tx = |t: &Option<Text>| t.as_ref().map(|t| t.get_or_any(lang).to_owned()).filter(|s| !s.trim().is_empty());
+        let tx = |t: &Option<Text>| {
+            t.as_ref()
+                .map(|t| t.get_or_any(lang).to_owned())
+                .filter(|s| !s.trim().is_empty())
+        };
         let one = |t: &Text| t.get_or_any(lang).to_owned();
-        let cat_name = |id: &str| p.category(id).map_or_else(|| id.to_owned(), |k| one(&k.name));
-        let rec_name = |id: &str| p.recipient(id).map_or_else(|| id.to_owned(), |k| k.name.clone());
-        let subj_name = |id: &str| p.subject(id).map_or_else(|| id.to_owned(), |k| one(&k.name));
-        let purpose_name = |id: &str| p.purpose(id).map_or_else(|| id.to_owned(), |k| one(&k.name));
-        let fill = |key: &str, var: &str, value: &str| -> R<String> { Ok(c.t(key)?.replace(&format!("{{{var}}}"), value)) };
+        let cat_name = |id: &str| {
+            p.category(id)
+                .map_or_else(|| id.to_owned(), |k| one(&k.name))
+        };
+        let rec_name = |id: &str| {
+            p.recipient(id)
+                .map_or_else(|| id.to_owned(), |k| k.name.clone())
+        };
+        let subj_name = |id: &str| {
+            p.subject(id)
+                .map_or_else(|| id.to_owned(), |k| one(&k.name))
+        };
+        let purpose_name = |id: &str| {
+            p.purpose(id)
+                .map_or_else(|| id.to_owned(), |k| one(&k.name))
+        };
+        let fill = |key: &str, var: &str, value: &str| -> R<String> {
+            Ok(c.t(key)?.replace(&format!("{{{var}}}"), value))
+        };
         let channels = |chs: &[m::Channel]| -> R<Vec<ChannelView>> {
             chs.iter()
                 .map(|ch| {
@@ -354,8 +404,12 @@ impl View {
                         address: ch.address.clone(),
                         href: match ch.kind {
                             m::ChannelKind::Email => Some(format!("mailto:{}", ch.address)),
-                            m::ChannelKind::Phone => Some(format!("tel:{}", ch.address.replace(' ', ""))),
-                            m::ChannelKind::Web if ch.address.starts_with("https://") => Some(ch.address.clone()),
+                            m::ChannelKind::Phone => {
+                                Some(format!("tel:{}", ch.address.replace(' ', "")))
+                            }
+                            m::ChannelKind::Web if ch.address.starts_with("https://") => {
+                                Some(ch.address.clone())
+                            }
                             _ => None,
                         },
                     })
@@ -367,10 +421,17 @@ impl View {
         let controller = ControllerView {
             name: ctrl.name.clone(),
             address: ctrl.address.clone(),
-            registration: ctrl.registration.as_ref().map(|r| format!("{} {}", r.register.to_uppercase(), r.number)),
+            registration: ctrl
+                .registration
+                .as_ref()
+                .map(|r| format!("{} {}", r.register.to_uppercase(), r.number)),
             contacts: channels(&ctrl.contact)?,
             website: ctrl.website.clone(),
-            roles: ctrl.roles.iter().map(|r| c.label("role", r)).collect::<R<_>>()?,
+            roles: ctrl
+                .roles
+                .iter()
+                .map(|r| c.label("role", r))
+                .collect::<R<_>>()?,
             dpo: ctrl.dpo.as_ref().map(|d| DpoView {
                 appointed: d.appointed,
                 name: d.name.clone(),
@@ -379,7 +440,11 @@ impl View {
                 reason: tx(&d.reason),
             }),
             representative: ctrl.representative.as_ref().map(|r| {
-                [Some(r.name.clone()), r.address.clone(), r.email.clone()].into_iter().flatten().collect::<Vec<_>>().join(", ")
+                [Some(r.name.clone()), r.address.clone(), r.email.clone()]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join(", ")
             }),
         };
 
@@ -391,30 +456,52 @@ impl View {
                     id: x.id.clone(),
                     name: one(&x.name),
                     description: tx(&x.description),
-                    role: if x.role == Role::Controller { None } else { Some(c.label("role", &x.role)?) },
+                    role: if x.role == Role::Controller {
+                        None
+                    } else {
+                        Some(c.label("role", &x.role)?)
+                    },
                     on_behalf_of: tx(&x.on_behalf_of),
                     agreement: tx(&x.dpa),
                     basis: x.basis.map(|b| c.label("basis", &b)).transpose()?,
-                    basis_article: x.basis_article.map(|a| fill("label.article", "article", a)).transpose()?,
+                    basis_article: x
+                        .basis_article
+                        .map(|a| fill("label.article", "article", a))
+                        .transpose()?,
                     legitimate_interest: tx(&x.legitimate_interest),
                     legal_obligation: tx(&x.legal_obligation),
                     special_condition: x
                         .special_condition
                         .map(|s| -> R<String> {
-                            let article = fill("label.article", "article", x.special_condition_article.unwrap_or_default())?;
+                            let article = fill(
+                                "label.article",
+                                "article",
+                                x.special_condition_article.unwrap_or_default(),
+                            )?;
                             Ok(format!("{} ({article})", c.label("special_condition", &s)?))
                         })
                         .transpose()?,
                     criminal_authorisation: tx(&x.criminal_authorisation),
-                    choice: if x.choice == Choice::None { None } else { Some(c.label("choice", &x.choice)?) },
+                    choice: if x.choice == Choice::None {
+                        None
+                    } else {
+                        Some(c.label("choice", &x.choice)?)
+                    },
                     withdraw: tx(&x.withdraw),
                     direct_marketing: x.direct_marketing,
-                    provision: x.provision.as_ref().map(|pr| c.label("requirement", &pr.requirement)).transpose()?,
+                    provision: x
+                        .provision
+                        .as_ref()
+                        .map(|pr| c.label("requirement", &pr.requirement))
+                        .transpose()?,
                     consequence: x.provision.as_ref().and_then(|pr| tx(&pr.consequence)),
                     approval: x
                         .approval
                         .as_ref()
-                        .map(|a| -> R<String> { Ok(fill("label.approval_text", "action", &a.action)?.replace("{approver}", &one(&a.approver))) })
+                        .map(|a| -> R<String> {
+                            Ok(fill("label.approval_text", "action", &a.action)?
+                                .replace("{approver}", &one(&a.approver)))
+                        })
                         .transpose()?,
                     approval_audit: x.approval.as_ref().is_some_and(|a| a.audit),
                     subjects: x.subjects.iter().map(|s| subj_name(s)).collect(),
@@ -431,18 +518,28 @@ impl View {
             .map(|k| {
                 let mut flags = Vec::new();
                 if let Some(s) = &k.special {
-                    flags.push(format!("{}: {}", c.t("label.special")?, c.label("special_kind", s)?));
+                    flags.push(format!(
+                        "{}: {}",
+                        c.t("label.special")?,
+                        c.label("special_kind", s)?
+                    ));
                 }
                 if k.criminal {
                     flags.push(c.t("label.criminal")?.to_owned());
                 }
                 let source = match tx(&k.source.description) {
-                    Some(d) if k.source.is_indirect() => format!("{}: {d}", c.label("source", &k.source.kind)?),
+                    Some(d) if k.source.is_indirect() => {
+                        format!("{}: {d}", c.label("source", &k.source.kind)?)
+                    }
                     Some(d) => d,
                     None => c.label("source", &k.source.kind)?,
                 };
                 let retention = if k.stored {
-                    k.retention.as_ref().map(|ret| retention_words(p, ret, lang, c)).transpose()?.unwrap_or_else(|| "—".into())
+                    k.retention
+                        .as_ref()
+                        .map(|ret| retention_words(p, ret, lang, c))
+                        .transpose()?
+                        .unwrap_or_else(|| "—".into())
                 } else {
                     c.t("label.never_stored")?.to_owned()
                 };
@@ -453,7 +550,9 @@ impl View {
                     .map(|s| -> R<String> {
                         let law = one(&s.law);
                         Ok(match &s.period {
-                            Some(per) => format!("{}: {} ({law})", c.t("label.statutory")?, c.period(per)?),
+                            Some(per) => {
+                                format!("{}: {} ({law})", c.t("label.statutory")?, c.period(per)?)
+                            }
                             None => format!("{}: {law}", c.t("label.statutory")?),
                         })
                     })
@@ -489,13 +588,26 @@ impl View {
                 }
                 let location = tx(&x.location_note).unwrap_or_else(|| x.locations.join(", "));
                 let mechanism = if x.transfer.is_empty() {
-                    if x.third_countries.is_empty() { c.label("mechanism", &Mechanism::None)? } else { "—".into() }
+                    if x.third_countries.is_empty() {
+                        c.label("mechanism", &Mechanism::None)?
+                    } else {
+                        "—".into()
+                    }
                 } else {
-                    let mut labels = x.transfer.iter().map(|mch| c.label("mechanism", mch)).collect::<R<Vec<_>>>()?;
+                    let mut labels = x
+                        .transfer
+                        .iter()
+                        .map(|mch| c.label("mechanism", mch))
+                        .collect::<R<Vec<_>>>()?;
                     if let Some(module) = x.scc_module
-                        && let Some(l) = labels.iter_mut().zip(&x.transfer).find(|(_, m)| **m == Mechanism::Scc).map(|(l, _)| l) {
-                            l.push_str(&format!(", module {module}"));
-                        }
+                        && let Some(l) = labels
+                            .iter_mut()
+                            .zip(&x.transfer)
+                            .find(|(_, m)| **m == Mechanism::Scc)
+                            .map(|(l, _)| l)
+                    {
+                        l.push_str(&format!(", module {module}"));
+                    }
                     if let Some(d) = &x.derogation {
                         labels.push(format!("49(1)({d})"));
                     }
@@ -570,17 +682,40 @@ impl View {
                 .rights
                 .offered
                 .iter()
-                .map(|rt| Ok(RightView { label: c.label("right", rt)?, article: fill("label.article", "article", rt.article())? }))
+                .map(|rt| {
+                    Ok(RightView {
+                        label: c.label("right", rt)?,
+                        article: fill("label.article", "article", rt.article())?,
+                    })
+                })
                 .collect::<R<_>>()?,
             channels: channels(&p.rights.channels)?,
             response: fill("label.response", "period", &c.period(&p.rights.response)?)?,
-            extension: p.rights.extension.as_ref().map(|e| -> R<String> { fill("label.extension", "period", &c.period(e)?) }).transpose()?,
-            export_formats: p.rights.export_formats.iter().map(|f| c.label("export_format", f)).collect::<R<_>>()?,
+            extension: p
+                .rights
+                .extension
+                .as_ref()
+                .map(|e| -> R<String> { fill("label.extension", "period", &c.period(e)?) })
+                .transpose()?,
+            export_formats: p
+                .rights
+                .export_formats
+                .iter()
+                .map(|f| c.label("export_format", f))
+                .collect::<R<_>>()?,
             self_service: tx(&p.rights.self_service),
             note: tx(&p.rights.note),
         };
 
-        let complaint = p.rights.complaint.iter().map(|a| AuthorityView { name: authority_name(a, lang), url: a.url.clone() }).collect();
+        let complaint = p
+            .rights
+            .complaint
+            .iter()
+            .map(|a| AuthorityView {
+                name: authority_name(a, lang),
+                url: a.url.clone(),
+            })
+            .collect();
 
         let breach = BreachView {
             authority: p
@@ -593,15 +728,26 @@ impl View {
             note: tx(&p.breach.note),
         };
         let notice = NoticeView {
-            material: p.notice.material_change.as_ref().map(|w| -> R<String> { fill("label.notice_material", "period", &c.period(w)?) }).transpose()?,
+            material: p
+                .notice
+                .material_change
+                .as_ref()
+                .map(|w| -> R<String> { fill("label.notice_material", "period", &c.period(w)?) })
+                .transpose()?,
             subprocessor: p
                 .notice
                 .new_subprocessor
                 .as_ref()
-                .map(|w| -> R<String> { fill("label.notice_subprocessor", "period", &c.period(w)?) })
+                .map(|w| -> R<String> {
+                    fill("label.notice_subprocessor", "period", &c.period(w)?)
+                })
                 .transpose()?,
             channel: tx(&p.notice.channel),
-            acceptance: if p.notice.acceptance == Acceptance::NextLogin { Some(c.t("label.acceptance_next_login")?.to_owned()) } else { None },
+            acceptance: if p.notice.acceptance == Acceptance::NextLogin {
+                Some(c.t("label.acceptance_next_login")?.to_owned())
+            } else {
+                None
+            },
             history: tx(&p.notice.history),
         };
 
@@ -633,7 +779,14 @@ impl View {
             complaint,
             breach,
             notice,
-            commitments: p.commitments.iter().map(|x| CommitmentView { title: one(&x.title), text: one(&x.text) }).collect(),
+            commitments: p
+                .commitments
+                .iter()
+                .map(|x| CommitmentView {
+                    title: one(&x.title),
+                    text: one(&x.text),
+                })
+                .collect(),
         })
     }
 }
@@ -648,19 +801,35 @@ fn authority_name(a: &r::AuthorityRef, lang: Lang) -> String {
 /// A retention rule in words: "7 days", "30 days after the draft is decided", "deleted as soon
 /// as the transcript is created", with tiers, tenant override bounds, criteria and the purge
 /// cadence appended.
-pub(crate) fn retention_words(p: &Policy, ret: &r::Retention, lang: Lang, c: &Catalogue) -> R<String> {
+pub(crate) fn retention_words(
+    p: &Policy,
+    ret: &r::Retention,
+    lang: Lang,
+    c: &Catalogue,
+) -> R<String> {
     let clock = |id: &str| -> R<String> {
         if let Ok(label) = c.t(&format!("clock.{id}")) {
             return Ok(label.to_owned());
         }
         let ev = p.events.iter().find(|e| e.id == id);
-        Ok(ev.and_then(|e| e.name.as_ref()).map_or_else(|| id.to_owned(), |n| n.get_or_any(lang).to_owned()))
+        Ok(ev
+            .and_then(|e| e.name.as_ref())
+            .map_or_else(|| id.to_owned(), |n| n.get_or_any(lang).to_owned()))
     };
-    let events = ret.until.iter().map(|e| clock(e)).collect::<R<Vec<_>>>()?.join(c.t("retention.or")?);
+    let events = ret
+        .until
+        .iter()
+        .map(|e| clock(e))
+        .collect::<R<Vec<_>>>()?
+        .join(c.t("retention.or")?);
     let mut parts: Vec<String> = Vec::new();
     match &ret.period {
         Some(per) if per.is_zero() => {
-            let what = if ret.until.is_empty() { clock(&ret.from)? } else { events.clone() };
+            let what = if ret.until.is_empty() {
+                clock(&ret.from)?
+            } else {
+                events.clone()
+            };
             parts.push(c.t("retention.immediately")?.replace("{events}", &what));
         }
         Some(per) => {
@@ -668,24 +837,44 @@ pub(crate) fn retention_words(p: &Policy, ret: &r::Retention, lang: Lang, c: &Ca
             let base = if ret.from == "created" {
                 c.t("retention.from_created")?.replace("{period}", &words)
             } else {
-                c.t("retention.after")?.replace("{period}", &words).replace("{clock}", &clock(&ret.from)?)
+                c.t("retention.after")?
+                    .replace("{period}", &words)
+                    .replace("{clock}", &clock(&ret.from)?)
             };
             if ret.until.is_empty() {
                 parts.push(base);
             } else {
-                parts.push(format!("{base}{}{}", c.t("retention.or")?, c.t("retention.until")?.replace("{events}", &events)));
+                parts.push(format!(
+                    "{base}{}{}",
+                    c.t("retention.or")?,
+                    c.t("retention.until")?.replace("{events}", &events)
+                ));
             }
         }
-        None if !ret.until.is_empty() => parts.push(c.t("retention.until")?.replace("{events}", &events)),
+        None if !ret.until.is_empty() => {
+            parts.push(c.t("retention.until")?.replace("{events}", &events))
+        }
         None => {}
     }
     for t in &ret.tiers {
-        let tier = p.tiers.iter().find(|x| x.id == t.tier).and_then(|x| x.name.as_ref()).map_or_else(|| t.tier.clone(), |n| n.get_or_any(lang).to_owned());
-        parts.push(c.t("label.tier")?.replace("{tier}", &tier).replace("{period}", &c.period(&t.period)?));
+        let tier = p
+            .tiers
+            .iter()
+            .find(|x| x.id == t.tier)
+            .and_then(|x| x.name.as_ref())
+            .map_or_else(|| t.tier.clone(), |n| n.get_or_any(lang).to_owned());
+        parts.push(
+            c.t("label.tier")?
+                .replace("{tier}", &tier)
+                .replace("{period}", &c.period(&t.period)?),
+        );
     }
     if let Some(b) = &ret.tenant_override {
         let s = match (&b.min, &b.max) {
-            (Some(min), Some(max)) => c.t("label.override")?.replace("{min}", &c.period(min)?).replace("{max}", &c.period(max)?),
+            (Some(min), Some(max)) => c
+                .t("label.override")?
+                .replace("{min}", &c.period(min)?)
+                .replace("{max}", &c.period(max)?),
             (Some(min), None) => c.t("label.override_min")?.replace("{min}", &c.period(min)?),
             (None, Some(max)) => c.t("label.override_max")?.replace("{max}", &c.period(max)?),
             (None, None) => String::new(),
@@ -694,16 +883,30 @@ pub(crate) fn retention_words(p: &Policy, ret: &r::Retention, lang: Lang, c: &Ca
             parts.push(s);
         }
     }
-    if let Some(cr) = ret.criteria.as_ref().map(|t| t.get_or_any(lang)).filter(|s| !s.trim().is_empty()) {
+    if let Some(cr) = ret
+        .criteria
+        .as_ref()
+        .map(|t| t.get_or_any(lang))
+        .filter(|s| !s.trim().is_empty())
+    {
         parts.push(cr.to_owned());
     }
     if let Some(every) = &ret.purge_every {
         parts.push(c.t("label.purge")?.replace("{period}", &c.period(every)?));
     }
-    if let Some(note) = ret.note.as_ref().map(|t| t.get_or_any(lang)).filter(|s| !s.trim().is_empty()) {
+    if let Some(note) = ret
+        .note
+        .as_ref()
+        .map(|t| t.get_or_any(lang))
+        .filter(|s| !s.trim().is_empty())
+    {
         parts.push(note.to_owned());
     }
-    Ok(if parts.is_empty() { "—".into() } else { parts.join(c.t("retention.and_then")?) })
+    Ok(if parts.is_empty() {
+        "—".into()
+    } else {
+        parts.join(c.t("retention.and_then")?)
+    })
 }
 
 #[cfg(test)]
@@ -717,7 +920,10 @@ mod tests {
         let nl = Catalogue::get(Lang::Nl).unwrap().keys();
         let only_en: Vec<_> = en.iter().filter(|k| !nl.contains(k)).collect();
         let only_nl: Vec<_> = nl.iter().filter(|k| !en.contains(k)).collect();
-        assert!(only_en.is_empty() && only_nl.is_empty(), "only in en: {only_en:?}; only in nl: {only_nl:?}");
+        assert!(
+            only_en.is_empty() && only_nl.is_empty(),
+            "only in en: {only_en:?}; only in nl: {only_nl:?}"
+        );
     }
 
     #[test]
@@ -728,13 +934,42 @@ mod tests {
             for r in Right::ALL {
                 c.label("right", &r).unwrap();
             }
-            for b in [Basis::Consent, Basis::Contract, Basis::LegalObligation, Basis::VitalInterests, Basis::PublicTask, Basis::LegitimateInterest] {
+            for b in [
+                Basis::Consent,
+                Basis::Contract,
+                Basis::LegalObligation,
+                Basis::VitalInterests,
+                Basis::PublicTask,
+                Basis::LegitimateInterest,
+            ] {
                 c.label("basis", &b).unwrap();
             }
-            for mch in [Mechanism::None, Mechanism::Adequacy, Mechanism::Dpf, Mechanism::Scc, Mechanism::Bcr, Mechanism::CodeOfConduct, Mechanism::Certification, Mechanism::AdHocClauses, Mechanism::Derogation] {
+            for mch in [
+                Mechanism::None,
+                Mechanism::Adequacy,
+                Mechanism::Dpf,
+                Mechanism::Scc,
+                Mechanism::Bcr,
+                Mechanism::CodeOfConduct,
+                Mechanism::Certification,
+                Mechanism::AdHocClauses,
+                Mechanism::Derogation,
+            ] {
                 c.label("mechanism", &mch).unwrap();
             }
-            for u in ["1 year", "2 years", "1 month", "3 months", "1 week", "2 weeks", "1 day", "7 days", "72 hours", "1 minute", "5 minutes"] {
+            for u in [
+                "1 year",
+                "2 years",
+                "1 month",
+                "3 months",
+                "1 week",
+                "2 weeks",
+                "1 day",
+                "7 days",
+                "72 hours",
+                "1 minute",
+                "5 minutes",
+            ] {
                 c.period(&Period::parse(u).unwrap()).unwrap();
             }
         }
@@ -744,9 +979,18 @@ mod tests {
     fn periods_are_spelled_in_the_statement_language() {
         let nl = Catalogue::get(Lang::Nl).unwrap();
         let en = Catalogue::get(Lang::En).unwrap();
-        assert_eq!(nl.period(&Period::parse("7 days").unwrap()).unwrap(), "7 dagen");
-        assert_eq!(nl.period(&Period::parse("1 month").unwrap()).unwrap(), "1 maand");
-        assert_eq!(en.period(&Period::parse("P7Y").unwrap()).unwrap(), "7 years");
+        assert_eq!(
+            nl.period(&Period::parse("7 days").unwrap()).unwrap(),
+            "7 dagen"
+        );
+        assert_eq!(
+            nl.period(&Period::parse("1 month").unwrap()).unwrap(),
+            "1 maand"
+        );
+        assert_eq!(
+            en.period(&Period::parse("P7Y").unwrap()).unwrap(),
+            "7 years"
+        );
     }
 
     const POLICY: &str = r#"
@@ -790,13 +1034,31 @@ transfer = ["dpf", "scc"]
     #[test]
     fn retention_rules_read_as_sentences_in_both_languages() {
         let en = rendered(Lang::En, Format::Markdown);
-        assert!(en.contains("30 days after the draft is approved or skipped"), "{en}");
-        assert!(en.contains("deleted as soon as the transcript is made"), "{en}");
-        assert!(en.contains("90 days; customers can choose between 7 days and 1 year"), "{en}");
+        assert!(
+            en.contains("30 days after the draft is approved or skipped"),
+            "{en}"
+        );
+        assert!(
+            en.contains("deleted as soon as the transcript is made"),
+            "{en}"
+        );
+        assert!(
+            en.contains("90 days; customers can choose between 7 days and 1 year"),
+            "{en}"
+        );
         let nl = rendered(Lang::Nl, Format::Markdown);
-        assert!(nl.contains("30 dagen na het goedkeuren of overslaan van het concept"), "{nl}");
-        assert!(nl.contains("verwijderd zodra de transcriptie gemaakt is"), "{nl}");
-        assert!(nl.contains("90 dagen; klanten kunnen kiezen tussen 7 dagen en 1 jaar"), "{nl}");
+        assert!(
+            nl.contains("30 dagen na het goedkeuren of overslaan van het concept"),
+            "{nl}"
+        );
+        assert!(
+            nl.contains("verwijderd zodra de transcriptie gemaakt is"),
+            "{nl}"
+        );
+        assert!(
+            nl.contains("90 dagen; klanten kunnen kiezen tussen 7 dagen en 1 jaar"),
+            "{nl}"
+        );
     }
 
     #[test]
@@ -814,12 +1076,16 @@ transfer = ["dpf", "scc"]
         assert!(html.starts_with("<!doctype html>"), "{}", &html[..40]);
         assert!(html.contains("<html lang=\"nl\">"));
         assert!(html.contains("<main") && html.contains("</html>"));
-        assert!(html.contains("<th scope=\"col\">Bewaartermijn</th>"), "{html}");
+        assert!(
+            html.contains("<th scope=\"col\">Bewaartermijn</th>"),
+            "{html}"
+        );
     }
 
     #[test]
     fn json_is_the_resolved_policy_with_defaults_applied() {
-        let json: serde_json::Value = serde_json::from_str(&rendered(Lang::En, Format::Json)).unwrap();
+        let json: serde_json::Value =
+            serde_json::from_str(&rendered(Lang::En, Format::Json)).unwrap();
         assert_eq!(json["rights"]["response"], "P1M");
         assert_eq!(json["categories"][0]["retention"]["from"], "draft.decided");
         assert_eq!(json["categories"][1]["key_domain"], "default");

@@ -219,7 +219,10 @@ pub struct Source {
 impl Source {
     /// Whether Art. 14 applies (the data was not obtained from the data subject).
     pub fn is_indirect(&self) -> bool {
-        !matches!(self.kind, m::SourceKind::DataSubject | m::SourceKind::Observed)
+        !matches!(
+            self.kind,
+            m::SourceKind::DataSubject | m::SourceKind::Observed
+        )
     }
 }
 
@@ -476,7 +479,12 @@ pub struct Commitment {
 }
 
 /// Clocks every policy has without declaring them.
-pub const BUILTIN_CLOCKS: &[&str] = &["created", "last_activity", "consent.withdrawn", "objection.received"];
+pub const BUILTIN_CLOCKS: &[&str] = &[
+    "created",
+    "last_activity",
+    "consent.withdrawn",
+    "objection.received",
+];
 
 impl Policy {
     /// The category with `id`.
@@ -502,7 +510,9 @@ impl Policy {
     /// Whether any purpose relies on consent (Art. 6(1)(a) or 9(2)(a)).
     pub fn uses_consent(&self) -> bool {
         self.purposes.iter().any(|p| {
-            p.basis == Some(Basis::Consent) || p.special_condition == Some(m::SpecialCondition::ExplicitConsent) || p.choice == m::Choice::OptIn
+            p.basis == Some(Basis::Consent)
+                || p.special_condition == Some(m::SpecialCondition::ExplicitConsent)
+                || p.choice == m::Choice::OptIn
         })
     }
 }
@@ -513,18 +523,35 @@ struct Ids<'a> {
 }
 
 impl<'a> Ids<'a> {
-    fn collect(kind: &'static str, items: impl Iterator<Item = &'a Sp<String>>, out: &mut Vec<Diagnostic>) -> Self {
+    fn collect(
+        kind: &'static str,
+        items: impl Iterator<Item = &'a Sp<String>>,
+        out: &mut Vec<Diagnostic>,
+    ) -> Self {
         let mut spans: HashMap<&str, Range<usize>> = HashMap::new();
         for id in items {
             if id.get_ref().trim().is_empty() {
-                out.push(Diagnostic::structural("S003", "invalid-value", format!("a {kind} id must not be empty"), Some(id.span())));
+                out.push(Diagnostic::structural(
+                    "S003",
+                    "invalid-value",
+                    format!("a {kind} id must not be empty"),
+                    Some(id.span()),
+                ));
                 continue;
             }
             if let Some(first) = spans.get(id.get_ref().as_str()) {
                 let first = first.clone();
                 out.push(
-                    Diagnostic::structural("S006", "duplicate-id", format!("{kind} id `{}` is defined twice", id.get_ref()), Some(id.span()))
-                        .with_help(format!("the first definition is at byte {}; ids must be unique", first.start)),
+                    Diagnostic::structural(
+                        "S006",
+                        "duplicate-id",
+                        format!("{kind} id `{}` is defined twice", id.get_ref()),
+                        Some(id.span()),
+                    )
+                    .with_help(format!(
+                        "the first definition is at byte {}; ids must be unique",
+                        first.start
+                    )),
                 );
             } else {
                 spans.insert(id.get_ref(), id.span());
@@ -542,13 +569,29 @@ impl<'a> Ids<'a> {
         if self.spans.contains_key(name) || extra.contains(&name) {
             return true;
         }
-        let mut candidates: Vec<&str> = self.spans.keys().copied().chain(extra.iter().copied()).collect();
+        let mut candidates: Vec<&str> = self
+            .spans
+            .keys()
+            .copied()
+            .chain(extra.iter().copied())
+            .collect();
         candidates.sort_unstable();
-        let mut d = Diagnostic::structural("S005", "undefined-reference", format!("no {} with id `{name}` is defined", self.kind), Some(r.span()));
+        let mut d = Diagnostic::structural(
+            "S005",
+            "undefined-reference",
+            format!("no {} with id `{name}` is defined", self.kind),
+            Some(r.span()),
+        );
         d = match nearest(name, candidates.iter().copied()) {
             Some(s) => d.with_help(format!("did you mean `{s}`?")),
-            None if candidates.is_empty() => d.with_help(format!("define it first with a [[{}]] table", self.kind)),
-            None => d.with_help(format!("defined {} ids: {}", self.kind, candidates.join(", "))),
+            None if candidates.is_empty() => {
+                d.with_help(format!("define it first with a [[{}]] table", self.kind))
+            }
+            None => d.with_help(format!(
+                "defined {} ids: {}",
+                self.kind,
+                candidates.join(", ")
+            )),
         };
         out.push(d);
         false
@@ -560,15 +603,47 @@ impl<'a> Ids<'a> {
 /// location codes, authorities or languages) rather than stopping at the first.
 pub fn resolve(file: &PolicyFile) -> Result<Policy, Vec<Diagnostic>> {
     let mut errs = Vec::new();
-    let subjects = Ids::collect("subject", file.subject.iter().map(|s| &s.get_ref().id), &mut errs);
-    let categories = Ids::collect("category", file.category.iter().map(|c| &c.get_ref().id), &mut errs);
-    let events = Ids::collect("event", file.event.iter().map(|e| &e.get_ref().id), &mut errs);
+    let subjects = Ids::collect(
+        "subject",
+        file.subject.iter().map(|s| &s.get_ref().id),
+        &mut errs,
+    );
+    let categories = Ids::collect(
+        "category",
+        file.category.iter().map(|c| &c.get_ref().id),
+        &mut errs,
+    );
+    let events = Ids::collect(
+        "event",
+        file.event.iter().map(|e| &e.get_ref().id),
+        &mut errs,
+    );
     let tiers = Ids::collect("tier", file.tier.iter().map(|t| &t.get_ref().id), &mut errs);
-    let purposes = Ids::collect("purpose", file.purpose.iter().map(|p| &p.get_ref().id), &mut errs);
-    let recipients = Ids::collect("recipient", file.recipient.iter().map(|r| &r.get_ref().id), &mut errs);
-    Ids::collect("joint_controller", file.joint_controller.iter().map(|j| &j.get_ref().id), &mut errs);
-    Ids::collect("measure", file.measure.iter().map(|x| &x.get_ref().id), &mut errs);
-    Ids::collect("commitment", file.commitment.iter().map(|x| &x.get_ref().id), &mut errs);
+    let purposes = Ids::collect(
+        "purpose",
+        file.purpose.iter().map(|p| &p.get_ref().id),
+        &mut errs,
+    );
+    let recipients = Ids::collect(
+        "recipient",
+        file.recipient.iter().map(|r| &r.get_ref().id),
+        &mut errs,
+    );
+    Ids::collect(
+        "joint_controller",
+        file.joint_controller.iter().map(|j| &j.get_ref().id),
+        &mut errs,
+    );
+    Ids::collect(
+        "measure",
+        file.measure.iter().map(|x| &x.get_ref().id),
+        &mut errs,
+    );
+    Ids::collect(
+        "commitment",
+        file.commitment.iter().map(|x| &x.get_ref().id),
+        &mut errs,
+    );
 
     // References.
     for c in &file.category {
@@ -592,13 +667,20 @@ pub fn resolve(file: &PolicyFile) -> Result<Policy, Vec<Diagnostic>> {
             }
         }
     }
-    let dpv_refs = file.category.iter().flat_map(|c| c.get_ref().dpv.iter()).chain(file.purpose.iter().flat_map(|p| p.get_ref().dpv.iter()));
+    let dpv_refs = file
+        .category
+        .iter()
+        .flat_map(|c| c.get_ref().dpv.iter())
+        .chain(file.purpose.iter().flat_map(|p| p.get_ref().dpv.iter()));
     for concept in dpv_refs {
         if !crate::dpv::is_known_concept(concept.get_ref()) {
             let mut d = Diagnostic::structural(
                 "S008",
                 "unknown-dpv-concept",
-                format!("`{}` is not a DPV 2.3 concept Custos knows", concept.get_ref()),
+                format!(
+                    "`{}` is not a DPV 2.3 concept Custos knows",
+                    concept.get_ref()
+                ),
                 Some(concept.span()),
             );
             d = match nearest(concept.get_ref(), crate::dpv::known_concepts()) {
@@ -629,7 +711,10 @@ pub fn resolve(file: &PolicyFile) -> Result<Policy, Vec<Diagnostic>> {
                 let mut d = Diagnostic::structural(
                     "S008",
                     "unknown-location",
-                    format!("`{}` is not a location code: use an ISO 3166-1 alpha-2 country code, `EU` or `EEA`", loc.get_ref()),
+                    format!(
+                        "`{}` is not a location code: use an ISO 3166-1 alpha-2 country code, `EU` or `EEA`",
+                        loc.get_ref()
+                    ),
                     Some(loc.span()),
                 );
                 if let Some(s) = nearest(&loc.get_ref().to_uppercase(), law::location_codes()) {
@@ -650,17 +735,27 @@ pub fn resolve(file: &PolicyFile) -> Result<Policy, Vec<Diagnostic>> {
             let mut d = Diagnostic::structural(
                 "S008",
                 "unknown-authority",
-                format!("`{}` is not a supervisory authority Custos knows", a.get_ref()),
+                format!(
+                    "`{}` is not a supervisory authority Custos knows",
+                    a.get_ref()
+                ),
                 Some(a.span()),
             );
             d = match nearest(a.get_ref(), authority_ids.iter().copied()) {
-                Some(s) => d.with_help(format!("did you mean `{s}`? known: {}", authority_ids.join(", "))),
+                Some(s) => d.with_help(format!(
+                    "did you mean `{s}`? known: {}",
+                    authority_ids.join(", ")
+                )),
                 None => d.with_help(format!("known: {}", authority_ids.join(", "))),
             };
             errs.push(d);
         }
     };
-    if let Some(a) = file.controller.as_ref().and_then(|c| c.get_ref().authority.as_ref()) {
+    if let Some(a) = file
+        .controller
+        .as_ref()
+        .and_then(|c| c.get_ref().authority.as_ref())
+    {
         check_authority(a, &mut errs);
     }
     if let Some(r) = &file.rights {
@@ -670,7 +765,12 @@ pub fn resolve(file: &PolicyFile) -> Result<Policy, Vec<Diagnostic>> {
     }
 
     // Category hierarchy: explicit parent, else the dotted prefix when that is a category.
-    let index: HashMap<&str, usize> = file.category.iter().enumerate().map(|(i, c)| (c.get_ref().id.get_ref().as_str(), i)).collect();
+    let index: HashMap<&str, usize> = file
+        .category
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.get_ref().id.get_ref().as_str(), i))
+        .collect();
     let parent_of: Vec<Option<usize>> = file
         .category
         .iter()
@@ -678,7 +778,11 @@ pub fn resolve(file: &PolicyFile) -> Result<Policy, Vec<Diagnostic>> {
             let c = c.get_ref();
             match &c.parent {
                 Some(p) => index.get(p.get_ref().as_str()).copied(),
-                None => c.id.get_ref().rsplit_once('.').and_then(|(prefix, _)| index.get(prefix).copied()),
+                None => {
+                    c.id.get_ref()
+                        .rsplit_once('.')
+                        .and_then(|(prefix, _)| index.get(prefix).copied())
+                }
             }
         })
         .collect();
@@ -689,11 +793,26 @@ pub fn resolve(file: &PolicyFile) -> Result<Policy, Vec<Diagnostic>> {
             if !seen.insert(i) {
                 if i == start {
                     let c = file.category[start].get_ref();
-                    let span = c.parent.as_ref().map(|p| p.span()).unwrap_or_else(|| c.id.span());
-                    let chain: Vec<&str> = seen.iter().map(|&k| file.category[k].get_ref().id.get_ref().as_str()).collect();
+                    let span = c
+                        .parent
+                        .as_ref()
+                        .map(|p| p.span())
+                        .unwrap_or_else(|| c.id.span());
+                    let chain: Vec<&str> = seen
+                        .iter()
+                        .map(|&k| file.category[k].get_ref().id.get_ref().as_str())
+                        .collect();
                     errs.push(
-                        Diagnostic::structural("S007", "category-cycle", format!("category `{}` is its own ancestor", c.id.get_ref()), Some(span))
-                            .with_help(format!("the parents form a cycle through: {}", chain.join(" → "))),
+                        Diagnostic::structural(
+                            "S007",
+                            "category-cycle",
+                            format!("category `{}` is its own ancestor", c.id.get_ref()),
+                            Some(span),
+                        )
+                        .with_help(format!(
+                            "the parents form a cycle through: {}",
+                            chain.join(" → ")
+                        )),
                     );
                 }
                 break;
@@ -743,13 +862,27 @@ fn build(file: &PolicyFile, parent_of: &[Option<usize>]) -> Policy {
                 registration: c.registration.clone(),
                 contact: c.contact.iter().map(|ch| ch.get_ref().clone()).collect(),
                 website: c.website.clone(),
-                roles: if c.roles.is_empty() { vec![Role::Controller] } else { c.roles.iter().map(|r| *r.get_ref()).collect() },
+                roles: if c.roles.is_empty() {
+                    vec![Role::Controller]
+                } else {
+                    c.roles.iter().map(|r| *r.get_ref()).collect()
+                },
                 dpo: c.dpo.as_ref().map(|d| {
                     let d = d.get_ref();
-                    Dpo { appointed: d.appointed, name: d.name.clone(), email: d.email.clone(), phone: d.phone.clone(), reason: d.reason.clone() }
+                    Dpo {
+                        appointed: d.appointed,
+                        name: d.name.clone(),
+                        email: d.email.clone(),
+                        phone: d.phone.clone(),
+                        reason: d.reason.clone(),
+                    }
                 }),
                 representative: c.representative.clone(),
-                authority: c.authority.as_ref().and_then(|a| law::authority(a.get_ref())).map(AuthorityRef::from),
+                authority: c
+                    .authority
+                    .as_ref()
+                    .and_then(|a| law::authority(a.get_ref()))
+                    .map(AuthorityRef::from),
             }
         }
         None => Controller {
@@ -774,21 +907,39 @@ fn build(file: &PolicyFile, parent_of: &[Option<usize>]) -> Policy {
     for p in &file.purpose {
         let p = p.get_ref();
         for c in &p.categories {
-            cat_purposes.entry(c.get_ref()).or_default().push(p.id.get_ref().clone());
+            cat_purposes
+                .entry(c.get_ref())
+                .or_default()
+                .push(p.id.get_ref().clone());
             for r in &p.recipients {
-                cat_recipients.entry(c.get_ref()).or_default().insert(r.get_ref().clone());
-                rec_categories.entry(r.get_ref()).or_default().insert(c.get_ref().clone());
+                cat_recipients
+                    .entry(c.get_ref())
+                    .or_default()
+                    .insert(r.get_ref().clone());
+                rec_categories
+                    .entry(r.get_ref())
+                    .or_default()
+                    .insert(c.get_ref().clone());
             }
         }
         for r in &p.recipients {
-            rec_purposes.entry(r.get_ref()).or_default().push(p.id.get_ref().clone());
+            rec_purposes
+                .entry(r.get_ref())
+                .or_default()
+                .push(p.id.get_ref().clone());
         }
     }
     for r in &file.recipient {
         let r = r.get_ref();
         for c in &r.categories {
-            cat_recipients.entry(c.get_ref()).or_default().insert(r.id.get_ref().clone());
-            rec_categories.entry(r.id.get_ref()).or_default().insert(c.get_ref().clone());
+            cat_recipients
+                .entry(c.get_ref())
+                .or_default()
+                .insert(r.id.get_ref().clone());
+            rec_categories
+                .entry(r.id.get_ref())
+                .or_default()
+                .insert(c.get_ref().clone());
         }
     }
 
@@ -807,31 +958,49 @@ fn build(file: &PolicyFile, parent_of: &[Option<usize>]) -> Policy {
         .map(|i| {
             let chain = ancestors(i);
             let own = raw[i].get_ref();
-            let first = |f: &dyn Fn(&m::Category) -> bool| chain.iter().map(|&k| raw[k].get_ref()).find(|c| f(c));
+            let first = |f: &dyn Fn(&m::Category) -> bool| {
+                chain.iter().map(|&k| raw[k].get_ref()).find(|c| f(c))
+            };
             let id = own.id.get_ref().clone();
             Category {
                 parent: parent_of[i].map(|p| raw[p].get_ref().id.get_ref().clone()),
                 depth: chain.len() - 1,
                 name: own.name.clone(),
                 examples: own.examples.clone(),
-                subjects: first(&|c| !c.subjects.is_empty()).map(|c| text_vec(&c.subjects)).unwrap_or_default(),
-                special: first(&|c| c.special.is_some()).and_then(|c| c.special.as_ref().map(|s| *s.get_ref())),
+                subjects: first(&|c| !c.subjects.is_empty())
+                    .map(|c| text_vec(&c.subjects))
+                    .unwrap_or_default(),
+                special: first(&|c| c.special.is_some())
+                    .and_then(|c| c.special.as_ref().map(|s| *s.get_ref())),
                 criminal: chain.iter().any(|&k| raw[k].get_ref().criminal),
                 source: first(&|c| c.source.is_some())
                     .and_then(|c| c.source.as_ref())
-                    .map(|s| Source { kind: *s.get_ref().kind.get_ref(), description: s.get_ref().description.clone() })
-                    .unwrap_or(Source { kind: m::SourceKind::DataSubject, description: None }),
+                    .map(|s| Source {
+                        kind: *s.get_ref().kind.get_ref(),
+                        description: s.get_ref().description.clone(),
+                    })
+                    .unwrap_or(Source {
+                        kind: m::SourceKind::DataSubject,
+                        description: None,
+                    }),
                 key_domain: first(&|c| c.key_domain.is_some())
                     .and_then(|c| c.key_domain.as_ref())
                     .map(|k| k.get_ref().clone())
                     .unwrap_or_else(|| "default".into()),
                 stored: chain.iter().all(|&k| raw[k].get_ref().stored),
                 handling: own.handling.clone(),
-                retention: first(&|c| c.retention.is_some()).and_then(|c| c.retention.as_ref()).map(|r| resolve_retention(r.get_ref())),
+                retention: first(&|c| c.retention.is_some())
+                    .and_then(|c| c.retention.as_ref())
+                    .map(|r| resolve_retention(r.get_ref())),
                 note: own.note.clone(),
                 purposes: cat_purposes.remove(id.as_str()).unwrap_or_default(),
-                recipients: cat_recipients.remove(id.as_str()).map(|s| s.into_iter().collect()).unwrap_or_default(),
-                dpv: first(&|c| !c.dpv.is_empty()).map(|c| text_vec(&c.dpv)).unwrap_or_default(),
+                recipients: cat_recipients
+                    .remove(id.as_str())
+                    .map(|s| s.into_iter().collect())
+                    .unwrap_or_default(),
+                dpv: first(&|c| !c.dpv.is_empty())
+                    .map(|c| text_vec(&c.dpv))
+                    .unwrap_or_default(),
                 id,
             }
         })
@@ -851,8 +1020,11 @@ fn build(file: &PolicyFile, parent_of: &[Option<usize>]) -> Policy {
             let p = p.get_ref();
             let cats = text_vec(&p.categories);
             let subjects = if p.subjects.is_empty() {
-                let mut s: Vec<String> =
-                    cats.iter().filter_map(|c| categories.iter().find(|k| &k.id == c)).flat_map(|k| k.subjects.iter().cloned()).collect();
+                let mut s: Vec<String> = cats
+                    .iter()
+                    .filter_map(|c| categories.iter().find(|k| &k.id == c))
+                    .flat_map(|k| k.subjects.iter().cloned())
+                    .collect();
                 s.sort();
                 s.dedup();
                 s
@@ -865,7 +1037,11 @@ fn build(file: &PolicyFile, parent_of: &[Option<usize>]) -> Policy {
                 id: p.id.get_ref().clone(),
                 name: p.name.clone(),
                 description: p.description.clone(),
-                role: p.role.as_ref().map(|r| *r.get_ref()).unwrap_or(Role::Controller),
+                role: p
+                    .role
+                    .as_ref()
+                    .map(|r| *r.get_ref())
+                    .unwrap_or(Role::Controller),
                 on_behalf_of: p.on_behalf_of.clone(),
                 dpa: p.dpa.clone(),
                 basis,
@@ -878,7 +1054,10 @@ fn build(file: &PolicyFile, parent_of: &[Option<usize>]) -> Policy {
                 choice: p.choice,
                 withdraw: p.withdraw.clone(),
                 direct_marketing: p.direct_marketing,
-                provision: p.provision.as_ref().map(|x| Provision { requirement: x.requirement, consequence: x.consequence.clone() }),
+                provision: p.provision.as_ref().map(|x| Provision {
+                    requirement: x.requirement,
+                    consequence: x.consequence.clone(),
+                }),
                 automated_decision: p.automated_decision.as_ref().map(|a| {
                     let a = a.get_ref();
                     AutomatedDecision {
@@ -891,7 +1070,11 @@ fn build(file: &PolicyFile, parent_of: &[Option<usize>]) -> Policy {
                 }),
                 approval: p.approval.as_ref().map(|a| {
                     let a = a.get_ref();
-                    Approval { action: a.action.get_ref().clone(), approver: a.approver.clone(), audit: a.audit }
+                    Approval {
+                        action: a.action.get_ref().clone(),
+                        approver: a.approver.clone(),
+                        audit: a.audit,
+                    }
                 }),
                 subjects,
                 categories: cats,
@@ -912,9 +1095,17 @@ fn build(file: &PolicyFile, parent_of: &[Option<usize>]) -> Policy {
             let id = r.id.get_ref().clone();
             Recipient {
                 name: r.name.get_ref().clone(),
-                kind: r.kind.as_ref().map(|k| *k.get_ref()).unwrap_or(m::RecipientKind::Processor),
+                kind: r
+                    .kind
+                    .as_ref()
+                    .map(|k| *k.get_ref())
+                    .unwrap_or(m::RecipientKind::Processor),
                 purpose: r.purpose.clone(),
-                third_countries: locations.iter().filter(|l| law::zone(l) != Some(Zone::Eea)).cloned().collect(),
+                third_countries: locations
+                    .iter()
+                    .filter(|l| law::zone(l) != Some(Zone::Eea))
+                    .cloned()
+                    .collect(),
                 locations,
                 location_note: r.location_note.clone(),
                 transfer: r.transfer.iter().map(|t| *t.get_ref()).collect(),
@@ -925,7 +1116,10 @@ fn build(file: &PolicyFile, parent_of: &[Option<usize>]) -> Policy {
                 tia: r.tia,
                 tenant_opt_in: r.tenant_opt_in,
                 optional: r.optional,
-                categories: rec_categories.remove(id.as_str()).map(|s| s.into_iter().collect()).unwrap_or_default(),
+                categories: rec_categories
+                    .remove(id.as_str())
+                    .map(|s| s.into_iter().collect())
+                    .unwrap_or_default(),
                 purposes: rec_purposes.remove(id.as_str()).unwrap_or_default(),
                 note: r.note.clone(),
                 id,
@@ -938,14 +1132,26 @@ fn build(file: &PolicyFile, parent_of: &[Option<usize>]) -> Policy {
             let r = r.get_ref();
             Rights {
                 offered: r.offered.iter().map(|x| *x.get_ref()).collect(),
-                channels: if r.channels.is_empty() { controller.contact.clone() } else { r.channels.iter().map(|c| c.get_ref().clone()).collect() },
-                response: r.response.as_ref().map(|p| *p.get_ref()).unwrap_or_else(one_month),
+                channels: if r.channels.is_empty() {
+                    controller.contact.clone()
+                } else {
+                    r.channels.iter().map(|c| c.get_ref().clone()).collect()
+                },
+                response: r
+                    .response
+                    .as_ref()
+                    .map(|p| *p.get_ref())
+                    .unwrap_or_else(one_month),
                 extension: r.extension.as_ref().map(|p| *p.get_ref()),
                 export_formats: r.export_formats.clone(),
                 complaint: if r.complaint.is_empty() {
                     controller.authority.iter().cloned().collect()
                 } else {
-                    r.complaint.iter().filter_map(|a| law::authority(a.get_ref())).map(AuthorityRef::from).collect()
+                    r.complaint
+                        .iter()
+                        .filter_map(|a| law::authority(a.get_ref()))
+                        .map(AuthorityRef::from)
+                        .collect()
                 },
                 self_service: r.self_service.clone(),
                 note: r.note.clone(),
@@ -984,12 +1190,30 @@ fn build(file: &PolicyFile, parent_of: &[Option<usize>]) -> Policy {
             .iter()
             .map(|s| {
                 let s = s.get_ref();
-                Subject { id: s.id.get_ref().clone(), name: s.name.clone(), description: s.description.clone() }
+                Subject {
+                    id: s.id.get_ref().clone(),
+                    name: s.name.clone(),
+                    description: s.description.clone(),
+                }
             })
             .collect(),
         categories,
-        events: file.event.iter().map(|e| Named { id: e.get_ref().id.get_ref().clone(), name: e.get_ref().name.clone() }).collect(),
-        tiers: file.tier.iter().map(|e| Named { id: e.get_ref().id.get_ref().clone(), name: e.get_ref().name.clone() }).collect(),
+        events: file
+            .event
+            .iter()
+            .map(|e| Named {
+                id: e.get_ref().id.get_ref().clone(),
+                name: e.get_ref().name.clone(),
+            })
+            .collect(),
+        tiers: file
+            .tier
+            .iter()
+            .map(|e| Named {
+                id: e.get_ref().id.get_ref().clone(),
+                name: e.get_ref().name.clone(),
+            })
+            .collect(),
         purposes,
         recipients,
         measures: file
@@ -997,7 +1221,12 @@ fn build(file: &PolicyFile, parent_of: &[Option<usize>]) -> Policy {
             .iter()
             .map(|x| {
                 let x = x.get_ref();
-                Measure { id: x.id.get_ref().clone(), kind: *x.kind.get_ref(), description: x.description.clone(), every: x.every.as_ref().map(|p| *p.get_ref()) }
+                Measure {
+                    id: x.id.get_ref().clone(),
+                    kind: *x.kind.get_ref(),
+                    description: x.description.clone(),
+                    every: x.every.as_ref().map(|p| *p.get_ref()),
+                }
             })
             .collect(),
         breach: file
@@ -1005,7 +1234,11 @@ fn build(file: &PolicyFile, parent_of: &[Option<usize>]) -> Policy {
             .as_ref()
             .map(|b| {
                 let b = b.get_ref();
-                Breach { authority_within: b.authority_within.as_ref().map(|p| *p.get_ref()), subjects: b.subjects.clone(), note: b.note.clone() }
+                Breach {
+                    authority_within: b.authority_within.as_ref().map(|p| *p.get_ref()),
+                    subjects: b.subjects.clone(),
+                    note: b.note.clone(),
+                }
             })
             .unwrap_or_default(),
         rights,
@@ -1028,7 +1261,11 @@ fn build(file: &PolicyFile, parent_of: &[Option<usize>]) -> Policy {
             .iter()
             .map(|c| {
                 let c = c.get_ref();
-                Commitment { id: c.id.get_ref().clone(), title: c.title.clone(), text: c.text.clone() }
+                Commitment {
+                    id: c.id.get_ref().clone(),
+                    title: c.title.clone(),
+                    text: c.text.clone(),
+                }
             })
             .collect(),
         controller,
@@ -1042,18 +1279,39 @@ fn one_month() -> Period {
 fn resolve_retention(r: &m::Retention) -> Retention {
     Retention {
         period: r.period.as_ref().map(|p| *p.get_ref()),
-        from: r.from.as_ref().map(|f| f.get_ref().clone()).unwrap_or_else(|| "created".into()),
+        from: r
+            .from
+            .as_ref()
+            .map(|f| f.get_ref().clone())
+            .unwrap_or_else(|| "created".into()),
         until: text_vec(&r.until),
         criteria: r.criteria.clone(),
         statutory: r.statutory.as_ref().map(|s| {
             let s = s.get_ref();
-            Statutory { law: s.law.clone(), period: s.period.as_ref().map(|p| *p.get_ref()).or(r.period.as_ref().map(|p| *p.get_ref())) }
+            Statutory {
+                law: s.law.clone(),
+                period: s
+                    .period
+                    .as_ref()
+                    .map(|p| *p.get_ref())
+                    .or(r.period.as_ref().map(|p| *p.get_ref())),
+            }
         }),
         tenant_override: r.tenant_override.as_ref().map(|b| {
             let b = b.get_ref();
-            Bounds { min: b.min.as_ref().map(|p| *p.get_ref()), max: b.max.as_ref().map(|p| *p.get_ref()) }
+            Bounds {
+                min: b.min.as_ref().map(|p| *p.get_ref()),
+                max: b.max.as_ref().map(|p| *p.get_ref()),
+            }
         }),
-        tiers: r.tiers.iter().map(|t| TierPeriod { tier: t.get_ref().tier.get_ref().clone(), period: *t.get_ref().period.get_ref() }).collect(),
+        tiers: r
+            .tiers
+            .iter()
+            .map(|t| TierPeriod {
+                tier: t.get_ref().tier.get_ref().clone(),
+                period: *t.get_ref().period.get_ref(),
+            })
+            .collect(),
         purge_every: r.purge_every.as_ref().map(|p| *p.get_ref()),
         note: r.note.clone(),
     }

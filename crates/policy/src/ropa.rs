@@ -118,14 +118,28 @@ pub fn record(p: &Policy, lang: Lang) -> Result<Record, RenderError> {
                 out.push(Transfer {
                     recipient: r.name.clone(),
                     country: country.clone(),
-                    mechanism: r.transfer.iter().map(|m| format!("{} (Art. {})", mechanism_key(*m), law::mechanism_article(*m))).collect(),
+                    mechanism: r
+                        .transfer
+                        .iter()
+                        .map(|m| {
+                            format!(
+                                "{} (Art. {})",
+                                mechanism_key(*m),
+                                law::mechanism_article(*m)
+                            )
+                        })
+                        .collect(),
                     safeguards: r.safeguards.as_ref().map(tx),
                 });
             }
         }
         out
     };
-    let names = |ids: &[String]| -> Vec<String> { ids.iter().map(|id| p.category(id).map_or_else(|| id.clone(), |c| tx(&c.name))).collect() };
+    let names = |ids: &[String]| -> Vec<String> {
+        ids.iter()
+            .map(|id| p.category(id).map_or_else(|| id.clone(), |c| tx(&c.name)))
+            .collect()
+    };
 
     let mut controller_activities = Vec::new();
     let mut processor_activities = Vec::new();
@@ -141,7 +155,11 @@ pub fn record(p: &Policy, lang: Lang) -> Result<Record, RenderError> {
                 on_behalf_of: purpose.on_behalf_of.as_ref().map(tx),
                 agreement: purpose.dpa.as_ref().map(tx),
                 personal_data: names(&purpose.categories),
-                sub_processors: recipients_of(p, purpose).iter().filter_map(|r| p.recipient(r)).map(|r| r.name.clone()).collect(),
+                sub_processors: recipients_of(p, purpose)
+                    .iter()
+                    .filter_map(|r| p.recipient(r))
+                    .map(|r| r.name.clone())
+                    .collect(),
                 transfers: transfers(purpose),
                 measures: measures.clone(),
             });
@@ -155,14 +173,21 @@ pub fn record(p: &Policy, lang: Lang) -> Result<Record, RenderError> {
                     Some(r) => retention_words(p, r, lang, cat)?,
                     None => "—".into(),
                 };
-                time_limits.push(TimeLimit { category: cid.clone(), limit });
+                time_limits.push(TimeLimit {
+                    category: cid.clone(),
+                    limit,
+                });
             }
         }
         controller_activities.push(ControllerActivity {
             id: purpose.id.clone(),
             purpose: description,
             legal_basis: purpose.basis_article.map(|a| format!("Art. {a}")),
-            data_subjects: purpose.subjects.iter().map(|s| p.subject(s).map_or_else(|| s.clone(), |x| tx(&x.name))).collect(),
+            data_subjects: purpose
+                .subjects
+                .iter()
+                .map(|s| p.subject(s).map_or_else(|| s.clone(), |x| tx(&x.name)))
+                .collect(),
             personal_data: names(&purpose.categories),
             special_categories: purpose
                 .categories
@@ -171,7 +196,11 @@ pub fn record(p: &Policy, lang: Lang) -> Result<Record, RenderError> {
                 .filter(|c| c.special.is_some() || c.criminal)
                 .map(|c| tx(&c.name))
                 .collect(),
-            recipients: recipients_of(p, purpose).iter().filter_map(|r| p.recipient(r)).map(|r| r.name.clone()).collect(),
+            recipients: recipients_of(p, purpose)
+                .iter()
+                .filter_map(|r| p.recipient(r))
+                .map(|r| r.name.clone())
+                .collect(),
             transfers: transfers(purpose),
             time_limits,
             measures: measures.clone(),
@@ -180,22 +209,41 @@ pub fn record(p: &Policy, lang: Lang) -> Result<Record, RenderError> {
     let ctrl = &p.controller;
     let organisation = Organisation {
         name: ctrl.name.clone(),
-        contact: ctrl.address.iter().cloned().chain(ctrl.contact.iter().map(|c| c.address.clone())).collect(),
+        contact: ctrl
+            .address
+            .iter()
+            .cloned()
+            .chain(ctrl.contact.iter().map(|c| c.address.clone()))
+            .collect(),
         joint_controllers: p.joint_controllers.iter().map(|j| tx(&j.name)).collect(),
         representative: ctrl.representative.as_ref().map(|r| r.name.clone()),
         dpo: ctrl.dpo.as_ref().map(|d| {
             if d.appointed {
-                [d.name.clone(), d.email.clone(), d.phone.clone()].into_iter().flatten().collect::<Vec<_>>().join(", ")
+                [d.name.clone(), d.email.clone(), d.phone.clone()]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join(", ")
             } else {
-                format!("none appointed: {}", d.reason.as_ref().map(tx).unwrap_or_default())
+                format!(
+                    "none appointed: {}",
+                    d.reason.as_ref().map(tx).unwrap_or_default()
+                )
             }
         }),
     };
-    Ok(Record { organisation, controller_activities, processor_activities })
+    Ok(Record {
+        organisation,
+        controller_activities,
+        processor_activities,
+    })
 }
 
 fn mechanism_key(m: crate::model::Mechanism) -> String {
-    serde_json::to_value(m).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+    serde_json::to_value(m)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
 }
 
 /// Recipients a purpose shares with: named on the purpose, or receiving one of its categories.
@@ -230,10 +278,21 @@ impl Record {
             "security_measures",
         ])?;
         let org = &self.organisation;
-        let controller = [org.name.clone().unwrap_or_default()].into_iter().chain(org.joint_controllers.iter().cloned()).collect::<Vec<_>>().join("; ");
+        let controller = [org.name.clone().unwrap_or_default()]
+            .into_iter()
+            .chain(org.joint_controllers.iter().cloned())
+            .collect::<Vec<_>>()
+            .join("; ");
         let transfers = |t: &[Transfer]| {
             t.iter()
-                .map(|t| format!("{} ({}): {}", t.recipient, t.country, t.mechanism.join(", ")))
+                .map(|t| {
+                    format!(
+                        "{} ({}): {}",
+                        t.recipient,
+                        t.country,
+                        t.mechanism.join(", ")
+                    )
+                })
                 .collect::<Vec<_>>()
                 .join("; ")
         };
@@ -251,7 +310,11 @@ impl Record {
                 &a.special_categories.join("; "),
                 &a.recipients.join("; "),
                 &transfers(&a.transfers),
-                &a.time_limits.iter().map(|t| format!("{}: {}", t.category, t.limit)).collect::<Vec<_>>().join("; "),
+                &a.time_limits
+                    .iter()
+                    .map(|t| format!("{}: {}", t.category, t.limit))
+                    .collect::<Vec<_>>()
+                    .join("; "),
                 &a.measures.join("; "),
             ])?;
         }
@@ -333,7 +396,11 @@ transfer = ["dpf"]
         let b = &r.processor_activities[0];
         assert_eq!(b.on_behalf_of.as_deref(), Some("our customers"));
         assert_eq!(b.transfers[0].country, "US");
-        assert!(b.transfers[0].mechanism[0].contains("2023/1795"), "{:?}", b.transfers[0].mechanism);
+        assert!(
+            b.transfers[0].mechanism[0].contains("2023/1795"),
+            "{:?}",
+            b.transfers[0].mechanism
+        );
     }
 
     #[test]
@@ -345,6 +412,9 @@ transfer = ["dpf"]
         assert_eq!(rows.len(), 2);
         assert_eq!(&rows[0][0], "30(1)");
         assert_eq!(&rows[1][0], "30(2)");
-        assert_eq!(&rows[1][11], "OpenAI (US): dpf (Art. 45 (Decision (EU) 2023/1795))");
+        assert_eq!(
+            &rows[1][11],
+            "OpenAI (US): dpf (Art. 45 (Decision (EU) 2023/1795))"
+        );
     }
 }

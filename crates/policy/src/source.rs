@@ -50,7 +50,9 @@ pub enum ReadError {
         limit: u64,
     },
     /// The file is not UTF-8 text.
-    #[error("{path}: not a text file (invalid UTF-8 at byte {offset}); a policy is a UTF-8 TOML file")]
+    #[error(
+        "{path}: not a text file (invalid UTF-8 at byte {offset}); a policy is a UTF-8 TOML file"
+    )]
     NotText {
         /// The path as given.
         path: PathBuf,
@@ -73,27 +75,50 @@ impl SourceFile {
         let text = text.into();
         let mut line_starts = vec![0];
         line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
-        SourceFile { name: name.into(), text, line_starts }
+        SourceFile {
+            name: name.into(),
+            text,
+            line_starts,
+        }
     }
 
     /// Reads a policy file from disk, refusing directories, huge files and binary files with
     /// an error that names the path.
     pub fn read(path: &Path) -> Result<Self, ReadError> {
         let meta = std::fs::metadata(path).map_err(|source| match source.kind() {
-            std::io::ErrorKind::NotFound => ReadError::NotFound { path: path.to_owned() },
-            _ => ReadError::Io { path: path.to_owned(), source },
+            std::io::ErrorKind::NotFound => ReadError::NotFound {
+                path: path.to_owned(),
+            },
+            _ => ReadError::Io {
+                path: path.to_owned(),
+                source,
+            },
         })?;
         if meta.is_dir() {
-            return Err(ReadError::Directory { path: path.to_owned() });
+            return Err(ReadError::Directory {
+                path: path.to_owned(),
+            });
         }
         if meta.len() > MAX_POLICY_BYTES {
-            return Err(ReadError::TooLarge { path: path.to_owned(), size: meta.len(), limit: MAX_POLICY_BYTES });
+            return Err(ReadError::TooLarge {
+                path: path.to_owned(),
+                size: meta.len(),
+                limit: MAX_POLICY_BYTES,
+            });
         }
-        let bytes = std::fs::read(path).map_err(|source| ReadError::Io { path: path.to_owned(), source })?;
-        let text = String::from_utf8(bytes)
-            .map_err(|e| ReadError::NotText { path: path.to_owned(), offset: e.utf8_error().valid_up_to() })?;
+        let bytes = std::fs::read(path).map_err(|source| ReadError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        let text = String::from_utf8(bytes).map_err(|e| ReadError::NotText {
+            path: path.to_owned(),
+            offset: e.utf8_error().valid_up_to(),
+        })?;
         if let Some(offset) = text.find('\0') {
-            return Err(ReadError::NotText { path: path.to_owned(), offset });
+            return Err(ReadError::NotText {
+                path: path.to_owned(),
+                offset,
+            });
         }
         Ok(SourceFile::new(path.display().to_string(), text))
     }
@@ -113,14 +138,28 @@ impl SourceFile {
         let offset = offset.min(self.text.len());
         let line = self.line_starts.partition_point(|&s| s <= offset) - 1;
         let start = self.line_starts[line];
-        let column = self.text[start..floor_char_boundary(&self.text, offset)].chars().count() + 1;
-        LineCol { line: line + 1, column }
+        let column = self.text[start..floor_char_boundary(&self.text, offset)]
+            .chars()
+            .count()
+            + 1;
+        LineCol {
+            line: line + 1,
+            column,
+        }
     }
 
     /// The text of 1-based line `line`, without its line ending.
     pub fn line_text(&self, line: usize) -> &str {
-        let start = self.line_starts.get(line.saturating_sub(1)).copied().unwrap_or(self.text.len());
-        let end = self.line_starts.get(line).map(|e| e - 1).unwrap_or(self.text.len());
+        let start = self
+            .line_starts
+            .get(line.saturating_sub(1))
+            .copied()
+            .unwrap_or(self.text.len());
+        let end = self
+            .line_starts
+            .get(line)
+            .map(|e| e - 1)
+            .unwrap_or(self.text.len());
         self.text[start..end.max(start)].trim_end_matches('\r')
     }
 
@@ -149,7 +188,13 @@ mod tests {
         assert_eq!(f.line_col(0), LineCol { line: 1, column: 1 });
         assert_eq!(f.line_col(6), LineCol { line: 2, column: 1 });
         let x = f.text().rfind('x').unwrap();
-        assert_eq!(f.line_col(x), LineCol { line: 2, column: 12 });
+        assert_eq!(
+            f.line_col(x),
+            LineCol {
+                line: 2,
+                column: 12
+            }
+        );
         assert_eq!(f.line_text(2), "naam = \"é\" x");
     }
 }

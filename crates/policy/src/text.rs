@@ -68,7 +68,11 @@ impl Text {
     pub fn get_or_any(&self, lang: Lang) -> &str {
         match self {
             Text::Plain(s) => s,
-            Text::Translated(m) => m.get(&lang).or_else(|| m.values().next()).map(String::as_str).unwrap_or(""),
+            Text::Translated(m) => m
+                .get(&lang)
+                .or_else(|| m.values().next())
+                .map(String::as_str)
+                .unwrap_or(""),
         }
     }
 
@@ -96,7 +100,9 @@ impl<'de> Deserialize<'de> for Text {
                 let mut out = BTreeMap::new();
                 while let Some(key) = map.next_key::<String>()? {
                     let lang = Lang::from_code(&key).ok_or_else(|| {
-                        serde::de::Error::custom(format!("unknown language `{key}` in a text, expected `en` or `nl`"))
+                        serde::de::Error::custom(format!(
+                            "unknown language `{key}` in a text, expected `en` or `nl`"
+                        ))
                     })?;
                     out.insert(lang, map.next_value::<String>()?);
                 }

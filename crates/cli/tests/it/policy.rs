@@ -5,7 +5,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn custos(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_custos")).args(args).current_dir(repo()).output().expect("the custos binary runs")
+    Command::new(env!("CARGO_BIN_EXE_custos"))
+        .args(args)
+        .current_dir(repo())
+        .output()
+        .expect("the custos binary runs")
 }
 
 fn repo() -> PathBuf {
@@ -50,7 +54,12 @@ fn seed(name: &str) -> String {
 fn check_on_every_seed_matches_its_snapshot() {
     for name in SEEDS {
         let o = custos(&["check", &seed(name)]);
-        assert!(matches!(code(&o), 0 | 1), "{name}: exit {} {}", code(&o), stderr(&o));
+        assert!(
+            matches!(code(&o), 0 | 1),
+            "{name}: exit {} {}",
+            code(&o),
+            stderr(&o)
+        );
         insta::assert_snapshot!(format!("check_{name}"), stdout(&o));
     }
 }
@@ -60,12 +69,16 @@ fn check_rules_lists_every_rule_with_code_severity_and_article() {
     let o = custos(&["check", "--rules"]);
     assert_eq!(code(&o), 0);
     let out = stdout(&o);
-    for c in ["C101", "C102", "C103", "C104", "C106", "C107", "C108", "C109", "C110", "C112", "C113", "C115", "C116", "C117", "C120", "C121", "C123", "C124"] {
+    for c in [
+        "C101", "C102", "C103", "C104", "C106", "C107", "C108", "C109", "C110", "C112", "C113",
+        "C115", "C116", "C117", "C120", "C121", "C123", "C124",
+    ] {
         assert!(out.contains(c), "{c} missing from\n{out}");
     }
     assert!(out.contains("Art. 33(1) GDPR"));
     let json = custos(&["check", "--rules", "--format", "json"]);
-    let first: serde_json::Value = serde_json::from_str(stdout(&json).lines().next().unwrap()).unwrap();
+    let first: serde_json::Value =
+        serde_json::from_str(stdout(&json).lines().next().unwrap()).unwrap();
     assert_eq!(first["code"], "C101");
     assert_eq!(first["severity"], "error");
 }
@@ -101,11 +114,20 @@ authority_within = "72 hours"
     let o = custos(&["check", &clean]);
     assert_eq!(code(&o), 0, "{}", stdout(&o));
     assert!(stdout(&o).contains("0 error(s), 0 warning(s)"));
-    let findings = write(&dir, "lax.toml", std::fs::read_to_string(&clean).unwrap().replace("basis = \"contract\"\n", ""));
+    let findings = write(
+        &dir,
+        "lax.toml",
+        std::fs::read_to_string(&clean)
+            .unwrap()
+            .replace("basis = \"contract\"\n", ""),
+    );
     let o = custos(&["check", &findings]);
     assert_eq!(code(&o), 1);
     let out = stdout(&o);
-    assert!(out.contains("error[C101]: purpose `service` has no legal basis"), "{out}");
+    assert!(
+        out.contains("error[C101]: purpose `service` has no legal basis"),
+        "{out}"
+    );
     assert!(out.contains("lax.toml:13:6"), "{out}");
     assert!(out.contains("law: Art. 6(1) GDPR"), "{out}");
 }
@@ -114,9 +136,15 @@ authority_within = "72 hours"
 fn check_json_output_is_one_finding_per_line_with_file_line_and_column() {
     let o = custos(&["check", "--format", "json", &seed("jifeline")]);
     assert_eq!(code(&o), 1);
-    let lines: Vec<serde_json::Value> = stdout(&o).lines().map(|l| serde_json::from_str(l).expect("JSON line")).collect();
+    let lines: Vec<serde_json::Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
     assert!(!lines.is_empty());
-    let located = lines.iter().find(|l| l["start"].is_object()).expect("a located finding");
+    let located = lines
+        .iter()
+        .find(|l| l["start"].is_object())
+        .expect("a located finding");
     assert!(located["start"]["line"].as_u64().unwrap() >= 1);
     assert!(located["file"].as_str().unwrap().ends_with("jifeline.toml"));
     assert!(located["article"].as_str().unwrap().contains("GDPR"));
@@ -134,7 +162,11 @@ fn assert_unusable(o: &Output, needle: &str) {
 #[test]
 fn malformed_toml_names_file_line_and_column_with_the_snippet() {
     let dir = scratch("malformed");
-    let f = write(&dir, "bad.toml", "[policy]\nid = \"x\"\n[[purpose]\nid = \"a\"\n");
+    let f = write(
+        &dir,
+        "bad.toml",
+        "[policy]\nid = \"x\"\n[[purpose]\nid = \"a\"\n",
+    );
     let o = custos(&["check", &f]);
     assert_unusable(&o, "bad.toml:3:");
     assert!(stderr(&o).contains("3 | [[purpose]"), "{}", stderr(&o));
@@ -143,17 +175,29 @@ fn malformed_toml_names_file_line_and_column_with_the_snippet() {
 #[test]
 fn an_unknown_key_suggests_the_nearest_valid_key() {
     let dir = scratch("unknown");
-    let f = write(&dir, "p.toml", "[policy]\n[[category]]\nid = \"a\"\nname = \"A\"\nretension = { period = \"1 day\" }\n");
+    let f = write(
+        &dir,
+        "p.toml",
+        "[policy]\n[[category]]\nid = \"a\"\nname = \"A\"\nretension = { period = \"1 day\" }\n",
+    );
     let o = custos(&["check", &f]);
     assert_unusable(&o, "unknown key `retension`");
     assert!(stderr(&o).contains("p.toml:5:1"), "{}", stderr(&o));
-    assert!(stderr(&o).contains("did you mean `retention`?"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("did you mean `retention`?"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
 fn a_wrong_type_is_refused_at_its_place() {
     let dir = scratch("type");
-    let f = write(&dir, "p.toml", "[policy]\n[[category]]\nid = \"a\"\nname = \"A\"\nstored = \"no\"\n");
+    let f = write(
+        &dir,
+        "p.toml",
+        "[policy]\n[[category]]\nid = \"a\"\nname = \"A\"\nstored = \"no\"\n",
+    );
     let o = custos(&["check", &f]);
     assert_unusable(&o, "p.toml:5:10");
 }
@@ -169,12 +213,19 @@ fn an_undefined_reference_suggests_the_nearest_id() {
     let o = custos(&["check", &f]);
     assert_unusable(&o, "no category with id `mail.metadta` is defined");
     assert!(stderr(&o).contains("p.toml:8:15"), "{}", stderr(&o));
-    assert!(stderr(&o).contains("did you mean `mail.metadata`?"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("did you mean `mail.metadata`?"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
 fn a_missing_file_is_unusable() {
-    assert_unusable(&custos(&["check", "does/not/exist.toml"]), "does/not/exist.toml: no such file");
+    assert_unusable(
+        &custos(&["check", "does/not/exist.toml"]),
+        "does/not/exist.toml: no such file",
+    );
 }
 
 #[test]
@@ -185,7 +236,11 @@ fn a_directory_is_unusable() {
 #[test]
 fn a_binary_file_is_unusable() {
     let dir = scratch("binary");
-    let f = write(&dir, "p.toml", [0x7f, b'E', b'L', b'F', 0xff, 0xfe, 0, 1, 2, 3]);
+    let f = write(
+        &dir,
+        "p.toml",
+        [0x7f, b'E', b'L', b'F', 0xff, 0xfe, 0, 1, 2, 3],
+    );
     assert_unusable(&custos(&["check", &f]), "not a text file");
 }
 
@@ -199,7 +254,10 @@ fn a_50_mb_file_is_refused_before_it_is_read() {
         text.push_str(&filler);
     }
     std::fs::write(&path, text).unwrap();
-    assert_unusable(&custos(&["check", path.to_str().unwrap()]), "too large for a policy file");
+    assert_unusable(
+        &custos(&["check", path.to_str().unwrap()]),
+        "too large for a policy file",
+    );
 }
 
 #[test]
@@ -212,7 +270,11 @@ fn an_empty_file_is_unusable() {
 #[test]
 fn a_duplicated_id_is_unusable() {
     let dir = scratch("dup");
-    let f = write(&dir, "p.toml", "[policy]\n[[purpose]]\nid = \"a\"\nname = \"A\"\n[[purpose]]\nid = \"a\"\nname = \"B\"\n");
+    let f = write(
+        &dir,
+        "p.toml",
+        "[policy]\n[[purpose]]\nid = \"a\"\nname = \"A\"\n[[purpose]]\nid = \"a\"\nname = \"B\"\n",
+    );
     let o = custos(&["check", &f]);
     assert_unusable(&o, "purpose id `a` is defined twice");
     assert!(stderr(&o).contains("p.toml:6:6"), "{}", stderr(&o));
@@ -250,7 +312,10 @@ fn every_seed_renders_in_both_languages_and_all_formats() {
             for format in ["md", "html", "json"] {
                 let o = custos(&["render", &seed(name), "--lang", lang, "--format", format]);
                 assert_eq!(code(&o), 0, "{name} {lang} {format}: {}", stderr(&o));
-                assert!(stdout(&o).len() > 1000, "{name} {lang} {format} is suspiciously short");
+                assert!(
+                    stdout(&o).len() > 1000,
+                    "{name} {lang} {format} is suspiciously short"
+                );
             }
         }
     }
@@ -261,7 +326,14 @@ fn render_json_is_the_canonical_resolved_policy() {
     let o = custos(&["render", &seed("jbsync"), "--format", "json"]);
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(v["meta"]["id"], "jbsync");
-    assert!(v["categories"].as_array().unwrap().iter().all(|c| c["key_domain"].is_string()), "defaults applied");
+    assert!(
+        v["categories"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["key_domain"].is_string()),
+        "defaults applied"
+    );
     assert!(v["rights"]["response"].is_string());
 }
 
@@ -278,18 +350,29 @@ fn diff_of_a_policy_with_itself_has_no_changes() {
 fn diff_classifies_a_new_sub_processor_as_material_with_the_policy_notice_period() {
     let dir = scratch("diff");
     let old = std::fs::read_to_string(repo().join(seed("jbsync"))).unwrap();
-    let new = format!("{old}\n[[recipient]]\nid = \"newco\"\nname = \"NewCo Inc.\"\nkind = \"sub_processor\"\nlocations = [\"US\"]\ntransfer = [\"dpf\"]\n");
+    let new = format!(
+        "{old}\n[[recipient]]\nid = \"newco\"\nname = \"NewCo Inc.\"\nkind = \"sub_processor\"\nlocations = [\"US\"]\ntransfer = [\"dpf\"]\n"
+    );
     let new = write(&dir, "new.toml", new);
     let o = custos(&["diff", &seed("jbsync"), &new, "--format", "json"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(v["material"], true);
-    let change = v["changes"].as_array().unwrap().iter().find(|c| c["id"] == "newco").unwrap();
+    let change = v["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "newco")
+        .unwrap();
     assert_eq!(change["kind"], "material");
     assert_eq!(change["new_subprocessor"], true);
     assert!(v["notice"]["period"].is_string(), "{v}");
     let human = custos(&["diff", &seed("jbsync"), &new]);
-    assert!(stdout(&human).contains("material   recipient `newco` added, outside the EEA: US"), "{}", stdout(&human));
+    assert!(
+        stdout(&human).contains("material   recipient `newco` added, outside the EEA: US"),
+        "{}",
+        stdout(&human)
+    );
 }
 
 // ---- ropa and DPV -------------------------------------------------------------------------
@@ -299,13 +382,20 @@ fn ropa_csv_has_one_row_per_purpose() {
     let o = custos(&["ropa", &seed("jbsync")]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let json = custos(&["render", &seed("jbsync"), "--format", "json"]);
-    let purposes = serde_json::from_str::<serde_json::Value>(&stdout(&json)).unwrap()["purposes"].as_array().unwrap().len();
+    let purposes = serde_json::from_str::<serde_json::Value>(&stdout(&json)).unwrap()["purposes"]
+        .as_array()
+        .unwrap()
+        .len();
     let out = stdout(&o);
     let mut rd = csv::Reader::from_reader(out.as_bytes());
     assert_eq!(rd.records().count(), purposes);
     let j = custos(&["ropa", &seed("jbsync"), "--format", "json"]);
     let v: serde_json::Value = serde_json::from_str(&stdout(&j)).unwrap();
-    assert!(v["controller_activities"].as_array().unwrap().len() + v["processor_activities"].as_array().unwrap().len() == purposes);
+    assert!(
+        v["controller_activities"].as_array().unwrap().len()
+            + v["processor_activities"].as_array().unwrap().len()
+            == purposes
+    );
 }
 
 #[test]
@@ -314,6 +404,11 @@ fn export_dpv_is_json_ld_with_one_process_per_purpose() {
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(v["@context"]["dpv"], "https://w3id.org/dpv#");
-    let processes = v["@graph"].as_array().unwrap().iter().filter(|n| n["@type"] == "dpv:PersonalDataProcess").count();
+    let processes = v["@graph"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["@type"] == "dpv:PersonalDataProcess")
+        .count();
     assert!(processes >= 5, "{processes}");
 }
