@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod policy_cmds;
+mod vault_cmds;
 
 #[derive(Parser)]
 #[command(
@@ -30,6 +31,10 @@ enum Command {
     Ropa(policy_cmds::RopaArgs),
     /// The processing activities as W3C DPV JSON-LD.
     ExportDpv(policy_cmds::ExportDpvArgs),
+    /// Create a master key file (mode 0600) and a new vault database.
+    Init(vault_cmds::InitArgs),
+    /// Manage the vault's keys.
+    Keys(vault_cmds::KeysArgs),
 }
 
 fn main() -> ExitCode {
@@ -40,5 +45,7 @@ fn main() -> ExitCode {
         Command::Diff(args) => policy_cmds::diff(args),
         Command::Ropa(args) => policy_cmds::ropa(args),
         Command::ExportDpv(args) => policy_cmds::export_dpv(args),
+        Command::Init(args) => vault_cmds::init(args),
+        Command::Keys(args) => vault_cmds::keys(args),
     }
 }

@@ -3,3 +3,4 @@
 //! `tests/`.
 
 mod policy;
+mod vault;
