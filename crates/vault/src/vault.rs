@@ -386,25 +386,22 @@ impl TenantVault<'_> {
             .iter()
             .map(|r| validate(policy, &r.category, &r.purposes, &r.clocks))
             .collect::<Result<Vec<_>>>()?;
+        let pseudonyms: Vec<Pseudonym> =
+            records.iter().map(|r| self.pseudonym(&r.subject)).collect();
+        let slots: Vec<(Pseudonym, String)> = pseudonyms.into_iter().zip(domains).collect();
+        let data_keys = self.data_keys_for(&slots)?;
         let now = store::micros(Timestamp::now());
         // Nonces and ids for the whole batch in one system call each.
         let mut nonces = vec![0u8; records.len() * keys::RECORD_NONCE_LEN];
         keys::fill_random(&mut nonces)?;
         let mut id_bytes = vec![0u8; records.len() * 16];
         keys::fill_random(&mut id_bytes)?;
-        let mut data_keys: HashMap<(Pseudonym, String), DataKey> = HashMap::new();
         let mut rows = Vec::with_capacity(records.len());
         let mut ids = Vec::with_capacity(records.len());
-        for (i, (mut rec, domain)) in records.into_iter().zip(domains).enumerate() {
-            let pseudonym = self.pseudonym(&rec.subject);
-            let slot = (pseudonym, domain);
-            if !data_keys.contains_key(&slot) {
-                let dk = self.data_key_for(&slot.0, &slot.1)?;
-                data_keys.insert(slot.clone(), dk);
-            }
+        for (i, (mut rec, slot)) in records.into_iter().zip(slots).enumerate() {
             let dk = data_keys
                 .get(&slot)
-                .ok_or_else(|| VaultError::Corrupt("data key cache lost an entry".into()))?;
+                .ok_or_else(|| VaultError::Corrupt("a data key of the batch is missing".into()))?;
             let (pseudonym, domain) = slot;
             let mut idb = [0u8; 16];
             idb.copy_from_slice(&id_bytes[i * 16..(i + 1) * 16]);
@@ -439,48 +436,75 @@ impl TenantVault<'_> {
         Ok(ids)
     }
 
-    /// The subject's data key for a domain, created and stored wrapped if it has none yet.
-    fn data_key_for(&mut self, pseudonym: &Pseudonym, key_domain: &str) -> Result<DataKey> {
+    /// The data keys for every (subject, key domain) of a batch: the stored ones unwrapped, the
+    /// missing ones created and stored wrapped in one transaction.
+    fn data_keys_for(
+        &mut self,
+        slots: &[(Pseudonym, String)],
+    ) -> Result<HashMap<(Pseudonym, String), DataKey>> {
         let tenant = self.tenant.as_str();
-        let stored = match self
-            .vault
-            .store
-            .data_key(tenant, pseudonym.as_str(), key_domain)?
-        {
-            Some(row) => row,
-            None => {
-                let fresh = DataKey::generate()?;
-                let version = self.vault.key_version;
-                let wrapped = self.vault.keys.wrap(
-                    &fresh,
-                    tenant,
-                    pseudonym.as_str(),
-                    key_domain,
-                    version,
-                )?;
-                let row = WrappedKeyRow {
-                    pseudonym: pseudonym.as_str().to_owned(),
-                    key_domain: key_domain.to_owned(),
-                    key_version: version,
-                    wrapped,
-                };
-                self.vault
-                    .store
-                    .insert_data_key(tenant, &row, store::micros(Timestamp::now()))?
+        let mut found: HashMap<(Pseudonym, String), DataKey> = HashMap::new();
+        let mut missing: Vec<WrappedKeyRow> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for slot in slots {
+            if !seen.insert(slot) {
+                continue;
             }
-        };
+            let (pseudonym, domain) = slot;
+            match self
+                .vault
+                .store
+                .data_key(tenant, pseudonym.as_str(), domain)?
+            {
+                Some(row) => {
+                    found.insert(slot.clone(), self.unwrap_key(&row)?);
+                }
+                None => {
+                    let version = self.vault.key_version;
+                    let wrapped = self.vault.keys.wrap(
+                        &DataKey::generate()?,
+                        tenant,
+                        pseudonym.as_str(),
+                        domain,
+                        version,
+                    )?;
+                    missing.push(WrappedKeyRow {
+                        pseudonym: pseudonym.as_str().to_owned(),
+                        key_domain: domain.clone(),
+                        key_version: version,
+                        wrapped,
+                    });
+                }
+            }
+        }
+        if !missing.is_empty() {
+            let stored = self.vault.store.insert_data_keys(
+                tenant,
+                &missing,
+                store::micros(Timestamp::now()),
+            )?;
+            for row in stored {
+                let pseudonym = Pseudonym::parse(&row.pseudonym)?;
+                let dk = self.unwrap_key(&row)?;
+                found.insert((pseudonym, row.key_domain), dk);
+            }
+        }
+        Ok(found)
+    }
+
+    fn unwrap_key(&self, row: &WrappedKeyRow) -> Result<DataKey> {
         self.vault
             .keys
             .unwrap(
-                &stored.wrapped,
-                tenant,
-                &stored.pseudonym,
-                key_domain,
-                stored.key_version,
+                &row.wrapped,
+                self.tenant.as_str(),
+                &row.pseudonym,
+                &row.key_domain,
+                row.key_version,
             )
             .ok_or_else(|| VaultError::KeyUnwrap {
-                pseudonym: pseudonym.to_string(),
-                key_domain: key_domain.to_owned(),
+                pseudonym: row.pseudonym.clone(),
+                key_domain: row.key_domain.clone(),
             })
     }
 

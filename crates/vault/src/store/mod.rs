@@ -64,14 +64,15 @@ pub(crate) trait Store: Send {
         pseudonym: &str,
         key_domain: &str,
     ) -> Result<Option<WrappedKeyRow>>;
-    /// Stores a wrapped key unless one exists for (tenant, subject, domain); returns the one stored
-    /// (so two writers racing to create a key both end up using the same one).
-    fn insert_data_key(
+    /// Stores wrapped keys, each unless one exists for (tenant, subject, domain), in one
+    /// transaction; returns the keys now stored, in order (so two writers racing to create a key
+    /// both end up using the same one).
+    fn insert_data_keys(
         &mut self,
         tenant: &str,
-        key: &WrappedKeyRow,
+        keys: &[WrappedKeyRow],
         now: i64,
-    ) -> Result<WrappedKeyRow>;
+    ) -> Result<Vec<WrappedKeyRow>>;
     /// Inserts records (and registers the tenant and subjects) in one transaction.
     fn insert_records(&mut self, tenant: &str, rows: &[RecordRow], now: i64) -> Result<()>;
     /// One record.

@@ -310,14 +310,14 @@ impl Store for PostgresStore {
         .transpose()
     }
 
-    fn insert_data_key(
+    fn insert_data_keys(
         &mut self,
         tenant: &str,
-        key: &WrappedKeyRow,
+        keys: &[WrappedKeyRow],
         now: i64,
-    ) -> Result<WrappedKeyRow> {
+    ) -> Result<Vec<WrappedKeyRow>> {
         let target = self.target.clone();
-        let err = Self::err(&target, "creating a data key");
+        let err = Self::err(&target, "creating data keys");
         let mut tx = self.client()?.transaction().map_err(&err)?;
         set_tenant(&mut tx, tenant).map_err(&err)?;
         tx.execute(
@@ -325,25 +325,41 @@ impl Store for PostgresStore {
             &[&tenant, &now],
         )
         .map_err(&err)?;
-        tx.execute(
-            "INSERT INTO data_keys (tenant_id, pseudonym, key_domain, key_version, wrapped, created_at) VALUES ($1, $2, $3, $4, $5, $6)
-             ON CONFLICT (tenant_id, pseudonym, key_domain) DO NOTHING",
-            &[&tenant, &key.pseudonym, &key.key_domain, &version_out(key.key_version), &key.wrapped, &now],
-        )
-        .map_err(&err)?;
-        let r = tx
-            .query_one(
-                "SELECT key_version, wrapped FROM data_keys WHERE tenant_id = $1 AND pseudonym = $2 AND key_domain = $3",
-                &[&tenant, &key.pseudonym, &key.key_domain],
+        let insert = tx
+            .prepare(
+                "INSERT INTO data_keys (tenant_id, pseudonym, key_domain, key_version, wrapped, created_at) VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (tenant_id, pseudonym, key_domain) DO NOTHING",
             )
             .map_err(&err)?;
+        let select = tx
+            .prepare("SELECT key_version, wrapped FROM data_keys WHERE tenant_id = $1 AND pseudonym = $2 AND key_domain = $3")
+            .map_err(&err)?;
+        let mut stored = Vec::with_capacity(keys.len());
+        for key in keys {
+            tx.execute(
+                &insert,
+                &[
+                    &tenant,
+                    &key.pseudonym,
+                    &key.key_domain,
+                    &version_out(key.key_version),
+                    &key.wrapped,
+                    &now,
+                ],
+            )
+            .map_err(&err)?;
+            let r = tx
+                .query_one(&select, &[&tenant, &key.pseudonym, &key.key_domain])
+                .map_err(&err)?;
+            stored.push(WrappedKeyRow {
+                pseudonym: key.pseudonym.clone(),
+                key_domain: key.key_domain.clone(),
+                key_version: version_in(r.get(0))?,
+                wrapped: r.get(1),
+            });
+        }
         tx.commit().map_err(&err)?;
-        Ok(WrappedKeyRow {
-            pseudonym: key.pseudonym.clone(),
-            key_domain: key.key_domain.clone(),
-            key_version: version_in(r.get(0))?,
-            wrapped: r.get(1),
-        })
+        Ok(stored)
     }
 
     fn insert_records(&mut self, tenant: &str, rows: &[RecordRow], now: i64) -> Result<()> {
@@ -561,7 +577,7 @@ mod tests {
                 key_version: 1,
                 wrapped: vec![9],
             };
-            store.insert_data_key(tenant, &key, 0).expect("key");
+            store.insert_data_keys(tenant, &[key], 0).expect("key");
             store.insert_records(tenant, &rows, 0).expect("records");
             let e = JournalEntry {
                 erasure_id: format!("{tenant}-erasure"),

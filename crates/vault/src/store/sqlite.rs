@@ -193,15 +193,15 @@ impl Store for SqliteStore {
             .map_err(self.err("reading a data key"))
     }
 
-    fn insert_data_key(
+    fn insert_data_keys(
         &mut self,
         tenant: &str,
-        key: &WrappedKeyRow,
+        keys: &[WrappedKeyRow],
         now: i64,
-    ) -> Result<WrappedKeyRow> {
+    ) -> Result<Vec<WrappedKeyRow>> {
         let target = self.path.display().to_string();
         let err = |e: rusqlite::Error| VaultError::Storage {
-            operation: "creating a data key",
+            operation: "creating data keys",
             target: target.clone(),
             reason: e.to_string(),
         };
@@ -214,19 +214,42 @@ impl Store for SqliteStore {
             params![tenant, now],
         )
         .map_err(err)?;
-        tx.execute(
-            "INSERT INTO data_keys (tenant_id, pseudonym, key_domain, key_version, wrapped, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-             ON CONFLICT (tenant_id, pseudonym, key_domain) DO NOTHING",
-            params![tenant, key.pseudonym, key.key_domain, key.key_version, key.wrapped, now],
-        )
-        .map_err(err)?;
-        let stored = tx
-            .query_row(
-                "SELECT key_version, wrapped FROM data_keys WHERE tenant_id = ?1 AND pseudonym = ?2 AND key_domain = ?3",
-                params![tenant, key.pseudonym, key.key_domain],
-                |r| Ok(WrappedKeyRow { pseudonym: key.pseudonym.clone(), key_domain: key.key_domain.clone(), key_version: r.get(0)?, wrapped: r.get(1)? }),
-            )
-            .map_err(err)?;
+        let mut stored = Vec::with_capacity(keys.len());
+        {
+            let mut insert = tx
+                .prepare(
+                    "INSERT INTO data_keys (tenant_id, pseudonym, key_domain, key_version, wrapped, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                     ON CONFLICT (tenant_id, pseudonym, key_domain) DO NOTHING",
+                )
+                .map_err(err)?;
+            let mut select = tx
+                .prepare("SELECT key_version, wrapped FROM data_keys WHERE tenant_id = ?1 AND pseudonym = ?2 AND key_domain = ?3")
+                .map_err(err)?;
+            for key in keys {
+                insert
+                    .execute(params![
+                        tenant,
+                        key.pseudonym,
+                        key.key_domain,
+                        key.key_version,
+                        key.wrapped,
+                        now
+                    ])
+                    .map_err(err)?;
+                stored.push(
+                    select
+                        .query_row(params![tenant, key.pseudonym, key.key_domain], |r| {
+                            Ok(WrappedKeyRow {
+                                pseudonym: key.pseudonym.clone(),
+                                key_domain: key.key_domain.clone(),
+                                key_version: r.get(0)?,
+                                wrapped: r.get(1)?,
+                            })
+                        })
+                        .map_err(err)?,
+                );
+            }
+        }
         tx.commit().map_err(err)?;
         Ok(stored)
     }
