@@ -522,20 +522,7 @@ impl TenantVault<'_> {
             else {
                 return Err(VaultError::KeyDestroyed(id));
             };
-            let dk = self
-                .vault
-                .keys
-                .unwrap(
-                    &wrapped.wrapped,
-                    tenant,
-                    &row.pseudonym,
-                    &row.key_domain,
-                    wrapped.key_version,
-                )
-                .ok_or_else(|| VaultError::KeyUnwrap {
-                    pseudonym: row.pseudonym.clone(),
-                    key_domain: row.key_domain.clone(),
-                })?;
+            let dk = self.unwrap_key(&wrapped)?;
             cache.insert(row.key_domain.clone(), dk);
         }
         let dk = cache

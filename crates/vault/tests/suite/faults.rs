@@ -262,3 +262,72 @@ fn a_file_that_is_not_a_database_gives_a_clear_error_and_is_left_alone() {
     );
     assert_eq!(std::fs::read(&path).expect("read"), garbage);
 }
+
+#[test]
+fn a_postgres_connection_lost_mid_session_writes_nothing_and_the_next_call_reconnects() {
+    let Some(b) = Backend::postgres("conn_lost") else {
+        return;
+    };
+    let StoreConfig::Postgres {
+        url,
+        schema,
+        journal,
+    } = &b.config
+    else {
+        unreachable!("a PostgreSQL backend")
+    };
+    let app = format!("custos_conn_lost_{}", std::process::id());
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let tagged = StoreConfig::Postgres {
+        url: format!("{url}{sep}application_name={app}"),
+        schema: schema.clone(),
+        journal: journal.clone(),
+    };
+    let mut v = Vault::open(&tagged, master()).expect("opens");
+    let p = policy();
+    v.tenant(&tenant("acme"))
+        .put(&p, record("jan", "before"))
+        .expect("stored");
+
+    // The server goes away under the open connection (a restart, a failover, a killed backend).
+    let mut admin = postgres::Client::connect(url, postgres::NoTls).expect("admin connection");
+    let killed = admin
+        .query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+            &[&app],
+        )
+        .expect("terminate")
+        .len();
+    assert_eq!(killed, 1);
+
+    let batch = || {
+        (0..100)
+            .map(|i| record(&format!("s{i}"), "x"))
+            .collect::<Vec<_>>()
+    };
+    let err = v
+        .tenant(&tenant("acme"))
+        .put_batch(&p, batch())
+        .expect_err("the connection is gone");
+    assert!(
+        matches!(
+            err,
+            VaultError::Storage { .. } | VaultError::Unavailable { .. }
+        ),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().contains("127.0.0.1") || err.to_string().contains("postgresql"),
+        "{err}"
+    );
+    assert_eq!(
+        b.count_records("acme"),
+        1,
+        "nothing of the failed batch was written"
+    );
+
+    v.tenant(&tenant("acme"))
+        .put_batch(&p, batch())
+        .expect("the next call reconnects");
+    assert_eq!(b.count_records("acme"), 101);
+}
