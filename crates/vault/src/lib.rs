@@ -30,5 +30,15 @@ pub use error::{Result, VaultError};
 pub use ids::{Pseudonym, RecordId, SubjectId, TenantId};
 pub use keys::{MASTER_KEY_ENV, MasterKey};
 pub use store::ErasureCounts;
+pub use store::postgres::connect as postgres_connection;
 pub use store::sqlite::connect as sqlite_connection;
 pub use vault::{Erasure, NewRecord, Record, Rotation, StoreConfig, TenantVault, Vault, validate};
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_vault_can_move_to_another_thread() {
+        fn assert_send<T: Send>() {}
+        assert_send::<super::Vault>();
+    }
+}

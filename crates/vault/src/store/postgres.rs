@@ -133,8 +133,9 @@ pub(crate) fn valid_schema(schema: &str) -> bool {
         && !schema.as_bytes()[0].is_ascii_digit()
 }
 
-/// Opens a connection with the vault's settings: the schema on the search path.
-pub(crate) fn connect(url: &str, schema: &str) -> Result<Client> {
+/// Opens a connection with the vault's settings: the schema (created if absent) on the search
+/// path. Errors name host, port and database, never credentials.
+pub fn connect(url: &str, schema: &str) -> Result<Client> {
     let target = redacted_target(url);
     if !valid_schema(schema) {
         return Err(VaultError::InvalidId {
@@ -551,7 +552,10 @@ mod tests {
 
     fn scratch(name: &str) -> Option<Scratch> {
         let Ok(url) = std::env::var("CUSTOS_TEST_DATABASE_URL") else {
-            eprintln!(
+            // Written past the harness's output capture, so the skip is seen.
+            use std::io::Write as _;
+            let _ = writeln!(
+                std::io::stderr(),
                 "notice: CUSTOS_TEST_DATABASE_URL is not set; skipping the PostgreSQL test `{name}`"
             );
             return None;

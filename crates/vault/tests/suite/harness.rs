@@ -78,7 +78,7 @@ impl Backend {
     /// `None` (with a notice) when `CUSTOS_TEST_DATABASE_URL` is unset.
     pub fn postgres(case: &str) -> Option<Self> {
         let Ok(url) = std::env::var(PG_ENV) else {
-            eprintln!("notice: {PG_ENV} is not set; skipping the PostgreSQL run of `{case}`");
+            skip_notice(case);
             return None;
         };
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
@@ -307,6 +307,15 @@ impl Backend {
             contains(&bytes, needle)
         }
     }
+}
+
+/// Says once, past the test harness's output capture, that the PostgreSQL runs are skipped.
+fn skip_notice(case: &str) {
+    use std::io::Write as _;
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = writeln!(std::io::stderr(), "notice: {PG_ENV} is not set; skipping the PostgreSQL runs of the vault suite (first: `{case}`)");
+    });
 }
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
