@@ -9,6 +9,7 @@ mod audit_cmds;
 mod policy_cmds;
 mod rights_cmds;
 mod serve_cmd;
+mod vault_cmds;
 
 #[derive(Parser)]
 #[command(
@@ -40,6 +41,10 @@ enum Command {
     /// The tamper-evident audit trail.
     #[command(subcommand)]
     Audit(audit_cmds::AuditCommand),
+    /// Create a master key file (mode 0600) and a new vault database.
+    Init(vault_cmds::InitArgs),
+    /// Manage the vault's keys.
+    Keys(vault_cmds::KeysArgs),
 }
 
 fn main() -> ExitCode {
@@ -53,5 +58,7 @@ fn main() -> ExitCode {
         Command::Audit(cmd) => audit_cmds::run(cmd),
         Command::Serve(args) => serve_cmd::serve(args),
         Command::Deadline(args) => rights_cmds::deadline(args),
+        Command::Init(args) => vault_cmds::init(args),
+        Command::Keys(args) => vault_cmds::keys(args),
     }
 }

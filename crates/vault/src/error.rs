@@ -1,0 +1,159 @@
+//! The one error type of the vault. Messages say what went wrong, where and what to do; they
+//! never carry a payload or a subject's own identifier (only record ids, tenant ids, category
+//! and purpose ids and pseudonyms, none of which is personal data in the clear).
+
+use std::path::PathBuf;
+
+use crate::ids::RecordId;
+
+/// Everything that can go wrong in the vault.
+#[derive(Debug, thiserror::Error)]
+pub enum VaultError {
+    /// Neither `CUSTOS_MASTER_KEY` nor a key file was given.
+    #[error(
+        "no master key: set CUSTOS_MASTER_KEY (32 bytes, hex or base64) or create a key file with `custos init`"
+    )]
+    MasterKeyMissing,
+    /// The master key text is not 32 bytes of hex or base64.
+    #[error(
+        "the master key from {origin} is not valid: {reason} (expected 32 bytes as 64 hex digits or base64)"
+    )]
+    MasterKeyInvalid {
+        /// Where the key came from (the variable name or the file path).
+        origin: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The master key does not open this vault: its key check value differs.
+    #[error(
+        "wrong master key: it does not match the key check value stored in this vault; refusing to open (use the key this vault was created with)"
+    )]
+    WrongMasterKey,
+    /// A key file already exists and would be overwritten.
+    #[error("{} already exists; refusing to overwrite a master key (move it away first if you really mean to)", .0.display())]
+    KeyFileExists(PathBuf),
+    /// A file could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The database cannot be reached or opened.
+    #[error("the vault database ({target}) is unavailable: {reason}")]
+    Unavailable {
+        /// Which database (a path, or host/port/database without credentials).
+        target: String,
+        /// The driver's message.
+        reason: String,
+    },
+    /// A database statement failed; the transaction it was part of was rolled back.
+    #[error("vault storage failed while {operation} ({target}); nothing was written: {reason}")]
+    Storage {
+        /// What the vault was doing.
+        operation: &'static str,
+        /// Which database.
+        target: String,
+        /// The driver's message.
+        reason: String,
+    },
+    /// The database was migrated by a newer Custos.
+    #[error(
+        "the vault database has schema version {found}, newer than this Custos supports ({supported}); upgrade Custos"
+    )]
+    SchemaTooNew {
+        /// The version in the database.
+        found: i64,
+        /// The newest version this build knows.
+        supported: i64,
+    },
+    /// The database holds data the vault cannot interpret.
+    #[error("the vault database is inconsistent: {0}")]
+    Corrupt(String),
+    /// An identifier is malformed.
+    #[error("invalid {kind}: {reason}")]
+    InvalidId {
+        /// Which kind of identifier.
+        kind: &'static str,
+        /// Why.
+        reason: &'static str,
+    },
+    /// The policy does not define the category.
+    #[error(
+        "category `{category}` is not defined in the policy; records can only be stored under a declared category"
+    )]
+    UnknownCategory {
+        /// The category id given.
+        category: String,
+    },
+    /// The policy marks the category as never stored.
+    #[error(
+        "category `{category}` is marked `stored = false` in the policy: it may be held in memory only and is never written to the vault"
+    )]
+    NeverStored {
+        /// The category id.
+        category: String,
+    },
+    /// The policy does not define the purpose.
+    #[error(
+        "purpose `{purpose}` (for a record of category `{category}`) is not defined in the policy"
+    )]
+    UnknownPurpose {
+        /// The purpose id given.
+        purpose: String,
+        /// The record's category.
+        category: String,
+    },
+    /// A record must serve at least one purpose (Art. 5(1)(b) GDPR, purpose limitation).
+    #[error(
+        "a record of category `{category}` names no purpose; every stored record serves at least one declared purpose (Art. 5(1)(b) GDPR)"
+    )]
+    NoPurpose {
+        /// The record's category.
+        category: String,
+    },
+    /// An event clock name is empty.
+    #[error("an event clock of a record of category `{category}` has an empty name")]
+    EmptyClockName {
+        /// The record's category.
+        category: String,
+    },
+    /// The record does not exist in this tenant (or was erased).
+    #[error("record {0} does not exist in this tenant")]
+    RecordNotFound(RecordId),
+    /// The record's ciphertext did not authenticate.
+    #[error(
+        "record {0} cannot be decrypted: its ciphertext is truncated, corrupted, or was moved from another record or tenant"
+    )]
+    Decrypt(RecordId),
+    /// A record's data key is gone (the subject was erased while the record was being read).
+    #[error("record {0} has no data key: its subject was erased, so it is unreadable")]
+    KeyDestroyed(RecordId),
+    /// A wrapped data key did not authenticate.
+    #[error(
+        "the data key of subject {pseudonym} in key domain `{key_domain}` cannot be unwrapped: it is corrupted or was moved"
+    )]
+    KeyUnwrap {
+        /// The subject's pseudonym.
+        pseudonym: String,
+        /// The key domain.
+        key_domain: String,
+    },
+    /// The erasure journal cannot be read.
+    #[error("erasure journal {}, line {line}: {reason}", path.display())]
+    Journal {
+        /// The journal file.
+        path: PathBuf,
+        /// The 1-based line.
+        line: usize,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The operating system's random generator failed.
+    #[error("the system random generator failed: {0}")]
+    Random(String),
+}
+
+/// The vault's result type.
+pub type Result<T, E = VaultError> = std::result::Result<T, E>;

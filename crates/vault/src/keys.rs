@@ -1,0 +1,542 @@
+//! The key hierarchy, built only from vetted RustCrypto primitives:
+//!
+//! ```text
+//! master key (32 bytes, env var or key file)
+//!  ├─ HKDF-SHA256 "custos/vault/kek/v{version}/{key_domain}"  → key-encryption key per domain and version
+//!  │    └─ AES-256-GCM wraps → data key (32 random bytes) per (tenant, subject, key domain)
+//!  │         └─ AES-256-GCM encrypts → record payload, associated data = (tenant, subject, category, record id)
+//!  ├─ HKDF-SHA256 "custos/vault/pseudonym/v1"  → HMAC-SHA256 key for subject pseudonyms
+//!  └─ HKDF-SHA256 "custos/vault/key-check/v1"  → HMAC-SHA256 key for the key check value
+//! ```
+//!
+//! Every secret lives in a [`Zeroizing`] buffer and no type here prints its bytes.
+
+use std::fmt;
+use std::path::Path;
+
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::{Aes256Gcm, Nonce};
+use hkdf::Hkdf;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use zeroize::Zeroizing;
+
+use crate::error::{Result, VaultError};
+use crate::ids::{Pseudonym, SubjectId, TenantId};
+
+/// The environment variable the master key is read from.
+pub const MASTER_KEY_ENV: &str = "CUSTOS_MASTER_KEY";
+
+const NONCE_LEN: usize = 12;
+/// The first byte of every ciphertext the vault writes: the format, so it can change later.
+const FORMAT_V1: u8 = 1;
+const HKDF_SALT: &[u8] = b"custos-vault";
+
+/// The 32-byte master key. Zeroized on drop; `Debug` prints `MasterKey(<redacted>)`.
+#[derive(Clone)]
+pub struct MasterKey(Zeroizing<[u8; 32]>);
+
+impl fmt::Debug for MasterKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("MasterKey(<redacted>)")
+    }
+}
+
+impl MasterKey {
+    /// A new random master key.
+    pub fn generate() -> Result<Self> {
+        let mut k = Zeroizing::new([0u8; 32]);
+        fill_random(k.as_mut())?;
+        Ok(Self(k))
+    }
+
+    /// Parses 32 bytes written as 64 hex digits or as base64 (standard or URL-safe alphabet,
+    /// padding optional); surrounding whitespace is ignored. `origin` names the source in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Self> {
+        let text = text.trim();
+        let invalid = |reason| VaultError::MasterKeyInvalid {
+            origin: origin.to_owned(),
+            reason,
+        };
+        let bytes = if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+            decode_hex(text)
+        } else {
+            decode_base64(text).ok_or_else(|| invalid("neither 64 hex digits nor base64"))?
+        };
+        if bytes.len() != 32 {
+            return Err(invalid("it does not decode to exactly 32 bytes"));
+        }
+        let mut k = Zeroizing::new([0u8; 32]);
+        k.copy_from_slice(&bytes);
+        Ok(Self(k))
+    }
+
+    /// Reads the key from `CUSTOS_MASTER_KEY` if set, else from `key_file` if given.
+    pub fn from_env_or_file(key_file: Option<&Path>) -> Result<Self> {
+        if let Some(text) = std::env::var_os(MASTER_KEY_ENV) {
+            let text =
+                Zeroizing::new(
+                    text.into_string()
+                        .map_err(|_| VaultError::MasterKeyInvalid {
+                            origin: MASTER_KEY_ENV.to_owned(),
+                            reason: "not valid UTF-8",
+                        })?,
+                );
+            return Self::parse(&text, MASTER_KEY_ENV);
+        }
+        match key_file {
+            Some(path) => Self::from_file(path),
+            None => Err(VaultError::MasterKeyMissing),
+        }
+    }
+
+    /// Reads the key from a file written by [`MasterKey::write_new_file`].
+    pub fn from_file(path: &Path) -> Result<Self> {
+        let text =
+            Zeroizing::new(
+                std::fs::read_to_string(path).map_err(|source| VaultError::Io {
+                    path: path.to_owned(),
+                    source,
+                })?,
+            );
+        Self::parse(&text, &path.display().to_string())
+    }
+
+    /// Writes this key as hex to a new file readable by its owner only (mode 0600), refusing to
+    /// overwrite an existing file.
+    pub fn write_new_file(&self, path: &Path) -> Result<()> {
+        use std::io::Write;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let mut file = options.open(path).map_err(|source| {
+            if source.kind() == std::io::ErrorKind::AlreadyExists {
+                VaultError::KeyFileExists(path.to_owned())
+            } else {
+                VaultError::Io {
+                    path: path.to_owned(),
+                    source,
+                }
+            }
+        })?;
+        let mut text = Zeroizing::new(crate::ids::hex(self.0.as_ref()));
+        text.push('\n');
+        file.write_all(text.as_bytes())
+            .and_then(|()| file.sync_all())
+            .map_err(|source| VaultError::Io {
+                path: path.to_owned(),
+                source,
+            })
+    }
+
+    fn derive(&self, info: &[u8]) -> Zeroizing<[u8; 32]> {
+        let hk = Hkdf::<Sha256>::new(Some(HKDF_SALT), self.0.as_ref());
+        let mut out = Zeroizing::new([0u8; 32]);
+        hk.expand(info, out.as_mut())
+            .expect("32 bytes is a valid HKDF-SHA256 output length");
+        out
+    }
+}
+
+/// The keys derived from the master key that a running vault needs.
+pub(crate) struct KeyRing {
+    master: MasterKey,
+    pseudonym_key: Zeroizing<[u8; 32]>,
+}
+
+impl fmt::Debug for KeyRing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("KeyRing(<redacted>)")
+    }
+}
+
+/// A subject's unwrapped data key for one key domain. Zeroized on drop.
+pub(crate) struct DataKey(Zeroizing<[u8; 32]>);
+
+impl fmt::Debug for DataKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("DataKey(<redacted>)")
+    }
+}
+
+impl DataKey {
+    pub(crate) fn generate() -> Result<Self> {
+        let mut k = Zeroizing::new([0u8; 32]);
+        fill_random(k.as_mut())?;
+        Ok(Self(k))
+    }
+
+    fn cipher(&self) -> Aes256Gcm {
+        let k: &[u8; 32] = &self.0;
+        Aes256Gcm::new(k.into())
+    }
+}
+
+/// What a record's ciphertext is bound to.
+pub(crate) struct RecordIdentity<'a> {
+    pub tenant: &'a str,
+    pub pseudonym: &'a str,
+    pub category: &'a str,
+    pub record_id: &'a str,
+}
+
+impl RecordIdentity<'_> {
+    fn associated_data(&self) -> Vec<u8> {
+        encode_fields(&[
+            b"custos/vault/record/v1",
+            self.tenant.as_bytes(),
+            self.pseudonym.as_bytes(),
+            self.category.as_bytes(),
+            self.record_id.as_bytes(),
+        ])
+    }
+}
+
+impl KeyRing {
+    pub(crate) fn new(master: MasterKey) -> Self {
+        let pseudonym_key = master.derive(b"custos/vault/pseudonym/v1");
+        Self {
+            master,
+            pseudonym_key,
+        }
+    }
+
+    /// The key check value stored in the database: HMAC-SHA256 of a constant under a key derived
+    /// from the master key. It proves the master key matches without revealing anything about it.
+    pub(crate) fn check_value(&self) -> String {
+        let key = self.master.derive(b"custos/vault/key-check/v1");
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(key.as_ref()).expect("HMAC takes any key length");
+        mac.update(b"custos vault key check");
+        crate::ids::hex(&mac.finalize().into_bytes())
+    }
+
+    /// Compares a stored key check value in constant time.
+    pub(crate) fn matches_check_value(&self, stored: &str) -> bool {
+        let key = self.master.derive(b"custos/vault/key-check/v1");
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(key.as_ref()).expect("HMAC takes any key length");
+        mac.update(b"custos vault key check");
+        match decode_hex_checked(stored) {
+            Some(bytes) => mac.verify_slice(&bytes).is_ok(),
+            None => false,
+        }
+    }
+
+    pub(crate) fn pseudonym(&self, tenant: &TenantId, subject: &SubjectId) -> Pseudonym {
+        let mut mac = Hmac::<Sha256>::new_from_slice(self.pseudonym_key.as_ref())
+            .expect("HMAC takes any key length");
+        mac.update(&encode_fields(&[
+            tenant.as_str().as_bytes(),
+            subject.expose().as_bytes(),
+        ]));
+        Pseudonym::from_bytes(&mac.finalize().into_bytes()[..16])
+    }
+
+    fn kek(&self, key_domain: &str, version: u32) -> Aes256Gcm {
+        let info = format!("custos/vault/kek/v{version}/{key_domain}");
+        let key = self.master.derive(info.as_bytes());
+        let k: &[u8; 32] = &key;
+        Aes256Gcm::new(k.into())
+    }
+
+    fn wrap_aad(tenant: &str, pseudonym: &str, key_domain: &str, version: u32) -> Vec<u8> {
+        encode_fields(&[
+            b"custos/vault/data-key/v1",
+            tenant.as_bytes(),
+            pseudonym.as_bytes(),
+            key_domain.as_bytes(),
+            &version.to_be_bytes(),
+        ])
+    }
+
+    /// Wraps a data key under the key-encryption key of `key_domain` at `version`, bound to the
+    /// subject and domain so a wrapped key cannot be moved to another subject.
+    pub(crate) fn wrap(
+        &self,
+        key: &DataKey,
+        tenant: &str,
+        pseudonym: &str,
+        key_domain: &str,
+        version: u32,
+    ) -> Result<Vec<u8>> {
+        let aad = Self::wrap_aad(tenant, pseudonym, key_domain, version);
+        seal(&self.kek(key_domain, version), key.0.as_ref(), &aad)
+    }
+
+    /// Unwraps a data key; `None` when it does not authenticate.
+    pub(crate) fn unwrap(
+        &self,
+        wrapped: &[u8],
+        tenant: &str,
+        pseudonym: &str,
+        key_domain: &str,
+        version: u32,
+    ) -> Option<DataKey> {
+        let aad = Self::wrap_aad(tenant, pseudonym, key_domain, version);
+        let plain = open(&self.kek(key_domain, version), wrapped, &aad)?;
+        let mut k = Zeroizing::new([0u8; 32]);
+        if plain.len() != 32 {
+            return None;
+        }
+        k.copy_from_slice(&plain);
+        Some(DataKey(k))
+    }
+}
+
+/// Encrypts a record payload with a caller-supplied random nonce (the vault draws the nonces of a
+/// whole batch in one system call).
+pub(crate) fn encrypt_record(
+    key: &DataKey,
+    nonce: &[u8; NONCE_LEN],
+    id: &RecordIdentity<'_>,
+    payload: &[u8],
+) -> Result<Vec<u8>> {
+    let aad = id.associated_data();
+    let ct = key
+        .cipher()
+        .encrypt(
+            &Nonce::from(*nonce),
+            Payload {
+                msg: payload,
+                aad: &aad,
+            },
+        )
+        .map_err(|_| {
+            VaultError::Corrupt("AES-GCM refused to encrypt (payload too large)".into())
+        })?;
+    let mut out = Vec::with_capacity(1 + NONCE_LEN + ct.len());
+    out.push(FORMAT_V1);
+    out.extend_from_slice(nonce);
+    out.extend_from_slice(&ct);
+    Ok(out)
+}
+
+/// Decrypts a record payload; `None` when it is truncated, corrupted or bound to another identity.
+pub(crate) fn decrypt_record(
+    key: &DataKey,
+    id: &RecordIdentity<'_>,
+    ciphertext: &[u8],
+) -> Option<Zeroizing<Vec<u8>>> {
+    open(&key.cipher(), ciphertext, &id.associated_data())
+}
+
+pub(crate) const RECORD_NONCE_LEN: usize = NONCE_LEN;
+
+fn seal(cipher: &Aes256Gcm, plain: &[u8], aad: &[u8]) -> Result<Vec<u8>> {
+    let mut nonce = [0u8; NONCE_LEN];
+    fill_random(&mut nonce)?;
+    let ct = cipher
+        .encrypt(&Nonce::from(nonce), Payload { msg: plain, aad })
+        .map_err(|_| VaultError::Corrupt("AES-GCM refused to encrypt".into()))?;
+    let mut out = Vec::with_capacity(1 + NONCE_LEN + ct.len());
+    out.push(FORMAT_V1);
+    out.extend_from_slice(&nonce);
+    out.extend_from_slice(&ct);
+    Ok(out)
+}
+
+fn open(cipher: &Aes256Gcm, sealed: &[u8], aad: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+    let (&format, rest) = sealed.split_first()?;
+    if format != FORMAT_V1 || rest.len() < NONCE_LEN + 16 {
+        return None;
+    }
+    let (nonce, ct) = rest.split_at(NONCE_LEN);
+    let nonce: [u8; NONCE_LEN] = nonce.try_into().ok()?;
+    cipher
+        .decrypt(&Nonce::from(nonce), Payload { msg: ct, aad })
+        .ok()
+        .map(Zeroizing::new)
+}
+
+/// Fills `buf` from the operating system's random generator.
+pub(crate) fn fill_random(buf: &mut [u8]) -> Result<()> {
+    getrandom::fill(buf).map_err(|e| VaultError::Random(e.to_string()))
+}
+
+/// Length-prefixed concatenation, so no two different field lists encode alike.
+fn encode_fields(fields: &[&[u8]]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(fields.iter().map(|f| f.len() + 4).sum());
+    for f in fields {
+        out.extend_from_slice(&u32::try_from(f.len()).unwrap_or(u32::MAX).to_be_bytes());
+        out.extend_from_slice(f);
+    }
+    out
+}
+
+fn decode_hex(text: &str) -> Zeroizing<Vec<u8>> {
+    Zeroizing::new(decode_hex_checked(text).unwrap_or_default())
+}
+
+fn decode_hex_checked(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    let digit = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    text.as_bytes()
+        .chunks(2)
+        .map(|p| Some(digit(p[0])? << 4 | digit(p[1])?))
+        .collect()
+}
+
+/// Base64 (RFC 4648, standard or URL-safe alphabet, padding optional). A decoder, not
+/// cryptography: a few lines here spare a dependency.
+fn decode_base64(text: &str) -> Option<Zeroizing<Vec<u8>>> {
+    let text = text.trim_end_matches('=');
+    let value = |c: u8| -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' | b'-' => 62,
+            b'/' | b'_' => 63,
+            _ => return None,
+        } as u32)
+    };
+    if text.len() % 4 == 1 {
+        return None;
+    }
+    let mut out = Zeroizing::new(Vec::with_capacity(text.len() * 3 / 4));
+    for chunk in text.as_bytes().chunks(4) {
+        let mut acc = 0u32;
+        for (i, &c) in chunk.iter().enumerate() {
+            acc |= value(c)? << (18 - 6 * i);
+        }
+        let bytes = acc.to_be_bytes();
+        out.extend_from_slice(&bytes[1..chunk.len()]);
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEX: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+    const B64: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+    fn ring() -> KeyRing {
+        KeyRing::new(MasterKey::parse(HEX, "test").expect("valid key"))
+    }
+
+    #[test]
+    fn a_master_key_reads_the_same_from_hex_and_base64() {
+        let a = MasterKey::parse(HEX, "hex").expect("hex");
+        let b = MasterKey::parse(B64, "b64").expect("base64");
+        let c = MasterKey::parse(B64.trim_end_matches('='), "b64").expect("unpadded base64");
+        assert_eq!(a.0.as_ref(), b.0.as_ref());
+        assert_eq!(a.0.as_ref(), c.0.as_ref());
+    }
+
+    #[test]
+    fn a_master_key_of_the_wrong_length_is_refused_naming_its_origin() {
+        let err = MasterKey::parse("AAEC", "CUSTOS_MASTER_KEY").expect_err("3 bytes");
+        assert!(err.to_string().contains("CUSTOS_MASTER_KEY"), "{err}");
+        assert!(MasterKey::parse("not a key!", "x").is_err());
+        assert!(MasterKey::parse("", "x").is_err());
+    }
+
+    #[test]
+    fn keys_never_print_their_bytes() {
+        let k = MasterKey::parse(HEX, "test").expect("valid");
+        assert_eq!(format!("{k:?}"), "MasterKey(<redacted>)");
+        assert_eq!(
+            format!("{:?}", DataKey::generate().expect("random")),
+            "DataKey(<redacted>)"
+        );
+        assert!(!format!("{:?}", ring()).contains("0001"));
+    }
+
+    #[test]
+    fn a_key_check_value_matches_only_its_own_master_key() {
+        let stored = ring().check_value();
+        assert!(ring().matches_check_value(&stored));
+        let other = KeyRing::new(MasterKey::generate().expect("random"));
+        assert!(!other.matches_check_value(&stored));
+        assert!(!ring().matches_check_value("zz"));
+    }
+
+    #[test]
+    fn pseudonyms_are_stable_per_tenant_and_differ_between_tenants() {
+        let r = ring();
+        let s = SubjectId::new("jan@example.nl").expect("valid");
+        let a = TenantId::new("a").expect("valid");
+        let b = TenantId::new("b").expect("valid");
+        assert_eq!(r.pseudonym(&a, &s), r.pseudonym(&a, &s));
+        assert_ne!(r.pseudonym(&a, &s), r.pseudonym(&b, &s));
+        assert_eq!(r.pseudonym(&a, &s).as_str().len(), 32);
+    }
+
+    #[test]
+    fn a_wrapped_data_key_opens_only_for_its_subject_domain_and_version() {
+        let r = ring();
+        let dk = DataKey::generate().expect("random");
+        let w = r.wrap(&dk, "t", "p", "mail", 1).expect("wraps");
+        let back = r.unwrap(&w, "t", "p", "mail", 1).expect("unwraps");
+        assert_eq!(back.0.as_ref(), dk.0.as_ref());
+        assert!(r.unwrap(&w, "t", "q", "mail", 1).is_none());
+        assert!(r.unwrap(&w, "u", "p", "mail", 1).is_none());
+        assert!(r.unwrap(&w, "t", "p", "voice", 1).is_none());
+        assert!(r.unwrap(&w, "t", "p", "mail", 2).is_none());
+    }
+
+    #[test]
+    fn a_record_ciphertext_bound_to_one_identity_fails_under_another() {
+        let dk = DataKey::generate().expect("random");
+        let id = RecordIdentity {
+            tenant: "t",
+            pseudonym: "p",
+            category: "c",
+            record_id: "r",
+        };
+        let ct = encrypt_record(&dk, &[7; 12], &id, b"hello").expect("encrypts");
+        assert_eq!(
+            decrypt_record(&dk, &id, &ct).expect("decrypts").as_slice(),
+            b"hello"
+        );
+        for other in [
+            RecordIdentity { tenant: "u", ..id },
+            RecordIdentity {
+                pseudonym: "q",
+                ..id
+            },
+            RecordIdentity {
+                category: "d",
+                ..id
+            },
+            RecordIdentity {
+                record_id: "s",
+                ..id
+            },
+        ] {
+            assert!(decrypt_record(&dk, &other, &ct).is_none());
+        }
+    }
+
+    #[test]
+    fn a_truncated_or_flipped_ciphertext_does_not_decrypt() {
+        let dk = DataKey::generate().expect("random");
+        let id = RecordIdentity {
+            tenant: "t",
+            pseudonym: "p",
+            category: "c",
+            record_id: "r",
+        };
+        let ct = encrypt_record(&dk, &[1; 12], &id, b"payload").expect("encrypts");
+        for len in 0..ct.len() {
+            assert!(
+                decrypt_record(&dk, &id, &ct[..len]).is_none(),
+                "truncated to {len}"
+            );
+        }
+        for i in 0..ct.len() {
+            let mut bad = ct.clone();
+            bad[i] ^= 0x40;
+            assert!(decrypt_record(&dk, &id, &bad).is_none(), "byte {i} flipped");
+        }
+    }
+}

@@ -1,0 +1,44 @@
+//! The Custos vault (PRODUCT.md C2): where personal data lives.
+//!
+//! - **Tenant-scoped by construction.** [`Vault`] has no data operations; they exist only on
+//!   the [`TenantVault`] handle from [`Vault::tenant`], so an unscoped storage call cannot be
+//!   written. On PostgreSQL, forced row-level security is a second wall.
+//! - **Envelope encryption** with AES-256-GCM: one data key per (tenant, subject, key domain),
+//!   wrapped by a key-encryption key per key domain and key version, derived with HKDF-SHA256
+//!   from the 32-byte master key. Each record is bound to (tenant, subject, category, record
+//!   id) as associated data. See [`keys`](crate::keys) for the hierarchy.
+//! - **Subjects are pseudonymous**: the app's identifier ([`SubjectId`]) is never stored; a
+//!   keyed [`Pseudonym`] per tenant stands for it.
+//! - **Erasure is crypto-shredding plus deletion**, journaled outside the database so that a
+//!   restored backup is erased again on open (see [`journal`](crate::journal)).
+//! - **Policy-checked writes**: categories the policy does not define or marks `stored = false`,
+//!   and undefined purposes, are refused.
+//!
+//! The API is synchronous and narrow: [`Vault::open`], [`Vault::tenant`],
+//! [`TenantVault::put`]/[`put_batch`](TenantVault::put_batch), [`get`](TenantVault::get),
+//! [`list`](TenantVault::list), [`erase_subject`](TenantVault::erase_subject), and
+//! [`Vault::rotate_keys`].
+
+mod error;
+mod ids;
+pub mod journal;
+pub mod keys;
+mod store;
+mod vault;
+
+pub use error::{Result, VaultError};
+pub use ids::{Pseudonym, RecordId, SubjectId, TenantId};
+pub use keys::{MASTER_KEY_ENV, MasterKey};
+pub use store::ErasureCounts;
+pub use store::postgres::connect as postgres_connection;
+pub use store::sqlite::connect as sqlite_connection;
+pub use vault::{Erasure, NewRecord, Record, Rotation, StoreConfig, TenantVault, Vault, validate};
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_vault_can_move_to_another_thread() {
+        fn assert_send<T: Send>() {}
+        assert_send::<super::Vault>();
+    }
+}

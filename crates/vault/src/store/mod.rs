@@ -1,0 +1,99 @@
+//! The storage interface and its two implementations. The interface is crate-private: callers
+//! reach storage only through [`crate::TenantVault`], so no storage call exists that is not
+//! scoped to a tenant. Every method that touches tenant data takes the tenant id, and every
+//! implementation runs each method in one transaction (all or nothing).
+
+pub(crate) mod postgres;
+pub(crate) mod sqlite;
+
+use crate::error::Result;
+
+/// One record as stored: the payload is ciphertext.
+#[derive(Debug, Clone)]
+pub(crate) struct RecordRow {
+    pub record_id: String,
+    pub pseudonym: String,
+    pub category: String,
+    /// JSON array of purpose ids.
+    pub purposes: String,
+    pub key_domain: String,
+    pub ciphertext: Vec<u8>,
+    /// Microseconds since the Unix epoch.
+    pub created_at: i64,
+    /// JSON object: event name → RFC 3339 timestamp.
+    pub clocks: String,
+}
+
+/// A subject's wrapped data key for one key domain.
+#[derive(Debug, Clone)]
+pub(crate) struct WrappedKeyRow {
+    pub pseudonym: String,
+    pub key_domain: String,
+    pub key_version: u32,
+    pub wrapped: Vec<u8>,
+}
+
+/// One erasure, as journaled: no personal data, only the tenant and the pseudonym.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct JournalEntry {
+    /// 32 hex digits, unique per erasure.
+    pub erasure_id: String,
+    pub tenant: String,
+    pub pseudonym: String,
+    /// Microseconds since the Unix epoch.
+    pub erased_at: i64,
+}
+
+/// What one erasure removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ErasureCounts {
+    /// Data keys destroyed.
+    pub keys: u64,
+    /// Records deleted.
+    pub records: u64,
+}
+
+/// The storage operations. Implementations: [`sqlite::SqliteStore`], [`postgres::PostgresStore`].
+pub(crate) trait Store: Send {
+    /// Writes a vault-wide setting if it is absent; returns the value now stored.
+    fn init_meta(&mut self, key: &str, value: &str) -> Result<String>;
+    /// The subject's wrapped key for `key_domain`, if any.
+    fn data_key(
+        &mut self,
+        tenant: &str,
+        pseudonym: &str,
+        key_domain: &str,
+    ) -> Result<Option<WrappedKeyRow>>;
+    /// Stores wrapped keys, each unless one exists for (tenant, subject, domain), in one
+    /// transaction; returns the keys now stored, in order (so two writers racing to create a key
+    /// both end up using the same one).
+    fn insert_data_keys(
+        &mut self,
+        tenant: &str,
+        keys: &[WrappedKeyRow],
+        now: i64,
+    ) -> Result<Vec<WrappedKeyRow>>;
+    /// Inserts records (and registers the tenant and subjects) in one transaction.
+    fn insert_records(&mut self, tenant: &str, rows: &[RecordRow], now: i64) -> Result<()>;
+    /// One record.
+    fn record(&mut self, tenant: &str, record_id: &str) -> Result<Option<RecordRow>>;
+    /// A subject's records, oldest first.
+    fn records_of(&mut self, tenant: &str, pseudonym: &str) -> Result<Vec<RecordRow>>;
+    /// Destroys the subject's data keys, deletes its records and its subject row, and journals the
+    /// erasure, in one transaction. Idempotent: an erasure already journaled changes nothing.
+    fn erase(&mut self, entry: &JournalEntry) -> Result<ErasureCounts>;
+    /// Whether the database already holds this erasure.
+    fn has_erasure(&mut self, entry: &JournalEntry) -> Result<bool>;
+    /// Re-wraps every data key of every tenant in one transaction, and records `new_version` as
+    /// the current key version in the same transaction. Returns the number of keys re-wrapped.
+    fn rewrap_all(
+        &mut self,
+        new_version: u32,
+        rewrap: &mut dyn FnMut(&str, &WrappedKeyRow) -> Result<Vec<u8>>,
+    ) -> Result<u64>;
+}
+
+/// Microseconds since the epoch, the vault's stored time format.
+pub(crate) fn micros(t: jiff::Timestamp) -> i64 {
+    t.as_microsecond()
+}

@@ -1,0 +1,721 @@
+//! PostgreSQL, for many stateless Custos servers over one database.
+//!
+//! Tenant isolation has two walls. The first is the API: every method takes the tenant and
+//! filters on it. The second is row-level security: every tenant-data table (`subjects`,
+//! `data_keys`, `records`, `erasures`) has RLS enabled *and forced* (so the owning role is bound
+//! too) with a policy that admits only rows whose `tenant_id` equals the transaction-local
+//! setting `custos.tenant`. Each method sets it with `set_config('custos.tenant', $1, true)`
+//! (that is `SET LOCAL`) at the start of its transaction, so a query that forgot its tenant
+//! filter still sees one tenant only, and outside a transaction no tenant row is visible at all.
+//! The role must not be a superuser nor have BYPASSRLS (see `.ci/run`).
+
+use postgres::{Client, NoTls, Transaction};
+
+use super::{ErasureCounts, JournalEntry, RecordRow, Store, WrappedKeyRow};
+use crate::error::{Result, VaultError};
+
+/// Tables that hold tenant data and are guarded by row-level security.
+#[cfg(test)]
+pub(crate) const TENANT_TABLES: [&str; 4] = ["subjects", "data_keys", "records", "erasures"];
+
+/// The migrations, in order. Never edit a shipped one: append a new version.
+const MIGRATIONS: &[(i64, &str)] = &[(
+    1,
+    "CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    CREATE TABLE tenants (
+        tenant_id  TEXT PRIMARY KEY,
+        created_at BIGINT NOT NULL
+    );
+    CREATE TABLE subjects (
+        tenant_id  TEXT NOT NULL REFERENCES tenants(tenant_id),
+        pseudonym  TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        PRIMARY KEY (tenant_id, pseudonym)
+    );
+    CREATE TABLE data_keys (
+        tenant_id   TEXT NOT NULL,
+        pseudonym   TEXT NOT NULL,
+        key_domain  TEXT NOT NULL,
+        key_version INTEGER NOT NULL,
+        wrapped     BYTEA NOT NULL,
+        created_at  BIGINT NOT NULL,
+        PRIMARY KEY (tenant_id, pseudonym, key_domain)
+    );
+    CREATE TABLE records (
+        tenant_id  TEXT NOT NULL,
+        record_id  TEXT NOT NULL,
+        pseudonym  TEXT NOT NULL,
+        category   TEXT NOT NULL,
+        purposes   TEXT NOT NULL,
+        key_domain TEXT NOT NULL,
+        ciphertext BYTEA NOT NULL,
+        created_at BIGINT NOT NULL,
+        clocks     TEXT NOT NULL,
+        PRIMARY KEY (tenant_id, record_id)
+    );
+    CREATE INDEX records_by_subject ON records (tenant_id, pseudonym, created_at);
+    CREATE TABLE erasures (
+        erasure_id TEXT PRIMARY KEY,
+        tenant_id  TEXT NOT NULL,
+        pseudonym  TEXT NOT NULL,
+        erased_at  BIGINT NOT NULL
+    );
+    DO $$ DECLARE t TEXT; BEGIN
+      FOREACH t IN ARRAY ARRAY['subjects', 'data_keys', 'records', 'erasures'] LOOP
+        EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
+        EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t);
+        EXECUTE format('CREATE POLICY tenant_isolation ON %I
+                          USING (tenant_id = current_setting(''custos.tenant'', true))
+                          WITH CHECK (tenant_id = current_setting(''custos.tenant'', true))', t);
+      END LOOP;
+    END $$;",
+)];
+
+/// Serialises migrations between servers starting at once (an arbitrary constant).
+const MIGRATION_LOCK: i64 = 0x0C05_7050_7661_756C;
+
+/// The vault on PostgreSQL, in one schema.
+pub(crate) struct PostgresStore {
+    client: Client,
+    url: String,
+    schema: String,
+    target: String,
+}
+
+/// Describes a database error with the server's own message (the driver's `Display` alone says
+/// only "db error").
+pub(crate) fn describe(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
+        None => {
+            let mut s = e.to_string();
+            let mut source = std::error::Error::source(e);
+            while let Some(cause) = source {
+                s.push_str(": ");
+                s.push_str(&cause.to_string());
+                source = cause.source();
+            }
+            s
+        }
+    }
+}
+
+/// Host, port and database of a connection string, without user or password.
+fn redacted_target(url: &str) -> String {
+    match url.parse::<postgres::Config>() {
+        Ok(c) => {
+            let host = match c.get_hosts().first() {
+                Some(postgres::config::Host::Tcp(h)) => h.clone(),
+                #[cfg(unix)]
+                Some(postgres::config::Host::Unix(p)) => p.display().to_string(),
+                None => "localhost".to_owned(),
+            };
+            let port = c.get_ports().first().copied().unwrap_or(5432);
+            format!(
+                "postgresql {host}:{port}/{}",
+                c.get_dbname().unwrap_or("(default)")
+            )
+        }
+        Err(_) => "postgresql (unparsable connection string)".to_owned(),
+    }
+}
+
+/// Checks a schema name is a plain lowercase identifier, so it can be spliced into SQL.
+pub(crate) fn valid_schema(schema: &str) -> bool {
+    !schema.is_empty()
+        && schema.len() <= 63
+        && schema
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        && !schema.as_bytes()[0].is_ascii_digit()
+}
+
+/// Opens a connection with the vault's settings: the schema (created if absent) on the search
+/// path. Errors name host, port and database, never credentials.
+pub fn connect(url: &str, schema: &str) -> Result<Client> {
+    let target = redacted_target(url);
+    if !valid_schema(schema) {
+        return Err(VaultError::InvalidId {
+            kind: "PostgreSQL schema name",
+            reason: "must be a lowercase identifier (a-z, 0-9, _)",
+        });
+    }
+    let mut client = Client::connect(url, NoTls).map_err(|e| VaultError::Unavailable {
+        target: target.clone(),
+        reason: describe(&e),
+    })?;
+    client
+        .batch_execute(&format!(
+            "CREATE SCHEMA IF NOT EXISTS {schema}; SET search_path TO {schema}"
+        ))
+        .map_err(|e| VaultError::Unavailable {
+            target,
+            reason: describe(&e),
+        })?;
+    Ok(client)
+}
+
+/// Sets the tenant for the rest of the transaction (`SET LOCAL`).
+pub(crate) fn set_tenant(
+    tx: &mut Transaction<'_>,
+    tenant: &str,
+) -> std::result::Result<(), postgres::Error> {
+    tx.execute("SELECT set_config('custos.tenant', $1, true)", &[&tenant])
+        .map(|_| ())
+}
+
+impl PostgresStore {
+    /// Connects, creates the schema if needed and migrates it.
+    pub(crate) fn open(url: &str, schema: &str) -> Result<Self> {
+        let client = connect(url, schema)?;
+        let mut store = Self {
+            client,
+            url: url.to_owned(),
+            schema: schema.to_owned(),
+            target: redacted_target(url),
+        };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn err<'a>(
+        target: &'a str,
+        operation: &'static str,
+    ) -> impl Fn(postgres::Error) -> VaultError + 'a {
+        move |e| VaultError::Storage {
+            operation,
+            target: target.to_owned(),
+            reason: describe(&e),
+        }
+    }
+
+    /// The connection, re-established if the server dropped it.
+    fn client(&mut self) -> Result<&mut Client> {
+        if self.client.is_closed() {
+            self.client = connect(&self.url, &self.schema)?;
+        }
+        Ok(&mut self.client)
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        let target = self.target.clone();
+        let err = Self::err(&target, "migrating the schema");
+        let mut tx = self.client.transaction().map_err(&err)?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+            .map_err(&err)?;
+        tx.batch_execute("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)")
+            .map_err(&err)?;
+        let current: i64 = tx
+            .query_one(
+                "SELECT coalesce(max(version), 0)::BIGINT FROM schema_migrations",
+                &[],
+            )
+            .map_err(&err)?
+            .get(0);
+        let newest = MIGRATIONS.last().map_or(0, |m| m.0);
+        if current > newest {
+            return Err(VaultError::SchemaTooNew {
+                found: current,
+                supported: newest,
+            });
+        }
+        let now = jiff::Timestamp::now().as_microsecond();
+        for (version, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
+            tx.batch_execute(sql).map_err(&err)?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)",
+                &[version, &now],
+            )
+            .map_err(&err)?;
+        }
+        tx.commit().map_err(&err)
+    }
+
+    /// The raw connection, for tests that prove the RLS wall holds without the API's filters.
+    #[cfg(test)]
+    pub(crate) fn raw_client(&mut self) -> &mut Client {
+        &mut self.client
+    }
+}
+
+fn record_row(r: &postgres::Row) -> RecordRow {
+    RecordRow {
+        record_id: r.get(0),
+        pseudonym: r.get(1),
+        category: r.get(2),
+        purposes: r.get(3),
+        key_domain: r.get(4),
+        ciphertext: r.get(5),
+        created_at: r.get(6),
+        clocks: r.get(7),
+    }
+}
+
+const RECORD_COLUMNS: &str =
+    "record_id, pseudonym, category, purposes, key_domain, ciphertext, created_at, clocks";
+
+fn version_out(v: u32) -> i32 {
+    i32::try_from(v).unwrap_or(i32::MAX)
+}
+
+fn version_in(v: i32) -> Result<u32> {
+    u32::try_from(v)
+        .map_err(|_| VaultError::Corrupt(format!("negative key version {v} in data_keys")))
+}
+
+impl Store for PostgresStore {
+    fn init_meta(&mut self, key: &str, value: &str) -> Result<String> {
+        let target = self.target.clone();
+        let err = Self::err(&target, "initialising vault settings");
+        let client = self.client()?;
+        client
+            .execute(
+                "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+                &[&key, &value],
+            )
+            .map_err(&err)?;
+        Ok(client
+            .query_one("SELECT value FROM meta WHERE key = $1", &[&key])
+            .map_err(&err)?
+            .get(0))
+    }
+
+    fn data_key(
+        &mut self,
+        tenant: &str,
+        pseudonym: &str,
+        key_domain: &str,
+    ) -> Result<Option<WrappedKeyRow>> {
+        let target = self.target.clone();
+        let err = Self::err(&target, "reading a data key");
+        let mut tx = self.client()?.transaction().map_err(&err)?;
+        set_tenant(&mut tx, tenant).map_err(&err)?;
+        let row = tx
+            .query_opt(
+                "SELECT key_version, wrapped FROM data_keys WHERE tenant_id = $1 AND pseudonym = $2 AND key_domain = $3",
+                &[&tenant, &pseudonym, &key_domain],
+            )
+            .map_err(&err)?;
+        tx.commit().map_err(&err)?;
+        row.map(|r| {
+            Ok(WrappedKeyRow {
+                pseudonym: pseudonym.to_owned(),
+                key_domain: key_domain.to_owned(),
+                key_version: version_in(r.get(0))?,
+                wrapped: r.get(1),
+            })
+        })
+        .transpose()
+    }
+
+    fn insert_data_keys(
+        &mut self,
+        tenant: &str,
+        keys: &[WrappedKeyRow],
+        now: i64,
+    ) -> Result<Vec<WrappedKeyRow>> {
+        let target = self.target.clone();
+        let err = Self::err(&target, "creating data keys");
+        let mut tx = self.client()?.transaction().map_err(&err)?;
+        set_tenant(&mut tx, tenant).map_err(&err)?;
+        tx.execute(
+            "INSERT INTO tenants (tenant_id, created_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            &[&tenant, &now],
+        )
+        .map_err(&err)?;
+        let insert = tx
+            .prepare(
+                "INSERT INTO data_keys (tenant_id, pseudonym, key_domain, key_version, wrapped, created_at) VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (tenant_id, pseudonym, key_domain) DO NOTHING",
+            )
+            .map_err(&err)?;
+        let select = tx
+            .prepare("SELECT key_version, wrapped FROM data_keys WHERE tenant_id = $1 AND pseudonym = $2 AND key_domain = $3")
+            .map_err(&err)?;
+        let mut stored = Vec::with_capacity(keys.len());
+        for key in keys {
+            tx.execute(
+                &insert,
+                &[
+                    &tenant,
+                    &key.pseudonym,
+                    &key.key_domain,
+                    &version_out(key.key_version),
+                    &key.wrapped,
+                    &now,
+                ],
+            )
+            .map_err(&err)?;
+            let r = tx
+                .query_one(&select, &[&tenant, &key.pseudonym, &key.key_domain])
+                .map_err(&err)?;
+            stored.push(WrappedKeyRow {
+                pseudonym: key.pseudonym.clone(),
+                key_domain: key.key_domain.clone(),
+                key_version: version_in(r.get(0))?,
+                wrapped: r.get(1),
+            });
+        }
+        tx.commit().map_err(&err)?;
+        Ok(stored)
+    }
+
+    fn insert_records(&mut self, tenant: &str, rows: &[RecordRow], now: i64) -> Result<()> {
+        let target = self.target.clone();
+        let err = Self::err(&target, "writing records");
+        let mut tx = self.client()?.transaction().map_err(&err)?;
+        set_tenant(&mut tx, tenant).map_err(&err)?;
+        tx.execute(
+            "INSERT INTO tenants (tenant_id, created_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            &[&tenant, &now],
+        )
+        .map_err(&err)?;
+        let subject = tx.prepare("INSERT INTO subjects (tenant_id, pseudonym, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING").map_err(&err)?;
+        let insert =
+            tx.prepare(&format!("INSERT INTO records (tenant_id, {RECORD_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")).map_err(&err)?;
+        let mut last_subject: Option<&str> = None;
+        for r in rows {
+            if last_subject != Some(r.pseudonym.as_str()) {
+                tx.execute(&subject, &[&tenant, &r.pseudonym, &now])
+                    .map_err(&err)?;
+                last_subject = Some(&r.pseudonym);
+            }
+            tx.execute(
+                &insert,
+                &[
+                    &tenant,
+                    &r.record_id,
+                    &r.pseudonym,
+                    &r.category,
+                    &r.purposes,
+                    &r.key_domain,
+                    &r.ciphertext,
+                    &r.created_at,
+                    &r.clocks,
+                ],
+            )
+            .map_err(&err)?;
+        }
+        tx.commit().map_err(&err)
+    }
+
+    fn record(&mut self, tenant: &str, record_id: &str) -> Result<Option<RecordRow>> {
+        let target = self.target.clone();
+        let err = Self::err(&target, "reading a record");
+        let mut tx = self.client()?.transaction().map_err(&err)?;
+        set_tenant(&mut tx, tenant).map_err(&err)?;
+        let row = tx
+            .query_opt(
+                &format!(
+                    "SELECT {RECORD_COLUMNS} FROM records WHERE tenant_id = $1 AND record_id = $2"
+                ),
+                &[&tenant, &record_id],
+            )
+            .map_err(&err)?;
+        tx.commit().map_err(&err)?;
+        Ok(row.as_ref().map(record_row))
+    }
+
+    fn records_of(&mut self, tenant: &str, pseudonym: &str) -> Result<Vec<RecordRow>> {
+        let target = self.target.clone();
+        let err = Self::err(&target, "listing a subject's records");
+        let mut tx = self.client()?.transaction().map_err(&err)?;
+        set_tenant(&mut tx, tenant).map_err(&err)?;
+        let rows = tx
+            .query(
+                &format!("SELECT {RECORD_COLUMNS} FROM records WHERE tenant_id = $1 AND pseudonym = $2 ORDER BY created_at, record_id"),
+                &[&tenant, &pseudonym],
+            )
+            .map_err(&err)?;
+        tx.commit().map_err(&err)?;
+        Ok(rows.iter().map(record_row).collect())
+    }
+
+    fn erase(&mut self, e: &JournalEntry) -> Result<ErasureCounts> {
+        let target = self.target.clone();
+        let err = Self::err(&target, "erasing a subject");
+        let mut tx = self.client()?.transaction().map_err(&err)?;
+        set_tenant(&mut tx, &e.tenant).map_err(&err)?;
+        let journaled = tx
+            .execute(
+                "INSERT INTO erasures (erasure_id, tenant_id, pseudonym, erased_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                &[&e.erasure_id, &e.tenant, &e.pseudonym, &e.erased_at],
+            )
+            .map_err(&err)?;
+        if journaled == 0 {
+            return Ok(ErasureCounts::default());
+        }
+        let keys = tx
+            .execute(
+                "DELETE FROM data_keys WHERE tenant_id = $1 AND pseudonym = $2",
+                &[&e.tenant, &e.pseudonym],
+            )
+            .map_err(&err)?;
+        let records = tx
+            .execute(
+                "DELETE FROM records WHERE tenant_id = $1 AND pseudonym = $2",
+                &[&e.tenant, &e.pseudonym],
+            )
+            .map_err(&err)?;
+        tx.execute(
+            "DELETE FROM subjects WHERE tenant_id = $1 AND pseudonym = $2",
+            &[&e.tenant, &e.pseudonym],
+        )
+        .map_err(&err)?;
+        tx.commit().map_err(&err)?;
+        Ok(ErasureCounts { keys, records })
+    }
+
+    fn has_erasure(&mut self, e: &JournalEntry) -> Result<bool> {
+        let target = self.target.clone();
+        let err = Self::err(&target, "reading the erasure journal");
+        let mut tx = self.client()?.transaction().map_err(&err)?;
+        set_tenant(&mut tx, &e.tenant).map_err(&err)?;
+        let found = tx
+            .query_opt(
+                "SELECT 1 FROM erasures WHERE erasure_id = $1 AND tenant_id = $2",
+                &[&e.erasure_id, &e.tenant],
+            )
+            .map_err(&err)?;
+        tx.commit().map_err(&err)?;
+        Ok(found.is_some())
+    }
+
+    fn rewrap_all(
+        &mut self,
+        new_version: u32,
+        rewrap: &mut dyn FnMut(&str, &WrappedKeyRow) -> Result<Vec<u8>>,
+    ) -> Result<u64> {
+        let target = self.target.clone();
+        let err = Self::err(&target, "rotating keys");
+        let mut tx = self.client()?.transaction().map_err(&err)?;
+        // One writer at a time: a key created concurrently would otherwise keep the old version.
+        tx.batch_execute("LOCK TABLE data_keys IN SHARE ROW EXCLUSIVE MODE")
+            .map_err(&err)?;
+        let tenants: Vec<String> = tx
+            .query("SELECT tenant_id FROM tenants ORDER BY tenant_id", &[])
+            .map_err(&err)?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let mut count = 0u64;
+        for tenant in &tenants {
+            set_tenant(&mut tx, tenant).map_err(&err)?;
+            let keys = tx.query("SELECT pseudonym, key_domain, key_version, wrapped FROM data_keys WHERE tenant_id = $1", &[tenant]).map_err(&err)?;
+            for r in &keys {
+                let key = WrappedKeyRow {
+                    pseudonym: r.get(0),
+                    key_domain: r.get(1),
+                    key_version: version_in(r.get(2))?,
+                    wrapped: r.get(3),
+                };
+                let wrapped = rewrap(tenant, &key)?;
+                tx.execute(
+                    "UPDATE data_keys SET key_version = $1, wrapped = $2 WHERE tenant_id = $3 AND pseudonym = $4 AND key_domain = $5",
+                    &[&version_out(new_version), &wrapped, tenant, &key.pseudonym, &key.key_domain],
+                )
+                .map_err(&err)?;
+                count += 1;
+            }
+        }
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES ('key_version', $1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            &[&new_version.to_string()],
+        )
+        .map_err(&err)?;
+        tx.commit().map_err(&err)?;
+        Ok(count)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A store in a fresh schema, dropped afterwards; `None` (with a notice) without a database.
+    struct Scratch {
+        store: PostgresStore,
+        url: String,
+        schema: String,
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            if let Ok(mut c) = Client::connect(&self.url, NoTls) {
+                let _ = c.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema));
+            }
+        }
+    }
+
+    fn scratch(name: &str) -> Option<Scratch> {
+        let Ok(url) = std::env::var("CUSTOS_TEST_DATABASE_URL") else {
+            // Written past the harness's output capture, so the skip is seen.
+            use std::io::Write as _;
+            let _ = writeln!(
+                std::io::stderr(),
+                "notice: CUSTOS_TEST_DATABASE_URL is not set; skipping the PostgreSQL test `{name}`"
+            );
+            return None;
+        };
+        let schema = format!("u_{}_{name}", std::process::id());
+        let mut store = PostgresStore::open(&url, &schema).expect("opens");
+        for (tenant, n) in [("acme", 2), ("globex", 1)] {
+            let rows: Vec<RecordRow> = (0..n)
+                .map(|i| RecordRow {
+                    record_id: format!("{tenant}{i:029}"),
+                    pseudonym: format!("{tenant}-subject"),
+                    category: "account".into(),
+                    purposes: "[\"service\"]".into(),
+                    key_domain: "default".into(),
+                    ciphertext: vec![1, 2, 3],
+                    created_at: 0,
+                    clocks: "{}".into(),
+                })
+                .collect();
+            let key = WrappedKeyRow {
+                pseudonym: format!("{tenant}-subject"),
+                key_domain: "default".into(),
+                key_version: 1,
+                wrapped: vec![9],
+            };
+            store.insert_data_keys(tenant, &[key], 0).expect("key");
+            store.insert_records(tenant, &rows, 0).expect("records");
+            let e = JournalEntry {
+                erasure_id: format!("{tenant}-erasure"),
+                tenant: tenant.into(),
+                pseudonym: "gone".into(),
+                erased_at: 0,
+            };
+            store.erase(&e).expect("journaled");
+        }
+        Some(Scratch { store, url, schema })
+    }
+
+    fn tenants_visible(tx: &mut Transaction<'_>, table: &str) -> Vec<String> {
+        // Deliberately no WHERE clause: the application "forgot" the tenant filter.
+        tx.query(&format!("SELECT tenant_id FROM {table}"), &[])
+            .expect("query")
+            .iter()
+            .map(|r| r.get(0))
+            .collect()
+    }
+
+    #[test]
+    fn rls_shows_a_query_without_a_tenant_filter_only_the_current_tenants_rows() {
+        let Some(mut s) = scratch("rls_read") else {
+            return;
+        };
+        let client = s.store.raw_client();
+        for table in TENANT_TABLES {
+            let mut tx = client.transaction().expect("tx");
+            set_tenant(&mut tx, "acme").expect("tenant");
+            let seen = tenants_visible(&mut tx, table);
+            assert!(!seen.is_empty(), "{table}: acme sees its own rows");
+            assert!(
+                seen.iter().all(|t| t == "acme"),
+                "{table}: acme saw {seen:?}"
+            );
+            tx.commit().expect("commit");
+        }
+        let mut tx = client.transaction().expect("tx");
+        set_tenant(&mut tx, "globex").expect("tenant");
+        assert_eq!(tenants_visible(&mut tx, "records"), ["globex"]);
+        tx.commit().expect("commit");
+    }
+
+    #[test]
+    fn rls_shows_no_rows_when_no_tenant_is_set() {
+        let Some(mut s) = scratch("rls_none") else {
+            return;
+        };
+        let client = s.store.raw_client();
+        for table in TENANT_TABLES {
+            let seen: Vec<String> = client
+                .query(&format!("SELECT tenant_id FROM {table}"), &[])
+                .expect("query")
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            assert!(seen.is_empty(), "{table}: saw {seen:?} with no tenant set");
+        }
+    }
+
+    #[test]
+    fn rls_refuses_writing_or_moving_a_row_into_another_tenant() {
+        let Some(mut s) = scratch("rls_write") else {
+            return;
+        };
+        let client = s.store.raw_client();
+        let mut tx = client.transaction().expect("tx");
+        set_tenant(&mut tx, "acme").expect("tenant");
+        let err = tx
+            .execute(
+                "INSERT INTO records (tenant_id, record_id, pseudonym, category, purposes, key_domain, ciphertext, created_at, clocks)
+                 VALUES ('globex', 'x', 'p', 'c', '[]', 'd', '\\x00', 0, '{}')",
+                &[],
+            )
+            .expect_err("WITH CHECK refuses another tenant's row");
+        assert!(
+            describe(&err).contains("row-level security"),
+            "{}",
+            describe(&err)
+        );
+        drop(tx);
+        let mut tx = client.transaction().expect("tx");
+        set_tenant(&mut tx, "acme").expect("tenant");
+        assert!(
+            tx.execute("UPDATE records SET tenant_id = 'globex'", &[])
+                .is_err(),
+            "moving rows out is refused"
+        );
+        drop(tx);
+        let mut tx = client.transaction().expect("tx");
+        set_tenant(&mut tx, "acme").expect("tenant");
+        assert_eq!(
+            tx.execute("DELETE FROM records", &[]).expect("delete"),
+            2,
+            "an unfiltered delete reaches acme's rows only"
+        );
+        tx.commit().expect("commit");
+        let mut tx = client.transaction().expect("tx");
+        set_tenant(&mut tx, "globex").expect("tenant");
+        assert_eq!(tenants_visible(&mut tx, "records"), ["globex"]);
+    }
+
+    #[test]
+    fn rls_is_forced_and_the_role_cannot_bypass_it() {
+        let Some(mut s) = scratch("rls_forced") else {
+            return;
+        };
+        let schema = s.schema.clone();
+        let client = s.store.raw_client();
+        let bypass: bool = client
+            .query_one(
+                "SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user",
+                &[],
+            )
+            .expect("role")
+            .get(0);
+        assert!(
+            !bypass,
+            "tests must run as a role that RLS binds (see .ci/run)"
+        );
+        for table in TENANT_TABLES {
+            let (enabled, forced): (bool, bool) = client
+                .query_one(
+                    "SELECT c.relrowsecurity, c.relforcerowsecurity FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                     WHERE n.nspname = $1 AND c.relname = $2",
+                    &[&schema, &table],
+                )
+                .map(|r| (r.get(0), r.get(1)))
+                .expect("table exists");
+            assert!(
+                enabled && forced,
+                "{table}: RLS enabled {enabled}, forced {forced}"
+            );
+        }
+    }
+}

@@ -1,0 +1,441 @@
+//! Embedded SQLite: one file, WAL, `synchronous = FULL`, every method one transaction.
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+
+use super::{ErasureCounts, JournalEntry, RecordRow, Store, WrappedKeyRow};
+use crate::error::{Result, VaultError};
+
+/// The migrations, in order; `schema_migrations` records which ran. Never edit a shipped one:
+/// append a new version.
+const MIGRATIONS: &[(i64, &str)] = &[(
+    1,
+    "CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    ) STRICT;
+    CREATE TABLE tenants (
+        tenant_id  TEXT PRIMARY KEY,
+        created_at INTEGER NOT NULL
+    ) STRICT;
+    CREATE TABLE subjects (
+        tenant_id  TEXT NOT NULL REFERENCES tenants(tenant_id),
+        pseudonym  TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (tenant_id, pseudonym)
+    ) STRICT, WITHOUT ROWID;
+    CREATE TABLE data_keys (
+        tenant_id   TEXT NOT NULL,
+        pseudonym   TEXT NOT NULL,
+        key_domain  TEXT NOT NULL,
+        key_version INTEGER NOT NULL,
+        wrapped     BLOB NOT NULL,
+        created_at  INTEGER NOT NULL,
+        PRIMARY KEY (tenant_id, pseudonym, key_domain)
+    ) STRICT, WITHOUT ROWID;
+    CREATE TABLE records (
+        tenant_id  TEXT NOT NULL,
+        record_id  TEXT NOT NULL,
+        pseudonym  TEXT NOT NULL,
+        category   TEXT NOT NULL,
+        purposes   TEXT NOT NULL,
+        key_domain TEXT NOT NULL,
+        ciphertext BLOB NOT NULL,
+        created_at INTEGER NOT NULL,
+        clocks     TEXT NOT NULL,
+        PRIMARY KEY (tenant_id, record_id)
+    ) STRICT;
+    CREATE INDEX records_by_subject ON records (tenant_id, pseudonym, created_at);
+    CREATE TABLE erasures (
+        erasure_id TEXT PRIMARY KEY,
+        tenant_id  TEXT NOT NULL,
+        pseudonym  TEXT NOT NULL,
+        erased_at  INTEGER NOT NULL
+    ) STRICT;",
+)];
+
+/// The vault on one SQLite file.
+pub(crate) struct SqliteStore {
+    conn: Connection,
+    path: PathBuf,
+}
+
+/// Opens a connection with the vault's settings. Public for the benchmark's plain baseline.
+pub fn connect(path: &Path) -> Result<Connection> {
+    let target = path.display().to_string();
+    let unavailable = |e: rusqlite::Error| VaultError::Unavailable {
+        target: target.clone(),
+        reason: e.to_string(),
+    };
+    let conn = Connection::open(path).map_err(unavailable)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .map_err(unavailable)?;
+    // journal_mode returns a row; the others do not.
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+        .map_err(unavailable)?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(VaultError::Unavailable {
+            target,
+            reason: format!("cannot switch to WAL (journal mode is {mode})"),
+        });
+    }
+    conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
+        .map_err(unavailable)?;
+    Ok(conn)
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) and migrates the database at `path`.
+    pub(crate) fn open(path: &Path) -> Result<Self> {
+        let conn = connect(path)?;
+        let mut store = Self {
+            conn,
+            path: path.to_owned(),
+        };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn err(&self, operation: &'static str) -> impl Fn(rusqlite::Error) -> VaultError + '_ {
+        move |e| VaultError::Storage {
+            operation,
+            target: self.path.display().to_string(),
+            reason: e.to_string(),
+        }
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        let target = self.path.display().to_string();
+        let err = |e: rusqlite::Error| VaultError::Storage {
+            operation: "migrating the schema",
+            target: target.clone(),
+            reason: e.to_string(),
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
+        tx.execute_batch("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL) STRICT")
+            .map_err(err)?;
+        let current: i64 = tx
+            .query_row(
+                "SELECT coalesce(max(version), 0) FROM schema_migrations",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(err)?;
+        let newest = MIGRATIONS.last().map_or(0, |m| m.0);
+        if current > newest {
+            return Err(VaultError::SchemaTooNew {
+                found: current,
+                supported: newest,
+            });
+        }
+        let now = jiff::Timestamp::now().as_microsecond();
+        for (version, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
+            tx.execute_batch(sql).map_err(err)?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
+                params![version, now],
+            )
+            .map_err(err)?;
+        }
+        tx.commit().map_err(err)
+    }
+}
+
+fn record_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RecordRow> {
+    Ok(RecordRow {
+        record_id: r.get(0)?,
+        pseudonym: r.get(1)?,
+        category: r.get(2)?,
+        purposes: r.get(3)?,
+        key_domain: r.get(4)?,
+        ciphertext: r.get(5)?,
+        created_at: r.get(6)?,
+        clocks: r.get(7)?,
+    })
+}
+
+const RECORD_COLUMNS: &str =
+    "record_id, pseudonym, category, purposes, key_domain, ciphertext, created_at, clocks";
+
+impl Store for SqliteStore {
+    fn init_meta(&mut self, key: &str, value: &str) -> Result<String> {
+        let err = self.err("initialising vault settings");
+        self.conn
+            .execute(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO NOTHING",
+                [key, value],
+            )
+            .map_err(&err)?;
+        self.conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .map_err(&err)
+    }
+
+    fn data_key(
+        &mut self,
+        tenant: &str,
+        pseudonym: &str,
+        key_domain: &str,
+    ) -> Result<Option<WrappedKeyRow>> {
+        self.conn
+            .prepare_cached("SELECT key_version, wrapped FROM data_keys WHERE tenant_id = ?1 AND pseudonym = ?2 AND key_domain = ?3")
+            .and_then(|mut s| {
+                s.query_row([tenant, pseudonym, key_domain], |r| {
+                    Ok(WrappedKeyRow { pseudonym: pseudonym.to_owned(), key_domain: key_domain.to_owned(), key_version: r.get(0)?, wrapped: r.get(1)? })
+                })
+                .optional()
+            })
+            .map_err(self.err("reading a data key"))
+    }
+
+    fn insert_data_keys(
+        &mut self,
+        tenant: &str,
+        keys: &[WrappedKeyRow],
+        now: i64,
+    ) -> Result<Vec<WrappedKeyRow>> {
+        let target = self.path.display().to_string();
+        let err = |e: rusqlite::Error| VaultError::Storage {
+            operation: "creating data keys",
+            target: target.clone(),
+            reason: e.to_string(),
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
+        tx.execute(
+            "INSERT INTO tenants (tenant_id, created_at) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+            params![tenant, now],
+        )
+        .map_err(err)?;
+        let mut stored = Vec::with_capacity(keys.len());
+        {
+            let mut insert = tx
+                .prepare(
+                    "INSERT INTO data_keys (tenant_id, pseudonym, key_domain, key_version, wrapped, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                     ON CONFLICT (tenant_id, pseudonym, key_domain) DO NOTHING",
+                )
+                .map_err(err)?;
+            let mut select = tx
+                .prepare("SELECT key_version, wrapped FROM data_keys WHERE tenant_id = ?1 AND pseudonym = ?2 AND key_domain = ?3")
+                .map_err(err)?;
+            for key in keys {
+                insert
+                    .execute(params![
+                        tenant,
+                        key.pseudonym,
+                        key.key_domain,
+                        key.key_version,
+                        key.wrapped,
+                        now
+                    ])
+                    .map_err(err)?;
+                stored.push(
+                    select
+                        .query_row(params![tenant, key.pseudonym, key.key_domain], |r| {
+                            Ok(WrappedKeyRow {
+                                pseudonym: key.pseudonym.clone(),
+                                key_domain: key.key_domain.clone(),
+                                key_version: r.get(0)?,
+                                wrapped: r.get(1)?,
+                            })
+                        })
+                        .map_err(err)?,
+                );
+            }
+        }
+        tx.commit().map_err(err)?;
+        Ok(stored)
+    }
+
+    fn insert_records(&mut self, tenant: &str, rows: &[RecordRow], now: i64) -> Result<()> {
+        let target = self.path.display().to_string();
+        let err = |e: rusqlite::Error| VaultError::Storage {
+            operation: "writing records",
+            target: target.clone(),
+            reason: e.to_string(),
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
+        tx.execute(
+            "INSERT INTO tenants (tenant_id, created_at) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+            params![tenant, now],
+        )
+        .map_err(err)?;
+        {
+            let mut subject = tx
+                .prepare_cached("INSERT INTO subjects (tenant_id, pseudonym, created_at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING")
+                .map_err(err)?;
+            let mut insert = tx
+                .prepare_cached(&format!("INSERT INTO records (tenant_id, {RECORD_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"))
+                .map_err(err)?;
+            let mut last_subject: Option<&str> = None;
+            for r in rows {
+                if last_subject != Some(r.pseudonym.as_str()) {
+                    subject
+                        .execute(params![tenant, r.pseudonym, now])
+                        .map_err(err)?;
+                    last_subject = Some(&r.pseudonym);
+                }
+                insert
+                    .execute(params![
+                        tenant,
+                        r.record_id,
+                        r.pseudonym,
+                        r.category,
+                        r.purposes,
+                        r.key_domain,
+                        r.ciphertext,
+                        r.created_at,
+                        r.clocks
+                    ])
+                    .map_err(err)?;
+            }
+        }
+        tx.commit().map_err(err)
+    }
+
+    fn record(&mut self, tenant: &str, record_id: &str) -> Result<Option<RecordRow>> {
+        self.conn
+            .prepare_cached(&format!(
+                "SELECT {RECORD_COLUMNS} FROM records WHERE tenant_id = ?1 AND record_id = ?2"
+            ))
+            .and_then(|mut s| s.query_row([tenant, record_id], record_row).optional())
+            .map_err(self.err("reading a record"))
+    }
+
+    fn records_of(&mut self, tenant: &str, pseudonym: &str) -> Result<Vec<RecordRow>> {
+        self.conn
+            .prepare_cached(&format!(
+                "SELECT {RECORD_COLUMNS} FROM records WHERE tenant_id = ?1 AND pseudonym = ?2 ORDER BY created_at, record_id"
+            ))
+            .and_then(|mut s| s.query_map([tenant, pseudonym], record_row)?.collect())
+            .map_err(self.err("listing a subject's records"))
+    }
+
+    fn erase(&mut self, e: &JournalEntry) -> Result<ErasureCounts> {
+        let target = self.path.display().to_string();
+        let err = |x: rusqlite::Error| VaultError::Storage {
+            operation: "erasing a subject",
+            target: target.clone(),
+            reason: x.to_string(),
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
+        let journaled = tx
+            .execute(
+                "INSERT INTO erasures (erasure_id, tenant_id, pseudonym, erased_at) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
+                params![e.erasure_id, e.tenant, e.pseudonym, e.erased_at],
+            )
+            .map_err(err)?;
+        if journaled == 0 {
+            return Ok(ErasureCounts::default());
+        }
+        // Keys first: the moment they are gone every copy of the records is unreadable.
+        let keys = tx
+            .execute(
+                "DELETE FROM data_keys WHERE tenant_id = ?1 AND pseudonym = ?2",
+                [&e.tenant, &e.pseudonym],
+            )
+            .map_err(err)?;
+        let records = tx
+            .execute(
+                "DELETE FROM records WHERE tenant_id = ?1 AND pseudonym = ?2",
+                [&e.tenant, &e.pseudonym],
+            )
+            .map_err(err)?;
+        tx.execute(
+            "DELETE FROM subjects WHERE tenant_id = ?1 AND pseudonym = ?2",
+            [&e.tenant, &e.pseudonym],
+        )
+        .map_err(err)?;
+        tx.commit().map_err(err)?;
+        Ok(ErasureCounts {
+            keys: keys as u64,
+            records: records as u64,
+        })
+    }
+
+    fn has_erasure(&mut self, e: &JournalEntry) -> Result<bool> {
+        self.conn
+            .query_row(
+                "SELECT 1 FROM erasures WHERE erasure_id = ?1 AND tenant_id = ?2",
+                [&e.erasure_id, &e.tenant],
+                |_| Ok(()),
+            )
+            .optional()
+            .map(|o| o.is_some())
+            .map_err(self.err("reading the erasure journal"))
+    }
+
+    fn rewrap_all(
+        &mut self,
+        new_version: u32,
+        rewrap: &mut dyn FnMut(&str, &WrappedKeyRow) -> Result<Vec<u8>>,
+    ) -> Result<u64> {
+        let target = self.path.display().to_string();
+        let err = |x: rusqlite::Error| VaultError::Storage {
+            operation: "rotating keys",
+            target: target.clone(),
+            reason: x.to_string(),
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
+        let keys: Vec<(String, WrappedKeyRow)> = {
+            let mut s = tx
+                .prepare(
+                    "SELECT tenant_id, pseudonym, key_domain, key_version, wrapped FROM data_keys",
+                )
+                .map_err(err)?;
+            s.query_map([], |r| {
+                Ok((
+                    r.get(0)?,
+                    WrappedKeyRow {
+                        pseudonym: r.get(1)?,
+                        key_domain: r.get(2)?,
+                        key_version: r.get(3)?,
+                        wrapped: r.get(4)?,
+                    },
+                ))
+            })
+            .and_then(|rows| rows.collect())
+            .map_err(err)?
+        };
+        {
+            let mut update = tx
+                .prepare("UPDATE data_keys SET key_version = ?1, wrapped = ?2 WHERE tenant_id = ?3 AND pseudonym = ?4 AND key_domain = ?5")
+                .map_err(err)?;
+            for (tenant, key) in &keys {
+                let wrapped = rewrap(tenant, key)?;
+                update
+                    .execute(params![
+                        new_version,
+                        wrapped,
+                        tenant,
+                        key.pseudonym,
+                        key.key_domain
+                    ])
+                    .map_err(err)?;
+            }
+        }
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES ('key_version', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [new_version.to_string()],
+        )
+        .map_err(err)?;
+        tx.commit().map_err(err)?;
+        Ok(keys.len() as u64)
+    }
+}

@@ -1,0 +1,604 @@
+//! The vault: open, scope to a tenant, put, get, list, erase, rotate.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use custos_policy::Policy;
+use jiff::Timestamp;
+use zeroize::{Zeroize, Zeroizing};
+
+use crate::error::{Result, VaultError};
+use crate::ids::{Pseudonym, RecordId, SubjectId, TenantId, hex};
+use crate::journal::Journal;
+use crate::keys::{self, DataKey, KeyRing, MasterKey, RecordIdentity};
+use crate::store::{self, ErasureCounts, JournalEntry, RecordRow, Store, WrappedKeyRow};
+
+/// Where the vault keeps its data.
+#[derive(Clone)]
+pub enum StoreConfig {
+    /// One SQLite file (the default). The erasure journal is the sidecar file
+    /// `<path>-erasures.jsonl` (see [`StoreConfig::journal_path`]).
+    Sqlite {
+        /// The database file; created if absent.
+        path: PathBuf,
+    },
+    /// A PostgreSQL database, in one schema (created if absent).
+    Postgres {
+        /// A libpq-style connection string or URL.
+        url: String,
+        /// The schema: a lowercase identifier, e.g. `custos`.
+        schema: String,
+        /// An erasure journal file kept outside the database, replayed on open; recommended
+        /// when database backups may be restored. Without it, the `erasures` table is the only
+        /// journal.
+        journal: Option<PathBuf>,
+    },
+}
+
+impl fmt::Debug for StoreConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Sqlite { path } => f.debug_struct("Sqlite").field("path", path).finish(),
+            // The URL may hold a password.
+            Self::Postgres {
+                schema, journal, ..
+            } => f
+                .debug_struct("Postgres")
+                .field("url", &"<redacted>")
+                .field("schema", schema)
+                .field("journal", journal)
+                .finish(),
+        }
+    }
+}
+
+impl StoreConfig {
+    /// The erasure journal file for this store, if it has one.
+    pub fn journal_path(&self) -> Option<PathBuf> {
+        match self {
+            Self::Sqlite { path } => {
+                let mut name = path
+                    .file_name()
+                    .map(|n| n.to_os_string())
+                    .unwrap_or_else(|| "custos.db".into());
+                name.push("-erasures.jsonl");
+                Some(path.with_file_name(name))
+            }
+            Self::Postgres { journal, .. } => journal.clone(),
+        }
+    }
+}
+
+/// A record to store.
+pub struct NewRecord {
+    /// Whose data it is.
+    pub subject: SubjectId,
+    /// The policy category id, e.g. `mail.metadata`.
+    pub category: String,
+    /// The purposes it serves (policy purpose ids; at least one).
+    pub purposes: Vec<String>,
+    /// The data. Zeroized once encrypted.
+    pub payload: Vec<u8>,
+    /// When it was created (the `created` retention clock).
+    pub created_at: Timestamp,
+    /// Further event clocks for retention, e.g. `draft.decided` → when it happened.
+    pub clocks: BTreeMap<String, Timestamp>,
+}
+
+impl fmt::Debug for NewRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewRecord")
+            .field("category", &self.category)
+            .field("purposes", &self.purposes)
+            .field("payload", &format_args!("<{} bytes>", self.payload.len()))
+            .finish_non_exhaustive()
+    }
+}
+
+/// A record read back and decrypted.
+pub struct Record {
+    /// Its id.
+    pub id: RecordId,
+    /// Its subject's pseudonym.
+    pub subject: Pseudonym,
+    /// Its category.
+    pub category: String,
+    /// The purposes it serves.
+    pub purposes: Vec<String>,
+    /// The decrypted data; zeroized on drop, never printed by `Debug`.
+    pub payload: Zeroizing<Vec<u8>>,
+    /// When it was created.
+    pub created_at: Timestamp,
+    /// Its event clocks.
+    pub clocks: BTreeMap<String, Timestamp>,
+}
+
+impl fmt::Debug for Record {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Record")
+            .field("id", &self.id)
+            .field("subject", &self.subject)
+            .field("category", &self.category)
+            .field("purposes", &self.purposes)
+            .field("payload", &format_args!("<{} bytes>", self.payload.len()))
+            .field("created_at", &self.created_at)
+            .field("clocks", &self.clocks)
+            .finish()
+    }
+}
+
+/// What an erasure did: the journal entry's id and time, and what was destroyed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Erasure {
+    /// The erasure's id in the journal.
+    pub erasure_id: String,
+    /// The subject's pseudonym (what an audit entry may name).
+    pub subject: Pseudonym,
+    /// When.
+    pub erased_at: Timestamp,
+    /// Data keys destroyed and records deleted.
+    pub counts: ErasureCounts,
+}
+
+/// The vault, open on one store with one master key. Data operations exist only on the
+/// tenant-scoped handle returned by [`Vault::tenant`].
+pub struct Vault {
+    store: Box<dyn Store>,
+    keys: KeyRing,
+    key_version: u32,
+    journal: Option<Journal>,
+    replayed: usize,
+}
+
+impl fmt::Debug for Vault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Vault")
+            .field("key_version", &self.key_version)
+            .field("journal", &self.journal)
+            .finish_non_exhaustive()
+    }
+}
+
+const META_CHECK: &str = "key_check";
+const META_VERSION: &str = "key_version";
+
+impl Vault {
+    /// Opens the store (creating and migrating it as needed), checks the master key against
+    /// the stored key check value (a new store records it), and replays the erasure journal.
+    ///
+    /// Fails with [`VaultError::WrongMasterKey`] when the key is not the one the vault was
+    /// created with, before any data is read.
+    pub fn open(config: &StoreConfig, master: MasterKey) -> Result<Self> {
+        let store: Box<dyn Store> = match config {
+            StoreConfig::Sqlite { path } => Box::new(store::sqlite::SqliteStore::open(path)?),
+            StoreConfig::Postgres { url, schema, .. } => {
+                Box::new(store::postgres::PostgresStore::open(url, schema)?)
+            }
+        };
+        Self::with_store(store, config.journal_path().map(Journal::new), master)
+    }
+
+    pub(crate) fn with_store(
+        mut store: Box<dyn Store>,
+        journal: Option<Journal>,
+        master: MasterKey,
+    ) -> Result<Self> {
+        let keys = KeyRing::new(master);
+        let stored_check = store.init_meta(META_CHECK, &keys.check_value())?;
+        if !keys.matches_check_value(&stored_check) {
+            return Err(VaultError::WrongMasterKey);
+        }
+        let version_text = store.init_meta(META_VERSION, "1")?;
+        let key_version = version_text.parse::<u32>().map_err(|_| {
+            VaultError::Corrupt(format!("key version `{version_text}` is not a number"))
+        })?;
+        let mut vault = Self {
+            store,
+            keys,
+            key_version,
+            journal,
+            replayed: 0,
+        };
+        vault.replay_journal()?;
+        Ok(vault)
+    }
+
+    fn replay_journal(&mut self) -> Result<()> {
+        let Some(journal) = &self.journal else {
+            return Ok(());
+        };
+        for entry in journal.read_all()? {
+            if !self.store.has_erasure(&entry)? {
+                self.store.erase(&entry)?;
+                self.replayed += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// How many journaled erasures [`Vault::open`] found missing from the database (after a
+    /// restore from backup, or a crash mid-erasure) and applied.
+    pub fn replayed_erasures(&self) -> usize {
+        self.replayed
+    }
+
+    /// The erasure journal file, if this store has one.
+    pub fn journal_path(&self) -> Option<&Path> {
+        self.journal.as_ref().map(Journal::path)
+    }
+
+    /// The key version new data keys are wrapped with.
+    pub fn key_version(&self) -> u32 {
+        self.key_version
+    }
+
+    /// The handle through which all of one tenant's data is reached.
+    pub fn tenant<'v>(&'v mut self, tenant: &TenantId) -> TenantVault<'v> {
+        TenantVault {
+            vault: self,
+            tenant: tenant.clone(),
+        }
+    }
+
+    /// Key rotation: derives the key-encryption keys of the next key version and re-wraps every
+    /// data key of every tenant with them, in one transaction. Record rows are not touched: their
+    /// ciphertexts stay byte-identical and decrypt as before.
+    pub fn rotate_keys(&mut self) -> Result<Rotation> {
+        let from = self.key_version;
+        let to = from
+            .checked_add(1)
+            .ok_or_else(|| VaultError::Corrupt("key version at its maximum".into()))?;
+        let keys = &self.keys;
+        let rewrapped = self
+            .store
+            .rewrap_all(to, &mut |tenant, row: &WrappedKeyRow| {
+                let dk = keys
+                    .unwrap(
+                        &row.wrapped,
+                        tenant,
+                        &row.pseudonym,
+                        &row.key_domain,
+                        row.key_version,
+                    )
+                    .ok_or_else(|| VaultError::KeyUnwrap {
+                        pseudonym: row.pseudonym.clone(),
+                        key_domain: row.key_domain.clone(),
+                    })?;
+                keys.wrap(&dk, tenant, &row.pseudonym, &row.key_domain, to)
+            })?;
+        self.key_version = to;
+        Ok(Rotation {
+            from,
+            to,
+            rewrapped,
+        })
+    }
+}
+
+/// What a key rotation did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rotation {
+    /// The key version before.
+    pub from: u32,
+    /// The key version now.
+    pub to: u32,
+    /// How many data keys were re-wrapped.
+    pub rewrapped: u64,
+}
+
+/// One tenant's view of the vault. Every operation is confined to this tenant.
+pub struct TenantVault<'v> {
+    vault: &'v mut Vault,
+    tenant: TenantId,
+}
+
+impl fmt::Debug for TenantVault<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TenantVault")
+            .field("tenant", &self.tenant)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Checks a record against the policy: its category is declared and may be stored, and each
+/// purpose is declared. Returns the category's key domain.
+pub fn validate(
+    policy: &Policy,
+    category: &str,
+    purposes: &[String],
+    clocks: &BTreeMap<String, Timestamp>,
+) -> Result<String> {
+    let cat = policy
+        .category(category)
+        .ok_or_else(|| VaultError::UnknownCategory {
+            category: category.to_owned(),
+        })?;
+    if !cat.stored {
+        return Err(VaultError::NeverStored {
+            category: category.to_owned(),
+        });
+    }
+    if purposes.is_empty() {
+        return Err(VaultError::NoPurpose {
+            category: category.to_owned(),
+        });
+    }
+    if let Some(p) = purposes.iter().find(|p| policy.purpose(p).is_none()) {
+        return Err(VaultError::UnknownPurpose {
+            purpose: p.clone(),
+            category: category.to_owned(),
+        });
+    }
+    if clocks.keys().any(|k| k.trim().is_empty()) {
+        return Err(VaultError::EmptyClockName {
+            category: category.to_owned(),
+        });
+    }
+    Ok(cat.key_domain.clone())
+}
+
+fn clocks_json(clocks: &BTreeMap<String, Timestamp>) -> String {
+    let map: serde_json::Map<String, serde_json::Value> = clocks
+        .iter()
+        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.to_string())))
+        .collect();
+    serde_json::Value::Object(map).to_string()
+}
+
+fn parse_clocks(id: &RecordId, text: &str) -> Result<BTreeMap<String, Timestamp>> {
+    let bad = || VaultError::Corrupt(format!("record {id} has unreadable event clocks"));
+    let v: serde_json::Value = serde_json::from_str(text).map_err(|_| bad())?;
+    let obj = v.as_object().ok_or_else(bad)?;
+    obj.iter()
+        .map(|(k, v)| {
+            Ok((
+                k.clone(),
+                v.as_str().and_then(|s| s.parse().ok()).ok_or_else(bad)?,
+            ))
+        })
+        .collect()
+}
+
+impl TenantVault<'_> {
+    /// The tenant.
+    pub fn tenant_id(&self) -> &TenantId {
+        &self.tenant
+    }
+
+    /// The subject's pseudonym in this tenant.
+    pub fn pseudonym(&self, subject: &SubjectId) -> Pseudonym {
+        self.vault.keys.pseudonym(&self.tenant, subject)
+    }
+
+    /// Stores one record; see [`TenantVault::put_batch`].
+    pub fn put(&mut self, policy: &Policy, record: NewRecord) -> Result<RecordId> {
+        let mut ids = self.put_batch(policy, vec![record])?;
+        ids.pop()
+            .ok_or_else(|| VaultError::Corrupt("a batch of one stored no record".into()))
+    }
+
+    /// Validates every record against the policy, encrypts each under its subject's data key for
+    /// the category's key domain (creating the key if needed), and inserts all of them in one
+    /// transaction: either every record is stored or none is. Returns the new ids in order.
+    pub fn put_batch(&mut self, policy: &Policy, records: Vec<NewRecord>) -> Result<Vec<RecordId>> {
+        let domains = records
+            .iter()
+            .map(|r| validate(policy, &r.category, &r.purposes, &r.clocks))
+            .collect::<Result<Vec<_>>>()?;
+        let pseudonyms: Vec<Pseudonym> =
+            records.iter().map(|r| self.pseudonym(&r.subject)).collect();
+        let slots: Vec<(Pseudonym, String)> = pseudonyms.into_iter().zip(domains).collect();
+        let data_keys = self.data_keys_for(&slots)?;
+        let now = store::micros(Timestamp::now());
+        // Nonces and ids for the whole batch in one system call each.
+        let mut nonces = vec![0u8; records.len() * keys::RECORD_NONCE_LEN];
+        keys::fill_random(&mut nonces)?;
+        let mut id_bytes = vec![0u8; records.len() * 16];
+        keys::fill_random(&mut id_bytes)?;
+        let mut rows = Vec::with_capacity(records.len());
+        let mut ids = Vec::with_capacity(records.len());
+        for (i, (mut rec, slot)) in records.into_iter().zip(slots).enumerate() {
+            let dk = data_keys
+                .get(&slot)
+                .ok_or_else(|| VaultError::Corrupt("a data key of the batch is missing".into()))?;
+            let (pseudonym, domain) = slot;
+            let mut idb = [0u8; 16];
+            idb.copy_from_slice(&id_bytes[i * 16..(i + 1) * 16]);
+            let id = RecordId::from_random(&idb);
+            let mut nonce = [0u8; keys::RECORD_NONCE_LEN];
+            nonce.copy_from_slice(
+                &nonces[i * keys::RECORD_NONCE_LEN..(i + 1) * keys::RECORD_NONCE_LEN],
+            );
+            let identity = RecordIdentity {
+                tenant: self.tenant.as_str(),
+                pseudonym: pseudonym.as_str(),
+                category: &rec.category,
+                record_id: id.as_str(),
+            };
+            let ciphertext = keys::encrypt_record(dk, &nonce, &identity, &rec.payload)?;
+            rec.payload.zeroize();
+            rows.push(RecordRow {
+                record_id: id.as_str().to_owned(),
+                pseudonym: pseudonym.as_str().to_owned(),
+                category: rec.category,
+                purposes: serde_json::Value::from(rec.purposes).to_string(),
+                key_domain: domain,
+                ciphertext,
+                created_at: store::micros(rec.created_at),
+                clocks: clocks_json(&rec.clocks),
+            });
+            ids.push(id);
+        }
+        self.vault
+            .store
+            .insert_records(self.tenant.as_str(), &rows, now)?;
+        Ok(ids)
+    }
+
+    /// The data keys for every (subject, key domain) of a batch: the stored ones unwrapped, the
+    /// missing ones created and stored wrapped in one transaction.
+    fn data_keys_for(
+        &mut self,
+        slots: &[(Pseudonym, String)],
+    ) -> Result<HashMap<(Pseudonym, String), DataKey>> {
+        let tenant = self.tenant.as_str();
+        let mut found: HashMap<(Pseudonym, String), DataKey> = HashMap::new();
+        let mut missing: Vec<WrappedKeyRow> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for slot in slots {
+            if !seen.insert(slot) {
+                continue;
+            }
+            let (pseudonym, domain) = slot;
+            match self
+                .vault
+                .store
+                .data_key(tenant, pseudonym.as_str(), domain)?
+            {
+                Some(row) => {
+                    found.insert(slot.clone(), self.unwrap_key(&row)?);
+                }
+                None => {
+                    let version = self.vault.key_version;
+                    let wrapped = self.vault.keys.wrap(
+                        &DataKey::generate()?,
+                        tenant,
+                        pseudonym.as_str(),
+                        domain,
+                        version,
+                    )?;
+                    missing.push(WrappedKeyRow {
+                        pseudonym: pseudonym.as_str().to_owned(),
+                        key_domain: domain.clone(),
+                        key_version: version,
+                        wrapped,
+                    });
+                }
+            }
+        }
+        if !missing.is_empty() {
+            let stored = self.vault.store.insert_data_keys(
+                tenant,
+                &missing,
+                store::micros(Timestamp::now()),
+            )?;
+            for row in stored {
+                let pseudonym = Pseudonym::parse(&row.pseudonym)?;
+                let dk = self.unwrap_key(&row)?;
+                found.insert((pseudonym, row.key_domain), dk);
+            }
+        }
+        Ok(found)
+    }
+
+    fn unwrap_key(&self, row: &WrappedKeyRow) -> Result<DataKey> {
+        self.vault
+            .keys
+            .unwrap(
+                &row.wrapped,
+                self.tenant.as_str(),
+                &row.pseudonym,
+                &row.key_domain,
+                row.key_version,
+            )
+            .ok_or_else(|| VaultError::KeyUnwrap {
+                pseudonym: row.pseudonym.clone(),
+                key_domain: row.key_domain.clone(),
+            })
+    }
+
+    fn decrypt(&mut self, row: RecordRow, cache: &mut HashMap<String, DataKey>) -> Result<Record> {
+        let id = RecordId::parse(&row.record_id)
+            .map_err(|_| VaultError::Corrupt("a record id in the database is malformed".into()))?;
+        let subject = Pseudonym::parse(&row.pseudonym)
+            .map_err(|_| VaultError::Corrupt(format!("record {id} has a malformed pseudonym")))?;
+        if !cache.contains_key(&row.key_domain) {
+            let tenant = self.tenant.as_str();
+            let Some(wrapped) =
+                self.vault
+                    .store
+                    .data_key(tenant, &row.pseudonym, &row.key_domain)?
+            else {
+                return Err(VaultError::KeyDestroyed(id));
+            };
+            let dk = self.unwrap_key(&wrapped)?;
+            cache.insert(row.key_domain.clone(), dk);
+        }
+        let dk = cache
+            .get(&row.key_domain)
+            .ok_or_else(|| VaultError::Corrupt("data key cache lost an entry".into()))?;
+        let identity = RecordIdentity {
+            tenant: self.tenant.as_str(),
+            pseudonym: &row.pseudonym,
+            category: &row.category,
+            record_id: &row.record_id,
+        };
+        let payload = keys::decrypt_record(dk, &identity, &row.ciphertext)
+            .ok_or_else(|| VaultError::Decrypt(id.clone()))?;
+        let purposes = serde_json::from_str::<Vec<String>>(&row.purposes)
+            .map_err(|_| VaultError::Corrupt(format!("record {id} has unreadable purposes")))?;
+        let created_at = Timestamp::from_microsecond(row.created_at).map_err(|_| {
+            VaultError::Corrupt(format!("record {id} has an impossible creation time"))
+        })?;
+        let clocks = parse_clocks(&id, &row.clocks)?;
+        Ok(Record {
+            id,
+            subject,
+            category: row.category,
+            purposes,
+            payload,
+            created_at,
+            clocks,
+        })
+    }
+
+    /// Reads and decrypts one record of this tenant.
+    pub fn get(&mut self, id: &RecordId) -> Result<Record> {
+        let row = self
+            .vault
+            .store
+            .record(self.tenant.as_str(), id.as_str())?
+            .ok_or_else(|| VaultError::RecordNotFound(id.clone()))?;
+        self.decrypt(row, &mut HashMap::new())
+    }
+
+    /// Reads and decrypts all of a subject's records in this tenant, oldest first.
+    pub fn list(&mut self, subject: &SubjectId) -> Result<Vec<Record>> {
+        let pseudonym = self.pseudonym(subject);
+        let rows = self
+            .vault
+            .store
+            .records_of(self.tenant.as_str(), pseudonym.as_str())?;
+        let mut cache = HashMap::new();
+        rows.into_iter()
+            .map(|r| self.decrypt(r, &mut cache))
+            .collect()
+    }
+
+    /// Erases a subject (Art. 17 GDPR): journals the erasure (the journal file first, synced),
+    /// then destroys the subject's data keys and deletes its records in one transaction. Once
+    /// the keys are gone, every copy of the records anywhere, backups included, is unreadable;
+    /// restoring an older database replays the journal on open.
+    pub fn erase_subject(&mut self, subject: &SubjectId, now: Timestamp) -> Result<Erasure> {
+        let pseudonym = self.pseudonym(subject);
+        let mut id = [0u8; 16];
+        keys::fill_random(&mut id)?;
+        let entry = JournalEntry {
+            erasure_id: hex(&id),
+            tenant: self.tenant.as_str().to_owned(),
+            pseudonym: pseudonym.as_str().to_owned(),
+            erased_at: store::micros(now),
+        };
+        if let Some(journal) = &self.vault.journal {
+            journal.append(&entry)?;
+        }
+        let counts = self.vault.store.erase(&entry)?;
+        Ok(Erasure {
+            erasure_id: entry.erasure_id,
+            subject: pseudonym,
+            erased_at: now,
+            counts,
+        })
+    }
+}

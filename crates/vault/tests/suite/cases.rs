@@ -1,0 +1,437 @@
+//! The shared cases: each takes a backend and must pass on SQLite and PostgreSQL alike.
+
+use std::collections::BTreeMap;
+
+use custos_vault::{MasterKey, NewRecord, Vault, VaultError};
+
+use crate::harness::{Backend, policy, record, subject, tenant, ts};
+
+pub use crate::faults::{
+    a_batch_write_killed_at_a_random_point_leaves_all_or_nothing,
+    an_erasure_killed_at_a_random_point_leaves_all_or_nothing,
+};
+
+pub fn a_record_put_is_read_back_decrypted(b: &Backend) {
+    let mut v = b.open();
+    let p = policy();
+    let mut t = v.tenant(&tenant("acme"));
+    let id = t
+        .put(&p, record("jan@example.nl", "Jan Jansen, Dorpsstraat 1"))
+        .expect("stored");
+    let r = t.get(&id).expect("read back");
+    assert_eq!(r.payload.as_slice(), b"Jan Jansen, Dorpsstraat 1");
+    assert_eq!(r.id, id);
+    assert_eq!(r.category, "account");
+    assert_eq!(r.subject, t.pseudonym(&subject("jan@example.nl")));
+}
+
+pub fn purposes_and_event_clocks_round_trip(b: &Backend) {
+    let mut v = b.open();
+    let p = policy();
+    let mut t = v.tenant(&tenant("acme"));
+    let clocks = BTreeMap::from([("subscription.ended".to_owned(), ts("2026-12-31T23:00:00Z"))]);
+    let new = NewRecord {
+        purposes: vec!["service".into(), "billing".into()],
+        clocks: clocks.clone(),
+        ..record("jan", "x")
+    };
+    let id = t.put(&p, new).expect("stored");
+    let r = t.get(&id).expect("read back");
+    assert_eq!(r.purposes, ["service", "billing"]);
+    assert_eq!(r.clocks, clocks);
+    assert_eq!(r.created_at, ts("2026-11-01T10:00:00Z"));
+}
+
+pub fn records_are_listed_per_subject_oldest_first(b: &Backend) {
+    let mut v = b.open();
+    let p = policy();
+    let mut t = v.tenant(&tenant("acme"));
+    let later = NewRecord {
+        created_at: ts("2026-11-02T00:00:00Z"),
+        ..record("jan", "second")
+    };
+    t.put_batch(
+        &p,
+        vec![later, record("jan", "first"), record("piet", "other")],
+    )
+    .expect("stored");
+    let jan: Vec<Vec<u8>> = t
+        .list(&subject("jan"))
+        .expect("listed")
+        .into_iter()
+        .map(|r| r.payload.to_vec())
+        .collect();
+    assert_eq!(jan, [b"first".to_vec(), b"second".to_vec()]);
+    assert_eq!(t.list(&subject("piet")).expect("listed").len(), 1);
+    assert!(t.list(&subject("nobody")).expect("listed").is_empty());
+}
+
+pub fn an_empty_batch_succeeds_and_stores_nothing(b: &Backend) {
+    let mut v = b.open();
+    assert!(
+        v.tenant(&tenant("acme"))
+            .put_batch(&policy(), vec![])
+            .expect("empty batch")
+            .is_empty()
+    );
+}
+
+pub fn a_category_the_policy_never_stores_is_refused_naming_it(b: &Backend) {
+    let mut v = b.open();
+    let new = NewRecord {
+        category: "mail.body".into(),
+        ..record("jan", "Dear Sir, my secret")
+    };
+    let err = v
+        .tenant(&tenant("acme"))
+        .put(&policy(), new)
+        .expect_err("mail bodies are never stored");
+    assert!(matches!(err, VaultError::NeverStored { .. }), "{err:?}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("`mail.body`") && msg.contains("stored = false"),
+        "{msg}"
+    );
+    assert!(
+        !msg.contains("secret"),
+        "the payload must not leak into the error: {msg}"
+    );
+}
+
+pub fn an_undefined_category_is_refused_naming_it(b: &Backend) {
+    let mut v = b.open();
+    let new = NewRecord {
+        category: "mail.bodee".into(),
+        ..record("jan", "x")
+    };
+    let err = v
+        .tenant(&tenant("acme"))
+        .put(&policy(), new)
+        .expect_err("undefined");
+    assert!(matches!(err, VaultError::UnknownCategory { .. }), "{err:?}");
+    assert!(err.to_string().contains("`mail.bodee`"), "{err}");
+}
+
+pub fn an_undefined_purpose_is_refused_naming_it(b: &Backend) {
+    let mut v = b.open();
+    let new = NewRecord {
+        purposes: vec!["service".into(), "resale".into()],
+        ..record("jan", "x")
+    };
+    let err = v
+        .tenant(&tenant("acme"))
+        .put(&policy(), new)
+        .expect_err("undefined");
+    assert!(matches!(err, VaultError::UnknownPurpose { .. }), "{err:?}");
+    assert!(err.to_string().contains("`resale`"), "{err}");
+}
+
+pub fn a_record_without_a_purpose_is_refused(b: &Backend) {
+    let mut v = b.open();
+    let new = NewRecord {
+        purposes: vec![],
+        ..record("jan", "x")
+    };
+    let err = v
+        .tenant(&tenant("acme"))
+        .put(&policy(), new)
+        .expect_err("no purpose");
+    assert!(matches!(err, VaultError::NoPurpose { .. }), "{err:?}");
+}
+
+pub fn one_refused_record_in_a_batch_stores_none_of_the_batch(b: &Backend) {
+    let mut v = b.open();
+    let bad = NewRecord {
+        category: "mail.body".into(),
+        ..record("jan", "x")
+    };
+    let err = v
+        .tenant(&tenant("acme"))
+        .put_batch(
+            &policy(),
+            vec![record("jan", "a"), record("piet", "b"), bad],
+        )
+        .expect_err("refused");
+    assert!(matches!(err, VaultError::NeverStored { .. }));
+    assert_eq!(b.count_records("acme"), 0);
+}
+
+pub fn a_tenant_cannot_read_another_tenants_records(b: &Backend) {
+    let mut v = b.open();
+    let p = policy();
+    let id = v
+        .tenant(&tenant("acme"))
+        .put(&p, record("jan", "acme's data"))
+        .expect("stored");
+    let mut other = v.tenant(&tenant("globex"));
+    assert!(matches!(other.get(&id), Err(VaultError::RecordNotFound(_))));
+    assert!(other.list(&subject("jan")).expect("listed").is_empty());
+}
+
+pub fn a_subject_has_a_different_pseudonym_in_each_tenant(b: &Backend) {
+    let mut v = b.open();
+    let a = v.tenant(&tenant("acme")).pseudonym(&subject("jan"));
+    let g = v.tenant(&tenant("globex")).pseudonym(&subject("jan"));
+    assert_ne!(a, g);
+    assert_eq!(a, v.tenant(&tenant("acme")).pseudonym(&subject("jan")));
+}
+
+pub fn a_ciphertext_moved_to_another_record_fails_to_decrypt(b: &Backend) {
+    let mut v = b.open();
+    let p = policy();
+    let mut t = v.tenant(&tenant("acme"));
+    // Same tenant, subject and category, so the same data key: only the associated data differs.
+    let ids = t
+        .put_batch(&p, vec![record("jan", "one"), record("jan", "two")])
+        .expect("stored");
+    let moved = b.ciphertext("acme", ids[0].as_str());
+    b.set_ciphertext("acme", ids[1].as_str(), &moved);
+    let err = t.get(&ids[1]).expect_err("bound to record 0");
+    assert!(
+        matches!(&err, VaultError::Decrypt(id) if *id == ids[1]),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains(ids[1].as_str()));
+    assert_eq!(
+        t.get(&ids[0])
+            .expect("the original still reads")
+            .payload
+            .as_slice(),
+        b"one"
+    );
+}
+
+pub fn a_ciphertext_moved_to_another_tenant_fails_to_decrypt(b: &Backend) {
+    let mut v = b.open();
+    let p = policy();
+    let from = v
+        .tenant(&tenant("acme"))
+        .put(&p, record("jan", "acme's"))
+        .expect("stored");
+    let to = v
+        .tenant(&tenant("globex"))
+        .put(&p, record("jan", "globex's"))
+        .expect("stored");
+    b.set_ciphertext("globex", to.as_str(), &b.ciphertext("acme", from.as_str()));
+    let err = v
+        .tenant(&tenant("globex"))
+        .get(&to)
+        .expect_err("bound to acme");
+    assert!(
+        matches!(&err, VaultError::Decrypt(id) if *id == to),
+        "{err:?}"
+    );
+}
+
+pub fn a_truncated_ciphertext_is_an_error_naming_the_record(b: &Backend) {
+    let mut v = b.open();
+    let p = policy();
+    let id = v
+        .tenant(&tenant("acme"))
+        .put(&p, record("jan", "payload"))
+        .expect("stored");
+    let ct = b.ciphertext("acme", id.as_str());
+    for len in [0, 1, 5, 13, ct.len() - 1] {
+        b.set_ciphertext("acme", id.as_str(), &ct[..len]);
+        let err = v.tenant(&tenant("acme")).get(&id).expect_err("truncated");
+        assert!(
+            matches!(&err, VaultError::Decrypt(x) if *x == id),
+            "length {len}: {err:?}"
+        );
+    }
+}
+
+pub fn a_corrupted_ciphertext_is_an_error_naming_the_record(b: &Backend) {
+    let mut v = b.open();
+    let p = policy();
+    let id = v
+        .tenant(&tenant("acme"))
+        .put(&p, record("jan", "payload"))
+        .expect("stored");
+    let mut ct = b.ciphertext("acme", id.as_str());
+    let last = ct.len() - 1;
+    ct[last] ^= 1;
+    b.set_ciphertext("acme", id.as_str(), &ct);
+    let err = v
+        .tenant(&tenant("acme"))
+        .list(&subject("jan"))
+        .expect_err("corrupted");
+    assert!(err.to_string().contains(id.as_str()), "{err}");
+}
+
+pub fn a_wrong_master_key_fails_at_open(b: &Backend) {
+    let mut v = b.open();
+    v.tenant(&tenant("acme"))
+        .put(&policy(), record("jan", "x"))
+        .expect("stored");
+    drop(v);
+    let err =
+        Vault::open(&b.config, MasterKey::generate().expect("random")).expect_err("wrong key");
+    assert!(matches!(err, VaultError::WrongMasterKey), "{err:?}");
+    assert!(err.to_string().contains("wrong master key"));
+}
+
+pub fn the_payload_is_not_stored_in_the_clear(b: &Backend) {
+    let mut v = b.open();
+    let marker = "UNIQUE-MARKER-7c1e-Jansen";
+    v.tenant(&tenant("acme"))
+        .put(&policy(), record("jan@example.nl", marker))
+        .expect("stored");
+    drop(v);
+    assert!(
+        !b.raw_contains(marker.as_bytes()),
+        "payload found in the clear"
+    );
+    assert!(
+        !b.raw_contains(b"jan@example.nl"),
+        "the subject's own identifier found in the clear"
+    );
+}
+
+pub fn key_rotation_rewraps_data_keys_and_leaves_record_rows_byte_identical(b: &Backend) {
+    let mut v = b.open();
+    let p = policy();
+    let a = v
+        .tenant(&tenant("acme"))
+        .put_batch(&p, vec![record("jan", "one"), record("piet", "two")])
+        .expect("stored");
+    let g = v
+        .tenant(&tenant("globex"))
+        .put(&p, record("jan", "three"))
+        .expect("stored");
+    let before: Vec<Vec<u8>> = a
+        .iter()
+        .map(|id| b.ciphertext("acme", id.as_str()))
+        .collect();
+    assert_eq!(b.key_versions("acme"), [1, 1]);
+    let r = v.rotate_keys().expect("rotates");
+    assert_eq!((r.from, r.to, r.rewrapped), (1, 2, 3));
+    assert_eq!(b.key_versions("acme"), [2, 2]);
+    assert_eq!(b.key_versions("globex"), [2]);
+    let after: Vec<Vec<u8>> = a
+        .iter()
+        .map(|id| b.ciphertext("acme", id.as_str()))
+        .collect();
+    assert_eq!(before, after, "record ciphertexts must not change");
+    assert_eq!(
+        v.tenant(&tenant("acme"))
+            .get(&a[0])
+            .expect("decrypts")
+            .payload
+            .as_slice(),
+        b"one"
+    );
+    assert_eq!(
+        v.tenant(&tenant("globex"))
+            .get(&g)
+            .expect("decrypts")
+            .payload
+            .as_slice(),
+        b"three"
+    );
+}
+
+pub fn records_written_after_rotation_decrypt_after_reopening(b: &Backend) {
+    let mut v = b.open();
+    let p = policy();
+    let old = v
+        .tenant(&tenant("acme"))
+        .put(&p, record("jan", "old"))
+        .expect("stored");
+    v.rotate_keys().expect("rotates");
+    v.rotate_keys().expect("rotates again");
+    let new = v
+        .tenant(&tenant("acme"))
+        .put(&p, record("kees", "new"))
+        .expect("stored");
+    drop(v);
+    let mut v = b.open();
+    assert_eq!(v.key_version(), 3);
+    assert_eq!(b.key_versions("acme"), [3, 3]);
+    let mut t = v.tenant(&tenant("acme"));
+    assert_eq!(t.get(&old).expect("decrypts").payload.as_slice(), b"old");
+    assert_eq!(t.get(&new).expect("decrypts").payload.as_slice(), b"new");
+}
+
+pub fn erasure_destroys_the_subjects_keys_and_records_and_nothing_else(b: &Backend) {
+    let mut v = b.open();
+    let p = policy();
+    let jan = v
+        .tenant(&tenant("acme"))
+        .put_batch(&p, vec![record("jan", "a"), record("jan", "b")])
+        .expect("stored");
+    let piet = v
+        .tenant(&tenant("acme"))
+        .put(&p, record("piet", "c"))
+        .expect("stored");
+    let other = v
+        .tenant(&tenant("globex"))
+        .put(&p, record("jan", "d"))
+        .expect("stored");
+    let mut t = v.tenant(&tenant("acme"));
+    let e = t
+        .erase_subject(&subject("jan"), ts("2026-11-20T12:00:00Z"))
+        .expect("erased");
+    assert_eq!((e.counts.keys, e.counts.records), (1, 2));
+    assert_eq!(e.subject, t.pseudonym(&subject("jan")));
+    assert!(t.list(&subject("jan")).expect("listed").is_empty());
+    assert!(matches!(t.get(&jan[0]), Err(VaultError::RecordNotFound(_))));
+    assert_eq!(t.get(&piet).expect("untouched").payload.as_slice(), b"c");
+    assert_eq!(
+        v.tenant(&tenant("globex"))
+            .get(&other)
+            .expect("other tenant untouched")
+            .payload
+            .as_slice(),
+        b"d"
+    );
+    assert_eq!(b.key_versions("acme").len(), 1);
+}
+
+pub fn a_copy_of_an_erased_record_is_unreadable(b: &Backend) {
+    let mut v = b.open();
+    let id = v
+        .tenant(&tenant("acme"))
+        .put(&policy(), record("jan", "secret"))
+        .expect("stored");
+    let copy = b.copy_row("acme", id.as_str());
+    v.tenant(&tenant("acme"))
+        .erase_subject(&subject("jan"), ts("2026-11-20T12:00:00Z"))
+        .expect("erased");
+    // A stray copy of the row (a replica, an export, a backup fragment) comes back:
+    b.put_back_row("acme", &copy);
+    let err = v
+        .tenant(&tenant("acme"))
+        .get(&id)
+        .expect_err("its key is gone");
+    assert!(
+        matches!(&err, VaultError::KeyDestroyed(x) if *x == id),
+        "{err:?}"
+    );
+}
+
+pub fn an_erasure_replayed_from_the_journal_does_not_touch_data_written_after_it(b: &Backend) {
+    let mut v = b.open();
+    let p = policy();
+    v.tenant(&tenant("acme"))
+        .put(&p, record("jan", "before"))
+        .expect("stored");
+    v.tenant(&tenant("acme"))
+        .erase_subject(&subject("jan"), ts("2026-11-20T12:00:00Z"))
+        .expect("erased");
+    let after = v
+        .tenant(&tenant("acme"))
+        .put(&p, record("jan", "after"))
+        .expect("stored");
+    drop(v);
+    let mut v = b.open();
+    assert_eq!(v.replayed_erasures(), 0);
+    assert_eq!(
+        v.tenant(&tenant("acme"))
+            .get(&after)
+            .expect("kept")
+            .payload
+            .as_slice(),
+        b"after"
+    );
+}

@@ -1,0 +1,341 @@
+//! A backend to run one case against: its configuration, a fixed master key, the JBSync policy,
+//! and raw access to the stored rows (to tamper with ciphertexts as an attacker or a bad disk
+//! would).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use custos_policy::Policy;
+use custos_vault::{MasterKey, NewRecord, StoreConfig, SubjectId, TenantId, Vault};
+
+pub const KEY_HEX: &str = "8f2c4e6a0b1d3f5e7a9c2b4d6f8e0a1c3e5b7d9f1a2c4e6b8d0f2a4c6e8b0d2f";
+pub const PG_ENV: &str = "CUSTOS_TEST_DATABASE_URL";
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+pub fn master() -> MasterKey {
+    MasterKey::parse(KEY_HEX, "test").expect("the test key is valid")
+}
+
+pub fn policy() -> Policy {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/policies/jbsync.toml");
+    custos_policy::load(&path)
+        .expect("the jbsync example policy loads")
+        .policy
+}
+
+pub fn tenant(id: &str) -> TenantId {
+    TenantId::new(id).expect("valid tenant id")
+}
+
+pub fn subject(id: &str) -> SubjectId {
+    SubjectId::new(id).expect("valid subject id")
+}
+
+pub fn ts(s: &str) -> jiff::Timestamp {
+    s.parse().expect("valid timestamp")
+}
+
+/// A record of category `account` for the `service` purpose.
+pub fn record(subject_id: &str, payload: &str) -> NewRecord {
+    NewRecord {
+        subject: subject(subject_id),
+        category: "account".into(),
+        purposes: vec!["service".into()],
+        payload: payload.as_bytes().to_vec(),
+        created_at: ts("2026-11-01T10:00:00Z"),
+        clocks: BTreeMap::new(),
+    }
+}
+
+/// A scratch directory unique to the process and the case.
+pub fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("custos-vault-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+pub struct Backend {
+    pub config: StoreConfig,
+    pub kind: &'static str,
+    pg_url: Option<String>,
+}
+
+impl Backend {
+    pub fn sqlite(case: &str) -> Self {
+        let dir = scratch(case);
+        Self {
+            config: StoreConfig::Sqlite {
+                path: dir.join("custos.db"),
+            },
+            kind: "sqlite",
+            pg_url: None,
+        }
+    }
+
+    /// `None` (with a notice) when `CUSTOS_TEST_DATABASE_URL` is unset.
+    pub fn postgres(case: &str) -> Option<Self> {
+        let Ok(url) = std::env::var(PG_ENV) else {
+            skip_notice(case);
+            return None;
+        };
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let schema = format!("t_{}_{}_{n}", std::process::id(), short(case));
+        let journal = scratch(&format!("pg-{case}")).join("erasures.jsonl");
+        Some(Self {
+            config: StoreConfig::Postgres {
+                url: url.clone(),
+                schema,
+                journal: Some(journal),
+            },
+            kind: "postgres",
+            pg_url: Some(url),
+        })
+    }
+
+    pub fn open(&self) -> Vault {
+        Vault::open(&self.config, master()).expect("the vault opens")
+    }
+
+    fn schema(&self) -> Option<&str> {
+        match &self.config {
+            StoreConfig::Postgres { schema, .. } => Some(schema),
+            StoreConfig::Sqlite { .. } => None,
+        }
+    }
+
+    fn pg(&self) -> postgres::Client {
+        let url = self.pg_url.as_deref().expect("a PostgreSQL backend");
+        let mut c = postgres::Client::connect(url, postgres::NoTls).expect("connects");
+        c.batch_execute(&format!(
+            "SET search_path TO {}",
+            self.schema().expect("schema")
+        ))
+        .expect("search path");
+        c
+    }
+
+    fn sqlite_path(&self) -> &Path {
+        match &self.config {
+            StoreConfig::Sqlite { path } => path,
+            StoreConfig::Postgres { .. } => unreachable!("not a SQLite backend"),
+        }
+    }
+
+    /// Runs `f` on a raw connection with the tenant set for RLS (PostgreSQL) or plainly (SQLite).
+    pub fn ciphertext(&self, tenant: &str, record_id: &str) -> Vec<u8> {
+        if self.pg_url.is_some() {
+            let mut c = self.pg();
+            let mut tx = c.transaction().expect("tx");
+            tx.execute("SELECT set_config('custos.tenant', $1, true)", &[&tenant])
+                .expect("tenant");
+            let row = tx
+                .query_one(
+                    "SELECT ciphertext FROM records WHERE tenant_id = $1 AND record_id = $2",
+                    &[&tenant, &record_id],
+                )
+                .expect("row");
+            row.get(0)
+        } else {
+            let c = rusqlite::Connection::open(self.sqlite_path()).expect("opens");
+            c.query_row(
+                "SELECT ciphertext FROM records WHERE tenant_id = ?1 AND record_id = ?2",
+                [tenant, record_id],
+                |r| r.get(0),
+            )
+            .expect("row")
+        }
+    }
+
+    pub fn set_ciphertext(&self, tenant: &str, record_id: &str, bytes: &[u8]) {
+        if self.pg_url.is_some() {
+            let mut c = self.pg();
+            let mut tx = c.transaction().expect("tx");
+            tx.execute("SELECT set_config('custos.tenant', $1, true)", &[&tenant])
+                .expect("tenant");
+            let n = tx
+                .execute(
+                    "UPDATE records SET ciphertext = $3 WHERE tenant_id = $1 AND record_id = $2",
+                    &[&tenant, &record_id, &bytes],
+                )
+                .expect("update");
+            assert_eq!(n, 1);
+            tx.commit().expect("commit");
+        } else {
+            let c = rusqlite::Connection::open(self.sqlite_path()).expect("opens");
+            let n = c
+                .execute(
+                    "UPDATE records SET ciphertext = ?3 WHERE tenant_id = ?1 AND record_id = ?2",
+                    rusqlite::params![tenant, record_id, bytes],
+                )
+                .expect("update");
+            assert_eq!(n, 1);
+        }
+    }
+
+    /// Copies a record row (all columns) so it can be put back later, as a stray copy would be.
+    pub fn copy_row(&self, tenant: &str, record_id: &str) -> Vec<String> {
+        // Hex-encode the ciphertext so every column travels as text.
+        let sql_pg = "SELECT record_id, pseudonym, category, purposes, key_domain, encode(ciphertext, 'hex'), created_at::TEXT, clocks FROM records WHERE tenant_id = $1 AND record_id = $2";
+        let sql_lite = "SELECT record_id, pseudonym, category, purposes, key_domain, hex(ciphertext), CAST(created_at AS TEXT), clocks FROM records WHERE tenant_id = ?1 AND record_id = ?2";
+        if self.pg_url.is_some() {
+            let mut c = self.pg();
+            let mut tx = c.transaction().expect("tx");
+            tx.execute("SELECT set_config('custos.tenant', $1, true)", &[&tenant])
+                .expect("tenant");
+            let row = tx.query_one(sql_pg, &[&tenant, &record_id]).expect("row");
+            (0..8).map(|i| row.get::<_, String>(i)).collect()
+        } else {
+            let c = rusqlite::Connection::open(self.sqlite_path()).expect("opens");
+            c.query_row(sql_lite, [tenant, record_id], |r| {
+                (0..8).map(|i| r.get::<_, String>(i)).collect()
+            })
+            .expect("row")
+        }
+    }
+
+    pub fn put_back_row(&self, tenant: &str, row: &[String]) {
+        if self.pg_url.is_some() {
+            let mut c = self.pg();
+            let mut tx = c.transaction().expect("tx");
+            tx.execute("SELECT set_config('custos.tenant', $1, true)", &[&tenant])
+                .expect("tenant");
+            tx.execute(
+                "INSERT INTO records (tenant_id, record_id, pseudonym, category, purposes, key_domain, ciphertext, created_at, clocks)
+                 VALUES ($1, $2, $3, $4, $5, $6, decode($7, 'hex'), $8::TEXT::BIGINT, $9)",
+                &[&tenant, &row[0], &row[1], &row[2], &row[3], &row[4], &row[5], &row[6], &row[7]],
+            )
+            .expect("insert");
+            tx.commit().expect("commit");
+        } else {
+            let c = rusqlite::Connection::open(self.sqlite_path()).expect("opens");
+            c.execute(
+                "INSERT INTO records (tenant_id, record_id, pseudonym, category, purposes, key_domain, ciphertext, created_at, clocks)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, unhex(?7), CAST(?8 AS INTEGER), ?9)",
+                rusqlite::params![tenant, row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7]],
+            )
+            .expect("insert");
+        }
+    }
+
+    /// How many records the tenant has, counted raw.
+    pub fn count_records(&self, tenant: &str) -> i64 {
+        if self.pg_url.is_some() {
+            let mut c = self.pg();
+            let mut tx = c.transaction().expect("tx");
+            tx.execute("SELECT set_config('custos.tenant', $1, true)", &[&tenant])
+                .expect("tenant");
+            tx.query_one(
+                "SELECT count(*) FROM records WHERE tenant_id = $1",
+                &[&tenant],
+            )
+            .expect("count")
+            .get(0)
+        } else {
+            let c = rusqlite::Connection::open(self.sqlite_path()).expect("opens");
+            c.query_row(
+                "SELECT count(*) FROM records WHERE tenant_id = ?1",
+                [tenant],
+                |r| r.get(0),
+            )
+            .expect("count")
+        }
+    }
+
+    /// The key versions of the tenant's data keys.
+    pub fn key_versions(&self, tenant: &str) -> Vec<i64> {
+        if self.pg_url.is_some() {
+            let mut c = self.pg();
+            let mut tx = c.transaction().expect("tx");
+            tx.execute("SELECT set_config('custos.tenant', $1, true)", &[&tenant])
+                .expect("tenant");
+            tx.query(
+                "SELECT key_version::BIGINT FROM data_keys WHERE tenant_id = $1 ORDER BY 1",
+                &[&tenant],
+            )
+            .expect("rows")
+            .iter()
+            .map(|r| r.get(0))
+            .collect()
+        } else {
+            let c = rusqlite::Connection::open(self.sqlite_path()).expect("opens");
+            let mut s = c
+                .prepare("SELECT key_version FROM data_keys WHERE tenant_id = ?1 ORDER BY 1")
+                .expect("prepare");
+            s.query_map([tenant], |r| r.get(0))
+                .expect("rows")
+                .collect::<Result<_, _>>()
+                .expect("rows")
+        }
+    }
+
+    /// Whether the payload bytes appear anywhere in the stored database.
+    pub fn raw_contains(&self, needle: &[u8]) -> bool {
+        if self.pg_url.is_some() {
+            let mut c = self.pg();
+            // Superuser-free check: dump every bytea and text column we wrote, for every tenant.
+            let tenants: Vec<String> = c
+                .query("SELECT tenant_id FROM tenants", &[])
+                .expect("tenants")
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            tenants.iter().any(|t| {
+                let mut tx = c.transaction().expect("tx");
+                tx.execute("SELECT set_config('custos.tenant', $1, true)", &[t])
+                    .expect("tenant");
+                let rows = tx
+                    .query(
+                        "SELECT ciphertext, purposes || clocks || category FROM records",
+                        &[],
+                    )
+                    .expect("rows");
+                rows.iter().any(|r| {
+                    let ct: Vec<u8> = r.get(0);
+                    let text: String = r.get(1);
+                    contains(&ct, needle) || contains(text.as_bytes(), needle)
+                })
+            })
+        } else {
+            let mut bytes = std::fs::read(self.sqlite_path()).expect("read db");
+            let wal = self.sqlite_path().with_extension("db-wal");
+            if let Ok(w) = std::fs::read(wal) {
+                bytes.extend(w);
+            }
+            contains(&bytes, needle)
+        }
+    }
+}
+
+/// Says once, past the test harness's output capture, that the PostgreSQL runs are skipped.
+fn skip_notice(case: &str) {
+    use std::io::Write as _;
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = writeln!(std::io::stderr(), "notice: {PG_ENV} is not set; skipping the PostgreSQL runs of the vault suite (first: `{case}`)");
+    });
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+fn short(case: &str) -> String {
+    case.chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .take(20)
+        .collect::<String>()
+        .to_ascii_lowercase()
+}
+
+impl Drop for Backend {
+    fn drop(&mut self) {
+        if let (Some(url), Some(schema)) = (self.pg_url.clone(), self.schema().map(str::to_owned))
+            && let Ok(mut c) = postgres::Client::connect(&url, postgres::NoTls)
+        {
+            let _ = c.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+        }
+    }
+}

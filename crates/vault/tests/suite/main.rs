@@ -1,0 +1,49 @@
+//! The storage test suite, written once and run against both backends: every case in `cases`
+//! becomes `sqlite::<case>` and `postgres::<case>`. PostgreSQL cases read
+//! `CUSTOS_TEST_DATABASE_URL`; when it is unset they print a notice and pass, when it is set a
+//! failure fails. Each PostgreSQL case runs in a schema of its own, dropped afterwards.
+
+mod backup;
+mod cases;
+mod faults;
+mod harness;
+
+macro_rules! shared_suite {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[test] fn $case() { crate::cases::$case(&crate::harness::Backend::sqlite(stringify!($case))); } )*
+        }
+        mod postgres {
+            $( #[test] fn $case() {
+                if let Some(b) = crate::harness::Backend::postgres(stringify!($case)) { crate::cases::$case(&b); }
+            } )*
+        }
+    };
+}
+
+shared_suite!(
+    a_record_put_is_read_back_decrypted,
+    purposes_and_event_clocks_round_trip,
+    records_are_listed_per_subject_oldest_first,
+    an_empty_batch_succeeds_and_stores_nothing,
+    a_category_the_policy_never_stores_is_refused_naming_it,
+    an_undefined_category_is_refused_naming_it,
+    an_undefined_purpose_is_refused_naming_it,
+    a_record_without_a_purpose_is_refused,
+    one_refused_record_in_a_batch_stores_none_of_the_batch,
+    a_tenant_cannot_read_another_tenants_records,
+    a_subject_has_a_different_pseudonym_in_each_tenant,
+    a_ciphertext_moved_to_another_record_fails_to_decrypt,
+    a_ciphertext_moved_to_another_tenant_fails_to_decrypt,
+    a_truncated_ciphertext_is_an_error_naming_the_record,
+    a_corrupted_ciphertext_is_an_error_naming_the_record,
+    a_wrong_master_key_fails_at_open,
+    the_payload_is_not_stored_in_the_clear,
+    key_rotation_rewraps_data_keys_and_leaves_record_rows_byte_identical,
+    records_written_after_rotation_decrypt_after_reopening,
+    erasure_destroys_the_subjects_keys_and_records_and_nothing_else,
+    a_copy_of_an_erased_record_is_unreadable,
+    an_erasure_replayed_from_the_journal_does_not_touch_data_written_after_it,
+    a_batch_write_killed_at_a_random_point_leaves_all_or_nothing,
+    an_erasure_killed_at_a_random_point_leaves_all_or_nothing,
+);
