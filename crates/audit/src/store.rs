@@ -51,7 +51,8 @@ fn to_seq(v: i64) -> Result<u64, AuditError> {
 
 // ---- SQLite -------------------------------------------------------------------------------
 
-const SQLITE_SCHEMA: &str = "
+/// The audit tables in SQLite (idempotent).
+pub const SQLITE_SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS audit_entries (
     seq INTEGER PRIMARY KEY,
     at TEXT NOT NULL,
@@ -272,7 +273,8 @@ fn checkpoint_from_raw(
 
 // ---- PostgreSQL ---------------------------------------------------------------------------
 
-const PG_SCHEMA: &str = "
+/// The audit tables in PostgreSQL (idempotent).
+pub const PG_SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS audit_entries (
     seq BIGINT PRIMARY KEY,
     at TEXT NOT NULL,
@@ -432,5 +434,24 @@ impl Store for PgStore {
             &[&tenant, &(q.after_seq as i64), &q.subject, &q.action, &limit],
         )?;
         rows.iter().map(pg_entry).collect()
+    }
+}
+
+/// A boxed store is a store (so a backend can be chosen at run time).
+impl<T: Store + ?Sized> Store for Box<T> {
+    fn append(&mut self, build: &mut BuildFn<'_>) -> Result<(), AuditError> {
+        (**self).append(build)
+    }
+    fn read(&mut self, after_seq: u64, limit: usize) -> Result<Vec<Entry>, AuditError> {
+        (**self).read(after_seq, limit)
+    }
+    fn head(&mut self) -> Result<Option<Entry>, AuditError> {
+        (**self).head()
+    }
+    fn checkpoints(&mut self) -> Result<Vec<Checkpoint>, AuditError> {
+        (**self).checkpoints()
+    }
+    fn query(&mut self, tenant: &str, q: &Query) -> Result<Vec<Entry>, AuditError> {
+        (**self).query(tenant, q)
     }
 }

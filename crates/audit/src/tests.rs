@@ -308,21 +308,3 @@ fn concurrent_appenders_leave_a_chain_that_verifies() {
             .unwrap();
     }
 }
-
-impl<T: Store + ?Sized> Store for Box<T> {
-    fn append(&mut self, build: &mut store::BuildFn<'_>) -> Result<(), AuditError> {
-        (**self).append(build)
-    }
-    fn read(&mut self, after_seq: u64, limit: usize) -> Result<Vec<Entry>, AuditError> {
-        (**self).read(after_seq, limit)
-    }
-    fn head(&mut self) -> Result<Option<Entry>, AuditError> {
-        (**self).head()
-    }
-    fn checkpoints(&mut self) -> Result<Vec<Checkpoint>, AuditError> {
-        (**self).checkpoints()
-    }
-    fn query(&mut self, tenant: &str, q: &Query) -> Result<Vec<Entry>, AuditError> {
-        (**self).query(tenant, q)
-    }
-}

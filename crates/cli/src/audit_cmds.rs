@@ -9,16 +9,28 @@ use custos_audit::{PgStore, SqliteStore, Store, Verification, VerifyingKey, veri
 pub enum AuditCommand {
     /// Verify the hash chain and the signed checkpoints.
     Verify(VerifyArgs),
+    /// Print the public key that verifies the checkpoints (hex), to hand to auditors.
+    PublicKey(KeyArgs),
+}
+
+#[derive(clap::Args)]
+pub struct KeyArgs {
+    /// The master key file, used when CUSTOS_MASTER_KEY is not set.
+    #[arg(long, default_value = "custos.key")]
+    pub key_file: std::path::PathBuf,
 }
 
 #[derive(clap::Args)]
 pub struct VerifyArgs {
-    /// The database: an SQLite file path, or a `postgres://` URL.
-    #[arg(long, env = "CUSTOS_DATABASE_URL", default_value = "custos.db")]
-    pub database: String,
-    /// The checkpoint public key (hex, 32 bytes), as published to auditors.
+    #[command(flatten)]
+    pub store: crate::vault_cmds::StoreArgs,
+    /// The checkpoint public key (hex, 32 bytes), as published to auditors. Without it, the key
+    /// is derived from the master key (CUSTOS_MASTER_KEY or --key-file).
     #[arg(long, env = "CUSTOS_AUDIT_PUBLIC_KEY")]
-    pub public_key: String,
+    pub public_key: Option<String>,
+    /// The master key file, used when neither --public-key nor CUSTOS_MASTER_KEY is given.
+    #[arg(long, default_value = "custos.key")]
+    pub key_file: std::path::PathBuf,
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
@@ -27,6 +39,18 @@ pub struct VerifyArgs {
 pub fn run(cmd: AuditCommand) -> ExitCode {
     match cmd {
         AuditCommand::Verify(args) => verify(args),
+        AuditCommand::PublicKey(args) => {
+            match custos_vault::MasterKey::from_env_or_file(Some(&args.key_file)) {
+                Ok(k) => {
+                    println!("{}", hex::encode(k.audit_public_key().to_bytes()));
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(2)
+                }
+            }
+        }
     }
 }
 
@@ -39,31 +63,39 @@ fn parse_key(hex_key: &str) -> Result<VerifyingKey, String> {
         .map_err(|_| "--public-key is not a valid Ed25519 public key".to_owned())
 }
 
-fn open(database: &str) -> Result<Box<dyn Store>, String> {
-    if database.starts_with("postgres://") || database.starts_with("postgresql://") {
-        PgStore::connect(database, None)
-            .map(|s| Box::new(s) as Box<dyn Store>)
-            .map_err(|e| e.to_string())
-    } else {
-        let path = std::path::Path::new(database);
-        if !path.is_file() {
-            return Err(format!("{database}: no such database file"));
+fn open(store: &crate::vault_cmds::StoreArgs) -> Result<Box<dyn Store>, String> {
+    match store.config() {
+        custos_vault::StoreConfig::Postgres { url, schema, .. } => {
+            PgStore::connect(&url, Some(&schema))
+                .map(|s| Box::new(s) as Box<dyn Store>)
+                .map_err(|e| e.to_string())
         }
-        SqliteStore::open(path)
-            .map(|s| Box::new(s) as Box<dyn Store>)
-            .map_err(|e| e.to_string())
+        custos_vault::StoreConfig::Sqlite { path } => {
+            if !path.is_file() {
+                return Err(format!("{}: no such database file", path.display()));
+            }
+            SqliteStore::open(&path)
+                .map(|s| Box::new(s) as Box<dyn Store>)
+                .map_err(|e| e.to_string())
+        }
     }
 }
 
 fn verify(args: VerifyArgs) -> ExitCode {
-    let key = match parse_key(&args.public_key) {
+    let key = match &args.public_key {
+        Some(hex_key) => parse_key(hex_key),
+        None => custos_vault::MasterKey::from_env_or_file(Some(&args.key_file))
+            .map(|k| k.audit_public_key())
+            .map_err(|e| e.to_string()),
+    };
+    let key = match key {
         Ok(k) => k,
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::from(2);
         }
     };
-    let mut store = match open(&args.database) {
+    let mut store = match open(&args.store) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");

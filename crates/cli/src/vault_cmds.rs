@@ -25,7 +25,7 @@ pub struct StoreArgs {
 }
 
 impl StoreArgs {
-    fn config(&self) -> StoreConfig {
+    pub(crate) fn config(&self) -> StoreConfig {
         match &self.postgres {
             Some(url) => StoreConfig::Postgres {
                 url: url.clone(),

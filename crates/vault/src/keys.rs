@@ -133,6 +133,12 @@ impl MasterKey {
             })
     }
 
+    /// The public key that verifies this master key's audit checkpoints (what auditors get).
+    pub fn audit_public_key(&self) -> custos_audit::VerifyingKey {
+        custos_audit::SigningKey::from_bytes(&self.derive(b"custos/audit/checkpoint-signing/v1"))
+            .verifying_key()
+    }
+
     fn derive(&self, info: &[u8]) -> Zeroizing<[u8; 32]> {
         let hk = Hkdf::<Sha256>::new(Some(HKDF_SALT), self.0.as_ref());
         let mut out = Zeroizing::new([0u8; 32]);
@@ -225,6 +231,12 @@ impl KeyRing {
             Some(bytes) => mac.verify_slice(&bytes).is_ok(),
             None => false,
         }
+    }
+
+    /// The Ed25519 key that signs audit checkpoints, derived from the master key.
+    pub(crate) fn audit_signing_key(&self) -> custos_audit::SigningKey {
+        let seed = self.master.derive(b"custos/audit/checkpoint-signing/v1");
+        custos_audit::SigningKey::from_bytes(&seed)
     }
 
     pub(crate) fn pseudonym(&self, tenant: &TenantId, subject: &SubjectId) -> Pseudonym {

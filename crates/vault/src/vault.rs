@@ -145,6 +145,8 @@ pub struct Erasure {
 /// tenant-scoped handle returned by [`Vault::tenant`].
 pub struct Vault {
     store: Box<dyn Store>,
+    config: StoreConfig,
+    audit_key: custos_audit::SigningKey,
     keys: KeyRing,
     key_version: u32,
     journal: Option<Journal>,
@@ -161,6 +163,24 @@ impl fmt::Debug for Vault {
 }
 
 const META_CHECK: &str = "key_check";
+
+/// A signed checkpoint every this many audit entries.
+pub const AUDIT_CHECKPOINT_EVERY: u64 = 1000;
+
+fn erasure_event(
+    e: &JournalEntry,
+    counts: ErasureCounts,
+    actor: &str,
+    action: &str,
+) -> custos_audit::Event {
+    custos_audit::Event {
+        tenant: e.tenant.clone(),
+        actor: actor.to_owned(),
+        action: action.to_owned(),
+        subject: Some(e.pseudonym.clone()),
+        details: serde_json::json!({ "erasure_id": e.erasure_id, "keys_destroyed": counts.keys, "records_deleted": counts.records }),
+    }
+}
 const META_VERSION: &str = "key_version";
 
 impl Vault {
@@ -176,11 +196,17 @@ impl Vault {
                 Box::new(store::postgres::PostgresStore::open(url, schema)?)
             }
         };
-        Self::with_store(store, config.journal_path().map(Journal::new), master)
+        Self::with_store(
+            store,
+            config.clone(),
+            config.journal_path().map(Journal::new),
+            master,
+        )
     }
 
     pub(crate) fn with_store(
         mut store: Box<dyn Store>,
+        config: StoreConfig,
         journal: Option<Journal>,
         master: MasterKey,
     ) -> Result<Self> {
@@ -193,8 +219,11 @@ impl Vault {
         let key_version = version_text.parse::<u32>().map_err(|_| {
             VaultError::Corrupt(format!("key version `{version_text}` is not a number"))
         })?;
+        let audit_key = keys.audit_signing_key();
         let mut vault = Self {
             store,
+            config,
+            audit_key,
             keys,
             key_version,
             journal,
@@ -210,7 +239,12 @@ impl Vault {
         };
         for entry in journal.read_all()? {
             if !self.store.has_erasure(&entry)? {
-                self.store.erase(&entry)?;
+                let key = &self.audit_key;
+                let now = Timestamp::now();
+                self.store.erase(&entry, &mut |counts, head| {
+                    let ev = erasure_event(&entry, counts, "custos", "subject.erase.replayed");
+                    custos_audit::build(head, &[ev], now, key, AUDIT_CHECKPOINT_EVERY)
+                })?;
                 self.replayed += 1;
             }
         }
@@ -228,6 +262,41 @@ impl Vault {
         self.journal.as_ref().map(Journal::path)
     }
 
+    /// The public key that verifies this vault's audit checkpoints; publish it to auditors.
+    pub fn audit_public_key(&self) -> custos_audit::VerifyingKey {
+        self.audit_key.verifying_key()
+    }
+
+    fn audit_store(&self) -> Result<Box<dyn custos_audit::Store>> {
+        Ok(match &self.config {
+            StoreConfig::Sqlite { path } => Box::new(
+                custos_audit::SqliteStore::open(path)
+                    .map_err(|e| audit_err("opening the audit trail", e))?,
+            ),
+            StoreConfig::Postgres { url, schema, .. } => Box::new(
+                custos_audit::PgStore::connect(url, Some(schema))
+                    .map_err(|e| audit_err("opening the audit trail", e))?,
+            ),
+        })
+    }
+
+    /// Verifies the whole audit trail: the hash chain and every signed checkpoint.
+    pub fn verify_audit(&self) -> Result<custos_audit::Verification> {
+        let mut store = self.audit_store()?;
+        custos_audit::verify_store(store.as_mut(), &self.audit_key.verifying_key())
+            .map_err(|e| audit_err("verifying the audit trail", e))
+    }
+
+    /// Signs a checkpoint at the audit trail's head now (the server does this on a timer, so a
+    /// quiet trail is anchored too).
+    pub fn checkpoint_audit(&self, now: Timestamp) -> Result<Option<custos_audit::Checkpoint>> {
+        let store = self.audit_store()?;
+        let mut log =
+            custos_audit::AuditLog::new(store, self.audit_key.clone(), AUDIT_CHECKPOINT_EVERY);
+        log.checkpoint(now)
+            .map_err(|e| audit_err("signing an audit checkpoint", e))
+    }
+
     /// The key version new data keys are wrapped with.
     pub fn key_version(&self) -> u32 {
         self.key_version
@@ -238,6 +307,7 @@ impl Vault {
         TenantVault {
             vault: self,
             tenant: tenant.clone(),
+            actor: "custos".to_owned(),
         }
     }
 
@@ -291,6 +361,7 @@ pub struct Rotation {
 pub struct TenantVault<'v> {
     vault: &'v mut Vault,
     tenant: TenantId,
+    actor: String,
 }
 
 impl fmt::Debug for TenantVault<'_> {
@@ -372,6 +443,22 @@ impl TenantVault<'_> {
     }
 
     /// Stores one record; see [`TenantVault::put_batch`].
+    /// The same handle, recording `actor` (an API key id, an operator) as who acts in the
+    /// audit trail. Without it the actor is `custos`.
+    pub fn acting_as(mut self, actor: impl Into<String>) -> Self {
+        self.actor = actor.into();
+        self
+    }
+
+    /// This tenant's audit entries matching `q`, oldest first.
+    pub fn audit(&mut self, q: &custos_audit::Query) -> Result<Vec<custos_audit::Entry>> {
+        let tenant = self.tenant.as_str().to_owned();
+        let mut store = self.vault.audit_store()?;
+        store
+            .query(&tenant, q)
+            .map_err(|e| audit_err("reading the audit trail", e))
+    }
+
     pub fn put(&mut self, policy: &Policy, record: NewRecord) -> Result<RecordId> {
         let mut ids = self.put_batch(policy, vec![record])?;
         ids.pop()
@@ -430,9 +517,34 @@ impl TenantVault<'_> {
             });
             ids.push(id);
         }
+        // One audit entry per subject of the batch: who wrote how many records of which
+        // categories. Never the payload.
+        let mut per_subject: std::collections::BTreeMap<
+            &str,
+            (u64, std::collections::BTreeSet<&str>),
+        > = Default::default();
+        for r in &rows {
+            let e = per_subject.entry(r.pseudonym.as_str()).or_default();
+            e.0 += 1;
+            e.1.insert(r.category.as_str());
+        }
+        let events: Vec<custos_audit::Event> = per_subject
+            .into_iter()
+            .map(|(pseudonym, (n, cats))| custos_audit::Event {
+                tenant: self.tenant.as_str().to_owned(),
+                actor: self.actor.clone(),
+                action: "records.put".to_owned(),
+                subject: Some(pseudonym.to_owned()),
+                details: serde_json::json!({ "records": n, "categories": cats }),
+            })
+            .collect();
+        let key = &self.vault.audit_key;
+        let at = Timestamp::now();
         self.vault
             .store
-            .insert_records(self.tenant.as_str(), &rows, now)?;
+            .insert_records(self.tenant.as_str(), &rows, now, &mut |head| {
+                custos_audit::build(head, &events, at, key, AUDIT_CHECKPOINT_EVERY)
+            })?;
         Ok(ids)
     }
 
@@ -593,12 +705,24 @@ impl TenantVault<'_> {
         if let Some(journal) = &self.vault.journal {
             journal.append(&entry)?;
         }
-        let counts = self.vault.store.erase(&entry)?;
+        let (key, actor) = (&self.vault.audit_key, &self.actor);
+        let counts = self.vault.store.erase(&entry, &mut |counts, head| {
+            let ev = erasure_event(&entry, counts, actor, "subject.erase");
+            custos_audit::build(head, &[ev], now, key, AUDIT_CHECKPOINT_EVERY)
+        })?;
         Ok(Erasure {
             erasure_id: entry.erasure_id,
             subject: pseudonym,
             erased_at: now,
             counts,
         })
+    }
+}
+
+fn audit_err(operation: &'static str, e: custos_audit::AuditError) -> VaultError {
+    VaultError::Storage {
+        operation,
+        target: "audit trail".into(),
+        reason: e.to_string(),
     }
 }

@@ -32,14 +32,7 @@ fn audit_verify_reports_intact_then_the_edited_entry() {
         log.append(&[ev], at).unwrap();
     }
     let db_s = db.to_str().unwrap();
-    let ok = custos(&[
-        "audit",
-        "verify",
-        "--database",
-        db_s,
-        "--public-key",
-        &public,
-    ]);
+    let ok = custos(&["audit", "verify", "--db", db_s, "--public-key", &public]);
     assert_eq!(
         ok.status.code(),
         Some(0),
@@ -60,7 +53,7 @@ fn audit_verify_reports_intact_then_the_edited_entry() {
     let bad = custos(&[
         "audit",
         "verify",
-        "--database",
+        "--db",
         db_s,
         "--public-key",
         &public,
@@ -80,24 +73,98 @@ fn audit_verify_reports_intact_then_the_edited_entry() {
             [],
         )
         .unwrap();
-    let forged = custos(&[
-        "audit",
-        "verify",
-        "--database",
-        db_s,
-        "--public-key",
-        &wrong_key,
-    ]);
+    let forged = custos(&["audit", "verify", "--db", db_s, "--public-key", &wrong_key]);
     assert_eq!(forged.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&forged.stdout).contains("invalid signature"));
 
     let missing = custos(&[
         "audit",
         "verify",
-        "--database",
+        "--db",
         "/nonexistent/x.db",
         "--public-key",
         &public,
     ]);
     assert_eq!(missing.status.code(), Some(2));
+}
+
+#[test]
+fn audit_verify_derives_the_key_from_the_master_key_after_vault_writes() {
+    let dir = std::env::temp_dir().join(format!("custos-it-audit-vault-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = dir.join("custos.db");
+    let key_file = dir.join("custos.key");
+    let init = Command::new(env!("CARGO_BIN_EXE_custos"))
+        .args([
+            "init",
+            "--db",
+            db.to_str().unwrap(),
+            "--key-file",
+            key_file.to_str().unwrap(),
+        ])
+        .env_remove("CUSTOS_MASTER_KEY")
+        .output()
+        .unwrap();
+    assert!(
+        init.status.success(),
+        "{}",
+        String::from_utf8_lossy(&init.stderr)
+    );
+    let master = custos_vault::MasterKey::from_file(&key_file).unwrap();
+    let public = hex::encode(master.audit_public_key().to_bytes());
+    let mut v = custos_vault::Vault::open(
+        &custos_vault::StoreConfig::Sqlite { path: db.clone() },
+        master,
+    )
+    .unwrap();
+    let policy = custos_policy::load_source(custos_policy::SourceFile::new(
+        "jbsync.toml",
+        include_str!("../../../../examples/policies/jbsync.toml"),
+    ))
+    .unwrap()
+    .policy;
+    let rec = custos_vault::NewRecord {
+        subject: custos_vault::SubjectId::new("jan@example.nl").unwrap(),
+        category: "support".into(),
+        purposes: vec!["support".into()],
+        payload: b"ticket".to_vec(),
+        created_at: jiff::Timestamp::from_second(1_790_000_000).unwrap(),
+        clocks: Default::default(),
+    };
+    v.tenant(&custos_vault::TenantId::new("acme").unwrap())
+        .put(&policy, rec)
+        .unwrap();
+    drop(v);
+    let printed = Command::new(env!("CARGO_BIN_EXE_custos"))
+        .args([
+            "audit",
+            "public-key",
+            "--key-file",
+            key_file.to_str().unwrap(),
+        ])
+        .env_remove("CUSTOS_MASTER_KEY")
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&printed.stdout).trim(), public);
+    let ok = Command::new(env!("CARGO_BIN_EXE_custos"))
+        .args([
+            "audit",
+            "verify",
+            "--db",
+            db.to_str().unwrap(),
+            "--key-file",
+            key_file.to_str().unwrap(),
+        ])
+        .env_remove("CUSTOS_MASTER_KEY")
+        .output()
+        .unwrap();
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&ok.stdout),
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(String::from_utf8_lossy(&ok.stdout).starts_with("intact: 1 entries"));
 }

@@ -74,14 +74,27 @@ pub(crate) trait Store: Send {
         now: i64,
     ) -> Result<Vec<WrappedKeyRow>>;
     /// Inserts records (and registers the tenant and subjects) in one transaction.
-    fn insert_records(&mut self, tenant: &str, rows: &[RecordRow], now: i64) -> Result<()>;
+    /// The audit entries `audit` builds are appended in the same transaction.
+    fn insert_records(
+        &mut self,
+        tenant: &str,
+        rows: &[RecordRow],
+        now: i64,
+        audit: &mut AuditFn<'_>,
+    ) -> Result<()>;
     /// One record.
     fn record(&mut self, tenant: &str, record_id: &str) -> Result<Option<RecordRow>>;
     /// A subject's records, oldest first.
     fn records_of(&mut self, tenant: &str, pseudonym: &str) -> Result<Vec<RecordRow>>;
     /// Destroys the subject's data keys, deletes its records and its subject row, and journals the
     /// erasure, in one transaction. Idempotent: an erasure already journaled changes nothing.
-    fn erase(&mut self, entry: &JournalEntry) -> Result<ErasureCounts>;
+    /// The audit entry `audit` builds (given what was destroyed) is appended in the same
+    /// transaction.
+    fn erase(
+        &mut self,
+        entry: &JournalEntry,
+        audit: &mut EraseAuditFn<'_>,
+    ) -> Result<ErasureCounts>;
     /// Whether the database already holds this erasure.
     fn has_erasure(&mut self, entry: &JournalEntry) -> Result<bool>;
     /// Re-wraps every data key of every tenant in one transaction, and records `new_version` as
@@ -92,6 +105,16 @@ pub(crate) trait Store: Send {
         rewrap: &mut dyn FnMut(&str, &WrappedKeyRow) -> Result<Vec<u8>>,
     ) -> Result<u64>;
 }
+
+/// Builds the audit entries of a write, given the chain head (see `custos_audit::build`).
+pub(crate) type AuditFn<'a> = custos_audit::store::BuildFn<'a>;
+
+/// Builds the audit entry of an erasure from what it destroyed and the chain head.
+pub(crate) type EraseAuditFn<'a> = dyn FnMut(
+        ErasureCounts,
+        Option<(u64, custos_audit::Hash)>,
+    ) -> (Vec<custos_audit::Entry>, Option<custos_audit::Checkpoint>)
+    + 'a;
 
 /// Microseconds since the epoch, the vault's stored time format.
 pub(crate) fn micros(t: jiff::Timestamp) -> i64 {

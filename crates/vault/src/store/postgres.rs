@@ -11,7 +11,7 @@
 
 use postgres::{Client, NoTls, Transaction};
 
-use super::{ErasureCounts, JournalEntry, RecordRow, Store, WrappedKeyRow};
+use super::{AuditFn, EraseAuditFn, ErasureCounts, JournalEntry, RecordRow, Store, WrappedKeyRow};
 use crate::error::{Result, VaultError};
 
 /// Tables that hold tenant data and are guarded by row-level security.
@@ -178,6 +178,9 @@ impl PostgresStore {
             target: redacted_target(url),
         };
         store.migrate()?;
+        // The audit tables, created under the audit crate's own lock.
+        custos_audit::PgStore::connect(url, Some(schema))
+            .map_err(|e| audit_error(&store.target, e))?;
         Ok(store)
     }
 
@@ -363,7 +366,13 @@ impl Store for PostgresStore {
         Ok(stored)
     }
 
-    fn insert_records(&mut self, tenant: &str, rows: &[RecordRow], now: i64) -> Result<()> {
+    fn insert_records(
+        &mut self,
+        tenant: &str,
+        rows: &[RecordRow],
+        now: i64,
+        audit: &mut AuditFn<'_>,
+    ) -> Result<()> {
         let target = self.target.clone();
         let err = Self::err(&target, "writing records");
         let mut tx = self.client()?.transaction().map_err(&err)?;
@@ -399,6 +408,7 @@ impl Store for PostgresStore {
             )
             .map_err(&err)?;
         }
+        custos_audit::store::pg_append_in(&mut tx, audit).map_err(|e| audit_error(&target, e))?;
         tx.commit().map_err(&err)
     }
 
@@ -434,7 +444,7 @@ impl Store for PostgresStore {
         Ok(rows.iter().map(record_row).collect())
     }
 
-    fn erase(&mut self, e: &JournalEntry) -> Result<ErasureCounts> {
+    fn erase(&mut self, e: &JournalEntry, audit: &mut EraseAuditFn<'_>) -> Result<ErasureCounts> {
         let target = self.target.clone();
         let err = Self::err(&target, "erasing a subject");
         let mut tx = self.client()?.transaction().map_err(&err)?;
@@ -465,8 +475,11 @@ impl Store for PostgresStore {
             &[&e.tenant, &e.pseudonym],
         )
         .map_err(&err)?;
+        let counts = ErasureCounts { keys, records };
+        custos_audit::store::pg_append_in(&mut tx, &mut |head| audit(counts, head))
+            .map_err(|x| audit_error(&target, x))?;
         tx.commit().map_err(&err)?;
-        Ok(ErasureCounts { keys, records })
+        Ok(counts)
     }
 
     fn has_erasure(&mut self, e: &JournalEntry) -> Result<bool> {
@@ -531,6 +544,14 @@ impl Store for PostgresStore {
     }
 }
 
+fn audit_error(target: &str, e: custos_audit::AuditError) -> VaultError {
+    VaultError::Storage {
+        operation: "appending to the audit trail",
+        target: target.to_owned(),
+        reason: e.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -582,14 +603,18 @@ mod tests {
                 wrapped: vec![9],
             };
             store.insert_data_keys(tenant, &[key], 0).expect("key");
-            store.insert_records(tenant, &rows, 0).expect("records");
+            store
+                .insert_records(tenant, &rows, 0, &mut |_| (Vec::new(), None))
+                .expect("records");
             let e = JournalEntry {
                 erasure_id: format!("{tenant}-erasure"),
                 tenant: tenant.into(),
                 pseudonym: "gone".into(),
                 erased_at: 0,
             };
-            store.erase(&e).expect("journaled");
+            store
+                .erase(&e, &mut |_, _| (Vec::new(), None))
+                .expect("journaled");
         }
         Some(Scratch { store, url, schema })
     }

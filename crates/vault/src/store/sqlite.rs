@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use super::{ErasureCounts, JournalEntry, RecordRow, Store, WrappedKeyRow};
+use super::{AuditFn, EraseAuditFn, ErasureCounts, JournalEntry, RecordRow, Store, WrappedKeyRow};
 use crate::error::{Result, VaultError};
 
 /// The migrations, in order; `schema_migrations` records which ran. Never edit a shipped one:
@@ -95,6 +95,10 @@ impl SqliteStore {
             path: path.to_owned(),
         };
         store.migrate()?;
+        store
+            .conn
+            .execute_batch(custos_audit::store::SQLITE_SCHEMA)
+            .map_err(store.err("creating the audit tables"))?;
         Ok(store)
     }
 
@@ -254,7 +258,13 @@ impl Store for SqliteStore {
         Ok(stored)
     }
 
-    fn insert_records(&mut self, tenant: &str, rows: &[RecordRow], now: i64) -> Result<()> {
+    fn insert_records(
+        &mut self,
+        tenant: &str,
+        rows: &[RecordRow],
+        now: i64,
+        audit: &mut AuditFn<'_>,
+    ) -> Result<()> {
         let target = self.path.display().to_string();
         let err = |e: rusqlite::Error| VaultError::Storage {
             operation: "writing records",
@@ -300,6 +310,7 @@ impl Store for SqliteStore {
                     .map_err(err)?;
             }
         }
+        custos_audit::store::sqlite_append_in(&tx, audit).map_err(|e| audit_error(&target, e))?;
         tx.commit().map_err(err)
     }
 
@@ -321,7 +332,7 @@ impl Store for SqliteStore {
             .map_err(self.err("listing a subject's records"))
     }
 
-    fn erase(&mut self, e: &JournalEntry) -> Result<ErasureCounts> {
+    fn erase(&mut self, e: &JournalEntry, audit: &mut EraseAuditFn<'_>) -> Result<ErasureCounts> {
         let target = self.path.display().to_string();
         let err = |x: rusqlite::Error| VaultError::Storage {
             operation: "erasing a subject",
@@ -359,11 +370,14 @@ impl Store for SqliteStore {
             [&e.tenant, &e.pseudonym],
         )
         .map_err(err)?;
-        tx.commit().map_err(err)?;
-        Ok(ErasureCounts {
+        let counts = ErasureCounts {
             keys: keys as u64,
             records: records as u64,
-        })
+        };
+        custos_audit::store::sqlite_append_in(&tx, &mut |head| audit(counts, head))
+            .map_err(|x| audit_error(&target, x))?;
+        tx.commit().map_err(err)?;
+        Ok(counts)
     }
 
     fn has_erasure(&mut self, e: &JournalEntry) -> Result<bool> {
@@ -437,5 +451,13 @@ impl Store for SqliteStore {
         .map_err(err)?;
         tx.commit().map_err(err)?;
         Ok(keys.len() as u64)
+    }
+}
+
+fn audit_error(target: &str, e: custos_audit::AuditError) -> VaultError {
+    VaultError::Storage {
+        operation: "appending to the audit trail",
+        target: target.to_owned(),
+        reason: e.to_string(),
     }
 }

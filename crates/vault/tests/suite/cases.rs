@@ -6,6 +6,11 @@ use custos_vault::{MasterKey, NewRecord, Vault, VaultError};
 
 use crate::harness::{Backend, policy, record, subject, tenant, ts};
 
+pub use crate::audited::{
+    a_checkpoint_can_be_signed_at_any_time_and_verifies_with_the_published_key,
+    an_audit_entry_edited_in_the_database_is_reported_by_the_vault,
+    writes_and_erasures_are_audited_with_pseudonyms_only,
+};
 pub use crate::faults::{
     a_batch_write_killed_at_a_random_point_leaves_all_or_nothing,
     an_erasure_killed_at_a_random_point_leaves_all_or_nothing,

@@ -3,6 +3,7 @@
 //! `CUSTOS_TEST_DATABASE_URL`; when it is unset they print a notice and pass, when it is set a
 //! failure fails. Each PostgreSQL case runs in a schema of its own, dropped afterwards.
 
+mod audited;
 mod backup;
 mod cases;
 mod faults;
@@ -46,4 +47,7 @@ shared_suite!(
     an_erasure_replayed_from_the_journal_does_not_touch_data_written_after_it,
     a_batch_write_killed_at_a_random_point_leaves_all_or_nothing,
     an_erasure_killed_at_a_random_point_leaves_all_or_nothing,
+    writes_and_erasures_are_audited_with_pseudonyms_only,
+    an_audit_entry_edited_in_the_database_is_reported_by_the_vault,
+    a_checkpoint_can_be_signed_at_any_time_and_verifies_with_the_published_key,
 );

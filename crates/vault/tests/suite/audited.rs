@@ -1,0 +1,140 @@
+//! The vault writes its audit trail in the same transaction as the change it records: who,
+//! what, when, which tenant and the subject's pseudonym, never personal data in the clear.
+
+use custos_audit::{Query, Tamper, Verification};
+use custos_vault::StoreConfig;
+
+use crate::harness::{Backend, policy, record, subject, tenant, ts};
+
+/// Runs raw SQL against the backend's audit table, as someone with database access could.
+fn tamper(b: &Backend, sql: &str) {
+    match &b.config {
+        StoreConfig::Sqlite { path } => {
+            custos_audit::SqliteStore::open(path)
+                .expect("opens")
+                .connection()
+                .execute_batch(sql)
+                .expect("tamper SQL runs");
+        }
+        StoreConfig::Postgres { url, schema, .. } => {
+            custos_audit::PgStore::connect(url, Some(schema))
+                .expect("connects")
+                .client()
+                .batch_execute(sql)
+                .expect("tamper SQL runs");
+        }
+    }
+}
+
+pub fn writes_and_erasures_are_audited_with_pseudonyms_only(b: &Backend) {
+    let mut v = b.open();
+    let p = policy();
+    v.tenant(&tenant("acme"))
+        .acting_as("key:app-7")
+        .put_batch(
+            &p,
+            vec![record("jan@example.nl", "a"), record("jan@example.nl", "b")],
+        )
+        .expect("stored");
+    v.tenant(&tenant("acme"))
+        .put(&p, record("piet@example.nl", "c"))
+        .expect("stored");
+    v.tenant(&tenant("globex"))
+        .put(&p, record("jan@example.nl", "d"))
+        .expect("stored");
+    let jan = v
+        .tenant(&tenant("acme"))
+        .pseudonym(&subject("jan@example.nl"));
+    v.tenant(&tenant("acme"))
+        .acting_as("dpo:alice")
+        .erase_subject(&subject("jan@example.nl"), ts("2026-11-20T12:00:00Z"))
+        .expect("erased");
+
+    let entries = v
+        .tenant(&tenant("acme"))
+        .audit(&Query {
+            limit: 100,
+            ..Query::default()
+        })
+        .expect("audit reads");
+    let summary: Vec<(&str, &str, Option<&str>)> = entries
+        .iter()
+        .map(|e| (e.actor.as_str(), e.action.as_str(), e.subject.as_deref()))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("key:app-7", "records.put", Some(jan.as_str())),
+            ("custos", "records.put", summary[1].2),
+            ("dpo:alice", "subject.erase", Some(jan.as_str()))
+        ],
+        "{}",
+        b.kind
+    );
+    assert!(
+        entries[0].details.contains("\"records\":2"),
+        "{}",
+        entries[0].details
+    );
+    assert!(
+        entries[2].details.contains("\"records_deleted\":2"),
+        "{}",
+        entries[2].details
+    );
+    for e in &entries {
+        let text = serde_json::to_string(e).expect("json");
+        assert!(
+            !text.contains("jan@example.nl") && !text.contains("piet"),
+            "personal data in the audit trail: {text}"
+        );
+    }
+    assert_eq!(
+        v.tenant(&tenant("globex"))
+            .audit(&Query {
+                limit: 100,
+                ..Query::default()
+            })
+            .expect("reads")
+            .len(),
+        1,
+        "one tenant never sees another's entries"
+    );
+    assert!(
+        matches!(v.verify_audit().expect("verifies"), Verification::Intact(ref x) if x.entries == 4),
+        "{}",
+        b.kind
+    );
+}
+
+pub fn an_audit_entry_edited_in_the_database_is_reported_by_the_vault(b: &Backend) {
+    let mut v = b.open();
+    let p = policy();
+    for i in 0..5 {
+        v.tenant(&tenant("acme"))
+            .put(&p, record(&format!("s{i}"), "x"))
+            .expect("stored");
+    }
+    tamper(b, "UPDATE audit_entries SET actor = 'nobody' WHERE seq = 3");
+    assert_eq!(
+        v.verify_audit().expect("verifies"),
+        Verification::Tampered(Tamper::Edited { seq: 3 }),
+        "{}",
+        b.kind
+    );
+}
+
+pub fn a_checkpoint_can_be_signed_at_any_time_and_verifies_with_the_published_key(b: &Backend) {
+    let mut v = b.open();
+    v.tenant(&tenant("acme"))
+        .put(&policy(), record("s", "x"))
+        .expect("stored");
+    let cp = v
+        .checkpoint_audit(ts("2026-11-21T00:00:00Z"))
+        .expect("signs")
+        .expect("a checkpoint at the head");
+    assert_eq!(cp.seq, 1);
+    assert!(cp.signature_valid(&v.audit_public_key()));
+    assert!(
+        matches!(v.verify_audit().expect("verifies"), Verification::Intact(ref x) if x.checkpoints == 1)
+    );
+}
