@@ -8,7 +8,11 @@ use clap::{Parser, Subcommand};
 mod policy_cmds;
 
 #[derive(Parser)]
-#[command(name = "custos", version, about = "Privacy engine: policy as code, checked against the GDPR and enforced on real data")]
+#[command(
+    name = "custos",
+    version,
+    about = "Privacy engine: policy as code, checked against the GDPR and enforced on real data"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

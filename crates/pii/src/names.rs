@@ -1,0 +1,206 @@
+//! Dictionaries of common Dutch and English first names and surnames, from `data/`.
+
+use std::collections::HashSet;
+use std::sync::LazyLock;
+
+static FIRST: LazyLock<HashSet<&'static str>> =
+    LazyLock::new(|| load(include_str!("../data/first_names.txt")));
+static LAST: LazyLock<HashSet<&'static str>> =
+    LazyLock::new(|| load(include_str!("../data/surnames.txt")));
+
+fn load(text: &'static str) -> HashSet<&'static str> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect()
+}
+
+/// Lower-case particles that sit between first name and surname ("Jan van der Berg").
+pub(crate) const PARTICLES: &[&str] = &[
+    "van", "de", "der", "den", "ter", "ten", "te", "het", "'t", "in", "op", "von", "la", "le",
+    "du", "da", "di", "del", "dos",
+];
+
+/// Capitalized words that start sentences or are common words far more often than names.
+const NOT_NAMES: &[&str] = &[
+    "the",
+    "de",
+    "het",
+    "een",
+    "a",
+    "an",
+    "dear",
+    "beste",
+    "geachte",
+    "hallo",
+    "hello",
+    "hi",
+    "dag",
+    "goedemorgen",
+    "goedemiddag",
+    "this",
+    "that",
+    "these",
+    "deze",
+    "dit",
+    "die",
+    "dat",
+    "we",
+    "wij",
+    "ik",
+    "i",
+    "you",
+    "u",
+    "jij",
+    "he",
+    "she",
+    "hij",
+    "zij",
+    "they",
+    "it",
+    "er",
+    "in",
+    "on",
+    "at",
+    "op",
+    "to",
+    "for",
+    "voor",
+    "met",
+    "with",
+    "and",
+    "en",
+    "or",
+    "of",
+    "but",
+    "maar",
+    "if",
+    "als",
+    "when",
+    "wanneer",
+    "please",
+    "graag",
+    "thanks",
+    "bedankt",
+    "dank",
+    "name",
+    "naam",
+    "klant",
+    "customer",
+    "user",
+    "gebruiker",
+    "contact",
+    "from",
+    "van",
+    "by",
+    "door",
+    "mr",
+    "mrs",
+    "ms",
+    "dr",
+    "dhr",
+    "mevr",
+    "mevrouw",
+    "meneer",
+    "heer",
+    "sir",
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+    "maandag",
+    "dinsdag",
+    "woensdag",
+    "donderdag",
+    "vrijdag",
+    "zaterdag",
+    "zondag",
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+    "januari",
+    "februari",
+    "maart",
+    "mei",
+    "juni",
+    "juli",
+    "augustus",
+    "oktober",
+    "error",
+    "warning",
+    "info",
+    "debug",
+    "user",
+    "order",
+    "invoice",
+    "iban",
+    "bsn",
+    "kvk",
+    "tel",
+    "phone",
+    "email",
+    "mail",
+    "ip",
+    "get",
+    "post",
+    "put",
+    "delete",
+    "http",
+    "https",
+    "status",
+    "street",
+    "road",
+    "avenue",
+    "straat",
+    "laan",
+    "city",
+    "new",
+    "north",
+    "south",
+    "east",
+    "west",
+    "noord",
+    "zuid",
+    "oost",
+];
+
+/// True for a common first name (`word` in any case).
+pub(crate) fn is_first_name(word: &str) -> bool {
+    FIRST.contains(word.to_lowercase().as_str())
+}
+
+/// True for a common surname (`word` in any case).
+pub(crate) fn is_surname(word: &str) -> bool {
+    LAST.contains(word.to_lowercase().as_str())
+}
+
+/// True for a capitalized word that is a common word rather than a name.
+pub(crate) fn is_not_name(word: &str) -> bool {
+    let w = word.trim_end_matches('.').to_lowercase();
+    NOT_NAMES.contains(&w.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dictionaries_know_common_dutch_and_english_names() {
+        assert!(FIRST.len() > 500 && LAST.len() > 1000);
+        assert!(is_surname("Jansen") || is_surname("Visser") || is_surname("Smit"));
+        assert!(is_first_name("Emma") || is_first_name("Daan") || is_first_name("James"));
+        assert!(is_not_name("Dear"));
+    }
+}

@@ -1,0 +1,1102 @@
+//! The recognizers and the [`Scanner`] that runs them.
+//!
+//! Every recognizer is a pattern that proposes candidates plus plain Rust that validates
+//! them (checksums, ranges, context words). Patterns use ASCII word boundaries so the
+//! `regex` crate can run them on its lazy DFA even over non-ASCII text, in linear time.
+
+use std::collections::BTreeSet;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use regex::Regex;
+
+use crate::checks::{
+    bsn_eleven_check, card_prefix_ok, digits_of, iban_length, iban_mod97, luhn, valid_date,
+    vin_check_digit,
+};
+use crate::context::{self, has_any};
+use crate::names;
+use crate::{EntityType, Finding};
+
+/// Findings scoring below this are dropped unless [`Scanner::min_score`] says otherwise.
+pub const DEFAULT_MIN_SCORE: f32 = 0.5;
+
+const EMAIL_RE: &str = r"(?i-u)[a-z0-9][a-z0-9._%+\-]*@[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?)*\.[a-z]{2,24}\b";
+const URL_RE: &str = r#"(?i-u:\b(?:https?://|www\.))[^\s<>"'`]+"#;
+const IBAN_RE: &str = r"(?-u:\b)[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,32}";
+const PHONE_RE: &str = r"(?:\+|(?-u:\b)00|\(?(?-u:\b)0)[0-9][0-9()\-. ]{6,22}[0-9](?-u:\b)";
+const CARD_RE: &str = r"(?-u:\b)[0-9]{4}(?:[ \-]?[0-9]){9,20}(?-u:\b)";
+const BSN_RE: &str =
+    r"(?-u:\b)(?:[0-9]{9}|[0-9]{4}\.[0-9]{2}\.[0-9]{3}|[0-9]{3} [0-9]{3} [0-9]{3})(?-u:\b)";
+const KVK_RE: &str = r"(?-u:\b)[0-9]{8}(?-u:\b)";
+const IPV4_RE: &str = r"(?-u:\b)(?:[0-9]{1,3}\.){3}[0-9]{1,3}(?-u:\b)";
+const IPV6_RE: &str = r"(?i-u:[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7}(?:\.[0-9]{1,3}){0,3})";
+const POSTCODE_RE: &str = r"(?-u:\b)[1-9][0-9]{3} ?[A-Z]{2}(?-u:\b)";
+const VIN_RE: &str = r"(?-u:\b)[A-HJ-NPR-Z0-9]{17}(?-u:\b)";
+const DOB_RE: &str = r"(?i-u:\b(?:[0-9]{1,2}[\-/.][0-9]{1,2}[\-/.](?:19|20)[0-9]{2}|(?:19|20)[0-9]{2}-[0-9]{1,2}-[0-9]{1,2}|[0-9]{1,2} (?:jan|feb|mrt|mar|maa|apr|mei|may|jun|jul|aug|sep|okt|oct|nov|dec)[a-z]*\.? (?:19|20)[0-9]{2}|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.? [0-9]{1,2},? (?:19|20)[0-9]{2})\b)";
+const WORD_RE: &str = r"\p{Lu}(?:\p{Ll}|['’]\p{Lu})[\p{L}'’\-]*|\p{Lu}\.";
+
+/// Letters used on Dutch plates: no vowels, and not C, Q or Y.
+const PL: &str = "[BDFGHJKLMNPRSTVWXZ]";
+
+fn plate_re() -> String {
+    // The official side codes 1–14 (RDW), L = letter, D = digit.
+    let codes = [
+        "LL-DD-DD", "DD-DD-LL", "DD-LL-DD", "LL-DD-LL", "LL-LL-DD", "DD-LL-LL", "DD-LLL-D",
+        "D-LLL-DD", "LL-DDD-L", "L-DDD-LL", "LLL-DD-L", "L-DD-LLL", "D-LL-DDD", "DDD-LL-D",
+    ];
+    let alts: Vec<String> = codes
+        .iter()
+        .map(|c| {
+            c.chars()
+                .map(|ch| match ch {
+                    'L' => PL.to_string(),
+                    'D' => "[0-9]".to_string(),
+                    other => other.to_string(),
+                })
+                .collect()
+        })
+        .collect();
+    format!("(?-u:\\b)(?:{})(?-u:\\b)", alts.join("|"))
+}
+
+/// Runs the recognizers over text. Build one and reuse it: construction compiles the
+/// patterns, scanning only reads them, and a `Scanner` can be shared between threads.
+#[derive(Debug, Clone)]
+pub struct Scanner {
+    types: BTreeSet<EntityType>,
+    min_score: f32,
+    email: Regex,
+    url: Regex,
+    iban: Regex,
+    phone: Regex,
+    card: Regex,
+    bsn: Regex,
+    kvk: Regex,
+    ipv4: Regex,
+    ipv6: Regex,
+    postcode: Regex,
+    plate: Regex,
+    vin: Regex,
+    dob: Regex,
+    word: Regex,
+}
+
+impl Default for Scanner {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn compile(pattern: &str) -> Regex {
+    // The patterns are constants of this file, covered by the unit tests below.
+    Regex::new(pattern).expect("built-in PII pattern compiles")
+}
+
+impl Scanner {
+    /// A scanner for every type with the default minimum score.
+    pub fn new() -> Self {
+        Scanner {
+            types: EntityType::ALL.into_iter().collect(),
+            min_score: DEFAULT_MIN_SCORE,
+            email: compile(EMAIL_RE),
+            url: compile(URL_RE),
+            iban: compile(IBAN_RE),
+            phone: compile(PHONE_RE),
+            card: compile(CARD_RE),
+            bsn: compile(BSN_RE),
+            kvk: compile(KVK_RE),
+            ipv4: compile(IPV4_RE),
+            ipv6: compile(IPV6_RE),
+            postcode: compile(POSTCODE_RE),
+            plate: compile(&plate_re()),
+            vin: compile(VIN_RE),
+            dob: compile(DOB_RE),
+            word: compile(WORD_RE),
+        }
+    }
+
+    /// Only look for these types (an empty list means all types).
+    pub fn with_types(mut self, types: impl IntoIterator<Item = EntityType>) -> Self {
+        let set: BTreeSet<EntityType> = types.into_iter().collect();
+        self.types = if set.is_empty() {
+            EntityType::ALL.into_iter().collect()
+        } else {
+            set
+        };
+        self
+    }
+
+    /// Drop findings scoring below `min` (default [`DEFAULT_MIN_SCORE`]).
+    pub fn min_score(mut self, min: f32) -> Self {
+        self.min_score = min;
+        self
+    }
+
+    /// The types this scanner looks for.
+    pub fn types(&self) -> impl Iterator<Item = EntityType> + '_ {
+        self.types.iter().copied()
+    }
+
+    fn wants(&self, t: EntityType) -> bool {
+        self.types.contains(&t)
+    }
+
+    /// All findings in `text`, sorted by start, never overlapping. Where candidates of
+    /// different types overlap, the longer span wins, then the higher score.
+    pub fn scan(&self, text: &str) -> Vec<Finding> {
+        let mut out = Vec::new();
+        let bytes = text.as_bytes();
+        let has_digit = bytes.iter().any(u8::is_ascii_digit);
+        if self.wants(EntityType::Email) && memchr::memchr(b'@', bytes).is_some() {
+            self.emails(text, &mut out);
+        }
+        if self.wants(EntityType::Url) {
+            self.urls(text, &mut out);
+        }
+        if has_digit {
+            if self.wants(EntityType::Iban) {
+                self.ibans(text, &mut out);
+            }
+            if self.wants(EntityType::Phone) {
+                self.phones(text, &mut out);
+            }
+            if self.wants(EntityType::CreditCard) {
+                self.cards(text, &mut out);
+            }
+            if self.wants(EntityType::Bsn) {
+                self.bsns(text, &mut out);
+            }
+            if self.wants(EntityType::Kvk) {
+                self.kvks(text, &mut out);
+            }
+            if self.wants(EntityType::IpAddress) {
+                self.ipv4s(text, &mut out);
+                if memchr::memchr(b':', bytes).is_some() {
+                    self.ipv6s(text, &mut out);
+                }
+            }
+            if self.wants(EntityType::PostcodeNl) {
+                self.postcodes(text, &mut out);
+            }
+            if self.wants(EntityType::LicensePlateNl) && memchr::memchr(b'-', bytes).is_some() {
+                self.plates(text, &mut out);
+            }
+            if self.wants(EntityType::Vin) {
+                self.vins(text, &mut out);
+            }
+            if self.wants(EntityType::DateOfBirth) {
+                self.dobs(text, &mut out);
+            }
+        }
+        if self.wants(EntityType::Person) {
+            self.persons(text, &mut out);
+        }
+        out.retain(|f| f.score >= self.min_score && f.end > f.start);
+        resolve_overlaps(out)
+    }
+
+    fn emails(&self, text: &str, out: &mut Vec<Finding>) {
+        for m in self.email.find_iter(text) {
+            let s = m.as_str();
+            let local = s.split('@').next().unwrap_or("");
+            if local.ends_with('.') || local.contains("..") {
+                continue;
+            }
+            out.push(finding(
+                EntityType::Email,
+                m.start(),
+                m.end(),
+                0.95,
+                "email_pattern",
+            ));
+        }
+    }
+
+    fn urls(&self, text: &str, out: &mut Vec<Finding>) {
+        for m in self.url.find_iter(text) {
+            let s = m
+                .as_str()
+                .trim_end_matches(['.', ',', ';', ':', '!', '?', ')', ']', '}']);
+            if s.is_empty() || !url_has_personal_token(s) {
+                continue;
+            }
+            let end = m.start() + s.len();
+            out.push(finding(
+                EntityType::Url,
+                m.start(),
+                end,
+                0.85,
+                "url_personal_token",
+            ));
+        }
+    }
+
+    fn ibans(&self, text: &str, out: &mut Vec<Finding>) {
+        for m in self.iban.find_iter(text) {
+            let s = m.as_str().as_bytes();
+            let Some(len) = iban_length(&s[..2]) else {
+                continue;
+            };
+            // Take exactly `len` letters and digits; the next character must end the group.
+            let mut compact = Vec::with_capacity(len);
+            let mut end = 0;
+            for (i, &b) in s.iter().enumerate() {
+                if b == b' ' {
+                    continue;
+                }
+                compact.push(b);
+                if compact.len() == len {
+                    end = i + 1;
+                    break;
+                }
+            }
+            if compact.len() != len || s.get(end).is_some_and(u8::is_ascii_alphanumeric) {
+                continue;
+            }
+            if !iban_mod97(&compact) {
+                continue;
+            }
+            let after = text[m.start() + end..].bytes().next();
+            if after.is_some_and(|b| b.is_ascii_alphanumeric()) {
+                continue;
+            }
+            out.push(finding(
+                EntityType::Iban,
+                m.start(),
+                m.start() + end,
+                0.95,
+                "iban_mod97",
+            ));
+        }
+    }
+
+    fn phones(&self, text: &str, out: &mut Vec<Finding>) {
+        for m in self.phone.find_iter(text) {
+            if preceded_by_digit_or_dot(text, m.start()) {
+                continue;
+            }
+            let Some((len, base)) = longest_valid_prefix(m.as_str(), phone_kind) else {
+                continue;
+            };
+            let (start, end) = (m.start(), m.start() + len);
+            let before = context::before(text, start);
+            let mut score = base;
+            if has_any(&before, context::PHONE) {
+                score += 0.15;
+            }
+            if has_any(&before, context::NEGATIVE) {
+                score -= 0.35;
+            }
+            out.push(finding(
+                EntityType::Phone,
+                start,
+                end,
+                score.min(1.0),
+                "phone_nl_e164",
+            ));
+        }
+    }
+
+    fn cards(&self, text: &str, out: &mut Vec<Finding>) {
+        for m in self.card.find_iter(text) {
+            let Some((len, _)) = longest_valid_prefix(m.as_str(), |c| {
+                let d = digits_of(c);
+                let seps: BTreeSet<char> = c.chars().filter(|ch| !ch.is_ascii_digit()).collect();
+                (seps.len() <= 1 && (13..=19).contains(&d.len()) && luhn(&d) && card_prefix_ok(&d))
+                    .then_some(0.9)
+            }) else {
+                continue;
+            };
+            let (start, end) = (m.start(), m.start() + len);
+            let before = context::before(text, start);
+            let mut score: f32 = 0.9;
+            if has_any(&before, context::CARD) {
+                score += 0.08;
+            }
+            if has_any(&before, context::NEGATIVE) {
+                score -= 0.3;
+            }
+            out.push(finding(
+                EntityType::CreditCard,
+                start,
+                end,
+                score,
+                "credit_card_luhn",
+            ));
+        }
+    }
+
+    fn bsns(&self, text: &str, out: &mut Vec<Finding>) {
+        for m in self.bsn.find_iter(text) {
+            if preceded_by_digit_or_dot(text, m.start()) || followed_by_digit_group(text, m.end()) {
+                continue;
+            }
+            if !bsn_eleven_check(&digits_of(m.as_str())) {
+                continue;
+            }
+            let before = context::before(text, m.start());
+            let mut score: f32 = 0.6;
+            if has_any(&before, context::BSN) {
+                score = 0.98;
+            } else if has_any(&before, context::NEGATIVE) || has_any(&before, context::KVK) {
+                score = 0.2;
+            }
+            out.push(finding(
+                EntityType::Bsn,
+                m.start(),
+                m.end(),
+                score,
+                "bsn_eleven_check",
+            ));
+        }
+    }
+
+    fn kvks(&self, text: &str, out: &mut Vec<Finding>) {
+        for m in self.kvk.find_iter(text) {
+            if preceded_by_digit_or_dot(text, m.start()) || followed_by_digit_group(text, m.end()) {
+                continue;
+            }
+            let before = context::before(text, m.start());
+            if !has_any(&before, context::KVK) {
+                continue;
+            }
+            out.push(finding(
+                EntityType::Kvk,
+                m.start(),
+                m.end(),
+                0.9,
+                "kvk_context",
+            ));
+        }
+    }
+
+    fn ipv4s(&self, text: &str, out: &mut Vec<Finding>) {
+        for m in self.ipv4.find_iter(text) {
+            if preceded_by_digit_or_dot(text, m.start()) || followed_by_digit_group(text, m.end()) {
+                continue;
+            }
+            let s = m.as_str();
+            if s.split('.').any(|o| o.len() > 1 && o.starts_with('0')) {
+                continue;
+            }
+            let Ok(ip) = s.parse::<Ipv4Addr>() else {
+                continue;
+            };
+            let first = ip.octets()[0];
+            if first == 0 || first >= 224 || ip.is_loopback() {
+                continue;
+            }
+            let before = context::before(text, m.start());
+            let mut score: f32 = 0.85;
+            if before.ends_with('v') || has_any(&before, &["version", "versie"]) {
+                score = 0.3;
+            }
+            out.push(finding(
+                EntityType::IpAddress,
+                m.start(),
+                m.end(),
+                score,
+                "ipv4",
+            ));
+        }
+    }
+
+    fn ipv6s(&self, text: &str, out: &mut Vec<Finding>) {
+        for m in self.ipv6.find_iter(text) {
+            let before_ok = text[..m.start()]
+                .chars()
+                .next_back()
+                .is_none_or(|c| !(c.is_alphanumeric() || c == ':' || c == '_'));
+            let after_ok = text[m.end()..]
+                .chars()
+                .next()
+                .is_none_or(|c| !(c.is_alphanumeric() || c == '_'));
+            if !before_ok || !after_ok {
+                continue;
+            }
+            let mut s = m.as_str();
+            if s.ends_with(':') && !s.ends_with("::") {
+                s = &s[..s.len() - 1];
+            }
+            let Ok(ip) = s.parse::<Ipv6Addr>() else {
+                continue;
+            };
+            if ip.is_unspecified() || ip.is_loopback() {
+                continue;
+            }
+            let end = m.start() + s.len();
+            out.push(finding(EntityType::IpAddress, m.start(), end, 0.85, "ipv6"));
+        }
+    }
+
+    fn postcodes(&self, text: &str, out: &mut Vec<Finding>) {
+        for m in self.postcode.find_iter(text) {
+            let letters = &m.as_str()[m.as_str().len() - 2..];
+            if matches!(letters, "SA" | "SD" | "SS") || preceded_by_digit_or_dot(text, m.start()) {
+                continue;
+            }
+            let mut score: f32 = 0.45;
+            let rest = &text[m.end()..];
+            let city = rest
+                .strip_prefix(' ')
+                .or_else(|| rest.strip_prefix("  "))
+                .and_then(|r| r.chars().next())
+                .is_some_and(char::is_uppercase);
+            if city {
+                score += 0.3;
+            }
+            let before = context::before(text, m.start());
+            if has_any(&before, context::POSTCODE) || before.trim_end().ends_with(',') {
+                score += 0.3;
+            }
+            out.push(finding(
+                EntityType::PostcodeNl,
+                m.start(),
+                m.end(),
+                score.min(0.95),
+                "postcode_nl",
+            ));
+        }
+    }
+
+    fn plates(&self, text: &str, out: &mut Vec<Finding>) {
+        for m in self.plate.find_iter(text) {
+            let prev = text[..m.start()].bytes().next_back();
+            let next = text[m.end()..].bytes().next();
+            if prev.is_some_and(|b| b == b'-' || b == b'/')
+                || next.is_some_and(|b| b == b'-' || b == b'/')
+            {
+                continue;
+            }
+            let before = context::before(text, m.start());
+            let mut score: f32 = 0.8;
+            if has_any(&before, context::PLATE) {
+                score += 0.15;
+            }
+            if has_any(&before, context::NEGATIVE) {
+                score -= 0.4;
+            }
+            out.push(finding(
+                EntityType::LicensePlateNl,
+                m.start(),
+                m.end(),
+                score,
+                "license_plate_nl_sidecode",
+            ));
+        }
+    }
+
+    fn vins(&self, text: &str, out: &mut Vec<Finding>) {
+        for m in self.vin.find_iter(text) {
+            let s = m.as_str().as_bytes();
+            let letters = s.iter().filter(|b| b.is_ascii_uppercase()).count();
+            let digits = s.len() - letters;
+            if letters < 2 || digits < 3 {
+                continue;
+            }
+            let before = context::before(text, m.start());
+            let ctx = has_any(&before, context::VIN);
+            let score = match (vin_check_digit(s), ctx) {
+                (true, true) => 0.98,
+                (true, false) => 0.85,
+                // European VINs need not carry a check digit: accept them only with context.
+                (false, true) => 0.75,
+                (false, false) => continue,
+            };
+            out.push(finding(
+                EntityType::Vin,
+                m.start(),
+                m.end(),
+                score,
+                "vin_check_digit",
+            ));
+        }
+    }
+
+    fn dobs(&self, text: &str, out: &mut Vec<Finding>) {
+        for m in self.dob.find_iter(text) {
+            if !date_is_valid(m.as_str()) || preceded_by_digit_or_dot(text, m.start()) {
+                continue;
+            }
+            let before = context::before(text, m.start());
+            if !has_any(&before, context::DOB) {
+                continue;
+            }
+            out.push(finding(
+                EntityType::DateOfBirth,
+                m.start(),
+                m.end(),
+                0.9,
+                "date_of_birth_context",
+            ));
+        }
+    }
+
+    fn persons(&self, text: &str, out: &mut Vec<Finding>) {
+        let mut group: Vec<(usize, usize)> = Vec::new();
+        let mut last_end = 0usize;
+        for m in self.word.find_iter(text) {
+            if text[..m.start()].chars().next_back().is_some_and(|c| {
+                c.is_alphanumeric() || c == '_' || c == '@' || c == '.' && m.as_str().len() > 2
+            }) {
+                // Inside a word, an e-mail address or a dotted identifier.
+                continue;
+            }
+            if !group.is_empty() && !joins_name(&text[last_end..m.start()]) {
+                person_from_group(text, &group, out);
+                group.clear();
+            }
+            group.push((m.start(), m.end()));
+            last_end = m.end();
+        }
+        if !group.is_empty() {
+            person_from_group(text, &group, out);
+        }
+    }
+}
+
+fn finding(
+    entity: EntityType,
+    start: usize,
+    end: usize,
+    score: f32,
+    recognizer: &'static str,
+) -> Finding {
+    Finding {
+        entity,
+        start,
+        end,
+        score: score.clamp(0.0, 1.0),
+        recognizer,
+    }
+}
+
+/// True when the gap between two capitalized words keeps them in one name: a single space,
+/// optionally with lower-case particles ("Jan van der Berg").
+fn joins_name(gap: &str) -> bool {
+    if gap == " " {
+        return true;
+    }
+    if gap.len() > 12 || !gap.starts_with(' ') || !gap.ends_with(' ') {
+        return false;
+    }
+    gap.split(' ')
+        .filter(|w| !w.is_empty())
+        .all(|w| names::PARTICLES.contains(&w))
+}
+
+fn person_from_group(text: &str, group: &[(usize, usize)], out: &mut Vec<Finding>) {
+    let word = |i: usize| &text[group[i].0..group[i].1];
+    let mut first = 0;
+    let mut titled = false;
+    // Drop leading titles and sentence words; a title marks what follows as a name.
+    while first < group.len() {
+        let w = word(first);
+        let lw = w.to_lowercase();
+        if context::TITLES.contains(&lw.as_str())
+            || context::TITLES.contains(&lw.trim_end_matches('.'))
+        {
+            titled = true;
+            first += 1;
+        } else if names::is_not_name(w)
+            && !(matches!(lw.as_str(), "de" | "van") && first + 1 < group.len())
+        {
+            first += 1;
+        } else {
+            break;
+        }
+    }
+    if first >= group.len() {
+        return;
+    }
+    let before_txt = context::before(text, group[first].0);
+    let title_before = {
+        let t = before_txt.trim_end();
+        let last_word = t.rsplit([' ', '\t', '(', ',']).next().unwrap_or("");
+        context::TITLES.contains(&last_word)
+            || context::TITLES.contains(&last_word.trim_end_matches('.'))
+    };
+    titled |= title_before;
+    let ctx = has_any(&before_txt, context::PERSON);
+    let mut last = group.len() - 1;
+    // Trailing capitalized words that are not surnames (a city after a name) are dropped.
+    while last > first + 1 && !names::is_surname(word(last)) && names::is_surname(word(last - 1)) {
+        last -= 1;
+    }
+    if last - first >= 3 {
+        last = first + 2;
+    }
+    let f = word(first);
+    let first_known = names::is_first_name(f);
+    let initial = f.len() == 2 && f.ends_with('.');
+    let score: f32 = if last > first {
+        let l = word(last);
+        let last_known = names::is_surname(l) && !names::is_not_name(l);
+        match (first_known, last_known) {
+            (true, true) => 0.95,
+            (true, false) => 0.8,
+            (false, true) if initial || titled => 0.85,
+            (false, true) if ctx => 0.7,
+            (false, true) => 0.45,
+            (false, false) if titled => 0.75,
+            (false, false) if initial && ctx => 0.6,
+            (false, false) => 0.0,
+        }
+    } else if titled && !initial {
+        0.85
+    } else if first_known && ctx && !initial {
+        0.65
+    } else if first_known && !initial {
+        0.35
+    } else {
+        0.0
+    };
+    if score > 0.0 {
+        let (start, end) = (group[first].0, group[last].1);
+        out.push(finding(
+            EntityType::Person,
+            start,
+            end,
+            score,
+            "person_dictionary_context",
+        ));
+    }
+}
+
+/// Tries the whole candidate, then ever shorter prefixes that end on a digit before a
+/// separator, so "06 12345678 2024" still yields the phone number. Returns the byte length
+/// of the first prefix that `check` accepts, with what `check` returned.
+fn longest_valid_prefix<T>(cand: &str, check: impl Fn(&str) -> Option<T>) -> Option<(usize, T)> {
+    let b = cand.as_bytes();
+    let mut ends: Vec<usize> = (1..=b.len())
+        .filter(|&i| b[i - 1].is_ascii_digit() && (i == b.len() || !b[i].is_ascii_digit()))
+        .collect();
+    ends.reverse();
+    for end in ends.into_iter().take(6) {
+        if let Some(v) = check(&cand[..end]) {
+            return Some((end, v));
+        }
+    }
+    None
+}
+
+/// Validates a phone candidate; returns its base score.
+fn phone_kind(c: &str) -> Option<f32> {
+    let digits = digits_of(c);
+    let groups: Vec<&str> = c
+        .split([' ', '-', '.', '(', ')'])
+        .filter(|g| !g.is_empty())
+        .collect();
+    if groups.len() > 6 || c.contains("  ") || c.contains("--") || c.contains("..") {
+        return None;
+    }
+    if c.matches('(').count() != c.matches(')').count() {
+        return None;
+    }
+    if let Some(rest) = c.strip_prefix('+').or_else(|| c.strip_prefix("00")) {
+        let rest_digits = digits_of(rest);
+        if rest_digits.first() == Some(&0) {
+            return None;
+        }
+        if rest.starts_with("31") {
+            // +31 6 12345678, +31 (0)20 1234567: nine digits after the country code.
+            let mut national: Vec<u8> = rest_digits[2..].to_vec();
+            if national.first() == Some(&0) {
+                national.remove(0);
+            }
+            return (national.len() == 9 && national[0] != 0).then_some(0.9);
+        }
+        return (8..=15).contains(&rest_digits.len()).then_some(0.8);
+    }
+    // Dutch national: 10 digits from a leading 0, with an area code as first group.
+    if digits.len() != 10 || digits[0] != 0 || digits[1] == 0 {
+        return None;
+    }
+    let first = groups.first()?;
+    let ok = match first.len() {
+        10 => true,
+        2 => *first == "06",
+        3 | 4 => true,
+        _ => false,
+    };
+    if !ok {
+        return None;
+    }
+    // Two-digit groups like a date (01-02-2020) are not phone numbers.
+    if groups.len() >= 3 && groups.iter().skip(1).all(|g| g.len() <= 2) {
+        return None;
+    }
+    Some(0.75)
+}
+
+fn preceded_by_digit_or_dot(text: &str, start: usize) -> bool {
+    let b = text.as_bytes();
+    if start == 0 {
+        return false;
+    }
+    let p = b[start - 1];
+    p.is_ascii_digit()
+        || (matches!(p, b'.' | b',' | b'-' | b'/') && start >= 2 && b[start - 2].is_ascii_digit())
+}
+
+fn followed_by_digit_group(text: &str, end: usize) -> bool {
+    let b = text.as_bytes();
+    b.get(end)
+        .is_some_and(|&c| matches!(c, b'.' | b',' | b'-' | b'/'))
+        && b.get(end + 1).is_some_and(u8::is_ascii_digit)
+}
+
+fn date_is_valid(s: &str) -> bool {
+    let lower = s.to_ascii_lowercase();
+    let nums: Vec<u32> = lower
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|p| !p.is_empty())
+        .filter_map(|p| p.parse().ok())
+        .collect();
+    if nums.len() == 3 {
+        let (a, b, c) = (nums[0], nums[1], nums[2]);
+        return if a >= 1900 {
+            valid_date(a, b, c)
+        } else {
+            valid_date(c, b, a) || valid_date(c, a, b)
+        };
+    }
+    if nums.len() == 2 {
+        let word: String = lower
+            .chars()
+            .filter(char::is_ascii_alphabetic)
+            .take(3)
+            .collect();
+        let month = match word.as_str() {
+            "jan" => Some(1),
+            "feb" => Some(2),
+            "mar" | "maa" | "mrt" => Some(3),
+            "apr" => Some(4),
+            "may" | "mei" => Some(5),
+            "jun" => Some(6),
+            "jul" => Some(7),
+            "aug" => Some(8),
+            "sep" => Some(9),
+            "oct" | "okt" => Some(10),
+            "nov" => Some(11),
+            "dec" => Some(12),
+            _ => None,
+        };
+        let Some(month) = month else { return false };
+        let (day, year) = if nums[0] >= 1900 {
+            (nums[1], nums[0])
+        } else {
+            (nums[0], nums[1])
+        };
+        return valid_date(year, month, day);
+    }
+    false
+}
+
+fn url_has_personal_token(url: &str) -> bool {
+    let lower = url.to_ascii_lowercase();
+    if let Some(scheme_end) = lower.find("://") {
+        // user:password@host
+        let rest = &lower[scheme_end + 3..];
+        let host_end = rest.find('/').unwrap_or(rest.len());
+        if rest[..host_end].contains('@') {
+            return true;
+        }
+    }
+    if let Some(q) = lower.find('?') {
+        const KEYS: &[&str] = &[
+            "email",
+            "e-mail",
+            "mail",
+            "user",
+            "username",
+            "userid",
+            "user_id",
+            "uid",
+            "name",
+            "naam",
+            "token",
+            "access_token",
+            "session",
+            "sessionid",
+            "sid",
+            "key",
+            "apikey",
+            "api_key",
+            "auth",
+            "phone",
+            "tel",
+            "bsn",
+            "iban",
+            "account",
+            "customer",
+            "klant",
+            "password",
+            "pwd",
+            "id",
+            "zip",
+            "postcode",
+            "dob",
+            "birthdate",
+            "ssn",
+        ];
+        for pair in lower[q + 1..].split(['&', ';', '#']) {
+            let key = pair.split('=').next().unwrap_or("");
+            if pair.contains('=') && KEYS.contains(&key) {
+                return true;
+            }
+        }
+    }
+    const PATHS: &[&str] = &[
+        "/user/",
+        "/users/",
+        "/profile/",
+        "/profiles/",
+        "/u/",
+        "/klant/",
+        "/klanten/",
+        "/customer/",
+        "/customers/",
+        "/account/",
+        "/accounts/",
+        "/patient/",
+        "/members/",
+        "/member/",
+        "/reset/",
+        "/verify/",
+        "/unsubscribe/",
+        "/invite/",
+    ];
+    if PATHS
+        .iter()
+        .any(|p| lower.find(p).is_some_and(|i| lower.len() > i + p.len()))
+    {
+        return true;
+    }
+    lower.contains('@') || lower.contains("%40")
+}
+
+/// Keeps non-overlapping findings: longer spans first, then higher scores.
+fn resolve_overlaps(mut found: Vec<Finding>) -> Vec<Finding> {
+    if found.len() < 2 {
+        return found;
+    }
+    found.sort_by(|a, b| {
+        b.len()
+            .cmp(&a.len())
+            .then(b.score.total_cmp(&a.score))
+            .then(a.start.cmp(&b.start))
+    });
+    let mut kept: Vec<Finding> = Vec::with_capacity(found.len());
+    for f in found {
+        if kept.iter().all(|k| f.end <= k.start || f.start >= k.end) {
+            kept.push(f);
+        }
+    }
+    kept.sort_by_key(|f| f.start);
+    kept
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn types(text: &str) -> Vec<(EntityType, String)> {
+        Scanner::new()
+            .scan(text)
+            .into_iter()
+            .map(|f| (f.entity, text[f.start..f.end].to_string()))
+            .collect()
+    }
+
+    fn one(text: &str, t: EntityType, value: &str) {
+        let found = types(text);
+        assert!(
+            found.contains(&(t, value.to_string())),
+            "{t} {value:?} not in {found:?} for {text:?}"
+        );
+    }
+
+    fn none_of(text: &str, t: EntityType) {
+        let found = types(text);
+        assert!(
+            found.iter().all(|(ft, _)| *ft != t),
+            "unexpected {t} in {found:?} for {text:?}"
+        );
+    }
+
+    #[test]
+    fn finds_email_addresses() {
+        one(
+            "mail naar jan.jansen+test@example.co.uk graag",
+            EntityType::Email,
+            "jan.jansen+test@example.co.uk",
+        );
+    }
+
+    #[test]
+    fn finds_dutch_and_international_phone_numbers() {
+        one("bel 06-12345678 aub", EntityType::Phone, "06-12345678");
+        one(
+            "tel: +31 6 1234 5678.",
+            EntityType::Phone,
+            "+31 6 1234 5678",
+        );
+        one(
+            "kantoor (020) 123 4567",
+            EntityType::Phone,
+            "(020) 123 4567",
+        );
+        one(
+            "office +44 20 7946 0958",
+            EntityType::Phone,
+            "+44 20 7946 0958",
+        );
+        one("+31 (0)20 1234567", EntityType::Phone, "+31 (0)20 1234567");
+    }
+
+    #[test]
+    fn dates_and_short_numbers_are_not_phone_numbers() {
+        none_of("op 01-02-2020 om 12:30", EntityType::Phone);
+        none_of("versie 0.12.3", EntityType::Phone);
+    }
+
+    #[test]
+    fn finds_iban_with_and_without_spaces_and_rejects_bad_checksum() {
+        one(
+            "IBAN NL91 ABNA 0417 1643 00 t.n.v.",
+            EntityType::Iban,
+            "NL91 ABNA 0417 1643 00",
+        );
+        one(
+            "naar NL91ABNA0417164300.",
+            EntityType::Iban,
+            "NL91ABNA0417164300",
+        );
+        none_of("naar NL92ABNA0417164300", EntityType::Iban);
+    }
+
+    #[test]
+    fn bsn_needs_the_eleven_check_and_loses_to_order_context() {
+        one("BSN: 111222333", EntityType::Bsn, "111222333");
+        one("mijn nummer 123456782", EntityType::Bsn, "123456782");
+        none_of("BSN 123456789", EntityType::Bsn);
+        none_of("ordernummer 123456782", EntityType::Bsn);
+    }
+
+    #[test]
+    fn kvk_needs_context() {
+        one("KvK-nummer 12345678", EntityType::Kvk, "12345678");
+        none_of("totaal 12345678 stuks", EntityType::Kvk);
+    }
+
+    #[test]
+    fn credit_cards_need_luhn_and_a_known_prefix() {
+        one(
+            "card 4111 1111 1111 1111 exp",
+            EntityType::CreditCard,
+            "4111 1111 1111 1111",
+        );
+        one(
+            "5555-5555-5555-4444",
+            EntityType::CreditCard,
+            "5555-5555-5555-4444",
+        );
+        none_of("4111 1111 1111 1112", EntityType::CreditCard);
+    }
+
+    #[test]
+    fn ip_addresses_must_be_valid() {
+        one(
+            "client 192.168.1.23 GET",
+            EntityType::IpAddress,
+            "192.168.1.23",
+        );
+        one(
+            "from 2001:db8:85a3::8a2e:370:7334 ok",
+            EntityType::IpAddress,
+            "2001:db8:85a3::8a2e:370:7334",
+        );
+        none_of("at 999.1.1.1 and 1.2.3.4.5", EntityType::IpAddress);
+        none_of("om 12:30:45 uur", EntityType::IpAddress);
+    }
+
+    #[test]
+    fn postcodes_plates_and_vins() {
+        one(
+            "Kerkstraat 1, 1234 AB Amsterdam",
+            EntityType::PostcodeNl,
+            "1234 AB",
+        );
+        one(
+            "kenteken 12-BDF-3 gezien",
+            EntityType::LicensePlateNl,
+            "12-BDF-3",
+        );
+        none_of("code AB-12-CD-34", EntityType::LicensePlateNl);
+        one(
+            "VIN 1M8GDM9AXKP042788",
+            EntityType::Vin,
+            "1M8GDM9AXKP042788",
+        );
+    }
+
+    #[test]
+    fn dates_count_as_birth_dates_only_with_context() {
+        one(
+            "geboren op 12-03-1985 te Utrecht",
+            EntityType::DateOfBirth,
+            "12-03-1985",
+        );
+        one(
+            "date of birth: March 4, 1990",
+            EntityType::DateOfBirth,
+            "March 4, 1990",
+        );
+        one(
+            "geboortedatum 3 maart 1990",
+            EntityType::DateOfBirth,
+            "3 maart 1990",
+        );
+        none_of("factuurdatum 12-03-1985", EntityType::DateOfBirth);
+        none_of("geboren 31-02-1985", EntityType::DateOfBirth);
+    }
+
+    #[test]
+    fn urls_count_only_with_personal_tokens() {
+        one(
+            "see https://app.example.com/reset?token=abc123&email=x.",
+            EntityType::Url,
+            "https://app.example.com/reset?token=abc123&email=x",
+        );
+        none_of("docs at https://example.com/docs/intro.", EntityType::Url);
+    }
+
+    #[test]
+    fn finds_person_names_with_particles_and_titles() {
+        one(
+            "Contactpersoon: Jan van der Berg, Utrecht",
+            EntityType::Person,
+            "Jan van der Berg",
+        );
+        one("Dear Mr. Smith,", EntityType::Person, "Smith");
+        none_of("The Netherlands is small.", EntityType::Person);
+    }
+
+    #[test]
+    fn adversarial_input_scans_in_linear_time() {
+        let evil =
+            "a".repeat(100_000) + &"@".repeat(10_000) + &"1 ".repeat(50_000) + &":".repeat(50_000);
+        let start = std::time::Instant::now();
+        let _ = Scanner::new().scan(&evil);
+        assert!(start.elapsed().as_secs() < 10);
+    }
+
+    #[test]
+    fn type_filter_limits_findings() {
+        let s = Scanner::new().with_types([EntityType::Email]);
+        let f = s.scan("a@b.nl 06-12345678");
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].entity, EntityType::Email);
+    }
+}

@@ -1,0 +1,223 @@
+//! Scanning a stream line by line in bounded memory.
+//!
+//! Lines longer than the chunk size (a 100 MB log line without a newline) are cut into
+//! chunks, preferably after whitespace so a value is not cut in two, never inside a UTF-8
+//! character. Invalid UTF-8 is replaced by U+FFFD and counted; offsets refer to the text
+//! after that replacement.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::io::{BufRead, ErrorKind};
+
+use crate::{EntityType, Finding, PiiError, Scanner};
+
+/// The default chunk size: 1 MiB.
+pub const DEFAULT_CHUNK: usize = 1 << 20;
+
+/// A piece of one line, handed to the sink with its findings.
+#[derive(Debug)]
+pub struct Chunk<'a> {
+    /// The 1-based line number.
+    pub line: u64,
+    /// Byte offset of this chunk within its (decoded) line.
+    pub offset: usize,
+    /// The decoded text, without the line's `\n`.
+    pub text: &'a str,
+    /// True when the line's `\n` follows this chunk.
+    pub newline: bool,
+}
+
+/// Totals over a whole stream.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct StreamStats {
+    /// Lines seen (a last line without `\n` counts).
+    pub lines: u64,
+    /// Input bytes read.
+    pub bytes: u64,
+    /// Invalid UTF-8 sequences replaced by U+FFFD.
+    pub invalid_utf8: u64,
+    /// Findings per type.
+    pub findings: BTreeMap<EntityType, u64>,
+}
+
+/// Reads `reader` to the end, scans each chunk with `scanner` and hands it with its findings
+/// (spans relative to the chunk's text) to `sink`. Memory stays within about two chunks
+/// whatever the input. Stops at the first error of the reader or the sink.
+pub fn scan_stream<R, E>(
+    mut reader: R,
+    scanner: &Scanner,
+    max_chunk: usize,
+    mut sink: impl FnMut(&Chunk<'_>, &[Finding]) -> Result<(), E>,
+) -> Result<StreamStats, E>
+where
+    R: BufRead,
+    E: From<PiiError>,
+{
+    if max_chunk < 64 {
+        return Err(PiiError::ChunkTooSmall(max_chunk).into());
+    }
+    let mut stats = StreamStats::default();
+    let mut buf: Vec<u8> = Vec::with_capacity(max_chunk);
+    let mut line: u64 = 1;
+    let mut offset = 0usize;
+    let mut emit = |bytes: &[u8],
+                    line: u64,
+                    offset: usize,
+                    newline: bool,
+                    stats: &mut StreamStats|
+     -> Result<usize, E> {
+        let (text, invalid) = decode(bytes);
+        stats.invalid_utf8 += invalid;
+        let found = scanner.scan(&text);
+        for f in &found {
+            *stats.findings.entry(f.entity).or_insert(0) += 1;
+        }
+        sink(
+            &Chunk {
+                line,
+                offset,
+                text: &text,
+                newline,
+            },
+            &found,
+        )?;
+        Ok(text.len())
+    };
+    loop {
+        let avail = match reader.fill_buf() {
+            Ok(b) => b,
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) => return Err(PiiError::Io(e).into()),
+        };
+        if avail.is_empty() {
+            if !buf.is_empty() {
+                emit(&buf, line, offset, false, &mut stats)?;
+                stats.lines += 1;
+            } else if offset > 0 {
+                stats.lines += 1;
+            }
+            break;
+        }
+        let room = max_chunk - buf.len();
+        let window = &avail[..avail.len().min(room)];
+        if let Some(i) = memchr::memchr(b'\n', window) {
+            buf.extend_from_slice(&window[..i]);
+            reader.consume(i + 1);
+            stats.bytes += i as u64 + 1;
+            emit(&buf, line, offset, true, &mut stats)?;
+            stats.lines += 1;
+            line += 1;
+            offset = 0;
+            buf.clear();
+        } else {
+            let take = window.len();
+            buf.extend_from_slice(window);
+            reader.consume(take);
+            stats.bytes += take as u64;
+            if buf.len() >= max_chunk {
+                let cut = soft_cut(&buf);
+                offset += emit(&buf[..cut], line, offset, false, &mut stats)?;
+                buf.drain(..cut);
+            }
+        }
+    }
+    Ok(stats)
+}
+
+/// Where to cut a full buffer: after the last whitespace in its final quarter, else at
+/// the last UTF-8 character boundary.
+fn soft_cut(buf: &[u8]) -> usize {
+    let len = buf.len();
+    let floor = len - (len / 4).min(4096);
+    if let Some(i) = buf[floor..].iter().rposition(|b| b.is_ascii_whitespace()) {
+        return floor + i + 1;
+    }
+    let mut cut = len;
+    // Back up over at most three continuation bytes to the start of a character.
+    for _ in 0..3 {
+        if cut > 1 && (buf[cut - 1] & 0xC0) == 0x80 {
+            cut -= 1;
+        } else {
+            break;
+        }
+    }
+    if cut > 0 && buf[cut - 1] >= 0xC0 {
+        cut -= 1; // a lead byte whose continuation bytes are in the next chunk
+    }
+    if cut == 0 { len } else { cut }
+}
+
+/// Decodes UTF-8, replacing each invalid sequence by U+FFFD; returns how many there were.
+fn decode(bytes: &[u8]) -> (Cow<'_, str>, u64) {
+    if let Ok(s) = std::str::from_utf8(bytes) {
+        return (Cow::Borrowed(s), 0);
+    }
+    let mut out = String::with_capacity(bytes.len() + 16);
+    let mut invalid = 0;
+    for chunk in bytes.utf8_chunks() {
+        out.push_str(chunk.valid());
+        if !chunk.invalid().is_empty() {
+            out.push(char::REPLACEMENT_CHARACTER);
+            invalid += 1;
+        }
+    }
+    (Cow::Owned(out), invalid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn collect(input: &[u8], chunk: usize) -> (Vec<(u64, usize, String, bool)>, StreamStats) {
+        let mut seen = Vec::new();
+        let stats = scan_stream::<_, PiiError>(input, &Scanner::new(), chunk, |c, _| {
+            seen.push((c.line, c.offset, c.text.to_string(), c.newline));
+            Ok(())
+        })
+        .expect("in-memory input cannot fail");
+        (seen, stats)
+    }
+
+    #[test]
+    fn lines_are_numbered_from_one_and_findings_counted() {
+        let (seen, stats) = collect(b"hallo\nmail a@b.nl\nlast", DEFAULT_CHUNK);
+        assert_eq!(seen.len(), 3);
+        assert_eq!(seen[1].0, 2);
+        assert!(!seen[2].3);
+        assert_eq!(stats.lines, 3);
+        assert_eq!(stats.findings.get(&EntityType::Email), Some(&1));
+    }
+
+    #[test]
+    fn invalid_utf8_is_replaced_and_counted() {
+        let (seen, stats) = collect(b"ok \xff\xfe a@b.nl\n", DEFAULT_CHUNK);
+        assert_eq!(stats.invalid_utf8, 2);
+        assert!(seen[0].2.contains('\u{FFFD}'));
+    }
+
+    #[test]
+    fn long_lines_are_chunked_on_whitespace_and_char_boundaries() {
+        let mut input = "word é ".repeat(200).into_bytes();
+        input.extend_from_slice(
+            "ééééééééééééééééééééééééééééééééééééééééééé"
+                .repeat(10)
+                .as_bytes(),
+        );
+        let (seen, _) = collect(&input, 64);
+        assert!(seen.len() > 10);
+        assert!(seen.iter().all(|c| c.0 == 1 && c.2.len() <= 64));
+        let joined: String = seen.iter().map(|c| c.2.as_str()).collect();
+        assert_eq!(joined.as_bytes(), &input[..]);
+        let mut expect = 0;
+        for c in &seen {
+            assert_eq!(c.1, expect);
+            expect += c.2.len();
+        }
+    }
+
+    #[test]
+    fn tiny_chunk_sizes_are_refused() {
+        let r = scan_stream::<_, PiiError>(&b""[..], &Scanner::new(), 8, |_, _| Ok(()));
+        assert!(matches!(r, Err(PiiError::ChunkTooSmall(8))));
+    }
+}
