@@ -6,13 +6,10 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod policy_cmds;
+mod scan_cmd;
 
 #[derive(Parser)]
-#[command(
-    name = "custos",
-    version,
-    about = "Privacy engine: policy as code, checked against the GDPR and enforced on real data"
-)]
+#[command(name = "custos", version, about = "Privacy engine: policy as code, checked against the GDPR and enforced on real data")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -30,6 +27,8 @@ enum Command {
     Ropa(policy_cmds::RopaArgs),
     /// The processing activities as W3C DPV JSON-LD.
     ExportDpv(policy_cmds::ExportDpvArgs),
+    /// Find personal data in a file or stream (`-`); print findings or the anonymized stream.
+    Scan(scan_cmd::ScanArgs),
 }
 
 fn main() -> ExitCode {
@@ -40,5 +39,6 @@ fn main() -> ExitCode {
         Command::Diff(args) => policy_cmds::diff(args),
         Command::Ropa(args) => policy_cmds::ropa(args),
         Command::ExportDpv(args) => policy_cmds::export_dpv(args),
+        Command::Scan(args) => scan_cmd::scan(args),
     }
 }
