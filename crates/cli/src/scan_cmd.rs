@@ -151,11 +151,11 @@ fn write_redacted(
     let text = chunk.text;
     let mut pos = 0;
     for f in found {
-        out.write_all(text[pos..f.start].as_bytes())?;
+        out.write_all(&text.as_bytes()[pos..f.start])?;
         out.write_all(apply_operator(op, f.entity, &text[f.start..f.end]).as_bytes())?;
         pos = f.end;
     }
-    out.write_all(text[pos..].as_bytes())?;
+    out.write_all(&text.as_bytes()[pos..])?;
     if chunk.newline {
         out.write_all(b"\n")?;
     }

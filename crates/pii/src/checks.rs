@@ -47,11 +47,13 @@ pub(crate) fn card_prefix_ok(digits: &[u8]) -> bool {
             ((51..=55).contains(&p2) && n == 16)
                 || ((50..=59).contains(&p2) && (12..=19).contains(&n))
         }
-        2 => (222100..=272099).contains(&p6) && n == 16,
+        2 => ((222100..=272099).contains(&p6) && n == 16) || (p4 == 2131 && n == 15),
+        1 => p4 == 1800 && n == 15,
         3 => {
             ((p2 == 34 || p2 == 37) && n == 15)
                 || ((300..=305).contains(&p3) || p2 == 36 || p2 == 38) && (14..=19).contains(&n)
-                || (3528..=3589).contains(&p4) && (16..=19).contains(&n)
+                // JCB proper is 3528–3589; generators and test data use all of 35xx.
+                || p2 == 35 && (16..=19).contains(&n)
         }
         6 => {
             (p4 == 6011
@@ -180,7 +182,8 @@ pub(crate) fn vin_check_digit(vin: &[u8]) -> bool {
             b'A'..=b'H' => u32::from(c - b'A') + 1,
             b'J'..=b'N' => u32::from(c - b'J') + 1,
             b'P' => 7,
-            b'R'..=b'Z' => u32::from(c - b'R') + 2,
+            b'R' => 9,
+            b'S'..=b'Z' => u32::from(c - b'S') + 2,
             _ => return false,
         };
         sum += v * WEIGHTS[i];
@@ -245,6 +248,7 @@ mod tests {
     fn vin_check_digit_accepts_the_standard_example() {
         assert!(vin_check_digit(b"1M8GDM9AXKP042788"));
         assert!(!vin_check_digit(b"1M8GDM9A1KP042788"));
+        assert!(vin_check_digit(b"1HGCM82633A004352"));
     }
 
     #[test]

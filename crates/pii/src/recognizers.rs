@@ -613,11 +613,21 @@ fn person_from_group(text: &str, group: &[(usize, usize)], out: &mut Vec<Finding
     let title_before = {
         let t = before_txt.trim_end();
         let last_word = t.rsplit([' ', '\t', '(', ',']).next().unwrap_or("");
-        context::TITLES.contains(&last_word)
-            || context::TITLES.contains(&last_word.trim_end_matches('.'))
+        // The window is lower-cased: look at the original to tell "Mw." from a postcode's "MW".
+        let original = &text[group[first].0 - (before_txt.len() - t.len()) - last_word.len()..];
+        let shouting =
+            original.len() > 1 && original.as_bytes()[..2].iter().all(u8::is_ascii_uppercase);
+        !shouting
+            && (context::TITLES.contains(&last_word)
+                || context::TITLES.contains(&last_word.trim_end_matches('.')))
     };
     titled |= title_before;
     let ctx = has_any(&before_txt, context::PERSON);
+    // A place name right after a postcode ("1234 AB Den Bommel") is not a person.
+    let after_postcode = ends_with_postcode(before_txt.trim_end());
+    if after_postcode && !titled {
+        return;
+    }
     let mut last = group.len() - 1;
     // Trailing capitalized words that are not surnames (a city after a name) are dropped.
     while last > first + 1 && !names::is_surname(word(last)) && names::is_surname(word(last - 1)) {
@@ -639,7 +649,7 @@ fn person_from_group(text: &str, group: &[(usize, usize)], out: &mut Vec<Finding
             (false, true) if ctx => 0.7,
             (false, true) => 0.45,
             (false, false) if titled => 0.75,
-            (false, false) if initial && ctx => 0.6,
+            (false, false) if ctx => 0.6,
             (false, false) => 0.0,
         }
     } else if titled && !initial {
@@ -651,8 +661,14 @@ fn person_from_group(text: &str, group: &[(usize, usize)], out: &mut Vec<Finding
     } else {
         0.0
     };
+    // "Mirthe de Jong": capitalized words joined by particles are a Dutch name.
+    let (start, end) = (group[first].0, group[last].1);
+    let particles = last > first
+        && text[start..end]
+            .split(' ')
+            .any(|w| names::PARTICLES.contains(&w));
+    let score = if particles { score.max(0.8) } else { score };
     if score > 0.0 {
-        let (start, end) = (group[first].0, group[last].1);
         out.push(finding(
             EntityType::Person,
             start,
@@ -727,6 +743,17 @@ fn phone_kind(c: &str) -> Option<f32> {
         return None;
     }
     Some(0.75)
+}
+
+/// True when `s` ends with a Dutch postcode ("1234 ab" or "1234ab", lower-cased).
+fn ends_with_postcode(s: &str) -> bool {
+    let b = s.as_bytes();
+    let n = b.len();
+    if n < 6 || !b[n - 2..].iter().all(u8::is_ascii_lowercase) {
+        return false;
+    }
+    let digits = b[..n - 2].trim_ascii_end();
+    digits.len() >= 4 && digits[digits.len() - 4..].iter().all(u8::is_ascii_digit)
 }
 
 fn preceded_by_digit_or_dot(text: &str, start: usize) -> bool {
