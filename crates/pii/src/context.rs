@@ -10,7 +10,10 @@ pub(crate) fn before(text: &str, start: usize) -> String {
     while !text.is_char_boundary(from) {
         from += 1;
     }
-    text[from..start].to_ascii_lowercase()
+    let window = &text[from..start];
+    // Context never reaches into the previous line.
+    let window = window.rfind('\n').map_or(window, |i| &window[i + 1..]);
+    window.to_ascii_lowercase()
 }
 
 /// True when `window` holds any of `words` (already lower-case).

@@ -188,9 +188,12 @@ pub(crate) fn is_surname(word: &str) -> bool {
 
 /// True for a capitalized word that is a common word rather than a name.
 pub(crate) fn is_not_name(word: &str) -> bool {
-    let w = word.trim_end_matches('.').to_lowercase();
-    NOT_NAMES.contains(&w.as_str())
+    let w = word.trim_end_matches('.');
+    w.len() <= 12 && NOT_NAME_SET.contains(w.to_lowercase().as_str())
 }
+
+static NOT_NAME_SET: LazyLock<HashSet<&'static str>> =
+    LazyLock::new(|| NOT_NAMES.iter().copied().collect());
 
 #[cfg(test)]
 mod tests {

@@ -33,7 +33,6 @@ const IPV6_RE: &str = r"(?i-u:[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7}(?:\.[0-9]{1,3
 const POSTCODE_RE: &str = r"(?-u:\b)[1-9][0-9]{3} ?[A-Z]{2}(?-u:\b)";
 const VIN_RE: &str = r"(?-u:\b)[A-HJ-NPR-Z0-9]{17}(?-u:\b)";
 const DOB_RE: &str = r"(?i-u:\b(?:[0-9]{1,2}[\-/.][0-9]{1,2}[\-/.](?:19|20)[0-9]{2}|(?:19|20)[0-9]{2}-[0-9]{1,2}-[0-9]{1,2}|[0-9]{1,2} (?:jan|feb|mrt|mar|maa|apr|mei|may|jun|jul|aug|sep|okt|oct|nov|dec)[a-z]*\.? (?:19|20)[0-9]{2}|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.? [0-9]{1,2},? (?:19|20)[0-9]{2})\b)";
-const WORD_RE: &str = r"\p{Lu}(?:\p{Ll}|['’]\p{Lu})[\p{L}'’\-]*|\p{Lu}\.";
 
 /// Letters used on Dutch plates: no vowels, and not C, Q or Y.
 const PL: &str = "[BDFGHJKLMNPRSTVWXZ]";
@@ -78,7 +77,6 @@ pub struct Scanner {
     plate: Regex,
     vin: Regex,
     dob: Regex,
-    word: Regex,
 }
 
 impl Default for Scanner {
@@ -111,7 +109,6 @@ impl Scanner {
             plate: compile(&plate_re()),
             vin: compile(VIN_RE),
             dob: compile(DOB_RE),
-            word: compile(WORD_RE),
         }
     }
 
@@ -535,24 +532,80 @@ impl Scanner {
     fn persons(&self, text: &str, out: &mut Vec<Finding>) {
         let mut group: Vec<(usize, usize)> = Vec::new();
         let mut last_end = 0usize;
-        for m in self.word.find_iter(text) {
-            if text[..m.start()].chars().next_back().is_some_and(|c| {
-                c.is_alphanumeric() || c == '_' || c == '@' || c == '.' && m.as_str().len() > 2
-            }) {
-                // Inside a word, an e-mail address or a dotted identifier.
-                continue;
-            }
-            if !group.is_empty() && !joins_name(&text[last_end..m.start()]) {
+        let mut pos = 0;
+        while let Some((start, end)) = next_capitalized_word(text, pos) {
+            pos = end;
+            if !group.is_empty() && !joins_name(&text[last_end..start]) {
                 person_from_group(text, &group, out);
                 group.clear();
             }
-            group.push((m.start(), m.end()));
-            last_end = m.end();
+            group.push((start, end));
+            last_end = end;
         }
         if !group.is_empty() {
             person_from_group(text, &group, out);
         }
     }
+}
+
+/// The next word at or after `from` that could be part of a name: an upper-case letter
+/// followed by a lower-case one ("Jan", "McBride") or an apostrophe and a capital ("O'Brien"),
+/// or an initial ("J."). Words inside other words, e-mail addresses and dotted identifiers
+/// are skipped. A hand-written loop rather than a regex: it runs over every byte of the input.
+fn next_capitalized_word(text: &str, from: usize) -> Option<(usize, usize)> {
+    let b = text.as_bytes();
+    let mut i = from;
+    while i < b.len() {
+        let c = b[i];
+        if !(c.is_ascii_uppercase() || c >= 0xC0) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        // Take the whole run of letters so inner capitals are not tried again.
+        let mut end = i;
+        for x in text[i..].chars() {
+            if x.is_alphabetic() || matches!(x, '\'' | '’' | '-') {
+                end += x.len_utf8();
+            } else {
+                break;
+            }
+        }
+        let Some(ch) = text[start..].chars().next() else {
+            break;
+        };
+        if end == start {
+            i += ch.len_utf8();
+            continue;
+        }
+        i = end;
+        if !ch.is_uppercase() {
+            continue;
+        }
+        let prev = text[..start].chars().next_back();
+        if prev.is_some_and(|p| p.is_alphanumeric() || p == '_' || p == '@') {
+            continue;
+        }
+        let mut rest = text[start + ch.len_utf8()..end].chars();
+        let second = rest.next();
+        let word_ok = match second {
+            Some(s2) if s2.is_lowercase() => true,
+            Some('\'' | '’') => rest.next().is_some_and(char::is_uppercase),
+            None => text[end..].starts_with('.'),
+            _ => false,
+        };
+        if !word_ok {
+            continue;
+        }
+        if second.is_none() {
+            return Some((start, end + 1)); // an initial with its dot
+        }
+        if prev == Some('.') && end - start > 2 {
+            continue; // a dotted identifier such as "config.Value"
+        }
+        return Some((start, end));
+    }
+    None
 }
 
 fn finding(
@@ -592,15 +645,10 @@ fn person_from_group(text: &str, group: &[(usize, usize)], out: &mut Vec<Finding
     // Drop leading titles and sentence words; a title marks what follows as a name.
     while first < group.len() {
         let w = word(first);
-        let lw = w.to_lowercase();
-        if context::TITLES.contains(&lw.as_str())
-            || context::TITLES.contains(&lw.trim_end_matches('.'))
-        {
+        if is_title(w) {
             titled = true;
             first += 1;
-        } else if names::is_not_name(w)
-            && !(matches!(lw.as_str(), "de" | "van") && first + 1 < group.len())
-        {
+        } else if names::is_not_name(w) && !((w == "De" || w == "Van") && first + 1 < group.len()) {
             first += 1;
         } else {
             break;
@@ -609,25 +657,10 @@ fn person_from_group(text: &str, group: &[(usize, usize)], out: &mut Vec<Finding
     if first >= group.len() {
         return;
     }
-    let before_txt = context::before(text, group[first].0);
-    let title_before = {
-        let t = before_txt.trim_end();
-        let last_word = t.rsplit([' ', '\t', '(', ',']).next().unwrap_or("");
-        // The window is lower-cased: look at the original to tell "Mw." from a postcode's "MW".
-        let original = &text[group[first].0 - (before_txt.len() - t.len()) - last_word.len()..];
-        let shouting =
-            original.len() > 1 && original.as_bytes()[..2].iter().all(u8::is_ascii_uppercase);
-        !shouting
-            && (context::TITLES.contains(&last_word)
-                || context::TITLES.contains(&last_word.trim_end_matches('.')))
-    };
-    titled |= title_before;
-    let ctx = has_any(&before_txt, context::PERSON);
-    // A place name right after a postcode ("1234 AB Den Bommel") is not a person.
-    let after_postcode = ends_with_postcode(before_txt.trim_end());
-    if after_postcode && !titled {
-        return;
-    }
+    let start = group[first].0;
+    // Context is looked up only when the dictionary alone does not decide.
+    let titled = || titled || title_before(text, start);
+    let ctx = || has_any(&context::before(text, start), context::PERSON);
     let mut last = group.len() - 1;
     // Trailing capitalized words that are not surnames (a city after a name) are dropped.
     while last > first + 1 && !names::is_surname(word(last)) && names::is_surname(word(last - 1)) {
@@ -637,46 +670,69 @@ fn person_from_group(text: &str, group: &[(usize, usize)], out: &mut Vec<Finding
         last = first + 2;
     }
     let f = word(first);
-    let first_known = names::is_first_name(f);
     let initial = f.len() == 2 && f.ends_with('.');
+    let first_known = !initial && names::is_first_name(f);
+    let end = group[last].1;
     let score: f32 = if last > first {
         let l = word(last);
         let last_known = names::is_surname(l) && !names::is_not_name(l);
-        match (first_known, last_known) {
+        // "Mirthe de Jong": capitalized words joined by particles are a Dutch name.
+        let particles = text[start..end]
+            .split(' ')
+            .any(|w| names::PARTICLES.contains(&w));
+        let s: f32 = match (first_known, last_known) {
             (true, true) => 0.95,
             (true, false) => 0.8,
-            (false, true) if initial || titled => 0.85,
-            (false, true) if ctx => 0.7,
+            (false, true) if initial || titled() => 0.85,
+            (false, true) if ctx() => 0.7,
             (false, true) => 0.45,
-            (false, false) if titled => 0.75,
-            (false, false) if ctx => 0.6,
+            (false, false) if titled() => 0.75,
+            (false, false) if ctx() => 0.6,
             (false, false) => 0.0,
-        }
-    } else if titled && !initial {
+        };
+        if particles { s.max(0.8) } else { s }
+    } else if initial {
+        0.0
+    } else if titled() {
         0.85
-    } else if first_known && ctx && !initial {
+    } else if first_known && ctx() {
         0.65
-    } else if first_known && !initial {
+    } else if first_known {
         0.35
     } else {
         0.0
     };
-    // "Mirthe de Jong": capitalized words joined by particles are a Dutch name.
-    let (start, end) = (group[first].0, group[last].1);
-    let particles = last > first
-        && text[start..end]
-            .split(' ')
-            .any(|w| names::PARTICLES.contains(&w));
-    let score = if particles { score.max(0.8) } else { score };
-    if score > 0.0 {
-        out.push(finding(
-            EntityType::Person,
-            start,
-            end,
-            score,
-            "person_dictionary_context",
-        ));
+    // A place name right after a postcode ("1234 AB Den Bommel") is not a person.
+    if score <= 0.0 || (!titled() && ends_with_postcode(context::before(text, start).trim_end())) {
+        return;
     }
+    out.push(finding(
+        EntityType::Person,
+        start,
+        end,
+        score,
+        "person_dictionary_context",
+    ));
+}
+
+/// True for a title such as "Dhr.", "mevr", "Mr", "Dr." (not all-capital "MW" of a postcode).
+fn is_title(w: &str) -> bool {
+    let bare = w.trim_end_matches('.');
+    if bare.len() > 1 && bare.bytes().all(|b| b.is_ascii_uppercase()) {
+        return false;
+    }
+    bare.len() <= 8 && context::TITLES.iter().any(|t| t.eq_ignore_ascii_case(bare))
+}
+
+/// True when the word just before `start` is a title ("Mr. Smith", "mevrouw Jansen").
+fn title_before(text: &str, start: usize) -> bool {
+    let mut from = start.saturating_sub(12);
+    while !text.is_char_boundary(from) {
+        from += 1;
+    }
+    let t = text[from..start].trim_end();
+    let last_word = t.rsplit([' ', '\t', '(', ',', '\n']).next().unwrap_or("");
+    !last_word.is_empty() && is_title(last_word)
 }
 
 /// Tries the whole candidate, then ever shorter prefixes that end on a digit before a
