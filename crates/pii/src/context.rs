@@ -18,7 +18,12 @@ pub(crate) fn before(text: &str, start: usize) -> String {
 
 /// True when `window` holds any of `words` (already lower-case).
 pub(crate) fn has_any(window: &str, words: &[&str]) -> bool {
-    words.iter().any(|w| window.contains(w))
+    // Windows are a few dozen bytes: a plain scan beats building a substring searcher.
+    let h = window.as_bytes();
+    words.iter().any(|w| {
+        let n = w.as_bytes();
+        !n.is_empty() && n.len() <= h.len() && h.windows(n.len()).any(|x| x[0] == n[0] && x == n)
+    })
 }
 
 pub(crate) const BSN: &[&str] = &[

@@ -4,10 +4,12 @@
 //! them (checksums, ranges, context words). Patterns use ASCII word boundaries so the
 //! `regex` crate can run them on its lazy DFA even over non-ASCII text, in linear time.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use regex::Regex;
+use std::sync::Arc;
+
+use regex_automata::meta::Regex;
 
 use crate::checks::{
     bsn_eleven_check, card_prefix_ok, digits_of, iban_length, iban_mod97, luhn, valid_date,
@@ -60,23 +62,109 @@ fn plate_re() -> String {
 
 /// Runs the recognizers over text. Build one and reuse it: construction compiles the
 /// patterns, scanning only reads them, and a `Scanner` can be shared between threads.
+///
+/// All patterns are compiled into one multi-pattern automaton, so the text is read once
+/// whatever the number of recognizers; where candidates of several patterns start at the
+/// same place, the earlier pattern in [`PATTERNS`] wins and is then validated.
 #[derive(Debug, Clone)]
 pub struct Scanner {
     types: BTreeSet<EntityType>,
     min_score: f32,
-    email: Regex,
-    url: Regex,
-    iban: Regex,
-    phone: Regex,
-    card: Regex,
-    bsn: Regex,
-    kvk: Regex,
-    ipv4: Regex,
-    ipv6: Regex,
-    postcode: Regex,
-    plate: Regex,
-    vin: Regex,
-    dob: Regex,
+    union: Arc<Regex>,
+    kinds: Vec<Kind>,
+}
+
+/// Which validator a pattern feeds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Email,
+    Url,
+    Iban,
+    Ipv6,
+    Dob,
+    Phone,
+    Card,
+    Bsn,
+    Kvk,
+    Ipv4,
+    Postcode,
+    Plate,
+    Vin,
+}
+
+impl Kind {
+    fn entity(self) -> EntityType {
+        match self {
+            Kind::Email => EntityType::Email,
+            Kind::Url => EntityType::Url,
+            Kind::Iban => EntityType::Iban,
+            Kind::Ipv6 | Kind::Ipv4 => EntityType::IpAddress,
+            Kind::Dob => EntityType::DateOfBirth,
+            Kind::Phone => EntityType::Phone,
+            Kind::Card => EntityType::CreditCard,
+            Kind::Bsn => EntityType::Bsn,
+            Kind::Kvk => EntityType::Kvk,
+            Kind::Postcode => EntityType::PostcodeNl,
+            Kind::Plate => EntityType::LicensePlateNl,
+            Kind::Vin => EntityType::Vin,
+        }
+    }
+
+    fn pattern(self) -> String {
+        match self {
+            Kind::Email => EMAIL_RE.to_string(),
+            Kind::Url => URL_RE.to_string(),
+            Kind::Iban => IBAN_RE.to_string(),
+            Kind::Ipv6 => IPV6_RE.to_string(),
+            Kind::Dob => DOB_RE.to_string(),
+            Kind::Phone => PHONE_RE.to_string(),
+            Kind::Card => CARD_RE.to_string(),
+            Kind::Bsn => BSN_RE.to_string(),
+            Kind::Kvk => KVK_RE.to_string(),
+            Kind::Ipv4 => IPV4_RE.to_string(),
+            Kind::Postcode => POSTCODE_RE.to_string(),
+            Kind::Plate => plate_re(),
+            Kind::Vin => VIN_RE.to_string(),
+        }
+    }
+}
+
+/// Pattern priority: where two candidates start at the same byte, the earlier kind wins.
+/// Dates come before phone numbers ("02-03-1985"), cards before VINs (17 digits).
+const PATTERNS: [Kind; 13] = [
+    Kind::Email,
+    Kind::Url,
+    Kind::Iban,
+    Kind::Ipv6,
+    Kind::Dob,
+    Kind::Phone,
+    Kind::Card,
+    Kind::Bsn,
+    Kind::Kvk,
+    Kind::Ipv4,
+    Kind::Postcode,
+    Kind::Plate,
+    Kind::Vin,
+];
+
+/// A candidate match handed to a validator.
+#[derive(Clone, Copy)]
+struct Cand<'t> {
+    hay: &'t str,
+    start: usize,
+    end: usize,
+}
+
+impl<'t> Cand<'t> {
+    fn as_str(&self) -> &'t str {
+        &self.hay[self.start..self.end]
+    }
+    fn start(&self) -> usize {
+        self.start
+    }
+    fn end(&self) -> usize {
+        self.end
+    }
 }
 
 impl Default for Scanner {
@@ -85,30 +173,33 @@ impl Default for Scanner {
     }
 }
 
-fn compile(pattern: &str) -> Regex {
+fn build(types: &BTreeSet<EntityType>) -> (Arc<Regex>, Vec<Kind>) {
+    let kinds: Vec<Kind> = PATTERNS
+        .into_iter()
+        .filter(|k| types.contains(&k.entity()))
+        .collect();
+    let patterns: Vec<String> = kinds.iter().map(|k| k.pattern()).collect();
     // The patterns are constants of this file, covered by the unit tests below.
-    Regex::new(pattern).expect("built-in PII pattern compiles")
+    // A roomy lazy-DFA cache: PII-dense text visits many states of the union automaton,
+    // and a cache that keeps being cleared makes the engine fall back to slower ones.
+    let config = Regex::config().hybrid_cache_capacity(32 << 20);
+    let re = Regex::builder()
+        .configure(config)
+        .build_many(&patterns)
+        .expect("built-in PII patterns compile");
+    (Arc::new(re), kinds)
 }
 
 impl Scanner {
     /// A scanner for every type with the default minimum score.
     pub fn new() -> Self {
+        let types: BTreeSet<EntityType> = EntityType::ALL.into_iter().collect();
+        let (union, kinds) = build(&types);
         Scanner {
-            types: EntityType::ALL.into_iter().collect(),
+            types,
             min_score: DEFAULT_MIN_SCORE,
-            email: compile(EMAIL_RE),
-            url: compile(URL_RE),
-            iban: compile(IBAN_RE),
-            phone: compile(PHONE_RE),
-            card: compile(CARD_RE),
-            bsn: compile(BSN_RE),
-            kvk: compile(KVK_RE),
-            ipv4: compile(IPV4_RE),
-            ipv6: compile(IPV6_RE),
-            postcode: compile(POSTCODE_RE),
-            plate: compile(&plate_re()),
-            vin: compile(VIN_RE),
-            dob: compile(DOB_RE),
+            union,
+            kinds,
         }
     }
 
@@ -120,6 +211,7 @@ impl Scanner {
         } else {
             set
         };
+        (self.union, self.kinds) = build(&self.types);
         self
     }
 
@@ -134,399 +226,345 @@ impl Scanner {
         self.types.iter().copied()
     }
 
-    fn wants(&self, t: EntityType) -> bool {
-        self.types.contains(&t)
-    }
-
     /// All findings in `text`, sorted by start, never overlapping. Where candidates of
     /// different types overlap, the longer span wins, then the higher score.
     pub fn scan(&self, text: &str) -> Vec<Finding> {
         let mut out = Vec::new();
-        let bytes = text.as_bytes();
-        let has_digit = bytes.iter().any(u8::is_ascii_digit);
-        if self.wants(EntityType::Email) && memchr::memchr(b'@', bytes).is_some() {
-            self.emails(text, &mut out);
-        }
-        if self.wants(EntityType::Url) {
-            self.urls(text, &mut out);
-        }
-        if has_digit {
-            if self.wants(EntityType::Iban) {
-                self.ibans(text, &mut out);
-            }
-            if self.wants(EntityType::Phone) {
-                self.phones(text, &mut out);
-            }
-            if self.wants(EntityType::CreditCard) {
-                self.cards(text, &mut out);
-            }
-            if self.wants(EntityType::Bsn) {
-                self.bsns(text, &mut out);
-            }
-            if self.wants(EntityType::Kvk) {
-                self.kvks(text, &mut out);
-            }
-            if self.wants(EntityType::IpAddress) {
-                self.ipv4s(text, &mut out);
-                if memchr::memchr(b':', bytes).is_some() {
-                    self.ipv6s(text, &mut out);
-                }
-            }
-            if self.wants(EntityType::PostcodeNl) {
-                self.postcodes(text, &mut out);
-            }
-            if self.wants(EntityType::LicensePlateNl) && memchr::memchr(b'-', bytes).is_some() {
-                self.plates(text, &mut out);
-            }
-            if self.wants(EntityType::Vin) {
-                self.vins(text, &mut out);
-            }
-            if self.wants(EntityType::DateOfBirth) {
-                self.dobs(text, &mut out);
+        if !self.kinds.is_empty() {
+            for m in self.union.find_iter(text) {
+                let c = Cand {
+                    hay: text,
+                    start: m.start(),
+                    end: m.end(),
+                };
+                let found = match self.kinds[m.pattern().as_usize()] {
+                    Kind::Email => Self::emails(text, c),
+                    Kind::Url => Self::urls(text, c),
+                    Kind::Iban => Self::ibans(text, c),
+                    Kind::Ipv6 => Self::ipv6s(text, c),
+                    Kind::Dob => Self::dobs(text, c),
+                    Kind::Phone => Self::phones(text, c),
+                    Kind::Card => Self::cards(text, c),
+                    Kind::Bsn => Self::bsns(text, c),
+                    Kind::Kvk => Self::kvks(text, c),
+                    Kind::Ipv4 => Self::ipv4s(text, c),
+                    Kind::Postcode => Self::postcodes(text, c),
+                    Kind::Plate => Self::plates(text, c),
+                    Kind::Vin => Self::vins(text, c),
+                };
+                out.extend(found);
             }
         }
-        if self.wants(EntityType::Person) {
+        if self.types.contains(&EntityType::Person) {
             self.persons(text, &mut out);
         }
         out.retain(|f| f.score >= self.min_score && f.end > f.start);
         resolve_overlaps(out)
     }
 
-    fn emails(&self, text: &str, out: &mut Vec<Finding>) {
-        for m in self.email.find_iter(text) {
-            let s = m.as_str();
-            let local = s.split('@').next().unwrap_or("");
-            if local.ends_with('.') || local.contains("..") {
-                continue;
-            }
-            out.push(finding(
-                EntityType::Email,
-                m.start(),
-                m.end(),
-                0.95,
-                "email_pattern",
-            ));
+    fn emails(_text: &str, m: Cand<'_>) -> Option<Finding> {
+        let s = m.as_str();
+        let local = s.split('@').next().unwrap_or("");
+        if local.ends_with('.') || local.contains("..") {
+            return None;
         }
+        Some(finding(
+            EntityType::Email,
+            m.start(),
+            m.end(),
+            0.95,
+            "email_pattern",
+        ))
     }
 
-    fn urls(&self, text: &str, out: &mut Vec<Finding>) {
-        for m in self.url.find_iter(text) {
-            let s = m
-                .as_str()
-                .trim_end_matches(['.', ',', ';', ':', '!', '?', ')', ']', '}']);
-            if s.is_empty() || !url_has_personal_token(s) {
-                continue;
-            }
-            let end = m.start() + s.len();
-            out.push(finding(
-                EntityType::Url,
-                m.start(),
-                end,
-                0.85,
-                "url_personal_token",
-            ));
+    fn urls(_text: &str, m: Cand<'_>) -> Option<Finding> {
+        let s = m
+            .as_str()
+            .trim_end_matches(['.', ',', ';', ':', '!', '?', ')', ']', '}']);
+        if s.is_empty() || !url_has_personal_token(s) {
+            return None;
         }
+        let end = m.start() + s.len();
+        Some(finding(
+            EntityType::Url,
+            m.start(),
+            end,
+            0.85,
+            "url_personal_token",
+        ))
     }
 
-    fn ibans(&self, text: &str, out: &mut Vec<Finding>) {
-        for m in self.iban.find_iter(text) {
-            let s = m.as_str().as_bytes();
-            let Some(len) = iban_length(&s[..2]) else {
-                continue;
-            };
-            // Take exactly `len` letters and digits; the next character must end the group.
-            let mut compact = Vec::with_capacity(len);
-            let mut end = 0;
-            for (i, &b) in s.iter().enumerate() {
-                if b == b' ' {
-                    continue;
-                }
-                compact.push(b);
-                if compact.len() == len {
-                    end = i + 1;
-                    break;
-                }
-            }
-            if compact.len() != len || s.get(end).is_some_and(u8::is_ascii_alphanumeric) {
+    fn ibans(text: &str, m: Cand<'_>) -> Option<Finding> {
+        let s = m.as_str().as_bytes();
+        let len = iban_length(&s[..2])?;
+        // Take exactly `len` letters and digits; the next character must end the group.
+        let mut compact = Vec::with_capacity(len);
+        let mut end = 0;
+        for (i, &b) in s.iter().enumerate() {
+            if b == b' ' {
                 continue;
             }
-            if !iban_mod97(&compact) {
-                continue;
+            compact.push(b);
+            if compact.len() == len {
+                end = i + 1;
+                break;
             }
-            let after = text[m.start() + end..].bytes().next();
-            if after.is_some_and(|b| b.is_ascii_alphanumeric()) {
-                continue;
-            }
-            out.push(finding(
-                EntityType::Iban,
-                m.start(),
-                m.start() + end,
-                0.95,
-                "iban_mod97",
-            ));
         }
+        if compact.len() != len || s.get(end).is_some_and(u8::is_ascii_alphanumeric) {
+            return None;
+        }
+        if !iban_mod97(&compact) {
+            return None;
+        }
+        let after = text[m.start() + end..].bytes().next();
+        if after.is_some_and(|b| b.is_ascii_alphanumeric()) {
+            return None;
+        }
+        Some(finding(
+            EntityType::Iban,
+            m.start(),
+            m.start() + end,
+            0.95,
+            "iban_mod97",
+        ))
     }
 
-    fn phones(&self, text: &str, out: &mut Vec<Finding>) {
-        for m in self.phone.find_iter(text) {
-            if preceded_by_digit_or_dot(text, m.start()) {
-                continue;
-            }
-            let Some((len, base)) = longest_valid_prefix(m.as_str(), phone_kind) else {
-                continue;
-            };
-            let (start, end) = (m.start(), m.start() + len);
-            let before = context::before(text, start);
-            let mut score = base;
-            if has_any(&before, context::PHONE) {
-                score += 0.15;
-            }
-            if has_any(&before, context::NEGATIVE) {
-                score -= 0.35;
-            }
-            out.push(finding(
-                EntityType::Phone,
-                start,
-                end,
-                score.min(1.0),
-                "phone_nl_e164",
-            ));
+    fn phones(text: &str, m: Cand<'_>) -> Option<Finding> {
+        if preceded_by_digit_or_dot(text, m.start()) {
+            return None;
         }
+        let (len, base) = longest_valid_prefix(m.as_str(), phone_kind)?;
+        let (start, end) = (m.start(), m.start() + len);
+        let before = context::before(text, start);
+        let mut score = base;
+        if has_any(&before, context::PHONE) {
+            score += 0.15;
+        }
+        if has_any(&before, context::NEGATIVE) {
+            score -= 0.35;
+        }
+        Some(finding(
+            EntityType::Phone,
+            start,
+            end,
+            score.min(1.0),
+            "phone_nl_e164",
+        ))
     }
 
-    fn cards(&self, text: &str, out: &mut Vec<Finding>) {
-        for m in self.card.find_iter(text) {
-            let Some((len, _)) = longest_valid_prefix(m.as_str(), |c| {
-                let d = digits_of(c);
-                let seps: BTreeSet<char> = c.chars().filter(|ch| !ch.is_ascii_digit()).collect();
-                (seps.len() <= 1 && (13..=19).contains(&d.len()) && luhn(&d) && card_prefix_ok(&d))
-                    .then_some(0.9)
-            }) else {
-                continue;
-            };
-            let (start, end) = (m.start(), m.start() + len);
-            let before = context::before(text, start);
-            let mut score: f32 = 0.9;
-            if has_any(&before, context::CARD) {
-                score += 0.08;
-            }
-            if has_any(&before, context::NEGATIVE) {
-                score -= 0.3;
-            }
-            out.push(finding(
-                EntityType::CreditCard,
-                start,
-                end,
-                score,
-                "credit_card_luhn",
-            ));
+    fn cards(text: &str, m: Cand<'_>) -> Option<Finding> {
+        let (len, _) = longest_valid_prefix(m.as_str(), |c| {
+            let d = digits_of(c);
+            let seps: BTreeSet<char> = c.chars().filter(|ch| !ch.is_ascii_digit()).collect();
+            (seps.len() <= 1 && (13..=19).contains(&d.len()) && luhn(&d) && card_prefix_ok(&d))
+                .then_some(0.9)
+        })?;
+        let (start, end) = (m.start(), m.start() + len);
+        let before = context::before(text, start);
+        let mut score: f32 = 0.9;
+        if has_any(&before, context::CARD) {
+            score += 0.08;
         }
+        if has_any(&before, context::NEGATIVE) {
+            score -= 0.3;
+        }
+        Some(finding(
+            EntityType::CreditCard,
+            start,
+            end,
+            score,
+            "credit_card_luhn",
+        ))
     }
 
-    fn bsns(&self, text: &str, out: &mut Vec<Finding>) {
-        for m in self.bsn.find_iter(text) {
-            if preceded_by_digit_or_dot(text, m.start()) || followed_by_digit_group(text, m.end()) {
-                continue;
-            }
-            if !bsn_eleven_check(&digits_of(m.as_str())) {
-                continue;
-            }
-            let before = context::before(text, m.start());
-            let mut score: f32 = 0.6;
-            if has_any(&before, context::BSN) {
-                score = 0.98;
-            } else if has_any(&before, context::NEGATIVE) || has_any(&before, context::KVK) {
-                score = 0.2;
-            }
-            out.push(finding(
-                EntityType::Bsn,
-                m.start(),
-                m.end(),
-                score,
-                "bsn_eleven_check",
-            ));
+    fn bsns(text: &str, m: Cand<'_>) -> Option<Finding> {
+        if preceded_by_digit_or_dot(text, m.start()) || followed_by_digit_group(text, m.end()) {
+            return None;
         }
+        if !bsn_eleven_check(&digits_of(m.as_str())) {
+            return None;
+        }
+        let before = context::before(text, m.start());
+        let mut score: f32 = 0.6;
+        if has_any(&before, context::BSN) {
+            score = 0.98;
+        } else if has_any(&before, context::NEGATIVE) || has_any(&before, context::KVK) {
+            score = 0.2;
+        }
+        Some(finding(
+            EntityType::Bsn,
+            m.start(),
+            m.end(),
+            score,
+            "bsn_eleven_check",
+        ))
     }
 
-    fn kvks(&self, text: &str, out: &mut Vec<Finding>) {
-        for m in self.kvk.find_iter(text) {
-            if preceded_by_digit_or_dot(text, m.start()) || followed_by_digit_group(text, m.end()) {
-                continue;
-            }
-            let before = context::before(text, m.start());
-            if !has_any(&before, context::KVK) {
-                continue;
-            }
-            out.push(finding(
-                EntityType::Kvk,
-                m.start(),
-                m.end(),
-                0.9,
-                "kvk_context",
-            ));
+    fn kvks(text: &str, m: Cand<'_>) -> Option<Finding> {
+        if preceded_by_digit_or_dot(text, m.start()) || followed_by_digit_group(text, m.end()) {
+            return None;
         }
+        let before = context::before(text, m.start());
+        if !has_any(&before, context::KVK) {
+            return None;
+        }
+        Some(finding(
+            EntityType::Kvk,
+            m.start(),
+            m.end(),
+            0.9,
+            "kvk_context",
+        ))
     }
 
-    fn ipv4s(&self, text: &str, out: &mut Vec<Finding>) {
-        for m in self.ipv4.find_iter(text) {
-            if preceded_by_digit_or_dot(text, m.start()) || followed_by_digit_group(text, m.end()) {
-                continue;
-            }
-            let s = m.as_str();
-            if s.split('.').any(|o| o.len() > 1 && o.starts_with('0')) {
-                continue;
-            }
-            let Ok(ip) = s.parse::<Ipv4Addr>() else {
-                continue;
-            };
-            let first = ip.octets()[0];
-            if first == 0 || first >= 224 || ip.is_loopback() {
-                continue;
-            }
-            let before = context::before(text, m.start());
-            let mut score: f32 = 0.85;
-            if before.ends_with('v') || has_any(&before, &["version", "versie"]) {
-                score = 0.3;
-            }
-            out.push(finding(
-                EntityType::IpAddress,
-                m.start(),
-                m.end(),
-                score,
-                "ipv4",
-            ));
+    fn ipv4s(text: &str, m: Cand<'_>) -> Option<Finding> {
+        if preceded_by_digit_or_dot(text, m.start()) || followed_by_digit_group(text, m.end()) {
+            return None;
         }
+        let s = m.as_str();
+        if s.split('.').any(|o| o.len() > 1 && o.starts_with('0')) {
+            return None;
+        }
+        let Ok(ip) = s.parse::<Ipv4Addr>() else {
+            return None;
+        };
+        let first = ip.octets()[0];
+        if first == 0 || first >= 224 || ip.is_loopback() {
+            return None;
+        }
+        let before = context::before(text, m.start());
+        let mut score: f32 = 0.85;
+        if before.ends_with('v') || has_any(&before, &["version", "versie"]) {
+            score = 0.3;
+        }
+        Some(finding(
+            EntityType::IpAddress,
+            m.start(),
+            m.end(),
+            score,
+            "ipv4",
+        ))
     }
 
-    fn ipv6s(&self, text: &str, out: &mut Vec<Finding>) {
-        for m in self.ipv6.find_iter(text) {
-            let before_ok = text[..m.start()]
-                .chars()
-                .next_back()
-                .is_none_or(|c| !(c.is_alphanumeric() || c == ':' || c == '_'));
-            let after_ok = text[m.end()..]
-                .chars()
-                .next()
-                .is_none_or(|c| !(c.is_alphanumeric() || c == '_'));
-            if !before_ok || !after_ok {
-                continue;
-            }
-            let mut s = m.as_str();
-            if s.ends_with(':') && !s.ends_with("::") {
-                s = &s[..s.len() - 1];
-            }
-            let Ok(ip) = s.parse::<Ipv6Addr>() else {
-                continue;
-            };
-            if ip.is_unspecified() || ip.is_loopback() {
-                continue;
-            }
-            let end = m.start() + s.len();
-            out.push(finding(EntityType::IpAddress, m.start(), end, 0.85, "ipv6"));
+    fn ipv6s(text: &str, m: Cand<'_>) -> Option<Finding> {
+        let before_ok = text[..m.start()]
+            .chars()
+            .next_back()
+            .is_none_or(|c| !(c.is_alphanumeric() || c == ':' || c == '_'));
+        let after_ok = text[m.end()..]
+            .chars()
+            .next()
+            .is_none_or(|c| !(c.is_alphanumeric() || c == '_'));
+        if !before_ok || !after_ok {
+            return None;
         }
+        let mut s = m.as_str();
+        if s.ends_with(':') && !s.ends_with("::") {
+            s = &s[..s.len() - 1];
+        }
+        let Ok(ip) = s.parse::<Ipv6Addr>() else {
+            return None;
+        };
+        if ip.is_unspecified() || ip.is_loopback() {
+            return None;
+        }
+        let end = m.start() + s.len();
+        Some(finding(EntityType::IpAddress, m.start(), end, 0.85, "ipv6"))
     }
 
-    fn postcodes(&self, text: &str, out: &mut Vec<Finding>) {
-        for m in self.postcode.find_iter(text) {
-            let letters = &m.as_str()[m.as_str().len() - 2..];
-            if matches!(letters, "SA" | "SD" | "SS") || preceded_by_digit_or_dot(text, m.start()) {
-                continue;
-            }
-            let mut score: f32 = 0.45;
-            let rest = &text[m.end()..];
-            let city = rest
-                .strip_prefix(' ')
-                .or_else(|| rest.strip_prefix("  "))
-                .and_then(|r| r.chars().next())
-                .is_some_and(char::is_uppercase);
-            if city {
-                score += 0.3;
-            }
-            let before = context::before(text, m.start());
-            if has_any(&before, context::POSTCODE) || before.trim_end().ends_with(',') {
-                score += 0.3;
-            }
-            out.push(finding(
-                EntityType::PostcodeNl,
-                m.start(),
-                m.end(),
-                score.min(0.95),
-                "postcode_nl",
-            ));
+    fn postcodes(text: &str, m: Cand<'_>) -> Option<Finding> {
+        let letters = &m.as_str()[m.as_str().len() - 2..];
+        if matches!(letters, "SA" | "SD" | "SS") || preceded_by_digit_or_dot(text, m.start()) {
+            return None;
         }
+        let mut score: f32 = 0.45;
+        let rest = &text[m.end()..];
+        let city = rest
+            .strip_prefix(' ')
+            .or_else(|| rest.strip_prefix("  "))
+            .and_then(|r| r.chars().next())
+            .is_some_and(char::is_uppercase);
+        if city {
+            score += 0.3;
+        }
+        let before = context::before(text, m.start());
+        if has_any(&before, context::POSTCODE) || before.trim_end().ends_with(',') {
+            score += 0.3;
+        }
+        Some(finding(
+            EntityType::PostcodeNl,
+            m.start(),
+            m.end(),
+            score.min(0.95),
+            "postcode_nl",
+        ))
     }
 
-    fn plates(&self, text: &str, out: &mut Vec<Finding>) {
-        for m in self.plate.find_iter(text) {
-            let prev = text[..m.start()].bytes().next_back();
-            let next = text[m.end()..].bytes().next();
-            if prev.is_some_and(|b| b == b'-' || b == b'/')
-                || next.is_some_and(|b| b == b'-' || b == b'/')
-            {
-                continue;
-            }
-            let before = context::before(text, m.start());
-            let mut score: f32 = 0.8;
-            if has_any(&before, context::PLATE) {
-                score += 0.15;
-            }
-            if has_any(&before, context::NEGATIVE) {
-                score -= 0.4;
-            }
-            out.push(finding(
-                EntityType::LicensePlateNl,
-                m.start(),
-                m.end(),
-                score,
-                "license_plate_nl_sidecode",
-            ));
+    fn plates(text: &str, m: Cand<'_>) -> Option<Finding> {
+        let prev = text[..m.start()].bytes().next_back();
+        let next = text[m.end()..].bytes().next();
+        if prev.is_some_and(|b| b == b'-' || b == b'/')
+            || next.is_some_and(|b| b == b'-' || b == b'/')
+        {
+            return None;
         }
+        let before = context::before(text, m.start());
+        let mut score: f32 = 0.8;
+        if has_any(&before, context::PLATE) {
+            score += 0.15;
+        }
+        if has_any(&before, context::NEGATIVE) {
+            score -= 0.4;
+        }
+        Some(finding(
+            EntityType::LicensePlateNl,
+            m.start(),
+            m.end(),
+            score,
+            "license_plate_nl_sidecode",
+        ))
     }
 
-    fn vins(&self, text: &str, out: &mut Vec<Finding>) {
-        for m in self.vin.find_iter(text) {
-            let s = m.as_str().as_bytes();
-            let letters = s.iter().filter(|b| b.is_ascii_uppercase()).count();
-            let digits = s.len() - letters;
-            if letters < 2 || digits < 3 {
-                continue;
-            }
-            let before = context::before(text, m.start());
-            let ctx = has_any(&before, context::VIN);
-            let score = match (vin_check_digit(s), ctx) {
-                (true, true) => 0.98,
-                (true, false) => 0.85,
-                // European VINs need not carry a check digit: accept them only with context.
-                (false, true) => 0.75,
-                (false, false) => continue,
-            };
-            out.push(finding(
-                EntityType::Vin,
-                m.start(),
-                m.end(),
-                score,
-                "vin_check_digit",
-            ));
+    fn vins(text: &str, m: Cand<'_>) -> Option<Finding> {
+        let s = m.as_str().as_bytes();
+        let letters = s.iter().filter(|b| b.is_ascii_uppercase()).count();
+        let digits = s.len() - letters;
+        if letters < 2 || digits < 3 {
+            return None;
         }
+        let before = context::before(text, m.start());
+        let ctx = has_any(&before, context::VIN);
+        let score = match (vin_check_digit(s), ctx) {
+            (true, true) => 0.98,
+            (true, false) => 0.85,
+            // European VINs need not carry a check digit: accept them only with context.
+            (false, true) => 0.75,
+            (false, false) => return None,
+        };
+        Some(finding(
+            EntityType::Vin,
+            m.start(),
+            m.end(),
+            score,
+            "vin_check_digit",
+        ))
     }
 
-    fn dobs(&self, text: &str, out: &mut Vec<Finding>) {
-        for m in self.dob.find_iter(text) {
-            if !date_is_valid(m.as_str()) || preceded_by_digit_or_dot(text, m.start()) {
-                continue;
-            }
-            let before = context::before(text, m.start());
-            if !has_any(&before, context::DOB) {
-                continue;
-            }
-            out.push(finding(
-                EntityType::DateOfBirth,
-                m.start(),
-                m.end(),
-                0.9,
-                "date_of_birth_context",
-            ));
+    fn dobs(text: &str, m: Cand<'_>) -> Option<Finding> {
+        if !date_is_valid(m.as_str()) || preceded_by_digit_or_dot(text, m.start()) {
+            return None;
         }
+        let before = context::before(text, m.start());
+        if !has_any(&before, context::DOB) {
+            return None;
+        }
+        Some(finding(
+            EntityType::DateOfBirth,
+            m.start(),
+            m.end(),
+            0.9,
+            "date_of_birth_context",
+        ))
     }
 
     fn persons(&self, text: &str, out: &mut Vec<Finding>) {
@@ -970,14 +1008,22 @@ fn resolve_overlaps(mut found: Vec<Finding>) -> Vec<Finding> {
             .then(b.score.total_cmp(&a.score))
             .then(a.start.cmp(&b.start))
     });
-    let mut kept: Vec<Finding> = Vec::with_capacity(found.len());
+    // Kept spans by start; they never overlap, so only the neighbours can conflict.
+    let mut kept: BTreeMap<usize, Finding> = BTreeMap::new();
     for f in found {
-        if kept.iter().all(|k| f.end <= k.start || f.start >= k.end) {
-            kept.push(f);
+        let before_ok = kept
+            .range(..=f.start)
+            .next_back()
+            .is_none_or(|(_, k)| k.end <= f.start);
+        let after_ok = kept
+            .range(f.start..)
+            .next()
+            .is_none_or(|(_, k)| k.start >= f.end);
+        if before_ok && after_ok {
+            kept.insert(f.start, f);
         }
     }
-    kept.sort_by_key(|f| f.start);
-    kept
+    kept.into_values().collect()
 }
 
 #[cfg(test)]
