@@ -10,6 +10,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
 use regex_automata::meta::Regex;
+use regex_automata::{Anchored, Input};
 
 use crate::checks::{
     bsn_eleven_check, card_prefix_ok, digits_of, iban_length, iban_mod97, luhn, valid_date,
@@ -71,6 +72,8 @@ pub struct Scanner {
     types: BTreeSet<EntityType>,
     min_score: f32,
     union: Arc<Regex>,
+    /// One automaton per kind, for candidates the union's choice did not validate.
+    singles: Arc<Vec<Regex>>,
     kinds: Vec<Kind>,
 }
 
@@ -130,16 +133,18 @@ impl Kind {
 }
 
 /// Pattern priority: where two candidates start at the same byte, the earlier kind wins.
-/// Dates come before phone numbers ("02-03-1985"), cards before VINs (17 digits).
+/// Dates and BSNs come before phone numbers ("02-03-1985", "012345672"), cards before
+/// VINs (17 digits). A candidate that fails validation is offered to the other patterns
+/// at the same place (an IBAN-shaped VIN).
 const PATTERNS: [Kind; 13] = [
     Kind::Email,
     Kind::Url,
     Kind::Iban,
     Kind::Ipv6,
     Kind::Dob,
+    Kind::Bsn,
     Kind::Phone,
     Kind::Card,
-    Kind::Bsn,
     Kind::Kvk,
     Kind::Ipv4,
     Kind::Postcode,
@@ -173,32 +178,37 @@ impl Default for Scanner {
     }
 }
 
-fn build(types: &BTreeSet<EntityType>) -> (Arc<Regex>, Vec<Kind>) {
+fn build(types: &BTreeSet<EntityType>) -> (Arc<Regex>, Arc<Vec<Regex>>, Vec<Kind>) {
     let kinds: Vec<Kind> = PATTERNS
         .into_iter()
         .filter(|k| types.contains(&k.entity()))
         .collect();
     let patterns: Vec<String> = kinds.iter().map(|k| k.pattern()).collect();
-    // The patterns are constants of this file, covered by the unit tests below.
     // A roomy lazy-DFA cache: PII-dense text visits many states of the union automaton,
     // and a cache that keeps being cleared makes the engine fall back to slower ones.
     let config = Regex::config().hybrid_cache_capacity(32 << 20);
-    let re = Regex::builder()
+    // The patterns are constants of this file, covered by the unit tests below.
+    let union = Regex::builder()
         .configure(config)
         .build_many(&patterns)
         .expect("built-in PII patterns compile");
-    (Arc::new(re), kinds)
+    let singles = patterns
+        .iter()
+        .map(|p| Regex::new(p).expect("built-in PII pattern compiles"))
+        .collect();
+    (Arc::new(union), Arc::new(singles), kinds)
 }
 
 impl Scanner {
     /// A scanner for every type with the default minimum score.
     pub fn new() -> Self {
         let types: BTreeSet<EntityType> = EntityType::ALL.into_iter().collect();
-        let (union, kinds) = build(&types);
+        let (union, singles, kinds) = build(&types);
         Scanner {
             types,
             min_score: DEFAULT_MIN_SCORE,
             union,
+            singles,
             kinds,
         }
     }
@@ -211,7 +221,7 @@ impl Scanner {
         } else {
             set
         };
-        (self.union, self.kinds) = build(&self.types);
+        (self.union, self.singles, self.kinds) = build(&self.types);
         self
     }
 
@@ -232,27 +242,35 @@ impl Scanner {
         let mut out = Vec::new();
         if !self.kinds.is_empty() {
             for m in self.union.find_iter(text) {
+                let i = m.pattern().as_usize();
                 let c = Cand {
                     hay: text,
                     start: m.start(),
                     end: m.end(),
                 };
-                let found = match self.kinds[m.pattern().as_usize()] {
-                    Kind::Email => Self::emails(text, c),
-                    Kind::Url => Self::urls(text, c),
-                    Kind::Iban => Self::ibans(text, c),
-                    Kind::Ipv6 => Self::ipv6s(text, c),
-                    Kind::Dob => Self::dobs(text, c),
-                    Kind::Phone => Self::phones(text, c),
-                    Kind::Card => Self::cards(text, c),
-                    Kind::Bsn => Self::bsns(text, c),
-                    Kind::Kvk => Self::kvks(text, c),
-                    Kind::Ipv4 => Self::ipv4s(text, c),
-                    Kind::Postcode => Self::postcodes(text, c),
-                    Kind::Plate => Self::plates(text, c),
-                    Kind::Vin => Self::vins(text, c),
-                };
-                out.extend(found);
+                if let Some(f) = validate(self.kinds[i], text, c) {
+                    out.push(f);
+                    continue;
+                }
+                // Offer the place to the other patterns, anchored at the same start.
+                for (j, re) in self.singles.iter().enumerate() {
+                    if j == i {
+                        continue;
+                    }
+                    let input = Input::new(text).range(m.start()..).anchored(Anchored::Yes);
+                    let Some(m2) = re.search(&input) else {
+                        continue;
+                    };
+                    let c2 = Cand {
+                        hay: text,
+                        start: m2.start(),
+                        end: m2.end(),
+                    };
+                    if let Some(f) = validate(self.kinds[j], text, c2) {
+                        out.push(f);
+                        break;
+                    }
+                }
             }
         }
         if self.types.contains(&EntityType::Person) {
@@ -644,6 +662,24 @@ fn next_capitalized_word(text: &str, from: usize) -> Option<(usize, usize)> {
         return Some((start, end));
     }
     None
+}
+
+fn validate(kind: Kind, text: &str, c: Cand<'_>) -> Option<Finding> {
+    match kind {
+        Kind::Email => Scanner::emails(text, c),
+        Kind::Url => Scanner::urls(text, c),
+        Kind::Iban => Scanner::ibans(text, c),
+        Kind::Ipv6 => Scanner::ipv6s(text, c),
+        Kind::Dob => Scanner::dobs(text, c),
+        Kind::Phone => Scanner::phones(text, c),
+        Kind::Card => Scanner::cards(text, c),
+        Kind::Bsn => Scanner::bsns(text, c),
+        Kind::Kvk => Scanner::kvks(text, c),
+        Kind::Ipv4 => Scanner::ipv4s(text, c),
+        Kind::Postcode => Scanner::postcodes(text, c),
+        Kind::Plate => Scanner::plates(text, c),
+        Kind::Vin => Scanner::vins(text, c),
+    }
 }
 
 fn finding(
