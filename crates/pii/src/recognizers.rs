@@ -1258,6 +1258,14 @@ mod tests {
     }
 
     #[test]
+    fn a_scanner_for_names_only_needs_no_pattern() {
+        let s = Scanner::new().with_types([EntityType::Person]);
+        let f = s.scan("Beste Jan Jansen, mail a@b.nl");
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].entity, EntityType::Person);
+    }
+
+    #[test]
     fn type_filter_limits_findings() {
         let s = Scanner::new().with_types([EntityType::Email]);
         let f = s.scan("a@b.nl 06-12345678");

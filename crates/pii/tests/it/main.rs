@@ -1,1 +1,2 @@
 mod accuracy;
+mod robustness;
