@@ -180,6 +180,11 @@ def template(g, lang):
             lambda: ["Mail ", ("PERSON", g.person("nl")), " op ", ("EMAIL", g.email()), " of bel ", ("PHONE", g.phone()), "."],
             lambda: ["Wachtwoord herstellen via ", ("URL", g.url()), " (24 uur geldig)."],
             lambda: ["Mevr. ", ("PERSON", g.person("nl")), " is verhuisd naar ", ("POSTCODE_NL", g.postcode()), " ", g.nl.city(), "."],
+            # Harder: a name opening the line, no context word; particles; geb.; +31-6 form.
+            lambda: [("PERSON", g.person("nl")), " heeft gisteren gebeld over de levering."],
+            lambda: ["Ik heb gesproken met ", ("PERSON", g.person("nl")), " van de afdeling inkoop."],
+            lambda: ["geb. ", ("DATE_OF_BIRTH", g.dob("nl")), " te ", g.nl.city(), ", tel. ", ("PHONE", "+31-6-" + "".join(r.choice(string.digits) for _ in range(8)))],
+            lambda: ["Leverancier ", g.nl.company(), " (KvK ", ("KVK", g.kvk()), ") stuurt de factuur naar ", ("EMAIL", g.email()), "."],
         ]
     else:
         T = [
@@ -194,6 +199,9 @@ def template(g, lang):
             lambda: ["Unsubscribe: ", ("URL", g.url())],
             lambda: ["Signed by ", ("PERSON", g.person("en")), " on ", g.en.date_this_year().strftime("%B %d, %Y"), "."],
             lambda: ["born ", ("DATE_OF_BIRTH", g.dob("en")), " in ", g.en.city(), "; contact ", ("EMAIL", g.email())],
+            lambda: [("PERSON", g.person("en")), " approved the refund for order ", str(r.randint(100000, 999999)), "."],
+            lambda: ["DOB: ", ("DATE_OF_BIRTH", g.dob("en")), " | SSN on file | client IP ", ("IP_ADDRESS", g.ip())],
+            lambda: ["Escalated by ", ("PERSON", g.person("en")), " at ", g.en.company(), ", reachable on ", ("PHONE", g.phone()), "."],
         ]
     logs = [
         lambda: [("IP_ADDRESS", g.ip()), f' - - [{r.randint(10, 28)}/Nov/2026:0{r.randint(0, 9)}:1{r.randint(0, 9)}:22 +0000] "GET /api/v1/orders/{r.randint(1000, 99999)} HTTP/1.1" 200 {r.randint(100, 9999)}'],
@@ -218,6 +226,14 @@ def template(g, lang):
         lambda: [f"Docs: https://docs.example.com/guide/{r.choice(['install', 'config', 'api'])}.html"],
         lambda: [g.en.sentence(nb_words=12)],
         lambda: [g.nl.sentence(nb_words=12)],
+        # Harder distractors: capitalized non-names, companies, cities, look-alike numbers.
+        lambda: [f"Boodschappen bij {r.choice(['Albert Heijn', 'Jumbo', 'Lidl', 'Hema', 'Kruidvat'])} in {g.nl.city()} en {g.nl.city()}, {r.choice(['Maandag', 'Dinsdag', 'Vrijdag'])} {r.randint(1, 28)} {r.choice(['maart', 'april', 'mei'])}."],
+        lambda: [f"Supplier {g.en.company()} shipped {r.randint(2, 90)} units via {r.choice(['DHL Express', 'PostNL', 'UPS Ground'])} to {g.en.city()}."],
+        lambda: [f"Vestiging {g.nl.company()} aan de {g.nl.street_name()} is gesloten wegens verbouwing."],
+        lambda: [f"Kaartnummer onbekend; referentie {''.join(r.choice(string.digits) for _ in range(16))} is geen geldige betaling."],
+        lambda: [f"Referentie {r.randint(10000000, 99999999)} en zaaknummer Z-{r.randint(2020, 2026)}-{r.randint(1000, 9999)} zijn gekoppeld."],
+        lambda: [f"Meeting in {r.choice(['Microsoft Teams', 'Google Meet', 'Zoom'])} with the {r.choice(['Sales', 'Finance', 'Legal'])} Team on {r.choice(['Monday', 'Friday'])} at {r.randint(9, 17)}:00."],
+        lambda: [f"Firmware {r.randint(1, 9)}.{r.randint(0, 9)}.{r.randint(0, 9)} draait op build-server ci-{r.randint(1, 40)} sinds {g.nl.date_this_year().strftime('%d-%m-%Y')}."],
     ]
     x = r.random()
     if x < 0.33:

@@ -137,7 +137,6 @@ pub(crate) const PERSON: &[&str] = &[
     " from",
     " van ",
     " aan ",
-    " to ",
     "cc:",
     "signed",
     "t.n.v",

@@ -17,9 +17,57 @@ fn load(text: &'static str) -> HashSet<&'static str> {
 
 /// Lower-case particles that sit between first name and surname ("Jan van der Berg").
 pub(crate) const PARTICLES: &[&str] = &[
-    "van", "de", "der", "den", "ter", "ten", "te", "het", "'t", "in", "op", "von", "la", "le",
-    "du", "da", "di", "del", "dos",
+    "van", "de", "der", "den", "ter", "ten", "te", "'t", "von", "la", "le", "du", "da", "di",
+    "del", "dos",
 ];
+
+/// Words that make a capitalized group a company, not a person ("Morgan Ltd").
+const COMPANY: &[&str] = &[
+    "ltd",
+    "inc",
+    "llc",
+    "plc",
+    "gmbh",
+    "bv",
+    "b.v",
+    "nv",
+    "n.v",
+    "group",
+    "groep",
+    "holding",
+    "company",
+    "corp",
+    "corporation",
+    "partners",
+    "zonen",
+    "co",
+    "sons",
+    "associates",
+    "team",
+    "teams",
+    "afdeling",
+    "department",
+    "dept",
+    "office",
+    "kantoor",
+    "support",
+    "services",
+    "stichting",
+    "koninklijke",
+    "vereniging",
+    "gemeente",
+    "university",
+    "universiteit",
+    "hospital",
+    "ziekenhuis",
+    "bank",
+];
+
+/// True for a word that marks a company name.
+pub(crate) fn is_company_word(word: &str) -> bool {
+    let w = word.trim_end_matches('.');
+    w.len() <= 12 && COMPANY.iter().any(|c| c.eq_ignore_ascii_case(w))
+}
 
 /// Capitalized words that start sentences or are common words far more often than names.
 const NOT_NAMES: &[&str] = &[

@@ -735,6 +735,30 @@ fn person_from_group(text: &str, group: &[(usize, usize)], out: &mut Vec<Finding
     // Context is looked up only when the dictionary alone does not decide.
     let titled = || titled || title_before(text, start);
     let ctx = || has_any(&context::before(text, start), context::PERSON);
+    // A single name needs its context close by ("Beste Anna", not "… by X at Y, Anna").
+    let near_ctx = || {
+        let b = context::before(text, start);
+        let mut from = b.len().saturating_sub(16);
+        while !b.is_char_boundary(from) {
+            from += 1;
+        }
+        has_any(&b[from..], context::PERSON)
+    };
+    // "Morgan Ltd", "de Jong NV", "Jansen & Zonen", "the Sales Team": organisations.
+    let after_group = &text[group[group.len() - 1].1..];
+    let next_word = after_group
+        .strip_prefix(' ')
+        .and_then(|r| r.split([' ', ',', ')', ';']).next())
+        .unwrap_or("");
+    if group[first..]
+        .iter()
+        .any(|&(s, e)| names::is_company_word(&text[s..e]))
+        || names::is_company_word(next_word)
+        || after_group.starts_with(" &")
+        || article_before(text, start)
+    {
+        return;
+    }
     let mut last = group.len() - 1;
     // Trailing capitalized words that are not surnames (a city after a name) are dropped.
     while last > first + 1 && !names::is_surname(word(last)) && names::is_surname(word(last - 1)) {
@@ -761,15 +785,19 @@ fn person_from_group(text: &str, group: &[(usize, usize)], out: &mut Vec<Finding
             (false, true) if ctx() => 0.7,
             (false, true) => 0.45,
             (false, false) if titled() => 0.75,
-            (false, false) if ctx() => 0.6,
+            (false, false) if near_ctx() => 0.6,
             (false, false) => 0.0,
         };
-        if particles { s.max(0.8) } else { s }
+        if particles && (first_known || last_known) {
+            s.max(0.8)
+        } else {
+            s
+        }
     } else if initial {
         0.0
     } else if titled() {
         0.85
-    } else if first_known && ctx() {
+    } else if first_known && near_ctx() {
         0.65
     } else if first_known {
         0.35
@@ -796,6 +824,16 @@ fn is_title(w: &str) -> bool {
         return false;
     }
     bare.len() <= 8 && context::TITLES.iter().any(|t| t.eq_ignore_ascii_case(bare))
+}
+
+/// True when an article stands right before `start` ("the Sales Team", "een Nieuwe Kerk").
+fn article_before(text: &str, start: usize) -> bool {
+    let head = text[..start].trim_end();
+    let word = head.rsplit([' ', '\t', '(']).next().unwrap_or("");
+    head.len() < start
+        && ["the", "a", "an", "het", "een"]
+            .iter()
+            .any(|a| a.eq_ignore_ascii_case(word))
 }
 
 /// True when the word just before `start` is a title ("Mr. Smith", "mevrouw Jansen").
