@@ -238,7 +238,17 @@ impl Scanner {
 
     /// All findings in `text`, sorted by start, never overlapping. Where candidates of
     /// different types overlap, the longer span wins, then the higher score.
+    ///
+    /// Escapes such as `\n`, `\t` and `\"` (JSON lines, quoted log messages) count as
+    /// separators, so "…,\nJan Jansen" yields the name and not "nJan".
     pub fn scan(&self, text: &str) -> Vec<Finding> {
+        let masked;
+        let text = if memchr::memchr(b'\\', text.as_bytes()).is_some() {
+            masked = mask_escapes(text);
+            masked.as_str()
+        } else {
+            text
+        };
         let mut out = Vec::new();
         if !self.kinds.is_empty() {
             for m in self.union.find_iter(text) {
@@ -662,6 +672,30 @@ fn next_capitalized_word(text: &str, from: usize) -> Option<(usize, usize)> {
         return Some((start, end));
     }
     None
+}
+
+/// `text` with each backslash escape of a letter or quote (`\n`, `\t`, `\"`, `\\`, `\/`)
+/// replaced by two spaces: same length, same char boundaries, so spans found in the copy
+/// are spans of the original.
+fn mask_escapes(text: &str) -> String {
+    let mut b = text.as_bytes().to_vec();
+    let mut i = 0;
+    while i + 1 < b.len() {
+        if b[i] == b'\\'
+            && matches!(
+                b[i + 1],
+                b'n' | b't' | b'r' | b'b' | b'f' | b'"' | b'\\' | b'/'
+            )
+        {
+            b[i] = b' ';
+            b[i + 1] = b' ';
+            i += 2;
+        } else {
+            i += 1;
+        }
+    }
+    // Only ASCII bytes were replaced by ASCII bytes, so the text is still UTF-8.
+    String::from_utf8(b).unwrap_or_else(|_| text.to_string())
 }
 
 fn validate(kind: Kind, text: &str, c: Cand<'_>) -> Option<Finding> {
@@ -1293,6 +1327,14 @@ mod tests {
         let start = std::time::Instant::now();
         let _ = Scanner::new().scan(&evil);
         assert!(start.elapsed().as_secs() < 10);
+    }
+
+    #[test]
+    fn json_escapes_separate_words() {
+        let line = r#"{"msg":"Beste Jan Jansen,\nbel 06-12345678\tof mail a@b.nl"}"#;
+        one(line, EntityType::Person, "Jan Jansen");
+        one(line, EntityType::Phone, "06-12345678");
+        one(line, EntityType::Email, "a@b.nl");
     }
 
     #[test]

@@ -141,3 +141,17 @@ fn missing_file_is_reported_with_its_name() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("/nonexistent/custos-scan-input.log"));
 }
+
+#[test]
+fn json_lines_stay_valid_json_after_redaction() {
+    let input = r#"{"level":"info","msg":"Beste Jan Jansen,\nbel 06-12345678","ip":"81.2.69.142"}"#;
+    let out = custos(
+        &["--operator", "replace"],
+        format!("{input}\n").as_bytes(),
+        &[],
+    );
+    let text = stdout(&out);
+    let v: serde_json::Value = serde_json::from_str(text.trim()).expect("still one JSON object");
+    assert_eq!(v["msg"], "Beste <PERSON>,\nbel <PHONE>");
+    assert_eq!(v["ip"], "<IP_ADDRESS>");
+}
