@@ -22,7 +22,10 @@ pub(crate) fn has_any(window: &str, words: &[&str]) -> bool {
     let h = window.as_bytes();
     words.iter().any(|w| {
         let n = w.as_bytes();
-        !n.is_empty() && n.len() <= h.len() && h.windows(n.len()).any(|x| x[0] == n[0] && x == n)
+        !n.is_empty()
+            && n.len() <= h.len()
+            && h.windows(n.len())
+                .any(|x| x[0] == n[0] && x.iter().zip(n).all(|(a, b)| a == b))
     })
 }
 

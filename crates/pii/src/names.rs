@@ -224,20 +224,33 @@ const NOT_NAMES: &[&str] = &[
     "oost",
 ];
 
+/// Looks `word` up lower-cased, without allocating for short ASCII words.
+fn lookup(set: &HashSet<&'static str>, word: &str) -> bool {
+    let mut buf = [0u8; 32];
+    if word.len() <= buf.len() && word.is_ascii() {
+        let b = &mut buf[..word.len()];
+        b.copy_from_slice(word.as_bytes());
+        b.make_ascii_lowercase();
+        // ASCII in, ASCII out: still UTF-8.
+        return std::str::from_utf8(b).is_ok_and(|w| set.contains(w));
+    }
+    set.contains(word.to_lowercase().as_str())
+}
+
 /// True for a common first name (`word` in any case).
 pub(crate) fn is_first_name(word: &str) -> bool {
-    FIRST.contains(word.to_lowercase().as_str())
+    lookup(&FIRST, word)
 }
 
 /// True for a common surname (`word` in any case).
 pub(crate) fn is_surname(word: &str) -> bool {
-    LAST.contains(word.to_lowercase().as_str())
+    lookup(&LAST, word)
 }
 
 /// True for a capitalized word that is a common word rather than a name.
 pub(crate) fn is_not_name(word: &str) -> bool {
     let w = word.trim_end_matches('.');
-    w.len() <= 12 && NOT_NAME_SET.contains(w.to_lowercase().as_str())
+    w.len() <= 12 && lookup(&NOT_NAME_SET, w)
 }
 
 static NOT_NAME_SET: LazyLock<HashSet<&'static str>> =

@@ -1110,6 +1110,11 @@ fn resolve_overlaps(mut found: Vec<Finding>) -> Vec<Finding> {
     if found.len() < 2 {
         return found;
     }
+    // Usually nothing overlaps: then order by start is all that is needed.
+    found.sort_by_key(|f| f.start);
+    if found.windows(2).all(|w| w[0].end <= w[1].start) {
+        return found;
+    }
     found.sort_by(|a, b| {
         b.len()
             .cmp(&a.len())
