@@ -12,6 +12,29 @@
 //! * [`Operator`] and [`anonymize`] turn findings into redacted, masked, replaced, keyed
 //!   pseudonymized, truncated or generalized text; [`truncate_chars`] cuts snippets.
 //! * [`kanon`] publishes grouped count/sum/average aggregates only for groups of at least k.
+//!
+//! ```
+//! use custos_pii::{anonymize, EntityType, Operator, PseudonymKey, Scanner};
+//!
+//! let scanner = Scanner::new();
+//! let text = "Beste Jan Jansen, uw IBAN NL91 ABNA 0417 1643 00 is gewijzigd (IP 81.2.69.142).";
+//! let found = scanner.scan(text);
+//! let types: Vec<EntityType> = found.iter().map(|f| f.entity).collect();
+//! assert_eq!(types, [EntityType::Person, EntityType::Iban, EntityType::IpAddress]);
+//!
+//! assert_eq!(
+//!     anonymize(text, &found, &Operator::Replace),
+//!     "Beste <PERSON>, uw IBAN <IBAN> is gewijzigd (IP <IP_ADDRESS>)."
+//! );
+//! // Jet-Stream style: keep the network, drop the host.
+//! let ip_only = Scanner::new().with_types([EntityType::IpAddress]);
+//! let found = ip_only.scan(text);
+//! assert!(anonymize(text, &found, &Operator::TruncateIp).ends_with("(IP 81.2.69.0)."));
+//! // The same value under the same key always gets the same pseudonym.
+//! let key = PseudonymKey::new(b"a secret from the vault".to_vec())?;
+//! assert_eq!(key.pseudonym(EntityType::Email, "a@b.nl"), key.pseudonym(EntityType::Email, "a@b.nl"));
+//! # Ok::<(), custos_pii::PiiError>(())
+//! ```
 
 mod checks;
 mod context;
