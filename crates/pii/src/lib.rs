@@ -47,7 +47,7 @@ pub mod stream;
 
 pub use error::PiiError;
 pub use operators::{Operator, PseudonymKey, anonymize, apply_operator, truncate_chars};
-pub use recognizers::Scanner;
+pub use recognizers::{DEFAULT_MIN_SCORE, Scanner};
 
 use std::fmt;
 use std::str::FromStr;

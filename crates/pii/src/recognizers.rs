@@ -66,7 +66,7 @@ fn plate_re() -> String {
 ///
 /// All patterns are compiled into one multi-pattern automaton, so the text is read once
 /// whatever the number of recognizers; where candidates of several patterns start at the
-/// same place, the earlier pattern in [`PATTERNS`] wins and is then validated.
+/// same place, the pattern listed first wins; if it fails validation, the others are tried.
 #[derive(Debug, Clone)]
 pub struct Scanner {
     types: BTreeSet<EntityType>,
