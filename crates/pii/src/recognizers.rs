@@ -23,7 +23,7 @@ use crate::{EntityType, Finding};
 /// Findings scoring below this are dropped unless [`Scanner::min_score`] says otherwise.
 pub const DEFAULT_MIN_SCORE: f32 = 0.5;
 
-const EMAIL_RE: &str = r"(?i-u)[a-z0-9][a-z0-9._%+\-]*@[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?)*\.[a-z]{2,24}\b";
+const EMAIL_RE: &str = r"(?i-u)[a-z0-9][a-z0-9._%+\-]*(?:@|%40)[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?)*\.[a-z]{2,24}\b";
 const URL_RE: &str = r#"(?i-u:\b(?:https?://|www\.))[^\s<>"'`]+"#;
 const IBAN_RE: &str = r"(?-u:\b)[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,32}";
 const PHONE_RE: &str = r"(?:\+|(?-u:\b)00|\(?(?-u:\b)0)[0-9][0-9()\-. ]{6,22}[0-9](?-u:\b)";
@@ -292,7 +292,11 @@ impl Scanner {
 
     fn emails(_text: &str, m: Cand<'_>) -> Option<Finding> {
         let s = m.as_str();
-        let local = s.split('@').next().unwrap_or("");
+        // "%40" is an URL-encoded "@" (query strings in access logs).
+        let local = s
+            .split_once('@')
+            .or_else(|| s.split_once("%40"))
+            .map_or("", |(l, _)| l);
         if local.ends_with('.') || local.contains("..") {
             return None;
         }
@@ -905,6 +909,16 @@ fn phone_kind(c: &str) -> Option<f32> {
         .split([' ', '-', '.', '(', ')'])
         .filter(|g| !g.is_empty())
         .collect();
+    // A date inside the candidate ("06-12-2020 10") means it is not a phone number.
+    let looks_like_date = groups.windows(3).any(|w| {
+        w[0].len() <= 2
+            && w[1].len() <= 2
+            && w[2].len() == 4
+            && (w[2].starts_with("19") || w[2].starts_with("20"))
+    });
+    if looks_like_date {
+        return None;
+    }
     if groups.len() > 6 || c.contains("  ") || c.contains("--") || c.contains("..") {
         return None;
     }
@@ -938,10 +952,6 @@ fn phone_kind(c: &str) -> Option<f32> {
         _ => false,
     };
     if !ok {
-        return None;
-    }
-    // Two-digit groups like a date (01-02-2020) are not phone numbers.
-    if groups.len() >= 3 && groups.iter().skip(1).all(|g| g.len() <= 2) {
         return None;
     }
     Some(0.75)
@@ -1195,6 +1205,25 @@ mod tests {
             "+44 20 7946 0958",
         );
         one("+31 (0)20 1234567", EntityType::Phone, "+31 (0)20 1234567");
+    }
+
+    #[test]
+    fn phone_numbers_in_pairs_of_digits_are_found_but_dates_with_times_are_not() {
+        one(
+            "Haar nummer is 06 48 12 33 90.",
+            EntityType::Phone,
+            "06 48 12 33 90",
+        );
+        none_of("op 06-12-2020 10:00 uur", EntityType::Phone);
+    }
+
+    #[test]
+    fn url_encoded_email_addresses_are_found() {
+        one(
+            "GET /profile?email=anna%40example.nl HTTP/1.1",
+            EntityType::Email,
+            "anna%40example.nl",
+        );
     }
 
     #[test]
