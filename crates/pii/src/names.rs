@@ -63,6 +63,20 @@ const COMPANY: &[&str] = &[
     "bank",
 ];
 
+/// Words that make a capitalized group a place unless it starts with a known first name
+/// ("Downing Street", but "Jennifer Hall").
+const PLACE: &[&str] = &[
+    "street", "road", "avenue", "lane", "square", "drive", "straat", "laan", "weg", "plein",
+    "park", "station", "airport", "bridge", "hall", "house", "building", "center", "centre",
+    "hotel", "church", "kerk", "museum", "school", "college",
+];
+
+/// True for a word that marks a place name.
+pub(crate) fn is_place_word(word: &str) -> bool {
+    let w = word.trim_end_matches('.');
+    w.len() <= 12 && PLACE.iter().any(|c| c.eq_ignore_ascii_case(w))
+}
+
 /// True for a word that marks a company name.
 pub(crate) fn is_company_word(word: &str) -> bool {
     let w = word.trim_end_matches('.');

@@ -788,9 +788,13 @@ fn person_from_group(text: &str, group: &[(usize, usize)], out: &mut Vec<Finding
         .strip_prefix(' ')
         .and_then(|r| r.split([' ', ',', ')', ';']).next())
         .unwrap_or("");
-    if group[first..]
+    let place = group[first + 1..]
         .iter()
-        .any(|&(s, e)| names::is_company_word(&text[s..e]))
+        .any(|&(s, e)| names::is_place_word(&text[s..e]));
+    if (place && !names::is_first_name(&text[start..group[first].1]))
+        || group[first..]
+            .iter()
+            .any(|&(s, e)| names::is_company_word(&text[s..e]))
         || names::is_company_word(next_word)
         || after_group.starts_with(" &")
         || article_before(text, start)
@@ -1369,6 +1373,13 @@ mod tests {
         one(line, EntityType::Person, "Jan Jansen");
         one(line, EntityType::Phone, "06-12345678");
         one(line, EntityType::Email, "a@b.nl");
+    }
+
+    #[test]
+    fn organisations_and_places_are_not_people() {
+        none_of("They met at 10 Downing Street, London.", EntityType::Person);
+        none_of("Supplier Morgan Ltd shipped the goods.", EntityType::Person);
+        none_of("Meeting with the Sales Team on Monday.", EntityType::Person);
     }
 
     #[test]
