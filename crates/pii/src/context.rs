@@ -18,14 +18,15 @@ pub(crate) fn before(text: &str, start: usize) -> String {
 
 /// True when `window` holds any of `words` (already lower-case).
 pub(crate) fn has_any(window: &str, words: &[&str]) -> bool {
-    // Windows are a few dozen bytes: a plain scan beats building a substring searcher.
+    // Windows are a few dozen bytes: find each word's first byte with memchr and compare
+    // from there, rather than building a substring searcher per word.
     let h = window.as_bytes();
     words.iter().any(|w| {
         let n = w.as_bytes();
-        !n.is_empty()
-            && n.len() <= h.len()
-            && h.windows(n.len())
-                .any(|x| x[0] == n[0] && x.iter().zip(n).all(|(a, b)| a == b))
+        let Some((&first, rest)) = n.split_first() else {
+            return false;
+        };
+        memchr::memchr_iter(first, h).any(|i| h.get(i + 1..i + n.len()) == Some(rest))
     })
 }
 
