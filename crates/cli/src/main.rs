@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 mod audit_cmds;
 mod policy_cmds;
 mod rights_cmds;
+mod scan_cmd;
 mod serve_cmd;
 mod vault_cmds;
 
@@ -45,6 +46,8 @@ enum Command {
     Init(vault_cmds::InitArgs),
     /// Manage the vault's keys.
     Keys(vault_cmds::KeysArgs),
+    /// Find personal data in a file or stream (`-`); print findings or the anonymized stream.
+    Scan(scan_cmd::ScanArgs),
 }
 
 fn main() -> ExitCode {
@@ -60,5 +63,6 @@ fn main() -> ExitCode {
         Command::Deadline(args) => rights_cmds::deadline(args),
         Command::Init(args) => vault_cmds::init(args),
         Command::Keys(args) => vault_cmds::keys(args),
+        Command::Scan(args) => scan_cmd::scan(args),
     }
 }

@@ -5,4 +5,5 @@
 mod audit;
 mod policy;
 mod rights;
+mod scan;
 mod vault;
