@@ -308,3 +308,66 @@ fn concurrent_appenders_leave_a_chain_that_verifies() {
             .unwrap();
     }
 }
+
+/// Entry point for the child processes of
+/// `two_processes_appending_to_one_database_leave_a_chain_that_verifies`: with
+/// `CUSTOS_AUDIT_CHILD` set it appends 200 entries to the database named there; otherwise it
+/// does nothing.
+#[test]
+fn child_appender() {
+    let Ok(target) = std::env::var("CUSTOS_AUDIT_CHILD") else {
+        return;
+    };
+    let store: Box<dyn Store> = match target.split_once('|') {
+        Some((url, schema)) => {
+            Box::new(PgStore::connect(url, Some(schema)).expect("child connects"))
+        }
+        None => Box::new(SqliteStore::open(std::path::Path::new(&target)).expect("child opens")),
+    };
+    let mut log = AuditLog::new(store, key(), 50);
+    let me = std::process::id().to_string();
+    for i in 0..200 {
+        log.append(&[event(&me, i)], at(i as i64))
+            .expect("append from a child process");
+    }
+}
+
+#[test]
+fn two_processes_appending_to_one_database_leave_a_chain_that_verifies() {
+    let run = |target: String, store: &mut dyn Store| {
+        let exe = std::env::current_exe().expect("the test binary");
+        let children: Vec<_> = (0..2)
+            .map(|_| {
+                std::process::Command::new(&exe)
+                    .args(["--exact", "tests::child_appender", "--test-threads", "1"])
+                    .env("CUSTOS_AUDIT_CHILD", &target)
+                    .stdout(std::process::Stdio::null())
+                    .spawn()
+                    .expect("child starts")
+            })
+            .collect();
+        for mut c in children {
+            assert!(
+                c.wait().expect("child ends").success(),
+                "a child process failed to append"
+            );
+        }
+        let v = verify_store(store, &key().verifying_key()).expect("verifies");
+        assert!(
+            matches!(v, Verification::Intact(ref x) if x.entries == 400 && x.checkpoints == 8),
+            "{v:?}"
+        );
+    };
+    let dir = std::env::temp_dir().join("custos-audit-tests");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{}.db", unique("twoproc")));
+    let _ = std::fs::remove_file(&path);
+    let mut s = SqliteStore::open(&path).unwrap();
+    run(path.display().to_string(), &mut s);
+    if let Some((mut pg, url, schema)) = postgres("twoproc") {
+        run(format!("{url}|{schema}"), &mut pg);
+        pg.client()
+            .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+            .unwrap();
+    }
+}
