@@ -152,6 +152,9 @@ fn split_key(key: &str) -> Option<(&str, &str)> {
         .then_some((id, secret))
 }
 
+/// A stored key: tenant, role, secret digest, revocation time.
+type KeyRow = (Option<String>, String, Vec<u8>, Option<i64>);
+
 enum Conn {
     Sqlite(rusqlite::Connection),
     Pg(postgres::Client),
@@ -326,7 +329,7 @@ impl Access {
         let Some((id, secret)) = split_key(key.trim()) else {
             return Ok(None);
         };
-        let row: Option<(Option<String>, String, Vec<u8>, Option<i64>)> = match &mut self.conn {
+        let row: Option<KeyRow> = match &mut self.conn {
             Conn::Sqlite(c) => {
                 let mut st = c.prepare_cached("SELECT tenant_id, role, secret_sha256, revoked_at FROM access_keys WHERE key_id = ?1")?;
                 let mut rows = st.query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
