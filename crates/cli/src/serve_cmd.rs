@@ -81,16 +81,27 @@ pub fn serve(args: ServeArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let demo = args.demo;
+    let demo = args.demo && args.config.is_none() && env("CUSTOS_POLICY").is_none();
+    let (backend, demo_keys) = match open_backend(&mut config, demo, &loaded.policy) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let result = runtime.block_on(custos_server::serve(
         &config,
         loaded,
+        Some(backend),
         move |addr| {
             println!("Custos is listening on http://{addr}");
             println!("  privacy statement: http://{addr}/privacy");
             println!("  API description:   http://{addr}/openapi.json");
-            if demo {
-                println!("  (demo: the jbsync example policy)");
+            if let Some((admin, app)) = &demo_keys {
+                println!("  demo tenant `demo` (jbsync example policy, a few subjects)");
+                println!("  app key (tenant demo):  {app}");
+                println!("  admin key:              {admin}");
+                println!("  try: curl -H 'Authorization: Bearer {app}' http://{addr}/v1/subjects/jan@example.nl/records");
             }
         },
         custos_server::shutdown_signal(),
@@ -102,4 +113,73 @@ pub fn serve(args: ServeArgs) -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// The admin and app keys printed by `--demo`.
+type DemoKeys = Option<(String, String)>;
+
+/// Opens the vault and access store. With `--demo`: an SQLite file and key file in the current
+/// directory (created on first start), a `demo` tenant with a few subjects, and fresh admin and
+/// app keys to print.
+fn open_backend(
+    config: &mut Config,
+    demo: bool,
+    policy: &custos_policy::Policy,
+) -> Result<(custos_server::Backend, DemoKeys), String> {
+    use custos_vault::MasterKey;
+    if demo {
+        if config.database == "custos.db" {
+            config.database = "custos-demo.db".into();
+        }
+        let key_file = config
+            .key_file
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("custos-demo.key"));
+        if std::env::var(custos_vault::MASTER_KEY_ENV).is_err() && !key_file.exists() {
+            MasterKey::generate()
+                .and_then(|k| k.write_new_file(&key_file))
+                .map_err(|e| e.to_string())?;
+        }
+        config.key_file = Some(key_file);
+    }
+    let master =
+        MasterKey::from_env_or_file(config.key_file.as_deref()).map_err(|e| e.to_string())?;
+    let backend = custos_server::Backend::open(config, master).map_err(|e| e.to_string())?;
+    if !demo {
+        return Ok((backend, None));
+    }
+    let now = jiff::Timestamp::now();
+    let keys = {
+        let mut a = backend.access.lock().unwrap_or_else(|p| p.into_inner());
+        let fresh = a.create_tenant("demo", "Demo B.V.", now).is_ok();
+        let admin = a
+            .issue_key(None, custos_access::Role::Admin, "demo admin", now)
+            .map_err(|e| e.to_string())?;
+        let app = a
+            .issue_key(Some("demo"), custos_access::Role::App, "demo app", now)
+            .map_err(|e| e.to_string())?;
+        (fresh, admin.key, app.key)
+    };
+    if keys.0 {
+        let mut v = backend.vault.lock().unwrap_or_else(|p| p.into_inner());
+        let tenant = custos_vault::TenantId::new("demo").map_err(|e| e.to_string())?;
+        let mut t = v.tenant(&tenant).acting_as("custos:demo");
+        for (who, text) in [
+            ("jan@example.nl", "Vraag over factuur 2026-114"),
+            ("piet@example.nl", "Graag een kopie van mijn gegevens"),
+            ("an@example.com", "Please call me back"),
+        ] {
+            let rec = custos_vault::NewRecord {
+                subject: custos_vault::SubjectId::new(who).map_err(|e| e.to_string())?,
+                category: "support".into(),
+                purposes: vec!["support".into()],
+                payload: serde_json::to_vec(&serde_json::json!({ "message": text }))
+                    .unwrap_or_default(),
+                created_at: now,
+                clocks: Default::default(),
+            };
+            t.put(policy, rec).map_err(|e| e.to_string())?;
+        }
+    }
+    Ok((backend, Some((keys.1, keys.2))))
 }

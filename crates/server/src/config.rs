@@ -28,6 +28,11 @@ pub struct Config {
     /// Database: an SQLite file path (the default, `custos.db`) or a `postgres://` URL.
     #[serde(default = "default_database")]
     pub database: String,
+    /// The PostgreSQL schema (with a `postgres://` database).
+    #[serde(default = "default_schema")]
+    pub schema: String,
+    /// With PostgreSQL: an erasure journal file kept outside the database.
+    pub journal: Option<PathBuf>,
     /// The policy file.
     pub policy: PathBuf,
     /// The master key file.
@@ -46,6 +51,10 @@ fn default_listen() -> SocketAddr {
 
 fn default_database() -> String {
     "custos.db".into()
+}
+
+fn default_schema() -> String {
+    "custos".into()
 }
 
 fn default_body_limit() -> usize {
@@ -90,6 +99,8 @@ impl Config {
         Config {
             listen: default_listen(),
             database: default_database(),
+            schema: default_schema(),
+            journal: None,
             policy: policy.into(),
             key_file: None,
             log_format: LogFormat::default(),

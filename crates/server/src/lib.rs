@@ -2,7 +2,10 @@
 //! Every error is an RFC 9457 problem; every request gets an id, a structured log line (method,
 //! route template, status, latency; never a path with ids, never personal data) and metrics.
 
+mod auth;
+pub mod backend;
 pub mod config;
+mod data;
 mod extract;
 pub mod metrics;
 pub mod problem;
@@ -21,6 +24,7 @@ use axum::response::{IntoResponse, Response};
 use custos_policy::render::{Format, render};
 use custos_policy::{Lang, Loaded};
 
+pub use backend::{Backend, BackendError};
 pub use config::{Config, ConfigError, LogFormat};
 use problem::{Code, Problem};
 
@@ -48,6 +52,7 @@ pub struct AppState {
     rendered: Rendered,
     metrics: metrics::Metrics,
     ready: AtomicBool,
+    backend: Option<Backend>,
 }
 
 /// Why the server cannot start or stopped.
@@ -91,6 +96,20 @@ impl AppState {
             rendered,
             metrics: metrics::Metrics::default(),
             ready: AtomicBool::new(false),
+            backend: None,
+        })
+    }
+
+    /// With the vault and access store behind the data routes.
+    pub fn with_backend(mut self, backend: Backend) -> AppState {
+        self.backend = Some(backend);
+        self
+    }
+
+    /// The storage backend, or 503 when the server runs without one.
+    pub(crate) fn backend(&self) -> Result<&Backend, Problem> {
+        self.backend.as_ref().ok_or_else(|| {
+            Problem::new(Code::Unavailable).detail("this server runs without a database")
         })
     }
 }
@@ -103,6 +122,13 @@ pub fn app(
     let (router, mut api) = routes::router().split_for_parts();
     api.info.title = "Custos".into();
     api.info.version = env!("CARGO_PKG_VERSION").into();
+    let components = api.components.get_or_insert_with(Default::default);
+    components.add_security_scheme(
+        "api_key",
+        utoipa::openapi::security::SecurityScheme::Http(utoipa::openapi::security::Http::new(
+            utoipa::openapi::security::HttpAuthScheme::Bearer,
+        )),
+    );
     api.info.description = Some("Privacy engine: the policy, the vault, rights and consent over HTTP. Errors are RFC 9457 problem documents.".into());
     let doc = api.clone();
     let router = router
@@ -195,10 +221,15 @@ pub fn init_logging(format: LogFormat) {
 pub async fn serve(
     config: &Config,
     loaded: Loaded,
+    backend: Option<Backend>,
     on_listening: impl FnOnce(std::net::SocketAddr),
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
-    let state = Arc::new(AppState::new(loaded)?);
+    let mut state = AppState::new(loaded)?;
+    if let Some(b) = backend {
+        state = state.with_backend(b);
+    }
+    let state = Arc::new(state);
     let (router, _) = app(state.clone(), config.max_body_bytes);
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;

@@ -20,6 +20,16 @@ pub enum Code {
     InvalidQuery,
     /// No such route or resource.
     NotFound,
+    /// A path parameter is malformed.
+    InvalidPath,
+    /// The request is well-formed but breaks a rule (e.g. a category the policy never stores).
+    Unprocessable,
+    /// The resource already exists.
+    Conflict,
+    /// No valid API key was presented.
+    Unauthenticated,
+    /// The key's role may not do this.
+    Forbidden,
     /// The method is not allowed on this route.
     MethodNotAllowed,
     /// The server cannot serve the request right now.
@@ -53,6 +63,31 @@ impl Code {
                 "A query parameter is invalid",
             ),
             Code::NotFound => (StatusCode::NOT_FOUND, "not-found", "Not found"),
+            Code::InvalidPath => (
+                StatusCode::BAD_REQUEST,
+                "invalid-path",
+                "A path parameter is invalid",
+            ),
+            Code::Unprocessable => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unprocessable",
+                "The request breaks a rule of the policy",
+            ),
+            Code::Conflict => (
+                StatusCode::CONFLICT,
+                "conflict",
+                "The resource already exists",
+            ),
+            Code::Unauthenticated => (
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "A valid API key is required",
+            ),
+            Code::Forbidden => (
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "This key's role may not do this",
+            ),
             Code::MethodNotAllowed => (
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method-not-allowed",

@@ -29,6 +29,14 @@ pub fn router() -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(ropa))
         .routes(routes!(dpv))
         .routes(routes!(privacy_page))
+        .routes(routes!(crate::data::create_tenant))
+        .routes(routes!(crate::data::issue_key))
+        .routes(routes!(crate::data::revoke_key))
+        .routes(routes!(crate::data::put_record, crate::data::list_records))
+        .routes(routes!(crate::data::get_record))
+        .routes(routes!(crate::data::erase_subject))
+        .routes(routes!(crate::data::audit))
+        .routes(routes!(crate::data::audit_verify))
 }
 
 fn typed(body: String, content_type: &'static str) -> Response {

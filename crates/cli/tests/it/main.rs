@@ -6,4 +6,5 @@ mod audit;
 mod policy;
 mod rights;
 mod scan;
+mod serve;
 mod vault;

@@ -5,6 +5,8 @@ use std::net::SocketAddr;
 
 use custos_server::Config;
 
+mod data;
+
 const JBSYNC: &str = include_str!("../../../../examples/policies/jbsync.toml");
 
 /// A running server; dropped, it shuts down gracefully.
@@ -16,6 +18,10 @@ struct Running {
 
 impl Running {
     fn start() -> Running {
+        Running::start_with(None)
+    }
+
+    fn start_with(backend: Option<custos_server::Backend>) -> Running {
         let mut config = Config::with_policy("jbsync.toml");
         config.listen = "127.0.0.1:0".parse().expect("address");
         config.max_body_bytes = 4096;
@@ -33,6 +39,7 @@ impl Running {
             rt.block_on(custos_server::serve(
                 &config,
                 loaded,
+                backend,
                 move |a| addr_tx.send(a).expect("report address"),
                 async move {
                     let _ = rx.await;
@@ -66,25 +73,25 @@ impl Drop for Running {
     }
 }
 
-fn agent() -> ureq::Agent {
+pub fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
         .build()
         .into()
 }
 
-struct Reply {
-    status: u16,
-    content_type: String,
-    request_id: Option<String>,
-    body: String,
+pub struct Reply {
+    pub status: u16,
+    pub content_type: String,
+    pub request_id: Option<String>,
+    pub body: String,
 }
 
-fn get(url: &str) -> Reply {
+pub fn get(url: &str) -> Reply {
     reply(agent().get(url).call().expect("request completes"))
 }
 
-fn reply(mut r: ureq::http::Response<ureq::Body>) -> Reply {
+pub fn reply(mut r: ureq::http::Response<ureq::Body>) -> Reply {
     let header = |n: &str| {
         r.headers()
             .get(n)
@@ -103,7 +110,7 @@ fn reply(mut r: ureq::http::Response<ureq::Body>) -> Reply {
     }
 }
 
-fn problem(r: &Reply) -> serde_json::Value {
+pub fn problem(r: &Reply) -> serde_json::Value {
     assert_eq!(r.content_type, "application/problem+json", "{}", r.body);
     serde_json::from_str(&r.body).expect("problem is JSON")
 }
@@ -119,19 +126,37 @@ fn every_documented_route_answers_and_the_document_is_openapi_3_1() {
         "/metrics",
         "/privacy",
         "/readyz",
+        "/v1/audit",
+        "/v1/audit/verify",
         "/v1/policy",
         "/v1/policy/dpv",
         "/v1/policy/ropa",
         "/v1/policy/statement",
+        "/v1/records/{id}",
+        "/v1/subjects/{subject}",
+        "/v1/subjects/{subject}/records",
+        "/v1/tenants",
+        "/v1/tenants/{tenant}/keys",
+        "/v1/tenants/{tenant}/keys/{key_id}",
     ];
     assert_eq!(
         paths, expected,
         "a route was added or removed without the OpenAPI document following"
     );
-    for p in paths {
-        let r = get(&s.url(p));
-        assert_eq!(r.status, 200, "{p}: {}", r.body);
+    for (p, ops) in doc["paths"].as_object().unwrap() {
+        let Some(op) = ops.get("get") else { continue };
+        let r = get(&s.url(
+            &p.replace("{id}", "00000000000000000000000000000000")
+                .replace("{subject}", "s"),
+        ));
+        let secured = op.get("security").is_some();
+        assert_eq!(r.status, if secured { 401 } else { 200 }, "{p}: {}", r.body);
     }
+    assert!(
+        doc["components"]["securitySchemes"]["api_key"]["scheme"]
+            .as_str()
+            .is_some_and(|s| s.eq_ignore_ascii_case("bearer"))
+    );
 }
 
 #[test]

@@ -1,0 +1,69 @@
+//! `Authorization: Bearer cst_…`: the caller's key, looked up once per request. Missing,
+//! malformed, unknown and revoked keys are all the same 401: the caller learns nothing about
+//! which.
+
+use std::sync::Arc;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use custos_access::{Principal, Role};
+
+use crate::AppState;
+use crate::backend::access_problem;
+use crate::problem::{Code, Problem};
+
+/// An authenticated caller.
+pub struct Caller(pub Principal);
+
+impl FromRequestParts<Arc<AppState>> for Caller {
+    type Rejection = Problem;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        let key = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .map(str::to_owned);
+        let Some(key) = key else {
+            return Err(Problem::new(Code::Unauthenticated)
+                .detail("send `Authorization: Bearer <API key>`"));
+        };
+        let backend = state.backend()?;
+        let access = &backend.access;
+        let found = {
+            let mut a = access.lock().unwrap_or_else(|p| p.into_inner());
+            a.authenticate(&key).map_err(|e| access_problem(&e))?
+        };
+        found.map(Caller).ok_or_else(|| {
+            Problem::new(Code::Unauthenticated).detail("the API key is unknown or revoked")
+        })
+    }
+}
+
+impl Caller {
+    /// The tenant of a tenant key; admin keys are refused here.
+    pub fn tenant(&self) -> Result<&str, Problem> {
+        self.0.tenant.as_deref().ok_or_else(|| {
+            Problem::new(Code::Forbidden).detail("use a tenant key; admin keys manage tenants only")
+        })
+    }
+
+    /// Requires `ok(role)`.
+    pub fn require(&self, ok: impl Fn(Role) -> bool, what: &str) -> Result<(), Problem> {
+        if ok(self.0.role) {
+            Ok(())
+        } else {
+            Err(Problem::new(Code::Forbidden).detail(format!(
+                "a key with role `{}` may not {what}",
+                self.0.role.as_str()
+            )))
+        }
+    }
+}

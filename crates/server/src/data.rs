@@ -1,0 +1,456 @@
+//! Tenants and keys (admin), records (app, dpo), erasure (dpo) and the audit trail (dpo,
+//! auditor). A tenant key only ever reaches its own tenant: the tenant comes from the key, never
+//! from the request, so another tenant's data is not addressable at all.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use custos_access::Role;
+use custos_vault::{NewRecord, RecordId, SubjectId, TenantId};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::AppState;
+use crate::auth::Caller;
+use crate::backend::{access_problem, vault_problem};
+use crate::extract::{ApiJson, ApiQuery};
+use crate::problem::{Code, Problem};
+
+/// Runs blocking storage work off the async threads.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, Problem> + Send + 'static,
+) -> Result<T, Problem> {
+    tokio::task::spawn_blocking(f).await.unwrap_or_else(|_| {
+        Err(Problem::new(Code::Internal).detail("a worker failed; it has been logged"))
+    })
+}
+
+fn now() -> jiff::Timestamp {
+    jiff::Timestamp::now()
+}
+
+// ---- admin --------------------------------------------------------------------------------
+
+/// A new tenant.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewTenant {
+    /// Id: 1–64 characters a–z, 0–9, `-`, `_`.
+    id: String,
+    /// Display name.
+    name: String,
+}
+
+/// Creates a tenant (admin keys only).
+#[utoipa::path(post, path = "/v1/tenants", tag = "admin", request_body = NewTenant, security(("api_key" = [])), responses(
+    (status = 201, description = "Created"), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 409, body = Problem)))]
+pub async fn create_tenant(
+    State(s): State<Arc<AppState>>,
+    caller: Caller,
+    ApiJson(t): ApiJson<NewTenant>,
+) -> Result<Response, Problem> {
+    caller.require(|r| r == Role::Admin, "create tenants")?;
+    blocking(move || {
+        let b = s.backend()?;
+        let mut a = b.access.lock().unwrap_or_else(|p| p.into_inner());
+        a.create_tenant(&t.id, &t.name, now())
+            .map_err(|e| access_problem(&e))?;
+        Ok((
+            StatusCode::CREATED,
+            axum::Json(serde_json::json!({ "id": t.id })),
+        )
+            .into_response())
+    })
+    .await
+}
+
+/// A key to issue.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewKey {
+    /// `app`, `dpo` or `auditor`.
+    role: String,
+    /// What the key is for.
+    #[serde(default)]
+    label: String,
+}
+
+/// An issued key: the secret is shown this once.
+#[derive(Serialize, ToSchema)]
+pub struct IssuedKeyView {
+    /// Key id (used in the audit trail and to revoke it).
+    id: String,
+    /// The key; store it now, it is not shown again.
+    key: String,
+    /// Role.
+    role: String,
+}
+
+/// Issues an API key for a tenant (admin keys only).
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/keys", tag = "admin", request_body = NewKey, security(("api_key" = [])),
+    params(("tenant" = String, Path, description = "Tenant id")),
+    responses((status = 201, body = IssuedKeyView), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn issue_key(
+    State(s): State<Arc<AppState>>,
+    caller: Caller,
+    Path(tenant): Path<String>,
+    ApiJson(k): ApiJson<NewKey>,
+) -> Result<Response, Problem> {
+    caller.require(|r| r == Role::Admin, "issue keys")?;
+    let role = Role::parse(&k.role)
+        .filter(|r| *r != Role::Admin)
+        .ok_or_else(|| {
+            Problem::new(Code::InvalidBody).field("/role", "use `app`, `dpo` or `auditor`")
+        })?;
+    blocking(move || {
+        let b = s.backend()?;
+        let mut a = b.access.lock().unwrap_or_else(|p| p.into_inner());
+        let issued = a
+            .issue_key(Some(&tenant), role, &k.label, now())
+            .map_err(|e| access_problem(&e))?;
+        Ok((
+            StatusCode::CREATED,
+            axum::Json(IssuedKeyView {
+                id: issued.id,
+                key: issued.key,
+                role: role.as_str().into(),
+            }),
+        )
+            .into_response())
+    })
+    .await
+}
+
+/// Revokes a tenant's API key (admin keys only).
+#[utoipa::path(delete, path = "/v1/tenants/{tenant}/keys/{key_id}", tag = "admin", security(("api_key" = [])),
+    params(("tenant" = String, Path, description = "Tenant id"), ("key_id" = String, Path, description = "Key id")),
+    responses((status = 204, description = "Revoked"), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn revoke_key(
+    State(s): State<Arc<AppState>>,
+    caller: Caller,
+    Path((tenant, key_id)): Path<(String, String)>,
+) -> Result<Response, Problem> {
+    caller.require(|r| r == Role::Admin, "revoke keys")?;
+    blocking(move || {
+        let b = s.backend()?;
+        let mut a = b.access.lock().unwrap_or_else(|p| p.into_inner());
+        if a.revoke(Some(&tenant), &key_id, now())
+            .map_err(|e| access_problem(&e))?
+        {
+            Ok(StatusCode::NO_CONTENT.into_response())
+        } else {
+            Err(Problem::new(Code::NotFound).detail("no active key with that id in that tenant"))
+        }
+    })
+    .await
+}
+
+// ---- records ------------------------------------------------------------------------------
+
+/// A record to store.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PutRecord {
+    /// Policy category id, e.g. `mail.metadata`.
+    category: String,
+    /// Policy purpose ids it serves.
+    purposes: Vec<String>,
+    /// The data (any JSON); stored encrypted.
+    data: serde_json::Value,
+    /// Event clocks for retention, e.g. `{ "draft.decided": "2026-11-20T10:00:00Z" }`.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    clocks: BTreeMap<String, jiff::Timestamp>,
+}
+
+/// A stored record.
+#[derive(Serialize, ToSchema)]
+pub struct RecordView {
+    /// Record id.
+    id: String,
+    /// The subject's pseudonym in this tenant.
+    subject: String,
+    /// Category.
+    category: String,
+    /// Purposes.
+    purposes: Vec<String>,
+    /// The data.
+    data: serde_json::Value,
+    /// Creation time.
+    created_at: String,
+    /// Event clocks.
+    #[schema(value_type = Object)]
+    clocks: BTreeMap<String, String>,
+}
+
+fn view(r: custos_vault::Record) -> RecordView {
+    RecordView {
+        id: r.id.as_str().to_owned(),
+        subject: r.subject.as_str().to_owned(),
+        category: r.category,
+        purposes: r.purposes,
+        data: serde_json::from_slice(&r.payload).unwrap_or(serde_json::Value::Null),
+        created_at: r.created_at.to_string(),
+        clocks: r
+            .clocks
+            .into_iter()
+            .map(|(k, v)| (k, v.to_string()))
+            .collect(),
+    }
+}
+
+fn subject_id(s: String) -> Result<SubjectId, Problem> {
+    SubjectId::new(s).map_err(|e| vault_problem(&e))
+}
+
+fn tenant_id(caller: &Caller) -> Result<TenantId, Problem> {
+    TenantId::new(caller.tenant()?).map_err(|e| vault_problem(&e))
+}
+
+/// Stores a record for a subject (the app's own identifier for the person).
+#[utoipa::path(post, path = "/v1/subjects/{subject}/records", tag = "records", request_body = PutRecord, security(("api_key" = [])),
+    params(("subject" = String, Path, description = "The app's identifier for the person")),
+    responses((status = 201, body = RecordView), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem)))]
+pub async fn put_record(
+    State(s): State<Arc<AppState>>,
+    caller: Caller,
+    Path(subject): Path<String>,
+    ApiJson(r): ApiJson<PutRecord>,
+) -> Result<Response, Problem> {
+    caller.require(Role::may_use_records, "write records")?;
+    let (tenant, subject, actor) = (tenant_id(&caller)?, subject_id(subject)?, caller.0.actor());
+    blocking(move || {
+        let b = s.backend()?;
+        let payload = serde_json::to_vec(&r.data)
+            .map_err(|_| Problem::new(Code::InvalidBody).field("/data", "not serialisable"))?;
+        let created_at = now();
+        let rec = NewRecord {
+            subject: subject.clone(),
+            category: r.category,
+            purposes: r.purposes,
+            payload,
+            created_at,
+            clocks: r.clocks,
+        };
+        let mut v = b.vault.lock().unwrap_or_else(|p| p.into_inner());
+        let mut t = v.tenant(&tenant).acting_as(actor);
+        let id = t
+            .put(&s.loaded.policy, rec)
+            .map_err(|e| vault_problem(&e))?;
+        let stored = t.get(&id).map_err(|e| vault_problem(&e))?;
+        Ok((StatusCode::CREATED, axum::Json(view(stored))).into_response())
+    })
+    .await
+}
+
+/// Reads one record of the caller's tenant.
+#[utoipa::path(get, path = "/v1/records/{id}", tag = "records", security(("api_key" = [])),
+    params(("id" = String, Path, description = "Record id")),
+    responses((status = 200, body = RecordView), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn get_record(
+    State(s): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    caller.require(Role::may_use_records, "read records")?;
+    let tenant = tenant_id(&caller)?;
+    let id = RecordId::parse(&id).map_err(|e| vault_problem(&e))?;
+    blocking(move || {
+        let b = s.backend()?;
+        let mut v = b.vault.lock().unwrap_or_else(|p| p.into_inner());
+        let r = v.tenant(&tenant).get(&id).map_err(|e| vault_problem(&e))?;
+        Ok(axum::Json(view(r)).into_response())
+    })
+    .await
+}
+
+/// A page of records.
+#[derive(Serialize, ToSchema)]
+pub struct RecordPage {
+    /// The records, oldest first.
+    records: Vec<RecordView>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    next_cursor: Option<String>,
+}
+
+/// Paging.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct Page {
+    /// From `next_cursor` of the previous page.
+    cursor: Option<String>,
+    /// Page size, 1–500 (default 100).
+    limit: Option<usize>,
+}
+
+/// Lists a subject's records in the caller's tenant.
+#[utoipa::path(get, path = "/v1/subjects/{subject}/records", tag = "records", security(("api_key" = [])),
+    params(("subject" = String, Path, description = "The app's identifier for the person"), Page),
+    responses((status = 200, body = RecordPage), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
+pub async fn list_records(
+    State(s): State<Arc<AppState>>,
+    caller: Caller,
+    Path(subject): Path<String>,
+    ApiQuery(page): ApiQuery<Page>,
+) -> Result<Response, Problem> {
+    caller.require(Role::may_use_records, "read records")?;
+    let (tenant, subject) = (tenant_id(&caller)?, subject_id(subject)?);
+    let limit = page.limit.unwrap_or(100);
+    if !(1..=500).contains(&limit) {
+        return Err(Problem::new(Code::InvalidQuery).field("limit", "must be between 1 and 500"));
+    }
+    let skip = match page.cursor.as_deref() {
+        None => 0,
+        Some(c) => c.parse::<usize>().map_err(|_| {
+            Problem::new(Code::InvalidQuery).field("cursor", "not a cursor from `next_cursor`")
+        })?,
+    };
+    blocking(move || {
+        let b = s.backend()?;
+        let mut v = b.vault.lock().unwrap_or_else(|p| p.into_inner());
+        let all = v
+            .tenant(&tenant)
+            .list(&subject)
+            .map_err(|e| vault_problem(&e))?;
+        let total = all.len();
+        let records: Vec<RecordView> = all.into_iter().skip(skip).take(limit).map(view).collect();
+        let next_cursor =
+            (skip + records.len() < total).then(|| (skip + records.len()).to_string());
+        Ok(axum::Json(RecordPage {
+            records,
+            next_cursor,
+        })
+        .into_response())
+    })
+    .await
+}
+
+/// What an erasure did.
+#[derive(Serialize, ToSchema)]
+pub struct ErasureView {
+    /// The erasure's id (in the audit trail and the journal).
+    erasure_id: String,
+    /// The subject's pseudonym.
+    subject: String,
+    /// Data keys destroyed.
+    keys_destroyed: u64,
+    /// Records deleted.
+    records_deleted: u64,
+}
+
+/// Erases a subject of the caller's tenant: keys destroyed, records deleted, journaled, audited
+/// (dpo keys only).
+#[utoipa::path(delete, path = "/v1/subjects/{subject}", tag = "records", security(("api_key" = [])),
+    params(("subject" = String, Path, description = "The app's identifier for the person")),
+    responses((status = 200, body = ErasureView), (status = 401, body = Problem), (status = 403, body = Problem)))]
+pub async fn erase_subject(
+    State(s): State<Arc<AppState>>,
+    caller: Caller,
+    Path(subject): Path<String>,
+) -> Result<Response, Problem> {
+    caller.require(Role::may_handle_requests, "erase subjects")?;
+    let (tenant, subject, actor) = (tenant_id(&caller)?, subject_id(subject)?, caller.0.actor());
+    blocking(move || {
+        let b = s.backend()?;
+        let mut v = b.vault.lock().unwrap_or_else(|p| p.into_inner());
+        let e = v
+            .tenant(&tenant)
+            .acting_as(actor)
+            .erase_subject(&subject, now())
+            .map_err(|e| vault_problem(&e))?;
+        Ok(axum::Json(ErasureView {
+            erasure_id: e.erasure_id,
+            subject: e.subject.as_str().to_owned(),
+            keys_destroyed: e.counts.keys,
+            records_deleted: e.counts.records,
+        })
+        .into_response())
+    })
+    .await
+}
+
+// ---- audit --------------------------------------------------------------------------------
+
+/// Audit filters.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditQuery {
+    /// Only entries about this subject pseudonym.
+    subject: Option<String>,
+    /// Only entries with this action, e.g. `subject.erase`.
+    action: Option<String>,
+    /// From `next_cursor` of the previous page.
+    cursor: Option<u64>,
+    /// Page size, 1–1000 (default 100).
+    limit: Option<usize>,
+}
+
+/// A page of audit entries.
+#[derive(Serialize, ToSchema)]
+pub struct AuditPage {
+    /// Entries, oldest first.
+    #[schema(value_type = Vec<Object>)]
+    entries: Vec<custos_audit::Entry>,
+    /// Pass as `cursor` for the next page.
+    next_cursor: Option<u64>,
+}
+
+/// The caller's tenant's audit trail (dpo and auditor keys).
+#[utoipa::path(get, path = "/v1/audit", tag = "audit", security(("api_key" = [])), params(AuditQuery),
+    responses((status = 200, body = AuditPage), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
+pub async fn audit(
+    State(s): State<Arc<AppState>>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<AuditQuery>,
+) -> Result<Response, Problem> {
+    caller.require(Role::may_read_audit, "read the audit trail")?;
+    let tenant = tenant_id(&caller)?;
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(Problem::new(Code::InvalidQuery).field("limit", "must be between 1 and 1000"));
+    }
+    blocking(move || {
+        let b = s.backend()?;
+        let mut v = b.vault.lock().unwrap_or_else(|p| p.into_inner());
+        let query = custos_audit::Query {
+            subject: q.subject,
+            action: q.action,
+            after_seq: q.cursor.unwrap_or(0),
+            limit,
+        };
+        let entries = v
+            .tenant(&tenant)
+            .audit(&query)
+            .map_err(|e| vault_problem(&e))?;
+        let next_cursor = (entries.len() == limit)
+            .then(|| entries.last().map(|e| e.seq))
+            .flatten();
+        Ok(axum::Json(AuditPage {
+            entries,
+            next_cursor,
+        })
+        .into_response())
+    })
+    .await
+}
+
+/// Verifies the whole audit trail: hash chain and signed checkpoints (dpo and auditor keys).
+#[utoipa::path(get, path = "/v1/audit/verify", tag = "audit", security(("api_key" = [])),
+    responses((status = 200, description = "`{status: intact|tampered, ...}`", body = Object), (status = 401, body = Problem), (status = 403, body = Problem)))]
+pub async fn audit_verify(
+    State(s): State<Arc<AppState>>,
+    caller: Caller,
+) -> Result<Response, Problem> {
+    caller.require(Role::may_read_audit, "verify the audit trail")?;
+    tenant_id(&caller)?;
+    blocking(move || {
+        let b = s.backend()?;
+        let v = b.vault.lock().unwrap_or_else(|p| p.into_inner());
+        let result = v.verify_audit().map_err(|e| vault_problem(&e))?;
+        Ok(axum::Json(result).into_response())
+    })
+    .await
+}
