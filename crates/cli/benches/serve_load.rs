@@ -1,10 +1,13 @@
 //! Load test of `custos serve` on loopback (issue 4's figures): requests per second and p50/p99
-//! latency with 50 concurrent clients, and the server's resident memory at rest and under load.
+//! latency with 50 concurrent clients for record get and put (and the policy routes), on SQLite
+//! and, when `CUSTOS_TEST_DATABASE_URL` is set, on PostgreSQL; and the server's resident memory
+//! at rest and under load.
 //! Run: `cargo bench -p custos --bench serve_load` (builds the release binary and starts it).
 //! The client runs on the same 2 cores as the server, so the figures are a lower bound.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 const CLIENTS: usize = 50;
@@ -29,82 +32,184 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
-fn main() {
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into()
+}
+
+struct Server {
+    child: Child,
+    base: String,
+    key: String,
+}
+
+fn start(label: &str, database: Option<&str>) -> Server {
+    let dir = std::env::temp_dir().join(format!("custos-load-{label}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")
         .port();
-    let mut server = Command::new(env!("CARGO_BIN_EXE_custos"))
-        .args(["serve", "--demo", "--listen", &format!("127.0.0.1:{port}")])
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_custos"));
+    cmd.args(["serve", "--demo", "--listen", &format!("127.0.0.1:{port}")])
+        .current_dir(&dir)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("custos serve starts");
-    let pid = server.id();
-    let mut out = BufReader::new(server.stdout.take().expect("stdout"));
-    let mut line = String::new();
-    out.read_line(&mut line)
-        .expect("the server reports its address");
-    let base = format!("http://127.0.0.1:{port}");
+        .stderr(Stdio::null());
+    cmd.env_remove("CUSTOS_DATABASE_URL");
+    if let Some(db) = database {
+        cmd.env("CUSTOS_DATABASE_URL", db)
+            .env("CUSTOS_SCHEMA", format!("load_{}", std::process::id()));
+    }
+    let mut child = cmd.spawn().expect("custos serve starts");
+    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut key = String::new();
+    for _ in 0..10 {
+        let mut line = String::new();
+        if out.read_line(&mut line).unwrap_or(0) == 0 {
+            break;
+        }
+        if let Some(k) = line.trim().strip_prefix("app key (tenant demo):") {
+            key = k.trim().to_owned();
+        }
+        if line.contains("try: curl") {
+            break;
+        }
+    }
+    assert!(!key.is_empty(), "the demo server printed no key");
+    Server {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+        key,
+    }
+}
+
+/// Runs `request(client, i)` from 50 threads for 5 s; prints req/s, p50, p99 and peak RSS.
+fn drive(label: &str, pid: u32, request: &(dyn Fn(&ureq::Agent, usize, usize) -> bool + Sync)) {
+    let deadline = Instant::now() + Duration::from_secs(SECONDS);
+    let peak = AtomicU64::new(0);
+    let errors = AtomicU64::new(0);
+    let latencies: Vec<Duration> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..CLIENTS)
+            .map(|c| {
+                let (peak, errors) = (&peak, &errors);
+                s.spawn(move || {
+                    let a = agent();
+                    let mut lat = Vec::new();
+                    let mut i = 0;
+                    while Instant::now() < deadline {
+                        let t = Instant::now();
+                        if request(&a, c, i) {
+                            lat.push(t.elapsed());
+                        } else {
+                            errors.fetch_add(1, Ordering::Relaxed);
+                        }
+                        i += 1;
+                        if c == 0 && i % 20 == 0 {
+                            peak.fetch_max(rss_kib(pid), Ordering::Relaxed);
+                        }
+                    }
+                    lat
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    let mut sorted = latencies;
+    sorted.sort();
+    println!(
+        "{:<46} {:>9.0} {:>7.2}ms {:>7.2}ms {:>8} MiB {:>7}",
+        label,
+        sorted.len() as f64 / SECONDS as f64,
+        percentile(&sorted, 0.50).as_secs_f64() * 1e3,
+        percentile(&sorted, 0.99).as_secs_f64() * 1e3,
+        peak.load(Ordering::Relaxed) / 1024,
+        errors.load(Ordering::Relaxed)
+    );
+}
+
+fn bench_backend(name: &str, database: Option<&str>) {
+    let mut server = start(name, database);
+    let pid = server.child.id();
     std::thread::sleep(Duration::from_millis(300));
     println!(
-        "server pid {pid}, memory at rest: {} MiB",
+        "\n[{name}] server pid {pid}, memory at rest: {} MiB",
         rss_kib(pid) / 1024
     );
     println!(
-        "{:<44} {:>10} {:>9} {:>9} {:>12}",
-        "route (50 clients, 5 s)", "req/s", "p50", "p99", "server RSS"
+        "{:<46} {:>9} {:>9} {:>9} {:>12} {:>7}",
+        "route (50 clients, 5 s)", "req/s", "p50", "p99", "server RSS", "errors"
     );
-    for route in [
-        "/healthz",
-        "/v1/policy/statement?lang=nl&format=md",
-        "/privacy?lang=en",
-    ] {
-        let url = format!("{base}{route}");
-        let deadline = Instant::now() + Duration::from_secs(SECONDS);
-        let peak = std::sync::atomic::AtomicU64::new(0);
-        let latencies: Vec<Duration> = std::thread::scope(|s| {
-            let handles: Vec<_> = (0..CLIENTS)
-                .map(|i| {
-                    let url = url.clone();
-                    let peak = &peak;
-                    s.spawn(move || {
-                        let agent: ureq::Agent = ureq::Agent::config_builder()
-                            .http_status_as_error(false)
-                            .build()
-                            .into();
-                        let mut lat = Vec::new();
-                        while Instant::now() < deadline {
-                            let t = Instant::now();
-                            if let Ok(mut r) = agent.get(&url).call() {
-                                let _ = r.body_mut().read_to_vec();
-                                lat.push(t.elapsed());
-                            }
-                            if i == 0 && lat.len() % 200 == 0 {
-                                peak.fetch_max(rss_kib(pid), std::sync::atomic::Ordering::Relaxed);
-                            }
-                        }
-                        lat
-                    })
+    let auth = format!("Bearer {}", server.key);
+    let base = server.base.clone();
+    let body = serde_json::json!({ "category": "support", "purposes": ["support"], "data": { "message": "x".repeat(1000) } }).to_string();
+    // One record per client to read back.
+    let ids: Vec<String> = (0..CLIENTS)
+        .map(|c| {
+            let mut r = agent()
+                .post(&format!("{base}/v1/subjects/load-{c}/records"))
+                .header("authorization", &auth)
+                .header("content-type", "application/json")
+                .send(body.as_bytes())
+                .expect("seed record");
+            let v: serde_json::Value =
+                serde_json::from_str(&r.body_mut().read_to_string().unwrap_or_default())
+                    .expect("JSON");
+            v["id"].as_str().expect("an id").to_owned()
+        })
+        .collect();
+    drive("GET /v1/records/{id} (1 KiB, decrypt)", pid, &|a, c, _| {
+        a.get(&format!("{base}/v1/records/{}", ids[c]))
+            .header("authorization", &auth)
+            .call()
+            .is_ok_and(|mut r| {
+                let ok = r.status().as_u16() == 200;
+                let _ = r.body_mut().read_to_vec();
+                ok
+            })
+    });
+    drive(
+        "POST /v1/subjects/{s}/records (1 KiB, encrypt)",
+        pid,
+        &|a, c, i| {
+            a.post(&format!("{base}/v1/subjects/load-{c}-{}/records", i % 20))
+                .header("authorization", &auth)
+                .header("content-type", "application/json")
+                .send(body.as_bytes())
+                .is_ok_and(|mut r| {
+                    let ok = r.status().as_u16() == 201;
+                    let _ = r.body_mut().read_to_vec();
+                    ok
                 })
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| h.join().unwrap_or_default())
-                .collect()
-        });
-        let mut sorted = latencies;
-        sorted.sort();
-        let rps = sorted.len() as f64 / SECONDS as f64;
-        println!(
-            "{:<44} {:>10.0} {:>7.2}ms {:>7.2}ms {:>9} MiB",
-            route,
-            rps,
-            percentile(&sorted, 0.50).as_secs_f64() * 1e3,
-            percentile(&sorted, 0.99).as_secs_f64() * 1e3,
-            peak.load(std::sync::atomic::Ordering::Relaxed) / 1024
-        );
+        },
+    );
+    if database.is_none() {
+        for route in [
+            "/healthz",
+            "/v1/policy/statement?lang=nl&format=md",
+            "/privacy?lang=en",
+        ] {
+            let url = format!("{base}{route}");
+            drive(route, pid, &|a, _, _| {
+                a.get(&url)
+                    .call()
+                    .is_ok_and(|mut r| r.body_mut().read_to_vec().is_ok())
+            });
+        }
     }
-    let _ = server.kill();
-    let _ = server.wait();
+    let _ = server.child.kill();
+    let _ = server.child.wait();
+}
+
+fn main() {
+    bench_backend("SQLite", None);
+    match std::env::var("CUSTOS_TEST_DATABASE_URL") {
+        Ok(url) if !url.is_empty() => bench_backend("PostgreSQL", Some(&url)),
+        _ => println!("\nCUSTOS_TEST_DATABASE_URL is not set: PostgreSQL skipped"),
+    }
 }

@@ -25,6 +25,12 @@ pub fn serve(args: ServeArgs) -> ExitCode {
     let env = |k: &str| std::env::var(k).ok();
     let mut config = if args.demo && args.config.is_none() && env("CUSTOS_POLICY").is_none() {
         let mut c = Config::with_policy("examples/policies/jbsync.toml");
+        if let Some(db) = env("CUSTOS_DATABASE_URL").filter(|d| !d.is_empty()) {
+            c.database = db;
+        }
+        if let Some(schema) = env("CUSTOS_SCHEMA").filter(|d| !d.is_empty()) {
+            c.schema = schema;
+        }
         if let Some(f) = env("CUSTOS_LOG_FORMAT") {
             c.log_format = if f == "text" {
                 LogFormat::Text
@@ -161,7 +167,7 @@ fn open_backend(
         (fresh, admin.key, app.key)
     };
     if keys.0 {
-        let mut v = backend.vault.lock().unwrap_or_else(|p| p.into_inner());
+        let mut v = backend.vault();
         let tenant = custos_vault::TenantId::new("demo").map_err(|e| e.to_string())?;
         let mut t = v.tenant(&tenant).acting_as("custos:demo");
         for (who, text) in [

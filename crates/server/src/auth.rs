@@ -35,12 +35,18 @@ impl FromRequestParts<Arc<AppState>> for Caller {
             return Err(Problem::new(Code::Unauthenticated)
                 .detail("send `Authorization: Bearer <API key>`"));
         };
-        let backend = state.backend()?;
-        let access = &backend.access;
-        let found = {
-            let mut a = access.lock().unwrap_or_else(|p| p.into_inner());
-            a.authenticate(&key).map_err(|e| access_problem(&e))?
-        };
+        state.backend()?;
+        // Storage calls block (the PostgreSQL driver runs its own runtime): off the async threads.
+        let st = state.clone();
+        let found = tokio::task::spawn_blocking(move || {
+            let backend = st.backend()?;
+            let mut a = backend.access.lock().unwrap_or_else(|p| p.into_inner());
+            a.authenticate(&key).map_err(|e| access_problem(&e))
+        })
+        .await
+        .unwrap_or_else(|_| {
+            Err(Problem::new(Code::Internal).detail("a worker failed; it has been logged"))
+        })?;
         found.map(Caller).ok_or_else(|| {
             Problem::new(Code::Unauthenticated).detail("the API key is unknown or revoked")
         })

@@ -2,7 +2,8 @@
 //! store (tenants, API keys), opened from the configuration, and how their errors become
 //! problem documents.
 
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
 
 use custos_access::{Access, AccessError};
 use custos_vault::{MasterKey, StoreConfig, Vault, VaultError};
@@ -12,8 +13,12 @@ use crate::problem::{Code, Problem};
 
 /// The vault and the access store.
 pub struct Backend {
-    /// Records, erasure, the audit trail.
-    pub vault: Mutex<Vault>,
+    /// Records, erasure, the audit trail: one vault per database connection, a small pool.
+    vaults: Vec<Mutex<Vault>>,
+    next: AtomicUsize,
+    /// SQLite has one writer at a time: writes queue on the first handle instead of spinning on
+    /// the file lock (which costs hundreds of milliseconds at the tail).
+    single_writer: bool,
     /// Tenants and keys.
     pub access: Mutex<Access>,
 }
@@ -48,15 +53,47 @@ impl Backend {
     /// Opens the vault (failing loudly on a wrong master key) and the access store.
     pub fn open(config: &Config, master: MasterKey) -> Result<Backend, BackendError> {
         let store = store_config(config);
-        let vault = Vault::open(&store, master)?;
+        let size = config.pool_size.clamp(1, 64);
+        let mut vaults = Vec::with_capacity(size);
+        for _ in 1..size {
+            vaults.push(Mutex::new(Vault::open(&store, master.clone())?));
+        }
+        vaults.push(Mutex::new(Vault::open(&store, master)?));
         let access = match &store {
             StoreConfig::Sqlite { path } => Access::sqlite(path)?,
             StoreConfig::Postgres { url, schema, .. } => Access::postgres(url, schema)?,
         };
+        let single_writer = matches!(store, StoreConfig::Sqlite { .. });
         Ok(Backend {
-            vault: Mutex::new(vault),
+            vaults,
+            next: AtomicUsize::new(0),
+            single_writer,
             access: Mutex::new(access),
         })
+    }
+
+    /// The vault connection for a write: on SQLite always the same one (writes queue in order),
+    /// on PostgreSQL any.
+    pub fn vault_for_write(&self) -> MutexGuard<'_, Vault> {
+        if self.single_writer {
+            self.vaults[0].lock().unwrap_or_else(|p| p.into_inner())
+        } else {
+            self.vault()
+        }
+    }
+
+    /// A vault connection: the first free one, else waits for one in turn.
+    pub fn vault(&self) -> MutexGuard<'_, Vault> {
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        let n = self.vaults.len();
+        for i in 0..n {
+            if let Ok(g) = self.vaults[(start + i) % n].try_lock() {
+                return g;
+            }
+        }
+        self.vaults[start % n]
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
     }
 }
 

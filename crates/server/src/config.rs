@@ -40,6 +40,9 @@ pub struct Config {
     /// Log format.
     #[serde(default)]
     pub log_format: LogFormat,
+    /// Database connections (each a vault handle) the server keeps open.
+    #[serde(default = "default_pool")]
+    pub pool_size: usize,
     /// Largest request body accepted, in bytes.
     #[serde(default = "default_body_limit")]
     pub max_body_bytes: usize,
@@ -51,6 +54,10 @@ fn default_listen() -> SocketAddr {
 
 fn default_database() -> String {
     "custos.db".into()
+}
+
+fn default_pool() -> usize {
+    8
 }
 
 fn default_schema() -> String {
@@ -101,6 +108,7 @@ impl Config {
             database: default_database(),
             schema: default_schema(),
             journal: None,
+            pool_size: default_pool(),
             policy: policy.into(),
             key_file: None,
             log_format: LogFormat::default(),
@@ -131,6 +139,7 @@ impl Config {
         for (var, key) in [
             ("CUSTOS_LISTEN", "listen"),
             ("CUSTOS_DATABASE_URL", "database"),
+            ("CUSTOS_SCHEMA", "schema"),
             ("CUSTOS_POLICY", "policy"),
             ("CUSTOS_KEY_FILE", "key_file"),
             ("CUSTOS_LOG_FORMAT", "log_format"),

@@ -235,7 +235,7 @@ pub async fn put_record(
             created_at,
             clocks: r.clocks,
         };
-        let mut v = b.vault.lock().unwrap_or_else(|p| p.into_inner());
+        let mut v = b.vault_for_write();
         let mut t = v.tenant(&tenant).acting_as(actor);
         let id = t
             .put(&s.loaded.policy, rec)
@@ -260,7 +260,7 @@ pub async fn get_record(
     let id = RecordId::parse(&id).map_err(|e| vault_problem(&e))?;
     blocking(move || {
         let b = s.backend()?;
-        let mut v = b.vault.lock().unwrap_or_else(|p| p.into_inner());
+        let mut v = b.vault();
         let r = v.tenant(&tenant).get(&id).map_err(|e| vault_problem(&e))?;
         Ok(axum::Json(view(r)).into_response())
     })
@@ -310,7 +310,7 @@ pub async fn list_records(
     };
     blocking(move || {
         let b = s.backend()?;
-        let mut v = b.vault.lock().unwrap_or_else(|p| p.into_inner());
+        let mut v = b.vault();
         let all = v
             .tenant(&tenant)
             .list(&subject)
@@ -355,7 +355,7 @@ pub async fn erase_subject(
     let (tenant, subject, actor) = (tenant_id(&caller)?, subject_id(subject)?, caller.0.actor());
     blocking(move || {
         let b = s.backend()?;
-        let mut v = b.vault.lock().unwrap_or_else(|p| p.into_inner());
+        let mut v = b.vault_for_write();
         let e = v
             .tenant(&tenant)
             .acting_as(actor)
@@ -414,7 +414,7 @@ pub async fn audit(
     }
     blocking(move || {
         let b = s.backend()?;
-        let mut v = b.vault.lock().unwrap_or_else(|p| p.into_inner());
+        let mut v = b.vault();
         let query = custos_audit::Query {
             subject: q.subject,
             action: q.action,
@@ -448,7 +448,7 @@ pub async fn audit_verify(
     tenant_id(&caller)?;
     blocking(move || {
         let b = s.backend()?;
-        let v = b.vault.lock().unwrap_or_else(|p| p.into_inner());
+        let v = b.vault();
         let result = v.verify_audit().map_err(|e| vault_problem(&e))?;
         Ok(axum::Json(result).into_response())
     })

@@ -237,13 +237,16 @@ pub async fn serve(
     tracing::info!(%addr, "listening");
     on_listening(addr);
     let st = state.clone();
-    axum::serve(listener, router)
+    let result = axum::serve(listener, router)
         .with_graceful_shutdown(async move {
             shutdown.await;
             st.ready.store(false, Ordering::Release);
             tracing::info!("shutting down: finishing in-flight requests");
         })
-        .await?;
+        .await;
+    // The PostgreSQL driver may not be dropped on an async thread (it runs its own runtime).
+    let _ = tokio::task::spawn_blocking(move || drop(state)).await;
+    result?;
     Ok(())
 }
 

@@ -32,6 +32,29 @@ fn setup(name: &str) -> Setup {
     }
 }
 
+/// The same on PostgreSQL, in a schema of its own; `None` when `CUSTOS_TEST_DATABASE_URL` is unset.
+fn setup_pg(name: &str) -> Option<Setup> {
+    let url = std::env::var("CUSTOS_TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())?;
+    let mut config = Config::with_policy("jbsync.toml");
+    config.database = url;
+    config.schema = format!("srv_{}_{name}", std::process::id());
+    let backend = Backend::open(&config, custos_vault::MasterKey::generate().unwrap())
+        .expect("backend opens on PostgreSQL");
+    let admin = backend
+        .access
+        .lock()
+        .unwrap()
+        .issue_key(None, Role::Admin, "test admin", jiff::Timestamp::now())
+        .unwrap()
+        .key;
+    Some(Setup {
+        server: Running::start_with(Some(backend)),
+        admin,
+    })
+}
+
 fn send(method: &str, url: &str, key: &str, body: Option<serde_json::Value>) -> crate::Reply {
     let a = agent();
     let auth = format!("Bearer {key}");
@@ -97,9 +120,22 @@ fn put(s: &Setup, key: &str, subject: &str, text: &str) -> crate::Reply {
 
 #[test]
 fn an_app_stores_and_reads_records_a_dpo_erases_and_an_auditor_reads_the_trail() {
-    let s = setup("lifecycle");
-    let (app, dpo, auditor) = tenant(&s, "acme");
-    let r = put(&s, &app, "jan@example.nl", "Vraag over factuur");
+    lifecycle(&setup("lifecycle"));
+}
+
+#[test]
+fn the_same_lifecycle_works_on_postgresql() {
+    match setup_pg("lifecycle") {
+        Some(s) => lifecycle(&s),
+        None => {
+            eprintln!("CUSTOS_TEST_DATABASE_URL is not set: skipping the PostgreSQL server test")
+        }
+    }
+}
+
+fn lifecycle(s: &Setup) {
+    let (app, dpo, auditor) = tenant(s, "acme");
+    let r = put(s, &app, "jan@example.nl", "Vraag over factuur");
     assert_eq!(r.status, 201, "{}", r.body);
     let rec = json(&r);
     let id = rec["id"].as_str().unwrap().to_owned();
@@ -111,7 +147,7 @@ fn an_app_stores_and_reads_records_a_dpo_erases_and_an_auditor_reads_the_trail()
         None,
     );
     assert_eq!(json(&got)["data"]["message"], "Vraag over factuur");
-    put(&s, &app, "jan@example.nl", "Tweede vraag");
+    put(s, &app, "jan@example.nl", "Tweede vraag");
     let page = json(&send(
         "GET",
         &s.server.url("/v1/subjects/jan@example.nl/records?limit=1"),
