@@ -58,7 +58,8 @@ fn start(label: &str, database: Option<&str>) -> Server {
         .current_dir(&dir)
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
-    cmd.env_remove("CUSTOS_DATABASE_URL");
+    cmd.env_remove("CUSTOS_DATABASE_URL")
+        .env("CUSTOS_RATE_LIMIT", "0");
     if let Some(db) = database {
         cmd.env("CUSTOS_DATABASE_URL", db)
             .env("CUSTOS_SCHEMA", format!("load_{}", std::process::id()));

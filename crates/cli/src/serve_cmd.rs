@@ -31,6 +31,9 @@ pub fn serve(args: ServeArgs) -> ExitCode {
         if let Some(schema) = env("CUSTOS_SCHEMA").filter(|d| !d.is_empty()) {
             c.schema = schema;
         }
+        if let Some(rate) = env("CUSTOS_RATE_LIMIT").and_then(|r| r.trim().parse().ok()) {
+            c.rate_limit_per_second = rate;
+        }
         if let Some(f) = env("CUSTOS_LOG_FORMAT") {
             c.log_format = if f == "text" {
                 LogFormat::Text

@@ -47,9 +47,19 @@ impl FromRequestParts<Arc<AppState>> for Caller {
         .unwrap_or_else(|_| {
             Err(Problem::new(Code::Internal).detail("a worker failed; it has been logged"))
         })?;
-        found.map(Caller).ok_or_else(|| {
+        let principal = found.ok_or_else(|| {
             Problem::new(Code::Unauthenticated).detail("the API key is unknown or revoked")
-        })
+        })?;
+        if let Err(wait) = state
+            .limiter
+            .check(&principal.key_id, std::time::Instant::now())
+        {
+            let mut p = Problem::new(Code::TooManyRequests)
+                .detail("this key has used its request rate; retry after the time in Retry-After");
+            p.retry_after = Some(wait.as_secs().max(1));
+            return Err(p);
+        }
+        Ok(Caller(principal))
     }
 }
 

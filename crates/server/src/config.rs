@@ -40,6 +40,9 @@ pub struct Config {
     /// Log format.
     #[serde(default)]
     pub log_format: LogFormat,
+    /// Requests per second per API key (bursts of twice that); 0 turns limiting off.
+    #[serde(default = "default_rate")]
+    pub rate_limit_per_second: u32,
     /// Database connections (each a vault handle) the server keeps open.
     #[serde(default = "default_pool")]
     pub pool_size: usize,
@@ -54,6 +57,10 @@ fn default_listen() -> SocketAddr {
 
 fn default_database() -> String {
     "custos.db".into()
+}
+
+fn default_rate() -> u32 {
+    1000
 }
 
 fn default_pool() -> usize {
@@ -109,6 +116,7 @@ impl Config {
             schema: default_schema(),
             journal: None,
             pool_size: default_pool(),
+            rate_limit_per_second: default_rate(),
             policy: policy.into(),
             key_file: None,
             log_format: LogFormat::default(),
@@ -147,6 +155,16 @@ impl Config {
             if let Some(v) = env(var).filter(|v| !v.is_empty()) {
                 table.insert(key.into(), toml::Value::String(v));
             }
+        }
+        if let Some(v) = env("CUSTOS_RATE_LIMIT").filter(|v| !v.is_empty()) {
+            let n: u32 = v.trim().parse().map_err(|_| ConfigError::Env {
+                var: "CUSTOS_RATE_LIMIT",
+                message: format!("`{v}` is not a number of requests per second"),
+            })?;
+            table.insert(
+                "rate_limit_per_second".into(),
+                toml::Value::Integer(i64::from(n)),
+            );
         }
         if !table.contains_key("policy") {
             return Err(ConfigError::NoPolicy);

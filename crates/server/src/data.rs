@@ -212,38 +212,101 @@ fn tenant_id(caller: &Caller) -> Result<TenantId, Problem> {
 
 /// Stores a record for a subject (the app's own identifier for the person).
 #[utoipa::path(post, path = "/v1/subjects/{subject}/records", tag = "records", request_body = PutRecord, security(("api_key" = [])),
-    params(("subject" = String, Path, description = "The app's identifier for the person")),
-    responses((status = 201, body = RecordView), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem)))]
+    params(("subject" = String, Path, description = "The app's identifier for the person"), ("Idempotency-Key" = Option<String>, Header, description = "Replays of the same key with the same body return the first response")),
+    responses((status = 201, body = RecordView), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem), (status = 429, body = Problem)))]
 pub async fn put_record(
     State(s): State<Arc<AppState>>,
     caller: Caller,
     Path(subject): Path<String>,
+    headers: axum::http::HeaderMap,
     ApiJson(r): ApiJson<PutRecord>,
 ) -> Result<Response, Problem> {
     caller.require(Role::may_use_records, "write records")?;
+    let idem = match headers.get("idempotency-key") {
+        None => None,
+        Some(v) => match v.to_str() {
+            Ok(k) if !k.is_empty() && k.len() <= 255 => Some(k.to_owned()),
+            _ => {
+                return Err(Problem::new(Code::InvalidBody)
+                    .field("Idempotency-Key", "must be 1–255 visible ASCII characters"));
+            }
+        },
+    };
+    let body_hash = crate::limits::hash(
+        serde_json::json!({ "subject": subject, "category": r.category, "purposes": r.purposes, "data": r.data, "clocks": r.clocks })
+            .to_string()
+            .as_bytes(),
+    );
+    let tenant_name = caller.tenant()?.to_owned();
+    if let Some(k) = &idem {
+        match s
+            .idempotency
+            .seen(&tenant_name, k, &body_hash, std::time::Instant::now())
+        {
+            crate::limits::Seen::Replay(stored) => {
+                let mut res = (
+                    StatusCode::from_u16(stored.status).unwrap_or(StatusCode::CREATED),
+                    stored.response,
+                )
+                    .into_response();
+                res.headers_mut().insert(
+                    axum::http::header::CONTENT_TYPE,
+                    axum::http::HeaderValue::from_static("application/json"),
+                );
+                res.headers_mut().insert(
+                    "idempotent-replayed",
+                    axum::http::HeaderValue::from_static("true"),
+                );
+                return Ok(res);
+            }
+            crate::limits::Seen::Conflict => {
+                return Err(Problem::new(Code::Unprocessable).field(
+                    "Idempotency-Key",
+                    "this key was already used with a different request body",
+                ));
+            }
+            crate::limits::Seen::New => {}
+        }
+    }
     let (tenant, subject, actor) = (tenant_id(&caller)?, subject_id(subject)?, caller.0.actor());
-    blocking(move || {
-        let b = s.backend()?;
+    let st = s.clone();
+    let body = blocking(move || {
+        let b = st.backend()?;
         let payload = serde_json::to_vec(&r.data)
             .map_err(|_| Problem::new(Code::InvalidBody).field("/data", "not serialisable"))?;
-        let created_at = now();
         let rec = NewRecord {
             subject: subject.clone(),
             category: r.category,
             purposes: r.purposes,
             payload,
-            created_at,
+            created_at: now(),
             clocks: r.clocks,
         };
         let mut v = b.vault_for_write();
         let mut t = v.tenant(&tenant).acting_as(actor);
         let id = t
-            .put(&s.loaded.policy, rec)
+            .put(&st.loaded.policy, rec)
             .map_err(|e| vault_problem(&e))?;
         let stored = t.get(&id).map_err(|e| vault_problem(&e))?;
-        Ok((StatusCode::CREATED, axum::Json(view(stored))).into_response())
+        serde_json::to_vec(&view(stored))
+            .map_err(|_| Problem::new(Code::Internal).detail("the record could not be encoded"))
     })
-    .await
+    .await?;
+    if let Some(k) = &idem {
+        let stored = crate::limits::Stored {
+            body_hash,
+            status: 201,
+            response: body.clone(),
+        };
+        s.idempotency
+            .remember(&tenant_name, k, stored, std::time::Instant::now());
+    }
+    let mut res = (StatusCode::CREATED, body).into_response();
+    res.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/json"),
+    );
+    Ok(res)
 }
 
 /// Reads one record of the caller's tenant.

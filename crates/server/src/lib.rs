@@ -7,6 +7,7 @@ pub mod backend;
 pub mod config;
 mod data;
 mod extract;
+mod limits;
 pub mod metrics;
 pub mod problem;
 mod routes;
@@ -53,6 +54,8 @@ pub struct AppState {
     metrics: metrics::Metrics,
     ready: AtomicBool,
     backend: Option<Backend>,
+    limiter: limits::RateLimiter,
+    idempotency: limits::Idempotency,
 }
 
 /// Why the server cannot start or stopped.
@@ -97,7 +100,18 @@ impl AppState {
             metrics: metrics::Metrics::default(),
             ready: AtomicBool::new(false),
             backend: None,
+            limiter: limits::RateLimiter::new(0),
+            idempotency: limits::Idempotency::new(
+                100_000,
+                std::time::Duration::from_secs(24 * 3600),
+            ),
         })
+    }
+
+    /// With a rate limit per API key (0: none).
+    pub fn with_rate_limit(mut self, per_second: u32) -> AppState {
+        self.limiter = limits::RateLimiter::new(per_second);
+        self
     }
 
     /// With the vault and access store behind the data routes.
@@ -225,7 +239,7 @@ pub async fn serve(
     on_listening: impl FnOnce(std::net::SocketAddr),
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
-    let mut state = AppState::new(loaded)?;
+    let mut state = AppState::new(loaded)?.with_rate_limit(config.rate_limit_per_second);
     if let Some(b) = backend {
         state = state.with_backend(b);
     }

@@ -30,6 +30,8 @@ pub enum Code {
     Unauthenticated,
     /// The key's role may not do this.
     Forbidden,
+    /// The key sent more requests than its rate allows.
+    TooManyRequests,
     /// The method is not allowed on this route.
     MethodNotAllowed,
     /// The server cannot serve the request right now.
@@ -88,6 +90,11 @@ impl Code {
                 "forbidden",
                 "This key's role may not do this",
             ),
+            Code::TooManyRequests => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "too-many-requests",
+                "Too many requests for this key",
+            ),
             Code::MethodNotAllowed => (
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method-not-allowed",
@@ -132,6 +139,9 @@ pub struct Problem {
     /// The invalid fields.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// Seconds to wait before retrying (sent as `Retry-After`).
+    #[serde(skip)]
+    pub retry_after: Option<u64>,
 }
 
 impl Problem {
@@ -144,6 +154,7 @@ impl Problem {
             status: status.as_u16(),
             detail: None,
             errors: Vec::new(),
+            retry_after: None,
         }
     }
 
@@ -172,6 +183,10 @@ impl IntoResponse for Problem {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if let Some(secs) = self.retry_after {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         res
     }
 }

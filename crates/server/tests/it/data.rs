@@ -12,6 +12,10 @@ struct Setup {
 }
 
 fn setup(name: &str) -> Setup {
+    setup_rated(name, 1000)
+}
+
+fn setup_rated(name: &str, rate: u32) -> Setup {
     let dir = std::env::temp_dir().join(format!("custos-server-it-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -27,7 +31,7 @@ fn setup(name: &str) -> Setup {
         .unwrap()
         .key;
     Setup {
-        server: Running::start_with(Some(backend)),
+        server: Running::start_rated(Some(backend), rate),
         admin,
     }
 }
@@ -421,5 +425,64 @@ fn missing_malformed_and_revoked_keys_are_refused() {
         send("GET", &url, &s.admin, None).status,
         403,
         "admin keys reach no tenant's data"
+    );
+}
+
+#[test]
+fn an_idempotency_key_replays_the_first_answer_and_refuses_another_body() {
+    let s = setup("idem");
+    let (app, dpo, _) = tenant(&s, "acme");
+    let url = s.server.url("/v1/subjects/jan/records");
+    let post = |body: &str| {
+        reply(
+            agent()
+                .post(&url)
+                .header("authorization", &format!("Bearer {app}"))
+                .header("content-type", "application/json")
+                .header("idempotency-key", "order-7")
+                .send(body.as_bytes())
+                .unwrap(),
+        )
+    };
+    let body = r#"{"category":"support","purposes":["support"],"data":{"n":1}}"#;
+    let first = post(body);
+    let again = post(body);
+    assert_eq!((first.status, again.status), (201, 201));
+    assert_eq!(
+        json(&first)["id"],
+        json(&again)["id"],
+        "the replay returns the first record"
+    );
+    let other = post(r#"{"category":"support","purposes":["support"],"data":{"n":2}}"#);
+    assert_eq!(other.status, 422);
+    assert_eq!(problem(&other)["errors"][0]["field"], "Idempotency-Key");
+    let trail = json(&send("GET", &s.server.url("/v1/audit"), &dpo, None));
+    assert_eq!(
+        trail["entries"].as_array().unwrap().len(),
+        1,
+        "written once"
+    );
+}
+
+#[test]
+fn a_key_over_its_rate_gets_429_with_retry_after() {
+    let s = setup_rated("rate", 5);
+    let (app, _, _) = tenant(&s, "acme");
+    let url = s.server.url("/v1/subjects/jan/records");
+    let statuses: Vec<u16> = (0..15)
+        .map(|_| send("GET", &url, &app, None).status)
+        .collect();
+    assert!(statuses.contains(&429), "{statuses:?}");
+    let r = reply(
+        agent()
+            .get(&url)
+            .header("authorization", &format!("Bearer {app}"))
+            .call()
+            .unwrap(),
+    );
+    assert_eq!(r.status, 429);
+    assert_eq!(
+        problem(&r)["type"],
+        "https://custos.dev/problems/too-many-requests"
     );
 }

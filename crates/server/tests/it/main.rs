@@ -22,9 +22,14 @@ impl Running {
     }
 
     fn start_with(backend: Option<custos_server::Backend>) -> Running {
+        Running::start_rated(backend, 1000)
+    }
+
+    fn start_rated(backend: Option<custos_server::Backend>, rate: u32) -> Running {
         let mut config = Config::with_policy("jbsync.toml");
         config.listen = "127.0.0.1:0".parse().expect("address");
         config.max_body_bytes = 4096;
+        config.rate_limit_per_second = rate;
         let loaded =
             custos_policy::load_source(custos_policy::SourceFile::new("jbsync.toml", JBSYNC))
                 .expect("jbsync loads");
