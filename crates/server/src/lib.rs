@@ -120,6 +120,11 @@ impl AppState {
         self
     }
 
+    /// Whether the server runs with a database.
+    pub(crate) fn has_backend(&self) -> bool {
+        self.backend.is_some()
+    }
+
     /// The storage backend, or 503 when the server runs without one.
     pub(crate) fn backend(&self) -> Result<&Backend, Problem> {
         self.backend.as_ref().ok_or_else(|| {

@@ -62,13 +62,32 @@ async fn healthz() -> axum::Json<Health> {
 /// Readiness: the policy is loaded (and, with the vault, the database and keys are usable).
 #[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200, body = Health), (status = 503, body = Problem, content_type = "application/problem+json")))]
 async fn readyz(State(s): State<Arc<AppState>>) -> Response {
-    if s.ready.load(Ordering::Acquire) {
-        axum::Json(Health { status: "ok" }).into_response()
-    } else {
-        Problem::new(Code::Unavailable)
+    if !s.ready.load(Ordering::Acquire) {
+        return Problem::new(Code::Unavailable)
             .detail("the server is starting or shutting down")
-            .into_response()
+            .into_response();
     }
+    // With a database: ready only while it answers (the keys were checked when it was opened).
+    if s.has_backend() {
+        let st = s.clone();
+        let ok = tokio::task::spawn_blocking(move || {
+            st.backend().is_ok_and(|b| {
+                b.access
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .tenant_exists("-")
+                    .is_ok()
+            })
+        })
+        .await
+        .unwrap_or(false);
+        if !ok {
+            return Problem::new(Code::Unavailable)
+                .detail("the database does not answer")
+                .into_response();
+        }
+    }
+    axum::Json(Health { status: "ok" }).into_response()
 }
 
 /// Prometheus metrics: request counts and latencies per route.
