@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use custos_access::Role;
@@ -16,7 +16,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::backend::{access_problem, vault_problem};
-use crate::extract::{ApiJson, ApiQuery};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::problem::{Code, Problem};
 
 /// Runs blocking storage work off the async threads.
@@ -96,7 +96,7 @@ pub struct IssuedKeyView {
 pub async fn issue_key(
     State(s): State<Arc<AppState>>,
     caller: Caller,
-    Path(tenant): Path<String>,
+    ApiPath(tenant): ApiPath<String>,
     ApiJson(k): ApiJson<NewKey>,
 ) -> Result<Response, Problem> {
     caller.require(|r| r == Role::Admin, "issue keys")?;
@@ -131,7 +131,7 @@ pub async fn issue_key(
 pub async fn revoke_key(
     State(s): State<Arc<AppState>>,
     caller: Caller,
-    Path((tenant, key_id)): Path<(String, String)>,
+    ApiPath((tenant, key_id)): ApiPath<(String, String)>,
 ) -> Result<Response, Problem> {
     caller.require(|r| r == Role::Admin, "revoke keys")?;
     blocking(move || {
@@ -217,7 +217,7 @@ fn tenant_id(caller: &Caller) -> Result<TenantId, Problem> {
 pub async fn put_record(
     State(s): State<Arc<AppState>>,
     caller: Caller,
-    Path(subject): Path<String>,
+    ApiPath(subject): ApiPath<String>,
     headers: axum::http::HeaderMap,
     ApiJson(r): ApiJson<PutRecord>,
 ) -> Result<Response, Problem> {
@@ -316,7 +316,7 @@ pub async fn put_record(
 pub async fn get_record(
     State(s): State<Arc<AppState>>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Response, Problem> {
     caller.require(Role::may_use_records, "read records")?;
     let tenant = tenant_id(&caller)?;
@@ -356,7 +356,7 @@ pub struct Page {
 pub async fn list_records(
     State(s): State<Arc<AppState>>,
     caller: Caller,
-    Path(subject): Path<String>,
+    ApiPath(subject): ApiPath<String>,
     ApiQuery(page): ApiQuery<Page>,
 ) -> Result<Response, Problem> {
     caller.require(Role::may_use_records, "read records")?;
@@ -412,7 +412,7 @@ pub struct ErasureView {
 pub async fn erase_subject(
     State(s): State<Arc<AppState>>,
     caller: Caller,
-    Path(subject): Path<String>,
+    ApiPath(subject): ApiPath<String>,
 ) -> Result<Response, Problem> {
     caller.require(Role::may_handle_requests, "erase subjects")?;
     let (tenant, subject, actor) = (tenant_id(&caller)?, subject_id(subject)?, caller.0.actor());

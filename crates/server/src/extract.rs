@@ -108,3 +108,18 @@ mod tests {
         );
     }
 }
+
+/// Path parameters; a malformed one (bad percent-encoding, invalid UTF-8) is a 400
+/// `invalid-path` problem.
+pub struct ApiPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(v)) => Ok(ApiPath(v)),
+            Err(e) => Err(Problem::new(Code::InvalidPath).field("path", e.body_text())),
+        }
+    }
+}
