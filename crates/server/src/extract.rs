@@ -96,19 +96,6 @@ fn without_values(message: &str) -> String {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn quoted_values_are_blanked_from_messages() {
-        assert_eq!(
-            super::without_values(
-                "invalid type: string \"jan@example.nl\", expected u64 at line 1"
-            ),
-            "invalid type: string \"…\", expected u64 at line 1"
-        );
-    }
-}
-
 /// Path parameters; a malformed one (bad percent-encoding, invalid UTF-8) is a 400
 /// `invalid-path` problem.
 pub struct ApiPath<T>(pub T);
@@ -121,5 +108,18 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath
             Ok(axum::extract::Path(v)) => Ok(ApiPath(v)),
             Err(e) => Err(Problem::new(Code::InvalidPath).field("path", e.body_text())),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn quoted_values_are_blanked_from_messages() {
+        assert_eq!(
+            super::without_values(
+                "invalid type: string \"jan@example.nl\", expected u64 at line 1"
+            ),
+            "invalid type: string \"…\", expected u64 at line 1"
+        );
     }
 }
