@@ -532,7 +532,13 @@ fn no_malformed_authenticated_request_makes_the_server_fail_or_write() {
         b"\xff\xfe\xfd",
         br#"{"category":"support","purposes":["support"],"data":1,"clocks":{"draft.decided":"not a time"}}"#,
     ];
-    let key = |i: u64| if i % 2 == 0 { app.clone() } else { dpo.clone() };
+    let key = |i: u64| {
+        if i.is_multiple_of(2) {
+            app.clone()
+        } else {
+            dpo.clone()
+        }
+    };
     for i in 0..400u64 {
         let path = paths[(next() % paths.len() as u64) as usize]
             .replace("{subject}", fills[(next() % fills.len() as u64) as usize])
@@ -568,7 +574,7 @@ fn no_malformed_authenticated_request_makes_the_server_fail_or_write() {
             problem(&r);
         }
         assert!(
-            !(r.status == 201),
+            (r.status != 201),
             "junk created something at {url}: {}",
             r.body
         );
