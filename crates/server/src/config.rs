@@ -43,6 +43,9 @@ pub struct Config {
     /// Requests per second per API key (bursts of twice that); 0 turns limiting off.
     #[serde(default = "default_rate")]
     pub rate_limit_per_second: u32,
+    /// Seconds between signed audit checkpoints (besides one every 1000 entries); 0: none.
+    #[serde(default = "default_checkpoint")]
+    pub audit_checkpoint_seconds: u64,
     /// Database connections (each a vault handle) the server keeps open.
     #[serde(default = "default_pool")]
     pub pool_size: usize,
@@ -61,6 +64,10 @@ fn default_database() -> String {
 
 fn default_rate() -> u32 {
     1000
+}
+
+fn default_checkpoint() -> u64 {
+    300
 }
 
 fn default_pool() -> usize {
@@ -116,6 +123,7 @@ impl Config {
             schema: default_schema(),
             journal: None,
             pool_size: default_pool(),
+            audit_checkpoint_seconds: default_checkpoint(),
             rate_limit_per_second: default_rate(),
             policy: policy.into(),
             key_file: None,

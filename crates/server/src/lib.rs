@@ -254,6 +254,27 @@ pub async fn serve(
     let addr = listener.local_addr()?;
     state.ready.store(true, Ordering::Release);
     tracing::info!(%addr, "listening");
+    // Anchor the audit trail with a signed checkpoint on a timer, so a quiet trail is covered too.
+    if state.has_backend() && config.audit_checkpoint_seconds > 0 {
+        let st = state.clone();
+        let every = std::time::Duration::from_secs(config.audit_checkpoint_seconds);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let s2 = st.clone();
+                let _ = tokio::task::spawn_blocking(move || {
+                    if let Ok(b) = s2.backend()
+                        && let Err(e) = b.vault().checkpoint_audit(jiff::Timestamp::now())
+                    {
+                        tracing::warn!(error = %e, "audit checkpoint failed");
+                    }
+                })
+                .await;
+            }
+        });
+    }
     on_listening(addr);
     let st = state.clone();
     let result = axum::serve(listener, router)
