@@ -255,10 +255,11 @@ pub async fn serve(
     state.ready.store(true, Ordering::Release);
     tracing::info!(%addr, "listening");
     // Anchor the audit trail with a signed checkpoint on a timer, so a quiet trail is covered too.
+    let mut checkpointer = None;
     if state.has_backend() && config.audit_checkpoint_seconds > 0 {
         let st = state.clone();
         let every = std::time::Duration::from_secs(config.audit_checkpoint_seconds);
-        tokio::spawn(async move {
+        checkpointer = Some(tokio::spawn(async move {
             let mut tick = tokio::time::interval(every);
             tick.tick().await;
             loop {
@@ -273,7 +274,7 @@ pub async fn serve(
                 })
                 .await;
             }
-        });
+        }));
     }
     on_listening(addr);
     let st = state.clone();
@@ -284,6 +285,10 @@ pub async fn serve(
             tracing::info!("shutting down: finishing in-flight requests");
         })
         .await;
+    if let Some(task) = checkpointer {
+        task.abort();
+        let _ = task.await;
+    }
     // The PostgreSQL driver may not be dropped on an async thread (it runs its own runtime).
     let _ = tokio::task::spawn_blocking(move || drop(state)).await;
     result?;
