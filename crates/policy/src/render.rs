@@ -815,12 +815,7 @@ fn authority_name(a: &r::AuthorityRef, lang: Lang) -> String {
 /// A retention rule in words: "7 days", "30 days after the draft is decided", "deleted as soon
 /// as the transcript is created", with tiers, tenant override bounds, criteria and the purge
 /// cadence appended.
-pub(crate) fn retention_words(
-    p: &Policy,
-    ret: &r::Retention,
-    lang: Lang,
-    c: &Catalogue,
-) -> R<String> {
+pub fn retention_words(p: &Policy, ret: &r::Retention, lang: Lang, c: &Catalogue) -> R<String> {
     let clock = |id: &str| -> R<String> {
         if let Ok(label) = c.t(&format!("clock.{id}")) {
             return Ok(label.to_owned());

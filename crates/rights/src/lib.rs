@@ -1,6 +1,7 @@
 //! Data-subject rights (PRODUCT.md C5). This crate starts with the arithmetic every request
 //! needs: when is the answer due?
 
+pub mod access;
 pub mod calendar;
 pub mod deadline;
 

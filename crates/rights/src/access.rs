@@ -1,0 +1,500 @@
+//! Access and portability answers (Art. 15, 20 GDPR): the subject's data as JSON and CSV, and a
+//! readable HTML report with the Art. 15(1) information drawn from the policy (purposes,
+//! categories, recipients, retention or its criteria, the source, transfer safeguards,
+//! automated decisions, the rights and the authority). Everything streams: records are written
+//! as they come, so a subject with a million records needs no more memory than one with ten.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+
+use custos_policy::model::{AutomatedKind, Basis, SourceKind};
+use custos_policy::render::{Catalogue, retention_words};
+use custos_policy::{Lang, Policy};
+use serde::Serialize;
+
+/// One record in an answer.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExportRecord {
+    /// Record id.
+    pub id: String,
+    /// Category id.
+    pub category: String,
+    /// Purpose ids.
+    pub purposes: Vec<String>,
+    /// Creation time (RFC 3339).
+    pub created_at: String,
+    /// The data.
+    pub data: serde_json::Value,
+}
+
+/// Why an answer could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// Writing failed.
+    #[error("writing the answer: {0}")]
+    Io(#[from] std::io::Error),
+    /// Encoding failed.
+    #[error("encoding the answer: {0}")]
+    Json(#[from] serde_json::Error),
+    /// CSV failed.
+    #[error("encoding the CSV: {0}")]
+    Csv(#[from] csv::Error),
+    /// The report template or a catalogue failed.
+    #[error("rendering the report: {0}")]
+    Render(String),
+}
+
+/// The Art. 15(1) information for a subject whose data falls in `categories`.
+#[derive(Debug, Serialize)]
+pub struct Article15 {
+    /// The controller.
+    pub controller: Option<String>,
+    /// 15(1)(a): purposes, with their legal basis.
+    pub purposes: Vec<Item>,
+    /// 15(1)(b): categories of personal data, with retention (15(1)(d)) and source (15(1)(g)).
+    pub categories: Vec<CategoryItem>,
+    /// 15(1)(c): recipients, with location and transfer safeguards (15(2)).
+    pub recipients: Vec<RecipientItem>,
+    /// 15(1)(h): automated decision-making.
+    pub automated: Vec<Item>,
+    /// 15(1)(e): the rights.
+    pub rights: Vec<String>,
+    /// 15(1)(f): where to complain.
+    pub authorities: Vec<String>,
+}
+
+/// A named item with an explanation.
+#[derive(Debug, Serialize)]
+pub struct Item {
+    /// Id.
+    pub id: String,
+    /// Name in the answer's language.
+    pub name: String,
+    /// Explanation.
+    pub detail: String,
+}
+
+/// A category in the answer.
+#[derive(Debug, Serialize)]
+pub struct CategoryItem {
+    /// Id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// How long it is kept, or the criteria.
+    pub retention: String,
+    /// Where it came from.
+    pub source: String,
+}
+
+/// A recipient in the answer.
+#[derive(Debug, Serialize)]
+pub struct RecipientItem {
+    /// Id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Locations.
+    pub location: String,
+    /// Transfer safeguards for locations outside the EEA.
+    pub safeguards: String,
+}
+
+/// Builds the Art. 15(1) information for data in `categories` (ids; parents count for children).
+pub fn article15(
+    policy: &Policy,
+    lang: Lang,
+    categories: &BTreeSet<String>,
+) -> Result<Article15, ExportError> {
+    let cat = Catalogue::get(lang).map_err(|e| ExportError::Render(e.to_string()))?;
+    let t = |key: &str| {
+        cat.t(key)
+            .map(str::to_owned)
+            .map_err(|e| ExportError::Render(e.to_string()))
+    };
+    let tx = |x: &custos_policy::Text| x.get_or_any(lang).to_owned();
+    let covers = |purpose_cats: &[String]| {
+        purpose_cats.iter().any(|pc| {
+            categories
+                .iter()
+                .any(|c| c == pc || c.starts_with(&format!("{pc}.")))
+        })
+    };
+    let purposes: Vec<_> = policy
+        .purposes
+        .iter()
+        .filter(|p| covers(&p.categories))
+        .collect();
+    let mut out = Article15 {
+        controller: policy.controller.name.clone(),
+        purposes: Vec::new(),
+        categories: Vec::new(),
+        recipients: Vec::new(),
+        automated: Vec::new(),
+        rights: Vec::new(),
+        authorities: policy
+            .rights
+            .complaint
+            .iter()
+            .map(|a| {
+                if lang == Lang::Nl {
+                    a.name_nl.clone()
+                } else {
+                    a.name_en.clone()
+                }
+            })
+            .collect(),
+    };
+    for p in &purposes {
+        let basis = match p.basis {
+            Some(b) => format!(
+                "{} ({})",
+                t(&format!("basis.{}", basis_key(b)))?,
+                t("label.article")?.replace("{article}", p.basis_article.unwrap_or(""))
+            ),
+            None => "—".into(),
+        };
+        out.purposes.push(Item {
+            id: p.id.clone(),
+            name: tx(&p.name),
+            detail: basis,
+        });
+        if let Some(a) = p
+            .automated_decision
+            .as_ref()
+            .filter(|a| a.kind != AutomatedKind::None)
+        {
+            let detail = [&a.logic, &a.significance, &a.consequences]
+                .into_iter()
+                .flatten()
+                .map(tx)
+                .collect::<Vec<_>>()
+                .join(" ");
+            out.automated.push(Item {
+                id: p.id.clone(),
+                name: tx(&p.name),
+                detail,
+            });
+        }
+    }
+    for id in categories {
+        let Some(c) = policy.category(id) else {
+            continue;
+        };
+        let retention = match (&c.retention, c.stored) {
+            (_, false) => t("label.never_stored")?,
+            (Some(r), true) => retention_words(policy, r, lang, cat)
+                .map_err(|e| ExportError::Render(e.to_string()))?,
+            (None, true) => "—".into(),
+        };
+        let mut source = t(&format!("source.{}", source_key(c.source.kind)))?;
+        if let Some(d) = &c.source.description {
+            source = format!("{source}: {}", tx(d));
+        }
+        out.categories.push(CategoryItem {
+            id: c.id.clone(),
+            name: tx(&c.name),
+            retention,
+            source,
+        });
+    }
+    let mut seen = BTreeSet::new();
+    let recipient_ids = purposes.iter().flat_map(|p| p.recipients.iter()).chain(
+        policy
+            .recipients
+            .iter()
+            .filter(|r| {
+                r.categories.iter().any(|rc| {
+                    categories
+                        .iter()
+                        .any(|c| c == rc || c.starts_with(&format!("{rc}.")))
+                })
+            })
+            .map(|r| &r.id),
+    );
+    for rid in recipient_ids {
+        if !seen.insert(rid.clone()) {
+            continue;
+        }
+        let Some(r) = policy.recipient(rid) else {
+            continue;
+        };
+        let location = r
+            .location_note
+            .as_ref()
+            .map(tx)
+            .unwrap_or_else(|| r.locations.join(", "));
+        let safeguards = if r.third_countries.is_empty() {
+            t("label.no_transfers")?
+        } else {
+            let mechanisms: Vec<String> = r
+                .transfer
+                .iter()
+                .map(|m| t(&format!("mechanism.{}", mechanism_key(*m))))
+                .collect::<Result<_, _>>()?;
+            let mut s = mechanisms.join("; ");
+            if let Some(sg) = &r.safeguards {
+                s = format!("{s}. {}", tx(sg));
+            }
+            s
+        };
+        out.recipients.push(RecipientItem {
+            id: r.id.clone(),
+            name: r.name.clone(),
+            location,
+            safeguards,
+        });
+    }
+    for right in &policy.rights.offered {
+        out.rights.push(format!(
+            "{} ({})",
+            t(&format!("right.{}", right.key()))?,
+            t("label.article")?.replace("{article}", right.article())
+        ));
+    }
+    Ok(out)
+}
+
+fn key_of<T: Serialize>(v: T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+fn basis_key(b: Basis) -> String {
+    key_of(b)
+}
+
+fn source_key(s: SourceKind) -> String {
+    key_of(s)
+}
+
+fn mechanism_key(m: custos_policy::model::Mechanism) -> String {
+    key_of(m)
+}
+
+/// Whether a record falls under portability (Art. 20(1)): provided by the subject (directly or
+/// by using the service) and processed on consent or a contract.
+pub fn portable(policy: &Policy, r: &ExportRecord) -> bool {
+    let provided = policy.category(&r.category).is_some_and(|c| {
+        matches!(
+            c.source.kind,
+            SourceKind::DataSubject | SourceKind::Observed
+        )
+    });
+    let basis_ok = r
+        .purposes
+        .iter()
+        .filter_map(|p| policy.purpose(p))
+        .any(|p| matches!(p.basis, Some(Basis::Consent | Basis::Contract)));
+    provided && basis_ok
+}
+
+/// Streams the JSON answer: `{"information": {...}, "records": [ ... ]}`.
+pub fn write_json(
+    mut w: impl Write,
+    info: &Article15,
+    records: impl Iterator<Item = ExportRecord>,
+) -> Result<u64, ExportError> {
+    w.write_all(b"{\"information\":")?;
+    serde_json::to_writer(&mut w, info)?;
+    w.write_all(b",\"records\":[")?;
+    let mut n = 0u64;
+    for r in records {
+        if n > 0 {
+            w.write_all(b",")?;
+        }
+        serde_json::to_writer(&mut w, &r)?;
+        n += 1;
+    }
+    w.write_all(b"]}\n")?;
+    Ok(n)
+}
+
+/// Streams the CSV answer: one row per record, the data as JSON text.
+pub fn write_csv(
+    w: impl Write,
+    records: impl Iterator<Item = ExportRecord>,
+) -> Result<u64, ExportError> {
+    let mut c = csv::Writer::from_writer(w);
+    c.write_record(["id", "category", "purposes", "created_at", "data"])?;
+    let mut n = 0u64;
+    for r in records {
+        c.write_record([
+            r.id.as_str(),
+            &r.category,
+            &r.purposes.join(";"),
+            &r.created_at,
+            &r.data.to_string(),
+        ])?;
+        n += 1;
+    }
+    c.flush()?;
+    Ok(n)
+}
+
+const REPORT_HEAD: &str = include_str!("../templates/report.html");
+
+fn escape(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for ch in s.chars() {
+        match ch {
+            '<' => o.push_str("&lt;"),
+            '>' => o.push_str("&gt;"),
+            '&' => o.push_str("&amp;"),
+            '"' => o.push_str("&quot;"),
+            '\'' => o.push_str("&#39;"),
+            c => o.push(c),
+        }
+    }
+    o
+}
+
+/// Streams the HTML report: the Art. 15(1) information, then every record as a table row.
+pub fn write_html(
+    mut w: impl Write,
+    lang: Lang,
+    info: &Article15,
+    records: impl Iterator<Item = ExportRecord>,
+) -> Result<u64, ExportError> {
+    let mut env = minijinja::Environment::new();
+    env.add_template("report.html", REPORT_HEAD)
+        .map_err(|e| ExportError::Render(e.to_string()))?;
+    let head = env
+        .get_template("report.html")
+        .and_then(|t| t.render(minijinja::context! { lang => lang.code(), i => info }))
+        .map_err(|e| ExportError::Render(e.to_string()))?;
+    w.write_all(head.as_bytes())?;
+    let mut n = 0u64;
+    for r in records {
+        writeln!(
+            w,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
+            escape(&r.id),
+            escape(&r.category),
+            escape(&r.purposes.join(", ")),
+            escape(&r.created_at),
+            escape(&r.data.to_string())
+        )?;
+        n += 1;
+    }
+    w.write_all(b"</tbody></table></section></main></body></html>\n")?;
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use custos_policy::{SourceFile, load_source};
+
+    fn jbsync() -> Policy {
+        load_source(SourceFile::new(
+            "jbsync.toml",
+            include_str!("../../../examples/policies/jbsync.toml"),
+        ))
+        .unwrap()
+        .policy
+    }
+
+    fn rec(i: usize, category: &str, purpose: &str) -> ExportRecord {
+        ExportRecord {
+            id: format!("r{i}"),
+            category: category.into(),
+            purposes: vec![purpose.into()],
+            created_at: "2026-11-20T10:00:00Z".into(),
+            data: serde_json::json!({ "n": i, "text": "<b>hi</b>" }),
+        }
+    }
+
+    #[test]
+    fn the_answer_lists_every_purpose_recipient_and_retention_for_the_subjects_categories() {
+        let p = jbsync();
+        let cats: BTreeSet<String> = ["support", "account"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let info = article15(&p, Lang::En, &cats).unwrap();
+        for purpose in p
+            .purposes
+            .iter()
+            .filter(|x| x.categories.iter().any(|c| cats.contains(c)))
+        {
+            assert!(
+                info.purposes.iter().any(|i| i.id == purpose.id),
+                "purpose {} missing",
+                purpose.id
+            );
+            for r in &purpose.recipients {
+                assert!(
+                    info.recipients.iter().any(|i| &i.id == r),
+                    "recipient {r} of {} missing",
+                    purpose.id
+                );
+            }
+        }
+        for c in &cats {
+            let item = info.categories.iter().find(|i| &i.id == c).unwrap();
+            assert!(
+                item.retention.contains("months") || item.retention.contains("years"),
+                "{}: {}",
+                c,
+                item.retention
+            );
+        }
+        assert!(info.rights.iter().any(|r| r.contains("Art. 15 GDPR")));
+        assert!(!info.authorities.is_empty());
+    }
+
+    #[test]
+    fn json_csv_and_html_stream_every_record_and_escape_markup() {
+        let p = jbsync();
+        let info = article15(&p, Lang::Nl, &["support".to_string()].into()).unwrap();
+        let mut json = Vec::new();
+        assert_eq!(
+            write_json(
+                &mut json,
+                &info,
+                (0..3).map(|i| rec(i, "support", "support"))
+            )
+            .unwrap(),
+            3
+        );
+        let v: serde_json::Value = serde_json::from_slice(&json).unwrap();
+        assert_eq!(v["records"].as_array().unwrap().len(), 3);
+        let mut csv_out = Vec::new();
+        write_csv(&mut csv_out, (0..3).map(|i| rec(i, "support", "support"))).unwrap();
+        assert_eq!(String::from_utf8(csv_out).unwrap().lines().count(), 4);
+        let mut html = Vec::new();
+        write_html(
+            &mut html,
+            Lang::Nl,
+            &info,
+            (0..2).map(|i| rec(i, "support", "support")),
+        )
+        .unwrap();
+        let html = String::from_utf8(html).unwrap();
+        assert!(html.starts_with("<!doctype html>") && html.contains("<html lang=\"nl\">"));
+        assert!(html.contains("&lt;b&gt;hi&lt;/b&gt;") && !html.contains("<b>hi</b>"));
+        assert!(html.trim_end().ends_with("</html>"));
+    }
+
+    #[test]
+    fn portability_covers_provided_data_on_consent_or_contract_only() {
+        let p = jbsync();
+        assert!(
+            portable(&p, &rec(0, "support", "support")),
+            "support data the customer gave, on contract"
+        );
+        let generated = p
+            .categories
+            .iter()
+            .find(|c| c.source.kind == SourceKind::Generated)
+            .unwrap();
+        let purpose = generated.purposes.first().unwrap();
+        assert!(
+            !portable(&p, &rec(1, &generated.id, purpose)),
+            "data we generated is not portable"
+        );
+    }
+}
