@@ -121,7 +121,10 @@ impl fmt::Debug for Pseudonym {
     }
 }
 
-/// A record's id: 128 random bits as 32 lowercase hex digits, made by the vault.
+/// A record's id, made by the vault: 128 bits as 32 lowercase hex digits. Ids are
+/// time-ordered (the first 48 bits are the Unix time in milliseconds, the other 80 a random start
+/// per batch plus the record's position in it), so inserts append to the primary-key index
+/// instead of scattering over it; they are unique, not secret.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RecordId(String);
 
@@ -138,8 +141,15 @@ impl RecordId {
         }
     }
 
-    pub(crate) fn from_random(bytes: &[u8; 16]) -> Self {
-        Self(hex(bytes))
+    /// The `index`-th id of a batch started at `millis` with the random 80-bit `start`.
+    pub(crate) fn in_batch(millis: i64, start: &[u8; 10], index: usize) -> Self {
+        let mut wide = [0u8; 16];
+        wide[6..].copy_from_slice(start);
+        let tail = u128::from_be_bytes(wide).wrapping_add(index as u128) & ((1u128 << 80) - 1);
+        let mut bytes = [0u8; 16];
+        bytes[..6].copy_from_slice(&millis.to_be_bytes()[2..]);
+        bytes[6..].copy_from_slice(&tail.to_be_bytes()[6..]);
+        Self(hex(&bytes))
     }
 
     /// The id as text.
@@ -185,6 +195,24 @@ mod tests {
     fn a_subject_id_never_prints() {
         let s = SubjectId::new("jan@example.nl").expect("valid");
         assert_eq!(format!("{s:?}"), "SubjectId(<redacted>)");
+    }
+
+    #[test]
+    fn record_ids_of_a_batch_are_ordered_and_distinct() {
+        let start = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe];
+        let ids: Vec<RecordId> = (0..3)
+            .map(|i| RecordId::in_batch(1_793_527_200_000, &start, i))
+            .collect();
+        assert!(ids.iter().all(|id| RecordId::parse(id.as_str()).is_ok()));
+        assert!(ids[0] < ids[1], "{ids:?}");
+        assert_ne!(
+            ids[1], ids[2],
+            "wrapping the 80-bit counter still gives distinct ids"
+        );
+        assert!(
+            ids[0].as_str().starts_with("01a1968d3900"),
+            "the first 48 bits are the milliseconds: {ids:?}"
+        );
     }
 
     #[test]

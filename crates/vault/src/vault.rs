@@ -410,6 +410,9 @@ pub fn validate(
 }
 
 fn clocks_json(clocks: &BTreeMap<String, Timestamp>) -> String {
+    if clocks.is_empty() {
+        return "{}".to_owned();
+    }
     let map: serde_json::Map<String, serde_json::Value> = clocks
         .iter()
         .map(|(k, v)| (k.clone(), serde_json::Value::String(v.to_string())))
@@ -473,16 +476,29 @@ impl TenantVault<'_> {
             .iter()
             .map(|r| validate(policy, &r.category, &r.purposes, &r.clocks))
             .collect::<Result<Vec<_>>>()?;
-        let pseudonyms: Vec<Pseudonym> =
-            records.iter().map(|r| self.pseudonym(&r.subject)).collect();
+        // One HMAC per distinct subject, not per record.
+        let mut by_subject: HashMap<&SubjectId, Pseudonym> = HashMap::new();
+        let pseudonyms: Vec<Pseudonym> = records
+            .iter()
+            .map(|r| {
+                by_subject
+                    .entry(&r.subject)
+                    .or_insert_with(|| self.pseudonym(&r.subject))
+                    .clone()
+            })
+            .collect();
+        drop(by_subject);
         let slots: Vec<(Pseudonym, String)> = pseudonyms.into_iter().zip(domains).collect();
         let data_keys = self.data_keys_for(&slots)?;
-        let now = store::micros(Timestamp::now());
-        // Nonces and ids for the whole batch in one system call each.
+        let now_ts = Timestamp::now();
+        let now = store::micros(now_ts);
+        // Nonces and the ids' random start for the whole batch in one system call each.
         let mut nonces = vec![0u8; records.len() * keys::RECORD_NONCE_LEN];
         keys::fill_random(&mut nonces)?;
-        let mut id_bytes = vec![0u8; records.len() * 16];
-        keys::fill_random(&mut id_bytes)?;
+        let mut id_start = [0u8; 10];
+        keys::fill_random(&mut id_start)?;
+        // Records of a batch mostly share their purposes: encode the list once.
+        let mut last_purposes: Option<(Vec<String>, String)> = None;
         let mut rows = Vec::with_capacity(records.len());
         let mut ids = Vec::with_capacity(records.len());
         for (i, (mut rec, slot)) in records.into_iter().zip(slots).enumerate() {
@@ -490,9 +506,7 @@ impl TenantVault<'_> {
                 .get(&slot)
                 .ok_or_else(|| VaultError::Corrupt("a data key of the batch is missing".into()))?;
             let (pseudonym, domain) = slot;
-            let mut idb = [0u8; 16];
-            idb.copy_from_slice(&id_bytes[i * 16..(i + 1) * 16]);
-            let id = RecordId::from_random(&idb);
+            let id = RecordId::in_batch(now_ts.as_millisecond(), &id_start, i);
             let mut nonce = [0u8; keys::RECORD_NONCE_LEN];
             nonce.copy_from_slice(
                 &nonces[i * keys::RECORD_NONCE_LEN..(i + 1) * keys::RECORD_NONCE_LEN],
@@ -509,7 +523,14 @@ impl TenantVault<'_> {
                 record_id: id.as_str().to_owned(),
                 pseudonym: pseudonym.as_str().to_owned(),
                 category: rec.category,
-                purposes: serde_json::Value::from(rec.purposes).to_string(),
+                purposes: match &last_purposes {
+                    Some((p, json)) if *p == rec.purposes => json.clone(),
+                    _ => {
+                        let json = serde_json::Value::from(rec.purposes.clone()).to_string();
+                        last_purposes = Some((rec.purposes, json.clone()));
+                        json
+                    }
+                },
                 key_domain: domain,
                 ciphertext,
                 created_at: store::micros(rec.created_at),
