@@ -46,6 +46,9 @@ pub struct Config {
     /// Seconds between signed audit checkpoints (besides one every 1000 entries); 0: none.
     #[serde(default = "default_checkpoint")]
     pub audit_checkpoint_seconds: u64,
+    /// Milliseconds between writes of batched read accesses to the audit trail.
+    #[serde(default = "default_flush")]
+    pub audit_flush_millis: u64,
     /// Database connections (each a vault handle) the server keeps open.
     #[serde(default = "default_pool")]
     pub pool_size: usize,
@@ -68,6 +71,10 @@ fn default_rate() -> u32 {
 
 fn default_checkpoint() -> u64 {
     300
+}
+
+fn default_flush() -> u64 {
+    1000
 }
 
 fn default_pool() -> usize {
@@ -123,6 +130,7 @@ impl Config {
             schema: default_schema(),
             journal: None,
             pool_size: default_pool(),
+            audit_flush_millis: default_flush(),
             audit_checkpoint_seconds: default_checkpoint(),
             rate_limit_per_second: default_rate(),
             policy: policy.into(),

@@ -321,10 +321,17 @@ pub async fn get_record(
     caller.require(Role::may_use_records, "read records")?;
     let tenant = tenant_id(&caller)?;
     let id = RecordId::parse(&id).map_err(|e| vault_problem(&e))?;
+    let actor = caller.0.actor();
     blocking(move || {
         let b = s.backend()?;
         let mut v = b.vault();
         let r = v.tenant(&tenant).get(&id).map_err(|e| vault_problem(&e))?;
+        s.note_read(
+            tenant.as_str(),
+            &actor,
+            r.subject.as_str(),
+            serde_json::json!({ "record": r.id.as_str(), "category": r.category }),
+        );
         Ok(axum::Json(view(r)).into_response())
     })
     .await
@@ -371,17 +378,24 @@ pub async fn list_records(
             Problem::new(Code::InvalidQuery).field("cursor", "not a cursor from `next_cursor`")
         })?,
     };
+    let actor = caller.0.actor();
     blocking(move || {
         let b = s.backend()?;
         let mut v = b.vault();
-        let all = v
-            .tenant(&tenant)
-            .list(&subject)
-            .map_err(|e| vault_problem(&e))?;
+        let mut t = v.tenant(&tenant);
+        let all = t.list(&subject).map_err(|e| vault_problem(&e))?;
+        let pseudonym = t.pseudonym(&subject);
+        drop(t);
         let total = all.len();
         let records: Vec<RecordView> = all.into_iter().skip(skip).take(limit).map(view).collect();
         let next_cursor =
             (skip + records.len() < total).then(|| (skip + records.len()).to_string());
+        s.note_read(
+            tenant.as_str(),
+            &actor,
+            pseudonym.as_str(),
+            serde_json::json!({ "records": records.len() }),
+        );
         Ok(axum::Json(RecordPage {
             records,
             next_cursor,

@@ -56,6 +56,8 @@ pub struct AppState {
     backend: Option<Backend>,
     limiter: limits::RateLimiter,
     idempotency: limits::Idempotency,
+    /// Reads waiting to be written to the audit trail in one batch.
+    reads: std::sync::Mutex<Vec<custos_audit::Event>>,
 }
 
 /// Why the server cannot start or stopped.
@@ -105,6 +107,7 @@ impl AppState {
                 100_000,
                 std::time::Duration::from_secs(24 * 3600),
             ),
+            reads: std::sync::Mutex::new(Vec::new()),
         })
     }
 
@@ -118,6 +121,46 @@ impl AppState {
     pub fn with_backend(mut self, backend: Backend) -> AppState {
         self.backend = Some(backend);
         self
+    }
+
+    /// Notes that `actor` read data of `subject` (a pseudonym); written to the audit trail in
+    /// batches (see [`AppState::flush_reads`]).
+    pub(crate) fn note_read(
+        &self,
+        tenant: &str,
+        actor: &str,
+        subject: &str,
+        details: serde_json::Value,
+    ) {
+        let ev = custos_audit::Event {
+            tenant: tenant.to_owned(),
+            actor: actor.to_owned(),
+            action: "records.read".to_owned(),
+            subject: Some(subject.to_owned()),
+            details,
+        };
+        self.reads
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(ev);
+    }
+
+    /// Writes the noted reads to the audit trail in one transaction. Blocking.
+    pub(crate) fn flush_reads(&self) {
+        let batch = std::mem::take(&mut *self.reads.lock().unwrap_or_else(|p| p.into_inner()));
+        if batch.is_empty() {
+            return;
+        }
+        if let Ok(b) = self.backend()
+            && let Err(e) = b.vault().append_audit(&batch, jiff::Timestamp::now())
+        {
+            tracing::error!(error = %e, entries = batch.len(), "writing read accesses to the audit trail failed");
+            // Keep them for the next attempt rather than lose the record of access.
+            self.reads
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .extend(batch);
+        }
     }
 
     /// Whether the server runs with a database.
@@ -255,6 +298,20 @@ pub async fn serve(
     state.ready.store(true, Ordering::Release);
     tracing::info!(%addr, "listening");
     // Anchor the audit trail with a signed checkpoint on a timer, so a quiet trail is covered too.
+    // Read accesses go to the audit trail in batches, every `audit_flush_millis`.
+    let mut flusher = None;
+    if state.has_backend() {
+        let st = state.clone();
+        let every = std::time::Duration::from_millis(config.audit_flush_millis.max(10));
+        flusher = Some(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tick.tick().await;
+                let s2 = st.clone();
+                let _ = tokio::task::spawn_blocking(move || s2.flush_reads()).await;
+            }
+        }));
+    }
     let mut checkpointer = None;
     if state.has_backend() && config.audit_checkpoint_seconds > 0 {
         let st = state.clone();
@@ -285,10 +342,13 @@ pub async fn serve(
             tracing::info!("shutting down: finishing in-flight requests");
         })
         .await;
-    if let Some(task) = checkpointer {
+    for task in [checkpointer, flusher].into_iter().flatten() {
         task.abort();
         let _ = task.await;
     }
+    // The last reads, then the PostgreSQL driver, off the async threads.
+    let st = state.clone();
+    let _ = tokio::task::spawn_blocking(move || st.flush_reads()).await;
     // The PostgreSQL driver may not be dropped on an async thread (it runs its own runtime).
     let _ = tokio::task::spawn_blocking(move || drop(state)).await;
     result?;

@@ -287,6 +287,20 @@ impl Vault {
             .map_err(|e| audit_err("verifying the audit trail", e))
     }
 
+    /// Appends events that do not change the vault (reads, exports) to the audit trail, in one
+    /// transaction of their own.
+    pub fn append_audit(&self, events: &[custos_audit::Event], now: Timestamp) -> Result<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let store = self.audit_store()?;
+        let mut log =
+            custos_audit::AuditLog::new(store, self.audit_key.clone(), AUDIT_CHECKPOINT_EVERY);
+        log.append(events, now)
+            .map(|_| ())
+            .map_err(|e| audit_err("appending to the audit trail", e))
+    }
+
     /// Signs a checkpoint at the audit trail's head now (the server does this on a timer, so a
     /// quiet trail is anchored too).
     pub fn checkpoint_audit(&self, now: Timestamp) -> Result<Option<custos_audit::Checkpoint>> {
