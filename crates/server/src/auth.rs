@@ -37,16 +37,28 @@ impl FromRequestParts<Arc<AppState>> for Caller {
         };
         state.backend()?;
         // Storage calls block (the PostgreSQL driver runs its own runtime): off the async threads.
-        let st = state.clone();
-        let found = tokio::task::spawn_blocking(move || {
-            let backend = st.backend()?;
-            let mut a = backend.access.lock().unwrap_or_else(|p| p.into_inner());
-            a.authenticate(&key).map_err(|e| access_problem(&e))
-        })
-        .await
-        .unwrap_or_else(|_| {
-            Err(Problem::new(Code::Internal).detail("a worker failed; it has been logged"))
-        })?;
+        let digest = crate::limits::hash(key.as_bytes());
+        let found = match state.auth_cache.get(&digest, std::time::Instant::now()) {
+            Some(p) => Some(p),
+            None => {
+                let st = state.clone();
+                let found = tokio::task::spawn_blocking(move || {
+                    let backend = st.backend()?;
+                    let mut a = backend.access.lock().unwrap_or_else(|p| p.into_inner());
+                    a.authenticate(&key).map_err(|e| access_problem(&e))
+                })
+                .await
+                .unwrap_or_else(|_| {
+                    Err(Problem::new(Code::Internal).detail("a worker failed; it has been logged"))
+                })?;
+                if let Some(p) = &found {
+                    state
+                        .auth_cache
+                        .put(digest, p.clone(), std::time::Instant::now());
+                }
+                found
+            }
+        };
         let principal = found.ok_or_else(|| {
             Problem::new(Code::Unauthenticated).detail("the API key is unknown or revoked")
         })?;

@@ -74,7 +74,7 @@ fn default_checkpoint() -> u64 {
 }
 
 fn default_flush() -> u64 {
-    1000
+    200
 }
 
 fn default_pool() -> usize {

@@ -140,6 +140,7 @@ pub async fn revoke_key(
         if a.revoke(Some(&tenant), &key_id, now())
             .map_err(|e| access_problem(&e))?
         {
+            s.auth_cache.clear();
             Ok(StatusCode::NO_CONTENT.into_response())
         } else {
             Err(Problem::new(Code::NotFound).detail("no active key with that id in that tenant"))

@@ -56,6 +56,8 @@ pub struct AppState {
     backend: Option<Backend>,
     limiter: limits::RateLimiter,
     idempotency: limits::Idempotency,
+    /// Keys checked in the last few seconds.
+    auth_cache: limits::AuthCache,
     /// Reads waiting to be written to the audit trail in one batch.
     reads: std::sync::Mutex<Vec<custos_audit::Event>>,
 }
@@ -108,6 +110,7 @@ impl AppState {
                 std::time::Duration::from_secs(24 * 3600),
             ),
             reads: std::sync::Mutex::new(Vec::new()),
+            auth_cache: limits::AuthCache::new(std::time::Duration::from_secs(5)),
         })
     }
 
@@ -148,18 +151,18 @@ impl AppState {
     /// Writes the noted reads to the audit trail in one transaction. Blocking.
     pub(crate) fn flush_reads(&self) {
         let batch = std::mem::take(&mut *self.reads.lock().unwrap_or_else(|p| p.into_inner()));
-        if batch.is_empty() {
-            return;
-        }
-        if let Ok(b) = self.backend()
-            && let Err(e) = b.vault().append_audit(&batch, jiff::Timestamp::now())
-        {
-            tracing::error!(error = %e, entries = batch.len(), "writing read accesses to the audit trail failed");
-            // Keep them for the next attempt rather than lose the record of access.
-            self.reads
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .extend(batch);
+        let Ok(b) = self.backend() else { return };
+        // Small transactions keep memory flat under load.
+        for (i, chunk) in batch.chunks(2000).enumerate() {
+            if let Err(e) = b.vault().append_audit(chunk, jiff::Timestamp::now()) {
+                tracing::error!(error = %e, entries = batch.len() - i * 2000, "writing read accesses to the audit trail failed");
+                // Keep the rest for the next attempt rather than lose the record of access.
+                self.reads
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .extend_from_slice(&batch[i * 2000..]);
+                return;
+            }
         }
     }
 

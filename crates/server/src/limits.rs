@@ -8,6 +8,49 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
+/// Recently authenticated keys, by the SHA-256 of the presented key, for a few seconds: a
+/// key checked once is not looked up in the database on every request. Revocation through this
+/// server clears the cache at once; through another server it takes effect within the TTL.
+pub struct AuthCache {
+    ttl: Duration,
+    entries: Mutex<HashMap<[u8; 32], (custos_access::Principal, Instant)>>,
+}
+
+impl AuthCache {
+    /// Keeps entries for `ttl`.
+    pub fn new(ttl: Duration) -> Self {
+        AuthCache {
+            ttl,
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The principal for a key digest, if checked within the TTL.
+    pub fn get(&self, digest: &[u8; 32], now: Instant) -> Option<custos_access::Principal> {
+        let g = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        g.get(digest)
+            .filter(|(_, at)| now.saturating_duration_since(*at) < self.ttl)
+            .map(|(p, _)| p.clone())
+    }
+
+    /// Remembers a successful check.
+    pub fn put(&self, digest: [u8; 32], p: custos_access::Principal, now: Instant) {
+        let mut g = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if g.len() > 10_000 {
+            g.retain(|_, (_, at)| now.saturating_duration_since(*at) < self.ttl);
+        }
+        g.insert(digest, (p, now));
+    }
+
+    /// Forgets everything (after a revocation).
+    pub fn clear(&self) {
+        self.entries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+}
+
 /// A token bucket per key.
 pub struct RateLimiter {
     per_second: f64,
