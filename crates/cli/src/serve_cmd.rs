@@ -80,7 +80,10 @@ pub fn serve(args: ServeArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // Storage calls run on the blocking pool; more threads than database connections only add
+    // memory (a malloc arena each).
     let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .max_blocking_threads(16)
         .enable_all()
         .build()
     {
