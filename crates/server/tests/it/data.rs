@@ -21,8 +21,24 @@ fn setup_rated(name: &str, rate: u32) -> Setup {
     std::fs::create_dir_all(&dir).unwrap();
     let mut config = Config::with_policy("jbsync.toml");
     config.database = dir.join("custos.db").display().to_string();
-    let backend = Backend::open(&config, custos_vault::MasterKey::generate().unwrap())
-        .expect("backend opens");
+    start(&config, rate)
+}
+
+/// The same on PostgreSQL, in a schema of its own; `None` when `CUSTOS_TEST_DATABASE_URL` is unset.
+fn setup_pg(name: &str) -> Option<Setup> {
+    let url = std::env::var("CUSTOS_TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())?;
+    let mut config = Config::with_policy("jbsync.toml");
+    config.database = url;
+    config.schema = format!("srv_{}_{name}", std::process::id());
+    Some(start(&config, 1000))
+}
+
+/// Opens the backend of `config` with a fresh master key, issues an admin key, starts the server.
+fn start(config: &Config, rate: u32) -> Setup {
+    let backend = Backend::open(config, custos_vault::MasterKey::generate().unwrap())
+        .expect("the backend opens");
     let admin = backend
         .access
         .lock()
@@ -34,29 +50,6 @@ fn setup_rated(name: &str, rate: u32) -> Setup {
         server: Running::start_rated(Some(backend), rate),
         admin,
     }
-}
-
-/// The same on PostgreSQL, in a schema of its own; `None` when `CUSTOS_TEST_DATABASE_URL` is unset.
-fn setup_pg(name: &str) -> Option<Setup> {
-    let url = std::env::var("CUSTOS_TEST_DATABASE_URL")
-        .ok()
-        .filter(|u| !u.is_empty())?;
-    let mut config = Config::with_policy("jbsync.toml");
-    config.database = url;
-    config.schema = format!("srv_{}_{name}", std::process::id());
-    let backend = Backend::open(&config, custos_vault::MasterKey::generate().unwrap())
-        .expect("backend opens on PostgreSQL");
-    let admin = backend
-        .access
-        .lock()
-        .unwrap()
-        .issue_key(None, Role::Admin, "test admin", jiff::Timestamp::now())
-        .unwrap()
-        .key;
-    Some(Setup {
-        server: Running::start_with(Some(backend)),
-        admin,
-    })
 }
 
 fn send(method: &str, url: &str, key: &str, body: Option<serde_json::Value>) -> crate::Reply {
