@@ -34,6 +34,26 @@ fn now() -> jiff::Timestamp {
 
 // ---- admin --------------------------------------------------------------------------------
 
+/// Admin operations go to the audit trail at once, attributed to the admin key.
+fn audit_admin(
+    b: &crate::Backend,
+    tenant: &str,
+    actor: &str,
+    action: &str,
+    details: serde_json::Value,
+) -> Result<(), Problem> {
+    let ev = custos_audit::Event {
+        tenant: tenant.to_owned(),
+        actor: actor.to_owned(),
+        action: action.to_owned(),
+        subject: None,
+        details,
+    };
+    b.vault()
+        .append_audit(&[ev], now())
+        .map_err(|e| vault_problem(&e))
+}
+
 /// A new tenant.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -53,11 +73,14 @@ pub async fn create_tenant(
     ApiJson(t): ApiJson<NewTenant>,
 ) -> Result<Response, Problem> {
     caller.require(|r| r == Role::Admin, "create tenants")?;
+    let actor = caller.0.actor();
     blocking(move || {
         let b = s.backend()?;
         let mut a = b.access.lock().unwrap_or_else(|p| p.into_inner());
         a.create_tenant(&t.id, &t.name, now())
             .map_err(|e| access_problem(&e))?;
+        drop(a);
+        audit_admin(b, &t.id, &actor, "tenant.create", serde_json::json!({}))?;
         Ok((
             StatusCode::CREATED,
             axum::Json(serde_json::json!({ "id": t.id })),
@@ -105,12 +128,21 @@ pub async fn issue_key(
         .ok_or_else(|| {
             Problem::new(Code::InvalidBody).field("/role", "use `app`, `dpo` or `auditor`")
         })?;
+    let actor = caller.0.actor();
     blocking(move || {
         let b = s.backend()?;
         let mut a = b.access.lock().unwrap_or_else(|p| p.into_inner());
         let issued = a
             .issue_key(Some(&tenant), role, &k.label, now())
             .map_err(|e| access_problem(&e))?;
+        drop(a);
+        audit_admin(
+            b,
+            &tenant,
+            &actor,
+            "key.issue",
+            serde_json::json!({ "key": issued.id, "role": role.as_str() }),
+        )?;
         Ok((
             StatusCode::CREATED,
             axum::Json(IssuedKeyView {
@@ -134,13 +166,22 @@ pub async fn revoke_key(
     ApiPath((tenant, key_id)): ApiPath<(String, String)>,
 ) -> Result<Response, Problem> {
     caller.require(|r| r == Role::Admin, "revoke keys")?;
+    let actor = caller.0.actor();
     blocking(move || {
         let b = s.backend()?;
         let mut a = b.access.lock().unwrap_or_else(|p| p.into_inner());
         if a.revoke(Some(&tenant), &key_id, now())
             .map_err(|e| access_problem(&e))?
         {
+            drop(a);
             s.auth_cache.clear();
+            audit_admin(
+                b,
+                &tenant,
+                &actor,
+                "key.revoke",
+                serde_json::json!({ "key": key_id }),
+            )?;
             Ok(StatusCode::NO_CONTENT.into_response())
         } else {
             Err(Problem::new(Code::NotFound).detail("no active key with that id in that tenant"))
