@@ -496,20 +496,22 @@ fn a_key_over_its_rate_gets_429_with_retry_after() {
     let s = setup_rated("rate", 5);
     let (app, _, _) = tenant(&s, "acme");
     let url = s.server.url("/v1/subjects/jan/records");
-    let statuses: Vec<u16> = (0..15)
-        .map(|_| send("GET", &url, &app, None).status)
-        .collect();
-    assert!(statuses.contains(&429), "{statuses:?}");
-    let r = reply(
-        agent()
-            .get(&url)
-            .header("authorization", &format!("Bearer {app}"))
-            .call()
-            .unwrap(),
-    );
-    assert_eq!(r.status, 429);
+    // A burst of 10 is allowed; well before 200 requests the bucket is empty, however slow
+    // the machine (it refills at 5 per second).
+    let refused = (0..200)
+        .map(|_| {
+            reply(
+                agent()
+                    .get(&url)
+                    .header("authorization", &format!("Bearer {app}"))
+                    .call()
+                    .unwrap(),
+            )
+        })
+        .find(|r| r.status == 429)
+        .expect("the key is refused once over its rate");
     assert_eq!(
-        problem(&r)["type"],
+        problem(&refused)["type"],
         "https://custos.dev/problems/too-many-requests"
     );
 }
