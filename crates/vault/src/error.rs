@@ -150,6 +150,67 @@ pub enum VaultError {
         /// What is wrong.
         reason: String,
     },
+    /// A retention change committed while records were being written; the write retries.
+    #[error("the tenant's retention settings changed during the write; retry it")]
+    RetentionChanged,
+    /// A retention rule refused the request (an override outside its bounds, …).
+    #[error(transparent)]
+    Retention(#[from] custos_retention::RetentionError),
+    /// The event is not declared in the policy and is not a built-in clock.
+    #[error("event `{event}` is not declared in the policy (`[[event]]`) nor a built-in clock{}", suggestion(.nearest))]
+    UnknownEvent {
+        /// The event asked for.
+        event: String,
+        /// The nearest declared one.
+        nearest: Option<String>,
+    },
+    /// The tier is not declared in the policy.
+    #[error("tier `{tier}` is not declared in the policy (`[[tier]]`){}", suggestion(.nearest))]
+    UnknownTier {
+        /// The tier asked for.
+        tier: String,
+        /// The nearest declared one.
+        nearest: Option<String>,
+    },
+    /// The subject has no data in this tenant.
+    #[error("the subject has no records in this tenant")]
+    UnknownSubject,
+    /// The tenant has no data in this vault.
+    #[error("tenant `{0}` has no data in this vault")]
+    UnknownTenant(String),
+    /// An event dated after now (beyond the allowed clock skew).
+    #[error(
+        "event `{event}` is dated {at}, after now ({now}) by more than {skew_seconds} s; send it when it has happened"
+    )]
+    EventInFuture {
+        /// The event.
+        event: String,
+        /// When it says it happened.
+        at: jiff::Timestamp,
+        /// Now.
+        now: jiff::Timestamp,
+        /// The skew allowed.
+        skew_seconds: i64,
+    },
+    /// The clock is earlier than the tenant's last purge: refusing to purge on a clock that went
+    /// back.
+    #[error(
+        "the clock ({now}) is earlier than tenant `{tenant}`'s last purge ({last}); refusing to purge until the clock is right again"
+    )]
+    ClockWentBack {
+        /// The tenant.
+        tenant: String,
+        /// The last purge.
+        last: jiff::Timestamp,
+        /// The clock now.
+        now: jiff::Timestamp,
+    },
+    /// No active legal hold with this id in this tenant.
+    #[error("no active legal hold `{0}` in this tenant")]
+    HoldNotFound(String),
+    /// A legal hold's request is malformed.
+    #[error("invalid legal hold: {0}")]
+    InvalidHold(String),
     /// The operating system's random generator failed.
     #[error("the system random generator failed: {0}")]
     Random(String),
@@ -157,3 +218,10 @@ pub enum VaultError {
 
 /// The vault's result type.
 pub type Result<T, E = VaultError> = std::result::Result<T, E>;
+
+fn suggestion(nearest: &Option<String>) -> String {
+    match nearest {
+        Some(n) => format!("; did you mean `{n}`?"),
+        None => String::new(),
+    }
+}

@@ -23,12 +23,17 @@ mod error;
 mod ids;
 pub mod journal;
 pub mod keys;
+pub mod retention;
 mod store;
 mod vault;
 
 pub use error::{Result, VaultError};
 pub use ids::{Pseudonym, RecordId, SubjectId, TenantId};
 pub use keys::{MASTER_KEY_ENV, MasterKey};
+pub use retention::{
+    ChangeOutcome, EventTarget, HoldInfo, HoldTarget, PurgeOptions, PurgeReport, RetentionReport,
+    RuleOutcome,
+};
 pub use store::ErasureCounts;
 pub use store::postgres::connect as postgres_connection;
 pub use store::sqlite::connect as sqlite_connection;

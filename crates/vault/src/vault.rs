@@ -311,6 +311,11 @@ impl Vault {
             .map_err(|e| audit_err("signing an audit checkpoint", e))
     }
 
+    /// The ids of every tenant with data in the vault.
+    pub fn tenant_ids(&mut self) -> Result<Vec<String>> {
+        self.store.tenant_ids()
+    }
+
     /// The key version new data keys are wrapped with.
     pub fn key_version(&self) -> u32 {
         self.key_version
@@ -449,6 +454,18 @@ fn parse_clocks(id: &RecordId, text: &str) -> Result<BTreeMap<String, Timestamp>
 }
 
 impl TenantVault<'_> {
+    pub(crate) fn store(&mut self) -> &mut dyn Store {
+        self.vault.store.as_mut()
+    }
+
+    pub(crate) fn audit_key(&self) -> &custos_audit::SigningKey {
+        &self.vault.audit_key
+    }
+
+    pub(crate) fn actor(&self) -> &str {
+        &self.actor
+    }
+
     /// The tenant.
     pub fn tenant_id(&self) -> &TenantId {
         &self.tenant
@@ -514,6 +531,7 @@ impl TenantVault<'_> {
         // Records of a batch mostly share their purposes: encode the list once.
         let mut last_purposes: Option<(Vec<String>, String)> = None;
         let mut rows = Vec::with_capacity(records.len());
+        let mut record_clocks = Vec::with_capacity(records.len());
         let mut ids = Vec::with_capacity(records.len());
         for (i, (mut rec, slot)) in records.into_iter().zip(slots).enumerate() {
             let dk = data_keys
@@ -549,7 +567,9 @@ impl TenantVault<'_> {
                 ciphertext,
                 created_at: store::micros(rec.created_at),
                 clocks: clocks_json(&rec.clocks),
+                expires_at: None,
             });
+            record_clocks.push(rec.clocks);
             ids.push(id);
         }
         // One audit entry per subject of the batch: who wrote how many records of which
@@ -573,14 +593,41 @@ impl TenantVault<'_> {
                 details: serde_json::json!({ "records": n, "categories": cats }),
             })
             .collect();
-        let key = &self.vault.audit_key;
         let at = Timestamp::now();
-        self.vault
-            .store
-            .insert_records(self.tenant.as_str(), &rows, now, &mut |head| {
-                custos_audit::build(head, &events, at, key, AUDIT_CHECKPOINT_EVERY)
-            })?;
-        Ok(ids)
+        // Each record's expiry, from the tenant's retention state; recomputed if a retention
+        // change commits in between (the insert checks the state's version under a lock).
+        let mut attempts = 0;
+        loop {
+            let subjects: Vec<&str> = {
+                let mut v: Vec<&str> = rows.iter().map(|r| r.pseudonym.as_str()).collect();
+                v.sort_unstable();
+                v.dedup();
+                v
+            };
+            let (version, ctx) = self.retention_context(policy, &subjects)?;
+            for (row, clocks) in rows.iter_mut().zip(&record_clocks) {
+                let purposes: Vec<String> = serde_json::from_str(&row.purposes).unwrap_or_default();
+                row.expires_at = ctx.expires_at(
+                    &row.category,
+                    &purposes,
+                    &row.pseudonym,
+                    Timestamp::from_microsecond(row.created_at).unwrap_or(at),
+                    clocks,
+                );
+            }
+            drop(ctx);
+            let key = &self.vault.audit_key;
+            match self.vault.store.insert_records(
+                self.tenant.as_str(),
+                &rows,
+                now,
+                version,
+                &mut |head| custos_audit::build(head, &events, at, key, AUDIT_CHECKPOINT_EVERY),
+            ) {
+                Err(VaultError::RetentionChanged) if attempts < 5 => attempts += 1,
+                other => return other.map(|()| ids),
+            }
+        }
     }
 
     /// The data keys for every (subject, key domain) of a batch: the stored ones unwrapped, the

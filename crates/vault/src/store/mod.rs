@@ -22,6 +22,9 @@ pub(crate) struct RecordRow {
     pub created_at: i64,
     /// JSON object: event name → RFC 3339 timestamp.
     pub clocks: String,
+    /// When retention lets it go (microseconds); `None` while it waits for an event, or when
+    /// only criteria govern it.
+    pub expires_at: Option<i64>,
 }
 
 /// A subject's wrapped data key for one key domain.
@@ -75,11 +78,15 @@ pub(crate) trait Store: Send {
     ) -> Result<Vec<WrappedKeyRow>>;
     /// Inserts records (and registers the tenant and subjects) in one transaction.
     /// The audit entries `audit` builds are appended in the same transaction.
+    /// The rows' expiries were computed from the tenant's retention state at
+    /// `retention_version`; if a retention change committed since, nothing is written and
+    /// [`VaultError::RetentionChanged`](crate::VaultError) asks the caller to recompute.
     fn insert_records(
         &mut self,
         tenant: &str,
         rows: &[RecordRow],
         now: i64,
+        retention_version: i64,
         audit: &mut AuditFn<'_>,
     ) -> Result<()>;
     /// One record.
@@ -104,6 +111,85 @@ pub(crate) trait Store: Send {
         new_version: u32,
         rewrap: &mut dyn FnMut(&str, &WrappedKeyRow) -> Result<Vec<u8>>,
     ) -> Result<u64>;
+    /// Runs `work` in one transaction scoped to `tenant` (row-level security on PostgreSQL):
+    /// committed if it returns `Ok`, rolled back otherwise. Retention uses this to write its
+    /// logic once for both backends.
+    fn in_tx(
+        &mut self,
+        tenant: &str,
+        operation: &'static str,
+        work: &mut dyn FnMut(&mut dyn Tx) -> Result<()>,
+    ) -> Result<()>;
+    /// The ids of every tenant with data in the vault (not tenant data itself).
+    fn tenant_ids(&mut self) -> Result<Vec<String>>;
+}
+
+/// A value bound to or read from a statement in [`Tx`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Val {
+    Int(Option<i64>),
+    Text(Option<String>),
+}
+
+impl Val {
+    pub fn int(&self) -> Option<i64> {
+        match self {
+            Val::Int(i) => *i,
+            Val::Text(_) => None,
+        }
+    }
+    pub fn text(&self) -> Option<&str> {
+        match self {
+            Val::Text(t) => t.as_deref(),
+            Val::Int(_) => None,
+        }
+    }
+    pub fn into_text(self) -> Option<String> {
+        match self {
+            Val::Text(t) => t,
+            Val::Int(_) => None,
+        }
+    }
+}
+
+impl From<i64> for Val {
+    fn from(v: i64) -> Self {
+        Val::Int(Some(v))
+    }
+}
+impl From<Option<i64>> for Val {
+    fn from(v: Option<i64>) -> Self {
+        Val::Int(v)
+    }
+}
+impl From<&str> for Val {
+    fn from(v: &str) -> Self {
+        Val::Text(Some(v.to_owned()))
+    }
+}
+impl From<String> for Val {
+    fn from(v: String) -> Self {
+        Val::Text(Some(v))
+    }
+}
+impl From<Option<String>> for Val {
+    fn from(v: Option<String>) -> Self {
+        Val::Text(v)
+    }
+}
+
+/// One open transaction, with just enough surface to write backend-neutral SQL: placeholders
+/// are `$1`, `$2`, …; integers and text only. `FOR UPDATE SKIP LOCKED` and row locks are written
+/// only where [`Tx::postgres`] says they exist.
+pub(crate) trait Tx {
+    /// Runs a statement; returns the rows it changed.
+    fn execute(&mut self, sql: &str, params: &[Val]) -> Result<u64>;
+    /// Runs a query; returns its rows.
+    fn query(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Vec<Val>>>;
+    /// Appends audit entries in this transaction.
+    fn append_audit(&mut self, build: &mut AuditFn<'_>) -> Result<()>;
+    /// Whether this is PostgreSQL (row locks, `SKIP LOCKED`).
+    fn postgres(&self) -> bool;
 }
 
 /// Builds the audit entries of a write, given the chain head (see `custos_audit::build`).

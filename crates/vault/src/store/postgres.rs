@@ -11,17 +11,28 @@
 
 use postgres::{Client, NoTls, Transaction};
 
-use super::{AuditFn, EraseAuditFn, ErasureCounts, JournalEntry, RecordRow, Store, WrappedKeyRow};
+use super::{
+    AuditFn, EraseAuditFn, ErasureCounts, JournalEntry, RecordRow, Store, Tx, Val, WrappedKeyRow,
+};
 use crate::error::{Result, VaultError};
 
 /// Tables that hold tenant data and are guarded by row-level security.
 #[cfg(test)]
-pub(crate) const TENANT_TABLES: [&str; 4] = ["subjects", "data_keys", "records", "erasures"];
+pub(crate) const TENANT_TABLES: [&str; 7] = [
+    "subjects",
+    "data_keys",
+    "records",
+    "erasures",
+    "tenant_retention",
+    "subject_events",
+    "holds",
+];
 
 /// The migrations, in order. Never edit a shipped one: append a new version.
-const MIGRATIONS: &[(i64, &str)] = &[(
-    1,
-    "CREATE TABLE meta (
+const MIGRATIONS: &[(i64, &str)] = &[
+    (
+        1,
+        "CREATE TABLE meta (
         key   TEXT PRIMARY KEY,
         value TEXT NOT NULL
     );
@@ -72,7 +83,49 @@ const MIGRATIONS: &[(i64, &str)] = &[(
                           WITH CHECK (tenant_id = current_setting(''custos.tenant'', true))', t);
       END LOOP;
     END $$;",
-)];
+    ),
+    (
+        2,
+        "ALTER TABLE records ADD COLUMN expires_at BIGINT;
+    CREATE INDEX records_by_expiry ON records (tenant_id, expires_at) WHERE expires_at IS NOT NULL;
+    CREATE TABLE tenant_retention (
+        tenant_id     TEXT PRIMARY KEY,
+        version       BIGINT NOT NULL,
+        state         TEXT NOT NULL,
+        fingerprint   TEXT NOT NULL,
+        last_purge_at BIGINT
+    );
+    CREATE TABLE subject_events (
+        tenant_id   TEXT NOT NULL,
+        pseudonym   TEXT NOT NULL,
+        event       TEXT NOT NULL,
+        purpose     TEXT NOT NULL,
+        occurred_at BIGINT NOT NULL,
+        PRIMARY KEY (tenant_id, pseudonym, event, purpose)
+    );
+    CREATE TABLE holds (
+        tenant_id   TEXT NOT NULL,
+        hold_id     TEXT NOT NULL,
+        pseudonym   TEXT,
+        category    TEXT,
+        reason      TEXT NOT NULL,
+        set_by      TEXT NOT NULL,
+        set_at      BIGINT NOT NULL,
+        released_at BIGINT,
+        released_by TEXT,
+        PRIMARY KEY (tenant_id, hold_id)
+    );
+    DO $$ DECLARE t TEXT; BEGIN
+      FOREACH t IN ARRAY ARRAY['tenant_retention', 'subject_events', 'holds'] LOOP
+        EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
+        EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t);
+        EXECUTE format('CREATE POLICY tenant_isolation ON %I
+                          USING (tenant_id = current_setting(''custos.tenant'', true))
+                          WITH CHECK (tenant_id = current_setting(''custos.tenant'', true))', t);
+      END LOOP;
+    END $$;",
+    ),
+];
 
 /// Serialises migrations between servers starting at once (an arbitrary constant).
 const MIGRATION_LOCK: i64 = 0x0C05_7050_7661_756C;
@@ -309,11 +362,76 @@ fn record_row(r: &postgres::Row) -> RecordRow {
         ciphertext: r.get(5),
         created_at: r.get(6),
         clocks: r.get(7),
+        expires_at: r.get(8),
     }
 }
 
-const RECORD_COLUMNS: &str =
-    "record_id, pseudonym, category, purposes, key_domain, ciphertext, created_at, clocks";
+const RECORD_COLUMNS: &str = "record_id, pseudonym, category, purposes, key_domain, ciphertext, created_at, clocks, expires_at";
+
+/// [`super::Tx`] over a PostgreSQL transaction.
+struct PgTx<'a, 'b> {
+    tx: &'a mut Transaction<'b>,
+    target: &'a str,
+    operation: &'static str,
+}
+
+impl PgTx<'_, '_> {
+    fn err(&self, e: postgres::Error) -> VaultError {
+        VaultError::Storage {
+            operation: self.operation,
+            target: self.target.to_owned(),
+            reason: describe(&e),
+        }
+    }
+}
+
+fn pg_params(params: &[Val]) -> Vec<&(dyn postgres::types::ToSql + Sync)> {
+    params
+        .iter()
+        .map(|v| match v {
+            Val::Int(i) => i as &(dyn postgres::types::ToSql + Sync),
+            Val::Text(t) => t as &(dyn postgres::types::ToSql + Sync),
+        })
+        .collect()
+}
+
+fn pg_value(row: &postgres::Row, i: usize) -> std::result::Result<Val, postgres::Error> {
+    use postgres::types::Type;
+    let ty = row.columns()[i].type_();
+    Ok(if *ty == Type::INT8 {
+        Val::Int(row.try_get(i)?)
+    } else if *ty == Type::INT4 {
+        Val::Int(row.try_get::<_, Option<i32>>(i)?.map(i64::from))
+    } else if *ty == Type::BOOL {
+        Val::Int(row.try_get::<_, Option<bool>>(i)?.map(i64::from))
+    } else {
+        Val::Text(row.try_get(i)?)
+    })
+}
+
+impl Tx for PgTx<'_, '_> {
+    fn execute(&mut self, sql: &str, params: &[Val]) -> Result<u64> {
+        let r = self.tx.execute(sql, &pg_params(params));
+        r.map_err(|e| self.err(e))
+    }
+
+    fn query(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Vec<Val>>> {
+        let rows = self.tx.query(sql, &pg_params(params));
+        let rows = rows.map_err(|e| self.err(e))?;
+        rows.iter()
+            .map(|r| (0..r.len()).map(|i| pg_value(r, i)).collect())
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|e| self.err(e))
+    }
+
+    fn append_audit(&mut self, build: &mut AuditFn<'_>) -> Result<()> {
+        custos_audit::store::pg_append_in(self.tx, build).map_err(|e| audit_error(self.target, e))
+    }
+
+    fn postgres(&self) -> bool {
+        true
+    }
+}
 
 fn version_out(v: u32) -> i32 {
     i32::try_from(v).unwrap_or(i32::MAX)
@@ -420,6 +538,7 @@ impl Store for PostgresStore {
         tenant: &str,
         rows: &[RecordRow],
         now: i64,
+        expected_retention: i64,
         audit: &mut AuditFn<'_>,
     ) -> Result<()> {
         let target = self.target.clone();
@@ -431,9 +550,22 @@ impl Store for PostgresStore {
             &[&tenant, &now],
         )
         .map_err(&err)?;
+        tx.execute("INSERT INTO tenant_retention (tenant_id, version, state, fingerprint) VALUES ($1, 0, '{}', '') ON CONFLICT DO NOTHING", &[&tenant]).map_err(&err)?;
+        // FOR SHARE: a retention change (which takes the row FOR UPDATE) waits for this write,
+        // and this write waits for a change in progress, so no record misses a recomputation.
+        let version: i64 = tx
+            .query_one(
+                "SELECT version FROM tenant_retention WHERE tenant_id = $1 FOR SHARE",
+                &[&tenant],
+            )
+            .map_err(&err)?
+            .get(0);
+        if version != expected_retention {
+            return Err(VaultError::RetentionChanged);
+        }
         let subject = tx.prepare("INSERT INTO subjects (tenant_id, pseudonym, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING").map_err(&err)?;
         let insert =
-            tx.prepare(&format!("INSERT INTO records (tenant_id, {RECORD_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")).map_err(&err)?;
+            tx.prepare(&format!("INSERT INTO records (tenant_id, {RECORD_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")).map_err(&err)?;
         let mut last_subject: Option<&str> = None;
         for r in rows {
             if last_subject != Some(r.pseudonym.as_str()) {
@@ -453,6 +585,7 @@ impl Store for PostgresStore {
                     &r.ciphertext,
                     &r.created_at,
                     &r.clocks,
+                    &r.expires_at,
                 ],
             )
             .map_err(&err)?;
@@ -513,6 +646,11 @@ impl Store for PostgresStore {
             .map_err(&err)?;
         tx.execute(
             "DELETE FROM subjects WHERE tenant_id = $1 AND pseudonym = $2",
+            &[&e.tenant, &e.pseudonym],
+        )
+        .map_err(&err)?;
+        tx.execute(
+            "DELETE FROM subject_events WHERE tenant_id = $1 AND pseudonym = $2",
             &[&e.tenant, &e.pseudonym],
         )
         .map_err(&err)?;
@@ -583,6 +721,36 @@ impl Store for PostgresStore {
         tx.commit().map_err(&err)?;
         Ok(count)
     }
+
+    fn in_tx(
+        &mut self,
+        tenant: &str,
+        operation: &'static str,
+        work: &mut dyn FnMut(&mut dyn Tx) -> Result<()>,
+    ) -> Result<()> {
+        let target = self.target.clone();
+        let err = Self::err(&target, operation);
+        let mut tx = self.client()?.transaction().map_err(&err)?;
+        set_tenant(&mut tx, tenant).map_err(&err)?;
+        work(&mut PgTx {
+            tx: &mut tx,
+            target: &target,
+            operation,
+        })?;
+        tx.commit().map_err(&err)
+    }
+
+    fn tenant_ids(&mut self) -> Result<Vec<String>> {
+        let target = self.target.clone();
+        let err = Self::err(&target, "listing tenants");
+        Ok(self
+            .client()?
+            .query("SELECT tenant_id FROM tenants ORDER BY tenant_id", &[])
+            .map_err(&err)?
+            .iter()
+            .map(|r| r.get(0))
+            .collect())
+    }
 }
 
 fn audit_error(target: &str, e: custos_audit::AuditError) -> VaultError {
@@ -635,6 +803,7 @@ mod tests {
                     ciphertext: vec![1, 2, 3],
                     created_at: 0,
                     clocks: "{}".into(),
+                    expires_at: None,
                 })
                 .collect();
             let key = WrappedKeyRow {
@@ -645,7 +814,7 @@ mod tests {
             };
             store.insert_data_keys(tenant, &[key], 0).expect("key");
             store
-                .insert_records(tenant, &rows, 0, &mut |_| (Vec::new(), None))
+                .insert_records(tenant, &rows, 0, 0, &mut |_| (Vec::new(), None))
                 .expect("records");
             let e = JournalEntry {
                 erasure_id: format!("{tenant}-erasure"),
@@ -656,6 +825,13 @@ mod tests {
             store
                 .erase(&e, &mut |_, _| (Vec::new(), None))
                 .expect("journaled");
+            store
+                .in_tx(tenant, "test rows", &mut |tx| {
+                    tx.execute("INSERT INTO subject_events (tenant_id, pseudonym, event, purpose, occurred_at) VALUES ($1, 's', 'consent.withdrawn', '', 0)", &[tenant.into()])?;
+                    tx.execute("INSERT INTO holds (tenant_id, hold_id, reason, set_by, set_at) VALUES ($1, 'h', 'case 1', 'dpo', 0)", &[tenant.into()])?;
+                    Ok(())
+                })
+                .expect("retention rows");
         }
         Some(Scratch { store, url, schema })
     }

@@ -4,14 +4,17 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use super::{AuditFn, EraseAuditFn, ErasureCounts, JournalEntry, RecordRow, Store, WrappedKeyRow};
+use super::{
+    AuditFn, EraseAuditFn, ErasureCounts, JournalEntry, RecordRow, Store, Tx, Val, WrappedKeyRow,
+};
 use crate::error::{Result, VaultError};
 
 /// The migrations, in order; `schema_migrations` records which ran. Never edit a shipped one:
 /// append a new version.
-const MIGRATIONS: &[(i64, &str)] = &[(
-    1,
-    "CREATE TABLE meta (
+const MIGRATIONS: &[(i64, &str)] = &[
+    (
+        1,
+        "CREATE TABLE meta (
         key   TEXT PRIMARY KEY,
         value TEXT NOT NULL
     ) STRICT;
@@ -53,7 +56,40 @@ const MIGRATIONS: &[(i64, &str)] = &[(
         pseudonym  TEXT NOT NULL,
         erased_at  INTEGER NOT NULL
     ) STRICT;",
-)];
+    ),
+    (
+        2,
+        "ALTER TABLE records ADD COLUMN expires_at INTEGER;
+    CREATE INDEX records_by_expiry ON records (tenant_id, expires_at) WHERE expires_at IS NOT NULL;
+    CREATE TABLE tenant_retention (
+        tenant_id     TEXT PRIMARY KEY,
+        version       INTEGER NOT NULL,
+        state         TEXT NOT NULL,
+        fingerprint   TEXT NOT NULL,
+        last_purge_at INTEGER
+    ) STRICT;
+    CREATE TABLE subject_events (
+        tenant_id   TEXT NOT NULL,
+        pseudonym   TEXT NOT NULL,
+        event       TEXT NOT NULL,
+        purpose     TEXT NOT NULL,
+        occurred_at INTEGER NOT NULL,
+        PRIMARY KEY (tenant_id, pseudonym, event, purpose)
+    ) STRICT, WITHOUT ROWID;
+    CREATE TABLE holds (
+        tenant_id   TEXT NOT NULL,
+        hold_id     TEXT NOT NULL,
+        pseudonym   TEXT,
+        category    TEXT,
+        reason      TEXT NOT NULL,
+        set_by      TEXT NOT NULL,
+        set_at      INTEGER NOT NULL,
+        released_at INTEGER,
+        released_by TEXT,
+        PRIMARY KEY (tenant_id, hold_id)
+    ) STRICT;",
+    ),
+];
 
 /// The vault on one SQLite file.
 pub(crate) struct SqliteStore {
@@ -160,11 +196,96 @@ fn record_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RecordRow> {
         ciphertext: r.get(5)?,
         created_at: r.get(6)?,
         clocks: r.get(7)?,
+        expires_at: r.get(8)?,
     })
 }
 
-const RECORD_COLUMNS: &str =
-    "record_id, pseudonym, category, purposes, key_domain, ciphertext, created_at, clocks";
+const RECORD_COLUMNS: &str = "record_id, pseudonym, category, purposes, key_domain, ciphertext, created_at, clocks, expires_at";
+
+/// The retention version of `tenant` inside a write transaction (creating its row at 0).
+fn retention_version(tx: &Connection, tenant: &str) -> rusqlite::Result<i64> {
+    tx.prepare_cached("INSERT INTO tenant_retention (tenant_id, version, state, fingerprint) VALUES (?1, 0, '{}', '') ON CONFLICT DO NOTHING")?
+        .execute([tenant])?;
+    tx.prepare_cached("SELECT version FROM tenant_retention WHERE tenant_id = ?1")?
+        .query_row([tenant], |r| r.get(0))
+}
+
+/// [`super::Tx`] over an SQLite transaction.
+struct SqliteTx<'a> {
+    conn: &'a Connection,
+    target: &'a str,
+    operation: &'static str,
+}
+
+impl SqliteTx<'_> {
+    fn err(&self, e: rusqlite::Error) -> VaultError {
+        VaultError::Storage {
+            operation: self.operation,
+            target: self.target.to_owned(),
+            reason: e.to_string(),
+        }
+    }
+}
+
+fn sqlite_sql(sql: &str) -> String {
+    sql.replace('$', "?")
+}
+
+fn bind(params: &[Val]) -> Vec<rusqlite::types::Value> {
+    params
+        .iter()
+        .map(|v| match v {
+            Val::Int(Some(i)) => rusqlite::types::Value::Integer(*i),
+            Val::Text(Some(t)) => rusqlite::types::Value::Text(t.clone()),
+            Val::Int(None) | Val::Text(None) => rusqlite::types::Value::Null,
+        })
+        .collect()
+}
+
+impl Tx for SqliteTx<'_> {
+    fn execute(&mut self, sql: &str, params: &[Val]) -> Result<u64> {
+        let n = self
+            .conn
+            .prepare_cached(&sqlite_sql(sql))
+            .and_then(|mut s| s.execute(rusqlite::params_from_iter(bind(params))))
+            .map_err(|e| self.err(e))?;
+        Ok(n as u64)
+    }
+
+    fn query(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Vec<Val>>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&sqlite_sql(sql))
+            .map_err(|e| self.err(e))?;
+        let n = stmt.column_count();
+        stmt.query_map(rusqlite::params_from_iter(bind(params)), |r| {
+            (0..n)
+                .map(|i| {
+                    Ok(match r.get_ref(i)? {
+                        rusqlite::types::ValueRef::Integer(v) => Val::Int(Some(v)),
+                        rusqlite::types::ValueRef::Text(t) => {
+                            Val::Text(Some(String::from_utf8_lossy(t).into_owned()))
+                        }
+                        rusqlite::types::ValueRef::Null => Val::Int(None),
+                        rusqlite::types::ValueRef::Real(f) => Val::Int(Some(f as i64)),
+                        rusqlite::types::ValueRef::Blob(_) => Val::Text(None),
+                    })
+                })
+                .collect()
+        })
+        .and_then(|rows| rows.collect())
+        .map_err(|e| self.err(e))
+    }
+
+    fn append_audit(&mut self, build: &mut AuditFn<'_>) -> Result<()> {
+        custos_audit::store::sqlite_append_in(self.conn, build)
+            .map_err(|e| audit_error(self.target, e))
+    }
+
+    fn postgres(&self) -> bool {
+        false
+    }
+}
 
 impl Store for SqliteStore {
     fn init_meta(&mut self, key: &str, value: &str) -> Result<String> {
@@ -263,6 +384,7 @@ impl Store for SqliteStore {
         tenant: &str,
         rows: &[RecordRow],
         now: i64,
+        expected_retention: i64,
         audit: &mut AuditFn<'_>,
     ) -> Result<()> {
         let target = self.path.display().to_string();
@@ -275,17 +397,20 @@ impl Store for SqliteStore {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(err)?;
-        tx.execute(
+        tx.prepare_cached(
             "INSERT INTO tenants (tenant_id, created_at) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
-            params![tenant, now],
         )
+        .and_then(|mut s| s.execute(params![tenant, now]))
         .map_err(err)?;
+        if retention_version(&tx, tenant).map_err(err)? != expected_retention {
+            return Err(VaultError::RetentionChanged);
+        }
         {
             let mut subject = tx
                 .prepare_cached("INSERT INTO subjects (tenant_id, pseudonym, created_at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING")
                 .map_err(err)?;
             let mut insert = tx
-                .prepare_cached(&format!("INSERT INTO records (tenant_id, {RECORD_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"))
+                .prepare_cached(&format!("INSERT INTO records (tenant_id, {RECORD_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"))
                 .map_err(err)?;
             let mut last_subject: Option<&str> = None;
             for r in rows {
@@ -305,7 +430,8 @@ impl Store for SqliteStore {
                         r.key_domain,
                         r.ciphertext,
                         r.created_at,
-                        r.clocks
+                        r.clocks,
+                        r.expires_at
                     ])
                     .map_err(err)?;
             }
@@ -367,6 +493,11 @@ impl Store for SqliteStore {
             .map_err(err)?;
         tx.execute(
             "DELETE FROM subjects WHERE tenant_id = ?1 AND pseudonym = ?2",
+            [&e.tenant, &e.pseudonym],
+        )
+        .map_err(err)?;
+        tx.execute(
+            "DELETE FROM subject_events WHERE tenant_id = ?1 AND pseudonym = ?2",
             [&e.tenant, &e.pseudonym],
         )
         .map_err(err)?;
@@ -451,6 +582,37 @@ impl Store for SqliteStore {
         .map_err(err)?;
         tx.commit().map_err(err)?;
         Ok(keys.len() as u64)
+    }
+
+    fn in_tx(
+        &mut self,
+        _tenant: &str,
+        operation: &'static str,
+        work: &mut dyn FnMut(&mut dyn Tx) -> Result<()>,
+    ) -> Result<()> {
+        let target = self.path.display().to_string();
+        let err = |e: rusqlite::Error| VaultError::Storage {
+            operation,
+            target: target.clone(),
+            reason: e.to_string(),
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
+        work(&mut SqliteTx {
+            conn: &tx,
+            target: &target,
+            operation,
+        })?;
+        tx.commit().map_err(err)
+    }
+
+    fn tenant_ids(&mut self) -> Result<Vec<String>> {
+        self.conn
+            .prepare_cached("SELECT tenant_id FROM tenants ORDER BY tenant_id")
+            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+            .map_err(self.err("listing tenants"))
     }
 }
 

@@ -1,0 +1,1470 @@
+//! Retention on the stored records (PRODUCT.md C4, Art. 5(1)(e) GDPR: storage limitation).
+//!
+//! Every record carries `expires_at`, the moment [`custos_retention::expiry`] gives for it from
+//! the policy's rule for its category, the record's own clocks, its subject's events and its
+//! tenant's events and settings (tier, overrides). The column is kept true transactionally:
+//!
+//! - a write computes it from the tenant's retention state at version *v*, and the insert
+//!   checks, under a lock on that state, that *v* is still current (else it recomputes);
+//! - an event, a tier change or an override bumps the version and recomputes the records it can
+//!   affect, in the same transaction;
+//! - a policy whose retention rules changed (its fingerprint differs) makes the next purge
+//!   recompute the tenant's records first.
+//!
+//! The purge then deletes due records in batches, oldest expiry first, each batch one
+//! transaction with its receipts in the audit trail (per category: the rule, how many, the time
+//! ranges; never a pseudonym or a payload). Legal holds are read inside the same transaction and
+//! excluded in the statement itself, so no purge can remove what a hold covers; placing a hold
+//! takes the tenant's retention row for update, so it waits for a batch in flight and every
+//! later batch sees it. On PostgreSQL, batches are claimed with `FOR UPDATE SKIP LOCKED`: several
+//! servers purging at once never delete the same batch twice, and none is skipped.
+//!
+//! All of it is written once, over [`Tx`], for both backends.
+
+use std::collections::{BTreeMap, HashMap};
+
+use custos_policy::resolved::BUILTIN_CLOCKS;
+use custos_policy::{Period, Policy};
+use custos_retention::{Clocks, Expiry, TenantSettings};
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::error::{Result, VaultError};
+use crate::ids::{RecordId, SubjectId};
+use crate::store::{Tx, Val};
+use crate::vault::{AUDIT_CHECKPOINT_EVERY, TenantVault, Vault};
+
+/// How far in the future an event may be dated (clock skew between the app and Custos).
+pub const EVENT_SKEW_SECONDS: i64 = 300;
+
+/// Records deleted per purge transaction, unless [`PurgeOptions::batch_size`] says otherwise.
+pub const DEFAULT_BATCH: u32 = 2000;
+
+/// Rows read per page when expiries are recomputed (memory stays flat however large a tenant).
+const PAGE: i64 = 2000;
+
+/// Whom an event is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventTarget {
+    /// The whole tenant (`contract.ended`, `integration.removed`).
+    Tenant,
+    /// One subject (`consent.withdrawn`, `account.deleted`), optionally for one purpose only:
+    /// then it reaches only the subject's records that serve that purpose.
+    Subject {
+        /// The app's identifier of the subject.
+        subject: SubjectId,
+        /// The purpose the event concerns, if it concerns one.
+        purpose: Option<String>,
+    },
+    /// One record (`draft.decided`, `transcript.created`).
+    Record(RecordId),
+}
+
+/// What an event, a tier change or an override did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ChangeOutcome {
+    /// Whether anything changed (an event already known with an earlier time changes nothing).
+    pub changed: bool,
+    /// How many records' expiries were recomputed.
+    pub recomputed: u64,
+}
+
+/// What a legal hold covers, as asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HoldTarget {
+    /// Everything of the tenant.
+    Tenant,
+    /// Every record of one subject.
+    Subject(SubjectId),
+    /// Every record of one category (and of the categories under it).
+    Category(String),
+}
+
+/// A legal hold as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HoldInfo {
+    /// Its id.
+    pub hold_id: String,
+    /// `tenant`, `subject` or `category`.
+    pub scope: String,
+    /// The subject's pseudonym, for a subject hold.
+    pub subject: Option<String>,
+    /// The category, for a category hold.
+    pub category: Option<String>,
+    /// Why (a case number; no personal data).
+    pub reason: String,
+    /// Who placed it.
+    pub set_by: String,
+    /// When.
+    pub set_at: Timestamp,
+    /// When it was released, if it was.
+    pub released_at: Option<Timestamp>,
+    /// Who released it.
+    pub released_by: Option<String>,
+}
+
+/// How a purge runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PurgeOptions {
+    /// Records per batch (one transaction and one receipt per category each).
+    pub batch_size: u32,
+    /// Only report what would go.
+    pub dry_run: bool,
+    /// Stop after this many batches (an operator's throttle; tests use it to stop halfway).
+    pub max_batches: Option<u64>,
+}
+
+impl Default for PurgeOptions {
+    fn default() -> Self {
+        Self {
+            batch_size: DEFAULT_BATCH,
+            dry_run: false,
+            max_batches: None,
+        }
+    }
+}
+
+/// What a purge did (or, dry, would do) for one rule of one tenant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RuleOutcome {
+    /// The tenant.
+    pub tenant: String,
+    /// The category.
+    pub category: String,
+    /// The rule, in words.
+    pub rule: String,
+    /// Records purged (or due, on a dry run).
+    pub purged: u64,
+    /// Due records kept because a legal hold covers them.
+    pub held: u64,
+    /// The earliest and latest expiry among them.
+    pub expired_from: Option<Timestamp>,
+    /// See `expired_from`.
+    pub expired_to: Option<Timestamp>,
+}
+
+/// What a purge did across tenants.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PurgeReport {
+    /// Whether nothing was deleted.
+    pub dry_run: bool,
+    /// The moment the purge measured expiry against.
+    pub now: Option<Timestamp>,
+    /// Per tenant and category, in order.
+    pub rules: Vec<RuleOutcome>,
+    /// Batches committed.
+    pub batches: u64,
+    /// Records whose expiry was recomputed first (the policy's retention rules changed).
+    pub recomputed: u64,
+    /// Tenants the purge could not run for, with the reason (a clock that went back, …).
+    pub failed: Vec<(String, String)>,
+}
+
+impl PurgeReport {
+    /// Records purged (or due) in all.
+    pub fn purged(&self) -> u64 {
+        self.rules.iter().map(|r| r.purged).sum()
+    }
+    /// Due records kept by legal holds.
+    pub fn held(&self) -> u64 {
+        self.rules.iter().map(|r| r.held).sum()
+    }
+}
+
+/// One category in a tenant's retention report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CategoryReport {
+    /// The category.
+    pub category: String,
+    /// Its rule for this tenant, in words.
+    pub rule: String,
+    /// Records stored.
+    pub records: u64,
+    /// The oldest record's creation.
+    pub oldest: Option<Timestamp>,
+    /// The earliest expiry.
+    pub next_expiry: Option<Timestamp>,
+    /// Records already due (the next purge takes them unless held).
+    pub due: u64,
+    /// Records waiting for an event before their period can start or end.
+    pub waiting: u64,
+    /// Records under a legal hold.
+    pub held: u64,
+}
+
+/// A tenant's retention report: per category, and the holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RetentionReport {
+    /// The tenant.
+    pub tenant: String,
+    /// When it was made.
+    pub at: Timestamp,
+    /// The tenant's tier.
+    pub tier: Option<String>,
+    /// The tenant's overrides: category → period in words.
+    pub overrides: BTreeMap<String, String>,
+    /// Tenant-level events: name → when.
+    pub events: BTreeMap<String, Timestamp>,
+    /// Per stored category of the policy (and any category found in the data).
+    pub categories: Vec<CategoryReport>,
+    /// The active legal holds.
+    pub holds: Vec<HoldInfo>,
+    /// When the tenant was last purged.
+    pub last_purge: Option<Timestamp>,
+}
+
+/// The tenant's retention state, stored as JSON in `tenant_retention.state`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct State {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tier: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tier_since: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    overrides: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    events: BTreeMap<String, Timestamp>,
+}
+
+impl State {
+    fn settings(&self) -> TenantSettings {
+        TenantSettings {
+            tier: self.tier.clone(),
+            overrides: self
+                .overrides
+                .iter()
+                .filter_map(|(c, p)| Some((c.clone(), Period::parse(p).ok()?)))
+                .collect(),
+        }
+    }
+}
+
+/// The state row, read inside a transaction.
+struct Row {
+    version: i64,
+    state: State,
+    fingerprint: String,
+    last_purge_at: Option<i64>,
+}
+
+/// A subject's event as stored.
+#[derive(Debug, Clone)]
+struct SubjectEvent {
+    event: String,
+    /// Empty: every purpose.
+    purpose: String,
+    at: Timestamp,
+}
+
+/// The retention-relevant part of a policy, hashed: when it changes, stored expiries are stale.
+pub(crate) fn fingerprint(policy: &Policy) -> String {
+    let rules: Vec<_> = policy
+        .categories
+        .iter()
+        .map(|c| (&c.id, c.stored, &c.retention))
+        .collect();
+    let json = serde_json::to_vec(&rules).unwrap_or_default();
+    hex::encode(&Sha256::digest(&json)[..16])
+}
+
+fn ts(micros: i64) -> Result<Timestamp> {
+    Timestamp::from_microsecond(micros)
+        .map_err(|_| VaultError::Corrupt(format!("impossible time {micros} in retention data")))
+}
+
+fn corrupt(what: &str) -> VaultError {
+    VaultError::Corrupt(format!("unreadable {what} in retention data"))
+}
+
+/// Reads (creating at version 0) the tenant's state row; on PostgreSQL locks it `FOR UPDATE`
+/// (`exclusive`) or `FOR SHARE`.
+fn lock_state(tx: &mut dyn Tx, tenant: &str, exclusive: bool) -> Result<Row> {
+    tx.execute(
+        "INSERT INTO tenant_retention (tenant_id, version, state, fingerprint) VALUES ($1, 0, '{}', '') ON CONFLICT DO NOTHING",
+        &[tenant.into()],
+    )?;
+    let lock = match (tx.postgres(), exclusive) {
+        (false, _) => "",
+        (true, true) => " FOR UPDATE",
+        (true, false) => " FOR SHARE",
+    };
+    let rows = tx.query(
+        &format!("SELECT version, state, fingerprint, last_purge_at FROM tenant_retention WHERE tenant_id = $1{lock}"),
+        &[tenant.into()],
+    )?;
+    let mut row = rows
+        .into_iter()
+        .next()
+        .ok_or_else(|| corrupt("tenant state"))?
+        .into_iter();
+    let mut next = || row.next().ok_or_else(|| corrupt("tenant state"));
+    let version = next()?.int().ok_or_else(|| corrupt("state version"))?;
+    let state_text = next()?.into_text().ok_or_else(|| corrupt("state"))?;
+    let fingerprint = next()?.into_text().unwrap_or_default();
+    let last_purge_at = next()?.int();
+    let state = serde_json::from_str(&state_text).map_err(|_| corrupt("tenant state"))?;
+    Ok(Row {
+        version,
+        state,
+        fingerprint,
+        last_purge_at,
+    })
+}
+
+fn save_state(tx: &mut dyn Tx, tenant: &str, row: &Row) -> Result<()> {
+    let text = serde_json::to_string(&row.state).map_err(|_| corrupt("tenant state"))?;
+    tx.execute(
+        "UPDATE tenant_retention SET version = $2, state = $3, fingerprint = $4, last_purge_at = $5 WHERE tenant_id = $1",
+        &[
+            tenant.into(),
+            row.version.into(),
+            text.into(),
+            row.fingerprint.clone().into(),
+            row.last_purge_at.into(),
+        ],
+    )?;
+    Ok(())
+}
+
+fn tenant_exists(tx: &mut dyn Tx, tenant: &str) -> Result<()> {
+    let found = tx.query(
+        "SELECT 1 FROM tenants WHERE tenant_id = $1",
+        &[tenant.into()],
+    )?;
+    if found.is_empty() {
+        return Err(VaultError::UnknownTenant(tenant.to_owned()));
+    }
+    Ok(())
+}
+
+fn placeholders(from: usize, n: usize) -> String {
+    (from..from + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Subject events of the given subjects (all of the tenant's when `None`).
+fn subject_events(
+    tx: &mut dyn Tx,
+    tenant: &str,
+    subjects: Option<&[&str]>,
+) -> Result<HashMap<String, Vec<SubjectEvent>>> {
+    let mut out: HashMap<String, Vec<SubjectEvent>> = HashMap::new();
+    let mut load = |tx: &mut dyn Tx, sql: &str, params: &[Val]| -> Result<()> {
+        for r in tx.query(sql, params)? {
+            let mut it = r.into_iter();
+            let (Some(p), Some(e), Some(pu), Some(at)) =
+                (it.next(), it.next(), it.next(), it.next())
+            else {
+                return Err(corrupt("subject event"));
+            };
+            out.entry(p.into_text().ok_or_else(|| corrupt("pseudonym"))?)
+                .or_default()
+                .push(SubjectEvent {
+                    event: e.into_text().ok_or_else(|| corrupt("event"))?,
+                    purpose: pu.into_text().unwrap_or_default(),
+                    at: ts(at.int().ok_or_else(|| corrupt("event time"))?)?,
+                });
+        }
+        Ok(())
+    };
+    const COLS: &str =
+        "SELECT pseudonym, event, purpose, occurred_at FROM subject_events WHERE tenant_id = $1";
+    match subjects {
+        None => load(tx, COLS, &[tenant.into()])?,
+        Some(list) => {
+            for chunk in list.chunks(400) {
+                let mut params: Vec<Val> = vec![tenant.into()];
+                params.extend(chunk.iter().map(|s| Val::from(*s)));
+                load(
+                    tx,
+                    &format!("{COLS} AND pseudonym IN ({})", placeholders(2, chunk.len())),
+                    &params,
+                )?;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Everything needed to compute a record's expiry besides the record itself.
+pub(crate) struct Context<'a> {
+    policy: &'a Policy,
+    settings: TenantSettings,
+    tenant_events: BTreeMap<String, Timestamp>,
+    subjects: HashMap<String, Vec<SubjectEvent>>,
+}
+
+impl Context<'_> {
+    /// The record's expiry in microseconds, or `None` while it waits for an event or when only
+    /// criteria govern it (never purged automatically).
+    pub(crate) fn expires_at(
+        &self,
+        category: &str,
+        purposes: &[String],
+        pseudonym: &str,
+        created_at: Timestamp,
+        record_clocks: &BTreeMap<String, Timestamp>,
+    ) -> Option<i64> {
+        let mut clocks = Clocks::created_at(created_at);
+        let note = |clocks: &mut Clocks, name: &str, at: Timestamp| {
+            if name == "last_activity" {
+                // The latest activity counts, not the first.
+                clocks.last_activity = Some(clocks.last_activity.map_or(at, |t| t.max(at)));
+            } else {
+                clocks.record(name, at);
+            }
+        };
+        for (k, v) in record_clocks {
+            note(&mut clocks, k, *v);
+        }
+        for (k, v) in &self.tenant_events {
+            note(&mut clocks, k, *v);
+        }
+        for e in self.subjects.get(pseudonym).into_iter().flatten() {
+            if e.purpose.is_empty() || purposes.iter().any(|p| *p == e.purpose) {
+                note(&mut clocks, &e.event, e.at);
+            }
+        }
+        match custos_retention::expiry(self.policy, category, &clocks, &self.settings) {
+            Ok(Expiry::At { at, .. }) => Some(at.as_microsecond()),
+            _ => None,
+        }
+    }
+}
+
+/// Which records a change can affect.
+enum Scope {
+    /// The tenant's records in these categories (all categories when `None`).
+    Categories(Option<Vec<String>>),
+    /// One subject's records (by pseudonym).
+    Subject(String),
+    /// One record.
+    Record(String),
+}
+
+/// Recomputes and stores the expiries of the records in `scope`, page by page. Returns how
+/// many were looked at.
+fn recompute(tx: &mut dyn Tx, tenant: &str, ctx: &Context<'_>, scope: &Scope) -> Result<u64> {
+    let mut filter = String::new();
+    let mut fixed: Vec<Val> = vec![tenant.into()];
+    match scope {
+        Scope::Categories(None) => {}
+        Scope::Categories(Some(cats)) => {
+            if cats.is_empty() {
+                return Ok(0);
+            }
+            filter = format!(" AND category IN ({})", placeholders(3, cats.len()));
+        }
+        Scope::Subject(p) => {
+            filter = " AND pseudonym = $3".into();
+            fixed.push(p.as_str().into());
+        }
+        Scope::Record(id) => {
+            filter = " AND record_id = $3".into();
+            fixed.push(id.as_str().into());
+        }
+    }
+    let sql = format!(
+        "SELECT record_id, pseudonym, category, purposes, created_at, clocks, expires_at FROM records WHERE tenant_id = $1 AND record_id > $2{filter} ORDER BY record_id LIMIT {PAGE}"
+    );
+    let mut after = String::new();
+    let mut seen = 0u64;
+    loop {
+        let mut params = vec![fixed[0].clone(), after.clone().into()];
+        params.extend(fixed[1..].iter().cloned());
+        if let Scope::Categories(Some(cats)) = scope {
+            params.extend(cats.iter().map(|c| Val::from(c.as_str())));
+        }
+        let rows = tx.query(&sql, &params)?;
+        let n = rows.len();
+        for r in rows {
+            let mut it = r.into_iter();
+            let mut next = || it.next().ok_or_else(|| corrupt("record"));
+            let id = next()?.into_text().ok_or_else(|| corrupt("record id"))?;
+            let pseudonym = next()?.into_text().ok_or_else(|| corrupt("pseudonym"))?;
+            let category = next()?.into_text().ok_or_else(|| corrupt("category"))?;
+            let purposes: Vec<String> =
+                serde_json::from_str(next()?.text().unwrap_or("[]")).unwrap_or_default();
+            let created = ts(next()?.int().ok_or_else(|| corrupt("creation time"))?)?;
+            let clocks = parse_clocks(next()?.text().unwrap_or("{}"))?;
+            let old = next()?.int();
+            let new = ctx.expires_at(&category, &purposes, &pseudonym, created, &clocks);
+            if new != old {
+                tx.execute(
+                    "UPDATE records SET expires_at = $3 WHERE tenant_id = $1 AND record_id = $2",
+                    &[tenant.into(), id.clone().into(), new.into()],
+                )?;
+            }
+            seen += 1;
+            after = id;
+        }
+        if n < PAGE as usize {
+            return Ok(seen);
+        }
+    }
+}
+
+pub(crate) fn parse_clocks(text: &str) -> Result<BTreeMap<String, Timestamp>> {
+    let v: BTreeMap<String, String> =
+        serde_json::from_str(text).map_err(|_| corrupt("record clocks"))?;
+    v.into_iter()
+        .map(|(k, v)| Ok((k, v.parse().map_err(|_| corrupt("record clock"))?)))
+        .collect()
+}
+
+fn clocks_text(clocks: &BTreeMap<String, Timestamp>) -> String {
+    let map: BTreeMap<&String, String> = clocks.iter().map(|(k, v)| (k, v.to_string())).collect();
+    serde_json::to_string(&map).unwrap_or_else(|_| "{}".into())
+}
+
+/// The categories whose rule counts from or ends with `event`.
+fn categories_on_event(policy: &Policy, event: &str) -> Vec<String> {
+    policy
+        .categories
+        .iter()
+        .filter(|c| {
+            c.retention
+                .as_ref()
+                .is_some_and(|r| r.from == event || r.until.iter().any(|u| u == event))
+        })
+        .map(|c| c.id.clone())
+        .collect()
+}
+
+/// The policy's stored categories equal to or under `category`.
+fn covered_categories(policy: &Policy, category: &str) -> Vec<String> {
+    let prefix = format!("{category}.");
+    policy
+        .categories
+        .iter()
+        .filter(|c| {
+            c.id == category || c.id.starts_with(&prefix) || c.parent.as_deref() == Some(category)
+        })
+        .map(|c| c.id.clone())
+        .collect()
+}
+
+/// The rule of a category for a tenant, in words (for receipts and reports).
+pub fn rule_text(policy: &Policy, category: &str, settings: &TenantSettings) -> String {
+    let Some(rule) = policy.category(category).and_then(|c| c.retention.as_ref()) else {
+        return "no retention rule (kept until erased)".into();
+    };
+    let (period, source) = match (
+        settings.overrides.get(category),
+        settings
+            .tier
+            .as_ref()
+            .and_then(|t| rule.tiers.iter().find(|x| &x.tier == t)),
+    ) {
+        (Some(p), _) if rule.tenant_override.is_some() => {
+            (Some(*p), " (tenant override)".to_owned())
+        }
+        (_, Some(t)) => (Some(t.period), format!(" (tier {})", t.tier)),
+        _ => (rule.period, String::new()),
+    };
+    let mut parts = Vec::new();
+    if let Some(p) = period {
+        parts.push(format!("{p} from {}{source}", rule.from));
+    }
+    if !rule.until.is_empty() {
+        parts.push(format!("until {}", rule.until.join(" or ")));
+    }
+    if parts.is_empty() {
+        parts.push("criteria only (never purged automatically)".into());
+    }
+    let mut text = parts.join(", or ");
+    if let Some(st) = &rule.statutory {
+        let p = st.period.or(rule.period);
+        if let Some(p) = p {
+            text.push_str(&format!("; statutory {p}"));
+        }
+    }
+    text
+}
+
+/// The active holds, and the SQL filter that leaves out what they cover.
+struct Holds {
+    tenant_wide: bool,
+    subjects: Vec<String>,
+    categories: Vec<String>,
+}
+
+impl Holds {
+    fn load(tx: &mut dyn Tx, tenant: &str, policy: &Policy) -> Result<Holds> {
+        let mut h = Holds {
+            tenant_wide: false,
+            subjects: Vec::new(),
+            categories: Vec::new(),
+        };
+        for r in tx.query(
+            "SELECT pseudonym, category FROM holds WHERE tenant_id = $1 AND released_at IS NULL",
+            &[tenant.into()],
+        )? {
+            let mut it = r.into_iter();
+            let subject = it.next().and_then(Val::into_text);
+            let category = it.next().and_then(Val::into_text);
+            match (subject, category) {
+                (Some(s), _) => h.subjects.push(s),
+                (None, Some(c)) => {
+                    h.categories.extend(covered_categories(policy, &c));
+                    h.categories.push(c);
+                }
+                (None, None) => h.tenant_wide = true,
+            }
+        }
+        h.subjects.sort();
+        h.subjects.dedup();
+        h.categories.sort();
+        h.categories.dedup();
+        Ok(h)
+    }
+
+    /// ` AND pseudonym NOT IN (…) AND category NOT IN (…)` with placeholders from `$from`, and
+    /// the values to bind.
+    fn filter(&self, from: usize) -> (String, Vec<Val>) {
+        let mut sql = String::new();
+        let mut vals = Vec::new();
+        if !self.subjects.is_empty() {
+            sql.push_str(&format!(
+                " AND pseudonym NOT IN ({})",
+                placeholders(from, self.subjects.len())
+            ));
+            vals.extend(self.subjects.iter().map(|s| Val::from(s.as_str())));
+        }
+        if !self.categories.is_empty() {
+            sql.push_str(&format!(
+                " AND category NOT IN ({})",
+                placeholders(from + vals.len(), self.categories.len())
+            ));
+            vals.extend(self.categories.iter().map(|s| Val::from(s.as_str())));
+        }
+        (sql, vals)
+    }
+}
+
+fn validate_event(policy: &Policy, event: &str) -> Result<()> {
+    let known = policy.events.iter().any(|e| e.id == event)
+        || (BUILTIN_CLOCKS.contains(&event) && event != "created");
+    if known {
+        return Ok(());
+    }
+    let candidates = policy
+        .events
+        .iter()
+        .map(|e| e.id.as_str())
+        .chain(BUILTIN_CLOCKS.iter().copied().filter(|c| *c != "created"));
+    Err(VaultError::UnknownEvent {
+        event: event.to_owned(),
+        nearest: custos_policy::diag::nearest(event, candidates).map(str::to_owned),
+    })
+}
+
+fn hold_row(r: Vec<Val>) -> Result<HoldInfo> {
+    let mut it = r.into_iter();
+    let mut next = || it.next().ok_or_else(|| corrupt("hold"));
+    let hold_id = next()?.into_text().ok_or_else(|| corrupt("hold id"))?;
+    let subject = next()?.into_text();
+    let category = next()?.into_text();
+    let reason = next()?.into_text().unwrap_or_default();
+    let set_by = next()?.into_text().unwrap_or_default();
+    let set_at = ts(next()?.int().ok_or_else(|| corrupt("hold time"))?)?;
+    let released_at = next()?.int().map(ts).transpose()?;
+    let released_by = next()?.into_text();
+    let scope = match (&subject, &category) {
+        (Some(_), _) => "subject",
+        (None, Some(_)) => "category",
+        (None, None) => "tenant",
+    };
+    Ok(HoldInfo {
+        hold_id,
+        scope: scope.into(),
+        subject,
+        category,
+        reason,
+        set_by,
+        set_at,
+        released_at,
+        released_by,
+    })
+}
+
+const HOLD_COLUMNS: &str =
+    "hold_id, pseudonym, category, reason, set_by, set_at, released_at, released_by";
+
+fn event_entry(
+    tenant: &str,
+    actor: &str,
+    action: &str,
+    subject: Option<String>,
+    details: serde_json::Value,
+) -> custos_audit::Event {
+    custos_audit::Event {
+        tenant: tenant.to_owned(),
+        actor: actor.to_owned(),
+        action: action.to_owned(),
+        subject,
+        details,
+    }
+}
+
+impl TenantVault<'_> {
+    /// The context for computing expiries of new records of `subjects`, and the state version
+    /// it was read at.
+    pub(crate) fn retention_context<'p>(
+        &mut self,
+        policy: &'p Policy,
+        subjects: &[&str],
+    ) -> Result<(i64, Context<'p>)> {
+        let tenant = self.tenant_id().as_str().to_owned();
+        let mut out = None;
+        self.store()
+            .in_tx(&tenant, "reading retention settings", &mut |tx| {
+                let rows = tx.query(
+                    "SELECT version, state FROM tenant_retention WHERE tenant_id = $1",
+                    &[tenant.as_str().into()],
+                )?;
+                let (version, state) = match rows.into_iter().next() {
+                    Some(r) => {
+                        let mut it = r.into_iter();
+                        let v = it.next().and_then(|v| v.int()).unwrap_or(0);
+                        let s: State = it
+                            .next()
+                            .and_then(Val::into_text)
+                            .and_then(|t| serde_json::from_str(&t).ok())
+                            .ok_or_else(|| corrupt("tenant state"))?;
+                        (v, s)
+                    }
+                    None => (0, State::default()),
+                };
+                let events = subject_events(tx, &tenant, Some(subjects))?;
+                out = Some((version, state, events));
+                Ok(())
+            })?;
+        let (version, state, subjects) = out.ok_or_else(|| corrupt("tenant state"))?;
+        Ok((
+            version,
+            Context {
+                policy,
+                settings: state.settings(),
+                tenant_events: state.events,
+                subjects,
+            },
+        ))
+    }
+
+    /// Runs a retention change: locks the tenant's state, lets `apply` change it (returning the
+    /// records to recompute, or `None` when nothing changed), bumps the version, recomputes and
+    /// writes the audit entry, all in one transaction.
+    fn change(
+        &mut self,
+        policy: &Policy,
+        operation: &'static str,
+        now: Timestamp,
+        apply: &mut dyn FnMut(
+            &mut dyn Tx,
+            &mut State,
+        ) -> Result<Option<(Scope, custos_audit::Event)>>,
+    ) -> Result<ChangeOutcome> {
+        let tenant = self.tenant_id().as_str().to_owned();
+        let key = self.audit_key().clone();
+        let mut outcome = ChangeOutcome {
+            changed: false,
+            recomputed: 0,
+        };
+        self.store().in_tx(&tenant, operation, &mut |tx| {
+            tenant_exists(tx, &tenant)?;
+            let mut row = lock_state(tx, &tenant, true)?;
+            let Some((scope, mut event)) = apply(tx, &mut row.state)? else {
+                return Ok(());
+            };
+            row.version += 1;
+            save_state(tx, &tenant, &row)?;
+            let pseudonym = match &scope {
+                Scope::Subject(p) => Some(vec![p.as_str()]),
+                _ => None,
+            };
+            let ctx = Context {
+                policy,
+                settings: row.state.settings(),
+                tenant_events: row.state.events.clone(),
+                subjects: subject_events(tx, &tenant, pseudonym.as_deref())?,
+            };
+            let n = recompute(tx, &tenant, &ctx, &scope)?;
+            if let Some(obj) = event.details.as_object_mut() {
+                obj.insert("recomputed".into(), n.into());
+            }
+            tx.append_audit(&mut |head| {
+                custos_audit::build(
+                    head,
+                    std::slice::from_ref(&event),
+                    now,
+                    &key,
+                    AUDIT_CHECKPOINT_EVERY,
+                )
+            })?;
+            outcome = ChangeOutcome {
+                changed: true,
+                recomputed: n,
+            };
+            Ok(())
+        })?;
+        Ok(outcome)
+    }
+
+    /// Records that `event` happened at `at` for `target` (Art. 5(1)(e)): idempotent, and late or
+    /// out-of-order events are safe, because the first time an event happened is the one that
+    /// counts (`last_activity`: the latest). Recomputes the expiries the event can change.
+    pub fn record_event(
+        &mut self,
+        policy: &Policy,
+        target: &EventTarget,
+        event: &str,
+        at: Timestamp,
+        now: Timestamp,
+    ) -> Result<ChangeOutcome> {
+        validate_event(policy, event)?;
+        if at.as_second() > now.as_second() + EVENT_SKEW_SECONDS {
+            return Err(VaultError::EventInFuture {
+                event: event.to_owned(),
+                at,
+                now,
+                skew_seconds: EVENT_SKEW_SECONDS,
+            });
+        }
+        let tenant = self.tenant_id().as_str().to_owned();
+        let actor = self.actor().to_owned();
+        let later = |old: Timestamp| {
+            if event == "last_activity" {
+                at <= old
+            } else {
+                at >= old
+            }
+        };
+        match target {
+            EventTarget::Tenant => {
+                let cats = categories_on_event(policy, event);
+                self.change(policy, "recording a tenant event", now, &mut |_, state| {
+                    if state.events.get(event).is_some_and(|old| later(*old)) {
+                        return Ok(None);
+                    }
+                    state.events.insert(event.to_owned(), at);
+                    Ok(Some((
+                        Scope::Categories(Some(cats.clone())),
+                        event_entry(&tenant, &actor, "retention.event", None, serde_json::json!({ "event": event, "scope": "tenant", "at": at })),
+                    )))
+                })
+            }
+            EventTarget::Subject { subject, purpose } => {
+                if let Some(p) = purpose
+                    && policy.purpose(p).is_none()
+                {
+                    return Err(VaultError::UnknownPurpose {
+                        purpose: p.clone(),
+                        category: "-".into(),
+                    });
+                }
+                let pseudonym = self.pseudonym(subject).as_str().to_owned();
+                let purpose = purpose.clone().unwrap_or_default();
+                self.change(policy, "recording a subject event", now, &mut |tx, _| {
+                    let known = tx.query(
+                        "SELECT 1 FROM subjects WHERE tenant_id = $1 AND pseudonym = $2",
+                        &[tenant.as_str().into(), pseudonym.as_str().into()],
+                    )?;
+                    if known.is_empty() {
+                        return Err(VaultError::UnknownSubject);
+                    }
+                    let old = tx.query(
+                        "SELECT occurred_at FROM subject_events WHERE tenant_id = $1 AND pseudonym = $2 AND event = $3 AND purpose = $4",
+                        &[tenant.as_str().into(), pseudonym.as_str().into(), event.into(), purpose.as_str().into()],
+                    )?;
+                    let old = old.into_iter().next().and_then(|r| r.first().and_then(Val::int));
+                    if let Some(old) = old
+                        && later(ts(old)?)
+                    {
+                        return Ok(None);
+                    }
+                    tx.execute(
+                        "DELETE FROM subject_events WHERE tenant_id = $1 AND pseudonym = $2 AND event = $3 AND purpose = $4",
+                        &[tenant.as_str().into(), pseudonym.as_str().into(), event.into(), purpose.as_str().into()],
+                    )?;
+                    tx.execute(
+                        "INSERT INTO subject_events (tenant_id, pseudonym, event, purpose, occurred_at) VALUES ($1, $2, $3, $4, $5)",
+                        &[tenant.as_str().into(), pseudonym.as_str().into(), event.into(), purpose.as_str().into(), at.as_microsecond().into()],
+                    )?;
+                    Ok(Some((
+                        Scope::Subject(pseudonym.clone()),
+                        event_entry(&tenant, &actor, "retention.event", Some(pseudonym.clone()), serde_json::json!({ "event": event, "scope": "subject", "purpose": purpose, "at": at })),
+                    )))
+                })
+            }
+            EventTarget::Record(id) => {
+                self.change(policy, "recording a record event", now, &mut |tx, _| {
+                    let rows = tx.query(
+                        "SELECT clocks, pseudonym FROM records WHERE tenant_id = $1 AND record_id = $2",
+                        &[tenant.as_str().into(), id.as_str().into()],
+                    )?;
+                    let Some(r) = rows.into_iter().next() else {
+                        return Err(VaultError::RecordNotFound(id.clone()));
+                    };
+                    let mut clocks = parse_clocks(r[0].text().unwrap_or("{}"))?;
+                    let pseudonym = r[1].text().map(str::to_owned);
+                    if clocks.get(event).is_some_and(|old| later(*old)) {
+                        return Ok(None);
+                    }
+                    clocks.insert(event.to_owned(), at);
+                    tx.execute(
+                        "UPDATE records SET clocks = $3 WHERE tenant_id = $1 AND record_id = $2",
+                        &[tenant.as_str().into(), id.as_str().into(), clocks_text(&clocks).into()],
+                    )?;
+                    Ok(Some((
+                        Scope::Record(id.as_str().to_owned()),
+                        event_entry(&tenant, &actor, "retention.event", pseudonym, serde_json::json!({ "event": event, "scope": "record", "record": id.as_str(), "at": at })),
+                    )))
+                })
+            }
+        }
+    }
+}
+
+impl TenantVault<'_> {
+    /// Sets the tenant's subscription tier as of `since`. A change dated before the tier already
+    /// recorded is stale (it arrived out of order) and changes nothing.
+    pub fn set_tier(
+        &mut self,
+        policy: &Policy,
+        tier: &str,
+        since: Timestamp,
+        now: Timestamp,
+    ) -> Result<ChangeOutcome> {
+        if !policy.tiers.iter().any(|t| t.id == tier) {
+            return Err(VaultError::UnknownTier {
+                tier: tier.to_owned(),
+                nearest: custos_policy::diag::nearest(
+                    tier,
+                    policy.tiers.iter().map(|t| t.id.as_str()),
+                )
+                .map(str::to_owned),
+            });
+        }
+        let cats: Vec<String> = policy
+            .categories
+            .iter()
+            .filter(|c| c.retention.as_ref().is_some_and(|r| !r.tiers.is_empty()))
+            .map(|c| c.id.clone())
+            .collect();
+        let tenant = self.tenant_id().as_str().to_owned();
+        let actor = self.actor().to_owned();
+        self.change(policy, "changing the tier", now, &mut |_, state| {
+            if state.tier_since.is_some_and(|t| t > since)
+                || (state.tier.as_deref() == Some(tier) && state.tier_since == Some(since))
+            {
+                return Ok(None);
+            }
+            state.tier = Some(tier.to_owned());
+            state.tier_since = Some(since);
+            Ok(Some((
+                Scope::Categories(Some(cats.clone())),
+                event_entry(
+                    &tenant,
+                    &actor,
+                    "retention.tier",
+                    None,
+                    serde_json::json!({ "tier": tier, "since": since }),
+                ),
+            )))
+        })
+    }
+
+    /// Sets (or with `None` removes) the tenant's own period for `category`, which must lie
+    /// within the policy's bounds ([`custos_retention::check_override`]).
+    pub fn set_override(
+        &mut self,
+        policy: &Policy,
+        category: &str,
+        period: Option<Period>,
+        now: Timestamp,
+    ) -> Result<ChangeOutcome> {
+        if let Some(p) = period {
+            custos_retention::check_override(policy, category, p)?;
+        } else if policy.category(category).is_none() {
+            return Err(
+                custos_retention::RetentionError::UnknownCategory(category.to_owned()).into(),
+            );
+        }
+        let tenant = self.tenant_id().as_str().to_owned();
+        let actor = self.actor().to_owned();
+        let text = period.map(|p| p.to_string());
+        self.change(
+            policy,
+            "changing a retention override",
+            now,
+            &mut |_, state| {
+                if state.overrides.get(category) == text.as_ref() {
+                    return Ok(None);
+                }
+                match &text {
+                    Some(t) => state.overrides.insert(category.to_owned(), t.clone()),
+                    None => state.overrides.remove(category),
+                };
+                Ok(Some((
+                    Scope::Categories(Some(covered_categories(policy, category))),
+                    event_entry(
+                        &tenant,
+                        &actor,
+                        "retention.override",
+                        None,
+                        serde_json::json!({ "category": category, "period": text }),
+                    ),
+                )))
+            },
+        )
+    }
+
+    /// Places a legal hold: until it is released, no purge removes what it covers. The reason
+    /// names a case or claim, not a person.
+    pub fn place_hold(
+        &mut self,
+        policy: &Policy,
+        target: &HoldTarget,
+        reason: &str,
+        now: Timestamp,
+    ) -> Result<HoldInfo> {
+        let reason = reason.trim();
+        if reason.is_empty() {
+            return Err(VaultError::InvalidHold(
+                "a hold needs a reason (a case or claim reference)".into(),
+            ));
+        }
+        if reason.chars().count() > 500 {
+            return Err(VaultError::InvalidHold(
+                "the reason is longer than 500 characters".into(),
+            ));
+        }
+        let (subject, category) = match target {
+            HoldTarget::Tenant => (None, None),
+            HoldTarget::Subject(s) => (Some(self.pseudonym(s).as_str().to_owned()), None),
+            HoldTarget::Category(c) => {
+                if policy.category(c).is_none() {
+                    return Err(custos_retention::RetentionError::UnknownCategory(c.clone()).into());
+                }
+                (None, Some(c.clone()))
+            }
+        };
+        let mut id = [0u8; 8];
+        crate::keys::fill_random(&mut id)?;
+        let hold = HoldInfo {
+            hold_id: format!("hold_{}", hex::encode(id)),
+            scope: match target {
+                HoldTarget::Tenant => "tenant",
+                HoldTarget::Subject(_) => "subject",
+                HoldTarget::Category(_) => "category",
+            }
+            .into(),
+            subject,
+            category,
+            reason: reason.to_owned(),
+            set_by: self.actor().to_owned(),
+            set_at: now,
+            released_at: None,
+            released_by: None,
+        };
+        let tenant = self.tenant_id().as_str().to_owned();
+        let key = self.audit_key().clone();
+        self.store().in_tx(&tenant, "placing a legal hold", &mut |tx| {
+            tenant_exists(tx, &tenant)?;
+            // Waits for a purge batch in flight; every later batch sees the hold.
+            lock_state(tx, &tenant, true)?;
+            tx.execute(
+                &format!("INSERT INTO holds (tenant_id, {HOLD_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, NULL)"),
+                &[
+                    tenant.as_str().into(),
+                    hold.hold_id.as_str().into(),
+                    hold.subject.clone().into(),
+                    hold.category.clone().into(),
+                    hold.reason.as_str().into(),
+                    hold.set_by.as_str().into(),
+                    now.as_microsecond().into(),
+                ],
+            )?;
+            let ev = event_entry(&tenant, &hold.set_by, "retention.hold.placed", hold.subject.clone(), serde_json::json!({ "hold_id": hold.hold_id, "scope": hold.scope, "category": hold.category }));
+            tx.append_audit(&mut |head| custos_audit::build(head, std::slice::from_ref(&ev), now, &key, AUDIT_CHECKPOINT_EVERY))
+        })?;
+        Ok(hold)
+    }
+
+    /// Releases a legal hold; purges may take what it covered from then on.
+    pub fn release_hold(&mut self, hold_id: &str, now: Timestamp) -> Result<HoldInfo> {
+        let tenant = self.tenant_id().as_str().to_owned();
+        let key = self.audit_key().clone();
+        let actor = self.actor().to_owned();
+        let mut out = None;
+        self.store().in_tx(&tenant, "releasing a legal hold", &mut |tx| {
+            lock_state(tx, &tenant, true)?;
+            let n = tx.execute(
+                "UPDATE holds SET released_at = $3, released_by = $4 WHERE tenant_id = $1 AND hold_id = $2 AND released_at IS NULL",
+                &[tenant.as_str().into(), hold_id.into(), now.as_microsecond().into(), actor.as_str().into()],
+            )?;
+            if n == 0 {
+                return Err(VaultError::HoldNotFound(hold_id.to_owned()));
+            }
+            let rows = tx.query(
+                &format!("SELECT {HOLD_COLUMNS} FROM holds WHERE tenant_id = $1 AND hold_id = $2"),
+                &[tenant.as_str().into(), hold_id.into()],
+            )?;
+            let hold = hold_row(rows.into_iter().next().ok_or_else(|| corrupt("hold"))?)?;
+            let ev = event_entry(&tenant, &actor, "retention.hold.released", hold.subject.clone(), serde_json::json!({ "hold_id": hold.hold_id, "scope": hold.scope, "category": hold.category }));
+            tx.append_audit(&mut |head| custos_audit::build(head, std::slice::from_ref(&ev), now, &key, AUDIT_CHECKPOINT_EVERY))?;
+            out = Some(hold);
+            Ok(())
+        })?;
+        out.ok_or_else(|| corrupt("hold"))
+    }
+
+    /// The tenant's legal holds, active ones only unless `all`.
+    pub fn holds(&mut self, all: bool) -> Result<Vec<HoldInfo>> {
+        let tenant = self.tenant_id().as_str().to_owned();
+        let mut out = Vec::new();
+        let active = if all { "" } else { " AND released_at IS NULL" };
+        self.store().in_tx(&tenant, "listing legal holds", &mut |tx| {
+            out = tx
+                .query(
+                    &format!("SELECT {HOLD_COLUMNS} FROM holds WHERE tenant_id = $1{active} ORDER BY set_at, hold_id"),
+                    &[tenant.as_str().into()],
+                )?
+                .into_iter()
+                .map(hold_row)
+                .collect::<Result<_>>()?;
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// Purges this tenant's due records (see the module documentation). `progress` is told the
+    /// records purged after each batch.
+    pub fn purge(
+        &mut self,
+        policy: &Policy,
+        now: Timestamp,
+        opts: PurgeOptions,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<PurgeReport> {
+        let tenant = self.tenant_id().as_str().to_owned();
+        let key = self.audit_key().clone();
+        let actor = self.actor().to_owned();
+        let fp = fingerprint(policy);
+        let mut report = PurgeReport {
+            dry_run: opts.dry_run,
+            now: Some(now),
+            ..PurgeReport::default()
+        };
+        // 1. The clock, and expiries made under an older policy.
+        let mut settings = TenantSettings::default();
+        self.store()
+            .in_tx(&tenant, "preparing a purge", &mut |tx| {
+                let mut row = lock_state(tx, &tenant, !opts.dry_run)?;
+                if let Some(last) = row.last_purge_at
+                    && last > now.as_microsecond()
+                {
+                    return Err(VaultError::ClockWentBack {
+                        tenant: tenant.clone(),
+                        last: ts(last)?,
+                        now,
+                    });
+                }
+                settings = row.state.settings();
+                if opts.dry_run {
+                    return Ok(());
+                }
+                if row.fingerprint != fp {
+                    let ctx = Context {
+                        policy,
+                        settings: row.state.settings(),
+                        tenant_events: row.state.events.clone(),
+                        subjects: subject_events(tx, &tenant, None)?,
+                    };
+                    report.recomputed = recompute(tx, &tenant, &ctx, &Scope::Categories(None))?;
+                    row.fingerprint = fp.clone();
+                    row.version += 1;
+                }
+                row.last_purge_at = Some(now.as_microsecond());
+                save_state(tx, &tenant, &row)
+            })?;
+        let mut per_category: BTreeMap<String, RuleOutcome> = BTreeMap::new();
+        let outcome = |per: &mut BTreeMap<String, RuleOutcome>, category: &str| -> RuleOutcome {
+            per.remove(category).unwrap_or_else(|| RuleOutcome {
+                tenant: tenant.clone(),
+                category: category.to_owned(),
+                rule: rule_text(policy, category, &settings),
+                purged: 0,
+                held: 0,
+                expired_from: None,
+                expired_to: None,
+            })
+        };
+        // 2. What is due, and what of it is held.
+        if opts.dry_run {
+            let mut due: Vec<(String, u64, Option<i64>, Option<i64>)> = Vec::new();
+            let mut free: HashMap<String, u64> = HashMap::new();
+            self.store().in_tx(&tenant, "reporting due records", &mut |tx| {
+                let holds = Holds::load(tx, &tenant, policy)?;
+                let q = "SELECT category, count(*), min(expires_at), max(expires_at) FROM records WHERE tenant_id = $1 AND expires_at IS NOT NULL AND expires_at <= $2";
+                for r in tx.query(&format!("{q} GROUP BY category"), &[tenant.as_str().into(), now.as_microsecond().into()])? {
+                    due.push((r[0].text().unwrap_or_default().to_owned(), r[1].int().unwrap_or(0) as u64, r[2].int(), r[3].int()));
+                }
+                if !holds.tenant_wide {
+                    let (filter, vals) = holds.filter(3);
+                    let mut params: Vec<Val> = vec![tenant.as_str().into(), now.as_microsecond().into()];
+                    params.extend(vals);
+                    for r in tx.query(&format!("{q}{filter} GROUP BY category"), &params)? {
+                        free.insert(r[0].text().unwrap_or_default().to_owned(), r[1].int().unwrap_or(0) as u64);
+                    }
+                }
+                Ok(())
+            })?;
+            for (cat, n, from, to) in due {
+                let mut o = outcome(&mut per_category, &cat);
+                let go = free.get(&cat).copied().unwrap_or(0);
+                o.purged = go;
+                o.held = n - go.min(n);
+                o.expired_from = from.map(ts).transpose()?;
+                o.expired_to = to.map(ts).transpose()?;
+                per_category.insert(cat, o);
+            }
+            report.rules = per_category.into_values().collect();
+            return Ok(report);
+        }
+        // 3. Batches: claim, delete, receipt, commit.
+        let mut batch_no = 0u64;
+        let mut total = 0u64;
+        loop {
+            if opts.max_batches.is_some_and(|m| batch_no >= m) {
+                break;
+            }
+            let mut deleted: Vec<(String, i64, i64)> = Vec::new();
+            let mut held_due: Vec<(String, u64)> = Vec::new();
+            self.store().in_tx(&tenant, "purging expired records", &mut |tx| {
+                deleted.clear();
+                held_due.clear();
+                lock_state(tx, &tenant, false)?;
+                let holds = Holds::load(tx, &tenant, policy)?;
+                if holds.tenant_wide {
+                    return Ok(());
+                }
+                let (filter, vals) = holds.filter(4);
+                let lock = if tx.postgres() { " FOR UPDATE SKIP LOCKED" } else { "" };
+                let sql = format!(
+                    "DELETE FROM records WHERE tenant_id = $1 AND record_id IN (SELECT record_id FROM records WHERE tenant_id = $1 AND expires_at IS NOT NULL AND expires_at <= $2{filter} ORDER BY expires_at LIMIT $3{lock}) RETURNING category, expires_at, created_at"
+                );
+                let mut params: Vec<Val> = vec![tenant.as_str().into(), now.as_microsecond().into(), i64::from(opts.batch_size.max(1)).into()];
+                params.extend(vals);
+                for r in tx.query(&sql, &params)? {
+                    deleted.push((
+                        r[0].text().unwrap_or_default().to_owned(),
+                        r[1].int().unwrap_or(0),
+                        r[2].int().unwrap_or(0),
+                    ));
+                }
+                if deleted.is_empty() {
+                    return Ok(());
+                }
+                // Receipts: one per category of the batch. No pseudonyms, no payloads.
+                let mut groups: BTreeMap<&str, (u64, i64, i64, i64, i64)> = BTreeMap::new();
+                for (c, exp, created) in &deleted {
+                    let g = groups.entry(c.as_str()).or_insert((0, i64::MAX, i64::MIN, i64::MAX, i64::MIN));
+                    g.0 += 1;
+                    g.1 = g.1.min(*exp);
+                    g.2 = g.2.max(*exp);
+                    g.3 = g.3.min(*created);
+                    g.4 = g.4.max(*created);
+                }
+                let events: Vec<custos_audit::Event> = groups
+                    .iter()
+                    .map(|(c, (n, ef, et, cf, ct))| {
+                        let t = |m: i64| Timestamp::from_microsecond(m).map(|x| x.to_string()).unwrap_or_default();
+                        event_entry(&tenant, &actor, "retention.purged", None, serde_json::json!({
+                            "rule": rule_text(policy, c, &settings),
+                            "category": c,
+                            "records": n,
+                            "expired_from": t(*ef),
+                            "expired_to": t(*et),
+                            "created_from": t(*cf),
+                            "created_to": t(*ct),
+                            "purged_at": now,
+                        }))
+                    })
+                    .collect();
+                tx.append_audit(&mut |head| custos_audit::build(head, &events, now, &key, AUDIT_CHECKPOINT_EVERY))
+            })?;
+            if deleted.is_empty() {
+                break;
+            }
+            batch_no += 1;
+            total += deleted.len() as u64;
+            for (c, exp, _) in &deleted {
+                let mut o = outcome(&mut per_category, c);
+                o.purged += 1;
+                let e = ts(*exp)?;
+                o.expired_from = Some(o.expired_from.map_or(e, |x| x.min(e)));
+                o.expired_to = Some(o.expired_to.map_or(e, |x| x.max(e)));
+                per_category.insert(c.clone(), o);
+            }
+            progress(total);
+            if deleted.len() < opts.batch_size.max(1) as usize {
+                break;
+            }
+        }
+        // 4. What holds kept back.
+        let mut kept: Vec<(String, u64)> = Vec::new();
+        self.store().in_tx(&tenant, "counting held records", &mut |tx| {
+            kept.clear();
+            for r in tx.query(
+                "SELECT category, count(*) FROM records WHERE tenant_id = $1 AND expires_at IS NOT NULL AND expires_at <= $2 GROUP BY category",
+                &[tenant.as_str().into(), now.as_microsecond().into()],
+            )? {
+                kept.push((r[0].text().unwrap_or_default().to_owned(), r[1].int().unwrap_or(0) as u64));
+            }
+            Ok(())
+        })?;
+        if opts.max_batches.is_none_or(|m| batch_no < m) {
+            for (c, n) in kept {
+                let mut o = outcome(&mut per_category, &c);
+                o.held = n;
+                per_category.insert(c, o);
+            }
+        }
+        report.batches = batch_no;
+        report.rules = per_category.into_values().collect();
+        Ok(report)
+    }
+
+    /// The tenant's retention report: per category the records, the oldest, the next expiry,
+    /// what is due, waiting or held; and the holds with their reasons.
+    pub fn retention_report(&mut self, policy: &Policy, now: Timestamp) -> Result<RetentionReport> {
+        let tenant = self.tenant_id().as_str().to_owned();
+        let holds_list = self.holds(false)?;
+        let mut rows: Vec<Vec<Val>> = Vec::new();
+        let mut held: HashMap<String, u64> = HashMap::new();
+        let mut state = State::default();
+        let mut last_purge = None;
+        self.store().in_tx(&tenant, "reporting retention", &mut |tx| {
+            let r = tx.query("SELECT state, last_purge_at FROM tenant_retention WHERE tenant_id = $1", &[tenant.as_str().into()])?;
+            if let Some(r) = r.into_iter().next() {
+                state = r[0].text().and_then(|t| serde_json::from_str(t).ok()).unwrap_or_default();
+                last_purge = r[1].int();
+            }
+            rows = tx.query(
+                "SELECT category, count(*), min(created_at), min(expires_at), count(CASE WHEN expires_at <= $2 THEN 1 END), count(CASE WHEN expires_at IS NULL THEN 1 END) FROM records WHERE tenant_id = $1 GROUP BY category ORDER BY category",
+                &[tenant.as_str().into(), now.as_microsecond().into()],
+            )?;
+            let holds = Holds::load(tx, &tenant, policy)?;
+            if holds.tenant_wide {
+                for r in &rows {
+                    held.insert(r[0].text().unwrap_or_default().to_owned(), r[1].int().unwrap_or(0) as u64);
+                }
+            } else if !holds.subjects.is_empty() || !holds.categories.is_empty() {
+                // Held = all − not held.
+                let (filter, vals) = holds.filter(2);
+                let mut params: Vec<Val> = vec![tenant.as_str().into()];
+                params.extend(vals);
+                let free: HashMap<String, u64> = tx
+                    .query(&format!("SELECT category, count(*) FROM records WHERE tenant_id = $1{filter} GROUP BY category"), &params)?
+                    .into_iter()
+                    .map(|r| (r[0].text().unwrap_or_default().to_owned(), r[1].int().unwrap_or(0) as u64))
+                    .collect();
+                for r in &rows {
+                    let c = r[0].text().unwrap_or_default();
+                    let all = r[1].int().unwrap_or(0) as u64;
+                    held.insert(c.to_owned(), all - free.get(c).copied().unwrap_or(0).min(all));
+                }
+            }
+            Ok(())
+        })?;
+        let settings = state.settings();
+        let mut categories: BTreeMap<String, CategoryReport> = policy
+            .categories
+            .iter()
+            .filter(|c| c.stored)
+            .map(|c| {
+                (
+                    c.id.clone(),
+                    CategoryReport {
+                        category: c.id.clone(),
+                        rule: rule_text(policy, &c.id, &settings),
+                        records: 0,
+                        oldest: None,
+                        next_expiry: None,
+                        due: 0,
+                        waiting: 0,
+                        held: 0,
+                    },
+                )
+            })
+            .collect();
+        for r in rows {
+            let c = r[0].text().unwrap_or_default().to_owned();
+            let e = categories.entry(c.clone()).or_insert_with(|| CategoryReport {
+                category: c.clone(),
+                rule: "not in the policy (kept until the policy names it or the subject is erased)".into(),
+                records: 0,
+                oldest: None,
+                next_expiry: None,
+                due: 0,
+                waiting: 0,
+                held: 0,
+            });
+            e.records = r[1].int().unwrap_or(0) as u64;
+            e.oldest = r[2].int().map(ts).transpose()?;
+            e.next_expiry = r[3].int().map(ts).transpose()?;
+            e.due = r[4].int().unwrap_or(0) as u64;
+            e.waiting = r[5].int().unwrap_or(0) as u64;
+            e.held = held.get(&c).copied().unwrap_or(0);
+        }
+        Ok(RetentionReport {
+            tenant,
+            at: now,
+            tier: state.tier.clone(),
+            overrides: state.overrides.clone(),
+            events: state.events.clone(),
+            categories: categories.into_values().collect(),
+            holds: holds_list,
+            last_purge: last_purge.map(ts).transpose()?,
+        })
+    }
+}
+
+impl Vault {
+    /// Purges every tenant's due records (see [`TenantVault::purge`]). A tenant that fails (a
+    /// clock that went back) is reported in [`PurgeReport::failed`] and the others go on.
+    pub fn purge_all(
+        &mut self,
+        policy: &Policy,
+        now: Timestamp,
+        opts: PurgeOptions,
+        progress: &mut dyn FnMut(&str, u64),
+    ) -> Result<PurgeReport> {
+        let mut all = PurgeReport {
+            dry_run: opts.dry_run,
+            now: Some(now),
+            ..PurgeReport::default()
+        };
+        for id in self.tenant_ids()? {
+            let tenant = crate::TenantId::new(&id)?;
+            match self
+                .tenant(&tenant)
+                .purge(policy, now, opts, &mut |n| progress(&id, n))
+            {
+                Ok(r) => {
+                    all.rules.extend(r.rules);
+                    all.batches += r.batches;
+                    all.recomputed += r.recomputed;
+                }
+                Err(e @ VaultError::ClockWentBack { .. }) => all.failed.push((id, e.to_string())),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(all)
+    }
+}
