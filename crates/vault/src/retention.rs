@@ -1254,10 +1254,15 @@ impl TenantVault<'_> {
                     return Ok(());
                 }
                 let (filter, vals) = holds.filter(4);
-                let lock = if tx.postgres() { " FOR UPDATE SKIP LOCKED" } else { "" };
-                let sql = format!(
-                    "DELETE FROM records WHERE tenant_id = $1 AND record_id IN (SELECT record_id FROM records WHERE tenant_id = $1 AND expires_at IS NOT NULL AND expires_at <= $2{filter} ORDER BY expires_at LIMIT $3{lock}) RETURNING category, expires_at, created_at"
-                );
+                let claim = format!("SELECT record_id FROM records WHERE tenant_id = $1 AND expires_at IS NOT NULL AND expires_at <= $2{filter} ORDER BY expires_at LIMIT $3");
+                // PostgreSQL: the claimed batch is a materialized CTE locked with SKIP LOCKED, so
+                // concurrent purgers take disjoint batches (a subquery under IN could be
+                // re-evaluated and grow past the limit).
+                let sql = if tx.postgres() {
+                    format!("WITH batch AS MATERIALIZED ({claim} FOR UPDATE SKIP LOCKED) DELETE FROM records r USING batch WHERE r.tenant_id = $1 AND r.record_id = batch.record_id RETURNING r.category, r.expires_at, r.created_at")
+                } else {
+                    format!("DELETE FROM records WHERE tenant_id = $1 AND record_id IN ({claim}) RETURNING category, expires_at, created_at")
+                };
                 let mut params: Vec<Val> = vec![tenant.as_str().into(), now.as_microsecond().into(), i64::from(opts.batch_size.max(1)).into()];
                 params.extend(vals);
                 for r in tx.query(&sql, &params)? {

@@ -8,6 +8,7 @@ mod backup;
 mod cases;
 mod faults;
 mod harness;
+mod retention;
 
 macro_rules! shared_suite {
     ($($case:ident),* $(,)?) => {
@@ -50,4 +51,29 @@ shared_suite!(
     writes_and_erasures_are_audited_with_pseudonyms_only,
     an_audit_entry_edited_in_the_database_is_reported_by_the_vault,
     a_checkpoint_can_be_signed_at_any_time_and_verifies_with_the_published_key,
+);
+
+macro_rules! retention_suite {
+    ($($case:ident),* $(,)?) => {
+        mod retention_sqlite {
+            $( #[test] fn $case() { crate::retention::$case(&crate::harness::Backend::sqlite(stringify!($case))); } )*
+        }
+        mod retention_postgres {
+            $( #[test] fn $case() {
+                if let Some(b) = crate::harness::Backend::postgres(stringify!($case)) { crate::retention::$case(&b); }
+            } )*
+        }
+    };
+}
+
+retention_suite!(
+    jbsync_promises_hold_over_simulated_months,
+    jetstream_deletes_three_months_after_the_contract_but_keeps_administration_seven_years,
+    jetlink_keeps_telemetry_by_tier_and_all_else_until_90_days_after_termination,
+    an_override_outside_the_bounds_is_refused_with_the_bounds,
+    events_are_checked_idempotent_and_order_free,
+    a_legal_hold_stops_every_purge_of_what_it_covers_until_released,
+    a_purge_stopped_halfway_resumes_and_receipts_account_for_every_record,
+    a_clock_that_went_back_is_refused,
+    a_changed_policy_recomputes_expiries_at_the_next_purge,
 );

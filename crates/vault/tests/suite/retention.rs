@@ -1,0 +1,945 @@
+//! Retention on stored records: the seed companies' promises, kept by the purge under a clock the
+//! test controls, and the faults (overrides out of bounds, unknown events and records, late and
+//! out-of-order events, a clock that goes back, a purge stopped halfway, legal holds).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use custos_policy::{Period, Policy, SourceFile};
+use custos_vault::{
+    EventTarget, HoldTarget, NewRecord, PurgeOptions, PurgeReport, RecordId, TenantVault, Vault,
+    VaultError,
+};
+use jiff::{Timestamp, ToSpan};
+
+use crate::harness::{Backend, subject, tenant, ts};
+
+fn example(name: &str) -> String {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../examples/policies/{name}"));
+    std::fs::read_to_string(path).expect("example policy")
+}
+
+fn load(name: &str, text: &str) -> Policy {
+    custos_policy::load_source(SourceFile::new(name, text))
+        .expect("policy loads")
+        .policy
+}
+
+fn jbsync() -> Policy {
+    load("jbsync.toml", &example("jbsync.toml"))
+}
+
+fn jetstream() -> Policy {
+    load("jetstream.toml", &example("jetstream.toml"))
+}
+
+/// JetLink's statement says telemetry is kept "according to subscription tier" without naming the
+/// tiers; this variant declares two (as JetLink would once it publishes them) and a statutory
+/// invoice category, to test tiers and statutory records that outlive the contract.
+fn jetlink_with_tiers() -> Policy {
+    let mut text = example("jetlink.toml");
+    let marker = "[[category]]\nid = \"customer_data\"";
+    assert!(
+        text.contains(marker),
+        "jetlink.toml still starts its categories with customer_data"
+    );
+    text = text.replacen(
+        marker,
+        &format!(
+            "[[tier]]\nid = \"basic\"\nname = \"Basic\"\n\n[[tier]]\nid = \"pro\"\nname = \"Pro\"\n\n\
+             [[category]]\nid = \"telemetry\"\nname = \"Telemetry\"\nsubjects = [\"platform_user\"]\n\
+             retention.period = \"90 days\"\n\
+             retention.tiers = [{{ tier = \"basic\", period = \"30 days\" }}, {{ tier = \"pro\", period = \"1 year\" }}]\n\
+             retention.until = [\"relationship.terminated\"]\n\n\
+             [[category]]\nid = \"invoice\"\nname = \"Invoices\"\nsubjects = [\"contact_person\"]\n\
+             retention.period = \"7 years\"\nretention.statutory.law = \"Article 52 AWR\"\n\n{marker}"
+        ),
+        1,
+    );
+    let service = text
+        .find("categories = [")
+        .expect("a purpose lists categories");
+    text.insert_str(
+        service + "categories = [".len(),
+        "\"telemetry\", \"invoice\", ",
+    );
+    load("jetlink-tiers.toml", &text)
+}
+
+fn put(
+    t: &mut TenantVault<'_>,
+    policy: &Policy,
+    who: &str,
+    category: &str,
+    purpose: &str,
+    created: Timestamp,
+) -> RecordId {
+    t.put(
+        policy,
+        NewRecord {
+            subject: subject(who),
+            category: category.into(),
+            purposes: vec![purpose.into()],
+            payload: b"x".to_vec(),
+            created_at: created,
+            clocks: BTreeMap::new(),
+        },
+    )
+    .expect("record stored")
+}
+
+fn purge(v: &mut Vault, t: &str, policy: &Policy, now: Timestamp) -> PurgeReport {
+    v.tenant(&tenant(t))
+        .purge(policy, now, PurgeOptions::default(), &mut |_| {})
+        .expect("purge")
+}
+
+fn count(v: &mut Vault, t: &str, policy: &Policy, category: &str) -> u64 {
+    v.tenant(&tenant(t))
+        .retention_report(policy, ts("2026-01-01T00:00:00Z"))
+        .expect("report")
+        .categories
+        .iter()
+        .find(|c| c.category == category)
+        .map_or(0, |c| c.records)
+}
+
+fn day(n: i64) -> Timestamp {
+    ts("2026-01-01T00:00:00Z") + (n * 24).hours()
+}
+
+fn receipts(v: &mut Vault, t: &str) -> Vec<serde_json::Value> {
+    v.tenant(&tenant(t))
+        .audit(&custos_audit::Query {
+            action: Some("retention.purged".into()),
+            limit: 1000,
+            ..custos_audit::Query::default()
+        })
+        .expect("audit")
+        .into_iter()
+        .map(|e| {
+            assert!(e.subject.is_none(), "a receipt names no subject");
+            serde_json::from_str(&e.details).expect("details are JSON")
+        })
+        .collect()
+}
+
+fn receipt_total(v: &mut Vault, t: &str) -> u64 {
+    receipts(v, t)
+        .iter()
+        .map(|d| d["records"].as_u64().expect("count"))
+        .sum()
+}
+
+/// JBSync: mail metadata 7 days rolling, purged daily; drafts 30 days after `draft.decided`;
+/// WhatsApp 90 days by default and 30 for a customer that chose so; raw audio gone as soon as the
+/// transcript exists.
+pub fn jbsync_promises_hold_over_simulated_months(b: &Backend) {
+    let policy = jbsync();
+    let mut v = b.open();
+    let (a, c) = ("kantoor-a", "kantoor-c");
+    let mut draft = None;
+    let mut audio = None;
+    for d in 0..100 {
+        let mut t = v.tenant(&tenant(a));
+        put(
+            &mut t,
+            &policy,
+            "inbox-1",
+            "mail.metadata",
+            "service.client_data",
+            day(d) + 10.hours(),
+        );
+        if d == 0 {
+            draft = Some(put(
+                &mut t,
+                &policy,
+                "inbox-1",
+                "draft",
+                "auto_draft",
+                day(0),
+            ));
+            audio = Some(put(
+                &mut t,
+                &policy,
+                "caller-1",
+                "call.audio",
+                "service.client_data",
+                day(0),
+            ));
+            put(
+                &mut t,
+                &policy,
+                "chat-1",
+                "whatsapp",
+                "service.client_data",
+                day(0),
+            );
+            let mut tc = v.tenant(&tenant(c));
+            put(
+                &mut tc,
+                &policy,
+                "chat-1",
+                "whatsapp",
+                "service.client_data",
+                day(0),
+            );
+            // Customer C chose 30 days for WhatsApp.
+            let o = tc
+                .set_override(
+                    &policy,
+                    "whatsapp",
+                    Some(Period::parse("30 days").unwrap()),
+                    day(0),
+                )
+                .expect("override within bounds");
+            assert_eq!(o.recomputed, 1);
+        }
+        if d == 2 {
+            let mut t = v.tenant(&tenant(a));
+            let r = t
+                .record_event(
+                    &policy,
+                    &EventTarget::Record(audio.clone().unwrap()),
+                    "transcript.created",
+                    day(2) + 12.hours(),
+                    day(2) + 12.hours(),
+                )
+                .expect("event");
+            assert!(r.changed);
+            // Period zero: gone at the moment of the event.
+            purge(&mut v, a, &policy, day(2) + 12.hours());
+            assert_eq!(
+                count(&mut v, a, &policy, "call.audio"),
+                0,
+                "raw audio purged right after transcription"
+            );
+        }
+        if d == 10 {
+            v.tenant(&tenant(a))
+                .record_event(
+                    &policy,
+                    &EventTarget::Record(draft.clone().unwrap()),
+                    "draft.decided",
+                    day(10),
+                    day(10),
+                )
+                .expect("decided");
+        }
+        // The daily purge, at 02:00 the next day.
+        let now = day(d + 1) + 2.hours();
+        purge(&mut v, a, &policy, now);
+        purge(&mut v, c, &policy, now);
+        assert_eq!(
+            count(&mut v, a, &policy, "mail.metadata"),
+            (d as u64 + 1).min(7),
+            "day {d}: exactly the last 7 days of mail metadata are kept"
+        );
+        let drafts = count(&mut v, a, &policy, "draft");
+        assert_eq!(
+            drafts,
+            u64::from(d + 1 < 40),
+            "day {d}: the draft goes 30 days after the decision (day 40)"
+        );
+        assert_eq!(
+            count(&mut v, c, &policy, "whatsapp"),
+            u64::from(d + 1 < 30),
+            "day {d}: C's WhatsApp goes after 30 days"
+        );
+        assert_eq!(
+            count(&mut v, a, &policy, "whatsapp"),
+            u64::from(d + 1 < 90),
+            "day {d}: A's WhatsApp goes after 90 days"
+        );
+    }
+    // Every purge left receipts; together they account for every record purged.
+    let r = receipts(&mut v, a);
+    assert!(r.iter().any(|d| d["category"] == "mail.metadata"
+        && d["rule"].as_str().unwrap().contains("7 days from created")));
+    assert_eq!(
+        receipt_total(&mut v, a),
+        93 + 1 + 1 + 1,
+        "mail metadata of days 0..92, the draft, the audio, WhatsApp"
+    );
+    let c_rules = receipts(&mut v, c);
+    assert!(
+        c_rules[0]["rule"]
+            .as_str()
+            .unwrap()
+            .contains("tenant override"),
+        "{c_rules:?}"
+    );
+    assert!(matches!(
+        v.verify_audit().expect("verify"),
+        custos_audit::Verification::Intact(_)
+    ));
+}
+
+/// Jet-Stream: everything 3 months after the contract ends, administrative records 7 years.
+pub fn jetstream_deletes_three_months_after_the_contract_but_keeps_administration_seven_years(
+    b: &Backend,
+) {
+    let policy = jetstream();
+    let mut v = b.open();
+    let ten = "omroep-x";
+    let mut t = v.tenant(&tenant(ten));
+    let start = ts("2025-06-01T09:00:00Z");
+    put(
+        &mut t,
+        &policy,
+        "klant-1",
+        "customer",
+        "customer_service",
+        start,
+    );
+    put(&mut t, &policy, "klant-1", "media", "media_hosting", start);
+    put(
+        &mut t,
+        &policy,
+        "klant-1",
+        "support_contact",
+        "support",
+        start,
+    );
+    put(
+        &mut t,
+        &policy,
+        "klant-1",
+        "administrative_record",
+        "administration",
+        start,
+    );
+    // Until the contract ends nothing of it expires (access logs roll on their own).
+    let report = t
+        .retention_report(&policy, ts("2026-03-01T00:00:00Z"))
+        .expect("report");
+    let customer = report
+        .categories
+        .iter()
+        .find(|c| c.category == "customer")
+        .unwrap();
+    assert_eq!((customer.records, customer.waiting), (1, 1));
+    purge(&mut v, ten, &policy, ts("2026-03-01T00:00:00Z"));
+    assert_eq!(count(&mut v, ten, &policy, "customer"), 1);
+    // The contract ends on 15 March; the event is reported a week late.
+    v.tenant(&tenant(ten))
+        .record_event(
+            &policy,
+            &EventTarget::Tenant,
+            "contract.ended",
+            ts("2026-03-15T00:00:00Z"),
+            ts("2026-03-22T00:00:00Z"),
+        )
+        .expect("contract ended");
+    purge(&mut v, ten, &policy, ts("2026-06-14T23:59:59Z"));
+    assert_eq!(
+        count(&mut v, ten, &policy, "media"),
+        1,
+        "not before 3 months"
+    );
+    purge(&mut v, ten, &policy, ts("2026-06-15T00:00:00Z"));
+    for c in ["customer", "media", "support_contact"] {
+        assert_eq!(
+            count(&mut v, ten, &policy, c),
+            0,
+            "{c} gone 3 months after the contract ended"
+        );
+    }
+    assert_eq!(
+        count(&mut v, ten, &policy, "administrative_record"),
+        1,
+        "statutory records outlive the contract"
+    );
+    purge(&mut v, ten, &policy, ts("2032-05-31T00:00:00Z"));
+    assert_eq!(count(&mut v, ten, &policy, "administrative_record"), 1);
+    purge(&mut v, ten, &policy, ts("2032-06-01T09:00:00Z"));
+    assert_eq!(
+        count(&mut v, ten, &policy, "administrative_record"),
+        0,
+        "gone after 7 years"
+    );
+}
+
+/// JetLink: telemetry by subscription tier, everything 90 days after the relationship ends,
+/// except statutory records.
+pub fn jetlink_keeps_telemetry_by_tier_and_all_else_until_90_days_after_termination(b: &Backend) {
+    let policy = jetlink_with_tiers();
+    let mut v = b.open();
+    let (basic, pro) = ("fabriek-basic", "fabriek-pro");
+    for ten in [basic, pro] {
+        let mut t = v.tenant(&tenant(ten));
+        for d in 0..60 {
+            put(
+                &mut t,
+                &policy,
+                "operator-1",
+                "telemetry",
+                "platform_operation",
+                day(d),
+            );
+        }
+        put(
+            &mut t,
+            &policy,
+            "operator-1",
+            "user_account",
+            "platform_operation",
+            day(0),
+        );
+        put(
+            &mut t,
+            &policy,
+            "contact-1",
+            "invoice",
+            "platform_operation",
+            day(0),
+        );
+    }
+    v.tenant(&tenant(basic))
+        .set_tier(&policy, "basic", day(0), day(0))
+        .expect("tier");
+    v.tenant(&tenant(pro))
+        .set_tier(&policy, "pro", day(0), day(0))
+        .expect("tier");
+    // A stale tier change (dated before the current one) arriving late changes nothing.
+    let stale = v
+        .tenant(&tenant(pro))
+        .set_tier(&policy, "basic", day(-5), day(1))
+        .expect("stale tier");
+    assert!(!stale.changed);
+    purge(&mut v, basic, &policy, day(60));
+    purge(&mut v, pro, &policy, day(60));
+    assert_eq!(
+        count(&mut v, basic, &policy, "telemetry"),
+        29,
+        "basic keeps 30 days of telemetry (days 31..59 at day 60)"
+    );
+    assert_eq!(
+        count(&mut v, pro, &policy, "telemetry"),
+        60,
+        "pro keeps a year"
+    );
+    // The relationship ends on day 100: telemetry at once, the rest 90 days later.
+    v.tenant(&tenant(pro))
+        .record_event(
+            &policy,
+            &EventTarget::Tenant,
+            "relationship.terminated",
+            day(100),
+            day(100),
+        )
+        .expect("terminated");
+    purge(&mut v, pro, &policy, day(100));
+    assert_eq!(count(&mut v, pro, &policy, "telemetry"), 0);
+    assert_eq!(count(&mut v, pro, &policy, "user_account"), 1);
+    purge(&mut v, pro, &policy, day(190));
+    assert_eq!(
+        count(&mut v, pro, &policy, "user_account"),
+        0,
+        "all gone 90 days after termination"
+    );
+    assert_eq!(
+        count(&mut v, pro, &policy, "invoice"),
+        1,
+        "statutory records stay"
+    );
+}
+
+/// Overrides outside the policy's bounds are refused with the bounds; categories without an
+/// override are refused too.
+pub fn an_override_outside_the_bounds_is_refused_with_the_bounds(b: &Backend) {
+    let text = example("jbsync.toml").replace(
+        "retention.period = \"90 days\"\nretention.tenant_override = {}",
+        "retention.period = \"90 days\"\nretention.tenant_override = { min = \"7 days\", max = \"1 year\" }",
+    );
+    let policy = load("jbsync-bounds.toml", &text);
+    let mut v = b.open();
+    let mut t = v.tenant(&tenant("kantoor-a"));
+    put(
+        &mut t,
+        &policy,
+        "chat-1",
+        "whatsapp",
+        "service.client_data",
+        day(0),
+    );
+    let e = t
+        .set_override(
+            &policy,
+            "whatsapp",
+            Some(Period::parse("2 years").unwrap()),
+            day(1),
+        )
+        .expect_err("out of bounds");
+    let msg = e.to_string();
+    assert!(
+        msg.contains("between 7 days and 1 year") && msg.contains("whatsapp"),
+        "{msg}"
+    );
+    let e = t
+        .set_override(
+            &policy,
+            "mail.metadata",
+            Some(Period::parse("30 days").unwrap()),
+            day(1),
+        )
+        .expect_err("no override allowed");
+    assert!(e.to_string().contains("no tenant override"), "{e}");
+    assert!(
+        t.set_override(
+            &policy,
+            "whatsapp",
+            Some(Period::parse("14 days").unwrap()),
+            day(1)
+        )
+        .unwrap()
+        .changed
+    );
+    // Setting the same again is idempotent.
+    assert!(
+        !t.set_override(
+            &policy,
+            "whatsapp",
+            Some(Period::parse("14 days").unwrap()),
+            day(1)
+        )
+        .unwrap()
+        .changed
+    );
+}
+
+/// Bad events: unknown names (with a suggestion), unknown records, subjects and tenants, dates in
+/// the future. Good events: idempotent, late and out of order without corrupting expiries.
+pub fn events_are_checked_idempotent_and_order_free(b: &Backend) {
+    let policy = jbsync();
+    let mut v = b.open();
+    let mut t = v.tenant(&tenant("kantoor-a"));
+    let draft = put(&mut t, &policy, "inbox-1", "draft", "auto_draft", day(0));
+    let e = t
+        .record_event(
+            &policy,
+            &EventTarget::Record(draft.clone()),
+            "draft.decidde",
+            day(1),
+            day(1),
+        )
+        .expect_err("unknown event");
+    assert!(
+        matches!(&e, VaultError::UnknownEvent { nearest: Some(n), .. } if n == "draft.decided"),
+        "{e}"
+    );
+    let other =
+        RecordId::parse("0000000000000000000000000000000a").unwrap_or_else(|_| draft.clone());
+    if other != draft {
+        let e = t
+            .record_event(
+                &policy,
+                &EventTarget::Record(other),
+                "draft.decided",
+                day(1),
+                day(1),
+            )
+            .expect_err("unknown record");
+        assert!(matches!(e, VaultError::RecordNotFound(_)), "{e}");
+    }
+    let e = t
+        .record_event(
+            &policy,
+            &EventTarget::Subject {
+                subject: subject("nobody"),
+                purpose: None,
+            },
+            "consent.withdrawn",
+            day(1),
+            day(1),
+        )
+        .expect_err("unknown subject");
+    assert!(matches!(e, VaultError::UnknownSubject), "{e}");
+    let e = t
+        .record_event(
+            &policy,
+            &EventTarget::Record(draft.clone()),
+            "draft.decided",
+            day(3),
+            day(1),
+        )
+        .expect_err("future");
+    assert!(matches!(e, VaultError::EventInFuture { .. }), "{e}");
+    let e = v
+        .tenant(&tenant("never-seen"))
+        .record_event(
+            &policy,
+            &EventTarget::Tenant,
+            "integration.removed",
+            day(1),
+            day(1),
+        )
+        .expect_err("unknown tenant");
+    assert!(matches!(e, VaultError::UnknownTenant(_)), "{e}");
+
+    let mut t = v.tenant(&tenant("kantoor-a"));
+    // Decided on day 5, reported; then a late duplicate saying day 8; then the true first
+    // decision on day 2 arrives out of order. The first time counts: expiry day 32.
+    assert!(
+        t.record_event(
+            &policy,
+            &EventTarget::Record(draft.clone()),
+            "draft.decided",
+            day(5),
+            day(9)
+        )
+        .unwrap()
+        .changed
+    );
+    assert!(
+        !t.record_event(
+            &policy,
+            &EventTarget::Record(draft.clone()),
+            "draft.decided",
+            day(8),
+            day(9)
+        )
+        .unwrap()
+        .changed
+    );
+    assert!(
+        !t.record_event(
+            &policy,
+            &EventTarget::Record(draft.clone()),
+            "draft.decided",
+            day(5),
+            day(9)
+        )
+        .unwrap()
+        .changed,
+        "a replay changes nothing"
+    );
+    assert!(
+        t.record_event(
+            &policy,
+            &EventTarget::Record(draft.clone()),
+            "draft.decided",
+            day(2),
+            day(9)
+        )
+        .unwrap()
+        .changed
+    );
+    let next = t
+        .retention_report(&policy, day(9))
+        .unwrap()
+        .categories
+        .into_iter()
+        .find(|c| c.category == "draft")
+        .unwrap()
+        .next_expiry;
+    assert_eq!(next, Some(day(32)));
+
+    // Consent withdrawn for one purpose reaches only the records serving it.
+    let style = put(
+        &mut t,
+        &policy,
+        "inbox-1",
+        "style_profile",
+        "style_learning",
+        day(0),
+    );
+    let r = t
+        .record_event(
+            &policy,
+            &EventTarget::Subject {
+                subject: subject("inbox-1"),
+                purpose: Some("style_learning".into()),
+            },
+            "consent.withdrawn",
+            day(9),
+            day(9),
+        )
+        .unwrap();
+    assert!(r.changed && r.recomputed == 2, "{r:?}");
+    let rep = purge(&mut v, "kantoor-a", &policy, day(9));
+    assert_eq!(rep.purged(), 1, "{rep:?}");
+    assert!(
+        v.tenant(&tenant("kantoor-a")).get(&style).is_err(),
+        "the style profile is gone"
+    );
+    assert!(
+        v.tenant(&tenant("kantoor-a")).get(&draft).is_ok(),
+        "the draft is not"
+    );
+}
+
+/// Legal holds on a subject, a category or the whole tenant stop the purge until released, and
+/// the dry run and the report say what is held.
+pub fn a_legal_hold_stops_every_purge_of_what_it_covers_until_released(b: &Backend) {
+    let policy = jbsync();
+    let mut v = b.open();
+    let ten = "kantoor-a";
+    let mut t = v.tenant(&tenant(ten)).acting_as("dpo-key");
+    for who in ["inbox-1", "inbox-2"] {
+        put(
+            &mut t,
+            &policy,
+            who,
+            "mail.metadata",
+            "service.client_data",
+            day(0),
+        );
+        put(
+            &mut t,
+            &policy,
+            who,
+            "whatsapp",
+            "service.client_data",
+            day(0),
+        );
+    }
+    let e = t
+        .place_hold(&policy, &HoldTarget::Tenant, "  ", day(1))
+        .expect_err("reason needed");
+    assert!(matches!(e, VaultError::InvalidHold(_)), "{e}");
+    let e = t
+        .place_hold(
+            &policy,
+            &HoldTarget::Category("mail.metdata".into()),
+            "case 7",
+            day(1),
+        )
+        .expect_err("unknown category");
+    assert!(e.to_string().contains("mail.metdata"), "{e}");
+    let subject_hold = t
+        .place_hold(
+            &policy,
+            &HoldTarget::Subject(subject("inbox-1")),
+            "case 2026-17",
+            day(1),
+        )
+        .unwrap();
+    let category_hold = t
+        .place_hold(
+            &policy,
+            &HoldTarget::Category("whatsapp".into()),
+            "case 2026-18",
+            day(1),
+        )
+        .unwrap();
+    assert_eq!(subject_hold.set_by, "dpo-key");
+
+    // Everything is due on day 200; the dry run says what would go and what is held.
+    let dry = t
+        .purge(
+            &policy,
+            day(200),
+            PurgeOptions {
+                dry_run: true,
+                ..PurgeOptions::default()
+            },
+            &mut |_| {},
+        )
+        .unwrap();
+    assert_eq!((dry.purged(), dry.held()), (1, 3), "{dry:?}");
+    assert_eq!(
+        count(&mut v, ten, &policy, "mail.metadata"),
+        2,
+        "a dry run deletes nothing"
+    );
+    let rep = purge(&mut v, ten, &policy, day(200));
+    assert_eq!((rep.purged(), rep.held()), (1, 3), "{rep:?}");
+    // Overrides and events do not get around a hold either.
+    let mut t = v.tenant(&tenant(ten));
+    t.set_override(
+        &policy,
+        "whatsapp",
+        Some(Period::parse("1 day").unwrap()),
+        day(201),
+    )
+    .unwrap();
+    t.record_event(
+        &policy,
+        &EventTarget::Tenant,
+        "integration.removed",
+        day(201),
+        day(201),
+    )
+    .unwrap();
+    let report = t.retention_report(&policy, day(201)).unwrap();
+    assert_eq!(report.holds.len(), 2);
+    let wa = report
+        .categories
+        .iter()
+        .find(|c| c.category == "whatsapp")
+        .unwrap();
+    assert_eq!((wa.records, wa.held), (2, 2));
+    assert_eq!(purge(&mut v, ten, &policy, day(202)).purged(), 0);
+    // A tenant-wide hold stops everything, even after the others are released.
+    let mut t = v.tenant(&tenant(ten));
+    let all = t
+        .place_hold(&policy, &HoldTarget::Tenant, "regulator inquiry", day(202))
+        .unwrap();
+    t.release_hold(&subject_hold.hold_id, day(202)).unwrap();
+    t.release_hold(&category_hold.hold_id, day(202)).unwrap();
+    let e = t
+        .release_hold(&category_hold.hold_id, day(202))
+        .expect_err("released twice");
+    assert!(matches!(e, VaultError::HoldNotFound(_)), "{e}");
+    assert_eq!(purge(&mut v, ten, &policy, day(203)).purged(), 0);
+    v.tenant(&tenant(ten))
+        .release_hold(&all.hold_id, day(204))
+        .unwrap();
+    assert_eq!(purge(&mut v, ten, &policy, day(204)).purged(), 3);
+    let audit: Vec<String> = v
+        .tenant(&tenant(ten))
+        .audit(&custos_audit::Query {
+            limit: 1000,
+            ..custos_audit::Query::default()
+        })
+        .unwrap()
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
+    assert_eq!(
+        audit
+            .iter()
+            .filter(|a| *a == "retention.hold.placed")
+            .count(),
+        3
+    );
+    assert_eq!(
+        audit
+            .iter()
+            .filter(|a| *a == "retention.hold.released")
+            .count(),
+        3
+    );
+    assert_eq!(v.tenant(&tenant(ten)).holds(true).unwrap().len(), 3);
+}
+
+/// A purge stopped after some batches (as if killed) resumes: every due record goes exactly once
+/// and every batch has its receipt.
+pub fn a_purge_stopped_halfway_resumes_and_receipts_account_for_every_record(b: &Backend) {
+    let policy = jbsync();
+    let mut v = b.open();
+    let ten = "kantoor-a";
+    let mut t = v.tenant(&tenant(ten));
+    let records: Vec<NewRecord> = (0..55)
+        .map(|i| NewRecord {
+            subject: subject(&format!("inbox-{}", i % 7)),
+            category: "mail.metadata".into(),
+            purposes: vec!["service.client_data".into()],
+            payload: vec![1; 16],
+            created_at: day(0) + (i as i64).minutes(),
+            clocks: BTreeMap::new(),
+        })
+        .collect();
+    t.put_batch(&policy, records).unwrap();
+    put(
+        &mut t,
+        &policy,
+        "inbox-1",
+        "mail.metadata",
+        "service.client_data",
+        day(20),
+    );
+    let opts = PurgeOptions {
+        batch_size: 10,
+        max_batches: Some(2),
+        dry_run: false,
+    };
+    let first = t.purge(&policy, day(10), opts, &mut |_| {}).unwrap();
+    assert_eq!((first.purged(), first.batches), (20, 2));
+    let rest = t
+        .purge(
+            &policy,
+            day(10),
+            PurgeOptions {
+                batch_size: 10,
+                ..PurgeOptions::default()
+            },
+            &mut |_| {},
+        )
+        .unwrap();
+    assert_eq!((rest.purged(), rest.batches), (35, 4));
+    let again = purge(&mut v, ten, &policy, day(10));
+    assert_eq!(again.purged(), 0, "idempotent");
+    assert_eq!(receipt_total(&mut v, ten), 55);
+    assert_eq!(
+        receipts(&mut v, ten).len(),
+        6,
+        "one receipt per batch (one category)"
+    );
+    assert_eq!(count(&mut v, ten, &policy, "mail.metadata"), 1);
+    assert!(matches!(
+        v.verify_audit().unwrap(),
+        custos_audit::Verification::Intact(_)
+    ));
+}
+
+/// A clock that went back is refused before anything is deleted.
+pub fn a_clock_that_went_back_is_refused(b: &Backend) {
+    let policy = jbsync();
+    let mut v = b.open();
+    let ten = "kantoor-a";
+    let mut t = v.tenant(&tenant(ten));
+    put(
+        &mut t,
+        &policy,
+        "inbox-1",
+        "mail.metadata",
+        "service.client_data",
+        day(0),
+    );
+    put(
+        &mut t,
+        &policy,
+        "inbox-1",
+        "mail.metadata",
+        "service.client_data",
+        day(3),
+    );
+    assert_eq!(purge(&mut v, ten, &policy, day(8)).purged(), 1);
+    let e = v
+        .tenant(&tenant(ten))
+        .purge(&policy, day(2), PurgeOptions::default(), &mut |_| {})
+        .expect_err("clock went back");
+    assert!(matches!(e, VaultError::ClockWentBack { .. }), "{e}");
+    assert!(
+        e.to_string()
+            .contains("earlier than tenant `kantoor-a`'s last purge"),
+        "{e}"
+    );
+    let all = v
+        .purge_all(&policy, day(2), PurgeOptions::default(), &mut |_, _| {})
+        .unwrap();
+    assert_eq!(all.failed.len(), 1);
+    assert_eq!(count(&mut v, ten, &policy, "mail.metadata"), 1);
+    assert_eq!(
+        purge(&mut v, ten, &policy, day(11)).purged(),
+        1,
+        "with the clock right again it resumes"
+    );
+}
+
+/// A policy whose retention rules changed makes the next purge recompute stored expiries.
+pub fn a_changed_policy_recomputes_expiries_at_the_next_purge(b: &Backend) {
+    let old = jbsync();
+    let text = example("jbsync.toml").replace(
+        "retention.period = \"7 days\"\nretention.purge_every",
+        "retention.period = \"3 days\"\nretention.purge_every",
+    );
+    let new = load("jbsync-v2.toml", &text);
+    let mut v = b.open();
+    let ten = "kantoor-a";
+    let mut t = v.tenant(&tenant(ten));
+    put(
+        &mut t,
+        &old,
+        "inbox-1",
+        "mail.metadata",
+        "service.client_data",
+        day(0),
+    );
+    assert_eq!(purge(&mut v, ten, &old, day(4)).purged(), 0);
+    let r = purge(&mut v, ten, &new, day(4));
+    assert_eq!((r.recomputed, r.purged()), (1, 1), "{r:?}");
+}
