@@ -424,7 +424,7 @@ impl Context<'_> {
             note(&mut clocks, k, *v);
         }
         for e in self.subjects.get(pseudonym).into_iter().flatten() {
-            if e.purpose.is_empty() || purposes.iter().any(|p| *p == e.purpose) {
+            if e.purpose.is_empty() || purposes.contains(&e.purpose) {
                 note(&mut clocks, &e.event, e.at);
             }
         }
@@ -434,6 +434,10 @@ impl Context<'_> {
         }
     }
 }
+
+/// What a retention change returns from its state update: the records to recompute and the
+/// audit entry, or `None` when nothing changed.
+type Applied = Option<(Scope, custos_audit::Event)>;
 
 /// Which records a change can affect.
 enum Scope {
@@ -763,10 +767,7 @@ impl TenantVault<'_> {
         policy: &Policy,
         operation: &'static str,
         now: Timestamp,
-        apply: &mut dyn FnMut(
-            &mut dyn Tx,
-            &mut State,
-        ) -> Result<Option<(Scope, custos_audit::Event)>>,
+        apply: &mut dyn FnMut(&mut dyn Tx, &mut State) -> Result<Applied>,
     ) -> Result<ChangeOutcome> {
         let tenant = self.tenant_id().as_str().to_owned();
         let key = self.audit_key().clone();

@@ -13,7 +13,9 @@ pub use crate::audited::{
 };
 pub use crate::faults::{
     a_batch_write_killed_at_a_random_point_leaves_all_or_nothing,
+    a_purge_killed_at_a_random_point_resumes_cleanly,
     an_erasure_killed_at_a_random_point_leaves_all_or_nothing,
+    two_processes_purging_at_once_never_take_a_batch_twice_nor_skip_one,
 };
 
 pub fn a_record_put_is_read_back_decrypted(b: &Backend) {

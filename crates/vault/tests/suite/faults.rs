@@ -8,11 +8,15 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use custos_vault::{NewRecord, StoreConfig, Vault, VaultError};
+use custos_vault::{NewRecord, PurgeOptions, StoreConfig, Vault, VaultError};
 
 use crate::harness::{Backend, master, policy, record, scratch, subject, tenant, ts};
 
 const CHILD: &str = "CUSTOS_VAULT_CHILD";
+
+/// The moment the purging children measure expiry against: every `mail.metadata` record created
+/// on 2026-11-01 (7 days' retention) is due.
+const PURGE_NOW: &str = "2026-12-01T00:00:00Z";
 
 /// Records per batch in the kill tests, and the payload size.
 fn batch_size(b: &Backend) -> usize {
@@ -88,6 +92,27 @@ fn child_process_entry() {
             v.tenant(&tenant(tenant_id))
                 .erase_subject(&subject("jan"), ts("2026-11-20T12:00:00Z"))
                 .expect("child erases");
+        }
+        "purge" => {
+            let batch: u32 = std::env::var("CUSTOS_VAULT_CHILD_BATCH")
+                .ok()
+                .and_then(|b| b.parse().ok())
+                .unwrap_or(250);
+            println!("\nCUSTOS-CHILD-READY");
+            let r = v
+                .tenant(&tenant(tenant_id))
+                .acting_as(format!("purger-{}", std::process::id()))
+                .purge(
+                    &policy(),
+                    PURGE_NOW.parse().expect("now"),
+                    PurgeOptions {
+                        batch_size: batch,
+                        ..PurgeOptions::default()
+                    },
+                    &mut |_| {},
+                )
+                .expect("child purges");
+            println!("PURGED {}", r.purged());
         }
         other => panic!("unknown child job {other}"),
     }
@@ -341,4 +366,171 @@ fn a_postgres_connection_lost_mid_session_writes_nothing_and_the_next_call_recon
         .put_batch(&p, batch())
         .expect("the next call reconnects");
     assert_eq!(b.count_records("acme"), 101);
+}
+
+/// `n` due `mail.metadata` records (and one that is not due) for `tenant_id`, over 40 subjects.
+fn due_records(b: &Backend, tenant_id: &str, n: usize) {
+    let mut v = b.open();
+    let p = policy();
+    for chunk in (0..n).collect::<Vec<_>>().chunks(5000) {
+        let records: Vec<NewRecord> = chunk
+            .iter()
+            .map(|i| NewRecord {
+                category: "mail.metadata".into(),
+                purposes: vec!["service.client_data".into()],
+                ..record(&format!("subject-{}", i % 40), "m")
+            })
+            .collect();
+        v.tenant(&tenant(tenant_id))
+            .put_batch(&p, records)
+            .expect("stored");
+    }
+    v.tenant(&tenant(tenant_id))
+        .put(
+            &p,
+            NewRecord {
+                category: "mail.metadata".into(),
+                purposes: vec!["service.client_data".into()],
+                created_at: ts("2026-11-30T00:00:00Z"),
+                ..record("subject-1", "recent")
+            },
+        )
+        .expect("stored");
+}
+
+fn receipts_total(v: &mut Vault, tenant_id: &str) -> (u64, usize) {
+    let mut total = 0;
+    let mut count = 0;
+    let mut after = 0;
+    loop {
+        let page = v
+            .tenant(&tenant(tenant_id))
+            .audit(&custos_audit::Query {
+                action: Some("retention.purged".into()),
+                after_seq: after,
+                limit: 1000,
+                ..custos_audit::Query::default()
+            })
+            .expect("audit");
+        let Some(last) = page.last() else {
+            return (total, count);
+        };
+        after = last.seq;
+        for e in &page {
+            let d: serde_json::Value = serde_json::from_str(&e.details).expect("JSON");
+            total += d["records"].as_u64().expect("count");
+            count += 1;
+        }
+    }
+}
+
+fn spawn_purger(b: &Backend, tenant_id: &str, batch: u32) -> std::process::Child {
+    let exe = std::env::current_exe().expect("test binary path");
+    Command::new(exe)
+        .args([
+            "--exact",
+            "faults::child_process_entry",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD, format!("purge:{tenant_id}"))
+        .env("CUSTOS_VAULT_CHILD_N", "0")
+        .env("CUSTOS_VAULT_CHILD_BATCH", batch.to_string())
+        .envs(config_env(&b.config))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("child starts")
+}
+
+/// Two Custos processes purging one database at once: no batch is purged twice (the receipts
+/// add up to exactly the records that were due) and none is skipped (nothing due is left).
+pub fn two_processes_purging_at_once_never_take_a_batch_twice_nor_skip_one(b: &Backend) {
+    let n = 12_000;
+    due_records(b, "shared", n);
+    let children = [
+        spawn_purger(b, "shared", 100),
+        spawn_purger(b, "shared", 100),
+    ];
+    let mut purged = Vec::new();
+    for mut c in children {
+        let out = c.stdout.take().expect("stdout");
+        let mut got = None;
+        for line in BufReader::new(out).lines() {
+            let line = line.expect("line");
+            if let Some(n) = line.strip_prefix("PURGED ") {
+                got = Some(n.parse::<u64>().expect("count"));
+            }
+        }
+        assert!(c.wait().expect("waited").success());
+        purged.push(got.expect("the child reported its purge"));
+    }
+    assert_eq!(
+        purged.iter().sum::<u64>(),
+        n as u64,
+        "each record purged once: {purged:?}"
+    );
+    let mut v = b.open();
+    let (total, receipts) = receipts_total(&mut v, "shared");
+    assert_eq!(
+        total, n as u64,
+        "the receipts account for every record exactly once"
+    );
+    assert_eq!(
+        b.count_records("shared"),
+        1,
+        "only the record that is not due is left"
+    );
+    assert!(matches!(
+        v.verify_audit().expect("verify"),
+        custos_audit::Verification::Intact(_)
+    ));
+    eprintln!(
+        "{}: two purgers took {purged:?} in {receipts} receipts",
+        b.kind
+    );
+}
+
+/// A purge killed at a random moment resumes: the next run takes what is left, and the
+/// receipts still add up to every record purged.
+pub fn a_purge_killed_at_a_random_point_resumes_cleanly(b: &Backend) {
+    let n = 8_000;
+    due_records(b, "killed", n);
+    // Small batches, so the kill lands between and inside many transactions.
+    let mut child = spawn_purger(b, "killed", 10);
+    let out = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(out).lines();
+    while let Some(Ok(l)) = lines.next() {
+        if l.contains("CUSTOS-CHILD-READY") {
+            break;
+        }
+    }
+    std::thread::sleep(random_below(Duration::from_millis(300)));
+    let _ = child.kill();
+    let _ = child.wait();
+    let left = b.count_records("killed");
+    let mut v = b.open();
+    let (before, _) = receipts_total(&mut v, "killed");
+    assert_eq!(
+        before + left as u64,
+        n as u64 + 1,
+        "every committed batch has its receipt"
+    );
+    let r = v
+        .tenant(&tenant("killed"))
+        .purge(
+            &policy(),
+            PURGE_NOW.parse().expect("now"),
+            PurgeOptions::default(),
+            &mut |_| {},
+        )
+        .expect("resumes");
+    assert_eq!(r.purged(), left as u64 - 1);
+    assert_eq!(receipts_total(&mut v, "killed").0, n as u64);
+    assert_eq!(b.count_records("killed"), 1);
+    assert!(matches!(
+        v.verify_audit().expect("verify"),
+        custos_audit::Verification::Intact(_)
+    ));
+    eprintln!("{}: killed purge had taken {before} of {n}", b.kind);
 }

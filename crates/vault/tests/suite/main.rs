@@ -47,6 +47,8 @@ shared_suite!(
     a_copy_of_an_erased_record_is_unreadable,
     an_erasure_replayed_from_the_journal_does_not_touch_data_written_after_it,
     a_batch_write_killed_at_a_random_point_leaves_all_or_nothing,
+    two_processes_purging_at_once_never_take_a_batch_twice_nor_skip_one,
+    a_purge_killed_at_a_random_point_resumes_cleanly,
     an_erasure_killed_at_a_random_point_leaves_all_or_nothing,
     writes_and_erasures_are_audited_with_pseudonyms_only,
     an_audit_entry_edited_in_the_database_is_reported_by_the_vault,

@@ -1,0 +1,611 @@
+//! Retention purge figures for BENCHMARKS.md (issue 5).
+//!
+//! Purges the expired half of N records (N = 2M at full scale) through `TenantVault::purge`
+//! (batches of `DELETE … RETURNING`, `FOR UPDATE SKIP LOCKED` on PostgreSQL, one audit receipt
+//! per category per batch in the same transaction) and compares the rate with a bare
+//! `DELETE FROM records WHERE tenant_id = $1 AND expires_at <= $2` of the same rows, in one
+//! transaction, on the same backend, in the same run. Peak RSS of this process during each purge
+//! is sampled at ¼, ½ and 1 × N to show it stays flat.
+//!
+//! Data: the jbsync example policy, category `mail.metadata` (purpose `service.client_data`,
+//! 7 days from `created_at`), 1 000 subjects, 64-byte payloads (the purge never reads payloads;
+//! small ones keep the set-up short), written through `put_batch` in batches of 10 000, in
+//! chronological order: the first half created in January 2026 (expired at the purge's
+//! `now` = 2026-03-01), the second half on 2026-02-28 (not expired).
+//!
+//! Each scale is populated once into a template (an SQLite file, a PostgreSQL schema), then
+//! one purge pass that expires nothing is run on the template so the tenant's policy
+//! fingerprint is stored (the first purge of a tenant, or the first after its retention rules
+//! changed, re-reads every record's expiry; that pass is timed and printed separately). Every
+//! measured run then works on its own copy of the template (SQLite: the checkpointed file
+//! copied; PostgreSQL: every table copied into a fresh schema made by the vault, then
+//! `VACUUM ANALYZE`), so the purge and the bare delete start from identical data.
+//!
+//! Run:
+//!
+//! ```sh
+//! cargo bench -p custos-vault --bench purge                       # SQLite
+//! CUSTOS_TEST_DATABASE_URL=postgres://custos:custos@127.0.0.1:5432/custos_test \
+//!   cargo bench -p custos-vault --bench purge                     # and PostgreSQL
+//! ```
+//!
+//! Environment:
+//!
+//! - `CUSTOS_BENCH_SCALE` (default 1): N = 2 000 000 × scale records at the largest step.
+//! - `CUSTOS_BENCH_STEPS` (default `0.25,0.5,1`): the fractions of N to run.
+//! - `CUSTOS_BENCH_BATCH` (default the vault's default batch size): purge batch sizes, comma
+//!   separated; each gets its own copy and run.
+//! - `CUSTOS_BENCH_BACKENDS` (default `sqlite,postgres`): which backends to run (PostgreSQL
+//!   only when `CUSTOS_TEST_DATABASE_URL` is set).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use custos_vault::{MasterKey, NewRecord, PurgeOptions, StoreConfig, SubjectId, TenantId, Vault};
+use jiff::{SignedDuration, Timestamp};
+
+const FULL: usize = 2_000_000;
+const PUT_BATCH: usize = 10_000;
+const SUBJECTS: usize = 1_000;
+const PAYLOAD: usize = 64;
+const TENANT: &str = "acme";
+const CATEGORY: &str = "mail.metadata";
+const PURPOSE: &str = "service.client_data";
+const PG_ENV: &str = "CUSTOS_TEST_DATABASE_URL";
+
+fn policy() -> custos_policy::Policy {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/policies/jbsync.toml");
+    custos_policy::load(&path)
+        .expect("the example policy loads")
+        .policy
+}
+
+fn master() -> MasterKey {
+    MasterKey::parse(&"5a".repeat(32), "bench").expect("valid key")
+}
+
+fn tenant() -> TenantId {
+    TenantId::new(TENANT).expect("valid")
+}
+
+fn ts(s: &str) -> Timestamp {
+    s.parse().expect("time")
+}
+
+/// The purge's `now`.
+fn now() -> Timestamp {
+    ts("2026-03-01T00:00:00Z")
+}
+
+fn env_list<T: std::str::FromStr>(name: &str, default: &str) -> Vec<T> {
+    std::env::var(name)
+        .unwrap_or_else(|_| default.to_owned())
+        .split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| {
+            s.trim()
+                .parse()
+                .unwrap_or_else(|_| panic!("{name}: cannot read {s:?}"))
+        })
+        .collect()
+}
+
+// ---- memory --------------------------------------------------------------------------------
+
+fn status_kib(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Samples this process's RSS every 5 ms while alive; also resets the kernel's high-water mark
+/// (`/proc/self/clear_refs`, 5) so VmHWM covers only the measured operation.
+struct RssSampler {
+    stop: Arc<AtomicBool>,
+    peak: Arc<AtomicU64>,
+    handle: Option<std::thread::JoinHandle<()>>,
+    before: u64,
+}
+
+impl RssSampler {
+    fn start() -> Self {
+        let _ = std::fs::write("/proc/self/clear_refs", "5");
+        let before = status_kib("VmRSS:");
+        let stop = Arc::new(AtomicBool::new(false));
+        let peak = Arc::new(AtomicU64::new(before));
+        let handle = {
+            let (stop, peak) = (stop.clone(), peak.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    peak.fetch_max(status_kib("VmRSS:"), Ordering::Relaxed);
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            })
+        };
+        Self {
+            stop,
+            peak,
+            handle: Some(handle),
+            before,
+        }
+    }
+
+    /// (RSS before, peak RSS during) in KiB.
+    fn finish(mut self) -> (u64, u64) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+        let peak = self.peak.load(Ordering::Relaxed).max(status_kib("VmHWM:"));
+        (self.before, peak)
+    }
+}
+
+fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
+}
+
+// ---- data ----------------------------------------------------------------------------------
+
+/// Record `i` of `n`: the first half created from 2026-01-01 over about four weeks (expired on
+/// 2026-03-01), the second half on 2026-02-28 (not expired), in increasing time order.
+fn record(i: usize, n: usize) -> NewRecord {
+    let half = n / 2;
+    let created = if i < half {
+        // Spread over 2 400 000 s (~27.8 days).
+        ts("2026-01-01T00:00:00Z")
+            + SignedDuration::from_micros((i as i64) * (2_400_000_000_000 / half.max(1) as i64))
+    } else {
+        ts("2026-02-28T00:00:00Z")
+            + SignedDuration::from_micros(
+                ((i - half) as i64) * (80_000_000_000 / half.max(1) as i64),
+            )
+    };
+    let mut payload = format!("{i:010}:").into_bytes();
+    payload.resize(PAYLOAD, b'a' + (i % 26) as u8);
+    NewRecord {
+        subject: SubjectId::new(format!("client-{}@example.nl", i % SUBJECTS)).expect("valid"),
+        category: CATEGORY.into(),
+        purposes: vec![PURPOSE.into()],
+        payload,
+        created_at: created,
+        clocks: BTreeMap::new(),
+    }
+}
+
+/// Writes `n` records through the vault, then runs the no-op purge that stores the policy
+/// fingerprint; returns (populate seconds, fingerprint pass seconds, records re-read).
+fn populate(vault: &mut Vault, n: usize) -> (f64, f64, u64) {
+    let p = policy();
+    let t0 = Instant::now();
+    let mut i = 0;
+    while i < n {
+        let end = (i + PUT_BATCH).min(n);
+        let recs: Vec<NewRecord> = (i..end).map(|j| record(j, n)).collect();
+        vault.tenant(&tenant()).put_batch(&p, recs).expect("stored");
+        i = end;
+    }
+    let populate = t0.elapsed().as_secs_f64();
+    let t1 = Instant::now();
+    let r = vault
+        .tenant(&tenant())
+        .purge(
+            &p,
+            ts("2025-12-01T00:00:00Z"),
+            PurgeOptions::default(),
+            &mut |_| {},
+        )
+        .expect("fingerprint pass");
+    assert_eq!(r.purged(), 0, "nothing is due before any record exists");
+    (populate, t1.elapsed().as_secs_f64(), r.recomputed)
+}
+
+// ---- results -------------------------------------------------------------------------------
+
+struct Run {
+    backend: &'static str,
+    n: usize,
+    batch: u32,
+    purged: u64,
+    purge_s: f64,
+    bare_s: f64,
+    receipts: u64,
+    audit_entries: u64,
+    rss_before: u64,
+    rss_peak: u64,
+    bare_rss_peak: u64,
+}
+
+fn print_header() {
+    println!(
+        "| backend | records | expired | batch | purge (s) | purged/s | bare DELETE (s) | bare/s | ratio | receipts | RSS before purge | peak RSS during purge | peak RSS during bare DELETE |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+}
+
+fn print_run(r: &Run) {
+    let rate = r.purged as f64 / r.purge_s;
+    let bare = (r.n / 2) as f64 / r.bare_s;
+    println!(
+        "| {} | {} | {} | {} | {:.2} | {:.0} | {:.2} | {:.0} | **{:.2}** | {} | {:.0} MiB | {:.0} MiB | {:.0} MiB |",
+        r.backend,
+        r.n,
+        r.purged,
+        r.batch,
+        r.purge_s,
+        rate,
+        r.bare_s,
+        bare,
+        rate / bare,
+        r.receipts,
+        mib(r.rss_before),
+        mib(r.rss_peak),
+        mib(r.bare_rss_peak),
+    );
+}
+
+/// Purges on an opened copy and checks the outcome; returns (purged, seconds, rss before, peak).
+fn timed_purge(vault: &mut Vault, n: usize, batch: u32) -> (u64, f64, u64, u64) {
+    let p = policy();
+    let opts = PurgeOptions {
+        batch_size: batch,
+        dry_run: false,
+        max_batches: None,
+    };
+    let mem = RssSampler::start();
+    let t0 = Instant::now();
+    let report = vault
+        .tenant(&tenant())
+        .purge(&p, now(), opts, &mut |_| {})
+        .expect("purged");
+    let secs = t0.elapsed().as_secs_f64();
+    let (before, peak) = mem.finish();
+    assert_eq!(
+        report.purged(),
+        (n / 2) as u64,
+        "the expired half is purged"
+    );
+    assert_eq!(report.held(), 0);
+    assert_eq!(
+        report.recomputed, 0,
+        "the fingerprint was stored on the template"
+    );
+    (report.purged(), secs, before, peak)
+}
+
+fn verify(vault: &Vault) -> u64 {
+    match vault.verify_audit().expect("verifies") {
+        custos_audit::Verification::Intact(v) => v.entries,
+        other => panic!("the audit trail does not verify: {other:?}"),
+    }
+}
+
+// ---- SQLite --------------------------------------------------------------------------------
+
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new() -> Self {
+        let dir = std::env::temp_dir().join(format!("custos-purge-bench-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        Self(dir)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn remove_sqlite(path: &Path) {
+    for suffix in ["", "-wal", "-shm", "-erasures.jsonl"] {
+        let mut p = path.as_os_str().to_owned();
+        p.push(suffix);
+        let _ = std::fs::remove_file(PathBuf::from(p));
+    }
+}
+
+fn sqlite_count(path: &Path, sql: &str) -> u64 {
+    let conn = custos_vault::sqlite_connection(path).expect("opens");
+    conn.query_row(sql, [], |r| r.get::<_, i64>(0))
+        .expect("count") as u64
+}
+
+fn sqlite_runs(n: usize, batches: &[u32], dir: &Path) -> Vec<Run> {
+    let template = dir.join(format!("template-{n}.db"));
+    remove_sqlite(&template);
+    let (pop, fp, recomputed) = {
+        let mut vault = Vault::open(
+            &StoreConfig::Sqlite {
+                path: template.clone(),
+            },
+            master(),
+        )
+        .expect("opens");
+        populate(&mut vault, n)
+    };
+    println!(
+        "sqlite, {n} records: populated in {pop:.1} s ({:.0} records/s); first purge's fingerprint pass re-read {recomputed} records in {fp:.2} s",
+        n as f64 / pop
+    );
+    {
+        let conn = custos_vault::sqlite_connection(&template).expect("opens");
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .expect("checkpoint");
+    }
+    let copy = |name: &str| -> PathBuf {
+        let path = dir.join(format!("{name}-{n}.db"));
+        remove_sqlite(&path);
+        std::fs::copy(&template, &path).expect("copied");
+        path
+    };
+
+    // The baseline: the bare DELETE of the same rows in one transaction.
+    let bare_path = copy("bare");
+    let (bare_s, bare_peak) = {
+        let mut conn = custos_vault::sqlite_connection(&bare_path).expect("opens");
+        let mem = RssSampler::start();
+        let t0 = Instant::now();
+        let tx = conn.transaction().expect("tx");
+        let deleted = tx
+            .execute(
+                "DELETE FROM records WHERE tenant_id = ?1 AND expires_at <= ?2",
+                rusqlite::params![TENANT, now().as_microsecond()],
+            )
+            .expect("deleted");
+        tx.commit().expect("commit");
+        let secs = t0.elapsed().as_secs_f64();
+        let (_, peak) = mem.finish();
+        assert_eq!(deleted, n / 2, "the bare delete removes the expired half");
+        (secs, peak)
+    };
+    remove_sqlite(&bare_path);
+
+    let mut runs = Vec::new();
+    for &batch in batches {
+        let path = copy(&format!("purge-{batch}"));
+        let mut vault =
+            Vault::open(&StoreConfig::Sqlite { path: path.clone() }, master()).expect("opens");
+        let (purged, purge_s, rss_before, rss_peak) = timed_purge(&mut vault, n, batch);
+        let left = sqlite_count(&path, "SELECT count(*) FROM records");
+        assert_eq!(left, (n - n / 2) as u64, "the recent half remains");
+        let receipts = sqlite_count(
+            &path,
+            "SELECT count(*) FROM audit_entries WHERE action = 'retention.purged'",
+        );
+        let audit_entries = verify(&vault);
+        drop(vault);
+        remove_sqlite(&path);
+        runs.push(Run {
+            backend: "SQLite",
+            n,
+            batch,
+            purged,
+            purge_s,
+            bare_s,
+            receipts,
+            audit_entries,
+            rss_before,
+            rss_peak,
+            bare_rss_peak: bare_peak,
+        });
+    }
+    remove_sqlite(&template);
+    runs
+}
+
+// ---- PostgreSQL ----------------------------------------------------------------------------
+
+fn pg_config(url: &str, schema: &str) -> StoreConfig {
+    StoreConfig::Postgres {
+        url: url.to_owned(),
+        schema: schema.to_owned(),
+        journal: None,
+    }
+}
+
+fn pg_client(url: &str, schema: &str) -> postgres::Client {
+    let mut c = custos_vault::postgres_connection(url, schema).expect("connects");
+    c.execute("SELECT set_config('custos.tenant', $1, false)", &[&TENANT])
+        .expect("tenant setting");
+    c
+}
+
+fn pg_drop(url: &str, schema: &str) {
+    let mut c = postgres::Client::connect(url, postgres::NoTls).expect("connects");
+    c.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        .expect("dropped");
+}
+
+fn pg_count(url: &str, schema: &str, sql: &str) -> u64 {
+    pg_client(url, schema)
+        .query_one(sql, &[])
+        .expect("count")
+        .get::<_, i64>(0) as u64
+}
+
+/// A fresh schema made by the vault itself (same tables, indexes, row-level security), filled
+/// with a copy of every row of `from`, vacuumed and analysed.
+fn pg_copy(url: &str, from: &str, to: &str) {
+    pg_drop(url, to);
+    drop(Vault::open(&pg_config(url, to), master()).expect("creates the schema"));
+    let mut c = pg_client(url, to);
+    let tables: Vec<String> = c
+        .query(
+            "SELECT tablename::text FROM pg_tables WHERE schemaname = $1",
+            &[&from],
+        )
+        .expect("tables")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    // Parents first (subjects refers to tenants).
+    let rank = |t: &str| match t {
+        "tenants" => 0,
+        "subjects" => 1,
+        _ => 2,
+    };
+    let mut ordered = tables.clone();
+    ordered.sort_by_key(|t| (rank(t), t.clone()));
+    let mut sql = String::from("BEGIN;");
+    for t in ordered.iter().rev() {
+        sql.push_str(&format!(
+            "CREATE TABLE IF NOT EXISTS {to}.{t} (LIKE {from}.{t} INCLUDING ALL); DELETE FROM {to}.{t};"
+        ));
+    }
+    for t in &ordered {
+        sql.push_str(&format!("INSERT INTO {to}.{t} SELECT * FROM {from}.{t};"));
+    }
+    sql.push_str("COMMIT;");
+    c.batch_execute(&sql).expect("copied");
+    for t in &ordered {
+        c.batch_execute(&format!("VACUUM ANALYZE {to}.{t}"))
+            .expect("vacuumed");
+    }
+}
+
+fn pg_runs(url: &str, n: usize, batches: &[u32]) -> Vec<Run> {
+    let base = format!("bench_purge_{}_{n}", std::process::id());
+    let template = format!("{base}_t");
+    pg_drop(url, &template);
+    let (pop, fp, recomputed) = {
+        let mut vault = Vault::open(&pg_config(url, &template), master()).expect("opens");
+        populate(&mut vault, n)
+    };
+    println!(
+        "postgres, {n} records: populated in {pop:.1} s ({:.0} records/s); first purge's fingerprint pass re-read {recomputed} records in {fp:.2} s",
+        n as f64 / pop
+    );
+
+    let bare_schema = format!("{base}_b");
+    pg_copy(url, &template, &bare_schema);
+    let (bare_s, bare_peak) = {
+        let mut c = pg_client(url, &bare_schema);
+        let mem = RssSampler::start();
+        let t0 = Instant::now();
+        let mut tx = c.transaction().expect("tx");
+        let deleted = tx
+            .execute(
+                "DELETE FROM records WHERE tenant_id = $1 AND expires_at <= $2",
+                &[&TENANT, &now().as_microsecond()],
+            )
+            .expect("deleted");
+        tx.commit().expect("commit");
+        let secs = t0.elapsed().as_secs_f64();
+        let (_, peak) = mem.finish();
+        assert_eq!(
+            deleted,
+            (n / 2) as u64,
+            "the bare delete removes the expired half"
+        );
+        (secs, peak)
+    };
+    pg_drop(url, &bare_schema);
+
+    let mut runs = Vec::new();
+    for &batch in batches {
+        let schema = format!("{base}_p{batch}");
+        pg_copy(url, &template, &schema);
+        let mut vault = Vault::open(&pg_config(url, &schema), master()).expect("opens");
+        let (purged, purge_s, rss_before, rss_peak) = timed_purge(&mut vault, n, batch);
+        let left = pg_count(url, &schema, "SELECT count(*) FROM records");
+        assert_eq!(left, (n - n / 2) as u64, "the recent half remains");
+        let receipts = pg_count(
+            url,
+            &schema,
+            "SELECT count(*) FROM audit_entries WHERE action = 'retention.purged'",
+        );
+        let audit_entries = verify(&vault);
+        drop(vault);
+        pg_drop(url, &schema);
+        runs.push(Run {
+            backend: "PostgreSQL",
+            n,
+            batch,
+            purged,
+            purge_s,
+            bare_s,
+            receipts,
+            audit_entries,
+            rss_before,
+            rss_peak,
+            bare_rss_peak: bare_peak,
+        });
+    }
+    pg_drop(url, &template);
+    runs
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; nothing else is accepted.
+    let scale: f64 = std::env::var("CUSTOS_BENCH_SCALE")
+        .ok()
+        .map(|s| s.parse().expect("CUSTOS_BENCH_SCALE: a number"))
+        .unwrap_or(1.0);
+    let steps: Vec<f64> = env_list("CUSTOS_BENCH_STEPS", "0.25,0.5,1");
+    let batches: Vec<u32> = env_list(
+        "CUSTOS_BENCH_BATCH",
+        &custos_vault::retention::DEFAULT_BATCH.to_string(),
+    );
+    let backends: Vec<String> = env_list("CUSTOS_BENCH_BACKENDS", "sqlite,postgres");
+    let pg_url = std::env::var(PG_ENV).ok();
+    let sizes: Vec<usize> = steps
+        .iter()
+        .map(|s| (((FULL as f64) * scale * s) as usize / 2) * 2)
+        .collect();
+    println!(
+        "purge bench: sizes {sizes:?}, batch sizes {batches:?}, {SUBJECTS} subjects, {PAYLOAD}-byte payloads, now = {}",
+        now()
+    );
+    let dir = Scratch::new();
+    let mut runs = Vec::new();
+    if backends.iter().any(|b| b == "sqlite") {
+        for &n in &sizes {
+            let r = sqlite_runs(n, &batches, &dir.0);
+            print_header();
+            r.iter().for_each(print_run);
+            runs.extend(r);
+        }
+    }
+    if backends.iter().any(|b| b == "postgres") {
+        match &pg_url {
+            Some(url) => {
+                for &n in &sizes {
+                    let r = pg_runs(url, n, &batches);
+                    print_header();
+                    r.iter().for_each(print_run);
+                    runs.extend(r);
+                }
+            }
+            None => println!("PostgreSQL skipped: set {PG_ENV} to run it"),
+        }
+    }
+    println!(
+        "\nAll runs (rates in records/s; ratio = purge rate / bare DELETE rate; RSS of this process):\n"
+    );
+    print_header();
+    runs.iter().for_each(print_run);
+    println!();
+    for r in &runs {
+        println!(
+            "{} {} records, batch {}: {} receipts, audit trail intact ({} entries verified), {} records left",
+            r.backend,
+            r.n,
+            r.batch,
+            r.receipts,
+            r.audit_entries,
+            r.n - r.n / 2
+        );
+    }
+}
