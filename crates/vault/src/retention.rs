@@ -327,6 +327,16 @@ fn save_state(tx: &mut dyn Tx, tenant: &str, row: &Row) -> Result<()> {
     Ok(())
 }
 
+/// Registers the tenant (settings and holds may come before its first record).
+fn register_tenant(tx: &mut dyn Tx, tenant: &str, now: Timestamp) -> Result<()> {
+    tx.execute(
+        "INSERT INTO tenants (tenant_id, created_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        &[tenant.into(), now.as_microsecond().into()],
+    )?;
+    Ok(())
+}
+
+/// Events need data to act on: one for a tenant the vault has never seen is refused.
 fn tenant_exists(tx: &mut dyn Tx, tenant: &str) -> Result<()> {
     let found = tx.query(
         "SELECT 1 FROM tenants WHERE tenant_id = $1",
@@ -767,6 +777,7 @@ impl TenantVault<'_> {
         policy: &Policy,
         operation: &'static str,
         now: Timestamp,
+        register: bool,
         apply: &mut dyn FnMut(&mut dyn Tx, &mut State) -> Result<Applied>,
     ) -> Result<ChangeOutcome> {
         let tenant = self.tenant_id().as_str().to_owned();
@@ -776,7 +787,11 @@ impl TenantVault<'_> {
             recomputed: 0,
         };
         self.store().in_tx(&tenant, operation, &mut |tx| {
-            tenant_exists(tx, &tenant)?;
+            if register {
+                register_tenant(tx, &tenant, now)?;
+            } else {
+                tenant_exists(tx, &tenant)?;
+            }
             let mut row = lock_state(tx, &tenant, true)?;
             let Some((scope, mut event)) = apply(tx, &mut row.state)? else {
                 return Ok(());
@@ -847,7 +862,7 @@ impl TenantVault<'_> {
         match target {
             EventTarget::Tenant => {
                 let cats = categories_on_event(policy, event);
-                self.change(policy, "recording a tenant event", now, &mut |_, state| {
+                self.change(policy, "recording a tenant event", now, false, &mut |_, state| {
                     if state.events.get(event).is_some_and(|old| later(*old)) {
                         return Ok(None);
                     }
@@ -869,7 +884,7 @@ impl TenantVault<'_> {
                 }
                 let pseudonym = self.pseudonym(subject).as_str().to_owned();
                 let purpose = purpose.clone().unwrap_or_default();
-                self.change(policy, "recording a subject event", now, &mut |tx, _| {
+                self.change(policy, "recording a subject event", now, false, &mut |tx, _| {
                     let known = tx.query(
                         "SELECT 1 FROM subjects WHERE tenant_id = $1 AND pseudonym = $2",
                         &[tenant.as_str().into(), pseudonym.as_str().into()],
@@ -902,7 +917,7 @@ impl TenantVault<'_> {
                 })
             }
             EventTarget::Record(id) => {
-                self.change(policy, "recording a record event", now, &mut |tx, _| {
+                self.change(policy, "recording a record event", now, false, &mut |tx, _| {
                     let rows = tx.query(
                         "SELECT clocks, pseudonym FROM records WHERE tenant_id = $1 AND record_id = $2",
                         &[tenant.as_str().into(), id.as_str().into()],
@@ -958,7 +973,7 @@ impl TenantVault<'_> {
             .collect();
         let tenant = self.tenant_id().as_str().to_owned();
         let actor = self.actor().to_owned();
-        self.change(policy, "changing the tier", now, &mut |_, state| {
+        self.change(policy, "changing the tier", now, true, &mut |_, state| {
             if state.tier_since.is_some_and(|t| t > since)
                 || (state.tier.as_deref() == Some(tier) && state.tier_since == Some(since))
             {
@@ -1002,6 +1017,7 @@ impl TenantVault<'_> {
             policy,
             "changing a retention override",
             now,
+            true,
             &mut |_, state| {
                 if state.overrides.get(category) == text.as_ref() {
                     return Ok(None);
@@ -1075,7 +1091,7 @@ impl TenantVault<'_> {
         let tenant = self.tenant_id().as_str().to_owned();
         let key = self.audit_key().clone();
         self.store().in_tx(&tenant, "placing a legal hold", &mut |tx| {
-            tenant_exists(tx, &tenant)?;
+            register_tenant(tx, &tenant, now)?;
             // Waits for a purge batch in flight; every later batch sees the hold.
             lock_state(tx, &tenant, true)?;
             tx.execute(
