@@ -205,6 +205,16 @@ pub enum VaultError {
         /// The clock now.
         now: jiff::Timestamp,
     },
+    /// A legal hold covers the data; it cannot be erased while the hold lasts.
+    #[error(
+        "legal hold {hold_id} ({scope}) covers this subject's data; erasure is refused until it is released (Art. 17(3)(e) GDPR: legal claims)"
+    )]
+    Held {
+        /// The hold.
+        hold_id: String,
+        /// What it covers: tenant, subject or category.
+        scope: String,
+    },
     /// No active legal hold with this id in this tenant.
     #[error("no active legal hold `{0}` in this tenant")]
     HoldNotFound(String),

@@ -946,6 +946,28 @@ impl TenantVault<'_> {
 }
 
 impl TenantVault<'_> {
+    /// The first active legal hold that covers any of the subject's data, if one does: the
+    /// whole tenant, the subject, or a category (or a dotted sub-category) it has records in.
+    pub(crate) fn hold_on_subject(&mut self, pseudonym: &str) -> Result<Option<HoldInfo>> {
+        let tenant = self.tenant_id().as_str().to_owned();
+        let mut found = None;
+        self.store().in_tx(&tenant, "checking legal holds", &mut |tx| {
+            let rows = tx.query(
+                &format!(
+                    "SELECT {HOLD_COLUMNS} FROM holds h WHERE h.tenant_id = $1 AND h.released_at IS NULL AND (
+                       (h.pseudonym IS NULL AND h.category IS NULL) OR h.pseudonym = $2 OR
+                       (h.category IS NOT NULL AND EXISTS (SELECT 1 FROM records r WHERE r.tenant_id = $1 AND r.pseudonym = $2
+                          AND (r.category = h.category OR r.category LIKE h.category || '.%'))))
+                     ORDER BY h.set_at LIMIT 1"
+                ),
+                &[tenant.as_str().into(), pseudonym.into()],
+            )?;
+            found = rows.into_iter().next().map(hold_row).transpose()?;
+            Ok(())
+        })?;
+        Ok(found)
+    }
+
     /// Sets the tenant's subscription tier as of `since`. A change dated before the tier already
     /// recorded is stale (it arrived out of order) and changes nothing.
     pub fn set_tier(

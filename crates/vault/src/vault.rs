@@ -774,8 +774,17 @@ impl TenantVault<'_> {
     /// then destroys the subject's data keys and deletes its records in one transaction. Once
     /// the keys are gone, every copy of the records anywhere, backups included, is unreadable;
     /// restoring an older database replays the journal on open.
+    ///
+    /// Refused with [`VaultError::Held`] while a legal hold covers any of the subject's data
+    /// (Art. 17(3)(e) GDPR).
     pub fn erase_subject(&mut self, subject: &SubjectId, now: Timestamp) -> Result<Erasure> {
         let pseudonym = self.pseudonym(subject);
+        if let Some(hold) = self.hold_on_subject(pseudonym.as_str())? {
+            return Err(VaultError::Held {
+                hold_id: hold.hold_id,
+                scope: hold.scope,
+            });
+        }
         let mut id = [0u8; 16];
         keys::fill_random(&mut id)?;
         let entry = JournalEntry {

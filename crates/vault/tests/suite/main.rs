@@ -78,4 +78,5 @@ retention_suite!(
     a_purge_stopped_halfway_resumes_and_receipts_account_for_every_record,
     a_clock_that_went_back_is_refused,
     a_changed_policy_recomputes_expiries_at_the_next_purge,
+    a_legal_hold_refuses_erasure_until_released,
 );

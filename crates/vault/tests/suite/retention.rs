@@ -943,3 +943,77 @@ pub fn a_changed_policy_recomputes_expiries_at_the_next_purge(b: &Backend) {
     let r = purge(&mut v, ten, &new, day(4));
     assert_eq!((r.recomputed, r.purged()), (1, 1), "{r:?}");
 }
+
+/// A subject under a legal hold (directly, through its tenant, or through a category it has
+/// records in) cannot be erased until the hold is released.
+pub fn a_legal_hold_refuses_erasure_until_released(b: &Backend) {
+    let policy = jbsync();
+    let mut v = b.open();
+    let mut t = v.tenant(&tenant("kantoor-a"));
+    put(
+        &mut t,
+        &policy,
+        "inbox-1",
+        "mail.metadata",
+        "service.client_data",
+        day(0),
+    );
+    put(
+        &mut t,
+        &policy,
+        "inbox-2",
+        "whatsapp",
+        "service.client_data",
+        day(0),
+    );
+    let h1 = t
+        .place_hold(
+            &policy,
+            &HoldTarget::Subject(subject("inbox-1")),
+            "case 1",
+            day(1),
+        )
+        .unwrap();
+    let h2 = t
+        .place_hold(
+            &policy,
+            &HoldTarget::Category("whatsapp".into()),
+            "case 2",
+            day(1),
+        )
+        .unwrap();
+    for (who, hold) in [("inbox-1", &h1), ("inbox-2", &h2)] {
+        let e = t.erase_subject(&subject(who), day(2)).expect_err("held");
+        assert!(
+            matches!(&e, VaultError::Held { hold_id, .. } if *hold_id == hold.hold_id),
+            "{e}"
+        );
+        assert!(e.to_string().contains("17(3)(e)"), "{e}");
+    }
+    assert_eq!(count(&mut v, "kantoor-a", &policy, "mail.metadata"), 1);
+    let mut t = v.tenant(&tenant("kantoor-a"));
+    t.release_hold(&h1.hold_id, day(3)).unwrap();
+    assert_eq!(
+        t.erase_subject(&subject("inbox-1"), day(3))
+            .unwrap()
+            .counts
+            .records,
+        1
+    );
+    let all = t
+        .place_hold(&policy, &HoldTarget::Tenant, "inquiry", day(3))
+        .unwrap();
+    t.release_hold(&h2.hold_id, day(3)).unwrap();
+    assert!(matches!(
+        t.erase_subject(&subject("inbox-2"), day(4)),
+        Err(VaultError::Held { .. })
+    ));
+    t.release_hold(&all.hold_id, day(4)).unwrap();
+    assert_eq!(
+        t.erase_subject(&subject("inbox-2"), day(4))
+            .unwrap()
+            .counts
+            .records,
+        1
+    );
+}
