@@ -35,7 +35,8 @@ use crate::ids::{RecordId, SubjectId};
 use crate::store::{Tx, Val};
 use crate::vault::{AUDIT_CHECKPOINT_EVERY, TenantVault, Vault};
 
-/// How far in the future an event may be dated (clock skew between the app and Custos).
+/// How far in the future an event may be dated (clock skew between the app and Custos), and how
+/// far a purge's clock may lag the last purge (skew between Custos servers).
 pub const EVENT_SKEW_SECONDS: i64 = 300;
 
 /// Records deleted per purge transaction, unless [`PurgeOptions::batch_size`] says otherwise.
@@ -1204,8 +1205,10 @@ impl TenantVault<'_> {
         self.store()
             .in_tx(&tenant, "preparing a purge", &mut |tx| {
                 let mut row = lock_state(tx, &tenant, !opts.dry_run)?;
+                // Servers' clocks differ a little: within the allowed skew a purge goes ahead (an
+                // earlier "now" only purges less); beyond it the clock is wrong.
                 if let Some(last) = row.last_purge_at
-                    && last > now.as_microsecond()
+                    && last > now.as_microsecond() + EVENT_SKEW_SECONDS * 1_000_000
                 {
                     return Err(VaultError::ClockWentBack {
                         tenant: tenant.clone(),
@@ -1228,7 +1231,8 @@ impl TenantVault<'_> {
                     row.fingerprint = fp.clone();
                     row.version += 1;
                 }
-                row.last_purge_at = Some(now.as_microsecond());
+                let now_us = now.as_microsecond();
+                row.last_purge_at = Some(row.last_purge_at.map_or(now_us, |l| l.max(now_us)));
                 save_state(tx, &tenant, &row)
             })?;
         let mut per_category: BTreeMap<String, RuleOutcome> = BTreeMap::new();
