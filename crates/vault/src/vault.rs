@@ -605,11 +605,20 @@ impl TenantVault<'_> {
                 v
             };
             let (version, ctx) = self.retention_context(policy, &subjects)?;
+            // Records of a batch mostly share their purposes: decode each list once.
+            let mut decoded: Option<(String, Vec<String>)> = None;
             for (row, clocks) in rows.iter_mut().zip(&record_clocks) {
-                let purposes: Vec<String> = serde_json::from_str(&row.purposes).unwrap_or_default();
+                if decoded
+                    .as_ref()
+                    .is_none_or(|(text, _)| *text != row.purposes)
+                {
+                    let list = serde_json::from_str(&row.purposes).unwrap_or_default();
+                    decoded = Some((row.purposes.clone(), list));
+                }
+                let purposes = decoded.as_ref().map(|(_, l)| l.as_slice()).unwrap_or(&[]);
                 row.expires_at = ctx.expires_at(
                     &row.category,
-                    &purposes,
+                    purposes,
                     &row.pseudonym,
                     Timestamp::from_microsecond(row.created_at).unwrap_or(at),
                     clocks,
