@@ -5,7 +5,10 @@
 //! per category per batch in the same transaction) and compares the rate with a bare
 //! `DELETE FROM records WHERE tenant_id = $1 AND expires_at <= $2` of the same rows, in one
 //! transaction, on the same backend, in the same run. Peak RSS of this process during each purge
-//! is sampled at ¼, ½ and 1 × N to show it stays flat.
+//! is sampled at ¼, ½ and 1 × N to show it stays flat. As a diagnosis it also times the purge's
+//! own batch statement run bare, batch by batch (same `DELETE … RETURNING`, one transaction per
+//! batch, no receipts, no state lock, no hold check): the gap between it and the bare DELETE is
+//! the cost of batching, the gap between it and the purge the cost of the receipts.
 //!
 //! Data: the jbsync example policy, category `mail.metadata` (purpose `service.client_data`,
 //! 7 days from `created_at`), 1 000 subjects, 64-byte payloads (the purge never reads payloads;
@@ -55,6 +58,10 @@ const TENANT: &str = "acme";
 const CATEGORY: &str = "mail.metadata";
 const PURPOSE: &str = "service.client_data";
 const PG_ENV: &str = "CUSTOS_TEST_DATABASE_URL";
+
+/// The purge's batch statement (crates/vault/src/retention.rs), without holds.
+const BATCHED_SQLITE: &str = "DELETE FROM records WHERE tenant_id = ?1 AND record_id IN (SELECT record_id FROM records WHERE tenant_id = ?1 AND expires_at IS NOT NULL AND expires_at <= ?2 ORDER BY expires_at LIMIT ?3) RETURNING category, expires_at, created_at";
+const BATCHED_PG: &str = "DELETE FROM records WHERE tenant_id = $1 AND record_id IN (SELECT record_id FROM records WHERE tenant_id = $1 AND expires_at IS NOT NULL AND expires_at <= $2 ORDER BY expires_at LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING category, expires_at, created_at";
 
 fn policy() -> custos_policy::Policy {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/policies/jbsync.toml");
@@ -218,6 +225,7 @@ struct Run {
     purged: u64,
     purge_s: f64,
     bare_s: f64,
+    batched_s: f64,
     receipts: u64,
     audit_entries: u64,
     rss_before: u64,
@@ -227,16 +235,16 @@ struct Run {
 
 fn print_header() {
     println!(
-        "| backend | records | expired | batch | purge (s) | purged/s | bare DELETE (s) | bare/s | ratio | receipts | RSS before purge | peak RSS during purge | peak RSS during bare DELETE |"
+        "| backend | records | expired | batch | purge (s) | purged/s | bare DELETE (s) | bare/s | ratio | batched bare (s) | purge/batched | receipts | RSS before purge | peak RSS during purge | peak RSS during bare DELETE |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
 }
 
 fn print_run(r: &Run) {
     let rate = r.purged as f64 / r.purge_s;
     let bare = (r.n / 2) as f64 / r.bare_s;
     println!(
-        "| {} | {} | {} | {} | {:.2} | {:.0} | {:.2} | {:.0} | **{:.2}** | {} | {:.0} MiB | {:.0} MiB | {:.0} MiB |",
+        "| {} | {} | {} | {} | {:.2} | {:.0} | {:.2} | {:.0} | **{:.2}** | {:.2} | {:.2} | {} | {:.0} MiB | {:.0} MiB | {:.0} MiB |",
         r.backend,
         r.n,
         r.purged,
@@ -246,6 +254,8 @@ fn print_run(r: &Run) {
         r.bare_s,
         bare,
         rate / bare,
+        r.batched_s,
+        r.batched_s / r.purge_s,
         r.receipts,
         mib(r.rss_before),
         mib(r.rss_peak),
@@ -374,6 +384,45 @@ fn sqlite_runs(n: usize, batches: &[u32], dir: &Path) -> Vec<Run> {
 
     let mut runs = Vec::new();
     for &batch in batches {
+        // Diagnosis: the purge's own DELETE statement, batch by batch, without its receipts,
+        // state lock or hold check.
+        let batched_path = copy(&format!("batched-{batch}"));
+        let batched_s = {
+            let mut conn = custos_vault::sqlite_connection(&batched_path).expect("opens");
+            let t0 = Instant::now();
+            let mut total = 0usize;
+            loop {
+                let tx = conn.transaction().expect("tx");
+                let n_batch = {
+                    let mut stmt = tx.prepare_cached(BATCHED_SQLITE).expect("prepare");
+                    let mut rows = stmt
+                        .query(rusqlite::params![
+                            TENANT,
+                            now().as_microsecond(),
+                            i64::from(batch)
+                        ])
+                        .expect("deleted");
+                    let mut k = 0usize;
+                    while let Some(r) = rows.next().expect("row") {
+                        let _: (String, i64, i64) = (
+                            r.get(0).expect("c"),
+                            r.get(1).expect("e"),
+                            r.get(2).expect("t"),
+                        );
+                        k += 1;
+                    }
+                    k
+                };
+                tx.commit().expect("commit");
+                total += n_batch;
+                if n_batch < batch as usize {
+                    break;
+                }
+            }
+            assert_eq!(total, n / 2);
+            t0.elapsed().as_secs_f64()
+        };
+        remove_sqlite(&batched_path);
         let path = copy(&format!("purge-{batch}"));
         let mut vault =
             Vault::open(&StoreConfig::Sqlite { path: path.clone() }, master()).expect("opens");
@@ -394,6 +443,7 @@ fn sqlite_runs(n: usize, batches: &[u32], dir: &Path) -> Vec<Run> {
             purged,
             purge_s,
             bare_s,
+            batched_s,
             receipts,
             audit_entries,
             rss_before,
@@ -515,6 +565,35 @@ fn pg_runs(url: &str, n: usize, batches: &[u32]) -> Vec<Run> {
 
     let mut runs = Vec::new();
     for &batch in batches {
+        // Diagnosis: the purge's own DELETE statement, batch by batch, without its receipts,
+        // state lock or hold check.
+        let batched_schema = format!("{base}_d{batch}");
+        pg_copy(url, &template, &batched_schema);
+        let batched_s = {
+            let mut c = pg_client(url, &batched_schema);
+            let t0 = Instant::now();
+            let mut total = 0usize;
+            loop {
+                let mut tx = c.transaction().expect("tx");
+                let rows = tx
+                    .query(
+                        BATCHED_PG,
+                        &[&TENANT, &now().as_microsecond(), &i64::from(batch)],
+                    )
+                    .expect("deleted");
+                for r in &rows {
+                    let _: (String, i64, i64) = (r.get(0), r.get(1), r.get(2));
+                }
+                tx.commit().expect("commit");
+                total += rows.len();
+                if rows.len() < batch as usize {
+                    break;
+                }
+            }
+            assert_eq!(total, n / 2);
+            t0.elapsed().as_secs_f64()
+        };
+        pg_drop(url, &batched_schema);
         let schema = format!("{base}_p{batch}");
         pg_copy(url, &template, &schema);
         let mut vault = Vault::open(&pg_config(url, &schema), master()).expect("opens");
@@ -536,6 +615,7 @@ fn pg_runs(url: &str, n: usize, batches: &[u32]) -> Vec<Run> {
             purged,
             purge_s,
             bare_s,
+            batched_s,
             receipts,
             audit_entries,
             rss_before,
