@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 mod audit_cmds;
 mod policy_cmds;
+mod retention_cmds;
 mod rights_cmds;
 mod scan_cmd;
 mod serve_cmd;
@@ -48,6 +49,16 @@ enum Command {
     Keys(vault_cmds::KeysArgs),
     /// Find personal data in a file or stream (`-`); print findings or the anonymized stream.
     Scan(scan_cmd::ScanArgs),
+    /// Delete the records whose retention ended (`--dry-run`: only report what is due).
+    Purge(retention_cmds::PurgeArgs),
+    /// Record that a retention event happened (for a tenant, a subject or a record).
+    Event(retention_cmds::EventArgs),
+    /// Legal holds: place, release, list.
+    #[command(subcommand)]
+    Hold(retention_cmds::HoldCommand),
+    /// A tenant's retention: the report, its tier, its overrides.
+    #[command(subcommand)]
+    Retention(retention_cmds::RetentionCommand),
 }
 
 fn main() -> ExitCode {
@@ -64,5 +75,9 @@ fn main() -> ExitCode {
         Command::Init(args) => vault_cmds::init(args),
         Command::Keys(args) => vault_cmds::keys(args),
         Command::Scan(args) => scan_cmd::scan(args),
+        Command::Purge(args) => retention_cmds::purge(args),
+        Command::Event(args) => retention_cmds::event(args),
+        Command::Hold(cmd) => retention_cmds::hold(cmd),
+        Command::Retention(cmd) => retention_cmds::retention(cmd),
     }
 }

@@ -116,6 +116,28 @@ pub fn vault_problem(e: &VaultError) -> Problem {
         VaultError::RecordNotFound(_) | VaultError::KeyDestroyed(_) => {
             Problem::new(Code::NotFound).detail(e.to_string())
         }
+        VaultError::UnknownEvent { .. } => {
+            Problem::new(Code::Unprocessable).field("/event", e.to_string())
+        }
+        VaultError::UnknownTier { .. } => {
+            Problem::new(Code::Unprocessable).field("/tier", e.to_string())
+        }
+        VaultError::EventInFuture { .. } => {
+            Problem::new(Code::Unprocessable).field("/at", e.to_string())
+        }
+        VaultError::UnknownSubject => Problem::new(Code::NotFound).field("/subject", e.to_string()),
+        VaultError::UnknownTenant(_) => Problem::new(Code::NotFound).detail(format!(
+            "{e}: store a record first; events act on stored data"
+        )),
+        VaultError::HoldNotFound(_) => Problem::new(Code::NotFound).detail(e.to_string()),
+        VaultError::InvalidHold(_) => {
+            Problem::new(Code::Unprocessable).field("/reason", e.to_string())
+        }
+        VaultError::Held { .. } | VaultError::ClockWentBack { .. } => {
+            Problem::new(Code::Refused).detail(e.to_string())
+        }
+        VaultError::RetentionChanged => Problem::new(Code::Refused).detail(e.to_string()),
+        VaultError::Retention(r) => retention_problem(r),
         VaultError::Unavailable { .. } | VaultError::Storage { .. } => {
             tracing::error!(error = %e, "storage unavailable");
             Problem::new(Code::Unavailable)
@@ -125,6 +147,21 @@ pub fn vault_problem(e: &VaultError) -> Problem {
             tracing::error!(error = %other, "vault error");
             Problem::new(Code::Internal).detail("an internal error occurred; it has been logged")
         }
+    }
+}
+
+/// A retention rule's refusal as a problem: 422 naming the field; the bounds of an override are
+/// in both the reason and the detail.
+fn retention_problem(e: &custos_retention::RetentionError) -> Problem {
+    use custos_retention::RetentionError as R;
+    let field = match e {
+        R::UnknownCategory(_) | R::NeverStored(_) | R::NoOverride(_) => "/category",
+        R::OutOfBounds { .. } | R::Overflow(_) => "/period",
+    };
+    let p = Problem::new(Code::Unprocessable).field(field, e.to_string());
+    match e {
+        R::OutOfBounds { .. } => p.detail(e.to_string()),
+        _ => p,
     }
 }
 

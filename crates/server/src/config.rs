@@ -1,6 +1,6 @@
 //! Server configuration: a TOML file, then environment variables on top (`CUSTOS_LISTEN`,
-//! `CUSTOS_DATABASE_URL`, `CUSTOS_POLICY`, `CUSTOS_KEY_FILE`, `CUSTOS_LOG_FORMAT`). Every error
-//! names the file or variable and the field.
+//! `CUSTOS_DATABASE_URL`, `CUSTOS_POLICY`, `CUSTOS_KEY_FILE`, `CUSTOS_LOG_FORMAT`,
+//! `CUSTOS_PURGE_INTERVAL`). Every error names the file or variable and the field.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -55,6 +55,10 @@ pub struct Config {
     /// Largest request body accepted, in bytes.
     #[serde(default = "default_body_limit")]
     pub max_body_bytes: usize,
+    /// How often the retention purge runs over every tenant (`"1 hour"`, `"30 minutes"`,
+    /// `"P1D"`); `"off"` or `0` turns the scheduler off (purge with `custos purge` instead).
+    #[serde(default = "default_purge_interval", deserialize_with = "de_interval")]
+    pub purge_interval: Option<std::time::Duration>,
 }
 
 fn default_listen() -> SocketAddr {
@@ -87,6 +91,55 @@ fn default_schema() -> String {
 
 fn default_body_limit() -> usize {
     1024 * 1024
+}
+
+fn default_purge_interval() -> Option<std::time::Duration> {
+    Some(std::time::Duration::from_secs(3600))
+}
+
+/// Parses a purge interval: `off`/`0` (none), or a span in words or ISO 8601 (`"1 hour"`,
+/// `"15 minutes"`, `"30 seconds"`, `"P1D"`). Calendar units count from a fixed reference date.
+pub fn parse_interval(text: &str) -> Result<Option<std::time::Duration>, String> {
+    let t = text.trim();
+    if t.is_empty() || t == "0" || t.eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    let bad = || {
+        format!(
+            "`{t}` is not an interval: write `off`, `0`, or a number and a unit (\"1 hour\", \"30 minutes\", \"1 day\")"
+        )
+    };
+    let span: jiff::Span = t.parse().map_err(|_| bad())?;
+    if span.is_negative() {
+        return Err(bad());
+    }
+    let reference = jiff::civil::date(2000, 1, 1).at(0, 0, 0, 0);
+    let secs = span
+        .total((jiff::Unit::Second, reference))
+        .map_err(|_| bad())?;
+    if secs <= 0.0 {
+        return Ok(None);
+    }
+    if secs < 1.0 {
+        return Err(format!("`{t}` is shorter than one second"));
+    }
+    Ok(Some(std::time::Duration::from_secs_f64(secs)))
+}
+
+fn de_interval<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<std::time::Duration>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Number(u64),
+        Text(String),
+    }
+    match Raw::deserialize(d)? {
+        Raw::Number(0) => Ok(None),
+        Raw::Number(n) => Ok(Some(std::time::Duration::from_secs(n))),
+        Raw::Text(t) => parse_interval(&t).map_err(serde::de::Error::custom),
+    }
 }
 
 /// Why the configuration cannot be used.
@@ -137,6 +190,7 @@ impl Config {
             key_file: None,
             log_format: LogFormat::default(),
             max_body_bytes: default_body_limit(),
+            purge_interval: default_purge_interval(),
         }
     }
 
@@ -167,6 +221,7 @@ impl Config {
             ("CUSTOS_POLICY", "policy"),
             ("CUSTOS_KEY_FILE", "key_file"),
             ("CUSTOS_LOG_FORMAT", "log_format"),
+            ("CUSTOS_PURGE_INTERVAL", "purge_interval"),
         ] {
             if let Some(v) = env(var).filter(|v| !v.is_empty()) {
                 table.insert(key.into(), toml::Value::String(v));
@@ -191,6 +246,7 @@ impl Config {
             for (var, key) in [
                 ("CUSTOS_LISTEN", "listen"),
                 ("CUSTOS_LOG_FORMAT", "log_format"),
+                ("CUSTOS_PURGE_INTERVAL", "purge_interval"),
             ] {
                 if env(var).is_some() && message.contains(key) {
                     return ConfigError::Env {
@@ -229,6 +285,37 @@ mod tests {
         })
         .unwrap();
         assert_eq!(c.listen.port(), 9100);
+    }
+
+    #[test]
+    fn the_purge_interval_is_words_a_number_or_off() {
+        let load = |v: &str| {
+            Config::load(None, |k| match k {
+                "CUSTOS_POLICY" => Some("p.toml".into()),
+                "CUSTOS_PURGE_INTERVAL" => Some(v.into()),
+                _ => None,
+            })
+        };
+        let secs = |v: &str| load(v).unwrap().purge_interval.map(|d| d.as_secs());
+        assert_eq!(secs("1 hour"), Some(3600));
+        assert_eq!(secs("30 seconds"), Some(30));
+        assert_eq!(secs("P1D"), Some(86_400));
+        assert_eq!(secs("off"), None);
+        assert_eq!(secs("0"), None);
+        let e = load("soon").unwrap_err().to_string();
+        assert!(
+            e.starts_with("environment variable CUSTOS_PURGE_INTERVAL"),
+            "{e}"
+        );
+        let dir = std::env::temp_dir().join(format!("custos-config-pi-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("custos.toml");
+        std::fs::write(&f, "policy = \"a.toml\"\npurge_interval = 0\n").unwrap();
+        assert_eq!(Config::load(Some(&f), no_env).unwrap().purge_interval, None);
+        assert_eq!(
+            Config::with_policy("p.toml").purge_interval,
+            Some(std::time::Duration::from_secs(3600))
+        );
     }
 
     #[test]

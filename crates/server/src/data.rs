@@ -20,7 +20,7 @@ use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::problem::{Code, Problem};
 
 /// Runs blocking storage work off the async threads.
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, Problem> + Send + 'static,
 ) -> Result<T, Problem> {
     tokio::task::spawn_blocking(f).await.unwrap_or_else(|_| {
@@ -28,7 +28,7 @@ async fn blocking<T: Send + 'static>(
     })
 }
 
-fn now() -> jiff::Timestamp {
+pub(crate) fn now() -> jiff::Timestamp {
     jiff::Timestamp::now()
 }
 
@@ -244,11 +244,11 @@ fn view(r: custos_vault::Record) -> RecordView {
     }
 }
 
-fn subject_id(s: String) -> Result<SubjectId, Problem> {
+pub(crate) fn subject_id(s: String) -> Result<SubjectId, Problem> {
     SubjectId::new(s).map_err(|e| vault_problem(&e))
 }
 
-fn tenant_id(caller: &Caller) -> Result<TenantId, Problem> {
+pub(crate) fn tenant_id(caller: &Caller) -> Result<TenantId, Problem> {
     TenantId::new(caller.tenant()?).map_err(|e| vault_problem(&e))
 }
 
@@ -464,7 +464,7 @@ pub struct ErasureView {
 /// (dpo keys only).
 #[utoipa::path(delete, path = "/v1/subjects/{subject}", tag = "records", security(("api_key" = [])),
     params(("subject" = String, Path, description = "The app's identifier for the person")),
-    responses((status = 200, body = ErasureView), (status = 401, body = Problem), (status = 403, body = Problem)))]
+    responses((status = 200, body = ErasureView), (status = 401, body = Problem), (status = 403, body = Problem), (status = 409, description = "A legal hold covers the subject's data", body = Problem)))]
 pub async fn erase_subject(
     State(s): State<Arc<AppState>>,
     caller: Caller,

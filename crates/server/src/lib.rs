@@ -10,6 +10,8 @@ mod extract;
 mod limits;
 pub mod metrics;
 pub mod problem;
+pub mod purger;
+mod retention;
 mod routes;
 
 use std::collections::HashMap;
@@ -336,6 +338,23 @@ pub async fn serve(
             }
         }));
     }
+    // The retention purge on its own timer; the first run one interval after start.
+    let stop_purging = Arc::new(AtomicBool::new(false));
+    let mut purger = None;
+    if let (true, Some(every)) = (state.has_backend(), config.purge_interval) {
+        let st = state.clone();
+        let stop = stop_purging.clone();
+        purger = Some(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let (s2, stop2) = (st.clone(), stop.clone());
+                let _ = tokio::task::spawn_blocking(move || purger::tick(&s2, &stop2)).await;
+            }
+        }));
+    }
     on_listening(addr);
     let st = state.clone();
     let result = axum::serve(listener, router)
@@ -345,7 +364,9 @@ pub async fn serve(
             tracing::info!("shutting down: finishing in-flight requests");
         })
         .await;
-    for task in [checkpointer, flusher].into_iter().flatten() {
+    // A purge in flight stops after its current round; the runtime waits for that round.
+    stop_purging.store(true, Ordering::Release);
+    for task in [purger, checkpointer, flusher].into_iter().flatten() {
         task.abort();
         let _ = task.await;
     }

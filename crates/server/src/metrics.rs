@@ -1,6 +1,6 @@
-//! Prometheus metrics: request counts and latency histograms per route and status. Routes are
-//! the matched templates (`/v1/policy`), never raw paths, so no id or personal data becomes a
-//! label.
+//! Prometheus metrics: request counts and latency histograms per route and status, and the
+//! retention purges (records purged per category, runs per outcome). Routes are the matched
+//! templates (`/v1/policy`), never raw paths, so no id or personal data becomes a label.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -23,6 +23,10 @@ struct Series {
 #[derive(Default)]
 pub struct Metrics {
     requests: Mutex<BTreeMap<(String, String, u16), Series>>,
+    /// Records purged, per category (policy ids, never personal data).
+    purged: Mutex<BTreeMap<String, u64>>,
+    /// Purge runs, per outcome (`ok`, `partial`, `error`).
+    purge_runs: Mutex<BTreeMap<&'static str, u64>>,
 }
 
 impl Metrics {
@@ -42,10 +46,39 @@ impl Metrics {
         }
     }
 
+    /// Records one scheduled purge run: its outcome and the records purged per category.
+    pub fn observe_purge(&self, outcome: &'static str, purged: &BTreeMap<String, u64>) {
+        *self
+            .purge_runs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(outcome)
+            .or_default() += 1;
+        let mut map = self.purged.lock().unwrap_or_else(|p| p.into_inner());
+        for (category, n) in purged {
+            *map.entry(category.clone()).or_default() += n;
+        }
+    }
+
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
-        let map = self.requests.lock().unwrap_or_else(|p| p.into_inner());
         let mut out = String::new();
+        {
+            let runs = self.purge_runs.lock().unwrap_or_else(|p| p.into_inner());
+            out.push_str("# HELP custos_purge_runs_total Scheduled retention purge runs by outcome.\n# TYPE custos_purge_runs_total counter\n");
+            for (outcome, n) in runs.iter() {
+                let _ = writeln!(out, "custos_purge_runs_total{{outcome=\"{outcome}\"}} {n}");
+            }
+            let purged = self.purged.lock().unwrap_or_else(|p| p.into_inner());
+            out.push_str("# HELP custos_purged_records_total Records deleted by scheduled retention purges, by category.\n# TYPE custos_purged_records_total counter\n");
+            for (category, n) in purged.iter() {
+                let _ = writeln!(
+                    out,
+                    "custos_purged_records_total{{category=\"{category}\"}} {n}"
+                );
+            }
+        }
+        let map = self.requests.lock().unwrap_or_else(|p| p.into_inner());
         out.push_str("# HELP custos_http_requests_total HTTP requests by route and status.\n# TYPE custos_http_requests_total counter\n");
         for ((method, route, status), s) in map.iter() {
             let _ = writeln!(

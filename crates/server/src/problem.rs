@@ -26,6 +26,8 @@ pub enum Code {
     Unprocessable,
     /// The resource already exists.
     Conflict,
+    /// The current state refuses the request (a legal hold, a clock behind the last purge).
+    Refused,
     /// No valid API key was presented.
     Unauthenticated,
     /// The key's role may not do this.
@@ -79,6 +81,11 @@ impl Code {
                 StatusCode::CONFLICT,
                 "conflict",
                 "The resource already exists",
+            ),
+            Code::Refused => (
+                StatusCode::CONFLICT,
+                "refused",
+                "The current state refuses this request",
             ),
             Code::Unauthenticated => (
                 StatusCode::UNAUTHORIZED,

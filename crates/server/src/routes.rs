@@ -37,6 +37,19 @@ pub fn router() -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(crate::data::erase_subject))
         .routes(routes!(crate::data::audit))
         .routes(routes!(crate::data::audit_verify))
+        .routes(routes!(crate::retention::record_event))
+        .routes(routes!(crate::retention::set_tier))
+        .routes(routes!(
+            crate::retention::set_override,
+            crate::retention::clear_override
+        ))
+        .routes(routes!(
+            crate::retention::place_hold,
+            crate::retention::list_holds
+        ))
+        .routes(routes!(crate::retention::release_hold))
+        .routes(routes!(crate::retention::report))
+        .routes(routes!(crate::retention::due))
 }
 
 fn typed(body: String, content_type: &'static str) -> Response {
