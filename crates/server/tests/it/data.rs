@@ -6,53 +6,78 @@ use custos_server::{Backend, Config};
 
 use crate::{Running, agent, problem, reply};
 
-struct Setup {
-    server: Running,
-    admin: String,
+pub(crate) struct Setup {
+    pub(crate) server: Running,
+    pub(crate) admin: String,
 }
 
-fn setup(name: &str) -> Setup {
+pub(crate) fn setup(name: &str) -> Setup {
     setup_rated(name, 1000)
 }
 
 fn setup_rated(name: &str, rate: u32) -> Setup {
+    start(&sqlite_config(name), rate)
+}
+
+/// A configuration on a fresh SQLite file for the test `name`.
+pub(crate) fn sqlite_config(name: &str) -> Config {
     let dir = std::env::temp_dir().join(format!("custos-server-it-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let mut config = Config::with_policy("jbsync.toml");
     config.database = dir.join("custos.db").display().to_string();
-    start(&config, rate)
+    config
 }
 
 /// The same on PostgreSQL, in a schema of its own; `None` when `CUSTOS_TEST_DATABASE_URL` is unset.
 fn setup_pg(name: &str) -> Option<Setup> {
+    Some(start(&pg_config(name)?, 1000))
+}
+
+/// A configuration on PostgreSQL in a schema of its own; `None` without
+/// `CUSTOS_TEST_DATABASE_URL`.
+pub(crate) fn pg_config(name: &str) -> Option<Config> {
     let url = std::env::var("CUSTOS_TEST_DATABASE_URL")
         .ok()
         .filter(|u| !u.is_empty())?;
     let mut config = Config::with_policy("jbsync.toml");
     config.database = url;
     config.schema = format!("srv_{}_{name}", std::process::id());
-    Some(start(&config, 1000))
+    Some(config)
 }
 
 /// Opens the backend of `config` with a fresh master key, issues an admin key, starts the server.
 fn start(config: &Config, rate: u32) -> Setup {
-    let backend = Backend::open(config, custos_vault::MasterKey::generate().unwrap())
-        .expect("the backend opens");
-    let admin = backend
-        .access
-        .lock()
-        .unwrap()
-        .issue_key(None, Role::Admin, "test admin", jiff::Timestamp::now())
-        .unwrap()
-        .key;
+    let backend = open_backend(config);
+    let admin = admin_key(&backend);
     Setup {
         server: Running::start_rated(Some(backend), rate),
         admin,
     }
 }
 
-fn send(method: &str, url: &str, key: &str, body: Option<serde_json::Value>) -> crate::Reply {
+/// The backend of `config` with a fresh master key.
+pub(crate) fn open_backend(config: &Config) -> Backend {
+    Backend::open(config, custos_vault::MasterKey::generate().unwrap()).expect("the backend opens")
+}
+
+/// A new admin key.
+pub(crate) fn admin_key(backend: &Backend) -> String {
+    backend
+        .access
+        .lock()
+        .unwrap()
+        .issue_key(None, Role::Admin, "test admin", jiff::Timestamp::now())
+        .unwrap()
+        .key
+}
+
+pub(crate) fn send(
+    method: &str,
+    url: &str,
+    key: &str,
+    body: Option<serde_json::Value>,
+) -> crate::Reply {
     let a = agent();
     let auth = format!("Bearer {key}");
     let r = match (method, body) {
@@ -78,12 +103,12 @@ fn send(method: &str, url: &str, key: &str, body: Option<serde_json::Value>) -> 
     reply(r.expect("request completes"))
 }
 
-fn json(r: &crate::Reply) -> serde_json::Value {
+pub(crate) fn json(r: &crate::Reply) -> serde_json::Value {
     serde_json::from_str(&r.body).unwrap_or_else(|_| panic!("not JSON ({}): {}", r.status, r.body))
 }
 
 /// Creates tenant `t` and returns (app, dpo, auditor) keys.
-fn tenant(s: &Setup, t: &str) -> (String, String, String) {
+pub(crate) fn tenant(s: &Setup, t: &str) -> (String, String, String) {
     let r = send(
         "POST",
         &s.server.url("/v1/tenants"),
@@ -104,7 +129,7 @@ fn tenant(s: &Setup, t: &str) -> (String, String, String) {
     (key("app"), key("dpo"), key("auditor"))
 }
 
-fn put(s: &Setup, key: &str, subject: &str, text: &str) -> crate::Reply {
+pub(crate) fn put(s: &Setup, key: &str, subject: &str, text: &str) -> crate::Reply {
     send(
         "POST",
         &s.server.url(&format!("/v1/subjects/{subject}/records")),
@@ -257,6 +282,24 @@ fn another_tenants_key_reaches_nothing_on_any_route() {
     let (app_b, dpo_b, auditor_b) = tenant(&s, "globex");
     let rec = json(&put(&s, &app_a, "jan@example.nl", "geheim van acme"));
     let id = rec["id"].as_str().unwrap().to_owned();
+    put(&s, &app_b, "piet@example.nl", "van globex");
+    // Acme's retention state: a hold and an override, which globex must neither see nor change.
+    let hold = json(&send(
+        "POST",
+        &s.server.url("/v1/holds"),
+        &dpo_a,
+        Some(
+            serde_json::json!({ "scope": "subject", "subject": "jan@example.nl", "reason": "acme-case-1" }),
+        ),
+    ));
+    let hold_id = hold["hold_id"].as_str().unwrap().to_owned();
+    let r = send(
+        "PUT",
+        &s.server.url("/v1/retention/overrides/whatsapp"),
+        &dpo_a,
+        Some(serde_json::json!({ "period": "30 days" })),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
     let doc: serde_json::Value =
         serde_json::from_str(&crate::get(&s.server.url("/openapi.json")).body).unwrap();
     let mut checked = 0;
@@ -265,7 +308,9 @@ fn another_tenants_key_reaches_nothing_on_any_route() {
             .replace("{subject}", "jan@example.nl")
             .replace("{id}", &id)
             .replace("{tenant}", "acme")
-            .replace("{key_id}", "0000000000000000");
+            .replace("{key_id}", "0000000000000000")
+            .replace("{category}", "whatsapp")
+            .replace("{hold_id}", &hold_id);
         for method in ops.as_object().unwrap().keys() {
             for key in [&app_b, &dpo_b, &auditor_b] {
                 let body = (method == "post").then(|| serde_json::json!({ "category": "support", "purposes": ["support"], "data": {}, "role": "app", "id": "acme", "name": "x" }));
@@ -279,6 +324,11 @@ fn another_tenants_key_reaches_nothing_on_any_route() {
                     assert!(
                         !r.body.contains(&id),
                         "{method} {path} showed acme's record to globex: {}",
+                        r.body
+                    );
+                    assert!(
+                        !r.body.contains(&hold_id) && !r.body.contains("acme-case-1"),
+                        "{method} {path} showed acme's hold to globex: {}",
                         r.body
                     );
                 }
@@ -296,6 +346,14 @@ fn another_tenants_key_reaches_nothing_on_any_route() {
         None,
     ));
     assert_eq!(still["data"]["message"], "geheim van acme");
+    let report = json(&send(
+        "GET",
+        &s.server.url("/v1/retention/report"),
+        &dpo_a,
+        None,
+    ));
+    assert_eq!(report["holds"][0]["hold_id"], hold_id.as_str(), "{report}");
+    assert_eq!(report["overrides"]["whatsapp"], "30 days", "{report}");
     assert_eq!(
         json(&send(
             "GET",
@@ -573,7 +631,9 @@ fn no_malformed_authenticated_request_makes_the_server_fail_or_write() {
             .replace("{subject}", fills[(next() % fills.len() as u64) as usize])
             .replace("{id}", fills[(next() % fills.len() as u64) as usize])
             .replace("{tenant}", "acme")
-            .replace("{key_id}", fills[(next() % fills.len() as u64) as usize]);
+            .replace("{key_id}", fills[(next() % fills.len() as u64) as usize])
+            .replace("{category}", fills[(next() % fills.len() as u64) as usize])
+            .replace("{hold_id}", fills[(next() % fills.len() as u64) as usize]);
         let q = queries[(next() % queries.len() as u64) as usize];
         let url = if q.is_empty() {
             s.server.url(&path)

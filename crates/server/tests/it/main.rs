@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use custos_server::Config;
 
 mod data;
+mod retention;
 
 const JBSYNC: &str = include_str!("../../../../examples/policies/jbsync.toml");
 
@@ -26,13 +27,24 @@ impl Running {
     }
 
     fn start_rated(backend: Option<custos_server::Backend>, rate: u32) -> Running {
+        Running::start_custom(backend, rate, JBSYNC.to_owned(), None)
+    }
+
+    /// With a policy of the test's own and the retention scheduler every `purge_interval`.
+    fn start_custom(
+        backend: Option<custos_server::Backend>,
+        rate: u32,
+        policy: String,
+        purge_interval: Option<std::time::Duration>,
+    ) -> Running {
         let mut config = Config::with_policy("jbsync.toml");
         config.listen = "127.0.0.1:0".parse().expect("address");
         config.max_body_bytes = 4096;
         config.rate_limit_per_second = rate;
+        config.purge_interval = purge_interval;
         let loaded =
-            custos_policy::load_source(custos_policy::SourceFile::new("jbsync.toml", JBSYNC))
-                .expect("jbsync loads");
+            custos_policy::load_source(custos_policy::SourceFile::new("jbsync.toml", &policy))
+                .expect("the test policy loads");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let thread = std::thread::spawn(move || {
@@ -133,11 +145,18 @@ fn every_documented_route_answers_and_the_document_is_openapi_3_1() {
         "/readyz",
         "/v1/audit",
         "/v1/audit/verify",
+        "/v1/events",
+        "/v1/holds",
+        "/v1/holds/{hold_id}",
         "/v1/policy",
         "/v1/policy/dpv",
         "/v1/policy/ropa",
         "/v1/policy/statement",
         "/v1/records/{id}",
+        "/v1/retention/due",
+        "/v1/retention/overrides/{category}",
+        "/v1/retention/report",
+        "/v1/retention/tier",
         "/v1/subjects/{subject}",
         "/v1/subjects/{subject}/records",
         "/v1/tenants",
