@@ -4,6 +4,7 @@
 
 mod audit;
 mod policy;
+mod retention;
 mod rights;
 mod scan;
 mod serve;
