@@ -34,6 +34,15 @@ pub fn serve(args: ServeArgs) -> ExitCode {
         if let Some(rate) = env("CUSTOS_RATE_LIMIT").and_then(|r| r.trim().parse().ok()) {
             c.rate_limit_per_second = rate;
         }
+        if let Some(v) = env("CUSTOS_PURGE_INTERVAL") {
+            match custos_server::config::parse_interval(&v) {
+                Ok(every) => c.purge_interval = every,
+                Err(e) => {
+                    eprintln!("error: environment variable CUSTOS_PURGE_INTERVAL: {e}");
+                    return ExitCode::from(2);
+                }
+            }
+        }
         if let Some(f) = env("CUSTOS_LOG_FORMAT") {
             c.log_format = if f == "text" {
                 LogFormat::Text
