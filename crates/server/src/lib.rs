@@ -10,7 +10,10 @@ mod extract;
 mod limits;
 pub mod metrics;
 pub mod problem;
+pub mod notifier;
 pub mod purger;
+mod recipients;
+mod requests;
 mod retention;
 mod routes;
 

@@ -20,10 +20,13 @@
 //! [`Vault::rotate_keys`].
 
 mod error;
+pub mod export;
 mod ids;
 pub mod journal;
 pub mod keys;
+pub mod recipients;
 pub mod retention;
+pub mod rights;
 mod store;
 mod vault;
 

@@ -125,6 +125,95 @@ const MIGRATIONS: &[(i64, &str)] = &[
       END LOOP;
     END $$;",
     ),
+    (
+        3,
+        // Data-subject rights (issue 6): requests and their history, restriction and objection
+        // flags, records kept under restriction (Art. 17(3), 18), disclosures to recipients and
+        // the webhooks that tell them (Art. 19).
+        "CREATE TABLE requests (
+        tenant_id   TEXT NOT NULL,
+        request_id  TEXT NOT NULL,
+        kind        TEXT NOT NULL,
+        pseudonym   TEXT NOT NULL,
+        purpose     TEXT NOT NULL,
+        state       TEXT NOT NULL,
+        received_at BIGINT NOT NULL,
+        received_on TEXT NOT NULL,
+        due_on      TEXT NOT NULL,
+        extended    BIGINT NOT NULL,
+        verified_at BIGINT,
+        closed_at   BIGINT,
+        detail      TEXT NOT NULL,
+        PRIMARY KEY (tenant_id, request_id)
+    );
+    CREATE INDEX requests_by_due ON requests (tenant_id, due_on);
+    CREATE UNIQUE INDEX requests_open_once ON requests (tenant_id, pseudonym, kind, purpose)
+        WHERE closed_at IS NULL;
+    CREATE TABLE request_history (
+        tenant_id  TEXT NOT NULL,
+        request_id TEXT NOT NULL,
+        seq        BIGINT NOT NULL,
+        at         BIGINT NOT NULL,
+        state      TEXT NOT NULL,
+        actor      TEXT NOT NULL,
+        note       TEXT NOT NULL,
+        PRIMARY KEY (tenant_id, request_id, seq)
+    );
+    CREATE TABLE subject_flags (
+        tenant_id  TEXT NOT NULL,
+        pseudonym  TEXT NOT NULL,
+        flag       TEXT NOT NULL,
+        purpose    TEXT NOT NULL,
+        set_at     BIGINT NOT NULL,
+        request_id TEXT,
+        lifted_at  BIGINT,
+        PRIMARY KEY (tenant_id, pseudonym, flag, purpose)
+    );
+    ALTER TABLE records ADD COLUMN restriction TEXT;
+    CREATE TABLE disclosures (
+        tenant_id     TEXT NOT NULL,
+        disclosure_id TEXT NOT NULL,
+        pseudonym     TEXT NOT NULL,
+        recipient     TEXT NOT NULL,
+        categories    TEXT NOT NULL,
+        reference     TEXT,
+        disclosed_at  BIGINT NOT NULL,
+        PRIMARY KEY (tenant_id, disclosure_id)
+    );
+    CREATE INDEX disclosures_by_subject ON disclosures (tenant_id, pseudonym);
+    CREATE TABLE webhooks (
+        tenant_id  TEXT NOT NULL,
+        recipient  TEXT NOT NULL,
+        url        TEXT NOT NULL,
+        secret     BYTEA NOT NULL,
+        created_at BIGINT NOT NULL,
+        PRIMARY KEY (tenant_id, recipient)
+    );
+    CREATE TABLE notifications (
+        tenant_id       TEXT NOT NULL,
+        notification_id TEXT NOT NULL,
+        request_id      TEXT,
+        recipient       TEXT NOT NULL,
+        body            TEXT NOT NULL,
+        state           TEXT NOT NULL,
+        attempts        BIGINT NOT NULL,
+        next_attempt_at BIGINT NOT NULL,
+        last_error      TEXT,
+        created_at      BIGINT NOT NULL,
+        delivered_at    BIGINT,
+        PRIMARY KEY (tenant_id, notification_id)
+    );
+    CREATE INDEX notifications_due ON notifications (tenant_id, next_attempt_at) WHERE state = 'pending';
+    DO $$ DECLARE t TEXT; BEGIN
+      FOREACH t IN ARRAY ARRAY['requests', 'request_history', 'subject_flags', 'disclosures', 'webhooks', 'notifications'] LOOP
+        EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
+        EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t);
+        EXECUTE format('CREATE POLICY tenant_isolation ON %I
+                          USING (tenant_id = current_setting(''custos.tenant'', true))
+                          WITH CHECK (tenant_id = current_setting(''custos.tenant'', true))', t);
+      END LOOP;
+    END $$;",
+    ),
 ];
 
 /// Serialises migrations between servers starting at once (an arbitrary constant).

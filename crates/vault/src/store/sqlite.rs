@@ -89,6 +89,86 @@ const MIGRATIONS: &[(i64, &str)] = &[
         PRIMARY KEY (tenant_id, hold_id)
     ) STRICT;",
     ),
+    (
+        3,
+        // Data-subject rights (issue 6): requests and their history, restriction and objection
+        // flags, records kept under restriction (Art. 17(3), 18), disclosures to recipients and
+        // the webhooks that tell them (Art. 19).
+        "CREATE TABLE requests (
+        tenant_id   TEXT NOT NULL,
+        request_id  TEXT NOT NULL,
+        kind        TEXT NOT NULL,
+        pseudonym   TEXT NOT NULL,
+        purpose     TEXT NOT NULL,
+        state       TEXT NOT NULL,
+        received_at INTEGER NOT NULL,
+        received_on TEXT NOT NULL,
+        due_on      TEXT NOT NULL,
+        extended    INTEGER NOT NULL,
+        verified_at INTEGER,
+        closed_at   INTEGER,
+        detail      TEXT NOT NULL,
+        PRIMARY KEY (tenant_id, request_id)
+    ) STRICT;
+    CREATE INDEX requests_by_due ON requests (tenant_id, due_on);
+    CREATE UNIQUE INDEX requests_open_once ON requests (tenant_id, pseudonym, kind, purpose)
+        WHERE closed_at IS NULL;
+    CREATE TABLE request_history (
+        tenant_id  TEXT NOT NULL,
+        request_id TEXT NOT NULL,
+        seq        INTEGER NOT NULL,
+        at         INTEGER NOT NULL,
+        state      TEXT NOT NULL,
+        actor      TEXT NOT NULL,
+        note       TEXT NOT NULL,
+        PRIMARY KEY (tenant_id, request_id, seq)
+    ) STRICT;
+    CREATE TABLE subject_flags (
+        tenant_id  TEXT NOT NULL,
+        pseudonym  TEXT NOT NULL,
+        flag       TEXT NOT NULL,
+        purpose    TEXT NOT NULL,
+        set_at     INTEGER NOT NULL,
+        request_id TEXT,
+        lifted_at  INTEGER,
+        PRIMARY KEY (tenant_id, pseudonym, flag, purpose)
+    ) STRICT;
+    ALTER TABLE records ADD COLUMN restriction TEXT;
+    CREATE TABLE disclosures (
+        tenant_id     TEXT NOT NULL,
+        disclosure_id TEXT NOT NULL,
+        pseudonym     TEXT NOT NULL,
+        recipient     TEXT NOT NULL,
+        categories    TEXT NOT NULL,
+        reference     TEXT,
+        disclosed_at  INTEGER NOT NULL,
+        PRIMARY KEY (tenant_id, disclosure_id)
+    ) STRICT;
+    CREATE INDEX disclosures_by_subject ON disclosures (tenant_id, pseudonym);
+    CREATE TABLE webhooks (
+        tenant_id  TEXT NOT NULL,
+        recipient  TEXT NOT NULL,
+        url        TEXT NOT NULL,
+        secret     BLOB NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (tenant_id, recipient)
+    ) STRICT;
+    CREATE TABLE notifications (
+        tenant_id       TEXT NOT NULL,
+        notification_id TEXT NOT NULL,
+        request_id      TEXT,
+        recipient       TEXT NOT NULL,
+        body            TEXT NOT NULL,
+        state           TEXT NOT NULL,
+        attempts        INTEGER NOT NULL,
+        next_attempt_at INTEGER NOT NULL,
+        last_error      TEXT,
+        created_at      INTEGER NOT NULL,
+        delivered_at    INTEGER,
+        PRIMARY KEY (tenant_id, notification_id)
+    ) STRICT;
+    CREATE INDEX notifications_due ON notifications (tenant_id, next_attempt_at) WHERE state = 'pending';",
+    ),
 ];
 
 /// The vault on one SQLite file.

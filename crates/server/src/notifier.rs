@@ -1,0 +1,1 @@
+//! Delivers the notifications outbox: signed webhooks with retries and a dead-letter list (Art. 19).

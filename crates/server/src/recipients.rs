@@ -1,0 +1,1 @@
+//! Disclosures and recipients' webhooks over HTTP (Art. 19).

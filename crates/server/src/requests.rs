@@ -1,0 +1,1 @@
+//! Data-subject requests over HTTP, and the OpenGDPR-compatible endpoint.

@@ -1,0 +1,1 @@
+//! Data-subject requests: lifecycle, identity verification, restriction and objection flags, erasure honouring Art. 17(3).
