@@ -4,6 +4,7 @@
 pub mod access;
 pub mod calendar;
 pub mod deadline;
+pub mod webhook;
 
 pub use calendar::{Calendar, NlCalendar, WeekendsOnly};
 pub use deadline::{Deadline, due_date, extension_notice_due};
