@@ -19,6 +19,7 @@ fn records() -> impl Iterator<Item = ExportRecord> {
         purposes: vec!["support".into()],
         created_at: "2026-11-20T10:00:00Z".into(),
         data: serde_json::json!({ "message": text, "n": i }),
+        restriction: None,
     })
 }
 

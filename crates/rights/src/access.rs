@@ -25,6 +25,10 @@ pub struct ExportRecord {
     pub created_at: String,
     /// The data.
     pub data: serde_json::Value,
+    /// Why the record is kept under restriction (Art. 17(3), 18), e.g. `Art. 17(3)(b) GDPR`;
+    /// `None` for a record in everyday processing. Restricted records are still the subject's
+    /// data and belong in the answer, marked.
+    pub restriction: Option<String>,
 }
 
 /// Why an answer could not be written.
@@ -42,6 +46,21 @@ pub enum ExportError {
     /// The report template or a catalogue failed.
     #[error("rendering the report: {0}")]
     Render(String),
+    /// The record source gave a different number of records for one file of the answer than for
+    /// another (records were written or erased while the answer was written).
+    #[error(
+        "the subject's records changed while the answer was written ({first} records in {first_file}, {second} in {second_file}); write the answer again"
+    )]
+    Changed {
+        /// The file written first.
+        first_file: &'static str,
+        /// Its record count.
+        first: u64,
+        /// The file that disagrees.
+        second_file: &'static str,
+        /// Its record count.
+        second: u64,
+    },
 }
 
 /// The Art. 15(1) information for a subject whose data falls in `categories`.
@@ -291,25 +310,100 @@ pub fn portable(policy: &Policy, r: &ExportRecord) -> bool {
     provided && basis_ok
 }
 
+/// The JSON answer, written record by record: `{"information": {...}, "records": [...]}`, or
+/// `{"records": [...]}` without information (portability).
+pub struct JsonWriter<W: Write> {
+    w: W,
+    n: u64,
+}
+
+impl<W: Write> JsonWriter<W> {
+    /// Writes the opening, with the Art. 15(1) information when given.
+    pub fn start(mut w: W, info: Option<&Article15>) -> Result<Self, ExportError> {
+        w.write_all(b"{")?;
+        if let Some(info) = info {
+            w.write_all(b"\"information\":")?;
+            serde_json::to_writer(&mut w, info)?;
+            w.write_all(b",")?;
+        }
+        w.write_all(b"\"records\":[")?;
+        Ok(Self { w, n: 0 })
+    }
+
+    /// Appends one record.
+    pub fn push(&mut self, r: &ExportRecord) -> Result<(), ExportError> {
+        if self.n > 0 {
+            self.w.write_all(b",")?;
+        }
+        serde_json::to_writer(&mut self.w, r)?;
+        self.n += 1;
+        Ok(())
+    }
+
+    /// Closes the document; returns the writer and the number of records.
+    pub fn finish(mut self) -> Result<(W, u64), ExportError> {
+        self.w.write_all(b"]}\n")?;
+        Ok((self.w, self.n))
+    }
+}
+
 /// Streams the JSON answer: `{"information": {...}, "records": [ ... ]}`.
 pub fn write_json(
-    mut w: impl Write,
+    w: impl Write,
     info: &Article15,
     records: impl Iterator<Item = ExportRecord>,
 ) -> Result<u64, ExportError> {
-    w.write_all(b"{\"information\":")?;
-    serde_json::to_writer(&mut w, info)?;
-    w.write_all(b",\"records\":[")?;
-    let mut n = 0u64;
+    let mut j = JsonWriter::start(w, Some(info))?;
     for r in records {
-        if n > 0 {
-            w.write_all(b",")?;
-        }
-        serde_json::to_writer(&mut w, &r)?;
-        n += 1;
+        j.push(&r)?;
     }
-    w.write_all(b"]}\n")?;
-    Ok(n)
+    Ok(j.finish()?.1)
+}
+
+/// The CSV answer, written record by record: one row per record, the data as JSON text.
+pub struct CsvWriter<W: Write> {
+    c: csv::Writer<W>,
+    n: u64,
+}
+
+impl<W: Write> CsvWriter<W> {
+    /// Writes the header row.
+    pub fn start(w: W) -> Result<Self, ExportError> {
+        let mut c = csv::Writer::from_writer(w);
+        c.write_record([
+            "id",
+            "category",
+            "purposes",
+            "created_at",
+            "restriction",
+            "data",
+        ])?;
+        Ok(Self { c, n: 0 })
+    }
+
+    /// Appends one record.
+    pub fn push(&mut self, r: &ExportRecord) -> Result<(), ExportError> {
+        self.c.write_record([
+            r.id.as_str(),
+            &r.category,
+            &r.purposes.join(";"),
+            &r.created_at,
+            r.restriction.as_deref().unwrap_or(""),
+            &r.data.to_string(),
+        ])?;
+        self.n += 1;
+        Ok(())
+    }
+
+    /// Flushes; returns the writer and the number of records.
+    pub fn finish(self) -> Result<(W, u64), ExportError> {
+        let n = self.n;
+        let w = self
+            .c
+            .into_inner()
+            .map_err(|e| ExportError::Io(std::io::Error::other(e.to_string())))?;
+        Ok((w, n))
+    }
 }
 
 /// Streams the CSV answer: one row per record, the data as JSON text.
@@ -317,21 +411,11 @@ pub fn write_csv(
     w: impl Write,
     records: impl Iterator<Item = ExportRecord>,
 ) -> Result<u64, ExportError> {
-    let mut c = csv::Writer::from_writer(w);
-    c.write_record(["id", "category", "purposes", "created_at", "data"])?;
-    let mut n = 0u64;
+    let mut c = CsvWriter::start(w)?;
     for r in records {
-        c.write_record([
-            r.id.as_str(),
-            &r.category,
-            &r.purposes.join(";"),
-            &r.created_at,
-            &r.data.to_string(),
-        ])?;
-        n += 1;
+        c.push(&r)?;
     }
-    c.flush()?;
-    Ok(n)
+    Ok(c.finish()?.1)
 }
 
 const REPORT_HEAD: &str = include_str!("../templates/report.html");
@@ -351,36 +435,76 @@ fn escape(s: &str) -> String {
     o
 }
 
-/// Streams the HTML report: the Art. 15(1) information, then every record as a table row.
-pub fn write_html(
-    mut w: impl Write,
+/// The HTML report, written record by record: the Art. 15(1) information, then every record as
+/// a table row.
+pub struct HtmlWriter<W: Write> {
+    w: W,
     lang: Lang,
-    info: &Article15,
-    records: impl Iterator<Item = ExportRecord>,
-) -> Result<u64, ExportError> {
-    let mut env = minijinja::Environment::new();
-    env.add_template("report.html", REPORT_HEAD)
-        .map_err(|e| ExportError::Render(e.to_string()))?;
-    let head = env
-        .get_template("report.html")
-        .and_then(|t| t.render(minijinja::context! { lang => lang.code(), i => info }))
-        .map_err(|e| ExportError::Render(e.to_string()))?;
-    w.write_all(head.as_bytes())?;
-    let mut n = 0u64;
-    for r in records {
+    n: u64,
+}
+
+impl<W: Write> HtmlWriter<W> {
+    /// Renders the report's head: everything up to the records table's body.
+    pub fn start(mut w: W, lang: Lang, info: &Article15) -> Result<Self, ExportError> {
+        let mut env = minijinja::Environment::new();
+        env.add_template("report.html", REPORT_HEAD)
+            .map_err(|e| ExportError::Render(e.to_string()))?;
+        let head = env
+            .get_template("report.html")
+            .and_then(|t| t.render(minijinja::context! { lang => lang.code(), i => info }))
+            .map_err(|e| ExportError::Render(e.to_string()))?;
+        w.write_all(head.as_bytes())?;
+        Ok(Self { w, lang, n: 0 })
+    }
+
+    /// Appends one record as a table row; a restricted record says so and why.
+    pub fn push(&mut self, r: &ExportRecord) -> Result<(), ExportError> {
+        let status = match &r.restriction {
+            None => String::new(),
+            Some(why) => format!(
+                "{} ({})",
+                if self.lang == Lang::Nl {
+                    "beperkt"
+                } else {
+                    "restricted"
+                },
+                escape(why)
+            ),
+        };
         writeln!(
-            w,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
+            self.w,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
             escape(&r.id),
             escape(&r.category),
             escape(&r.purposes.join(", ")),
             escape(&r.created_at),
+            status,
             escape(&r.data.to_string())
         )?;
-        n += 1;
+        self.n += 1;
+        Ok(())
     }
-    w.write_all(b"</tbody></table></section></main></body></html>\n")?;
-    Ok(n)
+
+    /// Closes the document; returns the writer and the number of records.
+    pub fn finish(mut self) -> Result<(W, u64), ExportError> {
+        self.w
+            .write_all(b"</tbody></table></section></main></body></html>\n")?;
+        Ok((self.w, self.n))
+    }
+}
+
+/// Streams the HTML report: the Art. 15(1) information, then every record as a table row.
+pub fn write_html(
+    w: impl Write,
+    lang: Lang,
+    info: &Article15,
+    records: impl Iterator<Item = ExportRecord>,
+) -> Result<u64, ExportError> {
+    let mut h = HtmlWriter::start(w, lang, info)?;
+    for r in records {
+        h.push(&r)?;
+    }
+    Ok(h.finish()?.1)
 }
 
 #[cfg(test)]
@@ -404,6 +528,7 @@ mod tests {
             purposes: vec![purpose.into()],
             created_at: "2026-11-20T10:00:00Z".into(),
             data: serde_json::json!({ "n": i, "text": "<b>hi</b>" }),
+            restriction: None,
         }
     }
 

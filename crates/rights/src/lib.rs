@@ -2,6 +2,7 @@
 //! needs: when is the answer due?
 
 pub mod access;
+pub mod archive;
 pub mod calendar;
 pub mod deadline;
 pub mod webhook;
