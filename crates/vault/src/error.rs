@@ -215,6 +215,15 @@ pub enum VaultError {
         /// What it covers: tenant, subject or category.
         scope: String,
     },
+    /// The record is kept under restriction (a law obliges keeping it after an erasure request,
+    /// Art. 17(3)(b), or the subject restricted processing, Art. 18): not for everyday processing.
+    #[error(
+        "record {0} is restricted (Art. 17(3)(b) / Art. 18 GDPR): it is kept only because the law requires it and may not be processed otherwise"
+    )]
+    Restricted(RecordId),
+    /// A data-subject request could not go ahead.
+    #[error(transparent)]
+    Request(#[from] crate::rights::RequestError),
     /// No active legal hold with this id in this tenant.
     #[error("no active legal hold `{0}` in this tenant")]
     HoldNotFound(String),
@@ -228,6 +237,11 @@ pub enum VaultError {
 
 /// The vault's result type.
 pub type Result<T, E = VaultError> = std::result::Result<T, E>;
+
+/// `; did you mean `x`?` or nothing.
+pub(crate) fn suggestion_for(nearest: &Option<String>) -> String {
+    suggestion(nearest)
+}
 
 fn suggestion(nearest: &Option<String>) -> String {
     match nearest {

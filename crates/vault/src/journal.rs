@@ -92,6 +92,14 @@ impl Journal {
                 .get("erased_at")
                 .and_then(|x| x.as_i64())
                 .ok_or_else(|| bad("missing integer field `erased_at`"))?,
+            // Absent in entries written before restriction existed: nothing kept.
+            keep: match v.get("keep") {
+                None => Vec::new(),
+                Some(k) => k
+                    .as_array()
+                    .and_then(|a| a.iter().map(|c| c.as_str().map(str::to_owned)).collect())
+                    .ok_or_else(|| bad("field `keep` is not a list of category ids"))?,
+            },
         })
     }
 
@@ -102,6 +110,7 @@ impl Journal {
             "tenant": e.tenant,
             "pseudonym": e.pseudonym,
             "erased_at": e.erased_at,
+            "keep": e.keep,
         })
         .to_string();
         line.push('\n');
@@ -135,6 +144,7 @@ mod tests {
             tenant: "acme".into(),
             pseudonym: "p".repeat(32),
             erased_at: i64::from(n),
+            keep: Vec::new(),
         }
     }
 

@@ -1,1 +1,1315 @@
-//! Data-subject requests: lifecycle, identity verification, restriction and objection flags, erasure honouring Art. 17(3).
+//! Data-subject requests (PRODUCT.md C5, Art. 12–22 GDPR): their lifecycle, identity
+//! verification, deadlines, the flags that restriction (Art. 18), objection (Art. 21) and
+//! withdrawal of consent (Art. 7(3)) leave for every later processing decision, and erasure that
+//! keeps what a law obliges the controller to keep (Art. 17(3)(b)).
+//!
+//! A request moves `received → verified → in_progress → completed`, or ends `refused` (with the
+//! reason and the right to complain, Art. 12(4)); an extension (Art. 12(3), two further months,
+//! with the reason, recorded before the first month runs out) moves its due date. Nothing is
+//! disclosed or deleted before identity is verified (Art. 12(6)). Every step is a row in the
+//! request's history and an entry in the audit trail, in the same transaction.
+//!
+//! Deadlines are counted by the caller (`custos_rights::due_date`, Regulation 1182/71) and
+//! stored with the request; the vault only keeps them. A request holds the subject's pseudonym,
+//! never the subject's identifier.
+
+use jiff::{Timestamp, civil::Date};
+use serde::Serialize;
+
+use custos_policy::Policy;
+use custos_policy::model::Basis;
+
+use crate::error::{Result, VaultError};
+use crate::ids::{Pseudonym, SubjectId, hex};
+use crate::keys;
+use crate::store::{Tx, Val};
+use crate::vault::{AUDIT_CHECKPOINT_EVERY, Erasure, TenantVault};
+
+/// The kinds of request, each with its article.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestKind {
+    /// Art. 15: access.
+    Access,
+    /// Art. 16: rectification.
+    Rectification,
+    /// Art. 17: erasure.
+    Erasure,
+    /// Art. 18: restriction of processing.
+    Restriction,
+    /// Art. 20: data portability.
+    Portability,
+    /// Art. 21: objection.
+    Objection,
+    /// Art. 7(3): withdrawal of consent.
+    Withdrawal,
+}
+
+impl RequestKind {
+    /// Every kind.
+    pub const ALL: [RequestKind; 7] = [
+        RequestKind::Access,
+        RequestKind::Rectification,
+        RequestKind::Erasure,
+        RequestKind::Restriction,
+        RequestKind::Portability,
+        RequestKind::Objection,
+        RequestKind::Withdrawal,
+    ];
+
+    /// The kind's name as stored and spoken by the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequestKind::Access => "access",
+            RequestKind::Rectification => "rectification",
+            RequestKind::Erasure => "erasure",
+            RequestKind::Restriction => "restriction",
+            RequestKind::Portability => "portability",
+            RequestKind::Objection => "objection",
+            RequestKind::Withdrawal => "withdrawal",
+        }
+    }
+
+    /// The kind named `s`.
+    pub fn parse(s: &str) -> Option<RequestKind> {
+        RequestKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// The article that grants the right.
+    pub fn article(self) -> &'static str {
+        match self {
+            RequestKind::Access => "Art. 15 GDPR",
+            RequestKind::Rectification => "Art. 16 GDPR",
+            RequestKind::Erasure => "Art. 17 GDPR",
+            RequestKind::Restriction => "Art. 18 GDPR",
+            RequestKind::Portability => "Art. 20 GDPR",
+            RequestKind::Objection => "Art. 21 GDPR",
+            RequestKind::Withdrawal => "Art. 7(3) GDPR",
+        }
+    }
+}
+
+/// Where a request stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestState {
+    /// Filed; identity not yet verified.
+    Received,
+    /// The requester proved to be the subject.
+    Verified,
+    /// Being carried out.
+    InProgress,
+    /// Answered.
+    Completed,
+    /// Refused, with the reason and the right to complain.
+    Refused,
+}
+
+impl RequestState {
+    /// The state's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequestState::Received => "received",
+            RequestState::Verified => "verified",
+            RequestState::InProgress => "in_progress",
+            RequestState::Completed => "completed",
+            RequestState::Refused => "refused",
+        }
+    }
+
+    fn parse(s: &str) -> Result<RequestState> {
+        Ok(match s {
+            "received" => RequestState::Received,
+            "verified" => RequestState::Verified,
+            "in_progress" => RequestState::InProgress,
+            "completed" => RequestState::Completed,
+            "refused" => RequestState::Refused,
+            _ => return Err(VaultError::Corrupt(format!("unknown request state `{s}`"))),
+        })
+    }
+
+    /// Whether the request is finished.
+    pub fn is_closed(self) -> bool {
+        matches!(self, RequestState::Completed | RequestState::Refused)
+    }
+}
+
+/// Why a request cannot go ahead. No message names the subject.
+#[derive(Debug, thiserror::Error)]
+pub enum RequestError {
+    /// No such request in this tenant.
+    #[error("no request `{0}` in this tenant")]
+    NotFound(String),
+    /// Identity is not verified yet.
+    #[error(
+        "request {0} is not verified: the requester's identity must be verified before anything is disclosed or deleted (Art. 12(6) GDPR)"
+    )]
+    NotVerified(String),
+    /// The request is already completed or refused.
+    #[error("request {request_id} is already {state}; nothing more can happen to it")]
+    Closed {
+        /// The request.
+        request_id: String,
+        /// `completed` or `refused`.
+        state: &'static str,
+    },
+    /// This kind needs a purpose (withdrawal of consent, objection).
+    #[error("a {kind} request needs the purpose it concerns (field `purpose`)")]
+    PurposeRequired {
+        /// The kind.
+        kind: &'static str,
+    },
+    /// The purpose is not in the policy.
+    #[error("purpose `{purpose}` is not declared in the policy{}", crate::error::suggestion_for(.nearest))]
+    UnknownPurpose {
+        /// The purpose given.
+        purpose: String,
+        /// The nearest declared one.
+        nearest: Option<String>,
+    },
+    /// Consent can only be withdrawn where it is the legal basis.
+    #[error(
+        "purpose `{purpose}` is not based on consent (its basis is {basis}); consent can only be withdrawn where it is the legal basis (Art. 7(3) GDPR); an objection (Art. 21) may fit"
+    )]
+    NotConsent {
+        /// The purpose.
+        purpose: String,
+        /// Its basis.
+        basis: String,
+    },
+    /// Art. 21 reaches processing on legitimate interests or a public task, and direct
+    /// marketing.
+    #[error(
+        "purpose `{purpose}` rests on {basis}; an objection under Art. 21(1) GDPR reaches processing based on Art. 6(1)(e) or (f) only (and direct marketing, Art. 21(2))"
+    )]
+    NotObjectable {
+        /// The purpose.
+        purpose: String,
+        /// Its basis.
+        basis: String,
+    },
+    /// Extensions must be recorded within the first month.
+    #[error(
+        "request {request_id} was due {due_on}; an extension must be recorded, with its reason, before the first month runs out (Art. 12(3) GDPR), and today is {today}"
+    )]
+    ExtensionTooLate {
+        /// The request.
+        request_id: String,
+        /// The original due date.
+        due_on: Date,
+        /// The day the extension was asked for.
+        today: Date,
+    },
+    /// Only one extension of two months exists.
+    #[error(
+        "request {0} is already extended; Art. 12(3) GDPR allows one extension of two further months"
+    )]
+    AlreadyExtended(String),
+    /// A reason is required and was empty.
+    #[error("the {0} needs a reason (it is told to the requester)")]
+    ReasonRequired(&'static str),
+    /// No code was issued for this request.
+    #[error("no verification code was issued for request {0}; ask for one first")]
+    NoCode(String),
+    /// The code is wrong.
+    #[error("the verification code is wrong; {attempts_left} attempts left")]
+    WrongCode {
+        /// How many attempts remain before the code is void.
+        attempts_left: u32,
+    },
+    /// The code expired or was tried too often.
+    #[error("the verification code expired or was tried too often; ask for a new one")]
+    CodeVoid,
+    /// The subject given does not match the request.
+    #[error("request {0} is not about this subject")]
+    OtherSubject(String),
+    /// This step does not apply to this kind of request.
+    #[error("request {request_id} is a {kind} request; {step} does not apply to it")]
+    WrongKind {
+        /// The request.
+        request_id: String,
+        /// Its kind.
+        kind: &'static str,
+        /// What was asked.
+        step: &'static str,
+    },
+}
+
+/// A new request, as filed.
+#[derive(Debug, Clone)]
+pub struct NewRequest {
+    /// What is asked.
+    pub kind: RequestKind,
+    /// Who asks (the app's identifier; only its pseudonym is stored).
+    pub subject: SubjectId,
+    /// The purpose it concerns: required for a withdrawal, optional for an objection
+    /// (without one it concerns all processing on legitimate interests).
+    pub purpose: Option<String>,
+    /// When it arrived.
+    pub received_at: Timestamp,
+    /// The day of receipt, in the controller's time zone (it does not count, Reg. 1182/71).
+    pub received_on: Date,
+    /// When the answer is due (one month, Art. 12(3)).
+    pub due_on: Date,
+    /// When it is due if extended (two further months).
+    pub extended_due_on: Date,
+    /// Through which channel it came (`api`, `email`, `opengdpr`, ...).
+    pub channel: String,
+}
+
+/// A request as stored.
+#[derive(Debug, Clone, Serialize)]
+pub struct Request {
+    /// Its id: 32 hex digits.
+    pub request_id: String,
+    /// What is asked.
+    pub kind: RequestKind,
+    /// Where it stands.
+    pub state: RequestState,
+    /// The purpose it concerns, if any.
+    pub purpose: Option<String>,
+    /// The subject's pseudonym.
+    pub subject: String,
+    /// When it arrived.
+    pub received_at: Timestamp,
+    /// The day of receipt.
+    pub received_on: Date,
+    /// When the answer is due.
+    pub due_on: Date,
+    /// Whether the two-month extension was taken.
+    pub extended: bool,
+    /// When identity was verified.
+    pub verified_at: Option<Timestamp>,
+    /// When it was completed or refused.
+    pub closed_at: Option<Timestamp>,
+    /// The channel, the extension's reason, the refusal, the outcome.
+    pub detail: serde_json::Value,
+}
+
+impl Request {
+    /// How the request stands against its deadline on `today`.
+    pub fn risk(&self, today: Date) -> Risk {
+        if self.state.is_closed() {
+            return Risk::Closed;
+        }
+        let left = today.until(self.due_on).map(|s| s.get_days()).unwrap_or(0);
+        if left < 0 {
+            Risk::Overdue
+        } else if left <= AT_RISK_DAYS {
+            Risk::AtRisk
+        } else {
+            Risk::OnTrack
+        }
+    }
+}
+
+/// Days before the due date from which an open request is flagged at risk.
+pub const AT_RISK_DAYS: i32 = 7;
+
+/// A request against its deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Risk {
+    /// Open, due in more than [`AT_RISK_DAYS`] days.
+    OnTrack,
+    /// Open, due within [`AT_RISK_DAYS`] days.
+    AtRisk,
+    /// Open after its due date.
+    Overdue,
+    /// Completed or refused.
+    Closed,
+}
+
+/// What filing did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Filed {
+    /// The request (the earlier one for a duplicate).
+    pub request: Request,
+    /// Whether an open request of the same kind from the same subject already existed; it is
+    /// returned instead, and the duplicate is noted in its history.
+    pub duplicate: bool,
+}
+
+/// One step in a request's history.
+#[derive(Debug, Clone, Serialize)]
+pub struct Step {
+    /// 1, 2, 3, ...
+    pub seq: i64,
+    /// When.
+    pub at: Timestamp,
+    /// What happened: `received`, `duplicate`, `code_issued`, `verified`, `in_progress`,
+    /// `extended`, `completed`, `refused`, ...
+    pub step: String,
+    /// Who: an API key id, an operator, `custos`.
+    pub actor: String,
+    /// Details (no personal data).
+    pub note: serde_json::Value,
+}
+
+/// How identity was verified.
+#[derive(Debug, Clone)]
+pub enum Verification {
+    /// The one-time code sent to the address on file, as typed by the requester.
+    Code(String),
+    /// Someone with the right role vouches, naming how (a signed-in session, an ID check at the
+    /// desk). Recorded with the actor.
+    Attested {
+        /// How identity was established.
+        method: String,
+    },
+}
+
+/// A subject-level flag every later processing decision sees.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Flag {
+    /// `restricted` (Art. 18), `objected` (Art. 21), `withdrawn` (Art. 7(3)).
+    pub flag: String,
+    /// The purpose it concerns; `None` for all.
+    pub purpose: Option<String>,
+    /// When it was set.
+    pub set_at: Timestamp,
+    /// The request that set it.
+    pub request_id: Option<String>,
+}
+
+/// A category kept under restriction by an erasure.
+#[derive(Debug, Clone, Serialize)]
+pub struct Kept {
+    /// The category.
+    pub category: String,
+    /// How many of the subject's records.
+    pub records: u64,
+    /// The law that obliges keeping them.
+    pub law: String,
+    /// When the last of them may go (`None` when only criteria govern it).
+    pub until: Option<Timestamp>,
+}
+
+/// The answer to an erasure request.
+#[derive(Debug, Clone, Serialize)]
+pub struct ErasureAnswer {
+    /// The erasure.
+    pub erasure_id: String,
+    /// Data keys destroyed.
+    pub keys_destroyed: u64,
+    /// Records erased.
+    pub records_erased: u64,
+    /// What is kept, why and until when (Art. 17(3)(b)).
+    pub kept: Vec<Kept>,
+    /// Whether this run finished an erasure a crash had interrupted.
+    pub resumed: bool,
+}
+
+/// Valid one-time codes per request before the code is void.
+pub const CODE_ATTEMPTS: u32 = 5;
+/// How long a code is valid.
+pub const CODE_VALID_SECONDS: i64 = 15 * 60;
+
+const COLUMNS: &str = "request_id, kind, state, purpose, pseudonym, received_at, received_on, due_on, extended, verified_at, closed_at, detail";
+
+fn row_to_request(row: Vec<Val>) -> Result<Request> {
+    let bad =
+        |what: &str| VaultError::Corrupt(format!("a stored request has an unreadable {what}"));
+    let text = |i: usize| row.get(i).and_then(Val::text).map(str::to_owned);
+    let int = |i: usize| row.get(i).and_then(Val::int);
+    let ts = |i: usize| -> Result<Option<Timestamp>> {
+        int(i)
+            .map(|m| Timestamp::from_microsecond(m).map_err(|_| bad("time")))
+            .transpose()
+    };
+    let date = |i: usize| -> Result<Date> {
+        text(i)
+            .and_then(|d| d.parse().ok())
+            .ok_or_else(|| bad("date"))
+    };
+    let kind = text(1)
+        .and_then(|k| RequestKind::parse(&k))
+        .ok_or_else(|| bad("kind"))?;
+    let purpose = text(3).filter(|p| !p.is_empty());
+    Ok(Request {
+        request_id: text(0).ok_or_else(|| bad("id"))?,
+        kind,
+        state: RequestState::parse(&text(2).ok_or_else(|| bad("state"))?)?,
+        purpose,
+        subject: text(4).ok_or_else(|| bad("pseudonym"))?,
+        received_at: ts(5)?.ok_or_else(|| bad("time"))?,
+        received_on: date(6)?,
+        due_on: date(7)?,
+        extended: int(8) == Some(1),
+        verified_at: ts(9)?,
+        closed_at: ts(10)?,
+        detail: serde_json::from_str(&text(11).ok_or_else(|| bad("detail"))?)
+            .map_err(|_| bad("detail"))?,
+    })
+}
+
+fn load(tx: &mut dyn Tx, tenant: &str, request_id: &str) -> Result<Request> {
+    let lock = if tx.postgres() { " FOR UPDATE" } else { "" };
+    let rows = tx.query(
+        &format!("SELECT {COLUMNS} FROM requests WHERE tenant_id = $1 AND request_id = $2{lock}"),
+        &[tenant.into(), request_id.into()],
+    )?;
+    match rows.into_iter().next() {
+        Some(r) => row_to_request(r),
+        None => Err(RequestError::NotFound(request_id.to_owned()).into()),
+    }
+}
+
+fn save(tx: &mut dyn Tx, tenant: &str, r: &Request) -> Result<()> {
+    tx.execute(
+        "UPDATE requests SET state = $3, due_on = $4, extended = $5, verified_at = $6, closed_at = $7, detail = $8
+         WHERE tenant_id = $1 AND request_id = $2",
+        &[
+            tenant.into(),
+            r.request_id.as_str().into(),
+            r.state.as_str().into(),
+            r.due_on.to_string().into(),
+            i64::from(r.extended).into(),
+            r.verified_at.map(|t| t.as_microsecond()).into(),
+            r.closed_at.map(|t| t.as_microsecond()).into(),
+            r.detail.to_string().into(),
+        ],
+    )?;
+    Ok(())
+}
+
+/// Context for writing one step: the tenant, who acts, the audit key, when.
+struct StepCtx<'a> {
+    tenant: &'a str,
+    actor: &'a str,
+    key: &'a custos_audit::SigningKey,
+    now: Timestamp,
+}
+
+impl StepCtx<'_> {
+    /// Appends a step to the request's history and the audit trail.
+    fn step(
+        &self,
+        tx: &mut dyn Tx,
+        r: &Request,
+        step: &str,
+        note: serde_json::Value,
+    ) -> Result<()> {
+        let seq = tx
+            .query(
+                "SELECT COALESCE(MAX(seq), 0) FROM request_history WHERE tenant_id = $1 AND request_id = $2",
+                &[self.tenant.into(), r.request_id.as_str().into()],
+            )?
+            .into_iter()
+            .next()
+            .and_then(|row| row.first().and_then(Val::int))
+            .unwrap_or(0)
+            + 1;
+        tx.execute(
+            "INSERT INTO request_history (tenant_id, request_id, seq, at, state, actor, note) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            &[
+                self.tenant.into(),
+                r.request_id.as_str().into(),
+                seq.into(),
+                self.now.as_microsecond().into(),
+                step.into(),
+                self.actor.into(),
+                note.to_string().into(),
+            ],
+        )?;
+        let mut details = serde_json::json!({
+            "request_id": r.request_id,
+            "kind": r.kind.as_str(),
+            "state": r.state.as_str(),
+            "due_on": r.due_on.to_string(),
+        });
+        if let (Some(obj), Some(extra)) = (details.as_object_mut(), note.as_object()) {
+            for (k, v) in extra {
+                obj.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+        }
+        let ev = custos_audit::Event {
+            tenant: self.tenant.to_owned(),
+            actor: self.actor.to_owned(),
+            action: format!("request.{step}"),
+            subject: Some(r.subject.clone()),
+            details,
+        };
+        let (now, key) = (self.now, self.key);
+        tx.append_audit(&mut |head| {
+            custos_audit::build(
+                head,
+                std::slice::from_ref(&ev),
+                now,
+                key,
+                AUDIT_CHECKPOINT_EVERY,
+            )
+        })
+    }
+}
+
+fn nearest_purpose(policy: &Policy, p: &str) -> Option<String> {
+    custos_policy::diag::nearest(p, policy.purposes.iter().map(|x| x.id.as_str()))
+        .map(str::to_owned)
+}
+
+fn basis_name(b: Option<Basis>) -> String {
+    match b {
+        Some(Basis::Consent) => "consent (Art. 6(1)(a))",
+        Some(Basis::Contract) => "contract (Art. 6(1)(b))",
+        Some(Basis::LegalObligation) => "a legal obligation (Art. 6(1)(c))",
+        Some(Basis::VitalInterests) => "vital interests (Art. 6(1)(d))",
+        Some(Basis::PublicTask) => "a public task (Art. 6(1)(e))",
+        Some(Basis::LegitimateInterest) => "legitimate interests (Art. 6(1)(f))",
+        None => "no declared basis",
+    }
+    .to_owned()
+}
+
+/// Whether a purpose is direct marketing (`direct_marketing = true` in the policy), where an
+/// objection is absolute (Art. 21(2)–(3)).
+pub fn is_direct_marketing(policy: &Policy, purpose: &str) -> bool {
+    policy.purpose(purpose).is_some_and(|p| p.direct_marketing)
+}
+
+/// Checks the purpose a request names against the policy (Art. 7(3), 21).
+fn check_purpose(policy: &Policy, kind: RequestKind, purpose: Option<&str>) -> Result<()> {
+    let need = matches!(kind, RequestKind::Withdrawal);
+    let Some(p) = purpose else {
+        return if need {
+            Err(RequestError::PurposeRequired {
+                kind: kind.as_str(),
+            }
+            .into())
+        } else {
+            Ok(())
+        };
+    };
+    let Some(decl) = policy.purpose(p) else {
+        return Err(RequestError::UnknownPurpose {
+            purpose: p.to_owned(),
+            nearest: nearest_purpose(policy, p),
+        }
+        .into());
+    };
+    match kind {
+        RequestKind::Withdrawal if decl.basis != Some(Basis::Consent) => {
+            Err(RequestError::NotConsent {
+                purpose: p.to_owned(),
+                basis: basis_name(decl.basis),
+            }
+            .into())
+        }
+        RequestKind::Objection
+            if !matches!(
+                decl.basis,
+                Some(Basis::LegitimateInterest | Basis::PublicTask)
+            ) && !is_direct_marketing(policy, p) =>
+        {
+            Err(RequestError::NotObjectable {
+                purpose: p.to_owned(),
+                basis: basis_name(decl.basis),
+            }
+            .into())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Keyed hash of a one-time code, bound to its request, so the database never holds a usable code.
+fn code_hash(v: &TenantVault<'_>, request_id: &str, code: &str) -> Result<String> {
+    let id = SubjectId::new(format!("custos-otp\u{1f}{request_id}\u{1f}{code}"))?;
+    Ok(v.pseudonym(&id).as_str().to_owned())
+}
+
+fn require_open(r: &Request) -> Result<()> {
+    if r.state.is_closed() {
+        return Err(RequestError::Closed {
+            request_id: r.request_id.clone(),
+            state: r.state.as_str(),
+        }
+        .into());
+    }
+    Ok(())
+}
+
+fn require_verified(r: &Request) -> Result<()> {
+    require_open(r)?;
+    if r.state == RequestState::Received {
+        return Err(RequestError::NotVerified(r.request_id.clone()).into());
+    }
+    Ok(())
+}
+
+fn require_kind(r: &Request, kinds: &[RequestKind], step: &'static str) -> Result<()> {
+    if kinds.contains(&r.kind) {
+        Ok(())
+    } else {
+        Err(RequestError::WrongKind {
+            request_id: r.request_id.clone(),
+            kind: r.kind.as_str(),
+            step,
+        }
+        .into())
+    }
+}
+
+fn set_detail(r: &mut Request, key: &str, value: serde_json::Value) {
+    if !r.detail.is_object() {
+        r.detail = serde_json::json!({});
+    }
+    if let Some(obj) = r.detail.as_object_mut() {
+        obj.insert(key.to_owned(), value);
+    }
+}
+
+impl TenantVault<'_> {
+    /// Runs `work` on one request, locked, inside one transaction that also writes its history
+    /// and audit entries.
+    fn with_request<T>(
+        &mut self,
+        operation: &'static str,
+        request_id: &str,
+        now: Timestamp,
+        work: &mut dyn FnMut(&mut dyn Tx, &StepCtx<'_>, &mut Request) -> Result<T>,
+    ) -> Result<T> {
+        let tenant = self.tenant_id().as_str().to_owned();
+        let actor = self.actor().to_owned();
+        let key = self.audit_key().clone();
+        let mut out = None;
+        self.store().in_tx(&tenant, operation, &mut |tx| {
+            let ctx = StepCtx {
+                tenant: &tenant,
+                actor: &actor,
+                key: &key,
+                now,
+            };
+            let mut r = load(tx, &tenant, request_id)?;
+            out = Some(work(tx, &ctx, &mut r)?);
+            Ok(())
+        })?;
+        out.ok_or_else(|| VaultError::Corrupt("a request transaction returned nothing".into()))
+    }
+
+    /// Files a request. Whether the subject has data here is neither checked nor revealed: an
+    /// unverified requester learns nothing from the answer. An open request of the same kind
+    /// (and purpose) from the same subject is returned instead of a second one, and the
+    /// duplicate is noted in its history.
+    pub fn file_request(&mut self, policy: &Policy, new: NewRequest) -> Result<Filed> {
+        check_purpose(policy, new.kind, new.purpose.as_deref())?;
+        let pseudonym = self.pseudonym(&new.subject).as_str().to_owned();
+        let tenant = self.tenant_id().as_str().to_owned();
+        let actor = self.actor().to_owned();
+        let key = self.audit_key().clone();
+        let mut raw = [0u8; 16];
+        keys::fill_random(&mut raw)?;
+        let request_id = hex(&raw);
+        let purpose = new.purpose.clone().unwrap_or_default();
+        let mut out = None;
+        self.store().in_tx(&tenant, "filing a request", &mut |tx| {
+            let ctx = StepCtx {
+                tenant: &tenant,
+                actor: &actor,
+                key: &key,
+                now: new.received_at,
+            };
+            // The tenant row: requests may come for a tenant that holds no data yet.
+            tx.execute(
+                "INSERT INTO tenants (tenant_id, created_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                &[tenant.as_str().into(), new.received_at.as_microsecond().into()],
+            )?;
+            let open = tx.query(
+                &format!("SELECT {COLUMNS} FROM requests WHERE tenant_id = $1 AND pseudonym = $2 AND kind = $3 AND purpose = $4 AND closed_at IS NULL"),
+                &[tenant.as_str().into(), pseudonym.as_str().into(), new.kind.as_str().into(), purpose.as_str().into()],
+            )?;
+            if let Some(row) = open.into_iter().next() {
+                let r = row_to_request(row)?;
+                ctx.step(tx, &r, "duplicate", serde_json::json!({ "channel": new.channel }))?;
+                out = Some(Filed { request: r, duplicate: true });
+                return Ok(());
+            }
+            let r = Request {
+                request_id: request_id.clone(),
+                kind: new.kind,
+                state: RequestState::Received,
+                purpose: new.purpose.clone(),
+                subject: pseudonym.clone(),
+                received_at: new.received_at,
+                received_on: new.received_on,
+                due_on: new.due_on,
+                extended: false,
+                verified_at: None,
+                closed_at: None,
+                detail: serde_json::json!({
+                    "channel": new.channel,
+                    "article": new.kind.article(),
+                    "extended_due_on": new.extended_due_on.to_string(),
+                }),
+            };
+            tx.execute(
+                &format!("INSERT INTO requests (tenant_id, {COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"),
+                &[
+                    tenant.as_str().into(),
+                    r.request_id.as_str().into(),
+                    r.kind.as_str().into(),
+                    r.state.as_str().into(),
+                    purpose.as_str().into(),
+                    r.subject.as_str().into(),
+                    r.received_at.as_microsecond().into(),
+                    r.received_on.to_string().into(),
+                    r.due_on.to_string().into(),
+                    0i64.into(),
+                    Val::Int(None),
+                    Val::Int(None),
+                    r.detail.to_string().into(),
+                ],
+            )?;
+            ctx.step(tx, &r, "received", serde_json::json!({ "channel": new.channel, "received_on": new.received_on.to_string() }))?;
+            out = Some(Filed { request: r, duplicate: false });
+            Ok(())
+        })?;
+        out.ok_or_else(|| VaultError::Corrupt("filing returned nothing".into()))
+    }
+
+    /// One request.
+    pub fn request(&mut self, request_id: &str) -> Result<Request> {
+        let tenant = self.tenant_id().as_str().to_owned();
+        let mut out = None;
+        self.store()
+            .in_tx(&tenant, "reading a request", &mut |tx| {
+                out = Some(load(tx, &tenant, request_id)?);
+                Ok(())
+            })?;
+        out.ok_or_else(|| RequestError::NotFound(request_id.to_owned()).into())
+    }
+
+    /// The tenant's requests by due date, earliest first; closed ones only if `all`.
+    pub fn requests(&mut self, all: bool) -> Result<Vec<Request>> {
+        let tenant = self.tenant_id().as_str().to_owned();
+        let filter = if all { "" } else { " AND closed_at IS NULL" };
+        let mut out = Vec::new();
+        self.store().in_tx(&tenant, "listing requests", &mut |tx| {
+            let rows = tx.query(
+                &format!("SELECT {COLUMNS} FROM requests WHERE tenant_id = $1{filter} ORDER BY due_on, received_at, request_id"),
+                &[tenant.as_str().into()],
+            )?;
+            out = rows.into_iter().map(row_to_request).collect::<Result<_>>()?;
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// A request's history, oldest first.
+    pub fn request_history(&mut self, request_id: &str) -> Result<Vec<Step>> {
+        let tenant = self.tenant_id().as_str().to_owned();
+        let mut out = Vec::new();
+        self.store().in_tx(&tenant, "reading a request's history", &mut |tx| {
+            load(tx, &tenant, request_id)?;
+            let rows = tx.query(
+                "SELECT seq, at, state, actor, note FROM request_history WHERE tenant_id = $1 AND request_id = $2 ORDER BY seq",
+                &[tenant.as_str().into(), request_id.into()],
+            )?;
+            let bad = || VaultError::Corrupt("a request history step is unreadable".into());
+            out = rows
+                .into_iter()
+                .map(|r| {
+                    Ok(Step {
+                        seq: r.first().and_then(Val::int).ok_or_else(bad)?,
+                        at: r
+                            .get(1)
+                            .and_then(Val::int)
+                            .and_then(|m| Timestamp::from_microsecond(m).ok())
+                            .ok_or_else(bad)?,
+                        step: r.get(2).and_then(Val::text).ok_or_else(bad)?.to_owned(),
+                        actor: r.get(3).and_then(Val::text).ok_or_else(bad)?.to_owned(),
+                        note: r
+                            .get(4)
+                            .and_then(Val::text)
+                            .and_then(|t| serde_json::from_str(t).ok())
+                            .ok_or_else(bad)?,
+                    })
+                })
+                .collect::<Result<_>>()?;
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// Issues a one-time code for identity verification. The caller sends it to the address on
+    /// file (never to an address the requester supplies); only its keyed hash is stored. A new
+    /// code replaces the old one.
+    pub fn issue_code(&mut self, request_id: &str, now: Timestamp) -> Result<String> {
+        let mut raw = [0u8; 4];
+        keys::fill_random(&mut raw)?;
+        let code = format!("{:06}", u32::from_le_bytes(raw) % 1_000_000);
+        let hash = code_hash(self, request_id, &code)?;
+        self.with_request(
+            "issuing a verification code",
+            request_id,
+            now,
+            &mut |tx, ctx, r| {
+                require_open(r)?;
+                set_detail(
+                    r,
+                    "code",
+                    serde_json::json!({
+                        "hash": hash,
+                        "expires_at": now.as_microsecond() + CODE_VALID_SECONDS * 1_000_000,
+                        "attempts": 0,
+                    }),
+                );
+                save(tx, ctx.tenant, r)?;
+                ctx.step(
+                    tx,
+                    r,
+                    "code_issued",
+                    serde_json::json!({ "valid_seconds": CODE_VALID_SECONDS }),
+                )
+            },
+        )?;
+        Ok(code)
+    }
+
+    /// Verifies the requester's identity. A wrong code counts an attempt (and is remembered even
+    /// though the call fails); after [`CODE_ATTEMPTS`] the code is void.
+    pub fn verify_request(
+        &mut self,
+        request_id: &str,
+        how: &Verification,
+        now: Timestamp,
+    ) -> Result<Request> {
+        let expected = match how {
+            Verification::Code(code) => Some(code_hash(self, request_id, code.trim())?),
+            Verification::Attested { method } if method.trim().is_empty() => {
+                return Err(RequestError::ReasonRequired("attested verification's method").into());
+            }
+            Verification::Attested { .. } => None,
+        };
+        // A wrong code must be counted even though the call fails, so the count is committed
+        // in its own transaction and the error returned afterwards.
+        let mut failure: Option<VaultError> = None;
+        let r = self.with_request("verifying a request", request_id, now, &mut |tx, ctx, r| {
+            require_open(r)?;
+            if r.state != RequestState::Received {
+                return Ok(r.clone());
+            }
+            let method = match (&expected, how) {
+                (Some(hash), _) => {
+                    let code = r.detail.get("code").cloned();
+                    let Some(code) = code else {
+                        failure = Some(RequestError::NoCode(r.request_id.clone()).into());
+                        return Ok(r.clone());
+                    };
+                    let attempts =
+                        code.get("attempts").and_then(|a| a.as_u64()).unwrap_or(0) as u32;
+                    let expires = code.get("expires_at").and_then(|a| a.as_i64()).unwrap_or(0);
+                    if attempts >= CODE_ATTEMPTS || now.as_microsecond() > expires {
+                        failure = Some(RequestError::CodeVoid.into());
+                        return Ok(r.clone());
+                    }
+                    if code.get("hash").and_then(|h| h.as_str()) != Some(hash.as_str()) {
+                        let mut code = code;
+                        code["attempts"] = (attempts + 1).into();
+                        set_detail(r, "code", code);
+                        save(tx, ctx.tenant, r)?;
+                        ctx.step(
+                            tx,
+                            r,
+                            "verification_failed",
+                            serde_json::json!({ "attempt": attempts + 1 }),
+                        )?;
+                        failure = Some(
+                            RequestError::WrongCode {
+                                attempts_left: CODE_ATTEMPTS - attempts - 1,
+                            }
+                            .into(),
+                        );
+                        return Ok(r.clone());
+                    }
+                    "one-time code".to_owned()
+                }
+                (None, Verification::Attested { method }) => method.trim().to_owned(),
+                (None, Verification::Code(_)) => "one-time code".to_owned(),
+            };
+            if let Some(obj) = r.detail.as_object_mut() {
+                obj.remove("code");
+            }
+            set_detail(r, "verified_by", serde_json::json!(method));
+            r.state = RequestState::Verified;
+            r.verified_at = Some(now);
+            save(tx, ctx.tenant, r)?;
+            ctx.step(tx, r, "verified", serde_json::json!({ "method": method }))?;
+            Ok(r.clone())
+        })?;
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(r),
+        }
+    }
+
+    /// Takes the two-month extension (Art. 12(3)): only once, with a reason told to the
+    /// requester, and only while the first month runs (`today` at most the original due date).
+    pub fn extend_request(
+        &mut self,
+        request_id: &str,
+        reason: &str,
+        today: Date,
+        now: Timestamp,
+    ) -> Result<Request> {
+        if reason.trim().is_empty() {
+            return Err(RequestError::ReasonRequired("extension").into());
+        }
+        self.with_request("extending a request", request_id, now, &mut |tx, ctx, r| {
+            require_open(r)?;
+            if r.extended {
+                return Err(RequestError::AlreadyExtended(r.request_id.clone()).into());
+            }
+            if today > r.due_on {
+                return Err(RequestError::ExtensionTooLate {
+                    request_id: r.request_id.clone(),
+                    due_on: r.due_on,
+                    today,
+                }
+                .into());
+            }
+            let extended: Date = r
+                .detail
+                .get("extended_due_on")
+                .and_then(|d| d.as_str())
+                .and_then(|d| d.parse().ok())
+                .ok_or_else(|| {
+                    VaultError::Corrupt("a request lost its extended due date".into())
+                })?;
+            let was = r.due_on;
+            r.due_on = extended;
+            r.extended = true;
+            set_detail(r, "extension_reason", serde_json::json!(reason.trim()));
+            save(tx, ctx.tenant, r)?;
+            ctx.step(
+                tx,
+                r,
+                "extended",
+                serde_json::json!({ "reason": reason.trim(), "was_due_on": was.to_string() }),
+            )?;
+            Ok(r.clone())
+        })
+    }
+
+    /// Refuses a request with its reason; the answer names the right to lodge a complaint with a
+    /// supervisory authority and to seek a judicial remedy (Art. 12(4)).
+    pub fn refuse_request(
+        &mut self,
+        policy: &Policy,
+        request_id: &str,
+        reason: &str,
+        now: Timestamp,
+    ) -> Result<Request> {
+        if reason.trim().is_empty() {
+            return Err(RequestError::ReasonRequired("refusal").into());
+        }
+        let complaint = complaint_text(policy);
+        self.with_request("refusing a request", request_id, now, &mut |tx, ctx, r| {
+            require_open(r)?;
+            set_detail(
+                r,
+                "refusal",
+                serde_json::json!({ "reason": reason.trim(), "complaint": complaint }),
+            );
+            r.state = RequestState::Refused;
+            r.closed_at = Some(now);
+            save(tx, ctx.tenant, r)?;
+            ctx.step(
+                tx,
+                r,
+                "refused",
+                serde_json::json!({ "reason": reason.trim() }),
+            )?;
+            Ok(r.clone())
+        })
+    }
+
+    /// Marks a verified request as being carried out.
+    pub fn start_request(&mut self, request_id: &str, now: Timestamp) -> Result<Request> {
+        self.with_request("starting a request", request_id, now, &mut |tx, ctx, r| {
+            require_verified(r)?;
+            if r.state == RequestState::Verified {
+                r.state = RequestState::InProgress;
+                save(tx, ctx.tenant, r)?;
+                ctx.step(tx, r, "in_progress", serde_json::json!({}))?;
+            }
+            Ok(r.clone())
+        })
+    }
+
+    /// Completes a verified request with its outcome (for access and portability: what was
+    /// handed over; for rectification: what was corrected). No personal data in `outcome`.
+    pub fn complete_request(
+        &mut self,
+        request_id: &str,
+        outcome: serde_json::Value,
+        now: Timestamp,
+    ) -> Result<Request> {
+        self.with_request(
+            "completing a request",
+            request_id,
+            now,
+            &mut |tx, ctx, r| {
+                require_verified(r)?;
+                complete(tx, ctx, r, outcome.clone())
+            },
+        )
+    }
+
+    /// The subject's flags (restriction, objection, withdrawal) that processing decisions see.
+    pub fn subject_flags(&mut self, subject: &SubjectId) -> Result<Vec<Flag>> {
+        let pseudonym = self.pseudonym(subject);
+        self.flags_of(&pseudonym)
+    }
+
+    pub(crate) fn flags_of(&mut self, pseudonym: &Pseudonym) -> Result<Vec<Flag>> {
+        let tenant = self.tenant_id().as_str().to_owned();
+        let mut out = Vec::new();
+        self.store().in_tx(&tenant, "reading a subject's flags", &mut |tx| {
+            let rows = tx.query(
+                "SELECT flag, purpose, set_at, request_id FROM subject_flags WHERE tenant_id = $1 AND pseudonym = $2 AND lifted_at IS NULL ORDER BY flag, purpose",
+                &[tenant.as_str().into(), pseudonym.as_str().into()],
+            )?;
+            let bad = || VaultError::Corrupt("a subject flag is unreadable".into());
+            out = rows
+                .into_iter()
+                .map(|r| {
+                    Ok(Flag {
+                        flag: r.first().and_then(Val::text).ok_or_else(bad)?.to_owned(),
+                        purpose: r.get(1).and_then(Val::text).filter(|p| !p.is_empty()).map(str::to_owned),
+                        set_at: r
+                            .get(2)
+                            .and_then(Val::int)
+                            .and_then(|m| Timestamp::from_microsecond(m).ok())
+                            .ok_or_else(bad)?,
+                        request_id: r.get(3).and_then(Val::text).map(str::to_owned),
+                    })
+                })
+                .collect::<Result<_>>()?;
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// Carries out a verified restriction (Art. 18), objection (Art. 21) or withdrawal of consent
+    /// (Art. 7(3)) request: sets the subject's flag that every later processing decision sees,
+    /// and completes the request. A withdrawal also records the policy's `consent.withdrawn`
+    /// event for the purpose, so retention tied to it runs out.
+    pub fn execute_flag_request(
+        &mut self,
+        policy: &Policy,
+        request_id: &str,
+        subject: &SubjectId,
+        now: Timestamp,
+    ) -> Result<Request> {
+        let pseudonym = self.pseudonym(subject).as_str().to_owned();
+        let r = self.with_request("carrying out a request", request_id, now, &mut |tx, ctx, r| {
+            require_verified(r)?;
+            require_kind(
+                r,
+                &[RequestKind::Restriction, RequestKind::Objection, RequestKind::Withdrawal],
+                "setting a processing flag",
+            )?;
+            if r.subject != pseudonym {
+                return Err(RequestError::OtherSubject(r.request_id.clone()).into());
+            }
+            let flag = match r.kind {
+                RequestKind::Restriction => "restricted",
+                RequestKind::Objection => "objected",
+                _ => "withdrawn",
+            };
+            let purpose = r.purpose.clone().unwrap_or_default();
+            tx.execute(
+                "INSERT INTO subject_flags (tenant_id, pseudonym, flag, purpose, set_at, request_id, lifted_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, NULL)
+                 ON CONFLICT (tenant_id, pseudonym, flag, purpose) DO UPDATE SET set_at = excluded.set_at, request_id = excluded.request_id, lifted_at = NULL",
+                &[
+                    ctx.tenant.into(),
+                    pseudonym.as_str().into(),
+                    flag.into(),
+                    purpose.as_str().into(),
+                    now.as_microsecond().into(),
+                    r.request_id.as_str().into(),
+                ],
+            )?;
+            let mut outcome = serde_json::json!({ "flag": flag, "purpose": r.purpose });
+            if r.kind == RequestKind::Objection {
+                let absolute = r.purpose.as_deref().is_some_and(|p| is_direct_marketing(policy, p));
+                outcome["absolute"] = absolute.into();
+                if absolute {
+                    outcome["article"] = "Art. 21(3) GDPR: no longer processed for direct marketing".into();
+                }
+            }
+            ctx.step(tx, r, "flag_set", outcome.clone())?;
+            complete(tx, ctx, r, outcome)
+        })?;
+        if r.kind == RequestKind::Withdrawal {
+            let target = crate::EventTarget::Subject {
+                subject: subject.clone(),
+                purpose: r.purpose.clone(),
+            };
+            match self.record_event(policy, &target, "consent.withdrawn", now, now) {
+                // No data yet, or a policy without the event: nothing's retention hangs on it.
+                Ok(_) | Err(VaultError::UnknownSubject | VaultError::UnknownEvent { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(r)
+    }
+
+    /// Carries out a verified erasure request (Art. 17): records of categories a law obliges the
+    /// controller to keep (`retention.statutory` in the policy, Art. 17(3)(b)) are kept under
+    /// restriction — unreadable to everyday processing — and the answer says which, why and until
+    /// when; the rest is crypto-shredded and deleted. Refused while a legal hold covers the subject
+    /// (Art. 17(3)(e)).
+    ///
+    /// Crash-safe: the erasure id is fixed in the request before the erasure runs, the erasure is
+    /// journaled and atomic, and running this again after a crash finishes the same erasure once.
+    pub fn execute_erasure(
+        &mut self,
+        policy: &Policy,
+        request_id: &str,
+        now: Timestamp,
+    ) -> Result<ErasureAnswer> {
+        let fresh = crate::vault::new_erasure_id()?;
+        // Step 1: fix the erasure id (or find the one a crashed run fixed).
+        let (erasure_id, pseudonym, resumed) =
+            self.with_request("starting an erasure", request_id, now, &mut |tx, ctx, r| {
+                require_verified(r)?;
+                require_kind(r, &[RequestKind::Erasure], "erasure")?;
+                if let Some(id) = r.detail.get("erasure_id").and_then(|v| v.as_str()) {
+                    return Ok((id.to_owned(), r.subject.clone(), true));
+                }
+                set_detail(r, "erasure_id", serde_json::json!(fresh));
+                r.state = RequestState::InProgress;
+                save(tx, ctx.tenant, r)?;
+                ctx.step(
+                    tx,
+                    r,
+                    "in_progress",
+                    serde_json::json!({ "erasure_id": fresh }),
+                )?;
+                Ok((fresh.clone(), r.subject.clone(), false))
+            })?;
+        let pseudonym = Pseudonym::parse(&pseudonym)
+            .map_err(|_| VaultError::Corrupt("a request holds a malformed pseudonym".into()))?;
+        let statutory: Vec<(String, String)> = policy
+            .categories
+            .iter()
+            .filter_map(|c| {
+                let st = c.retention.as_ref()?.statutory.as_ref()?;
+                Some((
+                    c.id.clone(),
+                    st.law.get_or_any(custos_policy::Lang::En).to_owned(),
+                ))
+            })
+            .collect();
+        let keep: Vec<String> = statutory.iter().map(|(c, _)| c.clone()).collect();
+        // Step 2: the erasure itself (journaled, one transaction, idempotent by its id).
+        let erasure: Erasure = self.erase_pseudonym(
+            pseudonym.clone(),
+            now,
+            keep,
+            Some(erasure_id.clone()),
+            "request.erasure",
+        )?;
+        // Step 3: what was kept, and the answer.
+        let kept = self.kept_summary(&pseudonym, &statutory)?;
+        let answer = ErasureAnswer {
+            erasure_id,
+            keys_destroyed: erasure.counts.keys,
+            records_erased: erasure.counts.records,
+            kept,
+            resumed,
+        };
+        let outcome = serde_json::to_value(&answer).map_err(|e| {
+            VaultError::Corrupt(format!("an erasure answer would not serialise: {e}"))
+        })?;
+        self.with_request(
+            "completing an erasure",
+            request_id,
+            now,
+            &mut |tx, ctx, r| {
+                if r.state.is_closed() {
+                    return Ok(());
+                }
+                complete(tx, ctx, r, outcome.clone()).map(|_| ())
+            },
+        )?;
+        Ok(answer)
+    }
+
+    /// Per kept category: how many records, the law, and when the last may go.
+    fn kept_summary(
+        &mut self,
+        pseudonym: &Pseudonym,
+        statutory: &[(String, String)],
+    ) -> Result<Vec<Kept>> {
+        let tenant = self.tenant_id().as_str().to_owned();
+        let mut out = Vec::new();
+        self.store().in_tx(&tenant, "summarising kept records", &mut |tx| {
+            let rows = tx.query(
+                "SELECT category, COUNT(*), MAX(expires_at), SUM(CASE WHEN expires_at IS NULL THEN 1 ELSE 0 END)
+                 FROM records WHERE tenant_id = $1 AND pseudonym = $2 AND restriction IS NOT NULL
+                 GROUP BY category ORDER BY category",
+                &[tenant.as_str().into(), pseudonym.as_str().into()],
+            )?;
+            out = rows
+                .into_iter()
+                .filter_map(|r| {
+                    let category = r.first().and_then(Val::text)?.to_owned();
+                    let law = statutory.iter().find(|(c, _)| *c == category).map(|(_, l)| l.clone())?;
+                    let open_ended = r.get(3).and_then(Val::int).unwrap_or(0) > 0;
+                    Some(Kept {
+                        records: r.get(1).and_then(Val::int).unwrap_or(0) as u64,
+                        until: if open_ended {
+                            None
+                        } else {
+                            r.get(2).and_then(Val::int).and_then(|m| Timestamp::from_microsecond(m).ok())
+                        },
+                        category,
+                        law,
+                    })
+                })
+                .collect();
+            Ok(())
+        })?;
+        Ok(out)
+    }
+}
+
+fn complete(
+    tx: &mut dyn Tx,
+    ctx: &StepCtx<'_>,
+    r: &mut Request,
+    outcome: serde_json::Value,
+) -> Result<Request> {
+    set_detail(r, "outcome", outcome.clone());
+    r.state = RequestState::Completed;
+    r.closed_at = Some(ctx.now);
+    save(tx, ctx.tenant, r)?;
+    ctx.step(
+        tx,
+        r,
+        "completed",
+        serde_json::json!({ "outcome": outcome }),
+    )?;
+    Ok(r.clone())
+}
+
+/// The right to complain, in words drawn from the policy (Art. 12(4), 77, 79).
+pub fn complaint_text(policy: &Policy) -> String {
+    let authorities: Vec<String> = policy
+        .rights
+        .complaint
+        .iter()
+        .map(|a| a.name_en.clone())
+        .collect();
+    let with = if authorities.is_empty() {
+        "a supervisory authority, in particular in the Member State of your habitual residence, place of work or place of the alleged infringement".to_owned()
+    } else {
+        authorities.join(", ")
+    };
+    format!(
+        "You may lodge a complaint with {with} (Art. 77 GDPR) and seek a judicial remedy (Art. 79 GDPR)."
+    )
+}

@@ -178,7 +178,7 @@ fn erasure_event(
         actor: actor.to_owned(),
         action: action.to_owned(),
         subject: Some(e.pseudonym.clone()),
-        details: serde_json::json!({ "erasure_id": e.erasure_id, "keys_destroyed": counts.keys, "records_deleted": counts.records }),
+        details: serde_json::json!({ "erasure_id": e.erasure_id, "keys_destroyed": counts.keys, "records_deleted": counts.records, "records_restricted": counts.restricted, "kept_categories": e.keep }),
     }
 }
 const META_VERSION: &str = "key_version";
@@ -568,6 +568,7 @@ impl TenantVault<'_> {
                 created_at: store::micros(rec.created_at),
                 clocks: clocks_json(&rec.clocks),
                 expires_at: None,
+                restriction: None,
             });
             record_clocks.push(rec.clocks);
             ids.push(id);
@@ -763,10 +764,14 @@ impl TenantVault<'_> {
             .store
             .record(self.tenant.as_str(), id.as_str())?
             .ok_or_else(|| VaultError::RecordNotFound(id.clone()))?;
+        if row.restriction.is_some() {
+            return Err(VaultError::Restricted(id.clone()));
+        }
         self.decrypt(row, &mut HashMap::new())
     }
 
-    /// Reads and decrypts all of a subject's records in this tenant, oldest first.
+    /// Reads and decrypts all of a subject's records in this tenant, oldest first. Records kept
+    /// under restriction (Art. 17(3), 18) are not part of everyday processing and left out.
     pub fn list(&mut self, subject: &SubjectId) -> Result<Vec<Record>> {
         let pseudonym = self.pseudonym(subject);
         let rows = self
@@ -775,6 +780,7 @@ impl TenantVault<'_> {
             .records_of(self.tenant.as_str(), pseudonym.as_str())?;
         let mut cache = HashMap::new();
         rows.into_iter()
+            .filter(|r| r.restriction.is_none())
             .map(|r| self.decrypt(r, &mut cache))
             .collect()
     }
@@ -788,26 +794,43 @@ impl TenantVault<'_> {
     /// (Art. 17(3)(e) GDPR).
     pub fn erase_subject(&mut self, subject: &SubjectId, now: Timestamp) -> Result<Erasure> {
         let pseudonym = self.pseudonym(subject);
+        self.erase_pseudonym(pseudonym, now, Vec::new(), None, "subject.erase")
+    }
+
+    /// Erases the subject behind `pseudonym`, keeping the records of the categories in `keep`
+    /// under restriction (Art. 17(3)(b)). With `erasure_id` given (a resumed request), the same
+    /// erasure is applied once only.
+    pub(crate) fn erase_pseudonym(
+        &mut self,
+        pseudonym: Pseudonym,
+        now: Timestamp,
+        keep: Vec<String>,
+        erasure_id: Option<String>,
+        action: &str,
+    ) -> Result<Erasure> {
         if let Some(hold) = self.hold_on_subject(pseudonym.as_str())? {
             return Err(VaultError::Held {
                 hold_id: hold.hold_id,
                 scope: hold.scope,
             });
         }
-        let mut id = [0u8; 16];
-        keys::fill_random(&mut id)?;
+        let erasure_id = match erasure_id {
+            Some(id) => id,
+            None => new_erasure_id()?,
+        };
         let entry = JournalEntry {
-            erasure_id: hex(&id),
+            erasure_id,
             tenant: self.tenant.as_str().to_owned(),
             pseudonym: pseudonym.as_str().to_owned(),
             erased_at: store::micros(now),
+            keep,
         };
         if let Some(journal) = &self.vault.journal {
             journal.append(&entry)?;
         }
         let (key, actor) = (&self.vault.audit_key, &self.actor);
         let counts = self.vault.store.erase(&entry, &mut |counts, head| {
-            let ev = erasure_event(&entry, counts, actor, "subject.erase");
+            let ev = erasure_event(&entry, counts, actor, action);
             custos_audit::build(head, &[ev], now, key, AUDIT_CHECKPOINT_EVERY)
         })?;
         Ok(Erasure {
@@ -817,6 +840,13 @@ impl TenantVault<'_> {
             counts,
         })
     }
+}
+
+/// A fresh erasure id: 32 hex digits.
+pub(crate) fn new_erasure_id() -> Result<String> {
+    let mut id = [0u8; 16];
+    keys::fill_random(&mut id)?;
+    Ok(hex(&id))
 }
 
 fn audit_err(operation: &'static str, e: custos_audit::AuditError) -> VaultError {

@@ -25,6 +25,9 @@ pub(crate) struct RecordRow {
     /// When retention lets it go (microseconds); `None` while it waits for an event, or when
     /// only criteria govern it.
     pub expires_at: Option<i64>,
+    /// JSON object when the record is kept under restriction (Art. 17(3), 18): readable only
+    /// for the reason it is kept, never to everyday processing. `None` normally.
+    pub restriction: Option<String>,
 }
 
 /// A subject's wrapped data key for one key domain.
@@ -45,6 +48,9 @@ pub(crate) struct JournalEntry {
     pub pseudonym: String,
     /// Microseconds since the Unix epoch.
     pub erased_at: i64,
+    /// Categories kept under restriction rather than deleted, because a law obliges the
+    /// controller to keep them (Art. 17(3)(b) GDPR). Empty for a full erasure.
+    pub keep: Vec<String>,
 }
 
 /// What one erasure removed.
@@ -54,6 +60,8 @@ pub struct ErasureCounts {
     pub keys: u64,
     /// Records deleted.
     pub records: u64,
+    /// Records kept under restriction (statutory retention, Art. 17(3)(b)).
+    pub restricted: u64,
 }
 
 /// The storage operations. Implementations: [`sqlite::SqliteStore`], [`postgres::PostgresStore`].
@@ -201,6 +209,21 @@ pub(crate) type EraseAuditFn<'a> = dyn FnMut(
         Option<(u64, custos_audit::Hash)>,
     ) -> (Vec<custos_audit::Entry>, Option<custos_audit::Checkpoint>)
     + 'a;
+
+/// The `restriction` value an erasure writes on the records it keeps.
+pub(crate) fn restriction_json(e: &JournalEntry) -> String {
+    serde_json::json!({
+        "basis": "Art. 17(3)(b) GDPR",
+        "erasure_id": e.erasure_id,
+        "since": e.erased_at,
+    })
+    .to_string()
+}
+
+/// The categories an erasure keeps, as a JSON array for `json_each` / `jsonb_array_elements_text`.
+pub(crate) fn keep_json(e: &JournalEntry) -> String {
+    serde_json::Value::from(e.keep.clone()).to_string()
+}
 
 /// Microseconds since the epoch, the vault's stored time format.
 pub(crate) fn micros(t: jiff::Timestamp) -> i64 {

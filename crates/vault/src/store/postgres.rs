@@ -13,6 +13,7 @@ use postgres::{Client, NoTls, Transaction};
 
 use super::{
     AuditFn, EraseAuditFn, ErasureCounts, JournalEntry, RecordRow, Store, Tx, Val, WrappedKeyRow,
+    keep_json, restriction_json,
 };
 use crate::error::{Result, VaultError};
 
@@ -378,7 +379,7 @@ impl PostgresStore {
                 .client
                 .prepare("SELECT set_config('custos.tenant', $1, false)")?;
             let record = self.client.prepare(&format!(
-                "SELECT {RECORD_COLUMNS} FROM records WHERE tenant_id = $1 AND record_id = $2"
+                "SELECT {RECORD_COLUMNS}, restriction FROM records WHERE tenant_id = $1 AND record_id = $2"
             ))?;
             let data_key = self.client.prepare("SELECT key_version, wrapped FROM data_keys WHERE tenant_id = $1 AND pseudonym = $2 AND key_domain = $3")?;
             self.session = Some(Session {
@@ -452,6 +453,7 @@ fn record_row(r: &postgres::Row) -> RecordRow {
         created_at: r.get(6),
         clocks: r.get(7),
         expires_at: r.get(8),
+        restriction: r.get(9),
     }
 }
 
@@ -699,7 +701,7 @@ impl Store for PostgresStore {
         set_tenant(&mut tx, tenant).map_err(&err)?;
         let rows = tx
             .query(
-                &format!("SELECT {RECORD_COLUMNS} FROM records WHERE tenant_id = $1 AND pseudonym = $2 ORDER BY created_at, record_id"),
+                &format!("SELECT {RECORD_COLUMNS}, restriction FROM records WHERE tenant_id = $1 AND pseudonym = $2 ORDER BY created_at, record_id"),
                 &[&tenant, &pseudonym],
             )
             .map_err(&err)?;
@@ -721,20 +723,34 @@ impl Store for PostgresStore {
         if journaled == 0 {
             return Ok(ErasureCounts::default());
         }
+        // What a law obliges the controller to keep is restricted, not deleted (Art. 17(3)(b)).
+        let restricted = if e.keep.is_empty() {
+            0
+        } else {
+            tx.execute(
+                "UPDATE records SET restriction = $3 WHERE tenant_id = $1 AND pseudonym = $2
+                   AND category IN (SELECT jsonb_array_elements_text(($4::text)::jsonb))",
+                &[&e.tenant, &e.pseudonym, &restriction_json(e), &keep_json(e)],
+            )
+            .map_err(&err)?
+        };
+        // Keys first; a key that still encrypts a kept record stays.
         let keys = tx
             .execute(
-                "DELETE FROM data_keys WHERE tenant_id = $1 AND pseudonym = $2",
+                "DELETE FROM data_keys WHERE tenant_id = $1 AND pseudonym = $2 AND key_domain NOT IN
+                   (SELECT key_domain FROM records WHERE tenant_id = $1 AND pseudonym = $2 AND restriction IS NOT NULL)",
                 &[&e.tenant, &e.pseudonym],
             )
             .map_err(&err)?;
         let records = tx
             .execute(
-                "DELETE FROM records WHERE tenant_id = $1 AND pseudonym = $2",
+                "DELETE FROM records WHERE tenant_id = $1 AND pseudonym = $2 AND restriction IS NULL",
                 &[&e.tenant, &e.pseudonym],
             )
             .map_err(&err)?;
         tx.execute(
-            "DELETE FROM subjects WHERE tenant_id = $1 AND pseudonym = $2",
+            "DELETE FROM subjects WHERE tenant_id = $1 AND pseudonym = $2
+               AND NOT EXISTS (SELECT 1 FROM records WHERE tenant_id = $1 AND pseudonym = $2)",
             &[&e.tenant, &e.pseudonym],
         )
         .map_err(&err)?;
@@ -743,7 +759,11 @@ impl Store for PostgresStore {
             &[&e.tenant, &e.pseudonym],
         )
         .map_err(&err)?;
-        let counts = ErasureCounts { keys, records };
+        let counts = ErasureCounts {
+            keys,
+            records,
+            restricted,
+        };
         custos_audit::store::pg_append_in(&mut tx, &mut |head| audit(counts, head))
             .map_err(|x| audit_error(&target, x))?;
         tx.commit().map_err(&err)?;
@@ -893,6 +913,7 @@ mod tests {
                     created_at: 0,
                     clocks: "{}".into(),
                     expires_at: None,
+                    restriction: None,
                 })
                 .collect();
             let key = WrappedKeyRow {
@@ -910,6 +931,7 @@ mod tests {
                 tenant: tenant.into(),
                 pseudonym: "gone".into(),
                 erased_at: 0,
+                keep: Vec::new(),
             };
             store
                 .erase(&e, &mut |_, _| (Vec::new(), None))

@@ -6,6 +6,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::{
     AuditFn, EraseAuditFn, ErasureCounts, JournalEntry, RecordRow, Store, Tx, Val, WrappedKeyRow,
+    keep_json, restriction_json,
 };
 use crate::error::{Result, VaultError};
 
@@ -277,6 +278,7 @@ fn record_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RecordRow> {
         created_at: r.get(6)?,
         clocks: r.get(7)?,
         expires_at: r.get(8)?,
+        restriction: r.get(9)?,
     })
 }
 
@@ -523,7 +525,7 @@ impl Store for SqliteStore {
     fn record(&mut self, tenant: &str, record_id: &str) -> Result<Option<RecordRow>> {
         self.conn
             .prepare_cached(&format!(
-                "SELECT {RECORD_COLUMNS} FROM records WHERE tenant_id = ?1 AND record_id = ?2"
+                "SELECT {RECORD_COLUMNS}, restriction FROM records WHERE tenant_id = ?1 AND record_id = ?2"
             ))
             .and_then(|mut s| s.query_row([tenant, record_id], record_row).optional())
             .map_err(self.err("reading a record"))
@@ -532,7 +534,7 @@ impl Store for SqliteStore {
     fn records_of(&mut self, tenant: &str, pseudonym: &str) -> Result<Vec<RecordRow>> {
         self.conn
             .prepare_cached(&format!(
-                "SELECT {RECORD_COLUMNS} FROM records WHERE tenant_id = ?1 AND pseudonym = ?2 ORDER BY created_at, record_id"
+                "SELECT {RECORD_COLUMNS}, restriction FROM records WHERE tenant_id = ?1 AND pseudonym = ?2 ORDER BY created_at, record_id"
             ))
             .and_then(|mut s| s.query_map([tenant, pseudonym], record_row)?.collect())
             .map_err(self.err("listing a subject's records"))
@@ -558,21 +560,35 @@ impl Store for SqliteStore {
         if journaled == 0 {
             return Ok(ErasureCounts::default());
         }
-        // Keys first: the moment they are gone every copy of the records is unreadable.
+        // What a law obliges the controller to keep is restricted, not deleted (Art. 17(3)(b)).
+        let restricted = if e.keep.is_empty() {
+            0
+        } else {
+            tx.execute(
+                "UPDATE records SET restriction = ?3 WHERE tenant_id = ?1 AND pseudonym = ?2
+                   AND category IN (SELECT value FROM json_each(?4))",
+                params![e.tenant, e.pseudonym, restriction_json(e), keep_json(e)],
+            )
+            .map_err(err)?
+        };
+        // Keys first: the moment they are gone every copy of the records is unreadable. A key
+        // that still encrypts a kept record stays.
         let keys = tx
             .execute(
-                "DELETE FROM data_keys WHERE tenant_id = ?1 AND pseudonym = ?2",
+                "DELETE FROM data_keys WHERE tenant_id = ?1 AND pseudonym = ?2 AND key_domain NOT IN
+                   (SELECT key_domain FROM records WHERE tenant_id = ?1 AND pseudonym = ?2 AND restriction IS NOT NULL)",
                 [&e.tenant, &e.pseudonym],
             )
             .map_err(err)?;
         let records = tx
             .execute(
-                "DELETE FROM records WHERE tenant_id = ?1 AND pseudonym = ?2",
+                "DELETE FROM records WHERE tenant_id = ?1 AND pseudonym = ?2 AND restriction IS NULL",
                 [&e.tenant, &e.pseudonym],
             )
             .map_err(err)?;
         tx.execute(
-            "DELETE FROM subjects WHERE tenant_id = ?1 AND pseudonym = ?2",
+            "DELETE FROM subjects WHERE tenant_id = ?1 AND pseudonym = ?2
+               AND NOT EXISTS (SELECT 1 FROM records WHERE tenant_id = ?1 AND pseudonym = ?2)",
             [&e.tenant, &e.pseudonym],
         )
         .map_err(err)?;
@@ -584,6 +600,7 @@ impl Store for SqliteStore {
         let counts = ErasureCounts {
             keys: keys as u64,
             records: records as u64,
+            restricted: restricted as u64,
         };
         custos_audit::store::sqlite_append_in(&tx, &mut |head| audit(counts, head))
             .map_err(|x| audit_error(&target, x))?;

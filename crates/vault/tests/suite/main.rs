@@ -8,6 +8,7 @@ mod backup;
 mod cases;
 mod faults;
 mod harness;
+mod requests;
 mod retention;
 
 macro_rules! shared_suite {
@@ -79,4 +80,26 @@ retention_suite!(
     a_clock_that_went_back_is_refused,
     a_changed_policy_recomputes_expiries_at_the_next_purge,
     a_legal_hold_refuses_erasure_until_released,
+);
+
+macro_rules! requests_suite {
+    ($($case:ident),* $(,)?) => {
+        mod requests_sqlite {
+            $( #[test] fn $case() { crate::requests::$case(&crate::harness::Backend::sqlite(stringify!($case))); } )*
+        }
+        mod requests_postgres {
+            $( #[test] fn $case() {
+                if let Some(b) = crate::harness::Backend::postgres(stringify!($case)) { crate::requests::$case(&b); }
+            } )*
+        }
+    };
+}
+
+requests_suite!(
+    a_request_moves_through_its_lifecycle_with_history_and_audit,
+    an_unknown_subject_gets_the_same_answer_as_a_known_one,
+    an_erasure_keeps_statutory_records_restricted_and_shreds_the_rest,
+    an_interrupted_erasure_finishes_once,
+    an_extension_needs_a_reason_and_the_first_month,
+    flags_follow_restriction_objection_and_withdrawal,
 );
