@@ -712,7 +712,11 @@ impl TenantVault<'_> {
             })
     }
 
-    fn decrypt(&mut self, row: RecordRow, cache: &mut HashMap<String, DataKey>) -> Result<Record> {
+    pub(crate) fn decrypt(
+        &mut self,
+        row: RecordRow,
+        cache: &mut HashMap<String, DataKey>,
+    ) -> Result<Record> {
         let id = RecordId::parse(&row.record_id)
             .map_err(|_| VaultError::Corrupt("a record id in the database is malformed".into()))?;
         let subject = Pseudonym::parse(&row.pseudonym)

@@ -6,6 +6,7 @@
 mod audited;
 mod backup;
 mod cases;
+mod export;
 mod faults;
 mod harness;
 mod requests;
@@ -102,4 +103,25 @@ requests_suite!(
     an_interrupted_erasure_finishes_once,
     an_extension_needs_a_reason_and_the_first_month,
     flags_follow_restriction_objection_and_withdrawal,
+);
+
+macro_rules! export_suite {
+    ($($case:ident),* $(,)?) => {
+        mod export_sqlite {
+            $( #[test] fn $case() { crate::export::$case(&crate::harness::Backend::sqlite(stringify!($case))); } )*
+        }
+        mod export_postgres {
+            $( #[test] fn $case() {
+                if let Some(b) = crate::harness::Backend::postgres(stringify!($case)) { crate::export::$case(&b); }
+            } )*
+        }
+    };
+}
+
+export_suite!(
+    records_stream_in_pages_oldest_first_and_only_the_subjects,
+    an_access_answer_for_a_jbsync_subject_lists_every_purpose_recipient_and_retention,
+    an_access_answer_includes_records_kept_under_restriction_marked,
+    a_portability_answer_holds_only_provided_data_on_consent_or_contract,
+    an_answer_is_audited_with_counts_and_the_pseudonym_only,
 );
