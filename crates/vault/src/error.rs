@@ -224,6 +224,9 @@ pub enum VaultError {
     /// A data-subject request could not go ahead.
     #[error(transparent)]
     Request(#[from] crate::rights::RequestError),
+    /// A disclosure, a webhook or a notification to a recipient could not go ahead (Art. 19).
+    #[error(transparent)]
+    Recipient(#[from] crate::recipients::RecipientError),
     /// No active legal hold with this id in this tenant.
     #[error("no active legal hold `{0}` in this tenant")]
     HoldNotFound(String),

@@ -9,6 +9,7 @@ mod cases;
 mod export;
 mod faults;
 mod harness;
+mod recipients;
 mod requests;
 mod retention;
 
