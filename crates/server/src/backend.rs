@@ -136,7 +136,10 @@ pub fn vault_problem(e: &VaultError) -> Problem {
         VaultError::Held { .. } | VaultError::ClockWentBack { .. } => {
             Problem::new(Code::Refused).detail(e.to_string())
         }
-        VaultError::RetentionChanged => Problem::new(Code::Refused).detail(e.to_string()),
+        VaultError::RetentionChanged | VaultError::Restricted(_) => {
+            Problem::new(Code::Refused).detail(e.to_string())
+        }
+        VaultError::Request(r) => crate::requests::request_problem(r),
         VaultError::Retention(r) => retention_problem(r),
         VaultError::Unavailable { .. } | VaultError::Storage { .. } => {
             tracing::error!(error = %e, "storage unavailable");

@@ -1,1 +1,645 @@
-//! Data-subject requests over HTTP, and the OpenGDPR-compatible endpoint.
+//! Data-subject requests over HTTP (PRODUCT.md C5, Art. 12–22 GDPR), and the OpenGDPR-compatible
+//! endpoint. Apps file requests from their privacy pages, fetch the one-time code to send to the
+//! address they hold on file, and relay the code the person typed; DPOs verify by attestation,
+//! extend, refuse and carry requests out; auditors read them. Every step is one library call on
+//! the caller's own tenant, recorded in the request's history and the audit trail.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use custos_access::Role;
+use custos_rights::archive::AnswerKind;
+use custos_rights::{NlCalendar, due_date};
+use custos_vault::rights::{NewRequest, Request, RequestError, RequestKind, Risk, Verification};
+use custos_vault::{SubjectId, TenantId, VaultError};
+use jiff::civil::Date;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::AppState;
+use crate::auth::Caller;
+use crate::backend::vault_problem;
+use crate::data::{blocking, now, subject_id, tenant_id};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::problem::{Code, Problem};
+
+/// The controller's time zone: the day of receipt is a day there.
+const ZONE: &str = "Europe/Amsterdam";
+
+/// The day `at` falls on in the controller's time zone (UTC when the zone database is missing,
+/// which can only make the deadline a day earlier, never later).
+pub(crate) fn day_of(at: jiff::Timestamp) -> Date {
+    match jiff::tz::TimeZone::get(ZONE) {
+        Ok(tz) => at.to_zoned(tz).date(),
+        Err(_) => at.to_zoned(jiff::tz::TimeZone::UTC).date(),
+    }
+}
+
+/// A request's error as a problem: 404 for an unknown request, 409 `refused` where the state
+/// forbids the step (not verified, closed, too late to extend), 422 naming the field otherwise.
+pub(crate) fn request_problem(e: &RequestError) -> Problem {
+    use RequestError as R;
+    match e {
+        R::NotFound(_) => Problem::new(Code::NotFound).detail(e.to_string()),
+        R::NotVerified(_)
+        | R::Closed { .. }
+        | R::ExtensionTooLate { .. }
+        | R::AlreadyExtended(_)
+        | R::WrongKind { .. } => Problem::new(Code::Refused).detail(e.to_string()),
+        R::PurposeRequired { .. }
+        | R::UnknownPurpose { .. }
+        | R::NotConsent { .. }
+        | R::NotObjectable { .. } => {
+            Problem::new(Code::Unprocessable).field("/purpose", e.to_string())
+        }
+        R::ReasonRequired(_) => Problem::new(Code::Unprocessable).field("/reason", e.to_string()),
+        R::NoCode(_) | R::WrongCode { .. } | R::CodeVoid => {
+            Problem::new(Code::Unprocessable).field("/code", e.to_string())
+        }
+        // Not found, so as not to confirm which subject a request concerns.
+        R::OtherSubject(_) => Problem::new(Code::NotFound).detail(e.to_string()),
+    }
+}
+
+/// A new request.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FileRequest {
+    /// `access`, `rectification`, `erasure`, `restriction`, `portability`, `objection` or
+    /// `withdrawal`.
+    kind: String,
+    /// The app's identifier for the person.
+    subject: String,
+    /// The purpose concerned: required for `withdrawal`, optional for `objection`.
+    purpose: Option<String>,
+    /// When the person made the request (RFC 3339); default now. The deadline counts from its
+    /// day in the controller's time zone.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    received_at: Option<jiff::Timestamp>,
+    /// How it came in (`web`, `email`, `letter`, ...); default `api`.
+    channel: Option<String>,
+}
+
+/// A request, with how it stands against its deadline.
+#[derive(Serialize, ToSchema)]
+pub struct RequestView {
+    /// The request (id, kind, state, purpose, subject pseudonym, dates, detail).
+    #[schema(value_type = Object)]
+    request: Request,
+    /// `on_track`, `at_risk` (due within 7 days), `overdue` or `closed`.
+    #[schema(value_type = String)]
+    risk: Risk,
+}
+
+impl RequestView {
+    fn new(request: Request) -> Self {
+        let risk = request.risk(day_of(now()));
+        RequestView { request, risk }
+    }
+}
+
+/// A filed request.
+#[derive(Serialize, ToSchema)]
+pub struct FiledView {
+    #[serde(flatten)]
+    view: RequestView,
+    /// Whether the same subject already had an open request of this kind; it is returned.
+    duplicate: bool,
+}
+
+fn parse_kind(kind: &str) -> Result<RequestKind, Problem> {
+    RequestKind::parse(kind).ok_or_else(|| {
+        let all: Vec<&str> = RequestKind::ALL.iter().map(|k| k.as_str()).collect();
+        Problem::new(Code::Unprocessable).field(
+            "/kind",
+            format!("unknown request kind `{kind}`; one of: {}", all.join(", ")),
+        )
+    })
+}
+
+/// The request as the library takes it, with the deadlines counted (Reg. 1182/71, Dutch
+/// calendar).
+pub(crate) fn new_request(
+    kind: RequestKind,
+    subject: SubjectId,
+    purpose: Option<String>,
+    received_at: jiff::Timestamp,
+    channel: String,
+) -> Result<NewRequest, Problem> {
+    let received_on = day_of(received_at);
+    let cal = NlCalendar::new();
+    let (due, extended) = due_date(received_on, false, &cal)
+        .zip(due_date(received_on, true, &cal))
+        .ok_or_else(|| {
+            Problem::new(Code::Unprocessable).field(
+                "/received_at",
+                "the due date falls outside the calendar's range",
+            )
+        })?;
+    Ok(NewRequest {
+        kind,
+        subject,
+        purpose,
+        received_at,
+        received_on,
+        due_on: due.due,
+        extended_due_on: extended.due,
+        channel,
+    })
+}
+
+/// Files a data-subject request (app and dpo keys). The answer is the same whether or not the
+/// person has data here. A second open request of the same kind from the same person returns the
+/// first (200, `duplicate: true`).
+#[utoipa::path(post, path = "/v1/requests", tag = "requests", request_body = FileRequest, security(("api_key" = [])),
+    responses((status = 201, body = FiledView), (status = 200, description = "A duplicate: the open request returned", body = FiledView),
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 422, description = "Unknown kind, or a purpose missing, undeclared or of the wrong legal basis", body = Problem)))]
+pub async fn file_request(
+    State(s): State<Arc<AppState>>,
+    caller: Caller,
+    ApiJson(f): ApiJson<FileRequest>,
+) -> Result<Response, Problem> {
+    caller.require(Role::may_use_records, "file requests")?;
+    let (tenant, actor) = (tenant_id(&caller)?, caller.0.actor());
+    let kind = parse_kind(&f.kind)?;
+    let subject = subject_id(f.subject).map_err(|_| {
+        Problem::new(Code::InvalidBody).field("/subject", "not a valid subject identifier")
+    })?;
+    let now = now();
+    let at = f.received_at.unwrap_or(now);
+    if at.as_second() > now.as_second() + 300 {
+        return Err(Problem::new(Code::Unprocessable).field("/received_at", "lies in the future"));
+    }
+    let channel = f.channel.unwrap_or_else(|| "api".into());
+    let new = new_request(kind, subject, f.purpose, at, channel)?;
+    blocking(move || {
+        let b = s.backend()?;
+        let mut v = b.vault_for_write();
+        let filed = v
+            .tenant(&tenant)
+            .acting_as(actor)
+            .file_request(&s.loaded.policy, new)
+            .map_err(|e| vault_problem(&e))?;
+        let status = if filed.duplicate {
+            StatusCode::OK
+        } else {
+            StatusCode::CREATED
+        };
+        let body = FiledView {
+            view: RequestView::new(filed.request),
+            duplicate: filed.duplicate,
+        };
+        Ok((status, axum::Json(body)).into_response())
+    })
+    .await
+}
+
+/// Which requests to list.
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// Include completed and refused requests.
+    #[serde(default)]
+    all: bool,
+}
+
+/// The tenant's requests by due date, earliest first, each flagged on track, at risk or overdue
+/// (dpo and auditor keys).
+#[utoipa::path(get, path = "/v1/requests", tag = "requests", params(ListQuery), security(("api_key" = [])),
+    responses((status = 200, body = Vec<RequestView>), (status = 401, body = Problem), (status = 403, body = Problem)))]
+pub async fn list_requests(
+    State(s): State<Arc<AppState>>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> Result<Response, Problem> {
+    caller.require(Role::may_read_audit, "list requests")?;
+    let tenant = tenant_id(&caller)?;
+    blocking(move || {
+        let b = s.backend()?;
+        let mut v = b.vault_for_write();
+        let list = v
+            .tenant(&tenant)
+            .requests(q.all)
+            .map_err(|e| vault_problem(&e))?;
+        let views: Vec<RequestView> = list.into_iter().map(RequestView::new).collect();
+        Ok(axum::Json(views).into_response())
+    })
+    .await
+}
+
+/// A request with its history.
+#[derive(Serialize, ToSchema)]
+pub struct RequestDetail {
+    #[serde(flatten)]
+    view: RequestView,
+    /// Every step: when, what, who.
+    #[schema(value_type = Vec<Object>)]
+    history: Vec<custos_vault::rights::Step>,
+}
+
+fn request_id(id: &str) -> Result<String, Problem> {
+    let id = id.to_ascii_lowercase().replace('-', "");
+    if id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(id)
+    } else {
+        Err(Problem::new(Code::InvalidPath).field("request_id", "a request id is 32 hex digits"))
+    }
+}
+
+/// One request and its history (dpo and auditor keys).
+#[utoipa::path(get, path = "/v1/requests/{request_id}", tag = "requests", security(("api_key" = [])),
+    params(("request_id" = String, Path, description = "The request's id")),
+    responses((status = 200, body = RequestDetail), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn get_request(
+    State(s): State<Arc<AppState>>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Response, Problem> {
+    caller.require(Role::may_read_audit, "read requests")?;
+    let (tenant, id) = (tenant_id(&caller)?, request_id(&id)?);
+    blocking(move || {
+        let b = s.backend()?;
+        let mut v = b.vault_for_write();
+        let mut t = v.tenant(&tenant);
+        let request = t.request(&id).map_err(|e| vault_problem(&e))?;
+        let history = t.request_history(&id).map_err(|e| vault_problem(&e))?;
+        Ok(axum::Json(RequestDetail {
+            view: RequestView::new(request),
+            history,
+        })
+        .into_response())
+    })
+    .await
+}
+
+/// A one-time code to send to the person.
+#[derive(Serialize, ToSchema)]
+pub struct CodeView {
+    /// Six digits. Send it to the address you hold on file for this person (never to one the
+    /// requester just gave), then relay what they type to `/verify`.
+    code: String,
+    /// Until when it is valid.
+    #[schema(value_type = String, format = DateTime)]
+    expires_at: jiff::Timestamp,
+    /// Wrong tries allowed before it is void.
+    attempts: u32,
+}
+
+/// Issues a one-time code for identity verification (app and dpo keys); a new code replaces the
+/// old one. Only its keyed hash is stored.
+#[utoipa::path(post, path = "/v1/requests/{request_id}/code", tag = "requests", security(("api_key" = [])),
+    params(("request_id" = String, Path, description = "The request's id")),
+    responses((status = 200, body = CodeView), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn issue_code(
+    State(s): State<Arc<AppState>>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Response, Problem> {
+    caller.require(Role::may_use_records, "issue verification codes")?;
+    let (tenant, actor, id) = (tenant_id(&caller)?, caller.0.actor(), request_id(&id)?);
+    blocking(move || {
+        let b = s.backend()?;
+        let mut v = b.vault_for_write();
+        let now = now();
+        let code = v
+            .tenant(&tenant)
+            .acting_as(actor)
+            .issue_code(&id, now)
+            .map_err(|e| vault_problem(&e))?;
+        Ok(axum::Json(CodeView {
+            code,
+            expires_at: now
+                + jiff::SignedDuration::from_secs(custos_vault::rights::CODE_VALID_SECONDS),
+            attempts: custos_vault::rights::CODE_ATTEMPTS,
+        })
+        .into_response())
+    })
+    .await
+}
+
+/// Proof of identity: the code the person typed, or (dpo keys) how identity was established.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyBody {
+    /// The one-time code as the person typed it.
+    code: Option<String>,
+    /// Instead of a code (dpo keys only): how identity was established, e.g. "ID checked at the
+    /// desk", "signed-in session".
+    attested: Option<String>,
+}
+
+/// Verifies the requester's identity; nothing is disclosed or deleted before (Art. 12(6)).
+#[utoipa::path(post, path = "/v1/requests/{request_id}/verify", tag = "requests", request_body = VerifyBody, security(("api_key" = [])),
+    params(("request_id" = String, Path, description = "The request's id")),
+    responses((status = 200, body = RequestView), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem), (status = 422, description = "Wrong, expired or no code", body = Problem)))]
+pub async fn verify_request(
+    State(s): State<Arc<AppState>>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<VerifyBody>,
+) -> Result<Response, Problem> {
+    caller.require(Role::may_use_records, "verify requests")?;
+    let how = match (body.code, body.attested) {
+        (Some(code), None) => Verification::Code(code),
+        (None, Some(method)) => {
+            caller.require(Role::may_handle_requests, "attest a requester's identity")?;
+            Verification::Attested { method }
+        }
+        _ => {
+            return Err(Problem::new(Code::InvalidBody)
+                .field("/code", "give exactly one of `code` and `attested`"));
+        }
+    };
+    let (tenant, actor, id) = (tenant_id(&caller)?, caller.0.actor(), request_id(&id)?);
+    blocking(move || {
+        let b = s.backend()?;
+        let mut v = b.vault_for_write();
+        let r = v
+            .tenant(&tenant)
+            .acting_as(actor)
+            .verify_request(&id, &how, now())
+            .map_err(|e| vault_problem(&e))?;
+        Ok(axum::Json(RequestView::new(r)).into_response())
+    })
+    .await
+}
+
+/// A reason told to the requester.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReasonBody {
+    /// Why.
+    reason: String,
+}
+
+/// Takes the two-month extension (Art. 12(3)), with its reason, before the first month runs out
+/// (dpo keys).
+#[utoipa::path(post, path = "/v1/requests/{request_id}/extend", tag = "requests", request_body = ReasonBody, security(("api_key" = [])),
+    params(("request_id" = String, Path, description = "The request's id")),
+    responses((status = 200, body = RequestView), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, description = "Too late, already extended, or closed", body = Problem), (status = 422, body = Problem)))]
+pub async fn extend_request(
+    State(s): State<Arc<AppState>>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<ReasonBody>,
+) -> Result<Response, Problem> {
+    caller.require(Role::may_handle_requests, "extend requests")?;
+    let (tenant, actor, id) = (tenant_id(&caller)?, caller.0.actor(), request_id(&id)?);
+    blocking(move || {
+        let b = s.backend()?;
+        let mut v = b.vault_for_write();
+        let now = now();
+        let r = v
+            .tenant(&tenant)
+            .acting_as(actor)
+            .extend_request(&id, &body.reason, day_of(now), now)
+            .map_err(|e| vault_problem(&e))?;
+        Ok(axum::Json(RequestView::new(r)).into_response())
+    })
+    .await
+}
+
+/// Refuses a request with its reason; the answer names the right to complain (Art. 12(4))
+/// (dpo keys).
+#[utoipa::path(post, path = "/v1/requests/{request_id}/refuse", tag = "requests", request_body = ReasonBody, security(("api_key" = [])),
+    params(("request_id" = String, Path, description = "The request's id")),
+    responses((status = 200, body = RequestView), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn refuse_request(
+    State(s): State<Arc<AppState>>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<ReasonBody>,
+) -> Result<Response, Problem> {
+    caller.require(Role::may_handle_requests, "refuse requests")?;
+    let (tenant, actor, id) = (tenant_id(&caller)?, caller.0.actor(), request_id(&id)?);
+    blocking(move || {
+        let b = s.backend()?;
+        let mut v = b.vault_for_write();
+        let r = v
+            .tenant(&tenant)
+            .acting_as(actor)
+            .refuse_request(&s.loaded.policy, &id, &body.reason, now())
+            .map_err(|e| vault_problem(&e))?;
+        Ok(axum::Json(RequestView::new(r)).into_response())
+    })
+    .await
+}
+
+/// Carrying a verified request out.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExecuteBody {
+    /// The app's identifier for the person (must be the request's subject).
+    subject: String,
+    /// For rectification: what was corrected, in words without personal data (the corrected
+    /// records themselves are written through the records API).
+    note: Option<String>,
+}
+
+/// Carries out a verified request (dpo keys): access and portability answer with the archive
+/// (`application/zip`: data.json, data.csv and, for access, the Art. 15 report), streamed;
+/// erasure erases all but what a law keeps (restricted, listed with law and date, Art. 17(3)(b));
+/// restriction, objection and withdrawal set the flags processing decisions see; rectification
+/// records what was corrected. Recipients that received the person's data are told (Art. 19).
+#[utoipa::path(post, path = "/v1/requests/{request_id}/execute", tag = "requests", request_body = ExecuteBody, security(("api_key" = [])),
+    params(("request_id" = String, Path, description = "The request's id")),
+    responses((status = 200, description = "The answer: JSON, or the zip archive for access and portability", body = Object),
+        (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, description = "Not verified, closed, or a legal hold covers the data", body = Problem)))]
+pub async fn execute_request(
+    State(s): State<Arc<AppState>>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<ExecuteBody>,
+) -> Result<Response, Problem> {
+    caller.require(Role::may_handle_requests, "carry out requests")?;
+    let (tenant, actor, id) = (tenant_id(&caller)?, caller.0.actor(), request_id(&id)?);
+    let subject = subject_id(body.subject).map_err(|_| {
+        Problem::new(Code::InvalidBody).field("/subject", "not a valid subject identifier")
+    })?;
+    let note = body.note;
+    let (s2, tenant2, id2) = (s.clone(), tenant.clone(), id.clone());
+    let kind = blocking(move || {
+        let b = s2.backend()?;
+        let mut v = b.vault_for_write();
+        let r = v
+            .tenant(&tenant2)
+            .request(&id2)
+            .map_err(|e| vault_problem(&e))?;
+        Ok(r.kind)
+    })
+    .await?;
+    match kind {
+        RequestKind::Access | RequestKind::Portability => {
+            stream_answer(s, tenant, actor, id, kind, subject).await
+        }
+        _ => blocking(move || execute_other(&s, &tenant, actor, &id, kind, note, &subject)).await,
+    }
+}
+
+/// Erasure, restriction, objection, withdrawal and rectification.
+fn execute_other(
+    s: &AppState,
+    tenant: &TenantId,
+    actor: String,
+    id: &str,
+    kind: RequestKind,
+    note: Option<String>,
+    subject: &SubjectId,
+) -> Result<Response, Problem> {
+    let b = s.backend()?;
+    let mut v = b.vault_for_write();
+    let mut t = v.tenant(tenant).acting_as(actor);
+    let policy = &s.loaded.policy;
+    let now = now();
+    let check_subject = |r: &Request, t: &custos_vault::TenantVault<'_>| {
+        if r.subject == t.pseudonym(subject).as_str() {
+            Ok(())
+        } else {
+            Err(request_problem(&RequestError::OtherSubject(
+                r.request_id.clone(),
+            )))
+        }
+    };
+    let answer = match kind {
+        RequestKind::Erasure => {
+            let r = t.request(id).map_err(|e| vault_problem(&e))?;
+            check_subject(&r, &t)?;
+            let a = t
+                .execute_erasure(policy, id, now)
+                .map_err(|e| vault_problem(&e))?;
+            serde_json::to_value(a).unwrap_or_default()
+        }
+        RequestKind::Rectification => {
+            let r = t.request(id).map_err(|e| vault_problem(&e))?;
+            check_subject(&r, &t)?;
+            let note = note.filter(|n| !n.trim().is_empty()).ok_or_else(|| {
+                Problem::new(Code::Unprocessable)
+                    .field("/note", "say what was corrected (without personal data)")
+            })?;
+            let r = t
+                .complete_request(id, serde_json::json!({ "rectified": note.trim() }), now)
+                .map_err(|e| vault_problem(&e))?;
+            r.detail["outcome"].clone()
+        }
+        _ => {
+            let r = t
+                .execute_flag_request(policy, id, subject, now)
+                .map_err(|e| vault_problem(&e))?;
+            r.detail["outcome"].clone()
+        }
+    };
+    let r = t.request(id).map_err(|e| vault_problem(&e))?;
+    let mut body = serde_json::to_value(RequestView::new(r)).unwrap_or_default();
+    body["answer"] = answer;
+    Ok(axum::Json(body).into_response())
+}
+
+/// Why an answer archive failed midway.
+#[derive(Debug, thiserror::Error)]
+enum AnswerError {
+    #[error(transparent)]
+    Vault(#[from] VaultError),
+    #[error(transparent)]
+    Export(#[from] custos_rights::access::ExportError),
+}
+
+/// A writer that hands each chunk to the response body; the archive is never whole in memory.
+struct ChannelWriter(tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>);
+
+impl Write for ChannelWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .blocking_send(Ok(Bytes::copy_from_slice(buf)))
+            .map_err(|_| {
+                std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client went away")
+            })?;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Access and portability: checks the request can be answered, then streams the archive while
+/// the vault is read page by page, and completes the request once the archive is whole.
+async fn stream_answer(
+    s: Arc<AppState>,
+    tenant: TenantId,
+    actor: String,
+    id: String,
+    kind: RequestKind,
+    subject: SubjectId,
+) -> Result<Response, Problem> {
+    // Refuse before the first byte, so a refusal is a proper problem and not a cut-off download.
+    let (s2, t2, id2, sub2) = (s.clone(), tenant.clone(), id.clone(), subject.clone());
+    blocking(move || {
+        let b = s2.backend()?;
+        let mut v = b.vault_for_write();
+        let mut t = v.tenant(&t2);
+        let r = t.request(&id2).map_err(|e| vault_problem(&e))?;
+        if r.subject != t.pseudonym(&sub2).as_str() {
+            return Err(request_problem(&RequestError::OtherSubject(id2.clone())));
+        }
+        if r.state.is_closed() {
+            return Err(request_problem(&RequestError::Closed {
+                request_id: id2.clone(),
+                state: r.state.as_str(),
+            }));
+        }
+        if r.state == custos_vault::rights::RequestState::Received {
+            return Err(request_problem(&RequestError::NotVerified(id2.clone())));
+        }
+        Ok(())
+    })
+    .await?;
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(16);
+    let answer = if kind == RequestKind::Access {
+        AnswerKind::Access
+    } else {
+        AnswerKind::Portability
+    };
+    tokio::task::spawn_blocking(move || {
+        let result = (|| -> Result<(), AnswerError> {
+            let b = s.backend().map_err(|_| {
+                AnswerError::Vault(VaultError::Corrupt("the database is unavailable".into()))
+            })?;
+            let mut v = b.vault_for_write();
+            let mut t = v.tenant(&tenant).acting_as(actor);
+            let now = now();
+            t.start_request(&id, now)?;
+            let written = t.write_answer::<AnswerError>(
+                &s.loaded.policy,
+                &subject,
+                answer,
+                custos_policy::Lang::En,
+                now,
+                ChannelWriter(tx.clone()),
+            )?;
+            t.complete_request(&id, serde_json::json!({ "archive": written }), now)?;
+            Ok(())
+        })();
+        if let Err(e) = result {
+            tracing::error!(error = %e, "an access answer failed midway; the request stays open");
+            let _ = tx.blocking_send(Err(std::io::Error::other("the answer failed midway")));
+        }
+    });
+    let stream = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx));
+    let name = format!("attachment; filename=\"{}-answer.zip\"", kind.as_str());
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/zip".to_owned()),
+            (header::CONTENT_DISPOSITION, name),
+        ],
+        Body::from_stream(stream),
+    )
+        .into_response())
+}

@@ -50,6 +50,16 @@ pub fn router() -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(crate::retention::release_hold))
         .routes(routes!(crate::retention::report))
         .routes(routes!(crate::retention::due))
+        .routes(routes!(
+            crate::requests::file_request,
+            crate::requests::list_requests
+        ))
+        .routes(routes!(crate::requests::get_request))
+        .routes(routes!(crate::requests::issue_code))
+        .routes(routes!(crate::requests::verify_request))
+        .routes(routes!(crate::requests::extend_request))
+        .routes(routes!(crate::requests::refuse_request))
+        .routes(routes!(crate::requests::execute_request))
 }
 
 fn typed(body: String, content_type: &'static str) -> Response {

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use custos_server::Config;
 
 mod data;
+mod requests;
 mod retention;
 
 const JBSYNC: &str = include_str!("../../../../examples/policies/jbsync.toml");
@@ -153,6 +154,13 @@ fn every_documented_route_answers_and_the_document_is_openapi_3_1() {
         "/v1/policy/ropa",
         "/v1/policy/statement",
         "/v1/records/{id}",
+        "/v1/requests",
+        "/v1/requests/{request_id}",
+        "/v1/requests/{request_id}/code",
+        "/v1/requests/{request_id}/execute",
+        "/v1/requests/{request_id}/extend",
+        "/v1/requests/{request_id}/refuse",
+        "/v1/requests/{request_id}/verify",
         "/v1/retention/due",
         "/v1/retention/overrides/{category}",
         "/v1/retention/report",
