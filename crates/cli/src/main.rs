@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod audit_cmds;
+mod export_cmd;
 mod policy_cmds;
 mod retention_cmds;
 mod rights_cmds;
@@ -38,6 +39,8 @@ enum Command {
     ExportDpv(policy_cmds::ExportDpvArgs),
     /// The due date of a data-subject request received on a day (Art. 12(3) GDPR, Reg. 1182/71).
     Deadline(rights_cmds::DeadlineArgs),
+    /// A subject's access (Art. 15) or portability (Art. 20) answer as one zip archive.
+    Export(export_cmd::ExportArgs),
     /// Run the HTTP server (`--demo` for the jbsync example on the embedded defaults).
     Serve(serve_cmd::ServeArgs),
     /// The tamper-evident audit trail.
@@ -71,6 +74,7 @@ fn main() -> ExitCode {
         Command::ExportDpv(args) => policy_cmds::export_dpv(args),
         Command::Audit(cmd) => audit_cmds::run(cmd),
         Command::Serve(args) => serve_cmd::serve(args),
+        Command::Export(args) => export_cmd::export(args),
         Command::Deadline(args) => rights_cmds::deadline(args),
         Command::Init(args) => vault_cmds::init(args),
         Command::Keys(args) => vault_cmds::keys(args),

@@ -3,6 +3,7 @@
 //! `tests/`.
 
 mod audit;
+mod export;
 mod policy;
 mod retention;
 mod rights;

@@ -1,0 +1,187 @@
+//! `custos export`: a subject's access answer (Art. 15) or portability answer (Art. 20) as one
+//! zip archive. Opens the vault, makes one library call (`TenantVault::write_answer`) and says
+//! what it wrote. Exit codes: 0 written, 1 failed (nothing is left at `--out`), 2 unusable input.
+//!
+//! The archive is written to `<out>.partial` (mode 0600: it holds personal data) and renamed to
+//! `--out` once complete, so a failed or interrupted export never leaves something that looks
+//! like an answer.
+
+use std::fs::File;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use custos_policy::{LoadError, Policy};
+use custos_rights::archive::AnswerKind;
+use custos_vault::{MasterKey, StoreConfig, SubjectId, TenantId, Vault};
+use jiff::Timestamp;
+
+use crate::policy_cmds::LangArg;
+use crate::retention_cmds::VaultArgs;
+
+/// Who acts in the audit trail for answers written from the command line.
+const ACTOR: &str = "operator:cli";
+
+#[derive(clap::Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub vault: VaultArgs,
+    /// The tenant.
+    #[arg(long)]
+    pub tenant: String,
+    /// The subject (the app's identifier). Verify the requester's identity first.
+    #[arg(long)]
+    pub subject: String,
+    /// Only the data the subject provided and that is processed on consent or contract, as JSON
+    /// and CSV (Art. 20(1)); without it, the full access answer with the Art. 15 report.
+    #[arg(long)]
+    pub portability: bool,
+    /// The archive to write; refused if it exists.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Language of the report.
+    #[arg(long, value_enum, default_value = "en")]
+    pub lang: LangArg,
+}
+
+pub fn export(args: ExportArgs) -> ExitCode {
+    match run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Failed(m)) => {
+            eprintln!("error: {m}");
+            ExitCode::FAILURE
+        }
+        Err(Failure::Unusable(m)) => {
+            eprintln!("error: {m}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Why the command stopped: failed (1), or unusable input (2).
+enum Failure {
+    Failed(String),
+    Unusable(String),
+}
+
+fn run(args: ExportArgs) -> Result<(), Failure> {
+    let tenant =
+        TenantId::new(&args.tenant).map_err(|e| Failure::Unusable(format!("--tenant: {e}")))?;
+    // The error names the flag, never the identifier given.
+    let subject =
+        SubjectId::new(&args.subject).map_err(|e| Failure::Unusable(format!("--subject: {e}")))?;
+    if args.out.exists() {
+        return Err(Failure::Unusable(format!(
+            "{} already exists; refusing to overwrite it (choose another --out or move it away)",
+            args.out.display()
+        )));
+    }
+    let (policy, mut vault) = open(&args.vault)?;
+    let kind = if args.portability {
+        AnswerKind::Portability
+    } else {
+        AnswerKind::Access
+    };
+    let partial = partial_path(&args.out);
+    let file = create_private(&partial).map_err(|e| {
+        Failure::Unusable(format!("{}: {e}; check the directory", partial.display()))
+    })?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, file);
+    let written = vault
+        .tenant(&tenant)
+        .acting_as(ACTOR)
+        .write_answer::<anyhow::Error>(
+            &policy,
+            &subject,
+            kind,
+            args.lang.into(),
+            Timestamp::now(),
+            &mut out,
+        )
+        .and_then(|w| {
+            let file = out.into_inner().map_err(|e| e.into_error())?;
+            file.sync_all()?;
+            Ok(w)
+        })
+        .and_then(|w| {
+            std::fs::rename(&partial, &args.out)?;
+            Ok(w)
+        });
+    let written = match written {
+        Ok(w) => w,
+        Err(e) => {
+            let _ = std::fs::remove_file(&partial);
+            return Err(Failure::Failed(format!(
+                "writing {}: {e:#}",
+                args.out.display()
+            )));
+        }
+    };
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(
+        stdout,
+        "wrote {}: {} answer, {} record{} ({}), {} bytes",
+        args.out.display(),
+        match kind {
+            AnswerKind::Access => "access (Art. 15)",
+            AnswerKind::Portability => "portability (Art. 20)",
+        },
+        written.records,
+        if written.records == 1 { "" } else { "s" },
+        written.files.join(", "),
+        written.bytes
+    );
+    Ok(())
+}
+
+/// `answer.zip` → `answer.zip.partial`, beside it.
+fn partial_path(out: &Path) -> PathBuf {
+    let mut name = out
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
+    name.push(".partial");
+    out.with_file_name(name)
+}
+
+/// Creates the file readable by its owner only: the answer holds personal data.
+fn create_private(path: &Path) -> std::io::Result<File> {
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        o.mode(0o600);
+    }
+    o.open(path)
+}
+
+/// Loads the policy and opens the vault.
+fn open(args: &VaultArgs) -> Result<(Policy, Vault), Failure> {
+    let policy = match custos_policy::load(&args.policy) {
+        Ok(l) => l.policy,
+        Err(LoadError::Invalid { text, diagnostics }) => {
+            for d in &diagnostics {
+                eprintln!("{}", d.render(&text));
+            }
+            return Err(Failure::Unusable(format!(
+                "{} is not a usable policy; run `custos check` on it",
+                text.name()
+            )));
+        }
+        Err(e) => return Err(Failure::Unusable(e.to_string())),
+    };
+    let config = args.store.config();
+    if let StoreConfig::Sqlite { path } = &config
+        && !path.exists()
+    {
+        return Err(Failure::Unusable(format!(
+            "{} does not exist; create a vault with `custos init` first",
+            path.display()
+        )));
+    }
+    let vault = MasterKey::from_env_or_file(Some(&args.key_file))
+        .and_then(|k| Vault::open(&config, k))
+        .map_err(|e| Failure::Unusable(e.to_string()))?;
+    Ok((policy, vault))
+}

@@ -1,0 +1,293 @@
+//! `custos export` as an operator runs it: the real binary on a real SQLite (and PostgreSQL)
+//! vault filled through the library; the archive opened with a standard zip tool; exit codes for
+//! bad input; the audit trail still verifying afterwards.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use custos_vault::{MasterKey, NewRecord, StoreConfig, SubjectId, TenantId, Vault};
+
+struct Scratch {
+    dir: PathBuf,
+    store: StoreConfig,
+    store_args: Vec<String>,
+}
+
+fn scratch_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("custos-it-exp-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let dir = scratch_dir(name);
+        let store = StoreConfig::Sqlite {
+            path: dir.join("custos.db"),
+        };
+        Scratch::init(dir, store, Vec::new())
+    }
+
+    fn postgres(name: &str) -> Option<Scratch> {
+        let url = std::env::var("CUSTOS_TEST_DATABASE_URL")
+            .ok()
+            .filter(|u| !u.is_empty())?;
+        let dir = scratch_dir(name);
+        let schema = format!("cli_{}_exp_{name}", std::process::id());
+        let journal = dir.join("erasures.jsonl");
+        let args = vec![
+            "--postgres".to_owned(),
+            url.clone(),
+            "--schema".to_owned(),
+            schema.clone(),
+            "--journal".to_owned(),
+            journal.display().to_string(),
+        ];
+        let store = StoreConfig::Postgres {
+            url,
+            schema,
+            journal: Some(journal),
+        };
+        Some(Scratch::init(dir, store, args))
+    }
+
+    fn init(dir: PathBuf, store: StoreConfig, store_args: Vec<String>) -> Scratch {
+        let s = Scratch {
+            dir,
+            store,
+            store_args,
+        };
+        let o = s.run(&["init"]);
+        assert!(o.status.success(), "{}", err(&o));
+        s
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_custos"))
+            .args(args)
+            .args(&self.store_args)
+            .current_dir(&self.dir)
+            .env_remove("CUSTOS_MASTER_KEY")
+            .env("CUSTOS_POLICY", policy_path())
+            .output()
+            .expect("the custos binary runs")
+    }
+
+    fn fill(&self, who: &str, records: &[(&str, &str)]) {
+        let key = MasterKey::from_file(&self.dir.join("custos.key")).expect("key file");
+        let mut v = Vault::open(&self.store, key).expect("vault opens");
+        let policy = custos_policy::load(&policy_path())
+            .expect("example policy loads")
+            .policy;
+        let batch = records
+            .iter()
+            .enumerate()
+            .map(|(i, (category, purpose))| NewRecord {
+                subject: SubjectId::new(who).expect("valid"),
+                category: (*category).into(),
+                purposes: vec![(*purpose).into()],
+                payload: format!("{{\"i\":{i}}}").into_bytes(),
+                created_at: "2026-10-01T08:00:00Z".parse().expect("valid"),
+                clocks: Default::default(),
+            })
+            .collect();
+        v.tenant(&TenantId::new("acme").expect("valid"))
+            .put_batch(&policy, batch)
+            .expect("records stored");
+    }
+}
+
+fn policy_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/policies/jbsync.toml")
+}
+
+fn out(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn err(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Extracts with `unzip`, or Python's `zipfile` where `unzip` is missing.
+fn extract(zip: &Path, to: &Path) {
+    let unzip = Command::new("unzip")
+        .arg("-q")
+        .arg(zip)
+        .arg("-d")
+        .arg(to)
+        .status();
+    if matches!(unzip, Ok(s) if s.success()) {
+        return;
+    }
+    let python = Command::new("python3")
+        .args(["-m", "zipfile", "-e"])
+        .arg(zip)
+        .arg(to)
+        .status()
+        .expect("neither unzip nor python3 is available to open the answer");
+    assert!(
+        python.success(),
+        "a standard zip tool could not open the answer"
+    );
+}
+
+const WHO: &str = "klant@example.nl";
+
+fn access_answer(s: &Scratch) {
+    s.fill(
+        WHO,
+        &[
+            ("account", "service"),
+            ("support", "support"),
+            ("usage_log", "security"),
+        ],
+    );
+    let o = s.run(&[
+        "export",
+        "--tenant",
+        "acme",
+        "--subject",
+        WHO,
+        "--out",
+        "answer.zip",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    let said = out(&o);
+    assert!(
+        said.starts_with("wrote answer.zip: access (Art. 15) answer, 3 records (data.json, data.csv, report.html)"),
+        "{said}"
+    );
+    assert!(
+        !said.contains(WHO),
+        "the subject's identifier is not printed"
+    );
+    assert!(!s.dir.join("answer.zip.partial").exists());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(s.dir.join("answer.zip"))
+            .expect("answer")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "the answer is readable by its owner only");
+    }
+    let to = s.dir.join("answer");
+    extract(&s.dir.join("answer.zip"), &to);
+    let data: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(to.join("data.json")).expect("data.json"))
+            .expect("JSON");
+    assert_eq!(data["records"].as_array().map(Vec::len), Some(3));
+    assert!(data["information"]["recipients"].as_array().is_some());
+    let csv = std::fs::read_to_string(to.join("data.csv")).expect("data.csv");
+    assert_eq!(csv.lines().count(), 4);
+    let html = std::fs::read_to_string(to.join("report.html")).expect("report.html");
+    assert!(html.contains("Your data (Art. 15 GDPR)"));
+
+    let o = s.run(&["audit", "verify"]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
+}
+
+#[test]
+fn export_writes_an_access_answer_a_standard_tool_opens() {
+    access_answer(&Scratch::new("access"));
+}
+
+#[test]
+fn export_works_on_postgresql_too() {
+    match Scratch::postgres("access") {
+        Some(s) => access_answer(&s),
+        None => eprintln!("CUSTOS_TEST_DATABASE_URL is not set: skipping the PostgreSQL CLI test"),
+    }
+}
+
+#[test]
+fn export_portability_writes_only_portable_data_as_json_and_csv() {
+    let s = Scratch::new("portability");
+    s.fill(WHO, &[("support", "support"), ("usage_log", "security")]);
+    let o = s.run(&[
+        "export",
+        "--tenant",
+        "acme",
+        "--subject",
+        WHO,
+        "--portability",
+        "--out",
+        "portable.zip",
+        "--lang",
+        "nl",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert!(
+        out(&o).contains("portability (Art. 20) answer, 1 record (data.json, data.csv)"),
+        "{}",
+        out(&o)
+    );
+    let to = s.dir.join("portable");
+    extract(&s.dir.join("portable.zip"), &to);
+    assert!(!to.join("report.html").exists());
+    let data: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(to.join("data.json")).expect("data.json"))
+            .expect("JSON");
+    assert_eq!(data["records"][0]["category"], "support");
+}
+
+#[test]
+fn export_refuses_to_overwrite_and_bad_input_exits_2_without_echoing_the_subject() {
+    let s = Scratch::new("refusals");
+    std::fs::write(s.dir.join("taken.zip"), b"keep me").expect("file");
+    let o = s.run(&[
+        "export",
+        "--tenant",
+        "acme",
+        "--subject",
+        WHO,
+        "--out",
+        "taken.zip",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", err(&o));
+    assert!(err(&o).contains("taken.zip already exists"), "{}", err(&o));
+    assert_eq!(
+        std::fs::read(s.dir.join("taken.zip")).expect("file"),
+        b"keep me"
+    );
+
+    let o = s.run(&[
+        "export",
+        "--tenant",
+        "acme",
+        "--subject",
+        "",
+        "--out",
+        "a.zip",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", err(&o));
+    assert!(err(&o).contains("--subject"), "{}", err(&o));
+
+    let long = "x".repeat(2000);
+    let o = s.run(&[
+        "export",
+        "--tenant",
+        "acme",
+        "--subject",
+        &long,
+        "--out",
+        "a.zip",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(!err(&o).contains(&long), "the identifier is not echoed");
+
+    let o = s.run(&[
+        "export",
+        "--tenant",
+        "acme",
+        "--subject",
+        WHO,
+        "--out",
+        "no/such/dir/a.zip",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", err(&o));
+    assert!(!err(&o).contains(WHO));
+    assert!(!s.dir.join("a.zip").exists());
+}
