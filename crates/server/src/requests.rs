@@ -240,6 +240,9 @@ pub struct RequestDetail {
     /// Every step: when, what, who.
     #[schema(value_type = Vec<Object>)]
     history: Vec<custos_vault::rights::Step>,
+    /// The recipients told of it (Art. 19): who, and when they acknowledged.
+    #[schema(value_type = Vec<Object>)]
+    notifications: Vec<custos_vault::recipients::Notification>,
 }
 
 fn request_id(id: &str) -> Result<String, Problem> {
@@ -268,9 +271,13 @@ pub async fn get_request(
         let mut t = v.tenant(&tenant);
         let request = t.request(&id).map_err(|e| vault_problem(&e))?;
         let history = t.request_history(&id).map_err(|e| vault_problem(&e))?;
+        let notifications = t
+            .notifications_of_request(&id)
+            .map_err(|e| vault_problem(&e))?;
         Ok(axum::Json(RequestDetail {
             view: RequestView::new(request),
             history,
+            notifications,
         })
         .into_response())
     })
@@ -519,15 +526,16 @@ fn execute_other(
             serde_json::to_value(a).unwrap_or_default()
         }
         RequestKind::Rectification => {
-            let r = t.request(id).map_err(|e| vault_problem(&e))?;
-            check_subject(&r, &t)?;
-            let note = note.filter(|n| !n.trim().is_empty()).ok_or_else(|| {
-                Problem::new(Code::Unprocessable)
-                    .field("/note", "say what was corrected (without personal data)")
-            })?;
+            let note = note.unwrap_or_default();
             let r = t
-                .complete_request(id, serde_json::json!({ "rectified": note.trim() }), now)
-                .map_err(|e| vault_problem(&e))?;
+                .execute_rectification(id, subject, &note, now)
+                .map_err(|e| match e {
+                    VaultError::Request(RequestError::ReasonRequired(_)) => {
+                        Problem::new(Code::Unprocessable)
+                            .field("/note", "say what was corrected (without personal data)")
+                    }
+                    other => vault_problem(&other),
+                })?;
             r.detail["outcome"].clone()
         }
         _ => {

@@ -1055,6 +1055,36 @@ impl TenantVault<'_> {
         )
     }
 
+    /// Completes a verified rectification request (Art. 16): the corrected records were written
+    /// through the records API; `note` says what was corrected (no personal data). Every recipient
+    /// that received the subject's data is told (Art. 19).
+    pub fn execute_rectification(
+        &mut self,
+        request_id: &str,
+        subject: &SubjectId,
+        note: &str,
+        now: Timestamp,
+    ) -> Result<Request> {
+        if note.trim().is_empty() {
+            return Err(RequestError::ReasonRequired("rectification's note").into());
+        }
+        let pseudonym = self.pseudonym(subject).as_str().to_owned();
+        self.with_request(
+            "completing a rectification",
+            request_id,
+            now,
+            &mut |tx, ctx, r| {
+                require_verified(r)?;
+                require_kind(r, &[RequestKind::Rectification], "rectification")?;
+                if r.subject != pseudonym {
+                    return Err(RequestError::OtherSubject(r.request_id.clone()).into());
+                }
+                tell_recipients(tx, ctx, r, "rectification")?;
+                complete(tx, ctx, r, serde_json::json!({ "rectified": note.trim() }))
+            },
+        )
+    }
+
     /// The subject's flags (restriction, objection, withdrawal) that processing decisions see.
     pub fn subject_flags(&mut self, subject: &SubjectId) -> Result<Vec<Flag>> {
         let pseudonym = self.pseudonym(subject);
@@ -1140,6 +1170,9 @@ impl TenantVault<'_> {
                 }
             }
             ctx.step(tx, r, "flag_set", outcome.clone())?;
+            if r.kind == RequestKind::Restriction {
+                tell_recipients(tx, ctx, r, "restriction")?;
+            }
             complete(tx, ctx, r, outcome)
         })?;
         if r.kind == RequestKind::Withdrawal {
@@ -1188,6 +1221,8 @@ impl TenantVault<'_> {
                     "in_progress",
                     serde_json::json!({ "erasure_id": fresh }),
                 )?;
+                // Queued with the erasure's start, so a crash cannot leave recipients untold.
+                tell_recipients(tx, ctx, r, "erasure")?;
                 Ok((fresh.clone(), r.subject.clone(), false))
             })?;
         let pseudonym = Pseudonym::parse(&pseudonym)
@@ -1275,6 +1310,36 @@ impl TenantVault<'_> {
         })?;
         Ok(out)
     }
+}
+
+/// Queues the Art. 19 notifications of a rectification, erasure or restriction for every recipient
+/// that received the subject's data, once per request, inside the request's transaction; notes
+/// who is to be told in the request's history.
+fn tell_recipients(tx: &mut dyn Tx, ctx: &StepCtx<'_>, r: &Request, action: &str) -> Result<()> {
+    let queued = tx.query(
+        "SELECT 1 FROM notifications WHERE tenant_id = $1 AND request_id = $2 LIMIT 1",
+        &[ctx.tenant.into(), r.request_id.as_str().into()],
+    )?;
+    if !queued.is_empty() {
+        return Ok(());
+    }
+    let recipients = crate::recipients::enqueue_notifications(
+        tx,
+        ctx.tenant,
+        &r.subject,
+        &r.request_id,
+        action,
+        ctx.now.as_microsecond(),
+    )?;
+    if !recipients.is_empty() {
+        ctx.step(
+            tx,
+            r,
+            "recipients_notified",
+            serde_json::json!({ "recipients": recipients, "article": "Art. 19 GDPR" }),
+        )?;
+    }
+    Ok(())
 }
 
 fn complete(

@@ -367,6 +367,16 @@ pub fn an_interrupted_erasure_finishes_once(b: &Backend) {
     let who = "customer@example.com";
     put(&mut t, &policy, who, "customer", "customer_service");
     put(&mut t, &policy, who, "customer", "customer_service");
+    t.record_disclosure(
+        &policy,
+        &subject(who),
+        "payt",
+        &["customer".to_owned()],
+        Some("debtor-77".into()),
+        ts("2026-02-01T00:00:00Z"),
+        ts("2026-02-01T00:00:00Z"),
+    )
+    .expect("disclosure");
     let id = t
         .file_request(
             &policy,
@@ -414,6 +424,22 @@ pub fn an_interrupted_erasure_finishes_once(b: &Backend) {
         .expect_err("completed");
     assert!(matches!(request_error(again), RequestError::Closed { .. }));
     assert!(t.list(&subject(who)).expect("list").is_empty());
+    // The recipient is told once (Art. 19), queued with the erasure's start, not again on resume.
+    let told = t.notifications_of_request(&id).expect("notifications");
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert_eq!(told[0].recipient, "payt");
+    assert_eq!(told[0].action, "erasure");
+    let steps: Vec<String> = t
+        .request_history(&id)
+        .expect("history")
+        .into_iter()
+        .map(|s| s.step)
+        .collect();
+    assert_eq!(
+        steps.iter().filter(|s| *s == "recipients_notified").count(),
+        1,
+        "{steps:?}"
+    );
 }
 
 /// The extension: a reason, before the first month runs out, once.
