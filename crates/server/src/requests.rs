@@ -45,6 +45,8 @@ pub(crate) fn request_problem(e: &RequestError) -> Problem {
     use RequestError as R;
     match e {
         R::NotFound(_) => Problem::new(Code::NotFound).detail(e.to_string()),
+        R::IdTaken(_) => Problem::new(Code::Conflict).detail(e.to_string()),
+        R::BadId(_) => Problem::new(Code::Unprocessable).field("/request_id", e.to_string()),
         R::NotVerified(_)
         | R::Closed { .. }
         | R::ExtensionTooLate { .. }
@@ -149,6 +151,7 @@ pub(crate) fn new_request(
         due_on: due.due,
         extended_due_on: extended.due,
         channel,
+        request_id: None,
     })
 }
 

@@ -140,6 +140,12 @@ pub enum RequestError {
     /// No such request in this tenant.
     #[error("no request `{0}` in this tenant")]
     NotFound(String),
+    /// A request with this id exists already (a different one, not a duplicate of it).
+    #[error("a request with id {0} exists already")]
+    IdTaken(String),
+    /// A request id given by the caller is malformed.
+    #[error("a request id is 32 hex digits (a UUID without dashes will do); got {0} characters")]
+    BadId(usize),
     /// Identity is not verified yet.
     #[error(
         "request {0} is not verified: the requester's identity must be verified before anything is disclosed or deleted (Art. 12(6) GDPR)"
@@ -255,6 +261,9 @@ pub struct NewRequest {
     pub extended_due_on: Date,
     /// Through which channel it came (`api`, `email`, `opengdpr`, ...).
     pub channel: String,
+    /// The id to give it (32 hex digits), when the requester's system names it (OpenGDPR's
+    /// `subject_request_id`); a fresh random id otherwise.
+    pub request_id: Option<String>,
 }
 
 /// A request as stored.
@@ -696,9 +705,20 @@ impl TenantVault<'_> {
         let tenant = self.tenant_id().as_str().to_owned();
         let actor = self.actor().to_owned();
         let key = self.audit_key().clone();
-        let mut raw = [0u8; 16];
-        keys::fill_random(&mut raw)?;
-        let request_id = hex(&raw);
+        let request_id = match &new.request_id {
+            Some(id) => {
+                let id = id.to_ascii_lowercase().replace('-', "");
+                if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return Err(RequestError::BadId(id.chars().count()).into());
+                }
+                id
+            }
+            None => {
+                let mut raw = [0u8; 16];
+                keys::fill_random(&mut raw)?;
+                hex(&raw)
+            }
+        };
         let purpose = new.purpose.clone().unwrap_or_default();
         let mut out = None;
         self.store().in_tx(&tenant, "filing a request", &mut |tx| {
@@ -717,6 +737,13 @@ impl TenantVault<'_> {
                 &format!("SELECT {COLUMNS} FROM requests WHERE tenant_id = $1 AND pseudonym = $2 AND kind = $3 AND purpose = $4 AND closed_at IS NULL"),
                 &[tenant.as_str().into(), pseudonym.as_str().into(), new.kind.as_str().into(), purpose.as_str().into()],
             )?;
+            let taken = tx.query(
+                "SELECT 1 FROM requests WHERE tenant_id = $1 AND request_id = $2",
+                &[tenant.as_str().into(), request_id.as_str().into()],
+            )?;
+            if !taken.is_empty() {
+                return Err(RequestError::IdTaken(request_id.clone()).into());
+            }
             if let Some(row) = open.into_iter().next() {
                 let r = row_to_request(row)?;
                 ctx.step(tx, &r, "duplicate", serde_json::json!({ "channel": new.channel }))?;

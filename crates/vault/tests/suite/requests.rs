@@ -44,6 +44,7 @@ fn new_request(kind: RequestKind, who: &str, purpose: Option<&str>, on: &str) ->
             .checked_add(jiff::Span::new().months(3))
             .expect("date"),
         channel: "api".into(),
+        request_id: None,
     }
 }
 
