@@ -302,6 +302,7 @@ pub fn an_access_answer_includes_records_kept_under_restriction_marked(b: &Backe
                 due_on: jiff::civil::date(2026, 4, 2),
                 extended_due_on: jiff::civil::date(2026, 6, 2),
                 channel: "api".into(),
+                request_id: None,
             },
         )
         .expect("filed")
