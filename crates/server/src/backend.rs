@@ -140,6 +140,7 @@ pub fn vault_problem(e: &VaultError) -> Problem {
             Problem::new(Code::Refused).detail(e.to_string())
         }
         VaultError::Request(r) => crate::requests::request_problem(r),
+        VaultError::Recipient(r) => crate::recipients::recipient_problem(r),
         VaultError::Retention(r) => retention_problem(r),
         VaultError::Unavailable { .. } | VaultError::Storage { .. } => {
             tracing::error!(error = %e, "storage unavailable");

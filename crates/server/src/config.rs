@@ -1,6 +1,7 @@
 //! Server configuration: a TOML file, then environment variables on top (`CUSTOS_LISTEN`,
 //! `CUSTOS_DATABASE_URL`, `CUSTOS_POLICY`, `CUSTOS_KEY_FILE`, `CUSTOS_LOG_FORMAT`,
-//! `CUSTOS_PURGE_INTERVAL`). Every error names the file or variable and the field.
+//! `CUSTOS_PURGE_INTERVAL`, `CUSTOS_NOTIFY_INTERVAL`, `CUSTOS_NOTIFY_TIMEOUT`). Every error names
+//! the file or variable and the field.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -59,6 +60,17 @@ pub struct Config {
     /// `"P1D"`); `"off"` or `0` turns the scheduler off (purge with `custos purge` instead).
     #[serde(default = "default_purge_interval", deserialize_with = "de_interval")]
     pub purge_interval: Option<std::time::Duration>,
+    /// How often the notifier sends due notifications to recipients' webhooks (Art. 19):
+    /// `"15 seconds"`, …; `"off"` or `0` turns it off.
+    #[serde(default = "default_notify_interval", deserialize_with = "de_interval")]
+    pub notify_interval: Option<std::time::Duration>,
+    /// How long one webhook delivery may take before it counts as a failed attempt.
+    #[serde(default = "default_notify_timeout", deserialize_with = "de_timeout")]
+    pub notify_timeout: std::time::Duration,
+    /// When failed deliveries are tried again, and how often (not read from the file: the
+    /// default schedule is the documented one; tests shorten it).
+    #[serde(skip)]
+    pub notify_backoff: custos_rights::webhook::Backoff,
 }
 
 fn default_listen() -> SocketAddr {
@@ -95,6 +107,20 @@ fn default_body_limit() -> usize {
 
 fn default_purge_interval() -> Option<std::time::Duration> {
     Some(std::time::Duration::from_secs(3600))
+}
+
+fn default_notify_interval() -> Option<std::time::Duration> {
+    Some(std::time::Duration::from_secs(15))
+}
+
+fn default_notify_timeout() -> std::time::Duration {
+    std::time::Duration::from_secs(10)
+}
+
+fn de_timeout<'de, D: serde::Deserializer<'de>>(d: D) -> Result<std::time::Duration, D::Error> {
+    de_interval(d)?.ok_or_else(|| {
+        serde::de::Error::custom("a timeout cannot be `off` or 0; write \"10 seconds\"")
+    })
 }
 
 /// Parses a purge interval: `off`/`0` (none), or a span in words or ISO 8601 (`"1 hour"`,
@@ -191,6 +217,9 @@ impl Config {
             log_format: LogFormat::default(),
             max_body_bytes: default_body_limit(),
             purge_interval: default_purge_interval(),
+            notify_interval: default_notify_interval(),
+            notify_timeout: default_notify_timeout(),
+            notify_backoff: custos_rights::webhook::Backoff::default(),
         }
     }
 
@@ -222,6 +251,8 @@ impl Config {
             ("CUSTOS_KEY_FILE", "key_file"),
             ("CUSTOS_LOG_FORMAT", "log_format"),
             ("CUSTOS_PURGE_INTERVAL", "purge_interval"),
+            ("CUSTOS_NOTIFY_INTERVAL", "notify_interval"),
+            ("CUSTOS_NOTIFY_TIMEOUT", "notify_timeout"),
         ] {
             if let Some(v) = env(var).filter(|v| !v.is_empty()) {
                 table.insert(key.into(), toml::Value::String(v));
@@ -247,6 +278,8 @@ impl Config {
                 ("CUSTOS_LISTEN", "listen"),
                 ("CUSTOS_LOG_FORMAT", "log_format"),
                 ("CUSTOS_PURGE_INTERVAL", "purge_interval"),
+                ("CUSTOS_NOTIFY_INTERVAL", "notify_interval"),
+                ("CUSTOS_NOTIFY_TIMEOUT", "notify_timeout"),
             ] {
                 if env(var).is_some() && message.contains(key) {
                     return ConfigError::Env {
@@ -316,6 +349,39 @@ mod tests {
             Config::with_policy("p.toml").purge_interval,
             Some(std::time::Duration::from_secs(3600))
         );
+    }
+
+    #[test]
+    fn the_notifier_interval_and_timeout_are_words_or_numbers() {
+        let load = |k: &'static str, v: &str| {
+            let v = v.to_owned();
+            Config::load(None, move |var| match var {
+                "CUSTOS_POLICY" => Some("p.toml".into()),
+                _ if var == k => Some(v.clone()),
+                _ => None,
+            })
+        };
+        let c = Config::with_policy("p.toml");
+        assert_eq!(c.notify_interval.map(|d| d.as_secs()), Some(15));
+        assert_eq!(c.notify_timeout.as_secs(), 10);
+        let c = load("CUSTOS_NOTIFY_INTERVAL", "1 minute").unwrap();
+        assert_eq!(c.notify_interval.map(|d| d.as_secs()), Some(60));
+        assert_eq!(
+            load("CUSTOS_NOTIFY_INTERVAL", "off")
+                .unwrap()
+                .notify_interval,
+            None
+        );
+        let c = load("CUSTOS_NOTIFY_TIMEOUT", "30 seconds").unwrap();
+        assert_eq!(c.notify_timeout.as_secs(), 30);
+        let e = load("CUSTOS_NOTIFY_TIMEOUT", "off")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("environment variable CUSTOS_NOTIFY_TIMEOUT"),
+            "{e}"
+        );
+        assert!(e.contains("cannot be `off`"), "{e}");
     }
 
     #[test]

@@ -9,8 +9,8 @@ mod data;
 mod extract;
 mod limits;
 pub mod metrics;
-pub mod problem;
 pub mod notifier;
+pub mod problem;
 pub mod purger;
 mod recipients;
 mod requests;
@@ -358,6 +358,27 @@ pub async fn serve(
             }
         }));
     }
+    // Recipients' webhooks (Art. 19) on their own timer, from one interval after start.
+    let mut notifier = None;
+    if let (true, Some(every)) = (state.has_backend(), config.notify_interval) {
+        let st = state.clone();
+        let stop = stop_purging.clone();
+        let settings = notifier::Settings {
+            timeout: config.notify_timeout,
+            backoff: config.notify_backoff,
+        };
+        notifier = Some(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let (s2, stop2) = (st.clone(), stop.clone());
+                let _ = tokio::task::spawn_blocking(move || notifier::tick(&s2, &settings, &stop2))
+                    .await;
+            }
+        }));
+    }
     on_listening(addr);
     let st = state.clone();
     let result = axum::serve(listener, router)
@@ -367,9 +388,13 @@ pub async fn serve(
             tracing::info!("shutting down: finishing in-flight requests");
         })
         .await;
-    // A purge in flight stops after its current round; the runtime waits for that round.
+    // A purge or a notifier run in flight stops after its current round; the runtime waits for
+    // that round.
     stop_purging.store(true, Ordering::Release);
-    for task in [purger, checkpointer, flusher].into_iter().flatten() {
+    for task in [purger, notifier, checkpointer, flusher]
+        .into_iter()
+        .flatten()
+    {
         task.abort();
         let _ = task.await;
     }

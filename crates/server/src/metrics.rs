@@ -1,5 +1,6 @@
 //! Prometheus metrics: request counts and latency histograms per route and status, and the
-//! retention purges (records purged per category, runs per outcome). Routes are the matched
+//! retention purges (records purged per category, runs per outcome), and the webhook notifier
+//! (deliveries per outcome, runs per outcome). Routes are the matched
 //! templates (`/v1/policy`), never raw paths, so no id or personal data becomes a label.
 
 use std::collections::BTreeMap;
@@ -27,6 +28,10 @@ pub struct Metrics {
     purged: Mutex<BTreeMap<String, u64>>,
     /// Purge runs, per outcome (`ok`, `partial`, `error`).
     purge_runs: Mutex<BTreeMap<&'static str, u64>>,
+    /// Webhook delivery attempts to recipients, per outcome (`delivered`, `failed`, `dead`).
+    notifications: Mutex<BTreeMap<&'static str, u64>>,
+    /// Notifier runs, per outcome (`ok`, `partial`, `error`).
+    notifier_runs: Mutex<BTreeMap<&'static str, u64>>,
 }
 
 impl Metrics {
@@ -60,6 +65,21 @@ impl Metrics {
         }
     }
 
+    /// Records one notifier run: its outcome, and its delivery attempts that succeeded, failed
+    /// (to be retried) and failed for the last time (dead letters).
+    pub fn observe_notifier(&self, outcome: &'static str, delivered: u64, failed: u64, dead: u64) {
+        *self
+            .notifier_runs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(outcome)
+            .or_default() += 1;
+        let mut map = self.notifications.lock().unwrap_or_else(|p| p.into_inner());
+        for (k, n) in [("delivered", delivered), ("failed", failed), ("dead", dead)] {
+            *map.entry(k).or_default() += n;
+        }
+    }
+
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
         let mut out = String::new();
@@ -75,6 +95,24 @@ impl Metrics {
                 let _ = writeln!(
                     out,
                     "custos_purged_records_total{{category=\"{category}\"}} {n}"
+                );
+            }
+        }
+        {
+            let runs = self.notifier_runs.lock().unwrap_or_else(|p| p.into_inner());
+            out.push_str("# HELP custos_notifier_runs_total Webhook notifier runs by outcome.\n# TYPE custos_notifier_runs_total counter\n");
+            for (outcome, n) in runs.iter() {
+                let _ = writeln!(
+                    out,
+                    "custos_notifier_runs_total{{outcome=\"{outcome}\"}} {n}"
+                );
+            }
+            let sent = self.notifications.lock().unwrap_or_else(|p| p.into_inner());
+            out.push_str("# HELP custos_notifications_total Webhook deliveries to recipients (Art. 19) by outcome: delivered, failed (retried later), dead (no attempts left).\n# TYPE custos_notifications_total counter\n");
+            for (outcome, n) in sent.iter() {
+                let _ = writeln!(
+                    out,
+                    "custos_notifications_total{{outcome=\"{outcome}\"}} {n}"
                 );
             }
         }

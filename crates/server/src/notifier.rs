@@ -1,1 +1,277 @@
 //! Delivers the notifications outbox: signed webhooks with retries and a dead-letter list (Art. 19).
+//!
+//! Inside `custos serve`, every `notify_interval`, on the blocking pool: for each tenant, claim
+//! up to [`BATCH`] due notifications (a lease, so another server does not send them meanwhile),
+//! POST each to its recipient's webhook with the signature headers, all of a batch at once, each
+//! bounded by `notify_timeout`, then record every outcome: delivered, failed and due again after
+//! the backoff, or dead after the last attempt. A slow or dead receiver costs one timeout per
+//! round, never the worker: the other deliveries of the batch run beside it, and the database
+//! connection is not held while waiting on the network.
+//!
+//! The request: `POST <url>` with `Content-Type: application/json`, the body exactly as queued
+//! (see `custos_vault::recipients::enqueue_notifications`), `Custos-Signature: t=…,v1=…` and
+//! `Custos-Notification-Id` (see [`custos_rights::webhook`]). Any 2xx is an acknowledgement;
+//! redirects are not followed (a receiver that moved gets a new webhook). Delivery is at least
+//! once: receivers deduplicate on the notification id.
+//!
+//! Logs and metrics carry counts, tenant and recipient ids and notification ids only: never a
+//! body, a URL or a secret.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use custos_rights::webhook::{self, Backoff};
+use custos_vault::recipients::{DueNotification, FailureOutcome};
+use custos_vault::{TenantId, VaultError};
+use jiff::Timestamp;
+
+use crate::AppState;
+
+/// Notifications claimed and sent at once per tenant and round.
+pub const BATCH: u32 = 16;
+
+/// Rounds per tenant in one run: a backlog drains over several runs rather than starving the
+/// other tenants of one.
+const MAX_ROUNDS: usize = 8;
+
+/// Who the audit trail names for the notifier's own changes.
+const ACTOR: &str = "custos:notifier";
+
+/// How the notifier sends.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    /// The longest one delivery may take, connection included.
+    pub timeout: Duration,
+    /// When a failed delivery is tried again, and how often.
+    pub backoff: Backoff,
+}
+
+impl Settings {
+    /// The lease of a claim: the round's deliveries run at once, so a round lasts about one
+    /// timeout; twice that and a minute leaves room for recording the outcomes.
+    fn lease(&self) -> jiff::SignedDuration {
+        jiff::SignedDuration::try_from(self.timeout.saturating_mul(2))
+            .unwrap_or(jiff::SignedDuration::MAX)
+            .saturating_add(jiff::SignedDuration::from_secs(60))
+    }
+}
+
+/// What one run did.
+#[derive(Debug, Default)]
+pub struct NotifyRun {
+    /// Deliveries the recipients acknowledged.
+    pub delivered: u64,
+    /// Failed attempts (those that made a dead letter included).
+    pub failed: u64,
+    /// Notifications that went dead in this run.
+    pub dead: u64,
+    /// Tenants the run could not serve, with the reason.
+    pub failed_tenants: Vec<(String, String)>,
+    /// Whether the run stopped early because the server is shutting down.
+    pub interrupted: bool,
+}
+
+/// An HTTP client for deliveries: a total timeout per request, no redirects, statuses as values.
+pub fn agent(timeout: Duration) -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .timeout_global(Some(timeout))
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .user_agent(concat!("custos-notifier/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .into()
+}
+
+/// Sends one notification; `Err` says why it failed, in words fit for the dead-letter list.
+pub fn deliver(agent: &ureq::Agent, n: &DueNotification, timeout: Duration) -> Result<(), String> {
+    let t = Timestamp::now().as_second();
+    let signature = webhook::sign(n.secret.expose(), t, n.body.as_bytes());
+    let sent = agent
+        .post(&n.url)
+        .header("content-type", "application/json")
+        .header(webhook::SIGNATURE_HEADER, &signature)
+        .header(webhook::ID_HEADER, &n.notification_id)
+        .send(n.body.as_bytes());
+    match sent {
+        Ok(res) if res.status().is_success() => Ok(()),
+        Ok(res) => Err(format!(
+            "the receiver answered HTTP {}",
+            res.status().as_u16()
+        )),
+        Err(e) => Err(describe(&e, timeout)),
+    }
+}
+
+fn describe(e: &ureq::Error, timeout: Duration) -> String {
+    use ureq::Error as E;
+    match e {
+        E::Timeout(_) => format!(
+            "no answer within the timeout ({} s)",
+            timeout.as_secs_f64()
+        ),
+        E::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
+            "connection refused: nothing listens at the webhook's address".into()
+        }
+        E::Io(io) => format!("network error: {}", io.kind()),
+        E::HostNotFound => "the webhook's host name does not resolve".into(),
+        E::ConnectionFailed => "the connection to the webhook failed".into(),
+        E::TlsRequired | E::Tls(_) => {
+            "an https webhook needs TLS, which this build of Custos does not include (ureq's `rustls` feature); use an http URL behind a TLS proxy or a build with TLS".into()
+        }
+        E::TooManyRedirects | E::RedirectFailed => {
+            "the receiver redirected; redirects are not followed, set the webhook to the final URL".into()
+        }
+        E::BadUri(_) => "the webhook URL cannot be used".into(),
+        other => format!("delivery failed: {other}"),
+    }
+}
+
+/// A number in `[0, 1)` for the backoff's jitter.
+fn jitter() -> f64 {
+    let mut b = [0u8; 4];
+    match getrandom::fill(&mut b) {
+        Ok(()) => f64::from(u32::from_le_bytes(b)) / (f64::from(u32::MAX) + 1.0),
+        // Without randomness the nominal delay is as good.
+        Err(_) => 0.5,
+    }
+}
+
+/// Claims, sends and records one tenant's due notifications for up to [`MAX_ROUNDS`] rounds.
+fn run_tenant(
+    state: &AppState,
+    agent: &ureq::Agent,
+    settings: &Settings,
+    tenant: &TenantId,
+    stop: &AtomicBool,
+    run: &mut NotifyRun,
+) -> Result<(), VaultError> {
+    let Ok(backend) = state.backend() else {
+        return Ok(());
+    };
+    for _ in 0..MAX_ROUNDS {
+        if stop.load(Ordering::Acquire) {
+            run.interrupted = true;
+            return Ok(());
+        }
+        let due = backend
+            .vault_for_write()
+            .tenant(tenant)
+            .acting_as(ACTOR)
+            .claim_due_notifications(Timestamp::now(), BATCH, settings.lease())?;
+        if due.is_empty() {
+            return Ok(());
+        }
+        // All of the batch at once, each bounded by the timeout: one slow receiver does not
+        // hold up the others.
+        let outcomes: Vec<Result<(), String>> = std::thread::scope(|s| {
+            let handles: Vec<_> = due
+                .iter()
+                .map(|n| s.spawn(|| deliver(agent, n, settings.timeout)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err("the delivery thread failed".into()))
+                })
+                .collect()
+        });
+        let mut v = backend.vault_for_write();
+        let mut t = v.tenant(tenant).acting_as(ACTOR);
+        for (n, outcome) in due.iter().zip(outcomes) {
+            let now = Timestamp::now();
+            match outcome {
+                Ok(()) => {
+                    if t.mark_delivered(&n.notification_id, now)? {
+                        run.delivered += 1;
+                    }
+                }
+                Err(why) => {
+                    let retry_at = settings
+                        .backoff
+                        .next_delay(n.attempt, jitter())
+                        .map(|d| now.checked_add(d).unwrap_or(Timestamp::MAX));
+                    match t.mark_failed(&n.notification_id, n.attempt, retry_at, &why, now)? {
+                        FailureOutcome::Retry(_) => run.failed += 1,
+                        FailureOutcome::Dead => {
+                            run.failed += 1;
+                            run.dead += 1;
+                            tracing::warn!(tenant = %tenant, recipient = %n.recipient, notification_id = %n.notification_id, attempts = n.attempt, reason = %why, "a notification to a recipient is dead after its last attempt");
+                        }
+                        FailureOutcome::Stale => {}
+                    }
+                }
+            }
+        }
+        if (due.len() as u32) < BATCH {
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+/// Sends every tenant's due notifications once. Blocking. `stop` ends it between rounds.
+pub fn run(
+    state: &AppState,
+    settings: &Settings,
+    stop: &AtomicBool,
+) -> Result<NotifyRun, VaultError> {
+    let Ok(backend) = state.backend() else {
+        return Ok(NotifyRun::default());
+    };
+    let tenants = backend.vault().tenant_ids()?;
+    let agent = agent(settings.timeout);
+    let mut run = NotifyRun::default();
+    for id in tenants {
+        if run.interrupted {
+            break;
+        }
+        let tenant = match TenantId::new(&id) {
+            Ok(t) => t,
+            Err(e) => {
+                run.failed_tenants.push((id, e.to_string()));
+                continue;
+            }
+        };
+        if let Err(e) = run_tenant(state, &agent, settings, &tenant, stop, &mut run) {
+            run.failed_tenants.push((id, e.to_string()));
+        }
+    }
+    Ok(run)
+}
+
+/// Runs the notifier once, then logs it and counts it in the metrics. Blocking.
+pub fn tick(state: &AppState, settings: &Settings, stop: &AtomicBool) {
+    let started = std::time::Instant::now();
+    match run(state, settings, stop) {
+        Ok(r) => {
+            let outcome = if r.failed_tenants.is_empty() {
+                "ok"
+            } else {
+                "partial"
+            };
+            state
+                .metrics
+                .observe_notifier(outcome, r.delivered, r.failed, r.dead);
+            for (tenant, reason) in &r.failed_tenants {
+                tracing::warn!(tenant = %tenant, reason = %reason, "the notifier skipped a tenant");
+            }
+            if r.delivered + r.failed > 0 || !r.failed_tenants.is_empty() {
+                tracing::info!(
+                    outcome,
+                    delivered = r.delivered,
+                    failed = r.failed,
+                    dead = r.dead,
+                    tenants_failed = r.failed_tenants.len() as u64,
+                    interrupted = r.interrupted,
+                    duration_ms = started.elapsed().as_millis() as u64,
+                    "recipient notifications"
+                );
+            }
+        }
+        Err(e) => {
+            state.metrics.observe_notifier("error", 0, 0, 0);
+            tracing::error!(error = %e, duration_ms = started.elapsed().as_millis() as u64, "the notifier failed");
+        }
+    }
+}

@@ -50,6 +50,10 @@ pub fn router() -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(crate::retention::release_hold))
         .routes(routes!(crate::retention::report))
         .routes(routes!(crate::retention::due))
+        .routes(routes!(crate::recipients::record_disclosure))
+        .routes(routes!(crate::recipients::set_webhook))
+        .routes(routes!(crate::recipients::dead_letters))
+        .routes(routes!(crate::recipients::retry))
         .routes(routes!(
             crate::requests::file_request,
             crate::requests::list_requests

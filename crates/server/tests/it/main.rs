@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use custos_server::Config;
 
 mod data;
+mod recipients;
 mod requests;
 mod retention;
 
@@ -146,13 +147,17 @@ fn every_documented_route_answers_and_the_document_is_openapi_3_1() {
         "/readyz",
         "/v1/audit",
         "/v1/audit/verify",
+        "/v1/disclosures",
         "/v1/events",
         "/v1/holds",
         "/v1/holds/{hold_id}",
+        "/v1/notifications/dead",
+        "/v1/notifications/{notification_id}/retry",
         "/v1/policy",
         "/v1/policy/dpv",
         "/v1/policy/ropa",
         "/v1/policy/statement",
+        "/v1/recipients/{recipient}/webhook",
         "/v1/records/{id}",
         "/v1/requests",
         "/v1/requests/{request_id}",
