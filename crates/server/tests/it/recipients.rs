@@ -525,3 +525,77 @@ fn bad_disclosures_and_webhooks_are_problems_naming_the_field() {
     );
     assert_eq!(r.status, 404);
 }
+
+#[test]
+fn an_erasure_request_tells_each_recipient_and_its_history_shows_when() {
+    let n = start(sqlite_config("recipients-erasure"));
+    let s = &n.setup;
+    let (app, dpo, auditor) = tenant(s, "acme");
+    let who = "jan@example.nl";
+    assert_eq!(crate::data::put(s, &app, who, "a question").status, 201);
+    let receiver = Receiver::start(Duration::ZERO, 200);
+    n.disclose(&app, "anthropic", "ant-9");
+    n.disclose(&app, "sendgrid", "sg-9");
+    n.hook(&dpo, "anthropic", &receiver.url());
+
+    let r = send(
+        "POST",
+        &n.url("/v1/requests"),
+        &app,
+        Some(j!({ "kind": "erasure", "subject": who })),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let id = json(&r)["request"]["request_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = send(
+        "POST",
+        &n.url(&format!("/v1/requests/{id}/verify")),
+        &dpo,
+        Some(j!({ "attested": "signed-in session in the app" })),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = send(
+        "POST",
+        &n.url(&format!("/v1/requests/{id}/execute")),
+        &dpo,
+        Some(j!({ "subject": who })),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    wait_until("anthropic is told", Duration::from_secs(10), || {
+        !receiver.received().is_empty()
+    });
+    let got = receiver.received().remove(0);
+    let body: serde_json::Value = serde_json::from_slice(&got.body).unwrap();
+    assert_eq!(body["type"], "custos.subject.erasure");
+    assert_eq!(body["request_id"], id.as_str());
+    assert_eq!(body["subject_references"], j!(["ant-9"]));
+
+    let mut detail = serde_json::Value::Null;
+    wait_until(
+        "the request's history shows the delivery",
+        Duration::from_secs(10),
+        || {
+            detail = json(&send(
+                "GET",
+                &n.url(&format!("/v1/requests/{id}")),
+                &auditor,
+                None,
+            ));
+            detail["notifications"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|x| x["state"] == "delivered"))
+        },
+    );
+    let told = detail["notifications"].as_array().unwrap();
+    assert_eq!(told.len(), 2, "{detail}");
+    assert_eq!(told[0]["recipient"], "anthropic");
+    assert!(told[0]["delivered_at"].is_string(), "who was told when");
+    assert_eq!(told[1]["recipient"], "sendgrid");
+    assert_eq!(
+        told[1]["state"], "dead",
+        "a recipient without a webhook is not skipped silently"
+    );
+}
