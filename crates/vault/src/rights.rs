@@ -381,6 +381,38 @@ pub struct Flag {
     pub request_id: Option<String>,
 }
 
+/// What a subject's flags mean for processing for one purpose: the inputs the processing
+/// decision takes (`custos_consent::decision`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+pub struct FlagsFor {
+    /// Processing is restricted (Art. 18): only storage, or with consent, for legal claims, to
+    /// protect another person or for an important public interest (Art. 18(2)).
+    pub restricted: bool,
+    /// The subject objected to this purpose, or to all processing on legitimate interests or a
+    /// public task when the purpose rests on one (Art. 21).
+    pub objected: bool,
+    /// The subject withdrew consent for this purpose (Art. 7(3)).
+    pub withdrawn: bool,
+}
+
+/// Reads a subject's flags for processing for `purpose`.
+pub fn flags_for(policy: &Policy, flags: &[Flag], purpose: &str) -> FlagsFor {
+    let objectable = policy
+        .purpose(purpose)
+        .is_some_and(|p| matches!(p.basis, Some(Basis::LegitimateInterest | Basis::PublicTask)));
+    let mut out = FlagsFor::default();
+    for f in flags {
+        let this = f.purpose.as_deref() == Some(purpose);
+        match f.flag.as_str() {
+            "restricted" => out.restricted = true,
+            "objected" if this || (f.purpose.is_none() && objectable) => out.objected = true,
+            "withdrawn" if this => out.withdrawn = true,
+            _ => {}
+        }
+    }
+    out
+}
+
 /// A category kept under restriction by an erasure.
 #[derive(Debug, Clone, Serialize)]
 pub struct Kept {
