@@ -76,7 +76,7 @@ pub struct NewDisclosure {
 /// Records that a subject's data went to a recipient, so the recipient is told of every later
 /// rectification, erasure or restriction (Art. 19) (app and dpo keys).
 #[utoipa::path(post, path = "/v1/disclosures", tag = "recipients", request_body = NewDisclosure, security(("api_key" = [])),
-    responses((status = 201, description = "The disclosure: `disclosure_id`, `recipient`, `categories`, `disclosed_at`", body = Object),
+    responses((status = 201, description = "The disclosure: `disclosure_id`, `recipient`, `categories`, `disclosed_at`, and `outside_policy`: the categories the policy does not say this recipient receives (recorded all the same; the statement needs a look)", body = Object),
         (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 422, description = "Undeclared recipient (with the nearest declared one), unknown or no category, bad reference, or dated in the future", body = Problem)))]
 pub async fn record_disclosure(

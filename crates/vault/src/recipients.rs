@@ -177,6 +177,11 @@ pub struct Disclosure {
     pub categories: Vec<String>,
     /// When.
     pub disclosed_at: Timestamp,
+    /// Categories disclosed that the policy does not say this recipient receives (neither on
+    /// the recipient nor through a purpose): the disclosure is recorded all the same, since the
+    /// recipient must be told of later changes, but the privacy statement does not cover it
+    /// (Art. 13(1)(e), 14(1)(e)) and the DPO should look. Usually empty.
+    pub outside_policy: Vec<String>,
 }
 
 /// A recipient that received a subject's data, and what (Art. 19, second sentence: the subject
@@ -563,11 +568,21 @@ impl TenantVault<'_> {
         {
             return Err(err(RecipientError::InFuture { at, now }));
         }
+        let outside_policy = cats
+            .iter()
+            .filter(|c| {
+                policy
+                    .category(c)
+                    .is_some_and(|cat| !cat.recipients.iter().any(|r| r == recipient))
+            })
+            .cloned()
+            .collect();
         let disclosure = Disclosure {
             disclosure_id: random_id("dsc")?,
             recipient: recipient.to_owned(),
             categories: cats.into_iter().collect(),
             disclosed_at: at,
+            outside_policy,
         };
         let pseudonym = self.pseudonym(subject).as_str().to_owned();
         let tenant = self.tenant_id().as_str().to_owned();
@@ -585,6 +600,7 @@ impl TenantVault<'_> {
                 "categories": disclosure.categories,
                 "disclosed_at": at,
                 "with_reference": reference.is_some(),
+                "outside_policy": disclosure.outside_policy,
             }),
         );
         let key = self.audit_key().clone();
