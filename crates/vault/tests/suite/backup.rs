@@ -90,3 +90,90 @@ fn the_sqlite_erasure_journal_sits_beside_the_database() {
         db.with_file_name("custos.db-erasures.jsonl")
     );
 }
+
+/// An erasure that kept statutory records (Art. 17(3)(b)) is replayed on a restored backup the
+/// same way: the kept records stay, restricted, the rest goes again.
+#[test]
+fn an_erasure_keeping_statutory_records_replays_the_same_way_on_a_restored_backup() {
+    use custos_vault::NewRecord;
+    use custos_vault::rights::{NewRequest, RequestKind, Verification};
+    let b = Backend::sqlite("backup-restore-keep");
+    let db = sqlite_files(&b);
+    let backup = db.with_file_name("backup.db");
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/policies/jetstream.toml");
+    let text = std::fs::read_to_string(path).expect("jetstream policy");
+    let p = custos_policy::load_source(custos_policy::SourceFile::new("jetstream.toml", &text))
+        .expect("loads")
+        .policy;
+    let rec = |category: &str, purpose: &str| NewRecord {
+        subject: subject("klant"),
+        category: category.into(),
+        purposes: vec![purpose.into()],
+        payload: b"x".to_vec(),
+        created_at: ts("2026-01-10T00:00:00Z"),
+        clocks: Default::default(),
+    };
+    let (kept, gone) = {
+        let mut v = b.open();
+        let mut t = v.tenant(&tenant("acme"));
+        let kept = t
+            .put(&p, rec("administrative_record", "administration"))
+            .expect("stored");
+        let gone = t
+            .put(&p, rec("customer", "customer_service"))
+            .expect("stored");
+        (kept, gone)
+    };
+    std::fs::copy(&db, &backup).expect("back up");
+    {
+        let mut v = b.open();
+        let mut t = v.tenant(&tenant("acme"));
+        let on = jiff::civil::date(2026, 3, 2);
+        let id = t
+            .file_request(
+                &p,
+                NewRequest {
+                    kind: RequestKind::Erasure,
+                    subject: subject("klant"),
+                    purpose: None,
+                    received_at: ts("2026-03-02T10:00:00Z"),
+                    received_on: on,
+                    due_on: jiff::civil::date(2026, 4, 2),
+                    extended_due_on: jiff::civil::date(2026, 6, 2),
+                    channel: "letter".into(),
+                    request_id: None,
+                },
+            )
+            .expect("filed")
+            .request
+            .request_id;
+        t.verify_request(
+            &id,
+            &Verification::Attested {
+                method: "desk".into(),
+            },
+            ts("2026-03-02T11:00:00Z"),
+        )
+        .expect("verified");
+        let a = t
+            .execute_erasure(&p, &id, ts("2026-03-02T12:00:00Z"))
+            .expect("erased");
+        assert_eq!((a.records_erased, a.kept.len()), (1, 1));
+    }
+    for suffix in ["-wal", "-shm"] {
+        let mut side = db.clone().into_os_string();
+        side.push(suffix);
+        let _ = std::fs::remove_file(side);
+    }
+    std::fs::copy(&backup, &db).expect("restore");
+    let mut v = b.open();
+    assert_eq!(v.replayed_erasures(), 1);
+    let mut t = v.tenant(&tenant("acme"));
+    assert!(matches!(t.get(&gone), Err(VaultError::RecordNotFound(_))));
+    assert!(
+        matches!(t.get(&kept), Err(VaultError::Restricted(_))),
+        "kept, restricted again"
+    );
+    assert_eq!(b.count_records("acme"), 1);
+}
