@@ -24,6 +24,7 @@ pub mod export;
 mod ids;
 pub mod journal;
 pub mod keys;
+pub mod opengdpr;
 pub mod recipients;
 pub mod retention;
 pub mod rights;

@@ -1,0 +1,102 @@
+//! What the vault keeps for requests filed over OpenGDPR / OpenDSR (PRODUCT.md C5; the protocol
+//! itself lives in the server): the controller's status callback URLs, stored in the request's
+//! detail, and the per-tenant secret that signs the callbacks and the processor's responses.
+//!
+//! The request is an ordinary request of the rights library ([`crate::rights`]); its id is the
+//! controller's `subject_request_id` without dashes, so no mapping table is needed.
+
+use hkdf::Hkdf;
+use sha2::Sha256;
+use zeroize::Zeroizing;
+
+use crate::error::{Result, VaultError};
+use crate::recipients::WebhookSecret;
+use crate::rights::{Request, RequestError};
+use crate::vault::TenantVault;
+
+/// The key of the request detail that holds what OpenGDPR needs.
+pub const DETAIL_KEY: &str = "opengdpr";
+
+/// The most status callback URLs one request may carry.
+pub const MAX_CALLBACK_URLS: usize = 10;
+
+/// HKDF salt of the callback secret: a key of its own, separate from the audit key it comes from.
+const SECRET_SALT: &[u8] = b"custos/opengdpr/callback-signing/v1";
+
+/// The status callback URLs stored with `request` (empty when the controller gave none).
+pub fn status_callbacks(request: &Request) -> Vec<String> {
+    request
+        .detail
+        .get(DETAIL_KEY)
+        .and_then(|o| o.get("status_callback_urls"))
+        .and_then(|u| u.as_array())
+        .map(|urls| {
+            urls.iter()
+                .filter_map(|u| u.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+impl TenantVault<'_> {
+    /// Stores the controller's status callback URLs with request `request_id` (in its detail,
+    /// under [`DETAIL_KEY`]), replacing any stored before. The caller checks that they are
+    /// http(s) URLs; at most [`MAX_CALLBACK_URLS`] are kept. The URLs name the controller's
+    /// endpoints, never the person, so they are not audited as personal data.
+    pub fn set_status_callbacks(&mut self, request_id: &str, urls: &[String]) -> Result<()> {
+        let tenant = self.tenant_id().as_str().to_owned();
+        let urls: Vec<&String> = urls.iter().take(MAX_CALLBACK_URLS).collect();
+        self.store()
+            .in_tx(&tenant, "storing OpenGDPR callbacks", &mut |tx| {
+                let lock = if tx.postgres() { " FOR UPDATE" } else { "" };
+                let rows = tx.query(
+                    &format!(
+                        "SELECT detail FROM requests WHERE tenant_id = $1 AND request_id = $2{lock}"
+                    ),
+                    &[tenant.as_str().into(), request_id.into()],
+                )?;
+                let Some(text) = rows
+                    .into_iter()
+                    .next()
+                    .and_then(|r| r.into_iter().next())
+                    .and_then(|v| v.into_text())
+                else {
+                    return Err(RequestError::NotFound(request_id.to_owned()).into());
+                };
+                let mut detail: serde_json::Value = serde_json::from_str(&text).map_err(|_| {
+                    VaultError::Corrupt("a stored request has an unreadable detail".into())
+                })?;
+                let Some(obj) = detail.as_object_mut() else {
+                    return Err(VaultError::Corrupt(
+                        "a stored request's detail is not an object".into(),
+                    ));
+                };
+                obj.insert(
+                    DETAIL_KEY.to_owned(),
+                    serde_json::json!({ "status_callback_urls": urls }),
+                );
+                tx.execute(
+                    "UPDATE requests SET detail = $3 WHERE tenant_id = $1 AND request_id = $2",
+                    &[
+                        tenant.as_str().into(),
+                        request_id.into(),
+                        detail.to_string().into(),
+                    ],
+                )?;
+                Ok(())
+            })
+    }
+
+    /// The secret that signs this tenant's OpenGDPR status callbacks and responses
+    /// (HMAC-SHA256, as `custos_rights::webhook::sign`). Derived with HKDF-SHA256 from the
+    /// vault's keys and the tenant id: the same for the tenant as long as the master key is,
+    /// different for every tenant, and stored nowhere.
+    pub fn opengdpr_secret(&self) -> WebhookSecret {
+        let ikm = Zeroizing::new(self.audit_key().to_bytes());
+        let hk = Hkdf::<Sha256>::new(Some(SECRET_SALT), ikm.as_ref());
+        let mut okm = Zeroizing::new([0u8; 32]);
+        hk.expand(self.tenant_id().as_str().as_bytes(), okm.as_mut())
+            .expect("32 bytes is a valid HKDF-SHA256 output length");
+        WebhookSecret::new(okm.to_vec()).expect("32 bytes is a valid webhook secret length")
+    }
+}
