@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 mod audit_cmds;
 mod export_cmd;
 mod policy_cmds;
+mod request_cmds;
 mod retention_cmds;
 mod rights_cmds;
 mod scan_cmd;
@@ -62,6 +63,9 @@ enum Command {
     /// A tenant's retention: the report, its tier, its overrides.
     #[command(subcommand)]
     Retention(retention_cmds::RetentionCommand),
+    /// Data-subject requests: file, list by deadline, show, verify, extend, refuse, execute.
+    #[command(subcommand)]
+    Request(request_cmds::RequestCommand),
 }
 
 fn main() -> ExitCode {
@@ -83,5 +87,6 @@ fn main() -> ExitCode {
         Command::Event(args) => retention_cmds::event(args),
         Command::Hold(cmd) => retention_cmds::hold(cmd),
         Command::Retention(cmd) => retention_cmds::retention(cmd),
+        Command::Request(cmd) => request_cmds::run(cmd),
     }
 }

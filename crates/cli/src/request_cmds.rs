@@ -1,0 +1,1137 @@
+//! Data-subject requests from the command line (PRODUCT.md C5, Art. 12–22 GDPR): `custos request
+//! file | list | show | code | verify | extend | refuse | execute`. The same library calls as the
+//! HTTP API (`crates/server/src/requests.rs`), so a request filed from a letter on the desk and
+//! one filed by an app follow one lifecycle, one deadline arithmetic and one audit trail.
+//!
+//! Exit codes: 0 done; 1 refused by the request's state or the law's rules (not verified yet,
+//! already closed, too late to extend, a legal hold) or a failure of the vault; 2 unusable input
+//! (an unknown kind or request, a malformed id, a wrong code, a missing reason or note, a policy
+//! or vault that does not open). Messages name the flag or the request, never the subject.
+
+use std::fs::File;
+use std::io::{IsTerminal as _, Write as _};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use custos_policy::{Lang, LoadError, Policy};
+use custos_rights::archive::AnswerKind;
+use custos_rights::{NlCalendar, due_date};
+use custos_vault::recipients::Notification;
+use custos_vault::rights::{
+    AT_RISK_DAYS, ErasureAnswer, NewRequest, Request, RequestError, RequestKind, RequestState,
+    Risk, Step, Verification,
+};
+use custos_vault::{MasterKey, StoreConfig, SubjectId, TenantId, TenantVault, Vault, VaultError};
+use jiff::Timestamp;
+use jiff::civil::Date;
+use serde::Serialize;
+
+use crate::retention_cmds::{Format, VaultArgs};
+
+/// Who acts in the audit trail for steps taken from the command line (as for retention and
+/// exports).
+const ACTOR: &str = "operator:cli";
+
+/// The controller's time zone: the day of receipt is a day there (as the server counts it).
+const ZONE: &str = "Europe/Amsterdam";
+
+#[derive(clap::Subcommand)]
+pub enum RequestCommand {
+    /// File a request (from a letter, an e-mail, a phone call); prints its id and due date.
+    File(FileArgs),
+    /// Open requests by due date, earliest first, each on track, AT RISK or OVERDUE.
+    List(ListArgs),
+    /// One request: where it stands, its history (step, when, who) and the recipients told.
+    Show(ShowArgs),
+    /// Issue a one-time code to send to the address on file (a new code replaces the old one).
+    Code(CodeArgs),
+    /// Verify the requester's identity: the code they typed, or how it was established.
+    Verify(VerifyArgs),
+    /// Take the two-month extension (Art. 12(3)), with the reason told to the requester.
+    Extend(ReasonArgs),
+    /// Refuse a request, with the reason; the answer names the right to complain (Art. 12(4)).
+    Refuse(ReasonArgs),
+    /// Carry out a verified request and print the answer.
+    Execute(ExecuteArgs),
+}
+
+/// The vault, the tenant and the moment taken as now.
+#[derive(clap::Args)]
+pub struct Target {
+    #[command(flatten)]
+    pub vault: VaultArgs,
+    /// The tenant.
+    #[arg(long)]
+    pub tenant: String,
+    /// The moment taken as now (RFC 3339; for operators' tests).
+    #[arg(long, hide = true)]
+    pub now: Option<Timestamp>,
+}
+
+#[derive(clap::Args)]
+pub struct FileArgs {
+    #[command(flatten)]
+    pub target: Target,
+    /// What is asked.
+    #[arg(long, value_enum)]
+    pub kind: KindArg,
+    /// The subject (the app's identifier for the person). Only its pseudonym is stored.
+    #[arg(long)]
+    pub subject: String,
+    /// The purpose concerned: required for `withdrawal`, optional for `objection`.
+    #[arg(long)]
+    pub purpose: Option<String>,
+    /// When the person made the request: YYYY-MM-DD (that day, in the controller's time zone)
+    /// or RFC 3339; default now. The deadline counts from its day (Reg. 1182/71).
+    #[arg(long, value_name = "DATE|TIME")]
+    pub received: Option<String>,
+    /// How it came in (`letter`, `email`, `phone`, `desk`, ...).
+    #[arg(long, default_value = "cli")]
+    pub channel: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+}
+
+/// The kinds of request, as spelled on the command line.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum KindArg {
+    /// Art. 15: access to the data and the Art. 15(1) information.
+    Access,
+    /// Art. 16: rectification.
+    Rectification,
+    /// Art. 17: erasure.
+    Erasure,
+    /// Art. 18: restriction of processing.
+    Restriction,
+    /// Art. 20: data portability.
+    Portability,
+    /// Art. 21: objection.
+    Objection,
+    /// Art. 7(3): withdrawal of consent.
+    Withdrawal,
+}
+
+impl From<KindArg> for RequestKind {
+    fn from(k: KindArg) -> Self {
+        match k {
+            KindArg::Access => RequestKind::Access,
+            KindArg::Rectification => RequestKind::Rectification,
+            KindArg::Erasure => RequestKind::Erasure,
+            KindArg::Restriction => RequestKind::Restriction,
+            KindArg::Portability => RequestKind::Portability,
+            KindArg::Objection => RequestKind::Objection,
+            KindArg::Withdrawal => RequestKind::Withdrawal,
+        }
+    }
+}
+
+#[derive(clap::Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub target: Target,
+    /// Completed and refused requests too.
+    #[arg(long)]
+    pub all: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+}
+
+#[derive(clap::Args)]
+pub struct ShowArgs {
+    #[command(flatten)]
+    pub target: Target,
+    /// The request's id (32 hex digits, dashes allowed).
+    pub id: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+}
+
+#[derive(clap::Args)]
+pub struct CodeArgs {
+    #[command(flatten)]
+    pub target: Target,
+    /// The request's id.
+    pub id: String,
+}
+
+#[derive(clap::Args)]
+#[command(group = clap::ArgGroup::new("how").required(true).args(["code", "attested"]))]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub target: Target,
+    /// The request's id.
+    pub id: String,
+    /// The one-time code as the person typed it.
+    #[arg(long)]
+    pub code: Option<String>,
+    /// Instead of a code: how identity was established ("ID checked at the desk").
+    #[arg(long)]
+    pub attested: Option<String>,
+}
+
+#[derive(clap::Args)]
+pub struct ReasonArgs {
+    #[command(flatten)]
+    pub target: Target,
+    /// The request's id.
+    pub id: String,
+    /// Why; it is told to the requester (no personal data).
+    #[arg(long)]
+    pub reason: String,
+}
+
+#[derive(clap::Args)]
+pub struct ExecuteArgs {
+    #[command(flatten)]
+    pub target: Target,
+    /// The request's id.
+    pub id: String,
+    /// The subject (the app's identifier); must be the request's subject.
+    #[arg(long)]
+    pub subject: String,
+    /// For rectification: what was corrected, in words without personal data.
+    #[arg(long)]
+    pub note: Option<String>,
+    /// For access and portability: the zip archive to write (refused if it exists).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+}
+
+/// `custos request ...`.
+pub fn run(cmd: RequestCommand) -> ExitCode {
+    let r = match cmd {
+        RequestCommand::File(a) => file(a),
+        RequestCommand::List(a) => list(a),
+        RequestCommand::Show(a) => show(a),
+        RequestCommand::Code(a) => code(a),
+        RequestCommand::Verify(a) => verify(a),
+        RequestCommand::Extend(a) => extend(a),
+        RequestCommand::Refuse(a) => refuse(a),
+        RequestCommand::Execute(a) => execute(a),
+    };
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Refused(m)) => {
+            eprintln!("error: {m}");
+            ExitCode::FAILURE
+        }
+        Err(Failure::Unusable(m)) => {
+            eprintln!("error: {m}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+// ---- plumbing -----------------------------------------------------------------------------
+
+/// Why a command stopped: refused or failed (1), or unusable input (2).
+enum Failure {
+    Refused(String),
+    Unusable(String),
+}
+
+impl From<VaultError> for Failure {
+    /// Input the operator can fix is exit 2, naming the flag; what the request's state or the
+    /// law refuses is exit 1.
+    fn from(e: VaultError) -> Self {
+        use RequestError as R;
+        let VaultError::Request(r) = &e else {
+            return match e {
+                VaultError::InvalidId { .. } => Failure::Unusable(e.to_string()),
+                _ => Failure::Refused(e.to_string()),
+            };
+        };
+        match r {
+            R::NotFound(_) | R::BadId(_) => Failure::Unusable(e.to_string()),
+            R::OtherSubject(_) => Failure::Unusable(format!("--subject: {e}")),
+            R::PurposeRequired { .. }
+            | R::UnknownPurpose { .. }
+            | R::NotConsent { .. }
+            | R::NotObjectable { .. } => Failure::Unusable(format!("--purpose: {e}")),
+            R::WrongCode { .. } => Failure::Unusable(format!("--code: {e}")),
+            R::ReasonRequired(_) => Failure::Unusable(format!("--reason: {e}")),
+            R::NotVerified(_)
+            | R::Closed { .. }
+            | R::ExtensionTooLate { .. }
+            | R::AlreadyExtended(_)
+            | R::WrongKind { .. }
+            | R::IdTaken(_)
+            | R::NoCode(_)
+            | R::CodeVoid => Failure::Refused(e.to_string()),
+        }
+    }
+}
+
+impl From<RequestError> for Failure {
+    fn from(e: RequestError) -> Self {
+        VaultError::from(e).into()
+    }
+}
+
+/// Loads the policy and opens the vault (as `retention_cmds` and `export_cmd` do).
+fn open(args: &VaultArgs) -> Result<(Policy, Vault), Failure> {
+    let policy = match custos_policy::load(&args.policy) {
+        Ok(l) => l.policy,
+        Err(LoadError::Invalid { text, diagnostics }) => {
+            for d in &diagnostics {
+                eprintln!("{}", d.render(&text));
+            }
+            return Err(Failure::Unusable(format!(
+                "{} is not a usable policy; run `custos check` on it",
+                text.name()
+            )));
+        }
+        Err(e) => return Err(Failure::Unusable(e.to_string())),
+    };
+    let config = args.store.config();
+    if let StoreConfig::Sqlite { path } = &config
+        && !path.exists()
+    {
+        return Err(Failure::Unusable(format!(
+            "{} does not exist; create a vault with `custos init` first",
+            path.display()
+        )));
+    }
+    let vault = MasterKey::from_env_or_file(Some(&args.key_file))
+        .and_then(|k| Vault::open(&config, k))
+        .map_err(|e| Failure::Unusable(e.to_string()))?;
+    Ok((policy, vault))
+}
+
+impl Target {
+    fn tenant(&self) -> Result<TenantId, Failure> {
+        TenantId::new(&self.tenant).map_err(|e| Failure::Unusable(format!("--tenant: {e}")))
+    }
+
+    fn now(&self) -> Timestamp {
+        self.now.unwrap_or_else(Timestamp::now)
+    }
+}
+
+/// The error names the flag, never the identifier given.
+fn subject_id(s: &str) -> Result<SubjectId, Failure> {
+    SubjectId::new(s).map_err(|e| Failure::Unusable(format!("--subject: {e}")))
+}
+
+/// A request id as the library stores it: 32 lowercase hex digits (a UUID's dashes dropped).
+fn request_id(id: &str) -> Result<String, Failure> {
+    let norm = id.to_ascii_lowercase().replace('-', "");
+    if norm.len() == 32 && norm.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(norm)
+    } else {
+        Err(Failure::Unusable(format!(
+            "`{id}` is not a request id: a request id is 32 hex digits (see `custos request list`)"
+        )))
+    }
+}
+
+/// The day `at` falls on in the controller's time zone (UTC when the zone database is missing,
+/// which can only make the deadline a day earlier, never later).
+fn day_of(at: Timestamp) -> Date {
+    match jiff::tz::TimeZone::get(ZONE) {
+        Ok(tz) => at.to_zoned(tz).date(),
+        Err(_) => at.to_zoned(jiff::tz::TimeZone::UTC).date(),
+    }
+}
+
+/// `--received`: a moment (RFC 3339), or a day, taken as its start in the controller's time zone.
+fn received_at(text: &str) -> Result<Timestamp, Failure> {
+    if let Ok(t) = text.parse::<Timestamp>() {
+        return Ok(t);
+    }
+    let bad = || {
+        Failure::Unusable(format!(
+            "--received: `{text}` is neither a date (YYYY-MM-DD) nor a moment (RFC 3339, e.g. 2026-11-02T09:30:00+01:00)"
+        ))
+    };
+    let day: Date = text.parse().map_err(|_| bad())?;
+    let tz = jiff::tz::TimeZone::get(ZONE).unwrap_or(jiff::tz::TimeZone::UTC);
+    day.to_zoned(tz).map(|z| z.timestamp()).map_err(|_| bad())
+}
+
+fn json<T: Serialize>(value: &T) -> Result<(), Failure> {
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|e| Failure::Refused(format!("encoding the result: {e}")))?;
+    println!("{text}");
+    Ok(())
+}
+
+/// A moment in the controller's time zone, where the days of receipt and the deadlines are.
+fn time(t: Option<Timestamp>) -> String {
+    let tz = jiff::tz::TimeZone::get(ZONE).unwrap_or(jiff::tz::TimeZone::UTC);
+    t.map_or_else(
+        || "-".into(),
+        |t| {
+            t.to_zoned(tz.clone())
+                .strftime("%Y-%m-%d %H:%M %Z")
+                .to_string()
+        },
+    )
+}
+
+fn risk_text(risk: Risk) -> &'static str {
+    match risk {
+        Risk::OnTrack => "on track",
+        Risk::AtRisk => "AT RISK",
+        Risk::Overdue => "OVERDUE",
+        Risk::Closed => "closed",
+    }
+}
+
+/// Whether to colour text: a terminal, and no `NO_COLOR` (https://no-color.org).
+fn colour() -> bool {
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// `line` in bold red (overdue) or bold yellow (at risk) when colouring.
+fn paint(line: String, risk: Risk, colour: bool) -> String {
+    match (colour, risk) {
+        (true, Risk::Overdue) => format!("\x1b[1;31m{line}\x1b[0m"),
+        (true, Risk::AtRisk) => format!("\x1b[1;33m{line}\x1b[0m"),
+        _ => line,
+    }
+}
+
+/// Rows padded to their widest cell, header first.
+fn table(header: &[&str], rows: &[Vec<String>]) -> Vec<String> {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            widths[i] = widths[i].max(c.chars().count());
+        }
+    }
+    let line = |cells: &[&str]| {
+        let mut s = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            s.push_str(&format!("{c:<w$}  ", w = widths[i]));
+        }
+        s.trim_end().to_owned()
+    };
+    std::iter::once(line(header))
+        .chain(
+            rows.iter()
+                .map(|r| line(&r.iter().map(String::as_str).collect::<Vec<_>>())),
+        )
+        .collect()
+}
+
+/// A request with how it stands against its deadline (the API's `RequestView`).
+#[derive(Serialize)]
+struct View<'a> {
+    request: &'a Request,
+    risk: Risk,
+}
+
+/// The due date if the request is extended, as stored when it was filed.
+fn extended_due(r: &Request) -> Option<&str> {
+    r.detail.get("extended_due_on").and_then(|d| d.as_str())
+}
+
+fn kind_text(kind: RequestKind) -> String {
+    format!("{} ({})", kind.as_str(), kind.article())
+}
+
+fn due_text(r: &Request) -> String {
+    match (r.extended, extended_due(r)) {
+        (true, _) => format!("{} (extended)", r.due_on),
+        (false, Some(x)) => format!("{} ({x} if extended)", r.due_on),
+        (false, None) => r.due_on.to_string(),
+    }
+}
+
+// ---- file ---------------------------------------------------------------------------------
+
+/// The request as the library takes it, with the deadlines counted as the law counts them
+/// (Reg. 1182/71 and the Dutch Algemene termijnenwet, `custos_rights::due_date`).
+fn new_request(
+    kind: RequestKind,
+    subject: SubjectId,
+    purpose: Option<String>,
+    received_at: Timestamp,
+    channel: String,
+) -> Result<NewRequest, Failure> {
+    let received_on = day_of(received_at);
+    let cal = NlCalendar::new();
+    let (due, extended) = due_date(received_on, false, &cal)
+        .zip(due_date(received_on, true, &cal))
+        .ok_or_else(|| {
+            Failure::Unusable("--received: the due date falls outside the calendar's range".into())
+        })?;
+    Ok(NewRequest {
+        kind,
+        subject,
+        purpose,
+        received_at,
+        received_on,
+        due_on: due.due,
+        extended_due_on: extended.due,
+        channel,
+        request_id: None,
+    })
+}
+
+fn file(a: FileArgs) -> Result<(), Failure> {
+    let tenant = a.target.tenant()?;
+    let subject = subject_id(&a.subject)?;
+    let now = a.target.now();
+    let at = match &a.received {
+        Some(t) => received_at(t)?,
+        None => now,
+    };
+    if at.as_second() > now.as_second() + 300 {
+        return Err(Failure::Unusable(format!(
+            "--received: {} lies in the future",
+            a.received.as_deref().unwrap_or_default()
+        )));
+    }
+    if a.channel.trim().is_empty() {
+        return Err(Failure::Unusable(
+            "--channel: say how the request came in (letter, email, ...)".into(),
+        ));
+    }
+    let purpose = a.purpose.filter(|p| !p.trim().is_empty());
+    let new = new_request(a.kind.into(), subject, purpose, at, a.channel)?;
+    let (policy, mut vault) = open(&a.target.vault)?;
+    let filed = vault
+        .tenant(&tenant)
+        .acting_as(ACTOR)
+        .file_request(&policy, new)?;
+    let r = &filed.request;
+    let risk = r.risk(day_of(now));
+    match a.format {
+        Format::Json => {
+            #[derive(Serialize)]
+            struct Filed<'a> {
+                #[serde(flatten)]
+                view: View<'a>,
+                duplicate: bool,
+            }
+            json(&Filed {
+                view: View { request: r, risk },
+                duplicate: filed.duplicate,
+            })
+        }
+        Format::Text => {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "request    {}", r.request_id);
+            let _ = writeln!(out, "kind       {}", kind_text(r.kind));
+            let _ = writeln!(out, "received   {}", r.received_on);
+            let _ = writeln!(out, "due        {}", due_text(r));
+            let _ = writeln!(out, "risk       {}", risk_text(risk));
+            let _ = writeln!(
+                out,
+                "duplicate  {}",
+                if filed.duplicate {
+                    "yes: this subject already has this request open; it is returned, and the duplicate is noted in its history"
+                } else {
+                    "no"
+                }
+            );
+            if !filed.duplicate && r.state == RequestState::Received {
+                let _ = writeln!(
+                    out,
+                    "next: verify the requester's identity (`custos request code {}`)",
+                    r.request_id
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+// ---- list ---------------------------------------------------------------------------------
+
+fn list(a: ListArgs) -> Result<(), Failure> {
+    let tenant = a.target.tenant()?;
+    let today = day_of(a.target.now());
+    let (_, mut vault) = open(&a.target.vault)?;
+    let requests = vault.tenant(&tenant).requests(a.all)?;
+    let views: Vec<View<'_>> = requests
+        .iter()
+        .map(|r| View {
+            request: r,
+            risk: r.risk(today),
+        })
+        .collect();
+    if a.format == Format::Json {
+        return json(&views);
+    }
+    let mut out = std::io::stdout().lock();
+    if views.is_empty() {
+        let _ = writeln!(out, "no {}requests", if a.all { "" } else { "open " });
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = views
+        .iter()
+        .map(|v| {
+            let r = v.request;
+            vec![
+                r.due_on.to_string() + if r.extended { "*" } else { "" },
+                risk_text(v.risk).to_owned(),
+                r.request_id.clone(),
+                r.kind.as_str().to_owned(),
+                r.state.as_str().to_owned(),
+                r.received_on.to_string(),
+                r.purpose.clone().unwrap_or_else(|| "-".into()),
+            ]
+        })
+        .collect();
+    let lines = table(
+        &[
+            "due", "risk", "request", "kind", "state", "received", "purpose",
+        ],
+        &rows,
+    );
+    let colour = colour();
+    let mut lines = lines.into_iter();
+    if let Some(header) = lines.next() {
+        let _ = writeln!(out, "{header}");
+    }
+    for (line, v) in lines.zip(&views) {
+        let _ = writeln!(out, "{}", paint(line, v.risk, colour));
+    }
+    let count = |risk| views.iter().filter(|v| v.risk == risk).count();
+    let open = views.iter().filter(|v| v.risk != Risk::Closed).count();
+    let _ = writeln!(out);
+    let _ = write!(
+        out,
+        "{open} open: {} OVERDUE, {} AT RISK (due within {AT_RISK_DAYS} days), {} on track",
+        count(Risk::Overdue),
+        count(Risk::AtRisk),
+        count(Risk::OnTrack),
+    );
+    if views.iter().any(|v| v.request.extended) {
+        let _ = write!(out, "; * extended (Art. 12(3))");
+    }
+    let _ = writeln!(out);
+    Ok(())
+}
+
+// ---- show ---------------------------------------------------------------------------------
+
+fn show(a: ShowArgs) -> Result<(), Failure> {
+    let tenant = a.target.tenant()?;
+    let id = request_id(&a.id)?;
+    let today = day_of(a.target.now());
+    let (_, mut vault) = open(&a.target.vault)?;
+    let mut t = vault.tenant(&tenant);
+    let request = t.request(&id)?;
+    let history = t.request_history(&id)?;
+    let notifications = t.notifications_of_request(&id)?;
+    let risk = request.risk(today);
+    if a.format == Format::Json {
+        /// The API's `RequestDetail`.
+        #[derive(Serialize)]
+        struct Detail<'a> {
+            #[serde(flatten)]
+            view: View<'a>,
+            history: &'a [Step],
+            notifications: &'a [Notification],
+        }
+        return json(&Detail {
+            view: View {
+                request: &request,
+                risk,
+            },
+            history: &history,
+            notifications: &notifications,
+        });
+    }
+    print_request(&request, risk);
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out);
+    let _ = writeln!(out, "history");
+    let rows: Vec<Vec<String>> = history
+        .iter()
+        .map(|s| {
+            vec![
+                s.seq.to_string(),
+                time(Some(s.at)),
+                s.step.clone(),
+                s.actor.clone(),
+                note_text(&s.note),
+            ]
+        })
+        .collect();
+    for line in table(&["#", "when", "step", "who", "note"], &rows) {
+        let _ = writeln!(out, "  {line}");
+    }
+    let _ = writeln!(out);
+    if notifications.is_empty() {
+        let _ = writeln!(out, "recipients told (Art. 19): none");
+    } else {
+        let _ = writeln!(out, "recipients told (Art. 19)");
+        let rows: Vec<Vec<String>> = notifications
+            .iter()
+            .map(|n| {
+                vec![
+                    n.recipient.clone(),
+                    n.action.clone(),
+                    serde_json::to_value(n.state)
+                        .ok()
+                        .and_then(|s| s.as_str().map(str::to_owned))
+                        .unwrap_or_default(),
+                    n.attempts.to_string(),
+                    time(Some(n.created_at)),
+                    time(n.delivered_at),
+                ]
+            })
+            .collect();
+        for line in table(
+            &[
+                "recipient",
+                "action",
+                "state",
+                "attempts",
+                "queued",
+                "acknowledged",
+            ],
+            &rows,
+        ) {
+            let _ = writeln!(out, "  {line}");
+        }
+    }
+    Ok(())
+}
+
+/// A history step's note on one line; empty notes print nothing.
+fn note_text(note: &serde_json::Value) -> String {
+    match note {
+        serde_json::Value::Null => String::new(),
+        serde_json::Value::Object(o) if o.is_empty() => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// The request's fields, one per line. The subject's pseudonym and a pending code's hash stay
+/// out of text output.
+fn print_request(r: &Request, risk: Risk) {
+    let colour = colour();
+    let mut out = std::io::stdout().lock();
+    let d = &r.detail;
+    let text = |k: &str| d.get(k).and_then(|v| v.as_str()).map(str::to_owned);
+    let _ = writeln!(out, "request    {}", r.request_id);
+    let _ = writeln!(out, "kind       {}", kind_text(r.kind));
+    let _ = writeln!(out, "state      {}", r.state.as_str());
+    if let Some(p) = &r.purpose {
+        let _ = writeln!(out, "purpose    {p}");
+    }
+    let _ = writeln!(
+        out,
+        "received   {} ({}, via {})",
+        r.received_on,
+        time(Some(r.received_at)),
+        text("channel").unwrap_or_else(|| "-".into())
+    );
+    let _ = writeln!(out, "due        {}", due_text(r));
+    let _ = writeln!(
+        out,
+        "{}",
+        paint(format!("risk       {}", risk_text(risk)), risk, colour)
+    );
+    if let Some(reason) = text("extension_reason") {
+        let _ = writeln!(out, "extension  {reason}");
+    }
+    if r.verified_at.is_some() {
+        let _ = writeln!(
+            out,
+            "verified   {} ({})",
+            time(r.verified_at),
+            text("verified_by").unwrap_or_else(|| "-".into())
+        );
+    }
+    if r.closed_at.is_some() {
+        let _ = writeln!(out, "closed     {}", time(r.closed_at));
+    }
+    if let Some(refusal) = d.get("refusal") {
+        let s = |k: &str| refusal.get(k).and_then(|v| v.as_str()).unwrap_or("-");
+        let _ = writeln!(out, "refused    {}", s("reason"));
+        let _ = writeln!(out, "complaint  {}", s("complaint"));
+    }
+    if let Some(outcome) = d.get("outcome") {
+        let _ = writeln!(out, "outcome    {outcome}");
+    }
+}
+
+// ---- code and verify ----------------------------------------------------------------------
+
+fn code(a: CodeArgs) -> Result<(), Failure> {
+    let tenant = a.target.tenant()?;
+    let id = request_id(&a.id)?;
+    let now = a.target.now();
+    let (_, mut vault) = open(&a.target.vault)?;
+    let code = vault
+        .tenant(&tenant)
+        .acting_as(ACTOR)
+        .issue_code(&id, now)?;
+    // The code alone on stdout, so `$(custos request code ...)` captures it; the guidance beside.
+    println!("{code}");
+    let until = now + jiff::SignedDuration::from_secs(custos_vault::rights::CODE_VALID_SECONDS);
+    eprintln!(
+        "send this code to the address you hold on file for this person (never to one the requester just gave); valid until {}, {} tries; then `custos request verify {id} --code <what they typed>`",
+        time(Some(until)),
+        custos_vault::rights::CODE_ATTEMPTS
+    );
+    Ok(())
+}
+
+fn verify(a: VerifyArgs) -> Result<(), Failure> {
+    let tenant = a.target.tenant()?;
+    let id = request_id(&a.id)?;
+    let how = match (a.code, a.attested) {
+        (Some(code), None) => Verification::Code(code),
+        (None, Some(method)) if method.trim().is_empty() => {
+            return Err(Failure::Unusable(
+                "--attested: say how identity was established (e.g. \"ID checked at the desk\")"
+                    .into(),
+            ));
+        }
+        (None, Some(method)) => Verification::Attested { method },
+        _ => {
+            return Err(Failure::Unusable(
+                "give exactly one of --code and --attested".into(),
+            ));
+        }
+    };
+    let (_, mut vault) = open(&a.target.vault)?;
+    let r = vault
+        .tenant(&tenant)
+        .acting_as(ACTOR)
+        .verify_request(&id, &how, a.target.now())?;
+    println!(
+        "request {} verified ({}); next: `custos request execute {}`",
+        r.request_id,
+        r.detail
+            .get("verified_by")
+            .and_then(|v| v.as_str())
+            .unwrap_or("-"),
+        r.request_id
+    );
+    Ok(())
+}
+
+// ---- extend and refuse --------------------------------------------------------------------
+
+fn extend(a: ReasonArgs) -> Result<(), Failure> {
+    let tenant = a.target.tenant()?;
+    let id = request_id(&a.id)?;
+    let now = a.target.now();
+    let (_, mut vault) = open(&a.target.vault)?;
+    let r =
+        vault
+            .tenant(&tenant)
+            .acting_as(ACTOR)
+            .extend_request(&id, &a.reason, day_of(now), now)?;
+    println!(
+        "request {} extended by two months (Art. 12(3)): now due {}; tell the requester, with the reason, before the first month runs out",
+        r.request_id, r.due_on
+    );
+    Ok(())
+}
+
+fn refuse(a: ReasonArgs) -> Result<(), Failure> {
+    let tenant = a.target.tenant()?;
+    let id = request_id(&a.id)?;
+    let (policy, mut vault) = open(&a.target.vault)?;
+    let r = vault.tenant(&tenant).acting_as(ACTOR).refuse_request(
+        &policy,
+        &id,
+        &a.reason,
+        a.target.now(),
+    )?;
+    let complaint = r
+        .detail
+        .get("refusal")
+        .and_then(|f| f.get("complaint"))
+        .and_then(|c| c.as_str())
+        .unwrap_or_default();
+    println!("request {} refused: {}", r.request_id, a.reason.trim());
+    println!("tell the requester the reason and their right to complain (Art. 12(4)):");
+    println!("{complaint}");
+    Ok(())
+}
+
+// ---- execute ------------------------------------------------------------------------------
+
+fn execute(a: ExecuteArgs) -> Result<(), Failure> {
+    let tenant = a.target.tenant()?;
+    let id = request_id(&a.id)?;
+    let subject = subject_id(&a.subject)?;
+    let now = a.target.now();
+    let (policy, mut vault) = open(&a.target.vault)?;
+    let mut t = vault.tenant(&tenant).acting_as(ACTOR);
+    let r = t.request(&id)?;
+    // Whether --out and --note fit this kind is input, checked before anything changes.
+    let answers = matches!(r.kind, RequestKind::Access | RequestKind::Portability);
+    match (&a.out, answers) {
+        (None, true) => {
+            return Err(Failure::Unusable(format!(
+                "--out: request {id} is a{} {} request; name the zip archive to write its answer to",
+                if r.kind == RequestKind::Access {
+                    "n"
+                } else {
+                    ""
+                },
+                r.kind.as_str()
+            )));
+        }
+        (Some(_), false) => {
+            return Err(Failure::Unusable(format!(
+                "--out: request {id} is a {} request; only access and portability answers are archives",
+                r.kind.as_str()
+            )));
+        }
+        (Some(out), true) if out.exists() => {
+            return Err(Failure::Unusable(format!(
+                "--out: {} already exists; refusing to overwrite it (choose another --out or move it away)",
+                out.display()
+            )));
+        }
+        _ => {}
+    }
+    if a.note.is_some() && r.kind != RequestKind::Rectification {
+        return Err(Failure::Unusable(format!(
+            "--note: request {id} is a{} {} request; a note says what a rectification corrected",
+            if r.kind == RequestKind::Access {
+                "n"
+            } else {
+                ""
+            },
+            r.kind.as_str()
+        )));
+    }
+    // Someone else's identifier is not this request (and says nothing about whose it is).
+    if r.subject != t.pseudonym(&subject).as_str() {
+        return Err(RequestError::OtherSubject(id).into());
+    }
+    let answer = match r.kind {
+        RequestKind::Access | RequestKind::Portability => {
+            let out = a.out.as_deref().expect("checked above: answers have --out");
+            Answer::Archive(answer_archive(&mut t, &policy, &r, &subject, out, now)?)
+        }
+        RequestKind::Erasure => Answer::Erasure(t.execute_erasure(&policy, &id, now)?),
+        RequestKind::Rectification => {
+            let note = a.note.as_deref().unwrap_or_default();
+            if note.trim().is_empty() {
+                return Err(Failure::Unusable(
+                    "--note: say what was corrected (without personal data)".into(),
+                ));
+            }
+            t.execute_rectification(&id, &subject, note, now)?;
+            Answer::Outcome
+        }
+        RequestKind::Restriction | RequestKind::Objection | RequestKind::Withdrawal => {
+            t.execute_flag_request(&policy, &id, &subject, now)?;
+            Answer::Outcome
+        }
+    };
+    let r = t.request(&id)?;
+    let told = t.notifications_of_request(&id)?;
+    let risk = r.risk(day_of(now));
+    if a.format == Format::Json {
+        let mut body = serde_json::to_value(View { request: &r, risk })
+            .map_err(|e| Failure::Refused(format!("encoding the result: {e}")))?;
+        body["answer"] = match &answer {
+            Answer::Archive(w) => serde_json::to_value(w).unwrap_or_default(),
+            Answer::Erasure(e) => serde_json::to_value(e).unwrap_or_default(),
+            Answer::Outcome => r.detail["outcome"].clone(),
+        };
+        return json(&body);
+    }
+    print_answer(&r, &answer, a.out.as_deref(), &told);
+    Ok(())
+}
+
+/// What carrying a request out produced.
+enum Answer {
+    /// The access or portability archive written.
+    Archive(custos_rights::archive::Written),
+    /// What the erasure erased and kept.
+    Erasure(ErasureAnswer),
+    /// A flag set, or a rectification recorded: in the request's outcome.
+    Outcome,
+}
+
+/// Access and portability: refuses before writing a byte when the request cannot be answered,
+/// writes the archive beside `out` and renames it once whole, and only then completes the
+/// request. A failure leaves the request in progress and nothing at `out`.
+fn answer_archive(
+    t: &mut TenantVault<'_>,
+    policy: &Policy,
+    r: &Request,
+    subject: &SubjectId,
+    out: &Path,
+    now: Timestamp,
+) -> Result<custos_rights::archive::Written, Failure> {
+    if r.state.is_closed() {
+        return Err(RequestError::Closed {
+            request_id: r.request_id.clone(),
+            state: r.state.as_str(),
+        }
+        .into());
+    }
+    if r.state == RequestState::Received {
+        return Err(RequestError::NotVerified(r.request_id.clone()).into());
+    }
+    let kind = if r.kind == RequestKind::Access {
+        AnswerKind::Access
+    } else {
+        AnswerKind::Portability
+    };
+    let partial = partial_path(out);
+    let file = create_private(&partial).map_err(|e| {
+        Failure::Unusable(format!(
+            "--out: {}: {e}; check the directory",
+            partial.display()
+        ))
+    })?;
+    t.start_request(&r.request_id, now)?;
+    let mut w = std::io::BufWriter::with_capacity(1 << 16, file);
+    let written = t
+        .write_answer::<anyhow::Error>(policy, subject, kind, Lang::En, now, &mut w)
+        .and_then(|written| {
+            let file = w.into_inner().map_err(|e| e.into_error())?;
+            file.sync_all()?;
+            std::fs::rename(&partial, out)?;
+            Ok(written)
+        });
+    let written = match written {
+        Ok(w) => w,
+        Err(e) => {
+            let _ = std::fs::remove_file(&partial);
+            return Err(Failure::Refused(format!(
+                "writing {}: {e:#}; request {} stays in progress, run the command again",
+                out.display(),
+                r.request_id
+            )));
+        }
+    };
+    t.complete_request(
+        &r.request_id,
+        serde_json::json!({ "archive": written }),
+        now,
+    )?;
+    Ok(written)
+}
+
+/// `answer.zip` → `answer.zip.partial`, beside it.
+fn partial_path(out: &Path) -> PathBuf {
+    let mut name = out
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
+    name.push(".partial");
+    out.with_file_name(name)
+}
+
+/// Creates the file readable by its owner only: the answer holds personal data.
+fn create_private(path: &Path) -> std::io::Result<File> {
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        o.mode(0o600);
+    }
+    o.open(path)
+}
+
+fn print_answer(r: &Request, answer: &Answer, out: Option<&Path>, told: &[Notification]) {
+    let mut o = std::io::stdout().lock();
+    let _ = writeln!(
+        o,
+        "request {} {}: {}",
+        r.request_id,
+        r.state.as_str(),
+        kind_text(r.kind)
+    );
+    match answer {
+        Answer::Archive(w) => {
+            let _ = writeln!(
+                o,
+                "wrote {}: {} record{} ({}), {} bytes; hand it to the requester through a secure channel",
+                out.map(|p| p.display().to_string()).unwrap_or_default(),
+                w.records,
+                if w.records == 1 { "" } else { "s" },
+                w.files.join(", "),
+                w.bytes
+            );
+        }
+        Answer::Erasure(e) => {
+            let _ = writeln!(
+                o,
+                "erased {} record{} ({} data key{} destroyed; erasure {}){}",
+                e.records_erased,
+                if e.records_erased == 1 { "" } else { "s" },
+                e.keys_destroyed,
+                if e.keys_destroyed == 1 { "" } else { "s" },
+                e.erasure_id,
+                if e.resumed {
+                    "; this finished an erasure that had been interrupted"
+                } else {
+                    ""
+                }
+            );
+            if e.kept.is_empty() {
+                let _ = writeln!(o, "kept: nothing");
+            } else {
+                let _ = writeln!(
+                    o,
+                    "kept under restriction, unreadable to everyday processing (Art. 17(3)(b)):"
+                );
+                let rows: Vec<Vec<String>> = e
+                    .kept
+                    .iter()
+                    .map(|k| {
+                        vec![
+                            k.category.clone(),
+                            k.records.to_string(),
+                            k.law.clone(),
+                            k.until.map_or_else(
+                                || "while the law's criteria apply".into(),
+                                |u| u.strftime("%Y-%m-%d").to_string(),
+                            ),
+                        ]
+                    })
+                    .collect();
+                for line in table(&["category", "records", "why", "until"], &rows) {
+                    let _ = writeln!(o, "  {line}");
+                }
+            }
+        }
+        Answer::Outcome => {
+            let outcome = &r.detail["outcome"];
+            if let Some(flag) = outcome.get("flag").and_then(|f| f.as_str()) {
+                let purpose = outcome
+                    .get("purpose")
+                    .and_then(|p| p.as_str())
+                    .map_or_else(|| "every purpose".to_owned(), |p| format!("purpose `{p}`"));
+                let _ = writeln!(
+                    o,
+                    "flag `{flag}` set for {purpose}: every later processing decision sees it"
+                );
+                if let Some(article) = outcome.get("article").and_then(|a| a.as_str()) {
+                    let _ = writeln!(o, "{article}");
+                }
+            } else if let Some(note) = outcome.get("rectified").and_then(|n| n.as_str()) {
+                let _ = writeln!(o, "rectified: {note}");
+            }
+        }
+    }
+    if !told.is_empty() {
+        let mut names: Vec<&str> = told.iter().map(|n| n.recipient.as_str()).collect();
+        names.dedup();
+        let _ = writeln!(
+            o,
+            "recipients to be told (Art. 19): {} (see `custos request show {}`)",
+            names.join(", "),
+            r.request_id
+        );
+    }
+}
