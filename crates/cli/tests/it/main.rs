@@ -5,6 +5,7 @@
 mod audit;
 mod export;
 mod policy;
+mod requests;
 mod retention;
 mod rights;
 mod scan;
