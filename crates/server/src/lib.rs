@@ -10,6 +10,7 @@ mod extract;
 mod limits;
 pub mod metrics;
 pub mod notifier;
+mod opengdpr;
 pub mod problem;
 pub mod purger;
 mod recipients;
