@@ -1135,3 +1135,31 @@ fn print_answer(r: &Request, answer: &Answer, out: Option<&Path>, told: &[Notifi
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bare_received_date_is_that_day_in_the_controllers_time_zone() {
+        // Across both DST changes and a year end: the day of receipt stays the day given.
+        for d in ["2026-03-29", "2026-10-25", "2026-12-31", "2027-01-01"] {
+            let at = received_at(d).unwrap_or_else(|_| panic!("{d} parses"));
+            assert_eq!(day_of(at).to_string(), d);
+        }
+    }
+
+    #[test]
+    fn a_received_moment_counts_on_its_day_in_amsterdam() {
+        // 23:30 UTC on 31 October is 00:30 on 1 November in Amsterdam (CET).
+        let at = received_at("2026-10-31T23:30:00Z").unwrap_or_else(|_| panic!("parses"));
+        assert_eq!(day_of(at).to_string(), "2026-11-01");
+    }
+
+    #[test]
+    fn a_request_id_may_be_written_as_a_uuid() {
+        let id = request_id("0AF14FA9-E4C0-7230-E897-C7066B128F22").unwrap_or_default();
+        assert_eq!(id, "0af14fa9e4c07230e897c7066b128f22");
+        assert!(request_id("not-an-id").is_err());
+    }
+}
