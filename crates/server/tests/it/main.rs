@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use custos_server::Config;
 
 mod data;
+mod opengdpr;
 mod recipients;
 mod requests;
 mod retention;
