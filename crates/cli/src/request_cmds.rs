@@ -15,11 +15,10 @@ use std::process::ExitCode;
 
 use custos_policy::{Lang, LoadError, Policy};
 use custos_rights::archive::AnswerKind;
-use custos_rights::{NlCalendar, due_date};
 use custos_vault::recipients::Notification;
 use custos_vault::rights::{
     AT_RISK_DAYS, ErasureAnswer, NewRequest, Request, RequestError, RequestKind, RequestState,
-    Risk, Step, Verification,
+    Risk, Step, Verification, ZONE, day_of,
 };
 use custos_vault::{MasterKey, StoreConfig, SubjectId, TenantId, TenantVault, Vault, VaultError};
 use jiff::Timestamp;
@@ -31,9 +30,6 @@ use crate::retention_cmds::{Format, VaultArgs};
 /// Who acts in the audit trail for steps taken from the command line (as for retention and
 /// exports).
 const ACTOR: &str = "operator:cli";
-
-/// The controller's time zone: the day of receipt is a day there (as the server counts it).
-const ZONE: &str = "Europe/Amsterdam";
 
 #[derive(clap::Subcommand)]
 pub enum RequestCommand {
@@ -331,15 +327,6 @@ fn request_id(id: &str) -> Result<String, Failure> {
     }
 }
 
-/// The day `at` falls on in the controller's time zone (UTC when the zone database is missing,
-/// which can only make the deadline a day earlier, never later).
-fn day_of(at: Timestamp) -> Date {
-    match jiff::tz::TimeZone::get(ZONE) {
-        Ok(tz) => at.to_zoned(tz).date(),
-        Err(_) => at.to_zoned(jiff::tz::TimeZone::UTC).date(),
-    }
-}
-
 /// `--received`: a moment (RFC 3339), or a day, taken as its start in the controller's time zone.
 fn received_at(text: &str) -> Result<Timestamp, Failure> {
     if let Ok(t) = text.parse::<Timestamp>() {
@@ -447,8 +434,7 @@ fn due_text(r: &Request) -> String {
 
 // ---- file ---------------------------------------------------------------------------------
 
-/// The request as the library takes it, with the deadlines counted as the law counts them
-/// (Reg. 1182/71 and the Dutch Algemene termijnenwet, `custos_rights::due_date`).
+/// The request as the library takes it, with the deadlines counted as the law counts them.
 fn new_request(
     kind: RequestKind,
     subject: SubjectId,
@@ -456,23 +442,8 @@ fn new_request(
     received_at: Timestamp,
     channel: String,
 ) -> Result<NewRequest, Failure> {
-    let received_on = day_of(received_at);
-    let cal = NlCalendar::new();
-    let (due, extended) = due_date(received_on, false, &cal)
-        .zip(due_date(received_on, true, &cal))
-        .ok_or_else(|| {
-            Failure::Unusable("--received: the due date falls outside the calendar's range".into())
-        })?;
-    Ok(NewRequest {
-        kind,
-        subject,
-        purpose,
-        received_at,
-        received_on,
-        due_on: due.due,
-        extended_due_on: extended.due,
-        channel,
-        request_id: None,
+    NewRequest::counted(kind, subject, purpose, received_at, channel).ok_or_else(|| {
+        Failure::Unusable("--received: the due date falls outside the calendar's range".into())
     })
 }
 

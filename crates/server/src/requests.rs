@@ -13,10 +13,8 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use custos_access::Role;
 use custos_rights::archive::AnswerKind;
-use custos_rights::{NlCalendar, due_date};
 use custos_vault::rights::{NewRequest, Request, RequestError, RequestKind, Risk, Verification};
 use custos_vault::{SubjectId, TenantId, VaultError};
-use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -27,17 +25,7 @@ use crate::data::{blocking, now, subject_id, tenant_id};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::problem::{Code, Problem};
 
-/// The controller's time zone: the day of receipt is a day there.
-const ZONE: &str = "Europe/Amsterdam";
-
-/// The day `at` falls on in the controller's time zone (UTC when the zone database is missing,
-/// which can only make the deadline a day earlier, never later).
-pub(crate) fn day_of(at: jiff::Timestamp) -> Date {
-    match jiff::tz::TimeZone::get(ZONE) {
-        Ok(tz) => at.to_zoned(tz).date(),
-        Err(_) => at.to_zoned(jiff::tz::TimeZone::UTC).date(),
-    }
-}
+pub(crate) use custos_vault::rights::day_of;
 
 /// A request's error as a problem: 404 for an unknown request, 409 `refused` where the state
 /// forbids the step (not verified, closed, too late to extend), 422 naming the field otherwise.
@@ -132,26 +120,11 @@ pub(crate) fn new_request(
     received_at: jiff::Timestamp,
     channel: String,
 ) -> Result<NewRequest, Problem> {
-    let received_on = day_of(received_at);
-    let cal = NlCalendar::new();
-    let (due, extended) = due_date(received_on, false, &cal)
-        .zip(due_date(received_on, true, &cal))
-        .ok_or_else(|| {
-            Problem::new(Code::Unprocessable).field(
-                "/received_at",
-                "the due date falls outside the calendar's range",
-            )
-        })?;
-    Ok(NewRequest {
-        kind,
-        subject,
-        purpose,
-        received_at,
-        received_on,
-        due_on: due.due,
-        extended_due_on: extended.due,
-        channel,
-        request_id: None,
+    NewRequest::counted(kind, subject, purpose, received_at, channel).ok_or_else(|| {
+        Problem::new(Code::Unprocessable).field(
+            "/received_at",
+            "the due date falls outside the calendar's range",
+        )
     })
 }
 

@@ -266,6 +266,48 @@ pub struct NewRequest {
     pub request_id: Option<String>,
 }
 
+/// The controller's time zone: a request's day of receipt is the day there.
+pub const ZONE: &str = "Europe/Amsterdam";
+
+/// The day `at` falls on in the controller's time zone (UTC when the zone database is missing,
+/// which can only make a deadline a day earlier, never later).
+pub fn day_of(at: Timestamp) -> Date {
+    match jiff::tz::TimeZone::get(ZONE) {
+        Ok(tz) => at.to_zoned(tz).date(),
+        Err(_) => at.to_zoned(jiff::tz::TimeZone::UTC).date(),
+    }
+}
+
+impl NewRequest {
+    /// A request received at `received_at`, its deadlines counted as the law counts them: one
+    /// month, or three with the extension, from the day of receipt in the controller's time zone
+    /// (Art. 12(3) GDPR, Regulation 1182/71, the Dutch Algemene termijnenwet calendar, see
+    /// `custos_rights::due_date`). `None` only past the calendar's range.
+    pub fn counted(
+        kind: RequestKind,
+        subject: SubjectId,
+        purpose: Option<String>,
+        received_at: Timestamp,
+        channel: String,
+    ) -> Option<NewRequest> {
+        let received_on = day_of(received_at);
+        let cal = custos_rights::NlCalendar::new();
+        let due = custos_rights::due_date(received_on, false, &cal)?;
+        let extended = custos_rights::due_date(received_on, true, &cal)?;
+        Some(NewRequest {
+            kind,
+            subject,
+            purpose,
+            received_at,
+            received_on,
+            due_on: due.due,
+            extended_due_on: extended.due,
+            channel,
+            request_id: None,
+        })
+    }
+}
+
 /// A request as stored.
 #[derive(Debug, Clone, Serialize)]
 pub struct Request {
@@ -291,8 +333,21 @@ pub struct Request {
     pub verified_at: Option<Timestamp>,
     /// When it was completed or refused.
     pub closed_at: Option<Timestamp>,
-    /// The channel, the extension's reason, the refusal, the outcome.
+    /// The channel, the extension's reason, the refusal, the outcome. A pending one-time code's
+    /// hash is kept here but never shown.
+    #[serde(serialize_with = "without_code")]
     pub detail: serde_json::Value,
+}
+
+fn without_code<S: serde::Serializer>(detail: &serde_json::Value, s: S) -> Result<S::Ok, S::Error> {
+    match detail.as_object() {
+        Some(obj) if obj.contains_key("code") => {
+            let mut shown = obj.clone();
+            shown.remove("code");
+            serde::Serialize::serialize(&shown, s)
+        }
+        _ => serde::Serialize::serialize(detail, s),
+    }
 }
 
 impl Request {
