@@ -1,0 +1,345 @@
+//! Access export figures for BENCHMARKS.md (issue 6).
+//!
+//! Stores one subject with N records of ~1 KiB (JSON, categories `support` and `usage_log` of the
+//! jbsync example policy, one creation time per second) beside 10 000 records of 100 other
+//! subjects, on SQLite, through `put_batch`. Then, on a freshly opened vault:
+//!
+//! - times the full access answer (`TenantVault::write_answer`: `data.json`, `data.csv` and
+//!   `report.html` in one zip, records streamed from the store once per file) written to a file,
+//!   and samples this process's RSS meanwhile, to show memory stays flat from 10k to 100k;
+//! - times one read pass alone (`for_each_record`, decrypting, writing nothing), as a diagnosis
+//!   of where the answer's time goes;
+//! - times the portability answer (JSON and CSV of the portable records only);
+//! - times the erasure of the same subject (`erase_subject`: keys destroyed, records deleted,
+//!   journaled and audited).
+//!
+//! Run:
+//!
+//! ```sh
+//! cargo bench -p custos-vault --bench export
+//! CUSTOS_BENCH_SIZES=10000,100000,1000000 cargo bench -p custos-vault --bench export
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use custos_policy::Lang;
+use custos_rights::access::ExportError;
+use custos_rights::archive::AnswerKind;
+use custos_vault::{MasterKey, NewRecord, StoreConfig, SubjectId, TenantId, Vault, VaultError};
+use jiff::{SignedDuration, Timestamp};
+
+const TENANT: &str = "acme";
+const SUBJECT: &str = "bench-subject@example.nl";
+const PUT_BATCH: usize = 10_000;
+const OTHERS: usize = 10_000;
+const RUNS: usize = 3;
+
+fn policy() -> custos_policy::Policy {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/policies/jbsync.toml");
+    custos_policy::load(&path)
+        .expect("the example policy loads")
+        .policy
+}
+
+fn master() -> MasterKey {
+    MasterKey::parse(&"6b".repeat(32), "bench").expect("valid key")
+}
+
+fn tenant() -> TenantId {
+    TenantId::new(TENANT).expect("valid")
+}
+
+/// The bench's error type: storage or writing.
+#[derive(Debug)]
+#[allow(dead_code)] // read through Debug when a run fails
+enum BenchError {
+    Vault(VaultError),
+    Export(ExportError),
+}
+
+impl From<VaultError> for BenchError {
+    fn from(e: VaultError) -> Self {
+        BenchError::Vault(e)
+    }
+}
+
+impl From<ExportError> for BenchError {
+    fn from(e: ExportError) -> Self {
+        BenchError::Export(e)
+    }
+}
+
+fn status_kib(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Samples this process's RSS every 5 ms while alive, after resetting the kernel's high-water
+/// mark (`/proc/self/clear_refs`, 5) so VmHWM covers only the measured operation.
+struct RssSampler {
+    stop: Arc<AtomicBool>,
+    peak: Arc<AtomicU64>,
+    handle: Option<std::thread::JoinHandle<()>>,
+    before: u64,
+}
+
+impl RssSampler {
+    fn start() -> Self {
+        let _ = std::fs::write("/proc/self/clear_refs", "5");
+        let before = status_kib("VmRSS:");
+        let stop = Arc::new(AtomicBool::new(false));
+        let peak = Arc::new(AtomicU64::new(before));
+        let handle = {
+            let (stop, peak) = (stop.clone(), peak.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    peak.fetch_max(status_kib("VmRSS:"), Ordering::Relaxed);
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            })
+        };
+        Self {
+            stop,
+            peak,
+            handle: Some(handle),
+            before,
+        }
+    }
+
+    /// (RSS before, peak RSS during) in KiB.
+    fn finish(mut self) -> (u64, u64) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+        let peak = self.peak.load(Ordering::Relaxed).max(status_kib("VmHWM:"));
+        (self.before, peak)
+    }
+}
+
+fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
+}
+
+/// About 1 KiB of JSON: a support message or a usage-log line, varied per record.
+fn payload(i: usize) -> Vec<u8> {
+    const WORDS: [&str; 12] = [
+        "factuur",
+        "koppeling",
+        "agenda",
+        "concept",
+        "antwoord",
+        "klant",
+        "afspraak",
+        "telefoon",
+        "bericht",
+        "offerte",
+        "vraag",
+        "levering",
+    ];
+    let mut text = String::with_capacity(1000);
+    let mut k = i;
+    while text.len() < 900 {
+        text.push_str(WORDS[k % WORDS.len()]);
+        text.push(' ');
+        k = k.wrapping_mul(31).wrapping_add(7);
+    }
+    serde_json::json!({ "n": i, "channel": "email", "subject": format!("Vraag {i}"), "message": text })
+        .to_string()
+        .into_bytes()
+}
+
+fn new_record(who: &str, i: usize, base: Timestamp) -> NewRecord {
+    // Nine in ten are support messages the customer wrote (portable); one in ten usage logs
+    // kept for security on legitimate interest (not portable).
+    let (category, purpose) = if i % 10 == 9 {
+        ("usage_log", "security")
+    } else {
+        ("support", "support")
+    };
+    NewRecord {
+        subject: SubjectId::new(who).expect("valid"),
+        category: category.into(),
+        purposes: vec![purpose.into()],
+        payload: payload(i),
+        created_at: base + SignedDuration::from_secs(i as i64),
+        clocks: BTreeMap::new(),
+    }
+}
+
+fn fill(path: &Path, n: usize) -> Duration {
+    let policy = policy();
+    let mut vault = Vault::open(
+        &StoreConfig::Sqlite {
+            path: path.to_owned(),
+        },
+        master(),
+    )
+    .expect("opens");
+    let mut t = vault.tenant(&tenant());
+    let base: Timestamp = "2026-01-01T00:00:00Z".parse().expect("valid");
+    let start = Instant::now();
+    for chunk in (0..n).collect::<Vec<_>>().chunks(PUT_BATCH) {
+        let batch = chunk
+            .iter()
+            .map(|&i| new_record(SUBJECT, i, base))
+            .collect();
+        t.put_batch(&policy, batch).expect("stored");
+    }
+    let others = (0..OTHERS)
+        .map(|i| new_record(&format!("other-{}@example.nl", i % 100), i, base))
+        .collect();
+    t.put_batch(&policy, others).expect("stored");
+    start.elapsed()
+}
+
+struct Row {
+    n: usize,
+    fill_s: f64,
+    access_s: Vec<f64>,
+    access_bytes: u64,
+    rss_before: u64,
+    rss_peak: u64,
+    stream_s: f64,
+    portability_s: f64,
+    portable: u64,
+    erase_s: f64,
+}
+
+fn answer(vault: &mut Vault, kind: AnswerKind, out: &Path) -> (f64, u64, u64) {
+    let policy = policy();
+    let file = std::fs::File::create(out).expect("answer file");
+    let start = Instant::now();
+    let written = vault
+        .tenant(&tenant())
+        .write_answer::<BenchError>(
+            &policy,
+            &SubjectId::new(SUBJECT).expect("valid"),
+            kind,
+            Lang::Nl,
+            Timestamp::now(),
+            std::io::BufWriter::with_capacity(1 << 16, file),
+        )
+        .expect("the answer is written");
+    (
+        start.elapsed().as_secs_f64(),
+        written.records,
+        written.bytes,
+    )
+}
+
+fn run(dir: &Path, n: usize) -> Row {
+    let db = dir.join(format!("export-{n}.db"));
+    for suffix in ["", "-wal", "-shm", "-erasures.jsonl"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    }
+    let fill_s = fill(&db, n).as_secs_f64();
+    let config = StoreConfig::Sqlite { path: db.clone() };
+    let mut vault = Vault::open(&config, master()).expect("opens");
+    let out = dir.join("answer.zip");
+    let mut access_s = Vec::new();
+    let (mut access_bytes, mut rss_before, mut rss_peak) = (0, 0, 0);
+    for _ in 0..RUNS {
+        let rss = RssSampler::start();
+        let (s, records, bytes) = answer(&mut vault, AnswerKind::Access, &out);
+        let (before, peak) = rss.finish();
+        assert_eq!(records as usize, n, "every record of the subject, once");
+        access_s.push(s);
+        access_bytes = bytes;
+        rss_before = before;
+        rss_peak = rss_peak.max(peak);
+    }
+    access_s.sort_by(f64::total_cmp);
+    // Diagnosis: one pass of reading and decrypting alone, no answer written.
+    let start = Instant::now();
+    let streamed = vault
+        .tenant(&tenant())
+        .for_each_record(&SubjectId::new(SUBJECT).expect("valid"), |r| {
+            std::hint::black_box(r);
+            Ok::<(), VaultError>(())
+        })
+        .expect("streamed");
+    let stream_s = start.elapsed().as_secs_f64();
+    assert_eq!(streamed as usize, n);
+    let (portability_s, portable, _) = answer(&mut vault, AnswerKind::Portability, &out);
+    assert_eq!(portable as usize, n - n / 10, "nine in ten are portable");
+    let _ = std::fs::remove_file(&out);
+    let start = Instant::now();
+    let erased = vault
+        .tenant(&tenant())
+        .erase_subject(&SubjectId::new(SUBJECT).expect("valid"), Timestamp::now())
+        .expect("erased");
+    let erase_s = start.elapsed().as_secs_f64();
+    assert_eq!(erased.counts.records as usize, n);
+    drop(vault);
+    for suffix in ["", "-wal", "-shm", "-erasures.jsonl"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    }
+    Row {
+        n,
+        fill_s,
+        access_s,
+        access_bytes,
+        rss_before,
+        rss_peak,
+        stream_s,
+        portability_s,
+        portable,
+        erase_s,
+    }
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; `cargo test --benches` runs this at the smallest size.
+    let testing = std::env::args().any(|a| a == "--test");
+    let sizes: Vec<usize> = match std::env::var("CUSTOS_BENCH_SIZES") {
+        Ok(s) => s
+            .split(',')
+            .map(|x| {
+                x.trim()
+                    .parse()
+                    .expect("CUSTOS_BENCH_SIZES: comma-separated counts")
+            })
+            .collect(),
+        Err(_) if testing => vec![1_000],
+        Err(_) => vec![10_000, 100_000],
+    };
+    let dir: PathBuf =
+        std::env::temp_dir().join(format!("custos-bench-export-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    println!(
+        "| records of the subject | fill (s) | access answer, median of {RUNS} (s) | fastest / slowest (s) | archive (MiB) | RSS before (MiB) | peak RSS during (MiB) | growth (MiB) | one read pass alone (s) | portability answer (s) | portable records | erase_subject (s) |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    for n in sizes {
+        let r = run(&dir, n);
+        println!(
+            "| {} | {:.1} | {:.3} | {:.3} / {:.3} | {:.0} | {:.1} | {:.1} | {:.1} | {:.3} | {:.3} | {} | {:.3} |",
+            r.n,
+            r.fill_s,
+            r.access_s[r.access_s.len() / 2],
+            r.access_s[0],
+            r.access_s[r.access_s.len() - 1],
+            r.access_bytes as f64 / (1024.0 * 1024.0),
+            mib(r.rss_before),
+            mib(r.rss_peak),
+            mib(r.rss_peak.saturating_sub(r.rss_before)),
+            r.stream_s,
+            r.portability_s,
+            r.portable,
+            r.erase_s,
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
