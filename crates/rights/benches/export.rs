@@ -18,7 +18,8 @@ fn records() -> impl Iterator<Item = ExportRecord> {
         category: "support".into(),
         purposes: vec!["support".into()],
         created_at: "2026-11-20T10:00:00Z".into(),
-        data: serde_json::json!({ "message": text, "n": i }),
+        data: serde_json::value::to_raw_value(&serde_json::json!({ "message": text, "n": i }))
+            .expect("JSON"),
         restriction: None,
     })
 }

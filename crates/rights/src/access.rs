@@ -23,8 +23,9 @@ pub struct ExportRecord {
     pub purposes: Vec<String>,
     /// Creation time (RFC 3339).
     pub created_at: String,
-    /// The data.
-    pub data: serde_json::Value,
+    /// The data, as the JSON text it was stored as (kept verbatim: neither parsed into a tree
+    /// nor re-encoded, so an answer costs little per record and shows exactly what is held).
+    pub data: Box<serde_json::value::RawValue>,
     /// Why the record is kept under restriction (Art. 17(3), 18), e.g. `Art. 17(3)(b) GDPR`;
     /// `None` for a record in everyday processing. Restricted records are still the subject's
     /// data and belong in the answer, marked.
@@ -389,7 +390,7 @@ impl<W: Write> CsvWriter<W> {
             &r.purposes.join(";"),
             &r.created_at,
             r.restriction.as_deref().unwrap_or(""),
-            &r.data.to_string(),
+            r.data.get(),
         ])?;
         self.n += 1;
         Ok(())
@@ -420,23 +421,81 @@ pub fn write_csv(
 
 const REPORT_HEAD: &str = include_str!("../templates/report.html");
 
-fn escape(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for ch in s.chars() {
-        match ch {
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '&' => o.push_str("&amp;"),
-            '"' => o.push_str("&quot;"),
-            '\'' => o.push_str("&#39;"),
-            c => o.push(c),
-        }
+/// Appends `s` with HTML's five special characters escaped; copies the runs between them whole.
+fn escape_into(o: &mut String, s: &str) {
+    let mut last = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let rep = match b {
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'&' => "&amp;",
+            b'"' => "&quot;",
+            b'\'' => "&#39;",
+            _ => continue,
+        };
+        o.push_str(&s[last..i]);
+        o.push_str(rep);
+        last = i + 1;
     }
+    o.push_str(&s[last..]);
+}
+
+/// What the report says about the records as a whole: how many, per category, how many are
+/// restricted, and how many of them the report lists (all of them are in the data files).
+#[derive(Debug, Default, Serialize)]
+pub struct RecordSummary {
+    /// Records in the answer.
+    pub total: u64,
+    /// Records listed in the report.
+    pub shown: u64,
+    /// Records kept under restriction (Art. 17(3), 18).
+    pub restricted: u64,
+    /// Per category, in category order.
+    pub categories: Vec<CategoryCount>,
+}
+
+/// Records of one category.
+#[derive(Debug, Serialize)]
+pub struct CategoryCount {
+    /// Category id.
+    pub id: String,
+    /// Its name in the answer's language (the id when the policy no longer defines it).
+    pub name: String,
+    /// Records.
+    pub records: u64,
+    /// Of which restricted.
+    pub restricted: u64,
+}
+
+/// One record as a row of the report's table; a restricted record says so and why.
+pub fn html_row(lang: Lang, r: &ExportRecord) -> String {
+    let mut o = String::with_capacity(r.data.get().len() + 256);
+    o.push_str("<tr><td>");
+    escape_into(&mut o, &r.id);
+    o.push_str("</td><td>");
+    escape_into(&mut o, &r.category);
+    o.push_str("</td><td>");
+    escape_into(&mut o, &r.purposes.join(", "));
+    o.push_str("</td><td>");
+    escape_into(&mut o, &r.created_at);
+    o.push_str("</td><td>");
+    if let Some(why) = &r.restriction {
+        o.push_str(if lang == Lang::Nl {
+            "beperkt ("
+        } else {
+            "restricted ("
+        });
+        escape_into(&mut o, why);
+        o.push(')');
+    }
+    o.push_str("</td><td><code>");
+    escape_into(&mut o, r.data.get());
+    o.push_str("</code></td></tr>\n");
     o
 }
 
-/// The HTML report, written record by record: the Art. 15(1) information, then every record as
-/// a table row.
+/// The HTML report, written record by record: the Art. 15(1) information, the summary of the
+/// records when given, then records as table rows.
 pub struct HtmlWriter<W: Write> {
     w: W,
     lang: Lang,
@@ -445,42 +504,33 @@ pub struct HtmlWriter<W: Write> {
 
 impl<W: Write> HtmlWriter<W> {
     /// Renders the report's head: everything up to the records table's body.
-    pub fn start(mut w: W, lang: Lang, info: &Article15) -> Result<Self, ExportError> {
+    pub fn start(
+        mut w: W,
+        lang: Lang,
+        info: &Article15,
+        summary: Option<&RecordSummary>,
+    ) -> Result<Self, ExportError> {
         let mut env = minijinja::Environment::new();
         env.add_template("report.html", REPORT_HEAD)
             .map_err(|e| ExportError::Render(e.to_string()))?;
         let head = env
             .get_template("report.html")
-            .and_then(|t| t.render(minijinja::context! { lang => lang.code(), i => info }))
+            .and_then(|t| {
+                t.render(minijinja::context! { lang => lang.code(), i => info, s => summary })
+            })
             .map_err(|e| ExportError::Render(e.to_string()))?;
         w.write_all(head.as_bytes())?;
         Ok(Self { w, lang, n: 0 })
     }
 
-    /// Appends one record as a table row; a restricted record says so and why.
+    /// Appends one record as a table row (see [`html_row`]).
     pub fn push(&mut self, r: &ExportRecord) -> Result<(), ExportError> {
-        let status = match &r.restriction {
-            None => String::new(),
-            Some(why) => format!(
-                "{} ({})",
-                if self.lang == Lang::Nl {
-                    "beperkt"
-                } else {
-                    "restricted"
-                },
-                escape(why)
-            ),
-        };
-        writeln!(
-            self.w,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
-            escape(&r.id),
-            escape(&r.category),
-            escape(&r.purposes.join(", ")),
-            escape(&r.created_at),
-            status,
-            escape(&r.data.to_string())
-        )?;
+        self.push_row(&html_row(self.lang, r))
+    }
+
+    /// Appends a row rendered earlier by [`html_row`].
+    pub fn push_row(&mut self, row: &str) -> Result<(), ExportError> {
+        self.w.write_all(row.as_bytes())?;
         self.n += 1;
         Ok(())
     }
@@ -500,7 +550,7 @@ pub fn write_html(
     info: &Article15,
     records: impl Iterator<Item = ExportRecord>,
 ) -> Result<u64, ExportError> {
-    let mut h = HtmlWriter::start(w, lang, info)?;
+    let mut h = HtmlWriter::start(w, lang, info, None)?;
     for r in records {
         h.push(&r)?;
     }
@@ -527,7 +577,10 @@ mod tests {
             category: category.into(),
             purposes: vec![purpose.into()],
             created_at: "2026-11-20T10:00:00Z".into(),
-            data: serde_json::json!({ "n": i, "text": "<b>hi</b>" }),
+            data: serde_json::value::to_raw_value(
+                &serde_json::json!({ "n": i, "text": "<b>hi</b>" }),
+            )
+            .expect("JSON"),
             restriction: None,
         }
     }

@@ -5,12 +5,13 @@
 //! The archive is written in one forward pass to any [`Write`] (a file, an HTTP body): each
 //! entry is stored uncompressed, its CRC-32 and size follow it in a data descriptor, and the
 //! central directory comes last (ZIP64 records are added only when a size or an offset passes
-//! 4 GiB). Records are never collected: the record source is asked once per file and pushes
-//! its records one by one, so memory stays flat however many records the subject has.
+//! 4 GiB). Records are never collected: the record source is asked once per data file and
+//! pushes its records one by one, so memory stays flat however many records the subject has;
+//! the report lists the first [`REPORT_ROWS`] and counts the rest.
 //! Storing rather than deflating keeps the answer fast to write (the figure in BENCHMARKS.md);
 //! the JSON and CSV stay readable by any tool.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, BufWriter, Write};
 
 use custos_policy::{Lang, Policy};
@@ -18,7 +19,8 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use crate::access::{
-    CsvWriter, ExportError, ExportRecord, HtmlWriter, JsonWriter, article15, portable,
+    CategoryCount, CsvWriter, ExportError, ExportRecord, HtmlWriter, JsonWriter, RecordSummary,
+    article15, html_row, portable,
 };
 
 /// Which right the answer serves.
@@ -66,9 +68,22 @@ pub struct Written {
 pub type Source<'a, E> =
     dyn FnMut(&mut dyn FnMut(ExportRecord) -> Result<(), E>) -> Result<(), E> + 'a;
 
+/// Records the report lists at most; all of them are in `data.json` and `data.csv`. A table of
+/// a hundred thousand rows is not something a person reads, and a browser barely opens it.
+pub const REPORT_ROWS: u64 = 1000;
+
+/// Bytes of rendered rows the report holds at most (the rows wait in memory until the report
+/// is written, after the data files).
+pub const REPORT_BYTES: usize = 4 << 20;
+
 /// Writes the answer archive to `out`. `categories` are the categories of the subject's records
 /// (restricted ones included); the report's Art. 15(1) information is drawn from the policy for
 /// them. `at` dates the archive's entries.
+///
+/// The source is read twice, once for `data.json` and once for `data.csv`; the first pass also
+/// counts the records per category and keeps the report's rows (the first [`REPORT_ROWS`], within
+/// [`REPORT_BYTES`]), so `report.html` needs no pass of its own. It says how many records there
+/// are, per category and restricted, and where all of them are.
 ///
 /// Fails with [`ExportError::Changed`] if the source gives a different number of records for one
 /// file than for another; nothing half-consistent is presented as complete.
@@ -87,62 +102,79 @@ pub fn write_answer<E: From<ExportError>>(
         AnswerKind::Portability => None,
     };
     let keep = |r: &ExportRecord| kind == AnswerKind::Access || portable(policy, r);
-    let mut counts: Vec<(&'static str, u64)> = Vec::new();
-    for &file in kind.files() {
-        let n = zip.entry(file, |w| -> Result<u64, E> {
-            match file {
-                JSON => {
-                    let mut j = JsonWriter::start(w, info.as_ref())?;
-                    records(&mut |r| {
-                        if keep(&r) {
-                            j.push(&r)?;
-                        }
-                        Ok(())
-                    })?;
-                    Ok(j.finish()?.1)
-                }
-                CSV => {
-                    let mut c = CsvWriter::start(w)?;
-                    records(&mut |r| {
-                        if keep(&r) {
-                            c.push(&r)?;
-                        }
-                        Ok(())
-                    })?;
-                    Ok(c.finish()?.1)
-                }
-                _ => {
-                    let info = info.as_ref().ok_or_else(|| {
-                        ExportError::Render("the report needs the Art. 15(1) information".into())
-                    })?;
-                    let mut h = HtmlWriter::start(w, lang, info)?;
-                    records(&mut |r| {
-                        if keep(&r) {
-                            h.push(&r)?;
-                        }
-                        Ok(())
-                    })?;
-                    Ok(h.finish()?.1)
+    let report = kind == AnswerKind::Access;
+    let mut per_category: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    let mut rows = String::new();
+    let mut shown = 0u64;
+    let total = zip.entry(JSON, |w| -> Result<u64, E> {
+        let mut j = JsonWriter::start(w, info.as_ref())?;
+        records(&mut |r| {
+            if !keep(&r) {
+                return Ok(());
+            }
+            j.push(&r)?;
+            if report {
+                let c = per_category.entry(r.category.clone()).or_default();
+                c.0 += 1;
+                c.1 += u64::from(r.restriction.is_some());
+                if shown < REPORT_ROWS && rows.len() < REPORT_BYTES {
+                    rows.push_str(&html_row(lang, &r));
+                    shown += 1;
                 }
             }
+            Ok(())
         })?;
-        if let Some(&(first_file, first)) = counts.first()
-            && first != n
-        {
-            return Err(ExportError::Changed {
-                first_file,
-                first,
-                second_file: file,
-                second: n,
+        Ok(j.finish()?.1)
+    })?;
+    let csv = zip.entry(CSV, |w| -> Result<u64, E> {
+        let mut c = CsvWriter::start(w)?;
+        records(&mut |r| {
+            if keep(&r) {
+                c.push(&r)?;
             }
-            .into());
+            Ok(())
+        })?;
+        Ok(c.finish()?.1)
+    })?;
+    if csv != total {
+        return Err(ExportError::Changed {
+            first_file: JSON,
+            first: total,
+            second_file: CSV,
+            second: csv,
         }
-        counts.push((file, n));
+        .into());
+    }
+    if let Some(info) = &info {
+        let summary = RecordSummary {
+            total,
+            shown,
+            restricted: per_category.values().map(|c| c.1).sum(),
+            categories: per_category
+                .into_iter()
+                .map(|(id, (records, restricted))| CategoryCount {
+                    name: info
+                        .categories
+                        .iter()
+                        .find(|c| c.id == id)
+                        .map_or_else(|| id.clone(), |c| c.name.clone()),
+                    id,
+                    records,
+                    restricted,
+                })
+                .collect(),
+        };
+        zip.entry(HTML, |w| -> Result<(), E> {
+            let mut h = HtmlWriter::start(w, lang, info, Some(&summary))?;
+            h.push_row(&rows)?;
+            h.finish()?;
+            Ok(())
+        })?;
     }
     let bytes = zip.finish().map_err(ExportError::from)?;
     Ok(Written {
         kind,
-        records: counts.first().map_or(0, |c| c.1),
+        records: total,
         files: kind.files().to_vec(),
         bytes,
     })
@@ -398,7 +430,10 @@ mod tests {
             category: category.into(),
             purposes: vec![purpose.into()],
             created_at: "2026-11-20T10:00:00Z".into(),
-            data: serde_json::json!({ "n": i, "naam": "Jänsen, \"J\"" }),
+            data: serde_json::value::to_raw_value(
+                &serde_json::json!({ "n": i, "naam": "Jänsen, \"J\"" }),
+            )
+            .expect("JSON"),
             restriction: (i == 1).then(|| "Art. 17(3)(b) GDPR".to_owned()),
         }
     }
@@ -489,7 +524,29 @@ mod tests {
         assert_eq!(&rows[0][5], r#"{"n":0,"naam":"Jänsen, \"J\""}"#);
         let html = std::fs::read_to_string(out.join("report.html")).expect("report.html");
         assert!(html.contains("restricted (Art. 17(3)(b) GDPR)"));
+        assert!(html.contains("We hold 3 records about you, 1 of them restricted"));
+        assert!(html.contains("They are listed below"));
         assert_eq!(html.matches("<tr><td>r").count(), 3);
+    }
+
+    #[test]
+    fn the_report_lists_the_first_records_and_says_where_all_of_them_are() {
+        let n = REPORT_ROWS as usize + 5;
+        let recs: Vec<_> = (0..n).map(|i| rec(i + 10, "support", "support")).collect();
+        let (dir, written) = answer(AnswerKind::Access, &recs, "many");
+        assert_eq!(written.records, n as u64);
+        if extract(&dir).is_none() {
+            return;
+        }
+        let out = dir.join("out");
+        let html = std::fs::read_to_string(out.join("report.html")).expect("report.html");
+        assert_eq!(html.matches("<tr><td>r").count(), REPORT_ROWS as usize);
+        assert!(html.contains(&format!(
+            "This report lists the first {REPORT_ROWS}; all {n} are in data.csv"
+        )));
+        assert!(html.contains(&format!("<li>Support communication: {n}</li>")));
+        let csv = std::fs::read_to_string(out.join("data.csv")).expect("data.csv");
+        assert_eq!(csv.lines().count(), n + 1);
     }
 
     #[test]

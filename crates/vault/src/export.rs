@@ -14,6 +14,7 @@ use custos_policy::{Lang, Policy};
 use custos_rights::access::{ExportError, ExportRecord};
 use custos_rights::archive::{self, AnswerKind, Written};
 use jiff::Timestamp;
+use serde_json::value::RawValue;
 
 use crate::error::{Result, VaultError};
 use crate::ids::SubjectId;
@@ -34,15 +35,18 @@ pub struct SubjectRecord {
 }
 
 impl SubjectRecord {
-    /// The record as it appears in an answer: the payload as JSON when it is JSON, else as text
-    /// (or hex digits when it is not UTF-8), so that nothing stored is left out.
+    /// The record as it appears in an answer: the payload verbatim when it is JSON, else as a
+    /// JSON string of its text (or of its hex digits when it is not UTF-8), so that nothing
+    /// stored is left out.
     pub fn to_export(&self) -> ExportRecord {
         let r = &self.record;
-        let data = serde_json::from_slice(&r.payload).unwrap_or_else(|_| {
-            serde_json::Value::String(match std::str::from_utf8(&r.payload) {
+        let data = serde_json::from_slice::<Box<RawValue>>(&r.payload).unwrap_or_else(|_| {
+            let text = match std::str::from_utf8(&r.payload) {
                 Ok(text) => text.to_owned(),
                 Err(_) => crate::ids::hex(&r.payload),
-            })
+            };
+            // A string always encodes.
+            serde_json::value::to_raw_value(&text).unwrap_or_default()
         });
         ExportRecord {
             id: r.id.as_str().to_owned(),
