@@ -221,6 +221,9 @@ pub enum VaultError {
         "record {0} is restricted (Art. 17(3)(b) / Art. 18 GDPR): it is kept only because the law requires it and may not be processed otherwise"
     )]
     Restricted(RecordId),
+    /// A consent, acceptance or approval call was refused.
+    #[error(transparent)]
+    Consent(crate::consent::ConsentCallError),
     /// A data-subject request could not go ahead.
     #[error(transparent)]
     Request(#[from] crate::rights::RequestError),

@@ -203,6 +203,11 @@ impl RecordIdentity<'_> {
 }
 
 impl KeyRing {
+    /// A key of its own for `info`, derived from the master key (HKDF-SHA256).
+    pub(crate) fn derived(&self, info: &[u8]) -> Zeroizing<[u8; 32]> {
+        self.master.derive(info)
+    }
+
     pub(crate) fn new(master: MasterKey) -> Self {
         let pseudonym_key = master.derive(b"custos/vault/pseudonym/v1");
         Self {

@@ -19,6 +19,7 @@
 //! [`list`](TenantVault::list), [`erase_subject`](TenantVault::erase_subject), and
 //! [`Vault::rotate_keys`].
 
+pub mod consent;
 mod error;
 pub mod export;
 mod ids;

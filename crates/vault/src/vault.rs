@@ -462,6 +462,13 @@ impl TenantVault<'_> {
         &self.vault.audit_key
     }
 
+    /// A key of this tenant's own for `purpose`, derived from the master key.
+    pub(crate) fn tenant_key(&self, purpose: &str) -> zeroize::Zeroizing<[u8; 32]> {
+        self.vault
+            .keys
+            .derived(format!("custos/{purpose}/v1/{}", self.tenant.as_str()).as_bytes())
+    }
+
     pub(crate) fn actor(&self) -> &str {
         &self.actor
     }

@@ -215,6 +215,69 @@ const MIGRATIONS: &[(i64, &str)] = &[
       END LOOP;
     END $$;",
     ),
+    (
+        4,
+        // Consent (issue 7): the append-only consent ledger, acceptances of statement versions,
+        // the marketing suppression list (keyed hashes only) and approval gates with one-time
+        // tokens (hashes only).
+        "CREATE TABLE consent_entries (
+        tenant_id      TEXT NOT NULL,
+        pseudonym      TEXT NOT NULL,
+        purpose        TEXT NOT NULL,
+        seq            BIGINT NOT NULL,
+        kind           TEXT NOT NULL,
+        at             BIGINT NOT NULL,
+        notice_version TEXT NOT NULL,
+        notice_hash    TEXT NOT NULL,
+        channel        TEXT NOT NULL,
+        proof          TEXT NOT NULL,
+        recorded_at    BIGINT NOT NULL,
+        PRIMARY KEY (tenant_id, pseudonym, purpose, seq)
+    );
+    CREATE TABLE acceptances (
+        tenant_id   TEXT NOT NULL,
+        pseudonym   TEXT NOT NULL,
+        version     TEXT NOT NULL,
+        notice_hash TEXT NOT NULL,
+        at          BIGINT NOT NULL,
+        channel     TEXT NOT NULL,
+        proof       TEXT NOT NULL,
+        PRIMARY KEY (tenant_id, pseudonym, version)
+    );
+    CREATE TABLE suppression (
+        tenant_id TEXT NOT NULL,
+        entry     TEXT NOT NULL,
+        reason    TEXT NOT NULL,
+        added_at  BIGINT NOT NULL,
+        PRIMARY KEY (tenant_id, entry)
+    );
+    CREATE TABLE approvals (
+        tenant_id        TEXT NOT NULL,
+        approval_id      TEXT NOT NULL,
+        action           TEXT NOT NULL,
+        item             TEXT NOT NULL,
+        state            TEXT NOT NULL,
+        requested_by     TEXT NOT NULL,
+        requested_at     BIGINT NOT NULL,
+        decided_by       TEXT,
+        decided_at       BIGINT,
+        reason           TEXT,
+        token_hash       TEXT,
+        token_expires_at BIGINT,
+        token_used_at    BIGINT,
+        PRIMARY KEY (tenant_id, approval_id)
+    );
+    CREATE UNIQUE INDEX approvals_by_token ON approvals (tenant_id, token_hash);
+    DO $$ DECLARE t TEXT; BEGIN
+      FOREACH t IN ARRAY ARRAY['consent_entries', 'acceptances', 'suppression', 'approvals'] LOOP
+        EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
+        EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t);
+        EXECUTE format('CREATE POLICY tenant_isolation ON %I
+                          USING (tenant_id = current_setting(''custos.tenant'', true))
+                          WITH CHECK (tenant_id = current_setting(''custos.tenant'', true))', t);
+      END LOOP;
+    END $$;",
+    ),
 ];
 
 /// Serialises migrations between servers starting at once (an arbitrary constant).

@@ -170,6 +170,60 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ) STRICT;
     CREATE INDEX notifications_due ON notifications (tenant_id, next_attempt_at) WHERE state = 'pending';",
     ),
+    (
+        4,
+        // Consent (issue 7): the append-only consent ledger, acceptances of statement versions,
+        // the marketing suppression list (keyed hashes only) and approval gates with one-time
+        // tokens (hashes only).
+        "CREATE TABLE consent_entries (
+        tenant_id      TEXT NOT NULL,
+        pseudonym      TEXT NOT NULL,
+        purpose        TEXT NOT NULL,
+        seq            INTEGER NOT NULL,
+        kind           TEXT NOT NULL,
+        at             INTEGER NOT NULL,
+        notice_version TEXT NOT NULL,
+        notice_hash    TEXT NOT NULL,
+        channel        TEXT NOT NULL,
+        proof          TEXT NOT NULL,
+        recorded_at    INTEGER NOT NULL,
+        PRIMARY KEY (tenant_id, pseudonym, purpose, seq)
+    ) STRICT;
+    CREATE TABLE acceptances (
+        tenant_id   TEXT NOT NULL,
+        pseudonym   TEXT NOT NULL,
+        version     TEXT NOT NULL,
+        notice_hash TEXT NOT NULL,
+        at          INTEGER NOT NULL,
+        channel     TEXT NOT NULL,
+        proof       TEXT NOT NULL,
+        PRIMARY KEY (tenant_id, pseudonym, version)
+    ) STRICT;
+    CREATE TABLE suppression (
+        tenant_id TEXT NOT NULL,
+        entry     TEXT NOT NULL,
+        reason    TEXT NOT NULL,
+        added_at  INTEGER NOT NULL,
+        PRIMARY KEY (tenant_id, entry)
+    ) STRICT;
+    CREATE TABLE approvals (
+        tenant_id        TEXT NOT NULL,
+        approval_id      TEXT NOT NULL,
+        action           TEXT NOT NULL,
+        item             TEXT NOT NULL,
+        state            TEXT NOT NULL,
+        requested_by     TEXT NOT NULL,
+        requested_at     INTEGER NOT NULL,
+        decided_by       TEXT,
+        decided_at       INTEGER,
+        reason           TEXT,
+        token_hash       TEXT,
+        token_expires_at INTEGER,
+        token_used_at    INTEGER,
+        PRIMARY KEY (tenant_id, approval_id)
+    ) STRICT;
+    CREATE UNIQUE INDEX approvals_by_token ON approvals (tenant_id, token_hash);",
+    ),
 ];
 
 /// The vault on one SQLite file.

@@ -6,6 +6,7 @@
 mod audited;
 mod backup;
 mod cases;
+mod consent;
 mod export;
 mod faults;
 mod harness;
@@ -125,4 +126,24 @@ export_suite!(
     an_access_answer_includes_records_kept_under_restriction_marked,
     a_portability_answer_holds_only_provided_data_on_consent_or_contract,
     an_answer_is_audited_with_counts_and_the_pseudonym_only,
+);
+
+macro_rules! consent_suite {
+    ($($case:ident),* $(,)?) => {
+        mod consent_sqlite {
+            $( #[test] fn $case() { crate::consent::$case(&crate::harness::Backend::sqlite(stringify!($case))); } )*
+        }
+        mod consent_postgres {
+            $( #[test] fn $case() {
+                if let Some(b) = crate::harness::Backend::postgres(stringify!($case)) { crate::consent::$case(&b); }
+            } )*
+        }
+    };
+}
+
+consent_suite!(
+    the_consent_ledger_grows_forward_and_refuses_what_is_not_consent,
+    stale_consent_and_statement_acceptance,
+    suppression_outlives_erasure_and_gpc_objects_to_marketing,
+    approval_gates_issue_one_time_tokens,
 );

@@ -1,0 +1,482 @@
+//! Consent on stored data: the append-only ledger and its refusals, stale consent, acceptance of
+//! statement versions, the suppression list that outlives an erasure, Global Privacy Control,
+//! approval gates with one-time tokens, and the decision call that gathers all of it.
+
+use std::path::Path;
+
+use custos_consent::ledger::{ConsentError, ConsentKind, ConsentState};
+use custos_policy::{Policy, SourceFile};
+use custos_vault::consent::{ConsentCallError, ConsentRecord, DecisionQuery};
+use custos_vault::{SubjectId, VaultError};
+use jiff::{Timestamp, ToSpan};
+
+use crate::harness::{Backend, record, subject, tenant, ts};
+
+fn jbsync() -> Policy {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/policies/jbsync.toml");
+    let text = std::fs::read_to_string(path).expect("example policy");
+    custos_policy::load_source(SourceFile::new("jbsync.toml", &text))
+        .expect("policy loads")
+        .policy
+}
+
+const HASH: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+
+fn entry(purpose: &str, kind: ConsentKind, at: &str, version: &str) -> ConsentRecord {
+    ConsentRecord {
+        purpose: purpose.into(),
+        kind,
+        at: ts(at),
+        notice_version: version.into(),
+        notice_hash: HASH.into(),
+        channel: "web".into(),
+        proof: "form settings-7, ip 192.0.2.0/24".into(),
+    }
+}
+
+fn consent_error(e: VaultError) -> ConsentCallError {
+    match e {
+        VaultError::Consent(c) => c,
+        other => panic!("expected a consent error, got {other:?}"),
+    }
+}
+
+fn query<'a>(who: &'a SubjectId, purpose: &'a str, category: &'a str) -> DecisionQuery<'a> {
+    DecisionQuery {
+        subject: who,
+        purpose,
+        category,
+        record: None,
+        address: None,
+        gpc: false,
+        action: None,
+        approval_token: None,
+        stale_versions: &[],
+    }
+}
+
+fn rules(d: &custos_consent::decision::Decision) -> Vec<&'static str> {
+    d.denied_by().collect()
+}
+
+/// Grant, withdraw, and every refusal the ledger knows; the audit keeps no proof.
+pub fn the_consent_ledger_grows_forward_and_refuses_what_is_not_consent(b: &Backend) {
+    let policy = jbsync();
+    let mut v = b.open();
+    let mut t = v.tenant(&tenant("acme")).acting_as("app-key");
+    let who = subject("ann@example.com");
+    let now = ts("2026-05-01T12:00:00Z");
+
+    let q = query(&who, "style_learning", "style_profile");
+    let d = t.decide(&policy, &q, now).expect("decision");
+    assert!(!d.allowed);
+    assert!(rules(&d).contains(&"consent.absent"), "{:?}", rules(&d));
+
+    let s = t
+        .record_consent(
+            &policy,
+            &who,
+            &entry(
+                "style_learning",
+                ConsentKind::Grant,
+                "2026-05-01T10:00:00Z",
+                "2026-04",
+            ),
+            now,
+        )
+        .expect("granted");
+    assert!(matches!(s, ConsentState::Granted { .. }));
+    assert!(t.decide(&policy, &q, now).expect("decision").allowed);
+
+    let s = t
+        .record_consent(
+            &policy,
+            &who,
+            &entry(
+                "style_learning",
+                ConsentKind::Withdraw,
+                "2026-05-01T11:00:00Z",
+                "2026-04",
+            ),
+            now,
+        )
+        .expect("withdrawn in one call");
+    assert!(matches!(s, ConsentState::Withdrawn { .. }));
+    let d = t.decide(&policy, &q, now).expect("decision");
+    assert!(!d.allowed, "{:?}", d);
+
+    let e = t
+        .record_consent(
+            &policy,
+            &who,
+            &entry(
+                "style_learning",
+                ConsentKind::Withdraw,
+                "2026-05-01T11:30:00Z",
+                "2026-04",
+            ),
+            now,
+        )
+        .expect_err("nothing to withdraw");
+    assert!(matches!(
+        consent_error(e),
+        ConsentCallError::Ledger(ConsentError::NothingToWithdraw(_))
+    ));
+    let e = t
+        .record_consent(
+            &policy,
+            &who,
+            &entry(
+                "style_learning",
+                ConsentKind::Grant,
+                "2026-05-01T09:00:00Z",
+                "2026-04",
+            ),
+            now,
+        )
+        .expect_err("older than the last entry");
+    assert!(matches!(
+        consent_error(e),
+        ConsentCallError::Ledger(ConsentError::OutOfOrder { .. })
+    ));
+    let e = t
+        .record_consent(
+            &policy,
+            &who,
+            &entry(
+                "billing",
+                ConsentKind::Grant,
+                "2026-05-01T11:00:00Z",
+                "2026-04",
+            ),
+            now,
+        )
+        .expect_err("billing rests on a legal obligation");
+    assert!(matches!(
+        consent_error(e),
+        ConsentCallError::Ledger(ConsentError::NotConsentBased { .. })
+    ));
+    let e = t
+        .record_consent(
+            &policy,
+            &who,
+            &entry(
+                "style_lerning",
+                ConsentKind::Grant,
+                "2026-05-01T11:00:00Z",
+                "2026-04",
+            ),
+            now,
+        )
+        .expect_err("undefined");
+    assert!(matches!(
+        consent_error(e),
+        ConsentCallError::Ledger(ConsentError::UnknownPurpose(_))
+    ));
+    let mut full_ip = entry(
+        "style_learning",
+        ConsentKind::Grant,
+        "2026-05-01T11:40:00Z",
+        "2026-04",
+    );
+    full_ip.proof = "form 7 from 192.0.2.41".into();
+    assert!(matches!(
+        consent_error(
+            t.record_consent(&policy, &who, &full_ip, now)
+                .expect_err("full ip")
+        ),
+        ConsentCallError::FullIp
+    ));
+    let mut bad_hash = entry(
+        "style_learning",
+        ConsentKind::Grant,
+        "2026-05-01T11:40:00Z",
+        "2026-04",
+    );
+    bad_hash.notice_hash = "abc".into();
+    assert!(matches!(
+        consent_error(
+            t.record_consent(&policy, &who, &bad_hash, now)
+                .expect_err("hash")
+        ),
+        ConsentCallError::BadHash
+    ));
+
+    let history = t.consent_history(&who).expect("history");
+    assert_eq!(
+        history.len(),
+        2,
+        "refused entries leave no trace in the ledger"
+    );
+    let audit = t
+        .audit(&custos_audit::Query {
+            limit: 100,
+            ..custos_audit::Query::default()
+        })
+        .expect("audit");
+    let actions: Vec<&str> = audit
+        .iter()
+        .map(|e| e.action.as_str())
+        .filter(|a| a.starts_with("consent."))
+        .collect();
+    assert_eq!(actions, ["consent.granted", "consent.withdrawn"]);
+    assert!(
+        audit
+            .iter()
+            .all(|e| !e.details.contains("192.0.2") && !e.details.contains("ann@"))
+    );
+}
+
+/// Consent given under a notice version whose change needs consent again is stale, and a stale
+/// consent allows nothing. A new statement version must be accepted at the next login.
+pub fn stale_consent_and_statement_acceptance(b: &Backend) {
+    let policy = jbsync();
+    let mut v = b.open();
+    let mut t = v.tenant(&tenant("acme"));
+    let who = subject("bob@example.com");
+    let now = ts("2026-06-01T12:00:00Z");
+    t.record_consent(
+        &policy,
+        &who,
+        &entry(
+            "style_learning",
+            ConsentKind::Grant,
+            "2026-03-01T10:00:00Z",
+            "2026-01",
+        ),
+        now,
+    )
+    .expect("granted");
+    let states = t
+        .consent_states(&policy, &who, &["2026-01"])
+        .expect("states");
+    let sl = states
+        .iter()
+        .find(|s| s.purpose == "style_learning")
+        .expect("style_learning");
+    assert!(sl.stale);
+    let fresh = t.consent_states(&policy, &who, &[]).expect("states");
+    assert!(
+        !fresh
+            .iter()
+            .find(|s| s.purpose == "style_learning")
+            .unwrap()
+            .stale
+    );
+    let mut q = query(&who, "style_learning", "style_profile");
+    assert!(t.decide(&policy, &q, now).unwrap().allowed);
+    let stale = ["2026-01"];
+    q.stale_versions = &stale;
+    assert!(
+        !t.decide(&policy, &q, now).unwrap().allowed,
+        "stale consent allows nothing"
+    );
+
+    assert!(t.must_accept(&who, "2026-06").expect("query"));
+    assert!(
+        t.accept_statement(&who, "2026-06", HASH, now, "app", "login screen", now)
+            .expect("accepted")
+    );
+    assert!(!t.must_accept(&who, "2026-06").expect("query"));
+    assert!(
+        !t.accept_statement(&who, "2026-06", HASH, now, "app", "login screen", now)
+            .expect("again"),
+        "once is enough"
+    );
+    assert!(
+        t.must_accept(&who, "2026-09").expect("query"),
+        "a newer version must be accepted again"
+    );
+}
+
+/// The suppression list holds keyed hashes only, matches however the address is written, and
+/// outlives the subject's erasure; GPC objects to direct marketing for the subject.
+pub fn suppression_outlives_erasure_and_gpc_objects_to_marketing(b: &Backend) {
+    let policy = jbsync();
+    let mut v = b.open();
+    let mut t = v.tenant(&tenant("acme"));
+    let who = subject("carol");
+    let now = ts("2026-07-01T12:00:00Z");
+    t.put(&policy, record("carol", "hello")).expect("stored");
+
+    let mut q = query(&who, "customer_email", "account");
+    assert!(
+        t.decide(&policy, &q, now).unwrap().allowed,
+        "soft opt-in mail to a customer"
+    );
+    assert!(
+        t.suppress("Carol@Example.com ", "opt_out", now)
+            .expect("added")
+    );
+    assert!(
+        !t.suppress("carol@example.com", "opt_out", now)
+            .expect("idempotent")
+    );
+    q.address = Some("carol@EXAMPLE.com");
+    let d = t.decide(&policy, &q, now).unwrap();
+    assert!(
+        !d.allowed && rules(&d).contains(&"suppression"),
+        "{:?}",
+        rules(&d)
+    );
+    t.erase_subject(&who, now).expect("erased");
+    assert!(
+        t.is_suppressed("carol@example.com")
+            .expect("still there after erasure")
+    );
+    drop(t);
+    assert!(
+        !b.raw_contains(b"carol@example.com") && !b.raw_contains(b"Carol@Example.com"),
+        "only a keyed hash is stored"
+    );
+
+    let mut t = v.tenant(&tenant("acme"));
+    let dave = subject("dave");
+    let q = query(&dave, "customer_email", "account");
+    assert!(t.decide(&policy, &q, now).unwrap().allowed);
+    assert!(
+        t.record_gpc(&dave, Some("dave@example.com"), now)
+            .expect("gpc")
+    );
+    assert!(!t.record_gpc(&dave, None, now).expect("idempotent"));
+    let d = t.decide(&policy, &q, now).unwrap();
+    assert!(
+        !d.allowed,
+        "GPC objects to direct marketing: {:?}",
+        rules(&d)
+    );
+    assert!(t.is_suppressed("dave@example.com").unwrap());
+    assert!(
+        t.decide(&policy, &query(&dave, "service", "account"), now)
+            .unwrap()
+            .allowed,
+        "the service itself goes on"
+    );
+}
+
+/// JBSync: an AI draft is sent only after a person approved it, with a token good for one send.
+pub fn approval_gates_issue_one_time_tokens(b: &Backend) {
+    let policy = jbsync();
+    let mut v = b.open();
+    let mut t = v.tenant(&tenant("acme")).acting_as("app-key");
+    let who = subject("erin");
+    let now = ts("2026-08-01T12:00:00Z");
+    // Auto-drafts are opt-in (JBSync): the person switched them on.
+    t.record_consent(
+        &policy,
+        &who,
+        &entry(
+            "auto_draft",
+            ConsentKind::Grant,
+            "2026-07-01T10:00:00Z",
+            "2026-04",
+        ),
+        now,
+    )
+    .expect("opted in");
+    let a = t
+        .request_approval("draft.send", "draft-42", now)
+        .expect("registered");
+    assert_eq!(a.state, "pending");
+    let mut q = query(&who, "auto_draft", "draft");
+    q.action = Some("draft.send");
+    let d = t.decide(&policy, &q, now).unwrap();
+    assert_eq!(rules(&d), ["approval.required"]);
+
+    let mut t = v.tenant(&tenant("acme")).acting_as("user:reviewer-7");
+    let e = t
+        .decide_approval(&a.approval_id, false, None, now)
+        .expect_err("a rejection needs a reason");
+    assert!(matches!(
+        consent_error(e),
+        ConsentCallError::Empty("reason")
+    ));
+    let (approved, token) = t
+        .decide_approval(&a.approval_id, true, None, now)
+        .expect("approved");
+    assert_eq!(approved.decided_by.as_deref(), Some("user:reviewer-7"));
+    let token = token.expect("a token");
+    let e = t
+        .decide_approval(&a.approval_id, false, Some("changed my mind"), now)
+        .expect_err("decided");
+    assert!(matches!(
+        consent_error(e),
+        ConsentCallError::AlreadyDecided { .. }
+    ));
+
+    let mut t = v.tenant(&tenant("acme")).acting_as("app-key");
+    q.approval_token = Some(&token);
+    let wrong_purpose = {
+        let mut w = query(&who, "auto_draft", "credentials");
+        w.action = Some("draft.send");
+        w.approval_token = Some(&token);
+        t.decide(&policy, &w, now).unwrap()
+    };
+    assert!(
+        !wrong_purpose.allowed,
+        "denied anyway: the token is not spent"
+    );
+    assert!(
+        t.decide(&policy, &q, now).unwrap().allowed,
+        "approved: one send"
+    );
+    let replay = t.decide(&policy, &q, now).unwrap();
+    assert!(!replay.allowed);
+    assert!(
+        rules(&replay).contains(&"approval.token"),
+        "{:?}",
+        rules(&replay)
+    );
+    assert!(
+        replay
+            .reasons
+            .iter()
+            .any(|r| r.detail.contains("already used"))
+    );
+
+    let b2 = t
+        .request_approval("draft.send", "draft-43", now)
+        .expect("registered");
+    let (_, token2) = v
+        .tenant(&tenant("acme"))
+        .acting_as("user:reviewer-7")
+        .decide_approval(&b2.approval_id, true, None, now)
+        .expect("approved");
+    let mut t = v.tenant(&tenant("acme"));
+    let token2 = token2.unwrap();
+    let mut late = q.clone();
+    late.approval_token = Some(&token2);
+    let later: Timestamp = now + 16.minutes();
+    let d = t.decide(&policy, &late, later).unwrap();
+    assert!(
+        d.reasons.iter().any(|r| r.detail.contains("expired")),
+        "{:?}",
+        d.reasons
+    );
+    let e = t
+        .use_approval_token("draft.send", "not-a-token", now)
+        .expect_err("unknown");
+    assert!(matches!(consent_error(e), ConsentCallError::TokenInvalid));
+
+    let audit = t
+        .audit(&custos_audit::Query {
+            limit: 100,
+            ..custos_audit::Query::default()
+        })
+        .unwrap();
+    let who_did: Vec<(&str, &str)> = audit
+        .iter()
+        .filter(|e| e.action.starts_with("approval."))
+        .map(|e| (e.action.as_str(), e.actor.as_str()))
+        .collect();
+    assert_eq!(
+        who_did,
+        [
+            ("approval.requested", "app-key"),
+            ("approval.approved", "user:reviewer-7"),
+            ("approval.used", "app-key"),
+            ("approval.requested", "app-key"),
+            ("approval.approved", "user:reviewer-7"),
+        ]
+    );
+}
