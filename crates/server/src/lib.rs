@@ -367,6 +367,7 @@ pub async fn serve(
         let settings = notifier::Settings {
             timeout: config.notify_timeout,
             backoff: config.notify_backoff,
+            budget: every.max(std::time::Duration::from_secs(10)),
         };
         notifier = Some(tokio::spawn(async move {
             let mut tick = tokio::time::interval(every);

@@ -30,10 +30,6 @@ use crate::AppState;
 /// Notifications claimed and sent at once per tenant and round.
 pub const BATCH: u32 = 16;
 
-/// Rounds per tenant in one run: a backlog drains over several runs rather than starving the
-/// other tenants of one.
-const MAX_ROUNDS: usize = 8;
-
 /// Who the audit trail names for the notifier's own changes.
 const ACTOR: &str = "custos:notifier";
 
@@ -44,6 +40,9 @@ pub struct Settings {
     pub timeout: Duration,
     /// When a failed delivery is tried again, and how often.
     pub backoff: Backoff,
+    /// How long one run goes on while tenants still have a full batch due (the run ends at
+    /// the first round that leaves none, or when this is spent).
+    pub budget: Duration,
 }
 
 impl Settings {
@@ -136,81 +135,73 @@ fn jitter() -> f64 {
     }
 }
 
-/// Claims, sends and records one tenant's due notifications for up to [`MAX_ROUNDS`] rounds.
-fn run_tenant(
+/// One round for one tenant: claims a batch, sends it, records the outcomes. Returns whether
+/// the batch was full (more may be due).
+fn round(
     state: &AppState,
     agent: &ureq::Agent,
     settings: &Settings,
     tenant: &TenantId,
-    stop: &AtomicBool,
     run: &mut NotifyRun,
-) -> Result<(), VaultError> {
+) -> Result<bool, VaultError> {
     let Ok(backend) = state.backend() else {
-        return Ok(());
+        return Ok(false);
     };
-    for _ in 0..MAX_ROUNDS {
-        if stop.load(Ordering::Acquire) {
-            run.interrupted = true;
-            return Ok(());
-        }
-        let due = backend
-            .vault_for_write()
-            .tenant(tenant)
-            .acting_as(ACTOR)
-            .claim_due_notifications(Timestamp::now(), BATCH, settings.lease())?;
-        if due.is_empty() {
-            return Ok(());
-        }
-        // All of the batch at once, each bounded by the timeout: one slow receiver does not
-        // hold up the others.
-        let outcomes: Vec<Result<(), String>> = std::thread::scope(|s| {
-            let handles: Vec<_> = due
-                .iter()
-                .map(|n| s.spawn(|| deliver(agent, n, settings.timeout)))
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join()
-                        .unwrap_or_else(|_| Err("the delivery thread failed".into()))
-                })
-                .collect()
-        });
-        let mut v = backend.vault_for_write();
-        let mut t = v.tenant(tenant).acting_as(ACTOR);
-        for (n, outcome) in due.iter().zip(outcomes) {
-            let now = Timestamp::now();
-            match outcome {
-                Ok(()) => {
-                    if t.mark_delivered(&n.notification_id, now)? {
-                        run.delivered += 1;
-                    }
+    let due = backend
+        .vault_for_write()
+        .tenant(tenant)
+        .acting_as(ACTOR)
+        .claim_due_notifications(Timestamp::now(), BATCH, settings.lease())?;
+    if due.is_empty() {
+        return Ok(false);
+    }
+    // All of the batch at once, each bounded by the timeout: one slow receiver does not
+    // hold up the others.
+    let outcomes: Vec<Result<(), String>> = std::thread::scope(|s| {
+        let handles: Vec<_> = due
+            .iter()
+            .map(|n| s.spawn(|| deliver(agent, n, settings.timeout)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err("the delivery thread failed".into()))
+            })
+            .collect()
+    });
+    let mut v = backend.vault_for_write();
+    let mut t = v.tenant(tenant).acting_as(ACTOR);
+    for (n, outcome) in due.iter().zip(outcomes) {
+        let now = Timestamp::now();
+        match outcome {
+            Ok(()) => {
+                if t.mark_delivered(&n.notification_id, now)? {
+                    run.delivered += 1;
                 }
-                Err(why) => {
-                    let retry_at = settings
-                        .backoff
-                        .next_delay(n.attempt, jitter())
-                        .map(|d| now.checked_add(d).unwrap_or(Timestamp::MAX));
-                    match t.mark_failed(&n.notification_id, n.attempt, retry_at, &why, now)? {
-                        FailureOutcome::Retry(_) => run.failed += 1,
-                        FailureOutcome::Dead => {
-                            run.failed += 1;
-                            run.dead += 1;
-                            tracing::warn!(tenant = %tenant, recipient = %n.recipient, notification_id = %n.notification_id, attempts = n.attempt, reason = %why, "a notification to a recipient is dead after its last attempt");
-                        }
-                        FailureOutcome::Stale => {}
+            }
+            Err(why) => {
+                let retry_at = settings
+                    .backoff
+                    .next_delay(n.attempt, jitter())
+                    .map(|d| now.checked_add(d).unwrap_or(Timestamp::MAX));
+                match t.mark_failed(&n.notification_id, n.attempt, retry_at, &why, now)? {
+                    FailureOutcome::Retry(_) => run.failed += 1,
+                    FailureOutcome::Dead => {
+                        run.failed += 1;
+                        run.dead += 1;
+                        tracing::warn!(tenant = %tenant, recipient = %n.recipient, notification_id = %n.notification_id, attempts = n.attempt, reason = %why, "a notification to a recipient is dead after its last attempt");
                     }
+                    FailureOutcome::Stale => {}
                 }
             }
         }
-        if (due.len() as u32) < BATCH {
-            return Ok(());
-        }
     }
-    Ok(())
+    Ok(due.len() as u32 == BATCH)
 }
 
-/// Sends every tenant's due notifications once. Blocking. `stop` ends it between rounds.
+/// Sends every tenant's due notifications, in rounds of [`BATCH`] per tenant, until none has a
+/// full batch left or the budget is spent. Blocking. `stop` ends it between rounds.
 pub fn run(
     state: &AppState,
     settings: &Settings,
@@ -219,23 +210,37 @@ pub fn run(
     let Ok(backend) = state.backend() else {
         return Ok(NotifyRun::default());
     };
-    let tenants = backend.vault().tenant_ids()?;
+    let started = std::time::Instant::now();
     let agent = agent(settings.timeout);
     let mut run = NotifyRun::default();
-    for id in tenants {
-        if run.interrupted {
+    let mut tenants = Vec::new();
+    for id in backend.vault().tenant_ids()? {
+        match TenantId::new(&id) {
+            Ok(t) => tenants.push(t),
+            Err(e) => run.failed_tenants.push((id, e.to_string())),
+        }
+    }
+    // Round-robin: one batch per tenant per pass, so one tenant's backlog never starves the
+    // others; passes go on over the tenants that had a full batch, within the budget.
+    while !tenants.is_empty() {
+        let mut busy = Vec::new();
+        for tenant in tenants {
+            if stop.load(Ordering::Acquire) {
+                run.interrupted = true;
+                return Ok(run);
+            }
+            match round(state, &agent, settings, &tenant, &mut run) {
+                Ok(true) => busy.push(tenant),
+                Ok(false) => {}
+                Err(e) => run
+                    .failed_tenants
+                    .push((tenant.as_str().to_owned(), e.to_string())),
+            }
+        }
+        if started.elapsed() >= settings.budget {
             break;
         }
-        let tenant = match TenantId::new(&id) {
-            Ok(t) => t,
-            Err(e) => {
-                run.failed_tenants.push((id, e.to_string()));
-                continue;
-            }
-        };
-        if let Err(e) = run_tenant(state, &agent, settings, &tenant, stop, &mut run) {
-            run.failed_tenants.push((id, e.to_string()));
-        }
+        tenants = busy;
     }
     Ok(run)
 }

@@ -599,3 +599,53 @@ fn an_erasure_request_tells_each_recipient_and_its_history_shows_when() {
         "a recipient without a webhook is not skipped silently"
     );
 }
+
+/// A figure, not a check: how fast a backlog drains to a fast local receiver. Run with
+/// `cargo test -p custos-server --test it -- --ignored --nocapture delivery_throughput`
+/// (add `CUSTOS_TEST_DATABASE_URL` for PostgreSQL).
+#[test]
+#[ignore = "a measurement; run by hand"]
+fn delivery_throughput() {
+    let config = match pg_config("recipients_tp") {
+        Some(c) => c,
+        None => sqlite_config("recipients-tp"),
+    };
+    let backend = if config.database.starts_with("postgres") {
+        "postgresql"
+    } else {
+        "sqlite"
+    };
+    let n = start(config);
+    let (app, dpo, _) = tenant(&n.setup, "acme");
+    let receiver = Receiver::start(Duration::ZERO, 204);
+    let recipients = ["anthropic", "deepgram", "openai", "elevenlabs", "supabase"];
+    for r in recipients {
+        n.hook(&dpo, r, &receiver.url());
+    }
+    let subjects = 200;
+    for i in 0..subjects {
+        for r in recipients {
+            let body = j!({ "subject": format!("s{i}@example.nl"), "recipient": r, "categories": ["draft"], "reference": format!("{r}-{i}") });
+            assert_eq!(
+                send("POST", &n.url("/v1/disclosures"), &app, Some(body)).status,
+                201
+            );
+        }
+    }
+    let total = subjects * recipients.len();
+    let started = Instant::now();
+    for i in 0..subjects {
+        n.change(&format!("s{i}@example.nl"), &format!("req_{i}"), "erasure");
+    }
+    let queued = started.elapsed();
+    wait_until("all are delivered", Duration::from_secs(300), || {
+        receiver.received().len() >= total
+    });
+    let drained = started.elapsed();
+    eprintln!(
+        "{backend}: {total} notifications queued in {:.2} s, all delivered after {:.2} s ({:.0}/s)",
+        queued.as_secs_f64(),
+        drained.as_secs_f64(),
+        total as f64 / drained.as_secs_f64()
+    );
+}
