@@ -66,11 +66,17 @@ pub fn router() -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(crate::requests::execute_request))
         .routes(routes!(crate::opengdpr::discovery_v1))
         .routes(routes!(crate::opengdpr::create_v1))
-        .routes(routes!(crate::opengdpr::status_v1, crate::opengdpr::cancel_v1))
+        .routes(routes!(
+            crate::opengdpr::status_v1,
+            crate::opengdpr::cancel_v1
+        ))
         .routes(routes!(crate::opengdpr::callback_secret))
         .routes(routes!(crate::opengdpr::discovery_v2))
         .routes(routes!(crate::opengdpr::create_v2))
-        .routes(routes!(crate::opengdpr::status_v2, crate::opengdpr::cancel_v2))
+        .routes(routes!(
+            crate::opengdpr::status_v2,
+            crate::opengdpr::cancel_v2
+        ))
 }
 
 fn typed(body: String, content_type: &'static str) -> Response {

@@ -660,7 +660,7 @@ fn no_malformed_authenticated_request_makes_the_server_fail_or_write() {
         let r = reply(res);
         assert!(r.status < 500, "{url}: {} {}", r.status, r.body);
         if r.status >= 400 {
-            problem(&r);
+            crate::error_document(&r, &path);
         }
         assert!(
             (r.status != 201),
