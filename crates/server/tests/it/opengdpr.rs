@@ -518,6 +518,30 @@ fn opengdpr_end_to_end(s: &Setup) {
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.json()["api_version"], "2.0");
     assert_eq!(r.json()["request_status"], "pending");
+    // The DPO's extension (Art. 12(3)) moves the expected completion to the end of the new date.
+    let v2_hex = V2_ID.replace('-', "");
+    let r = send(
+        "POST",
+        &url(&format!("/v1/requests/{v2_hex}/extend")),
+        &dpo,
+        Some(j!({ "reason": "the portability export spans three systems" })),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let due = json(&r)["request"]["due_on"].as_str().unwrap().to_owned();
+    let r = call(
+        "GET",
+        &url(&format!("/v2/requests/{V2_ID}")),
+        Some(&app),
+        None,
+    );
+    let expected = r.json()["expected_completion_time"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        expected.starts_with(&format!("{due}T2")),
+        "{expected} for {due}"
+    );
     let d = call("GET", &url("/v2/discovery"), None, None);
     assert_eq!(d.json()["api_version"], "2.0");
 
