@@ -641,9 +641,21 @@ fn processor_domain(headers: &HeaderMap) -> String {
     headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
-        .map(|h| h.rsplit_once(':').map_or(h, |(host, _)| host).to_owned())
+        .map(host_of)
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "custos".to_owned())
+}
+
+/// The host of a `Host` header value: without the port, an IPv6 literal with its brackets.
+fn host_of(value: &str) -> String {
+    if value.starts_with('[') {
+        return value
+            .split_inclusive(']')
+            .next()
+            .unwrap_or(value)
+            .to_owned();
+    }
+    value.split(':').next().unwrap_or(value).to_owned()
 }
 
 /// A JSON response with the processor-domain header, signed when a secret is given.
@@ -1217,6 +1229,14 @@ mod tests {
         let mut v = valid();
         v["submitted_time"] = "2026-11-24T10:00:00Z".into();
         assert!(parse(v).is_err());
+    }
+
+    #[test]
+    fn the_processor_domain_is_the_host_without_its_port() {
+        assert_eq!(host_of("opengdpr.example.com:8443"), "opengdpr.example.com");
+        assert_eq!(host_of("opengdpr.example.com"), "opengdpr.example.com");
+        assert_eq!(host_of("[::1]:8080"), "[::1]");
+        assert_eq!(host_of("[::1]"), "[::1]");
     }
 
     #[test]
