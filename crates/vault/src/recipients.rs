@@ -34,11 +34,14 @@
 //! are audited, with pseudonyms, recipient ids and notification ids only: never the reference,
 //! the URL's path or query, or the body.
 //!
-//! The webhook secret is stored as given (not under the vault's key hierarchy), readable to
-//! whoever can read the database; see [`WebhookSecret`].
+//! The webhook secret is stored encrypted (AES-256-GCM under a per-tenant key derived from the
+//! master key, bound to the tenant and the recipient); see [`WebhookSecret`].
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::{Aes256Gcm, Nonce};
 
 use custos_policy::Policy;
 use jiff::Timestamp;
@@ -133,9 +136,11 @@ fn ts(micros: i64) -> Result<Timestamp> {
 /// A recipient's webhook secret: the key of the HMAC-SHA256 signature on every delivery.
 /// Zeroized on drop; `Debug` prints `WebhookSecret(<redacted>)`.
 ///
-/// Stored as given in the `webhooks` table: the worker needs the secret itself to sign, so a
-/// one-way hash will not do, and the vault's key hierarchy is not reachable from this module.
-/// Whoever can read the database can forge deliveries; rotate the secret if it leaks.
+/// The worker needs the secret itself to sign, so a one-way hash will not do: it is stored
+/// encrypted with AES-256-GCM under a key derived from the master key for the tenant
+/// (`custos/vault/webhook-secret/v1/{tenant}`), with the tenant and the recipient as associated
+/// data, so a copy of the database alone cannot forge deliveries and a row moved to another
+/// recipient or tenant does not decrypt.
 #[derive(Clone)]
 pub struct WebhookSecret(Zeroizing<Vec<u8>>);
 
@@ -165,6 +170,70 @@ impl WebhookSecret {
         &self.0
     }
 }
+
+/// The first byte of a sealed webhook secret: the format, so it can change later.
+const SECRET_FORMAT_V1: u8 = 1;
+const NONCE_LEN: usize = 12;
+
+/// What a sealed webhook secret is bound to.
+fn secret_aad(tenant: &str, recipient: &str) -> Vec<u8> {
+    let mut aad = b"custos/vault/webhook-secret/v1".to_vec();
+    for field in [tenant, recipient] {
+        aad.extend_from_slice(&u32::try_from(field.len()).unwrap_or(u32::MAX).to_be_bytes());
+        aad.extend_from_slice(field.as_bytes());
+    }
+    aad
+}
+
+/// Encrypts a webhook secret for storage: format byte, random nonce, ciphertext and tag.
+fn seal_secret(
+    cipher: &Aes256Gcm,
+    tenant: &str,
+    recipient: &str,
+    secret: &WebhookSecret,
+) -> Result<Vec<u8>> {
+    let mut nonce = [0u8; NONCE_LEN];
+    crate::keys::fill_random(&mut nonce)?;
+    let aad = secret_aad(tenant, recipient);
+    let ct = cipher
+        .encrypt(
+            &Nonce::from(nonce),
+            Payload {
+                msg: secret.expose(),
+                aad: &aad,
+            },
+        )
+        .map_err(|_| VaultError::Corrupt("AES-GCM refused to encrypt a webhook secret".into()))?;
+    let mut out = Vec::with_capacity(1 + NONCE_LEN + ct.len());
+    out.push(SECRET_FORMAT_V1);
+    out.extend_from_slice(&nonce);
+    out.extend_from_slice(&ct);
+    Ok(out)
+}
+
+/// Decrypts a stored webhook secret; `None` when it does not authenticate (another master key,
+/// a row moved to another recipient or tenant, or corruption).
+fn open_secret(
+    cipher: &Aes256Gcm,
+    tenant: &str,
+    recipient: &str,
+    sealed: &[u8],
+) -> Option<WebhookSecret> {
+    let (&format, rest) = sealed.split_first()?;
+    if format != SECRET_FORMAT_V1 || rest.len() < NONCE_LEN + 16 {
+        return None;
+    }
+    let (nonce, ct) = rest.split_at(NONCE_LEN);
+    let nonce: [u8; NONCE_LEN] = nonce.try_into().ok()?;
+    let aad = secret_aad(tenant, recipient);
+    cipher
+        .decrypt(&Nonce::from(nonce), Payload { msg: ct, aad: &aad })
+        .ok()
+        .map(|plain| WebhookSecret(Zeroizing::new(plain)))
+}
+
+/// The `last_error` of a notification whose recipient's webhook secret does not decrypt.
+const SECRET_UNREADABLE: &str = "the webhook secret cannot be decrypted (the vault's master key changed, or the row was moved); set the webhook again and retry";
 
 /// One recorded disclosure.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -517,6 +586,13 @@ fn audit_event(
 }
 
 impl TenantVault<'_> {
+    /// The cipher of this tenant's webhook secrets.
+    fn secret_cipher(&self) -> Aes256Gcm {
+        let key = self.tenant_key("vault/webhook-secret");
+        let k: &[u8; 32] = &key;
+        Aes256Gcm::new(k.into())
+    }
+
     /// Records that the subject's data of `categories` went to `recipient` at `at` (not after
     /// `now`). `reference` is the recipient's own id for the subject, sent back to it in every
     /// notification so it can find whom the notice is about; 1–256 characters, no control
@@ -661,7 +737,8 @@ impl TenantVault<'_> {
             serde_json::json!({ "recipient": recipient, "origin": origin(url) }),
         );
         let key = self.audit_key().clone();
-        let secret_hex = Zeroizing::new(hex::encode(secret.expose()));
+        let sealed = seal_secret(&self.secret_cipher(), &tenant, recipient, secret)?;
+        let secret_hex = hex::encode(sealed);
         self.with_tx("setting a webhook", &mut |tx| {
             tx.execute(
                 "INSERT INTO tenants (tenant_id, created_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
@@ -780,6 +857,7 @@ impl TenantVault<'_> {
             .checked_add(lease)
             .unwrap_or(Timestamp::MAX)
             .as_microsecond();
+        let cipher = self.secret_cipher();
         let mut out = Vec::new();
         self.with_tx("claiming due notifications", &mut |tx| {
             out.clear();
@@ -820,27 +898,31 @@ impl TenantVault<'_> {
                 let recipient = it.next().and_then(Val::into_text).ok_or_else(|| corrupt("notification"))?;
                 let body = it.next().and_then(Val::into_text).ok_or_else(|| corrupt("notification body"))?;
                 let attempt = u32::try_from(it.next().and_then(|v| v.int()).unwrap_or(1)).unwrap_or(u32::MAX);
-                match hooks.get(&recipient) {
-                    Some((url, secret_hex)) => {
-                        let bytes = Zeroizing::new(hex::decode(secret_hex).map_err(|_| corrupt("webhook secret"))?);
+                let secret = hooks.get(&recipient).map(|(url, secret_hex)| {
+                    let sealed = hex::decode(secret_hex).unwrap_or_default();
+                    (url, open_secret(&cipher, &tenant, &recipient, &sealed))
+                });
+                let why = match secret {
+                    Some((url, Some(secret))) => {
                         out.push(DueNotification {
                             notification_id: id,
                             recipient,
                             attempt,
                             url: url.clone(),
-                            secret: WebhookSecret(Zeroizing::new(bytes.to_vec())),
+                            secret,
                             body,
                         });
+                        continue;
                     }
-                    None => {
-                        tx.execute(
-                            "UPDATE notifications SET state = 'dead', last_error = $3 WHERE tenant_id = $1 AND notification_id = $2",
-                            &[tenant.as_str().into(), id.as_str().into(), NO_WEBHOOK.into()],
-                        )?;
-                        dead.push(audit_event(&tenant, &actor, "recipients.notification.dead", None,
-                            serde_json::json!({ "notification_id": id, "recipient": recipient, "attempts": attempt, "error": NO_WEBHOOK })));
-                    }
-                }
+                    Some((_, None)) => SECRET_UNREADABLE,
+                    None => NO_WEBHOOK,
+                };
+                tx.execute(
+                    "UPDATE notifications SET state = 'dead', last_error = $3 WHERE tenant_id = $1 AND notification_id = $2",
+                    &[tenant.as_str().into(), id.as_str().into(), why.into()],
+                )?;
+                dead.push(audit_event(&tenant, &actor, "recipients.notification.dead", None,
+                    serde_json::json!({ "notification_id": id, "recipient": recipient, "attempts": attempt, "error": why })));
             }
             if !dead.is_empty() {
                 tx.append_audit(&mut |head| custos_audit::build(head, &dead, now, &key, AUDIT_CHECKPOINT_EVERY))?;
@@ -1077,6 +1159,25 @@ mod tests {
         assert_eq!(format!("{s:?}"), "WebhookSecret(<redacted>)");
         assert!(WebhookSecret::new(b"short".to_vec()).is_err());
         assert!(WebhookSecret::new(vec![0u8; 513]).is_err());
+    }
+
+    #[test]
+    fn a_sealed_secret_opens_only_for_its_tenant_and_recipient() {
+        let cipher = Aes256Gcm::new(&[7u8; 32].into());
+        let secret = WebhookSecret::new(b"0123456789abcdef0123".to_vec()).unwrap();
+        let sealed = seal_secret(&cipher, "acme", "anthropic", &secret).unwrap();
+        assert!(!sealed.windows(16).any(|w| w == b"0123456789abcdef"));
+        let opened = open_secret(&cipher, "acme", "anthropic", &sealed).expect("opens");
+        assert_eq!(opened.expose(), secret.expose());
+        assert!(open_secret(&cipher, "globex", "anthropic", &sealed).is_none());
+        assert!(open_secret(&cipher, "acme", "openai", &sealed).is_none());
+        let other = Aes256Gcm::new(&[8u8; 32].into());
+        assert!(open_secret(&other, "acme", "anthropic", &sealed).is_none());
+        for len in 0..sealed.len() {
+            assert!(open_secret(&cipher, "acme", "anthropic", &sealed[..len]).is_none());
+        }
+        // A secret stored as given (before it was encrypted) does not open either.
+        assert!(open_secret(&cipher, "acme", "anthropic", secret.expose()).is_none());
     }
 
     #[test]

@@ -33,7 +33,7 @@ recipients_suite!(
     an_outcome_from_a_claim_that_was_taken_over_is_ignored,
     two_claimers_at_once_never_take_the_same_notification,
     a_tenant_sees_and_retries_only_its_own_notifications,
-    a_webhook_is_replaced_not_duplicated_and_its_secret_is_not_in_the_audit_trail,
+    a_webhook_is_replaced_not_duplicated_and_its_secret_is_neither_in_the_clear_nor_audited,
 );
 
 const NOW: &str = "2026-11-23T10:00:00Z";
@@ -621,7 +621,9 @@ pub fn a_tenant_sees_and_retries_only_its_own_notifications(b: &Backend) {
     );
 }
 
-pub fn a_webhook_is_replaced_not_duplicated_and_its_secret_is_not_in_the_audit_trail(b: &Backend) {
+pub fn a_webhook_is_replaced_not_duplicated_and_its_secret_is_neither_in_the_clear_nor_audited(
+    b: &Backend,
+) {
     let mut v = b.open();
     hook(
         &mut v,
@@ -654,4 +656,8 @@ pub fn a_webhook_is_replaced_not_duplicated_and_its_secret_is_not_in_the_audit_t
         );
     }
     assert!(entries[0].details.contains("https://old.example"));
+    assert!(
+        !b.raw_contains(SECRET),
+        "the webhook secret is stored encrypted, never as given"
+    );
 }
