@@ -100,3 +100,48 @@ impl TenantVault<'_> {
         WebhookSecret::new(okm.to_vec()).expect("32 bytes is a valid webhook secret length")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::{MasterKey, StoreConfig, TenantId, Vault, VaultError};
+
+    const KEY: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+
+    fn open(dir: &std::path::Path) -> Vault {
+        let config = StoreConfig::Sqlite {
+            path: dir.join("custos.db"),
+        };
+        Vault::open(&config, MasterKey::parse(KEY, "test").unwrap()).expect("the vault opens")
+    }
+
+    #[test]
+    fn the_callback_secret_is_stable_per_tenant_and_differs_between_tenants() {
+        let dir = std::env::temp_dir().join(format!("custos-opengdpr-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let (acme, globex) = (
+            TenantId::new("acme").unwrap(),
+            TenantId::new("globex").unwrap(),
+        );
+        let first = {
+            let mut v = open(&dir);
+            let a = v.tenant(&acme).opengdpr_secret().expose().to_vec();
+            let g = v.tenant(&globex).opengdpr_secret().expose().to_vec();
+            assert_ne!(a, g);
+            assert_eq!(a.len(), 32);
+            a
+        };
+        let mut v = open(&dir);
+        assert_eq!(v.tenant(&acme).opengdpr_secret().expose(), first.as_slice());
+        // Callbacks attach only to a request that exists.
+        let e = v
+            .tenant(&acme)
+            .set_status_callbacks("00000000000000000000000000000000", &["http://x/".into()])
+            .unwrap_err();
+        assert!(matches!(
+            e,
+            VaultError::Request(crate::rights::RequestError::NotFound(_))
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
