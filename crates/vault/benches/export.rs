@@ -5,8 +5,10 @@
 //! subjects, on SQLite, through `put_batch`. Then, on a freshly opened vault:
 //!
 //! - times the full access answer (`TenantVault::write_answer`: `data.json`, `data.csv` and
-//!   `report.html` in one zip, records streamed from the store once per file) written to a file,
-//!   and samples this process's RSS meanwhile, to show memory stays flat from 10k to 100k;
+//!   `report.html` in one zip, records streamed from the store once per data file) written to a
+//!   file, wall time and the CPU time of the thread (which other load on the machine does not
+//!   inflate), and samples this process's RSS meanwhile, to show memory stays flat from 10k to
+//!   100k;
 //! - times one read pass alone (`for_each_record`, decrypting, writing nothing), as a diagnosis
 //!   of where the answer's time goes;
 //! - times the portability answer (JSON and CSV of the portable records only);
@@ -128,6 +130,16 @@ impl RssSampler {
     }
 }
 
+/// CPU time of the calling thread so far (`/proc/thread-self/schedstat`, nanoseconds on CPU):
+/// unlike wall time, it does not grow when other processes share the cores.
+fn thread_cpu() -> Duration {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|v| v.parse().ok()))
+        .map(Duration::from_nanos)
+        .unwrap_or_default()
+}
+
 fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
 }
@@ -208,6 +220,7 @@ struct Row {
     n: usize,
     fill_s: f64,
     access_s: Vec<f64>,
+    access_cpu_s: Vec<f64>,
     access_bytes: u64,
     rss_before: u64,
     rss_peak: u64,
@@ -217,10 +230,11 @@ struct Row {
     erase_s: f64,
 }
 
-fn answer(vault: &mut Vault, kind: AnswerKind, out: &Path) -> (f64, u64, u64) {
+/// Writes an answer to `out`; returns (wall seconds, CPU seconds, records, bytes).
+fn answer(vault: &mut Vault, kind: AnswerKind, out: &Path) -> (f64, f64, u64, u64) {
     let policy = policy();
     let file = std::fs::File::create(out).expect("answer file");
-    let start = Instant::now();
+    let (start, cpu) = (Instant::now(), thread_cpu());
     let written = vault
         .tenant(&tenant())
         .write_answer::<BenchError>(
@@ -234,6 +248,7 @@ fn answer(vault: &mut Vault, kind: AnswerKind, out: &Path) -> (f64, u64, u64) {
         .expect("the answer is written");
     (
         start.elapsed().as_secs_f64(),
+        (thread_cpu() - cpu).as_secs_f64(),
         written.records,
         written.bytes,
     )
@@ -249,18 +264,21 @@ fn run(dir: &Path, n: usize) -> Row {
     let mut vault = Vault::open(&config, master()).expect("opens");
     let out = dir.join("answer.zip");
     let mut access_s = Vec::new();
+    let mut access_cpu_s = Vec::new();
     let (mut access_bytes, mut rss_before, mut rss_peak) = (0, 0, 0);
     for _ in 0..RUNS {
         let rss = RssSampler::start();
-        let (s, records, bytes) = answer(&mut vault, AnswerKind::Access, &out);
+        let (s, cpu, records, bytes) = answer(&mut vault, AnswerKind::Access, &out);
         let (before, peak) = rss.finish();
         assert_eq!(records as usize, n, "every record of the subject, once");
         access_s.push(s);
+        access_cpu_s.push(cpu);
         access_bytes = bytes;
         rss_before = before;
         rss_peak = rss_peak.max(peak);
     }
     access_s.sort_by(f64::total_cmp);
+    access_cpu_s.sort_by(f64::total_cmp);
     // Diagnosis: one pass of reading and decrypting alone, no answer written.
     let start = Instant::now();
     let streamed = vault
@@ -272,7 +290,7 @@ fn run(dir: &Path, n: usize) -> Row {
         .expect("streamed");
     let stream_s = start.elapsed().as_secs_f64();
     assert_eq!(streamed as usize, n);
-    let (portability_s, portable, _) = answer(&mut vault, AnswerKind::Portability, &out);
+    let (portability_s, _, portable, _) = answer(&mut vault, AnswerKind::Portability, &out);
     assert_eq!(portable as usize, n - n / 10, "nine in ten are portable");
     let _ = std::fs::remove_file(&out);
     let start = Instant::now();
@@ -290,6 +308,7 @@ fn run(dir: &Path, n: usize) -> Row {
         n,
         fill_s,
         access_s,
+        access_cpu_s,
         access_bytes,
         rss_before,
         rss_peak,
@@ -319,18 +338,19 @@ fn main() {
         std::env::temp_dir().join(format!("custos-bench-export-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     println!(
-        "| records of the subject | fill (s) | access answer, median of {RUNS} (s) | fastest / slowest (s) | archive (MiB) | RSS before (MiB) | peak RSS during (MiB) | growth (MiB) | one read pass alone (s) | portability answer (s) | portable records | erase_subject (s) |"
+        "| records of the subject | fill (s) | access answer, median of {RUNS} (s) | fastest / slowest (s) | CPU, median (s) | archive (MiB) | RSS before (MiB) | peak RSS during (MiB) | growth (MiB) | one read pass alone (s) | portability answer (s) | portable records | erase_subject (s) |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for n in sizes {
         let r = run(&dir, n);
         println!(
-            "| {} | {:.1} | {:.3} | {:.3} / {:.3} | {:.0} | {:.1} | {:.1} | {:.1} | {:.3} | {:.3} | {} | {:.3} |",
+            "| {} | {:.1} | {:.3} | {:.3} / {:.3} | {:.3} | {:.0} | {:.1} | {:.1} | {:.1} | {:.3} | {:.3} | {} | {:.3} |",
             r.n,
             r.fill_s,
             r.access_s[r.access_s.len() / 2],
             r.access_s[0],
             r.access_s[r.access_s.len() - 1],
+            r.access_cpu_s[r.access_cpu_s.len() / 2],
             r.access_bytes as f64 / (1024.0 * 1024.0),
             mib(r.rss_before),
             mib(r.rss_peak),

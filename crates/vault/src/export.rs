@@ -315,13 +315,16 @@ fn unhex(text: &str) -> Option<Vec<u8>> {
     if digits.len() % 2 != 0 {
         return None;
     }
-    let mut out = Vec::with_capacity(digits.len() / 2);
     let mut bad = 0u8;
-    for pair in digits.chunks_exact(2) {
-        let (hi, lo) = (NIBBLE[pair[0] as usize], NIBBLE[pair[1] as usize]);
-        bad |= hi | lo;
-        out.push((hi << 4) | (lo & 0x0F));
-    }
+    // An exact-size iterator: one allocation, no capacity checks in the loop.
+    let out: Vec<u8> = digits
+        .chunks_exact(2)
+        .map(|pair| {
+            let (hi, lo) = (NIBBLE[pair[0] as usize], NIBBLE[pair[1] as usize]);
+            bad |= hi | lo;
+            (hi << 4) | (lo & 0x0F)
+        })
+        .collect();
     // Valid nibbles never set the high bit; one invalid digit does.
     (bad & 0x80 == 0).then_some(out)
 }
