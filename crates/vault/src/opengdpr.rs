@@ -5,10 +5,6 @@
 //! The request is an ordinary request of the rights library ([`crate::rights`]); its id is the
 //! controller's `subject_request_id` without dashes, so no mapping table is needed.
 
-use hkdf::Hkdf;
-use sha2::Sha256;
-use zeroize::Zeroizing;
-
 use crate::error::{Result, VaultError};
 use crate::recipients::WebhookSecret;
 use crate::rights::{Request, RequestError};
@@ -19,9 +15,6 @@ pub const DETAIL_KEY: &str = "opengdpr";
 
 /// The most status callback URLs one request may carry.
 pub const MAX_CALLBACK_URLS: usize = 10;
-
-/// HKDF salt of the callback secret: a key of its own, separate from the audit key it comes from.
-const SECRET_SALT: &[u8] = b"custos/opengdpr/callback-signing/v1";
 
 /// The status callback URLs stored with `request` (empty when the controller gave none).
 pub fn status_callbacks(request: &Request) -> Vec<String> {
@@ -41,8 +34,9 @@ pub fn status_callbacks(request: &Request) -> Vec<String> {
 impl TenantVault<'_> {
     /// Stores the controller's status callback URLs with request `request_id` (in its detail,
     /// under [`DETAIL_KEY`]), replacing any stored before. The caller checks that they are
-    /// http(s) URLs; at most [`MAX_CALLBACK_URLS`] are kept. The URLs name the controller's
-    /// endpoints, never the person, so they are not audited as personal data.
+    /// http(s) URLs; at most [`MAX_CALLBACK_URLS`] are kept. Not a step of the request, so no
+    /// history row or audit entry is written; the URLs name the controller's endpoints, never
+    /// the person.
     pub fn set_status_callbacks(&mut self, request_id: &str, urls: &[String]) -> Result<()> {
         let tenant = self.tenant_id().as_str().to_owned();
         let urls: Vec<&String> = urls.iter().take(MAX_CALLBACK_URLS).collect();
@@ -88,16 +82,12 @@ impl TenantVault<'_> {
     }
 
     /// The secret that signs this tenant's OpenGDPR status callbacks and responses
-    /// (HMAC-SHA256, as `custos_rights::webhook::sign`). Derived with HKDF-SHA256 from the
-    /// vault's keys and the tenant id: the same for the tenant as long as the master key is,
-    /// different for every tenant, and stored nowhere.
+    /// (HMAC-SHA256, as `custos_rights::webhook::sign`): a key of the tenant's own derived from
+    /// the master key, the same as long as the master key is, different for every tenant, and
+    /// stored nowhere.
     pub fn opengdpr_secret(&self) -> WebhookSecret {
-        let ikm = Zeroizing::new(self.audit_key().to_bytes());
-        let hk = Hkdf::<Sha256>::new(Some(SECRET_SALT), ikm.as_ref());
-        let mut okm = Zeroizing::new([0u8; 32]);
-        hk.expand(self.tenant_id().as_str().as_bytes(), okm.as_mut())
-            .expect("32 bytes is a valid HKDF-SHA256 output length");
-        WebhookSecret::new(okm.to_vec()).expect("32 bytes is a valid webhook secret length")
+        let key = self.tenant_key("opengdpr/callback-signing");
+        WebhookSecret::new(key.to_vec()).expect("32 bytes is a valid webhook secret length")
     }
 }
 
