@@ -531,6 +531,18 @@ pub(crate) fn enqueue_notifications(
     Ok(per.into_keys().collect())
 }
 
+/// A delivered notification's body as kept: without the subject references.
+fn redact_delivered(body: &str) -> String {
+    match serde_json::from_str::<serde_json::Value>(body) {
+        Ok(serde_json::Value::Object(mut map)) => {
+            map.remove("subject_references");
+            serde_json::Value::Object(map).to_string()
+        }
+        // Not ours to read: keep nothing rather than something unknown.
+        _ => "{}".to_owned(),
+    }
+}
+
 const NOTIFICATION_COLUMNS: &str = "notification_id, request_id, recipient, body, state, attempts, next_attempt_at, last_error, created_at, delivered_at";
 
 fn notification_row(r: Vec<Val>) -> Result<Notification> {
@@ -932,9 +944,10 @@ impl TenantVault<'_> {
         Ok(out)
     }
 
-    /// Records that the recipient acknowledged the notification. Returns `false` when it was
-    /// no longer pending (delivered already by another worker, or retried from dead meanwhile).
-    /// Audited.
+    /// Records that the recipient acknowledged the notification, and drops the recipient's
+    /// references for the subject from the stored body (it has them now). Returns `false` when
+    /// it was no longer pending (delivered already by another worker, or retried from dead
+    /// meanwhile). Audited.
     pub fn mark_delivered(&mut self, notification_id: &str, now: Timestamp) -> Result<bool> {
         let tenant = self.tenant_id().as_str().to_owned();
         let actor = self.actor().to_owned();
@@ -943,7 +956,7 @@ impl TenantVault<'_> {
         self.with_tx("recording a delivered notification", &mut |tx| {
             let rows = tx.query(
                 "UPDATE notifications SET state = 'delivered', delivered_at = $3, last_error = NULL \
-                 WHERE tenant_id = $1 AND notification_id = $2 AND state = 'pending' RETURNING recipient, request_id, attempts",
+                 WHERE tenant_id = $1 AND notification_id = $2 AND state = 'pending' RETURNING recipient, request_id, attempts, body",
                 &[tenant.as_str().into(), notification_id.into(), now.as_microsecond().into()],
             )?;
             changed = !rows.is_empty();
@@ -952,6 +965,14 @@ impl TenantVault<'_> {
             let recipient = it.next().and_then(Val::into_text);
             let request_id = it.next().and_then(Val::into_text);
             let attempts = it.next().and_then(|v| v.int());
+            // Data minimisation (Art. 5(1)(c)): once the recipient has it, the recipient's
+            // reference for the subject is not kept here; the rest stays as the record.
+            if let Some(body) = it.next().as_ref().and_then(Val::text) {
+                tx.execute(
+                    "UPDATE notifications SET body = $3 WHERE tenant_id = $1 AND notification_id = $2",
+                    &[tenant.as_str().into(), notification_id.into(), redact_delivered(body).into()],
+                )?;
+            }
             let ev = audit_event(&tenant, &actor, "recipients.notification.delivered", None,
                 serde_json::json!({ "notification_id": notification_id, "recipient": recipient, "request_id": request_id, "attempts": attempts }));
             tx.append_audit(&mut |head| custos_audit::build(head, std::slice::from_ref(&ev), now, &key, AUDIT_CHECKPOINT_EVERY))
@@ -1178,6 +1199,17 @@ mod tests {
         }
         // A secret stored as given (before it was encrypted) does not open either.
         assert!(open_secret(&cipher, "acme", "anthropic", secret.expose()).is_none());
+    }
+
+    #[test]
+    fn a_delivered_body_keeps_everything_but_the_subject_references() {
+        let body = r#"{"type":"custos.subject.erasure","action":"erasure","subject_references":["cus_42"],"categories":["draft"]}"#;
+        let kept = redact_delivered(body);
+        assert!(!kept.contains("cus_42"), "{kept}");
+        let v: serde_json::Value = serde_json::from_str(&kept).unwrap();
+        assert_eq!(v["action"], "erasure");
+        assert_eq!(v["categories"], serde_json::json!(["draft"]));
+        assert_eq!(redact_delivered("not json"), "{}");
     }
 
     #[test]

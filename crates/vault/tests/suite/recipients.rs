@@ -477,6 +477,10 @@ pub fn a_failing_notification_is_retried_then_dead_then_retried_from_the_dead_le
 
     let history = t.notifications_of_request("req_1").expect("listed");
     assert_eq!(history[0].state, NotificationState::Delivered);
+    assert_eq!(
+        history[0].action, "erasure",
+        "the record outlives the redacted body"
+    );
     assert_eq!(history[0].delivered_at, Some(at(101)));
     assert!(t.dead_letters().expect("listed").is_empty());
     drop(t);
