@@ -102,16 +102,18 @@ pub fn decide(policy: &Policy, input: &DecisionInput<'_>) -> Decision {
             reasons: rs,
         };
     };
-    // The category, or a parent of it, must be one the purpose uses.
-    let covered = p
-        .categories
-        .iter()
-        .any(|c| c == input.category || input.category.starts_with(&format!("{c}.")))
-        || policy
-            .category(input.category)
-            .and_then(|c| c.parent.as_ref())
-            .is_some_and(|parent| p.categories.contains(parent));
-    if policy.category(input.category).is_none() {
+    // The category, or a parent of it, must be one the purpose uses. A child by name is
+    // `c` followed by a dot; checked in place, as this runs on every decision.
+    let category = policy.category(input.category);
+    let covered = p.categories.iter().any(|c| {
+        input
+            .category
+            .strip_prefix(c.as_str())
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
+    }) || category
+        .and_then(|c| c.parent.as_ref())
+        .is_some_and(|parent| p.categories.contains(parent));
+    if category.is_none() {
         rs.push(reason(
             "category.undefined",
             Deny,
