@@ -142,6 +142,7 @@ pub fn vault_problem(e: &VaultError) -> Problem {
         VaultError::Request(r) => crate::requests::request_problem(r),
         VaultError::Recipient(r) => crate::recipients::recipient_problem(r),
         VaultError::Retention(r) => retention_problem(r),
+        VaultError::Consent(c) => crate::consent::consent_problem(c),
         VaultError::Unavailable { .. } | VaultError::Storage { .. } => {
             tracing::error!(error = %e, "storage unavailable");
             Problem::new(Code::Unavailable)

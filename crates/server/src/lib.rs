@@ -5,6 +5,7 @@
 mod auth;
 pub mod backend;
 pub mod config;
+mod consent;
 mod data;
 mod extract;
 mod limits;

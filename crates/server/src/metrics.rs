@@ -1,6 +1,7 @@
 //! Prometheus metrics: request counts and latency histograms per route and status, and the
 //! retention purges (records purged per category, runs per outcome), and the webhook notifier
-//! (deliveries per outcome, runs per outcome). Routes are the matched
+//! (deliveries per outcome, runs per outcome), and processing decisions (reasons per effect and
+//! rule). Routes are the matched
 //! templates (`/v1/policy`), never raw paths, so no id or personal data becomes a label.
 
 use std::collections::BTreeMap;
@@ -32,6 +33,8 @@ pub struct Metrics {
     notifications: Mutex<BTreeMap<&'static str, u64>>,
     /// Notifier runs, per outcome (`ok`, `partial`, `error`).
     notifier_runs: Mutex<BTreeMap<&'static str, u64>>,
+    /// Processing decisions' reasons, per effect and rule (static rule ids, never personal data).
+    decisions: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
 }
 
 impl Metrics {
@@ -80,6 +83,14 @@ impl Metrics {
         }
     }
 
+    /// Records one processing decision: each of its reasons as (effect, rule).
+    pub fn observe_decision(&self, reasons: impl Iterator<Item = (&'static str, &'static str)>) {
+        let mut map = self.decisions.lock().unwrap_or_else(|p| p.into_inner());
+        for key in reasons {
+            *map.entry(key).or_default() += 1;
+        }
+    }
+
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
         let mut out = String::new();
@@ -113,6 +124,16 @@ impl Metrics {
                 let _ = writeln!(
                     out,
                     "custos_notifications_total{{outcome=\"{outcome}\"}} {n}"
+                );
+            }
+        }
+        {
+            let decisions = self.decisions.lock().unwrap_or_else(|p| p.into_inner());
+            out.push_str("# HELP custos_decisions_total Reasons given by processing decisions, by effect and rule.\n# TYPE custos_decisions_total counter\n");
+            for ((effect, rule), n) in decisions.iter() {
+                let _ = writeln!(
+                    out,
+                    "custos_decisions_total{{effect=\"{effect}\",rule=\"{rule}\"}} {n}"
                 );
             }
         }

@@ -77,6 +77,21 @@ pub fn router() -> OpenApiRouter<Arc<AppState>> {
             crate::opengdpr::status_v2,
             crate::opengdpr::cancel_v2
         ))
+        .routes(routes!(crate::consent::gpc_support))
+        .routes(routes!(crate::consent::record_consent))
+        .routes(routes!(crate::consent::consent_state))
+        .routes(routes!(crate::consent::consent_history))
+        .routes(routes!(crate::consent::accept_statement))
+        .routes(routes!(crate::consent::must_accept))
+        .routes(routes!(crate::consent::suppress))
+        .routes(routes!(crate::consent::decide))
+        .routes(routes!(crate::consent::decide_batch))
+        .routes(routes!(
+            crate::consent::request_approval,
+            crate::consent::list_approvals
+        ))
+        .routes(routes!(crate::consent::approve))
+        .routes(routes!(crate::consent::reject))
 }
 
 fn typed(body: String, content_type: &'static str) -> Response {
@@ -236,17 +251,31 @@ struct PageQuery {
     lang: Option<String>,
 }
 
-/// The privacy statement as a public page, for a company to link its website to.
+/// The privacy statement as a public page, for a company to link its website to. A request with
+/// `Sec-GPC: 1` is answered with `Custos-GPC: received; not recorded`: the page knows no subject
+/// (see `/.well-known/gpc.json`; apps record the signal per subject through the consent API).
 #[utoipa::path(get, path = "/privacy", tag = "public", params(PageQuery), responses(
     (status = 200, description = "The statement page", content_type = "text/html"),
     (status = 400, body = Problem, content_type = "application/problem+json")))]
 async fn privacy_page(
     State(s): State<Arc<AppState>>,
+    headers: axum::http::HeaderMap,
     ApiQuery(q): ApiQuery<PageQuery>,
 ) -> Result<Response, Problem> {
     let lang = parse_lang(&s, q.lang.as_deref())?;
-    Ok(typed(
+    let mut res = typed(
         s.rendered.statement(lang, true).to_owned(),
         "text/html; charset=utf-8",
-    ))
+    );
+    // The page is public and anonymous: a GPC signal here has no subject to be recorded for
+    // (the consent API records it per subject). It is acknowledged, and caches keep it apart.
+    res.headers_mut()
+        .insert(header::VARY, HeaderValue::from_static("Sec-GPC"));
+    if crate::consent::gpc(&headers) {
+        res.headers_mut().insert(
+            "custos-gpc",
+            HeaderValue::from_static("received; not recorded"),
+        );
+    }
+    Ok(res)
 }

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 
 use custos_server::Config;
 
+mod consent;
 mod data;
 mod opengdpr;
 mod recipients;
@@ -154,12 +155,21 @@ fn every_documented_route_answers_and_the_document_is_openapi_3_1() {
     assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
     let paths: Vec<&String> = doc["paths"].as_object().unwrap().keys().collect();
     let expected = [
+        "/.well-known/gpc.json",
         "/healthz",
         "/metrics",
         "/privacy",
         "/readyz",
+        "/v1/approvals",
+        "/v1/approvals/{approval_id}/approve",
+        "/v1/approvals/{approval_id}/reject",
         "/v1/audit",
         "/v1/audit/verify",
+        "/v1/consent",
+        "/v1/consent/history",
+        "/v1/consent/state",
+        "/v1/decisions",
+        "/v1/decisions/batch",
         "/v1/disclosures",
         "/v1/discovery",
         "/v1/events",
@@ -187,8 +197,11 @@ fn every_documented_route_answers_and_the_document_is_openapi_3_1() {
         "/v1/retention/overrides/{category}",
         "/v1/retention/report",
         "/v1/retention/tier",
+        "/v1/statement/acceptances",
+        "/v1/statement/must-accept",
         "/v1/subjects/{subject}",
         "/v1/subjects/{subject}/records",
+        "/v1/suppression",
         "/v1/tenants",
         "/v1/tenants/{tenant}/keys",
         "/v1/tenants/{tenant}/keys/{key_id}",
