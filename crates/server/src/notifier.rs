@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use custos_rights::webhook::{self, Backoff};
-use custos_vault::recipients::{DueNotification, FailureOutcome};
+use custos_vault::recipients::{Attempted, DueNotification, Recorded};
 use custos_vault::{TenantId, VaultError};
 use jiff::Timestamp;
 
@@ -170,31 +170,39 @@ fn round(
             })
             .collect()
     });
-    let mut v = backend.vault_for_write();
-    let mut t = v.tenant(tenant).acting_as(ACTOR);
-    for (n, outcome) in due.iter().zip(outcomes) {
-        let now = Timestamp::now();
-        match outcome {
-            Ok(()) => {
-                if t.mark_delivered(&n.notification_id, now)? {
-                    run.delivered += 1;
-                }
-            }
-            Err(why) => {
+    // The whole batch's outcomes in one transaction.
+    let now = Timestamp::now();
+    let attempts: Vec<Attempted> = due
+        .iter()
+        .zip(outcomes)
+        .map(|(n, outcome)| Attempted {
+            notification_id: n.notification_id.clone(),
+            attempt: n.attempt,
+            result: outcome.map_err(|why| {
                 let retry_at = settings
                     .backoff
                     .next_delay(n.attempt, jitter())
                     .map(|d| now.checked_add(d).unwrap_or(Timestamp::MAX));
-                match t.mark_failed(&n.notification_id, n.attempt, retry_at, &why, now)? {
-                    FailureOutcome::Retry(_) => run.failed += 1,
-                    FailureOutcome::Dead => {
-                        run.failed += 1;
-                        run.dead += 1;
-                        tracing::warn!(tenant = %tenant, recipient = %n.recipient, notification_id = %n.notification_id, attempts = n.attempt, reason = %why, "a notification to a recipient is dead after its last attempt");
-                    }
-                    FailureOutcome::Stale => {}
-                }
+                (retry_at, why)
+            }),
+        })
+        .collect();
+    let recorded = backend
+        .vault_for_write()
+        .tenant(tenant)
+        .acting_as(ACTOR)
+        .record_attempts(&attempts, now)?;
+    for ((n, a), r) in due.iter().zip(&attempts).zip(recorded) {
+        match r {
+            Recorded::Delivered => run.delivered += 1,
+            Recorded::Retry(_) => run.failed += 1,
+            Recorded::Dead => {
+                run.failed += 1;
+                run.dead += 1;
+                let reason = a.result.as_ref().err().map_or("", |(_, why)| why.as_str());
+                tracing::warn!(tenant = %tenant, recipient = %n.recipient, notification_id = %n.notification_id, attempts = n.attempt, reason = %reason, "a notification to a recipient is dead after its last attempt");
             }
+            Recorded::Stale => {}
         }
     }
     Ok(due.len() as u32 == BATCH)

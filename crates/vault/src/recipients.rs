@@ -543,6 +543,124 @@ fn redact_delivered(body: &str) -> String {
     }
 }
 
+/// What one delivery attempt came to, for [`TenantVault::record_attempts`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attempted {
+    /// The notification.
+    pub notification_id: String,
+    /// The attempt's number, from [`DueNotification::attempt`] (ignored for a delivery).
+    pub attempt: u32,
+    /// `Ok` when the recipient acknowledged it; otherwise when to try again (`None`: never,
+    /// it is dead) and why.
+    pub result: std::result::Result<(), (Option<Timestamp>, String)>,
+}
+
+/// What recording an attempt did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    /// Delivered.
+    Delivered,
+    /// Tried again at the given time.
+    Retry(Timestamp),
+    /// Dead: no attempts left.
+    Dead,
+    /// Nothing recorded: no longer pending (delivered by another worker, retried from dead), or
+    /// a failure from a claim another worker has taken over.
+    Stale,
+}
+
+type AuditDetails = Option<(&'static str, serde_json::Value)>;
+
+/// Marks one notification delivered (if still pending) and redacts its body.
+fn delivered_in(
+    tx: &mut dyn Tx,
+    tenant: &str,
+    id: &str,
+    now: Timestamp,
+) -> Result<(Recorded, AuditDetails)> {
+    let rows = tx.query(
+        "UPDATE notifications SET state = 'delivered', delivered_at = $3, last_error = NULL \
+         WHERE tenant_id = $1 AND notification_id = $2 AND state = 'pending' RETURNING recipient, request_id, attempts, body",
+        &[tenant.into(), id.into(), now.as_microsecond().into()],
+    )?;
+    let Some(r) = rows.into_iter().next() else {
+        return Ok((Recorded::Stale, None));
+    };
+    let mut it = r.into_iter();
+    let recipient = it.next().and_then(Val::into_text);
+    let request_id = it.next().and_then(Val::into_text);
+    let attempts = it.next().and_then(|v| v.int());
+    // Data minimisation (Art. 5(1)(c)): once the recipient has it, the recipient's reference
+    // for the subject is not kept here; the rest stays as the record.
+    if let Some(body) = it.next().as_ref().and_then(Val::text) {
+        tx.execute(
+            "UPDATE notifications SET body = $3 WHERE tenant_id = $1 AND notification_id = $2",
+            &[tenant.into(), id.into(), redact_delivered(body).into()],
+        )?;
+    }
+    Ok((
+        Recorded::Delivered,
+        Some((
+            "recipients.notification.delivered",
+            serde_json::json!({ "notification_id": id, "recipient": recipient, "request_id": request_id, "attempts": attempts }),
+        )),
+    ))
+}
+
+/// Records a failed attempt, fenced by its attempt number: due again at `retry_at`, or dead.
+fn failed_in(
+    tx: &mut dyn Tx,
+    tenant: &str,
+    id: &str,
+    attempt: u32,
+    retry_at: Option<Timestamp>,
+    error: &str,
+) -> Result<(Recorded, AuditDetails)> {
+    let fence = "tenant_id = $1 AND notification_id = $2 AND attempts = $3 AND state = 'pending'";
+    let mut params: Vec<Val> = vec![
+        tenant.into(),
+        id.into(),
+        i64::from(attempt).into(),
+        error.into(),
+    ];
+    if let Some(at) = retry_at {
+        params.push(at.as_microsecond().into());
+        let n = tx.execute(
+            &format!(
+                "UPDATE notifications SET last_error = $4, next_attempt_at = $5 WHERE {fence}"
+            ),
+            &params,
+        )?;
+        return Ok((
+            if n == 1 {
+                Recorded::Retry(at)
+            } else {
+                Recorded::Stale
+            },
+            None,
+        ));
+    }
+    let rows = tx.query(
+        &format!(
+            "UPDATE notifications SET state = 'dead', last_error = $4 WHERE {fence} RETURNING recipient, request_id"
+        ),
+        &params,
+    )?;
+    let Some(r) = rows.into_iter().next() else {
+        return Ok((Recorded::Stale, None));
+    };
+    let mut it = r.into_iter();
+    let recipient = it.next().and_then(Val::into_text);
+    let request_id = it.next().and_then(Val::into_text);
+    Ok((
+        Recorded::Dead,
+        Some((
+            "recipients.notification.dead",
+            serde_json::json!({ "notification_id": id, "recipient": recipient, "request_id": request_id, "attempts": attempt, "error": error }),
+        )),
+    ))
+}
+
 const NOTIFICATION_COLUMNS: &str = "notification_id, request_id, recipient, body, state, attempts, next_attempt_at, last_error, created_at, delivered_at";
 
 fn notification_row(r: Vec<Val>) -> Result<Notification> {
@@ -944,40 +1062,60 @@ impl TenantVault<'_> {
         Ok(out)
     }
 
+    /// Records the outcomes of a batch of delivery attempts in one transaction (one audit append
+    /// for the lot), in order: see [`TenantVault::mark_delivered`] and
+    /// [`TenantVault::mark_failed`] for what each does.
+    pub fn record_attempts(
+        &mut self,
+        attempts: &[Attempted],
+        now: Timestamp,
+    ) -> Result<Vec<Recorded>> {
+        let tenant = self.tenant_id().as_str().to_owned();
+        let actor = self.actor().to_owned();
+        let key = self.audit_key().clone();
+        let mut out = Vec::new();
+        self.with_tx("recording delivery attempts", &mut |tx| {
+            out.clear();
+            let mut events = Vec::new();
+            for a in attempts {
+                let (recorded, details) = match &a.result {
+                    Ok(()) => delivered_in(tx, &tenant, &a.notification_id, now)?,
+                    Err((retry_at, error)) => failed_in(
+                        tx,
+                        &tenant,
+                        &a.notification_id,
+                        a.attempt,
+                        *retry_at,
+                        &truncate(error, MAX_ERROR),
+                    )?,
+                };
+                if let Some((action, details)) = details {
+                    events.push(audit_event(&tenant, &actor, action, None, details));
+                }
+                out.push(recorded);
+            }
+            if events.is_empty() {
+                return Ok(());
+            }
+            tx.append_audit(&mut |head| {
+                custos_audit::build(head, &events, now, &key, AUDIT_CHECKPOINT_EVERY)
+            })
+        })?;
+        Ok(out)
+    }
+
     /// Records that the recipient acknowledged the notification, and drops the recipient's
     /// references for the subject from the stored body (it has them now). Returns `false` when
     /// it was no longer pending (delivered already by another worker, or retried from dead
     /// meanwhile). Audited.
     pub fn mark_delivered(&mut self, notification_id: &str, now: Timestamp) -> Result<bool> {
-        let tenant = self.tenant_id().as_str().to_owned();
-        let actor = self.actor().to_owned();
-        let key = self.audit_key().clone();
-        let mut changed = false;
-        self.with_tx("recording a delivered notification", &mut |tx| {
-            let rows = tx.query(
-                "UPDATE notifications SET state = 'delivered', delivered_at = $3, last_error = NULL \
-                 WHERE tenant_id = $1 AND notification_id = $2 AND state = 'pending' RETURNING recipient, request_id, attempts, body",
-                &[tenant.as_str().into(), notification_id.into(), now.as_microsecond().into()],
-            )?;
-            changed = !rows.is_empty();
-            let Some(r) = rows.into_iter().next() else { return Ok(()) };
-            let mut it = r.into_iter();
-            let recipient = it.next().and_then(Val::into_text);
-            let request_id = it.next().and_then(Val::into_text);
-            let attempts = it.next().and_then(|v| v.int());
-            // Data minimisation (Art. 5(1)(c)): once the recipient has it, the recipient's
-            // reference for the subject is not kept here; the rest stays as the record.
-            if let Some(body) = it.next().as_ref().and_then(Val::text) {
-                tx.execute(
-                    "UPDATE notifications SET body = $3 WHERE tenant_id = $1 AND notification_id = $2",
-                    &[tenant.as_str().into(), notification_id.into(), redact_delivered(body).into()],
-                )?;
-            }
-            let ev = audit_event(&tenant, &actor, "recipients.notification.delivered", None,
-                serde_json::json!({ "notification_id": notification_id, "recipient": recipient, "request_id": request_id, "attempts": attempts }));
-            tx.append_audit(&mut |head| custos_audit::build(head, std::slice::from_ref(&ev), now, &key, AUDIT_CHECKPOINT_EVERY))
-        })?;
-        Ok(changed)
+        let attempt = Attempted {
+            notification_id: notification_id.to_owned(),
+            attempt: 0,
+            result: Ok(()),
+        };
+        let recorded = self.record_attempts(std::slice::from_ref(&attempt), now)?;
+        Ok(recorded.first() == Some(&Recorded::Delivered))
     }
 
     /// Records a failed attempt `attempt` (from [`DueNotification::attempt`]): tried again at
@@ -992,42 +1130,17 @@ impl TenantVault<'_> {
         error: &str,
         now: Timestamp,
     ) -> Result<FailureOutcome> {
-        let tenant = self.tenant_id().as_str().to_owned();
-        let actor = self.actor().to_owned();
-        let key = self.audit_key().clone();
-        let error = truncate(error, MAX_ERROR);
-        let mut outcome = FailureOutcome::Stale;
-        self.with_tx("recording a failed notification", &mut |tx| {
-            let fence = "tenant_id = $1 AND notification_id = $2 AND attempts = $3 AND state = 'pending'";
-            let base: [Val; 4] = [tenant.as_str().into(), notification_id.into(), i64::from(attempt).into(), error.as_str().into()];
-            match retry_at {
-                Some(at) => {
-                    let mut p = base.to_vec();
-                    p.push(at.as_microsecond().into());
-                    let n = tx.execute(&format!("UPDATE notifications SET last_error = $4, next_attempt_at = $5 WHERE {fence}"), &p)?;
-                    outcome = if n == 1 { FailureOutcome::Retry(at) } else { FailureOutcome::Stale };
-                    Ok(())
-                }
-                None => {
-                    let rows = tx.query(
-                        &format!("UPDATE notifications SET state = 'dead', last_error = $4 WHERE {fence} RETURNING recipient, request_id"),
-                        &base,
-                    )?;
-                    let Some(r) = rows.into_iter().next() else {
-                        outcome = FailureOutcome::Stale;
-                        return Ok(());
-                    };
-                    outcome = FailureOutcome::Dead;
-                    let mut it = r.into_iter();
-                    let recipient = it.next().and_then(Val::into_text);
-                    let request_id = it.next().and_then(Val::into_text);
-                    let ev = audit_event(&tenant, &actor, "recipients.notification.dead", None,
-                        serde_json::json!({ "notification_id": notification_id, "recipient": recipient, "request_id": request_id, "attempts": attempt, "error": error }));
-                    tx.append_audit(&mut |head| custos_audit::build(head, std::slice::from_ref(&ev), now, &key, AUDIT_CHECKPOINT_EVERY))
-                }
-            }
-        })?;
-        Ok(outcome)
+        let attempted = Attempted {
+            notification_id: notification_id.to_owned(),
+            attempt,
+            result: Err((retry_at, error.to_owned())),
+        };
+        let recorded = self.record_attempts(std::slice::from_ref(&attempted), now)?;
+        Ok(match recorded.first() {
+            Some(Recorded::Retry(at)) => FailureOutcome::Retry(*at),
+            Some(Recorded::Dead) => FailureOutcome::Dead,
+            _ => FailureOutcome::Stale,
+        })
     }
 
     /// The tenant's dead letters, oldest first.
