@@ -637,7 +637,7 @@ pub struct CallbackSecret {
 
 /// The domain the controller called (the `Host` header without its port), for the
 /// processor-domain header.
-fn processor_domain(headers: &HeaderMap) -> String {
+pub(crate) fn processor_domain(headers: &HeaderMap) -> String {
     headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
@@ -738,7 +738,7 @@ fn send_callbacks(tenant: &str, r: &Request, secret: &WebhookSecret, domain: &st
 }
 
 /// Sends the callbacks in the background, after the response.
-fn announce(tenant: TenantId, r: Request, secret: WebhookSecret, domain: String) {
+pub(crate) fn announce(tenant: TenantId, r: Request, secret: WebhookSecret, domain: String) {
     if status_callbacks(&r).is_empty() {
         return;
     }

@@ -370,6 +370,7 @@ pub struct ReasonBody {
 pub async fn extend_request(
     State(s): State<Arc<AppState>>,
     caller: Caller,
+    headers: axum::http::HeaderMap,
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<ReasonBody>,
 ) -> Result<Response, Problem> {
@@ -379,11 +380,11 @@ pub async fn extend_request(
         let b = s.backend()?;
         let mut v = b.vault_for_write();
         let now = now();
-        let r = v
-            .tenant(&tenant)
-            .acting_as(actor)
+        let mut t = v.tenant(&tenant).acting_as(actor);
+        let r = t
             .extend_request(&id, &body.reason, day_of(now), now)
             .map_err(|e| vault_problem(&e))?;
+        announce_status(&t, &r, &crate::opengdpr::processor_domain(&headers));
         Ok(axum::Json(RequestView::new(r)).into_response())
     })
     .await
@@ -398,6 +399,7 @@ pub async fn extend_request(
 pub async fn refuse_request(
     State(s): State<Arc<AppState>>,
     caller: Caller,
+    headers: axum::http::HeaderMap,
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<ReasonBody>,
 ) -> Result<Response, Problem> {
@@ -406,14 +408,28 @@ pub async fn refuse_request(
     blocking(move || {
         let b = s.backend()?;
         let mut v = b.vault_for_write();
-        let r = v
-            .tenant(&tenant)
-            .acting_as(actor)
+        let mut t = v.tenant(&tenant).acting_as(actor);
+        let r = t
             .refuse_request(&s.loaded.policy, &id, &body.reason, now())
             .map_err(|e| vault_problem(&e))?;
+        announce_status(&t, &r, &crate::opengdpr::processor_domain(&headers));
         Ok(axum::Json(RequestView::new(r)).into_response())
     })
     .await
+}
+
+/// Tells an OpenGDPR controller, through the request's status callbacks, of a change made here
+/// (extended, refused, completed); nothing for a request filed otherwise.
+fn announce_status(t: &custos_vault::TenantVault<'_>, r: &Request, domain: &str) {
+    if custos_vault::opengdpr::status_callbacks(r).is_empty() {
+        return;
+    }
+    crate::opengdpr::announce(
+        t.tenant_id().clone(),
+        r.clone(),
+        t.opengdpr_secret(),
+        domain.to_owned(),
+    );
 }
 
 /// Carrying a verified request out.
@@ -440,6 +456,7 @@ pub struct ExecuteBody {
 pub async fn execute_request(
     State(s): State<Arc<AppState>>,
     caller: Caller,
+    headers: axum::http::HeaderMap,
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<ExecuteBody>,
 ) -> Result<Response, Problem> {
@@ -449,6 +466,7 @@ pub async fn execute_request(
         Problem::new(Code::InvalidBody).field("/subject", "not a valid subject identifier")
     })?;
     let note = body.note;
+    let domain = crate::opengdpr::processor_domain(&headers);
     let (s2, tenant2, id2) = (s.clone(), tenant.clone(), id.clone());
     let kind = blocking(move || {
         let b = s2.backend()?;
@@ -462,13 +480,17 @@ pub async fn execute_request(
     .await?;
     match kind {
         RequestKind::Access | RequestKind::Portability => {
-            stream_answer(s, tenant, actor, id, kind, subject).await
+            stream_answer(s, tenant, actor, id, kind, subject, domain).await
         }
-        _ => blocking(move || execute_other(&s, &tenant, actor, &id, kind, note, &subject)).await,
+        _ => {
+            blocking(move || execute_other(&s, &tenant, actor, &id, kind, note, &subject, &domain))
+                .await
+        }
     }
 }
 
 /// Erasure, restriction, objection, withdrawal and rectification.
+#[allow(clippy::too_many_arguments)]
 fn execute_other(
     s: &AppState,
     tenant: &TenantId,
@@ -477,6 +499,7 @@ fn execute_other(
     kind: RequestKind,
     note: Option<String>,
     subject: &SubjectId,
+    domain: &str,
 ) -> Result<Response, Problem> {
     let b = s.backend()?;
     let mut v = b.vault_for_write();
@@ -522,6 +545,7 @@ fn execute_other(
         }
     };
     let r = t.request(id).map_err(|e| vault_problem(&e))?;
+    announce_status(&t, &r, domain);
     let mut body = serde_json::to_value(RequestView::new(r)).unwrap_or_default();
     body["answer"] = answer;
     Ok(axum::Json(body).into_response())
@@ -562,6 +586,7 @@ async fn stream_answer(
     id: String,
     kind: RequestKind,
     subject: SubjectId,
+    domain: String,
 ) -> Result<Response, Problem> {
     // Refuse before the first byte, so a refusal is a proper problem and not a cut-off download.
     let (s2, t2, id2, sub2) = (s.clone(), tenant.clone(), id.clone(), subject.clone());
@@ -608,7 +633,8 @@ async fn stream_answer(
                 now,
                 ChannelWriter(tx.clone()),
             )?;
-            t.complete_request(&id, serde_json::json!({ "archive": written }), now)?;
+            let r = t.complete_request(&id, serde_json::json!({ "archive": written }), now)?;
+            announce_status(&t, &r, &domain);
             Ok(())
         })();
         if let Err(e) = result {

@@ -397,6 +397,24 @@ fn opengdpr_end_to_end(s: &Setup) {
     assert_eq!(r.status, 400, "{}", r.body);
     assert_eq!(r.reasons(), ["invalid_value"]);
 
+    // A change the DPO makes through Custos's own routes is announced too: the extension moves
+    // the expected completion time by two months (Art. 12(3)).
+    let r = send(
+        "POST",
+        &url(&format!("/v1/requests/{hex_id}/extend")),
+        &dpo,
+        Some(j!({ "reason": "records in several systems" })),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let (headers, cb) = controller.next();
+    verify(&secret, &headers["x-opengdpr-signature"], &cb);
+    let cb: Value = serde_json::from_slice(&cb).unwrap();
+    assert_eq!(cb["request_status"], "pending");
+    assert_ne!(
+        cb["expected_completion_time"], "2026-12-21T22:59:59Z",
+        "{cb}"
+    );
+
     // Cancellation while pending: 202, a cancelled callback, and the request refused in Custos.
     let r = call(
         "DELETE",
