@@ -306,6 +306,40 @@ mod tests {
     }
 
     #[test]
+    fn no_header_a_receiver_is_sent_makes_verify_panic() {
+        // A receiver parses this header from the network: arbitrary text only ever yields an
+        // error. (A cheap sweep in the spirit of a fuzz target, over the header's own alphabet.)
+        let alphabet: Vec<char> = "tv1v2=,0123456789abcdefABCDEF- \u{0}é\u{202e}"
+            .chars()
+            .collect();
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let valid = sign(SECRET, 1000, BODY);
+        for i in 0..20_000 {
+            let header: String = if i % 4 == 0 {
+                // Mutations of a valid header.
+                let mut h: Vec<char> = valid.chars().collect();
+                let at = (next() % h.len() as u64) as usize;
+                h[at] = alphabet[(next() % alphabet.len() as u64) as usize];
+                h.into_iter().collect()
+            } else {
+                let len = (next() % 90) as usize;
+                (0..len)
+                    .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                    .collect()
+            };
+            let now = (next() % 3000) as i64 - 1000;
+            let _ = verify(SECRET, &header, BODY, now, 300);
+            let _ = verify(SECRET, &header, BODY, i64::MIN, i64::MAX);
+        }
+    }
+
+    #[test]
     fn the_default_schedule_grows_to_its_cap_and_ends_after_nine_attempts() {
         let b = Backoff::default();
         let mins = |n| b.next_delay(n, 0.5).map(|d| d.as_secs_f64() / 60.0);
