@@ -1,12 +1,14 @@
 //! Delivers the notifications outbox: signed webhooks with retries and a dead-letter list (Art. 19).
 //!
-//! Inside `custos serve`, every `notify_interval`, on the blocking pool: for each tenant, claim
-//! up to [`BATCH`] due notifications (a lease, so another server does not send them meanwhile),
-//! POST each to its recipient's webhook with the signature headers, all of a batch at once, each
-//! bounded by `notify_timeout`, then record every outcome: delivered, failed and due again after
-//! the backoff, or dead after the last attempt. A slow or dead receiver costs one timeout per
-//! round, never the worker: the other deliveries of the batch run beside it, and the database
-//! connection is not held while waiting on the network.
+//! Inside `custos serve`, every `notify_interval`, on the blocking pool, in rounds over the
+//! tenants (round-robin, so one tenant's backlog never starves another): claim up to [`BATCH`]
+//! due notifications of the tenant (a lease, so another server does not send them meanwhile),
+//! POST each to its recipient's webhook with the signature headers, all of the batch at once,
+//! each bounded by `notify_timeout`, then record the outcomes in one transaction: delivered,
+//! failed and due again after the backoff, or dead after the last attempt. Rounds go on while a
+//! tenant still had a full batch, within a time budget. A slow or dead receiver costs one
+//! timeout per round, never the worker: the other deliveries of the batch run beside it, and no
+//! database connection is held while waiting on the network.
 //!
 //! The request: `POST <url>` with `Content-Type: application/json`, the body exactly as queued
 //! (see `custos_vault::recipients::enqueue_notifications`), `Custos-Signature: t=…,v1=…` and
