@@ -254,18 +254,66 @@ fn answer(vault: &mut Vault, kind: AnswerKind, out: &Path) -> (f64, f64, u64, u6
     )
 }
 
+/// Fills a fresh vault with `n` records of the subject, then measures in a child process of
+/// its own, so the RSS figures start from a process that has only opened the vault (not one
+/// whose heap still holds what filling it took).
 fn run(dir: &Path, n: usize) -> Row {
     let db = dir.join(format!("export-{n}.db"));
     for suffix in ["", "-wal", "-shm", "-erasures.jsonl"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
     }
     let fill_s = fill(&db, n).as_secs_f64();
-    let config = StoreConfig::Sqlite { path: db.clone() };
+    let child = std::process::Command::new(std::env::current_exe().expect("this bench"))
+        .arg(CHILD)
+        .arg(&db)
+        .arg(n.to_string())
+        .output()
+        .expect("the measuring child runs");
+    assert!(
+        child.status.success(),
+        "{}",
+        String::from_utf8_lossy(&child.stderr)
+    );
+    let text = String::from_utf8_lossy(&child.stdout);
+    let line = text
+        .lines()
+        .find_map(|l| l.strip_prefix("ROW "))
+        .expect("the child reports a row");
+    let v: Vec<f64> = line
+        .split_whitespace()
+        .map(|x| x.parse().expect("a number"))
+        .collect();
+    for suffix in ["", "-wal", "-shm", "-erasures.jsonl"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    }
+    Row {
+        n,
+        fill_s,
+        access_s: vec![v[0], v[1], v[2]],
+        access_cpu_s: vec![v[3], v[4], v[5]],
+        access_bytes: v[6] as u64,
+        rss_before: v[7] as u64,
+        rss_peak: v[8] as u64,
+        stream_s: v[9],
+        portability_s: v[10],
+        portable: v[11] as u64,
+        erase_s: v[12],
+    }
+}
+
+/// The first argument that makes this bench the measuring child.
+const CHILD: &str = "--measure-export";
+
+/// In the child: every measurement on the filled vault at `db`; prints one `ROW` line.
+fn measure(db: &Path, n: usize) {
+    let config = StoreConfig::Sqlite {
+        path: db.to_owned(),
+    };
     let mut vault = Vault::open(&config, master()).expect("opens");
-    let out = dir.join("answer.zip");
+    let out = db.with_extension("zip");
     let mut access_s = Vec::new();
     let mut access_cpu_s = Vec::new();
-    let (mut access_bytes, mut rss_before, mut rss_peak) = (0, 0, 0);
+    let (mut access_bytes, mut rss_before, mut rss_peak) = (0, u64::MAX, 0);
     for _ in 0..RUNS {
         let rss = RssSampler::start();
         let (s, cpu, records, bytes) = answer(&mut vault, AnswerKind::Access, &out);
@@ -274,7 +322,7 @@ fn run(dir: &Path, n: usize) -> Row {
         access_s.push(s);
         access_cpu_s.push(cpu);
         access_bytes = bytes;
-        rss_before = before;
+        rss_before = rss_before.min(before);
         rss_peak = rss_peak.max(peak);
     }
     access_s.sort_by(f64::total_cmp);
@@ -300,26 +348,19 @@ fn run(dir: &Path, n: usize) -> Row {
         .expect("erased");
     let erase_s = start.elapsed().as_secs_f64();
     assert_eq!(erased.counts.records as usize, n);
-    drop(vault);
-    for suffix in ["", "-wal", "-shm", "-erasures.jsonl"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
-    }
-    Row {
-        n,
-        fill_s,
-        access_s,
-        access_cpu_s,
-        access_bytes,
-        rss_before,
-        rss_peak,
-        stream_s,
-        portability_s,
-        portable,
-        erase_s,
-    }
+    println!(
+        "ROW {} {} {} {} {} {} {access_bytes} {rss_before} {rss_peak} {stream_s} {portability_s} {portable} {erase_s}",
+        access_s[0], access_s[1], access_s[2], access_cpu_s[0], access_cpu_s[1], access_cpu_s[2],
+    );
 }
 
 fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some(CHILD) {
+        let n = args[3].parse().expect("a record count");
+        measure(Path::new(&args[2]), n);
+        return;
+    }
     // `cargo bench` passes `--bench`; `cargo test --benches` runs this at the smallest size.
     let testing = std::env::args().any(|a| a == "--test");
     let sizes: Vec<usize> = match std::env::var("CUSTOS_BENCH_SIZES") {
