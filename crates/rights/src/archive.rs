@@ -61,10 +61,10 @@ pub struct Written {
     pub bytes: u64,
 }
 
-/// A record source: called once per file of the archive, it pushes every record of the answer
-/// to the sink it is given, in the same order each time (the vault's
-/// `TenantVault::for_each_record` does this with keyset-paged reads). Records of any category
-/// may be pushed: the writer filters for portability.
+/// A record source: called once per data file of the archive (`data.json`, then `data.csv`), it
+/// pushes every record of the answer to the sink it is given, in the same order each time (the
+/// vault's `TenantVault::for_each_record` does this with keyset-paged reads). Records of any
+/// category may be pushed: the writer filters for portability.
 pub type Source<'a, E> =
     dyn FnMut(&mut dyn FnMut(ExportRecord) -> Result<(), E>) -> Result<(), E> + 'a;
 

@@ -186,8 +186,8 @@ impl TenantVault<'_> {
     /// as one zip archive (see `custos_rights::archive::write_answer`): every record of the
     /// subject in this tenant, restricted ones marked, and for access the Art. 15(1) report
     /// drawn from `policy` in `lang`. Records are streamed from the store, one page at a time,
-    /// once per file of the archive; records created after the answer began are left out, so
-    /// ongoing writes for the subject do not disturb it.
+    /// once per data file of the archive (twice); records created after the answer began are
+    /// left out, so ongoing writes for the subject do not disturb it.
     ///
     /// The answer is audited (`subject.answer`: the kind, the record count and whether it was
     /// completed; never the data), whether or not writing succeeded. An unknown subject gets an

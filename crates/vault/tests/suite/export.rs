@@ -438,3 +438,32 @@ pub fn an_answer_is_audited_with_counts_and_the_pseudonym_only(b: &Backend) {
     let text = serde_json::to_string(&entries).expect("JSON");
     assert!(!text.contains(who) && !text.contains("s3cr3t"));
 }
+
+pub fn an_unknown_subject_gets_an_empty_answer_of_the_same_shape(b: &Backend) {
+    let p = policy();
+    let mut v = b.open();
+    let mut t = v.tenant(&tenant("acme"));
+    t.put_batch(
+        &p,
+        vec![rec(
+            "bekend@example.nl",
+            "support",
+            "support",
+            "2026-10-01T08:00:00Z",
+            "{}".into(),
+        )],
+    )
+    .expect("stored");
+    let (out, written) = answer(
+        &mut t,
+        "onbekend@example.nl",
+        AnswerKind::Access,
+        &format!("unknown-{}", b.kind),
+    );
+    assert_eq!(written.records, 0);
+    assert_eq!(written.files, ["data.json", "data.csv", "report.html"]);
+    let data = json(out.join("data.json"));
+    assert_eq!(data["records"], serde_json::json!([]));
+    let html = std::fs::read_to_string(out.join("report.html")).expect("report.html");
+    assert!(html.contains("We hold 0 records about you"));
+}

@@ -126,6 +126,7 @@ export_suite!(
     an_access_answer_includes_records_kept_under_restriction_marked,
     a_portability_answer_holds_only_provided_data_on_consent_or_contract,
     an_answer_is_audited_with_counts_and_the_pseudonym_only,
+    an_unknown_subject_gets_an_empty_answer_of_the_same_shape,
 );
 
 macro_rules! consent_suite {
