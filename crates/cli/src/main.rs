@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod audit_cmds;
+mod consent_cmds;
 mod export_cmd;
 mod policy_cmds;
 mod request_cmds;
@@ -66,6 +67,14 @@ enum Command {
     /// Data-subject requests: file, list by deadline, show, verify, extend, refuse, execute.
     #[command(subcommand)]
     Request(request_cmds::RequestCommand),
+    /// The consent ledger: grant, withdraw, state, history.
+    #[command(subcommand)]
+    Consent(consent_cmds::ConsentCommand),
+    /// Approval gates: list, approve (prints the one-time token), reject.
+    #[command(subcommand)]
+    Approval(consent_cmds::ApprovalCommand),
+    /// May this subject's data be processed for this purpose now, and why (exit 0 allowed, 1 denied).
+    Decide(consent_cmds::DecideArgs),
 }
 
 fn main() -> ExitCode {
@@ -88,5 +97,8 @@ fn main() -> ExitCode {
         Command::Hold(cmd) => retention_cmds::hold(cmd),
         Command::Retention(cmd) => retention_cmds::retention(cmd),
         Command::Request(cmd) => request_cmds::run(cmd),
+        Command::Consent(cmd) => consent_cmds::consent(cmd),
+        Command::Approval(cmd) => consent_cmds::approval(cmd),
+        Command::Decide(args) => consent_cmds::decide(args),
     }
 }

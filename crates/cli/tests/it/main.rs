@@ -3,6 +3,7 @@
 //! `tests/`.
 
 mod audit;
+mod consent;
 mod export;
 mod policy;
 mod requests;

@@ -1,0 +1,292 @@
+//! Processing decisions over HTTP (issue 7's figure): decisions per second and p50/p99 latency
+//! with 50 concurrent clients against the release `custos serve --demo` on SQLite, for the
+//! decisions apps ask most (a contract purpose; a consent purpose whose consent is in the
+//! ledger; direct marketing checked against the suppression list), the batch form (100 per
+//! call), and `/healthz` in the same run as the floor of this harness.
+//! Run: `cargo bench -p custos --bench decisions_http` (builds the release binary and starts it).
+//! The 50 client threads run on the same 2 cores as the server, so the figures are a lower bound.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+const SECONDS: u64 = 5;
+const HASH: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into()
+}
+
+struct Server {
+    child: Child,
+    base: String,
+    key: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `custos serve --demo` on a fresh SQLite file in a temporary directory.
+fn start() -> Server {
+    let dir = std::env::temp_dir().join(format!("custos-decisions-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_custos"))
+        .args(["serve", "--demo", "--listen", &format!("127.0.0.1:{port}")])
+        .current_dir(&dir)
+        .env_remove("CUSTOS_DATABASE_URL")
+        .env("CUSTOS_RATE_LIMIT", "0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("custos serve starts");
+    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut key = String::new();
+    for _ in 0..10 {
+        let mut line = String::new();
+        if out.read_line(&mut line).unwrap_or(0) == 0 {
+            break;
+        }
+        if let Some(k) = line.trim().strip_prefix("app key (tenant demo):") {
+            key = k.trim().to_owned();
+        }
+        if line.contains("try: curl") {
+            break;
+        }
+    }
+    assert!(!key.is_empty(), "the demo server printed no key");
+    Server {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+        key,
+    }
+}
+
+fn post(a: &ureq::Agent, url: &str, auth: &str, body: &[u8]) -> Option<(u16, Vec<u8>)> {
+    let mut r = a
+        .post(url)
+        .header("authorization", auth)
+        .header("content-type", "application/json")
+        .send(body)
+        .ok()?;
+    let status = r.status().as_u16();
+    Some((status, r.body_mut().read_to_vec().ok()?))
+}
+
+/// Runs `request(client, i)` from `clients` threads for 5 s; each successful call counts
+/// `per_call` decisions. Prints decisions/s, calls/s, p50 and p99 per call.
+fn drive(
+    label: &str,
+    clients: usize,
+    per_call: u64,
+    request: &(dyn Fn(&ureq::Agent, usize, usize) -> bool + Sync),
+) {
+    // Warm up the connections and the server's caches.
+    std::thread::scope(|s| {
+        for c in 0..clients {
+            s.spawn(move || {
+                let a = agent();
+                for i in 0..3 {
+                    request(&a, c, i);
+                }
+            });
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(SECONDS);
+    let errors = AtomicU64::new(0);
+    let latencies: Vec<Duration> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..clients)
+            .map(|c| {
+                let errors = &errors;
+                s.spawn(move || {
+                    let a = agent();
+                    let mut lat = Vec::new();
+                    let mut i = 0;
+                    while Instant::now() < deadline {
+                        let t = Instant::now();
+                        if request(&a, c, i) {
+                            lat.push(t.elapsed());
+                        } else {
+                            errors.fetch_add(1, Ordering::Relaxed);
+                        }
+                        i += 1;
+                    }
+                    lat
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    let mut sorted = latencies;
+    sorted.sort();
+    let calls = sorted.len() as f64 / SECONDS as f64;
+    println!(
+        "{:<58} {:>7} {:>11.0} {:>9.0} {:>7.2}ms {:>7.2}ms {:>7}",
+        label,
+        clients,
+        calls * per_call as f64,
+        calls,
+        percentile(&sorted, 0.50).as_secs_f64() * 1e3,
+        percentile(&sorted, 0.99).as_secs_f64() * 1e3,
+        errors.load(Ordering::Relaxed)
+    );
+}
+
+/// A question for client `c`'s call `i`: one of 200 subjects, in turn.
+fn ask(
+    purpose: &'static str,
+    category: &'static str,
+    address: bool,
+) -> impl Fn(usize, usize) -> serde_json::Value + Sync {
+    move |c, i| {
+        let subject = format!("bench-{}", (c * 7 + i) % 200);
+        let mut q =
+            serde_json::json!({ "subject": subject, "purpose": purpose, "category": category });
+        if address {
+            q["address"] = serde_json::json!(format!("{subject}@example.com"));
+        }
+        q
+    }
+}
+
+/// One decision call; succeeds on 200 with the expected answer (`None`: either).
+fn decision<'a>(
+    url: &'a str,
+    auth: &'a str,
+    make: &'a (dyn Fn(usize, usize) -> serde_json::Value + Sync),
+    allowed: Option<bool>,
+) -> impl Fn(&ureq::Agent, usize, usize) -> bool + Sync + 'a {
+    move |a, c, i| {
+        let body = make(c, i).to_string();
+        post(a, url, auth, body.as_bytes()).is_some_and(|(s, b)| {
+            s == 200
+                && allowed.is_none_or(|want| {
+                    let text = String::from_utf8_lossy(&b);
+                    text.contains(if want {
+                        "\"allowed\":true"
+                    } else {
+                        "\"allowed\":false"
+                    })
+                })
+        })
+    }
+}
+
+fn main() {
+    let server = start();
+    std::thread::sleep(Duration::from_millis(300));
+    let auth = format!("Bearer {}", server.key);
+    let base = server.base.clone();
+    let a = agent();
+    // 200 subjects with consent to style learning in the ledger; one address suppressed.
+    for n in 0..200 {
+        let body = serde_json::json!({
+            "subject": format!("bench-{n}"), "purpose": "style_learning", "kind": "grant",
+            "notice_version": "2.0", "notice_hash": HASH, "channel": "web", "proof": "form 7"
+        });
+        let (status, _) = post(
+            &a,
+            &format!("{base}/v1/consent"),
+            &auth,
+            body.to_string().as_bytes(),
+        )
+        .expect("seed consent");
+        assert_eq!(status, 201, "seeding consent");
+    }
+    let suppress = serde_json::json!({ "address": "bench-7@example.com", "reason": "unsubscribe" });
+    post(
+        &a,
+        &format!("{base}/v1/suppression"),
+        &auth,
+        suppress.to_string().as_bytes(),
+    )
+    .expect("seed suppression");
+
+    let one = format!("{base}/v1/decisions");
+    let batch = format!("{base}/v1/decisions/batch");
+    let contract = ask("service", "account", false);
+    let consent = ask("style_learning", "style_profile", false);
+    let marketing = ask("customer_email", "account", true);
+
+    println!("\n[SQLite] release `custos serve --demo`, 200 subjects with consent in the ledger");
+    println!(
+        "{:<58} {:>7} {:>11} {:>9} {:>9} {:>9} {:>7}",
+        "call (5 s)", "clients", "decisions/s", "calls/s", "p50", "p99", "errors"
+    );
+    let healthz = format!("{base}/healthz");
+    drive("GET /healthz (the harness's floor)", 50, 0, &|a, _, _| {
+        a.get(&healthz)
+            .call()
+            .is_ok_and(|mut r| r.body_mut().read_to_vec().is_ok())
+    });
+    drive(
+        "POST /v1/decisions contract purpose (allow)",
+        50,
+        1,
+        &decision(&one, &auth, &contract, Some(true)),
+    );
+    drive(
+        "POST /v1/decisions consent purpose, consent in ledger (allow)",
+        50,
+        1,
+        &decision(&one, &auth, &consent, Some(true)),
+    );
+    drive(
+        "POST /v1/decisions marketing + suppression list (allow/deny)",
+        50,
+        1,
+        &decision(&one, &auth, &marketing, None),
+    );
+    drive(
+        "POST /v1/decisions consent purpose, 1 client",
+        1,
+        1,
+        &decision(&one, &auth, &consent, Some(true)),
+    );
+    let batch_body = |c: usize| {
+        let items: Vec<serde_json::Value> = (0..100).map(|i| consent(c, i)).collect();
+        serde_json::json!({ "items": items }).to_string()
+    };
+    let bodies: Vec<String> = (0..50).map(batch_body).collect();
+    drive(
+        "POST /v1/decisions/batch 100 consent decisions per call",
+        50,
+        100,
+        &|a, c, _| post(a, &batch, &auth, bodies[c].as_bytes()).is_some_and(|(s, _)| s == 200),
+    );
+    let metrics = a
+        .get(&format!("{base}/metrics"))
+        .call()
+        .ok()
+        .and_then(|mut r| r.body_mut().read_to_string().ok())
+        .unwrap_or_default();
+    println!("\ncounted in /metrics:");
+    for line in metrics
+        .lines()
+        .filter(|l| l.starts_with("custos_decisions_total"))
+    {
+        println!("  {line}");
+    }
+}
