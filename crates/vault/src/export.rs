@@ -312,7 +312,7 @@ const NIBBLE: [u8; 256] = {
 /// A table lookup per digit: the generic decoder was the largest cost of reading an answer.
 fn unhex(text: &str) -> Option<Vec<u8>> {
     let digits = text.as_bytes();
-    if digits.len() % 2 != 0 {
+    if !digits.len().is_multiple_of(2) {
         return None;
     }
     let mut bad = 0u8;
