@@ -196,7 +196,7 @@ fn export_writes_an_access_answer_a_standard_tool_opens() {
 
 #[test]
 fn export_works_on_postgresql_too() {
-    match Scratch::postgres("access") {
+    match Scratch::postgres("pg_access") {
         Some(s) => access_answer(&s),
         None => eprintln!("CUSTOS_TEST_DATABASE_URL is not set: skipping the PostgreSQL CLI test"),
     }

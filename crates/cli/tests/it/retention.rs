@@ -178,7 +178,7 @@ fn purge_reports_what_is_due_then_deletes_it_and_the_trail_verifies() {
 
 #[test]
 fn the_same_purge_works_on_postgresql() {
-    match Scratch::postgres("purge") {
+    match Scratch::postgres("pg_purge") {
         Some(s) => purge_lifecycle(&s),
         None => eprintln!("CUSTOS_TEST_DATABASE_URL is not set: skipping the PostgreSQL CLI test"),
     }
