@@ -9,6 +9,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::io::Write;
+use std::sync::mpsc;
 
 use custos_policy::{Lang, Policy};
 use custos_rights::access::{ExportError, ExportRecord};
@@ -192,29 +193,74 @@ impl TenantVault<'_> {
     /// The answer is audited (`subject.answer`: the kind, the record count and whether it was
     /// completed; never the data), whether or not writing succeeded. An unknown subject gets an
     /// empty answer: whether a person exists is for the caller to reveal or not.
-    pub fn write_answer<E: From<VaultError> + From<ExportError>>(
+    pub fn write_answer<E>(
         &mut self,
         policy: &Policy,
         subject: &SubjectId,
         kind: AnswerKind,
         lang: Lang,
         now: Timestamp,
-        out: impl Write,
-    ) -> std::result::Result<Written, E> {
+        out: impl Write + Send,
+    ) -> std::result::Result<Written, E>
+    where
+        E: From<VaultError> + From<ExportError> + Send,
+    {
         let (categories, latest) = self.subject_categories(subject)?;
         let until = latest.unwrap_or(i64::MIN);
-        let written = archive::write_answer::<E>(
-            policy,
-            lang,
-            kind,
-            &categories,
-            now,
-            &mut |sink| {
-                self.each_record_until(subject, Some(until), |r| sink(r.to_export()))
-                    .map(|_| ())
-            },
-            out,
-        );
+        // Reading (the store, decryption) and writing (encoding, checksums, output) each take
+        // about half the time: the archive is written on a second thread while this one reads.
+        // For each pass over the records the writer sends a channel to stream them into; the
+        // reader serves passes until the writer is done. A pass ends with `End`; a channel that
+        // closes without it means the reader failed, and its error is the one returned.
+        let (ask, asked) = mpsc::channel::<mpsc::SyncSender<Pass>>();
+        let mut read_error: Option<VaultError> = None;
+        let written = std::thread::scope(|scope| {
+            let writer = scope.spawn(move || {
+                archive::write_answer::<E>(
+                    policy,
+                    lang,
+                    kind,
+                    &categories,
+                    now,
+                    &mut |sink| {
+                        let (tx, rx) = mpsc::sync_channel(PAGE);
+                        ask.send(tx).map_err(|_| stopped())?;
+                        for item in rx {
+                            match item {
+                                Pass::Record(r) => sink(r.to_export())?,
+                                Pass::End => return Ok(()),
+                            }
+                        }
+                        Err(stopped().into())
+                    },
+                    out,
+                )
+            });
+            for tx in asked {
+                let pass = self.each_record_until(subject, Some(until), |r| {
+                    tx.send(Pass::Record(Box::new(r)))
+                        .map_err(|_| ReadStop::WriterGone)
+                });
+                match pass {
+                    Ok(_) => {
+                        // The writer may have gone meanwhile; it then reports why.
+                        let _ = tx.send(Pass::End);
+                    }
+                    Err(ReadStop::WriterGone) => {}
+                    Err(ReadStop::Vault(e)) => {
+                        read_error = Some(e);
+                        break;
+                    }
+                }
+            }
+            writer
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        });
+        let written = match read_error {
+            Some(e) => Err(E::from(e)),
+            None => written,
+        };
         let details = match &written {
             Ok(w) => {
                 serde_json::json!({ "kind": kind, "records": w.records, "files": w.files, "completed": true })
@@ -244,6 +290,35 @@ impl TenantVault<'_> {
             })?;
         written
     }
+}
+
+/// What the reading thread sends the writing thread during one pass.
+enum Pass {
+    /// The next record (boxed: records are large and the channel holds a page of them).
+    Record(Box<SubjectRecord>),
+    /// Every record of the pass was sent.
+    End,
+}
+
+/// Why the reading thread stopped a pass.
+enum ReadStop {
+    /// Storage or decryption failed.
+    Vault(VaultError),
+    /// The writing thread stopped (it reports why).
+    WriterGone,
+}
+
+impl From<VaultError> for ReadStop {
+    fn from(e: VaultError) -> Self {
+        ReadStop::Vault(e)
+    }
+}
+
+/// The writer's error when the reader stopped mid-pass; the reader's own error replaces it.
+fn stopped() -> ExportError {
+    ExportError::Io(std::io::Error::other(
+        "reading the subject's records stopped",
+    ))
 }
 
 /// A page row as a [`RecordRow`] (ciphertext decoded from hex) and its restriction.

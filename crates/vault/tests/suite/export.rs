@@ -467,3 +467,111 @@ pub fn an_unknown_subject_gets_an_empty_answer_of_the_same_shape(b: &Backend) {
     let html = std::fs::read_to_string(out.join("report.html")).expect("report.html");
     assert!(html.contains("We hold 0 records about you"));
 }
+
+pub fn a_record_that_fails_to_decrypt_fails_the_answer_naming_it(b: &Backend) {
+    let p = policy();
+    let mut v = b.open();
+    let mut t = v.tenant(&tenant("acme"));
+    let who = "klant@example.nl";
+    let ids = t
+        .put_batch(
+            &p,
+            (0..3)
+                .map(|i| {
+                    rec(
+                        who,
+                        "support",
+                        "support",
+                        &format!("2026-10-01T08:0{i}:00Z"),
+                        format!("{{\"i\":{i}}}"),
+                    )
+                })
+                .collect(),
+        )
+        .expect("stored");
+    let mut bad = b.ciphertext("acme", ids[1].as_str());
+    let last = bad.len() - 1;
+    bad[last] ^= 1;
+    b.set_ciphertext("acme", ids[1].as_str(), &bad);
+
+    let err = t
+        .write_answer::<AnyError>(
+            &policy(),
+            &subject(who),
+            AnswerKind::Access,
+            Lang::En,
+            ts("2026-11-23T10:00:00Z"),
+            std::io::sink(),
+        )
+        .expect_err("a record that does not decrypt fails the answer");
+    assert!(
+        matches!(err.downcast_ref::<VaultError>(), Some(VaultError::Decrypt(id)) if *id == ids[1]),
+        "{err}"
+    );
+    let entries = t
+        .audit(&custos_audit::Query {
+            action: Some("subject.answer".into()),
+            limit: 10,
+            ..custos_audit::Query::default()
+        })
+        .expect("audit trail");
+    let details: serde_json::Value =
+        serde_json::from_str(&entries.last().expect("audited").details).expect("JSON");
+    assert_eq!(details["completed"], false);
+}
+
+/// Accepts `left` bytes, then fails every write, as a full disk or a closed connection would.
+struct FailingAfter {
+    left: usize,
+}
+
+impl std::io::Write for FailingAfter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.left == 0 {
+            return Err(std::io::Error::other("disk full"));
+        }
+        let n = buf.len().min(self.left);
+        self.left -= n;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+pub fn an_output_that_fails_midway_fails_the_answer_and_nothing_hangs(b: &Backend) {
+    let p = policy();
+    let mut v = b.open();
+    let mut t = v.tenant(&tenant("acme"));
+    let who = "klant@example.nl";
+    // More records than a page and the channel between reader and writer hold together.
+    let n = 3 * PAGE;
+    t.put_batch(
+        &p,
+        (0..n)
+            .map(|i| {
+                rec(
+                    who,
+                    "support",
+                    "support",
+                    "2026-10-01T08:00:00Z",
+                    format!("{{\"i\":{i},\"text\":\"{}\"}}", "x".repeat(200)),
+                )
+            })
+            .collect(),
+    )
+    .expect("stored");
+    for left in [0, 100, 300_000] {
+        let err = t
+            .write_answer::<AnyError>(
+                &p,
+                &subject(who),
+                AnswerKind::Access,
+                Lang::En,
+                ts("2026-11-23T10:00:00Z"),
+                FailingAfter { left },
+            )
+            .expect_err("the output failed");
+        assert!(err.to_string().contains("disk full"), "{err}");
+    }
+}

@@ -127,6 +127,8 @@ export_suite!(
     a_portability_answer_holds_only_provided_data_on_consent_or_contract,
     an_answer_is_audited_with_counts_and_the_pseudonym_only,
     an_unknown_subject_gets_an_empty_answer_of_the_same_shape,
+    a_record_that_fails_to_decrypt_fails_the_answer_naming_it,
+    an_output_that_fails_midway_fails_the_answer_and_nothing_hangs,
 );
 
 macro_rules! consent_suite {
