@@ -223,11 +223,15 @@ impl TenantVault<'_> {
                     &categories,
                     now,
                     &mut |sink| {
-                        let (tx, rx) = mpsc::sync_channel(PAGE);
+                        let (tx, rx) = mpsc::sync_channel(2);
                         ask.send(tx).map_err(|_| stopped())?;
                         for item in rx {
                             match item {
-                                Pass::Record(r) => sink(r.to_export())?,
+                                Pass::Records(batch) => {
+                                    for r in batch {
+                                        sink(r.to_export())?;
+                                    }
+                                }
                                 Pass::End => return Ok(()),
                             }
                         }
@@ -237,13 +241,20 @@ impl TenantVault<'_> {
                 )
             });
             for tx in asked {
+                let mut batch = Vec::with_capacity(BATCH);
                 let pass = self.each_record_until(subject, Some(until), |r| {
-                    tx.send(Pass::Record(Box::new(r)))
-                        .map_err(|_| ReadStop::WriterGone)
+                    batch.push(r);
+                    if batch.len() == BATCH {
+                        let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                        tx.send(Pass::Records(full))
+                            .map_err(|_| ReadStop::WriterGone)?;
+                    }
+                    Ok(())
                 });
                 match pass {
                     Ok(_) => {
                         // The writer may have gone meanwhile; it then reports why.
+                        let _ = tx.send(Pass::Records(batch));
                         let _ = tx.send(Pass::End);
                     }
                     Err(ReadStop::WriterGone) => {}
@@ -292,10 +303,15 @@ impl TenantVault<'_> {
     }
 }
 
+/// Records handed from the reading thread to the writing thread at a time: one hand-over (a
+/// wake-up of the other thread) per record would cost more than the record. The channel holds
+/// two batches, so memory stays at a few batches whatever the record count.
+const BATCH: usize = 256;
+
 /// What the reading thread sends the writing thread during one pass.
 enum Pass {
-    /// The next record (boxed: records are large and the channel holds a page of them).
-    Record(Box<SubjectRecord>),
+    /// The next records, in order.
+    Records(Vec<SubjectRecord>),
     /// Every record of the pass was sent.
     End,
 }
@@ -390,16 +406,13 @@ fn unhex(text: &str) -> Option<Vec<u8>> {
     if !digits.len().is_multiple_of(2) {
         return None;
     }
+    let mut out = vec![0u8; digits.len() / 2];
     let mut bad = 0u8;
-    // An exact-size iterator: one allocation, no capacity checks in the loop.
-    let out: Vec<u8> = digits
-        .chunks_exact(2)
-        .map(|pair| {
-            let (hi, lo) = (NIBBLE[pair[0] as usize], NIBBLE[pair[1] as usize]);
-            bad |= hi | lo;
-            (hi << 4) | (lo & 0x0F)
-        })
-        .collect();
+    for (byte, pair) in out.iter_mut().zip(digits.chunks_exact(2)) {
+        let (hi, lo) = (NIBBLE[pair[0] as usize], NIBBLE[pair[1] as usize]);
+        bad |= hi | lo;
+        *byte = (hi << 4) | (lo & 0x0F);
+    }
     // Valid nibbles never set the high bit; one invalid digit does.
     (bad & 0x80 == 0).then_some(out)
 }
