@@ -207,8 +207,9 @@ impl TenantVault<'_> {
     {
         let (categories, latest) = self.subject_categories(subject)?;
         let until = latest.unwrap_or(i64::MIN);
-        // Reading (the store, decryption) and writing (encoding, checksums, output) each take
-        // about half the time: the archive is written on a second thread while this one reads.
+        // Reading (the store, decryption) is most of an answer's time, writing (encoding,
+        // checksums, output) the rest: the archive is written on a second thread while this
+        // one reads, so the answer takes about as long as reading it.
         // For each pass over the records the writer sends a channel to stream them into; the
         // reader serves passes until the writer is done. A pass ends with `End`; a channel that
         // closes without it means the reader failed, and its error is the one returned.
