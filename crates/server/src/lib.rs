@@ -69,6 +69,21 @@ pub struct AppState {
     reads: std::sync::Mutex<Vec<custos_audit::Event>>,
 }
 
+impl Drop for AppState {
+    /// The backend's PostgreSQL clients close themselves by running a small runtime of their
+    /// own, which panics (aborting the process) on an async runtime's thread, where the last
+    /// owner of the state (the router, a background task) may drop it at shutdown. So the
+    /// backend is dropped on a thread of its own.
+    fn drop(&mut self) {
+        if let Some(backend) = self.backend.take() {
+            let _ = std::thread::Builder::new()
+                .name("custos-backend-close".into())
+                .spawn(move || drop(backend))
+                .map(|h| h.join());
+        }
+    }
+}
+
 /// Why the server cannot start or stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {

@@ -285,13 +285,49 @@ const MIGRATION_LOCK: i64 = 0x0C05_7050_7661_756C;
 
 /// The vault on PostgreSQL, in one schema.
 pub(crate) struct PostgresStore {
-    client: Client,
+    client: OwnedClient,
     url: String,
     schema: String,
     target: String,
     /// The tenant set on the session for single-statement reads (transactions set their own
     /// with `SET LOCAL`), and the reads' prepared statements; both reset on reconnect.
     session: Option<Session>,
+}
+
+/// The connection, closed on a thread of its own when dropped: `postgres::Client` closes itself
+/// by running a small async runtime, which panics (and aborts the process) when the last owner
+/// of a vault happens to drop it on an async runtime's thread, as a server's router does when it
+/// shuts down.
+struct OwnedClient(Option<Client>);
+
+impl std::ops::Deref for OwnedClient {
+    type Target = Client;
+    fn deref(&self) -> &Client {
+        // `None` only inside `drop`.
+        self.0
+            .as_ref()
+            .unwrap_or_else(|| unreachable!("the client is taken only on drop"))
+    }
+}
+
+impl std::ops::DerefMut for OwnedClient {
+    fn deref_mut(&mut self) -> &mut Client {
+        self.0
+            .as_mut()
+            .unwrap_or_else(|| unreachable!("the client is taken only on drop"))
+    }
+}
+
+impl Drop for OwnedClient {
+    fn drop(&mut self) {
+        if let Some(client) = self.0.take() {
+            // If the thread cannot start, dropping here is no worse than before.
+            let _ = std::thread::Builder::new()
+                .name("custos-pg-close".into())
+                .spawn(move || drop(client))
+                .map(|h| h.join());
+        }
+    }
 }
 
 struct Session {
@@ -386,7 +422,7 @@ pub(crate) fn set_tenant(
 impl PostgresStore {
     /// Connects, creates the schema if needed and migrates it.
     pub(crate) fn open(url: &str, schema: &str) -> Result<Self> {
-        let client = connect(url, schema)?;
+        let client = OwnedClient(Some(connect(url, schema)?));
         let mut store = Self {
             client,
             url: url.to_owned(),
@@ -415,7 +451,7 @@ impl PostgresStore {
     /// The connection, re-established if the server dropped it.
     fn client(&mut self) -> Result<&mut Client> {
         if self.client.is_closed() {
-            self.client = connect(&self.url, &self.schema)?;
+            self.client = OwnedClient(Some(connect(&self.url, &self.schema)?));
             self.session = None;
         }
         Ok(&mut self.client)
@@ -433,7 +469,7 @@ impl PostgresStore {
         if self.client.is_closed() {
             // Reconnect errors surface through the query below as a closed connection.
             if let Ok(c) = connect(&self.url, &self.schema) {
-                self.client = c;
+                self.client = OwnedClient(Some(c));
             }
             self.session = None;
         }
