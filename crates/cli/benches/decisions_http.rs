@@ -154,6 +154,67 @@ fn drive(
     );
 }
 
+/// The same at a fixed offered rate: each of `clients` threads sends one call every
+/// `clients / rate` seconds, staggered, and the latency is counted from the moment the call was
+/// due (a late start counts against the server, so queueing is not hidden). Prints the rate
+/// achieved, p50, p99 and p99.9.
+fn drive_paced(
+    label: &str,
+    clients: usize,
+    rate: u64,
+    request: &(dyn Fn(&ureq::Agent, usize, usize) -> bool + Sync),
+) {
+    let every = Duration::from_secs_f64(clients as f64 / rate as f64);
+    let start = Instant::now() + Duration::from_millis(100);
+    let deadline = start + Duration::from_secs(SECONDS);
+    let errors = AtomicU64::new(0);
+    let latencies: Vec<Duration> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..clients)
+            .map(|c| {
+                let errors = &errors;
+                s.spawn(move || {
+                    let a = agent();
+                    request(&a, c, 0);
+                    let mut lat = Vec::new();
+                    let mut due = start + every.mul_f64(c as f64 / clients as f64);
+                    let mut i = 1;
+                    while due < deadline {
+                        let now = Instant::now();
+                        if due > now {
+                            std::thread::sleep(due - now);
+                        }
+                        if request(&a, c, i) {
+                            lat.push(due.elapsed());
+                        } else {
+                            errors.fetch_add(1, Ordering::Relaxed);
+                        }
+                        i += 1;
+                        due += every;
+                    }
+                    lat
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    let mut sorted = latencies;
+    sorted.sort();
+    println!(
+        "{:<58} {:>7} {:>11.0} {:>9} {:>7.2}ms {:>7.2}ms {:>7} p99.9 {:.2}ms",
+        label,
+        clients,
+        sorted.len() as f64 / SECONDS as f64,
+        format!("{rate}/s"),
+        percentile(&sorted, 0.50).as_secs_f64() * 1e3,
+        percentile(&sorted, 0.99).as_secs_f64() * 1e3,
+        errors.load(Ordering::Relaxed),
+        percentile(&sorted, 0.999).as_secs_f64() * 1e3,
+    );
+}
+
 /// A question for client `c`'s call `i`: one of 200 subjects, in turn.
 fn ask(
     purpose: &'static str,
@@ -259,12 +320,52 @@ fn main() {
         1,
         &decision(&one, &auth, &marketing, None),
     );
+    drive("GET /healthz, 1 client", 1, 0, &|a, _, _| {
+        a.get(&healthz)
+            .call()
+            .is_ok_and(|mut r| r.body_mut().read_to_vec().is_ok())
+    });
+    drive(
+        "POST /v1/decisions malformed: 400 before storage, 1 client",
+        1,
+        0,
+        &|a, _, _| post(a, &one, &auth, b"{}").is_some_and(|(s, _)| s == 400),
+    );
     drive(
         "POST /v1/decisions consent purpose, 1 client",
         1,
         1,
         &decision(&one, &auth, &consent, Some(true)),
     );
+    println!(
+        "\n{:<58} {:>7} {:>11} {:>9} {:>9} {:>9} {:>7}",
+        "offered load (5 s, latency from when each call was due)",
+        "clients",
+        "decisions/s",
+        "offered",
+        "p50",
+        "p99",
+        "errors"
+    );
+    drive_paced(
+        "GET /healthz at 5000/s (the harness's floor)",
+        50,
+        5000,
+        &|a, _, _| {
+            a.get(&healthz)
+                .call()
+                .is_ok_and(|mut r| r.body_mut().read_to_vec().is_ok())
+        },
+    );
+    for rate in [1000, 2000, 5000] {
+        drive_paced(
+            &format!("POST /v1/decisions consent purpose at {rate}/s"),
+            50,
+            rate,
+            &decision(&one, &auth, &consent, Some(true)),
+        );
+    }
+    println!();
     let batch_body = |c: usize| {
         let items: Vec<serde_json::Value> = (0..100).map(|i| consent(c, i)).collect();
         serde_json::json!({ "items": items }).to_string()

@@ -82,6 +82,16 @@ impl Backend {
         }
     }
 
+    /// The SQLite connection, if no one holds it right now (`None` on PostgreSQL or when busy):
+    /// a short read can then run at once instead of being handed to the blocking pool.
+    pub fn try_sqlite_vault(&self) -> Option<MutexGuard<'_, Vault>> {
+        if self.single_writer {
+            self.vaults[0].try_lock().ok()
+        } else {
+            None
+        }
+    }
+
     /// A vault connection: the first free one, else waits for one in turn.
     pub fn vault(&self) -> MutexGuard<'_, Vault> {
         let start = self.next.fetch_add(1, Ordering::Relaxed);
