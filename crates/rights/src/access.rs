@@ -467,25 +467,66 @@ pub struct CategoryCount {
     pub restricted: u64,
 }
 
+/// What a report row needs besides the record: the language, and the names of categories and
+/// purposes in it (a row names them as the statement does; an id the policy no longer defines
+/// is shown as it is).
+pub struct RowNames {
+    lang: Lang,
+    names: std::collections::HashMap<String, String>,
+}
+
+impl RowNames {
+    /// The names from the Art. 15(1) information of the answer.
+    pub fn new(lang: Lang, info: &Article15) -> Self {
+        let names = info
+            .categories
+            .iter()
+            .map(|c| (format!("c:{}", c.id), c.name.clone()))
+            .chain(
+                info.purposes
+                    .iter()
+                    .map(|p| (format!("p:{}", p.id), p.name.clone())),
+            )
+            .collect();
+        Self { lang, names }
+    }
+
+    fn name<'a>(&'a self, kind: &str, id: &'a str) -> &'a str {
+        self.names
+            .get(&format!("{kind}:{id}"))
+            .map_or(id, String::as_str)
+    }
+}
+
 /// One record as a row of the report's table; a restricted record says so and why.
-pub fn html_row(lang: Lang, r: &ExportRecord) -> String {
+pub fn html_row(names: &RowNames, r: &ExportRecord) -> String {
     let mut o = String::with_capacity(r.data.get().len() + 256);
     o.push_str("<tr><td>");
     escape_into(&mut o, &r.id);
     o.push_str("</td><td>");
-    escape_into(&mut o, &r.category);
+    escape_into(&mut o, names.name("c", &r.category));
     o.push_str("</td><td>");
-    escape_into(&mut o, &r.purposes.join(", "));
+    for (i, p) in r.purposes.iter().enumerate() {
+        if i > 0 {
+            o.push_str(", ");
+        }
+        escape_into(&mut o, names.name("p", p));
+    }
     o.push_str("</td><td>");
     escape_into(&mut o, &r.created_at);
     o.push_str("</td><td>");
     if let Some(why) = &r.restriction {
-        o.push_str(if lang == Lang::Nl {
-            "beperkt ("
+        if names.lang == Lang::Nl {
+            o.push_str("beperkt (");
+            // The stored basis cites the regulation in English.
+            escape_into(
+                &mut o,
+                &why.replace("Art. ", "art. ").replace("GDPR", "AVG"),
+            );
         } else {
-            "restricted ("
-        });
-        escape_into(&mut o, why);
+            o.push_str("restricted (");
+            escape_into(&mut o, why);
+        }
         o.push(')');
     }
     o.push_str("</td><td><code>");
@@ -498,7 +539,7 @@ pub fn html_row(lang: Lang, r: &ExportRecord) -> String {
 /// records when given, then records as table rows.
 pub struct HtmlWriter<W: Write> {
     w: W,
-    lang: Lang,
+    names: RowNames,
     n: u64,
 }
 
@@ -520,12 +561,16 @@ impl<W: Write> HtmlWriter<W> {
             })
             .map_err(|e| ExportError::Render(e.to_string()))?;
         w.write_all(head.as_bytes())?;
-        Ok(Self { w, lang, n: 0 })
+        Ok(Self {
+            w,
+            names: RowNames::new(lang, info),
+            n: 0,
+        })
     }
 
     /// Appends one record as a table row (see [`html_row`]).
     pub fn push(&mut self, r: &ExportRecord) -> Result<(), ExportError> {
-        self.push_row(&html_row(self.lang, r))
+        self.push_row(&html_row(&self.names, r))
     }
 
     /// Appends a row rendered earlier by [`html_row`].

@@ -20,7 +20,7 @@ use serde::Serialize;
 
 use crate::access::{
     CategoryCount, CsvWriter, ExportError, ExportRecord, HtmlWriter, JsonWriter, RecordSummary,
-    article15, html_row, portable,
+    RowNames, article15, html_row, portable,
 };
 
 /// Which right the answer serves.
@@ -102,9 +102,9 @@ pub fn write_answer<E: From<ExportError>>(
         AnswerKind::Portability => None,
     };
     let keep = |r: &ExportRecord| kind == AnswerKind::Access || portable(policy, r);
-    let report = kind == AnswerKind::Access;
     let mut per_category: BTreeMap<String, (u64, u64)> = BTreeMap::new();
     let mut rows = String::new();
+    let names = info.as_ref().map(|i| RowNames::new(lang, i));
     let mut shown = 0u64;
     let total = zip.entry(JSON, |w| -> Result<u64, E> {
         let mut j = JsonWriter::start(w, info.as_ref())?;
@@ -113,12 +113,12 @@ pub fn write_answer<E: From<ExportError>>(
                 return Ok(());
             }
             j.push(&r)?;
-            if report {
+            if let Some(names) = &names {
                 let c = per_category.entry(r.category.clone()).or_default();
                 c.0 += 1;
                 c.1 += u64::from(r.restriction.is_some());
                 if shown < REPORT_ROWS && rows.len() < REPORT_BYTES {
-                    rows.push_str(&html_row(lang, &r));
+                    rows.push_str(&html_row(names, &r));
                     shown += 1;
                 }
             }
@@ -621,6 +621,49 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    /// The report a subject reads, in Dutch, for two records of which one is restricted: the
+    /// Art. 15(1) information drawn from the jbsync policy, the summary, the rows.
+    #[test]
+    fn the_dutch_report_reads_as_reviewed() {
+        let p = jbsync();
+        let info = article15(
+            &p,
+            Lang::Nl,
+            &["account".to_string(), "support".to_string()].into(),
+        )
+        .expect("the information");
+        let mut r0 = rec(0, "support", "support");
+        r0.created_at = "2026-10-01T08:00:00Z".into();
+        let mut r1 = rec(1, "account", "service");
+        r1.created_at = "2026-10-02T08:00:00Z".into();
+        let summary = RecordSummary {
+            total: 2,
+            shown: 2,
+            restricted: 1,
+            categories: vec![
+                CategoryCount {
+                    id: "account".into(),
+                    name: "Account-data".into(),
+                    records: 1,
+                    restricted: 1,
+                },
+                CategoryCount {
+                    id: "support".into(),
+                    name: "Communicatie met support".into(),
+                    records: 1,
+                    restricted: 0,
+                },
+            ],
+        };
+        let mut h = HtmlWriter::start(Vec::new(), Lang::Nl, &info, Some(&summary))
+            .expect("the head renders");
+        h.push(&r0).expect("row");
+        h.push(&r1).expect("row");
+        let (html, n) = h.finish().expect("the report closes");
+        assert_eq!(n, 2);
+        insta::assert_snapshot!(String::from_utf8(html).expect("UTF-8"));
     }
 
     #[test]
