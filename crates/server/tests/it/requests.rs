@@ -9,6 +9,8 @@ use crate::data::{
 };
 use crate::{Running, agent, problem};
 
+static ANSWERS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 fn start(config: custos_server::Config) -> Setup {
     let backend = open_backend(&config);
     let admin = admin_key(&backend);
@@ -141,7 +143,12 @@ fn requests_end_to_end(s: &Setup) {
     assert_eq!(resp.headers()["content-type"], "application/zip");
     let mut resp = resp;
     let bytes = resp.body_mut().read_to_vec().expect("archive");
-    let dir = std::env::temp_dir().join(format!("custos-it-answer-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!(
+        "custos-it-answer-{}-{}",
+        std::process::id(),
+        // The SQLite and PostgreSQL runs share the process under `cargo test`.
+        ANSWERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let zip = dir.join("answer.zip");
