@@ -9,6 +9,7 @@
 //! (too many); each reason is counted in `custos_decisions_total{effect,rule}`.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -72,20 +73,34 @@ fn with_vault<T>(
     work(&mut s.backend()?.vault_for_write())
 }
 
-/// Runs a short read: at once on this thread when the SQLite connection is free (a hand-off to
-/// the blocking pool and back costs two thread wake-ups, which on a busy machine is where the
-/// tail latency came from: single-client p99 2 ms handed off, 0.3 ms at once; BENCHMARKS.md),
-/// else on the blocking pool like every other call. PostgreSQL always takes the pool.
+/// Short reads waiting on the blocking pool for the vault connection.
+static QUEUED: AtomicUsize = AtomicUsize::new(0);
+
+/// Runs a short read: at once on this thread when the SQLite connection is free and no short
+/// read is already waiting for it (a hand-off to the blocking pool and back costs two thread
+/// wake-ups, which on a busy machine is where the tail latency came from: single-client p99
+/// 2 ms handed off, 0.3 ms at once; BENCHMARKS.md), else on the blocking pool in turn, so reads
+/// that queued are not overtaken. PostgreSQL always takes the pool.
 async fn quick<T: Send + 'static>(
     s: Arc<AppState>,
     work: impl FnOnce(&mut Vault) -> Result<T, Problem> + Send + 'static,
 ) -> Result<T, Problem> {
     let multi_thread = tokio::runtime::Handle::current().runtime_flavor()
         == tokio::runtime::RuntimeFlavor::MultiThread;
-    if multi_thread && let Some(mut v) = s.backend()?.try_sqlite_vault() {
+    if multi_thread
+        && QUEUED.load(Ordering::Relaxed) == 0
+        && let Some(mut v) = s.backend()?.try_sqlite_vault()
+    {
         return tokio::task::block_in_place(move || work(&mut v));
     }
-    blocking(move || with_vault(&s, work)).await
+    blocking(move || {
+        let b = s.backend()?;
+        QUEUED.fetch_add(1, Ordering::Relaxed);
+        let mut v = b.vault_for_write();
+        QUEUED.fetch_sub(1, Ordering::Relaxed);
+        work(&mut v)
+    })
+    .await
 }
 
 // ---- the ledger ---------------------------------------------------------------------------
