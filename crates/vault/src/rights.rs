@@ -9,9 +9,9 @@
 //! disclosed or deleted before identity is verified (Art. 12(6)). Every step is a row in the
 //! request's history and an entry in the audit trail, in the same transaction.
 //!
-//! Deadlines are counted by the caller (`custos_rights::due_date`, Regulation 1182/71) and
-//! stored with the request; the vault only keeps them. A request holds the subject's pseudonym,
-//! never the subject's identifier.
+//! Deadlines are counted once, at filing, by [`NewRequest::counted`] (`custos_rights::due_date`,
+//! Regulation 1182/71, the Dutch calendar) and stored with the request. A request holds the
+//! subject's pseudonym, never the subject's identifier.
 
 use jiff::{Timestamp, civil::Date};
 use serde::Serialize;
