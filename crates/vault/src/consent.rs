@@ -536,7 +536,7 @@ impl TenantVault<'_> {
         let pseudonym = self.pseudonym(subject).as_str().to_owned();
         let tenant = self.tenant_id().as_str().to_owned();
         let mut accepted = false;
-        self.store().in_tx(&tenant, "reading acceptances", &mut |tx| {
+        self.store().in_read_tx(&tenant, "reading acceptances", &mut |tx| {
             accepted = !tx
                 .query(
                     "SELECT 1 FROM acceptances WHERE tenant_id = $1 AND pseudonym = $2 AND version = $3",
@@ -651,7 +651,7 @@ impl TenantVault<'_> {
     pub fn approval(&mut self, approval_id: &str) -> Result<Approval> {
         let tenant = self.tenant_id().as_str().to_owned();
         let mut out = None;
-        self.store().in_tx(&tenant, "reading an approval", &mut |tx| {
+        self.store().in_read_tx(&tenant, "reading an approval", &mut |tx| {
             let rows = tx.query(
                 &format!("SELECT {APPROVAL_COLUMNS} FROM approvals WHERE tenant_id = $1 AND approval_id = $2"),
                 &[tenant.as_str().into(), approval_id.into()],
@@ -667,7 +667,7 @@ impl TenantVault<'_> {
         let tenant = self.tenant_id().as_str().to_owned();
         let filter = if all { "" } else { " AND state = 'pending'" };
         let mut out = Vec::new();
-        self.store().in_tx(&tenant, "listing approvals", &mut |tx| {
+        self.store().in_read_tx(&tenant, "listing approvals", &mut |tx| {
             let rows = tx.query(
                 &format!("SELECT {APPROVAL_COLUMNS} FROM approvals WHERE tenant_id = $1{filter} ORDER BY requested_at, approval_id"),
                 &[tenant.as_str().into()],
@@ -794,21 +794,42 @@ impl TenantVault<'_> {
         q: &DecisionQuery<'_>,
         now: Timestamp,
     ) -> Result<Decision> {
-        let pseudonym = self.pseudonym(q.subject);
-        let flags: Vec<Flag> = self.flags_of(&pseudonym)?;
-        let consent = if ledger::is_consent_purpose(policy, q.purpose).unwrap_or(false) {
-            let history = self.consent_history(q.subject)?;
+        // Everything the decision needs, in one read transaction.
+        let pseudonym = self.pseudonym(q.subject).as_str().to_owned();
+        let consent_based = ledger::is_consent_purpose(policy, q.purpose).unwrap_or(false);
+        let entry = q.address.map(|a| self.suppression_key().entry(a));
+        let tenant = self.tenant_id().as_str().to_owned();
+        let mut flags: Vec<Flag> = Vec::new();
+        let mut history: Vec<ConsentEntry> = Vec::new();
+        let mut suppressed = false;
+        let mut expires = None;
+        self.store()
+            .in_read_tx(&tenant, "gathering a decision's facts", &mut |tx| {
+                flags = crate::rights::read_flags(tx, &tenant, &pseudonym)?;
+                history = if consent_based {
+                    ledger_of(tx, &tenant, &pseudonym, Some(q.purpose))?
+                } else {
+                    Vec::new()
+                };
+                suppressed = match &entry {
+                    Some(e) => !tx
+                        .query(
+                            "SELECT 1 FROM suppression WHERE tenant_id = $1 AND entry = $2",
+                            &[tenant.as_str().into(), e.as_str().into()],
+                        )?
+                        .is_empty(),
+                    None => false,
+                };
+                expires = match q.record {
+                    Some(id) => record_expiry_in(tx, &tenant, id)?,
+                    None => None,
+                };
+                Ok(())
+            })?;
+        let consent = if consent_based {
             ledger::state(&history, q.purpose)
         } else {
             ConsentState::Never
-        };
-        let suppressed = match q.address {
-            Some(a) => self.is_suppressed(a)?,
-            None => false,
-        };
-        let expires = match q.record {
-            Some(id) => self.record_expiry(id)?,
-            None => None,
         };
         let f = flags_for(policy, &flags, q.purpose);
         let gpc = q.gpc || flags.iter().any(|f| f.flag == "gpc");
@@ -852,23 +873,16 @@ impl TenantVault<'_> {
             Err(e) => Err(e),
         }
     }
+}
 
-    /// A record's retention expiry (`None` while it waits for an event).
-    fn record_expiry(&mut self, id: &RecordId) -> Result<Option<Timestamp>> {
-        let tenant = self.tenant_id().as_str().to_owned();
-        let mut out = None;
-        self.store()
-            .in_tx(&tenant, "reading a record's expiry", &mut |tx| {
-                let rows = tx.query(
-                    "SELECT expires_at FROM records WHERE tenant_id = $1 AND record_id = $2",
-                    &[tenant.as_str().into(), id.as_str().into()],
-                )?;
-                let Some(row) = rows.first() else {
-                    return Err(VaultError::RecordNotFound(id.clone()));
-                };
-                out = row.first().and_then(Val::int).map(ts).transpose()?;
-                Ok(())
-            })?;
-        Ok(out)
-    }
+/// A record's retention expiry (`None` while it waits for an event), inside a transaction.
+fn record_expiry_in(tx: &mut dyn Tx, tenant: &str, id: &RecordId) -> Result<Option<Timestamp>> {
+    let rows = tx.query(
+        "SELECT expires_at FROM records WHERE tenant_id = $1 AND record_id = $2",
+        &[tenant.into(), id.as_str().into()],
+    )?;
+    let Some(row) = rows.first() else {
+        return Err(VaultError::RecordNotFound(id.clone()));
+    };
+    row.first().and_then(Val::int).map(ts).transpose()
 }

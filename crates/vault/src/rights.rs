@@ -897,7 +897,7 @@ impl TenantVault<'_> {
         let tenant = self.tenant_id().as_str().to_owned();
         let filter = if all { "" } else { " AND closed_at IS NULL" };
         let mut out = Vec::new();
-        self.store().in_tx(&tenant, "listing requests", &mut |tx| {
+        self.store().in_read_tx(&tenant, "listing requests", &mut |tx| {
             let rows = tx.query(
                 &format!("SELECT {COLUMNS} FROM requests WHERE tenant_id = $1{filter} ORDER BY due_on, received_at, request_id"),
                 &[tenant.as_str().into()],
@@ -912,7 +912,7 @@ impl TenantVault<'_> {
     pub fn request_history(&mut self, request_id: &str) -> Result<Vec<Step>> {
         let tenant = self.tenant_id().as_str().to_owned();
         let mut out = Vec::new();
-        self.store().in_tx(&tenant, "reading a request's history", &mut |tx| {
+        self.store().in_read_tx(&tenant, "reading a request's history", &mut |tx| {
             load(tx, &tenant, request_id)?;
             let rows = tx.query(
                 "SELECT seq, at, state, actor, note FROM request_history WHERE tenant_id = $1 AND request_id = $2 ORDER BY seq",
@@ -1208,29 +1208,11 @@ impl TenantVault<'_> {
     pub(crate) fn flags_of(&mut self, pseudonym: &Pseudonym) -> Result<Vec<Flag>> {
         let tenant = self.tenant_id().as_str().to_owned();
         let mut out = Vec::new();
-        self.store().in_tx(&tenant, "reading a subject's flags", &mut |tx| {
-            let rows = tx.query(
-                "SELECT flag, purpose, set_at, request_id FROM subject_flags WHERE tenant_id = $1 AND pseudonym = $2 AND lifted_at IS NULL ORDER BY flag, purpose",
-                &[tenant.as_str().into(), pseudonym.as_str().into()],
-            )?;
-            let bad = || VaultError::Corrupt("a subject flag is unreadable".into());
-            out = rows
-                .into_iter()
-                .map(|r| {
-                    Ok(Flag {
-                        flag: r.first().and_then(Val::text).ok_or_else(bad)?.to_owned(),
-                        purpose: r.get(1).and_then(Val::text).filter(|p| !p.is_empty()).map(str::to_owned),
-                        set_at: r
-                            .get(2)
-                            .and_then(Val::int)
-                            .and_then(|m| Timestamp::from_microsecond(m).ok())
-                            .ok_or_else(bad)?,
-                        request_id: r.get(3).and_then(Val::text).map(str::to_owned),
-                    })
-                })
-                .collect::<Result<_>>()?;
-            Ok(())
-        })?;
+        self.store()
+            .in_read_tx(&tenant, "reading a subject's flags", &mut |tx| {
+                out = read_flags(tx, &tenant, pseudonym.as_str())?;
+                Ok(())
+            })?;
         Ok(out)
     }
 
@@ -1424,6 +1406,33 @@ impl TenantVault<'_> {
         })?;
         Ok(out)
     }
+}
+
+/// A subject's flags in force, inside a transaction.
+pub(crate) fn read_flags(tx: &mut dyn Tx, tenant: &str, pseudonym: &str) -> Result<Vec<Flag>> {
+    let rows = tx.query(
+        "SELECT flag, purpose, set_at, request_id FROM subject_flags WHERE tenant_id = $1 AND pseudonym = $2 AND lifted_at IS NULL ORDER BY flag, purpose",
+        &[tenant.into(), pseudonym.into()],
+    )?;
+    let bad = || VaultError::Corrupt("a subject flag is unreadable".into());
+    rows.into_iter()
+        .map(|r| {
+            Ok(Flag {
+                flag: r.first().and_then(Val::text).ok_or_else(bad)?.to_owned(),
+                purpose: r
+                    .get(1)
+                    .and_then(Val::text)
+                    .filter(|p| !p.is_empty())
+                    .map(str::to_owned),
+                set_at: r
+                    .get(2)
+                    .and_then(Val::int)
+                    .and_then(|m| Timestamp::from_microsecond(m).ok())
+                    .ok_or_else(bad)?,
+                request_id: r.get(3).and_then(Val::text).map(str::to_owned),
+            })
+        })
+        .collect()
 }
 
 /// Queues the Art. 19 notifications of a rectification, erasure or restriction for every recipient

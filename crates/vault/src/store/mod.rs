@@ -128,6 +128,16 @@ pub(crate) trait Store: Send {
         operation: &'static str,
         work: &mut dyn FnMut(&mut dyn Tx) -> Result<()>,
     ) -> Result<()>;
+    /// Like [`Store::in_tx`] for work that only reads: on SQLite a deferred transaction, which
+    /// takes no write lock (WAL readers never wait for the writer).
+    fn in_read_tx(
+        &mut self,
+        tenant: &str,
+        operation: &'static str,
+        work: &mut dyn FnMut(&mut dyn Tx) -> Result<()>,
+    ) -> Result<()> {
+        self.in_tx(tenant, operation, work)
+    }
     /// The ids of every tenant with data in the vault (not tenant data itself).
     fn tenant_ids(&mut self) -> Result<Vec<String>>;
 }

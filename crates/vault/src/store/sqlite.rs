@@ -759,6 +759,30 @@ impl Store for SqliteStore {
         tx.commit().map_err(err)
     }
 
+    fn in_read_tx(
+        &mut self,
+        _tenant: &str,
+        operation: &'static str,
+        work: &mut dyn FnMut(&mut dyn Tx) -> Result<()>,
+    ) -> Result<()> {
+        let target = self.path.display().to_string();
+        let err = |e: rusqlite::Error| VaultError::Storage {
+            operation,
+            target: target.clone(),
+            reason: e.to_string(),
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Deferred)
+            .map_err(err)?;
+        work(&mut SqliteTx {
+            conn: &tx,
+            target: &target,
+            operation,
+        })?;
+        tx.commit().map_err(err)
+    }
+
     fn tenant_ids(&mut self) -> Result<Vec<String>> {
         self.conn
             .prepare_cached("SELECT tenant_id FROM tenants ORDER BY tenant_id")
