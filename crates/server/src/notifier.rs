@@ -106,10 +106,7 @@ pub fn deliver(agent: &ureq::Agent, n: &DueNotification, timeout: Duration) -> R
 fn describe(e: &ureq::Error, timeout: Duration) -> String {
     use ureq::Error as E;
     match e {
-        E::Timeout(_) => format!(
-            "no answer within the timeout ({} s)",
-            timeout.as_secs_f64()
-        ),
+        E::Timeout(_) => format!("no answer within the timeout ({} s)", timeout.as_secs_f64()),
         E::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
             "connection refused: nothing listens at the webhook's address".into()
         }
@@ -117,10 +114,11 @@ fn describe(e: &ureq::Error, timeout: Duration) -> String {
         E::HostNotFound => "the webhook's host name does not resolve".into(),
         E::ConnectionFailed => "the connection to the webhook failed".into(),
         E::TlsRequired | E::Tls(_) => {
-            "an https webhook needs TLS, which this build of Custos does not include (ureq's `rustls` feature); use an http URL behind a TLS proxy or a build with TLS".into()
+            "the TLS handshake with the webhook failed (certificate or protocol)".into()
         }
         E::TooManyRedirects | E::RedirectFailed => {
-            "the receiver redirected; redirects are not followed, set the webhook to the final URL".into()
+            "the receiver redirected; redirects are not followed, set the webhook to the final URL"
+                .into()
         }
         E::BadUri(_) => "the webhook URL cannot be used".into(),
         other => format!("delivery failed: {other}"),

@@ -725,7 +725,7 @@ fn send_callbacks(tenant: &str, r: &Request, secret: &WebhookSecret, domain: &st
             )),
             Err(ureq::Error::Timeout(_)) => Some("no answer within the timeout".to_owned()),
             Err(ureq::Error::TlsRequired | ureq::Error::Tls(_)) => {
-                Some("an https callback needs TLS, which this build does not include".to_owned())
+                Some("the TLS handshake with the controller failed".to_owned())
             }
             Err(ureq::Error::Io(io)) => Some(format!("network error: {}", io.kind())),
             Err(_) => Some("the callback could not be delivered".to_owned()),

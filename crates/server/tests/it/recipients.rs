@@ -649,3 +649,34 @@ fn delivery_throughput() {
         total as f64 / drained.as_secs_f64()
     );
 }
+
+/// Real receivers take https only: the delivery client speaks TLS (the first bytes a receiver
+/// gets are a TLS handshake record), and a receiver whose certificate no root vouches for is a
+/// failed attempt, never a delivery.
+#[test]
+fn webhooks_speak_tls_to_https_receivers() {
+    use std::io::Read;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let seen = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().expect("the client connects");
+        let mut first = [0u8; 3];
+        stream.read_exact(&mut first).expect("a first record");
+        first
+    });
+    let agent = custos_server::notifier::agent(std::time::Duration::from_secs(2));
+    let sent = agent
+        .post(&format!("https://127.0.0.1:{port}/hook"))
+        .header("content-type", "application/json")
+        .send(&b"{}"[..]);
+    assert!(
+        sent.is_err(),
+        "nothing answers the handshake, so nothing is delivered"
+    );
+    let first = seen.join().expect("listener");
+    assert_eq!(
+        first[0], 0x16,
+        "a TLS handshake record starts the conversation"
+    );
+    assert_eq!(first[1], 0x03, "TLS major version 3");
+}
