@@ -611,8 +611,10 @@ fn bad_input_exits_2_naming_the_flag_and_never_the_subject() {
 
 #[test]
 fn access_and_erasure_run_end_to_end_on_postgresql() {
-    let (Some(access), Some(erasure)) = (Scratch::postgres("pg_access"), Scratch::postgres("pg_erasure"))
-    else {
+    let (Some(access), Some(erasure)) = (
+        Scratch::postgres("pg_access"),
+        Scratch::postgres("pg_erasure"),
+    ) else {
         eprintln!("CUSTOS_TEST_DATABASE_URL is not set; skipping");
         return;
     };
