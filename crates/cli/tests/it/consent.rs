@@ -2,60 +2,11 @@
 //! binary on a real SQLite vault, exit codes, output naming the flag (never the subject), and
 //! the person who approved in the audit trail.
 
-use std::path::{Path, PathBuf};
-use std::process::Output;
+use custos_vault::TenantId;
 
-use custos_vault::{MasterKey, StoreConfig, TenantId, Vault};
+use crate::scratch::{Scratch, err, out};
 
 const HASH: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
-
-struct Scratch {
-    dir: PathBuf,
-}
-
-impl Scratch {
-    /// A fresh directory with a vault made by `custos init`.
-    fn new(name: &str) -> Scratch {
-        let dir =
-            std::env::temp_dir().join(format!("custos-it-consent-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        let s = Scratch { dir };
-        let o = s.run(&["init"]);
-        assert!(o.status.success(), "{}", err(&o));
-        s
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        std::process::Command::new(env!("CARGO_BIN_EXE_custos"))
-            .args(args)
-            .current_dir(&self.dir)
-            .env_remove("CUSTOS_MASTER_KEY")
-            .env("CUSTOS_POLICY", policy_path())
-            .output()
-            .expect("the custos binary runs")
-    }
-
-    fn vault(&self) -> Vault {
-        let key = MasterKey::from_file(&self.dir.join("custos.key")).expect("key file");
-        let store = StoreConfig::Sqlite {
-            path: self.dir.join("custos.db"),
-        };
-        Vault::open(&store, key).expect("vault opens")
-    }
-}
-
-fn policy_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/policies/jbsync.toml")
-}
-
-fn out(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn err(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 fn entry<'a>(verb: &'a str, purpose: &'a str, at: &'a str, proof: &'a str) -> Vec<&'a str> {
     vec![

@@ -10,5 +10,6 @@ mod requests;
 mod retention;
 mod rights;
 mod scan;
+mod scratch;
 mod serve;
 mod vault;

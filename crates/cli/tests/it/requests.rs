@@ -3,87 +3,19 @@
 //! list flags requests at risk and overdue; bad input exits 2 and names the flag, never the
 //! subject; every step is in the audit trail under the operator, and the trail still verifies.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-use custos_vault::{MasterKey, NewRecord, StoreConfig, SubjectId, TenantId, Vault};
+use custos_vault::{SubjectId, TenantId};
 use serde_json::Value;
+
+use crate::scratch::{Scratch, err, out, policy};
 
 /// The person; no output or error may name them.
 const WHO: &str = "klant@example.nl";
 /// The moment taken as now (a Monday).
 const NOW: &str = "2026-11-23T10:00:00Z";
 
-struct Scratch {
-    dir: PathBuf,
-    store: StoreConfig,
-    store_args: Vec<String>,
-}
-
-fn scratch_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("custos-it-req-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
-
 impl Scratch {
-    fn new(name: &str) -> Scratch {
-        let dir = scratch_dir(name);
-        let store = StoreConfig::Sqlite {
-            path: dir.join("custos.db"),
-        };
-        Scratch::init(dir, store, Vec::new())
-    }
-
-    /// The same on PostgreSQL, in a schema of its own; `None` without
-    /// `CUSTOS_TEST_DATABASE_URL`.
-    fn postgres(name: &str) -> Option<Scratch> {
-        let url = std::env::var("CUSTOS_TEST_DATABASE_URL")
-            .ok()
-            .filter(|u| !u.is_empty())?;
-        let dir = scratch_dir(name);
-        let schema = format!("cli_{}_req_{name}", std::process::id());
-        let journal = dir.join("erasures.jsonl");
-        let args = vec![
-            "--postgres".to_owned(),
-            url.clone(),
-            "--schema".to_owned(),
-            schema.clone(),
-            "--journal".to_owned(),
-            journal.display().to_string(),
-        ];
-        let store = StoreConfig::Postgres {
-            url,
-            schema,
-            journal: Some(journal),
-        };
-        Some(Scratch::init(dir, store, args))
-    }
-
-    fn init(dir: PathBuf, store: StoreConfig, store_args: Vec<String>) -> Scratch {
-        let s = Scratch {
-            dir,
-            store,
-            store_args,
-        };
-        let o = s.run(&["init"]);
-        assert!(o.status.success(), "{}", err(&o));
-        s
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_custos"))
-            .args(args)
-            .args(&self.store_args)
-            .current_dir(&self.dir)
-            .env_remove("CUSTOS_MASTER_KEY")
-            .env("CUSTOS_POLICY", policy_path())
-            .env("NO_COLOR", "1")
-            .output()
-            .expect("the custos binary runs")
-    }
-
     /// `custos request ARGS --tenant acme --now NOW`.
     fn req(&self, args: &[&str]) -> Output {
         let mut all = vec!["request"];
@@ -98,31 +30,6 @@ impl Scratch {
             err(&o)
         );
         o
-    }
-
-    fn vault(&self) -> Vault {
-        let key = MasterKey::from_file(&self.dir.join("custos.key")).expect("key file");
-        Vault::open(&self.store, key).expect("vault opens")
-    }
-
-    /// Stores one record per (category, purpose) for the subject, through the library.
-    fn fill(&self, records: &[(&str, &str)]) {
-        let mut v = self.vault();
-        let batch = records
-            .iter()
-            .enumerate()
-            .map(|(i, (category, purpose))| NewRecord {
-                subject: SubjectId::new(WHO).expect("valid"),
-                category: (*category).into(),
-                purposes: vec![(*purpose).into()],
-                payload: format!("{{\"i\":{i}}}").into_bytes(),
-                created_at: "2026-10-01T08:00:00Z".parse().expect("valid"),
-                clocks: Default::default(),
-            })
-            .collect();
-        v.tenant(&acme())
-            .put_batch(&policy(), batch)
-            .expect("records stored");
     }
 
     /// Files a request as JSON and returns its id.
@@ -158,24 +65,6 @@ impl Scratch {
 
 fn acme() -> TenantId {
     TenantId::new("acme").expect("valid")
-}
-
-fn policy_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/policies/jbsync.toml")
-}
-
-fn policy() -> custos_policy::Policy {
-    custos_policy::load(&policy_path())
-        .expect("example policy loads")
-        .policy
-}
-
-fn out(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn err(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 fn json(o: &Output) -> Value {
@@ -216,7 +105,7 @@ fn audited(s: &Scratch, id: &str, action: &str) {
 
 /// File → code → verify → execute → show for an access or portability request.
 fn answer_flow(s: &Scratch, kind: &str) {
-    s.fill(&[("support", "support"), ("account", "service")]);
+    s.fill(WHO, &[("support", "support"), ("account", "service")]);
     let id = s.file(kind, &["--channel", "letter"]);
     // Art. 12(6): nothing is disclosed before identity is verified.
     let o = s.req(&["execute", &id, "--subject", WHO, "--out", "early.zip"]);
@@ -270,7 +159,7 @@ fn an_erasure_erases_keeps_what_a_law_keeps_and_tells_recipients() {
 }
 
 fn erasure_flow(s: &Scratch) {
-    s.fill(&[("support", "support"), ("billing", "billing")]);
+    s.fill(WHO, &[("support", "support"), ("billing", "billing")]);
     let now: jiff::Timestamp = NOW.parse().unwrap();
     s.vault()
         .tenant(&acme())
@@ -319,7 +208,7 @@ fn erasure_flow(s: &Scratch) {
 #[test]
 fn a_rectification_needs_a_note_and_records_it() {
     let s = Scratch::new("rectification");
-    s.fill(&[("account", "service")]);
+    s.fill(WHO, &[("account", "service")]);
     let id = s.file("rectification", &[]);
     s.verify(&id);
     let o = s.req(&["execute", &id, "--subject", WHO]);
@@ -346,7 +235,7 @@ fn a_rectification_needs_a_note_and_records_it() {
 /// A restriction, objection or withdrawal sets its flag for the subject.
 fn flag_flow(name: &str, kind: &str, purpose: Option<&str>, flag: &str) {
     let s = Scratch::new(name);
-    s.fill(&[("support", "support")]);
+    s.fill(WHO, &[("support", "support")]);
     let id = match purpose {
         Some(p) => s.file(kind, &["--purpose", p]),
         None => s.file(kind, &[]),
