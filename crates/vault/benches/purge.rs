@@ -1,7 +1,7 @@
 //! Retention purge figures for BENCHMARKS.md (issue 5).
 //!
 //! Purges the expired half of N records (N = 2M at full scale) through `TenantVault::purge`
-//! (batches of `DELETE … RETURNING`, `FOR UPDATE SKIP LOCKED` on PostgreSQL, one audit receipt
+//! (batches of `DELETE … RETURNING`, a per-tenant purger lock on PostgreSQL, one audit receipt
 //! per category per batch in the same transaction) and compares the rate with a bare
 //! `DELETE FROM records WHERE tenant_id = $1 AND expires_at <= $2` of the same rows, in one
 //! transaction, on the same backend, in the same run. Peak RSS of this process during each purge
@@ -40,6 +40,8 @@
 //!   separated; each gets its own copy and run.
 //! - `CUSTOS_BENCH_BACKENDS` (default `sqlite,postgres`): which backends to run (PostgreSQL
 //!   only when `CUSTOS_TEST_DATABASE_URL` is set).
+//! - `CUSTOS_BENCH_KEEP` (set to anything): keep the PostgreSQL template under a fixed name
+//!   (`bench_purge_keep_N`) and reuse it in later runs instead of populating again.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -61,7 +63,10 @@ const PG_ENV: &str = "CUSTOS_TEST_DATABASE_URL";
 
 /// The purge's batch statement (crates/vault/src/retention.rs), without holds.
 const BATCHED_SQLITE: &str = "DELETE FROM records WHERE tenant_id = ?1 AND record_id IN (SELECT record_id FROM records WHERE tenant_id = ?1 AND expires_at IS NOT NULL AND expires_at <= ?2 ORDER BY expires_at LIMIT ?3) RETURNING category, expires_at, created_at";
-const BATCHED_PG: &str = "DELETE FROM records WHERE tenant_id = $1 AND record_id IN (SELECT record_id FROM records WHERE tenant_id = $1 AND expires_at IS NOT NULL AND expires_at <= $2 ORDER BY expires_at LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING category, expires_at, created_at";
+/// The purge's batch statements on PostgreSQL (crates/vault/src/retention.rs), without holds:
+/// the end of the batch's expiry range, then the DELETE of that range.
+const BATCHED_PG_UPTO: &str = "SELECT COALESCE((SELECT expires_at FROM records WHERE tenant_id = $1 AND expires_at IS NOT NULL AND expires_at <= $2 AND expires_at >= $3 ORDER BY expires_at OFFSET CAST($4 AS bigint) - 1 LIMIT 1), $2)";
+const BATCHED_PG: &str = "DELETE FROM records WHERE tenant_id = $1 AND expires_at IS NOT NULL AND expires_at <= $2 AND expires_at >= $3";
 
 fn policy() -> custos_policy::Policy {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/policies/jbsync.toml");
@@ -523,20 +528,60 @@ fn pg_copy(url: &str, from: &str, to: &str) {
         c.batch_execute(&format!("VACUUM ANALYZE {to}.{t}"))
             .expect("vacuumed");
     }
+    // Autovacuum off on the copy: a batched purge passes autovacuum's threshold halfway (the
+    // bare DELETE's dead rows only count once it commits, after its timer stopped), and a
+    // vacuum of the same dead rows competing for the two cores mid-run made the purge figures
+    // swing by a third between runs. Both then leave the same dead rows to a later vacuum.
+    c.batch_execute(&format!(
+        "ALTER TABLE {to}.records SET (autovacuum_enabled = false); ALTER TABLE {to}.audit_entries SET (autovacuum_enabled = false)"
+    ))
+    .expect("autovacuum off");
+    // The copy wrote a lot of WAL: a checkpoint now keeps the next one out of the measured run
+    // (needs the pg_checkpoint role or a superuser; without it the figures are noisier).
+    if let Err(e) = c.batch_execute("CHECKPOINT") {
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        ONCE.call_once(|| {
+            println!(
+                "note: no CHECKPOINT before the runs ({e}); `GRANT pg_checkpoint TO <bench role>` for steadier figures"
+            )
+        });
+    }
 }
 
 fn pg_runs(url: &str, n: usize, batches: &[u32]) -> Vec<Run> {
     let base = format!("bench_purge_{}_{n}", std::process::id());
-    let template = format!("{base}_t");
-    pg_drop(url, &template);
-    let (pop, fp, recomputed) = {
-        let mut vault = Vault::open(&pg_config(url, &template), master()).expect("opens");
-        populate(&mut vault, n)
+    // With CUSTOS_BENCH_KEEP set, the template is kept under a fixed name and reused by later
+    // runs (populating 2M records through the vault takes minutes on PostgreSQL).
+    let keep = std::env::var_os("CUSTOS_BENCH_KEEP").is_some();
+    let template = if keep {
+        format!("bench_purge_keep_{n}")
+    } else {
+        format!("{base}_t")
     };
-    println!(
-        "postgres, {n} records: populated in {pop:.1} s ({:.0} records/s); first purge's fingerprint pass re-read {recomputed} records in {fp:.2} s",
-        n as f64 / pop
-    );
+    let reuse = keep && {
+        let mut c = postgres::Client::connect(url, postgres::NoTls).expect("connects");
+        c.query_one(
+            "SELECT count(*) FROM pg_tables WHERE schemaname = $1 AND tablename = 'records'",
+            &[&template],
+        )
+        .expect("looks up the template")
+        .get::<_, i64>(0)
+            == 1
+            && pg_count(url, &template, "SELECT count(*) FROM records") == n as u64
+    };
+    if reuse {
+        println!("postgres, {n} records: reusing the kept template {template}");
+    } else {
+        pg_drop(url, &template);
+        let (pop, fp, recomputed) = {
+            let mut vault = Vault::open(&pg_config(url, &template), master()).expect("opens");
+            populate(&mut vault, n)
+        };
+        println!(
+            "postgres, {n} records: populated in {pop:.1} s ({:.0} records/s); first purge's fingerprint pass re-read {recomputed} records in {fp:.2} s",
+            n as f64 / pop
+        );
+    }
 
     let bare_schema = format!("{base}_b");
     pg_copy(url, &template, &bare_schema);
@@ -573,20 +618,25 @@ fn pg_runs(url: &str, n: usize, batches: &[u32]) -> Vec<Run> {
             let mut c = pg_client(url, &batched_schema);
             let t0 = Instant::now();
             let mut total = 0usize;
+            let mut lo = i64::MIN;
             loop {
                 let mut tx = c.transaction().expect("tx");
-                let rows = tx
-                    .query(
-                        BATCHED_PG,
-                        &[&TENANT, &now().as_microsecond(), &i64::from(batch)],
+                tx.batch_execute("SET LOCAL synchronous_commit = off")
+                    .expect("async commit");
+                let upto: i64 = tx
+                    .query_one(
+                        BATCHED_PG_UPTO,
+                        &[&TENANT, &now().as_microsecond(), &lo, &i64::from(batch)],
                     )
+                    .expect("range")
+                    .get(0);
+                let deleted = tx
+                    .execute(BATCHED_PG, &[&TENANT, &upto, &lo])
                     .expect("deleted");
-                for r in &rows {
-                    let _: (String, i64, i64) = (r.get(0), r.get(1), r.get(2));
-                }
                 tx.commit().expect("commit");
-                total += rows.len();
-                if rows.len() < batch as usize {
+                total += deleted as usize;
+                lo = upto;
+                if deleted < u64::from(batch) {
                     break;
                 }
             }
@@ -623,7 +673,9 @@ fn pg_runs(url: &str, n: usize, batches: &[u32]) -> Vec<Run> {
             bare_rss_peak: bare_peak,
         });
     }
-    pg_drop(url, &template);
+    if !keep {
+        pg_drop(url, &template);
+    }
     runs
 }
 

@@ -16,8 +16,9 @@
 //! ranges; never a pseudonym or a payload). Legal holds are read inside the same transaction and
 //! excluded in the statement itself, so no purge can remove what a hold covers; placing a hold
 //! takes the tenant's retention row for update, so it waits for a batch in flight and every
-//! later batch sees it. On PostgreSQL, batches are claimed with `FOR UPDATE SKIP LOCKED`: several
-//! servers purging at once never delete the same batch twice, and none is skipped.
+//! later batch sees it. On PostgreSQL, each batch takes a per-tenant advisory lock first: several
+//! servers purging at once take turns batch by batch, so none deletes a batch another took and
+//! none is skipped (each batch's statement sees the batches before it gone).
 //!
 //! All of it is written once, over [`Tx`], for both backends.
 
@@ -41,6 +42,11 @@ pub const EVENT_SKEW_SECONDS: i64 = 300;
 
 /// Records deleted per purge transaction, unless [`PurgeOptions::batch_size`] says otherwise.
 pub const DEFAULT_BATCH: u32 = 10_000;
+
+/// PostgreSQL advisory lock class taken (with a hash of the schema and tenant) by each purge
+/// batch, so one tenant is purged by one server at a time. The two-key advisory lock space does
+/// not overlap the single-key one the audit trail uses.
+const PURGE_LOCK: i32 = 0x4355_5052; // "CUPR"
 
 /// Rows read per page when expiries are recomputed (memory stays flat however large a tenant).
 const PAGE: i64 = 2000;
@@ -608,6 +614,11 @@ struct Holds {
 }
 
 impl Holds {
+    /// No hold of any kind is active.
+    fn is_empty(&self) -> bool {
+        !self.tenant_wide && self.subjects.is_empty() && self.categories.is_empty()
+    }
+
     fn load(tx: &mut dyn Tx, tenant: &str, policy: &Policy) -> Result<Holds> {
         let mut h = Holds {
             tenant_wide: false,
@@ -1282,38 +1293,44 @@ impl TenantVault<'_> {
         // 3. Batches: claim, delete, receipt, commit.
         let mut batch_no = 0u64;
         let mut total = 0u64;
+        // Whether the last batch saw no legal hold at all: then nothing due was held back.
+        let mut unheld = false;
+        // PostgreSQL: where the next batch starts (the last batch's final expiry instant).
+        let (mut lo, mut next_lo) = (i64::MIN, i64::MIN);
         loop {
             if opts.max_batches.is_some_and(|m| batch_no >= m) {
                 break;
             }
             // Per category of the batch: (records, expired from, to, created from, to).
             let mut groups: BTreeMap<String, (u64, i64, i64, i64, i64)> = BTreeMap::new();
-            let mut held_due: Vec<(String, u64)> = Vec::new();
+            // Records the batch set out to purge (more than it purged if some changed meanwhile).
+            let mut claimed_in_batch = 0u64;
             self.store().in_tx(&tenant, "purging expired records", &mut |tx| {
                 groups.clear();
-                held_due.clear();
+                claimed_in_batch = 0;
+                if tx.postgres() {
+                    // One purger per tenant at a time (see PURGE_LOCK): a second server waits
+                    // here for the batch in flight, then its statement's snapshot sees that
+                    // batch gone, so no batch is taken twice and none is skipped. A batch commits
+                    // without waiting for its WAL to reach the disk: a database crash can lose
+                    // the last batches, but only whole, with their receipts (the next purge does
+                    // them again); the purge's closing transaction waits for all of it.
+                    tx.execute(
+                        &format!("SELECT set_config('synchronous_commit', 'off', true), pg_advisory_xact_lock({PURGE_LOCK}, hashtext(current_schema() || '/' || $1))"),
+                        &[tenant.as_str().into()],
+                    )?;
+                }
                 lock_state(tx, &tenant, false)?;
                 let holds = Holds::load(tx, &tenant, policy)?;
+                unheld = holds.is_empty();
                 if holds.tenant_wide {
                     return Ok(());
                 }
                 let (filter, vals) = holds.filter(4);
-                let due = format!("FROM records WHERE tenant_id = $1 AND expires_at IS NOT NULL AND expires_at <= $2{filter} ORDER BY expires_at LIMIT $3");
-                // PostgreSQL: the batch is claimed with FOR UPDATE SKIP LOCKED, so concurrent
-                // purgers take disjoint batches, and deleted by physical row id (`ctid`, stable
-                // while the row is locked by this transaction), which spares a second index
-                // look-up per row; the receipts' figures are summed in the statement, so only a
-                // row per category crosses the wire. SQLite has no DELETE in a WITH clause: the
-                // deleted rows' figures come back and are summed here.
-                let sql = if tx.postgres() {
-                    format!("WITH d AS (DELETE FROM records WHERE tenant_id = $1 AND ctid = ANY(ARRAY(SELECT ctid {due} FOR UPDATE SKIP LOCKED)) RETURNING category, expires_at, created_at)
-                             SELECT category, COUNT(*), MIN(expires_at), MAX(expires_at), MIN(created_at), MAX(created_at) FROM d GROUP BY category")
-                } else {
-                    format!("DELETE FROM records WHERE tenant_id = $1 AND record_id IN (SELECT record_id {due}) RETURNING category, 1, expires_at, expires_at, created_at, created_at")
-                };
+                let cond = format!("tenant_id = $1 AND expires_at IS NOT NULL AND expires_at <= $2{filter}");
                 let mut params: Vec<Val> = vec![tenant.as_str().into(), now.as_microsecond().into(), i64::from(opts.batch_size.max(1)).into()];
                 params.extend(vals);
-                for r in tx.query(&sql, &params)? {
+                let add = |groups: &mut BTreeMap<String, (u64, i64, i64, i64, i64)>, r: &[Val]| {
                     let int = |i: usize| r.get(i).and_then(Val::int).unwrap_or(0);
                     let category = r.first().and_then(Val::text).unwrap_or_default();
                     let g = match groups.get_mut(category) {
@@ -1327,6 +1344,59 @@ impl TenantVault<'_> {
                     g.2 = g.2.max(int(3));
                     g.3 = g.3.min(int(4));
                     g.4 = g.4.max(int(5));
+                };
+                if !tx.postgres() {
+                    // SQLite: the deleted rows' figures come back and are summed here.
+                    let sql = format!("DELETE FROM records WHERE tenant_id = $1 AND record_id IN (SELECT record_id FROM records WHERE {cond} ORDER BY expires_at LIMIT $3) RETURNING category, 1, expires_at, expires_at, created_at, created_at");
+                    for r in tx.query(&sql, &params)? {
+                        add(&mut groups, &r);
+                    }
+                    claimed_in_batch = groups.values().map(|g| g.0).sum();
+                } else {
+                    // PostgreSQL: a batch is a range of expiry instants, walked up the expiry
+                    // index from where the last batch ended (`lo`), so no batch wades through
+                    // the index entries its predecessors left dead. The range ends at the expiry
+                    // of the batch's n-th record and takes every record due up to that instant
+                    // (records sharing that instant all go in this batch, so a batch can exceed
+                    // n by them). A first statement sums the receipts' figures over the range;
+                    // the DELETE then removes the same range through the index, returning
+                    // nothing. The rows are not locked first (a row lock costs a WAL record per
+                    // row): the purger lock keeps purgers apart and the tenant's state lock keeps
+                    // holds and recomputed expiries still; only a record erased or rewritten in
+                    // between can make the DELETE's count differ from the claim's. Then the
+                    // batch goes back to its savepoint and is done again returning every deleted
+                    // row's figures, so a receipt never counts a record that was not purged.
+                    let lo_at = params.len() + 1;
+                    let range = format!("{cond} AND expires_at >= ${lo_at}");
+                    params.push(lo.into());
+                    let claim = format!(
+                        "WITH b AS (SELECT COALESCE((SELECT expires_at FROM records WHERE {range} ORDER BY expires_at OFFSET CAST($3 AS bigint) - 1 LIMIT 1), $2) AS upto)
+                         SELECT category, COUNT(*), MIN(expires_at), MAX(expires_at), MIN(created_at), MAX(created_at), (SELECT upto FROM b)
+                         FROM records WHERE {range} AND expires_at <= (SELECT upto FROM b) GROUP BY category"
+                    );
+                    let mut upto = None;
+                    for r in tx.query(&claim, &params)? {
+                        add(&mut groups, &r);
+                        upto = r.get(6).and_then(Val::int);
+                    }
+                    let Some(upto) = upto else { return Ok(()) };
+                    params[2] = upto.into();
+                    let claimed: u64 = groups.values().map(|g| g.0).sum();
+                    claimed_in_batch = claimed;
+                    tx.execute("SAVEPOINT purge_batch", &[])?;
+                    let deleted = tx.execute(&format!("DELETE FROM records WHERE {range} AND expires_at <= $3"), &params)?;
+                    if deleted != claimed {
+                        tx.execute("ROLLBACK TO SAVEPOINT purge_batch", &[])?;
+                        groups.clear();
+                        let exact = format!(
+                            "WITH d AS (DELETE FROM records WHERE {range} AND expires_at <= $3 RETURNING category, expires_at, created_at)
+                             SELECT category, COUNT(*), MIN(expires_at), MAX(expires_at), MIN(created_at), MAX(created_at) FROM d GROUP BY category"
+                        );
+                        for r in tx.query(&exact, &params)? {
+                            add(&mut groups, &r);
+                        }
+                    }
+                    next_lo = upto;
                 }
                 if groups.is_empty() {
                     return Ok(());
@@ -1354,6 +1424,7 @@ impl TenantVault<'_> {
             if batch == 0 {
                 break;
             }
+            lo = next_lo;
             batch_no += 1;
             total += batch;
             for (c, (_, ef, et, _, _)) in &groups {
@@ -1365,23 +1436,45 @@ impl TenantVault<'_> {
                 per_category.insert(c.clone(), o);
             }
             progress(total);
-            if batch < u64::from(opts.batch_size.max(1)) {
+            if claimed_in_batch < u64::from(opts.batch_size.max(1)) {
                 break;
             }
         }
-        // 4. What holds kept back.
+        // 4. What holds kept back (nothing, and no need to look, when no hold was set), and the
+        // run's closing entry. This last transaction commits synchronously: on PostgreSQL it
+        // waits until every batch before it is on disk, so when the purge returns, all of it is.
         let mut kept: Vec<(String, u64)> = Vec::new();
-        self.store().in_tx(&tenant, "counting held records", &mut |tx| {
-            kept.clear();
-            for r in tx.query(
-                "SELECT category, count(*) FROM records WHERE tenant_id = $1 AND expires_at IS NOT NULL AND expires_at <= $2 GROUP BY category",
-                &[tenant.as_str().into(), now.as_microsecond().into()],
-            )? {
-                kept.push((r[0].text().unwrap_or_default().to_owned(), r[1].int().unwrap_or(0) as u64));
-            }
-            Ok(())
-        })?;
-        if opts.max_batches.is_none_or(|m| batch_no < m) {
+        let finished = opts.max_batches.is_none_or(|m| batch_no < m);
+        if batch_no > 0 || (finished && !unheld) {
+            let counts: BTreeMap<&str, u64> = per_category
+                .values()
+                .filter(|o| o.purged > 0)
+                .map(|o| (o.category.as_str(), o.purged))
+                .collect();
+            self.store().in_tx(&tenant, "closing a purge", &mut |tx| {
+                kept.clear();
+                if finished && !unheld {
+                    for r in tx.query(
+                        "SELECT category, count(*) FROM records WHERE tenant_id = $1 AND expires_at IS NOT NULL AND expires_at <= $2 GROUP BY category",
+                        &[tenant.as_str().into(), now.as_microsecond().into()],
+                    )? {
+                        kept.push((r[0].text().unwrap_or_default().to_owned(), r[1].int().unwrap_or(0) as u64));
+                    }
+                }
+                if batch_no == 0 {
+                    return Ok(());
+                }
+                let ev = event_entry(&tenant, &actor, "retention.purge.ended", None, serde_json::json!({
+                    "batches": batch_no,
+                    "records": total,
+                    "per_category": counts,
+                    "complete": finished,
+                    "purged_at": now,
+                }));
+                tx.append_audit(&mut |head| custos_audit::build(head, std::slice::from_ref(&ev), now, &key, AUDIT_CHECKPOINT_EVERY))
+            })?;
+        }
+        if finished {
             for (c, n) in kept {
                 let mut o = outcome(&mut per_category, &c);
                 o.held = n;

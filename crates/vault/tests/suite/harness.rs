@@ -124,6 +124,15 @@ impl Backend {
         }
     }
 
+    /// A raw PostgreSQL connection to this backend's schema with `tenant` set for RLS (for
+    /// tests that play another transaction).
+    pub fn pg_as_tenant(&self, tenant: &str) -> postgres::Client {
+        let mut c = self.pg();
+        c.execute("SELECT set_config('custos.tenant', $1, false)", &[&tenant])
+            .expect("tenant");
+        c
+    }
+
     /// Runs `f` on a raw connection with the tenant set for RLS (PostgreSQL) or plainly (SQLite).
     pub fn ciphertext(&self, tenant: &str, record_id: &str) -> Vec<u8> {
         if self.pg_url.is_some() {

@@ -85,6 +85,17 @@ retention_suite!(
     a_legal_hold_refuses_erasure_until_released,
 );
 
+mod retention_postgres_only {
+    #[test]
+    fn a_record_changed_while_its_batch_is_deleted_is_not_counted_in_a_receipt() {
+        if let Some(b) = crate::harness::Backend::postgres(
+            "a_record_changed_while_its_batch_is_deleted_is_not_counted_in_a_receipt",
+        ) {
+            crate::retention::a_record_changed_while_its_batch_is_deleted_is_not_counted_in_a_receipt(&b);
+        }
+    }
+}
+
 macro_rules! requests_suite {
     ($($case:ident),* $(,)?) => {
         mod requests_sqlite {

@@ -1017,3 +1017,93 @@ pub fn a_legal_hold_refuses_erasure_until_released(b: &Backend) {
         1
     );
 }
+
+/// PostgreSQL: a batch is claimed (its receipt figures summed) and then deleted without row
+/// locks. Another transaction that changes a claimed record in between (here it pushes the
+/// record's expiry out; an erasure or a rewrite does the same) makes the DELETE skip that record;
+/// the purge notices the count differs, does the batch again returning what it deleted, and its
+/// receipts count only records really purged.
+pub fn a_record_changed_while_its_batch_is_deleted_is_not_counted_in_a_receipt(b: &Backend) {
+    let policy = jbsync();
+    let ten = "kantoor-race";
+    let mut v = b.open();
+    let mut t = v.tenant(&tenant(ten));
+    let records: Vec<NewRecord> = (0..25)
+        .map(|i| NewRecord {
+            subject: subject(&format!("inbox-{}", i % 5)),
+            category: "mail.metadata".into(),
+            purposes: vec!["service.client_data".into()],
+            payload: vec![1; 16],
+            created_at: day(0) + (i as i64).minutes(),
+            clocks: BTreeMap::new(),
+        })
+        .collect();
+    t.put_batch(&policy, records).unwrap();
+    drop(v);
+
+    // The other transaction: the oldest record (first in the first batch) gets a far expiry,
+    // not yet committed, so the purge's claim still counts it and its DELETE must wait.
+    let mut other = b.pg_as_tenant(ten);
+    let mut tx = other.transaction().unwrap();
+    let far = ts("2100-01-01T00:00:00Z").as_microsecond();
+    let changed = tx
+        .execute(
+            "UPDATE records SET expires_at = $2 WHERE tenant_id = $1 AND record_id = (SELECT record_id FROM records WHERE tenant_id = $1 ORDER BY expires_at LIMIT 1)",
+            &[&ten, &far],
+        )
+        .unwrap();
+    assert_eq!(changed, 1);
+
+    let config = b.config.clone();
+    let purger = std::thread::spawn(move || {
+        let mut v = Vault::open(&config, crate::harness::master()).unwrap();
+        let report = v
+            .tenant(&tenant(ten))
+            .purge(
+                &jbsync(),
+                day(10),
+                PurgeOptions {
+                    batch_size: 10,
+                    ..PurgeOptions::default()
+                },
+                &mut |_| {},
+            )
+            .unwrap();
+        (report.purged(), report.batches)
+    });
+    // Commit only once the purge's DELETE waits for the changed row.
+    let mut watcher = b.pg_as_tenant(ten);
+    let started = std::time::Instant::now();
+    loop {
+        let waiting: i64 = watcher
+            .query_one(
+                "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE NOT l.granted AND a.query LIKE 'DELETE FROM records%'",
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        if waiting > 0 {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "the purge's DELETE never waited for the changed record"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    tx.commit().unwrap();
+    let (purged, batches) = purger.join().unwrap();
+    assert_eq!(purged, 24, "the changed record is no longer due");
+    assert_eq!(batches, 3);
+    let mut v = b.open();
+    assert_eq!(
+        receipt_total(&mut v, ten),
+        24,
+        "the receipts count exactly the records purged"
+    );
+    assert_eq!(count(&mut v, ten, &policy, "mail.metadata"), 1);
+    assert!(matches!(
+        v.verify_audit().unwrap(),
+        custos_audit::Verification::Intact(_)
+    ));
+}
