@@ -35,9 +35,9 @@ pub enum ConsentCallError {
     /// The notice hash is not a SHA-256 in hex.
     #[error("`notice_hash` must be the SHA-256 of the notice text, 64 hex digits")]
     BadHash,
-    /// The proof holds what looks like a full IPv4 address.
+    /// The proof holds what looks like a full IPv4 or IPv6 address.
     #[error(
-        "`proof` must not hold a full IP address; truncate it (e.g. 192.0.2.0/24) so the proof is not personal data in the clear"
+        "`proof` must not hold a full IP address; truncate it (e.g. 192.0.2.0/24, 2001:db8:1::/48) so the proof is not personal data in the clear"
     )]
     FullIp,
     /// No such approval.
@@ -179,6 +179,24 @@ fn check_hash(hash: &str) -> Result<()> {
     } else {
         Err(ConsentCallError::BadHash.into())
     }
+}
+
+/// A full IP address: IPv4 (see [`has_full_ipv4`]) or IPv6 (see [`has_full_ipv6`]).
+fn has_full_ip(text: &str) -> bool {
+    has_full_ipv4(text) || has_full_ipv6(text)
+}
+
+/// An IPv6 address that is not truncated: its interface identifier (the last 64 bits) is not
+/// zero, whatever prefix follows it. `2001:db8:1::/48` and `2001:db8:1:2::` are truncated;
+/// `2001:db8::1`, `2001:db8::1/64` and `::ffff:192.0.2.41` are not.
+fn has_full_ipv6(text: &str) -> bool {
+    text.split(|c: char| !(c.is_ascii_hexdigit() || c == ':' || c == '.' || c == '/'))
+        .filter(|tok| tok.contains(':'))
+        .any(|tok| {
+            let addr = tok.split_once('/').map_or(tok, |(a, _)| a);
+            addr.parse::<std::net::Ipv6Addr>()
+                .is_ok_and(|ip| u128::from(ip) & u128::from(u64::MAX) != 0)
+        })
 }
 
 /// A full dotted-quad IPv4 address that is not truncated (last octet 0 with a prefix, or `x`).
@@ -359,7 +377,7 @@ impl TenantVault<'_> {
         check_hash(&c.notice_hash)?;
         check_text(&c.channel, "channel")?;
         check_text(&c.proof, "proof")?;
-        if has_full_ipv4(&c.proof) {
+        if has_full_ip(&c.proof) {
             return Err(ConsentCallError::FullIp.into());
         }
         if c.at.as_second() > now.as_second() + 300 {
@@ -496,7 +514,7 @@ impl TenantVault<'_> {
         check_hash(notice_hash)?;
         check_text(channel, "channel")?;
         check_text(proof, "proof")?;
-        if has_full_ipv4(proof) {
+        if has_full_ip(proof) {
             return Err(ConsentCallError::FullIp.into());
         }
         let pseudonym = self.pseudonym(subject).as_str().to_owned();
@@ -885,4 +903,33 @@ fn record_expiry_in(tx: &mut dyn Tx, tenant: &str, id: &RecordId) -> Result<Opti
         return Err(VaultError::RecordNotFound(id.clone()));
     };
     row.first().and_then(Val::int).map(ts).transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::has_full_ip;
+
+    #[test]
+    fn full_addresses_are_spotted_and_truncated_ones_pass() {
+        for full in [
+            "form 7 from 192.0.2.41",
+            "ip=2001:db8::1",
+            "2001:db8:85a3:0:0:8a2e:370:7334",
+            "from 2001:db8::1/128",
+            "2001:db8::1/64",
+            "::ffff:192.0.2.41",
+            "192.0.2.41:8080",
+        ] {
+            assert!(has_full_ip(full), "{full}");
+        }
+        for truncated in [
+            "form 7 from 192.0.2.0/24",
+            "2001:db8:1::/48",
+            "2001:db8:1:2::",
+            "signup-form-v3 at 12:30",
+            "form 7",
+        ] {
+            assert!(!has_full_ip(truncated), "{truncated}");
+        }
+    }
 }

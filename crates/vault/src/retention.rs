@@ -1356,23 +1356,29 @@ impl TenantVault<'_> {
                     // PostgreSQL: a batch is a range of expiry instants, walked up the expiry
                     // index from where the last batch ended (`lo`), so no batch wades through
                     // the index entries its predecessors left dead. The range ends at the expiry
-                    // of the batch's n-th record and takes every record due up to that instant
-                    // (records sharing that instant all go in this batch, so a batch can exceed
-                    // n by them). A first statement sums the receipts' figures over the range;
-                    // the DELETE then removes the same range through the index, returning
-                    // nothing. The rows are not locked first (a row lock costs a WAL record per
-                    // row): the purger lock keeps purgers apart and the tenant's state lock keeps
-                    // holds and recomputed expiries still; only a record erased or rewritten in
-                    // between can make the DELETE's count differ from the claim's. Then the
-                    // batch goes back to its savepoint and is done again returning every deleted
-                    // row's figures, so a receipt never counts a record that was not purged.
+                    // of the batch's n-th record. A first statement sums the receipts' figures
+                    // over the range; the DELETE then removes the same range through the index,
+                    // returning nothing. The rows are not locked first (a row lock costs a WAL
+                    // record per row): the purger lock keeps purgers apart and the tenant's state
+                    // lock keeps holds and recomputed expiries still; only a record erased or
+                    // rewritten in between can make the DELETE's count differ from the claim's.
+                    // Then the batch goes back to its savepoint and is done again returning every
+                    // deleted row's figures, so a receipt never counts a record that was not
+                    // purged.
                     let lo_at = params.len() + 1;
                     let range = format!("{cond} AND expires_at >= ${lo_at}");
                     params.push(lo.into());
+                    // The claim looks at no more than n + 1 records of the range: more than n
+                    // means records share the range's last instant with the n-th (a tenant
+                    // event dates them all alike); then this batch takes n in expiry order by
+                    // physical row id, in a statement that returns the figures of what it
+                    // deleted, and the next batch starts from the same instant. So no batch
+                    // exceeds n.
                     let claim = format!(
                         "WITH b AS (SELECT COALESCE((SELECT expires_at FROM records WHERE {range} ORDER BY expires_at OFFSET CAST($3 AS bigint) - 1 LIMIT 1), $2) AS upto)
                          SELECT category, COUNT(*), MIN(expires_at), MAX(expires_at), MIN(created_at), MAX(created_at), (SELECT upto FROM b)
-                         FROM records WHERE {range} AND expires_at <= (SELECT upto FROM b) GROUP BY category"
+                         FROM (SELECT category, expires_at, created_at FROM records WHERE {range} AND expires_at <= (SELECT upto FROM b) LIMIT CAST($3 AS bigint) + 1) s
+                         GROUP BY category"
                     );
                     let mut upto = None;
                     for r in tx.query(&claim, &params)? {
@@ -1380,8 +1386,20 @@ impl TenantVault<'_> {
                         upto = r.get(6).and_then(Val::int);
                     }
                     let Some(upto) = upto else { return Ok(()) };
-                    params[2] = upto.into();
                     let claimed: u64 = groups.values().map(|g| g.0).sum();
+                    if claimed > u64::from(opts.batch_size.max(1)) {
+                        groups.clear();
+                        let bounded = format!(
+                            "WITH d AS (DELETE FROM records WHERE {range} AND ctid = ANY(ARRAY(SELECT ctid FROM records WHERE {range} ORDER BY expires_at LIMIT $3)) RETURNING category, expires_at, created_at)
+                             SELECT category, COUNT(*), MIN(expires_at), MAX(expires_at), MIN(created_at), MAX(created_at) FROM d GROUP BY category"
+                        );
+                        for r in tx.query(&bounded, &params)? {
+                            add(&mut groups, &r);
+                        }
+                        claimed_in_batch = groups.values().map(|g| g.0).sum();
+                        next_lo = lo;
+                    } else {
+                    params[2] = upto.into();
                     claimed_in_batch = claimed;
                     tx.execute("SAVEPOINT purge_batch", &[])?;
                     let deleted = tx.execute(&format!("DELETE FROM records WHERE {range} AND expires_at <= $3"), &params)?;
@@ -1397,6 +1415,7 @@ impl TenantVault<'_> {
                         }
                     }
                     next_lo = upto;
+                    }
                 }
                 if groups.is_empty() {
                     return Ok(());

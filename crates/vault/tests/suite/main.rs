@@ -83,6 +83,7 @@ retention_suite!(
     a_clock_that_went_back_is_refused,
     a_changed_policy_recomputes_expiries_at_the_next_purge,
     a_legal_hold_refuses_erasure_until_released,
+    records_sharing_one_expiry_still_go_in_bounded_batches,
 );
 
 mod retention_postgres_only {

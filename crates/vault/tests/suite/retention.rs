@@ -1107,3 +1107,51 @@ pub fn a_record_changed_while_its_batch_is_deleted_is_not_counted_in_a_receipt(b
         custos_audit::Verification::Intact(_)
     ));
 }
+
+/// Records that share one expiry instant (a tenant event dates them all alike) still go in
+/// batches of the requested size, each with its receipt.
+pub fn records_sharing_one_expiry_still_go_in_bounded_batches(b: &Backend) {
+    let policy = jbsync();
+    let mut v = b.open();
+    let ten = "kantoor-ties";
+    let mut t = v.tenant(&tenant(ten));
+    let records: Vec<NewRecord> = (0..25)
+        .map(|i| NewRecord {
+            subject: subject(&format!("inbox-{}", i % 5)),
+            category: "mail.metadata".into(),
+            purposes: vec!["service.client_data".into()],
+            payload: vec![1; 16],
+            created_at: day(0),
+            clocks: BTreeMap::new(),
+        })
+        .collect();
+    t.put_batch(&policy, records).unwrap();
+    put(
+        &mut t,
+        &policy,
+        "inbox-1",
+        "mail.metadata",
+        "service.client_data",
+        day(20),
+    );
+    let report = t
+        .purge(
+            &policy,
+            day(10),
+            PurgeOptions {
+                batch_size: 10,
+                ..PurgeOptions::default()
+            },
+            &mut |_| {},
+        )
+        .unwrap();
+    assert_eq!((report.purged(), report.batches), (25, 3));
+    let counts: Vec<u64> = receipts(&mut v, ten)
+        .iter()
+        .map(|r| r["records"].as_u64().expect("a count"))
+        .collect();
+    let mut sorted = counts.clone();
+    sorted.sort_unstable();
+    assert_eq!(sorted, [5, 10, 10], "receipts per batch: {counts:?}");
+    assert_eq!(count(&mut v, ten, &policy, "mail.metadata"), 1);
+}
