@@ -84,6 +84,11 @@ pub struct FileArgs {
     /// How it came in (`letter`, `email`, `phone`, `desk`, ...).
     #[arg(long, default_value = "cli")]
     pub channel: String,
+    /// A day equated to a public holiday by decree (Atw art. 3(3)), which the deadline skips like
+    /// a statutory holiday (as `equated_holidays` in the server's configuration); repeat for
+    /// several.
+    #[arg(long = "equated", value_name = "YYYY-MM-DD")]
+    pub equated: Vec<String>,
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
@@ -434,15 +439,28 @@ fn due_text(r: &Request) -> String {
 
 // ---- file ---------------------------------------------------------------------------------
 
-/// The request as the library takes it, with the deadlines counted as the law counts them.
+/// The request as the library takes it, with the deadlines counted as the law counts them (the
+/// Dutch calendar with the days `equated` by decree).
 fn new_request(
     kind: RequestKind,
     subject: SubjectId,
     purpose: Option<String>,
     received_at: Timestamp,
     channel: String,
+    equated: &[String],
 ) -> Result<NewRequest, Failure> {
-    NewRequest::counted(kind, subject, purpose, received_at, channel).ok_or_else(|| {
+    let days = equated
+        .iter()
+        .map(|d| {
+            d.parse::<jiff::civil::Date>().map_err(|_| {
+                Failure::Unusable(format!(
+                    "--equated: `{d}` is not a date; write it as YYYY-MM-DD"
+                ))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let cal = custos_rights::NlCalendar::with_equated(days);
+    NewRequest::counted(kind, subject, purpose, received_at, channel, &cal).ok_or_else(|| {
         Failure::Unusable("--received: the due date falls outside the calendar's range".into())
     })
 }
@@ -467,7 +485,7 @@ fn file(a: FileArgs) -> Result<(), Failure> {
         ));
     }
     let purpose = a.purpose.filter(|p| !p.trim().is_empty());
-    let new = new_request(a.kind.into(), subject, purpose, at, a.channel)?;
+    let new = new_request(a.kind.into(), subject, purpose, at, a.channel, &a.equated)?;
     let (policy, mut vault) = open(&a.target.vault)?;
     let filed = vault
         .tenant(&tenant)

@@ -71,6 +71,32 @@ pub struct Config {
     /// default schedule is the documented one; tests shorten it).
     #[serde(skip)]
     pub notify_backoff: custos_rights::webhook::Backoff,
+    /// Days the government equates to public holidays by decree (Algemene termijnenwet
+    /// art. 3(3)), as `YYYY-MM-DD`: a request's deadline that would end on one ends on the next
+    /// working day (Regulation 1182/71 art. 3(4)), like on a statutory holiday.
+    #[serde(default, deserialize_with = "de_dates")]
+    pub equated_holidays: Vec<jiff::civil::Date>,
+}
+
+/// Dates written as TOML dates (`2026-05-15`) or strings (`"2026-05-15"`).
+fn de_dates<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<jiff::civil::Date>, D::Error> {
+    let values = Vec::<toml::Value>::deserialize(d)?;
+    values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let text = match v {
+                toml::Value::String(s) => s.clone(),
+                toml::Value::Datetime(dt) => dt.to_string(),
+                other => other.to_string(),
+            };
+            text.parse::<jiff::civil::Date>().map_err(|_| {
+                serde::de::Error::custom(format!(
+                    "equated_holidays[{i}]: `{text}` is not a date (YYYY-MM-DD)"
+                ))
+            })
+        })
+        .collect()
 }
 
 fn default_listen() -> SocketAddr {
@@ -220,6 +246,7 @@ impl Config {
             notify_interval: default_notify_interval(),
             notify_timeout: default_notify_timeout(),
             notify_backoff: custos_rights::webhook::Backoff::default(),
+            equated_holidays: Vec::new(),
         }
     }
 
@@ -318,6 +345,38 @@ mod tests {
         })
         .unwrap();
         assert_eq!(c.listen.port(), 9100);
+    }
+
+    #[test]
+    fn equated_holidays_are_toml_dates_or_strings_and_a_bad_one_is_named() {
+        let dir = std::env::temp_dir().join(format!("custos-config-eq-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("custos.toml");
+        std::fs::write(
+            &f,
+            "policy = \"a.toml\"\nequated_holidays = [2026-05-15, \"2027-05-07\"]\n",
+        )
+        .unwrap();
+        let c = Config::load(Some(&f), no_env).unwrap();
+        assert_eq!(
+            c.equated_holidays,
+            vec![
+                jiff::civil::date(2026, 5, 15),
+                jiff::civil::date(2027, 5, 7)
+            ]
+        );
+        assert!(Config::with_policy("p.toml").equated_holidays.is_empty());
+        std::fs::write(
+            &f,
+            "policy = \"a.toml\"\nequated_holidays = [\"2026-05-15\", \"15 May\"]\n",
+        )
+        .unwrap();
+        let e = Config::load(Some(&f), no_env).unwrap_err().to_string();
+        assert!(e.contains("custos.toml"), "{e}");
+        assert!(
+            e.contains("equated_holidays[1]: `15 May` is not a date"),
+            "{e}"
+        );
     }
 
     #[test]

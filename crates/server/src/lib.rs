@@ -67,6 +67,9 @@ pub struct AppState {
     auth_cache: limits::AuthCache,
     /// Reads waiting to be written to the audit trail in one batch.
     reads: std::sync::Mutex<Vec<custos_audit::Event>>,
+    /// The public holidays that request deadlines skip (Dutch, with the days equated by decree
+    /// from configuration).
+    calendar: custos_rights::NlCalendar,
 }
 
 impl Drop for AppState {
@@ -133,7 +136,23 @@ impl AppState {
             ),
             reads: std::sync::Mutex::new(Vec::new()),
             auth_cache: limits::AuthCache::new(std::time::Duration::from_secs(5)),
+            calendar: custos_rights::NlCalendar::new(),
         })
+    }
+
+    /// With the days equated to public holidays by decree (Algemene termijnenwet art. 3(3)),
+    /// which request deadlines skip besides the statutory ones.
+    pub fn with_equated_holidays(
+        mut self,
+        days: impl IntoIterator<Item = jiff::civil::Date>,
+    ) -> AppState {
+        self.calendar = custos_rights::NlCalendar::with_equated(days);
+        self
+    }
+
+    /// The calendar request deadlines are counted with.
+    pub(crate) fn calendar(&self) -> &custos_rights::NlCalendar {
+        &self.calendar
     }
 
     /// With a rate limit per API key (0: none).
@@ -312,7 +331,9 @@ pub async fn serve(
     on_listening: impl FnOnce(std::net::SocketAddr),
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
-    let mut state = AppState::new(loaded)?.with_rate_limit(config.rate_limit_per_second);
+    let mut state = AppState::new(loaded)?
+        .with_rate_limit(config.rate_limit_per_second)
+        .with_equated_holidays(config.equated_holidays.iter().copied());
     if let Some(b) = backend {
         state = state.with_backend(b);
     }

@@ -786,7 +786,7 @@ async fn create(
             "the chosen identity_value is not a usable subject identifier",
         )])
     })?;
-    let mut new = new_request(p.kind, subject, None, p.submitted, CHANNEL.into())?;
+    let mut new = new_request(&s, p.kind, subject, None, p.submitted, CHANNEL.into())?;
     new.request_id = Some(request_id_of(&p.subject_request_id));
     let (s2, t2) = (s.clone(), tenant.clone());
     let (request, secret) = blocking(move || {

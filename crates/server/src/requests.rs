@@ -111,16 +111,18 @@ fn parse_kind(kind: &str) -> Result<RequestKind, Problem> {
     })
 }
 
-/// The request as the library takes it, with the deadlines counted (Reg. 1182/71, Dutch
-/// calendar).
+/// The request as the library takes it, with the deadlines counted (Reg. 1182/71, the Dutch
+/// calendar with the configured days equated by decree).
 pub(crate) fn new_request(
+    s: &AppState,
     kind: RequestKind,
     subject: SubjectId,
     purpose: Option<String>,
     received_at: jiff::Timestamp,
     channel: String,
 ) -> Result<NewRequest, Problem> {
-    NewRequest::counted(kind, subject, purpose, received_at, channel).ok_or_else(|| {
+    let cal = s.calendar();
+    NewRequest::counted(kind, subject, purpose, received_at, channel, cal).ok_or_else(|| {
         Problem::new(Code::Unprocessable).field(
             "/received_at",
             "the due date falls outside the calendar's range",
@@ -152,7 +154,7 @@ pub async fn file_request(
         return Err(Problem::new(Code::Unprocessable).field("/received_at", "lies in the future"));
     }
     let channel = f.channel.unwrap_or_else(|| "api".into());
-    let new = new_request(kind, subject, f.purpose, at, channel)?;
+    let new = new_request(&s, kind, subject, f.purpose, at, channel)?;
     blocking(move || {
         let b = s.backend()?;
         let mut v = b.vault_for_write();

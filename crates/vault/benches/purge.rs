@@ -1,14 +1,15 @@
 //! Retention purge figures for BENCHMARKS.md (issue 5).
 //!
 //! Purges the expired half of N records (N = 2M at full scale) through `TenantVault::purge`
-//! (batches of `DELETE … RETURNING`, a per-tenant purger lock on PostgreSQL, one audit receipt
-//! per category per batch in the same transaction) and compares the rate with a bare
-//! `DELETE FROM records WHERE tenant_id = $1 AND expires_at <= $2` of the same rows, in one
-//! transaction, on the same backend, in the same run. Peak RSS of this process during each purge
-//! is sampled at ¼, ½ and 1 × N to show it stays flat. As a diagnosis it also times the purge's
-//! own batch statement run bare, batch by batch (same `DELETE … RETURNING`, one transaction per
-//! batch, no receipts, no state lock, no hold check): the gap between it and the bare DELETE is
-//! the cost of batching, the gap between it and the purge the cost of the receipts.
+//! (batches of at most n records: on SQLite a `DELETE … RETURNING`, on PostgreSQL a claim that
+//! sums the receipt figures of an expiry range followed by a range DELETE under a per-tenant
+//! purger lock; one audit receipt per category per batch in the same transaction) and compares
+//! the rate with a bare `DELETE FROM records WHERE tenant_id = $1 AND expires_at <= $2` of the
+//! same rows, in one transaction, on the same backend, in the same run. Peak RSS of this process
+//! during each purge is sampled at ¼, ½ and 1 × N to show it stays flat. As a diagnosis it also
+//! times the purge's own batch statements run bare, batch by batch (one transaction per batch,
+//! no receipts, no state lock, no hold check): the gap between it and the bare DELETE is the
+//! cost of batching, the gap between it and the purge the cost of the receipts.
 //!
 //! Data: the jbsync example policy, category `mail.metadata` (purpose `service.client_data`,
 //! 7 days from `created_at`), 1 000 subjects, 64-byte payloads (the purge never reads payloads;

@@ -281,19 +281,21 @@ pub fn day_of(at: Timestamp) -> Date {
 impl NewRequest {
     /// A request received at `received_at`, its deadlines counted as the law counts them: one
     /// month, or three with the extension, from the day of receipt in the controller's time zone
-    /// (Art. 12(3) GDPR, Regulation 1182/71, the Dutch Algemene termijnenwet calendar, see
-    /// `custos_rights::due_date`). `None` only past the calendar's range.
+    /// (Art. 12(3) GDPR, Regulation 1182/71, see `custos_rights::due_date`) with the public
+    /// holidays of `calendar` (the controller's: the Dutch Algemene termijnenwet calendar with
+    /// the days equated by decree from configuration, `NlCalendar::with_equated`). `None` only
+    /// past the calendar's range.
     pub fn counted(
         kind: RequestKind,
         subject: SubjectId,
         purpose: Option<String>,
         received_at: Timestamp,
         channel: String,
+        calendar: &dyn custos_rights::Calendar,
     ) -> Option<NewRequest> {
         let received_on = day_of(received_at);
-        let cal = custos_rights::NlCalendar::new();
-        let due = custos_rights::due_date(received_on, false, &cal)?;
-        let extended = custos_rights::due_date(received_on, true, &cal)?;
+        let due = custos_rights::due_date(received_on, false, calendar)?;
+        let extended = custos_rights::due_date(received_on, true, calendar)?;
         Some(NewRequest {
             kind,
             subject,

@@ -321,6 +321,30 @@ fn filing_counts_the_deadline_and_a_second_open_request_is_a_duplicate() {
     assert!(out(&o).contains(&first), "{}", out(&o));
     assert!(out(&o).contains("duplicate  yes"), "{}", out(&o));
     assert_eq!(steps(&s.show(&first)), ["received", "duplicate"]);
+    // Received 2026-04-14: one month on is Ascension Day (Thursday 14 May), so Friday 15 May;
+    // when a decree equates that Friday to a holiday (Atw art. 3(3)), Monday 18 May.
+    for (kind, equated, due) in [
+        ("restriction", None, "2026-05-15"),
+        ("erasure", Some("2026-05-15"), "2026-05-18"),
+    ] {
+        let mut args = vec![
+            "file",
+            "--kind",
+            kind,
+            "--subject",
+            WHO,
+            "--received",
+            "2026-04-14",
+        ];
+        args.extend(equated.iter().flat_map(|d| ["--equated", d]));
+        let o = s.req(&args);
+        assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+        assert!(
+            out(&o).contains(&format!("due        {due}")),
+            "{kind}: {}",
+            out(&o)
+        );
+    }
 }
 
 #[test]
@@ -469,6 +493,18 @@ fn bad_input_exits_2_naming_the_flag_and_never_the_subject() {
                 "last tuesday",
             ],
             "--received",
+        ),
+        (
+            vec![
+                "file",
+                "--kind",
+                "access",
+                "--subject",
+                WHO,
+                "--equated",
+                "15 May",
+            ],
+            "--equated",
         ),
         (vec!["show", "not-an-id"], "request id"),
         (

@@ -41,11 +41,22 @@ impl Running {
         policy: String,
         purge_interval: Option<std::time::Duration>,
     ) -> Running {
+        Running::start_configured(backend, policy, |c| {
+            c.rate_limit_per_second = rate;
+            c.purge_interval = purge_interval;
+        })
+    }
+
+    /// With the test's policy and whatever `adjust` sets in the configuration.
+    fn start_configured(
+        backend: Option<custos_server::Backend>,
+        policy: String,
+        adjust: impl FnOnce(&mut Config),
+    ) -> Running {
         let mut config = Config::with_policy("jbsync.toml");
         config.listen = "127.0.0.1:0".parse().expect("address");
         config.max_body_bytes = 4096;
-        config.rate_limit_per_second = rate;
-        config.purge_interval = purge_interval;
+        adjust(&mut config);
         let loaded =
             custos_policy::load_source(custos_policy::SourceFile::new("jbsync.toml", &policy))
                 .expect("the test policy loads");

@@ -33,6 +33,35 @@ fn every_request_kind_works_end_to_end_on_postgresql() {
     }
 }
 
+#[test]
+fn deadlines_skip_the_days_equated_by_decree_in_the_configuration() {
+    let config = sqlite_config("equated");
+    let backend = open_backend(&config);
+    let admin = admin_key(&backend);
+    let s = Setup {
+        server: Running::start_configured(Some(backend), crate::JBSYNC.to_owned(), |c| {
+            c.equated_holidays = vec!["2026-05-15".parse().expect("a date")];
+        }),
+        admin,
+    };
+    let (app, _, _) = tenant(&s, "acme");
+    // Received Tuesday 2026-04-14: one month on is Ascension Day (Thursday 14 May, a public
+    // holiday under the Algemene termijnenwet), then Friday 15 May, which the configuration
+    // equates to a holiday (Atw art. 3(3)), then the weekend: due Monday 18 May
+    // (Reg. 1182/71 art. 3(4)).
+    let r = send(
+        "POST",
+        &s.server.url("/v1/requests"),
+        &app,
+        Some(
+            j!({ "kind": "access", "subject": "jan@example.nl", "received_at": "2026-04-14T10:00:00Z" }),
+        ),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let v = json(&r);
+    assert_eq!(v["request"]["due_on"], "2026-05-18", "{v}");
+}
+
 /// Files a request and returns its id.
 fn file(s: &Setup, key: &str, body: serde_json::Value) -> String {
     let r = send("POST", &s.server.url("/v1/requests"), key, Some(body));
