@@ -20,7 +20,8 @@
 //! Each scale is populated once into a template (an SQLite file, a PostgreSQL schema), then
 //! one purge pass that expires nothing is run on the template so the tenant's policy
 //! fingerprint is stored (the first purge of a tenant, or the first after its retention rules
-//! changed, re-reads every record's expiry; that pass is timed and printed separately). Every
+//! changed, re-reads every record's expiry; that pass is timed and printed separately, and so
+//! are two more after rule changes that move every record's expiry, to a year and back). Every
 //! measured run then works on its own copy of the template (SQLite: the checkpointed file
 //! copied; PostgreSQL: every table copied into a fresh schema made by the vault, then
 //! `VACUUM ANALYZE`), so the purge and the bare delete start from identical data.
@@ -195,9 +196,40 @@ fn record(i: usize, n: usize) -> NewRecord {
     }
 }
 
-/// Writes `n` records through the vault, then runs the no-op purge that stores the policy
-/// fingerprint; returns (populate seconds, fingerprint pass seconds, records re-read).
-fn populate(vault: &mut Vault, n: usize) -> (f64, f64, u64) {
+/// The policy with `mail.metadata` kept a year instead of 7 days: a retention rule change that
+/// moves every record's expiry (and expires nothing at the passes' `now`).
+fn policy_changed() -> custos_policy::Policy {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/policies/jbsync.toml");
+    let text = std::fs::read_to_string(&path).expect("the example policy");
+    let changed = text.replacen(
+        "retention.period = \"7 days\"",
+        "retention.period = \"1 year\"",
+        1,
+    );
+    assert_ne!(text, changed, "the bench changes mail.metadata's period");
+    custos_policy::load_source(custos_policy::SourceFile::new(
+        "jbsync-changed.toml",
+        &changed,
+    ))
+    .expect("the changed policy loads")
+    .policy
+}
+
+/// What setting up a size cost.
+struct Setup {
+    populate_s: f64,
+    /// The first purge: re-reads every record's expiry, none changes.
+    fingerprint_s: f64,
+    recomputed: u64,
+    /// A purge after a rule change (every expiry moves), then one after changing it back.
+    changed_s: f64,
+    changed_back_s: f64,
+}
+
+/// Writes `n` records through the vault, runs the no-op purge that stores the policy
+/// fingerprint, then two purges after retention rule changes that move every record's expiry
+/// (to a year and back), purging nothing.
+fn populate(vault: &mut Vault, n: usize) -> Setup {
     let p = policy();
     let t0 = Instant::now();
     let mut i = 0;
@@ -207,19 +239,40 @@ fn populate(vault: &mut Vault, n: usize) -> (f64, f64, u64) {
         vault.tenant(&tenant()).put_batch(&p, recs).expect("stored");
         i = end;
     }
-    let populate = t0.elapsed().as_secs_f64();
-    let t1 = Instant::now();
-    let r = vault
-        .tenant(&tenant())
-        .purge(
-            &p,
-            ts("2025-12-01T00:00:00Z"),
-            PurgeOptions::default(),
-            &mut |_| {},
-        )
-        .expect("fingerprint pass");
-    assert_eq!(r.purged(), 0, "nothing is due before any record exists");
-    (populate, t1.elapsed().as_secs_f64(), r.recomputed)
+    let populate_s = t0.elapsed().as_secs_f64();
+    let before = ts("2025-12-01T00:00:00Z");
+    let mut pass = |policy: &custos_policy::Policy| {
+        let t = Instant::now();
+        let r = vault
+            .tenant(&tenant())
+            .purge(policy, before, PurgeOptions::default(), &mut |_| {})
+            .expect("recompute pass");
+        assert_eq!(r.purged(), 0, "nothing is due before any record exists");
+        assert_eq!(r.recomputed, n as u64, "every record is re-read");
+        (t.elapsed().as_secs_f64(), r.recomputed)
+    };
+    let (fingerprint_s, recomputed) = pass(&p);
+    let (changed_s, _) = pass(&policy_changed());
+    let (changed_back_s, _) = pass(&p);
+    Setup {
+        populate_s,
+        fingerprint_s,
+        recomputed,
+        changed_s,
+        changed_back_s,
+    }
+}
+
+fn print_setup(backend: &str, n: usize, s: &Setup) {
+    println!(
+        "{backend}, {n} records: populated in {:.1} s ({:.0} records/s); first purge's fingerprint pass re-read {} records in {:.2} s; after a rule change moving every expiry {:.2} s, after changing it back {:.2} s",
+        s.populate_s,
+        n as f64 / s.populate_s,
+        s.recomputed,
+        s.fingerprint_s,
+        s.changed_s,
+        s.changed_back_s
+    );
 }
 
 // ---- results -------------------------------------------------------------------------------
@@ -341,7 +394,7 @@ fn sqlite_count(path: &Path, sql: &str) -> u64 {
 fn sqlite_runs(n: usize, batches: &[u32], dir: &Path) -> Vec<Run> {
     let template = dir.join(format!("template-{n}.db"));
     remove_sqlite(&template);
-    let (pop, fp, recomputed) = {
+    let setup = {
         let mut vault = Vault::open(
             &StoreConfig::Sqlite {
                 path: template.clone(),
@@ -351,10 +404,7 @@ fn sqlite_runs(n: usize, batches: &[u32], dir: &Path) -> Vec<Run> {
         .expect("opens");
         populate(&mut vault, n)
     };
-    println!(
-        "sqlite, {n} records: populated in {pop:.1} s ({:.0} records/s); first purge's fingerprint pass re-read {recomputed} records in {fp:.2} s",
-        n as f64 / pop
-    );
+    print_setup("sqlite", n, &setup);
     {
         let conn = custos_vault::sqlite_connection(&template).expect("opens");
         conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
@@ -574,14 +624,11 @@ fn pg_runs(url: &str, n: usize, batches: &[u32]) -> Vec<Run> {
         println!("postgres, {n} records: reusing the kept template {template}");
     } else {
         pg_drop(url, &template);
-        let (pop, fp, recomputed) = {
+        let setup = {
             let mut vault = Vault::open(&pg_config(url, &template), master()).expect("opens");
             populate(&mut vault, n)
         };
-        println!(
-            "postgres, {n} records: populated in {pop:.1} s ({:.0} records/s); first purge's fingerprint pass re-read {recomputed} records in {fp:.2} s",
-            n as f64 / pop
-        );
+        print_setup("postgres", n, &setup);
     }
 
     let bare_schema = format!("{base}_b");

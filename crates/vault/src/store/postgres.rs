@@ -556,6 +556,9 @@ fn record_row(r: &postgres::Row) -> RecordRow {
     }
 }
 
+/// Records written by one INSERT of a batch (its arrays are built per chunk).
+const INSERT_CHUNK: usize = 1_000;
+
 const RECORD_COLUMNS: &str = "record_id, pseudonym, category, purposes, key_domain, ciphertext, created_at, clocks, expires_at";
 
 /// [`super::Tx`] over a PostgreSQL transaction.
@@ -753,29 +756,40 @@ impl Store for PostgresStore {
         if version != expected_retention {
             return Err(VaultError::RetentionChanged);
         }
-        let subject = tx.prepare("INSERT INTO subjects (tenant_id, pseudonym, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING").map_err(&err)?;
-        let insert =
-            tx.prepare(&format!("INSERT INTO records (tenant_id, {RECORD_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")).map_err(&err)?;
-        let mut last_subject: Option<&str> = None;
-        for r in rows {
-            if last_subject != Some(r.pseudonym.as_str()) {
-                tx.execute(&subject, &[&tenant, &r.pseudonym, &now])
-                    .map_err(&err)?;
-                last_subject = Some(&r.pseudonym);
-            }
+        // The batch's subjects, sorted (so concurrent writers lock them in one order), then its
+        // records, INSERTed column-wise from arrays a chunk at a time: one round trip per chunk,
+        // not per row.
+        let mut subjects: Vec<&str> = rows.iter().map(|r| r.pseudonym.as_str()).collect();
+        subjects.sort_unstable();
+        subjects.dedup();
+        tx.execute(
+            "INSERT INTO subjects (tenant_id, pseudonym, created_at) SELECT $1, p, $3 FROM unnest($2::text[]) AS p ON CONFLICT DO NOTHING",
+            &[&tenant, &subjects, &now],
+        )
+        .map_err(&err)?;
+        let insert = tx
+            .prepare(&format!(
+                "INSERT INTO records (tenant_id, {RECORD_COLUMNS}) SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bytea[], $8::bigint[], $9::text[], $10::bigint[])"
+            ))
+            .map_err(&err)?;
+        for chunk in rows.chunks(INSERT_CHUNK) {
+            let col = |f: fn(&RecordRow) -> &str| chunk.iter().map(f).collect::<Vec<&str>>();
+            let ciphertexts: Vec<&[u8]> = chunk.iter().map(|r| r.ciphertext.as_slice()).collect();
+            let created: Vec<i64> = chunk.iter().map(|r| r.created_at).collect();
+            let expires: Vec<Option<i64>> = chunk.iter().map(|r| r.expires_at).collect();
             tx.execute(
                 &insert,
                 &[
                     &tenant,
-                    &r.record_id,
-                    &r.pseudonym,
-                    &r.category,
-                    &r.purposes,
-                    &r.key_domain,
-                    &r.ciphertext,
-                    &r.created_at,
-                    &r.clocks,
-                    &r.expires_at,
+                    &col(|r| &r.record_id),
+                    &col(|r| &r.pseudonym),
+                    &col(|r| &r.category),
+                    &col(|r| &r.purposes),
+                    &col(|r| &r.key_domain),
+                    &ciphertexts,
+                    &created,
+                    &col(|r| &r.clocks),
+                    &expires,
                 ],
             )
             .map_err(&err)?;

@@ -939,9 +939,21 @@ pub fn a_changed_policy_recomputes_expiries_at_the_next_purge(b: &Backend) {
         "service.client_data",
         day(0),
     );
+    // More than a page of the recompute (2 000 records), each of whose expiries changes.
+    let many: Vec<NewRecord> = (0..2_500)
+        .map(|i| NewRecord {
+            subject: subject(&format!("inbox-{}", i % 7)),
+            category: "mail.metadata".into(),
+            purposes: vec!["service.client_data".into()],
+            payload: b"x".to_vec(),
+            created_at: day(0),
+            clocks: BTreeMap::new(),
+        })
+        .collect();
+    t.put_batch(&old, many).expect("records stored");
     assert_eq!(purge(&mut v, ten, &old, day(4)).purged(), 0);
     let r = purge(&mut v, ten, &new, day(4));
-    assert_eq!((r.recomputed, r.purged()), (1, 1), "{r:?}");
+    assert_eq!((r.recomputed, r.purged()), (2_501, 2_501), "{r:?}");
 }
 
 /// A subject under a legal hold (directly, through its tenant, or through a category it has
