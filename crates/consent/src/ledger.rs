@@ -4,6 +4,7 @@
 
 use custos_policy::Policy;
 use custos_policy::model::{Basis, SpecialCondition};
+use custos_policy::resolved::Purpose;
 use jiff::Timestamp;
 use serde::Serialize;
 
@@ -153,7 +154,20 @@ pub fn validate(
 /// Whether consent given under `state` is stale: given under a notice version for which the
 /// policy change (`custos diff`) requires consent again.
 pub fn is_stale(state: &ConsentState, versions_needing_reconsent: &[&str]) -> bool {
-    matches!(state, ConsentState::Granted { notice_version, .. } if versions_needing_reconsent.contains(&notice_version.as_str()))
+    is_stale_for(state, None, versions_needing_reconsent)
+}
+
+/// Whether consent to `purpose` given under `state` is stale: given under a notice version the
+/// policy lists in the purpose's `stale_consent`, or under one of `also` (versions a caller
+/// names for this question).
+pub fn is_stale_for(state: &ConsentState, purpose: Option<&Purpose>, also: &[&str]) -> bool {
+    match state {
+        ConsentState::Granted { notice_version, .. } => {
+            also.contains(&notice_version.as_str())
+                || purpose.is_some_and(|p| p.stale_consent.iter().any(|v| v == notice_version))
+        }
+        _ => false,
+    }
 }
 
 #[cfg(test)]
@@ -274,5 +288,31 @@ mod tests {
         assert!(is_stale(&s, &["1.0"]));
         assert!(!is_stale(&s, &["0.9"]));
         assert!(!is_stale(&ConsentState::Never, &["1.0"]));
+    }
+
+    #[test]
+    fn consent_under_a_version_the_policy_lists_as_stale_does_not_count() {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../examples/policies/jbsync.toml"
+        ))
+        .unwrap()
+        .replacen(
+            "categories = [\"style_profile\"]",
+            "categories = [\"style_profile\"]\nstale_consent = [\"1.0\"]",
+            1,
+        );
+        let p = load_source(SourceFile::new("jbsync.toml", &text))
+            .unwrap()
+            .policy;
+        let purpose = p.purpose("style_learning");
+        let given = |v: &str| ConsentState::Granted {
+            at: "2026-01-01T00:00:00Z".parse().unwrap(),
+            notice_version: v.into(),
+        };
+        assert!(is_stale_for(&given("1.0"), purpose, &[]));
+        assert!(!is_stale_for(&given("2.0"), purpose, &[]));
+        assert!(is_stale_for(&given("2.0"), purpose, &["2.0"]));
+        assert!(!is_stale_for(&given("1.0"), p.purpose("service"), &[]));
     }
 }

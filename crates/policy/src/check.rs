@@ -117,6 +117,8 @@ rules! {
         "a transfer on a derogation names the point of Art. 49(1) it relies on";
     EXPLICIT_CONSENT = "C136", "explicit-consent-basis", Warning, "Art. 9(2)(a) GDPR",
         "special categories processed on consent rely on explicit consent";
+    STALE_CONSENT = "C137", "stale-consent", Error, "Art. 7(1) GDPR",
+        "only a purpose based on consent lists notice versions whose consent no longer counts, and never the current version";
 }
 
 /// Checks a loaded policy against every rule, in the order of the file.
@@ -290,6 +292,31 @@ impl Checker<'_> {
                     r.basis.as_ref().and_then(span_of).or(at.clone()),
                     "add `withdraw = \"…\"`: where and how, as easily as consent was given",
                 );
+            }
+            if let Some(first) = r.stale_consent.first() {
+                let current = p.meta.version.as_deref();
+                if !consent_based {
+                    self.push(
+                        &STALE_CONSENT,
+                        format!("purpose `{id}` lists `stale_consent` but does not rely on consent"),
+                        span_of(first),
+                        "remove `stale_consent`: only consent given under an older notice can go stale",
+                    );
+                } else if let Some(v) = r
+                    .stale_consent
+                    .iter()
+                    .find(|v| Some(v.get_ref().as_str()) == current)
+                {
+                    self.push(
+                        &STALE_CONSENT,
+                        format!(
+                            "purpose `{id}` lists the current notice version `{}` in `stale_consent`: no consent could count",
+                            v.get_ref()
+                        ),
+                        span_of(v),
+                        "list only the versions before the change that needs consent again",
+                    );
+                }
             }
             if purpose.direct_marketing && !present(&purpose.withdraw) {
                 self.push(
@@ -875,6 +902,35 @@ authority_within = "72 hours"
             "[[purpose]]\nid = \"x\"\nname = \"X\"\nbasis = \"consent\"\ncategories = [\"account\"]\n",
         );
         assert!(c.contains(&"C103") && c.contains(&"C114"), "{c:?}");
+    }
+
+    #[test]
+    fn art_7_1_stale_consent_only_on_consent_and_never_the_current_version() {
+        let with = |extra: &str| {
+            let text = format!(
+                "{}{extra}",
+                BASE.replace("id = \"t\"", "id = \"t\"\nversion = \"2\"")
+            );
+            findings(&text)
+                .into_iter()
+                .filter(|d| d.code == "C137")
+                .map(|d| d.message)
+                .collect::<Vec<_>>()
+        };
+        let consent = "[[purpose]]\nid = \"x\"\nname = \"X\"\nbasis = \"consent\"\nwithdraw = \"settings\"\ncategories = [\"account\"]\n";
+        assert!(with(&format!("{consent}stale_consent = [\"1\"]\n")).is_empty());
+        assert_eq!(
+            with(&format!("{consent}stale_consent = [\"1\", \"2\"]\n")),
+            [
+                "purpose `x` lists the current notice version `2` in `stale_consent`: no consent could count"
+            ]
+        );
+        assert_eq!(
+            with(
+                "[[purpose]]\nid = \"y\"\nname = \"Y\"\nbasis = \"contract\"\ncategories = [\"account\"]\nstale_consent = [\"1\"]\n"
+            ),
+            ["purpose `y` lists `stale_consent` but does not rely on consent"]
+        );
     }
 
     #[test]

@@ -64,6 +64,11 @@ pub struct Report {
     pub notice: Option<NoticeRequired>,
     /// Consent purposes for which consent must be asked (again), with the reason.
     pub reconsent: BTreeMap<String, Vec<String>>,
+    /// Of those that already rested on consent, the ones whose new version does not list the old
+    /// notice version in `stale_consent`, so consent given under it would still count: purpose →
+    /// the version to add.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub stale_consent_to_add: BTreeMap<String, String>,
 }
 
 impl Report {
@@ -127,6 +132,12 @@ impl Report {
         } else {
             for (p, why) in &self.reconsent {
                 let _ = writeln!(out, "consent: ask again for `{p}`: {}", why.join("; "));
+                if let Some(v) = self.stale_consent_to_add.get(p) {
+                    let _ = writeln!(
+                        out,
+                        "  add `stale_consent = [\"{v}\"]` to purpose `{p}` so consent given under {v} no longer counts"
+                    );
+                }
             }
         }
         out
@@ -234,6 +245,21 @@ pub fn diff(old: &Policy, new: &Policy) -> Report {
             acceptance_at_next_login: new.notice.acceptance == Acceptance::NextLogin,
         }
     });
+    // Consent already given to a purpose stays on record; it stops counting only where the
+    // new policy says so (Art. 7(1): the controller must show consent covers what is done).
+    let stale_consent_to_add = match &old.meta.version {
+        Some(v) => d
+            .reconsent
+            .keys()
+            .filter(|p| old.purpose(p).is_some_and(consent_based))
+            .filter(|p| {
+                new.purpose(p)
+                    .is_some_and(|np| !np.stale_consent.contains(v))
+            })
+            .map(|p| (p.clone(), v.clone()))
+            .collect(),
+        None => BTreeMap::new(),
+    };
     Report {
         old_version: old.meta.version.clone(),
         new_version: new.meta.version.clone(),
@@ -241,6 +267,7 @@ pub fn diff(old: &Policy, new: &Policy) -> Report {
         changes: d.changes,
         notice,
         reconsent: d.reconsent,
+        stale_consent_to_add,
     }
 }
 
@@ -815,5 +842,29 @@ acceptance = "next_login"
         ));
         assert!(r.material);
         assert_eq!(r.reconsent["learning"], ["uses more data (mail)"]);
+        // Consent given under version 1 would still count until the new version says it
+        // does not; the report says what to add, and stops saying it once it is there.
+        assert_eq!(r.stale_consent_to_add["learning"], "1");
+        assert!(
+            r.to_human()
+                .contains("add `stale_consent = [\"1\"]` to purpose `learning`"),
+            "{}",
+            r.to_human()
+        );
+        let r = report(&OLD.replace("version = \"1\"", "version = \"2\"").replace(
+            "categories = [\"style\"]",
+            "categories = [\"style\", \"mail\"]\nstale_consent = [\"1\"]",
+        ));
+        assert_eq!(r.reconsent["learning"], ["uses more data (mail)"]);
+        assert!(r.stale_consent_to_add.is_empty(), "{r:?}");
+    }
+
+    #[test]
+    fn a_new_consent_purpose_needs_consent_but_nothing_can_be_stale() {
+        let r = report(&format!(
+            "{OLD}[[purpose]]\nid = \"tips\"\nname = \"Tips\"\nbasis = \"consent\"\nwithdraw = \"settings\"\ncategories = [\"mail\"]\n"
+        ));
+        assert_eq!(r.reconsent["tips"], ["new purpose based on consent"]);
+        assert!(r.stale_consent_to_add.is_empty(), "{r:?}");
     }
 }

@@ -542,6 +542,10 @@ pub struct Purpose {
     pub automated_decision: Option<Sp<AutomatedDecision>>,
     /// A human-approval gate.
     pub approval: Option<Sp<Approval>>,
+    /// Notice versions under which consent to this purpose no longer counts: the change since
+    /// then needs consent again (`custos diff` says when, Art. 4(11), 7(1)).
+    #[serde(default)]
+    pub stale_consent: Vec<Sp<String>>,
     /// Whose data.
     #[serde(default)]
     pub subjects: Vec<Sp<String>>,

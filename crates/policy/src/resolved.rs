@@ -317,6 +317,9 @@ pub struct Purpose {
     pub automated_decision: Option<AutomatedDecision>,
     /// Approval gate.
     pub approval: Option<Approval>,
+    /// Notice versions under which consent to this purpose no longer counts.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub stale_consent: Vec<String>,
     /// Subjects (declared, else those of its categories).
     pub subjects: Vec<String>,
     /// Categories.
@@ -1068,6 +1071,7 @@ fn build(file: &PolicyFile, parent_of: &[Option<usize>]) -> Policy {
                         safeguards: a.safeguards.clone(),
                     }
                 }),
+                stale_consent: text_vec(&p.stale_consent),
                 approval: p.approval.as_ref().map(|a| {
                     let a = a.get_ref();
                     Approval {

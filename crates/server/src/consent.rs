@@ -386,8 +386,9 @@ pub async fn accept_statement(
 pub struct MustAcceptQuery {
     /// The app's identifier for the person.
     subject: String,
-    /// The current statement version.
-    version: String,
+    /// The current statement version; default the `version` of the policy this server runs.
+    #[serde(default)]
+    version: Option<String>,
 }
 
 /// The answer for the login screen.
@@ -395,6 +396,8 @@ pub struct MustAcceptQuery {
 pub struct MustAcceptView {
     /// The person has not accepted `version`: show it at the next login.
     must_accept: bool,
+    /// The version asked about.
+    version: String,
 }
 
 /// Whether the subject must accept statement `version` at the next login (app, dpo and auditor
@@ -411,9 +414,18 @@ pub async fn must_accept(
     caller.require(may_read_consent, "read acceptances")?;
     let (tenant, actor) = (tenant(&caller)?, caller.0.actor());
     let who = subject(q.subject, "/subject")?;
-    if q.version.trim().is_empty() {
-        return Err(Problem::new(Code::Unprocessable).field("/version", "must not be empty"));
-    }
+    let version = match q.version {
+        Some(v) if v.trim().is_empty() => {
+            return Err(Problem::new(Code::Unprocessable).field("/version", "must not be empty"));
+        }
+        Some(v) => v,
+        None => s.loaded.policy.meta.version.clone().ok_or_else(|| {
+            Problem::new(Code::Unprocessable).field(
+                "/version",
+                "required: the policy this server runs states no `version` in [policy]",
+            )
+        })?,
+    };
     let signal = gpc(&headers);
     blocking(move || {
         with_vault(&s, |v| {
@@ -422,9 +434,13 @@ pub async fn must_accept(
                 record_gpc(&mut t, &who, now())?;
             }
             let must_accept = t
-                .must_accept(&who, &q.version)
+                .must_accept(&who, &version)
                 .map_err(|e| vault_problem(&e))?;
-            Ok(axum::Json(MustAcceptView { must_accept }).into_response())
+            Ok(axum::Json(MustAcceptView {
+                must_accept,
+                version,
+            })
+            .into_response())
         })
     })
     .await

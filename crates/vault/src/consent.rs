@@ -473,8 +473,9 @@ impl TenantVault<'_> {
     }
 
     /// The subject's consent for every consent-based purpose of the policy, each marked stale
-    /// when given under one of `stale_versions` (the notice versions whose change needs consent
-    /// again, as `custos diff` reports them).
+    /// when given under a notice version the purpose lists in `stale_consent` or under one of
+    /// `stale_versions` (the notice versions whose change needs consent again, as `custos diff`
+    /// reports them).
     pub fn consent_states(
         &mut self,
         policy: &Policy,
@@ -490,7 +491,7 @@ impl TenantVault<'_> {
                 let consent = ledger::state(&history, &p.id);
                 PurposeConsent {
                     purpose: p.id.clone(),
-                    stale: ledger::is_stale(&consent, stale_versions),
+                    stale: ledger::is_stale_for(&consent, Some(p), stale_versions),
                     consent,
                 }
             })
@@ -851,7 +852,7 @@ impl TenantVault<'_> {
         };
         let f = flags_for(policy, &flags, q.purpose);
         let gpc = q.gpc || flags.iter().any(|f| f.flag == "gpc");
-        let stale = ledger::is_stale(&consent, q.stale_versions);
+        let stale = ledger::is_stale_for(&consent, policy.purpose(q.purpose), q.stale_versions);
         let consent = if stale { ConsentState::Never } else { consent };
         let input = |approved: bool| DecisionInput {
             purpose: q.purpose,

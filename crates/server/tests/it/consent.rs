@@ -284,6 +284,26 @@ fn ledger(s: &Setup) {
     assert_eq!((r.status, json(&r)["recorded"].clone()), (200, j!(false)));
     assert_eq!(must("2026-06"), false);
     assert_eq!(must("2026-09"), true, "a newer version is asked again");
+    // Without a version, the question is about the policy this server runs (JBSync's 2.0).
+    let current = || {
+        json(&post(
+            s,
+            "/v1/statement/must-accept",
+            &app,
+            j!({ "subject": who }),
+            false,
+        ))
+    };
+    assert_eq!(current(), j!({ "must_accept": true, "version": "2.0" }));
+    let r = post(
+        s,
+        "/v1/statement/acceptances",
+        &app,
+        j!({ "subject": who, "version": "2.0", "notice_hash": HASH, "channel": "app", "proof": "login screen" }),
+        false,
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(current(), j!({ "must_accept": false, "version": "2.0" }));
     let r = post(
         s,
         "/v1/statement/acceptances",

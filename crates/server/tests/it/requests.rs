@@ -60,6 +60,11 @@ fn deadlines_skip_the_days_equated_by_decree_in_the_configuration() {
     assert_eq!(r.status, 201, "{}", r.body);
     let v = json(&r);
     assert_eq!(v["request"]["due_on"], "2026-05-18", "{v}");
+    // With the extension, three months on: Tuesday 14 July, a working day.
+    assert_eq!(
+        v["request"]["detail"]["extended_due_on"], "2026-07-14",
+        "{v}"
+    );
 }
 
 /// Files a request and returns its id.

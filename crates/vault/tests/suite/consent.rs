@@ -271,6 +271,28 @@ pub fn stale_consent_and_statement_acceptance(b: &Backend) {
         !t.decide(&policy, &q, now).unwrap().allowed,
         "stale consent allows nothing"
     );
+    // The policy itself can say so (`stale_consent` on the purpose, as `custos diff` suggests):
+    // then no caller needs to name the version.
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/policies/jbsync.toml");
+    let text = std::fs::read_to_string(path)
+        .expect("example policy")
+        .replacen(
+            "categories = [\"style_profile\"]",
+            "categories = [\"style_profile\"]\nstale_consent = [\"2026-01\"]",
+            1,
+        );
+    let renewed = custos_policy::load_source(SourceFile::new("jbsync.toml", &text))
+        .expect("policy loads")
+        .policy;
+    q.stale_versions = &[];
+    let d = t.decide(&renewed, &q, now).unwrap();
+    assert!(!d.allowed, "consent under 2026-01 no longer counts: {d:?}");
+    assert!(
+        t.consent_states(&renewed, &who, &[])
+            .expect("states")
+            .iter()
+            .any(|s| s.purpose == "style_learning" && s.stale)
+    );
 
     assert!(t.must_accept(&who, "2026-06").expect("query"));
     assert!(

@@ -95,6 +95,15 @@ mod retention_postgres_only {
             crate::retention::a_record_changed_while_its_batch_is_deleted_is_not_counted_in_a_receipt(&b);
         }
     }
+
+    #[test]
+    fn a_record_changed_while_its_expiry_is_recomputed_still_gets_the_new_one() {
+        if let Some(b) = crate::harness::Backend::postgres(
+            "a_record_changed_while_its_expiry_is_recomputed_still_gets_the_new_one",
+        ) {
+            crate::retention::a_record_changed_while_its_expiry_is_recomputed_still_gets_the_new_one(&b);
+        }
+    }
 }
 
 macro_rules! requests_suite {

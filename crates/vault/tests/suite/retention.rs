@@ -1167,3 +1167,70 @@ pub fn records_sharing_one_expiry_still_go_in_bounded_batches(b: &Backend) {
     assert_eq!(sorted, [5, 10, 10], "receipts per batch: {counts:?}");
     assert_eq!(count(&mut v, ten, &policy, "mail.metadata"), 1);
 }
+
+/// PostgreSQL writes a page of recomputed expiries by row location; a record another transaction
+/// changed in between has moved, and must still get its new expiry (written again by id).
+pub fn a_record_changed_while_its_expiry_is_recomputed_still_gets_the_new_one(b: &Backend) {
+    let old = jbsync();
+    let text = example("jbsync.toml").replace(
+        "retention.period = \"7 days\"\nretention.purge_every",
+        "retention.period = \"3 days\"\nretention.purge_every",
+    );
+    let new = load("jbsync-v2.toml", &text);
+    let ten = "kantoor-moved";
+    let mut v = b.open();
+    let records: Vec<NewRecord> = (0..5)
+        .map(|i| NewRecord {
+            subject: subject(&format!("inbox-{i}")),
+            category: "mail.metadata".into(),
+            purposes: vec!["service.client_data".into()],
+            payload: vec![1; 16],
+            created_at: day(0) + (i as i64).minutes(),
+            clocks: BTreeMap::new(),
+        })
+        .collect();
+    v.tenant(&tenant(ten)).put_batch(&old, records).unwrap();
+    assert_eq!(purge(&mut v, ten, &old, day(4)).purged(), 0);
+    drop(v);
+
+    // The other transaction rewrites one record (a new row version, uncommitted), so the
+    // recompute reads the old version and its write by location must wait for this one.
+    let mut other = b.pg_as_tenant(ten);
+    let mut tx = other.transaction().unwrap();
+    let changed = tx
+        .execute(
+            "UPDATE records SET clocks = clocks WHERE tenant_id = $1 AND record_id = (SELECT min(record_id) FROM records WHERE tenant_id = $1)",
+            &[&ten],
+        )
+        .unwrap();
+    assert_eq!(changed, 1);
+
+    let config = b.config.clone();
+    let purger = std::thread::spawn(move || {
+        let mut v = Vault::open(&config, crate::harness::master()).unwrap();
+        let r = purge(&mut v, ten, &new, day(4));
+        (r.recomputed, r.purged())
+    });
+    let mut watcher = b.pg_as_tenant(ten);
+    let started = std::time::Instant::now();
+    loop {
+        let waiting: i64 = watcher
+            .query_one(
+                "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE NOT l.granted AND a.query LIKE 'UPDATE records SET expires_at%'",
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        if waiting > 0 {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "the recompute's write never waited for the changed record"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    tx.commit().unwrap();
+    // Under the new rule (3 days) every record is due on day 4, the moved one included.
+    assert_eq!(purger.join().unwrap(), (5, 5));
+}
