@@ -4,7 +4,8 @@
 //! ledger; direct marketing checked against the suppression list), the batch form (100 per
 //! call), and `/healthz` in the same run as the floor of this harness.
 //! Run: `cargo bench -p custos --bench decisions_http` (builds the release binary and starts it);
-//! with `CUSTOS_TEST_DATABASE_URL` set, the same on PostgreSQL after SQLite.
+//! with `CUSTOS_TEST_DATABASE_URL` set, the same on PostgreSQL after SQLite
+//! (`CUSTOS_BENCH_BACKENDS=postgres` for PostgreSQL only).
 //! The 50 client threads run on the same 2 cores as the server, so the figures are a lower bound.
 
 use std::io::{BufRead, BufReader};
@@ -268,10 +269,17 @@ fn decision<'a>(
 }
 
 fn main() {
-    run("SQLite", None);
-    match std::env::var("CUSTOS_TEST_DATABASE_URL") {
-        Ok(url) if !url.is_empty() => run("PostgreSQL", Some(&url)),
-        _ => println!("\nCUSTOS_TEST_DATABASE_URL is not set: PostgreSQL skipped"),
+    // `CUSTOS_BENCH_BACKENDS=postgres` (or `sqlite`) runs one backend only.
+    let only = std::env::var("CUSTOS_BENCH_BACKENDS").unwrap_or_default();
+    let wanted = |b: &str| only.is_empty() || only.split(',').any(|x| x.trim() == b);
+    if wanted("sqlite") {
+        run("SQLite", None);
+    }
+    if wanted("postgres") {
+        match std::env::var("CUSTOS_TEST_DATABASE_URL") {
+            Ok(url) if !url.is_empty() => run("PostgreSQL", Some(&url)),
+            _ => println!("\nCUSTOS_TEST_DATABASE_URL is not set: PostgreSQL skipped"),
+        }
     }
 }
 

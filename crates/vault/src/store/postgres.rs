@@ -10,6 +10,7 @@
 //! The role must not be a superuser nor have BYPASSRLS (see `.ci/run`).
 
 use postgres::{Client, NoTls, Transaction};
+use std::collections::HashMap;
 
 use super::{
     AuditFn, EraseAuditFn, ErasureCounts, JournalEntry, RecordRow, Store, Tx, Val, WrappedKeyRow,
@@ -292,7 +293,14 @@ pub(crate) struct PostgresStore {
     /// The tenant set on the session for single-statement reads (transactions set their own
     /// with `SET LOCAL`), and the reads' prepared statements; both reset on reconnect.
     session: Option<Session>,
+    /// The statements transactions run (`Tx`), each prepared once per connection: a statement
+    /// then takes one round trip instead of two (parse, then execute). Reset on reconnect.
+    prepared: HashMap<String, postgres::Statement>,
 }
+
+/// Statements kept prepared per connection; past this (SQL built for varying lists) the cache
+/// starts over.
+const PREPARED_MAX: usize = 256;
 
 /// The connection, closed on a thread of its own when dropped: `postgres::Client` closes itself
 /// by running a small async runtime, which panics (and aborts the process) when the last owner
@@ -429,6 +437,7 @@ impl PostgresStore {
             schema: schema.to_owned(),
             target: redacted_target(url),
             session: None,
+            prepared: HashMap::new(),
         };
         store.migrate()?;
         // The audit tables, created under the audit crate's own lock.
@@ -453,6 +462,7 @@ impl PostgresStore {
         if self.client.is_closed() {
             self.client = OwnedClient(Some(connect(&self.url, &self.schema)?));
             self.session = None;
+            self.prepared.clear();
         }
         Ok(&mut self.client)
     }
@@ -472,6 +482,7 @@ impl PostgresStore {
                 self.client = OwnedClient(Some(c));
             }
             self.session = None;
+            self.prepared.clear();
         }
         if self.session.is_none() {
             let set_tenant = self
@@ -564,11 +575,28 @@ const RECORD_COLUMNS: &str = "record_id, pseudonym, category, purposes, key_doma
 /// [`super::Tx`] over a PostgreSQL transaction.
 struct PgTx<'a, 'b> {
     tx: &'a mut Transaction<'b>,
+    prepared: &'a mut HashMap<String, postgres::Statement>,
     target: &'a str,
     operation: &'static str,
 }
 
 impl PgTx<'_, '_> {
+    /// `sql` prepared on this connection (once; later calls reuse it).
+    fn statement(
+        &mut self,
+        sql: &str,
+    ) -> std::result::Result<postgres::Statement, postgres::Error> {
+        if let Some(s) = self.prepared.get(sql) {
+            return Ok(s.clone());
+        }
+        if self.prepared.len() >= PREPARED_MAX {
+            self.prepared.clear();
+        }
+        let s = self.tx.prepare(sql)?;
+        self.prepared.insert(sql.to_owned(), s.clone());
+        Ok(s)
+    }
+
     fn err(&self, e: postgres::Error) -> VaultError {
         VaultError::Storage {
             operation: self.operation,
@@ -604,12 +632,14 @@ fn pg_value(row: &postgres::Row, i: usize) -> std::result::Result<Val, postgres:
 
 impl Tx for PgTx<'_, '_> {
     fn execute(&mut self, sql: &str, params: &[Val]) -> Result<u64> {
-        let r = self.tx.execute(sql, &pg_params(params));
+        let stmt = self.statement(sql).map_err(|e| self.err(e))?;
+        let r = self.tx.execute(&stmt, &pg_params(params));
         r.map_err(|e| self.err(e))
     }
 
     fn query(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Vec<Val>>> {
-        let rows = self.tx.query(sql, &pg_params(params));
+        let stmt = self.statement(sql).map_err(|e| self.err(e))?;
+        let rows = self.tx.query(&stmt, &pg_params(params));
         let rows = rows.map_err(|e| self.err(e))?;
         rows.iter()
             .map(|r| (0..r.len()).map(|i| pg_value(r, i)).collect())
@@ -952,13 +982,22 @@ impl Store for PostgresStore {
     ) -> Result<()> {
         let target = self.target.clone();
         let err = Self::err(&target, operation);
-        let mut tx = self.client()?.transaction().map_err(&err)?;
-        set_tenant(&mut tx, tenant).map_err(&err)?;
-        work(&mut PgTx {
+        self.client()?;
+        let mut tx = self.client.transaction().map_err(&err)?;
+        let mut t = PgTx {
             tx: &mut tx,
+            prepared: &mut self.prepared,
             target: &target,
             operation,
-        })?;
+        };
+        // The tenant for row-level security, and plans made for each execution's own values
+        // as an unprepared statement would get (a statement prepared once could otherwise
+        // switch to a generic plan after five runs), both for this transaction only.
+        t.query(
+            "SELECT set_config('custos.tenant', $1, true), set_config('plan_cache_mode', 'force_custom_plan', true)",
+            &[tenant.into()],
+        )?;
+        work(&mut t)?;
         tx.commit().map_err(&err)
     }
 
