@@ -418,4 +418,14 @@ fn run(name: &str, database: Option<&str>) {
     {
         println!("  {line}");
     }
+    drop(server);
+    // The server's PostgreSQL schema goes with it.
+    if let Some(url) = database
+        && let Ok(mut c) = custos_vault::postgres_connection(url, "public")
+    {
+        let _ = c.batch_execute(&format!(
+            "DROP SCHEMA IF EXISTS decisions_{} CASCADE",
+            std::process::id()
+        ));
+    }
 }
