@@ -104,6 +104,13 @@ mod retention_postgres_only {
             crate::retention::a_record_changed_while_its_expiry_is_recomputed_still_gets_the_new_one(&b);
         }
     }
+
+    #[test]
+    fn a_recompute_commits_page_by_page() {
+        if let Some(b) = crate::harness::Backend::postgres("a_recompute_commits_page_by_page") {
+            crate::retention::a_recompute_commits_page_by_page(&b);
+        }
+    }
 }
 
 macro_rules! requests_suite {

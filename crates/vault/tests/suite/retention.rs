@@ -1234,3 +1234,78 @@ pub fn a_record_changed_while_its_expiry_is_recomputed_still_gets_the_new_one(b:
     // Under the new rule (3 days) every record is due on day 4, the moved one included.
     assert_eq!(purger.join().unwrap(), (5, 5));
 }
+
+/// A policy change's recompute commits page by page: while one page waits, the pages before it
+/// are already stored, and the purge that follows still sees every record recomputed.
+pub fn a_recompute_commits_page_by_page(b: &Backend) {
+    let old = jbsync();
+    let text = example("jbsync.toml").replace(
+        "retention.period = \"7 days\"\nretention.purge_every",
+        "retention.period = \"3 days\"\nretention.purge_every",
+    );
+    let new = load("jbsync-v2.toml", &text);
+    let ten = "kantoor-paged";
+    let mut v = b.open();
+    let records: Vec<NewRecord> = (0..2_500)
+        .map(|i| NewRecord {
+            subject: subject(&format!("inbox-{}", i % 11)),
+            category: "mail.metadata".into(),
+            purposes: vec!["service.client_data".into()],
+            payload: vec![1; 16],
+            created_at: day(0),
+            clocks: BTreeMap::new(),
+        })
+        .collect();
+    v.tenant(&tenant(ten)).put_batch(&old, records).unwrap();
+    assert_eq!(purge(&mut v, ten, &old, day(4)).purged(), 0);
+    drop(v);
+
+    // Another transaction holds a record of the second page (ids in order, 2 000 a page).
+    let mut other = b.pg_as_tenant(ten);
+    let mut tx = other.transaction().unwrap();
+    let held = tx
+        .query(
+            // (A subquery: rows an OFFSET skips under FOR UPDATE are locked too.)
+            "SELECT record_id FROM records WHERE tenant_id = $1 AND record_id = (SELECT record_id FROM records WHERE tenant_id = $1 ORDER BY record_id OFFSET 2100 LIMIT 1) FOR UPDATE",
+            &[&ten],
+        )
+        .unwrap();
+    assert_eq!(held.len(), 1);
+
+    let config = b.config.clone();
+    let purger = std::thread::spawn(move || {
+        let mut v = Vault::open(&config, crate::harness::master()).unwrap();
+        let r = purge(&mut v, ten, &new, day(4));
+        (r.recomputed, r.purged())
+    });
+    let mut watcher = b.pg_as_tenant(ten);
+    let started = std::time::Instant::now();
+    loop {
+        let waiting: i64 = watcher
+            .query_one(
+                "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE NOT l.granted AND a.query LIKE 'UPDATE records SET expires_at%'",
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        if waiting > 0 {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "the recompute never reached the held record"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // The first page is committed while the second waits.
+    let recomputed: i64 = watcher
+        .query_one(
+            "SELECT count(*) FROM records WHERE tenant_id = $1 AND expires_at < $2",
+            &[&ten, &day(4).as_microsecond()],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(recomputed, 2_000, "the first page is stored on its own");
+    tx.commit().unwrap();
+    assert_eq!(purger.join().unwrap(), (2_500, 2_500));
+}
