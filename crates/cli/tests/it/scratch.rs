@@ -43,7 +43,7 @@ impl Scratch {
         let url = std::env::var("CUSTOS_TEST_DATABASE_URL")
             .ok()
             .filter(|u| !u.is_empty())?;
-        sweep_stale_schemas(&url, "cli");
+        crate::stale_schemas::sweep(&url, "cli");
         let (dir, n) = scratch_dir(name);
         let schema = format!("cli_{}_{n}", std::process::id());
         let journal = dir.join("erasures.jsonl");
@@ -140,39 +140,4 @@ pub(crate) fn out(o: &Output) -> String {
 /// A command's standard error.
 pub(crate) fn err(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// Drops the PostgreSQL schemas that earlier runs of this test binary left behind
-/// (`{prefix}_{pid}_…` of a process no longer running), once per run, so the test database does
-/// not grow with every run. Only where `/proc` tells which processes run.
-pub(crate) fn sweep_stale_schemas(url: &str, prefix: &str) {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        if !std::path::Path::new("/proc/self").exists() {
-            return;
-        }
-        let Ok(mut c) = custos_vault::postgres_connection(url, "public") else {
-            return;
-        };
-        let pattern = format!("{prefix}\\_%");
-        let Ok(rows) = c.query(
-            "SELECT nspname FROM pg_namespace WHERE nspname LIKE $1",
-            &[&pattern],
-        ) else {
-            return;
-        };
-        for row in rows {
-            let name: String = row.get(0);
-            let pid = name[prefix.len() + 1..]
-                .split('_')
-                .next()
-                .and_then(|p| p.parse::<u32>().ok());
-            if let Some(pid) = pid
-                && pid != std::process::id()
-                && !std::path::Path::new(&format!("/proc/{pid}")).exists()
-            {
-                let _ = c.batch_execute(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"));
-            }
-        }
-    });
 }

@@ -40,46 +40,11 @@ pub(crate) fn pg_config(name: &str) -> Option<Config> {
     let url = std::env::var("CUSTOS_TEST_DATABASE_URL")
         .ok()
         .filter(|u| !u.is_empty())?;
-    sweep_stale_schemas(&url, "srv");
+    crate::stale_schemas::sweep(&url, "srv");
     let mut config = Config::with_policy("jbsync.toml");
     config.database = url;
     config.schema = format!("srv_{}_{name}", std::process::id());
     Some(config)
-}
-
-/// Drops the PostgreSQL schemas that earlier runs of this test binary left behind
-/// (`{prefix}_{pid}_…` of a process no longer running), once per run, so the test database does
-/// not grow with every run. Only where `/proc` tells which processes run.
-pub(crate) fn sweep_stale_schemas(url: &str, prefix: &str) {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        if !std::path::Path::new("/proc/self").exists() {
-            return;
-        }
-        let Ok(mut c) = custos_vault::postgres_connection(url, "public") else {
-            return;
-        };
-        let pattern = format!("{prefix}\\_%");
-        let Ok(rows) = c.query(
-            "SELECT nspname FROM pg_namespace WHERE nspname LIKE $1",
-            &[&pattern],
-        ) else {
-            return;
-        };
-        for row in rows {
-            let name: String = row.get(0);
-            let pid = name[prefix.len() + 1..]
-                .split('_')
-                .next()
-                .and_then(|p| p.parse::<u32>().ok());
-            if let Some(pid) = pid
-                && pid != std::process::id()
-                && !std::path::Path::new(&format!("/proc/{pid}")).exists()
-            {
-                let _ = c.batch_execute(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"));
-            }
-        }
-    });
 }
 
 /// Opens the backend of `config` with a fresh master key, issues an admin key, starts the server.

@@ -11,6 +11,8 @@ mod opengdpr;
 mod recipients;
 mod requests;
 mod retention;
+#[path = "../support/stale_schemas.rs"]
+mod stale_schemas;
 
 const JBSYNC: &str = include_str!("../../../../examples/policies/jbsync.toml");
 

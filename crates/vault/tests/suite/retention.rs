@@ -26,6 +26,75 @@ fn load(name: &str, text: &str) -> Policy {
         .policy
 }
 
+/// `n` mail-metadata records (jbsync) of `subjects` inboxes, created on day 0, a minute apart
+/// when `spread`.
+fn mail_metadata(n: usize, subjects: usize, spread: bool) -> Vec<NewRecord> {
+    (0..n)
+        .map(|i| NewRecord {
+            subject: subject(&format!("inbox-{}", i % subjects)),
+            category: "mail.metadata".into(),
+            purposes: vec!["service.client_data".into()],
+            payload: vec![1; 16],
+            created_at: if spread {
+                day(0) + (i as i64).minutes()
+            } else {
+                day(0)
+            },
+            clocks: BTreeMap::new(),
+        })
+        .collect()
+}
+
+/// JBSync's policy with mail metadata kept 3 days instead of 7: a retention rule change.
+fn jbsync_mail_metadata_three_days() -> Policy {
+    let text = example("jbsync.toml").replace(
+        "retention.period = \"7 days\"\nretention.purge_every",
+        "retention.period = \"3 days\"\nretention.purge_every",
+    );
+    load("jbsync-v2.toml", &text)
+}
+
+/// Waits (PostgreSQL) until a statement starting with `statement` waits for a lock: another
+/// transaction holds what it needs.
+fn wait_until_blocked(b: &Backend, tenant: &str, statement: &str) {
+    let mut watcher = b.pg_as_tenant(tenant);
+    let pattern = format!("{statement}%");
+    let started = std::time::Instant::now();
+    loop {
+        let waiting: i64 = watcher
+            .query_one(
+                "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE NOT l.granted AND a.query LIKE $1",
+                &[&pattern],
+            )
+            .unwrap()
+            .get(0);
+        if waiting > 0 {
+            return;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "`{statement}…` never waited for the other transaction"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// A purge of `tenant` under `policy` at `now` on a connection of its own, in a thread; it
+/// answers (records recomputed, records purged).
+fn purge_in_thread(
+    b: &Backend,
+    tenant: &'static str,
+    policy: Policy,
+    now: Timestamp,
+) -> std::thread::JoinHandle<(u64, u64)> {
+    let config = b.config.clone();
+    std::thread::spawn(move || {
+        let mut v = Vault::open(&config, crate::harness::master()).unwrap();
+        let r = purge(&mut v, tenant, &policy, now);
+        (r.recomputed, r.purged())
+    })
+}
+
 fn jbsync() -> Policy {
     load("jbsync.toml", &example("jbsync.toml"))
 }
@@ -822,16 +891,7 @@ pub fn a_purge_stopped_halfway_resumes_and_receipts_account_for_every_record(b: 
     let mut v = b.open();
     let ten = "kantoor-a";
     let mut t = v.tenant(&tenant(ten));
-    let records: Vec<NewRecord> = (0..55)
-        .map(|i| NewRecord {
-            subject: subject(&format!("inbox-{}", i % 7)),
-            category: "mail.metadata".into(),
-            purposes: vec!["service.client_data".into()],
-            payload: vec![1; 16],
-            created_at: day(0) + (i as i64).minutes(),
-            clocks: BTreeMap::new(),
-        })
-        .collect();
+    let records: Vec<NewRecord> = mail_metadata(55, 7, true);
     t.put_batch(&policy, records).unwrap();
     put(
         &mut t,
@@ -923,11 +983,7 @@ pub fn a_clock_that_went_back_is_refused(b: &Backend) {
 /// A policy whose retention rules changed makes the next purge recompute stored expiries.
 pub fn a_changed_policy_recomputes_expiries_at_the_next_purge(b: &Backend) {
     let old = jbsync();
-    let text = example("jbsync.toml").replace(
-        "retention.period = \"7 days\"\nretention.purge_every",
-        "retention.period = \"3 days\"\nretention.purge_every",
-    );
-    let new = load("jbsync-v2.toml", &text);
+    let new = jbsync_mail_metadata_three_days();
     let mut v = b.open();
     let ten = "kantoor-a";
     let mut t = v.tenant(&tenant(ten));
@@ -940,16 +996,7 @@ pub fn a_changed_policy_recomputes_expiries_at_the_next_purge(b: &Backend) {
         day(0),
     );
     // More than a page of the recompute (2 000 records), each of whose expiries changes.
-    let many: Vec<NewRecord> = (0..2_500)
-        .map(|i| NewRecord {
-            subject: subject(&format!("inbox-{}", i % 7)),
-            category: "mail.metadata".into(),
-            purposes: vec!["service.client_data".into()],
-            payload: b"x".to_vec(),
-            created_at: day(0),
-            clocks: BTreeMap::new(),
-        })
-        .collect();
+    let many: Vec<NewRecord> = mail_metadata(2_500, 7, false);
     t.put_batch(&old, many).expect("records stored");
     assert_eq!(purge(&mut v, ten, &old, day(4)).purged(), 0);
     let r = purge(&mut v, ten, &new, day(4));
@@ -1040,16 +1087,7 @@ pub fn a_record_changed_while_its_batch_is_deleted_is_not_counted_in_a_receipt(b
     let ten = "kantoor-race";
     let mut v = b.open();
     let mut t = v.tenant(&tenant(ten));
-    let records: Vec<NewRecord> = (0..25)
-        .map(|i| NewRecord {
-            subject: subject(&format!("inbox-{}", i % 5)),
-            category: "mail.metadata".into(),
-            purposes: vec!["service.client_data".into()],
-            payload: vec![1; 16],
-            created_at: day(0) + (i as i64).minutes(),
-            clocks: BTreeMap::new(),
-        })
-        .collect();
+    let records: Vec<NewRecord> = mail_metadata(25, 5, true);
     t.put_batch(&policy, records).unwrap();
     drop(v);
 
@@ -1083,26 +1121,7 @@ pub fn a_record_changed_while_its_batch_is_deleted_is_not_counted_in_a_receipt(b
             .unwrap();
         (report.purged(), report.batches)
     });
-    // Commit only once the purge's DELETE waits for the changed row.
-    let mut watcher = b.pg_as_tenant(ten);
-    let started = std::time::Instant::now();
-    loop {
-        let waiting: i64 = watcher
-            .query_one(
-                "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE NOT l.granted AND a.query LIKE 'DELETE FROM records%'",
-                &[],
-            )
-            .unwrap()
-            .get(0);
-        if waiting > 0 {
-            break;
-        }
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(20),
-            "the purge's DELETE never waited for the changed record"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    wait_until_blocked(b, ten, "DELETE FROM records");
     tx.commit().unwrap();
     let (purged, batches) = purger.join().unwrap();
     assert_eq!(purged, 24, "the changed record is no longer due");
@@ -1127,16 +1146,7 @@ pub fn records_sharing_one_expiry_still_go_in_bounded_batches(b: &Backend) {
     let mut v = b.open();
     let ten = "kantoor-ties";
     let mut t = v.tenant(&tenant(ten));
-    let records: Vec<NewRecord> = (0..25)
-        .map(|i| NewRecord {
-            subject: subject(&format!("inbox-{}", i % 5)),
-            category: "mail.metadata".into(),
-            purposes: vec!["service.client_data".into()],
-            payload: vec![1; 16],
-            created_at: day(0),
-            clocks: BTreeMap::new(),
-        })
-        .collect();
+    let records: Vec<NewRecord> = mail_metadata(25, 5, false);
     t.put_batch(&policy, records).unwrap();
     put(
         &mut t,
@@ -1172,23 +1182,10 @@ pub fn records_sharing_one_expiry_still_go_in_bounded_batches(b: &Backend) {
 /// changed in between has moved, and must still get its new expiry (written again by id).
 pub fn a_record_changed_while_its_expiry_is_recomputed_still_gets_the_new_one(b: &Backend) {
     let old = jbsync();
-    let text = example("jbsync.toml").replace(
-        "retention.period = \"7 days\"\nretention.purge_every",
-        "retention.period = \"3 days\"\nretention.purge_every",
-    );
-    let new = load("jbsync-v2.toml", &text);
+    let new = jbsync_mail_metadata_three_days();
     let ten = "kantoor-moved";
     let mut v = b.open();
-    let records: Vec<NewRecord> = (0..5)
-        .map(|i| NewRecord {
-            subject: subject(&format!("inbox-{i}")),
-            category: "mail.metadata".into(),
-            purposes: vec!["service.client_data".into()],
-            payload: vec![1; 16],
-            created_at: day(0) + (i as i64).minutes(),
-            clocks: BTreeMap::new(),
-        })
-        .collect();
+    let records: Vec<NewRecord> = mail_metadata(5, 5, true);
     v.tenant(&tenant(ten)).put_batch(&old, records).unwrap();
     assert_eq!(purge(&mut v, ten, &old, day(4)).purged(), 0);
     drop(v);
@@ -1205,31 +1202,8 @@ pub fn a_record_changed_while_its_expiry_is_recomputed_still_gets_the_new_one(b:
         .unwrap();
     assert_eq!(changed, 1);
 
-    let config = b.config.clone();
-    let purger = std::thread::spawn(move || {
-        let mut v = Vault::open(&config, crate::harness::master()).unwrap();
-        let r = purge(&mut v, ten, &new, day(4));
-        (r.recomputed, r.purged())
-    });
-    let mut watcher = b.pg_as_tenant(ten);
-    let started = std::time::Instant::now();
-    loop {
-        let waiting: i64 = watcher
-            .query_one(
-                "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE NOT l.granted AND a.query LIKE 'UPDATE records SET expires_at%'",
-                &[],
-            )
-            .unwrap()
-            .get(0);
-        if waiting > 0 {
-            break;
-        }
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(20),
-            "the recompute's write never waited for the changed record"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    let purger = purge_in_thread(b, ten, new, day(4));
+    wait_until_blocked(b, ten, "UPDATE records SET expires_at");
     tx.commit().unwrap();
     // Under the new rule (3 days) every record is due on day 4, the moved one included.
     assert_eq!(purger.join().unwrap(), (5, 5));
@@ -1239,23 +1213,10 @@ pub fn a_record_changed_while_its_expiry_is_recomputed_still_gets_the_new_one(b:
 /// are already stored, and the purge that follows still sees every record recomputed.
 pub fn a_recompute_commits_page_by_page(b: &Backend) {
     let old = jbsync();
-    let text = example("jbsync.toml").replace(
-        "retention.period = \"7 days\"\nretention.purge_every",
-        "retention.period = \"3 days\"\nretention.purge_every",
-    );
-    let new = load("jbsync-v2.toml", &text);
+    let new = jbsync_mail_metadata_three_days();
     let ten = "kantoor-paged";
     let mut v = b.open();
-    let records: Vec<NewRecord> = (0..2_500)
-        .map(|i| NewRecord {
-            subject: subject(&format!("inbox-{}", i % 11)),
-            category: "mail.metadata".into(),
-            purposes: vec!["service.client_data".into()],
-            payload: vec![1; 16],
-            created_at: day(0),
-            clocks: BTreeMap::new(),
-        })
-        .collect();
+    let records: Vec<NewRecord> = mail_metadata(2_500, 11, false);
     v.tenant(&tenant(ten)).put_batch(&old, records).unwrap();
     assert_eq!(purge(&mut v, ten, &old, day(4)).purged(), 0);
     drop(v);
@@ -1272,33 +1233,11 @@ pub fn a_recompute_commits_page_by_page(b: &Backend) {
         .unwrap();
     assert_eq!(held.len(), 1);
 
-    let config = b.config.clone();
-    let purger = std::thread::spawn(move || {
-        let mut v = Vault::open(&config, crate::harness::master()).unwrap();
-        let r = purge(&mut v, ten, &new, day(4));
-        (r.recomputed, r.purged())
-    });
-    let mut watcher = b.pg_as_tenant(ten);
-    let started = std::time::Instant::now();
-    loop {
-        let waiting: i64 = watcher
-            .query_one(
-                "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE NOT l.granted AND a.query LIKE 'UPDATE records SET expires_at%'",
-                &[],
-            )
-            .unwrap()
-            .get(0);
-        if waiting > 0 {
-            break;
-        }
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(20),
-            "the recompute never reached the held record"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    let purger = purge_in_thread(b, ten, new, day(4));
+    wait_until_blocked(b, ten, "UPDATE records SET expires_at");
     // The first page is committed while the second waits.
-    let recomputed: i64 = watcher
+    let recomputed: i64 = b
+        .pg_as_tenant(ten)
         .query_one(
             "SELECT count(*) FROM records WHERE tenant_id = $1 AND expires_at < $2",
             &[&ten, &day(4).as_microsecond()],
