@@ -107,15 +107,8 @@ impl TenantVault<'_> {
                 &tenant,
                 "reading a subject's records for an answer",
                 &mut |tx| {
-                    // The transaction interface carries text and integers; the ciphertext
-                    // travels as hex.
-                    let hex = if tx.postgres() {
-                        "encode(ciphertext, 'hex')"
-                    } else {
-                        "hex(ciphertext)"
-                    };
                     let sql = format!(
-                        "SELECT {COLUMNS}, {hex} FROM records \
+                        "SELECT {COLUMNS}, ciphertext FROM records \
                          WHERE tenant_id = $1 AND pseudonym = $2 AND created_at <= $3 \
                          AND created_at >= $4 AND (created_at > $4 OR record_id > $5) \
                          ORDER BY created_at, record_id LIMIT {PAGE}"
@@ -338,7 +331,7 @@ fn stopped() -> ExportError {
     ))
 }
 
-/// A page row as a [`RecordRow`] (ciphertext decoded from hex) and its restriction.
+/// A page row as a [`RecordRow`] and its restriction.
 fn record_row(row: Vec<Val>, pseudonym: &str) -> Result<(RecordRow, Option<String>)> {
     let bad = |what: &str| VaultError::Corrupt(format!("a record read for an answer has {what}"));
     let mut it = row.into_iter();
@@ -353,8 +346,7 @@ fn record_row(row: Vec<Val>, pseudonym: &str) -> Result<(RecordRow, Option<Strin
     }
     let ciphertext = rest
         .pop()
-        .and_then(Val::into_text)
-        .and_then(|h| unhex(&h))
+        .and_then(Val::into_bytes)
         .ok_or_else(|| bad("an unreadable ciphertext"))?;
     let restriction = rest.pop().and_then(Val::into_text);
     let expires_at = rest.pop().and_then(|v| v.int());
@@ -383,53 +375,9 @@ fn record_row(row: Vec<Val>, pseudonym: &str) -> Result<(RecordRow, Option<Strin
     ))
 }
 
-/// Nibble values of ASCII hex digits (either case); 0xFF for anything else.
-const NIBBLE: [u8; 256] = {
-    let mut t = [0xFF; 256];
-    let mut i = 0;
-    while i < 10 {
-        t[b'0' as usize + i] = i as u8;
-        i += 1;
-    }
-    let mut i = 0;
-    while i < 6 {
-        t[b'a' as usize + i] = 10 + i as u8;
-        t[b'A' as usize + i] = 10 + i as u8;
-        i += 1;
-    }
-    t
-};
-
-/// Decodes hex digits (SQLite's `hex()` writes upper case, PostgreSQL's `encode` lower case).
-/// A table lookup per digit: the generic decoder was the largest cost of reading an answer.
-fn unhex(text: &str) -> Option<Vec<u8>> {
-    let digits = text.as_bytes();
-    if !digits.len().is_multiple_of(2) {
-        return None;
-    }
-    let mut out = vec![0u8; digits.len() / 2];
-    let mut bad = 0u8;
-    for (byte, pair) in out.iter_mut().zip(digits.chunks_exact(2)) {
-        let (hi, lo) = (NIBBLE[pair[0] as usize], NIBBLE[pair[1] as usize]);
-        bad |= hi | lo;
-        *byte = (hi << 4) | (lo & 0x0F);
-    }
-    // Valid nibbles never set the high bit; one invalid digit does.
-    (bad & 0x80 == 0).then_some(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn hex_of_either_case_decodes_and_anything_else_is_refused() {
-        assert_eq!(unhex("00fFa5"), Some(vec![0x00, 0xFF, 0xA5]));
-        assert_eq!(unhex(""), Some(vec![]));
-        assert_eq!(unhex("abc"), None);
-        assert_eq!(unhex("0g"), None);
-        assert_eq!(unhex("éé"), None);
-    }
 
     #[test]
     fn a_restriction_names_its_basis_or_a_generic_reason() {

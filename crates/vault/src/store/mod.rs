@@ -147,25 +147,33 @@ pub(crate) trait Store: Send {
 pub(crate) enum Val {
     Int(Option<i64>),
     Text(Option<String>),
+    /// A byte string (`BLOB`, `bytea`), read as it is stored.
+    Bytes(Option<Vec<u8>>),
 }
 
 impl Val {
     pub fn int(&self) -> Option<i64> {
         match self {
             Val::Int(i) => *i,
-            Val::Text(_) => None,
+            Val::Text(_) | Val::Bytes(_) => None,
         }
     }
     pub fn text(&self) -> Option<&str> {
         match self {
             Val::Text(t) => t.as_deref(),
-            Val::Int(_) => None,
+            Val::Int(_) | Val::Bytes(_) => None,
         }
     }
     pub fn into_text(self) -> Option<String> {
         match self {
             Val::Text(t) => t,
-            Val::Int(_) => None,
+            Val::Int(_) | Val::Bytes(_) => None,
+        }
+    }
+    pub fn into_bytes(self) -> Option<Vec<u8>> {
+        match self {
+            Val::Bytes(b) => b,
+            Val::Int(_) | Val::Text(_) => None,
         }
     }
 }
@@ -197,7 +205,7 @@ impl From<Option<String>> for Val {
 }
 
 /// One open transaction, with just enough surface to write backend-neutral SQL: placeholders
-/// are `$1`, `$2`, …; integers and text only. `FOR UPDATE SKIP LOCKED` and row locks are written
+/// are `$1`, `$2`, …; integers, text and byte strings. `FOR UPDATE SKIP LOCKED` and row locks are written
 /// only where [`Tx::postgres`] says they exist.
 pub(crate) trait Tx {
     /// Runs a statement; returns the rows it changed.

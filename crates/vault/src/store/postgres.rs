@@ -612,6 +612,7 @@ fn pg_params(params: &[Val]) -> Vec<&(dyn postgres::types::ToSql + Sync)> {
         .map(|v| match v {
             Val::Int(i) => i as &(dyn postgres::types::ToSql + Sync),
             Val::Text(t) => t as &(dyn postgres::types::ToSql + Sync),
+            Val::Bytes(b) => b as &(dyn postgres::types::ToSql + Sync),
         })
         .collect()
 }
@@ -625,6 +626,8 @@ fn pg_value(row: &postgres::Row, i: usize) -> std::result::Result<Val, postgres:
         Val::Int(row.try_get::<_, Option<i32>>(i)?.map(i64::from))
     } else if *ty == Type::BOOL {
         Val::Int(row.try_get::<_, Option<bool>>(i)?.map(i64::from))
+    } else if *ty == Type::BYTEA {
+        Val::Bytes(row.try_get(i)?)
     } else {
         Val::Text(row.try_get(i)?)
     })

@@ -373,7 +373,8 @@ fn bind(params: &[Val]) -> Vec<rusqlite::types::Value> {
         .map(|v| match v {
             Val::Int(Some(i)) => rusqlite::types::Value::Integer(*i),
             Val::Text(Some(t)) => rusqlite::types::Value::Text(t.clone()),
-            Val::Int(None) | Val::Text(None) => rusqlite::types::Value::Null,
+            Val::Bytes(Some(b)) => rusqlite::types::Value::Blob(b.clone()),
+            Val::Int(None) | Val::Text(None) | Val::Bytes(None) => rusqlite::types::Value::Null,
         })
         .collect()
 }
@@ -404,7 +405,7 @@ impl Tx for SqliteTx<'_> {
                         }
                         rusqlite::types::ValueRef::Null => Val::Int(None),
                         rusqlite::types::ValueRef::Real(f) => Val::Int(Some(f as i64)),
-                        rusqlite::types::ValueRef::Blob(_) => Val::Text(None),
+                        rusqlite::types::ValueRef::Blob(b) => Val::Bytes(Some(b.to_vec())),
                     })
                 })
                 .collect()
