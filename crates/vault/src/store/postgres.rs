@@ -581,6 +581,15 @@ struct PgTx<'a, 'b> {
 }
 
 impl PgTx<'_, '_> {
+    /// The error of running a statement. The connection's prepared statements are dropped, so
+    /// later runs prepare them again: when another server's migration changed a table, every
+    /// statement prepared on it is stale and would otherwise fail once each ("cached plan must
+    /// not change result type"). Errors are rare; preparing again costs a round trip.
+    fn failed(&mut self, e: postgres::Error) -> VaultError {
+        self.prepared.clear();
+        self.err(e)
+    }
+
     /// `sql` prepared on this connection (once; later calls reuse it).
     fn statement(
         &mut self,
@@ -637,13 +646,13 @@ impl Tx for PgTx<'_, '_> {
     fn execute(&mut self, sql: &str, params: &[Val]) -> Result<u64> {
         let stmt = self.statement(sql).map_err(|e| self.err(e))?;
         let r = self.tx.execute(&stmt, &pg_params(params));
-        r.map_err(|e| self.err(e))
+        r.map_err(|e| self.failed(e))
     }
 
     fn query(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Vec<Val>>> {
         let stmt = self.statement(sql).map_err(|e| self.err(e))?;
         let rows = self.tx.query(&stmt, &pg_params(params));
-        let rows = rows.map_err(|e| self.err(e))?;
+        let rows = rows.map_err(|e| self.failed(e))?;
         rows.iter()
             .map(|r| (0..r.len()).map(|i| pg_value(r, i)).collect())
             .collect::<std::result::Result<_, _>>()

@@ -111,6 +111,15 @@ mod retention_postgres_only {
             crate::retention::a_recompute_commits_page_by_page(&b);
         }
     }
+
+    #[test]
+    fn a_statement_made_stale_by_a_schema_change_is_prepared_again() {
+        if let Some(b) = crate::harness::Backend::postgres(
+            "a_statement_made_stale_by_a_schema_change_is_prepared_again",
+        ) {
+            crate::retention::a_statement_made_stale_by_a_schema_change_is_prepared_again(&b);
+        }
+    }
 }
 
 macro_rules! requests_suite {

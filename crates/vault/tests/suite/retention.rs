@@ -1248,3 +1248,26 @@ pub fn a_recompute_commits_page_by_page(b: &Backend) {
     tx.commit().unwrap();
     assert_eq!(purger.join().unwrap(), (2_500, 2_500));
 }
+
+/// A statement kept prepared on a connection goes stale when another server's migration changes
+/// its table: the call that meets it fails, and the next prepares it again.
+pub fn a_statement_made_stale_by_a_schema_change_is_prepared_again(b: &Backend) {
+    let policy = jbsync();
+    let ten = "kantoor-migrated";
+    let mut v = b.open();
+    v.tenant(&tenant(ten))
+        .put_batch(&policy, mail_metadata(3, 3, true))
+        .unwrap();
+    assert_eq!(purge(&mut v, ten, &policy, day(4)).purged(), 0);
+    // Another server's migration changes a column the purge reads.
+    b.pg_as_tenant(ten)
+        .batch_execute("ALTER TABLE tenant_retention ALTER COLUMN fingerprint TYPE varchar(200)")
+        .unwrap();
+    let first = v
+        .tenant(&tenant(ten))
+        .purge(&policy, day(5), PurgeOptions::default(), &mut |_| {});
+    if let Err(e) = &first {
+        assert!(e.to_string().contains("cached plan"), "{e}");
+    }
+    assert_eq!(purge(&mut v, ten, &policy, day(10)).purged(), 3);
+}
