@@ -449,17 +449,7 @@ fn new_request(
     channel: String,
     equated: &[String],
 ) -> Result<NewRequest, Failure> {
-    let days = equated
-        .iter()
-        .map(|d| {
-            d.parse::<jiff::civil::Date>().map_err(|_| {
-                Failure::Unusable(format!(
-                    "--equated: `{d}` is not a date; write it as YYYY-MM-DD"
-                ))
-            })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let cal = custos_rights::NlCalendar::with_equated(days);
+    let cal = crate::rights_cmds::equated_calendar(equated).map_err(Failure::Unusable)?;
     NewRequest::counted(kind, subject, purpose, received_at, channel, &cal).ok_or_else(|| {
         Failure::Unusable("--received: the due date falls outside the calendar's range".into())
     })

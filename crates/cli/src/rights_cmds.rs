@@ -37,16 +37,21 @@ fn parse(what: &str, s: &str) -> Result<Date, String> {
         .map_err(|_| format!("{what} `{s}` is not a date; write it as YYYY-MM-DD"))
 }
 
+/// The Dutch calendar with the days given by `--equated` (Atw art. 3(3)).
+pub(crate) fn equated_calendar(equated: &[String]) -> Result<NlCalendar, String> {
+    let days = equated
+        .iter()
+        .map(|d| parse("--equated", d))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(NlCalendar::with_equated(days))
+}
+
 pub fn deadline(args: DeadlineArgs) -> ExitCode {
     let run = || -> Result<String, String> {
         let received = parse("received", &args.received)?;
-        let equated = args
-            .equated
-            .iter()
-            .map(|d| parse("--equated", d))
-            .collect::<Result<Vec<_>, _>>()?;
+        let nl = equated_calendar(&args.equated)?;
         let cal: Box<dyn Calendar> = match args.calendar {
-            CalendarArg::Nl => Box::new(NlCalendar::with_equated(equated)),
+            CalendarArg::Nl => Box::new(nl),
             CalendarArg::None => Box::new(WeekendsOnly),
         };
         let d = due_date(received, args.extended, cal.as_ref())

@@ -151,16 +151,10 @@ pub fn validate(
     Ok(())
 }
 
-/// Whether consent given under `state` is stale: given under a notice version for which the
-/// policy change (`custos diff`) requires consent again.
-pub fn is_stale(state: &ConsentState, versions_needing_reconsent: &[&str]) -> bool {
-    is_stale_for(state, None, versions_needing_reconsent)
-}
-
-/// Whether consent to `purpose` given under `state` is stale: given under a notice version the
-/// policy lists in the purpose's `stale_consent`, or under one of `also` (versions a caller
-/// names for this question).
-pub fn is_stale_for(state: &ConsentState, purpose: Option<&Purpose>, also: &[&str]) -> bool {
+/// Whether consent to `purpose` given under `state` is stale: given under a notice version for
+/// which a policy change (`custos diff`) requires consent again, as the policy lists them in the
+/// purpose's `stale_consent`, or under one of `also` (versions a caller names for this question).
+pub fn is_stale(state: &ConsentState, purpose: Option<&Purpose>, also: &[&str]) -> bool {
     match state {
         ConsentState::Granted { notice_version, .. } => {
             also.contains(&notice_version.as_str())
@@ -285,9 +279,9 @@ mod tests {
             at: "2026-01-01T00:00:00Z".parse().unwrap(),
             notice_version: "1.0".into(),
         };
-        assert!(is_stale(&s, &["1.0"]));
-        assert!(!is_stale(&s, &["0.9"]));
-        assert!(!is_stale(&ConsentState::Never, &["1.0"]));
+        assert!(is_stale(&s, None, &["1.0"]));
+        assert!(!is_stale(&s, None, &["0.9"]));
+        assert!(!is_stale(&ConsentState::Never, None, &["1.0"]));
     }
 
     #[test]
@@ -310,9 +304,9 @@ mod tests {
             at: "2026-01-01T00:00:00Z".parse().unwrap(),
             notice_version: v.into(),
         };
-        assert!(is_stale_for(&given("1.0"), purpose, &[]));
-        assert!(!is_stale_for(&given("2.0"), purpose, &[]));
-        assert!(is_stale_for(&given("2.0"), purpose, &["2.0"]));
-        assert!(!is_stale_for(&given("1.0"), p.purpose("service"), &[]));
+        assert!(is_stale(&given("1.0"), purpose, &[]));
+        assert!(!is_stale(&given("2.0"), purpose, &[]));
+        assert!(is_stale(&given("2.0"), purpose, &["2.0"]));
+        assert!(!is_stale(&given("1.0"), p.purpose("service"), &[]));
     }
 }

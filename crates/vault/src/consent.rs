@@ -491,7 +491,7 @@ impl TenantVault<'_> {
                 let consent = ledger::state(&history, &p.id);
                 PurposeConsent {
                     purpose: p.id.clone(),
-                    stale: ledger::is_stale_for(&consent, Some(p), stale_versions),
+                    stale: ledger::is_stale(&consent, Some(p), stale_versions),
                     consent,
                 }
             })
@@ -852,7 +852,7 @@ impl TenantVault<'_> {
         };
         let f = flags_for(policy, &flags, q.purpose);
         let gpc = q.gpc || flags.iter().any(|f| f.flag == "gpc");
-        let stale = ledger::is_stale_for(&consent, policy.purpose(q.purpose), q.stale_versions);
+        let stale = ledger::is_stale(&consent, policy.purpose(q.purpose), q.stale_versions);
         let consent = if stale { ConsentState::Never } else { consent };
         let input = |approved: bool| DecisionInput {
             purpose: q.purpose,

@@ -868,21 +868,19 @@ impl TenantVault<'_> {
         );
         let key = self.audit_key().clone();
         let sealed = seal_secret(&self.secret_cipher(), &tenant, recipient, secret)?;
-        let secret_hex = hex::encode(sealed);
         self.with_tx("setting a webhook", &mut |tx| {
             tx.execute(
                 "INSERT INTO tenants (tenant_id, created_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
                 &[tenant.as_str().into(), now.as_microsecond().into()],
             )?;
-            let decode = if tx.postgres() { "decode($4, 'hex')" } else { "unhex($4)" };
             tx.execute(
-                &format!("INSERT INTO webhooks (tenant_id, recipient, url, secret, created_at) VALUES ($1, $2, $3, {decode}, $5) \
-                 ON CONFLICT (tenant_id, recipient) DO UPDATE SET url = excluded.url, secret = excluded.secret, created_at = excluded.created_at"),
+                "INSERT INTO webhooks (tenant_id, recipient, url, secret, created_at) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (tenant_id, recipient) DO UPDATE SET url = excluded.url, secret = excluded.secret, created_at = excluded.created_at",
                 &[
                     tenant.as_str().into(),
                     recipient.into(),
                     url.into(),
-                    secret_hex.as_str().into(),
+                    sealed.clone().into(),
                     now.as_microsecond().into(),
                 ],
             )?;
@@ -1005,17 +1003,16 @@ impl TenantVault<'_> {
             if claimed.is_empty() {
                 return Ok(());
             }
-            let hex_secret = if tx.postgres() { "encode(secret, 'hex')" } else { "lower(hex(secret))" };
-            let mut hooks: BTreeMap<String, (String, String)> = BTreeMap::new();
+            let mut hooks: BTreeMap<String, (String, Vec<u8>)> = BTreeMap::new();
             for r in tx.query(
-                &format!("SELECT recipient, url, {hex_secret} FROM webhooks WHERE tenant_id = $1"),
+                "SELECT recipient, url, secret FROM webhooks WHERE tenant_id = $1",
                 &[tenant.as_str().into()],
             )? {
                 let mut it = r.into_iter();
                 let (Some(rec), Some(url), Some(secret)) = (
                     it.next().and_then(Val::into_text),
                     it.next().and_then(Val::into_text),
-                    it.next().and_then(Val::into_text),
+                    it.next().and_then(Val::into_bytes),
                 ) else {
                     return Err(corrupt("webhook"));
                 };
@@ -1028,10 +1025,9 @@ impl TenantVault<'_> {
                 let recipient = it.next().and_then(Val::into_text).ok_or_else(|| corrupt("notification"))?;
                 let body = it.next().and_then(Val::into_text).ok_or_else(|| corrupt("notification body"))?;
                 let attempt = u32::try_from(it.next().and_then(|v| v.int()).unwrap_or(1)).unwrap_or(u32::MAX);
-                let secret = hooks.get(&recipient).map(|(url, secret_hex)| {
-                    let sealed = hex::decode(secret_hex).unwrap_or_default();
-                    (url, open_secret(&cipher, &tenant, &recipient, &sealed))
-                });
+                let secret = hooks
+                    .get(&recipient)
+                    .map(|(url, sealed)| (url, open_secret(&cipher, &tenant, &recipient, sealed)));
                 let why = match secret {
                     Some((url, Some(secret))) => {
                         out.push(DueNotification {

@@ -458,8 +458,8 @@ type Applied = Option<(Scope, custos_audit::Event)>;
 
 /// Which records a change can affect.
 enum Scope {
-    /// The tenant's records in these categories (all categories when `None`).
-    Categories(Option<Vec<String>>),
+    /// The tenant's records in these categories.
+    Categories(Vec<String>),
     /// One subject's records (by pseudonym).
     Subject(String),
     /// One record.
@@ -469,65 +469,24 @@ enum Scope {
 /// Recomputes and stores the expiries of the records in `scope`, page by page. Returns how
 /// many were looked at.
 fn recompute(tx: &mut dyn Tx, tenant: &str, ctx: &Context<'_>, scope: &Scope) -> Result<u64> {
-    let mut filter = String::new();
-    let mut fixed: Vec<Val> = vec![tenant.into()];
-    match scope {
-        Scope::Categories(None) => {}
-        Scope::Categories(Some(cats)) => {
-            if cats.is_empty() {
-                return Ok(0);
-            }
-            filter = format!(" AND category IN ({})", placeholders(3, cats.len()));
-        }
-        Scope::Subject(p) => {
-            filter = " AND pseudonym = $3".into();
-            fixed.push(p.as_str().into());
-        }
-        Scope::Record(id) => {
-            filter = " AND record_id = $3".into();
-            fixed.push(id.as_str().into());
-        }
-    }
-    // PostgreSQL also returns where each row lies, so a page's changes are written by that
-    // (see `recompute_rows`).
-    let sql = page_query(tx, &filter);
-    // On PostgreSQL a table not yet analysed (a bulk load, a restore) can make the planner
-    // expect a handful of rows and answer each page with a scan of the whole table and a sort
-    // (seen: 30 s for 500 000 records). A tenant's or category's pages walk the primary key in
-    // order, so sorting is never the better plan here: it is turned off while they are read.
-    let walk_in_key_order = tx.postgres() && matches!(scope, Scope::Categories(_));
-    let sort_setting = if walk_in_key_order {
-        let was = tx.query("SELECT current_setting('enable_sort')", &[])?;
-        tx.query("SELECT set_config('enable_sort', 'off', true)", &[])?;
-        was.into_iter().next().and_then(|r| r.into_iter().next())
-    } else {
-        None
+    // The scope's condition, and its parameters from `$3`.
+    let (filter, scope_params): (String, Vec<Val>) = match scope {
+        Scope::Categories(cats) if cats.is_empty() => return Ok(0),
+        Scope::Categories(cats) => (
+            format!(" AND category IN ({})", placeholders(3, cats.len())),
+            cats.iter().map(|c| Val::from(c.as_str())).collect(),
+        ),
+        Scope::Subject(p) => (" AND pseudonym = $3".into(), vec![p.as_str().into()]),
+        Scope::Record(id) => (" AND record_id = $3".into(), vec![id.as_str().into()]),
     };
-    let seen = recompute_pages(tx, tenant, ctx, scope, &sql, &fixed);
-    if let Some(was) = sort_setting {
-        tx.query("SELECT set_config('enable_sort', $1, true)", &[was])?;
-    }
-    seen
-}
-
-/// The pages of [`recompute`].
-fn recompute_pages(
-    tx: &mut dyn Tx,
-    tenant: &str,
-    ctx: &Context<'_>,
-    scope: &Scope,
-    sql: &str,
-    fixed: &[Val],
-) -> Result<u64> {
+    let sql = page_query(tx, &filter);
+    let in_key_order = matches!(scope, Scope::Categories(_));
     let mut after = String::new();
     let mut seen = 0u64;
     loop {
-        let mut params = vec![fixed[0].clone(), after.clone().into()];
-        params.extend(fixed[1..].iter().cloned());
-        if let Scope::Categories(Some(cats)) = scope {
-            params.extend(cats.iter().map(|c| Val::from(c.as_str())));
-        }
-        let rows = tx.query(sql, &params)?;
+        let mut params = vec![tenant.into(), after.clone().into()];
+        params.extend(scope_params.iter().cloned());
+        let rows = read_page(tx, &sql, &params, in_key_order)?;
         let n = rows.len();
         if let Some(last) = recompute_rows(tx, tenant, ctx, rows)? {
             after = last;
@@ -540,7 +499,8 @@ fn recompute_pages(
 }
 
 /// The page query of a recompute: records of `tenant` after `$2` in id order, `filter` added
-/// (its parameters from `$3`); on PostgreSQL with each row's location as a last column.
+/// (its parameters from `$3`); on PostgreSQL with each row's location as a last column, so a
+/// page's changes are written by that (see [`recompute_rows`]).
 fn page_query(tx: &dyn Tx, filter: &str) -> String {
     let location = if tx.postgres() {
         ", CAST(ctid AS text)"
@@ -550,6 +510,26 @@ fn page_query(tx: &dyn Tx, filter: &str) -> String {
     format!(
         "SELECT record_id, pseudonym, category, purposes, created_at, clocks, expires_at{location} FROM records WHERE tenant_id = $1 AND record_id > $2{filter} ORDER BY record_id LIMIT {PAGE}"
     )
+}
+
+/// One page of a recompute ([`page_query`]). On PostgreSQL a table not yet analysed (a bulk
+/// load, a restore) can make the planner expect a handful of rows and answer each page with a
+/// scan of the whole tenant and a sort (seen: 30 s for 500 000 records). Pages over a tenant or
+/// its categories (`in_key_order`) walk the primary key in order, so sorting is never the better
+/// plan for them: it is turned off while one is read.
+fn read_page(
+    tx: &mut dyn Tx,
+    sql: &str,
+    params: &[Val],
+    in_key_order: bool,
+) -> Result<Vec<Vec<Val>>> {
+    if !(in_key_order && tx.postgres()) {
+        return tx.query(sql, params);
+    }
+    tx.query("SELECT set_config('enable_sort', 'off', true)", &[])?;
+    let rows = tx.query(sql, params)?;
+    tx.execute("SET LOCAL enable_sort TO DEFAULT", &[])?;
+    Ok(rows)
 }
 
 /// Recomputes the expiries of one page of rows from [`page_query`] with `ctx` and stores those
@@ -976,7 +956,7 @@ impl TenantVault<'_> {
                     }
                     state.events.insert(event.to_owned(), at);
                     Ok(Some((
-                        Scope::Categories(Some(cats.clone())),
+                        Scope::Categories(cats.clone()),
                         event_entry(&tenant, &actor, "retention.event", None, serde_json::json!({ "event": event, "scope": "tenant", "at": at })),
                     )))
                 })
@@ -1112,7 +1092,7 @@ impl TenantVault<'_> {
             state.tier = Some(tier.to_owned());
             state.tier_since = Some(since);
             Ok(Some((
-                Scope::Categories(Some(cats.clone())),
+                Scope::Categories(cats.clone()),
                 event_entry(
                     &tenant,
                     &actor,
@@ -1157,7 +1137,7 @@ impl TenantVault<'_> {
                     None => state.overrides.remove(category),
                 };
                 Ok(Some((
-                    Scope::Categories(Some(covered_categories(policy, category))),
+                    Scope::Categories(covered_categories(policy, category)),
                     event_entry(
                         &tenant,
                         &actor,
@@ -1305,12 +1285,9 @@ impl TenantVault<'_> {
             self.store()
                 .in_tx(&tenant, "recomputing expiries", &mut |tx| {
                     let row = lock_state(tx, &tenant, true)?;
-                    if tx.postgres() {
-                        // The page walks the primary key; see `recompute`.
-                        tx.query("SELECT set_config('enable_sort', 'off', true)", &[])?;
-                    }
                     let sql = page_query(&*tx, "");
-                    let rows = tx.query(&sql, &[tenant.as_str().into(), after.as_str().into()])?;
+                    let params = [tenant.as_str().into(), after.as_str().into()];
+                    let rows = read_page(tx, &sql, &params, true)?;
                     n = rows.len();
                     let mut subjects: Vec<&str> = rows
                         .iter()

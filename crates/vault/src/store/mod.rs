@@ -203,6 +203,11 @@ impl From<Option<String>> for Val {
         Val::Text(v)
     }
 }
+impl From<Vec<u8>> for Val {
+    fn from(v: Vec<u8>) -> Self {
+        Val::Bytes(Some(v))
+    }
+}
 
 /// One open transaction, with just enough surface to write backend-neutral SQL: placeholders
 /// are `$1`, `$2`, …; integers, text and byte strings. `FOR UPDATE SKIP LOCKED` and row locks are written
