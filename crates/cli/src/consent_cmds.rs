@@ -164,6 +164,10 @@ pub struct DecideArgs {
     /// The action about to be taken (e.g. `draft.send`), for approval gates.
     #[arg(long)]
     pub action: Option<String>,
+    /// The item the action is taken on (the draft id), as given when the approval was asked
+    /// for: a token approves one item of one subject.
+    #[arg(long, requires = "action")]
+    pub item: Option<String>,
     /// The one-time approval token for the action; used up when the decision allows.
     #[arg(long, requires = "action")]
     pub token: Option<String>,
@@ -202,7 +206,10 @@ impl From<VaultError> for Failure {
                 ConsentCallError::Empty("reason") => Some("--reason"),
                 ConsentCallError::Empty(_) => Some("arguments"),
                 ConsentCallError::ApprovalNotFound(_) => Some("approval id"),
-                ConsentCallError::AlreadyDecided { .. }
+                ConsentCallError::UnknownAction { .. } => Some("--action"),
+                ConsentCallError::TokenForOtherItem
+                | ConsentCallError::TokenForOtherSubject
+                | ConsentCallError::AlreadyDecided { .. }
                 | ConsentCallError::TokenInvalid
                 | ConsentCallError::TokenUsed(_)
                 | ConsentCallError::TokenExpired(_)
@@ -494,6 +501,7 @@ fn run_decide(a: DecideArgs) -> Result<bool, Failure> {
         address: a.address.as_deref(),
         gpc: a.gpc,
         action: a.action.as_deref(),
+        item: a.item.as_deref(),
         approval_token: a.token.as_deref(),
         stale_versions: &stale,
     };

@@ -20,7 +20,9 @@ use custos_vault::rights::{
     AT_RISK_DAYS, ErasureAnswer, NewRequest, Request, RequestError, RequestKind, RequestState,
     Risk, Step, Verification, ZONE, day_of,
 };
-use custos_vault::{MasterKey, StoreConfig, SubjectId, TenantId, TenantVault, Vault, VaultError};
+use custos_vault::{
+    MasterKey, RecordId, StoreConfig, SubjectId, TenantId, TenantVault, Vault, VaultError,
+};
 use jiff::Timestamp;
 use jiff::civil::Date;
 use serde::Serialize;
@@ -196,6 +198,10 @@ pub struct ExecuteArgs {
     /// For rectification: what was corrected, in words without personal data.
     #[arg(long)]
     pub note: Option<String>,
+    /// For rectification: a record and its corrected data, as `RECORD_ID=@FILE` (a JSON file;
+    /// keeps the data out of the shell history) or `RECORD_ID=JSON`; repeatable.
+    #[arg(long = "correct", value_name = "RECORD_ID=@FILE")]
+    pub corrections: Vec<String>,
     /// For access and portability: the zip archive to write (refused if it exists).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -257,10 +263,12 @@ impl From<VaultError> for Failure {
             | R::NotObjectable { .. } => Failure::Unusable(format!("--purpose: {e}")),
             R::WrongCode { .. } => Failure::Unusable(format!("--code: {e}")),
             R::ReasonRequired(_) => Failure::Unusable(format!("--reason: {e}")),
+            R::NoCorrections => Failure::Unusable(format!("--correct: {e}")),
             R::NotVerified(_)
             | R::Closed { .. }
             | R::ExtensionTooLate { .. }
             | R::AlreadyExtended(_)
+            | R::AlreadyVerified(_)
             | R::WrongKind { .. }
             | R::IdTaken(_)
             | R::NoCode(_)
@@ -902,7 +910,12 @@ fn execute(a: ExecuteArgs) -> Result<(), Failure> {
                     "--note: say what was corrected (without personal data)".into(),
                 ));
             }
-            t.execute_rectification(&id, &subject, note, now)?;
+            let corrections = a
+                .corrections
+                .iter()
+                .map(|c| correction(c))
+                .collect::<Result<Vec<_>, _>>()?;
+            t.execute_rectification(&id, &subject, corrections, note, now)?;
             Answer::Outcome
         }
         RequestKind::Restriction | RequestKind::Objection | RequestKind::Withdrawal => {
@@ -925,6 +938,33 @@ fn execute(a: ExecuteArgs) -> Result<(), Failure> {
     }
     print_answer(&r, &answer, a.out.as_deref(), &told);
     Ok(())
+}
+
+/// One `--correct RECORD_ID=@FILE` (or `=JSON`): the record and its corrected data, checked to
+/// be JSON. The error never quotes the data.
+fn correction(arg: &str) -> Result<custos_vault::records::Correction, Failure> {
+    let (id, data) = arg.split_once('=').ok_or_else(|| {
+        Failure::Unusable("--correct: write it as RECORD_ID=@FILE or RECORD_ID=JSON".into())
+    })?;
+    let record = RecordId::parse(id.trim())
+        .map_err(|_| Failure::Unusable("--correct: the part before `=` is not a record id".into()))?;
+    let payload = match data.strip_prefix('@') {
+        Some(path) => std::fs::read(path).map_err(|e| {
+            Failure::Unusable(format!("--correct: cannot read {path}: {e}"))
+        })?,
+        None => data.as_bytes().to_vec(),
+    };
+    let value: serde_json::Value = serde_json::from_slice(&payload).map_err(|e| {
+        Failure::Unusable(format!(
+            "--correct: the corrected data of record {} is not JSON (line {}, column {})",
+            record.as_str(),
+            e.line(),
+            e.column()
+        ))
+    })?;
+    let payload = serde_json::to_vec(&value)
+        .map_err(|_| Failure::Unusable("--correct: the data cannot be encoded".into()))?;
+    Ok(custos_vault::records::Correction { record, payload })
 }
 
 /// What carrying a request out produced.

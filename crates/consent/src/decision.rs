@@ -95,30 +95,27 @@ pub fn decide(policy: &Policy, input: &DecisionInput<'_>) -> Decision {
             "purpose.undefined",
             Deny,
             "Art. 5(1)(b) GDPR",
-            format!("purpose `{}` is not in the policy", input.purpose),
+            format!(
+                "purpose {} is not in the policy",
+                custos_policy::diag::shown(input.purpose)
+            ),
         ));
         return Decision {
             allowed: false,
             reasons: rs,
         };
     };
-    // The category, or a parent of it, must be one the purpose uses. A child by name is
-    // `c` followed by a dot; checked in place, as this runs on every decision.
     let category = policy.category(input.category);
-    let covered = p.categories.iter().any(|c| {
-        input
-            .category
-            .strip_prefix(c.as_str())
-            .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
-    }) || category
-        .and_then(|c| c.parent.as_ref())
-        .is_some_and(|parent| p.categories.contains(parent));
+    let covered = policy.purpose_uses(p, input.category);
     if category.is_none() {
         rs.push(reason(
             "category.undefined",
             Deny,
             "Art. 5(1)(b) GDPR",
-            format!("category `{}` is not in the policy", input.category),
+            format!(
+                "category {} is not in the policy",
+                custos_policy::diag::shown(input.category)
+            ),
         ));
     } else if !covered {
         rs.push(reason(
@@ -222,8 +219,13 @@ pub fn decide(policy: &Policy, input: &DecisionInput<'_>) -> Decision {
             format!("the record expired at {exp}"),
         ));
     }
-    if let (Some(gate), Some(action)) = (&p.approval, input.action)
-        && gate.action == action
+    // The gate holds wherever the action is asked about: an action that one purpose gates
+    // needs its approval under any purpose the app names.
+    let gated = input.action.filter(|a| {
+        p.approval.as_ref().is_some_and(|g| g.action == *a)
+            || policy.approval_actions().contains(a)
+    });
+    if let Some(action) = gated
         && !input.approved
     {
         rs.push(reason(

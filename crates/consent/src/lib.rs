@@ -4,6 +4,7 @@
 //! Pure functions over plain data; the time is an argument.
 
 pub mod decision;
+pub mod identifier;
 pub mod ledger;
 pub mod suppression;
 

@@ -20,17 +20,11 @@ impl SuppressionKey {
         SuppressionKey(bytes)
     }
 
-    /// The entry for an e-mail address or phone number: HMAC-SHA256 of its normalised form
-    /// (trimmed, lower-cased; phone numbers without spaces, dashes or dots), hex.
+    /// The entry for an e-mail address or phone number: HMAC-SHA256 of its normal form
+    /// ([`crate::identifier::normalise`]: e-mail addresses trimmed and lower-cased, phone numbers
+    /// without separators), hex.
     pub fn entry(&self, address: &str) -> String {
-        let normalised: String = if address.contains('@') {
-            address.trim().to_lowercase()
-        } else {
-            address
-                .chars()
-                .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')'))
-                .collect()
-        };
+        let normalised = crate::identifier::normalise(address);
         let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.0)
             .expect("HMAC takes a key of any length");
         mac.update(b"custos-suppression-v1\0");

@@ -119,6 +119,8 @@ rules! {
         "special categories processed on consent rely on explicit consent";
     STALE_CONSENT = "C137", "stale-consent", Error, "Art. 7(1) GDPR",
         "only a purpose based on consent lists notice versions whose consent no longer counts, and never the current version";
+    EVENT_SCOPE = "C138", "event-scope", Warning, "Art. 5(1)(e) GDPR",
+        "each event declares what it happens to (record, subject, tenant), so it cannot start every record's clock by mistake";
 }
 
 /// Checks a loaded policy against every rule, in the order of the file.
@@ -135,6 +137,7 @@ pub fn check(loaded: &Loaded) -> Vec<Diagnostic> {
     c.rights();
     c.breach();
     c.notice();
+    c.events();
     c.translations();
     let mut out = c.out;
     out.sort_by_key(|d| (d.span.as_ref().map_or(usize::MAX, |s| s.start), d.code));
@@ -723,6 +726,23 @@ impl Checker<'_> {
                 "add [breach] with `authority_within = \"72 hours\"` and how affected people are told (`subjects`)",
             ),
             _ => {}
+        }
+    }
+
+    fn events(&mut self) {
+        for e in &self.file.event {
+            let e = e.get_ref();
+            if e.scope.is_empty() {
+                self.push(
+                    &EVENT_SCOPE,
+                    format!(
+                        "event `{}` does not say what it happens to: it is accepted for one record, one subject and the whole tenant alike",
+                        e.id.get_ref()
+                    ),
+                    span_of(&e.id),
+                    "add `scope = [\"record\"]` (or `\"subject\"`, `\"tenant\"`): an event sent at any other scope is refused",
+                );
+            }
         }
     }
 

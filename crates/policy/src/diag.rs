@@ -182,6 +182,25 @@ impl Diagnostic {
     }
 }
 
+/// A value someone submitted, as an error message may show it: in backticks when it has the
+/// shape of a policy identifier (lowercase letters, digits, `.`, `_`, `-`, at most 64
+/// characters, no `@`), so a misspelt `draft.sned` is named; anything else, which may be an
+/// e-mail address, a name or a phone number typed into the wrong field, as `the value given`
+/// (nothing personal in error messages).
+pub fn shown(value: &str) -> String {
+    let identifier = !value.is_empty()
+        && value.len() <= 64
+        && value.bytes().any(|b| b.is_ascii_lowercase())
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b));
+    if identifier {
+        format!("`{value}`")
+    } else {
+        "(the value given)".to_owned()
+    }
+}
+
 /// The closest candidate to `input` by edit distance, if any is close enough to be a typo.
 pub fn nearest<'a>(input: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     candidates

@@ -368,6 +368,35 @@ pub struct Event {
     pub id: Sp<String>,
     /// Name.
     pub name: Option<Text>,
+    /// What the event can happen to: `record` (one record, `draft.decided`), `subject` (one
+    /// person, `account.deleted`) and/or `tenant` (the whole customer, `contract.ended`). An
+    /// event is refused at any other scope, so a record-level event sent for the tenant cannot
+    /// start the clock of every record at once. Empty: any scope (`custos check` warns, C138).
+    #[serde(default)]
+    pub scope: Vec<Sp<EventScope>>,
+}
+
+/// What an event can happen to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventScope {
+    /// One record.
+    Record,
+    /// One data subject.
+    Subject,
+    /// The whole tenant.
+    Tenant,
+}
+
+impl EventScope {
+    /// The name used in the policy file and the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventScope::Record => "record",
+            EventScope::Subject => "subject",
+            EventScope::Tenant => "tenant",
+        }
+    }
 }
 
 /// `[[tier]]`: a subscription tier.

@@ -28,7 +28,7 @@ pub struct Policy {
     /// Data categories, parents before children where the file has them so.
     pub categories: Vec<Category>,
     /// Declared events.
-    pub events: Vec<Named>,
+    pub events: Vec<EventDecl>,
     /// Declared tiers.
     pub tiers: Vec<Named>,
     /// Purposes.
@@ -166,6 +166,25 @@ pub struct Named {
     pub id: String,
     /// Name.
     pub name: Option<Text>,
+}
+
+/// A declared event.
+#[derive(Debug, Serialize)]
+pub struct EventDecl {
+    /// Id.
+    pub id: String,
+    /// Name.
+    pub name: Option<Text>,
+    /// The scopes it may be recorded at; empty: any.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub scope: Vec<m::EventScope>,
+}
+
+impl EventDecl {
+    /// Whether the event may be recorded at `scope`.
+    pub fn allows(&self, scope: m::EventScope) -> bool {
+        self.scope.is_empty() || self.scope.contains(&scope)
+    }
 }
 
 /// A data category with inherited values filled in.
@@ -498,6 +517,33 @@ impl Policy {
     /// The purpose with `id`.
     pub fn purpose(&self, id: &str) -> Option<&Purpose> {
         self.purposes.iter().find(|p| p.id == id)
+    }
+
+    /// Whether purpose `p` uses data of `category`: the category, or a parent of it, is one of
+    /// the purpose's categories (`mail` covers `mail.metadata`). Processing a category for a
+    /// purpose that does not list it is processing for another purpose (Art. 5(1)(b)).
+    /// Checked in place, without allocating, as it runs on every decision and every write.
+    pub fn purpose_uses(&self, p: &Purpose, category: &str) -> bool {
+        p.categories.iter().any(|c| {
+            category
+                .strip_prefix(c.as_str())
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
+        }) || self
+            .category(category)
+            .and_then(|c| c.parent.as_ref())
+            .is_some_and(|parent| p.categories.contains(parent))
+    }
+
+    /// The actions the policy gates behind a person's approval (`approval = { action = … }` on a
+    /// purpose), each once, in the order declared.
+    pub fn approval_actions(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        for a in self.purposes.iter().filter_map(|p| p.approval.as_ref()) {
+            if !out.contains(&a.action.as_str()) {
+                out.push(&a.action);
+            }
+        }
+        out
     }
 
     /// The recipient with `id`.
@@ -1205,9 +1251,10 @@ fn build(file: &PolicyFile, parent_of: &[Option<usize>]) -> Policy {
         events: file
             .event
             .iter()
-            .map(|e| Named {
+            .map(|e| EventDecl {
                 id: e.get_ref().id.get_ref().clone(),
                 name: e.get_ref().name.clone(),
+                scope: e.get_ref().scope.iter().map(|s| *s.get_ref()).collect(),
             })
             .collect(),
         tiers: file

@@ -114,7 +114,9 @@ pub fn vault_problem(e: &VaultError) -> Problem {
         VaultError::UnknownCategory { .. } | VaultError::NeverStored { .. } => {
             Problem::new(Code::Unprocessable).field("/category", e.to_string())
         }
-        VaultError::UnknownPurpose { .. } | VaultError::NoPurpose { .. } => {
+        VaultError::UnknownPurpose { .. }
+        | VaultError::NoPurpose { .. }
+        | VaultError::CategoryNotForPurpose { .. } => {
             Problem::new(Code::Unprocessable).field("/purposes", e.to_string())
         }
         VaultError::EmptyClockName { .. } => {
@@ -126,7 +128,7 @@ pub fn vault_problem(e: &VaultError) -> Problem {
         VaultError::RecordNotFound(_) | VaultError::KeyDestroyed(_) => {
             Problem::new(Code::NotFound).detail(e.to_string())
         }
-        VaultError::UnknownEvent { .. } => {
+        VaultError::UnknownEvent { .. } | VaultError::EventScope { .. } => {
             Problem::new(Code::Unprocessable).field("/event", e.to_string())
         }
         VaultError::UnknownTier { .. } => {
@@ -143,9 +145,11 @@ pub fn vault_problem(e: &VaultError) -> Problem {
         VaultError::InvalidHold(_) => {
             Problem::new(Code::Unprocessable).field("/reason", e.to_string())
         }
-        VaultError::Held { .. } | VaultError::ClockWentBack { .. } => {
+        VaultError::Held { .. } | VaultError::ClockWentBack { .. } | VaultError::KeptByLaw { .. } => {
             Problem::new(Code::Refused).detail(e.to_string())
         }
+        VaultError::IdempotencyKeyReused => Problem::new(Code::Unprocessable)
+            .field("Idempotency-Key", e.to_string()),
         VaultError::RetentionChanged | VaultError::Restricted(_) => {
             Problem::new(Code::Refused).detail(e.to_string())
         }

@@ -550,8 +550,12 @@ pub struct DecisionAsk {
     /// The person's e-mail address or phone number, checked against the suppression list (never
     /// stored).
     address: Option<String>,
-    /// The action about to be taken (e.g. `draft.send`), for approval gates.
+    /// The action about to be taken (e.g. `draft.send`), for approval gates: one the policy
+    /// gates (`approval = { action = … }`), else 422.
     action: Option<String>,
+    /// The item the action is taken on (the draft id), as given when the approval was asked:
+    /// a token approves one item of one subject.
+    item: Option<String>,
     /// The one-time approval token for `action`; used up only when the decision allows.
     approval_token: Option<String>,
     /// Notice versions whose change needs consent again (`custos diff`): consent given under one
@@ -645,6 +649,7 @@ fn decide_one(
         address: p.ask.address.as_deref(),
         gpc,
         action: p.ask.action.as_deref(),
+        item: p.ask.item.as_deref(),
         approval_token: p.ask.approval_token.as_deref(),
         stale_versions: &stale,
     };
@@ -773,6 +778,9 @@ pub struct NewApproval {
     action: String,
     /// The app's own reference for the item (a draft id); opaque, no personal data.
     item: String,
+    /// The app's identifier for the person the item concerns (the draft's addressee): the
+    /// token an approval yields is good only for this item of this subject.
+    subject: String,
 }
 
 /// Registers an item that needs a person's approval before `action` (app and dpo keys). The
@@ -787,12 +795,13 @@ pub async fn request_approval(
 ) -> Result<Response, Problem> {
     caller.require(Role::may_use_records, "ask for approvals")?;
     let (tenant, actor) = (tenant(&caller)?, caller.0.actor());
+    let who = subject(n.subject.clone(), "/subject")?;
     blocking(move || {
         with_vault(&s, |v| {
             let a = v
                 .tenant(&tenant)
                 .acting_as(actor)
-                .request_approval(&n.action, &n.item, now())
+                .request_approval(&s.loaded.policy, &n.action, &n.item, &who, now())
                 .map_err(|e| vault_problem(&e))?;
             Ok((StatusCode::CREATED, axum::Json(a)).into_response())
         })
@@ -835,6 +844,35 @@ pub async fn list_approvals(
                 .approvals(q.all)
                 .map_err(|e| vault_problem(&e))?;
             Ok(axum::Json(ApprovalList { approvals }).into_response())
+        })
+    })
+    .await
+}
+
+/// One approval's state, for the app that asked for it to read before acting (app, dpo and
+/// approver keys of the tenant): `pending`, `approved` (with `token_used_at` once spent) or
+/// `rejected` (with the reason).
+#[utoipa::path(get, path = "/v1/approvals/{approval_id}", tag = "approvals", security(("api_key" = [])),
+    params(("approval_id" = String, Path, description = "The approval's id")),
+    responses((status = 200, description = "The approval", body = Object), (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn get_approval(
+    State(s): State<Arc<AppState>>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Response, Problem> {
+    caller.require(
+        |r| Role::may_use_records(r) || Role::may_read_audit(r),
+        "read approvals",
+    )?;
+    let (tenant, id) = (tenant(&caller)?, approval_id(&id)?);
+    blocking(move || {
+        with_vault(&s, |v| {
+            let a = v
+                .tenant(&tenant)
+                .approval(&id)
+                .map_err(|e| vault_problem(&e))?;
+            Ok(axum::Json(a).into_response())
         })
     })
     .await
@@ -944,10 +982,13 @@ pub(crate) fn consent_problem(e: &custos_vault::consent::ConsentCallError) -> Pr
         C::BadHash => unprocessable("/notice_hash"),
         C::FullIp => unprocessable("/proof"),
         C::ApprovalNotFound(_) => Problem::new(Code::NotFound).detail(e.to_string()),
+        C::UnknownAction { .. } => unprocessable("/action"),
         C::AlreadyDecided { .. }
         | C::TokenInvalid
         | C::TokenUsed(_)
         | C::TokenExpired(_)
-        | C::TokenForOtherAction { .. } => Problem::new(Code::Refused).detail(e.to_string()),
+        | C::TokenForOtherAction { .. }
+        | C::TokenForOtherItem
+        | C::TokenForOtherSubject => Problem::new(Code::Refused).detail(e.to_string()),
     }
 }

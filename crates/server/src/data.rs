@@ -192,13 +192,17 @@ pub async fn revoke_key(
 
 // ---- records ------------------------------------------------------------------------------
 
-/// A record to store.
+/// A record to store. The subject travels in the body, never in the URL: a reverse proxy's
+/// access log keeps every path, and a subject id is often an e-mail address.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PutRecord {
+    /// The app's identifier for the person (see docs/vault.md for how e-mail addresses and
+    /// phone numbers are normalised).
+    subject: String,
     /// Policy category id, e.g. `mail.metadata`.
     category: String,
-    /// Policy purpose ids it serves.
+    /// Policy purpose ids it serves; each must use the category (Art. 5(1)(b)).
     purposes: Vec<String>,
     /// The data (any JSON); stored encrypted.
     data: serde_json::Value,
@@ -252,14 +256,28 @@ pub(crate) fn tenant_id(caller: &Caller) -> Result<TenantId, Problem> {
     TenantId::new(caller.tenant()?).map_err(|e| vault_problem(&e))
 }
 
-/// Stores a record for a subject (the app's own identifier for the person).
-#[utoipa::path(post, path = "/v1/subjects/{subject}/records", tag = "records", request_body = PutRecord, security(("api_key" = [])),
-    params(("subject" = String, Path, description = "The app's identifier for the person"), ("Idempotency-Key" = Option<String>, Header, description = "Replays of the same key with the same body return the first response")),
+fn json_response(status: StatusCode, body: &impl Serialize) -> Result<Response, Problem> {
+    let bytes = serde_json::to_vec(body)
+        .map_err(|_| Problem::new(Code::Internal).detail("the answer could not be encoded"))?;
+    let mut res = (status, bytes).into_response();
+    res.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/json"),
+    );
+    Ok(res)
+}
+
+/// Stores a record for a subject. The answer is built from what was written, so a purge right
+/// after the commit cannot turn a stored write into a 404. With `Idempotency-Key`, the key is
+/// stored with the write in its transaction: a retry with the same key and body (on any server,
+/// within a day) writes nothing and answers as the first write did, with `Idempotent-Replayed:
+/// true`; the same key with another body is 422.
+#[utoipa::path(post, path = "/v1/records", tag = "records", request_body = PutRecord, security(("api_key" = [])),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Replays of the same key with the same body return the first response")),
     responses((status = 201, body = RecordView), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem), (status = 429, body = Problem)))]
 pub async fn put_record(
     State(s): State<Arc<AppState>>,
     caller: Caller,
-    ApiPath(subject): ApiPath<String>,
     headers: axum::http::HeaderMap,
     ApiJson(r): ApiJson<PutRecord>,
 ) -> Result<Response, Problem> {
@@ -274,81 +292,70 @@ pub async fn put_record(
             }
         },
     };
-    let body_hash = crate::limits::hash(
-        serde_json::json!({ "subject": subject, "category": r.category, "purposes": r.purposes, "data": r.data, "clocks": r.clocks })
+    let request_hash = hex_digest(
+        serde_json::json!({ "subject": r.subject, "category": r.category, "purposes": r.purposes, "data": r.data, "clocks": r.clocks })
             .to_string()
             .as_bytes(),
     );
-    let tenant_name = caller.tenant()?.to_owned();
-    if let Some(k) = &idem {
-        match s
-            .idempotency
-            .seen(&tenant_name, k, &body_hash, std::time::Instant::now())
-        {
-            crate::limits::Seen::Replay(stored) => {
-                let mut res = (
-                    StatusCode::from_u16(stored.status).unwrap_or(StatusCode::CREATED),
-                    stored.response,
-                )
-                    .into_response();
-                res.headers_mut().insert(
-                    axum::http::header::CONTENT_TYPE,
-                    axum::http::HeaderValue::from_static("application/json"),
-                );
-                res.headers_mut().insert(
-                    "idempotent-replayed",
-                    axum::http::HeaderValue::from_static("true"),
-                );
-                return Ok(res);
-            }
-            crate::limits::Seen::Conflict => {
-                return Err(Problem::new(Code::Unprocessable).field(
-                    "Idempotency-Key",
-                    "this key was already used with a different request body",
-                ));
-            }
-            crate::limits::Seen::New => {}
-        }
-    }
-    let (tenant, subject, actor) = (tenant_id(&caller)?, subject_id(subject)?, caller.0.actor());
-    let st = s.clone();
-    let body = blocking(move || {
-        let b = st.backend()?;
+    let (tenant, subject, actor) = (tenant_id(&caller)?, subject_id(r.subject.clone())?, caller.0.actor());
+    let (replayed, body) = blocking(move || {
+        let b = s.backend()?;
         let payload = serde_json::to_vec(&r.data)
             .map_err(|_| Problem::new(Code::InvalidBody).field("/data", "not serialisable"))?;
         let rec = NewRecord {
-            subject: subject.clone(),
-            category: r.category,
-            purposes: r.purposes,
+            subject,
+            category: r.category.clone(),
+            purposes: r.purposes.clone(),
             payload,
             created_at: now(),
-            clocks: r.clocks,
+            clocks: r.clocks.clone(),
         };
         let mut v = b.vault_for_write();
         let mut t = v.tenant(&tenant).acting_as(actor);
-        let id = t
-            .put(&st.loaded.policy, rec)
-            .map_err(|e| vault_problem(&e))?;
-        let stored = t.get(&id).map_err(|e| vault_problem(&e))?;
-        serde_json::to_vec(&view(stored))
-            .map_err(|_| Problem::new(Code::Internal).detail("the record could not be encoded"))
+        let key = idem.as_deref().map(|key| custos_vault::Idempotency {
+            key,
+            request_hash: &request_hash,
+        });
+        let w = t
+            .put_once(&s.loaded.policy, rec, key.as_ref())
+            .map_err(|e| match e {
+                custos_vault::VaultError::IdempotencyKeyReused => {
+                    Problem::new(Code::Unprocessable).field(
+                        "Idempotency-Key",
+                        "this key was already used with a different request body",
+                    )
+                }
+                other => vault_problem(&other),
+            })?;
+        // The same body as the write (a replay's body is the same by its hash): the answer is
+        // what was written.
+        let view = RecordView {
+            id: w.id.as_str().to_owned(),
+            subject: w.subject.as_str().to_owned(),
+            category: r.category,
+            purposes: r.purposes,
+            data: r.data,
+            created_at: w.created_at.to_string(),
+            clocks: r.clocks.into_iter().map(|(k, v)| (k, v.to_string())).collect(),
+        };
+        Ok((w.replayed, view))
     })
     .await?;
-    if let Some(k) = &idem {
-        let stored = crate::limits::Stored {
-            body_hash,
-            status: 201,
-            response: body.clone(),
-        };
-        s.idempotency
-            .remember(&tenant_name, k, stored, std::time::Instant::now());
+    let mut res = json_response(StatusCode::CREATED, &body)?;
+    if replayed {
+        res.headers_mut().insert(
+            "idempotent-replayed",
+            axum::http::HeaderValue::from_static("true"),
+        );
     }
-    let mut res = (StatusCode::CREATED, body).into_response();
-    res.headers_mut().insert(
-        axum::http::header::CONTENT_TYPE,
-        axum::http::HeaderValue::from_static("application/json"),
-    );
     Ok(res)
+}
+
+fn hex_digest(bytes: &[u8]) -> String {
+    crate::limits::hash(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Reads one record of the caller's tenant.
@@ -379,6 +386,74 @@ pub async fn get_record(
     .await
 }
 
+/// A record's corrected data.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateRecord {
+    /// The corrected data (any JSON); replaces the stored data, encrypted under the record's
+    /// own key. Category, purposes, clocks and retention stay as they are.
+    data: serde_json::Value,
+}
+
+/// Corrects a record's data (Art. 16; app and dpo keys): re-encrypted in place, audited
+/// (`record.rectify`, never the data), and every recipient that received the subject's data is
+/// told (Art. 19, reference `record:<id>`). 409 while a legal hold covers it. Answers with the
+/// record as written.
+#[utoipa::path(put, path = "/v1/records/{id}", tag = "records", request_body = UpdateRecord, security(("api_key" = [])),
+    params(("id" = String, Path, description = "Record id")),
+    responses((status = 200, body = RecordView), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, description = "A legal hold covers the record", body = Problem)))]
+pub async fn update_record(
+    State(s): State<Arc<AppState>>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(u): ApiJson<UpdateRecord>,
+) -> Result<Response, Problem> {
+    caller.require(Role::may_use_records, "correct records")?;
+    let (tenant, actor) = (tenant_id(&caller)?, caller.0.actor());
+    let id = RecordId::parse(&id).map_err(|e| vault_problem(&e))?;
+    blocking(move || {
+        let b = s.backend()?;
+        let payload = serde_json::to_vec(&u.data)
+            .map_err(|_| Problem::new(Code::InvalidBody).field("/data", "not serialisable"))?;
+        let mut v = b.vault_for_write();
+        let r = v
+            .tenant(&tenant)
+            .acting_as(actor)
+            .update_record(&id, payload, now())
+            .map_err(|e| vault_problem(&e))?;
+        Ok(axum::Json(view(r)).into_response())
+    })
+    .await
+}
+
+/// Deletes one record (app and dpo keys): audited (`record.delete`), recipients told (Art. 19).
+/// 409 while a legal hold covers it or a law obliges keeping it (`retention.statutory`,
+/// Art. 17(3)(b)).
+#[utoipa::path(delete, path = "/v1/records/{id}", tag = "records", security(("api_key" = [])),
+    params(("id" = String, Path, description = "Record id")),
+    responses((status = 204, description = "Deleted"), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, description = "A legal hold or a law keeps the record", body = Problem)))]
+pub async fn delete_record(
+    State(s): State<Arc<AppState>>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Response, Problem> {
+    caller.require(Role::may_use_records, "delete records")?;
+    let (tenant, actor) = (tenant_id(&caller)?, caller.0.actor());
+    let id = RecordId::parse(&id).map_err(|e| vault_problem(&e))?;
+    blocking(move || {
+        let b = s.backend()?;
+        let mut v = b.vault_for_write();
+        v.tenant(&tenant)
+            .acting_as(actor)
+            .delete_record(&s.loaded.policy, &id, now())
+            .map_err(|e| vault_problem(&e))?;
+        Ok(StatusCode::NO_CONTENT.into_response())
+    })
+    .await
+}
+
 /// A page of records.
 #[derive(Serialize, ToSchema)]
 pub struct RecordPage {
@@ -388,36 +463,37 @@ pub struct RecordPage {
     next_cursor: Option<String>,
 }
 
-/// Paging.
-#[derive(Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct Page {
+/// Which subject's records, and which page.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordQuery {
+    /// The app's identifier for the person.
+    subject: String,
     /// From `next_cursor` of the previous page.
     cursor: Option<String>,
     /// Page size, 1–500 (default 100).
     limit: Option<usize>,
 }
 
-/// Lists a subject's records in the caller's tenant.
-#[utoipa::path(get, path = "/v1/subjects/{subject}/records", tag = "records", security(("api_key" = [])),
-    params(("subject" = String, Path, description = "The app's identifier for the person"), Page),
+/// Lists a subject's records in the caller's tenant. A POST so that the subject travels in the
+/// body, not in a URL that access logs keep.
+#[utoipa::path(post, path = "/v1/records/query", tag = "records", request_body = RecordQuery, security(("api_key" = [])),
     responses((status = 200, body = RecordPage), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
 pub async fn list_records(
     State(s): State<Arc<AppState>>,
     caller: Caller,
-    ApiPath(subject): ApiPath<String>,
-    ApiQuery(page): ApiQuery<Page>,
+    ApiJson(q): ApiJson<RecordQuery>,
 ) -> Result<Response, Problem> {
     caller.require(Role::may_use_records, "read records")?;
-    let (tenant, subject) = (tenant_id(&caller)?, subject_id(subject)?);
-    let limit = page.limit.unwrap_or(100);
+    let (tenant, subject) = (tenant_id(&caller)?, subject_id(q.subject)?);
+    let limit = q.limit.unwrap_or(100);
     if !(1..=500).contains(&limit) {
-        return Err(Problem::new(Code::InvalidQuery).field("limit", "must be between 1 and 500"));
+        return Err(Problem::new(Code::InvalidBody).field("/limit", "must be between 1 and 500"));
     }
-    let skip = match page.cursor.as_deref() {
+    let skip = match q.cursor.as_deref() {
         None => 0,
         Some(c) => c.parse::<usize>().map_err(|_| {
-            Problem::new(Code::InvalidQuery).field("cursor", "not a cursor from `next_cursor`")
+            Problem::new(Code::InvalidBody).field("/cursor", "not a cursor from `next_cursor`")
         })?,
     };
     let actor = caller.0.actor();
@@ -460,18 +536,25 @@ pub struct ErasureView {
     records_deleted: u64,
 }
 
+/// Whom to erase.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EraseSubject {
+    /// The app's identifier for the person.
+    subject: String,
+}
+
 /// Erases a subject of the caller's tenant: keys destroyed, records deleted, journaled, audited
-/// (dpo keys only).
-#[utoipa::path(delete, path = "/v1/subjects/{subject}", tag = "records", security(("api_key" = [])),
-    params(("subject" = String, Path, description = "The app's identifier for the person")),
+/// (dpo keys only). The subject travels in the body, not in the URL.
+#[utoipa::path(post, path = "/v1/subjects/erase", tag = "records", request_body = EraseSubject, security(("api_key" = [])),
     responses((status = 200, body = ErasureView), (status = 401, body = Problem), (status = 403, body = Problem), (status = 409, description = "A legal hold covers the subject's data", body = Problem)))]
 pub async fn erase_subject(
     State(s): State<Arc<AppState>>,
     caller: Caller,
-    ApiPath(subject): ApiPath<String>,
+    ApiJson(e): ApiJson<EraseSubject>,
 ) -> Result<Response, Problem> {
     caller.require(Role::may_handle_requests, "erase subjects")?;
-    let (tenant, subject, actor) = (tenant_id(&caller)?, subject_id(subject)?, caller.0.actor());
+    let (tenant, subject, actor) = (tenant_id(&caller)?, subject_id(e.subject)?, caller.0.actor());
     blocking(move || {
         let b = s.backend()?;
         let mut v = b.vault_for_write();
@@ -489,6 +572,25 @@ pub async fn erase_subject(
         .into_response())
     })
     .await
+}
+
+/// The routes that carried a subject id in their path (`/v1/subjects/{subject}/records`,
+/// `/v1/subjects/{subject}`) are gone: every reverse proxy's access log kept the id. They
+/// answer 410 and name the route to use, without touching data and without repeating the path.
+pub async fn moved_subject_route(method: axum::http::Method, uri: axum::http::Uri) -> Problem {
+    let path = uri.path();
+    let to = if path.ends_with("/records") && method == axum::http::Method::POST {
+        "POST /v1/records with the subject in the body"
+    } else if path.ends_with("/records") {
+        "POST /v1/records/query with the subject in the body"
+    } else if method == axum::http::Method::DELETE {
+        "POST /v1/subjects/erase with the subject in the body"
+    } else {
+        "the routes that take the subject in the body (see /openapi.json)"
+    };
+    Problem::new(Code::Gone).detail(format!(
+        "subject ids no longer travel in URL paths (access logs keep them); use {to}. See docs/upgrading.md"
+    ))
 }
 
 // ---- audit --------------------------------------------------------------------------------

@@ -62,7 +62,6 @@ pub struct AppState {
     ready: AtomicBool,
     backend: Option<Backend>,
     limiter: limits::RateLimiter,
-    idempotency: limits::Idempotency,
     /// Keys checked in the last few seconds.
     auth_cache: limits::AuthCache,
     /// Reads waiting to be written to the audit trail in one batch.
@@ -130,10 +129,6 @@ impl AppState {
             ready: AtomicBool::new(false),
             backend: None,
             limiter: limits::RateLimiter::new(0),
-            idempotency: limits::Idempotency::new(
-                100_000,
-                std::time::Duration::from_secs(24 * 3600),
-            ),
             reads: std::sync::Mutex::new(Vec::new()),
             auth_cache: limits::AuthCache::new(std::time::Duration::from_secs(5)),
             calendar: custos_rights::NlCalendar::new(),
@@ -241,6 +236,14 @@ pub fn app(
         .route(
             "/openapi.json",
             axum::routing::get(move || async move { axum::Json(doc) }),
+        )
+        .route(
+            "/v1/subjects/{subject}",
+            axum::routing::any(data::moved_subject_route),
+        )
+        .route(
+            "/v1/subjects/{subject}/records",
+            axum::routing::any(data::moved_subject_route),
         )
         .fallback(|| async {
             Problem::new(Code::NotFound).detail("no such route; see /openapi.json")

@@ -1,8 +1,8 @@
-//! Per-key rate limiting (a token bucket per API key) and idempotency keys for writes (a replay
-//! of the same key with the same body returns the first response; with another body it is
-//! refused). Both are in memory, per server process.
+//! Per-key rate limiting (a token bucket per API key) and the short cache of authenticated keys,
+//! both in memory, per server process. Idempotency keys are not here: the vault stores each
+//! with the write it answered, in the write's transaction, so every server sees them.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -87,83 +87,9 @@ impl RateLimiter {
     }
 }
 
-/// What an idempotent write answered.
-#[derive(Clone)]
-pub struct Stored {
-    /// SHA-256 of the request body.
-    pub body_hash: [u8; 32],
-    /// The response status.
-    pub status: u16,
-    /// The response body.
-    pub response: Vec<u8>,
-}
-
-/// The remembered answers by (tenant, key), and the keys in insertion order for eviction.
-type Remembered = (
-    HashMap<(String, String), (Stored, Instant)>,
-    VecDeque<(String, String)>,
-);
-
-/// Idempotency keys per tenant, kept for a day, at most `capacity` of them.
-pub struct Idempotency {
-    capacity: usize,
-    ttl: Duration,
-    inner: Mutex<Remembered>,
-}
-
-/// The outcome of looking a key up.
-pub enum Seen {
-    /// Not seen: go ahead and remember the answer.
-    New,
-    /// Seen with the same body: answer this.
-    Replay(Stored),
-    /// Seen with another body.
-    Conflict,
-}
-
-/// SHA-256 of a body.
+/// SHA-256 of some bytes (a presented key, a request body).
 pub fn hash(body: &[u8]) -> [u8; 32] {
     Sha256::digest(body).into()
-}
-
-impl Idempotency {
-    /// Keeps at most `capacity` keys for `ttl`.
-    pub fn new(capacity: usize, ttl: Duration) -> Self {
-        Idempotency {
-            capacity,
-            ttl,
-            inner: Mutex::new((HashMap::new(), VecDeque::new())),
-        }
-    }
-
-    /// Looks up `key` of `tenant` for a request with `body_hash`.
-    pub fn seen(&self, tenant: &str, key: &str, body_hash: &[u8; 32], now: Instant) -> Seen {
-        let g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        match g.0.get(&(tenant.to_owned(), key.to_owned())) {
-            Some((s, at)) if now.saturating_duration_since(*at) < self.ttl => {
-                if &s.body_hash == body_hash {
-                    Seen::Replay(s.clone())
-                } else {
-                    Seen::Conflict
-                }
-            }
-            _ => Seen::New,
-        }
-    }
-
-    /// Remembers the answer to `key`.
-    pub fn remember(&self, tenant: &str, key: &str, stored: Stored, now: Instant) {
-        let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        let id = (tenant.to_owned(), key.to_owned());
-        if g.0.insert(id.clone(), (stored, now)).is_none() {
-            g.1.push_back(id);
-        }
-        while g.1.len() > self.capacity {
-            if let Some(old) = g.1.pop_front() {
-                g.0.remove(&old);
-            }
-        }
-    }
 }
 
 #[cfg(test)]
@@ -182,60 +108,5 @@ mod tests {
         l.check("other", t0).unwrap();
         l.check("k", t0 + Duration::from_millis(150)).unwrap();
         assert!(RateLimiter::new(0).check("k", t0).is_ok());
-    }
-
-    #[test]
-    fn a_key_replays_with_the_same_body_and_conflicts_with_another() {
-        let i = Idempotency::new(2, Duration::from_secs(60));
-        let t = Instant::now();
-        let h = hash(b"a");
-        assert!(matches!(i.seen("t", "k1", &h, t), Seen::New));
-        i.remember(
-            "t",
-            "k1",
-            Stored {
-                body_hash: h,
-                status: 201,
-                response: b"r".to_vec(),
-            },
-            t,
-        );
-        assert!(matches!(i.seen("t", "k1", &h, t), Seen::Replay(s) if s.status == 201));
-        assert!(matches!(i.seen("t", "k1", &hash(b"b"), t), Seen::Conflict));
-        assert!(
-            matches!(i.seen("other-tenant", "k1", &h, t), Seen::New),
-            "keys are per tenant"
-        );
-        i.remember(
-            "t",
-            "k2",
-            Stored {
-                body_hash: h,
-                status: 201,
-                response: vec![],
-            },
-            t,
-        );
-        i.remember(
-            "t",
-            "k3",
-            Stored {
-                body_hash: h,
-                status: 201,
-                response: vec![],
-            },
-            t,
-        );
-        assert!(
-            matches!(i.seen("t", "k1", &h, t), Seen::New),
-            "the oldest key is evicted at capacity"
-        );
-        assert!(
-            matches!(
-                i.seen("t", "k3", &h, t + Duration::from_secs(61)),
-                Seen::New
-            ),
-            "keys expire"
-        );
     }
 }

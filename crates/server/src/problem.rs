@@ -36,6 +36,8 @@ pub enum Code {
     TooManyRequests,
     /// The method is not allowed on this route.
     MethodNotAllowed,
+    /// The route was removed; the problem names the one to use.
+    Gone,
     /// The server cannot serve the request right now.
     Unavailable,
     /// A bug: something the server did not expect.
@@ -106,6 +108,11 @@ impl Code {
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method-not-allowed",
                 "Method not allowed",
+            ),
+            Code::Gone => (
+                StatusCode::GONE,
+                "gone",
+                "This route was removed; use the one named in the detail",
             ),
             Code::Unavailable => (
                 StatusCode::SERVICE_UNAVAILABLE,

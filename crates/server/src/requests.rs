@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use custos_access::Role;
 use custos_rights::archive::AnswerKind;
 use custos_vault::rights::{NewRequest, Request, RequestError, RequestKind, Risk, Verification};
-use custos_vault::{SubjectId, TenantId, VaultError};
+use custos_vault::{RecordId, SubjectId, TenantId, VaultError};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -39,7 +39,9 @@ pub(crate) fn request_problem(e: &RequestError) -> Problem {
         | R::Closed { .. }
         | R::ExtensionTooLate { .. }
         | R::AlreadyExtended(_)
+        | R::AlreadyVerified(_)
         | R::WrongKind { .. } => Problem::new(Code::Refused).detail(e.to_string()),
+        R::NoCorrections => Problem::new(Code::Unprocessable).field("/corrections", e.to_string()),
         R::PurposeRequired { .. }
         | R::UnknownPurpose { .. }
         | R::NotConsent { .. }
@@ -106,7 +108,11 @@ fn parse_kind(kind: &str) -> Result<RequestKind, Problem> {
         let all: Vec<&str> = RequestKind::ALL.iter().map(|k| k.as_str()).collect();
         Problem::new(Code::Unprocessable).field(
             "/kind",
-            format!("unknown request kind `{kind}`; one of: {}", all.join(", ")),
+            format!(
+                "unknown request kind {}; one of: {}",
+                custos_policy::diag::shown(kind),
+                all.join(", ")
+            ),
         )
     })
 }
@@ -440,9 +446,22 @@ fn announce_status(t: &custos_vault::TenantVault<'_>, r: &Request, domain: &str)
 pub struct ExecuteBody {
     /// The app's identifier for the person (must be the request's subject).
     subject: String,
-    /// For rectification: what was corrected, in words without personal data (the corrected
-    /// records themselves are written through the records API).
+    /// For rectification: what was corrected, in words without personal data.
     note: Option<String>,
+    /// For rectification: the corrected data of each record concerned, written with the
+    /// request's completion in one transaction (Art. 16).
+    #[serde(default)]
+    corrections: Vec<CorrectionBody>,
+}
+
+/// One record's corrected data.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CorrectionBody {
+    /// The record (one of the request's subject's).
+    record_id: String,
+    /// Its corrected data (any JSON).
+    data: serde_json::Value,
 }
 
 /// Carries out a verified request (dpo keys): access and portability answer with the archive
@@ -468,6 +487,22 @@ pub async fn execute_request(
         Problem::new(Code::InvalidBody).field("/subject", "not a valid subject identifier")
     })?;
     let note = body.note;
+    let corrections = body
+        .corrections
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let record = RecordId::parse(&c.record_id).map_err(|_| {
+                Problem::new(Code::InvalidBody)
+                    .field(format!("/corrections/{i}/record_id"), "not a record id")
+            })?;
+            let payload = serde_json::to_vec(&c.data).map_err(|_| {
+                Problem::new(Code::InvalidBody)
+                    .field(format!("/corrections/{i}/data"), "not serialisable")
+            })?;
+            Ok(custos_vault::records::Correction { record, payload })
+        })
+        .collect::<Result<Vec<_>, Problem>>()?;
     let domain = crate::opengdpr::processor_domain(&headers);
     let (s2, tenant2, id2) = (s.clone(), tenant.clone(), id.clone());
     let kind = blocking(move || {
@@ -485,8 +520,10 @@ pub async fn execute_request(
             stream_answer(s, tenant, actor, id, kind, subject, domain).await
         }
         _ => {
-            blocking(move || execute_other(&s, &tenant, actor, &id, kind, note, &subject, &domain))
-                .await
+            blocking(move || {
+                execute_other(&s, &tenant, actor, &id, kind, (note, corrections), &subject, &domain)
+            })
+            .await
         }
     }
 }
@@ -499,7 +536,7 @@ fn execute_other(
     actor: String,
     id: &str,
     kind: RequestKind,
-    note: Option<String>,
+    (note, corrections): (Option<String>, Vec<custos_vault::records::Correction>),
     subject: &SubjectId,
     domain: &str,
 ) -> Result<Response, Problem> {
@@ -529,7 +566,7 @@ fn execute_other(
         RequestKind::Rectification => {
             let note = note.unwrap_or_default();
             let r = t
-                .execute_rectification(id, subject, &note, now)
+                .execute_rectification(id, subject, corrections, &note, now)
                 .map_err(|e| match e {
                     VaultError::Request(RequestError::ReasonRequired(_)) => {
                         Problem::new(Code::Unprocessable)

@@ -32,8 +32,13 @@ pub fn router() -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(crate::data::create_tenant))
         .routes(routes!(crate::data::issue_key))
         .routes(routes!(crate::data::revoke_key))
-        .routes(routes!(crate::data::put_record, crate::data::list_records))
-        .routes(routes!(crate::data::get_record))
+        .routes(routes!(crate::data::put_record))
+        .routes(routes!(crate::data::list_records))
+        .routes(routes!(
+            crate::data::get_record,
+            crate::data::update_record,
+            crate::data::delete_record
+        ))
         .routes(routes!(crate::data::erase_subject))
         .routes(routes!(crate::data::audit))
         .routes(routes!(crate::data::audit_verify))
@@ -90,6 +95,7 @@ pub fn router() -> OpenApiRouter<Arc<AppState>> {
             crate::consent::request_approval,
             crate::consent::list_approvals
         ))
+        .routes(routes!(crate::consent::get_approval))
         .routes(routes!(crate::consent::approve))
         .routes(routes!(crate::consent::reject))
 }
@@ -216,14 +222,23 @@ struct RopaQuery {
     format: Option<String>,
 }
 
-/// The Art. 30 record of processing activities.
-#[utoipa::path(get, path = "/v1/policy/ropa", tag = "policy", params(RopaQuery), responses(
+/// The Art. 30 record of processing activities. An internal document kept for the
+/// supervisory authority (Art. 30(4)), not a public one: admin, dpo and auditor keys only (the
+/// statement, the policy and the DPV export stay public).
+#[utoipa::path(get, path = "/v1/policy/ropa", tag = "policy", params(RopaQuery), security(("api_key" = [])), responses(
     (status = 200, description = "The record", body = Object),
-    (status = 400, body = Problem, content_type = "application/problem+json")))]
+    (status = 400, body = Problem, content_type = "application/problem+json"),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 403, body = Problem, content_type = "application/problem+json")))]
 async fn ropa(
     State(s): State<Arc<AppState>>,
+    caller: crate::auth::Caller,
     ApiQuery(q): ApiQuery<RopaQuery>,
 ) -> Result<Response, Problem> {
+    caller.require(
+        |r| r == custos_access::Role::Admin || r.may_read_audit(),
+        "read the record of processing activities",
+    )?;
     match q.format.as_deref() {
         None | Some("json") => Ok(typed(s.rendered.ropa_json.clone(), "application/json")),
         Some("csv") => Ok(typed(
@@ -232,7 +247,10 @@ async fn ropa(
         )),
         Some(other) => Err(Problem::new(Code::InvalidQuery).field(
             "format",
-            format!("`{other}` is not a format; use `json` or `csv`"),
+            format!(
+                "{} is not a format; use `json` or `csv`",
+                custos_policy::diag::shown(other)
+            ),
         )),
     }
 }

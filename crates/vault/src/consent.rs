@@ -68,6 +68,23 @@ pub enum ConsentCallError {
         /// What was asked.
         asked: String,
     },
+    /// The token approves another item of the same action (another draft): one approval, one
+    /// item.
+    #[error("the approval token is for another item than the one asked about; each item needs its own approval")]
+    TokenForOtherItem,
+    /// The token approves the action for another subject.
+    #[error("the approval token was given for another subject; each subject's item needs its own approval")]
+    TokenForOtherSubject,
+    /// The action is not one the policy gates behind an approval, so no approval can be asked
+    /// for it, and a decision naming it cannot be answered (fail closed: a misspelt action must
+    /// not skip its gate).
+    #[error("action {} is not declared by any purpose's `approval = {{ action = … }}` in the policy{}", custos_policy::diag::shown(.action), crate::error::suggestion_for(.nearest))]
+    UnknownAction {
+        /// The action asked for.
+        action: String,
+        /// The nearest declared one.
+        nearest: Option<String>,
+    },
 }
 
 impl From<ConsentCallError> for VaultError {
@@ -157,8 +174,13 @@ pub struct DecisionQuery<'a> {
     pub address: Option<&'a str>,
     /// The request carried `Sec-GPC: 1`.
     pub gpc: bool,
-    /// The action about to be taken, for approval gates.
+    /// The action about to be taken, for approval gates. It must be an action the policy gates
+    /// (`approval = { action = … }`); any other is refused (a misspelt action must not slip past
+    /// its gate).
     pub action: Option<&'a str>,
+    /// The app's reference for the item the action is taken on (the draft id), as given when
+    /// the approval was asked for: a token approves one item.
+    pub item: Option<&'a str>,
     /// The approval token presented for that action. It is used up only when the decision
     /// allows.
     pub approval_token: Option<&'a str>,
@@ -291,6 +313,21 @@ fn token_hash(token: &str) -> String {
 }
 
 const APPROVAL_COLUMNS: &str = "approval_id, action, item, state, requested_by, requested_at, decided_by, decided_at, reason, token_expires_at, token_used_at";
+/// How many columns [`APPROVAL_COLUMNS`] names.
+const APPROVAL_COLUMN_COUNT: usize = 11;
+
+/// Refuses an action the policy does not gate, naming the nearest one that it does.
+fn check_action(policy: &Policy, action: &str) -> Result<()> {
+    let declared = policy.approval_actions();
+    if declared.contains(&action) {
+        return Ok(());
+    }
+    Err(ConsentCallError::UnknownAction {
+        action: action.to_owned(),
+        nearest: custos_policy::diag::nearest(action, declared).map(str::to_owned),
+    }
+    .into())
+}
 
 fn approval_of(row: &[Val]) -> Result<Approval> {
     let bad = || VaultError::Corrupt("an approval is unreadable".into());
@@ -642,15 +679,22 @@ impl TenantVault<'_> {
     }
 
     /// Registers an item that needs a person's approval before `action` (e.g. an AI draft before
-    /// `draft.send`). `item` is the app's own reference (no personal data). Audited.
+    /// `draft.send`). `item` is the app's own reference (no personal data); `subject` is the
+    /// person the item concerns. The token an approval yields is good only for this action, this
+    /// item and this subject. `action` must be one the policy gates (`approval = { action = … }`):
+    /// an approval for an undeclared action would gate nothing. Audited.
     pub fn request_approval(
         &mut self,
+        policy: &Policy,
         action: &str,
         item: &str,
+        subject: &SubjectId,
         now: Timestamp,
     ) -> Result<Approval> {
         check_text(action, "action")?;
         check_text(item, "item")?;
+        check_action(policy, action.trim())?;
+        let pseudonym = self.pseudonym(subject).as_str().to_owned();
         let mut raw = [0u8; 16];
         keys::fill_random(&mut raw)?;
         let id = hex(&raw);
@@ -658,10 +702,10 @@ impl TenantVault<'_> {
         let tenant = ctx.tenant.clone();
         self.store().in_tx(&tenant, "requesting an approval", &mut |tx| {
             tx.execute(
-                "INSERT INTO approvals (tenant_id, approval_id, action, item, state, requested_by, requested_at) VALUES ($1, $2, $3, $4, 'pending', $5, $6)",
-                &[tenant.as_str().into(), id.as_str().into(), action.trim().into(), item.trim().into(), ctx.actor.as_str().into(), now.as_microsecond().into()],
+                "INSERT INTO approvals (tenant_id, approval_id, action, item, state, requested_by, requested_at, pseudonym) VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7)",
+                &[tenant.as_str().into(), id.as_str().into(), action.trim().into(), item.trim().into(), ctx.actor.as_str().into(), now.as_microsecond().into(), pseudonym.as_str().into()],
             )?;
-            ctx.audit(tx, "approval.requested", None, serde_json::json!({ "approval_id": id, "action": action.trim(), "item": item.trim() }))
+            ctx.audit(tx, "approval.requested", Some(pseudonym.clone()), serde_json::json!({ "approval_id": id, "action": action.trim(), "item": item.trim() }))
         })?;
         self.approval(&id)
     }
@@ -757,11 +801,27 @@ impl TenantVault<'_> {
         Ok((self.approval(approval_id)?, token))
     }
 
-    /// Uses up an approval token for `action`: refused when unknown, used before, expired, or
-    /// for another action. Audited.
+    /// Uses up an approval token for `action` on `item` of `subject`: refused when unknown, used
+    /// before, expired, or given for another action, item or subject. Audited. The decision call
+    /// does this itself when everything else allows; this is for an app that gates an action
+    /// outside the decision call.
     pub fn use_approval_token(
         &mut self,
         action: &str,
+        item: &str,
+        subject: &SubjectId,
+        token: &str,
+        now: Timestamp,
+    ) -> Result<Approval> {
+        let pseudonym = self.pseudonym(subject).as_str().to_owned();
+        self.spend_token(action, Some(item), &pseudonym, token, now)
+    }
+
+    fn spend_token(
+        &mut self,
+        action: &str,
+        item: Option<&str>,
+        pseudonym: &str,
         token: &str,
         now: Timestamp,
     ) -> Result<Approval> {
@@ -772,14 +832,16 @@ impl TenantVault<'_> {
         self.store().in_tx(&tenant, "using an approval token", &mut |tx| {
             let lock = if tx.postgres() { " FOR UPDATE" } else { "" };
             let rows = tx.query(
-                &format!("SELECT {APPROVAL_COLUMNS} FROM approvals WHERE tenant_id = $1 AND token_hash = $2{lock}"),
+                &format!("SELECT {APPROVAL_COLUMNS}, pseudonym FROM approvals WHERE tenant_id = $1 AND token_hash = $2{lock}"),
                 &[tenant.as_str().into(), hash.as_str().into()],
             )?;
-            let a = rows
-                .first()
-                .map(|r| approval_of(r))
-                .transpose()?
-                .ok_or(ConsentCallError::TokenInvalid)?;
+            let Some(row) = rows.first() else {
+                return Err(ConsentCallError::TokenInvalid.into());
+            };
+            let a = approval_of(row)?;
+            // Approvals asked for before tokens were bound to a subject have none: they are
+            // refused like a token for another subject (fail closed).
+            let bound_to = row.get(APPROVAL_COLUMN_COUNT).and_then(Val::text);
             if let Some(used) = a.token_used_at {
                 return Err(ConsentCallError::TokenUsed(used).into());
             }
@@ -791,11 +853,17 @@ impl TenantVault<'_> {
             if a.action != action {
                 return Err(ConsentCallError::TokenForOtherAction { approved: a.action, asked: action.to_owned() }.into());
             }
+            if item.map(str::trim) != Some(a.item.as_str()) {
+                return Err(ConsentCallError::TokenForOtherItem.into());
+            }
+            if bound_to != Some(pseudonym) {
+                return Err(ConsentCallError::TokenForOtherSubject.into());
+            }
             tx.execute(
                 "UPDATE approvals SET token_used_at = $3 WHERE tenant_id = $1 AND approval_id = $2",
                 &[tenant.as_str().into(), a.approval_id.as_str().into(), now.as_microsecond().into()],
             )?;
-            ctx.audit(tx, "approval.used", None, serde_json::json!({ "approval_id": a.approval_id, "action": action }))?;
+            ctx.audit(tx, "approval.used", Some(pseudonym.to_owned()), serde_json::json!({ "approval_id": a.approval_id, "action": action, "item": a.item }))?;
             out = Some(Approval { token_used_at: Some(now), ..a });
             Ok(())
         })?;
@@ -813,6 +881,9 @@ impl TenantVault<'_> {
         q: &DecisionQuery<'_>,
         now: Timestamp,
     ) -> Result<Decision> {
+        if let Some(action) = q.action {
+            check_action(policy, action)?;
+        }
         // Everything the decision needs, in one read transaction.
         let pseudonym = self.pseudonym(q.subject).as_str().to_owned();
         let consent_based = ledger::is_consent_purpose(policy, q.purpose).unwrap_or(false);
@@ -876,7 +947,7 @@ impl TenantVault<'_> {
         if !with_token.allowed {
             return Ok(with_token);
         }
-        match self.use_approval_token(action, token, now) {
+        match self.spend_token(action, q.item, &pseudonym, token, now) {
             Ok(_) => Ok(with_token),
             Err(VaultError::Consent(e)) => {
                 let mut d = first;

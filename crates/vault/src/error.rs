@@ -81,7 +81,7 @@ pub enum VaultError {
     },
     /// The policy does not define the category.
     #[error(
-        "category `{category}` is not defined in the policy; records can only be stored under a declared category"
+        "category {} is not defined in the policy; records can only be stored under a declared category", custos_policy::diag::shown(.category)
     )]
     UnknownCategory {
         /// The category id given.
@@ -97,10 +97,21 @@ pub enum VaultError {
     },
     /// The policy does not define the purpose.
     #[error(
-        "purpose `{purpose}` (for a record of category `{category}`) is not defined in the policy"
+        "purpose {} (for a record of category `{category}`) is not defined in the policy", custos_policy::diag::shown(.purpose)
     )]
     UnknownPurpose {
         /// The purpose id given.
+        purpose: String,
+        /// The record's category.
+        category: String,
+    },
+    /// A record is stored under a purpose that does not use its category (Art. 5(1)(b) GDPR,
+    /// purpose limitation): the decision call would deny the same pair.
+    #[error(
+        "purpose `{purpose}` does not use category `{category}` (the policy does not list it among the purpose's categories); a record is stored only for purposes that use its data (Art. 5(1)(b) GDPR)"
+    )]
+    CategoryNotForPurpose {
+        /// The purpose.
         purpose: String,
         /// The record's category.
         category: String,
@@ -150,6 +161,22 @@ pub enum VaultError {
         /// What is wrong.
         reason: String,
     },
+    /// A law obliges keeping the record (Art. 17(3)(b)): `retention.statutory` on its category,
+    /// not yet expired.
+    #[error("a record of category `{category}` must be kept by law ({law}) until its retention runs out; it cannot be deleted before (Art. 17(3)(b) GDPR)")]
+    KeptByLaw {
+        /// The category.
+        category: String,
+        /// The law, as the policy names it.
+        law: String,
+    },
+    /// Another write remembered the same idempotency key first; nothing was written (the caller
+    /// answers as a replay of that write).
+    #[error("another write with the same idempotency key committed first; nothing was written")]
+    IdempotencyRace,
+    /// The idempotency key was used before with a different request.
+    #[error("this idempotency key was already used with a different request in the last 24 hours")]
+    IdempotencyKeyReused,
     /// A retention change committed while records were being written; the write retries.
     #[error("the tenant's retention settings changed during the write; retry it")]
     RetentionChanged,
@@ -157,15 +184,25 @@ pub enum VaultError {
     #[error(transparent)]
     Retention(#[from] custos_retention::RetentionError),
     /// The event is not declared in the policy and is not a built-in clock.
-    #[error("event `{event}` is not declared in the policy (`[[event]]`) nor a built-in clock{}", suggestion(.nearest))]
+    #[error("event {} is not declared in the policy (`[[event]]`) nor a built-in clock{}", custos_policy::diag::shown(.event), suggestion(.nearest))]
     UnknownEvent {
         /// The event asked for.
         event: String,
         /// The nearest declared one.
         nearest: Option<String>,
     },
+    /// The event is declared for other scopes than the one it was sent at.
+    #[error("event `{event}` happens to one {declared} in the policy (`scope`), not to one {asked}; send it for what it happened to, so it does not start the clock of data it does not concern (Art. 5(1)(e) GDPR)")]
+    EventScope {
+        /// The event.
+        event: String,
+        /// The scope it was sent at.
+        asked: &'static str,
+        /// The scopes the policy declares, comma-separated.
+        declared: String,
+    },
     /// The tier is not declared in the policy.
-    #[error("tier `{tier}` is not declared in the policy (`[[tier]]`){}", suggestion(.nearest))]
+    #[error("tier {} is not declared in the policy (`[[tier]]`){}", custos_policy::diag::shown(.tier), suggestion(.nearest))]
     UnknownTier {
         /// The tier asked for.
         tier: String,

@@ -57,7 +57,9 @@ impl fmt::Debug for TenantId {
 pub struct SubjectId(String);
 
 impl SubjectId {
-    /// Validates an identifier: 1 to 1024 bytes.
+    /// Validates an identifier (1 to 1024 bytes) and writes it in its normal form
+    /// ([`custos_consent::identifier::normalise`]): `Jan@Example.NL` and `jan@example.nl` are one
+    /// subject, so is `+31 6 1234 5678` and `+31612345678`; an app's own ids stay as given.
     pub fn new(id: impl Into<String>) -> Result<Self> {
         let id = id.into();
         if id.is_empty() || id.len() > 1024 {
@@ -66,7 +68,10 @@ impl SubjectId {
                 reason: "must be 1 to 1024 bytes",
             });
         }
-        Ok(Self(id))
+        Ok(match custos_consent::identifier::normalise(&id) {
+            std::borrow::Cow::Borrowed(_) => Self(id),
+            std::borrow::Cow::Owned(n) => Self(n),
+        })
     }
 
     pub(crate) fn expose(&self) -> &str {

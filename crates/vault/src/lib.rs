@@ -27,6 +27,7 @@ pub mod journal;
 pub mod keys;
 pub mod opengdpr;
 pub mod recipients;
+pub mod records;
 pub mod retention;
 pub mod rights;
 mod store;
@@ -42,7 +43,10 @@ pub use retention::{
 pub use store::ErasureCounts;
 pub use store::postgres::connect as postgres_connection;
 pub use store::sqlite::connect as sqlite_connection;
-pub use vault::{Erasure, NewRecord, Record, Rotation, StoreConfig, TenantVault, Vault, validate};
+pub use vault::{
+    Erasure, Idempotency, NewRecord, Record, Rotation, StoreConfig, TenantVault, Vault, Written,
+    validate,
+};
 
 #[cfg(test)]
 mod tests {

@@ -26,6 +26,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use custos_policy::resolved::BUILTIN_CLOCKS;
 use custos_policy::{Period, Policy};
+use custos_policy::model::EventScope;
 use custos_retention::{Clocks, Expiry, TenantSettings};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -936,6 +937,20 @@ impl TenantVault<'_> {
                 at,
                 now,
                 skew_seconds: EVENT_SKEW_SECONDS,
+            });
+        }
+        let scope = match target {
+            EventTarget::Tenant => EventScope::Tenant,
+            EventTarget::Subject { .. } => EventScope::Subject,
+            EventTarget::Record(_) => EventScope::Record,
+        };
+        if let Some(decl) = policy.events.iter().find(|e| e.id == event)
+            && !decl.allows(scope)
+        {
+            return Err(VaultError::EventScope {
+                event: event.to_owned(),
+                asked: scope.as_str(),
+                declared: decl.scope.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "),
             });
         }
         let tenant = self.tenant_id().as_str().to_owned();

@@ -214,6 +214,12 @@ pub enum RequestError {
     /// A reason is required and was empty.
     #[error("the {0} needs a reason (it is told to the requester)")]
     ReasonRequired(&'static str),
+    /// The request's identity was verified already.
+    #[error("request {0} is verified already; identity is verified once")]
+    AlreadyVerified(String),
+    /// A rectification was carried out without the corrected data.
+    #[error("a rectification carries the corrected records (`corrections`: record id and corrected data); to decline one, refuse the request with the reason (Art. 12(4) GDPR)")]
+    NoCorrections,
     /// No code was issued for this request.
     #[error("no verification code was issued for request {0}; ask for one first")]
     NoCode(String),
@@ -1002,7 +1008,9 @@ impl TenantVault<'_> {
         let r = self.with_request("verifying a request", request_id, now, &mut |tx, ctx, r| {
             require_open(r)?;
             if r.state != RequestState::Received {
-                return Ok(r.clone());
+                // Verified once: a second verification, with any code, is not an answer that
+                // the code was right.
+                return Err(RequestError::AlreadyVerified(r.request_id.clone()).into());
             }
             let method = match (&expected, how) {
                 (Some(hash), _) => {
@@ -1171,20 +1179,39 @@ impl TenantVault<'_> {
         )
     }
 
-    /// Completes a verified rectification request (Art. 16): the corrected records were written
-    /// through the records API; `note` says what was corrected (no personal data). Every recipient
-    /// that received the subject's data is told (Art. 19).
+    /// Carries out a verified rectification request (Art. 16): writes the corrected data of each
+    /// record in `corrections` (each must be the request's subject's), completes the request
+    /// with `note` (what was corrected, no personal data) and the ids of the records corrected,
+    /// and tells every recipient that received the subject's data (Art. 19) — all in one
+    /// transaction: either every correction is written and the request completed, or nothing
+    /// is. A rectification without corrections is refused: to decline one, refuse the request
+    /// with the reason (Art. 12(4)).
     pub fn execute_rectification(
         &mut self,
         request_id: &str,
         subject: &SubjectId,
+        corrections: Vec<crate::records::Correction>,
         note: &str,
         now: Timestamp,
     ) -> Result<Request> {
         if note.trim().is_empty() {
             return Err(RequestError::ReasonRequired("rectification's note").into());
         }
+        if corrections.is_empty() {
+            return Err(RequestError::NoCorrections.into());
+        }
         let pseudonym = self.pseudonym(subject).as_str().to_owned();
+        let mut sealed = Vec::with_capacity(corrections.len());
+        for c in corrections {
+            let s = self.seal_correction(c)?;
+            // Another subject's record is answered as absent: the request reveals nothing of it.
+            if s.row.pseudonym != pseudonym {
+                return Err(VaultError::RecordNotFound(s.record.id.clone()));
+            }
+            sealed.push(s);
+        }
+        let audit = self.audit_ctx(now);
+        let ids: Vec<String> = sealed.iter().map(|s| s.row.record_id.clone()).collect();
         self.with_request(
             "completing a rectification",
             request_id,
@@ -1195,8 +1222,16 @@ impl TenantVault<'_> {
                 if r.subject != pseudonym {
                     return Err(RequestError::OtherSubject(r.request_id.clone()).into());
                 }
+                for s in &sealed {
+                    crate::records::write_correction(tx, &audit, s, None)?;
+                }
                 tell_recipients(tx, ctx, r, "rectification")?;
-                complete(tx, ctx, r, serde_json::json!({ "rectified": note.trim() }))
+                complete(
+                    tx,
+                    ctx,
+                    r,
+                    serde_json::json!({ "rectified": note.trim(), "records": ids }),
+                )
             },
         )
     }

@@ -96,6 +96,47 @@ impl fmt::Debug for NewRecord {
     }
 }
 
+/// An idempotency key sent with a write (an HTTP `Idempotency-Key`), with a hash of the request
+/// it came with: the same key with the same request is a retry, with another a mistake.
+#[derive(Debug, Clone, Copy)]
+pub struct Idempotency<'a> {
+    /// The key as the app sent it; only a hash of it (with the tenant) is stored.
+    pub key: &'a str,
+    /// A hash of the request, in hex.
+    pub request_hash: &'a str,
+}
+
+impl Idempotency<'_> {
+    fn key_hash(&self, tenant: &TenantId) -> String {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(tenant.as_str().as_bytes());
+        h.update([0]);
+        h.update(self.key.as_bytes());
+        hex(&h.finalize())
+    }
+}
+
+/// An idempotency key's stored form, carried through a write.
+struct IdempotencyKeyHash {
+    key_hash: String,
+    body_hash: String,
+}
+
+/// What a write stored: enough to answer the app from what was written.
+#[derive(Debug, Clone)]
+pub struct Written {
+    /// The record's id.
+    pub id: RecordId,
+    /// Its subject's pseudonym.
+    pub subject: Pseudonym,
+    /// Its creation time.
+    pub created_at: Timestamp,
+    /// The write was a retry of an earlier one with the same idempotency key: nothing new was
+    /// stored.
+    pub replayed: bool,
+}
+
 /// A record read back and decrypted.
 pub struct Record {
     /// Its id.
@@ -420,6 +461,19 @@ pub fn validate(
             category: category.to_owned(),
         });
     }
+    // Art. 5(1)(b): data is stored only for purposes that use it. The decision call denies
+    // processing of a category for a purpose that does not list it; a write must not store it
+    // under that purpose either.
+    if let Some(p) = purposes
+        .iter()
+        .filter_map(|p| policy.purpose(p))
+        .find(|p| !policy.purpose_uses(p, category))
+    {
+        return Err(VaultError::CategoryNotForPurpose {
+            purpose: p.id.clone(),
+            category: category.to_owned(),
+        });
+    }
     if clocks.keys().any(|k| k.trim().is_empty()) {
         return Err(VaultError::EmptyClockName {
             category: category.to_owned(),
@@ -510,6 +564,89 @@ impl TenantVault<'_> {
     /// the category's key domain (creating the key if needed), and inserts all of them in one
     /// transaction: either every record is stored or none is. Returns the new ids in order.
     pub fn put_batch(&mut self, policy: &Policy, records: Vec<NewRecord>) -> Result<Vec<RecordId>> {
+        self.put_rows(policy, records, None)
+    }
+
+    /// Stores one record and answers with what was written, not with a read after the commit
+    /// (a purge between the two would turn a stored, audited write into a 404). With an
+    /// idempotency key, the key is remembered with the write in its transaction: a retry with
+    /// the same key and request, on any server and within a day, writes nothing and answers as
+    /// the first write did (`replayed`), even if the record has since gone; the same key with
+    /// another request is refused ([`VaultError::IdempotencyKeyReused`]).
+    pub fn put_once(
+        &mut self,
+        policy: &Policy,
+        record: NewRecord,
+        idempotency: Option<&Idempotency<'_>>,
+    ) -> Result<Written> {
+        let subject = self.pseudonym(&record.subject);
+        let created_at = record.created_at;
+        let Some(idem) = idempotency else {
+            let id = self.put(policy, record)?;
+            return Ok(Written { id, subject, created_at, replayed: false });
+        };
+        let key_hash = idem.key_hash(&self.tenant);
+        if let Some(w) = self.replay(&key_hash, idem.request_hash, &subject)? {
+            return Ok(w);
+        }
+        let key = IdempotencyKeyHash { key_hash: key_hash.clone(), body_hash: idem.request_hash.to_owned() };
+        match self.put_rows(policy, vec![record], Some(key)) {
+            Ok(mut ids) => {
+                let id = ids
+                    .pop()
+                    .ok_or_else(|| VaultError::Corrupt("a batch of one stored no record".into()))?;
+                Ok(Written { id, subject, created_at, replayed: false })
+            }
+            // Another server stored the same request first: answer as it did.
+            Err(VaultError::IdempotencyRace) => self
+                .replay(&key_hash, idem.request_hash, &subject)?
+                .ok_or_else(|| VaultError::Corrupt("an idempotency key vanished".into())),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The write an idempotency key answered, if the key was used within a day.
+    fn replay(&mut self, key_hash: &str, request_hash: &str, subject: &Pseudonym) -> Result<Option<Written>> {
+        let tenant = self.tenant.as_str().to_owned();
+        let since = store::micros(Timestamp::now()) - store::IDEMPOTENCY_SECONDS * 1_000_000;
+        let mut found = None;
+        self.store().in_read_tx(&tenant, "reading an idempotency key", &mut |tx| {
+            found = tx
+                .query(
+                    "SELECT body_hash, record_id, record_created_at FROM idempotency_keys WHERE tenant_id = $1 AND key_hash = $2 AND created_at >= $3",
+                    &[tenant.as_str().into(), key_hash.into(), since.into()],
+                )?
+                .into_iter()
+                .next();
+            Ok(())
+        })?;
+        let Some(row) = found else { return Ok(None) };
+        let bad = || VaultError::Corrupt("an idempotency key is unreadable".into());
+        let mut it = row.into_iter();
+        let (Some(body), Some(id), Some(at)) = (
+            it.next().and_then(store::Val::into_text),
+            it.next().and_then(store::Val::into_text),
+            it.next().and_then(|v| v.int()),
+        ) else {
+            return Err(bad());
+        };
+        if body != request_hash {
+            return Err(VaultError::IdempotencyKeyReused);
+        }
+        Ok(Some(Written {
+            id: RecordId::parse(&id).map_err(|_| bad())?,
+            subject: subject.clone(),
+            created_at: Timestamp::from_microsecond(at).map_err(|_| bad())?,
+            replayed: true,
+        }))
+    }
+
+    fn put_rows(
+        &mut self,
+        policy: &Policy,
+        records: Vec<NewRecord>,
+        idempotency: Option<IdempotencyKeyHash>,
+    ) -> Result<Vec<RecordId>> {
         let domains = records
             .iter()
             .map(|r| validate(policy, &r.category, &r.purposes, &r.clocks))
@@ -634,11 +771,21 @@ impl TenantVault<'_> {
             }
             drop(ctx);
             let key = &self.vault.audit_key;
+            let idem_row = match (&idempotency, rows.as_slice()) {
+                (Some(k), [row]) => Some(store::IdempotencyRow {
+                    key_hash: k.key_hash.clone(),
+                    body_hash: k.body_hash.clone(),
+                    record_id: row.record_id.clone(),
+                    record_created_at: row.created_at,
+                }),
+                _ => None,
+            };
             match self.vault.store.insert_records(
                 self.tenant.as_str(),
                 &rows,
                 now,
                 version,
+                idem_row.as_ref(),
                 &mut |head| custos_audit::build(head, &events, at, key, AUDIT_CHECKPOINT_EVERY),
             ) {
                 Err(VaultError::RetentionChanged) if attempts < 5 => attempts += 1,
@@ -719,6 +866,25 @@ impl TenantVault<'_> {
             })
     }
 
+    /// The data key a stored record is encrypted under; [`VaultError::KeyDestroyed`] once its
+    /// subject's key is shredded.
+    pub(crate) fn key_of_row(&mut self, row: &RecordRow, id: &RecordId) -> Result<DataKey> {
+        let tenant = self.tenant.as_str();
+        let Some(wrapped) = self
+            .vault
+            .store
+            .data_key(tenant, &row.pseudonym, &row.key_domain)?
+        else {
+            return Err(VaultError::KeyDestroyed(id.clone()));
+        };
+        self.unwrap_key(&wrapped)
+    }
+
+    /// One stored row of this tenant, as it is (ciphertext, restriction and all).
+    pub(crate) fn store_record(&mut self, tenant: &str, id: &RecordId) -> Result<Option<RecordRow>> {
+        self.vault.store.record(tenant, id.as_str())
+    }
+
     pub(crate) fn decrypt(
         &mut self,
         row: RecordRow,
@@ -729,15 +895,7 @@ impl TenantVault<'_> {
         let subject = Pseudonym::parse(&row.pseudonym)
             .map_err(|_| VaultError::Corrupt(format!("record {id} has a malformed pseudonym")))?;
         if !cache.contains_key(&row.key_domain) {
-            let tenant = self.tenant.as_str();
-            let Some(wrapped) =
-                self.vault
-                    .store
-                    .data_key(tenant, &row.pseudonym, &row.key_domain)?
-            else {
-                return Err(VaultError::KeyDestroyed(id));
-            };
-            let dk = self.unwrap_key(&wrapped)?;
+            let dk = self.key_of_row(&row, &id)?;
             cache.insert(row.key_domain.clone(), dk);
         }
         let dk = cache

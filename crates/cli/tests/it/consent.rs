@@ -162,7 +162,13 @@ fn a_person_approves_from_the_command_line_and_the_token_is_good_for_one_send() 
         let mut v = s.vault();
         v.tenant(&TenantId::new("acme").unwrap())
             .acting_as("key:app")
-            .request_approval("draft.send", "draft-42", jiff::Timestamp::now())
+            .request_approval(
+                &crate::scratch::policy(),
+                "draft.send",
+                "draft-42",
+                &custos_vault::SubjectId::new("ann@example.com").unwrap(),
+                jiff::Timestamp::now(),
+            )
             .expect("registered")
             .approval_id
     };
@@ -186,6 +192,8 @@ fn a_person_approves_from_the_command_line_and_the_token_is_good_for_one_send() 
             "draft",
             "--action",
             "draft.send",
+            "--item",
+            "draft-42",
         ];
         if let Some(t) = token {
             args.extend(["--token", t]);

@@ -208,12 +208,13 @@ fn erasure_flow(s: &Scratch) {
 #[test]
 fn a_rectification_needs_a_note_and_records_it() {
     let s = Scratch::new("rectification");
-    s.fill(WHO, &[("account", "service")]);
+    let ids = s.fill(WHO, &[("account", "service")]);
     let id = s.file("rectification", &[]);
     s.verify(&id);
     let o = s.req(&["execute", &id, "--subject", WHO]);
     assert_eq!(o.status.code(), Some(2), "{}", out(&o));
     assert!(err(&o).contains("--note"), "{}", err(&o));
+    // Art. 16: the request carries out the correction it describes.
     let o = s.req(&[
         "execute",
         &id,
@@ -222,6 +223,20 @@ fn a_rectification_needs_a_note_and_records_it() {
         "--note",
         "postal address corrected",
     ]);
+    assert_eq!(o.status.code(), Some(2), "{}", out(&o));
+    assert!(err(&o).contains("corrections"), "{}", err(&o));
+    let corrected = s.dir.join("corrected.json");
+    std::fs::write(&corrected, br#"{"i": 9}"#).unwrap();
+    let o = s.req(&[
+        "execute",
+        &id,
+        "--subject",
+        WHO,
+        "--note",
+        "postal address corrected",
+        "--correct",
+        &format!("{}=@{}", ids[0].as_str(), corrected.display()),
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", err(&o));
     assert!(out(&o).contains("rectified: postal address corrected"));
     let d = s.show(&id);
@@ -229,6 +244,9 @@ fn a_rectification_needs_a_note_and_records_it() {
         d["request"]["detail"]["outcome"]["rectified"],
         "postal address corrected"
     );
+    let mut v = s.vault();
+    let r = v.tenant(&acme()).get(&ids[0]).unwrap();
+    assert_eq!(&*r.payload, br#"{"i":9}"#);
     audited(&s, &id, "request.completed");
 }
 

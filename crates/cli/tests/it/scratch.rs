@@ -100,7 +100,7 @@ impl Scratch {
 
     /// Stores one record per (category, purpose) for `who` in tenant `acme`, through the
     /// library.
-    pub(crate) fn fill(&self, who: &str, records: &[(&str, &str)]) {
+    pub(crate) fn fill(&self, who: &str, records: &[(&str, &str)]) -> Vec<custos_vault::RecordId> {
         let mut v = self.vault();
         let batch = records
             .iter()
@@ -116,7 +116,7 @@ impl Scratch {
             .collect();
         v.tenant(&TenantId::new("acme").expect("valid"))
             .put_batch(&policy(), batch)
-            .expect("records stored");
+            .expect("records stored")
     }
 }
 

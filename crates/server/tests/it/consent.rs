@@ -557,7 +557,7 @@ fn approvals(s: &Setup, sqlite: bool) {
             s,
             "/v1/approvals",
             &app,
-            j!({ "action": action, "item": item }),
+            j!({ "action": action, "item": item, "subject": "erin" }),
             false,
         );
         assert_eq!(r.status, 201, "{}", r.body);
@@ -577,9 +577,10 @@ fn approvals(s: &Setup, sqlite: bool) {
         "{pending}"
     );
 
-    let send_draft = |token: Option<&str>, action: &str| {
+    let send_item = |token: Option<&str>, action: &str, item: &str| {
         let mut q = ask("erin", "auto_draft", "draft");
         q["action"] = j!(action);
+        q["item"] = j!(item);
         if let Some(t) = token {
             q["approval_token"] = j!(t);
         }
@@ -587,6 +588,7 @@ fn approvals(s: &Setup, sqlite: bool) {
         assert_eq!(r.status, 200, "{}", r.body);
         json(&r)
     };
+    let send_draft = |token: Option<&str>, action: &str| send_item(token, action, "draft-42");
     assert_eq!(
         denied_by(&send_draft(None, "draft.send")),
         ["approval.required"]
@@ -638,18 +640,16 @@ fn approvals(s: &Setup, sqlite: bool) {
     assert_eq!(denied_by(&forged), ["approval.required", "approval.token"]);
     assert!(forged.to_string().contains("not valid"), "{forged}");
 
-    // A token approves one action only.
-    let other = new_approval("export-7", "export.send");
-    let other_token = json(&approve(&other, &dpo))["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let wrong = send_draft(Some(&other_token), "draft.send");
-    assert_eq!(denied_by(&wrong), ["approval.required", "approval.token"]);
-    assert!(
-        wrong.to_string().contains("is for action `export.send`"),
-        "{wrong}"
+    // Only actions the policy gates can be approved: a misspelt one would gate nothing.
+    let r = post(
+        s,
+        "/v1/approvals",
+        &app,
+        j!({ "action": "draft.sned", "item": "d-1", "subject": "erin" }),
+        false,
     );
+    assert_eq!((r.status, field(&r)), (422, "/action".to_owned()), "{}", r.body);
+    assert!(r.body.contains("did you mean `draft.send`"), "{}", r.body);
 
     // Rejections need a reason; unknown and malformed ids are defined answers.
     let third = new_approval("draft-43", "draft.send");
@@ -690,7 +690,7 @@ fn approvals(s: &Setup, sqlite: bool) {
             .unwrap()
             .to_owned();
         expire_tokens();
-        let d = send_draft(Some(&late), "draft.send");
+        let d = send_item(Some(&late), "draft.send", "draft-44");
         assert_eq!(denied_by(&d), ["approval.required", "approval.token"]);
         assert!(d.to_string().contains("expired"), "{d}");
     }

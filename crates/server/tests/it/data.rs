@@ -133,10 +133,10 @@ pub(crate) fn tenant(s: &Setup, t: &str) -> (String, String, String) {
 pub(crate) fn put(s: &Setup, key: &str, subject: &str, text: &str) -> crate::Reply {
     send(
         "POST",
-        &s.server.url(&format!("/v1/subjects/{subject}/records")),
+        &s.server.url("/v1/records"),
         key,
         Some(
-            serde_json::json!({ "category": "support", "purposes": ["support"], "data": { "message": text } }),
+            serde_json::json!({ "subject": subject, "category": "support", "purposes": ["support"], "data": { "message": text } }),
         ),
     )
 }
@@ -172,40 +172,38 @@ fn lifecycle(s: &Setup) {
     assert_eq!(json(&got)["data"]["message"], "Vraag over factuur");
     put(s, &app, "jan@example.nl", "Tweede vraag");
     let page = json(&send(
-        "GET",
-        &s.server.url("/v1/subjects/jan@example.nl/records?limit=1"),
+        "POST",
+        &s.server.url("/v1/records/query"),
         &app,
-        None,
+        Some(serde_json::json!({ "subject": "jan@example.nl", "limit": 1 })),
     ));
     assert_eq!(page["records"].as_array().unwrap().len(), 1);
     let next = page["next_cursor"].as_str().unwrap().to_owned();
     let page2 = json(&send(
-        "GET",
-        &s.server.url(&format!(
-            "/v1/subjects/jan@example.nl/records?limit=1&cursor={next}"
-        )),
+        "POST",
+        &s.server.url("/v1/records/query"),
         &app,
-        None,
+        Some(serde_json::json!({ "subject": "jan@example.nl", "limit": 1, "cursor": next })),
     ));
     assert_eq!(page2["records"][0]["data"]["message"], "Tweede vraag");
     assert!(page2["next_cursor"].is_null());
 
     assert_eq!(
         send(
-            "DELETE",
-            &s.server.url("/v1/subjects/jan@example.nl"),
+            "POST",
+            &s.server.url("/v1/subjects/erase"),
             &app,
-            None
+            Some(serde_json::json!({ "subject": "jan@example.nl" }))
         )
         .status,
         403,
         "an app may not erase"
     );
     let e = json(&send(
-        "DELETE",
-        &s.server.url("/v1/subjects/jan@example.nl"),
+        "POST",
+        &s.server.url("/v1/subjects/erase"),
         &dpo,
-        None,
+        Some(serde_json::json!({ "subject": "jan@example.nl" })),
     ));
     assert_eq!(e["records_deleted"], 2);
     assert_eq!(
@@ -374,44 +372,44 @@ fn another_tenants_key_reaches_nothing_on_any_route() {
 fn bad_bodies_are_problems_naming_the_field_and_write_nothing() {
     let s = setup("bad");
     let (app, dpo, _) = tenant(&s, "acme");
-    let url = s.server.url("/v1/subjects/jan/records");
+    let url = s.server.url("/v1/records");
     let cases: Vec<(&str, &[u8], &str, u16)> = vec![
         ("application/json", b"{", "", 400),
         ("text/plain", b"{}", "", 415),
         (
             "application/json",
-            br#"{"category":"support","purposes":["support"],"data":1,"extra":true}"#,
+            br#"{"subject":"jan","category":"support","purposes":["support"],"data":1,"extra":true}"#,
             "/",
             400,
         ),
         (
             "application/json",
-            br#"{"category":"support","purposes":"support","data":1}"#,
+            br#"{"subject":"jan","category":"support","purposes":"support","data":1}"#,
             "/purposes",
             400,
         ),
         ("application/json", b"\xff\xfe{}", "", 400),
         (
             "application/json",
-            br#"{"category":"support","purposes":["support"],"data":1e999999}"#,
+            br#"{"subject":"jan","category":"support","purposes":["support"],"data":1e999999}"#,
             "",
             400,
         ),
         (
             "application/json",
-            br#"{"category":"mail.body","purposes":["support"],"data":1}"#,
+            br#"{"subject":"jan","category":"mail.body","purposes":["support"],"data":1}"#,
             "/category",
             422,
         ),
         (
             "application/json",
-            br#"{"category":"nope","purposes":["support"],"data":1}"#,
+            br#"{"subject":"jan","category":"nope","purposes":["support"],"data":1}"#,
             "/category",
             422,
         ),
         (
             "application/json",
-            br#"{"category":"support","purposes":["nope"],"data":1}"#,
+            br#"{"subject":"jan","category":"support","purposes":["nope"],"data":1}"#,
             "/purposes",
             422,
         ),
@@ -441,7 +439,7 @@ fn bad_bodies_are_problems_naming_the_field_and_write_nothing() {
         }
     }
     let big = format!(
-        r#"{{"category":"support","purposes":["support"],"data":"{}"}}"#,
+        r#"{{"subject":"jan","category":"support","purposes":["support"],"data":"{}"}}"#,
         "x".repeat(8000)
     );
     let r = reply(
@@ -469,12 +467,19 @@ fn bad_bodies_are_problems_naming_the_field_and_write_nothing() {
 fn missing_malformed_and_revoked_keys_are_refused() {
     let s = setup("keys");
     let (app, _, _) = tenant(&s, "acme");
-    let url = s.server.url("/v1/subjects/jan/records");
-    let r = reply(agent().get(&url).call().unwrap());
+    let url = s.server.url("/v1/records/query");
+    let who = || Some(serde_json::json!({ "subject": "jan" }));
+    let r = reply(
+        agent()
+            .post(&url)
+            .header("content-type", "application/json")
+            .send(&br#"{"subject":"jan"}"#[..])
+            .unwrap(),
+    );
     assert_eq!(r.status, 401);
     problem(&r);
-    assert_eq!(send("GET", &url, "cst_nonsense", None).status, 401);
-    assert_eq!(send("GET", &url, &app, None).status, 200);
+    assert_eq!(send("POST", &url, "cst_nonsense", who()).status, 401);
+    assert_eq!(send("POST", &url, &app, who()).status, 200);
     let key_id = app.split('_').nth(1).unwrap();
     assert_eq!(
         send(
@@ -498,12 +503,12 @@ fn missing_malformed_and_revoked_keys_are_refused() {
         204
     );
     assert_eq!(
-        send("GET", &url, &app, None).status,
+        send("POST", &url, &app, who()).status,
         401,
         "a revoked key never works again"
     );
     assert_eq!(
-        send("GET", &url, &s.admin, None).status,
+        send("POST", &url, &s.admin, who()).status,
         403,
         "admin keys reach no tenant's data"
     );
@@ -513,7 +518,7 @@ fn missing_malformed_and_revoked_keys_are_refused() {
 fn an_idempotency_key_replays_the_first_answer_and_refuses_another_body() {
     let s = setup("idem");
     let (app, dpo, _) = tenant(&s, "acme");
-    let url = s.server.url("/v1/subjects/jan/records");
+    let url = s.server.url("/v1/records");
     let post = |body: &str| {
         reply(
             agent()
@@ -525,7 +530,7 @@ fn an_idempotency_key_replays_the_first_answer_and_refuses_another_body() {
                 .unwrap(),
         )
     };
-    let body = r#"{"category":"support","purposes":["support"],"data":{"n":1}}"#;
+    let body = r#"{"subject":"jan","category":"support","purposes":["support"],"data":{"n":1}}"#;
     let first = post(body);
     let again = post(body);
     assert_eq!((first.status, again.status), (201, 201));
@@ -534,7 +539,7 @@ fn an_idempotency_key_replays_the_first_answer_and_refuses_another_body() {
         json(&again)["id"],
         "the replay returns the first record"
     );
-    let other = post(r#"{"category":"support","purposes":["support"],"data":{"n":2}}"#);
+    let other = post(r#"{"subject":"jan","category":"support","purposes":["support"],"data":{"n":2}}"#);
     assert_eq!(other.status, 422);
     assert_eq!(problem(&other)["errors"][0]["field"], "Idempotency-Key");
     let trail = json(&send(
@@ -554,7 +559,7 @@ fn an_idempotency_key_replays_the_first_answer_and_refuses_another_body() {
 fn a_key_over_its_rate_gets_429_with_retry_after() {
     let s = setup_rated("rate", 5);
     let (app, _, _) = tenant(&s, "acme");
-    let url = s.server.url("/v1/subjects/jan/records");
+    let url = s.server.url("/v1/records/00000000000000000000000000000000");
     // A burst of 10 is allowed; well before 200 requests the bucket is empty, however slow
     // the machine (it refills at 5 per second).
     let refused = (0..200)
@@ -615,10 +620,10 @@ fn no_malformed_authenticated_request_makes_the_server_fail_or_write() {
         b"{",
         b"null",
         b"[]",
-        br#"{"category":"support","purposes":["support"],"data":1,"x":2}"#,
-        br#"{"category":1,"purposes":{},"data":[]}"#,
+        br#"{"subject":"jan","category":"support","purposes":["support"],"data":1,"x":2}"#,
+        br#"{"subject":"jan","category":1,"purposes":{},"data":[]}"#,
         b"\xff\xfe\xfd",
-        br#"{"category":"support","purposes":["support"],"data":1,"clocks":{"draft.decided":"not a time"}}"#,
+        br#"{"subject":"jan","category":"support","purposes":["support"],"data":1,"clocks":{"draft.decided":"not a time"}}"#,
     ];
     let key = |i: u64| {
         if i.is_multiple_of(2) {

@@ -101,7 +101,12 @@ fn retention_lifecycle(s: &Setup) {
     assert_eq!(hold["scope"], "subject");
     assert!(hold["set_by"].as_str().unwrap().starts_with("key:"));
 
-    let erase = send("DELETE", &url("/v1/subjects/jan@example.nl"), &dpo, None);
+    let erase = send(
+        "POST",
+        &url("/v1/subjects/erase"),
+        &dpo,
+        Some(j!({ "subject": "jan@example.nl" })),
+    );
     assert_eq!(erase.status, 409, "a hold refuses erasure: {}", erase.body);
     assert!(
         problem(&erase)["detail"]

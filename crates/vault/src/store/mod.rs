@@ -8,6 +8,24 @@ pub(crate) mod sqlite;
 
 use crate::error::Result;
 
+/// How long an idempotency key is remembered: a day, as the HTTP API promises.
+pub(crate) const IDEMPOTENCY_SECONDS: i64 = 24 * 60 * 60;
+
+/// An idempotency key remembered with the write it answered, in the write's transaction: a
+/// retry with the same key finds it, whichever server it reaches and whatever happened to the
+/// record since (a purge in between).
+#[derive(Debug, Clone)]
+pub(crate) struct IdempotencyRow {
+    /// SHA-256 of the tenant and the key, in hex: the key itself is never stored.
+    pub key_hash: String,
+    /// The hash of the request the key came with.
+    pub body_hash: String,
+    /// The record written.
+    pub record_id: String,
+    /// Its creation time.
+    pub record_created_at: i64,
+}
+
 /// One record as stored: the payload is ciphertext.
 #[derive(Debug, Clone)]
 pub(crate) struct RecordRow {
@@ -89,12 +107,18 @@ pub(crate) trait Store: Send {
     /// The rows' expiries were computed from the tenant's retention state at
     /// `retention_version`; if a retention change committed since, nothing is written and
     /// [`VaultError::RetentionChanged`](crate::VaultError) asks the caller to recompute.
+    ///
+    /// With `idempotency`, the key is remembered in the same transaction; if another write
+    /// remembered the same key first, nothing is written and the answer is
+    /// [`VaultError::IdempotencyRace`]. Keys older than [`IDEMPOTENCY_SECONDS`] are forgotten
+    /// on the way.
     fn insert_records(
         &mut self,
         tenant: &str,
         rows: &[RecordRow],
         now: i64,
         retention_version: i64,
+        idempotency: Option<&IdempotencyRow>,
         audit: &mut AuditFn<'_>,
     ) -> Result<()>;
     /// One record.

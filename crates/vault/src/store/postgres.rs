@@ -12,7 +12,7 @@
 use postgres::{Client, NoTls, Transaction};
 use std::collections::HashMap;
 
-use super::{
+use super::{IdempotencyRow, IDEMPOTENCY_SECONDS, 
     AuditFn, EraseAuditFn, ErasureCounts, JournalEntry, RecordRow, Store, Tx, Val, WrappedKeyRow,
     keep_json, restriction_json,
 };
@@ -278,6 +278,27 @@ const MIGRATIONS: &[(i64, &str)] = &[
                           WITH CHECK (tenant_id = current_setting(''custos.tenant'', true))', t);
       END LOOP;
     END $$;",
+    ),
+    // 6: approvals bound to the subject their item concerns; idempotency keys remembered with
+    // the write they answered (a replay never writes twice, on any server).
+    (
+        6,
+        "ALTER TABLE approvals ADD COLUMN pseudonym TEXT;
+    CREATE TABLE idempotency_keys (
+        tenant_id  TEXT NOT NULL,
+        key_hash   TEXT NOT NULL,
+        body_hash  TEXT NOT NULL,
+        record_id  TEXT NOT NULL,
+        record_created_at BIGINT NOT NULL,
+        created_at BIGINT NOT NULL,
+        PRIMARY KEY (tenant_id, key_hash)
+    );
+    CREATE INDEX idempotency_keys_by_age ON idempotency_keys (tenant_id, created_at);
+    ALTER TABLE idempotency_keys ENABLE ROW LEVEL SECURITY;
+    ALTER TABLE idempotency_keys FORCE ROW LEVEL SECURITY;
+    CREATE POLICY tenant_isolation ON idempotency_keys
+      USING (tenant_id = current_setting('custos.tenant', true))
+      WITH CHECK (tenant_id = current_setting('custos.tenant', true));",
     ),
 ];
 
@@ -774,6 +795,7 @@ impl Store for PostgresStore {
         rows: &[RecordRow],
         now: i64,
         expected_retention: i64,
+        idempotency: Option<&IdempotencyRow>,
         audit: &mut AuditFn<'_>,
     ) -> Result<()> {
         let target = self.target.clone();
@@ -835,6 +857,22 @@ impl Store for PostgresStore {
                 ],
             )
             .map_err(&err)?;
+        }
+        if let Some(k) = idempotency {
+            tx.execute(
+                "DELETE FROM idempotency_keys WHERE tenant_id = $1 AND created_at < $2",
+                &[&tenant, &(now - IDEMPOTENCY_SECONDS * 1_000_000)],
+            )
+            .map_err(&err)?;
+            let added = tx
+                .execute(
+                    "INSERT INTO idempotency_keys (tenant_id, key_hash, body_hash, record_id, record_created_at, created_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+                    &[&tenant, &k.key_hash, &k.body_hash, &k.record_id, &k.record_created_at, &now],
+                )
+                .map_err(&err)?;
+            if added == 0 {
+                return Err(VaultError::IdempotencyRace);
+            }
         }
         custos_audit::store::pg_append_in(&mut tx, audit).map_err(|e| audit_error(&target, e))?;
         tx.commit().map_err(&err)
@@ -1088,7 +1126,7 @@ mod tests {
             };
             store.insert_data_keys(tenant, &[key], 0).expect("key");
             store
-                .insert_records(tenant, &rows, 0, 0, &mut |_| (Vec::new(), None))
+                .insert_records(tenant, &rows, 0, 0, None, &mut |_| (Vec::new(), None))
                 .expect("records");
             let e = JournalEntry {
                 erasure_id: format!("{tenant}-erasure"),

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use super::{
+use super::{IdempotencyRow, IDEMPOTENCY_SECONDS, 
     AuditFn, EraseAuditFn, ErasureCounts, JournalEntry, RecordRow, Store, Tx, Val, WrappedKeyRow,
     keep_json, restriction_json,
 };
@@ -223,6 +223,22 @@ const MIGRATIONS: &[(i64, &str)] = &[
         PRIMARY KEY (tenant_id, approval_id)
     ) STRICT;
     CREATE UNIQUE INDEX approvals_by_token ON approvals (tenant_id, token_hash);",
+    ),
+    // 6: approvals bound to the subject their item concerns; idempotency keys remembered with
+    // the write they answered (a replay never writes twice, on any server).
+    (
+        6,
+        "ALTER TABLE approvals ADD COLUMN pseudonym TEXT;
+    CREATE TABLE idempotency_keys (
+        tenant_id  TEXT NOT NULL,
+        key_hash   TEXT NOT NULL,
+        body_hash  TEXT NOT NULL,
+        record_id  TEXT NOT NULL,
+        record_created_at INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (tenant_id, key_hash)
+    ) STRICT;
+    CREATE INDEX idempotency_keys_by_age ON idempotency_keys (tenant_id, created_at);",
     ),
 ];
 
@@ -522,6 +538,7 @@ impl Store for SqliteStore {
         rows: &[RecordRow],
         now: i64,
         expected_retention: i64,
+        idempotency: Option<&IdempotencyRow>,
         audit: &mut AuditFn<'_>,
     ) -> Result<()> {
         let target = self.path.display().to_string();
@@ -571,6 +588,18 @@ impl Store for SqliteStore {
                         r.expires_at
                     ])
                     .map_err(err)?;
+            }
+        }
+        if let Some(k) = idempotency {
+            tx.prepare_cached("DELETE FROM idempotency_keys WHERE tenant_id = ?1 AND created_at < ?2")
+                .and_then(|mut st| st.execute(params![tenant, now - IDEMPOTENCY_SECONDS * 1_000_000]))
+                .map_err(err)?;
+            let added = tx
+                .prepare_cached("INSERT INTO idempotency_keys (tenant_id, key_hash, body_hash, record_id, record_created_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING")
+                .and_then(|mut st| st.execute(params![tenant, k.key_hash, k.body_hash, k.record_id, k.record_created_at, now]))
+                .map_err(err)?;
+            if added == 0 {
+                return Err(VaultError::IdempotencyRace);
             }
         }
         custos_audit::store::sqlite_append_in(&tx, audit).map_err(|e| audit_error(&target, e))?;

@@ -50,6 +50,7 @@ fn query<'a>(who: &'a SubjectId, purpose: &'a str, category: &'a str) -> Decisio
         address: None,
         gpc: false,
         action: None,
+        item: None,
         approval_token: None,
         stale_versions: &[],
     }
@@ -397,11 +398,12 @@ pub fn approval_gates_issue_one_time_tokens(b: &Backend) {
     )
     .expect("opted in");
     let a = t
-        .request_approval("draft.send", "draft-42", now)
+        .request_approval(&policy, "draft.send", "draft-42", &who, now)
         .expect("registered");
     assert_eq!(a.state, "pending");
     let mut q = query(&who, "auto_draft", "draft");
     q.action = Some("draft.send");
+    q.item = Some("draft-42");
     let d = t.decide(&policy, &q, now).unwrap();
     assert_eq!(rules(&d), ["approval.required"]);
 
@@ -431,6 +433,7 @@ pub fn approval_gates_issue_one_time_tokens(b: &Backend) {
     let wrong_purpose = {
         let mut w = query(&who, "auto_draft", "credentials");
         w.action = Some("draft.send");
+        w.item = Some("draft-42");
         w.approval_token = Some(&token);
         t.decide(&policy, &w, now).unwrap()
     };
@@ -457,7 +460,7 @@ pub fn approval_gates_issue_one_time_tokens(b: &Backend) {
     );
 
     let b2 = t
-        .request_approval("draft.send", "draft-43", now)
+        .request_approval(&policy, "draft.send", "draft-43", &who, now)
         .expect("registered");
     let (_, token2) = v
         .tenant(&tenant("acme"))
@@ -467,6 +470,7 @@ pub fn approval_gates_issue_one_time_tokens(b: &Backend) {
     let mut t = v.tenant(&tenant("acme"));
     let token2 = token2.unwrap();
     let mut late = q.clone();
+    late.item = Some("draft-43");
     late.approval_token = Some(&token2);
     let later: Timestamp = now + 16.minutes();
     let d = t.decide(&policy, &late, later).unwrap();
@@ -476,7 +480,7 @@ pub fn approval_gates_issue_one_time_tokens(b: &Backend) {
         d.reasons
     );
     let e = t
-        .use_approval_token("draft.send", "not-a-token", now)
+        .use_approval_token("draft.send", "draft-44", &who, "not-a-token", now)
         .expect_err("unknown");
     assert!(matches!(consent_error(e), ConsentCallError::TokenInvalid));
 
@@ -501,4 +505,107 @@ pub fn approval_gates_issue_one_time_tokens(b: &Backend) {
             ("approval.approved", "user:reviewer-7"),
         ]
     );
+}
+
+/// An approval approves one action on one item of one subject (PRODUCT.md C7; Art. 22(3)): the
+/// approval of draft 17 sends neither draft 18 nor draft 17 of another subject, and a token
+/// refused for another item is not spent.
+pub fn an_approval_token_opens_only_its_own_item_and_subject(b: &Backend) {
+    let policy = jbsync();
+    let mut v = b.open();
+    let now = ts("2026-08-01T12:00:00Z");
+    let (erin, frank) = (subject("erin"), subject("frank"));
+    let mut t = v.tenant(&tenant("acme")).acting_as("app-key");
+    for who in [&erin, &frank] {
+        t.record_consent(
+            &policy,
+            who,
+            &entry("auto_draft", ConsentKind::Grant, "2026-07-01T10:00:00Z", "2026-04"),
+            now,
+        )
+        .expect("opted in");
+    }
+    let a = t
+        .request_approval(&policy, "draft.send", "d-17", &erin, now)
+        .expect("registered");
+    let (_, token) = v
+        .tenant(&tenant("acme"))
+        .acting_as("user:reviewer-7")
+        .decide_approval(&a.approval_id, true, None, now)
+        .expect("approved");
+    let token = token.expect("a token");
+    let mut t = v.tenant(&tenant("acme")).acting_as("app-key");
+    let ask = |who, item| {
+        let mut q = query(who, "auto_draft", "draft");
+        q.action = Some("draft.send");
+        q.item = item;
+        q.approval_token = Some(token.as_str());
+        q
+    };
+    let other_item = t.decide(&policy, &ask(&erin, Some("d-18")), now).unwrap();
+    assert!(!other_item.allowed);
+    assert!(rules(&other_item).contains(&"approval.token"));
+    assert!(
+        other_item.reasons.iter().any(|r| r.detail.contains("another item")),
+        "{:?}",
+        other_item.reasons
+    );
+    let no_item = t.decide(&policy, &ask(&erin, None), now).unwrap();
+    assert!(!no_item.allowed, "a token without its item opens nothing");
+    let other_subject = t.decide(&policy, &ask(&frank, Some("d-17")), now).unwrap();
+    assert!(!other_subject.allowed);
+    assert!(
+        other_subject
+            .reasons
+            .iter()
+            .any(|r| r.detail.contains("another subject")),
+        "{:?}",
+        other_subject.reasons
+    );
+    assert!(
+        !other_subject.reasons.iter().any(|r| r.detail.contains("frank") || r.detail.contains("erin")),
+        "no subject named"
+    );
+    // None of the refusals spent the token: its own item and subject still go, once.
+    assert!(t.decide(&policy, &ask(&erin, Some("d-17")), now).unwrap().allowed);
+    assert!(!t.decide(&policy, &ask(&erin, Some("d-17")), now).unwrap().allowed);
+    let state = t.approval(&a.approval_id).expect("readable");
+    assert_eq!(state.state, "approved");
+    assert_eq!(state.token_used_at, Some(now));
+}
+
+/// An action the policy does not gate is refused, naming the nearest gated one: a misspelt
+/// `draft.sned` would otherwise skip the `draft.send` gate (fail closed).
+pub fn undeclared_approval_actions_are_refused_with_the_nearest_name(b: &Backend) {
+    let policy = jbsync();
+    let mut v = b.open();
+    let now = ts("2026-08-01T12:00:00Z");
+    let erin = subject("erin");
+    let mut t = v.tenant(&tenant("acme")).acting_as("app-key");
+    t.record_consent(
+        &policy,
+        &erin,
+        &entry("auto_draft", ConsentKind::Grant, "2026-07-01T10:00:00Z", "2026-04"),
+        now,
+    )
+    .expect("opted in");
+    let e = t
+        .request_approval(&policy, "draft.sned", "d-17", &erin, now)
+        .expect_err("undeclared");
+    let e = consent_error(e);
+    assert!(matches!(e, ConsentCallError::UnknownAction { .. }), "{e:?}");
+    assert!(e.to_string().contains("did you mean `draft.send`"), "{e}");
+    let mut q = query(&erin, "auto_draft", "draft");
+    q.action = Some("draft.sned");
+    let e = consent_error(t.decide(&policy, &q, now).expect_err("undeclared action"));
+    assert!(matches!(e, ConsentCallError::UnknownAction { .. }), "{e:?}");
+    // An e-mail address typed as the action is not echoed.
+    q.action = Some("erin@example.com");
+    let e = consent_error(t.decide(&policy, &q, now).expect_err("undeclared action"));
+    assert!(!e.to_string().contains("erin@"), "{e}");
+    // The gated action under a purpose that has no gate of its own still needs its approval.
+    let mut q = query(&erin, "service", "account");
+    q.action = Some("draft.send");
+    let d = t.decide(&policy, &q, now).unwrap();
+    assert_eq!(rules(&d), ["approval.required"]);
 }

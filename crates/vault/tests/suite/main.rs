@@ -13,6 +13,7 @@ mod harness;
 mod recipients;
 mod requests;
 mod retention;
+mod writes;
 
 macro_rules! shared_suite {
     ($($case:ident),* $(,)?) => {
@@ -186,4 +187,28 @@ consent_suite!(
     stale_consent_and_statement_acceptance,
     suppression_outlives_erasure_and_gpc_objects_to_marketing,
     approval_gates_issue_one_time_tokens,
+    an_approval_token_opens_only_its_own_item_and_subject,
+    undeclared_approval_actions_are_refused_with_the_nearest_name,
+);
+
+macro_rules! writes_suite {
+    ($($case:ident),* $(,)?) => {
+        mod writes_sqlite {
+            $( #[test] fn $case() { crate::writes::$case(&crate::harness::Backend::sqlite(stringify!($case))); } )*
+        }
+        mod writes_postgres {
+            $( #[test] fn $case() {
+                if let Some(b) = crate::harness::Backend::postgres(stringify!($case)) { crate::writes::$case(&b); }
+            } )*
+        }
+    };
+}
+
+writes_suite!(
+    a_record_under_a_purpose_that_does_not_use_its_category_is_refused,
+    an_event_at_a_scope_the_policy_does_not_declare_is_refused,
+    a_subject_is_one_whatever_the_spelling_of_its_address,
+    a_write_answers_from_what_it_wrote_and_remembers_its_idempotency_key,
+    one_record_is_corrected_or_deleted_with_recipients_told,
+    a_rectification_request_writes_its_corrections,
 );
