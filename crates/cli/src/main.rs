@@ -9,6 +9,7 @@ mod audit_cmds;
 mod consent_cmds;
 mod export_cmd;
 mod policy_cmds;
+mod record_cmds;
 mod request_cmds;
 mod retention_cmds;
 mod rights_cmds;
@@ -67,6 +68,9 @@ enum Command {
     /// Data-subject requests: file, list by deadline, show, verify, extend, refuse, execute.
     #[command(subcommand)]
     Request(request_cmds::RequestCommand),
+    /// One stored record: correct its data (Art. 16) or delete it (Art. 17).
+    #[command(subcommand)]
+    Record(record_cmds::RecordCommand),
     /// The consent ledger: grant, withdraw, state, history.
     #[command(subcommand)]
     Consent(consent_cmds::ConsentCommand),
@@ -97,6 +101,7 @@ fn main() -> ExitCode {
         Command::Hold(cmd) => retention_cmds::hold(cmd),
         Command::Retention(cmd) => retention_cmds::retention(cmd),
         Command::Request(cmd) => request_cmds::run(cmd),
+        Command::Record(cmd) => record_cmds::run(cmd),
         Command::Consent(cmd) => consent_cmds::consent(cmd),
         Command::Approval(cmd) => consent_cmds::approval(cmd),
         Command::Decide(args) => consent_cmds::decide(args),

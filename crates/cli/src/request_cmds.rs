@@ -31,7 +31,7 @@ use crate::retention_cmds::{Format, VaultArgs};
 
 /// Who acts in the audit trail for steps taken from the command line (as for retention and
 /// exports).
-const ACTOR: &str = "operator:cli";
+pub(crate) const ACTOR: &str = "operator:cli";
 
 #[derive(clap::Subcommand)]
 pub enum RequestCommand {
@@ -238,7 +238,7 @@ pub fn run(cmd: RequestCommand) -> ExitCode {
 // ---- plumbing -----------------------------------------------------------------------------
 
 /// Why a command stopped: refused or failed (1), or unusable input (2).
-enum Failure {
+pub(crate) enum Failure {
     Refused(String),
     Unusable(String),
 }
@@ -284,7 +284,7 @@ impl From<RequestError> for Failure {
 }
 
 /// Loads the policy and opens the vault (as `retention_cmds` and `export_cmd` do).
-fn open(args: &VaultArgs) -> Result<(Policy, Vault), Failure> {
+pub(crate) fn open(args: &VaultArgs) -> Result<(Policy, Vault), Failure> {
     let policy = match custos_policy::load(&args.policy) {
         Ok(l) => l.policy,
         Err(LoadError::Invalid { text, diagnostics }) => {
@@ -314,11 +314,11 @@ fn open(args: &VaultArgs) -> Result<(Policy, Vault), Failure> {
 }
 
 impl Target {
-    fn tenant(&self) -> Result<TenantId, Failure> {
+    pub(crate) fn tenant(&self) -> Result<TenantId, Failure> {
         TenantId::new(&self.tenant).map_err(|e| Failure::Unusable(format!("--tenant: {e}")))
     }
 
-    fn now(&self) -> Timestamp {
+    pub(crate) fn now(&self) -> Timestamp {
         self.now.unwrap_or_else(Timestamp::now)
     }
 }
@@ -942,7 +942,7 @@ fn execute(a: ExecuteArgs) -> Result<(), Failure> {
 
 /// One `--correct RECORD_ID=@FILE` (or `=JSON`): the record and its corrected data, checked to
 /// be JSON. The error never quotes the data.
-fn correction(arg: &str) -> Result<custos_vault::records::Correction, Failure> {
+pub(crate) fn correction(arg: &str) -> Result<custos_vault::records::Correction, Failure> {
     let (id, data) = arg.split_once('=').ok_or_else(|| {
         Failure::Unusable("--correct: write it as RECORD_ID=@FILE or RECORD_ID=JSON".into())
     })?;

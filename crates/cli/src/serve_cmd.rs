@@ -122,7 +122,9 @@ pub fn serve(args: ServeArgs) -> ExitCode {
                 println!("  demo tenant `demo` (jbsync example policy, a few subjects)");
                 println!("  app key (tenant demo):  {app}");
                 println!("  admin key:              {admin}");
-                println!("  try: curl -H 'Authorization: Bearer {app}' http://{addr}/v1/subjects/jan@example.nl/records");
+                println!(
+                    "  try: curl -H 'Authorization: Bearer {app}' -H 'Content-Type: application/json' -d '{{\"subject\":\"jan@example.nl\"}}' http://{addr}/v1/records/query"
+                );
             }
         },
         custos_server::shutdown_signal(),

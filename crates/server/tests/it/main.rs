@@ -7,6 +7,7 @@ use custos_server::Config;
 
 mod consent;
 mod data;
+mod holes;
 mod opengdpr;
 mod recipients;
 mod requests;
