@@ -61,7 +61,7 @@ pub enum ConsentState {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConsentError {
     /// The purpose is not in the policy.
-    #[error("purpose `{0}` is not defined in the policy")]
+    #[error("purpose {} is not defined in the policy", custos_policy::diag::shown(.0))]
     UnknownPurpose(String),
     /// The purpose's legal basis is not consent, so consent is not what makes it lawful.
     #[error(
@@ -74,7 +74,7 @@ pub enum ConsentError {
         basis: String,
     },
     /// A withdrawal with no consent in force.
-    #[error("there is no consent in force for purpose `{0}` to withdraw")]
+    #[error("there is no consent in force for purpose {} to withdraw", custos_policy::diag::shown(.0))]
     NothingToWithdraw(String),
     /// An entry older than the last one (the ledger is append-only in time).
     #[error(

@@ -94,13 +94,13 @@ impl Expiry {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RetentionError {
     /// The category is not in the policy.
-    #[error("category `{0}` is not defined in the policy")]
+    #[error("category {} is not defined in the policy", custos_policy::diag::shown(.0))]
     UnknownCategory(String),
     /// The category is never stored, so no record of it can exist.
-    #[error("category `{0}` is never stored; no record of it can expire")]
+    #[error("category {} is never stored; no record of it can expire", custos_policy::diag::shown(.0))]
     NeverStored(String),
     /// The policy does not let tenants choose this category's period.
-    #[error("category `{0}` has no tenant override in the policy")]
+    #[error("category {} has no tenant override in the policy", custos_policy::diag::shown(.0))]
     NoOverride(String),
     /// The chosen period is outside the policy's bounds.
     #[error("{period} is outside the bounds for category `{category}`: {}", bounds_text(.min.as_deref(), .max.as_deref()))]

@@ -186,7 +186,10 @@ fn parse_lang(s: &AppState, lang: Option<&str>) -> Result<Lang, Problem> {
         Some(code) => Lang::from_code(code).ok_or_else(|| {
             Problem::new(Code::InvalidQuery).field(
                 "lang",
-                format!("`{code}` is not a language; use `nl` or `en`"),
+                format!(
+                    "{} is not a language; use `nl` or `en`",
+                    custos_policy::diag::shown(code)
+                ),
             )
         }),
     }
@@ -207,7 +210,10 @@ async fn statement(
         Some(other) => {
             return Err(Problem::new(Code::InvalidQuery).field(
                 "format",
-                format!("`{other}` is not a format; use `md` or `html`"),
+                format!(
+                    "{} is not a format; use `md` or `html`",
+                    custos_policy::diag::shown(other)
+                ),
             ));
         }
     };

@@ -72,7 +72,7 @@ const MAX_SECRET: usize = 512;
 #[derive(Debug, thiserror::Error)]
 pub enum RecipientError {
     /// The recipient is not declared in the policy.
-    #[error("recipient `{recipient}` is not declared in the policy (`[[recipient]]`){}", suggestion(.nearest))]
+    #[error("recipient {} is not declared in the policy (`[[recipient]]`){}", custos_policy::diag::shown(.recipient), suggestion(.nearest))]
     UnknownRecipient {
         /// The recipient asked for.
         recipient: String,

@@ -166,7 +166,7 @@ pub enum RequestError {
         kind: &'static str,
     },
     /// The purpose is not in the policy.
-    #[error("purpose `{purpose}` is not declared in the policy{}", crate::error::suggestion_for(.nearest))]
+    #[error("purpose {} is not declared in the policy{}", custos_policy::diag::shown(.purpose), crate::error::suggestion_for(.nearest))]
     UnknownPurpose {
         /// The purpose given.
         purpose: String,
