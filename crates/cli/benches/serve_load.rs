@@ -148,15 +148,15 @@ fn bench_backend(name: &str, database: Option<&str>) {
     );
     let auth = format!("Bearer {}", server.key);
     let base = server.base.clone();
-    let body = serde_json::json!({ "category": "support", "purposes": ["support"], "data": { "message": "x".repeat(1000) } }).to_string();
+    let body_for = |subject: &str| serde_json::json!({ "subject": subject, "category": "support", "purposes": ["support"], "data": { "message": "x".repeat(1000) } }).to_string();
     // One record per client to read back.
     let ids: Vec<String> = (0..CLIENTS)
         .map(|c| {
             let mut r = agent()
-                .post(&format!("{base}/v1/subjects/load-{c}/records"))
+                .post(&format!("{base}/v1/records"))
                 .header("authorization", &auth)
                 .header("content-type", "application/json")
-                .send(body.as_bytes())
+                .send(body_for(&format!("load-{c}")).as_bytes())
                 .expect("seed record");
             let v: serde_json::Value =
                 serde_json::from_str(&r.body_mut().read_to_string().unwrap_or_default())
@@ -175,13 +175,13 @@ fn bench_backend(name: &str, database: Option<&str>) {
             })
     });
     drive(
-        "POST /v1/subjects/{s}/records (1 KiB, encrypt)",
+        "POST /v1/records (1 KiB, encrypt)",
         pid,
         &|a, c, i| {
-            a.post(&format!("{base}/v1/subjects/load-{c}-{}/records", i % 20))
+            a.post(&format!("{base}/v1/records"))
                 .header("authorization", &auth)
                 .header("content-type", "application/json")
-                .send(body.as_bytes())
+                .send(body_for(&format!("load-{c}-{}", i % 20)).as_bytes())
                 .is_ok_and(|mut r| {
                     let ok = r.status().as_u16() == 201;
                     let _ = r.body_mut().read_to_vec();
