@@ -45,6 +45,26 @@ pub enum Code {
 }
 
 impl Code {
+    /// Every code, in the order of `docs/errors.md`.
+    pub const ALL: [Code; 16] = [
+        Code::InvalidBody,
+        Code::UnsupportedMediaType,
+        Code::BodyTooLarge,
+        Code::InvalidQuery,
+        Code::NotFound,
+        Code::InvalidPath,
+        Code::Unprocessable,
+        Code::Conflict,
+        Code::Refused,
+        Code::Unauthenticated,
+        Code::Forbidden,
+        Code::TooManyRequests,
+        Code::MethodNotAllowed,
+        Code::Gone,
+        Code::Unavailable,
+        Code::Internal,
+    ];
+
     /// Status, stable name and title.
     pub fn parts(self) -> (StatusCode, &'static str, &'static str) {
         match self {
@@ -202,5 +222,43 @@ impl IntoResponse for Problem {
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         res
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Code;
+
+    /// `Code::ALL` lists every code: a new variant fails to compile here until it is added.
+    fn listed(c: Code) -> bool {
+        match c {
+            Code::InvalidBody
+            | Code::UnsupportedMediaType
+            | Code::BodyTooLarge
+            | Code::InvalidQuery
+            | Code::NotFound
+            | Code::InvalidPath
+            | Code::Unprocessable
+            | Code::Conflict
+            | Code::Refused
+            | Code::Unauthenticated
+            | Code::Forbidden
+            | Code::TooManyRequests
+            | Code::MethodNotAllowed
+            | Code::Gone
+            | Code::Unavailable
+            | Code::Internal => Code::ALL.contains(&c),
+        }
+    }
+
+    #[test]
+    fn every_problem_type_is_documented_in_the_error_table() {
+        let doc = include_str!("../../../docs/errors.md");
+        for c in Code::ALL {
+            assert!(listed(c));
+            let (status, name, _) = c.parts();
+            let row = format!("| `{name}` | {} |", status.as_u16());
+            assert!(doc.contains(&row), "docs/errors.md lacks the row `{row}`");
+        }
     }
 }
