@@ -10,7 +10,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
 use regex_automata::meta::Regex;
-use regex_automata::{Anchored, Input};
+use regex_automata::{Anchored, Input, MatchKind, PatternSet};
 
 use crate::checks::{
     bsn_eleven_check, card_prefix_ok, digits_of, iban_length, iban_mod97, luhn, valid_date,
@@ -88,6 +88,9 @@ pub struct Scanner {
     union: Arc<Regex>,
     /// One automaton per kind, for candidates the union's choice did not validate.
     singles: Arc<Vec<Regex>>,
+    /// The union with all-matches semantics: which other kinds match at a failed
+    /// candidate's start, in one anchored pass instead of one search per kind.
+    starts: Arc<Regex>,
     kinds: Vec<Kind>,
 }
 
@@ -195,7 +198,11 @@ impl Default for Scanner {
     }
 }
 
-fn build(types: &BTreeSet<EntityType>) -> (Arc<Regex>, Arc<Vec<Regex>>, Vec<Kind>) {
+/// The compiled automata of a scanner: the union, one per kind, the all-matches union, and
+/// the kinds in pattern order.
+type Automata = (Arc<Regex>, Arc<Vec<Regex>>, Arc<Regex>, Vec<Kind>);
+
+fn build(types: &BTreeSet<EntityType>) -> Automata {
     let kinds: Vec<Kind> = PATTERNS
         .into_iter()
         .filter(|k| types.contains(&k.entity()))
@@ -206,26 +213,31 @@ fn build(types: &BTreeSet<EntityType>) -> (Arc<Regex>, Arc<Vec<Regex>>, Vec<Kind
     let config = Regex::config().hybrid_cache_capacity(32 << 20);
     // The patterns are constants of this file, covered by the unit tests below.
     let union = Regex::builder()
-        .configure(config)
+        .configure(config.clone())
+        .build_many(&patterns)
+        .expect("built-in PII patterns compile");
+    let starts = Regex::builder()
+        .configure(config.match_kind(MatchKind::All))
         .build_many(&patterns)
         .expect("built-in PII patterns compile");
     let singles = patterns
         .iter()
         .map(|p| Regex::new(p).expect("built-in PII pattern compiles"))
         .collect();
-    (Arc::new(union), Arc::new(singles), kinds)
+    (Arc::new(union), Arc::new(singles), Arc::new(starts), kinds)
 }
 
 impl Scanner {
     /// A scanner for every type with the default minimum score.
     pub fn new() -> Self {
         let types: BTreeSet<EntityType> = EntityType::ALL.into_iter().collect();
-        let (union, singles, kinds) = build(&types);
+        let (union, singles, starts, kinds) = build(&types);
         Scanner {
             types,
             min_score: DEFAULT_MIN_SCORE,
             union,
             singles,
+            starts,
             kinds,
         }
     }
@@ -238,7 +250,7 @@ impl Scanner {
         } else {
             set
         };
-        (self.union, self.singles, self.kinds) = build(&self.types);
+        (self.union, self.singles, self.starts, self.kinds) = build(&self.types);
         self
     }
 
@@ -267,6 +279,7 @@ impl Scanner {
             text
         };
         let mut out = Vec::new();
+        let mut others: Option<PatternSet> = None;
         if !self.kinds.is_empty() {
             for m in self.union.find_iter(text) {
                 let i = m.pattern().as_usize();
@@ -279,13 +292,16 @@ impl Scanner {
                     out.push(f);
                     continue;
                 }
-                // Offer the place to the other patterns, anchored at the same start.
-                for (j, re) in self.singles.iter().enumerate() {
+                // Offer the place to the other patterns that match at the same start.
+                let input = Input::new(text).range(m.start()..).anchored(Anchored::Yes);
+                let others = others.get_or_insert_with(|| PatternSet::new(self.kinds.len()));
+                others.clear();
+                self.starts.which_overlapping_matches(&input, others);
+                for j in others.iter().map(|p| p.as_usize()) {
                     if j == i {
                         continue;
                     }
-                    let input = Input::new(text).range(m.start()..).anchored(Anchored::Yes);
-                    let Some(m2) = re.search(&input) else {
+                    let Some(m2) = self.singles[j].search(&input) else {
                         continue;
                     };
                     let c2 = Cand {
