@@ -86,25 +86,36 @@ fn recall_set() -> Vec<Labelled> {
         .collect()
 }
 
-fn evaluate(set: &[Labelled]) -> BTreeMap<String, Counts> {
+/// Counts per type, and true and false positives per recognizer (a type such as PHONE has
+/// more than one; misses belong to no recognizer). The scanner looks for every type, as
+/// users run it; only findings of the `scored` types count.
+fn evaluate(set: &[Labelled], scored: &[EntityType]) -> BTreeMap<String, Counts> {
     let scanner = Scanner::new();
     let mut counts: BTreeMap<String, Counts> = BTreeMap::new();
+    let mut by_recognizer: BTreeMap<&'static str, Counts> = BTreeMap::new();
     for (text, gold) in set {
         let mut matched = vec![false; gold.len()];
-        for f in scanner.scan(text) {
+        for f in scanner
+            .scan(text)
+            .into_iter()
+            .filter(|f| scored.contains(&f.entity))
+        {
             let t = f.entity.as_str().to_string();
             let hit = gold
                 .iter()
                 .enumerate()
                 .position(|(i, g)| !matched[i] && g.0 == t && f.start < g.2 && g.1 < f.end);
             let c = counts.entry(t).or_default();
+            let r = by_recognizer.entry(f.recognizer).or_default();
             match hit {
                 Some(i) => {
                     matched[i] = true;
                     c.tp += 1;
+                    r.tp += 1;
                 }
                 None => {
                     c.fp += 1;
+                    r.fp += 1;
                     eprintln!("  fp {}: {:?} in {text:?}", f.entity, &text[f.start..f.end]);
                 }
             }
@@ -115,6 +126,14 @@ fn evaluate(set: &[Labelled]) -> BTreeMap<String, Counts> {
                 eprintln!("  fn {}: {:?} in {text:?}", g.0, &text[g.1..g.2]);
             }
         }
+    }
+    for (name, c) in &by_recognizer {
+        eprintln!(
+            "  recognizer {name:<28} tp {:>4} fp {:>4}  P {:.3}",
+            c.tp,
+            c.fp,
+            c.precision()
+        );
     }
     counts
 }
@@ -148,7 +167,7 @@ fn below_floor(
 
 #[test]
 fn f1_on_the_labelled_corpus_is_at_least_0_9_per_type_and_0_8_for_names() {
-    let counts = evaluate(&corpus());
+    let counts = evaluate(&corpus(), &EntityType::ALL);
     let failures = below_floor(&counts, &EntityType::ALL, |t| {
         if t == EntityType::Person { 0.8 } else { 0.9 }
     });
@@ -157,12 +176,12 @@ fn f1_on_the_labelled_corpus_is_at_least_0_9_per_type_and_0_8_for_names() {
 
 #[test]
 fn us_and_international_phones_postcodes_in_sentences_and_plates_without_dashes_reach_f1_0_9() {
-    let counts = evaluate(&recall_set());
     let kinds = [
         EntityType::Phone,
         EntityType::PostcodeNl,
         EntityType::LicensePlateNl,
     ];
+    let counts = evaluate(&recall_set(), &kinds);
     let failures = below_floor(&counts, &kinds, |_| 0.9);
     assert!(failures.is_empty(), "{failures:?}");
 }
