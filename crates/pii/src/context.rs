@@ -16,6 +16,18 @@ pub(crate) fn before(text: &str, start: usize) -> String {
     window.to_ascii_lowercase()
 }
 
+/// The text just after `end`, lower-cased (ASCII), cut on a char boundary and at the end of
+/// the line.
+pub(crate) fn after(text: &str, end: usize) -> String {
+    let mut to = (end + BEFORE).min(text.len());
+    while !text.is_char_boundary(to) {
+        to -= 1;
+    }
+    let window = &text[end..to];
+    let window = window.find('\n').map_or(window, |i| &window[..i]);
+    window.to_ascii_lowercase()
+}
+
 /// True when `window` holds any of `words` (already lower-case).
 pub(crate) fn has_any(window: &str, words: &[&str]) -> bool {
     // Windows are a few dozen bytes: find each word's first byte with memchr and compare
@@ -105,8 +117,110 @@ pub(crate) const POSTCODE: &[&str] = &[
     "singel",
     "street",
 ];
+/// Words right before a postcode that say a place follows ("verzonden naar 1234 AB").
+pub(crate) const PLACE_WORDS: &[&str] = &[
+    "naar", "in", "te", "uit", "bij", "op", "rond", "nabij", "to", "at", "from", "near", "into",
+];
+/// Two capitals that after four digits are mostly a unit, a time of day, a company form, a
+/// country or a release name (`2048 MB`, `1130 AM`, `2000 BV`, `2024 NL`, `3141 RC`).
+pub(crate) const NOT_POSTCODE_LETTERS: &[&str] = &[
+    "KB", "MB", "GB", "TB", "PB", "KG", "MG", "ML", "CL", "DL", "CM", "MM", "KM", "KW", "MW", "GW",
+    "KV", "HP", "PK", "PX", "DB", "HZ", "AM", "PM", "BV", "NV", "CV", "NL", "BE", "DE", "LU", "FR",
+    "ES", "IT", "PL", "AT", "CH", "DK", "SE", "GB", "US", "UK", "EU", "RC", "LT", "SP", "HD", "TI",
+    "GT", "XL", "XS", "TV", "PC", "CD",
+];
+/// Words that make a postcode-shaped code a reference, a version or an article. Narrower
+/// than [`NEGATIVE`]: parcels and orders are sent to postcodes.
+pub(crate) const NOT_POSTCODE: &[&str] = &[
+    "ordernummer",
+    "order no",
+    "order number",
+    "bestelnummer",
+    "factuur",
+    "invoice",
+    "artikel",
+    "article",
+    "sku",
+    "versie",
+    "version",
+    "build",
+    "release",
+    "firmware",
+    "referentie",
+    "reference",
+    "ref ",
+    "ref.",
+    "ref:",
+    "serial",
+    "serienummer",
+    "ticket",
+    "model",
+];
+/// Capitalized weekdays and months: after a postcode-shaped code they are no city.
+pub(crate) fn is_calendar_word(w: &str) -> bool {
+    const WORDS: &[&str] = &[
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+        "maandag",
+        "dinsdag",
+        "woensdag",
+        "donderdag",
+        "vrijdag",
+        "zaterdag",
+        "zondag",
+        "january",
+        "february",
+        "march",
+        "april",
+        "may",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+        "januari",
+        "februari",
+        "maart",
+        "mei",
+        "juni",
+        "juli",
+        "augustus",
+        "oktober",
+    ];
+    WORDS.iter().any(|m| m.eq_ignore_ascii_case(w))
+}
 pub(crate) const PLATE: &[&str] = &[
     "kenteken", "plate", "licence", "license", "auto", "car ", "voertuig", "vehicle", "wagen",
+];
+/// Vehicle words that vouch for a plate written without dashes, before or after it. Narrower
+/// than [`PLATE`]: "auto" alone would also match "autorisatiecode".
+pub(crate) const VEHICLE: &[&str] = &[
+    "kenteken",
+    "nummerbord",
+    "plate",
+    "voertuig",
+    "vehicle",
+    "auto ",
+    "auto's",
+    "car ",
+    "rdw",
+    "apk",
+    "parkeer",
+    "parking",
+    "towed",
+    "gesleept",
+];
+/// Words that make a six-character code an id rather than a plate written without dashes.
+pub(crate) const NOT_PLATE: &[&str] = &[
+    "code", "model", "type", "token", "sessie", "session", "voucher", "coupon", "promo", " id",
+    "id:", "id=", "hash", "kleur", "color", "colour",
 ];
 pub(crate) const VIN: &[&str] = &[
     "vin",
@@ -198,6 +312,8 @@ pub(crate) const NEGATIVE: &[&str] = &[
     "pakket",
     "parcel",
     "product",
+    "part no",
+    "part number",
 ];
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
 use regex_automata::meta::Regex;
-use regex_automata::{Anchored, Input};
+use regex_automata::{Anchored, Input, MatchKind, PatternSet};
 
 use crate::checks::{
     bsn_eleven_check, card_prefix_ok, digits_of, iban_length, iban_mod97, luhn, valid_date,
@@ -26,7 +26,13 @@ pub const DEFAULT_MIN_SCORE: f32 = 0.5;
 const EMAIL_RE: &str = r"(?i-u)[a-z0-9][a-z0-9._%+\-]*(?:@|%40)[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?)*\.[a-z]{2,24}\b";
 const URL_RE: &str = r#"(?i-u:\b(?:https?://|www\.))[^\s<>"'`]+"#;
 const IBAN_RE: &str = r"(?-u:\b)[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,32}";
-const PHONE_RE: &str = r"(?:\+|(?-u:\b)00|\(?(?-u:\b)0)[0-9][0-9()\-. ]{6,22}[0-9](?-u:\b)";
+/// Numbers written from `+`, `(+`, `00` or a national `0`: Dutch and international forms.
+const PHONE_RE: &str = r"(?:\(?\+|(?-u:\b)00|\(?(?-u:\b)0)[0-9][0-9()\-. ]{6,22}[0-9](?-u:\b)";
+/// North American national forms: an optional trunk `1`, a three-digit area code (in
+/// parentheses or followed by a separator), a three-digit exchange and four digits:
+/// `(212) 555-0147`, `212-555-0147`, `212.555.0147`, `1-303-555-0199`, `1 (720) 555-0175`.
+/// Ten digits without separators are not proposed: they are too often order numbers.
+const NANP_RE: &str = r"(?-u:(?:\b1[ .\-]?)?(?:\([2-9][0-9]{2}\) ?|\b[2-9][0-9]{2}[ .\-])[2-9][0-9]{2}[ .\-][0-9]{4}\b)";
 const CARD_RE: &str = r"(?-u:\b)[0-9]{4}(?:[ \-]?[0-9]){9,20}(?-u:\b)";
 const BSN_RE: &str =
     r"(?-u:\b)(?:[0-9]{9}|[0-9]{4}\.[0-9]{2}\.[0-9]{3}|[0-9]{3} [0-9]{3} [0-9]{3})(?-u:\b)";
@@ -40,14 +46,22 @@ const DOB_RE: &str = r"(?i-u:\b(?:[0-9]{1,2}[\-/.][0-9]{1,2}[\-/.](?:19|20)[0-9]
 /// Letters used on Dutch plates: no vowels, and not C, Q or Y.
 const PL: &str = "[BDFGHJKLMNPRSTVWXZ]";
 
+/// The official side codes 1–14 (RDW), L = letter, D = digit.
+const SIDECODES: [&str; 14] = [
+    "LL-DD-DD", "DD-DD-LL", "DD-LL-DD", "LL-DD-LL", "LL-LL-DD", "DD-LL-LL", "DD-LLL-D", "D-LLL-DD",
+    "LL-DDD-L", "L-DDD-LL", "LLL-DD-L", "L-DD-LLL", "D-LL-DDD", "DDD-LL-D",
+];
+
+/// Plates as written on the plate (`12-BDF-3`, every side code) and without dashes
+/// (`GZ412T`, side codes 3–14). Side codes 1 and 2 are not proposed without dashes:
+/// `KL1685` is a flight number and `1234BD` a postcode far more often than a plate of the
+/// 1950s or 1960s.
 fn plate_re() -> String {
-    // The official side codes 1–14 (RDW), L = letter, D = digit.
-    let codes = [
-        "LL-DD-DD", "DD-DD-LL", "DD-LL-DD", "LL-DD-LL", "LL-LL-DD", "DD-LL-LL", "DD-LLL-D",
-        "D-LLL-DD", "LL-DDD-L", "L-DDD-LL", "LLL-DD-L", "L-DD-LLL", "D-LL-DDD", "DDD-LL-D",
-    ];
-    let alts: Vec<String> = codes
+    let compact = SIDECODES[2..].iter().map(|c| c.replace('-', ""));
+    let alts: Vec<String> = SIDECODES
         .iter()
+        .map(|c| c.to_string())
+        .chain(compact)
         .map(|c| {
             c.chars()
                 .map(|ch| match ch {
@@ -74,6 +88,9 @@ pub struct Scanner {
     union: Arc<Regex>,
     /// One automaton per kind, for candidates the union's choice did not validate.
     singles: Arc<Vec<Regex>>,
+    /// The union with all-matches semantics: which other kinds match at a failed
+    /// candidate's start, in one anchored pass instead of one search per kind.
+    starts: Arc<Regex>,
     kinds: Vec<Kind>,
 }
 
@@ -86,6 +103,7 @@ enum Kind {
     Ipv6,
     Dob,
     Phone,
+    PhoneNanp,
     Card,
     Bsn,
     Kvk,
@@ -103,7 +121,7 @@ impl Kind {
             Kind::Iban => EntityType::Iban,
             Kind::Ipv6 | Kind::Ipv4 => EntityType::IpAddress,
             Kind::Dob => EntityType::DateOfBirth,
-            Kind::Phone => EntityType::Phone,
+            Kind::Phone | Kind::PhoneNanp => EntityType::Phone,
             Kind::Card => EntityType::CreditCard,
             Kind::Bsn => EntityType::Bsn,
             Kind::Kvk => EntityType::Kvk,
@@ -121,6 +139,7 @@ impl Kind {
             Kind::Ipv6 => IPV6_RE.to_string(),
             Kind::Dob => DOB_RE.to_string(),
             Kind::Phone => PHONE_RE.to_string(),
+            Kind::PhoneNanp => NANP_RE.to_string(),
             Kind::Card => CARD_RE.to_string(),
             Kind::Bsn => BSN_RE.to_string(),
             Kind::Kvk => KVK_RE.to_string(),
@@ -136,7 +155,7 @@ impl Kind {
 /// Dates and BSNs come before phone numbers ("02-03-1985", "012345672"), cards before
 /// VINs (17 digits). A candidate that fails validation is offered to the other patterns
 /// at the same place (an IBAN-shaped VIN).
-const PATTERNS: [Kind; 13] = [
+const PATTERNS: [Kind; 14] = [
     Kind::Email,
     Kind::Url,
     Kind::Iban,
@@ -144,6 +163,7 @@ const PATTERNS: [Kind; 13] = [
     Kind::Dob,
     Kind::Bsn,
     Kind::Phone,
+    Kind::PhoneNanp,
     Kind::Card,
     Kind::Kvk,
     Kind::Ipv4,
@@ -178,7 +198,11 @@ impl Default for Scanner {
     }
 }
 
-fn build(types: &BTreeSet<EntityType>) -> (Arc<Regex>, Arc<Vec<Regex>>, Vec<Kind>) {
+/// The compiled automata of a scanner: the union, one per kind, the all-matches union, and
+/// the kinds in pattern order.
+type Automata = (Arc<Regex>, Arc<Vec<Regex>>, Arc<Regex>, Vec<Kind>);
+
+fn build(types: &BTreeSet<EntityType>) -> Automata {
     let kinds: Vec<Kind> = PATTERNS
         .into_iter()
         .filter(|k| types.contains(&k.entity()))
@@ -189,26 +213,31 @@ fn build(types: &BTreeSet<EntityType>) -> (Arc<Regex>, Arc<Vec<Regex>>, Vec<Kind
     let config = Regex::config().hybrid_cache_capacity(32 << 20);
     // The patterns are constants of this file, covered by the unit tests below.
     let union = Regex::builder()
-        .configure(config)
+        .configure(config.clone())
+        .build_many(&patterns)
+        .expect("built-in PII patterns compile");
+    let starts = Regex::builder()
+        .configure(config.match_kind(MatchKind::All))
         .build_many(&patterns)
         .expect("built-in PII patterns compile");
     let singles = patterns
         .iter()
         .map(|p| Regex::new(p).expect("built-in PII pattern compiles"))
         .collect();
-    (Arc::new(union), Arc::new(singles), kinds)
+    (Arc::new(union), Arc::new(singles), Arc::new(starts), kinds)
 }
 
 impl Scanner {
     /// A scanner for every type with the default minimum score.
     pub fn new() -> Self {
         let types: BTreeSet<EntityType> = EntityType::ALL.into_iter().collect();
-        let (union, singles, kinds) = build(&types);
+        let (union, singles, starts, kinds) = build(&types);
         Scanner {
             types,
             min_score: DEFAULT_MIN_SCORE,
             union,
             singles,
+            starts,
             kinds,
         }
     }
@@ -221,7 +250,7 @@ impl Scanner {
         } else {
             set
         };
-        (self.union, self.singles, self.kinds) = build(&self.types);
+        (self.union, self.singles, self.starts, self.kinds) = build(&self.types);
         self
     }
 
@@ -250,6 +279,7 @@ impl Scanner {
             text
         };
         let mut out = Vec::new();
+        let mut others: Option<PatternSet> = None;
         if !self.kinds.is_empty() {
             for m in self.union.find_iter(text) {
                 let i = m.pattern().as_usize();
@@ -262,13 +292,16 @@ impl Scanner {
                     out.push(f);
                     continue;
                 }
-                // Offer the place to the other patterns, anchored at the same start.
-                for (j, re) in self.singles.iter().enumerate() {
+                // Offer the place to the other patterns that match at the same start.
+                let input = Input::new(text).range(m.start()..).anchored(Anchored::Yes);
+                let others = others.get_or_insert_with(|| PatternSet::new(self.kinds.len()));
+                others.clear();
+                self.starts.which_overlapping_matches(&input, others);
+                for j in others.iter().map(|p| p.as_usize()) {
                     if j == i {
                         continue;
                     }
-                    let input = Input::new(text).range(m.start()..).anchored(Anchored::Yes);
-                    let Some(m2) = re.search(&input) else {
+                    let Some(m2) = self.singles[j].search(&input) else {
                         continue;
                     };
                     let c2 = Cand {
@@ -381,6 +414,51 @@ impl Scanner {
             end,
             score.min(1.0),
             "phone_nl_e164",
+        ))
+    }
+
+    /// North American numbers in national form (see [`NANP_RE`]). The area code and the
+    /// exchange follow the numbering plan (no N11 service codes); dots are not mixed with
+    /// other separators; a number glued to an identifier (`INV-303-555-0199`,
+    /// `#415-555-2671`, `646-555-0131-B`, `…-0199/2`) is not one, nor is one after an
+    /// order, invoice or ticket word.
+    fn nanp_phones(text: &str, m: Cand<'_>) -> Option<Finding> {
+        let b = text.as_bytes();
+        let prev = b[..m.start()].last().copied();
+        if prev.is_some_and(|p| p.is_ascii_alphanumeric() || b"_-/.#+@$".contains(&p))
+            || continues_identifier(b, m.end())
+        {
+            return None;
+        }
+        let s = m.as_str();
+        let digits = digits_of(s);
+        let national = if digits.len() == 11 {
+            &digits[1..]
+        } else {
+            &digits[..]
+        };
+        let n11 = |d: &[u8]| d[1] == 1 && d[2] == 1;
+        if national.len() != 10 || n11(&national[..3]) || n11(&national[3..6]) {
+            return None;
+        }
+        let seps: BTreeSet<u8> = s.bytes().filter(|c| b" .-".contains(c)).collect();
+        if seps.contains(&b'.') && seps.len() > 1 {
+            return None;
+        }
+        let before = context::before(text, m.start());
+        let score: f32 = if has_any(&before, context::NEGATIVE) {
+            0.35
+        } else if has_any(&before, context::PHONE) {
+            0.85
+        } else {
+            0.7
+        };
+        Some(finding(
+            EntityType::Phone,
+            m.start(),
+            m.end(),
+            score,
+            "phone_nanp",
         ))
     }
 
@@ -504,24 +582,80 @@ impl Scanner {
         Some(finding(EntityType::IpAddress, m.start(), end, 0.85, "ipv6"))
     }
 
+    /// Dutch postcodes, `1234 AB` or `1234AB` (never SA, SD or SS), also after `NL-`.
+    ///
+    /// Found on their own when written with the space, or with evidence when written
+    /// together: a city after it, an address word or a comma before it, or a place word
+    /// right before it ("verzonden naar", "shipped to"). Not found when glued to an
+    /// identifier (`KB-1187`, `RK/22`), after a product or series code in capitals
+    /// (`GTX 1080 TI`), after an order, version or build word, or when the letters are a
+    /// unit, a country or a company form (`2048 MB`, `2024 NL`, `2000 BV`) unless a city
+    /// or an address word vouches for it.
     fn postcodes(text: &str, m: Cand<'_>) -> Option<Finding> {
-        let letters = &m.as_str()[m.as_str().len() - 2..];
-        if matches!(letters, "SA" | "SD" | "SS") || preceded_by_digit_or_dot(text, m.start()) {
+        let s = m.as_str();
+        let letters = &s[s.len() - 2..];
+        if matches!(letters, "SA" | "SD" | "SS") {
             return None;
         }
-        let mut score: f32 = 0.45;
+        let b = text.as_bytes();
+        let head = &text[..m.start()];
+        let glued_before = head
+            .bytes()
+            .next_back()
+            .is_some_and(|p| b"-_/.#@".contains(&p));
+        // "12:1234 AB" is part of a time or a counter.
+        let after_digit_colon =
+            head.ends_with(':') && head[..head.len() - 1].ends_with(|c: char| c.is_ascii_digit());
+        if (glued_before && !head.ends_with("NL-"))
+            || after_digit_colon
+            || preceded_by_digit_or_dot(text, m.start())
+            || continues_identifier(b, m.end())
+        {
+            return None;
+        }
+        let spaced = s.len() == 7;
+        let mut score: f32 = if spaced { 0.55 } else { 0.45 };
         let rest = &text[m.end()..];
-        let city = rest
-            .strip_prefix(' ')
+        // "1234 AB Amsterdam", "1234AB  Amsterdam", "1234 AB (Amsterdam)".
+        let next_word = rest
+            .strip_prefix(" (")
+            .or_else(|| rest.strip_prefix(' '))
             .or_else(|| rest.strip_prefix("  "))
-            .and_then(|r| r.chars().next())
-            .is_some_and(char::is_uppercase);
+            .map(|r| r.split([' ', ',', '.', ')']).next().unwrap_or(""));
+        let city = next_word.is_some_and(|w| {
+            w.chars().next().is_some_and(char::is_uppercase) && !context::is_calendar_word(w)
+        });
         if city {
             score += 0.3;
         }
         let before = context::before(text, m.start());
         if has_any(&before, context::POSTCODE) || before.trim_end().ends_with(',') {
             score += 0.3;
+        }
+        let word_before = head.strip_suffix(' ').map(|h| {
+            let from = h.rfind([' ', '\t', '(', '"', ':']).map_or(0, |i| i + 1);
+            &h[from..]
+        });
+        if let Some(w) = word_before {
+            if context::PLACE_WORDS
+                .iter()
+                .any(|p| p.eq_ignore_ascii_case(w))
+            {
+                score += 0.15;
+            }
+            let code = w.len() >= 2
+                && w.bytes().any(|c| c.is_ascii_uppercase())
+                && w.bytes()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+            if code && w != "NL" {
+                score -= 0.3;
+            }
+        }
+        if context::NOT_POSTCODE_LETTERS.contains(&letters) {
+            score -= 0.3;
+        }
+        if has_any(&before, context::NOT_POSTCODE) {
+            score -= 0.35;
         }
         Some(finding(
             EntityType::PostcodeNl,
@@ -532,7 +666,14 @@ impl Scanner {
         ))
     }
 
+    /// Dutch plates by RDW side code, with plate letters only (no vowels, C, Q or Y).
+    /// With dashes they are found on their own; without dashes (`GZ412T`) they look like
+    /// any code or id, so they need a vehicle word before or after them ("kenteken",
+    /// "plate", "voertuig", "geparkeerd", …) and no code, order or id word before them.
     fn plates(text: &str, m: Cand<'_>) -> Option<Finding> {
+        if !m.as_str().contains('-') {
+            return Self::compact_plates(text, m);
+        }
         let prev = text[..m.start()].bytes().next_back();
         let next = text[m.end()..].bytes().next();
         if prev.is_some_and(|b| b == b'-' || b == b'/')
@@ -553,6 +694,32 @@ impl Scanner {
             m.start(),
             m.end(),
             score,
+            "license_plate_nl_sidecode",
+        ))
+    }
+
+    fn compact_plates(text: &str, m: Cand<'_>) -> Option<Finding> {
+        let b = text.as_bytes();
+        let prev = b[..m.start()].last().copied();
+        if prev.is_some_and(|p| b"-_/.#@\\".contains(&p)) || continues_identifier(b, m.end()) {
+            return None;
+        }
+        let before = context::before(text, m.start());
+        // "bestelbus met kenteken …": a plate word outweighs an order word.
+        let named = has_any(&before, &["kenteken", "nummerbord", "plate"]);
+        if (has_any(&before, context::NEGATIVE) && !named) || has_any(&before, context::NOT_PLATE) {
+            return None;
+        }
+        let vehicle = has_any(&before, context::VEHICLE)
+            || has_any(&context::after(text, m.end()), context::VEHICLE);
+        if !vehicle {
+            return None;
+        }
+        Some(finding(
+            EntityType::LicensePlateNl,
+            m.start(),
+            m.end(),
+            0.85,
             "license_plate_nl_sidecode",
         ))
     }
@@ -710,6 +877,7 @@ fn validate(kind: Kind, text: &str, c: Cand<'_>) -> Option<Finding> {
         Kind::Ipv6 => Scanner::ipv6s(text, c),
         Kind::Dob => Scanner::dobs(text, c),
         Kind::Phone => Scanner::phones(text, c),
+        Kind::PhoneNanp => Scanner::nanp_phones(text, c),
         Kind::Card => Scanner::cards(text, c),
         Kind::Bsn => Scanner::bsns(text, c),
         Kind::Kvk => Scanner::kvks(text, c),
@@ -929,6 +1097,8 @@ fn phone_kind(c: &str) -> Option<f32> {
     if c.matches('(').count() != c.matches(')').count() {
         return None;
     }
+    // "(+31) 6 1234 5678": the country code in parentheses.
+    let c = c.strip_prefix("(+").map_or(c, |_| &c[1..]);
     if let Some(rest) = c.strip_prefix('+').or_else(|| c.strip_prefix("00")) {
         let rest_digits = digits_of(rest);
         if rest_digits.first() == Some(&0) {
@@ -980,6 +1150,19 @@ fn preceded_by_digit_or_dot(text: &str, start: usize) -> bool {
     let p = b[start - 1];
     p.is_ascii_digit()
         || (matches!(p, b'.' | b',' | b'-' | b'/') && start >= 2 && b[start - 2].is_ascii_digit())
+}
+
+/// True when the bytes at `end` carry on an identifier: `-`, `_`, `/` or `@` and more, or a
+/// dot or comma followed by a letter or digit (`…-0199/2`, `KB-1187`, `555-0131-B`).
+/// A full stop or comma ending a sentence does not count.
+fn continues_identifier(b: &[u8], end: usize) -> bool {
+    let next = b.get(end).copied();
+    let after = b.get(end + 1).copied();
+    match next {
+        Some(b'-' | b'_' | b'/' | b'@') => after.is_some_and(|c| c.is_ascii_alphanumeric()),
+        Some(b'.' | b',') => after.is_some_and(|c| c.is_ascii_alphanumeric()),
+        _ => false,
+    }
 }
 
 fn followed_by_digit_group(text: &str, end: usize) -> bool {
@@ -1222,6 +1405,33 @@ mod tests {
     }
 
     #[test]
+    fn north_american_national_numbers_are_found() {
+        one(
+            "call (212) 555-0147 today",
+            EntityType::Phone,
+            "(212) 555-0147",
+        );
+        one("from 1-303-555-0199.", EntityType::Phone, "1-303-555-0199");
+        one("text 212.555.0147", EntityType::Phone, "212.555.0147");
+        one("+1 212 555 0147", EntityType::Phone, "+1 212 555 0147");
+        one(
+            "op (+31) 6 4123 5678",
+            EntityType::Phone,
+            "(+31) 6 4123 5678",
+        );
+    }
+
+    #[test]
+    fn north_american_look_alikes_are_not_phone_numbers() {
+        none_of("Order 212-555-0147 shipped", EntityType::Phone);
+        none_of("invoice INV-303-555-0199", EntityType::Phone);
+        none_of("serial 646-555-0131-B", EntityType::Phone);
+        none_of("claim 1-303-555-0199/2", EntityType::Phone);
+        none_of("dial 911-555-0147 or 212-411-0147", EntityType::Phone);
+        none_of("EUR 1.212.555,01", EntityType::Phone);
+    }
+
+    #[test]
     fn url_encoded_email_addresses_are_found() {
         one(
             "GET /profile?email=anna%40example.nl HTTP/1.1",
@@ -1314,6 +1524,43 @@ mod tests {
             EntityType::Vin,
             "1M8GDM9AXKP042788",
         );
+    }
+
+    #[test]
+    fn postcodes_in_ordinary_sentences_are_found() {
+        one("verzonden naar 3512 JE.", EntityType::PostcodeNl, "3512 JE");
+        one("7511JK Enschede", EntityType::PostcodeNl, "7511JK");
+        one("shipped to 9711LM today", EntityType::PostcodeNl, "9711LM");
+        one("to NL-1000 AP Amsterdam", EntityType::PostcodeNl, "1000 AP");
+        one("Bestemming: 3824 MJ", EntityType::PostcodeNl, "3824 MJ");
+    }
+
+    #[test]
+    fn postcode_look_alikes_are_not_postcodes() {
+        none_of("Ordernummer 2024 KB-1187", EntityType::PostcodeNl);
+        none_of("nog 2048 MB vrij", EntityType::PostcodeNl);
+        none_of("moved to 1130 AM Friday", EntityType::PostcodeNl);
+        none_of("GTX 1080 TI", EntityType::PostcodeNl);
+        none_of("versie 2024 LT", EntityType::PostcodeNl);
+        none_of("referentie 1988 RK/22", EntityType::PostcodeNl);
+        none_of("in 2025 NL-breed", EntityType::PostcodeNl);
+        none_of("tijdstip 12:1234 AB", EntityType::PostcodeNl);
+        none_of("1234 SA Amsterdam", EntityType::PostcodeNl);
+    }
+
+    #[test]
+    fn plates_without_dashes_need_a_vehicle_word_and_no_code_word() {
+        one("kenteken GZ412T", EntityType::LicensePlateNl, "GZ412T");
+        one(
+            "SJ490N stond fout geparkeerd",
+            EntityType::LicensePlateNl,
+            "SJ490N",
+        );
+        none_of("token GZ412T", EntityType::LicensePlateNl);
+        none_of("Autorisatiecode GH34KL", EntityType::LicensePlateNl);
+        none_of("kleur #DB12FF voor de auto ", EntityType::LicensePlateNl);
+        none_of("vlucht KL1685 per auto ", EntityType::LicensePlateNl);
+        none_of("kenteken AB12CD", EntityType::LicensePlateNl);
     }
 
     #[test]
