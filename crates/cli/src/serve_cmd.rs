@@ -143,8 +143,8 @@ pub fn serve(args: ServeArgs) -> ExitCode {
                 println!("  app key (tenant demo):  {}", d.app);
                 println!("  dpo key (tenant demo):  {}", d.dpo);
                 println!("  admin key:              {}", d.admin);
-                println!("  try: curl -H 'Authorization: Bearer {}' http://{addr}/v1/subjects/jan@example.nl/records", d.app);
                 println!("  the demo database from the command line: custos key list {}", d.flags);
+                println!("  try: curl -H 'Authorization: Bearer {}' http://{addr}/v1/subjects/jan@example.nl/records", d.app);
             }
         },
         custos_server::shutdown_signal(),

@@ -35,7 +35,7 @@ fn the_demo_server_prints_a_working_key_and_logs_no_personal_data() {
             app_key = Some(k.trim().to_owned());
         }
         printed.push_str(&line);
-        if line.contains("custos key list") {
+        if line.contains("try: curl") {
             break;
         }
     }
