@@ -617,8 +617,14 @@ mod tests {
     #[test]
     fn the_first_admin_key_is_bootstrapped_once_and_keys_list_without_secrets() {
         both(|a| {
-            let first = a.bootstrap_admin("first admin", now()).unwrap().expect("issued");
-            assert_eq!(a.authenticate(&first.key).unwrap().unwrap().role, Role::Admin);
+            let first = a
+                .bootstrap_admin("first admin", now())
+                .unwrap()
+                .expect("issued");
+            assert_eq!(
+                a.authenticate(&first.key).unwrap().unwrap().role,
+                Role::Admin
+            );
             assert!(a.bootstrap_admin("again", now()).unwrap().is_none());
             a.create_tenant("acme", "Acme", now()).unwrap();
             let approver = a
@@ -636,7 +642,9 @@ mod tests {
             assert!(a.revoke(None, &first.id, now()).unwrap());
             assert!(a.key(&first.id).unwrap().unwrap().revoked_at.is_some());
             assert!(
-                a.bootstrap_admin("after revocation", now()).unwrap().is_some(),
+                a.bootstrap_admin("after revocation", now())
+                    .unwrap()
+                    .is_some(),
                 "with every admin key revoked, the bootstrap issues a new one"
             );
         });

@@ -265,8 +265,7 @@ fn tenant_create(a: TenantCreateArgs) -> Result<(), Failure> {
     access
         .create_tenant(&a.id, &a.name, jiff::Timestamp::now())
         .map_err(|e| Failure::Refused(e.to_string()))?;
-    audit(&vault, Some(&a.id), "tenant.create", serde_json::json!({}))
-        .map_err(Failure::Refused)?;
+    audit(&vault, Some(&a.id), "tenant.create", serde_json::json!({})).map_err(Failure::Refused)?;
     println!(
         "created tenant `{}`; issue its keys with `custos key issue --tenant {} --role app --label …`",
         a.id, a.id

@@ -80,10 +80,7 @@ pub struct PolicyGate {
 
 /// Checks the policy as `custos check` does and holds its findings of severity error against
 /// the configuration's `[[accept_finding]]` entries (a code, and optionally a line).
-pub fn policy_gate(
-    accepted: &[config::AcceptedFinding],
-    loaded: &Loaded,
-) -> PolicyGate {
+pub fn policy_gate(accepted: &[config::AcceptedFinding], loaded: &Loaded) -> PolicyGate {
     let mut gate = PolicyGate::default();
     for d in custos_policy::check::check(loaded) {
         if d.severity != custos_policy::Severity::Error {

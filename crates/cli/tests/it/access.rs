@@ -126,7 +126,11 @@ fn call(method: &str, url: &str, key: &str, body: Option<serde_json::Value>) -> 
             .post(url)
             .header("authorization", &auth)
             .header("content-type", "application/json")
-            .send(b.unwrap_or_else(|| serde_json::json!({})).to_string().as_bytes()),
+            .send(
+                b.unwrap_or_else(|| serde_json::json!({}))
+                    .to_string()
+                    .as_bytes(),
+            ),
         (m, _) => panic!("method {m}"),
     }
     .expect("the server answers");

@@ -48,7 +48,10 @@ fn the_demo_server_prints_a_working_key_and_logs_no_personal_data() {
     // The printed flags reach the demo's database from the command line.
     let flags = printed
         .lines()
-        .find_map(|l| l.split_once("custos key list ").map(|(_, f)| f.trim().to_owned()))
+        .find_map(|l| {
+            l.split_once("custos key list ")
+                .map(|(_, f)| f.trim().to_owned())
+        })
         .unwrap_or_else(|| panic!("no command-line flags printed:\n{printed}"));
     let listed = Command::new(env!("CARGO_BIN_EXE_custos"))
         .args(["key", "list"])
@@ -190,7 +193,9 @@ fn serve_exit(dir: &std::path::Path, config: &std::path::Path) -> Option<(i32, S
         .env_remove("CUSTOS_MASTER_KEY")
         .env_remove("CUSTOS_POLICY")
         .stdout(Stdio::null())
-        .stderr(Stdio::from(std::fs::File::create(dir.join("err.log")).unwrap()))
+        .stderr(Stdio::from(
+            std::fs::File::create(dir.join("err.log")).unwrap(),
+        ))
         .spawn()
         .unwrap();
     let start = std::time::Instant::now();
@@ -211,7 +216,10 @@ fn serve_refuses_a_policy_with_an_error_finding_and_names_its_code_and_place() {
     let s = crate::scratch::Scratch::new("serve-gate");
     let lax = policies(&s.dir);
     let config = s.dir.join("custos.toml");
-    for accepted_elsewhere in ["", "[[accept_finding]]\ncode = \"C101\"\nreason = \"x\"\nline = 99\n"] {
+    for accepted_elsewhere in [
+        "",
+        "[[accept_finding]]\ncode = \"C101\"\nreason = \"x\"\nline = 99\n",
+    ] {
         std::fs::write(
             &config,
             format!(
@@ -225,7 +233,10 @@ fn serve_refuses_a_policy_with_an_error_finding_and_names_its_code_and_place() {
         assert_eq!(code, 2, "{err}");
         assert!(err.contains("error[C101]"), "{err}");
         assert!(err.contains("lax.toml:13:6"), "{err}");
-        assert!(err.contains("[[accept_finding]]"), "says how to accept it: {err}");
+        assert!(
+            err.contains("[[accept_finding]]"),
+            "says how to accept it: {err}"
+        );
     }
 }
 
@@ -244,7 +255,9 @@ fn serve_runs_a_policy_with_an_accepted_finding_and_readyz_lists_it_with_the_rea
     )
     .unwrap();
     let server = crate::access::serve(&s.dir, &config, "serve.log");
-    let mut r = ureq::get(&format!("{}/readyz", server.base)).call().unwrap();
+    let mut r = ureq::get(&format!("{}/readyz", server.base))
+        .call()
+        .unwrap();
     let ready: serde_json::Value =
         serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap();
     let accepted = &ready["accepted_findings"];
@@ -252,7 +265,10 @@ fn serve_runs_a_policy_with_an_accepted_finding_and_readyz_lists_it_with_the_rea
     assert_eq!(accepted[0]["code"], "C101", "{ready}");
     assert_eq!(accepted[0]["reason"], reason, "{ready}");
     assert!(
-        accepted[0]["at"].as_str().unwrap_or_default().ends_with("lax.toml:13:6"),
+        accepted[0]["at"]
+            .as_str()
+            .unwrap_or_default()
+            .ends_with("lax.toml:13:6"),
         "{ready}"
     );
     drop(server);
