@@ -130,6 +130,14 @@ pub fn serve(args: ServeArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // A real installation started without `custos init` has no way in yet: say how to get one.
+    let no_admin = !demo
+        && backend
+            .access
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .keys(Some(None))
+            .is_ok_and(|k| k.iter().all(|k| k.revoked_at.is_some()));
     let result = runtime.block_on(custos_server::serve(
         &config,
         loaded,
@@ -138,6 +146,9 @@ pub fn serve(args: ServeArgs) -> ExitCode {
             println!("Custos is listening on http://{addr}");
             println!("  privacy statement: http://{addr}/privacy");
             println!("  API description:   http://{addr}/openapi.json");
+            if no_admin {
+                println!("  no active admin API key: run `custos init` with this configuration (--config) to print the first one");
+            }
             if let Some(d) = &demo_keys {
                 println!("  demo tenant `demo` (jbsync example policy, a few subjects)");
                 println!("  app key (tenant demo):  {}", d.app);
