@@ -20,6 +20,9 @@ pub enum Role {
     Dpo,
     /// An auditor: read the audit trail only.
     Auditor,
+    /// A person who approves or rejects the items an app gates on approval (drafts before they
+    /// are sent) and may list them; nothing else: no records, requests or audit trail.
+    Approver,
 }
 
 impl Role {
@@ -30,6 +33,7 @@ impl Role {
             Role::App => "app",
             Role::Dpo => "dpo",
             Role::Auditor => "auditor",
+            Role::Approver => "approver",
         }
     }
 
@@ -40,6 +44,7 @@ impl Role {
             "app" => Role::App,
             "dpo" => Role::Dpo,
             "auditor" => Role::Auditor,
+            "approver" => Role::Approver,
             _ => return None,
         })
     }
@@ -57,6 +62,12 @@ impl Role {
     /// Whether the role may read the audit trail.
     pub fn may_read_audit(self) -> bool {
         matches!(self, Role::Dpo | Role::Auditor)
+    }
+
+    /// Whether the role may approve or reject items gated on approval: the approver, and the
+    /// dpo (who could before the approver role existed).
+    pub fn may_approve(self) -> bool {
+        matches!(self, Role::Dpo | Role::Approver)
     }
 }
 
@@ -89,6 +100,34 @@ pub struct IssuedKey {
     pub tenant: Option<String>,
     /// The role.
     pub role: Role,
+}
+
+/// A key as listed: everything but its secret, which is never stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KeyInfo {
+    /// The id.
+    pub id: String,
+    /// The tenant (`None` for admin keys).
+    pub tenant: Option<String>,
+    /// The role, as stored.
+    pub role: String,
+    /// What the key is for.
+    pub label: String,
+    /// When it was issued (Unix seconds).
+    pub created_at: i64,
+    /// When it was revoked (Unix seconds), if it was.
+    pub revoked_at: Option<i64>,
+}
+
+/// A tenant as listed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TenantInfo {
+    /// The id.
+    pub id: String,
+    /// The display name.
+    pub name: String,
+    /// When it was created (Unix seconds).
+    pub created_at: i64,
 }
 
 /// Why an access operation failed.
@@ -323,6 +362,126 @@ impl Access {
         })
     }
 
+    /// Issues the first admin key, atomically: `None` when an active (unrevoked) admin key
+    /// exists already, so two installations racing on one database print one key between them.
+    pub fn bootstrap_admin(
+        &mut self,
+        label: &str,
+        now: jiff::Timestamp,
+    ) -> Result<Option<IssuedKey>, AccessError> {
+        const ACTIVE: &str = "SELECT count(*) FROM access_keys WHERE role = 'admin' AND tenant_id IS NULL AND revoked_at IS NULL";
+        let id = random_hex(8)?;
+        let secret = random_hex(32)?;
+        let hash = digest(&secret);
+        let t = now.as_second();
+        let role = Role::Admin.as_str();
+        match &mut self.conn {
+            Conn::Sqlite(c) => {
+                let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                if tx.query_row(ACTIVE, [], |r| r.get::<_, i64>(0))? > 0 {
+                    return Ok(None);
+                }
+                tx.execute(
+                    "INSERT INTO access_keys (key_id, tenant_id, role, label, secret_sha256, created_at) VALUES (?1, NULL, ?2, ?3, ?4, ?5)",
+                    rusqlite::params![id, role, label, hash, t],
+                )?;
+                tx.commit()?;
+            }
+            Conn::Pg(c) => {
+                let mut tx = c.transaction()?;
+                tx.execute("SELECT pg_advisory_xact_lock(7370837368)", &[])?;
+                if tx.query_one(ACTIVE, &[])?.get::<_, i64>(0) > 0 {
+                    return Ok(None);
+                }
+                tx.execute(
+                    "INSERT INTO access_keys (key_id, tenant_id, role, label, secret_sha256, created_at) VALUES ($1, NULL, $2, $3, $4, $5)",
+                    &[&id, &role, &label, &hash, &t],
+                )?;
+                tx.commit()?;
+            }
+        }
+        Ok(Some(IssuedKey {
+            key: format!("cst_{id}_{secret}"),
+            id,
+            tenant: None,
+            role: Role::Admin,
+        }))
+    }
+
+    /// The tenants, by id.
+    pub fn tenants(&mut self) -> Result<Vec<TenantInfo>, AccessError> {
+        const Q: &str = "SELECT tenant_id, name, created_at FROM access_tenants ORDER BY tenant_id";
+        Ok(match &mut self.conn {
+            Conn::Sqlite(c) => {
+                let mut st = c.prepare(Q)?;
+                st.query_map([], |r| {
+                    Ok(TenantInfo {
+                        id: r.get(0)?,
+                        name: r.get(1)?,
+                        created_at: r.get(2)?,
+                    })
+                })?
+                .collect::<Result<_, _>>()?
+            }
+            Conn::Pg(c) => c
+                .query(Q, &[])?
+                .iter()
+                .map(|r| TenantInfo {
+                    id: r.get(0),
+                    name: r.get(1),
+                    created_at: r.get(2),
+                })
+                .collect(),
+        })
+    }
+
+    /// The keys, oldest first: all of them (`None`), a tenant's (`Some(Some(t))`) or the admin
+    /// keys (`Some(None)`). Secrets are not stored, so none can be listed.
+    pub fn keys(&mut self, tenant: Option<Option<&str>>) -> Result<Vec<KeyInfo>, AccessError> {
+        Ok(self
+            .all_keys()?
+            .into_iter()
+            .filter(|k| tenant.is_none_or(|t| k.tenant.as_deref() == t))
+            .collect())
+    }
+
+    /// One key by id.
+    pub fn key(&mut self, key_id: &str) -> Result<Option<KeyInfo>, AccessError> {
+        Ok(self.all_keys()?.into_iter().find(|k| k.id == key_id))
+    }
+
+    fn all_keys(&mut self) -> Result<Vec<KeyInfo>, AccessError> {
+        const Q: &str = "SELECT key_id, tenant_id, role, label, created_at, revoked_at FROM access_keys ORDER BY created_at, key_id";
+        Ok(match &mut self.conn {
+            Conn::Sqlite(c) => {
+                let mut st = c.prepare(Q)?;
+                st.query_map([], |r| {
+                    Ok(KeyInfo {
+                        id: r.get(0)?,
+                        tenant: r.get(1)?,
+                        role: r.get(2)?,
+                        label: r.get(3)?,
+                        created_at: r.get(4)?,
+                        revoked_at: r.get(5)?,
+                    })
+                })?
+                .collect::<Result<_, _>>()?
+            }
+            Conn::Pg(c) => c
+                .query(Q, &[])?
+                .iter()
+                .map(|r| KeyInfo {
+                    id: r.get(0),
+                    tenant: r.get(1),
+                    role: r.get(2),
+                    label: r.get(3),
+                    created_at: r.get(4),
+                    revoked_at: r.get(5),
+                })
+                .collect(),
+        })
+    }
+
     /// The principal a presented key stands for; `None` for a malformed, unknown or revoked key
     /// (the caller cannot tell which: all are "not authenticated").
     pub fn authenticate(&mut self, key: &str) -> Result<Option<Principal>, AccessError> {
@@ -452,6 +611,42 @@ mod tests {
             ));
             let admin = a.issue_key(None, Role::Admin, "ops", now()).unwrap();
             assert_eq!(a.authenticate(&admin.key).unwrap().unwrap().tenant, None);
+        });
+    }
+
+    #[test]
+    fn the_first_admin_key_is_bootstrapped_once_and_keys_list_without_secrets() {
+        both(|a| {
+            let first = a
+                .bootstrap_admin("first admin", now())
+                .unwrap()
+                .expect("issued");
+            assert_eq!(
+                a.authenticate(&first.key).unwrap().unwrap().role,
+                Role::Admin
+            );
+            assert!(a.bootstrap_admin("again", now()).unwrap().is_none());
+            a.create_tenant("acme", "Acme", now()).unwrap();
+            let approver = a
+                .issue_key(Some("acme"), Role::Approver, "reviewer", now())
+                .unwrap();
+            let p = a.authenticate(&approver.key).unwrap().unwrap();
+            assert!(p.role.may_approve() && !p.role.may_use_records() && !p.role.may_read_audit());
+            let all = a.keys(None).unwrap();
+            assert_eq!(all.len(), 2);
+            let listed = format!("{all:?}");
+            assert!(!listed.contains(&first.key[21..]), "no secret in {listed}");
+            assert_eq!(a.keys(Some(Some("acme"))).unwrap()[0].role, "approver");
+            assert_eq!(a.keys(Some(None)).unwrap()[0].id, first.id);
+            assert_eq!(a.tenants().unwrap()[0].name, "Acme");
+            assert!(a.revoke(None, &first.id, now()).unwrap());
+            assert!(a.key(&first.id).unwrap().unwrap().revoked_at.is_some());
+            assert!(
+                a.bootstrap_admin("after revocation", now())
+                    .unwrap()
+                    .is_some(),
+                "with every admin key revoked, the bootstrap issues a new one"
+            );
         });
     }
 }

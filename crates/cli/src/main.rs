@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod access_cmds;
 mod audit_cmds;
 mod consent_cmds;
 mod export_cmd;
@@ -49,10 +50,17 @@ enum Command {
     /// The tamper-evident audit trail.
     #[command(subcommand)]
     Audit(audit_cmds::AuditCommand),
-    /// Create a master key file (mode 0600) and a new vault database.
+    /// Create a master key file (mode 0600) and a new vault database, and print the first admin
+    /// API key once (on an existing vault: only if it has no active admin key).
     Init(vault_cmds::InitArgs),
-    /// Manage the vault's keys.
+    /// The vault's master (encryption) keys; API keys are `custos key`.
     Keys(vault_cmds::KeysArgs),
+    /// Tenants: create, list (directly on the configured database).
+    #[command(subcommand)]
+    Tenant(access_cmds::TenantCommand),
+    /// API keys: issue (prints the key once), list, revoke (directly on the configured database).
+    #[command(subcommand)]
+    Key(access_cmds::KeyCommand),
     /// Find personal data in a file or stream (`-`); print findings or the anonymized stream.
     Scan(scan_cmd::ScanArgs),
     /// Delete the records whose retention ended (`--dry-run`: only report what is due).
@@ -95,6 +103,8 @@ fn main() -> ExitCode {
         Command::Deadline(args) => rights_cmds::deadline(args),
         Command::Init(args) => vault_cmds::init(args),
         Command::Keys(args) => vault_cmds::keys(args),
+        Command::Tenant(cmd) => access_cmds::tenant(cmd),
+        Command::Key(cmd) => access_cmds::key(cmd),
         Command::Scan(args) => scan_cmd::scan(args),
         Command::Purge(args) => retention_cmds::purge(args),
         Command::Event(args) => retention_cmds::event(args),

@@ -277,7 +277,7 @@ fn time(t: Option<Timestamp>) -> String {
 }
 
 /// Prints rows as a table with a header, columns padded to their widest cell.
-fn table(out: &mut impl std::io::Write, header: &[&str], rows: &[Vec<String>]) {
+pub(crate) fn table(out: &mut impl std::io::Write, header: &[&str], rows: &[Vec<String>]) {
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for r in rows {
         for (i, c) in r.iter().enumerate() {

@@ -50,6 +50,7 @@ pub fn serve(args: ServeArgs) -> ExitCode {
                 LogFormat::Json
             };
         }
+        c.accepted_findings = demo_accepted_findings();
         c
     } else {
         match Config::load(args.config.as_deref(), env) {
@@ -89,6 +90,25 @@ pub fn serve(args: ServeArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // A policy that fails `custos check` is not run, unless the configuration accepts each of
+    // its findings of severity error with a reason.
+    let gate = custos_server::policy_gate(&config.accepted_findings, &loaded);
+    if !gate.refused.is_empty() {
+        for d in &gate.refused {
+            eprintln!("{}", d.render(&loaded.source));
+        }
+        let mut codes: Vec<&str> = gate.refused.iter().map(|d| d.code).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        eprintln!(
+            "error: {} has {} finding(s) of severity error ({}); `custos serve` does not run a policy that fails `custos check`.\n  Fix the policy, or accept each finding in the configuration file with the reason it is acceptable:\n    [[accept_finding]]\n    code = \"{}\"\n    reason = \"…\"",
+            loaded.source.name(),
+            gate.refused.len(),
+            codes.join(", "),
+            codes[0],
+        );
+        return ExitCode::from(2);
+    }
     // Storage calls run on the blocking pool; more threads than database connections only add
     // memory (a malloc arena each).
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -110,6 +130,14 @@ pub fn serve(args: ServeArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // A real installation started without `custos init` has no way in yet: say how to get one.
+    let no_admin = !demo
+        && backend
+            .access
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .keys(Some(None))
+            .is_ok_and(|k| k.iter().all(|k| k.revoked_at.is_some()));
     let result = runtime.block_on(custos_server::serve(
         &config,
         loaded,
@@ -118,12 +146,18 @@ pub fn serve(args: ServeArgs) -> ExitCode {
             println!("Custos is listening on http://{addr}");
             println!("  privacy statement: http://{addr}/privacy");
             println!("  API description:   http://{addr}/openapi.json");
-            if let Some((admin, app)) = &demo_keys {
+            if no_admin {
+                println!("  no active admin API key: run `custos init` with this configuration (--config) to print the first one");
+            }
+            if let Some(d) = &demo_keys {
                 println!("  demo tenant `demo` (jbsync example policy, a few subjects)");
-                println!("  app key (tenant demo):  {app}");
-                println!("  admin key:              {admin}");
+                println!("  app key (tenant demo):  {}", d.app);
+                println!("  dpo key (tenant demo):  {}", d.dpo);
+                println!("  admin key:              {}", d.admin);
+                println!("  the demo database from the command line: custos key list {}", d.flags);
                 println!(
-                    "  try: curl -H 'Authorization: Bearer {app}' -H 'Content-Type: application/json' -d '{{\"subject\":\"jan@example.nl\"}}' http://{addr}/v1/records/query"
+                    "  try: curl -H 'Authorization: Bearer {}' -H 'Content-Type: application/json' -d '{{\"subject\":\"jan@example.nl\"}}' http://{addr}/v1/records/query",
+                    d.app
                 );
             }
         },
@@ -138,12 +172,36 @@ pub fn serve(args: ServeArgs) -> ExitCode {
     }
 }
 
-/// The admin and app keys printed by `--demo`.
-type DemoKeys = Option<(String, String)>;
+/// The finding the demo runs with: the jbsync example encodes its statement faithfully, gaps
+/// included, and the statement names no GDPR legal basis for cookies (§13 cites only the
+/// Telecommunicatiewet exemption from consent). Pinned to that purpose's line, so any other
+/// error in the example still stops the demo.
+fn demo_accepted_findings() -> Vec<custos_server::config::AcceptedFinding> {
+    // Line 0 matches nothing: should the purpose move away, the demo stops and says so.
+    let line = DEMO_POLICY
+        .lines()
+        .position(|l| l.trim() == "id = \"cookies\"")
+        .map_or(Some(0), |i| Some(i + 1));
+    vec![custos_server::config::AcceptedFinding {
+        code: "C101".into(),
+        reason: "demo: the JBSync statement (§13) names no GDPR legal basis for its cookies, only the exemption from consent of art. 11.7a(3) Telecommunicatiewet; the example keeps the gap as written".into(),
+        line,
+    }]
+}
+
+/// What `--demo` prints: fresh keys, and the command-line flags that reach its database.
+struct Demo {
+    admin: String,
+    app: String,
+    dpo: String,
+    flags: String,
+}
+
+type DemoKeys = Option<Demo>;
 
 /// Opens the vault and access store. With `--demo`: an SQLite file and key file in the current
-/// directory (created on first start), a `demo` tenant with a few subjects, and fresh admin and
-/// app keys to print.
+/// directory (created on first start), a `demo` tenant with a few subjects, and fresh admin, app
+/// and dpo keys to print.
 fn open_backend(
     config: &mut Config,
     demo: bool,
@@ -181,8 +239,17 @@ fn open_backend(
         let app = a
             .issue_key(Some("demo"), custos_access::Role::App, "demo app", now)
             .map_err(|e| e.to_string())?;
-        (fresh, admin.key, app.key)
+        let dpo = a
+            .issue_key(Some("demo"), custos_access::Role::Dpo, "demo dpo", now)
+            .map_err(|e| e.to_string())?;
+        (fresh, admin, app, dpo)
     };
+    {
+        let v = backend.vault();
+        for k in [&keys.1, &keys.2, &keys.3] {
+            crate::access_cmds::audit_issued(&v, k)?;
+        }
+    }
     if keys.0 {
         let mut v = backend.vault();
         let tenant = custos_vault::TenantId::new("demo").map_err(|e| e.to_string())?;
@@ -204,5 +271,27 @@ fn open_backend(
             t.put(policy, rec).map_err(|e| e.to_string())?;
         }
     }
-    Ok((backend, Some((keys.1, keys.2))))
+    let key_file = config
+        .key_file
+        .as_deref()
+        .map(|k| format!(" --key-file {}", k.display()))
+        .unwrap_or_default();
+    let flags = match custos_server::backend::store_config(config) {
+        custos_vault::StoreConfig::Sqlite { path } => {
+            format!("--db {}{key_file}", path.display())
+        }
+        // The URL may hold a password: name the variable it came from instead.
+        custos_vault::StoreConfig::Postgres { schema, .. } => {
+            format!("--postgres \"$CUSTOS_DATABASE_URL\" --schema {schema}{key_file}")
+        }
+    };
+    Ok((
+        backend,
+        Some(Demo {
+            admin: keys.1.key,
+            app: keys.2.key,
+            dpo: keys.3.key,
+            flags,
+        }),
+    ))
 }

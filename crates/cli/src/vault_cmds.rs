@@ -41,11 +41,10 @@ impl StoreArgs {
 
 #[derive(clap::Args)]
 pub struct InitArgs {
+    /// Where the vault and the master key file go (`--key-file`: created with mode 0600, never
+    /// overwritten).
     #[command(flatten)]
-    pub store: StoreArgs,
-    /// The master key file to create (mode 0600; never overwritten).
-    #[arg(long, default_value = "custos.key")]
-    pub key_file: PathBuf,
+    pub db: crate::access_cmds::DbArgs,
 }
 
 #[derive(clap::Args)]
@@ -74,51 +73,105 @@ fn fail(e: &VaultError) -> ExitCode {
     ExitCode::FAILURE
 }
 
-/// `custos init`: a new master key file and a new, migrated vault.
+/// `custos init`: a new master key file, a new, migrated vault and the first admin API key,
+/// printed once. On an existing vault (with its key file) it only issues the first admin key,
+/// and only when the vault has no active one: a second run prints nothing secret.
 pub fn init(args: InitArgs) -> ExitCode {
-    let config = args.store.config();
-    if let StoreConfig::Sqlite { path } = &config
-        && path.exists()
-    {
-        eprintln!(
-            "error: {} already exists; `custos init` only creates a new vault (use `custos keys rotate` to rotate its keys)",
-            path.display()
-        );
-        return ExitCode::FAILURE;
-    }
-    let key = match MasterKey::generate() {
-        Ok(k) => k,
-        Err(e) => return fail(&e),
+    let (config, key_file) = match args.db.resolve() {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
     };
-    if let Err(e) = key.write_new_file(&args.key_file) {
-        return fail(&e);
-    }
-    match Vault::open(&config, key) {
-        Ok(v) => {
-            let where_ = match &config {
-                StoreConfig::Sqlite { path } => path.display().to_string(),
-                StoreConfig::Postgres { schema, .. } => format!("PostgreSQL schema {schema}"),
-            };
-            println!(
-                "created master key file {} (mode 0600): keep it secret and back it up apart from the database",
-                args.key_file.display()
+    let exists = match &config {
+        StoreConfig::Sqlite { path } => path.exists(),
+        StoreConfig::Postgres { .. } => key_file.exists(),
+    };
+    let vault = if exists {
+        if let StoreConfig::Sqlite { path } = &config
+            && !key_file.exists()
+            && std::env::var_os(custos_vault::MASTER_KEY_ENV).is_none()
+        {
+            eprintln!(
+                "error: {} already exists and its key file {} does not; `custos init` creates a new vault, or issues the first admin key of an existing one given its key file (use `custos keys rotate` to rotate its keys)",
+                path.display(),
+                key_file.display()
             );
-            println!(
-                "initialised the vault in {where_} (key version {})",
-                v.key_version()
-            );
-            if let Some(j) = v.journal_path() {
+            return ExitCode::FAILURE;
+        }
+        match MasterKey::from_env_or_file(Some(&key_file)).and_then(|k| Vault::open(&config, k)) {
+            Ok(v) => v,
+            Err(e) => return fail(&e),
+        }
+    } else {
+        let key = match MasterKey::generate() {
+            Ok(k) => k,
+            Err(e) => return fail(&e),
+        };
+        if let Err(e) = key.write_new_file(&key_file) {
+            return fail(&e);
+        }
+        match Vault::open(&config, key) {
+            Ok(v) => {
+                let where_ = match &config {
+                    StoreConfig::Sqlite { path } => path.display().to_string(),
+                    StoreConfig::Postgres { schema, .. } => format!("PostgreSQL schema {schema}"),
+                };
                 println!(
-                    "erasure journal: {} (keep it; never restore it from an older backup)",
-                    j.display()
+                    "created master key file {} (mode 0600): keep it secret and back it up apart from the database",
+                    key_file.display()
                 );
+                println!(
+                    "initialised the vault in {where_} (key version {})",
+                    v.key_version()
+                );
+                if let Some(j) = v.journal_path() {
+                    println!(
+                        "erasure journal: {} (keep it; never restore it from an older backup)",
+                        j.display()
+                    );
+                }
+                v
             }
+            Err(e) => {
+                // The vault was not created: leave no key file for it behind.
+                let _ = std::fs::remove_file(&key_file);
+                return fail(&e);
+            }
+        }
+    };
+    bootstrap_admin(&config, &vault)
+}
+
+/// Prints the first admin API key, once: only when no active admin key exists.
+fn bootstrap_admin(config: &StoreConfig, vault: &Vault) -> ExitCode {
+    let issued = crate::access_cmds::open_access(config).and_then(|mut a| {
+        a.bootstrap_admin("first admin (custos init)", jiff::Timestamp::now())
+            .map_err(|e| e.to_string())
+    });
+    match issued {
+        Ok(Some(k)) => {
+            if let Err(e) = crate::access_cmds::audit_issued(vault, &k) {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
+            println!(
+                "first admin API key {} (shown this once; only its hash is stored; create tenants with it or with `custos tenant create`):",
+                k.id
+            );
+            println!("{}", k.key);
+            ExitCode::SUCCESS
+        }
+        Ok(None) => {
+            println!(
+                "an admin API key exists already: nothing secret printed (see `custos key list`; issue another with `custos key issue --role admin --label …`)"
+            );
             ExitCode::SUCCESS
         }
         Err(e) => {
-            // The vault was not created: leave no key file for it behind.
-            let _ = std::fs::remove_file(&args.key_file);
-            fail(&e)
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
         }
     }
 }

@@ -76,6 +76,26 @@ pub struct Config {
     /// working day (Regulation 1182/71 art. 3(4)), like on a statutory holiday.
     #[serde(default, deserialize_with = "de_dates")]
     pub equated_holidays: Vec<jiff::civil::Date>,
+    /// Findings of `custos check` of severity error that the server runs with anyway, each with
+    /// the reason (`[[accept_finding]] code = "C105" reason = "…"`). Without one, `serve`
+    /// refuses a policy with errors. Accepted findings are logged at start and listed by
+    /// `/readyz`.
+    #[serde(default, rename = "accept_finding")]
+    pub accepted_findings: Vec<AcceptedFinding>,
+}
+
+/// A finding of `custos check` the configuration accepts, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AcceptedFinding {
+    /// The finding's code, e.g. `C105`.
+    pub code: String,
+    /// Why the policy runs with it: who decided, and why it is not a defect here.
+    pub reason: String,
+    /// Only the findings of this code at this line of the policy file (default: every finding
+    /// of the code).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
 }
 
 /// Dates written as TOML dates (`2026-05-15`) or strings (`"2026-05-15"`).
@@ -247,6 +267,7 @@ impl Config {
             notify_timeout: default_notify_timeout(),
             notify_backoff: custos_rights::webhook::Backoff::default(),
             equated_holidays: Vec::new(),
+            accepted_findings: Vec::new(),
         }
     }
 
@@ -255,6 +276,23 @@ impl Config {
     pub fn load(
         file: Option<&Path>,
         env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        Config::load_inner(file, env, true)
+    }
+
+    /// Like [`Config::load`], for the commands that only reach the database (`custos init`,
+    /// `custos tenant`, `custos key`): the policy may be left out (it is then empty).
+    pub fn load_storage(
+        file: Option<&Path>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        Config::load_inner(file, env, false)
+    }
+
+    fn load_inner(
+        file: Option<&Path>,
+        env: impl Fn(&str) -> Option<String>,
+        need_policy: bool,
     ) -> Result<Config, ConfigError> {
         let mut table = match file {
             Some(path) => {
@@ -296,7 +334,10 @@ impl Config {
             );
         }
         if !table.contains_key("policy") {
-            return Err(ConfigError::NoPolicy);
+            if need_policy {
+                return Err(ConfigError::NoPolicy);
+            }
+            table.insert("policy".into(), toml::Value::String(String::new()));
         }
         let origin = file.map_or_else(|| PathBuf::from("<environment>"), Path::to_owned);
         table.try_into::<Config>().map_err(|e| {

@@ -784,7 +784,7 @@ pub struct NewApproval {
 }
 
 /// Registers an item that needs a person's approval before `action` (app and dpo keys). The
-/// approval is `pending` until a dpo key approves or rejects it. Audited.
+/// approval is `pending` until an approver or dpo key approves or rejects it. Audited.
 #[utoipa::path(post, path = "/v1/approvals", tag = "approvals", request_body = NewApproval, security(("api_key" = [])),
     responses((status = 201, description = "The pending approval: `approval_id`, `action`, `item`, `state`, `requested_by`, `requested_at`", body = Object),
         (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
@@ -827,7 +827,7 @@ pub struct ApprovalList {
     approvals: Vec<custos_vault::consent::Approval>,
 }
 
-/// Lists the tenant's approvals, pending ones unless `all=true` (dpo and auditor keys).
+/// Lists the tenant's approvals, pending ones unless `all=true` (dpo, auditor and approver keys).
 #[utoipa::path(get, path = "/v1/approvals", tag = "approvals", params(ApprovalsQuery), security(("api_key" = [])),
     responses((status = 200, body = ApprovalList), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
 pub async fn list_approvals(
@@ -835,7 +835,7 @@ pub async fn list_approvals(
     caller: Caller,
     ApiQuery(q): ApiQuery<ApprovalsQuery>,
 ) -> Result<Response, Problem> {
-    caller.require(Role::may_read_audit, "list approvals")?;
+    caller.require(|r| r.may_read_audit() || r.may_approve(), "list approvals")?;
     let tenant = tenant(&caller)?;
     blocking(move || {
         with_vault(&s, |v| {
@@ -862,7 +862,7 @@ pub async fn get_approval(
     ApiPath(id): ApiPath<String>,
 ) -> Result<Response, Problem> {
     caller.require(
-        |r| Role::may_use_records(r) || Role::may_read_audit(r),
+        |r| Role::may_use_records(r) || Role::may_read_audit(r) || Role::may_approve(r),
         "read approvals",
     )?;
     let (tenant, id) = (tenant(&caller)?, approval_id(&id)?);
@@ -907,8 +907,9 @@ fn approval_id(id: &str) -> Result<String, Problem> {
     }
 }
 
-/// Approves an item (dpo keys: the person approving, named in the audit trail). The answer holds
-/// the one-time token for the action; an approval decided before is 409 `refused`.
+/// Approves an item (approver and dpo keys: the person approving, named in the audit trail).
+/// The answer holds the one-time token for the action; an approval decided before is 409
+/// `refused`.
 #[utoipa::path(post, path = "/v1/approvals/{approval_id}/approve", tag = "approvals", request_body = Verdict, security(("api_key" = [])),
     params(("approval_id" = String, Path, description = "The approval's id")),
     responses((status = 200, body = DecidedView), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
@@ -922,7 +923,8 @@ pub async fn approve(
     verdict(s, caller, id, true, v).await
 }
 
-/// Rejects an item, with the reason (dpo keys: the person rejecting, named in the audit trail).
+/// Rejects an item, with the reason (approver and dpo keys: the person rejecting, named in the
+/// audit trail).
 /// An approval decided before is 409 `refused`; a missing reason 422 (`/reason`).
 #[utoipa::path(post, path = "/v1/approvals/{approval_id}/reject", tag = "approvals", request_body = Verdict, security(("api_key" = [])),
     params(("approval_id" = String, Path, description = "The approval's id")),
@@ -946,7 +948,7 @@ async fn verdict(
     v: Verdict,
 ) -> Result<Response, Problem> {
     caller.require(
-        Role::may_handle_requests,
+        Role::may_approve,
         if approve {
             "approve items"
         } else {

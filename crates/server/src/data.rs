@@ -94,7 +94,7 @@ pub async fn create_tenant(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewKey {
-    /// `app`, `dpo` or `auditor`.
+    /// `app`, `dpo`, `auditor` or `approver`.
     role: String,
     /// What the key is for.
     #[serde(default)]
@@ -126,7 +126,8 @@ pub async fn issue_key(
     let role = Role::parse(&k.role)
         .filter(|r| *r != Role::Admin)
         .ok_or_else(|| {
-            Problem::new(Code::InvalidBody).field("/role", "use `app`, `dpo` or `auditor`")
+            Problem::new(Code::InvalidBody)
+                .field("/role", "use `app`, `dpo`, `auditor` or `approver`")
         })?;
     let actor = caller.0.actor();
     blocking(move || {

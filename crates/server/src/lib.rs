@@ -54,9 +54,64 @@ impl Rendered {
     }
 }
 
+/// A finding of `custos check` of severity error that the configuration accepts, as logged at
+/// start and listed by `/readyz`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct AcceptedFindingView {
+    /// The finding's code, e.g. `C105`.
+    pub code: String,
+    /// Where in the policy: `file:line:column`.
+    pub at: String,
+    /// What the checker says.
+    pub message: String,
+    /// Why the configuration accepts it.
+    pub reason: String,
+}
+
+/// The policy's findings of severity error, split into those the configuration accepts (with
+/// their reasons) and those it does not: `custos serve` refuses to start on any of the latter.
+#[derive(Debug, Default)]
+pub struct PolicyGate {
+    /// Accepted, with the reason.
+    pub accepted: Vec<AcceptedFindingView>,
+    /// Not accepted: the server must not run this policy.
+    pub refused: Vec<custos_policy::Diagnostic>,
+}
+
+/// Checks the policy as `custos check` does and holds its findings of severity error against
+/// the configuration's `[[accept_finding]]` entries (a code, and optionally a line).
+pub fn policy_gate(accepted: &[config::AcceptedFinding], loaded: &Loaded) -> PolicyGate {
+    let mut gate = PolicyGate::default();
+    for d in custos_policy::check::check(loaded) {
+        if d.severity != custos_policy::Severity::Error {
+            continue;
+        }
+        let at = d.span.as_ref().map(|s| loaded.source.line_col(s.start));
+        let rule = accepted.iter().find(|a| {
+            a.code.eq_ignore_ascii_case(d.code)
+                && a.line.is_none_or(|l| at.is_some_and(|at| at.line == l))
+        });
+        match rule {
+            Some(a) => gate.accepted.push(AcceptedFindingView {
+                code: d.code.to_owned(),
+                at: match at {
+                    Some(lc) => format!("{}:{}:{}", loaded.source.name(), lc.line, lc.column),
+                    None => loaded.source.name().to_owned(),
+                },
+                message: d.message.clone(),
+                reason: a.reason.clone(),
+            }),
+            None => gate.refused.push(d),
+        }
+    }
+    gate
+}
+
 /// Shared state of a running server.
 pub struct AppState {
     loaded: Loaded,
+    /// The policy's findings of severity error the configuration accepts (for `/readyz`).
+    accepted_findings: Vec<AcceptedFindingView>,
     rendered: Rendered,
     metrics: metrics::Metrics,
     ready: AtomicBool,
@@ -124,6 +179,7 @@ impl AppState {
         };
         Ok(AppState {
             loaded,
+            accepted_findings: Vec::new(),
             rendered,
             metrics: metrics::Metrics::default(),
             ready: AtomicBool::new(false),
@@ -148,6 +204,12 @@ impl AppState {
     /// The calendar request deadlines are counted with.
     pub(crate) fn calendar(&self) -> &custos_rights::NlCalendar {
         &self.calendar
+    }
+
+    /// With the policy's findings the configuration accepts, listed by `/readyz`.
+    pub fn with_accepted_findings(mut self, accepted: Vec<AcceptedFindingView>) -> AppState {
+        self.accepted_findings = accepted;
+        self
     }
 
     /// With a rate limit per API key (0: none).
@@ -334,7 +396,12 @@ pub async fn serve(
     on_listening: impl FnOnce(std::net::SocketAddr),
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
+    let accepted = policy_gate(&config.accepted_findings, &loaded).accepted;
+    for a in &accepted {
+        tracing::warn!(code = %a.code, at = %a.at, reason = %a.reason, finding = %a.message, "running a policy with a finding of severity error that the configuration accepts");
+    }
     let mut state = AppState::new(loaded)?
+        .with_accepted_findings(accepted)
         .with_rate_limit(config.rate_limit_per_second)
         .with_equated_holidays(config.equated_holidays.iter().copied());
     if let Some(b) = backend {

@@ -120,8 +120,19 @@ async fn healthz() -> axum::Json<Health> {
     axum::Json(Health { status: "ok" })
 }
 
+/// Readiness, and the policy's accepted findings.
+#[derive(Serialize, ToSchema)]
+struct Ready {
+    /// `ok`.
+    status: &'static str,
+    /// The policy's findings of severity error that the configuration accepts
+    /// (`[[accept_finding]]`), with their reasons; empty for a policy that passes `custos check`.
+    accepted_findings: Vec<crate::AcceptedFindingView>,
+}
+
 /// Readiness: the policy is loaded (and, with the vault, the database and keys are usable).
-#[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200, body = Health), (status = 503, body = Problem, content_type = "application/problem+json")))]
+/// Lists the policy's findings of severity error that the configuration accepts.
+#[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200, body = Ready), (status = 503, body = Problem, content_type = "application/problem+json")))]
 async fn readyz(State(s): State<Arc<AppState>>) -> Response {
     if !s.ready.load(Ordering::Acquire) {
         return Problem::new(Code::Unavailable)
@@ -148,7 +159,11 @@ async fn readyz(State(s): State<Arc<AppState>>) -> Response {
                 .into_response();
         }
     }
-    axum::Json(Health { status: "ok" }).into_response()
+    axum::Json(Ready {
+        status: "ok",
+        accepted_findings: s.accepted_findings.clone(),
+    })
+    .into_response()
 }
 
 /// Prometheus metrics: request counts and latencies per route.

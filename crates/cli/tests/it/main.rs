@@ -2,6 +2,7 @@
 //! under `tests/` would link a binary of its own): add a module here rather than a new file in
 //! `tests/`.
 
+mod access;
 mod audit;
 mod consent;
 mod export;

@@ -16,6 +16,8 @@ pub(crate) struct Scratch {
     /// Where the vault is, and the same as command-line arguments.
     pub(crate) store: StoreConfig,
     pub(crate) store_args: Vec<String>,
+    /// What `custos init` printed (the first admin API key among it).
+    pub(crate) init_out: String,
 }
 
 /// A fresh directory of its own, and a number unique in this process.
@@ -64,13 +66,15 @@ impl Scratch {
     }
 
     fn init(dir: PathBuf, store: StoreConfig, store_args: Vec<String>) -> Scratch {
-        let s = Scratch {
+        let mut s = Scratch {
             dir,
             store,
             store_args,
+            init_out: String::new(),
         };
         let o = s.run(&["init"]);
         assert!(o.status.success(), "{}", err(&o));
+        s.init_out = out(&o);
         s
     }
 

@@ -44,6 +44,28 @@ fn the_demo_server_prints_a_working_key_and_logs_no_personal_data() {
         "{printed}"
     );
     let key = app_key.unwrap_or_else(|| panic!("no app key printed:\n{printed}"));
+    assert!(printed.contains("dpo key (tenant demo):"), "{printed}");
+    // The printed flags reach the demo's database from the command line.
+    let flags = printed
+        .lines()
+        .find_map(|l| {
+            l.split_once("custos key list ")
+                .map(|(_, f)| f.trim().to_owned())
+        })
+        .unwrap_or_else(|| panic!("no command-line flags printed:\n{printed}"));
+    let listed = Command::new(env!("CARGO_BIN_EXE_custos"))
+        .args(["key", "list"])
+        .args(flags.split_whitespace())
+        .current_dir(&dir)
+        .env_remove("CUSTOS_MASTER_KEY")
+        .output()
+        .unwrap();
+    let listed_out = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        listed.status.success() && listed_out.contains(&key[4..20]) && listed_out.contains("dpo"),
+        "{listed_out}{}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .build()
@@ -62,6 +84,18 @@ fn the_demo_server_prints_a_working_key_and_logs_no_personal_data() {
     assert!(
         list.contains("Vraag over factuur"),
         "the demo tenant has a few subjects: {list}"
+    );
+    // The demo runs the example with the one gap its statement has, accepted and reported.
+    let ready = agent
+        .get(&format!("{base}/readyz"))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    assert!(
+        ready.contains("\"code\":\"C101\"") && ready.contains("jbsync.toml"),
+        "{ready}"
     );
     let body = serde_json::json!({ "subject": "marieke.vdberg@example.nl", "category": "support", "purposes": ["support"], "data": { "name": "Marieke van der Berg", "phone": "+31 6 11223344" } });
     let mut r = agent
@@ -114,4 +148,127 @@ fn the_demo_server_prints_a_working_key_and_logs_no_personal_data() {
             "`{personal}` appears in the logs:\n{logs}"
         );
     }
+}
+
+/// A policy that passes `custos check`, and the same without the purpose's legal basis (C101 at
+/// line 13, column 6).
+fn policies(dir: &std::path::Path) -> std::path::PathBuf {
+    let clean = r#"
+[policy]
+[controller]
+name = "Acme"
+contact = [{ kind = "email", address = "privacy@acme.example" }]
+authority = "nl-ap"
+dpo = { appointed = false, reason = "no core activity of large-scale monitoring" }
+[[category]]
+id = "account"
+name = "Account"
+retention = { period = "1 year" }
+[[purpose]]
+id = "service"
+name = "Service"
+basis = "contract"
+categories = ["account"]
+[rights]
+offered = ["access", "rectification", "erasure", "restriction", "objection", "portability"]
+[breach]
+authority_within = "72 hours"
+"#;
+    std::fs::write(dir.join("clean.toml"), clean).unwrap();
+    let lax = dir.join("lax.toml");
+    std::fs::write(&lax, clean.replace("basis = \"contract\"\n", "")).unwrap();
+    lax
+}
+
+/// `custos serve --config FILE`'s exit status and standard error; `None` if it was still
+/// running (it started) after 30 seconds, and was stopped.
+fn serve_exit(dir: &std::path::Path, config: &std::path::Path) -> Option<(i32, String)> {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_custos"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(config)
+        .current_dir(dir)
+        .env_remove("CUSTOS_MASTER_KEY")
+        .env_remove("CUSTOS_POLICY")
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(
+            std::fs::File::create(dir.join("err.log")).unwrap(),
+        ))
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while start.elapsed() < std::time::Duration::from_secs(30) {
+        if let Some(status) = child.try_wait().unwrap() {
+            let err = std::fs::read_to_string(dir.join("err.log")).unwrap_or_default();
+            return Some((status.code().unwrap_or(-1), err));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    None
+}
+
+#[test]
+fn serve_refuses_a_policy_with_an_error_finding_and_names_its_code_and_place() {
+    let s = crate::scratch::Scratch::new("serve-gate");
+    let lax = policies(&s.dir);
+    let config = s.dir.join("custos.toml");
+    for accepted_elsewhere in [
+        "",
+        "[[accept_finding]]\ncode = \"C101\"\nreason = \"x\"\nline = 99\n",
+    ] {
+        std::fs::write(
+            &config,
+            format!(
+                "policy = {:?}\ndatabase = \"custos.db\"\nkey_file = \"custos.key\"\n{accepted_elsewhere}",
+                lax.display().to_string()
+            ),
+        )
+        .unwrap();
+        let (code, err) = serve_exit(&s.dir, &config)
+            .expect("custos serve started on a policy that fails `custos check`");
+        assert_eq!(code, 2, "{err}");
+        assert!(err.contains("error[C101]"), "{err}");
+        assert!(err.contains("lax.toml:13:6"), "{err}");
+        assert!(
+            err.contains("[[accept_finding]]"),
+            "says how to accept it: {err}"
+        );
+    }
+}
+
+#[test]
+fn serve_runs_a_policy_with_an_accepted_finding_and_readyz_lists_it_with_the_reason() {
+    let s = crate::scratch::Scratch::new("serve-accepted");
+    let lax = policies(&s.dir);
+    let config = s.dir.join("custos.toml");
+    let reason = "the DPO decided on 2026-12-01 that the basis is added in the next version";
+    std::fs::write(
+        &config,
+        format!(
+            "policy = {:?}\ndatabase = \"custos.db\"\nkey_file = \"custos.key\"\nlog_format = \"text\"\n[[accept_finding]]\ncode = \"C101\"\nreason = {reason:?}\nline = 13\n",
+            lax.display().to_string()
+        ),
+    )
+    .unwrap();
+    let server = crate::access::serve(&s.dir, &config, "serve.log");
+    let mut r = ureq::get(&format!("{}/readyz", server.base))
+        .call()
+        .unwrap();
+    let ready: serde_json::Value =
+        serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap();
+    let accepted = &ready["accepted_findings"];
+    assert_eq!(accepted.as_array().map(Vec::len), Some(1), "{ready}");
+    assert_eq!(accepted[0]["code"], "C101", "{ready}");
+    assert_eq!(accepted[0]["reason"], reason, "{ready}");
+    assert!(
+        accepted[0]["at"]
+            .as_str()
+            .unwrap_or_default()
+            .ends_with("lax.toml:13:6"),
+        "{ready}"
+    );
+    drop(server);
+    let logs = std::fs::read_to_string(s.dir.join("serve.log")).unwrap();
+    assert!(logs.contains("C101") && logs.contains(reason), "{logs}");
 }

@@ -1,0 +1,413 @@
+//! Tenants and API keys from the command line, acting directly on the configured database:
+//! `custos tenant create|list`, `custos key issue|list|revoke`, and the first admin key that
+//! `custos init` prints. The database is found as `custos serve` finds it (`--config`, then the
+//! CUSTOS_* environment, then the defaults), or with `--db`/`--postgres` as the other commands.
+//! Issuing and revoking keys and creating tenants go to the audit trail as the HTTP API's admin
+//! calls do, without secrets. Exit codes: 0 done, 1 refused or failed, 2 unusable input.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use custos_access::{Access, IssuedKey, Role};
+use custos_server::Config;
+use custos_vault::{MasterKey, StoreConfig, Vault};
+
+/// Who acts in the audit trail for changes made from the command line.
+pub(crate) const ACTOR: &str = "operator:cli";
+
+/// Where the database and the master key are.
+#[derive(clap::Args)]
+pub struct DbArgs {
+    /// The server's configuration file: `database`, `schema`, `journal` and `key_file` are read
+    /// from it (CUSTOS_* environment variables on top), as `custos serve` reads them.
+    #[arg(long, conflicts_with_all = ["db", "postgres"])]
+    pub config: Option<PathBuf>,
+    /// The SQLite database file (default: CUSTOS_DATABASE_URL, else custos.db).
+    #[arg(long)]
+    pub db: Option<PathBuf>,
+    /// A PostgreSQL connection URL; when given, the vault lives there instead of in `--db`.
+    #[arg(long)]
+    pub postgres: Option<String>,
+    /// The PostgreSQL schema (default: CUSTOS_SCHEMA, else custos).
+    #[arg(long, requires = "postgres")]
+    pub schema: Option<String>,
+    /// With PostgreSQL: the erasure journal file kept outside the database.
+    #[arg(long, requires = "postgres")]
+    pub journal: Option<PathBuf>,
+    /// The master key file, used when CUSTOS_MASTER_KEY is not set (default: the
+    /// configuration's `key_file`, CUSTOS_KEY_FILE, else custos.key).
+    #[arg(long)]
+    pub key_file: Option<PathBuf>,
+}
+
+impl DbArgs {
+    /// The store and the master key file.
+    pub(crate) fn resolve(&self) -> Result<(StoreConfig, PathBuf), String> {
+        let env = |k: &str| std::env::var(k).ok();
+        let mut c = Config::load_storage(self.config.as_deref(), env).map_err(|e| e.to_string())?;
+        if let Some(db) = &self.db {
+            c.database = db.display().to_string();
+        }
+        if let Some(url) = &self.postgres {
+            c.database = url.clone();
+            if let Some(s) = &self.schema {
+                c.schema = s.clone();
+            }
+            if self.journal.is_some() {
+                c.journal = self.journal.clone();
+            }
+        }
+        if let Some(k) = &self.key_file {
+            c.key_file = Some(k.clone());
+        }
+        let key_file = c.key_file.clone().unwrap_or_else(|| "custos.key".into());
+        Ok((custos_server::backend::store_config(&c), key_file))
+    }
+}
+
+#[derive(clap::Subcommand)]
+pub enum TenantCommand {
+    /// Create a tenant (prints nothing secret; issue its keys with `custos key issue`).
+    Create(TenantCreateArgs),
+    /// List the tenants.
+    List(ListArgs),
+}
+
+#[derive(clap::Args)]
+pub struct TenantCreateArgs {
+    /// The tenant id: 1–64 characters a–z, 0–9, `-`, `_`.
+    pub id: String,
+    /// The display name.
+    #[arg(long)]
+    pub name: String,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+#[derive(clap::Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: crate::retention_cmds::Format,
+}
+
+#[derive(clap::Subcommand)]
+pub enum KeyCommand {
+    /// Issue an API key: prints the key once on standard output; only its hash is stored.
+    Issue(KeyIssueArgs),
+    /// List API keys: ids, tenants, roles, labels, when issued and revoked (never a secret).
+    List(KeyListArgs),
+    /// Revoke an API key by id (a running server refuses it within 5 seconds).
+    Revoke(KeyRevokeArgs),
+}
+
+/// The roles a key can have.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RoleArg {
+    /// Platform administration: tenants and their keys (no tenant).
+    Admin,
+    /// An application: records, consent, decisions, approval requests.
+    App,
+    /// The data protection officer: also requests, erasure, retention, the audit trail.
+    Dpo,
+    /// Reads the audit trail only.
+    Auditor,
+    /// Approves or rejects items gated on approval, and nothing else.
+    Approver,
+}
+
+impl RoleArg {
+    fn role(self) -> Role {
+        match self {
+            RoleArg::Admin => Role::Admin,
+            RoleArg::App => Role::App,
+            RoleArg::Dpo => Role::Dpo,
+            RoleArg::Auditor => Role::Auditor,
+            RoleArg::Approver => Role::Approver,
+        }
+    }
+}
+
+#[derive(clap::Args)]
+pub struct KeyIssueArgs {
+    /// The role.
+    #[arg(long, value_enum)]
+    pub role: RoleArg,
+    /// The tenant (required for every role but admin; admin keys belong to no tenant).
+    #[arg(long)]
+    pub tenant: Option<String>,
+    /// What the key is for (shown by `custos key list`); no personal data.
+    #[arg(long)]
+    pub label: String,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+#[derive(clap::Args)]
+pub struct KeyListArgs {
+    /// Only this tenant's keys.
+    #[arg(long)]
+    pub tenant: Option<String>,
+    #[command(flatten)]
+    pub list: ListArgs,
+}
+
+#[derive(clap::Args)]
+pub struct KeyRevokeArgs {
+    /// The key id (16 hex digits, as `custos key list` shows).
+    pub key_id: String,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+/// Why a command stopped: refused or failed (1), or unusable input (2).
+enum Failure {
+    Refused(String),
+    Unusable(String),
+}
+
+fn finish(r: Result<(), Failure>) -> ExitCode {
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Refused(m)) => {
+            eprintln!("error: {m}");
+            ExitCode::FAILURE
+        }
+        Err(Failure::Unusable(m)) => {
+            eprintln!("error: {m}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// The access store of `store`.
+pub(crate) fn open_access(store: &StoreConfig) -> Result<Access, String> {
+    match store {
+        StoreConfig::Sqlite { path } => Access::sqlite(path),
+        StoreConfig::Postgres { url, schema, .. } => Access::postgres(url, schema),
+    }
+    .map_err(|e| e.to_string())
+}
+
+/// Refuses a missing SQLite file rather than creating an empty database.
+fn existing(store: &StoreConfig) -> Result<(), Failure> {
+    if let StoreConfig::Sqlite { path } = store
+        && !path.exists()
+    {
+        return Err(Failure::Unusable(format!(
+            "{} does not exist; create the vault with `custos init` first (or point at it with --config or --db)",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
+/// The access store alone (listing needs no master key).
+fn access_only(db: &DbArgs) -> Result<Access, Failure> {
+    let (store, _) = db.resolve().map_err(Failure::Unusable)?;
+    existing(&store)?;
+    open_access(&store).map_err(Failure::Unusable)
+}
+
+/// The vault (for the audit trail, which needs the master key) and the access store.
+fn vault_and_access(db: &DbArgs) -> Result<(Vault, Access), Failure> {
+    let (store, key_file) = db.resolve().map_err(Failure::Unusable)?;
+    existing(&store)?;
+    let vault = MasterKey::from_env_or_file(Some(&key_file))
+        .and_then(|k| Vault::open(&store, k))
+        .map_err(|e| Failure::Unusable(e.to_string()))?;
+    let access = open_access(&store).map_err(Failure::Unusable)?;
+    Ok((vault, access))
+}
+
+/// Writes one administrative event to the audit trail (no secrets, no labels).
+pub(crate) fn audit(
+    vault: &Vault,
+    tenant: Option<&str>,
+    action: &str,
+    details: serde_json::Value,
+) -> Result<(), String> {
+    let ev = custos_audit::Event {
+        tenant: tenant.unwrap_or("-").to_owned(),
+        actor: ACTOR.to_owned(),
+        action: action.to_owned(),
+        subject: None,
+        details,
+    };
+    vault
+        .append_audit(&[ev], jiff::Timestamp::now())
+        .map_err(|e| format!("the change was made but writing it to the audit trail failed: {e}"))
+}
+
+/// The audit entry of an issued key.
+pub(crate) fn audit_issued(vault: &Vault, k: &IssuedKey) -> Result<(), String> {
+    audit(
+        vault,
+        k.tenant.as_deref(),
+        "key.issue",
+        serde_json::json!({ "key": k.id, "role": k.role.as_str() }),
+    )
+}
+
+/// `custos tenant ...`.
+pub fn tenant(cmd: TenantCommand) -> ExitCode {
+    finish(match cmd {
+        TenantCommand::Create(a) => tenant_create(a),
+        TenantCommand::List(a) => tenant_list(a),
+    })
+}
+
+fn tenant_create(a: TenantCreateArgs) -> Result<(), Failure> {
+    let (vault, mut access) = vault_and_access(&a.db)?;
+    access
+        .create_tenant(&a.id, &a.name, jiff::Timestamp::now())
+        .map_err(|e| Failure::Refused(e.to_string()))?;
+    audit(&vault, Some(&a.id), "tenant.create", serde_json::json!({})).map_err(Failure::Refused)?;
+    println!(
+        "created tenant `{}`; issue its keys with `custos key issue --tenant {} --role app --label …`",
+        a.id, a.id
+    );
+    Ok(())
+}
+
+fn time(t: Option<i64>) -> String {
+    t.and_then(|s| jiff::Timestamp::from_second(s).ok())
+        .map_or_else(|| "-".into(), |t| t.strftime("%Y-%m-%d %H:%M").to_string())
+}
+
+fn json<T: serde::Serialize>(value: &T) -> Result<(), Failure> {
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|e| Failure::Refused(format!("encoding the result: {e}")))?;
+    println!("{text}");
+    Ok(())
+}
+
+fn tenant_list(a: ListArgs) -> Result<(), Failure> {
+    let tenants = access_only(&a.db)?
+        .tenants()
+        .map_err(|e| Failure::Refused(e.to_string()))?;
+    if a.format == crate::retention_cmds::Format::Json {
+        return json(&tenants);
+    }
+    let rows: Vec<Vec<String>> = tenants
+        .iter()
+        .map(|t| vec![t.id.clone(), t.name.clone(), time(Some(t.created_at))])
+        .collect();
+    crate::retention_cmds::table(
+        &mut std::io::stdout().lock(),
+        &["TENANT", "NAME", "CREATED"],
+        &rows,
+    );
+    Ok(())
+}
+
+/// `custos key ...`.
+pub fn key(cmd: KeyCommand) -> ExitCode {
+    finish(match cmd {
+        KeyCommand::Issue(a) => key_issue(a),
+        KeyCommand::List(a) => key_list(a),
+        KeyCommand::Revoke(a) => key_revoke(a),
+    })
+}
+
+fn key_issue(a: KeyIssueArgs) -> Result<(), Failure> {
+    let role = a.role.role();
+    match (role, a.tenant.is_some()) {
+        (Role::Admin, true) => {
+            return Err(Failure::Unusable(
+                "admin keys belong to no tenant: leave out --tenant".into(),
+            ));
+        }
+        (r, false) if r != Role::Admin => {
+            return Err(Failure::Unusable(format!(
+                "a key with role `{}` belongs to a tenant: give --tenant",
+                r.as_str()
+            )));
+        }
+        _ => {}
+    }
+    let (vault, mut access) = vault_and_access(&a.db)?;
+    let issued = access
+        .issue_key(a.tenant.as_deref(), role, &a.label, jiff::Timestamp::now())
+        .map_err(|e| Failure::Refused(e.to_string()))?;
+    audit_issued(&vault, &issued).map_err(Failure::Refused)?;
+    eprintln!(
+        "issued key {} (role {}{}); it is shown this once, only its hash is stored:",
+        issued.id,
+        role.as_str(),
+        issued
+            .tenant
+            .as_deref()
+            .map(|t| format!(", tenant {t}"))
+            .unwrap_or_default()
+    );
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{}", issued.key);
+    Ok(())
+}
+
+fn key_list(a: KeyListArgs) -> Result<(), Failure> {
+    let keys = access_only(&a.list.db)?
+        .keys(a.tenant.as_deref().map(Some))
+        .map_err(|e| Failure::Refused(e.to_string()))?;
+    if a.list.format == crate::retention_cmds::Format::Json {
+        return json(&keys);
+    }
+    let rows: Vec<Vec<String>> = keys
+        .iter()
+        .map(|k| {
+            vec![
+                k.id.clone(),
+                k.tenant.clone().unwrap_or_else(|| "-".into()),
+                k.role.clone(),
+                time(Some(k.created_at)),
+                time(k.revoked_at),
+                k.label.clone(),
+            ]
+        })
+        .collect();
+    crate::retention_cmds::table(
+        &mut std::io::stdout().lock(),
+        &["KEY", "TENANT", "ROLE", "CREATED", "REVOKED", "LABEL"],
+        &rows,
+    );
+    Ok(())
+}
+
+fn key_revoke(a: KeyRevokeArgs) -> Result<(), Failure> {
+    let (vault, mut access) = vault_and_access(&a.db)?;
+    let now = jiff::Timestamp::now();
+    let found = access
+        .key(&a.key_id)
+        .map_err(|e| Failure::Refused(e.to_string()))?;
+    let Some(k) = found.filter(|k| k.revoked_at.is_none()) else {
+        return Err(Failure::Refused(format!(
+            "no active key with id `{}` (see `custos key list`)",
+            a.key_id
+        )));
+    };
+    if !access
+        .revoke(k.tenant.as_deref(), &k.id, now)
+        .map_err(|e| Failure::Refused(e.to_string()))?
+    {
+        return Err(Failure::Refused(format!(
+            "key `{}` was revoked meanwhile",
+            k.id
+        )));
+    }
+    audit(
+        &vault,
+        k.tenant.as_deref(),
+        "key.revoke",
+        serde_json::json!({ "key": k.id }),
+    )
+    .map_err(Failure::Refused)?;
+    println!(
+        "revoked key {}; a running server refuses it within 5 seconds",
+        k.id
+    );
+    Ok(())
+}
