@@ -186,8 +186,10 @@ pub fn sqlite_append_in(
         ])?;
     }
     if let Some(c) = checkpoint {
+        // Two servers sealing the same head at once (timer, shutdown) sign the same entry: the
+        // first checkpoint stands, the second is not an error.
         tx.execute(
-            "INSERT INTO audit_checkpoints (seq, hash, at, signature) VALUES (?1, ?2, ?3, ?4)",
+            "INSERT INTO audit_checkpoints (seq, hash, at, signature) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (seq) DO NOTHING",
             rusqlite::params![c.seq as i64, &c.hash[..], c.at, &c.signature[..]],
         )?;
     }
@@ -386,8 +388,9 @@ pub fn pg_append_in(
         )?;
     }
     if let Some(c) = checkpoint {
+        // As on SQLite: a second checkpoint at the same entry is not an error.
         tx.execute(
-            "INSERT INTO audit_checkpoints (seq, hash, at, signature) VALUES ($1, $2, $3, $4)",
+            "INSERT INTO audit_checkpoints (seq, hash, at, signature) VALUES ($1, $2, $3, $4) ON CONFLICT (seq) DO NOTHING",
             &[&(c.seq as i64), &&c.hash[..], &c.at, &&c.signature[..]],
         )?;
     }

@@ -652,3 +652,17 @@ fn a_forged_checkpoint_in_the_file_is_rejected() {
         "{v}"
     );
 }
+
+#[test]
+fn two_servers_sealing_the_same_head_at_once_keep_the_first_checkpoint() {
+    on_both("double_seal", |s| {
+        let vk = filled_in(s, 5, 1);
+        let first = seal(s);
+        let head = s.head().unwrap().unwrap();
+        let second = Checkpoint::sign(&head, at(20_000), &key());
+        s.append(&mut |_| (Vec::new(), Some(second.clone())))
+            .expect("a second checkpoint at the same entry is not an error");
+        assert_eq!(s.checkpoints().unwrap(), [first], "{}", s.name());
+        assert_eq!(verify_cadence(s, &vk)["status"], "intact", "{}", s.name());
+    });
+}
