@@ -10,7 +10,7 @@
 //! from some point on, hashes included, is still caught at the next checkpoint.
 
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier as _, VerifyingKey};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// A SHA-256 digest.
@@ -67,6 +67,39 @@ mod hex_hash {
     pub fn serialize<S: serde::Serializer>(h: &super::Hash, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&hex::encode(h))
     }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<super::Hash, D::Error> {
+        super::hex_bytes(d)
+    }
+}
+
+fn hex_bytes<'de, D: serde::Deserializer<'de>, const N: usize>(d: D) -> Result<[u8; N], D::Error> {
+    let text = <std::borrow::Cow<'de, str> as Deserialize>::deserialize(d)?;
+    let bytes = hex::decode(text.as_ref())
+        .map_err(|_| serde::de::Error::custom(format!("expected {N} bytes in hex")))?;
+    bytes
+        .try_into()
+        .map_err(|_| serde::de::Error::custom(format!("expected {N} bytes in hex")))
+}
+
+/// Parses `SEQ:HASH` (a checkpoint's entry and its hash in hex), as an auditor passes an
+/// expected head.
+pub fn parse_anchor(text: &str) -> Result<(u64, Hash), String> {
+    let (seq, hash) = text
+        .trim()
+        .split_once(':')
+        .ok_or("write the expected head as SEQ:HASH, e.g. 2000:9f86d0…")?;
+    let seq: u64 = seq
+        .parse()
+        .map_err(|_| format!("`{seq}` is not an entry number (SEQ in SEQ:HASH)"))?;
+    if seq == 0 {
+        return Err("entries are numbered from 1 (SEQ in SEQ:HASH)".into());
+    }
+    let hash: Hash = hex::decode(hash)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or("HASH in SEQ:HASH must be 32 bytes in hex (64 characters)")?;
+    Ok((seq, hash))
 }
 
 /// Formats a timestamp the way entries store it.
@@ -156,8 +189,9 @@ impl Entry {
     }
 }
 
-/// A signed statement that the chain's entry `seq` has hash `hash`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// A signed statement that the chain's entry `seq` has hash `hash`. Its JSON form (one line of
+/// the checkpoint file) is `{"seq":…,"hash":"hex","at":"…","signature":"hex"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Checkpoint {
     /// The entry.
     pub seq: u64,
@@ -167,7 +201,7 @@ pub struct Checkpoint {
     /// When the checkpoint was made.
     pub at: String,
     /// Ed25519 signature over the domain tag, seq, hash and time.
-    #[serde(serialize_with = "hex_sig")]
+    #[serde(serialize_with = "hex_sig", deserialize_with = "hex_bytes")]
     pub signature: [u8; 64],
 }
 
@@ -245,6 +279,29 @@ pub enum Tamper {
         /// Its position.
         seq: u64,
     },
+    /// The chain ends before an entry that an anchor kept outside the database (the expected
+    /// head, a checkpoint from the checkpoint file) says exists: its tail was cut off.
+    Cut {
+        /// The last entry the chain holds (0: none).
+        head: u64,
+        /// The entry the anchor names.
+        expected: u64,
+    },
+    /// A checkpoint the cadence requires is missing: the chain holds entry `due` (a multiple of
+    /// the cadence) but no signed checkpoint was found for it. Checkpoints are made in the same
+    /// transaction as the entries they cover, so one was deleted.
+    MissingCheckpoint {
+        /// The entry that was due a checkpoint.
+        due: u64,
+        /// The cadence: a checkpoint every this many entries.
+        every: u64,
+    },
+    /// A checkpoint published outside the database (the checkpoint file) is no longer in the
+    /// database, although the chain still holds its entry.
+    CheckpointDeleted {
+        /// Its position.
+        seq: u64,
+    },
 }
 
 impl std::fmt::Display for Tamper {
@@ -272,7 +329,60 @@ impl std::fmt::Display for Tamper {
             Tamper::BadCheckpoint { seq } => {
                 write!(f, "the checkpoint at entry {seq} has an invalid signature")
             }
+            Tamper::Cut { head, expected } => write!(
+                f,
+                "the chain was cut: it ends at entry {head}, but entry {expected} was anchored outside the database"
+            ),
+            Tamper::MissingCheckpoint { due, every } => write!(
+                f,
+                "the signed checkpoint due at entry {due} (one every {every} entries) is missing: it was deleted"
+            ),
+            Tamper::CheckpointDeleted { seq } => write!(
+                f,
+                "the checkpoint at entry {seq} was deleted from the database (the checkpoint file still holds it)"
+            ),
         }
+    }
+}
+
+/// The cadence of the trail: the append that reaches entry 1000, 2000, … signs a checkpoint at
+/// its last entry, in the same transaction. Verification expects every one of them.
+pub const CHECKPOINT_EVERY: u64 = 1000;
+
+/// What a verification expects besides the entries and checkpoints in the database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expect {
+    /// The cadence the trail was written with: the append that reaches a multiple of this many
+    /// entries signs a checkpoint at its last entry. 0: no cadence check.
+    pub checkpoint_every: u64,
+    /// An entry the chain must hold, with this hash: an auditor's anchor, e.g. a checkpoint
+    /// published elsewhere (`--expect-head SEQ:HASH`).
+    pub head: Option<(u64, Hash)>,
+    /// Signed checkpoints kept outside the database (the checkpoint file): each must verify, the
+    /// chain must hold its entry with its hash, and the database must still hold it.
+    pub published: Vec<Checkpoint>,
+}
+
+impl Default for Expect {
+    /// The server's cadence ([`CHECKPOINT_EVERY`]), no anchors.
+    fn default() -> Self {
+        Expect::cadence(CHECKPOINT_EVERY)
+    }
+}
+
+impl Expect {
+    /// A checkpoint every `every` entries, no anchors.
+    pub fn cadence(every: u64) -> Self {
+        Expect {
+            checkpoint_every: every,
+            head: None,
+            published: Vec::new(),
+        }
+    }
+
+    /// Nothing beyond the stored checkpoints.
+    pub fn nothing() -> Self {
+        Expect::cadence(0)
     }
 }
 
@@ -281,11 +391,27 @@ impl std::fmt::Display for Tamper {
 pub struct Verified {
     /// Entries checked.
     pub entries: u64,
-    /// Checkpoints checked.
+    /// Checkpoints checked (in the database).
     pub checkpoints: u64,
     /// The last entry's hash (the chain head).
     #[serde(with = "hex_hash")]
     pub head: Hash,
+    /// The last entry covered by an anchor: a signed checkpoint (in the database or the
+    /// checkpoint file) or the expected head. 0: none.
+    pub sealed_to: u64,
+    /// Entries after `sealed_to`: they link correctly, but nothing signed proves they were not
+    /// cut off or rewritten (0: the chain is sealed to its head).
+    pub unsealed: u64,
+    /// When the first unsealed entry was written (absent when `unsealed` is 0).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unsealed_since: Option<String>,
+}
+
+impl Verified {
+    /// Whether an anchor covers the head.
+    pub fn sealed(&self) -> bool {
+        self.unsealed == 0
+    }
 }
 
 /// Streaming verifier: feed entries in `seq` order in windows (the window is used to look
@@ -294,19 +420,42 @@ pub struct Verifier {
     last_seq: u64,
     last_hash: Hash,
     count: u64,
-    hashes_at_checkpoints: Vec<(u64, Hash)>,
-    checkpoint_seqs: std::collections::BTreeSet<u64>,
+    anchored: std::collections::BTreeSet<u64>,
+    hashes_at_anchors: std::collections::BTreeMap<u64, Hash>,
+    /// `at` of every entry at a multiple of the cadence: the checkpoint due for it was signed
+    /// in the same append, so carries the same time.
+    at_multiples: std::collections::BTreeMap<u64, String>,
+    first_unsealed: u64,
+    unsealed_since: Option<String>,
+    expect: Expect,
 }
 
 impl Verifier {
-    /// A verifier that will check the positions of `checkpoints` as it goes.
+    /// A verifier that will check the positions of `checkpoints` as it goes, with no further
+    /// expectations.
     pub fn new(checkpoints: &[Checkpoint]) -> Self {
+        Verifier::expecting(checkpoints, Expect::nothing())
+    }
+
+    /// A verifier for the stored `checkpoints` and what `expect` says.
+    pub fn expecting(checkpoints: &[Checkpoint], expect: Expect) -> Self {
+        let anchored: std::collections::BTreeSet<u64> = checkpoints
+            .iter()
+            .map(|c| c.seq)
+            .chain(expect.published.iter().map(|c| c.seq))
+            .chain(expect.head.map(|(s, _)| s))
+            .collect();
+        let first_unsealed = anchored.last().map_or(1, |s| s + 1);
         Verifier {
             last_seq: 0,
             last_hash: GENESIS,
             count: 0,
-            hashes_at_checkpoints: Vec::new(),
-            checkpoint_seqs: checkpoints.iter().map(|c| c.seq).collect(),
+            anchored,
+            hashes_at_anchors: Default::default(),
+            at_multiples: Default::default(),
+            first_unsealed,
+            unsealed_since: None,
+            expect,
         }
     }
 
@@ -355,57 +504,140 @@ impl Verifier {
             self.last_seq = e.seq;
             self.last_hash = e.hash;
             self.count += 1;
-            if self.checkpoint_seqs.contains(&e.seq) {
-                self.hashes_at_checkpoints.push((e.seq, e.hash));
+            if self.anchored.contains(&e.seq) {
+                self.hashes_at_anchors.insert(e.seq, e.hash);
+            }
+            let every = self.expect.checkpoint_every;
+            if every > 0 && e.seq.is_multiple_of(every) {
+                self.at_multiples.insert(e.seq, e.at.clone());
+            }
+            if e.seq == self.first_unsealed {
+                self.unsealed_since = Some(e.at.clone());
             }
         }
         Ok(())
     }
 
-    /// Checks the checkpoints against the hashes seen, and returns the summary.
+    /// Checks the anchors (stored checkpoints, published checkpoints, the expected head) against
+    /// the hashes seen, in chain order, then the cadence, and returns the summary.
     pub fn finish(
         self,
         checkpoints: &[Checkpoint],
         key: &VerifyingKey,
     ) -> Result<Verified, Tamper> {
+        enum Source {
+            Stored,
+            Published,
+            Expected,
+        }
+        let mut anchors: Vec<(u64, Hash, Source, Option<&Checkpoint>)> = checkpoints
+            .iter()
+            .map(|c| (c.seq, c.hash, Source::Stored, Some(c)))
+            .chain(
+                self.expect
+                    .published
+                    .iter()
+                    .map(|c| (c.seq, c.hash, Source::Published, Some(c))),
+            )
+            .chain(
+                self.expect
+                    .head
+                    .map(|(s, h)| (s, h, Source::Expected, None)),
+            )
+            .collect();
+        // In chain order; at one position, the stored checkpoint first.
+        anchors.sort_by_key(|(seq, _, source, _)| (*seq, !matches!(source, Source::Stored)));
+        let stored: std::collections::BTreeMap<u64, &Checkpoint> =
+            checkpoints.iter().map(|c| (c.seq, c)).collect();
         let mut last_good = 0;
-        let mut sorted: Vec<&Checkpoint> = checkpoints.iter().collect();
-        sorted.sort_by_key(|c| c.seq);
-        for c in sorted {
-            if !c.signature_valid(key) {
-                return Err(Tamper::BadCheckpoint { seq: c.seq });
+        for (seq, hash, source, signed) in anchors {
+            if let Some(c) = signed
+                && !c.signature_valid(key)
+            {
+                return Err(Tamper::BadCheckpoint { seq });
             }
-            match self.hashes_at_checkpoints.iter().find(|(s, _)| *s == c.seq) {
-                Some((_, h)) if *h == c.hash => last_good = c.seq,
+            match self.hashes_at_anchors.get(&seq) {
+                Some(h) if *h == hash => last_good = seq,
                 Some(_) => {
                     return Err(Tamper::Rewritten {
                         after: last_good,
-                        checkpoint: c.seq,
+                        checkpoint: seq,
                     });
                 }
-                // The chain ends before a signed checkpoint: its tail was cut off.
+                // The chain ends before the anchor: its tail was cut off.
                 None => {
-                    return Err(Tamper::Deleted {
-                        after: self.last_seq,
+                    return Err(match source {
+                        Source::Stored => Tamper::Deleted {
+                            after: self.last_seq,
+                        },
+                        Source::Published | Source::Expected => Tamper::Cut {
+                            head: self.last_seq,
+                            expected: seq,
+                        },
                     });
                 }
             }
+            if matches!(source, Source::Published)
+                && stored.get(&seq).is_none_or(|c| c.hash != hash)
+            {
+                return Err(Tamper::CheckpointDeleted { seq });
+            }
         }
+        self.check_cadence(&stored)?;
+        let sealed_to = last_good;
         Ok(Verified {
             entries: self.count,
             checkpoints: checkpoints.len() as u64,
             head: self.last_hash,
+            sealed_to,
+            unsealed: self.last_seq - sealed_to,
+            unsealed_since: (self.last_seq > sealed_to)
+                .then_some(self.unsealed_since)
+                .flatten(),
         })
+    }
+
+    /// Every multiple of the cadence that the chain reaches has its checkpoint: the first stored
+    /// checkpoint at or after it lies before the next multiple, or (an append that crossed
+    /// several multiples signs once, at its end) was signed in the same append, at the same time.
+    fn check_cadence(
+        &self,
+        stored: &std::collections::BTreeMap<u64, &Checkpoint>,
+    ) -> Result<(), Tamper> {
+        let every = self.expect.checkpoint_every;
+        if every == 0 {
+            return Ok(());
+        }
+        for (&due, at) in &self.at_multiples {
+            let covered = stored
+                .range(due..)
+                .next()
+                .is_some_and(|(&seq, c)| seq < due.saturating_add(every) || c.at == *at);
+            if !covered {
+                return Err(Tamper::MissingCheckpoint { due, every });
+            }
+        }
+        Ok(())
     }
 }
 
-/// Verifies a whole chain held in memory.
+/// Verifies a whole chain held in memory against its stored checkpoints only.
 pub fn verify(
     entries: &[Entry],
     checkpoints: &[Checkpoint],
     key: &VerifyingKey,
 ) -> Result<Verified, Tamper> {
-    let mut v = Verifier::new(checkpoints);
+    verify_with(entries, checkpoints, key, Expect::nothing())
+}
+
+/// Verifies a whole chain held in memory against its checkpoints and `expect`.
+pub fn verify_with(
+    entries: &[Entry],
+    checkpoints: &[Checkpoint],
+    key: &VerifyingKey,
+    expect: Expect,
+) -> Result<Verified, Tamper> {
+    let mut v = Verifier::expecting(checkpoints, expect);
     v.feed(entries, &[])?;
     v.finish(checkpoints, key)
 }
@@ -600,5 +832,52 @@ mod tests {
             verify(&c[..25], &cps, &key().verifying_key()),
             Err(Tamper::Deleted { after: 25 })
         );
+    }
+
+    #[test]
+    fn an_append_that_crosses_two_multiples_satisfies_the_cadence_with_its_one_checkpoint() {
+        // What `build` does: one checkpoint at the end of the append, with the append's time.
+        let mut c = chain(25);
+        let same = c[0].at.clone();
+        for e in &mut c {
+            e.at = same.clone();
+        }
+        let mut prev = GENESIS;
+        for e in &mut c {
+            e.prev_hash = prev;
+            e.hash = entry_hash(
+                &prev,
+                &e.at,
+                &e.tenant,
+                &e.actor,
+                &e.action,
+                e.subject.as_deref(),
+                &e.details,
+            );
+            prev = e.hash;
+        }
+        let at: jiff::Timestamp = same.parse().unwrap();
+        let cps = vec![Checkpoint::sign(&c[24], at, &key())];
+        let v = verify_with(&c, &cps, &key().verifying_key(), Expect::cadence(10)).unwrap();
+        assert_eq!((v.sealed_to, v.unsealed), (25, 0));
+        // Signed at another time, it cannot stand in for the one due at 10.
+        let late = vec![Checkpoint::sign(
+            &c[24],
+            jiff::Timestamp::UNIX_EPOCH,
+            &key(),
+        )];
+        assert_eq!(
+            verify_with(&c, &late, &key().verifying_key(), Expect::cadence(10)),
+            Err(Tamper::MissingCheckpoint { due: 10, every: 10 })
+        );
+    }
+
+    #[test]
+    fn an_expected_head_is_parsed_from_seq_and_hash() {
+        let h = hex::encode([3u8; 32]);
+        assert_eq!(parse_anchor(&format!("12:{h}")), Ok((12, [3; 32])));
+        assert!(parse_anchor("12").is_err());
+        assert!(parse_anchor(&format!("0:{h}")).is_err());
+        assert!(parse_anchor("12:abcd").is_err());
     }
 }

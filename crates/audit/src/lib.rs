@@ -4,12 +4,20 @@
 //! was edited, deleted, inserted or reordered.
 //!
 //! [`chain`] is the pure core (hashing, signing, verifying); [`store`] keeps the chain in
-//! SQLite or PostgreSQL. The clock is passed in: nothing here reads the system time.
+//! SQLite or PostgreSQL; [`published`] keeps a copy of the signed checkpoints outside the
+//! database (the checkpoint file). The clock is passed in: nothing here reads the system time.
+//!
+//! What verification promises: every entry links to the one before it, every stored checkpoint
+//! is signed and matches its entry, every checkpoint the cadence ([`CHECKPOINT_EVERY`]) requires
+//! exists, and every anchor kept outside the database (an expected head, the checkpoint file)
+//! is still in the chain. Entries after the last anchor are reported as an unsealed tail: they
+//! link, but nothing signed proves that more did not follow them.
 
 pub mod chain;
+pub mod published;
 pub mod store;
 
-pub use chain::{Checkpoint, Entry, Event, Hash, Tamper, Verified};
+pub use chain::{CHECKPOINT_EVERY, Checkpoint, Entry, Event, Expect, Hash, Tamper, Verified};
 pub use ed25519_dalek::{SigningKey, VerifyingKey};
 pub use store::{PgStore, Query, SqliteStore, Store};
 
@@ -29,16 +37,49 @@ pub enum AuditError {
     /// Bad configuration.
     #[error("audit trail configuration: {0}")]
     Config(String),
+    /// The checkpoint file could not be read or written.
+    #[error("audit checkpoint file {path}: {reason}")]
+    CheckpointFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What went wrong, with the line where it applies.
+        reason: String,
+    },
 }
 
-/// The outcome of a verification.
+/// The outcome of a verification (JSON: `{"status": "intact" | "unsealed_tail" | "tampered",
+/// ...}`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum Verification {
-    /// Every entry and checkpoint checks out.
+    /// Every entry and checkpoint checks out, and a signed checkpoint (or the expected head)
+    /// covers the last entry: sealed to the head.
     Intact(Verified),
+    /// Every entry and checkpoint checks out up to `sealed_to`; the `unsealed` entries after it
+    /// link correctly but no checkpoint covers them yet, so a cut there would not show. Normal
+    /// while a server runs (the next timed checkpoint seals them); after a clean stop of every
+    /// server, the head is sealed.
+    UnsealedTail(Verified),
     /// The first place the chain breaks.
     Tampered(Tamper),
+}
+
+impl Verification {
+    /// The summary of an unbroken chain, sealed or not; `None` when tampered.
+    pub fn unbroken(&self) -> Option<&Verified> {
+        match self {
+            Verification::Intact(v) | Verification::UnsealedTail(v) => Some(v),
+            Verification::Tampered(_) => None,
+        }
+    }
+
+    fn from_result(r: Result<Verified, Tamper>) -> Self {
+        match r {
+            Ok(v) if v.sealed() => Verification::Intact(v),
+            Ok(v) => Verification::UnsealedTail(v),
+            Err(t) => Verification::Tampered(t),
+        }
+    }
 }
 
 /// How many entries verification reads at a time.
@@ -108,9 +149,13 @@ impl<S: Store> AuditLog<S> {
         Ok(made)
     }
 
-    /// Verifies the whole trail, reading it in windows.
+    /// Verifies the whole trail, reading it in windows, expecting this log's cadence.
     pub fn verify(&mut self) -> Result<Verification, AuditError> {
-        verify_store(&mut self.store, &self.key.verifying_key())
+        verify_store_with(
+            &mut self.store,
+            &self.key.verifying_key(),
+            Expect::cadence(self.checkpoint_every),
+        )
     }
 
     /// Entries of `tenant` matching `q`.
@@ -141,13 +186,24 @@ pub fn build(
     (entries, checkpoint)
 }
 
-/// Verifies the trail in `store` with an auditor's public key (no signing key needed).
+/// Verifies the trail in `store` with an auditor's public key (no signing key needed),
+/// expecting the server's cadence ([`CHECKPOINT_EVERY`]) and no outside anchors.
 pub fn verify_store<S: Store + ?Sized>(
     store: &mut S,
     key: &VerifyingKey,
 ) -> Result<Verification, AuditError> {
+    verify_store_with(store, key, Expect::default())
+}
+
+/// Verifies the trail in `store` against its checkpoints and what `expect` says (cadence,
+/// expected head, published checkpoints).
+pub fn verify_store_with<S: Store + ?Sized>(
+    store: &mut S,
+    key: &VerifyingKey,
+    expect: Expect,
+) -> Result<Verification, AuditError> {
     let checkpoints = store.checkpoints()?;
-    let mut v = chain::Verifier::new(&checkpoints);
+    let mut v = chain::Verifier::expecting(&checkpoints, expect);
     let mut window = store.read(0, WINDOW)?;
     loop {
         let next = match window.last() {
@@ -162,10 +218,7 @@ pub fn verify_store<S: Store + ?Sized>(
         }
         window = next;
     }
-    Ok(match v.finish(&checkpoints, key) {
-        Ok(ok) => Verification::Intact(ok),
-        Err(t) => Verification::Tampered(t),
-    })
+    Ok(Verification::from_result(v.finish(&checkpoints, key)))
 }
 
 #[cfg(test)]

@@ -30,8 +30,12 @@ pub trait Store {
     fn head(&mut self) -> Result<Option<Entry>, AuditError>;
     /// Every checkpoint.
     fn checkpoints(&mut self) -> Result<Vec<Checkpoint>, AuditError>;
+    /// Checkpoints with seq greater than `after_seq`, in seq order (what is not yet published).
+    fn checkpoints_after(&mut self, after_seq: u64) -> Result<Vec<Checkpoint>, AuditError>;
     /// Entries of one tenant matching `q`, in seq order.
     fn query(&mut self, tenant: &str, q: &Query) -> Result<Vec<Entry>, AuditError>;
+    /// How many entries `tenant` has, and how many of them have seq greater than `after_seq`.
+    fn tenant_counts(&mut self, tenant: &str, after_seq: u64) -> Result<(u64, u64), AuditError>;
 }
 
 const MAX_PAGE: usize = 1000;
@@ -182,8 +186,10 @@ pub fn sqlite_append_in(
         ])?;
     }
     if let Some(c) = checkpoint {
+        // Two servers sealing the same head at once (timer, shutdown) sign the same entry: the
+        // first checkpoint stands, the second is not an error.
         tx.execute(
-            "INSERT INTO audit_checkpoints (seq, hash, at, signature) VALUES (?1, ?2, ?3, ?4)",
+            "INSERT INTO audit_checkpoints (seq, hash, at, signature) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (seq) DO NOTHING",
             rusqlite::params![c.seq as i64, &c.hash[..], c.at, &c.signature[..]],
         )?;
     }
@@ -220,10 +226,14 @@ impl Store for SqliteStore {
     }
 
     fn checkpoints(&mut self) -> Result<Vec<Checkpoint>, AuditError> {
+        self.checkpoints_after(0)
+    }
+
+    fn checkpoints_after(&mut self, after_seq: u64) -> Result<Vec<Checkpoint>, AuditError> {
         let mut st = self.conn.prepare_cached(
-            "SELECT seq, hash, at, signature FROM audit_checkpoints ORDER BY seq",
+            "SELECT seq, hash, at, signature FROM audit_checkpoints WHERE seq > ?1 ORDER BY seq",
         )?;
-        let rows = st.query_map([], |r| {
+        let rows = st.query_map([after_seq as i64], |r| {
             Ok((
                 r.get::<_, i64>(0)?,
                 r.get::<_, Vec<u8>>(1)?,
@@ -250,6 +260,15 @@ impl Store for SqliteStore {
             sqlite_entry,
         )?;
         rows.map(|r| entry_from_raw(r?)).collect()
+    }
+
+    fn tenant_counts(&mut self, tenant: &str, after_seq: u64) -> Result<(u64, u64), AuditError> {
+        let (all, after): (i64, i64) = self.conn.query_row(
+            "SELECT COUNT(*), COUNT(*) FILTER (WHERE seq > ?2) FROM audit_entries WHERE tenant_id = ?1",
+            rusqlite::params![tenant, after_seq as i64],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        Ok((to_seq(all)?, to_seq(after)?))
     }
 }
 
@@ -369,8 +388,9 @@ pub fn pg_append_in(
         )?;
     }
     if let Some(c) = checkpoint {
+        // As on SQLite: a second checkpoint at the same entry is not an error.
         tx.execute(
-            "INSERT INTO audit_checkpoints (seq, hash, at, signature) VALUES ($1, $2, $3, $4)",
+            "INSERT INTO audit_checkpoints (seq, hash, at, signature) VALUES ($1, $2, $3, $4) ON CONFLICT (seq) DO NOTHING",
             &[&(c.seq as i64), &&c.hash[..], &c.at, &&c.signature[..]],
         )?;
     }
@@ -416,9 +436,13 @@ impl Store for PgStore {
     }
 
     fn checkpoints(&mut self) -> Result<Vec<Checkpoint>, AuditError> {
+        self.checkpoints_after(0)
+    }
+
+    fn checkpoints_after(&mut self, after_seq: u64) -> Result<Vec<Checkpoint>, AuditError> {
         let rows = self.client.query(
-            "SELECT seq, hash, at, signature FROM audit_checkpoints ORDER BY seq",
-            &[],
+            "SELECT seq, hash, at, signature FROM audit_checkpoints WHERE seq > $1 ORDER BY seq",
+            &[&(after_seq as i64)],
         )?;
         rows.iter()
             .map(|r| checkpoint_from_raw(r.get(0), r.get(1), r.get(2), r.get(3)))
@@ -434,6 +458,14 @@ impl Store for PgStore {
             &[&tenant, &(q.after_seq as i64), &q.subject, &q.action, &limit],
         )?;
         rows.iter().map(pg_entry).collect()
+    }
+
+    fn tenant_counts(&mut self, tenant: &str, after_seq: u64) -> Result<(u64, u64), AuditError> {
+        let row = self.client.query_one(
+            "SELECT COUNT(*), COUNT(*) FILTER (WHERE seq > $2) FROM audit_entries WHERE tenant_id = $1",
+            &[&tenant, &(after_seq as i64)],
+        )?;
+        Ok((to_seq(row.get(0))?, to_seq(row.get(1))?))
     }
 }
 
@@ -451,7 +483,13 @@ impl<T: Store + ?Sized> Store for Box<T> {
     fn checkpoints(&mut self) -> Result<Vec<Checkpoint>, AuditError> {
         (**self).checkpoints()
     }
+    fn checkpoints_after(&mut self, after_seq: u64) -> Result<Vec<Checkpoint>, AuditError> {
+        (**self).checkpoints_after(after_seq)
+    }
     fn query(&mut self, tenant: &str, q: &Query) -> Result<Vec<Entry>, AuditError> {
         (**self).query(tenant, q)
+    }
+    fn tenant_counts(&mut self, tenant: &str, after_seq: u64) -> Result<(u64, u64), AuditError> {
+        (**self).tenant_counts(tenant, after_seq)
     }
 }

@@ -29,12 +29,22 @@ fn event(tenant: &str, i: usize) -> Event {
 trait Backend: Store {
     fn sql(&mut self, sql: &str);
     fn name(&self) -> &'static str;
+    /// Overwrites the stored row of `e.seq` with `e` (action, prev_hash, hash).
+    fn overwrite(&mut self, e: &Entry);
 }
 
 impl Backend for SqliteStore {
     fn sql(&mut self, sql: &str) {
         self.connection()
             .execute_batch(sql)
+            .expect("tamper SQL runs");
+    }
+    fn overwrite(&mut self, e: &Entry) {
+        self.connection()
+            .execute(
+                "UPDATE audit_entries SET action = ?1, prev_hash = ?2, hash = ?3 WHERE seq = ?4",
+                rusqlite::params![e.action, &e.prev_hash[..], &e.hash[..], e.seq as i64],
+            )
             .expect("tamper SQL runs");
     }
     fn name(&self) -> &'static str {
@@ -45,6 +55,14 @@ impl Backend for SqliteStore {
 impl Backend for PgStore {
     fn sql(&mut self, sql: &str) {
         self.client().batch_execute(sql).expect("tamper SQL runs");
+    }
+    fn overwrite(&mut self, e: &Entry) {
+        self.client()
+            .execute(
+                "UPDATE audit_entries SET action = $1, prev_hash = $2, hash = $3 WHERE seq = $4",
+                &[&e.action, &&e.prev_hash[..], &&e.hash[..], &(e.seq as i64)],
+            )
+            .expect("tamper SQL runs");
     }
     fn name(&self) -> &'static str {
         "postgres"
@@ -105,11 +123,16 @@ fn on_both(name: &str, f: impl Fn(&mut dyn Backend)) {
 }
 
 fn filled(store: &mut dyn Backend, n: usize) -> VerifyingKey {
+    filled_in(store, n, 7)
+}
+
+/// `n` entries appended `batch` at a time, with a checkpoint every 10 entries.
+fn filled_in(store: &mut dyn Backend, n: usize, batch: usize) -> VerifyingKey {
     let key = key();
     let vk = key.verifying_key();
     let mut written = 0;
     while written < n {
-        let batch: Vec<Event> = (written..(written + 7).min(n))
+        let batch: Vec<Event> = (written..(written + batch).min(n))
             .map(|i| event("t1", i))
             .collect();
         let head = store.head().expect("head");
@@ -137,9 +160,11 @@ fn appended_entries_verify_with_checkpoints_every_n() {
     on_both("intact", |s| {
         let vk = filled(s, 95);
         match verify_dyn(s, &vk) {
-            Verification::Intact(v) => {
+            // The last checkpoint is at 91 (the append that reached 90 ended there).
+            Verification::UnsealedTail(v) => {
                 assert_eq!(v.entries, 95, "{}", s.name());
                 assert_eq!(v.checkpoints, 9, "{}", s.name());
+                assert_eq!((v.sealed_to, v.unsealed), (91, 4), "{}", s.name());
             }
             t => panic!("{}: {t:?}", s.name()),
         }
@@ -370,4 +395,274 @@ fn two_processes_appending_to_one_database_leave_a_chain_that_verifies() {
             .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
             .unwrap();
     }
+}
+
+// ---- what verification expects: cadence, sealed head, anchors outside the database ----------
+
+/// Verification as the trail written by `filled` expects it: a checkpoint every 10 entries.
+fn verify_cadence(store: &mut dyn Backend, vk: &VerifyingKey) -> serde_json::Value {
+    verify_anchored(store, vk, None, &[])
+}
+
+/// The same, with an expected head and published checkpoints.
+fn verify_anchored(
+    store: &mut dyn Backend,
+    vk: &VerifyingKey,
+    head: Option<(u64, Hash)>,
+    published: &[Checkpoint],
+) -> serde_json::Value {
+    let expect = Expect {
+        checkpoint_every: 10,
+        head,
+        published: published.to_vec(),
+    };
+    serde_json::to_value(
+        verify_store_with(store, vk, expect).expect("verification reads the store"),
+    )
+    .expect("serialises")
+}
+
+/// Signs a checkpoint at the head, as the server's timer and shutdown do.
+fn seal(store: &mut dyn Backend) -> Checkpoint {
+    let head = store.head().expect("head").expect("a chain");
+    let c = Checkpoint::sign(&head, at(10_000), &key());
+    store
+        .append(&mut |_| (Vec::new(), Some(c.clone())))
+        .expect("checkpoint stored");
+    c
+}
+
+fn checkpoint_file(name: &str) -> published::CheckpointFile {
+    let dir = std::env::temp_dir().join("custos-audit-tests");
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join(format!("{}.jsonl", unique(name)));
+    let _ = std::fs::remove_file(&path);
+    published::CheckpointFile::new(path)
+}
+
+#[test]
+fn entries_after_the_last_checkpoint_are_reported_as_an_unsealed_tail_not_as_intact() {
+    on_both("tail", |s| {
+        let vk = filled_in(s, 25, 1);
+        let v = verify_cadence(s, &vk);
+        assert_eq!(v["status"], "unsealed_tail", "{}: {v}", s.name());
+        assert_eq!(
+            (v["sealed_to"].as_u64(), v["unsealed"].as_u64()),
+            (Some(20), Some(5))
+        );
+        // Deleting part of the tail leaves it unsealed, never intact.
+        s.sql("DELETE FROM audit_entries WHERE seq > 22");
+        let v = verify_cadence(s, &vk);
+        assert_eq!(v["status"], "unsealed_tail", "{}: {v}", s.name());
+        assert_eq!(v["unsealed"], 2, "{}: {v}", s.name());
+        // Sealed at the head, it is intact.
+        seal(s);
+        let v = verify_cadence(s, &vk);
+        assert_eq!(v["status"], "intact", "{}: {v}", s.name());
+        assert_eq!(
+            (v["sealed_to"].as_u64(), v["unsealed"].as_u64()),
+            (Some(22), Some(0))
+        );
+    });
+}
+
+#[test]
+fn deleting_the_entries_after_the_last_checkpoint_is_a_cut_against_the_checkpoint_file() {
+    on_both("cut_file", |s| {
+        let vk = filled_in(s, 25, 1);
+        seal(s);
+        let file = checkpoint_file("cut");
+        let published_to = published::publish(s, &file, 0).expect("published");
+        assert_eq!(published_to, 25);
+        let copy = file.read().expect("the file reads back");
+        assert_eq!(copy.iter().map(|c| c.seq).collect::<Vec<_>>(), [10, 20, 25]);
+        assert_eq!(verify_anchored(s, &vk, None, &copy)["status"], "intact");
+        // Cut back to the previous checkpoint, its seal and all.
+        s.sql("DELETE FROM audit_entries WHERE seq > 20; DELETE FROM audit_checkpoints WHERE seq > 20");
+        assert_eq!(
+            verify_cadence(s, &vk)["status"],
+            "intact",
+            "the database alone cannot tell"
+        );
+        let v = verify_anchored(s, &vk, None, &copy);
+        assert_eq!(v["status"], "tampered", "{}: {v}", s.name());
+        assert_eq!(v["kind"], "cut", "{}: {v}", s.name());
+        assert_eq!(
+            (v["head"].as_u64(), v["expected"].as_u64()),
+            (Some(20), Some(25))
+        );
+    });
+}
+
+#[test]
+fn deleting_a_checkpoint_with_the_entries_after_it_is_reported() {
+    on_both("cp_delete", |s| {
+        let vk = filled_in(s, 35, 1);
+        let file = checkpoint_file("cp_delete");
+        published::publish(s, &file, 0).expect("published");
+        // The checkpoint due at 30 goes, and what came after it.
+        s.sql("DELETE FROM audit_checkpoints WHERE seq = 30; DELETE FROM audit_entries WHERE seq > 30");
+        let v = verify_cadence(s, &vk);
+        assert_eq!(v["status"], "tampered", "{}: {v}", s.name());
+        assert_eq!(
+            (v["kind"].as_str(), v["due"].as_u64()),
+            (Some("missing_checkpoint"), Some(30))
+        );
+        // Cut one further, to just before the due checkpoint: the tail is unsealed...
+        s.sql("DELETE FROM audit_entries WHERE seq >= 30");
+        let v = verify_cadence(s, &vk);
+        assert_eq!(v["status"], "unsealed_tail", "{}: {v}", s.name());
+        assert_eq!(
+            (v["sealed_to"].as_u64(), v["unsealed"].as_u64()),
+            (Some(20), Some(9))
+        );
+        // ...and the checkpoint file shows the cut.
+        let v = verify_anchored(s, &vk, None, &file.read().unwrap());
+        assert_eq!(
+            (v["kind"].as_str(), v["expected"].as_u64()),
+            (Some("cut"), Some(30)),
+            "{v}"
+        );
+    });
+}
+
+#[test]
+fn a_checkpoint_row_deleted_under_intact_entries_is_caught_by_the_checkpoint_file() {
+    on_both("cp_row", |s| {
+        let vk = filled_in(s, 25, 1);
+        seal(s);
+        let file = checkpoint_file("cp_row");
+        published::publish(s, &file, 0).expect("published");
+        s.sql("DELETE FROM audit_checkpoints WHERE seq = 25");
+        let v = verify_anchored(s, &vk, None, &file.read().unwrap());
+        assert_eq!(
+            (v["kind"].as_str(), v["seq"].as_u64()),
+            (Some("checkpoint_deleted"), Some(25)),
+            "{v}"
+        );
+    });
+}
+
+#[test]
+fn a_chain_rehashed_after_deleting_every_checkpoint_is_reported() {
+    on_both("rehash", |s| {
+        let vk = filled_in(s, 35, 1);
+        // Edit entry 5, recompute every plain SHA-256 link from there, drop the checkpoints.
+        let mut prev = s.read(3, 1).unwrap()[0].hash;
+        for mut e in s.read(4, 100).unwrap() {
+            if e.seq == 5 {
+                e.action = "nothing.happened".into();
+            }
+            e.prev_hash = prev;
+            e.hash = chain::entry_hash(
+                &e.prev_hash,
+                &e.at,
+                &e.tenant,
+                &e.actor,
+                &e.action,
+                e.subject.as_deref(),
+                &e.details,
+            );
+            prev = e.hash;
+            s.overwrite(&e);
+        }
+        s.sql("DELETE FROM audit_checkpoints");
+        let v = verify_cadence(s, &vk);
+        assert_eq!(v["status"], "tampered", "{}: {v}", s.name());
+        assert_eq!(
+            (v["kind"].as_str(), v["due"].as_u64()),
+            (Some("missing_checkpoint"), Some(10)),
+            "{v}"
+        );
+        // Shorter than the cadence, nothing was due: the whole chain is an unsealed tail.
+        s.sql("DELETE FROM audit_entries WHERE seq > 8");
+        let v = verify_cadence(s, &vk);
+        assert_eq!(v["status"], "unsealed_tail", "{}: {v}", s.name());
+        assert_eq!(
+            (v["sealed_to"].as_u64(), v["unsealed"].as_u64()),
+            (Some(0), Some(8))
+        );
+    });
+}
+
+#[test]
+fn an_expected_head_seals_the_chain_and_reports_a_cut_or_a_rewrite() {
+    on_both("expect_head", |s| {
+        let vk = filled_in(s, 25, 1);
+        let head = s.head().unwrap().unwrap();
+        let v = verify_anchored(s, &vk, Some((25, head.hash)), &[]);
+        assert_eq!(v["status"], "intact", "{}: {v}", s.name());
+        let v = verify_anchored(s, &vk, Some((25, [7; 32])), &[]);
+        assert_eq!(
+            (v["kind"].as_str(), v["checkpoint"].as_u64()),
+            (Some("rewritten"), Some(25)),
+            "{v}"
+        );
+        s.sql("DELETE FROM audit_entries WHERE seq > 22");
+        let v = verify_anchored(s, &vk, Some((25, head.hash)), &[]);
+        assert_eq!(v["status"], "tampered", "{}: {v}", s.name());
+        assert_eq!(
+            (
+                v["kind"].as_str(),
+                v["head"].as_u64(),
+                v["expected"].as_u64()
+            ),
+            (Some("cut"), Some(22), Some(25))
+        );
+    });
+}
+
+#[test]
+fn the_checkpoint_file_publishes_only_what_is_new_and_names_a_bad_line() {
+    let mut s = sqlite("file");
+    filled_in(&mut s, 25, 1);
+    let file = checkpoint_file("publish");
+    assert_eq!(
+        file.last_seq().unwrap(),
+        0,
+        "a missing file has published nothing"
+    );
+    assert_eq!(published::publish(&mut s, &file, 0).unwrap(), 20);
+    assert_eq!(
+        published::publish(&mut s, &file, 20).unwrap(),
+        20,
+        "nothing new"
+    );
+    seal(&mut s);
+    assert_eq!(
+        published::publish(&mut s, &file, file.last_seq().unwrap()).unwrap(),
+        25
+    );
+    assert_eq!(file.read().unwrap().len(), 3);
+    std::fs::write(file.path(), "{\"seq\":1}\n").unwrap();
+    let err = file.read().unwrap_err().to_string();
+    assert!(err.contains("line 1"), "{err}");
+}
+
+#[test]
+fn a_forged_checkpoint_in_the_file_is_rejected() {
+    let mut s = sqlite("forged_file");
+    let vk = filled_in(&mut s, 25, 1);
+    let head = s.head().unwrap().unwrap();
+    let forged = Checkpoint::sign(&head, at(1), &SigningKey::from_bytes(&[9; 32]));
+    let v = verify_anchored(&mut s, &vk, None, &[forged]);
+    assert_eq!(
+        (v["kind"].as_str(), v["seq"].as_u64()),
+        (Some("bad_checkpoint"), Some(25)),
+        "{v}"
+    );
+}
+
+#[test]
+fn two_servers_sealing_the_same_head_at_once_keep_the_first_checkpoint() {
+    on_both("double_seal", |s| {
+        let vk = filled_in(s, 5, 1);
+        let first = seal(s);
+        let head = s.head().unwrap().unwrap();
+        let second = Checkpoint::sign(&head, at(20_000), &key());
+        s.append(&mut |_| (Vec::new(), Some(second.clone())))
+            .expect("a second checkpoint at the same entry is not an error");
+        assert_eq!(s.checkpoints().unwrap(), [first], "{}", s.name());
+        assert_eq!(verify_cadence(s, &vk)["status"], "intact", "{}", s.name());
+    });
 }

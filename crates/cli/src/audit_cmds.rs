@@ -1,9 +1,14 @@
 //! `custos audit verify`: checks the audit trail of a database and reports the first entry that
-//! was edited, deleted, inserted or reordered. Exit 0 intact, 1 tampered, 2 unusable input.
+//! was edited, deleted, inserted or reordered, a checkpoint the cadence requires that is missing,
+//! and (with `--expect-head` or `--checkpoints`) a tail cut off after an anchor kept outside the
+//! database. Exit 0 intact or unsealed tail (1 with `--sealed`), 1 tampered, 2 unusable input.
 
 use std::process::ExitCode;
 
-use custos_audit::{PgStore, SqliteStore, Store, Verification, VerifyingKey, verify_store};
+use custos_audit::published::CheckpointFile;
+use custos_audit::{
+    Expect, PgStore, SqliteStore, Store, Verification, VerifyingKey, verify_store_with,
+};
 
 #[derive(clap::Subcommand)]
 pub enum AuditCommand {
@@ -31,6 +36,18 @@ pub struct VerifyArgs {
     /// The master key file, used when neither --public-key nor CUSTOS_MASTER_KEY is given.
     #[arg(long, default_value = "custos.key")]
     pub key_file: std::path::PathBuf,
+    /// An entry the chain must hold, as SEQ:HASH (e.g. the `seq` and `hash` of a checkpoint
+    /// published elsewhere); a chain without it is reported as cut.
+    #[arg(long, value_name = "SEQ:HASH")]
+    pub expect_head: Option<String>,
+    /// The checkpoint file (`audit_checkpoint_file` of `custos serve`): every signed checkpoint
+    /// in it must verify, be in the chain and still be in the database.
+    #[arg(long, value_name = "FILE")]
+    pub checkpoints: Option<std::path::PathBuf>,
+    /// Fail (exit 1) when entries after the last checkpoint are unsealed: use after a clean stop
+    /// of every server, which seals the head.
+    #[arg(long)]
+    pub sealed: bool,
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
@@ -95,6 +112,35 @@ fn verify(args: VerifyArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let head = match args
+        .expect_head
+        .as_deref()
+        .map(custos_audit::chain::parse_anchor)
+    {
+        None => None,
+        Some(Ok(anchor)) => Some(anchor),
+        Some(Err(e)) => {
+            eprintln!("error: --expect-head: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let published = match args
+        .checkpoints
+        .as_ref()
+        .map(|p| CheckpointFile::new(p).read())
+    {
+        None => Vec::new(),
+        Some(Ok(c)) => c,
+        Some(Err(e)) => {
+            eprintln!("error: --checkpoints: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let expect = Expect {
+        head,
+        published,
+        ..Expect::default()
+    };
     let mut store = match open(&args.store) {
         Ok(s) => s,
         Err(e) => {
@@ -102,7 +148,7 @@ fn verify(args: VerifyArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let result = match verify_store(store.as_mut(), &key) {
+    let result = match verify_store_with(store.as_mut(), &key, expect) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");
@@ -116,13 +162,34 @@ fn verify(args: VerifyArgs) -> ExitCode {
         Verification::Intact(v) => {
             if !args.json {
                 println!(
-                    "intact: {} entries, {} signed checkpoints, head {}",
+                    "intact: {} entries, {} signed checkpoints, head {}, sealed to the head",
                     v.entries,
                     v.checkpoints,
                     hex::encode(v.head)
                 );
             }
             ExitCode::SUCCESS
+        }
+        Verification::UnsealedTail(v) => {
+            if !args.json {
+                println!(
+                    "unsealed tail: {} entries, {} signed checkpoints, head {}; intact up to entry {}, the {} entries after it (since {}) are not yet covered by a signed checkpoint",
+                    v.entries,
+                    v.checkpoints,
+                    hex::encode(v.head),
+                    v.sealed_to,
+                    v.unsealed,
+                    v.unsealed_since.as_deref().unwrap_or("?"),
+                );
+            }
+            if args.sealed {
+                if !args.json {
+                    println!("UNSEALED: --sealed requires a checkpoint at the head");
+                }
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            }
         }
         Verification::Tampered(t) => {
             if !args.json {

@@ -1,6 +1,7 @@
 //! Server configuration: a TOML file, then environment variables on top (`CUSTOS_LISTEN`,
 //! `CUSTOS_DATABASE_URL`, `CUSTOS_POLICY`, `CUSTOS_KEY_FILE`, `CUSTOS_LOG_FORMAT`,
-//! `CUSTOS_PURGE_INTERVAL`, `CUSTOS_NOTIFY_INTERVAL`, `CUSTOS_NOTIFY_TIMEOUT`). Every error names
+//! `CUSTOS_PURGE_INTERVAL`, `CUSTOS_NOTIFY_INTERVAL`, `CUSTOS_NOTIFY_TIMEOUT`,
+//! `CUSTOS_AUDIT_CHECKPOINT_FILE`). Every error names
 //! the file or variable and the field.
 
 use std::net::SocketAddr;
@@ -44,9 +45,13 @@ pub struct Config {
     /// Requests per second per API key (bursts of twice that); 0 turns limiting off.
     #[serde(default = "default_rate")]
     pub rate_limit_per_second: u32,
-    /// Seconds between signed audit checkpoints (besides one every 1000 entries); 0: none.
+    /// Seconds between signed audit checkpoints at the head (besides one every 1000 entries and
+    /// one at graceful shutdown); 0: none.
     #[serde(default = "default_checkpoint")]
     pub audit_checkpoint_seconds: u64,
+    /// A file, outside the database, to which every signed audit checkpoint is appended as a
+    /// JSON line: the copy an auditor verifies against (`custos audit verify --checkpoints`).
+    pub audit_checkpoint_file: Option<PathBuf>,
     /// Milliseconds between writes of batched read accesses to the audit trail.
     #[serde(default = "default_flush")]
     pub audit_flush_millis: u64,
@@ -257,6 +262,7 @@ impl Config {
             pool_size: default_pool(),
             audit_flush_millis: default_flush(),
             audit_checkpoint_seconds: default_checkpoint(),
+            audit_checkpoint_file: None,
             rate_limit_per_second: default_rate(),
             policy: policy.into(),
             key_file: None,
@@ -318,6 +324,7 @@ impl Config {
             ("CUSTOS_PURGE_INTERVAL", "purge_interval"),
             ("CUSTOS_NOTIFY_INTERVAL", "notify_interval"),
             ("CUSTOS_NOTIFY_TIMEOUT", "notify_timeout"),
+            ("CUSTOS_AUDIT_CHECKPOINT_FILE", "audit_checkpoint_file"),
         ] {
             if let Some(v) = env(var).filter(|v| !v.is_empty()) {
                 table.insert(key.into(), toml::Value::String(v));

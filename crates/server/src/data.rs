@@ -659,20 +659,112 @@ pub async fn audit(
     .await
 }
 
-/// Verifies the whole audit trail: hash chain and signed checkpoints (dpo and auditor keys).
-#[utoipa::path(get, path = "/v1/audit/verify", tag = "audit", security(("api_key" = [])),
-    responses((status = 200, description = "`{status: intact|tampered, ...}`", body = Object), (status = 401, body = Problem), (status = 403, body = Problem)))]
+/// Parameters of `/v1/audit/verify`.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct VerifyQuery {
+    /// Admin keys: an entry the chain must hold, as `SEQ:HASH` (from a checkpoint published
+    /// elsewhere); a chain without it is reported as cut.
+    expect_head: Option<String>,
+}
+
+/// A tenant's view of the verification: the state of the chain and the tenant's own figures,
+/// never the trail's global entry count or head (they would tell one tenant another's volume).
+#[derive(Serialize)]
+struct TenantVerification {
+    /// `intact` (every entry of the tenant's is covered by a signed checkpoint),
+    /// `unsealed_tail` (some are not yet) or `tampered`.
+    status: &'static str,
+    /// Always `tenant`.
+    scope: &'static str,
+    /// The tenant's own entries.
+    entries: u64,
+    /// The tenant's entries after the last signed checkpoint.
+    unsealed: u64,
+    /// With `tampered`: what kind of tampering (`edited`, `cut`, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kind: Option<String>,
+}
+
+/// Verifies the whole audit trail: hash chain, signed checkpoints, the checkpoint cadence and
+/// the checkpoint file (when configured). Admin keys get the trail's figures (`entries`,
+/// `checkpoints`, `head`, `sealed_to`, `unsealed`) and may pass `expect_head`; dpo and auditor
+/// keys get the status with their own tenant's figures only.
+#[utoipa::path(get, path = "/v1/audit/verify", tag = "audit", security(("api_key" = [])), params(VerifyQuery),
+    responses((status = 200, description = "`{status: intact|unsealed_tail|tampered, ...}`", body = Object), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
 pub async fn audit_verify(
     State(s): State<Arc<AppState>>,
     caller: Caller,
+    ApiQuery(q): ApiQuery<VerifyQuery>,
 ) -> Result<Response, Problem> {
-    caller.require(Role::may_read_audit, "verify the audit trail")?;
-    tenant_id(&caller)?;
+    let admin = caller.0.role == Role::Admin;
+    if !admin {
+        caller.require(Role::may_read_audit, "verify the audit trail")?;
+    }
+    let tenant = if admin {
+        None
+    } else {
+        Some(tenant_id(&caller)?)
+    };
+    let head = match &q.expect_head {
+        None => None,
+        Some(_) if !admin => {
+            return Err(Problem::new(Code::Forbidden)
+                .detail("`expect_head` names a position in the whole trail: use an admin key"));
+        }
+        Some(text) => Some(
+            custos_audit::chain::parse_anchor(text)
+                .map_err(|why| Problem::new(Code::InvalidQuery).field("expect_head", why))?,
+        ),
+    };
     blocking(move || {
+        let published = match &s.checkpoint_file {
+            Some(p) => p.read().map_err(|e| {
+                tracing::error!(error = %e, "reading the audit checkpoint file failed");
+                Problem::new(Code::Internal)
+                    .detail("the audit checkpoint file cannot be read; it has been logged")
+            })?,
+            None => Vec::new(),
+        };
+        let expect = custos_audit::Expect {
+            head,
+            published,
+            ..custos_audit::Expect::default()
+        };
         let b = s.backend()?;
-        let v = b.vault();
-        let result = v.verify_audit().map_err(|e| vault_problem(&e))?;
-        Ok(axum::Json(result).into_response())
+        let mut v = b.vault();
+        let result = v.verify_audit_with(expect).map_err(|e| vault_problem(&e))?;
+        let Some(tenant) = tenant else {
+            return Ok(axum::Json(result).into_response());
+        };
+        let sealed_to = result.unbroken().map_or(0, |x| x.sealed_to);
+        let (entries, unsealed) = v
+            .tenant(&tenant)
+            .audit_counts(sealed_to)
+            .map_err(|e| vault_problem(&e))?;
+        let view = match &result {
+            custos_audit::Verification::Tampered(t) => TenantVerification {
+                status: "tampered",
+                scope: "tenant",
+                entries,
+                unsealed,
+                kind: serde_json::to_value(t)
+                    .ok()
+                    .and_then(|j| j["kind"].as_str().map(str::to_owned)),
+            },
+            _ => TenantVerification {
+                status: if unsealed == 0 {
+                    "intact"
+                } else {
+                    "unsealed_tail"
+                },
+                scope: "tenant",
+                entries,
+                unsealed,
+                kind: None,
+            },
+        };
+        Ok(axum::Json(view).into_response())
     })
     .await
 }

@@ -18,6 +18,7 @@ mod recipients;
 mod requests;
 mod retention;
 mod routes;
+mod sealing;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -124,6 +125,8 @@ pub struct AppState {
     /// The public holidays that request deadlines skip (Dutch, with the days equated by decree
     /// from configuration).
     calendar: custos_rights::NlCalendar,
+    /// Where signed audit checkpoints are copied outside the database (`audit_checkpoint_file`).
+    checkpoint_file: Option<sealing::Publisher>,
 }
 
 impl Drop for AppState {
@@ -188,6 +191,7 @@ impl AppState {
             reads: std::sync::Mutex::new(Vec::new()),
             auth_cache: limits::AuthCache::new(std::time::Duration::from_secs(5)),
             calendar: custos_rights::NlCalendar::new(),
+            checkpoint_file: None,
         })
     }
 
@@ -265,6 +269,12 @@ impl AppState {
     }
 
     /// Whether the server runs with a database.
+    /// Copies every signed audit checkpoint to `path` (one JSON line each), outside the database.
+    pub fn with_checkpoint_file(mut self, path: Option<std::path::PathBuf>) -> Self {
+        self.checkpoint_file = path.map(sealing::Publisher::new);
+        self
+    }
+
     pub(crate) fn has_backend(&self) -> bool {
         self.backend.is_some()
     }
@@ -403,7 +413,8 @@ pub async fn serve(
     let mut state = AppState::new(loaded)?
         .with_accepted_findings(accepted)
         .with_rate_limit(config.rate_limit_per_second)
-        .with_equated_holidays(config.equated_holidays.iter().copied());
+        .with_equated_holidays(config.equated_holidays.iter().copied())
+        .with_checkpoint_file(config.audit_checkpoint_file.clone());
     if let Some(b) = backend {
         state = state.with_backend(b);
     }
@@ -413,7 +424,6 @@ pub async fn serve(
     let addr = listener.local_addr()?;
     state.ready.store(true, Ordering::Release);
     tracing::info!(%addr, "listening");
-    // Anchor the audit trail with a signed checkpoint on a timer, so a quiet trail is covered too.
     // Read accesses go to the audit trail in batches, every `audit_flush_millis`.
     let mut flusher = None;
     if state.has_backend() {
@@ -428,26 +438,13 @@ pub async fn serve(
             }
         }));
     }
+    // A signed checkpoint at the head every `audit_checkpoint_seconds`, copied to the checkpoint
+    // file with every other checkpoint.
     let mut checkpointer = None;
-    if state.has_backend() && config.audit_checkpoint_seconds > 0 {
-        let st = state.clone();
-        let every = std::time::Duration::from_secs(config.audit_checkpoint_seconds);
-        checkpointer = Some(tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            tick.tick().await;
-            loop {
-                tick.tick().await;
-                let s2 = st.clone();
-                let _ = tokio::task::spawn_blocking(move || {
-                    if let Ok(b) = s2.backend()
-                        && let Err(e) = b.vault().checkpoint_audit(jiff::Timestamp::now())
-                    {
-                        tracing::warn!(error = %e, "audit checkpoint failed");
-                    }
-                })
-                .await;
-            }
-        }));
+    let seal_every = (config.audit_checkpoint_seconds > 0)
+        .then(|| std::time::Duration::from_secs(config.audit_checkpoint_seconds));
+    if state.has_backend() && (seal_every.is_some() || config.audit_checkpoint_file.is_some()) {
+        checkpointer = Some(sealing::spawn(state.clone(), seal_every));
     }
     // The retention purge on its own timer; the first run one interval after start.
     let stop_purging = Arc::new(AtomicBool::new(false));
@@ -507,9 +504,14 @@ pub async fn serve(
         task.abort();
         let _ = task.await;
     }
-    // The last reads, then the PostgreSQL driver, off the async threads.
+    // The last reads, then a checkpoint sealing the head (so after a clean stop no entry is left
+    // unsealed), then the PostgreSQL driver, off the async threads.
     let st = state.clone();
-    let _ = tokio::task::spawn_blocking(move || st.flush_reads()).await;
+    let _ = tokio::task::spawn_blocking(move || {
+        st.flush_reads();
+        sealing::seal(&st, true, "shutdown");
+    })
+    .await;
     // The PostgreSQL driver may not be dropped on an async thread (it runs its own runtime).
     let _ = tokio::task::spawn_blocking(move || drop(state)).await;
     result?;

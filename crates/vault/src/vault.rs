@@ -205,8 +205,8 @@ impl fmt::Debug for Vault {
 
 const META_CHECK: &str = "key_check";
 
-/// A signed checkpoint every this many audit entries.
-pub const AUDIT_CHECKPOINT_EVERY: u64 = 1000;
+/// A signed checkpoint every this many audit entries (the cadence verification expects).
+pub const AUDIT_CHECKPOINT_EVERY: u64 = custos_audit::CHECKPOINT_EVERY;
 
 fn erasure_event(
     e: &JournalEntry,
@@ -321,11 +321,33 @@ impl Vault {
         })
     }
 
-    /// Verifies the whole audit trail: the hash chain and every signed checkpoint.
+    /// Verifies the whole audit trail: the hash chain, every signed checkpoint and the
+    /// checkpoint cadence. Entries after the last checkpoint are an unsealed tail.
     pub fn verify_audit(&self) -> Result<custos_audit::Verification> {
+        self.verify_audit_with(custos_audit::Expect::default())
+    }
+
+    /// [`Vault::verify_audit`], also against anchors kept outside the database: an expected
+    /// head and published checkpoints (see [`custos_audit::Expect`]).
+    pub fn verify_audit_with(
+        &self,
+        expect: custos_audit::Expect,
+    ) -> Result<custos_audit::Verification> {
         let mut store = self.audit_store()?;
-        custos_audit::verify_store(store.as_mut(), &self.audit_key.verifying_key())
+        custos_audit::verify_store_with(store.as_mut(), &self.audit_key.verifying_key(), expect)
             .map_err(|e| audit_err("verifying the audit trail", e))
+    }
+
+    /// Appends the audit checkpoints with seq above `after` to `file`; returns the highest seq
+    /// now published.
+    pub fn publish_audit_checkpoints(
+        &self,
+        file: &custos_audit::published::CheckpointFile,
+        after: u64,
+    ) -> Result<u64> {
+        let mut store = self.audit_store()?;
+        custos_audit::published::publish(store.as_mut(), file, after)
+            .map_err(|e| audit_err("publishing audit checkpoints", e))
     }
 
     /// Appends events that do not change the vault (reads, exports) to the audit trail, in one
@@ -552,6 +574,16 @@ impl TenantVault<'_> {
         store
             .query(&tenant, q)
             .map_err(|e| audit_err("reading the audit trail", e))
+    }
+
+    /// How many audit entries this tenant has, and how many of them come after entry
+    /// `after_seq` (e.g. after the last checkpoint: the tenant's unsealed entries).
+    pub fn audit_counts(&mut self, after_seq: u64) -> Result<(u64, u64)> {
+        let tenant = self.tenant.as_str().to_owned();
+        let mut store = self.vault.audit_store()?;
+        store
+            .tenant_counts(&tenant, after_seq)
+            .map_err(|e| audit_err("counting audit entries", e))
     }
 
     pub fn put(&mut self, policy: &Policy, record: NewRecord) -> Result<RecordId> {

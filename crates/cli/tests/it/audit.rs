@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-use custos_audit::{AuditLog, Event, SigningKey, SqliteStore};
+use custos_audit::{AuditLog, Event, SigningKey, SqliteStore, Store};
 
 fn custos(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_custos"))
@@ -40,7 +40,10 @@ fn audit_verify_reports_intact_then_the_edited_entry() {
         String::from_utf8_lossy(&ok.stderr)
     );
     assert!(
-        String::from_utf8_lossy(&ok.stdout).starts_with("intact: 10 entries, 2 signed checkpoints")
+        String::from_utf8_lossy(&ok.stdout)
+            .starts_with("unsealed tail: 10 entries, 2 signed checkpoints"),
+        "the last checkpoint is at 8: {}",
+        String::from_utf8_lossy(&ok.stdout)
     );
 
     log.store_mut()
@@ -168,8 +171,268 @@ fn audit_verify_derives_the_key_from_the_master_key_after_vault_writes() {
     );
     // `custos init` audited the first admin key it issued; then the record.
     assert!(
-        String::from_utf8_lossy(&ok.stdout).starts_with("intact: 2 entries"),
+        String::from_utf8_lossy(&ok.stdout).starts_with("unsealed tail: 2 entries"),
         "{}",
         String::from_utf8_lossy(&ok.stdout)
     );
+}
+
+/// A trail of `n` entries with a checkpoint every 4, its checkpoints published to a file.
+fn published_trail(
+    name: &str,
+    n: usize,
+) -> (
+    std::path::PathBuf,
+    std::path::PathBuf,
+    AuditLog<SqliteStore>,
+    String,
+) {
+    let dir = std::env::temp_dir().join(format!("custos-it-audit-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let (db, file) = (dir.join("trail.db"), dir.join("checkpoints.jsonl"));
+    let key = SigningKey::from_bytes(&[5; 32]);
+    let public = hex::encode(key.verifying_key().to_bytes());
+    let mut log = AuditLog::new(SqliteStore::open(&db).unwrap(), key, 4);
+    let at = jiff::Timestamp::from_second(1_790_000_000).unwrap();
+    for i in 0..n {
+        let ev = Event {
+            tenant: "t1".into(),
+            actor: "key:app".into(),
+            action: "record.put".into(),
+            subject: Some(format!("ps_{i}")),
+            details: serde_json::json!({}),
+        };
+        log.append(&[ev], at).unwrap();
+    }
+    log.checkpoint(at).unwrap();
+    let f = custos_audit::published::CheckpointFile::new(&file);
+    custos_audit::published::publish(log.store_mut(), &f, 0).unwrap();
+    (db, file, log, public)
+}
+
+#[test]
+fn audit_verify_reports_a_cut_against_an_expected_head() {
+    let (db, _, mut log, public) = published_trail("expect", 10);
+    let head = log.store_mut().head().unwrap().unwrap();
+    let anchor = format!("{}:{}", head.seq, hex::encode(head.hash));
+    let db_s = db.to_str().unwrap();
+    let ok = custos(&[
+        "audit",
+        "verify",
+        "--db",
+        db_s,
+        "--public-key",
+        &public,
+        "--expect-head",
+        &anchor,
+        "--sealed",
+    ]);
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&ok.stdout),
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(String::from_utf8_lossy(&ok.stdout).starts_with("intact: 10 entries"));
+    log.store_mut()
+        .connection()
+        .execute_batch(
+            "DELETE FROM audit_entries WHERE seq > 8; DELETE FROM audit_checkpoints WHERE seq > 8",
+        )
+        .unwrap();
+    let cut = custos(&[
+        "audit",
+        "verify",
+        "--db",
+        db_s,
+        "--public-key",
+        &public,
+        "--expect-head",
+        &anchor,
+        "--json",
+    ]);
+    assert_eq!(
+        cut.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&cut.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&cut.stdout).unwrap();
+    assert_eq!(
+        (v["status"].as_str(), v["kind"].as_str()),
+        (Some("tampered"), Some("cut")),
+        "{v}"
+    );
+    assert_eq!(
+        (v["head"].as_u64(), v["expected"].as_u64()),
+        (Some(8), Some(10)),
+        "{v}"
+    );
+    let text = custos(&[
+        "audit",
+        "verify",
+        "--db",
+        db_s,
+        "--public-key",
+        &public,
+        "--expect-head",
+        &anchor,
+    ]);
+    assert!(
+        String::from_utf8_lossy(&text.stdout).contains("the chain was cut: it ends at entry 8")
+    );
+    let bad = custos(&[
+        "audit",
+        "verify",
+        "--db",
+        db_s,
+        "--public-key",
+        &public,
+        "--expect-head",
+        "ten",
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("SEQ:HASH"));
+}
+
+#[test]
+fn audit_verify_checks_the_chain_against_the_checkpoint_file() {
+    let (db, file, mut log, public) = published_trail("cpfile", 10);
+    let (db_s, file_s) = (db.to_str().unwrap(), file.to_str().unwrap());
+    let ok = custos(&[
+        "audit",
+        "verify",
+        "--db",
+        db_s,
+        "--public-key",
+        &public,
+        "--checkpoints",
+        file_s,
+    ]);
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    // The database alone cannot tell a trail cut back to a checkpoint; the file can.
+    log.store_mut()
+        .connection()
+        .execute_batch(
+            "DELETE FROM audit_entries WHERE seq > 8; DELETE FROM audit_checkpoints WHERE seq > 8",
+        )
+        .unwrap();
+    let alone = custos(&["audit", "verify", "--db", db_s, "--public-key", &public]);
+    assert_eq!(alone.status.code(), Some(0));
+    let cut = custos(&[
+        "audit",
+        "verify",
+        "--db",
+        db_s,
+        "--public-key",
+        &public,
+        "--checkpoints",
+        file_s,
+        "--json",
+    ]);
+    assert_eq!(cut.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&cut.stdout).unwrap();
+    assert_eq!(
+        (v["kind"].as_str(), v["expected"].as_u64()),
+        (Some("cut"), Some(10)),
+        "{v}"
+    );
+    // A checkpoint row deleted under intact entries.
+    log.store_mut()
+        .connection()
+        .execute_batch("DELETE FROM audit_checkpoints WHERE seq = 4")
+        .unwrap();
+    std::fs::write(
+        &file,
+        std::fs::read_to_string(&file)
+            .unwrap()
+            .lines()
+            .take(2)
+            .collect::<Vec<_>>()
+            .join("\n"),
+    )
+    .unwrap();
+    let deleted = custos(&[
+        "audit",
+        "verify",
+        "--db",
+        db_s,
+        "--public-key",
+        &public,
+        "--checkpoints",
+        file_s,
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&deleted.stdout).unwrap();
+    assert_eq!(
+        (v["kind"].as_str(), v["seq"].as_u64()),
+        (Some("checkpoint_deleted"), Some(4)),
+        "{v}"
+    );
+    std::fs::write(&file, "not json\n").unwrap();
+    let garbled = custos(&[
+        "audit",
+        "verify",
+        "--db",
+        db_s,
+        "--public-key",
+        &public,
+        "--checkpoints",
+        file_s,
+    ]);
+    assert_eq!(garbled.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&garbled.stderr).contains("line 1"));
+}
+
+#[test]
+fn audit_verify_with_sealed_fails_on_an_unsealed_tail() {
+    let (db, _, mut log, public) = published_trail("sealed", 10);
+    let at = jiff::Timestamp::from_second(1_790_000_100).unwrap();
+    let ev = Event {
+        tenant: "t1".into(),
+        actor: "key:app".into(),
+        action: "record.put".into(),
+        subject: None,
+        details: serde_json::json!({}),
+    };
+    log.append(&[ev], at).unwrap();
+    let db_s = db.to_str().unwrap();
+    let plain = custos(&[
+        "audit",
+        "verify",
+        "--db",
+        db_s,
+        "--public-key",
+        &public,
+        "--json",
+    ]);
+    assert_eq!(plain.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&plain.stdout).unwrap();
+    assert_eq!(
+        (
+            v["status"].as_str(),
+            v["sealed_to"].as_u64(),
+            v["unsealed"].as_u64()
+        ),
+        (Some("unsealed_tail"), Some(10), Some(1)),
+        "{v}"
+    );
+    let strict = custos(&[
+        "audit",
+        "verify",
+        "--db",
+        db_s,
+        "--public-key",
+        &public,
+        "--sealed",
+    ]);
+    assert_eq!(strict.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&strict.stdout).starts_with("unsealed tail:"));
 }

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 
 use custos_server::Config;
 
+mod audit;
 mod consent;
 mod data;
 mod holes;

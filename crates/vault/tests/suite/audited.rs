@@ -100,7 +100,7 @@ pub fn writes_and_erasures_are_audited_with_pseudonyms_only(b: &Backend) {
         "one tenant never sees another's entries"
     );
     assert!(
-        matches!(v.verify_audit().expect("verifies"), Verification::Intact(ref x) if x.entries == 4),
+        matches!(v.verify_audit().expect("verifies"), Verification::UnsealedTail(ref x) if x.entries == 4 && x.unsealed == 4),
         "{}",
         b.kind
     );
@@ -137,4 +137,85 @@ pub fn a_checkpoint_can_be_signed_at_any_time_and_verifies_with_the_published_ke
     assert!(
         matches!(v.verify_audit().expect("verifies"), Verification::Intact(ref x) if x.checkpoints == 1)
     );
+}
+
+fn audit_event(i: usize) -> custos_audit::Event {
+    custos_audit::Event {
+        tenant: "acme".into(),
+        actor: "key:app".into(),
+        action: "records.read".into(),
+        subject: None,
+        details: serde_json::json!({ "n": i }),
+    }
+}
+
+/// Issue 16.3: deleting the checkpoints and recomputing the plain SHA-256 chain used to verify
+/// as intact. The vault signs a checkpoint every 1000 entries, so a trail past 1000 entries
+/// without one was cut.
+pub fn a_vault_trail_rehashed_after_its_checkpoints_were_deleted_is_tampered(b: &Backend) {
+    let v = b.open();
+    let events: Vec<_> = (0..1005).map(audit_event).collect();
+    v.append_audit(&events[..600], ts("2026-11-21T00:00:00Z"))
+        .expect("appends");
+    v.append_audit(&events[600..], ts("2026-11-21T00:00:01Z"))
+        .expect("appends");
+    let verified = v.verify_audit().expect("verifies");
+    // The append that reached entry 1000 signed a checkpoint at its last entry.
+    assert!(
+        matches!(verified, Verification::Intact(ref x) if x.checkpoints == 1 && x.sealed_to == 1005),
+        "{}: {verified:?}",
+        b.kind
+    );
+    // The chain is intact and its checkpoints are gone: a rewrite that kept the links.
+    tamper(b, "DELETE FROM audit_checkpoints");
+    let v2 = serde_json::to_value(v.verify_audit().expect("verifies")).unwrap();
+    assert_eq!(v2["status"], "tampered", "{}: {v2}", b.kind);
+    assert_eq!(v2["kind"], "missing_checkpoint", "{}: {v2}", b.kind);
+    assert_eq!(v2["due"], 1000, "{}: {v2}", b.kind);
+}
+
+/// The checkpoint file is an independent copy: cutting the trail back to an earlier checkpoint
+/// in the database is caught by it.
+pub fn a_trail_cut_back_to_an_earlier_checkpoint_is_caught_by_the_checkpoint_file(b: &Backend) {
+    let v = b.open();
+    let events: Vec<_> = (0..5).map(audit_event).collect();
+    v.append_audit(&events[..3], ts("2026-11-21T00:00:00Z"))
+        .expect("appends");
+    v.checkpoint_audit(ts("2026-11-21T00:00:01Z"))
+        .expect("signs");
+    v.append_audit(&events[3..], ts("2026-11-21T00:00:02Z"))
+        .expect("appends");
+    v.checkpoint_audit(ts("2026-11-21T00:00:03Z"))
+        .expect("signs");
+    let file = custos_audit::published::CheckpointFile::new(std::env::temp_dir().join(format!(
+        "custos-vault-cpfile-{}-{}.jsonl",
+        b.kind,
+        std::process::id()
+    )));
+    let _ = std::fs::remove_file(file.path());
+    assert_eq!(v.publish_audit_checkpoints(&file, 0).expect("publishes"), 5);
+    let published = file.read().expect("reads");
+    tamper(
+        b,
+        "DELETE FROM audit_entries WHERE seq > 3; DELETE FROM audit_checkpoints WHERE seq > 3",
+    );
+    assert!(
+        matches!(v.verify_audit().expect("verifies"), Verification::Intact(ref x) if x.sealed_to == 3),
+        "{}: the database alone cannot tell",
+        b.kind
+    );
+    let expect = custos_audit::Expect {
+        published,
+        ..custos_audit::Expect::default()
+    };
+    assert_eq!(
+        v.verify_audit_with(expect).expect("verifies"),
+        Verification::Tampered(Tamper::Cut {
+            head: 3,
+            expected: 5
+        }),
+        "{}",
+        b.kind
+    );
+    let _ = std::fs::remove_file(file.path());
 }

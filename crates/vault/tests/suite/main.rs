@@ -58,6 +58,8 @@ shared_suite!(
     writes_and_erasures_are_audited_with_pseudonyms_only,
     an_audit_entry_edited_in_the_database_is_reported_by_the_vault,
     a_checkpoint_can_be_signed_at_any_time_and_verifies_with_the_published_key,
+    a_vault_trail_rehashed_after_its_checkpoints_were_deleted_is_tampered,
+    a_trail_cut_back_to_an_earlier_checkpoint_is_caught_by_the_checkpoint_file,
 );
 
 macro_rules! retention_suite {

@@ -339,10 +339,8 @@ pub fn jbsync_promises_hold_over_simulated_months(b: &Backend) {
             .contains("tenant override"),
         "{c_rules:?}"
     );
-    assert!(matches!(
-        v.verify_audit().expect("verify"),
-        custos_audit::Verification::Intact(_)
-    ));
+    let verified = v.verify_audit().expect("verify");
+    assert!(verified.unbroken().is_some(), "{verified:?}");
 }
 
 /// Jet-Stream: everything 3 months after the contract ends, administrative records 7 years.
@@ -929,10 +927,8 @@ pub fn a_purge_stopped_halfway_resumes_and_receipts_account_for_every_record(b: 
         "one receipt per batch (one category)"
     );
     assert_eq!(count(&mut v, ten, &policy, "mail.metadata"), 1);
-    assert!(matches!(
-        v.verify_audit().unwrap(),
-        custos_audit::Verification::Intact(_)
-    ));
+    let verified = v.verify_audit().unwrap();
+    assert!(verified.unbroken().is_some(), "{verified:?}");
 }
 
 /// A clock that went back is refused before anything is deleted.
@@ -1133,10 +1129,8 @@ pub fn a_record_changed_while_its_batch_is_deleted_is_not_counted_in_a_receipt(b
         "the receipts count exactly the records purged"
     );
     assert_eq!(count(&mut v, ten, &policy, "mail.metadata"), 1);
-    assert!(matches!(
-        v.verify_audit().unwrap(),
-        custos_audit::Verification::Intact(_)
-    ));
+    let verified = v.verify_audit().unwrap();
+    assert!(verified.unbroken().is_some(), "{verified:?}");
 }
 
 /// Records that share one expiry instant (a tenant event dates them all alike) still go in
