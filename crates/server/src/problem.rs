@@ -16,6 +16,8 @@ pub enum Code {
     UnsupportedMediaType,
     /// The body exceeds the limit.
     BodyTooLarge,
+    /// The body did not arrive within the body timeout.
+    RequestTimeout,
     /// A query parameter is invalid.
     InvalidQuery,
     /// No such route or resource.
@@ -60,6 +62,11 @@ impl Code {
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "body-too-large",
                 "The request body is too large",
+            ),
+            Code::RequestTimeout => (
+                StatusCode::REQUEST_TIMEOUT,
+                "request-timeout",
+                "The request did not arrive in time",
             ),
             Code::InvalidQuery => (
                 StatusCode::BAD_REQUEST,
