@@ -88,10 +88,14 @@ pub struct Config {
     /// How long a keep-alive connection may wait for its next request; then it is closed.
     #[serde(default = "default_idle_timeout", deserialize_with = "de_timeout")]
     pub idle_timeout: std::time::Duration,
-    /// Connections served at once; further ones wait in the listen backlog until one closes.
-    /// Keep it well below the open-files limit (`ulimit -n`), which the database and logs
-    /// share.
-    #[serde(default = "default_max_connections", deserialize_with = "de_max_connections")]
+    /// Connections served at once. At the cap a new connection replaces the one that has
+    /// waited longest for a request; when all are answering one, it waits in the listen
+    /// backlog. Keep it well below the open-files limit (`ulimit -n`), which the database and
+    /// logs share.
+    #[serde(
+        default = "default_max_connections",
+        deserialize_with = "de_max_connections"
+    )]
     pub max_connections: usize,
 }
 
@@ -354,10 +358,7 @@ impl Config {
                 var: "CUSTOS_MAX_CONNECTIONS",
                 message: format!("`{v}` is not a number of connections"),
             })?;
-            table.insert(
-                "max_connections".into(),
-                toml::Value::Integer(i64::from(n)),
-            );
+            table.insert("max_connections".into(), toml::Value::Integer(i64::from(n)));
         }
         if !table.contains_key("policy") {
             return Err(ConfigError::NoPolicy);
@@ -552,7 +553,10 @@ mod tests {
         })
         .unwrap_err()
         .to_string();
-        assert!(e.starts_with("environment variable CUSTOS_IDLE_TIMEOUT"), "{e}");
+        assert!(
+            e.starts_with("environment variable CUSTOS_IDLE_TIMEOUT"),
+            "{e}"
+        );
         let e = Config::load(None, |k| match k {
             "CUSTOS_POLICY" => Some("p.toml".into()),
             "CUSTOS_MAX_CONNECTIONS" => Some("many".into()),
@@ -560,7 +564,10 @@ mod tests {
         })
         .unwrap_err()
         .to_string();
-        assert!(e.starts_with("environment variable CUSTOS_MAX_CONNECTIONS"), "{e}");
+        assert!(
+            e.starts_with("environment variable CUSTOS_MAX_CONNECTIONS"),
+            "{e}"
+        );
     }
 
     #[test]

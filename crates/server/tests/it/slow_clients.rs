@@ -24,7 +24,10 @@ fn server(adjust: impl FnOnce(&mut custos_server::Config)) -> Running {
 
 /// The same on a fresh SQLite vault, with an admin key: the body routes need a caller, whose key
 /// is checked before the body is read.
-fn server_with_admin(name: &str, adjust: impl FnOnce(&mut custos_server::Config)) -> (Running, String) {
+fn server_with_admin(
+    name: &str,
+    adjust: impl FnOnce(&mut custos_server::Config),
+) -> (Running, String) {
     let backend = crate::data::open_backend(&crate::data::sqlite_config(name));
     let admin = crate::data::admin_key(&backend);
     let s = Running::start_configured(Some(backend), JBSYNC.to_owned(), |c| {
@@ -131,8 +134,15 @@ fn headers_trickled_byte_by_byte_do_not_extend_the_header_timeout() {
         std::thread::sleep(Duration::from_millis(100));
     }
     let closed = closed || closed_within(&mut t, Duration::from_secs(2)).is_some();
-    assert!(closed, "a trickle of header bytes keeps the connection open");
-    assert!(start.elapsed() < Duration::from_secs(5), "{:?}", start.elapsed());
+    assert!(
+        closed,
+        "a trickle of header bytes keeps the connection open"
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
 }
 
 #[test]
@@ -144,7 +154,11 @@ fn a_half_sent_body_is_answered_408_after_the_body_timeout() {
     let start = Instant::now();
     let (status, body) = response_within(&mut t, Duration::from_secs(5))
         .expect("the request is answered, not held until the client sends the rest");
-    assert!(start.elapsed() < Duration::from_secs(2), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
     assert_eq!(status, 408, "{body}");
     assert!(body.contains("request-timeout"), "{body}");
     assert!(
@@ -172,7 +186,11 @@ fn a_body_trickled_byte_by_byte_is_answered_408_within_the_body_timeout() {
     let start = Instant::now();
     let (status, body) =
         response_within(&mut t, Duration::from_secs(5)).expect("the trickled request is answered");
-    assert!(start.elapsed() < Duration::from_millis(1500), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_millis(1500),
+        "{:?}",
+        start.elapsed()
+    );
     assert_eq!(status, 408, "{body}");
     writer.join().unwrap();
 }
@@ -185,7 +203,11 @@ fn a_declared_body_beyond_the_limit_is_refused_413_at_once() {
     let start = Instant::now();
     let (status, body) = response_within(&mut t, Duration::from_secs(5))
         .expect("a gigabyte announced and never sent is answered");
-    assert!(start.elapsed() < Duration::from_secs(1), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        start.elapsed()
+    );
     assert_eq!(status, 413, "{body}");
     assert!(body.contains("body-too-large"), "{body}");
 }
