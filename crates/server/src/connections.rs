@@ -46,6 +46,9 @@ pub(crate) struct Limits {
 const BACKOFF_MIN: Duration = Duration::from_millis(10);
 const BACKOFF_MAX: Duration = Duration::from_secs(1);
 
+/// The shortest interval between two log lines about failed accepts.
+const LOG_EVERY: Duration = Duration::from_secs(1);
+
 /// How often, at the cap with every connection busy, to look for one that has become idle.
 const EVICT_RETRY: Duration = Duration::from_millis(50);
 
@@ -125,12 +128,23 @@ pub(crate) async fn serve(
     shutdown: impl Future<Output = ()>,
 ) {
     let cap = limits.max_connections.clamp(1, Semaphore::MAX_PERMITS);
+    if let Some(files) = open_files_limit()
+        && cap as u64 + FILES_BESIDES_CONNECTIONS > files
+    {
+        tracing::warn!(
+            max_connections = cap,
+            open_files_limit = files,
+            "max_connections leaves fewer than {FILES_BESIDES_CONNECTIONS} of the open-files limit \
+             for the database, logs and webhooks: lower it or raise the limit (ulimit -n)"
+        );
+    }
     let slots = Arc::new(Semaphore::new(cap));
     let open = Arc::new(Open::default());
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut shutdown = pin!(shutdown);
     let mut backoff = Duration::ZERO;
     let mut at_cap = false;
+    let (mut failed, mut last_logged) = (0u64, None);
     'accept: loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
@@ -144,15 +158,25 @@ pub(crate) async fn serve(
             }
             // The client gave up before it was accepted: nothing to wait for.
             Err(e) if is_connection_error(&e) => continue,
-            // Out of file descriptors or memory: the connection stays in the backlog and accept
-            // would fail again at once, so wait for connections to close.
+            // Out of file descriptors or memory (a cap above the open-files limit): the
+            // connection stays in the backlog and accept would fail again at once, so close the
+            // connection that has waited longest for a request and wait a little.
             Err(e) => {
                 backoff = (backoff * 2).clamp(BACKOFF_MIN, BACKOFF_MAX);
-                tracing::warn!(
-                    error = %e,
-                    retry_in_ms = backoff.as_millis() as u64,
-                    "accepting a connection failed; retrying"
-                );
+                let evicted = open.evict_one();
+                failed += 1;
+                // At most one line a second however fast clients come.
+                if last_logged.is_none_or(|at: Instant| at.elapsed() >= LOG_EVERY) {
+                    tracing::warn!(
+                        error = %e,
+                        failures = failed,
+                        retry_in_ms = backoff.as_millis() as u64,
+                        closed_a_waiting_connection = evicted,
+                        "accepting connections failed; retrying"
+                    );
+                    last_logged = Some(Instant::now());
+                    failed = 0;
+                }
                 tokio::select! {
                     () = tokio::time::sleep(backoff) => continue,
                     () = &mut shutdown => break,
@@ -210,6 +234,26 @@ pub(crate) async fn serve(
     // Every open connection holds a slot: all slots back means every connection has closed.
     let all = u32::try_from(cap).unwrap_or(u32::MAX);
     let _ = slots.acquire_many(all).await;
+}
+
+/// File descriptors the server needs besides its connections (database, logs, webhooks).
+const FILES_BESIDES_CONNECTIONS: u64 = 64;
+
+/// The soft limit on open files of this process, where the system tells it (Linux).
+fn open_files_limit() -> Option<u64> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    soft_open_files(&limits)
+}
+
+/// The soft "Max open files" of a `/proc/<pid>/limits` text; `None` when unlimited or absent.
+fn soft_open_files(limits: &str) -> Option<u64> {
+    limits
+        .lines()
+        .find_map(|l| l.strip_prefix("Max open files"))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 fn is_connection_error(e: &std::io::Error) -> bool {
@@ -555,5 +599,25 @@ impl HttpBody for InTime {
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_soft_open_files_limit_is_read_from_proc_limits() {
+        let text = "Limit                     Soft Limit           Hard Limit           Units     \n\
+                    Max processes             63445                63445                processes \n\
+                    Max open files            1024                 524288               files     \n";
+        assert_eq!(soft_open_files(text), Some(1024));
+        assert_eq!(
+            soft_open_files(
+                "Max open files            unlimited            unlimited            files\n"
+            ),
+            None
+        );
+        assert_eq!(soft_open_files(""), None);
     }
 }
