@@ -81,8 +81,8 @@ pub struct Config {
     /// or the first byte of the request; then the connection is closed.
     #[serde(default = "default_header_timeout", deserialize_with = "de_timeout")]
     pub header_timeout: std::time::Duration,
-    /// How long a client may take to send a request's whole body once its headers are in;
-    /// then the request is answered 408 and the connection closed.
+    /// How long a client may take to send a request's whole body, from when the server starts
+    /// reading it; then the request is answered 408 and the connection closed.
     #[serde(default = "default_body_timeout", deserialize_with = "de_timeout")]
     pub body_timeout: std::time::Duration,
     /// How long a keep-alive connection may wait for its next request; then it is closed.

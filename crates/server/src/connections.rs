@@ -508,7 +508,8 @@ impl HttpBody for Answered {
 pub(crate) struct BodyLimits {
     /// Largest body accepted, in bytes.
     pub max_bytes: usize,
-    /// From the end of the headers to the end of the body.
+    /// From the first read of the body (when the handler asks for it, after the caller's key is
+    /// checked) to its end.
     pub timeout: Duration,
 }
 
@@ -542,7 +543,8 @@ pub(crate) async fn bound_body(
     let (parts, body) = req.into_parts();
     let body = Body::new(InTime {
         inner: body,
-        deadline: Box::pin(tokio::time::sleep(limits.timeout)),
+        timeout: limits.timeout,
+        deadline: None,
         late: late.clone(),
     });
     let res = next.run(Request::from_parts(parts, body)).await;
@@ -566,10 +568,13 @@ fn closing(mut res: Response) -> Response {
     res
 }
 
-/// A request body that fails once its deadline passes, noting that it did.
+/// A request body that fails once `timeout` has passed since it was first read, noting that it
+/// did. The clock starts at the first read, not at the headers: time the server spends before it
+/// asks for the body (checking the key) is not the client's.
 struct InTime {
     inner: Body,
-    deadline: Pin<Box<tokio::time::Sleep>>,
+    timeout: Duration,
+    deadline: Option<Pin<Box<tokio::time::Sleep>>>,
     late: Arc<AtomicBool>,
 }
 
@@ -581,11 +586,15 @@ impl HttpBody for InTime {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
-        if let Poll::Ready(frame) = Pin::new(&mut self.inner).poll_frame(cx) {
+        let this = &mut *self;
+        let deadline = this
+            .deadline
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(this.timeout)));
+        if let Poll::Ready(frame) = Pin::new(&mut this.inner).poll_frame(cx) {
             return Poll::Ready(frame);
         }
-        if self.deadline.as_mut().poll(cx).is_ready() {
-            self.late.store(true, Ordering::Release);
+        if deadline.as_mut().poll(cx).is_ready() {
+            this.late.store(true, Ordering::Release);
             return Poll::Ready(Some(Err(axum::Error::new(
                 "the request body did not arrive within the body timeout",
             ))));
