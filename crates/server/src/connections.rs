@@ -119,8 +119,8 @@ impl Drop for Registered {
 }
 
 /// Accepts connections on `listener` and serves `router` on each until `shutdown` resolves; then
-/// stops accepting and waits for the open connections to finish their requests (a connection
-/// still sending headers is cut by the header timeout as usual).
+/// stops accepting, closes the connections that are not answering a request, and waits for the
+/// others to finish their requests.
 pub(crate) async fn serve(
     listener: TcpListener,
     router: axum::Router,
@@ -280,7 +280,8 @@ enum Phase {
 /// A connection's phase, shared by its reader, its service and its watchdog.
 struct Activity {
     state: Mutex<(Phase, Instant)>,
-    /// Chosen to make room at the cap: close unless answering a request.
+    /// Chosen to make room at the cap, or the server is stopping: close unless answering a
+    /// request, else after the answer.
     evicted: AtomicBool,
     changed: Notify,
 }
@@ -317,7 +318,10 @@ impl Activity {
     fn deadline(&self, limits: &Limits) -> Option<(Instant, &'static str)> {
         let (phase, since) = self.now();
         if phase != Phase::Busy && self.evicted.load(Ordering::Acquire) {
-            return Some((since, "the connection cap was reached"));
+            return Some((
+                since,
+                "the connection cap was reached or the server is stopping",
+            ));
         }
         match phase {
             Phase::Headers => Some((
@@ -380,6 +384,9 @@ async fn serve_connection(
             changed = stop.changed(), if !stopping => {
                 stopping = true;
                 if changed.is_ok() {
+                    // Waiting for a request's headers or the next request ends now; a request
+                    // being answered is finished first.
+                    activity.evicted.store(true, Ordering::Release);
                     conn.as_mut().graceful_shutdown();
                 }
             }

@@ -312,3 +312,35 @@ fn when_every_connection_is_answering_a_request_a_new_one_waits_for_a_slot() {
         "once a request is done, the waiting connection is served"
     );
 }
+
+#[test]
+fn the_server_stops_at_once_with_half_sent_requests_and_idle_connections_open() {
+    let s = server(|_| {});
+    let mut idle = connect(&s);
+    idle.write_all(HEALTHZ).unwrap();
+    assert_eq!(
+        response_within(&mut idle, Duration::from_secs(5)).map(|r| r.0),
+        Some(200)
+    );
+    let mut half = connect(&s);
+    half.write_all(b"GET /healthz HTTP/1.1\r\nHost: cus")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let start = Instant::now();
+    std::thread::spawn(move || {
+        drop(s);
+        let _ = done_tx.send(());
+    });
+    assert!(
+        done_rx.recv_timeout(Duration::from_secs(5)).is_ok(),
+        "the server is still stopping after 5 s, waiting for clients that send nothing"
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
+    assert!(closed_within(&mut half, Duration::from_secs(1)).is_some());
+    assert!(closed_within(&mut idle, Duration::from_secs(1)).is_some());
+}
