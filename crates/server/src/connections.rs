@@ -301,7 +301,11 @@ impl Activity {
 
     fn set(&self, phase: Phase) {
         *self.state.lock().unwrap_or_else(|p| p.into_inner()) = (phase, Instant::now());
-        self.changed.notify_one();
+        // Busy has no deadline: the watchdog finds that out when its current one passes, so it
+        // is woken only for a phase with a deadline.
+        if phase != Phase::Busy {
+            self.changed.notify_one();
+        }
     }
 
     /// Bytes arrived: on an idle connection they start the next request's headers.
