@@ -127,7 +127,10 @@ pub(crate) async fn serve(
     limits: Limits,
     shutdown: impl Future<Output = ()>,
 ) {
-    let cap = limits.max_connections.clamp(1, Semaphore::MAX_PERMITS);
+    // Waiting for every slot at shutdown takes them as one u32.
+    let cap = limits
+        .max_connections
+        .clamp(1, Semaphore::MAX_PERMITS.min(u32::MAX as usize));
     if let Some(files) = open_files_limit()
         && cap as u64 + FILES_BESIDES_CONNECTIONS > files
     {
@@ -232,8 +235,7 @@ pub(crate) async fn serve(
     drop(listener);
     let _ = stop_tx.send(true);
     // Every open connection holds a slot: all slots back means every connection has closed.
-    let all = u32::try_from(cap).unwrap_or(u32::MAX);
-    let _ = slots.acquire_many(all).await;
+    let _ = slots.acquire_many(cap as u32).await;
 }
 
 /// File descriptors the server needs besides its connections (database, logs, webhooks).
