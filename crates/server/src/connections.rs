@@ -301,11 +301,12 @@ impl Activity {
         *self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Enters `phase`. The watchdog is not woken (that would cost every request a wake-up): it
+    /// looks at least every `check_every`, and the deadline counts from here. Only a connection
+    /// chosen to close, now idle, wakes it.
     fn set(&self, phase: Phase) {
         *self.state.lock().unwrap_or_else(|p| p.into_inner()) = (phase, Instant::now());
-        // Busy has no deadline: the watchdog finds that out when its current one passes, so it
-        // is woken only for a phase with a deadline.
-        if phase != Phase::Busy {
+        if phase != Phase::Busy && self.evicted.load(Ordering::Acquire) {
             self.changed.notify_one();
         }
     }
@@ -315,8 +316,6 @@ impl Activity {
         let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
         if s.0 == Phase::Idle {
             *s = (Phase::Headers, Instant::now());
-            drop(s);
-            self.changed.notify_one();
         }
     }
 
@@ -368,8 +367,14 @@ async fn serve_connection(
     builder.header_read_timeout(None);
     let mut conn = pin!(builder.serve_connection(io, service));
     let mut stopping = false;
+    // Phases change without waking the watchdog; it looks again at least this often, so a
+    // deadline counted from a phase's start is never missed.
+    let check_every = limits.header_timeout.min(limits.idle_timeout);
     loop {
-        let deadline = activity.deadline(&limits);
+        let look = Instant::now() + check_every;
+        let wake = activity
+            .deadline(&limits)
+            .map_or(look, |(at, _)| at.min(look));
         tokio::select! {
             done = conn.as_mut() => {
                 if let Err(e) = done {
@@ -378,7 +383,7 @@ async fn serve_connection(
                 return;
             }
             () = activity.changed.notified() => {}
-            () = sleep_until(deadline.map(|d| d.0)) => {
+            () = tokio::time::sleep_until(wake) => {
                 // The phase may have changed since the deadline was taken.
                 if let Some((at, why)) = activity.deadline(&limits)
                     && at <= Instant::now()
@@ -397,13 +402,6 @@ async fn serve_connection(
                 }
             }
         }
-    }
-}
-
-async fn sleep_until(at: Option<Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
     }
 }
 
