@@ -1,8 +1,9 @@
 //! Server configuration: a TOML file, then environment variables on top (`CUSTOS_LISTEN`,
 //! `CUSTOS_DATABASE_URL`, `CUSTOS_POLICY`, `CUSTOS_KEY_FILE`, `CUSTOS_LOG_FORMAT`,
 //! `CUSTOS_PURGE_INTERVAL`, `CUSTOS_NOTIFY_INTERVAL`, `CUSTOS_NOTIFY_TIMEOUT`,
-//! `CUSTOS_AUDIT_CHECKPOINT_FILE`). Every error names
-//! the file or variable and the field.
+//! `CUSTOS_AUDIT_CHECKPOINT_FILE`, `CUSTOS_HEADER_TIMEOUT`, `CUSTOS_BODY_TIMEOUT`,
+//! `CUSTOS_IDLE_TIMEOUT`, `CUSTOS_MAX_CONNECTIONS`). Every error names the file or variable and
+//! the field.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -81,6 +82,26 @@ pub struct Config {
     /// working day (Regulation 1182/71 art. 3(4)), like on a statutory holiday.
     #[serde(default, deserialize_with = "de_dates")]
     pub equated_holidays: Vec<jiff::civil::Date>,
+    /// How long a client may take to send a request's headers, from the connection's opening
+    /// or the first byte of the request; then the connection is closed.
+    #[serde(default = "default_header_timeout", deserialize_with = "de_timeout")]
+    pub header_timeout: std::time::Duration,
+    /// How long a client may take to send a request's whole body, from when the server starts
+    /// reading it; then the request is answered 408 and the connection closed.
+    #[serde(default = "default_body_timeout", deserialize_with = "de_timeout")]
+    pub body_timeout: std::time::Duration,
+    /// How long a keep-alive connection may wait for its next request; then it is closed.
+    #[serde(default = "default_idle_timeout", deserialize_with = "de_timeout")]
+    pub idle_timeout: std::time::Duration,
+    /// Connections served at once. At the cap a new connection replaces the one that has
+    /// waited longest for a request; when all are answering one, it waits in the listen
+    /// backlog. Keep it well below the open-files limit (`ulimit -n`), which the database and
+    /// logs share.
+    #[serde(
+        default = "default_max_connections",
+        deserialize_with = "de_max_connections"
+    )]
+    pub max_connections: usize,
     /// Findings of `custos check` of severity error that the server runs with anyway, each with
     /// the reason (`[[accept_finding]] code = "C105" reason = "…"`). Without one, `serve`
     /// refuses a policy with errors. Accepted findings are logged at start and listed by
@@ -101,6 +122,36 @@ pub struct AcceptedFinding {
     /// of the code).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub line: Option<usize>,
+}
+
+/// At least one connection, and no more than a process could hold.
+fn de_max_connections<'de, D: serde::Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    let n = u64::deserialize(d)?;
+    if n == 0 || n > MAX_CONNECTIONS_LIMIT {
+        return Err(serde::de::Error::custom(format!(
+            "max_connections must be between 1 and {MAX_CONNECTIONS_LIMIT}, not {n}"
+        )));
+    }
+    usize::try_from(n).map_err(|_| serde::de::Error::custom("max_connections is too large"))
+}
+
+/// The largest connection cap accepted (far above any open-files limit in practice).
+const MAX_CONNECTIONS_LIMIT: u64 = 1_000_000;
+
+fn default_header_timeout() -> std::time::Duration {
+    std::time::Duration::from_secs(10)
+}
+
+fn default_body_timeout() -> std::time::Duration {
+    std::time::Duration::from_secs(30)
+}
+
+fn default_idle_timeout() -> std::time::Duration {
+    std::time::Duration::from_secs(30)
+}
+
+fn default_max_connections() -> usize {
+    512
 }
 
 /// Dates written as TOML dates (`2026-05-15`) or strings (`"2026-05-15"`).
@@ -274,6 +325,10 @@ impl Config {
             notify_backoff: custos_rights::webhook::Backoff::default(),
             equated_holidays: Vec::new(),
             accepted_findings: Vec::new(),
+            header_timeout: default_header_timeout(),
+            body_timeout: default_body_timeout(),
+            idle_timeout: default_idle_timeout(),
+            max_connections: default_max_connections(),
         }
     }
 
@@ -325,6 +380,9 @@ impl Config {
             ("CUSTOS_NOTIFY_INTERVAL", "notify_interval"),
             ("CUSTOS_NOTIFY_TIMEOUT", "notify_timeout"),
             ("CUSTOS_AUDIT_CHECKPOINT_FILE", "audit_checkpoint_file"),
+            ("CUSTOS_HEADER_TIMEOUT", "header_timeout"),
+            ("CUSTOS_BODY_TIMEOUT", "body_timeout"),
+            ("CUSTOS_IDLE_TIMEOUT", "idle_timeout"),
         ] {
             if let Some(v) = env(var).filter(|v| !v.is_empty()) {
                 table.insert(key.into(), toml::Value::String(v));
@@ -339,6 +397,13 @@ impl Config {
                 "rate_limit_per_second".into(),
                 toml::Value::Integer(i64::from(n)),
             );
+        }
+        if let Some(v) = env("CUSTOS_MAX_CONNECTIONS").filter(|v| !v.is_empty()) {
+            let n: u32 = v.trim().parse().map_err(|_| ConfigError::Env {
+                var: "CUSTOS_MAX_CONNECTIONS",
+                message: format!("`{v}` is not a number of connections"),
+            })?;
+            table.insert("max_connections".into(), toml::Value::Integer(i64::from(n)));
         }
         if !table.contains_key("policy") {
             if need_policy {
@@ -355,6 +420,10 @@ impl Config {
                 ("CUSTOS_PURGE_INTERVAL", "purge_interval"),
                 ("CUSTOS_NOTIFY_INTERVAL", "notify_interval"),
                 ("CUSTOS_NOTIFY_TIMEOUT", "notify_timeout"),
+                ("CUSTOS_HEADER_TIMEOUT", "header_timeout"),
+                ("CUSTOS_BODY_TIMEOUT", "body_timeout"),
+                ("CUSTOS_IDLE_TIMEOUT", "idle_timeout"),
+                ("CUSTOS_MAX_CONNECTIONS", "max_connections"),
             ] {
                 if env(var).is_some() && message.contains(key) {
                     return ConfigError::Env {
@@ -489,6 +558,64 @@ mod tests {
             "{e}"
         );
         assert!(e.contains("cannot be `off`"), "{e}");
+    }
+
+    #[test]
+    fn the_connection_timeouts_and_cap_have_defaults_and_read_words_or_numbers() {
+        let c = Config::with_policy("p.toml");
+        assert_eq!(c.header_timeout.as_secs(), 10);
+        assert_eq!(c.body_timeout.as_secs(), 30);
+        assert_eq!(c.idle_timeout.as_secs(), 30);
+        assert_eq!(c.max_connections, 512);
+        let c = Config::load(None, |k| match k {
+            "CUSTOS_POLICY" => Some("p.toml".into()),
+            "CUSTOS_HEADER_TIMEOUT" => Some("5 seconds".into()),
+            "CUSTOS_BODY_TIMEOUT" => Some("1 minute".into()),
+            "CUSTOS_IDLE_TIMEOUT" => Some("2 minutes".into()),
+            "CUSTOS_MAX_CONNECTIONS" => Some("256".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(c.header_timeout.as_secs(), 5);
+        assert_eq!(c.body_timeout.as_secs(), 60);
+        assert_eq!(c.idle_timeout.as_secs(), 120);
+        assert_eq!(c.max_connections, 256);
+        let dir = std::env::temp_dir().join(format!("custos-config-conn-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("custos.toml");
+        std::fs::write(
+            &f,
+            "policy = \"a.toml\"\nheader_timeout = 3\nmax_connections = 100\n",
+        )
+        .unwrap();
+        let c = Config::load(Some(&f), no_env).unwrap();
+        assert_eq!(c.header_timeout.as_secs(), 3);
+        assert_eq!(c.max_connections, 100);
+        std::fs::write(&f, "policy = \"a.toml\"\nmax_connections = 0\n").unwrap();
+        let e = Config::load(Some(&f), no_env).unwrap_err().to_string();
+        assert!(e.contains("max_connections must be between 1"), "{e}");
+        let e = Config::load(None, |k| match k {
+            "CUSTOS_POLICY" => Some("p.toml".into()),
+            "CUSTOS_IDLE_TIMEOUT" => Some("off".into()),
+            _ => None,
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("environment variable CUSTOS_IDLE_TIMEOUT"),
+            "{e}"
+        );
+        let e = Config::load(None, |k| match k {
+            "CUSTOS_POLICY" => Some("p.toml".into()),
+            "CUSTOS_MAX_CONNECTIONS" => Some("many".into()),
+            _ => None,
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("environment variable CUSTOS_MAX_CONNECTIONS"),
+            "{e}"
+        );
     }
 
     #[test]

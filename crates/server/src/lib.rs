@@ -5,6 +5,7 @@
 mod auth;
 pub mod backend;
 pub mod config;
+mod connections;
 mod consent;
 mod data;
 mod extract;
@@ -287,10 +288,13 @@ impl AppState {
     }
 }
 
-/// The router and its OpenAPI document (served at `/openapi.json`).
+/// The router and its OpenAPI document (served at `/openapi.json`). A request body larger than
+/// `max_body_bytes` is refused (413, before it is read when its length is declared); one that has
+/// not arrived `body_timeout` after the headers is answered 408.
 pub fn app(
     state: Arc<AppState>,
     max_body_bytes: usize,
+    body_timeout: std::time::Duration,
 ) -> (axum::Router, utoipa::openapi::OpenApi) {
     let (router, mut api) = routes::router().split_for_parts();
     api.info.title = "Custos".into();
@@ -325,6 +329,13 @@ pub fn app(
                 .detail("see /openapi.json for the methods of this route")
         })
         .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(axum::middleware::from_fn_with_state(
+            connections::BodyLimits {
+                max_bytes: max_body_bytes,
+                timeout: body_timeout,
+            },
+            connections::bound_body,
+        ))
         .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state);
     (router, api)
@@ -419,7 +430,7 @@ pub async fn serve(
         state = state.with_backend(b);
     }
     let state = Arc::new(state);
-    let (router, _) = app(state.clone(), config.max_body_bytes);
+    let (router, _) = app(state.clone(), config.max_body_bytes, config.body_timeout);
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
     state.ready.store(true, Ordering::Release);
@@ -487,13 +498,17 @@ pub async fn serve(
     }
     on_listening(addr);
     let st = state.clone();
-    let result = axum::serve(listener, router)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            st.ready.store(false, Ordering::Release);
-            tracing::info!("shutting down: finishing in-flight requests");
-        })
-        .await;
+    let limits = connections::Limits {
+        header_timeout: config.header_timeout,
+        idle_timeout: config.idle_timeout,
+        max_connections: config.max_connections,
+    };
+    connections::serve(listener, router, limits, async move {
+        shutdown.await;
+        st.ready.store(false, Ordering::Release);
+        tracing::info!("shutting down: finishing in-flight requests");
+    })
+    .await;
     // A purge or a notifier run in flight stops after its current round; the runtime waits for
     // that round.
     stop_purging.store(true, Ordering::Release);
@@ -514,7 +529,6 @@ pub async fn serve(
     .await;
     // The PostgreSQL driver may not be dropped on an async thread (it runs its own runtime).
     let _ = tokio::task::spawn_blocking(move || drop(state)).await;
-    result?;
     Ok(())
 }
 

@@ -16,6 +16,8 @@ pub enum Code {
     UnsupportedMediaType,
     /// The body exceeds the limit.
     BodyTooLarge,
+    /// The body did not arrive within the body timeout.
+    RequestTimeout,
     /// A query parameter is invalid.
     InvalidQuery,
     /// No such route or resource.
@@ -46,10 +48,11 @@ pub enum Code {
 
 impl Code {
     /// Every code, in the order of `docs/errors.md`.
-    pub const ALL: [Code; 16] = [
+    pub const ALL: [Code; 17] = [
         Code::InvalidBody,
         Code::UnsupportedMediaType,
         Code::BodyTooLarge,
+        Code::RequestTimeout,
         Code::InvalidQuery,
         Code::NotFound,
         Code::InvalidPath,
@@ -82,6 +85,11 @@ impl Code {
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "body-too-large",
                 "The request body is too large",
+            ),
+            Code::RequestTimeout => (
+                StatusCode::REQUEST_TIMEOUT,
+                "request-timeout",
+                "The request did not arrive in time",
             ),
             Code::InvalidQuery => (
                 StatusCode::BAD_REQUEST,
@@ -235,6 +243,7 @@ mod tests {
             Code::InvalidBody
             | Code::UnsupportedMediaType
             | Code::BodyTooLarge
+            | Code::RequestTimeout
             | Code::InvalidQuery
             | Code::NotFound
             | Code::InvalidPath

@@ -13,6 +13,7 @@ mod opengdpr;
 mod recipients;
 mod requests;
 mod retention;
+mod slow_clients;
 #[path = "../support/stale_schemas.rs"]
 mod stale_schemas;
 
