@@ -14,6 +14,8 @@ use crate::journal::Journal;
 use crate::keys::{self, DataKey, KeyRing, MasterKey, RecordIdentity};
 use crate::store::{self, ErasureCounts, JournalEntry, RecordRow, Store, WrappedKeyRow};
 
+mod shred;
+
 /// Where the vault keeps its data.
 #[derive(Clone)]
 pub enum StoreConfig {
@@ -239,6 +241,7 @@ impl Vault {
         };
         for entry in journal.read_all()? {
             if !self.store.has_erasure(&entry)? {
+                self.rekey_kept_legacy(&entry)?;
                 let key = &self.audit_key;
                 let now = Timestamp::now();
                 self.store.erase(&entry, &mut |counts, head| {
@@ -348,13 +351,21 @@ impl Vault {
                         tenant,
                         &row.pseudonym,
                         &row.key_domain,
+                        &row.category,
                         row.key_version,
                     )
                     .ok_or_else(|| VaultError::KeyUnwrap {
                         pseudonym: row.pseudonym.clone(),
                         key_domain: row.key_domain.clone(),
                     })?;
-                keys.wrap(&dk, tenant, &row.pseudonym, &row.key_domain, to)
+                keys.wrap(
+                    &dk,
+                    tenant,
+                    &row.pseudonym,
+                    &row.key_domain,
+                    &row.category,
+                    to,
+                )
             })?;
         self.key_version = to;
         Ok(Rotation {
@@ -526,7 +537,12 @@ impl TenantVault<'_> {
             })
             .collect();
         drop(by_subject);
-        let slots: Vec<(Pseudonym, String)> = pseudonyms.into_iter().zip(domains).collect();
+        let slots: Vec<KeySlot> = pseudonyms
+            .into_iter()
+            .zip(domains)
+            .zip(&records)
+            .map(|((p, d), r)| (p, d, r.category.clone()))
+            .collect();
         let data_keys = self.data_keys_for(&slots)?;
         let now_ts = Timestamp::now();
         let now = store::micros(now_ts);
@@ -544,7 +560,7 @@ impl TenantVault<'_> {
             let dk = data_keys
                 .get(&slot)
                 .ok_or_else(|| VaultError::Corrupt("a data key of the batch is missing".into()))?;
-            let (pseudonym, domain) = slot;
+            let (pseudonym, domain, _) = slot;
             let id = RecordId::in_batch(now_ts.as_millisecond(), &id_start, i);
             let mut nonce = [0u8; keys::RECORD_NONCE_LEN];
             nonce.copy_from_slice(
@@ -647,25 +663,22 @@ impl TenantVault<'_> {
         }
     }
 
-    /// The data keys for every (subject, key domain) of a batch: the stored ones unwrapped, the
-    /// missing ones created and stored wrapped in one transaction.
-    fn data_keys_for(
-        &mut self,
-        slots: &[(Pseudonym, String)],
-    ) -> Result<HashMap<(Pseudonym, String), DataKey>> {
+    /// The data keys for every (subject, key domain, category) of a batch: the stored ones
+    /// unwrapped, the missing ones created and stored wrapped in one transaction.
+    fn data_keys_for(&mut self, slots: &[KeySlot]) -> Result<HashMap<KeySlot, DataKey>> {
         let tenant = self.tenant.as_str();
-        let mut found: HashMap<(Pseudonym, String), DataKey> = HashMap::new();
+        let mut found: HashMap<KeySlot, DataKey> = HashMap::new();
         let mut missing: Vec<WrappedKeyRow> = Vec::new();
         let mut seen = std::collections::HashSet::new();
         for slot in slots {
             if !seen.insert(slot) {
                 continue;
             }
-            let (pseudonym, domain) = slot;
+            let (pseudonym, domain, category) = slot;
             match self
                 .vault
                 .store
-                .data_key(tenant, pseudonym.as_str(), domain)?
+                .data_key(tenant, pseudonym.as_str(), domain, category)?
             {
                 Some(row) => {
                     found.insert(slot.clone(), self.unwrap_key(&row)?);
@@ -677,11 +690,13 @@ impl TenantVault<'_> {
                         tenant,
                         pseudonym.as_str(),
                         domain,
+                        category,
                         version,
                     )?;
                     missing.push(WrappedKeyRow {
                         pseudonym: pseudonym.as_str().to_owned(),
                         key_domain: domain.clone(),
+                        category: category.clone(),
                         key_version: version,
                         wrapped,
                     });
@@ -697,7 +712,7 @@ impl TenantVault<'_> {
             for row in stored {
                 let pseudonym = Pseudonym::parse(&row.pseudonym)?;
                 let dk = self.unwrap_key(&row)?;
-                found.insert((pseudonym, row.key_domain), dk);
+                found.insert((pseudonym, row.key_domain, row.category), dk);
             }
         }
         Ok(found)
@@ -711,6 +726,7 @@ impl TenantVault<'_> {
                 self.tenant.as_str(),
                 &row.pseudonym,
                 &row.key_domain,
+                &row.category,
                 row.key_version,
             )
             .ok_or_else(|| VaultError::KeyUnwrap {
@@ -728,20 +744,26 @@ impl TenantVault<'_> {
             .map_err(|_| VaultError::Corrupt("a record id in the database is malformed".into()))?;
         let subject = Pseudonym::parse(&row.pseudonym)
             .map_err(|_| VaultError::Corrupt(format!("record {id} has a malformed pseudonym")))?;
-        if !cache.contains_key(&row.key_domain) {
+        // The format byte says which key: the category's own, or the domain's legacy key.
+        let key_category = keys::key_category_of(&row.ciphertext, &row.category)
+            .ok_or_else(|| VaultError::Decrypt(id.clone()))?;
+        let slot = format!("{}\u{0}{key_category}", row.key_domain);
+        if !cache.contains_key(&slot) {
             let tenant = self.tenant.as_str();
-            let Some(wrapped) =
-                self.vault
-                    .store
-                    .data_key(tenant, &row.pseudonym, &row.key_domain)?
+            let Some(wrapped) = self.vault.store.data_key(
+                tenant,
+                &row.pseudonym,
+                &row.key_domain,
+                key_category,
+            )?
             else {
                 return Err(VaultError::KeyDestroyed(id));
             };
             let dk = self.unwrap_key(&wrapped)?;
-            cache.insert(row.key_domain.clone(), dk);
+            cache.insert(slot.clone(), dk);
         }
         let dk = cache
-            .get(&row.key_domain)
+            .get(&slot)
             .ok_or_else(|| VaultError::Corrupt("data key cache lost an entry".into()))?;
         let identity = RecordIdentity {
             tenant: self.tenant.as_str(),
@@ -839,6 +861,7 @@ impl TenantVault<'_> {
         if let Some(journal) = &self.vault.journal {
             journal.append(&entry)?;
         }
+        self.rekey_kept_legacy(&entry)?;
         let (key, actor) = (&self.vault.audit_key, &self.actor);
         let counts = self.vault.store.erase(&entry, &mut |counts, head| {
             let ev = erasure_event(&entry, counts, actor, action);
@@ -852,6 +875,9 @@ impl TenantVault<'_> {
         })
     }
 }
+
+/// What a data key is for: (subject, key domain, category).
+type KeySlot = (Pseudonym, String, String);
 
 /// A fresh erasure id: 32 hex digits.
 pub(crate) fn new_erasure_id() -> Result<String> {

@@ -13,6 +13,7 @@ mod harness;
 mod recipients;
 mod requests;
 mod retention;
+mod shred;
 
 macro_rules! shared_suite {
     ($($case:ident),* $(,)?) => {
@@ -186,4 +187,22 @@ consent_suite!(
     stale_consent_and_statement_acceptance,
     suppression_outlives_erasure_and_gpc_objects_to_marketing,
     approval_gates_issue_one_time_tokens,
+);
+
+macro_rules! shred_suite {
+    ($($case:ident),* $(,)?) => {
+        mod shred_sqlite {
+            $( #[test] fn $case() { crate::shred::$case(&crate::harness::Backend::sqlite(stringify!($case))); } )*
+        }
+        mod shred_postgres {
+            $( #[test] fn $case() {
+                if let Some(b) = crate::harness::Backend::postgres(stringify!($case)) { crate::shred::$case(&b); }
+            } )*
+        }
+    };
+}
+
+shred_suite!(
+    a_partial_erasure_destroys_the_keys_of_what_it_erases_and_keeps_the_kept_readable,
+    a_kept_record_whose_clock_has_not_started_says_until_when,
 );
