@@ -750,12 +750,10 @@ impl TenantVault<'_> {
         let slot = format!("{}\u{0}{key_category}", row.key_domain);
         if !cache.contains_key(&slot) {
             let tenant = self.tenant.as_str();
-            let Some(wrapped) = self.vault.store.data_key(
-                tenant,
-                &row.pseudonym,
-                &row.key_domain,
-                key_category,
-            )?
+            let Some(wrapped) =
+                self.vault
+                    .store
+                    .data_key(tenant, &row.pseudonym, &row.key_domain, key_category)?
             else {
                 return Err(VaultError::KeyDestroyed(id));
             };

@@ -944,9 +944,7 @@ impl Store for PostgresStore {
             // next pass. Best effort and cheap (the table holds 32-byte keys): it cannot run in
             // the transaction, SKIP_LOCKED never waits for another vacuum, and a failure leaves the
             // work to autovacuum. The guarantee is the key's destruction, not this (docs/vault.md).
-            let _ = self
-                .client
-                .batch_execute("VACUUM (SKIP_LOCKED) data_keys");
+            let _ = self.client.batch_execute("VACUUM (SKIP_LOCKED) data_keys");
         }
         Ok(counts)
     }

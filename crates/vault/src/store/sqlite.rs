@@ -263,8 +263,7 @@ pub fn connect(path: &Path) -> Result<Connection> {
         reason: e.to_string(),
     };
     let conn = Connection::open(path).map_err(unavailable)?;
-    conn.busy_timeout(std::time::Duration::from_secs(10))
-        .map_err(unavailable)?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(unavailable)?;
     // journal_mode returns a row; the others do not.
     let mode: String = conn
         .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
@@ -288,11 +287,21 @@ pub fn connect(path: &Path) -> Result<Connection> {
 /// erasure wrote (and the old page images it replaced) no longer sit in the `-wal` file. Returns
 /// whether it finished: it cannot while another connection reads an older snapshot.
 pub(crate) fn checkpoint_truncate(conn: &Connection) -> rusqlite::Result<bool> {
+    // The checkpoint waits for readers through the busy handler: a short wait here, so a long
+    // reader elsewhere delays an erasure by a moment, not by the full busy timeout.
+    conn.busy_timeout(CHECKPOINT_WAIT)?;
     // The row is (busy, pages in the log, pages checkpointed); busy = 1 means it gave up.
-    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+    let done = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
         Ok(r.get::<_, i64>(0)? == 0)
-    })
+    });
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    done
 }
+
+/// How long a statement waits for another connection's lock.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long the checkpoint after an erasure waits for readers before it is left for later.
+const CHECKPOINT_WAIT: std::time::Duration = std::time::Duration::from_millis(200);
 
 impl SqliteStore {
     /// Opens (creating if needed) and migrates the database at `path`.
@@ -547,15 +556,18 @@ impl Store for SqliteStore {
                     .map_err(err)?;
                 stored.push(
                     select
-                        .query_row(params![tenant, key.pseudonym, key.key_domain, key.category], |r| {
-                            Ok(WrappedKeyRow {
-                                pseudonym: key.pseudonym.clone(),
-                                key_domain: key.key_domain.clone(),
-                                category: key.category.clone(),
-                                key_version: r.get(0)?,
-                                wrapped: r.get(1)?,
-                            })
-                        })
+                        .query_row(
+                            params![tenant, key.pseudonym, key.key_domain, key.category],
+                            |r| {
+                                Ok(WrappedKeyRow {
+                                    pseudonym: key.pseudonym.clone(),
+                                    key_domain: key.key_domain.clone(),
+                                    category: key.category.clone(),
+                                    key_version: r.get(0)?,
+                                    wrapped: r.get(1)?,
+                                })
+                            },
+                        )
                         .map_err(err)?,
                 );
             }

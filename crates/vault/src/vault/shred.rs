@@ -111,7 +111,9 @@ mod tests {
 
     use crate::keys::{self, DataKey, LEGACY_CATEGORY, RecordIdentity};
     use crate::store::{JournalEntry, Val};
-    use crate::{MasterKey, NewRecord, RecordId, StoreConfig, SubjectId, TenantId, Vault, VaultError};
+    use crate::{
+        MasterKey, NewRecord, RecordId, StoreConfig, SubjectId, TenantId, Vault, VaultError,
+    };
 
     const KEY: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
 
@@ -150,7 +152,14 @@ mod tests {
         let wrapped = t
             .vault
             .keys
-            .wrap(&legacy, tenant.as_str(), pseudonym.as_str(), "default", LEGACY_CATEGORY, 1)
+            .wrap(
+                &legacy,
+                tenant.as_str(),
+                pseudonym.as_str(),
+                "default",
+                LEGACY_CATEGORY,
+                1,
+            )
             .expect("wraps");
         let mut cache = HashMap::new();
         let mut updates = Vec::new();
@@ -163,8 +172,8 @@ mod tests {
                 category: &r.category,
                 record_id: &id,
             };
-            let mut ct = keys::encrypt_record(&legacy, &[7; 12], &identity, &r.payload)
-                .expect("encrypts");
+            let mut ct =
+                keys::encrypt_record(&legacy, &[7; 12], &identity, &r.payload).expect("encrypts");
             ct[0] = 1;
             updates.push((id, ct));
         }
@@ -206,25 +215,42 @@ mod tests {
         let (kept, gone): (RecordId, RecordId) = {
             let mut v = open(&config);
             let mut t = v.tenant(&tenant);
-            let kept = t.put(&p, new_record("account", "kept by tax law")).expect("put");
+            let kept = t
+                .put(&p, new_record("account", "kept by tax law"))
+                .expect("put");
             let gone = t.put(&p, new_record("credentials", "erased")).expect("put");
             make_legacy(&mut v, &tenant, postgres);
             (kept, gone)
         };
         // Reopening runs migration 5 on the old table; the records read as before.
         let mut v = open(&config);
-        assert_eq!(v.tenant(&tenant).get(&gone).expect("reads").payload.as_slice(), b"erased");
+        assert_eq!(
+            v.tenant(&tenant)
+                .get(&gone)
+                .expect("reads")
+                .payload
+                .as_slice(),
+            b"erased"
+        );
         // Rotation re-wraps the legacy key without re-encrypting.
         let rotation = v.rotate_keys().expect("rotates");
         assert_eq!(rotation.rewrapped, 1);
         let mut t = v.tenant(&tenant);
-        assert_eq!(t.get(&kept).expect("reads").payload.as_slice(), b"kept by tax law");
+        assert_eq!(
+            t.get(&kept).expect("reads").payload.as_slice(),
+            b"kept by tax law"
+        );
         // A new record of a legacy subject gets its category's own key, beside the legacy one.
         let fresh = t.put(&p, new_record("credentials", "new")).expect("put");
         assert_eq!(t.get(&fresh).expect("reads").payload.as_slice(), b"new");
 
         let pseudonym = t.pseudonym(&SubjectId::new("jan").expect("id"));
-        let copy = t.vault.store.record(tenant.as_str(), gone.as_str()).expect("row").expect("row");
+        let copy = t
+            .vault
+            .store
+            .record(tenant.as_str(), gone.as_str())
+            .expect("row")
+            .expect("row");
         let e = t
             .erase_pseudonym(
                 pseudonym.clone(),
@@ -236,11 +262,25 @@ mod tests {
             .expect("erased");
         assert_eq!(e.counts.records, 2);
         assert_eq!(e.counts.restricted, 1);
-        assert_eq!(e.counts.keys, 2, "the legacy key and the new credentials key");
+        assert_eq!(
+            e.counts.keys, 2,
+            "the legacy key and the new credentials key"
+        );
         // The kept record moved to its own key and still decrypts.
-        let row = t.vault.store.record(tenant.as_str(), kept.as_str()).expect("row").expect("kept");
+        let row = t
+            .vault
+            .store
+            .record(tenant.as_str(), kept.as_str())
+            .expect("row")
+            .expect("kept");
         assert_eq!(row.ciphertext[0], 2, "re-encrypted under the category key");
-        assert_eq!(t.decrypt(row, &mut HashMap::new()).expect("decrypts").payload.as_slice(), b"kept by tax law");
+        assert_eq!(
+            t.decrypt(row, &mut HashMap::new())
+                .expect("decrypts")
+                .payload
+                .as_slice(),
+            b"kept by tax law"
+        );
         // A saved copy of an erased legacy record cannot be opened any more.
         t.vault
             .store
@@ -345,7 +385,10 @@ mod unused_keys {
             clocks: BTreeMap::new(),
         };
         let ids = t
-            .put_batch(&p, vec![rec("account"), rec("credentials"), rec("credentials")])
+            .put_batch(
+                &p,
+                vec![rec("account"), rec("credentials"), rec("credentials")],
+            )
             .expect("put");
         let pseudonym = t.pseudonym(&SubjectId::new("jan").expect("id"));
         let delete_one = |t: &mut super::TenantVault<'_>, id: &str| {
@@ -357,15 +400,30 @@ mod unused_keys {
                         "DELETE FROM records WHERE tenant_id = $1 AND record_id = $2",
                         &[Val::from(tenant.as_str()), Val::from(id)],
                     )?;
-                    destroyed = store::destroy_unused_keys(tx, tenant.as_str(), pseudonym.as_str())?;
+                    destroyed =
+                        store::destroy_unused_keys(tx, tenant.as_str(), pseudonym.as_str())?;
                     Ok(())
                 })
                 .expect("deleted");
             destroyed
         };
-        assert_eq!(delete_one(&mut t, ids[1].as_str()), 0, "another credentials record needs it");
-        assert_eq!(delete_one(&mut t, ids[2].as_str()), 1, "the last one took its key along");
-        assert_eq!(t.get(&ids[0]).expect("account untouched").payload.as_slice(), b"x");
+        assert_eq!(
+            delete_one(&mut t, ids[1].as_str()),
+            0,
+            "another credentials record needs it"
+        );
+        assert_eq!(
+            delete_one(&mut t, ids[2].as_str()),
+            1,
+            "the last one took its key along"
+        );
+        assert_eq!(
+            t.get(&ids[0])
+                .expect("account untouched")
+                .payload
+                .as_slice(),
+            b"x"
+        );
         assert!(matches!(t.get(&ids[1]), Err(VaultError::RecordNotFound(_))));
         let _ = std::fs::remove_dir_all(&dir);
     }

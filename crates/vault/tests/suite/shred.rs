@@ -193,7 +193,8 @@ fn after_an_erasure_the_sqlite_file_and_its_wal_hold_nothing_of_the_erased_recor
     };
     assert_eq!(keys_before.len(), 2);
     assert!(
-        file_contains(&db, jan[0].as_str().as_bytes()) || file_contains(&wal, jan[0].as_str().as_bytes()),
+        file_contains(&db, jan[0].as_str().as_bytes())
+            || file_contains(&wal, jan[0].as_str().as_bytes()),
         "the id is stored before the erasure (the search works)"
     );
 
@@ -204,7 +205,11 @@ fn after_an_erasure_the_sqlite_file_and_its_wal_hold_nothing_of_the_erased_recor
 
     for (id, ciphertext) in &secrets {
         for f in [&db, &wal] {
-            assert!(!file_contains(f, id.as_bytes()), "record id {id} left in {}", f.display());
+            assert!(
+                !file_contains(f, id.as_bytes()),
+                "record id {id} left in {}",
+                f.display()
+            );
             assert!(
                 !file_contains(f, &ciphertext[1..]),
                 "ciphertext of {id} left in {}",
@@ -213,7 +218,62 @@ fn after_an_erasure_the_sqlite_file_and_its_wal_hold_nothing_of_the_erased_recor
         }
     }
     for f in [&db, &wal] {
-        assert!(!file_contains(f, &jan_key[1..]), "wrapped key left in {}", f.display());
+        assert!(
+            !file_contains(f, &jan_key[1..]),
+            "wrapped key left in {}",
+            f.display()
+        );
     }
-    assert_eq!(t.list(&subject("piet")).expect("others stay").len(), piet.len());
+    assert_eq!(
+        t.list(&subject("piet")).expect("others stay").len(),
+        piet.len()
+    );
+}
+
+/// A reader holding an old snapshot stops the checkpoint after an erasure from finishing (the
+/// erasure still succeeds, its keys are gone); the vault's next write transaction (here a purge)
+/// retries it, and once the reader is done the WAL holds nothing of the erased records.
+#[test]
+fn a_checkpoint_blocked_by_a_reader_is_retried_at_the_next_purge() {
+    let b = Backend::sqlite("shred-blocked");
+    let StoreConfig::Sqlite { path: db } = b.config.clone() else {
+        unreachable!("SQLite");
+    };
+    let wal = db.with_file_name("custos.db-wal");
+    let p = policy();
+    let mut v = b.open();
+    let mut t = v.tenant(&tenant("acme"));
+    let jan = t.put(&p, record("jan", "jan's data")).expect("stored");
+    t.put(&p, record("piet", "piet's data")).expect("stored");
+
+    let reader = rusqlite::Connection::open(&db).expect("opens");
+    reader.execute_batch("BEGIN").expect("begin");
+    let n: i64 = reader
+        .query_row("SELECT count(*) FROM records", [], |r| r.get(0))
+        .expect("a read holds its snapshot");
+    assert_eq!(n, 2);
+    let e = t
+        .erase_subject(&subject("jan"), ts("2026-11-20T12:00:00Z"))
+        .expect("the erasure succeeds all the same");
+    assert_eq!((e.counts.keys, e.counts.records), (1, 1));
+    assert!(
+        file_contains(&wal, jan.as_str().as_bytes()),
+        "the reader kept the checkpoint from truncating the log"
+    );
+
+    reader.execute_batch("COMMIT").expect("the reader is done");
+    t.purge(
+        &p,
+        ts("2026-11-21T00:00:00Z"),
+        custos_vault::PurgeOptions::default(),
+        &mut |_| {},
+    )
+    .expect("purged");
+    for f in [&db, &wal] {
+        assert!(
+            !file_contains(f, jan.as_str().as_bytes()),
+            "record id left in {}",
+            f.display()
+        );
+    }
 }
