@@ -1112,10 +1112,7 @@ fn print_answer(r: &Request, answer: &Answer, out: Option<&Path>, told: &[Notifi
                             k.category.clone(),
                             k.records.to_string(),
                             k.law.clone(),
-                            k.until.map_or_else(
-                                || "while the law's criteria apply".into(),
-                                |u| u.strftime("%Y-%m-%d").to_string(),
-                            ),
+                            k.until.to_string(),
                         ]
                     })
                     .collect();

@@ -3,11 +3,18 @@
 //! ```text
 //! master key (32 bytes, env var or key file)
 //!  ├─ HKDF-SHA256 "custos/vault/kek/v{version}/{key_domain}"  → key-encryption key per domain and version
-//!  │    └─ AES-256-GCM wraps → data key (32 random bytes) per (tenant, subject, key domain)
+//!  │    └─ AES-256-GCM wraps → data key (32 random bytes) per (tenant, subject, key domain, category)
 //!  │         └─ AES-256-GCM encrypts → record payload, associated data = (tenant, subject, category, record id)
 //!  ├─ HKDF-SHA256 "custos/vault/pseudonym/v1"  → HMAC-SHA256 key for subject pseudonyms
 //!  └─ HKDF-SHA256 "custos/vault/key-check/v1"  → HMAC-SHA256 key for the key check value
 //! ```
+//!
+//! Data keys are per category so that an erasure which keeps some categories under a statutory
+//! obligation (Art. 17(3)(b) GDPR) still destroys the key of everything it erases. Vaults written
+//! before that had one key per (tenant, subject, key domain): such a *legacy* key is stored with
+//! the empty category, its wrapping binds no category, and the records it encrypts carry format
+//! byte 1; records under a per-category key carry format byte 2. The format byte names the key, so
+//! both kinds are read side by side and nothing has to be re-encrypted on upgrade.
 //!
 //! Every secret lives in a [`Zeroizing`] buffer and no type here prints its bytes.
 
@@ -30,6 +37,21 @@ pub const MASTER_KEY_ENV: &str = "CUSTOS_MASTER_KEY";
 const NONCE_LEN: usize = 12;
 /// The first byte of every ciphertext the vault writes: the format, so it can change later.
 const FORMAT_V1: u8 = 1;
+/// The first byte of a record encrypted under a per-category data key (same layout as v1).
+const FORMAT_V2: u8 = 2;
+
+/// The category a legacy data key is stored under: one key per (subject, key domain).
+pub(crate) const LEGACY_CATEGORY: &str = "";
+
+/// Which data key a record's ciphertext needs: its category's own, or the legacy one of its key
+/// domain (`LEGACY_CATEGORY`); `None` when the format byte is unknown.
+pub(crate) fn key_category_of<'a>(ciphertext: &[u8], category: &'a str) -> Option<&'a str> {
+    match ciphertext.first() {
+        Some(&FORMAT_V2) => Some(category),
+        Some(&FORMAT_V1) => Some(LEGACY_CATEGORY),
+        _ => None,
+    }
+}
 const HKDF_SALT: &[u8] = b"custos-vault";
 
 /// The 32-byte master key. Zeroized on drop; `Debug` prints `MasterKey(<redacted>)`.
@@ -261,27 +283,47 @@ impl KeyRing {
         Aes256Gcm::new(k.into())
     }
 
-    fn wrap_aad(tenant: &str, pseudonym: &str, key_domain: &str, version: u32) -> Vec<u8> {
+    fn wrap_aad(
+        tenant: &str,
+        pseudonym: &str,
+        key_domain: &str,
+        category: &str,
+        version: u32,
+    ) -> Vec<u8> {
+        if category == LEGACY_CATEGORY {
+            // A key of the first scheme (per subject and domain) keeps its binding, so rotation
+            // re-wraps it without touching its records.
+            return encode_fields(&[
+                b"custos/vault/data-key/v1",
+                tenant.as_bytes(),
+                pseudonym.as_bytes(),
+                key_domain.as_bytes(),
+                &version.to_be_bytes(),
+            ]);
+        }
         encode_fields(&[
-            b"custos/vault/data-key/v1",
+            b"custos/vault/data-key/v2",
             tenant.as_bytes(),
             pseudonym.as_bytes(),
             key_domain.as_bytes(),
+            category.as_bytes(),
             &version.to_be_bytes(),
         ])
     }
 
     /// Wraps a data key under the key-encryption key of `key_domain` at `version`, bound to the
-    /// subject and domain so a wrapped key cannot be moved to another subject.
+    /// subject, domain and category so a wrapped key cannot be moved to another subject or
+    /// category. `category` is [`LEGACY_CATEGORY`] for a key of the first scheme.
     pub(crate) fn wrap(
         &self,
         key: &DataKey,
         tenant: &str,
         pseudonym: &str,
         key_domain: &str,
+        category: &str,
         version: u32,
     ) -> Result<Vec<u8>> {
-        let aad = Self::wrap_aad(tenant, pseudonym, key_domain, version);
+        let aad = Self::wrap_aad(tenant, pseudonym, key_domain, category, version);
         seal(&self.kek(key_domain, version), key.0.as_ref(), &aad)
     }
 
@@ -292,9 +334,10 @@ impl KeyRing {
         tenant: &str,
         pseudonym: &str,
         key_domain: &str,
+        category: &str,
         version: u32,
     ) -> Option<DataKey> {
-        let aad = Self::wrap_aad(tenant, pseudonym, key_domain, version);
+        let aad = Self::wrap_aad(tenant, pseudonym, key_domain, category, version);
         let plain = open(&self.kek(key_domain, version), wrapped, &aad)?;
         let mut k = Zeroizing::new([0u8; 32]);
         if plain.len() != 32 {
@@ -305,8 +348,8 @@ impl KeyRing {
     }
 }
 
-/// Encrypts a record payload with a caller-supplied random nonce (the vault draws the nonces of a
-/// whole batch in one system call).
+/// Encrypts a record payload under its category's data key, with a caller-supplied random nonce
+/// (the vault draws the nonces of a whole batch in one system call).
 pub(crate) fn encrypt_record(
     key: &DataKey,
     nonce: &[u8; NONCE_LEN],
@@ -327,19 +370,24 @@ pub(crate) fn encrypt_record(
             VaultError::Corrupt("AES-GCM refused to encrypt (payload too large)".into())
         })?;
     let mut out = Vec::with_capacity(1 + NONCE_LEN + ct.len());
-    out.push(FORMAT_V1);
+    out.push(FORMAT_V2);
     out.extend_from_slice(nonce);
     out.extend_from_slice(&ct);
     Ok(out)
 }
 
-/// Decrypts a record payload; `None` when it is truncated, corrupted or bound to another identity.
+/// Decrypts a record payload (either format; the caller picked the key with
+/// [`key_category_of`]); `None` when it is truncated, corrupted or bound to another identity.
 pub(crate) fn decrypt_record(
     key: &DataKey,
     id: &RecordIdentity<'_>,
     ciphertext: &[u8],
 ) -> Option<Zeroizing<Vec<u8>>> {
-    open(&key.cipher(), ciphertext, &id.associated_data())
+    let (&format, rest) = ciphertext.split_first()?;
+    if format != FORMAT_V1 && format != FORMAT_V2 {
+        return None;
+    }
+    open_body(&key.cipher(), rest, &id.associated_data())
 }
 
 pub(crate) const RECORD_NONCE_LEN: usize = NONCE_LEN;
@@ -359,7 +407,15 @@ fn seal(cipher: &Aes256Gcm, plain: &[u8], aad: &[u8]) -> Result<Vec<u8>> {
 
 fn open(cipher: &Aes256Gcm, sealed: &[u8], aad: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
     let (&format, rest) = sealed.split_first()?;
-    if format != FORMAT_V1 || rest.len() < NONCE_LEN + 16 {
+    if format != FORMAT_V1 {
+        return None;
+    }
+    open_body(cipher, rest, aad)
+}
+
+/// Opens nonce ‖ ciphertext ‖ tag.
+fn open_body(cipher: &Aes256Gcm, rest: &[u8], aad: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+    if rest.len() < NONCE_LEN + 16 {
         return None;
     }
     let (nonce, ct) = rest.split_at(NONCE_LEN);
@@ -492,13 +548,18 @@ mod tests {
     fn a_wrapped_data_key_opens_only_for_its_subject_domain_and_version() {
         let r = ring();
         let dk = DataKey::generate().expect("random");
-        let w = r.wrap(&dk, "t", "p", "mail", 1).expect("wraps");
-        let back = r.unwrap(&w, "t", "p", "mail", 1).expect("unwraps");
-        assert_eq!(back.0.as_ref(), dk.0.as_ref());
-        assert!(r.unwrap(&w, "t", "q", "mail", 1).is_none());
-        assert!(r.unwrap(&w, "u", "p", "mail", 1).is_none());
-        assert!(r.unwrap(&w, "t", "p", "voice", 1).is_none());
-        assert!(r.unwrap(&w, "t", "p", "mail", 2).is_none());
+        for cat in ["support", LEGACY_CATEGORY] {
+            let w = r.wrap(&dk, "t", "p", "mail", cat, 1).expect("wraps");
+            let back = r.unwrap(&w, "t", "p", "mail", cat, 1).expect("unwraps");
+            assert_eq!(back.0.as_ref(), dk.0.as_ref());
+            assert!(r.unwrap(&w, "t", "q", "mail", cat, 1).is_none());
+            assert!(r.unwrap(&w, "u", "p", "mail", cat, 1).is_none());
+            assert!(r.unwrap(&w, "t", "p", "voice", cat, 1).is_none());
+            assert!(r.unwrap(&w, "t", "p", "mail", cat, 2).is_none());
+        }
+        let w = r.wrap(&dk, "t", "p", "mail", "support", 1).expect("wraps");
+        assert!(r.unwrap(&w, "t", "p", "mail", "billing", 1).is_none());
+        assert!(r.unwrap(&w, "t", "p", "mail", LEGACY_CATEGORY, 1).is_none());
     }
 
     #[test]
@@ -532,6 +593,26 @@ mod tests {
         ] {
             assert!(decrypt_record(&dk, &other, &ct).is_none());
         }
+    }
+
+    #[test]
+    fn a_record_names_its_key_by_its_format_byte() {
+        let dk = DataKey::generate().expect("random");
+        let id = RecordIdentity {
+            tenant: "t",
+            pseudonym: "p",
+            category: "c",
+            record_id: "r",
+        };
+        let mut ct = encrypt_record(&dk, &[3; 12], &id, b"x").expect("encrypts");
+        assert_eq!(key_category_of(&ct, "c"), Some("c"));
+        // A record written before per-category keys: same layout, format byte 1, legacy key.
+        ct[0] = FORMAT_V1;
+        assert_eq!(key_category_of(&ct, "c"), Some(LEGACY_CATEGORY));
+        assert!(decrypt_record(&dk, &id, &ct).is_some());
+        ct[0] = 9;
+        assert_eq!(key_category_of(&ct, "c"), None);
+        assert!(decrypt_record(&dk, &id, &ct).is_none());
     }
 
     #[test]

@@ -172,7 +172,7 @@ impl TenantVault<'_> {
             mut payload,
         } = c;
         let row = self.stored_row(&id)?;
-        let dk = self.key_of_row(&row, &id)?;
+        let dk = self.category_key_of_row(&row)?;
         let mut nonce = [0u8; keys::RECORD_NONCE_LEN];
         keys::fill_random(&mut nonce)?;
         let identity = RecordIdentity {
@@ -187,8 +187,9 @@ impl TenantVault<'_> {
         let ciphertext = ciphertext?;
         let mut read = row.clone();
         read.ciphertext = ciphertext.clone();
+        // The cache of `decrypt` is keyed by domain and key category.
         let mut cache = HashMap::new();
-        cache.insert(row.key_domain.clone(), dk);
+        cache.insert(format!("{}\u{0}{}", row.key_domain, row.category), dk);
         let mut record = self.decrypt(read, &mut cache)?;
         debug_assert_eq!(*record.payload, *plain);
         record.payload = plain;
@@ -258,12 +259,15 @@ impl TenantVault<'_> {
             if n == 0 {
                 return Err(VaultError::RecordNotFound(id.clone()));
             }
+            // The category's key goes with its last record of the subject: a copy of the
+            // ciphertext left in a WAL, a dead tuple or a backup can then never be opened.
+            let keys = crate::store::destroy_unused_keys(tx, &tenant, &row.pseudonym)?;
             audit_change(
                 tx,
                 &ctx,
                 "record.delete",
                 &row,
-                serde_json::json!({ "article": "Art. 17 GDPR" }),
+                serde_json::json!({ "article": "Art. 17 GDPR", "keys_destroyed": keys }),
             )?;
             crate::recipients::enqueue_notifications(
                 tx,

@@ -485,8 +485,92 @@ pub struct Kept {
     pub records: u64,
     /// The law that obliges keeping them.
     pub law: String,
-    /// When the last of them may go (`None` when only criteria govern it).
-    pub until: Option<Timestamp>,
+    /// Until when they are kept: always said (see `docs/rights.md`).
+    pub until: KeptUntil,
+}
+
+/// Until when an erasure keeps a category's records. Serialised with a `kind`:
+/// `{"kind": "date", "date": "2033-03-03T09:05:00Z"}`,
+/// `{"kind": "after_event", "event": "contract.ended", "period": "7 years"}` (with `not_before`
+/// when some records are already dated), or `{"kind": "criteria", "criteria": "…"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum KeptUntil {
+    /// Every kept record's retention clock has started: the last of them may go at `date`.
+    Date {
+        /// When the last kept record's retention ends.
+        date: Timestamp,
+    },
+    /// At least one kept record waits for the event that starts its retention clock (e.g.
+    /// `contract.ended` not recorded yet): it is kept until `period` after `event` happens.
+    AfterEvent {
+        /// The event that starts the clock.
+        event: String,
+        /// The period the law prescribes from it, in words (`7 years`).
+        period: String,
+        /// The records already dated go no earlier than this.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        not_before: Option<Timestamp>,
+    },
+    /// The policy gives the category no period at all, only criteria (Art. 13(2)(a)): kept while
+    /// they apply. `custos check` should not let a statutory category get here.
+    Criteria {
+        /// The criteria, as the policy states them (English, or the policy's language).
+        criteria: String,
+    },
+}
+
+impl std::fmt::Display for KeptUntil {
+    /// For people: `2033-03-03`, `7 years after contract.ended (not before 2030-01-01)`, or
+    /// `while: <criteria>`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Date { date } => write!(f, "{}", date.strftime("%Y-%m-%d")),
+            Self::AfterEvent {
+                event,
+                period,
+                not_before,
+            } => {
+                write!(f, "{period} after {event}")?;
+                match not_before {
+                    Some(d) => write!(f, " (not before {})", d.strftime("%Y-%m-%d")),
+                    None => Ok(()),
+                }
+            }
+            Self::Criteria { criteria } => write!(f, "while: {criteria}"),
+        }
+    }
+}
+
+/// How a statutory category's retention runs, for [`KeptUntil`]: law, clock, period, criteria.
+#[derive(Debug, Clone)]
+struct StatutoryRule {
+    category: String,
+    law: String,
+    from: String,
+    period: Option<String>,
+    criteria: String,
+}
+
+impl StatutoryRule {
+    /// `latest` is the last expiry among the kept records that have one; `waiting` whether any
+    /// has none.
+    fn until(&self, latest: Option<Timestamp>, waiting: bool) -> KeptUntil {
+        match (latest, waiting, &self.period) {
+            (Some(date), false, _) => KeptUntil::Date { date },
+            (_, _, Some(period)) => KeptUntil::AfterEvent {
+                event: self.from.clone(),
+                period: period.clone(),
+                not_before: latest,
+            },
+            (latest, _, None) => match latest {
+                Some(date) => KeptUntil::Date { date },
+                None => KeptUntil::Criteria {
+                    criteria: self.criteria.clone(),
+                },
+            },
+        }
+    }
 }
 
 /// The answer to an erasure request.
@@ -1360,18 +1444,27 @@ impl TenantVault<'_> {
             })?;
         let pseudonym = Pseudonym::parse(&pseudonym)
             .map_err(|_| VaultError::Corrupt("a request holds a malformed pseudonym".into()))?;
-        let statutory: Vec<(String, String)> = policy
+        let statutory: Vec<StatutoryRule> = policy
             .categories
             .iter()
             .filter_map(|c| {
-                let st = c.retention.as_ref()?.statutory.as_ref()?;
-                Some((
-                    c.id.clone(),
-                    st.law.get_or_any(custos_policy::Lang::En).to_owned(),
-                ))
+                let r = c.retention.as_ref()?;
+                let st = r.statutory.as_ref()?;
+                let law = st.law.get_or_any(custos_policy::Lang::En).to_owned();
+                Some(StatutoryRule {
+                    category: c.id.clone(),
+                    from: r.from.clone(),
+                    period: st.period.or(r.period).map(|p| p.to_string()),
+                    criteria: r
+                        .criteria
+                        .as_ref()
+                        .map(|t| t.get_or_any(custos_policy::Lang::En).to_owned())
+                        .unwrap_or_else(|| format!("as long as {law} requires")),
+                    law,
+                })
             })
             .collect();
-        let keep: Vec<String> = statutory.iter().map(|(c, _)| c.clone()).collect();
+        let keep: Vec<String> = statutory.iter().map(|s| s.category.clone()).collect();
         // Step 2: the erasure itself (journaled, one transaction, idempotent by its id).
         let erasure: Erasure = self.erase_pseudonym(
             pseudonym.clone(),
@@ -1406,11 +1499,11 @@ impl TenantVault<'_> {
         Ok(answer)
     }
 
-    /// Per kept category: how many records, the law, and when the last may go.
+    /// Per kept category: how many records, the law, and until when they are kept.
     fn kept_summary(
         &mut self,
         pseudonym: &Pseudonym,
-        statutory: &[(String, String)],
+        statutory: &[StatutoryRule],
     ) -> Result<Vec<Kept>> {
         let tenant = self.tenant_id().as_str().to_owned();
         let mut out = Vec::new();
@@ -1425,17 +1518,14 @@ impl TenantVault<'_> {
                 .into_iter()
                 .filter_map(|r| {
                     let category = r.first().and_then(Val::text)?.to_owned();
-                    let law = statutory.iter().find(|(c, _)| *c == category).map(|(_, l)| l.clone())?;
-                    let open_ended = r.get(3).and_then(Val::int).unwrap_or(0) > 0;
+                    let rule = statutory.iter().find(|s| s.category == category)?;
+                    let waiting = r.get(3).and_then(Val::int).unwrap_or(0) > 0;
+                    let latest = r.get(2).and_then(Val::int).and_then(|m| Timestamp::from_microsecond(m).ok());
                     Some(Kept {
                         records: r.get(1).and_then(Val::int).unwrap_or(0) as u64,
-                        until: if open_ended {
-                            None
-                        } else {
-                            r.get(2).and_then(Val::int).and_then(|m| Timestamp::from_microsecond(m).ok())
-                        },
+                        until: rule.until(latest, waiting),
                         category,
-                        law,
+                        law: rule.law.clone(),
                     })
                 })
                 .collect();

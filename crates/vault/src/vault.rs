@@ -14,6 +14,8 @@ use crate::journal::Journal;
 use crate::keys::{self, DataKey, KeyRing, MasterKey, RecordIdentity};
 use crate::store::{self, ErasureCounts, JournalEntry, RecordRow, Store, WrappedKeyRow};
 
+mod shred;
+
 /// Where the vault keeps its data.
 #[derive(Clone)]
 pub enum StoreConfig {
@@ -280,6 +282,7 @@ impl Vault {
         };
         for entry in journal.read_all()? {
             if !self.store.has_erasure(&entry)? {
+                self.rekey_kept_legacy(&entry)?;
                 let key = &self.audit_key;
                 let now = Timestamp::now();
                 self.store.erase(&entry, &mut |counts, head| {
@@ -411,13 +414,21 @@ impl Vault {
                         tenant,
                         &row.pseudonym,
                         &row.key_domain,
+                        &row.category,
                         row.key_version,
                     )
                     .ok_or_else(|| VaultError::KeyUnwrap {
                         pseudonym: row.pseudonym.clone(),
                         key_domain: row.key_domain.clone(),
                     })?;
-                keys.wrap(&dk, tenant, &row.pseudonym, &row.key_domain, to)
+                keys.wrap(
+                    &dk,
+                    tenant,
+                    &row.pseudonym,
+                    &row.key_domain,
+                    &row.category,
+                    to,
+                )
             })?;
         self.key_version = to;
         Ok(Rotation {
@@ -695,7 +706,12 @@ impl TenantVault<'_> {
             })
             .collect();
         drop(by_subject);
-        let slots: Vec<(Pseudonym, String)> = pseudonyms.into_iter().zip(domains).collect();
+        let slots: Vec<KeySlot> = pseudonyms
+            .into_iter()
+            .zip(domains)
+            .zip(&records)
+            .map(|((p, d), r)| (p, d, r.category.clone()))
+            .collect();
         let data_keys = self.data_keys_for(&slots)?;
         let now_ts = Timestamp::now();
         let now = store::micros(now_ts);
@@ -713,7 +729,7 @@ impl TenantVault<'_> {
             let dk = data_keys
                 .get(&slot)
                 .ok_or_else(|| VaultError::Corrupt("a data key of the batch is missing".into()))?;
-            let (pseudonym, domain) = slot;
+            let (pseudonym, domain, _) = slot;
             let id = RecordId::in_batch(now_ts.as_millisecond(), &id_start, i);
             let mut nonce = [0u8; keys::RECORD_NONCE_LEN];
             nonce.copy_from_slice(
@@ -826,25 +842,22 @@ impl TenantVault<'_> {
         }
     }
 
-    /// The data keys for every (subject, key domain) of a batch: the stored ones unwrapped, the
-    /// missing ones created and stored wrapped in one transaction.
-    fn data_keys_for(
-        &mut self,
-        slots: &[(Pseudonym, String)],
-    ) -> Result<HashMap<(Pseudonym, String), DataKey>> {
+    /// The data keys for every (subject, key domain, category) of a batch: the stored ones
+    /// unwrapped, the missing ones created and stored wrapped in one transaction.
+    fn data_keys_for(&mut self, slots: &[KeySlot]) -> Result<HashMap<KeySlot, DataKey>> {
         let tenant = self.tenant.as_str();
-        let mut found: HashMap<(Pseudonym, String), DataKey> = HashMap::new();
+        let mut found: HashMap<KeySlot, DataKey> = HashMap::new();
         let mut missing: Vec<WrappedKeyRow> = Vec::new();
         let mut seen = std::collections::HashSet::new();
         for slot in slots {
             if !seen.insert(slot) {
                 continue;
             }
-            let (pseudonym, domain) = slot;
+            let (pseudonym, domain, category) = slot;
             match self
                 .vault
                 .store
-                .data_key(tenant, pseudonym.as_str(), domain)?
+                .data_key(tenant, pseudonym.as_str(), domain, category)?
             {
                 Some(row) => {
                     found.insert(slot.clone(), self.unwrap_key(&row)?);
@@ -856,11 +869,13 @@ impl TenantVault<'_> {
                         tenant,
                         pseudonym.as_str(),
                         domain,
+                        category,
                         version,
                     )?;
                     missing.push(WrappedKeyRow {
                         pseudonym: pseudonym.as_str().to_owned(),
                         key_domain: domain.clone(),
+                        category: category.clone(),
                         key_version: version,
                         wrapped,
                     });
@@ -876,7 +891,7 @@ impl TenantVault<'_> {
             for row in stored {
                 let pseudonym = Pseudonym::parse(&row.pseudonym)?;
                 let dk = self.unwrap_key(&row)?;
-                found.insert((pseudonym, row.key_domain), dk);
+                found.insert((pseudonym, row.key_domain, row.category), dk);
             }
         }
         Ok(found)
@@ -890,6 +905,7 @@ impl TenantVault<'_> {
                 self.tenant.as_str(),
                 &row.pseudonym,
                 &row.key_domain,
+                &row.category,
                 row.key_version,
             )
             .ok_or_else(|| VaultError::KeyUnwrap {
@@ -898,18 +914,16 @@ impl TenantVault<'_> {
             })
     }
 
-    /// The data key a stored record is encrypted under; [`VaultError::KeyDestroyed`] once its
-    /// subject's key is shredded.
-    pub(crate) fn key_of_row(&mut self, row: &RecordRow, id: &RecordId) -> Result<DataKey> {
-        let tenant = self.tenant.as_str();
-        let Some(wrapped) = self
-            .vault
-            .store
-            .data_key(tenant, &row.pseudonym, &row.key_domain)?
-        else {
-            return Err(VaultError::KeyDestroyed(id.clone()));
-        };
-        self.unwrap_key(&wrapped)
+    /// The data key of a record's category for its subject (created if the subject has none
+    /// yet): the key a record's corrected data is encrypted under. A record still under its key
+    /// domain's legacy key moves to its category's key with the correction.
+    pub(crate) fn category_key_of_row(&mut self, row: &RecordRow) -> Result<DataKey> {
+        let pseudonym = Pseudonym::parse(&row.pseudonym)
+            .map_err(|_| VaultError::Corrupt("a record has a malformed pseudonym".into()))?;
+        let slot: KeySlot = (pseudonym, row.key_domain.clone(), row.category.clone());
+        let mut keys = self.data_keys_for(std::slice::from_ref(&slot))?;
+        keys.remove(&slot)
+            .ok_or_else(|| VaultError::Corrupt("a data key of a correction is missing".into()))
     }
 
     /// One stored row of this tenant, as it is (ciphertext, restriction and all).
@@ -926,12 +940,24 @@ impl TenantVault<'_> {
             .map_err(|_| VaultError::Corrupt("a record id in the database is malformed".into()))?;
         let subject = Pseudonym::parse(&row.pseudonym)
             .map_err(|_| VaultError::Corrupt(format!("record {id} has a malformed pseudonym")))?;
-        if !cache.contains_key(&row.key_domain) {
-            let dk = self.key_of_row(&row, &id)?;
-            cache.insert(row.key_domain.clone(), dk);
+        // The format byte says which key: the category's own, or the domain's legacy key.
+        let key_category = keys::key_category_of(&row.ciphertext, &row.category)
+            .ok_or_else(|| VaultError::Decrypt(id.clone()))?;
+        let slot = format!("{}\u{0}{key_category}", row.key_domain);
+        if !cache.contains_key(&slot) {
+            let tenant = self.tenant.as_str();
+            let Some(wrapped) =
+                self.vault
+                    .store
+                    .data_key(tenant, &row.pseudonym, &row.key_domain, key_category)?
+            else {
+                return Err(VaultError::KeyDestroyed(id));
+            };
+            let dk = self.unwrap_key(&wrapped)?;
+            cache.insert(slot.clone(), dk);
         }
         let dk = cache
-            .get(&row.key_domain)
+            .get(&slot)
             .ok_or_else(|| VaultError::Corrupt("data key cache lost an entry".into()))?;
         let identity = RecordIdentity {
             tenant: self.tenant.as_str(),
@@ -1029,6 +1055,7 @@ impl TenantVault<'_> {
         if let Some(journal) = &self.vault.journal {
             journal.append(&entry)?;
         }
+        self.rekey_kept_legacy(&entry)?;
         let (key, actor) = (&self.vault.audit_key, &self.actor);
         let counts = self.vault.store.erase(&entry, &mut |counts, head| {
             let ev = erasure_event(&entry, counts, actor, action);
@@ -1042,6 +1069,9 @@ impl TenantVault<'_> {
         })
     }
 }
+
+/// What a data key is for: (subject, key domain, category).
+type KeySlot = (Pseudonym, String, String);
 
 /// A fresh erasure id: 32 hex digits.
 pub(crate) fn new_erasure_id() -> Result<String> {

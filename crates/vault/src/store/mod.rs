@@ -48,11 +48,14 @@ pub(crate) struct RecordRow {
     pub restriction: Option<String>,
 }
 
-/// A subject's wrapped data key for one key domain.
+/// A subject's wrapped data key for one key domain and category.
 #[derive(Debug, Clone)]
 pub(crate) struct WrappedKeyRow {
     pub pseudonym: String,
     pub key_domain: String,
+    /// The category whose records it encrypts; [`crate::keys::LEGACY_CATEGORY`] (empty) for a key
+    /// of the first scheme, shared by every category of the domain.
+    pub category: String,
     pub key_version: u32,
     pub wrapped: Vec<u8>,
 }
@@ -86,14 +89,15 @@ pub struct ErasureCounts {
 pub(crate) trait Store: Send {
     /// Writes a vault-wide setting if it is absent; returns the value now stored.
     fn init_meta(&mut self, key: &str, value: &str) -> Result<String>;
-    /// The subject's wrapped key for `key_domain`, if any.
+    /// The subject's wrapped key for `key_domain` and `category`, if any.
     fn data_key(
         &mut self,
         tenant: &str,
         pseudonym: &str,
         key_domain: &str,
+        category: &str,
     ) -> Result<Option<WrappedKeyRow>>;
-    /// Stores wrapped keys, each unless one exists for (tenant, subject, domain), in one
+    /// Stores wrapped keys, each unless one exists for (tenant, subject, domain, category), in one
     /// transaction; returns the keys now stored, in order (so two writers racing to create a key
     /// both end up using the same one).
     fn insert_data_keys(
@@ -125,8 +129,11 @@ pub(crate) trait Store: Send {
     fn record(&mut self, tenant: &str, record_id: &str) -> Result<Option<RecordRow>>;
     /// A subject's records, oldest first.
     fn records_of(&mut self, tenant: &str, pseudonym: &str) -> Result<Vec<RecordRow>>;
-    /// Destroys the subject's data keys, deletes its records and its subject row, and journals the
-    /// erasure, in one transaction. Idempotent: an erasure already journaled changes nothing.
+    /// Deletes the subject's records (but those of the kept categories, which it restricts),
+    /// destroys every data key of the subject that no kept record needs (see
+    /// [`destroy_unused_keys`]), deletes its subject row, and journals the erasure, in one
+    /// transaction. Idempotent: an erasure already journaled changes nothing. On SQLite a
+    /// truncating WAL checkpoint follows the commit (see `docs/vault.md`).
     /// The audit entry `audit` builds (given what was destroyed) is appended in the same
     /// transaction.
     fn erase(
@@ -256,6 +263,32 @@ pub(crate) type EraseAuditFn<'a> = dyn FnMut(
         Option<(u64, custos_audit::Hash)>,
     ) -> (Vec<custos_audit::Entry>, Option<custos_audit::Checkpoint>)
     + 'a;
+
+/// The statement that destroys every data key of one subject that no remaining record needs:
+/// a record of format 2 needs its (key domain, category) key, one of format 1 the legacy key of
+/// its domain. Parameters: `$1` tenant, `$2` pseudonym.
+pub(crate) fn unused_keys_sql(postgres: bool) -> &'static str {
+    if postgres {
+        "DELETE FROM data_keys k WHERE k.tenant_id = $1 AND k.pseudonym = $2 AND NOT EXISTS
+           (SELECT 1 FROM records r WHERE r.tenant_id = $1 AND r.pseudonym = $2
+              AND r.key_domain = k.key_domain
+              AND (CASE WHEN get_byte(r.ciphertext, 0) = 1 THEN '' ELSE r.category END) = k.category)"
+    } else {
+        "DELETE FROM data_keys WHERE tenant_id = ?1 AND pseudonym = ?2 AND NOT EXISTS
+           (SELECT 1 FROM records r WHERE r.tenant_id = ?1 AND r.pseudonym = ?2
+              AND r.key_domain = data_keys.key_domain
+              AND (CASE WHEN substr(r.ciphertext, 1, 1) = x'01' THEN '' ELSE r.category END) = data_keys.category)"
+    }
+}
+
+/// Destroys every data key of the subject behind `pseudonym` that no remaining record of it needs,
+/// in the caller's transaction; returns how many. Call it after deleting records (one record, a
+/// category, a purge) so that what was deleted loses its key too: a copy of its ciphertext left
+/// anywhere (a WAL, a dead tuple, a backup) can then never be decrypted again.
+pub(crate) fn destroy_unused_keys(tx: &mut dyn Tx, tenant: &str, pseudonym: &str) -> Result<u64> {
+    let sql = unused_keys_sql(tx.postgres());
+    tx.execute(sql, &[tenant.into(), pseudonym.into()])
+}
 
 /// The `restriction` value an erasure writes on the records it keeps.
 pub(crate) fn restriction_json(e: &JournalEntry) -> String {

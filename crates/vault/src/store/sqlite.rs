@@ -224,6 +224,26 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ) STRICT;
     CREATE UNIQUE INDEX approvals_by_token ON approvals (tenant_id, token_hash);",
     ),
+    (
+        5,
+        // Data keys per category (issue 16): an erasure that keeps statutory categories still
+        // destroys the key of everything it erases. Existing keys become legacy keys (category
+        // ''), still read by the records written under them (format byte 1).
+        "CREATE TABLE data_keys_v5 (
+        tenant_id   TEXT NOT NULL,
+        pseudonym   TEXT NOT NULL,
+        key_domain  TEXT NOT NULL,
+        category    TEXT NOT NULL,
+        key_version INTEGER NOT NULL,
+        wrapped     BLOB NOT NULL,
+        created_at  INTEGER NOT NULL,
+        PRIMARY KEY (tenant_id, pseudonym, key_domain, category)
+    ) STRICT, WITHOUT ROWID;
+    INSERT INTO data_keys_v5 (tenant_id, pseudonym, key_domain, category, key_version, wrapped, created_at)
+        SELECT tenant_id, pseudonym, key_domain, '', key_version, wrapped, created_at FROM data_keys;
+    DROP TABLE data_keys;
+    ALTER TABLE data_keys_v5 RENAME TO data_keys;",
+    ),
     // 6: approvals bound to the subject their item concerns; idempotency keys remembered with
     // the write they answered (a replay never writes twice, on any server).
     (
@@ -246,6 +266,9 @@ const MIGRATIONS: &[(i64, &str)] = &[
 pub(crate) struct SqliteStore {
     conn: Connection,
     path: PathBuf,
+    /// An erasure committed but the truncating WAL checkpoint after it could not finish (another
+    /// connection was reading): retried after the next write transaction.
+    checkpoint_pending: bool,
 }
 
 /// Opens a connection with the vault's settings. Public for the benchmark's plain baseline.
@@ -256,8 +279,7 @@ pub fn connect(path: &Path) -> Result<Connection> {
         reason: e.to_string(),
     };
     let conn = Connection::open(path).map_err(unavailable)?;
-    conn.busy_timeout(std::time::Duration::from_secs(10))
-        .map_err(unavailable)?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(unavailable)?;
     // journal_mode returns a row; the others do not.
     let mode: String = conn
         .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
@@ -268,10 +290,34 @@ pub fn connect(path: &Path) -> Result<Connection> {
             reason: format!("cannot switch to WAL (journal mode is {mode})"),
         });
     }
-    conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
-        .map_err(unavailable)?;
+    // secure_delete: deleted content (erased records, destroyed keys) is overwritten with zeros
+    // in the page instead of lingering in free space.
+    conn.execute_batch(
+        "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;",
+    )
+    .map_err(unavailable)?;
     Ok(conn)
 }
+
+/// Copies the whole WAL into the database file and truncates it to zero bytes, so the pages an
+/// erasure wrote (and the old page images it replaced) no longer sit in the `-wal` file. Returns
+/// whether it finished: it cannot while another connection reads an older snapshot.
+pub(crate) fn checkpoint_truncate(conn: &Connection) -> rusqlite::Result<bool> {
+    // The checkpoint waits for readers through the busy handler: a short wait here, so a long
+    // reader elsewhere delays an erasure by a moment, not by the full busy timeout.
+    conn.busy_timeout(CHECKPOINT_WAIT)?;
+    // The row is (busy, pages in the log, pages checkpointed); busy = 1 means it gave up.
+    let done = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+        Ok(r.get::<_, i64>(0)? == 0)
+    });
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    done
+}
+
+/// How long a statement waits for another connection's lock.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long the checkpoint after an erasure waits for readers before it is left for later.
+const CHECKPOINT_WAIT: std::time::Duration = std::time::Duration::from_millis(200);
 
 impl SqliteStore {
     /// Opens (creating if needed) and migrates the database at `path`.
@@ -280,6 +326,7 @@ impl SqliteStore {
         let mut store = Self {
             conn,
             path: path.to_owned(),
+            checkpoint_pending: false,
         };
         store.migrate()?;
         store
@@ -287,6 +334,13 @@ impl SqliteStore {
             .execute_batch(custos_audit::store::SQLITE_SCHEMA)
             .map_err(store.err("creating the audit tables"))?;
         Ok(store)
+    }
+
+    /// Runs the truncating checkpoint after an erasure, or retries a pending one; remembers
+    /// whether it is still pending. A checkpoint that cannot finish is not an error: the erasure
+    /// committed and its keys are gone; only the WAL's copy of the old pages waits.
+    fn checkpoint_after_erasure(&mut self) {
+        self.checkpoint_pending = !checkpoint_truncate(&self.conn).unwrap_or(false);
     }
 
     fn err(&self, operation: &'static str) -> impl Fn(rusqlite::Error) -> VaultError + '_ {
@@ -459,12 +513,13 @@ impl Store for SqliteStore {
         tenant: &str,
         pseudonym: &str,
         key_domain: &str,
+        category: &str,
     ) -> Result<Option<WrappedKeyRow>> {
         self.conn
-            .prepare_cached("SELECT key_version, wrapped FROM data_keys WHERE tenant_id = ?1 AND pseudonym = ?2 AND key_domain = ?3")
+            .prepare_cached("SELECT key_version, wrapped FROM data_keys WHERE tenant_id = ?1 AND pseudonym = ?2 AND key_domain = ?3 AND category = ?4")
             .and_then(|mut s| {
-                s.query_row([tenant, pseudonym, key_domain], |r| {
-                    Ok(WrappedKeyRow { pseudonym: pseudonym.to_owned(), key_domain: key_domain.to_owned(), key_version: r.get(0)?, wrapped: r.get(1)? })
+                s.query_row([tenant, pseudonym, key_domain, category], |r| {
+                    Ok(WrappedKeyRow { pseudonym: pseudonym.to_owned(), key_domain: key_domain.to_owned(), category: category.to_owned(), key_version: r.get(0)?, wrapped: r.get(1)? })
                 })
                 .optional()
             })
@@ -496,12 +551,12 @@ impl Store for SqliteStore {
         {
             let mut insert = tx
                 .prepare(
-                    "INSERT INTO data_keys (tenant_id, pseudonym, key_domain, key_version, wrapped, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                     ON CONFLICT (tenant_id, pseudonym, key_domain) DO NOTHING",
+                    "INSERT INTO data_keys (tenant_id, pseudonym, key_domain, category, key_version, wrapped, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                     ON CONFLICT (tenant_id, pseudonym, key_domain, category) DO NOTHING",
                 )
                 .map_err(err)?;
             let mut select = tx
-                .prepare("SELECT key_version, wrapped FROM data_keys WHERE tenant_id = ?1 AND pseudonym = ?2 AND key_domain = ?3")
+                .prepare("SELECT key_version, wrapped FROM data_keys WHERE tenant_id = ?1 AND pseudonym = ?2 AND key_domain = ?3 AND category = ?4")
                 .map_err(err)?;
             for key in keys {
                 insert
@@ -509,6 +564,7 @@ impl Store for SqliteStore {
                         tenant,
                         key.pseudonym,
                         key.key_domain,
+                        key.category,
                         key.key_version,
                         key.wrapped,
                         now
@@ -516,14 +572,18 @@ impl Store for SqliteStore {
                     .map_err(err)?;
                 stored.push(
                     select
-                        .query_row(params![tenant, key.pseudonym, key.key_domain], |r| {
-                            Ok(WrappedKeyRow {
-                                pseudonym: key.pseudonym.clone(),
-                                key_domain: key.key_domain.clone(),
-                                key_version: r.get(0)?,
-                                wrapped: r.get(1)?,
-                            })
-                        })
+                        .query_row(
+                            params![tenant, key.pseudonym, key.key_domain, key.category],
+                            |r| {
+                                Ok(WrappedKeyRow {
+                                    pseudonym: key.pseudonym.clone(),
+                                    key_domain: key.key_domain.clone(),
+                                    category: key.category.clone(),
+                                    key_version: r.get(0)?,
+                                    wrapped: r.get(1)?,
+                                })
+                            },
+                        )
                         .map_err(err)?,
                 );
             }
@@ -655,20 +715,16 @@ impl Store for SqliteStore {
             )
             .map_err(err)?
         };
-        // Keys first: the moment they are gone every copy of the records is unreadable. A key
-        // that still encrypts a kept record stays.
-        let keys = tx
-            .execute(
-                "DELETE FROM data_keys WHERE tenant_id = ?1 AND pseudonym = ?2 AND key_domain NOT IN
-                   (SELECT key_domain FROM records WHERE tenant_id = ?1 AND pseudonym = ?2 AND restriction IS NOT NULL)",
-                [&e.tenant, &e.pseudonym],
-            )
-            .map_err(err)?;
         let records = tx
             .execute(
                 "DELETE FROM records WHERE tenant_id = ?1 AND pseudonym = ?2 AND restriction IS NULL",
                 [&e.tenant, &e.pseudonym],
             )
+            .map_err(err)?;
+        // Every key no kept record needs goes, in the same transaction: from the commit on, every
+        // copy of the erased records anywhere is unreadable.
+        let keys = tx
+            .execute(super::unused_keys_sql(false), [&e.tenant, &e.pseudonym])
             .map_err(err)?;
         tx.execute(
             "DELETE FROM subjects WHERE tenant_id = ?1 AND pseudonym = ?2
@@ -689,6 +745,9 @@ impl Store for SqliteStore {
         custos_audit::store::sqlite_append_in(&tx, &mut |head| audit(counts, head))
             .map_err(|x| audit_error(&target, x))?;
         tx.commit().map_err(err)?;
+        // secure_delete zeroed the erased rows in the pages; the WAL still holds the pages as
+        // they were before. Checkpoint and truncate it now (retried later if readers block it).
+        self.checkpoint_after_erasure();
         Ok(counts)
     }
 
@@ -722,7 +781,7 @@ impl Store for SqliteStore {
         let keys: Vec<(String, WrappedKeyRow)> = {
             let mut s = tx
                 .prepare(
-                    "SELECT tenant_id, pseudonym, key_domain, key_version, wrapped FROM data_keys",
+                    "SELECT tenant_id, pseudonym, key_domain, key_version, wrapped, category FROM data_keys",
                 )
                 .map_err(err)?;
             s.query_map([], |r| {
@@ -733,6 +792,7 @@ impl Store for SqliteStore {
                         key_domain: r.get(2)?,
                         key_version: r.get(3)?,
                         wrapped: r.get(4)?,
+                        category: r.get(5)?,
                     },
                 ))
             })
@@ -741,7 +801,7 @@ impl Store for SqliteStore {
         };
         {
             let mut update = tx
-                .prepare("UPDATE data_keys SET key_version = ?1, wrapped = ?2 WHERE tenant_id = ?3 AND pseudonym = ?4 AND key_domain = ?5")
+                .prepare("UPDATE data_keys SET key_version = ?1, wrapped = ?2 WHERE tenant_id = ?3 AND pseudonym = ?4 AND key_domain = ?5 AND category = ?6")
                 .map_err(err)?;
             for (tenant, key) in &keys {
                 let wrapped = rewrap(tenant, key)?;
@@ -751,7 +811,8 @@ impl Store for SqliteStore {
                         wrapped,
                         tenant,
                         key.pseudonym,
-                        key.key_domain
+                        key.key_domain,
+                        key.category
                     ])
                     .map_err(err)?;
             }
@@ -786,7 +847,13 @@ impl Store for SqliteStore {
             target: &target,
             operation,
         })?;
-        tx.commit().map_err(err)
+        tx.commit().map_err(err)?;
+        if self.checkpoint_pending {
+            // An erasure's checkpoint could not finish then; the next write (a purge, a request
+            // step) tries again.
+            self.checkpoint_after_erasure();
+        }
+        Ok(())
     }
 
     fn in_read_tx(

@@ -13,6 +13,7 @@ mod harness;
 mod recipients;
 mod requests;
 mod retention;
+mod shred;
 mod writes;
 
 macro_rules! shared_suite {
@@ -213,4 +214,22 @@ writes_suite!(
     a_write_answers_from_what_it_wrote_and_remembers_its_idempotency_key,
     one_record_is_corrected_or_deleted_with_recipients_told,
     a_rectification_request_writes_its_corrections,
+);
+
+macro_rules! shred_suite {
+    ($($case:ident),* $(,)?) => {
+        mod shred_sqlite {
+            $( #[test] fn $case() { crate::shred::$case(&crate::harness::Backend::sqlite(stringify!($case))); } )*
+        }
+        mod shred_postgres {
+            $( #[test] fn $case() {
+                if let Some(b) = crate::harness::Backend::postgres(stringify!($case)) { crate::shred::$case(&b); }
+            } )*
+        }
+    };
+}
+
+shred_suite!(
+    a_partial_erasure_destroys_the_keys_of_what_it_erases_and_keeps_the_kept_readable,
+    a_kept_record_whose_clock_has_not_started_says_until_when,
 );

@@ -319,7 +319,9 @@ pub fn an_erasure_keeps_statutory_records_restricted_and_shreds_the_rest(b: &Bac
     assert_eq!(k.category, "administrative_record");
     assert_eq!(k.records, 1);
     assert!(k.law.contains("7 years"), "{}", k.law);
-    let until = k.until.expect("a statutory period has an end");
+    let custos_vault::rights::KeptUntil::Date { date: until } = k.until else {
+        panic!("a statutory period from creation has a date: {:?}", k.until);
+    };
     assert!(
         until > ts("2033-01-01T00:00:00Z") && until < ts("2033-02-01T00:00:00Z"),
         "{until}"

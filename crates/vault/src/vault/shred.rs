@@ -1,0 +1,430 @@
+//! Crypto-shredding across the two key schemes: before an erasure that keeps some categories
+//! (Art. 17(3)(b) GDPR) destroys keys, the kept records still encrypted under a legacy key (one
+//! per subject and key domain, from before per-category keys) are re-encrypted under their
+//! category's key, so the legacy key, which also opens the erased records, can go with them.
+
+use std::collections::HashMap;
+
+use super::{TenantVault, Vault};
+use crate::error::Result;
+use crate::ids::{Pseudonym, TenantId};
+use crate::keys::{self, LEGACY_CATEGORY, RecordIdentity};
+use crate::store::{JournalEntry, Val};
+
+impl Vault {
+    /// [`TenantVault::rekey_kept_legacy`] for a journaled erasure being replayed.
+    pub(super) fn rekey_kept_legacy(&mut self, entry: &JournalEntry) -> Result<()> {
+        if entry.keep.is_empty() {
+            return Ok(());
+        }
+        let tenant = TenantId::new(&entry.tenant)?;
+        self.tenant(&tenant).rekey_kept_legacy(entry)
+    }
+}
+
+impl TenantVault<'_> {
+    /// Re-encrypts the subject's records of the categories `entry` keeps that are still under a
+    /// legacy key, each under its own category's key, in one transaction. A record that does not
+    /// decrypt is left as it is (the erasure then keeps the legacy key it needs rather than lose
+    /// a record the law says to keep). Nothing to do for a full erasure or a vault written after
+    /// per-category keys.
+    pub(super) fn rekey_kept_legacy(&mut self, entry: &JournalEntry) -> Result<()> {
+        if entry.keep.is_empty() {
+            return Ok(());
+        }
+        let tenant = self.tenant.as_str().to_owned();
+        let pseudonym = Pseudonym::parse(&entry.pseudonym)?;
+        let legacy: Vec<_> = self
+            .vault
+            .store
+            .records_of(&tenant, pseudonym.as_str())?
+            .into_iter()
+            .filter(|r| {
+                entry.keep.contains(&r.category)
+                    && keys::key_category_of(&r.ciphertext, &r.category) == Some(LEGACY_CATEGORY)
+            })
+            .collect();
+        if legacy.is_empty() {
+            return Ok(());
+        }
+        let slots: Vec<super::KeySlot> = legacy
+            .iter()
+            .map(|r| (pseudonym.clone(), r.key_domain.clone(), r.category.clone()))
+            .collect();
+        let new_keys = self.data_keys_for(&slots)?;
+        let mut nonces = vec![0u8; legacy.len() * keys::RECORD_NONCE_LEN];
+        keys::fill_random(&mut nonces)?;
+        let mut cache = HashMap::new();
+        let mut updates: Vec<[Val; 4]> = Vec::with_capacity(legacy.len());
+        for ((row, slot), nonce) in legacy
+            .into_iter()
+            .zip(&slots)
+            .zip(nonces.chunks_exact(keys::RECORD_NONCE_LEN))
+        {
+            let (record_id, old) = (row.record_id.clone(), row.ciphertext.clone());
+            let Ok(record) = self.decrypt(row, &mut cache) else {
+                continue;
+            };
+            let Some(key) = new_keys.get(slot) else {
+                continue;
+            };
+            let identity = RecordIdentity {
+                tenant: &tenant,
+                pseudonym: pseudonym.as_str(),
+                category: &record.category,
+                record_id: &record_id,
+            };
+            let mut n = [0u8; keys::RECORD_NONCE_LEN];
+            n.copy_from_slice(nonce);
+            let new = keys::encrypt_record(key, &n, &identity, &record.payload)?;
+            updates.push([
+                tenant.as_str().into(),
+                record_id.into(),
+                new.into(),
+                old.into(),
+            ]);
+        }
+        self.vault
+            .store
+            .in_tx(&tenant, "re-encrypting kept records", &mut |tx| {
+                for u in &updates {
+                    // Only if unchanged since it was read.
+                    tx.execute(
+                        "UPDATE records SET ciphertext = $3 WHERE tenant_id = $1 AND record_id = $2 AND ciphertext = $4",
+                        u,
+                    )?;
+                }
+                Ok(())
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Vaults written before per-category keys: their records read, rotate and erase as before,
+    //! and a partial erasure destroys the legacy key after moving the kept records to their own.
+    //! The test writes through today's code, then rewrites the data as the old code left it (one
+    //! key per subject and domain, records of format 1, the data-key table of schema 4) and
+    //! reopens, so migration 5 runs on real rows.
+
+    use std::collections::{BTreeMap, HashMap};
+
+    use crate::keys::{self, DataKey, LEGACY_CATEGORY, RecordIdentity};
+    use crate::store::{JournalEntry, Val};
+    use crate::{
+        MasterKey, NewRecord, RecordId, StoreConfig, SubjectId, TenantId, Vault, VaultError,
+    };
+
+    const KEY: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+
+    fn policy() -> custos_policy::Policy {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../examples/policies/jbsync.toml");
+        custos_policy::load(&path).expect("loads").policy
+    }
+
+    fn open(config: &StoreConfig) -> Vault {
+        Vault::open(config, MasterKey::parse(KEY, "test").expect("key")).expect("opens")
+    }
+
+    fn new_record(category: &str, payload: &str) -> NewRecord {
+        NewRecord {
+            subject: SubjectId::new("jan").expect("id"),
+            category: category.into(),
+            purposes: vec!["service".into()],
+            payload: payload.as_bytes().to_vec(),
+            created_at: "2026-01-10T00:00:00Z".parse().expect("ts"),
+            clocks: BTreeMap::new(),
+        }
+    }
+
+    /// Rewrites the tenant's data as the code before per-category keys wrote it, and the
+    /// data-key table back to schema 4.
+    fn make_legacy(v: &mut Vault, tenant: &TenantId, postgres: bool) {
+        let mut t = v.tenant(tenant);
+        let pseudonym = t.pseudonym(&SubjectId::new("jan").expect("id"));
+        let rows = t
+            .vault
+            .store
+            .records_of(tenant.as_str(), pseudonym.as_str())
+            .expect("rows");
+        let legacy = DataKey::generate().expect("random");
+        let wrapped = t
+            .vault
+            .keys
+            .wrap(
+                &legacy,
+                tenant.as_str(),
+                pseudonym.as_str(),
+                "default",
+                LEGACY_CATEGORY,
+                1,
+            )
+            .expect("wraps");
+        let mut cache = HashMap::new();
+        let mut updates = Vec::new();
+        for row in rows {
+            let id = row.record_id.clone();
+            let r = t.decrypt(row, &mut cache).expect("decrypts");
+            let identity = RecordIdentity {
+                tenant: tenant.as_str(),
+                pseudonym: pseudonym.as_str(),
+                category: &r.category,
+                record_id: &id,
+            };
+            let mut ct =
+                keys::encrypt_record(&legacy, &[7; 12], &identity, &r.payload).expect("encrypts");
+            ct[0] = 1;
+            updates.push((id, ct));
+        }
+        let downgrade = if postgres {
+            "DELETE FROM data_keys; ALTER TABLE data_keys DROP CONSTRAINT data_keys_pkey;
+             ALTER TABLE data_keys DROP COLUMN category;
+             ALTER TABLE data_keys ADD PRIMARY KEY (tenant_id, pseudonym, key_domain)"
+        } else {
+            "DROP TABLE data_keys; CREATE TABLE data_keys (
+                tenant_id TEXT NOT NULL, pseudonym TEXT NOT NULL, key_domain TEXT NOT NULL,
+                key_version INTEGER NOT NULL, wrapped BLOB NOT NULL, created_at INTEGER NOT NULL,
+                PRIMARY KEY (tenant_id, pseudonym, key_domain)) STRICT, WITHOUT ROWID"
+        };
+        t.vault
+            .store
+            .in_tx(tenant.as_str(), "making a legacy vault", &mut |tx| {
+                for stmt in downgrade.split(';') {
+                    tx.execute(stmt, &[])?;
+                }
+                tx.execute("DELETE FROM schema_migrations WHERE version = 5", &[])?;
+                tx.execute(
+                    "INSERT INTO data_keys (tenant_id, pseudonym, key_domain, key_version, wrapped, created_at) VALUES ($1, $2, 'default', 1, $3, 0)",
+                    &[tenant.as_str().into(), pseudonym.as_str().into(), wrapped.clone().into()],
+                )?;
+                for (id, ct) in &updates {
+                    tx.execute(
+                        "UPDATE records SET ciphertext = $3 WHERE tenant_id = $1 AND record_id = $2",
+                        &[tenant.as_str().into(), id.as_str().into(), ct.clone().into()],
+                    )?;
+                }
+                Ok(())
+            })
+            .expect("legacy written");
+    }
+
+    fn legacy_vault_reads_rotates_and_erases_with_its_keys(config: StoreConfig, postgres: bool) {
+        let p = policy();
+        let tenant = TenantId::new("acme").expect("id");
+        let (kept, gone): (RecordId, RecordId) = {
+            let mut v = open(&config);
+            let mut t = v.tenant(&tenant);
+            let kept = t
+                .put(&p, new_record("account", "kept by tax law"))
+                .expect("put");
+            let gone = t.put(&p, new_record("credentials", "erased")).expect("put");
+            make_legacy(&mut v, &tenant, postgres);
+            (kept, gone)
+        };
+        // Reopening runs migration 5 on the old table; the records read as before.
+        let mut v = open(&config);
+        assert_eq!(
+            v.tenant(&tenant)
+                .get(&gone)
+                .expect("reads")
+                .payload
+                .as_slice(),
+            b"erased"
+        );
+        // Rotation re-wraps the legacy key without re-encrypting.
+        let rotation = v.rotate_keys().expect("rotates");
+        assert_eq!(rotation.rewrapped, 1);
+        let mut t = v.tenant(&tenant);
+        assert_eq!(
+            t.get(&kept).expect("reads").payload.as_slice(),
+            b"kept by tax law"
+        );
+        // A new record of a legacy subject gets its category's own key, beside the legacy one.
+        let fresh = t.put(&p, new_record("credentials", "new")).expect("put");
+        assert_eq!(t.get(&fresh).expect("reads").payload.as_slice(), b"new");
+
+        let pseudonym = t.pseudonym(&SubjectId::new("jan").expect("id"));
+        let copy = t
+            .vault
+            .store
+            .record(tenant.as_str(), gone.as_str())
+            .expect("row")
+            .expect("row");
+        let e = t
+            .erase_pseudonym(
+                pseudonym.clone(),
+                "2026-03-03T09:00:00Z".parse().expect("ts"),
+                vec!["account".into()],
+                None,
+                "subject.erase",
+            )
+            .expect("erased");
+        assert_eq!(e.counts.records, 2);
+        assert_eq!(e.counts.restricted, 1);
+        assert_eq!(
+            e.counts.keys, 2,
+            "the legacy key and the new credentials key"
+        );
+        // The kept record moved to its own key and still decrypts.
+        let row = t
+            .vault
+            .store
+            .record(tenant.as_str(), kept.as_str())
+            .expect("row")
+            .expect("kept");
+        assert_eq!(row.ciphertext[0], 2, "re-encrypted under the category key");
+        assert_eq!(
+            t.decrypt(row, &mut HashMap::new())
+                .expect("decrypts")
+                .payload
+                .as_slice(),
+            b"kept by tax law"
+        );
+        // A saved copy of an erased legacy record cannot be opened any more.
+        t.vault
+            .store
+            .in_tx(tenant.as_str(), "putting back a copy", &mut |tx| {
+                tx.execute(
+                    "INSERT INTO records (tenant_id, record_id, pseudonym, category, purposes, key_domain, ciphertext, created_at, clocks) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                    &[
+                        tenant.as_str().into(),
+                        copy.record_id.as_str().into(),
+                        copy.pseudonym.as_str().into(),
+                        copy.category.as_str().into(),
+                        copy.purposes.as_str().into(),
+                        copy.key_domain.as_str().into(),
+                        Val::Bytes(Some(copy.ciphertext.clone())),
+                        copy.created_at.into(),
+                        copy.clocks.as_str().into(),
+                    ],
+                )
+                .map(|_| ())
+            })
+            .expect("put back");
+        assert!(matches!(t.get(&gone), Err(VaultError::KeyDestroyed(_))));
+        // Replaying the same erasure (a restored backup) changes nothing more.
+        let entry = JournalEntry {
+            erasure_id: e.erasure_id.clone(),
+            tenant: tenant.as_str().into(),
+            pseudonym: pseudonym.as_str().into(),
+            erased_at: 0,
+            keep: vec!["account".into()],
+        };
+        t.rekey_kept_legacy(&entry).expect("nothing to re-key");
+    }
+
+    #[test]
+    fn a_vault_written_before_per_category_keys_reads_rotates_and_erases_on_sqlite() {
+        let dir = std::env::temp_dir().join(format!("custos-legacy-keys-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        legacy_vault_reads_rotates_and_erases_with_its_keys(
+            StoreConfig::Sqlite {
+                path: dir.join("custos.db"),
+            },
+            false,
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_vault_written_before_per_category_keys_reads_rotates_and_erases_on_postgres() {
+        let Ok(url) = std::env::var("CUSTOS_TEST_DATABASE_URL") else {
+            return;
+        };
+        let schema = format!("u_{}_legacy_keys", std::process::id());
+        legacy_vault_reads_rotates_and_erases_with_its_keys(
+            StoreConfig::Postgres {
+                url: url.clone(),
+                schema: schema.clone(),
+                journal: None,
+            },
+            true,
+        );
+        if let Ok(mut c) = postgres::Client::connect(&url, postgres::NoTls) {
+            let _ = c.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+        }
+    }
+}
+
+#[cfg(test)]
+mod unused_keys {
+    use std::collections::BTreeMap;
+
+    use crate::store::{self, Val};
+    use crate::{MasterKey, NewRecord, StoreConfig, SubjectId, TenantId, Vault, VaultError};
+
+    /// Deleting one record (as single-record deletion will) and then calling
+    /// `destroy_unused_keys` destroys its key once no record of its category is left, and only
+    /// then.
+    #[test]
+    fn a_key_goes_with_the_last_record_that_needs_it() {
+        let dir = std::env::temp_dir().join(format!("custos-unused-keys-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        let config = StoreConfig::Sqlite {
+            path: dir.join("custos.db"),
+        };
+        let key = MasterKey::parse(&"11".repeat(32), "test").expect("key");
+        let mut v = Vault::open(&config, key).expect("opens");
+        let p = custos_policy::load(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../examples/policies/jbsync.toml"),
+        )
+        .expect("loads")
+        .policy;
+        let tenant = TenantId::new("acme").expect("id");
+        let mut t = v.tenant(&tenant);
+        let rec = |category: &str| NewRecord {
+            subject: SubjectId::new("jan").expect("id"),
+            category: category.into(),
+            purposes: vec!["service".into()],
+            payload: b"x".to_vec(),
+            created_at: "2026-01-10T00:00:00Z".parse().expect("ts"),
+            clocks: BTreeMap::new(),
+        };
+        let ids = t
+            .put_batch(
+                &p,
+                vec![rec("account"), rec("credentials"), rec("credentials")],
+            )
+            .expect("put");
+        let pseudonym = t.pseudonym(&SubjectId::new("jan").expect("id"));
+        let delete_one = |t: &mut super::TenantVault<'_>, id: &str| {
+            let mut destroyed = 0;
+            t.vault
+                .store
+                .in_tx(tenant.as_str(), "deleting a record", &mut |tx| {
+                    tx.execute(
+                        "DELETE FROM records WHERE tenant_id = $1 AND record_id = $2",
+                        &[Val::from(tenant.as_str()), Val::from(id)],
+                    )?;
+                    destroyed =
+                        store::destroy_unused_keys(tx, tenant.as_str(), pseudonym.as_str())?;
+                    Ok(())
+                })
+                .expect("deleted");
+            destroyed
+        };
+        assert_eq!(
+            delete_one(&mut t, ids[1].as_str()),
+            0,
+            "another credentials record needs it"
+        );
+        assert_eq!(
+            delete_one(&mut t, ids[2].as_str()),
+            1,
+            "the last one took its key along"
+        );
+        assert_eq!(
+            t.get(&ids[0])
+                .expect("account untouched")
+                .payload
+                .as_slice(),
+            b"x"
+        );
+        assert!(matches!(t.get(&ids[1]), Err(VaultError::RecordNotFound(_))));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
