@@ -148,7 +148,9 @@ fn bench_backend(name: &str, database: Option<&str>) {
     );
     let auth = format!("Bearer {}", server.key);
     let base = server.base.clone();
-    let body_for = |subject: &str| serde_json::json!({ "subject": subject, "category": "support", "purposes": ["support"], "data": { "message": "x".repeat(1000) } }).to_string();
+    let body_for = |subject: &str| {
+        serde_json::json!({ "subject": subject, "category": "support", "purposes": ["support"], "data": { "message": "x".repeat(1000) } }).to_string()
+    };
     // One record per client to read back.
     let ids: Vec<String> = (0..CLIENTS)
         .map(|c| {
@@ -174,21 +176,17 @@ fn bench_backend(name: &str, database: Option<&str>) {
                 ok
             })
     });
-    drive(
-        "POST /v1/records (1 KiB, encrypt)",
-        pid,
-        &|a, c, i| {
-            a.post(&format!("{base}/v1/records"))
-                .header("authorization", &auth)
-                .header("content-type", "application/json")
-                .send(body_for(&format!("load-{c}-{}", i % 20)).as_bytes())
-                .is_ok_and(|mut r| {
-                    let ok = r.status().as_u16() == 201;
-                    let _ = r.body_mut().read_to_vec();
-                    ok
-                })
-        },
-    );
+    drive("POST /v1/records (1 KiB, encrypt)", pid, &|a, c, i| {
+        a.post(&format!("{base}/v1/records"))
+            .header("authorization", &auth)
+            .header("content-type", "application/json")
+            .send(body_for(&format!("load-{c}-{}", i % 20)).as_bytes())
+            .is_ok_and(|mut r| {
+                let ok = r.status().as_u16() == 201;
+                let _ = r.body_mut().read_to_vec();
+                ok
+            })
+    });
     if database.is_none() {
         for route in [
             "/healthz",

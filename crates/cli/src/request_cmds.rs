@@ -946,12 +946,12 @@ pub(crate) fn correction(arg: &str) -> Result<custos_vault::records::Correction,
     let (id, data) = arg.split_once('=').ok_or_else(|| {
         Failure::Unusable("--correct: write it as RECORD_ID=@FILE or RECORD_ID=JSON".into())
     })?;
-    let record = RecordId::parse(id.trim())
-        .map_err(|_| Failure::Unusable("--correct: the part before `=` is not a record id".into()))?;
+    let record = RecordId::parse(id.trim()).map_err(|_| {
+        Failure::Unusable("--correct: the part before `=` is not a record id".into())
+    })?;
     let payload = match data.strip_prefix('@') {
-        Some(path) => std::fs::read(path).map_err(|e| {
-            Failure::Unusable(format!("--correct: cannot read {path}: {e}"))
-        })?,
+        Some(path) => std::fs::read(path)
+            .map_err(|e| Failure::Unusable(format!("--correct: cannot read {path}: {e}")))?,
         None => data.as_bytes().to_vec(),
     };
     let value: serde_json::Value = serde_json::from_slice(&payload).map_err(|e| {

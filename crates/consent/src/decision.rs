@@ -222,8 +222,7 @@ pub fn decide(policy: &Policy, input: &DecisionInput<'_>) -> Decision {
     // The gate holds wherever the action is asked about: an action that one purpose gates
     // needs its approval under any purpose the app names.
     let gated = input.action.filter(|a| {
-        p.approval.as_ref().is_some_and(|g| g.action == *a)
-            || policy.approval_actions().contains(a)
+        p.approval.as_ref().is_some_and(|g| g.action == *a) || policy.approval_actions().contains(a)
     });
     if let Some(action) = gated
         && !input.approved

@@ -45,7 +45,10 @@ pub fn kind(id: &str) -> IdentifierKind {
     if !body.is_empty()
         && phone_chars
         && digits >= 7
-        && body.bytes().next().is_some_and(|b| b.is_ascii_digit() || b == b'(')
+        && body
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_digit() || b == b'(')
     {
         return IdentifierKind::Phone;
     }
@@ -72,7 +75,11 @@ pub fn normalise(id: &str) -> Cow<'_, str> {
                 (false, Some(rest)) if rest.len() >= 7 => format!("+{rest}"),
                 (false, _) => digits,
             };
-            if n == id { Cow::Borrowed(id) } else { Cow::Owned(n) }
+            if n == id {
+                Cow::Borrowed(id)
+            } else {
+                Cow::Owned(n)
+            }
         }
         IdentifierKind::Opaque => Cow::Borrowed(id),
     }
@@ -91,7 +98,12 @@ mod tests {
 
     #[test]
     fn one_phone_number_in_any_spelling_is_one_identifier() {
-        for spelling in ["+31 6 1234 5678", "+31-6-12345678", "0031 6 12345678", " +31612345678"] {
+        for spelling in [
+            "+31 6 1234 5678",
+            "+31-6-12345678",
+            "0031 6 12345678",
+            " +31612345678",
+        ] {
             assert_eq!(normalise(spelling), "+31612345678", "{spelling}");
         }
         assert_eq!(normalise("06-12345678"), "0612345678");
@@ -100,7 +112,15 @@ mod tests {
 
     #[test]
     fn an_apps_own_ids_are_kept_exactly() {
-        for id in ["user-1234", "User-1234", "inbox-1", "a.b", "12-34", "erin", " spaced "] {
+        for id in [
+            "user-1234",
+            "User-1234",
+            "inbox-1",
+            "a.b",
+            "12-34",
+            "erin",
+            " spaced ",
+        ] {
             assert_eq!(normalise(id), id, "{id}");
             assert_eq!(kind(id), IdentifierKind::Opaque, "{id}");
         }

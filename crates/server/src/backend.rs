@@ -145,11 +145,12 @@ pub fn vault_problem(e: &VaultError) -> Problem {
         VaultError::InvalidHold(_) => {
             Problem::new(Code::Unprocessable).field("/reason", e.to_string())
         }
-        VaultError::Held { .. } | VaultError::ClockWentBack { .. } | VaultError::KeptByLaw { .. } => {
-            Problem::new(Code::Refused).detail(e.to_string())
+        VaultError::Held { .. }
+        | VaultError::ClockWentBack { .. }
+        | VaultError::KeptByLaw { .. } => Problem::new(Code::Refused).detail(e.to_string()),
+        VaultError::IdempotencyKeyReused => {
+            Problem::new(Code::Unprocessable).field("Idempotency-Key", e.to_string())
         }
-        VaultError::IdempotencyKeyReused => Problem::new(Code::Unprocessable)
-            .field("Idempotency-Key", e.to_string()),
         VaultError::RetentionChanged | VaultError::Restricted(_) => {
             Problem::new(Code::Refused).detail(e.to_string())
         }

@@ -298,7 +298,11 @@ pub async fn put_record(
             .to_string()
             .as_bytes(),
     );
-    let (tenant, subject, actor) = (tenant_id(&caller)?, subject_id(r.subject.clone())?, caller.0.actor());
+    let (tenant, subject, actor) = (
+        tenant_id(&caller)?,
+        subject_id(r.subject.clone())?,
+        caller.0.actor(),
+    );
     let (replayed, body) = blocking(move || {
         let b = s.backend()?;
         let payload = serde_json::to_vec(&r.data)
@@ -320,12 +324,11 @@ pub async fn put_record(
         let w = t
             .put_once(&s.loaded.policy, rec, key.as_ref())
             .map_err(|e| match e {
-                custos_vault::VaultError::IdempotencyKeyReused => {
-                    Problem::new(Code::Unprocessable).field(
+                custos_vault::VaultError::IdempotencyKeyReused => Problem::new(Code::Unprocessable)
+                    .field(
                         "Idempotency-Key",
                         "this key was already used with a different request body",
-                    )
-                }
+                    ),
                 other => vault_problem(&other),
             })?;
         // The same body as the write (a replay's body is the same by its hash): the answer is
@@ -337,7 +340,11 @@ pub async fn put_record(
             purposes: r.purposes,
             data: r.data,
             created_at: w.created_at.to_string(),
-            clocks: r.clocks.into_iter().map(|(k, v)| (k, v.to_string())).collect(),
+            clocks: r
+                .clocks
+                .into_iter()
+                .map(|(k, v)| (k, v.to_string()))
+                .collect(),
         };
         Ok((w.replayed, view))
     })
@@ -555,7 +562,11 @@ pub async fn erase_subject(
     ApiJson(e): ApiJson<EraseSubject>,
 ) -> Result<Response, Problem> {
     caller.require(Role::may_handle_requests, "erase subjects")?;
-    let (tenant, subject, actor) = (tenant_id(&caller)?, subject_id(e.subject)?, caller.0.actor());
+    let (tenant, subject, actor) = (
+        tenant_id(&caller)?,
+        subject_id(e.subject)?,
+        caller.0.actor(),
+    );
     blocking(move || {
         let b = s.backend()?;
         let mut v = b.vault_for_write();

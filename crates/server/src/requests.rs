@@ -521,7 +521,16 @@ pub async fn execute_request(
         }
         _ => {
             blocking(move || {
-                execute_other(&s, &tenant, actor, &id, kind, (note, corrections), &subject, &domain)
+                execute_other(
+                    &s,
+                    &tenant,
+                    actor,
+                    &id,
+                    kind,
+                    (note, corrections),
+                    &subject,
+                    &domain,
+                )
             })
             .await
         }

@@ -70,10 +70,14 @@ pub enum ConsentCallError {
     },
     /// The token approves another item of the same action (another draft): one approval, one
     /// item.
-    #[error("the approval token is for another item than the one asked about; each item needs its own approval")]
+    #[error(
+        "the approval token is for another item than the one asked about; each item needs its own approval"
+    )]
     TokenForOtherItem,
     /// The token approves the action for another subject.
-    #[error("the approval token was given for another subject; each subject's item needs its own approval")]
+    #[error(
+        "the approval token was given for another subject; each subject's item needs its own approval"
+    )]
     TokenForOtherSubject,
     /// The action is not one the policy gates behind an approval, so no approval can be asked
     /// for it, and a decision naming it cannot be answered (fail closed: a misspelt action must

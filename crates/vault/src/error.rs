@@ -163,7 +163,9 @@ pub enum VaultError {
     },
     /// A law obliges keeping the record (Art. 17(3)(b)): `retention.statutory` on its category,
     /// not yet expired.
-    #[error("a record of category `{category}` must be kept by law ({law}) until its retention runs out; it cannot be deleted before (Art. 17(3)(b) GDPR)")]
+    #[error(
+        "a record of category `{category}` must be kept by law ({law}) until its retention runs out; it cannot be deleted before (Art. 17(3)(b) GDPR)"
+    )]
     KeptByLaw {
         /// The category.
         category: String,
@@ -192,7 +194,9 @@ pub enum VaultError {
         nearest: Option<String>,
     },
     /// The event is declared for other scopes than the one it was sent at.
-    #[error("event `{event}` happens to one {declared} in the policy (`scope`), not to one {asked}; send it for what it happened to, so it does not start the clock of data it does not concern (Art. 5(1)(e) GDPR)")]
+    #[error(
+        "event `{event}` happens to one {declared} in the policy (`scope`), not to one {asked}; send it for what it happened to, so it does not start the clock of data it does not concern (Art. 5(1)(e) GDPR)"
+    )]
     EventScope {
         /// The event.
         event: String,

@@ -60,7 +60,10 @@ fn refuse_if_held(tx: &mut dyn Tx, tenant: &str, row: &RecordRow) -> Result<()> 
     };
     let mut it = h.into_iter();
     let hold_id = it.next().and_then(Val::into_text).unwrap_or_default();
-    let scope = match (it.next().and_then(Val::into_text), it.next().and_then(Val::into_text)) {
+    let scope = match (
+        it.next().and_then(Val::into_text),
+        it.next().and_then(Val::into_text),
+    ) {
         (Some(_), _) => "subject",
         (None, Some(_)) => "category",
         (None, None) => "tenant",
@@ -91,7 +94,13 @@ pub(crate) fn audit_change(
     };
     let (now, key) = (t.now, &t.key);
     tx.append_audit(&mut |head| {
-        custos_audit::build(head, std::slice::from_ref(&ev), now, key, AUDIT_CHECKPOINT_EVERY)
+        custos_audit::build(
+            head,
+            std::slice::from_ref(&ev),
+            now,
+            key,
+            AUDIT_CHECKPOINT_EVERY,
+        )
     })
 }
 

@@ -24,9 +24,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use custos_policy::model::EventScope;
 use custos_policy::resolved::BUILTIN_CLOCKS;
 use custos_policy::{Period, Policy};
-use custos_policy::model::EventScope;
 use custos_retention::{Clocks, Expiry, TenantSettings};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -950,7 +950,12 @@ impl TenantVault<'_> {
             return Err(VaultError::EventScope {
                 event: event.to_owned(),
                 asked: scope.as_str(),
-                declared: decl.scope.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "),
+                declared: decl
+                    .scope
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
             });
         }
         let tenant = self.tenant_id().as_str().to_owned();

@@ -218,7 +218,9 @@ pub enum RequestError {
     #[error("request {0} is verified already; identity is verified once")]
     AlreadyVerified(String),
     /// A rectification was carried out without the corrected data.
-    #[error("a rectification carries the corrected records (`corrections`: record id and corrected data); to decline one, refuse the request with the reason (Art. 12(4) GDPR)")]
+    #[error(
+        "a rectification carries the corrected records (`corrections`: record id and corrected data); to decline one, refuse the request with the reason (Art. 12(4) GDPR)"
+    )]
     NoCorrections,
     /// No code was issued for this request.
     #[error("no verification code was issued for request {0}; ask for one first")]

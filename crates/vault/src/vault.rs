@@ -626,19 +626,32 @@ impl TenantVault<'_> {
         let created_at = record.created_at;
         let Some(idem) = idempotency else {
             let id = self.put(policy, record)?;
-            return Ok(Written { id, subject, created_at, replayed: false });
+            return Ok(Written {
+                id,
+                subject,
+                created_at,
+                replayed: false,
+            });
         };
         let key_hash = idem.key_hash(&self.tenant);
         if let Some(w) = self.replay(&key_hash, idem.request_hash, &subject)? {
             return Ok(w);
         }
-        let key = IdempotencyKeyHash { key_hash: key_hash.clone(), body_hash: idem.request_hash.to_owned() };
+        let key = IdempotencyKeyHash {
+            key_hash: key_hash.clone(),
+            body_hash: idem.request_hash.to_owned(),
+        };
         match self.put_rows(policy, vec![record], Some(key)) {
             Ok(mut ids) => {
                 let id = ids
                     .pop()
                     .ok_or_else(|| VaultError::Corrupt("a batch of one stored no record".into()))?;
-                Ok(Written { id, subject, created_at, replayed: false })
+                Ok(Written {
+                    id,
+                    subject,
+                    created_at,
+                    replayed: false,
+                })
             }
             // Another server stored the same request first: answer as it did.
             Err(VaultError::IdempotencyRace) => self
@@ -649,7 +662,12 @@ impl TenantVault<'_> {
     }
 
     /// The write an idempotency key answered, if the key was used within a day.
-    fn replay(&mut self, key_hash: &str, request_hash: &str, subject: &Pseudonym) -> Result<Option<Written>> {
+    fn replay(
+        &mut self,
+        key_hash: &str,
+        request_hash: &str,
+        subject: &Pseudonym,
+    ) -> Result<Option<Written>> {
         let tenant = self.tenant.as_str().to_owned();
         let since = store::micros(Timestamp::now()) - store::IDEMPOTENCY_SECONDS * 1_000_000;
         let mut found = None;
@@ -927,7 +945,11 @@ impl TenantVault<'_> {
     }
 
     /// One stored row of this tenant, as it is (ciphertext, restriction and all).
-    pub(crate) fn store_record(&mut self, tenant: &str, id: &RecordId) -> Result<Option<RecordRow>> {
+    pub(crate) fn store_record(
+        &mut self,
+        tenant: &str,
+        id: &RecordId,
+    ) -> Result<Option<RecordRow>> {
         self.vault.store.record(tenant, id.as_str())
     }
 

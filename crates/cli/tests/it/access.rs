@@ -313,7 +313,9 @@ fn an_approver_key_approves_and_reads_nothing_else() {
             (
                 "POST",
                 "/v1/approvals".to_owned(),
-                Some(serde_json::json!({ "action": "draft.send", "item": "d-18", "subject": "erin" })),
+                Some(
+                    serde_json::json!({ "action": "draft.send", "item": "d-18", "subject": "erin" }),
+                ),
             ),
         ] {
             let (status, answer) = call(method, &format!("{base}{path}"), &approver, body);

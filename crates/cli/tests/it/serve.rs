@@ -115,7 +115,9 @@ fn the_demo_server_prints_a_working_key_and_logs_no_personal_data() {
         .post(&format!("{base}/v1/records"))
         .header("authorization", &auth)
         .header("content-type", "application/json")
-        .send(&br#"{"subject": "marieke.vdberg@example.nl", "category": "Marieke van der Berg"}"#[..])
+        .send(
+            &br#"{"subject": "marieke.vdberg@example.nl", "category": "Marieke van der Berg"}"#[..],
+        )
         .unwrap();
 
     // SIGTERM: graceful shutdown, exit 0.

@@ -648,7 +648,12 @@ fn approvals(s: &Setup, sqlite: bool) {
         j!({ "action": "draft.sned", "item": "d-1", "subject": "erin" }),
         false,
     );
-    assert_eq!((r.status, field(&r)), (422, "/action".to_owned()), "{}", r.body);
+    assert_eq!(
+        (r.status, field(&r)),
+        (422, "/action".to_owned()),
+        "{}",
+        r.body
+    );
     assert!(r.body.contains("did you mean `draft.send`"), "{}", r.body);
 
     // Rejections need a reason; unknown and malformed ids are defined answers.

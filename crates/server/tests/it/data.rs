@@ -541,7 +541,8 @@ fn an_idempotency_key_replays_the_first_answer_and_refuses_another_body() {
         json(&again)["id"],
         "the replay returns the first record"
     );
-    let other = post(r#"{"subject":"jan","category":"support","purposes":["support"],"data":{"n":2}}"#);
+    let other =
+        post(r#"{"subject":"jan","category":"support","purposes":["support"],"data":{"n":2}}"#);
     assert_eq!(other.status, 422);
     assert_eq!(problem(&other)["errors"][0]["field"], "Idempotency-Key");
     let trail = json(&send(

@@ -38,9 +38,11 @@ fn approval_binding(s: &Setup) {
             "POST",
             &url("/v1/consent"),
             &app,
-            Some(j!({ "subject": who, "purpose": "auto_draft", "kind": "grant",
+            Some(
+                j!({ "subject": who, "purpose": "auto_draft", "kind": "grant",
                       "at": "2026-07-01T10:00:00Z", "notice_version": "2026-04",
-                      "notice_hash": "a".repeat(64), "channel": "web", "proof": "form 7" })),
+                      "notice_hash": "a".repeat(64), "channel": "web", "proof": "form 7" }),
+            ),
         );
         assert_eq!(r.status, 201, "{}", r.body);
     }
@@ -54,8 +56,18 @@ fn approval_binding(s: &Setup) {
     let id = json(&r)["approval_id"].as_str().unwrap().to_owned();
     // The app reads its approval's state before acting.
     let r = send("GET", &url(&format!("/v1/approvals/{id}")), &app, None);
-    assert_eq!((r.status, json(&r)["state"].as_str()), (200, Some("pending")), "{}", r.body);
-    let r = send("POST", &url(&format!("/v1/approvals/{id}/approve")), &dpo, Some(j!({})));
+    assert_eq!(
+        (r.status, json(&r)["state"].as_str()),
+        (200, Some("pending")),
+        "{}",
+        r.body
+    );
+    let r = send(
+        "POST",
+        &url(&format!("/v1/approvals/{id}/approve")),
+        &dpo,
+        Some(j!({})),
+    );
     assert_eq!(r.status, 200, "{}", r.body);
     let token = json(&r)["token"].as_str().unwrap().to_owned();
     let ask = |who: &str, item: &str| {
@@ -63,8 +75,10 @@ fn approval_binding(s: &Setup) {
             "POST",
             &url("/v1/decisions"),
             &app,
-            Some(j!({ "subject": who, "purpose": "auto_draft", "category": "draft",
-                      "action": "draft.send", "item": item, "approval_token": token })),
+            Some(
+                j!({ "subject": who, "purpose": "auto_draft", "category": "draft",
+                      "action": "draft.send", "item": item, "approval_token": token }),
+            ),
         );
         assert_eq!(r.status, 200, "{}", r.body);
         json(&r)
@@ -83,7 +97,9 @@ fn approval_binding(s: &Setup) {
         "POST",
         &url("/v1/decisions"),
         &app,
-        Some(j!({ "subject": "erin", "purpose": "auto_draft", "category": "draft", "action": "draft.sned" })),
+        Some(
+            j!({ "subject": "erin", "purpose": "auto_draft", "category": "draft", "action": "draft.sned" }),
+        ),
     );
     assert_eq!(r.status, 422, "{}", r.body);
     assert!(r.body.contains("did you mean `draft.send`"), "{}", r.body);
@@ -118,15 +134,30 @@ fn internal_documents_need_a_key_and_errors_do_not_echo_what_was_sent() {
         "POST",
         &url("/v1/records"),
         &app,
-        Some(j!({ "subject": "jan@example.nl", "category": "jan@example.nl", "purposes": ["support"], "data": {} })),
+        Some(
+            j!({ "subject": "jan@example.nl", "category": "jan@example.nl", "purposes": ["support"], "data": {} }),
+        ),
     );
     assert_eq!(r.status, 422, "{}", r.body);
     assert!(!r.body.contains("jan@"), "{}", r.body);
     // Verified once; a second verification with any code is refused, not answered 200.
-    let r = send("POST", &url("/v1/requests"), &app, Some(j!({ "kind": "access", "subject": "jan@example.nl" })));
-    let id = json(&r)["request"]["request_id"].as_str().unwrap().to_owned();
+    let r = send(
+        "POST",
+        &url("/v1/requests"),
+        &app,
+        Some(j!({ "kind": "access", "subject": "jan@example.nl" })),
+    );
+    let id = json(&r)["request"]["request_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let verify = |body: serde_json::Value| {
-        send("POST", &url(&format!("/v1/requests/{id}/verify")), &dpo, Some(body))
+        send(
+            "POST",
+            &url(&format!("/v1/requests/{id}/verify")),
+            &dpo,
+            Some(body),
+        )
     };
     assert_eq!(verify(j!({ "attested": "signed-in session" })).status, 200);
     let again = verify(j!({ "code": "000000" }));
@@ -144,14 +175,24 @@ fn subject_ids_travel_in_bodies_and_the_old_routes_are_gone() {
         ("DELETE", "/v1/subjects/jan@example.nl"),
     ] {
         let key = if method == "DELETE" { &dpo } else { &app };
-        let body = (method == "POST").then(|| j!({ "category": "support", "purposes": ["support"], "data": {} }));
+        let body = (method == "POST")
+            .then(|| j!({ "category": "support", "purposes": ["support"], "data": {} }));
         let r = send(method, &url(path), key, body);
         assert_eq!(r.status, 410, "{method} {path}: {}", r.body);
         assert!(!r.body.contains("jan@"), "{}", r.body);
         assert!(r.body.contains("in the body"), "{}", r.body);
     }
-    let r = send("POST", &url("/v1/records/query"), &app, Some(j!({ "subject": "jan@example.nl" })));
-    assert_eq!(json(&r)["records"].as_array().unwrap().len(), 0, "the old routes wrote nothing");
+    let r = send(
+        "POST",
+        &url("/v1/records/query"),
+        &app,
+        Some(j!({ "subject": "jan@example.nl" })),
+    );
+    assert_eq!(
+        json(&r)["records"].as_array().unwrap().len(),
+        0,
+        "the old routes wrote nothing"
+    );
 }
 
 #[test]
@@ -165,18 +206,34 @@ fn records_changed(s: &Setup) {
     let r = crate::data::put(s, &app, "Jan@Example.NL", "wrong address");
     assert_eq!(r.status, 201, "{}", r.body);
     let id = json(&r)["id"].as_str().unwrap().to_owned();
-    let r = send("PUT", &url(&format!("/v1/records/{id}")), &app, Some(j!({ "data": { "message": "right address" } })));
+    let r = send(
+        "PUT",
+        &url(&format!("/v1/records/{id}")),
+        &app,
+        Some(j!({ "data": { "message": "right address" } })),
+    );
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(json(&r)["data"]["message"], "right address");
     let got = json(&send("GET", &url(&format!("/v1/records/{id}")), &app, None));
     assert_eq!(got["data"]["message"], "right address");
     // One subject, whatever the spelling of the address.
-    let listed = json(&send("POST", &url("/v1/records/query"), &app, Some(j!({ "subject": "jan@example.nl" }))));
+    let listed = json(&send(
+        "POST",
+        &url("/v1/records/query"),
+        &app,
+        Some(j!({ "subject": "jan@example.nl" })),
+    ));
     assert_eq!(listed["records"].as_array().unwrap().len(), 1, "{listed}");
     let r = send("DELETE", &url(&format!("/v1/records/{id}")), &app, None);
     assert_eq!(r.status, 204, "{}", r.body);
-    assert_eq!(send("GET", &url(&format!("/v1/records/{id}")), &app, None).status, 404);
-    assert_eq!(send("DELETE", &url(&format!("/v1/records/{id}")), &app, None).status, 404);
+    assert_eq!(
+        send("GET", &url(&format!("/v1/records/{id}")), &app, None).status,
+        404
+    );
+    assert_eq!(
+        send("DELETE", &url(&format!("/v1/records/{id}")), &app, None).status,
+        404
+    );
     let trail = json(&send("GET", &url("/v1/audit?limit=100"), &dpo, None));
     let actions: Vec<&str> = trail["entries"]
         .as_array()
@@ -186,7 +243,10 @@ fn records_changed(s: &Setup) {
         .filter(|a| a.starts_with("record."))
         .collect();
     assert_eq!(actions, ["record.rectify", "record.delete"], "{trail}");
-    assert!(!trail.to_string().contains("address"), "no data in the trail");
+    assert!(
+        !trail.to_string().contains("address"),
+        "no data in the trail"
+    );
 }
 
 #[test]
@@ -210,12 +270,26 @@ fn idempotent_after_erasure(s: &Setup) {
     };
     let first = post();
     assert_eq!(first.status, 201, "{}", first.body);
-    let r = send("POST", &url("/v1/subjects/erase"), &dpo, Some(j!({ "subject": "jan" })));
+    let r = send(
+        "POST",
+        &url("/v1/subjects/erase"),
+        &dpo,
+        Some(j!({ "subject": "jan" })),
+    );
     assert_eq!(r.status, 200, "{}", r.body);
     let again = post();
     assert_eq!(again.status, 201, "{}", again.body);
     assert_eq!(json(&again)["id"], json(&first)["id"]);
     assert_eq!(json(&again)["data"], json(&first)["data"]);
-    let listed = json(&send("POST", &url("/v1/records/query"), &app, Some(j!({ "subject": "jan" }))));
-    assert_eq!(listed["records"].as_array().unwrap().len(), 0, "the retry wrote nothing");
+    let listed = json(&send(
+        "POST",
+        &url("/v1/records/query"),
+        &app,
+        Some(j!({ "subject": "jan" })),
+    ));
+    assert_eq!(
+        listed["records"].as_array().unwrap().len(),
+        0,
+        "the retry wrote nothing"
+    );
 }

@@ -266,9 +266,18 @@ fn requests_end_to_end(s: &Setup) {
         &dpo,
         Some(j!({ "subject": who, "note": "postal address corrected" })),
     );
-    assert_eq!(r.status, 422, "a rectification carries its corrections: {}", r.body);
+    assert_eq!(
+        r.status, 422,
+        "a rectification carries its corrections: {}",
+        r.body
+    );
     assert_eq!(problem(&r)["errors"][0]["field"], "/corrections");
-    let listed = json(&send("POST", &url("/v1/records/query"), &app, Some(j!({ "subject": who }))));
+    let listed = json(&send(
+        "POST",
+        &url("/v1/records/query"),
+        &app,
+        Some(j!({ "subject": who })),
+    ));
     let record = listed["records"][0]["id"].as_str().unwrap().to_owned();
     let r = send(
         "POST",
@@ -279,7 +288,12 @@ fn requests_end_to_end(s: &Setup) {
     );
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(json(&r)["request"]["state"], "completed");
-    let got = json(&send("GET", &url(&format!("/v1/records/{record}")), &app, None));
+    let got = json(&send(
+        "GET",
+        &url(&format!("/v1/records/{record}")),
+        &app,
+        None,
+    ));
     assert_eq!(got["data"]["message"], "corrected question");
     for (kind, purpose, flag) in [
         ("restriction", None, "restricted"),

@@ -12,9 +12,9 @@
 use postgres::{Client, NoTls, Transaction};
 use std::collections::HashMap;
 
-use super::{IdempotencyRow, IDEMPOTENCY_SECONDS, 
-    AuditFn, EraseAuditFn, ErasureCounts, JournalEntry, RecordRow, Store, Tx, Val, WrappedKeyRow,
-    keep_json, restriction_json,
+use super::{
+    AuditFn, EraseAuditFn, ErasureCounts, IDEMPOTENCY_SECONDS, IdempotencyRow, JournalEntry,
+    RecordRow, Store, Tx, Val, WrappedKeyRow, keep_json, restriction_json,
 };
 use crate::error::{Result, VaultError};
 

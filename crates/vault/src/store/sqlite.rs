@@ -4,9 +4,9 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use super::{IdempotencyRow, IDEMPOTENCY_SECONDS, 
-    AuditFn, EraseAuditFn, ErasureCounts, JournalEntry, RecordRow, Store, Tx, Val, WrappedKeyRow,
-    keep_json, restriction_json,
+use super::{
+    AuditFn, EraseAuditFn, ErasureCounts, IDEMPOTENCY_SECONDS, IdempotencyRow, JournalEntry,
+    RecordRow, Store, Tx, Val, WrappedKeyRow, keep_json, restriction_json,
 };
 use crate::error::{Result, VaultError};
 
@@ -651,9 +651,11 @@ impl Store for SqliteStore {
             }
         }
         if let Some(k) = idempotency {
-            tx.prepare_cached("DELETE FROM idempotency_keys WHERE tenant_id = ?1 AND created_at < ?2")
-                .and_then(|mut st| st.execute(params![tenant, now - IDEMPOTENCY_SECONDS * 1_000_000]))
-                .map_err(err)?;
+            tx.prepare_cached(
+                "DELETE FROM idempotency_keys WHERE tenant_id = ?1 AND created_at < ?2",
+            )
+            .and_then(|mut st| st.execute(params![tenant, now - IDEMPOTENCY_SECONDS * 1_000_000]))
+            .map_err(err)?;
             let added = tx
                 .prepare_cached("INSERT INTO idempotency_keys (tenant_id, key_hash, body_hash, record_id, record_created_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING")
                 .and_then(|mut st| st.execute(params![tenant, k.key_hash, k.body_hash, k.record_id, k.record_created_at, now]))

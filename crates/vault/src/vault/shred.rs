@@ -193,7 +193,11 @@ mod tests {
                 for stmt in downgrade.split(';') {
                     tx.execute(stmt, &[])?;
                 }
-                tx.execute("DELETE FROM schema_migrations WHERE version = 5", &[])?;
+                // Back to schema 4: migration 6 (approvals bound to a subject, idempotency keys)
+                // undone too, so that reopening runs 5 and 6 on the old tables.
+                tx.execute("DROP TABLE idempotency_keys", &[])?;
+                tx.execute("ALTER TABLE approvals DROP COLUMN pseudonym", &[])?;
+                tx.execute("DELETE FROM schema_migrations WHERE version >= 5", &[])?;
                 tx.execute(
                     "INSERT INTO data_keys (tenant_id, pseudonym, key_domain, key_version, wrapped, created_at) VALUES ($1, $2, 'default', 1, $3, 0)",
                     &[tenant.as_str().into(), pseudonym.as_str().into(), wrapped.clone().into()],

@@ -520,7 +520,12 @@ pub fn an_approval_token_opens_only_its_own_item_and_subject(b: &Backend) {
         t.record_consent(
             &policy,
             who,
-            &entry("auto_draft", ConsentKind::Grant, "2026-07-01T10:00:00Z", "2026-04"),
+            &entry(
+                "auto_draft",
+                ConsentKind::Grant,
+                "2026-07-01T10:00:00Z",
+                "2026-04",
+            ),
             now,
         )
         .expect("opted in");
@@ -546,7 +551,10 @@ pub fn an_approval_token_opens_only_its_own_item_and_subject(b: &Backend) {
     assert!(!other_item.allowed);
     assert!(rules(&other_item).contains(&"approval.token"));
     assert!(
-        other_item.reasons.iter().any(|r| r.detail.contains("another item")),
+        other_item
+            .reasons
+            .iter()
+            .any(|r| r.detail.contains("another item")),
         "{:?}",
         other_item.reasons
     );
@@ -563,12 +571,23 @@ pub fn an_approval_token_opens_only_its_own_item_and_subject(b: &Backend) {
         other_subject.reasons
     );
     assert!(
-        !other_subject.reasons.iter().any(|r| r.detail.contains("frank") || r.detail.contains("erin")),
+        !other_subject
+            .reasons
+            .iter()
+            .any(|r| r.detail.contains("frank") || r.detail.contains("erin")),
         "no subject named"
     );
     // None of the refusals spent the token: its own item and subject still go, once.
-    assert!(t.decide(&policy, &ask(&erin, Some("d-17")), now).unwrap().allowed);
-    assert!(!t.decide(&policy, &ask(&erin, Some("d-17")), now).unwrap().allowed);
+    assert!(
+        t.decide(&policy, &ask(&erin, Some("d-17")), now)
+            .unwrap()
+            .allowed
+    );
+    assert!(
+        !t.decide(&policy, &ask(&erin, Some("d-17")), now)
+            .unwrap()
+            .allowed
+    );
     let state = t.approval(&a.approval_id).expect("readable");
     assert_eq!(state.state, "approved");
     assert_eq!(state.token_used_at, Some(now));
@@ -585,7 +604,12 @@ pub fn undeclared_approval_actions_are_refused_with_the_nearest_name(b: &Backend
     t.record_consent(
         &policy,
         &erin,
-        &entry("auto_draft", ConsentKind::Grant, "2026-07-01T10:00:00Z", "2026-04"),
+        &entry(
+            "auto_draft",
+            ConsentKind::Grant,
+            "2026-07-01T10:00:00Z",
+            "2026-04",
+        ),
         now,
     )
     .expect("opted in");

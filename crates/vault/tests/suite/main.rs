@@ -214,6 +214,7 @@ writes_suite!(
     a_write_answers_from_what_it_wrote_and_remembers_its_idempotency_key,
     one_record_is_corrected_or_deleted_with_recipients_told,
     a_rectification_request_writes_its_corrections,
+    deleting_the_last_record_of_a_category_shreds_its_key,
 );
 
 macro_rules! shred_suite {

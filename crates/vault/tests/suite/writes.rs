@@ -39,7 +39,8 @@ pub fn a_record_under_a_purpose_that_does_not_use_its_category_is_refused(b: &Ba
     assert!(e.to_string().contains("Art. 5(1)(b)"), "{e}");
     assert_eq!(b.count_records("acme"), 0);
     // A child category under a listed parent is covered.
-    t.put(&p, draft("jan@example.nl", "{}")).expect("auto_draft uses drafts");
+    t.put(&p, draft("jan@example.nl", "{}"))
+        .expect("auto_draft uses drafts");
 }
 
 /// A record-level event sent for the whole tenant is refused: it would start the clock of
@@ -54,7 +55,13 @@ pub fn an_event_at_a_scope_the_policy_does_not_declare_is_refused(b: &Backend) {
         .record_event(&p, &EventTarget::Tenant, "draft.decided", now, now)
         .expect_err("draft.decided happens to a record");
     assert!(
-        matches!(&e, VaultError::EventScope { asked: "tenant", .. }),
+        matches!(
+            &e,
+            VaultError::EventScope {
+                asked: "tenant",
+                ..
+            }
+        ),
         "{e:?}"
     );
     assert!(e.to_string().contains("one record"), "{e}");
@@ -86,7 +93,10 @@ pub fn a_subject_is_one_whatever_the_spelling_of_its_address(b: &Backend) {
     assert_eq!(e.counts.records, 2, "both spellings erased");
     assert!(t.list(&subject("Jan@Example.NL")).unwrap().is_empty());
     // An app's own ids are kept as given.
-    assert_ne!(t.pseudonym(&subject("User-1")), t.pseudonym(&subject("user-1")));
+    assert_ne!(
+        t.pseudonym(&subject("User-1")),
+        t.pseudonym(&subject("user-1"))
+    );
 }
 
 /// The answer to a write is what was written, not a read after the commit (which a purge in
@@ -145,15 +155,31 @@ pub fn one_record_is_corrected_or_deleted_with_recipients_told(b: &Backend) {
     let now = ts("2026-11-02T10:00:00Z");
     let mut t = v.tenant(&tenant("acme")).acting_as("app-key");
     let jan = subject("jan@example.nl");
-    let d = t.put(&p, draft("jan@example.nl", "{\"to\":\"wrong\"}")).unwrap();
-    let keep = t.put(&p, draft("jan@example.nl", "{\"to\":\"kept\"}")).unwrap();
-    t.record_disclosure(&p, &jan, "anthropic", &["draft".into()], Some("ref-9".into()), now, now)
+    let d = t
+        .put(&p, draft("jan@example.nl", "{\"to\":\"wrong\"}"))
         .unwrap();
-    let r = t.update_record(&d, b"{\"to\":\"right\"}".to_vec(), now).unwrap();
+    let keep = t
+        .put(&p, draft("jan@example.nl", "{\"to\":\"kept\"}"))
+        .unwrap();
+    t.record_disclosure(
+        &p,
+        &jan,
+        "anthropic",
+        &["draft".into()],
+        Some("ref-9".into()),
+        now,
+        now,
+    )
+    .unwrap();
+    let r = t
+        .update_record(&d, b"{\"to\":\"right\"}".to_vec(), now)
+        .unwrap();
     assert_eq!(&*r.payload, b"{\"to\":\"right\"}");
     assert_eq!(&*t.get(&d).unwrap().payload, b"{\"to\":\"right\"}");
     assert_eq!(&*t.get(&keep).unwrap().payload, b"{\"to\":\"kept\"}");
-    let told = t.notifications_of_request(&format!("record:{}", d.as_str())).unwrap();
+    let told = t
+        .notifications_of_request(&format!("record:{}", d.as_str()))
+        .unwrap();
     assert_eq!(told.len(), 1, "{told:?}");
     t.delete_record(&p, &d, now).unwrap();
     assert!(matches!(t.get(&d), Err(VaultError::RecordNotFound(_))));
@@ -172,7 +198,10 @@ pub fn one_record_is_corrected_or_deleted_with_recipients_told(b: &Backend) {
         t.update_record(&keep, b"{}".to_vec(), now),
         Err(VaultError::Held { .. })
     ));
-    assert!(matches!(t.delete_record(&p, &keep, now), Err(VaultError::Held { .. })));
+    assert!(matches!(
+        t.delete_record(&p, &keep, now),
+        Err(VaultError::Held { .. })
+    ));
     let audit = t
         .audit(&custos_audit::Query {
             limit: 100,
@@ -197,14 +226,31 @@ pub fn a_rectification_request_writes_its_corrections(b: &Backend) {
     let now = ts("2026-11-02T10:00:00Z");
     let mut t = v.tenant(&tenant("acme")).acting_as("dpo-key");
     let jan = subject("jan@example.nl");
-    let d = t.put(&p, draft("jan@example.nl", "{\"name\":\"Jn\"}")).unwrap();
-    let other = t.put(&p, draft("piet@example.nl", "{\"name\":\"P\"}")).unwrap();
-    let cal = custos_rights::NlCalendar::new();
-    let req = NewRequest::counted(RequestKind::Rectification, jan.clone(), None, now, "email".into(), &cal)
-        .expect("in range");
-    let id = t.file_request(&p, req).unwrap().request.request_id;
-    t.verify_request(&id, &Verification::Attested { method: "signed in".into() }, now)
+    let d = t
+        .put(&p, draft("jan@example.nl", "{\"name\":\"Jn\"}"))
         .unwrap();
+    let other = t
+        .put(&p, draft("piet@example.nl", "{\"name\":\"P\"}"))
+        .unwrap();
+    let cal = custos_rights::NlCalendar::new();
+    let req = NewRequest::counted(
+        RequestKind::Rectification,
+        jan.clone(),
+        None,
+        now,
+        "email".into(),
+        &cal,
+    )
+    .expect("in range");
+    let id = t.file_request(&p, req).unwrap().request.request_id;
+    t.verify_request(
+        &id,
+        &Verification::Attested {
+            method: "signed in".into(),
+        },
+        now,
+    )
+    .unwrap();
     let again = t.verify_request(&id, &Verification::Code("000000".into()), now);
     assert!(again.is_err(), "verified once");
     let e = t
@@ -217,8 +263,14 @@ pub fn a_rectification_request_writes_its_corrections(b: &Backend) {
             &id,
             &jan,
             vec![
-                Correction { record: d.clone(), payload: b"{\"name\":\"Jan\"}".to_vec() },
-                Correction { record: other.clone(), payload: b"{}".to_vec() },
+                Correction {
+                    record: d.clone(),
+                    payload: b"{\"name\":\"Jan\"}".to_vec(),
+                },
+                Correction {
+                    record: other.clone(),
+                    payload: b"{}".to_vec(),
+                },
             ],
             "name corrected",
             now,
@@ -230,7 +282,10 @@ pub fn a_rectification_request_writes_its_corrections(b: &Backend) {
         .execute_rectification(
             &id,
             &jan,
-            vec![Correction { record: d.clone(), payload: b"{\"name\":\"Jan\"}".to_vec() }],
+            vec![Correction {
+                record: d.clone(),
+                payload: b"{\"name\":\"Jan\"}".to_vec(),
+            }],
             "name corrected",
             now,
         )
@@ -238,4 +293,37 @@ pub fn a_rectification_request_writes_its_corrections(b: &Backend) {
     assert_eq!(done.detail["outcome"]["records"][0], d.as_str());
     assert_eq!(&*t.get(&d).unwrap().payload, b"{\"name\":\"Jan\"}");
     assert_eq!(&*t.get(&other).unwrap().payload, b"{\"name\":\"P\"}");
+}
+
+/// Deleting a subject's last record of a category destroys that category's key in the same
+/// transaction: a copy of the ciphertext that survives anywhere (put back here as a stray row)
+/// can no longer be opened; the subject's other categories keep theirs.
+pub fn deleting_the_last_record_of_a_category_shreds_its_key(b: &Backend) {
+    let p = policy();
+    let mut v = b.open();
+    let now = ts("2026-11-02T10:00:00Z");
+    let mut t = v.tenant(&tenant("acme")).acting_as("app-key");
+    let d = t
+        .put(&p, draft("piet@example.nl", "{\"to\":\"x\"}"))
+        .unwrap();
+    let acct = t.put(&p, record("piet@example.nl", "{}")).unwrap();
+    let copy = b.copy_row("acme", d.as_str());
+    t.delete_record(&p, &d, now).unwrap();
+    let audit = t
+        .audit(&custos_audit::Query {
+            action: Some("record.delete".into()),
+            limit: 10,
+            ..custos_audit::Query::default()
+        })
+        .unwrap();
+    let details: serde_json::Value = serde_json::from_str(&audit[0].details).unwrap();
+    assert_eq!(details["keys_destroyed"], 1, "{details}");
+    b.put_back_row("acme", &copy);
+    let e = t.get(&d).expect_err("the stray copy has no key");
+    assert!(matches!(e, VaultError::KeyDestroyed(_)), "{e:?}");
+    assert_eq!(
+        &*t.get(&acct).unwrap().payload,
+        b"{}",
+        "other categories keep their key"
+    );
 }
