@@ -45,17 +45,7 @@ pub fn run(cmd: RecordCommand) -> ExitCode {
         RecordCommand::Update(a) => update(a),
         RecordCommand::Delete(a) => delete(a),
     };
-    match r {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(Failure::Refused(m)) => {
-            eprintln!("error: {m}");
-            ExitCode::FAILURE
-        }
-        Err(Failure::Unusable(m)) => {
-            eprintln!("error: {m}");
-            ExitCode::from(2)
-        }
-    }
+    Failure::exit(r)
 }
 
 fn record_id(id: &str) -> Result<RecordId, Failure> {

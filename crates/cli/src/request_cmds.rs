@@ -222,17 +222,7 @@ pub fn run(cmd: RequestCommand) -> ExitCode {
         RequestCommand::Refuse(a) => refuse(a),
         RequestCommand::Execute(a) => execute(a),
     };
-    match r {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(Failure::Refused(m)) => {
-            eprintln!("error: {m}");
-            ExitCode::FAILURE
-        }
-        Err(Failure::Unusable(m)) => {
-            eprintln!("error: {m}");
-            ExitCode::from(2)
-        }
-    }
+    Failure::exit(r)
 }
 
 // ---- plumbing -----------------------------------------------------------------------------
@@ -241,6 +231,24 @@ pub fn run(cmd: RequestCommand) -> ExitCode {
 pub(crate) enum Failure {
     Refused(String),
     Unusable(String),
+}
+
+impl Failure {
+    /// The exit code of a command's result, its message on standard error: 0 done, 1 refused,
+    /// 2 unusable input.
+    pub(crate) fn exit(r: Result<(), Failure>) -> ExitCode {
+        match r {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(Failure::Refused(m)) => {
+                eprintln!("error: {m}");
+                ExitCode::FAILURE
+            }
+            Err(Failure::Unusable(m)) => {
+                eprintln!("error: {m}");
+                ExitCode::from(2)
+            }
+        }
+    }
 }
 
 impl From<VaultError> for Failure {

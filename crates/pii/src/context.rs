@@ -158,43 +158,9 @@ pub(crate) const NOT_POSTCODE: &[&str] = &[
 ];
 /// Capitalized weekdays and months: after a postcode-shaped code they are no city.
 pub(crate) fn is_calendar_word(w: &str) -> bool {
-    const WORDS: &[&str] = &[
-        "monday",
-        "tuesday",
-        "wednesday",
-        "thursday",
-        "friday",
-        "saturday",
-        "sunday",
-        "maandag",
-        "dinsdag",
-        "woensdag",
-        "donderdag",
-        "vrijdag",
-        "zaterdag",
-        "zondag",
-        "january",
-        "february",
-        "march",
-        "april",
-        "may",
-        "june",
-        "july",
-        "august",
-        "september",
-        "october",
-        "november",
-        "december",
-        "januari",
-        "februari",
-        "maart",
-        "mei",
-        "juni",
-        "juli",
-        "augustus",
-        "oktober",
-    ];
-    WORDS.iter().any(|m| m.eq_ignore_ascii_case(w))
+    crate::names::CALENDAR
+        .iter()
+        .any(|m| m.eq_ignore_ascii_case(w))
 }
 pub(crate) const PLATE: &[&str] = &[
     "kenteken", "plate", "licence", "license", "auto", "car ", "voertuig", "vehicle", "wagen",

@@ -105,6 +105,45 @@ pub(crate) fn is_company_word(word: &str) -> bool {
 }
 
 /// Capitalized words that start sentences or are common words far more often than names.
+/// Weekdays and months in English and Dutch: capitalized words that are no names, and words
+/// that after a number mean a date or a time, not a postcode.
+pub(crate) const CALENDAR: &[&str] = &[
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+    "maandag",
+    "dinsdag",
+    "woensdag",
+    "donderdag",
+    "vrijdag",
+    "zaterdag",
+    "zondag",
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+    "januari",
+    "februari",
+    "maart",
+    "mei",
+    "juni",
+    "juli",
+    "augustus",
+    "oktober",
+];
+
 const NOT_NAMES: &[&str] = &[
     "the",
     "de",
@@ -190,40 +229,6 @@ const NOT_NAMES: &[&str] = &[
     "meneer",
     "heer",
     "sir",
-    "monday",
-    "tuesday",
-    "wednesday",
-    "thursday",
-    "friday",
-    "saturday",
-    "sunday",
-    "maandag",
-    "dinsdag",
-    "woensdag",
-    "donderdag",
-    "vrijdag",
-    "zaterdag",
-    "zondag",
-    "january",
-    "february",
-    "march",
-    "april",
-    "may",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
-    "januari",
-    "februari",
-    "maart",
-    "mei",
-    "juni",
-    "juli",
-    "augustus",
-    "oktober",
     "error",
     "warning",
     "info",
@@ -291,7 +296,8 @@ pub(crate) fn is_not_name(word: &str) -> bool {
     w.len() <= 12 && lookup(&NOT_NAME_SET, w)
 }
 
-static NOT_NAME_SET: LazyLock<WordSet> = LazyLock::new(|| NOT_NAMES.iter().copied().collect());
+static NOT_NAME_SET: LazyLock<WordSet> =
+    LazyLock::new(|| NOT_NAMES.iter().chain(CALENDAR).copied().collect());
 
 #[cfg(test)]
 mod tests {
