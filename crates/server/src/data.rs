@@ -293,11 +293,11 @@ pub async fn put_record(
             }
         },
     };
-    let request_hash = hex_digest(
+    let request_hash = hex::encode(crate::limits::hash(
         serde_json::json!({ "subject": r.subject, "category": r.category, "purposes": r.purposes, "data": r.data, "clocks": r.clocks })
             .to_string()
             .as_bytes(),
-    );
+    ));
     let (tenant, subject, actor) = (
         tenant_id(&caller)?,
         subject_id(r.subject.clone())?,
@@ -357,13 +357,6 @@ pub async fn put_record(
         );
     }
     Ok(res)
-}
-
-fn hex_digest(bytes: &[u8]) -> String {
-    crate::limits::hash(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// Reads one record of the caller's tenant.
