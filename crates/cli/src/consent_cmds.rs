@@ -11,11 +11,11 @@
 
 use std::process::ExitCode;
 
-use custos_policy::{LoadError, Policy};
+use custos_policy::Policy;
 use custos_vault::consent::{
     Approval, ConsentCallError, ConsentRecord, DecisionQuery, PurposeConsent,
 };
-use custos_vault::{MasterKey, RecordId, StoreConfig, SubjectId, TenantId, Vault, VaultError};
+use custos_vault::{RecordId, SubjectId, TenantId, Vault, VaultError};
 use jiff::Timestamp;
 
 use crate::retention_cmds::{Format, VaultArgs};
@@ -241,34 +241,9 @@ fn finish(r: Result<(), Failure>) -> ExitCode {
     }
 }
 
-/// Loads the policy and opens the vault (as `retention_cmds` and `request_cmds` do).
+/// Loads the policy and opens the vault ([`crate::retention_cmds::load_vault`]).
 fn open(args: &VaultArgs) -> Result<(Policy, Vault), Failure> {
-    let policy = match custos_policy::load(&args.policy) {
-        Ok(l) => l.policy,
-        Err(LoadError::Invalid { text, diagnostics }) => {
-            for d in &diagnostics {
-                eprintln!("{}", d.render(&text));
-            }
-            return Err(Failure::Unusable(format!(
-                "{} is not a usable policy; run `custos check` on it",
-                text.name()
-            )));
-        }
-        Err(e) => return Err(Failure::Unusable(e.to_string())),
-    };
-    let config = args.store.config();
-    if let StoreConfig::Sqlite { path } = &config
-        && !path.exists()
-    {
-        return Err(Failure::Unusable(format!(
-            "{} does not exist; create a vault with `custos init` first",
-            path.display()
-        )));
-    }
-    let vault = MasterKey::from_env_or_file(Some(&args.key_file))
-        .and_then(|k| Vault::open(&config, k))
-        .map_err(|e| Failure::Unusable(e.to_string()))?;
-    Ok((policy, vault))
+    crate::retention_cmds::load_vault(args).map_err(Failure::Unusable)
 }
 
 impl Target {

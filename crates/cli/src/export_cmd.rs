@@ -11,9 +11,9 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use custos_policy::{LoadError, Policy};
+use custos_policy::Policy;
 use custos_rights::archive::AnswerKind;
-use custos_vault::{MasterKey, StoreConfig, SubjectId, TenantId, Vault};
+use custos_vault::{SubjectId, TenantId, Vault};
 use jiff::Timestamp;
 
 use crate::policy_cmds::LangArg;
@@ -156,32 +156,7 @@ fn create_private(path: &Path) -> std::io::Result<File> {
     o.open(path)
 }
 
-/// Loads the policy and opens the vault.
+/// Loads the policy and opens the vault ([`crate::retention_cmds::load_vault`]).
 fn open(args: &VaultArgs) -> Result<(Policy, Vault), Failure> {
-    let policy = match custos_policy::load(&args.policy) {
-        Ok(l) => l.policy,
-        Err(LoadError::Invalid { text, diagnostics }) => {
-            for d in &diagnostics {
-                eprintln!("{}", d.render(&text));
-            }
-            return Err(Failure::Unusable(format!(
-                "{} is not a usable policy; run `custos check` on it",
-                text.name()
-            )));
-        }
-        Err(e) => return Err(Failure::Unusable(e.to_string())),
-    };
-    let config = args.store.config();
-    if let StoreConfig::Sqlite { path } = &config
-        && !path.exists()
-    {
-        return Err(Failure::Unusable(format!(
-            "{} does not exist; create a vault with `custos init` first",
-            path.display()
-        )));
-    }
-    let vault = MasterKey::from_env_or_file(Some(&args.key_file))
-        .and_then(|k| Vault::open(&config, k))
-        .map_err(|e| Failure::Unusable(e.to_string()))?;
-    Ok((policy, vault))
+    crate::retention_cmds::load_vault(args).map_err(Failure::Unusable)
 }

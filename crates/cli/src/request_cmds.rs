@@ -13,16 +13,14 @@ use std::io::{IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use custos_policy::{Lang, LoadError, Policy};
+use custos_policy::{Lang, Policy};
 use custos_rights::archive::AnswerKind;
 use custos_vault::recipients::Notification;
 use custos_vault::rights::{
     AT_RISK_DAYS, ErasureAnswer, NewRequest, Request, RequestError, RequestKind, RequestState,
     Risk, Step, Verification, ZONE, day_of,
 };
-use custos_vault::{
-    MasterKey, RecordId, StoreConfig, SubjectId, TenantId, TenantVault, Vault, VaultError,
-};
+use custos_vault::{RecordId, SubjectId, TenantId, TenantVault, Vault, VaultError};
 use jiff::Timestamp;
 use jiff::civil::Date;
 use serde::Serialize;
@@ -291,34 +289,9 @@ impl From<RequestError> for Failure {
     }
 }
 
-/// Loads the policy and opens the vault (as `retention_cmds` and `export_cmd` do).
+/// Loads the policy and opens the vault ([`crate::retention_cmds::load_vault`]).
 pub(crate) fn open(args: &VaultArgs) -> Result<(Policy, Vault), Failure> {
-    let policy = match custos_policy::load(&args.policy) {
-        Ok(l) => l.policy,
-        Err(LoadError::Invalid { text, diagnostics }) => {
-            for d in &diagnostics {
-                eprintln!("{}", d.render(&text));
-            }
-            return Err(Failure::Unusable(format!(
-                "{} is not a usable policy; run `custos check` on it",
-                text.name()
-            )));
-        }
-        Err(e) => return Err(Failure::Unusable(e.to_string())),
-    };
-    let config = args.store.config();
-    if let StoreConfig::Sqlite { path } = &config
-        && !path.exists()
-    {
-        return Err(Failure::Unusable(format!(
-            "{} does not exist; create a vault with `custos init` first",
-            path.display()
-        )));
-    }
-    let vault = MasterKey::from_env_or_file(Some(&args.key_file))
-        .and_then(|k| Vault::open(&config, k))
-        .map_err(|e| Failure::Unusable(e.to_string()))?;
-    Ok((policy, vault))
+    crate::retention_cmds::load_vault(args).map_err(Failure::Unusable)
 }
 
 impl Target {

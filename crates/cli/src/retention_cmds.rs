@@ -227,34 +227,40 @@ fn finish(r: Result<(), Failure>) -> ExitCode {
     }
 }
 
-/// Loads the policy and opens the vault.
-fn open(args: &VaultArgs) -> Result<(Policy, Vault), Failure> {
+/// Loads the policy of `args` (its diagnostics printed as `custos check` prints them) and opens
+/// the vault; the error says what is unusable and what to do. Every command that works on a
+/// vault opens it here.
+pub(crate) fn load_vault(args: &VaultArgs) -> Result<(Policy, Vault), String> {
     let policy = match custos_policy::load(&args.policy) {
         Ok(l) => l.policy,
         Err(LoadError::Invalid { text, diagnostics }) => {
             for d in &diagnostics {
                 eprintln!("{}", d.render(&text));
             }
-            return Err(Failure::Unusable(format!(
+            return Err(format!(
                 "{} is not a usable policy; run `custos check` on it",
                 text.name()
-            )));
+            ));
         }
-        Err(e) => return Err(Failure::Unusable(e.to_string())),
+        Err(e) => return Err(e.to_string()),
     };
     let config = args.store.config();
     if let StoreConfig::Sqlite { path } = &config
         && !path.exists()
     {
-        return Err(Failure::Unusable(format!(
+        return Err(format!(
             "{} does not exist; create a vault with `custos init` first",
             path.display()
-        )));
+        ));
     }
     let vault = MasterKey::from_env_or_file(Some(&args.key_file))
         .and_then(|k| Vault::open(&config, k))
-        .map_err(|e| Failure::Unusable(e.to_string()))?;
+        .map_err(|e| e.to_string())?;
     Ok((policy, vault))
+}
+
+fn open(args: &VaultArgs) -> Result<(Policy, Vault), Failure> {
+    load_vault(args).map_err(Failure::Unusable)
 }
 
 fn tenant_id(t: &str) -> Result<TenantId, Failure> {
