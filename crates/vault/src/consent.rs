@@ -20,7 +20,7 @@ use crate::ids::{RecordId, SubjectId, hex};
 use crate::keys;
 use crate::rights::{Flag, flags_for};
 use crate::store::{Tx, Val};
-use crate::vault::{AUDIT_CHECKPOINT_EVERY, TenantVault};
+use crate::vault::TenantVault;
 
 /// Why a consent, acceptance or approval call is refused. No message names the subject.
 #[derive(Debug, thiserror::Error)]
@@ -352,52 +352,7 @@ fn approval_of(row: &[Val]) -> Result<Approval> {
     })
 }
 
-/// Who acts, for audit entries written inside a transaction.
-struct Ctx {
-    tenant: String,
-    actor: String,
-    key: custos_audit::SigningKey,
-    now: Timestamp,
-}
-
-impl Ctx {
-    fn audit(
-        &self,
-        tx: &mut dyn Tx,
-        action: &str,
-        subject: Option<String>,
-        details: serde_json::Value,
-    ) -> Result<()> {
-        let ev = custos_audit::Event {
-            tenant: self.tenant.clone(),
-            actor: self.actor.clone(),
-            action: action.to_owned(),
-            subject,
-            details,
-        };
-        let (now, key) = (self.now, &self.key);
-        tx.append_audit(&mut |head| {
-            custos_audit::build(
-                head,
-                std::slice::from_ref(&ev),
-                now,
-                key,
-                AUDIT_CHECKPOINT_EVERY,
-            )
-        })
-    }
-}
-
 impl TenantVault<'_> {
-    fn ctx(&self, now: Timestamp) -> Ctx {
-        Ctx {
-            tenant: self.tenant_id().as_str().to_owned(),
-            actor: self.actor().to_owned(),
-            key: self.audit_key().clone(),
-            now,
-        }
-    }
-
     fn suppression_key(&self) -> SuppressionKey {
         SuppressionKey::new(*self.tenant_key("consent/suppression"))
     }
@@ -446,7 +401,7 @@ impl TenantVault<'_> {
             proof: c.proof.trim().to_owned(),
         };
         let pseudonym = self.pseudonym(subject).as_str().to_owned();
-        let ctx = self.ctx(now);
+        let ctx = self.audit_ctx(now);
         let tenant = ctx.tenant.clone();
         let mut state = ConsentState::Never;
         self.store().in_tx(&tenant, "recording consent", &mut |tx| {
@@ -560,7 +515,7 @@ impl TenantVault<'_> {
             return Err(ConsentCallError::FullIp.into());
         }
         let pseudonym = self.pseudonym(subject).as_str().to_owned();
-        let ctx = self.ctx(now);
+        let ctx = self.audit_ctx(now);
         let tenant = ctx.tenant.clone();
         let mut added = false;
         self.store().in_tx(&tenant, "recording an acceptance", &mut |tx| {
@@ -614,7 +569,7 @@ impl TenantVault<'_> {
     pub fn suppress(&mut self, address: &str, reason: &str, now: Timestamp) -> Result<bool> {
         check_text(address, "address")?;
         let entry = self.suppression_key().entry(address);
-        let ctx = self.ctx(now);
+        let ctx = self.audit_ctx(now);
         let tenant = ctx.tenant.clone();
         let mut added = false;
         self.store().in_tx(&tenant, "adding to the suppression list", &mut |tx| {
@@ -662,7 +617,7 @@ impl TenantVault<'_> {
         now: Timestamp,
     ) -> Result<bool> {
         let pseudonym = self.pseudonym(subject).as_str().to_owned();
-        let ctx = self.ctx(now);
+        let ctx = self.audit_ctx(now);
         let tenant = ctx.tenant.clone();
         let mut added = false;
         self.store().in_tx(&tenant, "recording a GPC signal", &mut |tx| {
@@ -702,7 +657,7 @@ impl TenantVault<'_> {
         let mut raw = [0u8; 16];
         keys::fill_random(&mut raw)?;
         let id = hex(&raw);
-        let ctx = self.ctx(now);
+        let ctx = self.audit_ctx(now);
         let tenant = ctx.tenant.clone();
         self.store().in_tx(&tenant, "requesting an approval", &mut |tx| {
             tx.execute(
@@ -765,7 +720,7 @@ impl TenantVault<'_> {
         } else {
             None
         };
-        let ctx = self.ctx(now);
+        let ctx = self.audit_ctx(now);
         let tenant = ctx.tenant.clone();
         self.store().in_tx(&tenant, "deciding an approval", &mut |tx| {
             let lock = if tx.postgres() { " FOR UPDATE" } else { "" };
@@ -830,7 +785,7 @@ impl TenantVault<'_> {
         now: Timestamp,
     ) -> Result<Approval> {
         let hash = token_hash(token);
-        let ctx = self.ctx(now);
+        let ctx = self.audit_ctx(now);
         let tenant = ctx.tenant.clone();
         let mut out = None;
         self.store().in_tx(&tenant, "using an approval token", &mut |tx| {

@@ -12,7 +12,7 @@ use crate::error::{Result, VaultError};
 use crate::ids::RecordId;
 use crate::keys::{self, RecordIdentity};
 use crate::store::{RecordRow, Tx, Val};
-use crate::vault::{AUDIT_CHECKPOINT_EVERY, Record, TenantVault};
+use crate::vault::{AuditCtx, Record, TenantVault};
 
 /// The request id Art. 19 notifications carry for a change made through the records API rather
 /// than a data-subject request: `record:` and the record's id (no personal data).
@@ -74,9 +74,9 @@ fn refuse_if_held(tx: &mut dyn Tx, tenant: &str, row: &RecordRow) -> Result<()> 
     })
 }
 
-pub(crate) fn audit_change(
+fn audit_change(
     tx: &mut dyn Tx,
-    t: &AuditCtx,
+    ctx: &AuditCtx,
     action: &str,
     row: &RecordRow,
     extra: serde_json::Value,
@@ -85,31 +85,7 @@ pub(crate) fn audit_change(
     if let (Some(d), serde_json::Value::Object(more)) = (details.as_object_mut(), extra) {
         d.extend(more);
     }
-    let ev = custos_audit::Event {
-        tenant: t.tenant.clone(),
-        actor: t.actor.clone(),
-        action: action.to_owned(),
-        subject: Some(row.pseudonym.clone()),
-        details,
-    };
-    let (now, key) = (t.now, &t.key);
-    tx.append_audit(&mut |head| {
-        custos_audit::build(
-            head,
-            std::slice::from_ref(&ev),
-            now,
-            key,
-            AUDIT_CHECKPOINT_EVERY,
-        )
-    })
-}
-
-/// Who acts, for the audit entries of a change.
-pub(crate) struct AuditCtx {
-    pub(crate) tenant: String,
-    pub(crate) actor: String,
-    pub(crate) key: custos_audit::SigningKey,
-    pub(crate) now: Timestamp,
+    ctx.audit(tx, action, Some(row.pseudonym.clone()), details)
 }
 
 /// Writes one sealed correction inside a transaction: the ciphertext replaced where the record
@@ -156,15 +132,6 @@ pub(crate) fn write_correction(
 }
 
 impl TenantVault<'_> {
-    pub(crate) fn audit_ctx(&self, now: Timestamp) -> AuditCtx {
-        AuditCtx {
-            tenant: self.tenant_id().as_str().to_owned(),
-            actor: self.actor().to_owned(),
-            key: self.audit_key().clone(),
-            now,
-        }
-    }
-
     /// Reads a record's stored row (restricted ones too: a restricted record can be corrected,
     /// Art. 18(1)(a)).
     fn stored_row(&mut self, id: &RecordId) -> Result<RecordRow> {

@@ -540,7 +540,54 @@ fn parse_clocks(id: &RecordId, text: &str) -> Result<BTreeMap<String, Timestamp>
         .collect()
 }
 
+/// Who acts, and when, for audit entries written inside a transaction.
+pub(crate) struct AuditCtx {
+    pub(crate) tenant: String,
+    pub(crate) actor: String,
+    pub(crate) key: custos_audit::SigningKey,
+    pub(crate) now: Timestamp,
+}
+
+impl AuditCtx {
+    /// Appends one entry to the audit trail in `tx`.
+    pub(crate) fn audit(
+        &self,
+        tx: &mut dyn store::Tx,
+        action: &str,
+        subject: Option<String>,
+        details: serde_json::Value,
+    ) -> Result<()> {
+        let ev = custos_audit::Event {
+            tenant: self.tenant.clone(),
+            actor: self.actor.clone(),
+            action: action.to_owned(),
+            subject,
+            details,
+        };
+        let (now, key) = (self.now, &self.key);
+        tx.append_audit(&mut |head| {
+            custos_audit::build(
+                head,
+                std::slice::from_ref(&ev),
+                now,
+                key,
+                AUDIT_CHECKPOINT_EVERY,
+            )
+        })
+    }
+}
+
 impl TenantVault<'_> {
+    /// The tenant, actor and signing key for audit entries written at `now`.
+    pub(crate) fn audit_ctx(&self, now: Timestamp) -> AuditCtx {
+        AuditCtx {
+            tenant: self.tenant.as_str().to_owned(),
+            actor: self.actor.clone(),
+            key: self.vault.audit_key.clone(),
+            now,
+        }
+    }
+
     pub(crate) fn store(&mut self) -> &mut dyn Store {
         self.vault.store.as_mut()
     }

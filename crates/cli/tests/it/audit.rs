@@ -32,7 +32,7 @@ fn audit_verify_reports_intact_then_the_edited_entry() {
         log.append(&[ev], at).unwrap();
     }
     let db_s = db.to_str().unwrap();
-    let ok = custos(&["audit", "verify", "--db", db_s, "--public-key", &public]);
+    let ok = verify(db_s, &public, &[]);
     assert_eq!(
         ok.status.code(),
         Some(0),
@@ -53,15 +53,7 @@ fn audit_verify_reports_intact_then_the_edited_entry() {
             [],
         )
         .unwrap();
-    let bad = custos(&[
-        "audit",
-        "verify",
-        "--db",
-        db_s,
-        "--public-key",
-        &public,
-        "--json",
-    ]);
+    let bad = verify(db_s, &public, &["--json"]);
     assert_eq!(bad.status.code(), Some(1));
     let v: serde_json::Value = serde_json::from_slice(&bad.stdout).unwrap();
     assert_eq!(v["status"], "tampered");
@@ -177,6 +169,13 @@ fn audit_verify_derives_the_key_from_the_master_key_after_vault_writes() {
     );
 }
 
+/// `custos audit verify` of the SQLite trail `db` with the published key, and `extra` flags.
+fn verify(db: &str, public: &str, extra: &[&str]) -> std::process::Output {
+    let mut args = vec!["audit", "verify", "--db", db, "--public-key", public];
+    args.extend_from_slice(extra);
+    custos(&args)
+}
+
 /// A trail of `n` entries with a checkpoint every 4, its checkpoints published to a file.
 fn published_trail(
     name: &str,
@@ -217,17 +216,7 @@ fn audit_verify_reports_a_cut_against_an_expected_head() {
     let head = log.store_mut().head().unwrap().unwrap();
     let anchor = format!("{}:{}", head.seq, hex::encode(head.hash));
     let db_s = db.to_str().unwrap();
-    let ok = custos(&[
-        "audit",
-        "verify",
-        "--db",
-        db_s,
-        "--public-key",
-        &public,
-        "--expect-head",
-        &anchor,
-        "--sealed",
-    ]);
+    let ok = verify(db_s, &public, &["--expect-head", &anchor, "--sealed"]);
     assert_eq!(
         ok.status.code(),
         Some(0),
@@ -242,17 +231,7 @@ fn audit_verify_reports_a_cut_against_an_expected_head() {
             "DELETE FROM audit_entries WHERE seq > 8; DELETE FROM audit_checkpoints WHERE seq > 8",
         )
         .unwrap();
-    let cut = custos(&[
-        "audit",
-        "verify",
-        "--db",
-        db_s,
-        "--public-key",
-        &public,
-        "--expect-head",
-        &anchor,
-        "--json",
-    ]);
+    let cut = verify(db_s, &public, &["--expect-head", &anchor, "--json"]);
     assert_eq!(
         cut.status.code(),
         Some(1),
@@ -270,29 +249,11 @@ fn audit_verify_reports_a_cut_against_an_expected_head() {
         (Some(8), Some(10)),
         "{v}"
     );
-    let text = custos(&[
-        "audit",
-        "verify",
-        "--db",
-        db_s,
-        "--public-key",
-        &public,
-        "--expect-head",
-        &anchor,
-    ]);
+    let text = verify(db_s, &public, &["--expect-head", &anchor]);
     assert!(
         String::from_utf8_lossy(&text.stdout).contains("the chain was cut: it ends at entry 8")
     );
-    let bad = custos(&[
-        "audit",
-        "verify",
-        "--db",
-        db_s,
-        "--public-key",
-        &public,
-        "--expect-head",
-        "ten",
-    ]);
+    let bad = verify(db_s, &public, &["--expect-head", "ten"]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("SEQ:HASH"));
 }
@@ -301,16 +262,7 @@ fn audit_verify_reports_a_cut_against_an_expected_head() {
 fn audit_verify_checks_the_chain_against_the_checkpoint_file() {
     let (db, file, mut log, public) = published_trail("cpfile", 10);
     let (db_s, file_s) = (db.to_str().unwrap(), file.to_str().unwrap());
-    let ok = custos(&[
-        "audit",
-        "verify",
-        "--db",
-        db_s,
-        "--public-key",
-        &public,
-        "--checkpoints",
-        file_s,
-    ]);
+    let ok = verify(db_s, &public, &["--checkpoints", file_s]);
     assert_eq!(
         ok.status.code(),
         Some(0),
@@ -324,19 +276,9 @@ fn audit_verify_checks_the_chain_against_the_checkpoint_file() {
             "DELETE FROM audit_entries WHERE seq > 8; DELETE FROM audit_checkpoints WHERE seq > 8",
         )
         .unwrap();
-    let alone = custos(&["audit", "verify", "--db", db_s, "--public-key", &public]);
+    let alone = verify(db_s, &public, &[]);
     assert_eq!(alone.status.code(), Some(0));
-    let cut = custos(&[
-        "audit",
-        "verify",
-        "--db",
-        db_s,
-        "--public-key",
-        &public,
-        "--checkpoints",
-        file_s,
-        "--json",
-    ]);
+    let cut = verify(db_s, &public, &["--checkpoints", file_s, "--json"]);
     assert_eq!(cut.status.code(), Some(1));
     let v: serde_json::Value = serde_json::from_slice(&cut.stdout).unwrap();
     assert_eq!(
@@ -359,17 +301,7 @@ fn audit_verify_checks_the_chain_against_the_checkpoint_file() {
             .join("\n"),
     )
     .unwrap();
-    let deleted = custos(&[
-        "audit",
-        "verify",
-        "--db",
-        db_s,
-        "--public-key",
-        &public,
-        "--checkpoints",
-        file_s,
-        "--json",
-    ]);
+    let deleted = verify(db_s, &public, &["--checkpoints", file_s, "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&deleted.stdout).unwrap();
     assert_eq!(
         (v["kind"].as_str(), v["seq"].as_u64()),
@@ -377,16 +309,7 @@ fn audit_verify_checks_the_chain_against_the_checkpoint_file() {
         "{v}"
     );
     std::fs::write(&file, "not json\n").unwrap();
-    let garbled = custos(&[
-        "audit",
-        "verify",
-        "--db",
-        db_s,
-        "--public-key",
-        &public,
-        "--checkpoints",
-        file_s,
-    ]);
+    let garbled = verify(db_s, &public, &["--checkpoints", file_s]);
     assert_eq!(garbled.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&garbled.stderr).contains("line 1"));
 }
@@ -404,15 +327,7 @@ fn audit_verify_with_sealed_fails_on_an_unsealed_tail() {
     };
     log.append(&[ev], at).unwrap();
     let db_s = db.to_str().unwrap();
-    let plain = custos(&[
-        "audit",
-        "verify",
-        "--db",
-        db_s,
-        "--public-key",
-        &public,
-        "--json",
-    ]);
+    let plain = verify(db_s, &public, &["--json"]);
     assert_eq!(plain.status.code(), Some(0));
     let v: serde_json::Value = serde_json::from_slice(&plain.stdout).unwrap();
     assert_eq!(
@@ -424,15 +339,7 @@ fn audit_verify_with_sealed_fails_on_an_unsealed_tail() {
         (Some("unsealed_tail"), Some(10), Some(1)),
         "{v}"
     );
-    let strict = custos(&[
-        "audit",
-        "verify",
-        "--db",
-        db_s,
-        "--public-key",
-        &public,
-        "--sealed",
-    ]);
+    let strict = verify(db_s, &public, &["--sealed"]);
     assert_eq!(strict.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&strict.stdout).starts_with("unsealed tail:"));
 }
