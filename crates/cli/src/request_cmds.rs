@@ -452,7 +452,7 @@ fn file(a: FileArgs) -> Result<(), Failure> {
         Some(t) => received_at(t)?,
         None => now,
     };
-    if at.as_second() > now.as_second() + 300 {
+    if at.as_second() > now.as_second() + custos_types::limits::CLOCK_SKEW_SECONDS {
         return Err(Failure::Unusable(format!(
             "--received: {} lies in the future",
             a.received.as_deref().unwrap_or_default()

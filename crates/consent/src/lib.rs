@@ -4,10 +4,11 @@
 //! Pure functions over plain data; the time is an argument.
 
 pub mod decision;
-pub mod identifier;
 pub mod ledger;
 pub mod suppression;
 
+/// The normal form of a person's identifier (it lives in `custos-types`, shared with subject ids).
+pub use custos_types::identifier;
 pub use decision::{Decision, DecisionInput, Reason, decide};
 pub use ledger::{ConsentEntry, ConsentError, ConsentKind, ConsentState, state};
 pub use suppression::SuppressionKey;

@@ -250,11 +250,11 @@ fn view(r: custos_vault::Record) -> RecordView {
 }
 
 pub(crate) fn subject_id(s: String) -> Result<SubjectId, Problem> {
-    SubjectId::new(s).map_err(|e| vault_problem(&e))
+    SubjectId::new(s).map_err(|e| vault_problem(&e.into()))
 }
 
 pub(crate) fn tenant_id(caller: &Caller) -> Result<TenantId, Problem> {
-    TenantId::new(caller.tenant()?).map_err(|e| vault_problem(&e))
+    TenantId::new(caller.tenant()?).map_err(|e| vault_problem(&e.into()))
 }
 
 fn json_response(status: StatusCode, body: &impl Serialize) -> Result<Response, Problem> {
@@ -370,7 +370,7 @@ pub async fn get_record(
 ) -> Result<Response, Problem> {
     caller.require(Role::may_use_records, "read records")?;
     let tenant = tenant_id(&caller)?;
-    let id = RecordId::parse(&id).map_err(|e| vault_problem(&e))?;
+    let id = RecordId::parse(&id).map_err(|e| vault_problem(&e.into()))?;
     let actor = caller.0.actor();
     blocking(move || {
         let b = s.backend()?;
@@ -412,7 +412,7 @@ pub async fn update_record(
 ) -> Result<Response, Problem> {
     caller.require(Role::may_use_records, "correct records")?;
     let (tenant, actor) = (tenant_id(&caller)?, caller.0.actor());
-    let id = RecordId::parse(&id).map_err(|e| vault_problem(&e))?;
+    let id = RecordId::parse(&id).map_err(|e| vault_problem(&e.into()))?;
     blocking(move || {
         let b = s.backend()?;
         let payload = serde_json::to_vec(&u.data)
@@ -442,7 +442,7 @@ pub async fn delete_record(
 ) -> Result<Response, Problem> {
     caller.require(Role::may_use_records, "delete records")?;
     let (tenant, actor) = (tenant_id(&caller)?, caller.0.actor());
-    let id = RecordId::parse(&id).map_err(|e| vault_problem(&e))?;
+    let id = RecordId::parse(&id).map_err(|e| vault_problem(&e.into()))?;
     blocking(move || {
         let b = s.backend()?;
         let mut v = b.vault_for_write();

@@ -34,7 +34,7 @@ mod store;
 mod vault;
 
 pub use error::{Result, VaultError};
-pub use ids::{Pseudonym, RecordId, SubjectId, TenantId};
+pub use ids::{HoldId, Pseudonym, RecordId, RequestId, SubjectId, TenantId};
 pub use keys::{MASTER_KEY_ENV, MasterKey};
 pub use retention::{
     ChangeOutcome, EventTarget, HoldInfo, HoldTarget, PurgeOptions, PurgeReport, RetentionReport,

@@ -39,7 +39,7 @@ use crate::vault::{AUDIT_CHECKPOINT_EVERY, TenantVault, Vault};
 
 /// How far in the future an event may be dated (clock skew between the app and Custos), and how
 /// far a purge's clock may lag the last purge (skew between Custos servers).
-pub const EVENT_SKEW_SECONDS: i64 = 300;
+pub const EVENT_SKEW_SECONDS: i64 = custos_types::limits::CLOCK_SKEW_SECONDS;
 
 /// Records deleted per purge transaction, unless [`PurgeOptions::batch_size`] says otherwise.
 pub const DEFAULT_BATCH: u32 = 10_000;
