@@ -252,6 +252,25 @@ pub(crate) trait Tx {
     fn append_audit(&mut self, build: &mut AuditFn<'_>) -> Result<()>;
     /// Whether this is PostgreSQL (row locks, `SKIP LOCKED`).
     fn postgres(&self) -> bool;
+    /// The tenant this transaction is scoped to: every statement that filters on
+    /// `tenant_id = $1` must bind it as `$1` ([`check_tenant_bound`] refuses anything else).
+    fn tenant(&self) -> &str;
+}
+
+/// Refuses a statement that filters on `tenant_id = $1` but binds another value than the
+/// transaction's tenant as `$1`. PostgreSQL's row-level security would hide the other tenant's
+/// rows anyway; SQLite has no such thing, so this check is what keeps a mistaken binding from
+/// reading or changing another tenant's data there. A refusal is a bug in Custos, never the
+/// caller's: it is reported as an internal error and nothing is written (the transaction rolls
+/// back).
+pub(crate) fn check_tenant_bound(sql: &str, params: &[Val], tenant: &str) -> Result<()> {
+    if !sql.contains("tenant_id = $1") {
+        return Ok(());
+    }
+    match params.first() {
+        Some(Val::Text(Some(bound))) if bound == tenant => Ok(()),
+        _ => Err(crate::error::VaultError::TenantNotBound),
+    }
 }
 
 /// Builds the audit entries of a write, given the chain head (see `custos_audit::build`).
@@ -308,4 +327,36 @@ pub(crate) fn keep_json(e: &JournalEntry) -> String {
 /// Microseconds since the epoch, the vault's stored time format.
 pub(crate) fn micros(t: jiff::Timestamp) -> i64 {
     t.as_microsecond()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tenant_filter_must_bind_the_transactions_tenant_as_its_first_value() {
+        let sql = "SELECT 1 FROM records WHERE tenant_id = $1 AND record_id = $2";
+        assert!(check_tenant_bound(sql, &["acme".into(), "r".into()], "acme").is_ok());
+        for wrong in [
+            vec![Val::from("beta"), "r".into()],
+            vec![Val::Text(None)],
+            vec![Val::Int(Some(1))],
+            vec![],
+        ] {
+            assert!(
+                check_tenant_bound(sql, &wrong, "acme").is_err(),
+                "{wrong:?} must be refused"
+            );
+        }
+        // A statement that does not filter on a tenant (the migrations, the meta table) is not
+        // this check's business.
+        assert!(
+            check_tenant_bound(
+                "SELECT value FROM meta WHERE key = $1",
+                &["k".into()],
+                "acme"
+            )
+            .is_ok()
+        );
+    }
 }

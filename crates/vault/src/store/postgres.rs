@@ -605,6 +605,9 @@ const RECORD_COLUMNS: &str = "record_id, pseudonym, category, purposes, key_doma
 /// [`super::Tx`] over a PostgreSQL transaction.
 struct PgTx<'a, 'b> {
     tx: &'a mut Transaction<'b>,
+    /// The tenant the transaction is scoped to (row-level security, and
+    /// [`super::check_tenant_bound`]).
+    tenant: &'a str,
     prepared: &'a mut HashMap<String, postgres::Statement>,
     target: &'a str,
     operation: &'static str,
@@ -674,12 +677,14 @@ fn pg_value(row: &postgres::Row, i: usize) -> std::result::Result<Val, postgres:
 
 impl Tx for PgTx<'_, '_> {
     fn execute(&mut self, sql: &str, params: &[Val]) -> Result<u64> {
+        super::check_tenant_bound(sql, params, self.tenant)?;
         let stmt = self.statement(sql).map_err(|e| self.err(e))?;
         let r = self.tx.execute(&stmt, &pg_params(params));
         r.map_err(|e| self.failed(e))
     }
 
     fn query(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Vec<Val>>> {
+        super::check_tenant_bound(sql, params, self.tenant)?;
         let stmt = self.statement(sql).map_err(|e| self.err(e))?;
         let rows = self.tx.query(&stmt, &pg_params(params));
         let rows = rows.map_err(|e| self.failed(e))?;
@@ -695,6 +700,10 @@ impl Tx for PgTx<'_, '_> {
 
     fn postgres(&self) -> bool {
         true
+    }
+
+    fn tenant(&self) -> &str {
+        self.tenant
     }
 }
 
@@ -1061,6 +1070,7 @@ impl Store for PostgresStore {
         let mut tx = self.client.transaction().map_err(&err)?;
         let mut t = PgTx {
             tx: &mut tx,
+            tenant,
             prepared: &mut self.prepared,
             target: &target,
             operation,

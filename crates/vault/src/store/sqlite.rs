@@ -419,6 +419,8 @@ fn retention_version(tx: &Connection, tenant: &str) -> rusqlite::Result<i64> {
 /// [`super::Tx`] over an SQLite transaction.
 struct SqliteTx<'a> {
     conn: &'a Connection,
+    /// The tenant the transaction is scoped to (see [`super::check_tenant_bound`]).
+    tenant: &'a str,
     target: &'a str,
     operation: &'static str,
 }
@@ -451,6 +453,7 @@ fn bind(params: &[Val]) -> Vec<rusqlite::types::Value> {
 
 impl Tx for SqliteTx<'_> {
     fn execute(&mut self, sql: &str, params: &[Val]) -> Result<u64> {
+        super::check_tenant_bound(sql, params, self.tenant)?;
         let n = self
             .conn
             .prepare_cached(&sqlite_sql(sql))
@@ -460,6 +463,7 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn query(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Vec<Val>>> {
+        super::check_tenant_bound(sql, params, self.tenant)?;
         let mut stmt = self
             .conn
             .prepare_cached(&sqlite_sql(sql))
@@ -491,6 +495,10 @@ impl Tx for SqliteTx<'_> {
 
     fn postgres(&self) -> bool {
         false
+    }
+
+    fn tenant(&self) -> &str {
+        self.tenant
     }
 }
 
@@ -830,7 +838,7 @@ impl Store for SqliteStore {
 
     fn in_tx(
         &mut self,
-        _tenant: &str,
+        tenant: &str,
         operation: &'static str,
         work: &mut dyn FnMut(&mut dyn Tx) -> Result<()>,
     ) -> Result<()> {
@@ -846,6 +854,7 @@ impl Store for SqliteStore {
             .map_err(err)?;
         work(&mut SqliteTx {
             conn: &tx,
+            tenant,
             target: &target,
             operation,
         })?;
@@ -860,7 +869,7 @@ impl Store for SqliteStore {
 
     fn in_read_tx(
         &mut self,
-        _tenant: &str,
+        tenant: &str,
         operation: &'static str,
         work: &mut dyn FnMut(&mut dyn Tx) -> Result<()>,
     ) -> Result<()> {
@@ -876,6 +885,7 @@ impl Store for SqliteStore {
             .map_err(err)?;
         work(&mut SqliteTx {
             conn: &tx,
+            tenant,
             target: &target,
             operation,
         })?;
@@ -895,5 +905,46 @@ fn audit_error(target: &str, e: custos_audit::AuditError) -> VaultError {
         operation: "appending to the audit trail",
         target: target.to_owned(),
         reason: e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+
+    #[test]
+    fn a_statement_binding_another_tenant_is_refused_and_nothing_is_written() {
+        let dir = std::env::temp_dir().join(format!("custos-tenant-bound-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join("vault.db");
+        let _ = std::fs::remove_file(&path);
+        let mut store = SqliteStore::open(&path).expect("open");
+        let insert = "INSERT INTO tenants (tenant_id, created_at) VALUES ($1, 0)";
+        store
+            .in_tx("acme", "test", &mut |tx| {
+                tx.execute(insert, &["acme".into()]).map(|_| ())
+            })
+            .expect("the transaction's own tenant is fine");
+        // A statement filtering on another tenant than the transaction's is refused before it
+        // runs; the whole transaction rolls back.
+        let refused = store.in_tx("acme", "test", &mut |tx| {
+            tx.execute(insert, &["beta".into()])?;
+            tx.query(
+                "SELECT tenant_id FROM tenants WHERE tenant_id = $1",
+                &["beta".into()],
+            )
+            .map(|_| ())
+        });
+        assert!(
+            matches!(refused, Err(VaultError::TenantNotBound)),
+            "{refused:?}"
+        );
+        assert_eq!(
+            store.tenant_ids().expect("tenants"),
+            ["acme"],
+            "the insert rolled back"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
