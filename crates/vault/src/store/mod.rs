@@ -240,7 +240,8 @@ impl From<Vec<u8>> for Val {
     }
 }
 
-/// One open transaction, with just enough surface to write backend-neutral SQL: placeholders
+/// One open transaction, scoped to one tenant (every statement that filters on `tenant_id = $1`
+/// must bind that tenant as `$1`: [`check_tenant_bound`] refuses anything else), with just enough surface to write backend-neutral SQL: placeholders
 /// are `$1`, `$2`, …; integers, text and byte strings. `FOR UPDATE SKIP LOCKED` and row locks are written
 /// only where [`Tx::postgres`] says they exist.
 pub(crate) trait Tx {
@@ -252,9 +253,6 @@ pub(crate) trait Tx {
     fn append_audit(&mut self, build: &mut AuditFn<'_>) -> Result<()>;
     /// Whether this is PostgreSQL (row locks, `SKIP LOCKED`).
     fn postgres(&self) -> bool;
-    /// The tenant this transaction is scoped to: every statement that filters on
-    /// `tenant_id = $1` must bind it as `$1` ([`check_tenant_bound`] refuses anything else).
-    fn tenant(&self) -> &str;
 }
 
 /// Refuses a statement that filters on `tenant_id = $1` but binds another value than the

@@ -701,10 +701,6 @@ impl Tx for PgTx<'_, '_> {
     fn postgres(&self) -> bool {
         true
     }
-
-    fn tenant(&self) -> &str {
-        self.tenant
-    }
 }
 
 fn version_out(v: u32) -> i32 {

@@ -496,10 +496,6 @@ impl Tx for SqliteTx<'_> {
     fn postgres(&self) -> bool {
         false
     }
-
-    fn tenant(&self) -> &str {
-        self.tenant
-    }
 }
 
 impl Store for SqliteStore {
