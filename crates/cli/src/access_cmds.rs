@@ -9,8 +9,9 @@ use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use custos_access::{Access, IssuedKey, Role};
+use custos_access::{IssuedKey, Role};
 use custos_server::Config;
+use custos_vault::Access;
 use custos_vault::{MasterKey, StoreConfig, Vault};
 
 /// Who acts in the audit trail for changes made from the command line.
@@ -185,11 +186,7 @@ fn finish(r: Result<(), Failure>) -> ExitCode {
 
 /// The access store of `store`.
 pub(crate) fn open_access(store: &StoreConfig) -> Result<Access, String> {
-    match store {
-        StoreConfig::Sqlite { path } => Access::sqlite(path),
-        StoreConfig::Postgres { url, schema, .. } => Access::postgres(url, schema),
-    }
-    .map_err(|e| e.to_string())
+    Access::open(store).map_err(|e| e.to_string())
 }
 
 /// Refuses a missing SQLite file rather than creating an empty database.

@@ -309,6 +309,16 @@ const MIGRATIONS: &[(i64, &str)] = &[
       USING (tenant_id = current_setting('custos.tenant', true))
       WITH CHECK (tenant_id = current_setting('custos.tenant', true));",
     ),
+    // 7: tenants and API keys join the vault's schema (until now the access store created these
+    // two tables itself, with `IF NOT EXISTS`; databases that have them keep them as they are).
+    (
+        7,
+        "CREATE TABLE IF NOT EXISTS access_tenants (tenant_id TEXT PRIMARY KEY, name TEXT NOT NULL, created_at BIGINT NOT NULL);
+    CREATE TABLE IF NOT EXISTS access_keys (
+        key_id TEXT PRIMARY KEY, tenant_id TEXT, role TEXT NOT NULL, label TEXT NOT NULL,
+        secret_sha256 BYTEA NOT NULL, created_at BIGINT NOT NULL, revoked_at BIGINT
+    );",
+    ),
 ];
 
 /// Serialises migrations between servers starting at once (an arbitrary constant).

@@ -260,6 +260,16 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ) STRICT;
     CREATE INDEX idempotency_keys_by_age ON idempotency_keys (tenant_id, created_at);",
     ),
+    // 7: tenants and API keys join the vault's schema (until now the access store created these
+    // two tables itself, with `IF NOT EXISTS`; databases that have them keep them as they are).
+    (
+        7,
+        "CREATE TABLE IF NOT EXISTS access_tenants (tenant_id TEXT PRIMARY KEY, name TEXT NOT NULL, created_at INTEGER NOT NULL);
+    CREATE TABLE IF NOT EXISTS access_keys (
+        key_id TEXT PRIMARY KEY, tenant_id TEXT, role TEXT NOT NULL, label TEXT NOT NULL,
+        secret_sha256 BLOB NOT NULL, created_at INTEGER NOT NULL, revoked_at INTEGER
+    );",
+    ),
 ];
 
 /// The vault on one SQLite file.
