@@ -27,7 +27,7 @@ use std::collections::{BTreeMap, HashMap};
 use custos_policy::model::EventScope;
 use custos_policy::resolved::BUILTIN_CLOCKS;
 use custos_policy::{Period, Policy};
-use custos_retention::{Clocks, Expiry, TenantSettings};
+use custos_retention::{Clocks, Expiry, HoldScope, TenantSettings, rule_text};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -237,14 +237,7 @@ struct State {
 
 impl State {
     fn settings(&self) -> TenantSettings {
-        TenantSettings {
-            tier: self.tier.clone(),
-            overrides: self
-                .overrides
-                .iter()
-                .filter_map(|(c, p)| Some((c.clone(), Period::parse(p).ok()?)))
-                .collect(),
-        }
+        TenantSettings::from_stored(self.tier.clone(), &self.overrides)
     }
 }
 
@@ -632,57 +625,6 @@ fn categories_on_event(policy: &Policy, event: &str) -> Vec<String> {
         .collect()
 }
 
-/// The policy's stored categories equal to or under `category`.
-fn covered_categories(policy: &Policy, category: &str) -> Vec<String> {
-    let prefix = format!("{category}.");
-    policy
-        .categories
-        .iter()
-        .filter(|c| {
-            c.id == category || c.id.starts_with(&prefix) || c.parent.as_deref() == Some(category)
-        })
-        .map(|c| c.id.clone())
-        .collect()
-}
-
-/// The rule of a category for a tenant, in words (for receipts and reports).
-pub fn rule_text(policy: &Policy, category: &str, settings: &TenantSettings) -> String {
-    let Some(rule) = policy.category(category).and_then(|c| c.retention.as_ref()) else {
-        return "no retention rule (kept until erased)".into();
-    };
-    let (period, source) = match (
-        settings.overrides.get(category),
-        settings
-            .tier
-            .as_ref()
-            .and_then(|t| rule.tiers.iter().find(|x| &x.tier == t)),
-    ) {
-        (Some(p), _) if rule.tenant_override.is_some() => {
-            (Some(*p), " (tenant override)".to_owned())
-        }
-        (_, Some(t)) => (Some(t.period), format!(" (tier {})", t.tier)),
-        _ => (rule.period, String::new()),
-    };
-    let mut parts = Vec::new();
-    if let Some(p) = period {
-        parts.push(format!("{p} from {}{source}", rule.from));
-    }
-    if !rule.until.is_empty() {
-        parts.push(format!("until {}", rule.until.join(" or ")));
-    }
-    if parts.is_empty() {
-        parts.push("criteria only (never purged automatically)".into());
-    }
-    let mut text = parts.join(", or ");
-    if let Some(st) = &rule.statutory {
-        let p = st.period.or(rule.period);
-        if let Some(p) = p {
-            text.push_str(&format!("; statutory {p}"));
-        }
-    }
-    text
-}
-
 /// The active holds, and the SQL filter that leaves out what they cover.
 struct Holds {
     tenant_wide: bool,
@@ -709,13 +651,11 @@ impl Holds {
             let mut it = r.into_iter();
             let subject = it.next().and_then(Val::into_text);
             let category = it.next().and_then(Val::into_text);
-            match (subject, category) {
-                (Some(s), _) => h.subjects.push(s),
-                (None, Some(c)) => {
-                    h.categories.extend(covered_categories(policy, &c));
-                    h.categories.push(c);
-                }
-                (None, None) => h.tenant_wide = true,
+            let scope = HoldScope::of(subject.as_deref(), category.as_deref());
+            match (scope.purge_exempt(policy), subject) {
+                (None, _) => h.tenant_wide = true,
+                (Some(_), Some(s)) => h.subjects.push(s),
+                (Some(exempt), None) => h.categories.extend(exempt),
             }
         }
         h.subjects.sort();
@@ -776,11 +716,7 @@ fn hold_row(r: Vec<Val>) -> Result<HoldInfo> {
     let set_at = ts(next()?.int().ok_or_else(|| corrupt("hold time"))?)?;
     let released_at = next()?.int().map(ts).transpose()?;
     let released_by = next()?.into_text();
-    let scope = match (&subject, &category) {
-        (Some(_), _) => "subject",
-        (None, Some(_)) => "category",
-        (None, None) => "tenant",
-    };
+    let scope = HoldScope::of(subject.as_deref(), category.as_deref()).kind();
     Ok(HoldInfo {
         hold_id,
         scope: scope.into(),
@@ -796,6 +732,25 @@ fn hold_row(r: Vec<Val>) -> Result<HoldInfo> {
 
 const HOLD_COLUMNS: &str =
     "hold_id, pseudonym, category, reason, set_by, set_at, released_at, released_by";
+
+/// The tenant's active holds that can cover data of the subject behind `pseudonym`: those of
+/// the tenant or a category, and the subject's own; oldest first. Which of them covers what is
+/// [`HoldScope::covers`]'s to say.
+pub(crate) fn active_holds_for(
+    tx: &mut dyn Tx,
+    tenant: &str,
+    pseudonym: &str,
+) -> Result<Vec<HoldInfo>> {
+    tx.query(
+        &format!(
+            "SELECT {HOLD_COLUMNS} FROM holds WHERE tenant_id = $1 AND released_at IS NULL AND (pseudonym IS NULL OR pseudonym = $2) ORDER BY set_at, hold_id"
+        ),
+        &[tenant.into(), pseudonym.into()],
+    )?
+    .into_iter()
+    .map(hold_row)
+    .collect()
+}
 
 fn event_entry(
     tenant: &str,
@@ -1055,24 +1010,32 @@ impl TenantVault<'_> {
 
 impl TenantVault<'_> {
     /// The first active legal hold that covers any of the subject's data, if one does: the
-    /// whole tenant, the subject, or a category (or a dotted sub-category) it has records in.
+    /// whole tenant, the subject, or a category (or a dotted sub-category) it has records in
+    /// ([`HoldScope::covers_any`]).
     pub(crate) fn hold_on_subject(&mut self, pseudonym: &str) -> Result<Option<HoldInfo>> {
         let tenant = self.tenant_id().as_str().to_owned();
         let mut found = None;
-        self.store().in_tx(&tenant, "checking legal holds", &mut |tx| {
-            let rows = tx.query(
-                &format!(
-                    "SELECT {HOLD_COLUMNS} FROM holds h WHERE h.tenant_id = $1 AND h.released_at IS NULL AND (
-                       (h.pseudonym IS NULL AND h.category IS NULL) OR h.pseudonym = $2 OR
-                       (h.category IS NOT NULL AND EXISTS (SELECT 1 FROM records r WHERE r.tenant_id = $1 AND r.pseudonym = $2
-                          AND (r.category = h.category OR r.category LIKE h.category || '.%'))))
-                     ORDER BY h.set_at LIMIT 1"
-                ),
-                &[tenant.as_str().into(), pseudonym.into()],
-            )?;
-            found = rows.into_iter().next().map(hold_row).transpose()?;
-            Ok(())
-        })?;
+        self.store()
+            .in_tx(&tenant, "checking legal holds", &mut |tx| {
+                let candidates = active_holds_for(tx, &tenant, pseudonym)?;
+                if candidates.is_empty() {
+                    found = None;
+                    return Ok(());
+                }
+                let categories: Vec<String> = tx
+                .query(
+                    "SELECT DISTINCT category FROM records WHERE tenant_id = $1 AND pseudonym = $2",
+                    &[tenant.as_str().into(), pseudonym.into()],
+                )?
+                .into_iter()
+                .filter_map(|r| r.into_iter().next().and_then(Val::into_text))
+                .collect();
+                found = candidates.into_iter().find(|h| {
+                    HoldScope::of(h.subject.as_deref(), h.category.as_deref())
+                        .covers_any(pseudonym, categories.iter().map(String::as_str))
+                });
+                Ok(())
+            })?;
         Ok(found)
     }
 
@@ -1157,7 +1120,7 @@ impl TenantVault<'_> {
                     None => state.overrides.remove(category),
                 };
                 Ok(Some((
-                    Scope::Categories(covered_categories(policy, category)),
+                    Scope::Categories(custos_retention::categories_under(policy, category)),
                     event_entry(
                         &tenant,
                         &actor,
