@@ -199,6 +199,10 @@ pub struct CategoryReport {
     pub waiting: u64,
     /// Records under a legal hold.
     pub held: u64,
+    /// Why the expiries of this category cannot be computed for the tenant, if they cannot
+    /// ([`custos_retention::rule_problem`]): its writes are refused until it is fixed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
 }
 
 /// A tenant's retention report: per category, and the holds.
@@ -410,7 +414,9 @@ pub(crate) struct Context<'a> {
 
 impl Context<'_> {
     /// The record's expiry in microseconds, or `None` while it waits for an event or when only
-    /// criteria govern it (never purged automatically).
+    /// criteria govern it (never purged automatically). An expiry that cannot be computed (an
+    /// override that cannot be read, a period past the calendar's end) is an error naming the
+    /// category: the write or change is refused rather than the record kept forever.
     pub(crate) fn expires_at(
         &self,
         category: &str,
@@ -418,7 +424,7 @@ impl Context<'_> {
         pseudonym: &str,
         created_at: Timestamp,
         record_clocks: &BTreeMap<String, Timestamp>,
-    ) -> Option<i64> {
+    ) -> Result<Option<i64>> {
         let mut clocks = Clocks::created_at(created_at);
         let note = |clocks: &mut Clocks, name: &str, at: Timestamp| {
             if name == "last_activity" {
@@ -440,8 +446,17 @@ impl Context<'_> {
             }
         }
         match custos_retention::expiry(self.policy, category, &clocks, &self.settings) {
-            Ok(Expiry::At { at, .. }) => Some(at.as_microsecond()),
-            _ => None,
+            Ok(Expiry::At { at, .. }) => Ok(Some(at.as_microsecond())),
+            Ok(Expiry::Pending { .. } | Expiry::Manual) => Ok(None),
+            // A stored record of a category the policy (since changed) no longer names or
+            // stores: no rule says when it goes, so it stays until the policy names it again or
+            // the subject is erased, and the retention report lists it as not in the policy.
+            // Writes never get here: they are validated against the policy first.
+            Err(
+                custos_retention::RetentionError::UnknownCategory(_)
+                | custos_retention::RetentionError::NeverStored(_),
+            ) => Ok(None),
+            Err(e) => Err(e.into()),
         }
     }
 }
@@ -549,7 +564,7 @@ fn recompute_rows(
         let created = ts(next()?.int().ok_or_else(|| corrupt("creation time"))?)?;
         let clocks = parse_clocks(next()?.text().unwrap_or("{}"))?;
         let old = next()?.int();
-        let new = ctx.expires_at(&category, &purposes, &pseudonym, created, &clocks);
+        let new = ctx.expires_at(&category, &purposes, &pseudonym, created, &clocks)?;
         if new != old {
             if batched {
                 let at = next()?.into_text().ok_or_else(|| corrupt("row location"))?;
@@ -1623,7 +1638,7 @@ impl TenantVault<'_> {
         self.store().in_tx(&tenant, "reporting retention", &mut |tx| {
             let r = tx.query("SELECT state, last_purge_at FROM tenant_retention WHERE tenant_id = $1", &[tenant.as_str().into()])?;
             if let Some(r) = r.into_iter().next() {
-                state = r[0].text().and_then(|t| serde_json::from_str(t).ok()).unwrap_or_default();
+                state = r[0].text().and_then(|t| serde_json::from_str(t).ok()).ok_or_else(|| corrupt("tenant state"))?;
                 last_purge = r[1].int();
             }
             rows = tx.query(
@@ -1670,6 +1685,8 @@ impl TenantVault<'_> {
                         due: 0,
                         waiting: 0,
                         held: 0,
+                        problem: custos_retention::rule_problem(policy, &c.id, &settings)
+                            .map(|e| e.to_string()),
                     },
                 )
             })
@@ -1685,6 +1702,7 @@ impl TenantVault<'_> {
                 due: 0,
                 waiting: 0,
                 held: 0,
+                problem: None,
             });
             e.records = r[1].int().unwrap_or(0) as u64;
             e.oldest = r[2].int().map(ts).transpose()?;
@@ -1708,7 +1726,8 @@ impl TenantVault<'_> {
 
 impl Vault {
     /// Purges every tenant's due records (see [`TenantVault::purge`]). A tenant that fails (a
-    /// clock that went back) is reported in [`PurgeReport::failed`] and the others go on.
+    /// clock that went back, expiries that cannot be recomputed under a changed policy) is
+    /// reported in [`PurgeReport::failed`] and the others go on.
     pub fn purge_all(
         &mut self,
         policy: &Policy,
@@ -1732,7 +1751,9 @@ impl Vault {
                     all.batches += r.batches;
                     all.recomputed += r.recomputed;
                 }
-                Err(e @ VaultError::ClockWentBack { .. }) => all.failed.push((id, e.to_string())),
+                Err(e @ (VaultError::ClockWentBack { .. } | VaultError::Retention(_))) => {
+                    all.failed.push((id, e.to_string()))
+                }
                 Err(e) => return Err(e),
             }
         }

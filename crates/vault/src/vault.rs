@@ -880,7 +880,7 @@ impl TenantVault<'_> {
                     &row.pseudonym,
                     Timestamp::from_microsecond(row.created_at).unwrap_or(at),
                     clocks,
-                );
+                )?;
             }
             drop(ctx);
             let key = &self.vault.audit_key;

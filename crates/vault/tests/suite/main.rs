@@ -88,6 +88,7 @@ retention_suite!(
     a_changed_policy_recomputes_expiries_at_the_next_purge,
     a_legal_hold_refuses_erasure_until_released,
     records_sharing_one_expiry_still_go_in_bounded_batches,
+    an_override_that_cannot_be_read_refuses_writes_of_its_category_and_shows_in_the_report,
 );
 
 mod retention_postgres_only {

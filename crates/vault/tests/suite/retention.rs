@@ -1265,3 +1265,85 @@ pub fn a_statement_made_stale_by_a_schema_change_is_prepared_again(b: &Backend) 
     }
     assert_eq!(purge(&mut v, ten, &policy, day(10)).purged(), 3);
 }
+
+/// An override stored in a form that cannot be read (the state row edited or damaged) was
+/// dropped silently, so the category's records quietly got the policy's default. Now a write of
+/// that category is refused with an error naming the category (never the subject), other
+/// categories are written as before, the retention report lists the category's problem, and
+/// setting the override again repairs it.
+pub fn an_override_that_cannot_be_read_refuses_writes_of_its_category_and_shows_in_the_report(
+    b: &Backend,
+) {
+    let policy = jbsync();
+    let mut v = b.open();
+    let mut t = v.tenant(&tenant("kantoor-a"));
+    put(
+        &mut t,
+        &policy,
+        "chat-1",
+        "whatsapp",
+        "service.client_data",
+        day(0),
+    );
+    t.set_override(&policy, "whatsapp", Period::parse("30 days").ok(), day(1))
+        .expect("override set");
+    drop(t);
+    b.set_retention_state("kantoor-a", r#"{"overrides":{"whatsapp":"thirty days"}}"#);
+    let mut t = v.tenant(&tenant("kantoor-a"));
+    let record = |category: &str| NewRecord {
+        subject: subject("chat-2"),
+        category: category.into(),
+        purposes: vec!["service.client_data".into()],
+        payload: b"x".to_vec(),
+        created_at: day(2),
+        clocks: BTreeMap::new(),
+    };
+    let e = t
+        .put(&policy, record("whatsapp"))
+        .expect_err("the expiry cannot be computed");
+    assert!(
+        matches!(
+            &e,
+            VaultError::Retention(custos_retention::RetentionError::UnreadableOverride { category, .. })
+                if category == "whatsapp"
+        ),
+        "{e:?}"
+    );
+    let msg = e.to_string();
+    assert!(
+        msg.contains("`whatsapp`") && !msg.contains("chat-2"),
+        "{msg}"
+    );
+    t.put(&policy, record("mail.metadata"))
+        .expect("other categories are written as before");
+    let report = t.retention_report(&policy, day(2)).expect("report");
+    let wa = report
+        .categories
+        .iter()
+        .find(|c| c.category == "whatsapp")
+        .expect("whatsapp in the report");
+    assert_eq!(wa.records, 1);
+    assert!(
+        wa.problem
+            .as_deref()
+            .is_some_and(|p| p.contains("cannot be read")),
+        "{wa:?}"
+    );
+    assert!(
+        wa.rule.starts_with("expiry cannot be computed"),
+        "{}",
+        wa.rule
+    );
+    assert!(
+        report
+            .categories
+            .iter()
+            .filter(|c| c.category != "whatsapp")
+            .all(|c| c.problem.is_none())
+    );
+    t.set_override(&policy, "whatsapp", Period::parse("30 days").ok(), day(3))
+        .expect("the override set again");
+    t.put(&policy, record("whatsapp")).expect("written again");
+    let report = t.retention_report(&policy, day(3)).expect("report");
+    assert!(report.categories.iter().all(|c| c.problem.is_none()));
+}
