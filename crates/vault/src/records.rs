@@ -130,13 +130,14 @@ impl TenantVault<'_> {
 
     /// Encrypts corrected data for a record under its own data key, with its identity bound as
     /// before (a correction cannot move a record to another subject or category).
-    pub(crate) fn seal_correction(&mut self, c: Correction) -> Result<Sealed> {
+    /// A data key created for it is dated `now`.
+    pub(crate) fn seal_correction(&mut self, c: Correction, now: Timestamp) -> Result<Sealed> {
         let Correction {
             record: id,
             mut payload,
         } = c;
         let row = self.stored_row(&id)?;
-        let dk = self.category_key_of_row(&row)?;
+        let dk = self.category_key_of_row(&row, now)?;
         let mut nonce = [0u8; keys::RECORD_NONCE_LEN];
         keys::fill_random(&mut nonce)?;
         let identity = RecordIdentity {
@@ -175,10 +176,13 @@ impl TenantVault<'_> {
         payload: Vec<u8>,
         now: Timestamp,
     ) -> Result<Record> {
-        let sealed = self.seal_correction(Correction {
-            record: id.clone(),
-            payload,
-        })?;
+        let sealed = self.seal_correction(
+            Correction {
+                record: id.clone(),
+                payload,
+            },
+            now,
+        )?;
         let ctx = self.audit_ctx(now);
         let tenant = ctx.tenant.clone();
         let reference = change_reference(id);
