@@ -1357,3 +1357,41 @@ pub fn an_override_that_cannot_be_read_refuses_writes_of_its_category_and_shows_
     let report = t.retention_report(&policy, day(3)).expect("report");
     assert!(report.categories.iter().all(|c| c.problem.is_none()));
 }
+
+/// A tenant whose expiries cannot be recomputed under a changed policy (its stored override
+/// cannot be read) is reported as failed, naming the category, and the purge goes on for the
+/// others; its records are not recomputed with the default in silence.
+pub fn a_tenant_whose_expiries_cannot_be_recomputed_is_reported_and_the_others_purged(b: &Backend) {
+    let old = jbsync();
+    let new = jbsync_mail_metadata_three_days();
+    let mut v = b.open();
+    let mut t = v.tenant(&tenant("kantoor-a"));
+    put(
+        &mut t,
+        &old,
+        "chat-1",
+        "whatsapp",
+        "service.client_data",
+        day(0),
+    );
+    t.set_override(&old, "whatsapp", Period::parse("30 days").ok(), day(0))
+        .expect("override set");
+    drop(t);
+    b.set_retention_state("kantoor-a", r#"{"overrides":{"whatsapp":"thirty days"}}"#);
+    let mut t = v.tenant(&tenant("kantoor-b"));
+    put(
+        &mut t,
+        &old,
+        "inbox-1",
+        "mail.metadata",
+        "service.client_data",
+        day(0),
+    );
+    let r = v
+        .purge_all(&new, day(4), PurgeOptions::default(), &mut |_, _| {})
+        .expect("the purge runs");
+    assert_eq!(r.failed.len(), 1, "{r:?}");
+    assert_eq!(r.failed[0].0, "kantoor-a");
+    assert!(r.failed[0].1.contains("`whatsapp`"), "{}", r.failed[0].1);
+    assert_eq!(r.purged(), 1, "kantoor-b's mail metadata went: {r:?}");
+}
