@@ -172,7 +172,10 @@ pub fn vault_problem(e: &VaultError) -> Problem {
 fn retention_problem(e: &custos_retention::RetentionError) -> Problem {
     use custos_retention::RetentionError as R;
     let field = match e {
-        R::UnknownCategory(_) | R::NeverStored(_) | R::NoOverride(_) => "/category",
+        R::UnknownCategory(_)
+        | R::NeverStored(_)
+        | R::NoOverride(_)
+        | R::UnreadableOverride { .. } => "/category",
         R::OutOfBounds { .. } | R::Overflow(_) => "/period",
     };
     let p = Problem::new(Code::Unprocessable).field(field, e.to_string());

@@ -322,7 +322,7 @@ pub async fn put_record(
             request_hash: &request_hash,
         });
         let w = t
-            .put_once(&s.loaded.policy, rec, key.as_ref())
+            .put_once(&s.loaded.policy, rec, key.as_ref(), now())
             .map_err(|e| match e {
                 custos_vault::VaultError::IdempotencyKeyReused => Problem::new(Code::Unprocessable)
                     .field(
