@@ -644,6 +644,7 @@ impl TenantVault<'_> {
             .map_err(|e| audit_err("counting audit entries", e))
     }
 
+    /// Stores one record: [`TenantVault::put_batch`] with a batch of one.
     pub fn put(&mut self, policy: &Policy, record: NewRecord) -> Result<RecordId> {
         let mut ids = self.put_batch(policy, vec![record])?;
         ids.pop()
