@@ -515,6 +515,10 @@ impl Access {
 }
 
 #[cfg(test)]
+#[path = "../../../testkit/database_url.rs"]
+mod database_url;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -530,15 +534,15 @@ mod tests {
         let path = dir.join(format!("a{n}.db"));
         let _ = std::fs::remove_file(&path);
         f(&mut Access::sqlite(&path).unwrap());
-        match std::env::var("CUSTOS_TEST_DATABASE_URL") {
-            Ok(url) if !url.is_empty() => {
+        match crate::database_url::postgres_url() {
+            Some(url) => {
                 let schema = format!("access_{}_{n}", std::process::id());
                 f(&mut Access::postgres(&url, &schema).unwrap());
                 let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
                 c.batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
                     .unwrap();
             }
-            _ => eprintln!("CUSTOS_TEST_DATABASE_URL is not set: skipping the PostgreSQL half"),
+            None => eprintln!("CUSTOS_TEST_DATABASE_URL is not set: skipping the PostgreSQL half"),
         }
     }
 

@@ -222,4 +222,8 @@ pub fn verify_store_with<S: Store + ?Sized>(
 }
 
 #[cfg(test)]
+#[path = "../../../testkit/database_url.rs"]
+mod database_url;
+
+#[cfg(test)]
 mod tests;

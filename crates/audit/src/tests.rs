@@ -89,15 +89,11 @@ fn sqlite(name: &str) -> SqliteStore {
 }
 
 fn pg_url() -> Option<String> {
-    match std::env::var("CUSTOS_TEST_DATABASE_URL") {
-        Ok(u) if !u.is_empty() => Some(u),
-        _ => {
-            eprintln!(
-                "CUSTOS_TEST_DATABASE_URL is not set: skipping the PostgreSQL half of this test"
-            );
-            None
-        }
+    let url = crate::database_url::postgres_url();
+    if url.is_none() {
+        eprintln!("CUSTOS_TEST_DATABASE_URL is not set: skipping the PostgreSQL half of this test");
     }
+    url
 }
 
 fn postgres(name: &str) -> Option<(PgStore, String, String)> {

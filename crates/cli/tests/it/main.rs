@@ -5,6 +5,8 @@
 mod access;
 mod audit;
 mod consent;
+#[path = "../../../../testkit/database_url.rs"]
+mod database_url;
 mod export;
 mod policy;
 mod requests;

@@ -8,6 +8,8 @@ use custos_server::Config;
 mod audit;
 mod consent;
 mod data;
+#[path = "../../../../testkit/database_url.rs"]
+mod database_url;
 mod holes;
 mod opengdpr;
 mod recipients;
