@@ -226,4 +226,7 @@ pub fn verify_store_with<S: Store + ?Sized>(
 mod database_url;
 
 #[cfg(test)]
+mod properties;
+
+#[cfg(test)]
 mod tests;
