@@ -519,6 +519,10 @@ impl Access {
 mod database_url;
 
 #[cfg(test)]
+#[path = "../../../testkit/tenant_sql.rs"]
+mod tenant_filter;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -652,5 +656,39 @@ mod tests {
                 "with every admin key revoked, the bootstrap issues a new one"
             );
         });
+    }
+
+    /// Statements on the key and tenant tables (they have a tenant column) that are the
+    /// platform's, not one tenant's.
+    const PLATFORM_WIDE: &[crate::tenant_filter::Exception] = &[
+        crate::tenant_filter::Exception {
+            statement: "SELECT tenant_id, role, secret_sha256, revoked_at FROM access_keys WHERE key_id = ?1",
+            reason: "authentication: the presented key is looked up by its id, and its row says \
+                     which tenant it belongs to",
+        },
+        crate::tenant_filter::Exception {
+            statement: "SELECT tenant_id, role, secret_sha256, revoked_at FROM access_keys WHERE key_id = $1",
+            reason: "authentication, on PostgreSQL",
+        },
+        crate::tenant_filter::Exception {
+            statement: "SELECT count(*) FROM access_keys WHERE role = 'admin' AND tenant_id IS NULL AND revoked_at IS NULL",
+            reason: "bootstrap: whether an admin key (of no tenant) exists",
+        },
+        crate::tenant_filter::Exception {
+            statement: "SELECT tenant_id, name, created_at FROM access_tenants ORDER BY tenant_id",
+            reason: "the admin's list of tenants",
+        },
+        crate::tenant_filter::Exception {
+            statement: "SELECT key_id, tenant_id, role, label, created_at, revoked_at FROM access_keys ORDER BY created_at, key_id",
+            reason: "the admin's list of keys (a tenant's keys are filtered from it by `keys`)",
+        },
+    ];
+
+    #[test]
+    fn every_statement_on_keys_and_tenants_filters_by_tenant_but_the_platform_ones() {
+        crate::tenant_filter::assert_every_statement_filters_by_tenant(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+            PLATFORM_WIDE,
+        );
     }
 }

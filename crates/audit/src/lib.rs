@@ -229,4 +229,8 @@ mod database_url;
 mod properties;
 
 #[cfg(test)]
+#[path = "../../../testkit/tenant_sql.rs"]
+mod tenant_filter;
+
+#[cfg(test)]
 mod tests;

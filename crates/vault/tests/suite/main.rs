@@ -16,6 +16,9 @@ mod recipients;
 mod requests;
 mod retention;
 mod shred;
+#[path = "../../../../testkit/tenant_sql.rs"]
+mod tenant_filter;
+mod tenant_sql;
 mod writes;
 
 macro_rules! shared_suite {
