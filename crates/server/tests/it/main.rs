@@ -11,6 +11,7 @@ mod data;
 #[path = "../../../../testkit/database_url.rs"]
 mod database_url;
 mod holes;
+mod isolation;
 mod opengdpr;
 mod recipients;
 mod requests;
