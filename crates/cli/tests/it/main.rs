@@ -15,6 +15,6 @@ mod rights;
 mod scan;
 mod scratch;
 mod serve;
-#[path = "../../../server/tests/support/stale_schemas.rs"]
+#[path = "../../../../testkit/stale_schemas.rs"]
 mod stale_schemas;
 mod vault;

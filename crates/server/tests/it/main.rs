@@ -17,7 +17,7 @@ mod recipients;
 mod requests;
 mod retention;
 mod slow_clients;
-#[path = "../support/stale_schemas.rs"]
+#[path = "../../../../testkit/stale_schemas.rs"]
 mod stale_schemas;
 
 const JBSYNC: &str = include_str!("../../../../examples/policies/jbsync.toml");
