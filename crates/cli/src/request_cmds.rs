@@ -14,11 +14,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use custos_policy::{Lang, Policy};
-use custos_rights::archive::AnswerKind;
 use custos_vault::recipients::Notification;
 use custos_vault::rights::{
-    AT_RISK_DAYS, ErasureAnswer, NewRequest, Request, RequestError, RequestKind, RequestState,
-    Risk, Step, Verification, ZONE, day_of,
+    AT_RISK_DAYS, Executed, NewRequest, Rectification, Request, RequestError, RequestKind,
+    RequestState, Risk, Step, Verification, ZONE, day_of,
 };
 use custos_vault::{RecordId, SubjectId, TenantId, TenantVault, Vault, VaultError};
 use jiff::Timestamp;
@@ -874,18 +873,10 @@ fn execute(a: ExecuteArgs) -> Result<(), Failure> {
             r.kind.as_str()
         )));
     }
-    // Someone else's identifier is not this request (and says nothing about whose it is).
-    if r.subject != t.pseudonym(&subject).as_str() {
-        return Err(RequestError::OtherSubject(id).into());
-    }
-    let answer = match r.kind {
-        RequestKind::Access | RequestKind::Portability => {
-            let out = a.out.as_deref().expect("checked above: answers have --out");
-            Answer::Archive(answer_archive(&mut t, &policy, &r, &subject, out, now)?)
-        }
-        RequestKind::Erasure => Answer::Erasure(t.execute_erasure(&policy, &id, now)?),
-        RequestKind::Rectification => {
-            let note = a.note.as_deref().unwrap_or_default();
+    let answer = match (&a.out, r.kind) {
+        (Some(out), _) => answer_archive(&mut t, &policy, &id, &subject, out, now)?,
+        (None, RequestKind::Rectification) => {
+            let note = a.note.unwrap_or_default();
             if note.trim().is_empty() {
                 return Err(Failure::Unusable(
                     "--note: say what was corrected (without personal data)".into(),
@@ -896,13 +887,17 @@ fn execute(a: ExecuteArgs) -> Result<(), Failure> {
                 .iter()
                 .map(|c| correction(c))
                 .collect::<Result<Vec<_>, _>>()?;
-            t.execute_rectification(&id, &subject, corrections, note, now)?;
-            Answer::Outcome
+            // The subject is checked first: someone else's identifier is not this request (and
+            // says nothing about whose it is).
+            t.execute_request(
+                &policy,
+                &id,
+                &subject,
+                Rectification { note, corrections },
+                now,
+            )?
         }
-        RequestKind::Restriction | RequestKind::Objection | RequestKind::Withdrawal => {
-            t.execute_flag_request(&policy, &id, &subject, now)?;
-            Answer::Outcome
-        }
+        (None, _) => t.execute_request(&policy, &id, &subject, Rectification::default(), now)?,
     };
     let r = t.request(&id)?;
     let told = t.notifications_of_request(&id)?;
@@ -910,11 +905,7 @@ fn execute(a: ExecuteArgs) -> Result<(), Failure> {
     if a.format == Format::Json {
         let mut body = serde_json::to_value(View { request: &r, risk })
             .map_err(|e| Failure::Refused(format!("encoding the result: {e}")))?;
-        body["answer"] = match &answer {
-            Answer::Archive(w) => serde_json::to_value(w).unwrap_or_default(),
-            Answer::Erasure(e) => serde_json::to_value(e).unwrap_or_default(),
-            Answer::Outcome => r.detail["outcome"].clone(),
-        };
+        body["answer"] = serde_json::to_value(&answer).unwrap_or_default();
         return json(&body);
     }
     print_answer(&r, &answer, a.out.as_deref(), &told);
@@ -948,42 +939,19 @@ pub(crate) fn correction(arg: &str) -> Result<custos_vault::records::Correction,
     Ok(custos_vault::records::Correction { record, payload })
 }
 
-/// What carrying a request out produced.
-enum Answer {
-    /// The access or portability archive written.
-    Archive(custos_rights::archive::Written),
-    /// What the erasure erased and kept.
-    Erasure(ErasureAnswer),
-    /// A flag set, or a rectification recorded: in the request's outcome.
-    Outcome,
-}
-
 /// Access and portability: refuses before writing a byte when the request cannot be answered,
 /// writes the archive beside `out` and renames it once whole, and only then completes the
-/// request. A failure leaves the request in progress and nothing at `out`.
+/// request ([`TenantVault::answer_request`]). A failure leaves the request in progress and
+/// nothing at `out`.
 fn answer_archive(
     t: &mut TenantVault<'_>,
     policy: &Policy,
-    r: &Request,
+    id: &str,
     subject: &SubjectId,
     out: &Path,
     now: Timestamp,
-) -> Result<custos_rights::archive::Written, Failure> {
-    if r.state.is_closed() {
-        return Err(RequestError::Closed {
-            request_id: r.request_id.clone(),
-            state: r.state.as_str(),
-        }
-        .into());
-    }
-    if r.state == RequestState::Received {
-        return Err(RequestError::NotVerified(r.request_id.clone()).into());
-    }
-    let kind = if r.kind == RequestKind::Access {
-        AnswerKind::Access
-    } else {
-        AnswerKind::Portability
-    };
+) -> Result<Executed, Failure> {
+    t.request_to_answer(id, subject)?;
     let partial = partial_path(out);
     let file = create_private(&partial).map_err(|e| {
         Failure::Unusable(format!(
@@ -991,33 +959,24 @@ fn answer_archive(
             partial.display()
         ))
     })?;
-    t.start_request(&r.request_id, now)?;
-    let mut w = std::io::BufWriter::with_capacity(1 << 16, file);
-    let written = t
-        .write_answer::<anyhow::Error>(policy, subject, kind, Lang::En, now, &mut w)
-        .and_then(|written| {
+    let w = std::io::BufWriter::with_capacity(1 << 16, file);
+    let answered =
+        t.answer_request::<anyhow::Error, _>(policy, id, subject, Lang::En, now, w, |w| {
             let file = w.into_inner().map_err(|e| e.into_error())?;
             file.sync_all()?;
             std::fs::rename(&partial, out)?;
-            Ok(written)
+            Ok(())
         });
-    let written = match written {
-        Ok(w) => w,
+    match answered {
+        Ok((_, written)) => Ok(Executed::Archive(written)),
         Err(e) => {
             let _ = std::fs::remove_file(&partial);
-            return Err(Failure::Refused(format!(
-                "writing {}: {e:#}; request {} stays in progress, run the command again",
+            Err(Failure::Refused(format!(
+                "writing {}: {e:#}; request {id} stays in progress, run the command again",
                 out.display(),
-                r.request_id
-            )));
+            )))
         }
-    };
-    t.complete_request(
-        &r.request_id,
-        serde_json::json!({ "archive": written }),
-        now,
-    )?;
-    Ok(written)
+    }
 }
 
 /// `answer.zip` → `answer.zip.partial`, beside it.
@@ -1042,7 +1001,7 @@ fn create_private(path: &Path) -> std::io::Result<File> {
     o.open(path)
 }
 
-fn print_answer(r: &Request, answer: &Answer, out: Option<&Path>, told: &[Notification]) {
+fn print_answer(r: &Request, answer: &Executed, out: Option<&Path>, told: &[Notification]) {
     let mut o = std::io::stdout().lock();
     let _ = writeln!(
         o,
@@ -1052,7 +1011,7 @@ fn print_answer(r: &Request, answer: &Answer, out: Option<&Path>, told: &[Notifi
         kind_text(r.kind)
     );
     match answer {
-        Answer::Archive(w) => {
+        Executed::Archive(w) => {
             let _ = writeln!(
                 o,
                 "wrote {}: {} record{} ({}), {} bytes; hand it to the requester through a secure channel",
@@ -1063,7 +1022,7 @@ fn print_answer(r: &Request, answer: &Answer, out: Option<&Path>, told: &[Notifi
                 w.bytes
             );
         }
-        Answer::Erasure(e) => {
+        Executed::Erasure(e) => {
             let _ = writeln!(
                 o,
                 "erased {} record{} ({} data key{} destroyed; erasure {}){}",
@@ -1102,8 +1061,7 @@ fn print_answer(r: &Request, answer: &Answer, out: Option<&Path>, told: &[Notifi
                 }
             }
         }
-        Answer::Outcome => {
-            let outcome = &r.detail["outcome"];
+        Executed::Outcome(outcome) => {
             if let Some(flag) = outcome.get("flag").and_then(|f| f.as_str()) {
                 let purpose = outcome
                     .get("purpose")

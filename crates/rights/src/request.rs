@@ -14,6 +14,8 @@ use serde::Serialize;
 use custos_policy::Policy;
 use custos_policy::model::Basis;
 
+use crate::archive::AnswerKind;
+
 /// The kinds of request, each with its article.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -86,6 +88,16 @@ impl RequestKind {
             RequestKind::Restriction | RequestKind::Objection | RequestKind::Withdrawal => {
                 Execution::SetFlag
             }
+        }
+    }
+
+    /// The archive that answers a request of this kind: access (Art. 15) and portability
+    /// (Art. 20); `None` for the kinds answered otherwise.
+    pub fn answer(self) -> Option<AnswerKind> {
+        match self {
+            RequestKind::Access => Some(AnswerKind::Access),
+            RequestKind::Portability => Some(AnswerKind::Portability),
+            _ => None,
         }
     }
 

@@ -12,8 +12,9 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use custos_access::Role;
-use custos_rights::archive::AnswerKind;
-use custos_vault::rights::{NewRequest, Request, RequestError, RequestKind, Risk, Verification};
+use custos_vault::rights::{
+    NewRequest, Rectification, Request, RequestError, RequestKind, Risk, Verification,
+};
 use custos_vault::{RecordId, SubjectId, TenantId, VaultError};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -515,88 +516,33 @@ pub async fn execute_request(
         Ok(r.kind)
     })
     .await?;
-    match kind {
-        RequestKind::Access | RequestKind::Portability => {
-            stream_answer(s, tenant, actor, id, kind, subject, domain).await
-        }
-        _ => {
-            blocking(move || {
-                execute_other(
-                    &s,
-                    &tenant,
-                    actor,
-                    &id,
-                    kind,
-                    (note, corrections),
-                    &subject,
-                    &domain,
-                )
-            })
-            .await
-        }
+    if kind.answer().is_some() {
+        return stream_answer(s, tenant, actor, id, kind, subject, domain).await;
     }
-}
-
-/// Erasure, restriction, objection, withdrawal and rectification.
-#[allow(clippy::too_many_arguments)]
-fn execute_other(
-    s: &AppState,
-    tenant: &TenantId,
-    actor: String,
-    id: &str,
-    kind: RequestKind,
-    (note, corrections): (Option<String>, Vec<custos_vault::records::Correction>),
-    subject: &SubjectId,
-    domain: &str,
-) -> Result<Response, Problem> {
-    let b = s.backend()?;
-    let mut v = b.vault_for_write();
-    let mut t = v.tenant(tenant).acting_as(actor);
-    let policy = &s.loaded.policy;
-    let now = now();
-    let check_subject = |r: &Request, t: &custos_vault::TenantVault<'_>| {
-        if r.subject == t.pseudonym(subject).as_str() {
-            Ok(())
-        } else {
-            Err(request_problem(&RequestError::OtherSubject(
-                r.request_id.clone(),
-            )))
-        }
+    let rectification = Rectification {
+        note: note.unwrap_or_default(),
+        corrections,
     };
-    let answer = match kind {
-        RequestKind::Erasure => {
-            let r = t.request(id).map_err(|e| vault_problem(&e))?;
-            check_subject(&r, &t)?;
-            let a = t
-                .execute_erasure(policy, id, now)
-                .map_err(|e| vault_problem(&e))?;
-            serde_json::to_value(a).unwrap_or_default()
-        }
-        RequestKind::Rectification => {
-            let note = note.unwrap_or_default();
-            let r = t
-                .execute_rectification(id, subject, corrections, &note, now)
-                .map_err(|e| match e {
-                    VaultError::Request(RequestError::ReasonRequired(_)) => {
-                        Problem::new(Code::Unprocessable)
-                            .field("/note", "say what was corrected (without personal data)")
-                    }
-                    other => vault_problem(&other),
-                })?;
-            r.detail["outcome"].clone()
-        }
-        _ => {
-            let r = t
-                .execute_flag_request(policy, id, subject, now)
-                .map_err(|e| vault_problem(&e))?;
-            r.detail["outcome"].clone()
-        }
-    };
-    let r = t.request(id).map_err(|e| vault_problem(&e))?;
-    announce_status(&t, &r, domain);
-    let mut body = serde_json::to_value(RequestView::new(r)).unwrap_or_default();
-    body["answer"] = answer;
-    Ok(axum::Json(body).into_response())
+    blocking(move || {
+        let b = s.backend()?;
+        let mut v = b.vault_for_write();
+        let mut t = v.tenant(&tenant).acting_as(actor);
+        let executed = t
+            .execute_request(&s.loaded.policy, &id, &subject, rectification, now())
+            .map_err(|e| match e {
+                VaultError::Request(RequestError::ReasonRequired(_)) => {
+                    Problem::new(Code::Unprocessable)
+                        .field("/note", "say what was corrected (without personal data)")
+                }
+                other => vault_problem(&other),
+            })?;
+        let r = t.request(&id).map_err(|e| vault_problem(&e))?;
+        announce_status(&t, &r, &domain);
+        let mut body = serde_json::to_value(RequestView::new(r)).unwrap_or_default();
+        body["answer"] = serde_json::to_value(executed).unwrap_or_default();
+        Ok(axum::Json(body).into_response())
+    })
+    .await
 }
 
 /// Why an answer archive failed midway.
@@ -641,29 +587,13 @@ async fn stream_answer(
     blocking(move || {
         let b = s2.backend()?;
         let mut v = b.vault_for_write();
-        let mut t = v.tenant(&t2);
-        let r = t.request(&id2).map_err(|e| vault_problem(&e))?;
-        if r.subject != t.pseudonym(&sub2).as_str() {
-            return Err(request_problem(&RequestError::OtherSubject(id2.clone())));
-        }
-        if r.state.is_closed() {
-            return Err(request_problem(&RequestError::Closed {
-                request_id: id2.clone(),
-                state: r.state.as_str(),
-            }));
-        }
-        if r.state == custos_vault::rights::RequestState::Received {
-            return Err(request_problem(&RequestError::NotVerified(id2.clone())));
-        }
+        v.tenant(&t2)
+            .request_to_answer(&id2, &sub2)
+            .map_err(|e| vault_problem(&e))?;
         Ok(())
     })
     .await?;
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(16);
-    let answer = if kind == RequestKind::Access {
-        AnswerKind::Access
-    } else {
-        AnswerKind::Portability
-    };
     tokio::task::spawn_blocking(move || {
         let result = (|| -> Result<(), AnswerError> {
             let b = s.backend().map_err(|_| {
@@ -671,17 +601,15 @@ async fn stream_answer(
             })?;
             let mut v = b.vault_for_write();
             let mut t = v.tenant(&tenant).acting_as(actor);
-            let now = now();
-            t.start_request(&id, now)?;
-            let written = t.write_answer::<AnswerError>(
+            let (r, _) = t.answer_request::<AnswerError, _>(
                 &s.loaded.policy,
+                &id,
                 &subject,
-                answer,
                 custos_policy::Lang::En,
-                now,
+                now(),
                 ChannelWriter(tx.clone()),
+                |_| Ok(()),
             )?;
-            let r = t.complete_request(&id, serde_json::json!({ "archive": written }), now)?;
             announce_status(&t, &r, &domain);
             Ok(())
         })();

@@ -979,3 +979,122 @@ fn complete(
     )?;
     Ok(r.clone())
 }
+
+/// What carrying out a rectification takes (Art. 16): what was corrected, in words without
+/// personal data, and the corrected data of each record concerned. Ignored for other kinds.
+#[derive(Debug, Clone, Default)]
+pub struct Rectification {
+    /// What was corrected (no personal data); required.
+    pub note: String,
+    /// The corrected data, record by record; at least one.
+    pub corrections: Vec<crate::records::Correction>,
+}
+
+/// What carrying out a request produced, besides completing it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum Executed {
+    /// The access or portability archive written (Art. 15, 20).
+    Archive(custos_rights::archive::Written),
+    /// What the erasure erased and kept (Art. 17).
+    Erasure(ErasureAnswer),
+    /// A flag set (Art. 18, 21, 7(3)) or a rectification recorded (Art. 16): the request's
+    /// outcome.
+    Outcome(serde_json::Value),
+}
+
+/// Carrying a request out: the use cases the HTTP API and the command line share, so both only
+/// parse, call and format.
+impl TenantVault<'_> {
+    /// The request `request_id`, checked to be about `subject` (another subject's request is
+    /// answered as not about this one, which says nothing about whose it is) and ready to be
+    /// answered with its archive: open, verified (Art. 12(6)), access or portability. Callers
+    /// check this before the first byte of an answer leaves, so a refusal is an error and not a
+    /// cut-off download.
+    pub fn request_to_answer(
+        &mut self,
+        request_id: &str,
+        subject: &SubjectId,
+    ) -> Result<(Request, custos_rights::archive::AnswerKind)> {
+        let r = self.request(request_id)?;
+        r.check_subject(self.pseudonym(subject).as_str())?;
+        r.check(Action::Execute(Execution::Answer))?;
+        let kind = r.kind.answer().ok_or_else(|| {
+            VaultError::Corrupt("an answerable request has no answer archive".into())
+        })?;
+        Ok((r, kind))
+    }
+
+    /// Answers an access (Art. 15) or portability (Art. 20) request: checks it
+    /// ([`TenantVault::request_to_answer`]), marks it in progress, streams its archive into `out`
+    /// while the vault is read page by page, lets `seal` make the archive durable (sync and move
+    /// a file into place; nothing for a download), and only then completes the request with
+    /// what was handed over. A failure anywhere leaves the request in progress, to be answered
+    /// again.
+    #[allow(clippy::too_many_arguments)]
+    pub fn answer_request<E, W>(
+        &mut self,
+        policy: &Policy,
+        request_id: &str,
+        subject: &SubjectId,
+        lang: custos_policy::Lang,
+        now: Timestamp,
+        mut out: W,
+        seal: impl FnOnce(W) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(Request, custos_rights::archive::Written), E>
+    where
+        E: From<VaultError> + From<custos_rights::access::ExportError> + Send,
+        W: std::io::Write + Send,
+    {
+        let (_, kind) = self.request_to_answer(request_id, subject)?;
+        self.start_request(request_id, now)?;
+        let written = self.write_answer::<E>(policy, subject, kind, lang, now, &mut out)?;
+        seal(out)?;
+        let r =
+            self.complete_request(request_id, serde_json::json!({ "archive": written }), now)?;
+        Ok((r, written))
+    }
+
+    /// Carries out a verified erasure (Art. 17), rectification (Art. 16), restriction (Art. 18),
+    /// objection (Art. 21) or withdrawal (Art. 7(3)) request about `subject`, each its own way
+    /// ([`TenantVault::execute_erasure`], [`TenantVault::execute_rectification`] with
+    /// `rectification`, [`TenantVault::execute_flag_request`]), and returns what it produced.
+    /// The subject is checked first, so another subject's request says nothing more. Access and
+    /// portability are answered with [`TenantVault::answer_request`].
+    pub fn execute_request(
+        &mut self,
+        policy: &Policy,
+        request_id: &str,
+        subject: &SubjectId,
+        rectification: Rectification,
+        now: Timestamp,
+    ) -> Result<Executed> {
+        let r = self.request(request_id)?;
+        r.check_subject(self.pseudonym(subject).as_str())?;
+        match r.kind.execution() {
+            Execution::Erase => Ok(Executed::Erasure(
+                self.execute_erasure(policy, request_id, now)?,
+            )),
+            Execution::Rectify => {
+                let r = self.execute_rectification(
+                    request_id,
+                    subject,
+                    rectification.corrections,
+                    &rectification.note,
+                    now,
+                )?;
+                Ok(Executed::Outcome(r.detail["outcome"].clone()))
+            }
+            Execution::SetFlag => {
+                let r = self.execute_flag_request(policy, request_id, subject, now)?;
+                Ok(Executed::Outcome(r.detail["outcome"].clone()))
+            }
+            Execution::Answer => Err(RequestError::WrongKind {
+                request_id: r.request_id,
+                kind: r.kind.as_str(),
+                step: "carrying it out without its answer archive",
+            }
+            .into()),
+        }
+    }
+}
