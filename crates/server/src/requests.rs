@@ -15,7 +15,7 @@ use custos_access::Role;
 use custos_vault::rights::{
     NewRequest, Rectification, Request, RequestError, RequestKind, Risk, Verification,
 };
-use custos_vault::{RecordId, SubjectId, TenantId, VaultError};
+use custos_vault::{RecordId, RequestId, SubjectId, TenantId, VaultError};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -230,13 +230,11 @@ pub struct RequestDetail {
     notifications: Vec<custos_vault::recipients::Notification>,
 }
 
-fn request_id(id: &str) -> Result<String, Problem> {
-    let id = id.to_ascii_lowercase().replace('-', "");
-    if id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
-        Ok(id)
-    } else {
-        Err(Problem::new(Code::InvalidPath).field("request_id", "a request id is 32 hex digits"))
-    }
+/// The path's request id: 32 hex digits, or a UUID.
+fn request_id(id: &str) -> Result<RequestId, Problem> {
+    RequestId::parse(id).map_err(|_| {
+        Problem::new(Code::InvalidPath).field("request_id", "a request id is 32 hex digits")
+    })
 }
 
 /// One request and its history (dpo and auditor keys).
@@ -254,10 +252,12 @@ pub async fn get_request(
         let b = s.backend()?;
         let mut v = b.vault_for_write();
         let mut t = v.tenant(&tenant);
-        let request = t.request(&id).map_err(|e| vault_problem(&e))?;
-        let history = t.request_history(&id).map_err(|e| vault_problem(&e))?;
+        let request = t.request(id.as_str()).map_err(|e| vault_problem(&e))?;
+        let history = t
+            .request_history(id.as_str())
+            .map_err(|e| vault_problem(&e))?;
         let notifications = t
-            .notifications_of_request(&id)
+            .notifications_of_request(id.as_str())
             .map_err(|e| vault_problem(&e))?;
         Ok(axum::Json(RequestDetail {
             view: RequestView::new(request),
@@ -301,7 +301,7 @@ pub async fn issue_code(
         let code = v
             .tenant(&tenant)
             .acting_as(actor)
-            .issue_code(&id, now)
+            .issue_code(id.as_str(), now)
             .map_err(|e| vault_problem(&e))?;
         Ok(axum::Json(CodeView {
             code,
@@ -355,7 +355,7 @@ pub async fn verify_request(
         let r = v
             .tenant(&tenant)
             .acting_as(actor)
-            .verify_request(&id, &how, now())
+            .verify_request(id.as_str(), &how, now())
             .map_err(|e| vault_problem(&e))?;
         Ok(axum::Json(RequestView::new(r)).into_response())
     })
@@ -391,7 +391,7 @@ pub async fn extend_request(
         let now = now();
         let mut t = v.tenant(&tenant).acting_as(actor);
         let r = t
-            .extend_request(&id, &body.reason, day_of(now), now)
+            .extend_request(id.as_str(), &body.reason, day_of(now), now)
             .map_err(|e| vault_problem(&e))?;
         announce_status(&t, &r, &crate::opengdpr::processor_domain(&headers));
         Ok(axum::Json(RequestView::new(r)).into_response())
@@ -419,7 +419,7 @@ pub async fn refuse_request(
         let mut v = b.vault_for_write();
         let mut t = v.tenant(&tenant).acting_as(actor);
         let r = t
-            .refuse_request(&s.loaded.policy, &id, &body.reason, now())
+            .refuse_request(&s.loaded.policy, id.as_str(), &body.reason, now())
             .map_err(|e| vault_problem(&e))?;
         announce_status(&t, &r, &crate::opengdpr::processor_domain(&headers));
         Ok(axum::Json(RequestView::new(r)).into_response())
@@ -511,7 +511,7 @@ pub async fn execute_request(
         let mut v = b.vault_for_write();
         let r = v
             .tenant(&tenant2)
-            .request(&id2)
+            .request(id2.as_str())
             .map_err(|e| vault_problem(&e))?;
         Ok(r.kind)
     })
@@ -528,7 +528,13 @@ pub async fn execute_request(
         let mut v = b.vault_for_write();
         let mut t = v.tenant(&tenant).acting_as(actor);
         let executed = t
-            .execute_request(&s.loaded.policy, &id, &subject, rectification, now())
+            .execute_request(
+                &s.loaded.policy,
+                id.as_str(),
+                &subject,
+                rectification,
+                now(),
+            )
             .map_err(|e| match e {
                 VaultError::Request(RequestError::ReasonRequired(_)) => {
                     Problem::new(Code::Unprocessable)
@@ -536,7 +542,7 @@ pub async fn execute_request(
                 }
                 other => vault_problem(&other),
             })?;
-        let r = t.request(&id).map_err(|e| vault_problem(&e))?;
+        let r = t.request(id.as_str()).map_err(|e| vault_problem(&e))?;
         announce_status(&t, &r, &domain);
         let mut body = serde_json::to_value(RequestView::new(r)).unwrap_or_default();
         body["answer"] = serde_json::to_value(executed).unwrap_or_default();
@@ -577,7 +583,7 @@ async fn stream_answer(
     s: Arc<AppState>,
     tenant: TenantId,
     actor: String,
-    id: String,
+    id: RequestId,
     kind: RequestKind,
     subject: SubjectId,
     domain: String,
@@ -588,7 +594,7 @@ async fn stream_answer(
         let b = s2.backend()?;
         let mut v = b.vault_for_write();
         v.tenant(&t2)
-            .request_to_answer(&id2, &sub2)
+            .request_to_answer(id2.as_str(), &sub2)
             .map_err(|e| vault_problem(&e))?;
         Ok(())
     })
@@ -603,7 +609,7 @@ async fn stream_answer(
             let mut t = v.tenant(&tenant).acting_as(actor);
             let (r, _) = t.answer_request::<AnswerError, _>(
                 &s.loaded.policy,
-                &id,
+                id.as_str(),
                 &subject,
                 custos_policy::Lang::En,
                 now(),

@@ -33,7 +33,7 @@ pub use custos_rights::request::{
 };
 
 use crate::error::{Result, VaultError};
-use crate::ids::{Pseudonym, SubjectId, hex};
+use crate::ids::{Pseudonym, RequestId, SubjectId};
 use crate::keys;
 use crate::store::{Tx, Val};
 use crate::vault::{AUDIT_CHECKPOINT_EVERY, Erasure, TenantVault};
@@ -317,19 +317,17 @@ impl TenantVault<'_> {
         let actor = self.actor().to_owned();
         let key = self.audit_key().clone();
         let request_id = match &new.request_id {
-            Some(id) => {
-                let id = id.to_ascii_lowercase().replace('-', "");
-                if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
-                    return Err(RequestError::BadId(id.chars().count()).into());
-                }
-                id
-            }
+            // The count is of the digits given, dashes left out, as the id is stored.
+            Some(id) => RequestId::parse(id)
+                .map_err(|_| RequestError::BadId(id.chars().filter(|c| *c != '-').count()))?,
             None => {
                 let mut raw = [0u8; 16];
                 keys::fill_random(&mut raw)?;
-                hex(&raw)
+                RequestId::from_bytes(&raw)
             }
-        };
+        }
+        .as_str()
+        .to_owned();
         let purpose = new.purpose.clone().unwrap_or_default();
         let mut out = None;
         self.store().in_tx(&tenant, "filing a request", &mut |tx| {
