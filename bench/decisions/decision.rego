@@ -161,8 +161,16 @@ reasons contains r if {
 	}
 }
 
+# The gate holds wherever the action is asked about: an action that one purpose gates needs its
+# approval under any purpose the app names (as `decide` since issue 16).
+gated if {
+	some q in data.policy.purposes
+	q.approval.action == input.action
+}
+
 reasons contains r if {
-	purpose.approval.action == input.action
+	purpose
+	gated
 	not input.approved
 	r := {
 		"rule": "approval.required", "effect": "deny", "article": "PRODUCT.md C7",

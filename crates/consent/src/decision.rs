@@ -221,8 +221,12 @@ pub fn decide(policy: &Policy, input: &DecisionInput<'_>) -> Decision {
     }
     // The gate holds wherever the action is asked about: an action that one purpose gates
     // needs its approval under any purpose the app names.
+    // (A scan, not `Policy::approval_actions`: no list is built per decision.)
     let gated = input.action.filter(|a| {
-        p.approval.as_ref().is_some_and(|g| g.action == *a) || policy.approval_actions().contains(a)
+        policy
+            .purposes
+            .iter()
+            .any(|q| q.approval.as_ref().is_some_and(|g| g.action == *a))
     });
     if let Some(action) = gated
         && !input.approved
