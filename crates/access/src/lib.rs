@@ -159,6 +159,24 @@ pub enum AccessError {
     BadSchema(String),
 }
 
+impl AccessError {
+    /// Its code in the error table (`docs/errors.md`). A failing database, like the random
+    /// generator a key needs, is `unavailable`: nothing was written and a retry may succeed.
+    pub fn code(&self) -> custos_types::ErrorCode {
+        use custos_types::ErrorCode as C;
+        match self {
+            AccessError::Sqlite(_)
+            | AccessError::Postgres(_)
+            | AccessError::Random(_)
+            | AccessError::BadSchema(_) => C::Unavailable,
+            AccessError::InvalidTenant(_) => C::InvalidTenant,
+            AccessError::TenantExists(_) => C::TenantExists,
+            AccessError::NoSuchTenant(_) => C::TenantNotFound,
+            AccessError::BadRole(_) => C::InvalidRole,
+        }
+    }
+}
+
 /// Validates a tenant id: short, lowercase, URL-safe.
 pub fn valid_tenant(id: &str) -> bool {
     !id.is_empty()
