@@ -99,6 +99,13 @@ macro_rules! codes {
                     $(ErrorCode::$variant => ($name, $status, ErrorKind::$kind, $title),)*
                 }
             }
+
+            /// The problem `type` URI: `https://custos.dev/problems/<name>`.
+            pub fn type_uri(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$variant => concat!("https://custos.dev/problems/", $name),)*
+                }
+            }
         }
     };
 }
@@ -221,11 +228,6 @@ impl ErrorCode {
         self.row().3
     }
 
-    /// The problem `type` URI: `https://custos.dev/problems/<name>`.
-    pub fn type_uri(self) -> String {
-        format!("{PROBLEM_BASE}{}", self.name())
-    }
-
     /// Where the code is documented: `docs/errors.md#<name>`.
     pub fn doc_anchor(self) -> String {
         format!("{ERRORS_DOC}#{}", self.name())
@@ -247,7 +249,7 @@ impl fmt::Display for ErrorCode {
 mod tests {
     use std::collections::HashSet;
 
-    use super::{ErrorCode, ErrorKind};
+    use super::{ErrorCode, ErrorKind, PROBLEM_BASE};
 
     const DOC: &str = include_str!("../../../docs/errors.md");
 
@@ -294,6 +296,7 @@ mod tests {
     fn names_are_unique_and_kebab_case() {
         let mut seen = HashSet::new();
         for c in ErrorCode::ALL {
+            assert_eq!(c.type_uri(), format!("{PROBLEM_BASE}{}", c.name()));
             assert!(seen.insert(c.name()), "`{}` twice", c.name());
             assert!(
                 c.name()

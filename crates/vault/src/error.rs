@@ -358,9 +358,7 @@ impl RequestError {
     pub fn code(&self) -> ErrorCode {
         match self {
             // Not found either way, so as not to confirm which subject a request concerns.
-            RequestError::NotFound(_) | RequestError::OtherSubject(_) => {
-                ErrorCode::RequestNotFound
-            }
+            RequestError::NotFound(_) | RequestError::OtherSubject(_) => ErrorCode::RequestNotFound,
             RequestError::IdTaken(_) => ErrorCode::RequestIdTaken,
             RequestError::BadId(_) => ErrorCode::InvalidRequestId,
             RequestError::NotVerified(_) => ErrorCode::RequestNotVerified,
