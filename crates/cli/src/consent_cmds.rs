@@ -11,13 +11,13 @@
 
 use std::process::ExitCode;
 
-use custos_policy::Policy;
 use custos_vault::consent::{
     Approval, ConsentCallError, ConsentRecord, DecisionQuery, PurposeConsent,
 };
-use custos_vault::{RecordId, SubjectId, TenantId, Vault, VaultError};
+use custos_vault::{RecordId, SubjectId, TenantId, VaultError};
 use jiff::Timestamp;
 
+use crate::failure::{Blame, Failure, json, open};
 use crate::retention_cmds::{Format, VaultArgs};
 
 /// Who acts in the audit trail for changes made from the command line, unless `--by` names the
@@ -184,71 +184,41 @@ pub struct DecideArgs {
 
 // ---- plumbing -----------------------------------------------------------------------------
 
-/// Why a command stopped: refused, denied or failed (1), or unusable input (2).
-enum Failure {
-    Refused(String),
-    Unusable(String),
-}
-
-impl From<VaultError> for Failure {
-    /// The flag to fix is named; the subject never is.
-    fn from(e: VaultError) -> Self {
-        use custos_consent::ledger::ConsentError as L;
-        let flag = match &e {
-            VaultError::Consent(c) => match c {
-                ConsentCallError::Ledger(L::UnknownPurpose(_) | L::NotConsentBased { .. }) => {
-                    Some("--purpose")
-                }
-                ConsentCallError::Ledger(L::NothingToWithdraw(_)) => Some("withdraw"),
-                ConsentCallError::Ledger(L::OutOfOrder { .. }) => Some("--at"),
-                ConsentCallError::BadHash => Some("--notice-hash"),
-                ConsentCallError::FullIp => Some("--proof"),
-                ConsentCallError::Empty("reason") => Some("--reason"),
-                ConsentCallError::Empty(_) => Some("arguments"),
-                ConsentCallError::ApprovalNotFound(_) => Some("approval id"),
-                ConsentCallError::UnknownAction { .. } => Some("--action"),
-                ConsentCallError::TokenForOtherItem
-                | ConsentCallError::TokenForOtherSubject
-                | ConsentCallError::AlreadyDecided { .. }
-                | ConsentCallError::TokenInvalid
-                | ConsentCallError::TokenUsed(_)
-                | ConsentCallError::TokenExpired(_)
-                | ConsentCallError::TokenForOtherAction { .. } => None,
-            },
-            VaultError::EventInFuture { .. } => Some("--at"),
-            VaultError::RecordNotFound(_) => Some("--record"),
-            VaultError::InvalidId { .. } => Some("arguments"),
-            _ => None,
-        };
-        match flag {
-            Some(f) => Failure::Unusable(format!("{f}: {e}")),
-            None => Failure::Refused(e.to_string()),
-        }
-    }
-}
-
-fn finish(r: Result<(), Failure>) -> ExitCode {
-    match r {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(Failure::Refused(m)) => {
-            eprintln!("error: {m}");
-            ExitCode::FAILURE
-        }
-        Err(Failure::Unusable(m)) => {
-            eprintln!("error: {m}");
-            ExitCode::from(2)
-        }
-    }
-}
-
-/// Loads the policy and opens the vault ([`crate::retention_cmds::load_vault`]).
-fn open(args: &VaultArgs) -> Result<(Policy, Vault), Failure> {
-    crate::retention_cmds::load_vault(args).map_err(Failure::Unusable)
+/// The flag to fix, where the command line's input is to blame; the subject is never named.
+fn blame(e: &VaultError) -> Option<Blame> {
+    use custos_consent::ledger::ConsentError as L;
+    let flag = match e {
+        VaultError::Consent(c) => match c {
+            ConsentCallError::Ledger(L::UnknownPurpose(_) | L::NotConsentBased { .. }) => {
+                Some("--purpose")
+            }
+            ConsentCallError::Ledger(L::NothingToWithdraw(_)) => Some("withdraw"),
+            ConsentCallError::Ledger(L::OutOfOrder { .. }) => Some("--at"),
+            ConsentCallError::BadHash => Some("--notice-hash"),
+            ConsentCallError::FullIp => Some("--proof"),
+            ConsentCallError::Empty("reason") => Some("--reason"),
+            ConsentCallError::Empty(_) => Some("arguments"),
+            ConsentCallError::ApprovalNotFound(_) => Some("approval id"),
+            ConsentCallError::UnknownAction { .. } => Some("--action"),
+            ConsentCallError::TokenForOtherItem
+            | ConsentCallError::TokenForOtherSubject
+            | ConsentCallError::AlreadyDecided { .. }
+            | ConsentCallError::TokenInvalid
+            | ConsentCallError::TokenUsed(_)
+            | ConsentCallError::TokenExpired(_)
+            | ConsentCallError::TokenForOtherAction { .. } => None,
+        },
+        VaultError::EventInFuture { .. } => Some("--at"),
+        VaultError::RecordNotFound(_) => Some("--record"),
+        VaultError::InvalidId { .. } => Some("arguments"),
+        _ => None,
+    };
+    flag.map(Blame::Flag)
 }
 
 impl Target {
     fn tenant(&self) -> Result<TenantId, Failure> {
-        TenantId::new(&self.tenant).map_err(|e| Failure::Unusable(format!("--tenant: {e}")))
+        TenantId::new(&self.tenant).map_err(|e| Failure::unusable(format!("--tenant: {e}")))
     }
 
     fn now(&self) -> Timestamp {
@@ -258,14 +228,7 @@ impl Target {
 
 /// The error names the flag, never the identifier given.
 fn subject_id(s: &str) -> Result<SubjectId, Failure> {
-    SubjectId::new(s).map_err(|e| Failure::Unusable(format!("--subject: {e}")))
-}
-
-fn json<T: serde::Serialize>(value: &T) -> Result<(), Failure> {
-    let text = serde_json::to_string_pretty(value)
-        .map_err(|e| Failure::Refused(format!("encoding the result: {e}")))?;
-    println!("{text}");
-    Ok(())
+    SubjectId::new(s).map_err(|e| Failure::unusable(format!("--subject: {e}")))
 }
 
 fn time(t: Option<Timestamp>) -> String {
@@ -287,12 +250,15 @@ fn state_text(s: &custos_consent::ledger::ConsentState) -> String {
 
 /// `custos consent ...`.
 pub fn consent(cmd: ConsentCommand) -> ExitCode {
-    finish(match cmd {
-        ConsentCommand::Grant(a) => entry(a, custos_consent::ledger::ConsentKind::Grant),
-        ConsentCommand::Withdraw(a) => entry(a, custos_consent::ledger::ConsentKind::Withdraw),
-        ConsentCommand::State(a) => state(a),
-        ConsentCommand::History(a) => history(a),
-    })
+    Failure::exit_blaming(
+        match cmd {
+            ConsentCommand::Grant(a) => entry(a, custos_consent::ledger::ConsentKind::Grant),
+            ConsentCommand::Withdraw(a) => entry(a, custos_consent::ledger::ConsentKind::Withdraw),
+            ConsentCommand::State(a) => state(a),
+            ConsentCommand::History(a) => history(a),
+        },
+        blame,
+    )
 }
 
 fn entry(a: EntryArgs, kind: custos_consent::ledger::ConsentKind) -> Result<(), Failure> {
@@ -369,11 +335,14 @@ fn history(a: HistoryArgs) -> Result<(), Failure> {
 
 /// `custos approval ...`.
 pub fn approval(cmd: ApprovalCommand) -> ExitCode {
-    finish(match cmd {
-        ApprovalCommand::List(a) => list(a),
-        ApprovalCommand::Approve(a) => verdict(a, true),
-        ApprovalCommand::Reject(a) => verdict(a, false),
-    })
+    Failure::exit_blaming(
+        match cmd {
+            ApprovalCommand::List(a) => list(a),
+            ApprovalCommand::Approve(a) => verdict(a, true),
+            ApprovalCommand::Reject(a) => verdict(a, false),
+        },
+        blame,
+    )
 }
 
 fn approval_line(a: &Approval) -> String {
@@ -419,8 +388,8 @@ fn verdict(a: VerdictArgs, approve: bool) -> Result<(), Failure> {
     let tenant = a.target.tenant()?;
     let id = a.approval_id.trim().to_ascii_lowercase();
     if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(Failure::Unusable(
-            "approval id: 32 hex digits, as `custos approval list` shows it".into(),
+        return Err(Failure::unusable(
+            "approval id: 32 hex digits, as `custos approval list` shows it",
         ));
     }
     let actor = match a.by.as_deref().map(str::trim) {
@@ -454,7 +423,7 @@ pub fn decide(a: DecideArgs) -> ExitCode {
     match run_decide(a) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
-        Err(f) => finish(Err(f)),
+        Err(f) => Failure::exit_blaming(Err(f), blame),
     }
 }
 
@@ -465,7 +434,7 @@ fn run_decide(a: DecideArgs) -> Result<bool, Failure> {
         .as_deref()
         .map(RecordId::parse)
         .transpose()
-        .map_err(|e| Failure::Unusable(format!("--record: {e}")))?;
+        .map_err(|e| Failure::unusable(format!("--record: {e}")))?;
     let (policy, mut vault) = open(&a.target.vault)?;
     let stale: Vec<&str> = a.stale_versions.iter().map(String::as_str).collect();
     let q = DecisionQuery {

@@ -9,7 +9,8 @@ use std::process::ExitCode;
 
 use custos_vault::RecordId;
 
-use crate::request_cmds::{ACTOR, Failure, Target, correction, open};
+use crate::failure::{Failure, open};
+use crate::request_cmds::{ACTOR, Target, blame, correction};
 
 #[derive(clap::Subcommand)]
 pub enum RecordCommand {
@@ -45,18 +46,18 @@ pub fn run(cmd: RecordCommand) -> ExitCode {
         RecordCommand::Update(a) => update(a),
         RecordCommand::Delete(a) => delete(a),
     };
-    Failure::exit(r)
+    Failure::exit_blaming(r, blame)
 }
 
 fn record_id(id: &str) -> Result<RecordId, Failure> {
-    RecordId::parse(id.trim()).map_err(|e| Failure::Unusable(format!("record id: {e}")))
+    RecordId::parse(id.trim()).map_err(|e| Failure::unusable(format!("record id: {e}")))
 }
 
 fn update(a: UpdateArgs) -> Result<(), Failure> {
     let id = record_id(&a.id)?;
-    let c = correction(&format!("{}={}", id.as_str(), a.data)).map_err(|e| match e {
-        Failure::Unusable(m) => Failure::Unusable(m.replace("--correct", "--data")),
-        other => other,
+    let c = correction(&format!("{}={}", id.as_str(), a.data)).map_err(|e| {
+        let m = e.message().replace("--correct", "--data");
+        e.with_message(m)
     })?;
     let (tenant, now) = (a.target.tenant()?, a.target.now());
     let (_, mut vault) = open(&a.target.vault)?;

@@ -9,12 +9,14 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use custos_policy::{LoadError, Policy};
+use custos_types::ErrorCode;
 use custos_vault::{
     EventTarget, HoldInfo, HoldTarget, MasterKey, PurgeOptions, PurgeReport, RecordId,
     RetentionReport, StoreConfig, SubjectId, TenantId, Vault, VaultError,
 };
 use jiff::Timestamp;
 
+use crate::failure::{Failure, json, open};
 use crate::vault_cmds::StoreArgs;
 
 /// Who acts in the audit trail for changes made from the command line.
@@ -201,32 +203,6 @@ pub struct OverrideArgs {
     pub clear: bool,
 }
 
-/// Why a command stopped: refused or failed (1), or unusable input (2).
-enum Failure {
-    Refused(String),
-    Unusable(String),
-}
-
-impl From<VaultError> for Failure {
-    fn from(e: VaultError) -> Self {
-        Failure::Refused(e.to_string())
-    }
-}
-
-fn finish(r: Result<(), Failure>) -> ExitCode {
-    match r {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(Failure::Refused(m)) => {
-            eprintln!("error: {m}");
-            ExitCode::FAILURE
-        }
-        Err(Failure::Unusable(m)) => {
-            eprintln!("error: {m}");
-            ExitCode::from(2)
-        }
-    }
-}
-
 /// Loads the policy of `args` (its diagnostics printed as `custos check` prints them) and opens
 /// the vault; the error says what is unusable and what to do. Every command that works on a
 /// vault opens it here.
@@ -259,23 +235,12 @@ pub(crate) fn load_vault(args: &VaultArgs) -> Result<(Policy, Vault), String> {
     Ok((policy, vault))
 }
 
-fn open(args: &VaultArgs) -> Result<(Policy, Vault), Failure> {
-    load_vault(args).map_err(Failure::Unusable)
-}
-
 fn tenant_id(t: &str) -> Result<TenantId, Failure> {
-    TenantId::new(t).map_err(|e| Failure::Unusable(format!("--tenant: {e}")))
+    TenantId::new(t).map_err(|e| Failure::unusable(format!("--tenant: {e}")))
 }
 
 fn subject_id(s: &str) -> Result<SubjectId, Failure> {
-    SubjectId::new(s).map_err(|e| Failure::Unusable(format!("--subject: {e}")))
-}
-
-fn json<T: serde::Serialize>(value: &T) -> Result<(), Failure> {
-    let text = serde_json::to_string_pretty(value)
-        .map_err(|e| Failure::Refused(format!("encoding the result: {e}")))?;
-    println!("{text}");
-    Ok(())
+    SubjectId::new(s).map_err(|e| Failure::unusable(format!("--subject: {e}")))
 }
 
 fn time(t: Option<Timestamp>) -> String {
@@ -311,7 +276,7 @@ pub(crate) fn table(out: &mut impl std::io::Write, header: &[&str], rows: &[Vec<
 
 /// `custos purge`.
 pub fn purge(args: PurgeArgs) -> ExitCode {
-    finish(run_purge(args))
+    Failure::exit(run_purge(args))
 }
 
 fn run_purge(args: PurgeArgs) -> Result<(), Failure> {
@@ -362,11 +327,14 @@ fn run_purge(args: PurgeArgs) -> Result<(), Failure> {
             .iter()
             .map(|(t, why)| format!("tenant `{t}`: {why}"))
             .collect();
-        Err(Failure::Refused(format!(
-            "{} tenant(s) were not purged:\n  {}",
-            list.len(),
-            list.join("\n  ")
-        )))
+        Err(Failure::new(
+            ErrorCode::ClockWentBack,
+            format!(
+                "{} tenant(s) were not purged:\n  {}",
+                list.len(),
+                list.join("\n  ")
+            ),
+        ))
     }
 }
 
@@ -423,7 +391,7 @@ fn print_purge(report: &PurgeReport) {
 
 /// `custos event`.
 pub fn event(args: EventArgs) -> ExitCode {
-    finish(run_event(args))
+    Failure::exit(run_event(args))
 }
 
 fn run_event(args: EventArgs) -> Result<(), Failure> {
@@ -434,7 +402,7 @@ fn run_event(args: EventArgs) -> Result<(), Failure> {
             purpose: args.purpose.clone(),
         },
         (None, Some(r)) => EventTarget::Record(
-            RecordId::parse(r).map_err(|e| Failure::Unusable(format!("--record: {e}")))?,
+            RecordId::parse(r).map_err(|e| Failure::unusable(format!("--record: {e}")))?,
         ),
         (None, None) => EventTarget::Tenant,
     };
@@ -467,7 +435,7 @@ fn run_event(args: EventArgs) -> Result<(), Failure> {
 
 /// `custos hold ...`.
 pub fn hold(cmd: HoldCommand) -> ExitCode {
-    finish(match cmd {
+    Failure::exit(match cmd {
         HoldCommand::Place(a) => hold_place(a),
         HoldCommand::Release(a) => hold_release(a),
         HoldCommand::List(a) => hold_list(a),
@@ -552,7 +520,7 @@ fn print_holds(holds: &[HoldInfo]) {
 
 /// `custos retention ...`.
 pub fn retention(cmd: RetentionCommand) -> ExitCode {
-    finish(match cmd {
+    Failure::exit(match cmd {
         RetentionCommand::Report(a) => report(a),
         RetentionCommand::Tier(a) => tier(a),
         RetentionCommand::Override(a) => override_(a),
@@ -649,7 +617,7 @@ fn override_(a: OverrideArgs) -> Result<(), Failure> {
     let period = match (&a.period, a.clear) {
         (_, true) | (None, _) => None,
         (Some(p), false) => {
-            Some(custos_policy::Period::parse(p).map_err(|e| Failure::Unusable(e.to_string()))?)
+            Some(custos_policy::Period::parse(p).map_err(|e| Failure::unusable(e.to_string()))?)
         }
     };
     let (policy, mut vault) = open(&a.vault)?;

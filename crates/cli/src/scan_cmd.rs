@@ -6,6 +6,7 @@ use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use crate::failure::Failure;
 use custos_pii::stream::{Chunk, DEFAULT_CHUNK, StreamStats, scan_stream};
 use custos_pii::{EntityType, Finding, Operator, PiiError, PseudonymKey, Scanner, apply_operator};
 
@@ -70,14 +71,8 @@ pub fn scan(args: ScanArgs) -> ExitCode {
         }
         // The reader of our output went away (`custos scan big.log | head`): not an error.
         Err(ScanError::Write(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-        Err(ScanError::Write(e)) => {
-            eprintln!("error: writing output: {e}");
-            ExitCode::from(2)
-        }
-        Err(ScanError::Pii(e)) => {
-            eprintln!("error: {e}");
-            ExitCode::from(2)
-        }
+        Err(ScanError::Write(e)) => Failure::unusable(format!("writing output: {e}")).stop(),
+        Err(ScanError::Pii(e)) => Failure::unusable(e.to_string()).stop(),
     }
 }
 

@@ -8,6 +8,7 @@ use custos_server::Config;
 mod audit;
 mod consent;
 mod data;
+mod error_codes;
 mod holes;
 mod opengdpr;
 mod recipients;
