@@ -17,8 +17,8 @@ use custos_vault::consent::{
 use custos_vault::{RecordId, SubjectId, TenantId, VaultError};
 use jiff::Timestamp;
 
-use crate::failure::{Blame, Failure, json, open};
-use crate::retention_cmds::{Format, VaultArgs};
+use crate::failure::{Blame, Failure, json};
+use crate::retention_cmds::{Format, VaultArgs, load_vault};
 
 /// Who acts in the audit trail for changes made from the command line, unless `--by` names the
 /// person.
@@ -263,7 +263,7 @@ pub fn consent(cmd: ConsentCommand) -> ExitCode {
 
 fn entry(a: EntryArgs, kind: custos_consent::ledger::ConsentKind) -> Result<(), Failure> {
     let (tenant, who, now) = (a.target.tenant()?, subject_id(&a.subject)?, a.target.now());
-    let (policy, mut vault) = open(&a.target.vault)?;
+    let (policy, mut vault) = load_vault(&a.target.vault)?;
     let record = ConsentRecord {
         purpose: a.purpose.trim().to_owned(),
         kind,
@@ -283,7 +283,7 @@ fn entry(a: EntryArgs, kind: custos_consent::ledger::ConsentKind) -> Result<(), 
 
 fn state(a: StateArgs) -> Result<(), Failure> {
     let (tenant, who) = (a.target.tenant()?, subject_id(&a.subject)?);
-    let (policy, mut vault) = open(&a.target.vault)?;
+    let (policy, mut vault) = load_vault(&a.target.vault)?;
     let stale: Vec<&str> = a.stale_versions.iter().map(String::as_str).collect();
     let states: Vec<PurposeConsent> = vault
         .tenant(&tenant)
@@ -302,7 +302,7 @@ fn state(a: StateArgs) -> Result<(), Failure> {
 
 fn history(a: HistoryArgs) -> Result<(), Failure> {
     let (tenant, who) = (a.target.tenant()?, subject_id(&a.subject)?);
-    let (_, mut vault) = open(&a.target.vault)?;
+    let (_, mut vault) = load_vault(&a.target.vault)?;
     let entries = vault
         .tenant(&tenant)
         .acting_as(ACTOR)
@@ -363,7 +363,7 @@ fn approval_line(a: &Approval) -> String {
 
 fn list(a: ApprovalListArgs) -> Result<(), Failure> {
     let tenant = a.target.tenant()?;
-    let (_, mut vault) = open(&a.target.vault)?;
+    let (_, mut vault) = load_vault(&a.target.vault)?;
     let approvals = vault.tenant(&tenant).approvals(a.all)?;
     if a.format == Format::Json {
         return json(&approvals);
@@ -396,7 +396,7 @@ fn verdict(a: VerdictArgs, approve: bool) -> Result<(), Failure> {
         Some(by) if !by.is_empty() => format!("operator:{by}"),
         _ => ACTOR.to_owned(),
     };
-    let (_, mut vault) = open(&a.target.vault)?;
+    let (_, mut vault) = load_vault(&a.target.vault)?;
     let (approval, token) = vault.tenant(&tenant).acting_as(&actor).decide_approval(
         &id,
         approve,
@@ -435,7 +435,7 @@ fn run_decide(a: DecideArgs) -> Result<bool, Failure> {
         .map(RecordId::parse)
         .transpose()
         .map_err(|e| Failure::unusable(format!("--record: {e}")))?;
-    let (policy, mut vault) = open(&a.target.vault)?;
+    let (policy, mut vault) = load_vault(&a.target.vault)?;
     let stale: Vec<&str> = a.stale_versions.iter().map(String::as_str).collect();
     let q = DecisionQuery {
         subject: &who,

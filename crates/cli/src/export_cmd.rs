@@ -16,9 +16,9 @@ use custos_types::ErrorCode;
 use custos_vault::{SubjectId, TenantId};
 use jiff::Timestamp;
 
-use crate::failure::{Failure, open};
+use crate::failure::Failure;
 use crate::policy_cmds::LangArg;
-use crate::retention_cmds::VaultArgs;
+use crate::retention_cmds::{VaultArgs, load_vault};
 
 /// Who acts in the audit trail for answers written from the command line.
 const ACTOR: &str = "operator:cli";
@@ -61,7 +61,7 @@ fn run(args: ExportArgs) -> Result<(), Failure> {
             args.out.display()
         )));
     }
-    let (policy, mut vault) = open(&args.vault)?;
+    let (policy, mut vault) = load_vault(&args.vault)?;
     let kind = if args.portability {
         AnswerKind::Portability
     } else {

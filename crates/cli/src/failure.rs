@@ -8,11 +8,8 @@ use std::process::ExitCode;
 
 use custos_access::AccessError;
 use custos_audit::AuditError;
-use custos_policy::Policy;
 use custos_types::{ErrorCode, ErrorKind, InvalidId};
-use custos_vault::{Vault, VaultError};
-
-use crate::retention_cmds::VaultArgs;
+use custos_vault::VaultError;
 
 /// Why a command stopped.
 pub(crate) struct Failure {
@@ -151,12 +148,6 @@ impl From<InvalidId> for Failure {
     fn from(e: InvalidId) -> Failure {
         Failure::new(e.code(), e.to_string())
     }
-}
-
-/// Loads the policy and opens the vault ([`crate::retention_cmds::load_vault`]); what cannot be
-/// used is the command line's input (exit 2).
-pub(crate) fn open(args: &VaultArgs) -> Result<(Policy, Vault), Failure> {
-    crate::retention_cmds::load_vault(args).map_err(Failure::unusable)
 }
 
 /// Prints `value` as pretty JSON on standard output.

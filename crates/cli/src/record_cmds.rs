@@ -9,8 +9,9 @@ use std::process::ExitCode;
 
 use custos_vault::RecordId;
 
-use crate::failure::{Failure, open};
+use crate::failure::Failure;
 use crate::request_cmds::{ACTOR, Target, blame, correction};
+use crate::retention_cmds::load_vault;
 
 #[derive(clap::Subcommand)]
 pub enum RecordCommand {
@@ -60,7 +61,7 @@ fn update(a: UpdateArgs) -> Result<(), Failure> {
         e.with_message(m)
     })?;
     let (tenant, now) = (a.target.tenant()?, a.target.now());
-    let (_, mut vault) = open(&a.target.vault)?;
+    let (_, mut vault) = load_vault(&a.target.vault)?;
     let r = vault
         .tenant(&tenant)
         .acting_as(ACTOR)
@@ -76,7 +77,7 @@ fn update(a: UpdateArgs) -> Result<(), Failure> {
 fn delete(a: DeleteArgs) -> Result<(), Failure> {
     let id = record_id(&a.id)?;
     let (tenant, now) = (a.target.tenant()?, a.target.now());
-    let (policy, mut vault) = open(&a.target.vault)?;
+    let (policy, mut vault) = load_vault(&a.target.vault)?;
     vault
         .tenant(&tenant)
         .acting_as(ACTOR)

@@ -26,8 +26,8 @@ use jiff::Timestamp;
 use jiff::civil::Date;
 use serde::Serialize;
 
-use crate::failure::{Blame, Failure, json, open};
-use crate::retention_cmds::{Format, VaultArgs};
+use crate::failure::{Blame, Failure, json};
+use crate::retention_cmds::{Format, VaultArgs, load_vault};
 
 /// Who acts in the audit trail for steps taken from the command line (as for retention and
 /// exports).
@@ -423,7 +423,7 @@ fn file(a: FileArgs) -> Result<(), Failure> {
     }
     let purpose = a.purpose.filter(|p| !p.trim().is_empty());
     let new = new_request(a.kind.into(), subject, purpose, at, a.channel, &a.equated)?;
-    let (policy, mut vault) = open(&a.target.vault)?;
+    let (policy, mut vault) = load_vault(&a.target.vault)?;
     let filed = vault
         .tenant(&tenant)
         .acting_as(ACTOR)
@@ -476,7 +476,7 @@ fn file(a: FileArgs) -> Result<(), Failure> {
 fn list(a: ListArgs) -> Result<(), Failure> {
     let tenant = a.target.tenant()?;
     let today = day_of(a.target.now());
-    let (_, mut vault) = open(&a.target.vault)?;
+    let (_, mut vault) = load_vault(&a.target.vault)?;
     let requests = vault.tenant(&tenant).requests(a.all)?;
     let views: Vec<View<'_>> = requests
         .iter()
@@ -545,7 +545,7 @@ fn show(a: ShowArgs) -> Result<(), Failure> {
     let tenant = a.target.tenant()?;
     let id = request_id(&a.id)?;
     let today = day_of(a.target.now());
-    let (_, mut vault) = open(&a.target.vault)?;
+    let (_, mut vault) = load_vault(&a.target.vault)?;
     let mut t = vault.tenant(&tenant);
     let request = t.request(&id)?;
     let history = t.request_history(&id)?;
@@ -691,7 +691,7 @@ fn code(a: CodeArgs) -> Result<(), Failure> {
     let tenant = a.target.tenant()?;
     let id = request_id(&a.id)?;
     let now = a.target.now();
-    let (_, mut vault) = open(&a.target.vault)?;
+    let (_, mut vault) = load_vault(&a.target.vault)?;
     let code = vault
         .tenant(&tenant)
         .acting_as(ACTOR)
@@ -724,7 +724,7 @@ fn verify(a: VerifyArgs) -> Result<(), Failure> {
             ));
         }
     };
-    let (_, mut vault) = open(&a.target.vault)?;
+    let (_, mut vault) = load_vault(&a.target.vault)?;
     let r = vault
         .tenant(&tenant)
         .acting_as(ACTOR)
@@ -747,7 +747,7 @@ fn extend(a: ReasonArgs) -> Result<(), Failure> {
     let tenant = a.target.tenant()?;
     let id = request_id(&a.id)?;
     let now = a.target.now();
-    let (_, mut vault) = open(&a.target.vault)?;
+    let (_, mut vault) = load_vault(&a.target.vault)?;
     let r =
         vault
             .tenant(&tenant)
@@ -763,7 +763,7 @@ fn extend(a: ReasonArgs) -> Result<(), Failure> {
 fn refuse(a: ReasonArgs) -> Result<(), Failure> {
     let tenant = a.target.tenant()?;
     let id = request_id(&a.id)?;
-    let (policy, mut vault) = open(&a.target.vault)?;
+    let (policy, mut vault) = load_vault(&a.target.vault)?;
     let r = vault.tenant(&tenant).acting_as(ACTOR).refuse_request(
         &policy,
         &id,
@@ -789,7 +789,7 @@ fn execute(a: ExecuteArgs) -> Result<(), Failure> {
     let id = request_id(&a.id)?;
     let subject = subject_id(&a.subject)?;
     let now = a.target.now();
-    let (policy, mut vault) = open(&a.target.vault)?;
+    let (policy, mut vault) = load_vault(&a.target.vault)?;
     let mut t = vault.tenant(&tenant).acting_as(ACTOR);
     let r = t.request(&id)?;
     // Whether --out and --note fit this kind is input, checked before anything changes.

@@ -16,7 +16,7 @@ use custos_vault::{
 };
 use jiff::Timestamp;
 
-use crate::failure::{Failure, json, open};
+use crate::failure::{Failure, json};
 use crate::vault_cmds::StoreArgs;
 
 /// Who acts in the audit trail for changes made from the command line.
@@ -204,34 +204,38 @@ pub struct OverrideArgs {
 }
 
 /// Loads the policy of `args` (its diagnostics printed as `custos check` prints them) and opens
-/// the vault; the error says what is unusable and what to do. Every command that works on a
-/// vault opens it here.
-pub(crate) fn load_vault(args: &VaultArgs) -> Result<(Policy, Vault), String> {
+/// the vault; the error says what is unusable and what to do, and is the command line's input to
+/// blame (exit 2). Every command that works on a vault opens it here.
+pub(crate) fn load_vault(args: &VaultArgs) -> Result<(Policy, Vault), Failure> {
     let policy = match custos_policy::load(&args.policy) {
         Ok(l) => l.policy,
         Err(LoadError::Invalid { text, diagnostics }) => {
             for d in &diagnostics {
                 eprintln!("{}", d.render(&text));
             }
-            return Err(format!(
-                "{} is not a usable policy; run `custos check` on it",
-                text.name()
-            ));
+            return Err(Failure::new(
+                ErrorCode::InvalidPolicy,
+                format!(
+                    "{} is not a usable policy; run `custos check` on it",
+                    text.name()
+                ),
+            )
+            .usage());
         }
-        Err(e) => return Err(e.to_string()),
+        Err(e) => return Err(Failure::new(e.code(), e.to_string()).usage()),
     };
     let config = args.store.config();
     if let StoreConfig::Sqlite { path } = &config
         && !path.exists()
     {
-        return Err(format!(
+        return Err(Failure::unusable(format!(
             "{} does not exist; create a vault with `custos init` first",
             path.display()
-        ));
+        )));
     }
     let vault = MasterKey::from_env_or_file(Some(&args.key_file))
         .and_then(|k| Vault::open(&config, k))
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| Failure::from(e).usage())?;
     Ok((policy, vault))
 }
 
@@ -280,7 +284,7 @@ pub fn purge(args: PurgeArgs) -> ExitCode {
 }
 
 fn run_purge(args: PurgeArgs) -> Result<(), Failure> {
-    let (policy, mut vault) = open(&args.vault)?;
+    let (policy, mut vault) = load_vault(&args.vault)?;
     let now = args.now.unwrap_or_else(Timestamp::now);
     let opts = PurgeOptions {
         batch_size: args.batch,
@@ -406,7 +410,7 @@ fn run_event(args: EventArgs) -> Result<(), Failure> {
         ),
         (None, None) => EventTarget::Tenant,
     };
-    let (policy, mut vault) = open(&args.vault)?;
+    let (policy, mut vault) = load_vault(&args.vault)?;
     let now = args.now.unwrap_or_else(Timestamp::now);
     let outcome = vault.tenant(&tenant).acting_as(ACTOR).record_event(
         &policy,
@@ -457,7 +461,7 @@ fn hold_place(a: HoldPlaceArgs) -> Result<(), Failure> {
         (None, Some(c)) => HoldTarget::Category(c.clone()),
         (None, None) => HoldTarget::Tenant,
     };
-    let (policy, mut vault) = open(&a.vault)?;
+    let (policy, mut vault) = load_vault(&a.vault)?;
     let h = vault.tenant(&tenant).acting_as(ACTOR).place_hold(
         &policy,
         &target,
@@ -470,7 +474,7 @@ fn hold_place(a: HoldPlaceArgs) -> Result<(), Failure> {
 
 fn hold_release(a: HoldReleaseArgs) -> Result<(), Failure> {
     let tenant = tenant_id(&a.tenant)?;
-    let (_, mut vault) = open(&a.vault)?;
+    let (_, mut vault) = load_vault(&a.vault)?;
     let h = vault
         .tenant(&tenant)
         .acting_as(ACTOR)
@@ -485,7 +489,7 @@ fn hold_release(a: HoldReleaseArgs) -> Result<(), Failure> {
 
 fn hold_list(a: HoldListArgs) -> Result<(), Failure> {
     let tenant = tenant_id(&a.tenant)?;
-    let (_, mut vault) = open(&a.vault)?;
+    let (_, mut vault) = load_vault(&a.vault)?;
     let holds = vault.tenant(&tenant).holds(a.all)?;
     print_holds(&holds);
     Ok(())
@@ -529,7 +533,7 @@ pub fn retention(cmd: RetentionCommand) -> ExitCode {
 
 fn report(a: ReportArgs) -> Result<(), Failure> {
     let tenant = tenant_id(&a.tenant)?;
-    let (policy, mut vault) = open(&a.vault)?;
+    let (policy, mut vault) = load_vault(&a.vault)?;
     let r = vault
         .tenant(&tenant)
         .retention_report(&policy, a.now.unwrap_or_else(Timestamp::now))?;
@@ -593,7 +597,7 @@ fn print_report(r: &RetentionReport) {
 
 fn tier(a: TierArgs) -> Result<(), Failure> {
     let tenant = tenant_id(&a.tenant)?;
-    let (policy, mut vault) = open(&a.vault)?;
+    let (policy, mut vault) = load_vault(&a.vault)?;
     let now = Timestamp::now();
     let o = vault.tenant(&tenant).acting_as(ACTOR).set_tier(
         &policy,
@@ -620,7 +624,7 @@ fn override_(a: OverrideArgs) -> Result<(), Failure> {
             Some(custos_policy::Period::parse(p).map_err(|e| Failure::unusable(e.to_string()))?)
         }
     };
-    let (policy, mut vault) = open(&a.vault)?;
+    let (policy, mut vault) = load_vault(&a.vault)?;
     let o = vault.tenant(&tenant).acting_as(ACTOR).set_override(
         &policy,
         &a.category,

@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use custos_types::ErrorCode;
+
 use crate::failure::Failure;
 use custos_server::{Config, LogFormat};
 
@@ -81,15 +83,17 @@ pub fn serve(args: ServeArgs) -> ExitCode {
             for d in &diagnostics {
                 eprintln!("{}", d.render(&text));
             }
-            return Failure::unusable(format!(
-                "{} is not a usable policy; run `custos check` on it",
-                text.name()
-            ))
+            return Failure::new(
+                ErrorCode::InvalidPolicy,
+                format!(
+                    "{} is not a usable policy; run `custos check` on it",
+                    text.name()
+                ),
+            )
+            .usage()
             .stop();
         }
-        Err(e) => {
-            return Failure::unusable(e.to_string()).stop();
-        }
+        Err(e) => return Failure::new(e.code(), e.to_string()).usage().stop(),
     };
     // A policy that fails `custos check` is not run, unless the configuration accepts each of
     // its findings of severity error with a reason.
