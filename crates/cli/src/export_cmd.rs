@@ -12,7 +12,6 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use custos_rights::archive::AnswerKind;
-use custos_types::ErrorCode;
 use custos_vault::{SubjectId, TenantId};
 use jiff::Timestamp;
 
@@ -97,7 +96,7 @@ fn run(args: ExportArgs) -> Result<(), Failure> {
         Err(e) => {
             let _ = std::fs::remove_file(&partial);
             return Err(Failure::new(
-                ErrorCode::FileError,
+                crate::failure::answer_code(&e),
                 format!("writing {}: {e:#}", args.out.display()),
             ));
         }

@@ -158,6 +158,17 @@ pub(crate) fn json<T: serde::Serialize>(value: &T) -> Result<(), Failure> {
     Ok(())
 }
 
+/// The code of a failed answer file: the library's own where it failed, else a file error.
+pub(crate) fn answer_code(e: &anyhow::Error) -> ErrorCode {
+    if let Some(v) = e.downcast_ref::<VaultError>() {
+        v.code()
+    } else if let Some(x) = e.downcast_ref::<custos_rights::access::ExportError>() {
+        x.code()
+    } else {
+        ErrorCode::FileError
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use custos_types::ErrorCode;

@@ -962,7 +962,7 @@ fn answer_archive(
         Err(e) => {
             let _ = std::fs::remove_file(&partial);
             return Err(Failure::new(
-                ErrorCode::FileError,
+                crate::failure::answer_code(&e),
                 format!(
                     "writing {}: {e:#}; request {} stays in progress, run the command again",
                     out.display(),

@@ -164,6 +164,7 @@ codes! {
     RetentionChanged = "retention-changed", 409, RetryLater, "The retention settings changed during the write";
     // Data-subject requests.
     RequestNotFound = "request-not-found", 404, NotFound, "No such request in this tenant";
+    AnswerChanged = "answer-changed", 409, RetryLater, "The subject's records changed while the answer was written";
     RequestIdTaken = "request-id-taken", 409, Conflict, "A request with this id exists already";
     InvalidRequestId = "invalid-request-id", 422, InvalidRequest, "The request id is malformed";
     RequestNotVerified = "request-not-verified", 409, Conflict, "The requester's identity is not verified";
