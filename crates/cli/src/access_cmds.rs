@@ -9,9 +9,10 @@ use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use custos_access::{Access, IssuedKey, Role};
+use custos_access::{IssuedKey, Role};
 use custos_server::Config;
 use custos_types::ErrorCode;
+use custos_vault::Access;
 use custos_vault::{MasterKey, StoreConfig, Vault};
 
 use crate::failure::{Failure, json};
@@ -168,11 +169,7 @@ pub struct KeyRevokeArgs {
 
 /// The access store of `store`.
 pub(crate) fn open_access(store: &StoreConfig) -> Result<Access, String> {
-    match store {
-        StoreConfig::Sqlite { path } => Access::sqlite(path),
-        StoreConfig::Postgres { url, schema, .. } => Access::postgres(url, schema),
-    }
-    .map_err(|e| e.to_string())
+    Access::open(store).map_err(|e| e.to_string())
 }
 
 /// Refuses a missing SQLite file rather than creating an empty database.

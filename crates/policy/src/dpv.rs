@@ -8,9 +8,6 @@
 //! its `eu-gdpr:A45-3` / `A46-*` / `A49-*` basis. Only concepts in the vendored list
 //! `data/dpv-concepts.txt` are emitted or accepted in a policy.
 
-use std::collections::BTreeSet;
-use std::sync::OnceLock;
-
 use serde_json::{Value, json};
 
 use crate::law::{self, Zone};
@@ -20,32 +17,7 @@ use crate::model::{
 use crate::resolved::{Category, Policy, Purpose};
 use crate::text::Text;
 
-const CONCEPTS: &str = include_str!("../data/dpv-concepts.txt");
-
-fn concepts() -> &'static BTreeSet<&'static str> {
-    static SET: OnceLock<BTreeSet<&'static str>> = OnceLock::new();
-    SET.get_or_init(|| {
-        CONCEPTS
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty() && !l.starts_with('#'))
-            .collect()
-    })
-}
-
-/// Every DPV concept Custos knows, for suggestions.
-pub fn known_concepts() -> impl Iterator<Item = &'static str> {
-    concepts().iter().copied()
-}
-
-/// Whether `name` (prefixed, e.g. `pd:EmailAddress`) is a DPV 2.3 concept Custos knows.
-/// `loc:` names are valid for every location code Custos accepts.
-pub fn is_known_concept(name: &str) -> bool {
-    match name.strip_prefix("loc:") {
-        Some(code) => law::zone(code).is_some(),
-        None => concepts().contains(name),
-    }
-}
+pub use crate::vocabulary::{is_known_concept, known_concepts};
 
 /// The JSON-LD `@context`.
 fn context(base: &str) -> Value {

@@ -19,6 +19,7 @@ pub mod resolved;
 pub mod ropa;
 pub mod source;
 pub mod text;
+pub mod vocabulary;
 
 pub use diag::{Diagnostic, Severity};
 pub use period::Period;

@@ -722,7 +722,7 @@ pub fn resolve(file: &PolicyFile) -> Result<Policy, Vec<Diagnostic>> {
         .flat_map(|c| c.get_ref().dpv.iter())
         .chain(file.purpose.iter().flat_map(|p| p.get_ref().dpv.iter()));
     for concept in dpv_refs {
-        if !crate::dpv::is_known_concept(concept.get_ref()) {
+        if !crate::vocabulary::is_known_concept(concept.get_ref()) {
             let mut d = Diagnostic::structural(
                 "S008",
                 "unknown-dpv-concept",
@@ -732,7 +732,7 @@ pub fn resolve(file: &PolicyFile) -> Result<Policy, Vec<Diagnostic>> {
                 ),
                 Some(concept.span()),
             );
-            d = match nearest(concept.get_ref(), crate::dpv::known_concepts()) {
+            d = match nearest(concept.get_ref(), crate::vocabulary::known_concepts()) {
                 Some(s) => d.with_help(format!("did you mean `{s}`? concepts are written with their prefix: `pd:EmailAddress`, `dpv:ServiceProvision`")),
                 None => d.with_help("concepts are written with their prefix: `pd:EmailAddress`, `dpv:ServiceProvision`"),
             };

@@ -4,8 +4,8 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
-use custos_access::{Access, AccessError};
-use custos_vault::{MasterKey, StoreConfig, Vault, VaultError};
+use custos_access::AccessError;
+use custos_vault::{Access, MasterKey, StoreConfig, Vault, VaultError};
 
 use crate::config::Config;
 
@@ -57,10 +57,7 @@ impl Backend {
             vaults.push(Mutex::new(Vault::open(&store, master.clone())?));
         }
         vaults.push(Mutex::new(Vault::open(&store, master)?));
-        let access = match &store {
-            StoreConfig::Sqlite { path } => Access::sqlite(path)?,
-            StoreConfig::Postgres { url, schema, .. } => Access::postgres(url, schema)?,
-        };
+        let access = Access::open(&store)?;
         let single_writer = matches!(store, StoreConfig::Sqlite { .. });
         Ok(Backend {
             vaults,

@@ -73,6 +73,12 @@ pub enum VaultError {
         /// The newest version this build knows.
         supported: i64,
     },
+    /// A statement of a tenant's transaction filtered on a tenant it did not bind: a bug in
+    /// Custos, refused before it ran (see `store::check_tenant_bound`).
+    #[error(
+        "internal error: a statement filtered on a tenant other than its transaction's; nothing was written"
+    )]
+    TenantNotBound,
     /// The database holds data the vault cannot interpret.
     #[error("the vault database is inconsistent: {0}")]
     Corrupt(String),

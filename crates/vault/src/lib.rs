@@ -19,6 +19,7 @@
 //! [`list`](TenantVault::list), [`erase_subject`](TenantVault::erase_subject), and
 //! [`Vault::rotate_keys`].
 
+pub mod access;
 pub mod consent;
 mod error;
 pub mod export;
@@ -33,6 +34,7 @@ pub mod rights;
 mod store;
 mod vault;
 
+pub use access::Access;
 pub use error::{Result, VaultError};
 pub use ids::{HoldId, Pseudonym, RecordId, RequestId, SubjectId, TenantId};
 pub use keys::{MASTER_KEY_ENV, MasterKey};

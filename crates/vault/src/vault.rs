@@ -226,6 +226,17 @@ fn erasure_event(
 }
 const META_VERSION: &str = "key_version";
 
+/// Connects to the database `config` names and migrates it: the one way into storage, for the
+/// vault and for the access tables alike.
+pub(crate) fn open_store(config: &StoreConfig) -> Result<Box<dyn Store>> {
+    Ok(match config {
+        StoreConfig::Sqlite { path } => Box::new(store::sqlite::SqliteStore::open(path)?),
+        StoreConfig::Postgres { url, schema, .. } => {
+            Box::new(store::postgres::PostgresStore::open(url, schema)?)
+        }
+    })
+}
+
 impl Vault {
     /// Opens the store (creating and migrating it as needed), checks the master key against
     /// the stored key check value (a new store records it), and replays the erasure journal.
@@ -233,12 +244,7 @@ impl Vault {
     /// Fails with [`VaultError::WrongMasterKey`] when the key is not the one the vault was
     /// created with, before any data is read.
     pub fn open(config: &StoreConfig, master: MasterKey) -> Result<Self> {
-        let store: Box<dyn Store> = match config {
-            StoreConfig::Sqlite { path } => Box::new(store::sqlite::SqliteStore::open(path)?),
-            StoreConfig::Postgres { url, schema, .. } => {
-                Box::new(store::postgres::PostgresStore::open(url, schema)?)
-            }
-        };
+        let store = open_store(config)?;
         Self::with_store(
             store,
             config.clone(),

@@ -99,13 +99,20 @@ pub(crate) trait Store: Send {
     ) -> Result<Option<WrappedKeyRow>>;
     /// Stores wrapped keys, each unless one exists for (tenant, subject, domain, category), in one
     /// transaction; returns the keys now stored, in order (so two writers racing to create a key
-    /// both end up using the same one).
+    /// both end up using the same one). Written once for both dialects.
     fn insert_data_keys(
         &mut self,
         tenant: &str,
         keys: &[WrappedKeyRow],
         now: i64,
-    ) -> Result<Vec<WrappedKeyRow>>;
+    ) -> Result<Vec<WrappedKeyRow>> {
+        let mut stored = Vec::with_capacity(keys.len());
+        self.in_tx(tenant, "creating data keys", &mut |tx| {
+            stored = insert_data_keys_in(tx, tenant, keys, now)?;
+            Ok(())
+        })?;
+        Ok(stored)
+    }
     /// Inserts records (and registers the tenant and subjects) in one transaction.
     /// The audit entries `audit` builds are appended in the same transaction.
     /// The rows' expiries were computed from the tenant's retention state at
@@ -132,17 +139,48 @@ pub(crate) trait Store: Send {
     /// Deletes the subject's records (but those of the kept categories, which it restricts),
     /// destroys every data key of the subject that no kept record needs (see
     /// [`destroy_unused_keys`]), deletes its subject row, and journals the erasure, in one
-    /// transaction. Idempotent: an erasure already journaled changes nothing. On SQLite a
-    /// truncating WAL checkpoint follows the commit (see `docs/vault.md`).
-    /// The audit entry `audit` builds (given what was destroyed) is appended in the same
-    /// transaction.
+    /// transaction. Idempotent: an erasure already journaled changes nothing. After the commit
+    /// [`Store::after_erasure`] lets the backend clear what its files still hold (see
+    /// `docs/vault.md`). The audit entry `audit` builds (given what was destroyed) is appended in
+    /// the same transaction. Written once for both dialects.
     fn erase(
         &mut self,
         entry: &JournalEntry,
         audit: &mut EraseAuditFn<'_>,
-    ) -> Result<ErasureCounts>;
+    ) -> Result<ErasureCounts> {
+        let mut counts = None;
+        self.in_tx(&entry.tenant, "erasing a subject", &mut |tx| {
+            counts = erase_in(tx, entry, audit)?;
+            Ok(())
+        })?;
+        match counts {
+            Some(counts) => {
+                self.after_erasure(counts);
+                Ok(counts)
+            }
+            None => Ok(ErasureCounts::default()),
+        }
+    }
+    /// What a backend does after an erasure committed, best effort: SQLite checkpoints and
+    /// truncates its WAL (the old pages are there), PostgreSQL vacuums the data keys' dead tuples.
+    fn after_erasure(&mut self, counts: ErasureCounts);
     /// Whether the database already holds this erasure.
-    fn has_erasure(&mut self, entry: &JournalEntry) -> Result<bool>;
+    fn has_erasure(&mut self, entry: &JournalEntry) -> Result<bool> {
+        let mut found = false;
+        self.in_read_tx(&entry.tenant, "reading the erasure journal", &mut |tx| {
+            found = !tx
+                .query(
+                    "SELECT 1 FROM erasures WHERE tenant_id = $1 AND erasure_id = $2",
+                    &[
+                        entry.tenant.as_str().into(),
+                        entry.erasure_id.as_str().into(),
+                    ],
+                )?
+                .is_empty();
+            Ok(())
+        })?;
+        Ok(found)
+    }
     /// Re-wraps every data key of every tenant in one transaction, and records `new_version` as
     /// the current key version in the same transaction. Returns the number of keys re-wrapped.
     fn rewrap_all(
@@ -240,7 +278,8 @@ impl From<Vec<u8>> for Val {
     }
 }
 
-/// One open transaction, with just enough surface to write backend-neutral SQL: placeholders
+/// One open transaction, scoped to one tenant (every statement that filters on `tenant_id = $1`
+/// must bind that tenant as `$1`: [`check_tenant_bound`] refuses anything else), with just enough surface to write backend-neutral SQL: placeholders
 /// are `$1`, `$2`, …; integers, text and byte strings. `FOR UPDATE SKIP LOCKED` and row locks are written
 /// only where [`Tx::postgres`] says they exist.
 pub(crate) trait Tx {
@@ -252,6 +291,22 @@ pub(crate) trait Tx {
     fn append_audit(&mut self, build: &mut AuditFn<'_>) -> Result<()>;
     /// Whether this is PostgreSQL (row locks, `SKIP LOCKED`).
     fn postgres(&self) -> bool;
+}
+
+/// Refuses a statement that filters on `tenant_id = $1` but binds another value than the
+/// transaction's tenant as `$1`. PostgreSQL's row-level security would hide the other tenant's
+/// rows anyway; SQLite has no such thing, so this check is what keeps a mistaken binding from
+/// reading or changing another tenant's data there. A refusal is a bug in Custos, never the
+/// caller's: it is reported as an internal error and nothing is written (the transaction rolls
+/// back).
+pub(crate) fn check_tenant_bound(sql: &str, params: &[Val], tenant: &str) -> Result<()> {
+    if !sql.contains("tenant_id = $1") {
+        return Ok(());
+    }
+    match params.first() {
+        Some(Val::Text(Some(bound))) if bound == tenant => Ok(()),
+        _ => Err(crate::error::VaultError::TenantNotBound),
+    }
 }
 
 /// Builds the audit entries of a write, given the chain head (see `custos_audit::build`).
@@ -274,8 +329,8 @@ pub(crate) fn unused_keys_sql(postgres: bool) -> &'static str {
               AND r.key_domain = k.key_domain
               AND (CASE WHEN get_byte(r.ciphertext, 0) = 1 THEN '' ELSE r.category END) = k.category)"
     } else {
-        "DELETE FROM data_keys WHERE tenant_id = ?1 AND pseudonym = ?2 AND NOT EXISTS
-           (SELECT 1 FROM records r WHERE r.tenant_id = ?1 AND r.pseudonym = ?2
+        "DELETE FROM data_keys WHERE tenant_id = $1 AND pseudonym = $2 AND NOT EXISTS
+           (SELECT 1 FROM records r WHERE r.tenant_id = $1 AND r.pseudonym = $2
               AND r.key_domain = data_keys.key_domain
               AND (CASE WHEN substr(r.ciphertext, 1, 1) = x'01' THEN '' ELSE r.category END) = data_keys.category)"
     }
@@ -288,6 +343,132 @@ pub(crate) fn unused_keys_sql(postgres: bool) -> &'static str {
 pub(crate) fn destroy_unused_keys(tx: &mut dyn Tx, tenant: &str, pseudonym: &str) -> Result<u64> {
     let sql = unused_keys_sql(tx.postgres());
     tx.execute(sql, &[tenant.into(), pseudonym.into()])
+}
+
+/// [`Store::insert_data_keys`] in the caller's transaction.
+fn insert_data_keys_in(
+    tx: &mut dyn Tx,
+    tenant: &str,
+    keys: &[WrappedKeyRow],
+    now: i64,
+) -> Result<Vec<WrappedKeyRow>> {
+    tx.execute(
+        "INSERT INTO tenants (tenant_id, created_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        &[tenant.into(), now.into()],
+    )?;
+    let mut stored = Vec::with_capacity(keys.len());
+    for key in keys {
+        // `$5::bigint`: PostgreSQL keeps the version in an `integer`, bound here as an i64.
+        tx.execute(
+            "INSERT INTO data_keys (tenant_id, pseudonym, key_domain, category, key_version, wrapped, created_at)
+             VALUES ($1, $2, $3, $4, CAST($5 AS BIGINT), $6, $7)
+             ON CONFLICT (tenant_id, pseudonym, key_domain, category) DO NOTHING",
+            &[
+                tenant.into(),
+                key.pseudonym.as_str().into(),
+                key.key_domain.as_str().into(),
+                key.category.as_str().into(),
+                i64::from(key.key_version).into(),
+                key.wrapped.clone().into(),
+                now.into(),
+            ],
+        )?;
+        let row = tx
+            .query(
+                "SELECT key_version, wrapped FROM data_keys WHERE tenant_id = $1 AND pseudonym = $2 AND key_domain = $3 AND category = $4",
+                &[
+                    tenant.into(),
+                    key.pseudonym.as_str().into(),
+                    key.key_domain.as_str().into(),
+                    key.category.as_str().into(),
+                ],
+            )?
+            .into_iter()
+            .next();
+        let corrupt = || {
+            crate::error::VaultError::Corrupt("a data key just stored cannot be read back".into())
+        };
+        let mut row = row.ok_or_else(corrupt)?.into_iter();
+        let version = row
+            .next()
+            .and_then(|v| v.int())
+            .and_then(|v| u32::try_from(v).ok());
+        let wrapped = row.next().and_then(Val::into_bytes);
+        stored.push(WrappedKeyRow {
+            pseudonym: key.pseudonym.clone(),
+            key_domain: key.key_domain.clone(),
+            category: key.category.clone(),
+            key_version: version.ok_or_else(corrupt)?,
+            wrapped: wrapped.ok_or_else(corrupt)?,
+        });
+    }
+    Ok(stored)
+}
+
+/// [`Store::erase`] in the caller's transaction; `None` when the erasure was journaled before
+/// (it changes nothing then).
+fn erase_in(
+    tx: &mut dyn Tx,
+    e: &JournalEntry,
+    audit: &mut EraseAuditFn<'_>,
+) -> Result<Option<ErasureCounts>> {
+    let subject = [e.tenant.as_str().into(), e.pseudonym.as_str().into()];
+    let journaled = tx.execute(
+        "INSERT INTO erasures (erasure_id, tenant_id, pseudonym, erased_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+        &[
+            e.erasure_id.as_str().into(),
+            e.tenant.as_str().into(),
+            e.pseudonym.as_str().into(),
+            e.erased_at.into(),
+        ],
+    )?;
+    if journaled == 0 {
+        return Ok(None);
+    }
+    // What a law obliges the controller to keep is restricted, not deleted (Art. 17(3)(b)).
+    let restricted = if e.keep.is_empty() {
+        0
+    } else {
+        let kept = if tx.postgres() {
+            "SELECT jsonb_array_elements_text(($4::text)::jsonb)"
+        } else {
+            "SELECT value FROM json_each($4)"
+        };
+        tx.execute(
+            &format!(
+                "UPDATE records SET restriction = $3 WHERE tenant_id = $1 AND pseudonym = $2 AND category IN ({kept})"
+            ),
+            &[
+                e.tenant.as_str().into(),
+                e.pseudonym.as_str().into(),
+                restriction_json(e).into(),
+                keep_json(e).into(),
+            ],
+        )?
+    };
+    let records = tx.execute(
+        "DELETE FROM records WHERE tenant_id = $1 AND pseudonym = $2 AND restriction IS NULL",
+        &subject,
+    )?;
+    // Every key no kept record needs goes, in the same transaction: from the commit on, every
+    // copy of the erased records anywhere (a WAL, dead tuples, backups) is unreadable.
+    let keys = destroy_unused_keys(tx, &e.tenant, &e.pseudonym)?;
+    tx.execute(
+        "DELETE FROM subjects WHERE tenant_id = $1 AND pseudonym = $2
+           AND NOT EXISTS (SELECT 1 FROM records WHERE tenant_id = $1 AND pseudonym = $2)",
+        &subject,
+    )?;
+    tx.execute(
+        "DELETE FROM subject_events WHERE tenant_id = $1 AND pseudonym = $2",
+        &subject,
+    )?;
+    let counts = ErasureCounts {
+        keys,
+        records,
+        restricted,
+    };
+    tx.append_audit(&mut |head| audit(counts, head))?;
+    Ok(Some(counts))
 }
 
 /// The `restriction` value an erasure writes on the records it keeps.
@@ -308,4 +489,36 @@ pub(crate) fn keep_json(e: &JournalEntry) -> String {
 /// Microseconds since the epoch, the vault's stored time format.
 pub(crate) fn micros(t: jiff::Timestamp) -> i64 {
     t.as_microsecond()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tenant_filter_must_bind_the_transactions_tenant_as_its_first_value() {
+        let sql = "SELECT 1 FROM records WHERE tenant_id = $1 AND record_id = $2";
+        assert!(check_tenant_bound(sql, &["acme".into(), "r".into()], "acme").is_ok());
+        for wrong in [
+            vec![Val::from("beta"), "r".into()],
+            vec![Val::Text(None)],
+            vec![Val::Int(Some(1))],
+            vec![],
+        ] {
+            assert!(
+                check_tenant_bound(sql, &wrong, "acme").is_err(),
+                "{wrong:?} must be refused"
+            );
+        }
+        // A statement that does not filter on a tenant (the migrations, the meta table) is not
+        // this check's business.
+        assert!(
+            check_tenant_bound(
+                "SELECT value FROM meta WHERE key = $1",
+                &["k".into()],
+                "acme"
+            )
+            .is_ok()
+        );
+    }
 }

@@ -13,8 +13,8 @@ use postgres::{Client, NoTls, Transaction};
 use std::collections::HashMap;
 
 use super::{
-    AuditFn, EraseAuditFn, ErasureCounts, IDEMPOTENCY_SECONDS, IdempotencyRow, JournalEntry,
-    RecordRow, Store, Tx, Val, WrappedKeyRow, keep_json, restriction_json,
+    AuditFn, ErasureCounts, IDEMPOTENCY_SECONDS, IdempotencyRow, RecordRow, Store, Tx, Val,
+    WrappedKeyRow,
 };
 use crate::error::{Result, VaultError};
 
@@ -308,6 +308,16 @@ const MIGRATIONS: &[(i64, &str)] = &[
     CREATE POLICY tenant_isolation ON idempotency_keys
       USING (tenant_id = current_setting('custos.tenant', true))
       WITH CHECK (tenant_id = current_setting('custos.tenant', true));",
+    ),
+    // 7: tenants and API keys join the vault's schema (until now the access store created these
+    // two tables itself, with `IF NOT EXISTS`; databases that have them keep them as they are).
+    (
+        7,
+        "CREATE TABLE IF NOT EXISTS access_tenants (tenant_id TEXT PRIMARY KEY, name TEXT NOT NULL, created_at BIGINT NOT NULL);
+    CREATE TABLE IF NOT EXISTS access_keys (
+        key_id TEXT PRIMARY KEY, tenant_id TEXT, role TEXT NOT NULL, label TEXT NOT NULL,
+        secret_sha256 BYTEA NOT NULL, created_at BIGINT NOT NULL, revoked_at BIGINT
+    );",
     ),
 ];
 
@@ -605,6 +615,9 @@ const RECORD_COLUMNS: &str = "record_id, pseudonym, category, purposes, key_doma
 /// [`super::Tx`] over a PostgreSQL transaction.
 struct PgTx<'a, 'b> {
     tx: &'a mut Transaction<'b>,
+    /// The tenant the transaction is scoped to (row-level security, and
+    /// [`super::check_tenant_bound`]).
+    tenant: &'a str,
     prepared: &'a mut HashMap<String, postgres::Statement>,
     target: &'a str,
     operation: &'static str,
@@ -674,12 +687,14 @@ fn pg_value(row: &postgres::Row, i: usize) -> std::result::Result<Val, postgres:
 
 impl Tx for PgTx<'_, '_> {
     fn execute(&mut self, sql: &str, params: &[Val]) -> Result<u64> {
+        super::check_tenant_bound(sql, params, self.tenant)?;
         let stmt = self.statement(sql).map_err(|e| self.err(e))?;
         let r = self.tx.execute(&stmt, &pg_params(params));
         r.map_err(|e| self.failed(e))
     }
 
     fn query(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Vec<Val>>> {
+        super::check_tenant_bound(sql, params, self.tenant)?;
         let stmt = self.statement(sql).map_err(|e| self.err(e))?;
         let rows = self.tx.query(&stmt, &pg_params(params));
         let rows = rows.map_err(|e| self.failed(e))?;
@@ -750,63 +765,6 @@ impl Store for PostgresStore {
             })
         })
         .transpose()
-    }
-
-    fn insert_data_keys(
-        &mut self,
-        tenant: &str,
-        keys: &[WrappedKeyRow],
-        now: i64,
-    ) -> Result<Vec<WrappedKeyRow>> {
-        let target = self.target.clone();
-        let err = Self::err(&target, "creating data keys");
-        let mut tx = self.client()?.transaction().map_err(&err)?;
-        set_tenant(&mut tx, tenant).map_err(&err)?;
-        tx.execute(
-            "INSERT INTO tenants (tenant_id, created_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-            &[&tenant, &now],
-        )
-        .map_err(&err)?;
-        let insert = tx
-            .prepare(
-                "INSERT INTO data_keys (tenant_id, pseudonym, key_domain, key_version, wrapped, created_at, category) VALUES ($1, $2, $3, $4, $5, $6, $7)
-                 ON CONFLICT (tenant_id, pseudonym, key_domain, category) DO NOTHING",
-            )
-            .map_err(&err)?;
-        let select = tx
-            .prepare("SELECT key_version, wrapped FROM data_keys WHERE tenant_id = $1 AND pseudonym = $2 AND key_domain = $3 AND category = $4")
-            .map_err(&err)?;
-        let mut stored = Vec::with_capacity(keys.len());
-        for key in keys {
-            tx.execute(
-                &insert,
-                &[
-                    &tenant,
-                    &key.pseudonym,
-                    &key.key_domain,
-                    &version_out(key.key_version),
-                    &key.wrapped,
-                    &now,
-                    &key.category,
-                ],
-            )
-            .map_err(&err)?;
-            let r = tx
-                .query_one(
-                    &select,
-                    &[&tenant, &key.pseudonym, &key.key_domain, &key.category],
-                )
-                .map_err(&err)?;
-            stored.push(WrappedKeyRow {
-                pseudonym: key.pseudonym.clone(),
-                key_domain: key.key_domain.clone(),
-                category: key.category.clone(),
-                key_version: version_in(r.get(0))?,
-                wrapped: r.get(1),
-            });
-        }
-        tx.commit().map_err(&err)?;
-        Ok(stored)
     }
 
     fn insert_records(
@@ -922,61 +880,7 @@ impl Store for PostgresStore {
         Ok(rows.iter().map(record_row).collect())
     }
 
-    fn erase(&mut self, e: &JournalEntry, audit: &mut EraseAuditFn<'_>) -> Result<ErasureCounts> {
-        let target = self.target.clone();
-        let err = Self::err(&target, "erasing a subject");
-        let mut tx = self.client()?.transaction().map_err(&err)?;
-        set_tenant(&mut tx, &e.tenant).map_err(&err)?;
-        let journaled = tx
-            .execute(
-                "INSERT INTO erasures (erasure_id, tenant_id, pseudonym, erased_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-                &[&e.erasure_id, &e.tenant, &e.pseudonym, &e.erased_at],
-            )
-            .map_err(&err)?;
-        if journaled == 0 {
-            return Ok(ErasureCounts::default());
-        }
-        // What a law obliges the controller to keep is restricted, not deleted (Art. 17(3)(b)).
-        let restricted = if e.keep.is_empty() {
-            0
-        } else {
-            tx.execute(
-                "UPDATE records SET restriction = $3 WHERE tenant_id = $1 AND pseudonym = $2
-                   AND category IN (SELECT jsonb_array_elements_text(($4::text)::jsonb))",
-                &[&e.tenant, &e.pseudonym, &restriction_json(e), &keep_json(e)],
-            )
-            .map_err(&err)?
-        };
-        let records = tx
-            .execute(
-                "DELETE FROM records WHERE tenant_id = $1 AND pseudonym = $2 AND restriction IS NULL",
-                &[&e.tenant, &e.pseudonym],
-            )
-            .map_err(&err)?;
-        // Every key no kept record needs goes, in the same transaction: from the commit on, every
-        // copy of the erased records (dead tuples, WAL, backups) is unreadable.
-        let keys = tx
-            .execute(super::unused_keys_sql(true), &[&e.tenant, &e.pseudonym])
-            .map_err(&err)?;
-        tx.execute(
-            "DELETE FROM subjects WHERE tenant_id = $1 AND pseudonym = $2
-               AND NOT EXISTS (SELECT 1 FROM records WHERE tenant_id = $1 AND pseudonym = $2)",
-            &[&e.tenant, &e.pseudonym],
-        )
-        .map_err(&err)?;
-        tx.execute(
-            "DELETE FROM subject_events WHERE tenant_id = $1 AND pseudonym = $2",
-            &[&e.tenant, &e.pseudonym],
-        )
-        .map_err(&err)?;
-        let counts = ErasureCounts {
-            keys,
-            records,
-            restricted,
-        };
-        custos_audit::store::pg_append_in(&mut tx, &mut |head| audit(counts, head))
-            .map_err(|x| audit_error(&target, x))?;
-        tx.commit().map_err(&err)?;
+    fn after_erasure(&mut self, counts: ErasureCounts) {
         if counts.keys > 0 {
             // Makes the destroyed keys' dead tuples reclaimable now rather than at autovacuum's
             // next pass. Best effort and cheap (the table holds 32-byte keys): it cannot run in
@@ -984,22 +888,6 @@ impl Store for PostgresStore {
             // work to autovacuum. The guarantee is the key's destruction, not this (docs/vault.md).
             let _ = self.client.batch_execute("VACUUM (SKIP_LOCKED) data_keys");
         }
-        Ok(counts)
-    }
-
-    fn has_erasure(&mut self, e: &JournalEntry) -> Result<bool> {
-        let target = self.target.clone();
-        let err = Self::err(&target, "reading the erasure journal");
-        let mut tx = self.client()?.transaction().map_err(&err)?;
-        set_tenant(&mut tx, &e.tenant).map_err(&err)?;
-        let found = tx
-            .query_opt(
-                "SELECT 1 FROM erasures WHERE erasure_id = $1 AND tenant_id = $2",
-                &[&e.erasure_id, &e.tenant],
-            )
-            .map_err(&err)?;
-        tx.commit().map_err(&err)?;
-        Ok(found.is_some())
     }
 
     fn rewrap_all(
@@ -1061,6 +949,7 @@ impl Store for PostgresStore {
         let mut tx = self.client.transaction().map_err(&err)?;
         let mut t = PgTx {
             tx: &mut tx,
+            tenant,
             prepared: &mut self.prepared,
             target: &target,
             operation,
@@ -1100,6 +989,7 @@ fn audit_error(target: &str, e: custos_audit::AuditError) -> VaultError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::JournalEntry;
 
     /// A store in a fresh schema, dropped afterwards; `None` (with a notice) without a database.
     struct Scratch {

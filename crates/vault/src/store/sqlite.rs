@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::{
-    AuditFn, EraseAuditFn, ErasureCounts, IDEMPOTENCY_SECONDS, IdempotencyRow, JournalEntry,
-    RecordRow, Store, Tx, Val, WrappedKeyRow, keep_json, restriction_json,
+    AuditFn, ErasureCounts, IDEMPOTENCY_SECONDS, IdempotencyRow, RecordRow, Store, Tx, Val,
+    WrappedKeyRow,
 };
 use crate::error::{Result, VaultError};
 
@@ -260,6 +260,16 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ) STRICT;
     CREATE INDEX idempotency_keys_by_age ON idempotency_keys (tenant_id, created_at);",
     ),
+    // 7: tenants and API keys join the vault's schema (until now the access store created these
+    // two tables itself, with `IF NOT EXISTS`; databases that have them keep them as they are).
+    (
+        7,
+        "CREATE TABLE IF NOT EXISTS access_tenants (tenant_id TEXT PRIMARY KEY, name TEXT NOT NULL, created_at INTEGER NOT NULL);
+    CREATE TABLE IF NOT EXISTS access_keys (
+        key_id TEXT PRIMARY KEY, tenant_id TEXT, role TEXT NOT NULL, label TEXT NOT NULL,
+        secret_sha256 BLOB NOT NULL, created_at INTEGER NOT NULL, revoked_at INTEGER
+    );",
+    ),
 ];
 
 /// The vault on one SQLite file.
@@ -419,6 +429,8 @@ fn retention_version(tx: &Connection, tenant: &str) -> rusqlite::Result<i64> {
 /// [`super::Tx`] over an SQLite transaction.
 struct SqliteTx<'a> {
     conn: &'a Connection,
+    /// The tenant the transaction is scoped to (see [`super::check_tenant_bound`]).
+    tenant: &'a str,
     target: &'a str,
     operation: &'static str,
 }
@@ -451,6 +463,7 @@ fn bind(params: &[Val]) -> Vec<rusqlite::types::Value> {
 
 impl Tx for SqliteTx<'_> {
     fn execute(&mut self, sql: &str, params: &[Val]) -> Result<u64> {
+        super::check_tenant_bound(sql, params, self.tenant)?;
         let n = self
             .conn
             .prepare_cached(&sqlite_sql(sql))
@@ -460,6 +473,7 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn query(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Vec<Val>>> {
+        super::check_tenant_bound(sql, params, self.tenant)?;
         let mut stmt = self
             .conn
             .prepare_cached(&sqlite_sql(sql))
@@ -524,72 +538,6 @@ impl Store for SqliteStore {
                 .optional()
             })
             .map_err(self.err("reading a data key"))
-    }
-
-    fn insert_data_keys(
-        &mut self,
-        tenant: &str,
-        keys: &[WrappedKeyRow],
-        now: i64,
-    ) -> Result<Vec<WrappedKeyRow>> {
-        let target = self.path.display().to_string();
-        let err = |e: rusqlite::Error| VaultError::Storage {
-            operation: "creating data keys",
-            target: target.clone(),
-            reason: e.to_string(),
-        };
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(err)?;
-        tx.execute(
-            "INSERT INTO tenants (tenant_id, created_at) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
-            params![tenant, now],
-        )
-        .map_err(err)?;
-        let mut stored = Vec::with_capacity(keys.len());
-        {
-            let mut insert = tx
-                .prepare(
-                    "INSERT INTO data_keys (tenant_id, pseudonym, key_domain, category, key_version, wrapped, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-                     ON CONFLICT (tenant_id, pseudonym, key_domain, category) DO NOTHING",
-                )
-                .map_err(err)?;
-            let mut select = tx
-                .prepare("SELECT key_version, wrapped FROM data_keys WHERE tenant_id = ?1 AND pseudonym = ?2 AND key_domain = ?3 AND category = ?4")
-                .map_err(err)?;
-            for key in keys {
-                insert
-                    .execute(params![
-                        tenant,
-                        key.pseudonym,
-                        key.key_domain,
-                        key.category,
-                        key.key_version,
-                        key.wrapped,
-                        now
-                    ])
-                    .map_err(err)?;
-                stored.push(
-                    select
-                        .query_row(
-                            params![tenant, key.pseudonym, key.key_domain, key.category],
-                            |r| {
-                                Ok(WrappedKeyRow {
-                                    pseudonym: key.pseudonym.clone(),
-                                    key_domain: key.key_domain.clone(),
-                                    category: key.category.clone(),
-                                    key_version: r.get(0)?,
-                                    wrapped: r.get(1)?,
-                                })
-                            },
-                        )
-                        .map_err(err)?,
-                );
-            }
-        }
-        tx.commit().map_err(err)?;
-        Ok(stored)
     }
 
     fn insert_records(
@@ -686,83 +634,10 @@ impl Store for SqliteStore {
             .map_err(self.err("listing a subject's records"))
     }
 
-    fn erase(&mut self, e: &JournalEntry, audit: &mut EraseAuditFn<'_>) -> Result<ErasureCounts> {
-        let target = self.path.display().to_string();
-        let err = |x: rusqlite::Error| VaultError::Storage {
-            operation: "erasing a subject",
-            target: target.clone(),
-            reason: x.to_string(),
-        };
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(err)?;
-        let journaled = tx
-            .execute(
-                "INSERT INTO erasures (erasure_id, tenant_id, pseudonym, erased_at) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
-                params![e.erasure_id, e.tenant, e.pseudonym, e.erased_at],
-            )
-            .map_err(err)?;
-        if journaled == 0 {
-            return Ok(ErasureCounts::default());
-        }
-        // What a law obliges the controller to keep is restricted, not deleted (Art. 17(3)(b)).
-        let restricted = if e.keep.is_empty() {
-            0
-        } else {
-            tx.execute(
-                "UPDATE records SET restriction = ?3 WHERE tenant_id = ?1 AND pseudonym = ?2
-                   AND category IN (SELECT value FROM json_each(?4))",
-                params![e.tenant, e.pseudonym, restriction_json(e), keep_json(e)],
-            )
-            .map_err(err)?
-        };
-        let records = tx
-            .execute(
-                "DELETE FROM records WHERE tenant_id = ?1 AND pseudonym = ?2 AND restriction IS NULL",
-                [&e.tenant, &e.pseudonym],
-            )
-            .map_err(err)?;
-        // Every key no kept record needs goes, in the same transaction: from the commit on, every
-        // copy of the erased records anywhere is unreadable.
-        let keys = tx
-            .execute(super::unused_keys_sql(false), [&e.tenant, &e.pseudonym])
-            .map_err(err)?;
-        tx.execute(
-            "DELETE FROM subjects WHERE tenant_id = ?1 AND pseudonym = ?2
-               AND NOT EXISTS (SELECT 1 FROM records WHERE tenant_id = ?1 AND pseudonym = ?2)",
-            [&e.tenant, &e.pseudonym],
-        )
-        .map_err(err)?;
-        tx.execute(
-            "DELETE FROM subject_events WHERE tenant_id = ?1 AND pseudonym = ?2",
-            [&e.tenant, &e.pseudonym],
-        )
-        .map_err(err)?;
-        let counts = ErasureCounts {
-            keys: keys as u64,
-            records: records as u64,
-            restricted: restricted as u64,
-        };
-        custos_audit::store::sqlite_append_in(&tx, &mut |head| audit(counts, head))
-            .map_err(|x| audit_error(&target, x))?;
-        tx.commit().map_err(err)?;
+    fn after_erasure(&mut self, _counts: ErasureCounts) {
         // secure_delete zeroed the erased rows in the pages; the WAL still holds the pages as
         // they were before. Checkpoint and truncate it now (retried later if readers block it).
         self.checkpoint_after_erasure();
-        Ok(counts)
-    }
-
-    fn has_erasure(&mut self, e: &JournalEntry) -> Result<bool> {
-        self.conn
-            .query_row(
-                "SELECT 1 FROM erasures WHERE erasure_id = ?1 AND tenant_id = ?2",
-                [&e.erasure_id, &e.tenant],
-                |_| Ok(()),
-            )
-            .optional()
-            .map(|o| o.is_some())
-            .map_err(self.err("reading the erasure journal"))
     }
 
     fn rewrap_all(
@@ -830,7 +705,7 @@ impl Store for SqliteStore {
 
     fn in_tx(
         &mut self,
-        _tenant: &str,
+        tenant: &str,
         operation: &'static str,
         work: &mut dyn FnMut(&mut dyn Tx) -> Result<()>,
     ) -> Result<()> {
@@ -846,6 +721,7 @@ impl Store for SqliteStore {
             .map_err(err)?;
         work(&mut SqliteTx {
             conn: &tx,
+            tenant,
             target: &target,
             operation,
         })?;
@@ -860,7 +736,7 @@ impl Store for SqliteStore {
 
     fn in_read_tx(
         &mut self,
-        _tenant: &str,
+        tenant: &str,
         operation: &'static str,
         work: &mut dyn FnMut(&mut dyn Tx) -> Result<()>,
     ) -> Result<()> {
@@ -876,6 +752,7 @@ impl Store for SqliteStore {
             .map_err(err)?;
         work(&mut SqliteTx {
             conn: &tx,
+            tenant,
             target: &target,
             operation,
         })?;
@@ -895,5 +772,46 @@ fn audit_error(target: &str, e: custos_audit::AuditError) -> VaultError {
         operation: "appending to the audit trail",
         target: target.to_owned(),
         reason: e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+
+    #[test]
+    fn a_statement_binding_another_tenant_is_refused_and_nothing_is_written() {
+        let dir = std::env::temp_dir().join(format!("custos-tenant-bound-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join("vault.db");
+        let _ = std::fs::remove_file(&path);
+        let mut store = SqliteStore::open(&path).expect("open");
+        let insert = "INSERT INTO tenants (tenant_id, created_at) VALUES ($1, 0)";
+        store
+            .in_tx("acme", "test", &mut |tx| {
+                tx.execute(insert, &["acme".into()]).map(|_| ())
+            })
+            .expect("the transaction's own tenant is fine");
+        // A statement filtering on another tenant than the transaction's is refused before it
+        // runs; the whole transaction rolls back.
+        let refused = store.in_tx("acme", "test", &mut |tx| {
+            tx.execute(insert, &["beta".into()])?;
+            tx.query(
+                "SELECT tenant_id FROM tenants WHERE tenant_id = $1",
+                &["beta".into()],
+            )
+            .map(|_| ())
+        });
+        assert!(
+            matches!(refused, Err(VaultError::TenantNotBound)),
+            "{refused:?}"
+        );
+        assert_eq!(
+            store.tenant_ids().expect("tenants"),
+            ["acme"],
+            "the insert rolled back"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

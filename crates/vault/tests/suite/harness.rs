@@ -99,6 +99,11 @@ impl Backend {
         Vault::open(&self.config, master()).expect("the vault opens")
     }
 
+    /// The tenants and keys in this backend's database.
+    pub fn access(&self) -> custos_vault::Access {
+        custos_vault::Access::open(&self.config).expect("the access tables open")
+    }
+
     fn schema(&self) -> Option<&str> {
         match &self.config {
             StoreConfig::Postgres { schema, .. } => Some(schema),

@@ -3,6 +3,7 @@
 //! `CUSTOS_TEST_DATABASE_URL`; when it is unset they print a notice and pass, when it is set a
 //! failure fails. Each PostgreSQL case runs in a schema of its own, dropped afterwards.
 
+mod access;
 mod audited;
 mod backup;
 mod cases;
@@ -233,4 +234,24 @@ macro_rules! shred_suite {
 shred_suite!(
     a_partial_erasure_destroys_the_keys_of_what_it_erases_and_keeps_the_kept_readable,
     a_kept_record_whose_clock_has_not_started_says_until_when,
+);
+
+macro_rules! access_suite {
+    ($($case:ident),* $(,)?) => {
+        mod access_sqlite {
+            $( #[test] fn $case() { crate::access::$case(&crate::harness::Backend::sqlite(stringify!($case))); } )*
+        }
+        mod access_postgres {
+            $( #[test] fn $case() {
+                if let Some(b) = crate::harness::Backend::postgres(stringify!($case)) { crate::access::$case(&b); }
+            } )*
+        }
+    };
+}
+
+access_suite!(
+    an_issued_key_authenticates_as_its_tenant_and_role_until_revoked,
+    wrong_malformed_and_unknown_keys_do_not_authenticate,
+    tenants_are_validated_and_admin_keys_belong_to_no_tenant,
+    the_first_admin_key_is_bootstrapped_once_and_keys_list_without_secrets,
 );

@@ -1,0 +1,110 @@
+//! Tenants and API keys in the vault's database, on both backends (moved here with the tables
+//! from the access crate; its pure rules are tested there).
+
+use custos_access::{AccessError, Role};
+
+use crate::harness::Backend;
+
+fn now() -> jiff::Timestamp {
+    jiff::Timestamp::from_second(1_790_000_000).expect("a valid time")
+}
+
+pub fn an_issued_key_authenticates_as_its_tenant_and_role_until_revoked(b: &Backend) {
+    let a = &mut b.access();
+    a.create_tenant("acme", "Acme B.V.", now()).unwrap();
+    let k = a
+        .issue_key(Some("acme"), Role::App, "backend", now())
+        .unwrap();
+    assert!(k.key.starts_with(&format!("cst_{}_", k.id)));
+    let p = a.authenticate(&k.key).unwrap().expect("authenticates");
+    assert_eq!(
+        (p.tenant.as_deref(), p.role, p.actor()),
+        (Some("acme"), Role::App, format!("key:{}", k.id))
+    );
+    assert!(
+        !a.revoke(Some("globex"), &k.id, now()).unwrap(),
+        "another tenant cannot revoke it"
+    );
+    assert!(a.revoke(Some("acme"), &k.id, now()).unwrap());
+    assert_eq!(a.authenticate(&k.key).unwrap(), None);
+}
+
+pub fn wrong_malformed_and_unknown_keys_do_not_authenticate(b: &Backend) {
+    let a = &mut b.access();
+    a.create_tenant("acme", "Acme", now()).unwrap();
+    let k = a.issue_key(Some("acme"), Role::Dpo, "dpo", now()).unwrap();
+    let mut wrong = k.key.clone();
+    let last = wrong.pop().unwrap();
+    wrong.push(if last == '0' { '1' } else { '0' });
+    for bad in [
+        wrong.as_str(),
+        "",
+        "cst_",
+        "Bearer x",
+        "cst_0123456789abcdef_short",
+        &k.key.replace("cst_", "cst_f"),
+    ] {
+        assert_eq!(a.authenticate(bad).unwrap(), None, "{bad}");
+    }
+}
+
+pub fn tenants_are_validated_and_admin_keys_belong_to_no_tenant(b: &Backend) {
+    let a = &mut b.access();
+    assert!(matches!(
+        a.create_tenant("Acme!", "x", now()),
+        Err(AccessError::InvalidTenant(_))
+    ));
+    a.create_tenant("acme", "Acme", now()).unwrap();
+    assert!(matches!(
+        a.create_tenant("acme", "again", now()),
+        Err(AccessError::TenantExists(_))
+    ));
+    assert!(matches!(
+        a.issue_key(Some("acme"), Role::Admin, "x", now()),
+        Err(AccessError::BadRole(_))
+    ));
+    assert!(matches!(
+        a.issue_key(None, Role::App, "x", now()),
+        Err(AccessError::BadRole(_))
+    ));
+    assert!(matches!(
+        a.issue_key(Some("nope"), Role::App, "x", now()),
+        Err(AccessError::NoSuchTenant(_))
+    ));
+    let admin = a.issue_key(None, Role::Admin, "ops", now()).unwrap();
+    assert_eq!(a.authenticate(&admin.key).unwrap().unwrap().tenant, None);
+}
+
+pub fn the_first_admin_key_is_bootstrapped_once_and_keys_list_without_secrets(b: &Backend) {
+    let a = &mut b.access();
+    let first = a
+        .bootstrap_admin("first admin", now())
+        .unwrap()
+        .expect("issued");
+    assert_eq!(
+        a.authenticate(&first.key).unwrap().unwrap().role,
+        Role::Admin
+    );
+    assert!(a.bootstrap_admin("again", now()).unwrap().is_none());
+    a.create_tenant("acme", "Acme", now()).unwrap();
+    let approver = a
+        .issue_key(Some("acme"), Role::Approver, "reviewer", now())
+        .unwrap();
+    let p = a.authenticate(&approver.key).unwrap().unwrap();
+    assert!(p.role.may_approve() && !p.role.may_use_records() && !p.role.may_read_audit());
+    let all = a.keys(None).unwrap();
+    assert_eq!(all.len(), 2);
+    let listed = format!("{all:?}");
+    assert!(!listed.contains(&first.key[21..]), "no secret in {listed}");
+    assert_eq!(a.keys(Some(Some("acme"))).unwrap()[0].role, "approver");
+    assert_eq!(a.keys(Some(None)).unwrap()[0].id, first.id);
+    assert_eq!(a.tenants().unwrap()[0].name, "Acme");
+    assert!(a.revoke(None, &first.id, now()).unwrap());
+    assert!(a.key(&first.id).unwrap().unwrap().revoked_at.is_some());
+    assert!(
+        a.bootstrap_admin("after revocation", now())
+            .unwrap()
+            .is_some(),
+        "with every admin key revoked, the bootstrap issues a new one"
+    );
+}
