@@ -588,6 +588,12 @@ fn print_report(r: &RetentionReport) {
         ],
         &rows,
     );
+    // Categories whose expiries cannot be computed: never kept silently.
+    for c in &r.categories {
+        if let Some(p) = &c.problem {
+            let _ = writeln!(out, "problem: {}: {p}", c.category);
+        }
+    }
     drop(out);
     if !r.holds.is_empty() {
         println!();

@@ -261,7 +261,7 @@ fn open_backend(
                 created_at: now,
                 clocks: Default::default(),
             };
-            t.put(policy, rec).map_err(|e| e.to_string())?;
+            t.put(policy, rec, now).map_err(|e| e.to_string())?;
         }
     }
     let key_file = config

@@ -8,6 +8,8 @@
 //! its `eu-gdpr:A45-3` / `A46-*` / `A49-*` basis. Only concepts in the vendored list
 //! `data/dpv-concepts.txt` are emitted or accepted in a policy.
 
+use std::collections::BTreeSet;
+
 use serde_json::{Value, json};
 
 use crate::law::{self, Zone};

@@ -61,6 +61,133 @@ pub struct TenantSettings {
     pub tier: Option<String>,
     /// Periods the tenant chose, per category, already checked with [`check_override`].
     pub overrides: BTreeMap<String, Period>,
+    /// Overrides as stored that cannot be read as a period: category → the stored text. Kept
+    /// apart rather than dropped, so that the category's expiry is an error
+    /// ([`RetentionError::UnreadableOverride`]) instead of silently the policy's default.
+    pub unreadable: BTreeMap<String, String>,
+}
+
+impl TenantSettings {
+    /// Settings from their stored form: the tier and each override's period as text. An
+    /// override that does not parse goes to [`TenantSettings::unreadable`].
+    pub fn from_stored(tier: Option<String>, overrides: &BTreeMap<String, String>) -> Self {
+        let mut settings = TenantSettings {
+            tier,
+            ..TenantSettings::default()
+        };
+        for (category, text) in overrides {
+            match Period::parse(text) {
+                Ok(p) => {
+                    settings.overrides.insert(category.clone(), p);
+                }
+                Err(_) => {
+                    settings.unreadable.insert(category.clone(), text.clone());
+                }
+            }
+        }
+        settings
+    }
+}
+
+/// Where the period that applies to a category for a tenant comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PeriodSource {
+    /// The tenant's own choice, within the policy's bounds.
+    TenantOverride,
+    /// The tenant's subscription tier.
+    Tier(String),
+    /// The policy's default.
+    Policy,
+}
+
+impl PeriodSource {
+    /// In words, for receipts: `tenant override`, `tier pro`, `policy`.
+    pub fn label(&self) -> String {
+        match self {
+            PeriodSource::TenantOverride => "tenant override".into(),
+            PeriodSource::Tier(t) => format!("tier {t}"),
+            PeriodSource::Policy => "policy".into(),
+        }
+    }
+}
+
+/// The period of `rule` (for `category`) that applies to a tenant with `settings`, and where it
+/// comes from. Precedence: the tenant's own choice (only where the policy allows one), then its
+/// tier, then the policy's default (which may be no period: `until` events or criteria only).
+/// A stored override the policy would apply but that cannot be read is an error, never the
+/// default in its place.
+pub fn applicable_period(
+    rule: &Retention,
+    category: &str,
+    settings: &TenantSettings,
+) -> Result<(Option<Period>, PeriodSource), RetentionError> {
+    if rule.tenant_override.is_some() {
+        if let Some(text) = settings.unreadable.get(category) {
+            return Err(RetentionError::UnreadableOverride {
+                category: category.to_owned(),
+                stored: text.clone(),
+            });
+        }
+        if let Some(p) = settings.overrides.get(category) {
+            return Ok((Some(*p), PeriodSource::TenantOverride));
+        }
+    }
+    let tier = settings
+        .tier
+        .as_ref()
+        .and_then(|t| rule.tiers.iter().find(|x| &x.tier == t));
+    Ok(match tier {
+        Some(t) => (Some(t.period), PeriodSource::Tier(t.tier.clone())),
+        None => (rule.period, PeriodSource::Policy),
+    })
+}
+
+/// The rule of `category` for a tenant with `settings`, in words (for receipts and reports),
+/// e.g. `30 days from created (tenant override)`, `until consent.withdrawn or
+/// integration.removed`, `7 years from subscription.ended; statutory 7 years`. A rule whose
+/// period cannot be determined says why, so a report shows it rather than a default.
+pub fn rule_text(policy: &Policy, category: &str, settings: &TenantSettings) -> String {
+    let Some(rule) = policy.category(category).and_then(|c| c.retention.as_ref()) else {
+        return "no retention rule (kept until erased)".into();
+    };
+    let (period, source) = match applicable_period(rule, category, settings) {
+        Ok(x) => x,
+        Err(e) => return format!("expiry cannot be computed: {e}"),
+    };
+    let source = match source {
+        PeriodSource::Policy => String::new(),
+        other => format!(" ({})", other.label()),
+    };
+    let mut parts = Vec::new();
+    if let Some(p) = period {
+        parts.push(format!("{p} from {}{source}", rule.from));
+    }
+    if !rule.until.is_empty() {
+        parts.push(format!("until {}", rule.until.join(" or ")));
+    }
+    if parts.is_empty() {
+        parts.push("criteria only (never purged automatically)".into());
+    }
+    let mut text = parts.join(", or ");
+    if let Some(p) = rule
+        .statutory
+        .as_ref()
+        .and_then(|st| st.period.or(rule.period))
+    {
+        text.push_str(&format!("; statutory {p}"));
+    }
+    text
+}
+
+/// Why the expiries of `category` cannot be computed for a tenant with `settings`, if they
+/// cannot: what a retention report lists so that such a category is never silently kept.
+pub fn rule_problem(
+    policy: &Policy,
+    category: &str,
+    settings: &TenantSettings,
+) -> Option<RetentionError> {
+    let rule = policy.category(category)?.retention.as_ref()?;
+    applicable_period(rule, category, settings).err()
 }
 
 /// When a record expires.
@@ -117,6 +244,18 @@ pub enum RetentionError {
     /// Adding the period overflowed the calendar.
     #[error("the retention period of category `{0}` overflows the calendar")]
     Overflow(String),
+    /// The tenant's stored override for the category is not a period (the stored state was
+    /// edited or damaged): its records' expiries cannot be computed until it is set again or
+    /// removed.
+    #[error(
+        "the tenant's retention override for category `{category}` cannot be read ({stored:?}); set it again or remove it"
+    )]
+    UnreadableOverride {
+        /// Category.
+        category: String,
+        /// The stored text.
+        stored: String,
+    },
 }
 
 impl RetentionError {
@@ -129,6 +268,7 @@ impl RetentionError {
             RetentionError::NoOverride(_) => C::NoOverride,
             RetentionError::OutOfBounds { .. } => C::OutOfBounds,
             RetentionError::Overflow(_) => C::PeriodOverflow,
+            RetentionError::UnreadableOverride { .. } => C::UnreadableOverride,
         }
     }
 }
@@ -195,18 +335,8 @@ pub fn expiry(
     let Some(rule) = rule_of(policy, category)? else {
         return Ok(Expiry::Manual);
     };
-    // Precedence: the tenant's own choice (within bounds), then its tier, then the default.
-    let (period, source) = match (
-        settings.overrides.get(category),
-        settings
-            .tier
-            .as_ref()
-            .and_then(|t| rule.tiers.iter().find(|x| &x.tier == t)),
-    ) {
-        (Some(p), _) if rule.tenant_override.is_some() => (Some(*p), "tenant override".to_owned()),
-        (_, Some(t)) => (Some(t.period), format!("tier {}", t.tier)),
-        _ => (rule.period, "policy".to_owned()),
-    };
+    let (period, source) = applicable_period(rule, category, settings)?;
+    let source = source.label();
     let until: Vec<(&String, Timestamp)> = rule
         .until
         .iter()
@@ -266,7 +396,7 @@ pub fn expiry(
     })
 }
 
-/// What a legal hold covers.
+/// What a legal hold covers (Art. 17(3)(e) GDPR: data kept for legal claims).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "scope", rename_all = "snake_case")]
 pub enum HoldScope {
@@ -277,33 +407,97 @@ pub enum HoldScope {
         /// Pseudonym.
         subject: String,
     },
-    /// Every record of one category.
+    /// Every record of one category and of the categories named under it (`calendar` covers
+    /// `calendar.event`, not `calendars`).
     Category {
         /// Category id.
         category: String,
     },
 }
 
-/// A legal hold: stops every purge of what it covers until released.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Hold {
-    /// What it covers.
-    pub scope: HoldScope,
-    /// Why (a case number, a claim; no personal data).
-    pub reason: String,
-    /// Who set it.
-    pub set_by: String,
+impl HoldScope {
+    /// The scope of a stored hold: a pseudonym makes it a subject hold, else a category makes
+    /// it a category hold, else it covers the whole tenant.
+    pub fn of(subject: Option<&str>, category: Option<&str>) -> HoldScope {
+        match (subject, category) {
+            (Some(s), _) => HoldScope::Subject {
+                subject: s.to_owned(),
+            },
+            (None, Some(c)) => HoldScope::Category {
+                category: c.to_owned(),
+            },
+            (None, None) => HoldScope::Tenant,
+        }
+    }
+
+    /// `tenant`, `subject` or `category`, as receipts and answers name it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            HoldScope::Tenant => "tenant",
+            HoldScope::Subject { .. } => "subject",
+            HoldScope::Category { .. } => "category",
+        }
+    }
+
+    /// Whether the hold covers a record of `category` about `subject` (by pseudonym): such a
+    /// record may be neither changed, deleted nor purged while the hold is active.
+    pub fn covers(&self, subject: &str, category: &str) -> bool {
+        match self {
+            HoldScope::Tenant => true,
+            HoldScope::Subject { subject: s } => s == subject,
+            HoldScope::Category { category: c } => named_under(category, c),
+        }
+    }
+
+    /// Whether the hold covers any of the data of `subject`, who has records of `categories`:
+    /// an erasure of the subject is then refused.
+    pub fn covers_any<'c>(
+        &self,
+        subject: &str,
+        categories: impl IntoIterator<Item = &'c str>,
+    ) -> bool {
+        match self {
+            HoldScope::Category { .. } => categories.into_iter().any(|c| self.covers(subject, c)),
+            _ => self.covers(subject, ""),
+        }
+    }
+
+    /// The categories of `policy` a purge must leave alone under this hold, whoever the
+    /// subject: for a category hold, the category itself (even if the policy no longer names
+    /// it) and [`categories_under`] it; nothing for a subject hold; every category for a tenant
+    /// hold (`None`: no list is needed, nothing is purged).
+    pub fn purge_exempt(&self, policy: &Policy) -> Option<Vec<String>> {
+        match self {
+            HoldScope::Tenant => None,
+            HoldScope::Subject { .. } => Some(Vec::new()),
+            HoldScope::Category { category } => {
+                let mut list = categories_under(policy, category);
+                if !list.contains(category) {
+                    list.push(category.clone());
+                }
+                Some(list)
+            }
+        }
+    }
 }
 
-/// The first hold that covers a record of `category` about `subject`, if any.
-pub fn held<'h>(holds: &'h [Hold], subject: &str, category: &str) -> Option<&'h Hold> {
-    holds.iter().find(|h| match &h.scope {
-        HoldScope::Tenant => true,
-        HoldScope::Subject { subject: s } => s == subject,
-        HoldScope::Category { category: c } => {
-            c == category || category.starts_with(&format!("{c}."))
-        }
-    })
+/// Whether `category` is `parent` or named under it (`parent.` followed by more).
+fn named_under(category: &str, parent: &str) -> bool {
+    category
+        .strip_prefix(parent)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
+}
+
+/// The policy's categories equal to `category` or under it: named under it (dotted) or with it
+/// as their declared parent. A change to the category's retention (an override) reaches these,
+/// and a category hold keeps them from the purge.
+pub fn categories_under(policy: &Policy, category: &str) -> Vec<String> {
+    policy
+        .categories
+        .iter()
+        .filter(|c| named_under(&c.id, category) || c.parent.as_deref() == Some(category))
+        .map(|c| c.id.clone())
+        .collect()
 }
 
 #[cfg(test)]

@@ -90,6 +90,7 @@ fn jbsync_whatsapp_defaults_to_ninety_days_and_a_tenant_may_choose_thirty() {
     let s = TenantSettings {
         tier: None,
         overrides: [("whatsapp".to_owned(), p("30 days"))].into(),
+        ..TenantSettings::default()
     };
     assert_eq!(
         at(expiry(&pol, "whatsapp", &c, &s).unwrap()),
@@ -243,6 +244,7 @@ fn tiers_set_the_period_and_an_unknown_tier_falls_back_to_the_default() {
     let tier = |t: &str| TenantSettings {
         tier: Some(t.into()),
         overrides: BTreeMap::new(),
+        ..TenantSettings::default()
     };
     assert_eq!(
         at(expiry(&pol, "telemetry", &c, &tier("basic")).unwrap()),
@@ -277,43 +279,233 @@ fn never_stored_and_undefined_categories_are_errors_and_criteria_only_means_manu
     );
 }
 
+fn subject_hold(s: &str) -> HoldScope {
+    HoldScope::Subject { subject: s.into() }
+}
+
+fn category_hold(c: &str) -> HoldScope {
+    HoldScope::Category { category: c.into() }
+}
+
 #[test]
 fn legal_holds_cover_tenant_subject_and_category_with_children() {
-    let holds = vec![
-        Hold {
-            scope: HoldScope::Subject {
-                subject: "ps_1".into(),
-            },
-            reason: "case 2026-17".into(),
-            set_by: "dpo".into(),
-        },
-        Hold {
-            scope: HoldScope::Category {
-                category: "calendar.event".into(),
-            },
-            reason: "audit".into(),
-            set_by: "dpo".into(),
-        },
-    ];
-    assert_eq!(
-        held(&holds, "ps_1", "draft").unwrap().reason,
-        "case 2026-17"
-    );
-    assert_eq!(
-        held(&holds, "ps_2", "calendar.event.cancelled")
-            .unwrap()
-            .reason,
-        "audit"
-    );
-    assert!(held(&holds, "ps_2", "draft").is_none());
+    // Art. 17(3)(e) GDPR: data needed for legal claims is kept as long as the hold stands.
+    assert!(subject_hold("ps_1").covers("ps_1", "draft"));
+    assert!(!subject_hold("ps_1").covers("ps_2", "draft"));
+    let calendar = category_hold("calendar.event");
+    assert!(calendar.covers("ps_2", "calendar.event"));
+    assert!(calendar.covers("ps_2", "calendar.event.cancelled"));
+    assert!(!calendar.covers("ps_2", "draft"));
     assert!(
-        held(&holds, "ps_2", "calendar.events").is_none(),
+        !calendar.covers("ps_2", "calendar.events"),
         "a prefix is not a parent"
     );
-    let all = vec![Hold {
-        scope: HoldScope::Tenant,
-        reason: "litigation".into(),
-        set_by: "legal".into(),
-    }];
-    assert!(held(&all, "anyone", "anything").is_some());
+    assert!(
+        !calendar.covers("ps_2", "calendar"),
+        "nor is a parent a child"
+    );
+    assert!(HoldScope::Tenant.covers("anyone", "anything"));
+}
+
+#[test]
+fn a_stored_hold_is_a_subject_hold_if_it_names_a_subject_else_a_category_else_the_tenant() {
+    assert_eq!(HoldScope::of(Some("ps_1"), None), subject_hold("ps_1"));
+    assert_eq!(HoldScope::of(None, Some("draft")), category_hold("draft"));
+    assert_eq!(HoldScope::of(None, None), HoldScope::Tenant);
+    assert_eq!(HoldScope::of(None, Some("draft")).kind(), "category");
+}
+
+#[test]
+fn a_category_hold_covers_a_subject_only_through_the_categories_it_has_records_in() {
+    let hold = category_hold("call");
+    assert!(hold.covers_any("ps_1", ["draft", "call.audio"]));
+    assert!(!hold.covers_any("ps_1", ["draft", "callback"]));
+    assert!(!hold.covers_any("ps_1", []));
+    assert!(
+        subject_hold("ps_1").covers_any("ps_1", []),
+        "a subject hold covers a subject without records"
+    );
+    assert!(HoldScope::Tenant.covers_any("ps_9", []));
+}
+
+#[test]
+fn a_category_hold_keeps_its_children_by_name_and_by_declared_parent_from_the_purge() {
+    let pol = load_source(SourceFile::new(
+        "p.toml",
+        "[policy]\n[[category]]\nid = \"customer\"\nname = \"C\"\n[[category]]\nid = \"customer.address\"\nname = \"A\"\n\
+         [[category]]\nid = \"invoice\"\nname = \"I\"\nparent = \"customer\"\n[[category]]\nid = \"customers\"\nname = \"X\"\n",
+    ))
+    .unwrap()
+    .policy;
+    let mut exempt = category_hold("customer").purge_exempt(&pol).unwrap();
+    exempt.sort();
+    assert_eq!(exempt, ["customer", "customer.address", "invoice"]);
+    assert_eq!(
+        category_hold("gone").purge_exempt(&pol).unwrap(),
+        ["gone"],
+        "a category the policy no longer names is still held"
+    );
+    assert_eq!(
+        subject_hold("ps_1").purge_exempt(&pol).unwrap(),
+        Vec::<String>::new()
+    );
+    assert_eq!(HoldScope::Tenant.purge_exempt(&pol), None);
+}
+
+fn overrides(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(c, p)| ((*c).to_owned(), (*p).to_owned()))
+        .collect()
+}
+
+#[test]
+fn an_override_wins_over_the_tier_and_the_tier_over_the_policy() {
+    let pol = load_source(SourceFile::new(
+        "p.toml",
+        "[policy]\n[[tier]]\nid = \"pro\"\n[[category]]\nid = \"wa\"\nname = \"W\"\n\
+         retention = { period = \"90 days\", tenant_override = { min = \"7 days\", max = \"1 year\" }, tiers = [{ tier = \"pro\", period = \"1 year\" }] }\n",
+    ))
+    .unwrap()
+    .policy;
+    let c = Clocks::created_at(t("2026-01-01T00:00:00Z"));
+    let plain = TenantSettings::default();
+    let pro = TenantSettings::from_stored(Some("pro".into()), &BTreeMap::new());
+    let own = TenantSettings::from_stored(Some("pro".into()), &overrides(&[("wa", "30 days")]));
+    assert_eq!(rule_text(&pol, "wa", &plain), "90 days from created");
+    assert_eq!(
+        rule_text(&pol, "wa", &pro),
+        "1 year from created (tier pro)"
+    );
+    assert_eq!(
+        rule_text(&pol, "wa", &own),
+        "30 days from created (tenant override)"
+    );
+    // The expiry follows the same precedence as the words.
+    assert_eq!(
+        expiry(&pol, "wa", &c, &own).unwrap(),
+        Expiry::At {
+            at: t("2026-01-31T00:00:00Z"),
+            rule: "wa: 30 days from created (tenant override)".into()
+        }
+    );
+    assert_eq!(
+        at(expiry(&pol, "wa", &c, &pro).unwrap()),
+        t("2027-01-01T00:00:00Z")
+    );
+    assert_eq!(
+        at(expiry(&pol, "wa", &c, &plain).unwrap()),
+        t("2026-04-01T00:00:00Z")
+    );
+}
+
+#[test]
+fn an_override_the_policy_does_not_allow_is_ignored_in_the_rule_and_the_expiry() {
+    let pol = jbsync();
+    let s = TenantSettings::from_stored(None, &overrides(&[("mail.metadata", "1 day")]));
+    assert_eq!(rule_text(&pol, "mail.metadata", &s), "7 days from created");
+    assert_eq!(
+        at(expiry(
+            &pol,
+            "mail.metadata",
+            &Clocks::created_at(t("2026-03-01T10:00:00Z")),
+            &s
+        )
+        .unwrap()),
+        t("2026-03-08T10:00:00Z")
+    );
+}
+
+#[test]
+fn a_stored_override_that_cannot_be_read_is_an_error_not_the_default() {
+    let pol = jbsync();
+    let s = TenantSettings::from_stored(None, &overrides(&[("whatsapp", "thirty days")]));
+    assert!(s.overrides.is_empty());
+    let e = expiry(
+        &pol,
+        "whatsapp",
+        &Clocks::created_at(t("2026-01-01T00:00:00Z")),
+        &s,
+    )
+    .unwrap_err();
+    assert_eq!(
+        e,
+        RetentionError::UnreadableOverride {
+            category: "whatsapp".into(),
+            stored: "thirty days".into()
+        }
+    );
+    assert!(e.to_string().contains("category `whatsapp`"));
+    assert_eq!(rule_problem(&pol, "whatsapp", &s), Some(e.clone()));
+    assert_eq!(
+        rule_text(&pol, "whatsapp", &s),
+        format!("expiry cannot be computed: {e}")
+    );
+    // Other categories are not affected.
+    assert_eq!(rule_problem(&pol, "mail.metadata", &s), None);
+    assert!(
+        expiry(
+            &pol,
+            "mail.metadata",
+            &Clocks::created_at(t("2026-01-01T00:00:00Z")),
+            &s
+        )
+        .is_ok()
+    );
+}
+
+#[test]
+fn statutory_retention_is_named_in_the_rule_and_outlasts_a_shorter_period() {
+    // Art. 17(3)(b) GDPR with AWR art. 52 (Dutch tax law): administration is kept seven years,
+    // even where the policy's own period for it is shorter.
+    let pol = load_source(SourceFile::new(
+        "p.toml",
+        "[policy]\n[[category]]\nid = \"invoice\"\nname = \"I\"\n\
+         retention = { period = \"30 days\", statutory = { law = \"AWR art. 52\", period = \"7 years\" } }\n",
+    ))
+    .unwrap()
+    .policy;
+    let none = TenantSettings::default();
+    assert_eq!(
+        rule_text(&pol, "invoice", &none),
+        "30 days from created; statutory 7 years"
+    );
+    assert_eq!(
+        expiry(
+            &pol,
+            "invoice",
+            &Clocks::created_at(t("2025-01-10T00:00:00Z")),
+            &none
+        )
+        .unwrap(),
+        Expiry::At {
+            at: t("2032-01-10T00:00:00Z"),
+            rule: "invoice: statutory 7 years".into()
+        }
+    );
+    // The seed's administration names its law without a period of its own: the rule's period
+    // is the statutory one.
+    assert_eq!(
+        rule_text(&jetstream(), "administrative_record", &none),
+        "7 years from created; statutory 7 years"
+    );
+}
+
+#[test]
+fn the_rule_in_words_covers_events_criteria_and_categories_without_a_rule() {
+    let pol = jbsync();
+    let none = TenantSettings::default();
+    assert_eq!(
+        rule_text(&pol, "style_profile", &none),
+        "until consent.withdrawn or integration.removed"
+    );
+    assert_eq!(
+        rule_text(&pol, "nope", &none),
+        "no retention rule (kept until erased)"
+    );
+    let crit = load_source(SourceFile::new("p.toml", "[policy]\n[[category]]\nid = \"x\"\nname = \"X\"\nretention = { criteria = \"as long as needed\" }\n")).unwrap().policy;
+    assert_eq!(
+        rule_text(&crit, "x", &none),
+        "criteria only (never purged automatically)"
+    );
 }

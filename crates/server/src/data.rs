@@ -322,7 +322,7 @@ pub async fn put_record(
             request_hash: &request_hash,
         });
         let w = t
-            .put_once(&s.loaded.policy, rec, key.as_ref())
+            .put_once(&s.loaded.policy, rec, key.as_ref(), now())
             .map_err(Problem::from)?;
         // The same body as the write (a replay's body is the same by its hash): the answer is
         // what was written.

@@ -198,6 +198,7 @@ impl From<&VaultError> for Problem {
             | VaultError::KeyUnwrap { .. }
             | VaultError::Journal { .. }
             | VaultError::IdempotencyRace
+            | VaultError::TenantNotBound
             | VaultError::Random(_) => Blame::Detail,
         };
         Problem::of_error(e.code(), e.to_string(), blame)
@@ -223,7 +224,8 @@ impl From<&RetentionError> for Problem {
         let blame = match e {
             RetentionError::UnknownCategory(_)
             | RetentionError::NeverStored(_)
-            | RetentionError::NoOverride(_) => field("/category"),
+            | RetentionError::NoOverride(_)
+            | RetentionError::UnreadableOverride { .. } => field("/category"),
             RetentionError::OutOfBounds { .. } => Blame::FieldAndDetail("/period".into()),
             RetentionError::Overflow(_) => field("/period"),
         };
@@ -319,10 +321,8 @@ impl From<&AccessError> for Problem {
             AccessError::BadRole(_) => field("/role"),
             AccessError::TenantExists(_)
             | AccessError::NoSuchTenant(_)
-            | AccessError::Sqlite(_)
-            | AccessError::Postgres(_)
-            | AccessError::Random(_)
-            | AccessError::BadSchema(_) => Blame::Detail,
+            | AccessError::Storage(_)
+            | AccessError::Random(_) => Blame::Detail,
         };
         Problem::of_error(e.code(), e.to_string(), blame)
     }

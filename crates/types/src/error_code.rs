@@ -156,6 +156,7 @@ codes! {
     NoOverride = "no-override", 422, InvalidRequest, "The category has no tenant override";
     OutOfBounds = "out-of-bounds", 422, InvalidRequest, "The period is outside the category's bounds";
     PeriodOverflow = "period-overflow", 422, InvalidRequest, "The retention period overflows the calendar";
+    UnreadableOverride = "unreadable-override", 422, InvalidRequest, "The tenant's stored override cannot be read";
     InvalidHold = "invalid-hold", 422, InvalidRequest, "The legal hold is malformed";
     HoldNotFound = "hold-not-found", 404, NotFound, "No such active legal hold";
     LegalHold = "legal-hold", 409, Conflict, "A legal hold covers the data";

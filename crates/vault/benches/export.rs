@@ -208,12 +208,14 @@ fn fill(path: &Path, n: usize) -> Duration {
             .iter()
             .map(|&i| new_record(SUBJECT, i, base))
             .collect();
-        t.put_batch(&policy, batch).expect("stored");
+        t.put_batch(&policy, batch, jiff::Timestamp::now())
+            .expect("stored");
     }
     let others = (0..OTHERS)
         .map(|i| new_record(&format!("other-{}@example.nl", i % 100), i, base))
         .collect();
-    t.put_batch(&policy, others).expect("stored");
+    t.put_batch(&policy, others, jiff::Timestamp::now())
+        .expect("stored");
     start.elapsed()
 }
 

@@ -236,7 +236,10 @@ fn populate(vault: &mut Vault, n: usize) -> Setup {
     while i < n {
         let end = (i + PUT_BATCH).min(n);
         let recs: Vec<NewRecord> = (i..end).map(|j| record(j, n)).collect();
-        vault.tenant(&tenant()).put_batch(&p, recs).expect("stored");
+        vault
+            .tenant(&tenant())
+            .put_batch(&p, recs, jiff::Timestamp::now())
+            .expect("stored");
         i = end;
     }
     let populate_s = t0.elapsed().as_secs_f64();

@@ -96,7 +96,10 @@ mod insert_100k {
             })
             .bench_local_refs(|(_, vault, recs)| {
                 let recs = recs.take().expect("one batch per input");
-                vault.tenant(&tenant).put_batch(&p, recs).expect("stored");
+                vault
+                    .tenant(&tenant)
+                    .put_batch(&p, recs, jiff::Timestamp::now())
+                    .expect("stored");
             });
     }
 
@@ -148,7 +151,7 @@ fn vault_with_subject(n: usize) -> (Scratch, Vault) {
     recs.extend(records(1_000, 10));
     vault
         .tenant(&TenantId::new("acme").expect("valid"))
-        .put_batch(&p, recs)
+        .put_batch(&p, recs, jiff::Timestamp::now())
         .expect("stored");
     (dir, vault)
 }

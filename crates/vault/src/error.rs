@@ -338,6 +338,8 @@ impl VaultError {
             VaultError::KeptByLaw { .. } => ErrorCode::KeptByLaw,
             // The caller never sees it: the write answers as a replay of the first one.
             VaultError::IdempotencyRace | VaultError::Random(_) => ErrorCode::Internal,
+            // A bug: the statement was refused before it ran.
+            VaultError::TenantNotBound => ErrorCode::Internal,
             VaultError::IdempotencyKeyReused => ErrorCode::IdempotencyKeyReused,
             VaultError::RetentionChanged => ErrorCode::RetentionChanged,
             VaultError::Retention(e) => e.code(),

@@ -5,13 +5,14 @@
 use std::collections::HashMap;
 
 use custos_policy::Policy;
+use custos_retention::HoldScope;
 use jiff::Timestamp;
 use zeroize::Zeroize;
 
 use crate::error::{Result, VaultError};
 use crate::ids::RecordId;
 use crate::keys::{self, RecordIdentity};
-use crate::store::{RecordRow, Tx, Val};
+use crate::store::{RecordRow, Tx};
 use crate::vault::{AuditCtx, Record, TenantVault};
 
 /// The request id Art. 19 notifications carry for a change made through the records API rather
@@ -48,30 +49,17 @@ pub(crate) struct Sealed {
 /// Refuses a change to a record a legal hold covers (Art. 17(3)(e): kept as it is for legal
 /// claims), inside the change's transaction.
 fn refuse_if_held(tx: &mut dyn Tx, tenant: &str, row: &RecordRow) -> Result<()> {
-    let held = tx.query(
-        "SELECT hold_id, pseudonym, category FROM holds WHERE tenant_id = $1 AND released_at IS NULL AND (
-           (pseudonym IS NULL AND category IS NULL) OR pseudonym = $2 OR
-           (category IS NOT NULL AND ($3 = category OR $3 LIKE category || '.%')))
-         ORDER BY set_at LIMIT 1",
-        &[tenant.into(), row.pseudonym.as_str().into(), row.category.as_str().into()],
-    )?;
-    let Some(h) = held.into_iter().next() else {
-        return Ok(());
-    };
-    let mut it = h.into_iter();
-    let hold_id = it.next().and_then(Val::into_text).unwrap_or_default();
-    let scope = match (
-        it.next().and_then(Val::into_text),
-        it.next().and_then(Val::into_text),
-    ) {
-        (Some(_), _) => "subject",
-        (None, Some(_)) => "category",
-        (None, None) => "tenant",
-    };
-    Err(VaultError::Held {
-        hold_id,
-        scope: scope.into(),
-    })
+    let holds = crate::retention::active_holds_for(tx, tenant, &row.pseudonym)?;
+    match holds.into_iter().find(|h| {
+        HoldScope::of(h.subject.as_deref(), h.category.as_deref())
+            .covers(&row.pseudonym, &row.category)
+    }) {
+        Some(h) => Err(VaultError::Held {
+            hold_id: h.hold_id,
+            scope: h.scope,
+        }),
+        None => Ok(()),
+    }
 }
 
 fn audit_change(
@@ -142,13 +130,14 @@ impl TenantVault<'_> {
 
     /// Encrypts corrected data for a record under its own data key, with its identity bound as
     /// before (a correction cannot move a record to another subject or category).
-    pub(crate) fn seal_correction(&mut self, c: Correction) -> Result<Sealed> {
+    /// A data key created for it is dated `now`.
+    pub(crate) fn seal_correction(&mut self, c: Correction, now: Timestamp) -> Result<Sealed> {
         let Correction {
             record: id,
             mut payload,
         } = c;
         let row = self.stored_row(&id)?;
-        let dk = self.category_key_of_row(&row)?;
+        let dk = self.category_key_of_row(&row, now)?;
         let mut nonce = [0u8; keys::RECORD_NONCE_LEN];
         keys::fill_random(&mut nonce)?;
         let identity = RecordIdentity {
@@ -187,10 +176,13 @@ impl TenantVault<'_> {
         payload: Vec<u8>,
         now: Timestamp,
     ) -> Result<Record> {
-        let sealed = self.seal_correction(Correction {
-            record: id.clone(),
-            payload,
-        })?;
+        let sealed = self.seal_correction(
+            Correction {
+                record: id.clone(),
+                payload,
+            },
+            now,
+        )?;
         let ctx = self.audit_ctx(now);
         let tenant = ctx.tenant.clone();
         let reference = change_reference(id);

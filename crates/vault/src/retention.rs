@@ -27,7 +27,7 @@ use std::collections::{BTreeMap, HashMap};
 use custos_policy::model::EventScope;
 use custos_policy::resolved::BUILTIN_CLOCKS;
 use custos_policy::{Period, Policy};
-use custos_retention::{Clocks, Expiry, TenantSettings};
+use custos_retention::{Clocks, Expiry, HoldScope, TenantSettings, rule_text};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -199,6 +199,10 @@ pub struct CategoryReport {
     pub waiting: u64,
     /// Records under a legal hold.
     pub held: u64,
+    /// Why the expiries of this category cannot be computed for the tenant, if they cannot
+    /// ([`custos_retention::rule_problem`]): its writes are refused until it is fixed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
 }
 
 /// A tenant's retention report: per category, and the holds.
@@ -237,14 +241,7 @@ struct State {
 
 impl State {
     fn settings(&self) -> TenantSettings {
-        TenantSettings {
-            tier: self.tier.clone(),
-            overrides: self
-                .overrides
-                .iter()
-                .filter_map(|(c, p)| Some((c.clone(), Period::parse(p).ok()?)))
-                .collect(),
-        }
+        TenantSettings::from_stored(self.tier.clone(), &self.overrides)
     }
 }
 
@@ -417,7 +414,9 @@ pub(crate) struct Context<'a> {
 
 impl Context<'_> {
     /// The record's expiry in microseconds, or `None` while it waits for an event or when only
-    /// criteria govern it (never purged automatically).
+    /// criteria govern it (never purged automatically). An expiry that cannot be computed (an
+    /// override that cannot be read, a period past the calendar's end) is an error naming the
+    /// category: the write or change is refused rather than the record kept forever.
     pub(crate) fn expires_at(
         &self,
         category: &str,
@@ -425,7 +424,7 @@ impl Context<'_> {
         pseudonym: &str,
         created_at: Timestamp,
         record_clocks: &BTreeMap<String, Timestamp>,
-    ) -> Option<i64> {
+    ) -> Result<Option<i64>> {
         let mut clocks = Clocks::created_at(created_at);
         let note = |clocks: &mut Clocks, name: &str, at: Timestamp| {
             if name == "last_activity" {
@@ -447,8 +446,17 @@ impl Context<'_> {
             }
         }
         match custos_retention::expiry(self.policy, category, &clocks, &self.settings) {
-            Ok(Expiry::At { at, .. }) => Some(at.as_microsecond()),
-            _ => None,
+            Ok(Expiry::At { at, .. }) => Ok(Some(at.as_microsecond())),
+            Ok(Expiry::Pending { .. } | Expiry::Manual) => Ok(None),
+            // A stored record of a category the policy (since changed) no longer names or
+            // stores: no rule says when it goes, so it stays until the policy names it again or
+            // the subject is erased, and the retention report lists it as not in the policy.
+            // Writes never get here: they are validated against the policy first.
+            Err(
+                custos_retention::RetentionError::UnknownCategory(_)
+                | custos_retention::RetentionError::NeverStored(_),
+            ) => Ok(None),
+            Err(e) => Err(e.into()),
         }
     }
 }
@@ -556,7 +564,7 @@ fn recompute_rows(
         let created = ts(next()?.int().ok_or_else(|| corrupt("creation time"))?)?;
         let clocks = parse_clocks(next()?.text().unwrap_or("{}"))?;
         let old = next()?.int();
-        let new = ctx.expires_at(&category, &purposes, &pseudonym, created, &clocks);
+        let new = ctx.expires_at(&category, &purposes, &pseudonym, created, &clocks)?;
         if new != old {
             if batched {
                 let at = next()?.into_text().ok_or_else(|| corrupt("row location"))?;
@@ -632,57 +640,6 @@ fn categories_on_event(policy: &Policy, event: &str) -> Vec<String> {
         .collect()
 }
 
-/// The policy's stored categories equal to or under `category`.
-fn covered_categories(policy: &Policy, category: &str) -> Vec<String> {
-    let prefix = format!("{category}.");
-    policy
-        .categories
-        .iter()
-        .filter(|c| {
-            c.id == category || c.id.starts_with(&prefix) || c.parent.as_deref() == Some(category)
-        })
-        .map(|c| c.id.clone())
-        .collect()
-}
-
-/// The rule of a category for a tenant, in words (for receipts and reports).
-pub fn rule_text(policy: &Policy, category: &str, settings: &TenantSettings) -> String {
-    let Some(rule) = policy.category(category).and_then(|c| c.retention.as_ref()) else {
-        return "no retention rule (kept until erased)".into();
-    };
-    let (period, source) = match (
-        settings.overrides.get(category),
-        settings
-            .tier
-            .as_ref()
-            .and_then(|t| rule.tiers.iter().find(|x| &x.tier == t)),
-    ) {
-        (Some(p), _) if rule.tenant_override.is_some() => {
-            (Some(*p), " (tenant override)".to_owned())
-        }
-        (_, Some(t)) => (Some(t.period), format!(" (tier {})", t.tier)),
-        _ => (rule.period, String::new()),
-    };
-    let mut parts = Vec::new();
-    if let Some(p) = period {
-        parts.push(format!("{p} from {}{source}", rule.from));
-    }
-    if !rule.until.is_empty() {
-        parts.push(format!("until {}", rule.until.join(" or ")));
-    }
-    if parts.is_empty() {
-        parts.push("criteria only (never purged automatically)".into());
-    }
-    let mut text = parts.join(", or ");
-    if let Some(st) = &rule.statutory {
-        let p = st.period.or(rule.period);
-        if let Some(p) = p {
-            text.push_str(&format!("; statutory {p}"));
-        }
-    }
-    text
-}
-
 /// The active holds, and the SQL filter that leaves out what they cover.
 struct Holds {
     tenant_wide: bool,
@@ -709,13 +666,11 @@ impl Holds {
             let mut it = r.into_iter();
             let subject = it.next().and_then(Val::into_text);
             let category = it.next().and_then(Val::into_text);
-            match (subject, category) {
-                (Some(s), _) => h.subjects.push(s),
-                (None, Some(c)) => {
-                    h.categories.extend(covered_categories(policy, &c));
-                    h.categories.push(c);
-                }
-                (None, None) => h.tenant_wide = true,
+            let scope = HoldScope::of(subject.as_deref(), category.as_deref());
+            match (scope.purge_exempt(policy), subject) {
+                (None, _) => h.tenant_wide = true,
+                (Some(_), Some(s)) => h.subjects.push(s),
+                (Some(exempt), None) => h.categories.extend(exempt),
             }
         }
         h.subjects.sort();
@@ -776,11 +731,7 @@ fn hold_row(r: Vec<Val>) -> Result<HoldInfo> {
     let set_at = ts(next()?.int().ok_or_else(|| corrupt("hold time"))?)?;
     let released_at = next()?.int().map(ts).transpose()?;
     let released_by = next()?.into_text();
-    let scope = match (&subject, &category) {
-        (Some(_), _) => "subject",
-        (None, Some(_)) => "category",
-        (None, None) => "tenant",
-    };
+    let scope = HoldScope::of(subject.as_deref(), category.as_deref()).kind();
     Ok(HoldInfo {
         hold_id,
         scope: scope.into(),
@@ -797,6 +748,25 @@ fn hold_row(r: Vec<Val>) -> Result<HoldInfo> {
 const HOLD_COLUMNS: &str =
     "hold_id, pseudonym, category, reason, set_by, set_at, released_at, released_by";
 
+/// The tenant's active holds that can cover data of the subject behind `pseudonym`: those of
+/// the tenant or a category, and the subject's own; oldest first. Which of them covers what is
+/// [`HoldScope::covers`]'s to say.
+pub(crate) fn active_holds_for(
+    tx: &mut dyn Tx,
+    tenant: &str,
+    pseudonym: &str,
+) -> Result<Vec<HoldInfo>> {
+    tx.query(
+        &format!(
+            "SELECT {HOLD_COLUMNS} FROM holds WHERE tenant_id = $1 AND released_at IS NULL AND (pseudonym IS NULL OR pseudonym = $2) ORDER BY set_at, hold_id"
+        ),
+        &[tenant.into(), pseudonym.into()],
+    )?
+    .into_iter()
+    .map(hold_row)
+    .collect()
+}
+
 fn event_entry(
     tenant: &str,
     actor: &str,
@@ -811,6 +781,286 @@ fn event_entry(
         subject,
         details,
     }
+}
+
+/// Refuses a purge whose clock is behind the tenant's last purge by more than the allowed
+/// skew. Servers' clocks differ a little: within [`EVENT_SKEW_SECONDS`] a purge goes ahead (an
+/// earlier "now" only purges less); beyond it the clock is wrong.
+fn check_purge_clock(tenant: &str, last_purge_at: Option<i64>, now: Timestamp) -> Result<()> {
+    match last_purge_at {
+        Some(last) if last > now.as_microsecond() + EVENT_SKEW_SECONDS * 1_000_000 => {
+            Err(VaultError::ClockWentBack {
+                tenant: tenant.to_owned(),
+                last: ts(last)?,
+                now,
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// What a purge run needs in each of its transactions.
+struct PurgeRun<'p> {
+    tenant: String,
+    actor: String,
+    key: custos_audit::SigningKey,
+    policy: &'p Policy,
+    settings: TenantSettings,
+    now: Timestamp,
+}
+
+impl PurgeRun<'_> {
+    /// The outcome of `category` in `per`, started with the category's rule if new.
+    fn outcome<'m>(
+        &self,
+        per: &'m mut BTreeMap<String, RuleOutcome>,
+        category: &str,
+    ) -> &'m mut RuleOutcome {
+        per.entry(category.to_owned())
+            .or_insert_with(|| RuleOutcome {
+                tenant: self.tenant.clone(),
+                category: category.to_owned(),
+                rule: rule_text(self.policy, category, &self.settings),
+                purged: 0,
+                held: 0,
+                expired_from: None,
+                expired_to: None,
+            })
+    }
+
+    /// Appends `events` to the audit trail at the run's time.
+    fn append(&self, tx: &mut dyn Tx, events: &[custos_audit::Event]) -> Result<()> {
+        tx.append_audit(&mut |head| {
+            custos_audit::build(head, events, self.now, &self.key, AUDIT_CHECKPOINT_EVERY)
+        })
+    }
+}
+
+/// The figures of one category's records in a purge batch (microseconds).
+#[derive(Debug, Clone, Copy)]
+struct Group {
+    records: u64,
+    expired_from: i64,
+    expired_to: i64,
+    created_from: i64,
+    created_to: i64,
+}
+
+/// Per category, the figures of a batch's records.
+type Groups = BTreeMap<String, Group>;
+
+/// Adds a row `category, records, min expiry, max expiry, min creation, max creation` to
+/// `groups`.
+fn add_group(groups: &mut Groups, r: &[Val]) {
+    let int = |i: usize| r.get(i).and_then(Val::int).unwrap_or(0);
+    let category = r.first().and_then(Val::text).unwrap_or_default();
+    let g = match groups.get_mut(category) {
+        Some(g) => g,
+        None => groups.entry(category.to_owned()).or_insert(Group {
+            records: 0,
+            expired_from: i64::MAX,
+            expired_to: i64::MIN,
+            created_from: i64::MAX,
+            created_to: i64::MIN,
+        }),
+    };
+    g.records += int(1) as u64;
+    g.expired_from = g.expired_from.min(int(2));
+    g.expired_to = g.expired_to.max(int(3));
+    g.created_from = g.created_from.min(int(4));
+    g.created_to = g.created_to.max(int(5));
+}
+
+/// What one purge batch did.
+struct Batch {
+    /// Per category, what it deleted.
+    groups: Groups,
+    /// Records it set out to purge (more than it purged if some changed meanwhile).
+    claimed: u64,
+    /// Whether it saw no legal hold at all.
+    unheld: bool,
+    /// PostgreSQL: where the next batch starts.
+    next_lo: i64,
+}
+
+impl Batch {
+    /// Records deleted.
+    fn purged(&self) -> u64 {
+        self.groups.values().map(|g| g.records).sum()
+    }
+}
+
+/// One purge batch, inside its transaction: on PostgreSQL the purger lock first, then the
+/// tenant's state (shared) and its holds, the deletion of up to `batch_size` due records not
+/// held, in the backend's dialect, and their receipts. `lo` is where the batch starts on
+/// PostgreSQL (the last batch's final expiry instant).
+fn purge_batch(tx: &mut dyn Tx, run: &PurgeRun<'_>, batch_size: u32, lo: i64) -> Result<Batch> {
+    let tenant = run.tenant.as_str();
+    if tx.postgres() {
+        // One purger per tenant at a time (see PURGE_LOCK): a second server waits here for
+        // the batch in flight, then its statement's snapshot sees that batch gone, so no batch
+        // is taken twice and none is skipped. A batch commits without waiting for its WAL to
+        // reach the disk: a database crash can lose the last batches, but only whole, with
+        // their receipts (the next purge does them again); the purge's closing transaction
+        // waits for all of it.
+        tx.execute(
+            &format!("SELECT set_config('synchronous_commit', 'off', true), pg_advisory_xact_lock({PURGE_LOCK}, hashtext(current_schema() || '/' || $1))"),
+            &[tenant.into()],
+        )?;
+    }
+    lock_state(tx, tenant, false)?;
+    let holds = Holds::load(tx, tenant, run.policy)?;
+    let mut batch = Batch {
+        groups: Groups::new(),
+        claimed: 0,
+        unheld: holds.is_empty(),
+        next_lo: lo,
+    };
+    if holds.tenant_wide {
+        return Ok(batch);
+    }
+    let (filter, vals) = holds.filter(4);
+    let cond = format!("tenant_id = $1 AND expires_at IS NOT NULL AND expires_at <= $2{filter}");
+    let mut params: Vec<Val> = vec![
+        tenant.into(),
+        run.now.as_microsecond().into(),
+        i64::from(batch_size).into(),
+    ];
+    params.extend(vals);
+    if tx.postgres() {
+        delete_batch_postgres(tx, &cond, params, batch_size, &mut batch)?;
+    } else {
+        delete_batch_sqlite(tx, &cond, &params, &mut batch)?;
+    }
+    if !batch.groups.is_empty() {
+        purge_receipts(tx, run, &batch.groups)?;
+    }
+    Ok(batch)
+}
+
+/// SQLite: deletes the batch's records in expiry order; the deleted rows' figures come back and
+/// are summed here. `cond` selects the due records not held; `params` are its values, the batch
+/// size third.
+fn delete_batch_sqlite(
+    tx: &mut dyn Tx,
+    cond: &str,
+    params: &[Val],
+    batch: &mut Batch,
+) -> Result<()> {
+    let sql = format!(
+        "DELETE FROM records WHERE tenant_id = $1 AND record_id IN (SELECT record_id FROM records WHERE {cond} ORDER BY expires_at LIMIT $3) RETURNING category, 1, expires_at, expires_at, created_at, created_at"
+    );
+    for r in tx.query(&sql, params)? {
+        add_group(&mut batch.groups, &r);
+    }
+    batch.claimed = batch.purged();
+    Ok(())
+}
+
+/// PostgreSQL: a batch is a range of expiry instants, walked up the expiry index from where the
+/// last batch ended (`batch.next_lo` on entry), so no batch wades through the index entries its
+/// predecessors left dead. The range ends at the expiry of the batch's n-th record. A first
+/// statement sums the receipts' figures over the range; the DELETE then removes the same range
+/// through the index, returning nothing. The rows are not locked first (a row lock costs a WAL
+/// record per row): the purger lock keeps purgers apart and the tenant's state lock keeps holds
+/// and recomputed expiries still; only a record erased or rewritten in between can make the
+/// DELETE's count differ from the claim's. Then the batch goes back to its savepoint and is done
+/// again returning every deleted row's figures, so a receipt never counts a record that was not
+/// purged.
+fn delete_batch_postgres(
+    tx: &mut dyn Tx,
+    cond: &str,
+    mut params: Vec<Val>,
+    batch_size: u32,
+    batch: &mut Batch,
+) -> Result<()> {
+    let lo = batch.next_lo;
+    let lo_at = params.len() + 1;
+    let range = format!("{cond} AND expires_at >= ${lo_at}");
+    params.push(lo.into());
+    // The claim looks at no more than n + 1 records of the range: more than n means records
+    // share the range's last instant with the n-th (a tenant event dates them all alike); then
+    // this batch takes n in expiry order by physical row id, in a statement that returns the
+    // figures of what it deleted, and the next batch starts from the same instant. So no batch
+    // exceeds n.
+    let claim = format!(
+        "WITH b AS (SELECT COALESCE((SELECT expires_at FROM records WHERE {range} ORDER BY expires_at OFFSET CAST($3 AS bigint) - 1 LIMIT 1), $2) AS upto)
+         SELECT category, COUNT(*), MIN(expires_at), MAX(expires_at), MIN(created_at), MAX(created_at), (SELECT upto FROM b)
+         FROM (SELECT category, expires_at, created_at FROM records WHERE {range} AND expires_at <= (SELECT upto FROM b) LIMIT CAST($3 AS bigint) + 1) s
+         GROUP BY category"
+    );
+    let mut upto = None;
+    for r in tx.query(&claim, &params)? {
+        add_group(&mut batch.groups, &r);
+        upto = r.get(6).and_then(Val::int);
+    }
+    let Some(upto) = upto else { return Ok(()) };
+    let claimed = batch.purged();
+    if claimed > u64::from(batch_size) {
+        batch.groups.clear();
+        let bounded = format!(
+            "WITH d AS (DELETE FROM records WHERE {range} AND ctid = ANY(ARRAY(SELECT ctid FROM records WHERE {range} ORDER BY expires_at LIMIT $3)) RETURNING category, expires_at, created_at)
+             SELECT category, COUNT(*), MIN(expires_at), MAX(expires_at), MIN(created_at), MAX(created_at) FROM d GROUP BY category"
+        );
+        for r in tx.query(&bounded, &params)? {
+            add_group(&mut batch.groups, &r);
+        }
+        batch.claimed = batch.purged();
+        batch.next_lo = lo;
+        return Ok(());
+    }
+    params[2] = upto.into();
+    batch.claimed = claimed;
+    tx.execute("SAVEPOINT purge_batch", &[])?;
+    let deleted = tx.execute(
+        &format!("DELETE FROM records WHERE {range} AND expires_at <= $3"),
+        &params,
+    )?;
+    if deleted != claimed {
+        tx.execute("ROLLBACK TO SAVEPOINT purge_batch", &[])?;
+        batch.groups.clear();
+        let exact = format!(
+            "WITH d AS (DELETE FROM records WHERE {range} AND expires_at <= $3 RETURNING category, expires_at, created_at)
+             SELECT category, COUNT(*), MIN(expires_at), MAX(expires_at), MIN(created_at), MAX(created_at) FROM d GROUP BY category"
+        );
+        for r in tx.query(&exact, &params)? {
+            add_group(&mut batch.groups, &r);
+        }
+    }
+    batch.next_lo = upto;
+    Ok(())
+}
+
+/// A batch's receipts in the audit trail: one per category, with its rule, how many records
+/// and their time ranges. No pseudonyms, no payloads.
+fn purge_receipts(tx: &mut dyn Tx, run: &PurgeRun<'_>, groups: &Groups) -> Result<()> {
+    let t = |m: i64| {
+        Timestamp::from_microsecond(m)
+            .map(|x| x.to_string())
+            .unwrap_or_default()
+    };
+    let events: Vec<custos_audit::Event> = groups
+        .iter()
+        .map(|(c, g)| {
+            event_entry(
+                &run.tenant,
+                &run.actor,
+                "retention.purged",
+                None,
+                serde_json::json!({
+                    "rule": rule_text(run.policy, c, &run.settings),
+                    "category": c,
+                    "records": g.records,
+                    "expired_from": t(g.expired_from),
+                    "expired_to": t(g.expired_to),
+                    "created_from": t(g.created_from),
+                    "created_to": t(g.created_to),
+                    "purged_at": run.now,
+                }),
+            )
+        })
+        .collect();
+    run.append(tx, &events)
 }
 
 impl TenantVault<'_> {
@@ -1055,24 +1305,32 @@ impl TenantVault<'_> {
 
 impl TenantVault<'_> {
     /// The first active legal hold that covers any of the subject's data, if one does: the
-    /// whole tenant, the subject, or a category (or a dotted sub-category) it has records in.
+    /// whole tenant, the subject, or a category (or a dotted sub-category) it has records in
+    /// ([`HoldScope::covers_any`]).
     pub(crate) fn hold_on_subject(&mut self, pseudonym: &str) -> Result<Option<HoldInfo>> {
         let tenant = self.tenant_id().as_str().to_owned();
         let mut found = None;
-        self.store().in_tx(&tenant, "checking legal holds", &mut |tx| {
-            let rows = tx.query(
-                &format!(
-                    "SELECT {HOLD_COLUMNS} FROM holds h WHERE h.tenant_id = $1 AND h.released_at IS NULL AND (
-                       (h.pseudonym IS NULL AND h.category IS NULL) OR h.pseudonym = $2 OR
-                       (h.category IS NOT NULL AND EXISTS (SELECT 1 FROM records r WHERE r.tenant_id = $1 AND r.pseudonym = $2
-                          AND (r.category = h.category OR r.category LIKE h.category || '.%'))))
-                     ORDER BY h.set_at LIMIT 1"
-                ),
-                &[tenant.as_str().into(), pseudonym.into()],
-            )?;
-            found = rows.into_iter().next().map(hold_row).transpose()?;
-            Ok(())
-        })?;
+        self.store()
+            .in_tx(&tenant, "checking legal holds", &mut |tx| {
+                let candidates = active_holds_for(tx, &tenant, pseudonym)?;
+                if candidates.is_empty() {
+                    found = None;
+                    return Ok(());
+                }
+                let categories: Vec<String> = tx
+                .query(
+                    "SELECT DISTINCT category FROM records WHERE tenant_id = $1 AND pseudonym = $2",
+                    &[tenant.as_str().into(), pseudonym.into()],
+                )?
+                .into_iter()
+                .filter_map(|r| r.into_iter().next().and_then(Val::into_text))
+                .collect();
+                found = candidates.into_iter().find(|h| {
+                    HoldScope::of(h.subject.as_deref(), h.category.as_deref())
+                        .covers_any(pseudonym, categories.iter().map(String::as_str))
+                });
+                Ok(())
+            })?;
         Ok(found)
     }
 
@@ -1157,7 +1415,7 @@ impl TenantVault<'_> {
                     None => state.overrides.remove(category),
                 };
                 Ok(Some((
-                    Scope::Categories(covered_categories(policy, category)),
+                    Scope::Categories(custos_retention::categories_under(policy, category)),
                     event_entry(
                         &tenant,
                         &actor,
@@ -1351,9 +1609,6 @@ impl TenantVault<'_> {
         opts: PurgeOptions,
         progress: &mut dyn FnMut(u64),
     ) -> Result<PurgeReport> {
-        let tenant = self.tenant_id().as_str().to_owned();
-        let key = self.audit_key().clone();
-        let actor = self.actor().to_owned();
         let fp = fingerprint(policy);
         let mut report = PurgeReport {
             dry_run: opts.dry_run,
@@ -1361,24 +1616,98 @@ impl TenantVault<'_> {
             ..PurgeReport::default()
         };
         // 1. The clock, and expiries made under an older policy.
+        let (settings, rules_changed) = self.prepare_purge(&fp, now, opts.dry_run)?;
+        if rules_changed {
+            report.recomputed = self.recompute_tenant(policy, &fp)?;
+        }
+        let run = PurgeRun {
+            tenant: self.tenant_id().as_str().to_owned(),
+            actor: self.actor().to_owned(),
+            key: self.audit_key().clone(),
+            policy,
+            settings,
+            now,
+        };
+        // 2. What is due, and what of it is held.
+        if opts.dry_run {
+            report.rules = self.plan_purge(&run)?;
+            return Ok(report);
+        }
+        // 3. Batches: claim, delete, receipt, commit.
+        let batch_size = opts.batch_size.max(1);
+        let mut per_category: BTreeMap<String, RuleOutcome> = BTreeMap::new();
+        let mut batch_no = 0u64;
+        let mut total = 0u64;
+        // Whether the last batch saw no legal hold at all: then nothing due was held back.
+        let mut unheld = false;
+        // PostgreSQL: where the next batch starts (the last batch's final expiry instant).
+        let mut lo = i64::MIN;
+        loop {
+            if opts.max_batches.is_some_and(|m| batch_no >= m) {
+                break;
+            }
+            let mut done = None;
+            self.store()
+                .in_tx(&run.tenant, "purging expired records", &mut |tx| {
+                    done = Some(purge_batch(tx, &run, batch_size, lo)?);
+                    Ok(())
+                })?;
+            let batch = done.ok_or_else(|| corrupt("purge batch"))?;
+            unheld = batch.unheld;
+            let purged = batch.purged();
+            if purged == 0 {
+                break;
+            }
+            lo = batch.next_lo;
+            batch_no += 1;
+            total += purged;
+            for (c, g) in &batch.groups {
+                let o = run.outcome(&mut per_category, c);
+                o.purged += g.records;
+                let (from, to) = (ts(g.expired_from)?, ts(g.expired_to)?);
+                o.expired_from = Some(o.expired_from.map_or(from, |x| x.min(from)));
+                o.expired_to = Some(o.expired_to.map_or(to, |x| x.max(to)));
+            }
+            progress(total);
+            if batch.claimed < u64::from(batch_size) {
+                break;
+            }
+        }
+        // 4. What holds kept back (nothing, and no need to look, when no hold was set), and the
+        // run's closing entry.
+        let finished = opts.max_batches.is_none_or(|m| batch_no < m);
+        let count_kept = finished && !unheld;
+        if batch_no > 0 || count_kept {
+            let kept =
+                self.close_purge(&run, batch_no, total, &per_category, finished, count_kept)?;
+            for (c, n) in kept {
+                run.outcome(&mut per_category, &c).held = n;
+            }
+        }
+        report.batches = batch_no;
+        report.rules = per_category.into_values().collect();
+        Ok(report)
+    }
+
+    /// A purge's first transaction: refuses a clock that went back ([`check_purge_clock`]) and,
+    /// unless `dry_run`, records the purge's time and says whether the policy's retention rules
+    /// changed since the stored expiries were computed (their fingerprint is not `fp`). Returns
+    /// the tenant's settings and that answer.
+    fn prepare_purge(
+        &mut self,
+        fp: &str,
+        now: Timestamp,
+        dry_run: bool,
+    ) -> Result<(TenantSettings, bool)> {
+        let tenant = self.tenant_id().as_str().to_owned();
         let mut settings = TenantSettings::default();
         let mut rules_changed = false;
         self.store()
             .in_tx(&tenant, "preparing a purge", &mut |tx| {
-                let mut row = lock_state(tx, &tenant, !opts.dry_run)?;
-                // Servers' clocks differ a little: within the allowed skew a purge goes ahead (an
-                // earlier "now" only purges less); beyond it the clock is wrong.
-                if let Some(last) = row.last_purge_at
-                    && last > now.as_microsecond() + EVENT_SKEW_SECONDS * 1_000_000
-                {
-                    return Err(VaultError::ClockWentBack {
-                        tenant: tenant.clone(),
-                        last: ts(last)?,
-                        now,
-                    });
-                }
+                let mut row = lock_state(tx, &tenant, !dry_run)?;
+                check_purge_clock(&tenant, row.last_purge_at, now)?;
                 settings = row.state.settings();
-                if opts.dry_run {
+                if dry_run {
                     return Ok(());
                 }
                 rules_changed = row.fingerprint != fp;
@@ -1386,266 +1715,89 @@ impl TenantVault<'_> {
                 row.last_purge_at = Some(row.last_purge_at.map_or(now_us, |l| l.max(now_us)));
                 save_state(tx, &tenant, &row)
             })?;
-        if rules_changed {
-            report.recomputed = self.recompute_tenant(policy, &fp)?;
-        }
-        let mut per_category: BTreeMap<String, RuleOutcome> = BTreeMap::new();
-        let outcome = |per: &mut BTreeMap<String, RuleOutcome>, category: &str| -> RuleOutcome {
-            per.remove(category).unwrap_or_else(|| RuleOutcome {
-                tenant: tenant.clone(),
-                category: category.to_owned(),
-                rule: rule_text(policy, category, &settings),
-                purged: 0,
-                held: 0,
-                expired_from: None,
-                expired_to: None,
-            })
-        };
-        // 2. What is due, and what of it is held.
-        if opts.dry_run {
-            let mut due: Vec<(String, u64, Option<i64>, Option<i64>)> = Vec::new();
-            let mut free: HashMap<String, u64> = HashMap::new();
-            self.store().in_tx(&tenant, "reporting due records", &mut |tx| {
-                let holds = Holds::load(tx, &tenant, policy)?;
-                let q = "SELECT category, count(*), min(expires_at), max(expires_at) FROM records WHERE tenant_id = $1 AND expires_at IS NOT NULL AND expires_at <= $2";
-                for r in tx.query(&format!("{q} GROUP BY category"), &[tenant.as_str().into(), now.as_microsecond().into()])? {
-                    due.push((r[0].text().unwrap_or_default().to_owned(), r[1].int().unwrap_or(0) as u64, r[2].int(), r[3].int()));
-                }
-                if !holds.tenant_wide {
-                    let (filter, vals) = holds.filter(3);
-                    let mut params: Vec<Val> = vec![tenant.as_str().into(), now.as_microsecond().into()];
-                    params.extend(vals);
-                    for r in tx.query(&format!("{q}{filter} GROUP BY category"), &params)? {
-                        free.insert(r[0].text().unwrap_or_default().to_owned(), r[1].int().unwrap_or(0) as u64);
-                    }
-                }
-                Ok(())
-            })?;
-            for (cat, n, from, to) in due {
-                let mut o = outcome(&mut per_category, &cat);
-                let go = free.get(&cat).copied().unwrap_or(0);
-                o.purged = go;
-                o.held = n - go.min(n);
-                o.expired_from = from.map(ts).transpose()?;
-                o.expired_to = to.map(ts).transpose()?;
-                per_category.insert(cat, o);
+        Ok((settings, rules_changed))
+    }
+
+    /// A dry run: per category, the records due at the run's time, and how many of them legal
+    /// holds keep. Nothing is deleted and nothing is written.
+    fn plan_purge(&mut self, run: &PurgeRun<'_>) -> Result<Vec<RuleOutcome>> {
+        let tenant = run.tenant.as_str();
+        let now_us = run.now.as_microsecond();
+        let mut due: Vec<(String, u64, Option<i64>, Option<i64>)> = Vec::new();
+        let mut free: HashMap<String, u64> = HashMap::new();
+        self.store().in_tx(tenant, "reporting due records", &mut |tx| {
+            due.clear();
+            free.clear();
+            let holds = Holds::load(tx, tenant, run.policy)?;
+            let q = "SELECT category, count(*), min(expires_at), max(expires_at) FROM records WHERE tenant_id = $1 AND expires_at IS NOT NULL AND expires_at <= $2";
+            for r in tx.query(&format!("{q} GROUP BY category"), &[tenant.into(), now_us.into()])? {
+                due.push((r[0].text().unwrap_or_default().to_owned(), r[1].int().unwrap_or(0) as u64, r[2].int(), r[3].int()));
             }
-            report.rules = per_category.into_values().collect();
-            return Ok(report);
-        }
-        // 3. Batches: claim, delete, receipt, commit.
-        let mut batch_no = 0u64;
-        let mut total = 0u64;
-        // Whether the last batch saw no legal hold at all: then nothing due was held back.
-        let mut unheld = false;
-        // PostgreSQL: where the next batch starts (the last batch's final expiry instant).
-        let (mut lo, mut next_lo) = (i64::MIN, i64::MIN);
-        loop {
-            if opts.max_batches.is_some_and(|m| batch_no >= m) {
-                break;
-            }
-            // Per category of the batch: (records, expired from, to, created from, to).
-            let mut groups: BTreeMap<String, (u64, i64, i64, i64, i64)> = BTreeMap::new();
-            // Records the batch set out to purge (more than it purged if some changed meanwhile).
-            let mut claimed_in_batch = 0u64;
-            self.store().in_tx(&tenant, "purging expired records", &mut |tx| {
-                groups.clear();
-                claimed_in_batch = 0;
-                if tx.postgres() {
-                    // One purger per tenant at a time (see PURGE_LOCK): a second server waits
-                    // here for the batch in flight, then its statement's snapshot sees that
-                    // batch gone, so no batch is taken twice and none is skipped. A batch commits
-                    // without waiting for its WAL to reach the disk: a database crash can lose
-                    // the last batches, but only whole, with their receipts (the next purge does
-                    // them again); the purge's closing transaction waits for all of it.
-                    tx.execute(
-                        &format!("SELECT set_config('synchronous_commit', 'off', true), pg_advisory_xact_lock({PURGE_LOCK}, hashtext(current_schema() || '/' || $1))"),
-                        &[tenant.as_str().into()],
-                    )?;
-                }
-                lock_state(tx, &tenant, false)?;
-                let holds = Holds::load(tx, &tenant, policy)?;
-                unheld = holds.is_empty();
-                if holds.tenant_wide {
-                    return Ok(());
-                }
-                let (filter, vals) = holds.filter(4);
-                let cond = format!("tenant_id = $1 AND expires_at IS NOT NULL AND expires_at <= $2{filter}");
-                let mut params: Vec<Val> = vec![tenant.as_str().into(), now.as_microsecond().into(), i64::from(opts.batch_size.max(1)).into()];
+            if !holds.tenant_wide {
+                let (filter, vals) = holds.filter(3);
+                let mut params: Vec<Val> = vec![tenant.into(), now_us.into()];
                 params.extend(vals);
-                let add = |groups: &mut BTreeMap<String, (u64, i64, i64, i64, i64)>, r: &[Val]| {
-                    let int = |i: usize| r.get(i).and_then(Val::int).unwrap_or(0);
-                    let category = r.first().and_then(Val::text).unwrap_or_default();
-                    let g = match groups.get_mut(category) {
-                        Some(g) => g,
-                        None => groups
-                            .entry(category.to_owned())
-                            .or_insert((0, i64::MAX, i64::MIN, i64::MAX, i64::MIN)),
-                    };
-                    g.0 += int(1) as u64;
-                    g.1 = g.1.min(int(2));
-                    g.2 = g.2.max(int(3));
-                    g.3 = g.3.min(int(4));
-                    g.4 = g.4.max(int(5));
-                };
-                if !tx.postgres() {
-                    // SQLite: the deleted rows' figures come back and are summed here.
-                    let sql = format!("DELETE FROM records WHERE tenant_id = $1 AND record_id IN (SELECT record_id FROM records WHERE {cond} ORDER BY expires_at LIMIT $3) RETURNING category, 1, expires_at, expires_at, created_at, created_at");
-                    for r in tx.query(&sql, &params)? {
-                        add(&mut groups, &r);
-                    }
-                    claimed_in_batch = groups.values().map(|g| g.0).sum();
-                } else {
-                    // PostgreSQL: a batch is a range of expiry instants, walked up the expiry
-                    // index from where the last batch ended (`lo`), so no batch wades through
-                    // the index entries its predecessors left dead. The range ends at the expiry
-                    // of the batch's n-th record. A first statement sums the receipts' figures
-                    // over the range; the DELETE then removes the same range through the index,
-                    // returning nothing. The rows are not locked first (a row lock costs a WAL
-                    // record per row): the purger lock keeps purgers apart and the tenant's state
-                    // lock keeps holds and recomputed expiries still; only a record erased or
-                    // rewritten in between can make the DELETE's count differ from the claim's.
-                    // Then the batch goes back to its savepoint and is done again returning every
-                    // deleted row's figures, so a receipt never counts a record that was not
-                    // purged.
-                    let lo_at = params.len() + 1;
-                    let range = format!("{cond} AND expires_at >= ${lo_at}");
-                    params.push(lo.into());
-                    // The claim looks at no more than n + 1 records of the range: more than n
-                    // means records share the range's last instant with the n-th (a tenant
-                    // event dates them all alike); then this batch takes n in expiry order by
-                    // physical row id, in a statement that returns the figures of what it
-                    // deleted, and the next batch starts from the same instant. So no batch
-                    // exceeds n.
-                    let claim = format!(
-                        "WITH b AS (SELECT COALESCE((SELECT expires_at FROM records WHERE {range} ORDER BY expires_at OFFSET CAST($3 AS bigint) - 1 LIMIT 1), $2) AS upto)
-                         SELECT category, COUNT(*), MIN(expires_at), MAX(expires_at), MIN(created_at), MAX(created_at), (SELECT upto FROM b)
-                         FROM (SELECT category, expires_at, created_at FROM records WHERE {range} AND expires_at <= (SELECT upto FROM b) LIMIT CAST($3 AS bigint) + 1) s
-                         GROUP BY category"
-                    );
-                    let mut upto = None;
-                    for r in tx.query(&claim, &params)? {
-                        add(&mut groups, &r);
-                        upto = r.get(6).and_then(Val::int);
-                    }
-                    let Some(upto) = upto else { return Ok(()) };
-                    let claimed: u64 = groups.values().map(|g| g.0).sum();
-                    if claimed > u64::from(opts.batch_size.max(1)) {
-                        groups.clear();
-                        let bounded = format!(
-                            "WITH d AS (DELETE FROM records WHERE {range} AND ctid = ANY(ARRAY(SELECT ctid FROM records WHERE {range} ORDER BY expires_at LIMIT $3)) RETURNING category, expires_at, created_at)
-                             SELECT category, COUNT(*), MIN(expires_at), MAX(expires_at), MIN(created_at), MAX(created_at) FROM d GROUP BY category"
-                        );
-                        for r in tx.query(&bounded, &params)? {
-                            add(&mut groups, &r);
-                        }
-                        claimed_in_batch = groups.values().map(|g| g.0).sum();
-                        next_lo = lo;
-                    } else {
-                    params[2] = upto.into();
-                    claimed_in_batch = claimed;
-                    tx.execute("SAVEPOINT purge_batch", &[])?;
-                    let deleted = tx.execute(&format!("DELETE FROM records WHERE {range} AND expires_at <= $3"), &params)?;
-                    if deleted != claimed {
-                        tx.execute("ROLLBACK TO SAVEPOINT purge_batch", &[])?;
-                        groups.clear();
-                        let exact = format!(
-                            "WITH d AS (DELETE FROM records WHERE {range} AND expires_at <= $3 RETURNING category, expires_at, created_at)
-                             SELECT category, COUNT(*), MIN(expires_at), MAX(expires_at), MIN(created_at), MAX(created_at) FROM d GROUP BY category"
-                        );
-                        for r in tx.query(&exact, &params)? {
-                            add(&mut groups, &r);
-                        }
-                    }
-                    next_lo = upto;
-                    }
+                for r in tx.query(&format!("{q}{filter} GROUP BY category"), &params)? {
+                    free.insert(r[0].text().unwrap_or_default().to_owned(), r[1].int().unwrap_or(0) as u64);
                 }
-                if groups.is_empty() {
-                    return Ok(());
-                }
-                // Receipts: one per category of the batch. No pseudonyms, no payloads.
-                let events: Vec<custos_audit::Event> = groups
-                    .iter()
-                    .map(|(c, (n, ef, et, cf, ct))| {
-                        let t = |m: i64| Timestamp::from_microsecond(m).map(|x| x.to_string()).unwrap_or_default();
-                        event_entry(&tenant, &actor, "retention.purged", None, serde_json::json!({
-                            "rule": rule_text(policy, c, &settings),
-                            "category": c,
-                            "records": n,
-                            "expired_from": t(*ef),
-                            "expired_to": t(*et),
-                            "created_from": t(*cf),
-                            "created_to": t(*ct),
-                            "purged_at": now,
-                        }))
-                    })
-                    .collect();
-                tx.append_audit(&mut |head| custos_audit::build(head, &events, now, &key, AUDIT_CHECKPOINT_EVERY))
-            })?;
-            let batch: u64 = groups.values().map(|g| g.0).sum();
-            if batch == 0 {
-                break;
             }
-            lo = next_lo;
-            batch_no += 1;
-            total += batch;
-            for (c, (_, ef, et, _, _)) in &groups {
-                let mut o = outcome(&mut per_category, c);
-                o.purged += groups[c].0;
-                let (from, to) = (ts(*ef)?, ts(*et)?);
-                o.expired_from = Some(o.expired_from.map_or(from, |x| x.min(from)));
-                o.expired_to = Some(o.expired_to.map_or(to, |x| x.max(to)));
-                per_category.insert(c.clone(), o);
-            }
-            progress(total);
-            if claimed_in_batch < u64::from(opts.batch_size.max(1)) {
-                break;
-            }
+            Ok(())
+        })?;
+        let mut per_category: BTreeMap<String, RuleOutcome> = BTreeMap::new();
+        for (cat, n, from, to) in due {
+            let o = run.outcome(&mut per_category, &cat);
+            let go = free.get(&cat).copied().unwrap_or(0);
+            o.purged = go;
+            o.held = n - go.min(n);
+            o.expired_from = from.map(ts).transpose()?;
+            o.expired_to = to.map(ts).transpose()?;
         }
-        // 4. What holds kept back (nothing, and no need to look, when no hold was set), and the
-        // run's closing entry. This last transaction commits synchronously: on PostgreSQL it
-        // waits until every batch before it is on disk, so when the purge returns, all of it is.
+        Ok(per_category.into_values().collect())
+    }
+
+    /// A purge's last transaction: with `count_kept`, the due records legal holds kept back,
+    /// per category (returned); after any batch, the run's closing audit entry. It commits
+    /// synchronously: on PostgreSQL it waits until every batch before it is on disk, so when the
+    /// purge returns, all of it is.
+    fn close_purge(
+        &mut self,
+        run: &PurgeRun<'_>,
+        batches: u64,
+        records: u64,
+        per_category: &BTreeMap<String, RuleOutcome>,
+        finished: bool,
+        count_kept: bool,
+    ) -> Result<Vec<(String, u64)>> {
+        let tenant = run.tenant.as_str();
+        let counts: BTreeMap<&str, u64> = per_category
+            .values()
+            .filter(|o| o.purged > 0)
+            .map(|o| (o.category.as_str(), o.purged))
+            .collect();
         let mut kept: Vec<(String, u64)> = Vec::new();
-        let finished = opts.max_batches.is_none_or(|m| batch_no < m);
-        if batch_no > 0 || (finished && !unheld) {
-            let counts: BTreeMap<&str, u64> = per_category
-                .values()
-                .filter(|o| o.purged > 0)
-                .map(|o| (o.category.as_str(), o.purged))
-                .collect();
-            self.store().in_tx(&tenant, "closing a purge", &mut |tx| {
-                kept.clear();
-                if finished && !unheld {
-                    for r in tx.query(
-                        "SELECT category, count(*) FROM records WHERE tenant_id = $1 AND expires_at IS NOT NULL AND expires_at <= $2 GROUP BY category",
-                        &[tenant.as_str().into(), now.as_microsecond().into()],
-                    )? {
-                        kept.push((r[0].text().unwrap_or_default().to_owned(), r[1].int().unwrap_or(0) as u64));
-                    }
+        self.store().in_tx(tenant, "closing a purge", &mut |tx| {
+            kept.clear();
+            if count_kept {
+                for r in tx.query(
+                    "SELECT category, count(*) FROM records WHERE tenant_id = $1 AND expires_at IS NOT NULL AND expires_at <= $2 GROUP BY category",
+                    &[tenant.into(), run.now.as_microsecond().into()],
+                )? {
+                    kept.push((r[0].text().unwrap_or_default().to_owned(), r[1].int().unwrap_or(0) as u64));
                 }
-                if batch_no == 0 {
-                    return Ok(());
-                }
-                let ev = event_entry(&tenant, &actor, "retention.purge.ended", None, serde_json::json!({
-                    "batches": batch_no,
-                    "records": total,
-                    "per_category": counts,
-                    "complete": finished,
-                    "purged_at": now,
-                }));
-                tx.append_audit(&mut |head| custos_audit::build(head, std::slice::from_ref(&ev), now, &key, AUDIT_CHECKPOINT_EVERY))
-            })?;
-        }
-        if finished {
-            for (c, n) in kept {
-                let mut o = outcome(&mut per_category, &c);
-                o.held = n;
-                per_category.insert(c, o);
             }
-        }
-        report.batches = batch_no;
-        report.rules = per_category.into_values().collect();
-        Ok(report)
+            if batches == 0 {
+                return Ok(());
+            }
+            let ev = event_entry(tenant, &run.actor, "retention.purge.ended", None, serde_json::json!({
+                "batches": batches,
+                "records": records,
+                "per_category": counts,
+                "complete": finished,
+                "purged_at": run.now,
+            }));
+            run.append(tx, std::slice::from_ref(&ev))
+        })?;
+        Ok(if finished { kept } else { Vec::new() })
     }
 
     /// The tenant's retention report: per category the records, the oldest, the next expiry,
@@ -1660,7 +1812,7 @@ impl TenantVault<'_> {
         self.store().in_tx(&tenant, "reporting retention", &mut |tx| {
             let r = tx.query("SELECT state, last_purge_at FROM tenant_retention WHERE tenant_id = $1", &[tenant.as_str().into()])?;
             if let Some(r) = r.into_iter().next() {
-                state = r[0].text().and_then(|t| serde_json::from_str(t).ok()).unwrap_or_default();
+                state = r[0].text().and_then(|t| serde_json::from_str(t).ok()).ok_or_else(|| corrupt("tenant state"))?;
                 last_purge = r[1].int();
             }
             rows = tx.query(
@@ -1707,6 +1859,8 @@ impl TenantVault<'_> {
                         due: 0,
                         waiting: 0,
                         held: 0,
+                        problem: custos_retention::rule_problem(policy, &c.id, &settings)
+                            .map(|e| e.to_string()),
                     },
                 )
             })
@@ -1722,6 +1876,7 @@ impl TenantVault<'_> {
                 due: 0,
                 waiting: 0,
                 held: 0,
+                problem: None,
             });
             e.records = r[1].int().unwrap_or(0) as u64;
             e.oldest = r[2].int().map(ts).transpose()?;
@@ -1745,7 +1900,8 @@ impl TenantVault<'_> {
 
 impl Vault {
     /// Purges every tenant's due records (see [`TenantVault::purge`]). A tenant that fails (a
-    /// clock that went back) is reported in [`PurgeReport::failed`] and the others go on.
+    /// clock that went back, expiries that cannot be recomputed under a changed policy) is
+    /// reported in [`PurgeReport::failed`] and the others go on.
     pub fn purge_all(
         &mut self,
         policy: &Policy,
@@ -1769,10 +1925,40 @@ impl Vault {
                     all.batches += r.batches;
                     all.recomputed += r.recomputed;
                 }
-                Err(e @ VaultError::ClockWentBack { .. }) => all.failed.push((id, e.to_string())),
+                Err(e @ (VaultError::ClockWentBack { .. } | VaultError::Retention(_))) => {
+                    all.failed.push((id, e.to_string()))
+                }
                 Err(e) => return Err(e),
             }
         }
         Ok(all)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> Timestamp {
+        s.parse().expect("timestamp")
+    }
+
+    #[test]
+    fn a_purge_clock_within_the_skew_of_the_last_purge_goes_ahead() {
+        let last = t("2026-03-01T12:00:00Z").as_microsecond();
+        check_purge_clock("kantoor-a", None, t("2026-03-01T12:00:00Z")).unwrap();
+        check_purge_clock("kantoor-a", Some(last), t("2026-03-01T11:55:00Z")).unwrap();
+        check_purge_clock("kantoor-a", Some(last), t("2026-03-02T00:00:00Z")).unwrap();
+    }
+
+    #[test]
+    fn a_purge_clock_further_behind_than_the_skew_is_refused() {
+        let last = t("2026-03-01T12:00:00Z").as_microsecond();
+        let e = check_purge_clock("kantoor-a", Some(last), t("2026-03-01T11:54:59Z"))
+            .expect_err("the clock went back");
+        assert!(
+            matches!(&e, VaultError::ClockWentBack { tenant, last: l, .. } if tenant == "kantoor-a" && *l == t("2026-03-01T12:00:00Z")),
+            "{e:?}"
+        );
     }
 }

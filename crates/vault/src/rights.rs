@@ -1289,7 +1289,7 @@ impl TenantVault<'_> {
         let pseudonym = self.pseudonym(subject).as_str().to_owned();
         let mut sealed = Vec::with_capacity(corrections.len());
         for c in corrections {
-            let s = self.seal_correction(c)?;
+            let s = self.seal_correction(c, now)?;
             // Another subject's record is answered as absent: the request reveals nothing of it.
             if s.row.pseudonym != pseudonym {
                 return Err(VaultError::RecordNotFound(s.record.id.clone()));

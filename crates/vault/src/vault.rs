@@ -288,9 +288,10 @@ impl Vault {
         };
         for entry in journal.read_all()? {
             if !self.store.has_erasure(&entry)? {
-                self.rekey_kept_legacy(&entry)?;
-                let key = &self.audit_key;
+                // Opening the vault is the edge where the time is read.
                 let now = Timestamp::now();
+                self.rekey_kept_legacy(&entry, now)?;
+                let key = &self.audit_key;
                 self.store.erase(&entry, &mut |counts, head| {
                     let ev = erasure_event(&entry, counts, "custos", "subject.erase.replayed");
                     custos_audit::build(head, &[ev], now, key, AUDIT_CHECKPOINT_EVERY)
@@ -623,7 +624,6 @@ impl TenantVault<'_> {
         self.vault.keys.pseudonym(&self.tenant, subject)
     }
 
-    /// Stores one record; see [`TenantVault::put_batch`].
     /// The same handle, recording `actor` (an API key id, an operator) as who acts in the
     /// audit trail. Without it the actor is `custos`.
     pub fn acting_as(mut self, actor: impl Into<String>) -> Self {
@@ -650,17 +650,25 @@ impl TenantVault<'_> {
             .map_err(|e| audit_err("counting audit entries", e))
     }
 
-    pub fn put(&mut self, policy: &Policy, record: NewRecord) -> Result<RecordId> {
-        let mut ids = self.put_batch(policy, vec![record])?;
+    /// Stores one record at `now`; see [`TenantVault::put_batch`].
+    pub fn put(&mut self, policy: &Policy, record: NewRecord, now: Timestamp) -> Result<RecordId> {
+        let mut ids = self.put_batch(policy, vec![record], now)?;
         ids.pop()
             .ok_or_else(|| VaultError::Corrupt("a batch of one stored no record".into()))
     }
 
     /// Validates every record against the policy, encrypts each under its subject's data key for
     /// the category's key domain (creating the key if needed), and inserts all of them in one
-    /// transaction: either every record is stored or none is. Returns the new ids in order.
-    pub fn put_batch(&mut self, policy: &Policy, records: Vec<NewRecord>) -> Result<Vec<RecordId>> {
-        self.put_rows(policy, records, None)
+    /// transaction: either every record is stored or none is. `now` is the write's time: the
+    /// new ids' time part, the audit entries' and the new data keys' creation. Returns the new
+    /// ids in order.
+    pub fn put_batch(
+        &mut self,
+        policy: &Policy,
+        records: Vec<NewRecord>,
+        now: Timestamp,
+    ) -> Result<Vec<RecordId>> {
+        self.put_rows(policy, records, None, now)
     }
 
     /// Stores one record and answers with what was written, not with a read after the commit
@@ -674,11 +682,12 @@ impl TenantVault<'_> {
         policy: &Policy,
         record: NewRecord,
         idempotency: Option<&Idempotency<'_>>,
+        now: Timestamp,
     ) -> Result<Written> {
         let subject = self.pseudonym(&record.subject);
         let created_at = record.created_at;
         let Some(idem) = idempotency else {
-            let id = self.put(policy, record)?;
+            let id = self.put(policy, record, now)?;
             return Ok(Written {
                 id,
                 subject,
@@ -687,14 +696,14 @@ impl TenantVault<'_> {
             });
         };
         let key_hash = idem.key_hash(&self.tenant);
-        if let Some(w) = self.replay(&key_hash, idem.request_hash, &subject)? {
+        if let Some(w) = self.replay(&key_hash, idem.request_hash, &subject, now)? {
             return Ok(w);
         }
         let key = IdempotencyKeyHash {
             key_hash: key_hash.clone(),
             body_hash: idem.request_hash.to_owned(),
         };
-        match self.put_rows(policy, vec![record], Some(key)) {
+        match self.put_rows(policy, vec![record], Some(key), now) {
             Ok(mut ids) => {
                 let id = ids
                     .pop()
@@ -708,21 +717,22 @@ impl TenantVault<'_> {
             }
             // Another server stored the same request first: answer as it did.
             Err(VaultError::IdempotencyRace) => self
-                .replay(&key_hash, idem.request_hash, &subject)?
+                .replay(&key_hash, idem.request_hash, &subject, now)?
                 .ok_or_else(|| VaultError::Corrupt("an idempotency key vanished".into())),
             Err(e) => Err(e),
         }
     }
 
-    /// The write an idempotency key answered, if the key was used within a day.
+    /// The write an idempotency key answered, if the key was used within a day of `now`.
     fn replay(
         &mut self,
         key_hash: &str,
         request_hash: &str,
         subject: &Pseudonym,
+        now: Timestamp,
     ) -> Result<Option<Written>> {
         let tenant = self.tenant.as_str().to_owned();
-        let since = store::micros(Timestamp::now()) - store::IDEMPOTENCY_SECONDS * 1_000_000;
+        let since = store::micros(now) - store::IDEMPOTENCY_SECONDS * 1_000_000;
         let mut found = None;
         self.store().in_read_tx(&tenant, "reading an idempotency key", &mut |tx| {
             found = tx
@@ -760,6 +770,7 @@ impl TenantVault<'_> {
         policy: &Policy,
         records: Vec<NewRecord>,
         idempotency: Option<IdempotencyKeyHash>,
+        now_ts: Timestamp,
     ) -> Result<Vec<RecordId>> {
         let domains = records
             .iter()
@@ -783,8 +794,7 @@ impl TenantVault<'_> {
             .zip(&records)
             .map(|((p, d), r)| (p, d, r.category.clone()))
             .collect();
-        let data_keys = self.data_keys_for(&slots)?;
-        let now_ts = Timestamp::now();
+        let data_keys = self.data_keys_for(&slots, now_ts)?;
         let now = store::micros(now_ts);
         // Nonces and the ids' random start for the whole batch in one system call each.
         let mut nonces = vec![0u8; records.len() * keys::RECORD_NONCE_LEN];
@@ -857,7 +867,7 @@ impl TenantVault<'_> {
                 details: serde_json::json!({ "records": n, "categories": cats }),
             })
             .collect();
-        let at = Timestamp::now();
+        let at = now_ts;
         // Each record's expiry, from the tenant's retention state; recomputed if a retention
         // change commits in between (the insert checks the state's version under a lock).
         let mut attempts = 0;
@@ -886,7 +896,7 @@ impl TenantVault<'_> {
                     &row.pseudonym,
                     Timestamp::from_microsecond(row.created_at).unwrap_or(at),
                     clocks,
-                );
+                )?;
             }
             drop(ctx);
             let key = &self.vault.audit_key;
@@ -914,8 +924,12 @@ impl TenantVault<'_> {
     }
 
     /// The data keys for every (subject, key domain, category) of a batch: the stored ones
-    /// unwrapped, the missing ones created and stored wrapped in one transaction.
-    fn data_keys_for(&mut self, slots: &[KeySlot]) -> Result<HashMap<KeySlot, DataKey>> {
+    /// unwrapped, the missing ones created (at `now`) and stored wrapped in one transaction.
+    fn data_keys_for(
+        &mut self,
+        slots: &[KeySlot],
+        now: Timestamp,
+    ) -> Result<HashMap<KeySlot, DataKey>> {
         let tenant = self.tenant.as_str();
         let mut found: HashMap<KeySlot, DataKey> = HashMap::new();
         let mut missing: Vec<WrappedKeyRow> = Vec::new();
@@ -954,11 +968,10 @@ impl TenantVault<'_> {
             }
         }
         if !missing.is_empty() {
-            let stored = self.vault.store.insert_data_keys(
-                tenant,
-                &missing,
-                store::micros(Timestamp::now()),
-            )?;
+            let stored = self
+                .vault
+                .store
+                .insert_data_keys(tenant, &missing, store::micros(now))?;
             for row in stored {
                 let pseudonym = Pseudonym::parse(&row.pseudonym)?;
                 let dk = self.unwrap_key(&row)?;
@@ -987,12 +1000,17 @@ impl TenantVault<'_> {
 
     /// The data key of a record's category for its subject (created if the subject has none
     /// yet): the key a record's corrected data is encrypted under. A record still under its key
-    /// domain's legacy key moves to its category's key with the correction.
-    pub(crate) fn category_key_of_row(&mut self, row: &RecordRow) -> Result<DataKey> {
+    /// domain's legacy key moves to its category's key with the correction. A key created here
+    /// is dated `now`.
+    pub(crate) fn category_key_of_row(
+        &mut self,
+        row: &RecordRow,
+        now: Timestamp,
+    ) -> Result<DataKey> {
         let pseudonym = Pseudonym::parse(&row.pseudonym)
             .map_err(|_| VaultError::Corrupt("a record has a malformed pseudonym".into()))?;
         let slot: KeySlot = (pseudonym, row.key_domain.clone(), row.category.clone());
-        let mut keys = self.data_keys_for(std::slice::from_ref(&slot))?;
+        let mut keys = self.data_keys_for(std::slice::from_ref(&slot), now)?;
         keys.remove(&slot)
             .ok_or_else(|| VaultError::Corrupt("a data key of a correction is missing".into()))
     }
@@ -1130,7 +1148,7 @@ impl TenantVault<'_> {
         if let Some(journal) = &self.vault.journal {
             journal.append(&entry)?;
         }
-        self.rekey_kept_legacy(&entry)?;
+        self.rekey_kept_legacy(&entry, now)?;
         let (key, actor) = (&self.vault.audit_key, &self.actor);
         let counts = self.vault.store.erase(&entry, &mut |counts, head| {
             let ev = erasure_event(&entry, counts, actor, action);

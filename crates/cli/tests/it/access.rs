@@ -159,7 +159,7 @@ fn stored_record(s: &Scratch, tenant: &str) -> String {
     };
     s.vault()
         .tenant(&TenantId::new(tenant).expect("valid"))
-        .put(&policy(), rec)
+        .put(&policy(), rec, jiff::Timestamp::now())
         .expect("stored")
         .to_string()
 }

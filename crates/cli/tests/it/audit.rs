@@ -128,7 +128,7 @@ fn audit_verify_derives_the_key_from_the_master_key_after_vault_writes() {
         clocks: Default::default(),
     };
     v.tenant(&custos_vault::TenantId::new("acme").unwrap())
-        .put(&policy, rec)
+        .put(&policy, rec, jiff::Timestamp::now())
         .unwrap();
     drop(v);
     let printed = Command::new(env!("CARGO_BIN_EXE_custos"))

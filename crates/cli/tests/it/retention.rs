@@ -37,7 +37,8 @@ fn fill(
                 clocks: Default::default(),
             })
             .collect();
-        t.put_batch(&policy, records).expect("records stored");
+        t.put_batch(&policy, records, jiff::Timestamp::now())
+            .expect("records stored");
     }
 }
 
@@ -115,6 +116,7 @@ fn purge_lifecycle(s: &Scratch) {
                 created_at: jiff::Timestamp::now(),
                 clocks: Default::default(),
             },
+            jiff::Timestamp::now(),
         )
         .unwrap();
     drop(v);

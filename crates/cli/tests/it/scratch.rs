@@ -119,7 +119,7 @@ impl Scratch {
             })
             .collect();
         v.tenant(&TenantId::new("acme").expect("valid"))
-            .put_batch(&policy(), batch)
+            .put_batch(&policy(), batch, jiff::Timestamp::now())
             .expect("records stored")
     }
 }

@@ -115,7 +115,7 @@ fn keys_rotate_rewraps_data_keys_and_records_still_decrypt() {
             clocks: Default::default(),
         };
         v.tenant(&TenantId::new("acme").expect("valid"))
-            .put(&policy(), record)
+            .put(&policy(), record, jiff::Timestamp::now())
             .expect("stored")
     };
     let o = custos(

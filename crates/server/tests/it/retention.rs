@@ -454,7 +454,8 @@ fn the_scheduler_purges_due_records_and_counts_them_in_metrics() {
                 clocks: Default::default(),
             })
             .collect();
-        t.put_batch(&policy, records).expect("records stored");
+        t.put_batch(&policy, records, jiff::Timestamp::now())
+            .expect("records stored");
     }
     let server = Running::start_custom(
         Some(backend),

@@ -10,15 +10,16 @@ use crate::error::Result;
 use crate::ids::{Pseudonym, TenantId};
 use crate::keys::{self, LEGACY_CATEGORY, RecordIdentity};
 use crate::store::{JournalEntry, Val};
+use jiff::Timestamp;
 
 impl Vault {
     /// [`TenantVault::rekey_kept_legacy`] for a journaled erasure being replayed.
-    pub(super) fn rekey_kept_legacy(&mut self, entry: &JournalEntry) -> Result<()> {
+    pub(super) fn rekey_kept_legacy(&mut self, entry: &JournalEntry, now: Timestamp) -> Result<()> {
         if entry.keep.is_empty() {
             return Ok(());
         }
         let tenant = TenantId::new(&entry.tenant)?;
-        self.tenant(&tenant).rekey_kept_legacy(entry)
+        self.tenant(&tenant).rekey_kept_legacy(entry, now)
     }
 }
 
@@ -27,8 +28,8 @@ impl TenantVault<'_> {
     /// legacy key, each under its own category's key, in one transaction. A record that does not
     /// decrypt is left as it is (the erasure then keeps the legacy key it needs rather than lose
     /// a record the law says to keep). Nothing to do for a full erasure or a vault written after
-    /// per-category keys.
-    pub(super) fn rekey_kept_legacy(&mut self, entry: &JournalEntry) -> Result<()> {
+    /// per-category keys. New category keys are dated `now`.
+    pub(super) fn rekey_kept_legacy(&mut self, entry: &JournalEntry, now: Timestamp) -> Result<()> {
         if entry.keep.is_empty() {
             return Ok(());
         }
@@ -51,7 +52,7 @@ impl TenantVault<'_> {
             .iter()
             .map(|r| (pseudonym.clone(), r.key_domain.clone(), r.category.clone()))
             .collect();
-        let new_keys = self.data_keys_for(&slots)?;
+        let new_keys = self.data_keys_for(&slots, now)?;
         let mut nonces = vec![0u8; legacy.len() * keys::RECORD_NONCE_LEN];
         keys::fill_random(&mut nonces)?;
         let mut cache = HashMap::new();
@@ -220,9 +221,19 @@ mod tests {
             let mut v = open(&config);
             let mut t = v.tenant(&tenant);
             let kept = t
-                .put(&p, new_record("account", "kept by tax law"))
+                .put(
+                    &p,
+                    new_record("account", "kept by tax law"),
+                    jiff::Timestamp::now(),
+                )
                 .expect("put");
-            let gone = t.put(&p, new_record("credentials", "erased")).expect("put");
+            let gone = t
+                .put(
+                    &p,
+                    new_record("credentials", "erased"),
+                    jiff::Timestamp::now(),
+                )
+                .expect("put");
             make_legacy(&mut v, &tenant, postgres);
             (kept, gone)
         };
@@ -245,7 +256,9 @@ mod tests {
             b"kept by tax law"
         );
         // A new record of a legacy subject gets its category's own key, beside the legacy one.
-        let fresh = t.put(&p, new_record("credentials", "new")).expect("put");
+        let fresh = t
+            .put(&p, new_record("credentials", "new"), jiff::Timestamp::now())
+            .expect("put");
         assert_eq!(t.get(&fresh).expect("reads").payload.as_slice(), b"new");
 
         let pseudonym = t.pseudonym(&SubjectId::new("jan").expect("id"));
@@ -315,7 +328,8 @@ mod tests {
             erased_at: 0,
             keep: vec!["account".into()],
         };
-        t.rekey_kept_legacy(&entry).expect("nothing to re-key");
+        t.rekey_kept_legacy(&entry, jiff::Timestamp::now())
+            .expect("nothing to re-key");
     }
 
     #[test]
@@ -392,6 +406,7 @@ mod unused_keys {
             .put_batch(
                 &p,
                 vec![rec("account"), rec("credentials"), rec("credentials")],
+                jiff::Timestamp::now(),
             )
             .expect("put");
         let pseudonym = t.pseudonym(&SubjectId::new("jan").expect("id"));

@@ -34,13 +34,14 @@ pub fn writes_and_erasures_are_audited_with_pseudonyms_only(b: &Backend) {
         .put_batch(
             &p,
             vec![record("jan@example.nl", "a"), record("jan@example.nl", "b")],
+            jiff::Timestamp::now(),
         )
         .expect("stored");
     v.tenant(&tenant("acme"))
-        .put(&p, record("piet@example.nl", "c"))
+        .put(&p, record("piet@example.nl", "c"), jiff::Timestamp::now())
         .expect("stored");
     v.tenant(&tenant("globex"))
-        .put(&p, record("jan@example.nl", "d"))
+        .put(&p, record("jan@example.nl", "d"), jiff::Timestamp::now())
         .expect("stored");
     let jan = v
         .tenant(&tenant("acme"))
@@ -111,7 +112,7 @@ pub fn an_audit_entry_edited_in_the_database_is_reported_by_the_vault(b: &Backen
     let p = policy();
     for i in 0..5 {
         v.tenant(&tenant("acme"))
-            .put(&p, record(&format!("s{i}"), "x"))
+            .put(&p, record(&format!("s{i}"), "x"), jiff::Timestamp::now())
             .expect("stored");
     }
     tamper(b, "UPDATE audit_entries SET actor = 'nobody' WHERE seq = 3");
@@ -126,7 +127,7 @@ pub fn an_audit_entry_edited_in_the_database_is_reported_by_the_vault(b: &Backen
 pub fn a_checkpoint_can_be_signed_at_any_time_and_verifies_with_the_published_key(b: &Backend) {
     let mut v = b.open();
     v.tenant(&tenant("acme"))
-        .put(&policy(), record("s", "x"))
+        .put(&policy(), record("s", "x"), jiff::Timestamp::now())
         .expect("stored");
     let cp = v
         .checkpoint_audit(ts("2026-11-21T00:00:00Z"))

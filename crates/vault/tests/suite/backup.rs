@@ -22,9 +22,15 @@ fn erasure_survives_restoring_an_older_sqlite_backup() {
         let mut v = b.open();
         let mut t = v.tenant(&tenant("acme"));
         let jan = t
-            .put_batch(&p, vec![record("jan", "one"), record("jan", "two")])
+            .put_batch(
+                &p,
+                vec![record("jan", "one"), record("jan", "two")],
+                jiff::Timestamp::now(),
+            )
             .expect("stored");
-        let piet = t.put(&p, record("piet", "three")).expect("stored");
+        let piet = t
+            .put(&p, record("piet", "three"), jiff::Timestamp::now())
+            .expect("stored");
         (jan, piet)
     }; // closing the last connection checkpoints the WAL into the file
     std::fs::copy(&db, &backup).expect("back up the database file");
@@ -118,10 +124,18 @@ fn an_erasure_keeping_statutory_records_replays_the_same_way_on_a_restored_backu
         let mut v = b.open();
         let mut t = v.tenant(&tenant("acme"));
         let kept = t
-            .put(&p, rec("administrative_record", "administration"))
+            .put(
+                &p,
+                rec("administrative_record", "administration"),
+                jiff::Timestamp::now(),
+            )
             .expect("stored");
         let gone = t
-            .put(&p, rec("customer", "customer_service"))
+            .put(
+                &p,
+                rec("customer", "customer_service"),
+                jiff::Timestamp::now(),
+            )
             .expect("stored");
         (kept, gone)
     };

@@ -25,7 +25,11 @@ pub fn a_record_put_is_read_back_decrypted(b: &Backend) {
     let p = policy();
     let mut t = v.tenant(&tenant("acme"));
     let id = t
-        .put(&p, record("jan@example.nl", "Jan Jansen, Dorpsstraat 1"))
+        .put(
+            &p,
+            record("jan@example.nl", "Jan Jansen, Dorpsstraat 1"),
+            jiff::Timestamp::now(),
+        )
         .expect("stored");
     let r = t.get(&id).expect("read back");
     assert_eq!(r.payload.as_slice(), b"Jan Jansen, Dorpsstraat 1");
@@ -44,7 +48,7 @@ pub fn purposes_and_event_clocks_round_trip(b: &Backend) {
         clocks: clocks.clone(),
         ..record("jan", "x")
     };
-    let id = t.put(&p, new).expect("stored");
+    let id = t.put(&p, new, jiff::Timestamp::now()).expect("stored");
     let r = t.get(&id).expect("read back");
     assert_eq!(r.purposes, ["service", "billing"]);
     assert_eq!(r.clocks, clocks);
@@ -62,6 +66,7 @@ pub fn records_are_listed_per_subject_oldest_first(b: &Backend) {
     t.put_batch(
         &p,
         vec![later, record("jan", "first"), record("piet", "other")],
+        jiff::Timestamp::now(),
     )
     .expect("stored");
     let jan: Vec<Vec<u8>> = t
@@ -79,7 +84,7 @@ pub fn an_empty_batch_succeeds_and_stores_nothing(b: &Backend) {
     let mut v = b.open();
     assert!(
         v.tenant(&tenant("acme"))
-            .put_batch(&policy(), vec![])
+            .put_batch(&policy(), vec![], jiff::Timestamp::now())
             .expect("empty batch")
             .is_empty()
     );
@@ -93,7 +98,7 @@ pub fn a_category_the_policy_never_stores_is_refused_naming_it(b: &Backend) {
     };
     let err = v
         .tenant(&tenant("acme"))
-        .put(&policy(), new)
+        .put(&policy(), new, jiff::Timestamp::now())
         .expect_err("mail bodies are never stored");
     assert!(matches!(err, VaultError::NeverStored { .. }), "{err:?}");
     let msg = err.to_string();
@@ -115,7 +120,7 @@ pub fn an_undefined_category_is_refused_naming_it(b: &Backend) {
     };
     let err = v
         .tenant(&tenant("acme"))
-        .put(&policy(), new)
+        .put(&policy(), new, jiff::Timestamp::now())
         .expect_err("undefined");
     assert!(matches!(err, VaultError::UnknownCategory { .. }), "{err:?}");
     assert!(err.to_string().contains("`mail.bodee`"), "{err}");
@@ -129,7 +134,7 @@ pub fn an_undefined_purpose_is_refused_naming_it(b: &Backend) {
     };
     let err = v
         .tenant(&tenant("acme"))
-        .put(&policy(), new)
+        .put(&policy(), new, jiff::Timestamp::now())
         .expect_err("undefined");
     assert!(matches!(err, VaultError::UnknownPurpose { .. }), "{err:?}");
     assert!(err.to_string().contains("`resale`"), "{err}");
@@ -143,7 +148,7 @@ pub fn a_record_without_a_purpose_is_refused(b: &Backend) {
     };
     let err = v
         .tenant(&tenant("acme"))
-        .put(&policy(), new)
+        .put(&policy(), new, jiff::Timestamp::now())
         .expect_err("no purpose");
     assert!(matches!(err, VaultError::NoPurpose { .. }), "{err:?}");
 }
@@ -159,6 +164,7 @@ pub fn one_refused_record_in_a_batch_stores_none_of_the_batch(b: &Backend) {
         .put_batch(
             &policy(),
             vec![record("jan", "a"), record("piet", "b"), bad],
+            jiff::Timestamp::now(),
         )
         .expect_err("refused");
     assert!(matches!(err, VaultError::NeverStored { .. }));
@@ -170,7 +176,7 @@ pub fn a_tenant_cannot_read_another_tenants_records(b: &Backend) {
     let p = policy();
     let id = v
         .tenant(&tenant("acme"))
-        .put(&p, record("jan", "acme's data"))
+        .put(&p, record("jan", "acme's data"), jiff::Timestamp::now())
         .expect("stored");
     let mut other = v.tenant(&tenant("globex"));
     assert!(matches!(other.get(&id), Err(VaultError::RecordNotFound(_))));
@@ -191,7 +197,11 @@ pub fn a_ciphertext_moved_to_another_record_fails_to_decrypt(b: &Backend) {
     let mut t = v.tenant(&tenant("acme"));
     // Same tenant, subject and category, so the same data key: only the associated data differs.
     let ids = t
-        .put_batch(&p, vec![record("jan", "one"), record("jan", "two")])
+        .put_batch(
+            &p,
+            vec![record("jan", "one"), record("jan", "two")],
+            jiff::Timestamp::now(),
+        )
         .expect("stored");
     let moved = b.ciphertext("acme", ids[0].as_str());
     b.set_ciphertext("acme", ids[1].as_str(), &moved);
@@ -215,11 +225,11 @@ pub fn a_ciphertext_moved_to_another_tenant_fails_to_decrypt(b: &Backend) {
     let p = policy();
     let from = v
         .tenant(&tenant("acme"))
-        .put(&p, record("jan", "acme's"))
+        .put(&p, record("jan", "acme's"), jiff::Timestamp::now())
         .expect("stored");
     let to = v
         .tenant(&tenant("globex"))
-        .put(&p, record("jan", "globex's"))
+        .put(&p, record("jan", "globex's"), jiff::Timestamp::now())
         .expect("stored");
     b.set_ciphertext("globex", to.as_str(), &b.ciphertext("acme", from.as_str()));
     let err = v
@@ -237,7 +247,7 @@ pub fn a_truncated_ciphertext_is_an_error_naming_the_record(b: &Backend) {
     let p = policy();
     let id = v
         .tenant(&tenant("acme"))
-        .put(&p, record("jan", "payload"))
+        .put(&p, record("jan", "payload"), jiff::Timestamp::now())
         .expect("stored");
     let ct = b.ciphertext("acme", id.as_str());
     for len in [0, 1, 5, 13, ct.len() - 1] {
@@ -255,7 +265,7 @@ pub fn a_corrupted_ciphertext_is_an_error_naming_the_record(b: &Backend) {
     let p = policy();
     let id = v
         .tenant(&tenant("acme"))
-        .put(&p, record("jan", "payload"))
+        .put(&p, record("jan", "payload"), jiff::Timestamp::now())
         .expect("stored");
     let mut ct = b.ciphertext("acme", id.as_str());
     let last = ct.len() - 1;
@@ -271,7 +281,7 @@ pub fn a_corrupted_ciphertext_is_an_error_naming_the_record(b: &Backend) {
 pub fn a_wrong_master_key_fails_at_open(b: &Backend) {
     let mut v = b.open();
     v.tenant(&tenant("acme"))
-        .put(&policy(), record("jan", "x"))
+        .put(&policy(), record("jan", "x"), jiff::Timestamp::now())
         .expect("stored");
     drop(v);
     let err =
@@ -284,7 +294,11 @@ pub fn the_payload_is_not_stored_in_the_clear(b: &Backend) {
     let mut v = b.open();
     let marker = "UNIQUE-MARKER-7c1e-Jansen";
     v.tenant(&tenant("acme"))
-        .put(&policy(), record("jan@example.nl", marker))
+        .put(
+            &policy(),
+            record("jan@example.nl", marker),
+            jiff::Timestamp::now(),
+        )
         .expect("stored");
     drop(v);
     assert!(
@@ -302,11 +316,15 @@ pub fn key_rotation_rewraps_data_keys_and_leaves_record_rows_byte_identical(b: &
     let p = policy();
     let a = v
         .tenant(&tenant("acme"))
-        .put_batch(&p, vec![record("jan", "one"), record("piet", "two")])
+        .put_batch(
+            &p,
+            vec![record("jan", "one"), record("piet", "two")],
+            jiff::Timestamp::now(),
+        )
         .expect("stored");
     let g = v
         .tenant(&tenant("globex"))
-        .put(&p, record("jan", "three"))
+        .put(&p, record("jan", "three"), jiff::Timestamp::now())
         .expect("stored");
     let before: Vec<Vec<u8>> = a
         .iter()
@@ -345,13 +363,13 @@ pub fn records_written_after_rotation_decrypt_after_reopening(b: &Backend) {
     let p = policy();
     let old = v
         .tenant(&tenant("acme"))
-        .put(&p, record("jan", "old"))
+        .put(&p, record("jan", "old"), jiff::Timestamp::now())
         .expect("stored");
     v.rotate_keys().expect("rotates");
     v.rotate_keys().expect("rotates again");
     let new = v
         .tenant(&tenant("acme"))
-        .put(&p, record("kees", "new"))
+        .put(&p, record("kees", "new"), jiff::Timestamp::now())
         .expect("stored");
     drop(v);
     let mut v = b.open();
@@ -367,15 +385,19 @@ pub fn erasure_destroys_the_subjects_keys_and_records_and_nothing_else(b: &Backe
     let p = policy();
     let jan = v
         .tenant(&tenant("acme"))
-        .put_batch(&p, vec![record("jan", "a"), record("jan", "b")])
+        .put_batch(
+            &p,
+            vec![record("jan", "a"), record("jan", "b")],
+            jiff::Timestamp::now(),
+        )
         .expect("stored");
     let piet = v
         .tenant(&tenant("acme"))
-        .put(&p, record("piet", "c"))
+        .put(&p, record("piet", "c"), jiff::Timestamp::now())
         .expect("stored");
     let other = v
         .tenant(&tenant("globex"))
-        .put(&p, record("jan", "d"))
+        .put(&p, record("jan", "d"), jiff::Timestamp::now())
         .expect("stored");
     let mut t = v.tenant(&tenant("acme"));
     let e = t
@@ -401,7 +423,7 @@ pub fn a_copy_of_an_erased_record_is_unreadable(b: &Backend) {
     let mut v = b.open();
     let id = v
         .tenant(&tenant("acme"))
-        .put(&policy(), record("jan", "secret"))
+        .put(&policy(), record("jan", "secret"), jiff::Timestamp::now())
         .expect("stored");
     let copy = b.copy_row("acme", id.as_str());
     v.tenant(&tenant("acme"))
@@ -423,14 +445,14 @@ pub fn an_erasure_replayed_from_the_journal_does_not_touch_data_written_after_it
     let mut v = b.open();
     let p = policy();
     v.tenant(&tenant("acme"))
-        .put(&p, record("jan", "before"))
+        .put(&p, record("jan", "before"), jiff::Timestamp::now())
         .expect("stored");
     v.tenant(&tenant("acme"))
         .erase_subject(&subject("jan"), ts("2026-11-20T12:00:00Z"))
         .expect("erased");
     let after = v
         .tenant(&tenant("acme"))
-        .put(&p, record("jan", "after"))
+        .put(&p, record("jan", "after"), jiff::Timestamp::now())
         .expect("stored");
     drop(v);
     let mut v = b.open();

@@ -320,7 +320,8 @@ pub fn suppression_outlives_erasure_and_gpc_objects_to_marketing(b: &Backend) {
     let mut t = v.tenant(&tenant("acme"));
     let who = subject("carol");
     let now = ts("2026-07-01T12:00:00Z");
-    t.put(&policy, record("carol", "hello")).expect("stored");
+    t.put(&policy, record("carol", "hello"), jiff::Timestamp::now())
+        .expect("stored");
 
     let mut q = query(&who, "customer_email", "account");
     assert!(

@@ -110,7 +110,8 @@ pub fn records_stream_in_pages_oldest_first_and_only_the_subjects(b: &Backend) {
         "2026-11-01T09:00:00Z",
         "{\"n\":-1}".into(),
     ));
-    t.put_batch(&p, batch).expect("stored");
+    t.put_batch(&p, batch, jiff::Timestamp::now())
+        .expect("stored");
 
     let got = all_records(&mut t, "ann");
     assert_eq!(got.len(), n, "every record once, none of another subject");
@@ -167,7 +168,8 @@ pub fn an_access_answer_for_a_jbsync_subject_lists_every_purpose_recipient_and_r
             "{}".into(),
         )])
         .collect();
-    t.put_batch(&p, batch).expect("stored");
+    t.put_batch(&p, batch, jiff::Timestamp::now())
+        .expect("stored");
 
     let (out, written) = answer(
         &mut t,
@@ -287,6 +289,7 @@ pub fn an_access_answer_includes_records_kept_under_restriction_marked(b: &Backe
                 "{\"s\":1}".into(),
             ),
         ],
+        jiff::Timestamp::now(),
     )
     .expect("stored");
     let on = jiff::civil::date(2026, 3, 2);
@@ -375,6 +378,7 @@ pub fn a_portability_answer_holds_only_provided_data_on_consent_or_contract(b: &
                 "{\"a\":1}".into(),
             ),
         ],
+        jiff::Timestamp::now(),
     )
     .expect("stored");
     let (out, written) = answer(
@@ -410,6 +414,7 @@ pub fn an_answer_is_audited_with_counts_and_the_pseudonym_only(b: &Backend) {
             "2026-10-01T08:00:00Z",
             "{\"secret\":\"s3cr3t-payload\"}".into(),
         )],
+        jiff::Timestamp::now(),
     )
     .expect("stored");
     answer(
@@ -452,6 +457,7 @@ pub fn an_unknown_subject_gets_an_empty_answer_of_the_same_shape(b: &Backend) {
             "2026-10-01T08:00:00Z",
             "{}".into(),
         )],
+        jiff::Timestamp::now(),
     )
     .expect("stored");
     let (out, written) = answer(
@@ -487,6 +493,7 @@ pub fn a_record_that_fails_to_decrypt_fails_the_answer_naming_it(b: &Backend) {
                     )
                 })
                 .collect(),
+            jiff::Timestamp::now(),
         )
         .expect("stored");
     let mut bad = b.ciphertext("acme", ids[1].as_str());
@@ -559,6 +566,7 @@ pub fn an_output_that_fails_midway_fails_the_answer_and_nothing_hangs(b: &Backen
                 )
             })
             .collect(),
+        jiff::Timestamp::now(),
     )
     .expect("stored");
     for left in [0, 100, 300_000] {

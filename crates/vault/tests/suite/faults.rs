@@ -84,7 +84,7 @@ fn child_process_entry() {
                 .collect();
             println!("\nCUSTOS-CHILD-READY");
             v.tenant(&tenant(tenant_id))
-                .put_batch(&policy(), records)
+                .put_batch(&policy(), records, jiff::Timestamp::now())
                 .expect("child writes the batch");
         }
         "erase" => {
@@ -212,10 +212,10 @@ pub fn an_erasure_killed_at_a_random_point_leaves_all_or_nothing(b: &Backend) {
             let mut v = b.open();
             let records: Vec<NewRecord> = (0..n).map(|i| record("jan", &payload(i))).collect();
             v.tenant(&tenant(&t))
-                .put_batch(&p, records)
+                .put_batch(&p, records, jiff::Timestamp::now())
                 .expect("stored");
             v.tenant(&tenant(&t))
-                .put(&p, record("piet", "stays"))
+                .put(&p, record("piet", "stays"), jiff::Timestamp::now())
                 .expect("stored");
         }
         let mut killed_after = None;
@@ -322,7 +322,7 @@ fn a_postgres_connection_lost_mid_session_writes_nothing_and_the_next_call_recon
     let mut v = Vault::open(&tagged, master()).expect("opens");
     let p = policy();
     v.tenant(&tenant("acme"))
-        .put(&p, record("jan", "before"))
+        .put(&p, record("jan", "before"), jiff::Timestamp::now())
         .expect("stored");
 
     // The server goes away under the open connection (a restart, a failover, a killed backend).
@@ -343,7 +343,7 @@ fn a_postgres_connection_lost_mid_session_writes_nothing_and_the_next_call_recon
     };
     let err = v
         .tenant(&tenant("acme"))
-        .put_batch(&p, batch())
+        .put_batch(&p, batch(), jiff::Timestamp::now())
         .expect_err("the connection is gone");
     assert!(
         matches!(
@@ -363,7 +363,7 @@ fn a_postgres_connection_lost_mid_session_writes_nothing_and_the_next_call_recon
     );
 
     v.tenant(&tenant("acme"))
-        .put_batch(&p, batch())
+        .put_batch(&p, batch(), jiff::Timestamp::now())
         .expect("the next call reconnects");
     assert_eq!(b.count_records("acme"), 101);
 }
@@ -382,7 +382,7 @@ fn due_records(b: &Backend, tenant_id: &str, n: usize) {
             })
             .collect();
         v.tenant(&tenant(tenant_id))
-            .put_batch(&p, records)
+            .put_batch(&p, records, jiff::Timestamp::now())
             .expect("stored");
     }
     v.tenant(&tenant(tenant_id))
@@ -394,6 +394,7 @@ fn due_records(b: &Backend, tenant_id: &str, n: usize) {
                 created_at: ts("2026-11-30T00:00:00Z"),
                 ..record("subject-1", "recent")
             },
+            jiff::Timestamp::now(),
         )
         .expect("stored");
 }

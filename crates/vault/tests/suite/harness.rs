@@ -234,6 +234,28 @@ impl Backend {
         }
     }
 
+    /// Overwrites the tenant's stored retention state (as a damaged or hand-edited row would).
+    pub fn set_retention_state(&self, tenant: &str, state: &str) {
+        let sql = "UPDATE tenant_retention SET state = $2 WHERE tenant_id = $1";
+        let n = if self.pg_url.is_some() {
+            let mut c = self.pg();
+            let mut tx = c.transaction().expect("tx");
+            tx.execute("SELECT set_config('custos.tenant', $1, true)", &[&tenant])
+                .expect("tenant");
+            let n = tx.execute(sql, &[&tenant, &state]).expect("update");
+            tx.commit().expect("commit");
+            n
+        } else {
+            let c = rusqlite::Connection::open(self.sqlite_path()).expect("opens");
+            c.execute(
+                "UPDATE tenant_retention SET state = ?2 WHERE tenant_id = ?1",
+                [tenant, state],
+            )
+            .expect("update") as u64
+        };
+        assert_eq!(n, 1, "the tenant has a retention state");
+    }
+
     /// How many records the tenant has, counted raw.
     pub fn count_records(&self, tenant: &str) -> i64 {
         if self.pg_url.is_some() {

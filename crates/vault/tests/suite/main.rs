@@ -89,6 +89,8 @@ retention_suite!(
     a_changed_policy_recomputes_expiries_at_the_next_purge,
     a_legal_hold_refuses_erasure_until_released,
     records_sharing_one_expiry_still_go_in_bounded_batches,
+    an_override_that_cannot_be_read_refuses_writes_of_its_category_and_shows_in_the_report,
+    a_tenant_whose_expiries_cannot_be_recomputed_is_reported_and_the_others_purged,
 );
 
 mod retention_postgres_only {

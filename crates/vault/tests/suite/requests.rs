@@ -65,6 +65,7 @@ fn put(
             created_at: ts("2026-01-10T00:00:00Z"),
             clocks: BTreeMap::new(),
         },
+        jiff::Timestamp::now(),
     )
     .expect("record stored")
 }

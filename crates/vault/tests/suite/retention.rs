@@ -154,6 +154,7 @@ fn put(
             created_at: created,
             clocks: BTreeMap::new(),
         },
+        jiff::Timestamp::now(),
     )
     .expect("record stored")
 }
@@ -890,7 +891,8 @@ pub fn a_purge_stopped_halfway_resumes_and_receipts_account_for_every_record(b: 
     let ten = "kantoor-a";
     let mut t = v.tenant(&tenant(ten));
     let records: Vec<NewRecord> = mail_metadata(55, 7, true);
-    t.put_batch(&policy, records).unwrap();
+    t.put_batch(&policy, records, jiff::Timestamp::now())
+        .unwrap();
     put(
         &mut t,
         &policy,
@@ -993,7 +995,8 @@ pub fn a_changed_policy_recomputes_expiries_at_the_next_purge(b: &Backend) {
     );
     // More than a page of the recompute (2 000 records), each of whose expiries changes.
     let many: Vec<NewRecord> = mail_metadata(2_500, 7, false);
-    t.put_batch(&old, many).expect("records stored");
+    t.put_batch(&old, many, jiff::Timestamp::now())
+        .expect("records stored");
     assert_eq!(purge(&mut v, ten, &old, day(4)).purged(), 0);
     let r = purge(&mut v, ten, &new, day(4));
     assert_eq!((r.recomputed, r.purged()), (2_501, 2_501), "{r:?}");
@@ -1084,7 +1087,8 @@ pub fn a_record_changed_while_its_batch_is_deleted_is_not_counted_in_a_receipt(b
     let mut v = b.open();
     let mut t = v.tenant(&tenant(ten));
     let records: Vec<NewRecord> = mail_metadata(25, 5, true);
-    t.put_batch(&policy, records).unwrap();
+    t.put_batch(&policy, records, jiff::Timestamp::now())
+        .unwrap();
     drop(v);
 
     // The other transaction: the oldest record (first in the first batch) gets a far expiry,
@@ -1141,7 +1145,8 @@ pub fn records_sharing_one_expiry_still_go_in_bounded_batches(b: &Backend) {
     let ten = "kantoor-ties";
     let mut t = v.tenant(&tenant(ten));
     let records: Vec<NewRecord> = mail_metadata(25, 5, false);
-    t.put_batch(&policy, records).unwrap();
+    t.put_batch(&policy, records, jiff::Timestamp::now())
+        .unwrap();
     put(
         &mut t,
         &policy,
@@ -1180,7 +1185,9 @@ pub fn a_record_changed_while_its_expiry_is_recomputed_still_gets_the_new_one(b:
     let ten = "kantoor-moved";
     let mut v = b.open();
     let records: Vec<NewRecord> = mail_metadata(5, 5, true);
-    v.tenant(&tenant(ten)).put_batch(&old, records).unwrap();
+    v.tenant(&tenant(ten))
+        .put_batch(&old, records, jiff::Timestamp::now())
+        .unwrap();
     assert_eq!(purge(&mut v, ten, &old, day(4)).purged(), 0);
     drop(v);
 
@@ -1211,7 +1218,9 @@ pub fn a_recompute_commits_page_by_page(b: &Backend) {
     let ten = "kantoor-paged";
     let mut v = b.open();
     let records: Vec<NewRecord> = mail_metadata(2_500, 11, false);
-    v.tenant(&tenant(ten)).put_batch(&old, records).unwrap();
+    v.tenant(&tenant(ten))
+        .put_batch(&old, records, jiff::Timestamp::now())
+        .unwrap();
     assert_eq!(purge(&mut v, ten, &old, day(4)).purged(), 0);
     drop(v);
 
@@ -1250,7 +1259,7 @@ pub fn a_statement_made_stale_by_a_schema_change_is_prepared_again(b: &Backend) 
     let ten = "kantoor-migrated";
     let mut v = b.open();
     v.tenant(&tenant(ten))
-        .put_batch(&policy, mail_metadata(3, 3, true))
+        .put_batch(&policy, mail_metadata(3, 3, true), jiff::Timestamp::now())
         .unwrap();
     assert_eq!(purge(&mut v, ten, &policy, day(4)).purged(), 0);
     // Another server's migration changes a column the purge reads.
@@ -1264,4 +1273,125 @@ pub fn a_statement_made_stale_by_a_schema_change_is_prepared_again(b: &Backend) 
         assert!(e.to_string().contains("cached plan"), "{e}");
     }
     assert_eq!(purge(&mut v, ten, &policy, day(10)).purged(), 3);
+}
+
+/// An override stored in a form that cannot be read (the state row edited or damaged) was
+/// dropped silently, so the category's records quietly got the policy's default. Now a write of
+/// that category is refused with an error naming the category (never the subject), other
+/// categories are written as before, the retention report lists the category's problem, and
+/// setting the override again repairs it.
+pub fn an_override_that_cannot_be_read_refuses_writes_of_its_category_and_shows_in_the_report(
+    b: &Backend,
+) {
+    let policy = jbsync();
+    let mut v = b.open();
+    let mut t = v.tenant(&tenant("kantoor-a"));
+    put(
+        &mut t,
+        &policy,
+        "chat-1",
+        "whatsapp",
+        "service.client_data",
+        day(0),
+    );
+    t.set_override(&policy, "whatsapp", Period::parse("30 days").ok(), day(1))
+        .expect("override set");
+    drop(t);
+    b.set_retention_state("kantoor-a", r#"{"overrides":{"whatsapp":"thirty days"}}"#);
+    let mut t = v.tenant(&tenant("kantoor-a"));
+    let record = |category: &str| NewRecord {
+        subject: subject("chat-2"),
+        category: category.into(),
+        purposes: vec!["service.client_data".into()],
+        payload: b"x".to_vec(),
+        created_at: day(2),
+        clocks: BTreeMap::new(),
+    };
+    let e = t
+        .put(&policy, record("whatsapp"), jiff::Timestamp::now())
+        .expect_err("the expiry cannot be computed");
+    assert!(
+        matches!(
+            &e,
+            VaultError::Retention(custos_retention::RetentionError::UnreadableOverride { category, .. })
+                if category == "whatsapp"
+        ),
+        "{e:?}"
+    );
+    let msg = e.to_string();
+    assert!(
+        msg.contains("`whatsapp`") && !msg.contains("chat-2"),
+        "{msg}"
+    );
+    t.put(&policy, record("mail.metadata"), jiff::Timestamp::now())
+        .expect("other categories are written as before");
+    let report = t.retention_report(&policy, day(2)).expect("report");
+    let wa = report
+        .categories
+        .iter()
+        .find(|c| c.category == "whatsapp")
+        .expect("whatsapp in the report");
+    assert_eq!(wa.records, 1);
+    assert!(
+        wa.problem
+            .as_deref()
+            .is_some_and(|p| p.contains("cannot be read")),
+        "{wa:?}"
+    );
+    assert!(
+        wa.rule.starts_with("expiry cannot be computed"),
+        "{}",
+        wa.rule
+    );
+    assert!(
+        report
+            .categories
+            .iter()
+            .filter(|c| c.category != "whatsapp")
+            .all(|c| c.problem.is_none())
+    );
+    t.set_override(&policy, "whatsapp", Period::parse("30 days").ok(), day(3))
+        .expect("the override set again");
+    t.put(&policy, record("whatsapp"), jiff::Timestamp::now())
+        .expect("written again");
+    let report = t.retention_report(&policy, day(3)).expect("report");
+    assert!(report.categories.iter().all(|c| c.problem.is_none()));
+}
+
+/// A tenant whose expiries cannot be recomputed under a changed policy (its stored override
+/// cannot be read) is reported as failed, naming the category, and the purge goes on for the
+/// others; its records are not recomputed with the default in silence.
+pub fn a_tenant_whose_expiries_cannot_be_recomputed_is_reported_and_the_others_purged(b: &Backend) {
+    let old = jbsync();
+    let new = jbsync_mail_metadata_three_days();
+    let mut v = b.open();
+    let mut t = v.tenant(&tenant("kantoor-a"));
+    put(
+        &mut t,
+        &old,
+        "chat-1",
+        "whatsapp",
+        "service.client_data",
+        day(0),
+    );
+    t.set_override(&old, "whatsapp", Period::parse("30 days").ok(), day(0))
+        .expect("override set");
+    drop(t);
+    b.set_retention_state("kantoor-a", r#"{"overrides":{"whatsapp":"thirty days"}}"#);
+    let mut t = v.tenant(&tenant("kantoor-b"));
+    put(
+        &mut t,
+        &old,
+        "inbox-1",
+        "mail.metadata",
+        "service.client_data",
+        day(0),
+    );
+    let r = v
+        .purge_all(&new, day(4), PurgeOptions::default(), &mut |_, _| {})
+        .expect("the purge runs");
+    assert_eq!(r.failed.len(), 1, "{r:?}");
+    assert_eq!(r.failed[0].0, "kantoor-a");
+    assert!(r.failed[0].1.contains("`whatsapp`"), "{}", r.failed[0].1);
+    assert_eq!(r.purged(), 1, "kantoor-b's mail metadata went: {r:?}");
 }

@@ -32,6 +32,7 @@ fn put(t: &mut TenantVault<'_>, p: &Policy, who: &str, category: &str, purpose: 
             created_at: ts("2026-01-10T00:00:00Z"),
             clocks: BTreeMap::new(),
         },
+        jiff::Timestamp::now(),
     )
     .expect("record stored")
 }
@@ -128,8 +129,12 @@ pub fn a_kept_record_whose_clock_has_not_started_says_until_when(b: &Backend) {
     let p = policy();
     let mut v = b.open();
     let mut t = v.tenant(&tenant("acme"));
-    t.put(&p, record("jan@example.nl", "account data"))
-        .expect("stored");
+    t.put(
+        &p,
+        record("jan@example.nl", "account data"),
+        jiff::Timestamp::now(),
+    )
+    .expect("stored");
     let (id, answer) = erase_by_request(&mut t, &p, "jan@example.nl");
     assert_eq!(answer.kept.len(), 1);
     let r = t.request(&id).expect("request");
@@ -174,8 +179,12 @@ fn after_an_erasure_the_sqlite_file_and_its_wal_hold_nothing_of_the_erased_recor
             .map(|i| record(who, &format!("{who} record {i} {}", "x".repeat(300))))
             .collect::<Vec<_>>()
     };
-    let jan = t.put_batch(&p, batch("jan")).expect("stored");
-    let piet = t.put_batch(&p, batch("piet")).expect("stored");
+    let jan = t
+        .put_batch(&p, batch("jan"), jiff::Timestamp::now())
+        .expect("stored");
+    let piet = t
+        .put_batch(&p, batch("piet"), jiff::Timestamp::now())
+        .expect("stored");
     let keys_before = wrapped_keys(&db);
     let secrets: Vec<(String, Vec<u8>)> = jan
         .iter()
@@ -243,8 +252,11 @@ fn a_checkpoint_blocked_by_a_reader_is_retried_at_the_next_purge() {
     let p = policy();
     let mut v = b.open();
     let mut t = v.tenant(&tenant("acme"));
-    let jan = t.put(&p, record("jan", "jan's data")).expect("stored");
-    t.put(&p, record("piet", "piet's data")).expect("stored");
+    let jan = t
+        .put(&p, record("jan", "jan's data"), jiff::Timestamp::now())
+        .expect("stored");
+    t.put(&p, record("piet", "piet's data"), jiff::Timestamp::now())
+        .expect("stored");
 
     let reader = rusqlite::Connection::open(&db).expect("opens");
     reader.execute_batch("BEGIN").expect("begin");

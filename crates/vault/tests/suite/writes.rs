@@ -31,7 +31,9 @@ pub fn a_record_under_a_purpose_that_does_not_use_its_category_is_refused(b: &Ba
     let mut t = v.tenant(&tenant("acme"));
     let mut r = draft("jan@example.nl", "{}");
     r.purposes = vec!["auto_draft".into(), "service".into()];
-    let e = t.put(&p, r).expect_err("service does not use drafts");
+    let e = t
+        .put(&p, r, jiff::Timestamp::now())
+        .expect_err("service does not use drafts");
     assert!(
         matches!(&e, VaultError::CategoryNotForPurpose { purpose, category } if purpose == "service" && category == "draft"),
         "{e:?}"
@@ -39,7 +41,7 @@ pub fn a_record_under_a_purpose_that_does_not_use_its_category_is_refused(b: &Ba
     assert!(e.to_string().contains("Art. 5(1)(b)"), "{e}");
     assert_eq!(b.count_records("acme"), 0);
     // A child category under a listed parent is covered.
-    t.put(&p, draft("jan@example.nl", "{}"))
+    t.put(&p, draft("jan@example.nl", "{}"), jiff::Timestamp::now())
         .expect("auto_draft uses drafts");
 }
 
@@ -49,7 +51,9 @@ pub fn an_event_at_a_scope_the_policy_does_not_declare_is_refused(b: &Backend) {
     let p = policy();
     let mut v = b.open();
     let mut t = v.tenant(&tenant("acme"));
-    let id = t.put(&p, draft("jan@example.nl", "{}")).unwrap();
+    let id = t
+        .put(&p, draft("jan@example.nl", "{}"), jiff::Timestamp::now())
+        .unwrap();
     let now = ts("2026-11-02T10:00:00Z");
     let e = t
         .record_event(&p, &EventTarget::Tenant, "draft.decided", now, now)
@@ -77,10 +81,30 @@ pub fn a_subject_is_one_whatever_the_spelling_of_its_address(b: &Backend) {
     let p = policy();
     let mut v = b.open();
     let mut t = v.tenant(&tenant("acme"));
-    t.put(&p, draft("Jan@Example.NL", "{\"n\":1}")).unwrap();
-    t.put(&p, draft(" jan@example.nl", "{\"n\":2}")).unwrap();
-    t.put(&p, draft("+31 6 1234 5678", "{\"n\":3}")).unwrap();
-    t.put(&p, draft("0031612345678", "{\"n\":4}")).unwrap();
+    t.put(
+        &p,
+        draft("Jan@Example.NL", "{\"n\":1}"),
+        jiff::Timestamp::now(),
+    )
+    .unwrap();
+    t.put(
+        &p,
+        draft(" jan@example.nl", "{\"n\":2}"),
+        jiff::Timestamp::now(),
+    )
+    .unwrap();
+    t.put(
+        &p,
+        draft("+31 6 1234 5678", "{\"n\":3}"),
+        jiff::Timestamp::now(),
+    )
+    .unwrap();
+    t.put(
+        &p,
+        draft("0031612345678", "{\"n\":4}"),
+        jiff::Timestamp::now(),
+    )
+    .unwrap();
     assert_eq!(t.list(&subject("jan@example.nl")).unwrap().len(), 2);
     assert_eq!(t.list(&subject("+31612345678")).unwrap().len(), 2);
     assert_eq!(
@@ -111,7 +135,12 @@ pub fn a_write_answers_from_what_it_wrote_and_remembers_its_idempotency_key(b: &
         request_hash: "aaaa",
     };
     let first = t
-        .put_once(&p, draft("jan@example.nl", "{}"), Some(&key))
+        .put_once(
+            &p,
+            draft("jan@example.nl", "{}"),
+            Some(&key),
+            jiff::Timestamp::now(),
+        )
         .unwrap();
     assert!(!first.replayed);
     assert_eq!(first.created_at, ts("2026-11-01T10:00:00Z"));
@@ -120,7 +149,12 @@ pub fn a_write_answers_from_what_it_wrote_and_remembers_its_idempotency_key(b: &
     t.erase_subject(&subject("jan@example.nl"), ts("2026-11-01T10:00:01Z"))
         .unwrap();
     let again = t
-        .put_once(&p, draft("jan@example.nl", "{}"), Some(&key))
+        .put_once(
+            &p,
+            draft("jan@example.nl", "{}"),
+            Some(&key),
+            jiff::Timestamp::now(),
+        )
         .unwrap();
     assert!(again.replayed, "a retry is answered as the first write was");
     assert_eq!(again.id, first.id);
@@ -130,19 +164,36 @@ pub fn a_write_answers_from_what_it_wrote_and_remembers_its_idempotency_key(b: &
         request_hash: "bbbb",
     };
     let e = t
-        .put_once(&p, draft("jan@example.nl", "{}"), Some(&other))
+        .put_once(
+            &p,
+            draft("jan@example.nl", "{}"),
+            Some(&other),
+            jiff::Timestamp::now(),
+        )
         .expect_err("another body");
     assert!(matches!(e, VaultError::IdempotencyKeyReused), "{e:?}");
     // Keys are per tenant.
     let mut t2 = v.tenant(&tenant("other"));
     assert!(
-        !t2.put_once(&p, draft("jan@example.nl", "{}"), Some(&key))
-            .unwrap()
-            .replayed
+        !t2.put_once(
+            &p,
+            draft("jan@example.nl", "{}"),
+            Some(&key),
+            jiff::Timestamp::now()
+        )
+        .unwrap()
+        .replayed
     );
     // Without a key, a write is a write.
     let mut t = v.tenant(&tenant("acme"));
-    let w = t.put_once(&p, draft("jan@example.nl", "{}"), None).unwrap();
+    let w = t
+        .put_once(
+            &p,
+            draft("jan@example.nl", "{}"),
+            None,
+            jiff::Timestamp::now(),
+        )
+        .unwrap();
     assert!(!w.replayed);
 }
 
@@ -156,10 +207,18 @@ pub fn one_record_is_corrected_or_deleted_with_recipients_told(b: &Backend) {
     let mut t = v.tenant(&tenant("acme")).acting_as("app-key");
     let jan = subject("jan@example.nl");
     let d = t
-        .put(&p, draft("jan@example.nl", "{\"to\":\"wrong\"}"))
+        .put(
+            &p,
+            draft("jan@example.nl", "{\"to\":\"wrong\"}"),
+            jiff::Timestamp::now(),
+        )
         .unwrap();
     let keep = t
-        .put(&p, draft("jan@example.nl", "{\"to\":\"kept\"}"))
+        .put(
+            &p,
+            draft("jan@example.nl", "{\"to\":\"kept\"}"),
+            jiff::Timestamp::now(),
+        )
         .unwrap();
     t.record_disclosure(
         &p,
@@ -188,7 +247,9 @@ pub fn one_record_is_corrected_or_deleted_with_recipients_told(b: &Backend) {
         Err(VaultError::RecordNotFound(_))
     ));
     // A law keeps account data (7 years after the subscription ends).
-    let acct = t.put(&p, record("jan@example.nl", "{}")).unwrap();
+    let acct = t
+        .put(&p, record("jan@example.nl", "{}"), jiff::Timestamp::now())
+        .unwrap();
     let e = t.delete_record(&p, &acct, now).expect_err("kept by law");
     assert!(e.to_string().contains("Art. 17(3)(b)"), "{e}");
     // A legal hold keeps everything as it is.
@@ -227,10 +288,18 @@ pub fn a_rectification_request_writes_its_corrections(b: &Backend) {
     let mut t = v.tenant(&tenant("acme")).acting_as("dpo-key");
     let jan = subject("jan@example.nl");
     let d = t
-        .put(&p, draft("jan@example.nl", "{\"name\":\"Jn\"}"))
+        .put(
+            &p,
+            draft("jan@example.nl", "{\"name\":\"Jn\"}"),
+            jiff::Timestamp::now(),
+        )
         .unwrap();
     let other = t
-        .put(&p, draft("piet@example.nl", "{\"name\":\"P\"}"))
+        .put(
+            &p,
+            draft("piet@example.nl", "{\"name\":\"P\"}"),
+            jiff::Timestamp::now(),
+        )
         .unwrap();
     let cal = custos_rights::NlCalendar::new();
     let req = NewRequest::counted(
@@ -304,9 +373,15 @@ pub fn deleting_the_last_record_of_a_category_shreds_its_key(b: &Backend) {
     let now = ts("2026-11-02T10:00:00Z");
     let mut t = v.tenant(&tenant("acme")).acting_as("app-key");
     let d = t
-        .put(&p, draft("piet@example.nl", "{\"to\":\"x\"}"))
+        .put(
+            &p,
+            draft("piet@example.nl", "{\"to\":\"x\"}"),
+            jiff::Timestamp::now(),
+        )
         .unwrap();
-    let acct = t.put(&p, record("piet@example.nl", "{}")).unwrap();
+    let acct = t
+        .put(&p, record("piet@example.nl", "{}"), jiff::Timestamp::now())
+        .unwrap();
     let copy = b.copy_row("acme", d.as_str());
     t.delete_record(&p, &d, now).unwrap();
     let audit = t
