@@ -50,7 +50,7 @@ fn temp_db(name: &str) -> std::path::PathBuf {
 
 /// 100k entries appended in batches of 1000 (one transaction each).
 #[divan::bench(sample_count = 5)]
-fn append_100k_batched_sqlite(b: divan::Bencher) {
+fn append_100k_batched_sqlite(b: divan::Bencher<'_, '_>) {
     let evs = events();
     b.with_inputs(|| {
         AuditLog::new(
@@ -69,7 +69,7 @@ fn append_100k_batched_sqlite(b: divan::Bencher) {
 
 /// The chain check alone over 100k entries in memory.
 #[divan::bench(sample_count = 10)]
-fn verify_100k_in_memory(b: divan::Bencher) {
+fn verify_100k_in_memory(b: divan::Bencher<'_, '_>) {
     let entries = in_memory_chain();
     let vk = key().verifying_key();
     b.bench(|| chain::verify(divan::black_box(&entries), &[], &vk).expect("intact"));
@@ -77,7 +77,7 @@ fn verify_100k_in_memory(b: divan::Bencher) {
 
 /// Reading 100k entries back from SQLite and verifying them.
 #[divan::bench(sample_count = 10)]
-fn verify_100k_from_sqlite(b: divan::Bencher) {
+fn verify_100k_from_sqlite(b: divan::Bencher<'_, '_>) {
     let path = temp_db("verify");
     let mut log = AuditLog::new(SqliteStore::open(&path).expect("opens"), key(), 10_000);
     for chunk in events().chunks(5000) {

@@ -235,4 +235,15 @@ pub fn verify_store_with<S: Store + ?Sized>(
 }
 
 #[cfg(test)]
+#[path = "../../../testkit/database_url.rs"]
+mod database_url;
+
+#[cfg(test)]
+mod properties;
+
+#[cfg(test)]
+#[path = "../../../testkit/tenant_sql.rs"]
+mod tenant_filter;
+
+#[cfg(test)]
 mod tests;

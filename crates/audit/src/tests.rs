@@ -89,15 +89,11 @@ fn sqlite(name: &str) -> SqliteStore {
 }
 
 fn pg_url() -> Option<String> {
-    match std::env::var("CUSTOS_TEST_DATABASE_URL") {
-        Ok(u) if !u.is_empty() => Some(u),
-        _ => {
-            eprintln!(
-                "CUSTOS_TEST_DATABASE_URL is not set: skipping the PostgreSQL half of this test"
-            );
-            None
-        }
+    let url = crate::database_url::postgres_url();
+    if url.is_none() {
+        eprintln!("CUSTOS_TEST_DATABASE_URL is not set: skipping the PostgreSQL half of this test");
     }
+    url
 }
 
 fn postgres(name: &str) -> Option<(PgStore, String, String)> {
@@ -665,4 +661,33 @@ fn two_servers_sealing_the_same_head_at_once_keep_the_first_checkpoint() {
         assert_eq!(s.checkpoints().unwrap(), [first], "{}", s.name());
         assert_eq!(verify_cadence(s, &vk)["status"], "intact", "{}", s.name());
     });
+}
+
+/// Statements on `audit_entries` (it has a tenant column) that deliberately read every tenant's
+/// entries: the chain is one for all tenants, so appending and verifying read all of it.
+const CHAIN_WIDE: &[tenant_filter::Exception] = &[
+    tenant_filter::Exception {
+        statement: "SELECT seq, hash FROM audit_entries ORDER BY seq DESC LIMIT 1",
+        reason: "an append links to the head of the one chain, whichever tenant wrote it",
+    },
+    tenant_filter::Exception {
+        statement: "SELECT seq, at, tenant_id, actor, action, subject, details, prev_hash, hash FROM audit_entries ORDER BY seq DESC LIMIT 1",
+        reason: "the head of the one chain (sealing, the CLI's status)",
+    },
+    tenant_filter::Exception {
+        statement: "SELECT seq, at, tenant_id, actor, action, subject, details, prev_hash, hash FROM audit_entries WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+        reason: "verification reads the whole chain, every tenant's entries linked together",
+    },
+    tenant_filter::Exception {
+        statement: "SELECT seq, at, tenant_id, actor, action, subject, details, prev_hash, hash FROM audit_entries WHERE seq > $1 ORDER BY seq LIMIT $2",
+        reason: "verification reads the whole chain, every tenant's entries linked together",
+    },
+];
+
+#[test]
+fn every_statement_on_the_entries_filters_by_tenant_but_the_chain_walks() {
+    tenant_filter::assert_every_statement_filters_by_tenant(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+        CHAIN_WIDE,
+    );
 }

@@ -14,14 +14,13 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use custos_policy::{Lang, Policy};
-use custos_rights::archive::AnswerKind;
 use custos_types::ErrorCode;
 use custos_vault::recipients::Notification;
 use custos_vault::rights::{
-    AT_RISK_DAYS, ErasureAnswer, NewRequest, Request, RequestError, RequestKind, RequestState,
-    Risk, Step, Verification, ZONE, day_of,
+    AT_RISK_DAYS, Executed, NewRequest, Rectification, Request, RequestError, RequestKind,
+    RequestState, Risk, Step, Verification, ZONE, day_of,
 };
-use custos_vault::{RecordId, SubjectId, TenantId, TenantVault, VaultError};
+use custos_vault::{RecordId, RequestId, SubjectId, TenantId, TenantVault, VaultError};
 use jiff::Timestamp;
 use jiff::civil::Date;
 use serde::Serialize;
@@ -275,15 +274,12 @@ fn subject_id(s: &str) -> Result<SubjectId, Failure> {
 }
 
 /// A request id as the library stores it: 32 lowercase hex digits (a UUID's dashes dropped).
-fn request_id(id: &str) -> Result<String, Failure> {
-    let norm = id.to_ascii_lowercase().replace('-', "");
-    if norm.len() == 32 && norm.bytes().all(|b| b.is_ascii_hexdigit()) {
-        Ok(norm)
-    } else {
-        Err(Failure::unusable(format!(
+fn request_id(id: &str) -> Result<RequestId, Failure> {
+    RequestId::parse(id).map_err(|_| {
+        Failure::unusable(format!(
             "`{id}` is not a request id: a request id is 32 hex digits (see `custos request list`)"
-        )))
-    }
+        ))
+    })
 }
 
 /// `--received`: a moment (RFC 3339), or a day, taken as its start in the controller's time zone.
@@ -547,9 +543,9 @@ fn show(a: ShowArgs) -> Result<(), Failure> {
     let today = day_of(a.target.now());
     let (_, mut vault) = load_vault(&a.target.vault)?;
     let mut t = vault.tenant(&tenant);
-    let request = t.request(&id)?;
-    let history = t.request_history(&id)?;
-    let notifications = t.notifications_of_request(&id)?;
+    let request = t.request(id.as_str())?;
+    let history = t.request_history(id.as_str())?;
+    let notifications = t.notifications_of_request(id.as_str())?;
     let risk = request.risk(today);
     if a.format == Format::Json {
         /// The API's `RequestDetail`.
@@ -695,7 +691,7 @@ fn code(a: CodeArgs) -> Result<(), Failure> {
     let code = vault
         .tenant(&tenant)
         .acting_as(ACTOR)
-        .issue_code(&id, now)?;
+        .issue_code(id.as_str(), now)?;
     // The code alone on stdout, so `$(custos request code ...)` captures it; the guidance beside.
     println!("{code}");
     let until = now + jiff::SignedDuration::from_secs(custos_vault::rights::CODE_VALID_SECONDS);
@@ -725,10 +721,11 @@ fn verify(a: VerifyArgs) -> Result<(), Failure> {
         }
     };
     let (_, mut vault) = load_vault(&a.target.vault)?;
-    let r = vault
-        .tenant(&tenant)
-        .acting_as(ACTOR)
-        .verify_request(&id, &how, a.target.now())?;
+    let r =
+        vault
+            .tenant(&tenant)
+            .acting_as(ACTOR)
+            .verify_request(id.as_str(), &how, a.target.now())?;
     println!(
         "request {} verified ({}); next: `custos request execute {}`",
         r.request_id,
@@ -748,11 +745,12 @@ fn extend(a: ReasonArgs) -> Result<(), Failure> {
     let id = request_id(&a.id)?;
     let now = a.target.now();
     let (_, mut vault) = load_vault(&a.target.vault)?;
-    let r =
-        vault
-            .tenant(&tenant)
-            .acting_as(ACTOR)
-            .extend_request(&id, &a.reason, day_of(now), now)?;
+    let r = vault.tenant(&tenant).acting_as(ACTOR).extend_request(
+        id.as_str(),
+        &a.reason,
+        day_of(now),
+        now,
+    )?;
     println!(
         "request {} extended by two months (Art. 12(3)): now due {}; tell the requester, with the reason, before the first month runs out",
         r.request_id, r.due_on
@@ -766,7 +764,7 @@ fn refuse(a: ReasonArgs) -> Result<(), Failure> {
     let (policy, mut vault) = load_vault(&a.target.vault)?;
     let r = vault.tenant(&tenant).acting_as(ACTOR).refuse_request(
         &policy,
-        &id,
+        id.as_str(),
         &a.reason,
         a.target.now(),
     )?;
@@ -791,7 +789,7 @@ fn execute(a: ExecuteArgs) -> Result<(), Failure> {
     let now = a.target.now();
     let (policy, mut vault) = load_vault(&a.target.vault)?;
     let mut t = vault.tenant(&tenant).acting_as(ACTOR);
-    let r = t.request(&id)?;
+    let r = t.request(id.as_str())?;
     // Whether --out and --note fit this kind is input, checked before anything changes.
     let answers = matches!(r.kind, RequestKind::Access | RequestKind::Portability);
     match (&a.out, answers) {
@@ -831,18 +829,10 @@ fn execute(a: ExecuteArgs) -> Result<(), Failure> {
             r.kind.as_str()
         )));
     }
-    // Someone else's identifier is not this request (and says nothing about whose it is).
-    if r.subject != t.pseudonym(&subject).as_str() {
-        return Err(RequestError::OtherSubject(id).into());
-    }
-    let answer = match r.kind {
-        RequestKind::Access | RequestKind::Portability => {
-            let out = a.out.as_deref().expect("checked above: answers have --out");
-            Answer::Archive(answer_archive(&mut t, &policy, &r, &subject, out, now)?)
-        }
-        RequestKind::Erasure => Answer::Erasure(t.execute_erasure(&policy, &id, now)?),
-        RequestKind::Rectification => {
-            let note = a.note.as_deref().unwrap_or_default();
+    let answer = match (&a.out, r.kind) {
+        (Some(out), _) => answer_archive(&mut t, &policy, id.as_str(), &subject, out, now)?,
+        (None, RequestKind::Rectification) => {
+            let note = a.note.unwrap_or_default();
             if note.trim().is_empty() {
                 return Err(Failure::unusable(
                     "--note: say what was corrected (without personal data)",
@@ -853,25 +843,31 @@ fn execute(a: ExecuteArgs) -> Result<(), Failure> {
                 .iter()
                 .map(|c| correction(c))
                 .collect::<Result<Vec<_>, _>>()?;
-            t.execute_rectification(&id, &subject, corrections, note, now)?;
-            Answer::Outcome
+            // The subject is checked first: someone else's identifier is not this request (and
+            // says nothing about whose it is).
+            t.execute_request(
+                &policy,
+                id.as_str(),
+                &subject,
+                Rectification { note, corrections },
+                now,
+            )?
         }
-        RequestKind::Restriction | RequestKind::Objection | RequestKind::Withdrawal => {
-            t.execute_flag_request(&policy, &id, &subject, now)?;
-            Answer::Outcome
-        }
+        (None, _) => t.execute_request(
+            &policy,
+            id.as_str(),
+            &subject,
+            Rectification::default(),
+            now,
+        )?,
     };
-    let r = t.request(&id)?;
-    let told = t.notifications_of_request(&id)?;
+    let r = t.request(id.as_str())?;
+    let told = t.notifications_of_request(id.as_str())?;
     let risk = r.risk(day_of(now));
     if a.format == Format::Json {
         let mut body = serde_json::to_value(View { request: &r, risk })
             .map_err(|e| Failure::new(ErrorCode::Internal, format!("encoding the result: {e}")))?;
-        body["answer"] = match &answer {
-            Answer::Archive(w) => serde_json::to_value(w).unwrap_or_default(),
-            Answer::Erasure(e) => serde_json::to_value(e).unwrap_or_default(),
-            Answer::Outcome => r.detail["outcome"].clone(),
-        };
+        body["answer"] = serde_json::to_value(&answer).unwrap_or_default();
         return json(&body);
     }
     print_answer(&r, &answer, a.out.as_deref(), &told);
@@ -904,42 +900,19 @@ pub(crate) fn correction(arg: &str) -> Result<custos_vault::records::Correction,
     Ok(custos_vault::records::Correction { record, payload })
 }
 
-/// What carrying a request out produced.
-enum Answer {
-    /// The access or portability archive written.
-    Archive(custos_rights::archive::Written),
-    /// What the erasure erased and kept.
-    Erasure(ErasureAnswer),
-    /// A flag set, or a rectification recorded: in the request's outcome.
-    Outcome,
-}
-
 /// Access and portability: refuses before writing a byte when the request cannot be answered,
 /// writes the archive beside `out` and renames it once whole, and only then completes the
-/// request. A failure leaves the request in progress and nothing at `out`.
+/// request ([`TenantVault::answer_request`]). A failure leaves the request in progress and
+/// nothing at `out`.
 fn answer_archive(
     t: &mut TenantVault<'_>,
     policy: &Policy,
-    r: &Request,
+    id: &str,
     subject: &SubjectId,
     out: &Path,
     now: Timestamp,
-) -> Result<custos_rights::archive::Written, Failure> {
-    if r.state.is_closed() {
-        return Err(RequestError::Closed {
-            request_id: r.request_id.clone(),
-            state: r.state.as_str(),
-        }
-        .into());
-    }
-    if r.state == RequestState::Received {
-        return Err(RequestError::NotVerified(r.request_id.clone()).into());
-    }
-    let kind = if r.kind == RequestKind::Access {
-        AnswerKind::Access
-    } else {
-        AnswerKind::Portability
-    };
+) -> Result<Executed, Failure> {
+    t.request_to_answer(id, subject)?;
     let partial = partial_path(out);
     let file = create_private(&partial).map_err(|e| {
         Failure::unusable(format!(
@@ -947,36 +920,27 @@ fn answer_archive(
             partial.display()
         ))
     })?;
-    t.start_request(&r.request_id, now)?;
-    let mut w = std::io::BufWriter::with_capacity(1 << 16, file);
-    let written = t
-        .write_answer::<anyhow::Error>(policy, subject, kind, Lang::En, now, &mut w)
-        .and_then(|written| {
+    let w = std::io::BufWriter::with_capacity(1 << 16, file);
+    let answered =
+        t.answer_request::<anyhow::Error, _>(policy, id, subject, Lang::En, now, w, |w| {
             let file = w.into_inner().map_err(|e| e.into_error())?;
             file.sync_all()?;
             std::fs::rename(&partial, out)?;
-            Ok(written)
+            Ok(())
         });
-    let written = match written {
-        Ok(w) => w,
+    match answered {
+        Ok((_, written)) => Ok(Executed::Archive(written)),
         Err(e) => {
             let _ = std::fs::remove_file(&partial);
-            return Err(Failure::new(
+            Err(Failure::new(
                 crate::failure::answer_code(&e),
                 format!(
-                    "writing {}: {e:#}; request {} stays in progress, run the command again",
+                    "writing {}: {e:#}; request {id} stays in progress, run the command again",
                     out.display(),
-                    r.request_id
                 ),
-            ));
+            ))
         }
-    };
-    t.complete_request(
-        &r.request_id,
-        serde_json::json!({ "archive": written }),
-        now,
-    )?;
-    Ok(written)
+    }
 }
 
 /// `answer.zip` → `answer.zip.partial`, beside it.
@@ -1001,7 +965,7 @@ fn create_private(path: &Path) -> std::io::Result<File> {
     o.open(path)
 }
 
-fn print_answer(r: &Request, answer: &Answer, out: Option<&Path>, told: &[Notification]) {
+fn print_answer(r: &Request, answer: &Executed, out: Option<&Path>, told: &[Notification]) {
     let mut o = std::io::stdout().lock();
     let _ = writeln!(
         o,
@@ -1011,7 +975,7 @@ fn print_answer(r: &Request, answer: &Answer, out: Option<&Path>, told: &[Notifi
         kind_text(r.kind)
     );
     match answer {
-        Answer::Archive(w) => {
+        Executed::Archive(w) => {
             let _ = writeln!(
                 o,
                 "wrote {}: {} record{} ({}), {} bytes; hand it to the requester through a secure channel",
@@ -1022,7 +986,7 @@ fn print_answer(r: &Request, answer: &Answer, out: Option<&Path>, told: &[Notifi
                 w.bytes
             );
         }
-        Answer::Erasure(e) => {
+        Executed::Erasure(e) => {
             let _ = writeln!(
                 o,
                 "erased {} record{} ({} data key{} destroyed; erasure {}){}",
@@ -1061,8 +1025,7 @@ fn print_answer(r: &Request, answer: &Answer, out: Option<&Path>, told: &[Notifi
                 }
             }
         }
-        Answer::Outcome => {
-            let outcome = &r.detail["outcome"];
+        Executed::Outcome(outcome) => {
             if let Some(flag) = outcome.get("flag").and_then(|f| f.as_str()) {
                 let purpose = outcome
                     .get("purpose")
@@ -1114,7 +1077,9 @@ mod tests {
 
     #[test]
     fn a_request_id_may_be_written_as_a_uuid() {
-        let id = request_id("0AF14FA9-E4C0-7230-E897-C7066B128F22").unwrap_or_default();
+        let id = request_id("0AF14FA9-E4C0-7230-E897-C7066B128F22")
+            .map(|id| id.to_string())
+            .unwrap_or_default();
         assert_eq!(id, "0af14fa9e4c07230e897c7066b128f22");
         assert!(request_id("not-an-id").is_err());
     }

@@ -110,7 +110,7 @@ fn input(name: &str) -> String {
 
 /// The scanner alone, line by line.
 #[divan::bench(args = ["logs_clean", "prose_clean", "logs_10pct_pii", "dense_pii"], sample_count = 20)]
-fn scan_lines(bencher: Bencher, name: &str) {
+fn scan_lines(bencher: Bencher<'_, '_>, name: &str) {
     let scanner = Scanner::new();
     let text = input(name);
     bencher.counter(BytesCount::of_str(&text)).bench(|| {
@@ -124,7 +124,7 @@ fn scan_lines(bencher: Bencher, name: &str) {
 
 /// The streaming path the CLI uses: line splitting, UTF-8 check, scan.
 #[divan::bench(args = ["logs_clean", "logs_10pct_pii", "dense_pii"], sample_count = 20)]
-fn scan_stream_bufread(bencher: Bencher, name: &str) {
+fn scan_stream_bufread(bencher: Bencher<'_, '_>, name: &str) {
     let scanner = Scanner::new();
     let text = input(name);
     bencher.counter(BytesCount::of_str(&text)).bench(|| {

@@ -9,8 +9,11 @@ use crate::PiiError;
 /// Which aggregate to compute per group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Aggregate {
+    /// How many rows the group holds.
     Count,
+    /// The sum of the group's finite values.
     Sum,
+    /// The group's sum divided by its row count.
     Average,
 }
 

@@ -57,18 +57,31 @@ use std::str::FromStr;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum EntityType {
+    /// An e-mail address.
     Email,
+    /// A telephone number (Dutch, international or North American).
     Phone,
+    /// An international bank account number.
     Iban,
+    /// A Dutch citizen service number (burgerservicenummer) that passes the eleven check.
     Bsn,
+    /// A payment card number that passes the Luhn check.
     CreditCard,
+    /// An IPv4 or IPv6 address.
     IpAddress,
+    /// A Dutch postcode.
     PostcodeNl,
+    /// A Dutch licence plate.
     LicensePlateNl,
+    /// A vehicle identification number.
     Vin,
+    /// A date of birth.
     DateOfBirth,
+    /// A person's name.
     Person,
+    /// A Dutch Chamber of Commerce (KvK) number.
     Kvk,
+    /// A web address.
     Url,
 }
 

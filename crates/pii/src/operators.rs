@@ -49,7 +49,10 @@ pub enum Operator {
     /// `[REDACTED]`.
     Redact,
     /// Every character but the last `keep_last` becomes `*`.
-    Mask { keep_last: usize },
+    Mask {
+        /// How many characters at the end stay readable.
+        keep_last: usize,
+    },
     /// `<TYPE>`, e.g. `<EMAIL>`.
     Replace,
     /// A keyed pseudonym, see [`PseudonymKey::pseudonym`].

@@ -29,13 +29,13 @@ fn load() -> custos_policy::Loaded {
 }
 
 #[divan::bench]
-fn check_only(b: divan::Bencher) {
+fn check_only(b: divan::Bencher<'_, '_>) {
     let loaded = load_source(source()).expect("jbsync loads");
     b.bench(|| check::check(divan::black_box(&loaded)));
 }
 
 #[divan::bench(args = [Lang::Nl, Lang::En])]
-fn render_markdown(b: divan::Bencher, lang: Lang) {
+fn render_markdown(b: divan::Bencher<'_, '_>, lang: Lang) {
     let loaded = load_source(source()).expect("jbsync loads");
     b.bench(|| render(divan::black_box(&loaded.policy), lang, Format::Markdown).expect("renders"));
 }

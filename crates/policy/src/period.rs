@@ -156,7 +156,7 @@ impl<'de> Deserialize<'de> for Period {
         struct V;
         impl serde::de::Visitor<'_> for V {
             type Value = Period;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a period such as \"7 days\", \"2 months\" or \"P7Y\"")
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Period, E> {

@@ -90,7 +90,7 @@ impl<'de> Deserialize<'de> for Text {
         struct V;
         impl<'de> serde::de::Visitor<'de> for V {
             type Value = Text;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a text: a string, or a table of translations such as { en = \"…\", nl = \"…\" }")
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Text, E> {

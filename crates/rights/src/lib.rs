@@ -1,10 +1,14 @@
-//! Data-subject rights (PRODUCT.md C5). This crate starts with the arithmetic every request
-//! needs: when is the answer due?
+//! Data-subject rights (PRODUCT.md C5): when a request's answer is due, which step a request
+//! may take when, the purposes a withdrawal or an objection may name, what a subject's flags
+//! mean for processing, and the answers (access and portability archives, what an erasure
+//! keeps). Pure: the vault stores requests and calls these rules.
 
 pub mod access;
 pub mod archive;
 pub mod calendar;
 pub mod deadline;
+pub mod erasure;
+pub mod request;
 pub mod webhook;
 
 pub use calendar::{Calendar, NlCalendar, WeekendsOnly};

@@ -12,9 +12,10 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use custos_access::Role;
-use custos_rights::archive::AnswerKind;
-use custos_vault::rights::{NewRequest, Request, RequestError, RequestKind, Risk, Verification};
-use custos_vault::{RecordId, SubjectId, TenantId, VaultError};
+use custos_vault::rights::{
+    NewRequest, Rectification, Request, RequestError, RequestKind, Risk, Verification,
+};
+use custos_vault::{RecordId, RequestId, SubjectId, TenantId, VaultError};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -196,14 +197,11 @@ pub struct RequestDetail {
     notifications: Vec<custos_vault::recipients::Notification>,
 }
 
-fn request_id(id: &str) -> Result<String, Problem> {
-    let id = id.to_ascii_lowercase().replace('-', "");
-    if id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
-        Ok(id)
-    } else {
-        Err(Problem::new(ErrorCode::InvalidPath)
-            .field("request_id", "a request id is 32 hex digits"))
-    }
+/// The path's request id: 32 hex digits, or a UUID.
+fn request_id(id: &str) -> Result<RequestId, Problem> {
+    RequestId::parse(id).map_err(|_| {
+        Problem::new(ErrorCode::InvalidPath).field("request_id", "a request id is 32 hex digits")
+    })
 }
 
 /// One request and its history (dpo and auditor keys).
@@ -221,9 +219,11 @@ pub async fn get_request(
         let b = s.backend()?;
         let mut v = b.vault_for_write();
         let mut t = v.tenant(&tenant);
-        let request = t.request(&id).map_err(Problem::from)?;
-        let history = t.request_history(&id).map_err(Problem::from)?;
-        let notifications = t.notifications_of_request(&id).map_err(Problem::from)?;
+        let request = t.request(id.as_str()).map_err(Problem::from)?;
+        let history = t.request_history(id.as_str()).map_err(Problem::from)?;
+        let notifications = t
+            .notifications_of_request(id.as_str())
+            .map_err(Problem::from)?;
         Ok(axum::Json(RequestDetail {
             view: RequestView::new(request),
             history,
@@ -266,7 +266,7 @@ pub async fn issue_code(
         let code = v
             .tenant(&tenant)
             .acting_as(actor)
-            .issue_code(&id, now)
+            .issue_code(id.as_str(), now)
             .map_err(Problem::from)?;
         Ok(axum::Json(CodeView {
             code,
@@ -320,7 +320,7 @@ pub async fn verify_request(
         let r = v
             .tenant(&tenant)
             .acting_as(actor)
-            .verify_request(&id, &how, now())
+            .verify_request(id.as_str(), &how, now())
             .map_err(Problem::from)?;
         Ok(axum::Json(RequestView::new(r)).into_response())
     })
@@ -356,7 +356,7 @@ pub async fn extend_request(
         let now = now();
         let mut t = v.tenant(&tenant).acting_as(actor);
         let r = t
-            .extend_request(&id, &body.reason, day_of(now), now)
+            .extend_request(id.as_str(), &body.reason, day_of(now), now)
             .map_err(Problem::from)?;
         announce_status(&t, &r, &crate::opengdpr::processor_domain(&headers));
         Ok(axum::Json(RequestView::new(r)).into_response())
@@ -384,7 +384,7 @@ pub async fn refuse_request(
         let mut v = b.vault_for_write();
         let mut t = v.tenant(&tenant).acting_as(actor);
         let r = t
-            .refuse_request(&s.loaded.policy, &id, &body.reason, now())
+            .refuse_request(&s.loaded.policy, id.as_str(), &body.reason, now())
             .map_err(Problem::from)?;
         announce_status(&t, &r, &crate::opengdpr::processor_domain(&headers));
         Ok(axum::Json(RequestView::new(r)).into_response())
@@ -474,88 +474,44 @@ pub async fn execute_request(
     let kind = blocking(move || {
         let b = s2.backend()?;
         let mut v = b.vault_for_write();
-        let r = v.tenant(&tenant2).request(&id2).map_err(Problem::from)?;
+        let r = v
+            .tenant(&tenant2)
+            .request(id2.as_str())
+            .map_err(Problem::from)?;
         Ok(r.kind)
     })
     .await?;
-    match kind {
-        RequestKind::Access | RequestKind::Portability => {
-            stream_answer(s, tenant, actor, id, kind, subject, domain).await
-        }
-        _ => {
-            blocking(move || {
-                execute_other(
-                    &s,
-                    &tenant,
-                    actor,
-                    &id,
-                    kind,
-                    (note, corrections),
-                    &subject,
-                    &domain,
-                )
-            })
-            .await
-        }
+    if kind.answer().is_some() {
+        return stream_answer(s, tenant, actor, id, kind, subject, domain).await;
     }
-}
-
-/// Erasure, restriction, objection, withdrawal and rectification.
-#[allow(clippy::too_many_arguments)]
-fn execute_other(
-    s: &AppState,
-    tenant: &TenantId,
-    actor: String,
-    id: &str,
-    kind: RequestKind,
-    (note, corrections): (Option<String>, Vec<custos_vault::records::Correction>),
-    subject: &SubjectId,
-    domain: &str,
-) -> Result<Response, Problem> {
-    let b = s.backend()?;
-    let mut v = b.vault_for_write();
-    let mut t = v.tenant(tenant).acting_as(actor);
-    let policy = &s.loaded.policy;
-    let now = now();
-    let check_subject = |r: &Request, t: &custos_vault::TenantVault<'_>| {
-        if r.subject == t.pseudonym(subject).as_str() {
-            Ok(())
-        } else {
-            Err(Problem::from(&RequestError::OtherSubject(
-                r.request_id.clone(),
-            )))
-        }
+    let rectification = Rectification {
+        note: note.unwrap_or_default(),
+        corrections,
     };
-    let answer = match kind {
-        RequestKind::Erasure => {
-            let r = t.request(id).map_err(Problem::from)?;
-            check_subject(&r, &t)?;
-            let a = t.execute_erasure(policy, id, now).map_err(Problem::from)?;
-            serde_json::to_value(a).unwrap_or_default()
-        }
-        RequestKind::Rectification => {
-            let note = note.unwrap_or_default();
-            let r = t
-                .execute_rectification(id, subject, corrections, &note, now)
-                .map_err(|e| match e {
-                    VaultError::Request(RequestError::ReasonRequired(_)) => Problem::new(e.code())
-                        .field("/note", "say what was corrected (without personal data)"),
-                    other => Problem::from(&other),
-                })?;
-            r.detail["outcome"].clone()
-        }
-        _ => {
-            let r = t
-                .execute_flag_request(policy, id, subject, now)
-                .map_err(Problem::from)?;
-            r.detail["outcome"].clone()
-        }
-    };
-    let r = t.request(id).map_err(Problem::from)?;
-    announce_status(&t, &r, domain);
-    let mut body = serde_json::to_value(RequestView::new(r)).unwrap_or_default();
-    body["answer"] = answer;
-    Ok(axum::Json(body).into_response())
+    blocking(move || {
+        let b = s.backend()?;
+        let mut v = b.vault_for_write();
+        let mut t = v.tenant(&tenant).acting_as(actor);
+        let executed = t
+            .execute_request(
+                &s.loaded.policy,
+                id.as_str(),
+                &subject,
+                rectification,
+                now(),
+            )
+            .map_err(|e| match e {
+                VaultError::Request(RequestError::ReasonRequired(_)) => Problem::new(e.code())
+                    .field("/note", "say what was corrected (without personal data)"),
+                other => Problem::from(&other),
+            })?;
+        let r = t.request(id.as_str()).map_err(Problem::from)?;
+        announce_status(&t, &r, &domain);
+        let mut body = serde_json::to_value(RequestView::new(r)).unwrap_or_default();
+        body["answer"] = serde_json::to_value(executed).unwrap_or_default();
+        Ok(axum::Json(body).into_response())
+    })
+    .await
 }
 
 /// Why an answer archive failed midway.
@@ -590,7 +546,7 @@ async fn stream_answer(
     s: Arc<AppState>,
     tenant: TenantId,
     actor: String,
-    id: String,
+    id: RequestId,
     kind: RequestKind,
     subject: SubjectId,
     domain: String,
@@ -600,29 +556,13 @@ async fn stream_answer(
     blocking(move || {
         let b = s2.backend()?;
         let mut v = b.vault_for_write();
-        let mut t = v.tenant(&t2);
-        let r = t.request(&id2).map_err(Problem::from)?;
-        if r.subject != t.pseudonym(&sub2).as_str() {
-            return Err(Problem::from(&RequestError::OtherSubject(id2.clone())));
-        }
-        if r.state.is_closed() {
-            return Err(Problem::from(&RequestError::Closed {
-                request_id: id2.clone(),
-                state: r.state.as_str(),
-            }));
-        }
-        if r.state == custos_vault::rights::RequestState::Received {
-            return Err(Problem::from(&RequestError::NotVerified(id2.clone())));
-        }
+        v.tenant(&t2)
+            .request_to_answer(id2.as_str(), &sub2)
+            .map_err(Problem::from)?;
         Ok(())
     })
     .await?;
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(16);
-    let answer = if kind == RequestKind::Access {
-        AnswerKind::Access
-    } else {
-        AnswerKind::Portability
-    };
     tokio::task::spawn_blocking(move || {
         let result = (|| -> Result<(), AnswerError> {
             let b = s.backend().map_err(|_| {
@@ -630,17 +570,15 @@ async fn stream_answer(
             })?;
             let mut v = b.vault_for_write();
             let mut t = v.tenant(&tenant).acting_as(actor);
-            let now = now();
-            t.start_request(&id, now)?;
-            let written = t.write_answer::<AnswerError>(
+            let (r, _) = t.answer_request::<AnswerError, _>(
                 &s.loaded.policy,
+                id.as_str(),
                 &subject,
-                answer,
                 custos_policy::Lang::En,
-                now,
+                now(),
                 ChannelWriter(tx.clone()),
+                |_| Ok(()),
             )?;
-            let r = t.complete_request(&id, serde_json::json!({ "archive": written }), now)?;
             announce_status(&t, &r, &domain);
             Ok(())
         })();

@@ -84,7 +84,7 @@ mod insert_100k {
     use super::*;
 
     #[divan::bench(sample_count = 5, sample_size = 1)]
-    fn encrypted(bencher: Bencher) {
+    fn encrypted(bencher: Bencher<'_, '_>) {
         let p = policy();
         let tenant = TenantId::new("acme").expect("valid");
         bencher
@@ -106,7 +106,7 @@ mod insert_100k {
     /// The same rows with the payload in the clear: same schema, same connection settings, one
     /// transaction, a prepared statement. Ids and pseudonyms are made up front, outside the timing.
     #[divan::bench(sample_count = 5, sample_size = 1)]
-    fn plain(bencher: Bencher) {
+    fn plain(bencher: Bencher<'_, '_>) {
         bencher
             .with_inputs(|| {
                 let dir = Scratch::new();
@@ -157,7 +157,7 @@ fn vault_with_subject(n: usize) -> (Scratch, Vault) {
 }
 
 #[divan::bench(args = [1_000, 10_000, 100_000], sample_count = 5, sample_size = 1)]
-fn erase_subject(bencher: Bencher, n: usize) {
+fn erase_subject(bencher: Bencher<'_, '_>, n: usize) {
     let tenant = TenantId::new("acme").expect("valid");
     let jan = SubjectId::new("jan").expect("valid");
     let now: jiff::Timestamp = "2026-11-20T12:00:00Z".parse().expect("time");
@@ -174,7 +174,7 @@ fn erase_subject(bencher: Bencher, n: usize) {
 
 /// The baseline for erasure: deleting the same records, and nothing else, in one transaction.
 #[divan::bench(args = [1_000, 10_000, 100_000], sample_count = 5, sample_size = 1)]
-fn delete_rows(bencher: Bencher, n: usize) {
+fn delete_rows(bencher: Bencher<'_, '_>, n: usize) {
     bencher
         .with_inputs(|| {
             let (dir, mut vault) = vault_with_subject(n);

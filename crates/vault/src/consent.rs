@@ -10,8 +10,10 @@ use jiff::Timestamp;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use custos_consent::approval::{self, TokenRefusal};
 use custos_consent::decision::{Decision, DecisionInput};
 use custos_consent::ledger::{self, ConsentEntry, ConsentError, ConsentKind, ConsentState};
+use custos_consent::proof::has_full_ip;
 use custos_consent::suppression::SuppressionKey;
 use custos_policy::Policy;
 
@@ -89,6 +91,20 @@ pub enum ConsentCallError {
         /// The nearest declared one.
         nearest: Option<String>,
     },
+}
+
+impl From<TokenRefusal> for ConsentCallError {
+    fn from(r: TokenRefusal) -> Self {
+        match r {
+            TokenRefusal::Used(at) => ConsentCallError::TokenUsed(at),
+            TokenRefusal::Expired(at) => ConsentCallError::TokenExpired(at),
+            TokenRefusal::OtherAction { approved, asked } => {
+                ConsentCallError::TokenForOtherAction { approved, asked }
+            }
+            TokenRefusal::OtherItem => ConsentCallError::TokenForOtherItem,
+            TokenRefusal::OtherSubject => ConsentCallError::TokenForOtherSubject,
+        }
+    }
 }
 
 impl From<ConsentCallError> for VaultError {
@@ -205,42 +221,6 @@ fn check_hash(hash: &str) -> Result<()> {
     } else {
         Err(ConsentCallError::BadHash.into())
     }
-}
-
-/// A full IP address: IPv4 (see [`has_full_ipv4`]) or IPv6 (see [`has_full_ipv6`]).
-fn has_full_ip(text: &str) -> bool {
-    has_full_ipv4(text) || has_full_ipv6(text)
-}
-
-/// An IPv6 address that is not truncated: its interface identifier (the last 64 bits) is not
-/// zero, whatever prefix follows it. `2001:db8:1::/48` and `2001:db8:1:2::` are truncated;
-/// `2001:db8::1`, `2001:db8::1/64` and `::ffff:192.0.2.41` are not.
-fn has_full_ipv6(text: &str) -> bool {
-    text.split(|c: char| !(c.is_ascii_hexdigit() || c == ':' || c == '.' || c == '/'))
-        .filter(|tok| tok.contains(':'))
-        .any(|tok| {
-            let addr = tok.split_once('/').map_or(tok, |(a, _)| a);
-            addr.parse::<std::net::Ipv6Addr>()
-                .is_ok_and(|ip| u128::from(ip) & u128::from(u64::MAX) != 0)
-        })
-}
-
-/// A full dotted-quad IPv4 address that is not truncated (last octet 0 with a prefix, or `x`).
-fn has_full_ipv4(text: &str) -> bool {
-    text.split(|c: char| !(c.is_ascii_digit() || c == '.' || c == '/'))
-        .any(|tok| {
-            let (addr, prefix) = match tok.split_once('/') {
-                Some((a, p)) => (a, Some(p)),
-                None => (tok, None),
-            };
-            let parts: Vec<&str> = addr.split('.').collect();
-            parts.len() == 4
-                && parts.iter().all(|p| {
-                    !p.is_empty() && p.len() <= 3 && p.parse::<u16>().is_ok_and(|n| n <= 255)
-                })
-                && prefix.is_none()
-                && parts[3] != "0"
-        })
 }
 
 fn ts(m: i64) -> Result<Timestamp> {
@@ -798,26 +778,15 @@ impl TenantVault<'_> {
                 return Err(ConsentCallError::TokenInvalid.into());
             };
             let a = approval_of(row)?;
-            // Approvals asked for before tokens were bound to a subject have none: they are
-            // refused like a token for another subject (fail closed).
-            let bound_to = row.get(APPROVAL_COLUMN_COUNT).and_then(Val::text);
-            if let Some(used) = a.token_used_at {
-                return Err(ConsentCallError::TokenUsed(used).into());
-            }
-            if let Some(exp) = a.token_expires_at
-                && now > exp
-            {
-                return Err(ConsentCallError::TokenExpired(exp).into());
-            }
-            if a.action != action {
-                return Err(ConsentCallError::TokenForOtherAction { approved: a.action, asked: action.to_owned() }.into());
-            }
-            if item.map(str::trim) != Some(a.item.as_str()) {
-                return Err(ConsentCallError::TokenForOtherItem.into());
-            }
-            if bound_to != Some(pseudonym) {
-                return Err(ConsentCallError::TokenForOtherSubject.into());
-            }
+            let token = approval::Token {
+                action: &a.action,
+                item: &a.item,
+                subject: row.get(APPROVAL_COLUMN_COUNT).and_then(Val::text),
+                expires_at: a.token_expires_at,
+                used_at: a.token_used_at,
+            };
+            let presented = approval::Presented { action, item, subject: pseudonym };
+            approval::check_token(&token, &presented, now).map_err(ConsentCallError::from)?;
             tx.execute(
                 "UPDATE approvals SET token_used_at = $3 WHERE tenant_id = $1 AND approval_id = $2",
                 &[tenant.as_str().into(), a.approval_id.as_str().into(), now.as_microsecond().into()],
@@ -934,33 +903,4 @@ fn record_expiry_in(tx: &mut dyn Tx, tenant: &str, id: &RecordId) -> Result<Opti
         return Err(VaultError::RecordNotFound(id.clone()));
     };
     row.first().and_then(Val::int).map(ts).transpose()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::has_full_ip;
-
-    #[test]
-    fn full_addresses_are_spotted_and_truncated_ones_pass() {
-        for full in [
-            "form 7 from 192.0.2.41",
-            "ip=2001:db8::1",
-            "2001:db8:85a3:0:0:8a2e:370:7334",
-            "from 2001:db8::1/128",
-            "2001:db8::1/64",
-            "::ffff:192.0.2.41",
-            "192.0.2.41:8080",
-        ] {
-            assert!(has_full_ip(full), "{full}");
-        }
-        for truncated in [
-            "form 7 from 192.0.2.0/24",
-            "2001:db8:1::/48",
-            "2001:db8:1:2::",
-            "signup-form-v3 at 12:30",
-            "form 7",
-        ] {
-            assert!(!has_full_ip(truncated), "{truncated}");
-        }
-    }
 }

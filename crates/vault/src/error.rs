@@ -9,7 +9,6 @@ use custos_types::ErrorCode;
 use crate::consent::ConsentCallError;
 use crate::ids::RecordId;
 use crate::recipients::RecipientError;
-use crate::rights::RequestError;
 
 /// Everything that can go wrong in the vault.
 #[derive(Debug, thiserror::Error)]
@@ -357,34 +356,6 @@ impl VaultError {
             VaultError::Recipient(e) => e.code(),
             VaultError::HoldNotFound(_) => ErrorCode::HoldNotFound,
             VaultError::InvalidHold(_) => ErrorCode::InvalidHold,
-        }
-    }
-}
-
-impl RequestError {
-    /// Its code in the error table (`docs/errors.md`).
-    pub fn code(&self) -> ErrorCode {
-        match self {
-            // Not found either way, so as not to confirm which subject a request concerns.
-            RequestError::NotFound(_) | RequestError::OtherSubject(_) => ErrorCode::RequestNotFound,
-            RequestError::IdTaken(_) => ErrorCode::RequestIdTaken,
-            RequestError::BadId(_) => ErrorCode::InvalidRequestId,
-            RequestError::NotVerified(_) => ErrorCode::RequestNotVerified,
-            RequestError::Closed { .. } => ErrorCode::RequestClosed,
-            RequestError::PurposeRequired { .. } => ErrorCode::PurposeRequired,
-            RequestError::UnknownPurpose { .. } => ErrorCode::UnknownPurpose,
-            RequestError::NotConsent { .. } => ErrorCode::NotConsentBased,
-            RequestError::NotObjectable { .. } => ErrorCode::NotObjectable,
-            RequestError::ExtensionTooLate { .. } | RequestError::AlreadyExtended(_) => {
-                ErrorCode::ExtensionRefused
-            }
-            RequestError::ReasonRequired(_) => ErrorCode::ReasonRequired,
-            RequestError::AlreadyVerified(_) => ErrorCode::AlreadyVerified,
-            RequestError::NoCorrections => ErrorCode::NoCorrections,
-            RequestError::NoCode(_) => ErrorCode::NoVerificationCode,
-            RequestError::WrongCode { .. } => ErrorCode::WrongVerificationCode,
-            RequestError::CodeVoid => ErrorCode::VerificationCodeVoid,
-            RequestError::WrongKind { .. } => ErrorCode::WrongRequestKind,
         }
     }
 }

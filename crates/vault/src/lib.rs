@@ -51,6 +51,10 @@ pub use vault::{
 };
 
 #[cfg(test)]
+#[path = "../../../testkit/database_url.rs"]
+mod database_url;
+
+#[cfg(test)]
 mod tests {
     #[test]
     fn a_vault_can_move_to_another_thread() {

@@ -12,242 +12,31 @@
 //! Deadlines are counted once, at filing, by [`NewRequest::counted`] (`custos_rights::due_date`,
 //! Regulation 1182/71, the Dutch calendar) and stored with the request. A request holds the
 //! subject's pseudonym, never the subject's identifier.
+//!
+//! The rules (which step may happen when, the purposes a request may name, what flags mean,
+//! deadline risk, what an erasure keeps) are `custos_rights::request` and
+//! `custos_rights::erasure`'s; this module stores requests and applies them, and re-exports
+//! their types so callers keep one path.
 
 use jiff::{Timestamp, civil::Date};
 use serde::Serialize;
 
 use custos_policy::Policy;
-use custos_policy::model::Basis;
+use custos_rights::erasure::StatutoryRule;
+use custos_rights::request::{Action, Execution, check_code, check_purpose, flag_outcome};
+
+pub use custos_rights::erasure::{ErasureAnswer, Kept, KeptUntil};
+pub use custos_rights::request::{
+    AT_RISK_DAYS, CODE_ATTEMPTS, CODE_VALID_SECONDS, Flag, FlagsFor, Request, RequestError,
+    RequestKind, RequestState, Risk, Verification, ZONE, complaint_text, day_of, flags_for,
+    is_direct_marketing,
+};
 
 use crate::error::{Result, VaultError};
-use crate::ids::{Pseudonym, SubjectId, hex};
+use crate::ids::{Pseudonym, RequestId, SubjectId};
 use crate::keys;
 use crate::store::{Tx, Val};
 use crate::vault::{AUDIT_CHECKPOINT_EVERY, Erasure, TenantVault};
-
-/// The kinds of request, each with its article.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RequestKind {
-    /// Art. 15: access.
-    Access,
-    /// Art. 16: rectification.
-    Rectification,
-    /// Art. 17: erasure.
-    Erasure,
-    /// Art. 18: restriction of processing.
-    Restriction,
-    /// Art. 20: data portability.
-    Portability,
-    /// Art. 21: objection.
-    Objection,
-    /// Art. 7(3): withdrawal of consent.
-    Withdrawal,
-}
-
-impl RequestKind {
-    /// Every kind.
-    pub const ALL: [RequestKind; 7] = [
-        RequestKind::Access,
-        RequestKind::Rectification,
-        RequestKind::Erasure,
-        RequestKind::Restriction,
-        RequestKind::Portability,
-        RequestKind::Objection,
-        RequestKind::Withdrawal,
-    ];
-
-    /// The kind's name as stored and spoken by the API.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RequestKind::Access => "access",
-            RequestKind::Rectification => "rectification",
-            RequestKind::Erasure => "erasure",
-            RequestKind::Restriction => "restriction",
-            RequestKind::Portability => "portability",
-            RequestKind::Objection => "objection",
-            RequestKind::Withdrawal => "withdrawal",
-        }
-    }
-
-    /// The kind named `s`.
-    pub fn parse(s: &str) -> Option<RequestKind> {
-        RequestKind::ALL.into_iter().find(|k| k.as_str() == s)
-    }
-
-    /// The article that grants the right.
-    pub fn article(self) -> &'static str {
-        match self {
-            RequestKind::Access => "Art. 15 GDPR",
-            RequestKind::Rectification => "Art. 16 GDPR",
-            RequestKind::Erasure => "Art. 17 GDPR",
-            RequestKind::Restriction => "Art. 18 GDPR",
-            RequestKind::Portability => "Art. 20 GDPR",
-            RequestKind::Objection => "Art. 21 GDPR",
-            RequestKind::Withdrawal => "Art. 7(3) GDPR",
-        }
-    }
-}
-
-/// Where a request stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RequestState {
-    /// Filed; identity not yet verified.
-    Received,
-    /// The requester proved to be the subject.
-    Verified,
-    /// Being carried out.
-    InProgress,
-    /// Answered.
-    Completed,
-    /// Refused, with the reason and the right to complain.
-    Refused,
-}
-
-impl RequestState {
-    /// The state's name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RequestState::Received => "received",
-            RequestState::Verified => "verified",
-            RequestState::InProgress => "in_progress",
-            RequestState::Completed => "completed",
-            RequestState::Refused => "refused",
-        }
-    }
-
-    fn parse(s: &str) -> Result<RequestState> {
-        Ok(match s {
-            "received" => RequestState::Received,
-            "verified" => RequestState::Verified,
-            "in_progress" => RequestState::InProgress,
-            "completed" => RequestState::Completed,
-            "refused" => RequestState::Refused,
-            _ => return Err(VaultError::Corrupt(format!("unknown request state `{s}`"))),
-        })
-    }
-
-    /// Whether the request is finished.
-    pub fn is_closed(self) -> bool {
-        matches!(self, RequestState::Completed | RequestState::Refused)
-    }
-}
-
-/// Why a request cannot go ahead. No message names the subject.
-#[derive(Debug, thiserror::Error)]
-pub enum RequestError {
-    /// No such request in this tenant.
-    #[error("no request `{0}` in this tenant")]
-    NotFound(String),
-    /// A request with this id exists already (a different one, not a duplicate of it).
-    #[error("a request with id {0} exists already")]
-    IdTaken(String),
-    /// A request id given by the caller is malformed.
-    #[error("a request id is 32 hex digits (a UUID without dashes will do); got {0} characters")]
-    BadId(usize),
-    /// Identity is not verified yet.
-    #[error(
-        "request {0} is not verified: the requester's identity must be verified before anything is disclosed or deleted (Art. 12(6) GDPR)"
-    )]
-    NotVerified(String),
-    /// The request is already completed or refused.
-    #[error("request {request_id} is already {state}; nothing more can happen to it")]
-    Closed {
-        /// The request.
-        request_id: String,
-        /// `completed` or `refused`.
-        state: &'static str,
-    },
-    /// This kind needs a purpose (withdrawal of consent, objection).
-    #[error("a {kind} request needs the purpose it concerns (field `purpose`)")]
-    PurposeRequired {
-        /// The kind.
-        kind: &'static str,
-    },
-    /// The purpose is not in the policy.
-    #[error("purpose {} is not declared in the policy{}", custos_policy::diag::shown(.purpose), crate::error::suggestion_for(.nearest))]
-    UnknownPurpose {
-        /// The purpose given.
-        purpose: String,
-        /// The nearest declared one.
-        nearest: Option<String>,
-    },
-    /// Consent can only be withdrawn where it is the legal basis.
-    #[error(
-        "purpose `{purpose}` is not based on consent (its basis is {basis}); consent can only be withdrawn where it is the legal basis (Art. 7(3) GDPR); an objection (Art. 21) may fit"
-    )]
-    NotConsent {
-        /// The purpose.
-        purpose: String,
-        /// Its basis.
-        basis: String,
-    },
-    /// Art. 21 reaches processing on legitimate interests or a public task, and direct
-    /// marketing.
-    #[error(
-        "purpose `{purpose}` rests on {basis}; an objection under Art. 21(1) GDPR reaches processing based on Art. 6(1)(e) or (f) only (and direct marketing, Art. 21(2))"
-    )]
-    NotObjectable {
-        /// The purpose.
-        purpose: String,
-        /// Its basis.
-        basis: String,
-    },
-    /// Extensions must be recorded within the first month.
-    #[error(
-        "request {request_id} was due {due_on}; an extension must be recorded, with its reason, before the first month runs out (Art. 12(3) GDPR), and today is {today}"
-    )]
-    ExtensionTooLate {
-        /// The request.
-        request_id: String,
-        /// The original due date.
-        due_on: Date,
-        /// The day the extension was asked for.
-        today: Date,
-    },
-    /// Only one extension of two months exists.
-    #[error(
-        "request {0} is already extended; Art. 12(3) GDPR allows one extension of two further months"
-    )]
-    AlreadyExtended(String),
-    /// A reason is required and was empty.
-    #[error("the {0} needs a reason (it is told to the requester)")]
-    ReasonRequired(&'static str),
-    /// The request's identity was verified already.
-    #[error("request {0} is verified already; identity is verified once")]
-    AlreadyVerified(String),
-    /// A rectification was carried out without the corrected data.
-    #[error(
-        "a rectification carries the corrected records (`corrections`: record id and corrected data); to decline one, refuse the request with the reason (Art. 12(4) GDPR)"
-    )]
-    NoCorrections,
-    /// No code was issued for this request.
-    #[error("no verification code was issued for request {0}; ask for one first")]
-    NoCode(String),
-    /// The code is wrong.
-    #[error("the verification code is wrong; {attempts_left} attempts left")]
-    WrongCode {
-        /// How many attempts remain before the code is void.
-        attempts_left: u32,
-    },
-    /// The code expired or was tried too often.
-    #[error("the verification code expired or was tried too often; ask for a new one")]
-    CodeVoid,
-    /// The subject given does not match the request.
-    #[error("request {0} is not about this subject")]
-    OtherSubject(String),
-    /// This step does not apply to this kind of request.
-    #[error("request {request_id} is a {kind} request; {step} does not apply to it")]
-    WrongKind {
-        /// The request.
-        request_id: String,
-        /// Its kind.
-        kind: &'static str,
-        /// What was asked.
-        step: &'static str,
-    },
-}
 
 /// A new request, as filed.
 #[derive(Debug, Clone)]
@@ -272,18 +61,6 @@ pub struct NewRequest {
     /// The id to give it (32 hex digits), when the requester's system names it (OpenGDPR's
     /// `subject_request_id`); a fresh random id otherwise.
     pub request_id: Option<String>,
-}
-
-/// The controller's time zone: a request's day of receipt is the day there.
-pub const ZONE: &str = "Europe/Amsterdam";
-
-/// The day `at` falls on in the controller's time zone (UTC when the zone database is missing,
-/// which can only make a deadline a day earlier, never later).
-pub fn day_of(at: Timestamp) -> Date {
-    match jiff::tz::TimeZone::get(ZONE) {
-        Ok(tz) => at.to_zoned(tz).date(),
-        Err(_) => at.to_zoned(jiff::tz::TimeZone::UTC).date(),
-    }
 }
 
 impl NewRequest {
@@ -318,82 +95,6 @@ impl NewRequest {
     }
 }
 
-/// A request as stored.
-#[derive(Debug, Clone, Serialize)]
-pub struct Request {
-    /// Its id: 32 hex digits.
-    pub request_id: String,
-    /// What is asked.
-    pub kind: RequestKind,
-    /// Where it stands.
-    pub state: RequestState,
-    /// The purpose it concerns, if any.
-    pub purpose: Option<String>,
-    /// The subject's pseudonym.
-    pub subject: String,
-    /// When it arrived.
-    pub received_at: Timestamp,
-    /// The day of receipt.
-    pub received_on: Date,
-    /// When the answer is due.
-    pub due_on: Date,
-    /// Whether the two-month extension was taken.
-    pub extended: bool,
-    /// When identity was verified.
-    pub verified_at: Option<Timestamp>,
-    /// When it was completed or refused.
-    pub closed_at: Option<Timestamp>,
-    /// The channel, the extension's reason, the refusal, the outcome. A pending one-time code's
-    /// hash is kept here but never shown.
-    #[serde(serialize_with = "without_code")]
-    pub detail: serde_json::Value,
-}
-
-fn without_code<S: serde::Serializer>(detail: &serde_json::Value, s: S) -> Result<S::Ok, S::Error> {
-    match detail.as_object() {
-        Some(obj) if obj.contains_key("code") => {
-            let mut shown = obj.clone();
-            shown.remove("code");
-            serde::Serialize::serialize(&shown, s)
-        }
-        _ => serde::Serialize::serialize(detail, s),
-    }
-}
-
-impl Request {
-    /// How the request stands against its deadline on `today`.
-    pub fn risk(&self, today: Date) -> Risk {
-        if self.state.is_closed() {
-            return Risk::Closed;
-        }
-        let left = today.until(self.due_on).map(|s| s.get_days()).unwrap_or(0);
-        if left < 0 {
-            Risk::Overdue
-        } else if left <= AT_RISK_DAYS {
-            Risk::AtRisk
-        } else {
-            Risk::OnTrack
-        }
-    }
-}
-
-/// Days before the due date from which an open request is flagged at risk.
-pub const AT_RISK_DAYS: i32 = 7;
-
-/// A request against its deadline.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Risk {
-    /// Open, due in more than [`AT_RISK_DAYS`] days.
-    OnTrack,
-    /// Open, due within [`AT_RISK_DAYS`] days.
-    AtRisk,
-    /// Open after its due date.
-    Overdue,
-    /// Completed or refused.
-    Closed,
-}
-
 /// What filing did.
 #[derive(Debug, Clone, Serialize)]
 pub struct Filed {
@@ -420,181 +121,6 @@ pub struct Step {
     pub note: serde_json::Value,
 }
 
-/// How identity was verified.
-#[derive(Debug, Clone)]
-pub enum Verification {
-    /// The one-time code sent to the address on file, as typed by the requester.
-    Code(String),
-    /// Someone with the right role vouches, naming how (a signed-in session, an ID check at the
-    /// desk). Recorded with the actor.
-    Attested {
-        /// How identity was established.
-        method: String,
-    },
-}
-
-/// A subject-level flag every later processing decision sees.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct Flag {
-    /// `restricted` (Art. 18), `objected` (Art. 21), `withdrawn` (Art. 7(3)).
-    pub flag: String,
-    /// The purpose it concerns; `None` for all.
-    pub purpose: Option<String>,
-    /// When it was set.
-    pub set_at: Timestamp,
-    /// The request that set it.
-    pub request_id: Option<String>,
-}
-
-/// What a subject's flags mean for processing for one purpose: the inputs the processing
-/// decision takes (`custos_consent::decision`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
-pub struct FlagsFor {
-    /// Processing is restricted (Art. 18): only storage, or with consent, for legal claims, to
-    /// protect another person or for an important public interest (Art. 18(2)).
-    pub restricted: bool,
-    /// The subject objected to this purpose, or to all processing on legitimate interests or a
-    /// public task when the purpose rests on one (Art. 21).
-    pub objected: bool,
-    /// The subject withdrew consent for this purpose (Art. 7(3)).
-    pub withdrawn: bool,
-}
-
-/// Reads a subject's flags for processing for `purpose`.
-pub fn flags_for(policy: &Policy, flags: &[Flag], purpose: &str) -> FlagsFor {
-    let objectable = policy
-        .purpose(purpose)
-        .is_some_and(|p| matches!(p.basis, Some(Basis::LegitimateInterest | Basis::PublicTask)));
-    let mut out = FlagsFor::default();
-    for f in flags {
-        let this = f.purpose.as_deref() == Some(purpose);
-        match f.flag.as_str() {
-            "restricted" => out.restricted = true,
-            "objected" if this || (f.purpose.is_none() && objectable) => out.objected = true,
-            "withdrawn" if this => out.withdrawn = true,
-            _ => {}
-        }
-    }
-    out
-}
-
-/// A category kept under restriction by an erasure.
-#[derive(Debug, Clone, Serialize)]
-pub struct Kept {
-    /// The category.
-    pub category: String,
-    /// How many of the subject's records.
-    pub records: u64,
-    /// The law that obliges keeping them.
-    pub law: String,
-    /// Until when they are kept: always said (see `docs/rights.md`).
-    pub until: KeptUntil,
-}
-
-/// Until when an erasure keeps a category's records. Serialised with a `kind`:
-/// `{"kind": "date", "date": "2033-03-03T09:05:00Z"}`,
-/// `{"kind": "after_event", "event": "contract.ended", "period": "7 years"}` (with `not_before`
-/// when some records are already dated), or `{"kind": "criteria", "criteria": "…"}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum KeptUntil {
-    /// Every kept record's retention clock has started: the last of them may go at `date`.
-    Date {
-        /// When the last kept record's retention ends.
-        date: Timestamp,
-    },
-    /// At least one kept record waits for the event that starts its retention clock (e.g.
-    /// `contract.ended` not recorded yet): it is kept until `period` after `event` happens.
-    AfterEvent {
-        /// The event that starts the clock.
-        event: String,
-        /// The period the law prescribes from it, in words (`7 years`).
-        period: String,
-        /// The records already dated go no earlier than this.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        not_before: Option<Timestamp>,
-    },
-    /// The policy gives the category no period at all, only criteria (Art. 13(2)(a)): kept while
-    /// they apply. `custos check` should not let a statutory category get here.
-    Criteria {
-        /// The criteria, as the policy states them (English, or the policy's language).
-        criteria: String,
-    },
-}
-
-impl std::fmt::Display for KeptUntil {
-    /// For people: `2033-03-03`, `7 years after contract.ended (not before 2030-01-01)`, or
-    /// `while: <criteria>`.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Date { date } => write!(f, "{}", date.strftime("%Y-%m-%d")),
-            Self::AfterEvent {
-                event,
-                period,
-                not_before,
-            } => {
-                write!(f, "{period} after {event}")?;
-                match not_before {
-                    Some(d) => write!(f, " (not before {})", d.strftime("%Y-%m-%d")),
-                    None => Ok(()),
-                }
-            }
-            Self::Criteria { criteria } => write!(f, "while: {criteria}"),
-        }
-    }
-}
-
-/// How a statutory category's retention runs, for [`KeptUntil`]: law, clock, period, criteria.
-#[derive(Debug, Clone)]
-struct StatutoryRule {
-    category: String,
-    law: String,
-    from: String,
-    period: Option<String>,
-    criteria: String,
-}
-
-impl StatutoryRule {
-    /// `latest` is the last expiry among the kept records that have one; `waiting` whether any
-    /// has none.
-    fn until(&self, latest: Option<Timestamp>, waiting: bool) -> KeptUntil {
-        match (latest, waiting, &self.period) {
-            (Some(date), false, _) => KeptUntil::Date { date },
-            (_, _, Some(period)) => KeptUntil::AfterEvent {
-                event: self.from.clone(),
-                period: period.clone(),
-                not_before: latest,
-            },
-            (latest, _, None) => match latest {
-                Some(date) => KeptUntil::Date { date },
-                None => KeptUntil::Criteria {
-                    criteria: self.criteria.clone(),
-                },
-            },
-        }
-    }
-}
-
-/// The answer to an erasure request.
-#[derive(Debug, Clone, Serialize)]
-pub struct ErasureAnswer {
-    /// The erasure.
-    pub erasure_id: String,
-    /// Data keys destroyed.
-    pub keys_destroyed: u64,
-    /// Records erased.
-    pub records_erased: u64,
-    /// What is kept, why and until when (Art. 17(3)(b)).
-    pub kept: Vec<Kept>,
-    /// Whether this run finished an erasure a crash had interrupted.
-    pub resumed: bool,
-}
-
-/// Valid one-time codes per request before the code is void.
-pub const CODE_ATTEMPTS: u32 = 5;
-/// How long a code is valid.
-pub const CODE_VALID_SECONDS: i64 = 15 * 60;
-
 const COLUMNS: &str = "request_id, kind, state, purpose, pseudonym, received_at, received_on, due_on, extended, verified_at, closed_at, detail";
 
 fn row_to_request(row: Vec<Val>) -> Result<Request> {
@@ -619,7 +145,11 @@ fn row_to_request(row: Vec<Val>) -> Result<Request> {
     Ok(Request {
         request_id: text(0).ok_or_else(|| bad("id"))?,
         kind,
-        state: RequestState::parse(&text(2).ok_or_else(|| bad("state"))?)?,
+        state: {
+            let state = text(2).ok_or_else(|| bad("state"))?;
+            RequestState::parse(&state)
+                .ok_or_else(|| VaultError::Corrupt(format!("unknown request state `{state}`")))?
+        },
         purpose,
         subject: text(4).ok_or_else(|| bad("pseudonym"))?,
         received_at: ts(5)?.ok_or_else(|| bad("time"))?,
@@ -733,110 +263,10 @@ impl StepCtx<'_> {
     }
 }
 
-fn nearest_purpose(policy: &Policy, p: &str) -> Option<String> {
-    custos_policy::diag::nearest(p, policy.purposes.iter().map(|x| x.id.as_str()))
-        .map(str::to_owned)
-}
-
-fn basis_name(b: Option<Basis>) -> String {
-    match b {
-        Some(Basis::Consent) => "consent (Art. 6(1)(a))",
-        Some(Basis::Contract) => "contract (Art. 6(1)(b))",
-        Some(Basis::LegalObligation) => "a legal obligation (Art. 6(1)(c))",
-        Some(Basis::VitalInterests) => "vital interests (Art. 6(1)(d))",
-        Some(Basis::PublicTask) => "a public task (Art. 6(1)(e))",
-        Some(Basis::LegitimateInterest) => "legitimate interests (Art. 6(1)(f))",
-        None => "no declared basis",
-    }
-    .to_owned()
-}
-
-/// Whether a purpose is direct marketing (`direct_marketing = true` in the policy), where an
-/// objection is absolute (Art. 21(2)–(3)).
-pub fn is_direct_marketing(policy: &Policy, purpose: &str) -> bool {
-    policy.purpose(purpose).is_some_and(|p| p.direct_marketing)
-}
-
-/// Checks the purpose a request names against the policy (Art. 7(3), 21).
-fn check_purpose(policy: &Policy, kind: RequestKind, purpose: Option<&str>) -> Result<()> {
-    let need = matches!(kind, RequestKind::Withdrawal);
-    let Some(p) = purpose else {
-        return if need {
-            Err(RequestError::PurposeRequired {
-                kind: kind.as_str(),
-            }
-            .into())
-        } else {
-            Ok(())
-        };
-    };
-    let Some(decl) = policy.purpose(p) else {
-        return Err(RequestError::UnknownPurpose {
-            purpose: p.to_owned(),
-            nearest: nearest_purpose(policy, p),
-        }
-        .into());
-    };
-    match kind {
-        RequestKind::Withdrawal if decl.basis != Some(Basis::Consent) => {
-            Err(RequestError::NotConsent {
-                purpose: p.to_owned(),
-                basis: basis_name(decl.basis),
-            }
-            .into())
-        }
-        RequestKind::Objection
-            if !matches!(
-                decl.basis,
-                Some(Basis::LegitimateInterest | Basis::PublicTask)
-            ) && !is_direct_marketing(policy, p) =>
-        {
-            Err(RequestError::NotObjectable {
-                purpose: p.to_owned(),
-                basis: basis_name(decl.basis),
-            }
-            .into())
-        }
-        _ => Ok(()),
-    }
-}
-
 /// Keyed hash of a one-time code, bound to its request, so the database never holds a usable code.
 fn code_hash(v: &TenantVault<'_>, request_id: &str, code: &str) -> Result<String> {
     let id = SubjectId::new(format!("custos-otp\u{1f}{request_id}\u{1f}{code}"))?;
     Ok(v.pseudonym(&id).as_str().to_owned())
-}
-
-fn require_open(r: &Request) -> Result<()> {
-    if r.state.is_closed() {
-        return Err(RequestError::Closed {
-            request_id: r.request_id.clone(),
-            state: r.state.as_str(),
-        }
-        .into());
-    }
-    Ok(())
-}
-
-fn require_verified(r: &Request) -> Result<()> {
-    require_open(r)?;
-    if r.state == RequestState::Received {
-        return Err(RequestError::NotVerified(r.request_id.clone()).into());
-    }
-    Ok(())
-}
-
-fn require_kind(r: &Request, kinds: &[RequestKind], step: &'static str) -> Result<()> {
-    if kinds.contains(&r.kind) {
-        Ok(())
-    } else {
-        Err(RequestError::WrongKind {
-            request_id: r.request_id.clone(),
-            kind: r.kind.as_str(),
-            step,
-        }
-        .into())
-    }
 }
 
 fn set_detail(r: &mut Request, key: &str, value: serde_json::Value) {
@@ -887,19 +317,17 @@ impl TenantVault<'_> {
         let actor = self.actor().to_owned();
         let key = self.audit_key().clone();
         let request_id = match &new.request_id {
-            Some(id) => {
-                let id = id.to_ascii_lowercase().replace('-', "");
-                if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
-                    return Err(RequestError::BadId(id.chars().count()).into());
-                }
-                id
-            }
+            // The count is of the digits given, dashes left out, as the id is stored.
+            Some(id) => RequestId::parse(id)
+                .map_err(|_| RequestError::BadId(id.chars().filter(|c| *c != '-').count()))?,
             None => {
                 let mut raw = [0u8; 16];
                 keys::fill_random(&mut raw)?;
-                hex(&raw)
+                RequestId::from_bytes(&raw)
             }
-        };
+        }
+        .as_str()
+        .to_owned();
         let purpose = new.purpose.clone().unwrap_or_default();
         let mut out = None;
         self.store().in_tx(&tenant, "filing a request", &mut |tx| {
@@ -1051,7 +479,7 @@ impl TenantVault<'_> {
             request_id,
             now,
             &mut |tx, ctx, r| {
-                require_open(r)?;
+                r.check(Action::IssueCode)?;
                 set_detail(
                     r,
                     "code",
@@ -1092,12 +520,7 @@ impl TenantVault<'_> {
         // in its own transaction and the error returned afterwards.
         let mut failure: Option<VaultError> = None;
         let r = self.with_request("verifying a request", request_id, now, &mut |tx, ctx, r| {
-            require_open(r)?;
-            if r.state != RequestState::Received {
-                // Verified once: a second verification, with any code, is not an answer that
-                // the code was right.
-                return Err(RequestError::AlreadyVerified(r.request_id.clone()).into());
-            }
+            r.check(Action::Verify)?;
             let method = match (&expected, how) {
                 (Some(hash), _) => {
                     let code = r.detail.get("code").cloned();
@@ -1108,27 +531,21 @@ impl TenantVault<'_> {
                     let attempts =
                         code.get("attempts").and_then(|a| a.as_u64()).unwrap_or(0) as u32;
                     let expires = code.get("expires_at").and_then(|a| a.as_i64()).unwrap_or(0);
-                    if attempts >= CODE_ATTEMPTS || now.as_microsecond() > expires {
-                        failure = Some(RequestError::CodeVoid.into());
-                        return Ok(r.clone());
-                    }
-                    if code.get("hash").and_then(|h| h.as_str()) != Some(hash.as_str()) {
-                        let mut code = code;
-                        code["attempts"] = (attempts + 1).into();
-                        set_detail(r, "code", code);
-                        save(tx, ctx.tenant, r)?;
-                        ctx.step(
-                            tx,
-                            r,
-                            "verification_failed",
-                            serde_json::json!({ "attempt": attempts + 1 }),
-                        )?;
-                        failure = Some(
-                            RequestError::WrongCode {
-                                attempts_left: CODE_ATTEMPTS - attempts - 1,
-                            }
-                            .into(),
-                        );
+                    let matches = code.get("hash").and_then(|h| h.as_str()) == Some(hash.as_str());
+                    if let Err(e) = check_code(attempts, expires, matches, now) {
+                        if let RequestError::WrongCode { .. } = e {
+                            let mut code = code;
+                            code["attempts"] = (attempts + 1).into();
+                            set_detail(r, "code", code);
+                            save(tx, ctx.tenant, r)?;
+                            ctx.step(
+                                tx,
+                                r,
+                                "verification_failed",
+                                serde_json::json!({ "attempt": attempts + 1 }),
+                            )?;
+                        }
+                        failure = Some(e.into());
                         return Ok(r.clone());
                     }
                     "one-time code".to_owned()
@@ -1140,7 +557,7 @@ impl TenantVault<'_> {
                 obj.remove("code");
             }
             set_detail(r, "verified_by", serde_json::json!(method));
-            r.state = RequestState::Verified;
+            r.state = Action::Verify.state_after(r.state);
             r.verified_at = Some(now);
             save(tx, ctx.tenant, r)?;
             ctx.step(tx, r, "verified", serde_json::json!({ "method": method }))?;
@@ -1165,18 +582,7 @@ impl TenantVault<'_> {
             return Err(RequestError::ReasonRequired("extension").into());
         }
         self.with_request("extending a request", request_id, now, &mut |tx, ctx, r| {
-            require_open(r)?;
-            if r.extended {
-                return Err(RequestError::AlreadyExtended(r.request_id.clone()).into());
-            }
-            if today > r.due_on {
-                return Err(RequestError::ExtensionTooLate {
-                    request_id: r.request_id.clone(),
-                    due_on: r.due_on,
-                    today,
-                }
-                .into());
-            }
+            r.check(Action::Extend { today })?;
             let extended: Date = r
                 .detail
                 .get("extended_due_on")
@@ -1214,13 +620,13 @@ impl TenantVault<'_> {
         }
         let complaint = complaint_text(policy);
         self.with_request("refusing a request", request_id, now, &mut |tx, ctx, r| {
-            require_open(r)?;
+            r.check(Action::Refuse)?;
             set_detail(
                 r,
                 "refusal",
                 serde_json::json!({ "reason": reason.trim(), "complaint": complaint }),
             );
-            r.state = RequestState::Refused;
+            r.state = Action::Refuse.state_after(r.state);
             r.closed_at = Some(now);
             save(tx, ctx.tenant, r)?;
             ctx.step(
@@ -1236,9 +642,9 @@ impl TenantVault<'_> {
     /// Marks a verified request as being carried out.
     pub fn start_request(&mut self, request_id: &str, now: Timestamp) -> Result<Request> {
         self.with_request("starting a request", request_id, now, &mut |tx, ctx, r| {
-            require_verified(r)?;
+            r.check(Action::Start)?;
             if r.state == RequestState::Verified {
-                r.state = RequestState::InProgress;
+                r.state = Action::Start.state_after(r.state);
                 save(tx, ctx.tenant, r)?;
                 ctx.step(tx, r, "in_progress", serde_json::json!({}))?;
             }
@@ -1259,7 +665,7 @@ impl TenantVault<'_> {
             request_id,
             now,
             &mut |tx, ctx, r| {
-                require_verified(r)?;
+                r.check(Action::Complete)?;
                 complete(tx, ctx, r, outcome.clone())
             },
         )
@@ -1303,11 +709,8 @@ impl TenantVault<'_> {
             request_id,
             now,
             &mut |tx, ctx, r| {
-                require_verified(r)?;
-                require_kind(r, &[RequestKind::Rectification], "rectification")?;
-                if r.subject != pseudonym {
-                    return Err(RequestError::OtherSubject(r.request_id.clone()).into());
-                }
+                r.check(Action::Execute(Execution::Rectify))?;
+                r.check_subject(&pseudonym)?;
                 for s in &sealed {
                     crate::records::write_correction(tx, &audit, s, None)?;
                 }
@@ -1352,20 +755,9 @@ impl TenantVault<'_> {
     ) -> Result<Request> {
         let pseudonym = self.pseudonym(subject).as_str().to_owned();
         let r = self.with_request("carrying out a request", request_id, now, &mut |tx, ctx, r| {
-            require_verified(r)?;
-            require_kind(
-                r,
-                &[RequestKind::Restriction, RequestKind::Objection, RequestKind::Withdrawal],
-                "setting a processing flag",
-            )?;
-            if r.subject != pseudonym {
-                return Err(RequestError::OtherSubject(r.request_id.clone()).into());
-            }
-            let flag = match r.kind {
-                RequestKind::Restriction => "restricted",
-                RequestKind::Objection => "objected",
-                _ => "withdrawn",
-            };
+            r.check(Action::Execute(Execution::SetFlag))?;
+            r.check_subject(&pseudonym)?;
+            let flag = r.kind.flag().unwrap_or_default();
             let purpose = r.purpose.clone().unwrap_or_default();
             tx.execute(
                 "INSERT INTO subject_flags (tenant_id, pseudonym, flag, purpose, set_at, request_id, lifted_at)
@@ -1380,14 +772,7 @@ impl TenantVault<'_> {
                     r.request_id.as_str().into(),
                 ],
             )?;
-            let mut outcome = serde_json::json!({ "flag": flag, "purpose": r.purpose });
-            if r.kind == RequestKind::Objection {
-                let absolute = r.purpose.as_deref().is_some_and(|p| is_direct_marketing(policy, p));
-                outcome["absolute"] = absolute.into();
-                if absolute {
-                    outcome["article"] = "Art. 21(3) GDPR: no longer processed for direct marketing".into();
-                }
-            }
+            let outcome = flag_outcome(policy, r.kind, r.purpose.as_deref());
             ctx.step(tx, r, "flag_set", outcome.clone())?;
             if r.kind == RequestKind::Restriction {
                 tell_recipients(tx, ctx, r, "restriction")?;
@@ -1426,13 +811,12 @@ impl TenantVault<'_> {
         // Step 1: fix the erasure id (or find the one a crashed run fixed).
         let (erasure_id, pseudonym, resumed) =
             self.with_request("starting an erasure", request_id, now, &mut |tx, ctx, r| {
-                require_verified(r)?;
-                require_kind(r, &[RequestKind::Erasure], "erasure")?;
+                r.check(Action::Execute(Execution::Erase))?;
                 if let Some(id) = r.detail.get("erasure_id").and_then(|v| v.as_str()) {
                     return Ok((id.to_owned(), r.subject.clone(), true));
                 }
                 set_detail(r, "erasure_id", serde_json::json!(fresh));
-                r.state = RequestState::InProgress;
+                r.state = Action::Start.state_after(r.state);
                 save(tx, ctx.tenant, r)?;
                 ctx.step(
                     tx,
@@ -1446,26 +830,7 @@ impl TenantVault<'_> {
             })?;
         let pseudonym = Pseudonym::parse(&pseudonym)
             .map_err(|_| VaultError::Corrupt("a request holds a malformed pseudonym".into()))?;
-        let statutory: Vec<StatutoryRule> = policy
-            .categories
-            .iter()
-            .filter_map(|c| {
-                let r = c.retention.as_ref()?;
-                let st = r.statutory.as_ref()?;
-                let law = st.law.get_or_any(custos_policy::Lang::En).to_owned();
-                Some(StatutoryRule {
-                    category: c.id.clone(),
-                    from: r.from.clone(),
-                    period: st.period.or(r.period).map(|p| p.to_string()),
-                    criteria: r
-                        .criteria
-                        .as_ref()
-                        .map(|t| t.get_or_any(custos_policy::Lang::En).to_owned())
-                        .unwrap_or_else(|| format!("as long as {law} requires")),
-                    law,
-                })
-            })
-            .collect();
+        let statutory = StatutoryRule::of(policy);
         let keep: Vec<String> = statutory.iter().map(|s| s.category.clone()).collect();
         // Step 2: the erasure itself (journaled, one transaction, idempotent by its id).
         let erasure: Erasure = self.erase_pseudonym(
@@ -1601,7 +966,7 @@ fn complete(
     outcome: serde_json::Value,
 ) -> Result<Request> {
     set_detail(r, "outcome", outcome.clone());
-    r.state = RequestState::Completed;
+    r.state = Action::Complete.state_after(r.state);
     r.closed_at = Some(ctx.now);
     save(tx, ctx.tenant, r)?;
     ctx.step(
@@ -1613,20 +978,121 @@ fn complete(
     Ok(r.clone())
 }
 
-/// The right to complain, in words drawn from the policy (Art. 12(4), 77, 79).
-pub fn complaint_text(policy: &Policy) -> String {
-    let authorities: Vec<String> = policy
-        .rights
-        .complaint
-        .iter()
-        .map(|a| a.name_en.clone())
-        .collect();
-    let with = if authorities.is_empty() {
-        "a supervisory authority, in particular in the Member State of your habitual residence, place of work or place of the alleged infringement".to_owned()
-    } else {
-        authorities.join(", ")
-    };
-    format!(
-        "You may lodge a complaint with {with} (Art. 77 GDPR) and seek a judicial remedy (Art. 79 GDPR)."
-    )
+/// What carrying out a rectification takes (Art. 16): what was corrected, in words without
+/// personal data, and the corrected data of each record concerned. Ignored for other kinds.
+#[derive(Debug, Clone, Default)]
+pub struct Rectification {
+    /// What was corrected (no personal data); required.
+    pub note: String,
+    /// The corrected data, record by record; at least one.
+    pub corrections: Vec<crate::records::Correction>,
+}
+
+/// What carrying out a request produced, besides completing it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum Executed {
+    /// The access or portability archive written (Art. 15, 20).
+    Archive(custos_rights::archive::Written),
+    /// What the erasure erased and kept (Art. 17).
+    Erasure(ErasureAnswer),
+    /// A flag set (Art. 18, 21, 7(3)) or a rectification recorded (Art. 16): the request's
+    /// outcome.
+    Outcome(serde_json::Value),
+}
+
+/// Carrying a request out: the use cases the HTTP API and the command line share, so both only
+/// parse, call and format.
+impl TenantVault<'_> {
+    /// The request `request_id`, checked to be about `subject` (another subject's request is
+    /// answered as not about this one, which says nothing about whose it is) and ready to be
+    /// answered with its archive: open, verified (Art. 12(6)), access or portability. Callers
+    /// check this before the first byte of an answer leaves, so a refusal is an error and not a
+    /// cut-off download.
+    pub fn request_to_answer(
+        &mut self,
+        request_id: &str,
+        subject: &SubjectId,
+    ) -> Result<(Request, custos_rights::archive::AnswerKind)> {
+        let r = self.request(request_id)?;
+        r.check_subject(self.pseudonym(subject).as_str())?;
+        r.check(Action::Execute(Execution::Answer))?;
+        let kind = r.kind.answer().ok_or_else(|| {
+            VaultError::Corrupt("an answerable request has no answer archive".into())
+        })?;
+        Ok((r, kind))
+    }
+
+    /// Answers an access (Art. 15) or portability (Art. 20) request: checks it
+    /// ([`TenantVault::request_to_answer`]), marks it in progress, streams its archive into `out`
+    /// while the vault is read page by page, lets `seal` make the archive durable (sync and move
+    /// a file into place; nothing for a download), and only then completes the request with
+    /// what was handed over. A failure anywhere leaves the request in progress, to be answered
+    /// again.
+    #[allow(clippy::too_many_arguments)]
+    pub fn answer_request<E, W>(
+        &mut self,
+        policy: &Policy,
+        request_id: &str,
+        subject: &SubjectId,
+        lang: custos_policy::Lang,
+        now: Timestamp,
+        mut out: W,
+        seal: impl FnOnce(W) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(Request, custos_rights::archive::Written), E>
+    where
+        E: From<VaultError> + From<custos_rights::access::ExportError> + Send,
+        W: std::io::Write + Send,
+    {
+        let (_, kind) = self.request_to_answer(request_id, subject)?;
+        self.start_request(request_id, now)?;
+        let written = self.write_answer::<E>(policy, subject, kind, lang, now, &mut out)?;
+        seal(out)?;
+        let r =
+            self.complete_request(request_id, serde_json::json!({ "archive": written }), now)?;
+        Ok((r, written))
+    }
+
+    /// Carries out a verified erasure (Art. 17), rectification (Art. 16), restriction (Art. 18),
+    /// objection (Art. 21) or withdrawal (Art. 7(3)) request about `subject`, each its own way
+    /// ([`TenantVault::execute_erasure`], [`TenantVault::execute_rectification`] with
+    /// `rectification`, [`TenantVault::execute_flag_request`]), and returns what it produced.
+    /// The subject is checked first, so another subject's request says nothing more. Access and
+    /// portability are answered with [`TenantVault::answer_request`].
+    pub fn execute_request(
+        &mut self,
+        policy: &Policy,
+        request_id: &str,
+        subject: &SubjectId,
+        rectification: Rectification,
+        now: Timestamp,
+    ) -> Result<Executed> {
+        let r = self.request(request_id)?;
+        r.check_subject(self.pseudonym(subject).as_str())?;
+        match r.kind.execution() {
+            Execution::Erase => Ok(Executed::Erasure(
+                self.execute_erasure(policy, request_id, now)?,
+            )),
+            Execution::Rectify => {
+                let r = self.execute_rectification(
+                    request_id,
+                    subject,
+                    rectification.corrections,
+                    &rectification.note,
+                    now,
+                )?;
+                Ok(Executed::Outcome(r.detail["outcome"].clone()))
+            }
+            Execution::SetFlag => {
+                let r = self.execute_flag_request(policy, request_id, subject, now)?;
+                Ok(Executed::Outcome(r.detail["outcome"].clone()))
+            }
+            Execution::Answer => Err(RequestError::WrongKind {
+                request_id: r.request_id,
+                kind: r.kind.as_str(),
+                step: "carrying it out without its answer archive",
+            }
+            .into()),
+        }
+    }
 }

@@ -5,6 +5,8 @@
 mod access;
 mod audit;
 mod consent;
+#[path = "../../../../testkit/database_url.rs"]
+mod database_url;
 mod export;
 mod policy;
 mod requests;
@@ -13,6 +15,6 @@ mod rights;
 mod scan;
 mod scratch;
 mod serve;
-#[path = "../../../server/tests/support/stale_schemas.rs"]
+#[path = "../../../../testkit/stale_schemas.rs"]
 mod stale_schemas;
 mod vault;

@@ -40,11 +40,9 @@ impl Scratch {
     }
 
     /// The same on PostgreSQL, in a schema of its own; `None` without
-    /// `CUSTOS_TEST_DATABASE_URL`.
+    /// `CUSTOS_TEST_DATABASE_URL` (a failure under CI).
     pub(crate) fn postgres(name: &str) -> Option<Scratch> {
-        let url = std::env::var("CUSTOS_TEST_DATABASE_URL")
-            .ok()
-            .filter(|u| !u.is_empty())?;
+        let url = crate::database_url::postgres_url()?;
         crate::stale_schemas::sweep(&url, "cli");
         let (dir, n) = scratch_dir(name);
         let schema = format!("cli_{}_{n}", std::process::id());

@@ -29,17 +29,16 @@ pub(crate) fn sqlite_config(name: &str) -> Config {
     config
 }
 
-/// The same on PostgreSQL, in a schema of its own; `None` when `CUSTOS_TEST_DATABASE_URL` is unset.
+/// The same on PostgreSQL, in a schema of its own; `None` when `CUSTOS_TEST_DATABASE_URL` is unset
+/// (outside CI, see `testkit/database_url.rs`).
 fn setup_pg(name: &str) -> Option<Setup> {
     Some(start(&pg_config(name)?, 1000))
 }
 
 /// A configuration on PostgreSQL in a schema of its own; `None` without
-/// `CUSTOS_TEST_DATABASE_URL`.
+/// `CUSTOS_TEST_DATABASE_URL` (a failure under CI).
 pub(crate) fn pg_config(name: &str) -> Option<Config> {
-    let url = std::env::var("CUSTOS_TEST_DATABASE_URL")
-        .ok()
-        .filter(|u| !u.is_empty())?;
+    let url = crate::database_url::postgres_url()?;
     crate::stale_schemas::sweep(&url, "srv");
     let mut config = Config::with_policy("jbsync.toml");
     config.database = url;

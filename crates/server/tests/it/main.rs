@@ -8,14 +8,17 @@ use custos_server::Config;
 mod audit;
 mod consent;
 mod data;
+#[path = "../../../../testkit/database_url.rs"]
+mod database_url;
 mod error_codes;
 mod holes;
+mod isolation;
 mod opengdpr;
 mod recipients;
 mod requests;
 mod retention;
 mod slow_clients;
-#[path = "../support/stale_schemas.rs"]
+#[path = "../../../../testkit/stale_schemas.rs"]
 mod stale_schemas;
 
 const JBSYNC: &str = include_str!("../../../../examples/policies/jbsync.toml");
@@ -111,6 +114,7 @@ impl Drop for Running {
     }
 }
 
+/// A client that hands back every status instead of turning 4xx and 5xx into errors.
 pub fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
@@ -118,17 +122,24 @@ pub fn agent() -> ureq::Agent {
         .into()
 }
 
+/// What the server answered, read whole.
 pub struct Reply {
+    /// The HTTP status.
     pub status: u16,
+    /// The `content-type` header (empty when absent).
     pub content_type: String,
+    /// The `x-request-id` header.
     pub request_id: Option<String>,
+    /// The body as text.
     pub body: String,
 }
 
+/// A GET without a key.
 pub fn get(url: &str) -> Reply {
     reply(agent().get(url).call().expect("request completes"))
 }
 
+/// Reads a response into a [`Reply`].
 pub fn reply(mut r: ureq::http::Response<ureq::Body>) -> Reply {
     let header = |n: &str| {
         r.headers()
@@ -148,6 +159,7 @@ pub fn reply(mut r: ureq::http::Response<ureq::Body>) -> Reply {
     }
 }
 
+/// The problem document of an error answer (asserting it is one).
 pub fn problem(r: &Reply) -> serde_json::Value {
     assert_eq!(r.content_type, "application/problem+json", "{}", r.body);
     serde_json::from_str(&r.body).expect("problem is JSON")

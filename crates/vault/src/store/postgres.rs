@@ -1007,7 +1007,7 @@ mod tests {
     }
 
     fn scratch(name: &str) -> Option<Scratch> {
-        let Ok(url) = std::env::var("CUSTOS_TEST_DATABASE_URL") else {
+        let Some(url) = crate::database_url::postgres_url() else {
             // Written past the harness's output capture, so the skip is seen.
             use std::io::Write as _;
             let _ = writeln!(

@@ -1,0 +1,51 @@
+//! Tenant scoping is checked, not only conventional: every SQL statement in the vault's source
+//! that reads or changes a tenant table filters by tenant (`testkit/tenant_sql.rs` says how it
+//! reads the source), except the few below, each with the reason it is not about one tenant.
+//! A new statement without a tenant filter fails this test naming its file and line.
+
+use std::path::Path;
+
+use crate::tenant_filter::{Exception, assert_every_statement_filters_by_tenant};
+
+/// Statements that deliberately span tenants.
+const EXCEPTIONS: &[Exception] = &[
+    Exception {
+        statement: "SELECT tenant_id, role, secret_sha256, revoked_at FROM access_keys WHERE key_id = $1",
+        reason: "authentication: the presented key is looked up by its id, and its row says \
+                 which tenant it belongs to",
+    },
+    Exception {
+        statement: "SELECT count(*) FROM access_keys WHERE role = 'admin' AND tenant_id IS NULL AND revoked_at IS NULL",
+        reason: "bootstrap: whether an admin key (of no tenant) exists",
+    },
+    Exception {
+        statement: "SELECT tenant_id, name, created_at FROM access_tenants ORDER BY tenant_id",
+        reason: "the admin's list of tenants",
+    },
+    Exception {
+        statement: "SELECT key_id, tenant_id, role, label, created_at, revoked_at FROM access_keys ORDER BY created_at, key_id",
+        reason: "the admin's list of keys (a tenant's keys are filtered from it by `keys`)",
+    },
+    Exception {
+        statement: "SELECT tenant_id FROM tenants ORDER BY tenant_id",
+        reason: "the list of tenants itself, which the platform walks (the purger, the \
+                 notifier, master-key rotation) to work on each tenant in turn, scoped to it",
+    },
+    Exception {
+        statement: "SELECT tenant_id, pseudonym, key_domain, key_version, wrapped, category FROM data_keys",
+        reason: "master-key rotation on SQLite re-wraps every tenant's data keys in one \
+                 transaction (the key is the vault's, not a tenant's)",
+    },
+    Exception {
+        statement: "INSERT INTO data_keys_v5 (tenant_id, pseudonym, key_domain, category, key_version, wrapped, created_at) SELECT tenant_id, pseudonym, key_domain, '', key_version, wrapped, created_at FROM data_keys",
+        reason: "migration 5 copies the whole table to its new shape",
+    },
+];
+
+#[test]
+fn every_statement_on_a_tenant_table_filters_by_tenant() {
+    assert_every_statement_filters_by_tenant(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+        EXCEPTIONS,
+    );
+}
