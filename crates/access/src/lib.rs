@@ -157,6 +157,21 @@ pub enum AccessError {
     BadRole(String),
 }
 
+impl AccessError {
+    /// Its code in the error table (`docs/errors.md`). A failing database, like the random
+    /// generator a key needs, is `unavailable`: nothing was written and a retry may succeed.
+    pub fn code(&self) -> custos_types::ErrorCode {
+        use custos_types::ErrorCode as C;
+        match self {
+            AccessError::Storage(_) | AccessError::Random(_) => C::Unavailable,
+            AccessError::InvalidTenant(_) => C::InvalidTenant,
+            AccessError::TenantExists(_) => C::TenantExists,
+            AccessError::NoSuchTenant(_) => C::TenantNotFound,
+            AccessError::BadRole(_) => C::InvalidRole,
+        }
+    }
+}
+
 /// Validates the id of a tenant to create: the one rule for every tenant id in Custos
 /// ([`TenantId`]), so any tenant that can hold keys can hold data and the other way round.
 pub fn tenant_id(id: &str) -> Result<TenantId, AccessError> {

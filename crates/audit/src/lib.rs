@@ -47,6 +47,19 @@ pub enum AuditError {
     },
 }
 
+impl AuditError {
+    /// Its code in the error table (`docs/errors.md`).
+    pub fn code(&self) -> custos_types::ErrorCode {
+        use custos_types::ErrorCode as C;
+        match self {
+            AuditError::Sqlite(_) | AuditError::Postgres(_) => C::Unavailable,
+            AuditError::Corrupt(_) => C::DataCorrupt,
+            AuditError::Config(_) => C::InvalidArgument,
+            AuditError::CheckpointFile { .. } => C::FileError,
+        }
+    }
+}
+
 /// The outcome of a verification (JSON: `{"status": "intact" | "unsealed_tail" | "tampered",
 /// ...}`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

@@ -11,8 +11,11 @@ use std::process::ExitCode;
 
 use custos_access::{IssuedKey, Role};
 use custos_server::Config;
+use custos_types::ErrorCode;
 use custos_vault::Access;
 use custos_vault::{MasterKey, StoreConfig, Vault};
+
+use crate::failure::{Failure, json};
 
 /// Who acts in the audit trail for changes made from the command line.
 pub(crate) const ACTOR: &str = "operator:cli";
@@ -164,26 +167,6 @@ pub struct KeyRevokeArgs {
     pub db: DbArgs,
 }
 
-/// Why a command stopped: refused or failed (1), or unusable input (2).
-enum Failure {
-    Refused(String),
-    Unusable(String),
-}
-
-fn finish(r: Result<(), Failure>) -> ExitCode {
-    match r {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(Failure::Refused(m)) => {
-            eprintln!("error: {m}");
-            ExitCode::FAILURE
-        }
-        Err(Failure::Unusable(m)) => {
-            eprintln!("error: {m}");
-            ExitCode::from(2)
-        }
-    }
-}
-
 /// The access store of `store`.
 pub(crate) fn open_access(store: &StoreConfig) -> Result<Access, String> {
     Access::open(store).map_err(|e| e.to_string())
@@ -194,7 +177,7 @@ fn existing(store: &StoreConfig) -> Result<(), Failure> {
     if let StoreConfig::Sqlite { path } = store
         && !path.exists()
     {
-        return Err(Failure::Unusable(format!(
+        return Err(Failure::unusable(format!(
             "{} does not exist; create the vault with `custos init` first (or point at it with --config or --db)",
             path.display()
         )));
@@ -204,19 +187,19 @@ fn existing(store: &StoreConfig) -> Result<(), Failure> {
 
 /// The access store alone (listing needs no master key).
 fn access_only(db: &DbArgs) -> Result<Access, Failure> {
-    let (store, _) = db.resolve().map_err(Failure::Unusable)?;
+    let (store, _) = db.resolve().map_err(Failure::unusable)?;
     existing(&store)?;
-    open_access(&store).map_err(Failure::Unusable)
+    open_access(&store).map_err(Failure::unusable)
 }
 
 /// The vault (for the audit trail, which needs the master key) and the access store.
 fn vault_and_access(db: &DbArgs) -> Result<(Vault, Access), Failure> {
-    let (store, key_file) = db.resolve().map_err(Failure::Unusable)?;
+    let (store, key_file) = db.resolve().map_err(Failure::unusable)?;
     existing(&store)?;
     let vault = MasterKey::from_env_or_file(Some(&key_file))
         .and_then(|k| Vault::open(&store, k))
-        .map_err(|e| Failure::Unusable(e.to_string()))?;
-    let access = open_access(&store).map_err(Failure::Unusable)?;
+        .map_err(|e| Failure::from(e).usage())?;
+    let access = open_access(&store).map_err(Failure::unusable)?;
     Ok((vault, access))
 }
 
@@ -239,6 +222,11 @@ pub(crate) fn audit(
         .map_err(|e| format!("the change was made but writing it to the audit trail failed: {e}"))
 }
 
+/// A change made but not written to the audit trail: the trail's storage failed.
+fn audit_failed(message: String) -> Failure {
+    Failure::new(ErrorCode::Unavailable, message)
+}
+
 /// The audit entry of an issued key.
 pub(crate) fn audit_issued(vault: &Vault, k: &IssuedKey) -> Result<(), String> {
     audit(
@@ -251,7 +239,7 @@ pub(crate) fn audit_issued(vault: &Vault, k: &IssuedKey) -> Result<(), String> {
 
 /// `custos tenant ...`.
 pub fn tenant(cmd: TenantCommand) -> ExitCode {
-    finish(match cmd {
+    Failure::exit(match cmd {
         TenantCommand::Create(a) => tenant_create(a),
         TenantCommand::List(a) => tenant_list(a),
     })
@@ -261,8 +249,8 @@ fn tenant_create(a: TenantCreateArgs) -> Result<(), Failure> {
     let (vault, mut access) = vault_and_access(&a.db)?;
     access
         .create_tenant(&a.id, &a.name, jiff::Timestamp::now())
-        .map_err(|e| Failure::Refused(e.to_string()))?;
-    audit(&vault, Some(&a.id), "tenant.create", serde_json::json!({})).map_err(Failure::Refused)?;
+        .map_err(Failure::from)?;
+    audit(&vault, Some(&a.id), "tenant.create", serde_json::json!({})).map_err(audit_failed)?;
     println!(
         "created tenant `{}`; issue its keys with `custos key issue --tenant {} --role app --label …`",
         a.id, a.id
@@ -275,17 +263,8 @@ fn time(t: Option<i64>) -> String {
         .map_or_else(|| "-".into(), |t| t.strftime("%Y-%m-%d %H:%M").to_string())
 }
 
-fn json<T: serde::Serialize>(value: &T) -> Result<(), Failure> {
-    let text = serde_json::to_string_pretty(value)
-        .map_err(|e| Failure::Refused(format!("encoding the result: {e}")))?;
-    println!("{text}");
-    Ok(())
-}
-
 fn tenant_list(a: ListArgs) -> Result<(), Failure> {
-    let tenants = access_only(&a.db)?
-        .tenants()
-        .map_err(|e| Failure::Refused(e.to_string()))?;
+    let tenants = access_only(&a.db)?.tenants().map_err(Failure::from)?;
     if a.format == crate::retention_cmds::Format::Json {
         return json(&tenants);
     }
@@ -303,7 +282,7 @@ fn tenant_list(a: ListArgs) -> Result<(), Failure> {
 
 /// `custos key ...`.
 pub fn key(cmd: KeyCommand) -> ExitCode {
-    finish(match cmd {
+    Failure::exit(match cmd {
         KeyCommand::Issue(a) => key_issue(a),
         KeyCommand::List(a) => key_list(a),
         KeyCommand::Revoke(a) => key_revoke(a),
@@ -314,12 +293,12 @@ fn key_issue(a: KeyIssueArgs) -> Result<(), Failure> {
     let role = a.role.role();
     match (role, a.tenant.is_some()) {
         (Role::Admin, true) => {
-            return Err(Failure::Unusable(
-                "admin keys belong to no tenant: leave out --tenant".into(),
+            return Err(Failure::unusable(
+                "admin keys belong to no tenant: leave out --tenant",
             ));
         }
         (r, false) if r != Role::Admin => {
-            return Err(Failure::Unusable(format!(
+            return Err(Failure::unusable(format!(
                 "a key with role `{}` belongs to a tenant: give --tenant",
                 r.as_str()
             )));
@@ -329,8 +308,8 @@ fn key_issue(a: KeyIssueArgs) -> Result<(), Failure> {
     let (vault, mut access) = vault_and_access(&a.db)?;
     let issued = access
         .issue_key(a.tenant.as_deref(), role, &a.label, jiff::Timestamp::now())
-        .map_err(|e| Failure::Refused(e.to_string()))?;
-    audit_issued(&vault, &issued).map_err(Failure::Refused)?;
+        .map_err(Failure::from)?;
+    audit_issued(&vault, &issued).map_err(audit_failed)?;
     eprintln!(
         "issued key {} (role {}{}); it is shown this once, only its hash is stored:",
         issued.id,
@@ -349,7 +328,7 @@ fn key_issue(a: KeyIssueArgs) -> Result<(), Failure> {
 fn key_list(a: KeyListArgs) -> Result<(), Failure> {
     let keys = access_only(&a.list.db)?
         .keys(a.tenant.as_deref().map(Some))
-        .map_err(|e| Failure::Refused(e.to_string()))?;
+        .map_err(Failure::from)?;
     if a.list.format == crate::retention_cmds::Format::Json {
         return json(&keys);
     }
@@ -377,23 +356,24 @@ fn key_list(a: KeyListArgs) -> Result<(), Failure> {
 fn key_revoke(a: KeyRevokeArgs) -> Result<(), Failure> {
     let (vault, mut access) = vault_and_access(&a.db)?;
     let now = jiff::Timestamp::now();
-    let found = access
-        .key(&a.key_id)
-        .map_err(|e| Failure::Refused(e.to_string()))?;
+    let found = access.key(&a.key_id).map_err(Failure::from)?;
     let Some(k) = found.filter(|k| k.revoked_at.is_none()) else {
-        return Err(Failure::Refused(format!(
-            "no active key with id `{}` (see `custos key list`)",
-            a.key_id
-        )));
+        return Err(Failure::new(
+            ErrorCode::NotFound,
+            format!(
+                "no active key with id `{}` (see `custos key list`)",
+                a.key_id
+            ),
+        ));
     };
     if !access
         .revoke(k.tenant.as_deref(), &k.id, now)
-        .map_err(|e| Failure::Refused(e.to_string()))?
+        .map_err(Failure::from)?
     {
-        return Err(Failure::Refused(format!(
-            "key `{}` was revoked meanwhile",
-            k.id
-        )));
+        return Err(Failure::new(
+            ErrorCode::NotFound,
+            format!("key `{}` was revoked meanwhile", k.id),
+        ));
     }
     audit(
         &vault,
@@ -401,7 +381,7 @@ fn key_revoke(a: KeyRevokeArgs) -> Result<(), Failure> {
         "key.revoke",
         serde_json::json!({ "key": k.id }),
     )
-    .map_err(Failure::Refused)?;
+    .map_err(audit_failed)?;
     println!(
         "revoked key {}; a running server refuses it within 5 seconds",
         k.id

@@ -5,6 +5,7 @@
 
 use std::process::ExitCode;
 
+use crate::failure::Failure;
 use custos_audit::published::CheckpointFile;
 use custos_audit::{
     Expect, PgStore, SqliteStore, Store, Verification, VerifyingKey, verify_store_with,
@@ -62,10 +63,7 @@ pub fn run(cmd: AuditCommand) -> ExitCode {
                     println!("{}", hex::encode(k.audit_public_key().to_bytes()));
                     ExitCode::SUCCESS
                 }
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    ExitCode::from(2)
-                }
+                Err(e) => Failure::from(e).usage().stop(),
             }
         }
     }
@@ -100,17 +98,14 @@ fn open(store: &crate::vault_cmds::StoreArgs) -> Result<Box<dyn Store>, String> 
 
 fn verify(args: VerifyArgs) -> ExitCode {
     let key = match &args.public_key {
-        Some(hex_key) => parse_key(hex_key),
+        Some(hex_key) => parse_key(hex_key).map_err(Failure::unusable),
         None => custos_vault::MasterKey::from_env_or_file(Some(&args.key_file))
             .map(|k| k.audit_public_key())
-            .map_err(|e| e.to_string()),
+            .map_err(|e| Failure::from(e).usage()),
     };
     let key = match key {
         Ok(k) => k,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
+        Err(f) => return f.stop(),
     };
     let head = match args
         .expect_head
@@ -120,8 +115,7 @@ fn verify(args: VerifyArgs) -> ExitCode {
         None => None,
         Some(Ok(anchor)) => Some(anchor),
         Some(Err(e)) => {
-            eprintln!("error: --expect-head: {e}");
-            return ExitCode::from(2);
+            return Failure::unusable(format!("--expect-head: {e}")).stop();
         }
     };
     let published = match args
@@ -132,8 +126,9 @@ fn verify(args: VerifyArgs) -> ExitCode {
         None => Vec::new(),
         Some(Ok(c)) => c,
         Some(Err(e)) => {
-            eprintln!("error: --checkpoints: {e}");
-            return ExitCode::from(2);
+            let f = Failure::from(e);
+            let m = format!("--checkpoints: {}", f.message());
+            return f.with_message(m).usage().stop();
         }
     };
     let expect = Expect {
@@ -144,15 +139,13 @@ fn verify(args: VerifyArgs) -> ExitCode {
     let mut store = match open(&args.store) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
+            return Failure::unusable(e.to_string()).stop();
         }
     };
     let result = match verify_store_with(store.as_mut(), &key, expect) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
+            return Failure::from(e).usage().stop();
         }
     };
     if args.json {

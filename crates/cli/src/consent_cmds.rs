@@ -11,14 +11,14 @@
 
 use std::process::ExitCode;
 
-use custos_policy::Policy;
 use custos_vault::consent::{
     Approval, ConsentCallError, ConsentRecord, DecisionQuery, PurposeConsent,
 };
-use custos_vault::{RecordId, SubjectId, TenantId, Vault, VaultError};
+use custos_vault::{RecordId, SubjectId, TenantId, VaultError};
 use jiff::Timestamp;
 
-use crate::retention_cmds::{Format, VaultArgs};
+use crate::failure::{Blame, Failure, json};
+use crate::retention_cmds::{Format, VaultArgs, load_vault};
 
 /// Who acts in the audit trail for changes made from the command line, unless `--by` names the
 /// person.
@@ -184,71 +184,41 @@ pub struct DecideArgs {
 
 // ---- plumbing -----------------------------------------------------------------------------
 
-/// Why a command stopped: refused, denied or failed (1), or unusable input (2).
-enum Failure {
-    Refused(String),
-    Unusable(String),
-}
-
-impl From<VaultError> for Failure {
-    /// The flag to fix is named; the subject never is.
-    fn from(e: VaultError) -> Self {
-        use custos_consent::ledger::ConsentError as L;
-        let flag = match &e {
-            VaultError::Consent(c) => match c {
-                ConsentCallError::Ledger(L::UnknownPurpose(_) | L::NotConsentBased { .. }) => {
-                    Some("--purpose")
-                }
-                ConsentCallError::Ledger(L::NothingToWithdraw(_)) => Some("withdraw"),
-                ConsentCallError::Ledger(L::OutOfOrder { .. }) => Some("--at"),
-                ConsentCallError::BadHash => Some("--notice-hash"),
-                ConsentCallError::FullIp => Some("--proof"),
-                ConsentCallError::Empty("reason") => Some("--reason"),
-                ConsentCallError::Empty(_) => Some("arguments"),
-                ConsentCallError::ApprovalNotFound(_) => Some("approval id"),
-                ConsentCallError::UnknownAction { .. } => Some("--action"),
-                ConsentCallError::TokenForOtherItem
-                | ConsentCallError::TokenForOtherSubject
-                | ConsentCallError::AlreadyDecided { .. }
-                | ConsentCallError::TokenInvalid
-                | ConsentCallError::TokenUsed(_)
-                | ConsentCallError::TokenExpired(_)
-                | ConsentCallError::TokenForOtherAction { .. } => None,
-            },
-            VaultError::EventInFuture { .. } => Some("--at"),
-            VaultError::RecordNotFound(_) => Some("--record"),
-            VaultError::InvalidId { .. } => Some("arguments"),
-            _ => None,
-        };
-        match flag {
-            Some(f) => Failure::Unusable(format!("{f}: {e}")),
-            None => Failure::Refused(e.to_string()),
-        }
-    }
-}
-
-fn finish(r: Result<(), Failure>) -> ExitCode {
-    match r {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(Failure::Refused(m)) => {
-            eprintln!("error: {m}");
-            ExitCode::FAILURE
-        }
-        Err(Failure::Unusable(m)) => {
-            eprintln!("error: {m}");
-            ExitCode::from(2)
-        }
-    }
-}
-
-/// Loads the policy and opens the vault ([`crate::retention_cmds::load_vault`]).
-fn open(args: &VaultArgs) -> Result<(Policy, Vault), Failure> {
-    crate::retention_cmds::load_vault(args).map_err(Failure::Unusable)
+/// The flag to fix, where the command line's input is to blame; the subject is never named.
+fn blame(e: &VaultError) -> Option<Blame> {
+    use custos_consent::ledger::ConsentError as L;
+    let flag = match e {
+        VaultError::Consent(c) => match c {
+            ConsentCallError::Ledger(L::UnknownPurpose(_) | L::NotConsentBased { .. }) => {
+                Some("--purpose")
+            }
+            ConsentCallError::Ledger(L::NothingToWithdraw(_)) => Some("withdraw"),
+            ConsentCallError::Ledger(L::OutOfOrder { .. }) => Some("--at"),
+            ConsentCallError::BadHash => Some("--notice-hash"),
+            ConsentCallError::FullIp => Some("--proof"),
+            ConsentCallError::Empty("reason") => Some("--reason"),
+            ConsentCallError::Empty(_) => Some("arguments"),
+            ConsentCallError::ApprovalNotFound(_) => Some("approval id"),
+            ConsentCallError::UnknownAction { .. } => Some("--action"),
+            ConsentCallError::TokenForOtherItem
+            | ConsentCallError::TokenForOtherSubject
+            | ConsentCallError::AlreadyDecided { .. }
+            | ConsentCallError::TokenInvalid
+            | ConsentCallError::TokenUsed(_)
+            | ConsentCallError::TokenExpired(_)
+            | ConsentCallError::TokenForOtherAction { .. } => None,
+        },
+        VaultError::EventInFuture { .. } => Some("--at"),
+        VaultError::RecordNotFound(_) => Some("--record"),
+        VaultError::InvalidId { .. } => Some("arguments"),
+        _ => None,
+    };
+    flag.map(Blame::Flag)
 }
 
 impl Target {
     fn tenant(&self) -> Result<TenantId, Failure> {
-        TenantId::new(&self.tenant).map_err(|e| Failure::Unusable(format!("--tenant: {e}")))
+        TenantId::new(&self.tenant).map_err(|e| Failure::unusable(format!("--tenant: {e}")))
     }
 
     fn now(&self) -> Timestamp {
@@ -258,14 +228,7 @@ impl Target {
 
 /// The error names the flag, never the identifier given.
 fn subject_id(s: &str) -> Result<SubjectId, Failure> {
-    SubjectId::new(s).map_err(|e| Failure::Unusable(format!("--subject: {e}")))
-}
-
-fn json<T: serde::Serialize>(value: &T) -> Result<(), Failure> {
-    let text = serde_json::to_string_pretty(value)
-        .map_err(|e| Failure::Refused(format!("encoding the result: {e}")))?;
-    println!("{text}");
-    Ok(())
+    SubjectId::new(s).map_err(|e| Failure::unusable(format!("--subject: {e}")))
 }
 
 fn time(t: Option<Timestamp>) -> String {
@@ -287,17 +250,20 @@ fn state_text(s: &custos_consent::ledger::ConsentState) -> String {
 
 /// `custos consent ...`.
 pub fn consent(cmd: ConsentCommand) -> ExitCode {
-    finish(match cmd {
-        ConsentCommand::Grant(a) => entry(a, custos_consent::ledger::ConsentKind::Grant),
-        ConsentCommand::Withdraw(a) => entry(a, custos_consent::ledger::ConsentKind::Withdraw),
-        ConsentCommand::State(a) => state(a),
-        ConsentCommand::History(a) => history(a),
-    })
+    Failure::exit_blaming(
+        match cmd {
+            ConsentCommand::Grant(a) => entry(a, custos_consent::ledger::ConsentKind::Grant),
+            ConsentCommand::Withdraw(a) => entry(a, custos_consent::ledger::ConsentKind::Withdraw),
+            ConsentCommand::State(a) => state(a),
+            ConsentCommand::History(a) => history(a),
+        },
+        blame,
+    )
 }
 
 fn entry(a: EntryArgs, kind: custos_consent::ledger::ConsentKind) -> Result<(), Failure> {
     let (tenant, who, now) = (a.target.tenant()?, subject_id(&a.subject)?, a.target.now());
-    let (policy, mut vault) = open(&a.target.vault)?;
+    let (policy, mut vault) = load_vault(&a.target.vault)?;
     let record = ConsentRecord {
         purpose: a.purpose.trim().to_owned(),
         kind,
@@ -317,7 +283,7 @@ fn entry(a: EntryArgs, kind: custos_consent::ledger::ConsentKind) -> Result<(), 
 
 fn state(a: StateArgs) -> Result<(), Failure> {
     let (tenant, who) = (a.target.tenant()?, subject_id(&a.subject)?);
-    let (policy, mut vault) = open(&a.target.vault)?;
+    let (policy, mut vault) = load_vault(&a.target.vault)?;
     let stale: Vec<&str> = a.stale_versions.iter().map(String::as_str).collect();
     let states: Vec<PurposeConsent> = vault
         .tenant(&tenant)
@@ -336,7 +302,7 @@ fn state(a: StateArgs) -> Result<(), Failure> {
 
 fn history(a: HistoryArgs) -> Result<(), Failure> {
     let (tenant, who) = (a.target.tenant()?, subject_id(&a.subject)?);
-    let (_, mut vault) = open(&a.target.vault)?;
+    let (_, mut vault) = load_vault(&a.target.vault)?;
     let entries = vault
         .tenant(&tenant)
         .acting_as(ACTOR)
@@ -369,11 +335,14 @@ fn history(a: HistoryArgs) -> Result<(), Failure> {
 
 /// `custos approval ...`.
 pub fn approval(cmd: ApprovalCommand) -> ExitCode {
-    finish(match cmd {
-        ApprovalCommand::List(a) => list(a),
-        ApprovalCommand::Approve(a) => verdict(a, true),
-        ApprovalCommand::Reject(a) => verdict(a, false),
-    })
+    Failure::exit_blaming(
+        match cmd {
+            ApprovalCommand::List(a) => list(a),
+            ApprovalCommand::Approve(a) => verdict(a, true),
+            ApprovalCommand::Reject(a) => verdict(a, false),
+        },
+        blame,
+    )
 }
 
 fn approval_line(a: &Approval) -> String {
@@ -394,7 +363,7 @@ fn approval_line(a: &Approval) -> String {
 
 fn list(a: ApprovalListArgs) -> Result<(), Failure> {
     let tenant = a.target.tenant()?;
-    let (_, mut vault) = open(&a.target.vault)?;
+    let (_, mut vault) = load_vault(&a.target.vault)?;
     let approvals = vault.tenant(&tenant).approvals(a.all)?;
     if a.format == Format::Json {
         return json(&approvals);
@@ -419,15 +388,15 @@ fn verdict(a: VerdictArgs, approve: bool) -> Result<(), Failure> {
     let tenant = a.target.tenant()?;
     let id = a.approval_id.trim().to_ascii_lowercase();
     if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(Failure::Unusable(
-            "approval id: 32 hex digits, as `custos approval list` shows it".into(),
+        return Err(Failure::unusable(
+            "approval id: 32 hex digits, as `custos approval list` shows it",
         ));
     }
     let actor = match a.by.as_deref().map(str::trim) {
         Some(by) if !by.is_empty() => format!("operator:{by}"),
         _ => ACTOR.to_owned(),
     };
-    let (_, mut vault) = open(&a.target.vault)?;
+    let (_, mut vault) = load_vault(&a.target.vault)?;
     let (approval, token) = vault.tenant(&tenant).acting_as(&actor).decide_approval(
         &id,
         approve,
@@ -454,7 +423,7 @@ pub fn decide(a: DecideArgs) -> ExitCode {
     match run_decide(a) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
-        Err(f) => finish(Err(f)),
+        Err(f) => Failure::exit_blaming(Err(f), blame),
     }
 }
 
@@ -465,8 +434,8 @@ fn run_decide(a: DecideArgs) -> Result<bool, Failure> {
         .as_deref()
         .map(RecordId::parse)
         .transpose()
-        .map_err(|e| Failure::Unusable(format!("--record: {e}")))?;
-    let (policy, mut vault) = open(&a.target.vault)?;
+        .map_err(|e| Failure::unusable(format!("--record: {e}")))?;
+    let (policy, mut vault) = load_vault(&a.target.vault)?;
     let stale: Vec<&str> = a.stale_versions.iter().map(String::as_str).collect();
     let q = DecisionQuery {
         subject: &who,

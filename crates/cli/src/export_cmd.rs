@@ -11,13 +11,13 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use custos_policy::Policy;
 use custos_rights::archive::AnswerKind;
-use custos_vault::{SubjectId, TenantId, Vault};
+use custos_vault::{SubjectId, TenantId};
 use jiff::Timestamp;
 
+use crate::failure::Failure;
 use crate::policy_cmds::LangArg;
-use crate::retention_cmds::VaultArgs;
+use crate::retention_cmds::{VaultArgs, load_vault};
 
 /// Who acts in the audit trail for answers written from the command line.
 const ACTOR: &str = "operator:cli";
@@ -45,38 +45,22 @@ pub struct ExportArgs {
 }
 
 pub fn export(args: ExportArgs) -> ExitCode {
-    match run(args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(Failure::Failed(m)) => {
-            eprintln!("error: {m}");
-            ExitCode::FAILURE
-        }
-        Err(Failure::Unusable(m)) => {
-            eprintln!("error: {m}");
-            ExitCode::from(2)
-        }
-    }
-}
-
-/// Why the command stopped: failed (1), or unusable input (2).
-enum Failure {
-    Failed(String),
-    Unusable(String),
+    Failure::exit(run(args))
 }
 
 fn run(args: ExportArgs) -> Result<(), Failure> {
     let tenant =
-        TenantId::new(&args.tenant).map_err(|e| Failure::Unusable(format!("--tenant: {e}")))?;
+        TenantId::new(&args.tenant).map_err(|e| Failure::unusable(format!("--tenant: {e}")))?;
     // The error names the flag, never the identifier given.
     let subject =
-        SubjectId::new(&args.subject).map_err(|e| Failure::Unusable(format!("--subject: {e}")))?;
+        SubjectId::new(&args.subject).map_err(|e| Failure::unusable(format!("--subject: {e}")))?;
     if args.out.exists() {
-        return Err(Failure::Unusable(format!(
+        return Err(Failure::unusable(format!(
             "{} already exists; refusing to overwrite it (choose another --out or move it away)",
             args.out.display()
         )));
     }
-    let (policy, mut vault) = open(&args.vault)?;
+    let (policy, mut vault) = load_vault(&args.vault)?;
     let kind = if args.portability {
         AnswerKind::Portability
     } else {
@@ -84,7 +68,7 @@ fn run(args: ExportArgs) -> Result<(), Failure> {
     };
     let partial = partial_path(&args.out);
     let file = create_private(&partial).map_err(|e| {
-        Failure::Unusable(format!("{}: {e}; check the directory", partial.display()))
+        Failure::unusable(format!("{}: {e}; check the directory", partial.display()))
     })?;
     let mut out = std::io::BufWriter::with_capacity(1 << 16, file);
     let written = vault
@@ -111,10 +95,10 @@ fn run(args: ExportArgs) -> Result<(), Failure> {
         Ok(w) => w,
         Err(e) => {
             let _ = std::fs::remove_file(&partial);
-            return Err(Failure::Failed(format!(
-                "writing {}: {e:#}",
-                args.out.display()
-            )));
+            return Err(Failure::new(
+                crate::failure::answer_code(&e),
+                format!("writing {}: {e:#}", args.out.display()),
+            ));
         }
     };
     let mut stdout = std::io::stdout().lock();
@@ -154,9 +138,4 @@ fn create_private(path: &Path) -> std::io::Result<File> {
         o.mode(0o600);
     }
     o.open(path)
-}
-
-/// Loads the policy and opens the vault ([`crate::retention_cmds::load_vault`]).
-fn open(args: &VaultArgs) -> Result<(Policy, Vault), Failure> {
-    crate::retention_cmds::load_vault(args).map_err(Failure::Unusable)
 }

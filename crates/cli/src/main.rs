@@ -9,6 +9,7 @@ mod access_cmds;
 mod audit_cmds;
 mod consent_cmds;
 mod export_cmd;
+mod failure;
 mod policy_cmds;
 mod record_cmds;
 mod request_cmds;

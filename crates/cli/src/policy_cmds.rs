@@ -7,6 +7,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use crate::failure::Failure;
 use clap::ValueEnum;
 use custos_policy::{Diagnostic, Lang, LoadError, Loaded, Severity, SourceFile};
 
@@ -32,7 +33,9 @@ pub struct CheckArgs {
     pub format: OutFormat,
 }
 
+/// Findings of severity error: the policy is refused, as a refused command is.
 const EXIT_FINDINGS: u8 = 1;
+/// A file that cannot be used: the exit code of the error table's `usage` kind.
 const EXIT_UNUSABLE: u8 = 2;
 
 /// Loads a policy or prints why it cannot be used (to stderr, or as JSON to stdout).
@@ -198,10 +201,7 @@ pub fn render(args: RenderArgs) -> ExitCode {
             print!("{text}");
             ExitCode::SUCCESS
         }
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::from(EXIT_UNUSABLE)
-        }
+        Err(e) => Failure::unusable(e.to_string()).stop(),
     }
 }
 
@@ -272,10 +272,7 @@ pub fn ropa(args: RopaArgs) -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::from(EXIT_UNUSABLE)
-        }
+        Err(e) => Failure::unusable(e.to_string()).stop(),
     }
 }
 

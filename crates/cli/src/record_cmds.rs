@@ -9,7 +9,9 @@ use std::process::ExitCode;
 
 use custos_vault::RecordId;
 
-use crate::request_cmds::{ACTOR, Failure, Target, correction, open};
+use crate::failure::Failure;
+use crate::request_cmds::{ACTOR, Target, blame, correction};
+use crate::retention_cmds::load_vault;
 
 #[derive(clap::Subcommand)]
 pub enum RecordCommand {
@@ -45,21 +47,21 @@ pub fn run(cmd: RecordCommand) -> ExitCode {
         RecordCommand::Update(a) => update(a),
         RecordCommand::Delete(a) => delete(a),
     };
-    Failure::exit(r)
+    Failure::exit_blaming(r, blame)
 }
 
 fn record_id(id: &str) -> Result<RecordId, Failure> {
-    RecordId::parse(id.trim()).map_err(|e| Failure::Unusable(format!("record id: {e}")))
+    RecordId::parse(id.trim()).map_err(|e| Failure::unusable(format!("record id: {e}")))
 }
 
 fn update(a: UpdateArgs) -> Result<(), Failure> {
     let id = record_id(&a.id)?;
-    let c = correction(&format!("{}={}", id.as_str(), a.data)).map_err(|e| match e {
-        Failure::Unusable(m) => Failure::Unusable(m.replace("--correct", "--data")),
-        other => other,
+    let c = correction(&format!("{}={}", id.as_str(), a.data)).map_err(|e| {
+        let m = e.message().replace("--correct", "--data");
+        e.with_message(m)
     })?;
     let (tenant, now) = (a.target.tenant()?, a.target.now());
-    let (_, mut vault) = open(&a.target.vault)?;
+    let (_, mut vault) = load_vault(&a.target.vault)?;
     let r = vault
         .tenant(&tenant)
         .acting_as(ACTOR)
@@ -75,7 +77,7 @@ fn update(a: UpdateArgs) -> Result<(), Failure> {
 fn delete(a: DeleteArgs) -> Result<(), Failure> {
     let id = record_id(&a.id)?;
     let (tenant, now) = (a.target.tenant()?, a.target.now());
-    let (policy, mut vault) = open(&a.target.vault)?;
+    let (policy, mut vault) = load_vault(&a.target.vault)?;
     vault
         .tenant(&tenant)
         .acting_as(ACTOR)

@@ -14,17 +14,19 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use custos_policy::{Lang, Policy};
+use custos_types::ErrorCode;
 use custos_vault::recipients::Notification;
 use custos_vault::rights::{
     AT_RISK_DAYS, Executed, NewRequest, Rectification, Request, RequestError, RequestKind,
     RequestState, Risk, Step, Verification, ZONE, day_of,
 };
-use custos_vault::{RecordId, RequestId, SubjectId, TenantId, TenantVault, Vault, VaultError};
+use custos_vault::{RecordId, RequestId, SubjectId, TenantId, TenantVault, VaultError};
 use jiff::Timestamp;
 use jiff::civil::Date;
 use serde::Serialize;
 
-use crate::retention_cmds::{Format, VaultArgs};
+use crate::failure::{Blame, Failure, json};
+use crate::retention_cmds::{Format, VaultArgs, load_vault};
 
 /// Who acts in the audit trail for steps taken from the command line (as for retention and
 /// exports).
@@ -219,83 +221,46 @@ pub fn run(cmd: RequestCommand) -> ExitCode {
         RequestCommand::Refuse(a) => refuse(a),
         RequestCommand::Execute(a) => execute(a),
     };
-    Failure::exit(r)
+    Failure::exit_blaming(r, blame)
 }
 
 // ---- plumbing -----------------------------------------------------------------------------
 
-/// Why a command stopped: refused or failed (1), or unusable input (2).
-pub(crate) enum Failure {
-    Refused(String),
-    Unusable(String),
-}
-
-impl Failure {
-    /// The exit code of a command's result, its message on standard error: 0 done, 1 refused,
-    /// 2 unusable input.
-    pub(crate) fn exit(r: Result<(), Failure>) -> ExitCode {
-        match r {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(Failure::Refused(m)) => {
-                eprintln!("error: {m}");
-                ExitCode::FAILURE
-            }
-            Err(Failure::Unusable(m)) => {
-                eprintln!("error: {m}");
-                ExitCode::from(2)
-            }
-        }
-    }
-}
-
-impl From<VaultError> for Failure {
-    /// Input the operator can fix is exit 2, naming the flag; what the request's state or the
-    /// law refuses is exit 1.
-    fn from(e: VaultError) -> Self {
-        use RequestError as R;
-        let VaultError::Request(r) = &e else {
-            return match e {
-                VaultError::InvalidId { .. } => Failure::Unusable(e.to_string()),
-                _ => Failure::Refused(e.to_string()),
-            };
+/// Input the operator can fix is blamed on the command line (exit 2), naming the flag; what the
+/// request's state or the law refuses is not.
+pub(crate) fn blame(e: &VaultError) -> Option<Blame> {
+    use RequestError as R;
+    let VaultError::Request(r) = e else {
+        return match e {
+            VaultError::InvalidId { .. } => Some(Blame::Input),
+            _ => None,
         };
-        match r {
-            R::NotFound(_) | R::BadId(_) => Failure::Unusable(e.to_string()),
-            R::OtherSubject(_) => Failure::Unusable(format!("--subject: {e}")),
-            R::PurposeRequired { .. }
-            | R::UnknownPurpose { .. }
-            | R::NotConsent { .. }
-            | R::NotObjectable { .. } => Failure::Unusable(format!("--purpose: {e}")),
-            R::WrongCode { .. } => Failure::Unusable(format!("--code: {e}")),
-            R::ReasonRequired(_) => Failure::Unusable(format!("--reason: {e}")),
-            R::NoCorrections => Failure::Unusable(format!("--correct: {e}")),
-            R::NotVerified(_)
-            | R::Closed { .. }
-            | R::ExtensionTooLate { .. }
-            | R::AlreadyExtended(_)
-            | R::AlreadyVerified(_)
-            | R::WrongKind { .. }
-            | R::IdTaken(_)
-            | R::NoCode(_)
-            | R::CodeVoid => Failure::Refused(e.to_string()),
-        }
+    };
+    match r {
+        R::NotFound(_) | R::BadId(_) => Some(Blame::Input),
+        R::OtherSubject(_) => Some(Blame::Flag("--subject")),
+        R::PurposeRequired { .. }
+        | R::UnknownPurpose { .. }
+        | R::NotConsent { .. }
+        | R::NotObjectable { .. } => Some(Blame::Flag("--purpose")),
+        R::WrongCode { .. } => Some(Blame::Flag("--code")),
+        R::ReasonRequired(_) => Some(Blame::Flag("--reason")),
+        R::NoCorrections => Some(Blame::Flag("--correct")),
+        R::NotVerified(_)
+        | R::Closed { .. }
+        | R::ExtensionTooLate { .. }
+        | R::AlreadyExtended(_)
+        | R::AlreadyVerified(_)
+        | R::WrongKind { .. }
+        | R::IdTaken(_)
+        | R::NoCode(_)
+        | R::CodeVoid => None,
     }
-}
-
-impl From<RequestError> for Failure {
-    fn from(e: RequestError) -> Self {
-        VaultError::from(e).into()
-    }
-}
-
-/// Loads the policy and opens the vault ([`crate::retention_cmds::load_vault`]).
-pub(crate) fn open(args: &VaultArgs) -> Result<(Policy, Vault), Failure> {
-    crate::retention_cmds::load_vault(args).map_err(Failure::Unusable)
 }
 
 impl Target {
     pub(crate) fn tenant(&self) -> Result<TenantId, Failure> {
-        TenantId::new(&self.tenant).map_err(|e| Failure::Unusable(format!("--tenant: {e}")))
+        TenantId::new(&self.tenant).map_err(|e| Failure::unusable(format!("--tenant: {e}")))
     }
 
     pub(crate) fn now(&self) -> Timestamp {
@@ -305,13 +270,13 @@ impl Target {
 
 /// The error names the flag, never the identifier given.
 fn subject_id(s: &str) -> Result<SubjectId, Failure> {
-    SubjectId::new(s).map_err(|e| Failure::Unusable(format!("--subject: {e}")))
+    SubjectId::new(s).map_err(|e| Failure::unusable(format!("--subject: {e}")))
 }
 
 /// A request id as the library stores it: 32 lowercase hex digits (a UUID's dashes dropped).
 fn request_id(id: &str) -> Result<RequestId, Failure> {
     RequestId::parse(id).map_err(|_| {
-        Failure::Unusable(format!(
+        Failure::unusable(format!(
             "`{id}` is not a request id: a request id is 32 hex digits (see `custos request list`)"
         ))
     })
@@ -323,20 +288,13 @@ fn received_at(text: &str) -> Result<Timestamp, Failure> {
         return Ok(t);
     }
     let bad = || {
-        Failure::Unusable(format!(
+        Failure::unusable(format!(
             "--received: `{text}` is neither a date (YYYY-MM-DD) nor a moment (RFC 3339, e.g. 2026-11-02T09:30:00+01:00)"
         ))
     };
     let day: Date = text.parse().map_err(|_| bad())?;
     let tz = jiff::tz::TimeZone::get(ZONE).unwrap_or(jiff::tz::TimeZone::UTC);
     day.to_zoned(tz).map(|z| z.timestamp()).map_err(|_| bad())
-}
-
-fn json<T: Serialize>(value: &T) -> Result<(), Failure> {
-    let text = serde_json::to_string_pretty(value)
-        .map_err(|e| Failure::Refused(format!("encoding the result: {e}")))?;
-    println!("{text}");
-    Ok(())
 }
 
 /// A moment in the controller's time zone, where the days of receipt and the deadlines are.
@@ -434,9 +392,9 @@ fn new_request(
     channel: String,
     equated: &[String],
 ) -> Result<NewRequest, Failure> {
-    let cal = crate::rights_cmds::equated_calendar(equated).map_err(Failure::Unusable)?;
+    let cal = crate::rights_cmds::equated_calendar(equated).map_err(Failure::unusable)?;
     NewRequest::counted(kind, subject, purpose, received_at, channel, &cal).ok_or_else(|| {
-        Failure::Unusable("--received: the due date falls outside the calendar's range".into())
+        Failure::unusable("--received: the due date falls outside the calendar's range")
     })
 }
 
@@ -449,19 +407,19 @@ fn file(a: FileArgs) -> Result<(), Failure> {
         None => now,
     };
     if at.as_second() > now.as_second() + custos_types::limits::CLOCK_SKEW_SECONDS {
-        return Err(Failure::Unusable(format!(
+        return Err(Failure::unusable(format!(
             "--received: {} lies in the future",
             a.received.as_deref().unwrap_or_default()
         )));
     }
     if a.channel.trim().is_empty() {
-        return Err(Failure::Unusable(
-            "--channel: say how the request came in (letter, email, ...)".into(),
+        return Err(Failure::unusable(
+            "--channel: say how the request came in (letter, email, ...)",
         ));
     }
     let purpose = a.purpose.filter(|p| !p.trim().is_empty());
     let new = new_request(a.kind.into(), subject, purpose, at, a.channel, &a.equated)?;
-    let (policy, mut vault) = open(&a.target.vault)?;
+    let (policy, mut vault) = load_vault(&a.target.vault)?;
     let filed = vault
         .tenant(&tenant)
         .acting_as(ACTOR)
@@ -514,7 +472,7 @@ fn file(a: FileArgs) -> Result<(), Failure> {
 fn list(a: ListArgs) -> Result<(), Failure> {
     let tenant = a.target.tenant()?;
     let today = day_of(a.target.now());
-    let (_, mut vault) = open(&a.target.vault)?;
+    let (_, mut vault) = load_vault(&a.target.vault)?;
     let requests = vault.tenant(&tenant).requests(a.all)?;
     let views: Vec<View<'_>> = requests
         .iter()
@@ -583,7 +541,7 @@ fn show(a: ShowArgs) -> Result<(), Failure> {
     let tenant = a.target.tenant()?;
     let id = request_id(&a.id)?;
     let today = day_of(a.target.now());
-    let (_, mut vault) = open(&a.target.vault)?;
+    let (_, mut vault) = load_vault(&a.target.vault)?;
     let mut t = vault.tenant(&tenant);
     let request = t.request(id.as_str())?;
     let history = t.request_history(id.as_str())?;
@@ -729,7 +687,7 @@ fn code(a: CodeArgs) -> Result<(), Failure> {
     let tenant = a.target.tenant()?;
     let id = request_id(&a.id)?;
     let now = a.target.now();
-    let (_, mut vault) = open(&a.target.vault)?;
+    let (_, mut vault) = load_vault(&a.target.vault)?;
     let code = vault
         .tenant(&tenant)
         .acting_as(ACTOR)
@@ -751,19 +709,18 @@ fn verify(a: VerifyArgs) -> Result<(), Failure> {
     let how = match (a.code, a.attested) {
         (Some(code), None) => Verification::Code(code),
         (None, Some(method)) if method.trim().is_empty() => {
-            return Err(Failure::Unusable(
-                "--attested: say how identity was established (e.g. \"ID checked at the desk\")"
-                    .into(),
+            return Err(Failure::unusable(
+                "--attested: say how identity was established (e.g. \"ID checked at the desk\")",
             ));
         }
         (None, Some(method)) => Verification::Attested { method },
         _ => {
-            return Err(Failure::Unusable(
-                "give exactly one of --code and --attested".into(),
+            return Err(Failure::unusable(
+                "give exactly one of --code and --attested",
             ));
         }
     };
-    let (_, mut vault) = open(&a.target.vault)?;
+    let (_, mut vault) = load_vault(&a.target.vault)?;
     let r =
         vault
             .tenant(&tenant)
@@ -787,7 +744,7 @@ fn extend(a: ReasonArgs) -> Result<(), Failure> {
     let tenant = a.target.tenant()?;
     let id = request_id(&a.id)?;
     let now = a.target.now();
-    let (_, mut vault) = open(&a.target.vault)?;
+    let (_, mut vault) = load_vault(&a.target.vault)?;
     let r = vault.tenant(&tenant).acting_as(ACTOR).extend_request(
         id.as_str(),
         &a.reason,
@@ -804,7 +761,7 @@ fn extend(a: ReasonArgs) -> Result<(), Failure> {
 fn refuse(a: ReasonArgs) -> Result<(), Failure> {
     let tenant = a.target.tenant()?;
     let id = request_id(&a.id)?;
-    let (policy, mut vault) = open(&a.target.vault)?;
+    let (policy, mut vault) = load_vault(&a.target.vault)?;
     let r = vault.tenant(&tenant).acting_as(ACTOR).refuse_request(
         &policy,
         id.as_str(),
@@ -830,14 +787,14 @@ fn execute(a: ExecuteArgs) -> Result<(), Failure> {
     let id = request_id(&a.id)?;
     let subject = subject_id(&a.subject)?;
     let now = a.target.now();
-    let (policy, mut vault) = open(&a.target.vault)?;
+    let (policy, mut vault) = load_vault(&a.target.vault)?;
     let mut t = vault.tenant(&tenant).acting_as(ACTOR);
     let r = t.request(id.as_str())?;
     // Whether --out and --note fit this kind is input, checked before anything changes.
     let answers = matches!(r.kind, RequestKind::Access | RequestKind::Portability);
     match (&a.out, answers) {
         (None, true) => {
-            return Err(Failure::Unusable(format!(
+            return Err(Failure::unusable(format!(
                 "--out: request {id} is a{} {} request; name the zip archive to write its answer to",
                 if r.kind == RequestKind::Access {
                     "n"
@@ -848,13 +805,13 @@ fn execute(a: ExecuteArgs) -> Result<(), Failure> {
             )));
         }
         (Some(_), false) => {
-            return Err(Failure::Unusable(format!(
+            return Err(Failure::unusable(format!(
                 "--out: request {id} is a {} request; only access and portability answers are archives",
                 r.kind.as_str()
             )));
         }
         (Some(out), true) if out.exists() => {
-            return Err(Failure::Unusable(format!(
+            return Err(Failure::unusable(format!(
                 "--out: {} already exists; refusing to overwrite it (choose another --out or move it away)",
                 out.display()
             )));
@@ -862,7 +819,7 @@ fn execute(a: ExecuteArgs) -> Result<(), Failure> {
         _ => {}
     }
     if a.note.is_some() && r.kind != RequestKind::Rectification {
-        return Err(Failure::Unusable(format!(
+        return Err(Failure::unusable(format!(
             "--note: request {id} is a{} {} request; a note says what a rectification corrected",
             if r.kind == RequestKind::Access {
                 "n"
@@ -877,8 +834,8 @@ fn execute(a: ExecuteArgs) -> Result<(), Failure> {
         (None, RequestKind::Rectification) => {
             let note = a.note.unwrap_or_default();
             if note.trim().is_empty() {
-                return Err(Failure::Unusable(
-                    "--note: say what was corrected (without personal data)".into(),
+                return Err(Failure::unusable(
+                    "--note: say what was corrected (without personal data)",
                 ));
             }
             let corrections = a
@@ -909,7 +866,7 @@ fn execute(a: ExecuteArgs) -> Result<(), Failure> {
     let risk = r.risk(day_of(now));
     if a.format == Format::Json {
         let mut body = serde_json::to_value(View { request: &r, risk })
-            .map_err(|e| Failure::Refused(format!("encoding the result: {e}")))?;
+            .map_err(|e| Failure::new(ErrorCode::Internal, format!("encoding the result: {e}")))?;
         body["answer"] = serde_json::to_value(&answer).unwrap_or_default();
         return json(&body);
     }
@@ -921,18 +878,17 @@ fn execute(a: ExecuteArgs) -> Result<(), Failure> {
 /// be JSON. The error never quotes the data.
 pub(crate) fn correction(arg: &str) -> Result<custos_vault::records::Correction, Failure> {
     let (id, data) = arg.split_once('=').ok_or_else(|| {
-        Failure::Unusable("--correct: write it as RECORD_ID=@FILE or RECORD_ID=JSON".into())
+        Failure::unusable("--correct: write it as RECORD_ID=@FILE or RECORD_ID=JSON")
     })?;
-    let record = RecordId::parse(id.trim()).map_err(|_| {
-        Failure::Unusable("--correct: the part before `=` is not a record id".into())
-    })?;
+    let record = RecordId::parse(id.trim())
+        .map_err(|_| Failure::unusable("--correct: the part before `=` is not a record id"))?;
     let payload = match data.strip_prefix('@') {
         Some(path) => std::fs::read(path)
-            .map_err(|e| Failure::Unusable(format!("--correct: cannot read {path}: {e}")))?,
+            .map_err(|e| Failure::unusable(format!("--correct: cannot read {path}: {e}")))?,
         None => data.as_bytes().to_vec(),
     };
     let value: serde_json::Value = serde_json::from_slice(&payload).map_err(|e| {
-        Failure::Unusable(format!(
+        Failure::unusable(format!(
             "--correct: the corrected data of record {} is not JSON (line {}, column {})",
             record.as_str(),
             e.line(),
@@ -940,7 +896,7 @@ pub(crate) fn correction(arg: &str) -> Result<custos_vault::records::Correction,
         ))
     })?;
     let payload = serde_json::to_vec(&value)
-        .map_err(|_| Failure::Unusable("--correct: the data cannot be encoded".into()))?;
+        .map_err(|_| Failure::unusable("--correct: the data cannot be encoded"))?;
     Ok(custos_vault::records::Correction { record, payload })
 }
 
@@ -959,7 +915,7 @@ fn answer_archive(
     t.request_to_answer(id, subject)?;
     let partial = partial_path(out);
     let file = create_private(&partial).map_err(|e| {
-        Failure::Unusable(format!(
+        Failure::unusable(format!(
             "--out: {}: {e}; check the directory",
             partial.display()
         ))
@@ -976,10 +932,13 @@ fn answer_archive(
         Ok((_, written)) => Ok(Executed::Archive(written)),
         Err(e) => {
             let _ = std::fs::remove_file(&partial);
-            Err(Failure::Refused(format!(
-                "writing {}: {e:#}; request {id} stays in progress, run the command again",
-                out.display(),
-            )))
+            Err(Failure::new(
+                crate::failure::answer_code(&e),
+                format!(
+                    "writing {}: {e:#}; request {id} stays in progress, run the command again",
+                    out.display(),
+                ),
+            ))
         }
     }
 }

@@ -9,12 +9,14 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use custos_policy::{LoadError, Policy};
+use custos_types::ErrorCode;
 use custos_vault::{
     EventTarget, HoldInfo, HoldTarget, MasterKey, PurgeOptions, PurgeReport, RecordId,
     RetentionReport, StoreConfig, SubjectId, TenantId, Vault, VaultError,
 };
 use jiff::Timestamp;
 
+use crate::failure::{Failure, json};
 use crate::vault_cmds::StoreArgs;
 
 /// Who acts in the audit trail for changes made from the command line.
@@ -201,81 +203,48 @@ pub struct OverrideArgs {
     pub clear: bool,
 }
 
-/// Why a command stopped: refused or failed (1), or unusable input (2).
-enum Failure {
-    Refused(String),
-    Unusable(String),
-}
-
-impl From<VaultError> for Failure {
-    fn from(e: VaultError) -> Self {
-        Failure::Refused(e.to_string())
-    }
-}
-
-fn finish(r: Result<(), Failure>) -> ExitCode {
-    match r {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(Failure::Refused(m)) => {
-            eprintln!("error: {m}");
-            ExitCode::FAILURE
-        }
-        Err(Failure::Unusable(m)) => {
-            eprintln!("error: {m}");
-            ExitCode::from(2)
-        }
-    }
-}
-
 /// Loads the policy of `args` (its diagnostics printed as `custos check` prints them) and opens
-/// the vault; the error says what is unusable and what to do. Every command that works on a
-/// vault opens it here.
-pub(crate) fn load_vault(args: &VaultArgs) -> Result<(Policy, Vault), String> {
+/// the vault; the error says what is unusable and what to do, and is the command line's input to
+/// blame (exit 2). Every command that works on a vault opens it here.
+pub(crate) fn load_vault(args: &VaultArgs) -> Result<(Policy, Vault), Failure> {
     let policy = match custos_policy::load(&args.policy) {
         Ok(l) => l.policy,
         Err(LoadError::Invalid { text, diagnostics }) => {
             for d in &diagnostics {
                 eprintln!("{}", d.render(&text));
             }
-            return Err(format!(
-                "{} is not a usable policy; run `custos check` on it",
-                text.name()
-            ));
+            return Err(Failure::new(
+                ErrorCode::InvalidPolicy,
+                format!(
+                    "{} is not a usable policy; run `custos check` on it",
+                    text.name()
+                ),
+            )
+            .usage());
         }
-        Err(e) => return Err(e.to_string()),
+        Err(e) => return Err(Failure::new(e.code(), e.to_string()).usage()),
     };
     let config = args.store.config();
     if let StoreConfig::Sqlite { path } = &config
         && !path.exists()
     {
-        return Err(format!(
+        return Err(Failure::unusable(format!(
             "{} does not exist; create a vault with `custos init` first",
             path.display()
-        ));
+        )));
     }
     let vault = MasterKey::from_env_or_file(Some(&args.key_file))
         .and_then(|k| Vault::open(&config, k))
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| Failure::from(e).usage())?;
     Ok((policy, vault))
 }
 
-fn open(args: &VaultArgs) -> Result<(Policy, Vault), Failure> {
-    load_vault(args).map_err(Failure::Unusable)
-}
-
 fn tenant_id(t: &str) -> Result<TenantId, Failure> {
-    TenantId::new(t).map_err(|e| Failure::Unusable(format!("--tenant: {e}")))
+    TenantId::new(t).map_err(|e| Failure::unusable(format!("--tenant: {e}")))
 }
 
 fn subject_id(s: &str) -> Result<SubjectId, Failure> {
-    SubjectId::new(s).map_err(|e| Failure::Unusable(format!("--subject: {e}")))
-}
-
-fn json<T: serde::Serialize>(value: &T) -> Result<(), Failure> {
-    let text = serde_json::to_string_pretty(value)
-        .map_err(|e| Failure::Refused(format!("encoding the result: {e}")))?;
-    println!("{text}");
-    Ok(())
+    SubjectId::new(s).map_err(|e| Failure::unusable(format!("--subject: {e}")))
 }
 
 fn time(t: Option<Timestamp>) -> String {
@@ -311,11 +280,11 @@ pub(crate) fn table(out: &mut impl std::io::Write, header: &[&str], rows: &[Vec<
 
 /// `custos purge`.
 pub fn purge(args: PurgeArgs) -> ExitCode {
-    finish(run_purge(args))
+    Failure::exit(run_purge(args))
 }
 
 fn run_purge(args: PurgeArgs) -> Result<(), Failure> {
-    let (policy, mut vault) = open(&args.vault)?;
+    let (policy, mut vault) = load_vault(&args.vault)?;
     let now = args.now.unwrap_or_else(Timestamp::now);
     let opts = PurgeOptions {
         batch_size: args.batch,
@@ -362,11 +331,14 @@ fn run_purge(args: PurgeArgs) -> Result<(), Failure> {
             .iter()
             .map(|(t, why)| format!("tenant `{t}`: {why}"))
             .collect();
-        Err(Failure::Refused(format!(
-            "{} tenant(s) were not purged:\n  {}",
-            list.len(),
-            list.join("\n  ")
-        )))
+        Err(Failure::new(
+            ErrorCode::ClockWentBack,
+            format!(
+                "{} tenant(s) were not purged:\n  {}",
+                list.len(),
+                list.join("\n  ")
+            ),
+        ))
     }
 }
 
@@ -423,7 +395,7 @@ fn print_purge(report: &PurgeReport) {
 
 /// `custos event`.
 pub fn event(args: EventArgs) -> ExitCode {
-    finish(run_event(args))
+    Failure::exit(run_event(args))
 }
 
 fn run_event(args: EventArgs) -> Result<(), Failure> {
@@ -434,11 +406,11 @@ fn run_event(args: EventArgs) -> Result<(), Failure> {
             purpose: args.purpose.clone(),
         },
         (None, Some(r)) => EventTarget::Record(
-            RecordId::parse(r).map_err(|e| Failure::Unusable(format!("--record: {e}")))?,
+            RecordId::parse(r).map_err(|e| Failure::unusable(format!("--record: {e}")))?,
         ),
         (None, None) => EventTarget::Tenant,
     };
-    let (policy, mut vault) = open(&args.vault)?;
+    let (policy, mut vault) = load_vault(&args.vault)?;
     let now = args.now.unwrap_or_else(Timestamp::now);
     let outcome = vault.tenant(&tenant).acting_as(ACTOR).record_event(
         &policy,
@@ -467,7 +439,7 @@ fn run_event(args: EventArgs) -> Result<(), Failure> {
 
 /// `custos hold ...`.
 pub fn hold(cmd: HoldCommand) -> ExitCode {
-    finish(match cmd {
+    Failure::exit(match cmd {
         HoldCommand::Place(a) => hold_place(a),
         HoldCommand::Release(a) => hold_release(a),
         HoldCommand::List(a) => hold_list(a),
@@ -489,7 +461,7 @@ fn hold_place(a: HoldPlaceArgs) -> Result<(), Failure> {
         (None, Some(c)) => HoldTarget::Category(c.clone()),
         (None, None) => HoldTarget::Tenant,
     };
-    let (policy, mut vault) = open(&a.vault)?;
+    let (policy, mut vault) = load_vault(&a.vault)?;
     let h = vault.tenant(&tenant).acting_as(ACTOR).place_hold(
         &policy,
         &target,
@@ -502,7 +474,7 @@ fn hold_place(a: HoldPlaceArgs) -> Result<(), Failure> {
 
 fn hold_release(a: HoldReleaseArgs) -> Result<(), Failure> {
     let tenant = tenant_id(&a.tenant)?;
-    let (_, mut vault) = open(&a.vault)?;
+    let (_, mut vault) = load_vault(&a.vault)?;
     let h = vault
         .tenant(&tenant)
         .acting_as(ACTOR)
@@ -517,7 +489,7 @@ fn hold_release(a: HoldReleaseArgs) -> Result<(), Failure> {
 
 fn hold_list(a: HoldListArgs) -> Result<(), Failure> {
     let tenant = tenant_id(&a.tenant)?;
-    let (_, mut vault) = open(&a.vault)?;
+    let (_, mut vault) = load_vault(&a.vault)?;
     let holds = vault.tenant(&tenant).holds(a.all)?;
     print_holds(&holds);
     Ok(())
@@ -552,7 +524,7 @@ fn print_holds(holds: &[HoldInfo]) {
 
 /// `custos retention ...`.
 pub fn retention(cmd: RetentionCommand) -> ExitCode {
-    finish(match cmd {
+    Failure::exit(match cmd {
         RetentionCommand::Report(a) => report(a),
         RetentionCommand::Tier(a) => tier(a),
         RetentionCommand::Override(a) => override_(a),
@@ -561,7 +533,7 @@ pub fn retention(cmd: RetentionCommand) -> ExitCode {
 
 fn report(a: ReportArgs) -> Result<(), Failure> {
     let tenant = tenant_id(&a.tenant)?;
-    let (policy, mut vault) = open(&a.vault)?;
+    let (policy, mut vault) = load_vault(&a.vault)?;
     let r = vault
         .tenant(&tenant)
         .retention_report(&policy, a.now.unwrap_or_else(Timestamp::now))?;
@@ -631,7 +603,7 @@ fn print_report(r: &RetentionReport) {
 
 fn tier(a: TierArgs) -> Result<(), Failure> {
     let tenant = tenant_id(&a.tenant)?;
-    let (policy, mut vault) = open(&a.vault)?;
+    let (policy, mut vault) = load_vault(&a.vault)?;
     let now = Timestamp::now();
     let o = vault.tenant(&tenant).acting_as(ACTOR).set_tier(
         &policy,
@@ -655,10 +627,10 @@ fn override_(a: OverrideArgs) -> Result<(), Failure> {
     let period = match (&a.period, a.clear) {
         (_, true) | (None, _) => None,
         (Some(p), false) => {
-            Some(custos_policy::Period::parse(p).map_err(|e| Failure::Unusable(e.to_string()))?)
+            Some(custos_policy::Period::parse(p).map_err(|e| Failure::unusable(e.to_string()))?)
         }
     };
-    let (policy, mut vault) = open(&a.vault)?;
+    let (policy, mut vault) = load_vault(&a.vault)?;
     let o = vault.tenant(&tenant).acting_as(ACTOR).set_override(
         &policy,
         &a.category,

@@ -2,6 +2,7 @@
 
 use std::process::ExitCode;
 
+use crate::failure::Failure;
 use clap::ValueEnum;
 use custos_rights::{Calendar, NlCalendar, WeekendsOnly, due_date};
 use jiff::civil::Date;
@@ -71,9 +72,6 @@ pub fn deadline(args: DeadlineArgs) -> ExitCode {
             println!("{s}");
             ExitCode::SUCCESS
         }
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::from(2)
-        }
+        Err(e) => Failure::unusable(e.to_string()).stop(),
     }
 }

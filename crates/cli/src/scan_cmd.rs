@@ -6,6 +6,9 @@ use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use custos_types::ErrorCode;
+
+use crate::failure::Failure;
 use custos_pii::stream::{Chunk, DEFAULT_CHUNK, StreamStats, scan_stream};
 use custos_pii::{EntityType, Finding, Operator, PiiError, PseudonymKey, Scanner, apply_operator};
 
@@ -71,13 +74,11 @@ pub fn scan(args: ScanArgs) -> ExitCode {
         // The reader of our output went away (`custos scan big.log | head`): not an error.
         Err(ScanError::Write(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(ScanError::Write(e)) => {
-            eprintln!("error: writing output: {e}");
-            ExitCode::from(2)
+            Failure::new(ErrorCode::FileError, format!("writing output: {e}"))
+                .usage()
+                .stop()
         }
-        Err(ScanError::Pii(e)) => {
-            eprintln!("error: {e}");
-            ExitCode::from(2)
-        }
+        Err(ScanError::Pii(e)) => Failure::new(e.code(), e.to_string()).usage().stop(),
     }
 }
 

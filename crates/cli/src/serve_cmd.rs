@@ -3,6 +3,9 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use custos_types::ErrorCode;
+
+use crate::failure::Failure;
 use custos_server::{Config, LogFormat};
 
 /// The jbsync example policy, built in so `custos serve --demo` works from anywhere.
@@ -38,8 +41,10 @@ pub fn serve(args: ServeArgs) -> ExitCode {
             match custos_server::config::parse_interval(&v) {
                 Ok(every) => c.purge_interval = every,
                 Err(e) => {
-                    eprintln!("error: environment variable CUSTOS_PURGE_INTERVAL: {e}");
-                    return ExitCode::from(2);
+                    return Failure::unusable(format!(
+                        "environment variable CUSTOS_PURGE_INTERVAL: {e}"
+                    ))
+                    .stop();
                 }
             }
         }
@@ -56,8 +61,7 @@ pub fn serve(args: ServeArgs) -> ExitCode {
         match Config::load(args.config.as_deref(), env) {
             Ok(c) => c,
             Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::from(2);
+                return Failure::unusable(e.to_string()).stop();
             }
         }
     };
@@ -79,16 +83,17 @@ pub fn serve(args: ServeArgs) -> ExitCode {
             for d in &diagnostics {
                 eprintln!("{}", d.render(&text));
             }
-            eprintln!(
-                "error: {} is not a usable policy; run `custos check` on it",
-                text.name()
-            );
-            return ExitCode::from(2);
+            return Failure::new(
+                ErrorCode::InvalidPolicy,
+                format!(
+                    "{} is not a usable policy; run `custos check` on it",
+                    text.name()
+                ),
+            )
+            .usage()
+            .stop();
         }
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
+        Err(e) => return Failure::new(e.code(), e.to_string()).usage().stop(),
     };
     // A policy that fails `custos check` is not run, unless the configuration accepts each of
     // its findings of severity error with a reason.
@@ -100,14 +105,7 @@ pub fn serve(args: ServeArgs) -> ExitCode {
         let mut codes: Vec<&str> = gate.refused.iter().map(|d| d.code).collect();
         codes.sort_unstable();
         codes.dedup();
-        eprintln!(
-            "error: {} has {} finding(s) of severity error ({}); `custos serve` does not run a policy that fails `custos check`.\n  Fix the policy, or accept each finding in the configuration file with the reason it is acceptable:\n    [[accept_finding]]\n    code = \"{}\"\n    reason = \"…\"",
-            loaded.source.name(),
-            gate.refused.len(),
-            codes.join(", "),
-            codes[0],
-        );
-        return ExitCode::from(2);
+        return Failure::unusable(format!("{} has {} finding(s) of severity error ({}); `custos serve` does not run a policy that fails `custos check`.\n  Fix the policy, or accept each finding in the configuration file with the reason it is acceptable:\n    [[accept_finding]]\n    code = \"{}\"\n    reason = \"…\"", loaded.source.name(), gate.refused.len(), codes.join(", "), codes[0],)).stop();
     }
     // Storage calls run on the blocking pool; more threads than database connections only add
     // memory (a malloc arena each).
@@ -118,16 +116,14 @@ pub fn serve(args: ServeArgs) -> ExitCode {
     {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::from(2);
+            return Failure::unusable(format!("cannot start the async runtime: {e}")).stop();
         }
     };
     let demo = args.demo && args.config.is_none() && env("CUSTOS_POLICY").is_none();
     let (backend, demo_keys) = match open_backend(&mut config, demo, &loaded.policy) {
         Ok(x) => x,
         Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
+            return Failure::unusable(e.to_string()).stop();
         }
     };
     // A real installation started without `custos init` has no way in yet: say how to get one.
@@ -165,10 +161,7 @@ pub fn serve(args: ServeArgs) -> ExitCode {
     ));
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::from(2)
-        }
+        Err(e) => Failure::unusable(e.to_string()).stop(),
     }
 }
 

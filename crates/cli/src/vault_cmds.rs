@@ -5,7 +5,10 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use custos_vault::{MasterKey, StoreConfig, Vault, VaultError};
+use custos_types::ErrorCode;
+use custos_vault::{MasterKey, StoreConfig, Vault};
+
+use crate::failure::Failure;
 
 /// Where the vault is: the SQLite file by default, or PostgreSQL.
 #[derive(clap::Args)]
@@ -68,21 +71,13 @@ pub struct RotateArgs {
     pub key_file: PathBuf,
 }
 
-fn fail(e: &VaultError) -> ExitCode {
-    eprintln!("error: {e}");
-    ExitCode::FAILURE
-}
-
 /// `custos init`: a new master key file, a new, migrated vault and the first admin API key,
 /// printed once. On an existing vault (with its key file) it only issues the first admin key,
 /// and only when the vault has no active one: a second run prints nothing secret.
 pub fn init(args: InitArgs) -> ExitCode {
     let (config, key_file) = match args.db.resolve() {
         Ok(x) => x,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
+        Err(e) => return Failure::unusable(e).stop(),
     };
     let exists = match &config {
         StoreConfig::Sqlite { path } => path.exists(),
@@ -93,24 +88,27 @@ pub fn init(args: InitArgs) -> ExitCode {
             && !key_file.exists()
             && std::env::var_os(custos_vault::MASTER_KEY_ENV).is_none()
         {
-            eprintln!(
-                "error: {} already exists and its key file {} does not; `custos init` creates a new vault, or issues the first admin key of an existing one given its key file (use `custos keys rotate` to rotate its keys)",
-                path.display(),
-                key_file.display()
-            );
-            return ExitCode::FAILURE;
+            return Failure::new(
+                ErrorCode::MasterKeyMissing,
+                format!(
+                    "{} already exists and its key file {} does not; `custos init` creates a new vault, or issues the first admin key of an existing one given its key file (use `custos keys rotate` to rotate its keys)",
+                    path.display(),
+                    key_file.display()
+                ),
+            )
+            .stop();
         }
         match MasterKey::from_env_or_file(Some(&key_file)).and_then(|k| Vault::open(&config, k)) {
             Ok(v) => v,
-            Err(e) => return fail(&e),
+            Err(e) => return Failure::from(e).stop(),
         }
     } else {
         let key = match MasterKey::generate() {
             Ok(k) => k,
-            Err(e) => return fail(&e),
+            Err(e) => return Failure::from(e).stop(),
         };
         if let Err(e) = key.write_new_file(&key_file) {
-            return fail(&e);
+            return Failure::from(e).stop();
         }
         match Vault::open(&config, key) {
             Ok(v) => {
@@ -137,7 +135,7 @@ pub fn init(args: InitArgs) -> ExitCode {
             Err(e) => {
                 // The vault was not created: leave no key file for it behind.
                 let _ = std::fs::remove_file(&key_file);
-                return fail(&e);
+                return Failure::from(e).stop();
             }
         }
     };
@@ -153,8 +151,7 @@ fn bootstrap_admin(config: &StoreConfig, vault: &Vault) -> ExitCode {
     match issued {
         Ok(Some(k)) => {
             if let Err(e) = crate::access_cmds::audit_issued(vault, &k) {
-                eprintln!("error: {e}");
-                return ExitCode::FAILURE;
+                return Failure::new(ErrorCode::Unavailable, e).stop();
             }
             println!(
                 "first admin API key {} (shown this once; only its hash is stored; create tenants with it or with `custos tenant create`):",
@@ -169,10 +166,7 @@ fn bootstrap_admin(config: &StoreConfig, vault: &Vault) -> ExitCode {
             );
             ExitCode::SUCCESS
         }
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
+        Err(e) => Failure::new(ErrorCode::Unavailable, e).stop(),
     }
 }
 
@@ -188,11 +182,14 @@ fn rotate(args: RotateArgs) -> ExitCode {
     if let StoreConfig::Sqlite { path } = &config
         && !path.exists()
     {
-        eprintln!(
-            "error: {} does not exist; create a vault with `custos init` first",
-            path.display()
-        );
-        return ExitCode::FAILURE;
+        return Failure::new(
+            ErrorCode::FileError,
+            format!(
+                "{} does not exist; create a vault with `custos init` first",
+                path.display()
+            ),
+        )
+        .stop();
     }
     let result = MasterKey::from_env_or_file(Some(&args.key_file))
         .and_then(|k| Vault::open(&config, k))
@@ -205,6 +202,6 @@ fn rotate(args: RotateArgs) -> ExitCode {
             );
             ExitCode::SUCCESS
         }
-        Err(e) => fail(&e),
+        Err(e) => Failure::from(e).stop(),
     }
 }

@@ -90,6 +90,19 @@ pub enum ConsentError {
     },
 }
 
+impl ConsentError {
+    /// Its code in the error table (`docs/errors.md`).
+    pub fn code(&self) -> custos_types::ErrorCode {
+        use custos_types::ErrorCode as C;
+        match self {
+            ConsentError::UnknownPurpose(_) => C::UnknownPurpose,
+            ConsentError::NotConsentBased { .. } => C::NotConsentBased,
+            ConsentError::NothingToWithdraw(_) => C::NothingToWithdraw,
+            ConsentError::OutOfOrder { .. } => C::OutOfOrder,
+        }
+    }
+}
+
 /// Whether consent is a lawful basis of `purpose` (Art. 6(1)(a) or 9(2)(a)), or an opt-in.
 pub fn is_consent_purpose(policy: &Policy, purpose: &str) -> Result<bool, ConsentError> {
     let p = policy

@@ -25,3 +25,18 @@ pub enum PiiError {
     #[error("reading input: {0}")]
     Io(#[from] std::io::Error),
 }
+
+impl PiiError {
+    /// Its code in the error table (`docs/errors.md`): a flag that cannot be used, or input that
+    /// cannot be read.
+    pub fn code(&self) -> custos_types::ErrorCode {
+        match self {
+            PiiError::UnknownType(_)
+            | PiiError::UnknownOperator(_)
+            | PiiError::EmptyKey
+            | PiiError::InvalidK
+            | PiiError::ChunkTooSmall(_) => custos_types::ErrorCode::InvalidArgument,
+            PiiError::Io(_) => custos_types::ErrorCode::FileError,
+        }
+    }
+}

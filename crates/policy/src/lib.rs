@@ -56,6 +56,17 @@ pub enum LoadError {
     },
 }
 
+impl LoadError {
+    /// Its code in the error table (`docs/errors.md`): a policy that cannot be read or is not
+    /// valid is input the operator fixes.
+    pub fn code(&self) -> custos_types::ErrorCode {
+        match self {
+            LoadError::Read(e) => e.code(),
+            LoadError::Invalid { .. } => custos_types::ErrorCode::InvalidPolicy,
+        }
+    }
+}
+
 /// Reads, parses and resolves the policy file at `path`.
 pub fn load(path: &std::path::Path) -> Result<Loaded, LoadError> {
     load_source(SourceFile::read(path)?)

@@ -55,6 +55,19 @@ pub enum RenderError {
     Json(#[from] serde_json::Error),
 }
 
+impl RenderError {
+    /// Its code in the error table (`docs/errors.md`): the templates and catalogues ship with
+    /// Custos, so a failure to render is a bug.
+    pub fn code(&self) -> custos_types::ErrorCode {
+        match self {
+            RenderError::MissingTranslation { .. }
+            | RenderError::Catalogue { .. }
+            | RenderError::Template(_)
+            | RenderError::Json(_) => custos_types::ErrorCode::Internal,
+        }
+    }
+}
+
 const CATALOGUE_EN: &str = include_str!("../i18n/en.toml");
 const CATALOGUE_NL: &str = include_str!("../i18n/nl.toml");
 const TEMPLATE_MD: &str = include_str!("../templates/statement.md");

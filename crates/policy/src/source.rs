@@ -69,6 +69,19 @@ pub enum ReadError {
     },
 }
 
+impl ReadError {
+    /// Its code in the error table (`docs/errors.md`).
+    pub fn code(&self) -> custos_types::ErrorCode {
+        match self {
+            ReadError::NotFound { .. }
+            | ReadError::Directory { .. }
+            | ReadError::TooLarge { .. }
+            | ReadError::NotText { .. }
+            | ReadError::Io { .. } => custos_types::ErrorCode::InvalidPolicy,
+        }
+    }
+}
+
 impl SourceFile {
     /// Wraps text that is already in memory.
     pub fn new(name: impl Into<String>, text: impl Into<String>) -> Self {

@@ -258,6 +258,21 @@ pub enum RetentionError {
     },
 }
 
+impl RetentionError {
+    /// Its code in the error table (`docs/errors.md`).
+    pub fn code(&self) -> custos_types::ErrorCode {
+        use custos_types::ErrorCode as C;
+        match self {
+            RetentionError::UnknownCategory(_) => C::UnknownCategory,
+            RetentionError::NeverStored(_) => C::NeverStored,
+            RetentionError::NoOverride(_) => C::NoOverride,
+            RetentionError::OutOfBounds { .. } => C::OutOfBounds,
+            RetentionError::Overflow(_) => C::PeriodOverflow,
+            RetentionError::UnreadableOverride { .. } => C::UnreadableOverride,
+        }
+    }
+}
+
 fn bounds_text(min: Option<&str>, max: Option<&str>) -> String {
     match (min, max) {
         (Some(a), Some(b)) => format!("between {a} and {b}"),

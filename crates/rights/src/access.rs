@@ -64,6 +64,19 @@ pub enum ExportError {
     },
 }
 
+impl ExportError {
+    /// Its code in the error table (`docs/errors.md`).
+    pub fn code(&self) -> custos_types::ErrorCode {
+        use custos_types::ErrorCode as C;
+        match self {
+            ExportError::Io(_) => C::FileError,
+            // The answer is built from Custos's own data and templates: a bug if it fails.
+            ExportError::Json(_) | ExportError::Csv(_) | ExportError::Render(_) => C::Internal,
+            ExportError::Changed { .. } => C::AnswerChanged,
+        }
+    }
+}
+
 /// The Art. 15(1) information for a subject whose data falls in `categories`.
 #[derive(Debug, Serialize)]
 pub struct Article15 {

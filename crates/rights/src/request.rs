@@ -315,6 +315,35 @@ pub enum RequestError {
     },
 }
 
+impl RequestError {
+    /// Its code in the error table (`docs/errors.md`).
+    pub fn code(&self) -> custos_types::ErrorCode {
+        use custos_types::ErrorCode as C;
+        match self {
+            // Not found either way, so as not to confirm which subject a request concerns.
+            RequestError::NotFound(_) | RequestError::OtherSubject(_) => C::RequestNotFound,
+            RequestError::IdTaken(_) => C::RequestIdTaken,
+            RequestError::BadId(_) => C::InvalidRequestId,
+            RequestError::NotVerified(_) => C::RequestNotVerified,
+            RequestError::Closed { .. } => C::RequestClosed,
+            RequestError::PurposeRequired { .. } => C::PurposeRequired,
+            RequestError::UnknownPurpose { .. } => C::UnknownPurpose,
+            RequestError::NotConsent { .. } => C::NotConsentBased,
+            RequestError::NotObjectable { .. } => C::NotObjectable,
+            RequestError::ExtensionTooLate { .. } | RequestError::AlreadyExtended(_) => {
+                C::ExtensionRefused
+            }
+            RequestError::ReasonRequired(_) => C::ReasonRequired,
+            RequestError::AlreadyVerified(_) => C::AlreadyVerified,
+            RequestError::NoCorrections => C::NoCorrections,
+            RequestError::NoCode(_) => C::NoVerificationCode,
+            RequestError::WrongCode { .. } => C::WrongVerificationCode,
+            RequestError::CodeVoid => C::VerificationCodeVoid,
+            RequestError::WrongKind { .. } => C::WrongRequestKind,
+        }
+    }
+}
+
 /// `; did you mean `x`?` or nothing.
 fn suggestion(nearest: &Option<String>) -> String {
     match nearest {

@@ -9,8 +9,8 @@ use axum::http::request::Parts;
 use custos_access::{Principal, Role};
 
 use crate::AppState;
-use crate::backend::access_problem;
-use crate::problem::{Code, Problem};
+use crate::problem::Problem;
+use custos_types::ErrorCode;
 
 /// An authenticated caller.
 pub struct Caller(pub Principal);
@@ -32,7 +32,7 @@ impl FromRequestParts<Arc<AppState>> for Caller {
             })
             .map(str::to_owned);
         let Some(key) = key else {
-            return Err(Problem::new(Code::Unauthenticated)
+            return Err(Problem::new(ErrorCode::Unauthenticated)
                 .detail("send `Authorization: Bearer <API key>`"));
         };
         state.backend()?;
@@ -45,11 +45,12 @@ impl FromRequestParts<Arc<AppState>> for Caller {
                 let found = tokio::task::spawn_blocking(move || {
                     let backend = st.backend()?;
                     let mut a = backend.access.lock().unwrap_or_else(|p| p.into_inner());
-                    a.authenticate(&key).map_err(|e| access_problem(&e))
+                    a.authenticate(&key).map_err(Problem::from)
                 })
                 .await
                 .unwrap_or_else(|_| {
-                    Err(Problem::new(Code::Internal).detail("a worker failed; it has been logged"))
+                    Err(Problem::new(ErrorCode::Internal)
+                        .detail("a worker failed; it has been logged"))
                 })?;
                 if let Some(p) = &found {
                     state
@@ -60,15 +61,15 @@ impl FromRequestParts<Arc<AppState>> for Caller {
             }
         };
         let principal = found.ok_or_else(|| {
-            Problem::new(Code::Unauthenticated).detail("the API key is unknown or revoked")
+            Problem::new(ErrorCode::Unauthenticated).detail("the API key is unknown or revoked")
         })?;
         if let Err(wait) = state
             .limiter
             .check(&principal.key_id, std::time::Instant::now())
         {
-            let mut p = Problem::new(Code::TooManyRequests)
+            let mut p = Problem::new(ErrorCode::TooManyRequests)
                 .detail("this key has used its request rate; retry after the time in Retry-After");
-            p.retry_after = Some(wait.as_secs().max(1));
+            p.retry_after = Some(u32::try_from(wait.as_secs().max(1)).unwrap_or(u32::MAX));
             return Err(p);
         }
         Ok(Caller(principal))
@@ -79,7 +80,8 @@ impl Caller {
     /// The tenant of a tenant key; admin keys are refused here.
     pub fn tenant(&self) -> Result<&str, Problem> {
         self.0.tenant.as_deref().ok_or_else(|| {
-            Problem::new(Code::Forbidden).detail("use a tenant key; admin keys manage tenants only")
+            Problem::new(ErrorCode::Forbidden)
+                .detail("use a tenant key; admin keys manage tenants only")
         })
     }
 
@@ -88,7 +90,7 @@ impl Caller {
         if ok(self.0.role) {
             Ok(())
         } else {
-            Err(Problem::new(Code::Forbidden).detail(format!(
+            Err(Problem::new(ErrorCode::Forbidden).detail(format!(
                 "a key with role `{}` may not {what}",
                 self.0.role.as_str()
             )))

@@ -29,7 +29,8 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, watch};
 use tokio::time::Instant;
 use tower::ServiceExt;
 
-use crate::problem::{Code, Problem};
+use crate::problem::Problem;
+use custos_types::ErrorCode;
 
 /// The limits on connections, from the configuration.
 #[derive(Debug, Clone, Copy)]
@@ -539,7 +540,7 @@ pub(crate) async fn bound_body(
         .and_then(|v| v.trim().parse::<u64>().ok());
     if declared.is_some_and(|n| n > limits.max_bytes as u64) {
         return closing(
-            Problem::new(Code::BodyTooLarge)
+            Problem::new(ErrorCode::BodyTooLarge)
                 .detail(format!(
                     "the body exceeds the server's limit of {} bytes",
                     limits.max_bytes
@@ -561,7 +562,7 @@ pub(crate) async fn bound_body(
     let res = next.run(Request::from_parts(parts, body)).await;
     if late.load(Ordering::Acquire) {
         return closing(
-            Problem::new(Code::RequestTimeout)
+            Problem::new(ErrorCode::RequestTimeout)
                 .detail(format!(
                     "the request body did not arrive within {} ms",
                     limits.timeout.as_millis()

@@ -25,10 +25,10 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
 use crate::auth::Caller;
-use crate::backend::vault_problem;
 use crate::data::{blocking, now};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
-use crate::problem::{Code, Problem};
+use crate::problem::Problem;
+use custos_types::ErrorCode;
 
 /// The most decisions one batch may ask for; a larger batch is refused whole (422), so an app
 /// cannot tie up the server with one call.
@@ -45,8 +45,9 @@ pub(crate) fn gpc(headers: &HeaderMap) -> bool {
 
 fn subject(s: String, field: &str) -> Result<SubjectId, Problem> {
     // The reason never repeats the identifier.
-    SubjectId::new(s)
-        .map_err(|_| Problem::new(Code::InvalidBody).field(field, "not a valid subject identifier"))
+    SubjectId::new(s).map_err(|_| {
+        Problem::new(ErrorCode::InvalidBody).field(field, "not a valid subject identifier")
+    })
 }
 
 fn tenant(caller: &Caller) -> Result<TenantId, Problem> {
@@ -58,7 +59,7 @@ fn tenant(caller: &Caller) -> Result<TenantId, Problem> {
 fn record_gpc(t: &mut TenantVault<'_>, who: &SubjectId, at: Timestamp) -> Result<(), Problem> {
     t.record_gpc(who, None, at)
         .map(|_| ())
-        .map_err(|e| vault_problem(&e))
+        .map_err(Problem::from)
 }
 
 /// Runs `work` on the vault connection for consent calls. On SQLite that is the single write
@@ -190,7 +191,7 @@ pub async fn record_consent(
             }
             let consent = t
                 .record_consent(&s.loaded.policy, &who, &record, now)
-                .map_err(|e| vault_problem(&e))?;
+                .map_err(Problem::from)?;
             let body = ConsentView {
                 purpose: record.purpose,
                 consent,
@@ -246,7 +247,7 @@ pub async fn consent_state(
             let stale: Vec<&str> = q.stale_versions.iter().map(String::as_str).collect();
             let purposes = t
                 .consent_states(&s.loaded.policy, &who, &stale)
-                .map_err(|e| vault_problem(&e))?;
+                .map_err(Problem::from)?;
             Ok(axum::Json(StatesView { purposes }).into_response())
         })
     })
@@ -291,7 +292,7 @@ pub async fn consent_history(
             if signal {
                 record_gpc(&mut t, &who, now())?;
             }
-            let entries = t.consent_history(&who).map_err(|e| vault_problem(&e))?;
+            let entries = t.consent_history(&who).map_err(Problem::from)?;
             Ok(axum::Json(HistoryView { entries }).into_response())
         })
     })
@@ -352,7 +353,7 @@ pub async fn accept_statement(
             let now = now();
             let at = a.at.unwrap_or(now);
             if at.as_second() > now.as_second() + 300 {
-                return Err(Problem::new(Code::Unprocessable).field("/at", "lies in the future"));
+                return Err(Problem::new(ErrorCode::InFuture).field("/at", "lies in the future"));
             }
             let mut t = v.tenant(&tenant).acting_as(actor);
             if signal {
@@ -368,7 +369,7 @@ pub async fn accept_statement(
                     &a.proof,
                     now,
                 )
-                .map_err(|e| vault_problem(&e))?;
+                .map_err(Problem::from)?;
             let status = if recorded {
                 StatusCode::CREATED
             } else {
@@ -416,11 +417,13 @@ pub async fn must_accept(
     let who = subject(q.subject, "/subject")?;
     let version = match q.version {
         Some(v) if v.trim().is_empty() => {
-            return Err(Problem::new(Code::Unprocessable).field("/version", "must not be empty"));
+            return Err(
+                Problem::new(ErrorCode::MissingValue).field("/version", "must not be empty")
+            );
         }
         Some(v) => v,
         None => s.loaded.policy.meta.version.clone().ok_or_else(|| {
-            Problem::new(Code::Unprocessable).field(
+            Problem::new(ErrorCode::MissingValue).field(
                 "/version",
                 "required: the policy this server runs states no `version` in [policy]",
             )
@@ -433,9 +436,7 @@ pub async fn must_accept(
             if signal {
                 record_gpc(&mut t, &who, now())?;
             }
-            let must_accept = t
-                .must_accept(&who, &version)
-                .map_err(|e| vault_problem(&e))?;
+            let must_accept = t.must_accept(&who, &version).map_err(Problem::from)?;
             Ok(axum::Json(MustAcceptView {
                 must_accept,
                 version,
@@ -513,7 +514,7 @@ pub async fn suppress(
     let (tenant, actor) = (tenant(&caller)?, caller.0.actor());
     let reason = n.reason.trim().to_owned();
     if reason.is_empty() || reason.chars().count() > 100 {
-        return Err(Problem::new(Code::Unprocessable).field("/reason", "1–100 characters"));
+        return Err(Problem::new(ErrorCode::Unprocessable).field("/reason", "1–100 characters"));
     }
     blocking(move || {
         with_vault(&s, |v| {
@@ -521,7 +522,7 @@ pub async fn suppress(
                 .tenant(&tenant)
                 .acting_as(actor)
                 .suppress(&n.address, &reason, now())
-                .map_err(|e| vault_problem(&e))?;
+                .map_err(Problem::from)?;
             let status = if added {
                 StatusCode::CREATED
             } else {
@@ -623,7 +624,7 @@ fn parse(ask: DecisionAsk, at: &str) -> Result<Parsed, Problem> {
     let record = match &ask.record_id {
         None => None,
         Some(id) => Some(RecordId::parse(id).map_err(|_| {
-            Problem::new(Code::InvalidBody).field(format!("{at}/record_id"), "not a record id")
+            Problem::new(ErrorCode::InvalidBody).field(format!("{at}/record_id"), "not a record id")
         })?),
     };
     Ok(Parsed {
@@ -683,7 +684,7 @@ pub async fn decide(
     let st = s.clone();
     quick(s, move |v| {
         let mut t = v.tenant(&tenant).acting_as(actor);
-        let d = decide_one(&st, &mut t, &p, signal, now()).map_err(|e| vault_problem(&e))?;
+        let d = decide_one(&st, &mut t, &p, signal, now()).map_err(Problem::from)?;
         Ok(axum::Json(DecisionView::from(d)).into_response())
     })
     .await
@@ -736,7 +737,7 @@ pub async fn decide_batch(
 ) -> Result<Response, Problem> {
     caller.require(Role::may_use_records, "ask for decisions")?;
     if batch.items.len() > MAX_BATCH {
-        return Err(Problem::new(Code::Unprocessable).field(
+        return Err(Problem::new(ErrorCode::Unprocessable).field(
             "/items",
             format!(
                 "{} items; a batch holds at most {MAX_BATCH}: split it",
@@ -759,7 +760,7 @@ pub async fn decide_batch(
             let mut results = Vec::with_capacity(parsed.len());
             for (i, p) in parsed.iter().enumerate() {
                 let d = decide_one(&s, &mut t, p, signal, now)
-                    .map_err(|e| at_item(vault_problem(&e), i))?;
+                    .map_err(|e| at_item(Problem::from(&e), i))?;
                 results.push(DecisionView::from(d));
             }
             Ok(axum::Json(BatchView { results }).into_response())
@@ -802,7 +803,7 @@ pub async fn request_approval(
                 .tenant(&tenant)
                 .acting_as(actor)
                 .request_approval(&s.loaded.policy, &n.action, &n.item, &who, now())
-                .map_err(|e| vault_problem(&e))?;
+                .map_err(Problem::from)?;
             Ok((StatusCode::CREATED, axum::Json(a)).into_response())
         })
     })
@@ -839,10 +840,7 @@ pub async fn list_approvals(
     let tenant = tenant(&caller)?;
     blocking(move || {
         with_vault(&s, |v| {
-            let approvals = v
-                .tenant(&tenant)
-                .approvals(q.all)
-                .map_err(|e| vault_problem(&e))?;
+            let approvals = v.tenant(&tenant).approvals(q.all).map_err(Problem::from)?;
             Ok(axum::Json(ApprovalList { approvals }).into_response())
         })
     })
@@ -868,10 +866,7 @@ pub async fn get_approval(
     let (tenant, id) = (tenant(&caller)?, approval_id(&id)?);
     blocking(move || {
         with_vault(&s, |v| {
-            let a = v
-                .tenant(&tenant)
-                .approval(&id)
-                .map_err(|e| vault_problem(&e))?;
+            let a = v.tenant(&tenant).approval(&id).map_err(Problem::from)?;
             Ok(axum::Json(a).into_response())
         })
     })
@@ -903,7 +898,8 @@ fn approval_id(id: &str) -> Result<String, Problem> {
     if id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
         Ok(id)
     } else {
-        Err(Problem::new(Code::InvalidPath).field("approval_id", "an approval id is 32 hex digits"))
+        Err(Problem::new(ErrorCode::InvalidPath)
+            .field("approval_id", "an approval id is 32 hex digits"))
     }
 }
 
@@ -962,35 +958,9 @@ async fn verdict(
                 .tenant(&tenant)
                 .acting_as(actor)
                 .decide_approval(&id, approve, v.reason.as_deref(), now())
-                .map_err(|e| vault_problem(&e))?;
+                .map_err(Problem::from)?;
             Ok(axum::Json(DecidedView { approval, token }).into_response())
         })
     })
     .await
-}
-
-/// A consent call's refusal as a problem: 422 naming the field for the ledger's rules and
-/// invalid input, 404 for an unknown approval, 409 `refused` for an approval decided before and
-/// for a token that cannot be used (used, expired, for another action, unknown).
-pub(crate) fn consent_problem(e: &custos_vault::consent::ConsentCallError) -> Problem {
-    use custos_consent::ledger::ConsentError as L;
-    use custos_vault::consent::ConsentCallError as C;
-    let unprocessable = |field: &str| Problem::new(Code::Unprocessable).field(field, e.to_string());
-    match e {
-        C::Ledger(L::UnknownPurpose(_) | L::NotConsentBased { .. }) => unprocessable("/purpose"),
-        C::Ledger(L::NothingToWithdraw(_)) => unprocessable("/kind"),
-        C::Ledger(L::OutOfOrder { .. }) => unprocessable("/at"),
-        C::Empty(field) => unprocessable(&format!("/{field}")),
-        C::BadHash => unprocessable("/notice_hash"),
-        C::FullIp => unprocessable("/proof"),
-        C::ApprovalNotFound(_) => Problem::new(Code::NotFound).detail(e.to_string()),
-        C::UnknownAction { .. } => unprocessable("/action"),
-        C::AlreadyDecided { .. }
-        | C::TokenInvalid
-        | C::TokenUsed(_)
-        | C::TokenExpired(_)
-        | C::TokenForOtherAction { .. }
-        | C::TokenForOtherItem
-        | C::TokenForOtherSubject => Problem::new(Code::Refused).detail(e.to_string()),
-    }
 }

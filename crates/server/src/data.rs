@@ -15,16 +15,17 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
 use crate::auth::Caller;
-use crate::backend::{access_problem, vault_problem};
+
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
-use crate::problem::{Code, Problem};
+use crate::problem::Problem;
+use custos_types::ErrorCode;
 
 /// Runs blocking storage work off the async threads.
 pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, Problem> + Send + 'static,
 ) -> Result<T, Problem> {
     tokio::task::spawn_blocking(f).await.unwrap_or_else(|_| {
-        Err(Problem::new(Code::Internal).detail("a worker failed; it has been logged"))
+        Err(Problem::new(ErrorCode::Internal).detail("a worker failed; it has been logged"))
     })
 }
 
@@ -49,9 +50,7 @@ fn audit_admin(
         subject: None,
         details,
     };
-    b.vault()
-        .append_audit(&[ev], now())
-        .map_err(|e| vault_problem(&e))
+    b.vault().append_audit(&[ev], now()).map_err(Problem::from)
 }
 
 /// A new tenant.
@@ -78,7 +77,7 @@ pub async fn create_tenant(
         let b = s.backend()?;
         let mut a = b.access.lock().unwrap_or_else(|p| p.into_inner());
         a.create_tenant(&t.id, &t.name, now())
-            .map_err(|e| access_problem(&e))?;
+            .map_err(Problem::from)?;
         drop(a);
         audit_admin(b, &t.id, &actor, "tenant.create", serde_json::json!({}))?;
         Ok((
@@ -126,7 +125,7 @@ pub async fn issue_key(
     let role = Role::parse(&k.role)
         .filter(|r| *r != Role::Admin)
         .ok_or_else(|| {
-            Problem::new(Code::InvalidBody)
+            Problem::new(ErrorCode::InvalidBody)
                 .field("/role", "use `app`, `dpo`, `auditor` or `approver`")
         })?;
     let actor = caller.0.actor();
@@ -135,7 +134,7 @@ pub async fn issue_key(
         let mut a = b.access.lock().unwrap_or_else(|p| p.into_inner());
         let issued = a
             .issue_key(Some(&tenant), role, &k.label, now())
-            .map_err(|e| access_problem(&e))?;
+            .map_err(Problem::from)?;
         drop(a);
         audit_admin(
             b,
@@ -172,7 +171,7 @@ pub async fn revoke_key(
         let b = s.backend()?;
         let mut a = b.access.lock().unwrap_or_else(|p| p.into_inner());
         if a.revoke(Some(&tenant), &key_id, now())
-            .map_err(|e| access_problem(&e))?
+            .map_err(Problem::from)?
         {
             drop(a);
             s.auth_cache.clear();
@@ -185,7 +184,8 @@ pub async fn revoke_key(
             )?;
             Ok(StatusCode::NO_CONTENT.into_response())
         } else {
-            Err(Problem::new(Code::NotFound).detail("no active key with that id in that tenant"))
+            Err(Problem::new(ErrorCode::NotFound)
+                .detail("no active key with that id in that tenant"))
         }
     })
     .await
@@ -250,16 +250,16 @@ fn view(r: custos_vault::Record) -> RecordView {
 }
 
 pub(crate) fn subject_id(s: String) -> Result<SubjectId, Problem> {
-    SubjectId::new(s).map_err(|e| vault_problem(&e.into()))
+    SubjectId::new(s).map_err(Problem::from)
 }
 
 pub(crate) fn tenant_id(caller: &Caller) -> Result<TenantId, Problem> {
-    TenantId::new(caller.tenant()?).map_err(|e| vault_problem(&e.into()))
+    TenantId::new(caller.tenant()?).map_err(Problem::from)
 }
 
 fn json_response(status: StatusCode, body: &impl Serialize) -> Result<Response, Problem> {
     let bytes = serde_json::to_vec(body)
-        .map_err(|_| Problem::new(Code::Internal).detail("the answer could not be encoded"))?;
+        .map_err(|_| Problem::new(ErrorCode::Internal).detail("the answer could not be encoded"))?;
     let mut res = (status, bytes).into_response();
     res.headers_mut().insert(
         axum::http::header::CONTENT_TYPE,
@@ -288,7 +288,7 @@ pub async fn put_record(
         Some(v) => match v.to_str() {
             Ok(k) if !k.is_empty() && k.len() <= 255 => Some(k.to_owned()),
             _ => {
-                return Err(Problem::new(Code::InvalidBody)
+                return Err(Problem::new(ErrorCode::InvalidBody)
                     .field("Idempotency-Key", "must be 1–255 visible ASCII characters"));
             }
         },
@@ -306,7 +306,7 @@ pub async fn put_record(
     let (replayed, body) = blocking(move || {
         let b = s.backend()?;
         let payload = serde_json::to_vec(&r.data)
-            .map_err(|_| Problem::new(Code::InvalidBody).field("/data", "not serialisable"))?;
+            .map_err(|_| Problem::new(ErrorCode::InvalidBody).field("/data", "not serialisable"))?;
         let rec = NewRecord {
             subject,
             category: r.category.clone(),
@@ -323,14 +323,7 @@ pub async fn put_record(
         });
         let w = t
             .put_once(&s.loaded.policy, rec, key.as_ref(), now())
-            .map_err(|e| match e {
-                custos_vault::VaultError::IdempotencyKeyReused => Problem::new(Code::Unprocessable)
-                    .field(
-                        "Idempotency-Key",
-                        "this key was already used with a different request body",
-                    ),
-                other => vault_problem(&other),
-            })?;
+            .map_err(Problem::from)?;
         // The same body as the write (a replay's body is the same by its hash): the answer is
         // what was written.
         let view = RecordView {
@@ -370,12 +363,12 @@ pub async fn get_record(
 ) -> Result<Response, Problem> {
     caller.require(Role::may_use_records, "read records")?;
     let tenant = tenant_id(&caller)?;
-    let id = RecordId::parse(&id).map_err(|e| vault_problem(&e.into()))?;
+    let id = RecordId::parse(&id).map_err(Problem::from)?;
     let actor = caller.0.actor();
     blocking(move || {
         let b = s.backend()?;
         let mut v = b.vault();
-        let r = v.tenant(&tenant).get(&id).map_err(|e| vault_problem(&e))?;
+        let r = v.tenant(&tenant).get(&id).map_err(Problem::from)?;
         s.note_read(
             tenant.as_str(),
             &actor,
@@ -412,17 +405,17 @@ pub async fn update_record(
 ) -> Result<Response, Problem> {
     caller.require(Role::may_use_records, "correct records")?;
     let (tenant, actor) = (tenant_id(&caller)?, caller.0.actor());
-    let id = RecordId::parse(&id).map_err(|e| vault_problem(&e.into()))?;
+    let id = RecordId::parse(&id).map_err(Problem::from)?;
     blocking(move || {
         let b = s.backend()?;
         let payload = serde_json::to_vec(&u.data)
-            .map_err(|_| Problem::new(Code::InvalidBody).field("/data", "not serialisable"))?;
+            .map_err(|_| Problem::new(ErrorCode::InvalidBody).field("/data", "not serialisable"))?;
         let mut v = b.vault_for_write();
         let r = v
             .tenant(&tenant)
             .acting_as(actor)
             .update_record(&id, payload, now())
-            .map_err(|e| vault_problem(&e))?;
+            .map_err(Problem::from)?;
         Ok(axum::Json(view(r)).into_response())
     })
     .await
@@ -442,14 +435,14 @@ pub async fn delete_record(
 ) -> Result<Response, Problem> {
     caller.require(Role::may_use_records, "delete records")?;
     let (tenant, actor) = (tenant_id(&caller)?, caller.0.actor());
-    let id = RecordId::parse(&id).map_err(|e| vault_problem(&e.into()))?;
+    let id = RecordId::parse(&id).map_err(Problem::from)?;
     blocking(move || {
         let b = s.backend()?;
         let mut v = b.vault_for_write();
         v.tenant(&tenant)
             .acting_as(actor)
             .delete_record(&s.loaded.policy, &id, now())
-            .map_err(|e| vault_problem(&e))?;
+            .map_err(Problem::from)?;
         Ok(StatusCode::NO_CONTENT.into_response())
     })
     .await
@@ -489,12 +482,14 @@ pub async fn list_records(
     let (tenant, subject) = (tenant_id(&caller)?, subject_id(q.subject)?);
     let limit = q.limit.unwrap_or(100);
     if !(1..=500).contains(&limit) {
-        return Err(Problem::new(Code::InvalidBody).field("/limit", "must be between 1 and 500"));
+        return Err(
+            Problem::new(ErrorCode::InvalidBody).field("/limit", "must be between 1 and 500")
+        );
     }
     let skip = match q.cursor.as_deref() {
         None => 0,
         Some(c) => c.parse::<usize>().map_err(|_| {
-            Problem::new(Code::InvalidBody).field("/cursor", "not a cursor from `next_cursor`")
+            Problem::new(ErrorCode::InvalidBody).field("/cursor", "not a cursor from `next_cursor`")
         })?,
     };
     let actor = caller.0.actor();
@@ -502,7 +497,7 @@ pub async fn list_records(
         let b = s.backend()?;
         let mut v = b.vault();
         let mut t = v.tenant(&tenant);
-        let all = t.list(&subject).map_err(|e| vault_problem(&e))?;
+        let all = t.list(&subject).map_err(Problem::from)?;
         let pseudonym = t.pseudonym(&subject);
         drop(t);
         let total = all.len();
@@ -567,7 +562,7 @@ pub async fn erase_subject(
             .tenant(&tenant)
             .acting_as(actor)
             .erase_subject(&subject, now())
-            .map_err(|e| vault_problem(&e))?;
+            .map_err(Problem::from)?;
         Ok(axum::Json(ErasureView {
             erasure_id: e.erasure_id,
             subject: e.subject.as_str().to_owned(),
@@ -593,7 +588,7 @@ pub async fn moved_subject_route(method: axum::http::Method, uri: axum::http::Ur
     } else {
         "the routes that take the subject in the body (see /openapi.json)"
     };
-    Problem::new(Code::Gone).detail(format!(
+    Problem::new(ErrorCode::Gone).detail(format!(
         "subject ids no longer travel in URL paths (access logs keep them); use {to}. See docs/upgrading.md"
     ))
 }
@@ -636,7 +631,9 @@ pub async fn audit(
     let tenant = tenant_id(&caller)?;
     let limit = q.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
-        return Err(Problem::new(Code::InvalidQuery).field("limit", "must be between 1 and 1000"));
+        return Err(
+            Problem::new(ErrorCode::InvalidQuery).field("limit", "must be between 1 and 1000")
+        );
     }
     blocking(move || {
         let b = s.backend()?;
@@ -647,10 +644,7 @@ pub async fn audit(
             after_seq: q.cursor.unwrap_or(0),
             limit,
         };
-        let entries = v
-            .tenant(&tenant)
-            .audit(&query)
-            .map_err(|e| vault_problem(&e))?;
+        let entries = v.tenant(&tenant).audit(&query).map_err(Problem::from)?;
         let next_cursor = (entries.len() == limit)
             .then(|| entries.last().map(|e| e.seq))
             .flatten();
@@ -713,19 +707,19 @@ pub async fn audit_verify(
     let head = match &q.expect_head {
         None => None,
         Some(_) if !admin => {
-            return Err(Problem::new(Code::Forbidden)
+            return Err(Problem::new(ErrorCode::Forbidden)
                 .detail("`expect_head` names a position in the whole trail: use an admin key"));
         }
         Some(text) => Some(
             custos_audit::chain::parse_anchor(text)
-                .map_err(|why| Problem::new(Code::InvalidQuery).field("expect_head", why))?,
+                .map_err(|why| Problem::new(ErrorCode::InvalidQuery).field("expect_head", why))?,
         ),
     };
     blocking(move || {
         let published = match &s.checkpoint_file {
             Some(p) => p.read().map_err(|e| {
                 tracing::error!(error = %e, "reading the audit checkpoint file failed");
-                Problem::new(Code::Internal)
+                Problem::new(ErrorCode::Internal)
                     .detail("the audit checkpoint file cannot be read; it has been logged")
             })?,
             None => Vec::new(),
@@ -737,7 +731,7 @@ pub async fn audit_verify(
         };
         let b = s.backend()?;
         let mut v = b.vault();
-        let result = v.verify_audit_with(expect).map_err(|e| vault_problem(&e))?;
+        let result = v.verify_audit_with(expect).map_err(Problem::from)?;
         let Some(tenant) = tenant else {
             return Ok(axum::Json(result).into_response());
         };
@@ -745,7 +739,7 @@ pub async fn audit_verify(
         let (entries, unsealed) = v
             .tenant(&tenant)
             .audit_counts(sealed_to)
-            .map_err(|e| vault_problem(&e))?;
+            .map_err(Problem::from)?;
         let view = match &result {
             custos_audit::Verification::Tampered(t) => TenantVerification {
                 status: "tampered",

@@ -5,7 +5,8 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
-use crate::problem::{Code, Problem};
+use crate::problem::Problem;
+use custos_types::ErrorCode;
 
 /// Query parameters; a malformed query string is a 400 `invalid-query` problem.
 pub struct ApiQuery<T>(pub T);
@@ -23,7 +24,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
                     .unwrap_or(&text)
                     .to_owned();
                 let field = reason.split('`').nth(1).unwrap_or("query").to_owned();
-                Err(Problem::new(Code::InvalidQuery).field(field, reason))
+                Err(Problem::new(ErrorCode::InvalidQuery).field(field, reason))
             }
         }
     }
@@ -47,16 +48,17 @@ impl<T: DeserializeOwned, S: Send + Sync> axum::extract::FromRequest<S> for ApiJ
                     .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
             });
         if !json {
-            return Err(Problem::new(Code::UnsupportedMediaType)
+            return Err(Problem::new(ErrorCode::UnsupportedMediaType)
                 .detail("send the body as JSON with `Content-Type: application/json`"));
         }
         let bytes = axum::body::Bytes::from_request(req, state)
             .await
             .map_err(|e| {
                 if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                    Problem::new(Code::BodyTooLarge).detail("the body exceeds the server's limit")
+                    Problem::new(ErrorCode::BodyTooLarge)
+                        .detail("the body exceeds the server's limit")
                 } else {
-                    Problem::new(Code::InvalidBody).detail("the body could not be read")
+                    Problem::new(ErrorCode::InvalidBody).detail("the body could not be read")
                 }
             })?;
         let mut de = serde_json::Deserializer::from_slice(&bytes);
@@ -68,11 +70,11 @@ impl<T: DeserializeOwned, S: Send + Sync> axum::extract::FromRequest<S> for ApiJ
                 format!("/{}", path.replace('.', "/"))
             };
             // serde_json's messages name the problem and the line/column; they never echo values.
-            Problem::new(Code::InvalidBody)
+            Problem::new(ErrorCode::InvalidBody)
                 .field(field, without_values(&e.into_inner().to_string()))
         })?;
         de.end()
-            .map_err(|e| Problem::new(Code::InvalidBody).field("/", e.to_string()))?;
+            .map_err(|e| Problem::new(ErrorCode::InvalidBody).field("/", e.to_string()))?;
         Ok(ApiJson(value))
     }
 }
@@ -106,7 +108,7 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         match axum::extract::Path::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Path(v)) => Ok(ApiPath(v)),
-            Err(e) => Err(Problem::new(Code::InvalidPath).field("path", e.body_text())),
+            Err(e) => Err(Problem::new(ErrorCode::InvalidPath).field("path", e.body_text())),
         }
     }
 }

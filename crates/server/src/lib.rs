@@ -36,7 +36,8 @@ use custos_policy::{Lang, Loaded};
 
 pub use backend::{Backend, BackendError};
 pub use config::{Config, ConfigError, LogFormat};
-use problem::{Code, Problem};
+use custos_types::ErrorCode;
+use problem::Problem;
 
 /// Everything rendered from the policy once, at start: serving it is then a copy.
 pub struct Rendered {
@@ -283,7 +284,7 @@ impl AppState {
     /// The storage backend, or 503 when the server runs without one.
     pub(crate) fn backend(&self) -> Result<&Backend, Problem> {
         self.backend.as_ref().ok_or_else(|| {
-            Problem::new(Code::Unavailable).detail("this server runs without a database")
+            Problem::new(ErrorCode::Unavailable).detail("this server runs without a database")
         })
     }
 }
@@ -322,10 +323,10 @@ pub fn app(
             axum::routing::any(data::moved_subject_route),
         )
         .fallback(|| async {
-            Problem::new(Code::NotFound).detail("no such route; see /openapi.json")
+            Problem::new(ErrorCode::NotFound).detail("no such route; see /openapi.json")
         })
         .method_not_allowed_fallback(|| async {
-            Problem::new(Code::MethodNotAllowed)
+            Problem::new(ErrorCode::MethodNotAllowed)
                 .detail("see /openapi.json for the methods of this route")
         })
         .layer(DefaultBodyLimit::max(max_body_bytes))
@@ -382,7 +383,7 @@ async fn observe(State(state): State<Arc<AppState>>, req: Request, next: Next) -
     state.metrics.observe(&method, &route, status, elapsed);
     tracing::info!(request_id = %id, method = %method, route = %route, status, latency_us = elapsed.as_micros() as u64, "request");
     if res.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE && !is_problem(&res) {
-        return Problem::new(Code::BodyTooLarge)
+        return Problem::new(ErrorCode::BodyTooLarge)
             .detail("the body exceeds the server's limit")
             .into_response();
     }

@@ -36,7 +36,6 @@ use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::auth::Caller;
-use crate::backend::vault_problem;
 use crate::data::{blocking, tenant_id};
 use crate::problem::Problem;
 use crate::requests::new_request;
@@ -171,7 +170,7 @@ impl From<Problem> for ErrorBody {
             503 => "unavailable",
             _ => "internal",
         };
-        let message = p.detail.clone().unwrap_or_else(|| p.title.clone());
+        let message = p.detail.as_deref().unwrap_or(p.title).to_owned();
         let mut e = ErrorBody::new(code, message.clone());
         if p.errors.is_empty() {
             e = e.item(reason, message);
@@ -179,7 +178,7 @@ impl From<Problem> for ErrorBody {
         for f in p.errors {
             e = e.item(reason, format!("{}: {}", f.field, f.reason));
         }
-        e.retry_after = p.retry_after;
+        e.retry_after = p.retry_after.map(u64::from);
         e
     }
 }
@@ -795,21 +794,21 @@ async fn create(
         let mut t = v.tenant(&t2).acting_as(actor);
         let filed = t
             .file_request(&s2.loaded.policy, new)
-            .map_err(|e| vault_problem(&e))?;
+            .map_err(Problem::from)?;
         if filed.duplicate {
             return Ok(Err(filed.request.request_id));
         }
         let id = filed.request.request_id;
         if !p.callbacks.is_empty() {
             t.set_status_callbacks(&id, &p.callbacks)
-                .map_err(|e| vault_problem(&e))?;
+                .map_err(Problem::from)?;
         }
         let how = Verification::Attested {
             method: ATTESTATION.into(),
         };
         let r = t
             .verify_request(&id, &how, now)
-            .map_err(|e| vault_problem(&e))?;
+            .map_err(Problem::from)?;
         Ok(Ok((r, t.opengdpr_secret())))
     })
     .await
@@ -877,7 +876,7 @@ async fn load(
                 Ok(Some((r, t.opengdpr_secret())))
             }
             Ok(_) | Err(custos_vault::VaultError::Request(RequestError::NotFound(_))) => Ok(None),
-            Err(e) => Err(vault_problem(&e)),
+            Err(e) => Err(Problem::from(&e)),
         }
     })
     .await?
@@ -946,13 +945,13 @@ async fn cancel(
         let mut v = b.vault_for_write();
         let mut t = v.tenant(&t2).acting_as(actor);
         // Checked again under the same lock as the refusal: the DPO may have started it.
-        let r = t.request(&id).map_err(|e| vault_problem(&e))?;
+        let r = t.request(&id).map_err(Problem::from)?;
         if status_of(r.state) != "pending" {
             return Ok(Err(r.state));
         }
         t.refuse_request(&s2.loaded.policy, &id, CANCELLED, now)
             .map(Ok)
-            .map_err(|e| vault_problem(&e))
+            .map_err(Problem::from)
     })
     .await?
     .map_err(not_pending)?;

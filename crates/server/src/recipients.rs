@@ -20,37 +20,18 @@ use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::auth::Caller;
-use crate::backend::vault_problem;
 use crate::data::{blocking, now, subject_id, tenant_id};
 use crate::extract::{ApiJson, ApiPath};
-use crate::problem::{Code, Problem};
+use crate::problem::Problem;
+use custos_types::ErrorCode;
 
-/// A recipient error as a problem: 422 naming the field, 404 for a notification that is not a
-/// dead letter of the tenant.
-pub(crate) fn recipient_problem(e: &RecipientError) -> Problem {
-    let field = |f: &str| Problem::new(Code::Unprocessable).field(f, e.to_string());
-    match e {
-        RecipientError::UnknownRecipient { .. } => field("/recipient"),
-        RecipientError::NoCategories => field("/categories"),
-        RecipientError::InvalidReference(_) => field("/reference"),
-        RecipientError::InFuture { .. } => field("/disclosed_at"),
-        RecipientError::InvalidUrl(_) => field("/url"),
-        RecipientError::InvalidSecret(_) => field("/secret"),
-        RecipientError::NotDead(_) => Problem::new(Code::NotFound).detail(e.to_string()),
-        RecipientError::UnknownAction(_) => {
-            tracing::error!(error = %e, "a request queued notifications for an unknown action");
-            Problem::new(Code::Internal).detail("an internal error occurred; it has been logged")
-        }
-    }
-}
-
+/// A vault error as a problem; an unknown category is blamed on `categories_field`, where this
+/// route's body names the categories.
 fn problem(e: &VaultError, categories_field: &str) -> Problem {
+    let p = Problem::from(e);
     match e {
-        VaultError::Recipient(r) => recipient_problem(r),
-        VaultError::UnknownCategory { .. } => {
-            Problem::new(Code::Unprocessable).field(categories_field, e.to_string())
-        }
-        other => vault_problem(other),
+        VaultError::UnknownCategory { .. } => p.refield(categories_field),
+        _ => p,
     }
 }
 
@@ -86,7 +67,7 @@ pub async fn record_disclosure(
 ) -> Result<Response, Problem> {
     caller.require(Role::may_use_records, "record disclosures")?;
     let subject = subject_id(d.subject).map_err(|_| {
-        Problem::new(Code::InvalidBody).field("/subject", "not a valid subject identifier")
+        Problem::new(ErrorCode::InvalidBody).field("/subject", "not a valid subject identifier")
     })?;
     let (tenant, actor) = (tenant_id(&caller)?, caller.0.actor());
     blocking(move || {
@@ -147,7 +128,7 @@ pub async fn set_webhook(
             .set_webhook(&s.loaded.policy, &recipient, &w.url, &secret, now())
             .map_err(|e| match e {
                 VaultError::Recipient(RecipientError::UnknownRecipient { .. }) => {
-                    Problem::new(Code::Unprocessable).field("recipient", e.to_string())
+                    Problem::from(&e).refield("recipient")
                 }
                 other => problem(&other, "/categories"),
             })?;
@@ -178,10 +159,7 @@ pub async fn dead_letters(
     blocking(move || {
         let b = s.backend()?;
         let mut v = b.vault();
-        let notifications = v
-            .tenant(&tenant)
-            .dead_letters()
-            .map_err(|e| vault_problem(&e))?;
+        let notifications = v.tenant(&tenant).dead_letters().map_err(Problem::from)?;
         Ok(axum::Json(DeadLetters { notifications }).into_response())
     })
     .await

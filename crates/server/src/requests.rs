@@ -21,42 +21,12 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
 use crate::auth::Caller;
-use crate::backend::vault_problem;
 use crate::data::{blocking, now, subject_id, tenant_id};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
-use crate::problem::{Code, Problem};
+use crate::problem::Problem;
+use custos_types::ErrorCode;
 
 pub(crate) use custos_vault::rights::day_of;
-
-/// A request's error as a problem: 404 for an unknown request, 409 `refused` where the state
-/// forbids the step (not verified, closed, too late to extend), 422 naming the field otherwise.
-pub(crate) fn request_problem(e: &RequestError) -> Problem {
-    use RequestError as R;
-    match e {
-        R::NotFound(_) => Problem::new(Code::NotFound).detail(e.to_string()),
-        R::IdTaken(_) => Problem::new(Code::Conflict).detail(e.to_string()),
-        R::BadId(_) => Problem::new(Code::Unprocessable).field("/request_id", e.to_string()),
-        R::NotVerified(_)
-        | R::Closed { .. }
-        | R::ExtensionTooLate { .. }
-        | R::AlreadyExtended(_)
-        | R::AlreadyVerified(_)
-        | R::WrongKind { .. } => Problem::new(Code::Refused).detail(e.to_string()),
-        R::NoCorrections => Problem::new(Code::Unprocessable).field("/corrections", e.to_string()),
-        R::PurposeRequired { .. }
-        | R::UnknownPurpose { .. }
-        | R::NotConsent { .. }
-        | R::NotObjectable { .. } => {
-            Problem::new(Code::Unprocessable).field("/purpose", e.to_string())
-        }
-        R::ReasonRequired(_) => Problem::new(Code::Unprocessable).field("/reason", e.to_string()),
-        R::NoCode(_) | R::WrongCode { .. } | R::CodeVoid => {
-            Problem::new(Code::Unprocessable).field("/code", e.to_string())
-        }
-        // Not found, so as not to confirm which subject a request concerns.
-        R::OtherSubject(_) => Problem::new(Code::NotFound).detail(e.to_string()),
-    }
-}
 
 /// A new request.
 #[derive(Deserialize, ToSchema)]
@@ -107,7 +77,7 @@ pub struct FiledView {
 fn parse_kind(kind: &str) -> Result<RequestKind, Problem> {
     RequestKind::parse(kind).ok_or_else(|| {
         let all: Vec<&str> = RequestKind::ALL.iter().map(|k| k.as_str()).collect();
-        Problem::new(Code::Unprocessable).field(
+        Problem::new(ErrorCode::Unprocessable).field(
             "/kind",
             format!(
                 "unknown request kind {}; one of: {}",
@@ -130,7 +100,7 @@ pub(crate) fn new_request(
 ) -> Result<NewRequest, Problem> {
     let cal = s.calendar();
     NewRequest::counted(kind, subject, purpose, received_at, channel, cal).ok_or_else(|| {
-        Problem::new(Code::Unprocessable).field(
+        Problem::new(ErrorCode::Unprocessable).field(
             "/received_at",
             "the due date falls outside the calendar's range",
         )
@@ -153,12 +123,12 @@ pub async fn file_request(
     let (tenant, actor) = (tenant_id(&caller)?, caller.0.actor());
     let kind = parse_kind(&f.kind)?;
     let subject = subject_id(f.subject).map_err(|_| {
-        Problem::new(Code::InvalidBody).field("/subject", "not a valid subject identifier")
+        Problem::new(ErrorCode::InvalidBody).field("/subject", "not a valid subject identifier")
     })?;
     let now = now();
     let at = f.received_at.unwrap_or(now);
     if at.as_second() > now.as_second() + 300 {
-        return Err(Problem::new(Code::Unprocessable).field("/received_at", "lies in the future"));
+        return Err(Problem::new(ErrorCode::InFuture).field("/received_at", "lies in the future"));
     }
     let channel = f.channel.unwrap_or_else(|| "api".into());
     let new = new_request(&s, kind, subject, f.purpose, at, channel)?;
@@ -169,7 +139,7 @@ pub async fn file_request(
             .tenant(&tenant)
             .acting_as(actor)
             .file_request(&s.loaded.policy, new)
-            .map_err(|e| vault_problem(&e))?;
+            .map_err(Problem::from)?;
         let status = if filed.duplicate {
             StatusCode::OK
         } else {
@@ -207,10 +177,7 @@ pub async fn list_requests(
     blocking(move || {
         let b = s.backend()?;
         let mut v = b.vault_for_write();
-        let list = v
-            .tenant(&tenant)
-            .requests(q.all)
-            .map_err(|e| vault_problem(&e))?;
+        let list = v.tenant(&tenant).requests(q.all).map_err(Problem::from)?;
         let views: Vec<RequestView> = list.into_iter().map(RequestView::new).collect();
         Ok(axum::Json(views).into_response())
     })
@@ -233,7 +200,7 @@ pub struct RequestDetail {
 /// The path's request id: 32 hex digits, or a UUID.
 fn request_id(id: &str) -> Result<RequestId, Problem> {
     RequestId::parse(id).map_err(|_| {
-        Problem::new(Code::InvalidPath).field("request_id", "a request id is 32 hex digits")
+        Problem::new(ErrorCode::InvalidPath).field("request_id", "a request id is 32 hex digits")
     })
 }
 
@@ -252,13 +219,11 @@ pub async fn get_request(
         let b = s.backend()?;
         let mut v = b.vault_for_write();
         let mut t = v.tenant(&tenant);
-        let request = t.request(id.as_str()).map_err(|e| vault_problem(&e))?;
-        let history = t
-            .request_history(id.as_str())
-            .map_err(|e| vault_problem(&e))?;
+        let request = t.request(id.as_str()).map_err(Problem::from)?;
+        let history = t.request_history(id.as_str()).map_err(Problem::from)?;
         let notifications = t
             .notifications_of_request(id.as_str())
-            .map_err(|e| vault_problem(&e))?;
+            .map_err(Problem::from)?;
         Ok(axum::Json(RequestDetail {
             view: RequestView::new(request),
             history,
@@ -302,7 +267,7 @@ pub async fn issue_code(
             .tenant(&tenant)
             .acting_as(actor)
             .issue_code(id.as_str(), now)
-            .map_err(|e| vault_problem(&e))?;
+            .map_err(Problem::from)?;
         Ok(axum::Json(CodeView {
             code,
             expires_at: now
@@ -344,7 +309,7 @@ pub async fn verify_request(
             Verification::Attested { method }
         }
         _ => {
-            return Err(Problem::new(Code::InvalidBody)
+            return Err(Problem::new(ErrorCode::InvalidBody)
                 .field("/code", "give exactly one of `code` and `attested`"));
         }
     };
@@ -356,7 +321,7 @@ pub async fn verify_request(
             .tenant(&tenant)
             .acting_as(actor)
             .verify_request(id.as_str(), &how, now())
-            .map_err(|e| vault_problem(&e))?;
+            .map_err(Problem::from)?;
         Ok(axum::Json(RequestView::new(r)).into_response())
     })
     .await
@@ -392,7 +357,7 @@ pub async fn extend_request(
         let mut t = v.tenant(&tenant).acting_as(actor);
         let r = t
             .extend_request(id.as_str(), &body.reason, day_of(now), now)
-            .map_err(|e| vault_problem(&e))?;
+            .map_err(Problem::from)?;
         announce_status(&t, &r, &crate::opengdpr::processor_domain(&headers));
         Ok(axum::Json(RequestView::new(r)).into_response())
     })
@@ -420,7 +385,7 @@ pub async fn refuse_request(
         let mut t = v.tenant(&tenant).acting_as(actor);
         let r = t
             .refuse_request(&s.loaded.policy, id.as_str(), &body.reason, now())
-            .map_err(|e| vault_problem(&e))?;
+            .map_err(Problem::from)?;
         announce_status(&t, &r, &crate::opengdpr::processor_domain(&headers));
         Ok(axum::Json(RequestView::new(r)).into_response())
     })
@@ -485,7 +450,7 @@ pub async fn execute_request(
     caller.require(Role::may_handle_requests, "carry out requests")?;
     let (tenant, actor, id) = (tenant_id(&caller)?, caller.0.actor(), request_id(&id)?);
     let subject = subject_id(body.subject).map_err(|_| {
-        Problem::new(Code::InvalidBody).field("/subject", "not a valid subject identifier")
+        Problem::new(ErrorCode::InvalidBody).field("/subject", "not a valid subject identifier")
     })?;
     let note = body.note;
     let corrections = body
@@ -494,11 +459,11 @@ pub async fn execute_request(
         .enumerate()
         .map(|(i, c)| {
             let record = RecordId::parse(&c.record_id).map_err(|_| {
-                Problem::new(Code::InvalidBody)
+                Problem::new(ErrorCode::InvalidBody)
                     .field(format!("/corrections/{i}/record_id"), "not a record id")
             })?;
             let payload = serde_json::to_vec(&c.data).map_err(|_| {
-                Problem::new(Code::InvalidBody)
+                Problem::new(ErrorCode::InvalidBody)
                     .field(format!("/corrections/{i}/data"), "not serialisable")
             })?;
             Ok(custos_vault::records::Correction { record, payload })
@@ -512,7 +477,7 @@ pub async fn execute_request(
         let r = v
             .tenant(&tenant2)
             .request(id2.as_str())
-            .map_err(|e| vault_problem(&e))?;
+            .map_err(Problem::from)?;
         Ok(r.kind)
     })
     .await?;
@@ -536,13 +501,11 @@ pub async fn execute_request(
                 now(),
             )
             .map_err(|e| match e {
-                VaultError::Request(RequestError::ReasonRequired(_)) => {
-                    Problem::new(Code::Unprocessable)
-                        .field("/note", "say what was corrected (without personal data)")
-                }
-                other => vault_problem(&other),
+                VaultError::Request(RequestError::ReasonRequired(_)) => Problem::new(e.code())
+                    .field("/note", "say what was corrected (without personal data)"),
+                other => Problem::from(&other),
             })?;
-        let r = t.request(id.as_str()).map_err(|e| vault_problem(&e))?;
+        let r = t.request(id.as_str()).map_err(Problem::from)?;
         announce_status(&t, &r, &domain);
         let mut body = serde_json::to_value(RequestView::new(r)).unwrap_or_default();
         body["answer"] = serde_json::to_value(executed).unwrap_or_default();
@@ -595,7 +558,7 @@ async fn stream_answer(
         let mut v = b.vault_for_write();
         v.tenant(&t2)
             .request_to_answer(id2.as_str(), &sub2)
-            .map_err(|e| vault_problem(&e))?;
+            .map_err(Problem::from)?;
         Ok(())
     })
     .await?;

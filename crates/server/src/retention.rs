@@ -15,10 +15,10 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
 use crate::auth::Caller;
-use crate::backend::vault_problem;
 use crate::data::{blocking, now, subject_id, tenant_id};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
-use crate::problem::{Code, Problem};
+use crate::problem::Problem;
+use custos_types::ErrorCode;
 
 /// Whom an event or a hold is about.
 #[derive(Deserialize, ToSchema, Clone, Copy, PartialEq, Eq)]
@@ -72,7 +72,7 @@ impl From<custos_vault::ChangeOutcome> for ChangeView {
 
 fn absent(value: &Option<String>, field: &str, scope: &str) -> Result<(), Problem> {
     match value {
-        Some(_) => Err(Problem::new(Code::InvalidBody).field(
+        Some(_) => Err(Problem::new(ErrorCode::InvalidBody).field(
             format!("/{field}"),
             format!("an event with scope `{scope}` takes no `{field}`"),
         )),
@@ -82,7 +82,7 @@ fn absent(value: &Option<String>, field: &str, scope: &str) -> Result<(), Proble
 
 fn required(value: Option<String>, field: &str, scope: &str) -> Result<String, Problem> {
     value.ok_or_else(|| {
-        Problem::new(Code::InvalidBody).field(
+        Problem::new(ErrorCode::InvalidBody).field(
             format!("/{field}"),
             format!("scope `{scope}` needs `{field}`"),
         )
@@ -112,7 +112,8 @@ pub async fn record_event(
         EventScope::Subject => {
             absent(&e.record_id, "record_id", "subject")?;
             let subject = subject_id(required(e.subject, "subject", "subject")?).map_err(|_| {
-                Problem::new(Code::InvalidBody).field("/subject", "not a valid subject identifier")
+                Problem::new(ErrorCode::InvalidBody)
+                    .field("/subject", "not a valid subject identifier")
             })?;
             EventTarget::Subject {
                 subject,
@@ -124,7 +125,7 @@ pub async fn record_event(
             absent(&e.purpose, "purpose", "record")?;
             let id = required(e.record_id, "record_id", "record")?;
             EventTarget::Record(RecordId::parse(&id).map_err(|_| {
-                Problem::new(Code::InvalidBody).field("/record_id", "not a record id")
+                Problem::new(ErrorCode::InvalidBody).field("/record_id", "not a record id")
             })?)
         }
     };
@@ -139,10 +140,8 @@ pub async fn record_event(
             .acting_as(actor)
             .record_event(&s.loaded.policy, &target, &event, at.unwrap_or(now), now)
             .map_err(|e| match e {
-                VaultError::UnknownPurpose { .. } => {
-                    Problem::new(Code::Unprocessable).field("/purpose", e.to_string())
-                }
-                other => vault_problem(&other),
+                VaultError::UnknownPurpose { .. } => Problem::from(&e).refield("/purpose"),
+                other => Problem::from(&other),
             })?;
         Ok(axum::Json(ChangeView::from(outcome)).into_response())
     })
@@ -180,7 +179,7 @@ pub async fn set_tier(
             .tenant(&tenant)
             .acting_as(actor)
             .set_tier(&s.loaded.policy, &t.tier, t.since.unwrap_or(now), now)
-            .map_err(|e| vault_problem(&e))?;
+            .map_err(Problem::from)?;
         Ok(axum::Json(ChangeView::from(outcome)).into_response())
     })
     .await
@@ -207,7 +206,7 @@ pub async fn set_override(
 ) -> Result<Response, Problem> {
     caller.require(Role::may_handle_requests, "change retention overrides")?;
     let period = custos_policy::Period::parse(&o.period)
-        .map_err(|e| Problem::new(Code::InvalidBody).field("/period", e.to_string()))?;
+        .map_err(|e| Problem::new(ErrorCode::InvalidBody).field("/period", e.to_string()))?;
     change_override(s, &caller, category, Some(period)).await
 }
 
@@ -238,7 +237,7 @@ async fn change_override(
             .tenant(&tenant)
             .acting_as(actor)
             .set_override(&s.loaded.policy, &category, period, now())
-            .map_err(|e| vault_problem(&e))?;
+            .map_err(Problem::from)?;
         Ok(axum::Json(ChangeView::from(outcome)).into_response())
     })
     .await
@@ -284,7 +283,7 @@ pub async fn place_hold(
 ) -> Result<Response, Problem> {
     caller.require(Role::may_handle_requests, "place legal holds")?;
     let wrong = |field: &str, scope: &str| {
-        Problem::new(Code::InvalidBody).field(
+        Problem::new(ErrorCode::InvalidBody).field(
             format!("/{field}"),
             format!("a hold with scope `{scope}` takes no `{field}`"),
         )
@@ -296,7 +295,8 @@ pub async fn place_hold(
         HoldScope::Subject if h.category.is_some() => return Err(wrong("category", "subject")),
         HoldScope::Subject => HoldTarget::Subject(
             subject_id(required(h.subject, "subject", "subject")?).map_err(|_| {
-                Problem::new(Code::InvalidBody).field("/subject", "not a valid subject identifier")
+                Problem::new(ErrorCode::InvalidBody)
+                    .field("/subject", "not a valid subject identifier")
             })?,
         ),
         HoldScope::Category if h.subject.is_some() => return Err(wrong("subject", "category")),
@@ -310,7 +310,7 @@ pub async fn place_hold(
             .tenant(&tenant)
             .acting_as(actor)
             .place_hold(&s.loaded.policy, &target, &h.reason, now())
-            .map_err(|e| vault_problem(&e))?;
+            .map_err(Problem::from)?;
         Ok((StatusCode::CREATED, axum::Json(hold)).into_response())
     })
     .await
@@ -348,7 +348,7 @@ pub async fn list_holds(
         let holds = v
             .tenant(&tenant)
             .holds(q.all.unwrap_or(false))
-            .map_err(|e| vault_problem(&e))?;
+            .map_err(Problem::from)?;
         Ok(axum::Json(HoldList { holds }).into_response())
     })
     .await
@@ -373,7 +373,7 @@ pub async fn release_hold(
             .tenant(&tenant)
             .acting_as(actor)
             .release_hold(&hold_id, now())
-            .map_err(|e| vault_problem(&e))?;
+            .map_err(Problem::from)?;
         Ok(axum::Json(hold).into_response())
     })
     .await
@@ -395,7 +395,7 @@ pub async fn report(State(s): State<Arc<AppState>>, caller: Caller) -> Result<Re
         let r = v
             .tenant(&tenant)
             .retention_report(&s.loaded.policy, now())
-            .map_err(|e| vault_problem(&e))?;
+            .map_err(Problem::from)?;
         Ok(axum::Json(r).into_response())
     })
     .await
@@ -415,7 +415,7 @@ pub async fn due(State(s): State<Arc<AppState>>, caller: Caller) -> Result<Respo
         // A tenant with no data in the vault has nothing due (and gets no retention row).
         let known = v
             .tenant_ids()
-            .map_err(|e| vault_problem(&e))?
+            .map_err(Problem::from)?
             .iter()
             .any(|t| t == tenant.as_str());
         let report = if known {
@@ -425,7 +425,7 @@ pub async fn due(State(s): State<Arc<AppState>>, caller: Caller) -> Result<Respo
             };
             v.tenant(&tenant)
                 .purge(&s.loaded.policy, now, opts, &mut |_| {})
-                .map_err(|e| vault_problem(&e))?
+                .map_err(Problem::from)?
         } else {
             custos_vault::PurgeReport {
                 dry_run: true,

@@ -16,7 +16,8 @@ use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::extract::ApiQuery;
-use crate::problem::{Code, Problem};
+use crate::problem::Problem;
+use custos_types::ErrorCode;
 
 /// All routes with their OpenAPI description.
 pub fn router() -> OpenApiRouter<Arc<AppState>> {
@@ -135,7 +136,7 @@ struct Ready {
 #[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200, body = Ready), (status = 503, body = Problem, content_type = "application/problem+json")))]
 async fn readyz(State(s): State<Arc<AppState>>) -> Response {
     if !s.ready.load(Ordering::Acquire) {
-        return Problem::new(Code::Unavailable)
+        return Problem::new(ErrorCode::Unavailable)
             .detail("the server is starting or shutting down")
             .into_response();
     }
@@ -154,7 +155,7 @@ async fn readyz(State(s): State<Arc<AppState>>) -> Response {
         .await
         .unwrap_or(false);
         if !ok {
-            return Problem::new(Code::Unavailable)
+            return Problem::new(ErrorCode::Unavailable)
                 .detail("the database does not answer")
                 .into_response();
         }
@@ -199,7 +200,7 @@ fn parse_lang(s: &AppState, lang: Option<&str>) -> Result<Lang, Problem> {
             .copied()
             .unwrap_or(Lang::En)),
         Some(code) => Lang::from_code(code).ok_or_else(|| {
-            Problem::new(Code::InvalidQuery).field(
+            Problem::new(ErrorCode::InvalidQuery).field(
                 "lang",
                 format!(
                     "{} is not a language; use `nl` or `en`",
@@ -223,7 +224,7 @@ async fn statement(
         None | Some("html") => (true, "text/html; charset=utf-8"),
         Some("md") => (false, "text/markdown; charset=utf-8"),
         Some(other) => {
-            return Err(Problem::new(Code::InvalidQuery).field(
+            return Err(Problem::new(ErrorCode::InvalidQuery).field(
                 "format",
                 format!(
                     "{} is not a format; use `md` or `html`",
@@ -266,7 +267,7 @@ async fn ropa(
             s.rendered.ropa_csv.clone(),
             "text/csv; charset=utf-8",
         )),
-        Some(other) => Err(Problem::new(Code::InvalidQuery).field(
+        Some(other) => Err(Problem::new(ErrorCode::InvalidQuery).field(
             "format",
             format!(
                 "{} is not a format; use `json` or `csv`",

@@ -14,6 +14,13 @@ pub struct InvalidId {
     pub reason: &'static str,
 }
 
+impl InvalidId {
+    /// Its code in the error table.
+    pub fn code(&self) -> crate::ErrorCode {
+        crate::ErrorCode::InvalidId
+    }
+}
+
 /// `true` when `text` is exactly 32 lowercase hex digits: the form of every id Custos makes.
 fn is_hex32(text: &str) -> bool {
     text.len() == 32 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))

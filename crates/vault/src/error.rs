@@ -4,7 +4,11 @@
 
 use std::path::PathBuf;
 
+use custos_types::ErrorCode;
+
+use crate::consent::ConsentCallError;
 use crate::ids::RecordId;
+use crate::recipients::RecipientError;
 
 /// Everything that can go wrong in the vault.
 #[derive(Debug, thiserror::Error)]
@@ -300,5 +304,97 @@ fn suggestion(nearest: &Option<String>) -> String {
     match nearest {
         Some(n) => format!("; did you mean `{n}`?"),
         None => String::new(),
+    }
+}
+
+impl VaultError {
+    /// Its code in the error table (`docs/errors.md`): what the server answers and the CLI
+    /// prints. A wrapped error answers with its own code.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            VaultError::MasterKeyMissing => ErrorCode::MasterKeyMissing,
+            VaultError::MasterKeyInvalid { .. } => ErrorCode::MasterKeyInvalid,
+            VaultError::WrongMasterKey => ErrorCode::WrongMasterKey,
+            VaultError::KeyFileExists(_) => ErrorCode::KeyFileExists,
+            VaultError::Io { .. } => ErrorCode::FileError,
+            VaultError::Unavailable { .. } | VaultError::Storage { .. } => ErrorCode::Unavailable,
+            VaultError::SchemaTooNew { .. } => ErrorCode::SchemaTooNew,
+            VaultError::Corrupt(_)
+            | VaultError::Decrypt(_)
+            | VaultError::KeyUnwrap { .. }
+            | VaultError::Journal { .. } => ErrorCode::DataCorrupt,
+            VaultError::InvalidId { .. } => ErrorCode::InvalidId,
+            VaultError::UnknownCategory { .. } => ErrorCode::UnknownCategory,
+            VaultError::NeverStored { .. } => ErrorCode::NeverStored,
+            VaultError::UnknownPurpose { .. } => ErrorCode::UnknownPurpose,
+            VaultError::CategoryNotForPurpose { .. } => ErrorCode::CategoryNotForPurpose,
+            VaultError::NoPurpose { .. } => ErrorCode::NoPurpose,
+            VaultError::EmptyClockName { .. } => ErrorCode::InvalidClock,
+            // An erased record's key is gone: to the caller, the record is gone.
+            VaultError::RecordNotFound(_) | VaultError::KeyDestroyed(_) => {
+                ErrorCode::RecordNotFound
+            }
+            VaultError::KeptByLaw { .. } => ErrorCode::KeptByLaw,
+            // The caller never sees it: the write answers as a replay of the first one.
+            VaultError::IdempotencyRace | VaultError::Random(_) => ErrorCode::Internal,
+            // A bug: the statement was refused before it ran.
+            VaultError::TenantNotBound => ErrorCode::Internal,
+            VaultError::IdempotencyKeyReused => ErrorCode::IdempotencyKeyReused,
+            VaultError::RetentionChanged => ErrorCode::RetentionChanged,
+            VaultError::Retention(e) => e.code(),
+            VaultError::UnknownEvent { .. } => ErrorCode::UnknownEvent,
+            VaultError::EventScope { .. } => ErrorCode::EventScope,
+            VaultError::UnknownTier { .. } => ErrorCode::UnknownTier,
+            VaultError::UnknownSubject => ErrorCode::UnknownSubject,
+            VaultError::UnknownTenant(_) => ErrorCode::UnknownTenant,
+            VaultError::EventInFuture { .. } => ErrorCode::InFuture,
+            VaultError::ClockWentBack { .. } => ErrorCode::ClockWentBack,
+            VaultError::Held { .. } => ErrorCode::LegalHold,
+            VaultError::Restricted(_) => ErrorCode::Restricted,
+            VaultError::Consent(e) => e.code(),
+            VaultError::Request(e) => e.code(),
+            VaultError::Recipient(e) => e.code(),
+            VaultError::HoldNotFound(_) => ErrorCode::HoldNotFound,
+            VaultError::InvalidHold(_) => ErrorCode::InvalidHold,
+        }
+    }
+}
+
+impl RecipientError {
+    /// Its code in the error table (`docs/errors.md`).
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            RecipientError::UnknownRecipient { .. } => ErrorCode::UnknownRecipient,
+            RecipientError::NoCategories => ErrorCode::NoCategories,
+            RecipientError::InvalidReference(_) => ErrorCode::InvalidReference,
+            RecipientError::InFuture { .. } => ErrorCode::InFuture,
+            RecipientError::InvalidUrl(_) | RecipientError::InvalidSecret(_) => {
+                ErrorCode::InvalidWebhook
+            }
+            // Only a request can queue notifications, with its own action: a bug if not.
+            RecipientError::UnknownAction(_) => ErrorCode::Internal,
+            RecipientError::NotDead(_) => ErrorCode::NotificationNotFound,
+        }
+    }
+}
+
+impl ConsentCallError {
+    /// Its code in the error table (`docs/errors.md`).
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            ConsentCallError::Ledger(e) => e.code(),
+            ConsentCallError::Empty(_) => ErrorCode::MissingValue,
+            ConsentCallError::BadHash => ErrorCode::InvalidNoticeHash,
+            ConsentCallError::FullIp => ErrorCode::FullIpAddress,
+            ConsentCallError::ApprovalNotFound(_) => ErrorCode::ApprovalNotFound,
+            ConsentCallError::UnknownAction { .. } => ErrorCode::UnknownAction,
+            ConsentCallError::AlreadyDecided { .. } => ErrorCode::AlreadyDecided,
+            ConsentCallError::TokenInvalid => ErrorCode::TokenInvalid,
+            ConsentCallError::TokenUsed(_) => ErrorCode::TokenUsed,
+            ConsentCallError::TokenExpired(_) => ErrorCode::TokenExpired,
+            ConsentCallError::TokenForOtherAction { .. }
+            | ConsentCallError::TokenForOtherItem
+            | ConsentCallError::TokenForOtherSubject => ErrorCode::TokenMismatch,
+        }
     }
 }

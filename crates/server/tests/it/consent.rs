@@ -618,7 +618,10 @@ fn approvals(s: &Setup, sqlite: bool) {
         .to_owned();
     let r = approve(&id, &dpo);
     assert_eq!(r.status, 409, "{}", r.body);
-    assert_eq!(problem(&r)["type"], "https://custos.dev/problems/refused");
+    assert_eq!(
+        problem(&r)["type"],
+        "https://custos.dev/problems/already-decided"
+    );
     let r = post(
         s,
         &format!("/v1/approvals/{id}/reject"),

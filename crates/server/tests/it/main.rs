@@ -10,6 +10,7 @@ mod consent;
 mod data;
 #[path = "../../../../testkit/database_url.rs"]
 mod database_url;
+mod error_codes;
 mod holes;
 mod isolation;
 mod opengdpr;
