@@ -24,74 +24,7 @@ use crate::rights::{Flag, flags_for};
 use crate::store::{Tx, Val};
 use crate::vault::TenantVault;
 
-/// Why a consent, acceptance or approval call is refused. No message names the subject.
-#[derive(Debug, thiserror::Error)]
-pub enum ConsentCallError {
-    /// The ledger's own rules (undefined purpose, not consent-based, nothing to withdraw, out
-    /// of order).
-    #[error(transparent)]
-    Ledger(#[from] ConsentError),
-    /// A required text field is empty.
-    #[error("`{0}` must not be empty")]
-    Empty(&'static str),
-    /// The notice hash is not a SHA-256 in hex.
-    #[error("`notice_hash` must be the SHA-256 of the notice text, 64 hex digits")]
-    BadHash,
-    /// The proof holds what looks like a full IPv4 or IPv6 address.
-    #[error(
-        "`proof` must not hold a full IP address; truncate it (e.g. 192.0.2.0/24, 2001:db8:1::/48) so the proof is not personal data in the clear"
-    )]
-    FullIp,
-    /// No such approval.
-    #[error("no approval `{0}` in this tenant")]
-    ApprovalNotFound(String),
-    /// The approval was decided already.
-    #[error("approval {id} is already {state}")]
-    AlreadyDecided {
-        /// The approval.
-        id: String,
-        /// `approved` or `rejected`.
-        state: String,
-    },
-    /// The token is unknown (never issued, or for another tenant).
-    #[error("the approval token is not valid")]
-    TokenInvalid,
-    /// The token was used before: one token, one action.
-    #[error("the approval token was already used at {0}; an approval is good for one action")]
-    TokenUsed(Timestamp),
-    /// The token's time ran out.
-    #[error("the approval token expired at {0}; ask for a new approval")]
-    TokenExpired(Timestamp),
-    /// The token approves another action.
-    #[error("the approval token is for action `{approved}`, not `{asked}`")]
-    TokenForOtherAction {
-        /// What it approves.
-        approved: String,
-        /// What was asked.
-        asked: String,
-    },
-    /// The token approves another item of the same action (another draft): one approval, one
-    /// item.
-    #[error(
-        "the approval token is for another item than the one asked about; each item needs its own approval"
-    )]
-    TokenForOtherItem,
-    /// The token approves the action for another subject.
-    #[error(
-        "the approval token was given for another subject; each subject's item needs its own approval"
-    )]
-    TokenForOtherSubject,
-    /// The action is not one the policy gates behind an approval, so no approval can be asked
-    /// for it, and a decision naming it cannot be answered (fail closed: a misspelt action must
-    /// not skip its gate).
-    #[error("action {} is not declared by any purpose's `approval = {{ action = … }}` in the policy{}", custos_policy::diag::shown(.action), crate::error::suggestion_for(.nearest))]
-    UnknownAction {
-        /// The action asked for.
-        action: String,
-        /// The nearest declared one.
-        nearest: Option<String>,
-    },
-}
+pub use crate::error::ConsentCallError;
 
 impl From<TokenRefusal> for ConsentCallError {
     fn from(r: TokenRefusal) -> Self {
@@ -356,7 +289,7 @@ impl TenantVault<'_> {
         if has_full_ip(&c.proof) {
             return Err(ConsentCallError::FullIp.into());
         }
-        if c.at.as_second() > now.as_second() + 300 {
+        if custos_types::limits::beyond_skew(c.at.as_second(), now.as_second()) {
             return Err(VaultError::EventInFuture {
                 event: format!(
                     "consent.{}",

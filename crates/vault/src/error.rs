@@ -6,9 +6,7 @@ use std::path::PathBuf;
 
 use custos_types::ErrorCode;
 
-use crate::consent::ConsentCallError;
 use crate::ids::RecordId;
-use crate::recipients::RecipientError;
 
 /// Everything that can go wrong in the vault.
 #[derive(Debug, thiserror::Error)]
@@ -274,13 +272,13 @@ pub enum VaultError {
     Restricted(RecordId),
     /// A consent, acceptance or approval call was refused.
     #[error(transparent)]
-    Consent(crate::consent::ConsentCallError),
+    Consent(ConsentCallError),
     /// A data-subject request could not go ahead.
     #[error(transparent)]
-    Request(#[from] crate::rights::RequestError),
+    Request(#[from] custos_rights::request::RequestError),
     /// A disclosure, a webhook or a notification to a recipient could not go ahead (Art. 19).
     #[error(transparent)]
-    Recipient(#[from] crate::recipients::RecipientError),
+    Recipient(#[from] RecipientError),
     /// No active legal hold with this id in this tenant.
     #[error("no active legal hold `{0}` in this tenant")]
     HoldNotFound(String),
@@ -294,11 +292,6 @@ pub enum VaultError {
 
 /// The vault's result type.
 pub type Result<T, E = VaultError> = std::result::Result<T, E>;
-
-/// `; did you mean `x`?` or nothing.
-pub(crate) fn suggestion_for(nearest: &Option<String>) -> String {
-    suggestion(nearest)
-}
 
 fn suggestion(nearest: &Option<String>) -> String {
     match nearest {
@@ -395,6 +388,129 @@ impl ConsentCallError {
             ConsentCallError::TokenForOtherAction { .. }
             | ConsentCallError::TokenForOtherItem
             | ConsentCallError::TokenForOtherSubject => ErrorCode::TokenMismatch,
+        }
+    }
+}
+
+/// Why a consent, acceptance or approval call is refused. No message names the subject.
+#[derive(Debug, thiserror::Error)]
+pub enum ConsentCallError {
+    /// The ledger's own rules (undefined purpose, not consent-based, nothing to withdraw, out
+    /// of order).
+    #[error(transparent)]
+    Ledger(#[from] custos_consent::ConsentError),
+    /// A required text field is empty.
+    #[error("`{0}` must not be empty")]
+    Empty(&'static str),
+    /// The notice hash is not a SHA-256 in hex.
+    #[error("`notice_hash` must be the SHA-256 of the notice text, 64 hex digits")]
+    BadHash,
+    /// The proof holds what looks like a full IPv4 or IPv6 address.
+    #[error(
+        "`proof` must not hold a full IP address; truncate it (e.g. 192.0.2.0/24, 2001:db8:1::/48) so the proof is not personal data in the clear"
+    )]
+    FullIp,
+    /// No such approval.
+    #[error("no approval `{0}` in this tenant")]
+    ApprovalNotFound(String),
+    /// The approval was decided already.
+    #[error("approval {id} is already {state}")]
+    AlreadyDecided {
+        /// The approval.
+        id: String,
+        /// `approved` or `rejected`.
+        state: String,
+    },
+    /// The token is unknown (never issued, or for another tenant).
+    #[error("the approval token is not valid")]
+    TokenInvalid,
+    /// The token was used before: one token, one action.
+    #[error("the approval token was already used at {0}; an approval is good for one action")]
+    TokenUsed(jiff::Timestamp),
+    /// The token's time ran out.
+    #[error("the approval token expired at {0}; ask for a new approval")]
+    TokenExpired(jiff::Timestamp),
+    /// The token approves another action.
+    #[error("the approval token is for action `{approved}`, not `{asked}`")]
+    TokenForOtherAction {
+        /// What it approves.
+        approved: String,
+        /// What was asked.
+        asked: String,
+    },
+    /// The token approves another item of the same action (another draft): one approval, one
+    /// item.
+    #[error(
+        "the approval token is for another item than the one asked about; each item needs its own approval"
+    )]
+    TokenForOtherItem,
+    /// The token approves the action for another subject.
+    #[error(
+        "the approval token was given for another subject; each subject's item needs its own approval"
+    )]
+    TokenForOtherSubject,
+    /// The action is not one the policy gates behind an approval, so no approval can be asked
+    /// for it, and a decision naming it cannot be answered (fail closed: a misspelt action must
+    /// not skip its gate).
+    #[error("action {} is not declared by any purpose's `approval = {{ action = … }}` in the policy{}", custos_policy::diag::shown(.action), suggestion(.nearest))]
+    UnknownAction {
+        /// The action asked for.
+        action: String,
+        /// The nearest declared one.
+        nearest: Option<String>,
+    },
+}
+
+/// What can be wrong with a disclosure, a webhook or a notification.
+#[derive(Debug, thiserror::Error)]
+pub enum RecipientError {
+    /// The recipient is not declared in the policy.
+    #[error("recipient {} is not declared in the policy (`[[recipient]]`){}", custos_policy::diag::shown(.recipient), suggestion(.nearest))]
+    UnknownRecipient {
+        /// The recipient asked for.
+        recipient: String,
+        /// The nearest declared one.
+        nearest: Option<String>,
+    },
+    /// A disclosure must say which categories went.
+    #[error(
+        "a disclosure names no category; say which categories of the subject's data went to the recipient"
+    )]
+    NoCategories,
+    /// The recipient's reference for the subject is unusable.
+    #[error("invalid reference: {0}")]
+    InvalidReference(&'static str),
+    /// A disclosure dated after now.
+    #[error("the disclosure is dated {at}, after now ({now}); record it when it has happened")]
+    InFuture {
+        /// When it says it happened.
+        at: jiff::Timestamp,
+        /// Now.
+        now: jiff::Timestamp,
+    },
+    /// The webhook URL is unusable.
+    #[error("invalid webhook URL: {0}")]
+    InvalidUrl(String),
+    /// The webhook secret is unusable.
+    #[error("invalid webhook secret: {0}")]
+    InvalidSecret(&'static str),
+    /// The action is not one Art. 19 covers.
+    #[error(
+        "`{0}` is not an action recipients are told about; use rectification, erasure or restriction"
+    )]
+    UnknownAction(String),
+    /// No dead notification with this id in this tenant.
+    #[error(
+        "no dead notification `{0}` in this tenant (only dead letters can be retried; see the dead-letter list)"
+    )]
+    NotDead(String),
+}
+
+impl From<crate::ids::InvalidId> for VaultError {
+    fn from(e: crate::ids::InvalidId) -> Self {
+        VaultError::InvalidId {
+            kind: e.kind,
+            reason: e.reason,
         }
     }
 }

@@ -53,6 +53,8 @@ use crate::ids::SubjectId;
 use crate::store::{Tx, Val};
 use crate::vault::{AUDIT_CHECKPOINT_EVERY, TenantVault};
 
+pub use crate::error::RecipientError;
+
 /// The actions a recipient is told about (Art. 19: rectification, erasure, restriction).
 pub const ACTIONS: [&str; 3] = ["rectification", "erasure", "restriction"];
 
@@ -67,58 +69,6 @@ const MAX_ERROR: usize = 500;
 /// Shortest and longest webhook secret, in bytes.
 const MIN_SECRET: usize = 16;
 const MAX_SECRET: usize = 512;
-
-/// What can be wrong with a disclosure, a webhook or a notification.
-#[derive(Debug, thiserror::Error)]
-pub enum RecipientError {
-    /// The recipient is not declared in the policy.
-    #[error("recipient {} is not declared in the policy (`[[recipient]]`){}", custos_policy::diag::shown(.recipient), suggestion(.nearest))]
-    UnknownRecipient {
-        /// The recipient asked for.
-        recipient: String,
-        /// The nearest declared one.
-        nearest: Option<String>,
-    },
-    /// A disclosure must say which categories went.
-    #[error(
-        "a disclosure names no category; say which categories of the subject's data went to the recipient"
-    )]
-    NoCategories,
-    /// The recipient's reference for the subject is unusable.
-    #[error("invalid reference: {0}")]
-    InvalidReference(&'static str),
-    /// A disclosure dated after now.
-    #[error("the disclosure is dated {at}, after now ({now}); record it when it has happened")]
-    InFuture {
-        /// When it says it happened.
-        at: Timestamp,
-        /// Now.
-        now: Timestamp,
-    },
-    /// The webhook URL is unusable.
-    #[error("invalid webhook URL: {0}")]
-    InvalidUrl(String),
-    /// The webhook secret is unusable.
-    #[error("invalid webhook secret: {0}")]
-    InvalidSecret(&'static str),
-    /// The action is not one Art. 19 covers.
-    #[error(
-        "`{0}` is not an action recipients are told about; use rectification, erasure or restriction"
-    )]
-    UnknownAction(String),
-    /// No dead notification with this id in this tenant.
-    #[error(
-        "no dead notification `{0}` in this tenant (only dead letters can be retried; see the dead-letter list)"
-    )]
-    NotDead(String),
-}
-
-fn suggestion(nearest: &Option<String>) -> String {
-    match nearest {
-        Some(n) => format!("; did you mean `{n}`?"),
-        None => String::new(),
-    }
-}
 
 fn err(e: RecipientError) -> VaultError {
     VaultError::Recipient(e)
