@@ -6,69 +6,15 @@
 //! calls do, without secrets. Exit codes: 0 done, 1 refused or failed, 2 unusable input.
 
 use std::io::Write as _;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use custos_access::{IssuedKey, Role};
-use custos_server::Config;
+use custos_access::Role;
 use custos_types::ErrorCode;
 use custos_vault::Access;
 use custos_vault::{MasterKey, StoreConfig, Vault};
 
 use crate::failure::{Failure, json};
-
-/// Who acts in the audit trail for changes made from the command line.
-pub(crate) const ACTOR: &str = "operator:cli";
-
-/// Where the database and the master key are.
-#[derive(clap::Args)]
-pub struct DbArgs {
-    /// The server's configuration file: `database`, `schema`, `journal` and `key_file` are read
-    /// from it (CUSTOS_* environment variables on top), as `custos serve` reads them.
-    #[arg(long, conflicts_with_all = ["db", "postgres"])]
-    pub config: Option<PathBuf>,
-    /// The SQLite database file (default: CUSTOS_DATABASE_URL, else custos.db).
-    #[arg(long)]
-    pub db: Option<PathBuf>,
-    /// A PostgreSQL connection URL; when given, the vault lives there instead of in `--db`.
-    #[arg(long)]
-    pub postgres: Option<String>,
-    /// The PostgreSQL schema (default: CUSTOS_SCHEMA, else custos).
-    #[arg(long, requires = "postgres")]
-    pub schema: Option<String>,
-    /// With PostgreSQL: the erasure journal file kept outside the database.
-    #[arg(long, requires = "postgres")]
-    pub journal: Option<PathBuf>,
-    /// The master key file, used when CUSTOS_MASTER_KEY is not set (default: the
-    /// configuration's `key_file`, CUSTOS_KEY_FILE, else custos.key).
-    #[arg(long)]
-    pub key_file: Option<PathBuf>,
-}
-
-impl DbArgs {
-    /// The store and the master key file.
-    pub(crate) fn resolve(&self) -> Result<(StoreConfig, PathBuf), String> {
-        let env = |k: &str| std::env::var(k).ok();
-        let mut c = Config::load_storage(self.config.as_deref(), env).map_err(|e| e.to_string())?;
-        if let Some(db) = &self.db {
-            c.database = db.display().to_string();
-        }
-        if let Some(url) = &self.postgres {
-            c.database = url.clone();
-            if let Some(s) = &self.schema {
-                c.schema = s.clone();
-            }
-            if self.journal.is_some() {
-                c.journal = self.journal.clone();
-            }
-        }
-        if let Some(k) = &self.key_file {
-            c.key_file = Some(k.clone());
-        }
-        let key_file = c.key_file.clone().unwrap_or_else(|| "custos.key".into());
-        Ok((custos_server::backend::store_config(&c), key_file))
-    }
-}
+use crate::open::{DbArgs, audit, audit_issued, open_access};
 
 #[derive(clap::Subcommand)]
 pub enum TenantCommand {
@@ -95,7 +41,7 @@ pub struct ListArgs {
     pub db: DbArgs,
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
-    pub format: crate::retention_cmds::Format,
+    pub format: crate::output::Format,
 }
 
 #[derive(clap::Subcommand)]
@@ -167,11 +113,6 @@ pub struct KeyRevokeArgs {
     pub db: DbArgs,
 }
 
-/// The access store of `store`.
-pub(crate) fn open_access(store: &StoreConfig) -> Result<Access, String> {
-    Access::open(store).map_err(|e| e.to_string())
-}
-
 /// Refuses a missing SQLite file rather than creating an empty database.
 fn existing(store: &StoreConfig) -> Result<(), Failure> {
     if let StoreConfig::Sqlite { path } = store
@@ -203,38 +144,9 @@ fn vault_and_access(db: &DbArgs) -> Result<(Vault, Access), Failure> {
     Ok((vault, access))
 }
 
-/// Writes one administrative event to the audit trail (no secrets, no labels).
-pub(crate) fn audit(
-    vault: &Vault,
-    tenant: Option<&str>,
-    action: &str,
-    details: serde_json::Value,
-) -> Result<(), String> {
-    let ev = custos_audit::Event {
-        tenant: tenant.unwrap_or("-").to_owned(),
-        actor: ACTOR.to_owned(),
-        action: action.to_owned(),
-        subject: None,
-        details,
-    };
-    vault
-        .append_audit(&[ev], jiff::Timestamp::now())
-        .map_err(|e| format!("the change was made but writing it to the audit trail failed: {e}"))
-}
-
 /// A change made but not written to the audit trail: the trail's storage failed.
 fn audit_failed(message: String) -> Failure {
     Failure::new(ErrorCode::Unavailable, message)
-}
-
-/// The audit entry of an issued key.
-pub(crate) fn audit_issued(vault: &Vault, k: &IssuedKey) -> Result<(), String> {
-    audit(
-        vault,
-        k.tenant.as_deref(),
-        "key.issue",
-        serde_json::json!({ "key": k.id, "role": k.role.as_str() }),
-    )
 }
 
 /// `custos tenant ...`.
@@ -265,14 +177,14 @@ fn time(t: Option<i64>) -> String {
 
 fn tenant_list(a: ListArgs) -> Result<(), Failure> {
     let tenants = access_only(&a.db)?.tenants().map_err(Failure::from)?;
-    if a.format == crate::retention_cmds::Format::Json {
+    if a.format == crate::output::Format::Json {
         return json(&tenants);
     }
     let rows: Vec<Vec<String>> = tenants
         .iter()
         .map(|t| vec![t.id.clone(), t.name.clone(), time(Some(t.created_at))])
         .collect();
-    crate::retention_cmds::table(
+    crate::output::table(
         &mut std::io::stdout().lock(),
         &["TENANT", "NAME", "CREATED"],
         &rows,
@@ -329,7 +241,7 @@ fn key_list(a: KeyListArgs) -> Result<(), Failure> {
     let keys = access_only(&a.list.db)?
         .keys(a.tenant.as_deref().map(Some))
         .map_err(Failure::from)?;
-    if a.list.format == crate::retention_cmds::Format::Json {
+    if a.list.format == crate::output::Format::Json {
         return json(&keys);
     }
     let rows: Vec<Vec<String>> = keys
@@ -345,7 +257,7 @@ fn key_list(a: KeyListArgs) -> Result<(), Failure> {
             ]
         })
         .collect();
-    crate::retention_cmds::table(
+    crate::output::table(
         &mut std::io::stdout().lock(),
         &["KEY", "TENANT", "ROLE", "CREATED", "REVOKED", "LABEL"],
         &rows,

@@ -29,7 +29,7 @@ pub struct KeyArgs {
 #[derive(clap::Args)]
 pub struct VerifyArgs {
     #[command(flatten)]
-    pub store: crate::vault_cmds::StoreArgs,
+    pub store: crate::open::StoreArgs,
     /// The checkpoint public key (hex, 32 bytes), as published to auditors. Without it, the key
     /// is derived from the master key (CUSTOS_MASTER_KEY or --key-file).
     #[arg(long, env = "CUSTOS_AUDIT_PUBLIC_KEY")]
@@ -78,7 +78,7 @@ fn parse_key(hex_key: &str) -> Result<VerifyingKey, String> {
         .map_err(|_| "--public-key is not a valid Ed25519 public key".to_owned())
 }
 
-fn open(store: &crate::vault_cmds::StoreArgs) -> Result<Box<dyn Store>, String> {
+fn open(store: &crate::open::StoreArgs) -> Result<Box<dyn Store>, String> {
     match store.config() {
         custos_vault::StoreConfig::Postgres { url, schema, .. } => {
             PgStore::connect(&url, Some(&schema))

@@ -18,7 +18,8 @@ use custos_vault::{RecordId, SubjectId, TenantId, VaultError};
 use jiff::Timestamp;
 
 use crate::failure::{Blame, Failure, json};
-use crate::retention_cmds::{Format, VaultArgs, load_vault};
+use crate::open::{VaultArgs, load_vault};
+use crate::output::Format;
 
 /// Who acts in the audit trail for changes made from the command line, unless `--by` names the
 /// person.

@@ -16,8 +16,8 @@ use custos_vault::{SubjectId, TenantId};
 use jiff::Timestamp;
 
 use crate::failure::Failure;
+use crate::open::{VaultArgs, load_vault};
 use crate::policy_cmds::LangArg;
-use crate::retention_cmds::{VaultArgs, load_vault};
 
 /// Who acts in the audit trail for answers written from the command line.
 const ACTOR: &str = "operator:cli";

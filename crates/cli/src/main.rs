@@ -10,6 +10,8 @@ mod audit_cmds;
 mod consent_cmds;
 mod export_cmd;
 mod failure;
+mod open;
+mod output;
 mod policy_cmds;
 mod record_cmds;
 mod request_cmds;

@@ -10,8 +10,8 @@ use std::process::ExitCode;
 use custos_vault::RecordId;
 
 use crate::failure::Failure;
+use crate::open::load_vault;
 use crate::request_cmds::{ACTOR, Target, blame, correction};
-use crate::retention_cmds::load_vault;
 
 #[derive(clap::Subcommand)]
 pub enum RecordCommand {

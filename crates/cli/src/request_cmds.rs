@@ -26,7 +26,8 @@ use jiff::civil::Date;
 use serde::Serialize;
 
 use crate::failure::{Blame, Failure, json};
-use crate::retention_cmds::{Format, VaultArgs, load_vault};
+use crate::open::{VaultArgs, load_vault};
+use crate::output::Format;
 
 /// Who acts in the audit trail for steps taken from the command line (as for retention and
 /// exports).
@@ -406,7 +407,7 @@ fn file(a: FileArgs) -> Result<(), Failure> {
         Some(t) => received_at(t)?,
         None => now,
     };
-    if at.as_second() > now.as_second() + custos_types::limits::CLOCK_SKEW_SECONDS {
+    if custos_types::limits::beyond_skew(at.as_second(), now.as_second()) {
         return Err(Failure::unusable(format!(
             "--received: {} lies in the future",
             a.received.as_deref().unwrap_or_default()

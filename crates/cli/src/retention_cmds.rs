@@ -5,44 +5,18 @@
 //! (a policy that does not load, a vault that does not open).
 
 use std::io::{IsTerminal as _, Write as _};
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use custos_policy::{LoadError, Policy};
 use custos_types::ErrorCode;
 use custos_vault::{
-    EventTarget, HoldInfo, HoldTarget, MasterKey, PurgeOptions, PurgeReport, RecordId,
-    RetentionReport, StoreConfig, SubjectId, TenantId, Vault, VaultError,
+    EventTarget, HoldInfo, HoldTarget, PurgeOptions, PurgeReport, RecordId, RetentionReport,
+    SubjectId, TenantId, VaultError,
 };
 use jiff::Timestamp;
 
 use crate::failure::{Failure, json};
-use crate::vault_cmds::StoreArgs;
-
-/// Who acts in the audit trail for changes made from the command line.
-const ACTOR: &str = "operator:cli";
-
-/// The vault, the policy and the master key.
-#[derive(clap::Args)]
-pub struct VaultArgs {
-    #[command(flatten)]
-    pub store: StoreArgs,
-    /// The policy file whose retention rules apply.
-    #[arg(long, env = "CUSTOS_POLICY")]
-    pub policy: PathBuf,
-    /// The master key file, used when CUSTOS_MASTER_KEY is not set.
-    #[arg(long, default_value = "custos.key")]
-    pub key_file: PathBuf,
-}
-
-/// Text for people, JSON for machines.
-#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    /// Tables.
-    Text,
-    /// One JSON document.
-    Json,
-}
+use crate::open::{ACTOR, VaultArgs, load_vault};
+use crate::output::{Format, table};
 
 #[derive(clap::Args)]
 pub struct PurgeArgs {
@@ -203,42 +177,6 @@ pub struct OverrideArgs {
     pub clear: bool,
 }
 
-/// Loads the policy of `args` (its diagnostics printed as `custos check` prints them) and opens
-/// the vault; the error says what is unusable and what to do, and is the command line's input to
-/// blame (exit 2). Every command that works on a vault opens it here.
-pub(crate) fn load_vault(args: &VaultArgs) -> Result<(Policy, Vault), Failure> {
-    let policy = match custos_policy::load(&args.policy) {
-        Ok(l) => l.policy,
-        Err(LoadError::Invalid { text, diagnostics }) => {
-            for d in &diagnostics {
-                eprintln!("{}", d.render(&text));
-            }
-            return Err(Failure::new(
-                ErrorCode::InvalidPolicy,
-                format!(
-                    "{} is not a usable policy; run `custos check` on it",
-                    text.name()
-                ),
-            )
-            .usage());
-        }
-        Err(e) => return Err(Failure::new(e.code(), e.to_string()).usage()),
-    };
-    let config = args.store.config();
-    if let StoreConfig::Sqlite { path } = &config
-        && !path.exists()
-    {
-        return Err(Failure::unusable(format!(
-            "{} does not exist; create a vault with `custos init` first",
-            path.display()
-        )));
-    }
-    let vault = MasterKey::from_env_or_file(Some(&args.key_file))
-        .and_then(|k| Vault::open(&config, k))
-        .map_err(|e| Failure::from(e).usage())?;
-    Ok((policy, vault))
-}
-
 fn tenant_id(t: &str) -> Result<TenantId, Failure> {
     TenantId::new(t).map_err(|e| Failure::unusable(format!("--tenant: {e}")))
 }
@@ -249,31 +187,6 @@ fn subject_id(s: &str) -> Result<SubjectId, Failure> {
 
 fn time(t: Option<Timestamp>) -> String {
     t.map_or_else(|| "-".into(), |t| t.strftime("%Y-%m-%d %H:%M").to_string())
-}
-
-/// Prints rows as a table with a header, columns padded to their widest cell.
-pub(crate) fn table(out: &mut impl std::io::Write, header: &[&str], rows: &[Vec<String>]) {
-    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for r in rows {
-        for (i, c) in r.iter().enumerate() {
-            widths[i] = widths[i].max(c.chars().count());
-        }
-    }
-    let line = |cells: Vec<&str>| {
-        let mut s = String::new();
-        for (i, c) in cells.iter().enumerate() {
-            if i + 1 == cells.len() {
-                s.push_str(c);
-            } else {
-                s.push_str(&format!("{c:<w$}  ", w = widths[i]));
-            }
-        }
-        s.trim_end().to_owned()
-    };
-    let _ = writeln!(out, "{}", line(header.to_vec()));
-    for r in rows {
-        let _ = writeln!(out, "{}", line(r.iter().map(String::as_str).collect()));
-    }
 }
 
 // ---- purge --------------------------------------------------------------------------------

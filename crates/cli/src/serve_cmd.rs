@@ -240,7 +240,7 @@ fn open_backend(
     {
         let v = backend.vault();
         for k in [&keys.1, &keys.2, &keys.3] {
-            crate::access_cmds::audit_issued(&v, k)?;
+            crate::open::audit_issued(&v, k)?;
         }
     }
     if keys.0 {

@@ -9,45 +9,14 @@ use custos_types::ErrorCode;
 use custos_vault::{MasterKey, StoreConfig, Vault};
 
 use crate::failure::Failure;
-
-/// Where the vault is: the SQLite file by default, or PostgreSQL.
-#[derive(clap::Args)]
-pub struct StoreArgs {
-    /// The SQLite database file (the default store).
-    #[arg(long, default_value = "custos.db")]
-    pub db: PathBuf,
-    /// A PostgreSQL connection URL; when given, the vault lives there instead of in `--db`.
-    #[arg(long)]
-    pub postgres: Option<String>,
-    /// The PostgreSQL schema.
-    #[arg(long, default_value = "custos", requires = "postgres")]
-    pub schema: String,
-    /// With PostgreSQL: the erasure journal file kept outside the database.
-    #[arg(long, requires = "postgres")]
-    pub journal: Option<PathBuf>,
-}
-
-impl StoreArgs {
-    pub(crate) fn config(&self) -> StoreConfig {
-        match &self.postgres {
-            Some(url) => StoreConfig::Postgres {
-                url: url.clone(),
-                schema: self.schema.clone(),
-                journal: self.journal.clone(),
-            },
-            None => StoreConfig::Sqlite {
-                path: self.db.clone(),
-            },
-        }
-    }
-}
+use crate::open::StoreArgs;
 
 #[derive(clap::Args)]
 pub struct InitArgs {
     /// Where the vault and the master key file go (`--key-file`: created with mode 0600, never
     /// overwritten).
     #[command(flatten)]
-    pub db: crate::access_cmds::DbArgs,
+    pub db: crate::open::DbArgs,
 }
 
 #[derive(clap::Args)]
@@ -144,13 +113,13 @@ pub fn init(args: InitArgs) -> ExitCode {
 
 /// Prints the first admin API key, once: only when no active admin key exists.
 fn bootstrap_admin(config: &StoreConfig, vault: &Vault) -> ExitCode {
-    let issued = crate::access_cmds::open_access(config).and_then(|mut a| {
+    let issued = crate::open::open_access(config).and_then(|mut a| {
         a.bootstrap_admin("first admin (custos init)", jiff::Timestamp::now())
             .map_err(|e| e.to_string())
     });
     match issued {
         Ok(Some(k)) => {
-            if let Err(e) = crate::access_cmds::audit_issued(vault, &k) {
+            if let Err(e) = crate::open::audit_issued(vault, &k) {
                 return Failure::new(ErrorCode::Unavailable, e).stop();
             }
             println!(
