@@ -352,7 +352,7 @@ pub async fn accept_statement(
         with_vault(&s, |v| {
             let now = now();
             let at = a.at.unwrap_or(now);
-            if at.as_second() > now.as_second() + 300 {
+            if custos_types::limits::beyond_skew(at.as_second(), now.as_second()) {
                 return Err(Problem::new(ErrorCode::InFuture).field("/at", "lies in the future"));
             }
             let mut t = v.tenant(&tenant).acting_as(actor);

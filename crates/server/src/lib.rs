@@ -212,6 +212,32 @@ impl AppState {
         &self.calendar
     }
 
+    /// The request as the library takes it, with the deadlines counted (Reg. 1182/71, the Dutch
+    /// calendar with the configured days equated by decree); shared by the API and OpenGDPR.
+    pub(crate) fn new_request(
+        &self,
+        kind: custos_vault::rights::RequestKind,
+        subject: custos_vault::SubjectId,
+        purpose: Option<String>,
+        received_at: jiff::Timestamp,
+        channel: String,
+    ) -> Result<custos_vault::rights::NewRequest, Problem> {
+        custos_vault::rights::NewRequest::counted(
+            kind,
+            subject,
+            purpose,
+            received_at,
+            channel,
+            self.calendar(),
+        )
+        .ok_or_else(|| {
+            Problem::new(custos_types::ErrorCode::Unprocessable).field(
+                "/received_at",
+                "the due date falls outside the calendar's range",
+            )
+        })
+    }
+
     /// With the policy's findings the configuration accepts, listed by `/readyz`.
     pub fn with_accepted_findings(mut self, accepted: Vec<AcceptedFindingView>) -> AppState {
         self.accepted_findings = accepted;

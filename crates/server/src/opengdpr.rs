@@ -38,7 +38,6 @@ use crate::AppState;
 use crate::auth::Caller;
 use crate::data::{blocking, tenant_id};
 use crate::problem::Problem;
-use crate::requests::new_request;
 
 /// The channel requests filed here carry.
 const CHANNEL: &str = "opengdpr";
@@ -52,7 +51,7 @@ const ATTESTATION: &str = "OpenGDPR controller (authenticated API key)";
 /// The refusal reason a cancellation records.
 const CANCELLED: &str = "cancelled by the controller";
 
-/// The controller's time zone (as in [`crate::requests::day_of`]): a due date ends at the end of
+/// The controller's time zone (as in [`custos_vault::rights::day_of`]): a due date ends at the end of
 /// that day there.
 const ZONE: &str = "Europe/Amsterdam";
 
@@ -340,7 +339,7 @@ fn parse_request(body: &[u8], version: Version, now: Timestamp) -> Result<Parsed
                 ));
                 None
             }
-            Ok(at) if at.as_second() > now.as_second() + 300 => {
+            Ok(at) if custos_types::limits::beyond_skew(at.as_second(), now.as_second()) => {
                 errors.push(err("invalid_value", "`submitted_time` lies in the future"));
                 None
             }
@@ -785,7 +784,7 @@ async fn create(
             "the chosen identity_value is not a usable subject identifier",
         )])
     })?;
-    let mut new = new_request(&s, p.kind, subject, None, p.submitted, CHANNEL.into())?;
+    let mut new = s.new_request(p.kind, subject, None, p.submitted, CHANNEL.into())?;
     new.request_id = Some(request_id_of(&p.subject_request_id));
     let (s2, t2) = (s.clone(), tenant.clone());
     let (request, secret) = blocking(move || {

@@ -12,9 +12,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use custos_access::Role;
-use custos_vault::rights::{
-    NewRequest, Rectification, Request, RequestError, RequestKind, Risk, Verification,
-};
+use custos_vault::rights::{Rectification, Request, RequestError, RequestKind, Risk, Verification};
 use custos_vault::{RecordId, RequestId, SubjectId, TenantId, VaultError};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -88,25 +86,6 @@ fn parse_kind(kind: &str) -> Result<RequestKind, Problem> {
     })
 }
 
-/// The request as the library takes it, with the deadlines counted (Reg. 1182/71, the Dutch
-/// calendar with the configured days equated by decree).
-pub(crate) fn new_request(
-    s: &AppState,
-    kind: RequestKind,
-    subject: SubjectId,
-    purpose: Option<String>,
-    received_at: jiff::Timestamp,
-    channel: String,
-) -> Result<NewRequest, Problem> {
-    let cal = s.calendar();
-    NewRequest::counted(kind, subject, purpose, received_at, channel, cal).ok_or_else(|| {
-        Problem::new(ErrorCode::Unprocessable).field(
-            "/received_at",
-            "the due date falls outside the calendar's range",
-        )
-    })
-}
-
 /// Files a data-subject request (app and dpo keys). The answer is the same whether or not the
 /// person has data here. A second open request of the same kind from the same person returns the
 /// first (200, `duplicate: true`).
@@ -127,11 +106,11 @@ pub async fn file_request(
     })?;
     let now = now();
     let at = f.received_at.unwrap_or(now);
-    if at.as_second() > now.as_second() + 300 {
+    if custos_types::limits::beyond_skew(at.as_second(), now.as_second()) {
         return Err(Problem::new(ErrorCode::InFuture).field("/received_at", "lies in the future"));
     }
     let channel = f.channel.unwrap_or_else(|| "api".into());
-    let new = new_request(&s, kind, subject, f.purpose, at, channel)?;
+    let new = s.new_request(kind, subject, f.purpose, at, channel)?;
     blocking(move || {
         let b = s.backend()?;
         let mut v = b.vault_for_write();

@@ -1181,7 +1181,7 @@ impl TenantVault<'_> {
         now: Timestamp,
     ) -> Result<ChangeOutcome> {
         validate_event(policy, event)?;
-        if at.as_second() > now.as_second() + EVENT_SKEW_SECONDS {
+        if custos_types::limits::beyond_skew(at.as_second(), now.as_second()) {
             return Err(VaultError::EventInFuture {
                 event: event.to_owned(),
                 at,
