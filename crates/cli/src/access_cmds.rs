@@ -26,7 +26,7 @@ pub enum TenantCommand {
 
 #[derive(clap::Args)]
 pub struct TenantCreateArgs {
-    /// The tenant id: 1–64 characters a–z, 0–9, `-`, `_`.
+    /// The tenant id: 1–64 characters A–Z, a–z, 0–9, `-`, `_`, `.`.
     pub id: String,
     /// The display name.
     #[arg(long)]

@@ -57,7 +57,7 @@ fn audit_admin(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewTenant {
-    /// Id: 1–64 characters a–z, 0–9, `-`, `_`.
+    /// Id: 1–64 characters A–Z, a–z, 0–9, `-`, `_`, `.` (the one rule of every tenant id).
     id: String,
     /// Display name.
     name: String,
