@@ -9,7 +9,6 @@
 //! (too many); each reason is counted in `custos_decisions_total{effect,rule}`.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -18,16 +17,17 @@ use custos_access::Role;
 use custos_consent::decision::{Decision, Effect};
 use custos_consent::ledger::{ConsentKind, ConsentState};
 use custos_vault::consent::{ConsentRecord, DecisionQuery};
-use custos_vault::{RecordId, SubjectId, TenantId, TenantVault, Vault};
+use custos_vault::{RecordId, SubjectId, TenantId, TenantVault};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
 use crate::auth::Caller;
-use crate::data::{blocking, now};
+use crate::data::now;
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::problem::Problem;
+use crate::work::{blocking, quick, with_vault};
 use custos_types::ErrorCode;
 
 /// The most decisions one batch may ask for; a larger batch is refused whole (422), so an app
@@ -60,48 +60,6 @@ fn record_gpc(t: &mut TenantVault<'_>, who: &SubjectId, at: Timestamp) -> Result
     t.record_gpc(who, None, at)
         .map(|_| ())
         .map_err(Problem::from)
-}
-
-/// Runs `work` on the vault connection for consent calls. On SQLite that is the single write
-/// connection even for reads: the vault reads the ledger, flags and suppression list inside
-/// `BEGIN IMMEDIATE` transactions, so spreading reads over the pool only moves the queue into
-/// SQLite's busy handler (measured on 50 clients: decisions' p99 23 ms through the pool, 11 ms
-/// queued on one connection; see BENCHMARKS.md). On PostgreSQL it is any pooled connection.
-fn with_vault<T>(
-    s: &AppState,
-    work: impl FnOnce(&mut Vault) -> Result<T, Problem>,
-) -> Result<T, Problem> {
-    work(&mut s.backend()?.vault_for_write())
-}
-
-/// Short reads waiting on the blocking pool for the vault connection.
-static QUEUED: AtomicUsize = AtomicUsize::new(0);
-
-/// Runs a short read: at once on this thread when the SQLite connection is free and no short
-/// read is already waiting for it (a hand-off to the blocking pool and back costs two thread
-/// wake-ups, which on a busy machine is where the tail latency came from: single-client p99
-/// 2 ms handed off, 0.3 ms at once; BENCHMARKS.md), else on the blocking pool in turn, so reads
-/// that queued are not overtaken. PostgreSQL always takes the pool.
-async fn quick<T: Send + 'static>(
-    s: Arc<AppState>,
-    work: impl FnOnce(&mut Vault) -> Result<T, Problem> + Send + 'static,
-) -> Result<T, Problem> {
-    let multi_thread = tokio::runtime::Handle::current().runtime_flavor()
-        == tokio::runtime::RuntimeFlavor::MultiThread;
-    if multi_thread
-        && QUEUED.load(Ordering::Relaxed) == 0
-        && let Some(mut v) = s.backend()?.try_sqlite_vault()
-    {
-        return tokio::task::block_in_place(move || work(&mut v));
-    }
-    blocking(move || {
-        let b = s.backend()?;
-        QUEUED.fetch_add(1, Ordering::Relaxed);
-        let mut v = b.vault_for_write();
-        QUEUED.fetch_sub(1, Ordering::Relaxed);
-        work(&mut v)
-    })
-    .await
 }
 
 // ---- the ledger ---------------------------------------------------------------------------

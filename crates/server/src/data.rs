@@ -18,16 +18,8 @@ use crate::auth::Caller;
 
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::problem::Problem;
+use crate::work::blocking;
 use custos_types::ErrorCode;
-
-/// Runs blocking storage work off the async threads.
-pub(crate) async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, Problem> + Send + 'static,
-) -> Result<T, Problem> {
-    tokio::task::spawn_blocking(f).await.unwrap_or_else(|_| {
-        Err(Problem::new(ErrorCode::Internal).detail("a worker failed; it has been logged"))
-    })
-}
 
 pub(crate) fn now() -> jiff::Timestamp {
     jiff::Timestamp::now()

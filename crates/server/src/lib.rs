@@ -20,6 +20,7 @@ mod requests;
 mod retention;
 mod routes;
 mod sealing;
+mod work;
 
 use std::collections::HashMap;
 use std::future::Future;

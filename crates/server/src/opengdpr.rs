@@ -36,8 +36,9 @@ use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::auth::Caller;
-use crate::data::{blocking, tenant_id};
+use crate::data::tenant_id;
 use crate::problem::Problem;
+use crate::work::blocking;
 
 /// The channel requests filed here carry.
 const CHANNEL: &str = "opengdpr";

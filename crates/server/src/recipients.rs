@@ -20,9 +20,10 @@ use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::auth::Caller;
-use crate::data::{blocking, now, subject_id, tenant_id};
+use crate::data::{now, subject_id, tenant_id};
 use crate::extract::{ApiJson, ApiPath};
 use crate::problem::Problem;
+use crate::work::blocking;
 use custos_types::ErrorCode;
 
 /// A vault error as a problem; an unknown category is blamed on `categories_field`, where this

@@ -15,9 +15,10 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
 use crate::auth::Caller;
-use crate::data::{blocking, now, subject_id, tenant_id};
+use crate::data::{now, subject_id, tenant_id};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::problem::Problem;
+use crate::work::blocking;
 use custos_types::ErrorCode;
 
 /// Whom an event or a hold is about.
