@@ -180,16 +180,8 @@ pub fn is_stale(state: &ConsentState, purpose: Option<&Purpose>, also: &[&str]) 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::example_policies::jbsync;
     use custos_policy::{SourceFile, load_source};
-
-    fn jbsync() -> Policy {
-        load_source(SourceFile::new(
-            "jbsync.toml",
-            include_str!("../../../examples/policies/jbsync.toml"),
-        ))
-        .unwrap()
-        .policy
-    }
 
     fn entry(purpose: &str, kind: ConsentKind, at: &str) -> ConsentEntry {
         ConsentEntry {

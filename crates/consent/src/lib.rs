@@ -15,3 +15,7 @@ pub use custos_types::identifier;
 pub use decision::{Decision, DecisionInput, Reason, decide};
 pub use ledger::{ConsentEntry, ConsentError, ConsentKind, ConsentState, state};
 pub use suppression::SuppressionKey;
+
+#[cfg(test)]
+#[path = "../../../testkit/policies.rs"]
+mod example_policies;

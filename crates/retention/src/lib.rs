@@ -502,3 +502,7 @@ pub fn categories_under(policy: &Policy, category: &str) -> Vec<String> {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+#[path = "../../../testkit/policies.rs"]
+mod example_policies;

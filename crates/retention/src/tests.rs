@@ -3,17 +3,12 @@
 use super::*;
 use custos_policy::{SourceFile, load_source};
 
+use crate::example_policies::jbsync;
+
 fn policy(name: &str, text: &str) -> Policy {
     load_source(SourceFile::new(name, text))
         .expect("seed policy loads")
         .policy
-}
-
-fn jbsync() -> Policy {
-    policy(
-        "jbsync.toml",
-        include_str!("../../../examples/policies/jbsync.toml"),
-    )
 }
 
 fn jetstream() -> Policy {

@@ -618,16 +618,7 @@ pub fn write_html(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use custos_policy::{SourceFile, load_source};
-
-    fn jbsync() -> Policy {
-        load_source(SourceFile::new(
-            "jbsync.toml",
-            include_str!("../../../examples/policies/jbsync.toml"),
-        ))
-        .unwrap()
-        .policy
-    }
+    use crate::example_policies::jbsync;
 
     fn rec(i: usize, category: &str, purpose: &str) -> ExportRecord {
         ExportRecord {

@@ -408,21 +408,12 @@ fn dos_time(at: Timestamp) -> (u16, u16) {
 
 #[cfg(test)]
 mod tests {
+    use crate::example_policies::jbsync;
     use std::process::Command;
 
     use custos_policy::model::SourceKind;
-    use custos_policy::{SourceFile, load_source};
 
     use super::*;
-
-    fn jbsync() -> Policy {
-        load_source(SourceFile::new(
-            "jbsync.toml",
-            include_str!("../../../examples/policies/jbsync.toml"),
-        ))
-        .expect("the example policy loads")
-        .policy
-    }
 
     fn rec(i: usize, category: &str, purpose: &str) -> ExportRecord {
         ExportRecord {

@@ -13,3 +13,7 @@ pub mod webhook;
 
 pub use calendar::{Calendar, NlCalendar, WeekendsOnly};
 pub use deadline::{Deadline, due_date, extension_notice_due};
+
+#[cfg(test)]
+#[path = "../../../testkit/policies.rs"]
+mod example_policies;

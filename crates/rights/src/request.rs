@@ -734,16 +734,7 @@ pub fn complaint_text(policy: &Policy) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use custos_policy::{SourceFile, load_source};
-
-    fn jbsync() -> Policy {
-        load_source(SourceFile::new(
-            "jbsync.toml",
-            include_str!("../../../examples/policies/jbsync.toml"),
-        ))
-        .expect("the example policy loads")
-        .policy
-    }
+    use crate::example_policies::jbsync;
 
     fn date(s: &str) -> Date {
         s.parse().expect("a date")
