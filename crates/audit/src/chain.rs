@@ -38,6 +38,25 @@ pub struct Event {
     pub details: serde_json::Value,
 }
 
+impl Event {
+    /// An event of `tenant` done by `actor`; `subject` is a pseudonym, never an identifier.
+    pub fn new(
+        tenant: &str,
+        actor: &str,
+        action: &str,
+        subject: Option<String>,
+        details: serde_json::Value,
+    ) -> Event {
+        Event {
+            tenant: tenant.to_owned(),
+            actor: actor.to_owned(),
+            action: action.to_owned(),
+            subject,
+            details,
+        }
+    }
+}
+
 /// One entry of the chain, as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Entry {

@@ -649,22 +649,6 @@ fn notification_row(r: Vec<Val>) -> Result<Notification> {
     })
 }
 
-fn audit_event(
-    tenant: &str,
-    actor: &str,
-    action: &str,
-    subject: Option<String>,
-    details: serde_json::Value,
-) -> custos_audit::Event {
-    custos_audit::Event {
-        tenant: tenant.to_owned(),
-        actor: actor.to_owned(),
-        action: action.to_owned(),
-        subject,
-        details,
-    }
-}
-
 impl TenantVault<'_> {
     /// The cipher of this tenant's webhook secrets.
     fn secret_cipher(&self) -> Aes256Gcm {
@@ -745,7 +729,7 @@ impl TenantVault<'_> {
         let actor = self.actor().to_owned();
         let cats_json = serde_json::to_string(&disclosure.categories)
             .map_err(|_| corrupt("disclosure categories"))?;
-        let ev = audit_event(
+        let ev = custos_audit::Event::new(
             &tenant,
             &actor,
             "recipients.disclosed",
@@ -809,7 +793,7 @@ impl TenantVault<'_> {
         check_recipient(policy, recipient)?;
         validate_url(url)?;
         let tenant = self.tenant_id().as_str().to_owned();
-        let ev = audit_event(
+        let ev = custos_audit::Event::new(
             &tenant,
             self.actor(),
             "recipients.webhook.set",
@@ -997,7 +981,7 @@ impl TenantVault<'_> {
                     "UPDATE notifications SET state = 'dead', last_error = $3 WHERE tenant_id = $1 AND notification_id = $2",
                     &[tenant.as_str().into(), id.as_str().into(), why.into()],
                 )?;
-                dead.push(audit_event(&tenant, &actor, "recipients.notification.dead", None,
+                dead.push(custos_audit::Event::new(&tenant, &actor, "recipients.notification.dead", None,
                     serde_json::json!({ "notification_id": id, "recipient": recipient, "attempts": attempt, "error": why })));
             }
             if !dead.is_empty() {
@@ -1036,7 +1020,9 @@ impl TenantVault<'_> {
                     )?,
                 };
                 if let Some((action, details)) = details {
-                    events.push(audit_event(&tenant, &actor, action, None, details));
+                    events.push(custos_audit::Event::new(
+                        &tenant, &actor, action, None, details,
+                    ));
                 }
                 out.push(recorded);
             }
@@ -1157,7 +1143,7 @@ impl TenantVault<'_> {
                 .next()
                 .ok_or_else(|| corrupt("notification"))?;
             let n = notification_row(row)?;
-            let ev = audit_event(&tenant, &actor, "recipients.notification.retried", None,
+            let ev = custos_audit::Event::new(&tenant, &actor, "recipients.notification.retried", None,
                 serde_json::json!({ "notification_id": n.notification_id, "recipient": n.recipient, "request_id": n.request_id }));
             tx.append_audit(&mut |head| custos_audit::build(head, std::slice::from_ref(&ev), now, &key, AUDIT_CHECKPOINT_EVERY))?;
             out = Some(n);

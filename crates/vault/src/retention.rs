@@ -767,22 +767,6 @@ pub(crate) fn active_holds_for(
     .collect()
 }
 
-fn event_entry(
-    tenant: &str,
-    actor: &str,
-    action: &str,
-    subject: Option<String>,
-    details: serde_json::Value,
-) -> custos_audit::Event {
-    custos_audit::Event {
-        tenant: tenant.to_owned(),
-        actor: actor.to_owned(),
-        action: action.to_owned(),
-        subject,
-        details,
-    }
-}
-
 /// Refuses a purge whose clock is behind the tenant's last purge by more than the allowed
 /// skew. Servers' clocks differ a little: within [`EVENT_SKEW_SECONDS`] a purge goes ahead (an
 /// earlier "now" only purges less); beyond it the clock is wrong.
@@ -1042,7 +1026,7 @@ fn purge_receipts(tx: &mut dyn Tx, run: &PurgeRun<'_>, groups: &Groups) -> Resul
     let events: Vec<custos_audit::Event> = groups
         .iter()
         .map(|(c, g)| {
-            event_entry(
+            custos_audit::Event::new(
                 &run.tenant,
                 &run.actor,
                 "retention.purged",
@@ -1227,7 +1211,7 @@ impl TenantVault<'_> {
                     state.events.insert(event.to_owned(), at);
                     Ok(Some((
                         Scope::Categories(cats.clone()),
-                        event_entry(&tenant, &actor, "retention.event", None, serde_json::json!({ "event": event, "scope": "tenant", "at": at })),
+                        custos_audit::Event::new(&tenant, &actor, "retention.event", None, serde_json::json!({ "event": event, "scope": "tenant", "at": at })),
                     )))
                 })
             }
@@ -1270,7 +1254,7 @@ impl TenantVault<'_> {
                     )?;
                     Ok(Some((
                         Scope::Subject(pseudonym.clone()),
-                        event_entry(&tenant, &actor, "retention.event", Some(pseudonym.clone()), serde_json::json!({ "event": event, "scope": "subject", "purpose": purpose, "at": at })),
+                        custos_audit::Event::new(&tenant, &actor, "retention.event", Some(pseudonym.clone()), serde_json::json!({ "event": event, "scope": "subject", "purpose": purpose, "at": at })),
                     )))
                 })
             }
@@ -1295,7 +1279,7 @@ impl TenantVault<'_> {
                     )?;
                     Ok(Some((
                         Scope::Record(id.as_str().to_owned()),
-                        event_entry(&tenant, &actor, "retention.event", pseudonym, serde_json::json!({ "event": event, "scope": "record", "record": id.as_str(), "at": at })),
+                        custos_audit::Event::new(&tenant, &actor, "retention.event", pseudonym, serde_json::json!({ "event": event, "scope": "record", "record": id.as_str(), "at": at })),
                     )))
                 })
             }
@@ -1371,7 +1355,7 @@ impl TenantVault<'_> {
             state.tier_since = Some(since);
             Ok(Some((
                 Scope::Categories(cats.clone()),
-                event_entry(
+                custos_audit::Event::new(
                     &tenant,
                     &actor,
                     "retention.tier",
@@ -1416,7 +1400,7 @@ impl TenantVault<'_> {
                 };
                 Ok(Some((
                     Scope::Categories(custos_retention::categories_under(policy, category)),
-                    event_entry(
+                    custos_audit::Event::new(
                         &tenant,
                         &actor,
                         "retention.override",
@@ -1494,7 +1478,7 @@ impl TenantVault<'_> {
                     now.as_microsecond().into(),
                 ],
             )?;
-            let ev = event_entry(&tenant, &hold.set_by, "retention.hold.placed", hold.subject.clone(), serde_json::json!({ "hold_id": hold.hold_id, "scope": hold.scope, "category": hold.category }));
+            let ev = custos_audit::Event::new(&tenant, &hold.set_by, "retention.hold.placed", hold.subject.clone(), serde_json::json!({ "hold_id": hold.hold_id, "scope": hold.scope, "category": hold.category }));
             tx.append_audit(&mut |head| custos_audit::build(head, std::slice::from_ref(&ev), now, &key, AUDIT_CHECKPOINT_EVERY))
         })?;
         Ok(hold)
@@ -1520,7 +1504,7 @@ impl TenantVault<'_> {
                 &[tenant.as_str().into(), hold_id.into()],
             )?;
             let hold = hold_row(rows.into_iter().next().ok_or_else(|| corrupt("hold"))?)?;
-            let ev = event_entry(&tenant, &actor, "retention.hold.released", hold.subject.clone(), serde_json::json!({ "hold_id": hold.hold_id, "scope": hold.scope, "category": hold.category }));
+            let ev = custos_audit::Event::new(&tenant, &actor, "retention.hold.released", hold.subject.clone(), serde_json::json!({ "hold_id": hold.hold_id, "scope": hold.scope, "category": hold.category }));
             tx.append_audit(&mut |head| custos_audit::build(head, std::slice::from_ref(&ev), now, &key, AUDIT_CHECKPOINT_EVERY))?;
             out = Some(hold);
             Ok(())
@@ -1788,7 +1772,7 @@ impl TenantVault<'_> {
             if batches == 0 {
                 return Ok(());
             }
-            let ev = event_entry(tenant, &run.actor, "retention.purge.ended", None, serde_json::json!({
+            let ev = custos_audit::Event::new(tenant, &run.actor, "retention.purge.ended", None, serde_json::json!({
                 "batches": batches,
                 "records": records,
                 "per_category": counts,

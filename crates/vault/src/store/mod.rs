@@ -486,6 +486,15 @@ pub(crate) fn keep_json(e: &JournalEntry) -> String {
     serde_json::Value::from(e.keep.clone()).to_string()
 }
 
+/// An audit append that failed inside a storage transaction (the transaction rolls back).
+pub(crate) fn audit_error(target: &str, e: custos_audit::AuditError) -> crate::error::VaultError {
+    crate::error::VaultError::Storage {
+        operation: "appending to the audit trail",
+        target: target.to_owned(),
+        reason: e.to_string(),
+    }
+}
+
 /// Microseconds since the epoch, the vault's stored time format.
 pub(crate) fn micros(t: jiff::Timestamp) -> i64 {
     t.as_microsecond()

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 
 use super::{
     AuditFn, ErasureCounts, IDEMPOTENCY_SECONDS, IdempotencyRow, RecordRow, Store, Tx, Val,
-    WrappedKeyRow,
+    WrappedKeyRow, audit_error,
 };
 use crate::error::{Result, VaultError};
 
@@ -975,14 +975,6 @@ impl Store for PostgresStore {
             .iter()
             .map(|r| r.get(0))
             .collect())
-    }
-}
-
-fn audit_error(target: &str, e: custos_audit::AuditError) -> VaultError {
-    VaultError::Storage {
-        operation: "appending to the audit trail",
-        target: target.to_owned(),
-        reason: e.to_string(),
     }
 }
 

@@ -6,7 +6,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::{
     AuditFn, ErasureCounts, IDEMPOTENCY_SECONDS, IdempotencyRow, RecordRow, Store, Tx, Val,
-    WrappedKeyRow,
+    WrappedKeyRow, audit_error,
 };
 use crate::error::{Result, VaultError};
 
@@ -361,6 +361,31 @@ impl SqliteStore {
         }
     }
 
+    /// Runs `work` in one transaction of `behavior` scoped to `tenant`: committed if it returns
+    /// `Ok`, rolled back otherwise.
+    fn run_tx(
+        &mut self,
+        behavior: TransactionBehavior,
+        tenant: &str,
+        operation: &'static str,
+        work: &mut dyn FnMut(&mut dyn Tx) -> Result<()>,
+    ) -> Result<()> {
+        let target = self.path.display().to_string();
+        let err = |e: rusqlite::Error| VaultError::Storage {
+            operation,
+            target: target.clone(),
+            reason: e.to_string(),
+        };
+        let tx = self.conn.transaction_with_behavior(behavior).map_err(err)?;
+        work(&mut SqliteTx {
+            conn: &tx,
+            tenant,
+            target: &target,
+            operation,
+        })?;
+        tx.commit().map_err(err)
+    }
+
     fn migrate(&mut self) -> Result<()> {
         let target = self.path.display().to_string();
         let err = |e: rusqlite::Error| VaultError::Storage {
@@ -709,23 +734,7 @@ impl Store for SqliteStore {
         operation: &'static str,
         work: &mut dyn FnMut(&mut dyn Tx) -> Result<()>,
     ) -> Result<()> {
-        let target = self.path.display().to_string();
-        let err = |e: rusqlite::Error| VaultError::Storage {
-            operation,
-            target: target.clone(),
-            reason: e.to_string(),
-        };
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(err)?;
-        work(&mut SqliteTx {
-            conn: &tx,
-            tenant,
-            target: &target,
-            operation,
-        })?;
-        tx.commit().map_err(err)?;
+        self.run_tx(TransactionBehavior::Immediate, tenant, operation, work)?;
         if self.checkpoint_pending {
             // An erasure's checkpoint could not finish then; the next write (a purge, a request
             // step) tries again.
@@ -740,23 +749,8 @@ impl Store for SqliteStore {
         operation: &'static str,
         work: &mut dyn FnMut(&mut dyn Tx) -> Result<()>,
     ) -> Result<()> {
-        let target = self.path.display().to_string();
-        let err = |e: rusqlite::Error| VaultError::Storage {
-            operation,
-            target: target.clone(),
-            reason: e.to_string(),
-        };
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Deferred)
-            .map_err(err)?;
-        work(&mut SqliteTx {
-            conn: &tx,
-            tenant,
-            target: &target,
-            operation,
-        })?;
-        tx.commit().map_err(err)
+        // Deferred: a read takes no write lock (WAL readers never wait for the writer).
+        self.run_tx(TransactionBehavior::Deferred, tenant, operation, work)
     }
 
     fn tenant_ids(&mut self) -> Result<Vec<String>> {
@@ -764,14 +758,6 @@ impl Store for SqliteStore {
             .prepare_cached("SELECT tenant_id FROM tenants ORDER BY tenant_id")
             .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
             .map_err(self.err("listing tenants"))
-    }
-}
-
-fn audit_error(target: &str, e: custos_audit::AuditError) -> VaultError {
-    VaultError::Storage {
-        operation: "appending to the audit trail",
-        target: target.to_owned(),
-        reason: e.to_string(),
     }
 }
 
