@@ -6,9 +6,8 @@
 //! `--out` once complete, so a failed or interrupted export never leaves something that looks
 //! like an answer.
 
-use std::fs::File;
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use custos_rights::archive::AnswerKind;
@@ -17,6 +16,7 @@ use jiff::Timestamp;
 
 use crate::failure::Failure;
 use crate::open::{VaultArgs, load_vault};
+use crate::output::{create_private, partial_path};
 use crate::policy_cmds::LangArg;
 
 /// Who acts in the audit trail for answers written from the command line.
@@ -116,26 +116,4 @@ fn run(args: ExportArgs) -> Result<(), Failure> {
         written.bytes
     );
     Ok(())
-}
-
-/// `answer.zip` → `answer.zip.partial`, beside it.
-fn partial_path(out: &Path) -> PathBuf {
-    let mut name = out
-        .file_name()
-        .map(|n| n.to_os_string())
-        .unwrap_or_default();
-    name.push(".partial");
-    out.with_file_name(name)
-}
-
-/// Creates the file readable by its owner only: the answer holds personal data.
-fn create_private(path: &Path) -> std::io::Result<File> {
-    let mut o = std::fs::OpenOptions::new();
-    o.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        o.mode(0o600);
-    }
-    o.open(path)
 }

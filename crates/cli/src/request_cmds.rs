@@ -8,7 +8,6 @@
 //! (an unknown kind or request, a malformed id, a wrong code, a missing reason or note, a policy
 //! or vault that does not open). Messages name the flag or the request, never the subject.
 
-use std::fs::File;
 use std::io::{IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -28,6 +27,7 @@ use serde::Serialize;
 use crate::failure::{Blame, Failure, json};
 use crate::open::{VaultArgs, load_vault};
 use crate::output::Format;
+use crate::output::{create_private, partial_path};
 
 /// Who acts in the audit trail for steps taken from the command line (as for retention and
 /// exports).
@@ -942,28 +942,6 @@ fn answer_archive(
             ))
         }
     }
-}
-
-/// `answer.zip` → `answer.zip.partial`, beside it.
-fn partial_path(out: &Path) -> PathBuf {
-    let mut name = out
-        .file_name()
-        .map(|n| n.to_os_string())
-        .unwrap_or_default();
-    name.push(".partial");
-    out.with_file_name(name)
-}
-
-/// Creates the file readable by its owner only: the answer holds personal data.
-fn create_private(path: &Path) -> std::io::Result<File> {
-    let mut o = std::fs::OpenOptions::new();
-    o.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        o.mode(0o600);
-    }
-    o.open(path)
 }
 
 fn print_answer(r: &Request, answer: &Executed, out: Option<&Path>, told: &[Notification]) {
