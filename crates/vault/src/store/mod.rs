@@ -486,6 +486,22 @@ pub(crate) fn keep_json(e: &JournalEntry) -> String {
     serde_json::Value::from(e.keep.clone()).to_string()
 }
 
+/// The migrations a database at schema version `current` still needs, in order; refuses a
+/// database migrated by a newer Custos ([`VaultError::SchemaTooNew`](crate::VaultError)).
+pub(crate) fn pending_migrations(
+    migrations: &'static [(i64, &'static str)],
+    current: i64,
+) -> Result<impl Iterator<Item = &'static (i64, &'static str)>> {
+    let newest = migrations.last().map_or(0, |m| m.0);
+    if current > newest {
+        return Err(crate::error::VaultError::SchemaTooNew {
+            found: current,
+            supported: newest,
+        });
+    }
+    Ok(migrations.iter().filter(move |m| m.0 > current))
+}
+
 /// An audit append that failed inside a storage transaction (the transaction rolls back).
 pub(crate) fn audit_error(target: &str, e: custos_audit::AuditError) -> crate::error::VaultError {
     crate::error::VaultError::Storage {
@@ -503,6 +519,26 @@ pub(crate) fn micros(t: jiff::Timestamp) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_database_gets_the_migrations_after_its_version_and_a_newer_one_is_refused() {
+        const M: &[(i64, &str)] = &[(1, "a"), (2, "b"), (3, "c")];
+        let versions = |current| {
+            pending_migrations(M, current)
+                .map(|it| it.map(|m| m.0).collect::<Vec<_>>())
+                .ok()
+        };
+        assert_eq!(versions(0), Some(vec![1, 2, 3]));
+        assert_eq!(versions(2), Some(vec![3]));
+        assert_eq!(versions(3), Some(vec![]));
+        assert!(matches!(
+            pending_migrations(M, 4).map(|_| ()),
+            Err(crate::error::VaultError::SchemaTooNew {
+                found: 4,
+                supported: 3
+            })
+        ));
+    }
 
     #[test]
     fn a_tenant_filter_must_bind_the_transactions_tenant_as_its_first_value() {

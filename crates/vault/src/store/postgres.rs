@@ -566,15 +566,8 @@ impl PostgresStore {
             )
             .map_err(&err)?
             .get(0);
-        let newest = MIGRATIONS.last().map_or(0, |m| m.0);
-        if current > newest {
-            return Err(VaultError::SchemaTooNew {
-                found: current,
-                supported: newest,
-            });
-        }
         let now = jiff::Timestamp::now().as_microsecond();
-        for (version, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
+        for (version, sql) in super::pending_migrations(MIGRATIONS, current)? {
             tx.batch_execute(sql).map_err(&err)?;
             tx.execute(
                 "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)",

@@ -406,15 +406,8 @@ impl SqliteStore {
                 |r| r.get(0),
             )
             .map_err(err)?;
-        let newest = MIGRATIONS.last().map_or(0, |m| m.0);
-        if current > newest {
-            return Err(VaultError::SchemaTooNew {
-                found: current,
-                supported: newest,
-            });
-        }
         let now = jiff::Timestamp::now().as_microsecond();
-        for (version, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
+        for (version, sql) in super::pending_migrations(MIGRATIONS, current)? {
             tx.execute_batch(sql).map_err(err)?;
             tx.execute(
                 "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
