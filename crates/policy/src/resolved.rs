@@ -882,7 +882,8 @@ fn text_vec(v: &[Sp<String>]) -> Vec<String> {
     v.iter().map(|s| s.get_ref().clone()).collect()
 }
 
-fn build(file: &PolicyFile, parent_of: &[Option<usize>]) -> Policy {
+/// The policy's own metadata, English when it names no language.
+fn meta(file: &PolicyFile) -> Meta {
     let meta_raw = file.policy.get_ref();
     let languages = if meta_raw.languages.is_empty() {
         vec![Lang::En]
@@ -891,7 +892,7 @@ fn build(file: &PolicyFile, parent_of: &[Option<usize>]) -> Policy {
         l.dedup();
         l
     };
-    let meta = Meta {
+    Meta {
         id: meta_raw.id.as_ref().map(|s| s.get_ref().clone()),
         version: meta_raw.version.as_ref().map(|s| s.get_ref().clone()),
         updated: meta_raw.updated.as_ref().map(|s| s.get_ref().clone()),
@@ -899,9 +900,12 @@ fn build(file: &PolicyFile, parent_of: &[Option<usize>]) -> Policy {
         title: meta_raw.title.clone(),
         url: meta_raw.url.clone(),
         scope: meta_raw.scope.clone(),
-    };
+    }
+}
 
-    let controller = match &file.controller {
+/// The controller, a plain controller with nothing known when the file names none.
+fn controller(file: &PolicyFile) -> Controller {
+    match &file.controller {
         Some(c) => {
             let c = c.get_ref();
             Controller {
@@ -946,13 +950,26 @@ fn build(file: &PolicyFile, parent_of: &[Option<usize>]) -> Policy {
             representative: None,
             authority: None,
         },
-    };
+    }
+}
 
-    // Back-references: which purposes use a category, which recipients receive it.
-    let mut cat_purposes: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-    let mut cat_recipients: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
-    let mut rec_purposes: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-    let mut rec_categories: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+/// Back-references: which purposes use a category, which recipients receive it, and the other
+/// way round.
+#[derive(Default)]
+struct BackRefs<'a> {
+    cat_purposes: BTreeMap<&'a str, Vec<String>>,
+    cat_recipients: BTreeMap<&'a str, BTreeSet<String>>,
+    rec_purposes: BTreeMap<&'a str, Vec<String>>,
+    rec_categories: BTreeMap<&'a str, BTreeSet<String>>,
+}
+
+fn back_references(file: &PolicyFile) -> BackRefs<'_> {
+    let BackRefs {
+        mut cat_purposes,
+        mut cat_recipients,
+        mut rec_purposes,
+        mut rec_categories,
+    } = BackRefs::default();
     for p in &file.purpose {
         let p = p.get_ref();
         for c in &p.categories {
@@ -991,6 +1008,68 @@ fn build(file: &PolicyFile, parent_of: &[Option<usize>]) -> Policy {
                 .insert(c.get_ref().clone());
         }
     }
+    BackRefs {
+        cat_purposes,
+        cat_recipients,
+        rec_purposes,
+        rec_categories,
+    }
+}
+
+/// How rights are handled; where the file is silent, the controller's contacts and authority.
+fn rights(file: &PolicyFile, controller: &Controller) -> Rights {
+    match &file.rights {
+        Some(r) => {
+            let r = r.get_ref();
+            Rights {
+                offered: r.offered.iter().map(|x| *x.get_ref()).collect(),
+                channels: if r.channels.is_empty() {
+                    controller.contact.clone()
+                } else {
+                    r.channels.iter().map(|c| c.get_ref().clone()).collect()
+                },
+                response: r
+                    .response
+                    .as_ref()
+                    .map(|p| *p.get_ref())
+                    .unwrap_or_else(one_month),
+                extension: r.extension.as_ref().map(|p| *p.get_ref()),
+                export_formats: r.export_formats.clone(),
+                complaint: if r.complaint.is_empty() {
+                    controller.authority.iter().cloned().collect()
+                } else {
+                    r.complaint
+                        .iter()
+                        .filter_map(|a| law::authority(a.get_ref()))
+                        .map(AuthorityRef::from)
+                        .collect()
+                },
+                self_service: r.self_service.clone(),
+                note: r.note.clone(),
+            }
+        }
+        None => Rights {
+            offered: Vec::new(),
+            channels: controller.contact.clone(),
+            response: one_month(),
+            extension: None,
+            export_formats: Vec::new(),
+            complaint: controller.authority.iter().cloned().collect(),
+            self_service: None,
+            note: None,
+        },
+    }
+}
+
+fn build(file: &PolicyFile, parent_of: &[Option<usize>]) -> Policy {
+    let meta = meta(file);
+    let controller = controller(file);
+    let BackRefs {
+        mut cat_purposes,
+        mut cat_recipients,
+        mut rec_purposes,
+        mut rec_categories,
+    } = back_references(file);
 
     // Categories, inheriting from their parents (resolved root-first by walking up).
     let raw = &file.category;
@@ -1177,47 +1256,7 @@ fn build(file: &PolicyFile, parent_of: &[Option<usize>]) -> Policy {
         })
         .collect();
 
-    let rights = match &file.rights {
-        Some(r) => {
-            let r = r.get_ref();
-            Rights {
-                offered: r.offered.iter().map(|x| *x.get_ref()).collect(),
-                channels: if r.channels.is_empty() {
-                    controller.contact.clone()
-                } else {
-                    r.channels.iter().map(|c| c.get_ref().clone()).collect()
-                },
-                response: r
-                    .response
-                    .as_ref()
-                    .map(|p| *p.get_ref())
-                    .unwrap_or_else(one_month),
-                extension: r.extension.as_ref().map(|p| *p.get_ref()),
-                export_formats: r.export_formats.clone(),
-                complaint: if r.complaint.is_empty() {
-                    controller.authority.iter().cloned().collect()
-                } else {
-                    r.complaint
-                        .iter()
-                        .filter_map(|a| law::authority(a.get_ref()))
-                        .map(AuthorityRef::from)
-                        .collect()
-                },
-                self_service: r.self_service.clone(),
-                note: r.note.clone(),
-            }
-        }
-        None => Rights {
-            offered: Vec::new(),
-            channels: controller.contact.clone(),
-            response: one_month(),
-            extension: None,
-            export_formats: Vec::new(),
-            complaint: controller.authority.iter().cloned().collect(),
-            self_service: None,
-            note: None,
-        },
-    };
+    let rights = rights(file, &controller);
 
     Policy {
         meta,
