@@ -245,6 +245,20 @@ pub(crate) fn subject_id(s: String) -> Result<SubjectId, Problem> {
     SubjectId::new(s).map_err(Problem::from)
 }
 
+/// A subject identifier sent in a body at `field` (a JSON pointer such as `/subject`); the reason
+/// never repeats the identifier.
+pub(crate) fn body_subject(s: String, field: &str) -> Result<SubjectId, Problem> {
+    SubjectId::new(s).map_err(|_| {
+        Problem::new(ErrorCode::InvalidBody).field(field, "not a valid subject identifier")
+    })
+}
+
+/// A record id sent in a body at `field` (a JSON pointer such as `/record_id`).
+pub(crate) fn body_record(id: &str, field: impl Into<String>) -> Result<RecordId, Problem> {
+    RecordId::parse(id)
+        .map_err(|_| Problem::new(ErrorCode::InvalidBody).field(field, "not a record id"))
+}
+
 pub(crate) fn tenant_id(caller: &Caller) -> Result<TenantId, Problem> {
     TenantId::new(caller.tenant()?).map_err(Problem::from)
 }
