@@ -13,7 +13,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use custos_access::Role;
 use custos_vault::rights::{Rectification, Request, RequestError, RequestKind, Risk, Verification};
-use custos_vault::{RequestId, SubjectId, TenantId, VaultError};
+use custos_vault::{RequestId, SubjectId, TenantId, TenantVault, VaultError};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -303,12 +303,8 @@ pub async fn extend_request(
     ApiJson(body): ApiJson<ReasonBody>,
 ) -> Result<Response, Problem> {
     caller.require(Role::may_handle_requests, "extend requests")?;
-    let (tenant, actor, id) = (tenant_id(&caller)?, caller.0.actor(), request_id(&id)?);
-    as_caller(&s, &tenant, actor, move |_, t| {
-        let now = now();
-        let r = t.extend_request(id.as_str(), &body.reason, day_of(now), now)?;
-        announce_status(t, &r, &crate::opengdpr::processor_domain(&headers));
-        Ok(axum::Json(RequestView::new(r)).into_response())
+    announced_step(&s, &caller, &headers, &id, move |_, t, id, now| {
+        t.extend_request(id, &body.reason, day_of(now), now)
     })
     .await
 }
@@ -327,10 +323,34 @@ pub async fn refuse_request(
     ApiJson(body): ApiJson<ReasonBody>,
 ) -> Result<Response, Problem> {
     caller.require(Role::may_handle_requests, "refuse requests")?;
-    let (tenant, actor, id) = (tenant_id(&caller)?, caller.0.actor(), request_id(&id)?);
-    as_caller(&s, &tenant, actor, move |s, t| {
-        let r = t.refuse_request(&s.loaded.policy, id.as_str(), &body.reason, now())?;
-        announce_status(t, &r, &crate::opengdpr::processor_domain(&headers));
+    announced_step(&s, &caller, &headers, &id, move |s, t, id, now| {
+        t.refuse_request(&s.loaded.policy, id, &body.reason, now)
+    })
+    .await
+}
+
+/// Runs a DPO's step on request `id` (extend, refuse) on the caller's tenant, acting as the
+/// caller, at the time it is given; the answer is the request as it then stands, and an OpenGDPR
+/// controller is told of the change.
+async fn announced_step(
+    s: &Arc<AppState>,
+    caller: &Caller,
+    headers: &axum::http::HeaderMap,
+    id: &str,
+    step: impl FnOnce(
+        &AppState,
+        &mut TenantVault<'_>,
+        &str,
+        jiff::Timestamp,
+    ) -> Result<Request, VaultError>
+    + Send
+    + 'static,
+) -> Result<Response, Problem> {
+    let (tenant, actor, id) = (tenant_id(caller)?, caller.0.actor(), request_id(id)?);
+    let domain = crate::opengdpr::processor_domain(headers);
+    as_caller(s, &tenant, actor, move |s, t| {
+        let r = step(s, t, id.as_str(), now())?;
+        announce_status(t, &r, &domain);
         Ok(axum::Json(RequestView::new(r)).into_response())
     })
     .await
@@ -338,7 +358,7 @@ pub async fn refuse_request(
 
 /// Tells an OpenGDPR controller, through the request's status callbacks, of a change made here
 /// (extended, refused, completed); nothing for a request filed otherwise.
-fn announce_status(t: &custos_vault::TenantVault<'_>, r: &Request, domain: &str) {
+fn announce_status(t: &TenantVault<'_>, r: &Request, domain: &str) {
     if custos_vault::opengdpr::status_callbacks(r).is_empty() {
         return;
     }
