@@ -8,6 +8,7 @@
 //! - [`write`], [`read`]: a handler's vault work on the blocking pool, on the connection for
 //!   writes or on any pooled one; [`as_caller`]: on the caller's tenant, attributed to the
 //!   caller's key in the audit trail.
+//! - [`periodic`]: a background job's runs on a timer (the purge, the notifier, checkpoints).
 //! - [`quick`]: a short read on the hot path (decisions): at once when the SQLite connection is
 //!   free, else on the pool in turn.
 
@@ -73,6 +74,21 @@ pub(crate) async fn as_caller<T: Send + 'static>(
         work(s, &mut v.tenant(&tenant).acting_as(actor))
     })
     .await
+}
+
+/// Runs `work` on the blocking pool every `every`, the first time one interval from now, one run
+/// at a time: a run that takes longer delays the next instead of bunching them up. Never returns;
+/// aborting the task stops the timer (a run in flight finishes on its thread).
+pub(crate) async fn periodic(every: std::time::Duration, work: impl Fn() + Send + Sync + 'static) {
+    let work = Arc::new(work);
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let run = work.clone();
+        let _ = tokio::task::spawn_blocking(move || run()).await;
+    }
 }
 
 /// Short reads waiting on the blocking pool for the vault connection.
