@@ -747,3 +747,28 @@ pub async fn audit_verify(
     })
     .await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bad_subject_in_a_body_is_named_by_its_field_and_not_repeated() {
+        let p = body_subject(String::new(), "/items/3/subject").unwrap_err();
+        assert_eq!((p.code, p.status), ("invalid-body", 400));
+        assert_eq!(p.errors[0].field, "/items/3/subject");
+        assert_eq!(p.errors[0].reason, "not a valid subject identifier");
+    }
+
+    #[test]
+    fn a_bad_record_id_in_a_body_is_named_by_its_field_and_not_repeated() {
+        let p = body_record("jan@example.nl", "/record_id").unwrap_err();
+        assert_eq!((p.code, p.status), ("invalid-body", 400));
+        assert_eq!(p.errors[0].field, "/record_id");
+        assert!(
+            !serde_json::to_string(&p)
+                .unwrap()
+                .contains("jan@example.nl")
+        );
+    }
+}
