@@ -42,16 +42,12 @@ impl FromRequestParts<Arc<AppState>> for Caller {
             Some(p) => Some(p),
             None => {
                 let st = state.clone();
-                let found = tokio::task::spawn_blocking(move || {
+                let found = crate::work::blocking(move || {
                     let backend = st.backend()?;
                     let mut a = backend.access.lock().unwrap_or_else(|p| p.into_inner());
                     a.authenticate(&key).map_err(Problem::from)
                 })
-                .await
-                .unwrap_or_else(|_| {
-                    Err(Problem::new(ErrorCode::Internal)
-                        .detail("a worker failed; it has been logged"))
-                })?;
+                .await?;
                 if let Some(p) = &found {
                     state
                         .auth_cache

@@ -24,10 +24,10 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
 use crate::auth::Caller;
-use crate::data::now;
+use crate::data::{body_record, body_subject, now};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::problem::Problem;
-use crate::work::{blocking, quick, with_vault};
+use crate::work::{as_caller, quick, write};
 use custos_types::ErrorCode;
 
 /// The most decisions one batch may ask for; a larger batch is refused whole (422), so an app
@@ -43,13 +43,6 @@ pub(crate) fn gpc(headers: &HeaderMap) -> bool {
         .any(|v| v.as_bytes() == b"1")
 }
 
-fn subject(s: String, field: &str) -> Result<SubjectId, Problem> {
-    // The reason never repeats the identifier.
-    SubjectId::new(s).map_err(|_| {
-        Problem::new(ErrorCode::InvalidBody).field(field, "not a valid subject identifier")
-    })
-}
-
 fn tenant(caller: &Caller) -> Result<TenantId, Problem> {
     crate::data::tenant_id(caller)
 }
@@ -60,6 +53,29 @@ fn record_gpc(t: &mut TenantVault<'_>, who: &SubjectId, at: Timestamp) -> Result
     t.record_gpc(who, None, at)
         .map(|_| ())
         .map_err(Problem::from)
+}
+
+/// Runs a consent call about one subject on the caller's tenant, acting as the caller (see
+/// [`as_caller`]). A `Sec-GPC: 1` signal on the request is recorded for the subject first, so
+/// what `work` reads or records (at the time it is given) already sees it.
+async fn about_subject<T: Send + 'static>(
+    s: &Arc<AppState>,
+    (tenant, actor): (TenantId, String),
+    who: SubjectId,
+    headers: &HeaderMap,
+    work: impl FnOnce(&AppState, &mut TenantVault<'_>, &SubjectId, Timestamp) -> Result<T, Problem>
+    + Send
+    + 'static,
+) -> Result<T, Problem> {
+    let signal = gpc(headers);
+    as_caller(s, &tenant, actor, move |s, t| {
+        let now = now();
+        if signal {
+            record_gpc(t, &who, now)?;
+        }
+        work(s, t, &who, now)
+    })
+    .await
 }
 
 // ---- the ledger ---------------------------------------------------------------------------
@@ -125,11 +141,9 @@ pub async fn record_consent(
     ApiJson(c): ApiJson<NewConsent>,
 ) -> Result<Response, Problem> {
     caller.require(Role::may_use_records, "record consent")?;
-    let (tenant, actor) = (tenant(&caller)?, caller.0.actor());
-    let who = subject(c.subject, "/subject")?;
-    let signal = gpc(&headers);
-    blocking(move || {
-        let now = now();
+    let acting = (tenant(&caller)?, caller.0.actor());
+    let who = body_subject(c.subject, "/subject")?;
+    about_subject(&s, acting, who, &headers, move |s, t, who, now| {
         let record = ConsentRecord {
             kind: match c.kind {
                 KindField::Grant => ConsentKind::Grant,
@@ -142,20 +156,12 @@ pub async fn record_consent(
             channel: c.channel,
             proof: c.proof,
         };
-        with_vault(&s, |v| {
-            let mut t = v.tenant(&tenant).acting_as(actor);
-            if signal {
-                record_gpc(&mut t, &who, now)?;
-            }
-            let consent = t
-                .record_consent(&s.loaded.policy, &who, &record, now)
-                .map_err(Problem::from)?;
-            let body = ConsentView {
-                purpose: record.purpose,
-                consent,
-            };
-            Ok((StatusCode::CREATED, axum::Json(body)).into_response())
-        })
+        let consent = t.record_consent(&s.loaded.policy, who, &record, now)?;
+        let body = ConsentView {
+            purpose: record.purpose,
+            consent,
+        };
+        Ok((StatusCode::CREATED, axum::Json(body)).into_response())
     })
     .await
 }
@@ -193,21 +199,12 @@ pub async fn consent_state(
     ApiJson(q): ApiJson<StateQuery>,
 ) -> Result<Response, Problem> {
     caller.require(may_read_consent, "read consent")?;
-    let (tenant, actor) = (tenant(&caller)?, caller.0.actor());
-    let who = subject(q.subject, "/subject")?;
-    let signal = gpc(&headers);
-    blocking(move || {
-        with_vault(&s, |v| {
-            let mut t = v.tenant(&tenant).acting_as(actor);
-            if signal {
-                record_gpc(&mut t, &who, now())?;
-            }
-            let stale: Vec<&str> = q.stale_versions.iter().map(String::as_str).collect();
-            let purposes = t
-                .consent_states(&s.loaded.policy, &who, &stale)
-                .map_err(Problem::from)?;
-            Ok(axum::Json(StatesView { purposes }).into_response())
-        })
+    let acting = (tenant(&caller)?, caller.0.actor());
+    let who = body_subject(q.subject, "/subject")?;
+    about_subject(&s, acting, who, &headers, move |s, t, who, _| {
+        let stale: Vec<&str> = q.stale_versions.iter().map(String::as_str).collect();
+        let purposes = t.consent_states(&s.loaded.policy, who, &stale)?;
+        Ok(axum::Json(StatesView { purposes }).into_response())
     })
     .await
 }
@@ -241,18 +238,11 @@ pub async fn consent_history(
     ApiJson(q): ApiJson<SubjectBody>,
 ) -> Result<Response, Problem> {
     caller.require(may_read_consent, "read consent")?;
-    let (tenant, actor) = (tenant(&caller)?, caller.0.actor());
-    let who = subject(q.subject, "/subject")?;
-    let signal = gpc(&headers);
-    blocking(move || {
-        with_vault(&s, |v| {
-            let mut t = v.tenant(&tenant).acting_as(actor);
-            if signal {
-                record_gpc(&mut t, &who, now())?;
-            }
-            let entries = t.consent_history(&who).map_err(Problem::from)?;
-            Ok(axum::Json(HistoryView { entries }).into_response())
-        })
+    let acting = (tenant(&caller)?, caller.0.actor());
+    let who = body_subject(q.subject, "/subject")?;
+    about_subject(&s, acting, who, &headers, move |_, t, who, _| {
+        let entries = t.consent_history(who)?;
+        Ok(axum::Json(HistoryView { entries }).into_response())
     })
     .await
 }
@@ -303,38 +293,31 @@ pub async fn accept_statement(
     ApiJson(a): ApiJson<NewAcceptance>,
 ) -> Result<Response, Problem> {
     caller.require(Role::may_use_records, "record acceptances")?;
-    let (tenant, actor) = (tenant(&caller)?, caller.0.actor());
-    let who = subject(a.subject, "/subject")?;
-    let signal = gpc(&headers);
-    blocking(move || {
-        with_vault(&s, |v| {
-            let now = now();
-            let at = a.at.unwrap_or(now);
-            if custos_types::limits::beyond_skew(at.as_second(), now.as_second()) {
-                return Err(Problem::new(ErrorCode::InFuture).field("/at", "lies in the future"));
-            }
-            let mut t = v.tenant(&tenant).acting_as(actor);
-            if signal {
-                record_gpc(&mut t, &who, now)?;
-            }
-            let recorded = t
-                .accept_statement(
-                    &who,
-                    &a.version,
-                    &a.notice_hash,
-                    at,
-                    &a.channel,
-                    &a.proof,
-                    now,
-                )
-                .map_err(Problem::from)?;
-            let status = if recorded {
-                StatusCode::CREATED
-            } else {
-                StatusCode::OK
-            };
-            Ok((status, axum::Json(AcceptanceView { recorded })).into_response())
-        })
+    let acting = (tenant(&caller)?, caller.0.actor());
+    let who = body_subject(a.subject, "/subject")?;
+    // Refused before the GPC signal is recorded: a refused call changes nothing.
+    if let Some(at) = a.at
+        && custos_types::limits::beyond_skew(at.as_second(), now().as_second())
+    {
+        return Err(Problem::new(ErrorCode::InFuture).field("/at", "lies in the future"));
+    }
+    about_subject(&s, acting, who, &headers, move |_, t, who, now| {
+        let at = a.at.unwrap_or(now);
+        let recorded = t.accept_statement(
+            who,
+            &a.version,
+            &a.notice_hash,
+            at,
+            &a.channel,
+            &a.proof,
+            now,
+        )?;
+        let status = if recorded {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        };
+        Ok((status, axum::Json(AcceptanceView { recorded })).into_response())
     })
     .await
 }
@@ -371,8 +354,8 @@ pub async fn must_accept(
     ApiJson(q): ApiJson<MustAcceptQuery>,
 ) -> Result<Response, Problem> {
     caller.require(may_read_consent, "read acceptances")?;
-    let (tenant, actor) = (tenant(&caller)?, caller.0.actor());
-    let who = subject(q.subject, "/subject")?;
+    let acting = (tenant(&caller)?, caller.0.actor());
+    let who = body_subject(q.subject, "/subject")?;
     let version = match q.version {
         Some(v) if v.trim().is_empty() => {
             return Err(
@@ -387,20 +370,13 @@ pub async fn must_accept(
             )
         })?,
     };
-    let signal = gpc(&headers);
-    blocking(move || {
-        with_vault(&s, |v| {
-            let mut t = v.tenant(&tenant).acting_as(actor);
-            if signal {
-                record_gpc(&mut t, &who, now())?;
-            }
-            let must_accept = t.must_accept(&who, &version).map_err(Problem::from)?;
-            Ok(axum::Json(MustAcceptView {
-                must_accept,
-                version,
-            })
-            .into_response())
+    about_subject(&s, acting, who, &headers, move |_, t, who, _| {
+        let must_accept = t.must_accept(who, &version)?;
+        Ok(axum::Json(MustAcceptView {
+            must_accept,
+            version,
         })
+        .into_response())
     })
     .await
 }
@@ -474,20 +450,14 @@ pub async fn suppress(
     if reason.is_empty() || reason.chars().count() > 100 {
         return Err(Problem::new(ErrorCode::Unprocessable).field("/reason", "1–100 characters"));
     }
-    blocking(move || {
-        with_vault(&s, |v| {
-            let added = v
-                .tenant(&tenant)
-                .acting_as(actor)
-                .suppress(&n.address, &reason, now())
-                .map_err(Problem::from)?;
-            let status = if added {
-                StatusCode::CREATED
-            } else {
-                StatusCode::OK
-            };
-            Ok((status, axum::Json(SuppressionView { added })).into_response())
-        })
+    as_caller(&s, &tenant, actor, move |_, t| {
+        let added = t.suppress(&n.address, &reason, now())?;
+        let status = if added {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        };
+        Ok((status, axum::Json(SuppressionView { added })).into_response())
     })
     .await
 }
@@ -578,12 +548,10 @@ struct Parsed {
 }
 
 fn parse(ask: DecisionAsk, at: &str) -> Result<Parsed, Problem> {
-    let subject = subject(ask.subject.clone(), &format!("{at}/subject"))?;
+    let subject = body_subject(ask.subject.clone(), &format!("{at}/subject"))?;
     let record = match &ask.record_id {
         None => None,
-        Some(id) => Some(RecordId::parse(id).map_err(|_| {
-            Problem::new(ErrorCode::InvalidBody).field(format!("{at}/record_id"), "not a record id")
-        })?),
+        Some(id) => Some(body_record(id, format!("{at}/record_id"))?),
     };
     Ok(Parsed {
         ask,
@@ -711,18 +679,14 @@ pub async fn decide_batch(
         .map(|(i, ask)| parse(ask, &format!("/items/{i}")))
         .collect::<Result<Vec<_>, _>>()?;
     let signal = gpc(&headers);
-    blocking(move || {
-        with_vault(&s, |v| {
-            let mut t = v.tenant(&tenant).acting_as(actor);
-            let now = now();
-            let mut results = Vec::with_capacity(parsed.len());
-            for (i, p) in parsed.iter().enumerate() {
-                let d = decide_one(&s, &mut t, p, signal, now)
-                    .map_err(|e| at_item(Problem::from(&e), i))?;
-                results.push(DecisionView::from(d));
-            }
-            Ok(axum::Json(BatchView { results }).into_response())
-        })
+    as_caller(&s, &tenant, actor, move |s, t| {
+        let now = now();
+        let mut results = Vec::with_capacity(parsed.len());
+        for (i, p) in parsed.iter().enumerate() {
+            let d = decide_one(s, t, p, signal, now).map_err(|e| at_item(Problem::from(&e), i))?;
+            results.push(DecisionView::from(d));
+        }
+        Ok(axum::Json(BatchView { results }).into_response())
     })
     .await
 }
@@ -754,16 +718,10 @@ pub async fn request_approval(
 ) -> Result<Response, Problem> {
     caller.require(Role::may_use_records, "ask for approvals")?;
     let (tenant, actor) = (tenant(&caller)?, caller.0.actor());
-    let who = subject(n.subject.clone(), "/subject")?;
-    blocking(move || {
-        with_vault(&s, |v| {
-            let a = v
-                .tenant(&tenant)
-                .acting_as(actor)
-                .request_approval(&s.loaded.policy, &n.action, &n.item, &who, now())
-                .map_err(Problem::from)?;
-            Ok((StatusCode::CREATED, axum::Json(a)).into_response())
-        })
+    let who = body_subject(n.subject.clone(), "/subject")?;
+    as_caller(&s, &tenant, actor, move |s, t| {
+        let a = t.request_approval(&s.loaded.policy, &n.action, &n.item, &who, now())?;
+        Ok((StatusCode::CREATED, axum::Json(a)).into_response())
     })
     .await
 }
@@ -796,11 +754,9 @@ pub async fn list_approvals(
 ) -> Result<Response, Problem> {
     caller.require(|r| r.may_read_audit() || r.may_approve(), "list approvals")?;
     let tenant = tenant(&caller)?;
-    blocking(move || {
-        with_vault(&s, |v| {
-            let approvals = v.tenant(&tenant).approvals(q.all).map_err(Problem::from)?;
-            Ok(axum::Json(ApprovalList { approvals }).into_response())
-        })
+    write(&s, move |_, v| {
+        let approvals = v.tenant(&tenant).approvals(q.all)?;
+        Ok(axum::Json(ApprovalList { approvals }).into_response())
     })
     .await
 }
@@ -822,11 +778,8 @@ pub async fn get_approval(
         "read approvals",
     )?;
     let (tenant, id) = (tenant(&caller)?, approval_id(&id)?);
-    blocking(move || {
-        with_vault(&s, |v| {
-            let a = v.tenant(&tenant).approval(&id).map_err(Problem::from)?;
-            Ok(axum::Json(a).into_response())
-        })
+    write(&s, move |_, v| {
+        Ok(axum::Json(v.tenant(&tenant).approval(&id)?).into_response())
     })
     .await
 }
@@ -910,15 +863,9 @@ async fn verdict(
         },
     )?;
     let (tenant, actor, id) = (tenant(&caller)?, caller.0.actor(), approval_id(&id)?);
-    blocking(move || {
-        with_vault(&s, |vault| {
-            let (approval, token) = vault
-                .tenant(&tenant)
-                .acting_as(actor)
-                .decide_approval(&id, approve, v.reason.as_deref(), now())
-                .map_err(Problem::from)?;
-            Ok(axum::Json(DecidedView { approval, token }).into_response())
-        })
+    as_caller(&s, &tenant, actor, move |_, t| {
+        let (approval, token) = t.decide_approval(&id, approve, v.reason.as_deref(), now())?;
+        Ok(axum::Json(DecidedView { approval, token }).into_response())
     })
     .await
 }

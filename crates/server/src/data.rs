@@ -18,7 +18,7 @@ use crate::auth::Caller;
 
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::problem::Problem;
-use crate::work::blocking;
+use crate::work::{as_caller, blocking, read};
 use custos_types::ErrorCode;
 
 pub(crate) fn now() -> jiff::Timestamp {
@@ -245,8 +245,28 @@ pub(crate) fn subject_id(s: String) -> Result<SubjectId, Problem> {
     SubjectId::new(s).map_err(Problem::from)
 }
 
+/// A subject identifier sent in a body at `field` (a JSON pointer such as `/subject`); the reason
+/// never repeats the identifier.
+pub(crate) fn body_subject(s: String, field: &str) -> Result<SubjectId, Problem> {
+    SubjectId::new(s).map_err(|_| {
+        Problem::new(ErrorCode::InvalidBody).field(field, "not a valid subject identifier")
+    })
+}
+
+/// A record id sent in a body at `field` (a JSON pointer such as `/record_id`).
+pub(crate) fn body_record(id: &str, field: impl Into<String>) -> Result<RecordId, Problem> {
+    RecordId::parse(id)
+        .map_err(|_| Problem::new(ErrorCode::InvalidBody).field(field, "not a record id"))
+}
+
 pub(crate) fn tenant_id(caller: &Caller) -> Result<TenantId, Problem> {
     TenantId::new(caller.tenant()?).map_err(Problem::from)
+}
+
+/// A record's data as stored: its JSON text.
+fn serialised(data: &serde_json::Value) -> Result<Vec<u8>, Problem> {
+    serde_json::to_vec(data)
+        .map_err(|_| Problem::new(ErrorCode::InvalidBody).field("/data", "not serialisable"))
 }
 
 fn json_response(status: StatusCode, body: &impl Serialize) -> Result<Response, Problem> {
@@ -295,10 +315,8 @@ pub async fn put_record(
         subject_id(r.subject.clone())?,
         caller.0.actor(),
     );
-    let (replayed, body) = blocking(move || {
-        let b = s.backend()?;
-        let payload = serde_json::to_vec(&r.data)
-            .map_err(|_| Problem::new(ErrorCode::InvalidBody).field("/data", "not serialisable"))?;
+    let payload = serialised(&r.data)?;
+    let (replayed, body) = as_caller(&s, &tenant, actor, move |s, t| {
         let rec = NewRecord {
             subject,
             category: r.category.clone(),
@@ -307,15 +325,11 @@ pub async fn put_record(
             created_at: now(),
             clocks: r.clocks.clone(),
         };
-        let mut v = b.vault_for_write();
-        let mut t = v.tenant(&tenant).acting_as(actor);
         let key = idem.as_deref().map(|key| custos_vault::Idempotency {
             key,
             request_hash: &request_hash,
         });
-        let w = t
-            .put_once(&s.loaded.policy, rec, key.as_ref(), now())
-            .map_err(Problem::from)?;
+        let w = t.put_once(&s.loaded.policy, rec, key.as_ref(), now())?;
         // The same body as the write (a replay's body is the same by its hash): the answer is
         // what was written.
         let view = RecordView {
@@ -357,10 +371,8 @@ pub async fn get_record(
     let tenant = tenant_id(&caller)?;
     let id = RecordId::parse(&id).map_err(Problem::from)?;
     let actor = caller.0.actor();
-    blocking(move || {
-        let b = s.backend()?;
-        let mut v = b.vault();
-        let r = v.tenant(&tenant).get(&id).map_err(Problem::from)?;
+    read(&s, move |s, v| {
+        let r = v.tenant(&tenant).get(&id)?;
         s.note_read(
             tenant.as_str(),
             &actor,
@@ -398,17 +410,9 @@ pub async fn update_record(
     caller.require(Role::may_use_records, "correct records")?;
     let (tenant, actor) = (tenant_id(&caller)?, caller.0.actor());
     let id = RecordId::parse(&id).map_err(Problem::from)?;
-    blocking(move || {
-        let b = s.backend()?;
-        let payload = serde_json::to_vec(&u.data)
-            .map_err(|_| Problem::new(ErrorCode::InvalidBody).field("/data", "not serialisable"))?;
-        let mut v = b.vault_for_write();
-        let r = v
-            .tenant(&tenant)
-            .acting_as(actor)
-            .update_record(&id, payload, now())
-            .map_err(Problem::from)?;
-        Ok(axum::Json(view(r)).into_response())
+    let payload = serialised(&u.data)?;
+    as_caller(&s, &tenant, actor, move |_, t| {
+        Ok(axum::Json(view(t.update_record(&id, payload, now())?)).into_response())
     })
     .await
 }
@@ -428,13 +432,8 @@ pub async fn delete_record(
     caller.require(Role::may_use_records, "delete records")?;
     let (tenant, actor) = (tenant_id(&caller)?, caller.0.actor());
     let id = RecordId::parse(&id).map_err(Problem::from)?;
-    blocking(move || {
-        let b = s.backend()?;
-        let mut v = b.vault_for_write();
-        v.tenant(&tenant)
-            .acting_as(actor)
-            .delete_record(&s.loaded.policy, &id, now())
-            .map_err(Problem::from)?;
+    as_caller(&s, &tenant, actor, move |s, t| {
+        t.delete_record(&s.loaded.policy, &id, now())?;
         Ok(StatusCode::NO_CONTENT.into_response())
     })
     .await
@@ -485,11 +484,9 @@ pub async fn list_records(
         })?,
     };
     let actor = caller.0.actor();
-    blocking(move || {
-        let b = s.backend()?;
-        let mut v = b.vault();
+    read(&s, move |s, v| {
         let mut t = v.tenant(&tenant);
-        let all = t.list(&subject).map_err(Problem::from)?;
+        let all = t.list(&subject)?;
         let pseudonym = t.pseudonym(&subject);
         drop(t);
         let total = all.len();
@@ -547,14 +544,8 @@ pub async fn erase_subject(
         subject_id(e.subject)?,
         caller.0.actor(),
     );
-    blocking(move || {
-        let b = s.backend()?;
-        let mut v = b.vault_for_write();
-        let e = v
-            .tenant(&tenant)
-            .acting_as(actor)
-            .erase_subject(&subject, now())
-            .map_err(Problem::from)?;
+    as_caller(&s, &tenant, actor, move |_, t| {
+        let e = t.erase_subject(&subject, now())?;
         Ok(axum::Json(ErasureView {
             erasure_id: e.erasure_id,
             subject: e.subject.as_str().to_owned(),
@@ -627,16 +618,14 @@ pub async fn audit(
             Problem::new(ErrorCode::InvalidQuery).field("limit", "must be between 1 and 1000")
         );
     }
-    blocking(move || {
-        let b = s.backend()?;
-        let mut v = b.vault();
+    read(&s, move |_, v| {
         let query = custos_audit::Query {
             subject: q.subject,
             action: q.action,
             after_seq: q.cursor.unwrap_or(0),
             limit,
         };
-        let entries = v.tenant(&tenant).audit(&query).map_err(Problem::from)?;
+        let entries = v.tenant(&tenant).audit(&query)?;
         let next_cursor = (entries.len() == limit)
             .then(|| entries.last().map(|e| e.seq))
             .flatten();
@@ -757,4 +746,29 @@ pub async fn audit_verify(
         Ok(axum::Json(view).into_response())
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bad_subject_in_a_body_is_named_by_its_field_and_not_repeated() {
+        let p = body_subject(String::new(), "/items/3/subject").unwrap_err();
+        assert_eq!((p.code, p.status), ("invalid-body", 400));
+        assert_eq!(p.errors[0].field, "/items/3/subject");
+        assert_eq!(p.errors[0].reason, "not a valid subject identifier");
+    }
+
+    #[test]
+    fn a_bad_record_id_in_a_body_is_named_by_its_field_and_not_repeated() {
+        let p = body_record("jan@example.nl", "/record_id").unwrap_err();
+        assert_eq!((p.code, p.status), ("invalid-body", 400));
+        assert_eq!(p.errors[0].field, "/record_id");
+        assert!(
+            !serde_json::to_string(&p)
+                .unwrap()
+                .contains("jan@example.nl")
+        );
+    }
 }

@@ -489,18 +489,10 @@ pub async fn serve(
     let stop_purging = Arc::new(AtomicBool::new(false));
     let mut purger = None;
     if let (true, Some(every)) = (state.has_backend(), config.purge_interval) {
-        let st = state.clone();
-        let stop = stop_purging.clone();
-        purger = Some(tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            tick.tick().await;
-            loop {
-                tick.tick().await;
-                let (s2, stop2) = (st.clone(), stop.clone());
-                let _ = tokio::task::spawn_blocking(move || purger::tick(&s2, &stop2)).await;
-            }
-        }));
+        let (st, stop) = (state.clone(), stop_purging.clone());
+        purger = Some(tokio::spawn(work::periodic(every, move || {
+            purger::tick(&st, &stop)
+        })));
     }
     // Recipients' webhooks (Art. 19) on their own timer, from one interval after start.
     let mut notifier = None;
@@ -512,17 +504,9 @@ pub async fn serve(
             backoff: config.notify_backoff,
             budget: every.max(std::time::Duration::from_secs(10)),
         };
-        notifier = Some(tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            tick.tick().await;
-            loop {
-                tick.tick().await;
-                let (s2, stop2) = (st.clone(), stop.clone());
-                let _ = tokio::task::spawn_blocking(move || notifier::tick(&s2, &settings, &stop2))
-                    .await;
-            }
-        }));
+        notifier = Some(tokio::spawn(work::periodic(every, move || {
+            notifier::tick(&st, &settings, &stop)
+        })));
     }
     on_listening(addr);
     let st = state.clone();

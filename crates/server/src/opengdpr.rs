@@ -18,7 +18,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{FromRequestParts, Path};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
@@ -38,7 +39,7 @@ use crate::AppState;
 use crate::auth::Caller;
 use crate::data::tenant_id;
 use crate::problem::Problem;
-use crate::work::blocking;
+use crate::work::{as_caller, write};
 
 /// The channel requests filed here carry.
 const CHANNEL: &str = "opengdpr";
@@ -151,6 +152,11 @@ impl ErrorBody {
         let mut e = ErrorBody::new(400, "the request is invalid; see `errors`");
         e.error.errors = items;
         e
+    }
+
+    /// A 400 for one reason.
+    fn invalid_one(reason: &'static str, message: impl Into<String>) -> ErrorBody {
+        ErrorBody::invalid(vec![err(reason, message)])
     }
 }
 
@@ -281,20 +287,20 @@ fn valid_callback(url: &str) -> bool {
 /// a value from the body. Unknown fields and `extensions` are ignored.
 fn parse_request(body: &[u8], version: Version, now: Timestamp) -> Result<Parsed, ErrorBody> {
     let value: Value = serde_json::from_slice(body).map_err(|e| {
-        ErrorBody::invalid(vec![err(
+        ErrorBody::invalid_one(
             "invalid_json",
             format!(
                 "the body is not JSON (line {}, column {})",
                 e.line(),
                 e.column()
             ),
-        )])
+        )
     })?;
     let Some(obj) = value.as_object() else {
-        return Err(ErrorBody::invalid(vec![err(
+        return Err(ErrorBody::invalid_one(
             "invalid_json",
             "the body must be a JSON object",
-        )]));
+        ));
     };
     let mut errors = Vec::new();
     let text =
@@ -767,48 +773,34 @@ fn discovery(version: Version, headers: &HeaderMap) -> Response {
     )
 }
 
-async fn create(
-    s: Arc<AppState>,
-    caller: Result<Caller, Problem>,
-    headers: HeaderMap,
-    body: Bytes,
-    version: Version,
-) -> Result<Response, ErrorBody> {
+async fn create(call: Call, body: Bytes, version: Version) -> Result<Response, ErrorBody> {
+    let Call { s, caller, headers } = call;
     let caller = caller?;
     caller.require(Role::may_use_records, "file OpenGDPR requests")?;
     let (tenant, actor) = (tenant_id(&caller)?, caller.0.actor());
     let now = Timestamp::now();
     let p = parse_request(&body, version, now)?;
     let subject = custos_vault::SubjectId::new(p.subject).map_err(|_| {
-        ErrorBody::invalid(vec![err(
+        ErrorBody::invalid_one(
             "invalid_value",
             "the chosen identity_value is not a usable subject identifier",
-        )])
+        )
     })?;
     let mut new = s.new_request(p.kind, subject, None, p.submitted, CHANNEL.into())?;
     new.request_id = Some(request_id_of(&p.subject_request_id));
-    let (s2, t2) = (s.clone(), tenant.clone());
-    let (request, secret) = blocking(move || {
-        let b = s2.backend()?;
-        let mut v = b.vault_for_write();
-        let mut t = v.tenant(&t2).acting_as(actor);
-        let filed = t
-            .file_request(&s2.loaded.policy, new)
-            .map_err(Problem::from)?;
+    let (request, secret) = as_caller(&s, &tenant, actor, move |s, t| {
+        let filed = t.file_request(&s.loaded.policy, new)?;
         if filed.duplicate {
             return Ok(Err(filed.request.request_id));
         }
         let id = filed.request.request_id;
         if !p.callbacks.is_empty() {
-            t.set_status_callbacks(&id, &p.callbacks)
-                .map_err(Problem::from)?;
+            t.set_status_callbacks(&id, &p.callbacks)?;
         }
         let how = Verification::Attested {
             method: ATTESTATION.into(),
         };
-        let r = t
-            .verify_request(&id, &how, now)
-            .map_err(Problem::from)?;
+        let r = t.verify_request(&id, &how, now)?;
         Ok(Ok((r, t.opengdpr_secret())))
     })
     .await
@@ -861,15 +853,13 @@ async fn load(
     uuid: &str,
 ) -> Result<(Request, WebhookSecret), ErrorBody> {
     if !is_uuid_v4(uuid) {
-        return Err(ErrorBody::invalid(vec![err(
+        return Err(ErrorBody::invalid_one(
             "invalid_value",
             "the subject_request_id in the path must be a lowercase UUID version 4",
-        )]));
+        ));
     }
-    let (s2, t2, id) = (s.clone(), tenant.clone(), request_id_of(uuid));
-    blocking(move || {
-        let b = s2.backend()?;
-        let mut v = b.vault_for_write();
+    let (t2, id) = (tenant.clone(), request_id_of(uuid));
+    write(s, move |_, v| {
         let mut t = v.tenant(&t2);
         match t.request(&id) {
             Ok(r) if r.detail.get("channel").and_then(Value::as_str) == Some(CHANNEL) => {
@@ -883,13 +873,8 @@ async fn load(
     .ok_or_else(not_found)
 }
 
-async fn status(
-    s: Arc<AppState>,
-    caller: Result<Caller, Problem>,
-    headers: HeaderMap,
-    uuid: PathParam,
-    version: Version,
-) -> Result<Response, ErrorBody> {
+async fn status(call: Call, uuid: PathParam, version: Version) -> Result<Response, ErrorBody> {
+    let Call { s, caller, headers } = call;
     let caller = caller?;
     let uuid = path(uuid)?;
     caller.require(
@@ -914,13 +899,8 @@ async fn status(
     ))
 }
 
-async fn cancel(
-    s: Arc<AppState>,
-    caller: Result<Caller, Problem>,
-    headers: HeaderMap,
-    uuid: PathParam,
-    version: Version,
-) -> Result<Response, ErrorBody> {
+async fn cancel(call: Call, uuid: PathParam, version: Version) -> Result<Response, ErrorBody> {
+    let Call { s, caller, headers } = call;
     let caller = caller?;
     let uuid = path(uuid)?;
     caller.require(Role::may_use_records, "cancel OpenGDPR requests")?;
@@ -939,19 +919,19 @@ async fn cancel(
         return Err(not_pending(r.state));
     }
     let now = Timestamp::now();
-    let (s2, t2, id) = (s.clone(), tenant.clone(), r.request_id.clone());
-    let cancelled = blocking(move || {
-        let b = s2.backend()?;
-        let mut v = b.vault_for_write();
-        let mut t = v.tenant(&t2).acting_as(actor);
+    let id = r.request_id.clone();
+    let cancelled = as_caller(&s, &tenant, actor, move |s, t| {
         // Checked again under the same lock as the refusal: the DPO may have started it.
-        let r = t.request(&id).map_err(Problem::from)?;
+        let r = t.request(&id)?;
         if status_of(r.state) != "pending" {
             return Ok(Err(r.state));
         }
-        t.refuse_request(&s2.loaded.policy, &id, CANCELLED, now)
-            .map(Ok)
-            .map_err(Problem::from)
+        Ok(Ok(t.refuse_request(
+            &s.loaded.policy,
+            &id,
+            CANCELLED,
+            now,
+        )?))
     })
     .await?
     .map_err(not_pending)?;
@@ -967,16 +947,41 @@ async fn cancel(
     Ok(res)
 }
 
+/// What every OpenGDPR route takes from the request besides its path and body: the server, the
+/// caller, and the headers (for the processor domain). A failed authentication is kept, not
+/// rejected, so that it is answered in OpenGDPR's error shape.
+pub struct Call {
+    s: Arc<AppState>,
+    caller: Result<Caller, Problem>,
+    headers: HeaderMap,
+}
+
+impl FromRequestParts<Arc<AppState>> for Call {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        let caller = Caller::from_request_parts(parts, state).await;
+        Ok(Call {
+            s: state.clone(),
+            caller,
+            headers: parts.headers.clone(),
+        })
+    }
+}
+
 /// The path's `subject_request_id`; its rejection is reported after authentication.
 type PathParam = Result<Path<String>, axum::extract::rejection::PathRejection>;
 
 /// The `subject_request_id` in the path as text.
 fn path(p: PathParam) -> Result<String, ErrorBody> {
     p.map(|Path(id)| id).map_err(|_| {
-        ErrorBody::invalid(vec![err(
+        ErrorBody::invalid_one(
             "invalid_value",
             "the subject_request_id in the path is not valid text",
-        )])
+        )
     })
 }
 
@@ -1002,30 +1007,16 @@ pub async fn discovery_v2(headers: HeaderMap) -> Response {
 #[utoipa::path(post, path = "/v1/opengdpr_requests", tag = "opengdpr", request_body = OpenGdprRequest, security(("api_key" = [])),
     responses((status = 201, body = Created), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 409, description = "The subject_request_id was used before, or an open request of this type for the same identity exists", body = ErrorBody)))]
-pub async fn create_v1(
-    State(s): State<Arc<AppState>>,
-    caller: Result<Caller, Problem>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    create(s, caller, headers, body, Version::V1)
-        .await
-        .into_response()
+pub async fn create_v1(call: Call, body: Bytes) -> Response {
+    create(call, body, Version::V1).await.into_response()
 }
 
 /// Files an OpenDSR 2.0 request (as `/v1/opengdpr_requests`; `regulation` must be `gdpr`).
 #[utoipa::path(post, path = "/v2/requests", tag = "opengdpr", request_body = OpenGdprRequest, security(("api_key" = [])),
     responses((status = 201, body = Created), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn create_v2(
-    State(s): State<Arc<AppState>>,
-    caller: Result<Caller, Problem>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    create(s, caller, headers, body, Version::V2)
-        .await
-        .into_response()
+pub async fn create_v2(call: Call, body: Bytes) -> Response {
+    create(call, body, Version::V2).await.into_response()
 }
 
 /// The status of an OpenGDPR request (app, dpo and auditor keys): `pending` (received or
@@ -1034,15 +1025,8 @@ pub async fn create_v2(
     params(("subject_request_id" = String, Path, description = "The controller's id for the request")),
     responses((status = 200, body = Status), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn status_v1(
-    State(s): State<Arc<AppState>>,
-    caller: Result<Caller, Problem>,
-    headers: HeaderMap,
-    id: PathParam,
-) -> Response {
-    status(s, caller, headers, id, Version::V1)
-        .await
-        .into_response()
+pub async fn status_v1(call: Call, id: PathParam) -> Response {
+    status(call, id, Version::V1).await.into_response()
 }
 
 /// The status of an OpenDSR 2.0 request (as `/v1/opengdpr_requests/{subject_request_id}`).
@@ -1050,15 +1034,8 @@ pub async fn status_v1(
     params(("subject_request_id" = String, Path, description = "The controller's id for the request")),
     responses((status = 200, body = Status), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn status_v2(
-    State(s): State<Arc<AppState>>,
-    caller: Result<Caller, Problem>,
-    headers: HeaderMap,
-    id: PathParam,
-) -> Response {
-    status(s, caller, headers, id, Version::V2)
-        .await
-        .into_response()
+pub async fn status_v2(call: Call, id: PathParam) -> Response {
+    status(call, id, Version::V2).await.into_response()
 }
 
 /// Cancels an OpenGDPR request while it is pending (app and dpo keys): recorded as a refusal
@@ -1067,15 +1044,8 @@ pub async fn status_v2(
     params(("subject_request_id" = String, Path, description = "The controller's id for the request")),
     responses((status = 202, body = Cancelled), (status = 400, description = "Invalid id, or the request is no longer pending", body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn cancel_v1(
-    State(s): State<Arc<AppState>>,
-    caller: Result<Caller, Problem>,
-    headers: HeaderMap,
-    id: PathParam,
-) -> Response {
-    cancel(s, caller, headers, id, Version::V1)
-        .await
-        .into_response()
+pub async fn cancel_v1(call: Call, id: PathParam) -> Response {
+    cancel(call, id, Version::V1).await.into_response()
 }
 
 /// Cancels an OpenDSR 2.0 request while it is pending (as the `/v1` route).
@@ -1083,35 +1053,24 @@ pub async fn cancel_v1(
     params(("subject_request_id" = String, Path, description = "The controller's id for the request")),
     responses((status = 202, body = Cancelled), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn cancel_v2(
-    State(s): State<Arc<AppState>>,
-    caller: Result<Caller, Problem>,
-    headers: HeaderMap,
-    id: PathParam,
-) -> Response {
-    cancel(s, caller, headers, id, Version::V2)
-        .await
-        .into_response()
+pub async fn cancel_v2(call: Call, id: PathParam) -> Response {
+    cancel(call, id, Version::V2).await.into_response()
 }
 
 /// The tenant's secret for verifying OpenGDPR responses and status callbacks (dpo keys), to hand
 /// to the controller's system. Derived from the vault's keys; it changes only with the master key.
 #[utoipa::path(get, path = "/v1/opengdpr/callback_secret", tag = "opengdpr", security(("api_key" = [])),
     responses((status = 200, body = CallbackSecret), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
-pub async fn callback_secret(
-    State(s): State<Arc<AppState>>,
-    caller: Result<Caller, Problem>,
-) -> Response {
+pub async fn callback_secret(call: Call) -> Response {
     let run = async move {
+        let Call { s, caller, .. } = call;
         let caller = caller?;
         caller.require(
             Role::may_handle_requests,
             "read the OpenGDPR signing secret",
         )?;
         let tenant = tenant_id(&caller)?;
-        let secret = blocking(move || {
-            let b = s.backend()?;
-            let mut v = b.vault_for_write();
+        let secret = write(&s, move |_, v| {
             Ok(hex::encode(v.tenant(&tenant).opengdpr_secret().expose()))
         })
         .await?;

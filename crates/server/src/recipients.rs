@@ -20,11 +20,10 @@ use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::auth::Caller;
-use crate::data::{now, subject_id, tenant_id};
+use crate::data::{body_subject, now, tenant_id};
 use crate::extract::{ApiJson, ApiPath};
 use crate::problem::Problem;
-use crate::work::blocking;
-use custos_types::ErrorCode;
+use crate::work::{as_caller, read};
 
 /// A vault error as a problem; an unknown category is blamed on `categories_field`, where this
 /// route's body names the categories.
@@ -67,17 +66,11 @@ pub async fn record_disclosure(
     ApiJson(d): ApiJson<NewDisclosure>,
 ) -> Result<Response, Problem> {
     caller.require(Role::may_use_records, "record disclosures")?;
-    let subject = subject_id(d.subject).map_err(|_| {
-        Problem::new(ErrorCode::InvalidBody).field("/subject", "not a valid subject identifier")
-    })?;
+    let subject = body_subject(d.subject, "/subject")?;
     let (tenant, actor) = (tenant_id(&caller)?, caller.0.actor());
-    blocking(move || {
-        let b = s.backend()?;
+    as_caller(&s, &tenant, actor, move |s, t| {
         let now = now();
-        let mut v = b.vault_for_write();
-        let disclosure = v
-            .tenant(&tenant)
-            .acting_as(actor)
+        let disclosure = t
             .record_disclosure(
                 &s.loaded.policy,
                 &subject,
@@ -120,12 +113,8 @@ pub async fn set_webhook(
     caller.require(Role::may_handle_requests, "set recipients' webhooks")?;
     let secret = WebhookSecret::new(w.secret.into_bytes()).map_err(|e| problem(&e, "/secret"))?;
     let (tenant, actor) = (tenant_id(&caller)?, caller.0.actor());
-    blocking(move || {
-        let b = s.backend()?;
-        let mut v = b.vault_for_write();
-        let hook = v
-            .tenant(&tenant)
-            .acting_as(actor)
+    as_caller(&s, &tenant, actor, move |s, t| {
+        let hook = t
             .set_webhook(&s.loaded.policy, &recipient, &w.url, &secret, now())
             .map_err(|e| match e {
                 VaultError::Recipient(RecipientError::UnknownRecipient { .. }) => {
@@ -157,10 +146,8 @@ pub async fn dead_letters(
 ) -> Result<Response, Problem> {
     caller.require(Role::may_read_audit, "read the dead-letter list")?;
     let tenant = tenant_id(&caller)?;
-    blocking(move || {
-        let b = s.backend()?;
-        let mut v = b.vault();
-        let notifications = v.tenant(&tenant).dead_letters().map_err(Problem::from)?;
+    read(&s, move |_, v| {
+        let notifications = v.tenant(&tenant).dead_letters()?;
         Ok(axum::Json(DeadLetters { notifications }).into_response())
     })
     .await
@@ -179,12 +166,8 @@ pub async fn retry(
 ) -> Result<Response, Problem> {
     caller.require(Role::may_handle_requests, "retry notifications")?;
     let (tenant, actor) = (tenant_id(&caller)?, caller.0.actor());
-    blocking(move || {
-        let b = s.backend()?;
-        let mut v = b.vault_for_write();
-        let n = v
-            .tenant(&tenant)
-            .acting_as(actor)
+    as_caller(&s, &tenant, actor, move |_, t| {
+        let n = t
             .retry_dead(&notification_id, now())
             .map_err(|e| problem(&e, "/categories"))?;
         Ok(axum::Json(n).into_response())

@@ -13,16 +13,16 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use custos_access::Role;
 use custos_vault::rights::{Rectification, Request, RequestError, RequestKind, Risk, Verification};
-use custos_vault::{RecordId, RequestId, SubjectId, TenantId, VaultError};
+use custos_vault::{RequestId, SubjectId, TenantId, TenantVault, VaultError};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
 use crate::auth::Caller;
-use crate::data::{now, subject_id, tenant_id};
+use crate::data::{body_record, body_subject, now, tenant_id};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::problem::Problem;
-use crate::work::blocking;
+use crate::work::{as_caller, write};
 use custos_types::ErrorCode;
 
 pub(crate) use custos_vault::rights::day_of;
@@ -102,9 +102,7 @@ pub async fn file_request(
     caller.require(Role::may_use_records, "file requests")?;
     let (tenant, actor) = (tenant_id(&caller)?, caller.0.actor());
     let kind = parse_kind(&f.kind)?;
-    let subject = subject_id(f.subject).map_err(|_| {
-        Problem::new(ErrorCode::InvalidBody).field("/subject", "not a valid subject identifier")
-    })?;
+    let subject = body_subject(f.subject, "/subject")?;
     let now = now();
     let at = f.received_at.unwrap_or(now);
     if custos_types::limits::beyond_skew(at.as_second(), now.as_second()) {
@@ -112,14 +110,8 @@ pub async fn file_request(
     }
     let channel = f.channel.unwrap_or_else(|| "api".into());
     let new = s.new_request(kind, subject, f.purpose, at, channel)?;
-    blocking(move || {
-        let b = s.backend()?;
-        let mut v = b.vault_for_write();
-        let filed = v
-            .tenant(&tenant)
-            .acting_as(actor)
-            .file_request(&s.loaded.policy, new)
-            .map_err(Problem::from)?;
+    as_caller(&s, &tenant, actor, move |s, t| {
+        let filed = t.file_request(&s.loaded.policy, new)?;
         let status = if filed.duplicate {
             StatusCode::OK
         } else {
@@ -154,10 +146,8 @@ pub async fn list_requests(
 ) -> Result<Response, Problem> {
     caller.require(Role::may_read_audit, "list requests")?;
     let tenant = tenant_id(&caller)?;
-    blocking(move || {
-        let b = s.backend()?;
-        let mut v = b.vault_for_write();
-        let list = v.tenant(&tenant).requests(q.all).map_err(Problem::from)?;
+    write(&s, move |_, v| {
+        let list = v.tenant(&tenant).requests(q.all)?;
         let views: Vec<RequestView> = list.into_iter().map(RequestView::new).collect();
         Ok(axum::Json(views).into_response())
     })
@@ -195,15 +185,11 @@ pub async fn get_request(
 ) -> Result<Response, Problem> {
     caller.require(Role::may_read_audit, "read requests")?;
     let (tenant, id) = (tenant_id(&caller)?, request_id(&id)?);
-    blocking(move || {
-        let b = s.backend()?;
-        let mut v = b.vault_for_write();
+    write(&s, move |_, v| {
         let mut t = v.tenant(&tenant);
-        let request = t.request(id.as_str()).map_err(Problem::from)?;
-        let history = t.request_history(id.as_str()).map_err(Problem::from)?;
-        let notifications = t
-            .notifications_of_request(id.as_str())
-            .map_err(Problem::from)?;
+        let request = t.request(id.as_str())?;
+        let history = t.request_history(id.as_str())?;
+        let notifications = t.notifications_of_request(id.as_str())?;
         Ok(axum::Json(RequestDetail {
             view: RequestView::new(request),
             history,
@@ -239,15 +225,9 @@ pub async fn issue_code(
 ) -> Result<Response, Problem> {
     caller.require(Role::may_use_records, "issue verification codes")?;
     let (tenant, actor, id) = (tenant_id(&caller)?, caller.0.actor(), request_id(&id)?);
-    blocking(move || {
-        let b = s.backend()?;
-        let mut v = b.vault_for_write();
+    as_caller(&s, &tenant, actor, move |_, t| {
         let now = now();
-        let code = v
-            .tenant(&tenant)
-            .acting_as(actor)
-            .issue_code(id.as_str(), now)
-            .map_err(Problem::from)?;
+        let code = t.issue_code(id.as_str(), now)?;
         Ok(axum::Json(CodeView {
             code,
             expires_at: now
@@ -294,14 +274,8 @@ pub async fn verify_request(
         }
     };
     let (tenant, actor, id) = (tenant_id(&caller)?, caller.0.actor(), request_id(&id)?);
-    blocking(move || {
-        let b = s.backend()?;
-        let mut v = b.vault_for_write();
-        let r = v
-            .tenant(&tenant)
-            .acting_as(actor)
-            .verify_request(id.as_str(), &how, now())
-            .map_err(Problem::from)?;
+    as_caller(&s, &tenant, actor, move |_, t| {
+        let r = t.verify_request(id.as_str(), &how, now())?;
         Ok(axum::Json(RequestView::new(r)).into_response())
     })
     .await
@@ -329,17 +303,8 @@ pub async fn extend_request(
     ApiJson(body): ApiJson<ReasonBody>,
 ) -> Result<Response, Problem> {
     caller.require(Role::may_handle_requests, "extend requests")?;
-    let (tenant, actor, id) = (tenant_id(&caller)?, caller.0.actor(), request_id(&id)?);
-    blocking(move || {
-        let b = s.backend()?;
-        let mut v = b.vault_for_write();
-        let now = now();
-        let mut t = v.tenant(&tenant).acting_as(actor);
-        let r = t
-            .extend_request(id.as_str(), &body.reason, day_of(now), now)
-            .map_err(Problem::from)?;
-        announce_status(&t, &r, &crate::opengdpr::processor_domain(&headers));
-        Ok(axum::Json(RequestView::new(r)).into_response())
+    announced_step(&s, &caller, &headers, &id, move |_, t, id, now| {
+        t.extend_request(id, &body.reason, day_of(now), now)
     })
     .await
 }
@@ -358,15 +323,34 @@ pub async fn refuse_request(
     ApiJson(body): ApiJson<ReasonBody>,
 ) -> Result<Response, Problem> {
     caller.require(Role::may_handle_requests, "refuse requests")?;
-    let (tenant, actor, id) = (tenant_id(&caller)?, caller.0.actor(), request_id(&id)?);
-    blocking(move || {
-        let b = s.backend()?;
-        let mut v = b.vault_for_write();
-        let mut t = v.tenant(&tenant).acting_as(actor);
-        let r = t
-            .refuse_request(&s.loaded.policy, id.as_str(), &body.reason, now())
-            .map_err(Problem::from)?;
-        announce_status(&t, &r, &crate::opengdpr::processor_domain(&headers));
+    announced_step(&s, &caller, &headers, &id, move |s, t, id, now| {
+        t.refuse_request(&s.loaded.policy, id, &body.reason, now)
+    })
+    .await
+}
+
+/// Runs a DPO's step on request `id` (extend, refuse) on the caller's tenant, acting as the
+/// caller, at the time it is given; the answer is the request as it then stands, and an OpenGDPR
+/// controller is told of the change.
+async fn announced_step(
+    s: &Arc<AppState>,
+    caller: &Caller,
+    headers: &axum::http::HeaderMap,
+    id: &str,
+    step: impl FnOnce(
+        &AppState,
+        &mut TenantVault<'_>,
+        &str,
+        jiff::Timestamp,
+    ) -> Result<Request, VaultError>
+    + Send
+    + 'static,
+) -> Result<Response, Problem> {
+    let (tenant, actor, id) = (tenant_id(caller)?, caller.0.actor(), request_id(id)?);
+    let domain = crate::opengdpr::processor_domain(headers);
+    as_caller(s, &tenant, actor, move |s, t| {
+        let r = step(s, t, id.as_str(), now())?;
+        announce_status(t, &r, &domain);
         Ok(axum::Json(RequestView::new(r)).into_response())
     })
     .await
@@ -374,7 +358,7 @@ pub async fn refuse_request(
 
 /// Tells an OpenGDPR controller, through the request's status callbacks, of a change made here
 /// (extended, refused, completed); nothing for a request filed otherwise.
-fn announce_status(t: &custos_vault::TenantVault<'_>, r: &Request, domain: &str) {
+fn announce_status(t: &TenantVault<'_>, r: &Request, domain: &str) {
     if custos_vault::opengdpr::status_callbacks(r).is_empty() {
         return;
     }
@@ -429,19 +413,14 @@ pub async fn execute_request(
 ) -> Result<Response, Problem> {
     caller.require(Role::may_handle_requests, "carry out requests")?;
     let (tenant, actor, id) = (tenant_id(&caller)?, caller.0.actor(), request_id(&id)?);
-    let subject = subject_id(body.subject).map_err(|_| {
-        Problem::new(ErrorCode::InvalidBody).field("/subject", "not a valid subject identifier")
-    })?;
+    let subject = body_subject(body.subject, "/subject")?;
     let note = body.note;
     let corrections = body
         .corrections
         .into_iter()
         .enumerate()
         .map(|(i, c)| {
-            let record = RecordId::parse(&c.record_id).map_err(|_| {
-                Problem::new(ErrorCode::InvalidBody)
-                    .field(format!("/corrections/{i}/record_id"), "not a record id")
-            })?;
+            let record = body_record(&c.record_id, format!("/corrections/{i}/record_id"))?;
             let payload = serde_json::to_vec(&c.data).map_err(|_| {
                 Problem::new(ErrorCode::InvalidBody)
                     .field(format!("/corrections/{i}/data"), "not serialisable")
@@ -450,15 +429,9 @@ pub async fn execute_request(
         })
         .collect::<Result<Vec<_>, Problem>>()?;
     let domain = crate::opengdpr::processor_domain(&headers);
-    let (s2, tenant2, id2) = (s.clone(), tenant.clone(), id.clone());
-    let kind = blocking(move || {
-        let b = s2.backend()?;
-        let mut v = b.vault_for_write();
-        let r = v
-            .tenant(&tenant2)
-            .request(id2.as_str())
-            .map_err(Problem::from)?;
-        Ok(r.kind)
+    let (tenant2, id2) = (tenant.clone(), id.clone());
+    let kind = write(&s, move |_, v| {
+        Ok(v.tenant(&tenant2).request(id2.as_str())?.kind)
     })
     .await?;
     if kind.answer().is_some() {
@@ -468,10 +441,7 @@ pub async fn execute_request(
         note: note.unwrap_or_default(),
         corrections,
     };
-    blocking(move || {
-        let b = s.backend()?;
-        let mut v = b.vault_for_write();
-        let mut t = v.tenant(&tenant).acting_as(actor);
+    as_caller(&s, &tenant, actor, move |s, t| {
         let executed = t
             .execute_request(
                 &s.loaded.policy,
@@ -485,8 +455,8 @@ pub async fn execute_request(
                     .field("/note", "say what was corrected (without personal data)"),
                 other => Problem::from(&other),
             })?;
-        let r = t.request(id.as_str()).map_err(Problem::from)?;
-        announce_status(&t, &r, &domain);
+        let r = t.request(id.as_str())?;
+        announce_status(t, &r, &domain);
         let mut body = serde_json::to_value(RequestView::new(r)).unwrap_or_default();
         body["answer"] = serde_json::to_value(executed).unwrap_or_default();
         Ok(axum::Json(body).into_response())
@@ -532,13 +502,9 @@ async fn stream_answer(
     domain: String,
 ) -> Result<Response, Problem> {
     // Refuse before the first byte, so a refusal is a proper problem and not a cut-off download.
-    let (s2, t2, id2, sub2) = (s.clone(), tenant.clone(), id.clone(), subject.clone());
-    blocking(move || {
-        let b = s2.backend()?;
-        let mut v = b.vault_for_write();
-        v.tenant(&t2)
-            .request_to_answer(id2.as_str(), &sub2)
-            .map_err(Problem::from)?;
+    let (t2, id2, sub2) = (tenant.clone(), id.clone(), subject.clone());
+    write(&s, move |_, v| {
+        v.tenant(&t2).request_to_answer(id2.as_str(), &sub2)?;
         Ok(())
     })
     .await?;

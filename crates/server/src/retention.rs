@@ -9,16 +9,16 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use custos_access::Role;
-use custos_vault::{EventTarget, HoldTarget, PurgeOptions, RecordId, VaultError};
+use custos_vault::{EventTarget, HoldTarget, PurgeOptions, VaultError};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
 use crate::auth::Caller;
-use crate::data::{now, subject_id, tenant_id};
+use crate::data::{body_record, body_subject, now, tenant_id};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::problem::Problem;
-use crate::work::blocking;
+use crate::work::{as_caller, read, write};
 use custos_types::ErrorCode;
 
 /// Whom an event or a hold is about.
@@ -112,10 +112,7 @@ pub async fn record_event(
         }
         EventScope::Subject => {
             absent(&e.record_id, "record_id", "subject")?;
-            let subject = subject_id(required(e.subject, "subject", "subject")?).map_err(|_| {
-                Problem::new(ErrorCode::InvalidBody)
-                    .field("/subject", "not a valid subject identifier")
-            })?;
+            let subject = body_subject(required(e.subject, "subject", "subject")?, "/subject")?;
             EventTarget::Subject {
                 subject,
                 purpose: e.purpose,
@@ -125,20 +122,14 @@ pub async fn record_event(
             absent(&e.subject, "subject", "record")?;
             absent(&e.purpose, "purpose", "record")?;
             let id = required(e.record_id, "record_id", "record")?;
-            EventTarget::Record(RecordId::parse(&id).map_err(|_| {
-                Problem::new(ErrorCode::InvalidBody).field("/record_id", "not a record id")
-            })?)
+            EventTarget::Record(body_record(&id, "/record_id")?)
         }
     };
     let (event, actor) = (e.event, caller.0.actor());
     let at = e.at;
-    blocking(move || {
-        let b = s.backend()?;
+    as_caller(&s, &tenant, actor, move |s, t| {
         let now = now();
-        let mut v = b.vault_for_write();
-        let outcome = v
-            .tenant(&tenant)
-            .acting_as(actor)
+        let outcome = t
             .record_event(&s.loaded.policy, &target, &event, at.unwrap_or(now), now)
             .map_err(|e| match e {
                 VaultError::UnknownPurpose { .. } => Problem::from(&e).refield("/purpose"),
@@ -168,19 +159,14 @@ pub struct TierChange {
 pub async fn set_tier(
     State(s): State<Arc<AppState>>,
     caller: Caller,
-    ApiJson(t): ApiJson<TierChange>,
+    ApiJson(change): ApiJson<TierChange>,
 ) -> Result<Response, Problem> {
     caller.require(Role::may_handle_requests, "change the retention tier")?;
     let (tenant, actor) = (tenant_id(&caller)?, caller.0.actor());
-    blocking(move || {
-        let b = s.backend()?;
+    as_caller(&s, &tenant, actor, move |s, t| {
         let now = now();
-        let mut v = b.vault_for_write();
-        let outcome = v
-            .tenant(&tenant)
-            .acting_as(actor)
-            .set_tier(&s.loaded.policy, &t.tier, t.since.unwrap_or(now), now)
-            .map_err(Problem::from)?;
+        let since = change.since.unwrap_or(now);
+        let outcome = t.set_tier(&s.loaded.policy, &change.tier, since, now)?;
         Ok(axum::Json(ChangeView::from(outcome)).into_response())
     })
     .await
@@ -231,14 +217,8 @@ async fn change_override(
     period: Option<custos_policy::Period>,
 ) -> Result<Response, Problem> {
     let (tenant, actor) = (tenant_id(caller)?, caller.0.actor());
-    blocking(move || {
-        let b = s.backend()?;
-        let mut v = b.vault_for_write();
-        let outcome = v
-            .tenant(&tenant)
-            .acting_as(actor)
-            .set_override(&s.loaded.policy, &category, period, now())
-            .map_err(Problem::from)?;
+    as_caller(&s, &tenant, actor, move |s, t| {
+        let outcome = t.set_override(&s.loaded.policy, &category, period, now())?;
         Ok(axum::Json(ChangeView::from(outcome)).into_response())
     })
     .await
@@ -294,24 +274,16 @@ pub async fn place_hold(
         HoldScope::Tenant if h.category.is_some() => return Err(wrong("category", "tenant")),
         HoldScope::Tenant => HoldTarget::Tenant,
         HoldScope::Subject if h.category.is_some() => return Err(wrong("category", "subject")),
-        HoldScope::Subject => HoldTarget::Subject(
-            subject_id(required(h.subject, "subject", "subject")?).map_err(|_| {
-                Problem::new(ErrorCode::InvalidBody)
-                    .field("/subject", "not a valid subject identifier")
-            })?,
-        ),
+        HoldScope::Subject => HoldTarget::Subject(body_subject(
+            required(h.subject, "subject", "subject")?,
+            "/subject",
+        )?),
         HoldScope::Category if h.subject.is_some() => return Err(wrong("subject", "category")),
         HoldScope::Category => HoldTarget::Category(required(h.category, "category", "category")?),
     };
     let (tenant, actor) = (tenant_id(&caller)?, caller.0.actor());
-    blocking(move || {
-        let b = s.backend()?;
-        let mut v = b.vault_for_write();
-        let hold = v
-            .tenant(&tenant)
-            .acting_as(actor)
-            .place_hold(&s.loaded.policy, &target, &h.reason, now())
-            .map_err(Problem::from)?;
+    as_caller(&s, &tenant, actor, move |s, t| {
+        let hold = t.place_hold(&s.loaded.policy, &target, &h.reason, now())?;
         Ok((StatusCode::CREATED, axum::Json(hold)).into_response())
     })
     .await
@@ -343,13 +315,8 @@ pub async fn list_holds(
 ) -> Result<Response, Problem> {
     caller.require(Role::may_read_audit, "list legal holds")?;
     let tenant = tenant_id(&caller)?;
-    blocking(move || {
-        let b = s.backend()?;
-        let mut v = b.vault();
-        let holds = v
-            .tenant(&tenant)
-            .holds(q.all.unwrap_or(false))
-            .map_err(Problem::from)?;
+    read(&s, move |_, v| {
+        let holds = v.tenant(&tenant).holds(q.all.unwrap_or(false))?;
         Ok(axum::Json(HoldList { holds }).into_response())
     })
     .await
@@ -367,15 +334,8 @@ pub async fn release_hold(
 ) -> Result<Response, Problem> {
     caller.require(Role::may_handle_requests, "release legal holds")?;
     let (tenant, actor) = (tenant_id(&caller)?, caller.0.actor());
-    blocking(move || {
-        let b = s.backend()?;
-        let mut v = b.vault_for_write();
-        let hold = v
-            .tenant(&tenant)
-            .acting_as(actor)
-            .release_hold(&hold_id, now())
-            .map_err(Problem::from)?;
-        Ok(axum::Json(hold).into_response())
+    as_caller(&s, &tenant, actor, move |_, t| {
+        Ok(axum::Json(t.release_hold(&hold_id, now())?).into_response())
     })
     .await
 }
@@ -390,13 +350,10 @@ pub async fn release_hold(
 pub async fn report(State(s): State<Arc<AppState>>, caller: Caller) -> Result<Response, Problem> {
     caller.require(Role::may_read_audit, "read the retention report")?;
     let tenant = tenant_id(&caller)?;
-    blocking(move || {
-        let b = s.backend()?;
-        let mut v = b.vault();
+    read(&s, move |s, v| {
         let r = v
             .tenant(&tenant)
-            .retention_report(&s.loaded.policy, now())
-            .map_err(Problem::from)?;
+            .retention_report(&s.loaded.policy, now())?;
         Ok(axum::Json(r).into_response())
     })
     .await
@@ -409,10 +366,8 @@ pub async fn report(State(s): State<Arc<AppState>>, caller: Caller) -> Result<Re
 pub async fn due(State(s): State<Arc<AppState>>, caller: Caller) -> Result<Response, Problem> {
     caller.require(Role::may_read_audit, "read what is due")?;
     let tenant = tenant_id(&caller)?;
-    blocking(move || {
-        let b = s.backend()?;
+    write(&s, move |s, v| {
         let now = now();
-        let mut v = b.vault_for_write();
         // A tenant with no data in the vault has nothing due (and gets no retention row).
         let known = v
             .tenant_ids()

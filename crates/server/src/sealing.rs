@@ -75,13 +75,7 @@ pub(crate) fn spawn(
     tokio::spawn(async move {
         let s = state.clone();
         let _ = tokio::task::spawn_blocking(move || seal(&s, false, "startup")).await;
-        let mut tick = tokio::time::interval(every.unwrap_or(std::time::Duration::from_secs(60)));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        tick.tick().await;
-        loop {
-            tick.tick().await;
-            let s = state.clone();
-            let _ = tokio::task::spawn_blocking(move || seal(&s, every.is_some(), "timer")).await;
-        }
+        let interval = every.unwrap_or(std::time::Duration::from_secs(60));
+        crate::work::periodic(interval, move || seal(&state, every.is_some(), "timer")).await;
     })
 }

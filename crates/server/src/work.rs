@@ -5,6 +5,10 @@
 //! - [`blocking`]: any work, on tokio's blocking pool (writes, long reads, answers).
 //! - [`with_vault`]: inside such work, the vault connection for writes (on SQLite the one
 //!   writer, so writes queue in order).
+//! - [`write`], [`read`]: a handler's vault work on the blocking pool, on the connection for
+//!   writes or on any pooled one; [`as_caller`]: on the caller's tenant, attributed to the
+//!   caller's key in the audit trail.
+//! - [`periodic`]: a background job's runs on a timer (the purge, the notifier, checkpoints).
 //! - [`quick`]: a short read on the hot path (decisions): at once when the SQLite connection is
 //!   free, else on the pool in turn.
 
@@ -12,7 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use custos_types::ErrorCode;
-use custos_vault::Vault;
+use custos_vault::{TenantId, TenantVault, Vault};
 
 use crate::AppState;
 use crate::problem::Problem;
@@ -36,6 +40,55 @@ pub(crate) fn with_vault<T>(
     work: impl FnOnce(&mut Vault) -> Result<T, Problem>,
 ) -> Result<T, Problem> {
     work(&mut s.backend()?.vault_for_write())
+}
+
+/// Runs `work` on the blocking pool with the vault connection for writes (see [`with_vault`]).
+pub(crate) async fn write<T: Send + 'static>(
+    s: &Arc<AppState>,
+    work: impl FnOnce(&AppState, &mut Vault) -> Result<T, Problem> + Send + 'static,
+) -> Result<T, Problem> {
+    let s = s.clone();
+    blocking(move || with_vault(&s, |v| work(&s, v))).await
+}
+
+/// Runs `work` on the blocking pool with any pooled vault connection: for reads that need not
+/// queue behind the writes.
+pub(crate) async fn read<T: Send + 'static>(
+    s: &Arc<AppState>,
+    work: impl FnOnce(&AppState, &mut Vault) -> Result<T, Problem> + Send + 'static,
+) -> Result<T, Problem> {
+    let s = s.clone();
+    blocking(move || work(&s, &mut s.backend()?.vault())).await
+}
+
+/// Runs `work` on the blocking pool on `tenant`'s data through the connection for writes, acting
+/// as `actor` (the caller's key, which the audit trail names for every change `work` makes).
+pub(crate) async fn as_caller<T: Send + 'static>(
+    s: &Arc<AppState>,
+    tenant: &TenantId,
+    actor: String,
+    work: impl FnOnce(&AppState, &mut TenantVault<'_>) -> Result<T, Problem> + Send + 'static,
+) -> Result<T, Problem> {
+    let tenant = tenant.clone();
+    write(s, move |s, v| {
+        work(s, &mut v.tenant(&tenant).acting_as(actor))
+    })
+    .await
+}
+
+/// Runs `work` on the blocking pool every `every`, the first time one interval from now, one run
+/// at a time: a run that takes longer delays the next instead of bunching them up. Never returns;
+/// aborting the task stops the timer (a run in flight finishes on its thread).
+pub(crate) async fn periodic(every: std::time::Duration, work: impl Fn() + Send + Sync + 'static) {
+    let work = Arc::new(work);
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let run = work.clone();
+        let _ = tokio::task::spawn_blocking(move || run()).await;
+    }
 }
 
 /// Short reads waiting on the blocking pool for the vault connection.
