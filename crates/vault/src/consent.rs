@@ -636,7 +636,7 @@ impl TenantVault<'_> {
         let ctx = self.audit_ctx(now);
         let tenant = ctx.tenant.clone();
         self.store().in_tx(&tenant, "deciding an approval", &mut |tx| {
-            let lock = if tx.postgres() { " FOR UPDATE" } else { "" };
+            let lock = tx.for_update();
             let rows = tx.query(
                 &format!("SELECT {APPROVAL_COLUMNS} FROM approvals WHERE tenant_id = $1 AND approval_id = $2{lock}"),
                 &[tenant.as_str().into(), approval_id.into()],
@@ -702,7 +702,7 @@ impl TenantVault<'_> {
         let tenant = ctx.tenant.clone();
         let mut out = None;
         self.store().in_tx(&tenant, "using an approval token", &mut |tx| {
-            let lock = if tx.postgres() { " FOR UPDATE" } else { "" };
+            let lock = tx.for_update();
             let rows = tx.query(
                 &format!("SELECT {APPROVAL_COLUMNS}, pseudonym FROM approvals WHERE tenant_id = $1 AND token_hash = $2{lock}"),
                 &[tenant.as_str().into(), hash.as_str().into()],

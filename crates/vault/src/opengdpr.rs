@@ -42,7 +42,7 @@ impl TenantVault<'_> {
         let urls: Vec<&String> = urls.iter().take(MAX_CALLBACK_URLS).collect();
         self.store()
             .in_tx(&tenant, "storing OpenGDPR callbacks", &mut |tx| {
-                let lock = if tx.postgres() { " FOR UPDATE" } else { "" };
+                let lock = tx.for_update();
                 let rows = tx.query(
                     &format!(
                         "SELECT detail FROM requests WHERE tenant_id = $1 AND request_id = $2{lock}"

@@ -923,7 +923,7 @@ impl TenantVault<'_> {
         let mut out = Vec::new();
         self.with_tx("claiming due notifications", &mut |tx| {
             out.clear();
-            let lock = if tx.postgres() { " FOR UPDATE SKIP LOCKED" } else { "" };
+            let lock = tx.for_update_skip_locked();
             let due = "tenant_id = $1 AND state = 'pending' AND next_attempt_at <= $2";
             let claimed = tx.query(
                 &format!(

@@ -164,7 +164,7 @@ fn row_to_request(row: Vec<Val>) -> Result<Request> {
 }
 
 fn load(tx: &mut dyn Tx, tenant: &str, request_id: &str) -> Result<Request> {
-    let lock = if tx.postgres() { " FOR UPDATE" } else { "" };
+    let lock = tx.for_update();
     let rows = tx.query(
         &format!("SELECT {COLUMNS} FROM requests WHERE tenant_id = $1 AND request_id = $2{lock}"),
         &[tenant.into(), request_id.into()],

@@ -291,6 +291,21 @@ pub(crate) trait Tx {
     fn append_audit(&mut self, build: &mut AuditFn<'_>) -> Result<()>;
     /// Whether this is PostgreSQL (row locks, `SKIP LOCKED`).
     fn postgres(&self) -> bool;
+    /// The clause that locks the rows a `SELECT` reads until the transaction ends: ` FOR UPDATE`
+    /// on PostgreSQL; nothing on SQLite, whose write transaction already excludes every other
+    /// writer.
+    fn for_update(&self) -> &'static str {
+        if self.postgres() { " FOR UPDATE" } else { "" }
+    }
+    /// Like [`Tx::for_update`], skipping rows another transaction holds (work queues that several
+    /// servers drain at once).
+    fn for_update_skip_locked(&self) -> &'static str {
+        if self.postgres() {
+            " FOR UPDATE SKIP LOCKED"
+        } else {
+            ""
+        }
+    }
 }
 
 /// Refuses a statement that filters on `tenant_id = $1` but binds another value than the
