@@ -1,13 +1,14 @@
 //! Data-subject rights (PRODUCT.md C5): when a request's answer is due, which step a request
 //! may take when, the purposes a withdrawal or an objection may name, what a subject's flags
 //! mean for processing, and the answers (access and portability archives, what an erasure
-//! keeps). Pure: the vault stores requests and calls these rules.
+//! keeps, what recipients are told under Art. 19). Pure: the vault stores requests and calls these rules.
 
 pub mod access;
 pub mod archive;
 pub mod calendar;
 pub mod deadline;
 pub mod erasure;
+pub mod recipients;
 pub mod request;
 pub mod webhook;
 

@@ -55,12 +55,7 @@ use crate::vault::{AUDIT_CHECKPOINT_EVERY, TenantVault};
 
 pub use crate::error::RecipientError;
 
-/// The actions a recipient is told about (Art. 19: rectification, erasure, restriction).
-pub const ACTIONS: [&str; 3] = ["rectification", "erasure", "restriction"];
-
-/// The `last_error` of a notification for a recipient without a webhook.
-pub const NO_WEBHOOK: &str =
-    "no webhook configured for this recipient; set one and retry, or tell them another way";
+pub use custos_rights::recipients::{ACTIONS, NO_WEBHOOK};
 
 /// Longest recipient reference, webhook URL and stored error text.
 const MAX_REFERENCE: usize = 256;
@@ -331,41 +326,8 @@ fn check_recipient(policy: &Policy, recipient: &str) -> Result<()> {
 /// Checks a webhook URL: `http` or `https`, a host, no credentials, no spaces or control
 /// characters, at most 2048 bytes. The message names the part that is wrong, never the URL.
 pub fn validate_url(url: &str) -> Result<()> {
-    let bad = |why: &str| Err(err(RecipientError::InvalidUrl(why.to_owned())));
-    if url.len() > MAX_URL {
-        return bad("longer than 2048 bytes");
-    }
-    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return bad("contains spaces or control characters");
-    }
-    let lower = url.to_ascii_lowercase();
-    let rest = if let Some(r) = lower.strip_prefix("https://") {
-        r
-    } else if let Some(r) = lower.strip_prefix("http://") {
-        r
-    } else {
-        return bad("the scheme must be http or https");
-    };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    if authority.contains('@') {
-        return bad(
-            "credentials in the URL are refused; the signature authenticates Custos to the receiver",
-        );
-    }
-    let host = match authority.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or_default(),
-        None => authority.split(':').next().unwrap_or_default(),
-    };
-    if host.is_empty() {
-        return bad("no host");
-    }
-    if let Some((_, port)) = authority.rsplit_once(':')
-        && !authority.ends_with(']')
-        && port.parse::<u16>().is_err()
-    {
-        return bad("the port is not a number from 0 to 65535");
-    }
-    Ok(())
+    custos_rights::recipients::check_webhook_url(url, MAX_URL)
+        .map_err(|why| err(RecipientError::InvalidUrl(why.to_owned())))
 }
 
 /// The scheme and host of a URL, for the audit trail (a path or query may carry a token).
@@ -388,18 +350,8 @@ fn truncate(s: &str, max: usize) -> String {
 /// those without get a dead one with [`NO_WEBHOOK`] as its error. The caller's audit entry should
 /// name the recipients returned.
 ///
-/// The body is written now, because the subject may be erased a moment later:
-///
-/// ```json
-/// {"type": "custos.subject.erasure", "id": "ntf_…", "request_id": "req_…",
-///  "action": "erasure", "recipient": "anthropic", "subject_references": ["cus_42"],
-///  "categories": ["account", "support"], "occurred_at": "2026-11-23T10:00:00Z",
-///  "basis": "Art. 19 GDPR"}
-/// ```
-///
-/// `subject_references` are the recipient's own references for the subject, as recorded with
-/// the disclosures (empty when none were given); nothing of Custos's or the app's own
-/// identifier, and no record contents.
+/// The body ([`custos_rights::recipients::notification_body`]) is written now, because the
+/// subject may be erased a moment later.
 pub(crate) fn enqueue_notifications(
     tx: &mut dyn Tx,
     tenant: &str,
@@ -408,7 +360,7 @@ pub(crate) fn enqueue_notifications(
     action: &str,
     now_micros: i64,
 ) -> Result<Vec<String>> {
-    if !ACTIONS.contains(&action) {
+    if !custos_rights::recipients::is_told(action) {
         return Err(err(RecipientError::UnknownAction(action.to_owned())));
     }
     let occurred_at = ts(now_micros)?;
@@ -416,7 +368,7 @@ pub(crate) fn enqueue_notifications(
         "SELECT recipient, categories, reference FROM disclosures WHERE tenant_id = $1 AND pseudonym = $2",
         &[tenant.into(), pseudonym.into()],
     )?;
-    let mut per: BTreeMap<String, (BTreeSet<String>, BTreeSet<String>)> = BTreeMap::new();
+    let mut disclosures = Vec::with_capacity(rows.len());
     for r in rows {
         let mut it = r.into_iter();
         let (Some(rec), Some(cats), Some(reference)) = (it.next(), it.next(), it.next()) else {
@@ -427,12 +379,9 @@ pub(crate) fn enqueue_notifications(
             .ok_or_else(|| corrupt("disclosure recipient"))?;
         let cats: Vec<String> = serde_json::from_str(cats.text().unwrap_or_default())
             .map_err(|_| corrupt("disclosure categories"))?;
-        let entry = per.entry(rec).or_default();
-        entry.0.extend(cats);
-        if let Some(r) = reference.into_text() {
-            entry.1.insert(r);
-        }
+        disclosures.push((rec, cats, reference.into_text()));
     }
+    let per = custos_rights::recipients::recipients_to_tell(disclosures);
     if per.is_empty() {
         return Ok(Vec::new());
     }
@@ -444,20 +393,16 @@ pub(crate) fn enqueue_notifications(
         .into_iter()
         .filter_map(|r| r.into_iter().next().and_then(Val::into_text))
         .collect();
-    for (recipient, (categories, references)) in &per {
+    for (recipient, received) in &per {
         let id = random_id("ntf")?;
-        let body = serde_json::json!({
-            "type": format!("custos.subject.{action}"),
-            "id": id,
-            "request_id": request_id,
-            "action": action,
-            "recipient": recipient,
-            "subject_references": references,
-            "categories": categories,
-            "occurred_at": occurred_at,
-            "basis": "Art. 19 GDPR",
-        })
-        .to_string();
+        let body = custos_rights::recipients::notification_body(
+            &id,
+            request_id,
+            action,
+            recipient,
+            received,
+            occurred_at,
+        );
         let (state, error) = if hooked.contains(recipient) {
             ("pending", None)
         } else {
@@ -479,18 +424,6 @@ pub(crate) fn enqueue_notifications(
         )?;
     }
     Ok(per.into_keys().collect())
-}
-
-/// A delivered notification's body as kept: without the subject references.
-fn redact_delivered(body: &str) -> String {
-    match serde_json::from_str::<serde_json::Value>(body) {
-        Ok(serde_json::Value::Object(mut map)) => {
-            map.remove("subject_references");
-            serde_json::Value::Object(map).to_string()
-        }
-        // Not ours to read: keep nothing rather than something unknown.
-        _ => "{}".to_owned(),
-    }
 }
 
 /// What one delivery attempt came to, for [`TenantVault::record_attempts`].
@@ -545,7 +478,11 @@ fn delivered_in(
     if let Some(body) = it.next().as_ref().and_then(Val::text) {
         tx.execute(
             "UPDATE notifications SET body = $3 WHERE tenant_id = $1 AND notification_id = $2",
-            &[tenant.into(), id.into(), redact_delivered(body).into()],
+            &[
+                tenant.into(),
+                id.into(),
+                custos_rights::recipients::redact_delivered(body).into(),
+            ],
         )?;
     }
     Ok((
@@ -1249,12 +1186,15 @@ mod tests {
     #[test]
     fn a_delivered_body_keeps_everything_but_the_subject_references() {
         let body = r#"{"type":"custos.subject.erasure","action":"erasure","subject_references":["cus_42"],"categories":["draft"]}"#;
-        let kept = redact_delivered(body);
+        let kept = custos_rights::recipients::redact_delivered(body);
         assert!(!kept.contains("cus_42"), "{kept}");
         let v: serde_json::Value = serde_json::from_str(&kept).unwrap();
         assert_eq!(v["action"], "erasure");
         assert_eq!(v["categories"], serde_json::json!(["draft"]));
-        assert_eq!(redact_delivered("not json"), "{}");
+        assert_eq!(
+            custos_rights::recipients::redact_delivered("not json"),
+            "{}"
+        );
     }
 
     #[test]
