@@ -5,7 +5,6 @@
 use std::collections::HashMap;
 
 use custos_policy::Policy;
-use custos_retention::HoldScope;
 use jiff::Timestamp;
 use zeroize::Zeroize;
 
@@ -50,13 +49,13 @@ pub(crate) struct Sealed {
 /// claims), inside the change's transaction.
 fn refuse_if_held(tx: &mut dyn Tx, tenant: &str, row: &RecordRow) -> Result<()> {
     let holds = crate::retention::active_holds_for(tx, tenant, &row.pseudonym)?;
-    match holds.into_iter().find(|h| {
-        HoldScope::of(h.subject.as_deref(), h.category.as_deref())
-            .covers(&row.pseudonym, &row.category)
-    }) {
+    match holds
+        .into_iter()
+        .find(|h| h.covers(&row.pseudonym, &row.category))
+    {
         Some(h) => Err(VaultError::Held {
-            hold_id: h.hold_id,
-            scope: h.scope,
+            hold_id: h.info.hold_id,
+            scope: h.info.scope,
         }),
         None => Ok(()),
     }

@@ -748,22 +748,66 @@ fn hold_row(r: Vec<Val>) -> Result<HoldInfo> {
 const HOLD_COLUMNS: &str =
     "hold_id, pseudonym, category, reason, set_by, set_at, released_at, released_by";
 
+/// An active hold and the categories declared under its category when it was placed.
+pub(crate) struct ActiveHold {
+    /// The hold.
+    pub info: HoldInfo,
+    /// The categories whose `parent` was the held category when the hold was placed (empty for
+    /// other holds, and for holds placed before Custos recorded them).
+    pub declared_under: Vec<String>,
+}
+
+impl ActiveHold {
+    /// Whether the hold covers a record of `category` of the subject behind `pseudonym`: what
+    /// [`HoldScope::covers`] says, and the categories declared under a held category (Art.
+    /// 17(3)(e): data kept for legal claims is not erased).
+    pub fn covers(&self, pseudonym: &str, category: &str) -> bool {
+        HoldScope::of(self.info.subject.as_deref(), self.info.category.as_deref())
+            .covers(pseudonym, category)
+            || self.declared_under.iter().any(|c| c == category)
+    }
+
+    /// Whether it covers any of the data of the subject, who has records of `categories`.
+    pub fn covers_any<'c>(
+        &self,
+        pseudonym: &str,
+        categories: impl IntoIterator<Item = &'c str>,
+    ) -> bool {
+        let scope = HoldScope::of(self.info.subject.as_deref(), self.info.category.as_deref());
+        let categories: Vec<&str> = categories.into_iter().collect();
+        scope.covers_any(pseudonym, categories.iter().copied())
+            || categories
+                .iter()
+                .any(|c| self.declared_under.iter().any(|d| d == c))
+    }
+}
+
 /// The tenant's active holds that can cover data of the subject behind `pseudonym`: those of
 /// the tenant or a category, and the subject's own; oldest first. Which of them covers what is
-/// [`HoldScope::covers`]'s to say.
+/// [`ActiveHold::covers`]'s to say.
 pub(crate) fn active_holds_for(
     tx: &mut dyn Tx,
     tenant: &str,
     pseudonym: &str,
-) -> Result<Vec<HoldInfo>> {
+) -> Result<Vec<ActiveHold>> {
     tx.query(
         &format!(
-            "SELECT {HOLD_COLUMNS} FROM holds WHERE tenant_id = $1 AND released_at IS NULL AND (pseudonym IS NULL OR pseudonym = $2) ORDER BY set_at, hold_id"
+            "SELECT {HOLD_COLUMNS}, covers FROM holds WHERE tenant_id = $1 AND released_at IS NULL AND (pseudonym IS NULL OR pseudonym = $2) ORDER BY set_at, hold_id"
         ),
         &[tenant.into(), pseudonym.into()],
     )?
     .into_iter()
-    .map(hold_row)
+    .map(|mut row| {
+        let covers = row.pop().and_then(Val::into_text);
+        let declared_under = match covers {
+            Some(json) => serde_json::from_str(&json).map_err(|_| corrupt("hold's categories"))?,
+            None => Vec::new(),
+        };
+        Ok(ActiveHold {
+            info: hold_row(row)?,
+            declared_under,
+        })
+    })
     .collect()
 }
 
@@ -1309,10 +1353,10 @@ impl TenantVault<'_> {
                 .into_iter()
                 .filter_map(|r| r.into_iter().next().and_then(Val::into_text))
                 .collect();
-                found = candidates.into_iter().find(|h| {
-                    HoldScope::of(h.subject.as_deref(), h.category.as_deref())
-                        .covers_any(pseudonym, categories.iter().map(String::as_str))
-                });
+                found = candidates
+                    .into_iter()
+                    .find(|h| h.covers_any(pseudonym, categories.iter().map(String::as_str)))
+                    .map(|h| h.info);
                 Ok(())
             })?;
         Ok(found)
@@ -1460,6 +1504,11 @@ impl TenantVault<'_> {
             released_at: None,
             released_by: None,
         };
+        // The categories declared under a held category, as the policy says now: a deletion or
+        // erasure refuses them too (the purge reads them from the policy it runs with).
+        let declared_under: Option<String> = hold.category.as_ref().map(|c| {
+            serde_json::Value::from(custos_retention::categories_under(policy, c)).to_string()
+        });
         let tenant = self.tenant_id().as_str().to_owned();
         let key = self.audit_key().clone();
         self.store().in_tx(&tenant, "placing a legal hold", &mut |tx| {
@@ -1467,7 +1516,7 @@ impl TenantVault<'_> {
             // Waits for a purge batch in flight; every later batch sees the hold.
             lock_state(tx, &tenant, true)?;
             tx.execute(
-                &format!("INSERT INTO holds (tenant_id, {HOLD_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, NULL)"),
+                &format!("INSERT INTO holds (tenant_id, {HOLD_COLUMNS}, covers) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, NULL, $8)"),
                 &[
                     tenant.as_str().into(),
                     hold.hold_id.as_str().into(),
@@ -1476,6 +1525,7 @@ impl TenantVault<'_> {
                     hold.reason.as_str().into(),
                     hold.set_by.as_str().into(),
                     now.as_microsecond().into(),
+                    declared_under.clone().into(),
                 ],
             )?;
             let ev = custos_audit::Event::new(&tenant, &hold.set_by, "retention.hold.placed", hold.subject.clone(), serde_json::json!({ "hold_id": hold.hold_id, "scope": hold.scope, "category": hold.category }));

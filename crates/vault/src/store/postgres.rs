@@ -319,6 +319,9 @@ const MIGRATIONS: &[(i64, &str)] = &[
         secret_sha256 BYTEA NOT NULL, created_at BIGINT NOT NULL, revoked_at BIGINT
     );",
     ),
+    // 8: a category hold remembers the categories declared under it (by `parent`) when it was
+    // placed, so a deletion, correction or erasure refuses them as the purge does.
+    (8, "ALTER TABLE holds ADD COLUMN covers TEXT;"),
 ];
 
 /// Serialises migrations between servers starting at once (an arbitrary constant).

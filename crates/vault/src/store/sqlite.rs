@@ -270,6 +270,9 @@ const MIGRATIONS: &[(i64, &str)] = &[
         secret_sha256 BLOB NOT NULL, created_at INTEGER NOT NULL, revoked_at INTEGER
     );",
     ),
+    // 8: a category hold remembers the categories declared under it (by `parent`) when it was
+    // placed, so a deletion, correction or erasure refuses them as the purge does.
+    (8, "ALTER TABLE holds ADD COLUMN covers TEXT;"),
 ];
 
 /// The vault on one SQLite file.

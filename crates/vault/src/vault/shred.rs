@@ -194,10 +194,12 @@ mod tests {
                 for stmt in downgrade.split(';') {
                     tx.execute(stmt, &[])?;
                 }
-                // Back to schema 4: migration 6 (approvals bound to a subject, idempotency keys)
-                // undone too, so that reopening runs 5 and 6 on the old tables.
+                // Back to schema 4: migrations 6 (approvals bound to a subject, idempotency keys)
+                // and 8 (what a hold covers) undone too, so that reopening runs 5 to 8 on the old
+                // tables (7 creates its tables only where they are missing).
                 tx.execute("DROP TABLE idempotency_keys", &[])?;
                 tx.execute("ALTER TABLE approvals DROP COLUMN pseudonym", &[])?;
+                tx.execute("ALTER TABLE holds DROP COLUMN covers", &[])?;
                 tx.execute("DELETE FROM schema_migrations WHERE version >= 5", &[])?;
                 tx.execute(
                     "INSERT INTO data_keys (tenant_id, pseudonym, key_domain, key_version, wrapped, created_at) VALUES ($1, $2, 'default', 1, $3, 0)",

@@ -13,6 +13,7 @@ mod database_url;
 mod export;
 mod faults;
 mod harness;
+mod holds;
 mod recipients;
 mod requests;
 mod retention;
@@ -262,3 +263,18 @@ access_suite!(
     tenants_are_validated_and_admin_keys_belong_to_no_tenant,
     the_first_admin_key_is_bootstrapped_once_and_keys_list_without_secrets,
 );
+
+macro_rules! holds_suite {
+    ($($case:ident),* $(,)?) => {
+        mod holds_sqlite {
+            $( #[test] fn $case() { crate::holds::$case(&crate::harness::Backend::sqlite(stringify!($case))); } )*
+        }
+        mod holds_postgres {
+            $( #[test] fn $case() {
+                if let Some(b) = crate::harness::Backend::postgres(stringify!($case)) { crate::holds::$case(&b); }
+            } )*
+        }
+    };
+}
+
+holds_suite!(a_hold_on_a_category_refuses_deleting_its_declared_children);
