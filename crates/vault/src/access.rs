@@ -8,7 +8,7 @@ use custos_access::{
 use jiff::Timestamp;
 
 use crate::error::VaultError;
-use crate::store::{Store, Tx, Val};
+use crate::store::{NO_TENANT, Store, Tx, Val};
 use crate::vault::StoreConfig;
 
 /// Tenants and keys, in the database the [`StoreConfig`] names (SQLite or PostgreSQL).
@@ -20,9 +20,6 @@ pub struct Access {
 fn storage(e: VaultError) -> AccessError {
     AccessError::Storage(e.to_string())
 }
-
-/// The transaction scope of the access tables that belong to no tenant (admin keys, listings).
-const NO_TENANT: &str = "";
 
 /// Serialises the first admin key's issue between installations starting at once on one
 /// PostgreSQL (an arbitrary constant; SQLite's write transaction does this by itself).

@@ -8,6 +8,9 @@ pub(crate) mod sqlite;
 
 use crate::error::Result;
 
+/// The scope of the work that belongs to no tenant (vault settings, the list of tenants).
+pub(crate) const NO_TENANT: &str = "";
+
 /// How long an idempotency key is remembered: a day, as the HTTP API promises.
 pub(crate) const IDEMPOTENCY_SECONDS: i64 = 24 * 60 * 60;
 
@@ -88,7 +91,25 @@ pub struct ErasureCounts {
 /// The storage operations. Implementations: [`sqlite::SqliteStore`], [`postgres::PostgresStore`].
 pub(crate) trait Store: Send {
     /// Writes a vault-wide setting if it is absent; returns the value now stored.
-    fn init_meta(&mut self, key: &str, value: &str) -> Result<String>;
+    fn init_meta(&mut self, key: &str, value: &str) -> Result<String> {
+        let mut stored = None;
+        self.in_tx(NO_TENANT, "initialising vault settings", &mut |tx| {
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+                &[key.into(), value.into()],
+            )?;
+            stored = tx
+                .query("SELECT value FROM meta WHERE key = $1", &[key.into()])?
+                .into_iter()
+                .next()
+                .and_then(|r| r.into_iter().next())
+                .and_then(Val::into_text);
+            Ok(())
+        })?;
+        stored.ok_or_else(|| {
+            crate::error::VaultError::Corrupt("a vault setting cannot be read back".into())
+        })
+    }
     /// The subject's wrapped key for `key_domain` and `category`, if any.
     fn data_key(
         &mut self,
@@ -208,7 +229,18 @@ pub(crate) trait Store: Send {
         self.in_tx(tenant, operation, work)
     }
     /// The ids of every tenant with data in the vault (not tenant data itself).
-    fn tenant_ids(&mut self) -> Result<Vec<String>>;
+    fn tenant_ids(&mut self) -> Result<Vec<String>> {
+        let mut ids = Vec::new();
+        self.in_read_tx(NO_TENANT, "listing tenants", &mut |tx| {
+            ids = tx
+                .query("SELECT tenant_id FROM tenants ORDER BY tenant_id", &[])?
+                .into_iter()
+                .filter_map(|r| r.into_iter().next().and_then(Val::into_text))
+                .collect();
+            Ok(())
+        })?;
+        Ok(ids)
+    }
 }
 
 /// A value bound to or read from a statement in [`Tx`].

@@ -719,22 +719,6 @@ fn version_in(v: i32) -> Result<u32> {
 }
 
 impl Store for PostgresStore {
-    fn init_meta(&mut self, key: &str, value: &str) -> Result<String> {
-        let target = self.target.clone();
-        let err = Self::err(&target, "initialising vault settings");
-        let client = self.client()?;
-        client
-            .execute(
-                "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
-                &[&key, &value],
-            )
-            .map_err(&err)?;
-        Ok(client
-            .query_one("SELECT value FROM meta WHERE key = $1", &[&key])
-            .map_err(&err)?
-            .get(0))
-    }
-
     fn data_key(
         &mut self,
         tenant: &str,
@@ -959,18 +943,6 @@ impl Store for PostgresStore {
         )?;
         work(&mut t)?;
         tx.commit().map_err(&err)
-    }
-
-    fn tenant_ids(&mut self) -> Result<Vec<String>> {
-        let target = self.target.clone();
-        let err = Self::err(&target, "listing tenants");
-        Ok(self
-            .client()?
-            .query("SELECT tenant_id FROM tenants ORDER BY tenant_id", &[])
-            .map_err(&err)?
-            .iter()
-            .map(|r| r.get(0))
-            .collect())
     }
 }
 

@@ -530,19 +530,6 @@ impl Tx for SqliteTx<'_> {
 }
 
 impl Store for SqliteStore {
-    fn init_meta(&mut self, key: &str, value: &str) -> Result<String> {
-        let err = self.err("initialising vault settings");
-        self.conn
-            .execute(
-                "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO NOTHING",
-                [key, value],
-            )
-            .map_err(&err)?;
-        self.conn
-            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
-            .map_err(&err)
-    }
-
     fn data_key(
         &mut self,
         tenant: &str,
@@ -747,13 +734,6 @@ impl Store for SqliteStore {
     ) -> Result<()> {
         // Deferred: a read takes no write lock (WAL readers never wait for the writer).
         self.run_tx(TransactionBehavior::Deferred, tenant, operation, work)
-    }
-
-    fn tenant_ids(&mut self) -> Result<Vec<String>> {
-        self.conn
-            .prepare_cached("SELECT tenant_id FROM tenants ORDER BY tenant_id")
-            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
-            .map_err(self.err("listing tenants"))
     }
 }
 
