@@ -2,7 +2,6 @@
 //! statement versions, the suppression list that outlives an erasure, Global Privacy Control,
 //! approval gates with one-time tokens, and the decision call that gathers all of it.
 
-use std::path::Path;
 
 use custos_consent::ledger::{ConsentError, ConsentKind, ConsentState};
 use custos_policy::{Policy, SourceFile};
@@ -10,14 +9,12 @@ use custos_vault::consent::{ConsentCallError, ConsentRecord, DecisionQuery};
 use custos_vault::{SubjectId, VaultError};
 use jiff::{Timestamp, ToSpan};
 
-use crate::harness::{Backend, record, subject, tenant, ts};
+use crate::harness::{
+    Backend, audit_entries, example_policy, example_text, record, subject, tenant, ts,
+};
 
 fn jbsync() -> Policy {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/policies/jbsync.toml");
-    let text = std::fs::read_to_string(path).expect("example policy");
-    custos_policy::load_source(SourceFile::new("jbsync.toml", &text))
-        .expect("policy loads")
-        .policy
+    example_policy("jbsync.toml")
 }
 
 const HASH: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
@@ -209,12 +206,7 @@ pub fn the_consent_ledger_grows_forward_and_refuses_what_is_not_consent(b: &Back
         2,
         "refused entries leave no trace in the ledger"
     );
-    let audit = t
-        .audit(&custos_audit::Query {
-            limit: 100,
-            ..custos_audit::Query::default()
-        })
-        .expect("audit");
+    let audit = audit_entries(&mut t, None, 100);
     let actions: Vec<&str> = audit
         .iter()
         .map(|e| e.action.as_str())
@@ -274,10 +266,7 @@ pub fn stale_consent_and_statement_acceptance(b: &Backend) {
     );
     // The policy itself can say so (`stale_consent` on the purpose, as `custos diff` suggests):
     // then no caller needs to name the version.
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/policies/jbsync.toml");
-    let text = std::fs::read_to_string(path)
-        .expect("example policy")
-        .replacen(
+    let text = example_text("jbsync.toml").replacen(
             "categories = [\"style_profile\"]",
             "categories = [\"style_profile\"]\nstale_consent = [\"2026-01\"]",
             1,
@@ -485,12 +474,7 @@ pub fn approval_gates_issue_one_time_tokens(b: &Backend) {
         .expect_err("unknown");
     assert!(matches!(consent_error(e), ConsentCallError::TokenInvalid));
 
-    let audit = t
-        .audit(&custos_audit::Query {
-            limit: 100,
-            ..custos_audit::Query::default()
-        })
-        .unwrap();
+    let audit = audit_entries(&mut t, None, 100);
     let who_did: Vec<(&str, &str)> = audit
         .iter()
         .filter(|e| e.action.starts_with("approval."))

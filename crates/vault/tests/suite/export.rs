@@ -9,10 +9,13 @@ use std::process::Command;
 use custos_policy::Lang;
 use custos_rights::archive::{AnswerKind, Written};
 use custos_vault::export::{PAGE, SubjectRecord};
-use custos_vault::rights::{NewRequest, RequestKind, Verification};
+use custos_vault::rights::RequestKind;
 use custos_vault::{NewRecord, TenantVault, VaultError};
 
-use crate::harness::{Backend, policy, scratch, subject, tenant, ts};
+use crate::harness::{
+    Backend, audit_entries, file_request_id, new_request, policy, scratch, subject, tenant, ts,
+    verify_attested,
+};
 
 type AnyError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -292,33 +295,12 @@ pub fn an_access_answer_includes_records_kept_under_restriction_marked(b: &Backe
         jiff::Timestamp::now(),
     )
     .expect("stored");
-    let on = jiff::civil::date(2026, 3, 2);
-    let id = t
-        .file_request(
-            &p,
-            NewRequest {
-                kind: RequestKind::Erasure,
-                subject: subject(who),
-                purpose: None,
-                received_at: ts("2026-03-02T10:00:00Z"),
-                received_on: on,
-                due_on: jiff::civil::date(2026, 4, 2),
-                extended_due_on: jiff::civil::date(2026, 6, 2),
-                channel: "api".into(),
-                request_id: None,
-            },
-        )
-        .expect("filed")
-        .request
-        .request_id;
-    t.verify_request(
-        &id,
-        &Verification::Attested {
-            method: "signed-in session".into(),
-        },
-        ts("2026-03-02T11:00:00Z"),
-    )
-    .expect("verified");
+    let id = file_request_id(
+        &mut t,
+        &p,
+        new_request(RequestKind::Erasure, who, None, "2026-03-02"),
+    );
+    verify_attested(&mut t, &id, "signed-in session", ts("2026-03-02T11:00:00Z"));
     t.execute_erasure(&p, &id, ts("2026-03-02T12:00:00Z"))
         .expect("erased, account data kept for the tax law");
 
@@ -424,12 +406,7 @@ pub fn an_answer_is_audited_with_counts_and_the_pseudonym_only(b: &Backend) {
         &format!("audit-{}", b.kind),
     );
     let pseudonym = t.pseudonym(&subject(who));
-    let entries = t
-        .audit(&custos_audit::Query {
-            limit: 100,
-            ..custos_audit::Query::default()
-        })
-        .expect("audit trail");
+    let entries = audit_entries(&mut t, None, 100);
     let e = entries
         .iter()
         .find(|e| e.action == "subject.answer")
@@ -515,13 +492,7 @@ pub fn a_record_that_fails_to_decrypt_fails_the_answer_naming_it(b: &Backend) {
         matches!(err.downcast_ref::<VaultError>(), Some(VaultError::Decrypt(id)) if *id == ids[1]),
         "{err}"
     );
-    let entries = t
-        .audit(&custos_audit::Query {
-            action: Some("subject.answer".into()),
-            limit: 10,
-            ..custos_audit::Query::default()
-        })
-        .expect("audit trail");
+    let entries = audit_entries(&mut t, Some("subject.answer"), 10);
     let details: serde_json::Value =
         serde_json::from_str(&entries.last().expect("audited").details).expect("JSON");
     assert_eq!(details["completed"], false);

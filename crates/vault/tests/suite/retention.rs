@@ -3,7 +3,6 @@
 //! out-of-order events, a clock that goes back, a purge stopped halfway, legal holds).
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use custos_policy::{Period, Policy, SourceFile};
 use custos_vault::{
@@ -12,13 +11,7 @@ use custos_vault::{
 };
 use jiff::{Timestamp, ToSpan};
 
-use crate::harness::{Backend, subject, tenant, ts};
-
-fn example(name: &str) -> String {
-    let path =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../examples/policies/{name}"));
-    std::fs::read_to_string(path).expect("example policy")
-}
+use crate::harness::{Backend, example_text, subject, tenant, ts};
 
 fn load(name: &str, text: &str) -> Policy {
     custos_policy::load_source(SourceFile::new(name, text))
@@ -47,7 +40,7 @@ fn mail_metadata(n: usize, subjects: usize, spread: bool) -> Vec<NewRecord> {
 
 /// JBSync's policy with mail metadata kept 3 days instead of 7: a retention rule change.
 fn jbsync_mail_metadata_three_days() -> Policy {
-    let text = example("jbsync.toml").replace(
+    let text = example_text("jbsync.toml").replace(
         "retention.period = \"7 days\"\nretention.purge_every",
         "retention.period = \"3 days\"\nretention.purge_every",
     );
@@ -96,18 +89,18 @@ fn purge_in_thread(
 }
 
 fn jbsync() -> Policy {
-    load("jbsync.toml", &example("jbsync.toml"))
+    load("jbsync.toml", &example_text("jbsync.toml"))
 }
 
 fn jetstream() -> Policy {
-    load("jetstream.toml", &example("jetstream.toml"))
+    load("jetstream.toml", &example_text("jetstream.toml"))
 }
 
 /// JetLink's statement says telemetry is kept "according to subscription tier" without naming the
 /// tiers; this variant declares two (as JetLink would once it publishes them) and a statutory
 /// invoice category, to test tiers and statutory records that outlive the contract.
 fn jetlink_with_tiers() -> Policy {
-    let mut text = example("jetlink.toml");
+    let mut text = example_text("jetlink.toml");
     let marker = "[[category]]\nid = \"customer_data\"";
     assert!(
         text.contains(marker),
@@ -517,7 +510,7 @@ pub fn jetlink_keeps_telemetry_by_tier_and_all_else_until_90_days_after_terminat
 /// Overrides outside the policy's bounds are refused with the bounds; categories without an
 /// override are refused too.
 pub fn an_override_outside_the_bounds_is_refused_with_the_bounds(b: &Backend) {
-    let text = example("jbsync.toml").replace(
+    let text = example_text("jbsync.toml").replace(
         "retention.period = \"90 days\"\nretention.tenant_override = {}",
         "retention.period = \"90 days\"\nretention.tenant_override = { min = \"7 days\", max = \"1 year\" }",
     );

@@ -10,7 +10,9 @@ use custos_vault::retention::{EventTarget, HoldTarget};
 use custos_vault::rights::{NewRequest, RequestKind, Verification};
 use custos_vault::{Idempotency, NewRecord, VaultError};
 
-use crate::harness::{Backend, policy, record, subject, tenant, ts};
+use crate::harness::{
+    Backend, audit_entries, policy, record, subject, tenant, ts, verify_attested,
+};
 
 fn draft(who: &str, text: &str) -> NewRecord {
     NewRecord {
@@ -263,12 +265,7 @@ pub fn one_record_is_corrected_or_deleted_with_recipients_told(b: &Backend) {
         t.delete_record(&p, &keep, now),
         Err(VaultError::Held { .. })
     ));
-    let audit = t
-        .audit(&custos_audit::Query {
-            limit: 100,
-            ..custos_audit::Query::default()
-        })
-        .unwrap();
+    let audit = audit_entries(&mut t, None, 100);
     let actions: Vec<&str> = audit
         .iter()
         .filter(|e| e.action.starts_with("record."))
@@ -312,14 +309,7 @@ pub fn a_rectification_request_writes_its_corrections(b: &Backend) {
     )
     .expect("in range");
     let id = t.file_request(&p, req).unwrap().request.request_id;
-    t.verify_request(
-        &id,
-        &Verification::Attested {
-            method: "signed in".into(),
-        },
-        now,
-    )
-    .unwrap();
+    verify_attested(&mut t, &id, "signed in", now);
     let again = t.verify_request(&id, &Verification::Code("000000".into()), now);
     assert!(again.is_err(), "verified once");
     let e = t
@@ -384,13 +374,7 @@ pub fn deleting_the_last_record_of_a_category_shreds_its_key(b: &Backend) {
         .unwrap();
     let copy = b.copy_row("acme", d.as_str());
     t.delete_record(&p, &d, now).unwrap();
-    let audit = t
-        .audit(&custos_audit::Query {
-            action: Some("record.delete".into()),
-            limit: 10,
-            ..custos_audit::Query::default()
-        })
-        .unwrap();
+    let audit = audit_entries(&mut t, Some("record.delete"), 10);
     let details: serde_json::Value = serde_json::from_str(&audit[0].details).unwrap();
     assert_eq!(details["keys_destroyed"], 1, "{details}");
     b.put_back_row("acme", &copy);
