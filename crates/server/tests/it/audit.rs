@@ -6,7 +6,7 @@ use custos_server::Config;
 
 use crate::Running;
 use crate::data::{
-    Setup, admin_key, json, open_backend, pg_config, put, send, sqlite_config, tenant,
+    Setup, admin_key, json, on_postgresql, open_backend, put, send, sqlite_config, tenant,
 };
 
 /// A server on `config` (with whatever `adjust` sets), its admin key and the key that verifies
@@ -53,10 +53,7 @@ fn tamper(config: &Config, sql: &str) {
 /// Each case on SQLite and, with `CUSTOS_TEST_DATABASE_URL`, on PostgreSQL.
 fn on_both(name: &str, case: impl Fn(Config)) {
     case(sqlite_config(name));
-    match pg_config(&name.replace('-', "_")) {
-        Some(c) => case(c),
-        None => eprintln!("CUSTOS_TEST_DATABASE_URL is not set: skipping the PostgreSQL half"),
-    }
+    on_postgresql(&name.replace('-', "_"), case);
 }
 
 fn checkpoint_file(config: &Config) -> std::path::PathBuf {

@@ -29,12 +29,6 @@ pub(crate) fn sqlite_config(name: &str) -> Config {
     config
 }
 
-/// The same on PostgreSQL, in a schema of its own; `None` when `CUSTOS_TEST_DATABASE_URL` is unset
-/// (outside CI, see `testkit/database_url.rs`).
-fn setup_pg(name: &str) -> Option<Setup> {
-    Some(start(&pg_config(name)?, 1000))
-}
-
 /// A configuration on PostgreSQL in a schema of its own; `None` without
 /// `CUSTOS_TEST_DATABASE_URL` (a failure under CI).
 pub(crate) fn pg_config(name: &str) -> Option<Config> {
@@ -44,6 +38,15 @@ pub(crate) fn pg_config(name: &str) -> Option<Config> {
     config.database = url;
     config.schema = format!("srv_{}_{name}", std::process::id());
     Some(config)
+}
+
+/// Runs `case` on a PostgreSQL configuration (`pg_config(name)`); says it is skipped when
+/// `CUSTOS_TEST_DATABASE_URL` is unset (outside CI).
+pub(crate) fn on_postgresql(name: &str, case: impl FnOnce(Config)) {
+    match pg_config(name) {
+        Some(c) => case(c),
+        None => eprintln!("CUSTOS_TEST_DATABASE_URL is not set: skipping the PostgreSQL test"),
+    }
 }
 
 /// Opens the backend of `config` with a fresh master key, issues an admin key, starts the server.
@@ -147,12 +150,7 @@ fn an_app_stores_and_reads_records_a_dpo_erases_and_an_auditor_reads_the_trail()
 
 #[test]
 fn the_same_lifecycle_works_on_postgresql() {
-    match setup_pg("lifecycle") {
-        Some(s) => lifecycle(&s),
-        None => {
-            eprintln!("CUSTOS_TEST_DATABASE_URL is not set: skipping the PostgreSQL server test")
-        }
-    }
+    on_postgresql("lifecycle", |c| lifecycle(&start(&c, 1000)));
 }
 
 fn lifecycle(s: &Setup) {

@@ -5,7 +5,7 @@
 
 use serde_json::json as j;
 
-use crate::data::{Setup, admin_key, json, open_backend, pg_config, send, sqlite_config, tenant};
+use crate::data::{Setup, admin_key, json, open_backend, on_postgresql, send, sqlite_config, tenant};
 use crate::{Running, problem};
 
 fn start(config: custos_server::Config) -> Setup {
@@ -19,10 +19,7 @@ fn start(config: custos_server::Config) -> Setup {
 
 fn on_both(name: &str, f: fn(&Setup)) {
     f(&start(sqlite_config(name)));
-    match pg_config(name) {
-        Some(c) => f(&start(c)),
-        None => eprintln!("CUSTOS_TEST_DATABASE_URL is not set: skipping the PostgreSQL pass"),
-    }
+    on_postgresql(name, |c| f(&start(c)));
 }
 
 #[test]

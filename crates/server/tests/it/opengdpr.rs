@@ -14,7 +14,7 @@ use base64::Engine;
 use serde_json::{Value, json as j};
 
 use crate::data::{
-    Setup, admin_key, json, open_backend, pg_config, put, send, sqlite_config, tenant,
+    Setup, admin_key, json, on_postgresql, open_backend, put, send, sqlite_config, tenant,
 };
 use crate::{Running, agent};
 
@@ -214,10 +214,7 @@ fn an_opengdpr_request_is_filed_followed_and_cancelled() {
 
 #[test]
 fn an_opengdpr_request_is_filed_followed_and_cancelled_on_postgresql() {
-    match pg_config("opengdpr") {
-        Some(c) => opengdpr_end_to_end(&start(c)),
-        None => eprintln!("CUSTOS_TEST_DATABASE_URL is not set: skipping the PostgreSQL test"),
-    }
+    on_postgresql("opengdpr", |c| opengdpr_end_to_end(&start(c)));
 }
 
 fn opengdpr_end_to_end(s: &Setup) {

@@ -5,7 +5,7 @@
 use serde_json::json as j;
 
 use crate::data::{
-    Setup, admin_key, json, open_backend, pg_config, put, send, sqlite_config, tenant,
+    Setup, admin_key, json, on_postgresql, open_backend, put, send, sqlite_config, tenant,
 };
 use crate::{Running, agent, problem};
 
@@ -27,10 +27,7 @@ fn every_request_kind_works_end_to_end_over_http() {
 
 #[test]
 fn every_request_kind_works_end_to_end_on_postgresql() {
-    match pg_config("requests") {
-        Some(c) => requests_end_to_end(&start(c)),
-        None => eprintln!("CUSTOS_TEST_DATABASE_URL is not set: skipping the PostgreSQL test"),
-    }
+    on_postgresql("requests", |c| requests_end_to_end(&start(c)));
 }
 
 #[test]
