@@ -5,7 +5,9 @@
 
 use serde_json::{Value, json as j};
 
-use crate::data::{Setup, admin_key, json, open_backend, on_postgresql, send, sqlite_config, tenant};
+use crate::data::{
+    Setup, admin_key, json, on_postgresql, open_backend, send, sqlite_config, tenant,
+};
 use crate::{Running, agent, get, problem, reply};
 
 const HASH: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";

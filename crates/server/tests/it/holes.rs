@@ -5,7 +5,9 @@
 
 use serde_json::json as j;
 
-use crate::data::{Setup, admin_key, json, open_backend, on_postgresql, send, sqlite_config, tenant};
+use crate::data::{
+    Setup, admin_key, json, on_postgresql, open_backend, send, sqlite_config, tenant,
+};
 use crate::{Running, problem};
 
 fn start(config: custos_server::Config) -> Setup {

@@ -4,7 +4,9 @@
 
 use serde_json::json as j;
 
-use crate::data::{Setup, admin_key, open_backend, on_postgresql, put, send, sqlite_config, tenant};
+use crate::data::{
+    Setup, admin_key, on_postgresql, open_backend, put, send, sqlite_config, tenant,
+};
 use crate::{Running, problem};
 
 /// JBSync with bounds on the WhatsApp override, as the vault's own tests use.

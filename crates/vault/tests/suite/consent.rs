@@ -2,7 +2,6 @@
 //! statement versions, the suppression list that outlives an erasure, Global Privacy Control,
 //! approval gates with one-time tokens, and the decision call that gathers all of it.
 
-
 use custos_consent::ledger::{ConsentError, ConsentKind, ConsentState};
 use custos_policy::{Policy, SourceFile};
 use custos_vault::consent::{ConsentCallError, ConsentRecord, DecisionQuery};
@@ -267,10 +266,10 @@ pub fn stale_consent_and_statement_acceptance(b: &Backend) {
     // The policy itself can say so (`stale_consent` on the purpose, as `custos diff` suggests):
     // then no caller needs to name the version.
     let text = example_text("jbsync.toml").replacen(
-            "categories = [\"style_profile\"]",
-            "categories = [\"style_profile\"]\nstale_consent = [\"2026-01\"]",
-            1,
-        );
+        "categories = [\"style_profile\"]",
+        "categories = [\"style_profile\"]\nstale_consent = [\"2026-01\"]",
+        1,
+    );
     let renewed = custos_policy::load_source(SourceFile::new("jbsync.toml", &text))
         .expect("policy loads")
         .policy;

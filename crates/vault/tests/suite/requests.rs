@@ -6,14 +6,13 @@
 use std::collections::BTreeMap;
 
 use custos_policy::Policy;
-use custos_vault::rights::{
-    RequestError, RequestKind, RequestState, Risk, Verification,
-};
+use custos_vault::rights::{RequestError, RequestKind, RequestState, Risk, Verification};
 use custos_vault::{HoldTarget, NewRecord, RecordId, TenantVault, VaultError};
 use jiff::civil::Date;
 
 use crate::harness::{
-    Backend, audit_entries, example_policy, file_request_id, new_request, subject, tenant, ts, verify_attested,
+    Backend, audit_entries, example_policy, file_request_id, new_request, subject, tenant, ts,
+    verify_attested,
 };
 
 fn date(s: &str) -> Date {
