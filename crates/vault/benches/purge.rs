@@ -47,18 +47,19 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use custos_vault::{MasterKey, NewRecord, PurgeOptions, StoreConfig, SubjectId, TenantId, Vault};
+use custos_vault::{MasterKey, NewRecord, PurgeOptions, StoreConfig, SubjectId, Vault};
 use jiff::{SignedDuration, Timestamp};
+
+mod support;
+
+use support::{RssSampler, TENANT, mib, policy, tenant};
 
 const FULL: usize = 2_000_000;
 const PUT_BATCH: usize = 10_000;
 const SUBJECTS: usize = 1_000;
 const PAYLOAD: usize = 64;
-const TENANT: &str = "acme";
 const CATEGORY: &str = "mail.metadata";
 const PURPOSE: &str = "service.client_data";
 const PG_ENV: &str = "CUSTOS_TEST_DATABASE_URL";
@@ -70,19 +71,8 @@ const BATCHED_SQLITE: &str = "DELETE FROM records WHERE tenant_id = ?1 AND recor
 const BATCHED_PG_UPTO: &str = "SELECT COALESCE((SELECT expires_at FROM records WHERE tenant_id = $1 AND expires_at IS NOT NULL AND expires_at <= $2 AND expires_at >= $3 ORDER BY expires_at OFFSET CAST($4 AS bigint) - 1 LIMIT 1), $2)";
 const BATCHED_PG: &str = "DELETE FROM records WHERE tenant_id = $1 AND expires_at IS NOT NULL AND expires_at <= $2 AND expires_at >= $3";
 
-fn policy() -> custos_policy::Policy {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/policies/jbsync.toml");
-    custos_policy::load(&path)
-        .expect("the example policy loads")
-        .policy
-}
-
 fn master() -> MasterKey {
     MasterKey::parse(&"5a".repeat(32), "bench").expect("valid key")
-}
-
-fn tenant() -> TenantId {
-    TenantId::new(TENANT).expect("valid")
 }
 
 fn ts(s: &str) -> Timestamp {
@@ -108,65 +98,6 @@ fn env_list<T: std::str::FromStr>(name: &str, default: &str) -> Vec<T> {
 }
 
 // ---- memory --------------------------------------------------------------------------------
-
-fn status_kib(field: &str) -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(field))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
-/// Samples this process's RSS every 5 ms while alive; also resets the kernel's high-water mark
-/// (`/proc/self/clear_refs`, 5) so VmHWM covers only the measured operation.
-struct RssSampler {
-    stop: Arc<AtomicBool>,
-    peak: Arc<AtomicU64>,
-    handle: Option<std::thread::JoinHandle<()>>,
-    before: u64,
-}
-
-impl RssSampler {
-    fn start() -> Self {
-        let _ = std::fs::write("/proc/self/clear_refs", "5");
-        let before = status_kib("VmRSS:");
-        let stop = Arc::new(AtomicBool::new(false));
-        let peak = Arc::new(AtomicU64::new(before));
-        let handle = {
-            let (stop, peak) = (stop.clone(), peak.clone());
-            std::thread::spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    peak.fetch_max(status_kib("VmRSS:"), Ordering::Relaxed);
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-            })
-        };
-        Self {
-            stop,
-            peak,
-            handle: Some(handle),
-            before,
-        }
-    }
-
-    /// (RSS before, peak RSS during) in KiB.
-    fn finish(mut self) -> (u64, u64) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(h) = self.handle.take() {
-            let _ = h.join();
-        }
-        let peak = self.peak.load(Ordering::Relaxed).max(status_kib("VmHWM:"));
-        (self.before, peak)
-    }
-}
-
-fn mib(kib: u64) -> f64 {
-    kib as f64 / 1024.0
-}
 
 // ---- data ----------------------------------------------------------------------------------
 
