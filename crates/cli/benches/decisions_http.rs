@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 mod support;
 
-use support::{Server, agent, on_threads, percentile};
+use support::{Server, agent, back_to_back, on_threads, percentile};
 
 const SECONDS: u64 = 5;
 const HASH: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
@@ -58,18 +58,7 @@ fn drive(
     let deadline = Instant::now() + Duration::from_secs(SECONDS);
     let errors = AtomicU64::new(0);
     let latencies = on_threads(clients, &|c, a| {
-        let mut lat = Vec::new();
-        let mut i = 0;
-        while Instant::now() < deadline {
-            let t = Instant::now();
-            if request(a, c, i) {
-                lat.push(t.elapsed());
-            } else {
-                errors.fetch_add(1, Ordering::Relaxed);
-            }
-            i += 1;
-        }
-        lat
+        back_to_back(a, c, deadline, request, &errors, |_| {})
     });
     let mut sorted = latencies;
     sorted.sort();

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 mod support;
 
-use support::{agent, on_threads, percentile, start};
+use support::{agent, back_to_back, on_threads, percentile, start};
 
 const CLIENTS: usize = 50;
 const SECONDS: u64 = 5;
@@ -32,21 +32,11 @@ fn drive(label: &str, pid: u32, request: &(dyn Fn(&ureq::Agent, usize, usize) ->
     let peak = AtomicU64::new(0);
     let errors = AtomicU64::new(0);
     let latencies = on_threads(CLIENTS, &|c, a| {
-        let mut lat = Vec::new();
-        let mut i = 0;
-        while Instant::now() < deadline {
-            let t = Instant::now();
-            if request(a, c, i) {
-                lat.push(t.elapsed());
-            } else {
-                errors.fetch_add(1, Ordering::Relaxed);
-            }
-            i += 1;
+        back_to_back(a, c, deadline, request, &errors, |i| {
             if c == 0 && i % 20 == 0 {
                 peak.fetch_max(rss_kib(pid), Ordering::Relaxed);
             }
-        }
-        lat
+        })
     });
     let mut sorted = latencies;
     sorted.sort();

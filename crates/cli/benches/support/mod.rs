@@ -3,7 +3,8 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 /// The value at fraction `p` (0 to 1) of sorted latencies; zero when there are none.
 pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -94,4 +95,29 @@ pub fn on_threads(
             .flat_map(|h| h.join().unwrap_or_default())
             .collect()
     })
+}
+
+/// Client `c` calling back to back until `deadline`: returns the latencies of the calls that
+/// succeeded and counts the others in `errors`; `after(i)` runs after call `i` (counted from 1).
+pub fn back_to_back(
+    a: &ureq::Agent,
+    c: usize,
+    deadline: Instant,
+    request: &(dyn Fn(&ureq::Agent, usize, usize) -> bool + Sync),
+    errors: &AtomicU64,
+    after: impl Fn(usize),
+) -> Vec<Duration> {
+    let mut lat = Vec::new();
+    let mut i = 0;
+    while Instant::now() < deadline {
+        let t = Instant::now();
+        if request(a, c, i) {
+            lat.push(t.elapsed());
+        } else {
+            errors.fetch_add(1, Ordering::Relaxed);
+        }
+        i += 1;
+        after(i);
+    }
+    lat
 }
