@@ -49,6 +49,11 @@ pub(crate) fn on_postgresql(name: &str, case: impl FnOnce(Config)) {
     }
 }
 
+/// The server on `config` (see `start`), at 1000 requests a second per key.
+pub(crate) fn setup_on(config: Config) -> Setup {
+    start(&config, 1000)
+}
+
 /// Opens the backend of `config` with a fresh master key, issues an admin key, starts the server.
 fn start(config: &Config, rate: u32) -> Setup {
     let backend = open_backend(config);
@@ -150,7 +155,7 @@ fn an_app_stores_and_reads_records_a_dpo_erases_and_an_auditor_reads_the_trail()
 
 #[test]
 fn the_same_lifecycle_works_on_postgresql() {
-    on_postgresql("lifecycle", |c| lifecycle(&start(&c, 1000)));
+    on_postgresql("lifecycle", |c| lifecycle(&setup_on(c)));
 }
 
 fn lifecycle(s: &Setup) {

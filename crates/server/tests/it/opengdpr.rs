@@ -13,19 +13,8 @@ use std::time::Duration;
 use base64::Engine;
 use serde_json::{Value, json as j};
 
-use crate::data::{
-    Setup, admin_key, json, on_postgresql, open_backend, put, send, sqlite_config, tenant,
-};
-use crate::{Running, agent};
-
-fn start(config: custos_server::Config) -> Setup {
-    let backend = open_backend(&config);
-    let admin = admin_key(&backend);
-    Setup {
-        server: Running::start_with(Some(backend)),
-        admin,
-    }
-}
+use crate::agent;
+use crate::data::{Setup, json, on_postgresql, put, send, setup_on, sqlite_config, tenant};
 
 /// A reply with its headers.
 struct Answer {
@@ -209,12 +198,12 @@ fn erasure(callback: &str) -> Value {
 
 #[test]
 fn an_opengdpr_request_is_filed_followed_and_cancelled() {
-    opengdpr_end_to_end(&start(sqlite_config("opengdpr")));
+    opengdpr_end_to_end(&setup_on(sqlite_config("opengdpr")));
 }
 
 #[test]
 fn an_opengdpr_request_is_filed_followed_and_cancelled_on_postgresql() {
-    on_postgresql("opengdpr", |c| opengdpr_end_to_end(&start(c)));
+    on_postgresql("opengdpr", |c| opengdpr_end_to_end(&setup_on(c)));
 }
 
 fn opengdpr_end_to_end(s: &Setup) {
@@ -580,7 +569,7 @@ fn opengdpr_end_to_end(s: &Setup) {
 
 #[test]
 fn bad_opengdpr_bodies_are_errors_in_its_shape_that_name_the_field_and_file_nothing() {
-    let s = start(sqlite_config("opengdpr-bad"));
+    let s = setup_on(sqlite_config("opengdpr-bad"));
     let url = |p: &str| s.server.url(p);
     let (app, dpo, _) = tenant(&s, "acme");
     let post = |key: Option<&str>, body: &str| {
