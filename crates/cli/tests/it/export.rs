@@ -3,7 +3,7 @@
 //! bad input; the audit trail still verifying afterwards.
 
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Output};
 
 use crate::scratch::{Scratch, err, out};
 
@@ -32,6 +32,20 @@ fn extract(zip: &Path, to: &Path) {
 
 const WHO: &str = "klant@example.nl";
 
+/// `custos export --tenant acme --subject SUBJECT --out OUT` and then `more`.
+fn export(s: &Scratch, subject: &str, out: &str, more: &[&str]) -> Output {
+    let args = [
+        "export",
+        "--tenant",
+        "acme",
+        "--subject",
+        subject,
+        "--out",
+        out,
+    ];
+    s.run(&[&args[..], more].concat())
+}
+
 fn access_answer(s: &Scratch) {
     s.fill(
         WHO,
@@ -41,15 +55,7 @@ fn access_answer(s: &Scratch) {
             ("usage_log", "security"),
         ],
     );
-    let o = s.run(&[
-        "export",
-        "--tenant",
-        "acme",
-        "--subject",
-        WHO,
-        "--out",
-        "answer.zip",
-    ]);
+    let o = export(s, WHO, "answer.zip", &[]);
     assert_eq!(o.status.code(), Some(0), "{}", err(&o));
     let said = out(&o);
     assert!(
@@ -103,18 +109,7 @@ fn export_works_on_postgresql_too() {
 fn export_portability_writes_only_portable_data_as_json_and_csv() {
     let s = Scratch::new("portability");
     s.fill(WHO, &[("support", "support"), ("usage_log", "security")]);
-    let o = s.run(&[
-        "export",
-        "--tenant",
-        "acme",
-        "--subject",
-        WHO,
-        "--portability",
-        "--out",
-        "portable.zip",
-        "--lang",
-        "nl",
-    ]);
+    let o = export(&s, WHO, "portable.zip", &["--portability", "--lang", "nl"]);
     assert_eq!(o.status.code(), Some(0), "{}", err(&o));
     assert!(
         out(&o).contains("portability (Art. 20) answer, 1 record (data.json, data.csv)"),
@@ -134,15 +129,7 @@ fn export_portability_writes_only_portable_data_as_json_and_csv() {
 fn export_refuses_to_overwrite_and_bad_input_exits_2_without_echoing_the_subject() {
     let s = Scratch::new("refusals");
     std::fs::write(s.dir.join("taken.zip"), b"keep me").expect("file");
-    let o = s.run(&[
-        "export",
-        "--tenant",
-        "acme",
-        "--subject",
-        WHO,
-        "--out",
-        "taken.zip",
-    ]);
+    let o = export(&s, WHO, "taken.zip", &[]);
     assert_eq!(o.status.code(), Some(2), "{}", err(&o));
     assert!(err(&o).contains("taken.zip already exists"), "{}", err(&o));
     assert_eq!(
@@ -150,40 +137,16 @@ fn export_refuses_to_overwrite_and_bad_input_exits_2_without_echoing_the_subject
         b"keep me"
     );
 
-    let o = s.run(&[
-        "export",
-        "--tenant",
-        "acme",
-        "--subject",
-        "",
-        "--out",
-        "a.zip",
-    ]);
+    let o = export(&s, "", "a.zip", &[]);
     assert_eq!(o.status.code(), Some(2), "{}", err(&o));
     assert!(err(&o).contains("--subject"), "{}", err(&o));
 
     let long = "x".repeat(2000);
-    let o = s.run(&[
-        "export",
-        "--tenant",
-        "acme",
-        "--subject",
-        &long,
-        "--out",
-        "a.zip",
-    ]);
+    let o = export(&s, &long, "a.zip", &[]);
     assert_eq!(o.status.code(), Some(2));
     assert!(!err(&o).contains(&long), "the identifier is not echoed");
 
-    let o = s.run(&[
-        "export",
-        "--tenant",
-        "acme",
-        "--subject",
-        WHO,
-        "--out",
-        "no/such/dir/a.zip",
-    ]);
+    let o = export(&s, WHO, "no/such/dir/a.zip", &[]);
     assert_eq!(o.status.code(), Some(2), "{}", err(&o));
     assert!(!err(&o).contains(WHO));
     assert!(!s.dir.join("a.zip").exists());

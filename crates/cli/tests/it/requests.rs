@@ -467,63 +467,20 @@ fn bad_input_exits_2_naming_the_flag_and_never_the_subject() {
     let s = Scratch::new("bad");
     let id = s.file("erasure", &[]);
     let access = s.file("access", &[]);
+    // `file --kind KIND --subject WHO` and then `more`.
+    let file = |kind: &'static str, more: &[&'static str]| -> Vec<&'static str> {
+        [&["file", "--kind", kind, "--subject", WHO][..], more].concat()
+    };
     for (args, names) in [
+        (file("forget-me", &[]), "--kind"),
+        (file("withdrawal", &[]), "--purpose"),
+        (file("objection", &["--purpose", "service"]), "--purpose"),
+        (file("access", &["--received", "2027-01-01"]), "--received"),
         (
-            vec!["file", "--kind", "forget-me", "--subject", WHO],
-            "--kind",
-        ),
-        (
-            vec!["file", "--kind", "withdrawal", "--subject", WHO],
-            "--purpose",
-        ),
-        (
-            vec![
-                "file",
-                "--kind",
-                "objection",
-                "--subject",
-                WHO,
-                "--purpose",
-                "service",
-            ],
-            "--purpose",
-        ),
-        (
-            vec![
-                "file",
-                "--kind",
-                "access",
-                "--subject",
-                WHO,
-                "--received",
-                "2027-01-01",
-            ],
+            file("access", &["--received", "last tuesday"]),
             "--received",
         ),
-        (
-            vec![
-                "file",
-                "--kind",
-                "access",
-                "--subject",
-                WHO,
-                "--received",
-                "last tuesday",
-            ],
-            "--received",
-        ),
-        (
-            vec![
-                "file",
-                "--kind",
-                "access",
-                "--subject",
-                WHO,
-                "--equated",
-                "15 May",
-            ],
-            "--equated",
-        ),
+        (file("access", &["--equated", "15 May"]), "--equated"),
         (vec!["show", "not-an-id"], "request id"),
         (
             vec!["show", "0123456789abcdef0123456789abcdef"],
