@@ -1,24 +1,17 @@
 //! Erasure versus backups (GDPR Art. 17, with the crypto-shredding design of PRODUCT.md C2):
 //! back up, erase, restore the backup, start again — the subject must still be gone.
 
-use custos_vault::{StoreConfig, VaultError};
+use custos_vault::VaultError;
 
 use crate::harness::{
-    Backend, example_policy, file_request_id, new_request, policy, record, subject, tenant, ts,
-    verify_attested,
+    Backend, example_policy, file_request_id, new_request, policy, record, record_for, subject,
+    tenant, ts, verify_attested,
 };
-
-fn sqlite_files(b: &Backend) -> std::path::PathBuf {
-    match &b.config {
-        StoreConfig::Sqlite { path } => path.clone(),
-        StoreConfig::Postgres { .. } => unreachable!("SQLite only"),
-    }
-}
 
 #[test]
 fn erasure_survives_restoring_an_older_sqlite_backup() {
     let b = Backend::sqlite("backup-restore");
-    let db = sqlite_files(&b);
+    let db = b.sqlite_path().to_path_buf();
     let backup = db.with_file_name("backup.db");
     let p = policy();
     let (jan, piet) = {
@@ -93,7 +86,7 @@ fn erasure_survives_restoring_an_older_sqlite_backup() {
 fn the_sqlite_erasure_journal_sits_beside_the_database() {
     let b = Backend::sqlite("journal-path");
     let v = b.open();
-    let db = sqlite_files(&b);
+    let db = b.sqlite_path().to_path_buf();
     assert_eq!(
         v.journal_path().expect("SQLite always journals"),
         db.with_file_name("custos.db-erasures.jsonl")
@@ -104,19 +97,13 @@ fn the_sqlite_erasure_journal_sits_beside_the_database() {
 /// same way: the kept records stay, restricted, the rest goes again.
 #[test]
 fn an_erasure_keeping_statutory_records_replays_the_same_way_on_a_restored_backup() {
-    use custos_vault::NewRecord;
     use custos_vault::rights::{NewRequest, RequestKind};
     let b = Backend::sqlite("backup-restore-keep");
-    let db = sqlite_files(&b);
+    let db = b.sqlite_path().to_path_buf();
     let backup = db.with_file_name("backup.db");
     let p = example_policy("jetstream.toml");
-    let rec = |category: &str, purpose: &str| NewRecord {
-        subject: subject("klant"),
-        category: category.into(),
-        purposes: vec![purpose.into()],
-        payload: b"x".to_vec(),
-        created_at: ts("2026-01-10T00:00:00Z"),
-        clocks: Default::default(),
+    let rec = |category: &str, purpose: &str| {
+        record_for("klant", category, purpose, "x", ts("2026-01-10T00:00:00Z"))
     };
     let (kept, gone) = {
         let mut v = b.open();

@@ -2,7 +2,7 @@
 //! keyset-paged batches (restricted ones included and marked), and the answer archive written
 //! from them, opened with a standard zip tool and checked against the policy.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -13,21 +13,14 @@ use custos_vault::rights::RequestKind;
 use custos_vault::{NewRecord, TenantVault, VaultError};
 
 use crate::harness::{
-    Backend, audit_entries, file_request_id, new_request, policy, scratch, subject, tenant, ts,
-    verify_attested,
+    Backend, audit_entries, file_request_id, new_request, policy, record_for, scratch, subject,
+    tenant, ts, verify_attested,
 };
 
 type AnyError = Box<dyn std::error::Error + Send + Sync>;
 
 fn rec(who: &str, category: &str, purpose: &str, created_at: &str, payload: String) -> NewRecord {
-    NewRecord {
-        subject: subject(who),
-        category: category.into(),
-        purposes: vec![purpose.into()],
-        payload: payload.into_bytes(),
-        created_at: ts(created_at),
-        clocks: BTreeMap::new(),
-    }
+    record_for(who, category, purpose, payload, ts(created_at))
 }
 
 fn all_records(t: &mut TenantVault<'_>, who: &str) -> Vec<SubjectRecord> {

@@ -35,7 +35,7 @@ pub fn example_text(name: &str) -> String {
 
 /// The example policy `examples/policies/<name>`, loaded.
 pub fn example_policy(name: &str) -> Policy {
-    custos_policy::load_source(custos_policy::SourceFile::new(name, &example_text(name)))
+    custos_policy::load_source(custos_policy::SourceFile::new(name, example_text(name)))
         .expect("policy loads")
         .policy
 }
@@ -54,12 +54,30 @@ pub fn ts(s: &str) -> jiff::Timestamp {
 
 /// A record of category `account` for the `service` purpose.
 pub fn record(subject_id: &str, payload: &str) -> NewRecord {
+    record_for(
+        subject_id,
+        "account",
+        "service",
+        payload,
+        ts("2026-11-01T10:00:00Z"),
+    )
+}
+
+/// A record of `who` in `category` for one `purpose`, created at `created_at`, with no event
+/// clocks.
+pub fn record_for(
+    who: &str,
+    category: &str,
+    purpose: &str,
+    payload: impl Into<Vec<u8>>,
+    created_at: jiff::Timestamp,
+) -> NewRecord {
     NewRecord {
-        subject: subject(subject_id),
-        category: "account".into(),
-        purposes: vec!["service".into()],
-        payload: payload.as_bytes().to_vec(),
-        created_at: ts("2026-11-01T10:00:00Z"),
+        subject: subject(who),
+        category: category.into(),
+        purposes: vec![purpose.into()],
+        payload: payload.into(),
+        created_at,
         clocks: BTreeMap::new(),
     }
 }
@@ -192,7 +210,8 @@ impl Backend {
         c
     }
 
-    fn sqlite_path(&self) -> &Path {
+    /// The SQLite database file of this backend.
+    pub fn sqlite_path(&self) -> &Path {
         match &self.config {
             StoreConfig::Sqlite { path } => path,
             StoreConfig::Postgres { .. } => unreachable!("not a SQLite backend"),

@@ -3,20 +3,28 @@
 //! objection and withdrawal, and erasure that keeps statutory records under restriction
 //! (Art. 17(3)(b)) and finishes once after an interruption.
 
-use std::collections::BTreeMap;
-
 use custos_policy::Policy;
-use custos_vault::rights::{RequestError, RequestKind, RequestState, Risk, Verification};
-use custos_vault::{HoldTarget, NewRecord, RecordId, TenantVault, VaultError};
+use custos_vault::rights::{Request, RequestError, RequestKind, RequestState, Risk, Verification};
+use custos_vault::{HoldTarget, RecordId, TenantVault, VaultError};
 use jiff::civil::Date;
 
 use crate::harness::{
-    Backend, audit_entries, example_policy, file_request_id, new_request, subject, tenant, ts,
-    verify_attested,
+    Backend, audit_entries, example_policy, file_request_id, new_request, record_for, subject,
+    tenant, ts, verify_attested,
 };
 
 fn date(s: &str) -> Date {
     s.parse().expect("date")
+}
+
+/// Extends request `id` for `reason` on the day `on` (at 09:00 UTC).
+fn extend(
+    t: &mut TenantVault<'_>,
+    id: &str,
+    reason: &str,
+    on: &str,
+) -> custos_vault::Result<Request> {
+    t.extend_request(id, reason, date(on), ts(&format!("{on}T09:00:00Z")))
 }
 
 fn put(
@@ -26,19 +34,10 @@ fn put(
     category: &str,
     purpose: &str,
 ) -> RecordId {
-    t.put(
-        policy,
-        NewRecord {
-            subject: subject(who),
-            category: category.into(),
-            purposes: vec![purpose.into()],
-            payload: b"personal payload".to_vec(),
-            created_at: ts("2026-01-10T00:00:00Z"),
-            clocks: BTreeMap::new(),
-        },
-        jiff::Timestamp::now(),
-    )
-    .expect("record stored")
+    let created = ts("2026-01-10T00:00:00Z");
+    let record = record_for(who, category, purpose, "personal payload", created);
+    t.put(policy, record, jiff::Timestamp::now())
+        .expect("record stored")
 }
 
 fn request_error(e: VaultError) -> RequestError {
@@ -398,47 +397,25 @@ pub fn an_extension_needs_a_reason_and_the_first_month(b: &Backend) {
         )
         .expect("filed")
         .request;
-    let e = t
-        .extend_request(
-            &a.request_id,
-            "  ",
-            date("2026-01-20"),
-            ts("2026-01-20T09:00:00Z"),
-        )
-        .expect_err("no reason");
+    let e = extend(&mut t, &a.request_id, "  ", "2026-01-20").expect_err("no reason");
     assert!(matches!(request_error(e), RequestError::ReasonRequired(_)));
-    let e = t
-        .extend_request(
-            &a.request_id,
-            "many records",
-            date("2026-02-16"),
-            ts("2026-02-16T09:00:00Z"),
-        )
-        .expect_err("too late");
+    let e = extend(&mut t, &a.request_id, "many records", "2026-02-16").expect_err("too late");
     let msg = e.to_string();
     assert!(
         msg.contains("2026-02-15") && msg.contains("Art. 12(3)"),
         "{msg}"
     );
-    let r = t
-        .extend_request(
-            &a.request_id,
-            "many records across systems",
-            date("2026-02-15"),
-            ts("2026-02-15T09:00:00Z"),
-        )
-        .expect("extended on the last day");
+    let r = extend(
+        &mut t,
+        &a.request_id,
+        "many records across systems",
+        "2026-02-15",
+    )
+    .expect("extended on the last day");
     assert!(r.extended);
     assert_eq!(r.due_on, date("2026-04-15"));
     assert_eq!(r.detail["extension_reason"], "many records across systems");
-    let e = t
-        .extend_request(
-            &a.request_id,
-            "again",
-            date("2026-02-20"),
-            ts("2026-02-20T09:00:00Z"),
-        )
-        .expect_err("once");
+    let e = extend(&mut t, &a.request_id, "again", "2026-02-20").expect_err("once");
     assert!(matches!(request_error(e), RequestError::AlreadyExtended(_)));
 
     // The list by deadline flags the ones at risk.

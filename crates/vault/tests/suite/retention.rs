@@ -11,7 +11,7 @@ use custos_vault::{
 };
 use jiff::{Timestamp, ToSpan};
 
-use crate::harness::{Backend, example_text, subject, tenant, ts};
+use crate::harness::{Backend, example_text, record_for, subject, tenant, ts};
 
 fn load(name: &str, text: &str) -> Policy {
     custos_policy::load_source(SourceFile::new(name, text))
@@ -137,19 +137,9 @@ fn put(
     purpose: &str,
     created: Timestamp,
 ) -> RecordId {
-    t.put(
-        policy,
-        NewRecord {
-            subject: subject(who),
-            category: category.into(),
-            purposes: vec![purpose.into()],
-            payload: b"x".to_vec(),
-            created_at: created,
-            clocks: BTreeMap::new(),
-        },
-        jiff::Timestamp::now(),
-    )
-    .expect("record stored")
+    let record = record_for(who, category, purpose, "x", created);
+    t.put(policy, record, jiff::Timestamp::now())
+        .expect("record stored")
 }
 
 fn purge(v: &mut Vault, t: &str, policy: &Policy, now: Timestamp) -> PurgeReport {
@@ -1292,14 +1282,8 @@ pub fn an_override_that_cannot_be_read_refuses_writes_of_its_category_and_shows_
     drop(t);
     b.set_retention_state("kantoor-a", r#"{"overrides":{"whatsapp":"thirty days"}}"#);
     let mut t = v.tenant(&tenant("kantoor-a"));
-    let record = |category: &str| NewRecord {
-        subject: subject("chat-2"),
-        category: category.into(),
-        purposes: vec!["service.client_data".into()],
-        payload: b"x".to_vec(),
-        created_at: day(2),
-        clocks: BTreeMap::new(),
-    };
+    let record =
+        |category: &str| record_for("chat-2", category, "service.client_data", "x", day(2));
     let e = t
         .put(&policy, record("whatsapp"), jiff::Timestamp::now())
         .expect_err("the expiry cannot be computed");

@@ -3,32 +3,22 @@
 //! an erased record that survives somewhere can never be decrypted again; the kept records keep
 //! their keys. On SQLite nothing of the erased records stays in the database file or its WAL.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use custos_policy::Policy;
 use custos_vault::rights::RequestKind;
-use custos_vault::{NewRecord, RecordId, StoreConfig, TenantVault, VaultError};
+use custos_vault::{RecordId, TenantVault, VaultError};
 
 use crate::harness::{
-    Backend, example_policy, file_request_id, new_request, policy, record, subject, tenant, ts,
-    verify_attested,
+    Backend, example_policy, file_request_id, new_request, policy, record, record_for, subject,
+    tenant, ts, verify_attested,
 };
 
 fn put(t: &mut TenantVault<'_>, p: &Policy, who: &str, category: &str, purpose: &str) -> RecordId {
-    t.put(
-        p,
-        NewRecord {
-            subject: subject(who),
-            category: category.into(),
-            purposes: vec![purpose.into()],
-            payload: format!("{category} payload of {who}").into_bytes(),
-            created_at: ts("2026-01-10T00:00:00Z"),
-            clocks: BTreeMap::new(),
-        },
-        jiff::Timestamp::now(),
-    )
-    .expect("record stored")
+    let payload = format!("{category} payload of {who}");
+    let record = record_for(who, category, purpose, payload, ts("2026-01-10T00:00:00Z"));
+    t.put(p, record, jiff::Timestamp::now())
+        .expect("record stored")
 }
 
 /// Files, verifies and carries out an erasure request for `who`; returns the request id.
@@ -140,9 +130,7 @@ fn file_contains(path: &Path, needle: &[u8]) -> bool {
 #[test]
 fn after_an_erasure_the_sqlite_file_and_its_wal_hold_nothing_of_the_erased_records() {
     let b = Backend::sqlite("shred-files");
-    let StoreConfig::Sqlite { path: db } = b.config.clone() else {
-        unreachable!("SQLite");
-    };
+    let db = b.sqlite_path().to_path_buf();
     let wal = db.with_file_name("custos.db-wal");
     let p = policy();
     let mut v = b.open();
@@ -218,9 +206,7 @@ fn after_an_erasure_the_sqlite_file_and_its_wal_hold_nothing_of_the_erased_recor
 #[test]
 fn a_checkpoint_blocked_by_a_reader_is_retried_at_the_next_purge() {
     let b = Backend::sqlite("shred-blocked");
-    let StoreConfig::Sqlite { path: db } = b.config.clone() else {
-        unreachable!("SQLite");
-    };
+    let db = b.sqlite_path().to_path_buf();
     let wal = db.with_file_name("custos.db-wal");
     let p = policy();
     let mut v = b.open();

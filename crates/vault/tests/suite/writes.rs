@@ -3,26 +3,17 @@
 //! what was written with its idempotency key remembered, and one record corrected or deleted
 //! with the recipients told (Art. 5(1)(b), 5(1)(e), 16, 17, 19).
 
-use std::collections::BTreeMap;
-
 use custos_vault::records::Correction;
 use custos_vault::retention::{EventTarget, HoldTarget};
 use custos_vault::rights::{NewRequest, RequestKind, Verification};
 use custos_vault::{Idempotency, NewRecord, VaultError};
 
 use crate::harness::{
-    Backend, audit_entries, policy, record, subject, tenant, ts, verify_attested,
+    Backend, audit_entries, policy, record, record_for, subject, tenant, ts, verify_attested,
 };
 
 fn draft(who: &str, text: &str) -> NewRecord {
-    NewRecord {
-        subject: subject(who),
-        category: "draft".into(),
-        purposes: vec!["auto_draft".into()],
-        payload: text.as_bytes().to_vec(),
-        created_at: ts("2026-11-01T10:00:00Z"),
-        clocks: BTreeMap::new(),
-    }
+    record_for(who, "draft", "auto_draft", text, ts("2026-11-01T10:00:00Z"))
 }
 
 /// Art. 5(1)(b): the decision call denies processing `draft` for `service`; a write must not
