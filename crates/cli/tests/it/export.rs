@@ -2,33 +2,10 @@
 //! vault filled through the library; the archive opened with a standard zip tool; exit codes for
 //! bad input; the audit trail still verifying afterwards.
 
-use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use crate::scratch::{Scratch, err, out};
-
-/// Extracts with `unzip`, or Python's `zipfile` where `unzip` is missing.
-fn extract(zip: &Path, to: &Path) {
-    let unzip = Command::new("unzip")
-        .arg("-q")
-        .arg(zip)
-        .arg("-d")
-        .arg(to)
-        .status();
-    if matches!(unzip, Ok(s) if s.success()) {
-        return;
-    }
-    let python = Command::new("python3")
-        .args(["-m", "zipfile", "-e"])
-        .arg(zip)
-        .arg(to)
-        .status()
-        .expect("neither unzip nor python3 is available to open the answer");
-    assert!(
-        python.success(),
-        "a standard zip tool could not open the answer"
-    );
-}
+use crate::unzip::extract;
 
 const WHO: &str = "klant@example.nl";
 

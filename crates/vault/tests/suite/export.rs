@@ -3,8 +3,7 @@
 //! from them, opened with a standard zip tool and checked against the policy.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 
 use custos_policy::Lang;
 use custos_rights::archive::{AnswerKind, Written};
@@ -16,6 +15,7 @@ use crate::harness::{
     Backend, audit_entries, file_request_id, new_request, policy, record_for, scratch, subject,
     tenant, ts, verify_attested,
 };
+use crate::unzip::extract;
 
 type AnyError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -58,28 +58,6 @@ fn answer(t: &mut TenantVault<'_>, who: &str, kind: AnswerKind, case: &str) -> (
     let out = dir.join("out");
     extract(&zip, &out);
     (out, written)
-}
-
-fn extract(zip: &Path, out: &Path) {
-    let unzip = Command::new("unzip")
-        .arg("-q")
-        .arg(zip)
-        .arg("-d")
-        .arg(out)
-        .status();
-    if matches!(unzip, Ok(s) if s.success()) {
-        return;
-    }
-    let python = Command::new("python3")
-        .args(["-m", "zipfile", "-e"])
-        .arg(zip)
-        .arg(out)
-        .status()
-        .expect("neither unzip nor python3 is available to open the answer");
-    assert!(
-        python.success(),
-        "a standard zip tool could not open the answer"
-    );
 }
 
 fn json(path: PathBuf) -> serde_json::Value {

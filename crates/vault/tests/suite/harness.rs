@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use custos_policy::Policy;
-use custos_vault::rights::{NewRequest, RequestKind, Verification};
+use custos_vault::rights::{Filed, NewRequest, RequestKind, Verification};
 use custos_vault::{MasterKey, NewRecord, StoreConfig, SubjectId, TenantId, TenantVault, Vault};
 
 pub const KEY_HEX: &str = "8f2c4e6a0b1d3f5e7a9c2b4d6f8e0a1c3e5b7d9f1a2c4e6b8d0f2a4c6e8b0d2f";
@@ -103,12 +103,14 @@ pub fn new_request(kind: RequestKind, who: &str, purpose: Option<&str>, on: &str
     }
 }
 
+/// Files `request`.
+pub fn file(t: &mut TenantVault<'_>, p: &Policy, request: NewRequest) -> Filed {
+    t.file_request(p, request).expect("filed")
+}
+
 /// Files `request`; returns its id.
 pub fn file_request_id(t: &mut TenantVault<'_>, p: &Policy, request: NewRequest) -> String {
-    t.file_request(p, request)
-        .expect("filed")
-        .request
-        .request_id
+    file(t, p, request).request.request_id
 }
 
 /// Marks request `id` verified at `at` by an identity check the operator attests (`method`).

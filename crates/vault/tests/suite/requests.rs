@@ -9,8 +9,8 @@ use custos_vault::{HoldTarget, RecordId, TenantVault, VaultError};
 use jiff::civil::Date;
 
 use crate::harness::{
-    Backend, audit_entries, example_policy, file_request_id, new_request, record_for, subject,
-    tenant, ts, verify_attested,
+    Backend, audit_entries, example_policy, file, file_request_id, new_request, record_for,
+    subject, tenant, ts, verify_attested,
 };
 
 fn date(s: &str) -> Date {
@@ -53,12 +53,11 @@ pub fn a_request_moves_through_its_lifecycle_with_history_and_audit(b: &Backend)
     let policy = example_policy("jbsync.toml");
     let mut v = b.open();
     let mut t = v.tenant(&tenant("acme")).acting_as("key-1");
-    let filed = t
-        .file_request(
-            &policy,
-            new_request(RequestKind::Access, "ann@example.com", None, "2026-01-31"),
-        )
-        .expect("filed");
+    let filed = file(
+        &mut t,
+        &policy,
+        new_request(RequestKind::Access, "ann@example.com", None, "2026-01-31"),
+    );
     assert!(!filed.duplicate);
     let r = filed.request;
     assert_eq!(r.state, RequestState::Received);
@@ -186,12 +185,11 @@ pub fn a_request_moves_through_its_lifecycle_with_history_and_audit(b: &Backend)
 
     // A second, new request after the first closed is not a duplicate.
     let mut t = v.tenant(&tenant("acme"));
-    let later = t
-        .file_request(
-            &policy,
-            new_request(RequestKind::Access, "ann@example.com", None, "2026-03-01"),
-        )
-        .expect("filed");
+    let later = file(
+        &mut t,
+        &policy,
+        new_request(RequestKind::Access, "ann@example.com", None, "2026-03-01"),
+    );
     assert!(!later.duplicate);
 }
 
@@ -201,28 +199,26 @@ pub fn an_unknown_subject_gets_the_same_answer_as_a_known_one(b: &Backend) {
     let mut v = b.open();
     let mut t = v.tenant(&tenant("acme"));
     put(&mut t, &policy, "known@example.com", "account", "service");
-    let known = t
-        .file_request(
-            &policy,
-            new_request(
-                RequestKind::Erasure,
-                "known@example.com",
-                None,
-                "2026-02-02",
-            ),
-        )
-        .expect("filed");
-    let unknown = t
-        .file_request(
-            &policy,
-            new_request(
-                RequestKind::Erasure,
-                "nobody@example.com",
-                None,
-                "2026-02-02",
-            ),
-        )
-        .expect("filed");
+    let known = file(
+        &mut t,
+        &policy,
+        new_request(
+            RequestKind::Erasure,
+            "known@example.com",
+            None,
+            "2026-02-02",
+        ),
+    );
+    let unknown = file(
+        &mut t,
+        &policy,
+        new_request(
+            RequestKind::Erasure,
+            "nobody@example.com",
+            None,
+            "2026-02-02",
+        ),
+    );
     assert_eq!(known.request.state, unknown.request.state);
     assert_eq!(known.duplicate, unknown.duplicate);
     assert_eq!(known.request.due_on, unknown.request.due_on);
@@ -390,13 +386,12 @@ pub fn an_extension_needs_a_reason_and_the_first_month(b: &Backend) {
     let policy = example_policy("jbsync.toml");
     let mut v = b.open();
     let mut t = v.tenant(&tenant("acme"));
-    let a = t
-        .file_request(
-            &policy,
-            new_request(RequestKind::Access, "a@example.com", None, "2026-01-15"),
-        )
-        .expect("filed")
-        .request;
+    let a = file(
+        &mut t,
+        &policy,
+        new_request(RequestKind::Access, "a@example.com", None, "2026-01-15"),
+    )
+    .request;
     let e = extend(&mut t, &a.request_id, "  ", "2026-01-20").expect_err("no reason");
     assert!(matches!(request_error(e), RequestError::ReasonRequired(_)));
     let e = extend(&mut t, &a.request_id, "many records", "2026-02-16").expect_err("too late");
@@ -419,13 +414,12 @@ pub fn an_extension_needs_a_reason_and_the_first_month(b: &Backend) {
     assert!(matches!(request_error(e), RequestError::AlreadyExtended(_)));
 
     // The list by deadline flags the ones at risk.
-    let b2 = t
-        .file_request(
-            &policy,
-            new_request(RequestKind::Erasure, "b@example.com", None, "2026-03-01"),
-        )
-        .expect("filed")
-        .request;
+    let b2 = file(
+        &mut t,
+        &policy,
+        new_request(RequestKind::Erasure, "b@example.com", None, "2026-03-01"),
+    )
+    .request;
     let list = t.requests(false).expect("list");
     assert_eq!(
         list.iter()
