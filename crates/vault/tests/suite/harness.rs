@@ -139,6 +139,20 @@ pub fn audit_entries(
     .expect("audit")
 }
 
+/// Stores a record of `who` in `category` for one `purpose`, created at `created`; returns its id.
+pub fn put(
+    t: &mut TenantVault<'_>,
+    policy: &Policy,
+    who: &str,
+    category: &str,
+    purpose: &str,
+    created: jiff::Timestamp,
+) -> custos_vault::RecordId {
+    let record = record_for(who, category, purpose, "x", created);
+    t.put(policy, record, jiff::Timestamp::now())
+        .expect("record stored")
+}
+
 /// A scratch directory unique to the process and the case.
 pub fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("custos-vault-{}-{name}", std::process::id()));

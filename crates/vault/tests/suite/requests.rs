@@ -3,14 +3,13 @@
 //! objection and withdrawal, and erasure that keeps statutory records under restriction
 //! (Art. 17(3)(b)) and finishes once after an interruption.
 
-use custos_policy::Policy;
 use custos_vault::rights::{Request, RequestError, RequestKind, RequestState, Risk, Verification};
-use custos_vault::{HoldTarget, RecordId, TenantVault, VaultError};
+use custos_vault::{HoldTarget, TenantVault, VaultError};
 use jiff::civil::Date;
 
 use crate::harness::{
-    Backend, audit_entries, example_policy, file, file_request_id, new_request, record_for,
-    subject, tenant, ts, verify_attested,
+    Backend, audit_entries, example_policy, file, file_request_id, new_request, put, subject,
+    tenant, ts, verify_attested,
 };
 
 fn date(s: &str) -> Date {
@@ -27,17 +26,9 @@ fn extend(
     t.extend_request(id, reason, date(on), ts(&format!("{on}T09:00:00Z")))
 }
 
-fn put(
-    t: &mut TenantVault<'_>,
-    policy: &Policy,
-    who: &str,
-    category: &str,
-    purpose: &str,
-) -> RecordId {
-    let created = ts("2026-01-10T00:00:00Z");
-    let record = record_for(who, category, purpose, "personal payload", created);
-    t.put(policy, record, jiff::Timestamp::now())
-        .expect("record stored")
+/// When the records of these cases were created.
+fn created() -> jiff::Timestamp {
+    ts("2026-01-10T00:00:00Z")
 }
 
 fn request_error(e: VaultError) -> RequestError {
@@ -198,7 +189,14 @@ pub fn an_unknown_subject_gets_the_same_answer_as_a_known_one(b: &Backend) {
     let policy = example_policy("jbsync.toml");
     let mut v = b.open();
     let mut t = v.tenant(&tenant("acme"));
-    put(&mut t, &policy, "known@example.com", "account", "service");
+    put(
+        &mut t,
+        &policy,
+        "known@example.com",
+        "account",
+        "service",
+        created(),
+    );
     let known = file(
         &mut t,
         &policy,
@@ -240,14 +238,23 @@ pub fn an_erasure_keeps_statutory_records_restricted_and_shreds_the_rest(b: &Bac
         who,
         "administrative_record",
         "administration",
+        created(),
     );
-    let gone = put(&mut t, &policy, who, "customer", "customer_service");
+    let gone = put(
+        &mut t,
+        &policy,
+        who,
+        "customer",
+        "customer_service",
+        created(),
+    );
     put(
         &mut t,
         &policy,
         "other@example.com",
         "customer",
         "customer_service",
+        created(),
     );
     let id = file_request_id(
         &mut t,
@@ -314,8 +321,22 @@ pub fn an_interrupted_erasure_finishes_once(b: &Backend) {
     let mut v = b.open();
     let mut t = v.tenant(&tenant("media-co"));
     let who = "customer@example.com";
-    put(&mut t, &policy, who, "customer", "customer_service");
-    put(&mut t, &policy, who, "customer", "customer_service");
+    put(
+        &mut t,
+        &policy,
+        who,
+        "customer",
+        "customer_service",
+        created(),
+    );
+    put(
+        &mut t,
+        &policy,
+        who,
+        "customer",
+        "customer_service",
+        created(),
+    );
     t.record_disclosure(
         &policy,
         &subject(who),
@@ -439,7 +460,7 @@ pub fn flags_follow_restriction_objection_and_withdrawal(b: &Backend) {
     let mut v = b.open();
     let mut t = v.tenant(&tenant("acme"));
     let who = "c@example.com";
-    put(&mut t, &policy, who, "account", "service");
+    put(&mut t, &policy, who, "account", "service", created());
     let file = |t: &mut TenantVault<'_>, kind, purpose: Option<&str>| {
         t.file_request(&policy, new_request(kind, who, purpose, "2026-04-01"))
     };

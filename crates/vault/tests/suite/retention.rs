@@ -6,12 +6,11 @@ use std::collections::BTreeMap;
 
 use custos_policy::{Period, Policy, SourceFile};
 use custos_vault::{
-    EventTarget, HoldTarget, NewRecord, PurgeOptions, PurgeReport, RecordId, TenantVault, Vault,
-    VaultError,
+    EventTarget, HoldTarget, NewRecord, PurgeOptions, PurgeReport, RecordId, Vault, VaultError,
 };
 use jiff::{Timestamp, ToSpan};
 
-use crate::harness::{Backend, example_text, record_for, subject, tenant, ts};
+use crate::harness::{Backend, example_text, put, record_for, subject, tenant, ts};
 
 fn load(name: &str, text: &str) -> Policy {
     custos_policy::load_source(SourceFile::new(name, text))
@@ -127,19 +126,6 @@ fn jetlink_with_tiers() -> Policy {
         "\"telemetry\", \"invoice\", ",
     );
     load("jetlink-tiers.toml", &text)
-}
-
-fn put(
-    t: &mut TenantVault<'_>,
-    policy: &Policy,
-    who: &str,
-    category: &str,
-    purpose: &str,
-    created: Timestamp,
-) -> RecordId {
-    let record = record_for(who, category, purpose, "x", created);
-    t.put(policy, record, jiff::Timestamp::now())
-        .expect("record stored")
 }
 
 fn purge(v: &mut Vault, t: &str, policy: &Policy, now: Timestamp) -> PurgeReport {
