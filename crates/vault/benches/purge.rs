@@ -285,6 +285,36 @@ fn timed_purge(vault: &mut Vault, n: usize, batch: u32) -> (u64, f64, u64, u64) 
     (report.purged(), secs, before, peak)
 }
 
+/// The timed purge on an opened copy, with what it left (counted by `count`, a backend's
+/// `SELECT count(*)`), its receipts and the audit trail checked; the bare and batched baselines
+/// are the caller's to fill in.
+fn measured_purge(
+    backend: &'static str,
+    vault: &mut Vault,
+    n: usize,
+    batch: u32,
+    count: impl Fn(&str) -> u64,
+) -> Run {
+    let (purged, purge_s, rss_before, rss_peak) = timed_purge(vault, n, batch);
+    let left = count("SELECT count(*) FROM records");
+    assert_eq!(left, (n - n / 2) as u64, "the recent half remains");
+    let receipts = count("SELECT count(*) FROM audit_entries WHERE action = 'retention.purged'");
+    Run {
+        backend,
+        n,
+        batch,
+        purged,
+        purge_s,
+        bare_s: 0.0,
+        batched_s: 0.0,
+        receipts,
+        audit_entries: verify(vault),
+        rss_before,
+        rss_peak,
+        bare_rss_peak: 0,
+    }
+}
+
 fn verify(vault: &Vault) -> u64 {
     let verified = vault.verify_audit().expect("verifies");
     match verified.unbroken() {
@@ -417,29 +447,15 @@ fn sqlite_runs(n: usize, batches: &[u32], dir: &Path) -> Vec<Run> {
         let path = copy(&format!("purge-{batch}"));
         let mut vault =
             Vault::open(&StoreConfig::Sqlite { path: path.clone() }, master()).expect("opens");
-        let (purged, purge_s, rss_before, rss_peak) = timed_purge(&mut vault, n, batch);
-        let left = sqlite_count(&path, "SELECT count(*) FROM records");
-        assert_eq!(left, (n - n / 2) as u64, "the recent half remains");
-        let receipts = sqlite_count(
-            &path,
-            "SELECT count(*) FROM audit_entries WHERE action = 'retention.purged'",
-        );
-        let audit_entries = verify(&vault);
+        let count = |sql: &str| sqlite_count(&path, sql);
+        let run = measured_purge("SQLite", &mut vault, n, batch, count);
         drop(vault);
         remove_sqlite(&path);
         runs.push(Run {
-            backend: "SQLite",
-            n,
-            batch,
-            purged,
-            purge_s,
             bare_s,
             batched_s,
-            receipts,
-            audit_entries,
-            rss_before,
-            rss_peak,
             bare_rss_peak: bare_peak,
+            ..run
         });
     }
     remove_sqlite(&template);
@@ -630,30 +646,15 @@ fn pg_runs(url: &str, n: usize, batches: &[u32]) -> Vec<Run> {
         let schema = format!("{base}_p{batch}");
         pg_copy(url, &template, &schema);
         let mut vault = Vault::open(&pg_config(url, &schema), master()).expect("opens");
-        let (purged, purge_s, rss_before, rss_peak) = timed_purge(&mut vault, n, batch);
-        let left = pg_count(url, &schema, "SELECT count(*) FROM records");
-        assert_eq!(left, (n - n / 2) as u64, "the recent half remains");
-        let receipts = pg_count(
-            url,
-            &schema,
-            "SELECT count(*) FROM audit_entries WHERE action = 'retention.purged'",
-        );
-        let audit_entries = verify(&vault);
+        let count = |sql: &str| pg_count(url, &schema, sql);
+        let run = measured_purge("PostgreSQL", &mut vault, n, batch, count);
         drop(vault);
         pg_drop(url, &schema);
         runs.push(Run {
-            backend: "PostgreSQL",
-            n,
-            batch,
-            purged,
-            purge_s,
             bare_s,
             batched_s,
-            receipts,
-            audit_entries,
-            rss_before,
-            rss_peak,
             bare_rss_peak: bare_peak,
+            ..run
         });
     }
     if !keep {
