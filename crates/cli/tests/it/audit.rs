@@ -86,13 +86,13 @@ fn audit_verify_derives_the_key_from_the_master_key_after_vault_writes() {
     std::fs::create_dir_all(&dir).unwrap();
     let db = dir.join("custos.db");
     let key_file = dir.join("custos.key");
-    let init = custos_keyless(&[
-        "init",
+    let files = [
         "--db",
         db.to_str().unwrap(),
         "--key-file",
         key_file.to_str().unwrap(),
-    ]);
+    ];
+    let init = custos_keyless(&[&["init"][..], &files].concat());
     assert!(
         init.status.success(),
         "{}",
@@ -130,14 +130,7 @@ fn audit_verify_derives_the_key_from_the_master_key_after_vault_writes() {
         key_file.to_str().unwrap(),
     ]);
     assert_eq!(String::from_utf8_lossy(&printed.stdout).trim(), public);
-    let ok = custos_keyless(&[
-        "audit",
-        "verify",
-        "--db",
-        db.to_str().unwrap(),
-        "--key-file",
-        key_file.to_str().unwrap(),
-    ]);
+    let ok = custos_keyless(&[&["audit", "verify"][..], &files].concat());
     assert_eq!(
         ok.status.code(),
         Some(0),

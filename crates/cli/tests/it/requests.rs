@@ -8,7 +8,7 @@ use std::process::Output;
 use custos_vault::{SubjectId, TenantId};
 use serde_json::Value;
 
-use crate::scratch::{Scratch, err, out, policy};
+use crate::scratch::{Scratch, err, out, policy, succeeded};
 
 /// The person; no output or error may name them.
 const WHO: &str = "klant@example.nl";
@@ -176,8 +176,7 @@ fn erasure_flow(s: &Scratch) {
     let id = s.file("erasure", &[]);
     s.verify(&id);
     let o = s.req(&["execute", &id, "--subject", WHO]);
-    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
-    let text = out(&o);
+    let text = succeeded(&o);
     assert!(text.contains("erased 1 record "), "{text}");
     // Art. 17(3)(b): the invoice is kept under restriction, with the law and the date.
     assert!(text.contains("Art. 17(3)(b)"), "{text}");
@@ -190,8 +189,7 @@ fn erasure_flow(s: &Scratch) {
     assert!(text.contains("stripe"), "recipients to be told: {text}");
 
     let o = s.req(&["show", &id]);
-    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
-    let shown = out(&o);
+    let shown = succeeded(&o);
     let told = shown
         .split("recipients told (Art. 19)")
         .nth(1)
@@ -323,8 +321,7 @@ fn filing_counts_the_deadline_and_a_second_open_request_is_a_duplicate() {
         "--received",
         "2026-10-30",
     ]);
-    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
-    let text = out(&o);
+    let text = succeeded(&o);
     assert!(text.contains("due        2026-11-30"), "{text}");
     assert!(text.contains("duplicate  no"), "{text}");
     let first = text
@@ -374,8 +371,7 @@ fn the_list_orders_by_due_date_and_flags_requests_at_risk_and_overdue() {
     let overdue = s.file("erasure", &["--received", "2026-10-20"]);
     let at_risk = s.file("restriction", &["--received", "2026-10-27T09:00:00+01:00"]);
     let o = s.req(&["list"]);
-    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
-    let text = out(&o);
+    let text = succeeded(&o);
     let row = |id: &str| {
         text.lines()
             .position(|l| l.contains(id))

@@ -139,6 +139,12 @@ pub(crate) fn policy() -> custos_policy::Policy {
         .policy
 }
 
+/// A command's standard output, once it is checked that the command exited 0.
+pub(crate) fn succeeded(o: &Output) -> String {
+    assert_eq!(o.status.code(), Some(0), "{}", err(o));
+    out(o)
+}
+
 /// A command's standard output.
 pub(crate) fn out(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
