@@ -5,7 +5,7 @@
 use custos_consent::ledger::{ConsentError, ConsentKind, ConsentState};
 use custos_policy::{Policy, SourceFile};
 use custos_vault::consent::{ConsentCallError, ConsentRecord, DecisionQuery};
-use custos_vault::{SubjectId, VaultError};
+use custos_vault::{SubjectId, TenantVault, VaultError};
 use jiff::{Timestamp, ToSpan};
 
 use crate::harness::{
@@ -63,109 +63,77 @@ pub fn the_consent_ledger_grows_forward_and_refuses_what_is_not_consent(b: &Back
     let mut t = v.tenant(&tenant("acme")).acting_as("app-key");
     let who = subject("ann@example.com");
     let now = ts("2026-05-01T12:00:00Z");
+    // Records `kind` for `purpose` at `at`, under the notice version 2026-04.
+    let record = |t: &mut TenantVault<'_>, purpose: &str, kind: ConsentKind, at: &str| {
+        t.record_consent(&policy, &who, &entry(purpose, kind, at, "2026-04"), now)
+    };
 
     let q = query(&who, "style_learning", "style_profile");
     let d = t.decide(&policy, &q, now).expect("decision");
     assert!(!d.allowed);
     assert!(rules(&d).contains(&"consent.absent"), "{:?}", rules(&d));
 
-    let s = t
-        .record_consent(
-            &policy,
-            &who,
-            &entry(
-                "style_learning",
-                ConsentKind::Grant,
-                "2026-05-01T10:00:00Z",
-                "2026-04",
-            ),
-            now,
-        )
-        .expect("granted");
+    let s = record(
+        &mut t,
+        "style_learning",
+        ConsentKind::Grant,
+        "2026-05-01T10:00:00Z",
+    )
+    .expect("granted");
     assert!(matches!(s, ConsentState::Granted { .. }));
     assert!(t.decide(&policy, &q, now).expect("decision").allowed);
 
-    let s = t
-        .record_consent(
-            &policy,
-            &who,
-            &entry(
-                "style_learning",
-                ConsentKind::Withdraw,
-                "2026-05-01T11:00:00Z",
-                "2026-04",
-            ),
-            now,
-        )
-        .expect("withdrawn in one call");
+    let s = record(
+        &mut t,
+        "style_learning",
+        ConsentKind::Withdraw,
+        "2026-05-01T11:00:00Z",
+    )
+    .expect("withdrawn in one call");
     assert!(matches!(s, ConsentState::Withdrawn { .. }));
     let d = t.decide(&policy, &q, now).expect("decision");
     assert!(!d.allowed, "{:?}", d);
 
-    let e = t
-        .record_consent(
-            &policy,
-            &who,
-            &entry(
-                "style_learning",
-                ConsentKind::Withdraw,
-                "2026-05-01T11:30:00Z",
-                "2026-04",
-            ),
-            now,
-        )
-        .expect_err("nothing to withdraw");
+    let e = record(
+        &mut t,
+        "style_learning",
+        ConsentKind::Withdraw,
+        "2026-05-01T11:30:00Z",
+    )
+    .expect_err("nothing to withdraw");
     assert!(matches!(
         consent_error(e),
         ConsentCallError::Ledger(ConsentError::NothingToWithdraw(_))
     ));
-    let e = t
-        .record_consent(
-            &policy,
-            &who,
-            &entry(
-                "style_learning",
-                ConsentKind::Grant,
-                "2026-05-01T09:00:00Z",
-                "2026-04",
-            ),
-            now,
-        )
-        .expect_err("older than the last entry");
+    let e = record(
+        &mut t,
+        "style_learning",
+        ConsentKind::Grant,
+        "2026-05-01T09:00:00Z",
+    )
+    .expect_err("older than the last entry");
     assert!(matches!(
         consent_error(e),
         ConsentCallError::Ledger(ConsentError::OutOfOrder { .. })
     ));
-    let e = t
-        .record_consent(
-            &policy,
-            &who,
-            &entry(
-                "billing",
-                ConsentKind::Grant,
-                "2026-05-01T11:00:00Z",
-                "2026-04",
-            ),
-            now,
-        )
-        .expect_err("billing rests on a legal obligation");
+    let e = record(
+        &mut t,
+        "billing",
+        ConsentKind::Grant,
+        "2026-05-01T11:00:00Z",
+    )
+    .expect_err("billing rests on a legal obligation");
     assert!(matches!(
         consent_error(e),
         ConsentCallError::Ledger(ConsentError::NotConsentBased { .. })
     ));
-    let e = t
-        .record_consent(
-            &policy,
-            &who,
-            &entry(
-                "style_lerning",
-                ConsentKind::Grant,
-                "2026-05-01T11:00:00Z",
-                "2026-04",
-            ),
-            now,
-        )
-        .expect_err("undefined");
+    let e = record(
+        &mut t,
+        "style_lerning",
+        ConsentKind::Grant,
+        "2026-05-01T11:00:00Z",
+    )
+    .expect_err("undefined");
     assert!(matches!(
         consent_error(e),
         ConsentCallError::Ledger(ConsentError::UnknownPurpose(_))
