@@ -153,6 +153,30 @@ pub fn put(
         .expect("record stored")
 }
 
+/// Stores `record` in tenant `tenant_id` with `put`; returns its id.
+pub fn put_in(
+    v: &mut Vault,
+    tenant_id: &str,
+    p: &Policy,
+    record: NewRecord,
+) -> custos_vault::RecordId {
+    v.tenant(&tenant(tenant_id))
+        .put(p, record, jiff::Timestamp::now())
+        .expect("stored")
+}
+
+/// Stores `records` in tenant `tenant_id` with `put_batch`; returns their ids.
+pub fn put_batch_in(
+    v: &mut Vault,
+    tenant_id: &str,
+    p: &Policy,
+    records: Vec<NewRecord>,
+) -> Vec<custos_vault::RecordId> {
+    v.tenant(&tenant(tenant_id))
+        .put_batch(p, records, jiff::Timestamp::now())
+        .expect("stored")
+}
+
 /// A scratch directory unique to the process and the case.
 pub fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("custos-vault-{}-{name}", std::process::id()));
