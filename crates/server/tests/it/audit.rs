@@ -6,7 +6,8 @@ use custos_server::Config;
 
 use crate::Running;
 use crate::data::{
-    Setup, admin_key, json, on_postgresql, open_backend, put, send, sqlite_config, tenant,
+    Setup, admin_key, audit_trail, json, on_postgresql, open_backend, put, send, sqlite_config,
+    tenant,
 };
 
 /// A server on `config` (with whatever `adjust` sets), its admin key and the key that verifies
@@ -85,12 +86,7 @@ fn a_tenant_key_sees_only_its_own_figures_from_audit_verify() {
                 201
             );
         }
-        let own = json(&send(
-            "GET",
-            &s.server.url("/v1/audit?limit=1000"),
-            &auditor_a,
-            None,
-        ))["entries"]
+        let own = audit_trail(&s, &auditor_a, "limit=1000")["entries"]
             .as_array()
             .unwrap()
             .len() as u64;

@@ -6,7 +6,7 @@
 use serde_json::{Value, json as j};
 
 use crate::data::{
-    Setup, admin_key, json, on_postgresql, open_backend, send, sqlite_config, tenant,
+    Setup, admin_key, audit_trail, json, on_postgresql, open_backend, send, sqlite_config, tenant,
 };
 use crate::{Running, agent, get, problem, reply};
 
@@ -289,12 +289,7 @@ fn ledger(s: &Setup) {
     );
 
     // The audit trail has the grant and the withdrawal, without the subject or the proof.
-    let trail = json(&send(
-        "GET",
-        &s.server.url("/v1/audit?limit=1000"),
-        &auditor,
-        None,
-    ));
+    let trail = audit_trail(s, &auditor, "limit=1000");
     let text = trail.to_string();
     assert!(text.contains("consent.granted") && text.contains("consent.withdrawn"));
     assert!(
@@ -313,12 +308,7 @@ fn decisions_name_their_rules_honour_gpc_and_suppression_and_are_counted_not_aud
         json(&r)
     };
     let audit_len = || {
-        json(&send(
-            "GET",
-            &s.server.url("/v1/audit?limit=1000"),
-            &auditor,
-            None,
-        ))["entries"]
+        audit_trail(&s, &auditor, "limit=1000")["entries"]
             .as_array()
             .unwrap()
             .len()
@@ -671,12 +661,7 @@ fn approvals(s: &Setup, sqlite: bool) {
     }
 
     // Who approved and rejected is in the audit trail, by key.
-    let trail = json(&send(
-        "GET",
-        &s.server.url("/v1/audit?limit=1000"),
-        &auditor,
-        None,
-    ));
+    let trail = audit_trail(s, &auditor, "limit=1000");
     let entries = trail["entries"].as_array().unwrap();
     let actor_of = |action: &str| {
         entries

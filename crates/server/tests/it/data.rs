@@ -111,6 +111,28 @@ pub(crate) fn send(
     reply(r.expect("request completes"))
 }
 
+/// `POST url` of `body` as `content_type` with the API key `key`, whatever the body is.
+fn post_as(url: &str, key: &str, content_type: &str, body: &[u8]) -> crate::Reply {
+    reply(
+        agent()
+            .post(url)
+            .header("authorization", &format!("Bearer {key}"))
+            .header("content-type", content_type)
+            .send(body)
+            .unwrap(),
+    )
+}
+
+/// The audit trail as `key` reads it: `GET /v1/audit?{query}`, as JSON.
+pub(crate) fn audit_trail(s: &Setup, key: &str, query: &str) -> serde_json::Value {
+    json(&send(
+        "GET",
+        &s.server.url(&format!("/v1/audit?{query}")),
+        key,
+        None,
+    ))
+}
+
 pub(crate) fn json(r: &crate::Reply) -> serde_json::Value {
     serde_json::from_str(&r.body).unwrap_or_else(|_| panic!("not JSON ({}): {}", r.status, r.body))
 }
@@ -358,12 +380,7 @@ fn another_tenants_key_reaches_nothing_on_any_route() {
     assert_eq!(report["holds"][0]["hold_id"], hold_id.as_str(), "{report}");
     assert_eq!(report["overrides"]["whatsapp"], "30 days", "{report}");
     assert_eq!(
-        json(&send(
-            "GET",
-            &s.server.url("/v1/audit?action=records.put"),
-            &dpo_a,
-            None
-        ))["entries"]
+        audit_trail(&s, &dpo_a, "action=records.put")["entries"]
             .as_array()
             .unwrap()
             .len(),
@@ -419,14 +436,7 @@ fn bad_bodies_are_problems_naming_the_field_and_write_nothing() {
         ),
     ];
     for (ct, body, field, status) in cases {
-        let r = reply(
-            agent()
-                .post(&url)
-                .header("authorization", &format!("Bearer {app}"))
-                .header("content-type", ct)
-                .send(body)
-                .unwrap(),
-        );
+        let r = post_as(&url, &app, ct, body);
         assert_eq!(
             r.status,
             status,
@@ -446,21 +456,9 @@ fn bad_bodies_are_problems_naming_the_field_and_write_nothing() {
         r#"{{"subject":"jan","category":"support","purposes":["support"],"data":"{}"}}"#,
         "x".repeat(8000)
     );
-    let r = reply(
-        agent()
-            .post(&url)
-            .header("authorization", &format!("Bearer {app}"))
-            .header("content-type", "application/json")
-            .send(big.as_bytes())
-            .unwrap(),
-    );
+    let r = post_as(&url, &app, "application/json", big.as_bytes());
     assert_eq!(r.status, 413, "{}", r.body);
-    let trail = json(&send(
-        "GET",
-        &s.server.url("/v1/audit?action=records.put"),
-        &dpo,
-        None,
-    ));
+    let trail = audit_trail(&s, &dpo, "action=records.put");
     assert!(
         trail["entries"].as_array().unwrap().is_empty(),
         "nothing was written: {trail}"
@@ -547,12 +545,7 @@ fn an_idempotency_key_replays_the_first_answer_and_refuses_another_body() {
         post(r#"{"subject":"jan","category":"support","purposes":["support"],"data":{"n":2}}"#);
     assert_eq!(other.status, 422);
     assert_eq!(problem(&other)["errors"][0]["field"], "Idempotency-Key");
-    let trail = json(&send(
-        "GET",
-        &s.server.url("/v1/audit?action=records.put"),
-        &dpo,
-        None,
-    ));
+    let trail = audit_trail(&s, &dpo, "action=records.put");
     assert_eq!(
         trail["entries"].as_array().unwrap().len(),
         1,
@@ -704,12 +697,7 @@ fn reads_are_attributed_to_the_key_in_the_audit_trail() {
     let key_id = app.split('_').nth(1).unwrap().to_owned();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
-        let trail = json(&send(
-            "GET",
-            &s.server.url("/v1/audit?action=records.read"),
-            &dpo,
-            None,
-        ));
+        let trail = audit_trail(&s, &dpo, "action=records.read");
         if let Some(e) = trail["entries"].as_array().unwrap().first() {
             assert_eq!(e["actor"], format!("key:{key_id}"));
             assert!(e["details"].as_str().unwrap().contains(&id));
