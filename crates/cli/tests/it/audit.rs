@@ -11,6 +11,17 @@ fn custos(args: &[&str]) -> std::process::Output {
         .expect("the custos binary runs")
 }
 
+/// Checks that `o` exited 0, showing its output otherwise.
+fn exited_0(o: &std::process::Output) {
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
 /// The same with no master key from the environment.
 fn custos_keyless(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_custos"))
@@ -131,13 +142,7 @@ fn audit_verify_derives_the_key_from_the_master_key_after_vault_writes() {
     ]);
     assert_eq!(String::from_utf8_lossy(&printed.stdout).trim(), public);
     let ok = custos_keyless(&[&["audit", "verify"][..], &files].concat());
-    assert_eq!(
-        ok.status.code(),
-        Some(0),
-        "{}{}",
-        String::from_utf8_lossy(&ok.stdout),
-        String::from_utf8_lossy(&ok.stderr)
-    );
+    exited_0(&ok);
     // `custos init` audited the first admin key it issued; then the record.
     assert!(
         String::from_utf8_lossy(&ok.stdout).starts_with("unsealed tail: 2 entries"),
@@ -201,13 +206,7 @@ fn audit_verify_reports_a_cut_against_an_expected_head() {
     let anchor = format!("{}:{}", head.seq, hex::encode(head.hash));
     let db_s = db.to_str().unwrap();
     let ok = verify(db_s, &public, &["--expect-head", &anchor, "--sealed"]);
-    assert_eq!(
-        ok.status.code(),
-        Some(0),
-        "{}{}",
-        String::from_utf8_lossy(&ok.stdout),
-        String::from_utf8_lossy(&ok.stderr)
-    );
+    exited_0(&ok);
     assert!(String::from_utf8_lossy(&ok.stdout).starts_with("intact: 10 entries"));
     log.store_mut()
         .connection()

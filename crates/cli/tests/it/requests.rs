@@ -209,27 +209,18 @@ fn a_rectification_needs_a_note_and_records_it() {
     let ids = s.fill(WHO, &[("account", "service")]);
     let id = s.file("rectification", &[]);
     s.verify(&id);
-    let o = s.req(&["execute", &id, "--subject", WHO]);
+    // `execute ID --subject WHO` and then `more`.
+    let execute = |more: &[&str]| s.req(&[&["execute", &id, "--subject", WHO][..], more].concat());
+    let o = execute(&[]);
     assert_eq!(o.status.code(), Some(2), "{}", out(&o));
     assert!(err(&o).contains("--note"), "{}", err(&o));
     // Art. 16: the request carries out the correction it describes.
-    let o = s.req(&[
-        "execute",
-        &id,
-        "--subject",
-        WHO,
-        "--note",
-        "postal address corrected",
-    ]);
+    let o = execute(&["--note", "postal address corrected"]);
     assert_eq!(o.status.code(), Some(2), "{}", out(&o));
     assert!(err(&o).contains("corrections"), "{}", err(&o));
     let corrected = s.dir.join("corrected.json");
     std::fs::write(&corrected, br#"{"i": 9}"#).unwrap();
-    let o = s.req(&[
-        "execute",
-        &id,
-        "--subject",
-        WHO,
+    let o = execute(&[
         "--note",
         "postal address corrected",
         "--correct",
