@@ -8,87 +8,25 @@
 //! (`CUSTOS_BENCH_BACKENDS=postgres` for PostgreSQL only).
 //! The 50 client threads run on the same 2 cores as the server, so the figures are a lower bound.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+
+mod support;
+
+use support::{Server, agent, back_to_back, on_threads, percentile};
 
 const SECONDS: u64 = 5;
 const HASH: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into()
-}
-
-struct Server {
-    child: Child,
-    base: String,
-    key: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// `custos serve --demo` on a fresh SQLite file in a temporary directory, or on PostgreSQL in a
 /// schema of its own.
 fn start(database: Option<&str>) -> Server {
-    let dir = std::env::temp_dir().join(format!(
-        "custos-decisions-{}-{}",
-        std::process::id(),
-        database.is_some()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_custos"));
-    cmd.args(["serve", "--demo", "--listen", &format!("127.0.0.1:{port}")])
-        .current_dir(&dir)
-        .env_remove("CUSTOS_DATABASE_URL")
-        .env("CUSTOS_RATE_LIMIT", "0")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    if let Some(db) = database {
-        cmd.env("CUSTOS_DATABASE_URL", db)
-            .env("CUSTOS_SCHEMA", format!("decisions_{}", std::process::id()));
-    }
-    let mut child = cmd.spawn().expect("custos serve starts");
-    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
-    let mut key = String::new();
-    for _ in 0..10 {
-        let mut line = String::new();
-        if out.read_line(&mut line).unwrap_or(0) == 0 {
-            break;
-        }
-        if let Some(k) = line.trim().strip_prefix("app key (tenant demo):") {
-            key = k.trim().to_owned();
-        }
-        if line.contains("try: curl") {
-            break;
-        }
-    }
-    assert!(!key.is_empty(), "the demo server printed no key");
-    Server {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-        key,
-    }
+    let pid = std::process::id();
+    support::start(
+        &format!("custos-decisions-{pid}-{}", database.is_some()),
+        &format!("decisions_{pid}"),
+        database,
+    )
 }
 
 fn post(a: &ureq::Agent, url: &str, auth: &str, body: &[u8]) -> Option<(u16, Vec<u8>)> {
@@ -111,43 +49,16 @@ fn drive(
     request: &(dyn Fn(&ureq::Agent, usize, usize) -> bool + Sync),
 ) {
     // Warm up the connections and the server's caches.
-    std::thread::scope(|s| {
-        for c in 0..clients {
-            s.spawn(move || {
-                let a = agent();
-                for i in 0..3 {
-                    request(&a, c, i);
-                }
-            });
+    on_threads(clients, &|c, a| {
+        for i in 0..3 {
+            request(a, c, i);
         }
+        Vec::new()
     });
     let deadline = Instant::now() + Duration::from_secs(SECONDS);
     let errors = AtomicU64::new(0);
-    let latencies: Vec<Duration> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..clients)
-            .map(|c| {
-                let errors = &errors;
-                s.spawn(move || {
-                    let a = agent();
-                    let mut lat = Vec::new();
-                    let mut i = 0;
-                    while Instant::now() < deadline {
-                        let t = Instant::now();
-                        if request(&a, c, i) {
-                            lat.push(t.elapsed());
-                        } else {
-                            errors.fetch_add(1, Ordering::Relaxed);
-                        }
-                        i += 1;
-                    }
-                    lat
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
-            .collect()
+    let latencies = on_threads(clients, &|c, a| {
+        back_to_back(a, c, deadline, request, &errors, |_| {})
     });
     let mut sorted = latencies;
     sorted.sort();
@@ -178,37 +89,25 @@ fn drive_paced(
     let start = Instant::now() + Duration::from_millis(100);
     let deadline = start + Duration::from_secs(SECONDS);
     let errors = AtomicU64::new(0);
-    let latencies: Vec<Duration> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..clients)
-            .map(|c| {
-                let errors = &errors;
-                s.spawn(move || {
-                    let a = agent();
-                    request(&a, c, 0);
-                    let mut lat = Vec::new();
-                    let mut due = start + every.mul_f64(c as f64 / clients as f64);
-                    let mut i = 1;
-                    while due < deadline {
-                        let now = Instant::now();
-                        if due > now {
-                            std::thread::sleep(due - now);
-                        }
-                        if request(&a, c, i) {
-                            lat.push(due.elapsed());
-                        } else {
-                            errors.fetch_add(1, Ordering::Relaxed);
-                        }
-                        i += 1;
-                        due += every;
-                    }
-                    lat
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
-            .collect()
+    let latencies = on_threads(clients, &|c, a| {
+        request(a, c, 0);
+        let mut lat = Vec::new();
+        let mut due = start + every.mul_f64(c as f64 / clients as f64);
+        let mut i = 1;
+        while due < deadline {
+            let now = Instant::now();
+            if due > now {
+                std::thread::sleep(due - now);
+            }
+            if request(a, c, i) {
+                lat.push(due.elapsed());
+            } else {
+                errors.fetch_add(1, Ordering::Relaxed);
+            }
+            i += 1;
+            due += every;
+        }
+        lat
     });
     // Calls that fell behind are still made (and timed) after the deadline: the rate achieved
     // is over the whole time taken.

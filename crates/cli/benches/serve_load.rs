@@ -5,10 +5,12 @@
 //! Run: `cargo bench -p custos --bench serve_load` (builds the release binary and starts it).
 //! The client runs on the same 2 cores as the server, so the figures are a lower bound.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+
+mod support;
+
+use support::{agent, back_to_back, on_threads, percentile, start};
 
 const CLIENTS: usize = 50;
 const SECONDS: u64 = 5;
@@ -25,101 +27,16 @@ fn rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into()
-}
-
-struct Server {
-    child: Child,
-    base: String,
-    key: String,
-}
-
-fn start(label: &str, database: Option<&str>) -> Server {
-    let dir = std::env::temp_dir().join(format!("custos-load-{label}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_custos"));
-    cmd.args(["serve", "--demo", "--listen", &format!("127.0.0.1:{port}")])
-        .current_dir(&dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    cmd.env_remove("CUSTOS_DATABASE_URL")
-        .env("CUSTOS_RATE_LIMIT", "0");
-    if let Some(db) = database {
-        cmd.env("CUSTOS_DATABASE_URL", db)
-            .env("CUSTOS_SCHEMA", format!("load_{}", std::process::id()));
-    }
-    let mut child = cmd.spawn().expect("custos serve starts");
-    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
-    let mut key = String::new();
-    for _ in 0..10 {
-        let mut line = String::new();
-        if out.read_line(&mut line).unwrap_or(0) == 0 {
-            break;
-        }
-        if let Some(k) = line.trim().strip_prefix("app key (tenant demo):") {
-            key = k.trim().to_owned();
-        }
-        if line.contains("try: curl") {
-            break;
-        }
-    }
-    assert!(!key.is_empty(), "the demo server printed no key");
-    Server {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-        key,
-    }
-}
-
-/// Runs `request(client, i)` from 50 threads for 5 s; prints req/s, p50, p99 and peak RSS.
 fn drive(label: &str, pid: u32, request: &(dyn Fn(&ureq::Agent, usize, usize) -> bool + Sync)) {
     let deadline = Instant::now() + Duration::from_secs(SECONDS);
     let peak = AtomicU64::new(0);
     let errors = AtomicU64::new(0);
-    let latencies: Vec<Duration> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..CLIENTS)
-            .map(|c| {
-                let (peak, errors) = (&peak, &errors);
-                s.spawn(move || {
-                    let a = agent();
-                    let mut lat = Vec::new();
-                    let mut i = 0;
-                    while Instant::now() < deadline {
-                        let t = Instant::now();
-                        if request(&a, c, i) {
-                            lat.push(t.elapsed());
-                        } else {
-                            errors.fetch_add(1, Ordering::Relaxed);
-                        }
-                        i += 1;
-                        if c == 0 && i % 20 == 0 {
-                            peak.fetch_max(rss_kib(pid), Ordering::Relaxed);
-                        }
-                    }
-                    lat
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
-            .collect()
+    let latencies = on_threads(CLIENTS, &|c, a| {
+        back_to_back(a, c, deadline, request, &errors, |i| {
+            if c == 0 && i % 20 == 0 {
+                peak.fetch_max(rss_kib(pid), Ordering::Relaxed);
+            }
+        })
     });
     let mut sorted = latencies;
     sorted.sort();
@@ -135,7 +52,12 @@ fn drive(label: &str, pid: u32, request: &(dyn Fn(&ureq::Agent, usize, usize) ->
 }
 
 fn bench_backend(name: &str, database: Option<&str>) {
-    let mut server = start(name, database);
+    let pid_now = std::process::id();
+    let server = start(
+        &format!("custos-load-{name}-{pid_now}"),
+        &format!("load_{pid_now}"),
+        database,
+    );
     let pid = server.child.id();
     std::thread::sleep(Duration::from_millis(300));
     println!(
@@ -201,8 +123,7 @@ fn bench_backend(name: &str, database: Option<&str>) {
             });
         }
     }
-    let _ = server.child.kill();
-    let _ = server.child.wait();
+    drop(server);
 }
 
 fn main() {

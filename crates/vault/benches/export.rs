@@ -25,35 +25,25 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use custos_policy::Lang;
 use custos_rights::access::ExportError;
 use custos_rights::archive::AnswerKind;
-use custos_vault::{MasterKey, NewRecord, StoreConfig, SubjectId, TenantId, Vault, VaultError};
+use custos_vault::{MasterKey, NewRecord, StoreConfig, SubjectId, Vault, VaultError};
 use jiff::{SignedDuration, Timestamp};
 
-const TENANT: &str = "acme";
+mod support;
+
+use support::{RssSampler, mib, policy, tenant};
+
 const SUBJECT: &str = "bench-subject@example.nl";
 const PUT_BATCH: usize = 10_000;
 const OTHERS: usize = 10_000;
 const RUNS: usize = 3;
 
-fn policy() -> custos_policy::Policy {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/policies/jbsync.toml");
-    custos_policy::load(&path)
-        .expect("the example policy loads")
-        .policy
-}
-
 fn master() -> MasterKey {
     MasterKey::parse(&"6b".repeat(32), "bench").expect("valid key")
-}
-
-fn tenant() -> TenantId {
-    TenantId::new(TENANT).expect("valid")
 }
 
 /// The bench's error type: storage or writing.
@@ -76,61 +66,6 @@ impl From<ExportError> for BenchError {
     }
 }
 
-fn status_kib(field: &str) -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(field))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
-/// Samples this process's RSS every 5 ms while alive, after resetting the kernel's high-water
-/// mark (`/proc/self/clear_refs`, 5) so VmHWM covers only the measured operation.
-struct RssSampler {
-    stop: Arc<AtomicBool>,
-    peak: Arc<AtomicU64>,
-    handle: Option<std::thread::JoinHandle<()>>,
-    before: u64,
-}
-
-impl RssSampler {
-    fn start() -> Self {
-        let _ = std::fs::write("/proc/self/clear_refs", "5");
-        let before = status_kib("VmRSS:");
-        let stop = Arc::new(AtomicBool::new(false));
-        let peak = Arc::new(AtomicU64::new(before));
-        let handle = {
-            let (stop, peak) = (stop.clone(), peak.clone());
-            std::thread::spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    peak.fetch_max(status_kib("VmRSS:"), Ordering::Relaxed);
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-            })
-        };
-        Self {
-            stop,
-            peak,
-            handle: Some(handle),
-            before,
-        }
-    }
-
-    /// (RSS before, peak RSS during) in KiB.
-    fn finish(mut self) -> (u64, u64) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(h) = self.handle.take() {
-            let _ = h.join();
-        }
-        let peak = self.peak.load(Ordering::Relaxed).max(status_kib("VmHWM:"));
-        (self.before, peak)
-    }
-}
-
 /// CPU time of the calling thread so far (`/proc/thread-self/schedstat`, nanoseconds on CPU):
 /// unlike wall time, it does not grow when other processes share the cores.
 fn thread_cpu() -> Duration {
@@ -139,10 +74,6 @@ fn thread_cpu() -> Duration {
         .and_then(|s| s.split_whitespace().next().and_then(|v| v.parse().ok()))
         .map(Duration::from_nanos)
         .unwrap_or_default()
-}
-
-fn mib(kib: u64) -> f64 {
-    kib as f64 / 1024.0
 }
 
 /// About 1 KiB of JSON: a support message or a usage-log line, varied per record.

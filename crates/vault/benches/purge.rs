@@ -47,18 +47,19 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use custos_vault::{MasterKey, NewRecord, PurgeOptions, StoreConfig, SubjectId, TenantId, Vault};
+use custos_vault::{MasterKey, NewRecord, PurgeOptions, StoreConfig, SubjectId, Vault};
 use jiff::{SignedDuration, Timestamp};
+
+mod support;
+
+use support::{RssSampler, TENANT, mib, policy, tenant};
 
 const FULL: usize = 2_000_000;
 const PUT_BATCH: usize = 10_000;
 const SUBJECTS: usize = 1_000;
 const PAYLOAD: usize = 64;
-const TENANT: &str = "acme";
 const CATEGORY: &str = "mail.metadata";
 const PURPOSE: &str = "service.client_data";
 const PG_ENV: &str = "CUSTOS_TEST_DATABASE_URL";
@@ -70,19 +71,8 @@ const BATCHED_SQLITE: &str = "DELETE FROM records WHERE tenant_id = ?1 AND recor
 const BATCHED_PG_UPTO: &str = "SELECT COALESCE((SELECT expires_at FROM records WHERE tenant_id = $1 AND expires_at IS NOT NULL AND expires_at <= $2 AND expires_at >= $3 ORDER BY expires_at OFFSET CAST($4 AS bigint) - 1 LIMIT 1), $2)";
 const BATCHED_PG: &str = "DELETE FROM records WHERE tenant_id = $1 AND expires_at IS NOT NULL AND expires_at <= $2 AND expires_at >= $3";
 
-fn policy() -> custos_policy::Policy {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/policies/jbsync.toml");
-    custos_policy::load(&path)
-        .expect("the example policy loads")
-        .policy
-}
-
 fn master() -> MasterKey {
     MasterKey::parse(&"5a".repeat(32), "bench").expect("valid key")
-}
-
-fn tenant() -> TenantId {
-    TenantId::new(TENANT).expect("valid")
 }
 
 fn ts(s: &str) -> Timestamp {
@@ -108,65 +98,6 @@ fn env_list<T: std::str::FromStr>(name: &str, default: &str) -> Vec<T> {
 }
 
 // ---- memory --------------------------------------------------------------------------------
-
-fn status_kib(field: &str) -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(field))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
-/// Samples this process's RSS every 5 ms while alive; also resets the kernel's high-water mark
-/// (`/proc/self/clear_refs`, 5) so VmHWM covers only the measured operation.
-struct RssSampler {
-    stop: Arc<AtomicBool>,
-    peak: Arc<AtomicU64>,
-    handle: Option<std::thread::JoinHandle<()>>,
-    before: u64,
-}
-
-impl RssSampler {
-    fn start() -> Self {
-        let _ = std::fs::write("/proc/self/clear_refs", "5");
-        let before = status_kib("VmRSS:");
-        let stop = Arc::new(AtomicBool::new(false));
-        let peak = Arc::new(AtomicU64::new(before));
-        let handle = {
-            let (stop, peak) = (stop.clone(), peak.clone());
-            std::thread::spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    peak.fetch_max(status_kib("VmRSS:"), Ordering::Relaxed);
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-            })
-        };
-        Self {
-            stop,
-            peak,
-            handle: Some(handle),
-            before,
-        }
-    }
-
-    /// (RSS before, peak RSS during) in KiB.
-    fn finish(mut self) -> (u64, u64) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(h) = self.handle.take() {
-            let _ = h.join();
-        }
-        let peak = self.peak.load(Ordering::Relaxed).max(status_kib("VmHWM:"));
-        (self.before, peak)
-    }
-}
-
-fn mib(kib: u64) -> f64 {
-    kib as f64 / 1024.0
-}
 
 // ---- data ----------------------------------------------------------------------------------
 
@@ -354,6 +285,36 @@ fn timed_purge(vault: &mut Vault, n: usize, batch: u32) -> (u64, f64, u64, u64) 
     (report.purged(), secs, before, peak)
 }
 
+/// The timed purge on an opened copy, with what it left (counted by `count`, a backend's
+/// `SELECT count(*)`), its receipts and the audit trail checked; the bare and batched baselines
+/// are the caller's to fill in.
+fn measured_purge(
+    backend: &'static str,
+    vault: &mut Vault,
+    n: usize,
+    batch: u32,
+    count: impl Fn(&str) -> u64,
+) -> Run {
+    let (purged, purge_s, rss_before, rss_peak) = timed_purge(vault, n, batch);
+    let left = count("SELECT count(*) FROM records");
+    assert_eq!(left, (n - n / 2) as u64, "the recent half remains");
+    let receipts = count("SELECT count(*) FROM audit_entries WHERE action = 'retention.purged'");
+    Run {
+        backend,
+        n,
+        batch,
+        purged,
+        purge_s,
+        bare_s: 0.0,
+        batched_s: 0.0,
+        receipts,
+        audit_entries: verify(vault),
+        rss_before,
+        rss_peak,
+        bare_rss_peak: 0,
+    }
+}
+
 fn verify(vault: &Vault) -> u64 {
     let verified = vault.verify_audit().expect("verifies");
     match verified.unbroken() {
@@ -486,29 +447,15 @@ fn sqlite_runs(n: usize, batches: &[u32], dir: &Path) -> Vec<Run> {
         let path = copy(&format!("purge-{batch}"));
         let mut vault =
             Vault::open(&StoreConfig::Sqlite { path: path.clone() }, master()).expect("opens");
-        let (purged, purge_s, rss_before, rss_peak) = timed_purge(&mut vault, n, batch);
-        let left = sqlite_count(&path, "SELECT count(*) FROM records");
-        assert_eq!(left, (n - n / 2) as u64, "the recent half remains");
-        let receipts = sqlite_count(
-            &path,
-            "SELECT count(*) FROM audit_entries WHERE action = 'retention.purged'",
-        );
-        let audit_entries = verify(&vault);
+        let count = |sql: &str| sqlite_count(&path, sql);
+        let run = measured_purge("SQLite", &mut vault, n, batch, count);
         drop(vault);
         remove_sqlite(&path);
         runs.push(Run {
-            backend: "SQLite",
-            n,
-            batch,
-            purged,
-            purge_s,
             bare_s,
             batched_s,
-            receipts,
-            audit_entries,
-            rss_before,
-            rss_peak,
             bare_rss_peak: bare_peak,
+            ..run
         });
     }
     remove_sqlite(&template);
@@ -699,30 +646,15 @@ fn pg_runs(url: &str, n: usize, batches: &[u32]) -> Vec<Run> {
         let schema = format!("{base}_p{batch}");
         pg_copy(url, &template, &schema);
         let mut vault = Vault::open(&pg_config(url, &schema), master()).expect("opens");
-        let (purged, purge_s, rss_before, rss_peak) = timed_purge(&mut vault, n, batch);
-        let left = pg_count(url, &schema, "SELECT count(*) FROM records");
-        assert_eq!(left, (n - n / 2) as u64, "the recent half remains");
-        let receipts = pg_count(
-            url,
-            &schema,
-            "SELECT count(*) FROM audit_entries WHERE action = 'retention.purged'",
-        );
-        let audit_entries = verify(&vault);
+        let count = |sql: &str| pg_count(url, &schema, sql);
+        let run = measured_purge("PostgreSQL", &mut vault, n, batch, count);
         drop(vault);
         pg_drop(url, &schema);
         runs.push(Run {
-            backend: "PostgreSQL",
-            n,
-            batch,
-            purged,
-            purge_s,
             bare_s,
             batched_s,
-            receipts,
-            audit_entries,
-            rss_before,
-            rss_peak,
             bare_rss_peak: bare_peak,
+            ..run
         });
     }
     if !keep {

@@ -70,15 +70,22 @@ impl Drop for Server {
     }
 }
 
-/// `custos serve --config FILE` on a free port, once it listens; its logs go to `logs`.
-pub(crate) fn serve(dir: &std::path::Path, config: &std::path::Path, logs: &str) -> Server {
-    let log = std::fs::File::create(dir.join(logs)).expect("log file");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_custos"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+/// `custos serve --config FILE` on a free port, run in `dir`, with no master key or policy from
+/// the environment.
+pub(crate) fn serve_command(dir: &std::path::Path, config: &std::path::Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_custos"));
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--config"])
         .arg(config)
         .current_dir(dir)
         .env_remove("CUSTOS_MASTER_KEY")
-        .env_remove("CUSTOS_POLICY")
+        .env_remove("CUSTOS_POLICY");
+    cmd
+}
+
+/// `custos serve --config FILE` on a free port, once it listens; its logs go to `logs`.
+pub(crate) fn serve(dir: &std::path::Path, config: &std::path::Path, logs: &str) -> Server {
+    let log = std::fs::File::create(dir.join(logs)).expect("log file");
+    let mut child = serve_command(dir, config)
         .env_remove("CUSTOS_DATABASE_URL")
         .env_remove("CUSTOS_SCHEMA")
         .env_remove("CUSTOS_KEY_FILE")

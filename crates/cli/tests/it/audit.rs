@@ -11,26 +11,33 @@ fn custos(args: &[&str]) -> std::process::Output {
         .expect("the custos binary runs")
 }
 
+/// Checks that `o` exited 0, showing its output otherwise.
+fn exited_0(o: &std::process::Output) {
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// The same with no master key from the environment.
+fn custos_keyless(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_custos"))
+        .args(args)
+        .env_remove("CUSTOS_MASTER_KEY")
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn audit_verify_reports_intact_then_the_edited_entry() {
     let dir = std::env::temp_dir().join(format!("custos-it-audit-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let db = dir.join("trail.db");
     let _ = std::fs::remove_file(&db);
-    let key = SigningKey::from_bytes(&[5; 32]);
-    let public = hex::encode(key.verifying_key().to_bytes());
-    let mut log = AuditLog::new(SqliteStore::open(&db).unwrap(), key, 4);
-    let at = jiff::Timestamp::from_second(1_790_000_000).unwrap();
-    for i in 0..10 {
-        let ev = Event {
-            tenant: "t1".into(),
-            actor: "key:app".into(),
-            action: "record.put".into(),
-            subject: Some(format!("ps_{i}")),
-            details: serde_json::json!({}),
-        };
-        log.append(&[ev], at).unwrap();
-    }
+    let (mut log, public) = trail(&db, 10);
     let db_s = db.to_str().unwrap();
     let ok = verify(db_s, &public, &[]);
     assert_eq!(
@@ -90,17 +97,13 @@ fn audit_verify_derives_the_key_from_the_master_key_after_vault_writes() {
     std::fs::create_dir_all(&dir).unwrap();
     let db = dir.join("custos.db");
     let key_file = dir.join("custos.key");
-    let init = Command::new(env!("CARGO_BIN_EXE_custos"))
-        .args([
-            "init",
-            "--db",
-            db.to_str().unwrap(),
-            "--key-file",
-            key_file.to_str().unwrap(),
-        ])
-        .env_remove("CUSTOS_MASTER_KEY")
-        .output()
-        .unwrap();
+    let files = [
+        "--db",
+        db.to_str().unwrap(),
+        "--key-file",
+        key_file.to_str().unwrap(),
+    ];
+    let init = custos_keyless(&[&["init"][..], &files].concat());
     assert!(
         init.status.success(),
         "{}",
@@ -131,36 +134,15 @@ fn audit_verify_derives_the_key_from_the_master_key_after_vault_writes() {
         .put(&policy, rec, jiff::Timestamp::now())
         .unwrap();
     drop(v);
-    let printed = Command::new(env!("CARGO_BIN_EXE_custos"))
-        .args([
-            "audit",
-            "public-key",
-            "--key-file",
-            key_file.to_str().unwrap(),
-        ])
-        .env_remove("CUSTOS_MASTER_KEY")
-        .output()
-        .unwrap();
+    let printed = custos_keyless(&[
+        "audit",
+        "public-key",
+        "--key-file",
+        key_file.to_str().unwrap(),
+    ]);
     assert_eq!(String::from_utf8_lossy(&printed.stdout).trim(), public);
-    let ok = Command::new(env!("CARGO_BIN_EXE_custos"))
-        .args([
-            "audit",
-            "verify",
-            "--db",
-            db.to_str().unwrap(),
-            "--key-file",
-            key_file.to_str().unwrap(),
-        ])
-        .env_remove("CUSTOS_MASTER_KEY")
-        .output()
-        .unwrap();
-    assert_eq!(
-        ok.status.code(),
-        Some(0),
-        "{}{}",
-        String::from_utf8_lossy(&ok.stdout),
-        String::from_utf8_lossy(&ok.stderr)
-    );
+    let ok = custos_keyless(&[&["audit", "verify"][..], &files].concat());
+    exited_0(&ok);
     // `custos init` audited the first admin key it issued; then the record.
     assert!(
         String::from_utf8_lossy(&ok.stdout).starts_with("unsealed tail: 2 entries"),
@@ -174,6 +156,25 @@ fn verify(db: &str, public: &str, extra: &[&str]) -> std::process::Output {
     let mut args = vec!["audit", "verify", "--db", db, "--public-key", public];
     args.extend_from_slice(extra);
     custos(&args)
+}
+
+/// A trail of `n` entries in `db` with a checkpoint every 4, and its public key in hex.
+fn trail(db: &std::path::Path, n: usize) -> (AuditLog<SqliteStore>, String) {
+    let key = SigningKey::from_bytes(&[5; 32]);
+    let public = hex::encode(key.verifying_key().to_bytes());
+    let mut log = AuditLog::new(SqliteStore::open(db).unwrap(), key, 4);
+    let at = jiff::Timestamp::from_second(1_790_000_000).unwrap();
+    for i in 0..n {
+        let ev = Event {
+            tenant: "t1".into(),
+            actor: "key:app".into(),
+            action: "record.put".into(),
+            subject: Some(format!("ps_{i}")),
+            details: serde_json::json!({}),
+        };
+        log.append(&[ev], at).unwrap();
+    }
+    (log, public)
 }
 
 /// A trail of `n` entries with a checkpoint every 4, its checkpoints published to a file.
@@ -190,20 +191,8 @@ fn published_trail(
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let (db, file) = (dir.join("trail.db"), dir.join("checkpoints.jsonl"));
-    let key = SigningKey::from_bytes(&[5; 32]);
-    let public = hex::encode(key.verifying_key().to_bytes());
-    let mut log = AuditLog::new(SqliteStore::open(&db).unwrap(), key, 4);
+    let (mut log, public) = trail(&db, n);
     let at = jiff::Timestamp::from_second(1_790_000_000).unwrap();
-    for i in 0..n {
-        let ev = Event {
-            tenant: "t1".into(),
-            actor: "key:app".into(),
-            action: "record.put".into(),
-            subject: Some(format!("ps_{i}")),
-            details: serde_json::json!({}),
-        };
-        log.append(&[ev], at).unwrap();
-    }
     log.checkpoint(at).unwrap();
     let f = custos_audit::published::CheckpointFile::new(&file);
     custos_audit::published::publish(log.store_mut(), &f, 0).unwrap();
@@ -217,13 +206,7 @@ fn audit_verify_reports_a_cut_against_an_expected_head() {
     let anchor = format!("{}:{}", head.seq, hex::encode(head.hash));
     let db_s = db.to_str().unwrap();
     let ok = verify(db_s, &public, &["--expect-head", &anchor, "--sealed"]);
-    assert_eq!(
-        ok.status.code(),
-        Some(0),
-        "{}{}",
-        String::from_utf8_lossy(&ok.stdout),
-        String::from_utf8_lossy(&ok.stderr)
-    );
+    exited_0(&ok);
     assert!(String::from_utf8_lossy(&ok.stdout).starts_with("intact: 10 entries"));
     log.store_mut()
         .connection()

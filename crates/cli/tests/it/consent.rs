@@ -47,16 +47,10 @@ fn consent_is_granted_read_and_withdrawn_and_every_refusal_names_the_flag() {
         out(&o)
     );
 
-    let state = s.run(&[
-        "consent",
-        "state",
-        "--tenant",
-        "acme",
-        "--subject",
-        "ann@example.com",
-        "--stale-version",
-        "2.0",
-    ]);
+    let state = s.acme(
+        &["consent", "state"],
+        &["--subject", "ann@example.com", "--stale-version", "2.0"],
+    );
     assert!(state.status.success(), "{}", err(&state));
     let line = out(&state)
         .lines()
@@ -126,16 +120,10 @@ fn consent_is_granted_read_and_withdrawn_and_every_refusal_names_the_flag() {
         );
     }
 
-    let h = s.run(&[
-        "consent",
-        "history",
-        "--tenant",
-        "acme",
-        "--subject",
-        "ann@example.com",
-        "--format",
-        "json",
-    ]);
+    let h = s.acme(
+        &["consent", "history"],
+        &["--subject", "ann@example.com", "--format", "json"],
+    );
     assert!(h.status.success(), "{}", err(&h));
     let entries: serde_json::Value = serde_json::from_slice(&h.stdout).expect("JSON");
     let kinds: Vec<&str> = entries
@@ -172,7 +160,7 @@ fn a_person_approves_from_the_command_line_and_the_token_is_good_for_one_send() 
             .expect("registered")
             .approval_id
     };
-    let list = s.run(&["approval", "list", "--tenant", "acme"]);
+    let list = s.acme(&["approval", "list"], &[]);
     assert!(
         out(&list).contains(&id) && out(&list).contains("pending"),
         "{}",
@@ -209,15 +197,7 @@ fn a_person_approves_from_the_command_line_and_the_token_is_good_for_one_send() 
     );
     assert!(out(&o).contains("approval.required"), "{}", out(&o));
 
-    let o = s.run(&[
-        "approval",
-        "reject",
-        "--tenant",
-        "acme",
-        &id,
-        "--by",
-        "reviewer-7",
-    ]);
+    let o = s.acme(&["approval", "reject"], &[&id, "--by", "reviewer-7"]);
     assert_eq!(
         o.status.code(),
         Some(2),
@@ -225,22 +205,15 @@ fn a_person_approves_from_the_command_line_and_the_token_is_good_for_one_send() 
         err(&o)
     );
     assert!(err(&o).contains("--reason"), "{}", err(&o));
-    let o = s.run(&[
-        "approval",
-        "approve",
-        "--tenant",
-        "acme",
-        &id,
-        "--by",
-        "reviewer-7",
-        "--format",
-        "json",
-    ]);
+    let o = s.acme(
+        &["approval", "approve"],
+        &[&id, "--by", "reviewer-7", "--format", "json"],
+    );
     assert!(o.status.success(), "{}", err(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
     assert_eq!(v["approval"]["decided_by"], "operator:reviewer-7");
     let token = v["token"].as_str().expect("a token").to_owned();
-    let o = s.run(&["approval", "approve", "--tenant", "acme", &id]);
+    let o = s.acme(&["approval", "approve"], &[&id]);
     assert_eq!(o.status.code(), Some(1), "decided before: {}", err(&o));
     assert!(err(&o).contains("already approved"), "{}", err(&o));
 

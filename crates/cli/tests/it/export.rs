@@ -2,35 +2,26 @@
 //! vault filled through the library; the archive opened with a standard zip tool; exit codes for
 //! bad input; the audit trail still verifying afterwards.
 
-use std::path::Path;
-use std::process::Command;
+use std::process::Output;
 
-use crate::scratch::{Scratch, err, out};
-
-/// Extracts with `unzip`, or Python's `zipfile` where `unzip` is missing.
-fn extract(zip: &Path, to: &Path) {
-    let unzip = Command::new("unzip")
-        .arg("-q")
-        .arg(zip)
-        .arg("-d")
-        .arg(to)
-        .status();
-    if matches!(unzip, Ok(s) if s.success()) {
-        return;
-    }
-    let python = Command::new("python3")
-        .args(["-m", "zipfile", "-e"])
-        .arg(zip)
-        .arg(to)
-        .status()
-        .expect("neither unzip nor python3 is available to open the answer");
-    assert!(
-        python.success(),
-        "a standard zip tool could not open the answer"
-    );
-}
+use crate::scratch::{Scratch, err, out, succeeded};
+use crate::unzip::extract;
 
 const WHO: &str = "klant@example.nl";
+
+/// `custos export --tenant acme --subject SUBJECT --out OUT` and then `more`.
+fn export(s: &Scratch, subject: &str, out: &str, more: &[&str]) -> Output {
+    let args = [
+        "export",
+        "--tenant",
+        "acme",
+        "--subject",
+        subject,
+        "--out",
+        out,
+    ];
+    s.run(&[&args[..], more].concat())
+}
 
 fn access_answer(s: &Scratch) {
     s.fill(
@@ -41,17 +32,8 @@ fn access_answer(s: &Scratch) {
             ("usage_log", "security"),
         ],
     );
-    let o = s.run(&[
-        "export",
-        "--tenant",
-        "acme",
-        "--subject",
-        WHO,
-        "--out",
-        "answer.zip",
-    ]);
-    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
-    let said = out(&o);
+    let o = export(s, WHO, "answer.zip", &[]);
+    let said = succeeded(&o);
     assert!(
         said.starts_with("wrote answer.zip: access (Art. 15) answer, 3 records (data.json, data.csv, report.html)"),
         "{said}"
@@ -103,18 +85,7 @@ fn export_works_on_postgresql_too() {
 fn export_portability_writes_only_portable_data_as_json_and_csv() {
     let s = Scratch::new("portability");
     s.fill(WHO, &[("support", "support"), ("usage_log", "security")]);
-    let o = s.run(&[
-        "export",
-        "--tenant",
-        "acme",
-        "--subject",
-        WHO,
-        "--portability",
-        "--out",
-        "portable.zip",
-        "--lang",
-        "nl",
-    ]);
+    let o = export(&s, WHO, "portable.zip", &["--portability", "--lang", "nl"]);
     assert_eq!(o.status.code(), Some(0), "{}", err(&o));
     assert!(
         out(&o).contains("portability (Art. 20) answer, 1 record (data.json, data.csv)"),
@@ -134,15 +105,7 @@ fn export_portability_writes_only_portable_data_as_json_and_csv() {
 fn export_refuses_to_overwrite_and_bad_input_exits_2_without_echoing_the_subject() {
     let s = Scratch::new("refusals");
     std::fs::write(s.dir.join("taken.zip"), b"keep me").expect("file");
-    let o = s.run(&[
-        "export",
-        "--tenant",
-        "acme",
-        "--subject",
-        WHO,
-        "--out",
-        "taken.zip",
-    ]);
+    let o = export(&s, WHO, "taken.zip", &[]);
     assert_eq!(o.status.code(), Some(2), "{}", err(&o));
     assert!(err(&o).contains("taken.zip already exists"), "{}", err(&o));
     assert_eq!(
@@ -150,40 +113,16 @@ fn export_refuses_to_overwrite_and_bad_input_exits_2_without_echoing_the_subject
         b"keep me"
     );
 
-    let o = s.run(&[
-        "export",
-        "--tenant",
-        "acme",
-        "--subject",
-        "",
-        "--out",
-        "a.zip",
-    ]);
+    let o = export(&s, "", "a.zip", &[]);
     assert_eq!(o.status.code(), Some(2), "{}", err(&o));
     assert!(err(&o).contains("--subject"), "{}", err(&o));
 
     let long = "x".repeat(2000);
-    let o = s.run(&[
-        "export",
-        "--tenant",
-        "acme",
-        "--subject",
-        &long,
-        "--out",
-        "a.zip",
-    ]);
+    let o = export(&s, &long, "a.zip", &[]);
     assert_eq!(o.status.code(), Some(2));
     assert!(!err(&o).contains(&long), "the identifier is not echoed");
 
-    let o = s.run(&[
-        "export",
-        "--tenant",
-        "acme",
-        "--subject",
-        WHO,
-        "--out",
-        "no/such/dir/a.zip",
-    ]);
+    let o = export(&s, WHO, "no/such/dir/a.zip", &[]);
     assert_eq!(o.status.code(), Some(2), "{}", err(&o));
     assert!(!err(&o).contains(WHO));
     assert!(!s.dir.join("a.zip").exists());

@@ -17,4 +17,6 @@ mod scratch;
 mod serve;
 #[path = "../../../../testkit/stale_schemas.rs"]
 mod stale_schemas;
+#[path = "../../../../testkit/unzip.rs"]
+mod unzip;
 mod vault;

@@ -4,6 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use crate::scratch::CLEAN_POLICY;
+
 fn custos(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_custos"))
         .args(args)
@@ -86,31 +88,7 @@ fn check_rules_lists_every_rule_with_code_severity_and_article() {
 #[test]
 fn check_exits_0_on_a_clean_policy_and_1_on_findings() {
     let dir = scratch("clean");
-    let clean = write(
-        &dir,
-        "clean.toml",
-        r#"
-[policy]
-[controller]
-name = "Acme"
-contact = [{ kind = "email", address = "privacy@acme.example" }]
-authority = "nl-ap"
-dpo = { appointed = false, reason = "no core activity of large-scale monitoring" }
-[[category]]
-id = "account"
-name = "Account"
-retention = { period = "1 year" }
-[[purpose]]
-id = "service"
-name = "Service"
-basis = "contract"
-categories = ["account"]
-[rights]
-offered = ["access", "rectification", "erasure", "restriction", "objection", "portability"]
-[breach]
-authority_within = "72 hours"
-"#,
-    );
+    let clean = write(&dir, "clean.toml", CLEAN_POLICY);
     let o = custos(&["check", &clean]);
     assert_eq!(code(&o), 0, "{}", stdout(&o));
     assert!(stdout(&o).contains("0 error(s), 0 warning(s)"));

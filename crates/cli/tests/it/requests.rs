@@ -8,7 +8,7 @@ use std::process::Output;
 use custos_vault::{SubjectId, TenantId};
 use serde_json::Value;
 
-use crate::scratch::{Scratch, err, out, policy};
+use crate::scratch::{Scratch, err, out, policy, succeeded};
 
 /// The person; no output or error may name them.
 const WHO: &str = "klant@example.nl";
@@ -176,8 +176,7 @@ fn erasure_flow(s: &Scratch) {
     let id = s.file("erasure", &[]);
     s.verify(&id);
     let o = s.req(&["execute", &id, "--subject", WHO]);
-    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
-    let text = out(&o);
+    let text = succeeded(&o);
     assert!(text.contains("erased 1 record "), "{text}");
     // Art. 17(3)(b): the invoice is kept under restriction, with the law and the date.
     assert!(text.contains("Art. 17(3)(b)"), "{text}");
@@ -190,8 +189,7 @@ fn erasure_flow(s: &Scratch) {
     assert!(text.contains("stripe"), "recipients to be told: {text}");
 
     let o = s.req(&["show", &id]);
-    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
-    let shown = out(&o);
+    let shown = succeeded(&o);
     let told = shown
         .split("recipients told (Art. 19)")
         .nth(1)
@@ -211,27 +209,18 @@ fn a_rectification_needs_a_note_and_records_it() {
     let ids = s.fill(WHO, &[("account", "service")]);
     let id = s.file("rectification", &[]);
     s.verify(&id);
-    let o = s.req(&["execute", &id, "--subject", WHO]);
+    // `execute ID --subject WHO` and then `more`.
+    let execute = |more: &[&str]| s.req(&[&["execute", &id, "--subject", WHO][..], more].concat());
+    let o = execute(&[]);
     assert_eq!(o.status.code(), Some(2), "{}", out(&o));
     assert!(err(&o).contains("--note"), "{}", err(&o));
     // Art. 16: the request carries out the correction it describes.
-    let o = s.req(&[
-        "execute",
-        &id,
-        "--subject",
-        WHO,
-        "--note",
-        "postal address corrected",
-    ]);
+    let o = execute(&["--note", "postal address corrected"]);
     assert_eq!(o.status.code(), Some(2), "{}", out(&o));
     assert!(err(&o).contains("corrections"), "{}", err(&o));
     let corrected = s.dir.join("corrected.json");
     std::fs::write(&corrected, br#"{"i": 9}"#).unwrap();
-    let o = s.req(&[
-        "execute",
-        &id,
-        "--subject",
-        WHO,
+    let o = execute(&[
         "--note",
         "postal address corrected",
         "--correct",
@@ -323,8 +312,7 @@ fn filing_counts_the_deadline_and_a_second_open_request_is_a_duplicate() {
         "--received",
         "2026-10-30",
     ]);
-    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
-    let text = out(&o);
+    let text = succeeded(&o);
     assert!(text.contains("due        2026-11-30"), "{text}");
     assert!(text.contains("duplicate  no"), "{text}");
     let first = text
@@ -374,8 +362,7 @@ fn the_list_orders_by_due_date_and_flags_requests_at_risk_and_overdue() {
     let overdue = s.file("erasure", &["--received", "2026-10-20"]);
     let at_risk = s.file("restriction", &["--received", "2026-10-27T09:00:00+01:00"]);
     let o = s.req(&["list"]);
-    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
-    let text = out(&o);
+    let text = succeeded(&o);
     let row = |id: &str| {
         text.lines()
             .position(|l| l.contains(id))
@@ -467,63 +454,20 @@ fn bad_input_exits_2_naming_the_flag_and_never_the_subject() {
     let s = Scratch::new("bad");
     let id = s.file("erasure", &[]);
     let access = s.file("access", &[]);
+    // `file --kind KIND --subject WHO` and then `more`.
+    let file = |kind: &'static str, more: &[&'static str]| -> Vec<&'static str> {
+        [&["file", "--kind", kind, "--subject", WHO][..], more].concat()
+    };
     for (args, names) in [
+        (file("forget-me", &[]), "--kind"),
+        (file("withdrawal", &[]), "--purpose"),
+        (file("objection", &["--purpose", "service"]), "--purpose"),
+        (file("access", &["--received", "2027-01-01"]), "--received"),
         (
-            vec!["file", "--kind", "forget-me", "--subject", WHO],
-            "--kind",
-        ),
-        (
-            vec!["file", "--kind", "withdrawal", "--subject", WHO],
-            "--purpose",
-        ),
-        (
-            vec![
-                "file",
-                "--kind",
-                "objection",
-                "--subject",
-                WHO,
-                "--purpose",
-                "service",
-            ],
-            "--purpose",
-        ),
-        (
-            vec![
-                "file",
-                "--kind",
-                "access",
-                "--subject",
-                WHO,
-                "--received",
-                "2027-01-01",
-            ],
+            file("access", &["--received", "last tuesday"]),
             "--received",
         ),
-        (
-            vec![
-                "file",
-                "--kind",
-                "access",
-                "--subject",
-                WHO,
-                "--received",
-                "last tuesday",
-            ],
-            "--received",
-        ),
-        (
-            vec![
-                "file",
-                "--kind",
-                "access",
-                "--subject",
-                WHO,
-                "--equated",
-                "15 May",
-            ],
-            "--equated",
-        ),
+        (file("access", &["--equated", "15 May"]), "--equated"),
         (vec!["show", "not-an-id"], "request id"),
         (
             vec!["show", "0123456789abcdef0123456789abcdef"],

@@ -120,16 +120,10 @@ fn purge_lifecycle(s: &Scratch) {
         )
         .unwrap();
     drop(v);
-    let held = s.run(&[
-        "hold",
-        "place",
-        "--tenant",
-        "acme",
-        "--subject",
-        "s0@example.nl",
-        "--reason",
-        "case 2026-4",
-    ]);
+    let held = s.acme(
+        &["hold", "place"],
+        &["--subject", "s0@example.nl", "--reason", "case 2026-4"],
+    );
     assert!(held.status.success(), "{}", err(&held));
     assert!(
         out(&held).starts_with("placed legal hold hold_"),
@@ -190,15 +184,8 @@ fn purge_lifecycle(s: &Scratch) {
     );
 
     let report: serde_json::Value = serde_json::from_slice(
-        &s.run(&[
-            "retention",
-            "report",
-            "--tenant",
-            "acme",
-            "--format",
-            "json",
-        ])
-        .stdout,
+        &s.acme(&["retention", "report"], &["--format", "json"])
+            .stdout,
     )
     .expect("report JSON");
     let support = report["categories"]
@@ -213,7 +200,7 @@ fn purge_lifecycle(s: &Scratch) {
     );
     assert_eq!(support["held"], 1);
     assert!(report["last_purge"].is_string());
-    let text = out(&s.run(&["retention", "report", "--tenant", "acme"]));
+    let text = out(&s.acme(&["retention", "report"], &[]));
     assert!(text.contains("case 2026-4"), "the holds are listed: {text}");
 
     let mut v = s.vault();
@@ -235,81 +222,52 @@ fn events_holds_and_overrides_from_the_command_line() {
         let mut v = s.vault();
         fill(&mut v, "acme", "support", "support", 2, 2, years_ago(1));
     }
-    let e = s.run(&["event", "--tenant", "acme", "subscription.endd"]);
+    let e = s.acme(&["event"], &["subscription.endd"]);
     assert_eq!(e.status.code(), Some(1));
     assert!(
         err(&e).contains("did you mean `subscription.ended`?"),
         "{}",
         err(&e)
     );
-    let e = s.run(&["event", "--tenant", "acme", "subscription.ended"]);
+    let e = s.acme(&["event"], &["subscription.ended"]);
     assert!(e.status.success(), "{}", err(&e));
     assert!(
         out(&e).starts_with("recorded `subscription.ended`"),
         "{}",
         out(&e)
     );
-    let e = s.run(&["event", "--tenant", "acme", "subscription.ended"]);
+    let e = s.acme(&["event"], &["subscription.ended"]);
     assert!(out(&e).contains("nothing changed"), "{}", out(&e));
-    let e = s.run(&[
-        "event",
-        "--tenant",
-        "acme",
-        "account.deleted",
-        "--subject",
-        "s1@example.nl",
-    ]);
+    let e = s.acme(
+        &["event"],
+        &["account.deleted", "--subject", "s1@example.nl"],
+    );
     assert!(e.status.success(), "{}", err(&e));
-    let e = s.run(&[
-        "event",
-        "--tenant",
-        "acme",
-        "draft.decided",
-        "--record",
-        "00000000000000000000000000000000",
-    ]);
+    let e = s.acme(
+        &["event"],
+        &[
+            "draft.decided",
+            "--record",
+            "00000000000000000000000000000000",
+        ],
+    );
     assert_eq!(e.status.code(), Some(1));
     assert!(err(&e).contains("does not exist"), "{}", err(&e));
-    let e = s.run(&[
-        "event",
-        "--tenant",
-        "acme",
-        "draft.decided",
-        "--at",
-        "2999-01-01T00:00:00Z",
-    ]);
+    let e = s.acme(
+        &["event"],
+        &["draft.decided", "--at", "2999-01-01T00:00:00Z"],
+    );
     assert_eq!(e.status.code(), Some(1));
     assert!(err(&e).contains("after now"), "{}", err(&e));
 
-    let o = s.run(&[
-        "retention",
-        "override",
-        "--tenant",
-        "acme",
-        "whatsapp",
-        "30 days",
-    ]);
+    let o = s.acme(&["retention", "override"], &["whatsapp", "30 days"]);
     assert!(o.status.success(), "{}", err(&o));
-    let o = s.run(&[
-        "retention",
-        "override",
-        "--tenant",
-        "acme",
-        "support",
-        "30 days",
-    ]);
+    let o = s.acme(&["retention", "override"], &["support", "30 days"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(err(&o).contains("no tenant override"), "{}", err(&o));
-    let o = s.run(&[
-        "retention",
-        "override",
-        "--tenant",
-        "acme",
-        "whatsapp",
-        "--clear",
-    ]);
+    let o = s.acme(&["retention", "override"], &["whatsapp", "--clear"]);
     assert!(out(&o).contains("removed"), "{}{}", out(&o), err(&o));
-    let o = s.run(&["retention", "tier", "--tenant", "acme", "gold"]);
+    let o = s.acme(&["retention", "tier"], &["gold"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(
         err(&o).contains("tier `gold` is not declared"),
@@ -317,31 +275,25 @@ fn events_holds_and_overrides_from_the_command_line() {
         err(&o)
     );
 
-    let placed = out(&s.run(&[
-        "hold",
-        "place",
-        "--tenant",
-        "acme",
-        "--category",
-        "support",
-        "--reason",
-        "claim 9",
-    ]));
+    let placed = out(&s.acme(
+        &["hold", "place"],
+        &["--category", "support", "--reason", "claim 9"],
+    ));
     let hold_id = placed.split_whitespace().nth(3).unwrap().to_owned();
-    let list = out(&s.run(&["hold", "list", "--tenant", "acme"]));
+    let list = out(&s.acme(&["hold", "list"], &[]));
     assert!(
         list.contains(&hold_id) && list.contains("category support"),
         "{list}"
     );
-    let r = s.run(&["hold", "release", "--tenant", "acme", &hold_id]);
+    let r = s.acme(&["hold", "release"], &[&hold_id]);
     assert!(r.status.success(), "{}", err(&r));
-    let r = s.run(&["hold", "release", "--tenant", "acme", &hold_id]);
+    let r = s.acme(&["hold", "release"], &[&hold_id]);
     assert_eq!(r.status.code(), Some(1));
     assert!(err(&r).contains("no active legal hold"), "{}", err(&r));
-    let all = out(&s.run(&["hold", "list", "--tenant", "acme", "--all"]));
+    let all = out(&s.acme(&["hold", "list"], &["--all"]));
     assert!(all.contains(&hold_id), "{all}");
-    assert!(out(&s.run(&["hold", "list", "--tenant", "acme"])).contains("no legal holds"));
-    let bad = s.run(&["hold", "place", "--tenant", "acme", "--reason", "x"]);
+    assert!(out(&s.acme(&["hold", "list"], &[])).contains("no legal holds"));
+    let bad = s.acme(&["hold", "place"], &["--reason", "x"]);
     assert_eq!(bad.status.code(), Some(2), "clap wants a target");
 
     let missing = s.run(&["purge", "--db", "nope.db"]);

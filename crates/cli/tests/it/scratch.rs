@@ -94,6 +94,11 @@ impl Scratch {
         self.command(args).output().expect("the custos binary runs")
     }
 
+    /// Runs `custos COMMAND --tenant acme ARGS` and waits for it.
+    pub(crate) fn acme(&self, command: &[&str], args: &[&str]) -> Output {
+        self.run(&[command, &["--tenant", "acme"], args].concat())
+    }
+
     /// The vault itself, through the library.
     pub(crate) fn vault(&self) -> Vault {
         let key = MasterKey::from_file(&self.dir.join("custos.key")).expect("key file");
@@ -134,6 +139,12 @@ pub(crate) fn policy() -> custos_policy::Policy {
         .policy
 }
 
+/// A command's standard output, once it is checked that the command exited 0.
+pub(crate) fn succeeded(o: &Output) -> String {
+    assert_eq!(o.status.code(), Some(0), "{}", err(o));
+    out(o)
+}
+
 /// A command's standard output.
 pub(crate) fn out(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
@@ -143,3 +154,27 @@ pub(crate) fn out(o: &Output) -> String {
 pub(crate) fn err(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
+
+/// A small policy that passes `custos check` with no finding; its purpose's `basis = "contract"`
+/// is at line 13 (tests remove it to get C101 there).
+pub(crate) const CLEAN_POLICY: &str = r#"
+[policy]
+[controller]
+name = "Acme"
+contact = [{ kind = "email", address = "privacy@acme.example" }]
+authority = "nl-ap"
+dpo = { appointed = false, reason = "no core activity of large-scale monitoring" }
+[[category]]
+id = "account"
+name = "Account"
+retention = { period = "1 year" }
+[[purpose]]
+id = "service"
+name = "Service"
+basis = "contract"
+categories = ["account"]
+[rights]
+offered = ["access", "rectification", "erasure", "restriction", "objection", "portability"]
+[breach]
+authority_within = "72 hours"
+"#;

@@ -4,6 +4,8 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
+use crate::scratch::CLEAN_POLICY;
+
 #[test]
 fn the_demo_server_prints_a_working_key_and_logs_no_personal_data() {
     let dir = std::env::temp_dir().join(format!("custos-it-serve-{}", std::process::id()));
@@ -155,42 +157,16 @@ fn the_demo_server_prints_a_working_key_and_logs_no_personal_data() {
 /// A policy that passes `custos check`, and the same without the purpose's legal basis (C101 at
 /// line 13, column 6).
 fn policies(dir: &std::path::Path) -> std::path::PathBuf {
-    let clean = r#"
-[policy]
-[controller]
-name = "Acme"
-contact = [{ kind = "email", address = "privacy@acme.example" }]
-authority = "nl-ap"
-dpo = { appointed = false, reason = "no core activity of large-scale monitoring" }
-[[category]]
-id = "account"
-name = "Account"
-retention = { period = "1 year" }
-[[purpose]]
-id = "service"
-name = "Service"
-basis = "contract"
-categories = ["account"]
-[rights]
-offered = ["access", "rectification", "erasure", "restriction", "objection", "portability"]
-[breach]
-authority_within = "72 hours"
-"#;
-    std::fs::write(dir.join("clean.toml"), clean).unwrap();
+    std::fs::write(dir.join("clean.toml"), CLEAN_POLICY).unwrap();
     let lax = dir.join("lax.toml");
-    std::fs::write(&lax, clean.replace("basis = \"contract\"\n", "")).unwrap();
+    std::fs::write(&lax, CLEAN_POLICY.replace("basis = \"contract\"\n", "")).unwrap();
     lax
 }
 
 /// `custos serve --config FILE`'s exit status and standard error; `None` if it was still
 /// running (it started) after 30 seconds, and was stopped.
 fn serve_exit(dir: &std::path::Path, config: &std::path::Path) -> Option<(i32, String)> {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_custos"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
-        .arg(config)
-        .current_dir(dir)
-        .env_remove("CUSTOS_MASTER_KEY")
-        .env_remove("CUSTOS_POLICY")
+    let mut child = crate::access::serve_command(dir, config)
         .stdout(Stdio::null())
         .stderr(Stdio::from(
             std::fs::File::create(dir.join("err.log")).unwrap(),

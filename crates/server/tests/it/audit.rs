@@ -6,7 +6,8 @@ use custos_server::Config;
 
 use crate::Running;
 use crate::data::{
-    Setup, admin_key, json, open_backend, pg_config, put, send, sqlite_config, tenant,
+    Setup, admin_key, audit_trail, json, on_postgresql, open_backend, put, send, sqlite_config,
+    tenant,
 };
 
 /// A server on `config` (with whatever `adjust` sets), its admin key and the key that verifies
@@ -53,10 +54,7 @@ fn tamper(config: &Config, sql: &str) {
 /// Each case on SQLite and, with `CUSTOS_TEST_DATABASE_URL`, on PostgreSQL.
 fn on_both(name: &str, case: impl Fn(Config)) {
     case(sqlite_config(name));
-    match pg_config(&name.replace('-', "_")) {
-        Some(c) => case(c),
-        None => eprintln!("CUSTOS_TEST_DATABASE_URL is not set: skipping the PostgreSQL half"),
-    }
+    on_postgresql(&name.replace('-', "_"), case);
 }
 
 fn checkpoint_file(config: &Config) -> std::path::PathBuf {
@@ -88,12 +86,7 @@ fn a_tenant_key_sees_only_its_own_figures_from_audit_verify() {
                 201
             );
         }
-        let own = json(&send(
-            "GET",
-            &s.server.url("/v1/audit?limit=1000"),
-            &auditor_a,
-            None,
-        ))["entries"]
+        let own = audit_trail(&s, &auditor_a, "limit=1000")["entries"]
             .as_array()
             .unwrap()
             .len() as u64;

@@ -5,7 +5,9 @@
 
 use serde_json::{Value, json as j};
 
-use crate::data::{Setup, admin_key, json, open_backend, pg_config, send, sqlite_config, tenant};
+use crate::data::{
+    Setup, admin_key, audit_trail, json, on_postgresql, open_backend, send, sqlite_config, tenant,
+};
 use crate::{Running, agent, get, problem, reply};
 
 const HASH: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
@@ -18,37 +20,8 @@ fn start(config: custos_server::Config) -> Setup {
     let mut config = config;
     config.listen = "127.0.0.1:0".parse().expect("address");
     config.rate_limit_per_second = 0;
-    let loaded =
-        custos_policy::load_source(custos_policy::SourceFile::new("jbsync.toml", crate::JBSYNC))
-            .expect("the example policy loads");
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-    let thread = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        rt.block_on(custos_server::serve(
-            &config,
-            loaded,
-            Some(backend),
-            move |a| addr_tx.send(a).expect("report address"),
-            async move {
-                let _ = rx.await;
-            },
-        ))
-        .expect("server runs");
-    });
-    let addr = addr_rx
-        .recv_timeout(std::time::Duration::from_secs(30))
-        .expect("server starts");
     Setup {
-        server: Running {
-            addr,
-            stop: Some(tx),
-            thread: Some(thread),
-        },
+        server: Running::serve(config, crate::JBSYNC, Some(backend)),
         admin,
     }
 }
@@ -107,10 +80,7 @@ fn the_consent_ledger_works_over_http_and_names_every_refusal() {
 
 #[test]
 fn the_consent_ledger_works_on_postgresql() {
-    match pg_config("consent_ledger") {
-        Some(c) => ledger(&start(c)),
-        None => eprintln!("CUSTOS_TEST_DATABASE_URL is not set: skipping the PostgreSQL test"),
-    }
+    on_postgresql("consent_ledger", |c| ledger(&start(c)));
 }
 
 fn ledger(s: &Setup) {
@@ -319,12 +289,7 @@ fn ledger(s: &Setup) {
     );
 
     // The audit trail has the grant and the withdrawal, without the subject or the proof.
-    let trail = json(&send(
-        "GET",
-        &s.server.url("/v1/audit?limit=1000"),
-        &auditor,
-        None,
-    ));
+    let trail = audit_trail(s, &auditor, "limit=1000");
     let text = trail.to_string();
     assert!(text.contains("consent.granted") && text.contains("consent.withdrawn"));
     assert!(
@@ -343,12 +308,7 @@ fn decisions_name_their_rules_honour_gpc_and_suppression_and_are_counted_not_aud
         json(&r)
     };
     let audit_len = || {
-        json(&send(
-            "GET",
-            &s.server.url("/v1/audit?limit=1000"),
-            &auditor,
-            None,
-        ))["entries"]
+        audit_trail(&s, &auditor, "limit=1000")["entries"]
             .as_array()
             .unwrap()
             .len()
@@ -535,10 +495,7 @@ fn approval_gates_issue_one_time_tokens_over_http() {
 
 #[test]
 fn approval_gates_work_on_postgresql() {
-    match pg_config("consent_approvals") {
-        Some(c) => approvals(&start(c), false),
-        None => eprintln!("CUSTOS_TEST_DATABASE_URL is not set: skipping the PostgreSQL test"),
-    }
+    on_postgresql("consent_approvals", |c| approvals(&start(c), false));
 }
 
 fn approvals(s: &Setup, sqlite: bool) {
@@ -704,12 +661,7 @@ fn approvals(s: &Setup, sqlite: bool) {
     }
 
     // Who approved and rejected is in the audit trail, by key.
-    let trail = json(&send(
-        "GET",
-        &s.server.url("/v1/audit?limit=1000"),
-        &auditor,
-        None,
-    ));
+    let trail = audit_trail(s, &auditor, "limit=1000");
     let entries = trail["entries"].as_array().unwrap();
     let actor_of = |action: &str| {
         entries

@@ -29,12 +29,6 @@ pub(crate) fn sqlite_config(name: &str) -> Config {
     config
 }
 
-/// The same on PostgreSQL, in a schema of its own; `None` when `CUSTOS_TEST_DATABASE_URL` is unset
-/// (outside CI, see `testkit/database_url.rs`).
-fn setup_pg(name: &str) -> Option<Setup> {
-    Some(start(&pg_config(name)?, 1000))
-}
-
 /// A configuration on PostgreSQL in a schema of its own; `None` without
 /// `CUSTOS_TEST_DATABASE_URL` (a failure under CI).
 pub(crate) fn pg_config(name: &str) -> Option<Config> {
@@ -44,6 +38,20 @@ pub(crate) fn pg_config(name: &str) -> Option<Config> {
     config.database = url;
     config.schema = format!("srv_{}_{name}", std::process::id());
     Some(config)
+}
+
+/// Runs `case` on a PostgreSQL configuration (`pg_config(name)`); says it is skipped when
+/// `CUSTOS_TEST_DATABASE_URL` is unset (outside CI).
+pub(crate) fn on_postgresql(name: &str, case: impl FnOnce(Config)) {
+    match pg_config(name) {
+        Some(c) => case(c),
+        None => eprintln!("CUSTOS_TEST_DATABASE_URL is not set: skipping the PostgreSQL test"),
+    }
+}
+
+/// The server on `config` (see `start`), at 1000 requests a second per key.
+pub(crate) fn setup_on(config: Config) -> Setup {
+    start(&config, 1000)
 }
 
 /// Opens the backend of `config` with a fresh master key, issues an admin key, starts the server.
@@ -103,6 +111,28 @@ pub(crate) fn send(
     reply(r.expect("request completes"))
 }
 
+/// `POST url` of `body` as `content_type` with the API key `key`, whatever the body is.
+fn post_as(url: &str, key: &str, content_type: &str, body: &[u8]) -> crate::Reply {
+    reply(
+        agent()
+            .post(url)
+            .header("authorization", &format!("Bearer {key}"))
+            .header("content-type", content_type)
+            .send(body)
+            .unwrap(),
+    )
+}
+
+/// The audit trail as `key` reads it: `GET /v1/audit?{query}`, as JSON.
+pub(crate) fn audit_trail(s: &Setup, key: &str, query: &str) -> serde_json::Value {
+    json(&send(
+        "GET",
+        &s.server.url(&format!("/v1/audit?{query}")),
+        key,
+        None,
+    ))
+}
+
 pub(crate) fn json(r: &crate::Reply) -> serde_json::Value {
     serde_json::from_str(&r.body).unwrap_or_else(|_| panic!("not JSON ({}): {}", r.status, r.body))
 }
@@ -147,12 +177,7 @@ fn an_app_stores_and_reads_records_a_dpo_erases_and_an_auditor_reads_the_trail()
 
 #[test]
 fn the_same_lifecycle_works_on_postgresql() {
-    match setup_pg("lifecycle") {
-        Some(s) => lifecycle(&s),
-        None => {
-            eprintln!("CUSTOS_TEST_DATABASE_URL is not set: skipping the PostgreSQL server test")
-        }
-    }
+    on_postgresql("lifecycle", |c| lifecycle(&setup_on(c)));
 }
 
 fn lifecycle(s: &Setup) {
@@ -355,12 +380,7 @@ fn another_tenants_key_reaches_nothing_on_any_route() {
     assert_eq!(report["holds"][0]["hold_id"], hold_id.as_str(), "{report}");
     assert_eq!(report["overrides"]["whatsapp"], "30 days", "{report}");
     assert_eq!(
-        json(&send(
-            "GET",
-            &s.server.url("/v1/audit?action=records.put"),
-            &dpo_a,
-            None
-        ))["entries"]
+        audit_trail(&s, &dpo_a, "action=records.put")["entries"]
             .as_array()
             .unwrap()
             .len(),
@@ -416,14 +436,7 @@ fn bad_bodies_are_problems_naming_the_field_and_write_nothing() {
         ),
     ];
     for (ct, body, field, status) in cases {
-        let r = reply(
-            agent()
-                .post(&url)
-                .header("authorization", &format!("Bearer {app}"))
-                .header("content-type", ct)
-                .send(body)
-                .unwrap(),
-        );
+        let r = post_as(&url, &app, ct, body);
         assert_eq!(
             r.status,
             status,
@@ -443,21 +456,9 @@ fn bad_bodies_are_problems_naming_the_field_and_write_nothing() {
         r#"{{"subject":"jan","category":"support","purposes":["support"],"data":"{}"}}"#,
         "x".repeat(8000)
     );
-    let r = reply(
-        agent()
-            .post(&url)
-            .header("authorization", &format!("Bearer {app}"))
-            .header("content-type", "application/json")
-            .send(big.as_bytes())
-            .unwrap(),
-    );
+    let r = post_as(&url, &app, "application/json", big.as_bytes());
     assert_eq!(r.status, 413, "{}", r.body);
-    let trail = json(&send(
-        "GET",
-        &s.server.url("/v1/audit?action=records.put"),
-        &dpo,
-        None,
-    ));
+    let trail = audit_trail(&s, &dpo, "action=records.put");
     assert!(
         trail["entries"].as_array().unwrap().is_empty(),
         "nothing was written: {trail}"
@@ -544,12 +545,7 @@ fn an_idempotency_key_replays_the_first_answer_and_refuses_another_body() {
         post(r#"{"subject":"jan","category":"support","purposes":["support"],"data":{"n":2}}"#);
     assert_eq!(other.status, 422);
     assert_eq!(problem(&other)["errors"][0]["field"], "Idempotency-Key");
-    let trail = json(&send(
-        "GET",
-        &s.server.url("/v1/audit?action=records.put"),
-        &dpo,
-        None,
-    ));
+    let trail = audit_trail(&s, &dpo, "action=records.put");
     assert_eq!(
         trail["entries"].as_array().unwrap().len(),
         1,
@@ -701,12 +697,7 @@ fn reads_are_attributed_to_the_key_in_the_audit_trail() {
     let key_id = app.split('_').nth(1).unwrap().to_owned();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
-        let trail = json(&send(
-            "GET",
-            &s.server.url("/v1/audit?action=records.read"),
-            &dpo,
-            None,
-        ));
+        let trail = audit_trail(&s, &dpo, "action=records.read");
         if let Some(e) = trail["entries"].as_array().unwrap().first() {
             assert_eq!(e["actor"], format!("key:{key_id}"));
             assert!(e["details"].as_str().unwrap().contains(&id));

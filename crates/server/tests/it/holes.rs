@@ -5,24 +5,12 @@
 
 use serde_json::json as j;
 
-use crate::data::{Setup, admin_key, json, open_backend, pg_config, send, sqlite_config, tenant};
-use crate::{Running, problem};
-
-fn start(config: custos_server::Config) -> Setup {
-    let backend = open_backend(&config);
-    let admin = admin_key(&backend);
-    Setup {
-        server: Running::start_with(Some(backend)),
-        admin,
-    }
-}
+use crate::data::{Setup, json, on_postgresql, send, setup_on, sqlite_config, tenant};
+use crate::problem;
 
 fn on_both(name: &str, f: fn(&Setup)) {
-    f(&start(sqlite_config(name)));
-    match pg_config(name) {
-        Some(c) => f(&start(c)),
-        None => eprintln!("CUSTOS_TEST_DATABASE_URL is not set: skipping the PostgreSQL pass"),
-    }
+    f(&setup_on(sqlite_config(name)));
+    on_postgresql(name, |c| f(&setup_on(c)));
 }
 
 #[test]
@@ -107,7 +95,7 @@ fn approval_binding(s: &Setup) {
 
 #[test]
 fn internal_documents_need_a_key_and_errors_do_not_echo_what_was_sent() {
-    let s = start(sqlite_config("holes_leaks"));
+    let s = setup_on(sqlite_config("holes_leaks"));
     let url = |p: &str| s.server.url(p);
     let (app, dpo, auditor) = tenant(&s, "acme");
     // Art. 30(4): the record is for the authority, not the public.
@@ -166,7 +154,7 @@ fn internal_documents_need_a_key_and_errors_do_not_echo_what_was_sent() {
 
 #[test]
 fn subject_ids_travel_in_bodies_and_the_old_routes_are_gone() {
-    let s = start(sqlite_config("holes_paths"));
+    let s = setup_on(sqlite_config("holes_paths"));
     let url = |p: &str| s.server.url(p);
     let (app, dpo, _) = tenant(&s, "acme");
     for (method, path) in [

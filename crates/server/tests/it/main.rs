@@ -66,8 +66,14 @@ impl Running {
         config.listen = "127.0.0.1:0".parse().expect("address");
         config.max_body_bytes = 4096;
         adjust(&mut config);
+        Running::serve(config, &policy, backend)
+    }
+
+    /// Serves `policy` (the text of `jbsync.toml`) as `config` says, on a thread of its own;
+    /// returns once the server listens.
+    fn serve(config: Config, policy: &str, backend: Option<custos_server::Backend>) -> Running {
         let loaded =
-            custos_policy::load_source(custos_policy::SourceFile::new("jbsync.toml", &policy))
+            custos_policy::load_source(custos_policy::SourceFile::new("jbsync.toml", policy))
                 .expect("the test policy loads");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();

@@ -13,19 +13,8 @@ use std::time::Duration;
 use base64::Engine;
 use serde_json::{Value, json as j};
 
-use crate::data::{
-    Setup, admin_key, json, open_backend, pg_config, put, send, sqlite_config, tenant,
-};
-use crate::{Running, agent};
-
-fn start(config: custos_server::Config) -> Setup {
-    let backend = open_backend(&config);
-    let admin = admin_key(&backend);
-    Setup {
-        server: Running::start_with(Some(backend)),
-        admin,
-    }
-}
+use crate::agent;
+use crate::data::{Setup, json, on_postgresql, put, send, setup_on, sqlite_config, tenant};
 
 /// A reply with its headers.
 struct Answer {
@@ -53,6 +42,11 @@ impl Answer {
             assert!(i["domain"].is_string() && i["reason"].is_string() && i["message"].is_string());
         }
         e.clone()
+    }
+
+    /// Checks the signature in the header `header` as a controller would.
+    fn verify_signature(&self, secret: &[u8], header: &str) {
+        verify(secret, &self.headers[header], self.body.as_bytes());
     }
 
     fn reasons(&self) -> Vec<String> {
@@ -110,6 +104,21 @@ fn call(method: &str, url: &str, key: Option<&str>, body: Option<&[u8]>) -> Answ
     }
 }
 
+/// `GET url` with the API key `key`.
+fn get_as(url: &str, key: &str) -> Answer {
+    call("GET", url, Some(key), None)
+}
+
+/// `DELETE url` with the API key `key`.
+fn delete_as(url: &str, key: &str) -> Answer {
+    call("DELETE", url, Some(key), None)
+}
+
+/// `POST url` of the JSON `body` with the API key `key`.
+fn post_as(url: &str, key: &str, body: &[u8]) -> Answer {
+    call("POST", url, Some(key), Some(body))
+}
+
 /// A controller's callback endpoint: every POST it receives, with its headers (lowercase) and
 /// body, answered 202.
 struct Controller {
@@ -147,6 +156,14 @@ impl Controller {
         self.received
             .recv_timeout(Duration::from_secs(10))
             .expect("a status callback arrives")
+    }
+
+    /// The next callback with its signature checked (with the secret the DPO handed over): its
+    /// headers and its JSON body.
+    fn next_signed(&self, secret: &[u8]) -> (HashMap<String, String>, Value) {
+        let (headers, cb) = self.next();
+        verify(secret, &headers["x-opengdpr-signature"], &cb);
+        (headers, serde_json::from_slice(&cb).unwrap())
     }
 }
 
@@ -209,15 +226,12 @@ fn erasure(callback: &str) -> Value {
 
 #[test]
 fn an_opengdpr_request_is_filed_followed_and_cancelled() {
-    opengdpr_end_to_end(&start(sqlite_config("opengdpr")));
+    opengdpr_end_to_end(&setup_on(sqlite_config("opengdpr")));
 }
 
 #[test]
 fn an_opengdpr_request_is_filed_followed_and_cancelled_on_postgresql() {
-    match pg_config("opengdpr") {
-        Some(c) => opengdpr_end_to_end(&start(c)),
-        None => eprintln!("CUSTOS_TEST_DATABASE_URL is not set: skipping the PostgreSQL test"),
-    }
+    on_postgresql("opengdpr", |c| opengdpr_end_to_end(&setup_on(c)));
 }
 
 fn opengdpr_end_to_end(s: &Setup) {
@@ -246,33 +260,17 @@ fn opengdpr_end_to_end(s: &Setup) {
 
     // The secret the DPO hands to the controller's system (dpo keys only).
     assert_eq!(
-        call(
-            "GET",
-            &url("/v1/opengdpr/callback_secret"),
-            Some(&app),
-            None
-        )
-        .status,
+        get_as(&url("/v1/opengdpr/callback_secret"), &app).status,
         403
     );
-    let r = call(
-        "GET",
-        &url("/v1/opengdpr/callback_secret"),
-        Some(&dpo),
-        None,
-    );
+    let r = get_as(&url("/v1/opengdpr/callback_secret"), &dpo);
     assert_eq!(r.status, 200, "{}", r.body);
     let secret = hex::decode(r.json()["secret"].as_str().unwrap()).unwrap();
     assert_eq!(secret.len(), 32);
 
     // Intake: 201, the deadline counted from submitted_time, the body echoed in base64, signed.
     let body = erasure(&controller.url).to_string();
-    let r = call(
-        "POST",
-        &url("/v1/opengdpr_requests"),
-        Some(&app),
-        Some(body.as_bytes()),
-    );
+    let r = post_as(&url("/v1/opengdpr_requests"), &app, body.as_bytes());
     assert_eq!(r.status, 201, "{}", r.body);
     let v = r.json();
     assert_eq!(v["controller_id"], "acme");
@@ -292,17 +290,11 @@ fn opengdpr_end_to_end(s: &Setup) {
         .unwrap();
     assert_eq!(decoded, body.as_bytes());
     assert_eq!(r.headers["x-opengdpr-processor-domain"], "127.0.0.1");
-    verify(
-        &secret,
-        &r.headers["x-opengdpr-signature"],
-        r.body.as_bytes(),
-    );
+    r.verify_signature(&secret, "x-opengdpr-signature");
 
     // The first callback: pending, signed, echoing the controller's own URL.
-    let (headers, cb) = controller.next();
-    verify(&secret, &headers["x-opengdpr-signature"], &cb);
+    let (headers, cb) = controller.next_signed(&secret);
     assert_eq!(headers["x-opengdpr-processor-domain"], "127.0.0.1");
-    let cb: Value = serde_json::from_slice(&cb).unwrap();
     assert_eq!(cb["controller_id"], "acme");
     assert_eq!(cb["status_callback_url"], controller.url.as_str());
     assert_eq!(cb["subject_request_id"], ERASURE_ID);
@@ -330,70 +322,43 @@ fn opengdpr_end_to_end(s: &Setup) {
 
     // Status: pending, for app and auditor keys alike; signed.
     for key in [&app, &auditor] {
-        let r = call(
-            "GET",
-            &url(&format!("/v1/opengdpr_requests/{ERASURE_ID}")),
-            Some(key),
-            None,
-        );
+        let r = get_as(&url(&format!("/v1/opengdpr_requests/{ERASURE_ID}")), key);
         assert_eq!(r.status, 200, "{}", r.body);
         let v = r.json();
         assert_eq!(v["request_status"], "pending");
         assert_eq!(v["controller_id"], "acme");
         assert_eq!(v["api_version"], "1.0");
         assert_eq!(v["expected_completion_time"], "2026-12-21T22:59:59Z");
-        verify(
-            &secret,
-            &r.headers["x-opengdpr-signature"],
-            r.body.as_bytes(),
-        );
+        r.verify_signature(&secret, "x-opengdpr-signature");
     }
     // An auditor may read but not file.
-    let r = call(
-        "POST",
-        &url("/v1/opengdpr_requests"),
-        Some(&auditor),
-        Some(body.as_bytes()),
-    );
+    let r = post_as(&url("/v1/opengdpr_requests"), &auditor, body.as_bytes());
     assert_eq!(r.status, 403, "{}", r.body);
     assert_eq!(r.reasons(), ["forbidden"]);
 
     // The same subject_request_id again, and a new id for the same open erasure: 409.
-    let r = call(
-        "POST",
-        &url("/v1/opengdpr_requests"),
-        Some(&app),
-        Some(body.as_bytes()),
-    );
+    let r = post_as(&url("/v1/opengdpr_requests"), &app, body.as_bytes());
     assert_eq!(r.status, 409, "{}", r.body);
     assert_eq!(r.reasons(), ["duplicate"]);
     let mut again = erasure(&controller.url);
     again["subject_request_id"] = "9b2e8c4a-1f3d-4e5a-a6b7-c8d9e0f1a2b3".into();
-    let r = call(
-        "POST",
+    let r = post_as(
         &url("/v1/opengdpr_requests"),
-        Some(&app),
-        Some(again.to_string().as_bytes()),
+        &app,
+        again.to_string().as_bytes(),
     );
     assert_eq!(r.status, 409, "{}", r.body);
     assert_eq!(r.reasons(), ["duplicate"]);
     assert!(!r.body.contains("cust-42"), "{}", r.body);
 
     // Unknown ids: 404; a request filed through Custos's own route is not an OpenGDPR one.
-    let r = call(
-        "GET",
+    let r = get_as(
         &url("/v1/opengdpr_requests/1b2e8c4a-1f3d-4e5a-a6b7-c8d9e0f1a2b3"),
-        Some(&app),
-        None,
+        &app,
     );
     assert_eq!(r.status, 404, "{}", r.body);
     assert_eq!(r.reasons(), ["not_found"]);
-    let r = call(
-        "GET",
-        &url("/v1/opengdpr_requests/not-a-uuid"),
-        Some(&app),
-        None,
-    );
+    let r = get_as(&url("/v1/opengdpr_requests/not-a-uuid"), &app);
     assert_eq!(r.status, 400, "{}", r.body);
     assert_eq!(r.reasons(), ["invalid_value"]);
 
@@ -406,9 +371,7 @@ fn opengdpr_end_to_end(s: &Setup) {
         Some(j!({ "reason": "records in several systems" })),
     );
     assert_eq!(r.status, 200, "{}", r.body);
-    let (headers, cb) = controller.next();
-    verify(&secret, &headers["x-opengdpr-signature"], &cb);
-    let cb: Value = serde_json::from_slice(&cb).unwrap();
+    let (_, cb) = controller.next_signed(&secret);
     assert_eq!(cb["request_status"], "pending");
     assert_ne!(
         cb["expected_completion_time"], "2026-12-21T22:59:59Z",
@@ -416,32 +379,16 @@ fn opengdpr_end_to_end(s: &Setup) {
     );
 
     // Cancellation while pending: 202, a cancelled callback, and the request refused in Custos.
-    let r = call(
-        "DELETE",
-        &url(&format!("/v1/opengdpr_requests/{ERASURE_ID}")),
-        Some(&app),
-        None,
-    );
+    let r = delete_as(&url(&format!("/v1/opengdpr_requests/{ERASURE_ID}")), &app);
     assert_eq!(r.status, 202, "{}", r.body);
     let v = r.json();
     assert_eq!(v["subject_request_id"], ERASURE_ID);
     assert_eq!(v["controller_id"], "acme");
     assert!(v["received_time"].is_string());
-    verify(
-        &secret,
-        &r.headers["x-opengdpr-signature"],
-        r.body.as_bytes(),
-    );
-    let (headers, cb) = controller.next();
-    verify(&secret, &headers["x-opengdpr-signature"], &cb);
-    let cb: Value = serde_json::from_slice(&cb).unwrap();
+    r.verify_signature(&secret, "x-opengdpr-signature");
+    let (_, cb) = controller.next_signed(&secret);
     assert_eq!(cb["request_status"], "cancelled");
-    let r = call(
-        "GET",
-        &url(&format!("/v1/opengdpr_requests/{ERASURE_ID}")),
-        Some(&app),
-        None,
-    );
+    let r = get_as(&url(&format!("/v1/opengdpr_requests/{ERASURE_ID}")), &app);
     assert_eq!(r.json()["request_status"], "cancelled");
     let r = send("GET", &url(&format!("/v1/requests/{hex_id}")), &dpo, None);
     let v = json(&r);
@@ -451,12 +398,7 @@ fn opengdpr_end_to_end(s: &Setup) {
         "cancelled by the controller"
     );
     // Only once.
-    let r = call(
-        "DELETE",
-        &url(&format!("/v1/opengdpr_requests/{ERASURE_ID}")),
-        Some(&app),
-        None,
-    );
+    let r = delete_as(&url(&format!("/v1/opengdpr_requests/{ERASURE_ID}")), &app);
     assert_eq!(r.status, 400, "{}", r.body);
     assert_eq!(r.reasons(), ["not_pending"]);
 
@@ -470,11 +412,10 @@ fn opengdpr_end_to_end(s: &Setup) {
         "submitted_time": jiff::Timestamp::now().to_string(),
         "subject_identities": [{ "identity_type": "email", "identity_value": who, "identity_format": "raw" }]
     });
-    let r = call(
-        "POST",
+    let r = post_as(
         &url("/v1/opengdpr_requests"),
-        Some(&app),
-        Some(access.to_string().as_bytes()),
+        &app,
+        access.to_string().as_bytes(),
     );
     assert_eq!(r.status, 201, "{}", r.body);
     let access_hex = ACCESS_ID.replace('-', "");
@@ -487,19 +428,9 @@ fn opengdpr_end_to_end(s: &Setup) {
     assert_eq!(resp.status().as_u16(), 200);
     let zip = resp.into_body().read_to_vec().unwrap();
     assert!(zip.starts_with(b"PK"));
-    let r = call(
-        "GET",
-        &url(&format!("/v1/opengdpr_requests/{ACCESS_ID}")),
-        Some(&app),
-        None,
-    );
+    let r = get_as(&url(&format!("/v1/opengdpr_requests/{ACCESS_ID}")), &app);
     assert_eq!(r.json()["request_status"], "completed", "{}", r.body);
-    let r = call(
-        "DELETE",
-        &url(&format!("/v1/opengdpr_requests/{ACCESS_ID}")),
-        Some(&app),
-        None,
-    );
+    let r = delete_as(&url(&format!("/v1/opengdpr_requests/{ACCESS_ID}")), &app);
     assert_eq!(r.status, 400, "{}", r.body);
     assert_eq!(r.reasons(), ["not_pending"]);
 
@@ -514,25 +445,11 @@ fn opengdpr_end_to_end(s: &Setup) {
         "api_version": "2.0",
         "status_callback_urls": ["http://127.0.0.1:1/nobody-listens"]
     });
-    let r = call(
-        "POST",
-        &url("/v2/requests"),
-        Some(&app),
-        Some(v2.to_string().as_bytes()),
-    );
+    let r = post_as(&url("/v2/requests"), &app, v2.to_string().as_bytes());
     assert_eq!(r.status, 201, "{}", r.body);
-    verify(
-        &secret,
-        &r.headers["x-opendsr-signature"],
-        r.body.as_bytes(),
-    );
+    r.verify_signature(&secret, "x-opendsr-signature");
     assert_eq!(r.headers["x-opendsr-processor-domain"], "127.0.0.1");
-    let r = call(
-        "GET",
-        &url(&format!("/v2/requests/{V2_ID}")),
-        Some(&app),
-        None,
-    );
+    let r = get_as(&url(&format!("/v2/requests/{V2_ID}")), &app);
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.json()["api_version"], "2.0");
     assert_eq!(r.json()["request_status"], "pending");
@@ -546,12 +463,7 @@ fn opengdpr_end_to_end(s: &Setup) {
     );
     assert_eq!(r.status, 200, "{}", r.body);
     let due = json(&r)["request"]["due_on"].as_str().unwrap().to_owned();
-    let r = call(
-        "GET",
-        &url(&format!("/v2/requests/{V2_ID}")),
-        Some(&app),
-        None,
-    );
+    let r = get_as(&url(&format!("/v2/requests/{V2_ID}")), &app);
     let expected = r.json()["expected_completion_time"]
         .as_str()
         .unwrap()
@@ -565,25 +477,15 @@ fn opengdpr_end_to_end(s: &Setup) {
 
     // Another tenant's key sees none of it.
     let (other_app, _, _) = tenant(s, "globex");
-    let r = call(
-        "GET",
-        &url(&format!("/v1/opengdpr_requests/{V2_ID}")),
-        Some(&other_app),
-        None,
-    );
+    let r = get_as(&url(&format!("/v1/opengdpr_requests/{V2_ID}")), &other_app);
     assert_eq!(r.status, 404, "{}", r.body);
-    let r = call(
-        "DELETE",
-        &url(&format!("/v1/opengdpr_requests/{V2_ID}")),
-        Some(&other_app),
-        None,
-    );
+    let r = delete_as(&url(&format!("/v1/opengdpr_requests/{V2_ID}")), &other_app);
     assert_eq!(r.status, 404, "{}", r.body);
 }
 
 #[test]
 fn bad_opengdpr_bodies_are_errors_in_its_shape_that_name_the_field_and_file_nothing() {
-    let s = start(sqlite_config("opengdpr-bad"));
+    let s = setup_on(sqlite_config("opengdpr-bad"));
     let url = |p: &str| s.server.url(p);
     let (app, dpo, _) = tenant(&s, "acme");
     let post = |key: Option<&str>, body: &str| {
@@ -687,11 +589,9 @@ fn bad_opengdpr_bodies_are_errors_in_its_shape_that_name_the_field_and_file_noth
     let r = post(None, &valid.to_string());
     assert_eq!(r.status, 401, "{}", r.body);
     assert_eq!(r.reasons(), ["unauthenticated"]);
-    let r = call(
-        "GET",
+    let r = get_as(
         &url(&format!("/v1/opengdpr_requests/{ERASURE_ID}")),
-        Some("cst_wrong"),
-        None,
+        "cst_wrong",
     );
     assert_eq!(r.status, 401, "{}", r.body);
     assert_eq!(r.reasons(), ["unauthenticated"]);

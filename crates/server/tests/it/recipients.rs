@@ -14,7 +14,7 @@ use custos_vault::recipients::{Notification, NotificationState};
 use custos_vault::{MasterKey, SubjectId, TenantId, Vault};
 use serde_json::json as j;
 
-use crate::data::{Setup, admin_key, json, pg_config, send, sqlite_config, tenant};
+use crate::data::{Setup, admin_key, json, on_postgresql, pg_config, send, sqlite_config, tenant};
 use crate::{JBSYNC, Running, problem};
 
 const SECRET: &str = "whsec_test_0123456789abcdef012345";
@@ -44,37 +44,9 @@ fn start(mut config: Config) -> Notifying {
         jitter: 0.0,
     };
     config.purge_interval = None;
-    let loaded = custos_policy::load_source(custos_policy::SourceFile::new("jbsync.toml", JBSYNC))
-        .expect("the policy loads");
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-    let thread = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        rt.block_on(custos_server::serve(
-            &config,
-            loaded,
-            Some(backend),
-            move |a| addr_tx.send(a).expect("report address"),
-            async move {
-                let _ = rx.await;
-            },
-        ))
-        .expect("server runs");
-    });
-    let addr = addr_rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("server starts");
     Notifying {
         setup: Setup {
-            server: Running {
-                addr,
-                stop: Some(tx),
-                thread: Some(thread),
-            },
+            server: Running::serve(config, JBSYNC, Some(backend)),
             admin,
         },
         vault: Mutex::new(vault),
@@ -247,10 +219,7 @@ fn a_signed_notification_reaches_the_receiver_which_verifies_it() {
 
 #[test]
 fn a_signed_notification_reaches_the_receiver_on_postgresql() {
-    match pg_config("recipients_signed") {
-        Some(c) => signed_delivery(&start(c)),
-        None => eprintln!("CUSTOS_TEST_DATABASE_URL is not set: skipping the PostgreSQL test"),
-    }
+    on_postgresql("recipients_signed", |c| signed_delivery(&start(c)));
 }
 
 fn signed_delivery(n: &Notifying) {

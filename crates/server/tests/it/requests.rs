@@ -5,32 +5,20 @@
 use serde_json::json as j;
 
 use crate::data::{
-    Setup, admin_key, json, open_backend, pg_config, put, send, sqlite_config, tenant,
+    Setup, admin_key, json, on_postgresql, open_backend, put, send, setup_on, sqlite_config, tenant,
 };
 use crate::{Running, agent, problem};
 
 static ANSWERS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
-fn start(config: custos_server::Config) -> Setup {
-    let backend = open_backend(&config);
-    let admin = admin_key(&backend);
-    Setup {
-        server: Running::start_with(Some(backend)),
-        admin,
-    }
-}
-
 #[test]
 fn every_request_kind_works_end_to_end_over_http() {
-    requests_end_to_end(&start(sqlite_config("requests")));
+    requests_end_to_end(&setup_on(sqlite_config("requests")));
 }
 
 #[test]
 fn every_request_kind_works_end_to_end_on_postgresql() {
-    match pg_config("requests") {
-        Some(c) => requests_end_to_end(&start(c)),
-        None => eprintln!("CUSTOS_TEST_DATABASE_URL is not set: skipping the PostgreSQL test"),
-    }
+    on_postgresql("requests", |c| requests_end_to_end(&setup_on(c)));
 }
 
 #[test]

@@ -4,7 +4,9 @@
 
 use serde_json::json as j;
 
-use crate::data::{Setup, admin_key, open_backend, pg_config, put, send, sqlite_config, tenant};
+use crate::data::{
+    Setup, admin_key, on_postgresql, open_backend, put, send, sqlite_config, tenant,
+};
 use crate::{Running, problem};
 
 /// JBSync with bounds on the WhatsApp override, as the vault's own tests use.
@@ -40,10 +42,7 @@ fn events_overrides_holds_and_reports_work_over_http() {
 
 #[test]
 fn the_same_retention_calls_work_on_postgresql() {
-    match pg_config("retention") {
-        Some(c) => retention_lifecycle(&start(c)),
-        None => eprintln!("CUSTOS_TEST_DATABASE_URL is not set: skipping the PostgreSQL test"),
-    }
+    on_postgresql("retention", |c| retention_lifecycle(&start(c)));
 }
 
 fn retention_lifecycle(s: &Setup) {

@@ -4,7 +4,7 @@
 use custos_audit::{Query, Tamper, Verification};
 use custos_vault::StoreConfig;
 
-use crate::harness::{Backend, policy, record, subject, tenant, ts};
+use crate::harness::{Backend, policy, put_in, record, subject, tenant, ts};
 
 /// Runs raw SQL against the backend's audit table, as someone with database access could.
 fn tamper(b: &Backend, sql: &str) {
@@ -37,12 +37,8 @@ pub fn writes_and_erasures_are_audited_with_pseudonyms_only(b: &Backend) {
             jiff::Timestamp::now(),
         )
         .expect("stored");
-    v.tenant(&tenant("acme"))
-        .put(&p, record("piet@example.nl", "c"), jiff::Timestamp::now())
-        .expect("stored");
-    v.tenant(&tenant("globex"))
-        .put(&p, record("jan@example.nl", "d"), jiff::Timestamp::now())
-        .expect("stored");
+    put_in(&mut v, "acme", &p, record("piet@example.nl", "c"));
+    put_in(&mut v, "globex", &p, record("jan@example.nl", "d"));
     let jan = v
         .tenant(&tenant("acme"))
         .pseudonym(&subject("jan@example.nl"));
@@ -111,9 +107,7 @@ pub fn an_audit_entry_edited_in_the_database_is_reported_by_the_vault(b: &Backen
     let mut v = b.open();
     let p = policy();
     for i in 0..5 {
-        v.tenant(&tenant("acme"))
-            .put(&p, record(&format!("s{i}"), "x"), jiff::Timestamp::now())
-            .expect("stored");
+        put_in(&mut v, "acme", &p, record(&format!("s{i}"), "x"));
     }
     tamper(b, "UPDATE audit_entries SET actor = 'nobody' WHERE seq = 3");
     assert_eq!(

@@ -1,21 +1,17 @@
 //! Erasure versus backups (GDPR Art. 17, with the crypto-shredding design of PRODUCT.md C2):
 //! back up, erase, restore the backup, start again — the subject must still be gone.
 
-use custos_vault::{StoreConfig, VaultError};
+use custos_vault::VaultError;
 
-use crate::harness::{Backend, policy, record, subject, tenant, ts};
-
-fn sqlite_files(b: &Backend) -> std::path::PathBuf {
-    match &b.config {
-        StoreConfig::Sqlite { path } => path.clone(),
-        StoreConfig::Postgres { .. } => unreachable!("SQLite only"),
-    }
-}
+use crate::harness::{
+    Backend, example_policy, file_request_id, new_request, policy, record, record_for, subject,
+    tenant, ts, verify_attested,
+};
 
 #[test]
 fn erasure_survives_restoring_an_older_sqlite_backup() {
     let b = Backend::sqlite("backup-restore");
-    let db = sqlite_files(&b);
+    let db = b.sqlite_path().to_path_buf();
     let backup = db.with_file_name("backup.db");
     let p = policy();
     let (jan, piet) = {
@@ -90,7 +86,7 @@ fn erasure_survives_restoring_an_older_sqlite_backup() {
 fn the_sqlite_erasure_journal_sits_beside_the_database() {
     let b = Backend::sqlite("journal-path");
     let v = b.open();
-    let db = sqlite_files(&b);
+    let db = b.sqlite_path().to_path_buf();
     assert_eq!(
         v.journal_path().expect("SQLite always journals"),
         db.with_file_name("custos.db-erasures.jsonl")
@@ -101,24 +97,13 @@ fn the_sqlite_erasure_journal_sits_beside_the_database() {
 /// same way: the kept records stay, restricted, the rest goes again.
 #[test]
 fn an_erasure_keeping_statutory_records_replays_the_same_way_on_a_restored_backup() {
-    use custos_vault::NewRecord;
-    use custos_vault::rights::{NewRequest, RequestKind, Verification};
+    use custos_vault::rights::{NewRequest, RequestKind};
     let b = Backend::sqlite("backup-restore-keep");
-    let db = sqlite_files(&b);
+    let db = b.sqlite_path().to_path_buf();
     let backup = db.with_file_name("backup.db");
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../examples/policies/jetstream.toml");
-    let text = std::fs::read_to_string(path).expect("jetstream policy");
-    let p = custos_policy::load_source(custos_policy::SourceFile::new("jetstream.toml", &text))
-        .expect("loads")
-        .policy;
-    let rec = |category: &str, purpose: &str| NewRecord {
-        subject: subject("klant"),
-        category: category.into(),
-        purposes: vec![purpose.into()],
-        payload: b"x".to_vec(),
-        created_at: ts("2026-01-10T00:00:00Z"),
-        clocks: Default::default(),
+    let p = example_policy("jetstream.toml");
+    let rec = |category: &str, purpose: &str| {
+        record_for("klant", category, purpose, "x", ts("2026-01-10T00:00:00Z"))
     };
     let (kept, gone) = {
         let mut v = b.open();
@@ -143,33 +128,12 @@ fn an_erasure_keeping_statutory_records_replays_the_same_way_on_a_restored_backu
     {
         let mut v = b.open();
         let mut t = v.tenant(&tenant("acme"));
-        let on = jiff::civil::date(2026, 3, 2);
-        let id = t
-            .file_request(
-                &p,
-                NewRequest {
-                    kind: RequestKind::Erasure,
-                    subject: subject("klant"),
-                    purpose: None,
-                    received_at: ts("2026-03-02T10:00:00Z"),
-                    received_on: on,
-                    due_on: jiff::civil::date(2026, 4, 2),
-                    extended_due_on: jiff::civil::date(2026, 6, 2),
-                    channel: "letter".into(),
-                    request_id: None,
-                },
-            )
-            .expect("filed")
-            .request
-            .request_id;
-        t.verify_request(
-            &id,
-            &Verification::Attested {
-                method: "desk".into(),
-            },
-            ts("2026-03-02T11:00:00Z"),
-        )
-        .expect("verified");
+        let request = NewRequest {
+            channel: "letter".into(),
+            ..new_request(RequestKind::Erasure, "klant", None, "2026-03-02")
+        };
+        let id = file_request_id(&mut t, &p, request);
+        verify_attested(&mut t, &id, "desk", ts("2026-03-02T11:00:00Z"));
         let a = t
             .execute_erasure(&p, &id, ts("2026-03-02T12:00:00Z"))
             .expect("erased");

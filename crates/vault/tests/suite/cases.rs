@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use custos_vault::{MasterKey, NewRecord, Vault, VaultError};
 
-use crate::harness::{Backend, policy, record, subject, tenant, ts};
+use crate::harness::{Backend, policy, put_batch_in, put_in, record, subject, tenant, ts};
 
 pub use crate::audited::{
     a_checkpoint_can_be_signed_at_any_time_and_verifies_with_the_published_key,
@@ -19,6 +19,13 @@ pub use crate::faults::{
     an_erasure_killed_at_a_random_point_leaves_all_or_nothing,
     two_processes_purging_at_once_never_take_a_batch_twice_nor_skip_one,
 };
+
+/// Puts `new` in tenant acme, which must refuse it (`why`); returns the error.
+fn refused(v: &mut Vault, new: NewRecord, why: &str) -> VaultError {
+    v.tenant(&tenant("acme"))
+        .put(&policy(), new, jiff::Timestamp::now())
+        .expect_err(why)
+}
 
 pub fn a_record_put_is_read_back_decrypted(b: &Backend) {
     let mut v = b.open();
@@ -96,10 +103,7 @@ pub fn a_category_the_policy_never_stores_is_refused_naming_it(b: &Backend) {
         category: "mail.body".into(),
         ..record("jan", "Dear Sir, my secret")
     };
-    let err = v
-        .tenant(&tenant("acme"))
-        .put(&policy(), new, jiff::Timestamp::now())
-        .expect_err("mail bodies are never stored");
+    let err = refused(&mut v, new, "mail bodies are never stored");
     assert!(matches!(err, VaultError::NeverStored { .. }), "{err:?}");
     let msg = err.to_string();
     assert!(
@@ -118,10 +122,7 @@ pub fn an_undefined_category_is_refused_naming_it(b: &Backend) {
         category: "mail.bodee".into(),
         ..record("jan", "x")
     };
-    let err = v
-        .tenant(&tenant("acme"))
-        .put(&policy(), new, jiff::Timestamp::now())
-        .expect_err("undefined");
+    let err = refused(&mut v, new, "undefined");
     assert!(matches!(err, VaultError::UnknownCategory { .. }), "{err:?}");
     assert!(err.to_string().contains("`mail.bodee`"), "{err}");
 }
@@ -132,10 +133,7 @@ pub fn an_undefined_purpose_is_refused_naming_it(b: &Backend) {
         purposes: vec!["service".into(), "resale".into()],
         ..record("jan", "x")
     };
-    let err = v
-        .tenant(&tenant("acme"))
-        .put(&policy(), new, jiff::Timestamp::now())
-        .expect_err("undefined");
+    let err = refused(&mut v, new, "undefined");
     assert!(matches!(err, VaultError::UnknownPurpose { .. }), "{err:?}");
     assert!(err.to_string().contains("`resale`"), "{err}");
 }
@@ -146,10 +144,7 @@ pub fn a_record_without_a_purpose_is_refused(b: &Backend) {
         purposes: vec![],
         ..record("jan", "x")
     };
-    let err = v
-        .tenant(&tenant("acme"))
-        .put(&policy(), new, jiff::Timestamp::now())
-        .expect_err("no purpose");
+    let err = refused(&mut v, new, "no purpose");
     assert!(matches!(err, VaultError::NoPurpose { .. }), "{err:?}");
 }
 
@@ -174,10 +169,7 @@ pub fn one_refused_record_in_a_batch_stores_none_of_the_batch(b: &Backend) {
 pub fn a_tenant_cannot_read_another_tenants_records(b: &Backend) {
     let mut v = b.open();
     let p = policy();
-    let id = v
-        .tenant(&tenant("acme"))
-        .put(&p, record("jan", "acme's data"), jiff::Timestamp::now())
-        .expect("stored");
+    let id = put_in(&mut v, "acme", &p, record("jan", "acme's data"));
     let mut other = v.tenant(&tenant("globex"));
     assert!(matches!(other.get(&id), Err(VaultError::RecordNotFound(_))));
     assert!(other.list(&subject("jan")).expect("listed").is_empty());
@@ -223,14 +215,8 @@ pub fn a_ciphertext_moved_to_another_record_fails_to_decrypt(b: &Backend) {
 pub fn a_ciphertext_moved_to_another_tenant_fails_to_decrypt(b: &Backend) {
     let mut v = b.open();
     let p = policy();
-    let from = v
-        .tenant(&tenant("acme"))
-        .put(&p, record("jan", "acme's"), jiff::Timestamp::now())
-        .expect("stored");
-    let to = v
-        .tenant(&tenant("globex"))
-        .put(&p, record("jan", "globex's"), jiff::Timestamp::now())
-        .expect("stored");
+    let from = put_in(&mut v, "acme", &p, record("jan", "acme's"));
+    let to = put_in(&mut v, "globex", &p, record("jan", "globex's"));
     b.set_ciphertext("globex", to.as_str(), &b.ciphertext("acme", from.as_str()));
     let err = v
         .tenant(&tenant("globex"))
@@ -245,10 +231,7 @@ pub fn a_ciphertext_moved_to_another_tenant_fails_to_decrypt(b: &Backend) {
 pub fn a_truncated_ciphertext_is_an_error_naming_the_record(b: &Backend) {
     let mut v = b.open();
     let p = policy();
-    let id = v
-        .tenant(&tenant("acme"))
-        .put(&p, record("jan", "payload"), jiff::Timestamp::now())
-        .expect("stored");
+    let id = put_in(&mut v, "acme", &p, record("jan", "payload"));
     let ct = b.ciphertext("acme", id.as_str());
     for len in [0, 1, 5, 13, ct.len() - 1] {
         b.set_ciphertext("acme", id.as_str(), &ct[..len]);
@@ -263,10 +246,7 @@ pub fn a_truncated_ciphertext_is_an_error_naming_the_record(b: &Backend) {
 pub fn a_corrupted_ciphertext_is_an_error_naming_the_record(b: &Backend) {
     let mut v = b.open();
     let p = policy();
-    let id = v
-        .tenant(&tenant("acme"))
-        .put(&p, record("jan", "payload"), jiff::Timestamp::now())
-        .expect("stored");
+    let id = put_in(&mut v, "acme", &p, record("jan", "payload"));
     let mut ct = b.ciphertext("acme", id.as_str());
     let last = ct.len() - 1;
     ct[last] ^= 1;
@@ -314,18 +294,13 @@ pub fn the_payload_is_not_stored_in_the_clear(b: &Backend) {
 pub fn key_rotation_rewraps_data_keys_and_leaves_record_rows_byte_identical(b: &Backend) {
     let mut v = b.open();
     let p = policy();
-    let a = v
-        .tenant(&tenant("acme"))
-        .put_batch(
-            &p,
-            vec![record("jan", "one"), record("piet", "two")],
-            jiff::Timestamp::now(),
-        )
-        .expect("stored");
-    let g = v
-        .tenant(&tenant("globex"))
-        .put(&p, record("jan", "three"), jiff::Timestamp::now())
-        .expect("stored");
+    let a = put_batch_in(
+        &mut v,
+        "acme",
+        &p,
+        vec![record("jan", "one"), record("piet", "two")],
+    );
+    let g = put_in(&mut v, "globex", &p, record("jan", "three"));
     let before: Vec<Vec<u8>> = a
         .iter()
         .map(|id| b.ciphertext("acme", id.as_str()))
@@ -361,16 +336,10 @@ pub fn key_rotation_rewraps_data_keys_and_leaves_record_rows_byte_identical(b: &
 pub fn records_written_after_rotation_decrypt_after_reopening(b: &Backend) {
     let mut v = b.open();
     let p = policy();
-    let old = v
-        .tenant(&tenant("acme"))
-        .put(&p, record("jan", "old"), jiff::Timestamp::now())
-        .expect("stored");
+    let old = put_in(&mut v, "acme", &p, record("jan", "old"));
     v.rotate_keys().expect("rotates");
     v.rotate_keys().expect("rotates again");
-    let new = v
-        .tenant(&tenant("acme"))
-        .put(&p, record("kees", "new"), jiff::Timestamp::now())
-        .expect("stored");
+    let new = put_in(&mut v, "acme", &p, record("kees", "new"));
     drop(v);
     let mut v = b.open();
     assert_eq!(v.key_version(), 3);
@@ -383,22 +352,14 @@ pub fn records_written_after_rotation_decrypt_after_reopening(b: &Backend) {
 pub fn erasure_destroys_the_subjects_keys_and_records_and_nothing_else(b: &Backend) {
     let mut v = b.open();
     let p = policy();
-    let jan = v
-        .tenant(&tenant("acme"))
-        .put_batch(
-            &p,
-            vec![record("jan", "a"), record("jan", "b")],
-            jiff::Timestamp::now(),
-        )
-        .expect("stored");
-    let piet = v
-        .tenant(&tenant("acme"))
-        .put(&p, record("piet", "c"), jiff::Timestamp::now())
-        .expect("stored");
-    let other = v
-        .tenant(&tenant("globex"))
-        .put(&p, record("jan", "d"), jiff::Timestamp::now())
-        .expect("stored");
+    let jan = put_batch_in(
+        &mut v,
+        "acme",
+        &p,
+        vec![record("jan", "a"), record("jan", "b")],
+    );
+    let piet = put_in(&mut v, "acme", &p, record("piet", "c"));
+    let other = put_in(&mut v, "globex", &p, record("jan", "d"));
     let mut t = v.tenant(&tenant("acme"));
     let e = t
         .erase_subject(&subject("jan"), ts("2026-11-20T12:00:00Z"))
@@ -444,16 +405,11 @@ pub fn a_copy_of_an_erased_record_is_unreadable(b: &Backend) {
 pub fn an_erasure_replayed_from_the_journal_does_not_touch_data_written_after_it(b: &Backend) {
     let mut v = b.open();
     let p = policy();
-    v.tenant(&tenant("acme"))
-        .put(&p, record("jan", "before"), jiff::Timestamp::now())
-        .expect("stored");
+    put_in(&mut v, "acme", &p, record("jan", "before"));
     v.tenant(&tenant("acme"))
         .erase_subject(&subject("jan"), ts("2026-11-20T12:00:00Z"))
         .expect("erased");
-    let after = v
-        .tenant(&tenant("acme"))
-        .put(&p, record("jan", "after"), jiff::Timestamp::now())
-        .expect("stored");
+    let after = put_in(&mut v, "acme", &p, record("jan", "after"));
     drop(v);
     let mut v = b.open();
     assert_eq!(v.replayed_erasures(), 0);

@@ -2,22 +2,18 @@
 //! statement versions, the suppression list that outlives an erasure, Global Privacy Control,
 //! approval gates with one-time tokens, and the decision call that gathers all of it.
 
-use std::path::Path;
-
 use custos_consent::ledger::{ConsentError, ConsentKind, ConsentState};
 use custos_policy::{Policy, SourceFile};
 use custos_vault::consent::{ConsentCallError, ConsentRecord, DecisionQuery};
-use custos_vault::{SubjectId, VaultError};
+use custos_vault::{SubjectId, TenantVault, VaultError};
 use jiff::{Timestamp, ToSpan};
 
-use crate::harness::{Backend, record, subject, tenant, ts};
+use crate::harness::{
+    Backend, audit_entries, example_policy, example_text, record, subject, tenant, ts,
+};
 
 fn jbsync() -> Policy {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/policies/jbsync.toml");
-    let text = std::fs::read_to_string(path).expect("example policy");
-    custos_policy::load_source(SourceFile::new("jbsync.toml", &text))
-        .expect("policy loads")
-        .policy
+    example_policy("jbsync.toml")
 }
 
 const HASH: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
@@ -67,109 +63,77 @@ pub fn the_consent_ledger_grows_forward_and_refuses_what_is_not_consent(b: &Back
     let mut t = v.tenant(&tenant("acme")).acting_as("app-key");
     let who = subject("ann@example.com");
     let now = ts("2026-05-01T12:00:00Z");
+    // Records `kind` for `purpose` at `at`, under the notice version 2026-04.
+    let record = |t: &mut TenantVault<'_>, purpose: &str, kind: ConsentKind, at: &str| {
+        t.record_consent(&policy, &who, &entry(purpose, kind, at, "2026-04"), now)
+    };
 
     let q = query(&who, "style_learning", "style_profile");
     let d = t.decide(&policy, &q, now).expect("decision");
     assert!(!d.allowed);
     assert!(rules(&d).contains(&"consent.absent"), "{:?}", rules(&d));
 
-    let s = t
-        .record_consent(
-            &policy,
-            &who,
-            &entry(
-                "style_learning",
-                ConsentKind::Grant,
-                "2026-05-01T10:00:00Z",
-                "2026-04",
-            ),
-            now,
-        )
-        .expect("granted");
+    let s = record(
+        &mut t,
+        "style_learning",
+        ConsentKind::Grant,
+        "2026-05-01T10:00:00Z",
+    )
+    .expect("granted");
     assert!(matches!(s, ConsentState::Granted { .. }));
     assert!(t.decide(&policy, &q, now).expect("decision").allowed);
 
-    let s = t
-        .record_consent(
-            &policy,
-            &who,
-            &entry(
-                "style_learning",
-                ConsentKind::Withdraw,
-                "2026-05-01T11:00:00Z",
-                "2026-04",
-            ),
-            now,
-        )
-        .expect("withdrawn in one call");
+    let s = record(
+        &mut t,
+        "style_learning",
+        ConsentKind::Withdraw,
+        "2026-05-01T11:00:00Z",
+    )
+    .expect("withdrawn in one call");
     assert!(matches!(s, ConsentState::Withdrawn { .. }));
     let d = t.decide(&policy, &q, now).expect("decision");
     assert!(!d.allowed, "{:?}", d);
 
-    let e = t
-        .record_consent(
-            &policy,
-            &who,
-            &entry(
-                "style_learning",
-                ConsentKind::Withdraw,
-                "2026-05-01T11:30:00Z",
-                "2026-04",
-            ),
-            now,
-        )
-        .expect_err("nothing to withdraw");
+    let e = record(
+        &mut t,
+        "style_learning",
+        ConsentKind::Withdraw,
+        "2026-05-01T11:30:00Z",
+    )
+    .expect_err("nothing to withdraw");
     assert!(matches!(
         consent_error(e),
         ConsentCallError::Ledger(ConsentError::NothingToWithdraw(_))
     ));
-    let e = t
-        .record_consent(
-            &policy,
-            &who,
-            &entry(
-                "style_learning",
-                ConsentKind::Grant,
-                "2026-05-01T09:00:00Z",
-                "2026-04",
-            ),
-            now,
-        )
-        .expect_err("older than the last entry");
+    let e = record(
+        &mut t,
+        "style_learning",
+        ConsentKind::Grant,
+        "2026-05-01T09:00:00Z",
+    )
+    .expect_err("older than the last entry");
     assert!(matches!(
         consent_error(e),
         ConsentCallError::Ledger(ConsentError::OutOfOrder { .. })
     ));
-    let e = t
-        .record_consent(
-            &policy,
-            &who,
-            &entry(
-                "billing",
-                ConsentKind::Grant,
-                "2026-05-01T11:00:00Z",
-                "2026-04",
-            ),
-            now,
-        )
-        .expect_err("billing rests on a legal obligation");
+    let e = record(
+        &mut t,
+        "billing",
+        ConsentKind::Grant,
+        "2026-05-01T11:00:00Z",
+    )
+    .expect_err("billing rests on a legal obligation");
     assert!(matches!(
         consent_error(e),
         ConsentCallError::Ledger(ConsentError::NotConsentBased { .. })
     ));
-    let e = t
-        .record_consent(
-            &policy,
-            &who,
-            &entry(
-                "style_lerning",
-                ConsentKind::Grant,
-                "2026-05-01T11:00:00Z",
-                "2026-04",
-            ),
-            now,
-        )
-        .expect_err("undefined");
+    let e = record(
+        &mut t,
+        "style_lerning",
+        ConsentKind::Grant,
+        "2026-05-01T11:00:00Z",
+    )
+    .expect_err("undefined");
     assert!(matches!(
         consent_error(e),
         ConsentCallError::Ledger(ConsentError::UnknownPurpose(_))
@@ -209,12 +173,7 @@ pub fn the_consent_ledger_grows_forward_and_refuses_what_is_not_consent(b: &Back
         2,
         "refused entries leave no trace in the ledger"
     );
-    let audit = t
-        .audit(&custos_audit::Query {
-            limit: 100,
-            ..custos_audit::Query::default()
-        })
-        .expect("audit");
+    let audit = audit_entries(&mut t, None, 100);
     let actions: Vec<&str> = audit
         .iter()
         .map(|e| e.action.as_str())
@@ -274,14 +233,11 @@ pub fn stale_consent_and_statement_acceptance(b: &Backend) {
     );
     // The policy itself can say so (`stale_consent` on the purpose, as `custos diff` suggests):
     // then no caller needs to name the version.
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/policies/jbsync.toml");
-    let text = std::fs::read_to_string(path)
-        .expect("example policy")
-        .replacen(
-            "categories = [\"style_profile\"]",
-            "categories = [\"style_profile\"]\nstale_consent = [\"2026-01\"]",
-            1,
-        );
+    let text = example_text("jbsync.toml").replacen(
+        "categories = [\"style_profile\"]",
+        "categories = [\"style_profile\"]\nstale_consent = [\"2026-01\"]",
+        1,
+    );
     let renewed = custos_policy::load_source(SourceFile::new("jbsync.toml", &text))
         .expect("policy loads")
         .policy;
@@ -485,12 +441,7 @@ pub fn approval_gates_issue_one_time_tokens(b: &Backend) {
         .expect_err("unknown");
     assert!(matches!(consent_error(e), ConsentCallError::TokenInvalid));
 
-    let audit = t
-        .audit(&custos_audit::Query {
-            limit: 100,
-            ..custos_audit::Query::default()
-        })
-        .unwrap();
+    let audit = audit_entries(&mut t, None, 100);
     let who_did: Vec<(&str, &str)> = audit
         .iter()
         .filter(|e| e.action.starts_with("approval."))

@@ -2,29 +2,25 @@
 //! keyset-paged batches (restricted ones included and marked), and the answer archive written
 //! from them, opened with a standard zip tool and checked against the policy.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::collections::BTreeSet;
+use std::path::PathBuf;
 
 use custos_policy::Lang;
 use custos_rights::archive::{AnswerKind, Written};
 use custos_vault::export::{PAGE, SubjectRecord};
-use custos_vault::rights::{NewRequest, RequestKind, Verification};
+use custos_vault::rights::RequestKind;
 use custos_vault::{NewRecord, TenantVault, VaultError};
 
-use crate::harness::{Backend, policy, scratch, subject, tenant, ts};
+use crate::harness::{
+    Backend, audit_entries, file_request_id, new_request, policy, record_for, scratch, subject,
+    tenant, ts, verify_attested,
+};
+use crate::unzip::extract;
 
 type AnyError = Box<dyn std::error::Error + Send + Sync>;
 
 fn rec(who: &str, category: &str, purpose: &str, created_at: &str, payload: String) -> NewRecord {
-    NewRecord {
-        subject: subject(who),
-        category: category.into(),
-        purposes: vec![purpose.into()],
-        payload: payload.into_bytes(),
-        created_at: ts(created_at),
-        clocks: BTreeMap::new(),
-    }
+    record_for(who, category, purpose, payload, ts(created_at))
 }
 
 fn all_records(t: &mut TenantVault<'_>, who: &str) -> Vec<SubjectRecord> {
@@ -62,28 +58,6 @@ fn answer(t: &mut TenantVault<'_>, who: &str, kind: AnswerKind, case: &str) -> (
     let out = dir.join("out");
     extract(&zip, &out);
     (out, written)
-}
-
-fn extract(zip: &Path, out: &Path) {
-    let unzip = Command::new("unzip")
-        .arg("-q")
-        .arg(zip)
-        .arg("-d")
-        .arg(out)
-        .status();
-    if matches!(unzip, Ok(s) if s.success()) {
-        return;
-    }
-    let python = Command::new("python3")
-        .args(["-m", "zipfile", "-e"])
-        .arg(zip)
-        .arg(out)
-        .status()
-        .expect("neither unzip nor python3 is available to open the answer");
-    assert!(
-        python.success(),
-        "a standard zip tool could not open the answer"
-    );
 }
 
 fn json(path: PathBuf) -> serde_json::Value {
@@ -292,33 +266,12 @@ pub fn an_access_answer_includes_records_kept_under_restriction_marked(b: &Backe
         jiff::Timestamp::now(),
     )
     .expect("stored");
-    let on = jiff::civil::date(2026, 3, 2);
-    let id = t
-        .file_request(
-            &p,
-            NewRequest {
-                kind: RequestKind::Erasure,
-                subject: subject(who),
-                purpose: None,
-                received_at: ts("2026-03-02T10:00:00Z"),
-                received_on: on,
-                due_on: jiff::civil::date(2026, 4, 2),
-                extended_due_on: jiff::civil::date(2026, 6, 2),
-                channel: "api".into(),
-                request_id: None,
-            },
-        )
-        .expect("filed")
-        .request
-        .request_id;
-    t.verify_request(
-        &id,
-        &Verification::Attested {
-            method: "signed-in session".into(),
-        },
-        ts("2026-03-02T11:00:00Z"),
-    )
-    .expect("verified");
+    let id = file_request_id(
+        &mut t,
+        &p,
+        new_request(RequestKind::Erasure, who, None, "2026-03-02"),
+    );
+    verify_attested(&mut t, &id, "signed-in session", ts("2026-03-02T11:00:00Z"));
     t.execute_erasure(&p, &id, ts("2026-03-02T12:00:00Z"))
         .expect("erased, account data kept for the tax law");
 
@@ -424,12 +377,7 @@ pub fn an_answer_is_audited_with_counts_and_the_pseudonym_only(b: &Backend) {
         &format!("audit-{}", b.kind),
     );
     let pseudonym = t.pseudonym(&subject(who));
-    let entries = t
-        .audit(&custos_audit::Query {
-            limit: 100,
-            ..custos_audit::Query::default()
-        })
-        .expect("audit trail");
+    let entries = audit_entries(&mut t, None, 100);
     let e = entries
         .iter()
         .find(|e| e.action == "subject.answer")
@@ -515,13 +463,7 @@ pub fn a_record_that_fails_to_decrypt_fails_the_answer_naming_it(b: &Backend) {
         matches!(err.downcast_ref::<VaultError>(), Some(VaultError::Decrypt(id)) if *id == ids[1]),
         "{err}"
     );
-    let entries = t
-        .audit(&custos_audit::Query {
-            action: Some("subject.answer".into()),
-            limit: 10,
-            ..custos_audit::Query::default()
-        })
-        .expect("audit trail");
+    let entries = audit_entries(&mut t, Some("subject.answer"), 10);
     let details: serde_json::Value =
         serde_json::from_str(&entries.last().expect("audited").details).expect("JSON");
     assert_eq!(details["completed"], false);

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use custos_vault::{NewRecord, PurgeOptions, StoreConfig, Vault, VaultError};
 
-use crate::harness::{Backend, master, policy, record, scratch, subject, tenant, ts};
+use crate::harness::{Backend, master, policy, put_in, record, scratch, subject, tenant, ts};
 
 const CHILD: &str = "CUSTOS_VAULT_CHILD";
 
@@ -321,9 +321,7 @@ fn a_postgres_connection_lost_mid_session_writes_nothing_and_the_next_call_recon
     };
     let mut v = Vault::open(&tagged, master()).expect("opens");
     let p = policy();
-    v.tenant(&tenant("acme"))
-        .put(&p, record("jan", "before"), jiff::Timestamp::now())
-        .expect("stored");
+    put_in(&mut v, "acme", &p, record("jan", "before"));
 
     // The server goes away under the open connection (a restart, a failover, a killed backend).
     let mut admin = postgres::Client::connect(url, postgres::NoTls).expect("admin connection");

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use custos_policy::Policy;
-use custos_vault::{MasterKey, NewRecord, StoreConfig, SubjectId, TenantId, Vault};
+use custos_vault::rights::{Filed, NewRequest, RequestKind, Verification};
+use custos_vault::{MasterKey, NewRecord, StoreConfig, SubjectId, TenantId, TenantVault, Vault};
 
 pub const KEY_HEX: &str = "8f2c4e6a0b1d3f5e7a9c2b4d6f8e0a1c3e5b7d9f1a2c4e6b8d0f2a4c6e8b0d2f";
 pub const PG_ENV: &str = "CUSTOS_TEST_DATABASE_URL";
@@ -25,6 +26,20 @@ pub fn policy() -> Policy {
         .policy
 }
 
+/// The text of `examples/policies/<name>`.
+pub fn example_text(name: &str) -> String {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../examples/policies/{name}"));
+    std::fs::read_to_string(path).expect("example policy")
+}
+
+/// The example policy `examples/policies/<name>`, loaded.
+pub fn example_policy(name: &str) -> Policy {
+    custos_policy::load_source(custos_policy::SourceFile::new(name, example_text(name)))
+        .expect("policy loads")
+        .policy
+}
+
 pub fn tenant(id: &str) -> TenantId {
     TenantId::new(id).expect("valid tenant id")
 }
@@ -39,14 +54,127 @@ pub fn ts(s: &str) -> jiff::Timestamp {
 
 /// A record of category `account` for the `service` purpose.
 pub fn record(subject_id: &str, payload: &str) -> NewRecord {
+    record_for(
+        subject_id,
+        "account",
+        "service",
+        payload,
+        ts("2026-11-01T10:00:00Z"),
+    )
+}
+
+/// A record of `who` in `category` for one `purpose`, created at `created_at`, with no event
+/// clocks.
+pub fn record_for(
+    who: &str,
+    category: &str,
+    purpose: &str,
+    payload: impl Into<Vec<u8>>,
+    created_at: jiff::Timestamp,
+) -> NewRecord {
     NewRecord {
-        subject: subject(subject_id),
-        category: "account".into(),
-        purposes: vec!["service".into()],
-        payload: payload.as_bytes().to_vec(),
-        created_at: ts("2026-11-01T10:00:00Z"),
+        subject: subject(who),
+        category: category.into(),
+        purposes: vec![purpose.into()],
+        payload: payload.into(),
+        created_at,
         clocks: BTreeMap::new(),
     }
+}
+
+/// A request `who` files through the API on the day `on` (`YYYY-MM-DD`, received at 10:00 UTC),
+/// due a month later and at most three months later (custos-rights' answers for these dates).
+pub fn new_request(kind: RequestKind, who: &str, purpose: Option<&str>, on: &str) -> NewRequest {
+    let received_on: jiff::civil::Date = on.parse().expect("valid date");
+    NewRequest {
+        kind,
+        subject: subject(who),
+        purpose: purpose.map(str::to_owned),
+        received_at: ts(&format!("{on}T10:00:00Z")),
+        received_on,
+        due_on: received_on
+            .checked_add(jiff::Span::new().months(1))
+            .expect("date"),
+        extended_due_on: received_on
+            .checked_add(jiff::Span::new().months(3))
+            .expect("date"),
+        channel: "api".into(),
+        request_id: None,
+    }
+}
+
+/// Files `request`.
+pub fn file(t: &mut TenantVault<'_>, p: &Policy, request: NewRequest) -> Filed {
+    t.file_request(p, request).expect("filed")
+}
+
+/// Files `request`; returns its id.
+pub fn file_request_id(t: &mut TenantVault<'_>, p: &Policy, request: NewRequest) -> String {
+    file(t, p, request).request.request_id
+}
+
+/// Marks request `id` verified at `at` by an identity check the operator attests (`method`).
+pub fn verify_attested(t: &mut TenantVault<'_>, id: &str, method: &str, at: jiff::Timestamp) {
+    t.verify_request(
+        id,
+        &Verification::Attested {
+            method: method.into(),
+        },
+        at,
+    )
+    .expect("verified");
+}
+
+/// The tenant's audit entries, oldest first: all of them, or those of one `action`.
+pub fn audit_entries(
+    t: &mut TenantVault<'_>,
+    action: Option<&str>,
+    limit: usize,
+) -> Vec<custos_audit::Entry> {
+    t.audit(&custos_audit::Query {
+        action: action.map(str::to_owned),
+        limit,
+        ..custos_audit::Query::default()
+    })
+    .expect("audit")
+}
+
+/// Stores a record of `who` in `category` for one `purpose`, created at `created`; returns its id.
+pub fn put(
+    t: &mut TenantVault<'_>,
+    policy: &Policy,
+    who: &str,
+    category: &str,
+    purpose: &str,
+    created: jiff::Timestamp,
+) -> custos_vault::RecordId {
+    let record = record_for(who, category, purpose, "x", created);
+    t.put(policy, record, jiff::Timestamp::now())
+        .expect("record stored")
+}
+
+/// Stores `record` in tenant `tenant_id` with `put`; returns its id.
+pub fn put_in(
+    v: &mut Vault,
+    tenant_id: &str,
+    p: &Policy,
+    record: NewRecord,
+) -> custos_vault::RecordId {
+    v.tenant(&tenant(tenant_id))
+        .put(p, record, jiff::Timestamp::now())
+        .expect("stored")
+}
+
+/// Stores `records` in tenant `tenant_id` with `put_batch`; returns their ids.
+pub fn put_batch_in(
+    v: &mut Vault,
+    tenant_id: &str,
+    p: &Policy,
+    records: Vec<NewRecord>,
+) -> Vec<custos_vault::RecordId> {
+    v.tenant(&tenant(tenant_id))
+        .put_batch(p, records, jiff::Timestamp::now())
+        .expect("stored")
 }
 
 /// A scratch directory unique to the process and the case.
@@ -122,7 +250,8 @@ impl Backend {
         c
     }
 
-    fn sqlite_path(&self) -> &Path {
+    /// The SQLite database file of this backend.
+    pub fn sqlite_path(&self) -> &Path {
         match &self.config {
             StoreConfig::Sqlite { path } => path,
             StoreConfig::Postgres { .. } => unreachable!("not a SQLite backend"),

@@ -21,6 +21,8 @@ mod shred;
 #[path = "../../../../testkit/tenant_sql.rs"]
 mod tenant_filter;
 mod tenant_sql;
+#[path = "../../../../testkit/unzip.rs"]
+mod unzip;
 mod writes;
 
 macro_rules! shared_suite {

@@ -64,6 +64,16 @@ fn disclose(
         .expect("the disclosure is recorded")
 }
 
+/// The same for jan@example.nl in tenant acme.
+fn disclose_jan(
+    v: &mut Vault,
+    recipient: &str,
+    c: &[&str],
+    reference: &str,
+) -> custos_vault::recipients::Disclosure {
+    disclose(v, "acme", "jan@example.nl", recipient, c, reference)
+}
+
 fn hook(v: &mut Vault, t: &str, recipient: &str, url: &str) {
     v.tenant(&tenant(t))
         .set_webhook(
@@ -92,34 +102,13 @@ fn lease() -> SignedDuration {
 
 pub fn disclosures_are_recorded_per_recipient_and_audited_without_the_reference(b: &Backend) {
     let mut v = b.open();
-    let within = disclose(
-        &mut v,
-        "acme",
-        "jan@example.nl",
-        "anthropic",
-        &["mail.body", "draft"],
-        "ant-ref-1",
-    );
+    let within = disclose_jan(&mut v, "anthropic", &["mail.body", "draft"], "ant-ref-1");
     assert!(within.outside_policy.is_empty(), "{within:?}");
     // JBSync's policy does not say Anthropic receives support tickets: recorded all the same
     // (Anthropic must be told of changes), and flagged for the DPO.
-    let beyond = disclose(
-        &mut v,
-        "acme",
-        "jan@example.nl",
-        "anthropic",
-        &["draft", "support"],
-        "ant-ref-1",
-    );
+    let beyond = disclose_jan(&mut v, "anthropic", &["draft", "support"], "ant-ref-1");
     assert_eq!(beyond.outside_policy, ["support"]);
-    disclose(
-        &mut v,
-        "acme",
-        "jan@example.nl",
-        "deepgram",
-        &["call.audio"],
-        "dg-77",
-    );
+    disclose_jan(&mut v, "deepgram", &["call.audio"], "dg-77");
     disclose(
         &mut v,
         "acme",
@@ -260,30 +249,9 @@ pub fn every_recipient_that_received_the_data_is_notified_and_one_without_a_webh
     b: &Backend,
 ) {
     let mut v = b.open();
-    disclose(
-        &mut v,
-        "acme",
-        "jan@example.nl",
-        "anthropic",
-        &["draft"],
-        "ant-1",
-    );
-    disclose(
-        &mut v,
-        "acme",
-        "jan@example.nl",
-        "anthropic",
-        &["support"],
-        "ant-1",
-    );
-    disclose(
-        &mut v,
-        "acme",
-        "jan@example.nl",
-        "deepgram",
-        &["call.audio"],
-        "dg-1",
-    );
+    disclose_jan(&mut v, "anthropic", &["draft"], "ant-1");
+    disclose_jan(&mut v, "anthropic", &["support"], "ant-1");
+    disclose_jan(&mut v, "deepgram", &["call.audio"], "dg-1");
     disclose(
         &mut v,
         "acme",
@@ -354,22 +322,8 @@ pub fn every_recipient_that_received_the_data_is_notified_and_one_without_a_webh
 
 pub fn the_body_names_the_recipients_reference_and_categories_and_never_the_subject(b: &Backend) {
     let mut v = b.open();
-    disclose(
-        &mut v,
-        "acme",
-        "jan@example.nl",
-        "anthropic",
-        &["draft"],
-        "ant-1",
-    );
-    disclose(
-        &mut v,
-        "acme",
-        "jan@example.nl",
-        "anthropic",
-        &["support"],
-        "ant-2",
-    );
+    disclose_jan(&mut v, "anthropic", &["draft"], "ant-1");
+    disclose_jan(&mut v, "anthropic", &["support"], "ant-2");
     hook(&mut v, "acme", "anthropic", "https://a.example/hook");
     v.tenant(&tenant("acme"))
         .notify_recipients(
@@ -407,14 +361,7 @@ pub fn a_failing_notification_is_retried_then_dead_then_retried_from_the_dead_le
     b: &Backend,
 ) {
     let mut v = b.open();
-    disclose(
-        &mut v,
-        "acme",
-        "jan@example.nl",
-        "anthropic",
-        &["draft"],
-        "ant-1",
-    );
+    disclose_jan(&mut v, "anthropic", &["draft"], "ant-1");
     hook(&mut v, "acme", "anthropic", "http://127.0.0.1:9/down");
     v.tenant(&tenant("acme"))
         .notify_recipients(&subject("jan@example.nl"), "req_1", "erasure", ts(NOW))
@@ -498,14 +445,7 @@ pub fn a_failing_notification_is_retried_then_dead_then_retried_from_the_dead_le
 
 pub fn an_outcome_from_a_claim_that_was_taken_over_is_ignored(b: &Backend) {
     let mut v = b.open();
-    disclose(
-        &mut v,
-        "acme",
-        "jan@example.nl",
-        "anthropic",
-        &["draft"],
-        "ant-1",
-    );
+    disclose_jan(&mut v, "anthropic", &["draft"], "ant-1");
     hook(&mut v, "acme", "anthropic", "https://a.example/hook");
     v.tenant(&tenant("acme"))
         .notify_recipients(&subject("jan@example.nl"), "req_1", "restriction", ts(NOW))
@@ -593,14 +533,7 @@ pub fn two_claimers_at_once_never_take_the_same_notification(b: &Backend) {
 
 pub fn a_tenant_sees_and_retries_only_its_own_notifications(b: &Backend) {
     let mut v = b.open();
-    disclose(
-        &mut v,
-        "acme",
-        "jan@example.nl",
-        "deepgram",
-        &["call.audio"],
-        "dg-1",
-    );
+    disclose_jan(&mut v, "deepgram", &["call.audio"], "dg-1");
     v.tenant(&tenant("acme"))
         .notify_recipients(&subject("jan@example.nl"), "req_1", "erasure", ts(NOW))
         .expect("queued");

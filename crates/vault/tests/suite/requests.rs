@@ -3,71 +3,32 @@
 //! objection and withdrawal, and erasure that keeps statutory records under restriction
 //! (Art. 17(3)(b)) and finishes once after an interruption.
 
-use std::collections::BTreeMap;
-use std::path::Path;
-
-use custos_policy::{Policy, SourceFile};
-use custos_vault::rights::{
-    NewRequest, RequestError, RequestKind, RequestState, Risk, Verification,
-};
-use custos_vault::{HoldTarget, NewRecord, RecordId, TenantVault, VaultError};
+use custos_vault::rights::{Request, RequestError, RequestKind, RequestState, Risk, Verification};
+use custos_vault::{HoldTarget, TenantVault, VaultError};
 use jiff::civil::Date;
 
-use crate::harness::{Backend, subject, tenant, ts};
-
-fn load(name: &str) -> Policy {
-    let path =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../examples/policies/{name}"));
-    let text = std::fs::read_to_string(path).expect("example policy");
-    custos_policy::load_source(SourceFile::new(name, &text))
-        .expect("policy loads")
-        .policy
-}
+use crate::harness::{
+    Backend, audit_entries, example_policy, file, file_request_id, new_request, put, subject,
+    tenant, ts, verify_attested,
+};
 
 fn date(s: &str) -> Date {
     s.parse().expect("date")
 }
 
-fn new_request(kind: RequestKind, who: &str, purpose: Option<&str>, on: &str) -> NewRequest {
-    let received_on = date(on);
-    NewRequest {
-        kind,
-        subject: subject(who),
-        purpose: purpose.map(str::to_owned),
-        received_at: ts(&format!("{on}T10:00:00Z")),
-        received_on,
-        // The arithmetic lives in custos-rights; these are its answers for the dates used here.
-        due_on: received_on
-            .checked_add(jiff::Span::new().months(1))
-            .expect("date"),
-        extended_due_on: received_on
-            .checked_add(jiff::Span::new().months(3))
-            .expect("date"),
-        channel: "api".into(),
-        request_id: None,
-    }
+/// Extends request `id` for `reason` on the day `on` (at 09:00 UTC).
+fn extend(
+    t: &mut TenantVault<'_>,
+    id: &str,
+    reason: &str,
+    on: &str,
+) -> custos_vault::Result<Request> {
+    t.extend_request(id, reason, date(on), ts(&format!("{on}T09:00:00Z")))
 }
 
-fn put(
-    t: &mut TenantVault<'_>,
-    policy: &Policy,
-    who: &str,
-    category: &str,
-    purpose: &str,
-) -> RecordId {
-    t.put(
-        policy,
-        NewRecord {
-            subject: subject(who),
-            category: category.into(),
-            purposes: vec![purpose.into()],
-            payload: b"personal payload".to_vec(),
-            created_at: ts("2026-01-10T00:00:00Z"),
-            clocks: BTreeMap::new(),
-        },
-        jiff::Timestamp::now(),
-    )
-    .expect("record stored")
+/// When the records of these cases were created.
+fn created() -> jiff::Timestamp {
+    ts("2026-01-10T00:00:00Z")
 }
 
 fn request_error(e: VaultError) -> RequestError {
@@ -80,15 +41,14 @@ fn request_error(e: VaultError) -> RequestError {
 /// Filing, a duplicate, verification by code (wrong, then right), progress and completion: each
 /// step in the request's history and in the audit trail, with no subject identifier anywhere.
 pub fn a_request_moves_through_its_lifecycle_with_history_and_audit(b: &Backend) {
-    let policy = load("jbsync.toml");
+    let policy = example_policy("jbsync.toml");
     let mut v = b.open();
     let mut t = v.tenant(&tenant("acme")).acting_as("key-1");
-    let filed = t
-        .file_request(
-            &policy,
-            new_request(RequestKind::Access, "ann@example.com", None, "2026-01-31"),
-        )
-        .expect("filed");
+    let filed = file(
+        &mut t,
+        &policy,
+        new_request(RequestKind::Access, "ann@example.com", None, "2026-01-31"),
+    );
     assert!(!filed.duplicate);
     let r = filed.request;
     assert_eq!(r.state, RequestState::Received);
@@ -187,12 +147,7 @@ pub fn a_request_moves_through_its_lifecycle_with_history_and_audit(b: &Backend)
             "completed"
         ]
     );
-    let audit = t
-        .audit(&custos_audit::Query {
-            limit: 1000,
-            ..custos_audit::Query::default()
-        })
-        .expect("audit");
+    let audit = audit_entries(&mut t, None, 1000);
     let actions: Vec<&str> = audit
         .iter()
         .map(|e| e.action.as_str())
@@ -221,43 +176,47 @@ pub fn a_request_moves_through_its_lifecycle_with_history_and_audit(b: &Backend)
 
     // A second, new request after the first closed is not a duplicate.
     let mut t = v.tenant(&tenant("acme"));
-    let later = t
-        .file_request(
-            &policy,
-            new_request(RequestKind::Access, "ann@example.com", None, "2026-03-01"),
-        )
-        .expect("filed");
+    let later = file(
+        &mut t,
+        &policy,
+        new_request(RequestKind::Access, "ann@example.com", None, "2026-03-01"),
+    );
     assert!(!later.duplicate);
 }
 
 /// A request for someone with no data looks exactly like one for someone with data.
 pub fn an_unknown_subject_gets_the_same_answer_as_a_known_one(b: &Backend) {
-    let policy = load("jbsync.toml");
+    let policy = example_policy("jbsync.toml");
     let mut v = b.open();
     let mut t = v.tenant(&tenant("acme"));
-    put(&mut t, &policy, "known@example.com", "account", "service");
-    let known = t
-        .file_request(
-            &policy,
-            new_request(
-                RequestKind::Erasure,
-                "known@example.com",
-                None,
-                "2026-02-02",
-            ),
-        )
-        .expect("filed");
-    let unknown = t
-        .file_request(
-            &policy,
-            new_request(
-                RequestKind::Erasure,
-                "nobody@example.com",
-                None,
-                "2026-02-02",
-            ),
-        )
-        .expect("filed");
+    put(
+        &mut t,
+        &policy,
+        "known@example.com",
+        "account",
+        "service",
+        created(),
+    );
+    let known = file(
+        &mut t,
+        &policy,
+        new_request(
+            RequestKind::Erasure,
+            "known@example.com",
+            None,
+            "2026-02-02",
+        ),
+    );
+    let unknown = file(
+        &mut t,
+        &policy,
+        new_request(
+            RequestKind::Erasure,
+            "nobody@example.com",
+            None,
+            "2026-02-02",
+        ),
+    );
     assert_eq!(known.request.state, unknown.request.state);
     assert_eq!(known.duplicate, unknown.duplicate);
     assert_eq!(known.request.due_on, unknown.request.due_on);
@@ -269,7 +228,7 @@ pub fn an_unknown_subject_gets_the_same_answer_as_a_known_one(b: &Backend) {
 /// Jet-Stream keeps administrative records 7 years by law: an erasure keeps them restricted,
 /// says so with the law and the date, and shreds the rest.
 pub fn an_erasure_keeps_statutory_records_restricted_and_shreds_the_rest(b: &Backend) {
-    let policy = load("jetstream.toml");
+    let policy = example_policy("jetstream.toml");
     let mut v = b.open();
     let mut t = v.tenant(&tenant("media-co")).acting_as("operator");
     let who = "customer@example.com";
@@ -279,37 +238,36 @@ pub fn an_erasure_keeps_statutory_records_restricted_and_shreds_the_rest(b: &Bac
         who,
         "administrative_record",
         "administration",
+        created(),
     );
-    let gone = put(&mut t, &policy, who, "customer", "customer_service");
+    let gone = put(
+        &mut t,
+        &policy,
+        who,
+        "customer",
+        "customer_service",
+        created(),
+    );
     put(
         &mut t,
         &policy,
         "other@example.com",
         "customer",
         "customer_service",
+        created(),
     );
-    let id = t
-        .file_request(
-            &policy,
-            new_request(RequestKind::Erasure, who, None, "2026-03-02"),
-        )
-        .expect("filed")
-        .request
-        .request_id;
+    let id = file_request_id(
+        &mut t,
+        &policy,
+        new_request(RequestKind::Erasure, who, None, "2026-03-02"),
+    );
     let e = t
         .execute_erasure(&policy, &id, ts("2026-03-03T09:00:00Z"))
         .expect_err("unverified");
     assert!(matches!(request_error(e), RequestError::NotVerified(_)));
     assert!(t.get(&gone).is_ok(), "nothing deleted before verification");
 
-    t.verify_request(
-        &id,
-        &Verification::Attested {
-            method: "signed-in session".into(),
-        },
-        ts("2026-03-03T09:00:00Z"),
-    )
-    .expect("verified");
+    verify_attested(&mut t, &id, "signed-in session", ts("2026-03-03T09:00:00Z"));
     let answer = t
         .execute_erasure(&policy, &id, ts("2026-03-03T09:05:00Z"))
         .expect("erased");
@@ -347,13 +305,7 @@ pub fn an_erasure_keeps_statutory_records_restricted_and_shreds_the_rest(b: &Bac
         "administrative_record"
     );
 
-    let erasures = t
-        .audit(&custos_audit::Query {
-            action: Some("request.erasure".into()),
-            limit: 10,
-            ..custos_audit::Query::default()
-        })
-        .expect("audit");
+    let erasures = audit_entries(&mut t, Some("request.erasure"), 10);
     assert_eq!(erasures.len(), 1);
     assert!(
         erasures[0].details.contains("\"records_restricted\":1"),
@@ -365,12 +317,26 @@ pub fn an_erasure_keeps_statutory_records_restricted_and_shreds_the_rest(b: &Bac
 /// An erasure stopped after it fixed its erasure id (here by a legal hold placed meanwhile)
 /// finishes the same erasure once when run again.
 pub fn an_interrupted_erasure_finishes_once(b: &Backend) {
-    let policy = load("jetstream.toml");
+    let policy = example_policy("jetstream.toml");
     let mut v = b.open();
     let mut t = v.tenant(&tenant("media-co"));
     let who = "customer@example.com";
-    put(&mut t, &policy, who, "customer", "customer_service");
-    put(&mut t, &policy, who, "customer", "customer_service");
+    put(
+        &mut t,
+        &policy,
+        who,
+        "customer",
+        "customer_service",
+        created(),
+    );
+    put(
+        &mut t,
+        &policy,
+        who,
+        "customer",
+        "customer_service",
+        created(),
+    );
     t.record_disclosure(
         &policy,
         &subject(who),
@@ -381,22 +347,12 @@ pub fn an_interrupted_erasure_finishes_once(b: &Backend) {
         ts("2026-02-01T00:00:00Z"),
     )
     .expect("disclosure");
-    let id = t
-        .file_request(
-            &policy,
-            new_request(RequestKind::Erasure, who, None, "2026-03-02"),
-        )
-        .expect("filed")
-        .request
-        .request_id;
-    t.verify_request(
-        &id,
-        &Verification::Attested {
-            method: "desk".into(),
-        },
-        ts("2026-03-02T11:00:00Z"),
-    )
-    .expect("verified");
+    let id = file_request_id(
+        &mut t,
+        &policy,
+        new_request(RequestKind::Erasure, who, None, "2026-03-02"),
+    );
+    verify_attested(&mut t, &id, "desk", ts("2026-03-02T11:00:00Z"));
     let hold = t
         .place_hold(
             &policy,
@@ -448,67 +404,43 @@ pub fn an_interrupted_erasure_finishes_once(b: &Backend) {
 
 /// The extension: a reason, before the first month runs out, once.
 pub fn an_extension_needs_a_reason_and_the_first_month(b: &Backend) {
-    let policy = load("jbsync.toml");
+    let policy = example_policy("jbsync.toml");
     let mut v = b.open();
     let mut t = v.tenant(&tenant("acme"));
-    let a = t
-        .file_request(
-            &policy,
-            new_request(RequestKind::Access, "a@example.com", None, "2026-01-15"),
-        )
-        .expect("filed")
-        .request;
-    let e = t
-        .extend_request(
-            &a.request_id,
-            "  ",
-            date("2026-01-20"),
-            ts("2026-01-20T09:00:00Z"),
-        )
-        .expect_err("no reason");
+    let a = file(
+        &mut t,
+        &policy,
+        new_request(RequestKind::Access, "a@example.com", None, "2026-01-15"),
+    )
+    .request;
+    let e = extend(&mut t, &a.request_id, "  ", "2026-01-20").expect_err("no reason");
     assert!(matches!(request_error(e), RequestError::ReasonRequired(_)));
-    let e = t
-        .extend_request(
-            &a.request_id,
-            "many records",
-            date("2026-02-16"),
-            ts("2026-02-16T09:00:00Z"),
-        )
-        .expect_err("too late");
+    let e = extend(&mut t, &a.request_id, "many records", "2026-02-16").expect_err("too late");
     let msg = e.to_string();
     assert!(
         msg.contains("2026-02-15") && msg.contains("Art. 12(3)"),
         "{msg}"
     );
-    let r = t
-        .extend_request(
-            &a.request_id,
-            "many records across systems",
-            date("2026-02-15"),
-            ts("2026-02-15T09:00:00Z"),
-        )
-        .expect("extended on the last day");
+    let r = extend(
+        &mut t,
+        &a.request_id,
+        "many records across systems",
+        "2026-02-15",
+    )
+    .expect("extended on the last day");
     assert!(r.extended);
     assert_eq!(r.due_on, date("2026-04-15"));
     assert_eq!(r.detail["extension_reason"], "many records across systems");
-    let e = t
-        .extend_request(
-            &a.request_id,
-            "again",
-            date("2026-02-20"),
-            ts("2026-02-20T09:00:00Z"),
-        )
-        .expect_err("once");
+    let e = extend(&mut t, &a.request_id, "again", "2026-02-20").expect_err("once");
     assert!(matches!(request_error(e), RequestError::AlreadyExtended(_)));
 
     // The list by deadline flags the ones at risk.
-    let b2 = t
-        .file_request(
-            &policy,
-            new_request(RequestKind::Erasure, "b@example.com", None, "2026-03-01"),
-        )
-        .expect("filed")
-        .request;
+    let b2 = file(
+        &mut t,
+        &policy,
+        new_request(RequestKind::Erasure, "b@example.com", None, "2026-03-01"),
+    )
+    .request;
     let list = t.requests(false).expect("list");
     assert_eq!(
         list.iter()
@@ -524,11 +456,11 @@ pub fn an_extension_needs_a_reason_and_the_first_month(b: &Backend) {
 /// Withdrawal needs a consent purpose, objection one on legitimate interests or direct
 /// marketing (absolute); restriction flags everything. Refusals carry the right to complain.
 pub fn flags_follow_restriction_objection_and_withdrawal(b: &Backend) {
-    let policy = load("jbsync.toml");
+    let policy = example_policy("jbsync.toml");
     let mut v = b.open();
     let mut t = v.tenant(&tenant("acme"));
     let who = "c@example.com";
-    put(&mut t, &policy, who, "account", "service");
+    put(&mut t, &policy, who, "account", "service", created());
     let file = |t: &mut TenantVault<'_>, kind, purpose: Option<&str>| {
         t.file_request(&policy, new_request(kind, who, purpose, "2026-04-01"))
     };
@@ -564,14 +496,7 @@ pub fn flags_follow_restriction_objection_and_withdrawal(b: &Backend) {
             .execute_flag_request(&policy, &id, &subject(who), ts("2026-04-02T09:00:00Z"))
             .expect_err("unverified");
         assert!(matches!(request_error(e), RequestError::NotVerified(_)));
-        t.verify_request(
-            &id,
-            &Verification::Attested {
-                method: "session".into(),
-            },
-            ts("2026-04-02T09:00:00Z"),
-        )
-        .expect("verified");
+        verify_attested(&mut t, &id, "session", ts("2026-04-02T09:00:00Z"));
         let e = t
             .execute_flag_request(
                 &policy,

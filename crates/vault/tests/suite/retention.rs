@@ -3,7 +3,6 @@
 //! out-of-order events, a clock that goes back, a purge stopped halfway, legal holds).
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use custos_policy::{Period, Policy, SourceFile};
 use custos_vault::{
@@ -12,13 +11,7 @@ use custos_vault::{
 };
 use jiff::{Timestamp, ToSpan};
 
-use crate::harness::{Backend, subject, tenant, ts};
-
-fn example(name: &str) -> String {
-    let path =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../examples/policies/{name}"));
-    std::fs::read_to_string(path).expect("example policy")
-}
+use crate::harness::{Backend, example_text, put, record_for, subject, tenant, ts};
 
 fn load(name: &str, text: &str) -> Policy {
     custos_policy::load_source(SourceFile::new(name, text))
@@ -45,9 +38,45 @@ fn mail_metadata(n: usize, subjects: usize, spread: bool) -> Vec<NewRecord> {
         .collect()
 }
 
+/// Stores `mail_metadata(n, subjects, spread)` under `policy`.
+fn put_mail_metadata(
+    t: &mut TenantVault<'_>,
+    policy: &Policy,
+    n: usize,
+    subjects: usize,
+    spread: bool,
+) {
+    t.put_batch(
+        policy,
+        mail_metadata(n, subjects, spread),
+        jiff::Timestamp::now(),
+    )
+    .expect("records stored");
+}
+
+/// Stores a record of `who` in `category` for JBSync's `service.client_data`.
+fn put_client_data(
+    t: &mut TenantVault<'_>,
+    policy: &Policy,
+    who: &str,
+    category: &str,
+    created: Timestamp,
+) -> RecordId {
+    put(t, policy, who, category, "service.client_data", created)
+}
+
+/// A purge in batches of ten records.
+fn purge_by_tens(t: &mut TenantVault<'_>, policy: &Policy, now: Timestamp) -> PurgeReport {
+    let opts = PurgeOptions {
+        batch_size: 10,
+        ..PurgeOptions::default()
+    };
+    t.purge(policy, now, opts, &mut |_| {}).unwrap()
+}
+
 /// JBSync's policy with mail metadata kept 3 days instead of 7: a retention rule change.
 fn jbsync_mail_metadata_three_days() -> Policy {
-    let text = example("jbsync.toml").replace(
+    let text = example_text("jbsync.toml").replace(
         "retention.period = \"7 days\"\nretention.purge_every",
         "retention.period = \"3 days\"\nretention.purge_every",
     );
@@ -95,19 +124,40 @@ fn purge_in_thread(
     })
 }
 
+/// `mail_metadata(n, subjects, spread)` stored in tenant `ten` under JBSync's rules, with the
+/// rules' fingerprint stored by a purge on day 4 that finds nothing due.
+fn stored_under_jbsync(b: &Backend, ten: &str, n: usize, subjects: usize, spread: bool) {
+    let old = jbsync();
+    let mut v = b.open();
+    put_mail_metadata(&mut v.tenant(&tenant(ten)), &old, n, subjects, spread);
+    assert_eq!(purge(&mut v, ten, &old, day(4)).purged(), 0);
+}
+
+/// A purge under the changed rules `new` on day 4 in a thread (see `purge_in_thread`), once its
+/// write of the recomputed expiries waits for another transaction.
+fn recompute_waiting(
+    b: &Backend,
+    ten: &'static str,
+    new: Policy,
+) -> std::thread::JoinHandle<(u64, u64)> {
+    let purger = purge_in_thread(b, ten, new, day(4));
+    wait_until_blocked(b, ten, "UPDATE records SET expires_at");
+    purger
+}
+
 fn jbsync() -> Policy {
-    load("jbsync.toml", &example("jbsync.toml"))
+    load("jbsync.toml", &example_text("jbsync.toml"))
 }
 
 fn jetstream() -> Policy {
-    load("jetstream.toml", &example("jetstream.toml"))
+    load("jetstream.toml", &example_text("jetstream.toml"))
 }
 
 /// JetLink's statement says telemetry is kept "according to subscription tier" without naming the
 /// tiers; this variant declares two (as JetLink would once it publishes them) and a statutory
 /// invoice category, to test tiers and statutory records that outlive the contract.
 fn jetlink_with_tiers() -> Policy {
-    let mut text = example("jetlink.toml");
+    let mut text = example_text("jetlink.toml");
     let marker = "[[category]]\nid = \"customer_data\"";
     assert!(
         text.contains(marker),
@@ -134,29 +184,6 @@ fn jetlink_with_tiers() -> Policy {
         "\"telemetry\", \"invoice\", ",
     );
     load("jetlink-tiers.toml", &text)
-}
-
-fn put(
-    t: &mut TenantVault<'_>,
-    policy: &Policy,
-    who: &str,
-    category: &str,
-    purpose: &str,
-    created: Timestamp,
-) -> RecordId {
-    t.put(
-        policy,
-        NewRecord {
-            subject: subject(who),
-            category: category.into(),
-            purposes: vec![purpose.into()],
-            payload: b"x".to_vec(),
-            created_at: created,
-            clocks: BTreeMap::new(),
-        },
-        jiff::Timestamp::now(),
-    )
-    .expect("record stored")
 }
 
 fn purge(v: &mut Vault, t: &str, policy: &Policy, now: Timestamp) -> PurgeReport {
@@ -213,12 +240,11 @@ pub fn jbsync_promises_hold_over_simulated_months(b: &Backend) {
     let mut audio = None;
     for d in 0..100 {
         let mut t = v.tenant(&tenant(a));
-        put(
+        put_client_data(
             &mut t,
             &policy,
             "inbox-1",
             "mail.metadata",
-            "service.client_data",
             day(d) + 10.hours(),
         );
         if d == 0 {
@@ -230,31 +256,16 @@ pub fn jbsync_promises_hold_over_simulated_months(b: &Backend) {
                 "auto_draft",
                 day(0),
             ));
-            audio = Some(put(
+            audio = Some(put_client_data(
                 &mut t,
                 &policy,
                 "caller-1",
                 "call.audio",
-                "service.client_data",
                 day(0),
             ));
-            put(
-                &mut t,
-                &policy,
-                "chat-1",
-                "whatsapp",
-                "service.client_data",
-                day(0),
-            );
+            put_client_data(&mut t, &policy, "chat-1", "whatsapp", day(0));
             let mut tc = v.tenant(&tenant(c));
-            put(
-                &mut tc,
-                &policy,
-                "chat-1",
-                "whatsapp",
-                "service.client_data",
-                day(0),
-            );
+            put_client_data(&mut tc, &policy, "chat-1", "whatsapp", day(0));
             // Customer C chose 30 days for WhatsApp.
             let o = tc
                 .set_override(
@@ -517,21 +528,14 @@ pub fn jetlink_keeps_telemetry_by_tier_and_all_else_until_90_days_after_terminat
 /// Overrides outside the policy's bounds are refused with the bounds; categories without an
 /// override are refused too.
 pub fn an_override_outside_the_bounds_is_refused_with_the_bounds(b: &Backend) {
-    let text = example("jbsync.toml").replace(
+    let text = example_text("jbsync.toml").replace(
         "retention.period = \"90 days\"\nretention.tenant_override = {}",
         "retention.period = \"90 days\"\nretention.tenant_override = { min = \"7 days\", max = \"1 year\" }",
     );
     let policy = load("jbsync-bounds.toml", &text);
     let mut v = b.open();
     let mut t = v.tenant(&tenant("kantoor-a"));
-    put(
-        &mut t,
-        &policy,
-        "chat-1",
-        "whatsapp",
-        "service.client_data",
-        day(0),
-    );
+    put_client_data(&mut t, &policy, "chat-1", "whatsapp", day(0));
     let e = t
         .set_override(
             &policy,
@@ -746,22 +750,8 @@ pub fn a_legal_hold_stops_every_purge_of_what_it_covers_until_released(b: &Backe
     let ten = "kantoor-a";
     let mut t = v.tenant(&tenant(ten)).acting_as("dpo-key");
     for who in ["inbox-1", "inbox-2"] {
-        put(
-            &mut t,
-            &policy,
-            who,
-            "mail.metadata",
-            "service.client_data",
-            day(0),
-        );
-        put(
-            &mut t,
-            &policy,
-            who,
-            "whatsapp",
-            "service.client_data",
-            day(0),
-        );
+        put_client_data(&mut t, &policy, who, "mail.metadata", day(0));
+        put_client_data(&mut t, &policy, who, "whatsapp", day(0));
     }
     let e = t
         .place_hold(&policy, &HoldTarget::Tenant, "  ", day(1))
@@ -890,17 +880,8 @@ pub fn a_purge_stopped_halfway_resumes_and_receipts_account_for_every_record(b: 
     let mut v = b.open();
     let ten = "kantoor-a";
     let mut t = v.tenant(&tenant(ten));
-    let records: Vec<NewRecord> = mail_metadata(55, 7, true);
-    t.put_batch(&policy, records, jiff::Timestamp::now())
-        .unwrap();
-    put(
-        &mut t,
-        &policy,
-        "inbox-1",
-        "mail.metadata",
-        "service.client_data",
-        day(20),
-    );
+    put_mail_metadata(&mut t, &policy, 55, 7, true);
+    put_client_data(&mut t, &policy, "inbox-1", "mail.metadata", day(20));
     let opts = PurgeOptions {
         batch_size: 10,
         max_batches: Some(2),
@@ -908,17 +889,7 @@ pub fn a_purge_stopped_halfway_resumes_and_receipts_account_for_every_record(b: 
     };
     let first = t.purge(&policy, day(10), opts, &mut |_| {}).unwrap();
     assert_eq!((first.purged(), first.batches), (20, 2));
-    let rest = t
-        .purge(
-            &policy,
-            day(10),
-            PurgeOptions {
-                batch_size: 10,
-                ..PurgeOptions::default()
-            },
-            &mut |_| {},
-        )
-        .unwrap();
+    let rest = purge_by_tens(&mut t, &policy, day(10));
     assert_eq!((rest.purged(), rest.batches), (35, 4));
     let again = purge(&mut v, ten, &policy, day(10));
     assert_eq!(again.purged(), 0, "idempotent");
@@ -939,22 +910,8 @@ pub fn a_clock_that_went_back_is_refused(b: &Backend) {
     let mut v = b.open();
     let ten = "kantoor-a";
     let mut t = v.tenant(&tenant(ten));
-    put(
-        &mut t,
-        &policy,
-        "inbox-1",
-        "mail.metadata",
-        "service.client_data",
-        day(0),
-    );
-    put(
-        &mut t,
-        &policy,
-        "inbox-1",
-        "mail.metadata",
-        "service.client_data",
-        day(3),
-    );
+    put_client_data(&mut t, &policy, "inbox-1", "mail.metadata", day(0));
+    put_client_data(&mut t, &policy, "inbox-1", "mail.metadata", day(3));
     assert_eq!(purge(&mut v, ten, &policy, day(8)).purged(), 1);
     let e = v
         .tenant(&tenant(ten))
@@ -985,18 +942,9 @@ pub fn a_changed_policy_recomputes_expiries_at_the_next_purge(b: &Backend) {
     let mut v = b.open();
     let ten = "kantoor-a";
     let mut t = v.tenant(&tenant(ten));
-    put(
-        &mut t,
-        &old,
-        "inbox-1",
-        "mail.metadata",
-        "service.client_data",
-        day(0),
-    );
+    put_client_data(&mut t, &old, "inbox-1", "mail.metadata", day(0));
     // More than a page of the recompute (2 000 records), each of whose expiries changes.
-    let many: Vec<NewRecord> = mail_metadata(2_500, 7, false);
-    t.put_batch(&old, many, jiff::Timestamp::now())
-        .expect("records stored");
+    put_mail_metadata(&mut t, &old, 2_500, 7, false);
     assert_eq!(purge(&mut v, ten, &old, day(4)).purged(), 0);
     let r = purge(&mut v, ten, &new, day(4));
     assert_eq!((r.recomputed, r.purged()), (2_501, 2_501), "{r:?}");
@@ -1008,22 +956,8 @@ pub fn a_legal_hold_refuses_erasure_until_released(b: &Backend) {
     let policy = jbsync();
     let mut v = b.open();
     let mut t = v.tenant(&tenant("kantoor-a"));
-    put(
-        &mut t,
-        &policy,
-        "inbox-1",
-        "mail.metadata",
-        "service.client_data",
-        day(0),
-    );
-    put(
-        &mut t,
-        &policy,
-        "inbox-2",
-        "whatsapp",
-        "service.client_data",
-        day(0),
-    );
+    put_client_data(&mut t, &policy, "inbox-1", "mail.metadata", day(0));
+    put_client_data(&mut t, &policy, "inbox-2", "whatsapp", day(0));
     let h1 = t
         .place_hold(
             &policy,
@@ -1086,9 +1020,7 @@ pub fn a_record_changed_while_its_batch_is_deleted_is_not_counted_in_a_receipt(b
     let ten = "kantoor-race";
     let mut v = b.open();
     let mut t = v.tenant(&tenant(ten));
-    let records: Vec<NewRecord> = mail_metadata(25, 5, true);
-    t.put_batch(&policy, records, jiff::Timestamp::now())
-        .unwrap();
+    put_mail_metadata(&mut t, &policy, 25, 5, true);
     drop(v);
 
     // The other transaction: the oldest record (first in the first batch) gets a far expiry,
@@ -1107,18 +1039,7 @@ pub fn a_record_changed_while_its_batch_is_deleted_is_not_counted_in_a_receipt(b
     let config = b.config.clone();
     let purger = std::thread::spawn(move || {
         let mut v = Vault::open(&config, crate::harness::master()).unwrap();
-        let report = v
-            .tenant(&tenant(ten))
-            .purge(
-                &jbsync(),
-                day(10),
-                PurgeOptions {
-                    batch_size: 10,
-                    ..PurgeOptions::default()
-                },
-                &mut |_| {},
-            )
-            .unwrap();
+        let report = purge_by_tens(&mut v.tenant(&tenant(ten)), &jbsync(), day(10));
         (report.purged(), report.batches)
     });
     wait_until_blocked(b, ten, "DELETE FROM records");
@@ -1144,28 +1065,9 @@ pub fn records_sharing_one_expiry_still_go_in_bounded_batches(b: &Backend) {
     let mut v = b.open();
     let ten = "kantoor-ties";
     let mut t = v.tenant(&tenant(ten));
-    let records: Vec<NewRecord> = mail_metadata(25, 5, false);
-    t.put_batch(&policy, records, jiff::Timestamp::now())
-        .unwrap();
-    put(
-        &mut t,
-        &policy,
-        "inbox-1",
-        "mail.metadata",
-        "service.client_data",
-        day(20),
-    );
-    let report = t
-        .purge(
-            &policy,
-            day(10),
-            PurgeOptions {
-                batch_size: 10,
-                ..PurgeOptions::default()
-            },
-            &mut |_| {},
-        )
-        .unwrap();
+    put_mail_metadata(&mut t, &policy, 25, 5, false);
+    put_client_data(&mut t, &policy, "inbox-1", "mail.metadata", day(20));
+    let report = purge_by_tens(&mut t, &policy, day(10));
     assert_eq!((report.purged(), report.batches), (25, 3));
     let counts: Vec<u64> = receipts(&mut v, ten)
         .iter()
@@ -1180,16 +1082,9 @@ pub fn records_sharing_one_expiry_still_go_in_bounded_batches(b: &Backend) {
 /// PostgreSQL writes a page of recomputed expiries by row location; a record another transaction
 /// changed in between has moved, and must still get its new expiry (written again by id).
 pub fn a_record_changed_while_its_expiry_is_recomputed_still_gets_the_new_one(b: &Backend) {
-    let old = jbsync();
     let new = jbsync_mail_metadata_three_days();
     let ten = "kantoor-moved";
-    let mut v = b.open();
-    let records: Vec<NewRecord> = mail_metadata(5, 5, true);
-    v.tenant(&tenant(ten))
-        .put_batch(&old, records, jiff::Timestamp::now())
-        .unwrap();
-    assert_eq!(purge(&mut v, ten, &old, day(4)).purged(), 0);
-    drop(v);
+    stored_under_jbsync(b, ten, 5, 5, true);
 
     // The other transaction rewrites one record (a new row version, uncommitted), so the
     // recompute reads the old version and its write by location must wait for this one.
@@ -1203,8 +1098,7 @@ pub fn a_record_changed_while_its_expiry_is_recomputed_still_gets_the_new_one(b:
         .unwrap();
     assert_eq!(changed, 1);
 
-    let purger = purge_in_thread(b, ten, new, day(4));
-    wait_until_blocked(b, ten, "UPDATE records SET expires_at");
+    let purger = recompute_waiting(b, ten, new);
     tx.commit().unwrap();
     // Under the new rule (3 days) every record is due on day 4, the moved one included.
     assert_eq!(purger.join().unwrap(), (5, 5));
@@ -1213,16 +1107,9 @@ pub fn a_record_changed_while_its_expiry_is_recomputed_still_gets_the_new_one(b:
 /// A policy change's recompute commits page by page: while one page waits, the pages before it
 /// are already stored, and the purge that follows still sees every record recomputed.
 pub fn a_recompute_commits_page_by_page(b: &Backend) {
-    let old = jbsync();
     let new = jbsync_mail_metadata_three_days();
     let ten = "kantoor-paged";
-    let mut v = b.open();
-    let records: Vec<NewRecord> = mail_metadata(2_500, 11, false);
-    v.tenant(&tenant(ten))
-        .put_batch(&old, records, jiff::Timestamp::now())
-        .unwrap();
-    assert_eq!(purge(&mut v, ten, &old, day(4)).purged(), 0);
-    drop(v);
+    stored_under_jbsync(b, ten, 2_500, 11, false);
 
     // Another transaction holds a record of the second page (ids in order, 2 000 a page).
     let mut other = b.pg_as_tenant(ten);
@@ -1236,8 +1123,7 @@ pub fn a_recompute_commits_page_by_page(b: &Backend) {
         .unwrap();
     assert_eq!(held.len(), 1);
 
-    let purger = purge_in_thread(b, ten, new, day(4));
-    wait_until_blocked(b, ten, "UPDATE records SET expires_at");
+    let purger = recompute_waiting(b, ten, new);
     // The first page is committed while the second waits.
     let recomputed: i64 = b
         .pg_as_tenant(ten)
@@ -1258,9 +1144,7 @@ pub fn a_statement_made_stale_by_a_schema_change_is_prepared_again(b: &Backend) 
     let policy = jbsync();
     let ten = "kantoor-migrated";
     let mut v = b.open();
-    v.tenant(&tenant(ten))
-        .put_batch(&policy, mail_metadata(3, 3, true), jiff::Timestamp::now())
-        .unwrap();
+    put_mail_metadata(&mut v.tenant(&tenant(ten)), &policy, 3, 3, true);
     assert_eq!(purge(&mut v, ten, &policy, day(4)).purged(), 0);
     // Another server's migration changes a column the purge reads.
     b.pg_as_tenant(ten)
@@ -1286,27 +1170,14 @@ pub fn an_override_that_cannot_be_read_refuses_writes_of_its_category_and_shows_
     let policy = jbsync();
     let mut v = b.open();
     let mut t = v.tenant(&tenant("kantoor-a"));
-    put(
-        &mut t,
-        &policy,
-        "chat-1",
-        "whatsapp",
-        "service.client_data",
-        day(0),
-    );
+    put_client_data(&mut t, &policy, "chat-1", "whatsapp", day(0));
     t.set_override(&policy, "whatsapp", Period::parse("30 days").ok(), day(1))
         .expect("override set");
     drop(t);
     b.set_retention_state("kantoor-a", r#"{"overrides":{"whatsapp":"thirty days"}}"#);
     let mut t = v.tenant(&tenant("kantoor-a"));
-    let record = |category: &str| NewRecord {
-        subject: subject("chat-2"),
-        category: category.into(),
-        purposes: vec!["service.client_data".into()],
-        payload: b"x".to_vec(),
-        created_at: day(2),
-        clocks: BTreeMap::new(),
-    };
+    let record =
+        |category: &str| record_for("chat-2", category, "service.client_data", "x", day(2));
     let e = t
         .put(&policy, record("whatsapp"), jiff::Timestamp::now())
         .expect_err("the expiry cannot be computed");
@@ -1366,27 +1237,13 @@ pub fn a_tenant_whose_expiries_cannot_be_recomputed_is_reported_and_the_others_p
     let new = jbsync_mail_metadata_three_days();
     let mut v = b.open();
     let mut t = v.tenant(&tenant("kantoor-a"));
-    put(
-        &mut t,
-        &old,
-        "chat-1",
-        "whatsapp",
-        "service.client_data",
-        day(0),
-    );
+    put_client_data(&mut t, &old, "chat-1", "whatsapp", day(0));
     t.set_override(&old, "whatsapp", Period::parse("30 days").ok(), day(0))
         .expect("override set");
     drop(t);
     b.set_retention_state("kantoor-a", r#"{"overrides":{"whatsapp":"thirty days"}}"#);
     let mut t = v.tenant(&tenant("kantoor-b"));
-    put(
-        &mut t,
-        &old,
-        "inbox-1",
-        "mail.metadata",
-        "service.client_data",
-        day(0),
-    );
+    put_client_data(&mut t, &old, "inbox-1", "mail.metadata", day(0));
     let r = v
         .purge_all(&new, day(4), PurgeOptions::default(), &mut |_, _| {})
         .expect("the purge runs");

@@ -3,38 +3,22 @@
 //! an erased record that survives somewhere can never be decrypted again; the kept records keep
 //! their keys. On SQLite nothing of the erased records stays in the database file or its WAL.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
-use custos_policy::{Policy, SourceFile};
-use custos_vault::rights::{NewRequest, RequestKind, Verification};
-use custos_vault::{NewRecord, RecordId, StoreConfig, TenantVault, VaultError};
+use custos_policy::Policy;
+use custos_vault::rights::RequestKind;
+use custos_vault::{RecordId, TenantVault, VaultError};
 
-use crate::harness::{Backend, policy, record, subject, tenant, ts};
-
-fn load(name: &str) -> Policy {
-    let path =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../examples/policies/{name}"));
-    let text = std::fs::read_to_string(path).expect("example policy");
-    custos_policy::load_source(SourceFile::new(name, &text))
-        .expect("policy loads")
-        .policy
-}
+use crate::harness::{
+    Backend, example_policy, file_request_id, new_request, policy, record, record_for, subject,
+    tenant, ts, verify_attested,
+};
 
 fn put(t: &mut TenantVault<'_>, p: &Policy, who: &str, category: &str, purpose: &str) -> RecordId {
-    t.put(
-        p,
-        NewRecord {
-            subject: subject(who),
-            category: category.into(),
-            purposes: vec![purpose.into()],
-            payload: format!("{category} payload of {who}").into_bytes(),
-            created_at: ts("2026-01-10T00:00:00Z"),
-            clocks: BTreeMap::new(),
-        },
-        jiff::Timestamp::now(),
-    )
-    .expect("record stored")
+    let payload = format!("{category} payload of {who}");
+    let record = record_for(who, category, purpose, payload, ts("2026-01-10T00:00:00Z"));
+    t.put(p, record, jiff::Timestamp::now())
+        .expect("record stored")
 }
 
 /// Files, verifies and carries out an erasure request for `who`; returns the request id.
@@ -43,33 +27,12 @@ fn erase_by_request(
     p: &Policy,
     who: &str,
 ) -> (String, custos_vault::rights::ErasureAnswer) {
-    let on: jiff::civil::Date = "2026-03-02".parse().expect("date");
-    let id = t
-        .file_request(
-            p,
-            NewRequest {
-                kind: RequestKind::Erasure,
-                subject: subject(who),
-                purpose: None,
-                received_at: ts("2026-03-02T10:00:00Z"),
-                received_on: on,
-                due_on: "2026-04-02".parse().expect("date"),
-                extended_due_on: "2026-06-02".parse().expect("date"),
-                channel: "api".into(),
-                request_id: None,
-            },
-        )
-        .expect("filed")
-        .request
-        .request_id;
-    t.verify_request(
-        &id,
-        &Verification::Attested {
-            method: "signed-in session".into(),
-        },
-        ts("2026-03-03T09:00:00Z"),
-    )
-    .expect("verified");
+    let id = file_request_id(
+        t,
+        p,
+        new_request(RequestKind::Erasure, who, None, "2026-03-02"),
+    );
+    verify_attested(t, &id, "signed-in session", ts("2026-03-03T09:00:00Z"));
     let answer = t
         .execute_erasure(p, &id, ts("2026-03-03T09:05:00Z"))
         .expect("erased");
@@ -82,7 +45,7 @@ fn erase_by_request(
 pub fn a_partial_erasure_destroys_the_keys_of_what_it_erases_and_keeps_the_kept_readable(
     b: &Backend,
 ) {
-    let p = load("jetstream.toml");
+    let p = example_policy("jetstream.toml");
     let mut v = b.open();
     let mut t = v.tenant(&tenant("media-co"));
     let who = "customer@example.com";
@@ -167,9 +130,7 @@ fn file_contains(path: &Path, needle: &[u8]) -> bool {
 #[test]
 fn after_an_erasure_the_sqlite_file_and_its_wal_hold_nothing_of_the_erased_records() {
     let b = Backend::sqlite("shred-files");
-    let StoreConfig::Sqlite { path: db } = b.config.clone() else {
-        unreachable!("SQLite");
-    };
+    let db = b.sqlite_path().to_path_buf();
     let wal = db.with_file_name("custos.db-wal");
     let p = policy();
     let mut v = b.open();
@@ -245,9 +206,7 @@ fn after_an_erasure_the_sqlite_file_and_its_wal_hold_nothing_of_the_erased_recor
 #[test]
 fn a_checkpoint_blocked_by_a_reader_is_retried_at_the_next_purge() {
     let b = Backend::sqlite("shred-blocked");
-    let StoreConfig::Sqlite { path: db } = b.config.clone() else {
-        unreachable!("SQLite");
-    };
+    let db = b.sqlite_path().to_path_buf();
     let wal = db.with_file_name("custos.db-wal");
     let p = policy();
     let mut v = b.open();

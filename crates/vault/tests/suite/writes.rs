@@ -3,24 +3,37 @@
 //! what was written with its idempotency key remembered, and one record corrected or deleted
 //! with the recipients told (Art. 5(1)(b), 5(1)(e), 16, 17, 19).
 
-use std::collections::BTreeMap;
-
+use custos_policy::Policy;
 use custos_vault::records::Correction;
 use custos_vault::retention::{EventTarget, HoldTarget};
 use custos_vault::rights::{NewRequest, RequestKind, Verification};
-use custos_vault::{Idempotency, NewRecord, VaultError};
+use custos_vault::{Idempotency, NewRecord, RecordId, TenantVault, VaultError, Written};
 
-use crate::harness::{Backend, policy, record, subject, tenant, ts};
+use crate::harness::{
+    Backend, audit_entries, policy, record, record_for, subject, tenant, ts, verify_attested,
+};
+
+/// Stores `draft(who, text)`; returns its id.
+fn put_draft(t: &mut TenantVault<'_>, p: &Policy, who: &str, text: &str) -> RecordId {
+    t.put(p, draft(who, text), jiff::Timestamp::now()).unwrap()
+}
+
+/// Writes an empty draft of jan@example.nl once per idempotency `key`.
+fn put_jan_once(
+    t: &mut TenantVault<'_>,
+    p: &Policy,
+    key: Option<&Idempotency<'_>>,
+) -> custos_vault::Result<Written> {
+    t.put_once(
+        p,
+        draft("jan@example.nl", "{}"),
+        key,
+        jiff::Timestamp::now(),
+    )
+}
 
 fn draft(who: &str, text: &str) -> NewRecord {
-    NewRecord {
-        subject: subject(who),
-        category: "draft".into(),
-        purposes: vec!["auto_draft".into()],
-        payload: text.as_bytes().to_vec(),
-        created_at: ts("2026-11-01T10:00:00Z"),
-        clocks: BTreeMap::new(),
-    }
+    record_for(who, "draft", "auto_draft", text, ts("2026-11-01T10:00:00Z"))
 }
 
 /// Art. 5(1)(b): the decision call denies processing `draft` for `service`; a write must not
@@ -51,9 +64,7 @@ pub fn an_event_at_a_scope_the_policy_does_not_declare_is_refused(b: &Backend) {
     let p = policy();
     let mut v = b.open();
     let mut t = v.tenant(&tenant("acme"));
-    let id = t
-        .put(&p, draft("jan@example.nl", "{}"), jiff::Timestamp::now())
-        .unwrap();
+    let id = put_draft(&mut t, &p, "jan@example.nl", "{}");
     let now = ts("2026-11-02T10:00:00Z");
     let e = t
         .record_event(&p, &EventTarget::Tenant, "draft.decided", now, now)
@@ -81,30 +92,10 @@ pub fn a_subject_is_one_whatever_the_spelling_of_its_address(b: &Backend) {
     let p = policy();
     let mut v = b.open();
     let mut t = v.tenant(&tenant("acme"));
-    t.put(
-        &p,
-        draft("Jan@Example.NL", "{\"n\":1}"),
-        jiff::Timestamp::now(),
-    )
-    .unwrap();
-    t.put(
-        &p,
-        draft(" jan@example.nl", "{\"n\":2}"),
-        jiff::Timestamp::now(),
-    )
-    .unwrap();
-    t.put(
-        &p,
-        draft("+31 6 1234 5678", "{\"n\":3}"),
-        jiff::Timestamp::now(),
-    )
-    .unwrap();
-    t.put(
-        &p,
-        draft("0031612345678", "{\"n\":4}"),
-        jiff::Timestamp::now(),
-    )
-    .unwrap();
+    put_draft(&mut t, &p, "Jan@Example.NL", "{\"n\":1}");
+    put_draft(&mut t, &p, " jan@example.nl", "{\"n\":2}");
+    put_draft(&mut t, &p, "+31 6 1234 5678", "{\"n\":3}");
+    put_draft(&mut t, &p, "0031612345678", "{\"n\":4}");
     assert_eq!(t.list(&subject("jan@example.nl")).unwrap().len(), 2);
     assert_eq!(t.list(&subject("+31612345678")).unwrap().len(), 2);
     assert_eq!(
@@ -134,28 +125,14 @@ pub fn a_write_answers_from_what_it_wrote_and_remembers_its_idempotency_key(b: &
         key: "retry-7",
         request_hash: "aaaa",
     };
-    let first = t
-        .put_once(
-            &p,
-            draft("jan@example.nl", "{}"),
-            Some(&key),
-            jiff::Timestamp::now(),
-        )
-        .unwrap();
+    let first = put_jan_once(&mut t, &p, Some(&key)).unwrap();
     assert!(!first.replayed);
     assert_eq!(first.created_at, ts("2026-11-01T10:00:00Z"));
     assert_eq!(first.subject, t.pseudonym(&subject("jan@example.nl")));
     // The record goes (a purge, an erasure) before the retry arrives.
     t.erase_subject(&subject("jan@example.nl"), ts("2026-11-01T10:00:01Z"))
         .unwrap();
-    let again = t
-        .put_once(
-            &p,
-            draft("jan@example.nl", "{}"),
-            Some(&key),
-            jiff::Timestamp::now(),
-        )
-        .unwrap();
+    let again = put_jan_once(&mut t, &p, Some(&key)).unwrap();
     assert!(again.replayed, "a retry is answered as the first write was");
     assert_eq!(again.id, first.id);
     assert_eq!(b.count_records("acme"), 0, "the retry wrote nothing");
@@ -163,37 +140,14 @@ pub fn a_write_answers_from_what_it_wrote_and_remembers_its_idempotency_key(b: &
         key: "retry-7",
         request_hash: "bbbb",
     };
-    let e = t
-        .put_once(
-            &p,
-            draft("jan@example.nl", "{}"),
-            Some(&other),
-            jiff::Timestamp::now(),
-        )
-        .expect_err("another body");
+    let e = put_jan_once(&mut t, &p, Some(&other)).expect_err("another body");
     assert!(matches!(e, VaultError::IdempotencyKeyReused), "{e:?}");
     // Keys are per tenant.
     let mut t2 = v.tenant(&tenant("other"));
-    assert!(
-        !t2.put_once(
-            &p,
-            draft("jan@example.nl", "{}"),
-            Some(&key),
-            jiff::Timestamp::now()
-        )
-        .unwrap()
-        .replayed
-    );
+    assert!(!put_jan_once(&mut t2, &p, Some(&key)).unwrap().replayed);
     // Without a key, a write is a write.
     let mut t = v.tenant(&tenant("acme"));
-    let w = t
-        .put_once(
-            &p,
-            draft("jan@example.nl", "{}"),
-            None,
-            jiff::Timestamp::now(),
-        )
-        .unwrap();
+    let w = put_jan_once(&mut t, &p, None).unwrap();
     assert!(!w.replayed);
 }
 
@@ -206,20 +160,8 @@ pub fn one_record_is_corrected_or_deleted_with_recipients_told(b: &Backend) {
     let now = ts("2026-11-02T10:00:00Z");
     let mut t = v.tenant(&tenant("acme")).acting_as("app-key");
     let jan = subject("jan@example.nl");
-    let d = t
-        .put(
-            &p,
-            draft("jan@example.nl", "{\"to\":\"wrong\"}"),
-            jiff::Timestamp::now(),
-        )
-        .unwrap();
-    let keep = t
-        .put(
-            &p,
-            draft("jan@example.nl", "{\"to\":\"kept\"}"),
-            jiff::Timestamp::now(),
-        )
-        .unwrap();
+    let d = put_draft(&mut t, &p, "jan@example.nl", "{\"to\":\"wrong\"}");
+    let keep = put_draft(&mut t, &p, "jan@example.nl", "{\"to\":\"kept\"}");
     t.record_disclosure(
         &p,
         &jan,
@@ -263,12 +205,7 @@ pub fn one_record_is_corrected_or_deleted_with_recipients_told(b: &Backend) {
         t.delete_record(&p, &keep, now),
         Err(VaultError::Held { .. })
     ));
-    let audit = t
-        .audit(&custos_audit::Query {
-            limit: 100,
-            ..custos_audit::Query::default()
-        })
-        .unwrap();
+    let audit = audit_entries(&mut t, None, 100);
     let actions: Vec<&str> = audit
         .iter()
         .filter(|e| e.action.starts_with("record."))
@@ -287,20 +224,8 @@ pub fn a_rectification_request_writes_its_corrections(b: &Backend) {
     let now = ts("2026-11-02T10:00:00Z");
     let mut t = v.tenant(&tenant("acme")).acting_as("dpo-key");
     let jan = subject("jan@example.nl");
-    let d = t
-        .put(
-            &p,
-            draft("jan@example.nl", "{\"name\":\"Jn\"}"),
-            jiff::Timestamp::now(),
-        )
-        .unwrap();
-    let other = t
-        .put(
-            &p,
-            draft("piet@example.nl", "{\"name\":\"P\"}"),
-            jiff::Timestamp::now(),
-        )
-        .unwrap();
+    let d = put_draft(&mut t, &p, "jan@example.nl", "{\"name\":\"Jn\"}");
+    let other = put_draft(&mut t, &p, "piet@example.nl", "{\"name\":\"P\"}");
     let cal = custos_rights::NlCalendar::new();
     let req = NewRequest::counted(
         RequestKind::Rectification,
@@ -312,14 +237,7 @@ pub fn a_rectification_request_writes_its_corrections(b: &Backend) {
     )
     .expect("in range");
     let id = t.file_request(&p, req).unwrap().request.request_id;
-    t.verify_request(
-        &id,
-        &Verification::Attested {
-            method: "signed in".into(),
-        },
-        now,
-    )
-    .unwrap();
+    verify_attested(&mut t, &id, "signed in", now);
     let again = t.verify_request(&id, &Verification::Code("000000".into()), now);
     assert!(again.is_err(), "verified once");
     let e = t
@@ -372,25 +290,13 @@ pub fn deleting_the_last_record_of_a_category_shreds_its_key(b: &Backend) {
     let mut v = b.open();
     let now = ts("2026-11-02T10:00:00Z");
     let mut t = v.tenant(&tenant("acme")).acting_as("app-key");
-    let d = t
-        .put(
-            &p,
-            draft("piet@example.nl", "{\"to\":\"x\"}"),
-            jiff::Timestamp::now(),
-        )
-        .unwrap();
+    let d = put_draft(&mut t, &p, "piet@example.nl", "{\"to\":\"x\"}");
     let acct = t
         .put(&p, record("piet@example.nl", "{}"), jiff::Timestamp::now())
         .unwrap();
     let copy = b.copy_row("acme", d.as_str());
     t.delete_record(&p, &d, now).unwrap();
-    let audit = t
-        .audit(&custos_audit::Query {
-            action: Some("record.delete".into()),
-            limit: 10,
-            ..custos_audit::Query::default()
-        })
-        .unwrap();
+    let audit = audit_entries(&mut t, Some("record.delete"), 10);
     let details: serde_json::Value = serde_json::from_str(&audit[0].details).unwrap();
     assert_eq!(details["keys_destroyed"], 1, "{details}");
     b.put_back_row("acme", &copy);
