@@ -4,24 +4,14 @@
 
 use std::collections::BTreeMap;
 
-use custos_policy::{Policy, SourceFile};
 use custos_vault::{HoldTarget, NewRecord, VaultError};
 
-use crate::harness::{Backend, subject, tenant, ts};
-
-fn jetlink() -> Policy {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../examples/policies/jetlink.toml");
-    let text = std::fs::read_to_string(path).expect("example policy");
-    custos_policy::load_source(SourceFile::new("jetlink.toml", &text))
-        .expect("policy loads")
-        .policy
-}
+use crate::harness::{Backend, example_policy, subject, tenant, ts};
 
 /// JetLink declares `user_account` with `parent = "customer_data"`: its id is not named under
 /// `customer_data.`, so only the declared parent links them.
 pub fn a_hold_on_a_category_refuses_deleting_its_declared_children(b: &Backend) {
-    let policy = jetlink();
+    let policy = example_policy("jetlink.toml");
     let mut v = b.open();
     let mut t = v.tenant(&tenant("waterjet-a"));
     let now = ts("2026-11-01T10:00:00Z");
