@@ -24,7 +24,7 @@ mod vault_cmds;
 #[derive(Parser)]
 #[command(
     name = "custos",
-    version,
+    version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("CUSTOS_COMMIT"), ")"),
     about = "Privacy engine: policy as code, checked against the GDPR and enforced on real data"
 )]
 struct Cli {

@@ -327,6 +327,18 @@ pub fn app(
     let (router, mut api) = routes::router().split_for_parts();
     api.info.title = "Custos".into();
     api.info.version = env!("CARGO_PKG_VERSION").into();
+    // Our own licence and contact: left unset, utoipa fills in those of its own crate.
+    api.info.license = Some(
+        utoipa::openapi::info::LicenseBuilder::new()
+            .name(env!("CARGO_PKG_LICENSE"))
+            .identifier(Some(env!("CARGO_PKG_LICENSE")))
+            .build(),
+    );
+    api.info.contact = Some(
+        utoipa::openapi::info::ContactBuilder::new()
+            .name(Some("Custos maintainers"))
+            .build(),
+    );
     let components = api.components.get_or_insert_with(Default::default);
     components.add_security_scheme(
         "api_key",

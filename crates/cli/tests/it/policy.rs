@@ -640,3 +640,33 @@ fn jbsync_html_is_accessible_in_both_languages() {
         }
     }
 }
+
+#[test]
+fn the_version_names_the_commit_the_binary_was_built_from() {
+    let o = custos(&["--version"]);
+    assert_eq!(code(&o), 0);
+    let line = stdout(&o);
+    let expected_start = format!("custos {} (", env!("CARGO_PKG_VERSION"));
+    assert!(line.starts_with(&expected_start), "{line}");
+    let commit = line
+        .trim_end()
+        .strip_prefix(&expected_start)
+        .and_then(|rest| rest.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("no commit in {line:?}"));
+    // Built from a git checkout (as here and in CI): the commit's first 12 hex digits, marked
+    // `-dirty` when tracked files differed; `unknown` only outside a checkout.
+    let head = Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(repo())
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
+    match head {
+        Some(head) => assert!(
+            commit == head || commit == format!("{head}-dirty"),
+            "{commit} is not HEAD {head}"
+        ),
+        None => assert_eq!(commit, "unknown"),
+    }
+}

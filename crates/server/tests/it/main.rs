@@ -188,6 +188,10 @@ fn every_documented_route_answers_and_the_document_is_openapi_3_1() {
     let s = Running::start();
     let doc: serde_json::Value = serde_json::from_str(&get(&s.url("/openapi.json")).body).unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
+    // The project's own licence and contact, as in Cargo.toml and LICENSE (not the library's).
+    assert_eq!(doc["info"]["license"]["identifier"], "EUPL-1.2");
+    assert_eq!(doc["info"]["contact"]["name"], "Custos maintainers");
+    assert!(!doc["info"].to_string().contains("MIT"), "{}", doc["info"]);
     let paths: Vec<&String> = doc["paths"].as_object().unwrap().keys().collect();
     let expected = [
         "/.well-known/gpc.json",
