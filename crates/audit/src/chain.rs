@@ -194,8 +194,8 @@ impl Entry {
         }
     }
 
-    /// Whether the stored hash matches the stored fields.
-    pub fn self_consistent(&self) -> bool {
+    /// The hash the entry's fields give after its `prev_hash`: what `hash` must be.
+    pub fn computed_hash(&self) -> Hash {
         entry_hash(
             &self.prev_hash,
             &self.at,
@@ -204,7 +204,12 @@ impl Entry {
             &self.action,
             self.subject.as_deref(),
             &self.details,
-        ) == self.hash
+        )
+    }
+
+    /// Whether the stored hash matches the stored fields.
+    pub fn self_consistent(&self) -> bool {
+        self.computed_hash() == self.hash
     }
 }
 
@@ -812,15 +817,7 @@ mod tests {
                 &ev,
             );
             n.at = e.at.clone();
-            n.hash = entry_hash(
-                &n.prev_hash,
-                &n.at,
-                &n.tenant,
-                &n.actor,
-                &n.action,
-                n.subject.as_deref(),
-                &n.details,
-            );
+            n.hash = n.computed_hash();
             forged.push(n);
         }
         assert_eq!(
@@ -864,15 +861,7 @@ mod tests {
         let mut prev = GENESIS;
         for e in &mut c {
             e.prev_hash = prev;
-            e.hash = entry_hash(
-                &prev,
-                &e.at,
-                &e.tenant,
-                &e.actor,
-                &e.action,
-                e.subject.as_deref(),
-                &e.details,
-            );
+            e.hash = e.computed_hash();
             prev = e.hash;
         }
         let at: jiff::Timestamp = same.parse().unwrap();

@@ -213,21 +213,7 @@ proptest! {
 
 /// Stores `e` as a row, exactly as given.
 fn insert(c: &rusqlite::Connection, e: &Entry) {
-    c.execute(
-        "INSERT INTO audit_entries (seq, at, tenant_id, actor, action, subject, details, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        rusqlite::params![
-            e.seq as i64,
-            e.at,
-            e.tenant,
-            e.actor,
-            e.action,
-            e.subject,
-            e.details,
-            &e.prev_hash[..],
-            &e.hash[..]
-        ],
-    )
-    .expect("the tampered row is stored");
+    crate::store::sqlite_insert(c, e).expect("the tampered row is stored");
 }
 
 /// What verification reports: the tampering, or `None` for an unbroken chain.

@@ -144,6 +144,26 @@ fn entry_from_raw(r: RawEntry) -> Result<Entry, AuditError> {
     })
 }
 
+/// Writes one entry as a row of `audit_entries`, exactly as given (an append's new entries; the
+/// property tests' tampered rows).
+pub(crate) fn sqlite_insert(conn: &rusqlite::Connection, e: &Entry) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO audit_entries (seq, at, tenant_id, actor, action, subject, details, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?
+    .execute(rusqlite::params![
+        e.seq as i64,
+        e.at,
+        e.tenant,
+        e.actor,
+        e.action,
+        e.subject,
+        e.details,
+        &e.prev_hash[..],
+        &e.hash[..]
+    ])?;
+    Ok(())
+}
+
 /// Appends within an SQLite transaction the caller already holds (the vault uses this to write
 /// the audit entry in the same transaction as the change it records).
 pub fn sqlite_append_in(
@@ -169,21 +189,8 @@ pub fn sqlite_append_in(
         None => None,
     };
     let (entries, checkpoint) = build(head);
-    let mut ins = tx.prepare_cached(
-        "INSERT INTO audit_entries (seq, at, tenant_id, actor, action, subject, details, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-    )?;
     for e in &entries {
-        ins.execute(rusqlite::params![
-            e.seq as i64,
-            e.at,
-            e.tenant,
-            e.actor,
-            e.action,
-            e.subject,
-            e.details,
-            &e.prev_hash[..],
-            &e.hash[..]
-        ])?;
+        sqlite_insert(tx, e)?;
     }
     if let Some(c) = checkpoint {
         // Two servers sealing the same head at once (timer, shutdown) sign the same entry: the

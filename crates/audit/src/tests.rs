@@ -550,15 +550,7 @@ fn a_chain_rehashed_after_deleting_every_checkpoint_is_reported() {
                 e.action = "nothing.happened".into();
             }
             e.prev_hash = prev;
-            e.hash = chain::entry_hash(
-                &e.prev_hash,
-                &e.at,
-                &e.tenant,
-                &e.actor,
-                &e.action,
-                e.subject.as_deref(),
-                &e.details,
-            );
+            e.hash = e.computed_hash();
             prev = e.hash;
             s.overwrite(&e);
         }

@@ -2,7 +2,8 @@
 
 /// How far in the future a caller-given time may lie, in seconds: five minutes. Apps' clocks
 /// drift; a retention event or a request's receipt dated further ahead would start a legal clock
-/// (Art. 12(3), Art. 17(3)) in the future, so it is refused.
+/// (Art. 12(3), Art. 17(3)) in the future, so it is refused. The same margin is how far a purge's
+/// clock may lag the last purge (servers' clocks differ a little too).
 pub const CLOCK_SKEW_SECONDS: i64 = 300;
 
 /// Whether a caller-given moment `at` lies further in the future than [`CLOCK_SKEW_SECONDS`]

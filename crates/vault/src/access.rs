@@ -243,14 +243,14 @@ impl Access {
                     .into_iter()
                     .map(|row| {
                         let mut it = row.into_iter();
-                        let mut text = |what| it.next().ok_or_else(|| corrupt(what));
+                        let mut next = |what| it.next().ok_or_else(|| corrupt(what));
                         Ok(KeyInfo {
-                            id: text("key id")?.into_text().ok_or_else(|| corrupt("key id"))?,
-                            tenant: text("tenant")?.into_text(),
-                            role: text("role")?.into_text().ok_or_else(|| corrupt("role"))?,
-                            label: text("label")?.into_text().ok_or_else(|| corrupt("label"))?,
-                            created_at: text("time")?.int().ok_or_else(|| corrupt("time"))?,
-                            revoked_at: text("time")?.int(),
+                            id: next("key id")?.into_text().ok_or_else(|| corrupt("key id"))?,
+                            tenant: next("tenant")?.into_text(),
+                            role: next("role")?.into_text().ok_or_else(|| corrupt("role"))?,
+                            label: next("label")?.into_text().ok_or_else(|| corrupt("label"))?,
+                            created_at: next("time")?.int().ok_or_else(|| corrupt("time"))?,
+                            revoked_at: next("time")?.int(),
                         })
                     })
                     .collect::<crate::Result<_>>()?;

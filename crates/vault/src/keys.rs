@@ -489,6 +489,14 @@ fn decode_base64(text: &str) -> Option<Zeroizing<Vec<u8>>> {
 mod tests {
     use super::*;
 
+    /// The record every single-record test encrypts.
+    const ID: RecordIdentity<'static> = RecordIdentity {
+        tenant: "t",
+        pseudonym: "p",
+        category: "c",
+        record_id: "r",
+    };
+
     const HEX: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
     const B64: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 
@@ -565,12 +573,7 @@ mod tests {
     #[test]
     fn a_record_ciphertext_bound_to_one_identity_fails_under_another() {
         let dk = DataKey::generate().expect("random");
-        let id = RecordIdentity {
-            tenant: "t",
-            pseudonym: "p",
-            category: "c",
-            record_id: "r",
-        };
+        let id = ID;
         let ct = encrypt_record(&dk, &[7; 12], &id, b"hello").expect("encrypts");
         assert_eq!(
             decrypt_record(&dk, &id, &ct).expect("decrypts").as_slice(),
@@ -598,12 +601,7 @@ mod tests {
     #[test]
     fn a_record_names_its_key_by_its_format_byte() {
         let dk = DataKey::generate().expect("random");
-        let id = RecordIdentity {
-            tenant: "t",
-            pseudonym: "p",
-            category: "c",
-            record_id: "r",
-        };
+        let id = ID;
         let mut ct = encrypt_record(&dk, &[3; 12], &id, b"x").expect("encrypts");
         assert_eq!(key_category_of(&ct, "c"), Some("c"));
         // A record written before per-category keys: same layout, format byte 1, legacy key.
@@ -618,12 +616,7 @@ mod tests {
     #[test]
     fn a_truncated_or_flipped_ciphertext_does_not_decrypt() {
         let dk = DataKey::generate().expect("random");
-        let id = RecordIdentity {
-            tenant: "t",
-            pseudonym: "p",
-            category: "c",
-            record_id: "r",
-        };
+        let id = ID;
         let ct = encrypt_record(&dk, &[1; 12], &id, b"payload").expect("encrypts");
         for len in 0..ct.len() {
             assert!(

@@ -641,7 +641,7 @@ impl TenantVault<'_> {
             }
         }
         if at.duration_since(now)
-            > jiff::SignedDuration::from_secs(crate::retention::EVENT_SKEW_SECONDS)
+            > jiff::SignedDuration::from_secs(custos_types::limits::CLOCK_SKEW_SECONDS)
         {
             return Err(err(RecipientError::InFuture { at, now }));
         }

@@ -37,10 +37,6 @@ use crate::ids::{RecordId, SubjectId};
 use crate::store::{Tx, Val};
 use crate::vault::{AUDIT_CHECKPOINT_EVERY, TenantVault, Vault};
 
-/// How far in the future an event may be dated (clock skew between the app and Custos), and how
-/// far a purge's clock may lag the last purge (skew between Custos servers).
-pub const EVENT_SKEW_SECONDS: i64 = custos_types::limits::CLOCK_SKEW_SECONDS;
-
 /// Records deleted per purge transaction, unless [`PurgeOptions::batch_size`] says otherwise.
 pub const DEFAULT_BATCH: u32 = 10_000;
 
@@ -768,17 +764,10 @@ impl ActiveHold {
     }
 
     /// Whether it covers any of the data of the subject, who has records of `categories`.
-    pub fn covers_any<'c>(
-        &self,
-        pseudonym: &str,
-        categories: impl IntoIterator<Item = &'c str>,
-    ) -> bool {
-        let scope = HoldScope::of(self.info.subject.as_deref(), self.info.category.as_deref());
-        let categories: Vec<&str> = categories.into_iter().collect();
-        scope.covers_any(pseudonym, categories.iter().copied())
-            || categories
-                .iter()
-                .any(|c| self.declared_under.iter().any(|d| d == c))
+    pub fn covers_any(&self, pseudonym: &str, categories: &[String]) -> bool {
+        HoldScope::of(self.info.subject.as_deref(), self.info.category.as_deref())
+            .covers_any(pseudonym, categories.iter().map(String::as_str))
+            || categories.iter().any(|c| self.declared_under.contains(c))
     }
 }
 
@@ -812,11 +801,14 @@ pub(crate) fn active_holds_for(
 }
 
 /// Refuses a purge whose clock is behind the tenant's last purge by more than the allowed
-/// skew. Servers' clocks differ a little: within [`EVENT_SKEW_SECONDS`] a purge goes ahead (an
+/// skew. Servers' clocks differ a little: within [`CLOCK_SKEW_SECONDS`](custos_types::limits::CLOCK_SKEW_SECONDS) a purge goes ahead (an
 /// earlier "now" only purges less); beyond it the clock is wrong.
 fn check_purge_clock(tenant: &str, last_purge_at: Option<i64>, now: Timestamp) -> Result<()> {
     match last_purge_at {
-        Some(last) if last > now.as_microsecond() + EVENT_SKEW_SECONDS * 1_000_000 => {
+        Some(last)
+            if last
+                > now.as_microsecond() + custos_types::limits::CLOCK_SKEW_SECONDS * 1_000_000 =>
+        {
             Err(VaultError::ClockWentBack {
                 tenant: tenant.to_owned(),
                 last: ts(last)?,
@@ -1214,7 +1206,7 @@ impl TenantVault<'_> {
                 event: event.to_owned(),
                 at,
                 now,
-                skew_seconds: EVENT_SKEW_SECONDS,
+                skew_seconds: custos_types::limits::CLOCK_SKEW_SECONDS,
             });
         }
         let scope = match target {
@@ -1355,7 +1347,7 @@ impl TenantVault<'_> {
                 .collect();
                 found = candidates
                     .into_iter()
-                    .find(|h| h.covers_any(pseudonym, categories.iter().map(String::as_str)))
+                    .find(|h| h.covers_any(pseudonym, &categories))
                     .map(|h| h.info);
                 Ok(())
             })?;

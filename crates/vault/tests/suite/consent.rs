@@ -30,6 +30,22 @@ fn entry(purpose: &str, kind: ConsentKind, at: &str, version: &str) -> ConsentRe
     }
 }
 
+/// The person switches JBSync's auto-drafts on (they are opt-in), as every approval case starts.
+fn opt_in_to_auto_drafts(
+    t: &mut TenantVault<'_>,
+    policy: &Policy,
+    who: &SubjectId,
+    now: Timestamp,
+) {
+    let on = entry(
+        "auto_draft",
+        ConsentKind::Grant,
+        "2026-07-01T10:00:00Z",
+        "2026-04",
+    );
+    t.record_consent(policy, who, &on, now).expect("opted in");
+}
+
 fn consent_error(e: VaultError) -> ConsentCallError {
     match e {
         VaultError::Consent(c) => c,
@@ -342,18 +358,7 @@ pub fn approval_gates_issue_one_time_tokens(b: &Backend) {
     let who = subject("erin");
     let now = ts("2026-08-01T12:00:00Z");
     // Auto-drafts are opt-in (JBSync): the person switched them on.
-    t.record_consent(
-        &policy,
-        &who,
-        &entry(
-            "auto_draft",
-            ConsentKind::Grant,
-            "2026-07-01T10:00:00Z",
-            "2026-04",
-        ),
-        now,
-    )
-    .expect("opted in");
+    opt_in_to_auto_drafts(&mut t, &policy, &who, now);
     let a = t
         .request_approval(&policy, "draft.send", "draft-42", &who, now)
         .expect("registered");
@@ -469,18 +474,7 @@ pub fn an_approval_token_opens_only_its_own_item_and_subject(b: &Backend) {
     let (erin, frank) = (subject("erin"), subject("frank"));
     let mut t = v.tenant(&tenant("acme")).acting_as("app-key");
     for who in [&erin, &frank] {
-        t.record_consent(
-            &policy,
-            who,
-            &entry(
-                "auto_draft",
-                ConsentKind::Grant,
-                "2026-07-01T10:00:00Z",
-                "2026-04",
-            ),
-            now,
-        )
-        .expect("opted in");
+        opt_in_to_auto_drafts(&mut t, &policy, who, now);
     }
     let a = t
         .request_approval(&policy, "draft.send", "d-17", &erin, now)
@@ -553,18 +547,7 @@ pub fn undeclared_approval_actions_are_refused_with_the_nearest_name(b: &Backend
     let now = ts("2026-08-01T12:00:00Z");
     let erin = subject("erin");
     let mut t = v.tenant(&tenant("acme")).acting_as("app-key");
-    t.record_consent(
-        &policy,
-        &erin,
-        &entry(
-            "auto_draft",
-            ConsentKind::Grant,
-            "2026-07-01T10:00:00Z",
-            "2026-04",
-        ),
-        now,
-    )
-    .expect("opted in");
+    opt_in_to_auto_drafts(&mut t, &policy, &erin, now);
     let e = t
         .request_approval(&policy, "draft.sned", "d-17", &erin, now)
         .expect_err("undeclared");
