@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 mod access_cmds;
 mod audit_cmds;
+mod backup_cmd;
 mod consent_cmds;
 mod export_cmd;
 mod failure;
@@ -50,6 +51,9 @@ enum Command {
     Export(export_cmd::ExportArgs),
     /// Run the HTTP server (`--demo` for the jbsync example on the embedded defaults).
     Serve(serve_cmd::ServeArgs),
+    /// Write a consistent copy of an SQLite vault while the server runs (PostgreSQL: pg_dump, see
+    /// docs/operations.md).
+    Backup(backup_cmd::BackupArgs),
     /// The tamper-evident audit trail.
     #[command(subcommand)]
     Audit(audit_cmds::AuditCommand),
@@ -102,6 +106,7 @@ fn main() -> ExitCode {
         Command::ExportDpv(args) => policy_cmds::export_dpv(args),
         Command::Audit(cmd) => audit_cmds::run(cmd),
         Command::Serve(args) => serve_cmd::serve(args),
+        Command::Backup(args) => backup_cmd::backup(args),
         Command::Export(args) => export_cmd::export(args),
         Command::Deadline(args) => rights_cmds::deadline(args),
         Command::Init(args) => vault_cmds::init(args),

@@ -58,6 +58,18 @@ impl Backend {
         }
         vaults.push(Mutex::new(Vault::open(&store, master)?));
         let access = Access::open(&store)?;
+        // The first connection replays the journal; a count above zero means a restored backup
+        // (or a crash mid-erasure) was brought up to date: the operator's runbook looks for it.
+        let replayed: usize = vaults
+            .iter_mut()
+            .map(|v| v.get_mut().map_or(0, |v| v.replayed_erasures()))
+            .sum();
+        if replayed > 0 {
+            tracing::info!(
+                replayed,
+                "erasure journal replayed: erasures the database did not hold are carried out again"
+            );
+        }
         let single_writer = matches!(store, StoreConfig::Sqlite { .. });
         Ok(Backend {
             vaults,

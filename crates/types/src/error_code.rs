@@ -206,6 +206,7 @@ codes! {
     WrongMasterKey = "wrong-master-key", 500, Internal, "The master key does not open this vault";
     KeyFileExists = "key-file-exists", 409, Conflict, "A master key file exists already";
     FileError = "file-error", 500, Internal, "A file could not be read or written";
+    BackupUnsupported = "backup-unsupported", 400, Usage, "This store is backed up with its own tools";
     SchemaTooNew = "schema-too-new", 500, Internal, "The database was migrated by a newer Custos";
     DataCorrupt = "data-corrupt", 500, Internal, "Stored data cannot be read";
 }

@@ -20,6 +20,7 @@
 //! [`Vault::rotate_keys`].
 
 pub mod access;
+pub mod backup;
 pub mod consent;
 mod error;
 pub mod export;

@@ -4,9 +4,11 @@
 
 mod access;
 mod audit;
+mod backup;
 mod consent;
 #[path = "../../../../testkit/database_url.rs"]
 mod database_url;
+mod demo_server;
 mod export;
 mod policy;
 mod requests;
@@ -17,6 +19,9 @@ mod scratch;
 mod serve;
 #[path = "../../../../testkit/stale_schemas.rs"]
 mod stale_schemas;
+#[path = "../../../../testkit/tools.rs"]
+mod tools;
 #[path = "../../../../testkit/unzip.rs"]
 mod unzip;
+mod upgrade;
 mod vault;

@@ -29,6 +29,11 @@ fn scratch_dir(name: &str) -> (PathBuf, usize) {
     (dir, n)
 }
 
+/// A fresh, empty directory of its own (for a test that makes its vault another way).
+pub(crate) fn fresh_dir(name: &str) -> PathBuf {
+    scratch_dir(name).0
+}
+
 impl Scratch {
     /// A fresh directory with an SQLite vault made by `custos init`.
     pub(crate) fn new(name: &str) -> Scratch {
