@@ -32,6 +32,8 @@ pub trait Store {
     fn checkpoints(&mut self) -> Result<Vec<Checkpoint>, AuditError>;
     /// Checkpoints with seq greater than `after_seq`, in seq order (what is not yet published).
     fn checkpoints_after(&mut self, after_seq: u64) -> Result<Vec<Checkpoint>, AuditError>;
+    /// The checkpoint with the highest seq, if any (how much of the chain is sealed).
+    fn last_checkpoint(&mut self) -> Result<Option<Checkpoint>, AuditError>;
     /// Entries of one tenant matching `q`, in seq order.
     fn query(&mut self, tenant: &str, q: &Query) -> Result<Vec<Entry>, AuditError>;
     /// How many entries `tenant` has, and how many of them have seq greater than `after_seq`.
@@ -234,6 +236,26 @@ impl Store for SqliteStore {
 
     fn checkpoints(&mut self) -> Result<Vec<Checkpoint>, AuditError> {
         self.checkpoints_after(0)
+    }
+
+    fn last_checkpoint(&mut self) -> Result<Option<Checkpoint>, AuditError> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT seq, hash, at, signature FROM audit_checkpoints ORDER BY seq DESC LIMIT 1",
+        )?;
+        let mut rows = st.query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, Vec<u8>>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, Vec<u8>>(3)?,
+            ))
+        })?;
+        rows.next()
+            .map(|r| {
+                let (seq, hash, at, sig) = r?;
+                checkpoint_from_raw(seq, hash, at, sig)
+            })
+            .transpose()
     }
 
     fn checkpoints_after(&mut self, after_seq: u64) -> Result<Vec<Checkpoint>, AuditError> {
@@ -446,6 +468,15 @@ impl Store for PgStore {
         self.checkpoints_after(0)
     }
 
+    fn last_checkpoint(&mut self) -> Result<Option<Checkpoint>, AuditError> {
+        let row = self.client.query_opt(
+            "SELECT seq, hash, at, signature FROM audit_checkpoints ORDER BY seq DESC LIMIT 1",
+            &[],
+        )?;
+        row.map(|r| checkpoint_from_raw(r.get(0), r.get(1), r.get(2), r.get(3)))
+            .transpose()
+    }
+
     fn checkpoints_after(&mut self, after_seq: u64) -> Result<Vec<Checkpoint>, AuditError> {
         let rows = self.client.query(
             "SELECT seq, hash, at, signature FROM audit_checkpoints WHERE seq > $1 ORDER BY seq",
@@ -492,6 +523,9 @@ impl<T: Store + ?Sized> Store for Box<T> {
     }
     fn checkpoints_after(&mut self, after_seq: u64) -> Result<Vec<Checkpoint>, AuditError> {
         (**self).checkpoints_after(after_seq)
+    }
+    fn last_checkpoint(&mut self) -> Result<Option<Checkpoint>, AuditError> {
+        (**self).last_checkpoint()
     }
     fn query(&mut self, tenant: &str, q: &Query) -> Result<Vec<Entry>, AuditError> {
         (**self).query(tenant, q)

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use custos_types::ErrorCode;
 
 use crate::failure::Failure;
-use custos_server::{Config, LogFormat};
+use custos_server::Config;
 
 /// The jbsync example policy, built in so `custos serve --demo` works from anywhere.
 const DEMO_POLICY: &str = include_str!("../../../examples/policies/jbsync.toml");
@@ -26,44 +26,27 @@ pub struct ServeArgs {
 
 pub fn serve(args: ServeArgs) -> ExitCode {
     let env = |k: &str| std::env::var(k).ok();
-    let mut config = if args.demo && args.config.is_none() && env("CUSTOS_POLICY").is_none() {
-        let mut c = Config::with_policy("examples/policies/jbsync.toml");
-        if let Some(db) = env("CUSTOS_DATABASE_URL").filter(|d| !d.is_empty()) {
-            c.database = db;
-        }
-        if let Some(schema) = env("CUSTOS_SCHEMA").filter(|d| !d.is_empty()) {
-            c.schema = schema;
-        }
-        if let Some(rate) = env("CUSTOS_RATE_LIMIT").and_then(|r| r.trim().parse().ok()) {
-            c.rate_limit_per_second = rate;
-        }
-        if let Some(v) = env("CUSTOS_PURGE_INTERVAL") {
-            match custos_server::config::parse_interval(&v) {
-                Ok(every) => c.purge_interval = every,
-                Err(e) => {
-                    return Failure::unusable(format!(
-                        "environment variable CUSTOS_PURGE_INTERVAL: {e}"
-                    ))
-                    .stop();
-                }
-            }
-        }
-        if let Some(f) = env("CUSTOS_LOG_FORMAT") {
-            c.log_format = if f == "text" {
-                LogFormat::Text
+    // The demo reads the same environment as any server; only the policy has a default (the
+    // built-in example) and the example's one accepted finding comes with it.
+    let demo_defaults = args.demo && args.config.is_none() && env("CUSTOS_POLICY").is_none();
+    let loaded_config = if demo_defaults {
+        Config::load(None, |k| {
+            if k == "CUSTOS_POLICY" {
+                Some("examples/policies/jbsync.toml".to_owned())
             } else {
-                LogFormat::Json
-            };
-        }
-        c.accepted_findings = demo_accepted_findings();
-        c
-    } else {
-        match Config::load(args.config.as_deref(), env) {
-            Ok(c) => c,
-            Err(e) => {
-                return Failure::unusable(e.to_string()).stop();
+                env(k)
             }
-        }
+        })
+        .map(|mut c| {
+            c.accepted_findings = demo_accepted_findings();
+            c
+        })
+    } else {
+        Config::load(args.config.as_deref(), env)
+    };
+    let mut config = match loaded_config {
+        Ok(c) => c,
+        Err(e) => return Failure::unusable(e.to_string()).stop(),
     };
     if let Some(l) = args.listen {
         config.listen = l;

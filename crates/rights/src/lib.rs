@@ -7,6 +7,7 @@ pub mod access;
 pub mod archive;
 pub mod calendar;
 pub mod deadline;
+pub mod digest;
 pub mod erasure;
 pub mod recipients;
 pub mod request;

@@ -108,6 +108,45 @@ pub struct Config {
     /// `/readyz`.
     #[serde(default, rename = "accept_finding")]
     pub accepted_findings: Vec<AcceptedFinding>,
+    /// The daily digest of data-subject requests at risk and overdue, sent to a webhook
+    /// (`[digest]`; `CUSTOS_DIGEST_URL`, `CUSTOS_DIGEST_SECRET_FILE`, `CUSTOS_DIGEST_AT`).
+    pub digest: Option<DigestConfig>,
+    /// How often the server reads what needs attention (open requests against their deadlines,
+    /// dead letters, purges, the audit seal) for `/metrics` and the digest; the first read is at
+    /// start. Not read from the file.
+    #[serde(skip, default = "default_watch_interval")]
+    pub watch_interval: std::time::Duration,
+}
+
+/// Where and when the daily digest goes: a signed webhook, like the recipients' (Art. 19) ones,
+/// sent once a day however many servers run.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DigestConfig {
+    /// The receiver, `http(s)://…` without credentials in it.
+    pub url: String,
+    /// A file holding the secret that signs each digest (16 to 512 bytes; a trailing newline
+    /// is ignored), so the secret is in no configuration file or environment.
+    pub secret_file: PathBuf,
+    /// From which local time (Europe/Amsterdam, the zone deadlines are counted in) the day's
+    /// digest is sent, `"HH:MM"`; default `"08:00"`.
+    #[serde(default = "default_digest_at", deserialize_with = "de_time")]
+    pub at: jiff::civil::Time,
+}
+
+fn default_digest_at() -> jiff::civil::Time {
+    jiff::civil::time(8, 0, 0, 0)
+}
+
+fn default_watch_interval() -> std::time::Duration {
+    std::time::Duration::from_secs(60)
+}
+
+fn de_time<'de, D: serde::Deserializer<'de>>(d: D) -> Result<jiff::civil::Time, D::Error> {
+    let s = String::deserialize(d)?;
+    s.trim()
+        .parse::<jiff::civil::Time>()
+        .map_err(|_| serde::de::Error::custom(format!("`{s}` is not a time of day like \"08:00\"")))
 }
 
 /// A finding of `custos check` the configuration accepts, and why.
@@ -329,6 +368,8 @@ impl Config {
             body_timeout: default_body_timeout(),
             idle_timeout: default_idle_timeout(),
             max_connections: default_max_connections(),
+            digest: None,
+            watch_interval: default_watch_interval(),
         }
     }
 
@@ -404,6 +445,24 @@ impl Config {
                 message: format!("`{v}` is not a number of connections"),
             })?;
             table.insert("max_connections".into(), toml::Value::Integer(i64::from(n)));
+        }
+        for (var, key) in [
+            ("CUSTOS_DIGEST_URL", "url"),
+            ("CUSTOS_DIGEST_SECRET_FILE", "secret_file"),
+            ("CUSTOS_DIGEST_AT", "at"),
+        ] {
+            if let Some(v) = env(var).filter(|v| !v.is_empty()) {
+                let digest = table
+                    .entry("digest")
+                    .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+                let toml::Value::Table(digest) = digest else {
+                    return Err(ConfigError::Env {
+                        var,
+                        message: "`digest` in the file is not a table".into(),
+                    });
+                };
+                digest.insert(key.into(), toml::Value::String(v));
+            }
         }
         if !table.contains_key("policy") {
             if need_policy {

@@ -20,6 +20,7 @@ mod requests;
 mod retention;
 mod routes;
 mod sealing;
+pub mod watch;
 mod work;
 
 use std::collections::HashMap;
@@ -159,6 +160,9 @@ pub enum ServerError {
     /// The Art. 30 record could not be written as CSV.
     #[error("record of processing activities: {0}")]
     Csv(String),
+    /// The digest's configuration cannot be used (the message names the field).
+    #[error("{0}")]
+    Digest(String),
 }
 
 impl AppState {
@@ -469,6 +473,12 @@ pub async fn serve(
     if let Some(b) = backend {
         state = state.with_backend(b);
     }
+    let digest = match &config.digest {
+        Some(c) if state.has_backend() => Some(Arc::new(
+            watch::DigestSender::new(c).map_err(ServerError::Digest)?,
+        )),
+        _ => None,
+    };
     let state = Arc::new(state);
     let (router, _) = app(state.clone(), config.max_body_bytes, config.body_timeout);
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
@@ -520,6 +530,15 @@ pub async fn serve(
             notifier::tick(&st, &settings, &stop)
         })));
     }
+    // What needs attention, for the metrics and the daily digest: at start, then on a timer.
+    let mut watcher = None;
+    if state.has_backend() {
+        watcher = Some(tokio::spawn(watch::run(
+            state.clone(),
+            digest,
+            config.watch_interval,
+        )));
+    }
     on_listening(addr);
     let st = state.clone();
     let limits = connections::Limits {
@@ -536,7 +555,7 @@ pub async fn serve(
     // A purge or a notifier run in flight stops after its current round; the runtime waits for
     // that round.
     stop_purging.store(true, Ordering::Release);
-    for task in [purger, notifier, checkpointer, flusher]
+    for task in [purger, notifier, checkpointer, flusher, watcher]
         .into_iter()
         .flatten()
     {

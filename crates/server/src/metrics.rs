@@ -1,8 +1,11 @@
 //! Prometheus metrics: request counts and latency histograms per route and status, and the
 //! retention purges (records purged per category, runs per outcome), and the webhook notifier
 //! (deliveries per outcome, runs per outcome), and processing decisions (reasons per effect and
-//! rule). Routes are the matched
-//! templates (`/v1/policy`), never raw paths, so no id or personal data becomes a label.
+//! rule), and what the watch last read for a privacy team (open data-subject requests by risk,
+//! dead letters, purge lag, the audit trail's unsealed tail, digests sent). Routes are the
+//! matched templates (`/v1/policy`), never raw paths, so no id or personal data becomes a label;
+//! the watch's gauges are totals over all tenants (per-tenant detail is in the digest, which
+//! goes to the privacy team rather than to whoever can scrape `/metrics`).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -35,6 +38,31 @@ pub struct Metrics {
     notifier_runs: Mutex<BTreeMap<&'static str, u64>>,
     /// Processing decisions' reasons, per effect and rule (static rule ids, never personal data).
     decisions: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
+    /// What the watch read last.
+    watched: Mutex<Option<Watched>>,
+    /// Daily digests, per outcome (`sent`, `failed`).
+    digests: Mutex<BTreeMap<&'static str, u64>>,
+}
+
+/// What the watch read last: totals over all tenants.
+#[derive(Debug, Clone, Copy)]
+pub struct Watched {
+    /// When it was read.
+    pub read_at: jiff::Timestamp,
+    /// Open requests on track, at risk (due within 7 days) and overdue.
+    pub on_track: u64,
+    /// See `on_track`.
+    pub at_risk: u64,
+    /// See `on_track`.
+    pub overdue: u64,
+    /// Recipient notifications waiting for a person.
+    pub dead_letters: u64,
+    /// The least recent of the tenants' last purges (`None`: no tenant purged yet).
+    pub stalest_purge: Option<jiff::Timestamp>,
+    /// Tenants with data that were never purged.
+    pub never_purged: u64,
+    /// The audit trail's seal.
+    pub seal: custos_vault::watch::SealState,
 }
 
 impl Metrics {
@@ -91,9 +119,95 @@ impl Metrics {
         }
     }
 
+    /// Keeps what the watch read.
+    pub fn observe_watch(&self, w: Watched) {
+        *self.watched.lock().unwrap_or_else(|p| p.into_inner()) = Some(w);
+    }
+
+    /// Records one daily digest's outcome (`sent`, `failed`).
+    pub fn observe_digest(&self, outcome: &'static str) {
+        *self
+            .digests
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(outcome)
+            .or_default() += 1;
+    }
+
+    /// The watch's gauges, ages measured at `now` (the scrape).
+    fn render_watch(&self, out: &mut String, now: jiff::Timestamp) {
+        let secs = |t: jiff::Timestamp| t.as_millisecond() as f64 / 1000.0;
+        let age =
+            |t: jiff::Timestamp| (now.as_millisecond() - t.as_millisecond()).max(0) as f64 / 1000.0;
+        let mut gauge = |name: &str, help: &str, value: Option<f64>| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+            if let Some(v) = value {
+                let _ = writeln!(out, "{name} {v}");
+            }
+        };
+        let w = *self.watched.lock().unwrap_or_else(|p| p.into_inner());
+        gauge(
+            "custos_watch_last_read_timestamp_seconds",
+            "When the server last read the open requests, dead letters, purges and audit seal (Unix time).",
+            w.map(|w| secs(w.read_at)),
+        );
+        gauge(
+            "custos_notifications_dead_letters",
+            "Recipient notifications (Art. 19) that failed for the last time and wait for a person.",
+            w.map(|w| w.dead_letters as f64),
+        );
+        gauge(
+            "custos_purge_lag_seconds",
+            "Time since the least recently purged tenant's last retention purge: no expired record has waited longer than this plus one purge.",
+            w.and_then(|w| w.stalest_purge).map(age),
+        );
+        gauge(
+            "custos_purge_never_run_tenants",
+            "Tenants with data whose retention purge has never run.",
+            w.map(|w| w.never_purged as f64),
+        );
+        gauge(
+            "custos_audit_unsealed_entries",
+            "Audit entries after the last signed checkpoint.",
+            w.map(|w| w.seal.head.saturating_sub(w.seal.sealed) as f64),
+        );
+        gauge(
+            "custos_audit_unsealed_age_seconds",
+            "Age of the oldest audit entry no signed checkpoint covers (0: all sealed).",
+            w.map(|w| w.seal.oldest_unsealed_at.map_or(0.0, age)),
+        );
+        gauge(
+            "custos_audit_last_checkpoint_timestamp_seconds",
+            "When the last audit checkpoint was signed (Unix time).",
+            w.and_then(|w| w.seal.last_checkpoint_at).map(secs),
+        );
+        let _ = writeln!(
+            out,
+            "# HELP custos_requests_open Open data-subject requests by risk against their Art. 12(3) deadline: on_track, at_risk (due within 7 days), overdue.\n# TYPE custos_requests_open gauge"
+        );
+        if let Some(w) = w {
+            for (risk, n) in [
+                ("on_track", w.on_track),
+                ("at_risk", w.at_risk),
+                ("overdue", w.overdue),
+            ] {
+                let _ = writeln!(out, "custos_requests_open{{risk=\"{risk}\"}} {n}");
+            }
+        }
+        let digests = self.digests.lock().unwrap_or_else(|p| p.into_inner());
+        let _ = writeln!(
+            out,
+            "# HELP custos_digest_runs_total Daily digests of requests at risk, by outcome.\n# TYPE custos_digest_runs_total counter"
+        );
+        for (outcome, n) in digests.iter() {
+            let _ = writeln!(out, "custos_digest_runs_total{{outcome=\"{outcome}\"}} {n}");
+        }
+    }
+
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
         let mut out = String::new();
+        self.render_watch(&mut out, jiff::Timestamp::now());
         {
             let runs = self.purge_runs.lock().unwrap_or_else(|p| p.into_inner());
             out.push_str("# HELP custos_purge_runs_total Scheduled retention purge runs by outcome.\n# TYPE custos_purge_runs_total counter\n");

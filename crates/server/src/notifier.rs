@@ -85,14 +85,35 @@ pub fn agent(timeout: Duration) -> ureq::Agent {
 
 /// Sends one notification; `Err` says why it failed, in words fit for the dead-letter list.
 pub fn deliver(agent: &ureq::Agent, n: &DueNotification, timeout: Duration) -> Result<(), String> {
+    post_signed(
+        agent,
+        &n.url,
+        n.secret.expose(),
+        &n.notification_id,
+        n.body.as_bytes(),
+        timeout,
+    )
+}
+
+/// POSTs `body` to `url` signed with `secret` (the `Custos-Signature` of
+/// [`custos_rights::webhook`]) and carrying `id`; any 2xx is an acknowledgement. Every webhook
+/// Custos sends goes through here: the recipients' (Art. 19) and the daily digest.
+pub fn post_signed(
+    agent: &ureq::Agent,
+    url: &str,
+    secret: &[u8],
+    id: &str,
+    body: &[u8],
+    timeout: Duration,
+) -> Result<(), String> {
     let t = Timestamp::now().as_second();
-    let signature = webhook::sign(n.secret.expose(), t, n.body.as_bytes());
+    let signature = webhook::sign(secret, t, body);
     let sent = agent
-        .post(&n.url)
+        .post(url)
         .header("content-type", "application/json")
         .header(webhook::SIGNATURE_HEADER, &signature)
-        .header(webhook::ID_HEADER, &n.notification_id)
-        .send(n.body.as_bytes());
+        .header(webhook::ID_HEADER, id)
+        .send(body);
     match sent {
         Ok(res) if res.status().is_success() => Ok(()),
         Ok(res) => Err(format!(

@@ -34,6 +34,7 @@ pub mod retention;
 pub mod rights;
 mod store;
 mod vault;
+pub mod watch;
 
 pub use access::Access;
 pub use error::{Result, VaultError};

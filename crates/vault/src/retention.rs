@@ -1554,6 +1554,23 @@ impl TenantVault<'_> {
         out.ok_or_else(|| corrupt("hold"))
     }
 
+    /// When this tenant's retention purge last ran (`None`: never), as the purge recorded it.
+    pub fn last_purge(&mut self) -> Result<Option<Timestamp>> {
+        let tenant = self.tenant_id().as_str().to_owned();
+        let mut last = None;
+        self.store()
+            .in_read_tx(&tenant, "reading the last purge", &mut |tx| {
+                let rows = tx.query(
+                    "SELECT last_purge_at FROM tenant_retention WHERE tenant_id = $1",
+                    &[tenant.as_str().into()],
+                )?;
+                last = rows.into_iter().next().and_then(|r| r[0].int());
+                Ok(())
+            })?;
+        last.map(|us| Timestamp::from_microsecond(us).map_err(|_| corrupt("last purge time")))
+            .transpose()
+    }
+
     /// The tenant's legal holds, active ones only unless `all`.
     pub fn holds(&mut self, all: bool) -> Result<Vec<HoldInfo>> {
         let tenant = self.tenant_id().as_str().to_owned();

@@ -187,7 +187,7 @@ pub struct Erasure {
 /// The vault, open on one store with one master key. Data operations exist only on the
 /// tenant-scoped handle returned by [`Vault::tenant`].
 pub struct Vault {
-    store: Box<dyn Store>,
+    pub(crate) store: Box<dyn Store>,
     config: StoreConfig,
     audit_key: custos_audit::SigningKey,
     keys: KeyRing,
@@ -318,7 +318,7 @@ impl Vault {
         self.audit_key.verifying_key()
     }
 
-    fn audit_store(&self) -> Result<Box<dyn custos_audit::Store>> {
+    pub(crate) fn audit_store(&self) -> Result<Box<dyn custos_audit::Store>> {
         Ok(match &self.config {
             StoreConfig::Sqlite { path } => Box::new(
                 custos_audit::SqliteStore::open(path)

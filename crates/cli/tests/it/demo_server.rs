@@ -17,6 +17,11 @@ impl DemoServer {
     /// Starts the demo in `dir` (its `custos-demo.db` and `custos-demo.key` are made there on the
     /// first start and reused after), with `extra` arguments, and waits until it prints its keys.
     pub(crate) fn start(dir: &Path, extra: &[&str]) -> DemoServer {
+        DemoServer::start_with_env(dir, extra, &[])
+    }
+
+    /// As [`DemoServer::start`], with environment variables set for the server.
+    pub(crate) fn start_with_env(dir: &Path, extra: &[&str], envs: &[(&str, &str)]) -> DemoServer {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -29,6 +34,7 @@ impl DemoServer {
             .env_remove("CUSTOS_MASTER_KEY")
             .env_remove("CUSTOS_POLICY")
             .env_remove("CUSTOS_DATABASE_URL")
+            .envs(envs.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(
                 std::fs::File::create(dir.join("server.log")).unwrap(),

@@ -10,6 +10,7 @@ mod consent;
 mod database_url;
 mod demo_server;
 mod export;
+mod monitoring;
 mod policy;
 mod requests;
 mod retention;

@@ -23,6 +23,7 @@ mod tenant_filter;
 mod tenant_sql;
 #[path = "../../../../testkit/unzip.rs"]
 mod unzip;
+mod watch;
 mod writes;
 
 macro_rules! shared_suite {
@@ -280,3 +281,21 @@ macro_rules! holds_suite {
 }
 
 holds_suite!(a_hold_on_a_category_refuses_deleting_its_declared_children);
+
+macro_rules! watch_suite {
+    ($($case:ident),* $(,)?) => {
+        mod watch_sqlite {
+            $( #[test] fn $case() { crate::watch::$case(&crate::harness::Backend::sqlite(stringify!($case))); } )*
+        }
+        mod watch_postgres {
+            $( #[test] fn $case() {
+                if let Some(b) = crate::harness::Backend::postgres(stringify!($case)) { crate::watch::$case(&b); }
+            } )*
+        }
+    };
+}
+
+watch_suite!(
+    a_daily_job_is_claimed_once_a_day_and_a_released_claim_can_be_taken_again,
+    the_seal_counts_the_entries_after_the_last_checkpoint,
+);
