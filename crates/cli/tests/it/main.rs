@@ -3,6 +3,7 @@
 //! `tests/`.
 
 mod access;
+mod api_contract;
 mod audit;
 mod consent;
 #[path = "../../../../testkit/database_url.rs"]
@@ -17,6 +18,8 @@ mod scratch;
 mod serve;
 #[path = "../../../../testkit/stale_schemas.rs"]
 mod stale_schemas;
+#[path = "../../../../testkit/tools.rs"]
+mod tools;
 #[path = "../../../../testkit/unzip.rs"]
 mod unzip;
 mod vault;
