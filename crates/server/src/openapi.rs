@@ -149,7 +149,11 @@ fn complete_operation(op: &mut Map<String, Value>) {
         .flatten()
     {
         let name = param["name"].as_str().unwrap_or_default().to_owned();
-        if let Some(format) = id_format(&name, param["in"] == "path") {
+        // Query filters (the audit trail's `subject` is a pseudonym or nothing) are not ids.
+        if param["in"] != "path" {
+            continue;
+        }
+        if let Some(format) = id_format(&name, true) {
             constrain(&mut param["schema"], &format);
         }
     }
