@@ -346,7 +346,8 @@ pub struct MustAcceptView {
 /// keys).
 #[utoipa::path(post, path = "/v1/statement/must-accept", tag = "consent", request_body = MustAcceptQuery, security(("api_key" = [])),
     params(("Sec-GPC" = Option<String>, Header, description = "`1`: also record a Global Privacy Control objection for the subject")),
-    responses((status = 200, body = MustAcceptView), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
+    responses((status = 200, body = MustAcceptView), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 422, description = "A value breaks a rule of the policy or the API", body = Problem)))]
 pub async fn must_accept(
     State(s): State<Arc<AppState>>,
     caller: Caller,
@@ -596,7 +597,8 @@ fn decide_one(
 #[utoipa::path(post, path = "/v1/decisions", tag = "consent", request_body = DecisionAsk, security(("api_key" = [])),
     params(("Sec-GPC" = Option<String>, Header, description = "`1`: the person sent Global Privacy Control; direct marketing is denied for this decision")),
     responses((status = 200, body = DecisionView), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
-        (status = 404, description = "No such record in this tenant", body = Problem)))]
+        (status = 404, description = "No such record in this tenant", body = Problem),
+        (status = 422, description = "The category, purpose or action is not declared in the policy, or a value is empty", body = Problem)))]
 pub async fn decide(
     State(s): State<Arc<AppState>>,
     caller: Caller,

@@ -201,7 +201,7 @@ pub struct PutRecord {
     data: serde_json::Value,
     /// Event clocks for retention, e.g. `{ "draft.decided": "2026-11-20T10:00:00Z" }`.
     #[serde(default)]
-    #[schema(value_type = Object)]
+    #[schema(schema_with = clock_map)]
     clocks: BTreeMap<String, jiff::Timestamp>,
 }
 
@@ -223,6 +223,18 @@ pub struct RecordView {
     /// Event clocks.
     #[schema(value_type = Object)]
     clocks: BTreeMap<String, String>,
+}
+
+/// Clock names to RFC 3339 times.
+fn clock_map() -> utoipa::openapi::Object {
+    use utoipa::openapi::schema::{AdditionalProperties, KnownFormat, SchemaFormat, Type};
+    let time = utoipa::openapi::ObjectBuilder::new()
+        .schema_type(Type::String)
+        .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)));
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .additional_properties(Some(AdditionalProperties::RefOr(time.into())))
+        .build()
 }
 
 fn view(r: custos_vault::Record) -> RecordView {
@@ -286,7 +298,7 @@ fn json_response(status: StatusCode, body: &impl Serialize) -> Result<Response, 
 /// within a day) writes nothing and answers as the first write did, with `Idempotent-Replayed:
 /// true`; the same key with another body is 422.
 #[utoipa::path(post, path = "/v1/records", tag = "records", request_body = PutRecord, security(("api_key" = [])),
-    params(("Idempotency-Key" = Option<String>, Header, description = "Replays of the same key with the same body return the first response")),
+    params(("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,255}$", description = "1–255 visible ASCII characters. Replays of the same key with the same body return the first response")),
     responses((status = 201, body = RecordView), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem), (status = 429, body = Problem)))]
 pub async fn put_record(
     State(s): State<Arc<AppState>>,
@@ -457,6 +469,7 @@ pub struct RecordQuery {
     /// From `next_cursor` of the previous page.
     cursor: Option<String>,
     /// Page size, 1–500 (default 100).
+    #[schema(minimum = 1, maximum = 500)]
     limit: Option<usize>,
 }
 
@@ -589,6 +602,7 @@ pub struct AuditQuery {
     /// From `next_cursor` of the previous page.
     cursor: Option<u64>,
     /// Page size, 1–1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
 }
 

@@ -12,6 +12,7 @@ mod extract;
 mod limits;
 pub mod metrics;
 pub mod notifier;
+mod openapi;
 mod opengdpr;
 pub mod problem;
 pub mod purger;
@@ -327,7 +328,7 @@ pub fn app(
     state: Arc<AppState>,
     max_body_bytes: usize,
     body_timeout: std::time::Duration,
-) -> (axum::Router, utoipa::openapi::OpenApi) {
+) -> (axum::Router, serde_json::Value) {
     let (router, mut api) = routes::router().split_for_parts();
     api.info.title = "Custos".into();
     api.info.version = env!("CARGO_PKG_VERSION").into();
@@ -351,11 +352,12 @@ pub fn app(
         )),
     );
     api.info.description = Some("Privacy engine: the policy, the vault, rights and consent over HTTP. Errors are RFC 9457 problem documents.".into());
-    let doc = api.clone();
+    let doc = openapi::complete(&api);
+    let served = doc.clone();
     let router = router
         .route(
             "/openapi.json",
-            axum::routing::get(move || async move { axum::Json(doc) }),
+            axum::routing::get(move || async move { axum::Json(served) }),
         )
         .route(
             "/v1/subjects/{subject}",
@@ -382,7 +384,7 @@ pub fn app(
         ))
         .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state);
-    (router, api)
+    (router, doc)
 }
 
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");

@@ -471,10 +471,10 @@ fn identities(v: Option<&Value>, errors: &mut Vec<ErrorItem>) -> Option<String> 
         if format != "raw" {
             continue;
         }
-        if value.is_empty() || value.len() > 1024 {
+        if value.is_empty() || value.chars().count() > 1024 {
             errors.push(err(
                 "invalid_value",
-                format!("`subject_identities[{i}].identity_value` must be 1 to 1024 bytes"),
+                format!("`subject_identities[{i}].identity_value` must be 1 to 1024 characters"),
             ));
             malformed = true;
             continue;
@@ -546,6 +546,20 @@ pub struct Discovery {
     supported_subject_request_types: Vec<&'static str>,
 }
 
+fn request_types() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(["erasure", "access", "portability"]))
+        .build()
+}
+
+fn regulations() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(["gdpr"]))
+        .build()
+}
+
 /// The request as OpenGDPR sends it (documentation; validated field by field).
 #[derive(ToSchema)]
 #[allow(dead_code)]
@@ -553,15 +567,17 @@ pub struct OpenGdprRequest {
     /// Lowercase UUID v4 made by the controller.
     subject_request_id: String,
     /// `erasure`, `access` or `portability`.
+    #[schema(schema_with = request_types)]
     subject_request_type: String,
     /// At least one `{identity_type, identity_value, identity_format}`; `controller_customer_id`
     /// or `email`, format `raw`.
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<Object>, min_items = 1)]
     subject_identities: Vec<Value>,
     /// When the person made the request (RFC 3339): the Art. 12(3) deadline counts from its day.
     #[schema(format = DateTime)]
     submitted_time: String,
     /// `gdpr` (required on `/v2`).
+    #[schema(schema_with = regulations)]
     regulation: Option<String>,
     /// e.g. `1.0`.
     api_version: Option<String>,

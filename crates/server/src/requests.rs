@@ -128,6 +128,7 @@ pub async fn file_request(
 
 /// Which requests to list.
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// Include completed and refused requests.

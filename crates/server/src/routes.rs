@@ -184,9 +184,32 @@ async fn policy(State(s): State<Arc<AppState>>) -> Response {
 #[into_params(parameter_in = Query)]
 struct StatementQuery {
     /// `nl` or `en` (default: the statement's first language).
+    #[param(schema_with = lang_param)]
     lang: Option<String>,
     /// `md` or `html` (default `html`).
+    #[param(schema_with = statement_format_param)]
     format: Option<String>,
+}
+
+/// A string parameter that takes one of `values`. The handlers keep reading a plain string so that
+/// a wrong value is answered with their own problem naming the choices.
+fn one_of(values: &[&str]) -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(values.iter().copied()))
+        .build()
+}
+
+fn lang_param() -> utoipa::openapi::Object {
+    one_of(&["nl", "en"])
+}
+
+fn statement_format_param() -> utoipa::openapi::Object {
+    one_of(&["md", "html"])
+}
+
+fn ropa_format_param() -> utoipa::openapi::Object {
+    one_of(&["json", "csv"])
 }
 
 fn parse_lang(s: &AppState, lang: Option<&str>) -> Result<Lang, Problem> {
@@ -213,7 +236,8 @@ fn parse_lang(s: &AppState, lang: Option<&str>) -> Result<Lang, Problem> {
 
 /// The public privacy statement, rendered.
 #[utoipa::path(get, path = "/v1/policy/statement", tag = "policy", params(StatementQuery), responses(
-    (status = 200, description = "The statement", content_type = "text/html"),
+    (status = 200, description = "The statement: HTML, or Markdown with `format=md`", content(
+        (String = "text/html"), (String = "text/markdown"))),
     (status = 400, body = Problem, content_type = "application/problem+json")))]
 async fn statement(
     State(s): State<Arc<AppState>>,
@@ -241,6 +265,7 @@ async fn statement(
 #[into_params(parameter_in = Query)]
 struct RopaQuery {
     /// `json` (default) or `csv`.
+    #[param(schema_with = ropa_format_param)]
     format: Option<String>,
 }
 
@@ -248,7 +273,8 @@ struct RopaQuery {
 /// supervisory authority (Art. 30(4)), not a public one: admin, dpo and auditor keys only (the
 /// statement, the policy and the DPV export stay public).
 #[utoipa::path(get, path = "/v1/policy/ropa", tag = "policy", params(RopaQuery), security(("api_key" = [])), responses(
-    (status = 200, description = "The record", body = Object),
+    (status = 200, description = "The record: JSON, or CSV with `format=csv`", content(
+        (Object = "application/json"), (String = "text/csv"))),
     (status = 400, body = Problem, content_type = "application/problem+json"),
     (status = 401, body = Problem, content_type = "application/problem+json"),
     (status = 403, body = Problem, content_type = "application/problem+json")))]
@@ -288,6 +314,7 @@ async fn dpv(State(s): State<Arc<AppState>>) -> Response {
 #[into_params(parameter_in = Query)]
 struct PageQuery {
     /// `nl` or `en` (default: the statement's first language).
+    #[param(schema_with = lang_param)]
     lang: Option<String>,
 }
 

@@ -89,15 +89,16 @@ impl fmt::Debug for TenantId {
 pub struct SubjectId(String);
 
 impl SubjectId {
-    /// Validates an identifier (1 to 1024 bytes) and writes it in its normal form
+    /// Validates an identifier (1 to 1024 characters, as the API's schema states it) and writes
+    /// it in its normal form
     /// ([`crate::identifier::normalise`]): `Jan@Example.NL` and `jan@example.nl` are one
     /// subject, so is `+31 6 1234 5678` and `+31612345678`; an app's own ids stay as given.
     pub fn new(id: impl Into<String>) -> Result<Self, InvalidId> {
         let id = id.into();
-        if id.is_empty() || id.len() > 1024 {
+        if id.is_empty() || id.chars().count() > 1024 {
             return Err(InvalidId {
                 kind: "subject id",
-                reason: "must be 1 to 1024 bytes",
+                reason: "must be 1 to 1024 characters",
             });
         }
         Ok(match crate::identifier::normalise(&id) {

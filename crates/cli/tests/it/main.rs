@@ -3,6 +3,7 @@
 //! `tests/`.
 
 mod access;
+mod api_contract;
 mod audit;
 mod backup;
 mod consent;

@@ -13,6 +13,7 @@ mod database_url;
 mod error_codes;
 mod holes;
 mod isolation;
+mod openapi;
 mod opengdpr;
 mod recipients;
 mod requests;

@@ -1,0 +1,264 @@
+//! The API's contract, checked by the tools clients use: the served `/openapi.json` of a real
+//! `custos serve --demo` passes openapi-spec-validator, schemathesis finds no failure of any check
+//! with the app and the dpo key, and clients generated from it (TypeScript with
+//! openapi-typescript and openapi-fetch, Python with openapi-python-client) compile and talk to
+//! the server. The tools come from `.ci/openapi-tools.sh`: Python ones from the venv named by
+//! `CUSTOS_PY_BIN`, node ones from `clients/typescript/node_modules`. Without them the tests skip
+//! with a note, under CI they fail (`testkit/tools.rs`).
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use crate::tools::require_tool;
+
+/// A `custos serve --demo` in a directory of its own; killed when dropped.
+struct Demo {
+    child: Child,
+    dir: PathBuf,
+    base: String,
+    app_key: String,
+    dpo_key: String,
+}
+
+impl Demo {
+    fn start(name: &str) -> Demo {
+        let dir =
+            std::env::temp_dir().join(format!("custos-it-contract-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_custos"))
+            .args(["serve", "--demo", "--listen", &format!("127.0.0.1:{port}")])
+            .current_dir(&dir)
+            .env_remove("CUSTOS_MASTER_KEY")
+            .env_remove("CUSTOS_POLICY")
+            // The fuzzer's requests come fast; the demo's own limit is not under test here.
+            .env("CUSTOS_RATE_LIMIT", "0")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("custos serve starts");
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        let (mut app_key, mut dpo_key, mut printed) = (None, None, String::new());
+        for _ in 0..12 {
+            let mut line = String::new();
+            if out.read_line(&mut line).unwrap_or(0) == 0 {
+                break;
+            }
+            let key = |prefix: &str| {
+                line.trim()
+                    .strip_prefix(prefix)
+                    .map(|k| k.trim().to_owned())
+            };
+            app_key = app_key.or_else(|| key("app key (tenant demo):"));
+            dpo_key = dpo_key.or_else(|| key("dpo key (tenant demo):"));
+            printed.push_str(&line);
+            if line.contains("try: curl") {
+                break;
+            }
+        }
+        Demo {
+            child,
+            dir,
+            base: format!("http://127.0.0.1:{port}"),
+            app_key: app_key.unwrap_or_else(|| panic!("no app key printed:\n{printed}")),
+            dpo_key: dpo_key.unwrap_or_else(|| panic!("no dpo key printed:\n{printed}")),
+        }
+    }
+
+    /// The served document, also written to `openapi.json` in the demo's directory.
+    fn document(&self) -> (serde_json::Value, PathBuf) {
+        let text = ureq::get(&format!("{}/openapi.json", self.base))
+            .call()
+            .expect("the document is served")
+            .body_mut()
+            .read_to_string()
+            .unwrap();
+        let path = self.dir.join("openapi.json");
+        std::fs::write(&path, &text).unwrap();
+        (serde_json::from_str(&text).expect("JSON"), path)
+    }
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A program of the Python venv `.ci/openapi-tools.sh` makes (`CUSTOS_PY_BIN`), when there.
+fn py_tool(name: &str) -> Option<PathBuf> {
+    let dir = std::env::var_os("CUSTOS_PY_BIN").filter(|d| !d.is_empty())?;
+    Some(Path::new(&dir).join(name)).filter(|p| p.is_file())
+}
+
+/// Runs `cmd`, failing the test with its output unless it succeeds; returns standard output.
+fn run(mut cmd: Command, what: &str) -> String {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{what} starts: {e}"));
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    );
+    assert!(
+        out.status.success(),
+        "{what} failed ({}):\n{stdout}\n{stderr}",
+        out.status
+    );
+    stdout
+}
+
+/// PATH with the venv's programs first (openapi-python-client runs ruff from the PATH).
+fn path_with(dir: &Path) -> std::ffi::OsString {
+    let mut dirs = vec![dir.to_path_buf()];
+    dirs.extend(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    ));
+    std::env::join_paths(dirs).expect("PATH")
+}
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+#[test]
+fn the_served_document_passes_openapi_spec_validator() {
+    let validator = py_tool("openapi-spec-validator");
+    if !require_tool("openapi-spec-validator (CUSTOS_PY_BIN)", || {
+        validator.is_some()
+    }) {
+        return;
+    }
+    let demo = Demo::start("validator");
+    let (doc, path) = demo.document();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
+    let mut cmd = Command::new(validator.unwrap());
+    cmd.arg(&path);
+    let out = run(cmd, "openapi-spec-validator");
+    assert!(out.contains("OK"), "{out}");
+}
+
+/// Schemathesis with every check, for a bounded time and derandomized (the same requests on
+/// every run), first with the app key, then with the dpo key (the requests, erasure and retention
+/// routes). `schemathesis.toml` beside this file says what the checks cannot know.
+#[test]
+fn schemathesis_finds_no_failure_with_the_app_and_dpo_keys() {
+    let st = py_tool("schemathesis");
+    if !require_tool("schemathesis (CUSTOS_PY_BIN)", || st.is_some()) {
+        return;
+    }
+    let st = st.unwrap();
+    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/schemathesis.toml");
+    let demo = Demo::start("schemathesis");
+    for (role, key, seconds) in [("app", &demo.app_key, "50"), ("dpo", &demo.dpo_key, "30")] {
+        let mut cmd = Command::new(&st);
+        cmd.current_dir(&demo.dir)
+            .env("PATH", path_with(st.parent().unwrap()))
+            .env("NO_COLOR", "1")
+            .arg("--config-file")
+            .arg(&config)
+            .args(["run", &format!("{}/openapi.json", demo.base)])
+            // Every check runs by default; `--checks all` would also override the few
+            // per-operation exclusions of schemathesis.toml.
+            .arg("--generation-deterministic")
+            .args(["--max-time", seconds, "--workers", "2"])
+            .args(["--continue-on-failure", "--warnings", "off"])
+            .args(["-H", &format!("Authorization: Bearer {key}")]);
+        let out = run(cmd, &format!("schemathesis with the {role} key"));
+        let summary = out
+            .lines()
+            .rev()
+            .find(|l| l.contains(" in ") && l.starts_with('='))
+            .unwrap_or_default();
+        eprintln!(
+            "schemathesis ({role} key): {}",
+            summary.trim_matches('=').trim()
+        );
+        assert!(
+            out.contains("Tested: ") && !summary.contains("fail"),
+            "{out}"
+        );
+    }
+}
+
+#[test]
+fn a_generated_python_client_imports_and_talks_to_the_server() {
+    let generator = py_tool("openapi-python-client");
+    if !require_tool("openapi-python-client (CUSTOS_PY_BIN)", || {
+        generator.is_some()
+    }) {
+        return;
+    }
+    let generator = generator.unwrap();
+    let bin = generator.parent().unwrap().to_path_buf();
+    let demo = Demo::start("python");
+    let (_, doc) = demo.document();
+    let root = demo.dir.join("py");
+    std::fs::create_dir_all(&root).unwrap();
+    let mut cmd = Command::new(&generator);
+    cmd.env("PATH", path_with(&bin))
+        .arg("generate")
+        .arg("--path")
+        .arg(&doc)
+        .arg("--output-path")
+        .arg(root.join("custos_client"))
+        .args(["--meta", "none"]);
+    run(cmd, "openapi-python-client generate");
+    let mut cmd = Command::new(bin.join("python"));
+    cmd.arg(repo().join("clients/python/smoke.py"))
+        .arg(&root)
+        .args([&demo.base, &demo.app_key]);
+    let out = run(cmd, "the Python client's smoke script");
+    assert!(
+        out.contains("python client:") && out.contains(": ok"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_generated_typescript_client_compiles_strictly_and_talks_to_the_server() {
+    let ts = repo().join("clients/typescript");
+    let modules = ts.join("node_modules");
+    let ready = || {
+        modules.join(".bin/tsc").is_file()
+            && modules.join(".bin/openapi-typescript").is_file()
+            && Command::new("node").arg("--version").output().is_ok()
+    };
+    if !require_tool("node and clients/typescript/node_modules (npm ci)", ready) {
+        return;
+    }
+    let demo = Demo::start("typescript");
+    let (_, doc) = demo.document();
+    let work = demo.dir.join("ts");
+    std::fs::create_dir_all(&work).unwrap();
+    for f in ["smoke.ts", "tsconfig.json", "package.json"] {
+        std::fs::copy(ts.join(f), work.join(f)).unwrap();
+    }
+    std::os::unix::fs::symlink(&modules, work.join("node_modules")).unwrap();
+    let mut cmd = Command::new(modules.join(".bin/openapi-typescript"));
+    cmd.current_dir(&work)
+        .arg(&doc)
+        .args(["--output", "schema.d.ts"]);
+    run(cmd, "openapi-typescript");
+    // Strict (tsconfig.json), and nothing is emitted when a type does not check.
+    let mut cmd = Command::new(modules.join(".bin/tsc"));
+    cmd.current_dir(&work).args(["-p", "tsconfig.json"]);
+    run(cmd, "tsc");
+    let mut cmd = Command::new("node");
+    cmd.current_dir(&work)
+        .arg("out/smoke.js")
+        .args([&demo.base, &demo.app_key]);
+    let out = run(cmd, "the TypeScript client's smoke script");
+    assert!(
+        out.contains("typescript client:") && out.contains(": ok"),
+        "{out}"
+    );
+}
