@@ -599,7 +599,9 @@ pub struct AuditQuery {
     subject: Option<String>,
     /// Only entries with this action, e.g. `subject.erase`.
     action: Option<String>,
-    /// From `next_cursor` of the previous page.
+    /// From `next_cursor` of the previous page (an entry's seq, which the trail stores as a
+    /// signed 64-bit number).
+    #[param(minimum = 0, maximum = 9223372036854775807_i64, format = Int64)]
     cursor: Option<u64>,
     /// Page size, 1–1000 (default 100).
     #[param(minimum = 1, maximum = 1000)]
@@ -631,6 +633,11 @@ pub async fn audit(
         return Err(
             Problem::new(ErrorCode::InvalidQuery).field("limit", "must be between 1 and 1000")
         );
+    }
+    // Beyond i64 the store would read the seq back as negative: refused as the schema says.
+    if q.cursor.is_some_and(|c| i64::try_from(c).is_err()) {
+        return Err(Problem::new(ErrorCode::InvalidQuery)
+            .field("cursor", "must be between 0 and 9223372036854775807"));
     }
     read(&s, move |_, v| {
         let query = custos_audit::Query {

@@ -127,6 +127,32 @@ pub async fn set_webhook(
     .await
 }
 
+/// Sets or replaces the webhook through which the tenant's application hears which records
+/// Custos deleted (retention purges, erasures), to drop its own copies (app and dpo keys). The
+/// events (`records.purged`, `subject.erased`) name records by id only and are signed and
+/// retried like the recipients' notices; undelivered ones join the dead letters under the
+/// recipient `@app`.
+#[utoipa::path(put, path = "/v1/app/webhook", tag = "recipients", request_body = WebhookChange, security(("api_key" = [])),
+    responses((status = 200, description = "The webhook: `recipient` (`@app`), `url`, `set_at` (never the secret)", body = Object),
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 422, description = "A URL that is not http(s), or a secret of the wrong length", body = Problem)))]
+pub async fn set_app_webhook(
+    State(s): State<Arc<AppState>>,
+    caller: Caller,
+    ApiJson(w): ApiJson<WebhookChange>,
+) -> Result<Response, Problem> {
+    caller.require(Role::may_use_records, "set the application's webhook")?;
+    let secret = WebhookSecret::new(w.secret.into_bytes()).map_err(|e| problem(&e, "/secret"))?;
+    let (tenant, actor) = (tenant_id(&caller)?, caller.0.actor());
+    as_caller(&s, &tenant, actor, move |_, t| {
+        let hook = t
+            .set_app_webhook(&w.url, &secret, now())
+            .map_err(|e| problem(&e, "/url"))?;
+        Ok(axum::Json(hook).into_response())
+    })
+    .await
+}
+
 /// The dead-letter list.
 #[derive(Serialize, ToSchema)]
 pub struct DeadLetters {

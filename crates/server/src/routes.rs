@@ -58,6 +58,7 @@ pub fn router() -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(crate::retention::due))
         .routes(routes!(crate::recipients::record_disclosure))
         .routes(routes!(crate::recipients::set_webhook))
+        .routes(routes!(crate::recipients::set_app_webhook))
         .routes(routes!(crate::recipients::dead_letters))
         .routes(routes!(crate::recipients::retry))
         .routes(routes!(

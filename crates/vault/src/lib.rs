@@ -20,6 +20,7 @@
 //! [`Vault::rotate_keys`].
 
 pub mod access;
+pub mod app_events;
 pub mod backup;
 pub mod consent;
 mod error;

@@ -303,7 +303,7 @@ pub enum FailureOutcome {
     Stale,
 }
 
-fn random_id(prefix: &str) -> Result<String> {
+pub(crate) fn random_id(prefix: &str) -> Result<String> {
     let mut id = [0u8; 10];
     crate::keys::fill_random(&mut id)?;
     Ok(format!("{prefix}_{}", hex::encode(id)))
@@ -728,6 +728,18 @@ impl TenantVault<'_> {
         now: Timestamp,
     ) -> Result<Webhook> {
         check_recipient(policy, recipient)?;
+        self.store_webhook(recipient, url, secret, now)
+    }
+
+    /// Stores the webhook of `recipient` (a policy recipient, or the application itself,
+    /// [`crate::app_events::APP`]), audited with the URL's scheme and host only.
+    pub(crate) fn store_webhook(
+        &mut self,
+        recipient: &str,
+        url: &str,
+        secret: &WebhookSecret,
+        now: Timestamp,
+    ) -> Result<Webhook> {
         validate_url(url)?;
         let tenant = self.tenant_id().as_str().to_owned();
         let ev = custos_audit::Event::new(

@@ -947,7 +947,19 @@ fn purge_batch(tx: &mut dyn Tx, run: &PurgeRun<'_>, batch_size: u32, lo: i64) ->
         i64::from(batch_size).into(),
     ];
     params.extend(vals);
-    if tx.postgres() {
+    if crate::app_events::hooked(tx, tenant)? {
+        // The application hears which records went (crate::app_events): the batch is deleted
+        // by a statement that names them, on either backend.
+        let records = delete_batch_listed(tx, &cond, &params, &mut batch)?;
+        if !records.is_empty() {
+            let categories = batch.groups.keys().map(String::as_str).collect();
+            let event = crate::app_events::AppEvent::Purged {
+                categories,
+                records,
+            };
+            crate::app_events::enqueue(tx, tenant, event, run.now)?;
+        }
+    } else if tx.postgres() {
         delete_batch_postgres(tx, &cond, params, batch_size, &mut batch)?;
     } else {
         delete_batch_sqlite(tx, &cond, &params, &mut batch)?;
@@ -975,6 +987,28 @@ fn delete_batch_sqlite(
     }
     batch.claimed = batch.purged();
     Ok(())
+}
+
+/// Either backend, for a tenant whose application is told of purges: deletes the batch's
+/// records in expiry order and returns their ids (the figures summed as on SQLite).
+fn delete_batch_listed(
+    tx: &mut dyn Tx,
+    cond: &str,
+    params: &[Val],
+    batch: &mut Batch,
+) -> Result<Vec<String>> {
+    let sql = format!(
+        "DELETE FROM records WHERE tenant_id = $1 AND record_id IN (SELECT record_id FROM records WHERE {cond} ORDER BY expires_at LIMIT $3) RETURNING category, CAST(1 AS BIGINT), expires_at, expires_at, created_at, created_at, record_id"
+    );
+    let mut ids = Vec::new();
+    for r in tx.query(&sql, params)? {
+        add_group(&mut batch.groups, &r);
+        if let Some(id) = r.get(6).and_then(Val::text) {
+            ids.push(id.to_owned());
+        }
+    }
+    batch.claimed = batch.purged();
+    Ok(ids)
 }
 
 /// PostgreSQL: a batch is a range of expiry instants, walked up the expiry index from where the

@@ -4,6 +4,7 @@
 
 mod access;
 mod api_contract;
+mod app_events;
 mod audit;
 mod backup;
 mod consent;

@@ -20,15 +20,15 @@ const ALERT_TESTS: &str = concat!(
 );
 
 /// One request a receiver got: its headers (lower-cased names) and its body.
-type Delivery = (Vec<(String, String)>, Vec<u8>);
+pub(crate) type Delivery = (Vec<(String, String)>, Vec<u8>);
 
 /// A webhook receiver on a free port: every request it got.
-struct Receiver {
-    url: String,
-    got: mpsc::Receiver<Delivery>,
+pub(crate) struct Receiver {
+    pub(crate) url: String,
+    pub(crate) got: mpsc::Receiver<Delivery>,
 }
 
-fn receiver() -> Receiver {
+pub(crate) fn receiver() -> Receiver {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/custos/digest", listener.local_addr().unwrap());
     let (tx, got) = mpsc::channel();

@@ -250,3 +250,22 @@ fn a_trail_cut_in_the_database_is_reported_by_the_admin_verify_against_the_file_
         assert_eq!(r.status, 400, "{}", r.body);
     });
 }
+
+#[test]
+fn an_audit_cursor_beyond_the_stored_range_is_refused_not_read_from_the_start() {
+    let s = crate::data::setup("audit-cursor");
+    let (app, _, auditor) = tenant(&s, "acme");
+    assert_eq!(put(&s, &app, "jan@example.nl", "x").status, 201);
+    // 2^63: the largest seq the trail can store is 2^63 - 1. Read as a signed number it would
+    // wrap to the most negative one, and the page would start at the beginning.
+    let r = send(
+        "GET",
+        &s.server.url("/v1/audit?cursor=9223372036854775808"),
+        &auditor,
+        None,
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("\"code\":\"invalid-query\""), "{}", r.body);
+    let page = audit_trail(&s, &auditor, "cursor=9223372036854775807");
+    assert_eq!(page["entries"].as_array().map(Vec::len), Some(0), "{page}");
+}

@@ -493,10 +493,35 @@ fn erase_in(
             ],
         )?
     };
-    let records = tx.execute(
-        "DELETE FROM records WHERE tenant_id = $1 AND pseudonym = $2 AND restriction IS NULL",
-        &subject,
-    )?;
+    // The application hears which of its records went and which stay restricted
+    // (crate::app_events), named by record id only.
+    let records = if crate::app_events::hooked(tx, &e.tenant)? {
+        let restricted = crate::app_events::ids(tx.query(
+            "SELECT record_id FROM records WHERE tenant_id = $1 AND pseudonym = $2 AND restriction IS NOT NULL ORDER BY record_id",
+            &subject,
+        )?);
+        let deleted = crate::app_events::ids(tx.query(
+            "DELETE FROM records WHERE tenant_id = $1 AND pseudonym = $2 AND restriction IS NULL RETURNING record_id",
+            &subject,
+        )?);
+        let n = deleted.len() as u64;
+        if n > 0 || !restricted.is_empty() {
+            let event = crate::app_events::AppEvent::Erased {
+                erasure_id: &e.erasure_id,
+                records: deleted,
+                restricted,
+            };
+            let at = jiff::Timestamp::from_microsecond(e.erased_at)
+                .unwrap_or_else(|_| jiff::Timestamp::now());
+            crate::app_events::enqueue(tx, &e.tenant, event, at)?;
+        }
+        n
+    } else {
+        tx.execute(
+            "DELETE FROM records WHERE tenant_id = $1 AND pseudonym = $2 AND restriction IS NULL",
+            &subject,
+        )?
+    };
     // Every key no kept record needs goes, in the same transaction: from the commit on, every
     // copy of the erased records anywhere (a WAL, dead tuples, backups) is unreadable.
     let keys = destroy_unused_keys(tx, &e.tenant, &e.pseudonym)?;

@@ -63,3 +63,98 @@ pub fn the_seal_counts_the_entries_after_the_last_checkpoint(b: &Backend) {
         "never purged"
     );
 }
+
+/// The application's own webhook (`custos_vault::app_events`): a purge batch and an erasure
+/// queue one event each, naming the records by id; a tenant without the webhook queues none.
+pub fn an_application_with_a_webhook_hears_which_records_a_purge_and_an_erasure_deleted(
+    b: &Backend,
+) {
+    use crate::harness::{record_for, subject, ts};
+    let mut v = b.open();
+    let p = policy();
+    let created = ts("2026-01-05T10:00:00Z");
+    let now = ts("2026-12-05T10:00:00Z");
+    let secret = custos_vault::recipients::WebhookSecret::new(*b"sixteen bytes or more").unwrap();
+    let (old, jan) = {
+        let mut t = v.tenant(&tenant("acme"));
+        t.set_app_webhook("https://app.example.nl/custos", &secret, now)
+            .unwrap();
+        let old = t
+            .put_batch(
+                &p,
+                vec![
+                    record_for("piet", "support", "support", "a", created),
+                    record_for("an", "support", "support", "b", created),
+                ],
+                now,
+            )
+            .unwrap();
+        let jan = t
+            .put(&p, record_for("jan", "support", "support", "c", now), now)
+            .unwrap();
+        (old, jan)
+    };
+    // Another tenant without the webhook: its purge queues nothing.
+    v.tenant(&tenant("globex"))
+        .put(
+            &p,
+            record_for("kees", "support", "support", "d", created),
+            now,
+        )
+        .unwrap();
+
+    let later = ts("2028-02-01T00:00:00Z");
+    for t in ["acme", "globex"] {
+        let r = v
+            .tenant(&tenant(t))
+            .purge(
+                &p,
+                later,
+                custos_vault::PurgeOptions::default(),
+                &mut |_| {},
+            )
+            .unwrap();
+        // jan's record, created a year later, is not due yet.
+        assert_eq!(r.purged(), if t == "acme" { 2 } else { 1 }, "{t}");
+    }
+    let bodies = |v: &mut custos_vault::Vault, t: &str| -> Vec<serde_json::Value> {
+        v.tenant(&tenant(t))
+            .claim_due_notifications(now, 100, jiff::SignedDuration::from_secs(60))
+            .unwrap()
+            .into_iter()
+            .map(|n| {
+                assert_eq!(n.recipient, custos_vault::app_events::APP);
+                serde_json::from_str(&n.body).unwrap()
+            })
+            .collect()
+    };
+    assert!(bodies(&mut v, "globex").is_empty());
+    let events = bodies(&mut v, "acme");
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["type"], "records.purged");
+    let mut listed: Vec<&str> = events[0]["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    listed.sort_unstable();
+    let mut expected: Vec<String> = old.iter().map(|r| r.to_string()).collect();
+    expected.sort();
+    assert_eq!(listed, expected);
+
+    // An erasure names the subject's records.
+    let fresh = jan;
+    v.tenant(&tenant("acme"))
+        .erase_subject(&subject("jan"), later)
+        .unwrap();
+    let events = bodies(&mut v, "acme");
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["type"], "subject.erased");
+    assert_eq!(events[0]["records"], serde_json::json!([fresh.to_string()]));
+    let text = events[0].to_string();
+    assert!(
+        !text.contains("jan") && !text.contains("pseudonym"),
+        "{text}"
+    );
+}
