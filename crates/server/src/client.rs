@@ -218,7 +218,11 @@ mod tests {
     #[test]
     fn junk_in_the_header_stops_at_the_last_trusted_hop() {
         let trusted = nets(&["10.0.0.0/8"]);
-        let got = client_address(ip("10.0.0.2"), ["203.0.113.9, not-an-ip, 10.0.0.1"], &trusted);
+        let got = client_address(
+            ip("10.0.0.2"),
+            ["203.0.113.9, not-an-ip, 10.0.0.1"],
+            &trusted,
+        );
         assert_eq!(got, ip("10.0.0.1"));
         let got = client_address(ip("10.0.0.2"), ["10.0.0.3, 10.0.0.1"], &trusted);
         assert_eq!(got, ip("10.0.0.3"), "all trusted: the left-most hop");
@@ -241,8 +245,18 @@ mod tests {
     fn networks_are_parsed_strictly() {
         assert!("10.0.0.0/8".parse::<Cidr>().is_ok());
         assert!("2001:db8::/32".parse::<Cidr>().is_ok());
-        assert!("127.0.0.1".parse::<Cidr>().unwrap().contains(ip("127.0.0.1")));
-        assert!(!"127.0.0.1".parse::<Cidr>().unwrap().contains(ip("127.0.0.2")));
+        assert!(
+            "127.0.0.1"
+                .parse::<Cidr>()
+                .unwrap()
+                .contains(ip("127.0.0.1"))
+        );
+        assert!(
+            !"127.0.0.1"
+                .parse::<Cidr>()
+                .unwrap()
+                .contains(ip("127.0.0.2"))
+        );
         assert!("0.0.0.0/0".parse::<Cidr>().unwrap().contains(ip("8.8.8.8")));
         assert!(!"0.0.0.0/0".parse::<Cidr>().unwrap().contains(ip("::1")));
         for bad in ["10.0.0.1/8", "10.0.0.0/33", "example.org", "10.0.0.0/x"] {
@@ -257,6 +271,9 @@ mod tests {
         assert_ne!(b("203.0.113.9"), b("203.0.113.10"));
         assert_eq!(b("2001:db8:1:2::1"), b("2001:db8:1:2:ffff::9"));
         assert_ne!(b("2001:db8:1:2::1"), b("2001:db8:1:3::1"));
-        assert_ne!(b("203.0.113.9"), ClientAddr(ip("203.0.113.9")).bucket(&[8u8; 32]));
+        assert_ne!(
+            b("203.0.113.9"),
+            ClientAddr(ip("203.0.113.9")).bucket(&[8u8; 32])
+        );
     }
 }

@@ -693,9 +693,16 @@ mod tests {
             e.starts_with("environment variable CUSTOS_TRUSTED_PROXIES"),
             "{e}"
         );
-        std::fs::write(&f, "policy = \"a.toml\"\ntrusted_proxies = [\"proxy.local\"]\n").unwrap();
+        std::fs::write(
+            &f,
+            "policy = \"a.toml\"\ntrusted_proxies = [\"proxy.local\"]\n",
+        )
+        .unwrap();
         let e = Config::load(Some(&f), no_env).unwrap_err().to_string();
-        assert!(e.contains("custos.toml") && e.contains("proxy.local"), "{e}");
+        assert!(
+            e.contains("custos.toml") && e.contains("proxy.local"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -272,7 +272,10 @@ impl AppState {
 
     /// The client address of a request (see `client.rs`); `None` when it did not come through
     /// the server's own connection loop (a router driven directly).
-    pub(crate) fn client_of(&self, parts: &axum::http::request::Parts) -> Option<client::ClientAddr> {
+    pub(crate) fn client_of(
+        &self,
+        parts: &axum::http::request::Parts,
+    ) -> Option<client::ClientAddr> {
         let peer = parts.extensions.get::<client::Peer>()?;
         let forwarded = parts
             .headers

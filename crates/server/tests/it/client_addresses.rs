@@ -12,8 +12,10 @@ fn start(name: &str, trusted: &[&str]) -> (Running, String) {
     let config = sqlite_config(name);
     let backend = open_backend(&config);
     let admin = admin_key(&backend);
-    let trusted: Vec<custos_server::client::Cidr> =
-        trusted.iter().map(|t| t.parse().expect("a network")).collect();
+    let trusted: Vec<custos_server::client::Cidr> = trusted
+        .iter()
+        .map(|t| t.parse().expect("a network"))
+        .collect();
     let server = Running::start_configured(Some(backend), JBSYNC.to_owned(), |c| {
         c.failed_auth_per_minute = 3;
         c.trusted_proxies = trusted;
@@ -52,7 +54,10 @@ fn an_untrusted_peer_is_limited_however_it_forges_x_forwarded_for() {
         assert_eq!(status, 401, "{body}");
     }
     let (status, retry, body) = audit(&s, WRONG, Some("203.0.113.200"));
-    assert_eq!(status, 429, "a new forged address is the same client: {body}");
+    assert_eq!(
+        status, 429,
+        "a new forged address is the same client: {body}"
+    );
     let seconds: u64 = retry.expect("Retry-After").parse().expect("seconds");
     assert!((1..=20).contains(&seconds), "{seconds}");
     let r = crate::Reply {
@@ -81,10 +86,7 @@ fn behind_a_trusted_proxy_each_forwarded_client_is_counted_on_its_own() {
     }
     assert_eq!(audit(&s, WRONG, Some("203.0.113.9")).0, 429);
     // The client forging an entry to the left of what the proxy appended is still itself.
-    assert_eq!(
-        audit(&s, &admin, Some("192.0.2.1, 203.0.113.9")).0,
-        429
-    );
+    assert_eq!(audit(&s, &admin, Some("192.0.2.1, 203.0.113.9")).0, 429);
     // Another client behind the same proxy is not held back by the first one's failures.
     assert_eq!(audit(&s, &admin, Some("198.51.100.7")).0, 403);
     assert_eq!(audit(&s, WRONG, Some("198.51.100.7")).0, 401);
