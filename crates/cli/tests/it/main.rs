@@ -9,6 +9,7 @@ mod consent;
 mod database_url;
 mod export;
 mod policy;
+mod proxy;
 mod requests;
 mod retention;
 mod rights;
@@ -17,6 +18,8 @@ mod scratch;
 mod serve;
 #[path = "../../../../testkit/stale_schemas.rs"]
 mod stale_schemas;
+#[path = "../../../../testkit/tools.rs"]
+mod tools;
 #[path = "../../../../testkit/unzip.rs"]
 mod unzip;
 mod vault;
