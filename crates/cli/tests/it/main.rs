@@ -8,6 +8,7 @@ mod consent;
 #[path = "../../../../testkit/database_url.rs"]
 mod database_url;
 mod export;
+mod package;
 mod policy;
 mod proxy;
 mod requests;
