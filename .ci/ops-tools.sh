@@ -8,7 +8,7 @@ command -v curl >/dev/null 2>&1 || ops_missing="$ops_missing curl"
 command -v dpkg-deb >/dev/null 2>&1 || ops_missing="$ops_missing dpkg"
 # setpriv and unshare (the package test runs the maintainer script in a mount namespace).
 command -v setpriv >/dev/null 2>&1 || ops_missing="$ops_missing util-linux"
-command -v adduser >/dev/null 2>&1 || ops_missing="$ops_missing adduser"
+command -v adduser >/dev/null 2>&1 || [ -x /usr/sbin/adduser ] || ops_missing="$ops_missing adduser"
 # systemd-analyze checks the unit file (systemd is installed, not started).
 command -v systemd-analyze >/dev/null 2>&1 || ops_missing="$ops_missing systemd"
 if [ -n "$ops_missing" ]; then

@@ -302,6 +302,11 @@ fn the_binary_installed_from_the_package_starts_with_the_packaged_configuration(
         .env("ROOT", &root)
         .env("CONTROL", &control)
         .env("PORT", port.to_string())
+        // What dpkg gives maintainer scripts, whatever the test's own PATH lacks.
+        .env(
+            "PATH",
+            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        )
         .env_remove("CUSTOS_MASTER_KEY")
         .env_remove("CUSTOS_POLICY")
         .env_remove("CUSTOS_DATABASE_URL")

@@ -154,8 +154,17 @@ fn nginx_main_config(dir: &Path) -> String {
     )
 }
 
+/// nginx on the PATH, or where Debian puts it (`/usr/sbin`, not on every user's PATH).
+fn nginx() -> String {
+    if runs("nginx", &["-v"]) {
+        "nginx".to_owned()
+    } else {
+        "/usr/sbin/nginx".to_owned()
+    }
+}
+
 fn tools_present() -> bool {
-    require_tool("nginx", || runs("nginx", &["-v"]))
+    require_tool("nginx", || runs(&nginx(), &["-v"]))
         && require_tool("openssl", || runs("openssl", &["version"]))
         && require_tool("curl", || runs("curl", &["--version"]))
 }
@@ -256,7 +265,7 @@ fn nginx_terminates_tls_forwards_the_real_client_and_logs_nothing_personal() {
     .unwrap();
     let main = dir.join("nginx.conf");
     std::fs::write(&main, nginx_main_config(&dir)).unwrap();
-    let nginx = Command::new("nginx")
+    let nginx = Command::new(nginx())
         .arg("-e")
         .arg(dir.join("nginx-error.log"))
         .arg("-p")
