@@ -203,6 +203,9 @@ struct Sandboxed(std::process::Child);
 
 impl Drop for Sandboxed {
     fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(Some(_))) {
+            return;
+        }
         let _ = Command::new("kill")
             .arg("-TERM")
             .arg(self.0.id().to_string())
@@ -219,35 +222,159 @@ impl Drop for Sandboxed {
     }
 }
 
-/// Sets up the overlays, runs the package's postinst twice (a first install, then a
-/// reconfiguration), reports modes and owners and `systemd-analyze verify`, then becomes
-/// `custos serve` as the service would run it (its user, the packaged configuration; only the
-/// port is set by the environment, as 8080 may be taken here).
-const INSTALL_AND_SERVE: &str = r#"
+/// The machine as the installed package sees it, in a mount namespace: `/etc`, `/usr` and
+/// `/var` are overlays whose changes land in `$T/up` (kept from one phase to the next, as a
+/// disk keeps them between boots), with the package's files under `/etc` and `/usr`. Then
+/// `$PHASE` runs:
+///
+/// - `install`: the postinst twice (a first install, then a reconfiguration); modes and owners,
+///   `systemd-analyze verify`, whether another user reads the first admin key; then `custos
+///   serve` as the service runs it.
+/// - `own-policy`: the runbook's "replace the starter policy" and "tenants and keys" steps as
+///   written in docs/operations.md, then `custos serve` again.
+/// - `purge`: the prerm and postrm of a removal and a purge; what is left.
+///
+/// The server runs as the unit runs it (its user, the packaged configuration); only the port is
+/// set through the environment, as 8080 may be taken here.
+const SANDBOX: &str = r#"
 set -eu
-for d in etc usr var; do mkdir -p "$T/up/$d" "$T/work/$d"; done
-mount -t overlay overlay -o "lowerdir=$ROOT/etc:/etc,upperdir=$T/up/etc,workdir=$T/work/etc" /etc
-mount -t overlay overlay -o "lowerdir=$ROOT/usr:/usr,upperdir=$T/up/usr,workdir=$T/work/usr" /usr
-mount -t overlay overlay -o "lowerdir=/var,upperdir=$T/up/var,workdir=$T/work/var" /var
-# The postinst talks to systemd only where it runs; hide it, so the real one is never touched.
+for d in etc usr var; do mkdir -p "$T/up/$d" "$T/work-$PHASE/$d"; done
+mount -t overlay overlay -o "lowerdir=$ROOT/etc:/etc,upperdir=$T/up/etc,workdir=$T/work-$PHASE/etc" /etc
+mount -t overlay overlay -o "lowerdir=$ROOT/usr:/usr,upperdir=$T/up/usr,workdir=$T/work-$PHASE/usr" /usr
+mount -t overlay overlay -o "lowerdir=/var,upperdir=$T/up/var,workdir=$T/work-$PHASE/var" /var
+# The maintainer scripts talk to systemd only where it runs; hide it, so the real one is never
+# touched.
 if [ -d /run/systemd ]; then mount -t tmpfs tmpfs /run/systemd; fi
-sh "$CONTROL/postinst" configure >"$T/postinst-1.out" 2>&1
-sh "$CONTROL/postinst" configure >"$T/postinst-2.out" 2>&1
-stat -c '%n %U %G %a' /etc/custos /etc/custos/custos.toml /etc/custos/policy.toml \
-  /etc/custos/first-admin.key /var/lib/custos /var/lib/custos/master.key \
-  /var/lib/custos/custos.db >"$T/modes"
-if command -v systemd-analyze >/dev/null; then
-  if systemd-analyze verify /usr/lib/systemd/system/custos.service >"$T/verify" 2>&1; then
-    echo ok >>"$T/verify"
+case "$PHASE" in
+install)
+  sh "$CONTROL/postinst" configure >"$T/postinst-1.out" 2>&1
+  sh "$CONTROL/postinst" configure >"$T/postinst-2.out" 2>&1
+  stat -c '%n %U %G %a' /etc/custos /etc/custos/custos.toml /etc/custos/policy.toml \
+    /etc/custos/first-admin.key /var/lib/custos /var/lib/custos/master.key \
+    /var/lib/custos/custos.db >"$T/modes"
+  if command -v systemd-analyze >/dev/null; then
+    if systemd-analyze verify /usr/lib/systemd/system/custos.service >"$T/verify" 2>&1; then
+      echo ok >>"$T/verify"
+    fi
   fi
-fi
-# Another user may not read the first admin key.
-if setpriv --reuid=nobody --regid=nogroup --clear-groups -- cat /etc/custos/first-admin.key \
-   >/dev/null 2>&1; then echo readable >"$T/nobody"; else echo refused >"$T/nobody"; fi
+  if setpriv --reuid=nobody --regid=nogroup --clear-groups -- cat /etc/custos/first-admin.key \
+     >/dev/null 2>&1; then echo readable >"$T/nobody"; else echo refused >"$T/nobody"; fi
+  ;;
+own-policy)
+  install -o root -g custos -m 0640 "$NEW_POLICY" /etc/custos/policy.toml
+  custos check /etc/custos/policy.toml >"$T/check.out" 2>&1
+  runuser -u custos -- custos tenant create globex --name "Globex B.V." \
+    --config /etc/custos/custos.toml >"$T/tenant.out" 2>&1
+  ;;
+purge)
+  sh "$CONTROL/prerm" remove
+  rm -f /usr/bin/custos /usr/lib/systemd/system/custos.service
+  sh "$CONTROL/postrm" remove
+  sh "$CONTROL/postrm" purge
+  for f in /etc/custos/first-admin.key /var/lib/custos/master.key /var/lib/custos/custos.db; do
+    if [ -e "$f" ]; then echo "kept $f"; else echo "gone $f"; fi
+  done >"$T/after-purge"
+  exit 0
+  ;;
+esac
 export CUSTOS_LISTEN="127.0.0.1:$PORT"
 exec setpriv --reuid=custos --regid=custos --init-groups -- \
   /usr/bin/custos serve --config /etc/custos/custos.toml
 "#;
+
+/// The package unpacked (`root`), its control area (`control`), and the sandbox's directory.
+struct Unpacked {
+    root: PathBuf,
+    control: PathBuf,
+    t: PathBuf,
+}
+
+impl Unpacked {
+    /// Runs `phase` of [`SANDBOX`]; its server, if the phase starts one, listens on `port`.
+    fn phase(&self, phase: &str, port: u16, new_policy: Option<&Path>) -> Sandboxed {
+        let mut cmd = Command::new("unshare");
+        cmd.args(["--mount", "--propagation", "private", "sh", "-c"])
+            .arg(SANDBOX)
+            .env("PHASE", phase)
+            .env("T", &self.t)
+            .env("ROOT", &self.root)
+            .env("CONTROL", &self.control)
+            .env("PORT", port.to_string())
+            // What dpkg gives maintainer scripts, whatever the test's own PATH lacks.
+            .env(
+                "PATH",
+                "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            )
+            .env_remove("CUSTOS_MASTER_KEY")
+            .env_remove("CUSTOS_POLICY")
+            .env_remove("CUSTOS_DATABASE_URL")
+            .env_remove("CUSTOS_KEY_FILE")
+            .env_remove("CUSTOS_LISTEN")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        if let Some(p) = new_policy {
+            cmd.env("NEW_POLICY", p);
+        }
+        Sandboxed(cmd.spawn().expect("unshare starts"))
+    }
+
+    /// What a phase wrote to `name` in the sandbox's directory.
+    fn report(&self, name: &str) -> String {
+        std::fs::read_to_string(self.t.join(name)).unwrap_or_default()
+    }
+}
+
+/// Waits until the server of `sandbox` answers `/healthz` on `base`.
+fn wait_healthy(sandbox: &mut Sandboxed, unpacked: &Unpacked, agent: &ureq::Agent, base: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        if let Ok(Some(status)) = sandbox.0.try_wait() {
+            let mut err = String::new();
+            if let Some(mut e) = sandbox.0.stderr.take() {
+                let _ = std::io::Read::read_to_string(&mut e, &mut err);
+            }
+            panic!(
+                "the installation or the server stopped ({status}):\n{}{}{}\n{err}",
+                unpacked.report("postinst-1.out"),
+                unpacked.report("check.out"),
+                unpacked.report("tenant.out"),
+            );
+        }
+        if agent
+            .get(&format!("{base}/healthz"))
+            .call()
+            .is_ok_and(|r| r.status() == 200)
+        {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "/healthz never answered"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// `POST /v1/tenants` of `id` with the key `admin`: the status.
+fn create_tenant(agent: &ureq::Agent, base: &str, admin: &str, id: &str) -> u16 {
+    agent
+        .post(&format!("{base}/v1/tenants"))
+        .header("authorization", &format!("Bearer {admin}"))
+        .header("content-type", "application/json")
+        .send(format!(r#"{{"id":"{id}","name":"Tenant {id}"}}"#).as_bytes())
+        .expect("request completes")
+        .status()
+        .as_u16()
+}
+
+/// `GET /v1/policy`, the body.
+fn served_policy(agent: &ureq::Agent, base: &str) -> String {
+    let mut answer = agent
+        .get(&format!("{base}/v1/policy"))
+        .call()
+        .expect("request completes");
+    answer.body_mut().read_to_string().unwrap()
+}
 
 /// Whether this process may make a mount namespace with overlays (root, or the capability).
 fn can_overlay() -> bool {
@@ -285,68 +412,35 @@ fn the_binary_installed_from_the_package_starts_with_the_packaged_configuration(
     }
     let dir = scratch("deb-install");
     let deb = build_package(&dir);
-    let (root, control) = (dir.join("root"), dir.join("control"));
-    run(Command::new("dpkg-deb").arg("-x").arg(&deb).arg(&root));
-    run(Command::new("dpkg-deb").arg("-e").arg(&deb).arg(&control));
+    let unpacked = Unpacked {
+        root: dir.join("root"),
+        control: dir.join("control"),
+        t: dir.join("sandbox"),
+    };
+    run(Command::new("dpkg-deb")
+        .arg("-x")
+        .arg(&deb)
+        .arg(&unpacked.root));
+    run(Command::new("dpkg-deb")
+        .arg("-e")
+        .arg(&deb)
+        .arg(&unpacked.control));
+    std::fs::create_dir_all(&unpacked.t).unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let t = dir.join("sandbox");
-    std::fs::create_dir_all(&t).unwrap();
-    let child = Command::new("unshare")
-        .args(["--mount", "--propagation", "private", "sh", "-c"])
-        .arg(INSTALL_AND_SERVE)
-        .env("T", &t)
-        .env("ROOT", &root)
-        .env("CONTROL", &control)
-        .env("PORT", port.to_string())
-        // What dpkg gives maintainer scripts, whatever the test's own PATH lacks.
-        .env(
-            "PATH",
-            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-        )
-        .env_remove("CUSTOS_MASTER_KEY")
-        .env_remove("CUSTOS_POLICY")
-        .env_remove("CUSTOS_DATABASE_URL")
-        .env_remove("CUSTOS_KEY_FILE")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("unshare starts");
-    let mut server = Sandboxed(child);
     let base = format!("http://127.0.0.1:{port}");
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .build()
         .into();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
-        if let Ok(Some(status)) = server.0.try_wait() {
-            let mut err = String::new();
-            if let Some(mut e) = server.0.stderr.take() {
-                let _ = std::io::Read::read_to_string(&mut e, &mut err);
-            }
-            let first = std::fs::read_to_string(t.join("postinst-1.out")).unwrap_or_default();
-            panic!("the installation or the server stopped ({status}):\n{first}\n{err}");
-        }
-        if agent
-            .get(&format!("{base}/healthz"))
-            .call()
-            .is_ok_and(|r| r.status() == 200)
-        {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "/healthz never answered"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    let mut server = unpacked.phase("install", port, None);
+    wait_healthy(&mut server, &unpacked, &agent, &base);
 
     // The postinst made the user and directories with tight modes, and `custos init` ran once.
-    let modes = std::fs::read_to_string(t.join("modes")).expect("the modes report");
+    let modes = unpacked.report("modes");
     for expected in [
         "/etc/custos root custos 750",
         "/etc/custos/custos.toml root custos 640",
@@ -358,59 +452,79 @@ fn the_binary_installed_from_the_package_starts_with_the_packaged_configuration(
         assert!(modes.lines().any(|l| l == expected), "{expected}:\n{modes}");
     }
     assert_eq!(
-        std::fs::read_to_string(t.join("nobody")).unwrap().trim(),
+        unpacked.report("nobody").trim(),
         "refused",
         "another user reads the first admin key"
     );
-    let key_file = std::fs::read_to_string(t.join("up/etc/custos/first-admin.key"))
-        .expect("the first admin key file");
+    let key_file = unpacked.report("up/etc/custos/first-admin.key");
     let admin = key_file
         .lines()
         .map(str::trim)
         .find(|l| l.starts_with("cst_"))
         .unwrap_or_else(|| panic!("no key in the first admin key file:\n{key_file}"))
         .to_owned();
-    let first = std::fs::read_to_string(t.join("postinst-1.out")).unwrap();
+    let first = unpacked.report("postinst-1.out");
     assert!(
         first.contains("/etc/custos/first-admin.key") && !first.contains(&admin),
         "the postinst names the file and never prints the key:\n{first}"
     );
-    let second = std::fs::read_to_string(t.join("postinst-2.out")).unwrap();
+    let second = unpacked.report("postinst-2.out");
     assert!(
         !second.contains("first admin") && !second.contains("cst_"),
         "reconfiguring runs no second init:\n{second}"
     );
-    if let Ok(verify) = std::fs::read_to_string(t.join("verify")) {
+    let verify = unpacked.report("verify");
+    if verify.is_empty() {
+        // Not run in the namespace: skipped with a note, or a failure under CI.
+        require_tool("systemd-analyze", || false);
+    } else {
         assert!(
             verify.trim_end().ends_with("ok") && !verify.contains("custos.service:"),
             "systemd-analyze verify on the installed unit:\n{verify}"
         );
-    } else {
-        // Not run in the namespace: skipped with a note, or a failure under CI.
-        require_tool("systemd-analyze", || false);
     }
 
-    // The first admin key works against the server started from the package.
-    let created = agent
-        .post(&format!("{base}/v1/tenants"))
-        .header("authorization", &format!("Bearer {admin}"))
-        .header("content-type", "application/json")
-        .send(&br#"{"id":"acme","name":"Acme B.V."}"#[..])
-        .expect("request completes");
-    assert_eq!(
-        created.status(),
-        201,
-        "creating a tenant with the first key"
-    );
-    let mut answer = agent
-        .get(&format!("{base}/v1/policy"))
-        .call()
-        .expect("request completes");
-    let policy = answer.body_mut().read_to_string().unwrap();
+    // The first admin key works against the server started from the package, which runs the
+    // packaged starter policy.
+    assert_eq!(create_tenant(&agent, &base, &admin, "acme"), 201);
+    assert!(served_policy(&agent, &base).contains("starter policy: replace it"));
+    drop(server);
+
+    // The runbook's next steps: the operator's own policy, checked, and a tenant made on the
+    // command line as the service's user; the restarted service runs that policy and knows
+    // that tenant.
+    let own = dir.join("my-policy.toml");
+    std::fs::write(
+        &own,
+        crate::scratch::CLEAN_POLICY.replace("\"Acme\"", "\"Own Company B.V.\""),
+    )
+    .unwrap();
+    let mut server = unpacked.phase("own-policy", port, Some(&own));
+    wait_healthy(&mut server, &unpacked, &agent, &base);
+    let policy = served_policy(&agent, &base);
     assert!(
-        policy.contains("starter policy: replace it"),
-        "the server runs the packaged starter policy"
+        policy.contains("Own Company B.V.") && !policy.contains("starter policy"),
+        "the restarted service runs the operator's policy"
+    );
+    assert_eq!(
+        create_tenant(&agent, &base, &admin, "globex"),
+        409,
+        "the tenant made with `custos tenant create` exists: {}",
+        unpacked.report("tenant.out")
     );
     drop(server);
+
+    // Removing and purging the package keeps the vault and its key, not the first key's file.
+    let mut purged = unpacked.phase("purge", port, None);
+    let status = purged.0.wait().expect("the purge runs");
+    assert!(status.success(), "prerm/postrm failed");
+    assert_eq!(
+        unpacked.report("after-purge").lines().collect::<Vec<_>>(),
+        [
+            "gone /etc/custos/first-admin.key",
+            "kept /var/lib/custos/master.key",
+            "kept /var/lib/custos/custos.db",
+        ]
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

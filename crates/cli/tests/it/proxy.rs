@@ -33,6 +33,9 @@ struct Stopped(Child);
 
 impl Drop for Stopped {
     fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(Some(_))) {
+            return;
+        }
         let _ = Command::new("kill")
             .arg("-TERM")
             .arg(self.0.id().to_string())
