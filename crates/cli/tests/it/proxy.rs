@@ -469,4 +469,7 @@ fn nginx_terminates_tls_forwards_the_real_client_and_logs_nothing_personal() {
         );
     }
     let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(
+        std::env::temp_dir().join(format!("custos-it-{}-curl", std::process::id())),
+    );
 }
