@@ -1,6 +1,7 @@
 //! `Authorization: Bearer cst_…`: the caller's key, looked up once per request. Missing,
 //! malformed, unknown and revoked keys are all the same 401: the caller learns nothing about
-//! which.
+//! which. A client (by its address, `client.rs`) that presented too many unknown keys is refused
+//! for a while before its key is looked at (`failed_auth_per_minute`).
 
 use std::sync::Arc;
 
@@ -36,6 +37,16 @@ impl FromRequestParts<Arc<AppState>> for Caller {
                 .detail("send `Authorization: Bearer <API key>`"));
         };
         state.backend()?;
+        let client = state.client_of(parts);
+        if let Some(client) = &client
+            && let Err(wait) = state.failed_auth.check(client, std::time::Instant::now())
+        {
+            let mut p = Problem::new(ErrorCode::TooManyFailedAuthentications).detail(
+                "too many unknown or revoked keys came from this address; retry after the time in Retry-After",
+            );
+            p.retry_after = Some(u32::try_from(wait.as_secs().max(1)).unwrap_or(u32::MAX));
+            return Err(p);
+        }
         // Storage calls block (the PostgreSQL driver runs its own runtime): off the async threads.
         let digest = crate::limits::hash(key.as_bytes());
         let found = match state.auth_cache.get(&digest, std::time::Instant::now()) {
@@ -56,9 +67,13 @@ impl FromRequestParts<Arc<AppState>> for Caller {
                 found
             }
         };
-        let principal = found.ok_or_else(|| {
-            Problem::new(ErrorCode::Unauthenticated).detail("the API key is unknown or revoked")
-        })?;
+        let Some(principal) = found else {
+            if let Some(client) = &client {
+                state.failed_auth.failed(client, std::time::Instant::now());
+            }
+            return Err(Problem::new(ErrorCode::Unauthenticated)
+                .detail("the API key is unknown or revoked"));
+        };
         if let Err(wait) = state
             .limiter
             .check(&principal.key_id, std::time::Instant::now())

@@ -2,7 +2,8 @@
 //! `CUSTOS_DATABASE_URL`, `CUSTOS_POLICY`, `CUSTOS_KEY_FILE`, `CUSTOS_LOG_FORMAT`,
 //! `CUSTOS_PURGE_INTERVAL`, `CUSTOS_NOTIFY_INTERVAL`, `CUSTOS_NOTIFY_TIMEOUT`,
 //! `CUSTOS_AUDIT_CHECKPOINT_FILE`, `CUSTOS_HEADER_TIMEOUT`, `CUSTOS_BODY_TIMEOUT`,
-//! `CUSTOS_IDLE_TIMEOUT`, `CUSTOS_MAX_CONNECTIONS`). Every error names the file or variable and
+//! `CUSTOS_IDLE_TIMEOUT`, `CUSTOS_MAX_CONNECTIONS`, `CUSTOS_TRUSTED_PROXIES`,
+//! `CUSTOS_FAILED_AUTH_LIMIT`). Every error names the file or variable and
 //! the field.
 
 use std::net::SocketAddr;
@@ -46,6 +47,16 @@ pub struct Config {
     /// Requests per second per API key (bursts of twice that); 0 turns limiting off.
     #[serde(default = "default_rate")]
     pub rate_limit_per_second: u32,
+    /// The reverse proxies (networks in CIDR notation) whose `X-Forwarded-For` header names
+    /// the client; from any other peer the header is ignored. Empty by default: the TCP peer is
+    /// the client.
+    #[serde(default)]
+    pub trusted_proxies: Vec<crate::client::Cidr>,
+    /// Unknown or revoked API keys a client address may present per minute before it is
+    /// answered 429 (without its key being looked at) until the minute's budget refills; 0
+    /// turns the limit off.
+    #[serde(default = "default_failed_auth")]
+    pub failed_auth_per_minute: u32,
     /// Seconds between signed audit checkpoints at the head (besides one every 1000 entries and
     /// one at graceful shutdown); 0: none.
     #[serde(default = "default_checkpoint")]
@@ -226,6 +237,12 @@ fn default_rate() -> u32 {
     1000
 }
 
+/// Enough for an application that starts with a stale key and retries, far too few to guess
+/// a key.
+fn default_failed_auth() -> u32 {
+    30
+}
+
 fn default_checkpoint() -> u64 {
     300
 }
@@ -354,6 +371,8 @@ impl Config {
             audit_checkpoint_seconds: default_checkpoint(),
             audit_checkpoint_file: None,
             rate_limit_per_second: default_rate(),
+            trusted_proxies: Vec::new(),
+            failed_auth_per_minute: default_failed_auth(),
             policy: policy.into(),
             key_file: None,
             log_format: LogFormat::default(),
@@ -439,6 +458,26 @@ impl Config {
                 toml::Value::Integer(i64::from(n)),
             );
         }
+        if let Some(v) = env("CUSTOS_FAILED_AUTH_LIMIT").filter(|v| !v.is_empty()) {
+            let n: u32 = v.trim().parse().map_err(|_| ConfigError::Env {
+                var: "CUSTOS_FAILED_AUTH_LIMIT",
+                message: format!("`{v}` is not a number of failed authentications per minute"),
+            })?;
+            table.insert(
+                "failed_auth_per_minute".into(),
+                toml::Value::Integer(i64::from(n)),
+            );
+        }
+        if let Some(v) = env("CUSTOS_TRUSTED_PROXIES") {
+            // Comma-separated; set but empty trusts no proxy (overriding the file).
+            let list = v
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| toml::Value::String(s.to_owned()))
+                .collect();
+            table.insert("trusted_proxies".into(), toml::Value::Array(list));
+        }
         if let Some(v) = env("CUSTOS_MAX_CONNECTIONS").filter(|v| !v.is_empty()) {
             let n: u32 = v.trim().parse().map_err(|_| ConfigError::Env {
                 var: "CUSTOS_MAX_CONNECTIONS",
@@ -483,6 +522,7 @@ impl Config {
                 ("CUSTOS_BODY_TIMEOUT", "body_timeout"),
                 ("CUSTOS_IDLE_TIMEOUT", "idle_timeout"),
                 ("CUSTOS_MAX_CONNECTIONS", "max_connections"),
+                ("CUSTOS_TRUSTED_PROXIES", "trusted_proxies"),
             ] {
                 if env(var).is_some() && message.contains(key) {
                     return ConfigError::Env {
@@ -673,6 +713,53 @@ mod tests {
         .to_string();
         assert!(
             e.starts_with("environment variable CUSTOS_MAX_CONNECTIONS"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn trusted_proxies_are_networks_from_the_file_or_the_environment() {
+        let c = Config::with_policy("p.toml");
+        assert!(c.trusted_proxies.is_empty());
+        assert_eq!(c.failed_auth_per_minute, 30);
+        let dir = std::env::temp_dir().join(format!("custos-config-tp-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("custos.toml");
+        std::fs::write(
+            &f,
+            "policy = \"a.toml\"\ntrusted_proxies = [\"127.0.0.1\", \"10.0.0.0/8\"]\nfailed_auth_per_minute = 5\n",
+        )
+        .unwrap();
+        let c = Config::load(Some(&f), no_env).unwrap();
+        assert_eq!(c.trusted_proxies.len(), 2);
+        assert!(c.trusted_proxies[1].contains("10.9.8.7".parse().unwrap()));
+        assert_eq!(c.failed_auth_per_minute, 5);
+        let c = Config::load(Some(&f), |k| match k {
+            "CUSTOS_TRUSTED_PROXIES" => Some("::1, 192.0.2.0/24".into()),
+            "CUSTOS_FAILED_AUTH_LIMIT" => Some("0".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert!(c.trusted_proxies[0].contains("::1".parse().unwrap()));
+        assert!(c.trusted_proxies[1].contains("192.0.2.77".parse().unwrap()));
+        assert_eq!(c.failed_auth_per_minute, 0);
+        let e = Config::load(Some(&f), |k| {
+            (k == "CUSTOS_TRUSTED_PROXIES").then(|| "10.0.0.1/8".to_owned())
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("environment variable CUSTOS_TRUSTED_PROXIES"),
+            "{e}"
+        );
+        std::fs::write(
+            &f,
+            "policy = \"a.toml\"\ntrusted_proxies = [\"proxy.local\"]\n",
+        )
+        .unwrap();
+        let e = Config::load(Some(&f), no_env).unwrap_err().to_string();
+        assert!(
+            e.contains("custos.toml") && e.contains("proxy.local"),
             "{e}"
         );
     }

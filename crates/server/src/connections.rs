@@ -156,9 +156,10 @@ pub(crate) async fn serve(
         };
         let stream = match accepted {
             // The peer's address is personal data: it is not logged.
-            Ok((stream, _peer)) => {
+            // Kept in the request's extensions for `client.rs`, which never logs it either.
+            Ok((stream, peer)) => {
                 backoff = Duration::ZERO;
-                stream
+                (stream, peer)
             }
             // The client gave up before it was accepted: nothing to wait for.
             Err(e) if is_connection_error(&e) => continue,
@@ -347,7 +348,7 @@ impl Activity {
 /// finishes the request in flight first). Holds its slot of the cap and its place among the
 /// open connections while open.
 async fn serve_connection(
-    stream: TcpStream,
+    (stream, peer): (TcpStream, std::net::SocketAddr),
     router: axum::Router,
     limits: Limits,
     mut stop: watch::Receiver<bool>,
@@ -361,6 +362,7 @@ async fn serve_connection(
     });
     let service = Tracked {
         router,
+        peer: crate::client::Peer(peer.ip()),
         activity: activity.clone(),
     };
     let mut builder = hyper::server::conn::http1::Builder::new();
@@ -461,6 +463,7 @@ impl AsyncWrite for Watched {
 #[derive(Clone)]
 struct Tracked {
     router: axum::Router,
+    peer: crate::client::Peer,
     activity: Arc<Activity>,
 }
 
@@ -472,7 +475,9 @@ impl hyper::service::Service<hyper::Request<hyper::body::Incoming>> for Tracked 
     fn call(&self, req: hyper::Request<hyper::body::Incoming>) -> Self::Future {
         self.activity.set(Phase::Busy);
         let done = IdleWhenDropped(self.activity.clone());
-        let answer = self.router.clone().oneshot(req.map(Body::new));
+        let mut req = req.map(Body::new);
+        req.extensions_mut().insert(self.peer);
+        let answer = self.router.clone().oneshot(req);
         Box::pin(async move {
             let res = answer.await?;
             Ok(res.map(|inner| Answered { inner, _done: done }))

@@ -4,6 +4,7 @@
 
 mod auth;
 pub mod backend;
+pub mod client;
 pub mod config;
 mod connections;
 mod consent;
@@ -123,6 +124,10 @@ pub struct AppState {
     ready: AtomicBool,
     backend: Option<Backend>,
     limiter: limits::RateLimiter,
+    /// Failed authentications per client address.
+    failed_auth: limits::FailedAuthLimiter,
+    /// The reverse proxies whose `X-Forwarded-For` is believed.
+    trusted_proxies: Vec<client::Cidr>,
     /// Keys checked in the last few seconds.
     auth_cache: limits::AuthCache,
     /// Reads waiting to be written to the audit trail in one batch.
@@ -196,6 +201,8 @@ impl AppState {
             ready: AtomicBool::new(false),
             backend: None,
             limiter: limits::RateLimiter::new(0),
+            failed_auth: limits::FailedAuthLimiter::new(0),
+            trusted_proxies: Vec::new(),
             reads: std::sync::Mutex::new(Vec::new()),
             auth_cache: limits::AuthCache::new(std::time::Duration::from_secs(5)),
             calendar: custos_rights::NlCalendar::new(),
@@ -254,6 +261,37 @@ impl AppState {
     pub fn with_rate_limit(mut self, per_second: u32) -> AppState {
         self.limiter = limits::RateLimiter::new(per_second);
         self
+    }
+
+    /// With the reverse proxies to believe and the failed authentications allowed per client
+    /// and minute (0: no limit).
+    pub fn with_client_limits(
+        mut self,
+        trusted_proxies: Vec<client::Cidr>,
+        failed_auth_per_minute: u32,
+    ) -> AppState {
+        self.trusted_proxies = trusted_proxies;
+        self.failed_auth = limits::FailedAuthLimiter::new(failed_auth_per_minute);
+        self
+    }
+
+    /// The client address of a request (see `client.rs`); `None` when it did not come through
+    /// the server's own connection loop (a router driven directly).
+    pub(crate) fn client_of(
+        &self,
+        parts: &axum::http::request::Parts,
+    ) -> Option<client::ClientAddr> {
+        let peer = parts.extensions.get::<client::Peer>()?;
+        let forwarded = parts
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok());
+        Some(client::ClientAddr(client::client_address(
+            peer.0,
+            forwarded,
+            &self.trusted_proxies,
+        )))
     }
 
     /// With the vault and access store behind the data routes.
@@ -470,6 +508,10 @@ pub async fn serve(
     let mut state = AppState::new(loaded)?
         .with_accepted_findings(accepted)
         .with_rate_limit(config.rate_limit_per_second)
+        .with_client_limits(
+            config.trusted_proxies.clone(),
+            config.failed_auth_per_minute,
+        )
         .with_equated_holidays(config.equated_holidays.iter().copied())
         .with_checkpoint_file(config.audit_checkpoint_file.clone());
     if let Some(b) = backend {

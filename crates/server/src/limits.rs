@@ -87,6 +87,72 @@ impl RateLimiter {
     }
 }
 
+/// Failed API-key authentications per client (see `client.rs`): a token bucket of `per_minute`
+/// failures that refills over a minute. A client that has used it up is refused before its key
+/// is looked at, so a brute force learns nothing more until the bucket refills, not even when
+/// it guesses right.
+pub struct FailedAuthLimiter {
+    per_minute: u32,
+    /// A random key of this process: buckets are keyed by a hash, not by the address.
+    salt: [u8; 32],
+    buckets: Mutex<HashMap<[u8; 32], (f64, Instant)>>,
+}
+
+impl FailedAuthLimiter {
+    /// `per_minute` failed authentications per client; 0 turns the limit off.
+    pub fn new(per_minute: u32) -> Self {
+        let mut salt = [0u8; 32];
+        // Without randomness the buckets are still per client, only the hash is predictable.
+        let _ = getrandom::fill(&mut salt);
+        FailedAuthLimiter {
+            per_minute,
+            salt,
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn refill(&self, tokens: f64, last: Instant, now: Instant) -> f64 {
+        let cap = f64::from(self.per_minute);
+        (tokens + now.saturating_duration_since(last).as_secs_f64() * cap / 60.0).min(cap)
+    }
+
+    /// Whether `client` may try a key now; if not, how long until it may.
+    pub fn check(&self, client: &crate::client::ClientAddr, now: Instant) -> Result<(), Duration> {
+        if self.per_minute == 0 {
+            return Ok(());
+        }
+        let b = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        match b.get(&client.bucket(&self.salt)) {
+            Some(&(tokens, last)) => {
+                let tokens = self.refill(tokens, last, now);
+                if tokens >= 1.0 {
+                    Ok(())
+                } else {
+                    let per_second = f64::from(self.per_minute) / 60.0;
+                    Err(Duration::from_secs_f64((1.0 - tokens) / per_second))
+                }
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Counts one failed authentication of `client`.
+    pub fn failed(&self, client: &crate::client::ClientAddr, now: Instant) {
+        if self.per_minute == 0 {
+            return;
+        }
+        let cap = f64::from(self.per_minute);
+        let mut b = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        if b.len() > 100_000 {
+            // A bucket that has refilled is the same as none.
+            b.retain(|_, (tokens, last)| self.refill(*tokens, *last, now) < cap);
+        }
+        let (tokens, last) = b.entry(client.bucket(&self.salt)).or_insert((cap, now));
+        *tokens = (self.refill(*tokens, *last, now) - 1.0).max(0.0);
+        *last = now;
+    }
+}
+
 /// SHA-256 of some bytes (a presented key, a request body).
 pub fn hash(body: &[u8]) -> [u8; 32] {
     Sha256::digest(body).into()
@@ -108,5 +174,29 @@ mod tests {
         l.check("other", t0).unwrap();
         l.check("k", t0 + Duration::from_millis(150)).unwrap();
         assert!(RateLimiter::new(0).check("k", t0).is_ok());
+    }
+
+    #[test]
+    fn a_client_that_failed_too_often_waits_and_others_do_not() {
+        use crate::client::ClientAddr;
+        let l = FailedAuthLimiter::new(3);
+        let (a, b) = (
+            ClientAddr("203.0.113.9".parse().unwrap()),
+            ClientAddr("203.0.113.10".parse().unwrap()),
+        );
+        let t0 = Instant::now();
+        for _ in 0..3 {
+            l.check(&a, t0).unwrap();
+            l.failed(&a, t0);
+        }
+        let wait = l.check(&a, t0).unwrap_err();
+        assert_eq!(wait.as_secs(), 20, "one failure back every 60 s / 3");
+        l.check(&b, t0).unwrap();
+        l.check(&a, t0 + Duration::from_secs(20)).unwrap();
+        let off = FailedAuthLimiter::new(0);
+        for _ in 0..100 {
+            off.failed(&a, t0);
+        }
+        assert!(off.check(&a, t0).is_ok());
     }
 }

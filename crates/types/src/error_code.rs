@@ -125,6 +125,7 @@ codes! {
     Unauthenticated = "unauthenticated", 401, Auth, "A valid API key is required";
     Forbidden = "forbidden", 403, Auth, "This key's role may not do this";
     TooManyRequests = "too-many-requests", 429, RetryLater, "Too many requests for this key";
+    TooManyFailedAuthentications = "too-many-failed-authentications", 429, RetryLater, "Too many failed authentications from this client";
     Unavailable = "unavailable", 503, Unavailable, "The service is not ready";
     Internal = "internal", 500, Internal, "Internal error";
     // The command line.

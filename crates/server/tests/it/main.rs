@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use custos_server::Config;
 
 mod audit;
+mod client_addresses;
 mod consent;
 mod data;
 #[path = "../../../../testkit/database_url.rs"]
