@@ -2,14 +2,12 @@
 //! vault through `custos_vault` and prints what happened. Exit codes: 0 done, 1 refused or
 //! failed (the message on stderr says why and what to do).
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use custos_types::ErrorCode;
 use custos_vault::{MasterKey, StoreConfig, Vault};
 
 use crate::failure::Failure;
-use crate::open::StoreArgs;
 
 #[derive(clap::Args)]
 pub struct InitArgs {
@@ -33,11 +31,10 @@ pub enum KeysCommand {
 
 #[derive(clap::Args)]
 pub struct RotateArgs {
+    /// Where the vault and its master key are (`--config FILE` as `custos serve` reads it, or
+    /// `--db`/`--postgres` and `--key-file`).
     #[command(flatten)]
-    pub store: StoreArgs,
-    /// The master key file, used when CUSTOS_MASTER_KEY is not set.
-    #[arg(long, default_value = "custos.key")]
-    pub key_file: PathBuf,
+    pub db: crate::open::DbArgs,
 }
 
 /// `custos init`: a new master key file, a new, migrated vault and the first admin API key,
@@ -147,7 +144,10 @@ pub fn keys(args: KeysArgs) -> ExitCode {
 }
 
 fn rotate(args: RotateArgs) -> ExitCode {
-    let config = args.store.config();
+    let (config, key_file) = match args.db.resolve() {
+        Ok(r) => r,
+        Err(e) => return Failure::unusable(e).stop(),
+    };
     if let StoreConfig::Sqlite { path } = &config
         && !path.exists()
     {
@@ -160,7 +160,7 @@ fn rotate(args: RotateArgs) -> ExitCode {
         )
         .stop();
     }
-    let result = MasterKey::from_env_or_file(Some(&args.key_file))
+    let result = MasterKey::from_env_or_file(Some(&key_file))
         .and_then(|k| Vault::open(&config, k))
         .and_then(|mut v| v.rotate_keys());
     match result {

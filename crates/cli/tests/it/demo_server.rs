@@ -7,6 +7,8 @@ use std::process::{Child, Command, Stdio};
 
 pub(crate) struct DemoServer {
     child: Child,
+    /// Its working directory (the demo's database and key file).
+    pub(crate) dir: std::path::PathBuf,
     /// `http://127.0.0.1:<port>`.
     pub(crate) base: String,
     pub(crate) app: String,
@@ -64,6 +66,7 @@ impl DemoServer {
         std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
         DemoServer {
             child,
+            dir: dir.to_path_buf(),
             base: format!("http://127.0.0.1:{port}"),
             app: app.expect("app key printed"),
             dpo: dpo.expect("dpo key printed"),

@@ -140,6 +140,16 @@ fn keys_rotate_rewraps_data_keys_and_records_still_decrypt() {
             .as_slice(),
         b"Jan"
     );
+    drop(v);
+    // The runbook's form: the server's configuration file names the database and the key.
+    std::fs::write(
+        dir.join("custos.toml"),
+        "database = \"v.db\"\nkey_file = \"v.key\"\npolicy = \"unused.toml\"\n",
+    )
+    .unwrap();
+    let o = custos(&dir, &["keys", "rotate", "--config", "custos.toml"], None);
+    assert!(o.status.success(), "{}", err(&o));
+    assert!(out(&o).contains("version 2 -> 3"), "{}", out(&o));
 }
 
 #[test]
