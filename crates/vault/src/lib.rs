@@ -18,6 +18,71 @@
 //! [`TenantVault::put`]/[`put_batch`](TenantVault::put_batch), [`get`](TenantVault::get),
 //! [`list`](TenantVault::list), [`erase_subject`](TenantVault::erase_subject), and
 //! [`Vault::rotate_keys`].
+//!
+//! # Embedding the vault in a Rust application
+//!
+//! An application written in Rust can use the vault as a library instead of over HTTP
+//! (`docs/integration.md`). The time is always an argument, so tests can run any clock:
+//!
+//! ```
+//! use custos_vault::{MasterKey, NewRecord, StoreConfig, SubjectId, TenantId, Vault};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let dir = std::env::temp_dir().join(format!("custos-doc-{}", std::process::id()));
+//! # std::fs::create_dir_all(&dir)?;
+//! let policy = custos_policy::load(std::path::Path::new(concat!(
+//!     env!("CARGO_MANIFEST_DIR"),
+//!     "/../../examples/policies/jbsync.toml"
+//! )))?
+//! .policy;
+//! let store = StoreConfig::Sqlite { path: dir.join("custos.db") };
+//! let mut vault = Vault::open(&store, MasterKey::generate()?)?;
+//! let now = jiff::Timestamp::now();
+//!
+//! // Store a support message of jan's, for the purpose it serves.
+//! let jan = SubjectId::new("jan@example.nl")?;
+//! let mut acme = vault.tenant(&TenantId::new("acme")?);
+//! let id = acme.put(
+//!     &policy,
+//!     NewRecord {
+//!         subject: jan.clone(),
+//!         category: "support".into(),
+//!         purposes: vec!["support".into()],
+//!         payload: br#"{"message":"Vraag over factuur"}"#.to_vec(),
+//!         created_at: now,
+//!         clocks: Default::default(),
+//!     },
+//!     now,
+//! )?;
+//! assert_eq!(acme.get(&id)?.payload, br#"{"message":"Vraag over factuur"}"#);
+//!
+//! // May it be used for support now? Allowed, with the legal basis as the reason.
+//! let decision = acme.decide(
+//!     &policy,
+//!     &custos_vault::consent::DecisionQuery {
+//!         subject: &jan,
+//!         purpose: "support",
+//!         category: "support",
+//!         record: Some(&id),
+//!         address: None,
+//!         gpc: false,
+//!         action: None,
+//!         item: None,
+//!         approval_token: None,
+//!         stale_versions: &[],
+//!     },
+//!     now,
+//! )?;
+//! assert!(decision.allowed);
+//!
+//! // Art. 17: erase jan; the keys go, so every copy of the records is unreadable.
+//! let erasure = acme.erase_subject(&jan, now)?;
+//! assert_eq!(erasure.counts.records, 1);
+//! assert!(acme.list(&jan)?.is_empty());
+//! # std::fs::remove_dir_all(&dir)?;
+//! # Ok(())
+//! # }
+//! ```
 
 pub mod access;
 pub mod app_events;

@@ -201,6 +201,7 @@ fn every_documented_route_answers_and_the_document_is_openapi_3_1() {
         "/metrics",
         "/privacy",
         "/readyz",
+        "/v1/app/webhook",
         "/v1/approvals",
         "/v1/approvals/{approval_id}",
         "/v1/approvals/{approval_id}/approve",
