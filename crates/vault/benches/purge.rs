@@ -42,6 +42,9 @@
 //!   separated; each gets its own copy and run.
 //! - `CUSTOS_BENCH_BACKENDS` (default `sqlite,postgres`): which backends to run (PostgreSQL
 //!   only when `CUSTOS_TEST_DATABASE_URL` is set).
+//! - `CUSTOS_BENCH_APP_WEBHOOK` (set to anything): the tenant's application has a webhook, so
+//!   every batch names its records and queues one event for the application
+//!   (`custos_vault::app_events`); compare with a run without it.
 //! - `CUSTOS_BENCH_KEEP` (set to anything): keep the PostgreSQL template under a fixed name
 //!   (`bench_purge_keep_N`) and reuse it in later runs instead of populating again.
 
@@ -264,6 +267,15 @@ fn timed_purge(vault: &mut Vault, n: usize, batch: u32) -> (u64, f64, u64, u64) 
         dry_run: false,
         max_batches: None,
     };
+    if std::env::var_os("CUSTOS_BENCH_APP_WEBHOOK").is_some() {
+        let secret =
+            custos_vault::recipients::WebhookSecret::new(*b"a bench secret, 32 bytes long..")
+                .expect("a valid secret");
+        vault
+            .tenant(&tenant())
+            .set_app_webhook("https://app.example.nl/custos", &secret, now())
+            .expect("the application's webhook is set");
+    }
     let mem = RssSampler::start();
     let t0 = Instant::now();
     let report = vault

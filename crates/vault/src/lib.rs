@@ -54,7 +54,7 @@
 //!     },
 //!     now,
 //! )?;
-//! assert_eq!(acme.get(&id)?.payload, br#"{"message":"Vraag over factuur"}"#);
+//! assert_eq!(acme.get(&id)?.payload.as_slice(), br#"{"message":"Vraag over factuur"}"#);
 //!
 //! // May it be used for support now? Allowed, with the legal basis as the reason.
 //! let decision = acme.decide(
