@@ -1,7 +1,6 @@
 //! The application's own webhook (`docs/integration.md`): when Custos purges or erases records,
 //! the application hears which, signed like the Art. 19 notices, so it can drop its copies.
 
-use std::process::Command;
 use std::time::Duration;
 
 use crate::demo_server::DemoServer;
@@ -106,29 +105,24 @@ fn the_application_hears_which_records_an_erasure_and_a_purge_deleted() {
     assert_eq!(e["restricted"], serde_json::json!([]), "{e}");
 
     // A purge when the support records' 24 months have passed: the event names the others.
-    let purge = Command::new(env!("CARGO_BIN_EXE_custos"))
-        .args([
+    let policy = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/policies/jbsync.toml"
+    );
+    crate::scratch::succeeded(&crate::demo_server::custos_in(
+        &dir,
+        &[
             "purge",
             "--db",
             "custos-demo.db",
             "--key-file",
             "custos-demo.key",
-        ])
-        .args(["--now", "2030-01-01T00:00:00Z", "--policy"])
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../examples/policies/jbsync.toml"
-        ))
-        .current_dir(&dir)
-        .env_remove("CUSTOS_MASTER_KEY")
-        .output()
-        .unwrap();
-    assert!(
-        purge.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&purge.stdout),
-        String::from_utf8_lossy(&purge.stderr)
-    );
+            "--now",
+            "2030-01-01T00:00:00Z",
+            "--policy",
+            policy,
+        ],
+    ));
     let p = next_event(&hook);
     assert_eq!(p["type"], "records.purged", "{p}");
     let mut purged: Vec<String> = p["records"]

@@ -6,17 +6,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use crate::demo_server::DemoServer;
-
-fn custos(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_custos"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("CUSTOS_MASTER_KEY")
-        .env_remove("CUSTOS_DATABASE_URL")
-        .output()
-        .expect("custos runs")
-}
+use crate::demo_server::{DemoServer, custos_in as custos};
 
 fn count_records(db: &std::path::Path, subject_like: &str) -> i64 {
     let conn = custos_vault::sqlite_connection(db).expect("the copy opens");
@@ -363,24 +353,20 @@ fn the_backup_role_dumps_a_postgres_vault_that_restores_whole_and_replays_later_
         assert_eq!(count(&mut t, "jan@example.nl"), 0);
         assert_eq!(count(&mut t, "piet@example.nl"), 1);
     }
-    let verify = Command::new(env!("CARGO_BIN_EXE_custos"))
-        .args([
+    let key = s.dir.join("custos.key");
+    let verify = custos(
+        &s.dir,
+        &[
             "audit",
             "verify",
             "--postgres",
             &restored_url,
             "--schema",
             &schema,
-        ])
-        .args(["--key-file", s.dir.join("custos.key").to_str().unwrap()])
-        .env_remove("CUSTOS_MASTER_KEY")
-        .output()
-        .unwrap();
-    assert!(
-        verify.status.success(),
-        "the restored audit trail verifies: {}{}",
-        String::from_utf8_lossy(&verify.stdout),
-        String::from_utf8_lossy(&verify.stderr)
+            "--key-file",
+            key.to_str().unwrap(),
+        ],
     );
+    crate::scratch::succeeded(&verify);
     let _ = admin(&format!("DROP DATABASE IF EXISTS {restored} WITH (FORCE)"));
 }

@@ -129,3 +129,39 @@ pub(crate) fn agent() -> ureq::Agent {
         .build()
         .into()
 }
+
+/// A child process of a test, stopped (SIGTERM, then SIGKILL after 10 s) when the test ends,
+/// however it ends.
+pub(crate) struct Stopped(pub(crate) Child);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(Some(_))) {
+            return;
+        }
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.0.id().to_string())
+            .status();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::time::Instant::now() < deadline {
+            if matches!(self.0.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `custos ARGS` run in `dir`, with no master key or database from the environment.
+pub(crate) fn custos_in(dir: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_custos"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("CUSTOS_MASTER_KEY")
+        .env_remove("CUSTOS_DATABASE_URL")
+        .output()
+        .expect("custos runs")
+}

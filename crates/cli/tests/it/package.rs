@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use crate::demo_server::Stopped;
 use crate::proxy::{repo_root, runs};
 use crate::tools::require_tool;
 
@@ -198,30 +199,6 @@ fn the_unit_runs_as_its_own_user_in_a_read_only_sandbox() {
     assert!(score <= 1.5, "exposure {score}:\n{report}");
 }
 
-/// The child process in its namespace; killed when the test ends however it ends.
-struct Sandboxed(std::process::Child);
-
-impl Drop for Sandboxed {
-    fn drop(&mut self) {
-        if matches!(self.0.try_wait(), Ok(Some(_))) {
-            return;
-        }
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.0.id().to_string())
-            .status();
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while std::time::Instant::now() < deadline {
-            if matches!(self.0.try_wait(), Ok(Some(_))) {
-                return;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// The machine as the installed package sees it, in a mount namespace: `/etc`, `/usr` and
 /// `/var` are overlays whose changes land in `$T/up` (kept from one phase to the next, as a
 /// disk keeps them between boots), with the package's files under `/etc` and `/usr`. Then
@@ -291,7 +268,7 @@ struct Unpacked {
 
 impl Unpacked {
     /// Runs `phase` of [`SANDBOX`]; its server, if the phase starts one, listens on `port`.
-    fn phase(&self, phase: &str, port: u16, new_policy: Option<&Path>) -> Sandboxed {
+    fn phase(&self, phase: &str, port: u16, new_policy: Option<&Path>) -> Stopped {
         let mut cmd = Command::new("unshare");
         cmd.args(["--mount", "--propagation", "private", "sh", "-c"])
             .arg(SANDBOX)
@@ -315,7 +292,7 @@ impl Unpacked {
         if let Some(p) = new_policy {
             cmd.env("NEW_POLICY", p);
         }
-        Sandboxed(cmd.spawn().expect("unshare starts"))
+        Stopped(cmd.spawn().expect("unshare starts"))
     }
 
     /// What a phase wrote to `name` in the sandbox's directory.
@@ -325,7 +302,7 @@ impl Unpacked {
 }
 
 /// Waits until the server of `sandbox` answers `/healthz` on `base`.
-fn wait_healthy(sandbox: &mut Sandboxed, unpacked: &Unpacked, agent: &ureq::Agent, base: &str) {
+fn wait_healthy(sandbox: &mut Stopped, unpacked: &Unpacked, agent: &ureq::Agent, base: &str) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     loop {
         if let Ok(Some(status)) = sandbox.0.try_wait() {

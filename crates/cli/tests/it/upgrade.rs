@@ -3,8 +3,6 @@
 //! keeps its records, its erasures, its requests and an audit trail that verifies across the
 //! two versions.
 
-use std::process::Command;
-
 use crate::demo_server::DemoServer;
 
 const FIXTURE: &str = concat!(
@@ -21,19 +19,15 @@ fn schema_version(db: &std::path::Path) -> i64 {
 }
 
 fn verify_audit(dir: &std::path::Path) {
-    let o = Command::new(env!("CARGO_BIN_EXE_custos"))
-        .args(["audit", "verify", "--db", "custos-demo.db"])
-        .args(["--key-file", "custos-demo.key"])
-        .current_dir(dir)
-        .env_remove("CUSTOS_MASTER_KEY")
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let args = [
+        "audit",
+        "verify",
+        "--db",
+        "custos-demo.db",
+        "--key-file",
+        "custos-demo.key",
+    ];
+    crate::scratch::succeeded(&crate::demo_server::custos_in(dir, &args));
 }
 
 #[test]
