@@ -242,39 +242,16 @@ impl Store for SqliteStore {
         let mut st = self.conn.prepare_cached(
             "SELECT seq, hash, at, signature FROM audit_checkpoints ORDER BY seq DESC LIMIT 1",
         )?;
-        let mut rows = st.query_map([], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, Vec<u8>>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, Vec<u8>>(3)?,
-            ))
-        })?;
-        rows.next()
-            .map(|r| {
-                let (seq, hash, at, sig) = r?;
-                checkpoint_from_raw(seq, hash, at, sig)
-            })
-            .transpose()
+        let mut rows = st.query_map([], sqlite_checkpoint)?;
+        rows.next().map(|r| r?).transpose()
     }
 
     fn checkpoints_after(&mut self, after_seq: u64) -> Result<Vec<Checkpoint>, AuditError> {
         let mut st = self.conn.prepare_cached(
             "SELECT seq, hash, at, signature FROM audit_checkpoints WHERE seq > ?1 ORDER BY seq",
         )?;
-        let rows = st.query_map([after_seq as i64], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, Vec<u8>>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, Vec<u8>>(3)?,
-            ))
-        })?;
-        rows.map(|r| {
-            let (seq, hash, at, sig) = r?;
-            checkpoint_from_raw(seq, hash, at, sig)
-        })
-        .collect()
+        let rows = st.query_map([after_seq as i64], sqlite_checkpoint)?;
+        rows.map(|r| r?).collect()
     }
 
     fn query(&mut self, tenant: &str, q: &Query) -> Result<Vec<Entry>, AuditError> {
@@ -505,6 +482,16 @@ impl Store for PgStore {
         )?;
         Ok((to_seq(row.get(0))?, to_seq(row.get(1))?))
     }
+}
+
+/// A checkpoint row of SQLite (`seq, hash, at, signature`), read and checked.
+fn sqlite_checkpoint(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Checkpoint, AuditError>> {
+    Ok(checkpoint_from_raw(
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+    ))
 }
 
 /// A boxed store is a store (so a backend can be chosen at run time).
