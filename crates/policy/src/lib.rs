@@ -68,6 +68,25 @@ impl LoadError {
 }
 
 /// Reads, parses and resolves the policy file at `path`.
+///
+/// Load a policy, check it against the GDPR (every finding with its article, line and column)
+/// and render the public statement:
+///
+/// ```
+/// use custos_policy::render::{Format, render};
+/// use custos_policy::{Lang, Severity};
+///
+/// let path = std::path::Path::new(concat!(
+///     env!("CARGO_MANIFEST_DIR"),
+///     "/../../examples/policies/jbsync.toml"
+/// ));
+/// let loaded = custos_policy::load(path).expect("the example loads");
+/// let findings = custos_policy::check::check(&loaded);
+/// // The example keeps one gap of its statement: its cookies name no legal basis.
+/// assert!(findings.iter().any(|d| d.severity == Severity::Error && d.code == "C101"));
+/// let statement = render(&loaded.policy, Lang::Nl, Format::Markdown).expect("renders");
+/// assert!(statement.contains("JBSync"));
+/// ```
 pub fn load(path: &std::path::Path) -> Result<Loaded, LoadError> {
     load_source(SourceFile::read(path)?)
 }

@@ -45,6 +45,19 @@ fn roll_forward(mut d: Date, cal: &dyn Calendar) -> Option<Date> {
 
 /// The due date of a request received on `received`: one month, or three with the extension.
 /// `None` only beyond the calendar's range (the year 9999).
+///
+/// A request received on 31 January 2027: February has no 31st, so the month ends on its last
+/// day (Art. 3(2)(c) of Reg. 1182/71), Sunday 28 February; a period ending on a Sunday runs to
+/// the end of the next working day (Art. 3(4)), Monday 1 March.
+///
+/// ```
+/// use custos_rights::{NlCalendar, due_date};
+/// use jiff::civil::date;
+///
+/// let d = due_date(date(2027, 1, 31), false, &NlCalendar::new()).unwrap();
+/// assert_eq!(d.nominal, date(2027, 2, 28));
+/// assert_eq!(d.due, date(2027, 3, 1));
+/// ```
 pub fn due_date(received: Date, extended: bool, cal: &dyn Calendar) -> Option<Deadline> {
     let nominal = add_months(received, if extended { 3 } else { 1 })?;
     Some(Deadline {
