@@ -293,6 +293,9 @@ fn nginx_terminates_tls_forwards_the_real_client_and_logs_nothing_personal() {
         health.headers
     );
 
+    // The metrics are not published through the proxy (the monitoring host scrapes Custos).
+    assert_eq!(tls("127.0.0.3", &[], "/metrics").status, 404);
+
     // Without the certificate's authority the client refuses; TLS 1.2 is not offered.
     let url = format!("{base}/healthz");
     let untrusted = curl("127.0.0.3", &["--resolve", &resolve, &url]);
