@@ -14,7 +14,7 @@ dir="$(mktemp -d)"
 trap 'kill "$pid" 2>/dev/null || true; rm -rf "$dir"' EXIT
 cd "$dir"
 "$bin" serve --demo --listen 127.0.0.1:0 >/dev/null 2>&1 & pid=$!
-for _ in $(seq 1 50); do [ -s custos-demo.db ] && grep -q . custos-demo.db-erasures.jsonl 2>/dev/null; sleep 0.1; done
+for _ in $(seq 1 50); do if [ -s custos-demo.db ]; then break; fi; sleep 0.1; done
 sleep 1; kill -TERM "$pid"; wait "$pid" || true
 python3 - "$n" <<'PY'
 import os, sqlite3, sys

@@ -37,7 +37,10 @@ pub struct BackupReport {
 }
 
 /// Writes a consistent copy of the SQLite vault at `source` to `dest`, which must not exist,
-/// then checks the copy (`PRAGMA integrity_check`) and reads what it holds.
+/// then checks the copy (`PRAGMA quick_check`: every page and record well formed; the full
+/// `integrity_check` also compares each index with its table, which on a copy just written by
+/// `VACUUM INTO` costs three times the copy itself and finds nothing more) and reads what it
+/// holds.
 ///
 /// Safe while a server writes to `source`. A copy that fails its check is deleted and the error
 /// says why; `source` is never written.
@@ -100,10 +103,12 @@ fn check_copy(dest: &Path) -> Result<BackupReport> {
     let conn = Connection::open_with_flags(dest, OpenFlags::SQLITE_OPEN_READ_ONLY)
         .map_err(|e| corrupt(e.to_string()))?;
     let integrity: String = conn
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .query_row("PRAGMA quick_check", [], |r| r.get(0))
         .map_err(|e| corrupt(e.to_string()))?;
     if integrity != "ok" {
-        return Err(corrupt(format!("integrity check failed: {integrity}")));
+        return Err(corrupt(format!(
+            "the check of the copy failed: {integrity}"
+        )));
     }
     let (schema_version, records, audit_head) =
         read_summary(&conn).map_err(|e| corrupt(e.to_string()))?;
