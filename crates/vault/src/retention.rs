@@ -947,22 +947,23 @@ fn purge_batch(tx: &mut dyn Tx, run: &PurgeRun<'_>, batch_size: u32, lo: i64) ->
         i64::from(batch_size).into(),
     ];
     params.extend(vals);
-    if crate::app_events::hooked(tx, tenant)? {
-        // The application hears which records went (crate::app_events): the batch is deleted
-        // by a statement that names them, on either backend.
-        let records = delete_batch_listed(tx, &cond, &params, &mut batch)?;
-        if !records.is_empty() {
-            let categories = batch.groups.keys().map(String::as_str).collect();
-            let event = crate::app_events::AppEvent::Purged {
-                categories,
-                records,
-            };
-            crate::app_events::enqueue(tx, tenant, event, run.now)?;
-        }
-    } else if tx.postgres() {
-        delete_batch_postgres(tx, &cond, params, batch_size, &mut batch)?;
+    // The application hears which records went (crate::app_events): then the batch's deleting
+    // statement returns their ids.
+    let mut listed = crate::app_events::hooked(tx, tenant)?.then(Vec::new);
+    if tx.postgres() {
+        delete_batch_postgres(tx, &cond, params, batch_size, &mut batch, listed.as_mut())?;
+    } else if let Some(ids) = listed.as_mut() {
+        delete_batch_listed(tx, &cond, &params, &mut batch, ids)?;
     } else {
         delete_batch_sqlite(tx, &cond, &params, &mut batch)?;
+    }
+    if let Some(records) = listed.filter(|r| !r.is_empty()) {
+        let categories = batch.groups.keys().map(String::as_str).collect();
+        let event = crate::app_events::AppEvent::Purged {
+            categories,
+            records,
+        };
+        crate::app_events::enqueue(tx, tenant, event, run.now)?;
     }
     if !batch.groups.is_empty() {
         purge_receipts(tx, run, &batch.groups)?;
@@ -989,26 +990,35 @@ fn delete_batch_sqlite(
     Ok(())
 }
 
-/// Either backend, for a tenant whose application is told of purges: deletes the batch's
-/// records in expiry order and returns their ids (the figures summed as on SQLite).
+/// SQLite, for a tenant whose application is told of purges: deletes the batch's records in
+/// expiry order, their ids into `ids` (the figures summed as in [`delete_batch_sqlite`]).
 fn delete_batch_listed(
     tx: &mut dyn Tx,
     cond: &str,
     params: &[Val],
     batch: &mut Batch,
-) -> Result<Vec<String>> {
+    ids: &mut Vec<String>,
+) -> Result<()> {
     let sql = format!(
-        "DELETE FROM records WHERE tenant_id = $1 AND record_id IN (SELECT record_id FROM records WHERE {cond} ORDER BY expires_at LIMIT $3) RETURNING category, CAST(1 AS BIGINT), expires_at, expires_at, created_at, created_at, record_id"
+        "DELETE FROM records WHERE tenant_id = $1 AND record_id IN (SELECT record_id FROM records WHERE {cond} ORDER BY expires_at LIMIT $3) RETURNING {LISTED_COLUMNS}"
     );
-    let mut ids = Vec::new();
-    for r in tx.query(&sql, params)? {
+    add_listed(tx.query(&sql, params)?, batch, ids);
+    batch.claimed = batch.purged();
+    Ok(())
+}
+
+/// What a listing DELETE returns per record: the figures of [`add_group`], then the record id.
+const LISTED_COLUMNS: &str =
+    "category, CAST(1 AS BIGINT), expires_at, expires_at, created_at, created_at, record_id";
+
+/// Sums the rows of a listing DELETE into the batch's figures and collects their ids.
+fn add_listed(rows: Vec<Vec<Val>>, batch: &mut Batch, ids: &mut Vec<String>) {
+    for r in rows {
         add_group(&mut batch.groups, &r);
         if let Some(id) = r.get(6).and_then(Val::text) {
             ids.push(id.to_owned());
         }
     }
-    batch.claimed = batch.purged();
-    Ok(ids)
 }
 
 /// PostgreSQL: a batch is a range of expiry instants, walked up the expiry index from where the
@@ -1027,6 +1037,7 @@ fn delete_batch_postgres(
     mut params: Vec<Val>,
     batch_size: u32,
     batch: &mut Batch,
+    listed: Option<&mut Vec<String>>,
 ) -> Result<()> {
     let lo = batch.next_lo;
     let lo_at = params.len() + 1;
@@ -1050,6 +1061,26 @@ fn delete_batch_postgres(
     }
     let Some(upto) = upto else { return Ok(()) };
     let claimed = batch.purged();
+    if let Some(ids) = listed {
+        // The application is told which records went: every deleting statement returns them,
+        // and their figures are summed from what it returned (exact without a second pass).
+        batch.groups.clear();
+        let sql = if claimed > u64::from(batch_size) {
+            batch.next_lo = lo;
+            format!(
+                "DELETE FROM records WHERE {range} AND ctid = ANY(ARRAY(SELECT ctid FROM records WHERE {range} ORDER BY expires_at LIMIT $3)) RETURNING {LISTED_COLUMNS}"
+            )
+        } else {
+            params[2] = upto.into();
+            batch.next_lo = upto;
+            format!(
+                "DELETE FROM records WHERE {range} AND expires_at <= $3 RETURNING {LISTED_COLUMNS}"
+            )
+        };
+        add_listed(tx.query(&sql, &params)?, batch, ids);
+        batch.claimed = batch.purged();
+        return Ok(());
+    }
     if claimed > u64::from(batch_size) {
         batch.groups.clear();
         let bounded = format!(
