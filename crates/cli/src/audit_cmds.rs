@@ -21,6 +21,10 @@ pub enum AuditCommand {
 
 #[derive(clap::Args)]
 pub struct KeyArgs {
+    /// The vault whose checkpoints the key verifies (after `custos keys replace` the key is no
+    /// longer the master key's own).
+    #[command(flatten)]
+    pub store: crate::open::StoreArgs,
     /// The master key file, used when CUSTOS_MASTER_KEY is not set.
     #[arg(long, default_value = "custos.key")]
     pub key_file: std::path::PathBuf,
@@ -57,16 +61,32 @@ pub struct VerifyArgs {
 pub fn run(cmd: AuditCommand) -> ExitCode {
     match cmd {
         AuditCommand::Verify(args) => verify(args),
-        AuditCommand::PublicKey(args) => {
-            match custos_vault::MasterKey::from_env_or_file(Some(&args.key_file)) {
-                Ok(k) => {
-                    println!("{}", hex::encode(k.audit_public_key().to_bytes()));
-                    ExitCode::SUCCESS
-                }
-                Err(e) => Failure::from(e).usage().stop(),
+        AuditCommand::PublicKey(args) => match checkpoint_key(&args.store, &args.key_file) {
+            Ok(k) => {
+                println!("{}", hex::encode(k.to_bytes()));
+                ExitCode::SUCCESS
             }
-        }
+            Err(f) => f.stop(),
+        },
     }
+}
+
+/// The key that verifies the checkpoints of the vault `store` names, from the master key: read
+/// from the vault's settings when it exists (a replaced master key no longer derives it), else
+/// the master key's own.
+fn checkpoint_key(
+    store: &crate::open::StoreArgs,
+    key_file: &std::path::Path,
+) -> Result<VerifyingKey, Failure> {
+    let master = custos_vault::MasterKey::from_env_or_file(Some(key_file))
+        .map_err(|e| Failure::from(e).usage())?;
+    let config = store.config();
+    if let custos_vault::StoreConfig::Sqlite { path } = &config
+        && !path.is_file()
+    {
+        return Ok(master.audit_public_key());
+    }
+    custos_vault::checkpoint_public_key(&config, master).map_err(Failure::from)
 }
 
 fn parse_key(hex_key: &str) -> Result<VerifyingKey, String> {
@@ -99,9 +119,7 @@ fn open(store: &crate::open::StoreArgs) -> Result<Box<dyn Store>, String> {
 fn verify(args: VerifyArgs) -> ExitCode {
     let key = match &args.public_key {
         Some(hex_key) => parse_key(hex_key).map_err(Failure::unusable),
-        None => custos_vault::MasterKey::from_env_or_file(Some(&args.key_file))
-            .map(|k| k.audit_public_key())
-            .map_err(|e| Failure::from(e).usage()),
+        None => checkpoint_key(&args.store, &args.key_file),
     };
     let key = match key {
         Ok(k) => k,

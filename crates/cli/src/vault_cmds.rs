@@ -27,6 +27,20 @@ pub struct KeysArgs {
 pub enum KeysCommand {
     /// Move to the next key version: re-wrap every data key, leaving records untouched.
     Rotate(RotateArgs),
+    /// Replace the master key with a new one, written to a new key file: every data key is
+    /// re-wrapped under it and the old key opens nothing any more. Stop every server first.
+    Replace(ReplaceArgs),
+}
+
+#[derive(clap::Args)]
+pub struct ReplaceArgs {
+    /// Where the vault and its current master key are (`--config FILE`, or `--db`/`--postgres`
+    /// and `--key-file`).
+    #[command(flatten)]
+    pub db: crate::open::DbArgs,
+    /// Where to write the new master key (mode 0600; it must not exist).
+    #[arg(long)]
+    pub new_key_file: std::path::PathBuf,
 }
 
 #[derive(clap::Args)]
@@ -140,7 +154,51 @@ fn bootstrap_admin(config: &StoreConfig, vault: &Vault) -> ExitCode {
 pub fn keys(args: KeysArgs) -> ExitCode {
     match args.command {
         KeysCommand::Rotate(a) => rotate(a),
+        KeysCommand::Replace(a) => Failure::exit(replace(&a)),
     }
+}
+
+/// `custos keys replace`: the new key is written (and synced) before the vault depends on it;
+/// if the replacement fails, the vault is unchanged and the new file is removed again.
+fn replace(args: &ReplaceArgs) -> Result<(), Failure> {
+    let (config, key_file) = args.db.resolve().map_err(Failure::unusable)?;
+    if let StoreConfig::Sqlite { path } = &config
+        && !path.exists()
+    {
+        return Err(Failure::unusable(format!(
+            "{} does not exist; create a vault with `custos init` first",
+            path.display()
+        )));
+    }
+    let mut vault = MasterKey::from_env_or_file(Some(&key_file))
+        .and_then(|k| Vault::open(&config, k))
+        .map_err(|e| Failure::from(e).usage())?;
+    let new = MasterKey::generate().map_err(Failure::from)?;
+    new.write_new_file(&args.new_key_file)
+        .map_err(|e| Failure::flag("--new-key-file", e.code(), e))?;
+    let r = match vault.replace_master_key(new) {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = std::fs::remove_file(&args.new_key_file);
+            return Err(Failure::from(e));
+        }
+    };
+    crate::open::audit(
+        &vault,
+        None,
+        "keys.replace",
+        serde_json::json!({ "from_version": r.from, "to_version": r.to, "rewrapped": r.rewrapped }),
+    )
+    .map_err(|m| Failure::new(ErrorCode::Internal, m))?;
+    println!(
+        "master key replaced: {} data key(s) re-wrapped under the new key (version {} -> {}), records untouched",
+        r.rewrapped, r.from, r.to
+    );
+    println!(
+        "next: point key_file (or CUSTOS_MASTER_KEY) at {} and start the servers; the old key opens nothing in this vault any more",
+        args.new_key_file.display()
+    );
+    Ok(())
 }
 
 fn rotate(args: RotateArgs) -> ExitCode {

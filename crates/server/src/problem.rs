@@ -188,6 +188,7 @@ impl From<&VaultError> for Problem {
             | VaultError::MasterKeyMissing
             | VaultError::MasterKeyInvalid { .. }
             | VaultError::WrongMasterKey
+            | VaultError::MasterKeyReplaced
             | VaultError::KeyFileExists(_)
             | VaultError::Io { .. }
             | VaultError::Unavailable { .. }

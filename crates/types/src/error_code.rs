@@ -205,6 +205,7 @@ codes! {
     MasterKeyMissing = "master-key-missing", 500, Internal, "No master key is configured";
     MasterKeyInvalid = "master-key-invalid", 500, Internal, "The master key is malformed";
     WrongMasterKey = "wrong-master-key", 500, Internal, "The master key does not open this vault";
+    MasterKeyReplaced = "master-key-replaced", 503, Unavailable, "The master key was replaced; restart with the new one";
     KeyFileExists = "key-file-exists", 409, Conflict, "A master key file exists already";
     FileError = "file-error", 500, Internal, "A file could not be read or written";
     BackupUnsupported = "backup-unsupported", 400, Usage, "This store is backed up with its own tools";

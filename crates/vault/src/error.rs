@@ -31,6 +31,12 @@ pub enum VaultError {
         "wrong master key: it does not match the key check value stored in this vault; refusing to open (use the key this vault was created with)"
     )]
     WrongMasterKey,
+    /// The vault's master key was replaced while this process ran with the old one: it may not
+    /// create data keys the new key could not open.
+    #[error(
+        "the vault's master key was replaced (`custos keys replace`) while this process ran with the old one; nothing was written: restart it with the new key"
+    )]
+    MasterKeyReplaced,
     /// A key file already exists and would be overwritten.
     #[error("{} already exists; refusing to overwrite a master key (move it away first if you really mean to)", .0.display())]
     KeyFileExists(PathBuf),
@@ -308,6 +314,7 @@ impl VaultError {
             VaultError::MasterKeyMissing => ErrorCode::MasterKeyMissing,
             VaultError::MasterKeyInvalid { .. } => ErrorCode::MasterKeyInvalid,
             VaultError::WrongMasterKey => ErrorCode::WrongMasterKey,
+            VaultError::MasterKeyReplaced => ErrorCode::MasterKeyReplaced,
             VaultError::KeyFileExists(_) => ErrorCode::KeyFileExists,
             VaultError::Io { .. } => ErrorCode::FileError,
             VaultError::Unavailable { .. } | VaultError::Storage { .. } => ErrorCode::Unavailable,

@@ -54,6 +54,9 @@ pub(crate) fn key_category_of<'a>(ciphertext: &[u8], category: &'a str) -> Optio
 }
 const HKDF_SALT: &[u8] = b"custos-vault";
 
+/// What the sealed identity key is bound to.
+const IDENTITY_AAD: &[u8] = b"custos/vault/identity/v1";
+
 /// The 32-byte master key. Zeroized on drop; `Debug` prints `MasterKey(<redacted>)`.
 #[derive(Clone)]
 pub struct MasterKey(Zeroizing<[u8; 32]>);
@@ -171,8 +174,16 @@ impl MasterKey {
 }
 
 /// The keys derived from the master key that a running vault needs.
+///
+/// Two roots: the **master key** wraps the data keys (through the key-encryption keys) and
+/// proves itself by the key check value; the **identity key** derives what must stay the same
+/// for the vault's whole life: subject pseudonyms (in records, the audit trail, the erasure
+/// journal), the tenants' keyed hashes and secrets, and the key that signs audit checkpoints.
+/// Until the master key is replaced ([`crate::Vault::replace_master_key`]) the identity key is
+/// the master key; after, it is the first master key, stored wrapped under the new one.
 pub(crate) struct KeyRing {
     master: MasterKey,
+    identity: MasterKey,
     pseudonym_key: Zeroizing<[u8; 32]>,
 }
 
@@ -225,17 +236,59 @@ impl RecordIdentity<'_> {
 }
 
 impl KeyRing {
-    /// A key of its own for `info`, derived from the master key (HKDF-SHA256).
+    /// A key of its own for `info`, derived from the identity key (HKDF-SHA256).
     pub(crate) fn derived(&self, info: &[u8]) -> Zeroizing<[u8; 32]> {
-        self.master.derive(info)
+        self.identity.derive(info)
     }
 
+    /// The ring of a vault whose master key was never replaced: the identity key is the master.
     pub(crate) fn new(master: MasterKey) -> Self {
-        let pseudonym_key = master.derive(b"custos/vault/pseudonym/v1");
+        let identity = master.clone();
+        Self::with_identity(master, identity)
+    }
+
+    /// The ring of `master` with the identity key of an earlier master key.
+    pub(crate) fn with_identity(master: MasterKey, identity: MasterKey) -> Self {
+        let pseudonym_key = identity.derive(b"custos/vault/pseudonym/v1");
         Self {
             master,
+            identity,
             pseudonym_key,
         }
+    }
+
+    /// The master key alone (to build a ring with another identity).
+    pub(crate) fn into_master(self) -> MasterKey {
+        self.master
+    }
+
+    /// The same identity under another master key (the ring a replacement moves to).
+    pub(crate) fn replaced_by(&self, master: MasterKey) -> Self {
+        Self::with_identity(master, self.identity.clone())
+    }
+
+    /// The identity key, sealed under this ring's master key, as stored in the vault's settings.
+    pub(crate) fn sealed_identity(&self) -> Result<Vec<u8>> {
+        seal(
+            &self.identity_cipher(),
+            self.identity.0.as_ref(),
+            IDENTITY_AAD,
+        )
+    }
+
+    /// The ring of `master` with the identity key it sealed (`None` when it does not open).
+    pub(crate) fn with_sealed_identity(master: MasterKey, sealed: &[u8]) -> Option<Self> {
+        let ring = Self::new(master);
+        let plain = open(&ring.identity_cipher(), sealed, IDENTITY_AAD)?;
+        let bytes: [u8; 32] = plain.as_slice().try_into().ok()?;
+        let identity = MasterKey(Zeroizing::new(bytes));
+        Some(Self::with_identity(ring.master, identity))
+    }
+
+    fn identity_cipher(&self) -> Aes256Gcm {
+        let key = self.master.derive(b"custos/vault/identity-wrap/v1");
+        let k: &[u8; 32] = &key;
+        Aes256Gcm::new(k.into())
     }
 
     /// The key check value stored in the database: HMAC-SHA256 of a constant under a key derived
@@ -260,9 +313,10 @@ impl KeyRing {
         }
     }
 
-    /// The Ed25519 key that signs audit checkpoints, derived from the master key.
+    /// The Ed25519 key that signs audit checkpoints, derived from the identity key (so the
+    /// published public key outlives a master key's replacement).
     pub(crate) fn audit_signing_key(&self) -> custos_audit::SigningKey {
-        let seed = self.master.derive(b"custos/audit/checkpoint-signing/v1");
+        let seed = self.identity.derive(b"custos/audit/checkpoint-signing/v1");
         custos_audit::SigningKey::from_bytes(&seed)
     }
 

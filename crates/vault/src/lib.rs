@@ -115,7 +115,7 @@ pub use store::postgres::connect as postgres_connection;
 pub use store::sqlite::connect as sqlite_connection;
 pub use vault::{
     Erasure, Idempotency, NewRecord, Record, Rotation, StoreConfig, TenantVault, Vault, Written,
-    validate,
+    checkpoint_public_key, validate,
 };
 
 #[cfg(test)]

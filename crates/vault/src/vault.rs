@@ -225,6 +225,63 @@ fn erasure_event(
     }
 }
 const META_VERSION: &str = "key_version";
+/// The identity key sealed under the master key, once a master key was replaced (empty before:
+/// the identity key is the master key). See [`KeyRing`].
+const META_IDENTITY: &str = "identity_key";
+
+/// The key ring of `keys`' master with the identity key `sealed` holds (none: the master's own).
+fn with_identity(keys: KeyRing, sealed: &str) -> Result<KeyRing> {
+    if sealed.is_empty() {
+        return Ok(keys);
+    }
+    let bytes = hex::decode(sealed)
+        .ok()
+        .ok_or_else(|| VaultError::Corrupt("the sealed identity key is not hex".into()))?;
+    KeyRing::with_sealed_identity(keys.into_master(), &bytes).ok_or_else(|| {
+        VaultError::Corrupt("the sealed identity key does not open under this master key".into())
+    })
+}
+
+/// The public key that verifies the checkpoints of the vault `config` names, for `master`:
+/// read without opening (and so without migrating or writing to) the vault, as `custos audit
+/// verify` needs it. After a master key was replaced, it is the identity key's, which the new
+/// master unseals from the vault's settings.
+pub fn checkpoint_public_key(
+    config: &StoreConfig,
+    master: MasterKey,
+) -> Result<custos_audit::VerifyingKey> {
+    let sealed = read_setting(config, META_IDENTITY)?.unwrap_or_default();
+    Ok(with_identity(KeyRing::new(master), &sealed)?
+        .audit_signing_key()
+        .verifying_key())
+}
+
+/// One vault setting, read without opening the vault (`None`: not set, or no settings table).
+fn read_setting(config: &StoreConfig, key: &str) -> Result<Option<String>> {
+    match config {
+        StoreConfig::Sqlite { path } => {
+            let conn = rusqlite::Connection::open_with_flags(
+                path,
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+            )
+            .map_err(|e| VaultError::Unavailable {
+                target: path.display().to_string(),
+                reason: e.to_string(),
+            })?;
+            Ok(conn
+                .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+                .ok())
+        }
+        StoreConfig::Postgres { url, schema, .. } => {
+            let mut client = store::postgres::connect(url, schema)?;
+            Ok(client
+                .query_opt("SELECT value FROM meta WHERE key = $1", &[&key])
+                .ok()
+                .flatten()
+                .map(|r| r.get(0)))
+        }
+    }
+}
 
 /// Connects to the database `config` names and migrates it: the one way into storage, for the
 /// vault and for the access tables alike.
@@ -264,6 +321,7 @@ impl Vault {
         if !keys.matches_check_value(&stored_check) {
             return Err(VaultError::WrongMasterKey);
         }
+        let keys = with_identity(keys, &store.init_meta(META_IDENTITY, "")?)?;
         let version_text = store.init_meta(META_VERSION, "1")?;
         let key_version = version_text.parse::<u32>().map_err(|_| {
             VaultError::Corrupt(format!("key version `{version_text}` is not a number"))
@@ -414,7 +472,7 @@ impl Vault {
         let keys = &self.keys;
         let rewrapped = self
             .store
-            .rewrap_all(to, &mut |tenant, row: &WrappedKeyRow| {
+            .rewrap_all(to, &[], &mut |tenant, row: &WrappedKeyRow| {
                 let dk = keys
                     .unwrap(
                         &row.wrapped,
@@ -437,6 +495,62 @@ impl Vault {
                     to,
                 )
             })?;
+        self.key_version = to;
+        Ok(Rotation {
+            from,
+            to,
+            rewrapped,
+        })
+    }
+}
+
+impl Vault {
+    /// Replaces the master key with `new` (after the old one leaked, or by policy): every data
+    /// key is re-wrapped under the new key's key-encryption keys at the next key version, the
+    /// key check value becomes the new key's, and the identity key (pseudonyms, tenant secrets,
+    /// the checkpoint signing key) is sealed under the new key, all in one transaction. From the
+    /// commit on, the old master key opens neither the vault nor any data key in it; records
+    /// are not touched. Servers still running with the old key are refused when they would
+    /// create a data key ([`VaultError::MasterKeyReplaced`]) and must restart with the new key.
+    ///
+    /// What stays derived from the first master key is the identity: someone holding a leaked
+    /// old key can still compute pseudonyms and the tenants' webhook-secret and suppression keys,
+    /// and sign checkpoints; the runbook says what to reissue (`docs/operations.md`, "Keys").
+    pub fn replace_master_key(&mut self, new: MasterKey) -> Result<Rotation> {
+        let from = self.key_version;
+        let to = from
+            .checked_add(1)
+            .ok_or_else(|| VaultError::Corrupt("key version at its maximum".into()))?;
+        let next = self.keys.replaced_by(new);
+        let settings = [
+            (META_CHECK, next.check_value()),
+            (META_IDENTITY, hex(&next.sealed_identity()?)),
+        ];
+        let old = &self.keys;
+        let rewrapped = self.store.rewrap_all(to, &settings, &mut |tenant, row| {
+            let dk = old
+                .unwrap(
+                    &row.wrapped,
+                    tenant,
+                    &row.pseudonym,
+                    &row.key_domain,
+                    &row.category,
+                    row.key_version,
+                )
+                .ok_or_else(|| VaultError::KeyUnwrap {
+                    pseudonym: row.pseudonym.clone(),
+                    key_domain: row.key_domain.clone(),
+                })?;
+            next.wrap(
+                &dk,
+                tenant,
+                &row.pseudonym,
+                &row.key_domain,
+                &row.category,
+                to,
+            )
+        })?;
+        self.keys = next;
         self.key_version = to;
         Ok(Rotation {
             from,
@@ -968,10 +1082,11 @@ impl TenantVault<'_> {
             }
         }
         if !missing.is_empty() {
-            let stored = self
-                .vault
-                .store
-                .insert_data_keys(tenant, &missing, store::micros(now))?;
+            let check = self.vault.keys.check_value();
+            let stored =
+                self.vault
+                    .store
+                    .insert_data_keys(tenant, &missing, store::micros(now), &check)?;
             for row in stored {
                 let pseudonym = Pseudonym::parse(&row.pseudonym)?;
                 let dk = self.unwrap_key(&row)?;

@@ -153,6 +153,93 @@ fn keys_rotate_rewraps_data_keys_and_records_still_decrypt() {
 }
 
 #[test]
+fn keys_replace_moves_the_vault_to_a_new_key_file_and_the_old_key_opens_nothing() {
+    let dir = scratch("replace");
+    assert!(
+        custos(&dir, &["init", "--db", "v.db", "--key-file", "v.key"], None)
+            .status
+            .success()
+    );
+    let config = StoreConfig::Sqlite {
+        path: dir.join("v.db"),
+    };
+    let id = {
+        let key = MasterKey::from_file(&dir.join("v.key")).expect("key");
+        let mut v = Vault::open(&config, key).expect("opens");
+        let record = NewRecord {
+            subject: SubjectId::new("jan@example.nl").expect("valid"),
+            category: "account".into(),
+            purposes: vec!["service".into()],
+            payload: b"Jan".to_vec(),
+            created_at: "2026-11-01T00:00:00Z".parse().expect("time"),
+            clocks: Default::default(),
+        };
+        v.tenant(&TenantId::new("acme").expect("valid"))
+            .put(&policy(), record, jiff::Timestamp::now())
+            .expect("stored")
+    };
+    let db = ["--db", "v.db"];
+    let o = custos(
+        &dir,
+        &[
+            &["keys", "replace"][..],
+            &db,
+            &["--key-file", "v.key", "--new-key-file", "new.key"],
+        ]
+        .concat(),
+        None,
+    );
+    assert!(o.status.success(), "{}", err(&o));
+    assert!(out(&o).contains("1 data key(s) re-wrapped"), "{}", out(&o));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(dir.join("new.key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    // The old key opens nothing; the new one opens the record, and the trail verifies with it.
+    let o = custos(
+        &dir,
+        &[&["keys", "rotate"][..], &db, &["--key-file", "v.key"]].concat(),
+        None,
+    );
+    assert!(err(&o).contains("error[wrong-master-key]"), "{}", err(&o));
+    let verify = custos(
+        &dir,
+        &[&["audit", "verify"][..], &db, &["--key-file", "new.key"]].concat(),
+        None,
+    );
+    assert!(verify.status.success(), "{}{}", out(&verify), err(&verify));
+    let key = MasterKey::from_file(&dir.join("new.key")).expect("key");
+    let mut v = Vault::open(&config, key).expect("opens with the new key");
+    assert_eq!(
+        v.tenant(&TenantId::new("acme").expect("valid"))
+            .get(&id)
+            .expect("decrypts")
+            .payload
+            .as_slice(),
+        b"Jan"
+    );
+    drop(v);
+    // A new key file is never written over.
+    let o = custos(
+        &dir,
+        &[
+            &["keys", "replace"][..],
+            &db,
+            &["--key-file", "new.key", "--new-key-file", "v.key"],
+        ]
+        .concat(),
+        None,
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", err(&o));
+    assert!(err(&o).contains("--new-key-file"), "{}", err(&o));
+}
+
+#[test]
 fn keys_rotate_with_a_wrong_master_key_fails_loudly() {
     let dir = scratch("rotate-wrong");
     assert!(custos(&dir, &["init"], None).status.success());

@@ -126,10 +126,11 @@ pub(crate) trait Store: Send {
         tenant: &str,
         keys: &[WrappedKeyRow],
         now: i64,
+        key_check: &str,
     ) -> Result<Vec<WrappedKeyRow>> {
         let mut stored = Vec::with_capacity(keys.len());
         self.in_tx(tenant, "creating data keys", &mut |tx| {
-            stored = insert_data_keys_in(tx, tenant, keys, now)?;
+            stored = insert_data_keys_in(tx, tenant, keys, now, key_check)?;
             Ok(())
         })?;
         Ok(stored)
@@ -203,10 +204,12 @@ pub(crate) trait Store: Send {
         Ok(found)
     }
     /// Re-wraps every data key of every tenant in one transaction, and records `new_version` as
-    /// the current key version in the same transaction. Returns the number of keys re-wrapped.
+    /// the current key version, and each of `settings` (key, value), in the same transaction.
+    /// Returns the number of keys re-wrapped.
     fn rewrap_all(
         &mut self,
         new_version: u32,
+        settings: &[(&str, String)],
         rewrap: &mut dyn FnMut(&str, &WrappedKeyRow) -> Result<Vec<u8>>,
     ) -> Result<u64>;
     /// Runs `work` in one transaction scoped to `tenant` (row-level security on PostgreSQL):
@@ -398,7 +401,23 @@ fn insert_data_keys_in(
     tenant: &str,
     keys: &[WrappedKeyRow],
     now: i64,
+    key_check: &str,
 ) -> Result<Vec<WrappedKeyRow>> {
+    // The keys were wrapped under this process's master key: if it was replaced meanwhile (by
+    // `custos keys replace` while this server ran), storing them would leave keys the new master
+    // cannot open. Refused instead; the server must restart with the new key.
+    let current = tx
+        .query(
+            "SELECT value FROM meta WHERE key = $1",
+            &["key_check".into()],
+        )?
+        .into_iter()
+        .next()
+        .and_then(|r| r.into_iter().next())
+        .and_then(Val::into_text);
+    if current.as_deref() != Some(key_check) {
+        return Err(crate::error::VaultError::MasterKeyReplaced);
+    }
     tx.execute(
         "INSERT INTO tenants (tenant_id, created_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
         &[tenant.into(), now.into()],

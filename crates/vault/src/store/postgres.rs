@@ -873,6 +873,7 @@ impl Store for PostgresStore {
     fn rewrap_all(
         &mut self,
         new_version: u32,
+        settings: &[(&str, String)],
         rewrap: &mut dyn FnMut(&str, &WrappedKeyRow) -> Result<Vec<u8>>,
     ) -> Result<u64> {
         let target = self.target.clone();
@@ -908,11 +909,16 @@ impl Store for PostgresStore {
                 count += 1;
             }
         }
-        tx.execute(
-            "INSERT INTO meta (key, value) VALUES ('key_version', $1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            &[&new_version.to_string()],
-        )
-        .map_err(&err)?;
+        let version = new_version.to_string();
+        for (key, value) in
+            std::iter::once(("key_version", &version)).chain(settings.iter().map(|(k, v)| (*k, v)))
+        {
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                &[&key, value],
+            )
+            .map_err(&err)?;
+        }
         tx.commit().map_err(&err)?;
         Ok(count)
     }
@@ -1000,7 +1006,10 @@ mod tests {
                 key_version: 1,
                 wrapped: vec![9],
             };
-            store.insert_data_keys(tenant, &[key], 0).expect("key");
+            let check = store.init_meta("key_check", "a test check").expect("meta");
+            store
+                .insert_data_keys(tenant, &[key], 0, &check)
+                .expect("key");
             store
                 .insert_records(tenant, &rows, 0, 0, None, &mut |_| (Vec::new(), None))
                 .expect("records");

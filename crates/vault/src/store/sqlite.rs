@@ -651,6 +651,7 @@ impl Store for SqliteStore {
     fn rewrap_all(
         &mut self,
         new_version: u32,
+        settings: &[(&str, String)],
         rewrap: &mut dyn FnMut(&str, &WrappedKeyRow) -> Result<Vec<u8>>,
     ) -> Result<u64> {
         let target = self.path.display().to_string();
@@ -702,11 +703,16 @@ impl Store for SqliteStore {
                     .map_err(err)?;
             }
         }
-        tx.execute(
-            "INSERT INTO meta (key, value) VALUES ('key_version', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            [new_version.to_string()],
-        )
-        .map_err(err)?;
+        let version = new_version.to_string();
+        for (key, value) in
+            std::iter::once(("key_version", &version)).chain(settings.iter().map(|(k, v)| (*k, v)))
+        {
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [key, value.as_str()],
+            )
+            .map_err(err)?;
+        }
         tx.commit().map_err(err)?;
         Ok(keys.len() as u64)
     }

@@ -299,4 +299,5 @@ watch_suite!(
     a_daily_job_is_claimed_once_a_day_and_a_released_claim_can_be_taken_again,
     the_seal_counts_the_entries_after_the_last_checkpoint,
     an_application_with_a_webhook_hears_which_records_a_purge_and_an_erasure_deleted,
+    replacing_the_master_key_keeps_records_pseudonyms_and_the_trail_and_shuts_out_the_old_key,
 );

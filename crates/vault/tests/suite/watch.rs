@@ -158,3 +158,76 @@ pub fn an_application_with_a_webhook_hears_which_records_a_purge_and_an_erasure_
         "{text}"
     );
 }
+
+/// `Vault::replace_master_key`: after it, the new key opens the vault and every record, the old
+/// key opens nothing, pseudonyms and the checkpoint key are unchanged, and a process still
+/// running with the old key is refused before it writes a data key the new key could not open.
+pub fn replacing_the_master_key_keeps_records_pseudonyms_and_the_trail_and_shuts_out_the_old_key(
+    b: &Backend,
+) {
+    use crate::harness::{master, put_in};
+    use custos_vault::{MasterKey, Vault, VaultError};
+    let mut v = b.open();
+    let jan = put_in(&mut v, "acme", &policy(), record("jan", "een"));
+    let public = v.audit_public_key();
+    v.checkpoint_audit(jiff::Timestamp::now()).unwrap();
+    let mut stale = b.open(); // a server still running with the old key
+
+    let new = MasterKey::generate().unwrap();
+    let r = v.replace_master_key(new.clone()).unwrap();
+    assert_eq!((r.from, r.to, r.rewrapped), (1, 2, 1));
+    drop(v);
+
+    assert!(
+        matches!(
+            Vault::open(&b.config, master()),
+            Err(VaultError::WrongMasterKey)
+        ),
+        "the old key opens nothing"
+    );
+    let mut v = Vault::open(&b.config, new.clone()).expect("the new key opens the vault");
+    assert_eq!(v.key_version(), 2);
+    let mut t = v.tenant(&tenant("acme"));
+    assert_eq!(t.get(&jan).unwrap().payload.as_slice(), b"een");
+    assert_eq!(
+        t.list(&crate::harness::subject("jan")).unwrap().len(),
+        1,
+        "the same subject, found by the same pseudonym"
+    );
+    assert_eq!(v.audit_public_key(), public, "checkpoints keep their key");
+    assert_eq!(
+        custos_vault::checkpoint_public_key(&b.config, new.clone()).unwrap(),
+        public
+    );
+    assert_ne!(MasterKey::audit_public_key(&new), public);
+
+    let refused = stale
+        .tenant(&tenant("acme"))
+        .put(&policy(), record("piet", "twee"), jiff::Timestamp::now())
+        .expect_err("a data key under the old master");
+    assert!(
+        matches!(refused, VaultError::MasterKeyReplaced),
+        "{refused:?}"
+    );
+    assert!(
+        v.tenant(&tenant("acme"))
+            .list(&crate::harness::subject("piet"))
+            .unwrap()
+            .is_empty(),
+        "nothing was written"
+    );
+    // A reopened vault keeps working, and a second replacement chains.
+    let newer = MasterKey::generate().unwrap();
+    v.replace_master_key(newer.clone()).unwrap();
+    drop(v);
+    let mut v = Vault::open(&b.config, newer).unwrap();
+    assert_eq!(v.audit_public_key(), public);
+    assert_eq!(
+        v.tenant(&tenant("acme"))
+            .get(&jan)
+            .unwrap()
+            .payload
+            .as_slice(),
+        b"een"
+    );
+}
