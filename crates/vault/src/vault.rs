@@ -465,36 +465,51 @@ impl Vault {
     /// data key of every tenant with them, in one transaction. Record rows are not touched: their
     /// ciphertexts stay byte-identical and decrypt as before.
     pub fn rotate_keys(&mut self) -> Result<Rotation> {
+        self.rewrap_to(None, &[])
+    }
+
+    /// Re-wraps every data key at the next key version: under `next`'s master key (a
+    /// replacement), or under the current one (a rotation), writing `settings` in the same
+    /// transaction.
+    fn rewrap_to(
+        &mut self,
+        next: Option<KeyRing>,
+        settings: &[(&str, String)],
+    ) -> Result<Rotation> {
         let from = self.key_version;
         let to = from
             .checked_add(1)
             .ok_or_else(|| VaultError::Corrupt("key version at its maximum".into()))?;
-        let keys = &self.keys;
-        let rewrapped = self
-            .store
-            .rewrap_all(to, &[], &mut |tenant, row: &WrappedKeyRow| {
-                let dk = keys
-                    .unwrap(
-                        &row.wrapped,
+        let old = &self.keys;
+        let new = next.as_ref().unwrap_or(old);
+        let rewrapped =
+            self.store
+                .rewrap_all(to, settings, &mut |tenant, row: &WrappedKeyRow| {
+                    let dk = old
+                        .unwrap(
+                            &row.wrapped,
+                            tenant,
+                            &row.pseudonym,
+                            &row.key_domain,
+                            &row.category,
+                            row.key_version,
+                        )
+                        .ok_or_else(|| VaultError::KeyUnwrap {
+                            pseudonym: row.pseudonym.clone(),
+                            key_domain: row.key_domain.clone(),
+                        })?;
+                    new.wrap(
+                        &dk,
                         tenant,
                         &row.pseudonym,
                         &row.key_domain,
                         &row.category,
-                        row.key_version,
+                        to,
                     )
-                    .ok_or_else(|| VaultError::KeyUnwrap {
-                        pseudonym: row.pseudonym.clone(),
-                        key_domain: row.key_domain.clone(),
-                    })?;
-                keys.wrap(
-                    &dk,
-                    tenant,
-                    &row.pseudonym,
-                    &row.key_domain,
-                    &row.category,
-                    to,
-                )
-            })?;
+                })?;
+        if let Some(next) = next {
+            self.keys = next;
+        }
         self.key_version = to;
         Ok(Rotation {
             from,
@@ -502,9 +517,7 @@ impl Vault {
             rewrapped,
         })
     }
-}
 
-impl Vault {
     /// Replaces the master key with `new` (after the old one leaked, or by policy): every data
     /// key is re-wrapped under the new key's key-encryption keys at the next key version, the
     /// key check value becomes the new key's, and the identity key (pseudonyms, tenant secrets,
@@ -517,46 +530,12 @@ impl Vault {
     /// old key can still compute pseudonyms and the tenants' webhook-secret and suppression keys,
     /// and sign checkpoints; the runbook says what to reissue (`docs/operations.md`, "Keys").
     pub fn replace_master_key(&mut self, new: MasterKey) -> Result<Rotation> {
-        let from = self.key_version;
-        let to = from
-            .checked_add(1)
-            .ok_or_else(|| VaultError::Corrupt("key version at its maximum".into()))?;
         let next = self.keys.replaced_by(new);
         let settings = [
             (META_CHECK, next.check_value()),
             (META_IDENTITY, hex(&next.sealed_identity()?)),
         ];
-        let old = &self.keys;
-        let rewrapped = self.store.rewrap_all(to, &settings, &mut |tenant, row| {
-            let dk = old
-                .unwrap(
-                    &row.wrapped,
-                    tenant,
-                    &row.pseudonym,
-                    &row.key_domain,
-                    &row.category,
-                    row.key_version,
-                )
-                .ok_or_else(|| VaultError::KeyUnwrap {
-                    pseudonym: row.pseudonym.clone(),
-                    key_domain: row.key_domain.clone(),
-                })?;
-            next.wrap(
-                &dk,
-                tenant,
-                &row.pseudonym,
-                &row.key_domain,
-                &row.category,
-                to,
-            )
-        })?;
-        self.keys = next;
-        self.key_version = to;
-        Ok(Rotation {
-            from,
-            to,
-            rewrapped,
-        })
+        self.rewrap_to(Some(next), &settings)
     }
 }
 

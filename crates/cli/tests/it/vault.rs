@@ -92,11 +92,10 @@ fn init_refuses_an_existing_database() {
     assert!(!dir.join("other.key").exists());
 }
 
-#[test]
-fn keys_rotate_rewraps_data_keys_and_records_still_decrypt() {
-    let dir = scratch("rotate");
+/// `custos init` of `v.db` and `v.key` in `dir`, and one record of jan's ("Jan") in tenant acme.
+fn vault_with_one_record(dir: &Path) -> (StoreConfig, custos_vault::RecordId) {
     assert!(
-        custos(&dir, &["init", "--db", "v.db", "--key-file", "v.key"], None)
+        custos(dir, &["init", "--db", "v.db", "--key-file", "v.key"], None)
             .status
             .success()
     );
@@ -118,6 +117,13 @@ fn keys_rotate_rewraps_data_keys_and_records_still_decrypt() {
             .put(&policy(), record, jiff::Timestamp::now())
             .expect("stored")
     };
+    (config, id)
+}
+
+#[test]
+fn keys_rotate_rewraps_data_keys_and_records_still_decrypt() {
+    let dir = scratch("rotate");
+    let (config, id) = vault_with_one_record(&dir);
     let o = custos(
         &dir,
         &["keys", "rotate", "--db", "v.db", "--key-file", "v.key"],
@@ -155,29 +161,7 @@ fn keys_rotate_rewraps_data_keys_and_records_still_decrypt() {
 #[test]
 fn keys_replace_moves_the_vault_to_a_new_key_file_and_the_old_key_opens_nothing() {
     let dir = scratch("replace");
-    assert!(
-        custos(&dir, &["init", "--db", "v.db", "--key-file", "v.key"], None)
-            .status
-            .success()
-    );
-    let config = StoreConfig::Sqlite {
-        path: dir.join("v.db"),
-    };
-    let id = {
-        let key = MasterKey::from_file(&dir.join("v.key")).expect("key");
-        let mut v = Vault::open(&config, key).expect("opens");
-        let record = NewRecord {
-            subject: SubjectId::new("jan@example.nl").expect("valid"),
-            category: "account".into(),
-            purposes: vec!["service".into()],
-            payload: b"Jan".to_vec(),
-            created_at: "2026-11-01T00:00:00Z".parse().expect("time"),
-            clocks: Default::default(),
-        };
-        v.tenant(&TenantId::new("acme").expect("valid"))
-            .put(&policy(), record, jiff::Timestamp::now())
-            .expect("stored")
-    };
+    let (config, id) = vault_with_one_record(&dir);
     let db = ["--db", "v.db"];
     let o = custos(
         &dir,
