@@ -485,19 +485,7 @@ impl Vault {
         let rewrapped =
             self.store
                 .rewrap_all(to, settings, &mut |tenant, row: &WrappedKeyRow| {
-                    let dk = old
-                        .unwrap(
-                            &row.wrapped,
-                            tenant,
-                            &row.pseudonym,
-                            &row.key_domain,
-                            &row.category,
-                            row.key_version,
-                        )
-                        .ok_or_else(|| VaultError::KeyUnwrap {
-                            pseudonym: row.pseudonym.clone(),
-                            key_domain: row.key_domain.clone(),
-                        })?;
+                    let dk = unwrap_row(old, tenant, row)?;
                     new.wrap(
                         &dk,
                         tenant,
@@ -537,6 +525,23 @@ impl Vault {
         ];
         self.rewrap_to(Some(next), &settings)
     }
+}
+
+/// The data key a stored row wraps, unwrapped with `keys`; [`VaultError::KeyUnwrap`] naming the
+/// subject's pseudonym and key domain when it does not authenticate.
+fn unwrap_row(keys: &KeyRing, tenant: &str, row: &WrappedKeyRow) -> Result<DataKey> {
+    keys.unwrap(
+        &row.wrapped,
+        tenant,
+        &row.pseudonym,
+        &row.key_domain,
+        &row.category,
+        row.key_version,
+    )
+    .ok_or_else(|| VaultError::KeyUnwrap {
+        pseudonym: row.pseudonym.clone(),
+        key_domain: row.key_domain.clone(),
+    })
 }
 
 /// What a key rotation did.
@@ -1076,20 +1081,7 @@ impl TenantVault<'_> {
     }
 
     fn unwrap_key(&self, row: &WrappedKeyRow) -> Result<DataKey> {
-        self.vault
-            .keys
-            .unwrap(
-                &row.wrapped,
-                self.tenant.as_str(),
-                &row.pseudonym,
-                &row.key_domain,
-                &row.category,
-                row.key_version,
-            )
-            .ok_or_else(|| VaultError::KeyUnwrap {
-                pseudonym: row.pseudonym.clone(),
-                key_domain: row.key_domain.clone(),
-            })
+        unwrap_row(&self.vault.keys, self.tenant.as_str(), row)
     }
 
     /// The data key of a record's category for its subject (created if the subject has none

@@ -162,17 +162,16 @@ fn keys_rotate_rewraps_data_keys_and_records_still_decrypt() {
 fn keys_replace_moves_the_vault_to_a_new_key_file_and_the_old_key_opens_nothing() {
     let dir = scratch("replace");
     let (config, id) = vault_with_one_record(&dir);
-    let db = ["--db", "v.db"];
-    let o = custos(
-        &dir,
-        &[
-            &["keys", "replace"][..],
-            &db,
-            &["--key-file", "v.key", "--new-key-file", "new.key"],
-        ]
-        .concat(),
-        None,
-    );
+    // `custos ARGS --db v.db`.
+    let on_db = |args: &[&str]| custos(&dir, &[args, &["--db", "v.db"]].concat(), None);
+    let o = on_db(&[
+        "keys",
+        "replace",
+        "--key-file",
+        "v.key",
+        "--new-key-file",
+        "new.key",
+    ]);
     assert!(o.status.success(), "{}", err(&o));
     assert!(out(&o).contains("1 data key(s) re-wrapped"), "{}", out(&o));
     #[cfg(unix)]
@@ -185,17 +184,9 @@ fn keys_replace_moves_the_vault_to_a_new_key_file_and_the_old_key_opens_nothing(
         assert_eq!(mode & 0o777, 0o600);
     }
     // The old key opens nothing; the new one opens the record, and the trail verifies with it.
-    let o = custos(
-        &dir,
-        &[&["keys", "rotate"][..], &db, &["--key-file", "v.key"]].concat(),
-        None,
-    );
+    let o = on_db(&["keys", "rotate", "--key-file", "v.key"]);
     assert!(err(&o).contains("error[wrong-master-key]"), "{}", err(&o));
-    let verify = custos(
-        &dir,
-        &[&["audit", "verify"][..], &db, &["--key-file", "new.key"]].concat(),
-        None,
-    );
+    let verify = on_db(&["audit", "verify", "--key-file", "new.key"]);
     assert!(verify.status.success(), "{}{}", out(&verify), err(&verify));
     let key = MasterKey::from_file(&dir.join("new.key")).expect("key");
     let mut v = Vault::open(&config, key).expect("opens with the new key");
@@ -209,16 +200,14 @@ fn keys_replace_moves_the_vault_to_a_new_key_file_and_the_old_key_opens_nothing(
     );
     drop(v);
     // A new key file is never written over.
-    let o = custos(
-        &dir,
-        &[
-            &["keys", "replace"][..],
-            &db,
-            &["--key-file", "new.key", "--new-key-file", "v.key"],
-        ]
-        .concat(),
-        None,
-    );
+    let o = on_db(&[
+        "keys",
+        "replace",
+        "--key-file",
+        "new.key",
+        "--new-key-file",
+        "v.key",
+    ]);
     assert_eq!(o.status.code(), Some(2), "{}", err(&o));
     assert!(err(&o).contains("--new-key-file"), "{}", err(&o));
 }
