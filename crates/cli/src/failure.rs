@@ -199,3 +199,9 @@ mod tests {
         assert_eq!(code, std::process::ExitCode::from(2));
     }
 }
+
+impl From<custos_vault::connect::ConnectorError> for Failure {
+    fn from(e: custos_vault::connect::ConnectorError) -> Failure {
+        Failure::new(e.code(), e.to_string())
+    }
+}

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod dataset_cmds;
 mod access_cmds;
 mod audit_cmds;
 mod backup_cmd;
@@ -35,6 +36,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// The company's own databases: scan, check, access, erase, purge, replay (docs/connectors.md).
+    #[command(subcommand)]
+    Datasets(dataset_cmds::DatasetCommand),
     /// Check policy files against the GDPR (exit 0 clean, 1 findings of severity error, 2 unusable input).
     Check(policy_cmds::CheckArgs),
     /// Render the public privacy statement from a policy.
@@ -100,6 +104,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Check(args) => policy_cmds::check(args),
+        Command::Datasets(cmd) => dataset_cmds::run(cmd),
         Command::Render(args) => policy_cmds::render(args),
         Command::Diff(args) => policy_cmds::diff(args),
         Command::Ropa(args) => policy_cmds::ropa(args),

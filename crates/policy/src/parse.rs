@@ -13,10 +13,12 @@ pub fn parse(file: &SourceFile) -> Result<PolicyFile, Diagnostic> {
         return Err(Diagnostic::structural("S001", "empty-file", "the policy file is empty", None)
             .with_help("start from examples/policies/jbsync.toml; a policy needs at least a [policy] table"));
     }
-    toml::from_str::<PolicyFile>(file.text()).map_err(|e| toml_error(&e))
+    toml::from_str::<PolicyFile>(file.text()).map_err(|e| toml_diagnostic(&e))
 }
 
-fn toml_error(e: &toml::de::Error) -> Diagnostic {
+/// A TOML error as a structural diagnostic with its place and, for a misspelt key or value, the
+/// nearest valid one. Shared with the other TOML files Custos reads (dataset annotations).
+pub fn toml_diagnostic(e: &toml::de::Error) -> Diagnostic {
     let span = e.span();
     let message = e.message().trim().to_owned();
     if let Some((found, expected)) = split_unknown(&message, "unknown field `") {

@@ -21,6 +21,7 @@ fn records() -> impl Iterator<Item = ExportRecord> {
         data: serde_json::value::to_raw_value(&serde_json::json!({ "message": text, "n": i }))
             .expect("JSON"),
         restriction: None,
+        source: None,
     })
 }
 

@@ -30,6 +30,10 @@ pub struct ExportRecord {
     /// `None` for a record in everyday processing. Restricted records are still the subject's
     /// data and belong in the answer, marked.
     pub restriction: Option<String>,
+    /// Where the record was found: `None` for the vault, the dataset's name for a row read by a
+    /// connector from the company's own database (its id then names the table and key).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 /// Why an answer could not be written.
@@ -631,6 +635,7 @@ mod tests {
             )
             .expect("JSON"),
             restriction: None,
+            source: None,
         }
     }
 

@@ -426,6 +426,7 @@ mod tests {
             )
             .expect("JSON"),
             restriction: (i == 1).then(|| "Art. 17(3)(b) GDPR".to_owned()),
+            source: None,
         }
     }
 

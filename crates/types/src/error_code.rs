@@ -201,6 +201,12 @@ codes! {
     TokenUsed = "token-used", 409, Conflict, "The approval token was used already";
     TokenExpired = "token-expired", 409, Conflict, "The approval token expired";
     TokenMismatch = "token-mismatch", 409, Conflict, "The approval token is for something else";
+    // Connectors: the company's own databases.
+    ConnectorUnavailable = "connector-unavailable", 503, Unavailable, "The company's database cannot be reached or refused the login";
+    DatasetCheckFailed = "dataset-check-failed", 422, InvalidRequest, "The dataset annotations do not fit the database or the policy";
+    ConnectorBusy = "connector-busy", 409, RetryLater, "Rows the job needs are locked by another transaction";
+    ConnectorStatementFailed = "connector-statement-failed", 409, Conflict, "The company's database refused a statement; nothing was changed";
+    ErasureUnverified = "erasure-unverified", 500, Internal, "Rows of the subject remain after the erasure";
     // The installation: keys, files, the database.
     MasterKeyMissing = "master-key-missing", 500, Internal, "No master key is configured";
     MasterKeyInvalid = "master-key-invalid", 500, Internal, "The master key is malformed";

@@ -56,6 +56,7 @@ impl SubjectRecord {
             created_at: r.created_at.to_string(),
             data,
             restriction: self.restriction.clone(),
+            source: None,
         }
     }
 }

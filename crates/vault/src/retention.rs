@@ -1908,6 +1908,18 @@ impl TenantVault<'_> {
         Ok(if finished { kept } else { Vec::new() })
     }
 
+    /// The tenant's retention settings as stored (tier and overrides): what a purge outside the
+    /// vault, in a company's own database, applies with the same rules.
+    pub fn retention_settings(&mut self) -> Result<TenantSettings> {
+        let tenant = self.tenant_id().as_str().to_owned();
+        let mut settings = TenantSettings::default();
+        self.store().in_tx(&tenant, "reading retention settings", &mut |tx| {
+            settings = lock_state(tx, &tenant, false)?.state.settings();
+            Ok(())
+        })?;
+        Ok(settings)
+    }
+
     /// The tenant's retention report: per category the records, the oldest, the next expiry,
     /// what is due, waiting or held; and the holds with their reasons.
     pub fn retention_report(&mut self, policy: &Policy, now: Timestamp) -> Result<RetentionReport> {
