@@ -17,6 +17,21 @@ pub(crate) fn postgres_url() -> Option<String> {
     decide(url, ci.as_deref()).unwrap_or_else(|message| panic!("{message}"))
 }
 
+/// The URL of the MariaDB (or MySQL) server the connector tests create their databases on, from
+/// `CUSTOS_TEST_MARIADB_URL` (`mysql://root@127.0.0.1:3306`), by the same rule as PostgreSQL's:
+/// skipped when unset, a failure under CI.
+///
+/// # Panics
+/// Under CI when `CUSTOS_TEST_MARIADB_URL` is unset or empty.
+#[allow(dead_code)]
+pub(crate) fn mariadb_url() -> Option<String> {
+    let url = std::env::var("CUSTOS_TEST_MARIADB_URL").ok();
+    let ci = std::env::var("CI").ok();
+    decide(url, ci.as_deref())
+        .map_err(|m| m.replace("CUSTOS_TEST_DATABASE_URL", "CUSTOS_TEST_MARIADB_URL").replace("PostgreSQL", "MariaDB"))
+        .unwrap_or_else(|message| panic!("{message}"))
+}
+
 /// The rule itself: a URL that is set is used; a missing one skips the PostgreSQL tests, or is
 /// an error (the message) under CI. An empty value counts as unset for both variables, and so do
 /// `CI=false` and `CI=0`.

@@ -78,6 +78,12 @@ impl Mask {
     }
 }
 
+/// Whether a column can hold a time: a date or time type, or on SQLite (which has none) text
+/// holding ISO 8601, as its `datetime()` writes.
+fn timeish(dialect: crate::schema::Dialect, c: &crate::schema::Column) -> bool {
+    c.kind() == ValueKind::Time || (dialect == crate::schema::Dialect::Sqlite && c.kind() == ValueKind::Text)
+}
+
 /// Checks `ann` against the live `schema` and the `policy`. Findings come in file order where
 /// they have a place; schema drift without a place (a table nobody annotated) comes first.
 pub fn check(ann: &Annotations, schema: &Schema, policy: &Policy) -> Vec<Diagnostic> {
@@ -282,7 +288,7 @@ fn table_rules(
     }
     mask_rules(t, table, out);
     match t.erase() {
-        Erase::Keep => keep_rules(t, table, policy, out),
+        Erase::Keep => keep_rules(t, table, schema, policy, out),
         Erase::Unlink => {
             if t.reference.is_empty() {
                 out.push(error(
@@ -298,7 +304,7 @@ fn table_rules(
     for r in &t.retention {
         match table.column(r.clock.get_ref()) {
             None => out.push(missing_column(name, r.clock.get_ref(), span(&r.clock))),
-            Some(c) if c.kind() != ValueKind::Time => out.push(error(
+            Some(c) if !timeish(schema.dialect, c) => out.push(error(
                 "D141",
                 "clock-type",
                 format!("retention clock `{name}.{}` is of type {}, not a date or time", c.name, c.data_type),
@@ -431,7 +437,7 @@ fn reference_rules(ann: &Annotations, t: &TableAnn, table: &Table, schema: &Sche
             for (tab, col) in [(table, &d.at), (to, &d.from), (to, &d.until)] {
                 match tab.column(col.get_ref()) {
                     None => out.push(missing_column(&tab.name, col.get_ref(), span(col))),
-                    Some(c) if c.kind() != ValueKind::Time => out.push(error(
+                    Some(c) if !timeish(schema.dialect, c) => out.push(error(
                         "D141",
                         "clock-type",
                         format!("`{}.{}` is of type {}, not a date or time", tab.name, c.name, c.data_type),
@@ -590,7 +596,7 @@ fn mentions_column(expression: &str, column: &str) -> bool {
     })
 }
 
-fn keep_rules(t: &TableAnn, table: &Table, policy: &Policy, out: &mut Vec<Diagnostic>) {
+fn keep_rules(t: &TableAnn, table: &Table, schema: &Schema, policy: &Policy, out: &mut Vec<Diagnostic>) {
     let name = t.name.get_ref();
     let Some(keep) = &t.keep else {
         out.push(error(
@@ -603,7 +609,7 @@ fn keep_rules(t: &TableAnn, table: &Table, policy: &Policy, out: &mut Vec<Diagno
     };
     match table.column(keep.clock.get_ref()) {
         None => out.push(missing_column(name, keep.clock.get_ref(), span(&keep.clock))),
-        Some(c) if c.kind() != ValueKind::Time => out.push(error(
+        Some(c) if !timeish(schema.dialect, c) => out.push(error(
             "D141",
             "clock-type",
             format!("keep clock `{name}.{}` is of type {}, not a date or time", c.name, c.data_type),

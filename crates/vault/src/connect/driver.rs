@@ -223,10 +223,26 @@ mod pg {
             while let Some(row) = rows.next().map_err(err)? {
                 cells.clear();
                 for i in 0..row.len() {
-                    let v: Option<String> = row.try_get(i).map_err(|e| ConnectorError::Statement {
-                        reason: format!("column {i} is not read as text: {e}"),
-                    })?;
-                    cells.push(v.map_or(Cell::Null, Cell::Text));
+                    use postgres::types::Type;
+                    let bad = |e: postgres::Error| ConnectorError::Statement {
+                        reason: format!("column {i} cannot be read: {e}"),
+                    };
+                    let ty = row.columns()[i].type_().clone();
+                    let cell = if ty == Type::INT8 {
+                        row.try_get::<_, Option<i64>>(i).map_err(bad)?.map(Cell::Int)
+                    } else if ty == Type::INT4 {
+                        row.try_get::<_, Option<i32>>(i).map_err(bad)?.map(|v| Cell::Int(v.into()))
+                    } else if ty == Type::INT2 {
+                        row.try_get::<_, Option<i16>>(i).map_err(bad)?.map(|v| Cell::Int(v.into()))
+                    } else if ty == Type::FLOAT8 {
+                        row.try_get::<_, Option<f64>>(i).map_err(bad)?.map(Cell::Float)
+                    } else if ty == Type::BOOL {
+                        row.try_get::<_, Option<bool>>(i).map_err(bad)?.map(|b| Cell::Int(b.into()))
+                    } else {
+                        // Everything else is selected as text (`::text`) by the statements.
+                        row.try_get::<_, Option<String>>(i).map_err(bad)?.map(Cell::Text)
+                    };
+                    cells.push(cell.unwrap_or(Cell::Null));
                 }
                 each(&cells)?;
             }

@@ -7,6 +7,7 @@ mod access;
 mod audited;
 mod backup;
 mod cases;
+mod connectors;
 mod consent;
 #[path = "../../../../testkit/database_url.rs"]
 mod database_url;
@@ -17,6 +18,8 @@ mod holds;
 mod recipients;
 mod requests;
 mod retention;
+#[path = "../../../../testkit/connectors/sample.rs"]
+mod sample;
 mod shred;
 #[path = "../../../../testkit/tenant_sql.rs"]
 mod tenant_filter;
