@@ -28,7 +28,10 @@ pub(crate) fn mariadb_url() -> Option<String> {
     let url = std::env::var("CUSTOS_TEST_MARIADB_URL").ok();
     let ci = std::env::var("CI").ok();
     decide(url, ci.as_deref())
-        .map_err(|m| m.replace("CUSTOS_TEST_DATABASE_URL", "CUSTOS_TEST_MARIADB_URL").replace("PostgreSQL", "MariaDB"))
+        .map_err(|m| {
+            m.replace("CUSTOS_TEST_DATABASE_URL", "CUSTOS_TEST_MARIADB_URL")
+                .replace("PostgreSQL", "MariaDB")
+        })
         .unwrap_or_else(|message| panic!("{message}"))
 }
 

@@ -255,6 +255,7 @@ pub(crate) fn row_counts(app: App, scale: &Scale) -> Vec<(&'static str, u64)> {
 
 #[cfg(test)]
 mod tests {
+    #[allow(unused_imports)]
     use super::*;
 
     #[test]

@@ -163,19 +163,31 @@ fn load_policy(path: &std::path::Path) -> Result<Policy, Failure> {
             for d in &diagnostics {
                 eprintln!("{}", d.render(&text));
             }
-            Err(Failure::new(ErrorCode::InvalidPolicy, format!("{} is not a usable policy; run `custos check` on it", text.name())).usage())
+            Err(Failure::new(
+                ErrorCode::InvalidPolicy,
+                format!(
+                    "{} is not a usable policy; run `custos check` on it",
+                    text.name()
+                ),
+            )
+            .usage())
         }
         Err(e) => Err(Failure::new(e.code(), e.to_string()).usage()),
     }
 }
 
 fn load_annotations(path: &std::path::Path) -> Result<(SourceFile, Annotations), Failure> {
-    let file = SourceFile::read(path).map_err(|e| Failure::new(ErrorCode::DatasetCheckFailed, e.to_string()).usage())?;
+    let file = SourceFile::read(path)
+        .map_err(|e| Failure::new(ErrorCode::DatasetCheckFailed, e.to_string()).usage())?;
     match custos_connect::annotations::parse(&file) {
         Ok(a) => Ok((file, a)),
         Err(d) => {
             eprintln!("{}", d.render(&file));
-            Err(Failure::new(ErrorCode::DatasetCheckFailed, format!("{} is not a usable annotations file", file.name())).usage())
+            Err(Failure::new(
+                ErrorCode::DatasetCheckFailed,
+                format!("{} is not a usable annotations file", file.name()),
+            )
+            .usage())
         }
     }
 }
@@ -188,7 +200,11 @@ fn connect(url: &str) -> Result<(Box<dyn Conn>, Schema), Failure> {
 }
 
 /// Everything a job needs: checked annotations as a plan, the connection, the schema.
-fn prepare(annotations: &std::path::Path, url: &str, policy: &Policy) -> Result<(Plan, Box<dyn Conn>, Schema), Failure> {
+fn prepare(
+    annotations: &std::path::Path,
+    url: &str,
+    policy: &Policy,
+) -> Result<(Plan, Box<dyn Conn>, Schema), Failure> {
     let (file, ann) = load_annotations(annotations)?;
     let (conn, schema) = connect(url)?;
     match Plan::build(&ann, &schema, policy) {
@@ -218,8 +234,14 @@ fn check(args: CheckArgs) -> ExitCode {
         for d in &findings {
             println!("{}", d.render(&file));
         }
-        let errors = findings.iter().filter(|d| d.severity == Severity::Error).count();
-        let warnings = findings.iter().filter(|d| d.severity == Severity::Warning).count();
+        let errors = findings
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .count();
+        let warnings = findings
+            .iter()
+            .filter(|d| d.severity == Severity::Warning)
+            .count();
         println!("{}: {errors} error(s), {warnings} warning(s)", file.name());
         Ok(errors == 0)
     })();
@@ -235,14 +257,22 @@ fn scan(args: ScanArgs) -> Result<(), Failure> {
     let (mut conn, schema) = connect(&args.db.url)?;
     let mut samples = BTreeMap::new();
     for t in &schema.tables {
-        samples.insert(t.name.clone(), connect::sample(conn.as_mut(), t, args.sample)?);
+        samples.insert(
+            t.name.clone(),
+            connect::sample(conn.as_mut(), t, args.sample)?,
+        );
     }
     let text = custos_connect::propose::propose(&schema, &samples, &policy, &args.name);
     match &args.out {
-        Some(p) => std::fs::write(p, text).map_err(|e| Failure::new(ErrorCode::FileError, format!("{}: {e}", p.display())))?,
+        Some(p) => std::fs::write(p, text)
+            .map_err(|e| Failure::new(ErrorCode::FileError, format!("{}: {e}", p.display())))?,
         None => print!("{text}"),
     }
-    eprintln!("{} tables read from {}; review the proposal, then run `custos datasets check`", schema.tables.len(), connect::redacted(&args.db.url));
+    eprintln!(
+        "{} tables read from {}; review the proposal, then run `custos datasets check`",
+        schema.tables.len(),
+        connect::redacted(&args.db.url)
+    );
     Ok(())
 }
 
@@ -250,7 +280,9 @@ fn lang(s: &str) -> Result<Lang, Failure> {
     match s {
         "en" => Ok(Lang::En),
         "nl" => Ok(Lang::Nl),
-        other => Err(Failure::unusable(format!("--lang: `{other}` is not a language Custos writes (en, nl)"))),
+        other => Err(Failure::unusable(format!(
+            "--lang: `{other}` is not a language Custos writes (en, nl)"
+        ))),
     }
 }
 
@@ -261,12 +293,22 @@ fn access(args: SubjectArgs) -> Result<(), Failure> {
     let ids = Identities::from_given(&args.subjects, plan.phone_country.as_deref());
     // The categories first, for the report's Art. 15(1) information.
     let mut categories = BTreeSet::new();
-    let summary = connect::access(conn.as_mut(), &plan, &policy, &args.tenant, &ids, &mut |r| {
-        categories.insert(r.category);
-        Ok(())
-    })?;
+    let summary = connect::access(
+        conn.as_mut(),
+        &plan,
+        &policy,
+        &args.tenant,
+        &ids,
+        &mut |r| {
+            categories.insert(r.category);
+            Ok(())
+        },
+    )?;
     let out: Box<dyn std::io::Write> = match &args.out {
-        Some(p) => Box::new(std::fs::File::create(p).map_err(|e| Failure::new(ErrorCode::FileError, format!("{}: {e}", p.display())))?),
+        Some(p) => Box::new(
+            std::fs::File::create(p)
+                .map_err(|e| Failure::new(ErrorCode::FileError, format!("{}: {e}", p.display())))?,
+        ),
         None => return crate::failure::json(&summary),
     };
     let written = custos_rights::archive::write_answer::<ConnectorError>(
@@ -275,14 +317,20 @@ fn access(args: SubjectArgs) -> Result<(), Failure> {
         custos_rights::archive::AnswerKind::Access,
         &categories,
         jiff::Timestamp::now(),
-        &mut |sink| connect::access(conn.as_mut(), &plan, &policy, &args.tenant, &ids, sink).map(|_| ()),
+        &mut |sink| {
+            connect::access(conn.as_mut(), &plan, &policy, &args.tenant, &ids, sink).map(|_| ())
+        },
         std::io::BufWriter::new(out),
     )?;
     crate::failure::json(&serde_json::json!({ "rows": summary.rows, "answer": written }))
 }
 
 /// The keyed hash a `hash` mask writes: the subject's pseudonym in this tenant.
-fn pseudonym_of(vault: &mut custos_vault::Vault, tenant: &TenantId, id: &str) -> Result<String, Failure> {
+fn pseudonym_of(
+    vault: &mut custos_vault::Vault,
+    tenant: &TenantId,
+    id: &str,
+) -> Result<String, Failure> {
     let subject = SubjectId::new(id).map_err(Failure::from)?;
     Ok(vault.tenant(tenant).pseudonym(&subject).as_str().to_owned())
 }
@@ -296,7 +344,11 @@ fn erase(args: EraseArgs) -> Result<(), Failure> {
         let receipt = connect::erase_dry_run(conn.as_mut(), &plan, &policy, tenant.as_str(), &ids)?;
         return crate::failure::json(&receipt);
     }
-    let first = args.subjects.first().map(String::as_str).unwrap_or_default();
+    let first = args
+        .subjects
+        .first()
+        .map(String::as_str)
+        .unwrap_or_default();
     let pseudonym = pseudonym_of(&mut vault, &tenant, first)?;
     let hashes: BTreeMap<String, String> = ids
         .values
@@ -335,7 +387,16 @@ fn purge(args: PurgeArgs) -> Result<(), Failure> {
             _ => None,
         })
     };
-    let receipt = connect::purge(conn.as_mut(), &plan, &schema, &policy, &settings_of, &held, jiff::Timestamp::now(), args.batch)?;
+    let receipt = connect::purge(
+        conn.as_mut(),
+        &plan,
+        &schema,
+        &policy,
+        &settings_of,
+        &held,
+        jiff::Timestamp::now(),
+        args.batch,
+    )?;
     vault.append_audit(&receipt.events(ACTOR), jiff::Timestamp::now())?;
     crate::failure::json(&receipt)
 }
@@ -347,7 +408,12 @@ fn replay(args: ReplayArgs) -> Result<(), Failure> {
     let mut erased: BTreeSet<String> = BTreeSet::new();
     let mut after_seq = 0;
     loop {
-        let q = custos_audit::Query { action: Some("connector.erase".into()), after_seq, limit: 1000, ..custos_audit::Query::default() };
+        let q = custos_audit::Query {
+            action: Some("connector.erase".into()),
+            after_seq,
+            limit: 1000,
+            ..custos_audit::Query::default()
+        };
         let page = vault.tenant(&tenant).audit(&q)?;
         let Some(last) = page.last() else { break };
         after_seq = last.seq;
@@ -370,9 +436,22 @@ fn replay(args: ReplayArgs) -> Result<(), Failure> {
         p
     };
     let cell = std::cell::RefCell::new(&mut pseudonym);
-    let done = connect::replay_erasures(conn.as_mut(), &plan, &policy, tenant.as_str(), &erased, &|id| (cell.borrow_mut())(id), &|id| (cell.borrow_mut())(id))?;
-    let events: Vec<custos_audit::Event> = done.iter().map(|(p, r)| r.event(tenant.as_str(), ACTOR, p)).collect();
+    let done = connect::replay_erasures(
+        conn.as_mut(),
+        &plan,
+        &policy,
+        tenant.as_str(),
+        &erased,
+        &|id| (cell.borrow_mut())(id),
+        &|id| (cell.borrow_mut())(id),
+    )?;
+    let events: Vec<custos_audit::Event> = done
+        .iter()
+        .map(|(p, r)| r.event(tenant.as_str(), ACTOR, p))
+        .collect();
     vault.append_audit(&events, jiff::Timestamp::now())?;
     let receipts: Vec<&connect::ErasureReceipt> = done.iter().map(|(_, r)| r).collect();
-    crate::failure::json(&serde_json::json!({ "erased_again": receipts.len(), "receipts": receipts }))
+    crate::failure::json(
+        &serde_json::json!({ "erased_again": receipts.len(), "receipts": receipts }),
+    )
 }

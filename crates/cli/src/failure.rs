@@ -150,6 +150,12 @@ impl From<InvalidId> for Failure {
     }
 }
 
+impl From<custos_vault::connect::ConnectorError> for Failure {
+    fn from(e: custos_vault::connect::ConnectorError) -> Failure {
+        Failure::new(e.code(), e.to_string())
+    }
+}
+
 /// Prints `value` as pretty JSON on standard output.
 pub(crate) fn json<T: serde::Serialize>(value: &T) -> Result<(), Failure> {
     let text = serde_json::to_string_pretty(value)
@@ -197,11 +203,5 @@ mod tests {
         let blamed = |_: &VaultError| Some(Blame::Flag("--subject"));
         let code = Failure::exit_blaming(Err(Failure::from(held())), blamed);
         assert_eq!(code, std::process::ExitCode::from(2));
-    }
-}
-
-impl From<custos_vault::connect::ConnectorError> for Failure {
-    fn from(e: custos_vault::connect::ConnectorError) -> Failure {
-        Failure::new(e.code(), e.to_string())
     }
 }

@@ -5,11 +5,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-mod dataset_cmds;
 mod access_cmds;
 mod audit_cmds;
 mod backup_cmd;
 mod consent_cmds;
+mod dataset_cmds;
 mod export_cmd;
 mod failure;
 mod open;

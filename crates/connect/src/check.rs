@@ -31,7 +31,12 @@ fn finding(
     }
 }
 
-fn error(code: &'static str, name: &'static str, message: String, span: Option<Range<usize>>) -> Diagnostic {
+fn error(
+    code: &'static str,
+    name: &'static str,
+    message: String,
+    span: Option<Range<usize>>,
+) -> Diagnostic {
     finding(code, name, Severity::Error, message, span)
 }
 
@@ -81,7 +86,8 @@ impl Mask {
 /// Whether a column can hold a time: a date or time type, or on SQLite (which has none) text
 /// holding ISO 8601, as its `datetime()` writes.
 fn timeish(dialect: crate::schema::Dialect, c: &crate::schema::Column) -> bool {
-    c.kind() == ValueKind::Time || (dialect == crate::schema::Dialect::Sqlite && c.kind() == ValueKind::Text)
+    c.kind() == ValueKind::Time
+        || (dialect == crate::schema::Dialect::Sqlite && c.kind() == ValueKind::Text)
 }
 
 /// Checks `ann` against the live `schema` and the `policy`. Findings come in file order where
@@ -218,12 +224,15 @@ fn table_rules(
         Some(c) => {
             category_rule(policy, c, out);
         }
-        None => out.push(error(
-            "D107",
-            "unknown-category",
-            format!("table `{name}` holds personal data but names no category"),
-            span(&t.rows),
-        ).with_help("add category = \"...\", the policy category its rows are records of")),
+        None => out.push(
+            error(
+                "D107",
+                "unknown-category",
+                format!("table `{name}` holds personal data but names no category"),
+                span(&t.rows),
+            )
+            .with_help("add category = \"...\", the policy category its rows are records of"),
+        ),
     }
     if let Some(tc) = ann.tenant_column(t)
         && table.column(tc.get_ref()).is_none()
@@ -264,7 +273,9 @@ fn table_rules(
             out.push(missing_column(name, col, span(kind)));
         }
     }
-    if table.row_key().is_none() && !(schema.dialect == crate::schema::Dialect::Sqlite && table.rowid) {
+    if table.row_key().is_none()
+        && !(schema.dialect == crate::schema::Dialect::Sqlite && table.rowid)
+    {
         out.push(error(
             "D110",
             "no-row-key",
@@ -280,7 +291,10 @@ fn table_rules(
             Some(c) if !matches!(c.kind(), ValueKind::Json | ValueKind::Text) => out.push(error(
                 "D123",
                 "mask-type",
-                format!("column `{name}.{}` is of type {}, not JSON", c.name, c.data_type),
+                format!(
+                    "column `{name}.{}` is of type {}, not JSON",
+                    c.name, c.data_type
+                ),
                 span(&j.column),
             )),
             Some(_) => {}
@@ -307,7 +321,10 @@ fn table_rules(
             Some(c) if !timeish(schema.dialect, c) => out.push(error(
                 "D141",
                 "clock-type",
-                format!("retention clock `{name}.{}` is of type {}, not a date or time", c.name, c.data_type),
+                format!(
+                    "retention clock `{name}.{}` is of type {}, not a date or time",
+                    c.name, c.data_type
+                ),
                 span(&r.clock),
             )),
             Some(_) => {}
@@ -336,7 +353,13 @@ fn table_rules(
     }
 }
 
-fn link_rules(ann: &Annotations, t: &TableAnn, table: &Table, schema: &Schema, out: &mut Vec<Diagnostic>) {
+fn link_rules(
+    ann: &Annotations,
+    t: &TableAnn,
+    table: &Table,
+    schema: &Schema,
+    out: &mut Vec<Diagnostic>,
+) {
     let name = t.name.get_ref();
     let mut declared = BTreeSet::new();
     for fk in &table.foreign_keys {
@@ -402,14 +425,23 @@ fn link_rules(ann: &Annotations, t: &TableAnn, table: &Table, schema: &Schema, o
     }
 }
 
-fn reference_rules(ann: &Annotations, t: &TableAnn, table: &Table, schema: &Schema, out: &mut Vec<Diagnostic>) {
+fn reference_rules(
+    ann: &Annotations,
+    t: &TableAnn,
+    table: &Table,
+    schema: &Schema,
+    out: &mut Vec<Diagnostic>,
+) {
     let name = t.name.get_ref();
     for r in &t.reference {
         let Some(to) = schema.table(r.to.get_ref()) else {
             out.push(error(
                 "D102",
                 "missing-table",
-                format!("reference to `{}`: the database has no such table", r.to.get_ref()),
+                format!(
+                    "reference to `{}`: the database has no such table",
+                    r.to.get_ref()
+                ),
                 span(&r.to),
             ));
             continue;
@@ -418,12 +450,20 @@ fn reference_rules(ann: &Annotations, t: &TableAnn, table: &Table, schema: &Sche
             out.push(error(
                 "D112",
                 "link",
-                format!("reference to `{}`, which holds no personal data in the annotations", r.to.get_ref()),
+                format!(
+                    "reference to `{}`, which holds no personal data in the annotations",
+                    r.to.get_ref()
+                ),
                 span(&r.to),
             ));
         }
         if r.columns.is_empty() {
-            out.push(error("D112", "link", "a reference needs at least one pair in columns".into(), span(&r.to)));
+            out.push(error(
+                "D112",
+                "link",
+                "a reference needs at least one pair in columns".into(),
+                span(&r.to),
+            ));
         }
         for (mine, theirs) in &r.columns {
             if table.column(mine).is_none() {
@@ -440,7 +480,10 @@ fn reference_rules(ann: &Annotations, t: &TableAnn, table: &Table, schema: &Sche
                     Some(c) if !timeish(schema.dialect, c) => out.push(error(
                         "D141",
                         "clock-type",
-                        format!("`{}.{}` is of type {}, not a date or time", tab.name, c.name, c.data_type),
+                        format!(
+                            "`{}.{}` is of type {}, not a date or time",
+                            tab.name, c.name, c.data_type
+                        ),
                         span(col),
                     )),
                     Some(_) => {}
@@ -488,12 +531,15 @@ fn mask_rules(t: &TableAnn, table: &Table, out: &mut Vec<Diagnostic>) {
             continue;
         };
         let Some(mask) = Mask::parse(m.get_ref()) else {
-            out.push(error(
-                "D124",
-                "unknown-mask",
-                format!("`{}` is not a mask", m.get_ref()),
-                span(m),
-            ).with_help("masks: \"null\", \"redact\", \"hash\", \"value:TEXT\""));
+            out.push(
+                error(
+                    "D124",
+                    "unknown-mask",
+                    format!("`{}` is not a mask", m.get_ref()),
+                    span(m),
+                )
+                .with_help("masks: \"null\", \"redact\", \"hash\", \"value:TEXT\""),
+            );
             continue;
         };
         mask_fits(name, table, c.name.as_str(), &mask, span(m), out);
@@ -525,7 +571,9 @@ fn mask_fits(
     s: Option<Range<usize>>,
     out: &mut Vec<Diagnostic>,
 ) {
-    let Some(c) = table.column(column) else { return };
+    let Some(c) = table.column(column) else {
+        return;
+    };
     match mask {
         Mask::Null if !c.nullable => out.push(
             error(
@@ -552,7 +600,10 @@ fn mask_fits(
         out.push(error(
             "D123",
             "mask-type",
-            format!("the mask writes text into `{name}.{column}`, of type {}", c.data_type),
+            format!(
+                "the mask writes text into `{name}.{column}`, of type {}",
+                c.data_type
+            ),
             s.clone(),
         ));
     }
@@ -596,7 +647,13 @@ fn mentions_column(expression: &str, column: &str) -> bool {
     })
 }
 
-fn keep_rules(t: &TableAnn, table: &Table, schema: &Schema, policy: &Policy, out: &mut Vec<Diagnostic>) {
+fn keep_rules(
+    t: &TableAnn,
+    table: &Table,
+    schema: &Schema,
+    policy: &Policy,
+    out: &mut Vec<Diagnostic>,
+) {
     let name = t.name.get_ref();
     let Some(keep) = &t.keep else {
         out.push(error(
@@ -608,11 +665,18 @@ fn keep_rules(t: &TableAnn, table: &Table, schema: &Schema, policy: &Policy, out
         return;
     };
     match table.column(keep.clock.get_ref()) {
-        None => out.push(missing_column(name, keep.clock.get_ref(), span(&keep.clock))),
+        None => out.push(missing_column(
+            name,
+            keep.clock.get_ref(),
+            span(&keep.clock),
+        )),
         Some(c) if !timeish(schema.dialect, c) => out.push(error(
             "D141",
             "clock-type",
-            format!("keep clock `{name}.{}` is of type {}, not a date or time", c.name, c.data_type),
+            format!(
+                "keep clock `{name}.{}` is of type {}, not a date or time",
+                c.name, c.data_type
+            ),
             span(&keep.clock),
         )),
         Some(_) => {}
@@ -659,7 +723,10 @@ fn plan_rules(ann: &Annotations, schema: &Schema, out: &mut Vec<Diagnostic>) {
         };
         let link = cann.links.get(&link_key(&fk.columns)).map(|l| *l.get_ref());
         let outside = !cann.personal() || link == Some(LinkAs::Ignore);
-        let s = cann.links.get(&link_key(&fk.columns)).map_or_else(|| span(&cann.name), span);
+        let s = cann
+            .links
+            .get(&link_key(&fk.columns))
+            .map_or_else(|| span(&cann.name), span);
         if outside {
             match fk.on_delete {
                 OnDelete::SetNull | OnDelete::SetDefault => {}
@@ -680,7 +747,10 @@ fn plan_rules(ann: &Annotations, schema: &Schema, out: &mut Vec<Diagnostic>) {
         }
         let kept = *cann.rows.get_ref() == Rows::Owned && cann.erase() == Erase::Keep;
         if kept && link == Some(LinkAs::Owner) {
-            let nullable = fk.columns.iter().all(|c| child.column(c).is_some_and(|c| c.nullable));
+            let nullable = fk
+                .columns
+                .iter()
+                .all(|c| child.column(c).is_some_and(|c| c.nullable));
             if matches!(fk.on_delete, OnDelete::NoAction | OnDelete::Restrict) && !nullable {
                 out.push(error(
                     "D134",
@@ -702,7 +772,10 @@ fn cascade_rules(ann: &Annotations, schema: &Schema, out: &mut Vec<Diagnostic>) 
     let mut children: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for (child, fk) in schema.foreign_keys() {
         if fk.on_delete == OnDelete::Cascade && child.name != fk.references {
-            children.entry(fk.references.as_str()).or_default().push(child.name.as_str());
+            children
+                .entry(fk.references.as_str())
+                .or_default()
+                .push(child.name.as_str());
         }
     }
     let kept = |name: &str| {
@@ -710,7 +783,11 @@ fn cascade_rules(ann: &Annotations, schema: &Schema, out: &mut Vec<Diagnostic>) 
             .is_some_and(|t| *t.rows.get_ref() == Rows::Owned && t.erase() == Erase::Keep)
     };
     let mut reported = BTreeSet::new();
-    for t in ann.table.iter().filter(|t| t.personal() && t.erase() != Erase::Keep) {
+    for t in ann
+        .table
+        .iter()
+        .filter(|t| t.personal() && t.erase() != Erase::Keep)
+    {
         // Breadth-first with the path, so the message shows the chain.
         let start = t.name.get_ref().as_str();
         let mut frontier = vec![vec![start]];
@@ -779,7 +856,9 @@ fn reach_rules(ann: &Annotations, schema: &Schema, out: &mut Vec<Diagnostic>) {
                 for fk in &table.foreign_keys {
                     let link = t.links.get(&link_key(&fk.columns)).map(|l| *l.get_ref());
                     match link {
-                        Some(LinkAs::Owner | LinkAs::Mention) if reached.contains(fk.references.as_str()) => {
+                        Some(LinkAs::Owner | LinkAs::Mention)
+                            if reached.contains(fk.references.as_str()) =>
+                        {
                             reached.insert(name);
                         }
                         Some(LinkAs::Member) if reached.contains(name) => {
@@ -789,7 +868,10 @@ fn reach_rules(ann: &Annotations, schema: &Schema, out: &mut Vec<Diagnostic>) {
                     }
                 }
             }
-            if t.reference.iter().any(|r| reached.contains(r.to.get_ref().as_str())) {
+            if t.reference
+                .iter()
+                .any(|r| reached.contains(r.to.get_ref().as_str()))
+            {
                 reached.insert(name);
             }
         }
@@ -798,7 +880,8 @@ fn reach_rules(ann: &Annotations, schema: &Schema, out: &mut Vec<Diagnostic>) {
         }
     }
     for t in ann.table.iter().filter(|t| t.personal()) {
-        if !reached.contains(t.name.get_ref().as_str()) && schema.table(t.name.get_ref()).is_some() {
+        if !reached.contains(t.name.get_ref().as_str()) && schema.table(t.name.get_ref()).is_some()
+        {
             out.push(finding(
                 "D140",
                 "unreachable",

@@ -15,7 +15,9 @@ use custos_types::identifier::{IdentifierKind, kind, normalise as normalise_any}
 /// - opaque: exactly as given.
 pub fn normalise(id_kind: IdKind, value: &str, phone_country: Option<&str>) -> Option<String> {
     match id_kind {
-        IdKind::Email => (kind(value) == IdentifierKind::Email).then(|| normalise_any(value).into_owned()),
+        IdKind::Email => {
+            (kind(value) == IdentifierKind::Email).then(|| normalise_any(value).into_owned())
+        }
         IdKind::Phone => {
             if kind(value) != IdentifierKind::Phone {
                 return None;
@@ -65,14 +67,32 @@ mod tests {
 
     #[test]
     fn an_email_address_is_case_folded_and_a_phone_number_written_in_e164() {
-        assert_eq!(normalise(IdKind::Email, " Ann@Example.TEST", None).as_deref(), Some("ann@example.test"));
+        assert_eq!(
+            normalise(IdKind::Email, " Ann@Example.TEST", None).as_deref(),
+            Some("ann@example.test")
+        );
         assert_eq!(normalise(IdKind::Email, "+31 6 1234 5678", None), None);
-        assert_eq!(normalise(IdKind::Phone, "+31 6 1234 5678", None).as_deref(), Some("+31612345678"));
-        assert_eq!(normalise(IdKind::Phone, "0031 6 1234 5678", None).as_deref(), Some("+31612345678"));
-        assert_eq!(normalise(IdKind::Phone, "06-87654321", Some("31")).as_deref(), Some("+31687654321"));
-        assert_eq!(normalise(IdKind::Phone, "06-87654321", None).as_deref(), Some("0687654321"));
+        assert_eq!(
+            normalise(IdKind::Phone, "+31 6 1234 5678", None).as_deref(),
+            Some("+31612345678")
+        );
+        assert_eq!(
+            normalise(IdKind::Phone, "0031 6 1234 5678", None).as_deref(),
+            Some("+31612345678")
+        );
+        assert_eq!(
+            normalise(IdKind::Phone, "06-87654321", Some("31")).as_deref(),
+            Some("+31687654321")
+        );
+        assert_eq!(
+            normalise(IdKind::Phone, "06-87654321", None).as_deref(),
+            Some("0687654321")
+        );
         assert_eq!(normalise(IdKind::Phone, "ann@example.test", None), None);
-        assert_eq!(normalise(IdKind::Opaque, "User-1", None).as_deref(), Some("User-1"));
+        assert_eq!(
+            normalise(IdKind::Opaque, "User-1", None).as_deref(),
+            Some("User-1")
+        );
     }
 
     #[test]
@@ -88,6 +108,9 @@ mod tests {
                 "{stored} vs {given}"
             );
         }
-        assert_eq!(column_form(IdKind::Email, " ANN@example.test ", None), "ann@example.test");
+        assert_eq!(
+            column_form(IdKind::Email, " ANN@example.test ", None),
+            "ann@example.test"
+        );
     }
 }

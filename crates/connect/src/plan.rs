@@ -109,7 +109,11 @@ pub struct Edge {
 impl Plan {
     /// Checks the annotations and builds the plan. Fails with every finding of severity error
     /// (warnings do not stop a plan; [`check`] reports them).
-    pub fn build(ann: &Annotations, schema: &Schema, policy: &Policy) -> Result<Plan, Vec<Diagnostic>> {
+    pub fn build(
+        ann: &Annotations,
+        schema: &Schema,
+        policy: &Policy,
+    ) -> Result<Plan, Vec<Diagnostic>> {
         let errors: Vec<Diagnostic> = check(ann, schema, policy)
             .into_iter()
             .filter(|d| d.severity == Severity::Error)
@@ -123,7 +127,11 @@ impl Plan {
             let table = schema
                 .table(t.name.get_ref())
                 .expect("checked: every annotated table exists");
-            let category = t.category.as_ref().map(|c| c.get_ref().clone()).unwrap_or_default();
+            let category = t
+                .category
+                .as_ref()
+                .map(|c| c.get_ref().clone())
+                .unwrap_or_default();
             index.insert(t.name.get_ref().clone(), tables.len());
             tables.push(PlanTable {
                 name: table.name.clone(),
@@ -131,11 +139,21 @@ impl Plan {
                 tenant_column: ann.tenant_column(t).map(|c| c.get_ref().clone()),
                 rows: *t.rows.get_ref(),
                 erase: t.erase(),
-                subject: t.subject.iter().map(|(c, k)| (c.clone(), *k.get_ref())).collect(),
+                subject: t
+                    .subject
+                    .iter()
+                    .map(|(c, k)| (c.clone(), *k.get_ref()))
+                    .collect(),
                 json: t
                     .json
                     .iter()
-                    .map(|j| (j.column.get_ref().clone(), j.path.get_ref().clone(), *j.identity.get_ref()))
+                    .map(|j| {
+                        (
+                            j.column.get_ref().clone(),
+                            j.path.get_ref().clone(),
+                            *j.identity.get_ref(),
+                        )
+                    })
                     .collect(),
                 masks: masked_columns(t, table),
                 keep_clock: t.keep.as_ref().map(|k| k.clock.get_ref().clone()),
@@ -143,12 +161,19 @@ impl Plan {
                     .retention
                     .iter()
                     .map(|r| {
-                        let cat = r.category.as_ref().map_or_else(|| category.clone(), |c| c.get_ref().clone());
+                        let cat = r
+                            .category
+                            .as_ref()
+                            .map_or_else(|| category.clone(), |c| c.get_ref().clone());
                         (r.clock.get_ref().clone(), cat)
                     })
                     .collect(),
                 category,
-                columns: table.columns.iter().map(|c| (c.name.clone(), c.kind(), c.data_type.clone())).collect(),
+                columns: table
+                    .columns
+                    .iter()
+                    .map(|c| (c.name.clone(), c.kind(), c.data_type.clone()))
+                    .collect(),
             });
         }
         let mut edges = Vec::new();
@@ -170,11 +195,19 @@ impl Plan {
                 edges.push(Edge {
                     parent,
                     child,
-                    pairs: fk.columns.iter().cloned().zip(fk.referenced_columns.iter().cloned()).collect(),
+                    pairs: fk
+                        .columns
+                        .iter()
+                        .cloned()
+                        .zip(fk.referenced_columns.iter().cloned())
+                        .collect(),
                     kind,
                     during: None,
                     declared: Some((fk.on_delete, fk.deferrable)),
-                    nullable: fk.columns.iter().all(|c| table.column(c).is_some_and(|c| c.nullable)),
+                    nullable: fk
+                        .columns
+                        .iter()
+                        .all(|c| table.column(c).is_some_and(|c| c.nullable)),
                 });
             }
             for r in &t.reference {
@@ -187,13 +220,24 @@ impl Plan {
                 edges.push(Edge {
                     parent,
                     child,
-                    pairs: r.columns.iter().map(|(a, b)| (a.clone(), b.get_ref().clone())).collect(),
+                    pairs: r
+                        .columns
+                        .iter()
+                        .map(|(a, b)| (a.clone(), b.get_ref().clone()))
+                        .collect(),
                     kind,
                     during: r.during.as_ref().map(|d| {
-                        (d.at.get_ref().clone(), d.from.get_ref().clone(), d.until.get_ref().clone())
+                        (
+                            d.at.get_ref().clone(),
+                            d.from.get_ref().clone(),
+                            d.until.get_ref().clone(),
+                        )
                     }),
                     declared: None,
-                    nullable: r.columns.keys().all(|c| table.column(c).is_some_and(|c| c.nullable)),
+                    nullable: r
+                        .columns
+                        .keys()
+                        .all(|c| table.column(c).is_some_and(|c| c.nullable)),
                 });
             }
         }
@@ -204,7 +248,10 @@ impl Plan {
             dialect: schema.dialect,
             fixed_tenant: d.tenant.as_ref().map(|t| t.get_ref().clone()),
             phone_country: d.phone_country.as_ref().map(|c| c.get_ref().clone()),
-            lock_timeout: d.lock_timeout_seconds.as_ref().map_or(LOCK_TIMEOUT_SECONDS, |s| *s.get_ref()),
+            lock_timeout: d
+                .lock_timeout_seconds
+                .as_ref()
+                .map_or(LOCK_TIMEOUT_SECONDS, |s| *s.get_ref()),
             statement_timeout: d
                 .statement_timeout_seconds
                 .as_ref()
@@ -225,20 +272,30 @@ impl Plan {
 impl PlanTable {
     /// The type of column `name` as the database names it (`text` when unknown).
     pub fn data_type(&self, name: &str) -> &str {
-        self.columns.iter().find(|c| c.0 == name).map_or("text", |c| c.2.as_str())
+        self.columns
+            .iter()
+            .find(|c| c.0 == name)
+            .map_or("text", |c| c.2.as_str())
     }
 }
 
 /// Whether an erasure may delete rows of `t` (owned rows under `delete`, and the shared rows
 /// whose last member goes).
 pub fn deletes(t: &PlanTable) -> bool {
-    matches!((t.rows, t.erase), (Rows::Owned, Erase::Delete) | (Rows::Shared, _))
+    matches!(
+        (t.rows, t.erase),
+        (Rows::Owned, Erase::Delete) | (Rows::Shared, _)
+    )
 }
 
 /// Orders the deleting tables children first. A cycle is broken at a declared key that is
 /// deferrable (PostgreSQL checks it at commit) or nullable (its columns are cleared first); a
 /// cycle of NOT NULL, non-deferrable keys cannot be erased row by row and is refused.
-fn delete_order(tables: &[PlanTable], edges: &[Edge], dialect: Dialect) -> Result<(Vec<usize>, Vec<usize>), Vec<Diagnostic>> {
+fn delete_order(
+    tables: &[PlanTable],
+    edges: &[Edge],
+    dialect: Dialect,
+) -> Result<(Vec<usize>, Vec<usize>), Vec<Diagnostic>> {
     let nodes: BTreeSet<usize> = (0..tables.len()).filter(|&i| deletes(&tables[i])).collect();
     let mut clear = Vec::new();
     // Edges between deleting tables, child -> parent; self-references aside.
@@ -266,7 +323,10 @@ fn delete_order(tables: &[PlanTable], edges: &[Edge], dialect: Dialect) -> Resul
         if kept
             && nodes.contains(&edge.parent)
             && edge.kind == EdgeKind::Owner
-            && matches!(edge.declared, Some((OnDelete::NoAction | OnDelete::Restrict, _)))
+            && matches!(
+                edge.declared,
+                Some((OnDelete::NoAction | OnDelete::Restrict, _))
+            )
             && edge.nullable
         {
             clear.push(e);
@@ -280,7 +340,9 @@ fn delete_order(tables: &[PlanTable], edges: &[Edge], dialect: Dialect) -> Resul
             .iter()
             .copied()
             .filter(|&n| {
-                !live.iter().any(|&e| edges[e].parent == n && remaining.contains(&edges[e].child))
+                !live
+                    .iter()
+                    .any(|&e| edges[e].parent == n && remaining.contains(&edges[e].child))
             })
             .collect();
         if !ready.is_empty() {
@@ -294,7 +356,9 @@ fn delete_order(tables: &[PlanTable], edges: &[Edge], dialect: Dialect) -> Resul
         let inside: Vec<usize> = live
             .iter()
             .copied()
-            .filter(|&e| remaining.contains(&edges[e].parent) && remaining.contains(&edges[e].child))
+            .filter(|&e| {
+                remaining.contains(&edges[e].parent) && remaining.contains(&edges[e].child)
+            })
             .collect();
         let breakable = inside.iter().copied().find(|&e| {
             matches!(edges[e].declared, Some((_, true))) && dialect == Dialect::Postgres

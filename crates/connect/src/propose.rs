@@ -25,7 +25,10 @@ struct Evidence {
 
 impl Evidence {
     fn dominant(&self) -> Option<(EntityType, usize)> {
-        self.found.iter().max_by_key(|(_, n)| **n).map(|(t, n)| (*t, *n))
+        self.found
+            .iter()
+            .max_by_key(|(_, n)| **n)
+            .map(|(t, n)| (*t, *n))
     }
 
     /// Most values are one identifier each.
@@ -39,7 +42,10 @@ impl Evidence {
             return "no values to sample".into();
         }
         if self.found.is_empty() {
-            return format!("{} values sampled, no personal data found by the scanner", self.sampled);
+            return format!(
+                "{} values sampled, no personal data found by the scanner",
+                self.sampled
+            );
         }
         let found: Vec<String> = self
             .found
@@ -58,7 +64,12 @@ fn is_key_like(name: &str) -> bool {
 
 /// Writes the proposal. `samples` maps table names to their samples (tables missing from it
 /// were not sampled).
-pub fn propose(schema: &Schema, samples: &BTreeMap<String, Samples>, policy: &Policy, dataset: &str) -> String {
+pub fn propose(
+    schema: &Schema,
+    samples: &BTreeMap<String, Samples>,
+    policy: &Policy,
+    dataset: &str,
+) -> String {
     let scanner = Scanner::new();
     let evidence: BTreeMap<(&str, &str), Evidence> = schema
         .tables
@@ -69,7 +80,8 @@ pub fn propose(schema: &Schema, samples: &BTreeMap<String, Samples>, policy: &Po
             if let Some(values) = samples.get(&t.name).and_then(|s| s.get(&c.name)) {
                 e.sampled = values.len();
                 for v in values {
-                    let kinds: BTreeSet<EntityType> = scanner.scan(v).into_iter().map(|f| f.entity).collect();
+                    let kinds: BTreeSet<EntityType> =
+                        scanner.scan(v).into_iter().map(|f| f.entity).collect();
                     for k in kinds {
                         *e.found.entry(k).or_default() += 1;
                     }
@@ -79,7 +91,11 @@ pub fn propose(schema: &Schema, samples: &BTreeMap<String, Samples>, policy: &Po
         })
         .collect();
     let tenant_column = TENANT_NAMES.into_iter().find(|n| {
-        let with = schema.tables.iter().filter(|t| t.column(n).is_some()).count();
+        let with = schema
+            .tables
+            .iter()
+            .filter(|t| t.column(n).is_some())
+            .count();
         with * 2 > schema.tables.len()
     });
     // Tables with personal data: an identifier column, or a foreign key into such a table,
@@ -98,7 +114,10 @@ pub fn propose(schema: &Schema, samples: &BTreeMap<String, Samples>, policy: &Po
     loop {
         let before = personal.len();
         for t in &schema.tables {
-            if t.foreign_keys.iter().any(|f| personal.contains(f.references.as_str())) {
+            if t.foreign_keys
+                .iter()
+                .any(|f| personal.contains(f.references.as_str()))
+            {
                 personal.insert(t.name.as_str());
             }
         }
@@ -116,10 +135,22 @@ pub fn propose(schema: &Schema, samples: &BTreeMap<String, Samples>, policy: &Po
     let categories: Vec<&str> = policy.categories.iter().map(|c| c.id.as_str()).collect();
 
     let mut out = String::new();
-    let _ = writeln!(out, "# Custos dataset annotations, PROPOSED by `custos datasets scan`: review every line.");
-    let _ = writeln!(out, "# The guesses rest on the schema and a bounded sample of values run through the PII");
-    let _ = writeln!(out, "# scanner; no sampled value is written here. `custos datasets check` fails until every");
-    let _ = writeln!(out, "# table, column and foreign key is covered and every category is in the policy.");
+    let _ = writeln!(
+        out,
+        "# Custos dataset annotations, PROPOSED by `custos datasets scan`: review every line."
+    );
+    let _ = writeln!(
+        out,
+        "# The guesses rest on the schema and a bounded sample of values run through the PII"
+    );
+    let _ = writeln!(
+        out,
+        "# scanner; no sampled value is written here. `custos datasets check` fails until every"
+    );
+    let _ = writeln!(
+        out,
+        "# table, column and foreign key is covered and every category is in the policy."
+    );
     let _ = writeln!(out, "# Reference: docs/connectors.md\n");
     let _ = writeln!(out, "[dataset]\nname = \"{dataset}\"");
     match tenant_column {
@@ -127,32 +158,49 @@ pub fn propose(schema: &Schema, samples: &BTreeMap<String, Samples>, policy: &Po
             let _ = writeln!(out, "tenant_column = \"{c}\"");
         }
         None => {
-            let _ = writeln!(out, "# No column holds a tenant in most tables: a one-tenant database names its tenant.\ntenant = \"REVIEW\"");
+            let _ = writeln!(
+                out,
+                "# No column holds a tenant in most tables: a one-tenant database names its tenant.\ntenant = \"REVIEW\""
+            );
         }
     }
     for t in &schema.tables {
         let name = t.name.as_str();
         let _ = writeln!(out, "\n[[table]]\nname = \"{name}\"");
         if !personal.contains(name) {
-            let _ = writeln!(out, "# No personal data found in the sample and no link to a table with some.\nrows = \"none\"");
+            let _ = writeln!(
+                out,
+                "# No personal data found in the sample and no link to a table with some.\nrows = \"none\""
+            );
             continue;
         }
-        let rows = if shared.contains(name) { "shared" } else { "owned" };
+        let rows = if shared.contains(name) {
+            "shared"
+        } else {
+            "owned"
+        };
         let _ = writeln!(out, "rows = \"{rows}\"");
-        let guess = custos_policy::diag::nearest(&name.replace('_', "."), categories.iter().copied())
-            .or_else(|| custos_policy::diag::nearest(name, categories.iter().copied()));
+        let guess =
+            custos_policy::diag::nearest(&name.replace('_', "."), categories.iter().copied())
+                .or_else(|| custos_policy::diag::nearest(name, categories.iter().copied()));
         match guess {
             Some(c) => {
                 let _ = writeln!(out, "category = \"{c}\"  # guessed from the table's name");
             }
             None => {
-                let _ = writeln!(out, "category = \"REVIEW\"  # no policy category resembles the table's name");
+                let _ = writeln!(
+                    out,
+                    "category = \"REVIEW\"  # no policy category resembles the table's name"
+                );
             }
         }
         if let Some(tc) = tenant_column
             && t.column(tc).is_none()
         {
-            let _ = writeln!(out, "# This table has no `{tc}` column: name the column that holds its tenant.\ntenant_column = \"REVIEW\"");
+            let _ = writeln!(
+                out,
+                "# This table has no `{tc}` column: name the column that holds its tenant.\ntenant_column = \"REVIEW\""
+            );
         }
         let subjects: Vec<(&str, &str)> = t
             .columns
@@ -164,8 +212,15 @@ pub fn propose(schema: &Schema, samples: &BTreeMap<String, Samples>, policy: &Po
             })
             .collect();
         if !subjects.is_empty() {
-            let list: Vec<String> = subjects.iter().map(|(c, k)| format!("{c} = \"{k}\"")).collect();
-            let _ = writeln!(out, "subject = {{ {} }}  # most sampled values are one identifier each", list.join(", "));
+            let list: Vec<String> = subjects
+                .iter()
+                .map(|(c, k)| format!("{c} = \"{k}\""))
+                .collect();
+            let _ = writeln!(
+                out,
+                "subject = {{ {} }}  # most sampled values are one identifier each",
+                list.join(", ")
+            );
         }
         let _ = writeln!(out, "[table.columns]");
         for c in &t.columns {
@@ -173,9 +228,25 @@ pub fn propose(schema: &Schema, samples: &BTreeMap<String, Samples>, policy: &Po
             let plain = Some(c.name.as_str()) == tenant_column
                 || (e.found.is_empty()
                     && (is_key_like(&c.name)
-                        || matches!(c.kind(), ValueKind::Time | ValueKind::Boolean | ValueKind::Integer | ValueKind::Number)));
-            let value = if plain { "-".to_owned() } else { guess.unwrap_or("REVIEW").to_owned() };
-            let _ = writeln!(out, "{} = \"{value}\"  # {} ({})", quote_key(&c.name), c.data_type, e.words());
+                        || matches!(
+                            c.kind(),
+                            ValueKind::Time
+                                | ValueKind::Boolean
+                                | ValueKind::Integer
+                                | ValueKind::Number
+                        )));
+            let value = if plain {
+                "-".to_owned()
+            } else {
+                guess.unwrap_or("REVIEW").to_owned()
+            };
+            let _ = writeln!(
+                out,
+                "{} = \"{value}\"  # {} ({})",
+                quote_key(&c.name),
+                c.data_type,
+                e.words()
+            );
         }
         if !t.foreign_keys.is_empty() {
             let _ = writeln!(out, "[table.links]");
@@ -228,7 +299,10 @@ pub fn propose(schema: &Schema, samples: &BTreeMap<String, Samples>, policy: &Po
 }
 
 fn quote_key(name: &str) -> String {
-    if name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+    if name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
         name.to_owned()
     } else {
         format!("\"{}\"", name.replace('"', "\\\""))
@@ -252,7 +326,11 @@ fn clock_column<'t>(t: &'t Table, from: &str) -> Option<&'t str> {
         .copied()
 }
 
-fn link_target<'s>(t: &Table, schema: &'s Schema, evidence: &BTreeMap<(&str, &str), Evidence>) -> Option<&'s str> {
+fn link_target<'s>(
+    t: &Table,
+    schema: &'s Schema,
+    evidence: &BTreeMap<(&str, &str), Evidence>,
+) -> Option<&'s str> {
     if t.primary_key.len() != 2 || t.foreign_keys.len() != 2 {
         return None;
     }
@@ -266,9 +344,11 @@ fn link_target<'s>(t: &Table, schema: &'s Schema, evidence: &BTreeMap<(&str, &st
     // The shared side is the one without an identifier column of its own.
     let identifies = |name: &str| {
         schema.table(name).is_some_and(|x| {
-            x.columns
-                .iter()
-                .any(|c| evidence.get(&(x.name.as_str(), c.name.as_str())).is_some_and(|e| e.identifier().is_some()))
+            x.columns.iter().any(|c| {
+                evidence
+                    .get(&(x.name.as_str(), c.name.as_str()))
+                    .is_some_and(|e| e.identifier().is_some())
+            })
         })
     };
     let a = &t.foreign_keys[0].references;

@@ -117,12 +117,13 @@ impl Table {
 
     /// Whether an index starts with these columns, in this order.
     pub fn has_index_on(&self, leading: &[&str]) -> bool {
-        self.indexes.iter().any(|ix| {
-            ix.len() >= leading.len() && ix.iter().zip(leading).all(|(a, b)| a == b)
-        }) || {
-            let pk: Vec<&str> = self.primary_key.iter().map(String::as_str).collect();
-            pk.len() >= leading.len() && pk.iter().zip(leading).all(|(a, b)| a == b)
-        }
+        self.indexes
+            .iter()
+            .any(|ix| ix.len() >= leading.len() && ix.iter().zip(leading).all(|(a, b)| a == b))
+            || {
+                let pk: Vec<&str> = self.primary_key.iter().map(String::as_str).collect();
+                pk.len() >= leading.len() && pk.iter().zip(leading).all(|(a, b)| a == b)
+            }
     }
 }
 

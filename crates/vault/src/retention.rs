@@ -1913,10 +1913,11 @@ impl TenantVault<'_> {
     pub fn retention_settings(&mut self) -> Result<TenantSettings> {
         let tenant = self.tenant_id().as_str().to_owned();
         let mut settings = TenantSettings::default();
-        self.store().in_tx(&tenant, "reading retention settings", &mut |tx| {
-            settings = lock_state(tx, &tenant, false)?.state.settings();
-            Ok(())
-        })?;
+        self.store()
+            .in_tx(&tenant, "reading retention settings", &mut |tx| {
+                settings = lock_state(tx, &tenant, false)?.state.settings();
+                Ok(())
+            })?;
         Ok(settings)
     }
 

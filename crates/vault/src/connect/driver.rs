@@ -58,7 +58,11 @@ pub struct Sql {
 impl Sql {
     /// An empty statement for `dialect`.
     pub fn new(dialect: Dialect) -> Sql {
-        Sql { dialect, text: String::new(), params: Vec::new() }
+        Sql {
+            dialect,
+            text: String::new(),
+            params: Vec::new(),
+        }
     }
 
     /// Appends text.
@@ -115,7 +119,11 @@ pub trait Conn {
     /// Runs one statement; the rows it changed.
     fn execute(&mut self, sql: &Sql) -> Result<u64, ConnectorError>;
     /// Streams the rows of a query to `each`.
-    fn each(&mut self, sql: &Sql, each: &mut dyn FnMut(&[Cell]) -> Result<(), ConnectorError>) -> Result<(), ConnectorError>;
+    fn each(
+        &mut self,
+        sql: &Sql,
+        each: &mut dyn FnMut(&[Cell]) -> Result<(), ConnectorError>,
+    ) -> Result<(), ConnectorError>;
     /// All rows of a (small) query.
     fn query(&mut self, sql: &Sql) -> Result<Vec<Vec<Cell>>, ConnectorError> {
         let mut rows = Vec::new();
@@ -141,7 +149,11 @@ pub fn redacted(url: &str) -> String {
     let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
     let rest = rest.rsplit_once('@').map_or(rest, |(_, r)| r);
     let rest = rest.split_once('?').map_or(rest, |(r, _)| r);
-    if scheme.is_empty() { rest.to_owned() } else { format!("{scheme}://{rest}") }
+    if scheme.is_empty() {
+        rest.to_owned()
+    } else {
+        format!("{scheme}://{rest}")
+    }
 }
 
 /// Opens `url`: `postgres://` or `postgresql://`, `mysql://` or `mariadb://`, `sqlite://PATH`
@@ -181,7 +193,10 @@ mod pg {
 
     fn reason(e: &postgres::Error) -> (String, Option<String>) {
         match e.as_db_error() {
-            Some(db) => (format!("{} (SQLSTATE {})", db.message(), db.code().code()), Some(db.code().code().to_owned())),
+            Some(db) => (
+                format!("{} (SQLSTATE {})", db.message(), db.code().code()),
+                Some(db.code().code().to_owned()),
+            ),
             None => (crate::store::postgres::describe(e), None),
         }
     }
@@ -210,11 +225,18 @@ mod pg {
             self.0.batch_execute(sql).map_err(err)
         }
         fn execute(&mut self, sql: &Sql) -> Result<u64, ConnectorError> {
-            let params: Vec<&(dyn postgres::types::ToSql + Sync)> =
-                sql.params.iter().map(|p| p as &(dyn postgres::types::ToSql + Sync)).collect();
+            let params: Vec<&(dyn postgres::types::ToSql + Sync)> = sql
+                .params
+                .iter()
+                .map(|p| p as &(dyn postgres::types::ToSql + Sync))
+                .collect();
             self.0.execute(sql.text.as_str(), &params).map_err(err)
         }
-        fn each(&mut self, sql: &Sql, each: &mut dyn FnMut(&[Cell]) -> Result<(), ConnectorError>) -> Result<(), ConnectorError> {
+        fn each(
+            &mut self,
+            sql: &Sql,
+            each: &mut dyn FnMut(&[Cell]) -> Result<(), ConnectorError>,
+        ) -> Result<(), ConnectorError> {
             let mut rows = self
                 .0
                 .query_raw(sql.text.as_str(), sql.params.iter())
@@ -229,18 +251,30 @@ mod pg {
                     };
                     let ty = row.columns()[i].type_().clone();
                     let cell = if ty == Type::INT8 {
-                        row.try_get::<_, Option<i64>>(i).map_err(bad)?.map(Cell::Int)
+                        row.try_get::<_, Option<i64>>(i)
+                            .map_err(bad)?
+                            .map(Cell::Int)
                     } else if ty == Type::INT4 {
-                        row.try_get::<_, Option<i32>>(i).map_err(bad)?.map(|v| Cell::Int(v.into()))
+                        row.try_get::<_, Option<i32>>(i)
+                            .map_err(bad)?
+                            .map(|v| Cell::Int(v.into()))
                     } else if ty == Type::INT2 {
-                        row.try_get::<_, Option<i16>>(i).map_err(bad)?.map(|v| Cell::Int(v.into()))
+                        row.try_get::<_, Option<i16>>(i)
+                            .map_err(bad)?
+                            .map(|v| Cell::Int(v.into()))
                     } else if ty == Type::FLOAT8 {
-                        row.try_get::<_, Option<f64>>(i).map_err(bad)?.map(Cell::Float)
+                        row.try_get::<_, Option<f64>>(i)
+                            .map_err(bad)?
+                            .map(Cell::Float)
                     } else if ty == Type::BOOL {
-                        row.try_get::<_, Option<bool>>(i).map_err(bad)?.map(|b| Cell::Int(b.into()))
+                        row.try_get::<_, Option<bool>>(i)
+                            .map_err(bad)?
+                            .map(|b| Cell::Int(b.into()))
                     } else {
                         // Everything else is selected as text (`::text`) by the statements.
-                        row.try_get::<_, Option<String>>(i).map_err(bad)?.map(Cell::Text)
+                        row.try_get::<_, Option<String>>(i)
+                            .map_err(bad)?
+                            .map(Cell::Text)
                     };
                     cells.push(cell.unwrap_or(Cell::Null));
                 }
@@ -262,9 +296,15 @@ mod my {
         match &e {
             mysql::Error::MySqlError(m) => {
                 let code = m.code.to_string();
-                statement_error(Dialect::Mysql, format!("{} (error {})", m.message, m.code), Some(&code))
+                statement_error(
+                    Dialect::Mysql,
+                    format!("{} (error {})", m.message, m.code),
+                    Some(&code),
+                )
             }
-            other => ConnectorError::Statement { reason: other.to_string() },
+            other => ConnectorError::Statement {
+                reason: other.to_string(),
+            },
         }
     }
 
@@ -272,16 +312,18 @@ mod my {
         match v {
             Value::NULL => Cell::Null,
             Value::Int(i) => Cell::Int(i),
-            Value::UInt(u) => i64::try_from(u).map_or_else(|_| Cell::Text(u.to_string()), Cell::Int),
+            Value::UInt(u) => {
+                i64::try_from(u).map_or_else(|_| Cell::Text(u.to_string()), Cell::Int)
+            }
             Value::Float(f) => Cell::Float(f64::from(f)),
             Value::Double(f) => Cell::Float(f),
             Value::Bytes(b) => match String::from_utf8(b) {
                 Ok(s) => Cell::Text(s),
                 Err(e) => Cell::Bytes(e.into_bytes()),
             },
-            Value::Date(y, mo, d, h, mi, s, us) => {
-                Cell::Text(format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02}.{us:06}"))
-            }
+            Value::Date(y, mo, d, h, mi, s, us) => Cell::Text(format!(
+                "{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02}.{us:06}"
+            )),
             Value::Time(neg, d, h, mi, s, us) => Cell::Text(format!(
                 "{}{:02}:{mi:02}:{s:02}.{us:06}",
                 if neg { "-" } else { "" },
@@ -293,12 +335,22 @@ mod my {
     impl My {
         pub fn open(url: &str) -> Result<My, ConnectorError> {
             let url2 = url.replacen("mariadb://", "mysql://", 1);
-            let unavailable = |reason: String| ConnectorError::Unavailable { target: redacted(url), reason };
-            let opts = Opts::from_url(&url2).map_err(|e| unavailable(format!("the URL cannot be read: {}", redacted(&e.to_string()))))?;
-            let mut c = MyConn::new(opts).map_err(|e| unavailable(match &e {
-                mysql::Error::MySqlError(m) => format!("{} (error {})", m.message, m.code),
-                other => other.to_string(),
-            }))?;
+            let unavailable = |reason: String| ConnectorError::Unavailable {
+                target: redacted(url),
+                reason,
+            };
+            let opts = Opts::from_url(&url2).map_err(|e| {
+                unavailable(format!(
+                    "the URL cannot be read: {}",
+                    redacted(&e.to_string())
+                ))
+            })?;
+            let mut c = MyConn::new(opts).map_err(|e| {
+                unavailable(match &e {
+                    mysql::Error::MySqlError(m) => format!("{} (error {})", m.message, m.code),
+                    other => other.to_string(),
+                })
+            })?;
             // Times compare in UTC; ANSI quotes stay off (identifiers are backquoted).
             c.query_drop("SET time_zone = '+00:00'").map_err(err)?;
             Ok(My(c))
@@ -316,11 +368,17 @@ mod my {
             if sql.params.is_empty() {
                 self.0.query_drop(&sql.text).map_err(err)?;
             } else {
-                self.0.exec_drop(&sql.text, sql.params.clone()).map_err(err)?;
+                self.0
+                    .exec_drop(&sql.text, sql.params.clone())
+                    .map_err(err)?;
             }
             Ok(self.0.affected_rows())
         }
-        fn each(&mut self, sql: &Sql, each: &mut dyn FnMut(&[Cell]) -> Result<(), ConnectorError>) -> Result<(), ConnectorError> {
+        fn each(
+            &mut self,
+            sql: &Sql,
+            each: &mut dyn FnMut(&[Cell]) -> Result<(), ConnectorError>,
+        ) -> Result<(), ConnectorError> {
             let mut cells = Vec::new();
             let mut on_row = |row: mysql::Row| -> Result<(), ConnectorError> {
                 cells.clear();
@@ -333,7 +391,10 @@ mod my {
                     on_row(row.map_err(err)?)?;
                 }
             } else {
-                let result = self.0.exec_iter(&sql.text, sql.params.clone()).map_err(err)?;
+                let result = self
+                    .0
+                    .exec_iter(&sql.text, sql.params.clone())
+                    .map_err(err)?;
                 for row in result {
                     on_row(row.map_err(err)?)?;
                 }
@@ -361,13 +422,18 @@ mod lite {
                     reason: "no such database file".into(),
                 });
             }
-            let unavailable = |e: rusqlite::Error| ConnectorError::Unavailable { target: format!("sqlite {path}"), reason: e.to_string() };
+            let unavailable = |e: rusqlite::Error| ConnectorError::Unavailable {
+                target: format!("sqlite {path}"),
+                reason: e.to_string(),
+            };
             let c = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE)
                 .map_err(unavailable)?;
-            c.busy_timeout(std::time::Duration::from_secs(5)).map_err(unavailable)?;
+            c.busy_timeout(std::time::Duration::from_secs(5))
+                .map_err(unavailable)?;
             // Foreign keys are off per connection by default, and the pragma does nothing inside
             // a transaction: switched on here, before any job begins one.
-            c.execute_batch("PRAGMA foreign_keys = ON").map_err(unavailable)?;
+            c.execute_batch("PRAGMA foreign_keys = ON")
+                .map_err(unavailable)?;
             Ok(Lite(c))
         }
     }
@@ -386,7 +452,11 @@ mod lite {
                 .map_err(err)?;
             Ok(n as u64)
         }
-        fn each(&mut self, sql: &Sql, each: &mut dyn FnMut(&[Cell]) -> Result<(), ConnectorError>) -> Result<(), ConnectorError> {
+        fn each(
+            &mut self,
+            sql: &Sql,
+            each: &mut dyn FnMut(&[Cell]) -> Result<(), ConnectorError>,
+        ) -> Result<(), ConnectorError> {
             let mut stmt = self.0.prepare_cached(&sql.text).map_err(err)?;
             let n = stmt.column_count();
             let mut rows = stmt

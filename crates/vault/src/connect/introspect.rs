@@ -17,7 +17,11 @@ fn text(c: &Cell) -> String {
 
 fn list(c: &Cell) -> Vec<String> {
     let t = text(c);
-    if t.is_empty() { Vec::new() } else { t.split('\u{1f}').map(str::to_owned).collect() }
+    if t.is_empty() {
+        Vec::new()
+    } else {
+        t.split('\u{1f}').map(str::to_owned).collect()
+    }
 }
 
 /// Reads the schema the connection works in (PostgreSQL: the current schema; MySQL: the
@@ -29,7 +33,10 @@ pub fn introspect(conn: &mut dyn Conn) -> Result<Schema, ConnectorError> {
         Dialect::Sqlite => sqlite(conn)?,
     };
     tables.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(Schema { dialect: conn.dialect(), tables })
+    Ok(Schema {
+        dialect: conn.dialect(),
+        tables,
+    })
 }
 
 /// An instant from the text a catalog prints for a time bound (`'2026-02-01 00:00:00+00'`,
@@ -39,7 +46,9 @@ fn bound_instant(s: &str) -> Option<jiff::Timestamp> {
     let date = s.get(..10)?;
     let time = s.get(11..19).unwrap_or("00:00:00");
     let dt: jiff::civil::DateTime = format!("{date}T{time}").parse().ok()?;
-    dt.to_zoned(jiff::tz::TimeZone::UTC).ok().map(|z| z.timestamp())
+    dt.to_zoned(jiff::tz::TimeZone::UTC)
+        .ok()
+        .map(|z| z.timestamp())
 }
 
 fn postgres(conn: &mut dyn Conn) -> Result<Vec<Table>, ConnectorError> {
@@ -64,7 +73,11 @@ fn postgres(conn: &mut dyn Conn) -> Result<Vec<Table>, ConnectorError> {
         let columns: Vec<Column> = conn
             .query(&q)?
             .iter()
-            .map(|r| Column { name: text(&r[0]), data_type: text(&r[1]), nullable: text(&r[2]) != "true" })
+            .map(|r| Column {
+                name: text(&r[0]),
+                data_type: text(&r[1]),
+                nullable: text(&r[2]) != "true",
+            })
             .collect();
         // Constraints with their columns, in key order, joined by U+001F.
         let cols = |arr: &str, rel: &str| {
@@ -98,7 +111,10 @@ fn postgres(conn: &mut dyn Conn) -> Result<Vec<Table>, ConnectorError> {
             match text(&r[1]).as_str() {
                 "p" => t.primary_key = list(&r[3]),
                 "u" => t.uniques.push(list(&r[3])),
-                "c" => t.checks.push(Check { name: Some(text(&r[0])), expression: text(&r[2]) }),
+                "c" => t.checks.push(Check {
+                    name: Some(text(&r[0])),
+                    expression: text(&r[2]),
+                }),
                 "f" => t.foreign_keys.push(ForeignKey {
                     name: Some(text(&r[0])),
                     columns: list(&r[3]),
@@ -138,11 +154,19 @@ fn postgres(conn: &mut dyn Conn) -> Result<Vec<Table>, ConnectorError> {
                     let upper = bounds
                         .split_once(" TO (")
                         .and_then(|(_, b)| bound_instant(b.trim_end_matches(')')));
-                    Partition { name: text(&r[0]), bounds, upper }
+                    Partition {
+                        name: text(&r[0]),
+                        bounds,
+                        upper,
+                    }
                 })
                 .collect();
             t.partitions = Some(Partitioning {
-                method: key.split_whitespace().next().unwrap_or("").to_ascii_lowercase(),
+                method: key
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or("")
+                    .to_ascii_lowercase(),
                 key,
                 partitions,
             });
@@ -166,7 +190,11 @@ fn mysql(conn: &mut dyn Conn) -> Result<Vec<Table>, ConnectorError> {
         let mut columns: Vec<Column> = conn
             .query(&q)?
             .iter()
-            .map(|r| Column { name: text(&r[0]), data_type: text(&r[1]), nullable: text(&r[2]) == "YES" })
+            .map(|r| Column {
+                name: text(&r[0]),
+                data_type: text(&r[1]),
+                nullable: text(&r[2]) == "YES",
+            })
             .collect();
         let mut t = Table {
             name: name.clone(),
@@ -185,7 +213,9 @@ fn mysql(conn: &mut dyn Conn) -> Result<Vec<Table>, ConnectorError> {
             .push(" ORDER BY INDEX_NAME, SEQ_IN_INDEX");
         let mut indexes: BTreeMap<String, (bool, Vec<String>)> = BTreeMap::new();
         for r in conn.query(&q)? {
-            let e = indexes.entry(text(&r[0])).or_insert((r[1].int() == Some(0), Vec::new()));
+            let e = indexes
+                .entry(text(&r[0]))
+                .or_insert((r[1].int() == Some(0), Vec::new()));
             e.1.push(text(&r[2]));
         }
         for (index, (unique, cols)) in indexes {
@@ -227,13 +257,20 @@ fn mysql(conn: &mut dyn Conn) -> Result<Vec<Table>, ConnectorError> {
             let expression = text(&r[1]);
             // MariaDB's JSON type is LONGTEXT with a json_valid() check.
             let lower = expression.to_ascii_lowercase().replace('`', "");
-            if let Some(col) = lower.strip_prefix("json_valid(").and_then(|r| r.strip_suffix(')'))
-                && let Some(c) = columns.iter_mut().find(|c| c.name.eq_ignore_ascii_case(col))
+            if let Some(col) = lower
+                .strip_prefix("json_valid(")
+                .and_then(|r| r.strip_suffix(')'))
+                && let Some(c) = columns
+                    .iter_mut()
+                    .find(|c| c.name.eq_ignore_ascii_case(col))
             {
                 c.data_type = "json".into();
                 continue;
             }
-            t.checks.push(Check { name: Some(text(&r[0])), expression });
+            t.checks.push(Check {
+                name: Some(text(&r[0])),
+                expression,
+            });
         }
         t.columns = columns;
         let mut q = Sql::new(d);
@@ -259,7 +296,11 @@ fn mysql(conn: &mut dyn Conn) -> Result<Vec<Table>, ConnectorError> {
                         } else {
                             bound_instant(&bounds)
                         };
-                        Partition { name: text(&r[0]), bounds, upper }
+                        Partition {
+                            name: text(&r[0]),
+                            bounds,
+                            upper,
+                        }
                     })
                     .collect(),
             });
@@ -299,7 +340,10 @@ fn sqlite_checks(create: &str) -> Vec<Check> {
             }
         }
         let Some(end) = end else { break };
-        out.push(Check { name: None, expression: rest[open + 1..end].trim().to_owned() });
+        out.push(Check {
+            name: None,
+            expression: rest[open + 1..end].trim().to_owned(),
+        });
         from = start + end;
     }
     out
@@ -315,7 +359,9 @@ fn sqlite(conn: &mut dyn Conn) -> Result<Vec<Table>, ConnectorError> {
         let name = text(&rel[0]);
         let create = text(&rel[1]);
         let mut q = Sql::new(d);
-        q.push("SELECT name, type, \"notnull\", pk FROM pragma_table_info(").bind(name.clone()).push(") ORDER BY cid");
+        q.push("SELECT name, type, \"notnull\", pk FROM pragma_table_info(")
+            .bind(name.clone())
+            .push(") ORDER BY cid");
         let rows = conn.query(&q)?;
         let mut pk: Vec<(i64, String)> = Vec::new();
         let columns = rows
@@ -327,7 +373,11 @@ fn sqlite(conn: &mut dyn Conn) -> Result<Vec<Table>, ConnectorError> {
                 }
                 // A column of the primary key of a rowid table may hold NULL in SQLite, but
                 // an INTEGER PRIMARY KEY never does.
-                Column { name: text(&r[0]), data_type: text(&r[1]), nullable: r[2].int() != Some(1) && p == 0 }
+                Column {
+                    name: text(&r[0]),
+                    data_type: text(&r[1]),
+                    nullable: r[2].int() != Some(1) && p == 0,
+                }
             })
             .collect();
         pk.sort();
@@ -343,11 +393,15 @@ fn sqlite(conn: &mut dyn Conn) -> Result<Vec<Table>, ConnectorError> {
             rowid: !create.to_ascii_uppercase().contains("WITHOUT ROWID"),
         };
         let mut q = Sql::new(d);
-        q.push("SELECT name, \"unique\", origin FROM pragma_index_list(").bind(name.clone()).push(")");
+        q.push("SELECT name, \"unique\", origin FROM pragma_index_list(")
+            .bind(name.clone())
+            .push(")");
         for r in conn.query(&q)? {
             let index = text(&r[0]);
             let mut q = Sql::new(d);
-            q.push("SELECT name FROM pragma_index_info(").bind(index).push(") ORDER BY seqno");
+            q.push("SELECT name FROM pragma_index_info(")
+                .bind(index)
+                .push(") ORDER BY seqno");
             let cols: Vec<String> = conn.query(&q)?.iter().map(|c| text(&c[0])).collect();
             if r[1].int() == Some(1) && text(&r[2]) != "pk" {
                 t.uniques.push(cols.clone());
@@ -355,17 +409,21 @@ fn sqlite(conn: &mut dyn Conn) -> Result<Vec<Table>, ConnectorError> {
             t.indexes.push(cols);
         }
         let mut q = Sql::new(d);
-        q.push("SELECT id, \"table\", \"from\", \"to\", on_delete FROM pragma_foreign_key_list(").bind(name.clone()).push(") ORDER BY id, seq");
+        q.push("SELECT id, \"table\", \"from\", \"to\", on_delete FROM pragma_foreign_key_list(")
+            .bind(name.clone())
+            .push(") ORDER BY id, seq");
         let mut fks: BTreeMap<i64, ForeignKey> = BTreeMap::new();
         for r in conn.query(&q)? {
-            let fk = fks.entry(r[0].int().unwrap_or(0)).or_insert_with(|| ForeignKey {
-                name: None,
-                columns: Vec::new(),
-                references: text(&r[1]),
-                referenced_columns: Vec::new(),
-                on_delete: OnDelete::parse(&text(&r[4])),
-                deferrable: false,
-            });
+            let fk = fks
+                .entry(r[0].int().unwrap_or(0))
+                .or_insert_with(|| ForeignKey {
+                    name: None,
+                    columns: Vec::new(),
+                    references: text(&r[1]),
+                    referenced_columns: Vec::new(),
+                    on_delete: OnDelete::parse(&text(&r[4])),
+                    deferrable: false,
+                });
             fk.columns.push(text(&r[2]));
             fk.referenced_columns.push(text(&r[3]));
         }
@@ -373,7 +431,10 @@ fn sqlite(conn: &mut dyn Conn) -> Result<Vec<Table>, ConnectorError> {
         tables.push(t);
     }
     // A foreign key that names no parent columns references the parent's primary key.
-    let pks: BTreeMap<String, Vec<String>> = tables.iter().map(|t| (t.name.clone(), t.primary_key.clone())).collect();
+    let pks: BTreeMap<String, Vec<String>> = tables
+        .iter()
+        .map(|t| (t.name.clone(), t.primary_key.clone()))
+        .collect();
     for t in &mut tables {
         for fk in &mut t.foreign_keys {
             if fk.referenced_columns.iter().all(String::is_empty)
@@ -388,7 +449,11 @@ fn sqlite(conn: &mut dyn Conn) -> Result<Vec<Table>, ConnectorError> {
 
 /// Up to `limit` rows of `table`, as text per column, for the PII scanner. The first rows the
 /// database returns, not a random sample: a random one would read the whole table.
-pub fn sample(conn: &mut dyn Conn, table: &Table, limit: u32) -> Result<BTreeMap<String, Vec<String>>, ConnectorError> {
+pub fn sample(
+    conn: &mut dyn Conn,
+    table: &Table,
+    limit: u32,
+) -> Result<BTreeMap<String, Vec<String>>, ConnectorError> {
     let d = conn.dialect();
     let cols: Vec<String> = table
         .columns
@@ -399,12 +464,22 @@ pub fn sample(conn: &mut dyn Conn, table: &Table, limit: u32) -> Result<BTreeMap
         })
         .collect();
     let mut q = Sql::new(d);
-    q.push(&format!("SELECT {} FROM {} LIMIT {limit}", cols.join(", "), quote(d, &table.name)));
-    let mut out: BTreeMap<String, Vec<String>> = table.columns.iter().map(|c| (c.name.clone(), Vec::new())).collect();
+    q.push(&format!(
+        "SELECT {} FROM {} LIMIT {limit}",
+        cols.join(", "),
+        quote(d, &table.name)
+    ));
+    let mut out: BTreeMap<String, Vec<String>> = table
+        .columns
+        .iter()
+        .map(|c| (c.name.clone(), Vec::new()))
+        .collect();
     conn.each(&q, &mut |row| {
         for (c, v) in table.columns.iter().zip(row) {
             if let Some(v) = v.text() {
-                out.get_mut(&c.name).expect("every column has an entry").push(v);
+                out.get_mut(&c.name)
+                    .expect("every column has an entry")
+                    .push(v);
             }
         }
         Ok(())
@@ -418,15 +493,25 @@ mod tests {
 
     #[test]
     fn sqlite_checks_are_read_from_the_create_statement() {
-        let c = sqlite_checks("CREATE TABLE d (status TEXT NOT NULL CHECK (status IN ('a', 'b')), n INT CHECK(n >= (0)))");
+        let c = sqlite_checks(
+            "CREATE TABLE d (status TEXT NOT NULL CHECK (status IN ('a', 'b')), n INT CHECK(n >= (0)))",
+        );
         let e: Vec<&str> = c.iter().map(|c| c.expression.as_str()).collect();
         assert_eq!(e, ["status IN ('a', 'b')", "n >= (0)"]);
     }
 
     #[test]
     fn a_partition_bound_reads_as_an_instant_in_utc() {
-        assert_eq!(bound_instant("'2026-02-01 00:00:00+00'").unwrap().to_string(), "2026-02-01T00:00:00Z");
-        assert_eq!(bound_instant("'2026-02-01'").unwrap().to_string(), "2026-02-01T00:00:00Z");
+        assert_eq!(
+            bound_instant("'2026-02-01 00:00:00+00'")
+                .unwrap()
+                .to_string(),
+            "2026-02-01T00:00:00Z"
+        );
+        assert_eq!(
+            bound_instant("'2026-02-01'").unwrap().to_string(),
+            "2026-02-01T00:00:00Z"
+        );
         assert!(bound_instant("MAXVALUE").is_none());
     }
 }

@@ -17,8 +17,8 @@ use serde::Serialize;
 
 use super::ConnectorError;
 use super::driver::{Cell, Conn, Sql};
-use super::walk::{Reach, key_in, key_join, norm, q, tenant_pred, valid_json_key};
 pub use super::walk::Identities;
+use super::walk::{Reach, key_in, key_join, norm, q, tenant_pred, valid_json_key};
 
 impl Identities {
     /// The identities of a subject given as identifiers (an e-mail address, a phone number, an
@@ -63,7 +63,11 @@ fn rollback(conn: &mut dyn Conn) {
 }
 
 /// Runs `f` in a transaction that is rolled back whatever happens (reads, dry runs).
-fn read_only<T>(conn: &mut dyn Conn, plan: &Plan, f: impl FnOnce(&mut dyn Conn) -> Result<T, ConnectorError>) -> Result<T, ConnectorError> {
+fn read_only<T>(
+    conn: &mut dyn Conn,
+    plan: &Plan,
+    f: impl FnOnce(&mut dyn Conn) -> Result<T, ConnectorError>,
+) -> Result<T, ConnectorError> {
     begin(conn, plan, false)?;
     let out = f(conn);
     rollback(conn);
@@ -102,33 +106,66 @@ pub fn access(
         reach.walk(conn, plan, tenant, ids)?;
         let d = conn.dialect();
         for (i, t) in plan.tables.iter().enumerate() {
-            let purposes = policy.category(&t.category).map(|c| c.purposes.clone()).unwrap_or_default();
+            let purposes = policy
+                .category(&t.category)
+                .map(|c| c.purposes.clone())
+                .unwrap_or_default();
             let mut n = 0u64;
             let all: Vec<&str> = t.columns.iter().map(|c| c.0.as_str()).collect();
-            let mut emit = |conn: &mut dyn Conn, reach_table: &str, cols: &[&str], json: Option<(&str, &str, IdKind)>| -> Result<(), ConnectorError> {
+            let mut emit = |conn: &mut dyn Conn,
+                            reach_table: &str,
+                            cols: &[&str],
+                            json: Option<(&str, &str, IdKind)>|
+             -> Result<(), ConnectorError> {
                 let mut sql = Sql::new(d);
-                let select: Vec<String> = t.key.iter().map(String::as_str).chain(cols.iter().copied()).map(|c| as_text(d, "t", c)).collect();
-                sql.push(&format!("SELECT {} FROM {} t JOIN {reach_table} r ON {} WHERE ", select.join(", "), q(d, &t.name), key_join(d, t, "t", "r")));
+                let select: Vec<String> = t
+                    .key
+                    .iter()
+                    .map(String::as_str)
+                    .chain(cols.iter().copied())
+                    .map(|c| as_text(d, "t", c))
+                    .collect();
+                sql.push(&format!(
+                    "SELECT {} FROM {} t JOIN {reach_table} r ON {} WHERE ",
+                    select.join(", "),
+                    q(d, &t.name),
+                    key_join(d, t, "t", "r")
+                ));
                 tenant_pred(&mut sql, d, t, "t", tenant);
                 conn.each(&sql, &mut |row| {
                     let (key, values) = row.split_at(t.key.len());
-                    let key: Vec<String> = key.iter().map(|c| c.text().unwrap_or_default()).collect();
+                    let key: Vec<String> =
+                        key.iter().map(|c| c.text().unwrap_or_default()).collect();
                     let mut data = serde_json::Map::new();
                     let mut created = String::new();
                     for (name, v) in cols.iter().zip(values) {
-                        let kind = t.columns.iter().find(|c| c.0 == *name).map_or(ValueKind::Text, |c| c.1);
-                        if created.is_empty() && kind == ValueKind::Time && let Some(s) = v.text() {
+                        let kind = t
+                            .columns
+                            .iter()
+                            .find(|c| c.0 == *name)
+                            .map_or(ValueKind::Text, |c| c.1);
+                        if created.is_empty()
+                            && kind == ValueKind::Time
+                            && let Some(s) = v.text()
+                        {
                             created = s;
                         }
                         let mut value = json_value(kind, v);
                         if let Some((col, path, id_kind)) = json
                             && *name == col
                         {
-                            value = own_elements(&value, path, id_kind, ids, plan.phone_country.as_deref());
+                            value = own_elements(
+                                &value,
+                                path,
+                                id_kind,
+                                ids,
+                                plan.phone_country.as_deref(),
+                            );
                         }
                         data.insert((*name).to_owned(), value);
                     }
-                    let data = serde_json::value::to_raw_value(&data).map_err(custos_rights::access::ExportError::from)?;
+                    let data = serde_json::value::to_raw_value(&data)
+                        .map_err(custos_rights::access::ExportError::from)?;
                     n += 1;
                     sink(ExportRecord {
                         id: format!("{}/{}/{}", plan.dataset, t.name, key.join(",")),
@@ -146,7 +183,10 @@ pub fn access(
                 // Shared rows that are not the subject's alone (those are in `owned`).
                 let only = format!("custos_so{i}");
                 let mut sql = Sql::new(d);
-                sql.push(&format!("DELETE FROM {s} WHERE {}", not_in_owned(d, t, s, &reach.owned[i])));
+                sql.push(&format!(
+                    "DELETE FROM {s} WHERE {}",
+                    not_in_owned(d, t, s, &reach.owned[i])
+                ));
                 let _ = only;
                 conn.execute(&sql)?;
                 emit(conn, s, &all, None)?;
@@ -161,7 +201,9 @@ pub fn access(
                 }
             }
             for (e, edge) in plan.edges.iter().enumerate() {
-                if edge.child == i && let Some(m) = &reach.mention[e] {
+                if edge.child == i
+                    && let Some(m) = &reach.mention[e]
+                {
                     let cols: Vec<&str> = edge.pairs.iter().map(|(c, _)| c.as_str()).collect();
                     emit(conn, m, &cols, None)?;
                 }
@@ -178,12 +220,21 @@ pub fn access(
 /// `NOT EXISTS` the same key in `owned` (for a key table aliased by its name).
 fn not_in_owned(d: Dialect, t: &PlanTable, s: &str, owned: &str) -> String {
     let _ = d;
-    let on: Vec<String> = (0..t.key.len()).map(|k| format!("o.k{k} = {s}.k{k}")).collect();
-    format!("EXISTS (SELECT 1 FROM {owned} o WHERE {})", on.join(" AND "))
+    let on: Vec<String> = (0..t.key.len())
+        .map(|k| format!("o.k{k} = {s}.k{k}"))
+        .collect();
+    format!(
+        "EXISTS (SELECT 1 FROM {owned} o WHERE {})",
+        on.join(" AND ")
+    )
 }
 
 fn as_text(d: Dialect, alias: &str, col: &str) -> String {
-    let c = if col == "rowid" && d == Dialect::Sqlite { "rowid".to_owned() } else { q(d, col) };
+    let c = if col == "rowid" && d == Dialect::Sqlite {
+        "rowid".to_owned()
+    } else {
+        q(d, col)
+    };
     match d {
         Dialect::Postgres => format!("{alias}.{c}::text"),
         _ => format!("{alias}.{c}"),
@@ -199,8 +250,14 @@ fn json_value(kind: ValueKind, v: &Cell) -> serde_json::Value {
         Cell::Float(f) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
         Cell::Bytes(b) => J::String(b.iter().map(|x| format!("{x:02x}")).collect()),
         Cell::Text(t) => match kind {
-            ValueKind::Integer => t.parse::<i64>().map_or_else(|_| J::String(t.clone()), J::from),
-            ValueKind::Number => t.parse::<f64>().ok().and_then(serde_json::Number::from_f64).map_or_else(|| J::String(t.clone()), J::Number),
+            ValueKind::Integer => t
+                .parse::<i64>()
+                .map_or_else(|_| J::String(t.clone()), J::from),
+            ValueKind::Number => t
+                .parse::<f64>()
+                .ok()
+                .and_then(serde_json::Number::from_f64)
+                .map_or_else(|| J::String(t.clone()), J::Number),
             ValueKind::Boolean => J::Bool(matches!(t.as_str(), "true" | "t" | "1")),
             ValueKind::Json => serde_json::from_str(t).unwrap_or_else(|_| J::String(t.clone())),
             _ => J::String(t.clone()),
@@ -210,14 +267,23 @@ fn json_value(kind: ValueKind, v: &Cell) -> serde_json::Value {
 
 /// Of a JSON object, only `path`'s elements that are the subject's (other people's addresses
 /// are left out of the subject's answer, Art. 15(4)).
-fn own_elements(v: &serde_json::Value, path: &str, kind: IdKind, ids: &Identities, cc: Option<&str>) -> serde_json::Value {
+fn own_elements(
+    v: &serde_json::Value,
+    path: &str,
+    kind: IdKind,
+    ids: &Identities,
+    cc: Option<&str>,
+) -> serde_json::Value {
     let mine: BTreeSet<&str> = ids.of(kind).collect();
     let elements = v
         .get(path)
         .and_then(|a| a.as_array())
         .map(|a| {
             a.iter()
-                .filter(|e| e.as_str().is_some_and(|s| mine.contains(column_form(kind, s, cc).as_str())))
+                .filter(|e| {
+                    e.as_str()
+                        .is_some_and(|s| mine.contains(column_form(kind, s, cc).as_str()))
+                })
                 .cloned()
                 .collect::<Vec<_>>()
         })
@@ -313,7 +379,12 @@ pub fn erase_dry_run(
 }
 
 /// Rows of the subject a fresh walk finds, outside kept tables.
-fn remaining(conn: &mut dyn Conn, plan: &Plan, tenant: &str, ids: &Identities) -> Result<u64, ConnectorError> {
+fn remaining(
+    conn: &mut dyn Conn,
+    plan: &Plan,
+    tenant: &str,
+    ids: &Identities,
+) -> Result<u64, ConnectorError> {
     if !tenant_applies(plan, tenant) {
         return Ok(0);
     }
@@ -327,7 +398,11 @@ fn remaining(conn: &mut dyn Conn, plan: &Plan, tenant: &str, ids: &Identities) -
 }
 
 /// Rows the walk found that an erasure must have removed, and the tables they are in.
-fn leftovers(conn: &mut dyn Conn, plan: &Plan, reach: &Reach) -> Result<(u64, Vec<String>), ConnectorError> {
+fn leftovers(
+    conn: &mut dyn Conn,
+    plan: &Plan,
+    reach: &Reach,
+) -> Result<(u64, Vec<String>), ConnectorError> {
     let mut total = 0;
     let mut tables = Vec::new();
     for (i, t) in plan.tables.iter().enumerate() {
@@ -335,11 +410,16 @@ fn leftovers(conn: &mut dyn Conn, plan: &Plan, reach: &Reach) -> Result<(u64, Ve
         if deletes(t) || t.erase == Erase::Unlink {
             n += count(conn, &reach.owned[i])?;
         }
-        for m in [&reach.base_mention[i], &reach.json[i]].into_iter().flatten() {
+        for m in [&reach.base_mention[i], &reach.json[i]]
+            .into_iter()
+            .flatten()
+        {
             n += count(conn, m)?;
         }
         for (e, edge) in plan.edges.iter().enumerate() {
-            if edge.child == i && let Some(m) = &reach.mention[e] {
+            if edge.child == i
+                && let Some(m) = &reach.mention[e]
+            {
                 n += count(conn, m)?;
             }
         }
@@ -361,14 +441,21 @@ fn erase_in(
     hash: &dyn Fn(&str) -> String,
     write: bool,
 ) -> Result<ErasureReceipt, ConnectorError> {
-    let mut receipt = ErasureReceipt { dataset: plan.dataset.clone(), dry_run: !write, ..ErasureReceipt::default() };
+    let mut receipt = ErasureReceipt {
+        dataset: plan.dataset.clone(),
+        dry_run: !write,
+        ..ErasureReceipt::default()
+    };
     if !tenant_applies(plan, tenant) {
         return Ok(receipt);
     }
     begin(conn, plan, write)?;
     let out = erase_steps(conn, plan, policy, tenant, ids, hash, write, &mut receipt);
     match out {
-        Ok(()) if write => conn.batch("COMMIT").map(|_| receipt).inspect_err(|_| rollback(conn)),
+        Ok(()) if write => conn
+            .batch("COMMIT")
+            .map(|_| receipt)
+            .inspect_err(|_| rollback(conn)),
         Ok(()) => {
             rollback(conn);
             Ok(receipt)
@@ -397,7 +484,10 @@ fn erase_steps(
     let walked = reach.walk(conn, plan, tenant, ids)?;
     receipt.statements.extend(walked);
     let mut counts: BTreeMap<usize, TableCount> = BTreeMap::new();
-    let run = |conn: &mut dyn Conn, sql: Sql, statements: &mut Vec<String>| -> Result<u64, ConnectorError> {
+    let run = |conn: &mut dyn Conn,
+               sql: Sql,
+               statements: &mut Vec<String>|
+     -> Result<u64, ConnectorError> {
         statements.push(sql.text.clone());
         if write { conn.execute(&sql) } else { Ok(0) }
     };
@@ -406,7 +496,11 @@ fn erase_steps(
         let Some(m) = &reach.mention[e] else { continue };
         let t = &plan.tables[edge.child];
         let n = count(conn, m)?;
-        let sets: Vec<String> = edge.pairs.iter().map(|(c, _)| format!("{} = NULL", q(d, c))).collect();
+        let sets: Vec<String> = edge
+            .pairs
+            .iter()
+            .map(|(c, _)| format!("{} = NULL", q(d, c)))
+            .collect();
         let mut sql = Sql::new(d);
         let name = q(d, &t.name);
         sql.push(&format!("UPDATE {name} SET {} WHERE ", sets.join(", ")));
@@ -417,11 +511,17 @@ fn erase_steps(
     }
     // 2. Mentions by identifier: the subject columns masked.
     for (i, t) in plan.tables.iter().enumerate() {
-        let Some(b) = &reach.base_mention[i] else { continue };
+        let Some(b) = &reach.base_mention[i] else {
+            continue;
+        };
         let n = count(conn, b)?;
         let name = q(d, &t.name);
         for (col, mask) in &t.masks {
-            let kind = t.subject.iter().find(|(c, _)| c == col).map_or(IdKind::Opaque, |(_, k)| *k);
+            let kind = t
+                .subject
+                .iter()
+                .find(|(c, _)| c == col)
+                .map_or(IdKind::Opaque, |(_, k)| *k);
             for id in ids.of(kind) {
                 let mut sql = Sql::new(d);
                 sql.push(&format!("UPDATE {name} SET {} = ", q(d, col)));
@@ -441,8 +541,12 @@ fn erase_steps(
                 }
                 sql.push(" WHERE ");
                 tenant_pred(&mut sql, d, t, &name, tenant);
-                sql.push(&format!(" AND {} AND {} = ", key_in(d, t, Some(&name), b), norm(d, kind, &format!("{name}.{}", q(d, col)), cc)))
-                    .bind(id);
+                sql.push(&format!(
+                    " AND {} AND {} = ",
+                    key_in(d, t, Some(&name), b),
+                    norm(d, kind, &format!("{name}.{}", q(d, col)), cc)
+                ))
+                .bind(id);
                 run(conn, sql, &mut receipt.statements)?;
             }
         }
@@ -468,11 +572,21 @@ fn erase_steps(
             let mut changes: Vec<(Vec<String>, String)> = Vec::new();
             let mine: BTreeSet<&str> = ids.of(*kind).collect();
             conn.each(&read, &mut |row| {
-                let key: Vec<String> = row[..t.key.len()].iter().map(|c| c.text().unwrap_or_default()).collect();
-                let Some(text) = row[t.key.len()].text() else { return Ok(()) };
-                let Ok(mut v) = serde_json::from_str::<serde_json::Value>(&text) else { return Ok(()) };
+                let key: Vec<String> = row[..t.key.len()]
+                    .iter()
+                    .map(|c| c.text().unwrap_or_default())
+                    .collect();
+                let Some(text) = row[t.key.len()].text() else {
+                    return Ok(());
+                };
+                let Ok(mut v) = serde_json::from_str::<serde_json::Value>(&text) else {
+                    return Ok(());
+                };
                 if let Some(a) = v.get_mut(path.as_str()).and_then(|a| a.as_array_mut()) {
-                    a.retain(|e| !e.as_str().is_some_and(|s| mine.contains(column_form(*kind, s, cc).as_str())));
+                    a.retain(|e| {
+                        !e.as_str()
+                            .is_some_and(|s| mine.contains(column_form(*kind, s, cc).as_str()))
+                    });
                 }
                 changes.push((key, v.to_string()));
                 Ok(())
@@ -481,16 +595,22 @@ fn erase_steps(
             let mut shown = false;
             for (key, json) in &changes {
                 let mut sql = Sql::new(d);
-                sql.push(&format!("UPDATE {name} SET {} = ", q(d, col))).bind_as(json.clone(), t.data_type(col)).push(" WHERE ");
+                sql.push(&format!("UPDATE {name} SET {} = ", q(d, col)))
+                    .bind_as(json.clone(), t.data_type(col))
+                    .push(" WHERE ");
                 tenant_pred(&mut sql, d, t, &name, tenant);
                 for (k, v) in t.key.iter().zip(key) {
-                    sql.push(&format!(" AND {name}.{} = ", q(d, k))).bind_as(v.clone(), t.data_type(k));
+                    sql.push(&format!(" AND {name}.{} = ", q(d, k)))
+                        .bind_as(v.clone(), t.data_type(k));
                 }
                 if write {
                     conn.execute(&sql)?;
                 }
                 if !shown {
-                    receipt.statements.push(format!("{}  -- once per row that mentions the subject", sql.text));
+                    receipt.statements.push(format!(
+                        "{}  -- once per row that mentions the subject",
+                        sql.text
+                    ));
                     shown = true;
                 }
             }
@@ -502,11 +622,18 @@ fn erase_steps(
         let edge = &plan.edges[e];
         let t = &plan.tables[edge.child];
         let name = q(d, &t.name);
-        let sets: Vec<String> = edge.pairs.iter().map(|(c, _)| format!("{} = NULL", q(d, c))).collect();
+        let sets: Vec<String> = edge
+            .pairs
+            .iter()
+            .map(|(c, _)| format!("{} = NULL", q(d, c)))
+            .collect();
         let mut sql = Sql::new(d);
         sql.push(&format!("UPDATE {name} SET {} WHERE ", sets.join(", ")));
         tenant_pred(&mut sql, d, t, &name, tenant);
-        sql.push(&format!(" AND {}", key_in(d, t, Some(&name), &reach.owned[edge.child])));
+        sql.push(&format!(
+            " AND {}",
+            key_in(d, t, Some(&name), &reach.owned[edge.child])
+        ));
         run(conn, sql, &mut receipt.statements)?;
     }
     // 5. Owned rows deleted, children first; kept and unlinked rows counted.
@@ -517,7 +644,10 @@ fn erase_steps(
         let mut sql = Sql::new(d);
         sql.push(&format!("DELETE FROM {name} WHERE "));
         tenant_pred(&mut sql, d, t, &name, tenant);
-        sql.push(&format!(" AND {}", key_in(d, t, Some(&name), &reach.owned[i])));
+        sql.push(&format!(
+            " AND {}",
+            key_in(d, t, Some(&name), &reach.owned[i])
+        ));
         let deleted = run(conn, sql, &mut receipt.statements)?;
         counts.entry(i).or_insert_with(|| named(t)).deleted += if write { deleted } else { n };
     }
@@ -547,7 +677,10 @@ fn erase_steps(
         reach.walk(conn, plan, tenant, ids)?;
         let (left, tables) = leftovers(conn, plan, &reach)?;
         if left > 0 {
-            return Err(ConnectorError::Unverified { remaining: left, tables: tables.join(", ") });
+            return Err(ConnectorError::Unverified {
+                remaining: left,
+                tables: tables.join(", "),
+            });
         }
     }
     reach.drop(conn)?;
@@ -555,8 +688,16 @@ fn erase_steps(
     let mut tables: Vec<TableCount> = Vec::new();
     // In the order the erasure ran: masks first, then deletes, then kept.
     let mut done = BTreeSet::new();
-    for i in counts.keys().copied().filter(|i| !order.contains(i)).chain(order.iter().copied()) {
-        if done.insert(i) && let Some(c) = counts.get(&i) && (c.deleted + c.masked + c.kept + c.unlinked > 0 || !write) {
+    for i in counts
+        .keys()
+        .copied()
+        .filter(|i| !order.contains(i))
+        .chain(order.iter().copied())
+    {
+        if done.insert(i)
+            && let Some(c) = counts.get(&i)
+            && (c.deleted + c.masked + c.kept + c.unlinked > 0 || !write)
+        {
             tables.push(c.clone());
         }
     }
@@ -566,23 +707,45 @@ fn erase_steps(
 }
 
 fn named(t: &PlanTable) -> TableCount {
-    TableCount { table: t.name.clone(), ..TableCount::default() }
+    TableCount {
+        table: t.name.clone(),
+        ..TableCount::default()
+    }
 }
 
 /// The end of statutory retention of the latest kept row: its keep clock plus the statutory
 /// period of the table's category.
-fn kept_until(conn: &mut dyn Conn, plan: &Plan, policy: &Policy, t: &PlanTable, owned: &str) -> Result<Option<String>, ConnectorError> {
+fn kept_until(
+    conn: &mut dyn Conn,
+    plan: &Plan,
+    policy: &Policy,
+    t: &PlanTable,
+    owned: &str,
+) -> Result<Option<String>, ConnectorError> {
     let d = conn.dialect();
-    let Some(clock) = &t.keep_clock else { return Ok(None) };
+    let Some(clock) = &t.keep_clock else {
+        return Ok(None);
+    };
     let period = policy
         .category(&t.category)
         .and_then(|c| c.retention.as_ref())
         .and_then(|r| r.statutory.as_ref().and_then(|s| s.period).or(r.period));
-    let Some(period) = period else { return Ok(None) };
+    let Some(period) = period else {
+        return Ok(None);
+    };
     let mut sql = Sql::new(d);
-    sql.push(&format!("SELECT MAX({}) FROM {} t JOIN {owned} r ON {}", as_text(d, "t", clock), q(d, &t.name), key_join(d, t, "t", "r")));
+    sql.push(&format!(
+        "SELECT MAX({}) FROM {} t JOIN {owned} r ON {}",
+        as_text(d, "t", clock),
+        q(d, &t.name),
+        key_join(d, t, "t", "r")
+    ));
     let _ = plan;
-    let latest = conn.query(&sql)?.first().and_then(|r| r.first()).and_then(Cell::text);
+    let latest = conn
+        .query(&sql)?
+        .first()
+        .and_then(|r| r.first())
+        .and_then(Cell::text);
     Ok(latest.and_then(|s| parse_time(&s)).and_then(|at| {
         at.to_zoned(jiff::tz::TimeZone::UTC)
             .checked_add(period.span())
@@ -599,9 +762,19 @@ pub(super) fn parse_time(s: &str) -> Option<Timestamp> {
     }
     let date = s.get(..10)?;
     let time = s.get(11..).unwrap_or("00:00:00");
-    let time: String = time.chars().take_while(|c| c.is_ascii_digit() || *c == ':' || *c == '.').collect();
-    let dt: jiff::civil::DateTime = format!("{date}T{}", if time.is_empty() { "00:00:00" } else { &time }).parse().ok()?;
-    dt.to_zoned(jiff::tz::TimeZone::UTC).ok().map(|z| z.timestamp())
+    let time: String = time
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == ':' || *c == '.')
+        .collect();
+    let dt: jiff::civil::DateTime = format!(
+        "{date}T{}",
+        if time.is_empty() { "00:00:00" } else { &time }
+    )
+    .parse()
+    .ok()?;
+    dt.to_zoned(jiff::tz::TimeZone::UTC)
+        .ok()
+        .map(|z| z.timestamp())
 }
 
 /// A cutoff as the dialect compares it with a time column.
@@ -684,6 +857,7 @@ impl PurgeReceipt {
 /// transaction, in key order: on PostgreSQL with `FOR UPDATE SKIP LOCKED`, so several servers
 /// never take the same batch; elsewhere by key range. A purge stopped halfway has deleted whole
 /// batches only, and the next run goes on.
+#[allow(clippy::too_many_arguments)]
 pub fn purge(
     conn: &mut dyn Conn,
     plan: &Plan,
@@ -695,7 +869,10 @@ pub fn purge(
     batch: u32,
 ) -> Result<PurgeReceipt, ConnectorError> {
     let d = conn.dialect();
-    let mut receipt = PurgeReceipt { dataset: plan.dataset.clone(), tables: Vec::new() };
+    let mut receipt = PurgeReceipt {
+        dataset: plan.dataset.clone(),
+        tables: Vec::new(),
+    };
     let batch = batch.max(1);
     for t in &plan.tables {
         if t.retention.is_empty() {
@@ -705,8 +882,15 @@ pub fn purge(
             (Some(f), _) => vec![f.clone()],
             (None, Some(c)) => {
                 let mut sql = Sql::new(d);
-                sql.push(&format!("SELECT DISTINCT {} FROM {}", as_text(d, "t", c), format!("{} t", q(d, &t.name))));
-                conn.query(&sql)?.iter().filter_map(|r| r[0].text()).collect()
+                sql.push(&format!(
+                    "SELECT DISTINCT {} FROM {} t",
+                    as_text(d, "t", c),
+                    q(d, &t.name)
+                ));
+                conn.query(&sql)?
+                    .iter()
+                    .filter_map(|r| r[0].text())
+                    .collect()
             }
             (None, None) => Vec::new(),
         };
@@ -730,14 +914,17 @@ pub fn purge(
                     receipt.tables.push(row);
                     continue;
                 }
-                let Some(rule) = policy.category(category).and_then(|c| c.retention.as_ref()) else {
+                let Some(rule) = policy.category(category).and_then(|c| c.retention.as_ref())
+                else {
                     row.skipped = Some("the category has no retention rule".into());
                     receipt.tables.push(row);
                     continue;
                 };
                 let (period, _) = custos_retention::applicable_period(rule, category, &s)?;
                 let Some(period) = period.filter(|p| !p.is_zero()) else {
-                    row.skipped = Some("the rule has no period to count (criteria or ending events only)".into());
+                    row.skipped = Some(
+                        "the rule has no period to count (criteria or ending events only)".into(),
+                    );
                     receipt.tables.push(row);
                     continue;
                 };
@@ -766,29 +953,62 @@ pub fn purge(
     Ok(receipt)
 }
 
-fn due_pred(sql: &mut Sql, d: Dialect, t: &PlanTable, alias: &str, clock: &str, tenant: &str, cutoff: Timestamp) {
+fn due_pred(
+    sql: &mut Sql,
+    d: Dialect,
+    t: &PlanTable,
+    alias: &str,
+    clock: &str,
+    tenant: &str,
+    cutoff: Timestamp,
+) {
     tenant_pred(sql, d, t, alias, tenant);
-    sql.push(&format!(" AND {alias}.{} < ", q(d, clock))).bind_as(time_param(d, cutoff), t.data_type(clock));
+    sql.push(&format!(" AND {alias}.{} < ", q(d, clock)))
+        .bind_as(time_param(d, cutoff), t.data_type(clock));
 }
 
-fn purge_rows(conn: &mut dyn Conn, t: &PlanTable, clock: &str, tenant: &str, cutoff: Timestamp, batch: u32, plan: &Plan) -> Result<(u64, u64), ConnectorError> {
+fn purge_rows(
+    conn: &mut dyn Conn,
+    t: &PlanTable,
+    clock: &str,
+    tenant: &str,
+    cutoff: Timestamp,
+    batch: u32,
+    plan: &Plan,
+) -> Result<(u64, u64), ConnectorError> {
     let d = conn.dialect();
     let name = q(d, &t.name);
-    let keys: Vec<String> = t.key.iter().map(|k| if k == "rowid" && d == Dialect::Sqlite { "rowid".into() } else { q(d, k) }).collect();
+    let keys: Vec<String> = t
+        .key
+        .iter()
+        .map(|k| {
+            if k == "rowid" && d == Dialect::Sqlite {
+                "rowid".into()
+            } else {
+                q(d, k)
+            }
+        })
+        .collect();
     let (mut deleted, mut batches) = (0, 0);
     if d == Dialect::Postgres {
         loop {
             let mut sql = Sql::new(d);
             let on: Vec<String> = keys.iter().map(|k| format!("t.{k} = b.{k}")).collect();
             let pick: Vec<String> = keys.iter().map(|k| format!("x.{k}")).collect();
-            sql.push(&format!("WITH b AS (SELECT {} FROM {name} x WHERE ", pick.join(", ")));
+            sql.push(&format!(
+                "WITH b AS (SELECT {} FROM {name} x WHERE ",
+                pick.join(", ")
+            ));
             due_pred(&mut sql, d, t, "x", clock, tenant, cutoff);
             sql.push(&format!(
                 " ORDER BY {} LIMIT {batch} FOR UPDATE SKIP LOCKED), gone AS (DELETE FROM {name} t USING b WHERE {} RETURNING 1) SELECT COUNT(*) FROM gone",
                 pick.join(", "),
                 on.join(" AND ")
             ));
-            conn.batch(&format!("BEGIN; SET LOCAL lock_timeout = '{}s'; SET LOCAL statement_timeout = '{}s'", plan.lock_timeout, plan.statement_timeout))?;
+            conn.batch(&format!(
+                "BEGIN; SET LOCAL lock_timeout = '{}s'; SET LOCAL statement_timeout = '{}s'",
+                plan.lock_timeout, plan.statement_timeout
+            ))?;
             let n = match conn.count(&sql) {
                 Ok(n) => n,
                 Err(e) => {
@@ -820,11 +1040,24 @@ fn purge_rows(conn: &mut dyn Conn, t: &PlanTable, clock: &str, tenant: &str, cut
     let mut last: Option<Vec<String>> = None;
     loop {
         let mut find = Sql::new(d);
-        find.push(&format!("SELECT {} FROM {name} t WHERE ", keys.iter().map(|k| format!("t.{k}")).collect::<Vec<_>>().join(", ")));
+        find.push(&format!(
+            "SELECT {} FROM {name} t WHERE ",
+            keys.iter()
+                .map(|k| format!("t.{k}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
         due_pred(&mut find, d, t, "t", clock, tenant, cutoff);
         row_keys(&mut find, &last, ">");
-        find.push(&format!(" ORDER BY {} LIMIT 1 OFFSET {}", keys.join(", "), batch - 1));
-        let upper: Option<Vec<String>> = conn.query(&find)?.first().map(|r| r.iter().map(|c| c.text().unwrap_or_default()).collect());
+        find.push(&format!(
+            " ORDER BY {} LIMIT 1 OFFSET {}",
+            keys.join(", "),
+            batch - 1
+        ));
+        let upper: Option<Vec<String>> = conn
+            .query(&find)?
+            .first()
+            .map(|r| r.iter().map(|c| c.text().unwrap_or_default()).collect());
         let mut del = Sql::new(d);
         del.push(&format!("DELETE FROM {name} WHERE "));
         due_pred(&mut del, d, t, &name, clock, tenant, cutoff);
@@ -862,7 +1095,14 @@ fn purge_rows(conn: &mut dyn Conn, t: &PlanTable, clock: &str, tenant: &str, cut
 /// What would make a table's purge cheaper: an index when the database would read the whole
 /// table to find expired rows (read from its query plan), and partitions whose every row has
 /// expired (dropping one is cheaper than deleting its rows).
-fn advice(conn: &mut dyn Conn, plan: &Plan, t: &PlanTable, clock: &str, tenant: &str, cutoff: Timestamp) -> Result<Vec<String>, ConnectorError> {
+fn advice(
+    conn: &mut dyn Conn,
+    plan: &Plan,
+    t: &PlanTable,
+    clock: &str,
+    tenant: &str,
+    cutoff: Timestamp,
+) -> Result<Vec<String>, ConnectorError> {
     let d = conn.dialect();
     let mut out = Vec::new();
     let mut sql = Sql::new(d);
@@ -871,15 +1111,30 @@ fn advice(conn: &mut dyn Conn, plan: &Plan, t: &PlanTable, clock: &str, tenant: 
         Dialect::Mysql => "EXPLAIN ",
         Dialect::Sqlite => "EXPLAIN QUERY PLAN ",
     };
-    sql.push(&format!("{explain}SELECT 1 FROM {} t WHERE ", q(d, &t.name)));
+    sql.push(&format!(
+        "{explain}SELECT 1 FROM {} t WHERE ",
+        q(d, &t.name)
+    ));
     due_pred(&mut sql, d, t, "t", clock, tenant, cutoff);
     let rows = conn.query(&sql)?;
-    let text: Vec<String> = rows.iter().map(|r| r.iter().filter_map(Cell::text).collect::<Vec<_>>().join(" ")).collect();
+    let text: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            r.iter()
+                .filter_map(Cell::text)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect();
     let full = match d {
         Dialect::Postgres => text.iter().any(|l| l.contains("Seq Scan")),
         // EXPLAIN's `type` column: ALL reads every row.
-        Dialect::Mysql => rows.iter().any(|r| r.get(3).and_then(Cell::text).as_deref() == Some("ALL")),
-        Dialect::Sqlite => text.iter().any(|l| l.contains("SCAN ") && !l.contains("USING")),
+        Dialect::Mysql => rows
+            .iter()
+            .any(|r| r.get(3).and_then(Cell::text).as_deref() == Some("ALL")),
+        Dialect::Sqlite => text
+            .iter()
+            .any(|l| l.contains("SCAN ") && !l.contains("USING")),
     };
     let mut cols: Vec<String> = t.tenant_column.iter().cloned().collect();
     cols.push(clock.to_owned());
@@ -929,7 +1184,11 @@ pub fn replay_erasures(
     for t in plan.tables.iter().filter(|t| t.rows == Rows::Owned) {
         for (col, kind) in &t.subject {
             let mut sql = Sql::new(d);
-            sql.push(&format!("SELECT DISTINCT {} FROM {} t WHERE ", as_text(d, "t", col), q(d, &t.name)));
+            sql.push(&format!(
+                "SELECT DISTINCT {} FROM {} t WHERE ",
+                as_text(d, "t", col),
+                q(d, &t.name)
+            ));
             tenant_pred(&mut sql, d, t, "t", tenant);
             conn.each(&sql, &mut |row| {
                 if let Some(v) = row[0].text() {

@@ -19,13 +19,13 @@ mod introspect;
 mod jobs;
 mod walk;
 
+pub use custos_connect::Plan;
 pub use driver::{Cell, Conn, Sql, open, quote, redacted};
 pub use introspect::{introspect, sample};
 pub use jobs::{
-    AccessSummary, ErasureReceipt, Identities, PurgeReceipt, PurgeTable, TableCount, access, erase, erase_dry_run, expired_partitions,
-    purge, replay_erasures,
+    AccessSummary, ErasureReceipt, Identities, PurgeReceipt, PurgeTable, TableCount, access, erase,
+    erase_dry_run, expired_partitions, purge, replay_erasures,
 };
-pub use custos_connect::Plan;
 
 /// Why a connector job failed. Nothing a job does is left half-done: every failure after the
 /// job began rolled its transaction back.
@@ -43,7 +43,9 @@ pub enum ConnectorError {
     #[error("the dataset annotations do not fit the database or the policy ({} errors); nothing ran", .0.len())]
     Check(Vec<custos_policy::diag::Diagnostic>),
     /// Rows the job needs are locked by another transaction.
-    #[error("rows the job needs are locked by another transaction ({reason}); nothing was changed, run it again")]
+    #[error(
+        "rows the job needs are locked by another transaction ({reason}); nothing was changed, run it again"
+    )]
     Busy {
         /// The database's words.
         reason: String,
@@ -55,7 +57,9 @@ pub enum ConnectorError {
         reason: String,
     },
     /// After the erasure's deletes, rows of the subject remain.
-    #[error("after the erasure, {remaining} rows of the subject remain in {tables}; nothing was committed")]
+    #[error(
+        "after the erasure, {remaining} rows of the subject remain in {tables}; nothing was committed"
+    )]
     Unverified {
         /// How many.
         remaining: u64,

@@ -21,7 +21,10 @@ pub struct Identities {
 impl Identities {
     /// The values of one kind.
     pub fn of(&self, kind: IdKind) -> impl Iterator<Item = &str> {
-        self.values.iter().filter(move |(k, _)| *k == kind).map(|(_, v)| v.as_str())
+        self.values
+            .iter()
+            .filter(move |(k, _)| *k == kind)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -56,7 +59,11 @@ pub(super) fn key_join(d: Dialect, t: &PlanTable, alias: &str, r: &str) -> Strin
 }
 
 fn key_col(d: Dialect, k: &str) -> String {
-    if k == "rowid" && d == Dialect::Sqlite { "rowid".to_owned() } else { q(d, k) }
+    if k == "rowid" && d == Dialect::Sqlite {
+        "rowid".to_owned()
+    } else {
+        q(d, k)
+    }
 }
 
 /// `alias.key0, alias.key1` (selected as `k0, k1`).
@@ -72,12 +79,20 @@ pub(super) fn key_select(d: Dialect, t: &PlanTable, alias: &str) -> String {
 /// `(alias.key0, alias.key1) IN (SELECT k0, k1 FROM r)`, or the one-column form.
 pub(super) fn key_in(d: Dialect, t: &PlanTable, alias: Option<&str>, r: &str) -> String {
     let prefix = alias.map(|a| format!("{a}.")).unwrap_or_default();
-    let cols: Vec<String> = t.key.iter().map(|k| format!("{prefix}{}", key_col(d, k))).collect();
+    let cols: Vec<String> = t
+        .key
+        .iter()
+        .map(|k| format!("{prefix}{}", key_col(d, k)))
+        .collect();
     let ks: Vec<String> = (0..t.key.len()).map(|i| format!("k{i}")).collect();
     if cols.len() == 1 {
         format!("{} IN (SELECT {} FROM {r})", cols[0], ks[0])
     } else {
-        format!("({}) IN (SELECT {} FROM {r})", cols.join(", "), ks.join(", "))
+        format!(
+            "({}) IN (SELECT {} FROM {r})",
+            cols.join(", "),
+            ks.join(", ")
+        )
     }
 }
 
@@ -149,7 +164,10 @@ fn create_temp(conn: &mut dyn Conn, t: &PlanTable, name: &str) -> Result<(), Con
     let index = match d {
         Dialect::Postgres => format!("CREATE UNIQUE INDEX ON {name} ({})", ks.join(", ")),
         Dialect::Mysql => format!("ALTER TABLE {name} ADD PRIMARY KEY ({})", ks.join(", ")),
-        Dialect::Sqlite => format!("CREATE UNIQUE INDEX temp.{name}_k ON {name} ({})", ks.join(", ")),
+        Dialect::Sqlite => format!(
+            "CREATE UNIQUE INDEX temp.{name}_k ON {name} ({})",
+            ks.join(", ")
+        ),
     };
     conn.batch(&index)
 }
@@ -158,9 +176,18 @@ fn create_temp(conn: &mut dyn Conn, t: &PlanTable, name: &str) -> Result<(), Con
 fn insert_new(d: Dialect, into: &str, n: usize) -> (String, &'static str) {
     let ks: Vec<String> = (0..n).map(|i| format!("k{i}")).collect();
     match d {
-        Dialect::Postgres => (format!("INSERT INTO {into} ({}) ", ks.join(", ")), " ON CONFLICT DO NOTHING"),
-        Dialect::Mysql => (format!("INSERT IGNORE INTO {into} ({}) ", ks.join(", ")), ""),
-        Dialect::Sqlite => (format!("INSERT OR IGNORE INTO {into} ({}) ", ks.join(", ")), ""),
+        Dialect::Postgres => (
+            format!("INSERT INTO {into} ({}) ", ks.join(", ")),
+            " ON CONFLICT DO NOTHING",
+        ),
+        Dialect::Mysql => (
+            format!("INSERT IGNORE INTO {into} ({}) ", ks.join(", ")),
+            "",
+        ),
+        Dialect::Sqlite => (
+            format!("INSERT OR IGNORE INTO {into} ({}) ", ks.join(", ")),
+            "",
+        ),
     }
 }
 
@@ -186,13 +213,14 @@ impl Reach {
             } else {
                 None
             });
-            r.base_mention.push(if t.rows == Rows::Mentions && !t.subject.is_empty() {
-                let s = format!("custos_b{i}");
-                create_temp(conn, t, &s)?;
-                Some(s)
-            } else {
-                None
-            });
+            r.base_mention
+                .push(if t.rows == Rows::Mentions && !t.subject.is_empty() {
+                    let s = format!("custos_b{i}");
+                    create_temp(conn, t, &s)?;
+                    Some(s)
+                } else {
+                    None
+                });
             r.json.push(if t.json.is_empty() {
                 None
             } else {
@@ -259,7 +287,13 @@ impl Reach {
 
     /// Walks from the identities to the fixpoint. Returns the statements run, with their
     /// placeholders, for a dry run.
-    pub fn walk(&self, conn: &mut dyn Conn, plan: &Plan, tenant: &str, ids: &Identities) -> Result<Vec<String>, ConnectorError> {
+    pub fn walk(
+        &self,
+        conn: &mut dyn Conn,
+        plan: &Plan,
+        tenant: &str,
+        ids: &Identities,
+    ) -> Result<Vec<String>, ConnectorError> {
         let d = conn.dialect();
         let cc = plan.phone_country.as_deref();
         let mut log = Vec::new();
@@ -324,13 +358,17 @@ impl Reach {
             EdgeKind::Owner => (&self.owned[edge.parent], &self.owned[edge.child], child),
             EdgeKind::Mention => (
                 &self.owned[edge.parent],
-                self.mention[e].as_deref().expect("a mention edge has its table"),
+                self.mention[e]
+                    .as_deref()
+                    .expect("a mention edge has its table"),
                 child,
             ),
             // Member: the subject's link rows make it a member of the shared parent rows.
             EdgeKind::Member => (
                 &self.owned[edge.child],
-                self.shared[edge.parent].as_deref().expect("a member edge points at a shared table"),
+                self.shared[edge.parent]
+                    .as_deref()
+                    .expect("a member edge points at a shared table"),
                 parent,
             ),
         };
@@ -348,7 +386,11 @@ impl Reach {
             .iter()
             .map(|(c, p)| format!("c.{} = p.{}", q(d, c), q(d, p)))
             .collect();
-        let pick = if edge.kind == EdgeKind::Member { "p" } else { "c" };
+        let pick = if edge.kind == EdgeKind::Member {
+            "p"
+        } else {
+            "c"
+        };
         sql.push(&insert).push(&format!(
             "SELECT DISTINCT {} FROM {} c JOIN {} p ON {}",
             key_select(d, select_from, pick),
@@ -384,7 +426,9 @@ impl Reach {
             let ks: Vec<String> = (0..child.key.len()).map(|i| format!("k{i}")).collect();
             let (insert, tail) = insert_new(d, target, child.key.len());
             let mut copy = Sql::new(d);
-            copy.push(&insert).push(&format!("SELECT {} FROM {into}", ks.join(", "))).push(tail);
+            copy.push(&insert)
+                .push(&format!("SELECT {} FROM {into}", ks.join(", ")))
+                .push(tail);
             n = conn.execute(&copy)?;
         }
         Ok(n)
@@ -407,8 +451,15 @@ impl Reach {
         let (insert, tail) = insert_new(d, &self.owned[i], t.key.len());
         let ks: Vec<String> = (0..t.key.len()).map(|k| format!("s.k{k}")).collect();
         let mut sql = Sql::new(d);
-        sql.push(&insert).push(&format!("SELECT {} FROM {shared} s WHERE 1 = 1", ks.join(", ")));
-        for edge in plan.edges.iter().filter(|e| e.kind == EdgeKind::Member && e.parent == i) {
+        sql.push(&insert).push(&format!(
+            "SELECT {} FROM {shared} s WHERE 1 = 1",
+            ks.join(", ")
+        ));
+        for edge in plan
+            .edges
+            .iter()
+            .filter(|e| e.kind == EdgeKind::Member && e.parent == i)
+        {
             let link = &plan.tables[edge.child];
             let on: Vec<String> = edge
                 .pairs
@@ -423,7 +474,10 @@ impl Reach {
                 key_join(d, t, "p", "s")
             ));
             tenant_pred(&mut sql, d, link, "c", tenant);
-            sql.push(&format!(" AND NOT ({}))", key_in(d, link, Some("c"), &self.owned[edge.child])));
+            sql.push(&format!(
+                " AND NOT ({}))",
+                key_in(d, link, Some("c"), &self.owned[edge.child])
+            ));
         }
         sql.push(tail);
         let n = conn.execute(&sql)?;
@@ -435,11 +489,22 @@ impl Reach {
 }
 
 /// Rows of `t` whose subject columns hold one of the identities.
-fn base_sql(d: Dialect, t: &PlanTable, target: &str, tenant: &str, ids: &Identities, cc: Option<&str>) -> Option<Sql> {
+fn base_sql(
+    d: Dialect,
+    t: &PlanTable,
+    target: &str,
+    tenant: &str,
+    ids: &Identities,
+    cc: Option<&str>,
+) -> Option<Sql> {
     let mut ors = Vec::new();
     let mut sql = Sql::new(d);
     let (insert, tail) = insert_new(d, target, t.key.len());
-    sql.push(&insert).push(&format!("SELECT {} FROM {} t WHERE ", key_select(d, t, "t"), q(d, &t.name)));
+    sql.push(&insert).push(&format!(
+        "SELECT {} FROM {} t WHERE ",
+        key_select(d, t, "t"),
+        q(d, &t.name)
+    ));
     tenant_pred(&mut sql, d, t, "t", tenant);
     sql.push(" AND (");
     for (col, kind) in &t.subject {
@@ -447,7 +512,11 @@ fn base_sql(d: Dialect, t: &PlanTable, target: &str, tenant: &str, ids: &Identit
             if !ors.is_empty() {
                 sql.push(" OR ");
             }
-            sql.push(&format!("{} = ", norm(d, *kind, &format!("t.{}", q(d, col)), cc))).bind(id);
+            sql.push(&format!(
+                "{} = ",
+                norm(d, *kind, &format!("t.{}", q(d, col)), cc)
+            ))
+            .bind(id);
             ors.push(());
         }
     }
@@ -473,11 +542,20 @@ fn json_sql(
     cc: Option<&str>,
 ) -> Result<Sql, ConnectorError> {
     if !valid_json_key(path) {
-        return Err(ConnectorError::Statement { reason: format!("the JSON key of `{}.{col}` must be letters, digits and _", t.name) });
+        return Err(ConnectorError::Statement {
+            reason: format!(
+                "the JSON key of `{}.{col}` must be letters, digits and _",
+                t.name
+            ),
+        });
     }
     let mut sql = Sql::new(d);
     let (insert, tail) = insert_new(d, target, t.key.len());
-    sql.push(&insert).push(&format!("SELECT {} FROM {} t WHERE ", key_select(d, t, "t"), q(d, &t.name)));
+    sql.push(&insert).push(&format!(
+        "SELECT {} FROM {} t WHERE ",
+        key_select(d, t, "t"),
+        q(d, &t.name)
+    ));
     tenant_pred(&mut sql, d, t, "t", tenant);
     let c = format!("t.{}", q(d, col));
     match d {
