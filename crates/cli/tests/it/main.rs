@@ -10,6 +10,7 @@ mod backup;
 mod consent;
 #[path = "../../../../testkit/database_url.rs"]
 mod database_url;
+mod datasets;
 mod demo_server;
 mod export;
 mod monitoring;
@@ -19,6 +20,8 @@ mod proxy;
 mod requests;
 mod retention;
 mod rights;
+#[path = "../../../../testkit/connectors/sample.rs"]
+mod sample;
 mod scan;
 mod scratch;
 mod serve;
