@@ -474,7 +474,7 @@ fn print(scale_name: &str, figures: &[Figures]) {
     );
     let _ = writeln!(
         o,
-        "{:<10} {:<7} {:>9} {:>9} {:>12} {:>9} {:>9} {:>12} {:>6}  {}",
+        "{:<10} {:<7} {:>9} {:>9} {:>12} {:>9} {:>9} {:>12} {:>6}  note",
         "database",
         "job",
         "rows",
@@ -484,7 +484,6 @@ fn print(scale_name: &str, figures: &[Figures]) {
         "base s",
         "base rows/s",
         "ratio",
-        "note"
     );
     for f in figures {
         let jobs = [
