@@ -1025,17 +1025,16 @@ fn purge_rows(
         }
     }
     // Key ranges: find the batch's last key, delete up to it, go on after it.
-    let row_keys = |sql: &mut Sql, last: &Option<Vec<String>>, op: &str| {
-        if let Some(last) = last {
-            sql.push(&format!(" AND ({}) {op} (", keys.join(", ")));
-            for (i, (k, v)) in t.key.iter().zip(last).enumerate() {
-                if i > 0 {
-                    sql.push(", ");
-                }
-                sql.bind_as(v.clone(), t.data_type(k));
+    // `(key columns) op (bound values)`, one placeholder per key column.
+    let key_bound = |sql: &mut Sql, cols: &[String], op: &str, values: &[String]| {
+        sql.push(&format!(" AND ({}) {op} (", cols.join(", ")));
+        for (i, (k, v)) in t.key.iter().zip(values).enumerate() {
+            if i > 0 {
+                sql.push(", ");
             }
-            sql.push(")");
+            sql.bind_as(v.clone(), t.data_type(k));
         }
+        sql.push(")");
     };
     let mut last: Option<Vec<String>> = None;
     loop {
@@ -1048,7 +1047,10 @@ fn purge_rows(
                 .join(", ")
         ));
         due_pred(&mut find, d, t, "t", clock, tenant, cutoff);
-        row_keys(&mut find, &last, ">");
+        let plain: Vec<String> = keys.iter().map(|k| format!("t.{k}")).collect();
+        if let Some(l) = &last {
+            key_bound(&mut find, &plain, ">", l);
+        }
         find.push(&format!(
             " ORDER BY {} LIMIT 1 OFFSET {}",
             keys.join(", "),
@@ -1063,24 +1065,10 @@ fn purge_rows(
         due_pred(&mut del, d, t, &name, clock, tenant, cutoff);
         let qualified: Vec<String> = keys.iter().map(|k| format!("{name}.{k}")).collect();
         if let Some(l) = &last {
-            del.push(&format!(" AND ({}) > (", qualified.join(", ")));
-            for (i, (k, v)) in t.key.iter().zip(l).enumerate() {
-                if i > 0 {
-                    del.push(", ");
-                }
-                del.bind_as(v.clone(), t.data_type(k));
-            }
-            del.push(")");
+            key_bound(&mut del, &qualified, ">", l);
         }
         if let Some(u) = &upper {
-            del.push(&format!(" AND ({}) <= (", qualified.join(", ")));
-            for (i, (k, v)) in t.key.iter().zip(u).enumerate() {
-                if i > 0 {
-                    del.push(", ");
-                }
-                del.bind_as(v.clone(), t.data_type(k));
-            }
-            del.push(")");
+            key_bound(&mut del, &qualified, "<=", u);
         }
         let n = conn.execute(&del)?;
         deleted += n;

@@ -252,17 +252,20 @@ impl Reach {
         Ok(r)
     }
 
-    /// Empties every key table (to walk again, e.g. to verify an erasure).
-    pub fn clear(&self, conn: &mut dyn Conn) -> Result<(), ConnectorError> {
-        let all = self
-            .owned
+    /// Every key table of the walk.
+    fn tables(&self) -> impl Iterator<Item = &String> {
+        self.owned
             .iter()
             .chain(self.shared.iter().flatten())
             .chain(self.base_mention.iter().flatten())
             .chain(self.json.iter().flatten())
             .chain(self.mention.iter().flatten())
-            .chain(self.stage.iter().flatten());
-        for t in all {
+            .chain(self.stage.iter().flatten())
+    }
+
+    /// Empties every key table (to walk again, e.g. to verify an erasure).
+    pub fn clear(&self, conn: &mut dyn Conn) -> Result<(), ConnectorError> {
+        for t in self.tables() {
             conn.batch(&format!("DELETE FROM {t}"))?;
         }
         Ok(())
@@ -271,15 +274,7 @@ impl Reach {
     /// Drops every key table.
     pub fn drop(&self, conn: &mut dyn Conn) -> Result<(), ConnectorError> {
         let d = conn.dialect();
-        let all = self
-            .owned
-            .iter()
-            .chain(self.shared.iter().flatten())
-            .chain(self.base_mention.iter().flatten())
-            .chain(self.json.iter().flatten())
-            .chain(self.mention.iter().flatten())
-            .chain(self.stage.iter().flatten());
-        for t in all {
+        for t in self.tables() {
             conn.batch(&drop_temp(d, t))?;
         }
         Ok(())
