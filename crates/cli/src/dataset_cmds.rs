@@ -12,8 +12,8 @@ use custos_policy::diag::Severity;
 use custos_policy::source::SourceFile;
 use custos_policy::{Lang, Policy};
 use custos_types::ErrorCode;
+use custos_vault::TenantId;
 use custos_vault::connect::{self, Conn, ConnectorError, Identities};
-use custos_vault::{SubjectId, TenantId};
 
 use crate::failure::Failure;
 use crate::open::{ACTOR, VaultArgs, load_vault};
@@ -199,16 +199,17 @@ fn connect(url: &str) -> Result<(Box<dyn Conn>, Schema), Failure> {
     Ok((conn, schema))
 }
 
-/// Everything a job needs: checked annotations as a plan, the connection, the schema.
+/// Everything a job needs: the annotations checked against the live schema and the policy
+/// into a plan, and the connection. Findings are printed as `custos check` prints them.
 fn prepare(
     annotations: &std::path::Path,
     url: &str,
     policy: &Policy,
-) -> Result<(Plan, Box<dyn Conn>, Schema), Failure> {
+) -> Result<connect::Prepared, Failure> {
     let (file, ann) = load_annotations(annotations)?;
     let (conn, schema) = connect(url)?;
     match Plan::build(&ann, &schema, policy) {
-        Ok(plan) => Ok((plan, conn, schema)),
+        Ok(plan) => Ok(connect::Prepared { plan, conn, schema }),
         Err(findings) => {
             for d in &findings {
                 eprintln!("{}", d.render(&file));
@@ -289,7 +290,8 @@ fn lang(s: &str) -> Result<Lang, Failure> {
 fn access(args: SubjectArgs) -> Result<(), Failure> {
     let policy = load_policy(&args.policy)?;
     let lang = lang(&args.lang)?;
-    let (plan, mut conn, _) = prepare(&args.annotations, &args.db.url, &policy)?;
+    let connect::Prepared { plan, mut conn, .. } =
+        prepare(&args.annotations, &args.db.url, &policy)?;
     let ids = Identities::from_given(&args.subjects, plan.phone_country.as_deref());
     // The categories first, for the report's Art. 15(1) information.
     let mut categories = BTreeSet::new();
@@ -325,132 +327,46 @@ fn access(args: SubjectArgs) -> Result<(), Failure> {
     crate::failure::json(&serde_json::json!({ "rows": summary.rows, "answer": written }))
 }
 
-/// The keyed hash a `hash` mask writes: the subject's pseudonym in this tenant.
-fn pseudonym_of(
-    vault: &mut custos_vault::Vault,
-    tenant: &TenantId,
-    id: &str,
-) -> Result<String, Failure> {
-    let subject = SubjectId::new(id).map_err(Failure::from)?;
-    Ok(vault.tenant(tenant).pseudonym(&subject).as_str().to_owned())
-}
-
 fn erase(args: EraseArgs) -> Result<(), Failure> {
     let (policy, mut vault) = load_vault(&args.vault)?;
     let tenant = TenantId::new(&args.tenant).map_err(Failure::from)?;
-    let (plan, mut conn, _) = prepare(&args.annotations, &args.db.url, &policy)?;
-    let ids = Identities::from_given(&args.subjects, plan.phone_country.as_deref());
-    if args.dry_run {
-        let receipt = connect::erase_dry_run(conn.as_mut(), &plan, &policy, tenant.as_str(), &ids)?;
-        return crate::failure::json(&receipt);
-    }
-    let first = args
-        .subjects
-        .first()
-        .map(String::as_str)
-        .unwrap_or_default();
-    let pseudonym = pseudonym_of(&mut vault, &tenant, first)?;
-    let hashes: BTreeMap<String, String> = ids
-        .values
-        .iter()
-        .map(|(_, v)| Ok((v.clone(), pseudonym_of(&mut vault, &tenant, v)?)))
-        .collect::<Result<_, Failure>>()?;
-    let hash = |id: &str| hashes.get(id).cloned().unwrap_or_default();
-    let receipt = connect::erase(conn.as_mut(), &plan, &policy, tenant.as_str(), &ids, &hash)?;
-    vault
-        .append_audit(&[receipt.event(tenant.as_str(), ACTOR, &pseudonym)], jiff::Timestamp::now())
-        .map_err(|e| Failure::from(e).with_message("the erasure committed but writing its receipt to the audit trail failed; run it again (it is idempotent) to write the receipt"))?;
+    let mut prepared = prepare(&args.annotations, &args.db.url, &policy)?;
+    let mut t = vault.tenant(&tenant).acting_as(ACTOR);
+    let receipt = if args.dry_run {
+        t.erase_in_dataset_dry_run(&policy, &mut prepared, &args.subjects)?
+    } else {
+        t.erase_in_dataset(
+            &policy,
+            &mut prepared,
+            &args.subjects,
+            jiff::Timestamp::now(),
+        )?
+    };
     crate::failure::json(&receipt)
 }
 
 fn purge(args: PurgeArgs) -> Result<(), Failure> {
     let (policy, mut vault) = load_vault(&args.vault)?;
-    let (plan, mut conn, schema) = prepare(&args.annotations, &args.db.url, &policy)?;
-    // Each tenant's settings and holds, read once.
-    let mut settings = BTreeMap::new();
-    let mut holds: BTreeMap<String, Vec<custos_vault::retention::HoldInfo>> = BTreeMap::new();
-    for t in vault.tenant_ids()? {
-        let Ok(id) = TenantId::new(&t) else { continue };
-        let mut tv = vault.tenant(&id);
-        settings.insert(t.clone(), tv.retention_settings()?);
-        holds.insert(t, tv.holds(false)?);
-    }
-    let settings_of = |t: &str| settings.get(t).cloned().unwrap_or_default();
-    let held = |t: &str, category: &str| -> Option<String> {
-        let hs = holds.get(t)?;
-        hs.iter().find_map(|h| match (h.scope.as_str(), h.category.as_deref()) {
-            ("tenant", _) => Some(format!("legal hold {} on the whole tenant", h.hold_id)),
-            ("category", Some(c)) if category == c || category.starts_with(&format!("{c}.")) => Some(format!("legal hold {} on category {c}", h.hold_id)),
-            // A hold on one subject: the rows cannot be told apart by subject without an
-            // identity, so the whole table waits (fail closed).
-            ("subject", _) => Some(format!("legal hold {} on a subject of this tenant: connector rows are not purged while it holds", h.hold_id)),
-            _ => None,
-        })
-    };
-    let receipt = connect::purge(
-        conn.as_mut(),
-        &plan,
-        &schema,
+    let mut prepared = prepare(&args.annotations, &args.db.url, &policy)?;
+    let receipt = vault.purge_dataset(
         &policy,
-        &settings_of,
-        &held,
+        &mut prepared,
         jiff::Timestamp::now(),
         args.batch,
+        ACTOR,
     )?;
-    vault.append_audit(&receipt.events(ACTOR), jiff::Timestamp::now())?;
     crate::failure::json(&receipt)
 }
 
 fn replay(args: ReplayArgs) -> Result<(), Failure> {
     let (policy, mut vault) = load_vault(&args.vault)?;
     let tenant = TenantId::new(&args.tenant).map_err(Failure::from)?;
-    let (plan, mut conn, _) = prepare(&args.annotations, &args.db.url, &policy)?;
-    let mut erased: BTreeSet<String> = BTreeSet::new();
-    let mut after_seq = 0;
-    loop {
-        let q = custos_audit::Query {
-            action: Some("connector.erase".into()),
-            after_seq,
-            limit: 1000,
-            ..custos_audit::Query::default()
-        };
-        let page = vault.tenant(&tenant).audit(&q)?;
-        let Some(last) = page.last() else { break };
-        after_seq = last.seq;
-        for e in page {
-            let details: serde_json::Value = serde_json::from_str(&e.details).unwrap_or_default();
-            if details.get("dataset").and_then(|d| d.as_str()) == Some(plan.dataset.as_str())
-                && let Some(s) = e.subject
-            {
-                erased.insert(s);
-            }
-        }
-    }
-    let mut memo: BTreeMap<String, String> = BTreeMap::new();
-    let mut pseudonym = |id: &str| -> String {
-        if let Some(p) = memo.get(id) {
-            return p.clone();
-        }
-        let p = pseudonym_of(&mut vault, &tenant, id).unwrap_or_default();
-        memo.insert(id.to_owned(), p.clone());
-        p
-    };
-    let cell = std::cell::RefCell::new(&mut pseudonym);
-    let done = connect::replay_erasures(
-        conn.as_mut(),
-        &plan,
+    let mut prepared = prepare(&args.annotations, &args.db.url, &policy)?;
+    let receipts = vault.tenant(&tenant).acting_as(ACTOR).replay_in_dataset(
         &policy,
-        tenant.as_str(),
-        &erased,
-        &|id| (cell.borrow_mut())(id),
-        &|id| (cell.borrow_mut())(id),
+        &mut prepared,
+        jiff::Timestamp::now(),
     )?;
-    let events: Vec<custos_audit::Event> = done
-        .iter()
-        .map(|(p, r)| r.event(tenant.as_str(), ACTOR, p))
-        .collect();
-    vault.append_audit(&events, jiff::Timestamp::now())?;
-    let receipts: Vec<&connect::ErasureReceipt> = done.iter().map(|(_, r)| r).collect();
     crate::failure::json(
         &serde_json::json!({ "erased_again": receipts.len(), "receipts": receipts }),
     )

@@ -143,6 +143,10 @@ pub struct VaultArgs {
     /// The master key file, used when CUSTOS_MASTER_KEY is not set.
     #[arg(long, default_value = "custos.key")]
     pub key_file: PathBuf,
+    /// The server's configuration file: its `[[dataset]]` databases (the company's own) are
+    /// reached by erasures, access answers and purges as `custos serve` reaches them.
+    #[arg(long = "config", env = "CUSTOS_CONFIG")]
+    pub datasets_from: Option<PathBuf>,
 }
 
 /// Loads the policy of `args` (its diagnostics printed as `custos check` prints them) and opens
@@ -175,8 +179,14 @@ pub(crate) fn load_vault(args: &VaultArgs) -> Result<(Policy, Vault), Failure> {
             path.display()
         )));
     }
-    let vault = MasterKey::from_env_or_file(Some(&args.key_file))
+    let mut vault = MasterKey::from_env_or_file(Some(&args.key_file))
         .and_then(|k| Vault::open(&config, k))
         .map_err(|e| Failure::from(e).usage())?;
+    if let Some(path) = &args.datasets_from {
+        let datasets = Config::load_storage(Some(path), |k| std::env::var(k).ok())
+            .and_then(|c| c.load_datasets())
+            .map_err(|e| Failure::new(ErrorCode::DatasetCheckFailed, e.to_string()).usage())?;
+        vault.set_datasets(std::sync::Arc::new(datasets));
+    }
     Ok((policy, vault))
 }

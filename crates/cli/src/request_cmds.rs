@@ -980,6 +980,24 @@ fn print_answer(r: &Request, answer: &Executed, out: Option<&Path>, told: &[Noti
                     ""
                 }
             );
+            for d in &e.datasets {
+                let _ = writeln!(
+                    o,
+                    "dataset {}: {} row(s) deleted, {} masked, {} unlinked; {} remain (verified after the commit)",
+                    d.dataset, d.deleted, d.masked, d.unlinked, d.remaining
+                );
+                for k in &d.kept {
+                    let _ = writeln!(
+                        o,
+                        "  {}: {} row(s) kept under statutory retention (Art. 17(3)(b)) until {}; the retention purge deletes them then",
+                        k.table,
+                        k.rows,
+                        k.until
+                            .as_deref()
+                            .unwrap_or("the end of their statutory period")
+                    );
+                }
+            }
             if e.kept.is_empty() {
                 let _ = writeln!(o, "kept: nothing");
             } else {

@@ -232,9 +232,68 @@ fn run_purge(args: PurgeArgs) -> Result<(), Failure> {
     if shown {
         eprintln!();
     }
+    // The company's own databases (`[[dataset]]` of --config), after the vault: every tenant's
+    // rows there, with the same settings and holds. A dry run lists the vault's due records
+    // only.
+    let mut receipts = Vec::new();
+    let mut dataset_failures = Vec::new();
+    if !args.dry_run && args.tenant.is_none() {
+        let datasets = vault.shared_datasets();
+        for d in datasets.iter() {
+            match d
+                .prepare(&policy)
+                .and_then(|mut p| vault.purge_dataset(&policy, &mut p, now, args.batch, ACTOR))
+            {
+                Ok(r) => receipts.push(r),
+                Err(e) => dataset_failures.push((e.code(), format!("dataset `{}`: {e}", d.name()))),
+            }
+        }
+    }
     match args.format {
-        Format::Json => json(&report)?,
-        Format::Text => print_purge(&report),
+        Format::Json if receipts.is_empty() => json(&report)?,
+        Format::Json => {
+            let mut v = serde_json::to_value(&report).map_err(|e| {
+                Failure::new(
+                    ErrorCode::Internal,
+                    format!("the report would not serialise: {e}"),
+                )
+            })?;
+            v["datasets"] = serde_json::to_value(&receipts).unwrap_or_default();
+            json(&v)?
+        }
+        Format::Text => {
+            print_purge(&report);
+            for r in &receipts {
+                for t in r
+                    .tables
+                    .iter()
+                    .filter(|t| t.deleted > 0 || t.skipped.is_some())
+                {
+                    println!(
+                        "dataset {} table {} tenant {}: {} row(s) purged{}",
+                        r.dataset,
+                        t.table,
+                        t.tenant,
+                        t.deleted,
+                        t.skipped
+                            .as_deref()
+                            .map(|s| format!(" (skipped: {s})"))
+                            .unwrap_or_default()
+                    );
+                }
+            }
+        }
+    }
+    if let Some((code, _)) = dataset_failures.first() {
+        let list: Vec<&str> = dataset_failures.iter().map(|(_, m)| m.as_str()).collect();
+        return Err(Failure::new(
+            *code,
+            format!(
+                "{} dataset(s) were not purged:\n  {}",
+                list.len(),
+                list.join("\n  ")
+            ),
+        ));
     }
     if report.failed.is_empty() {
         Ok(())

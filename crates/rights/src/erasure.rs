@@ -147,6 +147,41 @@ pub struct ErasureAnswer {
     pub kept: Vec<Kept>,
     /// Whether this run finished an erasure a crash had interrupted.
     pub resumed: bool,
+    /// What the erasure did in each of the company's own databases Custos reaches (PRODUCT.md
+    /// C10), in the order they ran; the counts per table are in each dataset's
+    /// `connector.erase` receipt in the audit trail.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub datasets: Vec<DatasetErasure>,
+}
+
+/// What one erasure did in one of the company's databases: counts only, no personal data.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct DatasetErasure {
+    /// The dataset.
+    pub dataset: String,
+    /// Rows deleted (cascades included).
+    pub deleted: u64,
+    /// Rows that mentioned the subject, the mentions masked.
+    pub masked: u64,
+    /// Rows reachable only through deleted ones: kept, no longer linked.
+    pub unlinked: u64,
+    /// Rows a law obliges keeping (Art. 17(3)(b)), per table, with the date the retention
+    /// purge deletes them.
+    pub kept: Vec<DatasetKept>,
+    /// Rows of the subject a fresh search found after the commit (0: complete).
+    pub remaining: u64,
+}
+
+/// Rows of one table kept under statutory retention after an erasure (Art. 17(3)(b)).
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct DatasetKept {
+    /// The table.
+    pub table: String,
+    /// How many rows.
+    pub rows: u64,
+    /// Until when (the statutory clock of the latest row plus its period); the retention purge
+    /// deletes them then.
+    pub until: Option<String>,
 }
 
 #[cfg(test)]

@@ -30,6 +30,9 @@ pub enum BackendError {
     /// The access store.
     #[error(transparent)]
     Access(#[from] AccessError),
+    /// A configured dataset's annotations cannot be read.
+    #[error(transparent)]
+    Dataset(#[from] crate::config::ConfigError),
 }
 
 /// Where the data lives, from the configuration's `database`.
@@ -51,6 +54,7 @@ impl Backend {
     /// Opens the vault (failing loudly on a wrong master key) and the access store.
     pub fn open(config: &Config, master: MasterKey) -> Result<Backend, BackendError> {
         let store = store_config(config);
+        let datasets = std::sync::Arc::new(config.load_datasets()?);
         let size = config.pool_size.clamp(1, 64);
         let mut vaults = Vec::with_capacity(size);
         for _ in 1..size {
@@ -69,6 +73,11 @@ impl Backend {
                 replayed,
                 "erasure journal replayed: erasures the database did not hold are carried out again"
             );
+        }
+        for v in &mut vaults {
+            if let Ok(v) = v.get_mut() {
+                v.set_datasets(datasets.clone());
+            }
         }
         let single_writer = matches!(store, StoreConfig::Sqlite { .. });
         Ok(Backend {

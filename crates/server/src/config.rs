@@ -119,6 +119,12 @@ pub struct Config {
     /// `/readyz`.
     #[serde(default, rename = "accept_finding")]
     pub accepted_findings: Vec<AcceptedFinding>,
+    /// The company's own databases Custos reaches (PRODUCT.md C10, docs/connectors.md): each
+    /// `[[dataset]]` names its reviewed annotations file and where the database is. Access
+    /// answers include the subject's rows there, erasures erase them there, and the retention
+    /// scheduler purges there.
+    #[serde(default, rename = "dataset")]
+    pub datasets: Vec<DatasetConfig>,
     /// The daily digest of data-subject requests at risk and overdue, sent to a webhook
     /// (`[digest]`; `CUSTOS_DIGEST_URL`, `CUSTOS_DIGEST_SECRET_FILE`, `CUSTOS_DIGEST_AT`).
     pub digest: Option<DigestConfig>,
@@ -127,6 +133,33 @@ pub struct Config {
     /// start. Not read from the file.
     #[serde(skip, default = "default_watch_interval")]
     pub watch_interval: std::time::Duration,
+}
+
+/// One of the company's databases (`[[dataset]]`).
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatasetConfig {
+    /// The reviewed annotations file (`custos datasets scan`, then `custos datasets check`).
+    pub annotations: PathBuf,
+    /// The environment variable that holds the database's URL (`postgres://…`, `mysql://…` or
+    /// a SQLite file), so its password is in no file. Read when the configuration is loaded.
+    pub url_env: Option<String>,
+    /// The URL itself, for a database without a password (a SQLite file); one with a password
+    /// is refused here: use `url_env`.
+    pub url: Option<String>,
+}
+
+impl std::fmt::Debug for DatasetConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatasetConfig")
+            .field("annotations", &self.annotations)
+            .field("url_env", &self.url_env)
+            .field(
+                "url",
+                &self.url.as_deref().map(custos_vault::connect::redacted),
+            )
+            .finish()
+    }
 }
 
 /// Where and when the daily digest goes: a signed webhook, like the recipients' (Art. 19) ones,
@@ -353,6 +386,16 @@ pub enum ConfigError {
         /// What is wrong.
         message: String,
     },
+    /// A `[[dataset]]` entry cannot be used.
+    #[error("{origin}: [[dataset]] number {number}: {message}")]
+    Dataset {
+        /// The file (or `<environment>`).
+        origin: PathBuf,
+        /// Its position among the `[[dataset]]` entries, from 1.
+        number: usize,
+        /// What is wrong.
+        message: String,
+    },
     /// No policy file is configured.
     #[error("no policy configured: set `policy = \"…\"` in the config file or CUSTOS_POLICY")]
     NoPolicy,
@@ -383,6 +426,7 @@ impl Config {
             notify_backoff: custos_rights::webhook::Backoff::default(),
             equated_holidays: Vec::new(),
             accepted_findings: Vec::new(),
+            datasets: Vec::new(),
             header_timeout: default_header_timeout(),
             body_timeout: default_body_timeout(),
             idle_timeout: default_idle_timeout(),
@@ -510,7 +554,7 @@ impl Config {
             table.insert("policy".into(), toml::Value::String(String::new()));
         }
         let origin = file.map_or_else(|| PathBuf::from("<environment>"), Path::to_owned);
-        table.try_into::<Config>().map_err(|e| {
+        let mut config = table.try_into::<Config>().map_err(|e| {
             let message = e.to_string();
             for (var, key) in [
                 ("CUSTOS_LISTEN", "listen"),
@@ -532,11 +576,71 @@ impl Config {
                 }
             }
             ConfigError::Invalid {
-                path: origin,
+                path: origin.clone(),
                 message: message.trim().to_owned(),
             }
-        })
+        })?;
+        for (i, d) in config.datasets.iter_mut().enumerate() {
+            let bad = |message: String| ConfigError::Dataset {
+                origin: origin.clone(),
+                number: i + 1,
+                message,
+            };
+            d.url = match (&d.url_env, &d.url) {
+                (Some(_), Some(_)) => {
+                    return Err(bad("give `url_env` or `url`, not both".into()));
+                }
+                (None, None) => {
+                    return Err(bad(
+                        "say where the database is: `url_env = \"VARIABLE\"` (the variable holds the URL)".into(),
+                    ));
+                }
+                (Some(var), None) => match env(var).filter(|v| !v.is_empty()) {
+                    Some(url) => Some(url),
+                    None => {
+                        return Err(bad(format!(
+                            "the environment variable {var} (`url_env`) is not set"
+                        )));
+                    }
+                },
+                (None, Some(url)) if has_password(url) => {
+                    return Err(bad(format!(
+                        "`url` ({}) holds a password; put the URL in an environment variable and name it in `url_env`",
+                        custos_vault::connect::redacted(url)
+                    )));
+                }
+                (None, Some(url)) => Some(url.clone()),
+            };
+        }
+        Ok(config)
     }
+
+    /// The configured datasets, their annotations read and parsed (the databases are reached
+    /// by each job, which checks the annotations against the schema as it is then).
+    pub fn load_datasets(&self) -> Result<Vec<custos_vault::connect::Dataset>, ConfigError> {
+        self.datasets
+            .iter()
+            .enumerate()
+            .map(|(i, d)| {
+                custos_vault::connect::Dataset::load(
+                    &d.annotations,
+                    d.url.clone().unwrap_or_default(),
+                )
+                .map_err(|e| ConfigError::Dataset {
+                    origin: PathBuf::from("configuration"),
+                    number: i + 1,
+                    message: e.to_string(),
+                })
+            })
+            .collect()
+    }
+}
+
+/// Whether a database URL carries a password (`scheme://user:password@host/…`).
+fn has_password(url: &str) -> bool {
+    url.split_once("://")
+        .and_then(|(_, rest)| rest.split_once('@'))
+        .is_some_and(|(userinfo, _)| userinfo.contains(':'))
 }
 
 #[cfg(test)]

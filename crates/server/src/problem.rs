@@ -200,6 +200,7 @@ impl From<&VaultError> for Problem {
             | VaultError::Journal { .. }
             | VaultError::IdempotencyRace
             | VaultError::TenantNotBound
+            | VaultError::Connector(_)
             | VaultError::Random(_) => Blame::Detail,
         };
         Problem::of_error(e.code(), e.to_string(), blame)

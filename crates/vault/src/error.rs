@@ -288,6 +288,9 @@ pub enum VaultError {
     /// No active legal hold with this id in this tenant.
     #[error("no active legal hold `{0}` in this tenant")]
     HoldNotFound(String),
+    /// A job in one of the company's own databases (PRODUCT.md C10) failed; it rolled back.
+    #[error(transparent)]
+    Connector(Box<crate::connect::ConnectorError>),
     /// A legal hold's request is malformed.
     #[error("invalid legal hold: {0}")]
     InvalidHold(String),
@@ -350,6 +353,7 @@ impl VaultError {
             VaultError::EventInFuture { .. } => ErrorCode::InFuture,
             VaultError::ClockWentBack { .. } => ErrorCode::ClockWentBack,
             VaultError::Held { .. } => ErrorCode::LegalHold,
+            VaultError::Connector(e) => e.code(),
             VaultError::Restricted(_) => ErrorCode::Restricted,
             VaultError::Consent(e) => e.code(),
             VaultError::Request(e) => e.code(),

@@ -17,6 +17,7 @@ use custos_rights::archive::{self, AnswerKind, Written};
 use jiff::Timestamp;
 use serde_json::value::RawValue;
 
+use crate::connect::ConnectorError;
 use crate::error::{Result, VaultError};
 use crate::ids::SubjectId;
 use crate::store::{RecordRow, Val};
@@ -199,8 +200,12 @@ impl TenantVault<'_> {
     where
         E: From<VaultError> + From<ExportError> + Send,
     {
-        let (categories, latest) = self.subject_categories(subject)?;
+        let (mut categories, latest) = self.subject_categories(subject)?;
         let until = latest.unwrap_or(i64::MIN);
+        // The company's own databases (PRODUCT.md C10): every one reached and checked before
+        // the first byte, since an answer that leaves a database out would be incomplete
+        // (Art. 15(1)); their categories join the report's.
+        let mut datasets = self.datasets_for_answer(policy, subject, &mut categories)?;
         // Reading (the store, decryption) is most of an answer's time, writing (encoding,
         // checksums, output) the rest: the archive is written on a second thread while this
         // one reads, so the answer takes about as long as reading it.
@@ -227,6 +232,11 @@ impl TenantVault<'_> {
                                         sink(r.to_export())?;
                                     }
                                 }
+                                Pass::Exported(batch) => {
+                                    for r in batch {
+                                        sink(r)?;
+                                    }
+                                }
                                 Pass::End => return Ok(()),
                             }
                         }
@@ -246,10 +256,14 @@ impl TenantVault<'_> {
                     }
                     Ok(())
                 });
+                let pass = pass.and_then(|_| {
+                    tx.send(Pass::Records(std::mem::take(&mut batch)))
+                        .map_err(|_| ReadStop::WriterGone)?;
+                    self.dataset_pass(policy, &mut datasets, &tx)
+                });
                 match pass {
                     Ok(_) => {
                         // The writer may have gone meanwhile; it then reports why.
-                        let _ = tx.send(Pass::Records(batch));
                         let _ = tx.send(Pass::End);
                     }
                     Err(ReadStop::WriterGone) => {}
@@ -298,6 +312,73 @@ impl TenantVault<'_> {
     }
 }
 
+/// A company database opened for one answer, with the subject's identities in its normal forms.
+type AnswerDataset = (crate::connect::Prepared, crate::connect::Identities);
+
+impl TenantVault<'_> {
+    /// Every configured dataset reached and its annotations checked against the live schema,
+    /// then a first pass over the subject's rows there for the categories the report names.
+    fn datasets_for_answer(
+        &mut self,
+        policy: &Policy,
+        subject: &SubjectId,
+        categories: &mut BTreeSet<String>,
+    ) -> Result<Vec<AnswerDataset>> {
+        let datasets = self.vault.datasets.clone();
+        let tenant = self.tenant_id().as_str().to_owned();
+        let given = [subject.expose().to_owned()];
+        let mut out = Vec::with_capacity(datasets.len());
+        for d in datasets.iter() {
+            let mut p = d.prepare(policy)?;
+            let ids =
+                crate::connect::Identities::from_given(&given, p.plan.phone_country.as_deref());
+            crate::connect::access(p.conn.as_mut(), &p.plan, policy, &tenant, &ids, &mut |r| {
+                if !categories.contains(&r.category) {
+                    categories.insert(r.category);
+                }
+                Ok(())
+            })?;
+            out.push((p, ids));
+        }
+        Ok(out)
+    }
+
+    /// One pass over the subject's rows in every dataset, handed to the writer in batches.
+    fn dataset_pass(
+        &self,
+        policy: &Policy,
+        datasets: &mut [AnswerDataset],
+        tx: &mpsc::SyncSender<Pass>,
+    ) -> std::result::Result<(), ReadStop> {
+        let tenant = self.tenant_id().as_str();
+        for (p, ids) in datasets.iter_mut() {
+            let mut batch = Vec::with_capacity(BATCH);
+            let mut gone = false;
+            let read =
+                crate::connect::access(p.conn.as_mut(), &p.plan, policy, tenant, ids, &mut |r| {
+                    batch.push(r);
+                    if batch.len() == BATCH {
+                        let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                        if tx.send(Pass::Exported(full)).is_err() {
+                            gone = true;
+                            return Err(ConnectorError::Statement {
+                                reason: "the answer's writer stopped".into(),
+                            });
+                        }
+                    }
+                    Ok(())
+                });
+            if gone {
+                return Err(ReadStop::WriterGone);
+            }
+            read.map_err(|e| ReadStop::Vault(e.into()))?;
+            tx.send(Pass::Exported(batch))
+                .map_err(|_| ReadStop::WriterGone)?;
+        }
+        Ok(())
+    }
+}
+
 /// Records handed from the reading thread to the writing thread at a time: one hand-over (a
 /// wake-up of the other thread) per record would cost more than the record. The channel holds
 /// two batches, so memory stays at a few batches whatever the record count.
@@ -307,6 +388,8 @@ const BATCH: usize = 256;
 enum Pass {
     /// The next records, in order.
     Records(Vec<SubjectRecord>),
+    /// The next rows of the company's own databases, as records of the answer.
+    Exported(Vec<ExportRecord>),
     /// Every record of the pass was sent.
     End,
 }

@@ -25,7 +25,7 @@ use custos_policy::Policy;
 use custos_rights::erasure::StatutoryRule;
 use custos_rights::request::{Action, Execution, check_code, check_purpose, flag_outcome};
 
-pub use custos_rights::erasure::{ErasureAnswer, Kept, KeptUntil};
+pub use custos_rights::erasure::{DatasetErasure, DatasetKept, ErasureAnswer, Kept, KeptUntil};
 pub use custos_rights::request::{
     AT_RISK_DAYS, CODE_ATTEMPTS, CODE_VALID_SECONDS, Flag, FlagsFor, Request, RequestError,
     RequestKind, RequestState, Risk, Verification, ZONE, complaint_text, day_of, flags_for,
@@ -797,7 +797,10 @@ impl TenantVault<'_> {
     /// controller to keep (`retention.statutory` in the policy, Art. 17(3)(b)) are kept under
     /// restriction — unreadable to everyday processing — and the answer says which, why and until
     /// when; the rest is crypto-shredded and deleted. Refused while a legal hold covers the subject
-    /// (Art. 17(3)(e)).
+    /// (Art. 17(3)(e)). The subject is erased from the company's own databases Custos reaches
+    /// first ([`TenantVault::erase_in_datasets`]), each verified with its receipt; the vault's own
+    /// erasure follows only when all of them succeeded, so a database that is down leaves the
+    /// request in progress, to be carried out again.
     ///
     /// Crash-safe: the erasure id is fixed in the request before the erasure runs, the erasure is
     /// journaled and atomic, and running this again after a crash finishes the same erasure once.
@@ -805,8 +808,11 @@ impl TenantVault<'_> {
         &mut self,
         policy: &Policy,
         request_id: &str,
+        subject: &SubjectId,
         now: Timestamp,
     ) -> Result<ErasureAnswer> {
+        self.request(request_id)?
+            .check_subject(self.pseudonym(subject).as_str())?;
         let fresh = crate::vault::new_erasure_id()?;
         // Step 1: fix the erasure id (or find the one a crashed run fixed).
         let (erasure_id, pseudonym, resumed) =
@@ -830,6 +836,14 @@ impl TenantVault<'_> {
             })?;
         let pseudonym = Pseudonym::parse(&pseudonym)
             .map_err(|_| VaultError::Corrupt("a request holds a malformed pseudonym".into()))?;
+        // Step 2a: the company's own databases, each in its verified transaction after the same
+        // legal-hold check the vault's erasure makes; idempotent, so a rerun after a crash finds
+        // nothing there and goes on.
+        let datasets = self
+            .erase_in_datasets(policy, subject, now)?
+            .iter()
+            .map(crate::connect::ErasureReceipt::summary)
+            .collect();
         let statutory = StatutoryRule::of(policy);
         let keep: Vec<String> = statutory.iter().map(|s| s.category.clone()).collect();
         // Step 2: the erasure itself (journaled, one transaction, idempotent by its id).
@@ -848,6 +862,7 @@ impl TenantVault<'_> {
             records_erased: erasure.counts.records,
             kept,
             resumed,
+            datasets,
         };
         let outcome = serde_json::to_value(&answer).map_err(|e| {
             VaultError::Corrupt(format!("an erasure answer would not serialise: {e}"))
@@ -1071,7 +1086,7 @@ impl TenantVault<'_> {
         r.check_subject(self.pseudonym(subject).as_str())?;
         match r.kind.execution() {
             Execution::Erase => Ok(Executed::Erasure(
-                self.execute_erasure(policy, request_id, now)?,
+                self.execute_erasure(policy, request_id, subject, now)?,
             )),
             Execution::Rectify => {
                 let r = self.execute_rectification(

@@ -194,6 +194,8 @@ pub struct Vault {
     key_version: u32,
     journal: Option<Journal>,
     replayed: usize,
+    /// The company's databases requests and purges reach as well (PRODUCT.md C10).
+    pub(crate) datasets: std::sync::Arc<Vec<crate::connect::Dataset>>,
 }
 
 impl fmt::Debug for Vault {
@@ -335,6 +337,7 @@ impl Vault {
             key_version,
             journal,
             replayed: 0,
+            datasets: std::sync::Arc::default(),
         };
         vault.replay_journal()?;
         Ok(vault)
@@ -557,7 +560,7 @@ pub struct Rotation {
 
 /// One tenant's view of the vault. Every operation is confined to this tenant.
 pub struct TenantVault<'v> {
-    vault: &'v mut Vault,
+    pub(crate) vault: &'v mut Vault,
     tenant: TenantId,
     actor: String,
 }

@@ -169,7 +169,36 @@ pub fn open(url: &str) -> Result<Box<dyn Conn>, ConnectorError> {
     }
 }
 
+/// A database's error message without the values it may quote: MySQL and SQLite put values
+/// (`Duplicate entry 'jan@example.nl' for key 'email'`) in single quotes, PostgreSQL quotes
+/// them in double quotes in its data exceptions (SQLSTATE class 22, `invalid input syntax for
+/// type integer: "…"`) and keeps them out of the message otherwise (they are in its DETAIL,
+/// never read). What a quote held becomes `…`, so no personal data reaches an error, a log or
+/// an answer.
+fn scrub(dialect: Dialect, message: &str, code: Option<&str>) -> String {
+    let quote = match dialect {
+        Dialect::Postgres if code.is_some_and(|c| c.starts_with("22")) => '"',
+        Dialect::Postgres => return message.to_owned(),
+        Dialect::Mysql | Dialect::Sqlite => '\'',
+    };
+    let mut out = String::with_capacity(message.len());
+    let mut inside = false;
+    for ch in message.chars() {
+        if ch == quote {
+            if inside {
+                out.push('…');
+            }
+            inside = !inside;
+            out.push(ch);
+        } else if !inside {
+            out.push(ch);
+        }
+    }
+    out
+}
+
 fn statement_error(dialect: Dialect, message: String, code: Option<&str>) -> ConnectorError {
+    let message = scrub(dialect, &message, code);
     // Lock timeouts and deadlocks: PostgreSQL 55P03 (lock_not_available) and 40P01, MySQL 1205
     // and 1213, SQLite "database is locked".
     let busy = match dialect {
@@ -478,5 +507,34 @@ mod lite {
             }
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Dialect, scrub};
+
+    #[test]
+    fn quoted_values_never_reach_an_error() {
+        assert_eq!(
+            scrub(
+                Dialect::Mysql,
+                "Duplicate entry 'jan@example.nl' for key 'email' (error 1062)",
+                Some("1062")
+            ),
+            "Duplicate entry '…' for key '…' (error 1062)"
+        );
+        assert_eq!(
+            scrub(
+                Dialect::Postgres,
+                "invalid input syntax for type integer: \"jan@example.nl\" (SQLSTATE 22P02)",
+                Some("22P02")
+            ),
+            "invalid input syntax for type integer: \"…\" (SQLSTATE 22P02)"
+        );
+        // Outside data exceptions PostgreSQL names only tables, columns and constraints.
+        let m =
+            "duplicate key value violates unique constraint \"users_email_key\" (SQLSTATE 23505)";
+        assert_eq!(scrub(Dialect::Postgres, m, Some("23505")), m);
     }
 }

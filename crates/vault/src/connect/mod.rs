@@ -14,12 +14,14 @@
 //!   it but the writes and rolls back.
 //! - **Purges** delete expired rows in key-range batches, one short transaction each.
 
+mod datasets;
 mod driver;
 mod introspect;
 mod jobs;
 mod walk;
 
 pub use custos_connect::Plan;
+pub use datasets::{Dataset, Prepared, PurgeContext};
 pub use driver::{Cell, Conn, Sql, open, quote, redacted};
 pub use introspect::{introspect, sample};
 pub use jobs::{
@@ -38,6 +40,25 @@ pub enum ConnectorError {
         target: String,
         /// The driver's reason.
         reason: String,
+    },
+    /// An annotations file cannot be read or parsed.
+    #[error("{message}")]
+    Annotations {
+        /// Where and what, as `custos check` prints it (file, line, column).
+        message: String,
+    },
+    /// A configured dataset's annotations no longer fit its database or the policy (schema
+    /// drift, a column gone, a category removed): nothing ran.
+    #[error(
+        "dataset `{dataset}` does not fit its database or the policy, so nothing ran there: {first}{more}; run `custos datasets check`"
+    )]
+    Drift {
+        /// The dataset.
+        dataset: String,
+        /// The first finding, located (file, line, column).
+        first: String,
+        /// How many more there are, in words (empty when none).
+        more: String,
     },
     /// The annotations do not fit the database or the policy.
     #[error("the dataset annotations do not fit the database or the policy ({} errors); nothing ran", .0.len())]
@@ -83,13 +104,24 @@ impl ConnectorError {
         use custos_types::ErrorCode as C;
         match self {
             ConnectorError::Unavailable { .. } => C::ConnectorUnavailable,
-            ConnectorError::Check(_) => C::DatasetCheckFailed,
+            ConnectorError::Check(_)
+            | ConnectorError::Annotations { .. }
+            | ConnectorError::Drift { .. } => C::DatasetCheckFailed,
             ConnectorError::Busy { .. } => C::ConnectorBusy,
             ConnectorError::Statement { .. } => C::ConnectorStatementFailed,
             ConnectorError::Unverified { .. } => C::ErasureUnverified,
             ConnectorError::Export(e) => e.code(),
             ConnectorError::Vault(e) => e.code(),
             ConnectorError::Retention(e) => e.code(),
+        }
+    }
+}
+
+impl From<ConnectorError> for crate::VaultError {
+    fn from(e: ConnectorError) -> crate::VaultError {
+        match e {
+            ConnectorError::Vault(v) => v,
+            other => crate::VaultError::Connector(Box::new(other)),
         }
     }
 }

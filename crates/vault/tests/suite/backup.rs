@@ -135,7 +135,7 @@ fn an_erasure_keeping_statutory_records_replays_the_same_way_on_a_restored_backu
         let id = file_request_id(&mut t, &p, request);
         verify_attested(&mut t, &id, "desk", ts("2026-03-02T11:00:00Z"));
         let a = t
-            .execute_erasure(&p, &id, ts("2026-03-02T12:00:00Z"))
+            .execute_erasure(&p, &id, &subject("klant"), ts("2026-03-02T12:00:00Z"))
             .expect("erased");
         assert_eq!((a.records_erased, a.kept.len()), (1, 1));
     }

@@ -272,7 +272,7 @@ pub fn an_access_answer_includes_records_kept_under_restriction_marked(b: &Backe
         new_request(RequestKind::Erasure, who, None, "2026-03-02"),
     );
     verify_attested(&mut t, &id, "signed-in session", ts("2026-03-02T11:00:00Z"));
-    t.execute_erasure(&p, &id, ts("2026-03-02T12:00:00Z"))
+    t.execute_erasure(&p, &id, &subject(who), ts("2026-03-02T12:00:00Z"))
         .expect("erased, account data kept for the tax law");
 
     let got = all_records(&mut t, who);

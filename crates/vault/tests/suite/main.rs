@@ -11,6 +11,7 @@ mod connectors;
 mod consent;
 #[path = "../../../../testkit/database_url.rs"]
 mod database_url;
+mod datasets;
 mod export;
 mod faults;
 mod harness;

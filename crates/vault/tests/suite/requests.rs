@@ -262,14 +262,14 @@ pub fn an_erasure_keeps_statutory_records_restricted_and_shreds_the_rest(b: &Bac
         new_request(RequestKind::Erasure, who, None, "2026-03-02"),
     );
     let e = t
-        .execute_erasure(&policy, &id, ts("2026-03-03T09:00:00Z"))
+        .execute_erasure(&policy, &id, &subject(who), ts("2026-03-03T09:00:00Z"))
         .expect_err("unverified");
     assert!(matches!(request_error(e), RequestError::NotVerified(_)));
     assert!(t.get(&gone).is_ok(), "nothing deleted before verification");
 
     verify_attested(&mut t, &id, "signed-in session", ts("2026-03-03T09:00:00Z"));
     let answer = t
-        .execute_erasure(&policy, &id, ts("2026-03-03T09:05:00Z"))
+        .execute_erasure(&policy, &id, &subject(who), ts("2026-03-03T09:05:00Z"))
         .expect("erased");
     assert_eq!(answer.records_erased, 1);
     assert!(!answer.resumed);
@@ -362,7 +362,7 @@ pub fn an_interrupted_erasure_finishes_once(b: &Backend) {
         )
         .expect("hold");
     let e = t
-        .execute_erasure(&policy, &id, ts("2026-03-02T12:00:00Z"))
+        .execute_erasure(&policy, &id, &subject(who), ts("2026-03-02T12:00:00Z"))
         .expect_err("held");
     assert!(matches!(e, VaultError::Held { .. }), "{e}");
     assert_eq!(t.request(&id).expect("r").state, RequestState::InProgress);
@@ -375,12 +375,12 @@ pub fn an_interrupted_erasure_finishes_once(b: &Backend) {
     t.release_hold(&hold.hold_id, ts("2026-03-03T09:00:00Z"))
         .expect("released");
     let answer = t
-        .execute_erasure(&policy, &id, ts("2026-03-03T10:00:00Z"))
+        .execute_erasure(&policy, &id, &subject(who), ts("2026-03-03T10:00:00Z"))
         .expect("erased");
     assert!(answer.resumed);
     assert_eq!(answer.records_erased, 2);
     let again = t
-        .execute_erasure(&policy, &id, ts("2026-03-03T10:01:00Z"))
+        .execute_erasure(&policy, &id, &subject(who), ts("2026-03-03T10:01:00Z"))
         .expect_err("completed");
     assert!(matches!(request_error(again), RequestError::Closed { .. }));
     assert!(t.list(&subject(who)).expect("list").is_empty());

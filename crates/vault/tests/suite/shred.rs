@@ -34,7 +34,7 @@ fn erase_by_request(
     );
     verify_attested(t, &id, "signed-in session", ts("2026-03-03T09:00:00Z"));
     let answer = t
-        .execute_erasure(p, &id, ts("2026-03-03T09:05:00Z"))
+        .execute_erasure(p, &id, &subject(who), ts("2026-03-03T09:05:00Z"))
         .expect("erased");
     (id, answer)
 }
