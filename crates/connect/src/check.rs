@@ -681,6 +681,27 @@ fn keep_rules(
         )),
         Some(_) => {}
     }
+    // Kept rows must still go at D: the retention purge deletes them, so the table needs a
+    // retention rule on the same clock (Art. 5(1)(e); Art. 17(3)(b) keeps them only as long as
+    // the law requires).
+    if !t
+        .retention
+        .iter()
+        .any(|r| r.clock.get_ref() == keep.clock.get_ref())
+    {
+        let mut d = error(
+            "D136",
+            "keep-without-purge",
+            format!(
+                "`{name}` keeps the subject's rows until its statutory period ends, but no retention rule on `{}` deletes them then: add retention = [{{ clock = \"{}\" }}]",
+                keep.clock.get_ref(),
+                keep.clock.get_ref()
+            ),
+            span(&keep.clock),
+        );
+        d.article = Some("Art. 5(1)(e) and 17(3)(b) GDPR");
+        out.push(d);
+    }
     let statutory = t
         .category
         .as_ref()

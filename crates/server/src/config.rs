@@ -652,6 +652,44 @@ mod tests {
     }
 
     #[test]
+    fn a_datasets_url_comes_from_its_variable_and_never_holds_a_password_in_the_file() {
+        let dir = std::env::temp_dir().join(format!("custos-config-ds-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("custos.toml");
+        let write = |dataset: &str| {
+            std::fs::write(
+                &f,
+                format!(
+                    "policy = \"a.toml\"\n\n[[dataset]]\nannotations = \"mail.toml\"\n{dataset}\n"
+                ),
+            )
+            .unwrap();
+        };
+        write("url_env = \"JBSYNC_DB\"");
+        let url = "postgres://app:s3cret@db.internal:5432/jbsync";
+        let c = Config::load(Some(&f), |k| (k == "JBSYNC_DB").then(|| url.to_owned())).unwrap();
+        assert_eq!(c.datasets[0].url.as_deref(), Some(url));
+        assert!(
+            !format!("{c:?}").contains("s3cret"),
+            "the password is not in the configuration's debug form"
+        );
+        let e = Config::load(Some(&f), no_env).unwrap_err().to_string();
+        assert!(
+            e.contains("[[dataset]] number 1") && e.contains("JBSYNC_DB"),
+            "{e}"
+        );
+        write(&format!("url = \"{url}\""));
+        let e = Config::load(Some(&f), no_env).unwrap_err().to_string();
+        assert!(e.contains("url_env") && !e.contains("s3cret"), "{e}");
+        write("url = \"/var/lib/app/app.db\"");
+        let c = Config::load(Some(&f), no_env).unwrap();
+        assert_eq!(c.datasets[0].url.as_deref(), Some("/var/lib/app/app.db"));
+        write("");
+        let e = Config::load(Some(&f), no_env).unwrap_err().to_string();
+        assert!(e.contains("say where the database is"), "{e}");
+    }
+
+    #[test]
     fn environment_overrides_the_file() {
         let dir = std::env::temp_dir().join(format!("custos-config-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();

@@ -11,6 +11,7 @@ mod consent;
 mod data;
 #[path = "../../../../testkit/database_url.rs"]
 mod database_url;
+mod datasets;
 mod error_codes;
 mod holes;
 mod isolation;
@@ -19,6 +20,8 @@ mod opengdpr;
 mod recipients;
 mod requests;
 mod retention;
+#[path = "../../../../testkit/connectors/sample.rs"]
+mod sample;
 mod slow_clients;
 #[path = "../../../../testkit/stale_schemas.rs"]
 mod stale_schemas;

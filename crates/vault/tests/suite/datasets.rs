@@ -393,3 +393,27 @@ fn the_purge_applies_the_vaults_holds_and_settings_in_the_dataset() {
         .expect("unreachable");
     assert!(matches!(e, ConnectorError::Unavailable { .. }), "{e:?}");
 }
+
+#[test]
+fn rows_kept_by_law_need_a_purge_that_ends_their_keeping() {
+    let policy = example_policy("jbsync.toml");
+    let db = mail_db("keep");
+    let text = std::fs::read_to_string(format!("{ROOT}/examples/connectors/mail.toml"))
+        .expect("annotations");
+    let without = text.replace("retention = [{ clock = \"issued_at\" }]\n", "");
+    assert_ne!(
+        text, without,
+        "the sample keeps invoices with a purge on issued_at"
+    );
+    let d = Dataset::from_source(
+        custos_policy::source::SourceFile::new("mail.toml", without),
+        db.display().to_string(),
+    )
+    .expect("parses");
+    let e = d.prepare(&policy).err().expect("refused");
+    let text = e.to_string();
+    assert!(
+        text.contains("D136") && text.contains("mail.toml:"),
+        "{text}"
+    );
+}
