@@ -538,3 +538,70 @@ fn a_database_that_refuses_the_login_is_named_without_its_password() {
         assert_eq!(e.code().name(), "connector-unavailable");
     }
 }
+
+#[test]
+fn an_erasure_that_leaves_the_subject_an_account_is_rolled_back_unverified() {
+    // A trigger brings the subject back while the erasure runs: as her profile goes, a new
+    // account under her address (written otherwise, the same once normalised) and a message it
+    // owns, which only the users → whatsapp_messages edge leads to. The erasure's own walk ran
+    // before either existed, so only the proof before the commit can see them.
+    let users = "INSERT INTO users (id, tenant_id, email, display_name, invited_by, created_at) VALUES (77, OLD.tenant_id, ' ANN@example.test', 'Ann again', NULL,";
+    let message = "INSERT INTO whatsapp_messages (id, tenant_id, user_id, peer_phone, body, sent_at, deleted_at) VALUES (477, OLD.tenant_id, 77, '+31 6 5555 0007', 'Back again',";
+    for (dialect, db) in databases("unverified") {
+        let mut a = app(&db, App::Mail, dialect);
+        let trigger: Vec<String> = match dialect {
+            Dialect::Postgres => vec![
+                format!(
+                    "CREATE FUNCTION custos_test_back() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF OLD.user_id = 1 THEN {users} now()); {message} now(), NULL); END IF; RETURN OLD; END $$"
+                ),
+                "CREATE TRIGGER custos_test_back AFTER DELETE ON profiles FOR EACH ROW EXECUTE FUNCTION custos_test_back()".to_owned(),
+            ],
+            Dialect::MariaDb => vec![format!(
+                "CREATE TRIGGER custos_test_back AFTER DELETE ON profiles FOR EACH ROW BEGIN IF OLD.user_id = 1 THEN {users} UTC_TIMESTAMP(6)); {message} UTC_TIMESTAMP(6), NULL); END IF; END"
+            )],
+            Dialect::Sqlite => vec![format!(
+                "CREATE TRIGGER custos_test_back AFTER DELETE ON profiles FOR EACH ROW WHEN OLD.user_id = 1 BEGIN {users} datetime('now')); {message} datetime('now'), NULL); END"
+            )],
+        };
+        for s in &trigger {
+            a.conn
+                .batch(s)
+                .unwrap_or_else(|e| panic!("{dialect:?}: {e}\n{s}"));
+        }
+        let e = connect::erase(a.conn.as_mut(), &a.plan, &a.policy, "acme", &ann(), &|_| {
+            "h".into()
+        })
+        .unwrap_err();
+        match &e {
+            ConnectorError::Unverified { remaining, tables } => {
+                assert!(*remaining > 0, "{dialect:?}: {e}");
+                assert!(tables.contains("users"), "{dialect:?}: {e}");
+            }
+            other => panic!("{dialect:?}: not unverified: {other}"),
+        }
+        // Nothing was committed: her rows are all there, the trigger's are not.
+        let conn = a.conn.as_mut();
+        assert_eq!(
+            scalar(conn, "SELECT COUNT(*) FROM users WHERE id = 1"),
+            1,
+            "{dialect:?}"
+        );
+        assert_eq!(
+            scalar(conn, "SELECT COUNT(*) FROM profiles WHERE user_id = 1"),
+            1
+        );
+        assert_eq!(
+            scalar(conn, "SELECT COUNT(*) FROM mail_metadata WHERE user_id = 1"),
+            5,
+            "{dialect:?}"
+        );
+        assert_eq!(scalar(conn, "SELECT COUNT(*) FROM users WHERE id = 77"), 0);
+        assert_eq!(
+            scalar(
+                conn,
+                "SELECT COUNT(*) FROM whatsapp_messages WHERE id = 477"
+            ),
+            0
+        );
+    }
+}
