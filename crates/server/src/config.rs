@@ -3,8 +3,8 @@
 //! `CUSTOS_PURGE_INTERVAL`, `CUSTOS_NOTIFY_INTERVAL`, `CUSTOS_NOTIFY_TIMEOUT`,
 //! `CUSTOS_AUDIT_CHECKPOINT_FILE`, `CUSTOS_HEADER_TIMEOUT`, `CUSTOS_BODY_TIMEOUT`,
 //! `CUSTOS_IDLE_TIMEOUT`, `CUSTOS_MAX_CONNECTIONS`, `CUSTOS_TRUSTED_PROXIES`,
-//! `CUSTOS_FAILED_AUTH_LIMIT`). Every error names the file or variable and
-//! the field.
+//! `CUSTOS_FAILED_AUTH_LIMIT`, `CUSTOS_SMTP_HOST`, `CUSTOS_SMTP_PORT`, `CUSTOS_SMTP_FROM`). Every
+//! error names the file or variable and the field.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -128,6 +128,9 @@ pub struct Config {
     /// The daily digest of data-subject requests at risk and overdue, sent to a webhook
     /// (`[digest]`; `CUSTOS_DIGEST_URL`, `CUSTOS_DIGEST_SECRET_FILE`, `CUSTOS_DIGEST_AT`).
     pub digest: Option<DigestConfig>,
+    /// The mail server that e-mail to data subjects goes through (`[smtp]`; `CUSTOS_SMTP_HOST`,
+    /// `CUSTOS_SMTP_PORT`, `CUSTOS_SMTP_FROM`): verification codes and request status notices.
+    pub smtp: Option<SmtpConfig>,
     /// How often the server reads what needs attention (open requests against their deadlines,
     /// dead letters, purges, the audit seal) for `/metrics` and the digest; the first read is at
     /// start. Not read from the file.
@@ -180,6 +183,114 @@ pub struct DigestConfig {
 
 fn default_digest_at() -> jiff::civil::Time {
     jiff::civil::time(8, 0, 0, 0)
+}
+
+/// The mail server that e-mail to data subjects goes through (`[smtp]`): the privacy center's
+/// one-time verification codes and the notices that a request changed, nothing else. Read by
+/// [`crate::mail::Mailer::new`].
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpConfig {
+    /// The mail server's host name or address.
+    pub host: String,
+    /// Its port; default 587 (submission, with `starttls`). Implicit `tls` is usually 465.
+    #[serde(default = "default_smtp_port")]
+    pub port: u16,
+    /// The sender: `privacy@example.nl` or `Privacy desk <privacy@example.nl>`; checked when
+    /// the configuration is read.
+    #[serde(deserialize_with = "de_mail_address")]
+    pub from: String,
+    /// How the connection is protected; default `starttls`.
+    #[serde(default)]
+    pub tls: SmtpTls,
+    /// The login, when the server asks for one; its password is in `password_file`.
+    pub username: Option<String>,
+    /// A file holding the password (a trailing newline is ignored), so the password is in no
+    /// configuration file or environment. Read when the mailer is built.
+    pub password_file: Option<PathBuf>,
+    /// How long connecting, and then each exchange with the server, may take before the
+    /// message counts as not sent; default `"10 seconds"`.
+    #[serde(default = "default_smtp_timeout", deserialize_with = "de_timeout")]
+    pub timeout: std::time::Duration,
+}
+
+/// How the connection to the mail server is protected (`[smtp] tls`). The server's certificate
+/// is checked against the Mozilla roots and the host name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// None: only for a relay on this machine (a loopback host), where nothing crosses a network.
+    None,
+    /// A plain connection upgraded with STARTTLS before anything else is said; a server that
+    /// cannot upgrade is refused, never used in clear (the default).
+    #[default]
+    Starttls,
+    /// TLS from the first byte (implicit TLS, "SMTPS").
+    Tls,
+}
+
+impl SmtpConfig {
+    /// Refuses what would put messages or the password on a network in clear, and a login
+    /// without its password: the message names the field and what to write instead.
+    pub fn check(&self) -> Result<(), String> {
+        if self.host.trim().is_empty() {
+            return Err("[smtp] host is empty: name the mail server".into());
+        }
+        if self.port == 0 {
+            return Err("[smtp] port cannot be 0 (587 for starttls, 465 for tls)".into());
+        }
+        if self.tls == SmtpTls::None && !is_loopback(&self.host) {
+            return Err(format!(
+                "[smtp] tls = \"none\" is allowed only for a relay on this machine (localhost, \
+                 127.0.0.1, ::1), not `{}`: messages and the password would cross the network in \
+                 clear; write tls = \"starttls\" or tls = \"tls\"",
+                self.host
+            ));
+        }
+        match (&self.username, &self.password_file) {
+            (Some(_), None) => Err(
+                "[smtp] username is set without password_file: put the password in a file \
+                 (mode 0600) and name it in password_file"
+                    .into(),
+            ),
+            (None, Some(_)) => Err("[smtp] password_file is set without username".into()),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// `localhost` or a loopback address (`127.0.0.0/8`, `::1`, with or without brackets).
+fn is_loopback(host: &str) -> bool {
+    let h = host.trim();
+    let h = h
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(h);
+    h.eq_ignore_ascii_case("localhost")
+        || h.parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+fn default_smtp_port() -> u16 {
+    587
+}
+
+fn default_smtp_timeout() -> std::time::Duration {
+    std::time::Duration::from_secs(10)
+}
+
+/// An address as a mail header takes it, with or without a display name.
+fn de_mail_address<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let s = String::deserialize(d)?;
+    let t = s.trim();
+    t.parse::<lettre::message::Mailbox>()
+        .map(|_| t.to_owned())
+        .map_err(|_| {
+            serde::de::Error::custom(format!(
+                "`{s}` is not an e-mail address like \"privacy@example.nl\" or \
+                 \"Privacy desk <privacy@example.nl>\""
+            ))
+        })
 }
 
 fn default_watch_interval() -> std::time::Duration {
@@ -432,6 +543,7 @@ impl Config {
             idle_timeout: default_idle_timeout(),
             max_connections: default_max_connections(),
             digest: None,
+            smtp: None,
             watch_interval: default_watch_interval(),
         }
     }
@@ -547,6 +659,33 @@ impl Config {
                 digest.insert(key.into(), toml::Value::String(v));
             }
         }
+        for (var, key) in [
+            ("CUSTOS_SMTP_HOST", "host"),
+            ("CUSTOS_SMTP_PORT", "port"),
+            ("CUSTOS_SMTP_FROM", "from"),
+        ] {
+            if let Some(v) = env(var).filter(|v| !v.is_empty()) {
+                let value = if key == "port" {
+                    let n: u16 = v.trim().parse().map_err(|_| ConfigError::Env {
+                        var,
+                        message: format!("`{v}` is not a port number"),
+                    })?;
+                    toml::Value::Integer(i64::from(n))
+                } else {
+                    toml::Value::String(v)
+                };
+                let smtp = table
+                    .entry("smtp")
+                    .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+                let toml::Value::Table(smtp) = smtp else {
+                    return Err(ConfigError::Env {
+                        var,
+                        message: "`smtp` in the file is not a table".into(),
+                    });
+                };
+                smtp.insert(key.into(), value);
+            }
+        }
         if !table.contains_key("policy") {
             if need_policy {
                 return Err(ConfigError::NoPolicy);
@@ -611,6 +750,12 @@ impl Config {
                 }
                 (None, Some(url)) => Some(url.clone()),
             };
+        }
+        if let Some(smtp) = &config.smtp {
+            smtp.check().map_err(|message| ConfigError::Invalid {
+                path: origin.clone(),
+                message,
+            })?;
         }
         Ok(config)
     }
@@ -923,5 +1068,139 @@ mod tests {
             Config::load(None, no_env),
             Err(ConfigError::NoPolicy)
         ));
+    }
+
+    /// Loads `toml` (after `policy = "p.toml"`) with no environment.
+    fn load_smtp(toml: &str) -> Result<Config, ConfigError> {
+        let dir = std::env::temp_dir().join(format!("custos-config-smtp-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join(format!("{:x}.toml", {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            toml.hash(&mut h);
+            h.finish()
+        }));
+        std::fs::write(&f, format!("policy = \"p.toml\"\n{toml}")).unwrap();
+        Config::load(Some(&f), no_env)
+    }
+
+    #[test]
+    fn smtp_has_defaults_and_no_table_means_no_mail() {
+        assert!(load_smtp("").unwrap().smtp.is_none());
+        assert!(Config::with_policy("p.toml").smtp.is_none());
+        let c = load_smtp("[smtp]\nhost = \"smtp.example.nl\"\nfrom = \"privacy@example.nl\"\n")
+            .unwrap()
+            .smtp
+            .unwrap();
+        assert_eq!(
+            (c.port, c.tls, c.timeout.as_secs()),
+            (587, SmtpTls::Starttls, 10)
+        );
+        assert!(c.username.is_none() && c.password_file.is_none());
+    }
+
+    #[test]
+    fn smtp_without_tls_is_refused_unless_the_relay_is_on_this_machine() {
+        let e = load_smtp(
+            "[smtp]\nhost = \"smtp.example.nl\"\nfrom = \"privacy@example.nl\"\ntls = \"none\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("[smtp] tls = \"none\"") && e.contains("smtp.example.nl"),
+            "{e}"
+        );
+        for host in ["localhost", "127.0.0.1", "127.0.0.53", "::1", "[::1]"] {
+            let c = load_smtp(&format!(
+                "[smtp]\nhost = \"{host}\"\nport = 25\nfrom = \"privacy@example.nl\"\ntls = \"none\"\n"
+            ));
+            assert!(c.is_ok(), "{host}: {:?}", c.err());
+        }
+        let e = load_smtp(
+            "[smtp]\nhost = \"localhost\"\nfrom = \"privacy@example.nl\"\ntls = \"plain\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("tls") && e.contains("plain"), "{e}");
+    }
+
+    #[test]
+    fn smtp_refuses_a_bad_sender_and_a_login_without_its_password_file() {
+        let e = load_smtp("[smtp]\nhost = \"smtp.example.nl\"\nfrom = \"privacy desk\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("from") && e.contains("not an e-mail address"),
+            "{e}"
+        );
+        let c = load_smtp(
+            "[smtp]\nhost = \"smtp.example.nl\"\nfrom = \"Privacy desk <privacy@example.nl>\"\n",
+        );
+        assert!(c.is_ok(), "a display name is allowed: {:?}", c.err());
+        let e = load_smtp(
+            "[smtp]\nhost = \"smtp.example.nl\"\nfrom = \"privacy@example.nl\"\nusername = \"custos\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("[smtp] username") && e.contains("password_file"),
+            "{e}"
+        );
+        let e = load_smtp(
+            "[smtp]\nhost = \"smtp.example.nl\"\nfrom = \"privacy@example.nl\"\npassword = \"hunter2\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("password"), "no password in the file: {e}");
+        assert!(!e.contains("hunter2"), "{e}");
+        let e = load_smtp(
+            "[smtp]\nhost = \"smtp.example.nl\"\nfrom = \"privacy@example.nl\"\ntimeout = \"off\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("timeout"), "{e}");
+    }
+
+    #[test]
+    fn smtp_host_port_and_sender_come_from_the_environment() {
+        let c = Config::load(None, |k| match k {
+            "CUSTOS_POLICY" => Some("p.toml".into()),
+            "CUSTOS_SMTP_HOST" => Some("smtp.example.nl".into()),
+            "CUSTOS_SMTP_PORT" => Some("465".into()),
+            "CUSTOS_SMTP_FROM" => Some("privacy@example.nl".into()),
+            _ => None,
+        })
+        .unwrap();
+        let smtp = c.smtp.unwrap();
+        assert_eq!(
+            (smtp.host.as_str(), smtp.port, smtp.from.as_str()),
+            ("smtp.example.nl", 465, "privacy@example.nl")
+        );
+        let e = Config::load(None, |k| match k {
+            "CUSTOS_POLICY" => Some("p.toml".into()),
+            "CUSTOS_SMTP_PORT" => Some("smtp".into()),
+            _ => None,
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("environment variable CUSTOS_SMTP_PORT"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn the_smtp_configuration_holds_no_password() {
+        let dir =
+            std::env::temp_dir().join(format!("custos-config-smtp-pw-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let pw = dir.join("smtp.password");
+        std::fs::write(&pw, "correct horse battery\n").unwrap();
+        let c = load_smtp(&format!(
+            "[smtp]\nhost = \"smtp.example.nl\"\nfrom = \"privacy@example.nl\"\nusername = \"custos\"\npassword_file = \"{}\"\n",
+            pw.display()
+        ))
+        .unwrap();
+        assert!(!format!("{c:?}").contains("correct horse"), "{c:?}");
     }
 }

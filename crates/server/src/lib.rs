@@ -11,6 +11,7 @@ mod consent;
 mod data;
 mod extract;
 mod limits;
+pub mod mail;
 pub mod metrics;
 pub mod notifier;
 mod openapi;

@@ -207,6 +207,8 @@ codes! {
     ConnectorBusy = "connector-busy", 409, RetryLater, "Rows the job needs are locked by another transaction";
     ConnectorStatementFailed = "connector-statement-failed", 409, Conflict, "The company's database refused a statement; nothing was changed";
     ErasureUnverified = "erasure-unverified", 500, Internal, "Rows of the subject remain after the erasure";
+    // E-mail: verification codes and status notices to data subjects.
+    MailUnavailable = "mail-unavailable", 503, Unavailable, "The mail server cannot be reached or refused the message";
     // The installation: keys, files, the database.
     MasterKeyMissing = "master-key-missing", 500, Internal, "No master key is configured";
     MasterKeyInvalid = "master-key-invalid", 500, Internal, "The master key is malformed";

@@ -15,6 +15,7 @@ mod datasets;
 mod error_codes;
 mod holes;
 mod isolation;
+mod mail;
 mod openapi;
 mod opengdpr;
 mod recipients;
@@ -23,6 +24,8 @@ mod retention;
 #[path = "../../../../testkit/connectors/sample.rs"]
 mod sample;
 mod slow_clients;
+#[path = "../../../../testkit/smtp.rs"]
+mod smtp;
 #[path = "../../../../testkit/stale_schemas.rs"]
 mod stale_schemas;
 
