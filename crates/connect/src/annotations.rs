@@ -230,6 +230,38 @@ pub struct RetentionAnn {
     /// The category whose rule applies (default: the table's).
     #[serde(default)]
     pub category: Option<Sp<String>>,
+    /// When the clock lives on another table (an organisation's contract end for its operators'
+    /// rows): the way there, one hop per reference, each `column -> table.key` (the key a
+    /// primary or unique key, so a row has one clock). `clock` is then a column of the last
+    /// table. The hops need no declared foreign key.
+    #[serde(default)]
+    pub through: Vec<Sp<String>>,
+}
+
+/// One hop of a clock's way to another table: `column -> table.key`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HopAnn {
+    /// The referencing column, in the table the hop starts from.
+    pub column: String,
+    /// The referenced table.
+    pub table: String,
+    /// Its key column the reference matches.
+    pub key: String,
+}
+
+impl HopAnn {
+    /// Reads `column -> table.key`.
+    pub fn parse(text: &str) -> Option<HopAnn> {
+        let (column, target) = text.split_once("->")?;
+        let (table, key) = target.trim().split_once('.')?;
+        let (column, table, key) = (column.trim(), table.trim(), key.trim());
+        let plain = |s: &str| !s.is_empty() && !s.contains(char::is_whitespace);
+        (plain(column) && plain(table) && plain(key)).then(|| HopAnn {
+            column: column.to_owned(),
+            table: table.to_owned(),
+            key: key.to_owned(),
+        })
+    }
 }
 
 /// Reads an annotations file. A syntax error, an unknown key or a wrong type is one diagnostic

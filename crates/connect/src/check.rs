@@ -315,14 +315,33 @@ fn table_rules(
         }
         Erase::Delete => {}
     }
+    let mut ways: Vec<(&String, &Vec<Sp<String>>)> = Vec::new();
     for r in &t.retention {
-        match table.column(r.clock.get_ref()) {
-            None => out.push(missing_column(name, r.clock.get_ref(), span(&r.clock))),
+        // One way to each clock name: a purge finds a rule's way by its clock.
+        let way = (r.clock.get_ref(), &r.through);
+        if ways.iter().any(|(c, th)| {
+            *c == way.0 && th.iter().map(Sp::get_ref).ne(way.1.iter().map(Sp::get_ref))
+        }) {
+            out.push(error(
+                "D142",
+                "clock-path",
+                format!("`{name}` has two retention rules on clock `{}` by different ways; give each clock one way", r.clock.get_ref()),
+                span(&r.clock),
+            ));
+            continue;
+        }
+        ways.push(way);
+        let Some(clock_table) = clock_table(r, table, schema, out) else {
+            continue;
+        };
+        let at = &clock_table.name;
+        match clock_table.column(r.clock.get_ref()) {
+            None => out.push(missing_column(at, r.clock.get_ref(), span(&r.clock))),
             Some(c) if !timeish(schema.dialect, c) => out.push(error(
                 "D141",
                 "clock-type",
                 format!(
-                    "retention clock `{name}.{}` is of type {}, not a date or time",
+                    "retention clock `{at}.{}` is of type {}, not a date or time",
                     c.name, c.data_type
                 ),
                 span(&r.clock),
@@ -351,6 +370,55 @@ fn table_rules(
             }
         }
     }
+}
+
+/// The table a retention rule's clock lives on: the rule's own, or the end of its `through`
+/// hops, each checked (D142): `column -> table.key`, the column in the table the hop starts
+/// from, the table in the schema, the key one of its primary or unique keys on its own (so a
+/// row reaches one clock, not several). `None` after a finding.
+fn clock_table<'s>(
+    r: &crate::annotations::RetentionAnn,
+    table: &'s Table,
+    schema: &'s Schema,
+    out: &mut Vec<Diagnostic>,
+) -> Option<&'s Table> {
+    let mut at = table;
+    for hop in &r.through {
+        let bad = |message: String| {
+            let mut d = error("D142", "clock-path", message, span(hop));
+            d.help = Some("write each hop as \"column -> table.key\", e.g. through = [\"organisation_id -> organisations.id\"]".into());
+            d
+        };
+        let Some(h) = crate::annotations::HopAnn::parse(hop.get_ref()) else {
+            out.push(bad(format!(
+                "`{}` is not a hop `column -> table.key`",
+                hop.get_ref()
+            )));
+            return None;
+        };
+        if at.column(&h.column).is_none() {
+            out.push(missing_column(&at.name, &h.column, span(hop)));
+            return None;
+        }
+        let Some(next) = schema.table(&h.table) else {
+            out.push(bad(format!(
+                "the hop from `{}.{}` names a table `{}` the database does not have",
+                at.name, h.column, h.table
+            )));
+            return None;
+        };
+        if next.column(&h.key).is_none() {
+            out.push(missing_column(&next.name, &h.key, span(hop)));
+            return None;
+        }
+        let one = [h.key.clone()];
+        if next.primary_key != one && !next.uniques.iter().any(|u| u[..] == one) {
+            out.push(bad(format!("`{}.{}` is not a key of its own (primary or unique): a row of `{}` could reach several clocks", next.name, h.key, at.name)));
+            return None;
+        }
+        at = next;
+    }
+    Some(at)
 }
 
 fn link_rules(
@@ -687,7 +755,7 @@ fn keep_rules(
     if !t
         .retention
         .iter()
-        .any(|r| r.clock.get_ref() == keep.clock.get_ref())
+        .any(|r| r.through.is_empty() && r.clock.get_ref() == keep.clock.get_ref())
     {
         let mut d = error(
             "D136",

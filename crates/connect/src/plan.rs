@@ -9,7 +9,7 @@ use custos_policy::diag::{Diagnostic, Severity};
 use custos_policy::resolved::Policy;
 use serde::Serialize;
 
-use crate::annotations::{Annotations, Erase, IdKind, LinkAs, Rows, link_key};
+use crate::annotations::{Annotations, Erase, HopAnn, IdKind, LinkAs, Rows, link_key};
 use crate::check::{Mask, check, masked_columns};
 use crate::schema::{Dialect, OnDelete, Schema, ValueKind};
 
@@ -70,8 +70,36 @@ pub struct PlanTable {
     pub keep_clock: Option<String>,
     /// Retention rules: (clock column, category).
     pub retention: Vec<(String, String)>,
+    /// For each retention rule, in the same order: the way to the table its clock lives on
+    /// (no hops: the clock is a column of this table).
+    pub clock_paths: Vec<ClockPath>,
     /// Every column, in table order, with its kind and its type as the database names it.
     pub columns: Vec<(String, ValueKind, String)>,
+}
+
+/// One hop of a retention clock's way to another table: this side's `column` matches the
+/// `table`'s `key` (a key of its own), within the tenant (`tenant_column`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Hop {
+    /// The referencing column, in the table the hop starts from.
+    pub column: String,
+    /// The referenced table.
+    pub table: String,
+    /// Its key column.
+    pub key: String,
+    /// Its tenant column, if the database holds several tenants.
+    pub tenant_column: Option<String>,
+    /// The key column's type as the database names it.
+    pub key_type: String,
+}
+
+/// Where a retention rule's clock lives: this table (no hops), or the end of its hops.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ClockPath {
+    /// The hops, in order.
+    pub hops: Vec<Hop>,
+    /// The clock column's type as the database names it, on the last hop's table.
+    pub clock_type: String,
 }
 
 /// What an edge does.
@@ -166,6 +194,43 @@ impl Plan {
                             .as_ref()
                             .map_or_else(|| category.clone(), |c| c.get_ref().clone());
                         (r.clock.get_ref().clone(), cat)
+                    })
+                    .collect(),
+                clock_paths: t
+                    .retention
+                    .iter()
+                    .map(|r| {
+                        let hops: Vec<Hop> = r
+                            .through
+                            .iter()
+                            .filter_map(|h| HopAnn::parse(h.get_ref()))
+                            .map(|h| {
+                                let ann_t = ann.table.iter().find(|x| x.name.get_ref() == &h.table);
+                                let key_type = schema
+                                    .table(&h.table)
+                                    .and_then(|x| x.column(&h.key))
+                                    .map(|c| c.data_type.clone())
+                                    .unwrap_or_default();
+                                Hop {
+                                    tenant_column: ann_t
+                                        .and_then(|x| ann.tenant_column(x))
+                                        .map(|c| c.get_ref().clone()),
+                                    column: h.column,
+                                    table: h.table,
+                                    key: h.key,
+                                    key_type,
+                                }
+                            })
+                            .collect();
+                        let at = hops
+                            .last()
+                            .map_or(t.name.get_ref().as_str(), |h| h.table.as_str());
+                        let clock_type = schema
+                            .table(at)
+                            .and_then(|x| x.column(r.clock.get_ref()))
+                            .map(|c| c.data_type.clone())
+                            .unwrap_or_default();
+                        ClockPath { hops, clock_type }
                     })
                     .collect(),
                 category,
@@ -270,6 +335,15 @@ impl Plan {
 }
 
 impl PlanTable {
+    /// The way to the clock of the (first) retention rule on `clock`.
+    pub fn clock_path(&self, clock: &str) -> Option<&ClockPath> {
+        self.retention
+            .iter()
+            .position(|(c, _)| c == clock)
+            .and_then(|i| self.clock_paths.get(i))
+            .filter(|p| !p.hops.is_empty())
+    }
+
     /// The type of column `name` as the database names it (`text` when unknown).
     pub fn data_type(&self, name: &str) -> &str {
         self.columns

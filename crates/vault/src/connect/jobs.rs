@@ -1083,7 +1083,9 @@ pub fn purge(
         tables: Vec::new(),
     };
     let batch = batch.max(1);
-    for t in &plan.tables {
+    // Children before parents: a parent's rows may go in the same run as the rows that
+    // reference them (an operator and the sessions of an organisation whose contract ended).
+    for t in purge_order(plan).into_iter().map(|i| &plan.tables[i]) {
         if t.retention.is_empty() {
             continue;
         }
@@ -1144,7 +1146,8 @@ pub fn purge(
                     .timestamp();
                 row.cutoff = Some(cutoff.to_string());
                 row.advice = advice(conn, plan, t, clock, &tenant, cutoff)?;
-                if let Some(table) = schema.table(&t.name) {
+                let own_clock = t.clock_path(clock).is_none();
+                if let Some(table) = schema.table(&t.name).filter(|_| own_clock) {
                     for p in expired_partitions(table, cutoff) {
                         row.advice.push(format!(
                             "partition `{p}` of `{}` lies wholly before the cutoff: detaching and dropping it is cheaper than deleting its rows one by one",
@@ -1162,6 +1165,35 @@ pub fn purge(
     Ok(receipt)
 }
 
+/// Every table of the plan, each after the tables whose declared foreign keys reference it
+/// (children first), so that a purge deleting a parent's rows has already deleted the rows
+/// that point at them; tables in a cycle keep the plan's order.
+fn purge_order(plan: &Plan) -> Vec<usize> {
+    let mut remaining: Vec<usize> = (0..plan.tables.len()).collect();
+    let mut order = Vec::with_capacity(remaining.len());
+    while !remaining.is_empty() {
+        let ready: Vec<usize> = remaining
+            .iter()
+            .copied()
+            .filter(|&n| {
+                !plan.edges.iter().any(|e| {
+                    e.declared.is_some()
+                        && e.parent == n
+                        && e.child != n
+                        && remaining.contains(&e.child)
+                })
+            })
+            .collect();
+        if ready.is_empty() {
+            order.append(&mut remaining);
+            break;
+        }
+        remaining.retain(|n| !ready.contains(n));
+        order.extend(ready);
+    }
+    order
+}
+
 fn due_pred(
     sql: &mut Sql,
     d: Dialect,
@@ -1172,8 +1204,45 @@ fn due_pred(
     cutoff: Timestamp,
 ) {
     tenant_pred(sql, d, t, alias, tenant);
-    sql.push(&format!(" AND {alias}.{} < ", q(d, clock)))
-        .bind_as(time_param(d, cutoff), t.data_type(clock));
+    let Some(path) = t.clock_path(clock) else {
+        sql.push(&format!(" AND {alias}.{} < ", q(d, clock)))
+            .bind_as(time_param(d, cutoff), t.data_type(clock));
+        return;
+    };
+    // The clock lives on another table (an organisation's contract end for its operators'
+    // rows): the row is due when the one row its hops reach has a clock before the cutoff,
+    // every hop within the tenant. A row whose way ends nowhere (a dangling reference, a NULL)
+    // has no clock and is not due.
+    sql.push(" AND EXISTS (SELECT 1 FROM ");
+    for (i, h) in path.hops.iter().enumerate() {
+        let j = format!("j{i}");
+        if i == 0 {
+            sql.push(&format!("{} {j}", q(d, &h.table)));
+        } else {
+            sql.push(&format!(
+                " JOIN {} {j} ON {j}.{} = j{}.{}",
+                q(d, &h.table),
+                q(d, &h.key),
+                i - 1,
+                q(d, &h.column)
+            ));
+        }
+    }
+    let first = &path.hops[0];
+    sql.push(&format!(
+        " WHERE j0.{} = {alias}.{}",
+        q(d, &first.key),
+        q(d, &first.column)
+    ));
+    for (i, h) in path.hops.iter().enumerate() {
+        if let Some(c) = &h.tenant_column {
+            sql.push(&format!(" AND j{i}.{} = ", q(d, c))).bind(tenant);
+        }
+    }
+    let last = path.hops.len() - 1;
+    sql.push(&format!(" AND j{last}.{} < ", q(d, clock)))
+        .bind_as(time_param(d, cutoff), &path.clock_type);
+    sql.push(")");
 }
 
 fn purge_rows(
@@ -1361,7 +1430,11 @@ fn advice(
             .any(|l| l.contains("SCAN ") && !l.contains("USING")),
     };
     let mut cols: Vec<String> = t.tenant_column.iter().cloned().collect();
-    cols.push(clock.to_owned());
+    // A clock on another table is reached through the first hop's column.
+    cols.push(
+        t.clock_path(clock)
+            .map_or_else(|| clock.to_owned(), |p| p.hops[0].column.clone()),
+    );
     if full {
         out.push(format!(
             "the purge of `{}` reads the whole table to find expired rows (query plan: {}); add CREATE INDEX ON {} ({})",

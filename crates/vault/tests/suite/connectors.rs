@@ -605,3 +605,73 @@ fn an_erasure_that_leaves_the_subject_an_account_is_rolled_back_unverified() {
         );
     }
 }
+
+#[test]
+fn a_customers_rows_go_ninety_days_after_its_contract_ended_by_a_clock_on_another_table() {
+    // JetLink deletes a customer's data within 90 days after the contract ends: Oldfield Bakery
+    // (organisation 2) ended 120 days ago, so its operator quinn (3), her session (4) and its
+    // machine's readings go; Acme's own (organisation 1, no end) and Globex's stay.
+    for (dialect, db) in databases("through") {
+        let mut a = app(&db, App::Telemetry, dialect);
+        let conn = a.conn.as_mut();
+        let readings = |conn: &mut dyn Conn, machine: i64| {
+            scalar(
+                conn,
+                &format!("SELECT COUNT(*) FROM telemetry WHERE machine_id = {machine}"),
+            )
+        };
+        let (bakery, acme, globex) = (readings(conn, 3), readings(conn, 1), readings(conn, 500));
+        assert!(bakery > 0 && acme > 0 && globex > 0, "{dialect:?}");
+        let receipt = connect::purge(
+            conn,
+            &a.plan,
+            &a.schema,
+            &a.policy,
+            &|_| Default::default(),
+            &|_, _| None,
+            jiff::Timestamp::now(),
+            50,
+        )
+        .unwrap_or_else(|e| panic!("{dialect:?}: {e}"));
+        assert_eq!(readings(conn, 3), 0, "{dialect:?}");
+        assert_eq!(readings(conn, 1), acme, "{dialect:?}");
+        assert_eq!(readings(conn, 500), globex, "{dialect:?}");
+        assert_eq!(
+            scalar(conn, "SELECT COUNT(*) FROM operators WHERE id = 3"),
+            0,
+            "{dialect:?}"
+        );
+        assert_eq!(
+            scalar(conn, "SELECT COUNT(*) FROM sessions WHERE id = 4"),
+            0,
+            "{dialect:?}"
+        );
+        assert_eq!(
+            scalar(
+                conn,
+                "SELECT COUNT(*) FROM operators WHERE id IN (1, 2, 500)"
+            ),
+            3,
+            "{dialect:?}"
+        );
+        assert_eq!(
+            scalar(conn, "SELECT COUNT(*) FROM organisations WHERE id = 2"),
+            1,
+            "the organisation itself holds no personal data and stays"
+        );
+        let deleted = |table: &str| -> u64 {
+            receipt
+                .tables
+                .iter()
+                .filter(|t| t.table == table && t.tenant == "acme")
+                .map(|t| t.deleted)
+                .sum()
+        };
+        assert_eq!(deleted("operators"), 1, "{dialect:?}");
+        assert_eq!(deleted("sessions"), 1, "{dialect:?}");
+        assert_eq!(deleted("telemetry"), bakery as u64, "{dialect:?}");
+        // Children went first: the sessions of the operator were purged before the operator.
+        let at = |table: &str| receipt.tables.iter().position(|t| t.table == table);
+        assert!(at("sessions") < at("operators"), "{dialect:?}");
+    }
+}

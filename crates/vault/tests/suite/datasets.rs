@@ -417,3 +417,30 @@ fn rows_kept_by_law_need_a_purge_that_ends_their_keeping() {
         "{text}"
     );
 }
+
+#[test]
+fn a_clock_on_another_table_must_be_reached_by_keys() {
+    let policy = example_policy("jbsync.toml");
+    let db = mail_db("hops");
+    let text = std::fs::read_to_string(format!("{ROOT}/examples/connectors/mail.toml"))
+        .expect("annotations");
+    let own = "retention = [{ clock = \"received_at\" }]";
+    assert!(text.contains(own));
+    for (through, expect) in [
+        ("mailbox_id -> mailboxes.name", "not a key of its own"),
+        ("mailbox_id -> nowhere.id", "does not have"),
+        ("mailbox_id mailboxes.id", "is not a hop"),
+    ] {
+        let bad = text.replace(
+            own,
+            &format!("retention = [{{ clock = \"created_at\", through = [\"{through}\"] }}]"),
+        );
+        let d = Dataset::from_source(
+            custos_policy::source::SourceFile::new("mail.toml", bad),
+            db.display().to_string(),
+        )
+        .expect("parses");
+        let e = d.prepare(&policy).err().expect("refused").to_string();
+        assert!(e.contains("D142") && e.contains(expect), "{through}: {e}");
+    }
+}
