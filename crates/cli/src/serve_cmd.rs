@@ -124,6 +124,9 @@ pub fn serve(args: ServeArgs) -> ExitCode {
         move |addr| {
             println!("Custos is listening on http://{addr}");
             println!("  privacy statement: http://{addr}/privacy");
+            if demo_keys.is_some() {
+                println!("  privacy center:    http://{addr}/center/demo (codes are written to custos-demo-outbox/, no mail server in the demo)");
+            }
             println!("  API description:   http://{addr}/openapi.json");
             if no_admin {
                 println!("  no active admin API key: run `custos init` with this configuration (--config) to print the first one");
@@ -185,6 +188,9 @@ fn open_backend(
 ) -> Result<(custos_server::Backend, DemoKeys), String> {
     use custos_vault::MasterKey;
     if demo {
+        if config.smtp.is_none() && config.mail_outbox.is_none() {
+            config.mail_outbox = Some(PathBuf::from("custos-demo-outbox"));
+        }
         if config.database == "custos.db" {
             config.database = "custos-demo.db".into();
         }

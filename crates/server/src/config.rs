@@ -131,6 +131,10 @@ pub struct Config {
     /// The mail server that e-mail to data subjects goes through (`[smtp]`; `CUSTOS_SMTP_HOST`,
     /// `CUSTOS_SMTP_PORT`, `CUSTOS_SMTP_FROM`): verification codes and request status notices.
     pub smtp: Option<SmtpConfig>,
+    /// A directory where e-mail to data subjects is written as `.eml` files instead of sent,
+    /// when no `[smtp]` is configured: what `custos serve --demo` uses so a newcomer can read
+    /// the privacy center's codes. Not for production: nothing leaves the machine.
+    pub mail_outbox: Option<PathBuf>,
     /// How often the server reads what needs attention (open requests against their deadlines,
     /// dead letters, purges, the audit seal) for `/metrics` and the digest; the first read is at
     /// start. Not read from the file.
@@ -544,6 +548,7 @@ impl Config {
             max_connections: default_max_connections(),
             digest: None,
             smtp: None,
+            mail_outbox: None,
             watch_interval: default_watch_interval(),
         }
     }

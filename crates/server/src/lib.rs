@@ -4,6 +4,7 @@
 
 mod auth;
 pub mod backend;
+pub mod center;
 pub mod client;
 pub mod config;
 mod connections;
@@ -138,6 +139,8 @@ pub struct AppState {
     calendar: custos_rights::NlCalendar,
     /// Where signed audit checkpoints are copied outside the database (`audit_checkpoint_file`).
     checkpoint_file: Option<sealing::Publisher>,
+    /// The privacy center's keys, limits and mail.
+    center: center::Center,
 }
 
 impl Drop for AppState {
@@ -170,6 +173,9 @@ pub enum ServerError {
     /// The digest's configuration cannot be used (the message names the field).
     #[error("{0}")]
     Digest(String),
+    /// The mail server's configuration cannot be used (`[smtp]`).
+    #[error("{0}")]
+    Mail(String),
 }
 
 impl AppState {
@@ -208,6 +214,7 @@ impl AppState {
             auth_cache: limits::AuthCache::new(std::time::Duration::from_secs(5)),
             calendar: custos_rights::NlCalendar::new(),
             checkpoint_file: None,
+            center: center::Center::default(),
         })
     }
 
@@ -250,6 +257,13 @@ impl AppState {
                 "the due date falls outside the calendar's range",
             )
         })
+    }
+
+    /// With where the privacy center's verification codes go (the `[smtp]` mailer); without
+    /// one the center files no request, since it could verify nobody.
+    pub fn with_code_sender(mut self, sender: Arc<dyn center::CodeSender>) -> AppState {
+        self.center.sender = Some(sender);
+        self
     }
 
     /// With the policy's findings the configuration accepts, listed by `/readyz`.
@@ -394,6 +408,7 @@ pub fn app(
     let doc = openapi::complete(&api);
     let served = doc.clone();
     let router = router
+        .merge(center::router())
         .route(
             "/openapi.json",
             axum::routing::get(move || async move { axum::Json(served) }),
@@ -524,6 +539,17 @@ pub async fn serve(
         )),
         _ => None,
     };
+    match (&config.smtp, &config.mail_outbox) {
+        (Some(smtp), _) => {
+            let mailer = mail::Mailer::new(smtp).map_err(|e| ServerError::Mail(e.to_string()))?;
+            state = state.with_code_sender(Arc::new(mailer));
+        }
+        (None, Some(dir)) => {
+            let outbox = center::Outbox::new(dir).map_err(ServerError::Mail)?;
+            state = state.with_code_sender(Arc::new(outbox));
+        }
+        (None, None) => {}
+    }
     let state = Arc::new(state);
     let (router, _) = app(state.clone(), config.max_body_bytes, config.body_timeout);
     let listener = tokio::net::TcpListener::bind(config.listen).await?;

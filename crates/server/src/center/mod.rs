@@ -1,0 +1,1028 @@
+//! The privacy center (PRODUCT.md C9): the pages a data subject uses, per tenant, in Dutch and
+//! English, without JavaScript. A thin shell like the API: it parses a form, calls the vault's
+//! request use cases (file, issue a code, verify, refuse) and renders a page.
+//!
+//! - `GET /center/{tenant}`: what the center is, the statement with its version, the form to
+//!   make any of the seven requests with the address the subject is known by.
+//! - `POST /center/{tenant}/requests`: files the request (its month runs from now, Art. 12(3)),
+//!   sends a one-time code to that address and shows where to enter it. An address nobody knows
+//!   goes through the very same steps and page, so the center tells nobody who is a customer.
+//!   No CAPTCHA, no copy of an ID (EDPB Guidelines 01/2022: generally disproportionate).
+//! - `GET|POST /center/{tenant}/requests/{id}/verify`: the code (five tries, fifteen minutes,
+//!   the vault's rule); right, it verifies the request (Art. 12(6)) and opens a session cookie.
+//! - `GET /center/{tenant}/requests/{id}`: the request's status for the session's subject:
+//!   its timeline and the due date with how it was counted (Art. 12(3), Reg. 1182/71).
+//! - `POST /center/{tenant}/requests/{id}/cancel`: the subject withdraws an open request.
+//!
+//! Every form carries a signed token tied to its purpose; every submission counts against the
+//! client address's budget; nothing personal goes into a URL or a log line (the routes are
+//! logged by template, the address travels only in the form body).
+
+mod page;
+mod session;
+
+use std::sync::Arc;
+
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use custos_policy::Lang;
+use custos_vault::rights::{RequestError, RequestKind, RequestState, Verification};
+use custos_vault::{SubjectId, TenantId, VaultError};
+use jiff::Timestamp;
+use serde::Deserialize;
+
+use crate::AppState;
+use page::{Frame, render, word};
+pub use session::Signer;
+
+/// Sends a verification code to a subject's address. The server's SMTP mailer is one; the
+/// trait keeps the center's flow apart from how mail leaves the machine.
+pub trait CodeSender: Send + Sync {
+    /// Sends `body` under `subject` to `to`, in `lang` (`nl`, `en`). The error says what failed
+    /// and never holds the address.
+    fn send_code(
+        &self,
+        to: &str,
+        subject: &str,
+        body: &str,
+        lang: &'static str,
+    ) -> Result<(), String>;
+}
+
+impl CodeSender for crate::mail::Mailer {
+    fn send_code(
+        &self,
+        to: &str,
+        subject: &str,
+        body: &str,
+        lang: &'static str,
+    ) -> Result<(), String> {
+        self.send(&crate::mail::Message {
+            to: to.to_owned(),
+            subject: subject.to_owned(),
+            text: body.to_owned(),
+            html: None,
+            lang,
+        })
+        .map_err(|e| e.to_string())
+    }
+}
+
+/// A directory that receives each message as an RFC 5322 `.eml` file instead of sending it
+/// (`mail_outbox`, for the demo): the file any mail client opens, written whole before it is
+/// named `.eml`.
+pub struct Outbox {
+    dir: std::path::PathBuf,
+    from: String,
+}
+
+impl Outbox {
+    /// The outbox at `dir`, created if missing.
+    pub fn new(dir: &std::path::Path) -> Result<Outbox, String> {
+        std::fs::create_dir_all(dir).map_err(|e| format!("mail_outbox {}: {e}", dir.display()))?;
+        Ok(Outbox {
+            dir: dir.to_owned(),
+            from: "custos@localhost".into(),
+        })
+    }
+}
+
+impl CodeSender for Outbox {
+    fn send_code(
+        &self,
+        to: &str,
+        subject: &str,
+        body: &str,
+        lang: &'static str,
+    ) -> Result<(), String> {
+        let now = Timestamp::now();
+        let mut id = [0u8; 8];
+        getrandom::fill(&mut id).map_err(|e| e.to_string())?;
+        let name = format!("{}-{}", now.as_millisecond(), hex::encode(id));
+        let subject_b64 = {
+            use base64::Engine;
+            base64::engine::general_purpose::STANDARD.encode(subject.as_bytes())
+        };
+        let text = format!(
+            "From: {}\r\nTo: {to}\r\nSubject: =?utf-8?b?{subject_b64}?=\r\nDate: {}\r\nContent-Language: {lang}\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n{}",
+            self.from,
+            jiff::fmt::rfc2822::to_string(&now.to_zoned(jiff::tz::TimeZone::UTC))
+                .unwrap_or_default(),
+            body.replace('\n', "\r\n")
+        );
+        let part = self.dir.join(format!("{name}.part"));
+        std::fs::write(&part, text).map_err(|e| format!("mail_outbox: {}", e.kind()))?;
+        std::fs::rename(&part, self.dir.join(format!("{name}.eml")))
+            .map_err(|e| format!("mail_outbox: {}", e.kind()))
+    }
+}
+
+/// What the center keeps while the server runs.
+pub struct Center {
+    /// Signs forms and sessions.
+    pub signer: Signer,
+    /// Submissions per client address and minute (filing, codes).
+    pub limiter: crate::limits::FailedAuthLimiter,
+    /// Where codes go; without one the center refuses to file (it could not verify anyone).
+    pub sender: Option<Arc<dyn CodeSender>>,
+}
+
+impl Default for Center {
+    fn default() -> Self {
+        Center {
+            signer: Signer::new(),
+            limiter: crate::limits::FailedAuthLimiter::new(SUBMISSIONS_PER_MINUTE),
+            sender: None,
+        }
+    }
+}
+
+/// Requests filed plus wrong codes one client address may submit per minute.
+const SUBMISSIONS_PER_MINUTE: u32 = 20;
+
+/// The refusal reason of a request its subject cancelled here.
+const CANCELLED: &str = "cancelled by the requester in the privacy center";
+
+/// The center's routes (not in the OpenAPI document: pages for people, not an API).
+pub fn router() -> axum::Router<Arc<AppState>> {
+    axum::Router::new()
+        .route("/center/assets/center.css", get(css))
+        .route("/center/{tenant}", get(home))
+        .route("/center/{tenant}/requests", post(file))
+        .route(
+            "/center/{tenant}/requests/{id}/verify",
+            get(code_page).post(verify),
+        )
+        .route("/center/{tenant}/requests/{id}", get(status))
+        .route("/center/{tenant}/requests/{id}/cancel", post(cancel))
+}
+
+#[derive(Deserialize)]
+struct LangQuery {
+    lang: Option<String>,
+}
+
+/// A page's language and frame.
+struct Ctx {
+    lang: Lang,
+    frame: Frame,
+    tenant: String,
+}
+
+impl Ctx {
+    fn new(s: &AppState, q: &LangQuery, headers: &HeaderMap, tenant: &str, path: &str) -> Ctx {
+        let fallback = s
+            .loaded
+            .policy
+            .meta
+            .languages
+            .first()
+            .copied()
+            .unwrap_or(Lang::En);
+        let lang = page::negotiate(q.lang.as_deref(), headers, fallback);
+        let name = s
+            .loaded
+            .policy
+            .controller
+            .name
+            .clone()
+            .unwrap_or_else(|| tenant.to_owned());
+        Ctx {
+            lang,
+            frame: Frame::new(lang, &name, tenant, path),
+            tenant: tenant.to_owned(),
+        }
+    }
+
+    fn w(&self, key: &str) -> String {
+        word(self.lang, key, &[])
+    }
+
+    fn message(&self, status: StatusCode, heading: &str, message: &str) -> Response {
+        render(
+            status,
+            "message.html",
+            &self.frame,
+            serde_json::json!({ "heading": self.w(heading), "message": self.w(message) }),
+        )
+    }
+
+    fn not_found(&self) -> Response {
+        self.message(StatusCode::NOT_FOUND, "error_heading", "error_not_found")
+    }
+
+    fn server_error(&self) -> Response {
+        self.message(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "error_heading",
+            "error_server",
+        )
+    }
+
+    fn busy(&self, wait: std::time::Duration) -> Response {
+        let mut res = self.message(StatusCode::TOO_MANY_REQUESTS, "error_heading", "error_busy");
+        if let Ok(v) = HeaderValue::from_str(&wait.as_secs().max(1).to_string()) {
+            res.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        res
+    }
+
+    fn q(&self) -> String {
+        format!("?lang={}", self.lang.code())
+    }
+}
+
+async fn css() -> Response {
+    let mut res = page::with_headers(StatusCode::OK, page::CSS.to_owned(), "text/css", "en");
+    res.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
+    res
+}
+
+/// Whether the tenant exists (the center of an unknown tenant is a page that does not exist).
+async fn tenant_exists(s: &Arc<AppState>, tenant: &str) -> Result<bool, ()> {
+    if TenantId::new(tenant).is_err() {
+        return Ok(false);
+    }
+    let (s, t) = (s.clone(), tenant.to_owned());
+    crate::work::blocking(move || {
+        let b = s.backend()?;
+        let mut a = b
+            .access
+            .lock()
+            .map_err(|_| crate::problem::Problem::new(custos_types::ErrorCode::Internal))?;
+        a.tenant_exists(&t)
+            .map_err(|e| crate::problem::Problem::new(e.code()))
+    })
+    .await
+    .map_err(|_| ())
+}
+
+/// The seven requests, in the order the form lists them.
+const KINDS: [RequestKind; 7] = [
+    RequestKind::Access,
+    RequestKind::Rectification,
+    RequestKind::Erasure,
+    RequestKind::Restriction,
+    RequestKind::Portability,
+    RequestKind::Objection,
+    RequestKind::Withdrawal,
+];
+
+/// What the request form holds when it is shown again.
+#[derive(Default)]
+struct Filled {
+    kind: Option<String>,
+    email: String,
+    purpose: Option<String>,
+    errors: Vec<(&'static str, String)>,
+}
+
+fn home_page(s: &AppState, cx: &Ctx, status: StatusCode, filled: &Filled, gpc: bool) -> Response {
+    let lang = cx.lang;
+    let kinds: Vec<serde_json::Value> = KINDS
+        .iter()
+        .map(|k| {
+            serde_json::json!({
+                "id": k.as_str(),
+                "label": word(lang, &format!("kind_{}", k.as_str()), &[]),
+                "checked": filled.kind.as_deref() == Some(k.as_str()),
+            })
+        })
+        .collect();
+    // Consent can be withdrawn where it is the basis (Art. 7(3)); the purposes listed are those.
+    let purposes: Vec<serde_json::Value> = s
+        .loaded
+        .policy
+        .purposes
+        .iter()
+        .filter(|p| p.basis == Some(custos_policy::model::Basis::Consent))
+        .map(|p| {
+            serde_json::json!({
+                "id": p.id,
+                "name": p.name.get_or_any(lang),
+                "selected": filled.purpose.as_deref() == Some(p.id.as_str()),
+            })
+        })
+        .collect();
+    render(
+        status,
+        "home.html",
+        &cx.frame,
+        serde_json::json!({
+            "gpc": gpc,
+            "statement": format!("/privacy{}", cx.q()),
+            "version": s.loaded.policy.meta.version,
+            "action": format!("/center/{}/requests{}", cx.tenant, cx.q()),
+            "csrf": s.center.signer.form_token(&format!("file:{}", cx.tenant), Timestamp::now()),
+            "kinds": kinds,
+            "purposes": purposes,
+            "email": filled.email,
+            "errors": filled.errors.iter().map(|(f, t)| serde_json::json!({ "field": f, "text": t })).collect::<Vec<_>>(),
+        }),
+    )
+}
+
+async fn home(
+    State(s): State<Arc<AppState>>,
+    Path(tenant): Path<String>,
+    Query(q): Query<LangQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let cx = Ctx::new(&s, &q, &headers, &tenant, &format!("/center/{tenant}"));
+    match tenant_exists(&s, &tenant).await {
+        Ok(true) => {}
+        Ok(false) => return cx.not_found(),
+        Err(()) => return cx.server_error(),
+    }
+    let gpc = crate::consent::gpc(&headers);
+    let mut res = home_page(&s, &cx, StatusCode::OK, &Filled::default(), gpc);
+    if gpc {
+        // Acknowledged on the page, which knows no subject: nothing is recorded.
+        res.headers_mut().insert(
+            "custos-gpc",
+            HeaderValue::from_static("received; not recorded"),
+        );
+    }
+    res
+}
+
+#[derive(Deserialize)]
+struct FileForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    purpose: String,
+}
+
+/// A plausible e-mail address: one `@`, something before it, a dot after it, no spaces, at most
+/// 254 characters (RFC 5321's path limit). Whether it exists is the code's to find out.
+fn plausible_email(e: &str) -> bool {
+    let e = e.trim();
+    e.len() <= 254
+        && !e.contains(char::is_whitespace)
+        && e.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !domain.contains('@')
+        })
+}
+
+/// The client address's budget: `Err` with the wait when it is spent; with `spend`, the call
+/// spends one (a filing does; a code only when it is wrong, see [`spent`]).
+fn budget(
+    s: &AppState,
+    parts: &axum::http::request::Parts,
+    spend: bool,
+) -> Result<(), std::time::Duration> {
+    let Some(client) = s.client_of(parts) else {
+        return Ok(());
+    };
+    let now = std::time::Instant::now();
+    s.center.limiter.check(&client, now)?;
+    if spend {
+        s.center.limiter.failed(&client, now);
+    }
+    Ok(())
+}
+
+/// Spends one of the client address's budget (a wrong or void code).
+fn spent(s: &AppState, client: Option<crate::client::ClientAddr>) {
+    if let Some(c) = client {
+        s.center.limiter.failed(&c, std::time::Instant::now());
+    }
+}
+
+async fn file(
+    State(s): State<Arc<AppState>>,
+    Path(tenant): Path<String>,
+    Query(q): Query<LangQuery>,
+    req: axum::extract::Request,
+) -> Response {
+    let (parts, body) = req.into_parts();
+    let cx = Ctx::new(
+        &s,
+        &q,
+        &parts.headers,
+        &tenant,
+        &format!("/center/{tenant}"),
+    );
+    match tenant_exists(&s, &tenant).await {
+        Ok(true) => {}
+        Ok(false) => return cx.not_found(),
+        Err(()) => return cx.server_error(),
+    }
+    if let Err(wait) = budget(&s, &parts, true) {
+        return cx.busy(wait);
+    }
+    let req = axum::extract::Request::from_parts(parts, body);
+    let form = match <Form<FileForm> as axum::extract::FromRequest<_>>::from_request(req, &s).await
+    {
+        Ok(Form(f)) => f,
+        Err(_) => FileForm {
+            csrf: String::new(),
+            kind: String::new(),
+            email: String::new(),
+            purpose: String::new(),
+        },
+    };
+    let now = Timestamp::now();
+    let mut filled = Filled {
+        kind: Some(form.kind.clone()).filter(|k| !k.is_empty()),
+        email: form.email.chars().take(254).collect(),
+        purpose: Some(form.purpose.clone()).filter(|p| !p.is_empty()),
+        errors: Vec::new(),
+    };
+    if !s
+        .center
+        .signer
+        .form_ok(&form.csrf, &format!("file:{tenant}"), now)
+    {
+        filled.errors.push(("kind", cx.w("error_expired")));
+        return home_page(&s, &cx, StatusCode::FORBIDDEN, &filled, false);
+    }
+    let kind = RequestKind::parse(&form.kind);
+    if kind.is_none() {
+        filled.errors.push(("kind", cx.w("error_kind")));
+    }
+    if !plausible_email(&form.email) {
+        filled.errors.push(("email", cx.w("error_email")));
+    }
+    let purpose = filled.purpose.clone();
+    let known_purpose = purpose
+        .as_deref()
+        .is_none_or(|p| s.loaded.policy.purposes.iter().any(|x| x.id == p));
+    if kind == Some(RequestKind::Withdrawal) && purpose.is_none() || !known_purpose {
+        filled.errors.push(("purpose", cx.w("error_purpose")));
+    }
+    let subject = SubjectId::new(form.email.trim());
+    let (Some(kind), Ok(subject), true) = (kind, subject, filled.errors.is_empty()) else {
+        if filled.errors.is_empty() {
+            filled.errors.push(("email", cx.w("error_email")));
+        }
+        return home_page(&s, &cx, StatusCode::UNPROCESSABLE_ENTITY, &filled, false);
+    };
+    let Some(sender) = s.center.sender.clone() else {
+        return cx.message(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "error_heading",
+            "error_unavailable",
+        );
+    };
+    // A purpose only where the kind takes one.
+    let purpose =
+        purpose.filter(|_| matches!(kind, RequestKind::Withdrawal | RequestKind::Objection));
+    let new = match s.new_request(kind, subject, purpose, now, "center".into()) {
+        Ok(n) => n,
+        Err(_) => return cx.server_error(),
+    };
+    let t = TenantId::new(&tenant).expect("checked to exist");
+    let filed = crate::work::write(&s, move |s, v| {
+        let mut tv = v.tenant(&t).acting_as("privacy-center");
+        let filed = tv.file_request(&s.loaded.policy, new)?;
+        let id = filed.request.request_id.clone();
+        // A code only where one can still be entered: a duplicate of a request verified
+        // earlier gets none (and the same page, so the page says nothing about it).
+        let code = if filed.request.state == RequestState::Received {
+            Some(tv.issue_code(&id, now)?)
+        } else {
+            None
+        };
+        Ok((id, code))
+    })
+    .await;
+    let (id, code) = match filed {
+        Ok(f) => f,
+        Err(_) => return cx.server_error(),
+    };
+    if let Some(code) = code {
+        let name = cx.frame.name.clone();
+        let lang = cx.lang;
+        let kind_words = word(lang, &format!("kind_{}", kind.as_str()), &[]);
+        let to = form.email.trim().to_owned();
+        let sent = crate::work::blocking(move || {
+            let subject = word(lang, "mail_subject", &[("name", &name)]);
+            let body = word(
+                lang,
+                "mail_body",
+                &[("name", &name), ("code", &code), ("kind", &kind_words)],
+            );
+            sender
+                .send_code(&to, &subject, &body, lang.code())
+                .map_err(|e| {
+                    tracing::warn!(error = %e, "a privacy-center code could not be sent");
+                    crate::problem::Problem::new(custos_types::ErrorCode::Unavailable)
+                })
+        })
+        .await;
+        if sent.is_err() {
+            return cx.message(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "error_heading",
+                "error_unavailable",
+            );
+        }
+    }
+    see_other(&format!("/center/{tenant}/requests/{id}/verify{}", cx.q()))
+}
+
+fn see_other(to: &str) -> Response {
+    let mut res = StatusCode::SEE_OTHER.into_response();
+    if let Ok(v) = HeaderValue::from_str(to) {
+        res.headers_mut().insert(header::LOCATION, v);
+    }
+    res
+}
+
+/// A request id as the vault writes them: 32 hex digits (anything else is a page that does not
+/// exist, before any lookup).
+fn request_id(id: &str) -> Option<String> {
+    (id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit())).then(|| id.to_ascii_lowercase())
+}
+
+fn code_form(
+    s: &AppState,
+    cx: &Ctx,
+    id: &str,
+    status: StatusCode,
+    problem: Option<String>,
+    void: bool,
+) -> Response {
+    render(
+        status,
+        "code.html",
+        &cx.frame,
+        serde_json::json!({
+            "action": format!("/center/{}/requests/{id}/verify{}", cx.tenant, cx.q()),
+            "csrf": s.center.signer.form_token(&format!("code:{}:{id}", cx.tenant), Timestamp::now()),
+            "problem": problem,
+            "void": void,
+        }),
+    )
+}
+
+async fn code_page(
+    State(s): State<Arc<AppState>>,
+    Path((tenant, id)): Path<(String, String)>,
+    Query(q): Query<LangQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let path = format!("/center/{tenant}/requests/{id}/verify");
+    let cx = Ctx::new(&s, &q, &headers, &tenant, &path);
+    let (Some(id), Ok(true)) = (request_id(&id), tenant_exists(&s, &tenant).await) else {
+        return cx.not_found();
+    };
+    code_form(&s, &cx, &id, StatusCode::OK, None, false)
+}
+
+#[derive(Deserialize)]
+struct CodeForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    code: String,
+}
+
+/// What entering a code did.
+enum Verified {
+    /// Right: the session's subject.
+    Yes(String),
+    /// Wrong, with the tries left.
+    Wrong(u32),
+    /// Expired, used up, or never issued.
+    Void,
+    /// No such request in this tenant.
+    Unknown,
+}
+
+async fn verify(
+    State(s): State<Arc<AppState>>,
+    Path((tenant, id)): Path<(String, String)>,
+    Query(q): Query<LangQuery>,
+    req: axum::extract::Request,
+) -> Response {
+    let (parts, body) = req.into_parts();
+    let path = format!("/center/{tenant}/requests/{id}/verify");
+    let cx = Ctx::new(&s, &q, &parts.headers, &tenant, &path);
+    let (Some(id), Ok(true)) = (request_id(&id), tenant_exists(&s, &tenant).await) else {
+        return cx.not_found();
+    };
+    if let Err(wait) = budget(&s, &parts, false) {
+        return cx.busy(wait);
+    }
+    let client = s.client_of(&parts);
+    let req = axum::extract::Request::from_parts(parts, body);
+    let form = match <Form<CodeForm> as axum::extract::FromRequest<_>>::from_request(req, &s).await
+    {
+        Ok(Form(f)) => f,
+        Err(_) => CodeForm {
+            csrf: String::new(),
+            code: String::new(),
+        },
+    };
+    let now = Timestamp::now();
+    if !s
+        .center
+        .signer
+        .form_ok(&form.csrf, &format!("code:{tenant}:{id}"), now)
+    {
+        return code_form(
+            &s,
+            &cx,
+            &id,
+            StatusCode::FORBIDDEN,
+            Some(cx.w("error_expired")),
+            false,
+        );
+    }
+    let code: String = form
+        .code
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .take(12)
+        .collect();
+    let t = TenantId::new(&tenant).expect("checked to exist");
+    let id2 = id.clone();
+    let outcome = crate::work::write(&s, move |_, v| {
+        let mut tv = v.tenant(&t).acting_as("privacy-center");
+        Ok(
+            match tv.verify_request(&id2, &Verification::Code(code), now) {
+                Ok(r) => Verified::Yes(r.subject),
+                Err(VaultError::Request(RequestError::WrongCode { attempts_left })) => {
+                    Verified::Wrong(attempts_left)
+                }
+                Err(VaultError::Request(RequestError::NotFound(_))) => Verified::Unknown,
+                Err(VaultError::Request(_)) => Verified::Void,
+                Err(e) => return Err(e.into()),
+            },
+        )
+    })
+    .await;
+    match outcome {
+        Ok(Verified::Yes(pseudonym)) => {
+            let token = s.center.signer.session(&tenant, &pseudonym, now);
+            let mut res = see_other(&format!("/center/{tenant}/requests/{id}{}", cx.q()));
+            if let Ok(v) = HeaderValue::from_str(&session::set_cookie(&token)) {
+                res.headers_mut().insert(header::SET_COOKIE, v);
+            }
+            res
+        }
+        Ok(Verified::Wrong(left)) => {
+            spent(&s, client);
+            code_form(
+                &s,
+                &cx,
+                &id,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some(word(cx.lang, "code_wrong", &[("n", &left.to_string())])),
+                left == 0,
+            )
+        }
+        Ok(Verified::Void) => {
+            spent(&s, client);
+            code_form(
+                &s,
+                &cx,
+                &id,
+                StatusCode::GONE,
+                Some(cx.w("code_void")),
+                true,
+            )
+        }
+        Ok(Verified::Unknown) => cx.not_found(),
+        Err(_) => cx.server_error(),
+    }
+}
+
+/// The request `id` of the session's subject in `tenant`, with its history; `None` when there
+/// is no session, no such request, or it is another subject's (all alike to the visitor).
+async fn own_request(
+    s: &Arc<AppState>,
+    tenant: &str,
+    id: &str,
+    headers: &HeaderMap,
+) -> Result<
+    Option<(
+        String,
+        custos_vault::rights::Request,
+        Vec<custos_vault::rights::Step>,
+    )>,
+    (),
+> {
+    let Some(pseudonym) = session::cookie_of(headers)
+        .and_then(|c| s.center.signer.session_of(&c, tenant, Timestamp::now()))
+    else {
+        return Ok(None);
+    };
+    let t = TenantId::new(tenant).map_err(|_| ())?;
+    let id = id.to_owned();
+    crate::work::read(s, move |_, v| {
+        let mut tv = v.tenant(&t);
+        match tv.request(&id) {
+            Ok(r) if r.subject == pseudonym => {
+                let steps = tv.request_history(&id)?;
+                Ok(Some((pseudonym, r, steps)))
+            }
+            Ok(_) | Err(VaultError::Request(RequestError::NotFound(_))) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    })
+    .await
+    .map_err(|_| ())
+}
+
+fn date_text(lang: Lang, d: jiff::civil::Date) -> String {
+    const NL: [&str; 12] = [
+        "januari",
+        "februari",
+        "maart",
+        "april",
+        "mei",
+        "juni",
+        "juli",
+        "augustus",
+        "september",
+        "oktober",
+        "november",
+        "december",
+    ];
+    const EN: [&str; 12] = [
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ];
+    let m = usize::try_from(d.month() - 1).unwrap_or(0);
+    match lang {
+        Lang::Nl => format!("{} {} {}", d.day(), NL[m], d.year()),
+        Lang::En => format!("{} {} {}", d.day(), EN[m], d.year()),
+    }
+}
+
+/// How the due date was counted, in sentences (Art. 12(3) GDPR, Reg. 1182/71 art. 3).
+fn due_how(s: &AppState, lang: Lang, r: &custos_vault::rights::Request) -> Vec<String> {
+    let mut out = vec![word(lang, "due_month", &[])];
+    if let Some(d) = custos_rights::due_date(r.received_on, r.extended, s.calendar()) {
+        if d.nominal.day() != r.received_on.day() {
+            out.push(word(lang, "due_short_month", &[]));
+        }
+        if d.nominal != d.due {
+            out.push(word(
+                lang,
+                "due_rolled",
+                &[("date", &date_text(lang, d.nominal))],
+            ));
+        }
+    }
+    out
+}
+
+fn step_text(lang: Lang, step: &custos_vault::rights::Step) -> String {
+    let key = match step.step.as_str() {
+        "refused" if step.note.get("reason").and_then(|r| r.as_str()) == Some(CANCELLED) => {
+            return word(lang, "cancelled", &[]);
+        }
+        k @ ("received"
+        | "duplicate"
+        | "code_issued"
+        | "verification_failed"
+        | "verified"
+        | "in_progress"
+        | "extended"
+        | "completed"
+        | "refused") => format!("step_{k}"),
+        _ => "step_other".to_owned(),
+    };
+    word(lang, &key, &[])
+}
+
+async fn status(
+    State(s): State<Arc<AppState>>,
+    Path((tenant, id)): Path<(String, String)>,
+    Query(q): Query<LangQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let path = format!("/center/{tenant}/requests/{id}");
+    let cx = Ctx::new(&s, &q, &headers, &tenant, &path);
+    let Some(id) = request_id(&id) else {
+        return cx.not_found();
+    };
+    if session::cookie_of(&headers).is_none() {
+        return cx.message(StatusCode::FORBIDDEN, "status_heading", "signed_out");
+    }
+    let (pseudonym, r, steps) = match own_request(&s, &tenant, &id, &headers).await {
+        Ok(Some(found)) => found,
+        Ok(None) => return cx.not_found(),
+        Err(()) => return cx.server_error(),
+    };
+    let lang = cx.lang;
+    // Extended, the vault moved the due date to the extended one.
+    let due = r.due_on;
+    let state = match r.state {
+        RequestState::Refused
+            if r.detail.pointer("/refusal/reason").and_then(|x| x.as_str()) == Some(CANCELLED) =>
+        {
+            word(lang, "cancelled", &[])
+        }
+        st => word(lang, &format!("state_{}", st.as_str()), &[]),
+    };
+    let tz = jiff::tz::TimeZone::get("Europe/Amsterdam").unwrap_or(jiff::tz::TimeZone::UTC);
+    let steps: Vec<serde_json::Value> = steps
+        .iter()
+        .map(|st| {
+            let local = st.at.to_zoned(tz.clone());
+            serde_json::json!({
+                "at": st.at.to_string(),
+                "at_text": format!("{} {}", date_text(lang, local.date()), local.strftime("%H:%M")),
+                "text": step_text(lang, st),
+            })
+        })
+        .collect();
+    let session = session::cookie_of(&headers).unwrap_or_default();
+    render(
+        StatusCode::OK,
+        "status.html",
+        &cx.frame,
+        serde_json::json!({
+            "kind": word(lang, &format!("kind_{}", r.kind.as_str()), &[]),
+            "state": state,
+            "received": r.received_on.to_string(),
+            "received_text": date_text(lang, r.received_on),
+            "due": due.to_string(),
+            "due_text": date_text(lang, due),
+            "due_how": due_how(&s, lang, &r),
+            "extension_reason": r.detail.get("extension_reason").and_then(|x| x.as_str()),
+            "steps": steps,
+            "cancellable": matches!(r.state, RequestState::Received | RequestState::Verified),
+            "cancel_action": format!("/center/{tenant}/requests/{id}/cancel{}", cx.q()),
+            "csrf": s.center.signer.form_token(&format!("cancel:{tenant}:{id}:{}", cancel_key(&session, &pseudonym)), Timestamp::now()),
+        }),
+    )
+}
+
+/// What ties a cancel form to the session that was shown it: a digest of the session token
+/// (so the form of one session does not work in another), without the token itself.
+fn cancel_key(session: &str, pseudonym: &str) -> String {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    h.update(session.as_bytes());
+    h.update(pseudonym.as_bytes());
+    hex::encode(&h.finalize()[..12])
+}
+
+async fn cancel(
+    State(s): State<Arc<AppState>>,
+    Path((tenant, id)): Path<(String, String)>,
+    Query(q): Query<LangQuery>,
+    req: axum::extract::Request,
+) -> Response {
+    let (parts, body) = req.into_parts();
+    let path = format!("/center/{tenant}/requests/{id}");
+    let cx = Ctx::new(&s, &q, &parts.headers, &tenant, &path);
+    let Some(id) = request_id(&id) else {
+        return cx.not_found();
+    };
+    let headers = parts.headers.clone();
+    let req = axum::extract::Request::from_parts(parts, body);
+    let form = match <Form<CodeForm> as axum::extract::FromRequest<_>>::from_request(req, &s).await
+    {
+        Ok(Form(f)) => f,
+        Err(_) => CodeForm {
+            csrf: String::new(),
+            code: String::new(),
+        },
+    };
+    let (pseudonym, r, _) = match own_request(&s, &tenant, &id, &headers).await {
+        Ok(Some(found)) => found,
+        Ok(None) => return cx.message(StatusCode::FORBIDDEN, "status_heading", "signed_out"),
+        Err(()) => return cx.server_error(),
+    };
+    let session = session::cookie_of(&headers).unwrap_or_default();
+    let now = Timestamp::now();
+    if !s.center.signer.form_ok(
+        &form.csrf,
+        &format!("cancel:{tenant}:{id}:{}", cancel_key(&session, &pseudonym)),
+        now,
+    ) {
+        return cx.message(StatusCode::FORBIDDEN, "error_heading", "error_expired");
+    }
+    if matches!(r.state, RequestState::Received | RequestState::Verified) {
+        let t = TenantId::new(&tenant).expect("a session's tenant");
+        let id2 = id.clone();
+        let done = crate::work::write(&s, move |s, v| {
+            v.tenant(&t).acting_as("privacy-center").refuse_request(
+                &s.loaded.policy,
+                &id2,
+                CANCELLED,
+                now,
+            )?;
+            Ok(())
+        })
+        .await;
+        if done.is_err() {
+            return cx.server_error();
+        }
+    }
+    see_other(&format!("/center/{tenant}/requests/{id}{}", cx.q()))
+}
+
+/// A sample context for every template, for the unit tests that render each one.
+#[cfg(test)]
+fn samples() -> Vec<(&'static str, serde_json::Value)> {
+    vec![
+        (
+            "home.html",
+            serde_json::json!({
+                "gpc": true, "statement": "/privacy?lang=nl", "version": "2026-01",
+                "action": "/center/acme/requests", "csrf": "x",
+                "kinds": [{ "id": "access", "label": "Access", "checked": true }],
+                "purposes": [{ "id": "newsletter", "name": "Newsletter", "selected": false }],
+                "email": "", "errors": [{ "field": "email", "text": "Give an address" }],
+            }),
+        ),
+        (
+            "code.html",
+            serde_json::json!({ "action": "/v", "csrf": "x", "problem": "wrong", "void": false }),
+        ),
+        (
+            "status.html",
+            serde_json::json!({
+                "kind": "Access", "state": "Received", "received": "2026-01-31",
+                "received_text": "31 January 2026", "due": "2026-03-02", "due_text": "2 March 2026",
+                "due_how": ["One month"], "extension_reason": "many requests",
+                "steps": [{ "at": "2026-01-31T10:00:00Z", "at_text": "31 January 2026 11:00", "text": "Received" }],
+                "cancellable": true, "cancel_action": "/c", "csrf": "x",
+            }),
+        ),
+        (
+            "message.html",
+            serde_json::json!({ "heading": "Oops", "message": "Not found" }),
+        ),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plausible_addresses_are_taken() {
+        for ok in ["ann@example.test", "a.b+c@sub.example.nl"] {
+            assert!(plausible_email(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "ann",
+            "ann@",
+            "@example.nl",
+            "ann@example",
+            "a b@example.nl",
+            "ann@.nl",
+            "ann@example.nl.",
+        ] {
+            assert!(!plausible_email(bad), "{bad}");
+        }
+        assert!(!plausible_email(&format!("{}@example.nl", "a".repeat(250))));
+    }
+
+    #[test]
+    fn request_ids_in_paths_are_32_hex_digits_or_nothing() {
+        assert!(request_id("0123456789abcdef0123456789ABCDEF").is_some());
+        assert!(request_id("../../etc/passwd").is_none());
+        assert!(request_id("0123").is_none());
+    }
+
+    #[test]
+    fn the_due_date_is_explained_with_the_articles_that_moved_it() {
+        // Received Saturday 31 January 2026: February has no 31st (art. 3(2)(c)), and
+        // 28 February 2026 is a Saturday, so it runs to Monday 2 March (art. 3(4)).
+        let d = custos_rights::due_date(
+            "2026-01-31".parse().unwrap(),
+            false,
+            &custos_rights::NlCalendar::new(),
+        )
+        .unwrap();
+        assert_eq!(d.due.to_string(), "2026-03-02");
+        assert_eq!(date_text(Lang::Nl, d.nominal), "28 februari 2026");
+        assert_eq!(date_text(Lang::En, d.due), "2 March 2026");
+    }
+}
