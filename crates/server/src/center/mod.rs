@@ -1005,6 +1005,30 @@ mod tests {
     }
 
     #[test]
+    fn the_outbox_writes_each_message_whole_as_an_eml_file() {
+        let dir = std::env::temp_dir().join(format!("custos-outbox-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let o = Outbox::new(&dir).expect("created");
+        o.send_code(
+            "ann@example.test",
+            "Uw code — privacycentrum",
+            "Uw code is 123456.\n",
+            "nl",
+        )
+        .expect("written");
+        let files: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().collect();
+        assert_eq!(files.len(), 1);
+        let name = files[0].file_name().into_string().unwrap();
+        assert!(name.ends_with(".eml"), "{name}");
+        let text = std::fs::read_to_string(files[0].path()).unwrap();
+        assert!(text.contains("To: ann@example.test\r\n"), "{text}");
+        assert!(text.contains("Subject: =?utf-8?b?"), "{text}");
+        assert!(text.contains("Content-Language: nl\r\n"), "{text}");
+        assert!(text.contains("\r\n\r\nUw code is 123456.\r\n"), "{text}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn request_ids_in_paths_are_32_hex_digits_or_nothing() {
         assert!(request_id("0123456789abcdef0123456789ABCDEF").is_some());
         assert!(request_id("../../etc/passwd").is_none());
