@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use custos_server::Config;
 
 mod audit;
+mod browser;
 mod client_addresses;
 mod consent;
 mod data;
@@ -28,6 +29,8 @@ mod slow_clients;
 mod smtp;
 #[path = "../../../../testkit/stale_schemas.rs"]
 mod stale_schemas;
+#[path = "../../../../testkit/tools.rs"]
+mod tools;
 
 const JBSYNC: &str = include_str!("../../../../examples/policies/jbsync.toml");
 

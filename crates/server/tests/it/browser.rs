@@ -1,0 +1,103 @@
+//! Every web page in a real browser (issue 20): the real server, Debian's Chromium driven by
+//! `tests/browser/run.mjs` (playwright-core), each page with JavaScript on and off. A page passes
+//! with the status it should have, the right `<html lang>`, no axe-core violation of WCAG 2.2 AA,
+//! no request to another host, no console error and no Content-Security-Policy violation; a
+//! screenshot of each lands in `target/browser-artifacts/` (see docs/browser-tests.md).
+//!
+//! Chromium, Node.js and `tests/browser/node_modules` (`npm ci` there) are outside tools: without
+//! them the test skips with a note, under CI it fails (`testkit/tools.rs`; `.ci/run` installs
+//! them).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::Running;
+use crate::tools::{require_tool, runs};
+
+/// The workspace root, where `tests/browser/` lives.
+const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+
+/// Longer than the whole run takes on a 2-core machine (about a minute), short enough that a
+/// browser that hangs fails the test instead of the CI run.
+const TIMEOUT: Duration = Duration::from_secs(600);
+
+/// The pages and journeys checked, as run.mjs reads them. A new page is one more line here
+/// (`status` when it is not 200); a journey is a script in `tests/browser/journeys/`.
+fn pages() -> serde_json::Value {
+    serde_json::json!([
+        // The statement's first language when none is asked for (jbsync.toml: Dutch).
+        { "path": "/privacy", "lang": "nl", "name": "statement-default" },
+        { "path": "/privacy?lang=nl", "lang": "nl", "name": "statement-nl" },
+        { "path": "/privacy?lang=en", "lang": "en", "name": "statement-en" },
+        { "journey": "journeys/statement-contents.mjs", "name": "statement-contents" },
+    ])
+}
+
+/// Whether Chromium, Node.js and the npm packages are there (see the module comment).
+fn browser_tools(browser_dir: &Path) -> bool {
+    let chromium = std::env::var("CUSTOS_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    require_tool(
+        &format!("Chromium ({chromium}, Debian's package chromium)"),
+        || Path::new(&chromium).is_file(),
+    ) && require_tool("Node.js (node)", || runs("node", &["--version"]))
+        && require_tool(
+            "tests/browser/node_modules (`npm ci` in tests/browser)",
+            || {
+                ["playwright-core", "axe-core"]
+                    .iter()
+                    .all(|p| browser_dir.join("node_modules").join(p).is_dir())
+            },
+        )
+}
+
+#[test]
+fn the_public_pages_pass_the_browser_checks_with_and_without_javascript() {
+    let root = PathBuf::from(ROOT);
+    let browser_dir = root.join("tests/browser");
+    if !browser_tools(&browser_dir) {
+        return;
+    }
+    let artifacts = std::env::var_os("CUSTOS_BROWSER_ARTIFACTS")
+        .map_or_else(|| root.join("target/browser-artifacts"), PathBuf::from);
+    std::fs::create_dir_all(&artifacts).expect("the artifacts directory can be made");
+    // Kept beside the screenshots, so a run can be repeated against `custos serve --demo`.
+    let list = artifacts.join("pages.json");
+    std::fs::write(&list, serde_json::to_vec_pretty(&pages()).expect("JSON")).expect("page list");
+    // Written to a file rather than a pipe: nothing to drain while the run is timed.
+    let log_path = artifacts.join("run.log");
+    let log = std::fs::File::create(&log_path).expect("run log");
+
+    let server = Running::start();
+    let started = Instant::now();
+    let mut node = Command::new("node")
+        .current_dir(&root)
+        .arg(browser_dir.join("run.mjs"))
+        .arg(server.url("/"))
+        .arg(&list)
+        .arg(&artifacts)
+        .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("run log"))
+        .stderr(log)
+        .spawn()
+        .expect("node starts");
+    let status = loop {
+        if let Some(status) = node.try_wait().expect("node is waited for") {
+            break Some(status);
+        }
+        if started.elapsed() > TIMEOUT {
+            let _ = node.kill();
+            let _ = node.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    drop(server);
+    let output = std::fs::read_to_string(&log_path).unwrap_or_default();
+    match status {
+        Some(s) if s.success() => println!("{output}"),
+        Some(s) => panic!("the browser checks failed ({s}):\n{output}"),
+        None => panic!("the browser checks took longer than {TIMEOUT:?}:\n{output}"),
+    }
+}
