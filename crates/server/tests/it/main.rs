@@ -7,6 +7,7 @@ use custos_server::Config;
 
 mod audit;
 mod browser;
+mod center;
 mod client_addresses;
 mod consent;
 mod data;
