@@ -133,6 +133,9 @@ export class Session {
     const answered = this.page.waitForResponse(
       (r) => r.request().isNavigationRequest() && r.frame() === this.page.mainFrame() && !isRedirect(r.status()),
     );
+    // Should the click fail, the wait must not end the process as an unhandled rejection: the
+    // click's own error is the one to report.
+    answered.catch(() => {});
     await this.page.getByRole('button', { name, exact: true }).click();
     const response = await answered;
     await this.page.waitForLoadState('load');

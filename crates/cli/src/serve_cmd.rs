@@ -123,10 +123,10 @@ pub fn serve(args: ServeArgs) -> ExitCode {
         Some(backend),
         move |addr| {
             println!("Custos is listening on http://{addr}");
-            println!("  privacy statement: http://{addr}/privacy");
             if demo_keys.is_some() {
                 println!("  privacy center:    http://{addr}/center/demo (codes are written to custos-demo-outbox/, no mail server in the demo)");
             }
+            println!("  privacy statement: http://{addr}/privacy");
             println!("  API description:   http://{addr}/openapi.json");
             if no_admin {
                 println!("  no active admin API key: run `custos init` with this configuration (--config) to print the first one");

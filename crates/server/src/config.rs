@@ -135,6 +135,10 @@ pub struct Config {
     /// when no `[smtp]` is configured: what `custos serve --demo` uses so a newcomer can read
     /// the privacy center's codes. Not for production: nothing leaves the machine.
     pub mail_outbox: Option<PathBuf>,
+    /// Each tenant's look in its privacy center (`[[brand]]`: `tenant`, `name`, `accent`,
+    /// `logo`); an accent below 4.5:1 against white is refused at start (WCAG 2.2 SC 1.4.3).
+    #[serde(default, rename = "brand")]
+    pub brands: Vec<crate::center::brand::BrandConfig>,
     /// How often the server reads what needs attention (open requests against their deadlines,
     /// dead letters, purges, the audit seal) for `/metrics` and the digest; the first read is at
     /// start. Not read from the file.
@@ -549,6 +553,7 @@ impl Config {
             digest: None,
             smtp: None,
             mail_outbox: None,
+            brands: Vec::new(),
             watch_interval: default_watch_interval(),
         }
     }

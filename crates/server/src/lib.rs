@@ -176,6 +176,9 @@ pub enum ServerError {
     /// The mail server's configuration cannot be used (`[smtp]`).
     #[error("{0}")]
     Mail(String),
+    /// A tenant's `[[brand]]` cannot be used (the message names the tenant and the field).
+    #[error("[[brand]] of tenant {0}: {1}")]
+    Brand(String, String),
 }
 
 impl AppState {
@@ -539,6 +542,14 @@ pub async fn serve(
         )),
         _ => None,
     };
+    let mut brands = std::collections::HashMap::new();
+    for b in &config.brands {
+        let brand = b
+            .load()
+            .map_err(|e| ServerError::Brand(b.tenant.clone(), e))?;
+        brands.insert(b.tenant.clone(), brand);
+    }
+    state.center.brands = brands;
     match (&config.smtp, &config.mail_outbox) {
         (Some(smtp), _) => {
             let mailer = mail::Mailer::new(smtp).map_err(|e| ServerError::Mail(e.to_string()))?;

@@ -18,6 +18,7 @@
 //! client address's budget; nothing personal goes into a URL or a log line (the routes are
 //! logged by template, the address travels only in the form body).
 
+pub mod brand;
 mod page;
 mod session;
 
@@ -128,7 +129,29 @@ pub struct Center {
     pub limiter: crate::limits::FailedAuthLimiter,
     /// Where codes go; without one the center refuses to file (it could not verify anyone).
     pub sender: Option<Arc<dyn CodeSender>>,
+    /// Sessions, by their cookie's token.
+    visits: session::Expiring<session::Visit>,
+    /// The identifier of each request filed here, until its code is entered (so the session it
+    /// opens can record a withdrawal of consent); by request id.
+    pending: session::Expiring<SubjectId>,
+    /// Sign-ins without a request, by their id.
+    signins: session::Expiring<SignIn>,
+    /// Each tenant's look (`[[brand]]`), by tenant.
+    pub brands: std::collections::HashMap<String, brand::Brand>,
 }
+
+/// A sign-in waiting for its code.
+#[derive(Clone)]
+struct SignIn {
+    tenant: String,
+    subject: SubjectId,
+    /// The code's keyed hash.
+    code: String,
+    attempts: u32,
+}
+
+/// Entries each in-memory store keeps at most.
+const KEEP: usize = 100_000;
 
 impl Default for Center {
     fn default() -> Self {
@@ -136,6 +159,10 @@ impl Default for Center {
             signer: Signer::new(),
             limiter: crate::limits::FailedAuthLimiter::new(SUBMISSIONS_PER_MINUTE),
             sender: None,
+            visits: session::Expiring::new(KEEP),
+            pending: session::Expiring::new(KEEP),
+            signins: session::Expiring::new(KEEP),
+            brands: std::collections::HashMap::new(),
         }
     }
 }
@@ -151,6 +178,8 @@ pub fn router() -> axum::Router<Arc<AppState>> {
     axum::Router::new()
         .route("/center/assets/center.css", get(css))
         .route("/center/{tenant}", get(home))
+        .route("/center/{tenant}/theme.css", get(theme))
+        .route("/center/{tenant}/logo.png", get(logo))
         .route("/center/{tenant}/requests", post(file))
         .route(
             "/center/{tenant}/requests/{id}/verify",
@@ -158,6 +187,16 @@ pub fn router() -> axum::Router<Arc<AppState>> {
         )
         .route("/center/{tenant}/requests/{id}", get(status))
         .route("/center/{tenant}/requests/{id}/cancel", post(cancel))
+        .route("/center/{tenant}/signin", get(signin_page).post(signin))
+        .route(
+            "/center/{tenant}/signin/{sid}",
+            get(signin_code_page).post(signin_code),
+        )
+        .route("/center/{tenant}/me", get(me))
+        .route(
+            "/center/{tenant}/consents/{purpose}/withdraw",
+            post(withdraw),
+        )
 }
 
 #[derive(Deserialize)]
@@ -183,16 +222,19 @@ impl Ctx {
             .copied()
             .unwrap_or(Lang::En);
         let lang = page::negotiate(q.lang.as_deref(), headers, fallback);
-        let name = s
-            .loaded
-            .policy
-            .controller
-            .name
-            .clone()
+        let brand = s.center.brands.get(tenant);
+        let name = brand
+            .and_then(|b| b.name.clone())
+            .or_else(|| s.loaded.policy.controller.name.clone())
             .unwrap_or_else(|| tenant.to_owned());
+        let mut frame = Frame::new(lang, &name, tenant, path);
+        if let Some(b) = brand {
+            frame.theme = b.accent.as_ref().map(|_| format!("/center/{tenant}/theme.css"));
+            frame.logo = b.logo.as_ref().map(|_| format!("/center/{tenant}/logo.png"));
+        }
         Ctx {
             lang,
-            frame: Frame::new(lang, &name, tenant, path),
+            frame,
             tenant: tenant.to_owned(),
         }
     }
@@ -242,6 +284,34 @@ async fn css() -> Response {
         HeaderValue::from_static("public, max-age=3600"),
     );
     res
+}
+
+/// A tenant's accent colour as a stylesheet (checked at start to read well on white).
+async fn theme(State(s): State<Arc<AppState>>, Path(tenant): Path<String>) -> Response {
+    match s.center.brands.get(&tenant).and_then(|b| b.accent.clone()) {
+        Some(accent) => page::with_headers(
+            StatusCode::OK,
+            format!(":root {{ --accent: {accent}; }}\n"),
+            "text/css",
+            "en",
+        ),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// A tenant's logo (a PNG read at start).
+async fn logo(State(s): State<Arc<AppState>>, Path(tenant): Path<String>) -> Response {
+    match s.center.brands.get(&tenant).and_then(|b| b.logo.clone()) {
+        Some(png) => {
+            let mut res = (StatusCode::OK, png).into_response();
+            let h = res.headers_mut();
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/png"));
+            h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
+            res
+        }
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
 }
 
 /// Whether the tenant exists (the center of an unknown tenant is a page that does not exist).
@@ -317,6 +387,7 @@ fn home_page(s: &AppState, cx: &Ctx, status: StatusCode, filled: &Filled, gpc: b
         serde_json::json!({
             "gpc": gpc,
             "statement": format!("/privacy{}", cx.q()),
+            "signin": format!("/center/{}/signin{}", cx.tenant, cx.q()),
             "version": s.loaded.policy.meta.version,
             "action": format!("/center/{}/requests{}", cx.tenant, cx.q()),
             "csrf": s.center.signer.form_token(&format!("file:{}", cx.tenant), Timestamp::now()),
@@ -483,6 +554,7 @@ async fn file(
     // A purpose only where the kind takes one.
     let purpose =
         purpose.filter(|_| matches!(kind, RequestKind::Withdrawal | RequestKind::Objection));
+    let remembered = subject.clone();
     let new = match s.new_request(kind, subject, purpose, now, "center".into()) {
         Ok(n) => n,
         Err(_) => return cx.server_error(),
@@ -506,6 +578,12 @@ async fn file(
         Ok(f) => f,
         Err(_) => return cx.server_error(),
     };
+    s.center.pending.put(
+        id.clone(),
+        remembered,
+        now.as_second() + custos_rights::request::CODE_VALID_SECONDS,
+        now,
+    );
     if let Some(code) = code {
         let name = cx.frame.name.clone();
         let lang = cx.lang;
@@ -613,6 +691,7 @@ async fn verify(
     req: axum::extract::Request,
 ) -> Response {
     let (parts, body) = req.into_parts();
+    let secure = secure_transport(&parts);
     let path = format!("/center/{tenant}/requests/{id}/verify");
     let cx = Ctx::new(&s, &q, &parts.headers, &tenant, &path);
     let (Some(id), Ok(true)) = (request_id(&id), tenant_exists(&s, &tenant).await) else {
@@ -671,11 +750,10 @@ async fn verify(
     .await;
     match outcome {
         Ok(Verified::Yes(pseudonym)) => {
-            let token = s.center.signer.session(&tenant, &pseudonym, now);
+            let subject = s.center.pending.get(&id, now);
+            s.center.pending.remove(&id);
             let mut res = see_other(&format!("/center/{tenant}/requests/{id}{}", cx.q()));
-            if let Ok(v) = HeaderValue::from_str(&session::set_cookie(&token)) {
-                res.headers_mut().insert(header::SET_COOKIE, v);
-            }
+            open_visit(&s, &mut res, (&tenant, secure), pseudonym, subject, now);
             res
         }
         Ok(Verified::Wrong(left)) => {
@@ -720,9 +798,7 @@ async fn own_request(
     )>,
     (),
 > {
-    let Some(pseudonym) = session::cookie_of(headers)
-        .and_then(|c| s.center.signer.session_of(&c, tenant, Timestamp::now()))
-    else {
+    let Some(pseudonym) = visit(s, tenant, headers).map(|v| v.pseudonym) else {
         return Ok(None);
     };
     let t = TenantId::new(tenant).map_err(|_| ())?;
@@ -740,6 +816,449 @@ async fn own_request(
     })
     .await
     .map_err(|_| ())
+}
+
+/// The live visit of the session cookie among `headers`, in `tenant`.
+fn visit(s: &AppState, tenant: &str, headers: &HeaderMap) -> Option<session::Visit> {
+    let token = session::cookie_of(headers)?;
+    s.center
+        .visits
+        .get(&token, Timestamp::now())
+        .filter(|v| v.tenant == tenant)
+}
+
+/// Whether the visitor is reached over TLS (through a proxy, or from another machine): false
+/// only for a browser on this machine talking to Custos directly, with no proxy header.
+fn secure_transport(parts: &axum::http::request::Parts) -> bool {
+    let h = &parts.headers;
+    let proxied = ["x-forwarded-for", "x-forwarded-proto", "forwarded"]
+        .iter()
+        .any(|n| h.contains_key(*n));
+    !matches!(
+        parts.extensions.get::<crate::client::Peer>(),
+        Some(p) if p.0.to_canonical().is_loopback() && !proxied
+    )
+}
+
+/// Opens a session for the subject `pseudonym` (with its identifier when known) and sets its
+/// cookie on `res` (`secure`: see [`secure_transport`]).
+fn open_visit(
+    s: &AppState,
+    res: &mut Response,
+    (tenant, secure): (&str, bool),
+    pseudonym: String,
+    subject: Option<SubjectId>,
+    now: Timestamp,
+) {
+    let token = session::random_token();
+    s.center.visits.put(
+        token.clone(),
+        session::Visit {
+            tenant: tenant.to_owned(),
+            pseudonym,
+            subject,
+        },
+        now.as_second() + session::SESSION_SECONDS,
+        now,
+    );
+    if let Ok(v) = HeaderValue::from_str(&session::set_cookie(&token, secure)) {
+        res.headers_mut().insert(header::SET_COOKIE, v);
+    }
+}
+
+/// Sends the sign-in code `code` to `to` in the page's language.
+async fn send_code(
+    s: &Arc<AppState>,
+    cx: &Ctx,
+    to: String,
+    code: String,
+    what: String,
+) -> Result<(), ()> {
+    let Some(sender) = s.center.sender.clone() else {
+        return Err(());
+    };
+    let (name, lang) = (cx.frame.name.clone(), cx.lang);
+    crate::work::blocking(move || {
+        let subject = word(lang, "mail_subject", &[("name", &name)]);
+        let body = word(
+            lang,
+            "mail_body",
+            &[("name", &name), ("code", &code), ("kind", &what)],
+        );
+        sender
+            .send_code(&to, &subject, &body, lang.code())
+            .map_err(|e| {
+                tracing::warn!(error = %e, "a privacy-center code could not be sent");
+                crate::problem::Problem::new(custos_types::ErrorCode::Unavailable)
+            })
+    })
+    .await
+    .map_err(|_| ())
+}
+
+fn signin_form(s: &AppState, cx: &Ctx, status: StatusCode, email: &str, error: Option<String>) -> Response {
+    render(
+        status,
+        "signin.html",
+        &cx.frame,
+        serde_json::json!({
+            "action": format!("/center/{}/signin{}", cx.tenant, cx.q()),
+            "csrf": s.center.signer.form_token(&format!("signin:{}", cx.tenant), Timestamp::now()),
+            "email": email,
+            "problem": error,
+        }),
+    )
+}
+
+async fn signin_page(
+    State(s): State<Arc<AppState>>,
+    Path(tenant): Path<String>,
+    Query(q): Query<LangQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let cx = Ctx::new(&s, &q, &headers, &tenant, &format!("/center/{tenant}/signin"));
+    match tenant_exists(&s, &tenant).await {
+        Ok(true) => signin_form(&s, &cx, StatusCode::OK, "", None),
+        Ok(false) => cx.not_found(),
+        Err(()) => cx.server_error(),
+    }
+}
+
+#[derive(Deserialize)]
+struct EmailForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    email: String,
+}
+
+/// Signing in without a request: a code to the address, then a session that shows the
+/// subject's requests and consents. An unknown address gets the same code and the same page.
+async fn signin(
+    State(s): State<Arc<AppState>>,
+    Path(tenant): Path<String>,
+    Query(q): Query<LangQuery>,
+    req: axum::extract::Request,
+) -> Response {
+    let (parts, body) = req.into_parts();
+    let cx = Ctx::new(&s, &q, &parts.headers, &tenant, &format!("/center/{tenant}/signin"));
+    match tenant_exists(&s, &tenant).await {
+        Ok(true) => {}
+        Ok(false) => return cx.not_found(),
+        Err(()) => return cx.server_error(),
+    }
+    if let Err(wait) = budget(&s, &parts, true) {
+        return cx.busy(wait);
+    }
+    let req = axum::extract::Request::from_parts(parts, body);
+    let form = match <Form<EmailForm> as axum::extract::FromRequest<_>>::from_request(req, &s).await
+    {
+        Ok(Form(f)) => f,
+        Err(_) => EmailForm { csrf: String::new(), email: String::new() },
+    };
+    let now = Timestamp::now();
+    let email: String = form.email.chars().take(254).collect();
+    if !s.center.signer.form_ok(&form.csrf, &format!("signin:{tenant}"), now) {
+        return signin_form(&s, &cx, StatusCode::FORBIDDEN, &email, Some(cx.w("error_expired")));
+    }
+    let subject = match SubjectId::new(form.email.trim()) {
+        Ok(sub) if plausible_email(&form.email) => sub,
+        _ => return signin_form(&s, &cx, StatusCode::UNPROCESSABLE_ENTITY, &email, Some(cx.w("error_email"))),
+    };
+    if s.center.sender.is_none() {
+        return cx.message(StatusCode::SERVICE_UNAVAILABLE, "error_heading", "error_unavailable");
+    }
+    let mut raw = [0u8; 4];
+    if getrandom::fill(&mut raw).is_err() {
+        return cx.server_error();
+    }
+    let code = format!("{:06}", u32::from_le_bytes(raw) % 1_000_000);
+    let sid = session::random_token();
+    s.center.signins.put(
+        sid.clone(),
+        SignIn {
+            tenant: tenant.clone(),
+            subject,
+            code: hex::encode(s.center.signer.sign(&format!("signin|{sid}|{code}"))),
+            attempts: 0,
+        },
+        now.as_second() + custos_rights::request::CODE_VALID_SECONDS,
+        now,
+    );
+    if send_code(&s, &cx, form.email.trim().to_owned(), code, cx.w("signin_what")).await.is_err() {
+        s.center.signins.remove(&sid);
+        return cx.message(StatusCode::SERVICE_UNAVAILABLE, "error_heading", "error_unavailable");
+    }
+    see_other(&format!("/center/{tenant}/signin/{sid}{}", cx.q()))
+}
+
+fn signin_code_form(s: &AppState, cx: &Ctx, sid: &str, status: StatusCode, problem: Option<String>, void: bool) -> Response {
+    render(
+        status,
+        "code.html",
+        &cx.frame,
+        serde_json::json!({
+            "action": format!("/center/{}/signin/{sid}{}", cx.tenant, cx.q()),
+            "csrf": s.center.signer.form_token(&format!("signin-code:{}:{sid}", cx.tenant), Timestamp::now()),
+            "problem": problem,
+            "void": void,
+        }),
+    )
+}
+
+/// A sign-in id as [`session::random_token`] makes them (43 URL-safe characters).
+fn plausible_sid(sid: &str) -> bool {
+    sid.len() == 43 && sid.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+async fn signin_code_page(
+    State(s): State<Arc<AppState>>,
+    Path((tenant, sid)): Path<(String, String)>,
+    Query(q): Query<LangQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let cx = Ctx::new(&s, &q, &headers, &tenant, &format!("/center/{tenant}/signin/{sid}"));
+    if !plausible_sid(&sid) || !matches!(tenant_exists(&s, &tenant).await, Ok(true)) {
+        return cx.not_found();
+    }
+    signin_code_form(&s, &cx, &sid, StatusCode::OK, None, false)
+}
+
+async fn signin_code(
+    State(s): State<Arc<AppState>>,
+    Path((tenant, sid)): Path<(String, String)>,
+    Query(q): Query<LangQuery>,
+    req: axum::extract::Request,
+) -> Response {
+    let (parts, body) = req.into_parts();
+    let secure = secure_transport(&parts);
+    let cx = Ctx::new(&s, &q, &parts.headers, &tenant, &format!("/center/{tenant}/signin/{sid}"));
+    if !plausible_sid(&sid) || !matches!(tenant_exists(&s, &tenant).await, Ok(true)) {
+        return cx.not_found();
+    }
+    if let Err(wait) = budget(&s, &parts, false) {
+        return cx.busy(wait);
+    }
+    let client = s.client_of(&parts);
+    let req = axum::extract::Request::from_parts(parts, body);
+    let form = match <Form<CodeForm> as axum::extract::FromRequest<_>>::from_request(req, &s).await
+    {
+        Ok(Form(f)) => f,
+        Err(_) => CodeForm { csrf: String::new(), code: String::new() },
+    };
+    let now = Timestamp::now();
+    if !s.center.signer.form_ok(&form.csrf, &format!("signin-code:{tenant}:{sid}"), now) {
+        return signin_code_form(&s, &cx, &sid, StatusCode::FORBIDDEN, Some(cx.w("error_expired")), false);
+    }
+    let code: String = form.code.chars().filter(|c| !c.is_whitespace()).take(12).collect();
+    let given = hex::encode(s.center.signer.sign(&format!("signin|{sid}|{code}")));
+    // The same rule as a request's code: five tries, then the code is void.
+    let outcome = s.center.signins.update(&sid, now, |si| {
+        if si.tenant != tenant || si.attempts >= custos_rights::request::CODE_ATTEMPTS {
+            return Err(0);
+        }
+        if si.code != given {
+            si.attempts += 1;
+            return Err(custos_rights::request::CODE_ATTEMPTS - si.attempts);
+        }
+        si.attempts = custos_rights::request::CODE_ATTEMPTS;
+        Ok(si.subject.clone())
+    });
+    match outcome {
+        Some(Ok(subject)) => {
+            s.center.signins.remove(&sid);
+            let t = TenantId::new(&tenant).expect("checked to exist");
+            let sub = subject.clone();
+            let pseudonym = crate::work::write(&s, move |_, v| {
+                Ok(v.tenant(&t).pseudonym(&sub).as_str().to_owned())
+            })
+            .await;
+            let Ok(pseudonym) = pseudonym else {
+                return cx.server_error();
+            };
+            let mut res = see_other(&format!("/center/{tenant}/me{}", cx.q()));
+            open_visit(&s, &mut res, (&tenant, secure), pseudonym, Some(subject), now);
+            res
+        }
+        Some(Err(left)) if left > 0 => {
+            spent(&s, client);
+            signin_code_form(
+                &s,
+                &cx,
+                &sid,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some(word(cx.lang, "code_wrong", &[("n", &left.to_string())])),
+                false,
+            )
+        }
+        _ => {
+            spent(&s, client);
+            signin_code_form(&s, &cx, &sid, StatusCode::GONE, Some(cx.w("code_void")), true)
+        }
+    }
+}
+
+/// The hash a withdrawal records for the notice it was made under: the statement as published
+/// in the page's language.
+fn notice_hash(s: &AppState, lang: Lang) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(s.rendered.statement(lang, true).as_bytes()))
+}
+
+async fn me(
+    State(s): State<Arc<AppState>>,
+    Path(tenant): Path<String>,
+    Query(q): Query<LangQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let cx = Ctx::new(&s, &q, &headers, &tenant, &format!("/center/{tenant}/me"));
+    let Some(v) = visit(&s, &tenant, &headers) else {
+        return cx.message(StatusCode::FORBIDDEN, "me_heading", "signed_out_me");
+    };
+    let t = TenantId::new(&tenant).expect("a visit's tenant");
+    let (pseudonym, subject) = (v.pseudonym.clone(), v.subject.clone());
+    let read = crate::work::read(&s, move |s, vault| {
+        let mut tv = vault.tenant(&t);
+        let requests: Vec<custos_vault::rights::Request> = tv
+            .requests(true)?
+            .into_iter()
+            .filter(|r| r.subject == pseudonym)
+            .collect();
+        let consents = match &subject {
+            Some(sub) => Some(tv.consent_states(&s.loaded.policy, sub, &[])?),
+            None => None,
+        };
+        Ok((requests, consents))
+    })
+    .await;
+    let Ok((requests, consents)) = read else {
+        return cx.server_error();
+    };
+    let lang = cx.lang;
+    let requests: Vec<serde_json::Value> = requests
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "href": format!("/center/{tenant}/requests/{}{}", r.request_id, cx.q()),
+                "kind": word(lang, &format!("kind_{}", r.kind.as_str()), &[]),
+                "state": word(lang, &format!("state_{}", r.state.as_str()), &[]),
+                "received_text": date_text(lang, r.received_on),
+                "due_text": date_text(lang, r.due_on),
+            })
+        })
+        .collect();
+    let session = session::cookie_of(&headers).unwrap_or_default();
+    let consents: Option<Vec<serde_json::Value>> = consents.map(|list| {
+        list.iter()
+            .map(|c| {
+                let p = s.loaded.policy.purposes.iter().find(|p| p.id == c.purpose);
+                let (state, version, given) = match &c.consent {
+                    custos_consent::ledger::ConsentState::Granted { notice_version, .. } => (
+                        word(lang, "consent_granted", &[]),
+                        notice_version.clone(),
+                        true,
+                    ),
+                    custos_consent::ledger::ConsentState::Withdrawn { .. } => {
+                        (word(lang, "consent_withdrawn", &[]), String::new(), false)
+                    }
+                    _ => (word(lang, "consent_never", &[]), String::new(), false),
+                };
+                serde_json::json!({
+                    "purpose": c.purpose,
+                    "name": p.map(|p| p.name.get_or_any(lang).to_owned()).unwrap_or_else(|| c.purpose.clone()),
+                    "basis": word(lang, "consent_basis", &[]),
+                    "state": state,
+                    "version": version,
+                    "given": given,
+                    "action": format!("/center/{tenant}/consents/{}/withdraw{}", c.purpose, cx.q()),
+                    "csrf": s.center.signer.form_token(&format!("withdraw:{tenant}:{}:{}", c.purpose, cancel_key(&session, &v.pseudonym)), Timestamp::now()),
+                })
+            })
+            .collect()
+    });
+    let gpc = crate::consent::gpc(&headers);
+    render(
+        StatusCode::OK,
+        "me.html",
+        &cx.frame,
+        serde_json::json!({
+            "requests": requests,
+            "consents": consents,
+            "gpc": gpc,
+            "new_request": format!("/center/{tenant}{}#request", cx.q()),
+        }),
+    )
+}
+
+/// Withdraws the session subject's consent to `purpose`: one action, as easy as giving it
+/// (Art. 7(3)); the ledger records it with the notice it was made under, and the decision call
+/// answers "deny" from then on.
+async fn withdraw(
+    State(s): State<Arc<AppState>>,
+    Path((tenant, purpose)): Path<(String, String)>,
+    Query(q): Query<LangQuery>,
+    req: axum::extract::Request,
+) -> Response {
+    let (parts, body) = req.into_parts();
+    let cx = Ctx::new(&s, &q, &parts.headers, &tenant, &format!("/center/{tenant}/me"));
+    let headers = parts.headers.clone();
+    let req = axum::extract::Request::from_parts(parts, body);
+    let form = match <Form<CodeForm> as axum::extract::FromRequest<_>>::from_request(req, &s).await
+    {
+        Ok(Form(f)) => f,
+        Err(_) => CodeForm { csrf: String::new(), code: String::new() },
+    };
+    let Some(v) = visit(&s, &tenant, &headers) else {
+        return cx.message(StatusCode::FORBIDDEN, "me_heading", "signed_out_me");
+    };
+    let Some(subject) = v.subject.clone() else {
+        return cx.message(StatusCode::FORBIDDEN, "me_heading", "signed_out_me");
+    };
+    let session = session::cookie_of(&headers).unwrap_or_default();
+    let now = Timestamp::now();
+    if !s.center.signer.form_ok(
+        &form.csrf,
+        &format!("withdraw:{tenant}:{purpose}:{}", cancel_key(&session, &v.pseudonym)),
+        now,
+    ) {
+        return cx.message(StatusCode::FORBIDDEN, "error_heading", "error_expired");
+    }
+    if !s.loaded.policy.purposes.iter().any(|p| p.id == purpose) {
+        return cx.not_found();
+    }
+    let record = custos_vault::consent::ConsentRecord {
+        purpose: purpose.clone(),
+        kind: custos_consent::ledger::ConsentKind::Withdraw,
+        at: now,
+        notice_version: s
+            .loaded
+            .policy
+            .meta
+            .version
+            .clone()
+            .unwrap_or_else(|| "unversioned".into()),
+        notice_hash: notice_hash(&s, cx.lang),
+        channel: "privacy-center".into(),
+        proof: "withdrawn in the privacy center after a one-time code sent to the subject's address".into(),
+    };
+    let t = TenantId::new(&tenant).expect("a visit's tenant");
+    let done = crate::work::write(&s, move |s, vault| {
+        match vault
+            .tenant(&t)
+            .acting_as("privacy-center")
+            .record_consent(&s.loaded.policy, &subject, &record, now)
+        {
+            Ok(_) => Ok(()),
+            // Nothing to withdraw (never given, withdrawn already): the page shows the state.
+            Err(VaultError::Consent(_)) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    })
+    .await;
+    match done {
+        Ok(()) => see_other(&format!("/center/{tenant}/me{}", cx.q())),
+        Err(_) => cx.server_error(),
+    }
 }
 
 fn date_text(lang: Lang, d: jiff::civil::Date) -> String {
@@ -952,7 +1471,7 @@ fn samples() -> Vec<(&'static str, serde_json::Value)> {
         (
             "home.html",
             serde_json::json!({
-                "gpc": true, "statement": "/privacy?lang=nl", "version": "2026-01",
+                "gpc": true, "statement": "/privacy?lang=nl", "signin": "/s", "version": "2026-01",
                 "action": "/center/acme/requests", "csrf": "x",
                 "kinds": [{ "id": "access", "label": "Access", "checked": true }],
                 "purposes": [{ "id": "newsletter", "name": "Newsletter", "selected": false }],
@@ -976,6 +1495,22 @@ fn samples() -> Vec<(&'static str, serde_json::Value)> {
         (
             "message.html",
             serde_json::json!({ "heading": "Oops", "message": "Not found" }),
+        ),
+        (
+            "signin.html",
+            serde_json::json!({ "action": "/s", "csrf": "x", "email": "", "problem": "wrong" }),
+        ),
+        (
+            "me.html",
+            serde_json::json!({
+                "requests": [{ "href": "/r", "kind": "Access", "state": "Done", "received_text": "1 May 2026", "due_text": "1 June 2026" }],
+                "consents": [{ "purpose": "newsletter", "name": "Newsletter", "basis": "consent", "state": "given", "version": "3", "given": true, "action": "/w", "csrf": "x" }],
+                "gpc": true, "new_request": "/n",
+            }),
+        ),
+        (
+            "me.html",
+            serde_json::json!({ "requests": [], "consents": null, "gpc": false, "new_request": "/n" }),
         ),
     ]
 }

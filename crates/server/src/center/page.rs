@@ -18,6 +18,8 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("code.html", include_str!("templates/code.html")),
     ("status.html", include_str!("templates/status.html")),
     ("message.html", include_str!("templates/message.html")),
+    ("signin.html", include_str!("templates/signin.html")),
+    ("me.html", include_str!("templates/me.html")),
 ];
 
 /// The stylesheet, served at `/center/assets/center.css`.
@@ -116,6 +118,10 @@ pub struct Frame {
     pub switch: String,
     /// The footer line.
     pub footer: String,
+    /// The tenant's accent stylesheet, if it has one.
+    pub theme: Option<String>,
+    /// The tenant's logo, if it has one.
+    pub logo: Option<String>,
 }
 
 impl Frame {
@@ -129,6 +135,8 @@ impl Frame {
             home: format!("/center/{tenant}?lang={}", lang.code()),
             switch: format!("{path}?lang={}", o.code()),
             footer: word(lang, "footer", &[("name", name)]),
+            theme: None,
+            logo: None,
         }
     }
 }

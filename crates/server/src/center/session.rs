@@ -1,7 +1,8 @@
-//! The privacy center's tokens, signed with a key of this process (HMAC-SHA-256): the hidden
-//! field that ties a form to the page that served it (so another site cannot make a visitor's
-//! browser post it), and the session cookie a visitor gets after entering a code, which says
-//! whose requests they may see (the subject's pseudonym, never the address) until when.
+//! The privacy center's tokens and sessions: the hidden field that ties a form to the page that
+//! served it (signed with a key of this process, HMAC-SHA-256, so another site cannot make a
+//! visitor's browser post it), and the sessions a visitor gets after entering a code: the
+//! cookie holds a random token, the server keeps what it stands for (the tenant, the subject's
+//! pseudonym and identifier) in memory until it expires.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
@@ -13,6 +14,10 @@ type HmacSha256 = hmac::Hmac<sha2::Sha256>;
 /// The session cookie's name: `__Host-` makes browsers refuse it unless it is Secure, set by
 /// this host for the whole site, and never set by a subdomain.
 pub const COOKIE: &str = "__Host-custos-center";
+
+/// The name used instead for a browser on this machine that talks to Custos directly over plain
+/// HTTP (the demo at `http://127.0.0.1:8080`), where no browser keeps a Secure cookie.
+pub const LOCAL_COOKIE: &str = "custos-center";
 
 /// How long a session lasts after the code was entered.
 pub const SESSION_SECONDS: i64 = 30 * 60;
@@ -77,26 +82,6 @@ impl Signer {
         head == format!("form|{purpose}")
             && until.parse::<i64>().is_ok_and(|u| u >= now.as_second())
     }
-
-    /// A session of the subject `pseudonym` in `tenant`.
-    pub fn session(&self, tenant: &str, pseudonym: &str, now: Timestamp) -> String {
-        let until = now.as_second() + SESSION_SECONDS;
-        self.sign(&format!("session|{tenant}|{pseudonym}|{until}"))
-    }
-
-    /// The pseudonym of a live session of `tenant`.
-    pub fn session_of(&self, token: &str, tenant: &str, now: Timestamp) -> Option<String> {
-        let p = self.open(token)?;
-        let parts: Vec<&str> = p.split('|').collect();
-        match parts[..] {
-            ["session", t, pseudonym, until]
-                if t == tenant && until.parse::<i64>().is_ok_and(|u| u >= now.as_second()) =>
-            {
-                Some(pseudonym.to_owned())
-            }
-            _ => None,
-        }
-    }
 }
 
 impl Default for Signer {
@@ -105,27 +90,111 @@ impl Default for Signer {
     }
 }
 
+/// Entries that expire, kept in memory: the center's sessions, its sign-in codes and the
+/// addresses of requests waiting for their code. Bounded: beyond `cap` entries the expired go,
+/// then the oldest.
+pub struct Expiring<V> {
+    map: std::sync::Mutex<std::collections::HashMap<String, (i64, V)>>,
+    cap: usize,
+}
+
+impl<V: Clone> Expiring<V> {
+    /// An empty store of at most `cap` entries.
+    pub fn new(cap: usize) -> Self {
+        Expiring {
+            map: std::sync::Mutex::new(std::collections::HashMap::new()),
+            cap,
+        }
+    }
+
+    /// Keeps `value` under `key` until `until` (Unix seconds).
+    pub fn put(&self, key: String, value: V, until: i64, now: Timestamp) {
+        let mut m = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        if m.len() >= self.cap {
+            m.retain(|_, (u, _)| *u >= now.as_second());
+            if m.len() >= self.cap
+                && let Some(oldest) = m.iter().min_by_key(|(_, (u, _))| *u).map(|(k, _)| k.clone())
+            {
+                m.remove(&oldest);
+            }
+        }
+        m.insert(key, (until, value));
+    }
+
+    /// The live value under `key`.
+    pub fn get(&self, key: &str, now: Timestamp) -> Option<V> {
+        let m = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        m.get(key)
+            .filter(|(u, _)| *u >= now.as_second())
+            .map(|(_, v)| v.clone())
+    }
+
+    /// Changes the live value under `key` with `f`; returns what `f` returned.
+    pub fn update<T>(&self, key: &str, now: Timestamp, f: impl FnOnce(&mut V) -> T) -> Option<T> {
+        let mut m = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        m.get_mut(key)
+            .filter(|(u, _)| *u >= now.as_second())
+            .map(|(_, v)| f(v))
+    }
+
+    /// Forgets `key`.
+    pub fn remove(&self, key: &str) {
+        self.map
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(key);
+    }
+}
+
+/// A fresh random token (32 bytes, URL-safe).
+pub fn random_token() -> String {
+    let mut b = [0u8; 32];
+    getrandom::fill(&mut b).expect("the operating system's random source works");
+    B64.encode(b)
+}
+
+/// What a session cookie stands for, kept on the server: the cookie itself is a random token,
+/// so neither the address nor the pseudonym ever travels in it.
+#[derive(Clone)]
+pub struct Visit {
+    /// The tenant whose center it is.
+    pub tenant: String,
+    /// The subject's pseudonym in the tenant.
+    pub pseudonym: String,
+    /// The subject's identifier (needed to record a withdrawal of consent), when the visit began
+    /// with it.
+    pub subject: Option<custos_vault::SubjectId>,
+}
+
 /// The `Set-Cookie` value of a session: HttpOnly (no script reads it), Secure (only over TLS,
 /// or to this machine), SameSite=Strict (never sent with another site's request), for the
 /// whole host and as long as the session.
-pub fn set_cookie(token: &str) -> String {
-    format!(
-        "{COOKIE}={token}; Path=/; Max-Age={SESSION_SECONDS}; HttpOnly; Secure; SameSite=Strict"
-    )
+/// `secure` is false only for a browser on this machine talking to Custos directly (see
+/// [`LOCAL_COOKIE`]); everywhere else, behind the TLS proxy, the cookie is `__Host-` and Secure.
+pub fn set_cookie(token: &str, secure: bool) -> String {
+    if secure {
+        format!(
+            "{COOKIE}={token}; Path=/; Max-Age={SESSION_SECONDS}; HttpOnly; Secure; SameSite=Strict"
+        )
+    } else {
+        format!("{LOCAL_COOKIE}={token}; Path=/; Max-Age={SESSION_SECONDS}; HttpOnly; SameSite=Strict")
+    }
 }
 
-/// The session token among a request's cookies.
+/// The session token among a request's cookies (the `__Host-` one first). The token is only
+/// a key into the server's sessions: a cookie that names no live session is no session.
 pub fn cookie_of(headers: &axum::http::HeaderMap) -> Option<String> {
-    headers
+    let all: Vec<String> = headers
         .get_all(axum::http::header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
-        .find_map(|c| {
-            c.trim()
-                .strip_prefix(&format!("{COOKIE}="))
-                .map(str::to_owned)
-        })
+        .map(|c| c.trim().to_owned())
+        .collect();
+    [COOKIE, LOCAL_COOKIE].iter().find_map(|name| {
+        all.iter()
+            .find_map(|c| c.strip_prefix(&format!("{name}=")).map(str::to_owned))
+    })
 }
 
 #[cfg(test)]
@@ -149,7 +218,7 @@ mod tests {
     }
 
     #[test]
-    fn forms_and_sessions_expire_and_keep_to_their_purpose_and_tenant() {
+    fn forms_expire_and_keep_to_their_purpose_and_tenant() {
         let k = Signer::new();
         let f = k.form_token("file:acme", at(0));
         assert!(k.form_ok(&f, "file:acme", at(FORM_SECONDS)));
@@ -159,14 +228,26 @@ mod tests {
             "another tenant's form"
         );
         assert!(!k.form_ok(&f, "file:acme|1", at(0)));
-        let s = k.session("acme", "p1", at(0));
-        assert_eq!(k.session_of(&s, "acme", at(60)).as_deref(), Some("p1"));
-        assert_eq!(k.session_of(&s, "globex", at(60)), None);
-        assert_eq!(k.session_of(&s, "acme", at(SESSION_SECONDS + 1)), None);
-        assert_eq!(
-            k.session_of(&f, "acme", at(0)),
-            None,
-            "a form is no session"
-        );
+    }
+}
+
+#[cfg(test)]
+mod expiring_tests {
+    use super::*;
+
+    #[test]
+    fn entries_expire_and_the_store_stays_bounded() {
+        let now = Timestamp::from_second(1_800_000_000).unwrap();
+        let e: Expiring<u32> = Expiring::new(2);
+        e.put("a".into(), 1, now.as_second() + 10, now);
+        e.put("b".into(), 2, now.as_second() - 1, now);
+        assert_eq!(e.get("a", now), Some(1));
+        assert_eq!(e.get("b", now), None, "expired");
+        e.put("c".into(), 3, now.as_second() + 5, now);
+        assert_eq!(e.get("c", now), Some(3));
+        assert_eq!(e.get("a", now), Some(1), "the expired one made room");
+        assert_eq!(e.update("a", now, |v| { *v += 1; *v }), Some(2));
+        e.remove("a");
+        assert_eq!(e.get("a", now), None);
     }
 }

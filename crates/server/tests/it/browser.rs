@@ -31,6 +31,14 @@ fn pages() -> serde_json::Value {
         { "path": "/privacy?lang=nl", "lang": "nl", "name": "statement-nl" },
         { "path": "/privacy?lang=en", "lang": "en", "name": "statement-en" },
         { "journey": "journeys/statement-contents.mjs", "name": "statement-contents" },
+        // The privacy center of tenant `acme` (docs/privacy-center.md).
+        { "path": "/center/acme?lang=nl", "lang": "nl", "name": "center-home-nl" },
+        { "path": "/center/acme?lang=en", "lang": "en", "name": "center-home-en" },
+        { "path": "/center/acme/signin?lang=nl", "lang": "nl", "name": "center-signin-nl" },
+        { "path": "/center/acme/signin?lang=en", "lang": "en", "name": "center-signin-en" },
+        { "path": "/center/acme/me?lang=en", "lang": "en", "name": "center-me-signed-out-en", "status": 403 },
+        { "path": "/center/nobody?lang=nl", "lang": "nl", "name": "center-unknown-tenant-nl", "status": 404 },
+        { "journey": "journeys/center-request.mjs", "name": "center-request" },
     ])
 }
 
@@ -68,7 +76,19 @@ fn the_public_pages_pass_the_browser_checks_with_and_without_javascript() {
     let log_path = artifacts.join("run.log");
     let log = std::fs::File::create(&log_path).expect("run log");
 
-    let server = Running::start();
+    // A server with a vault and tenant `acme`, writing its mail to an outbox the journeys read.
+    let outbox = artifacts.join("outbox");
+    let _ = std::fs::remove_dir_all(&outbox);
+    let config = crate::data::sqlite_config("browser");
+    let backend = crate::data::open_backend(&config);
+    let admin = crate::data::admin_key(&backend);
+    let box_dir = outbox.clone();
+    let server = Running::start_configured(Some(backend), crate::JBSYNC.to_owned(), move |c| {
+        c.mail_outbox = Some(box_dir);
+    });
+    let setup = crate::data::Setup { server, admin };
+    crate::data::tenant(&setup, "acme");
+    let server = setup.server;
     let started = Instant::now();
     let mut node = Command::new("node")
         .current_dir(&root)
@@ -77,6 +97,7 @@ fn the_public_pages_pass_the_browser_checks_with_and_without_javascript() {
         .arg(&list)
         .arg(&artifacts)
         .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
+        .env("CUSTOS_OUTBOX", &outbox)
         .stdin(Stdio::null())
         .stdout(log.try_clone().expect("run log"))
         .stderr(log)

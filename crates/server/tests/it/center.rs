@@ -66,8 +66,14 @@ fn header<'a>(p: &'a Page, name: &str) -> &'a str {
         .unwrap_or("")
 }
 
-/// A server with the SMTP receiver as its mail server and tenant `acme`.
+/// A server with the SMTP receiver as its mail server and tenant `acme`; its dpo key.
 fn start(name: &str, smtp: Option<&Receiver>) -> (Setup, String) {
+    let (s, keys) = start_keys(name, smtp);
+    (s, keys.1)
+}
+
+/// [`start`], with the app, dpo and auditor keys of tenant `acme`.
+fn start_keys(name: &str, smtp: Option<&Receiver>) -> (Setup, (String, String, String)) {
     let config = sqlite_config(name);
     let backend = open_backend(&config);
     let admin = admin_key(&backend);
@@ -86,8 +92,8 @@ fn start(name: &str, smtp: Option<&Receiver>) -> (Setup, String) {
         }
     });
     let s = Setup { server, admin };
-    let (_, dpo, _) = tenant(&s, "acme");
-    (s, dpo)
+    let keys = tenant(&s, "acme");
+    (s, keys)
 }
 
 /// The six-digit code in the last message to `to`.
@@ -99,12 +105,12 @@ fn code_for(smtp: &Receiver, n: usize, to: &str) -> String {
         .rev()
         .find(|m| m.to.iter().any(|t| t.to_lowercase().contains(to)))
         .expect("a message to the address");
-    let digits: Vec<&str> = m
-        .data
-        .split(|c: char| !c.is_ascii_digit())
-        .filter(|w| w.len() == 6)
-        .collect();
-    digits.first().expect("a six-digit code").to_string()
+    // "Your code is 123456." / "Uw code is 123456.": the digits after the words, not a date's
+    // or a message id's.
+    let at = m.data.find("code is ").expect("the code's sentence") + "code is ".len();
+    let code: String = m.data[at..].chars().take_while(char::is_ascii_digit).collect();
+    assert_eq!(code.len(), 6, "{}", m.data);
+    code
 }
 
 fn requests_of_acme(s: &Setup, dpo: &str) -> usize {
@@ -170,10 +176,12 @@ fn a_subject_files_verifies_follows_and_cancels_a_request_in_dutch() {
     );
     assert_eq!(bad.status, 422, "{}", bad.body);
     assert!(bad.body.contains("nog 4 keer"), "{}", bad.body);
-    let ok = post(
-        &s.server.url(&verify_at),
-        &[("csrf", &field(&bad.body, "csrf")), ("code", &code)],
-        None,
+    // Through the TLS proxy (it names the client): a `__Host-` cookie, Secure.
+    let ok = page(
+        browser()
+            .post(s.server.url(&verify_at))
+            .header("x-forwarded-for", "203.0.113.9")
+            .send_form([("csrf", field(&bad.body, "csrf").as_str()), ("code", code.as_str())]),
     );
     assert_eq!(ok.status, 303, "{}", ok.body);
     let cookie = header(&ok, "set-cookie").to_owned();
@@ -376,4 +384,82 @@ fn without_a_mail_server_the_center_files_nothing_and_says_why() {
     );
     assert_eq!(css.status, 200);
     assert!(css.content_type.starts_with("text/css"));
+}
+
+#[test]
+fn a_consent_withdrawn_in_the_center_makes_the_decision_call_deny() {
+    let smtp = Receiver::start();
+    let (s, (app, _, _)) = start_keys("center-consent", Some(&smtp));
+    let who = "ann@example.test";
+    let hash = "a".repeat(64);
+    let grant = send(
+        "POST",
+        &s.server.url("/v1/consent"),
+        &app,
+        Some(serde_json::json!({
+            "subject": who, "purpose": "style_learning", "kind": "grant", "at": "2026-11-01T10:00:00Z",
+            "notice_version": "2.0", "notice_hash": hash, "channel": "web", "proof": "settings toggle",
+        })),
+    );
+    assert_eq!(grant.status, 201, "{}", grant.body);
+    let decide = || {
+        let r = send(
+            "POST",
+            &s.server.url("/v1/decisions"),
+            &app,
+            Some(serde_json::json!({ "subject": who, "purpose": "style_learning", "category": "style_profile" })),
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+        json(&r)["allowed"].clone()
+    };
+    assert_eq!(decide(), true);
+
+    // Sign in with a code, without a request.
+    let form = get(&s.server.url("/center/acme/signin?lang=en"), None, None);
+    assert_eq!(form.status, 200);
+    let sent = post(
+        &s.server.url("/center/acme/signin?lang=en"),
+        &[("csrf", &field(&form.body, "csrf")), ("email", who)],
+        None,
+    );
+    assert_eq!(sent.status, 303, "{}", sent.body);
+    let code_at = header(&sent, "location").to_owned();
+    assert!(!code_at.contains("ann"), "{code_at}");
+    let code = code_for(&smtp, 1, who);
+    let page = get(&s.server.url(&code_at), None, None);
+    let ok = post(
+        &s.server.url(&code_at),
+        &[("csrf", &field(&page.body, "csrf")), ("code", &code)],
+        None,
+    );
+    assert_eq!(ok.status, 303, "{}", ok.body);
+    let cookie = header(&ok, "set-cookie").to_owned();
+    // A browser on this machine talking to Custos directly (the demo): no browser keeps a
+    // Secure cookie over plain HTTP, so it gets the plain name, still HttpOnly and Strict.
+    assert!(cookie.starts_with("custos-center=") && !cookie.contains("Secure"), "{cookie}");
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    let session = cookie.split(';').next().unwrap().to_owned();
+    assert!(!session.to_lowercase().contains("ann"), "the cookie holds a random token only");
+    let me = get(&s.server.url("/center/acme/me?lang=en"), Some(&session), None);
+    assert_eq!(me.status, 200, "{}", me.body);
+    assert!(me.body.contains("Writing-style learning"), "{}", me.body);
+    assert!(me.body.contains("Given"), "{}", me.body);
+    // One action withdraws it, as easy as giving it (Art. 7(3)).
+    let withdrawn = post(
+        &s.server.url("/center/acme/consents/style_learning/withdraw?lang=en"),
+        &[("csrf", &field(&me.body, "csrf"))],
+        Some(&session),
+    );
+    assert_eq!(withdrawn.status, 303, "{}", withdrawn.body);
+    assert_eq!(decide(), false, "the decision call denies from now on");
+    let after = get(&s.server.url("/center/acme/me?lang=en"), Some(&session), None);
+    assert!(after.body.contains("Withdrawn"), "{}", after.body);
+    // Without a session, or with a forged form: nothing changes and the page says why.
+    assert_eq!(get(&s.server.url("/center/acme/me"), None, None).status, 403);
+    let forged = post(
+        &s.server.url("/center/acme/consents/style_learning/withdraw?lang=en"),
+        &[("csrf", "forged")],
+        Some(&session),
+    );
+    assert_eq!(forged.status, 403);
 }
