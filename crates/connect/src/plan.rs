@@ -306,7 +306,26 @@ impl Plan {
                 });
             }
         }
-        let (delete_order, clear_first) = delete_order(&tables, &edges, schema.dialect)?;
+        // Foreign keys the annotations ignore for the walk still tie rows together: deleting
+        // the child side first spares the database an ON DELETE SET NULL (or a check) on rows
+        // the same erasure deletes a moment later. An order only, dropped first in a cycle.
+        let mut hints = Vec::new();
+        for t in ann.table.iter().filter(|t| t.personal()) {
+            let child = index[t.name.get_ref()];
+            let table = schema.table(t.name.get_ref()).expect("checked");
+            for fk in &table.foreign_keys {
+                let ignored = t
+                    .links
+                    .get(&link_key(&fk.columns))
+                    .is_some_and(|l| *l.get_ref() == LinkAs::Ignore);
+                if let (true, Some(&parent)) = (ignored, index.get(&fk.references))
+                    && parent != child
+                {
+                    hints.push((child, parent));
+                }
+            }
+        }
+        let (delete_order, clear_first) = delete_order(&tables, &edges, &hints, schema.dialect)?;
         let d = &ann.dataset;
         Ok(Plan {
             dataset: d.name.get_ref().clone(),
@@ -368,6 +387,7 @@ pub fn deletes(t: &PlanTable) -> bool {
 fn delete_order(
     tables: &[PlanTable],
     edges: &[Edge],
+    hints: &[(usize, usize)],
     dialect: Dialect,
 ) -> Result<(Vec<usize>, Vec<usize>), Vec<Diagnostic>> {
     let nodes: BTreeSet<usize> = (0..tables.len()).filter(|&i| deletes(&tables[i])).collect();
@@ -408,6 +428,11 @@ fn delete_order(
     }
     let mut order = Vec::new();
     let mut remaining = nodes.clone();
+    let mut hints: Vec<(usize, usize)> = hints
+        .iter()
+        .copied()
+        .filter(|(c, p)| nodes.contains(c) && nodes.contains(p))
+        .collect();
     while !remaining.is_empty() {
         // A table can go once no remaining table other than itself references it.
         let ready: Vec<usize> = remaining
@@ -417,8 +442,14 @@ fn delete_order(
                 !live
                     .iter()
                     .any(|&e| edges[e].parent == n && remaining.contains(&edges[e].child))
+                    && !hints.iter().any(|&(c, p)| p == n && remaining.contains(&c))
             })
             .collect();
+        if ready.is_empty() && !hints.is_empty() {
+            // Stuck: the hints are orders of convenience, never a reason to fail.
+            hints.clear();
+            continue;
+        }
         if !ready.is_empty() {
             for n in ready {
                 remaining.remove(&n);

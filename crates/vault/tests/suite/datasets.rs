@@ -444,3 +444,21 @@ fn a_clock_on_another_table_must_be_reached_by_keys() {
         assert!(e.contains("D142") && e.contains(expect), "{through}: {e}");
     }
 }
+
+#[test]
+fn a_foreign_key_the_walk_ignores_still_orders_the_deletes() {
+    // drafts.mail_id is annotated `ignore` (a draft is the user's own, whoever's mail it
+    // answers); its ON DELETE SET NULL would still update every draft that the same erasure
+    // deletes right after, unless the drafts go first.
+    let policy = example_policy("jbsync.toml");
+    let db = mail_db("order");
+    let p = dataset(&db).prepare(&policy).expect("prepared");
+    let at = |name: &str| {
+        p.plan
+            .delete_order
+            .iter()
+            .position(|&i| p.plan.tables[i].name == name)
+            .unwrap_or_else(|| panic!("{name} is deleted"))
+    };
+    assert!(at("drafts") < at("mail_metadata"), "{:?}", p.plan.delete_order);
+}
