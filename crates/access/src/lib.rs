@@ -7,6 +7,11 @@
 //! shown once at creation and stored only as its SHA-256 (a fast hash is right for a random
 //! 256-bit secret: there is nothing to brute-force), compared in constant time. Keys can be
 //! revoked; a revoked key never authenticates again.
+//!
+//! The privacy team's personal accounts for the console (password, second factor, lockout,
+//! sessions) follow their own rules, in [`account`].
+
+pub mod account;
 
 use custos_types::TenantId;
 use serde::Serialize;
@@ -155,6 +160,17 @@ pub enum AccessError {
     /// Tenant keys cannot have the admin role, and admin keys no tenant.
     #[error("role `{0}` cannot be given to a tenant key")]
     BadRole(String),
+    /// A console account is a dpo or auditor of a tenant, or an admin of none.
+    #[error("a console account with role `{0}` {1}")]
+    BadAccountRole(String, &'static str),
+    /// An account name is not acceptable.
+    #[error(
+        "an account name has 1–64 characters, no control characters and no leading or trailing space"
+    )]
+    InvalidAccountName,
+    /// The account name is taken.
+    #[error("an account named `{0}` exists already: choose another name")]
+    AccountExists(String),
 }
 
 impl AccessError {
@@ -167,7 +183,10 @@ impl AccessError {
             AccessError::InvalidTenant(_) => C::InvalidTenant,
             AccessError::TenantExists(_) => C::TenantExists,
             AccessError::NoSuchTenant(_) => C::TenantNotFound,
-            AccessError::BadRole(_) => C::InvalidRole,
+            AccessError::BadRole(_) | AccessError::BadAccountRole(..) => C::InvalidRole,
+            // Console accounts are made from the command line only: a name that cannot be used
+            // is an argument to change.
+            AccessError::InvalidAccountName | AccessError::AccountExists(_) => C::InvalidArgument,
         }
     }
 }

@@ -9,6 +9,7 @@ mod access_cmds;
 mod audit_cmds;
 mod backup_cmd;
 mod consent_cmds;
+mod console_cmds;
 mod dataset_cmds;
 mod export_cmd;
 mod failure;
@@ -72,6 +73,9 @@ enum Command {
     /// API keys: issue (prints the key once), list, revoke (directly on the configured database).
     #[command(subcommand)]
     Key(access_cmds::KeyCommand),
+    /// The privacy console's personal accounts: add (prints password and TOTP once), list, disable.
+    #[command(subcommand)]
+    Console(console_cmds::ConsoleCommand),
     /// Find personal data in a file or stream (`-`); print findings or the anonymized stream.
     Scan(scan_cmd::ScanArgs),
     /// Delete the records whose retention ended (`--dry-run`: only report what is due).
@@ -118,6 +122,7 @@ fn main() -> ExitCode {
         Command::Keys(args) => vault_cmds::keys(args),
         Command::Tenant(cmd) => access_cmds::tenant(cmd),
         Command::Key(cmd) => access_cmds::key(cmd),
+        Command::Console(cmd) => console_cmds::run(cmd),
         Command::Scan(args) => scan_cmd::scan(args),
         Command::Purge(args) => retention_cmds::purge(args),
         Command::Event(args) => retention_cmds::event(args),

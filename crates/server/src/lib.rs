@@ -8,6 +8,7 @@ pub mod center;
 pub mod client;
 pub mod config;
 mod connections;
+pub mod console;
 mod consent;
 mod data;
 mod extract;
@@ -141,6 +142,8 @@ pub struct AppState {
     checkpoint_file: Option<sealing::Publisher>,
     /// The privacy center's keys, limits and mail.
     center: center::Center,
+    /// The console's sign-in key and limits.
+    console: console::Console,
 }
 
 impl Drop for AppState {
@@ -218,6 +221,7 @@ impl AppState {
             calendar: custos_rights::NlCalendar::new(),
             checkpoint_file: None,
             center: center::Center::default(),
+            console: console::Console::default(),
         })
     }
 
@@ -412,6 +416,7 @@ pub fn app(
     let served = doc.clone();
     let router = router
         .merge(center::router())
+        .merge(console::router())
         .route(
             "/openapi.json",
             axum::routing::get(move || async move { axum::Json(served) }),

@@ -324,7 +324,11 @@ impl From<&AccessError> for Problem {
             AccessError::TenantExists(_)
             | AccessError::NoSuchTenant(_)
             | AccessError::Storage(_)
-            | AccessError::Random(_) => Blame::Detail,
+            | AccessError::Random(_)
+            // Console accounts are made from the command line, never over the API.
+            | AccessError::BadAccountRole(..)
+            | AccessError::InvalidAccountName
+            | AccessError::AccountExists(_) => Blame::Detail,
         };
         Problem::of_error(e.code(), e.to_string(), blame)
     }

@@ -1,11 +1,18 @@
 //! Tenants and API keys (PRODUCT.md C9), kept in the vault's database through the same storage
 //! layer and transactions as everything else. The rules (roles and what they may do, the key
 //! format, how a presented key is checked) live in `custos_access`; this module only stores.
+//! The console's personal accounts and sessions are stored here too, by the same rule
+//! (`custos_access::account`).
 
+use custos_access::account::{
+    self, AccountInfo, ConsoleUser, Lockout, NewAccount, NewSession, SignIn, SignInOutcome,
+    StoredAccount, TotpSecret,
+};
 use custos_access::{
     AccessError, IssuedKey, KeyInfo, NewKey, Presented, Principal, Role, StoredKey, TenantInfo,
 };
 use jiff::Timestamp;
+use zeroize::Zeroizing;
 
 use crate::error::VaultError;
 use crate::store::{NO_TENANT, Store, Tx, Val};
@@ -294,5 +301,374 @@ impl Access {
             })
             .map_err(storage)?;
         Ok(stored.and_then(|s| presented.principal(s)))
+    }
+}
+
+const ACCOUNT_COLUMNS: &str = "account_id, tenant_id, role, name, password_hash, totp_secret, totp_last_step, failures, locked_until, disabled_at";
+
+fn stored_account(row: Vec<Val>) -> crate::Result<StoredAccount> {
+    let mut it = row.into_iter();
+    let mut next = |what| it.next().ok_or_else(|| corrupt(what));
+    Ok(StoredAccount {
+        account_id: next("account id")?
+            .into_text()
+            .ok_or_else(|| corrupt("account id"))?,
+        tenant: next("tenant")?.into_text(),
+        role: next("role")?.into_text().ok_or_else(|| corrupt("role"))?,
+        name: next("name")?.into_text().ok_or_else(|| corrupt("name"))?,
+        password_hash: next("password hash")?
+            .into_text()
+            .ok_or_else(|| corrupt("password hash"))?,
+        totp: TotpSecret::from_bytes(
+            next("TOTP secret")?
+                .into_bytes()
+                .ok_or_else(|| corrupt("TOTP secret"))?,
+        ),
+        totp_last_step: next("TOTP step")?.int(),
+        lockout: Lockout {
+            failures: next("failures")?
+                .int()
+                .and_then(|n| u32::try_from(n).ok())
+                .ok_or_else(|| corrupt("failure count"))?,
+            locked_until: next("lock")?.int(),
+        },
+        disabled_at: next("time")?.int(),
+    })
+}
+
+fn account_info(row: Vec<Val>) -> crate::Result<AccountInfo> {
+    let mut it = row.into_iter();
+    let mut next = |what| it.next().ok_or_else(|| corrupt(what));
+    Ok(AccountInfo {
+        account_id: next("account id")?
+            .into_text()
+            .ok_or_else(|| corrupt("account id"))?,
+        tenant: next("tenant")?.into_text(),
+        role: next("role")?.into_text().ok_or_else(|| corrupt("role"))?,
+        name: next("name")?.into_text().ok_or_else(|| corrupt("name"))?,
+        created_at: next("time")?.int().ok_or_else(|| corrupt("time"))?,
+        disabled_at: next("time")?.int(),
+    })
+}
+
+/// Console accounts and their sessions (the rules are [`custos_access::account`]). Writing the
+/// audit trail is the caller's: it holds the vault.
+impl Access {
+    /// Creates a console account for `tenant` (a dpo or auditor) or for none (an admin): the
+    /// returned account holds its initial password and TOTP secret, to be shown once.
+    pub fn add_account(
+        &mut self,
+        tenant: Option<&str>,
+        role: Role,
+        name: &str,
+        now: Timestamp,
+    ) -> Result<NewAccount, AccessError> {
+        let new = NewAccount::generate(tenant, role, name, now.as_second())?;
+        let (mut known, mut inserted) = (true, 0);
+        self.store
+            .in_tx(tenant.unwrap_or(NO_TENANT), "adding a console account", &mut |tx| {
+                if let Some(t) = tenant {
+                    known = exists(tx, t)?;
+                    if !known {
+                        return Ok(());
+                    }
+                }
+                inserted = tx.execute(
+                    "INSERT INTO console_accounts (account_id, tenant_id, role, name, password_hash, totp_secret, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+                    &[
+                        new.info.account_id.as_str().into(),
+                        Val::Text(new.info.tenant.clone()),
+                        new.info.role.as_str().into(),
+                        new.info.name.as_str().into(),
+                        new.password_hash.as_str().into(),
+                        new.totp.expose().to_vec().into(),
+                        now.as_second().into(),
+                    ],
+                )?;
+                Ok(())
+            })
+            .map_err(storage)?;
+        match tenant {
+            Some(t) if !known => Err(AccessError::NoSuchTenant(t.to_owned())),
+            _ if inserted == 0 => Err(AccessError::AccountExists(new.info.name)),
+            _ => Ok(new),
+        }
+    }
+
+    /// The console accounts of `tenant` (`None`: the admins), oldest first, without secrets.
+    pub fn accounts(&mut self, tenant: Option<&str>) -> Result<Vec<AccountInfo>, AccessError> {
+        let mut out = Vec::new();
+        self.store
+            .in_read_tx(tenant.unwrap_or(NO_TENANT), "listing console accounts", &mut |tx| {
+                out = tx
+                    .query(
+                        "SELECT account_id, tenant_id, role, name, created_at, disabled_at FROM console_accounts WHERE tenant_id IS NOT DISTINCT FROM $1 ORDER BY created_at, account_id",
+                        &[Val::Text(tenant.map(str::to_owned))],
+                    )?
+                    .into_iter()
+                    .map(account_info)
+                    .collect::<crate::Result<_>>()?;
+                Ok(())
+            })
+            .map_err(storage)?;
+        Ok(out)
+    }
+
+    /// Disables a console account of `tenant` and ends its sessions. Returns whether an active
+    /// account was disabled.
+    pub fn disable_account(
+        &mut self,
+        tenant: Option<&str>,
+        account_id: &str,
+        now: Timestamp,
+    ) -> Result<bool, AccessError> {
+        let mut disabled = 0;
+        self.store
+            .in_tx(tenant.unwrap_or(NO_TENANT), "disabling a console account", &mut |tx| {
+                disabled = tx.execute(
+                    "UPDATE console_accounts SET disabled_at = $1 WHERE account_id = $2 AND tenant_id IS NOT DISTINCT FROM $3 AND disabled_at IS NULL",
+                    &[
+                        now.as_second().into(),
+                        account_id.into(),
+                        Val::Text(tenant.map(str::to_owned)),
+                    ],
+                )?;
+                if disabled > 0 {
+                    tx.execute(
+                        "UPDATE console_sessions SET ended_at = $1 WHERE account_id = $2 AND ended_at IS NULL",
+                        &[now.as_second().into(), account_id.into()],
+                    )?;
+                }
+                Ok(())
+            })
+            .map_err(storage)?;
+        Ok(disabled > 0)
+    }
+
+    /// Signs in to the console with an account's name, password and current TOTP code:
+    /// [`Access::account_by_name`], the rule [`account::sign_in`] (argon2id, some tens of
+    /// milliseconds), then [`Access::record_sign_in`]. An unknown name costs the same hashing
+    /// time as a known one. A server calls the three itself, so as not to hold the access store
+    /// while hashing.
+    pub fn sign_in(
+        &mut self,
+        name: &str,
+        password: &str,
+        code: &str,
+        now: Timestamp,
+    ) -> Result<SignInOutcome, AccessError> {
+        match self.account_by_name(name)? {
+            None => {
+                account::verify_nothing(password);
+                Ok(SignInOutcome::unknown())
+            }
+            Some(stored) => {
+                let first = account::sign_in(&stored, password, code, now.as_second());
+                self.record_sign_in(&stored, first, now)
+            }
+        }
+    }
+
+    /// The stored row of the console account named `name`, for [`account::sign_in`].
+    pub fn account_by_name(&mut self, name: &str) -> Result<Option<StoredAccount>, AccessError> {
+        let mut found = None;
+        self.store
+            .in_read_tx(NO_TENANT, "reading a console account", &mut |tx| {
+                found = tx
+                    .query(
+                        &format!("SELECT {ACCOUNT_COLUMNS} FROM console_accounts WHERE name = $1"),
+                        &[name.into()],
+                    )?
+                    .into_iter()
+                    .next()
+                    .map(stored_account)
+                    .transpose()?;
+                Ok(())
+            })
+            .map_err(storage)?;
+        Ok(found)
+    }
+
+    /// Writes what sign-in attempt `first` (the rule's outcome on `stored`, read before the
+    /// password was checked) comes to, settled against the row as it now stands
+    /// ([`account::settle`]): the run of wrong attempts, the lock, the TOTP step used.
+    pub fn record_sign_in(
+        &mut self,
+        stored: &StoredAccount,
+        first: SignIn,
+        now: Timestamp,
+    ) -> Result<SignInOutcome, AccessError> {
+        let now_s = now.as_second();
+        let mut outcome = first.clone();
+        if matches!(first, SignIn::Accepted { .. } | SignIn::Wrong(_)) {
+            let tenant = stored.tenant.clone();
+            self.store
+                .in_tx(tenant.as_deref().unwrap_or(NO_TENANT), "recording a console sign-in", &mut |tx| {
+                    let row = tx
+                        .query(
+                            "SELECT failures, locked_until, totp_last_step FROM console_accounts WHERE account_id = $1 AND tenant_id IS NOT DISTINCT FROM $2",
+                            &[stored.account_id.as_str().into(), Val::Text(tenant.clone())],
+                        )?
+                        .into_iter()
+                        .next()
+                        .ok_or_else(|| corrupt("account (it vanished)"))?;
+                    let fresh = Lockout {
+                        failures: row
+                            .first()
+                            .and_then(Val::int)
+                            .and_then(|n| u32::try_from(n).ok())
+                            .ok_or_else(|| corrupt("failure count"))?,
+                        locked_until: row.get(1).and_then(Val::int),
+                    };
+                    let last_step = row.get(2).and_then(Val::int);
+                    outcome = account::settle(first.clone(), fresh, last_step, now_s);
+                    let (failures, locked_until, step) = match &outcome {
+                        SignIn::Accepted { totp_step } => (0, None, Some(*totp_step)),
+                        SignIn::Wrong(l) => (l.failures, l.locked_until, last_step),
+                        SignIn::Locked | SignIn::Disabled => return Ok(()),
+                    };
+                    tx.execute(
+                        "UPDATE console_accounts SET failures = $1, locked_until = $2, totp_last_step = $3 WHERE account_id = $4 AND tenant_id IS NOT DISTINCT FROM $5",
+                        &[
+                            i64::from(failures).into(),
+                            locked_until.into(),
+                            step.into(),
+                            stored.account_id.as_str().into(),
+                            Val::Text(tenant.clone()),
+                        ],
+                    )?;
+                    Ok(())
+                })
+                .map_err(storage)?;
+        }
+        let refused = |why| SignInOutcome::Refused {
+            account: Some(stored.account_id.clone()),
+            tenant: stored.tenant.clone(),
+            why,
+        };
+        Ok(match outcome {
+            SignIn::Accepted { .. } => match Role::parse(&stored.role) {
+                Some(role) => SignInOutcome::Accepted(ConsoleUser {
+                    account_id: stored.account_id.clone(),
+                    tenant: stored.tenant.clone(),
+                    role,
+                    name: stored.name.clone(),
+                }),
+                None => refused("disabled"),
+            },
+            SignIn::Wrong(l) if l.locked(now_s) => refused("now-locked"),
+            SignIn::Wrong(_) => refused("wrong"),
+            SignIn::Locked => refused("locked"),
+            SignIn::Disabled => refused("disabled"),
+        })
+    }
+
+    /// Opens a session for `user`: the token for the cookie, shown to nobody else (only its
+    /// SHA-256 is stored).
+    pub fn open_session(
+        &mut self,
+        user: &ConsoleUser,
+        now: Timestamp,
+    ) -> Result<Zeroizing<String>, AccessError> {
+        let new = NewSession::generate()?;
+        self.store
+            .in_tx(NO_TENANT, "opening a console session", &mut |tx| {
+                tx.execute(
+                    "INSERT INTO console_sessions (token_sha256, account_id, created_at, last_seen_at) VALUES ($1, $2, $3, $3)",
+                    &[
+                        new.digest.clone().into(),
+                        user.account_id.as_str().into(),
+                        now.as_second().into(),
+                    ],
+                )
+                .map(drop)
+            })
+            .map_err(storage)?;
+        Ok(new.token)
+    }
+
+    /// The user of a live session (`None`: unknown, ended, idle for
+    /// [`account::SESSION_IDLE_SECONDS`], or its account disabled), marking it used now.
+    pub fn session(
+        &mut self,
+        token: &str,
+        now: Timestamp,
+    ) -> Result<Option<ConsoleUser>, AccessError> {
+        let digest = account::session_digest(token);
+        let mut found = None;
+        self.store
+            .in_read_tx(NO_TENANT, "reading a console session", &mut |tx| {
+                found = tx
+                    .query(
+                        "SELECT a.account_id, a.tenant_id, a.role, a.name, a.disabled_at, s.last_seen_at, s.ended_at FROM console_sessions s JOIN console_accounts a ON a.account_id = s.account_id WHERE s.token_sha256 = $1",
+                        &[digest.clone().into()],
+                    )?
+                    .into_iter()
+                    .next();
+                Ok(())
+            })
+            .map_err(storage)?;
+        let Some(row) = found else { return Ok(None) };
+        let mut it = row.into_iter();
+        let (id, tenant, role, name) = (
+            it.next().and_then(Val::into_text),
+            it.next().and_then(Val::into_text),
+            it.next().and_then(Val::into_text),
+            it.next().and_then(Val::into_text),
+        );
+        let (disabled, last_seen, ended) = (
+            it.next().and_then(|v| v.int()),
+            it.next().and_then(|v| v.int()),
+            it.next().and_then(|v| v.int()),
+        );
+        let (Some(account_id), Some(role), Some(name), Some(last_seen)) =
+            (id, role.as_deref().and_then(Role::parse), name, last_seen)
+        else {
+            return Err(storage(corrupt("console session")));
+        };
+        let now_s = now.as_second();
+        if disabled.is_some() || ended.is_some() || !account::session_live(last_seen, now_s) {
+            return Ok(None);
+        }
+        // Marked used at most once a minute: a page view is a read, not a write.
+        if now_s - last_seen >= 60 {
+            self.store
+                .in_tx(NO_TENANT, "marking a console session used", &mut |tx| {
+                    tx.execute(
+                        "UPDATE console_sessions SET last_seen_at = $1 WHERE token_sha256 = $2 AND ended_at IS NULL",
+                        &[now_s.into(), digest.clone().into()],
+                    )
+                    .map(drop)
+                })
+                .map_err(storage)?;
+        }
+        Ok(Some(ConsoleUser {
+            account_id,
+            tenant,
+            role,
+            name,
+        }))
+    }
+
+    /// Ends a session (sign-out): returns its user when it was live.
+    pub fn end_session(
+        &mut self,
+        token: &str,
+        now: Timestamp,
+    ) -> Result<Option<ConsoleUser>, AccessError> {
+        let user = self.session(token, now)?;
+        if user.is_some() {
+            let digest = account::session_digest(token);
+            self.store
+                .in_tx(NO_TENANT, "ending a console session", &mut |tx| {
+                    tx.execute(
+                        "UPDATE console_sessions SET ended_at = $1 WHERE token_sha256 = $2 AND ended_at IS NULL",
+                        &[now.as_second().into(), digest.clone().into()],
+                    )
+                    .map(drop)
+                })
+                .map_err(storage)?;
+        }
+        Ok(user)
     }
 }

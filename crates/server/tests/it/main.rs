@@ -10,6 +10,7 @@ mod browser;
 mod center;
 mod client_addresses;
 mod consent;
+mod console;
 mod data;
 #[path = "../../../../testkit/database_url.rs"]
 mod database_url;

@@ -322,6 +322,27 @@ const MIGRATIONS: &[(i64, &str)] = &[
     // 8: a category hold remembers the categories declared under it (by `parent`) when it was
     // placed, so a deletion, correction or erasure refuses them as the purge does.
     (8, "ALTER TABLE holds ADD COLUMN covers TEXT;"),
+    // 9: the privacy team's personal accounts for the console, and their sessions (the rules
+    // are `custos_access::account`). The password is an argon2id PHC string; a session is kept
+    // as the SHA-256 of its cookie. Account names are unique across tenants: a person signs in
+    // by name alone. `IF NOT EXISTS` as in 7: rewinding a test vault to an older schema (shred.rs)
+    // runs this again on a database that has the tables.
+    (
+        9,
+        "CREATE TABLE IF NOT EXISTS console_accounts (
+        account_id TEXT PRIMARY KEY, tenant_id TEXT, role TEXT NOT NULL, name TEXT NOT NULL UNIQUE,
+        password_hash TEXT NOT NULL, totp_secret BYTEA NOT NULL, totp_last_step BIGINT,
+        failures BIGINT NOT NULL DEFAULT 0, locked_until BIGINT,
+        created_at BIGINT NOT NULL, disabled_at BIGINT
+    );
+    CREATE INDEX IF NOT EXISTS console_accounts_by_tenant ON console_accounts (tenant_id);
+    CREATE TABLE IF NOT EXISTS console_sessions (
+        token_sha256 BYTEA PRIMARY KEY,
+        account_id TEXT NOT NULL REFERENCES console_accounts (account_id),
+        created_at BIGINT NOT NULL, last_seen_at BIGINT NOT NULL, ended_at BIGINT
+    );
+    CREATE INDEX IF NOT EXISTS console_sessions_by_account ON console_sessions (account_id);",
+    ),
 ];
 
 /// Serialises migrations between servers starting at once (an arbitrary constant).

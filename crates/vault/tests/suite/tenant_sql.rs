@@ -19,6 +19,16 @@ const EXCEPTIONS: &[Exception] = &[
         reason: "bootstrap: whether an admin key (of no tenant) exists",
     },
     Exception {
+        statement: "SELECT account_id, tenant_id, role, name, password_hash, totp_secret, totp_last_step, failures, locked_until, disabled_at FROM console_accounts WHERE name = $1",
+        reason: "console sign-in: a person gives their account's name (unique across \
+                 tenants), and its row says which tenant the account works for",
+    },
+    Exception {
+        statement: "SELECT a.account_id, a.tenant_id, a.role, a.name, a.disabled_at, s.last_seen_at, s.ended_at FROM console_sessions s JOIN console_accounts a ON a.account_id = s.account_id WHERE s.token_sha256 = $1",
+        reason: "a console session is found by its cookie's digest, and its account's row says \
+                 which tenant it works for",
+    },
+    Exception {
         statement: "SELECT tenant_id, name, created_at FROM access_tenants ORDER BY tenant_id",
         reason: "the admin's list of tenants",
     },

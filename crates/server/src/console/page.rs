@@ -1,0 +1,269 @@
+//! How a console page is made, as a privacy-center page is (`center/page.rs`): the language
+//! (`?lang=`, else the browser's `Accept-Language`, else the policy's first language), the words
+//! of that language (`i18n/*.toml`, the same keys in each), the templates (`templates/*.html`,
+//! minijinja with HTML escaping) and the headers every page carries: a strict
+//! Content-Security-Policy (no script at all, styles only from the binary's own stylesheet), no
+//! referrer, no framing, no caching. The small parts are copied rather than shared: the
+//! center's templates and words are its own, and the two faces change at their own pace.
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use custos_policy::Lang;
+use serde::Serialize;
+
+const TEMPLATES: &[(&str, &str)] = &[
+    ("base.html", include_str!("templates/base.html")),
+    ("signin.html", include_str!("templates/signin.html")),
+    ("queue.html", include_str!("templates/queue.html")),
+    ("request.html", include_str!("templates/request.html")),
+    ("message.html", include_str!("templates/message.html")),
+];
+
+/// The stylesheet, served at `/console/assets/console.css`.
+pub(crate) const CSS: &str = include_str!("assets/console.css");
+
+/// The Content-Security-Policy of every console page: nothing but this server, no script, no
+/// inline style, forms posting only here, never in a frame.
+pub(crate) const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+fn words(lang: Lang) -> &'static BTreeMap<String, String> {
+    static NL: OnceLock<BTreeMap<String, String>> = OnceLock::new();
+    static EN: OnceLock<BTreeMap<String, String>> = OnceLock::new();
+    let (cell, text) = match lang {
+        Lang::Nl => (&NL, include_str!("i18n/nl.toml")),
+        Lang::En => (&EN, include_str!("i18n/en.toml")),
+    };
+    // The catalogues are part of the binary and parsed in a unit test: a bad one cannot ship.
+    cell.get_or_init(|| toml::from_str(text).unwrap_or_default())
+}
+
+/// The word `key` in `lang`, with `{name}` placeholders filled from `args`. An unknown key
+/// shows as itself (a unit test keeps the catalogues' keys the same).
+pub(crate) fn word(lang: Lang, key: &str, args: &[(&str, &str)]) -> String {
+    let mut s = words(lang)
+        .get(key)
+        .cloned()
+        .unwrap_or_else(|| key.to_owned());
+    for (k, v) in args {
+        s = s.replace(&format!("{{{k}}}"), v);
+    }
+    s
+}
+
+/// `d` as people write it in `lang`: "2 maart 2026", "2 March 2026".
+pub(crate) fn date_text(lang: Lang, d: jiff::civil::Date) -> String {
+    let months = word(lang, "months", &[]);
+    let month = months
+        .split(',')
+        .nth(usize::try_from(d.month() - 1).unwrap_or(0))
+        .unwrap_or("")
+        .trim();
+    format!("{} {month} {}", d.day(), d.year())
+}
+
+fn env() -> &'static minijinja::Environment<'static> {
+    static ENV: OnceLock<minijinja::Environment<'static>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let mut env = minijinja::Environment::new();
+        env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+        for (name, text) in TEMPLATES {
+            // Checked by the unit tests, which render every template.
+            let _ = env.add_template(name, text);
+        }
+        env
+    })
+}
+
+/// The language of a page: `?lang=` when given and known, else the first of `nl`/`en` the
+/// browser accepts (by its q-values), else `fallback`.
+pub(crate) fn negotiate(query: Option<&str>, headers: &HeaderMap, fallback: Lang) -> Lang {
+    if let Some(l) = query.and_then(Lang::from_code) {
+        return l;
+    }
+    let accept = headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let mut best: Option<(f32, Lang)> = None;
+    for part in accept.split(',') {
+        let mut bits = part.trim().split(';');
+        let tag = bits.next().unwrap_or("").trim().to_ascii_lowercase();
+        let q = bits
+            .find_map(|b| b.trim().strip_prefix("q="))
+            .and_then(|q| q.parse::<f32>().ok())
+            .unwrap_or(1.0);
+        let primary = tag.split('-').next().unwrap_or("");
+        if let Some(l) = Lang::from_code(primary)
+            && q > 0.0
+            && best.is_none_or(|(bq, _)| q > bq)
+        {
+            best = Some((q, l));
+        }
+    }
+    best.map_or(fallback, |(_, l)| l)
+}
+
+/// Who is signed in, as the header shows it.
+#[derive(Serialize, Clone)]
+pub(crate) struct UserView {
+    /// The account's name.
+    pub(crate) name: String,
+    /// The role, in words.
+    pub(crate) role: String,
+    /// The tenant, if any.
+    pub(crate) tenant: Option<String>,
+}
+
+/// What every page shows besides its own content.
+#[derive(Serialize)]
+pub(crate) struct Frame {
+    /// `nl` or `en`.
+    pub(crate) lang: &'static str,
+    /// The other language's code.
+    pub(crate) other_lang: &'static str,
+    /// The console's home, in this language.
+    pub(crate) home: String,
+    /// This page in the other language.
+    pub(crate) switch: String,
+    /// The signed-in user, if any.
+    pub(crate) user: Option<UserView>,
+    /// The sign-out form's action and token (empty when nobody is signed in).
+    pub(crate) signout_action: String,
+    /// The sign-out form's token.
+    pub(crate) signout_csrf: String,
+}
+
+impl Frame {
+    /// The frame of the page at `path` (without query) in `lang`.
+    pub(crate) fn new(lang: Lang, path: &str) -> Frame {
+        let o = match lang {
+            Lang::Nl => Lang::En,
+            Lang::En => Lang::Nl,
+        };
+        Frame {
+            lang: lang.code(),
+            other_lang: o.code(),
+            home: format!("/console/requests?lang={}", lang.code()),
+            switch: format!("{path}?lang={}", o.code()),
+            user: None,
+            signout_action: format!("/console/signout?lang={}", lang.code()),
+            signout_csrf: String::new(),
+        }
+    }
+}
+
+/// Renders `template` with the frame, the words of the language (`t`) and `extra`; a failure
+/// (a bug: every template is rendered by the unit tests) is a plain 500 without details.
+pub(crate) fn render(
+    status: StatusCode,
+    template: &str,
+    frame: &Frame,
+    extra: serde_json::Value,
+) -> Response {
+    let lang = Lang::from_code(frame.lang).unwrap_or(Lang::En);
+    let mut ctx = serde_json::to_value(frame).unwrap_or_default();
+    ctx["t"] = serde_json::to_value(words(lang)).unwrap_or_default();
+    if let (Some(c), serde_json::Value::Object(e)) = (ctx.as_object_mut(), extra) {
+        c.extend(e);
+    }
+    let html = env().get_template(template).and_then(|t| t.render(&ctx));
+    match html {
+        Ok(html) => with_headers(status, html, "text/html; charset=utf-8", frame.lang),
+        Err(e) => {
+            tracing::error!(template, error = %e, "a console template failed");
+            with_headers(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                word(lang, "error_server", &[]),
+                "text/plain; charset=utf-8",
+                frame.lang,
+            )
+        }
+    }
+}
+
+/// A body with the console's security headers.
+pub(crate) fn with_headers(
+    status: StatusCode,
+    body: String,
+    content_type: &'static str,
+    lang: &'static str,
+) -> Response {
+    let mut res = (status, body).into_response();
+    let h = res.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::CONTENT_LANGUAGE, HeaderValue::from_static(lang));
+    h.insert(
+        header::VARY,
+        HeaderValue::from_static("Accept-Language, Cookie"),
+    );
+    res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_catalogues_parse_and_have_the_same_keys() {
+        let nl: BTreeMap<String, String> =
+            toml::from_str(include_str!("i18n/nl.toml")).expect("nl.toml parses");
+        let en: BTreeMap<String, String> =
+            toml::from_str(include_str!("i18n/en.toml")).expect("en.toml parses");
+        let (a, b): (Vec<_>, Vec<_>) = (nl.keys().collect(), en.keys().collect());
+        assert_eq!(a, b, "the same keys in both languages");
+        for key in ["console_title", "signin", "risk_overdue", "kind_access"] {
+            assert_ne!(word(Lang::Nl, key, &[]), word(Lang::En, key, &[]), "{key}");
+        }
+        assert_eq!(nl["months"].split(',').count(), 12);
+        assert_eq!(en["months"].split(',').count(), 12);
+    }
+
+    #[test]
+    fn dates_are_written_in_the_pages_language() {
+        let d = jiff::civil::date(2026, 3, 2);
+        assert_eq!(date_text(Lang::Nl, d), "2 maart 2026");
+        assert_eq!(date_text(Lang::En, d), "2 March 2026");
+    }
+
+    #[test]
+    fn every_template_renders_in_both_languages() {
+        for lang in [Lang::Nl, Lang::En] {
+            for signed_in in [false, true] {
+                let mut frame = Frame::new(lang, "/console/requests");
+                if signed_in {
+                    frame.user = Some(UserView {
+                        name: "Ann".into(),
+                        role: "DPO".into(),
+                        tenant: Some("acme".into()),
+                    });
+                    frame.signout_csrf = "x".into();
+                }
+                for (template, extra) in super::super::samples() {
+                    let res = render(StatusCode::OK, template, &frame, extra);
+                    assert_eq!(
+                        res.status(),
+                        StatusCode::OK,
+                        "{template} in {lang:?}, signed in: {signed_in}"
+                    );
+                }
+            }
+        }
+    }
+}
