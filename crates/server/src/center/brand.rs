@@ -96,7 +96,11 @@ impl BrandConfig {
                 Some(bytes)
             }
         };
-        if self.name.as_deref().is_some_and(|n| n.trim().is_empty() || n.len() > 120) {
+        if self
+            .name
+            .as_deref()
+            .is_some_and(|n| n.trim().is_empty() || n.len() > 120)
+        {
             return Err("name must be 1 to 120 characters".into());
         }
         Ok(Brand {
@@ -131,7 +135,10 @@ mod tests {
         };
         assert!(b("#0B4F9C").load().is_ok());
         let e = b("#ffcc00").load().unwrap_err();
-        assert!(e.contains("1.") && e.contains("4.5:1") && e.contains("1.4.3"), "{e}");
+        assert!(
+            e.contains("1.") && e.contains("4.5:1") && e.contains("1.4.3"),
+            "{e}"
+        );
         assert!(b("blue").load().unwrap_err().contains("#rrggbb"));
         let dir = std::env::temp_dir().join(format!("custos-brand-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();

@@ -19,7 +19,7 @@
 //! logged by template, the address travels only in the form body).
 
 pub mod brand;
-mod page;
+pub(crate) mod page;
 mod session;
 
 use std::sync::Arc;
@@ -36,7 +36,7 @@ use jiff::Timestamp;
 use serde::Deserialize;
 
 use crate::AppState;
-use page::{Frame, render, word};
+use page::{Frame, date_text, render, word};
 pub use session::Signer;
 
 /// Sends a verification code to a subject's address. The server's SMTP mailer is one; the
@@ -229,8 +229,14 @@ impl Ctx {
             .unwrap_or_else(|| tenant.to_owned());
         let mut frame = Frame::new(lang, &name, tenant, path);
         if let Some(b) = brand {
-            frame.theme = b.accent.as_ref().map(|_| format!("/center/{tenant}/theme.css"));
-            frame.logo = b.logo.as_ref().map(|_| format!("/center/{tenant}/logo.png"));
+            frame.theme = b
+                .accent
+                .as_ref()
+                .map(|_| format!("/center/{tenant}/theme.css"));
+            frame.logo = b
+                .logo
+                .as_ref()
+                .map(|_| format!("/center/{tenant}/logo.png"));
         }
         Ctx {
             lang,
@@ -306,8 +312,14 @@ async fn logo(State(s): State<Arc<AppState>>, Path(tenant): Path<String>) -> Res
             let mut res = (StatusCode::OK, png).into_response();
             let h = res.headers_mut();
             h.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/png"));
-            h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
+            h.insert(
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            );
+            h.insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=3600"),
+            );
             res
         }
         None => StatusCode::NOT_FOUND.into_response(),
@@ -331,6 +343,29 @@ async fn tenant_exists(s: &Arc<AppState>, tenant: &str) -> Result<bool, ()> {
     })
     .await
     .map_err(|_| ())
+}
+
+/// The page to answer instead when the tenant does not exist (or cannot be looked up now).
+async fn unknown_tenant(s: &Arc<AppState>, cx: &Ctx) -> Option<Response> {
+    match tenant_exists(s, &cx.tenant).await {
+        Ok(true) => None,
+        Ok(false) => Some(cx.not_found()),
+        Err(()) => Some(cx.server_error()),
+    }
+}
+
+/// A POST's form, or an empty one when the body is not a form (every field then fails its own
+/// check, as a missing field does).
+async fn read_form<T: serde::de::DeserializeOwned + Default>(
+    s: &Arc<AppState>,
+    parts: axum::http::request::Parts,
+    body: axum::body::Body,
+) -> T {
+    let req = axum::extract::Request::from_parts(parts, body);
+    match <Form<T> as axum::extract::FromRequest<_>>::from_request(req, s).await {
+        Ok(Form(f)) => f,
+        Err(_) => T::default(),
+    }
 }
 
 /// The seven requests, in the order the form lists them.
@@ -406,10 +441,8 @@ async fn home(
     headers: HeaderMap,
 ) -> Response {
     let cx = Ctx::new(&s, &q, &headers, &tenant, &format!("/center/{tenant}"));
-    match tenant_exists(&s, &tenant).await {
-        Ok(true) => {}
-        Ok(false) => return cx.not_found(),
-        Err(()) => return cx.server_error(),
+    if let Some(page) = unknown_tenant(&s, &cx).await {
+        return page;
     }
     let gpc = crate::consent::gpc(&headers);
     let mut res = home_page(&s, &cx, StatusCode::OK, &Filled::default(), gpc);
@@ -423,7 +456,7 @@ async fn home(
     res
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 struct FileForm {
     #[serde(default)]
     csrf: String,
@@ -489,25 +522,13 @@ async fn file(
         &tenant,
         &format!("/center/{tenant}"),
     );
-    match tenant_exists(&s, &tenant).await {
-        Ok(true) => {}
-        Ok(false) => return cx.not_found(),
-        Err(()) => return cx.server_error(),
+    if let Some(page) = unknown_tenant(&s, &cx).await {
+        return page;
     }
     if let Err(wait) = budget(&s, &parts, true) {
         return cx.busy(wait);
     }
-    let req = axum::extract::Request::from_parts(parts, body);
-    let form = match <Form<FileForm> as axum::extract::FromRequest<_>>::from_request(req, &s).await
-    {
-        Ok(Form(f)) => f,
-        Err(_) => FileForm {
-            csrf: String::new(),
-            kind: String::new(),
-            email: String::new(),
-            purpose: String::new(),
-        },
-    };
+    let form: FileForm = read_form(&s, parts, body).await;
     let now = Timestamp::now();
     let mut filled = Filled {
         kind: Some(form.kind.clone()).filter(|k| !k.is_empty()),
@@ -629,10 +650,37 @@ fn request_id(id: &str) -> Option<String> {
     (id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit())).then(|| id.to_ascii_lowercase())
 }
 
+/// Which code a code form takes: a request's (Art. 12(6)) or a sign-in's.
+#[derive(Clone, Copy)]
+enum CodeFor<'a> {
+    /// The request with this id.
+    Request(&'a str),
+    /// The sign-in with this id.
+    SignIn(&'a str),
+}
+
+impl CodeFor<'_> {
+    /// Where the form posts.
+    fn action(self, cx: &Ctx) -> String {
+        match self {
+            CodeFor::Request(id) => format!("/center/{}/requests/{id}/verify{}", cx.tenant, cx.q()),
+            CodeFor::SignIn(sid) => format!("/center/{}/signin/{sid}{}", cx.tenant, cx.q()),
+        }
+    }
+
+    /// What its form token is for.
+    fn purpose(self, cx: &Ctx) -> String {
+        match self {
+            CodeFor::Request(id) => format!("code:{}:{id}", cx.tenant),
+            CodeFor::SignIn(sid) => format!("signin-code:{}:{sid}", cx.tenant),
+        }
+    }
+}
+
 fn code_form(
     s: &AppState,
     cx: &Ctx,
-    id: &str,
+    code: CodeFor<'_>,
     status: StatusCode,
     problem: Option<String>,
     void: bool,
@@ -642,8 +690,8 @@ fn code_form(
         "code.html",
         &cx.frame,
         serde_json::json!({
-            "action": format!("/center/{}/requests/{id}/verify{}", cx.tenant, cx.q()),
-            "csrf": s.center.signer.form_token(&format!("code:{}:{id}", cx.tenant), Timestamp::now()),
+            "action": code.action(cx),
+            "csrf": s.center.signer.form_token(&code.purpose(cx), Timestamp::now()),
             "problem": problem,
             "void": void,
         }),
@@ -661,10 +709,10 @@ async fn code_page(
     let (Some(id), Ok(true)) = (request_id(&id), tenant_exists(&s, &tenant).await) else {
         return cx.not_found();
     };
-    code_form(&s, &cx, &id, StatusCode::OK, None, false)
+    code_form(&s, &cx, CodeFor::Request(&id), StatusCode::OK, None, false)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 struct CodeForm {
     #[serde(default)]
     csrf: String,
@@ -697,40 +745,12 @@ async fn verify(
     let (Some(id), Ok(true)) = (request_id(&id), tenant_exists(&s, &tenant).await) else {
         return cx.not_found();
     };
-    if let Err(wait) = budget(&s, &parts, false) {
-        return cx.busy(wait);
-    }
-    let client = s.client_of(&parts);
-    let req = axum::extract::Request::from_parts(parts, body);
-    let form = match <Form<CodeForm> as axum::extract::FromRequest<_>>::from_request(req, &s).await
-    {
-        Ok(Form(f)) => f,
-        Err(_) => CodeForm {
-            csrf: String::new(),
-            code: String::new(),
-        },
-    };
     let now = Timestamp::now();
-    if !s
-        .center
-        .signer
-        .form_ok(&form.csrf, &format!("code:{tenant}:{id}"), now)
+    let (code, client) = match entered_code(&s, &cx, CodeFor::Request(&id), parts, body, now).await
     {
-        return code_form(
-            &s,
-            &cx,
-            &id,
-            StatusCode::FORBIDDEN,
-            Some(cx.w("error_expired")),
-            false,
-        );
-    }
-    let code: String = form
-        .code
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .take(12)
-        .collect();
+        Ok(entered) => entered,
+        Err(page) => return page,
+    };
     let t = TenantId::new(&tenant).expect("checked to exist");
     let id2 = id.clone();
     let outcome = crate::work::write(&s, move |_, v| {
@@ -761,7 +781,7 @@ async fn verify(
             code_form(
                 &s,
                 &cx,
-                &id,
+                CodeFor::Request(&id),
                 StatusCode::UNPROCESSABLE_ENTITY,
                 Some(word(cx.lang, "code_wrong", &[("n", &left.to_string())])),
                 left == 0,
@@ -772,7 +792,7 @@ async fn verify(
             code_form(
                 &s,
                 &cx,
-                &id,
+                CodeFor::Request(&id),
                 StatusCode::GONE,
                 Some(cx.w("code_void")),
                 true,
@@ -896,7 +916,13 @@ async fn send_code(
     .map_err(|_| ())
 }
 
-fn signin_form(s: &AppState, cx: &Ctx, status: StatusCode, email: &str, error: Option<String>) -> Response {
+fn signin_form(
+    s: &AppState,
+    cx: &Ctx,
+    status: StatusCode,
+    email: &str,
+    error: Option<String>,
+) -> Response {
     render(
         status,
         "signin.html",
@@ -916,7 +942,13 @@ async fn signin_page(
     Query(q): Query<LangQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let cx = Ctx::new(&s, &q, &headers, &tenant, &format!("/center/{tenant}/signin"));
+    let cx = Ctx::new(
+        &s,
+        &q,
+        &headers,
+        &tenant,
+        &format!("/center/{tenant}/signin"),
+    );
     match tenant_exists(&s, &tenant).await {
         Ok(true) => signin_form(&s, &cx, StatusCode::OK, "", None),
         Ok(false) => cx.not_found(),
@@ -924,7 +956,7 @@ async fn signin_page(
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 struct EmailForm {
     #[serde(default)]
     csrf: String,
@@ -941,32 +973,53 @@ async fn signin(
     req: axum::extract::Request,
 ) -> Response {
     let (parts, body) = req.into_parts();
-    let cx = Ctx::new(&s, &q, &parts.headers, &tenant, &format!("/center/{tenant}/signin"));
-    match tenant_exists(&s, &tenant).await {
-        Ok(true) => {}
-        Ok(false) => return cx.not_found(),
-        Err(()) => return cx.server_error(),
+    let cx = Ctx::new(
+        &s,
+        &q,
+        &parts.headers,
+        &tenant,
+        &format!("/center/{tenant}/signin"),
+    );
+    if let Some(page) = unknown_tenant(&s, &cx).await {
+        return page;
     }
     if let Err(wait) = budget(&s, &parts, true) {
         return cx.busy(wait);
     }
-    let req = axum::extract::Request::from_parts(parts, body);
-    let form = match <Form<EmailForm> as axum::extract::FromRequest<_>>::from_request(req, &s).await
-    {
-        Ok(Form(f)) => f,
-        Err(_) => EmailForm { csrf: String::new(), email: String::new() },
-    };
+    let form: EmailForm = read_form(&s, parts, body).await;
     let now = Timestamp::now();
     let email: String = form.email.chars().take(254).collect();
-    if !s.center.signer.form_ok(&form.csrf, &format!("signin:{tenant}"), now) {
-        return signin_form(&s, &cx, StatusCode::FORBIDDEN, &email, Some(cx.w("error_expired")));
+    if !s
+        .center
+        .signer
+        .form_ok(&form.csrf, &format!("signin:{tenant}"), now)
+    {
+        return signin_form(
+            &s,
+            &cx,
+            StatusCode::FORBIDDEN,
+            &email,
+            Some(cx.w("error_expired")),
+        );
     }
     let subject = match SubjectId::new(form.email.trim()) {
         Ok(sub) if plausible_email(&form.email) => sub,
-        _ => return signin_form(&s, &cx, StatusCode::UNPROCESSABLE_ENTITY, &email, Some(cx.w("error_email"))),
+        _ => {
+            return signin_form(
+                &s,
+                &cx,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &email,
+                Some(cx.w("error_email")),
+            );
+        }
     };
     if s.center.sender.is_none() {
-        return cx.message(StatusCode::SERVICE_UNAVAILABLE, "error_heading", "error_unavailable");
+        return cx.message(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "error_heading",
+            "error_unavailable",
+        );
     }
     let mut raw = [0u8; 4];
     if getrandom::fill(&mut raw).is_err() {
@@ -985,30 +1038,70 @@ async fn signin(
         now.as_second() + custos_rights::request::CODE_VALID_SECONDS,
         now,
     );
-    if send_code(&s, &cx, form.email.trim().to_owned(), code, cx.w("signin_what")).await.is_err() {
+    if send_code(
+        &s,
+        &cx,
+        form.email.trim().to_owned(),
+        code,
+        cx.w("signin_what"),
+    )
+    .await
+    .is_err()
+    {
         s.center.signins.remove(&sid);
-        return cx.message(StatusCode::SERVICE_UNAVAILABLE, "error_heading", "error_unavailable");
+        return cx.message(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "error_heading",
+            "error_unavailable",
+        );
     }
     see_other(&format!("/center/{tenant}/signin/{sid}{}", cx.q()))
 }
 
-fn signin_code_form(s: &AppState, cx: &Ctx, sid: &str, status: StatusCode, problem: Option<String>, void: bool) -> Response {
-    render(
-        status,
-        "code.html",
-        &cx.frame,
-        serde_json::json!({
-            "action": format!("/center/{}/signin/{sid}{}", cx.tenant, cx.q()),
-            "csrf": s.center.signer.form_token(&format!("signin-code:{}:{sid}", cx.tenant), Timestamp::now()),
-            "problem": problem,
-            "void": void,
-        }),
-    )
+/// A code as entered in a code form, after the client address's budget and the form's token
+/// are checked (spaces taken out, at most twelve characters); else the page to answer.
+async fn entered_code(
+    s: &Arc<AppState>,
+    cx: &Ctx,
+    code_for: CodeFor<'_>,
+    parts: axum::http::request::Parts,
+    body: axum::body::Body,
+    now: Timestamp,
+) -> Result<(String, Option<crate::client::ClientAddr>), Response> {
+    if let Err(wait) = budget(s, &parts, false) {
+        return Err(cx.busy(wait));
+    }
+    let client = s.client_of(&parts);
+    let form: CodeForm = read_form(s, parts, body).await;
+    if !s
+        .center
+        .signer
+        .form_ok(&form.csrf, &code_for.purpose(cx), now)
+    {
+        return Err(code_form(
+            s,
+            cx,
+            code_for,
+            StatusCode::FORBIDDEN,
+            Some(cx.w("error_expired")),
+            false,
+        ));
+    }
+    let code = form
+        .code
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .take(12)
+        .collect();
+    Ok((code, client))
 }
 
 /// A sign-in id as [`session::random_token`] makes them (43 URL-safe characters).
 fn plausible_sid(sid: &str) -> bool {
-    sid.len() == 43 && sid.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    sid.len() == 43
+        && sid
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 async fn signin_code_page(
@@ -1017,11 +1110,17 @@ async fn signin_code_page(
     Query(q): Query<LangQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let cx = Ctx::new(&s, &q, &headers, &tenant, &format!("/center/{tenant}/signin/{sid}"));
+    let cx = Ctx::new(
+        &s,
+        &q,
+        &headers,
+        &tenant,
+        &format!("/center/{tenant}/signin/{sid}"),
+    );
     if !plausible_sid(&sid) || !matches!(tenant_exists(&s, &tenant).await, Ok(true)) {
         return cx.not_found();
     }
-    signin_code_form(&s, &cx, &sid, StatusCode::OK, None, false)
+    code_form(&s, &cx, CodeFor::SignIn(&sid), StatusCode::OK, None, false)
 }
 
 async fn signin_code(
@@ -1032,25 +1131,22 @@ async fn signin_code(
 ) -> Response {
     let (parts, body) = req.into_parts();
     let secure = secure_transport(&parts);
-    let cx = Ctx::new(&s, &q, &parts.headers, &tenant, &format!("/center/{tenant}/signin/{sid}"));
+    let cx = Ctx::new(
+        &s,
+        &q,
+        &parts.headers,
+        &tenant,
+        &format!("/center/{tenant}/signin/{sid}"),
+    );
     if !plausible_sid(&sid) || !matches!(tenant_exists(&s, &tenant).await, Ok(true)) {
         return cx.not_found();
     }
-    if let Err(wait) = budget(&s, &parts, false) {
-        return cx.busy(wait);
-    }
-    let client = s.client_of(&parts);
-    let req = axum::extract::Request::from_parts(parts, body);
-    let form = match <Form<CodeForm> as axum::extract::FromRequest<_>>::from_request(req, &s).await
-    {
-        Ok(Form(f)) => f,
-        Err(_) => CodeForm { csrf: String::new(), code: String::new() },
-    };
     let now = Timestamp::now();
-    if !s.center.signer.form_ok(&form.csrf, &format!("signin-code:{tenant}:{sid}"), now) {
-        return signin_code_form(&s, &cx, &sid, StatusCode::FORBIDDEN, Some(cx.w("error_expired")), false);
-    }
-    let code: String = form.code.chars().filter(|c| !c.is_whitespace()).take(12).collect();
+    let (code, client) = match entered_code(&s, &cx, CodeFor::SignIn(&sid), parts, body, now).await
+    {
+        Ok(entered) => entered,
+        Err(page) => return page,
+    };
     let given = hex::encode(s.center.signer.sign(&format!("signin|{sid}|{code}")));
     // The same rule as a request's code: five tries, then the code is void.
     let outcome = s.center.signins.update(&sid, now, |si| {
@@ -1077,15 +1173,22 @@ async fn signin_code(
                 return cx.server_error();
             };
             let mut res = see_other(&format!("/center/{tenant}/me{}", cx.q()));
-            open_visit(&s, &mut res, (&tenant, secure), pseudonym, Some(subject), now);
+            open_visit(
+                &s,
+                &mut res,
+                (&tenant, secure),
+                pseudonym,
+                Some(subject),
+                now,
+            );
             res
         }
         Some(Err(left)) if left > 0 => {
             spent(&s, client);
-            signin_code_form(
+            code_form(
                 &s,
                 &cx,
-                &sid,
+                CodeFor::SignIn(&sid),
                 StatusCode::UNPROCESSABLE_ENTITY,
                 Some(word(cx.lang, "code_wrong", &[("n", &left.to_string())])),
                 false,
@@ -1093,7 +1196,14 @@ async fn signin_code(
         }
         _ => {
             spent(&s, client);
-            signin_code_form(&s, &cx, &sid, StatusCode::GONE, Some(cx.w("code_void")), true)
+            code_form(
+                &s,
+                &cx,
+                CodeFor::SignIn(&sid),
+                StatusCode::GONE,
+                Some(cx.w("code_void")),
+                true,
+            )
         }
     }
 }
@@ -1102,7 +1212,9 @@ async fn signin_code(
 /// in the page's language.
 fn notice_hash(s: &AppState, lang: Lang) -> String {
     use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(s.rendered.statement(lang, true).as_bytes()))
+    hex::encode(sha2::Sha256::digest(
+        s.rendered.statement(lang, true).as_bytes(),
+    ))
 }
 
 async fn me(
@@ -1200,14 +1312,15 @@ async fn withdraw(
     req: axum::extract::Request,
 ) -> Response {
     let (parts, body) = req.into_parts();
-    let cx = Ctx::new(&s, &q, &parts.headers, &tenant, &format!("/center/{tenant}/me"));
+    let cx = Ctx::new(
+        &s,
+        &q,
+        &parts.headers,
+        &tenant,
+        &format!("/center/{tenant}/me"),
+    );
     let headers = parts.headers.clone();
-    let req = axum::extract::Request::from_parts(parts, body);
-    let form = match <Form<CodeForm> as axum::extract::FromRequest<_>>::from_request(req, &s).await
-    {
-        Ok(Form(f)) => f,
-        Err(_) => CodeForm { csrf: String::new(), code: String::new() },
-    };
+    let form: CodeForm = read_form(&s, parts, body).await;
     let Some(v) = visit(&s, &tenant, &headers) else {
         return cx.message(StatusCode::FORBIDDEN, "me_heading", "signed_out_me");
     };
@@ -1218,7 +1331,10 @@ async fn withdraw(
     let now = Timestamp::now();
     if !s.center.signer.form_ok(
         &form.csrf,
-        &format!("withdraw:{tenant}:{purpose}:{}", cancel_key(&session, &v.pseudonym)),
+        &format!(
+            "withdraw:{tenant}:{purpose}:{}",
+            cancel_key(&session, &v.pseudonym)
+        ),
         now,
     ) {
         return cx.message(StatusCode::FORBIDDEN, "error_heading", "error_expired");
@@ -1239,15 +1355,18 @@ async fn withdraw(
             .unwrap_or_else(|| "unversioned".into()),
         notice_hash: notice_hash(&s, cx.lang),
         channel: "privacy-center".into(),
-        proof: "withdrawn in the privacy center after a one-time code sent to the subject's address".into(),
+        proof:
+            "withdrawn in the privacy center after a one-time code sent to the subject's address"
+                .into(),
     };
     let t = TenantId::new(&tenant).expect("a visit's tenant");
     let done = crate::work::write(&s, move |s, vault| {
-        match vault
-            .tenant(&t)
-            .acting_as("privacy-center")
-            .record_consent(&s.loaded.policy, &subject, &record, now)
-        {
+        match vault.tenant(&t).acting_as("privacy-center").record_consent(
+            &s.loaded.policy,
+            &subject,
+            &record,
+            now,
+        ) {
             Ok(_) => Ok(()),
             // Nothing to withdraw (never given, withdrawn already): the page shows the state.
             Err(VaultError::Consent(_)) => Ok(()),
@@ -1258,42 +1377,6 @@ async fn withdraw(
     match done {
         Ok(()) => see_other(&format!("/center/{tenant}/me{}", cx.q())),
         Err(_) => cx.server_error(),
-    }
-}
-
-fn date_text(lang: Lang, d: jiff::civil::Date) -> String {
-    const NL: [&str; 12] = [
-        "januari",
-        "februari",
-        "maart",
-        "april",
-        "mei",
-        "juni",
-        "juli",
-        "augustus",
-        "september",
-        "oktober",
-        "november",
-        "december",
-    ];
-    const EN: [&str; 12] = [
-        "January",
-        "February",
-        "March",
-        "April",
-        "May",
-        "June",
-        "July",
-        "August",
-        "September",
-        "October",
-        "November",
-        "December",
-    ];
-    let m = usize::try_from(d.month() - 1).unwrap_or(0);
-    match lang {
-        Lang::Nl => format!("{} {} {}", d.day(), NL[m], d.year()),
-        Lang::En => format!("{} {} {}", d.day(), EN[m], d.year()),
     }
 }
 
@@ -1421,15 +1504,7 @@ async fn cancel(
         return cx.not_found();
     };
     let headers = parts.headers.clone();
-    let req = axum::extract::Request::from_parts(parts, body);
-    let form = match <Form<CodeForm> as axum::extract::FromRequest<_>>::from_request(req, &s).await
-    {
-        Ok(Form(f)) => f,
-        Err(_) => CodeForm {
-            csrf: String::new(),
-            code: String::new(),
-        },
-    };
+    let form: CodeForm = read_form(&s, parts, body).await;
     let (pseudonym, r, _) = match own_request(&s, &tenant, &id, &headers).await {
         Ok(Some(found)) => found,
         Ok(None) => return cx.message(StatusCode::FORBIDDEN, "status_heading", "signed_out"),

@@ -95,6 +95,43 @@ pub fn negotiate(query: Option<&str>, headers: &HeaderMap, fallback: Lang) -> La
     best.map_or(fallback, |(_, l)| l)
 }
 
+/// `d` as people write it in `lang`: "2 maart 2026", "2 March 2026".
+pub(crate) fn date_text(lang: Lang, d: jiff::civil::Date) -> String {
+    const NL: [&str; 12] = [
+        "januari",
+        "februari",
+        "maart",
+        "april",
+        "mei",
+        "juni",
+        "juli",
+        "augustus",
+        "september",
+        "oktober",
+        "november",
+        "december",
+    ];
+    const EN: [&str; 12] = [
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ];
+    let m = usize::try_from(d.month() - 1).unwrap_or(0);
+    match lang {
+        Lang::Nl => format!("{} {} {}", d.day(), NL[m], d.year()),
+        Lang::En => format!("{} {} {}", d.day(), EN[m], d.year()),
+    }
+}
+
 /// The other language, for the switch.
 pub fn other(lang: Lang) -> Lang {
     match lang {

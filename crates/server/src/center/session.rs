@@ -113,7 +113,10 @@ impl<V: Clone> Expiring<V> {
         if m.len() >= self.cap {
             m.retain(|_, (u, _)| *u >= now.as_second());
             if m.len() >= self.cap
-                && let Some(oldest) = m.iter().min_by_key(|(_, (u, _))| *u).map(|(k, _)| k.clone())
+                && let Some(oldest) = m
+                    .iter()
+                    .min_by_key(|(_, (u, _))| *u)
+                    .map(|(k, _)| k.clone())
             {
                 m.remove(&oldest);
             }
@@ -177,7 +180,9 @@ pub fn set_cookie(token: &str, secure: bool) -> String {
             "{COOKIE}={token}; Path=/; Max-Age={SESSION_SECONDS}; HttpOnly; Secure; SameSite=Strict"
         )
     } else {
-        format!("{LOCAL_COOKIE}={token}; Path=/; Max-Age={SESSION_SECONDS}; HttpOnly; SameSite=Strict")
+        format!(
+            "{LOCAL_COOKIE}={token}; Path=/; Max-Age={SESSION_SECONDS}; HttpOnly; SameSite=Strict"
+        )
     }
 }
 
@@ -246,7 +251,13 @@ mod expiring_tests {
         e.put("c".into(), 3, now.as_second() + 5, now);
         assert_eq!(e.get("c", now), Some(3));
         assert_eq!(e.get("a", now), Some(1), "the expired one made room");
-        assert_eq!(e.update("a", now, |v| { *v += 1; *v }), Some(2));
+        assert_eq!(
+            e.update("a", now, |v| {
+                *v += 1;
+                *v
+            }),
+            Some(2)
+        );
         e.remove("a");
         assert_eq!(e.get("a", now), None);
     }

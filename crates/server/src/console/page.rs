@@ -3,16 +3,19 @@
 //! of that language (`i18n/*.toml`, the same keys in each), the templates (`templates/*.html`,
 //! minijinja with HTML escaping) and the headers every page carries: a strict
 //! Content-Security-Policy (no script at all, styles only from the binary's own stylesheet), no
-//! referrer, no framing, no caching. The small parts are copied rather than shared: the
-//! center's templates and words are its own, and the two faces change at their own pace.
+//! referrer, no framing, no caching. The language choice, dates and headers are the
+//! center's (`crate::center::page`); the templates and words are the console's own.
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use custos_policy::Lang;
 use serde::Serialize;
+
+/// The center's language choice, dates and security headers serve the console as they are.
+pub(crate) use crate::center::page::{date_text, negotiate, with_headers};
 
 const TEMPLATES: &[(&str, &str)] = &[
     ("base.html", include_str!("templates/base.html")),
@@ -24,10 +27,6 @@ const TEMPLATES: &[(&str, &str)] = &[
 
 /// The stylesheet, served at `/console/assets/console.css`.
 pub(crate) const CSS: &str = include_str!("assets/console.css");
-
-/// The Content-Security-Policy of every console page: nothing but this server, no script, no
-/// inline style, forms posting only here, never in a frame.
-pub(crate) const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 fn words(lang: Lang) -> &'static BTreeMap<String, String> {
     static NL: OnceLock<BTreeMap<String, String>> = OnceLock::new();
@@ -53,17 +52,6 @@ pub(crate) fn word(lang: Lang, key: &str, args: &[(&str, &str)]) -> String {
     s
 }
 
-/// `d` as people write it in `lang`: "2 maart 2026", "2 March 2026".
-pub(crate) fn date_text(lang: Lang, d: jiff::civil::Date) -> String {
-    let months = word(lang, "months", &[]);
-    let month = months
-        .split(',')
-        .nth(usize::try_from(d.month() - 1).unwrap_or(0))
-        .unwrap_or("")
-        .trim();
-    format!("{} {month} {}", d.day(), d.year())
-}
-
 fn env() -> &'static minijinja::Environment<'static> {
     static ENV: OnceLock<minijinja::Environment<'static>> = OnceLock::new();
     ENV.get_or_init(|| {
@@ -75,35 +63,6 @@ fn env() -> &'static minijinja::Environment<'static> {
         }
         env
     })
-}
-
-/// The language of a page: `?lang=` when given and known, else the first of `nl`/`en` the
-/// browser accepts (by its q-values), else `fallback`.
-pub(crate) fn negotiate(query: Option<&str>, headers: &HeaderMap, fallback: Lang) -> Lang {
-    if let Some(l) = query.and_then(Lang::from_code) {
-        return l;
-    }
-    let accept = headers
-        .get(header::ACCEPT_LANGUAGE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let mut best: Option<(f32, Lang)> = None;
-    for part in accept.split(',') {
-        let mut bits = part.trim().split(';');
-        let tag = bits.next().unwrap_or("").trim().to_ascii_lowercase();
-        let q = bits
-            .find_map(|b| b.trim().strip_prefix("q="))
-            .and_then(|q| q.parse::<f32>().ok())
-            .unwrap_or(1.0);
-        let primary = tag.split('-').next().unwrap_or("");
-        if let Some(l) = Lang::from_code(primary)
-            && q > 0.0
-            && best.is_none_or(|(bq, _)| q > bq)
-        {
-            best = Some((q, l));
-        }
-    }
-    best.map_or(fallback, |(_, l)| l)
 }
 
 /// Who is signed in, as the header shows it.
@@ -184,38 +143,6 @@ pub(crate) fn render(
     }
 }
 
-/// A body with the console's security headers.
-pub(crate) fn with_headers(
-    status: StatusCode,
-    body: String,
-    content_type: &'static str,
-    lang: &'static str,
-) -> Response {
-    let mut res = (status, body).into_response();
-    let h = res.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
-    );
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(header::CONTENT_LANGUAGE, HeaderValue::from_static(lang));
-    h.insert(
-        header::VARY,
-        HeaderValue::from_static("Accept-Language, Cookie"),
-    );
-    res
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -231,8 +158,6 @@ mod tests {
         for key in ["console_title", "signin", "risk_overdue", "kind_access"] {
             assert_ne!(word(Lang::Nl, key, &[]), word(Lang::En, key, &[]), "{key}");
         }
-        assert_eq!(nl["months"].split(',').count(), 12);
-        assert_eq!(en["months"].split(',').count(), 12);
     }
 
     #[test]

@@ -108,7 +108,10 @@ fn code_for(smtp: &Receiver, n: usize, to: &str) -> String {
     // "Your code is 123456." / "Uw code is 123456.": the digits after the words, not a date's
     // or a message id's.
     let at = m.data.find("code is ").expect("the code's sentence") + "code is ".len();
-    let code: String = m.data[at..].chars().take_while(char::is_ascii_digit).collect();
+    let code: String = m.data[at..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
     assert_eq!(code.len(), 6, "{}", m.data);
     code
 }
@@ -181,7 +184,10 @@ fn a_subject_files_verifies_follows_and_cancels_a_request_in_dutch() {
         browser()
             .post(s.server.url(&verify_at))
             .header("x-forwarded-for", "203.0.113.9")
-            .send_form([("csrf", field(&bad.body, "csrf").as_str()), ("code", code.as_str())]),
+            .send_form([
+                ("csrf", field(&bad.body, "csrf").as_str()),
+                ("code", code.as_str()),
+            ]),
     );
     assert_eq!(ok.status, 303, "{}", ok.body);
     let cookie = header(&ok, "set-cookie").to_owned();
@@ -407,7 +413,9 @@ fn a_consent_withdrawn_in_the_center_makes_the_decision_call_deny() {
             "POST",
             &s.server.url("/v1/decisions"),
             &app,
-            Some(serde_json::json!({ "subject": who, "purpose": "style_learning", "category": "style_profile" })),
+            Some(
+                serde_json::json!({ "subject": who, "purpose": "style_learning", "category": "style_profile" }),
+            ),
         );
         assert_eq!(r.status, 200, "{}", r.body);
         json(&r)["allowed"].clone()
@@ -436,28 +444,50 @@ fn a_consent_withdrawn_in_the_center_makes_the_decision_call_deny() {
     let cookie = header(&ok, "set-cookie").to_owned();
     // A browser on this machine talking to Custos directly (the demo): no browser keeps a
     // Secure cookie over plain HTTP, so it gets the plain name, still HttpOnly and Strict.
-    assert!(cookie.starts_with("custos-center=") && !cookie.contains("Secure"), "{cookie}");
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    assert!(
+        cookie.starts_with("custos-center=") && !cookie.contains("Secure"),
+        "{cookie}"
+    );
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
     let session = cookie.split(';').next().unwrap().to_owned();
-    assert!(!session.to_lowercase().contains("ann"), "the cookie holds a random token only");
-    let me = get(&s.server.url("/center/acme/me?lang=en"), Some(&session), None);
+    assert!(
+        !session.to_lowercase().contains("ann"),
+        "the cookie holds a random token only"
+    );
+    let me = get(
+        &s.server.url("/center/acme/me?lang=en"),
+        Some(&session),
+        None,
+    );
     assert_eq!(me.status, 200, "{}", me.body);
     assert!(me.body.contains("Writing-style learning"), "{}", me.body);
     assert!(me.body.contains("Given"), "{}", me.body);
     // One action withdraws it, as easy as giving it (Art. 7(3)).
     let withdrawn = post(
-        &s.server.url("/center/acme/consents/style_learning/withdraw?lang=en"),
+        &s.server
+            .url("/center/acme/consents/style_learning/withdraw?lang=en"),
         &[("csrf", &field(&me.body, "csrf"))],
         Some(&session),
     );
     assert_eq!(withdrawn.status, 303, "{}", withdrawn.body);
     assert_eq!(decide(), false, "the decision call denies from now on");
-    let after = get(&s.server.url("/center/acme/me?lang=en"), Some(&session), None);
+    let after = get(
+        &s.server.url("/center/acme/me?lang=en"),
+        Some(&session),
+        None,
+    );
     assert!(after.body.contains("Withdrawn"), "{}", after.body);
     // Without a session, or with a forged form: nothing changes and the page says why.
-    assert_eq!(get(&s.server.url("/center/acme/me"), None, None).status, 403);
+    assert_eq!(
+        get(&s.server.url("/center/acme/me"), None, None).status,
+        403
+    );
     let forged = post(
-        &s.server.url("/center/acme/consents/style_learning/withdraw?lang=en"),
+        &s.server
+            .url("/center/acme/consents/style_learning/withdraw?lang=en"),
         &[("csrf", "forged")],
         Some(&session),
     );
