@@ -460,5 +460,9 @@ fn a_foreign_key_the_walk_ignores_still_orders_the_deletes() {
             .position(|&i| p.plan.tables[i].name == name)
             .unwrap_or_else(|| panic!("{name} is deleted"))
     };
-    assert!(at("drafts") < at("mail_metadata"), "{:?}", p.plan.delete_order);
+    assert!(
+        at("drafts") < at("mail_metadata"),
+        "{:?}",
+        p.plan.delete_order
+    );
 }
