@@ -123,8 +123,11 @@ pub fn serve(args: ServeArgs) -> ExitCode {
         Some(backend),
         move |addr| {
             println!("Custos is listening on http://{addr}");
-            if demo_keys.is_some() {
+            if let Some(d) = &demo_keys {
                 println!("  privacy center:    http://{addr}/center/demo (codes are written to custos-demo-outbox/, no mail server in the demo)");
+                println!("  privacy console:   http://{addr}/console");
+                println!("    demo account:    name {} password {}", d.console.0, d.console.1);
+                println!("    second factor:   {} (add it to an authenticator app)", d.console.2);
             }
             println!("  privacy statement: http://{addr}/privacy");
             println!("  API description:   http://{addr}/openapi.json");
@@ -174,6 +177,9 @@ struct Demo {
     app: String,
     dpo: String,
     flags: String,
+    /// A console account of the demo tenant's privacy officer: name, password, the second
+    /// factor as an otpauth:// URI.
+    console: (String, String, String),
 }
 
 type DemoKeys = Option<Demo>;
@@ -226,6 +232,19 @@ fn open_backend(
             .map_err(|e| e.to_string())?;
         (fresh, admin, app, dpo)
     };
+    // A fresh console account each start (its password is shown once): a dpo of the demo tenant.
+    let console = {
+        let mut a = backend.access.lock().unwrap_or_else(|p| p.into_inner());
+        let name = format!("demo-dpo-{}", now.as_second() % 1_000_000);
+        a.add_account(Some("demo"), custos_access::Role::Dpo, &name, now)
+            .map_err(|e| e.to_string())?
+    };
+    crate::open::audit(
+        &backend.vault(),
+        Some("demo"),
+        "console.account.add",
+        serde_json::json!({ "account": console.info.account_id, "role": "dpo" }),
+    )?;
     {
         let v = backend.vault();
         for k in [&keys.1, &keys.2, &keys.3] {
@@ -274,6 +293,11 @@ fn open_backend(
             app: keys.2.key,
             dpo: keys.3.key,
             flags,
+            console: (
+                console.info.name.clone(),
+                console.password.expose().to_owned(),
+                console.totp.otpauth_uri("Custos demo", &console.info.name),
+            ),
         }),
     ))
 }

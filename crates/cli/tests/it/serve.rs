@@ -28,7 +28,7 @@ fn the_demo_server_prints_a_working_key_and_logs_no_personal_data() {
     let mut out = BufReader::new(child.stdout.take().unwrap());
     let mut printed = String::new();
     let mut app_key = None;
-    for _ in 0..10 {
+    for _ in 0..20 {
         let mut line = String::new();
         if out.read_line(&mut line).unwrap_or(0) == 0 {
             break;
@@ -46,6 +46,15 @@ fn the_demo_server_prints_a_working_key_and_logs_no_personal_data() {
         "{printed}"
     );
     let key = app_key.unwrap_or_else(|| panic!("no app key printed:\n{printed}"));
+    // The two faces come first: the privacy center and the console with a demo account.
+    for shown in [
+        "/center/demo",
+        "/console",
+        "demo account:    name demo-dpo-",
+        "otpauth://totp/",
+    ] {
+        assert!(printed.contains(shown), "{shown} in {printed}");
+    }
     assert!(printed.contains("dpo key (tenant demo):"), "{printed}");
     // The printed flags reach the demo's database from the command line.
     let flags = printed
