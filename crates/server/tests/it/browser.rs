@@ -39,6 +39,10 @@ fn pages() -> serde_json::Value {
         { "path": "/center/acme/me?lang=en", "lang": "en", "name": "center-me-signed-out-en", "status": 403 },
         { "path": "/center/nobody?lang=nl", "lang": "nl", "name": "center-unknown-tenant-nl", "status": 404 },
         { "journey": "journeys/center-request.mjs", "name": "center-request" },
+        // The privacy team's console (docs/console.md).
+        { "path": "/console/signin?lang=nl", "lang": "nl", "name": "console-signin-nl" },
+        { "path": "/console/signin?lang=en", "lang": "en", "name": "console-signin-en" },
+        { "journey": "journeys/console-queue.mjs", "name": "console-queue" },
     ])
 }
 
@@ -81,13 +85,30 @@ fn the_public_pages_pass_the_browser_checks_with_and_without_javascript() {
     let _ = std::fs::remove_dir_all(&outbox);
     let config = crate::data::sqlite_config("browser");
     let backend = crate::data::open_backend(&config);
+    // Tenant `acme`, and a privacy officer's console account for the console journey.
+    backend
+        .access
+        .lock()
+        .expect("access store")
+        .create_tenant("acme", "acme", jiff::Timestamp::now())
+        .expect("tenant");
+    let account = backend
+        .access
+        .lock()
+        .expect("access store")
+        .add_account(
+            Some("acme"),
+            custos_access::Role::Dpo,
+            "dpo-browser",
+            jiff::Timestamp::now(),
+        )
+        .expect("account");
     let admin = crate::data::admin_key(&backend);
     let box_dir = outbox.clone();
     let server = Running::start_configured(Some(backend), crate::JBSYNC.to_owned(), move |c| {
         c.mail_outbox = Some(box_dir);
     });
     let setup = crate::data::Setup { server, admin };
-    crate::data::tenant(&setup, "acme");
     let server = setup.server;
     let started = Instant::now();
     let mut node = Command::new("node")
@@ -98,6 +119,9 @@ fn the_public_pages_pass_the_browser_checks_with_and_without_javascript() {
         .arg(&artifacts)
         .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
         .env("CUSTOS_OUTBOX", &outbox)
+        .env("CUSTOS_CONSOLE_NAME", &account.info.name)
+        .env("CUSTOS_CONSOLE_PASSWORD", account.password.expose())
+        .env("CUSTOS_CONSOLE_SECRET", account.totp.base32())
         .stdin(Stdio::null())
         .stdout(log.try_clone().expect("run log"))
         .stderr(log)
