@@ -27,6 +27,10 @@ pub struct Server {
     pub child: Child,
     pub base: String,
     pub key: String,
+    /// The demo console account: name, password, and the second factor's otpauth:// URI (read
+    /// by the benches that sign in to the console).
+    #[allow(dead_code)]
+    pub console: (String, String, String),
 }
 
 impl Drop for Server {
@@ -60,13 +64,24 @@ pub fn start(dir: &str, schema: &str, database: Option<&str>) -> Server {
     let mut child = cmd.spawn().expect("custos serve starts");
     let mut out = BufReader::new(child.stdout.take().expect("stdout"));
     let mut key = String::new();
-    for _ in 0..10 {
+    let mut console = (String::new(), String::new(), String::new());
+    for _ in 0..30 {
         let mut line = String::new();
         if out.read_line(&mut line).unwrap_or(0) == 0 {
             break;
         }
         if let Some(k) = line.trim().strip_prefix("app key (tenant demo):") {
             key = k.trim().to_owned();
+        }
+        if let Some(a) = line.trim().strip_prefix("demo account:") {
+            let words: Vec<&str> = a.split_whitespace().collect();
+            if let ["name", name, "password", password] = words[..] {
+                console.0 = name.to_owned();
+                console.1 = password.to_owned();
+            }
+        }
+        if let Some(f) = line.trim().strip_prefix("second factor:") {
+            console.2 = f.split_whitespace().next().unwrap_or_default().to_owned();
         }
         if line.contains("try: curl") {
             break;
@@ -77,6 +92,7 @@ pub fn start(dir: &str, schema: &str, database: Option<&str>) -> Server {
         child,
         base: format!("http://127.0.0.1:{port}"),
         key,
+        console,
     }
 }
 
