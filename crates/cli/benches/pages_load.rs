@@ -60,7 +60,11 @@ fn drive(label: &str, request: &(dyn Fn(&ureq::Agent, usize, usize) -> bool + Sy
 }
 
 fn main() {
-    let server = start(&format!("custos-pages-{}", std::process::id()), "pages", None);
+    let server = start(
+        &format!("custos-pages-{}", std::process::id()),
+        "pages",
+        None,
+    );
     let base = server.base.clone();
     let auth = format!("Bearer {}", server.key);
     // 10 000 open access requests of as many subjects, filed over the API by 8 clients.
