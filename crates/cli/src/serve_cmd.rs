@@ -232,12 +232,28 @@ fn open_backend(
             .map_err(|e| e.to_string())?;
         (fresh, admin, app, dpo)
     };
-    // A fresh console account each start (its password is shown once): a dpo of the demo tenant.
+    // A fresh console account each start (its password is shown once): a dpo of the demo tenant,
+    // named after the first free number (a restart within the same second included).
     let console = {
         let mut a = backend.access.lock().unwrap_or_else(|p| p.into_inner());
-        let name = format!("demo-dpo-{}", now.as_second() % 1_000_000);
-        a.add_account(Some("demo"), custos_access::Role::Dpo, &name, now)
-            .map_err(|e| e.to_string())?
+        let taken = a.accounts(Some("demo")).map_err(|e| e.to_string())?.len();
+        let mut added = None;
+        for n in taken + 1..taken + 100 {
+            match a.add_account(
+                Some("demo"),
+                custos_access::Role::Dpo,
+                &format!("demo-dpo-{n}"),
+                now,
+            ) {
+                Ok(acc) => {
+                    added = Some(acc);
+                    break;
+                }
+                Err(custos_access::AccessError::AccountExists(_)) => continue,
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+        added.ok_or("no free name for a demo console account")?
     };
     crate::open::audit(
         &backend.vault(),
