@@ -239,12 +239,17 @@ fn run_purge(args: PurgeArgs) -> Result<(), Failure> {
     let mut dataset_failures = Vec::new();
     if !args.dry_run && args.tenant.is_none() {
         let datasets = vault.shared_datasets();
+        let context = if datasets.is_empty() {
+            Default::default()
+        } else {
+            vault.purge_context()?
+        };
         for d in datasets.iter() {
-            match d
-                .prepare(&policy)
-                .and_then(|mut p| vault.purge_dataset(&policy, &mut p, now, args.batch, ACTOR))
-            {
-                Ok(r) => receipts.push(r),
+            match d.purge(&context, &policy, now, args.batch) {
+                Ok(r) => {
+                    vault.append_audit(&r.events(ACTOR), now)?;
+                    receipts.push(r);
+                }
                 Err(e) => dataset_failures.push((e.code(), format!("dataset `{}`: {e}", d.name()))),
             }
         }

@@ -104,10 +104,7 @@ fn purge_datasets(
         (v.shared_datasets(), v.purge_context()?)
     };
     for d in datasets.iter() {
-        let receipt = d
-            .prepare(policy)
-            .and_then(|mut p| context.purge(policy, &mut p, now, DATASET_BATCH));
-        match receipt {
+        match d.purge(&context, policy, now, DATASET_BATCH) {
             Ok(r) => {
                 let deleted = r.tables.iter().map(|t| t.deleted).sum();
                 run.dataset_rows.insert(d.name().to_owned(), deleted);

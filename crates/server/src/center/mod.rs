@@ -1399,22 +1399,11 @@ fn due_how(s: &AppState, lang: Lang, r: &custos_vault::rights::Request) -> Vec<S
 }
 
 fn step_text(lang: Lang, step: &custos_vault::rights::Step) -> String {
-    let key = match step.step.as_str() {
-        "refused" if step.note.get("reason").and_then(|r| r.as_str()) == Some(CANCELLED) => {
-            return word(lang, "cancelled", &[]);
-        }
-        k @ ("received"
-        | "duplicate"
-        | "code_issued"
-        | "verification_failed"
-        | "verified"
-        | "in_progress"
-        | "extended"
-        | "completed"
-        | "refused") => format!("step_{k}"),
-        _ => "step_other".to_owned(),
-    };
-    word(lang, &key, &[])
+    if step.step == "refused" && step.note.get("reason").and_then(|r| r.as_str()) == Some(CANCELLED)
+    {
+        return word(lang, "cancelled", &[]);
+    }
+    word(lang, &page::step_key(&step.step), &[])
 }
 
 async fn status(

@@ -132,6 +132,23 @@ pub(crate) fn date_text(lang: Lang, d: jiff::civil::Date) -> String {
     }
 }
 
+/// The catalogue key of a request's history step (`step_received`, …; `step_other` for a step
+/// the pages do not name): the center's and the console's catalogues both hold these keys.
+pub(crate) fn step_key(step: &str) -> String {
+    match step {
+        k @ ("received"
+        | "duplicate"
+        | "code_issued"
+        | "verification_failed"
+        | "verified"
+        | "in_progress"
+        | "extended"
+        | "completed"
+        | "refused") => format!("step_{k}"),
+        _ => "step_other".to_owned(),
+    }
+}
+
 /// The other language, for the switch.
 pub fn other(lang: Lang) -> Lang {
     match lang {

@@ -764,19 +764,7 @@ async fn queue(
 }
 
 fn step_text(lang: Lang, step: &str) -> String {
-    let key = match step {
-        k @ ("received"
-        | "duplicate"
-        | "code_issued"
-        | "verification_failed"
-        | "verified"
-        | "in_progress"
-        | "extended"
-        | "completed"
-        | "refused") => format!("step_{k}"),
-        _ => "step_other".to_owned(),
-    };
-    word(lang, &key, &[])
+    word(lang, &crate::center::page::step_key(step), &[])
 }
 
 /// What a step's note says that a person reads: a reason or a method, never an identifier.

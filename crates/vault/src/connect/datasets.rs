@@ -144,6 +144,18 @@ impl Dataset {
         }
     }
 
+    /// Reaches the database, checks the annotations against it, and purges it with `context`
+    /// ([`PurgeContext::purge`]); the caller writes the receipt's events to the audit trail.
+    pub fn purge(
+        &self,
+        context: &PurgeContext,
+        policy: &Policy,
+        now: Timestamp,
+        batch: u32,
+    ) -> Result<PurgeReceipt, ConnectorError> {
+        context.purge(policy, &mut self.prepare(policy)?, now, batch)
+    }
+
     /// A finding rendered against the annotations file, as `custos check` prints it.
     pub fn render(&self, d: &Diagnostic) -> String {
         d.render(&self.file)

@@ -60,6 +60,35 @@ fn with(v: &mut Vault, datasets: Vec<Dataset>) {
     v.set_datasets(Arc::new(datasets));
 }
 
+/// Ann's one record in the vault (a support message); its id.
+fn ann_record(
+    t: &mut custos_vault::TenantVault<'_>,
+    policy: &custos_policy::Policy,
+) -> custos_vault::RecordId {
+    put(
+        t,
+        policy,
+        ANN,
+        "support",
+        "support",
+        ts("2026-01-10T00:00:00Z"),
+    )
+}
+
+/// The sample's mail annotations with `edit` applied, as a dataset on `db` (for the checks that
+/// refuse an annotation).
+fn edited_dataset(db: &Path, edit: impl FnOnce(&str) -> String) -> Dataset {
+    let text = std::fs::read_to_string(format!("{ROOT}/examples/connectors/mail.toml"))
+        .expect("annotations");
+    let edited = edit(&text);
+    assert_ne!(text, edited, "the edit changes the annotations");
+    Dataset::from_source(
+        custos_policy::source::SourceFile::new("mail.toml", edited),
+        db.display().to_string(),
+    )
+    .expect("parses")
+}
+
 /// Files and verifies a request of `kind` for Ann; returns its id.
 fn verified(v: &mut Vault, kind: RequestKind) -> String {
     let policy = example_policy("jbsync.toml");
@@ -77,14 +106,7 @@ fn an_erasure_request_erases_the_subject_in_the_companys_database_with_a_receipt
     let mut v = b.open();
     with(&mut v, vec![dataset(&db)]);
     let mut t = v.tenant(&tenant("acme"));
-    put(
-        &mut t,
-        &policy,
-        ANN,
-        "support",
-        "support",
-        ts("2026-01-10T00:00:00Z"),
-    );
+    ann_record(&mut t, &policy);
     drop(t);
     let id = verified(&mut v, RequestKind::Erasure);
     let mut t = v.tenant(&tenant("acme")).acting_as("key-1");
@@ -144,14 +166,7 @@ fn a_dataset_that_cannot_be_reached_stops_the_erasure_before_anything_is_erased(
     let b = Backend::sqlite("dataset_down");
     let mut v = b.open();
     let mut t = v.tenant(&tenant("acme"));
-    let record = put(
-        &mut t,
-        &policy,
-        ANN,
-        "support",
-        "support",
-        ts("2026-01-10T00:00:00Z"),
-    );
+    let record = ann_record(&mut t, &policy);
     drop(t);
     // The reachable dataset first, the unreachable one second: neither is written.
     let gone = db.with_file_name("moved-away.db");
@@ -271,14 +286,7 @@ fn an_access_answer_holds_the_companys_rows_marked_by_source() {
     let mut v = b.open();
     with(&mut v, vec![dataset(&db)]);
     let mut t = v.tenant(&tenant("acme"));
-    put(
-        &mut t,
-        &policy,
-        ANN,
-        "support",
-        "support",
-        ts("2026-01-10T00:00:00Z"),
-    );
+    ann_record(&mut t, &policy);
     drop(t);
     let id = verified(&mut v, RequestKind::Access);
     let dir = scratch("dataset-access-answer");
@@ -334,14 +342,7 @@ fn the_purge_applies_the_vaults_holds_and_settings_in_the_dataset() {
     // Tenant acme is known to the vault and under a hold; t001 (a bulk tenant the vault does
     // not know) follows the policy's own period.
     let mut t = v.tenant(&tenant("acme"));
-    put(
-        &mut t,
-        &policy,
-        ANN,
-        "support",
-        "support",
-        ts("2026-01-10T00:00:00Z"),
-    );
+    ann_record(&mut t, &policy);
     t.place_hold(
         &policy,
         &HoldTarget::Tenant,
@@ -398,18 +399,10 @@ fn the_purge_applies_the_vaults_holds_and_settings_in_the_dataset() {
 fn rows_kept_by_law_need_a_purge_that_ends_their_keeping() {
     let policy = example_policy("jbsync.toml");
     let db = mail_db("keep");
-    let text = std::fs::read_to_string(format!("{ROOT}/examples/connectors/mail.toml"))
-        .expect("annotations");
-    let without = text.replace("retention = [{ clock = \"issued_at\" }]\n", "");
-    assert_ne!(
-        text, without,
-        "the sample keeps invoices with a purge on issued_at"
-    );
-    let d = Dataset::from_source(
-        custos_policy::source::SourceFile::new("mail.toml", without),
-        db.display().to_string(),
-    )
-    .expect("parses");
+    // Without the sample's purge of invoices on issued_at.
+    let d = edited_dataset(&db, |text| {
+        text.replace("retention = [{ clock = \"issued_at\" }]\n", "")
+    });
     let e = d.prepare(&policy).err().expect("refused");
     let text = e.to_string();
     assert!(
@@ -422,24 +415,18 @@ fn rows_kept_by_law_need_a_purge_that_ends_their_keeping() {
 fn a_clock_on_another_table_must_be_reached_by_keys() {
     let policy = example_policy("jbsync.toml");
     let db = mail_db("hops");
-    let text = std::fs::read_to_string(format!("{ROOT}/examples/connectors/mail.toml"))
-        .expect("annotations");
     let own = "retention = [{ clock = \"received_at\" }]";
-    assert!(text.contains(own));
     for (through, expect) in [
         ("mailbox_id -> mailboxes.name", "not a key of its own"),
         ("mailbox_id -> nowhere.id", "does not have"),
         ("mailbox_id mailboxes.id", "is not a hop"),
     ] {
-        let bad = text.replace(
-            own,
-            &format!("retention = [{{ clock = \"created_at\", through = [\"{through}\"] }}]"),
-        );
-        let d = Dataset::from_source(
-            custos_policy::source::SourceFile::new("mail.toml", bad),
-            db.display().to_string(),
-        )
-        .expect("parses");
+        let d = edited_dataset(&db, |text| {
+            text.replace(
+                own,
+                &format!("retention = [{{ clock = \"created_at\", through = [\"{through}\"] }}]"),
+            )
+        });
         let e = d.prepare(&policy).err().expect("refused").to_string();
         assert!(e.contains("D142") && e.contains(expect), "{through}: {e}");
     }
