@@ -530,6 +530,16 @@ pub fn risk(state: RequestState, due_on: Date, today: Date) -> Risk {
     }
 }
 
+/// The due dates that separate the risks on `today`, for a store that counts requests without
+/// loading them: an open request due before the first is overdue, one due from the first through
+/// the second is at risk ([`risk`] says the same of one request).
+pub fn risk_bounds(today: Date) -> (Date, Date) {
+    let last = today
+        .checked_add(jiff::Span::new().days(AT_RISK_DAYS))
+        .unwrap_or(Date::MAX);
+    (today, last)
+}
+
 /// The controller's time zone: a request's day of receipt is the day there.
 pub const ZONE: &str = "Europe/Amsterdam";
 
@@ -924,6 +934,30 @@ mod tests {
             risk(RequestState::Completed, due, date("2027-01-01")),
             Risk::Closed
         );
+    }
+
+    #[test]
+    fn the_risk_bounds_split_due_dates_as_risk_does() {
+        let today = date("2026-11-24");
+        let (first, last) = risk_bounds(today);
+        let open = RequestState::Verified;
+        for due in [
+            "2026-11-20",
+            "2026-11-23",
+            "2026-11-24",
+            "2026-12-01",
+            "2026-12-02",
+        ] {
+            let due = date(due);
+            let by_bounds = if due < first {
+                Risk::Overdue
+            } else if due <= last {
+                Risk::AtRisk
+            } else {
+                Risk::OnTrack
+            };
+            assert_eq!(by_bounds, risk(open, due, today), "due {due}");
+        }
     }
 
     #[test]

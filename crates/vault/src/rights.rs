@@ -121,6 +121,33 @@ pub struct Step {
     pub note: serde_json::Value,
 }
 
+/// Which requests a page of the queue shows: open ones (or those in `state`), of `kind` if
+/// given, `limit` of them after the first `offset` by due date.
+#[derive(Debug, Clone, Default)]
+pub struct RequestQuery {
+    /// Only this kind of request.
+    pub kind: Option<RequestKind>,
+    /// Only requests in this state; `None` means every open one.
+    pub state: Option<RequestState>,
+    /// How many matching requests to skip.
+    pub offset: usize,
+    /// How many to return at most.
+    pub limit: usize,
+}
+
+/// A page of requests and the counts of all that matched.
+#[derive(Debug, Clone)]
+pub struct RequestPage {
+    /// How many requests matched.
+    pub total: u64,
+    /// How many of them are open after their due date.
+    pub overdue: u64,
+    /// How many of them are open and due within [`AT_RISK_DAYS`] days.
+    pub at_risk: u64,
+    /// The page, earliest due first.
+    pub requests: Vec<Request>,
+}
+
 const COLUMNS: &str = "request_id, kind, state, purpose, pseudonym, received_at, received_on, due_on, extended, verified_at, closed_at, detail";
 
 fn row_to_request(row: Vec<Val>) -> Result<Request> {
@@ -428,6 +455,75 @@ impl TenantVault<'_> {
             Ok(())
         })?;
         Ok(out)
+    }
+
+    /// One page of the tenant's requests by due date, earliest first, with the counts of all
+    /// that match: the open ones (any state not closed) unless `query.state` names one. Counted
+    /// and paged in the database, so a queue of thousands costs one page's rows.
+    pub fn request_page(&mut self, query: &RequestQuery, today: Date) -> Result<RequestPage> {
+        let tenant = self.tenant_id().as_str().to_owned();
+        let mut filter = String::from("tenant_id = $1");
+        let mut args: Vec<Val> = vec![tenant.as_str().into()];
+        match query.state {
+            Some(state) => {
+                args.push(state.as_str().into());
+                filter.push_str(&format!(" AND state = ${}", args.len()));
+            }
+            None => filter.push_str(" AND closed_at IS NULL"),
+        }
+        if let Some(kind) = query.kind {
+            args.push(kind.as_str().into());
+            filter.push_str(&format!(" AND kind = ${}", args.len()));
+        }
+        let (first, last) = custos_rights::request::risk_bounds(today);
+        let n = args.len();
+        let counts = format!(
+            "SELECT COUNT(*), \
+               COALESCE(SUM(CASE WHEN closed_at IS NULL AND due_on < ${a} THEN 1 ELSE 0 END), 0), \
+               COALESCE(SUM(CASE WHEN closed_at IS NULL AND due_on >= ${a} AND due_on <= ${b} THEN 1 ELSE 0 END), 0) \
+             FROM requests WHERE {filter}",
+            a = n + 1,
+            b = n + 2,
+        );
+        let mut count_args = args.clone();
+        count_args.push(first.to_string().into());
+        count_args.push(last.to_string().into());
+        let limit = i64::try_from(query.limit).unwrap_or(i64::MAX);
+        let offset = i64::try_from(query.offset).unwrap_or(i64::MAX);
+        let rows_sql = format!(
+            "SELECT {COLUMNS} FROM requests WHERE {filter} ORDER BY due_on, received_at, request_id LIMIT ${} OFFSET ${}",
+            n + 1,
+            n + 2
+        );
+        let mut row_args = args;
+        row_args.push(limit.into());
+        row_args.push(offset.into());
+        let mut out = None;
+        self.store()
+            .in_read_tx(&tenant, "listing requests", &mut |tx| {
+                let counted = tx.query(&counts, &count_args)?;
+                let bad = || VaultError::Corrupt("the request counts are unreadable".into());
+                let row = counted.first().ok_or_else(bad)?;
+                let count = |i: usize| {
+                    row.get(i)
+                        .and_then(Val::int)
+                        .and_then(|n| u64::try_from(n).ok())
+                        .ok_or_else(bad)
+                };
+                let requests = tx
+                    .query(&rows_sql, &row_args)?
+                    .into_iter()
+                    .map(row_to_request)
+                    .collect::<Result<_>>()?;
+                out = Some(RequestPage {
+                    total: count(0)?,
+                    overdue: count(1)?,
+                    at_risk: count(2)?,
+                    requests,
+                });
+                Ok(())
+            })?;
+        out.ok_or_else(|| VaultError::Corrupt("listing requests returned nothing".into()))
     }
 
     /// A request's history, oldest first.

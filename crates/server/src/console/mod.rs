@@ -23,7 +23,10 @@
 //! signed with a key of this process. Every sign-in, failure, sign-out and action is in the
 //! audit trail with the account as actor (`account:<id>`), never a password or a code.
 
+mod audit;
 mod page;
+mod policy;
+mod retention;
 
 use std::sync::Arc;
 
@@ -166,6 +169,9 @@ pub fn router() -> axum::Router<Arc<AppState>> {
         .route("/console/requests/{id}", get(request_page))
         .route("/console/requests/{id}/verify", post(verify))
         .route("/console/requests/{id}/extend", post(extend))
+        .merge(retention::router())
+        .merge(audit::router())
+        .merge(policy::router())
 }
 
 #[derive(Deserialize)]
@@ -663,38 +669,27 @@ async fn queue(
     ) else {
         return cx.message(StatusCode::BAD_REQUEST, "error_heading", "error_filter");
     };
-    let closed = state_f.is_some_and(RequestState::is_closed);
+    let today = day_of(Timestamp::now());
+    let query = custos_vault::rights::RequestQuery {
+        kind: kind_f,
+        state: state_f,
+        offset: (page_n - 1).saturating_mul(PAGE_SIZE),
+        limit: PAGE_SIZE,
+    };
     let listed = crate::work::read(&s, move |_, v| {
         v.tenant(&tenant)
-            .requests(closed)
+            .request_page(&query, today)
             .map_err(|e| Problem::new(e.code()))
     })
     .await;
-    let Ok(all) = listed else {
+    let Ok(found) = listed else {
         return cx.server_error();
     };
-    let today = day_of(Timestamp::now());
-    let matching: Vec<&Request> = all
+    let total = usize::try_from(found.total).unwrap_or(usize::MAX);
+    let pages = total.div_ceil(PAGE_SIZE).max(1);
+    let rows: Vec<serde_json::Value> = found
+        .requests
         .iter()
-        .filter(|r| kind_f.is_none_or(|k| r.kind == k))
-        .filter(|r| match state_f {
-            Some(st) => r.state == st,
-            None => !r.state.is_closed(),
-        })
-        .collect();
-    let (mut overdue, mut at_risk) = (0, 0);
-    for r in &matching {
-        match r.risk(today) {
-            Risk::Overdue => overdue += 1,
-            Risk::AtRisk => at_risk += 1,
-            Risk::OnTrack | Risk::Closed => {}
-        }
-    }
-    let pages = matching.len().div_ceil(PAGE_SIZE).max(1);
-    let rows: Vec<serde_json::Value> = matching
-        .iter()
-        .skip((page_n - 1).saturating_mul(PAGE_SIZE))
-        .take(PAGE_SIZE)
         .map(|r| {
             let (risk, text) = flag(lang, r, today);
             let (flag, why) = text.unzip();
@@ -748,9 +743,9 @@ async fn queue(
         &cx.frame,
         serde_json::json!({
             "summary": word(lang, "queue_summary", &[
-                ("n", &matching.len().to_string()),
-                ("overdue", &overdue.to_string()),
-                ("at_risk", &at_risk.to_string()),
+                ("n", &found.total.to_string()),
+                ("overdue", &found.overdue.to_string()),
+                ("at_risk", &found.at_risk.to_string()),
             ]),
             "action": "/console/requests",
             "kinds": kinds,
@@ -977,6 +972,16 @@ async fn extend(
 /// A sample context for every template, for the unit test that renders each one.
 #[cfg(test)]
 fn samples() -> Vec<(&'static str, serde_json::Value)> {
+    let mut all = requests_samples();
+    all.extend(retention::samples());
+    all.extend(audit::samples());
+    all.extend(policy::samples());
+    all
+}
+
+/// Samples of the sign-in, queue, request and message pages.
+#[cfg(test)]
+fn requests_samples() -> Vec<(&'static str, serde_json::Value)> {
     vec![
         (
             "signin.html",

@@ -31,13 +31,29 @@ pub(crate) const CSS: &str = include_str!("assets/console.css");
 fn words(lang: Lang) -> &'static BTreeMap<String, String> {
     static NL: OnceLock<BTreeMap<String, String>> = OnceLock::new();
     static EN: OnceLock<BTreeMap<String, String>> = OnceLock::new();
-    let (cell, text) = match lang {
-        Lang::Nl => (&NL, include_str!("i18n/nl.toml")),
-        Lang::En => (&EN, include_str!("i18n/en.toml")),
+    let (cell, parts) = match lang {
+        Lang::Nl => (&NL, NL_PARTS),
+        Lang::En => (&EN, EN_PARTS),
     };
     // The catalogues are part of the binary and parsed in a unit test: a bad one cannot ship.
-    cell.get_or_init(|| toml::from_str(text).unwrap_or_default())
+    cell.get_or_init(|| {
+        parts
+            .iter()
+            .flat_map(|text| toml::from_str::<BTreeMap<String, String>>(text).unwrap_or_default())
+            .collect()
+    })
 }
+
+/// Each language's words, in parts by area of the console (the same parts, with the same keys,
+/// in each language).
+const NL_PARTS: &[&str] = &[
+    include_str!("i18n/nl.toml"),
+    include_str!("i18n/nl-oversight.toml"),
+];
+const EN_PARTS: &[&str] = &[
+    include_str!("i18n/en.toml"),
+    include_str!("i18n/en-oversight.toml"),
+];
 
 /// The word `key` in `lang`, with `{name}` placeholders filled from `args`. An unknown key
 /// shows as itself (a unit test keeps the catalogues' keys the same).
@@ -149,12 +165,16 @@ mod tests {
 
     #[test]
     fn both_catalogues_parse_and_have_the_same_keys() {
-        let nl: BTreeMap<String, String> =
-            toml::from_str(include_str!("i18n/nl.toml")).expect("nl.toml parses");
-        let en: BTreeMap<String, String> =
-            toml::from_str(include_str!("i18n/en.toml")).expect("en.toml parses");
-        let (a, b): (Vec<_>, Vec<_>) = (nl.keys().collect(), en.keys().collect());
-        assert_eq!(a, b, "the same keys in both languages");
+        let mut seen = std::collections::BTreeSet::new();
+        for (nl, en) in NL_PARTS.iter().zip(EN_PARTS) {
+            let nl: BTreeMap<String, String> = toml::from_str(nl).expect("an nl part parses");
+            let en: BTreeMap<String, String> = toml::from_str(en).expect("an en part parses");
+            let (a, b): (Vec<_>, Vec<_>) = (nl.keys().collect(), en.keys().collect());
+            assert_eq!(a, b, "the same keys in both languages");
+            for key in nl.keys() {
+                assert!(seen.insert(key.clone()), "{key} is in two parts");
+            }
+        }
         for key in ["console_title", "signin", "risk_overdue", "kind_access"] {
             assert_ne!(word(Lang::Nl, key, &[]), word(Lang::En, key, &[]), "{key}");
         }

@@ -162,6 +162,7 @@ requests_suite!(
     an_interrupted_erasure_finishes_once,
     an_extension_needs_a_reason_and_the_first_month,
     flags_follow_restriction_objection_and_withdrawal,
+    a_page_of_the_queue_is_counted_and_cut_in_the_database_as_the_rules_flag_each_request,
 );
 
 macro_rules! export_suite {

@@ -3,7 +3,9 @@
 //! objection and withdrawal, and erasure that keeps statutory records under restriction
 //! (Art. 17(3)(b)) and finishes once after an interruption.
 
-use custos_vault::rights::{Request, RequestError, RequestKind, RequestState, Risk, Verification};
+use custos_vault::rights::{
+    Request, RequestError, RequestKind, RequestQuery, RequestState, Risk, Verification,
+};
 use custos_vault::{HoldTarget, TenantVault, VaultError};
 use jiff::civil::Date;
 
@@ -555,4 +557,99 @@ pub fn flags_follow_restriction_objection_and_withdrawal(b: &Backend) {
         complaint.contains("Art. 77") && complaint.contains("Autoriteit Persoonsgegevens"),
         "{complaint}"
     );
+}
+
+/// The console's queue page: the counts of overdue and at-risk requests and the page itself come
+/// from the database, and say what `Request::risk` says of each request (Art. 12(3)).
+pub fn a_page_of_the_queue_is_counted_and_cut_in_the_database_as_the_rules_flag_each_request(
+    b: &Backend,
+) {
+    let policy = example_policy("jbsync.toml");
+    let mut v = b.open();
+    let mut t = v.tenant(&tenant("acme"));
+    let received = [
+        ("a@example.com", RequestKind::Access, "2026-01-05"),
+        ("b@example.com", RequestKind::Erasure, "2026-02-20"),
+        ("c@example.com", RequestKind::Access, "2026-02-25"),
+        ("d@example.com", RequestKind::Access, "2026-03-20"),
+        ("e@example.com", RequestKind::Portability, "2026-03-21"),
+    ];
+    let mut ids = Vec::new();
+    for (who, kind, on) in received {
+        ids.push(
+            file(&mut t, &policy, new_request(kind, who, None, on))
+                .request
+                .request_id,
+        );
+    }
+    // One is refused, so it leaves the open queue.
+    t.refuse_request(
+        &policy,
+        &ids[4],
+        "manifestly unfounded",
+        ts("2026-03-22T09:00:00Z"),
+    )
+    .expect("refused");
+    let today = date("2026-03-24");
+    let open = t.requests(false).expect("list");
+    let page = |t: &mut TenantVault<'_>, q: RequestQuery| t.request_page(&q, today).expect("page");
+    let all = page(
+        &mut t,
+        RequestQuery {
+            limit: 100,
+            ..RequestQuery::default()
+        },
+    );
+    assert_eq!(all.total, 4);
+    let by_rule = |risk: Risk| open.iter().filter(|r| r.risk(today) == risk).count() as u64;
+    assert_eq!(all.overdue, by_rule(Risk::Overdue));
+    assert_eq!(all.at_risk, by_rule(Risk::AtRisk));
+    assert_eq!(
+        (all.overdue, all.at_risk),
+        (2, 1),
+        "due 5 Feb and 20 Mar; due 25 Mar"
+    );
+    assert_eq!(
+        all.requests
+            .iter()
+            .map(|r| &r.request_id)
+            .collect::<Vec<_>>(),
+        open.iter().map(|r| &r.request_id).collect::<Vec<_>>()
+    );
+    let second = page(
+        &mut t,
+        RequestQuery {
+            offset: 2,
+            limit: 2,
+            ..RequestQuery::default()
+        },
+    );
+    assert_eq!(second.total, 4);
+    assert_eq!(
+        second
+            .requests
+            .iter()
+            .map(|r| &r.request_id)
+            .collect::<Vec<_>>(),
+        [&ids[2], &ids[3]]
+    );
+    let access = page(
+        &mut t,
+        RequestQuery {
+            kind: Some(RequestKind::Access),
+            limit: 100,
+            ..RequestQuery::default()
+        },
+    );
+    assert_eq!(access.total, 3);
+    let refused = page(
+        &mut t,
+        RequestQuery {
+            state: Some(RequestState::Refused),
+            limit: 100,
+            ..RequestQuery::default()
+        },
+    );
+    assert_eq!((refused.total, refused.overdue, refused.at_risk), (1, 0, 0));
+    assert_eq!(refused.requests[0].request_id, ids[4]);
 }
