@@ -83,8 +83,9 @@ impl fmt::Debug for TenantId {
 }
 
 /// The app's own identifier for a person (an account id, an e-mail address, ...). It is
-/// personal data: Custos never stores it, never prints it (`Debug` shows `<redacted>`, there is
-/// no `Display`) and replaces it by a [`Pseudonym`] everywhere.
+/// personal data: Custos never stores it in the clear, never prints it (`Debug` shows
+/// `<redacted>`, there is no `Display`) and replaces it by a [`Pseudonym`] everywhere. The one
+/// copy it keeps is sealed: who filed an open data-subject request, cleared when it closes.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct SubjectId(String);
 

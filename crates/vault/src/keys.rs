@@ -285,6 +285,39 @@ impl KeyRing {
         Some(Self::with_identity(ring.master, identity))
     }
 
+    /// Who filed request `request_id` of `tenant` (the subject's identifier), sealed under a
+    /// key of its own and bound to the tenant and the request, so it opens for that request only.
+    pub(crate) fn seal_requester(
+        &self,
+        tenant: &TenantId,
+        request_id: &str,
+        subject: &SubjectId,
+    ) -> Result<Vec<u8>> {
+        seal(
+            &self.requester_cipher(),
+            subject.expose().as_bytes(),
+            &requester_aad(tenant, request_id),
+        )
+    }
+
+    /// The identifier [`seal_requester`](Self::seal_requester) sealed; `None` when it does not
+    /// open (another request's, or tampered with).
+    pub(crate) fn open_requester(
+        &self,
+        tenant: &TenantId,
+        request_id: &str,
+        sealed: &[u8],
+    ) -> Option<SubjectId> {
+        let plain = open(&self.requester_cipher(), sealed, &requester_aad(tenant, request_id))?;
+        SubjectId::new(std::str::from_utf8(&plain).ok()?).ok()
+    }
+
+    fn requester_cipher(&self) -> Aes256Gcm {
+        let key = self.derived(b"custos/vault/requester/v1");
+        let k: &[u8; 32] = &key;
+        Aes256Gcm::new(k.into())
+    }
+
     fn identity_cipher(&self) -> Aes256Gcm {
         let key = self.master.derive(b"custos/vault/identity-wrap/v1");
         let k: &[u8; 32] = &key;
@@ -486,6 +519,14 @@ pub(crate) fn fill_random(buf: &mut [u8]) -> Result<()> {
 }
 
 /// Length-prefixed concatenation, so no two different field lists encode alike.
+fn requester_aad(tenant: &TenantId, request_id: &str) -> Vec<u8> {
+    encode_fields(&[
+        b"custos/vault/requester/v1",
+        tenant.as_str().as_bytes(),
+        request_id.as_bytes(),
+    ])
+}
+
 fn encode_fields(fields: &[&[u8]]) -> Vec<u8> {
     let mut out = Vec::with_capacity(fields.iter().map(|f| f.len() + 4).sum());
     for f in fields {

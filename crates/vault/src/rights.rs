@@ -217,6 +217,13 @@ fn save(tx: &mut dyn Tx, tenant: &str, r: &Request) -> Result<()> {
             r.detail.to_string().into(),
         ],
     )?;
+    if r.closed_at.is_some() {
+        // Who asked is kept only while the request is open (Art. 5(1)(c)).
+        tx.execute(
+            "UPDATE requests SET requester = NULL WHERE tenant_id = $1 AND request_id = $2",
+            &[tenant.into(), r.request_id.as_str().into()],
+        )?;
+    }
     Ok(())
 }
 
@@ -356,6 +363,10 @@ impl TenantVault<'_> {
         .as_str()
         .to_owned();
         let purpose = new.purpose.clone().unwrap_or_default();
+        let sealed =
+            self.vault
+                .keys
+                .seal_requester(self.tenant_id(), &request_id, &new.subject)?;
         let mut out = None;
         self.store().in_tx(&tenant, "filing a request", &mut |tx| {
             let ctx = StepCtx {
@@ -422,6 +433,10 @@ impl TenantVault<'_> {
                     r.detail.to_string().into(),
                 ],
             )?;
+            tx.execute(
+                "UPDATE requests SET requester = $3 WHERE tenant_id = $1 AND request_id = $2",
+                &[tenant.as_str().into(), r.request_id.as_str().into(), sealed.clone().into()],
+            )?;
             ctx.step(tx, &r, "received", serde_json::json!({ "channel": new.channel, "received_on": new.received_on.to_string() }))?;
             out = Some(Filed { request: r, duplicate: false });
             Ok(())
@@ -455,6 +470,44 @@ impl TenantVault<'_> {
             Ok(())
         })?;
         Ok(out)
+    }
+
+    /// Who filed open request `request_id`, so the privacy team can carry it out without
+    /// knowing the identifier: `None` once the request is closed (it is cleared then) or when it
+    /// was filed before requesters were kept. The identifier is checked against the request's
+    /// pseudonym.
+    pub fn requester(&mut self, request_id: &str) -> Result<Option<SubjectId>> {
+        let tenant = self.tenant_id().as_str().to_owned();
+        let mut sealed = None;
+        self.store()
+            .in_read_tx(&tenant, "reading who filed a request", &mut |tx| {
+                let r = load(tx, &tenant, request_id)?;
+                let rows = tx.query(
+                    "SELECT requester FROM requests WHERE tenant_id = $1 AND request_id = $2",
+                    &[tenant.as_str().into(), request_id.into()],
+                )?;
+                sealed = rows
+                    .into_iter()
+                    .next()
+                    .and_then(|row| row.into_iter().next())
+                    .and_then(Val::into_bytes)
+                    .map(|b| (b, r.subject));
+                Ok(())
+            })?;
+        let Some((sealed, pseudonym)) = sealed else {
+            return Ok(None);
+        };
+        let subject = self
+            .vault
+            .keys
+            .open_requester(self.tenant_id(), request_id, &sealed)
+            .ok_or_else(|| VaultError::Corrupt("a request's requester does not open".into()))?;
+        if self.pseudonym(&subject).as_str() != pseudonym {
+            return Err(VaultError::Corrupt(
+                "a request's requester is not its subject".into(),
+            ));
+        }
+        Ok(Some(subject))
     }
 
     /// One page of the tenant's requests by due date, earliest first, with the counts of all

@@ -190,7 +190,7 @@ pub struct Vault {
     pub(crate) store: Box<dyn Store>,
     config: StoreConfig,
     audit_key: custos_audit::SigningKey,
-    keys: KeyRing,
+    pub(crate) keys: KeyRing,
     key_version: u32,
     journal: Option<Journal>,
     replayed: usize,

@@ -294,6 +294,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     );
     CREATE INDEX IF NOT EXISTS console_sessions_by_account ON console_sessions (account_id);",
     ),
+    // 10: who filed a request, sealed (AES-256-GCM under a key of its own, bound to the tenant
+    // and the request), so the privacy team can carry out a request filed in the privacy center
+    // without ever seeing or typing the address; cleared when the request closes.
+    (10, "ALTER TABLE requests ADD COLUMN requester BLOB;"),
 ];
 
 /// The vault on one SQLite file.

@@ -163,6 +163,7 @@ requests_suite!(
     an_extension_needs_a_reason_and_the_first_month,
     flags_follow_restriction_objection_and_withdrawal,
     a_page_of_the_queue_is_counted_and_cut_in_the_database_as_the_rules_flag_each_request,
+    who_filed_a_request_is_kept_sealed_while_it_is_open_and_forgotten_when_it_closes,
 );
 
 macro_rules! export_suite {

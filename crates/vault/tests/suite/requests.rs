@@ -653,3 +653,29 @@ pub fn a_page_of_the_queue_is_counted_and_cut_in_the_database_as_the_rules_flag_
     assert_eq!((refused.total, refused.overdue, refused.at_risk), (1, 0, 0));
     assert_eq!(refused.requests[0].request_id, ids[4]);
 }
+
+/// The privacy team carries out a request without typing who asked: the vault keeps the
+/// requester sealed while the request is open, and forgets it when it closes (Art. 5(1)(c)).
+pub fn who_filed_a_request_is_kept_sealed_while_it_is_open_and_forgotten_when_it_closes(
+    b: &Backend,
+) {
+    let policy = example_policy("jbsync.toml");
+    let mut v = b.open();
+    let mut t = v.tenant(&tenant("acme"));
+    let id = file(
+        &mut t,
+        &policy,
+        new_request(RequestKind::Erasure, "Ann@Example.com", None, "2026-03-02"),
+    )
+    .request
+    .request_id;
+    let who = t.requester(&id).expect("read").expect("kept while open");
+    assert_eq!(t.pseudonym(&who), t.pseudonym(&subject("ann@example.com")));
+    // Another tenant's handle finds no such request.
+    let e = v.tenant(&tenant("globex")).requester(&id).expect_err("not globex's");
+    assert!(matches!(request_error(e), RequestError::NotFound(_)));
+    let mut t = v.tenant(&tenant("acme"));
+    t.refuse_request(&policy, &id, "manifestly unfounded", ts("2026-03-03T09:00:00Z"))
+        .expect("refused");
+    assert!(t.requester(&id).expect("read").is_none(), "forgotten once closed");
+}
