@@ -359,7 +359,7 @@ async fn announced_step(
 
 /// Tells an OpenGDPR controller, through the request's status callbacks, of a change made here
 /// (extended, refused, completed); nothing for a request filed otherwise.
-fn announce_status(t: &TenantVault<'_>, r: &Request, domain: &str) {
+pub(crate) fn announce_status(t: &TenantVault<'_>, r: &Request, domain: &str) {
     if custos_vault::opengdpr::status_callbacks(r).is_empty() {
         return;
     }
@@ -436,7 +436,17 @@ pub async fn execute_request(
     })
     .await?;
     if kind.answer().is_some() {
-        return stream_answer(s, tenant, actor, id, kind, subject, domain).await;
+        return stream_answer(
+            s,
+            tenant,
+            actor,
+            id,
+            kind,
+            subject,
+            domain,
+            custos_policy::Lang::En,
+        )
+        .await;
     }
     let rectification = Rectification {
         note: note.unwrap_or_default(),
@@ -493,7 +503,8 @@ impl Write for ChannelWriter {
 
 /// Access and portability: checks the request can be answered, then streams the archive while
 /// the vault is read page by page, and completes the request once the archive is whole.
-async fn stream_answer(
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn stream_answer(
     s: Arc<AppState>,
     tenant: TenantId,
     actor: String,
@@ -501,6 +512,7 @@ async fn stream_answer(
     kind: RequestKind,
     subject: SubjectId,
     domain: String,
+    lang: custos_policy::Lang,
 ) -> Result<Response, Problem> {
     // Refuse before the first byte, so a refusal is a proper problem and not a cut-off download.
     let (t2, id2, sub2) = (tenant.clone(), id.clone(), subject.clone());
@@ -521,7 +533,7 @@ async fn stream_answer(
                 &s.loaded.policy,
                 id.as_str(),
                 &subject,
-                custos_policy::Lang::En,
+                lang,
                 now(),
                 ChannelWriter(tx.clone()),
                 |_| Ok(()),

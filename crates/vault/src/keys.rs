@@ -308,7 +308,11 @@ impl KeyRing {
         request_id: &str,
         sealed: &[u8],
     ) -> Option<SubjectId> {
-        let plain = open(&self.requester_cipher(), sealed, &requester_aad(tenant, request_id))?;
+        let plain = open(
+            &self.requester_cipher(),
+            sealed,
+            &requester_aad(tenant, request_id),
+        )?;
         SubjectId::new(std::str::from_utf8(&plain).ok()?).ok()
     }
 

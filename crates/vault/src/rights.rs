@@ -61,6 +61,8 @@ pub struct NewRequest {
     /// The id to give it (32 hex digits), when the requester's system names it (OpenGDPR's
     /// `subject_request_id`); a fresh random id otherwise.
     pub request_id: Option<String>,
+    /// The language the requester wrote in (`nl`, `en`), for the letters that answer them.
+    pub language: Option<String>,
 }
 
 impl NewRequest {
@@ -91,6 +93,7 @@ impl NewRequest {
             extended_due_on: extended.due,
             channel,
             request_id: None,
+            language: None,
         })
     }
 }
@@ -363,10 +366,10 @@ impl TenantVault<'_> {
         .as_str()
         .to_owned();
         let purpose = new.purpose.clone().unwrap_or_default();
-        let sealed =
-            self.vault
-                .keys
-                .seal_requester(self.tenant_id(), &request_id, &new.subject)?;
+        let sealed = self
+            .vault
+            .keys
+            .seal_requester(self.tenant_id(), &request_id, &new.subject)?;
         let mut out = None;
         self.store().in_tx(&tenant, "filing a request", &mut |tx| {
             let ctx = StepCtx {
@@ -413,6 +416,7 @@ impl TenantVault<'_> {
                     "channel": new.channel,
                     "article": new.kind.article(),
                     "extended_due_on": new.extended_due_on.to_string(),
+                    "language": new.language,
                 }),
             };
             tx.execute(
@@ -784,6 +788,32 @@ impl TenantVault<'_> {
                 "refused",
                 serde_json::json!({ "reason": reason.trim() }),
             )?;
+            Ok(r.clone())
+        })
+    }
+
+    /// Releases the answer of a verified access (Art. 15) or portability (Art. 20) request to
+    /// its subject: the privacy team has looked at it, and the subject now downloads the archive
+    /// from the privacy center after verifying their address afresh, which completes the
+    /// request ([`TenantVault::answer_request`]). Releasing twice changes nothing.
+    pub fn release_answer(&mut self, request_id: &str, now: Timestamp) -> Result<Request> {
+        self.with_request("releasing an answer", request_id, now, &mut |tx, ctx, r| {
+            r.check(Action::Execute(Execution::Answer))?;
+            if r.kind.answer().is_none() {
+                return Err(RequestError::WrongKind {
+                    request_id: r.request_id.clone(),
+                    kind: r.kind.as_str(),
+                    step: "releasing an answer archive",
+                }
+                .into());
+            }
+            if r.detail.get("answer_released").is_some() {
+                return Ok(r.clone());
+            }
+            set_detail(r, "answer_released", serde_json::json!(now.to_string()));
+            r.state = Action::Start.state_after(r.state);
+            save(tx, ctx.tenant, r)?;
+            ctx.step(tx, r, "answer_released", serde_json::json!({}))?;
             Ok(r.clone())
         })
     }

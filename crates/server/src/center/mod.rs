@@ -19,6 +19,7 @@
 //! logged by template, the address travels only in the form body).
 
 pub mod brand;
+pub(crate) mod letters;
 pub(crate) mod page;
 mod session;
 
@@ -148,7 +149,45 @@ struct SignIn {
     /// The code's keyed hash.
     code: String,
     attempts: u32,
+    /// The request whose released answer the code opens, when it was sent for a download.
+    answer: Option<String>,
 }
+
+/// The name the center, its mails and its letters give the controller of `tenant`: the brand's,
+/// else the policy's controller, else the tenant's id.
+pub(crate) fn display_name(s: &AppState, tenant: &str) -> String {
+    s.center
+        .brands
+        .get(tenant)
+        .and_then(|b| b.name.clone())
+        .or_else(|| s.loaded.policy.controller.name.clone())
+        .unwrap_or_else(|| tenant.to_owned())
+}
+
+/// Sends `letter` to `to` when the privacy center has a mailer and `to` is an address; says
+/// whether it went (a failure is logged without the address).
+pub(crate) async fn send_letter(s: &AppState, to: &SubjectId, letter: letters::Letter) -> bool {
+    let Some(sender) = s.center.sender.clone() else {
+        return false;
+    };
+    if !plausible_email(to.expose()) {
+        return false;
+    }
+    let to = to.expose().to_owned();
+    crate::work::blocking(move || {
+        sender
+            .send_code(&to, &letter.subject, &letter.text(), letter.lang)
+            .map_err(|e| {
+                tracing::warn!(error = %e, "a letter to a requester could not be sent");
+                crate::problem::Problem::new(custos_types::ErrorCode::Unavailable)
+            })
+    })
+    .await
+    .is_ok()
+}
+
+/// How long a fresh code's permission to download an answer lasts, in seconds.
+const ANSWER_SECONDS: i64 = 10 * 60;
 
 /// Entries each in-memory store keeps at most.
 const KEEP: usize = 100_000;
@@ -187,6 +226,8 @@ pub fn router() -> axum::Router<Arc<AppState>> {
         )
         .route("/center/{tenant}/requests/{id}", get(status))
         .route("/center/{tenant}/requests/{id}/cancel", post(cancel))
+        .route("/center/{tenant}/requests/{id}/download", post(download))
+        .route("/center/{tenant}/requests/{id}/answer", get(answer))
         .route("/center/{tenant}/signin", get(signin_page).post(signin))
         .route(
             "/center/{tenant}/signin/{sid}",
@@ -223,10 +264,7 @@ impl Ctx {
             .unwrap_or(Lang::En);
         let lang = page::negotiate(q.lang.as_deref(), headers, fallback);
         let brand = s.center.brands.get(tenant);
-        let name = brand
-            .and_then(|b| b.name.clone())
-            .or_else(|| s.loaded.policy.controller.name.clone())
-            .unwrap_or_else(|| tenant.to_owned());
+        let name = display_name(s, tenant);
         let mut frame = Frame::new(lang, &name, tenant, path);
         if let Some(b) = brand {
             frame.theme = b
@@ -577,7 +615,10 @@ async fn file(
         purpose.filter(|_| matches!(kind, RequestKind::Withdrawal | RequestKind::Objection));
     let remembered = subject.clone();
     let new = match s.new_request(kind, subject, purpose, now, "center".into()) {
-        Ok(n) => n,
+        Ok(n) => custos_vault::rights::NewRequest {
+            language: Some(cx.lang.code().to_owned()),
+            ..n
+        },
         Err(_) => return cx.server_error(),
     };
     let t = TenantId::new(&tenant).expect("checked to exist");
@@ -773,7 +814,14 @@ async fn verify(
             let subject = s.center.pending.get(&id, now);
             s.center.pending.remove(&id);
             let mut res = see_other(&format!("/center/{tenant}/requests/{id}{}", cx.q()));
-            open_visit(&s, &mut res, (&tenant, secure), pseudonym, subject, now);
+            open_visit(
+                &s,
+                &mut res,
+                (&tenant, secure),
+                pseudonym,
+                (subject, None),
+                now,
+            );
             res
         }
         Ok(Verified::Wrong(left)) => {
@@ -867,7 +915,7 @@ fn open_visit(
     res: &mut Response,
     (tenant, secure): (&str, bool),
     pseudonym: String,
-    subject: Option<SubjectId>,
+    (subject, answer): (Option<SubjectId>, Option<(String, i64)>),
     now: Timestamp,
 ) {
     let token = session::random_token();
@@ -877,6 +925,7 @@ fn open_visit(
             tenant: tenant.to_owned(),
             pseudonym,
             subject,
+            answer,
         },
         now.as_second() + session::SESSION_SECONDS,
         now,
@@ -1034,6 +1083,7 @@ async fn signin(
             subject,
             code: hex::encode(s.center.signer.sign(&format!("signin|{sid}|{code}"))),
             attempts: 0,
+            answer: None,
         },
         now.as_second() + custos_rights::request::CODE_VALID_SECONDS,
         now,
@@ -1158,10 +1208,10 @@ async fn signin_code(
             return Err(custos_rights::request::CODE_ATTEMPTS - si.attempts);
         }
         si.attempts = custos_rights::request::CODE_ATTEMPTS;
-        Ok(si.subject.clone())
+        Ok((si.subject.clone(), si.answer.clone()))
     });
     match outcome {
-        Some(Ok(subject)) => {
+        Some(Ok((subject, answer))) => {
             s.center.signins.remove(&sid);
             let t = TenantId::new(&tenant).expect("checked to exist");
             let sub = subject.clone();
@@ -1172,13 +1222,18 @@ async fn signin_code(
             let Ok(pseudonym) = pseudonym else {
                 return cx.server_error();
             };
-            let mut res = see_other(&format!("/center/{tenant}/me{}", cx.q()));
+            let to = match &answer {
+                Some(id) => format!("/center/{tenant}/requests/{id}/answer{}", cx.q()),
+                None => format!("/center/{tenant}/me{}", cx.q()),
+            };
+            let mut res = see_other(&to);
+            let grant = answer.map(|id| (id, now.as_second() + ANSWER_SECONDS));
             open_visit(
                 &s,
                 &mut res,
                 (&tenant, secure),
                 pseudonym,
-                Some(subject),
+                (Some(subject), grant),
                 now,
             );
             res
@@ -1463,11 +1518,184 @@ async fn status(
             "due_how": due_how(&s, lang, &r),
             "extension_reason": r.detail.get("extension_reason").and_then(|x| x.as_str()),
             "steps": steps,
+            "download_action": released(&r).then(|| format!("/center/{tenant}/requests/{id}/download{}", cx.q())),
+            "download_csrf": s.center.signer.form_token(&format!("download:{tenant}:{id}:{}", cancel_key(&session, &pseudonym)), Timestamp::now()),
             "cancellable": matches!(r.state, RequestState::Received | RequestState::Verified),
             "cancel_action": format!("/center/{tenant}/requests/{id}/cancel{}", cx.q()),
             "csrf": s.center.signer.form_token(&format!("cancel:{tenant}:{id}:{}", cancel_key(&session, &pseudonym)), Timestamp::now()),
         }),
     )
+}
+
+/// Whether the privacy team released the request's answer and it still waits to be downloaded.
+fn released(r: &custos_vault::rights::Request) -> bool {
+    r.kind.answer().is_some()
+        && r.state == RequestState::InProgress
+        && r.detail.get("answer_released").is_some()
+}
+
+/// The subject asks to download a released answer: a fresh code goes to whoever filed the
+/// request (the address the vault keeps sealed for it, never one typed here), and the code page
+/// follows; the right code opens the download once (Art. 12(6): the answer goes only to the
+/// person it is about).
+async fn download(
+    State(s): State<Arc<AppState>>,
+    Path((tenant, id)): Path<(String, String)>,
+    Query(q): Query<LangQuery>,
+    req: axum::extract::Request,
+) -> Response {
+    let (parts, body) = req.into_parts();
+    let path = format!("/center/{tenant}/requests/{id}");
+    let cx = Ctx::new(&s, &q, &parts.headers, &tenant, &path);
+    let Some(id) = request_id(&id) else {
+        return cx.not_found();
+    };
+    if let Err(wait) = budget(&s, &parts, true) {
+        return cx.busy(wait);
+    }
+    let headers = parts.headers.clone();
+    let form: CodeForm = read_form(&s, parts, body).await;
+    let (pseudonym, r, _) = match own_request(&s, &tenant, &id, &headers).await {
+        Ok(Some(found)) => found,
+        Ok(None) => return cx.not_found(),
+        Err(()) => return cx.server_error(),
+    };
+    let now = Timestamp::now();
+    let session = session::cookie_of(&headers).unwrap_or_default();
+    let purpose = format!(
+        "download:{tenant}:{id}:{}",
+        cancel_key(&session, &pseudonym)
+    );
+    if !s.center.signer.form_ok(&form.csrf, &purpose, now) {
+        return cx.message(StatusCode::FORBIDDEN, "error_heading", "error_expired");
+    }
+    if !released(&r) {
+        return cx.message(StatusCode::CONFLICT, "error_heading", "download_not_ready");
+    }
+    let (t, i) = (
+        TenantId::new(&tenant).expect("a visit's tenant"),
+        id.clone(),
+    );
+    let requester = crate::work::read(&s, move |_, v| {
+        v.tenant(&t)
+            .requester(&i)
+            .map_err(|e| crate::problem::Problem::new(e.code()))
+    })
+    .await;
+    let subject = match requester {
+        Ok(Some(subject)) if plausible_email(subject.expose()) => subject,
+        // Filed elsewhere, by an identifier that is no address: answered by the privacy team.
+        Ok(_) => return cx.message(StatusCode::CONFLICT, "error_heading", "download_elsewhere"),
+        Err(_) => return cx.server_error(),
+    };
+    if s.center.sender.is_none() {
+        return cx.message(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "error_heading",
+            "error_unavailable",
+        );
+    }
+    let mut raw = [0u8; 4];
+    if getrandom::fill(&mut raw).is_err() {
+        return cx.server_error();
+    }
+    let code = format!("{:06}", u32::from_le_bytes(raw) % 1_000_000);
+    let sid = session::random_token();
+    let to = subject.expose().to_owned();
+    s.center.signins.put(
+        sid.clone(),
+        SignIn {
+            tenant: tenant.clone(),
+            subject,
+            code: hex::encode(s.center.signer.sign(&format!("signin|{sid}|{code}"))),
+            attempts: 0,
+            answer: Some(id),
+        },
+        now.as_second() + custos_rights::request::CODE_VALID_SECONDS,
+        now,
+    );
+    if send_code(&s, &cx, to, code, cx.w("download_what"))
+        .await
+        .is_err()
+    {
+        s.center.signins.remove(&sid);
+        return cx.message(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "error_heading",
+            "error_unavailable",
+        );
+    }
+    see_other(&format!("/center/{tenant}/signin/{sid}{}", cx.q()))
+}
+
+/// The released answer as a download (a zip with data.json, data.csv and the Art. 15 report in
+/// the requester's language), once, for the visit a fresh code opened it for; the download
+/// completes the request.
+async fn answer(
+    State(s): State<Arc<AppState>>,
+    Path((tenant, id)): Path<(String, String)>,
+    Query(q): Query<LangQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let path = format!("/center/{tenant}/requests/{id}");
+    let cx = Ctx::new(&s, &q, &headers, &tenant, &path);
+    let Some(id) = request_id(&id) else {
+        return cx.not_found();
+    };
+    let now = Timestamp::now();
+    let granted = session::cookie_of(&headers).and_then(|token| {
+        s.center
+            .visits
+            .update(&token, now, |v| {
+                let ok = v.tenant == tenant
+                    && v.answer
+                        .as_ref()
+                        .is_some_and(|(i, until)| *i == id && *until >= now.as_second());
+                if ok {
+                    v.answer = None;
+                    v.subject.clone()
+                } else {
+                    None
+                }
+            })
+            .flatten()
+    });
+    let Some(subject) = granted else {
+        return cx.message(StatusCode::FORBIDDEN, "error_heading", "download_again");
+    };
+    let (t, i) = (
+        TenantId::new(&tenant).expect("a visit's tenant"),
+        id.clone(),
+    );
+    let found = crate::work::read(&s, move |_, v| {
+        v.tenant(&t)
+            .request(&i)
+            .map_err(|e| crate::problem::Problem::new(e.code()))
+    })
+    .await;
+    let Ok(r) = found else {
+        return cx.not_found();
+    };
+    let Ok(rid) = custos_vault::RequestId::parse(&id) else {
+        return cx.not_found();
+    };
+    let lang = letters::language_of(&s.loaded.policy, &r);
+    let domain = crate::opengdpr::processor_domain(&headers);
+    match crate::requests::stream_answer(
+        s.clone(),
+        TenantId::new(&tenant).expect("a visit's tenant"),
+        "privacy-center".into(),
+        rid,
+        r.kind,
+        subject,
+        domain,
+        lang,
+    )
+    .await
+    {
+        Ok(res) => res,
+        Err(_) => cx.message(StatusCode::CONFLICT, "error_heading", "download_not_ready"),
+    }
 }
 
 /// What ties a cancel form to the session that was shown it: a digest of the session token
@@ -1554,6 +1782,17 @@ fn samples() -> Vec<(&'static str, serde_json::Value)> {
                 "due_how": ["One month"], "extension_reason": "many requests",
                 "steps": [{ "at": "2026-01-31T10:00:00Z", "at_text": "31 January 2026 11:00", "text": "Received" }],
                 "cancellable": true, "cancel_action": "/c", "csrf": "x",
+                "download_action": null, "download_csrf": "y",
+            }),
+        ),
+        (
+            "status.html",
+            serde_json::json!({
+                "kind": "Access", "state": "Being handled", "received": "2026-01-31",
+                "received_text": "31 January 2026", "due": "2026-03-02", "due_text": "2 March 2026",
+                "due_how": ["One month"], "extension_reason": null, "steps": [],
+                "cancellable": false, "cancel_action": "/c", "csrf": "x",
+                "download_action": "/d", "download_csrf": "y",
             }),
         ),
         (

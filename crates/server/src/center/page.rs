@@ -144,7 +144,9 @@ pub(crate) fn step_key(step: &str) -> String {
         | "in_progress"
         | "extended"
         | "completed"
-        | "refused") => format!("step_{k}"),
+        | "refused"
+        | "answer_released"
+        | "recipients_notified") => format!("step_{k}"),
         _ => "step_other".to_owned(),
     }
 }

@@ -167,6 +167,9 @@ pub struct Visit {
     /// The subject's identifier (needed to record a withdrawal of consent), when the visit began
     /// with it.
     pub subject: Option<custos_vault::SubjectId>,
+    /// The request whose answer this visit may download once, and until when (seconds): given
+    /// by a fresh code, taken by the download.
+    pub answer: Option<(String, i64)>,
 }
 
 /// The `Set-Cookie` value of a session: HttpOnly (no script reads it), Secure (only over TLS,

@@ -38,15 +38,18 @@ use axum::routing::{get, post};
 use custos_access::account::{self, ConsoleUser, SignInOutcome};
 use custos_policy::Lang;
 use custos_types::ErrorCode;
+use custos_vault::recipients::NotificationState;
 use custos_vault::rights::{
     Request, RequestError, RequestKind, RequestState, Risk, Verification, day_of,
 };
-use custos_vault::{RequestId, TenantId, VaultError};
+use custos_vault::{RequestId, SubjectId, TenantId, VaultError};
 use hmac::{KeyInit, Mac};
 use jiff::Timestamp;
 use serde::Deserialize;
 
 use crate::AppState;
+use crate::center::display_name;
+use crate::center::letters::{self, LetterKind};
 use crate::problem::Problem;
 use page::{Frame, UserView, date_text, render, word};
 
@@ -169,6 +172,8 @@ pub fn router() -> axum::Router<Arc<AppState>> {
         .route("/console/requests/{id}", get(request_page))
         .route("/console/requests/{id}/verify", post(verify))
         .route("/console/requests/{id}/extend", post(extend))
+        .route("/console/requests/{id}/refuse", post(refuse))
+        .route("/console/requests/{id}/carry-out", post(carry_out))
         .merge(retention::router())
         .merge(audit::router())
         .merge(policy::router())
@@ -790,13 +795,17 @@ async fn request_page(
     let found = crate::work::read(&s, move |_, v| {
         let mut t = v.tenant(&tenant);
         match t.request(&i) {
-            Ok(r) => Ok(Some((r, t.request_history(&i)?))),
+            Ok(r) => Ok(Some((
+                r,
+                t.request_history(&i)?,
+                t.notifications_of_request(&i)?,
+            ))),
             Err(VaultError::Request(RequestError::NotFound(_))) => Ok(None),
             Err(e) => Err(e.into()),
         }
     })
     .await;
-    let (r, steps) = match found {
+    let (r, steps, told) = match found {
         Ok(Some(found)) => found,
         Ok(None) => return cx.not_found(),
         Err(_) => return cx.server_error(),
@@ -823,6 +832,32 @@ async fn request_page(
     let handles = user.role.may_handle_requests();
     let open = !r.state.is_closed();
     let action = |what: &str| format!("/console/requests/{id}/{what}{}", cx.q());
+    let answer = r.kind.answer().is_some();
+    let released = r.detail.get("answer_released").is_some();
+    let carry = handles
+        && matches!(r.state, RequestState::Verified | RequestState::InProgress)
+        && !(answer && released);
+    let carry_key = match r.kind {
+        RequestKind::Access | RequestKind::Portability => "release",
+        RequestKind::Erasure => "erase",
+        _ => "execute",
+    };
+    let recipients: Vec<serde_json::Value> = told
+        .iter()
+        .map(|n| {
+            let local = n.delivered_at.map(|at| at.to_zoned(tz.clone()));
+            serde_json::json!({
+                "recipient": n.recipient,
+                "action": word(lang, &format!("kind_{}", n.action), &[]),
+                "state": word(lang, match n.state {
+                    NotificationState::Pending => "notification_pending",
+                    NotificationState::Delivered => "notification_delivered",
+                    NotificationState::Dead => "notification_dead",
+                }, &[]),
+                "told": local.map(|l| format!("{} {}", date_text(lang, l.date()), l.strftime("%H:%M"))).unwrap_or_default(),
+            })
+        })
+        .collect();
     render(
         StatusCode::OK,
         "request.html",
@@ -846,9 +881,107 @@ async fn request_page(
             "verify_csrf": form_token(&token, &format!("verify:{id}")),
             "extend_action": (handles && open && !r.extended).then(|| action("extend")),
             "extend_csrf": form_token(&token, &format!("extend:{id}")),
+            "carry_action": carry.then(|| action("carry-out")),
+            "carry_csrf": form_token(&token, &format!("carry-out:{id}")),
+            "carry_text": word(lang, &format!("carry_{carry_key}_text"), &[]),
+            "carry_submit": word(lang, &format!("carry_{carry_key}_submit"), &[]),
+            "carry_note": r.kind == RequestKind::Rectification,
+            "refuse_action": (handles && open).then(|| action("refuse")),
+            "refuse_csrf": form_token(&token, &format!("refuse:{id}")),
+            "erasure": erasure_view(lang, &r),
+            "recipients": recipients,
             "back": format!("/console/requests{}", cx.q()),
         }),
     )
+}
+
+/// What a completed erasure did, in words (Art. 17(3)(b): what is kept, under which law, until
+/// when); `None` for any other request.
+fn erasure_view(lang: Lang, r: &Request) -> Option<serde_json::Value> {
+    if r.kind != RequestKind::Erasure {
+        return None;
+    }
+    let outcome = r.detail.get("outcome")?;
+    let n = |key: &str| outcome.get(key).and_then(|v| v.as_u64()).unwrap_or(0);
+    let kept: Vec<serde_json::Value> = outcome
+        .get("kept")
+        .and_then(|k| k.as_array())
+        .into_iter()
+        .flatten()
+        .map(|k| {
+            let until = k.get("until");
+            let until_text = match until.and_then(|u| u.get("kind")).and_then(|x| x.as_str()) {
+                Some("date") => until
+                    .and_then(|u| u.get("date"))
+                    .and_then(|d| d.as_str())
+                    .and_then(|d| d.parse::<Timestamp>().ok())
+                    .map(|t| date_text(lang, day_of(t)))
+                    .unwrap_or_default(),
+                Some("after_event") => word(
+                    lang,
+                    "kept_after_event",
+                    &[
+                        (
+                            "period",
+                            until
+                                .and_then(|u| u.get("period"))
+                                .and_then(|x| x.as_str())
+                                .unwrap_or(""),
+                        ),
+                        (
+                            "event",
+                            until
+                                .and_then(|u| u.get("event"))
+                                .and_then(|x| x.as_str())
+                                .unwrap_or(""),
+                        ),
+                    ],
+                ),
+                _ => until
+                    .and_then(|u| u.get("criteria"))
+                    .and_then(|x| x.as_str())
+                    .unwrap_or("")
+                    .to_owned(),
+            };
+            serde_json::json!({
+                "category": k.get("category").and_then(|x| x.as_str()).unwrap_or(""),
+                "records": k.get("records").and_then(|x| x.as_u64()).unwrap_or(0),
+                "law": k.get("law").and_then(|x| x.as_str()).unwrap_or(""),
+                "until": until_text,
+            })
+        })
+        .collect();
+    let datasets: Vec<String> = outcome
+        .get("datasets")
+        .and_then(|d| d.as_array())
+        .into_iter()
+        .flatten()
+        .map(|d| {
+            let c = |key: &str| d.get(key).and_then(|v| v.as_u64()).unwrap_or(0).to_string();
+            word(
+                lang,
+                "erasure_dataset",
+                &[
+                    (
+                        "dataset",
+                        d.get("dataset").and_then(|x| x.as_str()).unwrap_or(""),
+                    ),
+                    ("deleted", &c("deleted")),
+                    ("masked", &c("masked")),
+                    ("unlinked", &c("unlinked")),
+                    ("remaining", &c("remaining")),
+                ],
+            )
+        })
+        .collect();
+    Some(serde_json::json!({
+        "summary": word(lang, "erasure_summary", &[
+            ("records", &n("records_erased").to_string()),
+            ("keys", &n("keys_destroyed").to_string()),
+        ]),
+        "kept": kept,
+        "datasets": datasets,
+    }))
 }
 
 #[derive(Deserialize, Default)]
@@ -859,6 +992,44 @@ struct StepForm {
     method: String,
     #[serde(default)]
     reason: String,
+    /// What was corrected (rectification), without personal data.
+    #[serde(default)]
+    note: String,
+    /// `yes` once the letter was seen: the step is taken and the letter sent.
+    #[serde(default)]
+    confirm: String,
+}
+
+impl StepForm {
+    /// The reason as recorded: trimmed, at most 1000 characters.
+    fn reason(&self) -> String {
+        self.reason.trim().chars().take(1000).collect()
+    }
+}
+
+/// Why a console step was not taken: the vault's refusal, a rule of the console (the key of
+/// its words), or a failure.
+enum StepError {
+    Vault(VaultError),
+    Console(&'static str),
+}
+
+impl From<VaultError> for StepError {
+    fn from(e: VaultError) -> Self {
+        StepError::Vault(e)
+    }
+}
+
+/// A refusal to show the person who asked for the step.
+enum Refusal {
+    Vault(RequestError),
+    Console(&'static str),
+}
+
+/// A letter to send to the requester once a step is done.
+struct Mail {
+    to: SubjectId,
+    letter: crate::center::letters::Letter,
 }
 
 /// What the console says when the vault refuses a step.
@@ -883,11 +1054,12 @@ async fn dpo_step(
     form: StepForm,
     purpose: &'static str,
     step: impl FnOnce(
+        &AppState,
         &mut custos_vault::TenantVault<'_>,
         &str,
         &StepForm,
         Timestamp,
-    ) -> Result<Request, VaultError>
+    ) -> Result<Option<Mail>, StepError>
     + Send
     + 'static,
 ) -> Response {
@@ -907,22 +1079,30 @@ async fn dpo_step(
         return cx.message(StatusCode::FORBIDDEN, "error_heading", "error_expired");
     }
     let i = id.clone();
-    let done = crate::work::as_caller(&s, &tenant, user.actor(), move |_, t| {
-        match step(t, &i, &form, Timestamp::now()) {
-            Ok(_) => Ok(Ok(())),
-            Err(VaultError::Request(e)) => Ok(Err(e)),
-            Err(e) => Err(e.into()),
+    let done = crate::work::as_caller(&s, &tenant, user.actor(), move |s, t| {
+        match step(s, t, &i, &form, Timestamp::now()) {
+            Ok(mail) => Ok(Ok(mail)),
+            Err(StepError::Vault(VaultError::Request(e))) => Ok(Err(Refusal::Vault(e))),
+            Err(StepError::Console(key)) => Ok(Err(Refusal::Console(key))),
+            Err(StepError::Vault(e)) => Err(e.into()),
         }
     })
     .await;
     match done {
-        Ok(Ok(())) => see_other(&format!("/console/requests/{id}{}", cx.q())),
-        Ok(Err(RequestError::NotFound(_))) => cx.not_found(),
+        Ok(Ok(mail)) => {
+            if let Some(Mail { to, letter }) = mail {
+                crate::center::send_letter(&s, &to, letter).await;
+            }
+            see_other(&format!("/console/requests/{id}{}", cx.q()))
+        }
+        Ok(Err(Refusal::Vault(RequestError::NotFound(_)))) => cx.not_found(),
         Ok(Err(e)) => {
-            let status = if matches!(e, RequestError::ReasonRequired(_)) {
-                StatusCode::UNPROCESSABLE_ENTITY
-            } else {
-                StatusCode::CONFLICT
+            let (status, key) = match &e {
+                Refusal::Vault(e @ RequestError::ReasonRequired(_)) => {
+                    (StatusCode::UNPROCESSABLE_ENTITY, refusal_key(e))
+                }
+                Refusal::Vault(e) => (StatusCode::CONFLICT, refusal_key(e)),
+                Refusal::Console(key) => (StatusCode::CONFLICT, *key),
             };
             render(
                 status,
@@ -930,7 +1110,7 @@ async fn dpo_step(
                 &cx.frame,
                 serde_json::json!({
                     "heading": cx.w("refused_heading"),
-                    "message": cx.w(refusal_key(&e)),
+                    "message": cx.w(key),
                     "back": format!("/console/requests/{id}{}", cx.q()),
                 }),
             )
@@ -947,10 +1127,19 @@ async fn verify(
 ) -> Response {
     let headers = req.headers().clone();
     let form: StepForm = read_form(&s, req).await;
-    dpo_step(s, id, q.lang, headers, form, "verify", |t, id, f, now| {
-        let method: String = f.method.trim().chars().take(200).collect();
-        t.verify_request(id, &Verification::Attested { method }, now)
-    })
+    dpo_step(
+        s,
+        id,
+        q.lang,
+        headers,
+        form,
+        "verify",
+        |_, t, id, f, now| {
+            let method: String = f.method.trim().chars().take(200).collect();
+            t.verify_request(id, &Verification::Attested { method }, now)?;
+            Ok(None)
+        },
+    )
     .await
 }
 
@@ -962,11 +1151,225 @@ async fn extend(
 ) -> Response {
     let headers = req.headers().clone();
     let form: StepForm = read_form(&s, req).await;
-    dpo_step(s, id, q.lang, headers, form, "extend", |t, id, f, now| {
-        let reason: String = f.reason.trim().chars().take(1000).collect();
-        t.extend_request(id, &reason, day_of(now), now)
-    })
+    if form.confirm != "yes" {
+        return preview(s, id, q.lang, headers, form, Letter::Extension).await;
+    }
+    dpo_step(
+        s,
+        id,
+        q.lang,
+        headers,
+        form,
+        "extend",
+        |s, t, id, f, now| {
+            let to = t.requester(id)?;
+            let r = t.extend_request(id, &f.reason(), day_of(now), now)?;
+            let reason = f.reason();
+            let kind = LetterKind::Extension {
+                reason: &reason,
+                due_on: r.due_on,
+            };
+            Ok(to.map(|to| Mail {
+                to,
+                letter: letters::letter(
+                    &s.loaded.policy,
+                    &display_name(s, t.tenant_id().as_str()),
+                    &r,
+                    &kind,
+                ),
+            }))
+        },
+    )
     .await
+}
+
+async fn refuse(
+    State(s): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    Query(q): Query<LangQuery>,
+    req: axum::extract::Request,
+) -> Response {
+    let headers = req.headers().clone();
+    let form: StepForm = read_form(&s, req).await;
+    if form.confirm != "yes" {
+        return preview(s, id, q.lang, headers, form, Letter::Refusal).await;
+    }
+    dpo_step(
+        s,
+        id,
+        q.lang,
+        headers,
+        form,
+        "refuse",
+        |s, t, id, f, now| {
+            // Read before the refusal, which closes the request and forgets who filed it.
+            let to = t.requester(id)?;
+            let r = t.refuse_request(&s.loaded.policy, id, &f.reason(), now)?;
+            let reason = f.reason();
+            let kind = LetterKind::Refusal { reason: &reason };
+            Ok(to.map(|to| Mail {
+                to,
+                letter: letters::letter(
+                    &s.loaded.policy,
+                    &display_name(s, t.tenant_id().as_str()),
+                    &r,
+                    &kind,
+                ),
+            }))
+        },
+    )
+    .await
+}
+
+/// Carries out a verified request as its kind says: an access or portability answer is released
+/// to the requester (told by mail; they download it after a fresh code); erasure, restriction,
+/// objection and withdrawal are executed by the vault (erasure keeps what a law keeps,
+/// Art. 17(3)(b), and tells the recipients, Art. 19); rectification is recorded with what was
+/// corrected. Nobody types who asked: the vault kept it sealed with the request.
+async fn carry_out(
+    State(s): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    Query(q): Query<LangQuery>,
+    req: axum::extract::Request,
+) -> Response {
+    let headers = req.headers().clone();
+    let domain = crate::opengdpr::processor_domain(&headers);
+    let form: StepForm = read_form(&s, req).await;
+    dpo_step(
+        s,
+        id,
+        q.lang,
+        headers,
+        form,
+        "carry-out",
+        move |s, t, id, f, now| {
+            let Some(subject) = t.requester(id)? else {
+                return Err(StepError::Console("refused_no_requester"));
+            };
+            let r = t.request(id)?;
+            if r.kind.answer().is_some() {
+                let r = t.release_answer(id, now)?;
+                crate::requests::announce_status(t, &r, &domain);
+                let letter = letters::letter(
+                    &s.loaded.policy,
+                    &display_name(s, t.tenant_id().as_str()),
+                    &r,
+                    &LetterKind::AnswerReady,
+                );
+                return Ok(Some(Mail {
+                    to: subject,
+                    letter,
+                }));
+            }
+            let rectification = custos_vault::rights::Rectification {
+                note: f.note.trim().chars().take(1000).collect(),
+                corrections: Vec::new(),
+            };
+            t.execute_request(&s.loaded.policy, id, &subject, rectification, now)?;
+            let r = t.request(id)?;
+            crate::requests::announce_status(t, &r, &domain);
+            Ok(None)
+        },
+    )
+    .await
+}
+
+/// Which letter a step sends.
+#[derive(Clone, Copy)]
+enum Letter {
+    Extension,
+    Refusal,
+}
+
+/// The letter a step would send, shown before the step is taken, with the form that takes it
+/// (the same fields, confirmed).
+async fn preview(
+    s: Arc<AppState>,
+    id: String,
+    lang: Option<String>,
+    headers: HeaderMap,
+    form: StepForm,
+    which: Letter,
+) -> Response {
+    let path = format!("/console/requests/{id}");
+    let (cx, user, token, tenant) = match reader(&s, lang.as_deref(), &headers, &path).await {
+        Ok(found) => found,
+        Err(page) => return page,
+    };
+    if !user.role.may_handle_requests() {
+        return cx.message(StatusCode::FORBIDDEN, "error_heading", "error_forbidden");
+    }
+    let Ok(rid) = RequestId::parse(&id) else {
+        return cx.not_found();
+    };
+    let id = rid.as_str().to_owned();
+    let purpose = match which {
+        Letter::Extension => "extend",
+        Letter::Refusal => "refuse",
+    };
+    if !form_ok(&token, &format!("{purpose}:{id}"), &form.csrf) {
+        return cx.message(StatusCode::FORBIDDEN, "error_heading", "error_expired");
+    }
+    let reason = form.reason();
+    if reason.is_empty() {
+        return render(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "message.html",
+            &cx.frame,
+            serde_json::json!({
+                "heading": cx.w("refused_heading"),
+                "message": cx.w("refused_reason"),
+                "back": format!("/console/requests/{id}{}", cx.q()),
+            }),
+        );
+    }
+    let i = id.clone();
+    let found = crate::work::read(&s, move |_, v| match v.tenant(&tenant).request(&i) {
+        Ok(r) => Ok(Some(r)),
+        Err(VaultError::Request(RequestError::NotFound(_))) => Ok(None),
+        Err(e) => Err(e.into()),
+    })
+    .await;
+    let r = match found {
+        Ok(Some(r)) => r,
+        Ok(None) => return cx.not_found(),
+        Err(_) => return cx.server_error(),
+    };
+    let name = display_name(&s, user.tenant.as_deref().unwrap_or_default());
+    let extended_due = r
+        .detail
+        .get("extended_due_on")
+        .and_then(|d| d.as_str())
+        .and_then(|d| d.parse().ok())
+        .unwrap_or(r.due_on);
+    let kind = match which {
+        Letter::Extension => LetterKind::Extension {
+            reason: &reason,
+            due_on: extended_due,
+        },
+        Letter::Refusal => LetterKind::Refusal { reason: &reason },
+    };
+    let letter = letters::letter(&s.loaded.policy, &name, &r, &kind);
+    let lang = cx.lang;
+    let (heading, submit) = match which {
+        Letter::Extension => ("letter_extension_heading", "extend_confirm"),
+        Letter::Refusal => ("letter_refusal_heading", "refuse_confirm"),
+    };
+    render(
+        StatusCode::OK,
+        "letter.html",
+        &cx.frame,
+        serde_json::json!({
+            "heading": word(lang, heading, &[]),
+            "letter": letter,
+            "letter_lang_text": word(lang, &format!("letter_in_{}", letter.lang), &[]),
+            "action": format!("/console/requests/{id}/{purpose}{}", cx.q()),
+            "csrf": form_token(&token, &format!("{purpose}:{id}")),
+            "reason": reason,
+            "submit": word(lang, submit, &[]),
+            "back": format!("/console/requests/{id}{}", cx.q()),
+        }),
+    )
 }
 
 /// A sample context for every template, for the unit test that renders each one.
@@ -1025,6 +1428,9 @@ fn requests_samples() -> Vec<(&'static str, serde_json::Value)> {
                 "steps": [{ "at": "2026-01-31T10:00:00Z", "at_text": "31 January 2026 11:00",
                             "text": "Received", "actor": "key:1", "note": "" }],
                 "verify_action": "/v", "verify_csrf": "x", "extend_action": "/e", "extend_csrf": "y",
+                "carry_action": "/c", "carry_csrf": "z", "carry_text": "Releases", "carry_submit": "Release",
+                "carry_note": true, "refuse_action": "/r", "refuse_csrf": "w",
+                "erasure": null, "recipients": [],
                 "back": "/console/requests",
             }),
         ),
@@ -1036,7 +1442,22 @@ fn requests_samples() -> Vec<(&'static str, serde_json::Value)> {
                 "due": "2026-03-02", "due_text": "2 March 2026", "extended": false,
                 "extension_reason": null, "risk": "closed", "flag": null, "why": null, "steps": [],
                 "verify_action": null, "verify_csrf": "x", "extend_action": null, "extend_csrf": "y",
+                "carry_action": null, "carry_csrf": "z", "carry_text": "", "carry_submit": "",
+                "carry_note": false, "refuse_action": null, "refuse_csrf": "w",
+                "erasure": { "summary": "3 records erased", "datasets": ["crm: 2 rows deleted"],
+                             "kept": [{ "category": "billing", "records": 2, "law": "art. 52 AWR", "until": "3 March 2033" }] },
+                "recipients": [{ "recipient": "mailer", "action": "Erasure", "state": "Acknowledged", "told": "2 March 2026 10:00" }],
                 "back": "/console/requests",
+            }),
+        ),
+        (
+            "letter.html",
+            serde_json::json!({
+                "heading": "Letter: refusal", "letter_lang_text": "In Dutch.",
+                "letter": { "lang": "nl", "subject": "Acme: wij voeren uw verzoek niet uit",
+                            "paragraphs": ["Op 2 maart 2026 vroeg u ons iets.", "Met vriendelijke groet, Acme"] },
+                "action": "/console/requests/0123/refuse", "csrf": "x", "reason": "unfounded",
+                "submit": "Refuse and send", "back": "/console/requests/0123",
             }),
         ),
         (

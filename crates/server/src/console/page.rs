@@ -23,6 +23,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("queue.html", include_str!("templates/queue.html")),
     ("request.html", include_str!("templates/request.html")),
     ("message.html", include_str!("templates/message.html")),
+    ("letter.html", include_str!("templates/letter.html")),
 ];
 
 /// The stylesheet, served at `/console/assets/console.css`.

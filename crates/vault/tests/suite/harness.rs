@@ -100,6 +100,7 @@ pub fn new_request(kind: RequestKind, who: &str, purpose: Option<&str>, on: &str
             .expect("date"),
         channel: "api".into(),
         request_id: None,
+        language: None,
     }
 }
 

@@ -672,10 +672,21 @@ pub fn who_filed_a_request_is_kept_sealed_while_it_is_open_and_forgotten_when_it
     let who = t.requester(&id).expect("read").expect("kept while open");
     assert_eq!(t.pseudonym(&who), t.pseudonym(&subject("ann@example.com")));
     // Another tenant's handle finds no such request.
-    let e = v.tenant(&tenant("globex")).requester(&id).expect_err("not globex's");
+    let e = v
+        .tenant(&tenant("globex"))
+        .requester(&id)
+        .expect_err("not globex's");
     assert!(matches!(request_error(e), RequestError::NotFound(_)));
     let mut t = v.tenant(&tenant("acme"));
-    t.refuse_request(&policy, &id, "manifestly unfounded", ts("2026-03-03T09:00:00Z"))
-        .expect("refused");
-    assert!(t.requester(&id).expect("read").is_none(), "forgotten once closed");
+    t.refuse_request(
+        &policy,
+        &id,
+        "manifestly unfounded",
+        ts("2026-03-03T09:00:00Z"),
+    )
+    .expect("refused");
+    assert!(
+        t.requester(&id).expect("read").is_none(),
+        "forgotten once closed"
+    );
 }
