@@ -79,25 +79,28 @@ fn start_keys(name: &str, smtp: Option<&Receiver>) -> (Setup, (String, String, S
     let admin = admin_key(&backend);
     let port = smtp.map(|r| r.addr().port());
     let server = Running::start_configured(Some(backend), crate::JBSYNC.to_owned(), |c| {
-        if let Some(port) = port {
-            c.smtp = Some(custos_server::config::SmtpConfig {
-                host: "127.0.0.1".into(),
-                port,
-                from: "privacy@jbsync.example".into(),
-                tls: custos_server::config::SmtpTls::None,
-                username: None,
-                password_file: None,
-                timeout: std::time::Duration::from_secs(10),
-            });
-        }
+        c.smtp = port.map(smtp_at);
     });
     let s = Setup { server, admin };
     let keys = tenant(&s, "acme");
     (s, keys)
 }
 
+/// The mail server of the local SMTP receiver listening on `port` (no TLS, no login).
+pub(crate) fn smtp_at(port: u16) -> custos_server::config::SmtpConfig {
+    custos_server::config::SmtpConfig {
+        host: "127.0.0.1".into(),
+        port,
+        from: "privacy@jbsync.example".into(),
+        tls: custos_server::config::SmtpTls::None,
+        username: None,
+        password_file: None,
+        timeout: std::time::Duration::from_secs(10),
+    }
+}
+
 /// The six-digit code in the last message to `to`.
-fn code_for(smtp: &Receiver, n: usize, to: &str) -> String {
+pub(crate) fn code_for(smtp: &Receiver, n: usize, to: &str) -> String {
     smtp.wait_for(n, std::time::Duration::from_secs(10));
     let m = smtp
         .messages()

@@ -12,7 +12,7 @@ use crate::Running;
 use crate::data::{Setup, json, on_postgresql, open_backend, send, sqlite_config};
 
 /// A client that shows redirects and cookies instead of following them.
-fn browser() -> ureq::Agent {
+pub(crate) fn browser() -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
         .max_redirects(0)
@@ -20,14 +20,14 @@ fn browser() -> ureq::Agent {
         .into()
 }
 
-struct Page {
-    status: u16,
-    headers: ureq::http::HeaderMap,
-    body: String,
+pub(crate) struct Page {
+    pub(crate) status: u16,
+    pub(crate) headers: ureq::http::HeaderMap,
+    pub(crate) body: String,
 }
 
 impl Page {
-    fn header(&self, name: &str) -> &str {
+    pub(crate) fn header(&self, name: &str) -> &str {
         self.headers
             .get(name)
             .and_then(|v| v.to_str().ok())
@@ -35,7 +35,7 @@ impl Page {
     }
 }
 
-fn page(r: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Page {
+pub(crate) fn page(r: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Page {
     let mut r = r.expect("the request completes");
     Page {
         status: r.status().as_u16(),
@@ -50,7 +50,7 @@ fn page(r: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Page {
     }
 }
 
-fn get(url: &str, cookie: Option<&str>) -> Page {
+pub(crate) fn get(url: &str, cookie: Option<&str>) -> Page {
     let mut req = browser().get(url);
     if let Some(c) = cookie {
         req = req.header("cookie", c);
@@ -58,7 +58,7 @@ fn get(url: &str, cookie: Option<&str>) -> Page {
     page(req.call())
 }
 
-fn post(url: &str, form: &[(&str, &str)], cookie: Option<&str>) -> Page {
+pub(crate) fn post(url: &str, form: &[(&str, &str)], cookie: Option<&str>) -> Page {
     let mut req = browser().post(url);
     if let Some(c) = cookie {
         req = req.header("cookie", c);
@@ -67,13 +67,35 @@ fn post(url: &str, form: &[(&str, &str)], cookie: Option<&str>) -> Page {
 }
 
 /// The hidden `csrf` field of the form posting to an action starting with `action`.
-fn csrf_of(body: &str, action: &str) -> String {
+pub(crate) fn csrf_of(body: &str, action: &str) -> String {
     let at = body
         .find(&format!("action=\"{action}"))
         .unwrap_or_else(|| panic!("no form to {action} in {body}"));
     let rest = &body[at..];
     let v = &rest[rest.find("name=\"csrf\" value=\"").expect("a csrf field") + 19..];
     v[..v.find('"').expect("a closing quote")].to_owned()
+}
+
+/// Signs in to the console of `server` as `who` with a TOTP code `steps` steps from now (each
+/// step signs in once); the session cookie.
+pub(crate) fn session_on(server: &Running, who: &NewAccount, steps: i64) -> String {
+    let form = get(&server.url("/console/signin?lang=en"), None);
+    assert_eq!(form.status, 200, "{}", form.body);
+    let code = who.totp.code_at(Timestamp::now().as_second() + 30 * steps);
+    let r = post(
+        &server.url("/console/signin?lang=en"),
+        &[
+            ("csrf", &csrf_of(&form.body, "/console/signin")),
+            ("name", &who.info.name),
+            ("password", who.password.expose()),
+            ("code", &code),
+        ],
+        None,
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(r.header("location"), "/console/requests?lang=en");
+    let cookie = r.header("set-cookie");
+    cookie.split(';').next().unwrap().to_owned()
 }
 
 /// The console, tenants `acme` and `globex` with a dpo account each (and their dpo API keys).
@@ -173,12 +195,7 @@ impl Console {
     /// Signs in as `who` with a code `steps` steps from now (each step signs in once); the
     /// session cookie.
     fn session(&self, who: &NewAccount, steps: i64) -> String {
-        let code = who.totp.code_at(Timestamp::now().as_second() + 30 * steps);
-        let r = self.sign_in(who, who.password.expose(), &code);
-        assert_eq!(r.status, 303, "{}", r.body);
-        assert_eq!(r.header("location"), "/console/requests?lang=en");
-        let cookie = r.header("set-cookie");
-        cookie.split(';').next().unwrap().to_owned()
+        session_on(&self.setup.server, who, steps)
     }
 
     /// The audit entries of `action` (all with `""`) as the tenant's dpo key reads them.
@@ -293,7 +310,11 @@ fn a_dpo_signs_in_sees_the_queue_by_due_date_with_why_and_opens_a_request() {
     let csrf = csrf_of(&r.body, &format!("/console/requests/{at_risk}/extend"));
     let r = post(
         &c.url(&format!("/console/requests/{at_risk}/extend?lang=en")),
-        &[("csrf", &csrf), ("reason", "many requests this month")],
+        &[
+            ("csrf", &csrf),
+            ("reason", "many requests this month"),
+            ("confirm", "yes"),
+        ],
         Some(&cookie),
     );
     assert_eq!(r.status, 303, "{}", r.body);
@@ -495,6 +516,7 @@ fn a_dpo_of_one_tenant_cannot_see_another_tenants_request() {
         &[
             ("csrf", &csrf_for_extend(&c, &cookie, &theirs)),
             ("reason", "x"),
+            ("confirm", "yes"),
         ],
         Some(&cookie),
     );

@@ -16,6 +16,7 @@ mod data;
 mod database_url;
 mod datasets;
 mod error_codes;
+mod handling;
 mod holes;
 mod isolation;
 mod mail;
