@@ -3,6 +3,8 @@
 // steps a journey is written in (open, fill, submit, click, check). run.mjs uses them for the page
 // list; a journey script (journeys/*.mjs) uses the same ones. See docs/browser-tests.md.
 
+import { createHmac } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -190,6 +192,20 @@ export class Session {
     return file;
   }
 
+  /**
+   * Runs axe-core on the page as this session shows it now (signed in, after a form), in a
+   * context of its own that may inject axe; a violation is a failure of the journey.
+   */
+  async axe() {
+    const html = await this.page.content();
+    const where = this.where();
+    const found = await axeViolations(this.context.browser(), this.baseURL, this.page.url(), {
+      javaScript: this.javaScript,
+      html,
+    });
+    this.failures.push(...found.map((v) => `${where}: ${v}`));
+  }
+
   /** Where the page is, for messages. */
   where() {
     return this.page.url().replace(this.origin, '');
@@ -231,19 +247,22 @@ export class Session {
  * JavaScript gets: the server's HTML with its scripts removed and its `<noscript>` shown (axe
  * itself needs JavaScript, so the page cannot simply be opened with it off).
  */
-export async function axeViolations(browser, baseURL, path, { javaScript = true } = {}) {
+export async function axeViolations(browser, baseURL, path, { javaScript = true, html } = {}) {
   const context = await browser.newContext({ baseURL, bypassCSP: true, viewport: { width: 1280, height: 900 } });
   try {
     const page = await context.newPage();
-    if (!javaScript) {
-      await page.route('**/*', async (route) => {
-        const request = route.request();
-        if (request.resourceType() === 'script') return route.abort();
-        if (!request.isNavigationRequest()) return route.continue();
-        const response = await route.fetch();
-        return route.fulfill({ response, body: withoutScripts(await response.text()) });
-      });
-    }
+    await page.route('**/*', async (route) => {
+      const request = route.request();
+      if (!javaScript && request.resourceType() === 'script') return route.abort();
+      if (!request.isNavigationRequest()) return route.continue();
+      // A page as a session saw it (signed in, after a form): its HTML, not a fresh fetch.
+      if (html !== undefined) {
+        return route.fulfill({ status: 200, contentType: 'text/html; charset=utf-8', body: javaScript ? html : withoutScripts(html) });
+      }
+      if (javaScript) return route.continue();
+      const response = await route.fetch();
+      return route.fulfill({ response, body: withoutScripts(await response.text()) });
+    });
     await page.goto(path, { waitUntil: 'load' });
     await page.addScriptTag({ path: AXE_SOURCE });
     const results = await page.evaluate(
@@ -257,6 +276,84 @@ export async function axeViolations(browser, baseURL, path, { javaScript = true 
   } finally {
     await context.close();
   }
+}
+
+/** The six-digit code of the newest message to `address` in the server's outbox (CUSTOS_OUTBOX). */
+export function mailedCode(address) {
+  const dir = process.env.CUSTOS_OUTBOX;
+  if (!dir) throw new Error('CUSTOS_OUTBOX is not set');
+  const files = readdirSync(dir).filter((f) => f.endsWith('.eml')).sort().reverse();
+  for (const f of files) {
+    const text = readFileSync(path.join(dir, f), 'utf8');
+    if (text.includes(`To: ${address}\r\n`)) {
+      const m = text.match(/code is (\d{6})/);
+      if (m) return m[1];
+    }
+  }
+  throw new Error(`no code to ${address} in ${dir}`);
+}
+
+/** The newest message to `address` in the outbox whose text matches `pattern`, or null. */
+export function mailTo(address, pattern) {
+  const dir = process.env.CUSTOS_OUTBOX;
+  const files = readdirSync(dir).filter((f) => f.endsWith('.eml')).sort().reverse();
+  for (const f of files) {
+    const text = readFileSync(path.join(dir, f), 'utf8');
+    if (text.includes(`To: ${address}\r\n`) && pattern.test(text)) return text;
+  }
+  return null;
+}
+
+/** A fresh address per journey run: the same request twice would be a duplicate of the first. */
+export function freshAddress(name) {
+  return `${name}-${Date.now()}-${Math.floor(Math.random() * 1e6)}@example.test`;
+}
+
+/** RFC 4648 base32 (no padding) to bytes. */
+function base32(text) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = 0;
+  let value = 0;
+  const out = [];
+  for (const ch of text.replace(/=+$/, '').toUpperCase()) {
+    value = (value << 5) | alphabet.indexOf(ch);
+    bits += 5;
+    if (bits >= 8) {
+      out.push((value >>> (bits - 8)) & 0xff);
+      bits -= 8;
+    }
+  }
+  return Buffer.from(out);
+}
+
+/** The TOTP code of now (RFC 6238: HMAC-SHA-1, 30 s steps, 6 digits). */
+export function totp(secret, at = Date.now()) {
+  const step = BigInt(Math.floor(at / 1000 / 30));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(step);
+  const mac = createHmac('sha1', base32(secret)).update(counter).digest();
+  const offset = mac[mac.length - 1] & 0x0f;
+  const n = (mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000;
+  return String(n).padStart(6, '0');
+}
+
+/**
+ * Signs in to the console with the account of `slot` for this session's mode: the test gives
+ * every journey and mode an account of its own (CUSTOS_CONSOLE_ACCOUNTS, a JSON list of
+ * `{ name, password, secret }`), since a TOTP code signs in once.
+ */
+export async function consoleSignIn(session, slot, lang = 'en') {
+  const accounts = JSON.parse(process.env.CUSTOS_CONSOLE_ACCOUNTS || '[]');
+  const account = accounts[slot * 2 + (session.javaScript ? 0 : 1)];
+  if (!account) throw new Error(`no console account for slot ${slot} in CUSTOS_CONSOLE_ACCOUNTS`);
+  await session.open(`/console/signin?lang=${lang}`);
+  const words = lang === 'nl'
+    ? ['Accountnaam', 'Wachtwoord', 'Code uit uw authenticator-app', 'Inloggen']
+    : ['Account name', 'Password', 'Code from your authenticator app', 'Sign in'];
+  await session.fill(words[0], account.name);
+  await session.fill(words[1], account.password);
+  await session.fill(words[2], totp(account.secret));
+  await session.submit(words[3]);
 }
 
 /** The HTML a browser without JavaScript renders: no scripts, `<noscript>` content shown. */

@@ -22,6 +22,9 @@ const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
 /// browser that hangs fails the test instead of the CI run.
 const TIMEOUT: Duration = Duration::from_secs(600);
 
+/// How many journeys sign in to the console: each gets an account per mode.
+const CONSOLE_SLOTS: usize = 3;
+
 /// The pages and journeys checked, as run.mjs reads them. A new page is one more line here
 /// (`status` when it is not 200); a journey is a script in `tests/browser/journeys/`.
 fn pages() -> serde_json::Value {
@@ -43,6 +46,9 @@ fn pages() -> serde_json::Value {
         { "path": "/console/signin?lang=nl", "lang": "nl", "name": "console-signin-nl" },
         { "path": "/console/signin?lang=en", "lang": "en", "name": "console-signin-en" },
         { "journey": "journeys/console-queue.mjs", "name": "console-queue" },
+        // Across both: a request filed, extended, released and downloaded; a consent withdrawn.
+        { "journey": "journeys/request-handled.mjs", "name": "request-handled" },
+        { "journey": "journeys/consent-withdrawn.mjs", "name": "consent-withdrawn" },
     ])
 }
 
@@ -92,17 +98,38 @@ fn the_public_pages_pass_the_browser_checks_with_and_without_javascript() {
         .expect("access store")
         .create_tenant("acme", "acme", jiff::Timestamp::now())
         .expect("tenant");
-    let account = backend
+    // A TOTP code signs in once: every journey that signs in gets an account per mode (lib.mjs,
+    // `consoleSignIn(session, slot)`).
+    let accounts: Vec<serde_json::Value> = (0..CONSOLE_SLOTS * 2)
+        .map(|i| {
+            let a = backend
+                .access
+                .lock()
+                .expect("access store")
+                .add_account(
+                    Some("acme"),
+                    custos_access::Role::Dpo,
+                    &format!("dpo-browser-{i}"),
+                    jiff::Timestamp::now(),
+                )
+                .expect("account");
+            serde_json::json!({
+                "name": a.info.name, "password": a.password.expose(), "secret": a.totp.base32(),
+            })
+        })
+        .collect();
+    let app_key = backend
         .access
         .lock()
         .expect("access store")
-        .add_account(
+        .issue_key(
             Some("acme"),
-            custos_access::Role::Dpo,
-            "dpo-browser",
+            custos_access::Role::App,
+            "browser app",
             jiff::Timestamp::now(),
         )
-        .expect("account");
+        .expect("app key")
+        .key;
     let admin = crate::data::admin_key(&backend);
     let box_dir = outbox.clone();
     let server = Running::start_configured(Some(backend), crate::JBSYNC.to_owned(), move |c| {
@@ -110,6 +137,21 @@ fn the_public_pages_pass_the_browser_checks_with_and_without_javascript() {
     });
     let setup = crate::data::Setup { server, admin };
     let server = setup.server;
+    // A consent per mode for the withdrawal journey, given as the app records them.
+    let consent_subjects = ["consent-js@example.test", "consent-nojs@example.test"];
+    for who in consent_subjects {
+        let r = crate::data::send(
+            "POST",
+            &server.url("/v1/consent"),
+            &app_key,
+            Some(serde_json::json!({
+                "subject": who, "purpose": "style_learning", "kind": "grant",
+                "at": jiff::Timestamp::now().to_string(), "notice_version": "2.0",
+                "notice_hash": "a".repeat(64), "channel": "web", "proof": "settings toggle",
+            })),
+        );
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
     let started = Instant::now();
     let mut node = Command::new("node")
         .current_dir(&root)
@@ -119,9 +161,15 @@ fn the_public_pages_pass_the_browser_checks_with_and_without_javascript() {
         .arg(&artifacts)
         .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
         .env("CUSTOS_OUTBOX", &outbox)
-        .env("CUSTOS_CONSOLE_NAME", &account.info.name)
-        .env("CUSTOS_CONSOLE_PASSWORD", account.password.expose())
-        .env("CUSTOS_CONSOLE_SECRET", account.totp.base32())
+        .env(
+            "CUSTOS_CONSOLE_ACCOUNTS",
+            serde_json::Value::from(accounts).to_string(),
+        )
+        .env("CUSTOS_APP_KEY", &app_key)
+        .env(
+            "CUSTOS_CONSENT_SUBJECTS",
+            serde_json::json!(consent_subjects).to_string(),
+        )
         .stdin(Stdio::null())
         .stdout(log.try_clone().expect("run log"))
         .stderr(log)
