@@ -444,9 +444,43 @@ pub fn app(
             },
             connections::bound_body,
         ))
+        .layer(axum::middleware::from_fn(strict_transport))
         .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state);
     (router, doc)
+}
+
+/// HSTS on every answer to a request that reached the TLS proxy over HTTPS (it says so in
+/// `X-Forwarded-Proto` or `Forwarded: proto=https`): browsers then refuse plain HTTP to this host
+/// for two years (RFC 6797). Never over plain HTTP, where a browser ignores it anyway, so the
+/// demo on `http://127.0.0.1` is not pinned to TLS.
+async fn strict_transport(req: Request, next: axum::middleware::Next) -> axum::response::Response {
+    let over_tls = behind_tls(req.headers());
+    let mut res = next.run(req).await;
+    if over_tls {
+        res.headers_mut().insert(
+            axum::http::header::STRICT_TRANSPORT_SECURITY,
+            axum::http::HeaderValue::from_static("max-age=63072000"),
+        );
+    }
+    res
+}
+
+/// Whether the proxy says the client's connection was HTTPS.
+fn behind_tls(headers: &axum::http::HeaderMap) -> bool {
+    let proto = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|p| p.trim().eq_ignore_ascii_case("https"));
+    let forwarded = headers
+        .get_all("forwarded")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| {
+            v.split([';', ','])
+                .any(|kv| kv.trim().eq_ignore_ascii_case("proto=https"))
+        });
+    proto || forwarded
 }
 
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");

@@ -496,3 +496,31 @@ fn a_consent_withdrawn_in_the_center_makes_the_decision_call_deny() {
     );
     assert_eq!(forged.status, 403);
 }
+
+#[test]
+fn hsts_is_sent_only_to_a_browser_that_came_over_https_through_the_proxy() {
+    let (s, _) = start("center-hsts", None);
+    let url = s.server.url("/center/acme?lang=en");
+    let plain = get(&url, None, None);
+    assert_eq!(plain.status, 200);
+    assert_eq!(header(&plain, "strict-transport-security"), "");
+    for (name, value) in [
+        ("x-forwarded-proto", "https"),
+        ("forwarded", "for=203.0.113.9;proto=https"),
+    ] {
+        let tls = page(browser().get(&url).header(name, value).call());
+        assert_eq!(tls.status, 200);
+        assert_eq!(
+            header(&tls, "strict-transport-security"),
+            "max-age=63072000",
+            "{name}: {value}"
+        );
+    }
+    let http = page(
+        browser()
+            .get(&url)
+            .header("x-forwarded-proto", "http")
+            .call(),
+    );
+    assert_eq!(header(&http, "strict-transport-security"), "");
+}
