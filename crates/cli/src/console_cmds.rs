@@ -112,7 +112,9 @@ fn vault_and_access(db: &DbArgs) -> Result<(Vault, Access), Failure> {
     let vault = MasterKey::from_env_or_file(Some(&key_file))
         .and_then(|k| Vault::open(&store, k))
         .map_err(|e| Failure::from(e).usage())?;
-    let access = open_access(&store).map_err(Failure::unusable)?;
+    let access = open_access(&store)
+        .map_err(Failure::unusable)?
+        .sealing_secrets_with(&vault);
     Ok((vault, access))
 }
 

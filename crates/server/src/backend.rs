@@ -61,7 +61,10 @@ impl Backend {
             vaults.push(Mutex::new(Vault::open(&store, master.clone())?));
         }
         vaults.push(Mutex::new(Vault::open(&store, master)?));
-        let access = Access::open(&store)?;
+        let access = match vaults.first_mut().map(Mutex::get_mut) {
+            Some(Ok(v)) => Access::open(&store)?.sealing_secrets_with(v),
+            _ => Access::open(&store)?,
+        };
         // The first connection replays the journal; a count above zero means a restored backup
         // (or a crash mid-erasure) was brought up to date: the operator's runbook looks for it.
         let replayed: usize = vaults

@@ -21,6 +21,22 @@ use crate::vault::StoreConfig;
 /// Tenants and keys, in the database the [`StoreConfig`] names (SQLite or PostgreSQL).
 pub struct Access {
     store: Box<dyn Store>,
+    /// The key console accounts' TOTP secrets are sealed under (from the vault's key ring, see
+    /// [`Access::sealing_secrets_with`]); without it no account is added or signed in to.
+    totp_key: Option<zeroize::Zeroizing<[u8; 32]>>,
+}
+
+/// What a console account's sealed TOTP secret is bound to, besides the account.
+const TOTP_CONTEXT: &[u8] = b"custos/access/totp/v1";
+
+/// The length of a TOTP secret stored before secrets were sealed (raw, RFC 4226's 160 bits).
+const RAW_TOTP_LEN: usize = 20;
+
+/// Accounts are refused where the store was opened without the vault's key (fail closed).
+fn no_totp_key() -> AccessError {
+    AccessError::Storage(
+        "console accounts need the vault's master key (open the access store with it)".into(),
+    )
 }
 
 /// A storage failure, described without anything from the rows (keys, labels).
@@ -66,7 +82,22 @@ impl Access {
     pub fn open(config: &StoreConfig) -> Result<Access, AccessError> {
         Ok(Access {
             store: crate::vault::open_store(config).map_err(storage)?,
+            totp_key: None,
         })
+    }
+
+    /// The same store, sealing console accounts' TOTP secrets under a key derived from
+    /// `vault`'s identity key (AES-256-GCM, bound to the account): a copy of the database
+    /// without the master key holds no usable second factor.
+    pub fn sealing_secrets_with(mut self, vault: &crate::Vault) -> Access {
+        self.totp_key = Some(vault.keys.derived(TOTP_CONTEXT));
+        self
+    }
+
+    /// The account's TOTP secret as stored: sealed under the access key.
+    fn seal_totp(&self, account_id: &str, secret: &[u8]) -> Result<Vec<u8>, AccessError> {
+        let key = self.totp_key.as_ref().ok_or_else(no_totp_key)?;
+        crate::keys::seal_bound(key, TOTP_CONTEXT, account_id, secret).map_err(storage)
     }
 
     /// Creates a tenant (its id follows [`custos_access::tenant_id`]).
@@ -306,24 +337,40 @@ impl Access {
 
 const ACCOUNT_COLUMNS: &str = "account_id, tenant_id, role, name, password_hash, totp_secret, totp_last_step, failures, locked_until, disabled_at";
 
-fn stored_account(row: Vec<Val>) -> crate::Result<StoredAccount> {
+fn stored_account(
+    row: Vec<Val>,
+    totp_key: Option<&zeroize::Zeroizing<[u8; 32]>>,
+) -> crate::Result<StoredAccount> {
     let mut it = row.into_iter();
     let mut next = |what| it.next().ok_or_else(|| corrupt(what));
+    let account_id = next("account id")?
+        .into_text()
+        .ok_or_else(|| corrupt("account id"))?;
+    let open_totp = |stored: Vec<u8>| -> crate::Result<TotpSecret> {
+        if stored.len() == RAW_TOTP_LEN {
+            // Written before secrets were sealed; sealed again at the account's next change.
+            return Ok(TotpSecret::from_bytes(stored));
+        }
+        let key = totp_key.ok_or_else(|| {
+            VaultError::Corrupt("a TOTP secret is sealed and the vault's key is not at hand".into())
+        })?;
+        crate::keys::open_bound(key, TOTP_CONTEXT, &account_id, &stored)
+            .map(|plain| TotpSecret::from_bytes(plain.to_vec()))
+            .ok_or_else(|| corrupt("TOTP secret (it does not open with this vault's key)"))
+    };
     Ok(StoredAccount {
-        account_id: next("account id")?
-            .into_text()
-            .ok_or_else(|| corrupt("account id"))?,
+        account_id: account_id.clone(),
         tenant: next("tenant")?.into_text(),
         role: next("role")?.into_text().ok_or_else(|| corrupt("role"))?,
         name: next("name")?.into_text().ok_or_else(|| corrupt("name"))?,
         password_hash: next("password hash")?
             .into_text()
             .ok_or_else(|| corrupt("password hash"))?,
-        totp: TotpSecret::from_bytes(
+        totp: open_totp(
             next("TOTP secret")?
                 .into_bytes()
                 .ok_or_else(|| corrupt("TOTP secret"))?,
-        ),
+        )?,
         totp_last_step: next("TOTP step")?.int(),
         lockout: Lockout {
             failures: next("failures")?
@@ -364,6 +411,7 @@ impl Access {
         now: Timestamp,
     ) -> Result<NewAccount, AccessError> {
         let new = NewAccount::generate(tenant, role, name, now.as_second())?;
+        let sealed = self.seal_totp(&new.info.account_id, new.totp.expose())?;
         let (mut known, mut inserted) = (true, 0);
         self.store
             .in_tx(tenant.unwrap_or(NO_TENANT), "adding a console account", &mut |tx| {
@@ -381,7 +429,7 @@ impl Access {
                         new.info.role.as_str().into(),
                         new.info.name.as_str().into(),
                         new.password_hash.as_str().into(),
-                        new.totp.expose().to_vec().into(),
+                        sealed.clone().into(),
                         now.as_second().into(),
                     ],
                 )?;
@@ -472,6 +520,7 @@ impl Access {
     /// The stored row of the console account named `name`, for [`account::sign_in`].
     pub fn account_by_name(&mut self, name: &str) -> Result<Option<StoredAccount>, AccessError> {
         let mut found = None;
+        let totp_key = self.totp_key.as_ref();
         self.store
             .in_read_tx(NO_TENANT, "reading a console account", &mut |tx| {
                 found = tx
@@ -481,7 +530,7 @@ impl Access {
                     )?
                     .into_iter()
                     .next()
-                    .map(stored_account)
+                    .map(|row| stored_account(row, totp_key))
                     .transpose()?;
                 Ok(())
             })

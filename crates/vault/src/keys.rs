@@ -523,6 +523,36 @@ pub(crate) fn fill_random(buf: &mut [u8]) -> Result<()> {
 }
 
 /// Length-prefixed concatenation, so no two different field lists encode alike.
+/// Seals `plain` under `key` (AES-256-GCM, a fresh nonce), bound to `context` and `id`: for a
+/// secret kept beside the vault that no row may take from another (a console account's TOTP
+/// secret, bound to its account).
+pub(crate) fn seal_bound(
+    key: &[u8; 32],
+    context: &[u8],
+    id: &str,
+    plain: &[u8],
+) -> Result<Vec<u8>> {
+    seal(
+        &Aes256Gcm::new(key.into()),
+        plain,
+        &encode_fields(&[context, id.as_bytes()]),
+    )
+}
+
+/// Opens what [`seal_bound`] sealed with the same key, context and id.
+pub(crate) fn open_bound(
+    key: &[u8; 32],
+    context: &[u8],
+    id: &str,
+    sealed: &[u8],
+) -> Option<Zeroizing<Vec<u8>>> {
+    open(
+        &Aes256Gcm::new(key.into()),
+        sealed,
+        &encode_fields(&[context, id.as_bytes()]),
+    )
+}
+
 fn requester_aad(tenant: &TenantId, request_id: &str) -> Vec<u8> {
     encode_fields(&[
         b"custos/vault/requester/v1",

@@ -108,3 +108,40 @@ pub fn the_first_admin_key_is_bootstrapped_once_and_keys_list_without_secrets(b:
         "with every admin key revoked, the bootstrap issues a new one"
     );
 }
+
+/// A console account's TOTP secret is stored sealed under a key of the vault's: a store opened
+/// without that key neither reads the second factor nor adds an account (fail closed), and the
+/// store opened with it signs in as before.
+pub fn a_console_accounts_second_factor_is_sealed_under_the_vaults_key(b: &Backend) {
+    let now = jiff::Timestamp::now();
+    let vault = b.open();
+    let mut a = b.access().sealing_secrets_with(&vault);
+    a.create_tenant("acme", "Acme", now).expect("tenant");
+    let new = a
+        .add_account(Some("acme"), custos_access::Role::Dpo, "ann", now)
+        .expect("account");
+    let stored = a
+        .account_by_name("ann")
+        .expect("read")
+        .expect("the account");
+    assert_eq!(stored.totp.expose(), new.totp.expose());
+    let code = new.totp.code_at(now.as_second());
+    let out = a
+        .sign_in("ann", new.password.expose(), &code, now)
+        .expect("signing in");
+    assert!(
+        matches!(out, custos_access::account::SignInOutcome::Accepted(_)),
+        "signs in with the sealed secret: {out:?}"
+    );
+    let mut keyless = b.access();
+    assert!(
+        keyless.account_by_name("ann").is_err(),
+        "the row holds no usable secret"
+    );
+    assert!(
+        keyless
+            .add_account(Some("acme"), custos_access::Role::Dpo, "bo", now)
+            .is_err(),
+        "no account without the key"
+    );
+}

@@ -271,6 +271,7 @@ access_suite!(
     wrong_malformed_and_unknown_keys_do_not_authenticate,
     tenants_are_validated_and_admin_keys_belong_to_no_tenant,
     the_first_admin_key_is_bootstrapped_once_and_keys_list_without_secrets,
+    a_console_accounts_second_factor_is_sealed_under_the_vaults_key,
 );
 
 macro_rules! holds_suite {
