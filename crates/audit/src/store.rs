@@ -38,6 +38,16 @@ pub trait Store {
     fn query(&mut self, tenant: &str, q: &Query) -> Result<Vec<Entry>, AuditError>;
     /// How many entries `tenant` has, and how many of them have seq greater than `after_seq`.
     fn tenant_counts(&mut self, tenant: &str, after_seq: u64) -> Result<(u64, u64), AuditError>;
+    /// Entries of one tenant (only those with `action`, if given), the newest first: `limit`
+    /// (at most 1000) after skipping the newest `offset`. A page for people reading the trail
+    /// back from now; cut in the database, not in memory.
+    fn recent(
+        &mut self,
+        tenant: &str,
+        action: Option<&str>,
+        offset: u64,
+        limit: usize,
+    ) -> Result<Vec<Entry>, AuditError>;
 }
 
 const MAX_PAGE: usize = 1000;
@@ -276,6 +286,27 @@ impl Store for SqliteStore {
         )?;
         Ok((to_seq(all)?, to_seq(after)?))
     }
+
+    fn recent(
+        &mut self,
+        tenant: &str,
+        action: Option<&str>,
+        offset: u64,
+        limit: usize,
+    ) -> Result<Vec<Entry>, AuditError> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT seq, at, tenant_id, actor, action, subject, details, prev_hash, hash FROM audit_entries
+             WHERE tenant_id = ?1 AND (?2 IS NULL OR action = ?2)
+             ORDER BY seq DESC LIMIT ?3 OFFSET ?4",
+        )?;
+        let limit = limit.clamp(1, MAX_PAGE) as i64;
+        let offset = i64::try_from(offset).unwrap_or(i64::MAX);
+        let rows = st.query_map(
+            rusqlite::params![tenant, action, limit, offset],
+            sqlite_entry,
+        )?;
+        rows.map(|r| entry_from_raw(r?)).collect()
+    }
 }
 
 fn checkpoint_from_raw(
@@ -482,6 +513,24 @@ impl Store for PgStore {
         )?;
         Ok((to_seq(row.get(0))?, to_seq(row.get(1))?))
     }
+
+    fn recent(
+        &mut self,
+        tenant: &str,
+        action: Option<&str>,
+        offset: u64,
+        limit: usize,
+    ) -> Result<Vec<Entry>, AuditError> {
+        let limit = limit.clamp(1, MAX_PAGE) as i64;
+        let offset = i64::try_from(offset).unwrap_or(i64::MAX);
+        let rows = self.client.query(
+            "SELECT seq, at, tenant_id, actor, action, subject, details, prev_hash, hash FROM audit_entries
+             WHERE tenant_id = $1 AND ($2::TEXT IS NULL OR action = $2)
+             ORDER BY seq DESC LIMIT $3 OFFSET $4",
+            &[&tenant, &action, &limit, &offset],
+        )?;
+        rows.iter().map(pg_entry).collect()
+    }
 }
 
 /// A checkpoint row of SQLite (`seq, hash, at, signature`), read and checked.
@@ -519,5 +568,14 @@ impl<T: Store + ?Sized> Store for Box<T> {
     }
     fn tenant_counts(&mut self, tenant: &str, after_seq: u64) -> Result<(u64, u64), AuditError> {
         (**self).tenant_counts(tenant, after_seq)
+    }
+    fn recent(
+        &mut self,
+        tenant: &str,
+        action: Option<&str>,
+        offset: u64,
+        limit: usize,
+    ) -> Result<Vec<Entry>, AuditError> {
+        (**self).recent(tenant, action, offset, limit)
     }
 }

@@ -287,6 +287,27 @@ fn the_log_api_appends_checkpoints_and_queries_per_tenant() {
     );
 }
 
+#[test]
+fn a_tenants_entries_are_paged_newest_first_in_the_database() {
+    on_both("recent", |s| {
+        filled(s, 30);
+        let key = key();
+        let head = s.head().unwrap().map(|h| (h.seq, h.hash));
+        let (entries, cp) = build(head, &[event("t2", 1)], at(99), &key, 10);
+        s.append(&mut |_| (entries.clone(), cp.clone())).unwrap();
+        let seqs = |v: Vec<Entry>| v.iter().map(|e| e.seq).collect::<Vec<_>>();
+        let first = s.recent("t1", None, 0, 4).unwrap();
+        assert_eq!(seqs(first), [30, 29, 28, 27], "{}", s.name());
+        let second = s.recent("t1", None, 4, 4).unwrap();
+        assert_eq!(seqs(second), [26, 25, 24, 23]);
+        assert_eq!(s.recent("t1", None, 30, 4).unwrap().len(), 0, "past the end");
+        let erasures = s.recent("t1", Some("subject.erase"), 0, 3).unwrap();
+        assert_eq!(seqs(erasures), [28, 25, 22], "event(i) erases when i is a multiple of 3");
+        let other = s.recent("t2", None, 0, 50).unwrap();
+        assert_eq!(seqs(other), [31], "another tenant's entries are not in the page");
+    });
+}
+
 /// Two writers with their own connections appending at once (as two Custos processes would)
 /// leave one chain that verifies.
 #[test]

@@ -95,6 +95,7 @@ mod ids;
 pub mod journal;
 pub mod keys;
 pub mod opengdpr;
+pub mod policy_versions;
 pub mod recipients;
 pub mod records;
 pub mod retention;
@@ -107,6 +108,7 @@ pub use access::Access;
 pub use error::{Result, VaultError};
 pub use ids::{HoldId, Pseudonym, RecordId, RequestId, SubjectId, TenantId};
 pub use keys::{MASTER_KEY_ENV, MasterKey};
+pub use policy_versions::{PolicyVersion, policy_fingerprint};
 pub use retention::{
     ChangeOutcome, EventTarget, HoldInfo, HoldTarget, PurgeOptions, PurgeReport, RetentionReport,
     RuleOutcome,

@@ -741,6 +741,21 @@ impl TenantVault<'_> {
             .map_err(|e| audit_err("reading the audit trail", e))
     }
 
+    /// This tenant's audit entries (only those with `action`, if given), the newest first:
+    /// `limit` (at most 1000) after skipping the newest `offset`, cut in the database.
+    pub fn audit_recent(
+        &mut self,
+        action: Option<&str>,
+        offset: u64,
+        limit: usize,
+    ) -> Result<Vec<custos_audit::Entry>> {
+        let tenant = self.tenant.as_str().to_owned();
+        let mut store = self.vault.audit_store()?;
+        store
+            .recent(&tenant, action, offset, limit)
+            .map_err(|e| audit_err("reading the audit trail", e))
+    }
+
     /// How many audit entries this tenant has, and how many of them come after entry
     /// `after_seq` (e.g. after the last checkpoint: the tenant's unsealed entries).
     pub fn audit_counts(&mut self, after_seq: u64) -> Result<(u64, u64)> {

@@ -23,6 +23,17 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("queue.html", include_str!("templates/queue.html")),
     ("request.html", include_str!("templates/request.html")),
     ("message.html", include_str!("templates/message.html")),
+    ("retention.html", include_str!("templates/retention.html")),
+    (
+        "retention-dry-run.html",
+        include_str!("templates/retention-dry-run.html"),
+    ),
+    ("audit.html", include_str!("templates/audit.html")),
+    (
+        "audit-verify.html",
+        include_str!("templates/audit-verify.html"),
+    ),
+    ("policy.html", include_str!("templates/policy.html")),
     ("letter.html", include_str!("templates/letter.html")),
 ];
 

@@ -11,6 +11,7 @@ mod center;
 mod client_addresses;
 mod consent;
 mod console;
+mod console_oversight;
 mod data;
 #[path = "../../../../testkit/database_url.rs"]
 mod database_url;

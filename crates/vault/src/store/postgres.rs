@@ -347,6 +347,18 @@ const MIGRATIONS: &[(i64, &str)] = &[
     // and the request), so the privacy team can carry out a request filed in the privacy center
     // without ever seeing or typing the address; cleared when the request closes.
     (10, "ALTER TABLE requests ADD COLUMN requester BYTEA;"),
+    // 11: every policy version a server has run with, its text kept once (by the SHA-256 of the
+    // text), so the console can compare two published versions. One policy serves every tenant:
+    // no tenant column, so no row-level security. Append-only: nothing updates or deletes a row.
+    (
+        11,
+        "CREATE TABLE policy_versions (
+        fingerprint TEXT PRIMARY KEY,
+        version TEXT,
+        policy TEXT NOT NULL,
+        first_published_at BIGINT NOT NULL
+    );",
+    ),
 ];
 
 /// Serialises migrations between servers starting at once (an arbitrary constant).

@@ -16,6 +16,7 @@ mod export;
 mod faults;
 mod harness;
 mod holds;
+mod policy_versions;
 mod recipients;
 mod requests;
 mod retention;
@@ -308,3 +309,18 @@ watch_suite!(
     an_application_with_a_webhook_hears_which_records_a_purge_and_an_erasure_deleted,
     replacing_the_master_key_keeps_records_pseudonyms_and_the_trail_and_shuts_out_the_old_key,
 );
+
+macro_rules! policy_versions_suite {
+    ($($case:ident),* $(,)?) => {
+        mod policy_versions_sqlite {
+            $( #[test] fn $case() { crate::policy_versions::$case(&crate::harness::Backend::sqlite(stringify!($case))); } )*
+        }
+        mod policy_versions_postgres {
+            $( #[test] fn $case() {
+                if let Some(b) = crate::harness::Backend::postgres(stringify!($case)) { crate::policy_versions::$case(&b); }
+            } )*
+        }
+    };
+}
+
+policy_versions_suite!(a_policy_version_is_recorded_once_with_its_first_publication);
