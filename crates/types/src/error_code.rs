@@ -164,6 +164,10 @@ codes! {
     KeptByLaw = "kept-by-law", 409, Conflict, "A law obliges keeping the record";
     ClockWentBack = "clock-went-back", 409, Conflict, "The clock is earlier than the last purge";
     RetentionChanged = "retention-changed", 409, RetryLater, "The retention settings changed during the write";
+    // The breach register.
+    BreachNotFound = "breach-not-found", 404, NotFound, "No such breach in this tenant";
+    BreachStale = "breach-stale", 409, Conflict, "The breach has a newer version than the one the change was made on";
+    InvalidBreach = "invalid-breach", 422, InvalidRequest, "The breach record is incomplete or contradicts itself";
     // Data-subject requests.
     RequestNotFound = "request-not-found", 404, NotFound, "No such request in this tenant";
     AnswerChanged = "answer-changed", 409, RetryLater, "The subject's records changed while the answer was written";

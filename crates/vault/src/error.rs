@@ -288,6 +288,9 @@ pub enum VaultError {
     /// No active legal hold with this id in this tenant.
     #[error("no active legal hold `{0}` in this tenant")]
     HoldNotFound(String),
+    /// The breach register refused a write or a read.
+    #[error(transparent)]
+    Breach(#[from] crate::breaches::BreachError),
     /// A job in one of the company's own databases (PRODUCT.md C10) failed; it rolled back.
     #[error(transparent)]
     Connector(Box<crate::connect::ConnectorError>),
@@ -359,6 +362,12 @@ impl VaultError {
             VaultError::Request(e) => e.code(),
             VaultError::Recipient(e) => e.code(),
             VaultError::HoldNotFound(_) => ErrorCode::HoldNotFound,
+            VaultError::Breach(crate::breaches::BreachError::NotFound(_)) => {
+                ErrorCode::BreachNotFound
+            }
+            VaultError::Breach(crate::breaches::BreachError::Stale { .. }) => {
+                ErrorCode::BreachStale
+            }
             VaultError::InvalidHold(_) => ErrorCode::InvalidHold,
         }
     }

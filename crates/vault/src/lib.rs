@@ -87,6 +87,7 @@
 pub mod access;
 pub mod app_events;
 pub mod backup;
+pub mod breaches;
 pub mod connect;
 pub mod consent;
 mod error;

@@ -359,6 +359,44 @@ const MIGRATIONS: &[(i64, &str)] = &[
         first_published_at BIGINT NOT NULL
     );",
     ),
+    // 12: the breach register (Art. 33(5)): each breach as it stands, with the columns it is
+    // listed and watched by, and every version of its record (phased notification, Art. 33(4)).
+    (
+        12,
+        "CREATE TABLE breaches (
+        tenant_id             TEXT NOT NULL,
+        breach_id             TEXT NOT NULL,
+        version               BIGINT NOT NULL,
+        opened_at             BIGINT NOT NULL,
+        aware_at              BIGINT NOT NULL,
+        deadline_at           BIGINT NOT NULL,
+        authority_notified_at BIGINT,
+        closed_at             BIGINT,
+        updated_at            BIGINT NOT NULL,
+        actor                 TEXT NOT NULL,
+        record                TEXT NOT NULL,
+        PRIMARY KEY (tenant_id, breach_id)
+    );
+    CREATE INDEX breaches_by_deadline ON breaches (tenant_id, deadline_at);
+    CREATE TABLE breach_versions (
+        tenant_id   TEXT NOT NULL,
+        breach_id   TEXT NOT NULL,
+        version     BIGINT NOT NULL,
+        recorded_at BIGINT NOT NULL,
+        actor       TEXT NOT NULL,
+        record      TEXT NOT NULL,
+        PRIMARY KEY (tenant_id, breach_id, version)
+    );
+    DO $$ DECLARE t TEXT; BEGIN
+      FOREACH t IN ARRAY ARRAY['breaches', 'breach_versions'] LOOP
+        EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
+        EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t);
+        EXECUTE format('CREATE POLICY tenant_isolation ON %I
+                          USING (tenant_id = current_setting(''custos.tenant'', true))
+                          WITH CHECK (tenant_id = current_setting(''custos.tenant'', true))', t);
+      END LOOP;
+    END $$;",
+    ),
 ];
 
 /// Serialises migrations between servers starting at once (an arbitrary constant).

@@ -310,6 +310,35 @@ const MIGRATIONS: &[(i64, &str)] = &[
         first_published_at INTEGER NOT NULL
     ) STRICT;",
     ),
+    // 12: the breach register (Art. 33(5)): each breach as it stands, with the columns it is
+    // listed and watched by, and every version of its record (phased notification, Art. 33(4)).
+    (
+        12,
+        "CREATE TABLE breaches (
+        tenant_id             TEXT NOT NULL,
+        breach_id             TEXT NOT NULL,
+        version               INTEGER NOT NULL,
+        opened_at             INTEGER NOT NULL,
+        aware_at              INTEGER NOT NULL,
+        deadline_at           INTEGER NOT NULL,
+        authority_notified_at INTEGER,
+        closed_at             INTEGER,
+        updated_at            INTEGER NOT NULL,
+        actor                 TEXT NOT NULL,
+        record                TEXT NOT NULL,
+        PRIMARY KEY (tenant_id, breach_id)
+    ) STRICT;
+    CREATE INDEX breaches_by_deadline ON breaches (tenant_id, deadline_at);
+    CREATE TABLE breach_versions (
+        tenant_id   TEXT NOT NULL,
+        breach_id   TEXT NOT NULL,
+        version     INTEGER NOT NULL,
+        recorded_at INTEGER NOT NULL,
+        actor       TEXT NOT NULL,
+        record      TEXT NOT NULL,
+        PRIMARY KEY (tenant_id, breach_id, version)
+    ) STRICT;",
+    ),
 ];
 
 /// The vault on one SQLite file.

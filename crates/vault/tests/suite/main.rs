@@ -6,6 +6,7 @@
 mod access;
 mod audited;
 mod backup;
+mod breaches;
 mod cases;
 mod connectors;
 mod consent;
@@ -324,3 +325,21 @@ macro_rules! policy_versions_suite {
 }
 
 policy_versions_suite!(a_policy_version_is_recorded_once_with_its_first_publication);
+
+macro_rules! breaches_suite {
+    ($($case:ident),* $(,)?) => {
+        mod breaches_sqlite {
+            $( #[test] fn $case() { crate::breaches::$case(&crate::harness::Backend::sqlite(stringify!($case))); } )*
+        }
+        mod breaches_postgres {
+            $( #[test] fn $case() {
+                if let Some(b) = crate::harness::Backend::postgres(stringify!($case)) { crate::breaches::$case(&b); }
+            } )*
+        }
+    };
+}
+
+breaches_suite!(
+    a_breach_keeps_every_version_and_is_audited_by_digest,
+    the_affected_query_counts_by_category_and_window_and_those_erased_since,
+);
