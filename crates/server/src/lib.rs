@@ -601,6 +601,22 @@ pub async fn serve(
         (None, None) => {}
     }
     let state = Arc::new(state);
+    // The policy this server runs with is a published version: recorded once, so the console
+    // can show which statement was published when and compare it with the versions before.
+    if state.has_backend() {
+        let recorded = work::write(&state, |s, v| {
+            v.record_policy_version(
+                s.loaded.policy.meta.version.as_deref(),
+                s.loaded.source.text(),
+                jiff::Timestamp::now(),
+            )?;
+            Ok(())
+        })
+        .await;
+        if let Err(e) = recorded {
+            tracing::warn!(code = e.code, "the policy version could not be recorded");
+        }
+    }
     let (router, _) = app(state.clone(), config.max_body_bytes, config.body_timeout);
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;

@@ -180,6 +180,7 @@ impl From<&VaultError> for Problem {
             VaultError::RecordNotFound(_)
             | VaultError::KeyDestroyed(_)
             | VaultError::HoldNotFound(_)
+            | VaultError::Breach(_)
             | VaultError::Held { .. }
             | VaultError::ClockWentBack { .. }
             | VaultError::KeptByLaw { .. }

@@ -46,6 +46,7 @@ fn pages() -> serde_json::Value {
         { "path": "/console/signin?lang=nl", "lang": "nl", "name": "console-signin-nl" },
         { "path": "/console/signin?lang=en", "lang": "en", "name": "console-signin-en" },
         { "journey": "journeys/console-queue.mjs", "name": "console-queue" },
+        { "journey": "journeys/console-oversight.mjs", "name": "console-oversight" },
         // Across both: a request filed, extended, released and downloaded; a consent withdrawn.
         { "journey": "journeys/request-handled.mjs", "name": "request-handled" },
         { "journey": "journeys/consent-withdrawn.mjs", "name": "consent-withdrawn" },

@@ -46,7 +46,9 @@ pub(crate) fn page(r: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> 
             .read_to_string()
             .unwrap_or_default()
             .replace("&#x2f;", "/")
-            .replace("&amp;", "&"),
+            .replace("&amp;", "&")
+            .replace("&#x27;", "'")
+            .replace("&quot;", "\""),
     }
 }
 

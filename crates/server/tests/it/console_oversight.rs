@@ -9,70 +9,17 @@ use custos_access::account::NewAccount;
 use jiff::Timestamp;
 
 use crate::Running;
+use crate::console::{Page, csrf_of};
 use crate::data::{json, send, sqlite_config};
 
-/// A client that shows redirects and cookies instead of following them.
-fn browser() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .build()
-        .into()
-}
-
-struct Page {
-    status: u16,
-    headers: ureq::http::HeaderMap,
-    body: String,
-}
-
-impl Page {
-    fn header(&self, name: &str) -> &str {
-        self.headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-    }
-}
-
-fn page(r: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Page {
-    let mut r = r.expect("the request completes");
-    Page {
-        status: r.status().as_u16(),
-        headers: r.headers().clone(),
-        // As a browser reads attributes: minijinja escapes `/`, `&` and quotes in them.
-        body: r
-            .body_mut()
-            .read_to_string()
-            .unwrap_or_default()
-            .replace("&#x2f;", "/")
-            .replace("&amp;", "&")
-            .replace("&#x27;", "'")
-            .replace("&quot;", "\""),
-    }
-}
-
+/// A page of the console as `cookie`'s session gets it.
 fn get(url: &str, cookie: &str) -> Page {
-    page(browser().get(url).header("cookie", cookie).call())
+    crate::console::get(url, Some(cookie))
 }
 
+/// A form posted in `cookie`'s session.
 fn post(url: &str, form: &[(&str, &str)], cookie: &str) -> Page {
-    page(
-        browser()
-            .post(url)
-            .header("cookie", cookie)
-            .send_form(form.iter().copied()),
-    )
-}
-
-/// The hidden `csrf` field of the form posting to an action starting with `action`.
-fn csrf_of(body: &str, action: &str) -> String {
-    let at = body
-        .find(&format!("action=\"{action}"))
-        .unwrap_or_else(|| panic!("no form to {action} in {body}"));
-    let rest = &body[at..];
-    let v = &rest[rest.find("name=\"csrf\" value=\"").expect("a csrf field") + 19..];
-    v[..v.find('"').expect("a closing quote")].to_owned()
+    crate::console::post(url, form, Some(cookie))
 }
 
 /// The token the server would give the form of `purpose` in the session of `cookie`: what a
@@ -152,21 +99,7 @@ impl Oversight {
     /// Signs in as `who` with the code `steps` steps from now (each code signs in once); the
     /// session cookie.
     fn session(&self, who: &NewAccount, steps: i64) -> String {
-        let form = page(browser().get(&self.url("/console/signin?lang=en")).call());
-        let csrf = csrf_of(&form.body, "/console/signin");
-        let code = who.totp.code_at(Timestamp::now().as_second() + 30 * steps);
-        let r = page(
-            browser()
-                .post(&self.url("/console/signin?lang=en"))
-                .send_form([
-                    ("csrf", csrf.as_str()),
-                    ("name", who.info.name.as_str()),
-                    ("password", who.password.expose()),
-                    ("code", code.as_str()),
-                ]),
-        );
-        assert_eq!(r.status, 303, "{}", r.body);
-        r.header("set-cookie").split(';').next().unwrap().to_owned()
+        crate::console::session_on(&self.server, who, steps)
     }
 
     /// The tenant's active legal holds, as the API lists them.
