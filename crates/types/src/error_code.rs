@@ -192,6 +192,12 @@ codes! {
     InvalidReference = "invalid-reference", 422, InvalidRequest, "The reference is invalid";
     InvalidWebhook = "invalid-webhook", 422, InvalidRequest, "The webhook URL or secret is invalid";
     NotificationNotFound = "notification-not-found", 404, NotFound, "No such dead notification";
+    // Announcements of new sub-processors and material changes (Art. 28(2) GDPR).
+    AnnouncementNotFound = "announcement-not-found", 404, NotFound, "No such announcement, or no open objection to it";
+    ObjectionClosed = "objection-closed", 409, Conflict, "The change took effect; the time to object has passed";
+    InvalidContacts = "invalid-contacts", 422, InvalidRequest, "The contact addresses cannot be used";
+    RecipientInNotice = "recipient-in-notice", 409, Conflict, "The recipient was announced as new and its notice period has not run";
+    RecipientObjected = "recipient-objected", 409, Conflict, "The tenant objected to the recipient's announcement";
     // Consent, acceptance and approvals.
     NothingToWithdraw = "nothing-to-withdraw", 422, InvalidRequest, "No consent in force to withdraw";
     OutOfOrder = "out-of-order", 422, InvalidRequest, "The entry is older than the last one";

@@ -85,6 +85,7 @@
 //! ```
 
 pub mod access;
+pub mod announcements;
 pub mod app_events;
 pub mod backup;
 pub mod breaches;

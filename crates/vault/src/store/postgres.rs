@@ -397,6 +397,66 @@ const MIGRATIONS: &[(i64, &str)] = &[
       END LOOP;
     END $$;",
     ),
+    // 14: announcements of new sub-processors and material policy changes (issue 21): one per
+    // pair of published versions (no tenant: one policy serves every tenant), and per tenant the
+    // contacts and contract notice, the objections (Art. 28(2) GDPR) and a delivery record per
+    // channel and target.
+    (
+        14,
+        "CREATE TABLE announcements (
+        announcement_id TEXT PRIMARY KEY,
+        old_fingerprint TEXT NOT NULL,
+        new_fingerprint TEXT NOT NULL,
+        old_version     TEXT,
+        new_version     TEXT,
+        published_at    BIGINT NOT NULL,
+        notice          TEXT,
+        effective_at    BIGINT NOT NULL,
+        acceptance      BIGINT NOT NULL,
+        new_recipients  TEXT NOT NULL,
+        changes         TEXT NOT NULL,
+        UNIQUE (old_fingerprint, new_fingerprint)
+    );
+    CREATE TABLE announcement_settings (
+        tenant_id       TEXT PRIMARY KEY,
+        contacts        TEXT NOT NULL,
+        contract_notice TEXT,
+        updated_at      BIGINT NOT NULL
+    );
+    CREATE TABLE announcement_objections (
+        tenant_id       TEXT NOT NULL,
+        announcement_id TEXT NOT NULL,
+        reason          TEXT NOT NULL,
+        objected_at     BIGINT NOT NULL,
+        actor           TEXT NOT NULL,
+        withdrawn_at    BIGINT,
+        PRIMARY KEY (tenant_id, announcement_id)
+    );
+    CREATE TABLE announcement_deliveries (
+        tenant_id       TEXT NOT NULL,
+        announcement_id TEXT NOT NULL,
+        channel         TEXT NOT NULL,
+        target          TEXT NOT NULL,
+        state           TEXT NOT NULL,
+        attempts        BIGINT NOT NULL,
+        next_attempt_at BIGINT,
+        last_error      TEXT,
+        created_at      BIGINT NOT NULL,
+        delivered_at    BIGINT,
+        notification_id TEXT,
+        PRIMARY KEY (tenant_id, announcement_id, channel, target)
+    );
+    CREATE INDEX announcement_deliveries_due ON announcement_deliveries (tenant_id, channel, state, next_attempt_at);
+    DO $$ DECLARE t TEXT; BEGIN
+      FOREACH t IN ARRAY ARRAY['announcement_settings', 'announcement_objections', 'announcement_deliveries'] LOOP
+        EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
+        EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t);
+        EXECUTE format('CREATE POLICY tenant_isolation ON %I
+                          USING (tenant_id = current_setting(''custos.tenant'', true))
+                          WITH CHECK (tenant_id = current_setting(''custos.tenant'', true))', t);
+      END LOOP;
+    END $$;",
+    ),
 ];
 
 /// Serialises migrations between servers starting at once (an arbitrary constant).

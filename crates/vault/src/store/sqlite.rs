@@ -339,6 +339,57 @@ const MIGRATIONS: &[(i64, &str)] = &[
         PRIMARY KEY (tenant_id, breach_id, version)
     ) STRICT;",
     ),
+    // 14: announcements of new sub-processors and material policy changes (issue 21): one per
+    // pair of published versions (no tenant: one policy serves every tenant), and per tenant the
+    // contacts and contract notice, the objections (Art. 28(2) GDPR) and a delivery record per
+    // channel and target.
+    (
+        14,
+        "CREATE TABLE announcements (
+        announcement_id TEXT PRIMARY KEY,
+        old_fingerprint TEXT NOT NULL,
+        new_fingerprint TEXT NOT NULL,
+        old_version     TEXT,
+        new_version     TEXT,
+        published_at    INTEGER NOT NULL,
+        notice          TEXT,
+        effective_at    INTEGER NOT NULL,
+        acceptance      INTEGER NOT NULL,
+        new_recipients  TEXT NOT NULL,
+        changes         TEXT NOT NULL,
+        UNIQUE (old_fingerprint, new_fingerprint)
+    ) STRICT;
+    CREATE TABLE announcement_settings (
+        tenant_id       TEXT PRIMARY KEY,
+        contacts        TEXT NOT NULL,
+        contract_notice TEXT,
+        updated_at      INTEGER NOT NULL
+    ) STRICT;
+    CREATE TABLE announcement_objections (
+        tenant_id       TEXT NOT NULL,
+        announcement_id TEXT NOT NULL,
+        reason          TEXT NOT NULL,
+        objected_at     INTEGER NOT NULL,
+        actor           TEXT NOT NULL,
+        withdrawn_at    INTEGER,
+        PRIMARY KEY (tenant_id, announcement_id)
+    ) STRICT;
+    CREATE TABLE announcement_deliveries (
+        tenant_id       TEXT NOT NULL,
+        announcement_id TEXT NOT NULL,
+        channel         TEXT NOT NULL,
+        target          TEXT NOT NULL,
+        state           TEXT NOT NULL,
+        attempts        INTEGER NOT NULL,
+        next_attempt_at INTEGER,
+        last_error      TEXT,
+        created_at      INTEGER NOT NULL,
+        delivered_at    INTEGER,
+        notification_id TEXT,
+        PRIMARY KEY (tenant_id, announcement_id, channel, target)
+    ) STRICT;
+    CREATE INDEX announcement_deliveries_due ON announcement_deliveries (tenant_id, channel, state, next_attempt_at);",
+    ),
 ];
 
 /// The vault on one SQLite file.

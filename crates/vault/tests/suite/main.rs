@@ -4,6 +4,7 @@
 //! `testkit/database_url.rs`), when it is set a failure fails. Each PostgreSQL case runs in a schema of its own, dropped afterwards.
 
 mod access;
+mod announcements;
 mod audited;
 mod backup;
 mod breaches;
@@ -342,4 +343,25 @@ macro_rules! breaches_suite {
 breaches_suite!(
     a_breach_keeps_every_version_and_is_audited_by_digest,
     the_affected_query_counts_by_category_and_window_and_those_erased_since,
+);
+
+macro_rules! announcements_suite {
+    ($($case:ident),* $(,)?) => {
+        mod announcements_sqlite {
+            $( #[test] fn $case() { crate::announcements::$case(&crate::harness::Backend::sqlite(stringify!($case))); } )*
+        }
+        mod announcements_postgres {
+            $( #[test] fn $case() {
+                if let Some(b) = crate::harness::Backend::postgres(stringify!($case)) { crate::announcements::$case(&b); }
+            } )*
+        }
+    };
+}
+
+announcements_suite!(
+    a_new_us_sub_processor_is_announced_once_with_thirty_days_notice_and_refused_until_then,
+    an_objection_holds_for_the_objecting_tenant_only_and_closes_at_the_effective_date,
+    a_failed_email_is_retried_and_recorded_then_dead_never_dropped,
+    a_longer_contract_notice_moves_the_effective_date_for_that_tenant,
+    a_jet_stream_statement_to_accept_at_next_login_is_announced_and_must_accept_agrees,
 );
