@@ -492,6 +492,10 @@ pub struct DecisionAsk {
     /// of them counts as absent.
     #[serde(default)]
     stale_versions: Vec<String>,
+    /// The recipient the data is to be disclosed to (a `[[recipient]]` id of the policy), if
+    /// any: denied when undeclared, announced as new and still in its notice period, or when
+    /// this tenant objected to its announcement (`recipient.*` rules, docs/announcements.md).
+    recipient: Option<String>,
 }
 
 /// One reason, naming its rule.
@@ -569,6 +573,13 @@ fn decide_one(
     now: Timestamp,
 ) -> Result<Decision, custos_vault::VaultError> {
     let stale: Vec<&str> = p.ask.stale_versions.iter().map(String::as_str).collect();
+    // In memory, no query; a refused recipient leaves an approval token unspent.
+    let recipient = p
+        .ask
+        .recipient
+        .as_deref()
+        .map(|r| crate::announcements::recipient_reason(s, t.tenant_id().as_str(), r, now));
+    let refused = recipient.as_ref().is_some_and(|r| r.effect == Effect::Deny);
     let q = DecisionQuery {
         subject: &p.subject,
         purpose: &p.ask.purpose,
@@ -578,10 +589,13 @@ fn decide_one(
         gpc,
         action: p.ask.action.as_deref(),
         item: p.ask.item.as_deref(),
-        approval_token: p.ask.approval_token.as_deref(),
+        approval_token: p.ask.approval_token.as_deref().filter(|_| !refused),
         stale_versions: &stale,
     };
-    let d = t.decide(&s.loaded.policy, &q, now)?;
+    let mut d = t.decide(&s.loaded.policy, &q, now)?;
+    if let Some(r) = recipient {
+        d = crate::announcements::with_recipient(d, r);
+    }
     s.metrics
         .observe_decision(d.reasons.iter().map(|r| (effect(r.effect), r.rule)));
     Ok(d)

@@ -2,6 +2,7 @@
 //! Every error is an RFC 9457 problem; every request gets an id, a structured log line (method,
 //! route template, status, latency; never a path with ids, never personal data) and metrics.
 
+mod announcements;
 mod auth;
 pub mod backend;
 pub mod center;
@@ -144,6 +145,8 @@ pub struct AppState {
     center: center::Center,
     /// The console's sign-in key and limits.
     console: console::Console,
+    /// The announcements of policy changes, held in memory for the recipient check and feeds.
+    announcements: announcements::Announcements,
 }
 
 impl Drop for AppState {
@@ -222,6 +225,7 @@ impl AppState {
             checkpoint_file: None,
             center: center::Center::default(),
             console: console::Console::default(),
+            announcements: announcements::Announcements::default(),
         })
     }
 
@@ -617,6 +621,8 @@ pub async fn serve(
             tracing::warn!(code = e.code, "the policy version could not be recorded");
         }
     }
+    // A change from the version before that must be announced is, once; its e-mail on a timer.
+    let announcer = announcements::start(&state, config).await;
     let (router, _) = app(state.clone(), config.max_body_bytes, config.body_timeout);
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
@@ -692,7 +698,7 @@ pub async fn serve(
     // A purge or a notifier run in flight stops after its current round; the runtime waits for
     // that round.
     stop_purging.store(true, Ordering::Release);
-    for task in [purger, notifier, checkpointer, flusher, watcher]
+    for task in [purger, notifier, checkpointer, flusher, watcher, announcer]
         .into_iter()
         .flatten()
     {

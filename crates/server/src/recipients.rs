@@ -70,6 +70,8 @@ pub async fn record_disclosure(
     let (tenant, actor) = (tenant_id(&caller)?, caller.0.actor());
     as_caller(&s, &tenant, actor, move |s, t| {
         let now = now();
+        let at = d.disclosed_at.unwrap_or(now);
+        crate::announcements::refuse_disclosure(s, t.tenant_id().as_str(), &d.recipient, at)?;
         let disclosure = t
             .record_disclosure(
                 &s.loaded.policy,

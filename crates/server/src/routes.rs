@@ -100,6 +100,7 @@ pub fn router() -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(crate::consent::get_approval))
         .routes(routes!(crate::consent::approve))
         .routes(routes!(crate::consent::reject))
+        .merge(crate::announcements::router())
 }
 
 fn typed(body: String, content_type: &'static str) -> Response {

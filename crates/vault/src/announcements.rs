@@ -206,7 +206,7 @@ pub fn plan(old: &Policy, new: &Policy) -> Option<Plan> {
     let new_subprocessor = report.changes.iter().any(|c| c.new_subprocessor);
     let relabelled = new.meta.version.is_some() && new.meta.version != old.meta.version;
     let acceptance = new.notice.acceptance == Acceptance::NextLogin;
-    if !report.material && !new_subprocessor && !(acceptance && relabelled) {
+    if !(report.material || new_subprocessor || (acceptance && relabelled)) {
         return None;
     }
     let mut new_recipients: BTreeSet<String> = new
@@ -499,21 +499,26 @@ pub fn mail_text(
     (subject, body)
 }
 
+/// The next column of a row as text (`None` for NULL); an error when the row is short.
+fn text(it: &mut std::vec::IntoIter<Val>) -> Result<Option<String>> {
+    it.next()
+        .ok_or_else(|| corrupt("announcement"))
+        .map(Val::into_text)
+}
+
+/// Writes one setting in a tenant's transaction; returns the audit action and details.
+type SettingWrite<'a> =
+    dyn FnMut(&mut dyn Tx, &str) -> crate::Result<(&'static str, serde_json::Value)> + 'a;
+
 const COLUMNS: &str = "announcement_id, old_fingerprint, new_fingerprint, old_version, new_version, published_at, notice, effective_at, acceptance, new_recipients, changes";
 
 fn announcement_row(r: Vec<Val>) -> Result<Announcement> {
     let mut it = r.into_iter();
-    let mut text = || {
-        it.next()
-            .ok_or_else(|| corrupt("announcement"))
-            .map(Val::into_text)
-    };
-    let announcement_id = text()?.ok_or_else(|| corrupt("announcement id"))?;
-    let old_fingerprint = text()?.ok_or_else(|| corrupt("fingerprint"))?;
-    let new_fingerprint = text()?.ok_or_else(|| corrupt("fingerprint"))?;
-    let old_version = text()?;
-    let new_version = text()?;
-    drop(text);
+    let announcement_id = text(&mut it)?.ok_or_else(|| corrupt("announcement id"))?;
+    let old_fingerprint = text(&mut it)?.ok_or_else(|| corrupt("fingerprint"))?;
+    let new_fingerprint = text(&mut it)?.ok_or_else(|| corrupt("fingerprint"))?;
+    let old_version = text(&mut it)?;
+    let new_version = text(&mut it)?;
     let published_at = ts(it
         .next()
         .and_then(|v| v.int())
@@ -1050,7 +1055,7 @@ impl TenantVault<'_> {
         &mut self,
         operation: &'static str,
         now: Timestamp,
-        work: &mut dyn FnMut(&mut dyn Tx, &str) -> crate::Result<(&'static str, serde_json::Value)>,
+        work: &mut SettingWrite<'_>,
     ) -> Result<()> {
         let tenant = self.tenant_str();
         let actor = self.actor().to_owned();
@@ -1342,6 +1347,11 @@ fn object_in(
             effective_at,
         });
     }
+    // Registers the tenant, so the board (read tenant by tenant) sees its objection.
+    tx.execute(
+        "INSERT INTO tenants (tenant_id, created_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        &[tenant.into(), now.as_microsecond().into()],
+    )?;
     tx.execute(
         "INSERT INTO announcement_objections (tenant_id, announcement_id, reason, objected_at, actor, withdrawn_at) VALUES ($1, $2, $3, $4, $5, NULL) \
          ON CONFLICT (tenant_id, announcement_id) DO UPDATE SET reason = excluded.reason, objected_at = excluded.objected_at, actor = excluded.actor, withdrawn_at = NULL",

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 
 use custos_server::Config;
 
+mod announcements;
 mod audit;
 mod browser;
 mod center;
@@ -210,10 +211,15 @@ fn every_documented_route_answers_and_the_document_is_openapi_3_1() {
     let paths: Vec<&String> = doc["paths"].as_object().unwrap().keys().collect();
     let expected = [
         "/.well-known/gpc.json",
+        "/announcements.atom",
+        "/announcements.json",
         "/healthz",
         "/metrics",
         "/privacy",
         "/readyz",
+        "/v1/announcements",
+        "/v1/announcements/contacts",
+        "/v1/announcements/{announcement_id}/objections",
         "/v1/app/webhook",
         "/v1/approvals",
         "/v1/approvals/{approval_id}",
