@@ -14,6 +14,14 @@ mod support;
 use support::{agent, back_to_back, on_threads, percentile, start};
 
 const CLIENTS: usize = 50;
+
+/// The clients of this run: 50, or `CUSTOS_BENCH_CLIENTS` (1 shows a page's own latency).
+fn clients() -> usize {
+    std::env::var("CUSTOS_BENCH_CLIENTS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(CLIENTS)
+}
 const SECONDS: u64 = 5;
 const OPEN_REQUESTS: usize = 10_000;
 
@@ -45,7 +53,7 @@ fn field(html: &str, name: &str) -> String {
 fn drive(label: &str, request: &(dyn Fn(&ureq::Agent, usize, usize) -> bool + Sync)) {
     let deadline = Instant::now() + Duration::from_secs(SECONDS);
     let errors = AtomicU64::new(0);
-    let mut sorted = on_threads(CLIENTS, &|c, a| {
+    let mut sorted = on_threads(clients(), &|c, a| {
         back_to_back(a, c, deadline, request, &errors, |_| {})
     });
     sorted.sort();

@@ -181,6 +181,7 @@ impl From<&VaultError> for Problem {
             | VaultError::KeyDestroyed(_)
             | VaultError::HoldNotFound(_)
             | VaultError::Breach(_)
+            | VaultError::InvalidBreach(_)
             | VaultError::Held { .. }
             | VaultError::ClockWentBack { .. }
             | VaultError::KeptByLaw { .. }

@@ -6,14 +6,128 @@
 //! query into the audit trail: a digest of the record, never the record (its free text is
 //! written by people and may name someone).
 
+use custos_breach::assess::{self, Decision, Proposal};
+use custos_breach::clock::Clock;
+use custos_breach::record::{Breach, BreachId, Party};
+use custos_breach::rules::{self, LegalRules};
 use jiff::Timestamp;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Result, VaultError};
 use crate::keys;
 use crate::store::{Tx, Val};
 use crate::vault::{AUDIT_CHECKPOINT_EVERY, TenantVault};
+
+/// What the register keeps of a breach: the record and, once a person decided on notifying,
+/// the decision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    /// The record (the EDPB template).
+    pub breach: Breach,
+    /// Whether to notify the authority and the people affected, as a person decided it.
+    #[serde(default)]
+    pub decision: Option<Decision>,
+}
+
+/// How the register counts and proposes: the legal rule sets by date (the GDPR's, and the
+/// Digital Omnibus proposal's only from a date the operator configures), the hours a processing
+/// contract gives a processor, and the national settings of the proposal.
+#[derive(Debug, Clone)]
+pub struct RegisterSettings {
+    /// The rule sets, each with the date it takes effect.
+    pub rules: Vec<LegalRules>,
+    /// Hours a processing agreement gives this organisation, as processor, to tell its
+    /// controllers (Art. 33(2) sets none).
+    pub contract_hours: Option<u32>,
+    /// National settings (UAVG art. 42).
+    pub national: assess::Settings,
+}
+
+impl Default for RegisterSettings {
+    fn default() -> Self {
+        RegisterSettings {
+            rules: rules::builtin(None),
+            contract_hours: None,
+            national: assess::Settings::default(),
+        }
+    }
+}
+
+impl RegisterSettings {
+    /// The rule set in force when the organisation became aware of `breach`.
+    pub fn rules_for(&self, breach: &Breach) -> Result<&LegalRules> {
+        rules::rules_on(
+            breach
+                .aware_at
+                .value
+                .to_zoned(jiff::tz::TimeZone::UTC)
+                .date(),
+            &self.rules,
+        )
+        .map_err(|e| {
+            VaultError::InvalidBreach(vec![custos_breach::Invalid {
+                field: "/aware_at".into(),
+                reason: e.to_string(),
+            }])
+        })
+    }
+
+    /// The breach's clock under the rules in force at its awareness.
+    pub fn clock(&self, breach: &Breach) -> Result<Clock> {
+        Ok(Clock::of(
+            breach,
+            self.rules_for(breach)?,
+            self.contract_hours,
+        ))
+    }
+
+    /// Custos's proposal for the breach (a person decides).
+    pub fn propose(&self, breach: &Breach) -> Result<Proposal> {
+        Ok(assess::propose(
+            breach,
+            self.rules_for(breach)?,
+            &self.national,
+        ))
+    }
+
+    /// The columns the register lists and watches the entry by.
+    fn columns(&self, entry: &Entry) -> Result<BreachColumns> {
+        let b = &entry.breach;
+        let clock = self.clock(b)?;
+        let told =
+            |f: &dyn Fn(&Party) -> bool| b.told.iter().filter(|t| f(&t.party)).map(|t| t.at).min();
+        let authority = match b.role {
+            custos_breach::record::Role::Controller => {
+                told(&|p| matches!(p, Party::Authority { .. }))
+            }
+            custos_breach::record::Role::Processor => {
+                told(&|p| matches!(p, Party::Controller { .. }))
+            }
+        };
+        let subjects = told(&|p| matches!(p, Party::Subjects | Party::Public));
+        let closed = entry.decision.as_ref().is_some_and(|d| {
+            (!d.notify_authority || authority.is_some())
+                && (!d.notify_subjects || subjects.is_some())
+        });
+        Ok(BreachColumns {
+            aware_at: b.aware_at.value,
+            deadline_at: clock
+                .deadline()
+                .unwrap_or_else(|| clock.controller_deadline_earliest()),
+            authority_notified_at: authority,
+            closed,
+        })
+    }
+}
+
+impl StoredBreach {
+    /// The entry this version holds.
+    pub fn entry(&self) -> Result<Entry> {
+        serde_json::from_value(self.record.clone())
+            .map_err(|e| VaultError::Corrupt(format!("a stored breach record does not read: {e}")))
+    }
+}
 
 /// One version of a breach's record as the register keeps it.
 #[derive(Debug, Clone, Serialize)]
@@ -149,32 +263,101 @@ fn digest(bytes: &[u8]) -> String {
 }
 
 impl TenantVault<'_> {
-    /// Records a new breach: its first version, and `breach.recorded` in the audit trail (with
-    /// the record's digest, never its text). Returns it with its fresh id.
+    /// Records a new breach (its id is given here; whatever `breach.id` held is replaced),
+    /// after checking it ([`Breach::validate`]: refused with every invalid field): its first
+    /// version, and `breach.recorded` in the audit trail (with the record's digest, never its
+    /// text). Every breach is recorded, notified or not (Art. 33(5)).
     pub fn record_breach(
         &mut self,
-        record: &serde_json::Value,
-        columns: &BreachColumns,
+        mut breach: Breach,
+        settings: &RegisterSettings,
         now: Timestamp,
     ) -> Result<StoredBreach> {
         let mut raw = [0u8; 16];
         keys::fill_random(&mut raw)?;
         let id = hex::encode(raw);
-        self.write_breach(&id, None, record, columns, now)
+        breach.id = BreachId::new(id.clone()).map_err(|e| VaultError::InvalidBreach(vec![e]))?;
+        breach.validate(now).map_err(VaultError::InvalidBreach)?;
+        let entry = Entry {
+            breach,
+            decision: None,
+        };
+        let columns = settings.columns(&entry)?;
+        let record = serde_json::to_value(&entry).map_err(|e| {
+            VaultError::Corrupt(format!("a breach record would not serialise: {e}"))
+        })?;
+        self.write_breach(&id, None, &record, &columns, now)
     }
 
-    /// Writes the next version of breach `breach_id` on top of version `expected` (refused as
-    /// stale when another was written in between, so no follow-up overwrites one it did not
-    /// see); `breach.updated` in the audit trail.
+    /// Writes the next version of breach `breach_id`'s record on top of version `expected`
+    /// (refused as stale when another was written in between, so no follow-up overwrites one it
+    /// did not see, Art. 33(4)); the decision made earlier stays. `breach.updated` in the trail.
     pub fn update_breach(
         &mut self,
         breach_id: &str,
         expected: i64,
-        record: &serde_json::Value,
-        columns: &BreachColumns,
+        mut breach: Breach,
+        settings: &RegisterSettings,
         now: Timestamp,
     ) -> Result<StoredBreach> {
-        self.write_breach(breach_id, Some(expected), record, columns, now)
+        let current = self.breach(breach_id)?.entry()?;
+        breach.id = current.breach.id.clone();
+        breach.validate(now).map_err(VaultError::InvalidBreach)?;
+        self.write_entry(
+            breach_id,
+            expected,
+            Entry {
+                breach,
+                decision: current.decision,
+            },
+            settings,
+            now,
+        )
+    }
+
+    /// Records what a person decided on notifying (checked against Custos's proposal: departing
+    /// from it needs reasons that say so), as the next version on top of `expected`.
+    pub fn decide_breach(
+        &mut self,
+        breach_id: &str,
+        expected: i64,
+        decision: Decision,
+        settings: &RegisterSettings,
+        now: Timestamp,
+    ) -> Result<StoredBreach> {
+        let current = self.breach(breach_id)?.entry()?;
+        let proposal = settings.propose(&current.breach)?;
+        decision.check(&current.breach, &proposal).map_err(|e| {
+            VaultError::InvalidBreach(vec![custos_breach::Invalid {
+                field: "/decision".into(),
+                reason: e.to_string(),
+            }])
+        })?;
+        self.write_entry(
+            breach_id,
+            expected,
+            Entry {
+                breach: current.breach,
+                decision: Some(decision),
+            },
+            settings,
+            now,
+        )
+    }
+
+    fn write_entry(
+        &mut self,
+        breach_id: &str,
+        expected: i64,
+        entry: Entry,
+        settings: &RegisterSettings,
+        now: Timestamp,
+    ) -> Result<StoredBreach> {
+        let columns = settings.columns(&entry)?;
+        let record = serde_json::to_value(&entry).map_err(|e| {
+            VaultError::Corrupt(format!("a breach record would not serialise: {e}"))
+        })?;
+        self.write_breach(breach_id, Some(expected), &record, &columns, now)
     }
 
     fn write_breach(
@@ -210,7 +393,7 @@ impl TenantVault<'_> {
                         )));
                     }
                     (None, Some(_)) => {
-                        return Err(VaultError::Corrupt("a fresh breach id is taken".into()));
+                        return Err(VaultError::Corrupt("a new breach's id is taken".into()));
                     }
                 };
                 let closed_at = match (&current, columns.closed) {

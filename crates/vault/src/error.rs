@@ -291,6 +291,10 @@ pub enum VaultError {
     /// The breach register refused a write or a read.
     #[error(transparent)]
     Breach(#[from] crate::breaches::BreachError),
+    /// A breach record (or a decision on it) is incomplete or contradicts itself; every field
+    /// named with its reason.
+    #[error("the breach record is invalid: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    InvalidBreach(Vec<custos_breach::Invalid>),
     /// A job in one of the company's own databases (PRODUCT.md C10) failed; it rolled back.
     #[error(transparent)]
     Connector(Box<crate::connect::ConnectorError>),
@@ -368,6 +372,7 @@ impl VaultError {
             VaultError::Breach(crate::breaches::BreachError::Stale { .. }) => {
                 ErrorCode::BreachStale
             }
+            VaultError::InvalidBreach(_) => ErrorCode::InvalidBreach,
             VaultError::InvalidHold(_) => ErrorCode::InvalidHold,
         }
     }

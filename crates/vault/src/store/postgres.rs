@@ -397,6 +397,12 @@ const MIGRATIONS: &[(i64, &str)] = &[
       END LOOP;
     END $$;",
     ),
+    // 13: the console's queue of open requests, by due date, counted and paged from one index
+    // that holds only the open ones (a tenant's closed requests grow without end).
+    (
+        13,
+        "CREATE INDEX requests_open_by_due ON requests (tenant_id, due_on, received_at, request_id) WHERE closed_at IS NULL;",
+    ),
     // 14: announcements of new sub-processors and material policy changes (issue 21): one per
     // pair of published versions (no tenant: one policy serves every tenant), and per tenant the
     // contacts and contract notice, the objections (Art. 28(2) GDPR) and a delivery record per

@@ -342,6 +342,7 @@ macro_rules! breaches_suite {
 
 breaches_suite!(
     a_breach_keeps_every_version_and_is_audited_by_digest,
+    a_decided_breach_closes_once_those_it_names_were_told,
     the_affected_query_counts_by_category_and_window_and_those_erased_since,
 );
 
