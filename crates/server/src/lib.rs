@@ -143,6 +143,8 @@ pub struct AppState {
     checkpoint_file: Option<sealing::Publisher>,
     /// The privacy center's keys, limits and mail.
     center: center::Center,
+    /// The console's queue counts per tenant and filter, reused while nothing changed.
+    queue_counts: console::QueueCounts,
     /// The console's sign-in key and limits.
     console: console::Console,
     /// The announcements of policy changes, held in memory for the recipient check and feeds.
@@ -224,6 +226,7 @@ impl AppState {
             calendar: custos_rights::NlCalendar::new(),
             checkpoint_file: None,
             center: center::Center::default(),
+            queue_counts: console::QueueCounts::default(),
             console: console::Console::default(),
             announcements: announcements::Announcements::default(),
         })

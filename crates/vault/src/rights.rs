@@ -147,8 +147,25 @@ pub struct RequestPage {
     pub overdue: u64,
     /// How many of them are open and due within [`AT_RISK_DAYS`] days.
     pub at_risk: u64,
+    /// The counts with what they were taken at, to pass back as `known`.
+    pub counted: Counted,
     /// The page, earliest due first.
     pub requests: Vec<Request>,
+}
+
+/// A query's counts and what they were taken at: the tenant's audit head and the day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Counted {
+    /// The tenant's newest audit entry when counted.
+    pub head: i64,
+    /// The day the risks were counted on.
+    pub today: Date,
+    /// [`RequestPage::total`].
+    pub total: u64,
+    /// [`RequestPage::overdue`].
+    pub overdue: u64,
+    /// [`RequestPage::at_risk`].
+    pub at_risk: u64,
 }
 
 const COLUMNS: &str = "request_id, kind, state, purpose, pseudonym, received_at, received_on, due_on, extended, verified_at, closed_at, detail";
@@ -517,7 +534,15 @@ impl TenantVault<'_> {
     /// One page of the tenant's requests by due date, earliest first, with the counts of all
     /// that match: the open ones (any state not closed) unless `query.state` names one. Counted
     /// and paged in the database, so a queue of thousands costs one page's rows.
-    pub fn request_page(&mut self, query: &RequestQuery, today: Date) -> Result<RequestPage> {
+    /// `known`: the counts an earlier page of the same query returned; when nothing changed
+    /// since (the tenant's audit trail has the same head, and it is the same day) they are
+    /// taken as they are instead of counted again.
+    pub fn request_page(
+        &mut self,
+        query: &RequestQuery,
+        today: Date,
+        known: Option<&Counted>,
+    ) -> Result<RequestPage> {
         let tenant = self.tenant_id().as_str().to_owned();
         let mut filter = String::from("tenant_id = $1");
         let mut args: Vec<Val> = vec![tenant.as_str().into()];
@@ -558,14 +583,34 @@ impl TenantVault<'_> {
         let mut out = None;
         self.store()
             .in_read_tx(&tenant, "listing requests", &mut |tx| {
-                let counted = tx.query(&counts, &count_args)?;
-                let bad = || VaultError::Corrupt("the request counts are unreadable".into());
-                let row = counted.first().ok_or_else(bad)?;
-                let count = |i: usize| {
-                    row.get(i)
-                        .and_then(Val::int)
-                        .and_then(|n| u64::try_from(n).ok())
-                        .ok_or_else(bad)
+                // Every change to a request appends to the tenant's audit trail in the same
+                // transaction: counts taken at the same head are still right.
+                let head = tx
+                    .query(
+                        "SELECT COALESCE(MAX(seq), 0) FROM audit_entries WHERE tenant_id = $1",
+                        &[tenant.as_str().into()],
+                    )?
+                    .first()
+                    .and_then(|r| r.first())
+                    .and_then(Val::int)
+                    .unwrap_or(0);
+                let (total, overdue, at_risk) = match known {
+                    Some(k) if k.head == head && k.today == today => {
+                        (k.total, k.overdue, k.at_risk)
+                    }
+                    _ => {
+                        let counted = tx.query(&counts, &count_args)?;
+                        let bad =
+                            || VaultError::Corrupt("the request counts are unreadable".into());
+                        let row = counted.first().ok_or_else(bad)?;
+                        let count = |i: usize| {
+                            row.get(i)
+                                .and_then(Val::int)
+                                .and_then(|n| u64::try_from(n).ok())
+                                .ok_or_else(bad)
+                        };
+                        (count(0)?, count(1)?, count(2)?)
+                    }
                 };
                 let requests = tx
                     .query(&rows_sql, &row_args)?
@@ -573,9 +618,16 @@ impl TenantVault<'_> {
                     .map(row_to_request)
                     .collect::<Result<_>>()?;
                 out = Some(RequestPage {
-                    total: count(0)?,
-                    overdue: count(1)?,
-                    at_risk: count(2)?,
+                    total,
+                    overdue,
+                    at_risk,
+                    counted: Counted {
+                        head,
+                        today,
+                        total,
+                        overdue,
+                        at_risk,
+                    },
                     requests,
                 });
                 Ok(())

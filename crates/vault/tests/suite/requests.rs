@@ -592,7 +592,8 @@ pub fn a_page_of_the_queue_is_counted_and_cut_in_the_database_as_the_rules_flag_
     .expect("refused");
     let today = date("2026-03-24");
     let open = t.requests(false).expect("list");
-    let page = |t: &mut TenantVault<'_>, q: RequestQuery| t.request_page(&q, today).expect("page");
+    let page =
+        |t: &mut TenantVault<'_>, q: RequestQuery| t.request_page(&q, today, None).expect("page");
     let all = page(
         &mut t,
         RequestQuery {
@@ -652,6 +653,40 @@ pub fn a_page_of_the_queue_is_counted_and_cut_in_the_database_as_the_rules_flag_
     );
     assert_eq!((refused.total, refused.overdue, refused.at_risk), (1, 0, 0));
     assert_eq!(refused.requests[0].request_id, ids[4]);
+
+    // Counts passed back are reused while nothing changed (shown here by marked ones), and
+    // counted again once a request changes or the day turns.
+    let q = RequestQuery {
+        limit: 2,
+        ..RequestQuery::default()
+    };
+    let first = t.request_page(&q, today, None).expect("page");
+    let marked = custos_vault::rights::Counted {
+        total: 99,
+        ..first.counted
+    };
+    assert_eq!(
+        t.request_page(&q, today, Some(&marked))
+            .expect("page")
+            .total,
+        99
+    );
+    let tomorrow = date("2026-03-25");
+    assert_eq!(
+        t.request_page(&q, tomorrow, Some(&marked))
+            .expect("page")
+            .total,
+        4
+    );
+    t.refuse_request(
+        &policy,
+        &ids[0],
+        "manifestly unfounded",
+        ts("2026-03-24T09:00:00Z"),
+    )
+    .expect("refused");
+    let after = t.request_page(&q, today, Some(&marked)).expect("page");
+    assert_eq!(after.total, 3, "recounted after a change");
 }
 
 /// The privacy team carries out a request without typing who asked: the vault keeps the
