@@ -39,6 +39,12 @@ impl BreachId {
         Ok(BreachId(id))
     }
 
+    /// The id of a record the register has not taken in yet (what a record without an `id`
+    /// reads as); the register gives it its own when it records it.
+    pub fn unassigned() -> BreachId {
+        BreachId("unassigned".to_owned())
+    }
+
     /// The id as text.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -403,7 +409,9 @@ pub struct CrossBorder {
 /// and check it with [`Breach::validate`] before storing.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Breach {
-    /// The register's id; the controller's own reference in notifications.
+    /// The register's id; the controller's own reference in notifications. Left out of a new
+    /// record, the register gives it.
+    #[serde(default = "BreachId::unassigned")]
     pub id: BreachId,
     /// New or follow-up (Art. 33(4)).
     pub notification: Notification,

@@ -135,6 +135,11 @@ pub struct Config {
     /// when no `[smtp]` is configured: what `custos serve --demo` uses so a newcomer can read
     /// the privacy center's codes. Not for production: nothing leaves the machine.
     pub mail_outbox: Option<PathBuf>,
+    /// How the breach register counts and proposes (`[breaches]`): from when the Digital
+    /// Omnibus rule set applies (not law yet; off unless a date is set), a processing contract's
+    /// hours, and the UAVG art. 42 exemption of financial undertakings.
+    #[serde(default)]
+    pub breaches: BreachConfig,
     /// Each tenant's look in its privacy center (`[[brand]]`: `tenant`, `name`, `accent`,
     /// `logo`); an accent below 4.5:1 against white is refused at start (WCAG 2.2 SC 1.4.3).
     #[serde(default, rename = "brand")]
@@ -170,6 +175,35 @@ impl std::fmt::Debug for DatasetConfig {
                 &self.url.as_deref().map(custos_vault::connect::redacted),
             )
             .finish()
+    }
+}
+
+/// The breach register's settings (`[breaches]`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BreachConfig {
+    /// The day from which the Digital Omnibus rules apply (authority only for high risk,
+    /// 96 hours, a single EU entry point), e.g. `2027-09-01`; none: the GDPR's 72 hours only.
+    pub omnibus_from: Option<jiff::civil::Date>,
+    /// Hours a processing agreement gives this organisation, as processor, to tell a
+    /// controller of a breach (Art. 33(2) sets none: "without undue delay").
+    pub contract_hours: Option<u32>,
+    /// The organisation is a financial undertaking under the Wft: UAVG art. 42 exempts it from
+    /// communicating a breach to the people affected (Art. 34 GDPR).
+    #[serde(default)]
+    pub financial_undertaking: bool,
+}
+
+impl BreachConfig {
+    /// The register's settings these make.
+    pub fn settings(&self) -> custos_vault::breaches::RegisterSettings {
+        custos_vault::breaches::RegisterSettings {
+            rules: custos_breach::rules::builtin(self.omnibus_from),
+            contract_hours: self.contract_hours,
+            national: custos_breach::assess::Settings {
+                uavg_art42_financial_undertaking: self.financial_undertaking,
+            },
+        }
     }
 }
 
@@ -554,6 +588,7 @@ impl Config {
             smtp: None,
             mail_outbox: None,
             brands: Vec::new(),
+            breaches: BreachConfig::default(),
             watch_interval: default_watch_interval(),
         }
     }

@@ -5,6 +5,7 @@
 mod announcements;
 mod auth;
 pub mod backend;
+mod breaches;
 pub mod center;
 pub mod client;
 pub mod config;
@@ -145,6 +146,8 @@ pub struct AppState {
     center: center::Center,
     /// The console's queue counts per tenant and filter, reused while nothing changed.
     queue_counts: console::QueueCounts,
+    /// How the breach register counts deadlines and proposes (`[breaches]`).
+    breach_settings: custos_vault::breaches::RegisterSettings,
     /// The console's sign-in key and limits.
     console: console::Console,
     /// The announcements of policy changes, held in memory for the recipient check and feeds.
@@ -227,6 +230,7 @@ impl AppState {
             checkpoint_file: None,
             center: center::Center::default(),
             queue_counts: console::QueueCounts::default(),
+            breach_settings: custos_vault::breaches::RegisterSettings::default(),
             console: console::Console::default(),
             announcements: announcements::Announcements::default(),
         })
@@ -271,6 +275,15 @@ impl AppState {
                 "the due date falls outside the calendar's range",
             )
         })
+    }
+
+    /// With the breach register's settings (`[breaches]`).
+    pub fn with_breach_settings(
+        mut self,
+        settings: custos_vault::breaches::RegisterSettings,
+    ) -> AppState {
+        self.breach_settings = settings;
+        self
     }
 
     /// With where the privacy center's verification codes go (the `[smtp]` mailer); without
@@ -596,6 +609,7 @@ pub async fn serve(
         brands.insert(b.tenant.clone(), brand);
     }
     state.center.brands = brands;
+    state = state.with_breach_settings(config.breaches.settings());
     match (&config.smtp, &config.mail_outbox) {
         (Some(smtp), _) => {
             let mailer = mail::Mailer::new(smtp).map_err(|e| ServerError::Mail(e.to_string()))?;

@@ -56,6 +56,17 @@ pub fn router() -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(crate::retention::release_hold))
         .routes(routes!(crate::retention::report))
         .routes(routes!(crate::retention::due))
+        .routes(routes!(
+            crate::breaches::record_breach,
+            crate::breaches::list_breaches
+        ))
+        .routes(routes!(
+            crate::breaches::get_breach,
+            crate::breaches::update_breach
+        ))
+        .routes(routes!(crate::breaches::decide))
+        .routes(routes!(crate::breaches::affected))
+        .routes(routes!(crate::breaches::draft))
         .routes(routes!(crate::recipients::record_disclosure))
         .routes(routes!(crate::recipients::set_webhook))
         .routes(routes!(crate::recipients::set_app_webhook))

@@ -166,22 +166,17 @@ fn cookie_of(headers: &HeaderMap) -> Option<String> {
 /// audit head (which every change to a request moves) and the day are the same.
 #[derive(Default)]
 pub(crate) struct QueueCounts(
-    std::sync::Mutex<
-        std::collections::HashMap<
-            (String, Option<RequestKind>, Option<RequestState>),
-            custos_vault::rights::Counted,
-        >,
-    >,
+    std::sync::Mutex<std::collections::HashMap<QueueKey, custos_vault::rights::Counted>>,
 );
+
+/// A queue's tenant and filters.
+type QueueKey = (String, Option<RequestKind>, Option<RequestState>);
 
 impl QueueCounts {
     /// Tenants × filters kept at most; beyond it the map starts again.
     const KEEP: usize = 10_000;
 
-    fn get(
-        &self,
-        key: &(String, Option<RequestKind>, Option<RequestState>),
-    ) -> Option<custos_vault::rights::Counted> {
+    fn get(&self, key: &QueueKey) -> Option<custos_vault::rights::Counted> {
         self.0
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -189,11 +184,7 @@ impl QueueCounts {
             .copied()
     }
 
-    fn put(
-        &self,
-        key: (String, Option<RequestKind>, Option<RequestState>),
-        counted: custos_vault::rights::Counted,
-    ) {
+    fn put(&self, key: QueueKey, counted: custos_vault::rights::Counted) {
         let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
         if map.len() >= Self::KEEP {
             map.clear();

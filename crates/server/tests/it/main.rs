@@ -7,6 +7,7 @@ use custos_server::Config;
 
 mod announcements;
 mod audit;
+mod breaches;
 mod browser;
 mod center;
 mod client_addresses;
@@ -227,6 +228,11 @@ fn every_documented_route_answers_and_the_document_is_openapi_3_1() {
         "/v1/approvals/{approval_id}/reject",
         "/v1/audit",
         "/v1/audit/verify",
+        "/v1/breaches",
+        "/v1/breaches/{breach_id}",
+        "/v1/breaches/{breach_id}/affected",
+        "/v1/breaches/{breach_id}/decision",
+        "/v1/breaches/{breach_id}/draft",
         "/v1/consent",
         "/v1/consent/history",
         "/v1/consent/state",
