@@ -23,7 +23,7 @@ const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
 const TIMEOUT: Duration = Duration::from_secs(600);
 
 /// How many journeys sign in to the console: each gets an account per mode.
-const CONSOLE_SLOTS: usize = 3;
+const CONSOLE_SLOTS: usize = 4;
 
 /// The pages and journeys checked, as run.mjs reads them. A new page is one more line here
 /// (`status` when it is not 200); a journey is a script in `tests/browser/journeys/`.
