@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 mod access_cmds;
 mod audit_cmds;
 mod backup_cmd;
+mod breach_cmds;
 mod consent_cmds;
 mod console_cmds;
 mod dataset_cmds;
@@ -82,6 +83,9 @@ enum Command {
     Purge(retention_cmds::PurgeArgs),
     /// Record that a retention event happened (for a tenant, a subject or a record).
     Event(retention_cmds::EventArgs),
+    /// The breach register (Art. 33(5)): record, list, show, decide, draft the notifications.
+    #[command(subcommand)]
+    Breach(breach_cmds::BreachCommand),
     /// Legal holds: place, release, list.
     #[command(subcommand)]
     Hold(retention_cmds::HoldCommand),
@@ -127,6 +131,7 @@ fn main() -> ExitCode {
         Command::Purge(args) => retention_cmds::purge(args),
         Command::Event(args) => retention_cmds::event(args),
         Command::Hold(cmd) => retention_cmds::hold(cmd),
+        Command::Breach(cmd) => breach_cmds::run(cmd),
         Command::Retention(cmd) => retention_cmds::retention(cmd),
         Command::Request(cmd) => request_cmds::run(cmd),
         Command::Record(cmd) => record_cmds::run(cmd),

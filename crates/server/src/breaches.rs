@@ -49,46 +49,46 @@ pub(crate) fn problem(e: &VaultError) -> Problem {
 /// A breach as the register shows it: where it stands, the record, the clock, Custos's
 /// proposal and the decision.
 #[derive(Serialize)]
-pub(crate) struct BreachView {
+pub struct BreachView {
     /// The breach's id.
-    pub(crate) breach_id: String,
+    pub breach_id: String,
     /// The version shown (write the next one on top of it).
-    pub(crate) version: i64,
+    pub version: i64,
     /// When it was first recorded.
-    pub(crate) opened_at: jiff::Timestamp,
+    pub opened_at: jiff::Timestamp,
     /// When the authority must have been notified.
-    pub(crate) deadline_at: jiff::Timestamp,
+    pub deadline_at: jiff::Timestamp,
     /// When the authority (as processor: the controller) was told.
-    pub(crate) authority_notified_at: Option<jiff::Timestamp>,
+    pub authority_notified_at: Option<jiff::Timestamp>,
     /// When it was closed in the register.
-    pub(crate) closed_at: Option<jiff::Timestamp>,
+    pub closed_at: Option<jiff::Timestamp>,
     /// Who wrote this version.
-    pub(crate) actor: String,
+    pub actor: String,
     /// The record.
-    pub(crate) breach: Breach,
+    pub breach: Breach,
     /// What a person decided on notifying.
-    pub(crate) decision: Option<Decision>,
+    pub decision: Option<Decision>,
     /// The clock: where it stands now, whether a delay needs reasons, when to remind.
-    pub(crate) clock: ClockView,
+    pub clock: ClockView,
     /// Custos's proposal (a person decides).
-    pub(crate) proposal: custos_breach::assess::Proposal,
+    pub proposal: custos_breach::assess::Proposal,
 }
 
 /// The clock of a breach now.
 #[derive(Serialize)]
-pub(crate) struct ClockView {
+pub struct ClockView {
     /// Where it stands.
-    pub(crate) status: custos_breach::clock::Status,
+    pub status: custos_breach::clock::Status,
     /// Whether the notification must now give reasons for the delay (Art. 33(1)).
-    pub(crate) requires_delay_reason: bool,
+    pub requires_delay_reason: bool,
     /// The rule set it counts by, with its citation.
-    pub(crate) rules: String,
+    pub rules: String,
     /// When to remind (24, 6 and 1 hours before the deadline).
-    pub(crate) reminders: Vec<custos_breach::clock::Reminder>,
+    pub reminders: Vec<custos_breach::clock::Reminder>,
 }
 
 /// The view of a stored breach at `now`.
-pub(crate) fn view(
+pub fn view(
     settings: &RegisterSettings,
     stored: &StoredBreach,
     now: jiff::Timestamp,
@@ -122,8 +122,8 @@ pub(crate) fn view(
 
 /// Who the organisation is, for the drafts: the policy's controller, its registration, contact
 /// and DPO.
-pub(crate) fn controller(s: &AppState) -> ControllerDetails {
-    let c = &s.loaded.policy.controller;
+pub fn controller(policy: &custos_policy::Policy) -> ControllerDetails {
+    let c = &policy.controller;
     let email = c
         .contact
         .iter()
@@ -412,7 +412,7 @@ pub async fn draft(
             .breach(&id)
             .and_then(|b| b.entry())
             .map_err(|e| problem(&e))?;
-        let who = controller(s);
+        let who = controller(&s.loaded.policy);
         let authority = custos_breach::draft::ap_notification(
             &entry.breach,
             &who,

@@ -5,7 +5,7 @@
 mod announcements;
 mod auth;
 pub mod backend;
-mod breaches;
+pub mod breaches;
 pub mod center;
 pub mod client;
 pub mod config;

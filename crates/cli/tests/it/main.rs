@@ -7,6 +7,7 @@ mod api_contract;
 mod app_events;
 mod audit;
 mod backup;
+mod breaches;
 mod consent;
 #[path = "../../../../testkit/database_url.rs"]
 mod database_url;
