@@ -63,6 +63,12 @@ pub struct Watched {
     pub never_purged: u64,
     /// The audit trail's seal.
     pub seal: custos_vault::watch::SealState,
+    /// Open breaches in the register.
+    pub breaches_open: u64,
+    /// Open breaches whose authority deadline passed without the authority told.
+    pub breaches_past_deadline: u64,
+    /// The soonest authority deadline not yet met (`None`: none).
+    pub breach_next_deadline: Option<jiff::Timestamp>,
 }
 
 impl Metrics {
@@ -150,6 +156,22 @@ impl Metrics {
             "custos_watch_last_read_timestamp_seconds",
             "When the server last read the open requests, dead letters, purges and audit seal (Unix time).",
             w.map(|w| secs(w.read_at)),
+        );
+        gauge(
+            "custos_breaches_open",
+            "Breaches open in the register (Art. 33(5)).",
+            w.map(|w| w.breaches_open as f64),
+        );
+        gauge(
+            "custos_breaches_past_deadline",
+            "Open breaches whose 72 hours (Art. 33(1)) passed without the authority told: the notification must now give the reasons for the delay.",
+            w.map(|w| w.breaches_past_deadline as f64),
+        );
+        gauge(
+            "custos_breach_deadline_seconds",
+            "Time left until the soonest authority deadline not yet met (negative once passed); absent when none runs.",
+            w.and_then(|w| w.breach_next_deadline)
+                .map(|d| (d.as_millisecond() - now.as_millisecond()) as f64 / 1000.0),
         );
         gauge(
             "custos_notifications_dead_letters",

@@ -139,7 +139,19 @@ fn watched(a: &Attention, now: Timestamp, today: jiff::civil::Date) -> Watched {
         stalest_purge: None,
         never_purged: 0,
         seal: a.audit,
+        breaches_open: a.breaches.len() as u64,
+        breaches_past_deadline: 0,
+        breach_next_deadline: None,
     };
+    for b in a.breaches.iter().filter(|b| !b.notified) {
+        if b.deadline_at < now {
+            w.breaches_past_deadline += 1;
+        }
+        w.breach_next_deadline = Some(
+            w.breach_next_deadline
+                .map_or(b.deadline_at, |d| d.min(b.deadline_at)),
+        );
+    }
     for t in &a.tenants {
         w.dead_letters += t.dead_letters;
         for r in &t.open {

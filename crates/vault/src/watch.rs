@@ -23,6 +23,18 @@ pub struct Attention {
     pub last_purges: Vec<(String, Option<Timestamp>)>,
     /// The audit trail's seal.
     pub audit: SealState,
+    /// Every open breach: its authority deadline (Art. 33(1)) and whether the authority (as
+    /// processor: the controller) was told.
+    pub breaches: Vec<OpenBreach>,
+}
+
+/// An open breach as the watch sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpenBreach {
+    /// When the authority must have been notified.
+    pub deadline_at: Timestamp,
+    /// Whether it was.
+    pub notified: bool,
 }
 
 /// How much of the audit trail signed checkpoints cover.
@@ -43,9 +55,14 @@ impl Vault {
     pub fn attention(&mut self) -> Result<Attention> {
         let mut tenants = Vec::new();
         let mut last_purges = Vec::new();
+        let mut breaches = Vec::new();
         for id in self.tenant_ids()? {
             let tenant = TenantId::new(&id)?;
             let mut t = self.tenant(&tenant);
+            breaches.extend(t.breaches(false)?.into_iter().map(|b| OpenBreach {
+                deadline_at: b.deadline_at,
+                notified: b.authority_notified_at.is_some(),
+            }));
             let open = t.requests(false)?;
             let dead_letters = t.dead_letters()?.len() as u64;
             let last = t.last_purge()?;
@@ -60,6 +77,7 @@ impl Vault {
             tenants,
             last_purges,
             audit: self.seal_state()?,
+            breaches,
         })
     }
 

@@ -104,6 +104,17 @@ fn the_daily_digest_names_requests_at_risk_and_overdue_is_signed_and_goes_once_a
     let overdue = file_request(&server, "jan@example.nl", "access", 40);
     let at_risk = file_request(&server, "an@example.com", "erasure", 26);
     file_request(&server, "piet@example.nl", "portability", 0);
+    // A breach known for 80 hours with the authority not told: past its 72 hours (Art. 33(1)).
+    let aware = (jiff::Timestamp::now() - jiff::SignedDuration::from_hours(80)).to_string();
+    let by = serde_json::json!({ "kind": "person", "actor": "dpo" });
+    let (status, body) = server.post(
+        &server.dpo,
+        "/v1/breaches",
+        &serde_json::json!({ "notification": { "kind": "new" },
+            "aware_at": { "value": aware, "source": by },
+            "kinds": { "value": ["availability"], "source": by } }),
+    );
+    assert_eq!(status, 201, "{body}");
     server.stop();
 
     let secret = b"a digest secret of some length";
@@ -180,11 +191,17 @@ fn the_daily_digest_names_requests_at_risk_and_overdue_is_signed_and_goes_once_a
         "custos_requests_open{risk=\"at_risk\"} 1",
         "custos_requests_open{risk=\"on_track\"} 1",
         "custos_notifications_dead_letters 0",
+        "custos_breaches_open 1",
+        "custos_breaches_past_deadline 1",
         "custos_digest_runs_total{outcome=\"sent\"} 1",
     ] {
         assert!(m.contains(line), "`{line}` missing:\n{m}");
     }
     assert!(m.contains("\ncustos_audit_unsealed_entries "), "{m}");
+    assert!(
+        m.contains("\ncustos_breach_deadline_seconds -"),
+        "negative once passed: {m}"
+    );
     assert!(m.contains("\ncustos_purge_never_run_tenants 1"), "{m}");
     server.stop();
 
