@@ -1063,6 +1063,22 @@ async fn signin(
             );
         }
     };
+    let to = form.email.trim().to_owned();
+    code_to_sign_in(&s, &cx, &tenant, subject, to, None, now).await
+}
+
+/// Sends a fresh sign-in code to `to` (the address `subject` is known by) and answers with the
+/// page where it is entered; with `answer`, the right code opens that request's released answer
+/// once instead of the subject's page. Five tries, fifteen minutes, as every code.
+async fn code_to_sign_in(
+    s: &Arc<AppState>,
+    cx: &Ctx,
+    tenant: &str,
+    subject: SubjectId,
+    to: String,
+    answer: Option<String>,
+    now: Timestamp,
+) -> Response {
     if s.center.sender.is_none() {
         return cx.message(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -1076,28 +1092,24 @@ async fn signin(
     }
     let code = format!("{:06}", u32::from_le_bytes(raw) % 1_000_000);
     let sid = session::random_token();
+    let what = cx.w(if answer.is_some() {
+        "download_what"
+    } else {
+        "signin_what"
+    });
     s.center.signins.put(
         sid.clone(),
         SignIn {
-            tenant: tenant.clone(),
+            tenant: tenant.to_owned(),
             subject,
             code: hex::encode(s.center.signer.sign(&format!("signin|{sid}|{code}"))),
             attempts: 0,
-            answer: None,
+            answer,
         },
         now.as_second() + custos_rights::request::CODE_VALID_SECONDS,
         now,
     );
-    if send_code(
-        &s,
-        &cx,
-        form.email.trim().to_owned(),
-        code,
-        cx.w("signin_what"),
-    )
-    .await
-    .is_err()
-    {
+    if send_code(s, cx, to, code, what).await.is_err() {
         s.center.signins.remove(&sid);
         return cx.message(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -1588,44 +1600,8 @@ async fn download(
         Ok(_) => return cx.message(StatusCode::CONFLICT, "error_heading", "download_elsewhere"),
         Err(_) => return cx.server_error(),
     };
-    if s.center.sender.is_none() {
-        return cx.message(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "error_heading",
-            "error_unavailable",
-        );
-    }
-    let mut raw = [0u8; 4];
-    if getrandom::fill(&mut raw).is_err() {
-        return cx.server_error();
-    }
-    let code = format!("{:06}", u32::from_le_bytes(raw) % 1_000_000);
-    let sid = session::random_token();
     let to = subject.expose().to_owned();
-    s.center.signins.put(
-        sid.clone(),
-        SignIn {
-            tenant: tenant.clone(),
-            subject,
-            code: hex::encode(s.center.signer.sign(&format!("signin|{sid}|{code}"))),
-            attempts: 0,
-            answer: Some(id),
-        },
-        now.as_second() + custos_rights::request::CODE_VALID_SECONDS,
-        now,
-    );
-    if send_code(&s, &cx, to, code, cx.w("download_what"))
-        .await
-        .is_err()
-    {
-        s.center.signins.remove(&sid);
-        return cx.message(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "error_heading",
-            "error_unavailable",
-        );
-    }
-    see_other(&format!("/center/{tenant}/signin/{sid}{}", cx.q()))
+    code_to_sign_in(&s, &cx, &tenant, subject, to, Some(id), now).await
 }
 
 /// The released answer as a download (a zip with data.json, data.csv and the Art. 15 report in
