@@ -12,7 +12,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use custos_access::Role;
@@ -30,7 +30,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::data::{now, tenant_id};
-use crate::extract::{ApiJson, ApiPath};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::problem::Problem;
 use crate::work::{as_caller, read};
 
@@ -188,6 +188,8 @@ pub async fn record_breach(
 
 /// Which breaches to list.
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// `true`: closed ones too.
     #[serde(default)]
@@ -201,7 +203,7 @@ pub struct ListQuery {
 pub async fn list_breaches(
     State(s): State<Arc<AppState>>,
     caller: Caller,
-    Query(q): Query<ListQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Response, Problem> {
     caller.require(Role::may_read_audit, "read the breach register")?;
     let tenant = tenant_id(&caller)?;
@@ -299,7 +301,7 @@ pub struct DecisionBody {
     responses((status = 200, description = "The breach with the decision", body = Object),
         (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
         (status = 409, body = Problem), (status = 422, body = Problem)))]
-pub async fn decide(
+pub async fn decide_breach(
     State(s): State<Arc<AppState>>,
     caller: Caller,
     ApiPath(id): ApiPath<String>,
@@ -381,6 +383,8 @@ pub async fn affected(
 
 /// The language of the drafts.
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct DraftQuery {
     /// `nl` (default) or `en`.
     lang: Option<String>,
@@ -397,7 +401,7 @@ pub async fn draft(
     State(s): State<Arc<AppState>>,
     caller: Caller,
     ApiPath(id): ApiPath<String>,
-    Query(q): Query<DraftQuery>,
+    ApiQuery(q): ApiQuery<DraftQuery>,
 ) -> Result<Response, Problem> {
     caller.require(Role::may_read_audit, "read the breach register")?;
     let (tenant, id) = (tenant_id(&caller)?, breach_id(&id)?);

@@ -64,7 +64,7 @@ pub fn router() -> OpenApiRouter<Arc<AppState>> {
             crate::breaches::get_breach,
             crate::breaches::update_breach
         ))
-        .routes(routes!(crate::breaches::decide))
+        .routes(routes!(crate::breaches::decide_breach))
         .routes(routes!(crate::breaches::affected))
         .routes(routes!(crate::breaches::draft))
         .routes(routes!(crate::recipients::record_disclosure))
