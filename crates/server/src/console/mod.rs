@@ -24,6 +24,7 @@
 //! audit trail with the account as actor (`account:<id>`), never a password or a code.
 
 mod audit;
+mod breaches;
 mod page;
 mod policy;
 mod retention;
@@ -209,6 +210,7 @@ pub fn router() -> axum::Router<Arc<AppState>> {
         .merge(retention::router())
         .merge(audit::router())
         .merge(policy::router())
+        .merge(breaches::router())
 }
 
 #[derive(Deserialize)]
@@ -1414,6 +1416,7 @@ fn samples() -> Vec<(&'static str, serde_json::Value)> {
     all.extend(retention::samples());
     all.extend(audit::samples());
     all.extend(policy::samples());
+    all.extend(breaches::samples());
     all
 }
 

@@ -35,6 +35,20 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("policy.html", include_str!("templates/policy.html")),
     ("letter.html", include_str!("templates/letter.html")),
+    ("breaches.html", include_str!("templates/breaches.html")),
+    ("breach.html", include_str!("templates/breach.html")),
+    (
+        "breach-draft.html",
+        include_str!("templates/breach-draft.html"),
+    ),
+    (
+        "breach-affected.html",
+        include_str!("templates/breach-affected.html"),
+    ),
+    (
+        "breach-refused.html",
+        include_str!("templates/breach-refused.html"),
+    ),
 ];
 
 /// The stylesheet, served at `/console/assets/console.css`.
@@ -61,10 +75,12 @@ fn words(lang: Lang) -> &'static BTreeMap<String, String> {
 const NL_PARTS: &[&str] = &[
     include_str!("i18n/nl.toml"),
     include_str!("i18n/nl-oversight.toml"),
+    include_str!("i18n/nl-breaches.toml"),
 ];
 const EN_PARTS: &[&str] = &[
     include_str!("i18n/en.toml"),
     include_str!("i18n/en-oversight.toml"),
+    include_str!("i18n/en-breaches.toml"),
 ];
 
 /// The word `key` in `lang`, with `{name}` placeholders filled from `args`. An unknown key

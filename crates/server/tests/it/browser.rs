@@ -50,6 +50,7 @@ fn pages() -> serde_json::Value {
         // Across both: a request filed, extended, released and downloaded; a consent withdrawn.
         { "journey": "journeys/request-handled.mjs", "name": "request-handled" },
         { "journey": "journeys/consent-withdrawn.mjs", "name": "consent-withdrawn" },
+        { "journey": "journeys/console-breaches.mjs", "name": "console-breaches" },
     ])
 }
 

@@ -13,6 +13,7 @@ mod center;
 mod client_addresses;
 mod consent;
 mod console;
+mod console_breaches;
 mod console_oversight;
 mod data;
 #[path = "../../../../testkit/database_url.rs"]
