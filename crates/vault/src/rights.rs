@@ -544,7 +544,8 @@ impl TenantVault<'_> {
         known: Option<&Counted>,
     ) -> Result<RequestPage> {
         let tenant = self.tenant_id().as_str().to_owned();
-        let mut filter = String::from("tenant_id = $1");
+        // Conditions after the tenant's (`tenant_id = $1` stays in the statements' text).
+        let mut filter = String::new();
         let mut args: Vec<Val> = vec![tenant.as_str().into()];
         match query.state {
             Some(state) => {
@@ -563,7 +564,7 @@ impl TenantVault<'_> {
             "SELECT COUNT(*), \
                COALESCE(SUM(CASE WHEN closed_at IS NULL AND due_on < ${a} THEN 1 ELSE 0 END), 0), \
                COALESCE(SUM(CASE WHEN closed_at IS NULL AND due_on >= ${a} AND due_on <= ${b} THEN 1 ELSE 0 END), 0) \
-             FROM requests WHERE {filter}",
+             FROM requests WHERE tenant_id = $1{filter}",
             a = n + 1,
             b = n + 2,
         );
@@ -573,7 +574,7 @@ impl TenantVault<'_> {
         let limit = i64::try_from(query.limit).unwrap_or(i64::MAX);
         let offset = i64::try_from(query.offset).unwrap_or(i64::MAX);
         let rows_sql = format!(
-            "SELECT {COLUMNS} FROM requests WHERE {filter} ORDER BY due_on, received_at, request_id LIMIT ${} OFFSET ${}",
+            "SELECT {COLUMNS} FROM requests WHERE tenant_id = $1{filter} ORDER BY due_on, received_at, request_id LIMIT ${} OFFSET ${}",
             n + 1,
             n + 2
         );

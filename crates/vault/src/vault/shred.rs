@@ -194,12 +194,27 @@ mod tests {
                 for stmt in downgrade.split(';') {
                     tx.execute(stmt, &[])?;
                 }
-                // Back to schema 4: migrations 6 (approvals bound to a subject, idempotency keys)
-                // and 8 (what a hold covers) undone too, so that reopening runs 5 to 8 on the old
-                // tables (7 creates its tables only where they are missing).
+                // Back to schema 4: migrations 6 (approvals bound to a subject, idempotency keys),
+                // 8 (what a hold covers) and 10 to 14 (who filed a request, policy versions, the
+                // breach register, the open-queue index, announcements) undone too, so that
+                // reopening runs 5 to 14 on the old tables (7 and 9 create their tables only
+                // where they are missing).
                 tx.execute("DROP TABLE idempotency_keys", &[])?;
                 tx.execute("ALTER TABLE approvals DROP COLUMN pseudonym", &[])?;
                 tx.execute("ALTER TABLE holds DROP COLUMN covers", &[])?;
+                tx.execute("DROP INDEX requests_open_by_due", &[])?;
+                tx.execute("ALTER TABLE requests DROP COLUMN requester", &[])?;
+                for table in [
+                    "policy_versions",
+                    "breach_versions",
+                    "breaches",
+                    "announcement_deliveries",
+                    "announcement_objections",
+                    "announcement_settings",
+                    "announcements",
+                ] {
+                    tx.execute(&format!("DROP TABLE {table}"), &[])?;
+                }
                 tx.execute("DELETE FROM schema_migrations WHERE version >= 5", &[])?;
                 tx.execute(
                     "INSERT INTO data_keys (tenant_id, pseudonym, key_domain, key_version, wrapped, created_at) VALUES ($1, $2, 'default', 1, $3, 0)",
