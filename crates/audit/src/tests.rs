@@ -300,11 +300,23 @@ fn a_tenants_entries_are_paged_newest_first_in_the_database() {
         assert_eq!(seqs(first), [30, 29, 28, 27], "{}", s.name());
         let second = s.recent("t1", None, 4, 4).unwrap();
         assert_eq!(seqs(second), [26, 25, 24, 23]);
-        assert_eq!(s.recent("t1", None, 30, 4).unwrap().len(), 0, "past the end");
+        assert_eq!(
+            s.recent("t1", None, 30, 4).unwrap().len(),
+            0,
+            "past the end"
+        );
         let erasures = s.recent("t1", Some("subject.erase"), 0, 3).unwrap();
-        assert_eq!(seqs(erasures), [28, 25, 22], "event(i) erases when i is a multiple of 3");
+        assert_eq!(
+            seqs(erasures),
+            [28, 25, 22],
+            "event(i) erases when i is a multiple of 3"
+        );
         let other = s.recent("t2", None, 0, 50).unwrap();
-        assert_eq!(seqs(other), [31], "another tenant's entries are not in the page");
+        assert_eq!(
+            seqs(other),
+            [31],
+            "another tenant's entries are not in the page"
+        );
     });
 }
 

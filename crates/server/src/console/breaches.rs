@@ -947,6 +947,27 @@ fn vault_refusal(cx: &Ctx, back: &str, e: &VaultError) -> Response {
 }
 
 /// A dpo posting a form of `purpose` with the session's token, or the page to show instead.
+/// The breach `id` names and a writer for it: a page that does not exist when it is no breach
+/// id, else [`writer`] with the form's purpose for that breach.
+async fn breach_writer(
+    s: &Arc<AppState>,
+    lang: Option<&str>,
+    headers: &HeaderMap,
+    id: &str,
+    form: &Fields,
+    purpose: impl FnOnce(&str) -> String,
+) -> Result<(Ctx, ConsoleUser, TenantId, String), Response> {
+    let path = format!("/console/breaches/{id}");
+    let Some(bid) = breach_id(id) else {
+        return Err(match reader(s, lang, headers, &path).await {
+            Ok((cx, ..)) => cx.not_found(),
+            Err(page) => page,
+        });
+    };
+    let (cx, user, tenant) = writer(s, lang, headers, &path, form, &purpose(&bid)).await?;
+    Ok((cx, user, tenant, bid))
+}
+
 async fn writer(
     s: &Arc<AppState>,
     lang: Option<&str>,
@@ -1054,26 +1075,15 @@ async fn follow_up(
 ) -> Response {
     let headers = req.headers().clone();
     let form: Fields = read_form(&s, req).await;
-    let path = format!("/console/breaches/{id}");
-    let Some(bid) = breach_id(&id) else {
-        return match reader(&s, lang.as_deref(), &headers, &path).await {
-            Ok((cx, ..)) => cx.not_found(),
-            Err(page) => page,
+    let (cx, user, tenant, bid) =
+        match breach_writer(&s, lang.as_deref(), &headers, &id, &form, |bid| {
+            format!("breach-{what}:{}", bid)
+        })
+        .await
+        {
+            Ok(found) => found,
+            Err(page) => return page,
         };
-    };
-    let (cx, user, tenant) = match writer(
-        &s,
-        lang.as_deref(),
-        &headers,
-        &path,
-        &form,
-        &format!("breach-{what}:{bid}"),
-    )
-    .await
-    {
-        Ok(found) => found,
-        Err(page) => return page,
-    };
     let back = format!("/console/breaches/{bid}{}", cx.q());
     let Ok(version) = field(&form, "version").parse::<i64>() else {
         return refused_field(&cx, &back, "br_version", "br_refused_stale");
@@ -1324,26 +1334,15 @@ async fn decide(
 ) -> Response {
     let headers = req.headers().clone();
     let form: Fields = read_form(&s, req).await;
-    let path = format!("/console/breaches/{id}");
-    let Some(bid) = breach_id(&id) else {
-        return match reader(&s, q.lang.as_deref(), &headers, &path).await {
-            Ok((cx, ..)) => cx.not_found(),
-            Err(page) => page,
+    let (cx, user, tenant, bid) =
+        match breach_writer(&s, q.lang.as_deref(), &headers, &id, &form, |bid| {
+            format!("breach-decide:{}", bid)
+        })
+        .await
+        {
+            Ok(found) => found,
+            Err(page) => return page,
         };
-    };
-    let (cx, user, tenant) = match writer(
-        &s,
-        q.lang.as_deref(),
-        &headers,
-        &path,
-        &form,
-        &format!("breach-decide:{bid}"),
-    )
-    .await
-    {
-        Ok(found) => found,
-        Err(page) => return page,
-    };
     let back = format!("/console/breaches/{bid}{}", cx.q());
     let yes = |name: &str| match field(&form, name) {
         "yes" => Some(true),
@@ -1414,26 +1413,15 @@ async fn affected(
 ) -> Response {
     let headers = req.headers().clone();
     let form: Fields = read_form(&s, req).await;
-    let path = format!("/console/breaches/{id}");
-    let Some(bid) = breach_id(&id) else {
-        return match reader(&s, q.lang.as_deref(), &headers, &path).await {
-            Ok((cx, ..)) => cx.not_found(),
-            Err(page) => page,
+    let (cx, user, tenant, bid) =
+        match breach_writer(&s, q.lang.as_deref(), &headers, &id, &form, |bid| {
+            format!("breach-affected:{}", bid)
+        })
+        .await
+        {
+            Ok(found) => found,
+            Err(page) => return page,
         };
-    };
-    let (cx, user, tenant) = match writer(
-        &s,
-        q.lang.as_deref(),
-        &headers,
-        &path,
-        &form,
-        &format!("breach-affected:{bid}"),
-    )
-    .await
-    {
-        Ok(found) => found,
-        Err(page) => return page,
-    };
     let back = format!("/console/breaches/{bid}{}", cx.q());
     let policy = &s.loaded.policy;
     let categories: Vec<String> = values(&form, "category")

@@ -1063,6 +1063,25 @@ enum Refusal {
     Console(&'static str),
 }
 
+/// Letter `kind` about request `r` to whoever filed it (`to`), when the vault knows them.
+fn letter_to(
+    s: &AppState,
+    t: &custos_vault::TenantVault<'_>,
+    to: Option<SubjectId>,
+    r: &Request,
+    kind: &LetterKind<'_>,
+) -> Option<Mail> {
+    to.map(|to| Mail {
+        to,
+        letter: letters::letter(
+            &s.loaded.policy,
+            &display_name(s, t.tenant_id().as_str()),
+            r,
+            kind,
+        ),
+    })
+}
+
 /// A letter to send to the requester once a step is done.
 struct Mail {
     to: SubjectId,
@@ -1206,15 +1225,7 @@ async fn extend(
                 reason: &reason,
                 due_on: r.due_on,
             };
-            Ok(to.map(|to| Mail {
-                to,
-                letter: letters::letter(
-                    &s.loaded.policy,
-                    &display_name(s, t.tenant_id().as_str()),
-                    &r,
-                    &kind,
-                ),
-            }))
+            Ok(letter_to(s, t, to, &r, &kind))
         },
     )
     .await
@@ -1244,15 +1255,7 @@ async fn refuse(
             let r = t.refuse_request(&s.loaded.policy, id, &f.reason(), now)?;
             let reason = f.reason();
             let kind = LetterKind::Refusal { reason: &reason };
-            Ok(to.map(|to| Mail {
-                to,
-                letter: letters::letter(
-                    &s.loaded.policy,
-                    &display_name(s, t.tenant_id().as_str()),
-                    &r,
-                    &kind,
-                ),
-            }))
+            Ok(letter_to(s, t, to, &r, &kind))
         },
     )
     .await
@@ -1287,16 +1290,7 @@ async fn carry_out(
             if r.kind.answer().is_some() {
                 let r = t.release_answer(id, now)?;
                 crate::requests::announce_status(t, &r, &domain);
-                let letter = letters::letter(
-                    &s.loaded.policy,
-                    &display_name(s, t.tenant_id().as_str()),
-                    &r,
-                    &LetterKind::AnswerReady,
-                );
-                return Ok(Some(Mail {
-                    to: subject,
-                    letter,
-                }));
+                return Ok(letter_to(s, t, Some(subject), &r, &LetterKind::AnswerReady));
             }
             let rectification = custos_vault::rights::Rectification {
                 note: f.note.trim().chars().take(1000).collect(),

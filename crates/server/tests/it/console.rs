@@ -68,6 +68,26 @@ pub(crate) fn post(url: &str, form: &[(&str, &str)], cookie: Option<&str>) -> Pa
     page(req.send_form(form.iter().copied()))
 }
 
+/// A page of the console as `cookie`'s session gets it.
+pub(crate) fn get_in(url: &str, cookie: &str) -> Page {
+    get(url, Some(cookie))
+}
+
+/// A form posted in `cookie`'s session.
+pub(crate) fn post_in(url: &str, form: &[(&str, &str)], cookie: &str) -> Page {
+    post(url, form, Some(cookie))
+}
+
+/// The token the server would give the form of `purpose` in the session of `cookie`: what a
+/// page of that session holds, made here to show a role check holds even with a valid one.
+pub(crate) fn token_for(cookie: &str, purpose: &str) -> String {
+    use hmac::{KeyInit, Mac};
+    let session = cookie.split_once('=').expect("name=value").1;
+    let mut m = hmac::Hmac::<sha2::Sha256>::new_from_slice(session.as_bytes()).unwrap();
+    m.update(format!("console-form|{purpose}").as_bytes());
+    hex::encode(m.finalize().into_bytes())
+}
+
 /// The hidden `csrf` field of the form posting to an action starting with `action`.
 pub(crate) fn csrf_of(body: &str, action: &str) -> String {
     let at = body

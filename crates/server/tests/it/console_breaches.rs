@@ -10,26 +10,9 @@ use custos_access::account::NewAccount;
 use jiff::{SignedDuration, Timestamp};
 
 use crate::Running;
-use crate::console::{Page, csrf_of};
+use crate::console::{csrf_of, token_for};
+use crate::console::{get_in as get, post_in as post};
 use crate::data::{json, send, sqlite_config};
-
-fn get(url: &str, cookie: &str) -> Page {
-    crate::console::get(url, Some(cookie))
-}
-
-fn post(url: &str, form: &[(&str, &str)], cookie: &str) -> Page {
-    crate::console::post(url, form, Some(cookie))
-}
-
-/// The token the server would give the form of `purpose` in the session of `cookie`, made here
-/// to show that the role check holds even with a valid one.
-fn token_for(cookie: &str, purpose: &str) -> String {
-    use hmac::{KeyInit, Mac};
-    let session = cookie.split_once('=').expect("name=value").1;
-    let mut m = hmac::Hmac::<sha2::Sha256>::new_from_slice(session.as_bytes()).unwrap();
-    m.update(format!("console-form|{purpose}").as_bytes());
-    hex::encode(m.finalize().into_bytes())
-}
 
 /// A moment as a `datetime-local` field takes it: Amsterdam time, to the minute.
 fn local(at: Timestamp) -> String {
