@@ -631,10 +631,9 @@ fn announcement_id(id: &str) -> Result<String, Problem> {
     if ok {
         Ok(id.to_owned())
     } else {
-        Err(Problem::new(ErrorCode::InvalidPath).field(
-            "announcement_id",
-            "an announcement id is `ann_` and 20 lowercase hex digits",
-        ))
+        // What no announcement's id can be is no announcement (as a well-formed unknown id).
+        Err(Problem::new(ErrorCode::AnnouncementNotFound)
+            .detail("an announcement id is `ann_` and 20 lowercase hex digits"))
     }
 }
 

@@ -327,7 +327,9 @@ fn after_the_effective_date_the_recipient_is_allowed_except_for_a_tenant_that_ob
         &acme.1,
         Some(json!({ "reason": "x" })),
     );
-    assert_eq!(r.status, 400, "{}", r.body);
+    // What no announcement's id can be is no announcement, as a well-formed unknown one is.
+    assert_eq!(r.status, 404, "{}", r.body);
+    assert_eq!(crate::problem(&r)["code"], "announcement-not-found");
     // An app key may not object.
     let r = send(
         "POST",
