@@ -206,21 +206,59 @@ pub fn render(
     extra: serde_json::Value,
 ) -> Response {
     let lang = Lang::from_code(frame.lang).unwrap_or(Lang::En);
+    render_with(
+        Templates {
+            env: env(),
+            words: words(lang),
+            what: "a privacy-center template failed",
+        },
+        status,
+        template,
+        (frame, frame.lang),
+        extra,
+    )
+}
+
+/// A set of templates and the words of one language, as the center and the console each have.
+pub(crate) struct Templates<'a> {
+    /// The templates.
+    pub(crate) env: &'a minijinja::Environment<'static>,
+    /// The words, given to every template as `t`.
+    pub(crate) words: &'a BTreeMap<String, String>,
+    /// What the log says when a template fails.
+    pub(crate) what: &'static str,
+}
+
+/// Renders `template` of `set` with `frame` (serialised, in the language `lang`), the words as
+/// `t` and the fields of `extra`, with the security headers; a failure (a bug: every template is
+/// rendered by the unit tests) is logged and answered by a plain 500 without details.
+pub(crate) fn render_with(
+    set: Templates<'_>,
+    status: StatusCode,
+    template: &str,
+    (frame, lang): (&impl Serialize, &'static str),
+    extra: serde_json::Value,
+) -> Response {
     let mut ctx = serde_json::to_value(frame).unwrap_or_default();
-    ctx["t"] = serde_json::to_value(words(lang)).unwrap_or_default();
+    ctx["t"] = serde_json::to_value(set.words).unwrap_or_default();
     if let (Some(c), serde_json::Value::Object(e)) = (ctx.as_object_mut(), extra) {
         c.extend(e);
     }
-    let html = env().get_template(template).and_then(|t| t.render(&ctx));
+    let html = set.env.get_template(template).and_then(|t| t.render(&ctx));
     match html {
-        Ok(html) => with_headers(status, html, "text/html; charset=utf-8", frame.lang),
+        Ok(html) => with_headers(status, html, "text/html; charset=utf-8", lang),
         Err(e) => {
-            tracing::error!(template, error = %e, "a privacy-center template failed");
+            tracing::error!(template, error = %e, "{}", set.what);
+            let text = set
+                .words
+                .get("error_server")
+                .cloned()
+                .unwrap_or_else(|| "error_server".to_owned());
             with_headers(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                word(lang, "error_server", &[]),
+                text,
                 "text/plain; charset=utf-8",
-                frame.lang,
+                lang,
             )
         }
     }

@@ -167,24 +167,17 @@ pub(crate) fn render(
     extra: serde_json::Value,
 ) -> Response {
     let lang = Lang::from_code(frame.lang).unwrap_or(Lang::En);
-    let mut ctx = serde_json::to_value(frame).unwrap_or_default();
-    ctx["t"] = serde_json::to_value(words(lang)).unwrap_or_default();
-    if let (Some(c), serde_json::Value::Object(e)) = (ctx.as_object_mut(), extra) {
-        c.extend(e);
-    }
-    let html = env().get_template(template).and_then(|t| t.render(&ctx));
-    match html {
-        Ok(html) => with_headers(status, html, "text/html; charset=utf-8", frame.lang),
-        Err(e) => {
-            tracing::error!(template, error = %e, "a console template failed");
-            with_headers(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                word(lang, "error_server", &[]),
-                "text/plain; charset=utf-8",
-                frame.lang,
-            )
-        }
-    }
+    crate::center::page::render_with(
+        crate::center::page::Templates {
+            env: env(),
+            words: words(lang),
+            what: "a console template failed",
+        },
+        status,
+        template,
+        (frame, frame.lang),
+        extra,
+    )
 }
 
 #[cfg(test)]
