@@ -1218,9 +1218,8 @@ async fn extend(
         form,
         "extend",
         |s, t, id, f, now| {
-            let to = t.requester(id)?;
-            let r = t.extend_request(id, &f.reason(), day_of(now), now)?;
-            let reason = f.reason();
+            let (to, reason) = (t.requester(id)?, f.reason());
+            let r = t.extend_request(id, &reason, day_of(now), now)?;
             let kind = LetterKind::Extension {
                 reason: &reason,
                 due_on: r.due_on,
@@ -1251,9 +1250,8 @@ async fn refuse(
         "refuse",
         |s, t, id, f, now| {
             // Read before the refusal, which closes the request and forgets who filed it.
-            let to = t.requester(id)?;
-            let r = t.refuse_request(&s.loaded.policy, id, &f.reason(), now)?;
-            let reason = f.reason();
+            let (to, reason) = (t.requester(id)?, f.reason());
+            let r = t.refuse_request(&s.loaded.policy, id, &reason, now)?;
             let kind = LetterKind::Refusal { reason: &reason };
             Ok(letter_to(s, t, to, &r, &kind))
         },
