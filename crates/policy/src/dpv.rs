@@ -75,8 +75,8 @@ fn special_iri(c: SpecialCondition) -> String {
 fn mechanism_iri(m: Mechanism, derogation: Option<&str>) -> Option<String> {
     Some(match m {
         Mechanism::None => return None,
-        Mechanism::Adequacy | Mechanism::Dpf => "eu-gdpr:A45-3".into(),
-        Mechanism::Scc => "eu-gdpr:A46-2-c".into(),
+        Mechanism::Adequacy | Mechanism::Dpf | Mechanism::PrivacyShield => "eu-gdpr:A45-3".into(),
+        Mechanism::Scc | Mechanism::Scc2010 => "eu-gdpr:A46-2-c".into(),
         Mechanism::Bcr => "eu-gdpr:A46-2-b".into(),
         Mechanism::CodeOfConduct => "eu-gdpr:A46-2-e".into(),
         Mechanism::Certification => "eu-gdpr:A46-2-f".into(),
