@@ -415,7 +415,9 @@ impl Checker<'_> {
                     "add `basis = \"contract\"` (or consent, legal_obligation, vital_interests, public_task, legitimate_interest; an array for alternatives)",
                 );
             }
-            if purpose.bases.contains(&Basis::LegitimateInterest) && !present(&purpose.legitimate_interest) {
+            if purpose.bases.contains(&Basis::LegitimateInterest)
+                && !present(&purpose.legitimate_interest)
+            {
                 self.group(
                     &LEGITIMATE_INTEREST,
                     "{n} purposes rely on legitimate interest without saying which interest",
@@ -425,7 +427,9 @@ impl Checker<'_> {
                     "add `legitimate_interest = \"…\"`: the interest pursued, by you or a third party",
                 );
             }
-            if purpose.bases.contains(&Basis::LegalObligation) && !present(&purpose.legal_obligation) {
+            if purpose.bases.contains(&Basis::LegalObligation)
+                && !present(&purpose.legal_obligation)
+            {
                 self.group(
                     &LEGAL_OBLIGATION,
                     "{n} purposes rely on a legal obligation without citing the law",
@@ -436,7 +440,11 @@ impl Checker<'_> {
                 );
             }
             if purpose.bases.len() > 1 && !present(&purpose.basis_note) {
-                let names: Vec<&str> = purpose.bases.iter().map(|b| law::basis_article(*b)).collect();
+                let names: Vec<&str> = purpose
+                    .bases
+                    .iter()
+                    .map(|b| law::basis_article(*b))
+                    .collect();
                 self.push(
                     &SEVERAL_BASES,
                     format!(
@@ -551,7 +559,8 @@ impl Checker<'_> {
                 .collect();
                 // Art. 13(2)(f) asks for the logic "at least" of Art. 22(1) decisions: profiling
                 // that decides nothing with legal or similar effect is not one (WP251 rev.01).
-                if ad.kind == AutomatedKind::SolelyAutomated && !missing.is_empty() && !as_processor {
+                if ad.kind == AutomatedKind::SolelyAutomated && !missing.is_empty() && !as_processor
+                {
                     self.push(
                         &AUTOMATED_DECISION,
                         format!("purpose `{id}` involves automated decision-making but does not explain its {}", missing.join(", ")),
@@ -749,10 +758,9 @@ impl Checker<'_> {
             for (mech_raw, mech) in r.transfer.iter().zip(&rec.transfer) {
                 self.mechanism_validity(*mech, &format!("recipient `{id}`"), span_of(mech_raw));
             }
-            let via_cookie = p
-                .cookies
-                .iter()
-                .any(|k| k.recipient.as_deref() == Some(id.as_str()) && k.consent_purpose.is_some());
+            let via_cookie = p.cookies.iter().any(|k| {
+                k.recipient.as_deref() == Some(id.as_str()) && k.consent_purpose.is_some()
+            });
             if rec.purposes.is_empty() && !via_cookie {
                 self.group(
                     &RECIPIENT_PURPOSE,
@@ -924,7 +932,11 @@ impl Checker<'_> {
 
     /// C145: a recipient located in one place by `locations` and in another by the words of its
     /// `location_note`, by a recipient of the same name, or by the policy's transfer clause.
-    fn location_contradictions(&mut self, rec: &crate::resolved::Recipient, at: Option<Range<usize>>) {
+    fn location_contradictions(
+        &mut self,
+        rec: &crate::resolved::Recipient,
+        at: Option<Range<usize>>,
+    ) {
         let id = &rec.id;
         if let Some(note) = &rec.location_note
             && !rec.locations.is_empty()
@@ -1052,29 +1064,44 @@ impl Checker<'_> {
     fn cookies(&mut self) {
         let p = self.policy;
         let dutch = p.controller.country.as_deref() == Some("NL");
-        for (raw, k) in self.file.cookie.iter().zip(&p.cookies) {
+        for (raw, k) in self.file.cookies().zip(&p.cookies) {
             let r = raw.get_ref();
             let at = span_of(&r.id);
             let id = &k.id;
             if k.consent_required_by_law && !k.consent_needed {
                 let why = match k.kind {
-                    m::CookieType::Analytics if dutch => "analytics needs consent unless it has little or no impact on privacy (set `minimal_impact = true` only if the data is not shared, the IP address is truncated and no profile is built: Telecommunicatiewet art. 11.7a(3)(b))",
-                    m::CookieType::Analytics => "analytics needs consent (the Dutch exemption for analytics with minimal privacy impact applies only under Dutch law)",
+                    m::CookieType::Analytics if dutch => {
+                        "analytics needs consent unless it has little or no impact on privacy (set `minimal_impact = true` only if the data is not shared, the IP address is truncated and no profile is built: Telecommunicatiewet art. 11.7a(3)(b))"
+                    }
+                    m::CookieType::Analytics => {
+                        "analytics needs consent (the Dutch exemption for analytics with minimal privacy impact applies only under Dutch law)"
+                    }
                     _ => "only strictly necessary cookies may be set without consent",
                 };
                 self.push(
                     &COOKIE_CONSENT,
-                    format!("cookie `{id}` ({}) is set without consent: {why}", cookie_type_name(k.kind)),
+                    format!(
+                        "cookie `{id}` ({}) is set without consent: {why}",
+                        cookie_type_name(k.kind)
+                    ),
                     r.consent.as_ref().and_then(span_of).or(at.clone()),
                     "set `consent = true` and load it only after the user agrees",
                 );
             }
             if k.consent_required_by_law {
                 let objection = match (k.basis, k.choice) {
-                    (Some(Basis::LegitimateInterest), _) => Some("legitimate interest is no basis for reading or storing information on a device that needs consent"),
-                    (Some(b), _) if b != Basis::Consent => Some("only consent can allow a cookie that is not strictly necessary"),
-                    (_, Some(m::CookieChoice::OptOut)) => Some("a pre-ticked box, continued browsing or a browser setting is no consent (CJEU C-673/17 Planet49)"),
-                    (_, Some(m::CookieChoice::None)) => Some("it is set for everyone, without a choice"),
+                    (Some(Basis::LegitimateInterest), _) => Some(
+                        "legitimate interest is no basis for reading or storing information on a device that needs consent",
+                    ),
+                    (Some(b), _) if b != Basis::Consent => {
+                        Some("only consent can allow a cookie that is not strictly necessary")
+                    }
+                    (_, Some(m::CookieChoice::OptOut)) => Some(
+                        "a pre-ticked box, continued browsing or a browser setting is no consent (CJEU C-673/17 Planet49)",
+                    ),
+                    (_, Some(m::CookieChoice::None)) => {
+                        Some("it is set for everyone, without a choice")
+                    }
                     _ => None,
                 };
                 if let Some(why) = objection {
@@ -1208,7 +1235,8 @@ impl Checker<'_> {
                 "add \"withdraw_consent\" to `offered` in [rights]",
             );
         }
-        if p.rights.complaint.is_empty() && p.rights.complaint_scopes.is_empty() && !only_processor {
+        if p.rights.complaint.is_empty() && p.rights.complaint_scopes.is_empty() && !only_processor
+        {
             self.push(
                 &COMPLAINT,
                 "no supervisory authority is named for complaints",
@@ -1354,8 +1382,17 @@ const VAGUE_RETENTION_PHRASES: &[&str] = &[
 
 /// Words that tie "as long as necessary" to an event, which makes the criteria concrete.
 const CONCRETE_MARKERS: &[&str] = &[
-    "until", "after", "once ", "totdat", "tot het", "tot de", "tot u", "tot je", "na afloop",
-    "nadat", "zodra",
+    "until",
+    "after",
+    "once ",
+    "totdat",
+    "tot het",
+    "tot de",
+    "tot u",
+    "tot je",
+    "na afloop",
+    "nadat",
+    "zodra",
 ];
 
 /// Whether a retention rule gives only criteria, and those say no more than "as long as
@@ -1368,12 +1405,15 @@ fn vague_criteria_only(r: &crate::resolved::Retention) -> bool {
     let Some(criteria) = &r.criteria else {
         return false;
     };
-    Lang::ALL.iter().filter_map(|l| criteria.get(*l)).any(|text| {
-        let t = text.to_lowercase();
-        VAGUE_RETENTION_PHRASES.iter().any(|p| t.contains(p))
-            && !t.chars().any(|c| c.is_ascii_digit())
-            && !CONCRETE_MARKERS.iter().any(|m| t.contains(m))
-    })
+    Lang::ALL
+        .iter()
+        .filter_map(|l| criteria.get(*l))
+        .any(|text| {
+            let t = text.to_lowercase();
+            VAGUE_RETENTION_PHRASES.iter().any(|p| t.contains(p))
+                && !t.chars().any(|c| c.is_ascii_digit())
+                && !CONCRETE_MARKERS.iter().any(|m| t.contains(m))
+        })
 }
 
 fn sorted(v: &[String]) -> Vec<&str> {
@@ -1394,8 +1434,15 @@ fn cookie_type_name(k: m::CookieType) -> &'static str {
 /// Social networks on which a company runs pages or whose plug-ins it embeds, as they appear in
 /// recipient and provider names (lowercase).
 const SOCIAL_PLATFORMS: &[&str] = &[
-    "facebook", "meta platforms", "instagram", "linkedin", "twitter", "tiktok", "pinterest",
-    "snapchat", "youtube",
+    "facebook",
+    "meta platforms",
+    "instagram",
+    "linkedin",
+    "twitter",
+    "tiktok",
+    "pinterest",
+    "snapchat",
+    "youtube",
 ];
 
 fn social_platform(name: &str) -> Option<&'static str> {
@@ -1435,7 +1482,8 @@ fn countries_named(t: &Text) -> Vec<&'static str> {
             let found = lower.match_indices(name).any(|(i, _)| {
                 let before = lower[..i].chars().next_back();
                 let after = lower[i + name.len()..].chars().next();
-                !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric)
+                !before.is_some_and(char::is_alphanumeric)
+                    && !after.is_some_and(char::is_alphanumeric)
             });
             if found && !out.contains(code) {
                 out.push(*code);
@@ -1818,5 +1866,402 @@ authority_within = "72 hours"
         let f = check(&loaded);
         let at = loaded.source.line_col(f[0].span.clone().unwrap().start);
         assert_eq!(loaded.source.line_text(at.line), "id = \"x\"");
+    }
+
+    // ---- issue 22: the policy language for real statements ---------------------------------
+
+    fn with_policy(extra: &str) -> crate::Loaded {
+        crate::load_source(SourceFile::new("t.toml", format!("{BASE}{extra}")))
+            .unwrap_or_else(|e| panic!("{e:?}"))
+    }
+
+    #[test]
+    fn art_13_1_c_several_legal_bases_load_and_must_say_which_applies_when() {
+        let p = "[[purpose]]\nid = \"news\"\nname = \"N\"\nbasis = [\"consent\", \"contract\"]\nwithdraw = \"link\"\ncategories = [\"account\"]\n";
+        let rights = "withdraw_consent";
+        let text = format!("{BASE}{p}").replace(
+            "\"portability\"]",
+            &format!("\"portability\", \"{rights}\"]"),
+        );
+        let loaded = crate::load_source(SourceFile::new("t.toml", text.clone())).unwrap();
+        let news = loaded.policy.purpose("news").unwrap();
+        assert_eq!(news.bases, [Basis::Consent, Basis::Contract]);
+        assert_eq!(news.basis, Some(Basis::Consent));
+        let c: Vec<_> = check(&loaded).into_iter().map(|d| d.code).collect();
+        assert_eq!(c, ["C139"]);
+        let noted = text.replace(
+            "withdraw = \"link\"",
+            "withdraw = \"link\"\nbasis_note = \"contract for customers, consent for subscribers\"",
+        );
+        assert!(findings(&noted).is_empty());
+    }
+
+    #[test]
+    fn art_6_13_a_processor_activity_is_asked_for_no_basis_retention_or_art_22_information() {
+        let extra = "[[category]]\nid = \"end_user\"\nname = \"E\"\n\
+                     [[purpose]]\nid = \"hosting\"\nname = \"H\"\nrole = \"processor\"\ndpa = \"our DPA\"\ncategories = [\"end_user\"]\n\
+                     automated_decision = { kind = \"solely_automated\" }\n\
+                     [notice]\nnew_subprocessor = \"30 days\"\n";
+        assert_eq!(codes(extra), Vec::<&str>::new());
+    }
+
+    #[test]
+    fn art_13_2_f_profiling_without_an_art_22_1_decision_needs_no_logic_explained() {
+        let extra = "[[purpose]]\nid = \"segments\"\nname = \"S\"\nbasis = \"contract\"\ncategories = [\"account\"]\n\
+                     automated_decision = { kind = \"profiling\" }\n";
+        assert_eq!(codes(extra), Vec::<&str>::new());
+    }
+
+    #[test]
+    fn art_77_any_authority_or_the_habitual_residence_one_is_a_named_complaint_route() {
+        for scope in ["any", "habitual_residence"] {
+            let text = BASE.replace("authority = \"nl-ap\"\n", "").replace(
+                "[rights]\n",
+                &format!("[rights]\ncomplaint = [\"{scope}\"]\n"),
+            );
+            let loaded = crate::load_source(SourceFile::new("t.toml", text)).unwrap();
+            assert!(loaded.policy.rights.complaint.is_empty());
+            assert_eq!(loaded.policy.rights.complaint_scopes.len(), 1);
+            assert!(check(&loaded).is_empty(), "{scope}: {:?}", check(&loaded));
+        }
+        let text = BASE.replace(
+            "[rights]\n",
+            "[rights]\ncomplaint = [\"de-by-lda\", \"de-nw\"]\n",
+        );
+        let loaded = crate::load_source(SourceFile::new("t.toml", text)).unwrap();
+        let names: Vec<&str> = loaded
+            .policy
+            .rights
+            .complaint
+            .iter()
+            .map(|a| a.id.as_str())
+            .collect();
+        assert_eq!(names, ["de-by-lda", "de-nw"]);
+        assert_eq!(
+            loaded.policy.rights.complaint[0].region.as_deref(),
+            Some("BY")
+        );
+    }
+
+    #[test]
+    fn one_cause_at_many_places_is_one_finding_listing_each_place_with_its_line() {
+        let extra = "[[purpose]]\nid = \"a\"\nname = \"A\"\ncategories = [\"account\"]\n\
+                     [[purpose]]\nid = \"b\"\nname = \"B\"\ncategories = [\"account\"]\n\
+                     [[purpose]]\nid = \"c\"\nname = \"C\"\ncategories = [\"account\"]\n";
+        let f: Vec<_> = findings(&format!("{BASE}{extra}"))
+            .into_iter()
+            .filter(|d| d.code == "C101")
+            .collect();
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert!(
+            f[0].message
+                .starts_with("3 purposes have no legal basis: `a` (line"),
+            "{}",
+            f[0].message
+        );
+        assert!(f[0].message.contains("`c` (line"), "{}", f[0].message);
+    }
+
+    #[test]
+    fn wp260_para_48_as_long_as_necessary_is_not_a_retention_criterion() {
+        let cat = |criteria: &str| {
+            format!(
+                "[[category]]\nid = \"logs\"\nname = \"L\"\nretention = {{ criteria = \"{criteria}\" }}\n\
+                 [[purpose]]\nid = \"ops\"\nname = \"O\"\nbasis = \"contract\"\ncategories = [\"logs\"]\n"
+            )
+        };
+        assert_eq!(
+            codes(&cat("As long as necessary for the purposes")),
+            ["C140"]
+        );
+        assert_eq!(codes(&cat("Niet langer dan noodzakelijk")), ["C140"]);
+        assert_eq!(
+            codes(&cat("As long as necessary, until the account is closed")),
+            Vec::<&str>::new()
+        );
+        let general = "[retention]\ncriteria = \"zo lang als nodig\"\n[[category]]\nid = \"logs\"\nname = \"L\"\n\
+                       [[purpose]]\nid = \"ops\"\nname = \"O\"\nbasis = \"contract\"\ncategories = [\"logs\"]\n";
+        assert_eq!(codes(general), ["C140"]);
+    }
+
+    #[test]
+    fn a_general_retention_rule_covers_every_category_without_its_own() {
+        let extra = "[retention]\nperiod = \"2 years\"\nfrom = \"last_activity\"\n\
+                     [[category]]\nid = \"logs\"\nname = \"L\"\n\
+                     [[purpose]]\nid = \"ops\"\nname = \"O\"\nbasis = \"contract\"\ncategories = [\"logs\"]\n";
+        let loaded = with_policy(extra);
+        let logs = loaded.policy.category("logs").unwrap();
+        assert_eq!(logs.retention.as_ref().unwrap().from, "last_activity");
+        assert_eq!(
+            loaded
+                .policy
+                .category("account")
+                .unwrap()
+                .retention
+                .as_ref()
+                .unwrap()
+                .period
+                .unwrap()
+                .to_string(),
+            "1 year"
+        );
+        assert!(check(&loaded).is_empty());
+    }
+
+    fn dated(date: &str, extra: &str) -> Vec<Diagnostic> {
+        let text = format!(
+            "{}{LINK_R}{extra}",
+            BASE.replace("id = \"t\"", &format!("id = \"t\"\nupdated = \"{date}\""))
+        );
+        findings(&text)
+    }
+
+    #[test]
+    fn cjeu_c_311_18_privacy_shield_is_invalid_from_16_july_2020() {
+        let r = "[[recipient]]\nid = \"r\"\nname = \"R\"\nlocations = [\"US\"]\ntransfer = [\"privacy_shield\"]\ndpa = true\ncategories = [\"account\"]\n";
+        assert!(dated("2020-07-15", r).is_empty());
+        let f = dated("2021-03-01", r);
+        assert_eq!(f.iter().map(|d| d.code).collect::<Vec<_>>(), ["C141"]);
+        assert!(f[0].message.contains("C-311/18"), "{}", f[0].message);
+    }
+
+    #[test]
+    fn decision_2021_914_the_2010_clauses_hold_until_27_december_2022_for_old_contracts() {
+        let r = "[[recipient]]\nid = \"r\"\nname = \"R\"\nlocations = [\"IN\"]\ntransfer = [\"scc_2010\"]\ntia = true\ndpa = true\ncategories = [\"account\"]\n";
+        assert!(dated("2021-09-26", r).is_empty());
+        let transitional = dated("2022-06-01", r);
+        assert_eq!(transitional.len(), 1);
+        assert!(
+            transitional[0].message.contains("27 December 2022"),
+            "{}",
+            transitional[0].message
+        );
+        let late = dated("2022-12-28", r);
+        assert_eq!(late.iter().map(|d| d.code).collect::<Vec<_>>(), ["C141"]);
+        assert!(
+            late[0].message.contains("not valid on 2022-12-28"),
+            "{}",
+            late[0].message
+        );
+    }
+
+    #[test]
+    fn art_13_1_f_a_transfer_clause_names_its_mechanisms_and_agrees_with_the_recipients() {
+        assert_eq!(codes("[transfer]\noutside_eea = true\n"), ["C153"]);
+        assert_eq!(
+            codes(
+                "[transfer]\noutside_eea = true\nmechanisms = [\"scc\"]\nsafeguards = \"copy on request\"\n"
+            ),
+            Vec::<&str>::new()
+        );
+        let contradiction = "[transfer]\noutside_eea = false\n[[recipient]]\nid = \"r\"\nname = \"R\"\nlocations = [\"US\"]\ntransfer = [\"dpf\"]\ndpa = true\n";
+        assert_eq!(codes(&format!("{LINK_R}{contradiction}")), ["C145"]);
+    }
+
+    #[test]
+    fn cjeu_c_210_16_a_social_media_page_is_joint_control() {
+        let r = "[[recipient]]\nid = \"r\"\nname = \"Meta Platforms Ireland Ltd. (Facebook)\"\nkind = \"controller\"\nlocations = [\"IE\"]\n";
+        assert_eq!(codes(&format!("{LINK_R}{r}")), ["C142"]);
+        let joint = "[[joint_controller]]\nid = \"meta\"\nname = \"Facebook (Meta Platforms Ireland)\"\narrangement = \"Page Insights Controller Addendum\"\n";
+        assert_eq!(codes(&format!("{LINK_R}{r}{joint}")), Vec::<&str>::new());
+    }
+
+    #[test]
+    fn art_14_1_d_a_source_names_the_categories_it_provides_and_they_inherit_it() {
+        assert_eq!(
+            codes("[[source]]\nid = \"broker\"\nname = \"Data broker\"\n"),
+            ["C143"]
+        );
+        let loaded = with_policy(
+            "[[source]]\nid = \"broker\"\nname = \"Acme Data Ltd.\"\ncategories = [\"account\"]\n",
+        );
+        let account = loaded.policy.category("account").unwrap();
+        assert_eq!(account.sources, ["broker"]);
+        assert_eq!(account.source.kind, m::SourceKind::ThirdParty);
+        assert_eq!(
+            account.source.description.as_ref().unwrap().get(Lang::En),
+            Some("Acme Data Ltd.")
+        );
+        assert!(check(&loaded).is_empty());
+    }
+
+    #[test]
+    fn art_13_1_e_a_recipient_linked_to_no_purpose_is_reported() {
+        let r = "[[recipient]]\nid = \"r\"\nname = \"R\"\nlocations = [\"NL\"]\ndpa = true\n";
+        assert_eq!(codes(r), ["C144"]);
+        assert_eq!(codes(&format!("{LINK_R}{r}")), Vec::<&str>::new());
+    }
+
+    #[test]
+    fn a_location_note_that_names_another_country_than_the_locations_is_a_contradiction() {
+        let r = "[[recipient]]\nid = \"r\"\nname = \"R\"\nlocations = [\"EU\"]\nlocation_note = \"servers in the United States\"\ndpa = true\n";
+        let f = findings(&format!("{BASE}{LINK_R}{r}"));
+        assert_eq!(f.iter().map(|d| d.code).collect::<Vec<_>>(), ["C145"]);
+        assert!(f[0].message.contains("names US"), "{}", f[0].message);
+        let twice = "[[recipient]]\nid = \"r\"\nname = \"Cloud\"\nlocations = [\"NL\"]\ndpa = true\n\
+                     [[recipient]]\nid = \"r2\"\nname = \"Cloud\"\nlocations = [\"US\"]\ntransfer = [\"dpf\"]\ndpa = true\n";
+        let link = LINK_R.replace("[\"r\"]", "[\"r\", \"r2\"]");
+        assert_eq!(codes(&format!("{link}{twice}")), ["C145"]);
+    }
+
+    #[test]
+    fn art_28_4_a_processor_engaged_for_a_processor_activity_is_a_sub_processor_there() {
+        let extra = "[[purpose]]\nid = \"hosting\"\nname = \"H\"\nrole = \"processor\"\ndpa = \"DPA\"\ncategories = [\"account\"]\nrecipients = [\"cloud\"]\n\
+                     [[purpose]]\nid = \"billing\"\nname = \"B\"\nbasis = \"contract\"\ncategories = [\"account\"]\nrecipients = [\"cloud\"]\n\
+                     [notice]\nnew_subprocessor = \"30 days\"\n\
+                     [[recipient]]\nid = \"cloud\"\nname = \"Cloud\"\nlocations = [\"NL\"]\ndpa = true\n";
+        assert_eq!(codes(extra), ["C150"]);
+        let both = extra.replace(
+            "name = \"Cloud\"",
+            "name = \"Cloud\"\nkind = [\"processor\", \"sub_processor\"]",
+        );
+        let loaded = with_policy(&both);
+        assert_eq!(
+            loaded.policy.recipient("cloud").unwrap().kinds,
+            [RecipientKind::Processor, RecipientKind::SubProcessor]
+        );
+        assert!(check(&loaded).is_empty());
+    }
+
+    fn cookie(fields: &str) -> String {
+        format!(
+            "[[purpose]]\nid = \"analytics\"\nname = \"A\"\nbasis = \"consent\"\nwithdraw = \"banner\"\ncategories = [\"account\"]\n\
+             [[cookie]]\nid = \"k\"\nprovider = \"P\"\npurpose = \"measure\"\nlifetime = \"1 year\"\nparty = \"first\"\n{fields}"
+        )
+    }
+
+    fn cookie_codes(country: &str, fields: &str) -> Vec<&'static str> {
+        let text = format!("{BASE}{}", cookie(fields))
+            .replace(
+                "authority = \"nl-ap\"",
+                &format!("authority = \"nl-ap\"\ncountry = \"{country}\""),
+            )
+            .replace("\"portability\"]", "\"portability\", \"withdraw_consent\"]");
+        findings(&text).into_iter().map(|d| d.code).collect()
+    }
+
+    #[test]
+    fn eprivacy_5_3_only_strictly_necessary_cookies_go_without_consent() {
+        assert_eq!(
+            cookie_codes("NL", "type = \"strictly_necessary\"\n"),
+            Vec::<&str>::new()
+        );
+        assert_eq!(
+            cookie_codes("NL", "type = \"marketing\"\nconsent = false\n"),
+            ["C146"]
+        );
+        assert_eq!(
+            cookie_codes(
+                "NL",
+                "type = \"marketing\"\nconsent_purpose = \"analytics\"\n"
+            ),
+            Vec::<&str>::new()
+        );
+        // Default: what the law requires, so the banner asks.
+        let loaded = with_policy(&cookie(
+            "type = \"preferences\"\nconsent_purpose = \"analytics\"\n",
+        ));
+        assert!(loaded.policy.cookie("k").unwrap().consent_needed);
+    }
+
+    #[test]
+    fn telecommunicatiewet_11_7a_minimal_impact_analytics_needs_no_consent_only_in_the_netherlands()
+    {
+        let fields = "type = \"analytics\"\nminimal_impact = true\nconsent = false\n";
+        assert_eq!(cookie_codes("NL", fields), Vec::<&str>::new());
+        assert_eq!(cookie_codes("BE", fields), ["C146"]);
+        assert_eq!(
+            cookie_codes("NL", "type = \"analytics\"\nconsent = false\n"),
+            ["C146"]
+        );
+    }
+
+    #[test]
+    fn cjeu_c_673_17_planet49_legitimate_interest_or_an_opt_out_is_no_consent_for_tracking() {
+        let li = "type = \"marketing\"\nbasis = \"legitimate_interest\"\nconsent_purpose = \"analytics\"\n";
+        assert_eq!(cookie_codes("NL", li), ["C147"]);
+        let opt_out =
+            "type = \"analytics\"\nchoice = \"opt_out\"\nconsent_purpose = \"analytics\"\n";
+        assert_eq!(cookie_codes("NL", opt_out), ["C147"]);
+    }
+
+    #[test]
+    fn cjeu_c_673_17_planet49_the_user_is_told_each_cookies_lifetime_and_third_party_access() {
+        let text = format!(
+            "{BASE}[[cookie]]\nid = \"session\"\ntype = \"strictly_necessary\"\n[[cookie]]\nid = \"lang\"\ntype = \"strictly_necessary\"\n"
+        );
+        let f: Vec<_> = findings(&text)
+            .into_iter()
+            .filter(|d| d.code == "C148")
+            .collect();
+        assert_eq!(f.len(), 1);
+        assert!(
+            f[0].message.starts_with("2 cookies lack"),
+            "{}",
+            f[0].message
+        );
+    }
+
+    #[test]
+    fn art_7_1_a_cookie_that_needs_consent_maps_to_a_consent_purpose() {
+        assert_eq!(cookie_codes("NL", "type = \"marketing\"\n"), ["C149"]);
+        let wrong = "type = \"marketing\"\nconsent_purpose = \"service\"\n";
+        assert_eq!(cookie_codes("NL", wrong), ["C149"]);
+    }
+
+    #[test]
+    fn the_tmg_cited_after_1_december_2021_is_superseded() {
+        let law = "[[law]]\nid = \"tmg\"\n";
+        let text = |date: &str| {
+            format!(
+                "{}{law}",
+                BASE.replace("id = \"t\"", &format!("id = \"t\"\nupdated = \"{date}\""))
+            )
+        };
+        assert!(findings(&text("2021-06-01")).is_empty());
+        let f = findings(&text("2022-01-01"));
+        assert_eq!(f.iter().map(|d| d.code).collect::<Vec<_>>(), ["C151"]);
+        assert!(f[0].message.contains("TTDSG"), "{}", f[0].message);
+        let loaded = with_policy("[[law]]\nid = \"uavg\"\n");
+        assert_eq!(loaded.policy.laws[0].country.as_deref(), Some("NL"));
+    }
+
+    #[test]
+    fn uavg_art_42_the_financial_undertaking_exemption_is_dutch_and_reaches_the_resolved_policy() {
+        let text = BASE.replace(
+            "authority_within = \"72 hours\"",
+            "authority_within = \"72 hours\"\nfinancial_undertaking = true",
+        );
+        let loaded = crate::load_source(SourceFile::new("t.toml", text.clone())).unwrap();
+        assert!(loaded.policy.breach.financial_undertaking);
+        assert_eq!(
+            check(&loaded).iter().map(|d| d.code).collect::<Vec<_>>(),
+            ["C152"]
+        );
+        let dutch = text.replace(
+            "authority = \"nl-ap\"",
+            "authority = \"nl-ap\"\ncountry = \"NL\"",
+        );
+        assert!(findings(&dutch).is_empty());
+        assert!(!with_policy("").policy.breach.financial_undertaking);
+    }
+
+    #[test]
+    fn art_9_1_special_categories_may_be_unnamed_or_several() {
+        let extra = "[[category]]\nid = \"h\"\nname = \"H\"\nspecial = [\"health\", \"biometric\"]\nretention = { period = \"1 year\" }\n\
+                     [[category]]\nid = \"u\"\nname = \"U\"\nspecial = \"unspecified\"\nretention = { period = \"1 year\" }\n\
+                     [[purpose]]\nid = \"care\"\nname = \"C\"\nbasis = \"contract\"\nspecial_condition = \"health_or_social_care\"\ncategories = [\"h\", \"u\"]\n";
+        let loaded = with_policy(extra);
+        assert_eq!(
+            loaded.policy.category("h").unwrap().specials,
+            [m::SpecialKind::Health, m::SpecialKind::Biometric]
+        );
+        assert_eq!(
+            loaded.policy.category("u").unwrap().special,
+            Some(m::SpecialKind::Unspecified)
+        );
+        assert!(check(&loaded).is_empty());
+        let no_condition = extra.replace("special_condition = \"health_or_social_care\"\n", "");
+        assert_eq!(codes(&no_condition), ["C104"]);
     }
 }

@@ -279,18 +279,84 @@ pub struct NationalLaw {
 
 /// National laws that implement or sit beside the GDPR and the ePrivacy Directive.
 pub const NATIONAL_LAWS: &[NationalLaw] = &[
-    NationalLaw { id: "uavg", country: "NL", name: "Uitvoeringswet Algemene verordening gegevensbescherming (UAVG)", superseded: None },
-    NationalLaw { id: "telecommunicatiewet", country: "NL", name: "Telecommunicatiewet (art. 11.7a: cookies)", superseded: None },
-    NationalLaw { id: "awr", country: "NL", name: "Algemene wet inzake rijksbelastingen (AWR, art. 52: fiscal retention)", superseded: None },
-    NationalLaw { id: "bdsg", country: "DE", name: "Bundesdatenschutzgesetz (BDSG)", superseded: None },
-    NationalLaw { id: "tmg", country: "DE", name: "Telemediengesetz (TMG)", superseded: Some((jiff::civil::date(2021, 12, 1), "its data-protection provisions were replaced by the TTDSG on 1 December 2021")) },
-    NationalLaw { id: "ttdsg", country: "DE", name: "Telekommunikation-Telemedien-Datenschutz-Gesetz (TTDSG)", superseded: Some((jiff::civil::date(2024, 5, 14), "it was renamed Telekommunikation-Digitale-Dienste-Datenschutz-Gesetz (TDDDG) on 14 May 2024")) },
-    NationalLaw { id: "tdddg", country: "DE", name: "Telekommunikation-Digitale-Dienste-Datenschutz-Gesetz (TDDDG, § 25: cookies)", superseded: None },
-    NationalLaw { id: "be-wet-2018", country: "BE", name: "Wet van 30 juli 2018 betreffende de bescherming van natuurlijke personen met betrekking tot de verwerking van persoonsgegevens", superseded: None },
-    NationalLaw { id: "dsg-at", country: "AT", name: "Datenschutzgesetz (DSG, Austria)", superseded: None },
-    NationalLaw { id: "lopdgdd", country: "ES", name: "Ley Orgánica 3/2018 de Protección de Datos Personales y garantía de los derechos digitales (LOPDGDD)", superseded: None },
-    NationalLaw { id: "loi-informatique-libertes", country: "FR", name: "Loi n° 78-17 du 6 janvier 1978 relative à l'informatique, aux fichiers et aux libertés", superseded: None },
-    NationalLaw { id: "ie-dpa-2018", country: "IE", name: "Data Protection Act 2018 (Ireland)", superseded: None },
+    NationalLaw {
+        id: "uavg",
+        country: "NL",
+        name: "Uitvoeringswet Algemene verordening gegevensbescherming (UAVG)",
+        superseded: None,
+    },
+    NationalLaw {
+        id: "telecommunicatiewet",
+        country: "NL",
+        name: "Telecommunicatiewet (art. 11.7a: cookies)",
+        superseded: None,
+    },
+    NationalLaw {
+        id: "awr",
+        country: "NL",
+        name: "Algemene wet inzake rijksbelastingen (AWR, art. 52: fiscal retention)",
+        superseded: None,
+    },
+    NationalLaw {
+        id: "bdsg",
+        country: "DE",
+        name: "Bundesdatenschutzgesetz (BDSG)",
+        superseded: None,
+    },
+    NationalLaw {
+        id: "tmg",
+        country: "DE",
+        name: "Telemediengesetz (TMG)",
+        superseded: Some((
+            jiff::civil::date(2021, 12, 1),
+            "its data-protection provisions were replaced by the TTDSG on 1 December 2021",
+        )),
+    },
+    NationalLaw {
+        id: "ttdsg",
+        country: "DE",
+        name: "Telekommunikation-Telemedien-Datenschutz-Gesetz (TTDSG)",
+        superseded: Some((
+            jiff::civil::date(2024, 5, 14),
+            "it was renamed Telekommunikation-Digitale-Dienste-Datenschutz-Gesetz (TDDDG) on 14 May 2024",
+        )),
+    },
+    NationalLaw {
+        id: "tdddg",
+        country: "DE",
+        name: "Telekommunikation-Digitale-Dienste-Datenschutz-Gesetz (TDDDG, § 25: cookies)",
+        superseded: None,
+    },
+    NationalLaw {
+        id: "be-wet-2018",
+        country: "BE",
+        name: "Wet van 30 juli 2018 betreffende de bescherming van natuurlijke personen met betrekking tot de verwerking van persoonsgegevens",
+        superseded: None,
+    },
+    NationalLaw {
+        id: "dsg-at",
+        country: "AT",
+        name: "Datenschutzgesetz (DSG, Austria)",
+        superseded: None,
+    },
+    NationalLaw {
+        id: "lopdgdd",
+        country: "ES",
+        name: "Ley Orgánica 3/2018 de Protección de Datos Personales y garantía de los derechos digitales (LOPDGDD)",
+        superseded: None,
+    },
+    NationalLaw {
+        id: "loi-informatique-libertes",
+        country: "FR",
+        name: "Loi n° 78-17 du 6 janvier 1978 relative à l'informatique, aux fichiers et aux libertés",
+        superseded: None,
+    },
+    NationalLaw {
+        id: "ie-dpa-2018",
+        country: "IE",
+        name: "Data Protection Act 2018 (Ireland)",
+        superseded: None,
+    },
 ];
 
 /// Looks up a national law by id.

@@ -54,10 +54,13 @@ pub struct PolicyFile {
     /// Further promises the statement makes that are not modelled elsewhere.
     #[serde(default)]
     pub commitment: Vec<Sp<Commitment>>,
-    /// Cookies and similar trackers on the company's own sites and apps (ePrivacy Directive
-    /// Art. 5(3)); `[[tracker]]` is accepted as another name.
-    #[serde(default, alias = "tracker")]
+    /// Cookies on the company's own sites and apps (ePrivacy Directive Art. 5(3)).
+    #[serde(default)]
     pub cookie: Vec<Sp<Cookie>>,
+    /// Other trackers (local storage, pixels, SDKs), in the same shape as cookies; read
+    /// [`PolicyFile::cookies`] for both.
+    #[serde(default)]
+    pub tracker: Vec<Sp<Cookie>>,
     /// Indirect sources and the categories each provides (Art. 14(1)(d), 14(2)(f)).
     #[serde(default)]
     pub source: Vec<Sp<SourceDecl>>,
@@ -68,6 +71,13 @@ pub struct PolicyFile {
     /// National laws the statement relies on or refers to (UAVG, BDSG, TTDSG, …).
     #[serde(default)]
     pub law: Vec<Sp<LawDecl>>,
+}
+
+impl PolicyFile {
+    /// Every `[[cookie]]` then every `[[tracker]]`: the order of `Policy::cookies`.
+    pub fn cookies(&self) -> impl Iterator<Item = &Sp<Cookie>> {
+        self.cookie.iter().chain(&self.tracker)
+    }
 }
 
 /// `[policy]`: the statement's own metadata.
@@ -655,6 +665,7 @@ pub enum Mechanism {
     PrivacyShield,
     /// The 2001/2004/2010 standard clauses (Decision 2010/87/EU and its predecessors), repealed
     /// by Decision (EU) 2021/914; contracts concluded before 27 Sept 2021 held until 27 Dec 2022.
+    #[serde(rename = "scc_2010")]
     Scc2010,
 }
 

@@ -830,11 +830,7 @@ pub fn resolve(file: &PolicyFile) -> Result<Policy, Vec<Diagnostic>> {
         file.commitment.iter().map(|x| &x.get_ref().id),
         &mut errs,
     );
-    Ids::collect(
-        "cookie",
-        file.cookie.iter().map(|x| &x.get_ref().id),
-        &mut errs,
-    );
+    Ids::collect("cookie", file.cookies().map(|x| &x.get_ref().id), &mut errs);
     Ids::collect(
         "source",
         file.source.iter().map(|x| &x.get_ref().id),
@@ -871,7 +867,7 @@ pub fn resolve(file: &PolicyFile) -> Result<Policy, Vec<Diagnostic>> {
             subjects.check(s, &mut errs);
         }
     }
-    for k in &file.cookie {
+    for k in file.cookies() {
         let k = k.get_ref();
         if let Some(r) = &k.recipient {
             recipients.check(r, &mut errs);
@@ -899,8 +895,13 @@ pub fn resolve(file: &PolicyFile) -> Result<Policy, Vec<Diagnostic>> {
                 Some(l.id.span()),
             );
             errs.push(match nearest(l.id.get_ref(), known.iter().copied()) {
-                Some(s) => d.with_help(format!("did you mean `{s}`? or add `name = \"…\"` for a law of your own")),
-                None => d.with_help(format!("known: {}; or add `name = \"…\"` for a law of your own", known.join(", "))),
+                Some(s) => d.with_help(format!(
+                    "did you mean `{s}`? or add `name = \"…\"` for a law of your own"
+                )),
+                None => d.with_help(format!(
+                    "known: {}; or add `name = \"…\"` for a law of your own",
+                    known.join(", ")
+                )),
             });
         }
     }
@@ -979,7 +980,9 @@ pub fn resolve(file: &PolicyFile) -> Result<Policy, Vec<Diagnostic>> {
     }
     let authority_ids: Vec<&str> = law::AUTHORITIES.iter().map(|a| a.id).collect();
     let check_authority = |a: &Sp<String>, errs: &mut Vec<Diagnostic>| {
-        if law::authority(a.get_ref()).is_none() && law::ComplaintScope::parse(a.get_ref()).is_none() {
+        if law::authority(a.get_ref()).is_none()
+            && law::ComplaintScope::parse(a.get_ref()).is_none()
+        {
             let mut d = Diagnostic::structural(
                 "S008",
                 "unknown-authority",
@@ -1324,10 +1327,11 @@ fn build(file: &PolicyFile, parent_of: &[Option<usize>]) -> Policy {
                     .source
                     .iter()
                     .filter(|s| {
-                        s.get_ref()
-                            .categories
-                            .iter()
-                            .any(|c| chain.iter().any(|&k| raw[k].get_ref().id.get_ref() == c.get_ref()))
+                        s.get_ref().categories.iter().any(|c| {
+                            chain
+                                .iter()
+                                .any(|&k| raw[k].get_ref().id.get_ref() == c.get_ref())
+                        })
                     })
                     .map(|s| s.get_ref().id.get_ref().clone())
                     .collect(),
@@ -1678,7 +1682,11 @@ fn declared_source(file: &PolicyFile, chain: &[usize], raw: &[Sp<m::Category>]) 
         .source
         .iter()
         .map(|s| s.get_ref())
-        .filter(|s| s.categories.iter().any(|c| ids.contains(&c.get_ref().as_str())))
+        .filter(|s| {
+            s.categories
+                .iter()
+                .any(|c| ids.contains(&c.get_ref().as_str()))
+        })
         .collect();
     let first = decls.first()?;
     let kind = first
@@ -1706,8 +1714,7 @@ fn declared_source(file: &PolicyFile, chain: &[usize], raw: &[Sp<m::Category>]) 
 /// minimal privacy impact without consent (Telecommunicatiewet art. 11.7a(3)(b)).
 fn cookies(file: &PolicyFile, controller: &Controller) -> Vec<Cookie> {
     let dutch = controller.country.as_deref() == Some("NL");
-    file.cookie
-        .iter()
+    file.cookies()
         .map(|k| {
             let k = k.get_ref();
             let by_law = law::cookie_needs_consent(*k.kind.get_ref(), k.minimal_impact, dutch);
@@ -1715,13 +1722,17 @@ fn cookies(file: &PolicyFile, controller: &Controller) -> Vec<Cookie> {
             Cookie {
                 id: k.id.get_ref().clone(),
                 name: k.name.clone().unwrap_or_else(|| k.id.get_ref().clone()),
-                provider: k.provider.as_ref().map(|p| p.get_ref().clone()).or_else(|| {
-                    let rid = recipient.as_deref()?;
-                    file.recipient
-                        .iter()
-                        .find(|r| r.get_ref().id.get_ref() == rid)
-                        .map(|r| r.get_ref().name.get_ref().clone())
-                }),
+                provider: k
+                    .provider
+                    .as_ref()
+                    .map(|p| p.get_ref().clone())
+                    .or_else(|| {
+                        let rid = recipient.as_deref()?;
+                        file.recipient
+                            .iter()
+                            .find(|r| r.get_ref().id.get_ref() == rid)
+                            .map(|r| r.get_ref().name.get_ref().clone())
+                    }),
                 recipient,
                 purpose: k.purpose.clone(),
                 kind: *k.kind.get_ref(),
