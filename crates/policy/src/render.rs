@@ -223,6 +223,34 @@ struct View {
     breach: BreachView,
     notice: NoticeView,
     commitments: Vec<CommitmentView>,
+    /// The cookie table (ePrivacy Directive Art. 5(3)); empty when the policy declares none.
+    cookies: Vec<CookieView>,
+    /// The policy-wide transfer clause, when the policy has one.
+    transfer_clause: Option<TransferClauseView>,
+    /// The retention rule for all data without a rule of its own.
+    retention_general: Option<String>,
+    /// Complaint routes described rather than named ("any supervisory authority").
+    complaint_scopes: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct CookieView {
+    name: String,
+    provider: String,
+    purpose: String,
+    kind: String,
+    lifetime: String,
+    party: String,
+    consent: String,
+}
+
+#[derive(Serialize)]
+struct TransferClauseView {
+    outside_eea: bool,
+    description: Option<String>,
+    locations: Vec<String>,
+    mechanisms: Vec<String>,
+    safeguards: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -271,6 +299,7 @@ struct PurposeView {
     agreement: Option<String>,
     basis: Option<String>,
     basis_article: Option<String>,
+    basis_note: Option<String>,
     legitimate_interest: Option<String>,
     legal_obligation: Option<String>,
     special_condition: Option<String>,
@@ -480,11 +509,32 @@ impl View {
                     },
                     on_behalf_of: tx(&x.on_behalf_of),
                     agreement: tx(&x.dpa),
-                    basis: x.basis.map(|b| c.label("basis", &b)).transpose()?,
-                    basis_article: x
-                        .basis_article
-                        .map(|a| fill("label.article", "article", a))
-                        .transpose()?,
+                    // Several bases: each label and article joined ("or"), the note says when.
+                    basis: if x.bases.is_empty() {
+                        None
+                    } else {
+                        Some(
+                            x.bases
+                                .iter()
+                                .map(|b| c.label("basis", b))
+                                .collect::<R<Vec<_>>>()?
+                                .join(&format!(" {} ", c.t("label.or")?)),
+                        )
+                    },
+                    basis_article: if x.bases.is_empty() {
+                        None
+                    } else {
+                        Some(
+                            x.bases
+                                .iter()
+                                .map(|b| {
+                                    fill("label.article", "article", crate::law::basis_article(*b))
+                                })
+                                .collect::<R<Vec<_>>>()?
+                                .join("; "),
+                        )
+                    },
+                    basis_note: tx(&x.basis_note),
                     legitimate_interest: tx(&x.legitimate_interest),
                     legal_obligation: tx(&x.legal_obligation),
                     special_condition: x
@@ -814,6 +864,62 @@ impl View {
                     text: one(&x.text),
                 })
                 .collect(),
+            cookies: p
+                .cookies
+                .iter()
+                .map(|k| -> R<CookieView> {
+                    Ok(CookieView {
+                        name: k.name.clone(),
+                        provider: k.provider.clone().unwrap_or_default(),
+                        purpose: tx(&k.purpose).unwrap_or_default(),
+                        kind: c.label("cookie_type", &k.kind)?,
+                        lifetime: match &k.lifetime {
+                            Some(m::Lifetime::Session) => c.t("label.cookie_session")?.to_owned(),
+                            Some(m::Lifetime::Period(per)) => c.period(per)?,
+                            None => String::new(),
+                        },
+                        party: match k.party {
+                            Some(party) => c.label("cookie_party", &party)?,
+                            None => String::new(),
+                        },
+                        consent: c
+                            .t(if k.consent_needed {
+                                "label.cookie_consent_yes"
+                            } else {
+                                "label.cookie_consent_no"
+                            })?
+                            .to_owned(),
+                    })
+                })
+                .collect::<R<Vec<_>>>()?,
+            transfer_clause: p
+                .transfer
+                .as_ref()
+                .map(|t| -> R<TransferClauseView> {
+                    Ok(TransferClauseView {
+                        outside_eea: t.outside_eea,
+                        description: tx(&t.description),
+                        locations: t.locations.clone(),
+                        mechanisms: t
+                            .mechanisms
+                            .iter()
+                            .map(|mch| c.label("mechanism", mch))
+                            .collect::<R<_>>()?,
+                        safeguards: tx(&t.safeguards),
+                    })
+                })
+                .transpose()?,
+            retention_general: p
+                .retention
+                .as_ref()
+                .map(|ret| retention_words(p, ret, lang, c))
+                .transpose()?,
+            complaint_scopes: p
+                .rights
+                .complaint_scopes
+                .iter()
+                .map(|sc| c.label("complaint_scope", sc))
+                .collect::<R<_>>()?,
         })
     }
 }
