@@ -1006,7 +1006,12 @@ impl Checker<'_> {
         let Some(platform) = social_platform(name) else {
             return;
         };
-        if kinds.contains(&RecipientKind::JointController) {
+        // A platform engaged as (sub-)processor (e.g. a messaging API) runs no page of ours.
+        let only_processor = !kinds.is_empty()
+            && kinds
+                .iter()
+                .all(|k| matches!(k, RecipientKind::Processor | RecipientKind::SubProcessor));
+        if kinds.contains(&RecipientKind::JointController) || only_processor {
             return;
         }
         let arranged = self.policy.joint_controllers.iter().any(|j| {
@@ -1380,7 +1385,8 @@ const VAGUE_RETENTION_PHRASES: &[&str] = &[
     "niet langer dan strikt noodzakelijk",
 ];
 
-/// Words that tie "as long as necessary" to an event, which makes the criteria concrete.
+/// Words that tie "as long as necessary" to an event or a period (also written out:
+/// "seven-year"), or to an account that ends, which makes the criteria concrete.
 const CONCRETE_MARKERS: &[&str] = &[
     "until",
     "after",
@@ -1393,6 +1399,17 @@ const CONCRETE_MARKERS: &[&str] = &[
     "na afloop",
     "nadat",
     "zodra",
+    "year",
+    "month",
+    "week",
+    "day",
+    "jaar",
+    "maand",
+    "dagen",
+    "account is active",
+    "account exists",
+    "account actief",
+    "account bestaat",
 ];
 
 /// Whether a retention rule gives only criteria, and those say no more than "as long as
@@ -1443,6 +1460,10 @@ const SOCIAL_PLATFORMS: &[&str] = &[
     "pinterest",
     "snapchat",
     "youtube",
+    "social media",
+    "sociale media",
+    "social network",
+    "sociale netwerk",
 ];
 
 fn social_platform(name: &str) -> Option<&'static str> {
@@ -2064,6 +2085,9 @@ authority_within = "72 hours"
         assert_eq!(codes(&format!("{LINK_R}{r}")), ["C142"]);
         let joint = "[[joint_controller]]\nid = \"meta\"\nname = \"Facebook (Meta Platforms Ireland)\"\narrangement = \"Page Insights Controller Addendum\"\n";
         assert_eq!(codes(&format!("{LINK_R}{r}{joint}")), Vec::<&str>::new());
+        // The platform engaged as processor (a messaging API) runs no page of ours.
+        let api = r.replace("kind = \"controller\"", "kind = \"processor\"\ndpa = true");
+        assert_eq!(codes(&format!("{LINK_R}{api}")), Vec::<&str>::new());
     }
 
     #[test]
