@@ -923,7 +923,7 @@ impl Checker<'_> {
             let list: Vec<String> = ours.iter().map(|p| format!("`{p}`")).collect();
             self.push(
                 &RECIPIENT_ROLE,
-                format!("recipient `{id}` is declared a sub-processor but receives data for {}, our own purposes: there it is our processor", list.join(", ")),
+                format!("recipient `{id}` is declared a sub-processor but receives data for {}, which we carry out as controller: there it is our processor", list.join(", ")),
                 at,
                 "set `kind = [\"processor\", \"sub_processor\"]`",
             );
@@ -1073,7 +1073,9 @@ impl Checker<'_> {
             let r = raw.get_ref();
             let at = span_of(&r.id);
             let id = &k.id;
-            if k.consent_required_by_law && !k.consent_needed {
+            // One cause, one finding: a cookie on another basis or an opt-out is C147.
+            let objected = k.consent_required_by_law && cookie_objection(k).is_some();
+            if k.consent_required_by_law && !k.consent_needed && !objected {
                 let why = match k.kind {
                     m::CookieType::Analytics if dutch => {
                         "analytics needs consent unless it has little or no impact on privacy (set `minimal_impact = true` only if the data is not shared, the IP address is truncated and no profile is built: Telecommunicatiewet art. 11.7a(3)(b))"
@@ -1094,21 +1096,7 @@ impl Checker<'_> {
                 );
             }
             if k.consent_required_by_law {
-                let objection = match (k.basis, k.choice) {
-                    (Some(Basis::LegitimateInterest), _) => Some(
-                        "legitimate interest is no basis for reading or storing information on a device that needs consent",
-                    ),
-                    (Some(b), _) if b != Basis::Consent => {
-                        Some("only consent can allow a cookie that is not strictly necessary")
-                    }
-                    (_, Some(m::CookieChoice::OptOut)) => Some(
-                        "a pre-ticked box, continued browsing or a browser setting is no consent (CJEU C-673/17 Planet49)",
-                    ),
-                    (_, Some(m::CookieChoice::None)) => {
-                        Some("it is set for everyone, without a choice")
-                    }
-                    _ => None,
-                };
+                let objection = cookie_objection(k);
                 if let Some(why) = objection {
                     let span = r
                         .basis
@@ -1431,6 +1419,23 @@ fn vague_criteria_only(r: &crate::resolved::Retention) -> bool {
                 && !t.chars().any(|c| c.is_ascii_digit())
                 && !CONCRETE_MARKERS.iter().any(|m| t.contains(m))
         })
+}
+
+/// Why a cookie that needs consent does not rest on it, if it does not (C147).
+fn cookie_objection(k: &crate::resolved::Cookie) -> Option<&'static str> {
+    match (k.basis, k.choice) {
+        (Some(Basis::LegitimateInterest), _) => Some(
+            "legitimate interest is no basis for reading or storing information on a device that needs consent",
+        ),
+        (Some(b), _) if b != Basis::Consent => {
+            Some("only consent can allow a cookie that is not strictly necessary")
+        }
+        (_, Some(m::CookieChoice::OptOut)) => Some(
+            "a pre-ticked box, continued browsing or a browser setting is no consent (CJEU C-673/17 Planet49)",
+        ),
+        (_, Some(m::CookieChoice::None)) => Some("it is set for everyone, without a choice"),
+        _ => None,
+    }
 }
 
 fn sorted(v: &[String]) -> Vec<&str> {
@@ -2207,6 +2212,10 @@ authority_within = "72 hours"
         let opt_out =
             "type = \"analytics\"\nchoice = \"opt_out\"\nconsent_purpose = \"analytics\"\n";
         assert_eq!(cookie_codes("NL", opt_out), ["C147"]);
+        // The statement and the banner say what the company does: no consent asked.
+        let loaded = with_policy(&cookie(li));
+        let k = loaded.policy.cookie("k").unwrap();
+        assert!(k.consent_required_by_law && !k.consent_needed);
     }
 
     #[test]

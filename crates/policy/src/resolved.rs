@@ -1739,7 +1739,14 @@ fn cookies(file: &PolicyFile, controller: &Controller) -> Vec<Cookie> {
                 technology: k.technology,
                 lifetime: k.lifetime.as_ref().map(|l| *l.get_ref()),
                 party: k.party.as_ref().map(|p| *p.get_ref()),
-                consent_needed: k.consent.as_ref().map_or(by_law, |c| *c.get_ref()),
+                // What the company does: as stated; else no consent where it names another
+                // basis or sets the cookie without an opt-in; else what the law requires.
+                consent_needed: match (&k.consent, &k.basis, &k.choice) {
+                    (Some(c), _, _) => *c.get_ref(),
+                    (None, Some(b), _) if *b.get_ref() != Basis::Consent => false,
+                    (None, _, Some(ch)) if *ch.get_ref() != m::CookieChoice::OptIn => false,
+                    _ => by_law,
+                },
                 consent_required_by_law: by_law,
                 choice: k.choice.as_ref().map(|c| *c.get_ref()),
                 basis: k.basis.as_ref().map(|b| *b.get_ref()),
