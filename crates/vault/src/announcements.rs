@@ -567,7 +567,7 @@ fn parse_notice(stored: Option<String>) -> Option<Period> {
 }
 
 /// The tenant's settings, inside its transaction.
-fn settings_in(tx: &mut dyn Tx, tenant: &str) -> Result<Settings> {
+pub(crate) fn settings_in(tx: &mut dyn Tx, tenant: &str) -> Result<Settings> {
     let row = tx
         .query(
             "SELECT contacts, contract_notice FROM announcement_settings WHERE tenant_id = $1",
@@ -708,7 +708,7 @@ fn queue_deliveries_in(
 
 /// Checks a contact address: an e-mail address of at most 254 characters, with one `@`, a dot in
 /// the domain, no spaces or control characters. The reason never repeats the address.
-fn check_address(a: &str) -> std::result::Result<(), &'static str> {
+pub(crate) fn check_address(a: &str) -> std::result::Result<(), &'static str> {
     if a.is_empty() || a.chars().count() > 254 {
         return Err("empty or longer than 254 characters");
     }
@@ -906,7 +906,7 @@ impl Vault {
     }
 }
 
-fn into_vault(e: AnnouncementError) -> VaultError {
+pub(crate) fn into_vault(e: AnnouncementError) -> VaultError {
     match e {
         AnnouncementError::Vault(v) => v,
         other => VaultError::Corrupt(other.to_string()),
@@ -1308,7 +1308,7 @@ impl TenantVault<'_> {
     }
 }
 
-fn truncate(s: &str) -> String {
+pub(crate) fn truncate(s: &str) -> String {
     match s.char_indices().nth(500) {
         Some((i, _)) => format!("{}…", &s[..i]),
         None => s.to_owned(),
