@@ -852,6 +852,33 @@ impl Vault {
         )
     }
 
+    /// The recipients of `policy` the tenants were never told of (Art. 28(2) GDPR; Clause
+    /// 7.7(a) of the standard contractual clauses, Decision (EU) 2021/915): neither in the first
+    /// published version (what the tenants signed up to) nor new in any announcement, in the
+    /// policy's order. Before any version was published there is nothing to compare with: none.
+    pub fn unannounced_recipients(&mut self, policy: &Policy) -> Result<Vec<String>> {
+        let versions = self.policy_versions()?;
+        let Some(first) = versions.first() else {
+            return Ok(Vec::new());
+        };
+        let text = self
+            .policy_text(&first.fingerprint)?
+            .ok_or_else(|| corrupt("the first published policy's text"))?;
+        let baseline = custos_policy::load_source(custos_policy::SourceFile::new(
+            "first-published.toml",
+            text.as_str(),
+        ))
+        .map_err(|_| corrupt("the first published policy"))?;
+        let announced = self.announcements()?;
+        Ok(policy
+            .recipients
+            .iter()
+            .map(|r| r.id.clone())
+            .filter(|id| baseline.policy.recipient(id).is_none())
+            .filter(|id| !announced.iter().any(|a| a.new_recipients.contains(id)))
+            .collect())
+    }
+
     /// Every announcement, newest first.
     pub fn announcements(&mut self) -> Result<Vec<Announcement>> {
         let mut out = Vec::new();
