@@ -1027,7 +1027,7 @@ impl Checker<'_> {
             &SOCIAL_MEDIA,
             "{n} social-network services are not treated as joint control",
             name,
-            format!("\"{name}\" is a social network: a page or plug-in there is run in joint control with the platform, and the policy names no joint controller for it"),
+            format!("\"{name}\" is a social network: a page or plug-in there is run in joint control with the platform, yet the policy names no joint controller for it"),
             at,
             "add a [[joint_controller]] for the platform with the purposes (page insights, plug-ins) and `arrangement` (e.g. the platform's Page Insights Controller Addendum), or set the recipient's `kind = \"joint_controller\"`",
         );
@@ -2167,6 +2167,27 @@ authority_within = "72 hours"
             )
             .replace("\"portability\"]", "\"portability\", \"withdraw_consent\"]");
         findings(&text).into_iter().map(|d| d.code).collect()
+    }
+
+    #[test]
+    fn the_banner_gets_each_consent_purpose_with_the_cookies_it_covers() {
+        let extra = format!(
+            "{}[[cookie]]\nid = \"ads\"\ntype = \"marketing\"\nconsent_purpose = \"analytics\"\n\
+             [[cookie]]\nid = \"stray\"\ntype = \"preferences\"\n\
+             [[cookie]]\nid = \"cart\"\ntype = \"strictly_necessary\"\n",
+            cookie("type = \"analytics\"\nconsent_purpose = \"analytics\"\n")
+        );
+        let loaded = with_policy(&extra);
+        let groups: Vec<(Option<&str>, Vec<&str>)> = loaded
+            .policy
+            .cookie_consent_groups()
+            .into_iter()
+            .map(|(p, cs)| (p, cs.into_iter().map(|c| c.id.as_str()).collect()))
+            .collect();
+        assert_eq!(
+            groups,
+            [(Some("analytics"), vec!["k", "ads"]), (None, vec!["stray"])]
+        );
     }
 
     #[test]

@@ -693,6 +693,22 @@ impl Policy {
         self.cookies.iter().filter(|c| c.consent_needed)
     }
 
+    /// The consent choices a banner offers: each consent purpose that cookies needing consent
+    /// map to, with those cookies, in the order the purposes first appear among the cookies.
+    /// Cookies needing consent that name no purpose come last, under `None` (C149 reports them).
+    pub fn cookie_consent_groups(&self) -> Vec<(Option<&str>, Vec<&Cookie>)> {
+        let mut out: Vec<(Option<&str>, Vec<&Cookie>)> = Vec::new();
+        for c in self.cookies_needing_consent() {
+            let key = c.consent_purpose.as_deref();
+            match out.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, v)) => v.push(c),
+                None => out.push((key, vec![c])),
+            }
+        }
+        out.sort_by_key(|(k, _)| k.is_none());
+        out
+    }
+
     /// Whether any purpose relies on consent (Art. 6(1)(a) or 9(2)(a)).
     pub fn uses_consent(&self) -> bool {
         self.purposes.iter().any(|p| {
