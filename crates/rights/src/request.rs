@@ -619,9 +619,11 @@ pub struct FlagsFor {
 
 /// Reads a subject's flags for processing for `purpose`.
 pub fn flags_for(policy: &Policy, flags: &[Flag], purpose: &str) -> FlagsFor {
-    let objectable = policy
-        .purpose(purpose)
-        .is_some_and(|p| matches!(p.basis, Some(Basis::LegitimateInterest | Basis::PublicTask)));
+    let objectable = policy.purpose(purpose).is_some_and(|p| {
+        p.bases
+            .iter()
+            .any(|b| matches!(b, Basis::LegitimateInterest | Basis::PublicTask))
+    });
     let mut out = FlagsFor::default();
     for f in flags {
         let this = f.purpose.as_deref() == Some(purpose);
@@ -684,17 +686,18 @@ pub fn check_purpose(
         });
     };
     match kind {
-        RequestKind::Withdrawal if decl.basis != Some(Basis::Consent) => {
+        RequestKind::Withdrawal if !decl.bases.contains(&Basis::Consent) => {
             Err(RequestError::NotConsent {
                 purpose: p.to_owned(),
                 basis: basis_name(decl.basis),
             })
         }
         RequestKind::Objection
-            if !matches!(
-                decl.basis,
-                Some(Basis::LegitimateInterest | Basis::PublicTask)
-            ) && !is_direct_marketing(policy, p) =>
+            if !decl
+                .bases
+                .iter()
+                .any(|b| matches!(b, Basis::LegitimateInterest | Basis::PublicTask))
+                && !is_direct_marketing(policy, p) =>
         {
             Err(RequestError::NotObjectable {
                 purpose: p.to_owned(),

@@ -610,7 +610,8 @@ pub async fn serve(
         brands.insert(b.tenant.clone(), brand);
     }
     state.center.brands = brands;
-    state = state.with_breach_settings(config.breaches.settings());
+    let breach_settings = config.breaches.settings(&state.loaded.policy);
+    state = state.with_breach_settings(breach_settings);
     match (&config.smtp, &config.mail_outbox) {
         (Some(smtp), _) => {
             let mailer = mail::Mailer::new(smtp).map_err(|e| ServerError::Mail(e.to_string()))?;
