@@ -5,6 +5,7 @@
 mod announcements;
 mod auth;
 pub mod backend;
+pub mod banner;
 mod breach_letters;
 pub mod breaches;
 pub mod center;
@@ -437,6 +438,7 @@ pub fn app(
     let served = doc.clone();
     let router = router
         .merge(center::router())
+        .merge(banner::router())
         .merge(console::router())
         .route(
             "/openapi.json",
