@@ -520,6 +520,12 @@ const MIGRATIONS: &[(i64, &str)] = &[
       END LOOP;
     END $$;",
     ),
+    // 16: an erasure's key carries its tenant, as every distributed table's key must (issue 23,
+    // docs/scale-out.md); on SQLite a unique index of the same columns keeps the dialects alike.
+    (
+        16,
+        "ALTER TABLE erasures DROP CONSTRAINT IF EXISTS erasures_pkey; ALTER TABLE erasures ADD PRIMARY KEY (tenant_id, erasure_id);",
+    ),
 ];
 
 /// Serialises migrations between servers starting at once (an arbitrary constant).

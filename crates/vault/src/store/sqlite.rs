@@ -444,6 +444,12 @@ const MIGRATIONS: &[(i64, &str)] = &[
         PRIMARY KEY (tenant_id, breach_id, hours_before)
     ) STRICT;",
     ),
+    // 16: an erasure's key carries its tenant, as every distributed table's key must (issue 23,
+    // docs/scale-out.md); on SQLite a unique index of the same columns keeps the dialects alike.
+    (
+        16,
+        "CREATE UNIQUE INDEX IF NOT EXISTS erasures_by_tenant ON erasures (tenant_id, erasure_id);",
+    ),
 ];
 
 /// The vault on one SQLite file.

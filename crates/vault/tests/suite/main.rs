@@ -14,6 +14,7 @@ mod consent;
 #[path = "../../../../testkit/database_url.rs"]
 mod database_url;
 mod datasets;
+mod distribution;
 mod export;
 mod faults;
 mod harness;
