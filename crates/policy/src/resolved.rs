@@ -11,7 +11,7 @@ use crate::diag::{Diagnostic, nearest};
 use crate::law::{self, Zone};
 use crate::model::{self as m, Basis, PolicyFile, Role, Sp};
 use crate::period::Period;
-use crate::text::{Lang, Text};
+use crate::text::{FormOfAddress, Lang, Text};
 
 /// A complete, consistent policy. Vectors keep the order of the file, and item `i` of each
 /// vector is item `i` of the same table in the [`PolicyFile`] it came from.
@@ -64,6 +64,8 @@ pub struct Meta {
     pub url: Option<String>,
     /// Scope.
     pub scope: Option<Text>,
+    /// How the Dutch statement addresses its reader (default *u*).
+    pub form_of_address: FormOfAddress,
 }
 
 /// The controller.
@@ -462,6 +464,10 @@ pub struct Rights {
     pub channels: Vec<m::Channel>,
     /// Response period (default one month, Art. 12(3)).
     pub response: Period,
+    /// Whether the policy itself states the response period (`response`): only then does the
+    /// statement promise it; the default is the law's, and is attributed to it.
+    #[serde(skip)]
+    pub response_stated: bool,
     /// Extension (default two months, Art. 12(3)).
     pub extension: Option<Period>,
     /// Export formats.
@@ -900,6 +906,11 @@ fn meta(file: &PolicyFile) -> Meta {
         title: meta_raw.title.clone(),
         url: meta_raw.url.clone(),
         scope: meta_raw.scope.clone(),
+        form_of_address: meta_raw
+            .form_of_address
+            .as_ref()
+            .map(|f| *f.get_ref())
+            .unwrap_or_default(),
     }
 }
 
@@ -1033,6 +1044,7 @@ fn rights(file: &PolicyFile, controller: &Controller) -> Rights {
                     .as_ref()
                     .map(|p| *p.get_ref())
                     .unwrap_or_else(one_month),
+                response_stated: r.response.is_some(),
                 extension: r.extension.as_ref().map(|p| *p.get_ref()),
                 export_formats: r.export_formats.clone(),
                 complaint: if r.complaint.is_empty() {
@@ -1052,6 +1064,7 @@ fn rights(file: &PolicyFile, controller: &Controller) -> Rights {
             offered: Vec::new(),
             channels: controller.contact.clone(),
             response: one_month(),
+            response_stated: false,
             extension: None,
             export_formats: Vec::new(),
             complaint: controller.authority.iter().cloned().collect(),
