@@ -31,6 +31,65 @@ pub struct CheckArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "human")]
     pub format: OutFormat,
+    /// Also flag the recipients the installation's tenants were never told of (rule V101):
+    /// neither in the first policy version it published nor announced since. Reads the
+    /// database of `--config`, `--db` or `--postgres`, with its master key.
+    #[arg(long)]
+    pub announced: bool,
+    /// Where the installation's database is (with `--announced`).
+    #[command(flatten)]
+    pub db: crate::open::DbArgs,
+}
+
+/// The rule `--announced` adds: it needs the installation's database, not only the file.
+const UNANNOUNCED: custos_policy::check::Rule = custos_policy::check::Rule {
+    code: "V101",
+    name: "recipient-unannounced",
+    severity: Severity::Error,
+    article: "Art. 28(2) GDPR",
+    summary: "a recipient the tenants were never told of: not in the first published version and never announced (SCC 2021/915 clause 7.7(a))",
+};
+
+/// The recipients of `loaded` the installation never announced, as findings at their ids.
+fn unannounced(loaded: &Loaded, db: &crate::open::DbArgs) -> Result<Vec<Diagnostic>, Failure> {
+    let (store, key_file) = db.resolve().map_err(Failure::unusable)?;
+    // Fail closed: a database that is not there cannot say what was announced.
+    if let custos_vault::StoreConfig::Sqlite { path } = &store
+        && !path.exists()
+    {
+        return Err(Failure::unusable(format!(
+            "{} does not exist: without the installation's database the check cannot tell which recipients were announced",
+            path.display()
+        )));
+    }
+    let mut vault = custos_vault::MasterKey::from_env_or_file(Some(&key_file))
+        .and_then(|k| custos_vault::Vault::open(&store, k))
+        .map_err(|e| Failure::from(e).usage())?;
+    let ids = vault
+        .unannounced_recipients(&loaded.policy)
+        .map_err(|e| Failure::new(e.code(), e.to_string()))?;
+    Ok(ids
+        .iter()
+        .map(|id| {
+            let span = loaded
+                .file
+                .recipient
+                .iter()
+                .find(|r| r.get_ref().id.get_ref() == id)
+                .map(|r| r.get_ref().id.span());
+            Diagnostic {
+                code: UNANNOUNCED.code,
+                name: UNANNOUNCED.name,
+                severity: UNANNOUNCED.severity,
+                message: format!(
+                    "recipient `{id}` was never announced to the tenants: it is not in the first version this installation published, and no announcement names it as new"
+                ),
+                article: Some(UNANNOUNCED.article),
+                span,
+                help: Some("publish the version that adds it (`custos serve` announces it with the policy's notice period) and disclose nothing to it before the announcement takes effect".into()),
+            }
+        })
+        .collect())
 }
 
 /// Findings of severity error: the policy is refused, as a refused command is.
@@ -96,7 +155,13 @@ pub fn check(args: CheckArgs) -> ExitCode {
             worst = EXIT_UNUSABLE;
             continue;
         };
-        let findings = custos_policy::check::check(&loaded);
+        let mut findings = custos_policy::check::check(&loaded);
+        if args.announced {
+            match unannounced(&loaded, &args.db) {
+                Ok(more) => findings.extend(more),
+                Err(f) => return f.stop(),
+            }
+        }
         match args.format {
             OutFormat::Human => {
                 let mut out = std::io::stdout().lock();
@@ -123,7 +188,10 @@ pub fn check(args: CheckArgs) -> ExitCode {
 }
 
 fn print_rules(format: OutFormat) {
-    let rules = custos_policy::check::RULES;
+    let rules: Vec<&custos_policy::check::Rule> = custos_policy::check::RULES
+        .iter()
+        .chain(std::iter::once(&UNANNOUNCED))
+        .collect();
     match format {
         OutFormat::Json => {
             let mut out = std::io::stdout().lock();

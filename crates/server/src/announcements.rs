@@ -137,7 +137,8 @@ pub(crate) async fn start(
     })))
 }
 
-/// One run of the timer: e-mails due announcements of every tenant, then reloads the board.
+/// One run of the timer: e-mails due announcements of every tenant, reloads the board, then
+/// sends the breach letters and reminders ([`crate::breach_letters::tick`]).
 /// Blocking.
 pub(crate) fn tick(s: &AppState, backoff: &custos_rights::webhook::Backoff) {
     let (mut sent, mut failed) = (0u64, 0u64);
@@ -150,6 +151,8 @@ pub(crate) fn tick(s: &AppState, backoff: &custos_rights::webhook::Backoff) {
     if let Err(e) = refresh(s) {
         tracing::warn!(code = e.code, "the announcements could not be reloaded");
     }
+    // The same timer sends the breach letters and gives the breach deadline reminders.
+    crate::breach_letters::tick(s, backoff);
 }
 
 fn send_mail(

@@ -149,7 +149,7 @@ pub fn controller(policy: &custos_policy::Policy) -> ControllerDetails {
     }
 }
 
-fn breach_id(id: &str) -> Result<String, Problem> {
+pub(crate) fn breach_id(id: &str) -> Result<String, Problem> {
     if id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
         Ok(id.to_ascii_lowercase())
     } else {
@@ -343,8 +343,9 @@ pub struct AffectedQuery {
 
 /// Who a breach may have affected in the vault (dpo keys): distinct subjects and records per
 /// category stored by the window's end, those erased since it began, and whether all of it was
-/// encrypted at rest (Art. 34(3)(a)). Counts only; the query and a digest of the answer go into
-/// the audit trail.
+/// encrypted at rest (Art. 34(3)(a)); and in `datasets`, the rows of those categories the
+/// company's own databases hold now, per table, where connectors reach them. Counts only; the
+/// queries and digests of the answers go into the audit trail.
 #[utoipa::path(post, path = "/v1/breaches/{breach_id}/affected", tag = "breaches", request_body = AffectedQuery, security(("api_key" = [])),
     params(("breach_id" = String, Path, description = "The breach's id")),
     responses((status = 200, description = "The counts and their digest", body = Object),
@@ -371,12 +372,22 @@ pub async fn affected(
                 .field(format!("/categories/{i}"), "not a category of the policy"));
         }
     }
-    as_caller(&s, &tenant, actor, move |_, t| {
+    as_caller(&s, &tenant, actor, move |s, t| {
         t.breach(&id).map_err(|e| problem(&e))?;
         let found = t
             .breach_affected(Some(&id), &q.categories, q.from, q.to, now())
             .map_err(|e| problem(&e))?;
-        Ok(axum::Json(found).into_response())
+        // The company's own databases, where connectors reach them: rows held now.
+        let datasets = t
+            .breach_affected_in_datasets(&s.loaded.policy, Some(&id), &q.categories, now())
+            .map_err(|e| problem(&VaultError::from(e)))?;
+        let mut body = serde_json::to_value(&found).map_err(|_| {
+            Problem::new(ErrorCode::Internal).detail("the counts could not be encoded")
+        })?;
+        body["datasets"] = serde_json::to_value(&datasets).map_err(|_| {
+            Problem::new(ErrorCode::Internal).detail("the counts could not be encoded")
+        })?;
+        Ok(axum::Json(body).into_response())
     })
     .await
 }

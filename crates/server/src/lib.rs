@@ -5,6 +5,7 @@
 mod announcements;
 mod auth;
 pub mod backend;
+mod breach_letters;
 pub mod breaches;
 pub mod center;
 pub mod client;

@@ -67,6 +67,11 @@ pub fn router() -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(crate::breaches::decide_breach))
         .routes(routes!(crate::breaches::affected))
         .routes(routes!(crate::breaches::draft))
+        .routes(routes!(
+            crate::breach_letters::send_letters,
+            crate::breach_letters::letters
+        ))
+        .routes(routes!(crate::breach_letters::notify_controllers))
         .routes(routes!(crate::recipients::record_disclosure))
         .routes(routes!(crate::recipients::set_webhook))
         .routes(routes!(crate::recipients::set_app_webhook))

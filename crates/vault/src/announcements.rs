@@ -567,7 +567,7 @@ fn parse_notice(stored: Option<String>) -> Option<Period> {
 }
 
 /// The tenant's settings, inside its transaction.
-fn settings_in(tx: &mut dyn Tx, tenant: &str) -> Result<Settings> {
+pub(crate) fn settings_in(tx: &mut dyn Tx, tenant: &str) -> Result<Settings> {
     let row = tx
         .query(
             "SELECT contacts, contract_notice FROM announcement_settings WHERE tenant_id = $1",
@@ -708,7 +708,7 @@ fn queue_deliveries_in(
 
 /// Checks a contact address: an e-mail address of at most 254 characters, with one `@`, a dot in
 /// the domain, no spaces or control characters. The reason never repeats the address.
-fn check_address(a: &str) -> std::result::Result<(), &'static str> {
+pub(crate) fn check_address(a: &str) -> std::result::Result<(), &'static str> {
     if a.is_empty() || a.chars().count() > 254 {
         return Err("empty or longer than 254 characters");
     }
@@ -852,6 +852,33 @@ impl Vault {
         )
     }
 
+    /// The recipients of `policy` the tenants were never told of (Art. 28(2) GDPR; Clause
+    /// 7.7(a) of the standard contractual clauses, Decision (EU) 2021/915): neither in the first
+    /// published version (what the tenants signed up to) nor new in any announcement, in the
+    /// policy's order. Before any version was published there is nothing to compare with: none.
+    pub fn unannounced_recipients(&mut self, policy: &Policy) -> Result<Vec<String>> {
+        let versions = self.policy_versions()?;
+        let Some(first) = versions.first() else {
+            return Ok(Vec::new());
+        };
+        let text = self
+            .policy_text(&first.fingerprint)?
+            .ok_or_else(|| corrupt("the first published policy's text"))?;
+        let baseline = custos_policy::load_source(custos_policy::SourceFile::new(
+            "first-published.toml",
+            text.as_str(),
+        ))
+        .map_err(|_| corrupt("the first published policy"))?;
+        let announced = self.announcements()?;
+        Ok(policy
+            .recipients
+            .iter()
+            .map(|r| r.id.clone())
+            .filter(|id| baseline.policy.recipient(id).is_none())
+            .filter(|id| !announced.iter().any(|a| a.new_recipients.contains(id)))
+            .collect())
+    }
+
     /// Every announcement, newest first.
     pub fn announcements(&mut self) -> Result<Vec<Announcement>> {
         let mut out = Vec::new();
@@ -906,7 +933,7 @@ impl Vault {
     }
 }
 
-fn into_vault(e: AnnouncementError) -> VaultError {
+pub(crate) fn into_vault(e: AnnouncementError) -> VaultError {
     match e {
         AnnouncementError::Vault(v) => v,
         other => VaultError::Corrupt(other.to_string()),
@@ -1308,7 +1335,7 @@ impl TenantVault<'_> {
     }
 }
 
-fn truncate(s: &str) -> String {
+pub(crate) fn truncate(s: &str) -> String {
     match s.char_indices().nth(500) {
         Some((i, _)) => format!("{}…", &s[..i]),
         None => s.to_owned(),

@@ -269,23 +269,11 @@ impl TenantVault<'_> {
     /// text). Every breach is recorded, notified or not (Art. 33(5)).
     pub fn record_breach(
         &mut self,
-        mut breach: Breach,
+        breach: Breach,
         settings: &RegisterSettings,
         now: Timestamp,
     ) -> Result<StoredBreach> {
-        let mut raw = [0u8; 16];
-        keys::fill_random(&mut raw)?;
-        let id = hex::encode(raw);
-        breach.id = BreachId::new(id.clone()).map_err(|e| VaultError::InvalidBreach(vec![e]))?;
-        breach.validate(now).map_err(VaultError::InvalidBreach)?;
-        let entry = Entry {
-            breach,
-            decision: None,
-        };
-        let columns = settings.columns(&entry)?;
-        let record = serde_json::to_value(&entry).map_err(|e| {
-            VaultError::Corrupt(format!("a breach record would not serialise: {e}"))
-        })?;
+        let (id, record, columns) = new_entry(breach, settings, now)?;
         self.write_breach(&id, None, &record, &columns, now)
     }
 
@@ -368,93 +356,15 @@ impl TenantVault<'_> {
         columns: &BreachColumns,
         now: Timestamp,
     ) -> Result<StoredBreach> {
-        let tenant = self.tenant_id().as_str().to_owned();
-        let actor = self.actor().to_owned();
-        let key = self.audit_key().clone();
-        let text = record.to_string();
-        let record_digest = digest(text.as_bytes());
+        let w = Writer {
+            tenant: self.tenant_id().as_str().to_owned(),
+            actor: self.actor().to_owned(),
+            key: self.audit_key().clone(),
+        };
         let mut out = None;
         self.store()
-            .in_tx(&tenant, "recording a breach", &mut |tx| {
-                let current = read(tx, &tenant, breach_id)?;
-                let (version, opened_at) = match (expected, &current) {
-                    (None, None) => (1, now),
-                    (Some(e), Some(c)) if c.version == e => (e + 1, c.opened_at),
-                    (Some(e), Some(c)) => {
-                        return Err(VaultError::Breach(BreachError::Stale {
-                            breach_id: breach_id.to_owned(),
-                            expected: e,
-                            current: c.version,
-                        }));
-                    }
-                    (Some(_), None) => {
-                        return Err(VaultError::Breach(BreachError::NotFound(
-                            breach_id.to_owned(),
-                        )));
-                    }
-                    (None, Some(_)) => {
-                        return Err(VaultError::Corrupt("a new breach's id is taken".into()));
-                    }
-                };
-                let closed_at = match (&current, columns.closed) {
-                    (Some(c), true) => Some(c.closed_at.unwrap_or(now)),
-                    (None, true) => Some(now),
-                    (_, false) => None,
-                };
-                let micros = |t: Option<Timestamp>| Val::Int(t.map(|t| t.as_microsecond()));
-                let values = [
-                    tenant.as_str().into(),
-                    breach_id.into(),
-                    version.into(),
-                    opened_at.as_microsecond().into(),
-                    columns.aware_at.as_microsecond().into(),
-                    columns.deadline_at.as_microsecond().into(),
-                    micros(columns.authority_notified_at),
-                    micros(closed_at),
-                    now.as_microsecond().into(),
-                    actor.as_str().into(),
-                    text.as_str().into(),
-                ];
-                if current.is_some() {
-                    tx.execute(
-                        "UPDATE breaches SET version = $3, opened_at = $4, aware_at = $5, deadline_at = $6, authority_notified_at = $7, closed_at = $8, updated_at = $9, actor = $10, record = $11 WHERE tenant_id = $1 AND breach_id = $2",
-                        &values,
-                    )?;
-                } else {
-                    tx.execute(
-                        &format!("INSERT INTO breaches (tenant_id, {COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"),
-                        &values,
-                    )?;
-                }
-                tx.execute(
-                    "INSERT INTO breach_versions (tenant_id, breach_id, version, recorded_at, actor, record) VALUES ($1, $2, $3, $4, $5, $6)",
-                    &[
-                        tenant.as_str().into(),
-                        breach_id.into(),
-                        version.into(),
-                        now.as_microsecond().into(),
-                        actor.as_str().into(),
-                        text.as_str().into(),
-                    ],
-                )?;
-                let ev = custos_audit::Event {
-                    tenant: tenant.clone(),
-                    actor: actor.clone(),
-                    action: if version == 1 { "breach.recorded" } else { "breach.updated" }.into(),
-                    subject: None,
-                    details: serde_json::json!({
-                        "breach_id": breach_id,
-                        "version": version,
-                        "record_sha256": record_digest,
-                        "aware_at": columns.aware_at.to_string(),
-                        "deadline_at": columns.deadline_at.to_string(),
-                        "article": "Art. 33(5) GDPR",
-                    }),
-                };
-                tx.append_audit(&mut |head| {
-                    custos_audit::build(head, std::slice::from_ref(&ev), now, &key, AUDIT_CHECKPOINT_EVERY)
-                })?;
-                out = read(tx, &tenant, breach_id)?;
+            .in_tx(&w.tenant.clone(), "recording a breach", &mut |tx| {
+                out = Some(w.write(tx, breach_id, expected, record, columns, now)?);
                 Ok(())
             })?;
         out.ok_or_else(|| VaultError::Corrupt("a breach just written is not there".into()))
@@ -642,8 +552,158 @@ impl TenantVault<'_> {
     }
 }
 
+/// A new breach's id, its first entry as stored, and its columns: the record checked
+/// ([`Breach::validate`]) with the id the register gives it.
+pub(crate) fn new_entry(
+    mut breach: Breach,
+    settings: &RegisterSettings,
+    now: Timestamp,
+) -> Result<(String, serde_json::Value, BreachColumns)> {
+    let mut raw = [0u8; 16];
+    keys::fill_random(&mut raw)?;
+    let id = hex::encode(raw);
+    breach.id = BreachId::new(id.clone()).map_err(|e| VaultError::InvalidBreach(vec![e]))?;
+    breach.validate(now).map_err(VaultError::InvalidBreach)?;
+    let entry = Entry {
+        breach,
+        decision: None,
+    };
+    let columns = settings.columns(&entry)?;
+    let record = serde_json::to_value(&entry)
+        .map_err(|e| VaultError::Corrupt(format!("a breach record would not serialise: {e}")))?;
+    Ok((id, record, columns))
+}
+
+/// Who writes a breach version, for a write inside a transaction of its caller's.
+pub(crate) struct Writer {
+    pub(crate) tenant: String,
+    pub(crate) actor: String,
+    pub(crate) key: custos_audit::SigningKey,
+}
+
+impl Writer {
+    /// Writes version `expected + 1` (the first when `expected` is `None`) of breach
+    /// `breach_id` in `tx`, with its version row and `breach.recorded`/`breach.updated` in the
+    /// trail.
+    pub(crate) fn write(
+        &self,
+        tx: &mut dyn Tx,
+        breach_id: &str,
+        expected: Option<i64>,
+        record: &serde_json::Value,
+        columns: &BreachColumns,
+        now: Timestamp,
+    ) -> Result<StoredBreach> {
+        let (tenant, actor, key) = (&self.tenant, &self.actor, &self.key);
+        register_tenant(tx, tenant, now)?;
+        let text = record.to_string();
+        let record_digest = digest(text.as_bytes());
+        let current = read(tx, tenant, breach_id)?;
+        let (version, opened_at) = match (expected, &current) {
+            (None, None) => (1, now),
+            (Some(e), Some(c)) if c.version == e => (e + 1, c.opened_at),
+            (Some(e), Some(c)) => {
+                return Err(VaultError::Breach(BreachError::Stale {
+                    breach_id: breach_id.to_owned(),
+                    expected: e,
+                    current: c.version,
+                }));
+            }
+            (Some(_), None) => {
+                return Err(VaultError::Breach(BreachError::NotFound(
+                    breach_id.to_owned(),
+                )));
+            }
+            (None, Some(_)) => {
+                return Err(VaultError::Corrupt("a new breach's id is taken".into()));
+            }
+        };
+        let closed_at = match (&current, columns.closed) {
+            (Some(c), true) => Some(c.closed_at.unwrap_or(now)),
+            (None, true) => Some(now),
+            (_, false) => None,
+        };
+        let micros = |t: Option<Timestamp>| Val::Int(t.map(|t| t.as_microsecond()));
+        let values = [
+            tenant.as_str().into(),
+            breach_id.into(),
+            version.into(),
+            opened_at.as_microsecond().into(),
+            columns.aware_at.as_microsecond().into(),
+            columns.deadline_at.as_microsecond().into(),
+            micros(columns.authority_notified_at),
+            micros(closed_at),
+            now.as_microsecond().into(),
+            actor.as_str().into(),
+            text.as_str().into(),
+        ];
+        if current.is_some() {
+            tx.execute(
+                "UPDATE breaches SET version = $3, opened_at = $4, aware_at = $5, deadline_at = $6, authority_notified_at = $7, closed_at = $8, updated_at = $9, actor = $10, record = $11 WHERE tenant_id = $1 AND breach_id = $2",
+                &values,
+            )?;
+        } else {
+            tx.execute(
+                &format!("INSERT INTO breaches (tenant_id, {COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"),
+                &values,
+            )?;
+        }
+        tx.execute(
+            "INSERT INTO breach_versions (tenant_id, breach_id, version, recorded_at, actor, record) VALUES ($1, $2, $3, $4, $5, $6)",
+            &[
+                tenant.as_str().into(),
+                breach_id.into(),
+                version.into(),
+                now.as_microsecond().into(),
+                actor.as_str().into(),
+                text.as_str().into(),
+            ],
+        )?;
+        let ev = custos_audit::Event {
+            tenant: tenant.clone(),
+            actor: actor.clone(),
+            action: if version == 1 {
+                "breach.recorded"
+            } else {
+                "breach.updated"
+            }
+            .into(),
+            subject: None,
+            details: serde_json::json!({
+                "breach_id": breach_id,
+                "version": version,
+                "record_sha256": record_digest,
+                "aware_at": columns.aware_at.to_string(),
+                "deadline_at": columns.deadline_at.to_string(),
+                "article": "Art. 33(5) GDPR",
+            }),
+        };
+        tx.append_audit(&mut |head| {
+            custos_audit::build(
+                head,
+                std::slice::from_ref(&ev),
+                now,
+                key,
+                AUDIT_CHECKPOINT_EVERY,
+            )
+        })?;
+        read(tx, tenant, breach_id)?
+            .ok_or_else(|| VaultError::Corrupt("a breach just written is not there".into()))
+    }
+}
+
+/// Registers the tenant, so the timers that go over every tenant (letters, reminders) reach it
+/// even when it keeps no records.
+pub(crate) fn register_tenant(tx: &mut dyn Tx, tenant: &str, now: Timestamp) -> Result<()> {
+    tx.execute(
+        "INSERT INTO tenants (tenant_id, created_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        &[tenant.into(), now.as_microsecond().into()],
+    )?;
+    Ok(())
+}
+
 /// The newest version of a breach, if the tenant has it.
-fn read(tx: &mut dyn Tx, tenant: &str, breach_id: &str) -> Result<Option<StoredBreach>> {
+pub(crate) fn read(tx: &mut dyn Tx, tenant: &str, breach_id: &str) -> Result<Option<StoredBreach>> {
     tx.query(
         &format!("SELECT {COLUMNS} FROM breaches WHERE tenant_id = $1 AND breach_id = $2"),
         &[tenant.into(), breach_id.into()],

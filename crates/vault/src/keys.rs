@@ -316,6 +316,63 @@ impl KeyRing {
         SubjectId::new(std::str::from_utf8(&plain).ok()?).ok()
     }
 
+    /// Where a breach letter goes, as the delivery record keeps it: a keyed digest of the
+    /// address (lower-cased), bound to the tenant and the breach, so one address is told once per
+    /// breach and the record proves who was told without holding the address.
+    pub(crate) fn letter_target(
+        &self,
+        tenant: &TenantId,
+        breach_id: &str,
+        address: &str,
+    ) -> String {
+        let key = self.derived(b"custos/vault/breach-letter-target/v1");
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(key.as_ref()).expect("HMAC takes any key length");
+        mac.update(&encode_fields(&[
+            tenant.as_str().as_bytes(),
+            breach_id.as_bytes(),
+            address.to_lowercase().as_bytes(),
+        ]));
+        crate::ids::hex(&mac.finalize().into_bytes()[..16])
+    }
+
+    /// A breach letter's address, sealed while the letter may still be sent, bound to the tenant,
+    /// the letter and its target digest.
+    pub(crate) fn seal_letter_address(
+        &self,
+        tenant: &TenantId,
+        letter_id: &str,
+        target: &str,
+        address: &str,
+    ) -> Result<Vec<u8>> {
+        let key = self.derived(b"custos/vault/breach-letter/v1");
+        seal_bound(
+            &key,
+            &encode_fields(&[tenant.as_str().as_bytes(), letter_id.as_bytes()]),
+            target,
+            address.as_bytes(),
+        )
+    }
+
+    /// The address [`seal_letter_address`](Self::seal_letter_address) sealed; `None` when it does
+    /// not open (another letter's, or tampered with).
+    pub(crate) fn open_letter_address(
+        &self,
+        tenant: &TenantId,
+        letter_id: &str,
+        target: &str,
+        sealed: &[u8],
+    ) -> Option<String> {
+        let key = self.derived(b"custos/vault/breach-letter/v1");
+        let plain = open_bound(
+            &key,
+            &encode_fields(&[tenant.as_str().as_bytes(), letter_id.as_bytes()]),
+            target,
+            sealed,
+        )?;
+        String::from_utf8(plain.to_vec()).ok()
+    }
+
     fn requester_cipher(&self) -> Aes256Gcm {
         let key = self.derived(b"custos/vault/requester/v1");
         let k: &[u8; 32] = &key;

@@ -88,6 +88,7 @@ pub mod access;
 pub mod announcements;
 pub mod app_events;
 pub mod backup;
+pub mod breach_letters;
 pub mod breaches;
 pub mod connect;
 pub mod consent;

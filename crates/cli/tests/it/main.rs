@@ -3,6 +3,7 @@
 //! `tests/`.
 
 mod access;
+mod announced;
 mod api_contract;
 mod app_events;
 mod audit;

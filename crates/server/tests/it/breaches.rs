@@ -226,3 +226,275 @@ fn the_affected_query_counts_the_vaults_subjects_without_naming_them_and_the_dra
     );
     assert_eq!(r.status, 400, "{}", r.body);
 }
+
+/// A server for the letters, mailing through the local SMTP receiver, its timer quick.
+fn start_mailing(name: &str, smtp: &crate::smtp::Receiver) -> Setup {
+    let config = crate::data::sqlite_config(name);
+    let backend = crate::data::open_backend(&config);
+    let admin = crate::data::admin_key(&backend);
+    let port = smtp.addr().port();
+    let server = crate::Running::start_configured(Some(backend), crate::JBSYNC.to_owned(), |c| {
+        c.database = config.database.clone();
+        c.smtp = Some(crate::center::smtp_at(port));
+        c.notify_interval = Some(std::time::Duration::from_millis(150));
+        c.purge_interval = None;
+    });
+    Setup { server, admin }
+}
+
+fn wait_until(what: &str, mut ok: impl FnMut() -> bool) {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while !ok() {
+        assert!(
+            std::time::Instant::now() < until,
+            "waited in vain for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// Art. 33(2) and Clause 9.2 of Decision (EU) 2021/915: a processor's breach reaches each affected
+/// controller-tenant with its own counts only (by real SMTP to its contact), lands in that
+/// tenant's register with the clock running from the notice, leaves a tenant with nothing
+/// affected alone, and a second call with the same reference tells no one twice.
+#[test]
+fn a_processors_breach_reaches_each_affected_controller_with_its_own_counts_once() {
+    let smtp = crate::smtp::Receiver::start();
+    let s = start_mailing("breach-notices", &smtp);
+    let (acme_app, acme_dpo, _) = tenant(&s, "acme");
+    let (globex_app, globex_dpo, _) = tenant(&s, "globex");
+    let _ = tenant(&s, "initech");
+    for who in ["a@example.test", "b@example.test"] {
+        assert_eq!(put(&s, &acme_app, who, "hello").status, 201);
+    }
+    assert_eq!(put(&s, &globex_app, "c@example.test", "hi").status, 201);
+    let r = send(
+        "PUT",
+        &s.server.url("/v1/announcements/contacts"),
+        &acme_dpo,
+        Some(serde_json::json!({ "addresses": ["privacy@acme.example"] })),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let aware = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(2);
+    let call = serde_json::json!({
+        "reference": "JB-2026-7",
+        "breach": mispostal(&aware.to_string()),
+        "categories": ["support"],
+        "from": (aware - jiff::SignedDuration::from_hours(24)).to_string(),
+        "to": jiff::Timestamp::now().to_string(),
+        "lang": "en",
+    });
+    let refused = send(
+        "POST",
+        &s.server.url("/v1/breach-notices"),
+        &acme_dpo,
+        Some(call.clone()),
+    );
+    assert_eq!(
+        refused.status, 403,
+        "a controller's key cannot notify other controllers: {}",
+        refused.body
+    );
+    let r = send(
+        "POST",
+        &s.server.url("/v1/breach-notices"),
+        &s.admin,
+        Some(call.clone()),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v = json(&r);
+    assert_eq!(v["not_affected"], serde_json::json!(["initech"]), "{v}");
+    let notices = v["notices"].as_array().unwrap();
+    let of = |t: &str| {
+        notices
+            .iter()
+            .find(|n| n["tenant"] == t)
+            .cloned()
+            .unwrap_or_else(|| panic!("{t} told: {v}"))
+    };
+    assert_eq!(
+        (
+            of("acme")["subjects"].as_u64(),
+            of("acme")["records"].as_u64()
+        ),
+        (Some(2), Some(2))
+    );
+    assert_eq!(of("globex")["subjects"].as_u64(), Some(1));
+    assert_eq!(
+        of("globex")["not_configured"],
+        serde_json::json!(["email", "webhook"]),
+        "on record"
+    );
+    // The e-mail to acme's contact, with acme's counts and not globex's.
+    let mail = smtp.wait_for(1, std::time::Duration::from_secs(15));
+    assert_eq!(mail.len(), 1, "globex has no contact: one message");
+    assert_eq!(mail[0].to, ["privacy@acme.example"]);
+    let text = crate::mail::decoded_body(&mail[0].data);
+    assert!(text.contains("JB-2026-7"), "{text}");
+    assert!(text.contains("Your data subjects affected: 2"), "{text}");
+    // In acme's register: its own breach, aware from the notice, its counts derived by Custos.
+    let acme_id = of("acme")["breach_id"].as_str().unwrap().to_owned();
+    let b = json(&send(
+        "GET",
+        &s.server.url(&format!("/v1/breaches/{acme_id}")),
+        &acme_dpo,
+        None,
+    ));
+    let aware_at: jiff::Timestamp = b["breach"]["aware_at"]["value"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        aware_at > aware,
+        "the controller is aware from the notice: {b}"
+    );
+    assert_eq!(
+        b["breach"]["subject_count"]["source"]["kind"], "custos",
+        "{b}"
+    );
+    wait_until("the delivery on record", || {
+        let l = json(&send(
+            "GET",
+            &s.server.url(&format!("/v1/breaches/{acme_id}/letters")),
+            &acme_dpo,
+            None,
+        ));
+        l["letters"][0]["counts"]["delivered"] == 1
+    });
+    // Globex sees only its own breach.
+    let g = json(&send(
+        "GET",
+        &s.server.url(&format!("/v1/breaches/{acme_id}")),
+        &globex_dpo,
+        None,
+    ));
+    assert_eq!(g["code"], "breach-not-found", "{g}");
+    // The same call again: nothing new, no second message.
+    let again = json(&send(
+        "POST",
+        &s.server.url("/v1/breach-notices"),
+        &s.admin,
+        Some(call),
+    ));
+    assert!(
+        again["notices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|n| n["new"] == false),
+        "{again}"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(600));
+    assert_eq!(smtp.messages().len(), 1, "no one told twice");
+}
+
+/// Art. 34(1) and (2): no letter before a person decided the people are to be told; then the
+/// letter in Dutch by real SMTP to each address given, each address once, delivered on record;
+/// no address in the audit trail.
+#[test]
+fn letters_to_the_people_affected_go_out_once_a_person_decided_and_are_on_record() {
+    let smtp = crate::smtp::Receiver::start();
+    let s = start_mailing("breach-letters", &smtp);
+    let (_, dpo, auditor) = tenant(&s, "acme");
+    let aware = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(1);
+    let r = send(
+        "POST",
+        &s.server.url("/v1/breaches"),
+        &dpo,
+        Some(mispostal(&aware.to_string())),
+    );
+    let id = json(&r)["breach_id"].as_str().unwrap().to_owned();
+    let to =
+        serde_json::json!({ "addresses": ["ann@example.test", "bob@example.test"], "lang": "nl" });
+    let early = send(
+        "POST",
+        &s.server.url(&format!("/v1/breaches/{id}/letters")),
+        &dpo,
+        Some(to.clone()),
+    );
+    assert_eq!(early.status, 422, "{}", early.body);
+    assert!(early.body.contains("Art. 34(1)"), "{}", early.body);
+    let decided = send(
+        "POST",
+        &s.server.url(&format!("/v1/breaches/{id}/decision")),
+        &dpo,
+        Some(
+            serde_json::json!({ "version": 1, "notify_authority": true, "notify_subjects": true,
+            "reasons": "contact details of 40 customers to a stranger: we tell them" }),
+        ),
+    );
+    assert_eq!(decided.status, 200, "{}", decided.body);
+    let bad = send(
+        "POST",
+        &s.server.url(&format!("/v1/breaches/{id}/letters")),
+        &dpo,
+        Some(serde_json::json!({ "addresses": ["ann@example.test", "nobody"] })),
+    );
+    assert_eq!(bad.status, 422, "{}", bad.body);
+    assert!(
+        bad.body.contains("/addresses/1") && !bad.body.contains("nobody"),
+        "{}",
+        bad.body
+    );
+    let by_auditor = send(
+        "POST",
+        &s.server.url(&format!("/v1/breaches/{id}/letters")),
+        &auditor,
+        Some(to.clone()),
+    );
+    assert_eq!(by_auditor.status, 403);
+    let q = send(
+        "POST",
+        &s.server.url(&format!("/v1/breaches/{id}/letters")),
+        &dpo,
+        Some(to.clone()),
+    );
+    assert_eq!(q.status, 202, "{}", q.body);
+    assert_eq!(json(&q)["queued"], 2);
+    let mail = smtp.wait_for(2, std::time::Duration::from_secs(15));
+    assert_eq!(mail.len(), 2);
+    assert!(
+        mail.iter().all(|m| m.data.contains("Content-Language: nl")),
+        "{}",
+        mail[0].data
+    );
+    let again = json(&send(
+        "POST",
+        &s.server.url(&format!("/v1/breaches/{id}/letters")),
+        &dpo,
+        Some(to),
+    ));
+    assert_eq!(
+        (again["queued"].as_u64(), again["already"].as_u64()),
+        (Some(0), Some(2))
+    );
+    wait_until("both deliveries on record", || {
+        let l = json(&send(
+            "GET",
+            &s.server.url(&format!("/v1/breaches/{id}/letters")),
+            &auditor,
+            None,
+        ));
+        l["letters"][0]["counts"]["delivered"] == 2
+    });
+    let l = send(
+        "GET",
+        &s.server.url(&format!("/v1/breaches/{id}/letters")),
+        &auditor,
+        None,
+    );
+    assert!(!l.body.contains("example.test"), "{}", l.body);
+    let trail = send("GET", &s.server.url("/v1/audit?limit=1000"), &dpo, None);
+    assert!(
+        trail.body.contains("breach.letter_delivery"),
+        "{}",
+        trail.body
+    );
+    assert!(
+        !trail.body.contains("example.test"),
+        "no address in the trail"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(smtp.messages().len(), 2, "each address told once");
+}

@@ -115,7 +115,7 @@ fn quoted_printable(text: &str) -> String {
 
 /// A part's body decoded by its `Content-Transfer-Encoding`, with LF line ends and without the
 /// empty lines the sender adds before the end of the data.
-fn decoded_body(part: &str) -> String {
+pub(crate) fn decoded_body(part: &str) -> String {
     let encoding = headers(part)
         .into_iter()
         .find(|(n, _)| n.eq_ignore_ascii_case("content-transfer-encoding"))

@@ -15,7 +15,9 @@ use custos_policy::source::SourceFile;
 use jiff::Timestamp;
 
 use super::driver::{Conn, open, redacted};
-use super::jobs::{ErasureReceipt, Identities, PurgeReceipt, erase, erase_dry_run, purge};
+use super::jobs::{
+    ErasureReceipt, HeldCount, Identities, PurgeReceipt, count_held, erase, erase_dry_run, purge,
+};
 use super::{ConnectorError, introspect};
 use crate::retention::HoldInfo;
 use crate::vault::{TenantVault, Vault};
@@ -281,6 +283,53 @@ impl TenantVault<'_> {
         Ok(receipt)
     }
 
+    /// Who a breach of `categories` may have affected in the company's own databases: per
+    /// configured dataset (its annotations checked against its schema first), the tenant's rows
+    /// held now in each table of those categories and the distinct subjects where one column
+    /// names them ([`count_held`]). Counts only; the query and the SHA-256 of its answer go into
+    /// the audit trail (`breach.affected_queried` with `datasets`), as the vault's count does.
+    pub fn breach_affected_in_datasets(
+        &mut self,
+        policy: &Policy,
+        breach_id: Option<&str>,
+        categories: &[String],
+        now: Timestamp,
+    ) -> Result<Vec<DatasetHeld>, ConnectorError> {
+        let datasets = self.vault.shared_datasets();
+        if datasets.is_empty() {
+            return Ok(Vec::new());
+        }
+        let tenant = self.tenant_id().as_str().to_owned();
+        let mut out = Vec::with_capacity(datasets.len());
+        for d in datasets.iter() {
+            let mut prepared = d.prepare(policy)?;
+            let tables = count_held(prepared.conn.as_mut(), &prepared.plan, &tenant, categories)?;
+            out.push(DatasetHeld {
+                dataset: d.name().to_owned(),
+                rows: tables.iter().map(|t| t.rows).sum(),
+                tables,
+            });
+        }
+        use sha2::Digest;
+        let digest = hex::encode(sha2::Sha256::digest(
+            serde_json::to_string(&out).unwrap_or_default().as_bytes(),
+        ));
+        let event = custos_audit::Event::new(
+            &tenant,
+            self.actor(),
+            "breach.affected_queried",
+            None,
+            serde_json::json!({
+                "breach_id": breach_id,
+                "categories": categories,
+                "datasets": out.iter().map(|d| d.dataset.as_str()).collect::<Vec<_>>(),
+                "result_sha256": digest,
+            }),
+        );
+        self.vault.append_audit(&[event], now)?;
+        Ok(out)
+    }
+
     /// What [`TenantVault::erase_in_dataset`] would do: the ordered statements with
     /// placeholders and the row counts; nothing written, nothing audited.
     pub fn erase_in_dataset_dry_run(
@@ -368,6 +417,17 @@ impl TenantVault<'_> {
         self.vault.append_audit(&events, now)?;
         Ok(done.into_iter().map(|(_, r)| r).collect())
     }
+}
+
+/// A breach's categories as one dataset holds them for a tenant ([`count_held`]).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DatasetHeld {
+    /// The dataset.
+    pub dataset: String,
+    /// Its rows of those categories, all tables together.
+    pub rows: u64,
+    /// Per table.
+    pub tables: Vec<HeldCount>,
 }
 
 impl Vault {

@@ -1509,3 +1509,70 @@ pub fn replay_erasures(
     }
     Ok(out)
 }
+
+/// Rows of one table of a breach's categories that a tenant holds now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HeldCount {
+    /// The table.
+    pub table: String,
+    /// Its category in the annotations.
+    pub category: String,
+    /// Its rows of the tenant.
+    pub rows: u64,
+    /// Distinct subjects among them, where one column names the subject (owned rows); `None`
+    /// where the table names no subject or several columns do.
+    pub subjects: Option<u64>,
+}
+
+/// Counts, in one read snapshot, the tenant's rows of every table whose category is one of
+/// `categories` or under one (`mail` covers `mail.metadata`), and the distinct subjects where a
+/// single column names them: who a breach of those categories may have affected in the company's
+/// own database (Art. 33(3)(a)). Rows held now: rows deleted since the breach are not known
+/// here. Counts only; writes nothing.
+pub fn count_held(
+    conn: &mut dyn Conn,
+    plan: &Plan,
+    tenant: &str,
+    categories: &[String],
+) -> Result<Vec<HeldCount>, ConnectorError> {
+    if !tenant_applies(plan, tenant) {
+        return Ok(Vec::new());
+    }
+    let covered = |c: &str| {
+        categories.iter().any(|k| {
+            c == k
+                || c.strip_prefix(k.as_str())
+                    .is_some_and(|rest| rest.starts_with('.'))
+        })
+    };
+    read_only(conn, plan, |conn| {
+        let d = conn.dialect();
+        let mut out = Vec::new();
+        for t in plan.tables.iter().filter(|t| covered(&t.category)) {
+            let distinct = match t.subject.as_slice() {
+                [(col, _)] => format!(", COUNT(DISTINCT t.{})", q(d, col)),
+                _ => String::new(),
+            };
+            let mut sql = Sql::new(d);
+            sql.push(&format!(
+                "SELECT COUNT(*){distinct} FROM {} t WHERE ",
+                q(d, &t.name)
+            ));
+            tenant_pred(&mut sql, d, t, "t", tenant);
+            let row = conn.query(&sql)?;
+            let n = |i: usize| {
+                row.first()
+                    .and_then(|r| r.get(i))
+                    .and_then(Cell::int)
+                    .and_then(|n| u64::try_from(n).ok())
+            };
+            out.push(HeldCount {
+                table: t.name.clone(),
+                category: t.category.clone(),
+                rows: n(0).unwrap_or(0),
+                subjects: if distinct.is_empty() { None } else { n(1) },
+            });
+        }
+        Ok(out)
+    })
+}

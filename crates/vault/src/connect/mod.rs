@@ -21,12 +21,12 @@ mod jobs;
 mod walk;
 
 pub use custos_connect::Plan;
-pub use datasets::{Dataset, Prepared, PurgeContext};
+pub use datasets::{Dataset, DatasetHeld, Prepared, PurgeContext};
 pub use driver::{Cell, Conn, Sql, open, quote, redacted};
 pub use introspect::{introspect, sample};
 pub use jobs::{
-    AccessSummary, ErasureReceipt, Identities, PurgeReceipt, PurgeTable, TableCount, access, erase,
-    erase_dry_run, expired_partitions, purge, replay_erasures,
+    AccessSummary, ErasureReceipt, HeldCount, Identities, PurgeReceipt, PurgeTable, TableCount,
+    access, count_held, erase, erase_dry_run, expired_partitions, purge, replay_erasures,
 };
 
 /// Why a connector job failed. Nothing a job does is left half-done: every failure after the

@@ -463,6 +463,63 @@ const MIGRATIONS: &[(i64, &str)] = &[
       END LOOP;
     END $$;",
     ),
+    // 15: telling people of a breach (issue 21): each letter as sent (the text, once), and per
+    // letter a delivery record per channel and target, the target a keyed digest of the address
+    // (the address itself sealed only while the letter may still be sent); and the deadline
+    // reminders already given, so each is given once.
+    (
+        15,
+        "CREATE TABLE breach_letters (
+        tenant_id  TEXT NOT NULL,
+        letter_id  TEXT NOT NULL,
+        breach_id  TEXT NOT NULL,
+        kind       TEXT NOT NULL,
+        lang       TEXT NOT NULL,
+        subject    TEXT NOT NULL,
+        body       TEXT NOT NULL,
+        reference  TEXT,
+        created_at BIGINT NOT NULL,
+        PRIMARY KEY (tenant_id, letter_id)
+    );
+    CREATE INDEX breach_letters_by_breach ON breach_letters (tenant_id, breach_id);
+    CREATE UNIQUE INDEX breach_letters_by_reference ON breach_letters (tenant_id, reference);
+    CREATE TABLE breach_deliveries (
+        tenant_id       TEXT NOT NULL,
+        letter_id       TEXT NOT NULL,
+        breach_id       TEXT NOT NULL,
+        kind            TEXT NOT NULL,
+        channel         TEXT NOT NULL,
+        target          TEXT NOT NULL,
+        sealed          BYTEA,
+        state           TEXT NOT NULL,
+        attempts        BIGINT NOT NULL,
+        next_attempt_at BIGINT,
+        last_error      TEXT,
+        created_at      BIGINT NOT NULL,
+        delivered_at    BIGINT,
+        notification_id TEXT,
+        PRIMARY KEY (tenant_id, letter_id, channel, target)
+    );
+    CREATE INDEX breach_deliveries_due ON breach_deliveries (tenant_id, channel, state, next_attempt_at);
+    CREATE INDEX breach_deliveries_by_target ON breach_deliveries (tenant_id, breach_id, kind, channel, target);
+    CREATE TABLE breach_reminders (
+        tenant_id       TEXT NOT NULL,
+        breach_id       TEXT NOT NULL,
+        hours_before    BIGINT NOT NULL,
+        sent_at         BIGINT NOT NULL,
+        notification_id TEXT,
+        PRIMARY KEY (tenant_id, breach_id, hours_before)
+    );
+    DO $$ DECLARE t TEXT; BEGIN
+      FOREACH t IN ARRAY ARRAY['breach_letters', 'breach_deliveries', 'breach_reminders'] LOOP
+        EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
+        EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t);
+        EXECUTE format('CREATE POLICY tenant_isolation ON %I
+                          USING (tenant_id = current_setting(''custos.tenant'', true))
+                          WITH CHECK (tenant_id = current_setting(''custos.tenant'', true))', t);
+      END LOOP;
+    END $$;",
+    ),
 ];
 
 /// Serialises migrations between servers starting at once (an arbitrary constant).

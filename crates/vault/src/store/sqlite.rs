@@ -396,6 +396,54 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ) STRICT;
     CREATE INDEX announcement_deliveries_due ON announcement_deliveries (tenant_id, channel, state, next_attempt_at);",
     ),
+    // 15: telling people of a breach (issue 21): each letter as sent (the text, once), and per
+    // letter a delivery record per channel and target, the target a keyed digest of the address
+    // (the address itself sealed only while the letter may still be sent); and the deadline
+    // reminders already given, so each is given once.
+    (
+        15,
+        "CREATE TABLE breach_letters (
+        tenant_id  TEXT NOT NULL,
+        letter_id  TEXT NOT NULL,
+        breach_id  TEXT NOT NULL,
+        kind       TEXT NOT NULL,
+        lang       TEXT NOT NULL,
+        subject    TEXT NOT NULL,
+        body       TEXT NOT NULL,
+        reference  TEXT,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (tenant_id, letter_id)
+    ) STRICT;
+    CREATE INDEX breach_letters_by_breach ON breach_letters (tenant_id, breach_id);
+    CREATE UNIQUE INDEX breach_letters_by_reference ON breach_letters (tenant_id, reference);
+    CREATE TABLE breach_deliveries (
+        tenant_id       TEXT NOT NULL,
+        letter_id       TEXT NOT NULL,
+        breach_id       TEXT NOT NULL,
+        kind            TEXT NOT NULL,
+        channel         TEXT NOT NULL,
+        target          TEXT NOT NULL,
+        sealed          BLOB,
+        state           TEXT NOT NULL,
+        attempts        INTEGER NOT NULL,
+        next_attempt_at INTEGER,
+        last_error      TEXT,
+        created_at      INTEGER NOT NULL,
+        delivered_at    INTEGER,
+        notification_id TEXT,
+        PRIMARY KEY (tenant_id, letter_id, channel, target)
+    ) STRICT;
+    CREATE INDEX breach_deliveries_due ON breach_deliveries (tenant_id, channel, state, next_attempt_at);
+    CREATE INDEX breach_deliveries_by_target ON breach_deliveries (tenant_id, breach_id, kind, channel, target);
+    CREATE TABLE breach_reminders (
+        tenant_id       TEXT NOT NULL,
+        breach_id       TEXT NOT NULL,
+        hours_before    INTEGER NOT NULL,
+        sent_at         INTEGER NOT NULL,
+        notification_id TEXT,
+        PRIMARY KEY (tenant_id, breach_id, hours_before)
+    ) STRICT;",
+    ),
 ];
 
 /// The vault on one SQLite file.

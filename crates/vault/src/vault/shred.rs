@@ -195,9 +195,9 @@ mod tests {
                     tx.execute(stmt, &[])?;
                 }
                 // Back to schema 4: migrations 6 (approvals bound to a subject, idempotency keys),
-                // 8 (what a hold covers) and 10 to 14 (who filed a request, policy versions, the
-                // breach register, the open-queue index, announcements) undone too, so that
-                // reopening runs 5 to 14 on the old tables (7 and 9 create their tables only
+                // 8 (what a hold covers) and 10 to 15 (who filed a request, policy versions, the
+                // breach register, the open-queue index, announcements, breach letters) undone
+                // too, so that reopening runs 5 to 15 on the old tables (7 and 9 create their tables only
                 // where they are missing).
                 tx.execute("DROP TABLE idempotency_keys", &[])?;
                 tx.execute("ALTER TABLE approvals DROP COLUMN pseudonym", &[])?;
@@ -205,6 +205,9 @@ mod tests {
                 tx.execute("DROP INDEX requests_open_by_due", &[])?;
                 tx.execute("ALTER TABLE requests DROP COLUMN requester", &[])?;
                 for table in [
+                    "breach_reminders",
+                    "breach_deliveries",
+                    "breach_letters",
                     "policy_versions",
                     "breach_versions",
                     "breaches",

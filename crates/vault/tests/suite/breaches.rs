@@ -6,6 +6,7 @@
 use custos_breach::assess::Decision;
 use custos_breach::record::{Answer, Breach, BreachId, Kind, Party, Told};
 use custos_vault::VaultError;
+use custos_vault::breach_letters::Outgoing;
 use custos_vault::breaches::{BreachError, RegisterSettings};
 
 use crate::harness::{Backend, audit_entries, policy, put, subject, tenant, ts};
@@ -216,4 +217,361 @@ pub fn the_affected_query_counts_by_category_and_window_and_those_erased_since(b
     assert_eq!(entries.len(), 1);
     let details: serde_json::Value = serde_json::from_str(&entries[0].details).expect("JSON");
     assert_eq!(details["result_sha256"], got.digest.as_str());
+}
+
+/// A decided breach whose people are to be told (Art. 34(1)): version 2 of a new breach.
+fn decided_to_tell(
+    t: &mut custos_vault::TenantVault<'_>,
+    settings: &RegisterSettings,
+    notify_subjects: bool,
+) -> String {
+    let b1 = t
+        .record_breach(
+            breach(
+                "2026-11-02T08:00:00Z",
+                "customer passwords read by an intruder",
+            ),
+            settings,
+            ts("2026-11-02T09:00:00Z"),
+        )
+        .expect("recorded");
+    let decision = Decision {
+        notify_authority: true,
+        notify_subjects,
+        reasons: "passwords in clear text: high risk for the customers".into(),
+        by: "dpo".into(),
+        at: ts("2026-11-02T10:00:00Z"),
+    };
+    t.decide_breach(
+        &b1.breach_id,
+        1,
+        decision,
+        settings,
+        ts("2026-11-02T10:00:00Z"),
+    )
+    .expect("decided");
+    b1.breach_id
+}
+
+fn letter(body: &str) -> Outgoing {
+    Outgoing {
+        lang: "nl".into(),
+        subject: "Datalek bij Acme: uw gegevens".into(),
+        body: body.into(),
+    }
+}
+
+/// Art. 34(1): letters leave only once a person decided the people are to be told; each address
+/// is told once per breach; the record keeps a digest of each address, never the address, and
+/// forgets the sealed address once the letter is delivered; a failure is retried, then dead,
+/// each on record.
+pub fn letters_to_the_people_affected_are_told_once_and_keep_no_address(b: &Backend) {
+    use custos_vault::breach_letters::LetterRecorded;
+    let settings = RegisterSettings::default();
+    let mut v = b.open();
+    let mut t = v.tenant(&tenant("acme")).acting_as("account:dpo-1");
+    let undecided = decided_to_tell(&mut t, &settings, false);
+    let e = t
+        .queue_subject_letters(
+            &undecided,
+            &letter("x"),
+            &["ann@example.test".into()],
+            ts("2026-11-02T11:00:00Z"),
+        )
+        .expect_err("not decided to tell");
+    assert!(
+        e.to_string().contains("Art. 34(1)") || format!("{e:?}").contains("Art. 34(1)"),
+        "{e:?}"
+    );
+    let id = decided_to_tell(&mut t, &settings, true);
+    let e = t
+        .queue_subject_letters(
+            &id,
+            &letter("x"),
+            &["ann@example.test".into(), "not an address".into()],
+            ts("2026-11-02T11:00:00Z"),
+        )
+        .expect_err("a bad address");
+    assert!(format!("{e:?}").contains("/addresses/1"), "{e:?}");
+    let q = t
+        .queue_subject_letters(
+            &id,
+            &letter("Wij melden u een datalek."),
+            &["ann@example.test".into(), "bob@example.test".into()],
+            ts("2026-11-02T11:00:00Z"),
+        )
+        .expect("queued");
+    assert_eq!((q.queued, q.already), (2, 0));
+    // Ann again (her address in other letters), Carl new: Ann is not told twice.
+    let q2 = t
+        .queue_subject_letters(
+            &id,
+            &letter("Wij melden u een datalek."),
+            &["ANN@example.test".into(), "carl@example.test".into()],
+            ts("2026-11-02T11:05:00Z"),
+        )
+        .expect("queued");
+    assert_eq!(
+        (q2.queued, q2.already, q2.letter_id.as_str()),
+        (1, 1, q.letter_id.as_str())
+    );
+    let lease = jiff::SignedDuration::from_secs(300);
+    let due = t
+        .claim_breach_mail(ts("2026-11-02T11:06:00Z"), 16, lease)
+        .expect("claimed");
+    let mut to: Vec<&str> = due.iter().map(|d| d.to.as_str()).collect();
+    to.sort();
+    assert_eq!(
+        to,
+        ["ann@example.test", "bob@example.test", "carl@example.test"]
+    );
+    assert!(
+        t.claim_breach_mail(ts("2026-11-02T11:07:00Z"), 16, lease)
+            .expect("none")
+            .is_empty(),
+        "leased"
+    );
+    let now = ts("2026-11-02T11:08:00Z");
+    for d in &due {
+        let outcome = if d.to.starts_with("bob") {
+            Err((
+                Some(ts("2026-11-02T11:30:00Z")),
+                "451 4.4.1 try again later".to_owned(),
+            ))
+        } else if d.to.starts_with("carl") {
+            Err((None, "550 5.1.1 no such mailbox".to_owned()))
+        } else {
+            Ok(())
+        };
+        let r = t.record_breach_mail(d, outcome, now).expect("recorded");
+        assert_ne!(r, LetterRecorded::Stale);
+    }
+    let retry = t
+        .claim_breach_mail(ts("2026-11-02T11:31:00Z"), 16, lease)
+        .expect("retry");
+    assert_eq!(
+        retry
+            .iter()
+            .map(|d| (d.to.as_str(), d.attempt))
+            .collect::<Vec<_>>(),
+        [("bob@example.test", 2)]
+    );
+    let letters = t.breach_letters(&id).expect("letters");
+    assert_eq!(letters.len(), 1);
+    let l = &letters[0];
+    assert_eq!(l.counts.get("delivered"), Some(&1));
+    assert_eq!(l.counts.get("dead"), Some(&1));
+    assert_eq!(l.counts.get("pending"), Some(&1));
+    assert!(
+        l.deliveries
+            .iter()
+            .all(|d| d.target.len() == 32 && !d.target.contains('@'))
+    );
+    let dead = l
+        .deliveries
+        .iter()
+        .find(|d| d.state == "dead")
+        .expect("dead listed");
+    assert!(
+        dead.last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("5.1.1"))
+    );
+    // Nothing personal in the trail: digests and counts.
+    let trail = audit_entries(&mut t, None, 200);
+    assert!(trail.iter().any(|e| e.action == "breach.letters_queued"));
+    assert!(trail.iter().any(|e| e.action == "breach.letter_delivery"));
+    assert!(
+        trail.iter().all(|e| !e.details.contains("example.test")),
+        "no address in the trail"
+    );
+}
+
+/// Art. 33(2) with Clause 9.2 of Decision (EU) 2021/915: a processor's notice lands in the
+/// controller-tenant's register as a breach of its own, aware from the notice, queued by e-mail
+/// to each contact and by webhook to the application; the same reference again tells no one
+/// twice; a tenant without contacts or webhook has that on record.
+pub fn a_processors_notice_lands_in_the_controllers_register_once(b: &Backend) {
+    let settings = RegisterSettings::default();
+    let mut v = b.open();
+    let secret = custos_vault::recipients::WebhookSecret::new(*b"sixteen bytes or more").unwrap();
+    let now = ts("2026-11-03T09:00:00Z");
+    {
+        let mut a = v.tenant(&tenant("acme")).acting_as("admin:1");
+        a.set_announcement_contacts(
+            &["privacy@acme.example".into(), "it@acme.example".into()],
+            now,
+        )
+        .expect("contacts");
+        a.set_app_webhook("https://app.acme.example/custos", &secret, now)
+            .expect("hook");
+    }
+    let facts = breach(
+        "2026-11-02T08:00:00Z",
+        "a backup of the mail store was readable from the internet",
+    );
+    let mut theirs = facts.clone();
+    theirs.aware_at = Answer::custos(now, "the processor's notice JB-7 reached this register");
+    let notice = Outgoing {
+        lang: "en".into(),
+        subject: "Personal data breach notice from processor JBSync (JB-7)".into(),
+        body: "Your data subjects affected: 2; records: 3.".into(),
+    };
+    let mut a = v.tenant(&tenant("acme")).acting_as("admin:1");
+    let r = a
+        .receive_processor_notice("JB-7", theirs.clone(), &notice, &settings, now)
+        .expect("received");
+    assert!(r.new);
+    assert_eq!(r.queued.queued, 3, "two contacts and the webhook");
+    assert_eq!(r.breach.aware_at, now);
+    assert_eq!(
+        r.breach.deadline_at,
+        ts("2026-11-06T09:00:00Z"),
+        "72 hours from the notice"
+    );
+    let again = a
+        .receive_processor_notice(
+            "JB-7",
+            theirs.clone(),
+            &notice,
+            &settings,
+            ts("2026-11-03T09:05:00Z"),
+        )
+        .expect("again");
+    assert!(!again.new);
+    assert_eq!(
+        (again.breach.breach_id.as_str(), again.queued.queued),
+        (r.breach.breach_id.as_str(), 0)
+    );
+    assert_eq!(
+        a.breaches(true).expect("register").len(),
+        1,
+        "one breach, not two"
+    );
+    let letters = a.breach_letters(&r.breach.breach_id).expect("letters");
+    assert_eq!(letters[0].reference.as_deref(), Some("JB-7"));
+    let mut channels: Vec<(&str, &str)> = letters[0]
+        .deliveries
+        .iter()
+        .map(|d| (d.channel.as_str(), d.state.as_str()))
+        .collect();
+    channels.sort();
+    assert_eq!(
+        channels,
+        [
+            ("email", "pending"),
+            ("email", "pending"),
+            ("webhook", "pending")
+        ]
+    );
+    let hooks = a
+        .claim_due_notifications(
+            ts("2026-11-03T09:06:00Z"),
+            16,
+            jiff::SignedDuration::from_secs(60),
+        )
+        .expect("outbox");
+    let body: serde_json::Value = serde_json::from_str(&hooks[0].body).expect("JSON");
+    assert_eq!(
+        (body["type"].as_str(), body["reference"].as_str()),
+        (Some("breach.notice"), Some("JB-7"))
+    );
+    // Globex has no contacts and no webhook: that is on record, nothing is lost.
+    let mut g = v.tenant(&tenant("globex")).acting_as("admin:1");
+    let rg = g
+        .receive_processor_notice("JB-7", theirs, &notice, &settings, now)
+        .expect("received");
+    assert_eq!(
+        (rg.queued.queued, rg.queued.not_configured.clone()),
+        (0, vec!["email", "webhook"])
+    );
+}
+
+/// Art. 33(1): reminders 24, 6 and 1 hours before the deadline and once it passed, each once;
+/// when several are due at once only the most urgent is sent; none once the authority was told
+/// or a person decided not to notify it.
+pub fn deadline_reminders_are_given_once_each_and_only_while_needed(b: &Backend) {
+    let settings = RegisterSettings::default();
+    let mut v = b.open();
+    let secret = custos_vault::recipients::WebhookSecret::new(*b"sixteen bytes or more").unwrap();
+    let mut t = v.tenant(&tenant("acme"));
+    t.set_app_webhook(
+        "https://app.acme.example/custos",
+        &secret,
+        ts("2026-11-02T09:00:00Z"),
+    )
+    .expect("hook");
+    let open = t
+        .record_breach(
+            breach("2026-11-02T08:00:00Z", "stolen laptop"),
+            &settings,
+            ts("2026-11-02T09:00:00Z"),
+        )
+        .expect("recorded");
+    let left = decided_to_tell(&mut t, &settings, false);
+    let mut no = t
+        .breach(&left)
+        .expect("it")
+        .entry()
+        .expect("entry")
+        .decision
+        .expect("decided");
+    no.notify_authority = false;
+    no.reasons = "encrypted laptop, key safe: unlikely to result in a risk".into();
+    t.decide_breach(&left, 2, no, &settings, ts("2026-11-02T11:00:00Z"))
+        .expect("decided not to");
+    let hours = [24, 6, 1];
+    // Deadline 2026-11-05T08:00Z.
+    assert!(
+        t.remind_breach_deadlines(ts("2026-11-04T07:00:00Z"), &hours)
+            .expect("none yet")
+            .is_empty()
+    );
+    let r = t
+        .remind_breach_deadlines(ts("2026-11-04T08:30:00Z"), &hours)
+        .expect("24 h");
+    assert_eq!(
+        r.iter()
+            .map(|r| (r.breach_id.as_str(), r.hours_before, r.webhook))
+            .collect::<Vec<_>>(),
+        [(open.breach_id.as_str(), 24, true)]
+    );
+    assert!(
+        t.remind_breach_deadlines(ts("2026-11-04T09:00:00Z"), &hours)
+            .expect("given")
+            .is_empty(),
+        "once"
+    );
+    // Custos was down from 24 to 30 minutes before: only the 1-hour reminder, the 6-hour one skipped.
+    let r = t
+        .remind_breach_deadlines(ts("2026-11-05T07:30:00Z"), &hours)
+        .expect("1 h");
+    assert_eq!(r.iter().map(|r| r.hours_before).collect::<Vec<_>>(), [1]);
+    assert!(
+        t.remind_breach_deadlines(ts("2026-11-05T07:45:00Z"), &hours)
+            .expect("given")
+            .is_empty()
+    );
+    let r = t
+        .remind_breach_deadlines(ts("2026-11-05T08:00:01Z"), &hours)
+        .expect("passed");
+    assert_eq!(r.iter().map(|r| r.hours_before).collect::<Vec<_>>(), [0]);
+    let outbox = t
+        .claim_due_notifications(
+            ts("2026-11-05T08:01:00Z"),
+            16,
+            jiff::SignedDuration::from_secs(60),
+        )
+        .expect("outbox");
+    let kinds: Vec<serde_json::Value> = outbox
+        .iter()
+        .map(|n| serde_json::from_str(&n.body).expect("JSON"))
+        .collect();
+    assert_eq!(kinds.len(), 3);
+    assert!(
+        kinds
+            .iter()
+            .all(|k| k["type"] == "breach.deadline" && k["breach_id"] == open.breach_id.as_str())
+    );
+    assert_eq!(kinds.iter().filter(|k| k["passed"] == true).count(), 1);
 }

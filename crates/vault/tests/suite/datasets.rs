@@ -453,3 +453,75 @@ fn a_foreign_key_the_walk_ignores_still_orders_the_deletes() {
         p.plan.delete_order
     );
 }
+
+/// Art. 33(3)(a): a breach of `account` (and everything under `mail`) counts the tenant's rows
+/// the company's database holds now, per table, with distinct subjects where one column names
+/// them, and nothing of another tenant; the query's digest is in the trail.
+#[test]
+fn a_breach_counts_the_tenants_rows_in_the_companys_database() {
+    let db = mail_db("breach-count");
+    let policy = example_policy("jbsync.toml");
+    let b = Backend::sqlite("dataset_breach_count");
+    let mut v = b.open();
+    with(&mut v, vec![dataset(&db)]);
+    let mut t = v.tenant(&tenant("acme"));
+    let held = t
+        .breach_affected_in_datasets(
+            &policy,
+            Some("0123"),
+            &["account".to_owned(), "mail".to_owned()],
+            ts("2026-11-02T09:00:00Z"),
+        )
+        .expect("counted");
+    assert_eq!(held.len(), 1);
+    let tables = &held[0].tables;
+    let of = |name: &str| {
+        tables
+            .iter()
+            .find(|c| c.table == name)
+            .unwrap_or_else(|| panic!("{name}: {tables:?}"))
+    };
+    let users = count(&db, "SELECT COUNT(*) FROM users WHERE tenant_id = 'acme'");
+    assert!(users > 0);
+    assert_eq!(of("users").rows, users as u64);
+    assert_eq!(
+        of("users").subjects,
+        Some(count(
+            &db,
+            "SELECT COUNT(DISTINCT email) FROM users WHERE tenant_id = 'acme'"
+        ) as u64)
+    );
+    assert_eq!(
+        of("mail_metadata").category,
+        "mail.metadata",
+        "`mail` covers its sub-categories"
+    );
+    assert_eq!(
+        of("mail_metadata").rows,
+        count(
+            &db,
+            "SELECT COUNT(*) FROM mail_metadata WHERE tenant_id = 'acme'"
+        ) as u64
+    );
+    assert_eq!(
+        of("mail_metadata").subjects,
+        None,
+        "no single column names the subject"
+    );
+    assert!(
+        tables
+            .iter()
+            .all(|c| c.table != "drafts" && c.table != "invoices"),
+        "{tables:?}"
+    );
+    assert_eq!(held[0].rows, tables.iter().map(|c| c.rows).sum::<u64>());
+    let trail = audit_entries(&mut t, Some("breach.affected_queried"), 10);
+    assert_eq!(trail.len(), 1);
+    let details: serde_json::Value = serde_json::from_str(&trail[0].details).expect("JSON");
+    assert_eq!(
+        details["datasets"],
+        serde_json::json!([held[0].dataset]),
+        "{details}"
+    );
+    assert!(details["result_sha256"].is_string(), "{details}");
+}

@@ -344,6 +344,9 @@ breaches_suite!(
     a_breach_keeps_every_version_and_is_audited_by_digest,
     a_decided_breach_closes_once_those_it_names_were_told,
     the_affected_query_counts_by_category_and_window_and_those_erased_since,
+    letters_to_the_people_affected_are_told_once_and_keep_no_address,
+    a_processors_notice_lands_in_the_controllers_register_once,
+    deadline_reminders_are_given_once_each_and_only_while_needed,
 );
 
 macro_rules! announcements_suite {
