@@ -931,13 +931,12 @@ fn answer_archive(
         ))
     })?;
     let w = std::io::BufWriter::with_capacity(1 << 16, file);
-    let answered =
-        t.answer_request::<anyhow::Error, _>(policy, id, subject, lang, now, w, |w| {
-            let file = w.into_inner().map_err(|e| e.into_error())?;
-            file.sync_all()?;
-            std::fs::rename(&partial, out)?;
-            Ok(())
-        });
+    let answered = t.answer_request::<anyhow::Error, _>(policy, id, subject, lang, now, w, |w| {
+        let file = w.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
+        std::fs::rename(&partial, out)?;
+        Ok(())
+    });
     match answered {
         Ok((_, written)) => Ok(Executed::Archive(written)),
         Err(e) => {

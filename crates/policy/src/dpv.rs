@@ -634,21 +634,38 @@ locations = ["US"]
         let l = crate::load_source(SourceFile::new("p.toml", SHARED)).unwrap();
         let doc = export(&l.policy);
         let branding = process(&doc, "branding");
-        assert_eq!(branding["dpv:hasRecipient"], json!([{ "@id": "ex:recipient/social" }]));
+        assert_eq!(
+            branding["dpv:hasRecipient"],
+            json!([{ "@id": "ex:recipient/social" }])
+        );
         let s = branding.to_string();
         assert!(s.contains(r#"{"@id":"dpv:DirectMarketing"}"#), "{s}");
         assert!(s.contains(r#"{"@id":"dpv:Profiling"}"#), "{s}");
-        assert!(s.contains(r#"{"@id":"eu-gdpr:A7-3"}"#) && s.contains(r#"{"@id":"eu-gdpr:A20"}"#), "{s}");
-        assert!(s.contains(r#""skos:note":"transfer mechanism: none stated""#), "{s}");
+        assert!(
+            s.contains(r#"{"@id":"eu-gdpr:A7-3"}"#) && s.contains(r#"{"@id":"eu-gdpr:A20"}"#),
+            "{s}"
+        );
+        assert!(
+            s.contains(r#""skos:note":"transfer mechanism: none stated""#),
+            "{s}"
+        );
         let credit = process(&doc, "credit");
-        assert_eq!(credit["dpv:hasRecipient"], json!([{ "@id": "ex:recipient/agency" }]));
+        assert_eq!(
+            credit["dpv:hasRecipient"],
+            json!([{ "@id": "ex:recipient/agency" }])
+        );
         let c = credit.to_string();
-        assert!(!c.contains("dpv:Profiling") && !c.contains("DirectMarketing") && !c.contains("A20"), "{c}");
+        assert!(
+            !c.contains("dpv:Profiling") && !c.contains("DirectMarketing") && !c.contains("A20"),
+            "{c}"
+        );
         let mut iris = Vec::new();
         collect_iris(&doc, &mut iris);
-        for i in iris.iter().filter(|i| i.starts_with("dpv:") || i.starts_with("eu-gdpr:")) {
+        for i in iris
+            .iter()
+            .filter(|i| i.starts_with("dpv:") || i.starts_with("eu-gdpr:"))
+        {
             assert!(is_known_concept(i), "{i}");
         }
     }
 }
-

@@ -228,7 +228,10 @@ impl Catalogue {
         let year_ok = |y: &str| y.len() == 4 && y.bytes().all(|b| b.is_ascii_digit());
         match parts.as_slice() {
             [y, mo, d] if year_ok(y) && d.len() == 2 => {
-                match (month_name(mo), d.parse::<u8>().ok().filter(|d| (1..=31).contains(d))) {
+                match (
+                    month_name(mo),
+                    d.parse::<u8>().ok().filter(|d| (1..=31).contains(d)),
+                ) {
                     (Some(name), Some(day)) => format!("{day} {name} {y}"),
                     _ => iso.to_owned(),
                 }
@@ -679,7 +682,11 @@ impl View {
                     let label = c.label("purpose_role", &x.role)?;
                     Some(match tx(&x.on_behalf_of) {
                         Some(whom) => {
-                            format!("{label}, {} {}", c.t("label.on_behalf_of")?, lower_first(&whom))
+                            format!(
+                                "{label}, {} {}",
+                                c.t("label.on_behalf_of")?,
+                                lower_first(&whom)
+                            )
                         }
                         None => label,
                     })
@@ -909,7 +916,11 @@ impl View {
             // Art. 12(3) sets one month; a policy that states no period has promised nothing
             // beyond the law, so the law is cited as the law.
             response: if p.rights.response_stated {
-                Some(fill("label.response", "period", &c.period(&p.rights.response)?)?)
+                Some(fill(
+                    "label.response",
+                    "period",
+                    &c.period(&p.rights.response)?,
+                )?)
             } else {
                 None
             },
@@ -1155,7 +1166,10 @@ fn mechanism_words(x: &r::Recipient, c: &Catalogue) -> R<String> {
             && let Some(module) = x.scc_module
         {
             label.push_str(", ");
-            label.push_str(&c.t("label.scc_module")?.replace("{module}", &module.to_string()));
+            label.push_str(
+                &c.t("label.scc_module")?
+                    .replace("{module}", &module.to_string()),
+            );
         }
         if *mch == Mechanism::Derogation
             && let Some(point) = &x.derogation
@@ -1485,7 +1499,13 @@ transfer = ["dpf", "scc"]
 
     /// A policy with nothing but what every statement needs, and room for one more field at
     /// each place a field can go.
-    fn minimal(policy: &str, controller: &str, category: &str, purpose: &str, tables: &str) -> String {
+    fn minimal(
+        policy: &str,
+        controller: &str,
+        category: &str,
+        purpose: &str,
+        tables: &str,
+    ) -> String {
         format!(
             r#"
 [policy]
@@ -1527,88 +1547,457 @@ categories = ["account"]
             &'static str,
         );
         const CASES: &[Case] = &[
-            ("policy.updated", r#"updated = "2026-05-21""#, "", "", "", "", "Last updated: 21 May 2026", "Laatst bijgewerkt: 21 mei 2026"),
-            ("policy.version", r#"version = "3.1""#, "", "", "", "", "Version 3.1", "Versie 3.1"),
-            ("policy.scope", r#"scope = "The app""#, "", "", "", "", "**Scope:** The app", "**Reikwijdte:** The app"),
-            ("controller.registration", "", r#"registration = { register = "kvk", number = "123" }"#, "", "", "", "Registration: KVK 123", "Inschrijving: KVK 123"),
-            ("controller.dpo", "", r#"dpo = { appointed = true, email = "dpo@acme.example" }"#, "", "", "", "Data protection officer: dpo@acme.example", "Functionaris voor gegevensbescherming: dpo@acme.example"),
-            ("controller.dpo.appointed = false", "", r#"dpo = { appointed = false }"#, "", "", "", "Data protection officer: not appointed", "Functionaris voor gegevensbescherming: niet aangesteld"),
-            ("controller.country + every recipient's location", "", r#"country = "NL""#, "", "", "", "Personal data is processed within the European Economic Area.", "Persoonsgegevens worden verwerkt binnen de Europese Economische Ruimte."),
-            ("purpose.basis", "", "", "", r#"basis = "contract""#, "", "Legal basis: Necessary for the performance of a contract (Art. 6(1)(b) GDPR)", "Rechtsgrond: Noodzakelijk voor de uitvoering van een overeenkomst (art. 6 lid 1 onder b AVG)"),
-            ("purpose.legitimate_interest", "", "", "", r#"legitimate_interest = "Fraud prevention""#, "", "Legitimate interest: Fraud prevention", "Gerechtvaardigd belang: Fraud prevention"),
-            ("purpose.choice", "", "", "", r#"choice = "opt_in""#, "", "Your choice: Only if you switch it on", "Uw keuze: Alleen als u het aanzet"),
-            ("purpose.direct_marketing", "", "", "", "direct_marketing = true", "", "This is direct marketing", "Dit is direct marketing"),
-            ("purpose.provision", "", "", "", r#"provision = { requirement = "contractual" }"#, "", "Must you provide the data? Required by the contract", "Moet u de gegevens verstrekken? Verplicht volgens de overeenkomst"),
-            ("purpose.approval", "", "", "", r#"approval = { action = "draft.send", approver = "A support lead" }"#, "", "Human approval: A support lead approves it before it is carried out.", "Menselijke goedkeuring: A support lead keurt dit goed voordat het wordt uitgevoerd."),
-            ("purpose.approval (footer)", "", "", "", r#"approval = { action = "draft.send", approver = "A lead" }"#, "", "human approval before the steps that require it", "menselijke goedkeuring vóór de stappen"),
-            ("purpose.role + on_behalf_of", "", "", "", "role = \"processor\"\non_behalf_of = \"Our customers\"", "", "Our role: processor, on behalf of our customers", "Onze rol: verwerker, namens our customers"),
-            ("purpose.automated_decision (none, on every purpose)", "", "", "", r#"automated_decision = { kind = "none" }"#, "", "We do not take decisions based solely on automated processing", "Wij nemen geen besluiten die uitsluitend"),
-            ("purpose.automated_decision (profiling)", "", "", "", r#"automated_decision = { kind = "profiling", logic = "Scores by use" }"#, "", "Logic involved: Scores by use", "Onderliggende logica: Scores by use"),
-            ("purpose.basis = consent (footer)", "", "", "", r#"basis = "consent""#, "", "the record of consent given and withdrawn", "het vastleggen van toestemming"),
-            ("category.retention", "", "", r#"retention = { period = "2 years" }"#, "", "", "| 2 years |", "| 2 jaar |"),
-            ("category.retention (footer)", "", "", r#"retention = { period = "2 years" }"#, "", "", "data in 1 category is deleted automatically", "gegevens in 1 categorie worden na afloop automatisch verwijderd"),
-            ("category.retention.statutory", "", "", r#"retention = { period = "7 years", statutory = { law = "art. 52 AWR" } }"#, "", "", "7 years; statutory retention (art. 52 AWR)", "7 jaar; wettelijke bewaarplicht (art. 52 AWR)"),
-            ("category.stored = false", "", "", "stored = false", "", "", "the ban on storing account", "het verbod op opslag van account"),
-            ("category.special", "", "", r#"special = "health""#, "", "", "Special category of personal data (Art. 9 GDPR): Health", "Bijzondere categorie van persoonsgegevens (art. 9 AVG): Gezondheid"),
-            ("recipient", "", "", "", "", "[[recipient]]\nid = \"host\"\nname = \"HostCo\"\nlocations = [\"DE\"]", "## Who receives personal data", "## Wie persoonsgegevens ontvangt"),
-            ("recipient (footer)", "", "", "", "", "[[recipient]]\nid = \"host\"\nname = \"HostCo\"", "telling recipients of rectification", "het informeren van ontvangers"),
-            ("recipient.locations outside the EEA", "", "", "", "", "[[recipient]]\nid = \"host\"\nname = \"HostCo\"\nlocations = [\"US\"]", "**HostCo** (US): none stated.", "**HostCo** (US): geen vermeld."),
-            ("recipient.transfer", "", "", "", "", "[[recipient]]\nid = \"host\"\nname = \"HostCo\"\nlocations = [\"US\"]\ntransfer = [\"scc\"]\nscc_module = 2", "Standard contractual clauses (Art. 46(2)(c) GDPR), module 2", "Standaardbepalingen inzake gegevensbescherming (art. 46 lid 2 onder c AVG), module 2"),
-            ("measure", "", "", "", "", "[[measure]]\nid = \"tls\"\nkind = \"encryption_in_transit\"\ndescription = \"TLS 1.3\"", "**Encryption in transit**: TLS 1.3", "**Versleuteling tijdens transport**: TLS 1.3"),
-            ("breach.authority_within", "", "", "", "", "[breach]\nauthority_within = \"72 hours\"", "We notify a personal data breach to the supervisory authority within 72 hours", "Wij melden een inbreuk in verband met persoonsgegevens binnen 72 uur"),
-            ("rights.response", "", "", "", "", "[rights]\nresponse = \"1 month\"", "We answer within 1 month of receiving your request.", "Wij reageren binnen 1 maand na ontvangst van uw verzoek."),
-            ("rights.extension", "", "", "", "", "[rights]\nextension = \"2 months\"", "we may extend that period by up to 2 months", "met ten hoogste 2 maanden verlengen"),
-            ("rights.offered", "", "", "", "", "[rights]\noffered = [\"access\"]", "- Right of access to your personal data (Art. 15 GDPR)", "- Recht van inzage in uw persoonsgegevens (art. 15 AVG)"),
-            ("rights.export_formats", "", "", "", "", "[rights]\nexport_formats = [\"json\"]", "You receive a copy of your data in these formats: JSON.", "U ontvangt een kopie van uw gegevens in deze formaten: JSON."),
-            ("notice.material_change", "", "", "", "", "[notice]\nmaterial_change = \"30 days\"", "We announce material changes at least 30 days", "Wezenlijke wijzigingen kondigen wij ten minste 30 dagen"),
-            ("commitment", "", "", "", "", "[[commitment]]\nid = \"x\"\ntitle = \"No ads\"\ntext = \"We show no ads.\"", "## Further commitments", "## Verdere toezeggingen"),
+            (
+                "policy.updated",
+                r#"updated = "2026-05-21""#,
+                "",
+                "",
+                "",
+                "",
+                "Last updated: 21 May 2026",
+                "Laatst bijgewerkt: 21 mei 2026",
+            ),
+            (
+                "policy.version",
+                r#"version = "3.1""#,
+                "",
+                "",
+                "",
+                "",
+                "Version 3.1",
+                "Versie 3.1",
+            ),
+            (
+                "policy.scope",
+                r#"scope = "The app""#,
+                "",
+                "",
+                "",
+                "",
+                "**Scope:** The app",
+                "**Reikwijdte:** The app",
+            ),
+            (
+                "controller.registration",
+                "",
+                r#"registration = { register = "kvk", number = "123" }"#,
+                "",
+                "",
+                "",
+                "Registration: KVK 123",
+                "Inschrijving: KVK 123",
+            ),
+            (
+                "controller.dpo",
+                "",
+                r#"dpo = { appointed = true, email = "dpo@acme.example" }"#,
+                "",
+                "",
+                "",
+                "Data protection officer: dpo@acme.example",
+                "Functionaris voor gegevensbescherming: dpo@acme.example",
+            ),
+            (
+                "controller.dpo.appointed = false",
+                "",
+                r#"dpo = { appointed = false }"#,
+                "",
+                "",
+                "",
+                "Data protection officer: not appointed",
+                "Functionaris voor gegevensbescherming: niet aangesteld",
+            ),
+            (
+                "controller.country + every recipient's location",
+                "",
+                r#"country = "NL""#,
+                "",
+                "",
+                "",
+                "Personal data is processed within the European Economic Area.",
+                "Persoonsgegevens worden verwerkt binnen de Europese Economische Ruimte.",
+            ),
+            (
+                "purpose.basis",
+                "",
+                "",
+                "",
+                r#"basis = "contract""#,
+                "",
+                "Legal basis: Necessary for the performance of a contract (Art. 6(1)(b) GDPR)",
+                "Rechtsgrond: Noodzakelijk voor de uitvoering van een overeenkomst (art. 6 lid 1 onder b AVG)",
+            ),
+            (
+                "purpose.legitimate_interest",
+                "",
+                "",
+                "",
+                r#"legitimate_interest = "Fraud prevention""#,
+                "",
+                "Legitimate interest: Fraud prevention",
+                "Gerechtvaardigd belang: Fraud prevention",
+            ),
+            (
+                "purpose.choice",
+                "",
+                "",
+                "",
+                r#"choice = "opt_in""#,
+                "",
+                "Your choice: Only if you switch it on",
+                "Uw keuze: Alleen als u het aanzet",
+            ),
+            (
+                "purpose.direct_marketing",
+                "",
+                "",
+                "",
+                "direct_marketing = true",
+                "",
+                "This is direct marketing",
+                "Dit is direct marketing",
+            ),
+            (
+                "purpose.provision",
+                "",
+                "",
+                "",
+                r#"provision = { requirement = "contractual" }"#,
+                "",
+                "Must you provide the data? Required by the contract",
+                "Moet u de gegevens verstrekken? Verplicht volgens de overeenkomst",
+            ),
+            (
+                "purpose.approval",
+                "",
+                "",
+                "",
+                r#"approval = { action = "draft.send", approver = "A support lead" }"#,
+                "",
+                "Human approval: A support lead approves it before it is carried out.",
+                "Menselijke goedkeuring: A support lead keurt dit goed voordat het wordt uitgevoerd.",
+            ),
+            (
+                "purpose.approval (footer)",
+                "",
+                "",
+                "",
+                r#"approval = { action = "draft.send", approver = "A lead" }"#,
+                "",
+                "human approval before the steps that require it",
+                "menselijke goedkeuring vóór de stappen",
+            ),
+            (
+                "purpose.role + on_behalf_of",
+                "",
+                "",
+                "",
+                "role = \"processor\"\non_behalf_of = \"Our customers\"",
+                "",
+                "Our role: processor, on behalf of our customers",
+                "Onze rol: verwerker, namens our customers",
+            ),
+            (
+                "purpose.automated_decision (none, on every purpose)",
+                "",
+                "",
+                "",
+                r#"automated_decision = { kind = "none" }"#,
+                "",
+                "We do not take decisions based solely on automated processing",
+                "Wij nemen geen besluiten die uitsluitend",
+            ),
+            (
+                "purpose.automated_decision (profiling)",
+                "",
+                "",
+                "",
+                r#"automated_decision = { kind = "profiling", logic = "Scores by use" }"#,
+                "",
+                "Logic involved: Scores by use",
+                "Onderliggende logica: Scores by use",
+            ),
+            (
+                "purpose.basis = consent (footer)",
+                "",
+                "",
+                "",
+                r#"basis = "consent""#,
+                "",
+                "the record of consent given and withdrawn",
+                "het vastleggen van toestemming",
+            ),
+            (
+                "category.retention",
+                "",
+                "",
+                r#"retention = { period = "2 years" }"#,
+                "",
+                "",
+                "| 2 years |",
+                "| 2 jaar |",
+            ),
+            (
+                "category.retention (footer)",
+                "",
+                "",
+                r#"retention = { period = "2 years" }"#,
+                "",
+                "",
+                "data in 1 category is deleted automatically",
+                "gegevens in 1 categorie worden na afloop automatisch verwijderd",
+            ),
+            (
+                "category.retention.statutory",
+                "",
+                "",
+                r#"retention = { period = "7 years", statutory = { law = "art. 52 AWR" } }"#,
+                "",
+                "",
+                "7 years; statutory retention (art. 52 AWR)",
+                "7 jaar; wettelijke bewaarplicht (art. 52 AWR)",
+            ),
+            (
+                "category.stored = false",
+                "",
+                "",
+                "stored = false",
+                "",
+                "",
+                "the ban on storing account",
+                "het verbod op opslag van account",
+            ),
+            (
+                "category.special",
+                "",
+                "",
+                r#"special = "health""#,
+                "",
+                "",
+                "Special category of personal data (Art. 9 GDPR): Health",
+                "Bijzondere categorie van persoonsgegevens (art. 9 AVG): Gezondheid",
+            ),
+            (
+                "recipient",
+                "",
+                "",
+                "",
+                "",
+                "[[recipient]]\nid = \"host\"\nname = \"HostCo\"\nlocations = [\"DE\"]",
+                "## Who receives personal data",
+                "## Wie persoonsgegevens ontvangt",
+            ),
+            (
+                "recipient (footer)",
+                "",
+                "",
+                "",
+                "",
+                "[[recipient]]\nid = \"host\"\nname = \"HostCo\"",
+                "telling recipients of rectification",
+                "het informeren van ontvangers",
+            ),
+            (
+                "recipient.locations outside the EEA",
+                "",
+                "",
+                "",
+                "",
+                "[[recipient]]\nid = \"host\"\nname = \"HostCo\"\nlocations = [\"US\"]",
+                "**HostCo** (US): none stated.",
+                "**HostCo** (US): geen vermeld.",
+            ),
+            (
+                "recipient.transfer",
+                "",
+                "",
+                "",
+                "",
+                "[[recipient]]\nid = \"host\"\nname = \"HostCo\"\nlocations = [\"US\"]\ntransfer = [\"scc\"]\nscc_module = 2",
+                "Standard contractual clauses (Art. 46(2)(c) GDPR), module 2",
+                "Standaardbepalingen inzake gegevensbescherming (art. 46 lid 2 onder c AVG), module 2",
+            ),
+            (
+                "measure",
+                "",
+                "",
+                "",
+                "",
+                "[[measure]]\nid = \"tls\"\nkind = \"encryption_in_transit\"\ndescription = \"TLS 1.3\"",
+                "**Encryption in transit**: TLS 1.3",
+                "**Versleuteling tijdens transport**: TLS 1.3",
+            ),
+            (
+                "breach.authority_within",
+                "",
+                "",
+                "",
+                "",
+                "[breach]\nauthority_within = \"72 hours\"",
+                "We notify a personal data breach to the supervisory authority within 72 hours",
+                "Wij melden een inbreuk in verband met persoonsgegevens binnen 72 uur",
+            ),
+            (
+                "rights.response",
+                "",
+                "",
+                "",
+                "",
+                "[rights]\nresponse = \"1 month\"",
+                "We answer within 1 month of receiving your request.",
+                "Wij reageren binnen 1 maand na ontvangst van uw verzoek.",
+            ),
+            (
+                "rights.extension",
+                "",
+                "",
+                "",
+                "",
+                "[rights]\nextension = \"2 months\"",
+                "we may extend that period by up to 2 months",
+                "met ten hoogste 2 maanden verlengen",
+            ),
+            (
+                "rights.offered",
+                "",
+                "",
+                "",
+                "",
+                "[rights]\noffered = [\"access\"]",
+                "- Right of access to your personal data (Art. 15 GDPR)",
+                "- Recht van inzage in uw persoonsgegevens (art. 15 AVG)",
+            ),
+            (
+                "rights.export_formats",
+                "",
+                "",
+                "",
+                "",
+                "[rights]\nexport_formats = [\"json\"]",
+                "You receive a copy of your data in these formats: JSON.",
+                "U ontvangt een kopie van uw gegevens in deze formaten: JSON.",
+            ),
+            (
+                "notice.material_change",
+                "",
+                "",
+                "",
+                "",
+                "[notice]\nmaterial_change = \"30 days\"",
+                "We announce material changes at least 30 days",
+                "Wezenlijke wijzigingen kondigen wij ten minste 30 dagen",
+            ),
+            (
+                "commitment",
+                "",
+                "",
+                "",
+                "",
+                "[[commitment]]\nid = \"x\"\ntitle = \"No ads\"\ntext = \"We show no ads.\"",
+                "## Further commitments",
+                "## Verdere toezeggingen",
+            ),
         ];
         let base = minimal("", "", "", "", "");
         let (base_en, base_nl) = (md(&base, Lang::En), md(&base, Lang::Nl));
         for (field, pol, ctrl, cat, purpose, tables, en, nl) in CASES {
-            assert!(!base_en.contains(en), "without `{field}` the statement says `{en}`:\n{base_en}");
-            assert!(!base_nl.contains(nl), "without `{field}` the statement says `{nl}`:\n{base_nl}");
+            assert!(
+                !base_en.contains(en),
+                "without `{field}` the statement says `{en}`:\n{base_en}"
+            );
+            assert!(
+                !base_nl.contains(nl),
+                "without `{field}` the statement says `{nl}`:\n{base_nl}"
+            );
             let with = minimal(pol, ctrl, cat, purpose, tables);
             let (got_en, got_nl) = (md(&with, Lang::En), md(&with, Lang::Nl));
-            assert!(got_en.contains(en), "with `{field}` the statement lacks `{en}`:\n{got_en}");
-            assert!(got_nl.contains(nl), "with `{field}` the statement lacks `{nl}`:\n{got_nl}");
+            assert!(
+                got_en.contains(en),
+                "with `{field}` the statement lacks `{en}`:\n{got_en}"
+            );
+            assert!(
+                got_nl.contains(nl),
+                "with `{field}` the statement lacks `{nl}`:\n{got_nl}"
+            );
         }
     }
 
     #[test]
     fn a_language_the_policy_has_no_texts_for_is_refused_with_a_stable_code() {
-        let p = load(&minimal("", "", "", "", "").replace(r#"languages = ["en", "nl"]"#, r#"languages = ["en"]"#));
+        let p = load(
+            &minimal("", "", "", "", "")
+                .replace(r#"languages = ["en", "nl"]"#, r#"languages = ["en"]"#),
+        );
         for format in [Format::Markdown, Format::Html] {
             let e = render(&p, Lang::Nl, format).unwrap_err();
-            assert!(matches!(e, RenderError::LanguageNotOffered { lang: Lang::Nl, .. }), "{e}");
+            assert!(
+                matches!(e, RenderError::LanguageNotOffered { lang: Lang::Nl, .. }),
+                "{e}"
+            );
             assert_eq!(e.code(), custos_types::ErrorCode::LanguageNotOffered);
             assert!(e.to_string().contains("its languages are `en`"), "{e}");
         }
-        assert!(render(&p, Lang::En, Format::Html).unwrap().contains("<html lang=\"en\">"));
+        assert!(
+            render(&p, Lang::En, Format::Html)
+                .unwrap()
+                .contains("<html lang=\"en\">")
+        );
         // The canonical JSON has no language.
         render(&p, Lang::Nl, Format::Json).unwrap();
     }
 
     #[test]
     fn within_the_eea_is_said_only_when_every_location_is_known_and_in_the_eea() {
-        let recipient = |locations: &str| {
-            format!("[[recipient]]\nid = \"r\"\nname = \"R\"\n{locations}")
-        };
+        let recipient =
+            |locations: &str| format!("[[recipient]]\nid = \"r\"\nname = \"R\"\n{locations}");
         let sentence = "processed within the European Economic Area";
-        let all_eea = md(&minimal("", r#"country = "NL""#, "", "", &recipient(r#"locations = ["DE", "EEA"]"#)), Lang::En);
+        let all_eea = md(
+            &minimal(
+                "",
+                r#"country = "NL""#,
+                "",
+                "",
+                &recipient(r#"locations = ["DE", "EEA"]"#),
+            ),
+            Lang::En,
+        );
         assert!(all_eea.contains(sentence), "{all_eea}");
         // A recipient without a location: nothing is said about where.
-        let unknown = md(&minimal("", r#"country = "NL""#, "", "", &recipient("")), Lang::En);
+        let unknown = md(
+            &minimal("", r#"country = "NL""#, "", "", &recipient("")),
+            Lang::En,
+        );
         assert!(!unknown.contains(sentence), "{unknown}");
         assert!(!unknown.contains("## Transfers"), "{unknown}");
-        assert!(unknown.contains("| R | Processor |  | not stated | not stated |"), "{unknown}");
+        assert!(
+            unknown.contains("| R | Processor |  | not stated | not stated |"),
+            "{unknown}"
+        );
         // The controller's own location unknown: neither.
-        let no_country = md(&minimal("", "", "", "", &recipient(r#"locations = ["DE"]"#)), Lang::En);
+        let no_country = md(
+            &minimal("", "", "", "", &recipient(r#"locations = ["DE"]"#)),
+            Lang::En,
+        );
         assert!(!no_country.contains(sentence), "{no_country}");
         // A transfer under standard clauses (the webshop of issue 22): listed, never "within".
-        let scc = md(&minimal("", r#"country = "NL""#, "", "", &recipient("locations = [\"US\"]\ntransfer = [\"scc\"]")), Lang::Nl);
-        assert!(!scc.contains("binnen de Europese Economische Ruimte."), "{scc}");
-        assert!(scc.contains("- **R** (US): Standaardbepalingen inzake gegevensbescherming"), "{scc}");
+        let scc = md(
+            &minimal(
+                "",
+                r#"country = "NL""#,
+                "",
+                "",
+                &recipient("locations = [\"US\"]\ntransfer = [\"scc\"]"),
+            ),
+            Lang::Nl,
+        );
+        assert!(
+            !scc.contains("binnen de Europese Economische Ruimte."),
+            "{scc}"
+        );
+        assert!(
+            scc.contains("- **R** (US): Standaardbepalingen inzake gegevensbescherming"),
+            "{scc}"
+        );
     }
 
     #[test]
@@ -1619,8 +2008,14 @@ categories = ["account"]
             silent.contains("Volgens de AVG moet een verzoek binnen één maand na ontvangst worden beantwoord; die termijn kan zo nodig met twee maanden worden verlengd (art. 12 lid 3 AVG)."),
             "{silent}"
         );
-        let stated = md(&minimal("", "", "", "", "[rights]\nresponse = \"2 weeks\""), Lang::En);
-        assert!(stated.contains("We answer within 2 weeks of receiving your request."), "{stated}");
+        let stated = md(
+            &minimal("", "", "", "", "[rights]\nresponse = \"2 weeks\""),
+            Lang::En,
+        );
+        assert!(
+            stated.contains("We answer within 2 weeks of receiving your request."),
+            "{stated}"
+        );
         assert!(!stated.contains("Under the GDPR"), "{stated}");
     }
 
@@ -1636,10 +2031,24 @@ categories = ["account"]
         for lang in Lang::ALL {
             let out = md(&src, lang);
             let footer = out.rsplit("---").next().unwrap();
-            assert!(!footer.to_lowercase().contains("every statement here"), "{footer}");
+            assert!(
+                !footer.to_lowercase().contains("every statement here"),
+                "{footer}"
+            );
             assert!(!footer.contains("alles wat hier staat"), "{footer}");
-            for not_enforced in ["pen", "HSTS", "Strict", "record of consent", "vastleggen van toestemming", "ontvangers", "recipients"] {
-                assert!(!footer.contains(not_enforced), "{lang}: the footer claims `{not_enforced}`: {footer}");
+            for not_enforced in [
+                "pen",
+                "HSTS",
+                "Strict",
+                "record of consent",
+                "vastleggen van toestemming",
+                "ontvangers",
+                "recipients",
+            ] {
+                assert!(
+                    !footer.contains(not_enforced),
+                    "{lang}: the footer claims `{not_enforced}`: {footer}"
+                );
             }
         }
         let en = md(&src, Lang::En);
@@ -1666,9 +2075,22 @@ categories = ["account"]
             assert!(!en.contains(heading), "empty section `{heading}`:\n{en}");
         }
         let html = render(&load(&src), Lang::En, Format::Html).unwrap();
-        for id in ["recipients", "transfers", "security", "automated", "breach", "changes"] {
-            assert!(!html.contains(&format!("href=\"#{id}\"")), "the contents list `{id}`");
-            assert!(!html.contains(&format!("<section id=\"{id}\"")), "empty section `{id}`");
+        for id in [
+            "recipients",
+            "transfers",
+            "security",
+            "automated",
+            "breach",
+            "changes",
+        ] {
+            assert!(
+                !html.contains(&format!("href=\"#{id}\"")),
+                "the contents list `{id}`"
+            );
+            assert!(
+                !html.contains(&format!("<section id=\"{id}\"")),
+                "empty section `{id}`"
+            );
         }
         assert!(html.contains("href=\"#rights\"") && html.contains("<section id=\"rights\""));
         // Nothing absent is shown as a dash.
@@ -1680,22 +2102,33 @@ categories = ["account"]
         let tables = "[rights]\noffered = [\"access\", \"withdraw_consent\"]\nchannels = [{ kind = \"email\", address = \"p@acme.example\" }]";
         let purpose = "choice = \"opt_in\"\ndirect_marketing = true\nprovision = { requirement = \"contractual\" }";
         let u = md(&minimal("", "", "", purpose, tables), Lang::Nl);
-        let je = md(&minimal(r#"form_of_address = "je""#, "", "", purpose, tables), Lang::Nl);
+        let je = md(
+            &minimal(r#"form_of_address = "je""#, "", "", purpose, tables),
+            Lang::Nl,
+        );
         let words = |s: &str| -> BTreeSet<String> {
-            s.split(|c: char| !c.is_alphanumeric()).map(str::to_owned).collect()
+            s.split(|c: char| !c.is_alphanumeric())
+                .map(str::to_owned)
+                .collect()
         };
         let (wu, wje) = (words(&u), words(&je));
         for formal in ["u", "uw", "Uw", "U"] {
             assert!(!wje.contains(formal), "`{formal}` in a je-statement:\n{je}");
         }
         for informal in ["je", "jij", "jouw", "Je", "Jouw"] {
-            assert!(!wu.contains(informal), "`{informal}` in a u-statement:\n{u}");
+            assert!(
+                !wu.contains(informal),
+                "`{informal}` in a u-statement:\n{u}"
+            );
         }
         assert!(u.contains("## Uw rechten") && je.contains("## Jouw rechten"));
         // English has one form; the setting changes nothing there.
         assert_eq!(
             md(&minimal("", "", "", purpose, tables), Lang::En),
-            md(&minimal(r#"form_of_address = "je""#, "", "", purpose, tables), Lang::En)
+            md(
+                &minimal(r#"form_of_address = "je""#, "", "", purpose, tables),
+                Lang::En
+            )
         );
     }
 
@@ -1715,8 +2148,14 @@ categories = ["account"]
                 let key = format!("{group}.{name}");
                 if formal(text) {
                     let informal = je.get(&key).and_then(|v| v.as_str());
-                    assert!(informal.is_some(), "`{key}` addresses the reader with u and has no je form");
-                    assert!(!formal(informal.unwrap()), "the je form of `{key}` still says u");
+                    assert!(
+                        informal.is_some(),
+                        "`{key}` addresses the reader with u and has no je form"
+                    );
+                    assert!(
+                        !formal(informal.unwrap()),
+                        "the je form of `{key}` still says u"
+                    );
                 }
             }
         }
@@ -1731,10 +2170,22 @@ categories = ["account"]
         assert_eq!(nl.cite("15").unwrap(), "art. 15 AVG");
         let en = Catalogue::get(Lang::En).unwrap();
         assert_eq!(en.cite("22(3)").unwrap(), "Art. 22(3) GDPR");
-        let src = minimal("", "", "", r#"basis = "consent""#, "[rights]\noffered = [\"withdraw_consent\", \"human_intervention\"]");
+        let src = minimal(
+            "",
+            "",
+            "",
+            r#"basis = "consent""#,
+            "[rights]\noffered = [\"withdraw_consent\", \"human_intervention\"]",
+        );
         let out = md(&src, Lang::Nl);
-        assert!(!out.contains("art. 6(") && !out.contains("art. 7(") && !out.contains("art. 22("), "{out}");
-        assert!(out.contains("(art. 7 lid 3 AVG)") && out.contains("(art. 22 lid 3 AVG)"), "{out}");
+        assert!(
+            !out.contains("art. 6(") && !out.contains("art. 7(") && !out.contains("art. 22("),
+            "{out}"
+        );
+        assert!(
+            out.contains("(art. 7 lid 3 AVG)") && out.contains("(art. 22 lid 3 AVG)"),
+            "{out}"
+        );
     }
 
     #[test]
@@ -1747,8 +2198,16 @@ categories = ["account"]
         assert_eq!(nl.date("2025-06"), "juni 2025");
         assert_eq!(en.date("soon"), "soon");
         assert_eq!(en.date("2026-13-01"), "2026-13-01");
-        let html = render(&load(&minimal(r#"updated = "2026-01-01""#, "", "", "", "")), Lang::Nl, Format::Html).unwrap();
-        assert!(html.contains("<time datetime=\"2026-01-01\">1 januari 2026</time>"), "{html}");
+        let html = render(
+            &load(&minimal(r#"updated = "2026-01-01""#, "", "", "", "")),
+            Lang::Nl,
+            Format::Html,
+        )
+        .unwrap();
+        assert!(
+            html.contains("<time datetime=\"2026-01-01\">1 januari 2026</time>"),
+            "{html}"
+        );
     }
 
     #[test]
@@ -1763,7 +2222,10 @@ categories = ["account"]
         for lang in Lang::ALL {
             let out = md(&src, lang);
             assert!(!out.contains("draft.send"), "{out}");
-            assert!(!out.contains("Grondslag") && !out.contains("Rechtsgrond:"), "{out}");
+            assert!(
+                !out.contains("Grondslag") && !out.contains("Rechtsgrond:"),
+                "{out}"
+            );
             assert!(!out.contains("Legal basis:"), "{out}");
             assert!(!out.contains('—'), "{out}");
         }
@@ -1771,31 +2233,77 @@ categories = ["account"]
 
     #[test]
     fn a_retention_note_that_repeats_the_period_is_left_out() {
-        let same = md(&minimal("", "", r#"retention = { period = "24 months", note = "24 months" }"#, "", ""), Lang::En);
+        let same = md(
+            &minimal(
+                "",
+                "",
+                r#"retention = { period = "24 months", note = "24 months" }"#,
+                "",
+                "",
+            ),
+            Lang::En,
+        );
         assert!(same.contains("| 24 months |"), "{same}");
         assert!(!same.contains("24 months — 24 months"), "{same}");
-        let more = md(&minimal("", "", r#"retention = { period = "12 months", note = "12 months rolling" }"#, "", ""), Lang::En);
+        let more = md(
+            &minimal(
+                "",
+                "",
+                r#"retention = { period = "12 months", note = "12 months rolling" }"#,
+                "",
+                "",
+            ),
+            Lang::En,
+        );
         assert!(more.contains("12 months — 12 months rolling"), "{more}");
     }
 
     #[test]
     fn html_tables_become_cards_on_a_phone_and_wrap_long_words() {
-        let src = minimal("", "", "", "", "[[recipient]]\nid = \"r\"\nname = \"R\"\nlocations = [\"US\"]\ntransfer = [\"scc\"]");
+        let src = minimal(
+            "",
+            "",
+            "",
+            "",
+            "[[recipient]]\nid = \"r\"\nname = \"R\"\nlocations = [\"US\"]\ntransfer = [\"scc\"]",
+        );
         let html = render(&load(&src), Lang::En, Format::Html).unwrap();
-        assert!(html.contains("@media (max-width: 48rem)"), "responsive rules");
+        assert!(
+            html.contains("@media (max-width: 48rem)"),
+            "responsive rules"
+        );
         assert!(html.contains("overflow-wrap: anywhere"), "long words wrap");
-        assert!(html.contains("<div class=\"table-wrap\">"), "a wide table scrolls, never clips");
+        assert!(
+            html.contains("<div class=\"table-wrap\">"),
+            "a wide table scrolls, never clips"
+        );
         assert_eq!(html.matches("<table class=\"stack\">").count(), 2);
-        assert_eq!(html.matches("<td>").count(), 0, "every cell is labelled for the card layout");
-        assert!(html.contains("<td data-label=\"Transfer mechanism\">"), "{html}");
+        assert_eq!(
+            html.matches("<td>").count(),
+            0,
+            "every cell is labelled for the card layout"
+        );
+        assert!(
+            html.contains("<td data-label=\"Transfer mechanism\">"),
+            "{html}"
+        );
     }
 
     #[test]
     fn accept_language_picks_the_best_offered_language() {
         let both = [Lang::Nl, Lang::En];
-        assert_eq!(Lang::negotiate("nl-NL,nl;q=0.9,en;q=0.8", &both), Some(Lang::Nl));
-        assert_eq!(Lang::negotiate("en-GB,en;q=0.9,nl;q=0.8", &both), Some(Lang::En));
-        assert_eq!(Lang::negotiate("de, en;q=0.5, nl;q=0.7", &both), Some(Lang::Nl));
+        assert_eq!(
+            Lang::negotiate("nl-NL,nl;q=0.9,en;q=0.8", &both),
+            Some(Lang::Nl)
+        );
+        assert_eq!(
+            Lang::negotiate("en-GB,en;q=0.9,nl;q=0.8", &both),
+            Some(Lang::En)
+        );
+        assert_eq!(
+            Lang::negotiate("de, en;q=0.5, nl;q=0.7", &both),
+            Some(Lang::Nl)
+        );
         assert_eq!(Lang::negotiate("de", &both), None);
         assert_eq!(Lang::negotiate("*", &both), Some(Lang::Nl));
         assert_eq!(Lang::negotiate("nl;q=0, *", &both), Some(Lang::En));
@@ -1807,10 +2315,22 @@ categories = ["account"]
     // ---- the seeds, as reviewed ----------------------------------------------------------
 
     const SEEDS: [(&str, &str); 4] = [
-        ("jbsync", include_str!("../../../examples/policies/jbsync.toml")),
-        ("jetlink", include_str!("../../../examples/policies/jetlink.toml")),
-        ("jetstream", include_str!("../../../examples/policies/jetstream.toml")),
-        ("jifeline", include_str!("../../../examples/policies/jifeline.toml")),
+        (
+            "jbsync",
+            include_str!("../../../examples/policies/jbsync.toml"),
+        ),
+        (
+            "jetlink",
+            include_str!("../../../examples/policies/jetlink.toml"),
+        ),
+        (
+            "jetstream",
+            include_str!("../../../examples/policies/jetstream.toml"),
+        ),
+        (
+            "jifeline",
+            include_str!("../../../examples/policies/jifeline.toml"),
+        ),
     ];
 
     #[test]
@@ -1827,11 +2347,12 @@ categories = ["account"]
     #[test]
     fn the_jbsync_page_reads_as_reviewed() {
         let p = load(SEEDS[0].1);
-        let options = Options { language_links: true };
+        let options = Options {
+            language_links: true,
+        };
         for lang in [Lang::Nl, Lang::En] {
             let out = render_with(&p, lang, Format::Html, &options).unwrap();
             insta::assert_snapshot!(format!("jbsync_{lang}_html"), out);
         }
     }
 }
-

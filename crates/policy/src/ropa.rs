@@ -563,9 +563,17 @@ categories = ["contact"]
     #[test]
     fn an_activity_lists_only_the_recipients_linked_to_its_purpose() {
         let r = shared();
-        let branding = r.controller_activities.iter().find(|a| a.id == "branding").unwrap();
+        let branding = r
+            .controller_activities
+            .iter()
+            .find(|a| a.id == "branding")
+            .unwrap();
         assert_eq!(branding.recipients, ["Social Network Inc."]);
-        let credit = r.controller_activities.iter().find(|a| a.id == "credit").unwrap();
+        let credit = r
+            .controller_activities
+            .iter()
+            .find(|a| a.id == "credit")
+            .unwrap();
         assert_eq!(credit.recipients, ["Credit Agency"]);
         assert_eq!(r.recipients_without_purpose, ["Loose Ends Ltd."]);
     }
@@ -573,34 +581,61 @@ categories = ["contact"]
     #[test]
     fn a_transfer_without_a_mechanism_is_recorded_as_none_stated() {
         let r = shared();
-        let branding = r.controller_activities.iter().find(|a| a.id == "branding").unwrap();
+        let branding = r
+            .controller_activities
+            .iter()
+            .find(|a| a.id == "branding")
+            .unwrap();
         assert_eq!(branding.transfers[0].mechanism, [NONE_STATED]);
         let csv = r.to_csv().unwrap();
-        assert!(csv.contains("Social Network Inc. (US): none stated"), "{csv}");
+        assert!(
+            csv.contains("Social Network Inc. (US): none stated"),
+            "{csv}"
+        );
     }
 
     #[test]
     fn profiling_direct_marketing_and_the_rights_of_each_activity_are_recorded() {
         let r = shared();
-        let branding = r.controller_activities.iter().find(|a| a.id == "branding").unwrap();
+        let branding = r
+            .controller_activities
+            .iter()
+            .find(|a| a.id == "branding")
+            .unwrap();
         assert_eq!(
             branding.profiling.as_deref(),
             Some("profiling: Interest segments from purchases")
         );
         assert!(branding.direct_marketing);
         // Consent: portability and withdrawal; direct marketing: objection (Art. 21(2)).
-        for right in ["portability (Art. 20)", "objection (Art. 21)", "withdraw_consent (Art. 7(3))"] {
-            assert!(branding.rights.iter().any(|r| r == right), "{:?}", branding.rights);
+        for right in [
+            "portability (Art. 20)",
+            "objection (Art. 21)",
+            "withdraw_consent (Art. 7(3))",
+        ] {
+            assert!(
+                branding.rights.iter().any(|r| r == right),
+                "{:?}",
+                branding.rights
+            );
         }
-        let credit = r.controller_activities.iter().find(|a| a.id == "credit").unwrap();
+        let credit = r
+            .controller_activities
+            .iter()
+            .find(|a| a.id == "credit")
+            .unwrap();
         assert!(credit.profiling.is_none() && !credit.direct_marketing);
         // Legitimate interest: objection, but no portability (Art. 20(1)(a)) nor withdrawal.
         assert!(credit.rights.iter().any(|r| r == "objection (Art. 21)"));
-        assert!(!credit.rights.iter().any(|r| r.starts_with("portability") || r.starts_with("withdraw")));
+        assert!(
+            !credit
+                .rights
+                .iter()
+                .any(|r| r.starts_with("portability") || r.starts_with("withdraw"))
+        );
         let csv = r.to_csv().unwrap();
         let mut rd = csv::Reader::from_reader(csv.as_bytes());
         let header = rd.headers().unwrap().clone();
         assert!(header.iter().any(|h| h == "profiling") && header.iter().any(|h| h == "rights"));
     }
 }
-

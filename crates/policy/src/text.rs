@@ -62,7 +62,11 @@ impl Lang {
             }
             let mut q: u16 = 1000;
             for param in parts {
-                if let Some(v) = param.trim().strip_prefix("q=").or_else(|| param.trim().strip_prefix("Q=")) {
+                if let Some(v) = param
+                    .trim()
+                    .strip_prefix("q=")
+                    .or_else(|| param.trim().strip_prefix("Q="))
+                {
                     q = parse_qvalue(v.trim()).unwrap_or(0);
                 }
             }

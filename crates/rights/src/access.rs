@@ -884,12 +884,23 @@ mod tests {
         assert!(html.contains("<html lang=\"nl\">"));
         assert!(html.contains("<dt>First name</dt><dd>Anna</dd>"), "{html}");
         assert!(html.contains("<dt>Tags</dt><dd>vip, nl</dd>"), "{html}");
-        assert!(html.contains("<dt>Address</dt><dd><dl><dt>City</dt><dd>Delft</dd></dl></dd>"), "{html}");
+        assert!(
+            html.contains("<dt>Address</dt><dd><dl><dt>City</dt><dd>Delft</dd></dl></dd>"),
+            "{html}"
+        );
         assert!(html.contains("<dt>Opted in</dt><dd>ja</dd>"), "{html}");
         assert!(html.contains("<dt>Vastgelegd op</dt><dd><time datetime=\"2026-11-20T10:00:00Z\">20 november 2026</time></dd>"), "{html}");
-        assert!(!html.contains("&quot;first_name&quot;") && !html.contains("<code>{"), "raw JSON: {html}");
-        assert!(!html.contains("Your records") && !html.contains("Category</th>"), "English in a Dutch report");
-        assert!(html.contains("(art. 6 lid 1 onder b AVG)"), "Dutch citations: {html}");
+        assert!(
+            !html.contains("&quot;first_name&quot;") && !html.contains("<code>{"),
+            "raw JSON: {html}"
+        );
+        assert!(
+            !html.contains("Your records") && !html.contains("Category</th>"),
+            "English in a Dutch report"
+        );
+        assert!(
+            html.contains("(art. 6 lid 1 onder b AVG)"),
+            "Dutch citations: {html}"
+        );
     }
 }
-

@@ -532,7 +532,10 @@ mod tests {
         }
         let out = dir.join("out");
         let html = std::fs::read_to_string(out.join("report.html")).expect("report.html");
-        assert_eq!(html.matches("<article class=\"record\">").count(), REPORT_ROWS as usize);
+        assert_eq!(
+            html.matches("<article class=\"record\">").count(),
+            REPORT_ROWS as usize
+        );
         assert!(html.contains(&format!(
             "This report lists the first {REPORT_ROWS}; all {n} are in data.csv"
         )));

@@ -431,7 +431,10 @@ pub async fn execute_request(
         .collect::<Result<Vec<_>, Problem>>()?;
     let domain = crate::opengdpr::processor_domain(&headers);
     let (tenant2, id2) = (tenant.clone(), id.clone());
-    let request = write(&s, move |_, v| Ok(v.tenant(&tenant2).request(id2.as_str())?)).await?;
+    let request = write(&s, move |_, v| {
+        Ok(v.tenant(&tenant2).request(id2.as_str())?)
+    })
+    .await?;
     let kind = request.kind;
     if kind.answer().is_some() {
         // The answer is in the language the subject wrote in (Art. 12(1)), as its letters are.

@@ -277,8 +277,10 @@ async fn statement(
     };
     let body = statement_in(&s, lang, html)?;
     let mut res = typed(body, ct);
-    res.headers_mut()
-        .insert(header::CONTENT_LANGUAGE, HeaderValue::from_static(lang.code()));
+    res.headers_mut().insert(
+        header::CONTENT_LANGUAGE,
+        HeaderValue::from_static(lang.code()),
+    );
     Ok(res)
 }
 
@@ -389,8 +391,10 @@ async fn privacy_page(
             .map_or_else(|| parse_lang(&s, None), Ok)?,
     };
     let mut res = typed(statement_in(&s, lang, true)?, "text/html; charset=utf-8");
-    res.headers_mut()
-        .insert(header::CONTENT_LANGUAGE, HeaderValue::from_static(lang.code()));
+    res.headers_mut().insert(
+        header::CONTENT_LANGUAGE,
+        HeaderValue::from_static(lang.code()),
+    );
     // The page is public and anonymous: a GPC signal here has no subject to be recorded for
     // (the consent API records it per subject). It is acknowledged, and caches keep it apart,
     // as they keep the languages apart.

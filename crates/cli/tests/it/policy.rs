@@ -313,11 +313,26 @@ fn every_seed_renders_in_its_languages_and_all_formats() {
 #[test]
 fn render_refuses_a_language_the_policy_has_no_texts_for() {
     // jetlink's statement is English only: Dutch headings over English text are refused.
-    let o = custos(&["render", &seed("jetlink"), "--lang", "nl", "--format", "html"]);
+    let o = custos(&[
+        "render",
+        &seed("jetlink"),
+        "--lang",
+        "nl",
+        "--format",
+        "html",
+    ]);
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     assert!(stdout(&o).is_empty());
-    assert!(stderr(&o).contains("language-not-offered"), "{}", stderr(&o));
-    assert!(stderr(&o).contains("its languages are `en`"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("language-not-offered"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        stderr(&o).contains("its languages are `en`"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -340,7 +355,10 @@ fn the_jbsync_statement_uses_je_throughout_and_cites_the_avg_in_dutch() {
     assert!(md.contains("## Jouw rechten"));
     assert!(!md.contains("6(1)("), "English citation style in Dutch");
     assert!(md.contains("(art. 6 lid 1 onder b AVG)"));
-    assert!(md.contains("Laatst bijgewerkt: 21 mei 2026"), "date in words");
+    assert!(
+        md.contains("Laatst bijgewerkt: 21 mei 2026"),
+        "date in words"
+    );
     assert!(!md.contains("draft.send"), "internal id");
     assert!(!md.contains("24 maanden — 24 maanden"), "repeated fact");
     assert!(!md.contains(": —"), "a dash for an absent fact");
@@ -367,9 +385,13 @@ fn ropa_and_dpv_list_per_purpose_only_the_recipients_linked_to_it() {
             })
             .collect()
     };
-    let ropa: serde_json::Value =
-        serde_json::from_str(&stdout(&custos(&["ropa", &seed("jbsync"), "--format", "json"])))
-            .unwrap();
+    let ropa: serde_json::Value = serde_json::from_str(&stdout(&custos(&[
+        "ropa",
+        &seed("jbsync"),
+        "--format",
+        "json",
+    ])))
+    .unwrap();
     for a in ropa["controller_activities"].as_array().unwrap() {
         let purpose = policy["purposes"]
             .as_array()
@@ -393,7 +415,11 @@ fn ropa_and_dpv_list_per_purpose_only_the_recipients_linked_to_it() {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|n| n["dpv:hasPurpose"].to_string().contains("dpv:DirectMarketing"))
+        .filter(|n| {
+            n["dpv:hasPurpose"]
+                .to_string()
+                .contains("dpv:DirectMarketing")
+        })
         .count();
     assert!(marketing >= 2, "jbsync's two direct-marketing purposes");
 }

@@ -1280,7 +1280,14 @@ async fn signin_code(
 /// one.
 fn notice_hash(s: &AppState, lang: Lang) -> String {
     use sha2::Digest;
-    let first = s.loaded.policy.meta.languages.first().copied().unwrap_or(lang);
+    let first = s
+        .loaded
+        .policy
+        .meta
+        .languages
+        .first()
+        .copied()
+        .unwrap_or(lang);
     let statement = s
         .rendered
         .statement(lang, true)

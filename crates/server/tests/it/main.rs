@@ -378,14 +378,21 @@ fn the_privacy_page_follows_accept_language_and_offers_the_other_language() {
     let (lang, vary, r) = page(Some("en-GB,en;q=0.9,nl;q=0.5"), "");
     assert_eq!(r.status, 200);
     assert_eq!(lang, "en");
-    assert!(vary.to_ascii_lowercase().contains("accept-language"), "{vary}");
+    assert!(
+        vary.to_ascii_lowercase().contains("accept-language"),
+        "{vary}"
+    );
     assert!(r.body.contains("<html lang=\"en\">"));
     assert!(
-        r.body.contains("<a href=\"?lang=nl\" hreflang=\"nl\" lang=\"nl\">Nederlands</a>"),
+        r.body
+            .contains("<a href=\"?lang=nl\" hreflang=\"nl\" lang=\"nl\">Nederlands</a>"),
         "a language switch"
     );
     let (lang, _, r) = page(Some("de-DE, nl;q=0.8, en;q=0.7"), "");
-    assert_eq!((lang.as_str(), r.body.contains("<html lang=\"nl\">")), ("nl", true));
+    assert_eq!(
+        (lang.as_str(), r.body.contains("<html lang=\"nl\">")),
+        ("nl", true)
+    );
     // `?lang=` overrides the header.
     let (lang, _, r) = page(Some("en"), "?lang=nl");
     assert_eq!(lang, "nl");
@@ -407,8 +414,17 @@ fn a_statement_in_a_language_the_policy_lacks_is_not_found() {
     assert_eq!(r.status, 404, "{}", r.body);
     let p = problem(&r);
     assert_eq!(p["code"], "language-not-offered");
-    assert!(p["errors"][0]["reason"].as_str().unwrap().contains("it is in: en"), "{p}");
-    assert_eq!(get(&s.url("/v1/policy/statement?lang=nl&format=md")).status, 404);
+    assert!(
+        p["errors"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("it is in: en"),
+        "{p}"
+    );
+    assert_eq!(
+        get(&s.url("/v1/policy/statement?lang=nl&format=md")).status,
+        404
+    );
     // A Dutch browser gets the English statement, marked as English.
     let r = agent()
         .get(&s.url("/privacy"))
