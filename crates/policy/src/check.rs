@@ -121,6 +121,36 @@ rules! {
         "only a purpose based on consent lists notice versions whose consent no longer counts, and never the current version";
     EVENT_SCOPE = "C138", "event-scope", Warning, "Art. 5(1)(e) GDPR",
         "each event declares what it happens to (record, subject, tenant), so it cannot start every record's clock by mistake";
+    SEVERAL_BASES = "C139", "several-bases-explained", Error, "Art. 13(1)(c), 5(1)(a) GDPR",
+        "a purpose with several legal bases says which applies when (`basis_note`)";
+    VAGUE_RETENTION = "C140", "retention-criteria-vague", Error, "Art. 13(2)(a) GDPR; WP260 rev.01 para. 48",
+        "retention criteria say more than \"as long as necessary\": a period, or criteria from which the period follows";
+    MECHANISM_INVALID = "C141", "transfer-mechanism-invalid", Error, "Art. 44, 46 GDPR; CJEU C-311/18; Decision (EU) 2021/914 Art. 4",
+        "no transfer relies, on the statement's date, on the Privacy Shield (invalid since 16 July 2020) or the repealed 2010 clauses (usable until 27 Dec 2022)";
+    SOCIAL_MEDIA = "C142", "social-media-joint-control", Warning, "Art. 26 GDPR; CJEU C-210/16 Wirtschaftsakademie; CJEU C-40/17 Fashion ID",
+        "a page or plug-in on a social network is run in joint control with the platform, with an arrangement";
+    SOURCE_CATEGORIES = "C143", "source-categories", Error, "Art. 14(1)(d), 14(2)(f) GDPR",
+        "every indirect source names the categories of data obtained from it";
+    RECIPIENT_PURPOSE = "C144", "recipient-purpose", Warning, "Art. 5(1)(b), 13(1)(e), 30(1)(d) GDPR",
+        "every recipient is linked to the purposes it receives data for";
+    LOCATION_CONTRADICTION = "C145", "location-contradiction", Warning, "Art. 13(1)(f) GDPR",
+        "the policy says the same thing about where a recipient processes data in every place it says it";
+    COOKIE_CONSENT = "C146", "cookie-consent", Error, "ePrivacy Directive Art. 5(3); Telecommunicatiewet art. 11.7a",
+        "every cookie but the strictly necessary (and, under Dutch law, analytics with minimal privacy impact) is set only after consent";
+    COOKIE_BASIS = "C147", "cookie-no-valid-consent", Error, "ePrivacy Directive Art. 5(3); Art. 4(11) GDPR; CJEU C-673/17 Planet49",
+        "analytics and targeting cookies rest on active consent: not on legitimate interest, a pre-ticked box or a browser opt-out";
+    COOKIE_INFORMATION = "C148", "cookie-information", Warning, "ePrivacy Directive Art. 5(3); CJEU C-673/17 Planet49 (operative part 2)",
+        "each cookie says what it is for, how long it lives and whether third parties can read it";
+    COOKIE_PURPOSE = "C149", "cookie-consent-purpose", Warning, "Art. 7(1) GDPR",
+        "a cookie that needs consent names the consent purpose the choice is recorded under, and that purpose rests on consent";
+    RECIPIENT_ROLE = "C150", "recipient-role-per-purpose", Warning, "Art. 28(2), 28(4) GDPR",
+        "a recipient is a sub-processor for the purposes we carry out as processor and a processor for our own";
+    LAW_SUPERSEDED = "C151", "national-law-superseded", Warning, "Art. 12(1) GDPR",
+        "the national laws the statement cites were in force under that name on the statement's date";
+    FINANCIAL_UNDERTAKING = "C152", "financial-undertaking-dutch", Warning, "Art. 34 GDPR; UAVG art. 42",
+        "the UAVG art. 42 exemption from telling data subjects of a breach is claimed only by a Dutch financial undertaking";
+    TRANSFER_CLAUSE = "C153", "transfer-clause-mechanism", Error, "Art. 13(1)(f), 44 GDPR",
+        "a statement that data may leave the EEA names the mechanisms that make it lawful";
 }
 
 /// Checks a loaded policy against every rule, in the order of the file.
@@ -128,17 +158,31 @@ pub fn check(loaded: &Loaded) -> Vec<Diagnostic> {
     let mut c = Checker {
         file: &loaded.file,
         policy: &loaded.policy,
+        source: &loaded.source,
+        date: loaded
+            .policy
+            .meta
+            .updated
+            .as_deref()
+            .and_then(|d| d.parse::<jiff::civil::Date>().ok()),
         out: Vec::new(),
+        groups: Vec::new(),
     };
     c.controller();
     c.purposes();
     c.categories();
+    c.general_retention();
     c.recipients();
+    c.transfers();
+    c.sources();
+    c.cookies();
+    c.laws();
     c.rights();
     c.breach();
     c.notice();
     c.events();
     c.translations();
+    c.flush_groups();
     let mut out = c.out;
     out.sort_by_key(|d| (d.span.as_ref().map_or(usize::MAX, |s| s.start), d.code));
     out
@@ -147,7 +191,24 @@ pub fn check(loaded: &Loaded) -> Vec<Diagnostic> {
 struct Checker<'a> {
     file: &'a m::PolicyFile,
     policy: &'a Policy,
+    source: &'a crate::SourceFile,
+    /// The statement's date (`[policy] updated`), as of which transfer mechanisms and national
+    /// laws are judged; `None`: the law as it stands.
+    date: Option<jiff::civil::Date>,
     out: Vec<Diagnostic>,
+    /// Findings of one cause, reported once with every place they occur.
+    groups: Vec<Group>,
+}
+
+/// Findings of one rule with one cause at several places: one finding lists them all (a
+/// reader fixes the cause once, not 24 times).
+struct Group {
+    rule: &'static Rule,
+    /// What the cause is, with `{n}` for the count, e.g. "{n} purposes have no legal basis".
+    plural: String,
+    help: String,
+    /// Each place: the thing named, where, and the message had it been alone.
+    items: Vec<(String, Option<Range<usize>>, String)>,
 }
 
 impl Diagnostic {
@@ -174,6 +235,81 @@ fn present(t: &Option<Text>) -> bool {
 }
 
 impl Checker<'_> {
+    /// Records a finding that is grouped with the others of the same rule and `plural` cause.
+    #[allow(clippy::too_many_arguments)]
+    fn group(
+        &mut self,
+        rule: &'static Rule,
+        plural: &str,
+        item: impl Into<String>,
+        single: impl Into<String>,
+        span: Option<Range<usize>>,
+        help: &str,
+    ) {
+        let entry = (item.into(), span, single.into());
+        match self
+            .groups
+            .iter_mut()
+            .find(|g| g.rule.code == rule.code && g.plural == plural)
+        {
+            Some(g) => g.items.push(entry),
+            None => self.groups.push(Group {
+                rule,
+                plural: plural.to_owned(),
+                help: help.to_owned(),
+                items: vec![entry],
+            }),
+        }
+    }
+
+    /// One finding per group: alone, as it would have been; several, one finding at the first
+    /// place naming every item with its line.
+    fn flush_groups(&mut self) {
+        for g in std::mem::take(&mut self.groups) {
+            if let [(_, span, single)] = g.items.as_slice() {
+                self.push(g.rule, single.clone(), span.clone(), &g.help);
+                continue;
+            }
+            let list: Vec<String> = g
+                .items
+                .iter()
+                .map(|(item, span, _)| match span {
+                    Some(s) => format!("`{item}` (line {})", self.source.line_col(s.start).line),
+                    None => format!("`{item}`"),
+                })
+                .collect();
+            let message = format!(
+                "{}: {}",
+                g.plural.replace("{n}", &g.items.len().to_string()),
+                list.join(", ")
+            );
+            let span = g.items.iter().find_map(|(_, s, _)| s.clone());
+            self.push(g.rule, message, span, &g.help);
+        }
+    }
+
+    /// Whether purpose `id` is carried out as processor: Art. 6, 9, 13, 14 and 22 bind the
+    /// controller, on whose behalf it is done; Art. 28(3) governs it instead.
+    fn processor_purpose(&self, id: &str) -> bool {
+        self.policy
+            .purpose(id)
+            .is_some_and(|p| p.role == Role::Processor)
+    }
+
+    /// Whether a category (with its children) is used only by purposes carried out as processor.
+    fn processor_only(&self, cat: &crate::resolved::Category) -> bool {
+        let mut uses: Vec<&String> = cat.purposes.iter().collect();
+        for child in self
+            .policy
+            .categories
+            .iter()
+            .filter(|c| c.parent.as_deref() == Some(cat.id.as_str()))
+        {
+            uses.extend(child.purposes.iter());
+        }
+        !uses.is_empty() && uses.iter().all(|p| self.processor_purpose(p))
+    }
+
     fn push(
         &mut self,
         rule: &Rule,
@@ -265,30 +401,63 @@ impl Checker<'_> {
             let r = raw.get_ref();
             let at = span_of(&r.id);
             let id = &purpose.id;
-            match purpose.basis {
-                None => self.push(
+            // Art. 6 and 13 bind the controller: a processor activity rests on the controller's
+            // basis and is governed by the Art. 28(3) agreement (rule C117).
+            let as_processor = purpose.role == Role::Processor;
+            let basis_at = r.basis.as_ref().map(|b| b.span()).or(at.clone());
+            if purpose.bases.is_empty() && !as_processor {
+                self.group(
                     &LEGAL_BASIS,
+                    "{n} purposes have no legal basis",
+                    id,
                     format!("purpose `{id}` has no legal basis"),
                     at.clone(),
-                    "add `basis = \"contract\"` (or consent, legal_obligation, vital_interests, public_task, legitimate_interest)",
-                ),
-                Some(Basis::LegitimateInterest) if !present(&purpose.legitimate_interest) => self.push(
-                    &LEGITIMATE_INTEREST,
-                    format!("purpose `{id}` relies on legitimate interest but does not say which interest"),
-                    r.basis.as_ref().and_then(span_of),
-                    "add `legitimate_interest = \"…\"`: the interest pursued, by you or a third party",
-                ),
-                Some(Basis::LegalObligation) if !present(&purpose.legal_obligation) => self.push(
-                    &LEGAL_OBLIGATION,
-                    format!("purpose `{id}` relies on a legal obligation but does not cite the law"),
-                    r.basis.as_ref().and_then(span_of),
-                    "add `legal_obligation = \"…\"`, e.g. \"art. 52 AWR (7-year fiscal retention)\"",
-                ),
-                _ => {}
+                    "add `basis = \"contract\"` (or consent, legal_obligation, vital_interests, public_task, legitimate_interest; an array for alternatives)",
+                );
             }
-            let consent_based = purpose.basis == Some(Basis::Consent)
+            if purpose.bases.contains(&Basis::LegitimateInterest)
+                && !present(&purpose.legitimate_interest)
+            {
+                self.group(
+                    &LEGITIMATE_INTEREST,
+                    "{n} purposes rely on legitimate interest without saying which interest",
+                    id,
+                    format!("purpose `{id}` relies on legitimate interest but does not say which interest"),
+                    basis_at.clone(),
+                    "add `legitimate_interest = \"…\"`: the interest pursued, by you or a third party",
+                );
+            }
+            if purpose.bases.contains(&Basis::LegalObligation)
+                && !present(&purpose.legal_obligation)
+            {
+                self.group(
+                    &LEGAL_OBLIGATION,
+                    "{n} purposes rely on a legal obligation without citing the law",
+                    id,
+                    format!("purpose `{id}` relies on a legal obligation but does not cite the law"),
+                    basis_at.clone(),
+                    "add `legal_obligation = \"…\"`, e.g. \"art. 52 AWR (7-year fiscal retention)\"",
+                );
+            }
+            if purpose.bases.len() > 1 && !present(&purpose.basis_note) {
+                let names: Vec<&str> = purpose
+                    .bases
+                    .iter()
+                    .map(|b| law::basis_article(*b))
+                    .collect();
+                self.push(
+                    &SEVERAL_BASES,
+                    format!(
+                        "purpose `{id}` names several legal bases (Art. {}) without saying which applies when",
+                        names.join(", Art. ")
+                    ),
+                    basis_at.clone(),
+                    "add `basis_note = \"…\"`: e.g. \"consent for newsletter subscribers, contract for customers\"; a person must know which basis covers them",
+                );
+            }
+            let consent_based = purpose.bases.contains(&Basis::Consent)
                 || purpose.special_condition == Some(SpecialCondition::ExplicitConsent);
-            if consent_based && !present(&purpose.withdraw) {
+            if consent_based && !present(&purpose.withdraw) && !as_processor {
                 self.push(
                     &CONSENT_WITHDRAWAL,
                     format!("purpose `{id}` relies on consent but does not say how to withdraw it"),
@@ -321,7 +490,7 @@ impl Checker<'_> {
                     );
                 }
             }
-            if purpose.direct_marketing && !present(&purpose.withdraw) {
+            if purpose.direct_marketing && !present(&purpose.withdraw) && !as_processor {
                 self.push(
                     &DIRECT_MARKETING,
                     format!(
@@ -346,7 +515,7 @@ impl Checker<'_> {
                 .filter(|c| c.special.is_some())
                 .map(|c| c.id.as_str())
                 .collect();
-            if !special.is_empty() {
+            if !special.is_empty() && !as_processor {
                 match purpose.special_condition {
                     None => self.push(
                         &SPECIAL_CONDITION,
@@ -354,7 +523,7 @@ impl Checker<'_> {
                         at.clone(),
                         "add `special_condition = \"explicit_consent\"` (or another Art. 9(2) condition)",
                     ),
-                    Some(_) if purpose.basis == Some(Basis::Consent) && purpose.special_condition != Some(SpecialCondition::ExplicitConsent) => {
+                    Some(_) if purpose.bases.contains(&Basis::Consent) && purpose.special_condition != Some(SpecialCondition::ExplicitConsent) => {
                         self.push(
                             &EXPLICIT_CONSENT,
                             format!("purpose `{id}` processes special categories on consent; Art. 9(2)(a) requires that consent be explicit"),
@@ -370,7 +539,7 @@ impl Checker<'_> {
                 .iter()
                 .filter_map(|c| p.category(c))
                 .any(|c| c.criminal);
-            if criminal && !present(&purpose.criminal_authorisation) {
+            if criminal && !present(&purpose.criminal_authorisation) && !as_processor {
                 self.push(
                     &CRIMINAL_DATA,
                     format!("purpose `{id}` uses criminal-offence data without naming the law that authorises it"),
@@ -388,7 +557,10 @@ impl Checker<'_> {
                 .filter(|(_, t)| !present(t))
                 .map(|(n, _)| n)
                 .collect();
-                if ad.kind != AutomatedKind::None && !missing.is_empty() {
+                // Art. 13(2)(f) asks for the logic "at least" of Art. 22(1) decisions: profiling
+                // that decides nothing with legal or similar effect is not one (WP251 rev.01).
+                if ad.kind == AutomatedKind::SolelyAutomated && !missing.is_empty() && !as_processor
+                {
                     self.push(
                         &AUTOMATED_DECISION,
                         format!("purpose `{id}` involves automated decision-making but does not explain its {}", missing.join(", ")),
@@ -451,12 +623,28 @@ impl Checker<'_> {
                 };
                 let covered_by_children =
                     !children.is_empty() && children.iter().all(|c| has(c) || !c.stored);
-                if !has(cat) && !covered_by_children {
-                    self.push(
+                // Art. 13(2)(a) binds the controller: data held only as processor is kept as
+                // the controller instructs (Art. 28(3)(g)).
+                if !has(cat) && !covered_by_children && !self.processor_only(cat) {
+                    self.group(
                         &RETENTION,
+                        "{n} categories have no retention period or criteria",
+                        id,
                         format!("category `{id}` has no retention period or criteria"),
                         at.clone(),
-                        "add `retention = { period = \"…\" }`, `until = [\"event\"]`, or `criteria = \"…\"` when no period can be given",
+                        "add `retention = { period = \"…\" }`, `until = [\"event\"]`, or `criteria = \"…\"` when no period can be given; or one `[retention]` rule for all data",
+                    );
+                }
+                if let (Some(ret), Some(raw_ret)) = (&cat.retention, &r.retention)
+                    && vague_criteria_only(ret)
+                {
+                    self.group(
+                        &VAGUE_RETENTION,
+                        "{n} categories give only \"as long as necessary\" as retention",
+                        id,
+                        format!("category `{id}` gives only \"as long as necessary\" as its retention"),
+                        span_of(raw_ret),
+                        "WP260 rev.01 para. 48: state the period, or criteria from which it follows (e.g. \"until the contract ends, then 7 years (art. 52 AWR)\")",
                     );
                 }
             }
@@ -469,7 +657,11 @@ impl Checker<'_> {
             // Data we generate ourselves (drafts, profiles) has no outside source to name.
             let outside_source =
                 cat.source.is_indirect() && cat.source.kind != m::SourceKind::Generated;
-            if outside_source && !present(&cat.source.description) && r.source.is_some() {
+            if outside_source
+                && !present(&cat.source.description)
+                && r.source.is_some()
+                && !self.processor_only(cat)
+            {
                 self.push(
                     &SOURCE,
                     format!("category `{id}` is not obtained from the data subject and does not name its source"),
@@ -484,13 +676,29 @@ impl Checker<'_> {
                 .and_then(|pid| p.category(pid))
                 .is_some_and(|pc| !pc.purposes.is_empty());
             if !used && !parent_used {
-                self.push(
+                self.group(
                     &CATEGORY_PURPOSE,
+                    "{n} categories are used by no purpose",
+                    id,
                     format!("category `{id}` is not used by any purpose"),
                     at.clone(),
                     "list it in the `categories` of the purposes that use it, or remove it",
                 );
             }
+        }
+    }
+
+    /// The `[retention]` rule for all data, when it is only "as long as necessary".
+    fn general_retention(&mut self) {
+        if let (Some(ret), Some(raw)) = (&self.policy.retention, &self.file.retention)
+            && vague_criteria_only(ret)
+        {
+            self.push(
+                &VAGUE_RETENTION,
+                "the retention rule for all data says only \"as long as necessary\"",
+                span_of(raw),
+                "WP260 rev.01 para. 48: state the period, or criteria from which it follows",
+            );
         }
     }
 
@@ -538,13 +746,34 @@ impl Checker<'_> {
             let at = span_of(&r.id);
             let id = &rec.id;
             if rec.locations.is_empty() {
-                self.push(
+                self.group(
                     &RECIPIENT_LOCATION,
+                    "{n} recipients have no location",
+                    id,
                     format!("recipient `{id}` has no location"),
                     at.clone(),
                     "add `locations = [\"NL\"]` (ISO country codes, or \"EU\"/\"EEA\")",
                 );
             }
+            for (mech_raw, mech) in r.transfer.iter().zip(&rec.transfer) {
+                self.mechanism_validity(*mech, &format!("recipient `{id}`"), span_of(mech_raw));
+            }
+            let via_cookie = p.cookies.iter().any(|k| {
+                k.recipient.as_deref() == Some(id.as_str()) && k.consent_purpose.is_some()
+            });
+            if rec.purposes.is_empty() && !via_cookie {
+                self.group(
+                    &RECIPIENT_PURPOSE,
+                    "{n} recipients are linked to no purpose",
+                    id,
+                    format!("recipient `{id}` is linked to no purpose"),
+                    at.clone(),
+                    "list it in the `recipients` of the purposes it receives data for, so the statement and the record say why it gets the data",
+                );
+            }
+            self.recipient_roles(rec, at.clone());
+            self.location_contradictions(rec, at.clone());
+            self.social_media(&rec.name, &rec.kinds, at.clone());
             let has_us = rec.locations.iter().any(|l| l == "US");
             if rec.transfer.contains(&m::Mechanism::Dpf) && !has_us {
                 let span = r
@@ -596,43 +825,361 @@ impl Checker<'_> {
                     "add `derogation = \"a\"` (explicit consent), `\"b\"` (contract), …",
                 );
             }
-            let scc_to_unsafe = rec.transfer.contains(&m::Mechanism::Scc)
+            let on_scc = rec.transfer.contains(&m::Mechanism::Scc)
+                || rec.transfer.contains(&m::Mechanism::Scc2010);
+            let scc_to_unsafe = on_scc
                 && rec
                     .locations
                     .iter()
                     .any(|l| matches!(law::zone(l), Some(Zone::ThirdCountry)))
                 && rec.tia != Some(true);
-            let scc_us_without_dpf = rec.transfer.contains(&m::Mechanism::Scc)
+            let scc_us_without_dpf = on_scc
                 && has_us
                 && !rec.transfer.contains(&m::Mechanism::Dpf)
                 && rec.tia != Some(true);
             if scc_to_unsafe || scc_us_without_dpf {
-                self.push(
+                self.group(
                     &SCC_TIA,
+                    "{n} recipients receive data on SCCs in a country without adequacy and no transfer impact assessment is recorded",
+                    id,
                     format!("recipient `{id}` receives data on SCCs in a country without adequacy and no transfer impact assessment is recorded"),
                     at.clone(),
                     "assess the law of the destination (Schrems II) and set `tia = true`, with supplementary measures in `safeguards`",
                 );
             }
-            if matches!(
-                rec.kind,
-                RecipientKind::Processor | RecipientKind::SubProcessor
-            ) {
+            if rec
+                .kinds
+                .iter()
+                .any(|k| matches!(k, RecipientKind::Processor | RecipientKind::SubProcessor))
+            {
                 match rec.dpa {
-                    Some(false) => self.push(
+                    Some(false) => self.group(
                         &RECIPIENT_DPA,
+                        "{n} recipients process on our behalf without a data processing agreement",
+                        id,
                         format!("recipient `{id}` processes on our behalf without a data processing agreement"),
                         at.clone(),
                         "sign a DPA with the Art. 28(3) clauses before sharing data",
                     ),
-                    None => self.push(
+                    None => self.group(
                         &RECIPIENT_DPA_UNSTATED,
+                        "the policy does not record whether {n} processors have signed a data processing agreement",
+                        id,
                         format!("the policy does not record whether recipient `{id}` has signed a data processing agreement"),
                         at.clone(),
                         "add `dpa = true` once the Art. 28(3) agreement is signed",
                     ),
                     Some(true) => {}
                 }
+            }
+        }
+    }
+
+    /// C141: a mechanism that was not (or no longer) lawful on the statement's date.
+    fn mechanism_validity(&mut self, mech: m::Mechanism, who: &str, span: Option<Range<usize>>) {
+        let date = self
+            .date
+            .map_or_else(|| "today".to_owned(), |d| format!("on {d}"));
+        match law::mechanism_validity(mech, self.date) {
+            law::Validity::Valid => {}
+            law::Validity::Invalid { why } => self.push(
+                &MECHANISM_INVALID,
+                format!("{who} relies on a transfer mechanism that is not valid {date}: {why}"),
+                span,
+                "use the EU-US Data Privacy Framework for a certified US organisation, or the 2021/914 clauses (`scc`) with a transfer impact assessment",
+            ),
+            law::Validity::Transitional { why } => self.push(
+                &MECHANISM_INVALID,
+                format!("{who} relies on the 2010 standard clauses {date}: {why}"),
+                span,
+                "move to the 2021/914 clauses (`scc`) before 27 December 2022",
+            ),
+        }
+    }
+
+    /// C150: a recipient's kind per purpose. Where we act as processor, whoever we engage is a
+    /// sub-processor (Art. 28(2), (4)): it needs the controller's authorisation and the same
+    /// obligations; for our own purposes it is our processor.
+    fn recipient_roles(&mut self, rec: &crate::resolved::Recipient, at: Option<Range<usize>>) {
+        let processor = rec.kinds.contains(&RecipientKind::Processor);
+        let sub = rec.kinds.contains(&RecipientKind::SubProcessor);
+        if !processor && !sub {
+            return;
+        }
+        let (ours, theirs): (Vec<&String>, Vec<&String>) = rec
+            .purposes
+            .iter()
+            .partition(|pid| !self.processor_purpose(pid));
+        let id = &rec.id;
+        if processor && !sub && !theirs.is_empty() {
+            let list: Vec<String> = theirs.iter().map(|p| format!("`{p}`")).collect();
+            self.push(
+                &RECIPIENT_ROLE,
+                format!("recipient `{id}` is declared a processor but receives data for {}, which we carry out as processor: there it is a sub-processor", list.join(", ")),
+                at,
+                "set `kind = [\"processor\", \"sub_processor\"]` and make sure the controller authorised it (Art. 28(2)) and the Art. 28(3) terms flow down (Art. 28(4))",
+            );
+        } else if sub && !processor && !ours.is_empty() {
+            let list: Vec<String> = ours.iter().map(|p| format!("`{p}`")).collect();
+            self.push(
+                &RECIPIENT_ROLE,
+                format!("recipient `{id}` is declared a sub-processor but receives data for {}, which we carry out as controller: there it is our processor", list.join(", ")),
+                at,
+                "set `kind = [\"processor\", \"sub_processor\"]`",
+            );
+        }
+    }
+
+    /// C145: a recipient located in one place by `locations` and in another by the words of its
+    /// `location_note`, by a recipient of the same name, or by the policy's transfer clause.
+    fn location_contradictions(
+        &mut self,
+        rec: &crate::resolved::Recipient,
+        at: Option<Range<usize>>,
+    ) {
+        let id = &rec.id;
+        if let Some(note) = &rec.location_note
+            && !rec.locations.is_empty()
+        {
+            let named: Vec<&str> = countries_named(note)
+                .into_iter()
+                .filter(|code| !rec.locations.iter().any(|l| l == code))
+                .collect();
+            if !named.is_empty() {
+                self.push(
+                    &LOCATION_CONTRADICTION,
+                    format!(
+                        "recipient `{id}` is located in {} by `locations`, but its `location_note` names {}",
+                        rec.locations.join(", "),
+                        named.join(", ")
+                    ),
+                    at.clone(),
+                    "make `locations` and `location_note` say the same; the checker judges transfers by `locations`",
+                );
+            }
+        }
+        let same_name = self.policy.recipients.iter().find(|o| {
+            o.id != rec.id
+                && o.name.trim().eq_ignore_ascii_case(rec.name.trim())
+                && !o.locations.is_empty()
+                && !rec.locations.is_empty()
+                && sorted(&o.locations) != sorted(&rec.locations)
+        });
+        // Report the pair once, at the first of the two.
+        if let Some(other) = same_name
+            && self.policy.recipients.iter().position(|x| x.id == rec.id)
+                < self.policy.recipients.iter().position(|x| x.id == other.id)
+        {
+            self.push(
+                &LOCATION_CONTRADICTION,
+                format!(
+                    "recipients `{id}` and `{}` are both \"{}\" but located in {} and in {}",
+                    other.id,
+                    rec.name,
+                    rec.locations.join(", "),
+                    other.locations.join(", ")
+                ),
+                at.clone(),
+                "one organisation, one set of locations: merge them or state every location in both",
+            );
+        }
+        if let Some(t) = &self.policy.transfer
+            && !t.outside_eea
+            && !rec.third_countries.is_empty()
+        {
+            self.push(
+                &LOCATION_CONTRADICTION,
+                format!(
+                    "the transfer clause says no data leaves the EEA, but recipient `{id}` is located in {}",
+                    rec.third_countries.join(", ")
+                ),
+                at,
+                "set `[transfer] outside_eea = true` with its mechanisms, or correct the recipient's `locations`",
+            );
+        }
+    }
+
+    /// C142: a page or plug-in on a social network. Whoever runs a fan page is joint controller
+    /// with the platform for the page's statistics (CJEU C-210/16); whoever embeds a plug-in,
+    /// for collecting and passing on visitors' data (C-40/17).
+    fn social_media(&mut self, name: &str, kinds: &[RecipientKind], at: Option<Range<usize>>) {
+        let Some(platform) = social_platform(name) else {
+            return;
+        };
+        // A platform engaged as (sub-)processor (e.g. a messaging API) runs no page of ours.
+        let only_processor = !kinds.is_empty()
+            && kinds
+                .iter()
+                .all(|k| matches!(k, RecipientKind::Processor | RecipientKind::SubProcessor));
+        if kinds.contains(&RecipientKind::JointController) || only_processor {
+            return;
+        }
+        let arranged = self.policy.joint_controllers.iter().any(|j| {
+            Lang::ALL
+                .iter()
+                .filter_map(|l| j.name.get(*l))
+                .any(|n| n.to_lowercase().contains(platform))
+        });
+        if arranged {
+            return;
+        }
+        self.group(
+            &SOCIAL_MEDIA,
+            "{n} social-network services are not treated as joint control",
+            name,
+            format!("\"{name}\" is a social network: a page or plug-in there is run in joint control with the platform, yet the policy names no joint controller for it"),
+            at,
+            "add a [[joint_controller]] for the platform with the purposes (page insights, plug-ins) and `arrangement` (e.g. the platform's Page Insights Controller Addendum), or set the recipient's `kind = \"joint_controller\"`",
+        );
+    }
+
+    /// C153 and C141 on the policy-wide `[transfer]` clause.
+    fn transfers(&mut self) {
+        let (Some(t), Some(raw)) = (&self.policy.transfer, &self.file.transfer) else {
+            return;
+        };
+        if t.outside_eea && t.mechanisms.is_empty() {
+            self.push(
+                &TRANSFER_CLAUSE,
+                "the statement says data may leave the EEA but names no transfer mechanism",
+                span_of(raw),
+                "add `mechanisms = [\"scc\", \"dpf\"]` (or adequacy, bcr, …) and where a copy of the safeguards is available (`safeguards`)",
+            );
+        }
+        for (mech_raw, mech) in raw.get_ref().mechanisms.iter().zip(&t.mechanisms) {
+            self.mechanism_validity(*mech, "the transfer clause", span_of(mech_raw));
+        }
+    }
+
+    /// C143: every declared source says which categories it provides.
+    fn sources(&mut self) {
+        for (raw, src) in self.file.source.iter().zip(&self.policy.sources) {
+            if src.categories.is_empty() {
+                self.push(
+                    &SOURCE_CATEGORIES,
+                    format!("source `{}` does not say which categories of data are obtained from it", src.id),
+                    span_of(&raw.get_ref().id),
+                    "add `categories = [\"…\"]`: Art. 14(1)(d) requires the categories concerned, and Art. 14(2)(f) the source of each",
+                );
+            }
+        }
+    }
+
+    /// C146–C149 and C142 on cookies and similar trackers.
+    fn cookies(&mut self) {
+        let p = self.policy;
+        let dutch = p.controller.country.as_deref() == Some("NL");
+        for (raw, k) in self.file.cookies().zip(&p.cookies) {
+            let r = raw.get_ref();
+            let at = span_of(&r.id);
+            let id = &k.id;
+            // One cause, one finding: a cookie on another basis or an opt-out is C147.
+            let objected = k.consent_required_by_law && cookie_objection(k).is_some();
+            if k.consent_required_by_law && !k.consent_needed && !objected {
+                let why = match k.kind {
+                    m::CookieType::Analytics if dutch => {
+                        "analytics needs consent unless it has little or no impact on privacy (set `minimal_impact = true` only if the data is not shared, the IP address is truncated and no profile is built: Telecommunicatiewet art. 11.7a(3)(b))"
+                    }
+                    m::CookieType::Analytics => {
+                        "analytics needs consent (the Dutch exemption for analytics with minimal privacy impact applies only under Dutch law)"
+                    }
+                    _ => "only strictly necessary cookies may be set without consent",
+                };
+                self.push(
+                    &COOKIE_CONSENT,
+                    format!(
+                        "cookie `{id}` ({}) is set without consent: {why}",
+                        cookie_type_name(k.kind)
+                    ),
+                    r.consent.as_ref().and_then(span_of).or(at.clone()),
+                    "set `consent = true` and load it only after the user agrees",
+                );
+            }
+            if k.consent_required_by_law {
+                let objection = cookie_objection(k);
+                if let Some(why) = objection {
+                    let span = r
+                        .basis
+                        .as_ref()
+                        .and_then(span_of)
+                        .or_else(|| r.choice.as_ref().and_then(span_of))
+                        .or(at.clone());
+                    self.push(
+                        &COOKIE_BASIS,
+                        format!("cookie `{id}` ({}) does not rest on valid consent: {why}", cookie_type_name(k.kind)),
+                        span,
+                        "ask active, prior consent (`basis = \"consent\"`, `choice = \"opt_in\"`), with refusing as easy as accepting",
+                    );
+                }
+            }
+            let mut missing = Vec::new();
+            if !present(&k.purpose) {
+                missing.push("purpose");
+            }
+            if k.lifetime.is_none() {
+                missing.push("lifetime");
+            }
+            if k.party.is_none() {
+                missing.push("first or third party");
+            }
+            if k.provider.is_none() {
+                missing.push("provider");
+            }
+            if !missing.is_empty() {
+                self.group(
+                    &COOKIE_INFORMATION,
+                    "{n} cookies lack what the user must be told (purpose, lifetime, who can read them)",
+                    id,
+                    format!("cookie `{id}` does not state its {}", missing.join(", ")),
+                    at.clone(),
+                    "add `purpose`, `lifetime` (\"session\" or a period), `party` (\"first\" or \"third\") and `provider`",
+                );
+            }
+            if k.consent_needed {
+                match k.consent_purpose.as_deref().and_then(|pid| p.purpose(pid)) {
+                    None => self.group(
+                        &COOKIE_PURPOSE,
+                        "{n} cookies that need consent name no consent purpose",
+                        id,
+                        format!("cookie `{id}` needs consent but names no consent purpose to record the choice under"),
+                        at.clone(),
+                        "add `consent_purpose = \"…\"`: a [[purpose]] with `basis = \"consent\"` (e.g. `analytics`, `marketing`)",
+                    ),
+                    Some(purpose) if !purpose.bases.contains(&Basis::Consent) => self.push(
+                        &COOKIE_PURPOSE,
+                        format!("cookie `{id}` records its consent under purpose `{}`, which does not rest on consent", purpose.id),
+                        r.consent_purpose.as_ref().and_then(span_of),
+                        "map it to a purpose with `basis = \"consent\"`",
+                    ),
+                    Some(_) => {}
+                }
+            }
+            if let Some(provider) = &k.provider
+                && k.kind == m::CookieType::Marketing
+                && k.recipient.is_none()
+            {
+                self.social_media(provider, &[], at.clone());
+            }
+        }
+    }
+
+    /// C151: a national law cited under a name it no longer had on the statement's date.
+    fn laws(&mut self) {
+        for l in &self.file.law {
+            let l = l.get_ref();
+            let Some(known) = law::national_law(l.id.get_ref()) else {
+                continue;
+            };
+            let Some((since, what)) = known.superseded else {
+                continue;
+            };
+            if self.date.is_none_or(|d| d >= since) {
+                self.push(
+                    &LAW_SUPERSEDED,
+                    format!("the statement cites the {}, but {what}", known.name),
+                    span_of(&l.id),
+                    "cite the law in force on the statement's date (`tdddg` for German cookie rules since 14 May 2024)",
+                );
             }
         }
     }
@@ -658,7 +1205,11 @@ impl Checker<'_> {
             .filter(|r| !p.rights.offered.contains(r))
             .map(|r| format!("{} (Art. {})", r.key(), r.article()))
             .collect();
-        if !missing.is_empty() {
+        // Art. 13 binds the controller: a policy that only describes processing done as
+        // processor is not asked for the controller's notice.
+        let only_processor =
+            !p.purposes.is_empty() && p.purposes.iter().all(|x| x.role == Role::Processor);
+        if !missing.is_empty() && !only_processor {
             self.push(
                 &RIGHTS_LISTED,
                 format!(
@@ -677,7 +1228,8 @@ impl Checker<'_> {
                 "add \"withdraw_consent\" to `offered` in [rights]",
             );
         }
-        if p.rights.complaint.is_empty() {
+        if p.rights.complaint.is_empty() && p.rights.complaint_scopes.is_empty() && !only_processor
+        {
             self.push(
                 &COMPLAINT,
                 "no supervisory authority is named for complaints",
@@ -711,6 +1263,16 @@ impl Checker<'_> {
     }
 
     fn breach(&mut self) {
+        if self.policy.breach.financial_undertaking
+            && self.policy.controller.country.as_deref() != Some("NL")
+        {
+            self.push(
+                &FINANCIAL_UNDERTAKING,
+                "the policy claims the UAVG art. 42 exemption for financial undertakings, but the controller is not established in the Netherlands",
+                self.file.breach.as_ref().map(|b| b.span()),
+                "UAVG art. 42 applies to financial undertakings under the Dutch Wft; set `[controller] country = \"NL\"` or remove `financial_undertaking`",
+            );
+        }
         let limit = Period::parse("72 hours").expect("`72 hours` is a valid period");
         match (&self.policy.breach.authority_within, &self.file.breach) {
             (Some(within), Some(raw)) if *within > limit => self.push(
@@ -773,14 +1335,188 @@ impl Checker<'_> {
         let mut missing = Vec::new();
         walk_texts(&value, String::new(), langs, &mut missing);
         for (path, lang) in missing {
-            self.push(
+            let plural = format!("{{n}} texts have no {} text", lang_name(lang));
+            self.group(
                 &TRANSLATION,
+                &plural,
+                path.clone(),
                 format!("`{path}` has no {} text", lang_name(lang)),
                 None,
-                &format!("add `{} = \"…\"` to that text", lang.code()),
+                &format!("add `{} = \"…\"` to each of them", lang.code()),
             );
         }
     }
+}
+
+/// Phrases that say no more than Art. 5(1)(e) itself ("no longer than necessary"), in English
+/// and Dutch. WP260 rev.01 para. 48: it is not sufficient to state generically that data is
+/// kept as long as necessary for the purposes.
+const VAGUE_RETENTION_PHRASES: &[&str] = &[
+    "as long as necessary",
+    "as long as needed",
+    "as long as required",
+    "as long as is necessary",
+    "as long as it is necessary",
+    "no longer than necessary",
+    "not longer than necessary",
+    "longer than is necessary",
+    "for the necessary period",
+    "zo lang als nodig",
+    "zolang als nodig",
+    "zolang nodig",
+    "zo lang nodig",
+    "zolang dat nodig is",
+    "zo lang als noodzakelijk",
+    "zolang noodzakelijk",
+    "niet langer dan nodig",
+    "niet langer dan noodzakelijk",
+    "niet langer dan strikt noodzakelijk",
+];
+
+/// Words that tie "as long as necessary" to an event or a period (also written out:
+/// "seven-year"), or to an account that ends, which makes the criteria concrete.
+const CONCRETE_MARKERS: &[&str] = &[
+    "until",
+    "after",
+    "once ",
+    "totdat",
+    "tot het",
+    "tot de",
+    "tot u",
+    "tot je",
+    "na afloop",
+    "nadat",
+    "zodra",
+    "year",
+    "month",
+    "week",
+    "day",
+    "jaar",
+    "maand",
+    "dagen",
+    "account is active",
+    "account exists",
+    "account actief",
+    "account bestaat",
+];
+
+/// Whether a retention rule gives only criteria, and those say no more than "as long as
+/// necessary": no period, no ending event, no tier, no statutory period, and no number in the
+/// text that could be a period.
+fn vague_criteria_only(r: &crate::resolved::Retention) -> bool {
+    if r.period.is_some() || !r.until.is_empty() || !r.tiers.is_empty() || r.statutory.is_some() {
+        return false;
+    }
+    let Some(criteria) = &r.criteria else {
+        return false;
+    };
+    Lang::ALL
+        .iter()
+        .filter_map(|l| criteria.get(*l))
+        .any(|text| {
+            let t = text.to_lowercase();
+            VAGUE_RETENTION_PHRASES.iter().any(|p| t.contains(p))
+                && !t.chars().any(|c| c.is_ascii_digit())
+                && !CONCRETE_MARKERS.iter().any(|m| t.contains(m))
+        })
+}
+
+/// Why a cookie that needs consent does not rest on it, if it does not (C147).
+fn cookie_objection(k: &crate::resolved::Cookie) -> Option<&'static str> {
+    match (k.basis, k.choice) {
+        (Some(Basis::LegitimateInterest), _) => Some(
+            "legitimate interest is no basis for reading or storing information on a device that needs consent",
+        ),
+        (Some(b), _) if b != Basis::Consent => {
+            Some("only consent can allow a cookie that is not strictly necessary")
+        }
+        (_, Some(m::CookieChoice::OptOut)) => Some(
+            "a pre-ticked box, continued browsing or a browser setting is no consent (CJEU C-673/17 Planet49)",
+        ),
+        (_, Some(m::CookieChoice::None)) => Some("it is set for everyone, without a choice"),
+        _ => None,
+    }
+}
+
+fn sorted(v: &[String]) -> Vec<&str> {
+    let mut out: Vec<&str> = v.iter().map(String::as_str).collect();
+    out.sort_unstable();
+    out
+}
+
+fn cookie_type_name(k: m::CookieType) -> &'static str {
+    match k {
+        m::CookieType::StrictlyNecessary => "strictly necessary",
+        m::CookieType::Preferences => "preferences",
+        m::CookieType::Analytics => "analytics",
+        m::CookieType::Marketing => "marketing",
+    }
+}
+
+/// Social networks on which a company runs pages or whose plug-ins it embeds, as they appear in
+/// recipient and provider names (lowercase).
+const SOCIAL_PLATFORMS: &[&str] = &[
+    "facebook",
+    "meta platforms",
+    "instagram",
+    "linkedin",
+    "twitter",
+    "tiktok",
+    "pinterest",
+    "snapchat",
+    "youtube",
+    "social media",
+    "sociale media",
+    "social network",
+    "sociale netwerk",
+];
+
+fn social_platform(name: &str) -> Option<&'static str> {
+    let n = name.to_lowercase();
+    SOCIAL_PLATFORMS.iter().copied().find(|p| n.contains(p))
+}
+
+/// Country names (English and Dutch) a location note may use, with their codes; only countries
+/// outside the EEA, where a contradiction changes whether a transfer takes place.
+const COUNTRY_NAMES: &[(&str, &str)] = &[
+    ("united states", "US"),
+    ("verenigde staten", "US"),
+    ("usa", "US"),
+    ("u.s.", "US"),
+    ("united kingdom", "GB"),
+    ("verenigd koninkrijk", "GB"),
+    ("india", "IN"),
+    ("canada", "CA"),
+    ("switzerland", "CH"),
+    ("zwitserland", "CH"),
+    ("japan", "JP"),
+    ("australia", "AU"),
+    ("australië", "AU"),
+    ("israel", "IL"),
+    ("singapore", "SG"),
+    ("brazil", "BR"),
+    ("brazilië", "BR"),
+    ("china", "CN"),
+];
+
+/// The codes of the non-EEA countries a text names, each once.
+fn countries_named(t: &Text) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    for text in Lang::ALL.iter().filter_map(|l| t.get(*l)) {
+        let lower = text.to_lowercase();
+        for (name, code) in COUNTRY_NAMES {
+            let found = lower.match_indices(name).any(|(i, _)| {
+                let before = lower[..i].chars().next_back();
+                let after = lower[i + name.len()..].chars().next();
+                !before.is_some_and(char::is_alphanumeric)
+                    && !after.is_some_and(char::is_alphanumeric)
+            });
+            if found && !out.contains(code) {
+                out.push(*code);
+            }
+        }
+    }
+    out
 }
 
 fn lang_name(l: Lang) -> &'static str {
@@ -980,9 +1716,12 @@ authority_within = "72 hours"
         assert_eq!(codes(with_criteria), Vec::<&str>::new());
     }
 
+    /// A purpose that links recipient `r` (C144 asks every recipient to serve a purpose).
+    const LINK_R: &str = "[[purpose]]\nid = \"hosting\"\nname = \"H\"\nbasis = \"contract\"\ncategories = [\"account\"]\nrecipients = [\"r\"]\n";
+
     fn recipient(locations: &str, transfer: &str) -> Vec<&'static str> {
         codes(&format!(
-            "[[recipient]]\nid = \"r\"\nname = \"R\"\nlocations = {locations}\ntransfer = {transfer}\ndpa = true\ntia = true\ncategories = [\"account\"]\n"
+            "{LINK_R}[[recipient]]\nid = \"r\"\nname = \"R\"\nlocations = {locations}\ntransfer = {transfer}\ndpa = true\ntia = true\ncategories = [\"account\"]\n"
         ))
     }
 
@@ -1006,21 +1745,21 @@ authority_within = "72 hours"
 
     #[test]
     fn scc_transfers_without_assessment_are_flagged() {
-        let c = codes(
-            "[[recipient]]\nid = \"r\"\nname = \"R\"\nlocations = [\"IN\"]\ntransfer = [\"scc\"]\ndpa = true\ncategories = [\"account\"]\n",
-        );
+        let c = codes(&format!(
+            "{LINK_R}[[recipient]]\nid = \"r\"\nname = \"R\"\nlocations = [\"IN\"]\ntransfer = [\"scc\"]\ndpa = true\ncategories = [\"account\"]\n",
+        ));
         assert_eq!(c, ["C131"]);
     }
 
     #[test]
     fn art_28_processors_need_a_dpa() {
-        let no = codes(
-            "[[recipient]]\nid = \"r\"\nname = \"R\"\nlocations = [\"NL\"]\ndpa = false\ncategories = [\"account\"]\n",
-        );
+        let no = codes(&format!(
+            "{LINK_R}[[recipient]]\nid = \"r\"\nname = \"R\"\nlocations = [\"NL\"]\ndpa = false\ncategories = [\"account\"]\n",
+        ));
         assert_eq!(no, ["C118"]);
-        let unknown = codes(
-            "[[recipient]]\nid = \"r\"\nname = \"R\"\nlocations = [\"NL\"]\ncategories = [\"account\"]\n",
-        );
+        let unknown = codes(&format!(
+            "{LINK_R}[[recipient]]\nid = \"r\"\nname = \"R\"\nlocations = [\"NL\"]\ncategories = [\"account\"]\n",
+        ));
         assert_eq!(unknown, ["C119"]);
         let activity = codes(
             "[[purpose]]\nid = \"x\"\nname = \"X\"\nrole = \"processor\"\nbasis = \"contract\"\ncategories = [\"account\"]\n",
@@ -1153,5 +1892,430 @@ authority_within = "72 hours"
         let f = check(&loaded);
         let at = loaded.source.line_col(f[0].span.clone().unwrap().start);
         assert_eq!(loaded.source.line_text(at.line), "id = \"x\"");
+    }
+
+    // ---- issue 22: the policy language for real statements ---------------------------------
+
+    fn with_policy(extra: &str) -> crate::Loaded {
+        crate::load_source(SourceFile::new("t.toml", format!("{BASE}{extra}")))
+            .unwrap_or_else(|e| panic!("{e:?}"))
+    }
+
+    #[test]
+    fn art_13_1_c_several_legal_bases_load_and_must_say_which_applies_when() {
+        let p = "[[purpose]]\nid = \"news\"\nname = \"N\"\nbasis = [\"consent\", \"contract\"]\nwithdraw = \"link\"\ncategories = [\"account\"]\n";
+        let rights = "withdraw_consent";
+        let text = format!("{BASE}{p}").replace(
+            "\"portability\"]",
+            &format!("\"portability\", \"{rights}\"]"),
+        );
+        let loaded = crate::load_source(SourceFile::new("t.toml", text.clone())).unwrap();
+        let news = loaded.policy.purpose("news").unwrap();
+        assert_eq!(news.bases, [Basis::Consent, Basis::Contract]);
+        assert_eq!(news.basis, Some(Basis::Consent));
+        let c: Vec<_> = check(&loaded).into_iter().map(|d| d.code).collect();
+        assert_eq!(c, ["C139"]);
+        let noted = text.replace(
+            "withdraw = \"link\"",
+            "withdraw = \"link\"\nbasis_note = \"contract for customers, consent for subscribers\"",
+        );
+        assert!(findings(&noted).is_empty());
+    }
+
+    #[test]
+    fn art_6_13_a_processor_activity_is_asked_for_no_basis_retention_or_art_22_information() {
+        let extra = "[[category]]\nid = \"end_user\"\nname = \"E\"\n\
+                     [[purpose]]\nid = \"hosting\"\nname = \"H\"\nrole = \"processor\"\ndpa = \"our DPA\"\ncategories = [\"end_user\"]\n\
+                     automated_decision = { kind = \"solely_automated\" }\n\
+                     [notice]\nnew_subprocessor = \"30 days\"\n";
+        assert_eq!(codes(extra), Vec::<&str>::new());
+    }
+
+    #[test]
+    fn art_13_2_f_profiling_without_an_art_22_1_decision_needs_no_logic_explained() {
+        let extra = "[[purpose]]\nid = \"segments\"\nname = \"S\"\nbasis = \"contract\"\ncategories = [\"account\"]\n\
+                     automated_decision = { kind = \"profiling\" }\n";
+        assert_eq!(codes(extra), Vec::<&str>::new());
+    }
+
+    #[test]
+    fn art_77_any_authority_or_the_habitual_residence_one_is_a_named_complaint_route() {
+        for scope in ["any", "habitual_residence"] {
+            let text = BASE.replace("authority = \"nl-ap\"\n", "").replace(
+                "[rights]\n",
+                &format!("[rights]\ncomplaint = [\"{scope}\"]\n"),
+            );
+            let loaded = crate::load_source(SourceFile::new("t.toml", text)).unwrap();
+            assert!(loaded.policy.rights.complaint.is_empty());
+            assert_eq!(loaded.policy.rights.complaint_scopes.len(), 1);
+            assert!(check(&loaded).is_empty(), "{scope}: {:?}", check(&loaded));
+        }
+        let text = BASE.replace(
+            "[rights]\n",
+            "[rights]\ncomplaint = [\"de-by-lda\", \"de-nw\"]\n",
+        );
+        let loaded = crate::load_source(SourceFile::new("t.toml", text)).unwrap();
+        let names: Vec<&str> = loaded
+            .policy
+            .rights
+            .complaint
+            .iter()
+            .map(|a| a.id.as_str())
+            .collect();
+        assert_eq!(names, ["de-by-lda", "de-nw"]);
+        assert_eq!(
+            loaded.policy.rights.complaint[0].region.as_deref(),
+            Some("BY")
+        );
+    }
+
+    #[test]
+    fn one_cause_at_many_places_is_one_finding_listing_each_place_with_its_line() {
+        let extra = "[[purpose]]\nid = \"a\"\nname = \"A\"\ncategories = [\"account\"]\n\
+                     [[purpose]]\nid = \"b\"\nname = \"B\"\ncategories = [\"account\"]\n\
+                     [[purpose]]\nid = \"c\"\nname = \"C\"\ncategories = [\"account\"]\n";
+        let f: Vec<_> = findings(&format!("{BASE}{extra}"))
+            .into_iter()
+            .filter(|d| d.code == "C101")
+            .collect();
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert!(
+            f[0].message
+                .starts_with("3 purposes have no legal basis: `a` (line"),
+            "{}",
+            f[0].message
+        );
+        assert!(f[0].message.contains("`c` (line"), "{}", f[0].message);
+    }
+
+    #[test]
+    fn wp260_para_48_as_long_as_necessary_is_not_a_retention_criterion() {
+        let cat = |criteria: &str| {
+            format!(
+                "[[category]]\nid = \"logs\"\nname = \"L\"\nretention = {{ criteria = \"{criteria}\" }}\n\
+                 [[purpose]]\nid = \"ops\"\nname = \"O\"\nbasis = \"contract\"\ncategories = [\"logs\"]\n"
+            )
+        };
+        assert_eq!(
+            codes(&cat("As long as necessary for the purposes")),
+            ["C140"]
+        );
+        assert_eq!(codes(&cat("Niet langer dan noodzakelijk")), ["C140"]);
+        assert_eq!(
+            codes(&cat("As long as necessary, until the account is closed")),
+            Vec::<&str>::new()
+        );
+        let general = "[retention]\ncriteria = \"zo lang als nodig\"\n[[category]]\nid = \"logs\"\nname = \"L\"\n\
+                       [[purpose]]\nid = \"ops\"\nname = \"O\"\nbasis = \"contract\"\ncategories = [\"logs\"]\n";
+        assert_eq!(codes(general), ["C140"]);
+    }
+
+    #[test]
+    fn a_general_retention_rule_covers_every_category_without_its_own() {
+        let extra = "[retention]\nperiod = \"2 years\"\nfrom = \"last_activity\"\n\
+                     [[category]]\nid = \"logs\"\nname = \"L\"\n\
+                     [[purpose]]\nid = \"ops\"\nname = \"O\"\nbasis = \"contract\"\ncategories = [\"logs\"]\n";
+        let loaded = with_policy(extra);
+        let logs = loaded.policy.category("logs").unwrap();
+        assert_eq!(logs.retention.as_ref().unwrap().from, "last_activity");
+        assert_eq!(
+            loaded
+                .policy
+                .category("account")
+                .unwrap()
+                .retention
+                .as_ref()
+                .unwrap()
+                .period
+                .unwrap()
+                .to_string(),
+            "1 year"
+        );
+        assert!(check(&loaded).is_empty());
+    }
+
+    fn dated(date: &str, extra: &str) -> Vec<Diagnostic> {
+        let text = format!(
+            "{}{LINK_R}{extra}",
+            BASE.replace("id = \"t\"", &format!("id = \"t\"\nupdated = \"{date}\""))
+        );
+        findings(&text)
+    }
+
+    #[test]
+    fn cjeu_c_311_18_privacy_shield_is_invalid_from_16_july_2020() {
+        let r = "[[recipient]]\nid = \"r\"\nname = \"R\"\nlocations = [\"US\"]\ntransfer = [\"privacy_shield\"]\ndpa = true\ncategories = [\"account\"]\n";
+        assert!(dated("2020-07-15", r).is_empty());
+        let f = dated("2021-03-01", r);
+        assert_eq!(f.iter().map(|d| d.code).collect::<Vec<_>>(), ["C141"]);
+        assert!(f[0].message.contains("C-311/18"), "{}", f[0].message);
+    }
+
+    #[test]
+    fn decision_2021_914_the_2010_clauses_hold_until_27_december_2022_for_old_contracts() {
+        let r = "[[recipient]]\nid = \"r\"\nname = \"R\"\nlocations = [\"IN\"]\ntransfer = [\"scc_2010\"]\ntia = true\ndpa = true\ncategories = [\"account\"]\n";
+        assert!(dated("2021-09-26", r).is_empty());
+        let transitional = dated("2022-06-01", r);
+        assert_eq!(transitional.len(), 1);
+        assert!(
+            transitional[0].message.contains("27 December 2022"),
+            "{}",
+            transitional[0].message
+        );
+        let late = dated("2022-12-28", r);
+        assert_eq!(late.iter().map(|d| d.code).collect::<Vec<_>>(), ["C141"]);
+        assert!(
+            late[0].message.contains("not valid on 2022-12-28"),
+            "{}",
+            late[0].message
+        );
+    }
+
+    #[test]
+    fn art_13_1_f_a_transfer_clause_names_its_mechanisms_and_agrees_with_the_recipients() {
+        assert_eq!(codes("[transfer]\noutside_eea = true\n"), ["C153"]);
+        assert_eq!(
+            codes(
+                "[transfer]\noutside_eea = true\nmechanisms = [\"scc\"]\nsafeguards = \"copy on request\"\n"
+            ),
+            Vec::<&str>::new()
+        );
+        let contradiction = "[transfer]\noutside_eea = false\n[[recipient]]\nid = \"r\"\nname = \"R\"\nlocations = [\"US\"]\ntransfer = [\"dpf\"]\ndpa = true\n";
+        assert_eq!(codes(&format!("{LINK_R}{contradiction}")), ["C145"]);
+    }
+
+    #[test]
+    fn cjeu_c_210_16_a_social_media_page_is_joint_control() {
+        let r = "[[recipient]]\nid = \"r\"\nname = \"Meta Platforms Ireland Ltd. (Facebook)\"\nkind = \"controller\"\nlocations = [\"IE\"]\n";
+        assert_eq!(codes(&format!("{LINK_R}{r}")), ["C142"]);
+        let joint = "[[joint_controller]]\nid = \"meta\"\nname = \"Facebook (Meta Platforms Ireland)\"\narrangement = \"Page Insights Controller Addendum\"\n";
+        assert_eq!(codes(&format!("{LINK_R}{r}{joint}")), Vec::<&str>::new());
+        // The platform engaged as processor (a messaging API) runs no page of ours.
+        let api = r.replace("kind = \"controller\"", "kind = \"processor\"\ndpa = true");
+        assert_eq!(codes(&format!("{LINK_R}{api}")), Vec::<&str>::new());
+    }
+
+    #[test]
+    fn art_14_1_d_a_source_names_the_categories_it_provides_and_they_inherit_it() {
+        assert_eq!(
+            codes("[[source]]\nid = \"broker\"\nname = \"Data broker\"\n"),
+            ["C143"]
+        );
+        let loaded = with_policy(
+            "[[source]]\nid = \"broker\"\nname = \"Acme Data Ltd.\"\ncategories = [\"account\"]\n",
+        );
+        let account = loaded.policy.category("account").unwrap();
+        assert_eq!(account.sources, ["broker"]);
+        assert_eq!(account.source.kind, m::SourceKind::ThirdParty);
+        assert_eq!(
+            account.source.description.as_ref().unwrap().get(Lang::En),
+            Some("Acme Data Ltd.")
+        );
+        assert!(check(&loaded).is_empty());
+    }
+
+    #[test]
+    fn art_13_1_e_a_recipient_linked_to_no_purpose_is_reported() {
+        let r = "[[recipient]]\nid = \"r\"\nname = \"R\"\nlocations = [\"NL\"]\ndpa = true\n";
+        assert_eq!(codes(r), ["C144"]);
+        assert_eq!(codes(&format!("{LINK_R}{r}")), Vec::<&str>::new());
+    }
+
+    #[test]
+    fn a_location_note_that_names_another_country_than_the_locations_is_a_contradiction() {
+        let r = "[[recipient]]\nid = \"r\"\nname = \"R\"\nlocations = [\"EU\"]\nlocation_note = \"servers in the United States\"\ndpa = true\n";
+        let f = findings(&format!("{BASE}{LINK_R}{r}"));
+        assert_eq!(f.iter().map(|d| d.code).collect::<Vec<_>>(), ["C145"]);
+        assert!(f[0].message.contains("names US"), "{}", f[0].message);
+        let twice = "[[recipient]]\nid = \"r\"\nname = \"Cloud\"\nlocations = [\"NL\"]\ndpa = true\n\
+                     [[recipient]]\nid = \"r2\"\nname = \"Cloud\"\nlocations = [\"US\"]\ntransfer = [\"dpf\"]\ndpa = true\n";
+        let link = LINK_R.replace("[\"r\"]", "[\"r\", \"r2\"]");
+        assert_eq!(codes(&format!("{link}{twice}")), ["C145"]);
+    }
+
+    #[test]
+    fn art_28_4_a_processor_engaged_for_a_processor_activity_is_a_sub_processor_there() {
+        let extra = "[[purpose]]\nid = \"hosting\"\nname = \"H\"\nrole = \"processor\"\ndpa = \"DPA\"\ncategories = [\"account\"]\nrecipients = [\"cloud\"]\n\
+                     [[purpose]]\nid = \"billing\"\nname = \"B\"\nbasis = \"contract\"\ncategories = [\"account\"]\nrecipients = [\"cloud\"]\n\
+                     [notice]\nnew_subprocessor = \"30 days\"\n\
+                     [[recipient]]\nid = \"cloud\"\nname = \"Cloud\"\nlocations = [\"NL\"]\ndpa = true\n";
+        assert_eq!(codes(extra), ["C150"]);
+        let both = extra.replace(
+            "name = \"Cloud\"",
+            "name = \"Cloud\"\nkind = [\"processor\", \"sub_processor\"]",
+        );
+        let loaded = with_policy(&both);
+        assert_eq!(
+            loaded.policy.recipient("cloud").unwrap().kinds,
+            [RecipientKind::Processor, RecipientKind::SubProcessor]
+        );
+        assert!(check(&loaded).is_empty());
+    }
+
+    fn cookie(fields: &str) -> String {
+        format!(
+            "[[purpose]]\nid = \"analytics\"\nname = \"A\"\nbasis = \"consent\"\nwithdraw = \"banner\"\ncategories = [\"account\"]\n\
+             [[cookie]]\nid = \"k\"\nprovider = \"P\"\npurpose = \"measure\"\nlifetime = \"1 year\"\nparty = \"first\"\n{fields}"
+        )
+    }
+
+    fn cookie_codes(country: &str, fields: &str) -> Vec<&'static str> {
+        let text = format!("{BASE}{}", cookie(fields))
+            .replace(
+                "authority = \"nl-ap\"",
+                &format!("authority = \"nl-ap\"\ncountry = \"{country}\""),
+            )
+            .replace("\"portability\"]", "\"portability\", \"withdraw_consent\"]");
+        findings(&text).into_iter().map(|d| d.code).collect()
+    }
+
+    #[test]
+    fn the_banner_gets_each_consent_purpose_with_the_cookies_it_covers() {
+        let extra = format!(
+            "{}[[cookie]]\nid = \"ads\"\ntype = \"marketing\"\nconsent_purpose = \"analytics\"\n\
+             [[cookie]]\nid = \"stray\"\ntype = \"preferences\"\n\
+             [[cookie]]\nid = \"cart\"\ntype = \"strictly_necessary\"\n",
+            cookie("type = \"analytics\"\nconsent_purpose = \"analytics\"\n")
+        );
+        let loaded = with_policy(&extra);
+        let groups: Vec<(Option<&str>, Vec<&str>)> = loaded
+            .policy
+            .cookie_consent_groups()
+            .into_iter()
+            .map(|(p, cs)| (p, cs.into_iter().map(|c| c.id.as_str()).collect()))
+            .collect();
+        assert_eq!(
+            groups,
+            [(Some("analytics"), vec!["k", "ads"]), (None, vec!["stray"])]
+        );
+    }
+
+    #[test]
+    fn eprivacy_5_3_only_strictly_necessary_cookies_go_without_consent() {
+        assert_eq!(
+            cookie_codes("NL", "type = \"strictly_necessary\"\n"),
+            Vec::<&str>::new()
+        );
+        assert_eq!(
+            cookie_codes("NL", "type = \"marketing\"\nconsent = false\n"),
+            ["C146"]
+        );
+        assert_eq!(
+            cookie_codes(
+                "NL",
+                "type = \"marketing\"\nconsent_purpose = \"analytics\"\n"
+            ),
+            Vec::<&str>::new()
+        );
+        // Default: what the law requires, so the banner asks.
+        let loaded = with_policy(&cookie(
+            "type = \"preferences\"\nconsent_purpose = \"analytics\"\n",
+        ));
+        assert!(loaded.policy.cookie("k").unwrap().consent_needed);
+    }
+
+    #[test]
+    fn telecommunicatiewet_11_7a_minimal_impact_analytics_needs_no_consent_only_in_the_netherlands()
+    {
+        let fields = "type = \"analytics\"\nminimal_impact = true\nconsent = false\n";
+        assert_eq!(cookie_codes("NL", fields), Vec::<&str>::new());
+        assert_eq!(cookie_codes("BE", fields), ["C146"]);
+        assert_eq!(
+            cookie_codes("NL", "type = \"analytics\"\nconsent = false\n"),
+            ["C146"]
+        );
+    }
+
+    #[test]
+    fn cjeu_c_673_17_planet49_legitimate_interest_or_an_opt_out_is_no_consent_for_tracking() {
+        let li = "type = \"marketing\"\nbasis = \"legitimate_interest\"\nconsent_purpose = \"analytics\"\n";
+        assert_eq!(cookie_codes("NL", li), ["C147"]);
+        let opt_out =
+            "type = \"analytics\"\nchoice = \"opt_out\"\nconsent_purpose = \"analytics\"\n";
+        assert_eq!(cookie_codes("NL", opt_out), ["C147"]);
+        // The statement and the banner say what the company does: no consent asked.
+        let loaded = with_policy(&cookie(li));
+        let k = loaded.policy.cookie("k").unwrap();
+        assert!(k.consent_required_by_law && !k.consent_needed);
+    }
+
+    #[test]
+    fn cjeu_c_673_17_planet49_the_user_is_told_each_cookies_lifetime_and_third_party_access() {
+        let text = format!(
+            "{BASE}[[cookie]]\nid = \"session\"\ntype = \"strictly_necessary\"\n[[cookie]]\nid = \"lang\"\ntype = \"strictly_necessary\"\n"
+        );
+        let f: Vec<_> = findings(&text)
+            .into_iter()
+            .filter(|d| d.code == "C148")
+            .collect();
+        assert_eq!(f.len(), 1);
+        assert!(
+            f[0].message.starts_with("2 cookies lack"),
+            "{}",
+            f[0].message
+        );
+    }
+
+    #[test]
+    fn art_7_1_a_cookie_that_needs_consent_maps_to_a_consent_purpose() {
+        assert_eq!(cookie_codes("NL", "type = \"marketing\"\n"), ["C149"]);
+        let wrong = "type = \"marketing\"\nconsent_purpose = \"service\"\n";
+        assert_eq!(cookie_codes("NL", wrong), ["C149"]);
+    }
+
+    #[test]
+    fn the_tmg_cited_after_1_december_2021_is_superseded() {
+        let law = "[[law]]\nid = \"tmg\"\n";
+        let text = |date: &str| {
+            format!(
+                "{}{law}",
+                BASE.replace("id = \"t\"", &format!("id = \"t\"\nupdated = \"{date}\""))
+            )
+        };
+        assert!(findings(&text("2021-06-01")).is_empty());
+        let f = findings(&text("2022-01-01"));
+        assert_eq!(f.iter().map(|d| d.code).collect::<Vec<_>>(), ["C151"]);
+        assert!(f[0].message.contains("TTDSG"), "{}", f[0].message);
+        let loaded = with_policy("[[law]]\nid = \"uavg\"\n");
+        assert_eq!(loaded.policy.laws[0].country.as_deref(), Some("NL"));
+    }
+
+    #[test]
+    fn uavg_art_42_the_financial_undertaking_exemption_is_dutch_and_reaches_the_resolved_policy() {
+        let text = BASE.replace(
+            "authority_within = \"72 hours\"",
+            "authority_within = \"72 hours\"\nfinancial_undertaking = true",
+        );
+        let loaded = crate::load_source(SourceFile::new("t.toml", text.clone())).unwrap();
+        assert!(loaded.policy.breach.financial_undertaking);
+        assert_eq!(
+            check(&loaded).iter().map(|d| d.code).collect::<Vec<_>>(),
+            ["C152"]
+        );
+        let dutch = text.replace(
+            "authority = \"nl-ap\"",
+            "authority = \"nl-ap\"\ncountry = \"NL\"",
+        );
+        assert!(findings(&dutch).is_empty());
+        assert!(!with_policy("").policy.breach.financial_undertaking);
+    }
+
+    #[test]
+    fn art_9_1_special_categories_may_be_unnamed_or_several() {
+        let extra = "[[category]]\nid = \"h\"\nname = \"H\"\nspecial = [\"health\", \"biometric\"]\nretention = { period = \"1 year\" }\n\
+                     [[category]]\nid = \"u\"\nname = \"U\"\nspecial = \"unspecified\"\nretention = { period = \"1 year\" }\n\
+                     [[purpose]]\nid = \"care\"\nname = \"C\"\nbasis = \"contract\"\nspecial_condition = \"health_or_social_care\"\ncategories = [\"h\", \"u\"]\n";
+        let loaded = with_policy(extra);
+        assert_eq!(
+            loaded.policy.category("h").unwrap().specials,
+            [m::SpecialKind::Health, m::SpecialKind::Biometric]
+        );
+        assert_eq!(
+            loaded.policy.category("u").unwrap().special,
+            Some(m::SpecialKind::Unspecified)
+        );
+        assert!(check(&loaded).is_empty());
+        let no_condition = extra.replace("special_condition = \"health_or_social_care\"\n", "");
+        assert_eq!(codes(&no_condition), ["C104"]);
     }
 }

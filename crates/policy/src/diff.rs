@@ -145,7 +145,7 @@ impl Report {
 }
 
 fn consent_based(p: &Purpose) -> bool {
-    p.basis == Some(Basis::Consent)
+    p.bases.contains(&Basis::Consent)
         || p.special_condition == Some(SpecialCondition::ExplicitConsent)
 }
 
@@ -287,8 +287,18 @@ fn purposes(old: &Policy, new: &Policy, d: &mut Diff) {
             continue;
         };
         let id = &np.id;
-        if op.basis != np.basis || op.special_condition != np.special_condition {
-            let show = |p: &Purpose| p.basis_article.unwrap_or("none").to_owned();
+        if op.bases != np.bases || op.special_condition != np.special_condition {
+            let show = |p: &Purpose| {
+                if p.bases.is_empty() {
+                    "none".to_owned()
+                } else {
+                    p.bases
+                        .iter()
+                        .map(|b| crate::law::basis_article(*b))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                }
+            };
             d.push(
                 Kind::Material,
                 "purpose",
@@ -832,6 +842,22 @@ acceptance = "next_login"
             "{whats:?}"
         );
         assert!(r.reconsent.contains_key("ads"));
+    }
+
+    #[test]
+    fn an_added_alternative_legal_basis_is_material() {
+        let r = report(&OLD.replacen(
+            "basis = \"contract\"",
+            "basis = [\"contract\", \"legitimate_interest\"]\nlegitimate_interest = \"x\"\nbasis_note = \"y\"",
+            1,
+        ));
+        assert!(
+            r.changes.iter().any(|c| c.kind == Kind::Material
+                && c.what
+                    .ends_with("legal basis changed from Art. 6(1)(b) to Art. 6(1)(b), 6(1)(f)")),
+            "{:?}",
+            r.changes
+        );
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! The processing activities as W3C Data Privacy Vocabulary (DPV 2.3) JSON-LD.
 //!
 //! Mapping (shared/reference/gdpr-and-interop.md §2.5): the controller is a
-//! `dpv:DataController`; each purpose is one `dpv:PersonalDataProcess` with its legal basis as
-//! `eu-gdpr:A6-1-*` (and `A9-2-*`), its categories as the policy's own category IRIs linked by
+//! `dpv:DataController`; each purpose is one `dpv:PersonalDataProcess` with its legal bases as
+//! `eu-gdpr:A6-1-*` (every one, with the policy's note on which applies when as `skos:note`)
+//! (and `A9-2-*`), its categories as the policy's own category IRIs linked by
 //! `skos:broader` to their parent category and the `pd:` concepts the policy names, retention as
 //! `dpv:StorageDuration`, and each transfer outside the EEA as a `dpv:CrossBorderTransfer` with
 //! its `eu-gdpr:A45-3` / `A46-*` / `A49-*` basis (or a note that the policy states none).
@@ -81,8 +82,8 @@ fn special_iri(c: SpecialCondition) -> String {
 fn mechanism_iri(m: Mechanism, derogation: Option<&str>) -> Option<String> {
     Some(match m {
         Mechanism::None => return None,
-        Mechanism::Adequacy | Mechanism::Dpf => "eu-gdpr:A45-3".into(),
-        Mechanism::Scc => "eu-gdpr:A46-2-c".into(),
+        Mechanism::Adequacy | Mechanism::Dpf | Mechanism::PrivacyShield => "eu-gdpr:A45-3".into(),
+        Mechanism::Scc | Mechanism::Scc2010 => "eu-gdpr:A46-2-c".into(),
         Mechanism::Bcr => "eu-gdpr:A46-2-b".into(),
         Mechanism::CodeOfConduct => "eu-gdpr:A46-2-e".into(),
         Mechanism::Certification => "eu-gdpr:A46-2-f".into(),
@@ -298,12 +299,17 @@ fn activity(p: &Policy, purpose: &Purpose, measures: &[Value], langs: &[crate::L
         purposes.push(id("dpv:DirectMarketing"));
     }
     node["dpv:hasPurpose"] = Value::Array(purposes);
-    let mut bases: Vec<Value> = purpose.basis.map(basis_iri).into_iter().map(id).collect();
+    // Every basis the purpose relies on; with alternatives, the policy's note on which applies
+    // when goes with them.
+    let mut bases: Vec<Value> = purpose.bases.iter().map(|b| id(basis_iri(*b))).collect();
     if let Some(c) = purpose.special_condition {
         bases.push(id(special_iri(c)));
     }
     if !bases.is_empty() {
         node["dpv:hasLegalBasis"] = Value::Array(bases);
+    }
+    if let Some(note) = &purpose.basis_note {
+        node["skos:note"] = text(note, langs);
     }
     if !purpose.subjects.is_empty() {
         node["dpv:hasDataSubject"] = Value::Array(
@@ -540,6 +546,23 @@ description = "AES-256"
         for i in vocab {
             assert!(is_known_concept(i), "{i} is not a known DPV concept");
         }
+    }
+
+    #[test]
+    fn every_legal_basis_of_a_purpose_is_exported_with_the_note_on_which_applies_when() {
+        let src = POLICY.replace(
+            "basis = \"contract\"\n",
+            "basis = [\"contract\", \"legitimate_interest\"]\nbasis_note = \"Contract for customers\"\n",
+        );
+        let l = crate::load_source(SourceFile::new("p.toml", &src)).unwrap();
+        let s = export(&l.policy).to_string();
+        assert!(
+            s.contains(
+                r#""dpv:hasLegalBasis":[{"@id":"eu-gdpr:A6-1-b"},{"@id":"eu-gdpr:A6-1-f"}]"#
+            ),
+            "{s}"
+        );
+        assert!(s.contains("Contract for customers"), "{s}");
     }
 
     #[test]

@@ -121,11 +121,13 @@ pub fn load_source(source: SourceFile) -> Result<Loaded, LoadError> {
 mod robustness {
     use super::*;
 
-    const SEEDS: [&str; 4] = [
+    const SEEDS: [&str; 6] = [
         include_str!("../../../examples/policies/jbsync.toml"),
         include_str!("../../../examples/policies/jetlink.toml"),
         include_str!("../../../examples/policies/jetstream.toml"),
         include_str!("../../../examples/policies/jifeline.toml"),
+        include_str!("../../../examples/policies/webshop.toml"),
+        include_str!("../../../examples/policies/saas.toml"),
     ];
 
     /// xorshift64*: deterministic, so a failure reproduces.

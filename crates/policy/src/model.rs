@@ -54,6 +54,30 @@ pub struct PolicyFile {
     /// Further promises the statement makes that are not modelled elsewhere.
     #[serde(default)]
     pub commitment: Vec<Sp<Commitment>>,
+    /// Cookies on the company's own sites and apps (ePrivacy Directive Art. 5(3)).
+    #[serde(default)]
+    pub cookie: Vec<Sp<Cookie>>,
+    /// Other trackers (local storage, pixels, SDKs), in the same shape as cookies; read
+    /// [`PolicyFile::cookies`] for both.
+    #[serde(default)]
+    pub tracker: Vec<Sp<Cookie>>,
+    /// Indirect sources and the categories each provides (Art. 14(1)(d), 14(2)(f)).
+    #[serde(default)]
+    pub source: Vec<Sp<SourceDecl>>,
+    /// A retention rule for all data that has no rule of its own (Art. 13(2)(a)).
+    pub retention: Option<Sp<Retention>>,
+    /// A policy-wide transfer clause: data may leave the EEA, on which mechanisms (Art. 13(1)(f)).
+    pub transfer: Option<Sp<TransferClause>>,
+    /// National laws the statement relies on or refers to (UAVG, BDSG, TTDSG, …).
+    #[serde(default)]
+    pub law: Vec<Sp<LawDecl>>,
+}
+
+impl PolicyFile {
+    /// Every `[[cookie]]` then every `[[tracker]]`: the order of `Policy::cookies`.
+    pub fn cookies(&self) -> impl Iterator<Item = &Sp<Cookie>> {
+        self.cookie.iter().chain(&self.tracker)
+    }
 }
 
 /// `[policy]`: the statement's own metadata.
@@ -235,6 +259,8 @@ pub enum SpecialKind {
     Health,
     /// Sex life or sexual orientation.
     SexLifeOrOrientation,
+    /// A special category the statement does not name (Art. 9(1) applies all the same).
+    Unspecified,
 }
 
 /// Where data comes from (Art. 14(2)(f)).
@@ -280,8 +306,9 @@ pub struct Category {
     /// Whose data.
     #[serde(default)]
     pub subjects: Vec<Sp<String>>,
-    /// Art. 9(1) special category.
-    pub special: Option<Sp<SpecialKind>>,
+    /// Art. 9(1) special category: one kind, several (`["health", "biometric"]`), or
+    /// `"unspecified"` when the statement does not name it.
+    pub special: Option<Sp<OneOrMany<SpecialKind>>>,
     /// Art. 10 criminal convictions and offences.
     #[serde(default)]
     pub criminal: bool,
@@ -550,8 +577,11 @@ pub struct Purpose {
     pub on_behalf_of: Option<Text>,
     /// For processor activities: the agreement that governs it (Art. 28(3)).
     pub dpa: Option<Text>,
-    /// Legal basis (Art. 6(1)).
-    pub basis: Option<Sp<Basis>>,
+    /// Legal basis (Art. 6(1)): one, or several alternatives (`["consent", "contract"]`), in
+    /// which case `basis_note` says which applies when.
+    pub basis: Option<Sp<OneOrMany<Basis>>>,
+    /// With several bases: which applies when (Art. 13(1)(c), 5(1)(a)).
+    pub basis_note: Option<Text>,
     /// The legitimate interest pursued (Art. 13(1)(d)).
     pub legitimate_interest: Option<Text>,
     /// The law that obliges the processing (Art. 6(3)).
@@ -634,6 +664,12 @@ pub enum Mechanism {
     AdHocClauses,
     /// Art. 49 derogation.
     Derogation,
+    /// EU-US Privacy Shield (Decision 2016/1250), invalid since CJEU C-311/18 (16 July 2020).
+    PrivacyShield,
+    /// The 2001/2004/2010 standard clauses (Decision 2010/87/EU and its predecessors), repealed
+    /// by Decision (EU) 2021/914; contracts concluded before 27 Sept 2021 held until 27 Dec 2022.
+    #[serde(rename = "scc_2010")]
+    Scc2010,
 }
 
 /// `[[recipient]]`.
@@ -644,8 +680,9 @@ pub struct Recipient {
     pub id: Sp<String>,
     /// Name (or category of recipients).
     pub name: Sp<String>,
-    /// What kind of recipient.
-    pub kind: Option<Sp<RecipientKind>>,
+    /// What kind of recipient; `["processor", "sub_processor"]` for one that is our processor
+    /// for some purposes and, where we act as processor, a sub-processor for others.
+    pub kind: Option<Sp<OneOrMany<RecipientKind>>>,
     /// What they do for us.
     pub purpose: Option<Text>,
     /// Where data is processed: ISO country codes, or `EU` / `EEA`.
@@ -759,6 +796,10 @@ pub struct Breach {
     pub authority_within: Option<Sp<Period>>,
     /// How affected people or customers are told (Art. 34).
     pub subjects: Option<Text>,
+    /// Whether the controller is a Dutch financial undertaking (Wft), for which UAVG art. 42
+    /// sets aside the Art. 34 notice to data subjects.
+    #[serde(default)]
+    pub financial_undertaking: bool,
     /// Further explanation.
     pub note: Option<Text>,
 }
@@ -858,7 +899,9 @@ pub struct Rights {
     /// Formats of access and portability exports.
     #[serde(default)]
     pub export_formats: Vec<ExportFormat>,
-    /// Supervisory authorities a complaint can go to, e.g. `nl-ap`.
+    /// Supervisory authorities a complaint can go to: ids such as `nl-ap` or `de-by-lda`, and
+    /// `any` (any supervisory authority), `habitual_residence`, `place_of_work` or
+    /// `place_of_infringement` (the authorities of Art. 77(1)).
     #[serde(default)]
     pub complaint: Vec<Sp<String>>,
     /// What people can do themselves in the product.
@@ -905,4 +948,221 @@ pub struct Commitment {
     pub title: Text,
     /// The promise.
     pub text: Text,
+}
+
+/// One value or an array of them: `basis = "contract"` and `basis = ["consent", "contract"]`.
+/// A single value keeps the policies written before arrays were allowed valid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OneOrMany<T>(pub Vec<T>);
+
+impl<T> OneOrMany<T> {
+    /// The values, in the order written.
+    pub fn values(&self) -> &[T] {
+        &self.0
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for OneOrMany<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::{IntoDeserializer, SeqAccess, Visitor};
+        use std::marker::PhantomData;
+        struct V<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+            type Value = OneOrMany<T>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a value or an array of values")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                T::deserialize(v.into_deserializer()).map(|t| OneOrMany(vec![t]))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::new();
+                while let Some(t) = seq.next_element::<T>()? {
+                    out.push(t);
+                }
+                Ok(OneOrMany(out))
+            }
+        }
+        d.deserialize_any(V(PhantomData))
+    }
+}
+
+/// What a cookie or tracker is for, in the four classes consent banners use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CookieType {
+    /// Strictly necessary to provide the service the user asked for (Art. 5(3), second
+    /// sentence, ePrivacy Directive): no consent needed.
+    StrictlyNecessary,
+    /// Remembers choices (language, layout).
+    Preferences,
+    /// Measures use of the site.
+    Analytics,
+    /// Advertising, targeting and profiling across sites.
+    Marketing,
+}
+
+/// Who sets a cookie.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CookieParty {
+    /// The site's own domain.
+    First,
+    /// Another party's domain (third parties may read it).
+    Third,
+}
+
+/// The storage or access technique (Art. 5(3) covers all of them, not only cookies).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Technology {
+    /// An HTTP cookie.
+    #[default]
+    Cookie,
+    /// Browser local or session storage.
+    LocalStorage,
+    /// A tracking pixel or web beacon.
+    Pixel,
+    /// A software development kit in an app.
+    Sdk,
+    /// Device fingerprinting.
+    Fingerprint,
+}
+
+/// How a cookie comes to be set: only after an active choice, or until the user objects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CookieChoice {
+    /// Set only after the user actively agrees (an unticked box, an "accept" button).
+    OptIn,
+    /// Set unless the user switches it off: a pre-ticked box, "by continuing to browse", a
+    /// browser setting. No consent under CJEU C-673/17 Planet49.
+    OptOut,
+    /// No choice: set for everyone.
+    None,
+}
+
+/// How long a cookie lives: until the browser closes, or a period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lifetime {
+    /// Deleted when the browser session ends.
+    Session,
+    /// Kept for this period.
+    Period(Period),
+}
+
+impl<'de> Deserialize<'de> for Lifetime {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        if s.trim().eq_ignore_ascii_case("session") {
+            return Ok(Lifetime::Session);
+        }
+        Period::parse(&s)
+            .map(Lifetime::Period)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+impl serde::Serialize for Lifetime {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Lifetime::Session => s.serialize_str("session"),
+            Lifetime::Period(p) => p.serialize(s),
+        }
+    }
+}
+
+/// `[[cookie]]` (or `[[tracker]]`): one cookie or similar technique on the company's site.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cookie {
+    /// Id, unique among cookies; what the consent banner and the page refer to.
+    pub id: Sp<String>,
+    /// The name as the browser shows it, e.g. `_ga` (defaults to the id).
+    pub name: Option<String>,
+    /// Who sets and reads it, e.g. `Google Ireland Ltd.`.
+    pub provider: Option<Sp<String>>,
+    /// The recipient the data goes to, when it is a declared `[[recipient]]`.
+    pub recipient: Option<Sp<String>>,
+    /// What it is for, in words.
+    pub purpose: Option<Text>,
+    /// The class: strictly necessary, preferences, analytics or marketing.
+    #[serde(rename = "type")]
+    pub kind: Sp<CookieType>,
+    /// Cookie, local storage, pixel, SDK or fingerprint.
+    #[serde(default)]
+    pub technology: Technology,
+    /// How long it is kept: `session` or a period (CJEU C-673/17: part of the information).
+    pub lifetime: Option<Sp<Lifetime>>,
+    /// First or third party (CJEU C-673/17: whether third parties may have access).
+    pub party: Option<Sp<CookieParty>>,
+    /// Whether consent is asked before it is set (default: what the law requires).
+    pub consent: Option<Sp<bool>>,
+    /// How it comes to be set: `opt_in`, `opt_out` (pre-ticked, browser setting) or `none`.
+    pub choice: Option<Sp<CookieChoice>>,
+    /// The legal basis the statement claims for it, if any.
+    pub basis: Option<Sp<Basis>>,
+    /// For analytics: configured with little or no impact on privacy (Dutch
+    /// Telecommunicatiewet art. 11.7a(3)(b): no sharing, truncated IP, no cross-site tracking).
+    #[serde(default)]
+    pub minimal_impact: bool,
+    /// The consent purpose the banner records the choice under (a `[[purpose]]` id).
+    pub consent_purpose: Option<Sp<String>>,
+    /// Further explanation.
+    pub note: Option<Text>,
+}
+
+/// `[[source]]`: a party or register personal data is obtained from (Art. 14).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceDecl {
+    /// Id.
+    pub id: Sp<String>,
+    /// Who or what the source is (Art. 14(2)(f)).
+    pub name: Text,
+    /// The kind of source (default: third party).
+    pub kind: Option<Sp<SourceKind>>,
+    /// Whether it is publicly accessible (Art. 14(2)(f)).
+    #[serde(default)]
+    pub public: bool,
+    /// The categories of data obtained from it (Art. 14(1)(d)).
+    #[serde(default)]
+    pub categories: Vec<Sp<String>>,
+    /// Further explanation.
+    pub note: Option<Text>,
+}
+
+/// `[transfer]`: what the statement says about transfers outside the EEA as a whole.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransferClause {
+    /// Whether data may be transferred outside the EEA at all.
+    pub outside_eea: bool,
+    /// Where to, when the statement names countries (ISO codes).
+    #[serde(default)]
+    pub locations: Vec<Sp<String>>,
+    /// The mechanisms relied on.
+    #[serde(default)]
+    pub mechanisms: Vec<Sp<Mechanism>>,
+    /// The clause as the statement words it.
+    pub description: Option<Text>,
+    /// Where a copy of the safeguards can be obtained (Art. 13(1)(f)).
+    pub safeguards: Option<Text>,
+}
+
+/// `[[law]]`: a national law the statement relies on (a known id such as `uavg`, `bdsg`,
+/// `ttdsg`, or a law of your own with a name).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LawDecl {
+    /// A known id (`uavg`, `bdsg`, `tdddg`, …) or an id of your own.
+    pub id: Sp<String>,
+    /// Name; required for a law Custos does not know.
+    pub name: Option<Text>,
+    /// ISO country code.
+    pub country: Option<Sp<String>>,
+    /// Where the text is published.
+    pub url: Option<String>,
+    /// What the statement relies on it for.
+    pub note: Option<Text>,
 }

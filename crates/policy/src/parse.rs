@@ -67,6 +67,18 @@ pub fn toml_diagnostic(e: &toml::de::Error) -> Diagnostic {
     if looks_like_value_error {
         return Diagnostic::structural("S003", "invalid-value", message, span);
     }
+    if let Some(field) = message
+        .strip_prefix("duplicate field `")
+        .and_then(|m| m.strip_suffix('`'))
+    {
+        return Diagnostic::structural(
+            "S006",
+            "duplicate-id",
+            format!("`{field}` is given twice in this table"),
+            span,
+        )
+        .with_help("keep one of them");
+    }
     if message.starts_with("duplicate key") {
         return Diagnostic::structural("S006", "duplicate-id", message, span);
     }
@@ -158,5 +170,62 @@ mod tests {
         assert_eq!(err("  \n").name, "empty-file");
         assert_eq!(err("[policy\n").name, "syntax");
         assert_eq!(err("").name, "empty-file");
+    }
+
+    #[test]
+    fn several_legal_bases_parse_and_a_misspelt_one_is_named_with_the_nearest() {
+        let ok = "[policy]\n[[purpose]]\nid = \"p\"\nname = \"P\"\nbasis = [\"consent\", \"contract\"]\n";
+        let f = parse(&SourceFile::new("t.toml", ok)).expect("an array of bases is valid");
+        assert_eq!(
+            f.purpose[0]
+                .get_ref()
+                .basis
+                .as_ref()
+                .unwrap()
+                .get_ref()
+                .values()
+                .len(),
+            2
+        );
+        let d = err(&ok.replace("\"contract\"]", "\"contrcat\"]"));
+        assert_eq!(d.code, "S003");
+        assert!(
+            d.help
+                .as_deref()
+                .unwrap()
+                .starts_with("did you mean `contract`?"),
+            "{:?}",
+            d.help
+        );
+        let d = err("[policy]\n[[purpose]]\nid = \"p\"\nname = \"P\"\nbasis = 5\n");
+        assert_eq!(d.name, "wrong-type");
+        assert!(!d.message.contains("invalid TOML"), "{}", d.message);
+    }
+
+    #[test]
+    fn a_cookie_lifetime_is_session_or_a_period_and_type_is_checked() {
+        let ok = "[policy]\n[[cookie]]\nid = \"s\"\ntype = \"strictly_necessary\"\nlifetime = \"session\"\n[[tracker]]\nid = \"t\"\ntype = \"analytics\"\nlifetime = \"13 months\"\n";
+        let f = parse(&SourceFile::new("t.toml", ok)).expect("valid");
+        assert_eq!(
+            f.cookies().count(),
+            2,
+            "[[tracker]] takes the shape of [[cookie]]"
+        );
+        let d = err(&ok.replace("\"13 months\"", "\"forever\""));
+        assert_eq!(d.code, "S003");
+        assert!(
+            d.message.contains("`forever` is not a period"),
+            "{}",
+            d.message
+        );
+        let d = err(&ok.replace("\"analytics\"", "\"analitics\""));
+        assert!(
+            d.help
+                .as_deref()
+                .unwrap()
+                .starts_with("did you mean `analytics`?"),
+            "{:?}",
+            d.help
+        );
     }
 }

@@ -215,6 +215,22 @@ impl Catalogue {
         Ok(self.t("label.article")?.replace("{article}", &written))
     }
 
+    /// A purpose's legal bases in words, each with its article, alternatives joined by "or":
+    /// `Consent (Art. 6(1)(a) GDPR) or necessary for legitimate interests (Art. 6(1)(f) GDPR)`.
+    /// `None` when the policy names none (a dash would read as an answer).
+    pub fn bases(&self, bases: &[m::Basis]) -> Result<Option<String>, RenderError> {
+        if bases.is_empty() {
+            return Ok(None);
+        }
+        let mut words = Vec::with_capacity(bases.len());
+        for (i, b) in bases.iter().enumerate() {
+            let label = self.label("basis", b)?;
+            let label = if i == 0 { label } else { lower_first(&label) };
+            words.push(format!("{label} ({})", self.cite(law::basis_article(*b))?));
+        }
+        Ok(Some(words.join(&format!(" {} ", self.t("label.or")?))))
+    }
+
     /// A date of the policy (`2026-05-21`, or `2025-06` when the statement names only the
     /// month) in words: `21 May 2026`, `21 mei 2026`, `June 2025`. Anything else is returned
     /// as written.
@@ -365,8 +381,8 @@ struct View {
     categories: Vec<CategoryView>,
     recipients: Vec<RecipientView>,
     transfers: Vec<TransferView>,
-    /// Whether the policy supports "personal data is processed within the EEA": the controller
-    /// and every recipient have a known location, all in the EEA.
+    /// Whether the policy supports "personal data is processed within the EEA": no `[transfer]`
+    /// clause, and the controller and every recipient have a known location, all in the EEA.
     eea_only: bool,
     measures: Vec<MeasureView>,
     automated: Vec<AutomatedView>,
@@ -382,6 +398,16 @@ struct View {
     commitments: Vec<CommitmentView>,
     /// What Custos enforces of this statement, for the footer.
     enforced: Vec<String>,
+    /// The cookie table (ePrivacy Directive Art. 5(3)); empty when the policy declares none.
+    cookies: Vec<CookieView>,
+    /// The policy-wide transfer clause, when the policy has one.
+    transfer_clause: Option<TransferClauseView>,
+    /// The retention rule for all data without a rule of its own.
+    retention_general: Option<String>,
+    /// The statement's own wording of that rule, when it says more than `retention_general`.
+    retention_general_note: Option<String>,
+    /// Complaint routes described rather than named ("any supervisory authority").
+    complaint_scopes: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -389,6 +415,34 @@ struct LangLink {
     code: &'static str,
     name: &'static str,
     href: String,
+}
+
+/// A row of the cookie table: every cell the policy leaves unstated is `None` and left empty.
+#[derive(Serialize)]
+struct CookieView {
+    name: String,
+    provider: Option<String>,
+    purpose: Option<String>,
+    kind: String,
+    lifetime: Option<String>,
+    party: Option<String>,
+    /// Whether it is set only with consent, when the policy says so (`consent`, or a `basis`
+    /// or `choice` that settles it); else what the law requires, said to be the law's.
+    consent: String,
+}
+
+#[derive(Serialize)]
+struct TransferClauseView {
+    /// The statement's own wording of the clause.
+    description: Option<String>,
+    /// "We do not transfer personal data outside the EEA", for `outside_eea = false` without a
+    /// description of its own.
+    none_outside_eea: bool,
+    /// For `outside_eea = true`: the mechanisms in words ("none stated" when it names none).
+    mechanisms: Option<String>,
+    /// For `outside_eea = true`: the countries the clause names.
+    locations: Option<String>,
+    safeguards: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -429,6 +483,8 @@ struct PurposeView {
     agreement: Option<String>,
     /// The legal basis with its article; absent when the policy names none.
     basis: Option<String>,
+    /// With several bases: which applies when, in the policy's words.
+    basis_note: Option<String>,
     legitimate_interest: Option<String>,
     legal_obligation: Option<String>,
     special_condition: Option<String>,
@@ -697,13 +753,10 @@ impl View {
                     description: tx(&x.description),
                     role,
                     agreement: tx(&x.dpa),
-                    basis: x
-                        .basis
-                        .map(|b| -> R<String> {
-                            let article = x.basis_article.unwrap_or_else(|| law::basis_article(b));
-                            Ok(format!("{} ({})", c.label("basis", &b)?, c.cite(article)?))
-                        })
-                        .transpose()?,
+                    // Alternatives joined by "or"; the policy's note says which applies when
+                    // (Art. 13(1)(c)).
+                    basis: c.bases(&x.bases)?,
+                    basis_note: tx(&x.basis_note),
                     legitimate_interest: tx(&x.legitimate_interest),
                     legal_obligation: tx(&x.legal_obligation),
                     special_condition: x
@@ -749,6 +802,7 @@ impl View {
             })
             .collect::<R<Vec<_>>>()?;
 
+        let general_note = p.retention.as_ref().and_then(|r| tx(&r.note));
         let categories = p
             .categories
             .iter()
@@ -786,11 +840,14 @@ impl View {
                 } else {
                     c.t("label.never_stored")?.to_owned()
                 };
+                // The general rule's note is said once, beside that rule, not in every row
+                // that inherits it.
                 let retention_note = k
                     .retention
                     .as_ref()
                     .and_then(|r| tx(&r.note))
-                    .filter(|note| !repeats(note, &retention));
+                    .filter(|note| !repeats(note, &retention))
+                    .filter(|note| general_note.as_ref() != Some(note));
                 Ok(CategoryView {
                     id: k.id.clone(),
                     name: one(&k.name),
@@ -849,9 +906,11 @@ impl View {
             });
         }
         // "Processed within the EEA" is a conclusion: drawn only when the controller's and
-        // every recipient's locations are known and all in the EEA (Art. 13(1)(f)).
+        // every recipient's locations are known and all in the EEA (Art. 13(1)(f)), and never
+        // beside a policy-wide transfer clause, which says in its own words where data goes.
         let in_eea = |code: &str| law::zone(code) == Some(Zone::Eea);
-        let eea_only = p.controller.country.as_deref().is_some_and(in_eea)
+        let eea_only = p.transfer.is_none()
+            && p.controller.country.as_deref().is_some_and(in_eea)
             && p.recipients
                 .iter()
                 .all(|x| !x.locations.is_empty() && x.locations.iter().all(|l| in_eea(l)));
@@ -1023,14 +1082,104 @@ impl View {
             })
             .collect();
 
+        // The cookie table (ePrivacy Directive Art. 5(3)). Whether a cookie waits for consent
+        // is the company's word only when the policy says it (`consent`, or a `basis` or
+        // `choice` that settles it); otherwise the table says what the law requires of its
+        // stated type, attributed to the law, as the response period is.
+        let cookies = p
+            .cookies
+            .iter()
+            .map(|k| -> R<CookieView> {
+                let consent = c.t(match k.consent_stated {
+                    Some(true) => "label.cookie_consent_yes",
+                    Some(false) => "label.cookie_consent_no",
+                    None if k.consent_required_by_law => "label.cookie_consent_law",
+                    None => "label.cookie_consent_law_no",
+                })?;
+                Ok(CookieView {
+                    name: k.name.clone(),
+                    provider: k.provider.clone().filter(|s| !s.trim().is_empty()),
+                    purpose: tx(&k.purpose),
+                    kind: c.label("cookie_type", &k.kind)?,
+                    lifetime: match &k.lifetime {
+                        Some(m::Lifetime::Session) => Some(c.t("label.cookie_session")?.to_owned()),
+                        Some(m::Lifetime::Period(per)) => Some(c.period(per)?),
+                        None => None,
+                    },
+                    party: k
+                        .party
+                        .map(|party| c.label("cookie_party", &party))
+                        .transpose()?,
+                    consent: consent.to_owned(),
+                })
+            })
+            .collect::<R<Vec<_>>>()?;
+        // Art. 13(1)(f): the policy-wide clause, in the statement's words, with the mechanisms
+        // it names ("none stated" when it names none, as for a recipient).
+        let transfer_clause = p
+            .transfer
+            .as_ref()
+            .map(|t| -> R<TransferClauseView> {
+                let description = tx(&t.description);
+                let mechanisms = if t.outside_eea {
+                    let words = if t.mechanisms.is_empty() {
+                        c.t("label.none_stated")?.to_owned()
+                    } else {
+                        t.mechanisms
+                            .iter()
+                            .map(|mch| c.label("mechanism", mch))
+                            .collect::<R<Vec<_>>>()?
+                            .join("; ")
+                    };
+                    Some(words)
+                } else {
+                    None
+                };
+                Ok(TransferClauseView {
+                    none_outside_eea: !t.outside_eea && description.is_none(),
+                    description,
+                    mechanisms,
+                    locations: if t.outside_eea && !t.locations.is_empty() {
+                        Some(t.locations.join(", "))
+                    } else {
+                        None
+                    },
+                    safeguards: tx(&t.safeguards),
+                })
+            })
+            .transpose()?;
+        // The rule for all other data, said once: in words, with the statement's own wording
+        // when it says more; a rule with nothing but that wording is said in it.
+        let general_words = p
+            .retention
+            .as_ref()
+            .map(|ret| retention_words(p, ret, lang, c))
+            .transpose()?
+            .filter(|words| !words.is_empty());
+        let (retention_general, retention_general_note) = match (general_words, general_note) {
+            (Some(words), Some(note)) if !repeats(&note, &words) => (Some(words), Some(note)),
+            (Some(words), _) => (Some(words), None),
+            (None, note) => (note, None),
+        };
+        let complaint_scopes = p
+            .rights
+            .complaint_scopes
+            .iter()
+            .map(|sc| c.label("complaint_scope", sc))
+            .collect::<R<Vec<_>>>()?;
+
         let heading = |id: &str| -> R<String> { Ok(c.t(&format!("heading.{id}"))?.to_owned()) };
         let mut toc: Vec<(&'static str, String)> = Vec::new();
-        let present: [(&'static str, bool); 12] = [
+        let present: [(&'static str, bool); 13] = [
             ("controller", true),
             ("purposes", !purposes.is_empty()),
             ("categories", !categories.is_empty()),
             ("recipients", !recipients.is_empty()),
-            ("transfers", !transfers.is_empty() || eea_only),
+            (
+                "transfers",
+                !transfers.is_empty() || eea_only || transfer_clause.is_some(),
+            ),
+            ("cookies", !cookies.is_empty()),
             ("security", !measures.is_empty()),
             (
                 "automated",
@@ -1075,6 +1224,11 @@ impl View {
             notice,
             commitments,
             enforced: enforced(p, c)?,
+            cookies,
+            transfer_clause,
+            retention_general,
+            retention_general_note,
+            complaint_scopes,
         })
     }
 }
@@ -1345,9 +1499,26 @@ mod tests {
                 Mechanism::Certification,
                 Mechanism::AdHocClauses,
                 Mechanism::Derogation,
+                Mechanism::PrivacyShield,
+                Mechanism::Scc2010,
             ] {
                 c.label("mechanism", &mch).unwrap();
             }
+            for k in [
+                CookieType::StrictlyNecessary,
+                CookieType::Preferences,
+                CookieType::Analytics,
+                CookieType::Marketing,
+            ] {
+                c.label("cookie_type", &k).unwrap();
+            }
+            for party in [CookieParty::First, CookieParty::Third] {
+                c.label("cookie_party", &party).unwrap();
+            }
+            for (_, scope) in law::ComplaintScope::ALL {
+                c.label("complaint_scope", &scope).unwrap();
+            }
+            c.label("special_kind", &SpecialKind::Unspecified).unwrap();
             for u in [
                 "1 year",
                 "2 years",
@@ -1888,6 +2059,136 @@ categories = ["account"]
                 "Wezenlijke wijzigingen kondigen wij ten minste 30 dagen",
             ),
             (
+                "purpose.basis (several)",
+                "",
+                "",
+                "",
+                r#"basis = ["consent", "legitimate_interest"]"#,
+                "",
+                "Legal basis: Consent (Art. 6(1)(a) GDPR) or necessary for legitimate interests (Art. 6(1)(f) GDPR)",
+                "Rechtsgrond: Toestemming (art. 6 lid 1 onder a AVG) of noodzakelijk voor de behartiging van gerechtvaardigde belangen (art. 6 lid 1 onder f AVG)",
+            ),
+            (
+                "purpose.basis_note",
+                "",
+                "",
+                "",
+                "basis = [\"consent\", \"contract\"]\nbasis_note = \"Contract for customers\"",
+                "",
+                "Which basis applies when: Contract for customers",
+                "Welke rechtsgrond wanneer geldt: Contract for customers",
+            ),
+            (
+                "retention (the rule for all other data)",
+                "",
+                "",
+                "",
+                "",
+                "[retention]\nperiod = \"2 years\"\nfrom = \"last_activity\"",
+                "All other data: 2 years after the last activity",
+                "Alle andere gegevens: 2 jaar na de laatste activiteit",
+            ),
+            (
+                "transfer.description",
+                "",
+                "",
+                "",
+                "",
+                "[transfer]\noutside_eea = true\ndescription = \"Some suppliers work from the US.\"",
+                "Some suppliers work from the US.",
+                "Some suppliers work from the US.",
+            ),
+            (
+                "transfer.outside_eea without mechanisms",
+                "",
+                "",
+                "",
+                "",
+                "[transfer]\noutside_eea = true",
+                "- Transfer mechanism: none stated.",
+                "- Doorgiftemechanisme: geen vermeld.",
+            ),
+            (
+                "transfer.mechanisms + locations",
+                "",
+                "",
+                "",
+                "",
+                "[transfer]\noutside_eea = true\nlocations = [\"US\"]\nmechanisms = [\"dpf\"]",
+                "- Transfer mechanism (US): EU-US Data Privacy Framework (adequacy decision 2023/1795).",
+                "- Doorgiftemechanisme (US): EU-VS Data Privacy Framework (adequaatheidsbesluit 2023/1795).",
+            ),
+            (
+                "transfer.safeguards",
+                "",
+                "",
+                "",
+                "",
+                "[transfer]\noutside_eea = true\nmechanisms = [\"scc\"]\nsafeguards = \"Ask privacy@acme.example\"",
+                "- Safeguards: Ask privacy@acme.example",
+                "- Waarborgen: Ask privacy@acme.example",
+            ),
+            (
+                "transfer.outside_eea = false",
+                "",
+                "",
+                "",
+                "",
+                "[transfer]\noutside_eea = false",
+                "We do not transfer personal data to countries outside the European Economic Area.",
+                "Wij geven geen persoonsgegevens door aan landen buiten de Europese Economische Ruimte.",
+            ),
+            (
+                "cookie (the table, with what the law requires of its type)",
+                "",
+                "",
+                "",
+                "",
+                "[[cookie]]\nid = \"sid\"\nname = \"SID\"\nprovider = \"Acme\"\npurpose = \"Login\"\ntype = \"strictly_necessary\"\nlifetime = \"session\"\nparty = \"first\"",
+                "| `SID` | Acme | Login | Strictly necessary | Until you close the browser | Us (first party) | Not required by law |",
+                "| `SID` | Acme | Login | Strikt noodzakelijk | Tot u de browser sluit | Wijzelf (eigen cookie) | Wettelijk niet vereist |",
+            ),
+            (
+                "cookie.type = analytics, consent unstated",
+                "",
+                "",
+                "",
+                "",
+                "[[cookie]]\nid = \"ga\"\ntype = \"analytics\"",
+                "| `ga` |  |  | Analytics |  |  | Required by law |",
+                "| `ga` |  |  | Analyse |  |  | Wettelijk vereist |",
+            ),
+            (
+                "cookie.consent",
+                "",
+                "",
+                "",
+                "",
+                "[[cookie]]\nid = \"ga\"\ntype = \"analytics\"\nconsent = true\nlifetime = \"13 months\"",
+                "| Analytics | 13 months |  | Only with your consent |",
+                "| Analyse | 13 maanden |  | Alleen met uw toestemming |",
+            ),
+            (
+                "cookie.basis (not consent)",
+                "",
+                "",
+                "",
+                "",
+                "[[cookie]]\nid = \"ads\"\ntype = \"marketing\"\nbasis = \"legitimate_interest\"",
+                "| Marketing |  |  | Not needed |",
+                "| Marketing |  |  | Niet nodig |",
+            ),
+            (
+                "rights.complaint (a route, not an authority)",
+                "",
+                "",
+                "",
+                "",
+                "[rights]\ncomplaint = [\"habitual_residence\"]",
+                "- The supervisory authority of the EU or EEA country where you live",
+                "- De toezichthoudende autoriteit van het EU- of EER-land waar u woont",
+            ),
+            (
                 "commitment",
                 "",
                 "",
@@ -1998,6 +2299,23 @@ categories = ["account"]
             scc.contains("- **R** (US): Standaardbepalingen inzake gegevensbescherming"),
             "{scc}"
         );
+        // A policy-wide transfer clause says in its own words where data goes: every
+        // recipient in the EEA or not, the conclusion is not drawn beside it.
+        let clause = md(
+            &minimal(
+                "",
+                r#"country = "NL""#,
+                "",
+                "",
+                &format!(
+                    "{}\n[transfer]\noutside_eea = true\nmechanisms = [\"scc\"]",
+                    recipient(r#"locations = ["DE"]"#)
+                ),
+            ),
+            Lang::En,
+        );
+        assert!(!clause.contains(sentence), "{clause}");
+        assert!(clause.contains("## Transfers"), "{clause}");
     }
 
     #[test]

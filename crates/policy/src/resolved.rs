@@ -45,6 +45,17 @@ pub struct Policy {
     pub notice: Notice,
     /// Other promises.
     pub commitments: Vec<Commitment>,
+    /// Cookies and similar trackers, in the order of the file.
+    pub cookies: Vec<Cookie>,
+    /// Declared indirect sources with the categories each provides.
+    pub sources: Vec<SourceDecl>,
+    /// The general retention rule for data without a rule of its own (already applied to
+    /// those categories; kept here so the statement can say it once).
+    pub retention: Option<Retention>,
+    /// The policy-wide transfer clause.
+    pub transfer: Option<Transfer>,
+    /// National laws the statement refers to.
+    pub laws: Vec<LawRef>,
 }
 
 /// Statement metadata.
@@ -121,6 +132,12 @@ pub struct AuthorityRef {
     pub name_nl: String,
     /// Website.
     pub url: String,
+    /// Postal address, where the built-in table has a verified one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    /// For a German Land authority, the Land.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
 }
 
 impl AuthorityRef {
@@ -131,6 +148,8 @@ impl AuthorityRef {
             name_en: a.name_en.into(),
             name_nl: a.name_nl.into(),
             url: a.url.into(),
+            address: a.address.map(str::to_owned),
+            region: a.region.map(str::to_owned),
         }
     }
 }
@@ -204,8 +223,14 @@ pub struct Category {
     pub examples: Option<Text>,
     /// Subjects (own, else the parent's).
     pub subjects: Vec<String>,
-    /// Special category, inherited.
+    /// Special category, inherited (the first named, or `unspecified`).
     pub special: Option<m::SpecialKind>,
+    /// Every special category named, inherited.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub specials: Vec<m::SpecialKind>,
+    /// The declared `[[source]]`s that provide it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<String>,
     /// Criminal data, inherited.
     pub criminal: bool,
     /// Source, inherited; default the data subject.
@@ -312,10 +337,15 @@ pub struct Purpose {
     pub on_behalf_of: Option<Text>,
     /// The governing agreement, for processor activities.
     pub dpa: Option<Text>,
-    /// Legal basis.
+    /// Legal basis: the first of `bases` (the only one for most purposes).
     pub basis: Option<Basis>,
-    /// The Art. 6(1) point, e.g. `6(1)(b)`.
+    /// The Art. 6(1) point of `basis`, e.g. `6(1)(b)`.
     pub basis_article: Option<&'static str>,
+    /// Every legal basis, in the order written; more than one when the purpose relies on
+    /// alternatives (`basis_note` then says which applies when).
+    pub bases: Vec<Basis>,
+    /// Which basis applies when.
+    pub basis_note: Option<Text>,
     /// Legitimate interest.
     pub legitimate_interest: Option<Text>,
     /// Legal obligation.
@@ -397,8 +427,11 @@ pub struct Recipient {
     pub id: String,
     /// Name.
     pub name: String,
-    /// Kind (default processor).
+    /// Kind (default processor): the first of `kinds`.
     pub kind: m::RecipientKind,
+    /// Every kind declared: `[processor, sub_processor]` for one that is our processor for our
+    /// own purposes and our sub-processor where we act as processor.
+    pub kinds: Vec<m::RecipientKind>,
     /// What they do.
     pub purpose: Option<Text>,
     /// Locations.
@@ -451,6 +484,9 @@ pub struct Breach {
     pub authority_within: Option<Period>,
     /// Subjects.
     pub subjects: Option<Text>,
+    /// Whether the controller is a Dutch financial undertaking (Wft): UAVG art. 42 sets aside
+    /// the Art. 34 notice to data subjects for it. Read by the breach assessment.
+    pub financial_undertaking: bool,
     /// Note.
     pub note: Option<Text>,
 }
@@ -472,8 +508,12 @@ pub struct Rights {
     pub extension: Option<Period>,
     /// Export formats.
     pub export_formats: Vec<m::ExportFormat>,
-    /// Complaint authorities (default: the controller's lead authority).
+    /// Complaint authorities named (default: the controller's lead authority).
     pub complaint: Vec<AuthorityRef>,
+    /// Authorities described rather than named: any, or that of the person's habitual
+    /// residence, place of work or of the infringement (Art. 77(1)).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub complaint_scopes: Vec<law::ComplaintScope>,
     /// Self-service.
     pub self_service: Option<Text>,
     /// Note.
@@ -504,6 +544,98 @@ pub struct Commitment {
     pub title: Text,
     /// Text.
     pub text: Text,
+}
+
+/// A cookie or similar tracker, with what the consent banner needs to know about it.
+#[derive(Debug, Serialize)]
+pub struct Cookie {
+    /// Id, unique among cookies: what the banner and the page refer to.
+    pub id: String,
+    /// The name as the browser shows it (default: the id).
+    pub name: String,
+    /// Who sets and reads it (default: the recipient's name).
+    pub provider: Option<String>,
+    /// The declared recipient behind it.
+    pub recipient: Option<String>,
+    /// What it is for.
+    pub purpose: Option<Text>,
+    /// Strictly necessary, preferences, analytics or marketing.
+    #[serde(rename = "type")]
+    pub kind: m::CookieType,
+    /// Cookie, local storage, pixel, SDK, fingerprint.
+    pub technology: m::Technology,
+    /// How long it lives.
+    pub lifetime: Option<m::Lifetime>,
+    /// First or third party.
+    pub party: Option<m::CookieParty>,
+    /// Whether the banner must ask consent before it is set: what the policy states, else
+    /// what the law requires (`consent_required_by_law`).
+    pub consent_needed: bool,
+    /// Whether the law requires consent (ePrivacy Directive Art. 5(3); Telecommunicatiewet
+    /// art. 11.7a for a Dutch controller).
+    pub consent_required_by_law: bool,
+    /// Whether it is set only with consent in the policy's own words: `consent`, else a
+    /// `basis` (consent or not) or a `choice` (opt-in or not); `None` when the policy leaves
+    /// it to the law. The statement promises only this (issue 22).
+    #[serde(skip)]
+    pub consent_stated: Option<bool>,
+    /// How it comes to be set, as stated.
+    pub choice: Option<m::CookieChoice>,
+    /// The legal basis claimed for it, as stated.
+    pub basis: Option<Basis>,
+    /// Analytics with little or no impact on privacy.
+    pub minimal_impact: bool,
+    /// The consent purpose the banner records the choice under (a purpose id).
+    pub consent_purpose: Option<String>,
+    /// Note.
+    pub note: Option<Text>,
+}
+
+/// A declared indirect source.
+#[derive(Debug, Serialize)]
+pub struct SourceDecl {
+    /// Id.
+    pub id: String,
+    /// Who or what it is.
+    pub name: Text,
+    /// Kind (default third party).
+    pub kind: m::SourceKind,
+    /// Publicly accessible.
+    pub public: bool,
+    /// The categories obtained from it.
+    pub categories: Vec<String>,
+    /// Note.
+    pub note: Option<Text>,
+}
+
+/// The policy-wide transfer clause.
+#[derive(Debug, Serialize)]
+pub struct Transfer {
+    /// Whether data may leave the EEA.
+    pub outside_eea: bool,
+    /// Countries named.
+    pub locations: Vec<String>,
+    /// Mechanisms relied on.
+    pub mechanisms: Vec<m::Mechanism>,
+    /// The clause in words.
+    pub description: Option<Text>,
+    /// Where a copy of the safeguards is available.
+    pub safeguards: Option<Text>,
+}
+
+/// A national law referred to.
+#[derive(Debug, Serialize)]
+pub struct LawRef {
+    /// Id.
+    pub id: String,
+    /// Name (the built-in name for a known law unless the policy gives one).
+    pub name: Text,
+    /// Country.
+    pub country: Option<String>,
+    /// Where published.
+    pub url: Option<String>,
+    /// What the statement relies on it for.
+    pub note: Option<Text>,
 }
 
 /// Clocks every policy has without declaring them.
@@ -562,10 +694,36 @@ impl Policy {
         self.subjects.iter().find(|s| s.id == id)
     }
 
+    /// The cookie with `id`.
+    pub fn cookie(&self, id: &str) -> Option<&Cookie> {
+        self.cookies.iter().find(|c| c.id == id)
+    }
+
+    /// The cookies the banner must ask consent for before they are set, in file order.
+    pub fn cookies_needing_consent(&self) -> impl Iterator<Item = &Cookie> {
+        self.cookies.iter().filter(|c| c.consent_needed)
+    }
+
+    /// The consent choices a banner offers: each consent purpose that cookies needing consent
+    /// map to, with those cookies, in the order the purposes first appear among the cookies.
+    /// Cookies needing consent that name no purpose come last, under `None` (C149 reports them).
+    pub fn cookie_consent_groups(&self) -> Vec<(Option<&str>, Vec<&Cookie>)> {
+        let mut out: Vec<(Option<&str>, Vec<&Cookie>)> = Vec::new();
+        for c in self.cookies_needing_consent() {
+            let key = c.consent_purpose.as_deref();
+            match out.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, v)) => v.push(c),
+                None => out.push((key, vec![c])),
+            }
+        }
+        out.sort_by_key(|(k, _)| k.is_none());
+        out
+    }
+
     /// Whether any purpose relies on consent (Art. 6(1)(a) or 9(2)(a)).
     pub fn uses_consent(&self) -> bool {
         self.purposes.iter().any(|p| {
-            p.basis == Some(Basis::Consent)
+            p.bases.contains(&Basis::Consent)
                 || p.special_condition == Some(m::SpecialCondition::ExplicitConsent)
                 || p.choice == m::Choice::OptIn
         })
@@ -699,17 +857,22 @@ pub fn resolve(file: &PolicyFile) -> Result<Policy, Vec<Diagnostic>> {
         file.commitment.iter().map(|x| &x.get_ref().id),
         &mut errs,
     );
+    Ids::collect("cookie", file.cookies().map(|x| &x.get_ref().id), &mut errs);
+    Ids::collect(
+        "source",
+        file.source.iter().map(|x| &x.get_ref().id),
+        &mut errs,
+    );
+    Ids::collect("law", file.law.iter().map(|x| &x.get_ref().id), &mut errs);
 
     // References.
-    for c in &file.category {
-        let c = c.get_ref();
-        if let Some(p) = &c.parent {
-            categories.check(p, &mut errs);
-        }
-        for s in &c.subjects {
-            subjects.check(s, &mut errs);
-        }
-        if let Some(r) = &c.retention {
+    let retentions = file
+        .category
+        .iter()
+        .filter_map(|c| c.get_ref().retention.as_ref())
+        .chain(file.retention.as_ref());
+    for r in retentions {
+        {
             let r = r.get_ref();
             if let Some(from) = &r.from {
                 events.check_with(from, BUILTIN_CLOCKS, &mut errs);
@@ -720,6 +883,53 @@ pub fn resolve(file: &PolicyFile) -> Result<Policy, Vec<Diagnostic>> {
             for t in &r.tiers {
                 tiers.check(&t.get_ref().tier, &mut errs);
             }
+        }
+    }
+    for c in &file.category {
+        let c = c.get_ref();
+        if let Some(p) = &c.parent {
+            categories.check(p, &mut errs);
+        }
+        for s in &c.subjects {
+            subjects.check(s, &mut errs);
+        }
+    }
+    for k in file.cookies() {
+        let k = k.get_ref();
+        if let Some(r) = &k.recipient {
+            recipients.check(r, &mut errs);
+        }
+        if let Some(p) = &k.consent_purpose {
+            purposes.check(p, &mut errs);
+        }
+    }
+    for src in &file.source {
+        for c in &src.get_ref().categories {
+            categories.check(c, &mut errs);
+        }
+    }
+    for l in &file.law {
+        let l = l.get_ref();
+        if law::national_law(l.id.get_ref()).is_none() && l.name.is_none() {
+            let known: Vec<&str> = law::NATIONAL_LAWS.iter().map(|n| n.id).collect();
+            let d = Diagnostic::structural(
+                "S008",
+                "unknown-law",
+                format!(
+                    "`{}` is not a national law Custos knows, and the [[law]] gives no name",
+                    l.id.get_ref()
+                ),
+                Some(l.id.span()),
+            );
+            errs.push(match nearest(l.id.get_ref(), known.iter().copied()) {
+                Some(s) => d.with_help(format!(
+                    "did you mean `{s}`? or add `name = \"…\"` for a law of your own"
+                )),
+                None => d.with_help(format!(
+                    "known: {}; or add `name = \"…\"` for a law of your own",
+                    known.join(", ")
+                )),
+            });
         }
     }
     let dpv_refs = file
@@ -757,11 +967,22 @@ pub fn resolve(file: &PolicyFile) -> Result<Policy, Vec<Diagnostic>> {
             recipients.check(r, &mut errs);
         }
     }
+    let transfer_locations = file
+        .transfer
+        .iter()
+        .flat_map(|t| t.get_ref().locations.iter());
     for r in &file.recipient {
         for c in &r.get_ref().categories {
             categories.check(c, &mut errs);
         }
-        for loc in &r.get_ref().locations {
+    }
+    let locations = file
+        .recipient
+        .iter()
+        .flat_map(|r| r.get_ref().locations.iter())
+        .chain(transfer_locations);
+    {
+        for loc in locations {
             if law::zone(loc.get_ref()).is_none() {
                 let mut d = Diagnostic::structural(
                     "S008",
@@ -786,7 +1007,9 @@ pub fn resolve(file: &PolicyFile) -> Result<Policy, Vec<Diagnostic>> {
     }
     let authority_ids: Vec<&str> = law::AUTHORITIES.iter().map(|a| a.id).collect();
     let check_authority = |a: &Sp<String>, errs: &mut Vec<Diagnostic>| {
-        if law::authority(a.get_ref()).is_none() {
+        if law::authority(a.get_ref()).is_none()
+            && law::ComplaintScope::parse(a.get_ref()).is_none()
+        {
             let mut d = Diagnostic::structural(
                 "S008",
                 "unknown-authority",
@@ -798,10 +1021,13 @@ pub fn resolve(file: &PolicyFile) -> Result<Policy, Vec<Diagnostic>> {
             );
             d = match nearest(a.get_ref(), authority_ids.iter().copied()) {
                 Some(s) => d.with_help(format!(
-                    "did you mean `{s}`? known: {}",
+                    "did you mean `{s}`? known: {}; or `any`, `habitual_residence`, `place_of_work`, `place_of_infringement` in `complaint`",
                     authority_ids.join(", ")
                 )),
-                None => d.with_help(format!("known: {}", authority_ids.join(", "))),
+                None => d.with_help(format!(
+                    "known: {}; or `any`, `habitual_residence`, `place_of_work`, `place_of_infringement` in `complaint`",
+                    authority_ids.join(", ")
+                )),
             };
             errs.push(d);
         }
@@ -811,7 +1037,19 @@ pub fn resolve(file: &PolicyFile) -> Result<Policy, Vec<Diagnostic>> {
         .as_ref()
         .and_then(|c| c.get_ref().authority.as_ref())
     {
-        check_authority(a, &mut errs);
+        if law::ComplaintScope::parse(a.get_ref()).is_some() {
+            errs.push(
+                Diagnostic::structural(
+                    "S008",
+                    "unknown-authority",
+                    format!("the lead authority must be one authority, not `{}`", a.get_ref()),
+                    Some(a.span()),
+                )
+                .with_help("name it by id, e.g. `nl-ap`; say `any` or `habitual_residence` in `[rights] complaint`"),
+            );
+        } else {
+            check_authority(a, &mut errs);
+        }
     }
     if let Some(r) = &file.rights {
         for a in &r.get_ref().complaint {
@@ -1056,6 +1294,11 @@ fn rights(file: &PolicyFile, controller: &Controller) -> Rights {
                         .map(AuthorityRef::from)
                         .collect()
                 },
+                complaint_scopes: r
+                    .complaint
+                    .iter()
+                    .filter_map(|a| law::ComplaintScope::parse(a.get_ref()))
+                    .collect(),
                 self_service: r.self_service.clone(),
                 note: r.note.clone(),
             }
@@ -1068,6 +1311,7 @@ fn rights(file: &PolicyFile, controller: &Controller) -> Rights {
             extension: None,
             export_formats: Vec::new(),
             complaint: controller.authority.iter().cloned().collect(),
+            complaint_scopes: Vec::new(),
             self_service: None,
             note: None,
         },
@@ -1111,8 +1355,20 @@ fn build(file: &PolicyFile, parent_of: &[Option<usize>]) -> Policy {
                 subjects: first(&|c| !c.subjects.is_empty())
                     .map(|c| text_vec(&c.subjects))
                     .unwrap_or_default(),
-                special: first(&|c| c.special.is_some())
-                    .and_then(|c| c.special.as_ref().map(|s| *s.get_ref())),
+                special: specials(first(&|c| c.special.is_some())).first().copied(),
+                specials: specials(first(&|c| c.special.is_some())),
+                sources: file
+                    .source
+                    .iter()
+                    .filter(|s| {
+                        s.get_ref().categories.iter().any(|c| {
+                            chain
+                                .iter()
+                                .any(|&k| raw[k].get_ref().id.get_ref() == c.get_ref())
+                        })
+                    })
+                    .map(|s| s.get_ref().id.get_ref().clone())
+                    .collect(),
                 criminal: chain.iter().any(|&k| raw[k].get_ref().criminal),
                 source: first(&|c| c.source.is_some())
                     .and_then(|c| c.source.as_ref())
@@ -1120,6 +1376,7 @@ fn build(file: &PolicyFile, parent_of: &[Option<usize>]) -> Policy {
                         kind: *s.get_ref().kind.get_ref(),
                         description: s.get_ref().description.clone(),
                     })
+                    .or_else(|| declared_source(file, &chain, raw))
                     .unwrap_or(Source {
                         kind: m::SourceKind::DataSubject,
                         description: None,
@@ -1132,6 +1389,7 @@ fn build(file: &PolicyFile, parent_of: &[Option<usize>]) -> Policy {
                 handling: own.handling.clone(),
                 retention: first(&|c| c.retention.is_some())
                     .and_then(|c| c.retention.as_ref())
+                    .or(file.retention.as_ref())
                     .map(|r| resolve_retention(r.get_ref())),
                 note: own.note.clone(),
                 purposes: cat_purposes.remove(id.as_str()).unwrap_or_default(),
@@ -1172,7 +1430,12 @@ fn build(file: &PolicyFile, parent_of: &[Option<usize>]) -> Policy {
             } else {
                 text_vec(&p.subjects)
             };
-            let basis = p.basis.as_ref().map(|b| *b.get_ref());
+            let bases: Vec<Basis> = p
+                .basis
+                .as_ref()
+                .map(|b| b.get_ref().values().to_vec())
+                .unwrap_or_default();
+            let basis = bases.first().copied();
             let special_condition = p.special_condition.as_ref().map(|c| *c.get_ref());
             Purpose {
                 id: p.id.get_ref().clone(),
@@ -1187,6 +1450,8 @@ fn build(file: &PolicyFile, parent_of: &[Option<usize>]) -> Policy {
                 dpa: p.dpa.clone(),
                 basis,
                 basis_article: basis.map(law::basis_article),
+                bases,
+                basis_note: p.basis_note.clone(),
                 legitimate_interest: p.legitimate_interest.clone(),
                 legal_obligation: p.legal_obligation.clone(),
                 special_condition,
@@ -1235,13 +1500,14 @@ fn build(file: &PolicyFile, parent_of: &[Option<usize>]) -> Policy {
             let r = r.get_ref();
             let locations = text_vec(&r.locations);
             let id = r.id.get_ref().clone();
+            let kinds = match &r.kind {
+                Some(k) if !k.get_ref().values().is_empty() => k.get_ref().values().to_vec(),
+                _ => vec![m::RecipientKind::Processor],
+            };
             Recipient {
                 name: r.name.get_ref().clone(),
-                kind: r
-                    .kind
-                    .as_ref()
-                    .map(|k| *k.get_ref())
-                    .unwrap_or(m::RecipientKind::Processor),
+                kind: kinds[0],
+                kinds,
                 purpose: r.purpose.clone(),
                 third_countries: locations
                     .iter()
@@ -1340,6 +1606,7 @@ fn build(file: &PolicyFile, parent_of: &[Option<usize>]) -> Policy {
                 Breach {
                     authority_within: b.authority_within.as_ref().map(|p| *p.get_ref()),
                     subjects: b.subjects.clone(),
+                    financial_undertaking: b.financial_undertaking,
                     note: b.note.clone(),
                 }
             })
@@ -1371,8 +1638,164 @@ fn build(file: &PolicyFile, parent_of: &[Option<usize>]) -> Policy {
                 }
             })
             .collect(),
+        cookies: cookies(file, &controller),
+        sources: file
+            .source
+            .iter()
+            .map(|x| {
+                let x = x.get_ref();
+                SourceDecl {
+                    id: x.id.get_ref().clone(),
+                    name: x.name.clone(),
+                    kind: x
+                        .kind
+                        .as_ref()
+                        .map_or(m::SourceKind::ThirdParty, |k| *k.get_ref()),
+                    public: x.public,
+                    categories: text_vec(&x.categories),
+                    note: x.note.clone(),
+                }
+            })
+            .collect(),
+        retention: file
+            .retention
+            .as_ref()
+            .map(|r| resolve_retention(r.get_ref())),
+        transfer: file.transfer.as_ref().map(|t| {
+            let t = t.get_ref();
+            Transfer {
+                outside_eea: t.outside_eea,
+                locations: text_vec(&t.locations),
+                mechanisms: t.mechanisms.iter().map(|x| *x.get_ref()).collect(),
+                description: t.description.clone(),
+                safeguards: t.safeguards.clone(),
+            }
+        }),
+        laws: file
+            .law
+            .iter()
+            .map(|l| {
+                let l = l.get_ref();
+                let known = law::national_law(l.id.get_ref());
+                LawRef {
+                    id: l.id.get_ref().clone(),
+                    name: l
+                        .name
+                        .clone()
+                        .or_else(|| known.map(|k| Text::Plain(k.name.to_owned())))
+                        .unwrap_or_else(|| Text::Plain(l.id.get_ref().clone())),
+                    country: l
+                        .country
+                        .as_ref()
+                        .map(|c| c.get_ref().clone())
+                        .or_else(|| known.map(|k| k.country.to_owned())),
+                    url: l.url.clone(),
+                    note: l.note.clone(),
+                }
+            })
+            .collect(),
         controller,
     }
+}
+
+/// The Art. 9(1) kinds a category names, in the order written.
+fn specials(c: Option<&m::Category>) -> Vec<m::SpecialKind> {
+    c.and_then(|c| c.special.as_ref())
+        .map(|s| s.get_ref().values().to_vec())
+        .unwrap_or_default()
+}
+
+/// The source of a category (or an ancestor) named by a `[[source]]`, when the category names
+/// none itself: its kind, and its name as the description.
+fn declared_source(file: &PolicyFile, chain: &[usize], raw: &[Sp<m::Category>]) -> Option<Source> {
+    let ids: Vec<&str> = chain
+        .iter()
+        .map(|&k| raw[k].get_ref().id.get_ref().as_str())
+        .collect();
+    let decls: Vec<&m::SourceDecl> = file
+        .source
+        .iter()
+        .map(|s| s.get_ref())
+        .filter(|s| {
+            s.categories
+                .iter()
+                .any(|c| ids.contains(&c.get_ref().as_str()))
+        })
+        .collect();
+    let first = decls.first()?;
+    let kind = first
+        .kind
+        .as_ref()
+        .map_or(m::SourceKind::ThirdParty, |k| *k.get_ref());
+    // Several sources: their names joined, per language.
+    let description = if decls.len() == 1 {
+        first.name.clone()
+    } else {
+        let mut by_lang = BTreeMap::new();
+        for lang in Lang::ALL {
+            let names: Vec<&str> = decls.iter().map(|d| d.name.get_or_any(lang)).collect();
+            by_lang.insert(lang, names.join("; "));
+        }
+        Text::Translated(by_lang)
+    };
+    Some(Source {
+        kind,
+        description: Some(description),
+    })
+}
+
+/// Cookies with what the law requires filled in: a Dutch controller may set analytics with
+/// minimal privacy impact without consent (Telecommunicatiewet art. 11.7a(3)(b)).
+fn cookies(file: &PolicyFile, controller: &Controller) -> Vec<Cookie> {
+    let dutch = controller.country.as_deref() == Some("NL");
+    file.cookies()
+        .map(|k| {
+            let k = k.get_ref();
+            let by_law = law::cookie_needs_consent(*k.kind.get_ref(), k.minimal_impact, dutch);
+            let recipient = k.recipient.as_ref().map(|r| r.get_ref().clone());
+            Cookie {
+                id: k.id.get_ref().clone(),
+                name: k.name.clone().unwrap_or_else(|| k.id.get_ref().clone()),
+                provider: k
+                    .provider
+                    .as_ref()
+                    .map(|p| p.get_ref().clone())
+                    .or_else(|| {
+                        let rid = recipient.as_deref()?;
+                        file.recipient
+                            .iter()
+                            .find(|r| r.get_ref().id.get_ref() == rid)
+                            .map(|r| r.get_ref().name.get_ref().clone())
+                    }),
+                recipient,
+                purpose: k.purpose.clone(),
+                kind: *k.kind.get_ref(),
+                technology: k.technology,
+                lifetime: k.lifetime.as_ref().map(|l| *l.get_ref()),
+                party: k.party.as_ref().map(|p| *p.get_ref()),
+                // What the company does: as stated; else no consent where it names another
+                // basis or sets the cookie without an opt-in; else what the law requires.
+                consent_needed: match (&k.consent, &k.basis, &k.choice) {
+                    (Some(c), _, _) => *c.get_ref(),
+                    (None, Some(b), _) if *b.get_ref() != Basis::Consent => false,
+                    (None, _, Some(ch)) if *ch.get_ref() != m::CookieChoice::OptIn => false,
+                    _ => by_law,
+                },
+                consent_required_by_law: by_law,
+                consent_stated: match (&k.consent, &k.basis, &k.choice) {
+                    (Some(c), _, _) => Some(*c.get_ref()),
+                    (None, Some(b), _) => Some(*b.get_ref() == Basis::Consent),
+                    (None, None, Some(ch)) => Some(*ch.get_ref() == m::CookieChoice::OptIn),
+                    (None, None, None) => None,
+                },
+                choice: k.choice.as_ref().map(|c| *c.get_ref()),
+                basis: k.basis.as_ref().map(|b| *b.get_ref()),
+                minimal_impact: k.minimal_impact,
+                consent_purpose: k.consent_purpose.as_ref().map(|p| p.get_ref().clone()),
+                note: k.note.clone(),
+            }
+        })
+        .collect()
 }
 
 fn one_month() -> Period {

@@ -75,8 +75,11 @@ pub struct ControllerActivity {
     pub id: String,
     /// 30(1)(b): the purpose.
     pub purpose: String,
-    /// The legal basis (added column), e.g. `Art. 6(1)(b)`, with the Art. 9(2) condition.
+    /// The legal basis (added column), e.g. `Art. 6(1)(b)`, alternatives joined by `or`
+    /// (`Art. 6(1)(a) or Art. 6(1)(f)`), with the Art. 9(2) condition.
     pub legal_basis: Option<String>,
+    /// With several bases: which applies when, as the policy says (Art. 13(1)(c)).
+    pub basis_note: Option<String>,
     /// The legitimate interest pursued, for Art. 6(1)(f) (Art. 13(1)(d)).
     pub legitimate_interest: Option<String>,
     /// 30(1)(c): categories of data subjects.
@@ -208,15 +211,27 @@ pub fn record(p: &Policy, lang: Lang) -> Result<Record, RenderError> {
         controller_activities.push(ControllerActivity {
             id: purpose.id.clone(),
             purpose: description,
+            // Alternatives joined by "or" (the note says which applies when), then the
+            // Art. 9(2) condition, which applies on top of them.
             legal_basis: {
-                let bases: Vec<String> = purpose
-                    .basis_article
+                let alternatives = purpose
+                    .bases
+                    .iter()
+                    .map(|b| format!("Art. {}", law::basis_article(*b)))
+                    .collect::<Vec<_>>()
+                    .join(" or ");
+                let parts: Vec<String> = Some(alternatives)
+                    .filter(|a| !a.is_empty())
                     .into_iter()
-                    .chain(purpose.special_condition_article)
-                    .map(|a| format!("Art. {a}"))
+                    .chain(
+                        purpose
+                            .special_condition_article
+                            .map(|a| format!("Art. {a}")),
+                    )
                     .collect();
-                (!bases.is_empty()).then(|| bases.join(", "))
+                (!parts.is_empty()).then(|| parts.join(", "))
             },
+            basis_note: purpose.basis_note.as_ref().map(tx),
             legitimate_interest: purpose.legitimate_interest.as_ref().map(tx),
             data_subjects: purpose
                 .subjects
@@ -303,7 +318,8 @@ pub fn record(p: &Policy, lang: Lang) -> Result<Record, RenderError> {
 /// access, rectification, erasure and restriction always; portability on consent or contract
 /// (Art. 20(1)(a)); objection on public task or legitimate interest, and always against direct
 /// marketing (Art. 21(1), (2)); withdrawal on consent (Art. 7(3)); human intervention for an
-/// Art. 22(1) decision (Art. 22(3)).
+/// Art. 22(1) decision (Art. 22(3)). With several bases, a right that any of them gives is
+/// listed: which applies depends on the person's case (`basis_note`).
 pub(crate) fn rights_for(purpose: &Purpose) -> Vec<Right> {
     let mut out = vec![
         Right::Access,
@@ -311,17 +327,16 @@ pub(crate) fn rights_for(purpose: &Purpose) -> Vec<Right> {
         Right::Erasure,
         Right::Restriction,
     ];
-    if matches!(purpose.basis, Some(Basis::Consent | Basis::Contract)) {
+    let any = |f: fn(&Basis) -> bool| purpose.bases.iter().any(f);
+    if any(|b| matches!(b, Basis::Consent | Basis::Contract)) {
         out.push(Right::Portability);
     }
-    if matches!(
-        purpose.basis,
-        Some(Basis::PublicTask | Basis::LegitimateInterest)
-    ) || purpose.direct_marketing
+    if any(|b| matches!(b, Basis::PublicTask | Basis::LegitimateInterest))
+        || purpose.direct_marketing
     {
         out.push(Right::Objection);
     }
-    if purpose.basis == Some(Basis::Consent) {
+    if purpose.bases.contains(&Basis::Consent) {
         out.push(Right::WithdrawConsent);
     }
     if purpose
@@ -355,6 +370,7 @@ impl Record {
             "activity",
             "purpose",
             "legal_basis",
+            "basis_note",
             "controller",
             "on_behalf_of",
             "dpo",
@@ -394,6 +410,7 @@ impl Record {
                 &a.id,
                 &a.purpose,
                 a.legal_basis.as_deref().unwrap_or(""),
+                a.basis_note.as_deref().unwrap_or(""),
                 &controller,
                 "",
                 org.dpo.as_deref().unwrap_or(""),
@@ -418,6 +435,7 @@ impl Record {
                 "30(2)",
                 &a.id,
                 &a.processing,
+                "",
                 "",
                 org.name.as_deref().unwrap_or(""),
                 a.on_behalf_of.as_deref().unwrap_or(""),
@@ -502,6 +520,32 @@ transfer = ["dpf"]
     }
 
     #[test]
+    fn several_bases_are_recorded_as_alternatives_with_the_note_and_the_rights_of_each() {
+        let src = POLICY.replace(
+            "basis = \"legal_obligation\"\n",
+            "basis = [\"legal_obligation\", \"consent\"]\nbasis_note = \"Consent for extras\"\n",
+        );
+        let l = crate::load_source(SourceFile::new("p.toml", &src)).unwrap();
+        let r = record(&l.policy, Lang::En).unwrap();
+        let a = &r.controller_activities[0];
+        assert_eq!(
+            a.legal_basis.as_deref(),
+            Some("Art. 6(1)(c) or Art. 6(1)(a)")
+        );
+        assert_eq!(a.basis_note.as_deref(), Some("Consent for extras"));
+        assert!(
+            a.rights.iter().any(|r| r == "withdraw_consent (Art. 7(3))"),
+            "{:?}",
+            a.rights
+        );
+        let csv = r.to_csv().unwrap();
+        assert!(
+            csv.contains("Art. 6(1)(c) or Art. 6(1)(a),Consent for extras,"),
+            "{csv}"
+        );
+    }
+
+    #[test]
     fn csv_has_a_header_and_one_row_per_activity() {
         let l = crate::load_source(SourceFile::new("p.toml", POLICY)).unwrap();
         let csv = record(&l.policy, Lang::En).unwrap().to_csv().unwrap();
@@ -511,7 +555,7 @@ transfer = ["dpf"]
         assert_eq!(&rows[0][0], "30(1)");
         assert_eq!(&rows[1][0], "30(2)");
         assert_eq!(
-            &rows[1][11],
+            &rows[1][12],
             "OpenAI (US): dpf (Art. 45 (Decision (EU) 2023/1795))"
         );
     }

@@ -184,17 +184,16 @@ pub fn article15(
     };
     for p in &purposes {
         // A purpose without a basis in the policy gets none here either (the checker
-        // reports it); a dash would read as an answer.
-        let basis = match (p.basis, p.basis_article) {
-            (Some(b), Some(article)) => format!(
-                "{} ({})",
-                t(&format!("basis.{}", basis_key(b)))?,
-                cat.cite(article)
-                    .map_err(|e| ExportError::Render(e.to_string()))?
-            ),
-            (Some(b), None) => t(&format!("basis.{}", basis_key(b)))?,
-            (None, _) => String::new(),
-        };
+        // reports it); a dash would read as an answer. Several bases are alternatives, with
+        // the policy's note on which applies when.
+        let bases = cat
+            .bases(&p.bases)
+            .map_err(|e| ExportError::Render(e.to_string()))?;
+        let basis = [bases, p.basis_note.as_ref().map(tx)]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(". ");
         out.purposes.push(Item {
             id: p.id.clone(),
             name: tx(&p.name),
@@ -310,10 +309,6 @@ fn key_of<T: Serialize>(v: T) -> String {
         .unwrap_or_default()
 }
 
-fn basis_key(b: Basis) -> String {
-    key_of(b)
-}
-
 fn source_key(s: SourceKind) -> String {
     key_of(s)
 }
@@ -335,7 +330,11 @@ pub fn portable(policy: &Policy, r: &ExportRecord) -> bool {
         .purposes
         .iter()
         .filter_map(|p| policy.purpose(p))
-        .any(|p| matches!(p.basis, Some(Basis::Consent | Basis::Contract)));
+        .any(|p| {
+            p.bases
+                .iter()
+                .any(|b| matches!(b, Basis::Consent | Basis::Contract))
+        });
     provided && basis_ok
 }
 
@@ -843,6 +842,24 @@ mod tests {
         assert!(html.starts_with("<!doctype html>") && html.contains("<html lang=\"nl\">"));
         assert!(html.contains("&lt;b&gt;hi&lt;/b&gt;") && !html.contains("<b>hi</b>"));
         assert!(html.trim_end().ends_with("</html>"));
+    }
+
+    /// Issue 22: a purpose may rely on alternative bases; the answer names each with its
+    /// article and the policy's note on which applies when (Art. 15(1)(a), 13(1)(c)).
+    #[test]
+    fn a_purpose_with_several_bases_lists_each_with_the_note_in_the_subjects_language() {
+        let p = crate::example_policies::example("webshop");
+        let newsletter = p.purpose("newsletter").unwrap();
+        let cats: BTreeSet<String> = newsletter.categories.iter().cloned().collect();
+        let info = article15(&p, Lang::Nl, &cats).unwrap();
+        let item = info.purposes.iter().find(|i| i.id == "newsletter").unwrap();
+        assert!(
+            item.detail.starts_with(
+                "Toestemming (art. 6 lid 1 onder a AVG) of noodzakelijk voor de behartiging van gerechtvaardigde belangen (art. 6 lid 1 onder f AVG). Wie zich aanmeldt"
+            ),
+            "{}",
+            item.detail
+        );
     }
 
     #[test]

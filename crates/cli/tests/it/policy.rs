@@ -795,3 +795,135 @@ fn the_version_names_the_commit_the_binary_was_built_from() {
         None => assert_eq!(commit, "unknown"),
     }
 }
+
+// ---- issue 22: a policy language for real statements, cookies, a checker a lawyer agrees with
+
+/// The example policies written for issue 22 part 6 (a consumer webshop, a B2B SaaS).
+const EXAMPLES: [&str; 2] = ["webshop", "saas"];
+
+#[test]
+fn check_on_the_webshop_and_saas_examples_matches_their_snapshots() {
+    for name in EXAMPLES {
+        let o = custos(&["check", &seed(name)]);
+        assert_eq!(code(&o), 1, "{name}: {}{}", stdout(&o), stderr(&o));
+        insta::assert_snapshot!(format!("check_{name}"), stdout(&o));
+    }
+}
+
+#[test]
+fn render_of_the_webshop_and_saas_examples_matches_their_snapshots_in_both_languages() {
+    for name in EXAMPLES {
+        for lang in ["nl", "en"] {
+            let o = custos(&["render", "--lang", lang, &seed(name)]);
+            assert_eq!(code(&o), 0, "{name} {lang}: {}", stderr(&o));
+            insta::assert_snapshot!(format!("render_{name}_{lang}"), stdout(&o));
+        }
+    }
+}
+
+#[test]
+fn several_legal_bases_are_a_finding_to_explain_not_invalid_toml() {
+    let dir = scratch("bases");
+    let f = write(
+        &dir,
+        "p.toml",
+        CLEAN_POLICY.replace(
+            "basis = \"contract\"\n",
+            "basis = [\"consent\", \"contract\"]\nwithdraw = \"settings\"\n",
+        ),
+    );
+    let o = custos(&["check", &f]);
+    assert_eq!(code(&o), 1, "{}{}", stdout(&o), stderr(&o));
+    assert!(!stderr(&o).contains("invalid TOML"), "{}", stderr(&o));
+    assert!(stdout(&o).contains("error[C139]"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("law: Art. 13(1)(c), 5(1)(a) GDPR"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn render_json_gives_the_banner_each_cookie_with_its_consent_purpose() {
+    let o = custos(&["render", "--format", "json", &seed("webshop")]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("JSON");
+    let cookies = json["cookies"].as_array().expect("cookies");
+    let ga = cookies.iter().find(|c| c["id"] == "ga").expect("_ga");
+    assert_eq!(ga["name"], "_ga");
+    assert_eq!(ga["provider"], "Google Ireland Ltd.");
+    assert_eq!(ga["type"], "analytics");
+    assert_eq!(ga["consent_needed"], true);
+    assert_eq!(ga["consent_purpose"], "analytics");
+    let matomo = cookies
+        .iter()
+        .find(|c| c["id"] == "matomo")
+        .expect("matomo");
+    assert_eq!(
+        matomo["consent_needed"], false,
+        "Telecommunicatiewet art. 11.7a(3)(b)"
+    );
+    assert!(
+        cookies
+            .iter()
+            .any(|c| c["id"] == "meta_pixel" && c["technology"] == "pixel")
+    );
+    assert_eq!(json["breach"]["financial_undertaking"], false);
+}
+
+#[test]
+fn check_rules_documents_the_rules_of_issue_22_with_their_judgments() {
+    let o = custos(&["check", "--rules"]);
+    assert_eq!(code(&o), 0);
+    let out = stdout(&o);
+    for needle in [
+        "C139",
+        "C140",
+        "C141",
+        "C142",
+        "C143",
+        "C144",
+        "C145",
+        "C146",
+        "C147",
+        "C148",
+        "C149",
+        "C150",
+        "C151",
+        "C152",
+        "C153",
+        "CJEU C-673/17 Planet49",
+        "CJEU C-311/18",
+        "CJEU C-210/16",
+        "WP260 rev.01 para. 48",
+        "Telecommunicatiewet art. 11.7a",
+        "UAVG art. 42",
+    ] {
+        assert!(out.contains(needle), "{needle} missing from\n{out}");
+    }
+}
+
+#[test]
+fn a_german_land_authority_and_any_authority_are_valid_complaint_routes() {
+    let dir = scratch("authorities");
+    let f = write(
+        &dir,
+        "p.toml",
+        CLEAN_POLICY.replace(
+            "[rights]\n",
+            "[rights]\ncomplaint = [\"de-by-lda\", \"any\"]\n",
+        ),
+    );
+    let o = custos(&["render", "--lang", "en", &f]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("Bavarian Data Protection Authority"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(
+        stdout(&o).contains("Any supervisory authority"),
+        "{}",
+        stdout(&o)
+    );
+}

@@ -444,7 +444,7 @@ fn home_page(s: &AppState, cx: &Ctx, status: StatusCode, filled: &Filled, gpc: b
         .policy
         .purposes
         .iter()
-        .filter(|p| p.basis == Some(custos_policy::model::Basis::Consent))
+        .filter(|p| p.bases.contains(&custos_policy::model::Basis::Consent))
         .map(|p| {
             serde_json::json!({
                 "id": p.id,

@@ -36,6 +36,7 @@ use custos_breach::record::{
     Vulnerable,
 };
 use custos_policy::{Lang, Policy};
+use custos_vault::breach_letters::{LetterKind, LetterRecord, Outgoing};
 use custos_vault::breaches::{Affected, BreachError, StoredBreach};
 use custos_vault::{TenantId, VaultError};
 use jiff::{SignedDuration, Timestamp};
@@ -57,6 +58,7 @@ pub(super) fn router() -> axum::Router<Arc<AppState>> {
         .route("/console/breaches/{id}/decide", post(decide))
         .route("/console/breaches/{id}/told", post(told))
         .route("/console/breaches/{id}/affected", post(affected))
+        .route("/console/breaches/{id}/letters", post(letters))
         .route("/console/breaches/{id}/draft", get(draft))
 }
 
@@ -587,7 +589,7 @@ async fn load(
     s: &Arc<AppState>,
     tenant: TenantId,
     id: String,
-) -> Result<Option<(BreachView, Vec<StoredBreach>)>, Problem> {
+) -> Result<Option<(BreachView, Vec<StoredBreach>, Vec<LetterRecord>)>, Problem> {
     crate::work::read(s, move |s, v| {
         let mut t = v.tenant(&tenant);
         let stored = match t.breach(&id) {
@@ -596,9 +598,11 @@ async fn load(
             Err(e) => return Err(e.into()),
         };
         let versions = t.breach_versions(&id)?;
+        let letters = t.breach_letters(&id)?;
         Ok(Some((
             view(&s.breach_settings, &stored, Timestamp::now())?,
             versions,
+            letters,
         )))
     })
     .await
@@ -631,7 +635,7 @@ async fn breach_page(
     let Some(id) = breach_id(&id) else {
         return cx.not_found();
     };
-    let (v, versions) = match load(&s, tenant, id.clone()).await {
+    let (v, versions, letters) = match load(&s, tenant, id.clone()).await {
         Ok(Some(found)) => found,
         Ok(None) => return cx.not_found(),
         Err(_) => return cx.server_error(),
@@ -802,6 +806,9 @@ async fn breach_page(
             "form": form,
             "affected_action": action("affected"),
             "affected_csrf": csrf("affected"),
+            "letters": letters.iter().map(|l| letter_row(lang, l)).collect::<Vec<_>>(),
+            "letters_action": if open_breach && v.decision.as_ref().is_some_and(|d| d.notify_subjects) { action("letters") } else { None },
+            "letters_csrf": csrf("letters"),
             "categories": categories,
             "window_from": local_value(window_from),
             "window_to": local_value(b.contained_at.as_ref().map_or(b.aware_at.value, |c| c.value)),
@@ -1447,22 +1454,20 @@ async fn affected(
         return refused_field(&cx, &back, "br_aff_to", "br_refused_window");
     }
     let i = bid.clone();
-    let done = crate::work::as_caller(&s, &tenant, user.actor(), move |_, t| {
+    let done = crate::work::as_caller(&s, &tenant, user.actor(), move |s, t| {
         match t.breach(&i) {
             Ok(_) => {}
             Err(VaultError::Breach(BreachError::NotFound(_))) => return Ok(None),
             Err(e) => return Err(e.into()),
         }
-        Ok(Some(t.breach_affected(
-            Some(&i),
-            &categories,
-            from,
-            to,
-            now,
-        )?))
+        let found = t.breach_affected(Some(&i), &categories, from, to, now)?;
+        let held = t
+            .breach_affected_in_datasets(&s.loaded.policy, Some(&i), &categories, now)
+            .map_err(VaultError::from)?;
+        Ok(Some((found, held)))
     })
     .await;
-    let found: Affected = match done {
+    let (found, held): (Affected, Vec<custos_vault::connect::DatasetHeld>) = match done {
         Ok(Some(a)) => a,
         Ok(None) => return cx.not_found(),
         Err(_) => return cx.server_error(),
@@ -1482,9 +1487,97 @@ async fn affected(
                 "name": category_name(policy, lang, &c.category), "records": c.records, "subjects": c.subjects,
             })).collect::<Vec<_>>(),
             "digest": found.digest,
+            "datasets": held.iter().map(|d| serde_json::json!({
+                "name": d.dataset, "rows": d.rows,
+                "tables": d.tables.iter().map(|t| serde_json::json!({
+                    "table": t.table, "category": category_name(policy, lang, &t.category),
+                    "rows": t.rows, "subjects": t.subjects,
+                })).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
             "back": back,
         }),
     )
+}
+
+/// A letter of the breach as the page lists it: which, when, and its deliveries per state.
+fn letter_row(lang: Lang, l: &LetterRecord) -> serde_json::Value {
+    let state = |k: &str| l.counts.get(k).copied().unwrap_or(0).to_string();
+    serde_json::json!({
+        "kind": word(lang, match l.kind { LetterKind::SubjectLetter => "br_letter_subjects", LetterKind::ControllerNotice => "br_letter_controller" }, &[]),
+        "reference": l.reference,
+        "lang": l.lang,
+        "subject": l.subject,
+        "at": l.created_at.to_string(),
+        "at_text": moment(lang, l.created_at).1,
+        "counts": word(lang, "br_letter_counts", &[("delivered", &state("delivered")), ("pending", &state("pending")), ("dead", &state("dead")), ("not_configured", &state("not_configured"))]),
+        "failures": l.deliveries.iter().filter(|d| d.state == "dead").map(|d| serde_json::json!({
+            "channel": d.channel, "target": d.target.chars().take(12).collect::<String>(), "error": d.last_error,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// Sends the letter to the people affected (Art. 34(1), (2)) to the addresses typed, one per
+/// line, in the language chosen: only once a person decided they are to be told (the vault
+/// refuses otherwise). The addresses go to the vault sealed and are not shown again.
+async fn letters(
+    State(s): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    Query(q): Query<LangOnly>,
+    req: axum::extract::Request,
+) -> Response {
+    let headers = req.headers().clone();
+    let form: Fields = read_form(&s, req).await;
+    let (cx, user, tenant, bid) =
+        match breach_writer(&s, q.lang.as_deref(), &headers, &id, &form, |bid| {
+            format!("breach-letters:{}", bid)
+        })
+        .await
+        {
+            Ok(found) => found,
+            Err(page) => return page,
+        };
+    let back = format!("/console/breaches/{bid}{}", cx.q());
+    let addresses: Vec<String> = field(&form, "addresses")
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if addresses.is_empty() {
+        return refused_field(&cx, &back, "br_letters_addresses", "br_refused_addresses");
+    }
+    let Some(letter_lang) = Lang::from_code(field(&form, "letter_lang")) else {
+        return refused_field(&cx, &back, "br_letters_lang", "br_refused_choice");
+    };
+    let i = bid.clone();
+    let done = crate::work::as_caller(&s, &tenant, user.actor(), move |s, t| {
+        let entry = match t.breach(&i).and_then(|b| b.entry()) {
+            Ok(e) => e,
+            Err(e @ VaultError::Breach(_)) => return Ok(Err(e)),
+            Err(e) => return Err(e.into()),
+        };
+        let letter = custos_breach::draft::subject_letter(
+            &entry.breach,
+            &crate::breaches::controller(&s.loaded.policy),
+            letter_lang,
+        );
+        let out = Outgoing {
+            lang: letter_lang.code().to_owned(),
+            subject: letter.subject,
+            body: letter.paragraphs.join("\n\n"),
+        };
+        match t.queue_subject_letters(&i, &out, &addresses, Timestamp::now()) {
+            Ok(q) => Ok(Ok(q)),
+            Err(e @ (VaultError::InvalidBreach(_) | VaultError::Breach(_))) => Ok(Err(e)),
+            Err(e) => Err(e.into()),
+        }
+    })
+    .await;
+    match done {
+        Ok(Ok(_)) => see_other(&format!("{back}#letters")),
+        Ok(Err(e)) => vault_refusal(&cx, &back, &e),
+        Err(_) => cx.server_error(),
+    }
 }
 
 /// A sample context for each of these pages' templates, for the unit test that renders them.
@@ -1512,7 +1605,15 @@ pub(super) fn samples() -> Vec<(&'static str, serde_json::Value)> {
     });
     let breach = |decided: bool, dpo: bool| {
         let action = |a: &str| dpo.then(|| format!("/console/breaches/0123/{a}"));
-        serde_json::json!({
+        let letters_sample = if decided {
+            serde_json::json!([{ "kind": "To the people affected", "reference": null, "lang": "nl",
+                "subject": "Datalek bij JBSync: uw gegevens", "at": "2026-03-03T11:00:00Z", "at_text": "3 March 2026 12:00",
+                "counts": "1 delivered, 0 pending, 1 failed, 0 without a channel",
+                "failures": [{ "channel": "email", "target": "3fa9c2d81b7e", "error": "550 5.1.1" }] }])
+        } else {
+            serde_json::json!([])
+        };
+        let mut page = serde_json::json!({
             "id": "0123", "version": 2, "opened_text": "2 March 2026 10:05",
             "notification": "First notification", "role": "Controller",
             "risk": if decided { "closed" } else { "overdue" },
@@ -1549,7 +1650,11 @@ pub(super) fn samples() -> Vec<(&'static str, serde_json::Value)> {
             "draft_nl": "/console/breaches/0123/draft?lang=nl",
             "draft_en": "/console/breaches/0123/draft?lang=en",
             "back": "/console/breaches",
-        })
+        });
+        page["letters"] = letters_sample;
+        page["letters_action"] = serde_json::json!(decided.then(|| action("letters")).flatten());
+        page["letters_csrf"] = "x".into();
+        page
     };
     vec![
         (
@@ -1598,6 +1703,9 @@ pub(super) fn samples() -> Vec<(&'static str, serde_json::Value)> {
                 "window": "From 1 to 2 March 2026", "subjects": 40, "records": 80, "erased_since": 1,
                 "encrypted": "yes", "digest": "ab12",
                 "per_category": [{ "name": "Account", "records": 80, "subjects": 40 }],
+                "datasets": [{ "name": "mail", "rows": 12, "tables": [
+                    { "table": "users", "category": "Account", "rows": 10, "subjects": 10 },
+                    { "table": "mailbox_members", "category": "Account", "rows": 2, "subjects": null }] }],
                 "back": "/console/breaches/0123",
             }),
         ),
@@ -1605,7 +1713,7 @@ pub(super) fn samples() -> Vec<(&'static str, serde_json::Value)> {
             "breach-affected.html",
             serde_json::json!({
                 "window": "From 1 to 2 March 2026", "subjects": 0, "records": 0, "erased_since": 0,
-                "encrypted": "yes", "digest": "ab12", "per_category": [], "back": "/console/breaches/0123",
+                "encrypted": "yes", "digest": "ab12", "per_category": [], "datasets": [], "back": "/console/breaches/0123",
             }),
         ),
         (

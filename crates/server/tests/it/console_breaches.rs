@@ -661,3 +661,92 @@ fn the_drafts_and_the_affected_counts_are_in_the_pages_language() {
         format!("account:{}", c.dpo.info.account_id)
     );
 }
+
+/// Art. 34(1): the letters form appears only once a person decided the people are told; the
+/// letter is queued to the addresses typed, listed on the page with its deliveries, and no
+/// address is shown again.
+#[test]
+fn letters_to_the_people_affected_are_sent_from_the_breach_page_once_decided() {
+    let c = start("breach_console_letters");
+    let cookie = c.session(&c.dpo, 0);
+    let id = c.record(&cookie, minutes_ago(90));
+    let page = get(&c.url(&format!("/console/breaches/{id}?lang=en")), &cookie);
+    assert!(
+        page.body.contains("No letter was sent about this breach."),
+        "{}",
+        page.body
+    );
+    assert!(
+        !page
+            .body
+            .contains(&format!("/console/breaches/{id}/letters")),
+        "no form before the decision"
+    );
+    let decide = csrf_of(&page.body, &format!("/console/breaches/{id}/decide"));
+    let r = post(
+        &c.url(&format!("/console/breaches/{id}/decide?lang=en")),
+        &[
+            ("csrf", &decide),
+            ("version", "1"),
+            ("notify_authority", "yes"),
+            ("notify_subjects", "yes"),
+            (
+                "reasons",
+                "Contact details to a stranger: we tell the customers so they can watch for phishing.",
+            ),
+        ],
+        &cookie,
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+    let page = get(&c.url(&format!("/console/breaches/{id}?lang=en")), &cookie);
+    let csrf = csrf_of(&page.body, &format!("/console/breaches/{id}/letters"));
+    let bad = post(
+        &c.url(&format!("/console/breaches/{id}/letters?lang=en")),
+        &[
+            ("csrf", &csrf),
+            ("addresses", "ann@example.test\nnot an address"),
+            ("letter_lang", "nl"),
+        ],
+        &cookie,
+    );
+    assert_eq!(bad.status, 422, "{}", bad.body);
+    assert!(
+        !bad.body.contains("not an address"),
+        "the input is not repeated"
+    );
+    let r = post(
+        &c.url(&format!("/console/breaches/{id}/letters?lang=en")),
+        &[
+            ("csrf", &csrf),
+            ("addresses", "ann@example.test\n\nbob@example.test\n"),
+            ("letter_lang", "nl"),
+        ],
+        &cookie,
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+    let page = get(&c.url(&format!("/console/breaches/{id}?lang=en")), &cookie);
+    assert!(
+        page.body.contains("To the people affected"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("0 delivered, 2 pending"),
+        "no mailer in this test: pending, not lost: {}",
+        page.body
+    );
+    assert!(
+        page.body.contains("lang=\"nl\""),
+        "the letter's own language marked"
+    );
+    assert!(
+        !page.body.contains("example.test"),
+        "no address shown again"
+    );
+    let queued = c.audit("breach.letters_queued");
+    assert_eq!(queued.len(), 1);
+    assert_eq!(
+        queued[0]["actor"],
+        format!("account:{}", c.dpo.info.account_id)
+    );
+}
