@@ -113,12 +113,13 @@ pub fn run(cmd: BreachCommand) -> ExitCode {
     })
 }
 
-/// The register's settings: the server configuration's `[breaches]`, or the defaults.
-fn settings(target: &Target) -> Result<RegisterSettings, Failure> {
+/// The register's settings: the server configuration's `[breaches]` (or the defaults) with the
+/// policy's own `[breach]` settings.
+fn settings(target: &Target, policy: &custos_policy::Policy) -> Result<RegisterSettings, Failure> {
     match &target.vault.datasets_from {
-        None => Ok(RegisterSettings::default()),
+        None => Ok(custos_server::config::BreachConfig::default().settings(policy)),
         Some(path) => custos_server::Config::load_storage(Some(path), |k| std::env::var(k).ok())
-            .map(|c| c.breaches.settings())
+            .map(|c| c.breaches.settings(policy))
             .map_err(|e| Failure::unusable(format!("--config: {e}"))),
     }
 }
@@ -169,9 +170,9 @@ fn record(a: RecordArgs) -> Result<(), Failure> {
         )
         .usage()
     })?;
-    let settings = settings(&a.target)?;
     let tenant = a.target.tenant()?;
-    let (_, mut vault) = load_vault(&a.target.vault)?;
+    let (policy, mut vault) = load_vault(&a.target.vault)?;
+    let settings = settings(&a.target, &policy)?;
     let now = a.target.now();
     let stored = vault
         .tenant(&tenant)
@@ -186,9 +187,9 @@ fn record(a: RecordArgs) -> Result<(), Failure> {
 }
 
 fn list(a: ListArgs) -> Result<(), Failure> {
-    let settings = settings(&a.target)?;
     let tenant = a.target.tenant()?;
-    let (_, mut vault) = load_vault(&a.target.vault)?;
+    let (policy, mut vault) = load_vault(&a.target.vault)?;
+    let settings = settings(&a.target, &policy)?;
     let now = a.target.now();
     let views = vault
         .tenant(&tenant)
@@ -202,9 +203,9 @@ fn list(a: ListArgs) -> Result<(), Failure> {
 }
 
 fn show(a: ShowArgs) -> Result<(), Failure> {
-    let settings = settings(&a.target)?;
     let tenant = a.target.tenant()?;
-    let (_, mut vault) = load_vault(&a.target.vault)?;
+    let (policy, mut vault) = load_vault(&a.target.vault)?;
+    let settings = settings(&a.target, &policy)?;
     let stored = vault
         .tenant(&tenant)
         .breach(&a.breach_id)
@@ -213,9 +214,9 @@ fn show(a: ShowArgs) -> Result<(), Failure> {
 }
 
 fn decide(a: DecideArgs) -> Result<(), Failure> {
-    let settings = settings(&a.target)?;
     let tenant = a.target.tenant()?;
-    let (_, mut vault) = load_vault(&a.target.vault)?;
+    let (policy, mut vault) = load_vault(&a.target.vault)?;
+    let settings = settings(&a.target, &policy)?;
     let now = a.target.now();
     let decision = Decision {
         notify_authority: a.notify_authority == YesNo::Yes,

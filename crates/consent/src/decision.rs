@@ -128,7 +128,9 @@ pub fn decide(policy: &Policy, input: &DecisionInput<'_>) -> Decision {
             ),
         ));
     }
-    let consent_based = p.basis == Some(Basis::Consent)
+    // Fail closed: with several bases, one of them consent, the call cannot tell which applies
+    // to this subject, so consent is required (Art. 6(1)(a); the statement says when which).
+    let consent_based = p.bases.contains(&Basis::Consent)
         || p.special_condition == Some(SpecialCondition::ExplicitConsent)
         || p.choice == custos_policy::model::Choice::OptIn;
     match p.basis_article {
@@ -184,7 +186,11 @@ pub fn decide(policy: &Policy, input: &DecisionInput<'_>) -> Decision {
                 "Art. 21(3) GDPR",
                 "the subject objected to direct marketing".into(),
             ));
-        } else if matches!(p.basis, Some(Basis::LegitimateInterest | Basis::PublicTask)) {
+        } else if p
+            .bases
+            .iter()
+            .any(|b| matches!(b, Basis::LegitimateInterest | Basis::PublicTask))
+        {
             rs.push(reason(
                 "objection",
                 Deny,
@@ -277,6 +283,13 @@ basis = "consent"
 withdraw = "settings"
 categories = ["style"]
 [[purpose]]
+id = "profile"
+name = "Profile"
+basis = ["contract", "consent"]
+basis_note = "contract for customers, consent for visitors"
+withdraw = "settings"
+categories = ["contact"]
+[[purpose]]
 id = "newsletter"
 name = "News"
 basis = "legitimate_interest"
@@ -320,6 +333,21 @@ categories = ["contact"]
         );
         assert!(d.allowed, "{d:?}");
         assert_eq!(d.reasons[0].detail, "legal basis Art. 6(1)(b)");
+    }
+
+    /// Fail closed: a purpose on contract or consent cannot tell from the call which applies to
+    /// this subject, so it needs consent (Art. 6(1)(a)); with consent it is allowed.
+    #[test]
+    fn a_purpose_with_consent_among_several_bases_needs_consent() {
+        let p = pol();
+        let d = decide(&p, &input("profile", "contact", &ConsentState::Never));
+        assert!(!d.allowed, "{d:?}");
+        assert_eq!(d.denied_by().collect::<Vec<_>>(), ["consent.absent"]);
+        let granted = ConsentState::Granted {
+            at: "2026-05-01T00:00:00Z".parse().unwrap(),
+            notice_version: "1".into(),
+        };
+        assert!(decide(&p, &input("profile", "contact", &granted)).allowed);
     }
 
     #[test]

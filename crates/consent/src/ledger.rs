@@ -108,7 +108,7 @@ pub fn is_consent_purpose(policy: &Policy, purpose: &str) -> Result<bool, Consen
     let p = policy
         .purpose(purpose)
         .ok_or_else(|| ConsentError::UnknownPurpose(purpose.to_owned()))?;
-    Ok(p.basis == Some(Basis::Consent)
+    Ok(p.bases.contains(&Basis::Consent)
         || p.special_condition == Some(SpecialCondition::ExplicitConsent)
         || p.choice == custos_policy::model::Choice::OptIn)
 }

@@ -188,20 +188,27 @@ pub struct BreachConfig {
     /// Hours a processing agreement gives this organisation, as processor, to tell a
     /// controller of a breach (Art. 33(2) sets none: "without undue delay").
     pub contract_hours: Option<u32>,
-    /// The organisation is a financial undertaking under the Wft: UAVG art. 42 exempts it from
-    /// communicating a breach to the people affected (Art. 34 GDPR).
+    /// Deprecated: the policy's `[breach] financial_undertaking` is where this is said (it is
+    /// part of what the controller declares, not of how a server runs). Still honoured: either
+    /// one sets it.
     #[serde(default)]
     pub financial_undertaking: bool,
 }
 
 impl BreachConfig {
-    /// The register's settings these make.
-    pub fn settings(&self) -> custos_vault::breaches::RegisterSettings {
+    /// The register's settings these make with `policy`'s own: the UAVG art. 42 exemption of a
+    /// financial undertaking under the Wft from Art. 34 GDPR comes from the policy's
+    /// `[breach] financial_undertaking`.
+    pub fn settings(
+        &self,
+        policy: &custos_policy::Policy,
+    ) -> custos_vault::breaches::RegisterSettings {
         custos_vault::breaches::RegisterSettings {
             rules: custos_breach::rules::builtin(self.omnibus_from),
             contract_hours: self.contract_hours,
             national: custos_breach::assess::Settings {
-                uavg_art42_financial_undertaking: self.financial_undertaking,
+                uavg_art42_financial_undertaking: policy.breach.financial_undertaking
+                    || self.financial_undertaking,
             },
         }
     }

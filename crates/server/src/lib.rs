@@ -5,6 +5,7 @@
 mod announcements;
 mod auth;
 pub mod backend;
+pub mod banner;
 mod breach_letters;
 pub mod breaches;
 pub mod center;
@@ -441,6 +442,7 @@ pub fn app(
     let served = doc.clone();
     let router = router
         .merge(center::router())
+        .merge(banner::router())
         .merge(console::router())
         .route(
             "/openapi.json",
@@ -614,7 +616,8 @@ pub async fn serve(
         brands.insert(b.tenant.clone(), brand);
     }
     state.center.brands = brands;
-    state = state.with_breach_settings(config.breaches.settings());
+    let breach_settings = config.breaches.settings(&state.loaded.policy);
+    state = state.with_breach_settings(breach_settings);
     match (&config.smtp, &config.mail_outbox) {
         (Some(smtp), _) => {
             let mailer = mail::Mailer::new(smtp).map_err(|e| ServerError::Mail(e.to_string()))?;

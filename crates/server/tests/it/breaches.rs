@@ -498,3 +498,39 @@ fn letters_to_the_people_affected_go_out_once_a_person_decided_and_are_on_record
     std::thread::sleep(std::time::Duration::from_millis(500));
     assert_eq!(smtp.messages().len(), 2, "each address told once");
 }
+
+/// UAVG art. 42 as the policy says it: a financial undertaking under the Wft is exempt from
+/// Art. 34, so for the same high-risk breach Custos proposes telling the people affected without
+/// the setting and not with it.
+#[test]
+fn the_policys_financial_undertaking_setting_exempts_from_telling_the_people_affected() {
+    let proposal = |policy: String, name: &str| {
+        let config = crate::data::sqlite_config(name);
+        let backend = crate::data::open_backend(&config);
+        let admin = crate::data::admin_key(&backend);
+        let server = crate::Running::start_configured(Some(backend), policy, |c| {
+            c.database = config.database.clone();
+            c.max_body_bytes = 16384;
+        });
+        let s = Setup { server, admin };
+        let (_, dpo, _) = tenant(&s, "acme");
+        let mut b =
+            mispostal(&(jiff::Timestamp::now() - jiff::SignedDuration::from_hours(1)).to_string());
+        b["data"] = by_dpo(
+            serde_json::json!({ "categories": ["account"], "financial": true, "credentials": true }),
+        );
+        b["subject_count"] = by_dpo(serde_json::json!({ "kind": "exact", "n": 4000 }));
+        b["recipient"] = by_dpo(serde_json::json!({ "kind": "unknown" }));
+        let r = send("POST", &s.server.url("/v1/breaches"), &dpo, Some(b));
+        assert_eq!(r.status, 201, "{}", r.body);
+        json(&r)["proposal"].clone()
+    };
+    let plain = proposal(crate::JBSYNC.to_owned(), "breach-uavg-no");
+    assert_eq!(plain["subjects"]["kind"], "communicate", "{plain}");
+    let exempt = proposal(
+        crate::JBSYNC.replace("[breach]\n", "[breach]\nfinancial_undertaking = true\n"),
+        "breach-uavg-yes",
+    );
+    assert_ne!(exempt["subjects"]["kind"], "communicate", "{exempt}");
+    assert!(exempt.to_string().contains("UAVG art. 42"), "{exempt}");
+}

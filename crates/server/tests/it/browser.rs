@@ -51,6 +51,8 @@ fn pages() -> serde_json::Value {
         { "journey": "journeys/request-handled.mjs", "name": "request-handled" },
         { "journey": "journeys/consent-withdrawn.mjs", "name": "consent-withdrawn" },
         { "journey": "journeys/console-breaches.mjs", "name": "console-breaches" },
+        // The consent banner on a webshop's own site (a second server runs webshop.toml).
+        { "journey": "journeys/consent-banner.mjs", "name": "consent-banner" },
     ])
 }
 
@@ -154,6 +156,28 @@ fn the_public_pages_pass_the_browser_checks_with_and_without_javascript() {
         );
         assert_eq!(r.status, 201, "{}", r.body);
     }
+    // The webshop of examples/policies/webshop.toml, whose own site the banner journey visits.
+    let shop_config = crate::data::sqlite_config("browser-shop");
+    let shop_backend = crate::data::open_backend(&shop_config);
+    let shop_key = {
+        let mut a = shop_backend.access.lock().expect("access store");
+        a.create_tenant("korenbloem", "Korenbloem Wonen", jiff::Timestamp::now())
+            .expect("tenant");
+        a.issue_key(
+            Some("korenbloem"),
+            custos_access::Role::Dpo,
+            "browser shop dpo",
+            jiff::Timestamp::now(),
+        )
+        .expect("dpo key")
+        .key
+    };
+    let shop_db = shop_config.database.clone();
+    let shop = Running::start_configured(
+        Some(shop_backend),
+        include_str!("../../../../examples/policies/webshop.toml").to_owned(),
+        move |c| c.database = shop_db,
+    );
     let started = Instant::now();
     let mut node = Command::new("node")
         .current_dir(&root)
@@ -168,6 +192,8 @@ fn the_public_pages_pass_the_browser_checks_with_and_without_javascript() {
             serde_json::Value::from(accounts).to_string(),
         )
         .env("CUSTOS_APP_KEY", &app_key)
+        .env("CUSTOS_SHOP_SERVER", shop.url("/"))
+        .env("CUSTOS_SHOP_KEY", &shop_key)
         .env(
             "CUSTOS_CONSENT_SUBJECTS",
             serde_json::json!(consent_subjects).to_string(),
@@ -189,6 +215,7 @@ fn the_public_pages_pass_the_browser_checks_with_and_without_javascript() {
         std::thread::sleep(Duration::from_millis(200));
     };
     drop(server);
+    drop(shop);
     let output = std::fs::read_to_string(&log_path).unwrap_or_default();
     match status {
         Some(s) if s.success() => println!("{output}"),

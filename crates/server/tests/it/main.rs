@@ -7,6 +7,7 @@ use custos_server::Config;
 
 mod announcements;
 mod audit;
+mod banner;
 mod breaches;
 mod browser;
 mod center;
