@@ -247,9 +247,10 @@ impl From<LangArg> for Lang {
 pub struct RenderArgs {
     /// The policy file.
     pub file: PathBuf,
-    /// Language of the statement.
-    #[arg(long, value_enum, default_value = "en")]
-    pub lang: LangArg,
+    /// Language of the statement (default: the policy's first language). A language the
+    /// policy has no texts for is refused (`language-not-offered`).
+    #[arg(long, value_enum)]
+    pub lang: Option<LangArg>,
     /// Output format.
     #[arg(long, value_enum, default_value = "md")]
     pub format: RenderFormat,
@@ -264,12 +265,22 @@ pub fn render(args: RenderArgs) -> ExitCode {
         RenderFormat::Html => custos_policy::render::Format::Html,
         RenderFormat::Json => custos_policy::render::Format::Json,
     };
-    match custos_policy::render::render(&loaded.policy, args.lang.into(), format) {
+    let lang = match args.lang {
+        Some(l) => l.into(),
+        None => loaded
+            .policy
+            .meta
+            .languages
+            .first()
+            .copied()
+            .unwrap_or(Lang::En),
+    };
+    match custos_policy::render::render(&loaded.policy, lang, format) {
         Ok(text) => {
             print!("{text}");
             ExitCode::SUCCESS
         }
-        Err(e) => Failure::unusable(e.to_string()).stop(),
+        Err(e) => Failure::new(e.code(), e.to_string()).stop(),
     }
 }
 

@@ -913,7 +913,16 @@ fn answer_archive(
     out: &Path,
     now: Timestamp,
 ) -> Result<Executed, Failure> {
-    t.request_to_answer(id, subject)?;
+    let (request, _) = t.request_to_answer(id, subject)?;
+    // In the language the subject wrote in (the request keeps it), else the policy's first.
+    let lang = request
+        .detail
+        .get("language")
+        .and_then(|l| l.as_str())
+        .and_then(Lang::from_code)
+        .filter(|l| policy.meta.languages.contains(l))
+        .or_else(|| policy.meta.languages.first().copied())
+        .unwrap_or(Lang::En);
     let partial = partial_path(out);
     let file = create_private(&partial).map_err(|e| {
         Failure::unusable(format!(
@@ -922,13 +931,12 @@ fn answer_archive(
         ))
     })?;
     let w = std::io::BufWriter::with_capacity(1 << 16, file);
-    let answered =
-        t.answer_request::<anyhow::Error, _>(policy, id, subject, Lang::En, now, w, |w| {
-            let file = w.into_inner().map_err(|e| e.into_error())?;
-            file.sync_all()?;
-            std::fs::rename(&partial, out)?;
-            Ok(())
-        });
+    let answered = t.answer_request::<anyhow::Error, _>(policy, id, subject, lang, now, w, |w| {
+        let file = w.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
+        std::fs::rename(&partial, out)?;
+        Ok(())
+    });
     match answered {
         Ok((_, written)) => Ok(Executed::Archive(written)),
         Err(e) => {

@@ -1,11 +1,17 @@
 //! The processing activities as W3C Data Privacy Vocabulary (DPV 2.3) JSON-LD.
 //!
 //! Mapping (shared/reference/gdpr-and-interop.md §2.5): the controller is a
-//! `dpv:DataController`; each purpose is one `dpv:PersonalDataProcess` with its legal basis as
-//! `eu-gdpr:A6-1-*` (and `A9-2-*`), its categories as the policy's own category IRIs linked by
+//! `dpv:DataController`; each purpose is one `dpv:PersonalDataProcess` with its legal bases as
+//! `eu-gdpr:A6-1-*` (every one, with the policy's note on which applies when as `skos:note`)
+//! (and `A9-2-*`), its categories as the policy's own category IRIs linked by
 //! `skos:broader` to their parent category and the `pd:` concepts the policy names, retention as
 //! `dpv:StorageDuration`, and each transfer outside the EEA as a `dpv:CrossBorderTransfer` with
-//! its `eu-gdpr:A45-3` / `A46-*` / `A49-*` basis. Only concepts in the vendored list
+//! its `eu-gdpr:A45-3` / `A46-*` / `A49-*` basis (or a note that the policy states none).
+//! Everything is derived per purpose: a process's recipients are those linked to its purpose,
+//! not every recipient of one of its categories. Direct marketing adds `dpv:DirectMarketing` to
+//! the purposes, profiling and Art. 22 decisions add `dpv:Profiling` /
+//! `dpv:AutomatedDecisionMaking` to the processing, and the rights that apply to the purpose
+//! (`crate::ropa::rights_for`) are its `dpv:hasRight` (`eu-gdpr:A15` …). Only concepts in the vendored list
 //! `data/dpv-concepts.txt` are emitted or accepted in a policy.
 
 use std::collections::BTreeSet;
@@ -14,7 +20,8 @@ use serde_json::{Value, json};
 
 use crate::law::{self, Zone};
 use crate::model::{
-    Basis, MeasureKind, Mechanism, RecipientKind, Role, SourceKind, SpecialCondition,
+    AutomatedKind, Basis, MeasureKind, Mechanism, RecipientKind, Right, Role, SourceKind,
+    SpecialCondition,
 };
 use crate::resolved::{Category, Policy, Purpose};
 use crate::text::Text;
@@ -88,6 +95,20 @@ fn mechanism_iri(m: Mechanism, derogation: Option<&str>) -> Option<String> {
             format!("eu-gdpr:A49-1-{point}")
         }
     })
+}
+
+/// The GDPR extension's concept for a right (`eu-gdpr:A15` is the right of access).
+fn right_iri(r: Right) -> &'static str {
+    match r {
+        Right::Access => "eu-gdpr:A15",
+        Right::Rectification => "eu-gdpr:A16",
+        Right::Erasure => "eu-gdpr:A17",
+        Right::Restriction => "eu-gdpr:A18",
+        Right::Portability => "eu-gdpr:A20",
+        Right::Objection => "eu-gdpr:A21",
+        Right::WithdrawConsent => "eu-gdpr:A7-3",
+        Right::HumanIntervention => "eu-gdpr:A22",
+    }
 }
 
 fn measure_iri(k: MeasureKind) -> &'static str {
@@ -269,18 +290,26 @@ fn activity(p: &Policy, purpose: &Purpose, measures: &[Value], langs: &[crate::L
                 .collect(),
         );
     }
-    let purposes: Vec<Value> = if purpose.dpv.is_empty() {
+    let mut purposes: Vec<Value> = if purpose.dpv.is_empty() {
         vec![id("dpv:Purpose")]
     } else {
         purpose.dpv.iter().map(|d| id(d.clone())).collect()
     };
+    if purpose.direct_marketing && !purpose.dpv.iter().any(|d| d == "dpv:DirectMarketing") {
+        purposes.push(id("dpv:DirectMarketing"));
+    }
     node["dpv:hasPurpose"] = Value::Array(purposes);
-    let mut bases: Vec<Value> = purpose.basis.map(basis_iri).into_iter().map(id).collect();
+    // Every basis the purpose relies on; with alternatives, the policy's note on which applies
+    // when goes with them.
+    let mut bases: Vec<Value> = purpose.bases.iter().map(|b| id(basis_iri(*b))).collect();
     if let Some(c) = purpose.special_condition {
         bases.push(id(special_iri(c)));
     }
     if !bases.is_empty() {
         node["dpv:hasLegalBasis"] = Value::Array(bases);
+    }
+    if let Some(note) = &purpose.basis_note {
+        node["skos:note"] = text(note, langs);
     }
     if !purpose.subjects.is_empty() {
         node["dpv:hasDataSubject"] = Value::Array(
@@ -313,14 +342,7 @@ fn activity(p: &Policy, purpose: &Purpose, measures: &[Value], langs: &[crate::L
             node["dpv:hasStorageCondition"] = Value::Array(storage);
         }
     }
-    let mut recipients: Vec<String> = purpose.recipients.clone();
-    for r in &p.recipients {
-        if !recipients.contains(&r.id)
-            && r.categories.iter().any(|c| purpose.categories.contains(c))
-        {
-            recipients.push(r.id.clone());
-        }
-    }
+    let recipients: Vec<String> = purpose.recipients.clone();
     if !recipients.is_empty() {
         node["dpv:hasRecipient"] = Value::Array(
             recipients
@@ -330,6 +352,14 @@ fn activity(p: &Policy, purpose: &Purpose, measures: &[Value], langs: &[crate::L
         );
     }
     let mut processing = vec![id("dpv:Collect"), id("dpv:Store"), id("dpv:Use")];
+    match purpose.automated_decision.as_ref().map(|a| a.kind) {
+        Some(AutomatedKind::Profiling) => processing.push(id("dpv:Profiling")),
+        Some(AutomatedKind::SolelyAutomated) => {
+            processing.push(id("dpv:Profiling"));
+            processing.push(id("dpv:AutomatedDecisionMaking"));
+        }
+        _ => {}
+    }
     for r in recipients.iter().filter_map(|r| p.recipient(r)) {
         for country in &r.third_countries {
             let zone = law::zone(country);
@@ -349,7 +379,9 @@ fn activity(p: &Policy, purpose: &Purpose, measures: &[Value], langs: &[crate::L
                 "dpv:hasRecipient": id(format!("ex:recipient/{}", slug(&r.id))),
                 "dpv:hasThirdCountry": loc(country),
             });
-            if !basis.is_empty() {
+            if basis.is_empty() {
+                t["skos:note"] = json!("transfer mechanism: none stated");
+            } else {
                 t["dpv:hasLegalBasis"] = Value::Array(basis);
             }
             if r.transfer.contains(&Mechanism::Dpf) && country == "US" {
@@ -361,6 +393,14 @@ fn activity(p: &Policy, purpose: &Purpose, measures: &[Value], langs: &[crate::L
         }
     }
     node["dpv:hasProcessing"] = Value::Array(processing);
+    if purpose.role != Role::Processor {
+        node["dpv:hasRight"] = Value::Array(
+            crate::ropa::rights_for(purpose)
+                .into_iter()
+                .map(|r| id(right_iri(r)))
+                .collect(),
+        );
+    }
     if !measures.is_empty() {
         node["dpv:hasTechnicalOrganisationalMeasure"] = Value::Array(measures.to_vec());
     }
@@ -509,6 +549,23 @@ description = "AES-256"
     }
 
     #[test]
+    fn every_legal_basis_of_a_purpose_is_exported_with_the_note_on_which_applies_when() {
+        let src = POLICY.replace(
+            "basis = \"contract\"\n",
+            "basis = [\"contract\", \"legitimate_interest\"]\nbasis_note = \"Contract for customers\"\n",
+        );
+        let l = crate::load_source(SourceFile::new("p.toml", &src)).unwrap();
+        let s = export(&l.policy).to_string();
+        assert!(
+            s.contains(
+                r#""dpv:hasLegalBasis":[{"@id":"eu-gdpr:A6-1-b"},{"@id":"eu-gdpr:A6-1-f"}]"#
+            ),
+            "{s}"
+        );
+        assert!(s.contains("Contract for customers"), "{s}");
+    }
+
+    #[test]
     fn a_dpf_transfer_is_an_adequacy_based_cross_border_transfer_and_hierarchy_is_kept() {
         let l = crate::load_source(SourceFile::new("p.toml", POLICY)).unwrap();
         let doc = export(&l.policy);
@@ -552,5 +609,86 @@ description = "AES-256"
                 .unwrap()
                 .contains("pd:EmailContent")
         );
+    }
+
+    const SHARED: &str = r#"
+[policy]
+id = "shop"
+[controller]
+name = "Shop"
+[[category]]
+id = "contact"
+name = "Contact details"
+[[purpose]]
+id = "credit"
+name = "Credit check"
+basis = "legitimate_interest"
+categories = ["contact"]
+recipients = ["agency"]
+[[purpose]]
+id = "branding"
+name = "Branding"
+basis = "consent"
+direct_marketing = true
+automated_decision = { kind = "profiling" }
+categories = ["contact"]
+recipients = ["social"]
+[[recipient]]
+id = "agency"
+name = "Credit Agency"
+locations = ["NL"]
+[[recipient]]
+id = "social"
+name = "Social Network Inc."
+locations = ["US"]
+"#;
+
+    fn process<'a>(doc: &'a Value, purpose: &str) -> &'a Value {
+        doc["@graph"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["@id"] == format!("ex:activity/{purpose}"))
+            .unwrap()
+    }
+
+    #[test]
+    fn each_process_has_its_own_recipients_profiling_marketing_and_rights() {
+        let l = crate::load_source(SourceFile::new("p.toml", SHARED)).unwrap();
+        let doc = export(&l.policy);
+        let branding = process(&doc, "branding");
+        assert_eq!(
+            branding["dpv:hasRecipient"],
+            json!([{ "@id": "ex:recipient/social" }])
+        );
+        let s = branding.to_string();
+        assert!(s.contains(r#"{"@id":"dpv:DirectMarketing"}"#), "{s}");
+        assert!(s.contains(r#"{"@id":"dpv:Profiling"}"#), "{s}");
+        assert!(
+            s.contains(r#"{"@id":"eu-gdpr:A7-3"}"#) && s.contains(r#"{"@id":"eu-gdpr:A20"}"#),
+            "{s}"
+        );
+        assert!(
+            s.contains(r#""skos:note":"transfer mechanism: none stated""#),
+            "{s}"
+        );
+        let credit = process(&doc, "credit");
+        assert_eq!(
+            credit["dpv:hasRecipient"],
+            json!([{ "@id": "ex:recipient/agency" }])
+        );
+        let c = credit.to_string();
+        assert!(
+            !c.contains("dpv:Profiling") && !c.contains("DirectMarketing") && !c.contains("A20"),
+            "{c}"
+        );
+        let mut iris = Vec::new();
+        collect_iris(&doc, &mut iris);
+        for i in iris
+            .iter()
+            .filter(|i| i.starts_with("dpv:") || i.starts_with("eu-gdpr:"))
+        {
+            assert!(is_known_concept(i), "{i}");
+        }
     }
 }

@@ -195,11 +195,17 @@ mod robustness {
                         let _ = d.render(&loaded.source);
                     }
                     for lang in Lang::ALL {
-                        render::render(&loaded.policy, lang, render::Format::Markdown)
-                            .expect("renders");
+                        let offered = loaded.policy.meta.languages.contains(&lang);
+                        for format in [render::Format::Markdown, render::Format::Html] {
+                            match render::render(&loaded.policy, lang, format) {
+                                Ok(_) => assert!(offered, "rendered in {lang}, not offered"),
+                                Err(render::RenderError::LanguageNotOffered { .. }) => {
+                                    assert!(!offered, "{lang} offered but refused")
+                                }
+                                Err(e) => panic!("renders: {e}"),
+                            }
+                        }
                     }
-                    render::render(&loaded.policy, Lang::Nl, render::Format::Html)
-                        .expect("renders");
                     assert!(
                         diff::diff(&loaded.policy, &loaded.policy)
                             .changes

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::period::Period;
-use crate::text::{Lang, Text};
+use crate::text::{FormOfAddress, Lang, Text};
 
 /// A value with the byte range it came from.
 pub type Sp<T> = Spanned<T>;
@@ -99,6 +99,9 @@ pub struct PolicyMeta {
     pub url: Option<String>,
     /// What the statement covers (systems, sites, apps).
     pub scope: Option<Text>,
+    /// How the Dutch statement addresses its reader: `u` (default) or `je`. Art. 12(1) asks
+    /// for clear and plain language; one form throughout is part of that.
+    pub form_of_address: Option<Sp<FormOfAddress>>,
 }
 
 /// The role an organisation plays in a processing.

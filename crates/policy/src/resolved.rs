@@ -11,7 +11,7 @@ use crate::diag::{Diagnostic, nearest};
 use crate::law::{self, Zone};
 use crate::model::{self as m, Basis, PolicyFile, Role, Sp};
 use crate::period::Period;
-use crate::text::{Lang, Text};
+use crate::text::{FormOfAddress, Lang, Text};
 
 /// A complete, consistent policy. Vectors keep the order of the file, and item `i` of each
 /// vector is item `i` of the same table in the [`PolicyFile`] it came from.
@@ -75,6 +75,8 @@ pub struct Meta {
     pub url: Option<String>,
     /// Scope.
     pub scope: Option<Text>,
+    /// How the Dutch statement addresses its reader (default *u*).
+    pub form_of_address: FormOfAddress,
 }
 
 /// The controller.
@@ -498,6 +500,10 @@ pub struct Rights {
     pub channels: Vec<m::Channel>,
     /// Response period (default one month, Art. 12(3)).
     pub response: Period,
+    /// Whether the policy itself states the response period (`response`): only then does the
+    /// statement promise it; the default is the law's, and is attributed to it.
+    #[serde(skip)]
+    pub response_stated: bool,
     /// Extension (default two months, Art. 12(3)).
     pub extension: Option<Period>,
     /// Export formats.
@@ -568,6 +574,11 @@ pub struct Cookie {
     /// Whether the law requires consent (ePrivacy Directive Art. 5(3); Telecommunicatiewet
     /// art. 11.7a for a Dutch controller).
     pub consent_required_by_law: bool,
+    /// Whether it is set only with consent in the policy's own words: `consent`, else a
+    /// `basis` (consent or not) or a `choice` (opt-in or not); `None` when the policy leaves
+    /// it to the law. The statement promises only this (issue 22).
+    #[serde(skip)]
+    pub consent_stated: Option<bool>,
     /// How it comes to be set, as stated.
     pub choice: Option<m::CookieChoice>,
     /// The legal basis claimed for it, as stated.
@@ -1133,6 +1144,11 @@ fn meta(file: &PolicyFile) -> Meta {
         title: meta_raw.title.clone(),
         url: meta_raw.url.clone(),
         scope: meta_raw.scope.clone(),
+        form_of_address: meta_raw
+            .form_of_address
+            .as_ref()
+            .map(|f| *f.get_ref())
+            .unwrap_or_default(),
     }
 }
 
@@ -1266,6 +1282,7 @@ fn rights(file: &PolicyFile, controller: &Controller) -> Rights {
                     .as_ref()
                     .map(|p| *p.get_ref())
                     .unwrap_or_else(one_month),
+                response_stated: r.response.is_some(),
                 extension: r.extension.as_ref().map(|p| *p.get_ref()),
                 export_formats: r.export_formats.clone(),
                 complaint: if r.complaint.is_empty() {
@@ -1290,6 +1307,7 @@ fn rights(file: &PolicyFile, controller: &Controller) -> Rights {
             offered: Vec::new(),
             channels: controller.contact.clone(),
             response: one_month(),
+            response_stated: false,
             extension: None,
             export_formats: Vec::new(),
             complaint: controller.authority.iter().cloned().collect(),
@@ -1764,6 +1782,12 @@ fn cookies(file: &PolicyFile, controller: &Controller) -> Vec<Cookie> {
                     _ => by_law,
                 },
                 consent_required_by_law: by_law,
+                consent_stated: match (&k.consent, &k.basis, &k.choice) {
+                    (Some(c), _, _) => Some(*c.get_ref()),
+                    (None, Some(b), _) => Some(*b.get_ref() == Basis::Consent),
+                    (None, None, Some(ch)) => Some(*ch.get_ref() == m::CookieChoice::OptIn),
+                    (None, None, None) => None,
+                },
                 choice: k.choice.as_ref().map(|c| *c.get_ref()),
                 basis: k.basis.as_ref().map(|b| *b.get_ref()),
                 minimal_impact: k.minimal_impact,

@@ -183,14 +183,17 @@ pub fn article15(
             .collect(),
     };
     for p in &purposes {
-        let basis = match p.basis {
-            Some(b) => format!(
-                "{} ({})",
-                t(&format!("basis.{}", basis_key(b)))?,
-                t("label.article")?.replace("{article}", p.basis_article.unwrap_or(""))
-            ),
-            None => "—".into(),
-        };
+        // A purpose without a basis in the policy gets none here either (the checker
+        // reports it); a dash would read as an answer. Several bases are alternatives, with
+        // the policy's note on which applies when.
+        let bases = cat
+            .bases(&p.bases)
+            .map_err(|e| ExportError::Render(e.to_string()))?;
+        let basis = [bases, p.basis_note.as_ref().map(tx)]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(". ");
         out.purposes.push(Item {
             id: p.id.clone(),
             name: tx(&p.name),
@@ -222,7 +225,7 @@ pub fn article15(
             (_, false) => t("label.never_stored")?,
             (Some(r), true) => retention_words(policy, r, lang, cat)
                 .map_err(|e| ExportError::Render(e.to_string()))?,
-            (None, true) => "—".into(),
+            (None, true) => String::new(),
         };
         let mut source = t(&format!("source.{}", source_key(c.source.kind)))?;
         if let Some(d) = &c.source.description {
@@ -256,13 +259,19 @@ pub fn article15(
         let Some(r) = policy.recipient(rid) else {
             continue;
         };
-        let location = r
-            .location_note
-            .as_ref()
-            .map(tx)
-            .unwrap_or_else(|| r.locations.join(", "));
-        let safeguards = if r.third_countries.is_empty() {
-            t("label.no_transfers")?
+        let location = match r.location_note.as_ref().map(tx) {
+            Some(note) => note,
+            None if r.locations.is_empty() => t("label.location_unknown")?,
+            None => r.locations.join(", "),
+        };
+        // Art. 15(2): the safeguards of a transfer. Where the policy names no location, nothing
+        // is concluded about where the data goes.
+        let safeguards = if r.locations.is_empty() {
+            String::new()
+        } else if r.third_countries.is_empty() {
+            t("mechanism.none")?
+        } else if r.transfer.is_empty() {
+            t("label.none_stated")?
         } else {
             let mechanisms: Vec<String> = r
                 .transfer
@@ -286,7 +295,8 @@ pub fn article15(
         out.rights.push(format!(
             "{} ({})",
             t(&format!("right.{}", right.key()))?,
-            t("label.article")?.replace("{article}", right.article())
+            cat.cite(right.article())
+                .map_err(|e| ExportError::Render(e.to_string()))?
         ));
     }
     Ok(out)
@@ -297,10 +307,6 @@ fn key_of<T: Serialize>(v: T) -> String {
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_default()
-}
-
-fn basis_key(b: Basis) -> String {
-    key_of(b)
 }
 
 fn source_key(s: SourceKind) -> String {
@@ -324,7 +330,11 @@ pub fn portable(policy: &Policy, r: &ExportRecord) -> bool {
         .purposes
         .iter()
         .filter_map(|p| policy.purpose(p))
-        .any(|p| matches!(p.basis, Some(Basis::Consent | Basis::Contract)));
+        .any(|p| {
+            p.bases
+                .iter()
+                .any(|b| matches!(b, Basis::Consent | Basis::Contract))
+        });
     provided && basis_ok
 }
 
@@ -508,6 +518,16 @@ impl RowNames {
         Self { lang, names }
     }
 
+    /// A timestamp's date in words in the answer's language (`20 November 2026`), or the
+    /// timestamp as stored when it has no date in front.
+    fn date(&self, at: &str) -> String {
+        let day = at.get(..10).unwrap_or(at);
+        match Catalogue::get(self.lang) {
+            Ok(c) if day.len() == 10 => c.date(day),
+            _ => at.to_owned(),
+        }
+    }
+
     fn name<'a>(&'a self, kind: &str, id: &'a str) -> &'a str {
         self.names
             .get(&format!("{kind}:{id}"))
@@ -515,45 +535,158 @@ impl RowNames {
     }
 }
 
-/// One record as a row of the report's table; a restricted record says so and why.
+/// One record as it reads in the report: its category, purposes, date and restriction, then
+/// its content as label: value pairs (Art. 12(1): intelligible and easily accessible form), not
+/// JSON. Nested objects become nested lists; a key is shown as the app wrote it, with `_` and
+/// `-` as spaces.
 pub fn html_row(names: &RowNames, r: &ExportRecord) -> String {
-    let mut o = String::with_capacity(r.data.get().len() + 256);
-    o.push_str("<tr><td>");
-    escape_into(&mut o, &r.id);
-    o.push_str("</td><td>");
+    let nl = names.lang == Lang::Nl;
+    let mut o = String::with_capacity(r.data.get().len() * 2 + 512);
+    o.push_str("<article class=\"record\"><h3>");
     escape_into(&mut o, names.name("c", &r.category));
-    o.push_str("</td><td>");
-    for (i, p) in r.purposes.iter().enumerate() {
-        if i > 0 {
-            o.push_str(", ");
+    o.push_str("</h3><dl class=\"meta\"><dt>");
+    o.push_str(if nl { "Kenmerk" } else { "Reference" });
+    o.push_str("</dt><dd><code>");
+    escape_into(&mut o, &r.id);
+    o.push_str("</code></dd>");
+    if !r.purposes.is_empty() {
+        o.push_str("<dt>");
+        o.push_str(if nl { "Doelen" } else { "Purposes" });
+        o.push_str("</dt><dd>");
+        for (i, p) in r.purposes.iter().enumerate() {
+            if i > 0 {
+                o.push_str(", ");
+            }
+            escape_into(&mut o, names.name("p", p));
         }
-        escape_into(&mut o, names.name("p", p));
+        o.push_str("</dd>");
     }
-    o.push_str("</td><td>");
+    o.push_str("<dt>");
+    o.push_str(if nl { "Vastgelegd op" } else { "Recorded on" });
+    o.push_str("</dt><dd><time datetime=\"");
     escape_into(&mut o, &r.created_at);
-    o.push_str("</td><td>");
+    o.push_str("\">");
+    escape_into(&mut o, &names.date(&r.created_at));
+    o.push_str("</time></dd>");
     if let Some(why) = &r.restriction {
-        if names.lang == Lang::Nl {
+        o.push_str("<dt>");
+        o.push_str(if nl { "Beperking" } else { "Restriction" });
+        o.push_str("</dt><dd>");
+        if nl {
             o.push_str("beperkt (");
             // The stored basis cites the regulation in English.
-            escape_into(
-                &mut o,
-                &why.replace("Art. ", "art. ").replace("GDPR", "AVG"),
-            );
+            escape_into(&mut o, &dutch_citations(why));
         } else {
             o.push_str("restricted (");
             escape_into(&mut o, why);
         }
-        o.push(')');
+        o.push_str(")</dd>");
     }
-    o.push_str("</td><td><code>");
-    escape_into(&mut o, r.data.get());
-    o.push_str("</code></td></tr>\n");
+    o.push_str("</dl>");
+    match serde_json::from_str::<serde_json::Value>(r.data.get()) {
+        Ok(v) => {
+            o.push_str("<div class=\"data\">");
+            value_into(&mut o, &v, nl);
+            o.push_str("</div>");
+        }
+        // Not JSON after all: shown as it is, escaped.
+        Err(_) => {
+            o.push_str("<pre>");
+            escape_into(&mut o, r.data.get());
+            o.push_str("</pre>");
+        }
+    }
+    o.push_str("</article>\n");
     o
 }
 
+/// `Art. 17(3)(b) GDPR` in a stored English text cited as the Dutch GDPR cites it:
+/// `art. 17 lid 3 onder b AVG`.
+fn dutch_citations(s: &str) -> String {
+    let Ok(nl) = Catalogue::get(Lang::Nl) else {
+        return s.to_owned();
+    };
+    let mut out = String::with_capacity(s.len() + 16);
+    let mut rest = s;
+    while let Some(at) = rest.find("Art. ") {
+        let after = &rest[at + 5..];
+        match after.find(" GDPR") {
+            Some(end) if !after[..end].contains(' ') => {
+                out.push_str(&rest[..at]);
+                match nl.cite(&after[..end]) {
+                    Ok(c) => out.push_str(&c),
+                    Err(_) => out.push_str(&rest[at..at + 5 + end + 5]),
+                }
+                rest = &after[end + 5..];
+            }
+            _ => {
+                out.push_str(&rest[..at + 5]);
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// A key as a label: `first_name` → `First name`.
+fn label_of(key: &str) -> String {
+    let spaced = key.replace(['_', '-'], " ");
+    let mut chars = spaced.chars();
+    match chars.next() {
+        Some(c) => c.to_uppercase().chain(chars).collect(),
+        None => spaced,
+    }
+}
+
+/// A JSON value as the report shows it: an object as a list of label: value, an array of
+/// plain values as one line, an array of objects as a numbered list, a plain value as text.
+fn value_into(o: &mut String, v: &serde_json::Value, nl: bool) {
+    use serde_json::Value;
+    match v {
+        Value::Object(m) if m.is_empty() => o.push('—'),
+        Value::Object(m) => {
+            o.push_str("<dl>");
+            for (k, x) in m {
+                o.push_str("<dt>");
+                escape_into(o, &label_of(k));
+                o.push_str("</dt><dd>");
+                value_into(o, x, nl);
+                o.push_str("</dd>");
+            }
+            o.push_str("</dl>");
+        }
+        Value::Array(a) if a.iter().all(|x| !x.is_object() && !x.is_array()) => {
+            for (i, x) in a.iter().enumerate() {
+                if i > 0 {
+                    o.push_str(", ");
+                }
+                value_into(o, x, nl);
+            }
+        }
+        Value::Array(a) => {
+            o.push_str("<ol>");
+            for x in a {
+                o.push_str("<li>");
+                value_into(o, x, nl);
+                o.push_str("</li>");
+            }
+            o.push_str("</ol>");
+        }
+        Value::String(s) => escape_into(o, s),
+        Value::Bool(b) => o.push_str(match (b, nl) {
+            (true, true) => "ja",
+            (false, true) => "nee",
+            (true, false) => "yes",
+            (false, false) => "no",
+        }),
+        Value::Null => o.push('—'),
+        Value::Number(n) => o.push_str(&n.to_string()),
+    }
+}
+
 /// The HTML report, written record by record: the Art. 15(1) information, the summary of the
-/// records when given, then records as table rows.
+/// records when given, then the records one by one.
 pub struct HtmlWriter<W: Write> {
     w: W,
     names: RowNames,
@@ -585,7 +718,7 @@ impl<W: Write> HtmlWriter<W> {
         })
     }
 
-    /// Appends one record as a table row (see [`html_row`]).
+    /// Appends one record (see [`html_row`]).
     pub fn push(&mut self, r: &ExportRecord) -> Result<(), ExportError> {
         self.push_row(&html_row(&self.names, r))
     }
@@ -600,12 +733,12 @@ impl<W: Write> HtmlWriter<W> {
     /// Closes the document; returns the writer and the number of records.
     pub fn finish(mut self) -> Result<(W, u64), ExportError> {
         self.w
-            .write_all(b"</tbody></table></section></main></body></html>\n")?;
+            .write_all(b"</div></section></main></body></html>\n")?;
         Ok((self.w, self.n))
     }
 }
 
-/// Streams the HTML report: the Art. 15(1) information, then every record as a table row.
+/// Streams the HTML report: the Art. 15(1) information, then every record as label: value.
 pub fn write_html(
     w: impl Write,
     lang: Lang,
@@ -711,6 +844,24 @@ mod tests {
         assert!(html.trim_end().ends_with("</html>"));
     }
 
+    /// Issue 22: a purpose may rely on alternative bases; the answer names each with its
+    /// article and the policy's note on which applies when (Art. 15(1)(a), 13(1)(c)).
+    #[test]
+    fn a_purpose_with_several_bases_lists_each_with_the_note_in_the_subjects_language() {
+        let p = crate::example_policies::example("webshop");
+        let newsletter = p.purpose("newsletter").unwrap();
+        let cats: BTreeSet<String> = newsletter.categories.iter().cloned().collect();
+        let info = article15(&p, Lang::Nl, &cats).unwrap();
+        let item = info.purposes.iter().find(|i| i.id == "newsletter").unwrap();
+        assert!(
+            item.detail.starts_with(
+                "Toestemming (art. 6 lid 1 onder a AVG) of noodzakelijk voor de behartiging van gerechtvaardigde belangen (art. 6 lid 1 onder f AVG). Wie zich aanmeldt"
+            ),
+            "{}",
+            item.detail
+        );
+    }
+
     #[test]
     fn portability_covers_provided_data_on_consent_or_contract_only() {
         let p = jbsync();
@@ -727,6 +878,46 @@ mod tests {
         assert!(
             !portable(&p, &rec(1, &generated.id, purpose)),
             "data we generated is not portable"
+        );
+    }
+
+    /// Issue 22: the report showed a Dutch subject English headings and records as raw JSON in
+    /// a narrow column. Art. 12(1): information in an intelligible and easily accessible form.
+    #[test]
+    fn records_read_as_label_and_value_in_the_subjects_language() {
+        let p = jbsync();
+        let info = article15(&p, Lang::Nl, &["support".to_string()].into()).unwrap();
+        let mut r = rec(7, "support", "support");
+        r.data = serde_json::value::to_raw_value(&serde_json::json!({
+            "first_name": "Anna",
+            "tags": ["vip", "nl"],
+            "address": { "city": "Delft" },
+            "opted_in": true
+        }))
+        .unwrap();
+        let mut html = Vec::new();
+        write_html(&mut html, Lang::Nl, &info, std::iter::once(r)).unwrap();
+        let html = String::from_utf8(html).unwrap();
+        assert!(html.contains("<html lang=\"nl\">"));
+        assert!(html.contains("<dt>First name</dt><dd>Anna</dd>"), "{html}");
+        assert!(html.contains("<dt>Tags</dt><dd>vip, nl</dd>"), "{html}");
+        assert!(
+            html.contains("<dt>Address</dt><dd><dl><dt>City</dt><dd>Delft</dd></dl></dd>"),
+            "{html}"
+        );
+        assert!(html.contains("<dt>Opted in</dt><dd>ja</dd>"), "{html}");
+        assert!(html.contains("<dt>Vastgelegd op</dt><dd><time datetime=\"2026-11-20T10:00:00Z\">20 november 2026</time></dd>"), "{html}");
+        assert!(
+            !html.contains("&quot;first_name&quot;") && !html.contains("<code>{"),
+            "raw JSON: {html}"
+        );
+        assert!(
+            !html.contains("Your records") && !html.contains("Category</th>"),
+            "English in a Dutch report"
+        );
+        assert!(
+            html.contains("(art. 6 lid 1 onder b AVG)"),
+            "Dutch citations: {html}"
         );
     }
 }

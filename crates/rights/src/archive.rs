@@ -518,7 +518,7 @@ mod tests {
         assert!(html.contains("restricted (Art. 17(3)(b) GDPR)"));
         assert!(html.contains("We hold 3 records about you, 1 of them restricted"));
         assert!(html.contains("They are listed below"));
-        assert_eq!(html.matches("<tr><td>r").count(), 3);
+        assert_eq!(html.matches("<article class=\"record\">").count(), 3);
     }
 
     #[test]
@@ -532,7 +532,10 @@ mod tests {
         }
         let out = dir.join("out");
         let html = std::fs::read_to_string(out.join("report.html")).expect("report.html");
-        assert_eq!(html.matches("<tr><td>r").count(), REPORT_ROWS as usize);
+        assert_eq!(
+            html.matches("<article class=\"record\">").count(),
+            REPORT_ROWS as usize
+        );
         assert!(html.contains(&format!(
             "This report lists the first {REPORT_ROWS}; all {n} are in data.csv"
         )));

@@ -686,10 +686,12 @@ pub fn check_purpose(
         });
     };
     match kind {
+        // With several bases, consent (or an objectable basis) among them is enough: which
+        // applies depends on the person's case (`basis_note`), and the request settles it.
         RequestKind::Withdrawal if !decl.bases.contains(&Basis::Consent) => {
             Err(RequestError::NotConsent {
                 purpose: p.to_owned(),
-                basis: basis_name(decl.basis),
+                basis: basis_names(&decl.bases),
             })
         }
         RequestKind::Objection
@@ -701,7 +703,7 @@ pub fn check_purpose(
         {
             Err(RequestError::NotObjectable {
                 purpose: p.to_owned(),
-                basis: basis_name(decl.basis),
+                basis: basis_names(&decl.bases),
             })
         }
         _ => Ok(()),
@@ -713,17 +715,24 @@ fn nearest_purpose(policy: &Policy, p: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
-fn basis_name(b: Option<Basis>) -> String {
-    match b {
-        Some(Basis::Consent) => "consent (Art. 6(1)(a))",
-        Some(Basis::Contract) => "contract (Art. 6(1)(b))",
-        Some(Basis::LegalObligation) => "a legal obligation (Art. 6(1)(c))",
-        Some(Basis::VitalInterests) => "vital interests (Art. 6(1)(d))",
-        Some(Basis::PublicTask) => "a public task (Art. 6(1)(e))",
-        Some(Basis::LegitimateInterest) => "legitimate interests (Art. 6(1)(f))",
-        None => "no declared basis",
+/// The bases of a purpose for an error message: `legitimate interests (Art. 6(1)(f))`, or
+/// `contract (Art. 6(1)(b)) or a legal obligation (Art. 6(1)(c))`.
+fn basis_names(bases: &[Basis]) -> String {
+    if bases.is_empty() {
+        return "no declared basis".to_owned();
     }
-    .to_owned()
+    bases
+        .iter()
+        .map(|b| match b {
+            Basis::Consent => "consent (Art. 6(1)(a))",
+            Basis::Contract => "contract (Art. 6(1)(b))",
+            Basis::LegalObligation => "a legal obligation (Art. 6(1)(c))",
+            Basis::VitalInterests => "vital interests (Art. 6(1)(d))",
+            Basis::PublicTask => "a public task (Art. 6(1)(e))",
+            Basis::LegitimateInterest => "legitimate interests (Art. 6(1)(f))",
+        })
+        .collect::<Vec<_>>()
+        .join(" or ")
 }
 
 /// The right to complain, in words drawn from the policy (Art. 12(4), 77, 79).
@@ -1025,6 +1034,19 @@ mod tests {
         assert!(check_purpose(&p, RequestKind::Objection, None).is_ok());
         let e = check_purpose(&p, RequestKind::Objection, Some("service")).expect_err("contract");
         assert!(matches!(e, RequestError::NotObjectable { .. }), "{e}");
+    }
+
+    #[test]
+    fn with_several_bases_an_objectable_one_among_them_is_enough() {
+        // Issue 22: the webshop's customer service is contract or legitimate interest; which
+        // applies is the person's case, so the objection is taken, not refused on the first.
+        let p = crate::example_policies::example("webshop");
+        assert!(check_purpose(&p, RequestKind::Objection, Some("service")).is_ok());
+        let e = check_purpose(&p, RequestKind::Withdrawal, Some("service")).expect_err("no");
+        assert!(
+            matches!(&e, RequestError::NotConsent { basis, .. } if basis == "contract (Art. 6(1)(b)) or legitimate interests (Art. 6(1)(f))"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -42,7 +42,7 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use custos_policy::render::{Format, render};
+use custos_policy::render::{Format, Options, render, render_with};
 use custos_policy::{Lang, Loaded};
 
 pub use backend::{Backend, BackendError};
@@ -60,11 +60,10 @@ pub struct Rendered {
 }
 
 impl Rendered {
-    fn statement(&self, lang: Lang, html: bool) -> &str {
-        self.statements
-            .get(&(lang, html))
-            .map(String::as_str)
-            .unwrap_or_default()
+    /// The statement in `lang`, or `None` when the policy is not written in it. The HTML is the
+    /// page `/privacy` serves, with links to the policy's other languages.
+    fn statement(&self, lang: Lang, html: bool) -> Option<&str> {
+        self.statements.get(&(lang, html)).map(String::as_str)
     }
 }
 
@@ -199,8 +198,13 @@ impl AppState {
     pub fn new(loaded: Loaded) -> Result<AppState, ServerError> {
         let p = &loaded.policy;
         let mut statements = HashMap::new();
-        for lang in Lang::ALL {
-            statements.insert((lang, true), render(p, lang, Format::Html)?);
+        // Only the policy's own languages: a statement in another would be Custos's headings
+        // over the policy's texts in a language the reader did not ask for.
+        let page = Options {
+            language_links: true,
+        };
+        for &lang in &p.meta.languages {
+            statements.insert((lang, true), render_with(p, lang, Format::Html, &page)?);
             statements.insert((lang, false), render(p, lang, Format::Markdown)?);
         }
         let lang = p.meta.languages.first().copied().unwrap_or(Lang::En);

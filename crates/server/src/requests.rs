@@ -431,22 +431,15 @@ pub async fn execute_request(
         .collect::<Result<Vec<_>, Problem>>()?;
     let domain = crate::opengdpr::processor_domain(&headers);
     let (tenant2, id2) = (tenant.clone(), id.clone());
-    let kind = write(&s, move |_, v| {
-        Ok(v.tenant(&tenant2).request(id2.as_str())?.kind)
+    let request = write(&s, move |_, v| {
+        Ok(v.tenant(&tenant2).request(id2.as_str())?)
     })
     .await?;
+    let kind = request.kind;
     if kind.answer().is_some() {
-        return stream_answer(
-            s,
-            tenant,
-            actor,
-            id,
-            kind,
-            subject,
-            domain,
-            custos_policy::Lang::En,
-        )
-        .await;
+        // The answer is in the language the subject wrote in (Art. 12(1)), as its letters are.
+        let lang = crate::center::letters::language_of(&s.loaded.policy, &request);
+        return stream_answer(s, tenant, actor, id, kind, subject, domain, lang).await;
     }
     let rectification = Rectification {
         note: note.unwrap_or_default(),

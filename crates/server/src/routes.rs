@@ -275,7 +275,37 @@ async fn statement(
             ));
         }
     };
-    Ok(typed(s.rendered.statement(lang, html).to_owned(), ct))
+    let body = statement_in(&s, lang, html)?;
+    let mut res = typed(body, ct);
+    res.headers_mut().insert(
+        header::CONTENT_LANGUAGE,
+        HeaderValue::from_static(lang.code()),
+    );
+    Ok(res)
+}
+
+/// The rendered statement in `lang`, or `language-not-offered` naming the policy's languages.
+fn statement_in(s: &AppState, lang: Lang, html: bool) -> Result<String, Problem> {
+    s.rendered
+        .statement(lang, html)
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            let offered: Vec<&str> = s
+                .loaded
+                .policy
+                .meta
+                .languages
+                .iter()
+                .map(|l| l.code())
+                .collect();
+            Problem::new(ErrorCode::LanguageNotOffered).field(
+                "lang",
+                format!(
+                    "the statement is not published in `{lang}`; it is in: {}",
+                    offered.join(", ")
+                ),
+            )
+        })
 }
 
 /// Format of the record of processing activities.
@@ -331,31 +361,47 @@ async fn dpv(State(s): State<Arc<AppState>>) -> Response {
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 struct PageQuery {
-    /// `nl` or `en` (default: the statement's first language).
+    /// `nl` or `en`; overrides `Accept-Language` (default: the language the browser prefers
+    /// among the statement's, else the statement's first language).
     #[param(schema_with = lang_param)]
     lang: Option<String>,
 }
 
-/// The privacy statement as a public page, for a company to link its website to. A request with
-/// `Sec-GPC: 1` is answered with `Custos-GPC: received; not recorded`: the page knows no subject
-/// (see `/.well-known/gpc.json`; apps record the signal per subject through the consent API).
+/// The privacy statement as a public page, for a company to link its website to, in the
+/// language the browser prefers among the statement's (`Accept-Language`, q-values honoured;
+/// `?lang=` overrides it), with links to the statement's other languages; answered with
+/// `Content-Language`. A request with `Sec-GPC: 1` is answered with
+/// `Custos-GPC: received; not recorded`: the page knows no subject (see
+/// `/.well-known/gpc.json`; apps record the signal per subject through the consent API).
 #[utoipa::path(get, path = "/privacy", tag = "public", params(PageQuery), responses(
     (status = 200, description = "The statement page", content_type = "text/html"),
-    (status = 400, body = Problem, content_type = "application/problem+json")))]
+    (status = 400, body = Problem, content_type = "application/problem+json"),
+    (status = 404, description = "`?lang=` names a language the statement is not published in", body = Problem, content_type = "application/problem+json")))]
 async fn privacy_page(
     State(s): State<Arc<AppState>>,
     headers: axum::http::HeaderMap,
     ApiQuery(q): ApiQuery<PageQuery>,
 ) -> Result<Response, Problem> {
-    let lang = parse_lang(&s, q.lang.as_deref())?;
-    let mut res = typed(
-        s.rendered.statement(lang, true).to_owned(),
-        "text/html; charset=utf-8",
+    let lang = match q.lang.as_deref() {
+        Some(code) => parse_lang(&s, Some(code))?,
+        None => headers
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| Lang::negotiate(v, &s.loaded.policy.meta.languages))
+            .map_or_else(|| parse_lang(&s, None), Ok)?,
+    };
+    let mut res = typed(statement_in(&s, lang, true)?, "text/html; charset=utf-8");
+    res.headers_mut().insert(
+        header::CONTENT_LANGUAGE,
+        HeaderValue::from_static(lang.code()),
     );
     // The page is public and anonymous: a GPC signal here has no subject to be recorded for
-    // (the consent API records it per subject). It is acknowledged, and caches keep it apart.
-    res.headers_mut()
-        .insert(header::VARY, HeaderValue::from_static("Sec-GPC"));
+    // (the consent API records it per subject). It is acknowledged, and caches keep it apart,
+    // as they keep the languages apart.
+    res.headers_mut().insert(
+        header::VARY,
+        HeaderValue::from_static("Accept-Language, Sec-GPC"),
+    );
     if crate::consent::gpc(&headers) {
         res.headers_mut().insert(
             "custos-gpc",

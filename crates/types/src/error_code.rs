@@ -131,6 +131,7 @@ codes! {
     // The command line.
     InvalidArgument = "invalid-argument", 400, Usage, "A flag, argument or file cannot be used";
     InvalidPolicy = "invalid-policy", 400, Usage, "The policy file cannot be read or is not valid";
+    LanguageNotOffered = "language-not-offered", 404, NotFound, "The statement is not published in that language";
     // Identifiers and tenants.
     InvalidId = "invalid-id", 400, InvalidRequest, "An identifier is malformed";
     InvalidTenant = "invalid-tenant", 400, InvalidRequest, "The tenant id is invalid";

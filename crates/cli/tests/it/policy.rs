@@ -284,9 +284,17 @@ fn every_command_refuses_unusable_input_with_exit_2() {
 // ---- render ------------------------------------------------------------------------------
 
 #[test]
-fn every_seed_renders_in_both_languages_and_all_formats() {
+fn every_seed_renders_in_its_languages_and_all_formats() {
     for name in SEEDS {
-        for lang in ["en", "nl"] {
+        let json = custos(&["render", &seed(name), "--format", "json"]);
+        let v: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
+        let languages: Vec<String> = v["meta"]["languages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l.as_str().unwrap().to_owned())
+            .collect();
+        for lang in &languages {
             for format in ["md", "html", "json"] {
                 let o = custos(&["render", &seed(name), "--lang", lang, "--format", format]);
                 assert_eq!(code(&o), 0, "{name} {lang} {format}: {}", stderr(&o));
@@ -297,6 +305,123 @@ fn every_seed_renders_in_both_languages_and_all_formats() {
             }
         }
     }
+}
+
+// ---- issue 22: render only what the policy says (the statement's own tests are in
+// crates/policy/src/render.rs) -----------------------------------------------------------
+
+#[test]
+fn render_refuses_a_language_the_policy_has_no_texts_for() {
+    // jetlink's statement is English only: Dutch headings over English text are refused.
+    let o = custos(&[
+        "render",
+        &seed("jetlink"),
+        "--lang",
+        "nl",
+        "--format",
+        "html",
+    ]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(stdout(&o).is_empty());
+    assert!(
+        stderr(&o).contains("language-not-offered"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        stderr(&o).contains("its languages are `en`"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn render_defaults_to_the_policys_first_language() {
+    let o = custos(&["render", &seed("jbsync"), "--format", "html"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stdout(&o).contains("<html lang=\"nl\">"));
+    let o = custos(&["render", &seed("jetlink")]);
+    assert!(stdout(&o).starts_with("# "), "{}", stderr(&o));
+}
+
+#[test]
+fn the_jbsync_statement_uses_je_throughout_and_cites_the_avg_in_dutch() {
+    let md = stdout(&custos(&["render", &seed("jbsync"), "--lang", "nl"]));
+    let words: std::collections::BTreeSet<&str> =
+        md.split(|c: char| !c.is_alphanumeric()).collect();
+    for formal in ["u", "uw", "Uw", "Uzelf"] {
+        assert!(!words.contains(formal), "`{formal}` in the je-statement");
+    }
+    assert!(md.contains("## Jouw rechten"));
+    assert!(!md.contains("6(1)("), "English citation style in Dutch");
+    assert!(md.contains("(art. 6 lid 1 onder b AVG)"));
+    assert!(
+        md.contains("Laatst bijgewerkt: 21 mei 2026"),
+        "date in words"
+    );
+    assert!(!md.contains("draft.send"), "internal id");
+    assert!(!md.contains("24 maanden — 24 maanden"), "repeated fact");
+    assert!(!md.contains(": —"), "a dash for an absent fact");
+}
+
+#[test]
+fn ropa_and_dpv_list_per_purpose_only_the_recipients_linked_to_it() {
+    let json = custos(&["render", &seed("jbsync"), "--format", "json"]);
+    let policy: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
+    let names = |ids: &serde_json::Value| -> Vec<String> {
+        ids.as_array()
+            .unwrap()
+            .iter()
+            .map(|id| {
+                policy["recipients"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|r| &r["id"] == id)
+                    .unwrap()["name"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect()
+    };
+    let ropa: serde_json::Value = serde_json::from_str(&stdout(&custos(&[
+        "ropa",
+        &seed("jbsync"),
+        "--format",
+        "json",
+    ])))
+    .unwrap();
+    for a in ropa["controller_activities"].as_array().unwrap() {
+        let purpose = policy["purposes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["id"] == a["id"])
+            .unwrap();
+        let listed: Vec<String> = a["recipients"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r.as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(listed, names(&purpose["recipients"]), "{}", a["id"]);
+        assert!(a["rights"].as_array().is_some_and(|r| !r.is_empty()));
+        assert!(a["direct_marketing"].is_boolean());
+    }
+    let dpv: serde_json::Value =
+        serde_json::from_str(&stdout(&custos(&["export-dpv", &seed("jbsync")]))).unwrap();
+    let marketing = dpv["@graph"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| {
+            n["dpv:hasPurpose"]
+                .to_string()
+                .contains("dpv:DirectMarketing")
+        })
+        .count();
+    assert!(marketing >= 2, "jbsync's two direct-marketing purposes");
 }
 
 #[test]
@@ -509,7 +634,7 @@ fn jbsync_in_english_covers_every_row_of_the_seed_tables() {
     assert!(md.contains("at least 30 days"), "notice");
     assert!(md.contains("Dutch Data Protection Authority"), "authority");
     assert!(
-        md.contains("Before the action “draft.send” is taken, a person approves it"),
+        md.contains("An authorised person approves it before it is carried out."),
         "approval gate"
     );
 }

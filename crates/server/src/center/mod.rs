@@ -1276,12 +1276,24 @@ async fn signin_code(
 }
 
 /// The hash a withdrawal records for the notice it was made under: the statement as published
-/// in the page's language.
+/// in the page's language, or in the policy's first language when it is not published in that
+/// one.
 fn notice_hash(s: &AppState, lang: Lang) -> String {
     use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(
-        s.rendered.statement(lang, true).as_bytes(),
-    ))
+    let first = s
+        .loaded
+        .policy
+        .meta
+        .languages
+        .first()
+        .copied()
+        .unwrap_or(lang);
+    let statement = s
+        .rendered
+        .statement(lang, true)
+        .or_else(|| s.rendered.statement(first, true))
+        .unwrap_or_default();
+    hex::encode(sha2::Sha256::digest(statement.as_bytes()))
 }
 
 async fn me(

@@ -354,6 +354,87 @@ fn the_public_statement_is_served_in_both_languages() {
     assert_eq!(get(&s.url("/v1/policy/ropa?format=csv")).status, 401);
 }
 
+/// Issue 22: `/privacy` answers in the language the browser prefers among the statement's,
+/// `?lang=` overrides it, the page links the other language, and caches are told the answer
+/// varies with `Accept-Language`.
+#[test]
+fn the_privacy_page_follows_accept_language_and_offers_the_other_language() {
+    let s = Running::start();
+    let page = |accept: Option<&str>, query: &str| {
+        let mut req = agent().get(&s.url(&format!("/privacy{query}")));
+        if let Some(a) = accept {
+            req = req.header("accept-language", a);
+        }
+        let r = req.call().expect("request completes");
+        let header = |n: &str| {
+            r.headers()
+                .get(n)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+                .unwrap_or_default()
+        };
+        let (lang, vary) = (header("content-language"), header("vary"));
+        (lang, vary, reply(r))
+    };
+    let (lang, vary, r) = page(Some("en-GB,en;q=0.9,nl;q=0.5"), "");
+    assert_eq!(r.status, 200);
+    assert_eq!(lang, "en");
+    assert!(
+        vary.to_ascii_lowercase().contains("accept-language"),
+        "{vary}"
+    );
+    assert!(r.body.contains("<html lang=\"en\">"));
+    assert!(
+        r.body
+            .contains("<a href=\"?lang=nl\" hreflang=\"nl\" lang=\"nl\">Nederlands</a>"),
+        "a language switch"
+    );
+    let (lang, _, r) = page(Some("de-DE, nl;q=0.8, en;q=0.7"), "");
+    assert_eq!(
+        (lang.as_str(), r.body.contains("<html lang=\"nl\">")),
+        ("nl", true)
+    );
+    // `?lang=` overrides the header.
+    let (lang, _, r) = page(Some("en"), "?lang=nl");
+    assert_eq!(lang, "nl");
+    assert!(r.body.contains("hreflang=\"en\" lang=\"en\">English</a>"));
+    // No preference the statement can meet: its first language.
+    let (lang, _, _) = page(Some("fr"), "");
+    assert_eq!(lang, "nl");
+    let (lang, _, _) = page(None, "");
+    assert_eq!(lang, "nl");
+}
+
+/// A statement is served only in the policy's own languages (issue 22: never Custos's Dutch
+/// headings over English texts).
+#[test]
+fn a_statement_in_a_language_the_policy_lacks_is_not_found() {
+    let english_only = JBSYNC.replacen("languages = [\"nl\", \"en\"]", "languages = [\"en\"]", 1);
+    let s = Running::start_custom(None, 1000, english_only, None);
+    let r = get(&s.url("/privacy?lang=nl"));
+    assert_eq!(r.status, 404, "{}", r.body);
+    let p = problem(&r);
+    assert_eq!(p["code"], "language-not-offered");
+    assert!(
+        p["errors"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("it is in: en"),
+        "{p}"
+    );
+    assert_eq!(
+        get(&s.url("/v1/policy/statement?lang=nl&format=md")).status,
+        404
+    );
+    // A Dutch browser gets the English statement, marked as English.
+    let r = agent()
+        .get(&s.url("/privacy"))
+        .header("accept-language", "nl")
+        .call()
+        .unwrap();
+    assert_eq!(r.headers()["content-language"], "en");
+}
+
 #[test]
 fn request_ids_are_echoed_or_generated() {
     let s = Running::start();

@@ -196,6 +196,11 @@ fn requests_end_to_end(s: &Setup) {
         report.contains("Autoriteit Persoonsgegevens") || report.contains("authority"),
         "the report names the right to complain"
     );
+    // In the request's language (none was given: the policy's first, Dutch), records as
+    // label: value, not JSON (issue 22).
+    assert!(report.contains("<html lang=\"nl\">"), "{report}");
+    assert!(report.contains("<article class=\"record\">"), "{report}");
+    assert!(!report.contains("<code>{"), "{report}");
     assert!(std::fs::metadata(dir.join("x/data.csv")).is_ok());
 
     let r = send(

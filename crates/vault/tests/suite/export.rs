@@ -237,7 +237,11 @@ pub fn an_access_answer_for_a_jbsync_subject_lists_every_purpose_recipient_and_r
             assert!(html.contains(name), "the report names purpose {name}");
         }
     }
-    assert_eq!(html.matches("<tr><td>").count(), 4, "one row per record");
+    assert_eq!(
+        html.matches("<article class=\"record\">").count(),
+        4,
+        "one row per record"
+    );
 }
 
 pub fn an_access_answer_includes_records_kept_under_restriction_marked(b: &Backend) {
