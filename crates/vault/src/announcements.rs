@@ -287,7 +287,9 @@ pub struct Objection {
 pub struct Delivery {
     /// `email` or `webhook`.
     pub channel: String,
-    /// The address (e-mail), `@app` (webhook), or empty when the channel is not configured.
+    /// The address (an announcement's e-mail) or its keyed digest (a breach letter's: the
+    /// record does not keep the address), `@app` (webhook), or empty when the channel is not
+    /// configured.
     pub target: String,
     /// `pending`, `delivered`, `dead` (every attempt failed) or `not_configured` (no contacts,
     /// no webhook: nobody could be told this way).
@@ -664,18 +666,7 @@ fn queue_deliveries_in(
             "new_recipients": a.new_recipients,
             "changes": a.changes,
         });
-        // Due at once; the notifier signs, sends and retries it like every other event.
-        tx.execute(
-            "INSERT INTO notifications (tenant_id, notification_id, request_id, recipient, body, state, attempts, next_attempt_at, last_error, created_at, delivered_at) \
-             VALUES ($1, $2, NULL, $3, $4, 'pending', 0, 0, NULL, $5, NULL)",
-            &[
-                tenant.into(),
-                id.as_str().into(),
-                crate::app_events::APP.into(),
-                body.to_string().into(),
-                now_us.into(),
-            ],
-        )?;
+        crate::app_events::queue_for_app(tx, tenant, &id, &body, now)?;
         tx.execute(
             insert,
             &[
@@ -1446,59 +1437,62 @@ fn objection_in(tx: &mut dyn Tx, tenant: &str, id: &str) -> Result<Option<Object
 }
 
 fn deliveries_in(tx: &mut dyn Tx, tenant: &str, id: &str) -> Result<Vec<Delivery>> {
-    let rows = tx.query(
-        "SELECT channel, target, state, attempts, next_attempt_at, last_error, delivered_at, notification_id \
-         FROM announcement_deliveries WHERE tenant_id = $1 AND announcement_id = $2 ORDER BY channel, target",
+    tx.query(
+        &format!(
+            "SELECT {DELIVERY_COLUMNS} FROM announcement_deliveries d {WITH_OUTBOX} \
+             WHERE d.tenant_id = $1 AND d.announcement_id = $2 ORDER BY d.channel, d.target"
+        ),
         &[tenant.into(), id.into()],
-    )?;
-    let mut out = Vec::with_capacity(rows.len());
-    for r in rows {
-        let mut it = r.into_iter();
-        let channel = it
-            .next()
-            .and_then(Val::into_text)
-            .ok_or_else(|| corrupt("delivery"))?;
-        let target = it.next().and_then(Val::into_text).unwrap_or_default();
-        let mut state = it
-            .next()
-            .and_then(Val::into_text)
-            .ok_or_else(|| corrupt("delivery"))?;
-        let mut attempts = u32::try_from(it.next().and_then(|v| v.int()).unwrap_or(0)).unwrap_or(0);
-        let mut next = it.next().and_then(|v| v.int());
-        let mut last_error = it.next().and_then(Val::into_text);
-        let mut delivered = it.next().and_then(|v| v.int());
-        // A webhook's delivery is the outbox's notification: its state is the record.
-        if let Some(ntf) = it.next().and_then(Val::into_text)
-            && let Some(n) = tx
-                .query(
-                    "SELECT state, attempts, next_attempt_at, last_error, delivered_at FROM notifications WHERE tenant_id = $1 AND notification_id = $2",
-                    &[tenant.into(), ntf.as_str().into()],
-                )?
-                .into_iter()
-                .next()
-        {
-            let mut n = n.into_iter();
-            state = n.next().and_then(Val::into_text).unwrap_or(state);
-            attempts = u32::try_from(n.next().and_then(|v| v.int()).unwrap_or(0)).unwrap_or(0);
-            next = n.next().and_then(|v| v.int());
-            last_error = n.next().and_then(Val::into_text);
-            delivered = n.next().and_then(|v| v.int());
-        }
-        out.push(Delivery {
-            next_attempt_at: if state == "pending" {
-                next.map(ts).transpose()?
-            } else {
-                None
-            },
-            channel,
-            target,
-            state,
-            attempts,
-            last_error,
-            delivered_at: delivered.map(ts).transpose()?,
-        });
+    )?
+    .into_iter()
+    .map(delivery_of)
+    .collect()
+}
+
+/// The columns [`delivery_of`] reads, of a delivery table aliased `d` joined [`WITH_OUTBOX`].
+pub(crate) const DELIVERY_COLUMNS: &str = "d.channel, d.target, d.state, d.attempts, d.next_attempt_at, d.last_error, d.delivered_at, \
+     n.state, n.attempts, n.next_attempt_at, n.last_error, n.delivered_at";
+
+/// The outbox's notification of a webhook delivery (`d.notification_id`), if it has one.
+pub(crate) const WITH_OUTBOX: &str = "LEFT JOIN notifications n ON n.tenant_id = d.tenant_id AND n.notification_id = d.notification_id";
+
+/// A delivery as [`DELIVERY_COLUMNS`] read it. A webhook's delivery is the outbox's
+/// notification: when there is one, its state is the record.
+pub(crate) fn delivery_of(r: Vec<Val>) -> Result<Delivery> {
+    let mut it = r.into_iter();
+    let channel = it
+        .next()
+        .and_then(Val::into_text)
+        .ok_or_else(|| corrupt("delivery"))?;
+    let target = it.next().and_then(Val::into_text).unwrap_or_default();
+    let mut state = it
+        .next()
+        .and_then(Val::into_text)
+        .ok_or_else(|| corrupt("delivery"))?;
+    let mut attempts = it.next().and_then(|v| v.int()).unwrap_or(0);
+    let mut next = it.next().and_then(|v| v.int());
+    let mut last_error = it.next().and_then(Val::into_text);
+    let mut delivered = it.next().and_then(|v| v.int());
+    if let Some(outbox) = it.next().and_then(Val::into_text) {
+        state = outbox;
+        attempts = it.next().and_then(|v| v.int()).unwrap_or(0);
+        next = it.next().and_then(|v| v.int());
+        last_error = it.next().and_then(Val::into_text);
+        delivered = it.next().and_then(|v| v.int());
     }
-    Ok(out)
+    Ok(Delivery {
+        next_attempt_at: if state == "pending" {
+            next.map(ts).transpose()?
+        } else {
+            None
+        },
+        channel,
+        target,
+        state,
+        attempts: u32::try_from(attempts).unwrap_or(0),
+        last_error,
+        delivered_at: delivered.map(ts).transpose()?,
+    })
 }
 
 #[cfg(test)]

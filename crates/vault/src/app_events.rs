@@ -99,14 +99,26 @@ pub(crate) fn enqueue(
             body["restricted"] = restricted.into();
         }
     }
-    // Due at once (next attempt at the epoch), whatever `now` the deletion ran with: a purge
-    // run for a moment ahead (`custos purge --now`) must not hold its event back until then.
+    queue_for_app(tx, tenant, &id, &body, now)
+}
+
+/// Puts `body` (whose `id` is `id`) in the outbox for the tenant's application, in the caller's
+/// transaction: the notifier signs, sends and retries it like every other event. Due at once
+/// (next attempt at the epoch), whatever `now` the caller ran with: a purge run for a moment
+/// ahead (`custos purge --now`) must not hold its event back until then.
+pub(crate) fn queue_for_app(
+    tx: &mut dyn Tx,
+    tenant: &str,
+    id: &str,
+    body: &serde_json::Value,
+    now: Timestamp,
+) -> Result<()> {
     tx.execute(
         "INSERT INTO notifications (tenant_id, notification_id, request_id, recipient, body, state, attempts, next_attempt_at, last_error, created_at, delivered_at) \
          VALUES ($1, $2, NULL, $3, $4, 'pending', 0, 0, NULL, $5, NULL)",
         &[
             tenant.into(),
-            id.as_str().into(),
+            id.into(),
             APP.into(),
             body.to_string().into(),
             now.as_microsecond().into(),

@@ -31,8 +31,9 @@ use jiff::Timestamp;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::announcements::{DELIVERY_COLUMNS, Delivery, WITH_OUTBOX, delivery_of};
 use crate::announcements::{check_address, into_vault, settings_in, truncate};
-use crate::app_events::{APP, hooked};
+use crate::app_events::{APP, hooked, queue_for_app};
 use crate::breaches::{
     BreachError, Entry, RegisterSettings, StoredBreach, Writer, read as read_breach,
 };
@@ -119,28 +120,6 @@ pub struct Received {
     pub new: bool,
 }
 
-/// One delivery of a letter.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct LetterDelivery {
-    /// `email` or `webhook`.
-    pub channel: String,
-    /// A keyed digest of the address (e-mail), `@app` (webhook), or empty when not configured.
-    pub target: String,
-    /// `pending`, `delivered`, `dead` or `not_configured`.
-    pub state: String,
-    /// Attempts made.
-    pub attempts: u32,
-    /// When the next attempt is due (pending ones).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_attempt_at: Option<Timestamp>,
-    /// Why the last attempt failed (never the address).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub last_error: Option<String>,
-    /// When it was delivered.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub delivered_at: Option<Timestamp>,
-}
-
 /// A letter of a breach with its deliveries.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LetterRecord {
@@ -163,7 +142,7 @@ pub struct LetterRecord {
     pub counts: BTreeMap<String, u64>,
     /// The deliveries not delivered yet or dead, and all of a controller notice's (at most
     /// [`LISTED`]).
-    pub deliveries: Vec<LetterDelivery>,
+    pub deliveries: Vec<Delivery>,
 }
 
 /// At most this many deliveries are listed per letter (the counts cover all).
@@ -444,7 +423,7 @@ impl TenantVault<'_> {
                         "text": letter.body,
                         "article": "Art. 33(2) GDPR",
                     });
-                    enqueue_webhook(tx, t, &id, &body, now)?;
+                    queue_for_app(tx, t, &id, &body, now)?;
                     insert_delivery(tx, t, &letter_id, &breach_id, LetterKind::ControllerNotice, WEBHOOK, APP, None, "pending", Some(&id), now)?;
                     queued += 1;
                 } else {
@@ -736,7 +715,7 @@ impl TenantVault<'_> {
                             "passed": left <= 0,
                             "article": "Art. 33(1) GDPR",
                         });
-                        enqueue_webhook(tx, t, &id, &body, now)?;
+                        queue_for_app(tx, t, &id, &body, now)?;
                         Some(id)
                     } else {
                         None
@@ -832,70 +811,15 @@ fn insert_delivery(
     Ok(())
 }
 
-/// Queues a webhook event for the tenant's application: due at once; the notifier signs, sends
-/// and retries it like every other event.
-fn enqueue_webhook(
-    tx: &mut dyn Tx,
-    tenant: &str,
-    id: &str,
-    body: &serde_json::Value,
-    now: Timestamp,
-) -> Result<()> {
-    tx.execute(
-        "INSERT INTO notifications (tenant_id, notification_id, request_id, recipient, body, state, attempts, next_attempt_at, last_error, created_at, delivered_at) \
-         VALUES ($1, $2, NULL, $3, $4, 'pending', 0, 0, NULL, $5, NULL)",
-        &[
-            tenant.into(),
-            id.into(),
-            APP.into(),
-            body.to_string().into(),
-            now.as_microsecond().into(),
-        ],
-    )?;
-    Ok(())
-}
-
-fn deliveries_in(tx: &mut dyn Tx, tenant: &str, letter_id: &str) -> Result<Vec<LetterDelivery>> {
-    let rows = tx.query(
-        "SELECT d.channel, d.target, d.state, d.attempts, d.next_attempt_at, d.last_error, d.delivered_at, \
-                n.state, n.attempts, n.next_attempt_at, n.last_error, n.delivered_at \
-         FROM breach_deliveries d LEFT JOIN notifications n ON n.tenant_id = d.tenant_id AND n.notification_id = d.notification_id \
-         WHERE d.tenant_id = $1 AND d.letter_id = $2 ORDER BY d.channel, d.target",
+fn deliveries_in(tx: &mut dyn Tx, tenant: &str, letter_id: &str) -> Result<Vec<Delivery>> {
+    tx.query(
+        &format!(
+            "SELECT {DELIVERY_COLUMNS} FROM breach_deliveries d {WITH_OUTBOX} \
+             WHERE d.tenant_id = $1 AND d.letter_id = $2 ORDER BY d.channel, d.target"
+        ),
         &[tenant.into(), letter_id.into()],
-    )?;
-    let mut out = Vec::with_capacity(rows.len());
-    for r in rows {
-        let mut it = r.into_iter();
-        let channel = it
-            .next()
-            .and_then(Val::into_text)
-            .ok_or_else(|| corrupt("channel"))?;
-        let target = it.next().and_then(Val::into_text).unwrap_or_default();
-        let mut state = it
-            .next()
-            .and_then(Val::into_text)
-            .ok_or_else(|| corrupt("state"))?;
-        let mut attempts = it.next().and_then(|v| v.int()).unwrap_or(0);
-        let mut next = it.next().and_then(|v| v.int());
-        let mut last_error = it.next().and_then(Val::into_text);
-        let mut delivered = it.next().and_then(|v| v.int());
-        // A webhook's delivery is the outbox's notification: its state is the record.
-        if let Some(n_state) = it.next().and_then(Val::into_text) {
-            state = n_state;
-            attempts = it.next().and_then(|v| v.int()).unwrap_or(0);
-            next = it.next().and_then(|v| v.int());
-            last_error = it.next().and_then(Val::into_text);
-            delivered = it.next().and_then(|v| v.int());
-        }
-        out.push(LetterDelivery {
-            next_attempt_at: if state == "pending" { ts(next) } else { None },
-            channel,
-            target,
-            state,
-            attempts: u32::try_from(attempts).unwrap_or(0),
-            last_error,
-            delivered_at: ts(delivered),
-        });
-    }
-    Ok(out)
+    )?
+    .into_iter()
+    .map(|r| delivery_of(r).map_err(into_vault))
+    .collect()
 }

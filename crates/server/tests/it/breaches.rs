@@ -229,15 +229,22 @@ fn the_affected_query_counts_the_vaults_subjects_without_naming_them_and_the_dra
 
 /// A server for the letters, mailing through the local SMTP receiver, its timer quick.
 fn start_mailing(name: &str, smtp: &crate::smtp::Receiver) -> Setup {
-    let config = crate::data::sqlite_config(name);
-    let backend = crate::data::open_backend(&config);
-    let admin = crate::data::admin_key(&backend);
     let port = smtp.addr().port();
-    let server = crate::Running::start_configured(Some(backend), crate::JBSYNC.to_owned(), |c| {
-        c.database = config.database.clone();
+    serve(name, crate::JBSYNC.to_owned(), |c| {
         c.smtp = Some(crate::center::smtp_at(port));
         c.notify_interval = Some(std::time::Duration::from_millis(150));
         c.purge_interval = None;
+    })
+}
+
+/// A server on `policy` with a vault of its own and an admin key, as `adjust` configures it.
+fn serve(name: &str, policy: String, adjust: impl FnOnce(&mut custos_server::Config)) -> Setup {
+    let config = crate::data::sqlite_config(name);
+    let backend = crate::data::open_backend(&config);
+    let admin = crate::data::admin_key(&backend);
+    let server = crate::Running::start_configured(Some(backend), policy, |c| {
+        c.database = config.database.clone();
+        adjust(c);
     });
     Setup { server, admin }
 }
@@ -505,14 +512,7 @@ fn letters_to_the_people_affected_go_out_once_a_person_decided_and_are_on_record
 #[test]
 fn the_policys_financial_undertaking_setting_exempts_from_telling_the_people_affected() {
     let proposal = |policy: String, name: &str| {
-        let config = crate::data::sqlite_config(name);
-        let backend = crate::data::open_backend(&config);
-        let admin = crate::data::admin_key(&backend);
-        let server = crate::Running::start_configured(Some(backend), policy, |c| {
-            c.database = config.database.clone();
-            c.max_body_bytes = 16384;
-        });
-        let s = Setup { server, admin };
+        let s = serve(name, policy, |c| c.max_body_bytes = 16384);
         let (_, dpo, _) = tenant(&s, "acme");
         let mut b =
             mispostal(&(jiff::Timestamp::now() - jiff::SignedDuration::from_hours(1)).to_string());
