@@ -29,8 +29,8 @@ const CONSOLE_SLOTS: usize = 4;
 /// (`status` when it is not 200); a journey is a script in `tests/browser/journeys/`.
 fn pages() -> serde_json::Value {
     serde_json::json!([
-        // The statement's first language when none is asked for (jbsync.toml: Dutch).
-        { "path": "/privacy", "lang": "nl", "name": "statement-default" },
+        // No `?lang=`: the browser's Accept-Language decides (Chromium here asks for en-US).
+        { "path": "/privacy", "lang": "en", "name": "statement-default" },
         { "path": "/privacy?lang=nl", "lang": "nl", "name": "statement-nl" },
         { "path": "/privacy?lang=en", "lang": "en", "name": "statement-en" },
         { "journey": "journeys/statement-contents.mjs", "name": "statement-contents" },
