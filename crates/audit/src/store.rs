@@ -393,8 +393,27 @@ pub fn pg_append_in(
     tx: &mut postgres::Transaction<'_>,
     build: &mut BuildFn<'_>,
 ) -> Result<(), AuditError> {
-    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&PG_APPEND_LOCK])?;
-    let head = match tx.query_opt(
+    pg_append_all_in(tx, &mut |head| {
+        let (entries, checkpoint) = build(head);
+        (entries, checkpoint.into_iter().collect())
+    })
+}
+
+/// Like [`pg_append_in`], for a caller that appends the entries of several writes at once (a
+/// group commit), each of which may complete a checkpoint. Every statement takes one round trip
+/// (typed, unprepared), and the entries are inserted by one statement however many there are.
+pub fn pg_append_all_in(
+    tx: &mut postgres::Transaction<'_>,
+    build: &mut dyn FnMut(Option<(u64, Hash)>) -> (Vec<Entry>, Vec<Checkpoint>),
+) -> Result<(), AuditError> {
+    use postgres::types::Type;
+    tx.execute_typed(
+        "SELECT pg_advisory_xact_lock($1)",
+        &[(&PG_APPEND_LOCK, Type::INT8)],
+    )?;
+    // Read after the lock is held: this statement's snapshot then sees every append that
+    // committed before this one could lock.
+    let head = match tx.query_typed_opt(
         "SELECT seq, hash FROM audit_entries ORDER BY seq DESC LIMIT 1",
         &[],
     )? {
@@ -404,31 +423,38 @@ pub fn pg_append_in(
         }
         None => None,
     };
-    let (entries, checkpoint) = build(head);
-    let ins = tx.prepare(
-        "INSERT INTO audit_entries (seq, at, tenant_id, actor, action, subject, details, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )?;
-    for e in &entries {
-        tx.execute(
-            &ins,
+    let (entries, checkpoints) = build(head);
+    if !entries.is_empty() {
+        let seqs: Vec<i64> = entries.iter().map(|e| e.seq as i64).collect();
+        let text = |f: fn(&Entry) -> &str| entries.iter().map(f).collect::<Vec<&str>>();
+        let subjects: Vec<Option<&str>> = entries.iter().map(|e| e.subject.as_deref()).collect();
+        let prev: Vec<&[u8]> = entries.iter().map(|e| &e.prev_hash[..]).collect();
+        let hashes: Vec<&[u8]> = entries.iter().map(|e| &e.hash[..]).collect();
+        tx.execute_typed(
+            "INSERT INTO audit_entries (seq, at, tenant_id, actor, action, subject, details, prev_hash, hash) SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bytea[], $9::bytea[])",
             &[
-                &(e.seq as i64),
-                &e.at,
-                &e.tenant,
-                &e.actor,
-                &e.action,
-                &e.subject,
-                &e.details,
-                &&e.prev_hash[..],
-                &&e.hash[..],
+                (&seqs, Type::INT8_ARRAY),
+                (&text(|e| &e.at), Type::TEXT_ARRAY),
+                (&text(|e| &e.tenant), Type::TEXT_ARRAY),
+                (&text(|e| &e.actor), Type::TEXT_ARRAY),
+                (&text(|e| &e.action), Type::TEXT_ARRAY),
+                (&subjects, Type::TEXT_ARRAY),
+                (&text(|e| &e.details), Type::TEXT_ARRAY),
+                (&prev, Type::BYTEA_ARRAY),
+                (&hashes, Type::BYTEA_ARRAY),
             ],
         )?;
     }
-    if let Some(c) = checkpoint {
+    for c in checkpoints {
         // As on SQLite: a second checkpoint at the same entry is not an error.
-        tx.execute(
+        tx.execute_typed(
             "INSERT INTO audit_checkpoints (seq, hash, at, signature) VALUES ($1, $2, $3, $4) ON CONFLICT (seq) DO NOTHING",
-            &[&(c.seq as i64), &&c.hash[..], &c.at, &&c.signature[..]],
+            &[
+                (&(c.seq as i64), Type::INT8),
+                (&&c.hash[..], Type::BYTEA),
+                (&c.at, Type::TEXT),
+                (&&c.signature[..], Type::BYTEA),
+            ],
         )?;
     }
     Ok(())

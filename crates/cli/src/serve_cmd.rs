@@ -90,10 +90,10 @@ pub fn serve(args: ServeArgs) -> ExitCode {
         codes.dedup();
         return Failure::unusable(format!("{} has {} finding(s) of severity error ({}); `custos serve` does not run a policy that fails `custos check`.\n  Fix the policy, or accept each finding in the configuration file with the reason it is acceptable:\n    [[accept_finding]]\n    code = \"{}\"\n    reason = \"…\"", loaded.source.name(), gate.refused.len(), codes.join(", "), codes[0],)).stop();
     }
-    // Storage calls run on the blocking pool; more threads than database connections only add
-    // memory (a malloc arena each).
+    // Storage calls run on the blocking pool, one database connection each: a few threads more
+    // than connections (for mail and password hashing), since more only add memory.
     let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .max_blocking_threads(16)
+        .max_blocking_threads(config.pool_size.clamp(1, 64) + 8)
         .enable_all()
         .build()
     {

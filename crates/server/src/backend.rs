@@ -1,8 +1,7 @@
 //! The storage side of the server: the vault (records, erasure, audit trail) and the access
 //! store (tenants, API keys), opened from the configuration.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Condvar, Mutex, MutexGuard};
 
 use custos_access::AccessError;
 use custos_vault::{Access, MasterKey, StoreConfig, Vault, VaultError};
@@ -13,7 +12,10 @@ use crate::config::Config;
 pub struct Backend {
     /// Records, erasure, the audit trail: one vault per database connection, a small pool.
     vaults: Vec<Mutex<Vault>>,
-    next: AtomicUsize,
+    /// The connections no one holds (indices into `vaults`), and the signal that one came
+    /// back: a caller waits for whichever is returned first, in turn, not for one in particular.
+    idle: Mutex<Vec<usize>>,
+    returned: Condvar,
     /// SQLite has one writer at a time: writes queue on the first handle instead of spinning on
     /// the file lock (which costs hundreds of milliseconds at the tail).
     single_writer: bool,
@@ -84,8 +86,9 @@ impl Backend {
         }
         let single_writer = matches!(store, StoreConfig::Sqlite { .. });
         Ok(Backend {
+            idle: Mutex::new((0..vaults.len()).rev().collect()),
+            returned: Condvar::new(),
             vaults,
-            next: AtomicUsize::new(0),
             single_writer,
             access: Mutex::new(access),
         })
@@ -93,9 +96,12 @@ impl Backend {
 
     /// The vault connection for a write: on SQLite always the same one (writes queue in order),
     /// on PostgreSQL any.
-    pub fn vault_for_write(&self) -> MutexGuard<'_, Vault> {
+    pub fn vault_for_write(&self) -> Pooled<'_> {
         if self.single_writer {
-            self.vaults[0].lock().unwrap_or_else(|p| p.into_inner())
+            Pooled {
+                guard: Some(self.vaults[0].lock().unwrap_or_else(|p| p.into_inner())),
+                back_to: None,
+            }
         } else {
             self.vault()
         }
@@ -111,17 +117,58 @@ impl Backend {
         }
     }
 
-    /// A vault connection: the first free one, else waits for one in turn.
-    pub fn vault(&self) -> MutexGuard<'_, Vault> {
-        let start = self.next.fetch_add(1, Ordering::Relaxed);
-        let n = self.vaults.len();
-        for i in 0..n {
-            if let Ok(g) = self.vaults[(start + i) % n].try_lock() {
-                return g;
+    /// A vault connection: an idle one, else the first one given back.
+    pub fn vault(&self) -> Pooled<'_> {
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        let i = loop {
+            match idle.pop() {
+                Some(i) => break i,
+                None => idle = self.returned.wait(idle).unwrap_or_else(|p| p.into_inner()),
             }
+        };
+        drop(idle);
+        Pooled {
+            // Idle, so free, unless the SQLite writer holds it (it locks its connection
+            // directly): then this waits for that write, as any reader of SQLite would.
+            guard: Some(self.vaults[i].lock().unwrap_or_else(|p| p.into_inner())),
+            back_to: Some((self, i)),
         }
-        self.vaults[start % n]
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// A vault connection taken from the pool, given back when dropped.
+pub struct Pooled<'a> {
+    guard: Option<MutexGuard<'a, Vault>>,
+    back_to: Option<(&'a Backend, usize)>,
+}
+
+impl std::ops::Deref for Pooled<'_> {
+    type Target = Vault;
+    fn deref(&self) -> &Vault {
+        self.guard
+            .as_ref()
+            .expect("a pooled connection is held until dropped")
+    }
+}
+
+impl std::ops::DerefMut for Pooled<'_> {
+    fn deref_mut(&mut self) -> &mut Vault {
+        self.guard
+            .as_mut()
+            .expect("a pooled connection is held until dropped")
+    }
+}
+
+impl Drop for Pooled<'_> {
+    fn drop(&mut self) {
+        drop(self.guard.take());
+        if let Some((backend, i)) = self.back_to {
+            backend
+                .idle
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(i);
+            backend.returned.notify_one();
+        }
     }
 }

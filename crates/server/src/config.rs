@@ -686,6 +686,13 @@ impl Config {
                 .collect();
             table.insert("trusted_proxies".into(), toml::Value::Array(list));
         }
+        if let Some(v) = env("CUSTOS_POOL_SIZE").filter(|v| !v.is_empty()) {
+            let n: u32 = v.trim().parse().map_err(|_| ConfigError::Env {
+                var: "CUSTOS_POOL_SIZE",
+                message: format!("`{v}` is not a number of database connections"),
+            })?;
+            table.insert("pool_size".into(), toml::Value::Integer(i64::from(n)));
+        }
         if let Some(v) = env("CUSTOS_MAX_CONNECTIONS").filter(|v| !v.is_empty()) {
             let n: u32 = v.trim().parse().map_err(|_| ConfigError::Env {
                 var: "CUSTOS_MAX_CONNECTIONS",

@@ -308,6 +308,12 @@ impl Metrics {
                 s.count
             );
         }
+        let groups = custos_vault::group_commit_totals();
+        let _ = writeln!(
+            out,
+            "# HELP custos_write_groups_total Transactions that committed API writes of records together (PostgreSQL group commit).\n# TYPE custos_write_groups_total counter\ncustos_write_groups_total {}\n# HELP custos_grouped_writes_total Writes of records those transactions held (divided by custos_write_groups_total: the mean group size).\n# TYPE custos_grouped_writes_total counter\ncustos_grouped_writes_total {}",
+            groups.transactions, groups.writes
+        );
         out
     }
 }

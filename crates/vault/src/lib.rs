@@ -116,9 +116,9 @@ pub use retention::{
     ChangeOutcome, EventTarget, HoldInfo, HoldTarget, PurgeOptions, PurgeReport, RetentionReport,
     RuleOutcome,
 };
-pub use store::ErasureCounts;
 pub use store::postgres::connect as postgres_connection;
 pub use store::sqlite::connect as sqlite_connection;
+pub use store::{ErasureCounts, GroupCommitTotals, group_commit_totals};
 pub use vault::{
     Erasure, Idempotency, NewRecord, Record, Rotation, StoreConfig, TenantVault, Vault, Written,
     checkpoint_public_key, validate,

@@ -349,12 +349,7 @@ fn tenant_exists(tx: &mut dyn Tx, tenant: &str) -> Result<()> {
     Ok(())
 }
 
-fn placeholders(from: usize, n: usize) -> String {
-    (from..from + n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
+use crate::store::placeholders;
 
 /// Subject events of the given subjects (all of the tenant's when `None`).
 fn subject_events(
@@ -1157,31 +1152,22 @@ impl TenantVault<'_> {
         subjects: &[&str],
     ) -> Result<(i64, Context<'p>)> {
         let tenant = self.tenant_id().as_str().to_owned();
-        let mut out = None;
-        self.store()
-            .in_tx(&tenant, "reading retention settings", &mut |tx| {
-                let rows = tx.query(
-                    "SELECT version, state FROM tenant_retention WHERE tenant_id = $1",
-                    &[tenant.as_str().into()],
-                )?;
-                let (version, state) = match rows.into_iter().next() {
-                    Some(r) => {
-                        let mut it = r.into_iter();
-                        let v = it.next().and_then(|v| v.int()).unwrap_or(0);
-                        let s: State = it
-                            .next()
-                            .and_then(Val::into_text)
-                            .and_then(|t| serde_json::from_str(&t).ok())
-                            .ok_or_else(|| corrupt("tenant state"))?;
-                        (v, s)
-                    }
-                    None => (0, State::default()),
-                };
-                let events = subject_events(tx, &tenant, Some(subjects))?;
-                out = Some((version, state, events));
-                Ok(())
-            })?;
-        let (version, state, subjects) = out.ok_or_else(|| corrupt("tenant state"))?;
+        let (row, events) = self.store().retention_inputs(&tenant, subjects)?;
+        let (version, state) = match row {
+            Some((v, text)) => (
+                v,
+                serde_json::from_str::<State>(&text).map_err(|_| corrupt("tenant state"))?,
+            ),
+            None => (0, State::default()),
+        };
+        let mut subjects: HashMap<String, Vec<SubjectEvent>> = HashMap::new();
+        for e in events {
+            subjects.entry(e.pseudonym).or_default().push(SubjectEvent {
+                event: e.event,
+                purpose: e.purpose,
+                at: ts(e.at.ok_or_else(|| corrupt("event time"))?)?,
+            });
+        }
         Ok((
             version,
             Context {

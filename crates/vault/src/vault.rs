@@ -984,6 +984,11 @@ impl TenantVault<'_> {
             })
             .collect();
         let at = now_ts;
+        let audit = store::WriteAudit {
+            events,
+            at,
+            key: self.vault.audit_key.clone(),
+        };
         // Each record's expiry, from the tenant's retention state; recomputed if a retention
         // change commits in between (the insert checks the state's version under a lock).
         let mut attempts = 0;
@@ -1015,7 +1020,6 @@ impl TenantVault<'_> {
                 )?;
             }
             drop(ctx);
-            let key = &self.vault.audit_key;
             let idem_row = match (&idempotency, rows.as_slice()) {
                 (Some(k), [row]) => Some(store::IdempotencyRow {
                     key_hash: k.key_hash.clone(),
@@ -1031,7 +1035,7 @@ impl TenantVault<'_> {
                 now,
                 version,
                 idem_row.as_ref(),
-                &mut |head| custos_audit::build(head, &events, at, key, AUDIT_CHECKPOINT_EVERY),
+                &audit,
             ) {
                 Err(VaultError::RetentionChanged) if attempts < 5 => attempts += 1,
                 other => return other.map(|()| ids),

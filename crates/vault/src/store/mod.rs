@@ -3,6 +3,8 @@
 //! scoped to a tenant. Every method that touches tenant data takes the tenant id, and every
 //! implementation runs each method in one transaction (all or nothing).
 
+mod group;
+pub use group::{GroupCommitTotals, group_commit_totals};
 pub(crate) mod postgres;
 pub(crate) mod sqlite;
 
@@ -49,6 +51,17 @@ pub(crate) struct RecordRow {
     /// JSON object when the record is kept under restriction (Art. 17(3), 18): readable only
     /// for the reason it is kept, never to everyday processing. `None` normally.
     pub restriction: Option<String>,
+}
+
+/// One recorded event of a subject (`subject_events`), as stored.
+#[derive(Debug, Clone)]
+pub(crate) struct SubjectEventRow {
+    pub pseudonym: String,
+    pub event: String,
+    /// Empty: every purpose.
+    pub purpose: String,
+    /// Microseconds since the Unix epoch; `None` if unreadable.
+    pub at: Option<i64>,
 }
 
 /// A subject's wrapped data key for one key domain and category.
@@ -136,7 +149,9 @@ pub(crate) trait Store: Send {
         Ok(stored)
     }
     /// Inserts records (and registers the tenant and subjects) in one transaction.
-    /// The audit entries `audit` builds are appended in the same transaction.
+    /// The audit entries of `audit` are appended in the same transaction. (On PostgreSQL the
+    /// transaction may hold other writes too: see `store/group.rs`. Each write is all or
+    /// nothing and answered on its own.)
     /// The rows' expiries were computed from the tenant's retention state at
     /// `retention_version`; if a retention change committed since, nothing is written and
     /// [`VaultError::RetentionChanged`](crate::VaultError) asks the caller to recompute.
@@ -152,7 +167,7 @@ pub(crate) trait Store: Send {
         now: i64,
         retention_version: i64,
         idempotency: Option<&IdempotencyRow>,
-        audit: &mut AuditFn<'_>,
+        audit: &WriteAudit,
     ) -> Result<()>;
     /// One record.
     fn record(&mut self, tenant: &str, record_id: &str) -> Result<Option<RecordRow>>;
@@ -231,6 +246,54 @@ pub(crate) trait Store: Send {
     ) -> Result<()> {
         self.in_tx(tenant, operation, work)
     }
+    /// What a write needs to compute its records' expiries, read in one snapshot and changing
+    /// nothing: the tenant's retention state (version and JSON text; `None` before its first
+    /// write) and the recorded events of `subjects` (pseudonym, event, purpose, microseconds).
+    /// PostgreSQL reads it in one statement on the session; the version is checked again when
+    /// the write commits, so a change in between is caught there.
+    fn retention_inputs(
+        &mut self,
+        tenant: &str,
+        subjects: &[&str],
+    ) -> Result<(Option<(i64, String)>, Vec<SubjectEventRow>)> {
+        let mut out = (None, Vec::new());
+        self.in_read_tx(tenant, "reading retention settings", &mut |tx| {
+            out.0 = tx
+                .query(
+                    "SELECT version, state FROM tenant_retention WHERE tenant_id = $1",
+                    &[tenant.into()],
+                )?
+                .into_iter()
+                .next()
+                .map(|r| {
+                    let mut it = r.into_iter();
+                    (
+                        it.next().and_then(|v| v.int()).unwrap_or(0),
+                        it.next().and_then(Val::into_text).unwrap_or_default(),
+                    )
+                });
+            out.1.clear();
+            for chunk in subjects.chunks(400) {
+                let mut params: Vec<Val> = vec![tenant.into()];
+                params.extend(chunk.iter().map(|s| Val::from(*s)));
+                let sql = format!(
+                    "SELECT pseudonym, event, purpose, occurred_at FROM subject_events WHERE tenant_id = $1 AND pseudonym IN ({})",
+                    placeholders(2, chunk.len())
+                );
+                for r in tx.query(&sql, &params)? {
+                    let mut it = r.into_iter();
+                    out.1.push(SubjectEventRow {
+                        pseudonym: it.next().and_then(Val::into_text).unwrap_or_default(),
+                        event: it.next().and_then(Val::into_text).unwrap_or_default(),
+                        purpose: it.next().and_then(Val::into_text).unwrap_or_default(),
+                        at: it.next().and_then(|v| v.int()),
+                    });
+                }
+            }
+            Ok(())
+        })?;
+        Ok(out)
+    }
     /// The ids of every tenant with data in the vault (not tenant data itself).
     fn tenant_ids(&mut self) -> Result<Vec<String>> {
         let mut ids = Vec::new();
@@ -244,6 +307,14 @@ pub(crate) trait Store: Send {
         })?;
         Ok(ids)
     }
+}
+
+/// `$from, $from+1, …`: `n` numbered placeholders for an `IN (…)` list.
+pub(crate) fn placeholders(from: usize, n: usize) -> String {
+    (from..from + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A value bound to or read from a statement in [`Tx`].
@@ -361,6 +432,32 @@ pub(crate) fn check_tenant_bound(sql: &str, params: &[Val], tenant: &str) -> Res
 
 /// Builds the audit entries of a write, given the chain head (see `custos_audit::build`).
 pub(crate) type AuditFn<'a> = custos_audit::store::BuildFn<'a>;
+
+/// The audit entries a write of records appends in its own transaction: its events, stamped
+/// `at`, chained after the head, with a checkpoint signed by `key` when the cadence is due.
+/// Owned, so that a write can wait in a group for another caller to commit it.
+#[derive(Clone)]
+pub(crate) struct WriteAudit {
+    pub events: Vec<custos_audit::Event>,
+    pub at: jiff::Timestamp,
+    pub key: custos_audit::SigningKey,
+}
+
+impl WriteAudit {
+    /// The entries (and the checkpoint, if due) that follow `head`.
+    pub(crate) fn build(
+        &self,
+        head: Option<(u64, custos_audit::Hash)>,
+    ) -> (Vec<custos_audit::Entry>, Option<custos_audit::Checkpoint>) {
+        custos_audit::build(
+            head,
+            &self.events,
+            self.at,
+            &self.key,
+            crate::vault::AUDIT_CHECKPOINT_EVERY,
+        )
+    }
+}
 
 /// Builds the audit entry of an erasure from what it destroyed and the chain head.
 pub(crate) type EraseAuditFn<'a> = dyn FnMut(

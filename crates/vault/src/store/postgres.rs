@@ -11,10 +11,12 @@
 
 use postgres::{Client, NoTls, Transaction};
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 
+use super::group::Group;
 use super::{
-    AuditFn, ErasureCounts, IDEMPOTENCY_SECONDS, IdempotencyRow, RecordRow, Store, Tx, Val,
-    WrappedKeyRow, audit_error,
+    AuditFn, ErasureCounts, IDEMPOTENCY_SECONDS, IdempotencyRow, RecordRow, Store, SubjectEventRow,
+    Tx, Val, WrappedKeyRow, WriteAudit, audit_error,
 };
 use crate::error::{Result, VaultError};
 
@@ -543,6 +545,9 @@ pub(crate) struct PostgresStore {
     /// The statements transactions run (`Tx`), each prepared once per connection: a statement
     /// then takes one round trip instead of two (parse, then execute). Reset on reconnect.
     prepared: HashMap<String, postgres::Statement>,
+    /// The writes of every connection of this process to the same database and schema,
+    /// committed in groups (see `store/group.rs`).
+    group: Arc<Group<PendingWrite>>,
 }
 
 /// Statements kept prepared per connection; past this (SQL built for varying lists) the cache
@@ -590,6 +595,7 @@ struct Session {
     set_tenant: postgres::Statement,
     record: postgres::Statement,
     data_key: postgres::Statement,
+    retention: postgres::Statement,
 }
 
 /// Describes a database error with the server's own message (the driver's `Display` alone says
@@ -685,6 +691,7 @@ impl PostgresStore {
             target: redacted_target(url),
             session: None,
             prepared: HashMap::new(),
+            group: group_for(url, schema),
         };
         store.migrate()?;
         // The audit tables, created under the audit crate's own lock.
@@ -723,6 +730,16 @@ impl PostgresStore {
         which: fn(&Session) -> &postgres::Statement,
         params: &[&(dyn postgres::types::ToSql + Sync)],
     ) -> std::result::Result<Option<postgres::Row>, postgres::Error> {
+        let stmt = self.on_session(tenant, which)?;
+        self.client.query_opt(&stmt, params)
+    }
+
+    /// The statement `which`, with the session's tenant set to `tenant` (see [`Self::read_one`]).
+    fn on_session(
+        &mut self,
+        tenant: &str,
+        which: fn(&Session) -> &postgres::Statement,
+    ) -> std::result::Result<postgres::Statement, postgres::Error> {
         if self.client.is_closed() {
             // Reconnect errors surface through the query below as a closed connection.
             if let Ok(c) = connect(&self.url, &self.schema) {
@@ -739,11 +756,14 @@ impl PostgresStore {
                 "SELECT {RECORD_COLUMNS}, restriction FROM records WHERE tenant_id = $1 AND record_id = $2"
             ))?;
             let data_key = self.client.prepare("SELECT key_version, wrapped FROM data_keys WHERE tenant_id = $1 AND pseudonym = $2 AND key_domain = $3 AND category = $4")?;
+            // Always one row: the state's columns are null before the tenant's first write.
+            let retention = self.client.prepare("SELECT r.version, r.state, e.pseudonym, e.event, e.purpose, e.occurred_at FROM (SELECT 1) AS one LEFT JOIN tenant_retention r ON r.tenant_id = $1 LEFT JOIN subject_events e ON e.tenant_id = $1 AND e.pseudonym = ANY($2::text[])")?;
             self.session = Some(Session {
                 tenant: None,
                 set_tenant,
                 record,
                 data_key,
+                retention,
             });
         }
         let s = self
@@ -754,8 +774,7 @@ impl PostgresStore {
             self.client.execute(&s.set_tenant, &[&tenant])?;
             s.tenant = Some(tenant.to_owned());
         }
-        let stmt = which(s).clone();
-        self.client.query_opt(&stmt, params)
+        Ok(which(s).clone())
     }
 
     fn migrate(&mut self) -> Result<()> {
@@ -785,6 +804,211 @@ impl PostgresStore {
         tx.commit().map_err(&err)
     }
 
+    /// One write in a transaction of its own; its refusal (a retention change, a raced
+    /// idempotency key) as its error.
+    fn commit_alone(&mut self, write: &Write<'_>) -> Result<()> {
+        self.commit_writes(std::slice::from_ref(write))?
+            .pop()
+            .unwrap_or(Ok(()))
+    }
+
+    /// Commits a group of writes in one transaction, answering each. If the transaction fails
+    /// and held several writes, each is tried again alone, so that one write's failure (a bad
+    /// row, a conflict) is its own and the others still commit.
+    fn commit_group(&mut self, writes: &[Write<'_>]) -> Vec<Result<()>> {
+        match self.commit_writes(writes) {
+            Ok(outcomes) => outcomes,
+            Err(e) if writes.len() == 1 => vec![Err(e)],
+            Err(_) => writes.iter().map(|w| self.commit_alone(w)).collect(),
+        }
+    }
+
+    /// Inserts the writes' records and audit entries in one transaction. `Err`: nothing was
+    /// written. `Ok`: committed, with each write's outcome: `Ok` if it is in, else why it was
+    /// left out (its tenant's retention changed since its expiries were computed, or its
+    /// idempotency key was taken by another write first).
+    ///
+    /// Per tenant (in tenant order, so concurrent groups lock in one order): the tenant's
+    /// retention version is read `FOR SHARE` (a retention change, which takes the row `FOR
+    /// UPDATE`, waits for this transaction, and this one for a change in progress), the
+    /// idempotency keys are claimed, then the subjects (sorted) and the records are inserted,
+    /// column-wise from arrays. Then the audit chain's head is locked once and every admitted
+    /// write's entries are chained after it, in the group's order.
+    fn commit_writes(&mut self, writes: &[Write<'_>]) -> Result<Vec<Result<()>>> {
+        use postgres::types::Type;
+        let target = self.target.clone();
+        let err = Self::err(&target, "writing records");
+        self.client()?;
+        let prepared = &mut self.prepared;
+        let mut tx = self.client.transaction().map_err(&err)?;
+        let mut outcomes: Vec<Result<()>> = writes.iter().map(|_| Ok(())).collect();
+        let mut order: Vec<usize> = (0..writes.len()).collect();
+        order.sort_by_key(|i| writes[*i].tenant);
+        for same in order.chunk_by(|a, b| writes[*a].tenant == writes[*b].tenant) {
+            let tenant = writes[same[0]].tenant;
+            let now = same.iter().map(|i| writes[*i].now).max().unwrap_or(0);
+            tx.execute_typed(
+                "SELECT set_config('custos.tenant', $1, true)",
+                &[(&tenant, Type::TEXT)],
+            )
+            .map_err(&err)?;
+            let version = |tx: &mut Transaction<'_>| {
+                tx.query_typed_opt(
+                    "SELECT r.version, EXISTS (SELECT 1 FROM tenants t WHERE t.tenant_id = $1) FROM tenant_retention r WHERE r.tenant_id = $1 FOR SHARE OF r",
+                    &[(&tenant, Type::TEXT)],
+                )
+                .map(|row| row.and_then(|r| r.get::<_, bool>(1).then(|| r.get::<_, i64>(0))))
+            };
+            let version = match version(&mut tx).map_err(&err)? {
+                Some(v) => v,
+                None => {
+                    // The tenant's first write.
+                    tx.execute_typed(
+                        "INSERT INTO tenants (tenant_id, created_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                        &[(&tenant, Type::TEXT), (&now, Type::INT8)],
+                    )
+                    .map_err(&err)?;
+                    tx.execute_typed(
+                        "INSERT INTO tenant_retention (tenant_id, version, state, fingerprint) VALUES ($1, 0, '{}', '') ON CONFLICT DO NOTHING",
+                        &[(&tenant, Type::TEXT)],
+                    )
+                    .map_err(&err)?;
+                    version(&mut tx).map_err(&err)?.ok_or_else(|| {
+                        VaultError::Corrupt("a tenant's retention state vanished".into())
+                    })?
+                }
+            };
+            for i in same {
+                if writes[*i].version != version {
+                    outcomes[*i] = Err(VaultError::RetentionChanged);
+                }
+            }
+            // Idempotency keys: each claimed by the first write that stores it; a write whose key
+            // another write (of this group, or another server's) holds is left out.
+            let keyed: Vec<usize> = same
+                .iter()
+                .copied()
+                .filter(|i| outcomes[*i].is_ok() && writes[*i].idempotency.is_some())
+                .collect();
+            if !keyed.is_empty() {
+                tx.execute_typed(
+                    "DELETE FROM idempotency_keys WHERE tenant_id = $1 AND created_at < $2",
+                    &[
+                        (&tenant, Type::TEXT),
+                        (&(now - IDEMPOTENCY_SECONDS * 1_000_000), Type::INT8),
+                    ],
+                )
+                .map_err(&err)?;
+                let keys: Vec<(&IdempotencyRow, i64)> = keyed
+                    .iter()
+                    .filter_map(|i| writes[*i].idempotency.map(|k| (k, writes[*i].now)))
+                    .collect();
+                let col = |f: fn(&IdempotencyRow) -> &str| {
+                    keys.iter().map(|(k, _)| f(k)).collect::<Vec<&str>>()
+                };
+                let created: Vec<i64> = keys.iter().map(|(k, _)| k.record_created_at).collect();
+                let at: Vec<i64> = keys.iter().map(|(_, now)| *now).collect();
+                let claimed: std::collections::HashSet<(String, String)> = tx
+                    .query_typed(
+                        "INSERT INTO idempotency_keys (tenant_id, key_hash, body_hash, record_id, record_created_at, created_at) SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[]) ON CONFLICT DO NOTHING RETURNING key_hash, record_id",
+                        &[
+                            (&tenant, Type::TEXT),
+                            (&col(|k| &k.key_hash), Type::TEXT_ARRAY),
+                            (&col(|k| &k.body_hash), Type::TEXT_ARRAY),
+                            (&col(|k| &k.record_id), Type::TEXT_ARRAY),
+                            (&created, Type::INT8_ARRAY),
+                            (&at, Type::INT8_ARRAY),
+                        ],
+                    )
+                    .map_err(&err)?
+                    .iter()
+                    .map(|r| (r.get(0), r.get(1)))
+                    .collect();
+                for i in keyed {
+                    if let Some(k) = writes[i].idempotency
+                        && !claimed.contains(&(k.key_hash.clone(), k.record_id.clone()))
+                    {
+                        outcomes[i] = Err(VaultError::IdempotencyRace);
+                    }
+                }
+            }
+            let admitted: Vec<&Write<'_>> = same
+                .iter()
+                .filter(|i| outcomes[**i].is_ok())
+                .map(|i| &writes[*i])
+                .collect();
+            if admitted.is_empty() {
+                continue;
+            }
+            let mut subjects: Vec<&str> = admitted
+                .iter()
+                .flat_map(|w| w.rows.iter().map(|r| r.pseudonym.as_str()))
+                .collect();
+            subjects.sort_unstable();
+            subjects.dedup();
+            tx.execute_typed(
+                "INSERT INTO subjects (tenant_id, pseudonym, created_at) SELECT $1, p, $3 FROM unnest($2::text[]) AS p ON CONFLICT DO NOTHING",
+                &[(&tenant, Type::TEXT), (&subjects, Type::TEXT_ARRAY), (&now, Type::INT8)],
+            )
+            .map_err(&err)?;
+            let insert = prepared_in(
+                prepared,
+                &mut tx,
+                &format!(
+                    "INSERT INTO records (tenant_id, {RECORD_COLUMNS}) SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bytea[], $8::bigint[], $9::text[], $10::bigint[])"
+                ),
+            )
+            .map_err(&err)?;
+            let rows: Vec<&RecordRow> = admitted.iter().flat_map(|w| w.rows.iter()).collect();
+            for chunk in rows.chunks(INSERT_CHUNK) {
+                let col =
+                    |f: fn(&RecordRow) -> &str| chunk.iter().map(|r| f(r)).collect::<Vec<&str>>();
+                let ciphertexts: Vec<&[u8]> =
+                    chunk.iter().map(|r| r.ciphertext.as_slice()).collect();
+                let created: Vec<i64> = chunk.iter().map(|r| r.created_at).collect();
+                let expires: Vec<Option<i64>> = chunk.iter().map(|r| r.expires_at).collect();
+                tx.execute(
+                    &insert,
+                    &[
+                        &tenant,
+                        &col(|r| &r.record_id),
+                        &col(|r| &r.pseudonym),
+                        &col(|r| &r.category),
+                        &col(|r| &r.purposes),
+                        &col(|r| &r.key_domain),
+                        &ciphertexts,
+                        &created,
+                        &col(|r| &r.clocks),
+                        &expires,
+                    ],
+                )
+                .map_err(&err)?;
+            }
+        }
+        let admitted: Vec<&Write<'_>> = writes
+            .iter()
+            .zip(&outcomes)
+            .filter(|(_, o)| o.is_ok())
+            .map(|(w, _)| w)
+            .collect();
+        if !admitted.is_empty() {
+            custos_audit::store::pg_append_all_in(&mut tx, &mut |mut head| {
+                let mut entries = Vec::new();
+                let mut checkpoints = Vec::new();
+                for w in &admitted {
+                    let (e, c) = w.audit.build(head);
+                    head = e.last().map(|l| (l.seq, l.hash)).or(head);
+                    entries.extend(e);
+                    checkpoints.extend(c);
+                }
+                (entries, checkpoints)
+            })
+            .map_err(|e| audit_error(&target, e))?;
+        }
+        tx.commit().map_err(&err)?;
+        Ok(outcomes)
+    }
+
     /// The raw connection, for tests that prove the RLS wall holds without the API's filters.
     #[cfg(test)]
     pub(crate) fn raw_client(&mut self) -> &mut Client {
@@ -805,6 +1029,78 @@ fn record_row(r: &postgres::Row) -> RecordRow {
         expires_at: r.get(8),
         restriction: r.get(9),
     }
+}
+
+/// `sql` prepared on this connection once, from the connection's cache.
+fn prepared_in(
+    prepared: &mut HashMap<String, postgres::Statement>,
+    tx: &mut Transaction<'_>,
+    sql: &str,
+) -> std::result::Result<postgres::Statement, postgres::Error> {
+    if let Some(s) = prepared.get(sql) {
+        return Ok(s.clone());
+    }
+    if prepared.len() >= PREPARED_MAX {
+        prepared.clear();
+    }
+    let s = tx.prepare(sql)?;
+    prepared.insert(sql.to_owned(), s.clone());
+    Ok(s)
+}
+
+/// Writes with at most this many records wait to be committed in a group; larger ones (batch
+/// imports) take a transaction of their own.
+const GROUP_ROWS: usize = 64;
+
+/// The most writes one group transaction takes.
+const GROUP_WRITES: usize = 256;
+
+/// One write of records, as [`Store::insert_records`] was given it.
+struct Write<'a> {
+    tenant: &'a str,
+    rows: &'a [RecordRow],
+    now: i64,
+    /// The tenant's retention version its expiries were computed at.
+    version: i64,
+    idempotency: Option<&'a IdempotencyRow>,
+    audit: &'a WriteAudit,
+}
+
+/// A write waiting in its group, owned (see `store/group.rs`).
+pub(crate) struct PendingWrite {
+    tenant: String,
+    rows: Vec<RecordRow>,
+    now: i64,
+    version: i64,
+    idempotency: Option<IdempotencyRow>,
+    audit: WriteAudit,
+}
+
+impl PendingWrite {
+    fn view(&self) -> Write<'_> {
+        Write {
+            tenant: &self.tenant,
+            rows: &self.rows,
+            now: self.now,
+            version: self.version,
+            idempotency: self.idempotency.as_ref(),
+            audit: &self.audit,
+        }
+    }
+}
+
+/// The group-commit queue of every connection of this process to one database and schema.
+fn group_for(url: &str, schema: &str) -> Arc<Group<PendingWrite>> {
+    static GROUPS: OnceLock<Mutex<HashMap<(String, String), Arc<Group<PendingWrite>>>>> =
+        OnceLock::new();
+    let mut groups = GROUPS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    groups
+        .entry((url.to_owned(), schema.to_owned()))
+        .or_insert_with(|| Arc::new(Group::new(GROUP_WRITES)))
+        .clone()
 }
 
 /// Records written by one INSERT of a batch (its arrays are built per chunk).
@@ -958,86 +1254,66 @@ impl Store for PostgresStore {
         now: i64,
         expected_retention: i64,
         idempotency: Option<&IdempotencyRow>,
-        audit: &mut AuditFn<'_>,
+        audit: &WriteAudit,
     ) -> Result<()> {
+        let write = Write {
+            tenant,
+            rows,
+            now,
+            version: expected_retention,
+            idempotency,
+            audit,
+        };
+        // A large batch is a transaction of its own (copying it into the queue would cost more
+        // than waiting saves); small writes, the API's, are committed in groups.
+        if rows.len() > GROUP_ROWS {
+            return self.commit_alone(&write);
+        }
+        let pending = PendingWrite {
+            tenant: tenant.to_owned(),
+            rows: rows.to_vec(),
+            now,
+            version: expected_retention,
+            idempotency: idempotency.cloned(),
+            audit: audit.clone(),
+        };
+        let group = self.group.clone();
+        group.submit(pending, &mut |writes| {
+            let views: Vec<Write<'_>> = writes.iter().map(PendingWrite::view).collect();
+            self.commit_group(&views)
+        })
+    }
+
+    fn retention_inputs(
+        &mut self,
+        tenant: &str,
+        subjects: &[&str],
+    ) -> Result<(Option<(i64, String)>, Vec<SubjectEventRow>)> {
         let target = self.target.clone();
-        let err = Self::err(&target, "writing records");
-        let mut tx = self.client()?.transaction().map_err(&err)?;
-        set_tenant(&mut tx, tenant).map_err(&err)?;
-        tx.execute(
-            "INSERT INTO tenants (tenant_id, created_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-            &[&tenant, &now],
-        )
-        .map_err(&err)?;
-        tx.execute("INSERT INTO tenant_retention (tenant_id, version, state, fingerprint) VALUES ($1, 0, '{}', '') ON CONFLICT DO NOTHING", &[&tenant]).map_err(&err)?;
-        // FOR SHARE: a retention change (which takes the row FOR UPDATE) waits for this write,
-        // and this write waits for a change in progress, so no record misses a recomputation.
-        let version: i64 = tx
-            .query_one(
-                "SELECT version FROM tenant_retention WHERE tenant_id = $1 FOR SHARE",
-                &[&tenant],
-            )
-            .map_err(&err)?
-            .get(0);
-        if version != expected_retention {
-            return Err(VaultError::RetentionChanged);
-        }
-        // The batch's subjects, sorted (so concurrent writers lock them in one order), then its
-        // records, INSERTed column-wise from arrays a chunk at a time: one round trip per chunk,
-        // not per row.
-        let mut subjects: Vec<&str> = rows.iter().map(|r| r.pseudonym.as_str()).collect();
-        subjects.sort_unstable();
-        subjects.dedup();
-        tx.execute(
-            "INSERT INTO subjects (tenant_id, pseudonym, created_at) SELECT $1, p, $3 FROM unnest($2::text[]) AS p ON CONFLICT DO NOTHING",
-            &[&tenant, &subjects, &now],
-        )
-        .map_err(&err)?;
-        let insert = tx
-            .prepare(&format!(
-                "INSERT INTO records (tenant_id, {RECORD_COLUMNS}) SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bytea[], $8::bigint[], $9::text[], $10::bigint[])"
-            ))
+        let err = Self::err(&target, "reading retention settings");
+        let rows = self
+            .on_session(tenant, |s| &s.retention)
+            .and_then(|stmt| self.client.query(&stmt, &[&tenant, &subjects]))
             .map_err(&err)?;
-        for chunk in rows.chunks(INSERT_CHUNK) {
-            let col = |f: fn(&RecordRow) -> &str| chunk.iter().map(f).collect::<Vec<&str>>();
-            let ciphertexts: Vec<&[u8]> = chunk.iter().map(|r| r.ciphertext.as_slice()).collect();
-            let created: Vec<i64> = chunk.iter().map(|r| r.created_at).collect();
-            let expires: Vec<Option<i64>> = chunk.iter().map(|r| r.expires_at).collect();
-            tx.execute(
-                &insert,
-                &[
-                    &tenant,
-                    &col(|r| &r.record_id),
-                    &col(|r| &r.pseudonym),
-                    &col(|r| &r.category),
-                    &col(|r| &r.purposes),
-                    &col(|r| &r.key_domain),
-                    &ciphertexts,
-                    &created,
-                    &col(|r| &r.clocks),
-                    &expires,
-                ],
-            )
-            .map_err(&err)?;
-        }
-        if let Some(k) = idempotency {
-            tx.execute(
-                "DELETE FROM idempotency_keys WHERE tenant_id = $1 AND created_at < $2",
-                &[&tenant, &(now - IDEMPOTENCY_SECONDS * 1_000_000)],
-            )
-            .map_err(&err)?;
-            let added = tx
-                .execute(
-                    "INSERT INTO idempotency_keys (tenant_id, key_hash, body_hash, record_id, record_created_at, created_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-                    &[&tenant, &k.key_hash, &k.body_hash, &k.record_id, &k.record_created_at, &now],
-                )
-                .map_err(&err)?;
-            if added == 0 {
-                return Err(VaultError::IdempotencyRace);
+        let mut state = None;
+        let mut events = Vec::new();
+        for r in &rows {
+            if state.is_none()
+                && let (Some(v), Some(text)) =
+                    (r.get::<_, Option<i64>>(0), r.get::<_, Option<String>>(1))
+            {
+                state = Some((v, text));
+            }
+            if let Some(pseudonym) = r.get::<_, Option<String>>(2) {
+                events.push(SubjectEventRow {
+                    pseudonym,
+                    event: r.get::<_, Option<String>>(3).unwrap_or_default(),
+                    purpose: r.get::<_, Option<String>>(4).unwrap_or_default(),
+                    at: r.get(5),
+                });
             }
         }
-        custos_audit::store::pg_append_in(&mut tx, audit).map_err(|e| audit_error(&target, e))?;
-        tx.commit().map_err(&err)
+        Ok((state, events))
     }
 
     fn record(&mut self, tenant: &str, record_id: &str) -> Result<Option<RecordRow>> {
@@ -1215,7 +1491,18 @@ mod tests {
                 .insert_data_keys(tenant, &[key], 0, &check)
                 .expect("key");
             store
-                .insert_records(tenant, &rows, 0, 0, None, &mut |_| (Vec::new(), None))
+                .insert_records(
+                    tenant,
+                    &rows,
+                    0,
+                    0,
+                    None,
+                    &crate::store::WriteAudit {
+                        events: Vec::new(),
+                        at: jiff::Timestamp::UNIX_EPOCH,
+                        key: custos_audit::SigningKey::from_bytes(&[7; 32]),
+                    },
+                )
                 .expect("records");
             let e = JournalEntry {
                 erasure_id: format!("{tenant}-erasure"),
@@ -1236,6 +1523,150 @@ mod tests {
                 .expect("retention rows");
         }
         Some(Scratch { store, url, schema })
+    }
+
+    fn row(tenant: &str, id: usize, subject: &str) -> RecordRow {
+        RecordRow {
+            record_id: format!("{tenant}{id:029}"),
+            pseudonym: subject.into(),
+            category: "account".into(),
+            purposes: "[\"service\"]".into(),
+            key_domain: "default".into(),
+            ciphertext: vec![1, 2, 3],
+            created_at: 5,
+            clocks: "{}".into(),
+            expires_at: None,
+            restriction: None,
+        }
+    }
+
+    fn audit_of(action: &str, tenant: &str) -> WriteAudit {
+        WriteAudit {
+            events: vec![custos_audit::Event {
+                tenant: tenant.into(),
+                actor: "test".into(),
+                action: action.into(),
+                subject: None,
+                details: serde_json::json!({}),
+            }],
+            at: jiff::Timestamp::UNIX_EPOCH,
+            key: custos_audit::SigningKey::from_bytes(&[7; 32]),
+        }
+    }
+
+    /// `sql`'s count, as `tenant` (row-level security shows only its rows).
+    fn count(s: &mut Scratch, tenant: &str, sql: &str) -> i64 {
+        let mut c = Client::connect(&s.url, NoTls).expect("connects");
+        c.batch_execute(&format!(
+            "SET search_path TO {}; SELECT set_config('custos.tenant', '{tenant}', false)",
+            s.schema
+        ))
+        .expect("schema and tenant");
+        c.query_one(sql, &[]).expect("counts").get(0)
+    }
+
+    #[test]
+    fn a_group_commits_its_admitted_writes_and_answers_each_refusal_on_its_own() {
+        let Some(mut s) = scratch("group_outcomes") else {
+            return;
+        };
+        let key = |record: &str| IdempotencyRow {
+            key_hash: "k1".into(),
+            body_hash: "b".into(),
+            record_id: record.into(),
+            record_created_at: 5,
+        };
+        let (r1, r2, r3, r4) = (
+            [row("acme", 10, "p1")],
+            [row("acme", 11, "p2")],
+            [row("acme", 12, "p3")],
+            [row("globex", 13, "p4")],
+        );
+        let (k1, k3) = (key(&r1[0].record_id), key(&r3[0].record_id));
+        let audits = [
+            audit_of("first", "acme"),
+            audit_of("stale", "acme"),
+            audit_of("raced", "acme"),
+            audit_of("other-tenant", "globex"),
+        ];
+        let write = |tenant, rows, version, idempotency, audit| Write {
+            tenant,
+            rows,
+            now: 5,
+            version,
+            idempotency,
+            audit,
+        };
+        let writes = [
+            write("acme", &r1[..], 0, Some(&k1), &audits[0]),
+            // Computed before a retention change: left out, to be recomputed.
+            write("acme", &r2[..], 7, None, &audits[1]),
+            // The same idempotency key as the first write: left out.
+            write("acme", &r3[..], 0, Some(&k3), &audits[2]),
+            write("globex", &r4[..], 0, None, &audits[3]),
+        ];
+        let outcomes = s.store.commit_writes(&writes).expect("the group commits");
+        assert!(outcomes[0].is_ok() && outcomes[3].is_ok(), "{outcomes:?}");
+        assert!(matches!(outcomes[1], Err(VaultError::RetentionChanged)));
+        assert!(matches!(outcomes[2], Err(VaultError::IdempotencyRace)));
+        let written = "SELECT count(*) FROM records WHERE created_at = 5";
+        assert_eq!(count(&mut s, "acme", written), 1, "only the admitted write");
+        assert_eq!(count(&mut s, "globex", written), 1);
+        let actions: Vec<String> = {
+            let mut c = Client::connect(&s.url, NoTls).expect("connects");
+            c.batch_execute(&format!("SET search_path TO {}", s.schema))
+                .expect("schema");
+            c.query("SELECT action FROM audit_entries ORDER BY seq", &[])
+                .expect("audit")
+                .iter()
+                .map(|r| r.get(0))
+                .collect()
+        };
+        assert_eq!(
+            actions,
+            ["first", "other-tenant"],
+            "audited in the group's order"
+        );
+    }
+
+    #[test]
+    fn a_group_whose_transaction_fails_commits_each_write_alone() {
+        let Some(mut s) = scratch("group_fallback") else {
+            return;
+        };
+        // The second write repeats a stored record's id: its insert fails, and so does the
+        // group's transaction; the first and third are then committed alone.
+        let (r1, dup, r3) = (
+            [row("acme", 20, "p1")],
+            [row("acme", 0, "p2")],
+            [row("acme", 22, "p3")],
+        );
+        let audit = audit_of("put", "acme");
+        let write = |rows| Write {
+            tenant: "acme",
+            rows,
+            now: 5,
+            version: 0,
+            idempotency: None,
+            audit: &audit,
+        };
+        let outcomes = s
+            .store
+            .commit_group(&[write(&r1[..]), write(&dup[..]), write(&r3[..])]);
+        assert!(outcomes[0].is_ok() && outcomes[2].is_ok(), "{outcomes:?}");
+        assert!(matches!(outcomes[1], Err(VaultError::Storage { .. })));
+        assert_eq!(
+            count(&mut s, "acme", "SELECT count(*) FROM audit_entries"),
+            2
+        );
+        assert_eq!(
+            count(
+                &mut s,
+                "acme",
+                "SELECT count(*) FROM records WHERE created_at = 5"
+            ),
+            2
+        );
     }
 
     fn tenants_visible(tx: &mut Transaction<'_>, table: &str) -> Vec<String> {

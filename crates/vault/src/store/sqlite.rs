@@ -6,7 +6,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::{
     AuditFn, ErasureCounts, IDEMPOTENCY_SECONDS, IdempotencyRow, RecordRow, Store, Tx, Val,
-    WrappedKeyRow, audit_error,
+    WrappedKeyRow, WriteAudit, audit_error,
 };
 use crate::error::{Result, VaultError};
 
@@ -733,7 +733,7 @@ impl Store for SqliteStore {
         now: i64,
         expected_retention: i64,
         idempotency: Option<&IdempotencyRow>,
-        audit: &mut AuditFn<'_>,
+        audit: &WriteAudit,
     ) -> Result<()> {
         let target = self.path.display().to_string();
         let err = |e: rusqlite::Error| VaultError::Storage {
@@ -798,7 +798,8 @@ impl Store for SqliteStore {
                 return Err(VaultError::IdempotencyRace);
             }
         }
-        custos_audit::store::sqlite_append_in(&tx, audit).map_err(|e| audit_error(&target, e))?;
+        custos_audit::store::sqlite_append_in(&tx, &mut |head| audit.build(head))
+            .map_err(|e| audit_error(&target, e))?;
         tx.commit().map_err(err)
     }
 
