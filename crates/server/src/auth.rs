@@ -1,7 +1,10 @@
 //! `Authorization: Bearer cst_…`: the caller's key, looked up once per request. Missing,
 //! malformed, unknown and revoked keys are all the same 401: the caller learns nothing about
 //! which. A client (by its address, `client.rs`) that presented too many unknown keys is refused
-//! for a while before its key is looked at (`failed_auth_per_minute`).
+//! for a while before its key is looked at (`failed_auth_per_minute`). Over a PostgreSQL that
+//! several servers share, every request also takes its token from the key's bucket in the
+//! database and learns there whether the key was revoked meanwhile, through any server
+//! (`limits.rs`).
 
 use std::sync::Arc;
 
@@ -71,13 +74,35 @@ impl FromRequestParts<Arc<AppState>> for Caller {
             if let Some(client) = &client {
                 state.failed_auth.failed(client, std::time::Instant::now());
             }
-            return Err(Problem::new(ErrorCode::Unauthenticated)
-                .detail("the API key is unknown or revoked"));
+            return Err(unknown_or_revoked());
         };
-        if let Err(wait) = state
-            .limiter
-            .check(&principal.key_id, std::time::Instant::now())
-        {
+        // Over a shared PostgreSQL: the key's liveness and its bucket, for every server at once.
+        let gate = match shared_gate(state, &principal).await {
+            Ok(gate) => gate,
+            Err(e) => {
+                // Fails open to this process's bucket and cache (limits.rs says why).
+                tracing::warn!(
+                    code = e.code,
+                    "the shared key check failed; this server's own limit applies"
+                );
+                None
+            }
+        };
+        let wait = match gate {
+            Some(g) if !g.live => {
+                state.auth_cache.forget(&digest);
+                if let Some(client) = &client {
+                    state.failed_auth.failed(client, std::time::Instant::now());
+                }
+                return Err(unknown_or_revoked());
+            }
+            Some(g) => g.wait,
+            None => state
+                .limiter
+                .check(&principal.key_id, std::time::Instant::now())
+                .err(),
+        };
+        if let Some(wait) = wait {
             let mut p = Problem::new(ErrorCode::TooManyRequests)
                 .detail("this key has used its request rate; retry after the time in Retry-After");
             p.retry_after = Some(u32::try_from(wait.as_secs().max(1)).unwrap_or(u32::MAX));
@@ -85,6 +110,40 @@ impl FromRequestParts<Arc<AppState>> for Caller {
         }
         Ok(Caller(principal))
     }
+}
+
+/// The one answer to a key that is unknown or revoked (the caller cannot tell which).
+fn unknown_or_revoked() -> Problem {
+    Problem::new(ErrorCode::Unauthenticated).detail("the API key is unknown or revoked")
+}
+
+/// The key's liveness and one token of its bucket, from the database every server over it
+/// shares; `Ok(None)` when the database is this process's alone (SQLite).
+async fn shared_gate(
+    state: &Arc<AppState>,
+    principal: &Principal,
+) -> Result<Option<custos_vault::key_gate::KeyGate>, Problem> {
+    if !state.backend()?.shared() {
+        return Ok(None);
+    }
+    let tenant = principal
+        .tenant
+        .as_deref()
+        .map(custos_vault::TenantId::new)
+        .transpose()
+        .map_err(Problem::from)?;
+    let (st, key_id, rate) = (
+        state.clone(),
+        principal.key_id.clone(),
+        state.limiter.rate(),
+    );
+    crate::work::blocking(move || {
+        st.backend()?
+            .vault()
+            .key_gate(tenant.as_ref(), &key_id, rate)
+            .map_err(Problem::from)
+    })
+    .await
 }
 
 impl Caller {

@@ -94,6 +94,12 @@ impl Backend {
         })
     }
 
+    /// Whether other servers may share this database (PostgreSQL): per-key limits and key
+    /// revocation are then checked in the database (`limits.rs`), not in memory alone.
+    pub fn shared(&self) -> bool {
+        !self.single_writer
+    }
+
     /// The vault connection for a write: on SQLite always the same one (writes queue in order),
     /// on PostgreSQL any.
     pub fn vault_for_write(&self) -> Pooled<'_> {

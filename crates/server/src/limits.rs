@@ -1,6 +1,25 @@
-//! Per-key rate limiting (a token bucket per API key) and the short cache of authenticated keys,
-//! both in memory, per server process. Idempotency keys are not here: the vault stores each
-//! with the write it answered, in the write's transaction, so every server sees them.
+//! Per-key request limits and the short cache of authenticated keys.
+//!
+//! One server (SQLite, one process): a token bucket per API key in memory ([`RateLimiter`]), and
+//! checked keys remembered for a few seconds ([`AuthCache`]), cleared when this server revokes a
+//! key.
+//!
+//! Many servers over one PostgreSQL (docs/scale-out.md, "Many servers"): the bucket lives in the
+//! database, one row per key, and every request takes its token with one statement that also
+//! reads whether the key is still live ([`custos_vault::key_gate`]): one round trip per
+//! authenticated request, on a pooled connection. So the limit holds in total across the
+//! servers (the rate and burst of [`RateLimiter::new`], refilled by the database's clock), and a
+//! key revoked through any server is refused by every server from its next request on: the
+//! cache then only spares the key's lookup, never decides that a revoked key is live.
+//!
+//! If that statement fails (the database unreachable), the request falls back to this process's
+//! own bucket and to the cache: it fails open to a per-server limit (the total then at most the
+//! number of servers times the limit) and a revocation bound of the cache's TTL, rather than
+//! refusing every request for a failure that is not the caller's; the request's own work needs
+//! the database anyway and answers 503 when it is down. The failure is logged without the key.
+//!
+//! Idempotency keys are not here: the vault stores each with the write it answered, in the
+//! write's transaction, so every server sees them.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -10,7 +29,9 @@ use sha2::{Digest, Sha256};
 
 /// Recently authenticated keys, by the SHA-256 of the presented key, for a few seconds: a
 /// key checked once is not looked up in the database on every request. Revocation through this
-/// server clears the cache at once; through another server it takes effect within the TTL.
+/// server clears the cache at once; through another server over the same PostgreSQL the shared
+/// check of every request refuses the key at once (see the module documentation) and the entry
+/// is forgotten; without a shared database there is no other server.
 pub struct AuthCache {
     ttl: Duration,
     entries: Mutex<HashMap<[u8; 32], (custos_access::Principal, Instant)>>,
@@ -42,6 +63,14 @@ impl AuthCache {
         g.insert(digest, (p, now));
     }
 
+    /// Forgets one key (found revoked).
+    pub fn forget(&self, digest: &[u8; 32]) {
+        self.entries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(digest);
+    }
+
     /// Forgets everything (after a revocation).
     pub fn clear(&self) {
         self.entries
@@ -51,7 +80,7 @@ impl AuthCache {
     }
 }
 
-/// A token bucket per key.
+/// A token bucket per key, in this process's memory (the shared one is in the database).
 pub struct RateLimiter {
     per_second: f64,
     burst: f64,
@@ -68,7 +97,16 @@ impl RateLimiter {
         }
     }
 
-    /// Takes one token for `key`; on refusal, how long until one is available.
+    /// The rate as the shared bucket in the database keeps it; `None` when limiting is off.
+    pub fn rate(&self) -> Option<custos_vault::key_gate::Rate> {
+        (self.per_second > 0.0).then_some(custos_vault::key_gate::Rate {
+            per_second: self.per_second,
+            burst: self.burst,
+        })
+    }
+
+    /// Takes one token for `key` from this process's bucket; on refusal, how long until one is
+    /// available.
     pub fn check(&self, key: &str, now: Instant) -> Result<(), Duration> {
         if self.per_second <= 0.0 {
             return Ok(());

@@ -661,8 +661,11 @@ impl TenantVault<'_> {
             .in_tx(&w.tenant.clone(), "reminding of breach deadlines", &mut |tx| {
                 out.clear();
                 let t = w.tenant.as_str();
+                // Every server's timer reminds: a breach another is reminding right now (it holds
+                // the row) is left to it, so the reminder is queued once and no one fails on its key.
+                let lock = tx.for_update_skip_locked();
                 let open = tx.query(
-                    "SELECT breach_id, deadline_at, record FROM breaches WHERE tenant_id = $1 AND closed_at IS NULL AND authority_notified_at IS NULL AND deadline_at <= $2 ORDER BY deadline_at",
+                    &format!("SELECT breach_id, deadline_at, record FROM breaches WHERE tenant_id = $1 AND closed_at IS NULL AND authority_notified_at IS NULL AND deadline_at <= $2 ORDER BY deadline_at{lock}"),
                     &[t.into(), horizon.into()],
                 )?;
                 if open.is_empty() {

@@ -96,6 +96,7 @@ mod error;
 pub mod export;
 mod ids;
 pub mod journal;
+pub mod key_gate;
 pub mod keys;
 pub mod opengdpr;
 pub mod policy_versions;

@@ -400,21 +400,31 @@ impl TenantVault<'_> {
                 "INSERT INTO tenants (tenant_id, created_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
                 &[tenant.as_str().into(), new.received_at.as_microsecond().into()],
             )?;
-            let open = tx.query(
-                &format!("SELECT {COLUMNS} FROM requests WHERE tenant_id = $1 AND pseudonym = $2 AND kind = $3 AND purpose = $4 AND closed_at IS NULL"),
-                &[tenant.as_str().into(), pseudonym.as_str().into(), new.kind.as_str().into(), purpose.as_str().into()],
-            )?;
-            let taken = tx.query(
-                "SELECT 1 FROM requests WHERE tenant_id = $1 AND request_id = $2",
-                &[tenant.as_str().into(), request_id.as_str().into()],
-            )?;
-            if !taken.is_empty() {
-                return Err(RequestError::IdTaken(request_id.clone()).into());
-            }
-            if let Some(row) = open.into_iter().next() {
-                let r = row_to_request(row)?;
-                ctx.step(tx, &r, "duplicate", serde_json::json!({ "channel": new.channel }))?;
-                out = Some(Filed { request: r, duplicate: true });
+            // The id taken, or an open request of the same kind for the subject: not filed again.
+            // Run again when the insert below finds another filing committed meanwhile.
+            let filed_before = |tx: &mut dyn Tx| -> Result<Option<Filed>> {
+                let open = tx.query(
+                    &format!("SELECT {COLUMNS} FROM requests WHERE tenant_id = $1 AND pseudonym = $2 AND kind = $3 AND purpose = $4 AND closed_at IS NULL"),
+                    &[tenant.as_str().into(), pseudonym.as_str().into(), new.kind.as_str().into(), purpose.as_str().into()],
+                )?;
+                let taken = tx.query(
+                    "SELECT 1 FROM requests WHERE tenant_id = $1 AND request_id = $2",
+                    &[tenant.as_str().into(), request_id.as_str().into()],
+                )?;
+                if !taken.is_empty() {
+                    return Err(RequestError::IdTaken(request_id.clone()).into());
+                }
+                match open.into_iter().next() {
+                    Some(row) => {
+                        let r = row_to_request(row)?;
+                        ctx.step(tx, &r, "duplicate", serde_json::json!({ "channel": new.channel }))?;
+                        Ok(Some(Filed { request: r, duplicate: true }))
+                    }
+                    None => Ok(None),
+                }
+            };
+            if let Some(f) = filed_before(tx)? {
+                out = Some(f);
                 return Ok(());
             }
             let r = Request {
@@ -436,8 +446,12 @@ impl TenantVault<'_> {
                     "language": new.language,
                 }),
             };
-            tx.execute(
-                &format!("INSERT INTO requests (tenant_id, {COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"),
+            // Two servers filing the same request at once (a controller's retry reaching both)
+            // both pass the checks above; the second's insert then waits for the first's commit
+            // and, finding its row (the id, or the open request of the subject), inserts nothing
+            // and answers as a later filing would, instead of failing on the unique key.
+            let inserted = tx.execute(
+                &format!("INSERT INTO requests (tenant_id, {COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT DO NOTHING"),
                 &[
                     tenant.as_str().into(),
                     r.request_id.as_str().into(),
@@ -454,6 +468,12 @@ impl TenantVault<'_> {
                     r.detail.to_string().into(),
                 ],
             )?;
+            if inserted == 0 {
+                out = Some(filed_before(tx)?.ok_or_else(|| {
+                    VaultError::Corrupt("a request conflicted with none on record".into())
+                })?);
+                return Ok(());
+            }
             tx.execute(
                 "UPDATE requests SET requester = $3 WHERE tenant_id = $1 AND request_id = $2",
                 &[tenant.as_str().into(), r.request_id.as_str().into(), sealed.clone().into()],

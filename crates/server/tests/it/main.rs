@@ -25,6 +25,7 @@ mod handling;
 mod holes;
 mod isolation;
 mod mail;
+mod many_servers;
 mod openapi;
 mod opengdpr;
 mod recipients;

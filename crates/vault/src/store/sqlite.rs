@@ -450,6 +450,20 @@ const MIGRATIONS: &[(i64, &str)] = &[
         16,
         "CREATE UNIQUE INDEX IF NOT EXISTS erasures_by_tenant ON erasures (tenant_id, erasure_id);",
     ),
+    // 17: the request-rate buckets PostgreSQL shares between servers (`crate::key_gate`). One
+    // SQLite file serves one process, whose buckets are in memory: the table stays empty and is
+    // created only so that both dialects have the same tables.
+    (
+        17,
+        "CREATE TABLE IF NOT EXISTS rate_buckets (
+        tenant_id   TEXT NOT NULL,
+        key_id      TEXT NOT NULL,
+        tokens      REAL NOT NULL,
+        refilled_at REAL NOT NULL,
+        granted     INTEGER NOT NULL,
+        PRIMARY KEY (tenant_id, key_id)
+    ) STRICT;",
+    ),
 ];
 
 /// The vault on one SQLite file.

@@ -197,8 +197,8 @@ mod tests {
                 // Back to schema 4: migrations 6 (approvals bound to a subject, idempotency keys),
                 // 8 (what a hold covers) and 10 to 15 (who filed a request, policy versions, the
                 // breach register, the open-queue index, announcements, breach letters) undone
-                // too, so that reopening runs 5 to 16 (16 only rebuilds an erasure key) on the old tables (7 and 9 create their tables only
-                // where they are missing).
+                // too, so that reopening runs 5 to 17 (16 only rebuilds an erasure key) on the old tables (7, 9
+                // and 17 create their tables only where they are missing).
                 tx.execute("DROP TABLE idempotency_keys", &[])?;
                 tx.execute("ALTER TABLE approvals DROP COLUMN pseudonym", &[])?;
                 tx.execute("ALTER TABLE holds DROP COLUMN covers", &[])?;

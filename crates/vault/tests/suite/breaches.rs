@@ -575,3 +575,59 @@ pub fn deadline_reminders_are_given_once_each_and_only_while_needed(b: &Backend)
     );
     assert_eq!(kinds.iter().filter(|k| k["passed"] == true).count(), 1);
 }
+
+/// Many servers over one PostgreSQL (issue 23): every server's timer gives the deadline
+/// reminders. While one is giving a breach's reminder (its transaction holds the breach and has
+/// written the reminder), another skips that breach instead of queueing the reminder again and
+/// failing on its key once the first commits; the reminder is given once.
+#[test]
+fn a_reminder_another_server_is_giving_is_skipped_not_failed() {
+    let Some(b) = Backend::postgres("reminder_race") else {
+        return;
+    };
+    let settings = RegisterSettings::default();
+    let open = b
+        .open()
+        .tenant(&tenant("acme"))
+        .record_breach(
+            breach("2026-11-02T08:00:00Z", "stolen laptop"),
+            &settings,
+            ts("2026-11-02T09:00:00Z"),
+        )
+        .expect("recorded");
+    let id = open.breach_id.to_string();
+    // The other server, mid-reminder.
+    let mut other = b.pg_as_tenant("acme");
+    let mut tx = other.transaction().expect("a transaction");
+    tx.query(
+        "SELECT 1 FROM breaches WHERE tenant_id = 'acme' AND breach_id = $1 FOR UPDATE",
+        &[&id],
+    )
+    .expect("holds the breach");
+    tx.execute(
+        "INSERT INTO breach_reminders (tenant_id, breach_id, hours_before, sent_at, notification_id) VALUES ('acme', $1, 24, 0, NULL)",
+        &[&id],
+    )
+    .expect("writes its reminder");
+    let mut v = b.open();
+    let racing = std::thread::spawn(move || {
+        v.tenant(&tenant("acme"))
+            .remind_breach_deadlines(ts("2026-11-04T08:30:00Z"), &[24, 6, 1])
+            .map(|r| r.len())
+    });
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    tx.commit().expect("the other server commits");
+    assert_eq!(
+        racing.join().expect("the thread").expect("no failure"),
+        0,
+        "the breach another server holds is skipped"
+    );
+    assert!(
+        b.open()
+            .tenant(&tenant("acme"))
+            .remind_breach_deadlines(ts("2026-11-04T08:31:00Z"), &[24, 6, 1])
+            .expect("reminds")
+            .is_empty(),
+        "given once"
+    );
+}
