@@ -170,13 +170,18 @@ fn entry_from_raw(r: RawEntry) -> Result<Entry, AuditError> {
 
 /// Column `i` as text, borrowed from the row (as strict as `String`'s `FromSql`: text only).
 fn sqlite_text<'r>(row: &'r rusqlite::Row<'_>, i: usize) -> rusqlite::Result<&'r str> {
-    row.get_ref(i)?
-        .as_str()
-        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e.into()))
+    row.get_ref(i)?.as_str().map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e.into())
+    })
 }
 
 /// Column `i` as a hash, borrowed from the row (a blob of 32 bytes).
-fn sqlite_hash(row: &rusqlite::Row<'_>, i: usize, what: &str, seq: u64) -> Result<Hash, AuditError> {
+fn sqlite_hash(
+    row: &rusqlite::Row<'_>,
+    i: usize,
+    what: &str,
+    seq: u64,
+) -> Result<Hash, AuditError> {
     let blob = row.get_ref(i)?.as_blob().map_err(|e| {
         rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Blob, e.into())
     })?;

@@ -108,7 +108,9 @@ fn basis_detail(article: &'static str) -> Cow<'static, str> {
             }
         };
     }
-    fixed!("6(1)(a)", "6(1)(b)", "6(1)(c)", "6(1)(d)", "6(1)(e)", "6(1)(f)")
+    fixed!(
+        "6(1)(a)", "6(1)(b)", "6(1)(c)", "6(1)(d)", "6(1)(e)", "6(1)(f)"
+    )
 }
 
 /// Decides whether `input` may be processed under `policy`.

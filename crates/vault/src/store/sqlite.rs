@@ -766,9 +766,8 @@ impl Store for SqliteStore {
             insert.raw_bind_parameter(1, tenant).map_err(err)?;
             let mut last: Option<&RecordRow> = None;
             for r in rows {
-                let changed = |field: fn(&RecordRow) -> &str| {
-                    last.is_none_or(|l| field(l) != field(r))
-                };
+                let changed =
+                    |field: fn(&RecordRow) -> &str| last.is_none_or(|l| field(l) != field(r));
                 if changed(|r| &r.pseudonym) {
                     subject
                         .execute(params![tenant, r.pseudonym, now])
