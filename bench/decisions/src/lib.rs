@@ -270,7 +270,7 @@ impl From<&Decision> for Outcome {
                     r.rule.to_owned(),
                     effect.to_owned(),
                     r.article.to_owned(),
-                    r.detail.clone(),
+                    r.detail.to_string(),
                 )
             })
             .collect();

@@ -210,28 +210,70 @@ pub fn verify_store<S: Store + ?Sized>(
 
 /// Verifies the trail in `store` against its checkpoints and what `expect` says (cadence,
 /// expected head, published checkpoints).
+///
+/// Reading and checking overlap: this thread reads the next window from the store while a
+/// second one hashes and links the window before it (the store need not be `Send`; the
+/// entries are). Windows go back and forth through the two channels, so after the first few
+/// the entries' buffers are refilled rather than allocated.
 pub fn verify_store_with<S: Store + ?Sized>(
     store: &mut S,
     key: &VerifyingKey,
     expect: Expect,
 ) -> Result<Verification, AuditError> {
+    use std::sync::mpsc;
+
     let checkpoints = store.checkpoints()?;
     let mut v = chain::Verifier::expecting(&checkpoints, expect);
-    let mut window = store.read(0, WINDOW)?;
+    let (checked, read) = std::thread::scope(|scope| {
+        // One window read ahead of the one being checked (plus the checker's lookahead).
+        let (full, to_check) = mpsc::sync_channel::<Vec<Entry>>(1);
+        let (spent, to_refill) = mpsc::channel::<Vec<Entry>>();
+        let checker = scope.spawn(move || -> Result<chain::Verifier, Tamper> {
+            // A closed channel is the end of the trail (or a read error, which wins below).
+            let mut window = to_check.recv().unwrap_or_default();
+            loop {
+                let next = to_check.recv().unwrap_or_default();
+                v.feed(&window, &next)?;
+                if next.is_empty() {
+                    return Ok(v);
+                }
+                // The reader may have finished already; then the buffer is simply dropped.
+                let _ = spent.send(std::mem::replace(&mut window, next));
+            }
+        });
+        let read = read_windows(store, &full, &to_refill);
+        drop(full);
+        let checked = checker
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (checked, read)
+    });
+    // As when reading and checking took turns: a read that fails is the answer, even if an
+    // earlier window turned out tampered.
+    read?;
+    Ok(Verification::from_result(
+        checked.and_then(|v| v.finish(&checkpoints, key)),
+    ))
+}
+
+/// The reader's side of [`verify_store_with`]: every window of the trail in order, each sent
+/// to the checker, refilling the buffers it sends back.
+fn read_windows<S: Store + ?Sized>(
+    store: &mut S,
+    full: &std::sync::mpsc::SyncSender<Vec<Entry>>,
+    to_refill: &std::sync::mpsc::Receiver<Vec<Entry>>,
+) -> Result<(), AuditError> {
+    let mut after = 0;
     loop {
-        let next = match window.last() {
-            Some(last) if window.len() == WINDOW => store.read(last.seq, WINDOW)?,
-            _ => Vec::new(),
-        };
-        if let Err(t) = v.feed(&window, &next) {
-            return Ok(Verification::Tampered(t));
+        let mut window = to_refill.try_recv().unwrap_or_default();
+        store.read_into(after, WINDOW, &mut window)?;
+        let more = window.len() == WINDOW;
+        after = window.last().map_or(after, |e| e.seq);
+        // A closed channel: the checker stopped at a tampered entry.
+        if full.send(window).is_err() || !more {
+            return Ok(());
         }
-        if next.is_empty() {
-            break;
-        }
-        window = next;
     }
-    Ok(Verification::from_result(v.finish(&checkpoints, key)))
 }
 
 #[cfg(test)]

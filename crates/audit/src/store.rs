@@ -26,6 +26,18 @@ pub trait Store {
     fn append(&mut self, build: &mut BuildFn<'_>) -> Result<(), AuditError>;
     /// Entries with seq greater than `after_seq`, in seq order, at most `limit`.
     fn read(&mut self, after_seq: u64, limit: usize) -> Result<Vec<Entry>, AuditError>;
+    /// [`Store::read`] into `out`, replacing what it held. A store that can refill the entries
+    /// already in `out` (reusing their strings) overrides it, so that verification reads the
+    /// whole trail without allocating per entry.
+    fn read_into(
+        &mut self,
+        after_seq: u64,
+        limit: usize,
+        out: &mut Vec<Entry>,
+    ) -> Result<(), AuditError> {
+        *out = self.read(after_seq, limit)?;
+        Ok(())
+    }
     /// The last entry, if any.
     fn head(&mut self) -> Result<Option<Entry>, AuditError>;
     /// Every checkpoint.
@@ -156,6 +168,71 @@ fn entry_from_raw(r: RawEntry) -> Result<Entry, AuditError> {
     })
 }
 
+/// Column `i` as text, borrowed from the row (as strict as `String`'s `FromSql`: text only).
+fn sqlite_text<'r>(row: &'r rusqlite::Row<'_>, i: usize) -> rusqlite::Result<&'r str> {
+    row.get_ref(i)?.as_str().map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e.into())
+    })
+}
+
+/// Column `i` as a hash, borrowed from the row (a blob of 32 bytes).
+fn sqlite_hash(
+    row: &rusqlite::Row<'_>,
+    i: usize,
+    what: &str,
+    seq: u64,
+) -> Result<Hash, AuditError> {
+    let blob = row.get_ref(i)?.as_blob().map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Blob, e.into())
+    })?;
+    blob.try_into()
+        .map_err(|_| AuditError::Corrupt(format!("entry {seq}: {what} is not 32 bytes")))
+}
+
+fn refill(s: &mut String, from: &str) {
+    s.clear();
+    s.push_str(from);
+}
+
+/// Overwrites `e` with the row (a row of `SELECT seq, at, tenant_id, actor, action, subject,
+/// details, prev_hash, hash`), reusing its strings' buffers.
+fn sqlite_refill(e: &mut Entry, row: &rusqlite::Row<'_>) -> Result<(), AuditError> {
+    e.seq = to_seq(row.get(0)?)?;
+    refill(&mut e.at, sqlite_text(row, 1)?);
+    refill(&mut e.tenant, sqlite_text(row, 2)?);
+    refill(&mut e.actor, sqlite_text(row, 3)?);
+    refill(&mut e.action, sqlite_text(row, 4)?);
+    match row.get_ref(5)? {
+        rusqlite::types::ValueRef::Null => e.subject = None,
+        _ => {
+            let text = sqlite_text(row, 5)?;
+            match &mut e.subject {
+                Some(s) => refill(s, text),
+                None => e.subject = Some(text.to_owned()),
+            }
+        }
+    }
+    refill(&mut e.details, sqlite_text(row, 6)?);
+    e.prev_hash = sqlite_hash(row, 7, "prev_hash", e.seq)?;
+    e.hash = sqlite_hash(row, 8, "hash", e.seq)?;
+    Ok(())
+}
+
+/// An entry to be overwritten by [`sqlite_refill`].
+fn blank_entry() -> Entry {
+    Entry {
+        seq: 0,
+        at: String::new(),
+        tenant: String::new(),
+        actor: String::new(),
+        action: String::new(),
+        subject: None,
+        details: String::new(),
+        prev_hash: [0; 32],
+        hash: [0; 32],
+    }
+}
+
 /// Writes one entry as a row of `audit_entries`, exactly as given (an append's new entries; the
 /// property tests' tampered rows).
 pub(crate) fn sqlite_insert(conn: &rusqlite::Connection, e: &Entry) -> rusqlite::Result<()> {
@@ -234,6 +311,28 @@ impl Store for SqliteStore {
             sqlite_entry,
         )?;
         rows.map(|r| entry_from_raw(r?)).collect()
+    }
+
+    fn read_into(
+        &mut self,
+        after_seq: u64,
+        limit: usize,
+        out: &mut Vec<Entry>,
+    ) -> Result<(), AuditError> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT seq, at, tenant_id, actor, action, subject, details, prev_hash, hash FROM audit_entries WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+        )?;
+        let mut rows = st.query(rusqlite::params![after_seq as i64, limit as i64])?;
+        let mut n = 0;
+        while let Some(row) = rows.next()? {
+            if n == out.len() {
+                out.push(blank_entry());
+            }
+            sqlite_refill(&mut out[n], row)?;
+            n += 1;
+        }
+        out.truncate(n);
+        Ok(())
     }
 
     fn head(&mut self) -> Result<Option<Entry>, AuditError> {
@@ -576,6 +675,14 @@ impl<T: Store + ?Sized> Store for Box<T> {
     }
     fn read(&mut self, after_seq: u64, limit: usize) -> Result<Vec<Entry>, AuditError> {
         (**self).read(after_seq, limit)
+    }
+    fn read_into(
+        &mut self,
+        after_seq: u64,
+        limit: usize,
+        out: &mut Vec<Entry>,
+    ) -> Result<(), AuditError> {
+        (**self).read_into(after_seq, limit, out)
     }
     fn head(&mut self) -> Result<Option<Entry>, AuditError> {
         (**self).head()

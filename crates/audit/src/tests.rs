@@ -232,6 +232,54 @@ fn reordered_entries_are_reported_on_both_backends() {
     });
 }
 
+/// Verification reads the trail in windows (and checks one while reading the next): tampering
+/// at the seam between two windows is reported exactly as anywhere else.
+#[test]
+fn tampering_at_the_seam_of_two_read_windows_is_reported_at_its_entry() {
+    let mut s = sqlite("seam");
+    let w = WINDOW as u64;
+    let vk = filled_in(&mut s, 2 * WINDOW + 100, 1000);
+    let cases = [
+        (
+            format!("UPDATE audit_entries SET action = 'record.get' WHERE seq = {w}"),
+            Tamper::Edited { seq: w },
+        ),
+        (
+            format!("DELETE FROM audit_entries WHERE seq = {}", w + 1),
+            Tamper::Deleted { after: w },
+        ),
+        (
+            format!(
+                "UPDATE audit_entries SET seq = -1 WHERE seq = {w};
+                 UPDATE audit_entries SET seq = {w} WHERE seq = {};
+                 UPDATE audit_entries SET seq = {} WHERE seq = -1;",
+                w + 1,
+                w + 1
+            ),
+            Tamper::Reordered { seq: w },
+        ),
+        (
+            format!(
+                "UPDATE audit_entries SET seq = seq + 1000000 WHERE seq > {w};
+                 UPDATE audit_entries SET seq = seq - 1000000 + 1 WHERE seq > 1000000;
+                 INSERT INTO audit_entries (seq, at, tenant_id, actor, action, subject, details, prev_hash, hash)
+                 SELECT {}, at, tenant_id, actor, action, subject, details, prev_hash, hash FROM audit_entries WHERE seq = 12;",
+                w + 1
+            ),
+            Tamper::Inserted { seq: w + 1 },
+        ),
+    ];
+    assert!(matches!(verify_dyn(&mut s, &vk), Verification::Intact(_)));
+    for (tamper, reported) in cases {
+        // Each tampering in a transaction of its own, rolled back after verifying.
+        s.sql("BEGIN");
+        s.sql(&tamper);
+        let v = verify_dyn(&mut s, &vk);
+        s.sql("ROLLBACK");
+        assert_eq!(v, Verification::Tampered(reported), "{tamper}");
+    }
+}
+
 #[test]
 fn the_log_api_appends_checkpoints_and_queries_per_tenant() {
     let mut log = AuditLog::new(sqlite("api"), key(), 5);

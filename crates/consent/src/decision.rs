@@ -1,6 +1,8 @@
 //! "May we do this, now, and why?" Given a purpose, a category and what is known about the
 //! subject, the answer is allow or deny with every reason, each naming its rule and article.
 
+use std::borrow::Cow;
+
 use custos_policy::Policy;
 use custos_policy::model::{Basis, SpecialCondition};
 use jiff::Timestamp;
@@ -54,8 +56,9 @@ pub struct Reason {
     pub effect: Effect,
     /// The article it applies.
     pub article: &'static str,
-    /// In one sentence.
-    pub detail: String,
+    /// In one sentence. Borrowed when the sentence is fixed: a decision runs on every
+    /// processing call, and most of its reasons need no allocation.
+    pub detail: Cow<'static, str>,
 }
 
 /// The answer.
@@ -77,13 +80,37 @@ impl Decision {
     }
 }
 
-fn reason(rule: &'static str, effect: Effect, article: &'static str, detail: String) -> Reason {
+fn reason(
+    rule: &'static str,
+    effect: Effect,
+    article: &'static str,
+    detail: impl Into<Cow<'static, str>>,
+) -> Reason {
     Reason {
         rule,
         effect,
         article,
-        detail,
+        detail: detail.into(),
     }
+}
+
+// Details with a name in them are joined with `concat` rather than `format!`: one allocation
+// of the exact size, no formatting machinery, on a path that runs for every processing call.
+
+/// "legal basis Art. 6(1)(b)": a fixed sentence for each point of Art. 6(1), built once at
+/// compile time from the same text it would be formatted from.
+fn basis_detail(article: &'static str) -> Cow<'static, str> {
+    macro_rules! fixed {
+        ($($a:literal),*) => {
+            match article {
+                $($a => Cow::Borrowed(concat!("legal basis Art. ", $a)),)*
+                other => Cow::Owned(format!("legal basis Art. {other}")),
+            }
+        };
+    }
+    fixed!(
+        "6(1)(a)", "6(1)(b)", "6(1)(c)", "6(1)(d)", "6(1)(e)", "6(1)(f)"
+    )
 }
 
 /// Decides whether `input` may be processed under `policy`.
@@ -95,78 +122,86 @@ pub fn decide(policy: &Policy, input: &DecisionInput<'_>) -> Decision {
             "purpose.undefined",
             Deny,
             "Art. 5(1)(b) GDPR",
-            format!(
-                "purpose {} is not in the policy",
-                custos_policy::diag::shown(input.purpose)
-            ),
+            [
+                "purpose ",
+                &custos_policy::diag::shown(input.purpose),
+                " is not in the policy",
+            ]
+            .concat(),
         ));
         return Decision {
             allowed: false,
             reasons: rs,
         };
     };
-    let category = policy.category(input.category);
-    let covered = policy.purpose_uses(p, input.category);
-    if category.is_none() {
-        rs.push(reason(
+    match policy.category(input.category) {
+        None => rs.push(reason(
             "category.undefined",
             Deny,
             "Art. 5(1)(b) GDPR",
-            format!(
-                "category {} is not in the policy",
-                custos_policy::diag::shown(input.category)
-            ),
-        ));
-    } else if !covered {
-        rs.push(reason(
+            [
+                "category ",
+                &custos_policy::diag::shown(input.category),
+                " is not in the policy",
+            ]
+            .concat(),
+        )),
+        Some(c) if !p.uses(c) => rs.push(reason(
             "category.not_for_purpose",
             Deny,
             "Art. 5(1)(b) GDPR",
-            format!(
-                "purpose `{}` does not use category `{}`",
-                p.id, input.category
-            ),
-        ));
+            [
+                "purpose `",
+                &p.id,
+                "` does not use category `",
+                input.category,
+                "`",
+            ]
+            .concat(),
+        )),
+        Some(_) => {}
     }
     // Fail closed: with several bases, one of them consent, the call cannot tell which applies
     // to this subject, so consent is required (Art. 6(1)(a); the statement says when which).
     let consent_based = p.bases.contains(&Basis::Consent)
         || p.special_condition == Some(SpecialCondition::ExplicitConsent)
         || p.choice == custos_policy::model::Choice::OptIn;
+    // At most one reason allows (the basis, or the consent that stands in for it); it goes
+    // after the denials.
+    let mut allow = None;
     match p.basis_article {
         None => rs.push(reason(
             "basis.missing",
             Deny,
             "Art. 6(1) GDPR",
-            format!("purpose `{}` has no legal basis in the policy", p.id),
+            ["purpose `", &p.id, "` has no legal basis in the policy"].concat(),
         )),
-        Some(a) if !consent_based => rs.push(reason(
-            "basis",
-            Allow,
-            "Art. 6(1) GDPR",
-            format!("legal basis Art. {a}"),
-        )),
+        Some(a) if !consent_based => {
+            allow = Some(reason("basis", Allow, "Art. 6(1) GDPR", basis_detail(a)));
+        }
         Some(_) => {}
     }
     if consent_based {
         match input.consent {
-            ConsentState::Granted { notice_version, .. } => rs.push(reason(
-                "consent.given",
-                Allow,
-                "Art. 6(1)(a), 7 GDPR",
-                format!("consent given under notice {notice_version}"),
-            )),
+            ConsentState::Granted { notice_version, .. } => {
+                allow = Some(reason(
+                    "consent.given",
+                    Allow,
+                    "Art. 6(1)(a), 7 GDPR",
+                    ["consent given under notice ", notice_version].concat(),
+                ));
+            }
             ConsentState::Withdrawn { .. } => rs.push(reason(
                 "consent.withdrawn",
                 Deny,
                 "Art. 7(3) GDPR",
-                "consent was withdrawn".into(),
+                "consent was withdrawn",
             )),
             ConsentState::Never => rs.push(reason(
                 "consent.absent",
                 Deny,
                 "Art. 6(1)(a) GDPR",
-                "no consent has been given for this purpose".into(),
+                "no consent has been given for this purpose",
             )),
         }
     }
@@ -175,7 +210,7 @@ pub fn decide(policy: &Policy, input: &DecisionInput<'_>) -> Decision {
             "restriction",
             Deny,
             "Art. 18(2) GDPR",
-            "processing of this subject's data is restricted".into(),
+            "processing of this subject's data is restricted",
         ));
     }
     if input.objected {
@@ -184,7 +219,7 @@ pub fn decide(policy: &Policy, input: &DecisionInput<'_>) -> Decision {
                 "objection.direct_marketing",
                 Deny,
                 "Art. 21(3) GDPR",
-                "the subject objected to direct marketing".into(),
+                "the subject objected to direct marketing",
             ));
         } else if p
             .bases
@@ -195,7 +230,7 @@ pub fn decide(policy: &Policy, input: &DecisionInput<'_>) -> Decision {
                 "objection",
                 Deny,
                 "Art. 21(1) GDPR",
-                "the subject objected to this processing".into(),
+                "the subject objected to this processing",
             ));
         }
     }
@@ -204,7 +239,7 @@ pub fn decide(policy: &Policy, input: &DecisionInput<'_>) -> Decision {
             "suppression",
             Deny,
             "Art. 21(3) GDPR",
-            "the address is on the marketing suppression list".into(),
+            "the address is on the marketing suppression list",
         ));
     }
     if p.direct_marketing && input.gpc {
@@ -212,7 +247,7 @@ pub fn decide(policy: &Policy, input: &DecisionInput<'_>) -> Decision {
             "gpc",
             Deny,
             "Art. 21(5) GDPR",
-            "the subject sent a Global Privacy Control signal".into(),
+            "the subject sent a Global Privacy Control signal",
         ));
     }
     if let Some(exp) = input.expires
@@ -228,25 +263,25 @@ pub fn decide(policy: &Policy, input: &DecisionInput<'_>) -> Decision {
     // The gate holds wherever the action is asked about: an action that one purpose gates
     // needs its approval under any purpose the app names.
     // (A scan, not `Policy::approval_actions`: no list is built per decision.)
-    let gated = input.action.filter(|a| {
-        policy
-            .purposes
-            .iter()
-            .any(|q| q.approval.as_ref().is_some_and(|g| g.action == *a))
-    });
-    if let Some(action) = gated
-        && !input.approved
+    if !input.approved
+        && let Some(action) = input.action.filter(|a| {
+            policy
+                .purposes
+                .iter()
+                .any(|q| q.approval.as_ref().is_some_and(|g| g.action == *a))
+        })
     {
         rs.push(reason(
             "approval.required",
             Deny,
             "PRODUCT.md C7",
-            format!("`{action}` needs a person's approval first"),
+            ["`", action, "` needs a person's approval first"].concat(),
         ));
     }
-    rs.sort_by_key(|r| r.effect == Effect::Allow);
+    let allowed = rs.is_empty();
+    rs.extend(allow);
     Decision {
-        allowed: !rs.iter().any(|r| r.effect == Effect::Deny),
+        allowed,
         reasons: rs,
     }
 }
@@ -322,6 +357,25 @@ categories = ["contact"]
             expires: None,
             action: None,
             approved: false,
+        }
+    }
+
+    /// The fixed sentences are the ones formatting would give, for every basis of Art. 6(1).
+    #[test]
+    fn every_basis_has_its_sentence_without_allocating() {
+        use custos_policy::law::basis_article;
+        for b in [
+            Basis::Consent,
+            Basis::Contract,
+            Basis::LegalObligation,
+            Basis::VitalInterests,
+            Basis::PublicTask,
+            Basis::LegitimateInterest,
+        ] {
+            let a = basis_article(b);
+            let d = basis_detail(a);
+            assert!(matches!(d, Cow::Borrowed(_)), "{b:?}");
+            assert_eq!(d, format!("legal basis Art. {a}"));
         }
     }
 

@@ -646,6 +646,31 @@ pub const BUILTIN_CLOCKS: &[&str] = &[
     "objection.received",
 ];
 
+impl Purpose {
+    /// [`Policy::purpose_uses`] for a category already looked up (the decision has it at hand
+    /// and spares the second lookup).
+    pub fn uses(&self, c: &Category) -> bool {
+        self.names_category(&c.id) || self.names_parent_of(c)
+    }
+
+    /// The category is one of the purpose's, or under one of them by its id (`mail` covers
+    /// `mail.metadata`).
+    fn names_category(&self, category: &str) -> bool {
+        self.categories.iter().any(|c| {
+            category
+                .strip_prefix(c.as_str())
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
+        })
+    }
+
+    /// The category's declared parent is one of the purpose's categories.
+    fn names_parent_of(&self, c: &Category) -> bool {
+        c.parent
+            .as_ref()
+            .is_some_and(|parent| self.categories.contains(parent))
+    }
+}
+
 impl Policy {
     /// The category with `id`.
     pub fn category(&self, id: &str) -> Option<&Category> {
@@ -662,14 +687,10 @@ impl Policy {
     /// purpose that does not list it is processing for another purpose (Art. 5(1)(b)).
     /// Checked in place, without allocating, as it runs on every decision and every write.
     pub fn purpose_uses(&self, p: &Purpose, category: &str) -> bool {
-        p.categories.iter().any(|c| {
-            category
-                .strip_prefix(c.as_str())
-                .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
-        }) || self
-            .category(category)
-            .and_then(|c| c.parent.as_ref())
-            .is_some_and(|parent| p.categories.contains(parent))
+        p.names_category(category)
+            || self
+                .category(category)
+                .is_some_and(|c| p.names_parent_of(c))
     }
 
     /// The actions the policy gates behind a person's approval (`approval = { action = … }` on a

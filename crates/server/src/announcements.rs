@@ -258,7 +258,8 @@ pub(crate) fn recipient_reason(
             detail: format!(
                 "recipient {} is not in the published statement",
                 custos_policy::diag::shown(recipient)
-            ),
+            )
+            .into(),
         };
     }
     match s
@@ -271,13 +272,14 @@ pub(crate) fn recipient_reason(
             rule: r.rule(),
             effect: Effect::Deny,
             article: r.article(),
-            detail: r.detail(),
+            detail: r.detail().into(),
         },
         None => Reason {
             rule: "recipient",
             effect: Effect::Allow,
             article: "Art. 13(1)(e), 28(2) GDPR",
-            detail: format!("recipient `{recipient}` is in the published statement and in effect"),
+            detail: format!("recipient `{recipient}` is in the published statement and in effect")
+                .into(),
         },
     }
 }

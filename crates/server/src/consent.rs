@@ -538,7 +538,7 @@ impl From<Decision> for DecisionView {
                     rule: r.rule,
                     effect: effect(r.effect),
                     article: r.article,
-                    detail: r.detail,
+                    detail: r.detail.into_owned(),
                 })
                 .collect(),
         }

@@ -817,7 +817,7 @@ impl TenantVault<'_> {
                     rule: "approval.token",
                     effect: custos_consent::decision::Effect::Deny,
                     article: "Art. 22(3) GDPR; C7 approval gate",
-                    detail: e.to_string(),
+                    detail: e.to_string().into(),
                 });
                 Ok(d)
             }

@@ -774,28 +774,38 @@ impl Store for SqliteStore {
             let mut insert = tx
                 .prepare_cached(&format!("INSERT INTO records (tenant_id, {RECORD_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"))
                 .map_err(err)?;
-            let mut last_subject: Option<&str> = None;
+            // Rows of a batch mostly share their tenant, category, purposes, key domain and
+            // clocks: a value stays bound until it changes (SQLite copies every text it binds),
+            // so a row rebinds little more than its id and its ciphertext.
+            insert.raw_bind_parameter(1, tenant).map_err(err)?;
+            let mut last: Option<&RecordRow> = None;
             for r in rows {
-                if last_subject != Some(r.pseudonym.as_str()) {
+                let changed =
+                    |field: fn(&RecordRow) -> &str| last.is_none_or(|l| field(l) != field(r));
+                if changed(|r| &r.pseudonym) {
                     subject
                         .execute(params![tenant, r.pseudonym, now])
                         .map_err(err)?;
-                    last_subject = Some(&r.pseudonym);
+                    insert.raw_bind_parameter(3, &r.pseudonym).map_err(err)?;
                 }
-                insert
-                    .execute(params![
-                        tenant,
-                        r.record_id,
-                        r.pseudonym,
-                        r.category,
-                        r.purposes,
-                        r.key_domain,
-                        r.ciphertext,
-                        r.created_at,
-                        r.clocks,
-                        r.expires_at
-                    ])
-                    .map_err(err)?;
+                insert.raw_bind_parameter(2, &r.record_id).map_err(err)?;
+                if changed(|r| &r.category) {
+                    insert.raw_bind_parameter(4, &r.category).map_err(err)?;
+                }
+                if changed(|r| &r.purposes) {
+                    insert.raw_bind_parameter(5, &r.purposes).map_err(err)?;
+                }
+                if changed(|r| &r.key_domain) {
+                    insert.raw_bind_parameter(6, &r.key_domain).map_err(err)?;
+                }
+                insert.raw_bind_parameter(7, &r.ciphertext).map_err(err)?;
+                insert.raw_bind_parameter(8, r.created_at).map_err(err)?;
+                if changed(|r| &r.clocks) {
+                    insert.raw_bind_parameter(9, &r.clocks).map_err(err)?;
+                }
+                insert.raw_bind_parameter(10, r.expires_at).map_err(err)?;
+                insert.raw_execute().map_err(err)?;
+                last = Some(r);
             }
         }
         if let Some(k) = idempotency {
