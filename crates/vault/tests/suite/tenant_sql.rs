@@ -15,6 +15,16 @@ const EXCEPTIONS: &[Exception] = &[
                  which tenant it belongs to",
     },
     Exception {
+        statement: "SELECT EXISTS (SELECT 1 FROM access_keys WHERE key_id = $1 AND revoked_at IS NULL)",
+        reason: "authentication on every server: whether a presented key (found by its id) is \
+                 still live, read before its tenant's work starts",
+    },
+    Exception {
+        statement: "INSERT INTO rate_buckets AS b (tenant_id, key_id, tokens, refilled_at, granted) VALUES ($1, $2, $4::float8 - 1, extract(epoch FROM clock_timestamp())::float8, true) ON CONFLICT (tenant_id, key_id) DO UPDATE SET tokens = CASE WHEN least($4::float8, b.tokens + greatest(0, excluded.refilled_at - b.refilled_at) * $3::float8) >= 1 THEN least($4::float8, b.tokens + greatest(0, excluded.refilled_at - b.refilled_at) * $3::float8) - 1 ELSE least($4::float8, b.tokens + greatest(0, excluded.refilled_at - b.refilled_at) * $3::float8) END, granted = least($4::float8, b.tokens + greatest(0, excluded.refilled_at - b.refilled_at) * $3::float8) >= 1, refilled_at = greatest(b.refilled_at, excluded.refilled_at) RETURNING b.tokens, b.granted, EXISTS (SELECT 1 FROM access_keys k WHERE k.key_id = $2 AND k.revoked_at IS NULL)",
+        reason: "the shared rate limit writes the key's own bucket (keyed by its tenant) and reads \
+                 whether the key, found by its id, is still live, in one statement",
+    },
+    Exception {
         statement: "SELECT count(*) FROM access_keys WHERE role = 'admin' AND tenant_id IS NULL AND revoked_at IS NULL",
         reason: "bootstrap: whether an admin key (of no tenant) exists",
     },
