@@ -60,6 +60,12 @@ pub fn start(dir: &str, schema: &str, database: Option<&str>) -> Server {
     if let Some(db) = database {
         cmd.env("CUSTOS_DATABASE_URL", db)
             .env("CUSTOS_SCHEMA", schema);
+        // Writes commit in groups as large as the writes in flight, each holding a connection
+        // while it waits: 32 connections for 50 clients (docs/scale-out.md). Set
+        // CUSTOS_POOL_SIZE to measure another size.
+        if std::env::var_os("CUSTOS_POOL_SIZE").is_none() {
+            cmd.env("CUSTOS_POOL_SIZE", "32");
+        }
     }
     let mut child = cmd.spawn().expect("custos serve starts");
     let mut out = BufReader::new(child.stdout.take().expect("stdout"));
