@@ -68,6 +68,10 @@ const MAX_PAGE: usize = 1000;
 /// follow it and possibly a checkpoint.
 pub type BuildFn<'a> = dyn FnMut(Option<(u64, Hash)>) -> (Vec<Entry>, Option<Checkpoint>) + 'a;
 
+/// Like [`BuildFn`], for the entries of several writes at once, each of which may complete a
+/// checkpoint (see [`pg_append_all_in`]).
+pub type BuildAllFn<'a> = dyn FnMut(Option<(u64, Hash)>) -> (Vec<Entry>, Vec<Checkpoint>) + 'a;
+
 fn to_hash(v: Vec<u8>, what: &str, seq: u64) -> Result<Hash, AuditError> {
     v.try_into()
         .map_err(|_| AuditError::Corrupt(format!("entry {seq}: {what} is not 32 bytes")))
@@ -503,7 +507,7 @@ pub fn pg_append_in(
 /// (typed, unprepared), and the entries are inserted by one statement however many there are.
 pub fn pg_append_all_in(
     tx: &mut postgres::Transaction<'_>,
-    build: &mut dyn FnMut(Option<(u64, Hash)>) -> (Vec<Entry>, Vec<Checkpoint>),
+    build: &mut BuildAllFn<'_>,
 ) -> Result<(), AuditError> {
     use postgres::types::Type;
     tx.execute_typed(

@@ -53,6 +53,10 @@ pub(crate) struct RecordRow {
     pub restriction: Option<String>,
 }
 
+/// What [`Store::retention_inputs`] reads: the tenant's retention state (version and JSON text),
+/// if any, and the subjects' recorded events.
+pub(crate) type RetentionInputs = (Option<(i64, String)>, Vec<SubjectEventRow>);
+
 /// One recorded event of a subject (`subject_events`), as stored.
 #[derive(Debug, Clone)]
 pub(crate) struct SubjectEventRow {
@@ -251,11 +255,7 @@ pub(crate) trait Store: Send {
     /// write) and the recorded events of `subjects` (pseudonym, event, purpose, microseconds).
     /// PostgreSQL reads it in one statement on the session; the version is checked again when
     /// the write commits, so a change in between is caught there.
-    fn retention_inputs(
-        &mut self,
-        tenant: &str,
-        subjects: &[&str],
-    ) -> Result<(Option<(i64, String)>, Vec<SubjectEventRow>)> {
+    fn retention_inputs(&mut self, tenant: &str, subjects: &[&str]) -> Result<RetentionInputs> {
         let mut out = (None, Vec::new());
         self.in_read_tx(tenant, "reading retention settings", &mut |tx| {
             out.0 = tx

@@ -15,8 +15,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use super::group::Group;
 use super::{
-    AuditFn, ErasureCounts, IDEMPOTENCY_SECONDS, IdempotencyRow, RecordRow, Store, SubjectEventRow,
-    Tx, Val, WrappedKeyRow, WriteAudit, audit_error,
+    AuditFn, ErasureCounts, IDEMPOTENCY_SECONDS, IdempotencyRow, RecordRow, RetentionInputs, Store,
+    SubjectEventRow, Tx, Val, WrappedKeyRow, WriteAudit, audit_error,
 };
 use crate::error::{Result, VaultError};
 
@@ -566,6 +566,8 @@ pub(crate) struct PostgresStore {
     /// The writes of every connection of this process to the same database and schema,
     /// committed in groups (see `store/group.rs`).
     group: Arc<Group<PendingWrite>>,
+    /// The connection failed (see [`PostgresStore::note`]): the next call reconnects.
+    broken: bool,
 }
 
 /// Statements kept prepared per connection; past this (SQL built for varying lists) the cache
@@ -710,6 +712,7 @@ impl PostgresStore {
             session: None,
             prepared: HashMap::new(),
             group: group_for(url, schema),
+            broken: false,
         };
         store.migrate()?;
         // The audit tables, created under the audit crate's own lock.
@@ -731,12 +734,26 @@ impl PostgresStore {
 
     /// The connection, re-established if the server dropped it.
     fn client(&mut self) -> Result<&mut Client> {
-        if self.client.is_closed() {
+        if self.client.is_closed() || self.broken {
             self.client = OwnedClient(Some(connect(&self.url, &self.schema)?));
+            self.broken = false;
             self.session = None;
             self.prepared.clear();
         }
         Ok(&mut self.client)
+    }
+
+    /// Notes a failed call: when the connection itself failed (closed, an I/O error, or the
+    /// server ending the session with a FATAL error, as `pg_terminate_backend` or a restart
+    /// does), the next call reconnects instead of trying the dead socket once more (the driver
+    /// sees the close only when it next reads).
+    fn note(&mut self, e: &postgres::Error) {
+        let fatal = e
+            .as_db_error()
+            .is_some_and(|d| matches!(d.severity(), "FATAL" | "PANIC"));
+        if fatal || e.is_closed() || e.as_db_error().is_none() {
+            self.broken = true;
+        }
     }
 
     /// A single-statement read as `tenant`: the session's tenant is set only when it changes
@@ -749,7 +766,11 @@ impl PostgresStore {
         params: &[&(dyn postgres::types::ToSql + Sync)],
     ) -> std::result::Result<Option<postgres::Row>, postgres::Error> {
         let stmt = self.on_session(tenant, which)?;
-        self.client.query_opt(&stmt, params)
+        let row = self.client.query_opt(&stmt, params);
+        if let Err(e) = &row {
+            self.note(e);
+        }
+        row
     }
 
     /// The statement `which`, with the session's tenant set to `tenant` (see [`Self::read_one`]).
@@ -758,10 +779,11 @@ impl PostgresStore {
         tenant: &str,
         which: fn(&Session) -> &postgres::Statement,
     ) -> std::result::Result<postgres::Statement, postgres::Error> {
-        if self.client.is_closed() {
+        if self.client.is_closed() || self.broken {
             // Reconnect errors surface through the query below as a closed connection.
             if let Ok(c) = connect(&self.url, &self.schema) {
                 self.client = OwnedClient(Some(c));
+                self.broken = false;
             }
             self.session = None;
             self.prepared.clear();
@@ -1109,8 +1131,8 @@ impl PendingWrite {
 
 /// The group-commit queue of every connection of this process to one database and schema.
 fn group_for(url: &str, schema: &str) -> Arc<Group<PendingWrite>> {
-    static GROUPS: OnceLock<Mutex<HashMap<(String, String), Arc<Group<PendingWrite>>>>> =
-        OnceLock::new();
+    type Groups = HashMap<(String, String), Arc<Group<PendingWrite>>>;
+    static GROUPS: OnceLock<Mutex<Groups>> = OnceLock::new();
     let mut groups = GROUPS
         .get_or_init(Default::default)
         .lock()
@@ -1369,17 +1391,16 @@ impl Store for PostgresStore {
         })
     }
 
-    fn retention_inputs(
-        &mut self,
-        tenant: &str,
-        subjects: &[&str],
-    ) -> Result<(Option<(i64, String)>, Vec<SubjectEventRow>)> {
+    fn retention_inputs(&mut self, tenant: &str, subjects: &[&str]) -> Result<RetentionInputs> {
         let target = self.target.clone();
         let err = Self::err(&target, "reading retention settings");
         let rows = self
             .on_session(tenant, |s| &s.retention)
-            .and_then(|stmt| self.client.query(&stmt, &[&tenant, &subjects]))
-            .map_err(&err)?;
+            .and_then(|stmt| self.client.query(&stmt, &[&tenant, &subjects]));
+        if let Err(e) = &rows {
+            self.note(e);
+        }
+        let rows = rows.map_err(&err)?;
         let mut state = None;
         let mut events = Vec::new();
         for r in &rows {
