@@ -1191,15 +1191,7 @@ impl PgTx<'_, '_> {
         &mut self,
         sql: &str,
     ) -> std::result::Result<postgres::Statement, postgres::Error> {
-        if let Some(s) = self.prepared.get(sql) {
-            return Ok(s.clone());
-        }
-        if self.prepared.len() >= PREPARED_MAX {
-            self.prepared.clear();
-        }
-        let s = self.tx.prepare(sql)?;
-        self.prepared.insert(sql.to_owned(), s.clone());
-        Ok(s)
+        prepared_in(self.prepared, self.tx, sql)
     }
 
     fn err(&self, e: postgres::Error) -> VaultError {
