@@ -2,9 +2,9 @@
 //! malformed, unknown and revoked keys are all the same 401: the caller learns nothing about
 //! which. A client (by its address, `client.rs`) that presented too many unknown keys is refused
 //! for a while before its key is looked at (`failed_auth_per_minute`). Over a PostgreSQL that
-//! several servers share, every request also takes its token from the key's bucket in the
-//! database and learns there whether the key was revoked meanwhile, through any server
-//! (`limits.rs`).
+//! several servers share, requests take their tokens from the key's bucket in the database a few
+//! at a time, and a key revoked through another server is heard of, or asked about on every
+//! request while it cannot be heard (`limits.rs`).
 
 use std::sync::Arc;
 
@@ -52,7 +52,12 @@ impl FromRequestParts<Arc<AppState>> for Caller {
         }
         // Storage calls block (the PostgreSQL driver runs its own runtime): off the async threads.
         let digest = crate::limits::hash(key.as_bytes());
-        let found = match state.auth_cache.get(&digest, std::time::Instant::now()) {
+        // Read before the lookup: a revocation heard meanwhile leaves what it finds stale.
+        let epoch = state.backend()?.revocations();
+        let found = match state
+            .auth_cache
+            .get(&digest, std::time::Instant::now(), epoch)
+        {
             Some(p) => Some(p),
             None => {
                 let st = state.clone();
@@ -65,7 +70,7 @@ impl FromRequestParts<Arc<AppState>> for Caller {
                 if let Some(p) = &found {
                     state
                         .auth_cache
-                        .put(digest, p.clone(), std::time::Instant::now());
+                        .put(digest, p.clone(), std::time::Instant::now(), epoch);
                 }
                 found
             }
@@ -76,8 +81,8 @@ impl FromRequestParts<Arc<AppState>> for Caller {
             }
             return Err(unknown_or_revoked());
         };
-        // Over a shared PostgreSQL: the key's liveness and its bucket, for every server at once.
-        let gate = match shared_gate(state, &principal).await {
+        // Over a shared PostgreSQL: the key's tokens and, unless heard, its liveness.
+        let gate = match shared_gate(state, &principal, epoch.is_some()).await {
             Ok(gate) => gate,
             Err(e) => {
                 // Fails open to this process's bucket and cache (limits.rs says why).
@@ -117,14 +122,30 @@ fn unknown_or_revoked() -> Problem {
     Problem::new(ErrorCode::Unauthenticated).detail("the API key is unknown or revoked")
 }
 
-/// The key's liveness and one token of its bucket, from the database every server over it
-/// shares; `Ok(None)` when the database is this process's alone (SQLite).
+/// Over a database every server shares: the key's liveness and one token of its bucket, as far
+/// as this server does not know them already; `Ok(None)` when the database is this process's
+/// alone (SQLite). A token held from an earlier take is spent without asking; liveness is asked
+/// only when revocations are not `heard` (see `limits.rs`). When nothing needs asking, the
+/// answer is a live key with its token.
 async fn shared_gate(
     state: &Arc<AppState>,
     principal: &Principal,
+    heard: bool,
 ) -> Result<Option<custos_vault::key_gate::KeyGate>, Problem> {
+    use custos_vault::key_gate::KeyGate;
     if !state.backend()?.shared() {
         return Ok(None);
+    }
+    let now = std::time::Instant::now();
+    let rate = state.limiter.rate();
+    let spent = rate.is_some() && state.leases.spend(&principal.key_id, now);
+    let take = rate.filter(|_| !spent);
+    if take.is_none() && heard {
+        return Ok(Some(KeyGate {
+            live: true,
+            taken: u32::from(spent),
+            wait: None,
+        }));
     }
     let tenant = principal
         .tenant
@@ -132,18 +153,32 @@ async fn shared_gate(
         .map(custos_vault::TenantId::new)
         .transpose()
         .map_err(Problem::from)?;
-    let (st, key_id, rate) = (
-        state.clone(),
-        principal.key_id.clone(),
-        state.limiter.rate(),
-    );
-    crate::work::blocking(move || {
+    let up_to = take.map_or(1, crate::limits::Leases::chunk);
+    let (st, key_id) = (state.clone(), principal.key_id.clone());
+    let gate = crate::work::blocking(move || {
         st.backend()?
             .vault()
-            .key_gate(tenant.as_ref(), &key_id, rate)
+            .key_gate(tenant.as_ref(), &key_id, take, up_to)
             .map_err(Problem::from)
     })
-    .await
+    .await?;
+    if let Some(g) = &gate
+        && take.is_some()
+        && g.taken > 1
+    {
+        // One for this request; the rest for the next ones.
+        state
+            .leases
+            .hold(&principal.key_id, g.taken - 1, std::time::Instant::now());
+    }
+    // A token spent from the lease lets the request on whatever the bucket says now.
+    Ok(gate.map(|g| {
+        if spent {
+            KeyGate { wait: None, ..g }
+        } else {
+            g
+        }
+    }))
 }
 
 impl Caller {

@@ -21,6 +21,8 @@ pub struct Backend {
     single_writer: bool,
     /// Tenants and keys.
     pub access: Mutex<Access>,
+    /// Revocations through other servers, heard from PostgreSQL (`None` on SQLite).
+    watch: Option<custos_vault::key_gate::KeyWatch>,
 }
 
 /// Why the backend cannot be opened.
@@ -85,7 +87,9 @@ impl Backend {
             }
         }
         let single_writer = matches!(store, StoreConfig::Sqlite { .. });
+        let watch = custos_vault::key_gate::KeyWatch::start(&store);
         Ok(Backend {
+            watch,
             idle: Mutex::new((0..vaults.len()).rev().collect()),
             returned: Condvar::new(),
             vaults,
@@ -98,6 +102,17 @@ impl Backend {
     /// revocation are then checked in the database (`limits.rs`), not in memory alone.
     pub fn shared(&self) -> bool {
         !self.single_writer
+    }
+
+    /// The epoch of revocations in which a checked key may be trusted without asking the
+    /// database (see `limits.rs`): always the same on SQLite, where this server revokes every
+    /// key itself; on PostgreSQL the watch's, or `None` while it cannot vouch for its
+    /// connection, when every request must ask.
+    pub fn revocations(&self) -> Option<u64> {
+        match &self.watch {
+            None => Some(0),
+            Some(w) => w.epoch(),
+        }
     }
 
     /// The vault connection for a write: on SQLite always the same one (writes queue in order),

@@ -130,6 +130,8 @@ pub struct AppState {
     ready: AtomicBool,
     backend: Option<Backend>,
     limiter: limits::RateLimiter,
+    /// Tokens taken from the keys' shared buckets (PostgreSQL) and not spent yet.
+    leases: limits::Leases,
     /// Failed authentications per client address.
     failed_auth: limits::FailedAuthLimiter,
     /// The reverse proxies whose `X-Forwarded-For` is believed.
@@ -228,6 +230,7 @@ impl AppState {
             ready: AtomicBool::new(false),
             backend: None,
             limiter: limits::RateLimiter::new(0),
+            leases: limits::Leases::default(),
             failed_auth: limits::FailedAuthLimiter::new(0),
             trusted_proxies: Vec::new(),
             reads: std::sync::Mutex::new(Vec::new()),

@@ -4,16 +4,21 @@
 //! checked keys remembered for a few seconds ([`AuthCache`]), cleared when this server revokes a
 //! key.
 //!
-//! Many servers over one PostgreSQL (docs/scale-out.md, "Many servers"): the bucket lives in the
-//! database, one row per key, and every request takes its token with one statement that also
-//! reads whether the key is still live ([`custos_vault::key_gate`]): one round trip per
-//! authenticated request, on a pooled connection. So the limit holds in total across the
-//! servers (the rate and burst of [`RateLimiter::new`], refilled by the database's clock), and a
-//! key revoked through any server is refused by every server from its next request on: the
-//! cache then only spares the key's lookup, never decides that a revoked key is live.
+//! Many servers over one PostgreSQL (docs/scale-out.md, "Many servers"):
+//! - the bucket lives in the database, one row per key ([`custos_vault::key_gate`]). A server
+//!   takes a few tokens at a time (a twentieth of a second's worth, at least one) and spends
+//!   them on its next requests within a second ([`Leases`]), so the limit holds in total across
+//!   the servers (the rate and burst of [`RateLimiter::new`], refilled by the database's clock)
+//!   without a round trip per request;
+//! - revocations are heard: each server listens for the notice a revoked key sends
+//!   ([`custos_vault::key_gate::KeyWatch`]), and a cached key is trusted only in the watch's
+//!   current epoch, which every notice moves on. A key revoked through any server is refused
+//!   by every server as soon as PostgreSQL has delivered the notice (it goes out at the
+//!   revocation's commit). While a server's watch cannot vouch for its connection, each of its
+//!   requests asks the database whether the key is live, as in one statement with its tokens.
 //!
-//! If that statement fails (the database unreachable), the request falls back to this process's
-//! own bucket and to the cache: it fails open to a per-server limit (the total then at most the
+//! If the database cannot be asked (unreachable), the request falls back to this process's own
+//! bucket and to the cache: it fails open to a per-server limit (the total then at most the
 //! number of servers times the limit) and a revocation bound of the cache's TTL, rather than
 //! refusing every request for a failure that is not the caller's; the request's own work needs
 //! the database anyway and answers 503 when it is down. The failure is logged without the key.
@@ -28,13 +33,21 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 
 /// Recently authenticated keys, by the SHA-256 of the presented key, for a few seconds: a
-/// key checked once is not looked up in the database on every request. Revocation through this
-/// server clears the cache at once; through another server over the same PostgreSQL the shared
-/// check of every request refuses the key at once (see the module documentation) and the entry
-/// is forgotten; without a shared database there is no other server.
+/// key checked once is not looked up in the database on every request. Each entry carries the
+/// epoch of revocations it was checked in (see the module documentation): revocation through
+/// this server clears the cache at once; through another server over the same PostgreSQL it
+/// moves the epoch on, so the entry is looked up again.
 pub struct AuthCache {
     ttl: Duration,
-    entries: Mutex<HashMap<[u8; 32], (custos_access::Principal, Instant)>>,
+    entries: Mutex<HashMap<[u8; 32], Cached>>,
+}
+
+struct Cached {
+    principal: custos_access::Principal,
+    at: Instant,
+    /// The revocations' epoch the key was checked in; `None`: checked while revocations were
+    /// not heard.
+    epoch: Option<u64>,
 }
 
 impl AuthCache {
@@ -46,21 +59,43 @@ impl AuthCache {
         }
     }
 
-    /// The principal for a key digest, if checked within the TTL.
-    pub fn get(&self, digest: &[u8; 32], now: Instant) -> Option<custos_access::Principal> {
+    /// The principal for a key digest, if checked within the TTL and, when `epoch` is `Some`,
+    /// in that epoch of revocations. With `None` any entry within the TTL answers: the caller
+    /// then asks the database whether the key is live.
+    pub fn get(
+        &self,
+        digest: &[u8; 32],
+        now: Instant,
+        epoch: Option<u64>,
+    ) -> Option<custos_access::Principal> {
         let g = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         g.get(digest)
-            .filter(|(_, at)| now.saturating_duration_since(*at) < self.ttl)
-            .map(|(p, _)| p.clone())
+            .filter(|c| now.saturating_duration_since(c.at) < self.ttl)
+            .filter(|c| epoch.is_none() || c.epoch == epoch)
+            .map(|c| c.principal.clone())
     }
 
-    /// Remembers a successful check.
-    pub fn put(&self, digest: [u8; 32], p: custos_access::Principal, now: Instant) {
+    /// Remembers a successful check made in `epoch` (read before the check began, so a
+    /// revocation heard during the check leaves the entry stale).
+    pub fn put(
+        &self,
+        digest: [u8; 32],
+        principal: custos_access::Principal,
+        now: Instant,
+        epoch: Option<u64>,
+    ) {
         let mut g = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         if g.len() > 10_000 {
-            g.retain(|_, (_, at)| now.saturating_duration_since(*at) < self.ttl);
+            g.retain(|_, c| now.saturating_duration_since(c.at) < self.ttl);
         }
-        g.insert(digest, (p, now));
+        g.insert(
+            digest,
+            Cached {
+                principal,
+                at: now,
+                epoch,
+            },
+        );
     }
 
     /// Forgets one key (found revoked).
@@ -77,6 +112,52 @@ impl AuthCache {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clear();
+    }
+}
+
+/// The tokens this server took from keys' shared buckets in the database and has not spent
+/// yet. A lease is spent within [`Leases::LIFE`] or dropped, so tokens taken long ago cannot add
+/// to a later burst.
+#[derive(Default)]
+pub struct Leases {
+    held: Mutex<HashMap<String, (u32, Instant)>>,
+}
+
+impl Leases {
+    /// How long tokens taken from the database may wait to be spent.
+    pub const LIFE: Duration = Duration::from_secs(1);
+
+    /// How many tokens to take at once for `rate`: a twentieth of a second's worth, at least
+    /// one, at most a tenth of the burst (rounded down).
+    pub fn chunk(rate: custos_vault::key_gate::Rate) -> u32 {
+        let n = (rate.per_second / 20.0).min(rate.burst / 10.0).floor();
+        // Clamped first, so the conversion cannot wrap.
+        n.clamp(1.0, 10_000.0) as u32
+    }
+
+    /// Spends one of `key`'s held tokens; `false` when none is held (or they expired).
+    pub fn spend(&self, key: &str, now: Instant) -> bool {
+        let mut g = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        match g.get_mut(key) {
+            Some((n, at)) if *n > 0 && now.saturating_duration_since(*at) < Self::LIFE => {
+                *n -= 1;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Holds `n` more tokens of `key`, taken from the database at `now`.
+    pub fn hold(&self, key: &str, n: u32, now: Instant) {
+        let mut g = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        if g.len() > 10_000 {
+            g.retain(|_, (n, at)| *n > 0 && now.saturating_duration_since(*at) < Self::LIFE);
+        }
+        let e = g.entry(key.to_owned()).or_insert((0, now));
+        if now.saturating_duration_since(e.1) >= Self::LIFE {
+            e.0 = 0;
+        }
+        *e = (e.0.saturating_add(n), now);
     }
 }
 
@@ -212,6 +293,59 @@ mod tests {
         l.check("other", t0).unwrap();
         l.check("k", t0 + Duration::from_millis(150)).unwrap();
         assert!(RateLimiter::new(0).check("k", t0).is_ok());
+    }
+
+    #[test]
+    fn held_tokens_are_spent_once_and_expire_after_a_second() {
+        let l = Leases::default();
+        let t0 = Instant::now();
+        assert!(!l.spend("k", t0), "nothing held yet");
+        l.hold("k", 2, t0);
+        assert!(l.spend("k", t0));
+        assert!(l.spend("k", t0 + Duration::from_millis(500)));
+        assert!(
+            !l.spend("k", t0 + Duration::from_millis(500)),
+            "two held, two spent"
+        );
+        l.hold("k", 3, t0);
+        assert!(!l.spend("other", t0));
+        assert!(
+            !l.spend("k", t0 + Leases::LIFE),
+            "tokens held a second are not spent"
+        );
+        let rate = |per_second: f64| custos_vault::key_gate::Rate {
+            per_second,
+            burst: per_second * 2.0,
+        };
+        assert_eq!(Leases::chunk(rate(2.0)), 1);
+        assert_eq!(Leases::chunk(rate(1000.0)), 50);
+    }
+
+    #[test]
+    fn a_cached_key_answers_only_in_the_epoch_it_was_checked_in() {
+        let c = AuthCache::new(Duration::from_secs(5));
+        let p = custos_access::Principal {
+            key_id: "k".into(),
+            tenant: Some("acme".into()),
+            role: custos_access::Role::App,
+        };
+        let t0 = Instant::now();
+        c.put([1; 32], p.clone(), t0, Some(7));
+        assert!(c.get(&[1; 32], t0, Some(7)).is_some());
+        assert!(
+            c.get(&[1; 32], t0, Some(8)).is_none(),
+            "a revocation was heard"
+        );
+        assert!(c.get(&[1; 32], t0, None).is_some(), "the database is asked");
+        c.put([2; 32], p, t0, None);
+        assert!(
+            c.get(&[2; 32], t0, Some(7)).is_none(),
+            "checked while nothing was heard"
+        );
+        assert!(
+            c.get(&[1; 32], t0 + Duration::from_secs(5), Some(7))
+                .is_none()
+        );
     }
 
     #[test]

@@ -188,7 +188,17 @@ async fn readyz(State(s): State<Arc<AppState>>) -> Response {
 /// Prometheus metrics: request counts and latencies per route.
 #[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain")))]
 async fn metrics(State(s): State<Arc<AppState>>) -> Response {
-    typed(s.metrics.render(), "text/plain; version=0.0.4")
+    let mut out = s.metrics.render();
+    // Only a server over a database other servers share has revocations to hear.
+    if let Some(b) = s.backend.as_ref().filter(|b| b.shared()) {
+        use std::fmt::Write as _;
+        let _ = writeln!(
+            out,
+            "# HELP custos_revocations_heard Whether this server hears revoked keys from PostgreSQL now (1), or asks the database on every request (0).\n# TYPE custos_revocations_heard gauge\ncustos_revocations_heard {}",
+            u8::from(b.revocations().is_some())
+        );
+    }
+    typed(out, "text/plain; version=0.0.4")
 }
 
 /// The canonical, fully resolved policy (every default applied, every reference expanded).

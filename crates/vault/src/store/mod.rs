@@ -294,14 +294,15 @@ pub(crate) trait Store: Send {
         })?;
         Ok(out)
     }
-    /// Whether `key_id` is live and, with `rate`, one token of its bucket, shared by every
-    /// server over the store, in one statement (see [`crate::key_gate`]). `None` where the store
-    /// belongs to one process (SQLite): the server keeps both in memory.
+    /// Whether `key_id` is live and, with `rate`, up to `up_to` tokens of its bucket, shared by
+    /// every server over the store, in one statement (see [`crate::key_gate`]). `None` where the
+    /// store belongs to one process (SQLite): the server keeps both in memory.
     fn key_gate(
         &mut self,
         _tenant: &str,
         _key_id: &str,
         _rate: Option<crate::key_gate::Rate>,
+        _up_to: u32,
     ) -> Result<Option<crate::key_gate::KeyGate>> {
         Ok(None)
     }

@@ -11,7 +11,8 @@
 
 use postgres::{Client, NoTls, Transaction};
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::time::Duration;
 
 use super::group::Group;
 use super::{
@@ -546,6 +547,23 @@ const MIGRATIONS: &[(i64, &str)] = &[
         PRIMARY KEY (tenant_id, key_id)
     );",
     ),
+    // 18: servers take several tokens at a time (`taken`, how many the last statement gave),
+    // and hear of revoked keys instead of asking on every request: a trigger notifies the
+    // channel `custos_keys` with the table's schema when a key is revoked or removed, in the
+    // revoking transaction, so the notice goes out when it commits (`crate::key_gate`).
+    // Idempotent, so rewinding a test vault (shred.rs) may run it again.
+    (
+        18,
+        "ALTER TABLE rate_buckets ADD COLUMN IF NOT EXISTS taken DOUBLE PRECISION NOT NULL DEFAULT 0;
+    CREATE OR REPLACE FUNCTION custos_key_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      PERFORM pg_notify('custos_keys', TG_TABLE_SCHEMA);
+      RETURN NULL;
+    END $$;
+    DROP TRIGGER IF EXISTS access_keys_changed ON access_keys;
+    CREATE TRIGGER access_keys_changed AFTER UPDATE OR DELETE ON access_keys
+      FOR EACH STATEMENT EXECUTE FUNCTION custos_key_changed();",
+    ),
 ];
 
 /// Serialises migrations between servers starting at once (an arbitrary constant).
@@ -689,6 +707,90 @@ pub fn connect(url: &str, schema: &str) -> Result<Client> {
             reason: describe(&e),
         })?;
     Ok(client)
+}
+
+/// The listening thread of a [`crate::key_gate::KeyWatch`]: connects, `LISTEN`s, moves the
+/// epoch on for every notice about `schema`, confirms the connection every second, and on any
+/// failure stops vouching, moves the epoch on and reconnects (after a second, then at most every
+/// ten). Ends when the watch is dropped.
+pub(crate) fn watch_keys(url: String, schema: String, heard: Weak<crate::key_gate::Heard>) {
+    use postgres::fallible_iterator::FallibleIterator;
+    if !valid_schema(&schema) {
+        // Never vouching: every request asks (and the vault itself refuses such a schema).
+        return;
+    }
+    let listen = move |heard: &Weak<crate::key_gate::Heard>| -> Result<()> {
+        let failed = |e: postgres::Error| VaultError::Unavailable {
+            target: redacted_target(&url),
+            reason: describe(&e),
+        };
+        // No schema of its own: it only listens (and must not race the vault's first
+        // `CREATE SCHEMA`).
+        let mut client = Client::connect(&url, NoTls).map_err(failed)?;
+        // Named with its schema (a valid identifier), so an operator sees whose it is.
+        client
+            .batch_execute(&format!(
+                "SET application_name TO 'custos-key-watch {schema}'; LISTEN {}",
+                crate::key_gate::CHANNEL
+            ))
+            .map_err(failed)?;
+        // Listening from here on: whatever was revoked before is looked up again.
+        match heard.upgrade() {
+            Some(h) => {
+                h.moved_on();
+                h.listening(true);
+            }
+            None => return Ok(()),
+        }
+        loop {
+            {
+                let mut notices = client.notifications();
+                let mut it = notices.timeout_iter(Duration::from_secs(1));
+                while let Some(n) = it.next().map_err(failed)? {
+                    if n.channel() == crate::key_gate::CHANNEL && n.payload() == schema {
+                        match heard.upgrade() {
+                            Some(h) => h.moved_on(),
+                            None => return Ok(()),
+                        }
+                    }
+                }
+            }
+            // A second without notices, or the connection ended: the database must answer.
+            client.batch_execute("SELECT 1").map_err(failed)?;
+            match heard.upgrade() {
+                Some(h) => h.confirmed(),
+                None => return Ok(()),
+            }
+        }
+    };
+    let spawned = std::thread::Builder::new()
+        .name("custos-key-watch".into())
+        .spawn(move || {
+            let mut pause = Duration::from_secs(1);
+            loop {
+                let began = std::time::Instant::now();
+                let result = listen(&heard);
+                if began.elapsed() > Duration::from_secs(30) {
+                    pause = Duration::from_secs(1);
+                }
+                let Some(h) = heard.upgrade() else { return };
+                h.listening(false);
+                h.moved_on();
+                drop(h);
+                if let Err(e) = result {
+                    tracing::warn!(
+                        error = %e,
+                        "not listening for revoked keys; every request asks the database until the connection is back"
+                    );
+                }
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_secs(10));
+            }
+        });
+    if let Err(e) = spawned {
+        // Without the thread the watch never vouches: every request asks the database.
+        tracing::warn!(error = %e, "cannot start listening for revoked keys");
+    }
 }
 
 /// Sets the tenant for the rest of the transaction (`SET LOCAL`).
@@ -1143,18 +1245,24 @@ fn group_for(url: &str, schema: &str) -> Arc<Group<PendingWrite>> {
         .clone()
 }
 
-/// One token of a key's shared bucket (`crate::key_gate`), refilled by the database's clock, and
-/// whether the key is live: `$1` tenant, `$2` key id, `$3` tokens per second, `$4` burst. The
-/// refilled count is written out three times: `ON CONFLICT DO UPDATE` has no place to name it.
-const TAKE_TOKEN: &str = "INSERT INTO rate_buckets AS b (tenant_id, key_id, tokens, refilled_at, granted) \
-     VALUES ($1, $2, $4::float8 - 1, extract(epoch FROM clock_timestamp())::float8, true) \
+/// Up to `$5` tokens of a key's shared bucket (`crate::key_gate`), refilled by the database's
+/// clock, and whether the key is live: `$1` tenant, `$2` key id, `$3` tokens per second, `$4`
+/// burst, `$5` the most to take. All whole tokens up to `$5` are taken, none when less than one
+/// is there. The refilled count is written out each time: `ON CONFLICT DO UPDATE` has no place
+/// to name it.
+const TAKE_TOKENS: &str = "INSERT INTO rate_buckets AS b (tenant_id, key_id, tokens, refilled_at, granted, taken) \
+     VALUES ($1, $2, $4::float8 - least($5::float8, floor($4::float8)), extract(epoch FROM clock_timestamp())::float8, true, least($5::float8, floor($4::float8))) \
      ON CONFLICT (tenant_id, key_id) DO UPDATE SET \
-       tokens = CASE WHEN least($4::float8, b.tokens + greatest(0, excluded.refilled_at - b.refilled_at) * $3::float8) >= 1 \
-         THEN least($4::float8, b.tokens + greatest(0, excluded.refilled_at - b.refilled_at) * $3::float8) - 1 \
-         ELSE least($4::float8, b.tokens + greatest(0, excluded.refilled_at - b.refilled_at) * $3::float8) END, \
+       taken = CASE WHEN least($4::float8, b.tokens + greatest(0, excluded.refilled_at - b.refilled_at) * $3::float8) >= 1 \
+         THEN least($5::float8, floor(least($4::float8, b.tokens + greatest(0, excluded.refilled_at - b.refilled_at) * $3::float8))) \
+         ELSE 0 END, \
+       tokens = least($4::float8, b.tokens + greatest(0, excluded.refilled_at - b.refilled_at) * $3::float8) \
+         - CASE WHEN least($4::float8, b.tokens + greatest(0, excluded.refilled_at - b.refilled_at) * $3::float8) >= 1 \
+           THEN least($5::float8, floor(least($4::float8, b.tokens + greatest(0, excluded.refilled_at - b.refilled_at) * $3::float8))) \
+           ELSE 0 END, \
        granted = least($4::float8, b.tokens + greatest(0, excluded.refilled_at - b.refilled_at) * $3::float8) >= 1, \
        refilled_at = greatest(b.refilled_at, excluded.refilled_at) \
-     RETURNING b.tokens, b.granted, EXISTS (SELECT 1 FROM access_keys k WHERE k.key_id = $2 AND k.revoked_at IS NULL)";
+     RETURNING b.tokens, b.taken, EXISTS (SELECT 1 FROM access_keys k WHERE k.key_id = $2 AND k.revoked_at IS NULL)";
 
 /// Whether a key is live, when no rate is kept (`crate::key_gate`).
 const KEY_LIVE: &str =
@@ -1273,11 +1381,16 @@ impl Store for PostgresStore {
         tenant: &str,
         key_id: &str,
         rate: Option<crate::key_gate::Rate>,
+        up_to: u32,
     ) -> Result<Option<crate::key_gate::KeyGate>> {
         let target = self.target.clone();
         let err = Self::err(&target, "checking an API key's rate");
         self.client()?;
-        let sql = if rate.is_some() { TAKE_TOKEN } else { KEY_LIVE };
+        let sql = if rate.is_some() {
+            TAKE_TOKENS
+        } else {
+            KEY_LIVE
+        };
         let stmt = match self.prepared.get(sql) {
             Some(s) => s.clone(),
             None => {
@@ -1287,9 +1400,10 @@ impl Store for PostgresStore {
             }
         };
         let row = match rate {
-            Some(r) => self
-                .client
-                .query_one(&stmt, &[&tenant, &key_id, &r.per_second, &r.burst]),
+            Some(r) => self.client.query_one(
+                &stmt,
+                &[&tenant, &key_id, &r.per_second, &r.burst, &f64::from(up_to)],
+            ),
             None => self.client.query_one(&stmt, &[&key_id]),
         }
         .map_err(|e| {
@@ -1299,11 +1413,13 @@ impl Store for PostgresStore {
         })?;
         let gate = match rate {
             Some(r) => {
-                let (tokens, granted, live): (f64, bool, bool) =
-                    (row.get(0), row.get(1), row.get(2));
+                let (tokens, taken, live): (f64, f64, bool) = (row.get(0), row.get(1), row.get(2));
+                // A whole number between 0 and `up_to`, as the statement computes it.
+                let taken = taken.clamp(0.0, f64::from(up_to)) as u32;
                 crate::key_gate::KeyGate {
                     live,
-                    wait: (!granted).then(|| {
+                    taken,
+                    wait: (taken == 0).then(|| {
                         std::time::Duration::from_secs_f64(
                             ((1.0 - tokens) / r.per_second).clamp(0.0, 3600.0),
                         )
@@ -1312,6 +1428,7 @@ impl Store for PostgresStore {
             }
             None => crate::key_gate::KeyGate {
                 live: row.get(0),
+                taken: 0,
                 wait: None,
             },
         };

@@ -464,6 +464,21 @@ const MIGRATIONS: &[(i64, &str)] = &[
         PRIMARY KEY (tenant_id, key_id)
     ) STRICT;",
     ),
+    // 18: the buckets' count of tokens last taken, as on PostgreSQL (the table stays empty here,
+    // so it is made anew). Revocations need no trigger: one process hears its own.
+    (
+        18,
+        "DROP TABLE IF EXISTS rate_buckets;
+    CREATE TABLE rate_buckets (
+        tenant_id   TEXT NOT NULL,
+        key_id      TEXT NOT NULL,
+        tokens      REAL NOT NULL,
+        refilled_at REAL NOT NULL,
+        granted     INTEGER NOT NULL,
+        taken       REAL NOT NULL DEFAULT 0,
+        PRIMARY KEY (tenant_id, key_id)
+    ) STRICT;",
+    ),
 ];
 
 /// The vault on one SQLite file.

@@ -160,7 +160,7 @@ pub fn a_keys_bucket_and_revocation_are_shared_by_every_handle_on_postgresql(b: 
         per_second: 0.5,
         burst: 4.0,
     });
-    let Some(first) = one.key_gate(Some(&acme), &k.id, rate).unwrap() else {
+    let Some(first) = one.key_gate(Some(&acme), &k.id, rate, 1).unwrap() else {
         assert!(b.sqlite_path().exists(), "only SQLite answers None");
         return;
     };
@@ -168,11 +168,14 @@ pub fn a_keys_bucket_and_revocation_are_shared_by_every_handle_on_postgresql(b: 
     for second in [true, false, true] {
         let v = if second { &mut two } else { &mut one };
         assert_eq!(
-            v.key_gate(Some(&acme), &k.id, rate).unwrap().unwrap().wait,
+            v.key_gate(Some(&acme), &k.id, rate, 1)
+                .unwrap()
+                .unwrap()
+                .wait,
             None
         );
     }
-    let refused = two.key_gate(Some(&acme), &k.id, rate).unwrap().unwrap();
+    let refused = two.key_gate(Some(&acme), &k.id, rate, 1).unwrap().unwrap();
     let wait = refused
         .wait
         .expect("the burst of 4 is spent, through both handles");
@@ -183,24 +186,41 @@ pub fn a_keys_bucket_and_revocation_are_shared_by_every_handle_on_postgresql(b: 
     // Another key's bucket, and an admin key's (no tenant), are their own.
     let admin = a.issue_key(None, Role::Admin, "admin", now()).unwrap();
     assert_eq!(
-        one.key_gate(None, &admin.id, rate).unwrap().unwrap().wait,
+        one.key_gate(None, &admin.id, rate, 1)
+            .unwrap()
+            .unwrap()
+            .wait,
         None
     );
+    // Several tokens at once: all whole tokens up to the number asked for, none below one.
+    let other = a
+        .issue_key(Some("acme"), Role::App, "other", now())
+        .unwrap();
+    let taken = |v: &mut custos_vault::Vault| {
+        let g = v
+            .key_gate(Some(&acme), &other.id, rate, 3)
+            .unwrap()
+            .unwrap();
+        (g.taken, g.wait.is_some())
+    };
+    assert_eq!(taken(&mut one), (3, false), "3 of the burst of 4");
+    assert_eq!(taken(&mut two), (1, false), "the one left");
+    assert_eq!(taken(&mut one), (0, true), "none left: wait");
     assert!(a.revoke(Some("acme"), &k.id, now()).unwrap());
     assert!(
-        !one.key_gate(Some(&acme), &k.id, None)
+        !one.key_gate(Some(&acme), &k.id, None, 1)
             .unwrap()
             .unwrap()
             .live
     );
     assert!(
-        !two.key_gate(Some(&acme), &k.id, rate)
+        !two.key_gate(Some(&acme), &k.id, rate, 1)
             .unwrap()
             .unwrap()
             .live
     );
     assert!(
-        !one.key_gate(Some(&acme), "0123456789abcdef", None)
+        !one.key_gate(Some(&acme), "0123456789abcdef", None, 1)
             .unwrap()
             .unwrap()
             .live
@@ -214,11 +234,78 @@ pub fn a_keys_bucket_and_revocation_are_shared_by_every_handle_on_postgresql(b: 
         let n = 500;
         let start = std::time::Instant::now();
         for _ in 0..n {
-            one.key_gate(None, &admin.id, rate).unwrap();
+            one.key_gate(None, &admin.id, rate, 1).unwrap();
         }
         eprintln!(
             "key_gate ({what}): {:.0} µs a call over {n} calls",
             start.elapsed().as_secs_f64() * 1e6 / f64::from(n)
         );
     }
+}
+
+/// Revocations are heard (issue 23, `custos_vault::key_gate::KeyWatch`): a key revoked through
+/// any handle moves every watch's epoch on, and so does a lost listening connection, which
+/// stops the watch vouching until it listens again. On SQLite there is no watch.
+pub fn a_revocation_through_any_handle_moves_every_watch_on(b: &Backend) {
+    use custos_vault::key_gate::KeyWatch;
+    let a = &mut b.access();
+    let Some(watch) = KeyWatch::start(&b.config) else {
+        assert_eq!(b.kind, "sqlite", "only SQLite has no watch");
+        return;
+    };
+    a.create_tenant("acme", "Acme", now()).unwrap();
+    let k = a.issue_key(Some("acme"), Role::App, "app", now()).unwrap();
+    let until = |what: &str, done: &dyn Fn() -> bool| {
+        let start = std::time::Instant::now();
+        while !done() {
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(15),
+                "{what}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        start.elapsed()
+    };
+    until("the watch listens", &|| watch.epoch().is_some());
+    let listening = watch.epoch().unwrap();
+    // Issuing a key is no revocation.
+    a.issue_key(Some("acme"), Role::App, "more", now()).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert_eq!(watch.epoch(), Some(listening), "nothing was revoked");
+    assert!(a.revoke(Some("acme"), &k.id, now()).unwrap());
+    let heard = until("the revocation is heard", &|| {
+        watch.epoch().is_some_and(|e| e > listening)
+    });
+    eprintln!("revocation heard after {:.2} ms", heard.as_secs_f64() * 1e3);
+    // A revocation in another schema of the same database is not this vault's.
+    let elsewhere = Backend::postgres("watch_elsewhere").expect("PostgreSQL");
+    let mut other = elsewhere.access();
+    other.create_tenant("acme", "Acme", now()).unwrap();
+    let ok = other
+        .issue_key(Some("acme"), Role::App, "app", now())
+        .unwrap();
+    let before = watch.epoch();
+    assert!(other.revoke(Some("acme"), &ok.id, now()).unwrap());
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(watch.epoch(), before, "another schema's revocation");
+    // The listening connection ends: the watch stops vouching, then listens again in a new
+    // epoch (whatever was revoked meanwhile is looked up again).
+    let before = watch.epoch().unwrap();
+    let custos_vault::StoreConfig::Postgres { schema, .. } = &b.config else {
+        unreachable!("a watch runs on PostgreSQL only")
+    };
+    let mut admin = b.pg_as_tenant("");
+    let ended = admin
+        .query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = left('custos-key-watch ' || $1, 63) AND datname = current_database()",
+            &[schema],
+        )
+        .unwrap();
+    assert!(
+        !ended.is_empty(),
+        "the watch's connection is found by its name"
+    );
+    until("the watch stops vouching", &|| watch.epoch().is_none());
+    until("the watch listens again", &|| watch.epoch().is_some());
+    assert!(watch.epoch().unwrap() > before);
 }

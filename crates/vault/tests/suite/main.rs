@@ -277,6 +277,7 @@ access_suite!(
     the_first_admin_key_is_bootstrapped_once_and_keys_list_without_secrets,
     a_console_accounts_second_factor_is_sealed_under_the_vaults_key,
     a_keys_bucket_and_revocation_are_shared_by_every_handle_on_postgresql,
+    a_revocation_through_any_handle_moves_every_watch_on,
 );
 
 macro_rules! holds_suite {
