@@ -888,29 +888,53 @@ impl TenantVault<'_> {
         idempotency: Option<IdempotencyKeyHash>,
         now_ts: Timestamp,
     ) -> Result<Vec<RecordId>> {
-        let domains = records
+        // Each record's slot: its subject's pseudonym (one HMAC per distinct subject), the key
+        // domain of its category and the category, as an index into the batch's distinct slots,
+        // so a record costs no string copies or hashing of its own beyond the lookups. Records
+        // of a batch mostly share category and purposes: validated once per run of equal ones.
+        let mut pseudonyms: Vec<Pseudonym> = Vec::new();
+        let mut subject_index: HashMap<&SubjectId, usize> = HashMap::new();
+        let mut slots: Vec<KeySlot> = Vec::new();
+        let mut slot_index: HashMap<(usize, &str), usize> = HashMap::new();
+        let mut slot_of = Vec::with_capacity(records.len());
+        let mut checked: Option<(&str, &[String], String)> = None;
+        for r in &records {
+            let domain = match &checked {
+                Some((c, p, d)) if *c == r.category && *p == r.purposes.as_slice() => {
+                    if r.clocks.keys().any(|k| k.trim().is_empty()) {
+                        validate(policy, &r.category, &r.purposes, &r.clocks)?;
+                    }
+                    d.clone()
+                }
+                _ => {
+                    let d = validate(policy, &r.category, &r.purposes, &r.clocks)?;
+                    checked = Some((&r.category, &r.purposes, d.clone()));
+                    d
+                }
+            };
+            let subject = *subject_index.entry(&r.subject).or_insert_with(|| {
+                pseudonyms.push(self.pseudonym(&r.subject));
+                pseudonyms.len() - 1
+            });
+            let slot = *slot_index
+                .entry((subject, r.category.as_str()))
+                .or_insert_with(|| {
+                    slots.push((pseudonyms[subject].clone(), domain, r.category.clone()));
+                    slots.len() - 1
+                });
+            slot_of.push(slot);
+        }
+        drop((subject_index, slot_index, checked));
+        let mut found = self.data_keys_for(&slots, now_ts)?;
+        let data_keys = slots
             .iter()
-            .map(|r| validate(policy, &r.category, &r.purposes, &r.clocks))
-            .collect::<Result<Vec<_>>>()?;
-        // One HMAC per distinct subject, not per record.
-        let mut by_subject: HashMap<&SubjectId, Pseudonym> = HashMap::new();
-        let pseudonyms: Vec<Pseudonym> = records
-            .iter()
-            .map(|r| {
-                by_subject
-                    .entry(&r.subject)
-                    .or_insert_with(|| self.pseudonym(&r.subject))
-                    .clone()
+            .map(|s| {
+                found
+                    .remove(s)
+                    .ok_or_else(|| VaultError::Corrupt("a data key of the batch is missing".into()))
             })
-            .collect();
-        drop(by_subject);
-        let slots: Vec<KeySlot> = pseudonyms
-            .into_iter()
-            .zip(domains)
-            .zip(&records)
-            .map(|((p, d), r)| (p, d, r.category.clone()))
-            .collect();
-        let data_keys = self.data_keys_for(&slots, now_ts)?;
+            .collect::<Result<Vec<DataKey>>>()?;
+        drop(found);
         let now = store::micros(now_ts);
         // Nonces and the ids' random start for the whole batch in one system call each.
         let mut nonces = vec![0u8; records.len() * keys::RECORD_NONCE_LEN];
@@ -922,11 +946,8 @@ impl TenantVault<'_> {
         let mut rows = Vec::with_capacity(records.len());
         let mut record_clocks = Vec::with_capacity(records.len());
         let mut ids = Vec::with_capacity(records.len());
-        for (i, (mut rec, slot)) in records.into_iter().zip(slots).enumerate() {
-            let dk = data_keys
-                .get(&slot)
-                .ok_or_else(|| VaultError::Corrupt("a data key of the batch is missing".into()))?;
-            let (pseudonym, domain, _) = slot;
+        for (i, (mut rec, &slot)) in records.into_iter().zip(&slot_of).enumerate() {
+            let ((pseudonym, domain, _), dk) = (&slots[slot], &data_keys[slot]);
             let id = RecordId::in_batch(now_ts.as_millisecond(), &id_start, i);
             let mut nonce = [0u8; keys::RECORD_NONCE_LEN];
             nonce.copy_from_slice(
@@ -939,7 +960,7 @@ impl TenantVault<'_> {
                 record_id: id.as_str(),
             };
             let ciphertext = keys::encrypt_record(dk, &nonce, &identity, &rec.payload)?;
-            rec.payload.zeroize();
+            keys::wipe(&mut rec.payload);
             rows.push(RecordRow {
                 record_id: id.as_str().to_owned(),
                 pseudonym: pseudonym.as_str().to_owned(),
@@ -952,7 +973,7 @@ impl TenantVault<'_> {
                         json
                     }
                 },
-                key_domain: domain,
+                key_domain: domain.clone(),
                 ciphertext,
                 created_at: store::micros(rec.created_at),
                 clocks: clocks_json(&rec.clocks),
@@ -1000,9 +1021,19 @@ impl TenantVault<'_> {
                 v
             };
             let (version, ctx) = self.retention_context(policy, &subjects)?;
-            // Records of a batch mostly share their purposes: decode each list once.
+            // Records of a batch mostly share their purposes: decode each list once. A record
+            // without clocks of its own expires as every other of its slot (subject and
+            // category), purposes and creation time: computed once per such combination.
             let mut decoded: Option<(String, Vec<String>)> = None;
-            for (row, clocks) in rows.iter_mut().zip(&record_clocks) {
+            let mut known: HashMap<(usize, i64), (String, Option<i64>)> = HashMap::new();
+            for ((row, clocks), &slot) in rows.iter_mut().zip(&record_clocks).zip(&slot_of) {
+                let same = clocks.is_empty().then_some((slot, row.created_at));
+                if let Some((purposes, expires_at)) = same.and_then(|k| known.get(&k))
+                    && *purposes == row.purposes
+                {
+                    row.expires_at = *expires_at;
+                    continue;
+                }
                 if decoded
                     .as_ref()
                     .is_none_or(|(text, _)| *text != row.purposes)
@@ -1018,6 +1049,11 @@ impl TenantVault<'_> {
                     Timestamp::from_microsecond(row.created_at).unwrap_or(at),
                     clocks,
                 )?;
+                if let Some(k) = same {
+                    known
+                        .entry(k)
+                        .or_insert_with(|| (row.purposes.clone(), row.expires_at));
+                }
             }
             drop(ctx);
             let idem_row = match (&idempotency, rows.as_slice()) {
