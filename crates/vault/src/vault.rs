@@ -989,10 +989,15 @@ impl TenantVault<'_> {
             &str,
             (u64, std::collections::BTreeSet<&str>),
         > = Default::default();
-        for r in &rows {
-            let e = per_subject.entry(r.pseudonym.as_str()).or_default();
-            e.0 += 1;
-            e.1.insert(r.category.as_str());
+        // Counted per slot (a subject and a category), then summed per subject.
+        let mut per_slot = vec![0u64; slots.len()];
+        for &slot in &slot_of {
+            per_slot[slot] += 1;
+        }
+        for ((pseudonym, _, category), n) in slots.iter().zip(per_slot) {
+            let e = per_subject.entry(pseudonym.as_str()).or_default();
+            e.0 += n;
+            e.1.insert(category.as_str());
         }
         let events: Vec<custos_audit::Event> = per_subject
             .into_iter()
