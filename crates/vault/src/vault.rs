@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use custos_policy::Policy;
 use jiff::Timestamp;
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::Zeroizing;
 
 use crate::error::{Result, VaultError};
 use crate::ids::{Pseudonym, RecordId, SubjectId, TenantId, hex};
@@ -941,55 +941,13 @@ impl TenantVault<'_> {
         keys::fill_random(&mut nonces)?;
         let mut id_start = [0u8; 10];
         keys::fill_random(&mut id_start)?;
-        // Records of a batch mostly share their purposes: encode the list once.
-        let mut last_purposes: Option<(Vec<String>, String)> = None;
-        let mut rows = Vec::with_capacity(records.len());
-        let mut record_clocks = Vec::with_capacity(records.len());
-        let mut ids = Vec::with_capacity(records.len());
-        for (i, (mut rec, &slot)) in records.into_iter().zip(&slot_of).enumerate() {
-            let ((pseudonym, domain, _), dk) = (&slots[slot], &data_keys[slot]);
-            let id = RecordId::in_batch(now_ts.as_millisecond(), &id_start, i);
-            let mut nonce = [0u8; keys::RECORD_NONCE_LEN];
-            nonce.copy_from_slice(
-                &nonces[i * keys::RECORD_NONCE_LEN..(i + 1) * keys::RECORD_NONCE_LEN],
-            );
-            let identity = RecordIdentity {
-                tenant: self.tenant.as_str(),
-                pseudonym: pseudonym.as_str(),
-                category: &rec.category,
-                record_id: id.as_str(),
-            };
-            let ciphertext = keys::encrypt_record(dk, &nonce, &identity, &rec.payload)?;
-            keys::wipe(&mut rec.payload);
-            rows.push(RecordRow {
-                record_id: id.as_str().to_owned(),
-                pseudonym: pseudonym.as_str().to_owned(),
-                category: rec.category,
-                purposes: match &last_purposes {
-                    Some((p, json)) if *p == rec.purposes => json.clone(),
-                    _ => {
-                        let json = serde_json::Value::from(rec.purposes.clone()).to_string();
-                        last_purposes = Some((rec.purposes, json.clone()));
-                        json
-                    }
-                },
-                key_domain: domain.clone(),
-                ciphertext,
-                created_at: store::micros(rec.created_at),
-                clocks: clocks_json(&rec.clocks),
-                expires_at: None,
-                restriction: None,
-            });
-            record_clocks.push(rec.clocks);
-            ids.push(id);
-        }
         // One audit entry per subject of the batch: who wrote how many records of which
-        // categories. Never the payload.
+        // categories. Never the payload. Counted per slot (a subject and a category), then
+        // summed per subject.
         let mut per_subject: std::collections::BTreeMap<
             &str,
             (u64, std::collections::BTreeSet<&str>),
         > = Default::default();
-        // Counted per slot (a subject and a category), then summed per subject.
         let mut per_slot = vec![0u64; slots.len()];
         for &slot in &slot_of {
             per_slot[slot] += 1;
@@ -1009,57 +967,69 @@ impl TenantVault<'_> {
                 details: serde_json::json!({ "records": n, "categories": cats }),
             })
             .collect();
-        let at = now_ts;
         let audit = store::WriteAudit {
             events,
-            at,
+            at: now_ts,
             key: self.vault.audit_key.clone(),
         };
+        let subjects: Vec<&str> = {
+            let mut v: Vec<&str> = pseudonyms.iter().map(Pseudonym::as_str).collect();
+            v.sort_unstable();
+            v
+        };
+        let tenant = self.tenant.as_str().to_owned();
+        let sealer = Sealer {
+            tenant: &tenant,
+            slots: &slots,
+            keys: &data_keys,
+            nonces: &nonces,
+            id_start: &id_start,
+            now_ms: now_ts.as_millisecond(),
+        };
+        // A large batch on a store that takes its rows in parts (SQLite): encrypted on a thread
+        // of its own while the store writes the parts already encrypted.
+        if idempotency.is_none()
+            && records.len() >= Sealer::STREAM_FROM
+            && self.vault.store.streams_inserts()
+        {
+            let (version, ctx) = self.retention_context(policy, &subjects)?;
+            match self.put_streamed(&sealer, &ctx, &records, &slot_of, now, version, &audit) {
+                Ok(ids) => {
+                    for mut rec in records {
+                        keys::wipe(&mut rec.payload);
+                    }
+                    return Ok(ids);
+                }
+                // A retention change committed meanwhile: written below, the usual way.
+                Err(VaultError::RetentionChanged) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let mut last_purposes = None;
+        let mut rows = Vec::with_capacity(records.len());
+        let mut ids = Vec::with_capacity(records.len());
+        for (i, (rec, &slot)) in records.iter().zip(&slot_of).enumerate() {
+            let (row, id) = sealer.seal(i, rec, slot, &mut last_purposes)?;
+            rows.push(row);
+            ids.push(id);
+        }
+        let record_clocks: Vec<BTreeMap<String, Timestamp>> = records
+            .into_iter()
+            .map(|mut rec| {
+                keys::wipe(&mut rec.payload);
+                rec.clocks
+            })
+            .collect();
         // Each record's expiry, from the tenant's retention state; recomputed if a retention
         // change commits in between (the insert checks the state's version under a lock).
         let mut attempts = 0;
         loop {
-            let subjects: Vec<&str> = {
-                let mut v: Vec<&str> = rows.iter().map(|r| r.pseudonym.as_str()).collect();
-                v.sort_unstable();
-                v.dedup();
-                v
-            };
             let (version, ctx) = self.retention_context(policy, &subjects)?;
-            // Records of a batch mostly share their purposes: decode each list once. A record
-            // without clocks of its own expires as every other of its slot (subject and
-            // category), purposes and creation time: computed once per such combination.
-            let mut decoded: Option<(String, Vec<String>)> = None;
-            let mut known: HashMap<(usize, i64), (String, Option<i64>)> = HashMap::new();
+            let mut expiries = Expiries::new(&ctx, now_ts);
             for ((row, clocks), &slot) in rows.iter_mut().zip(&record_clocks).zip(&slot_of) {
-                let same = clocks.is_empty().then_some((slot, row.created_at));
-                if let Some((purposes, expires_at)) = same.and_then(|k| known.get(&k))
-                    && *purposes == row.purposes
-                {
-                    row.expires_at = *expires_at;
-                    continue;
-                }
-                if decoded
-                    .as_ref()
-                    .is_none_or(|(text, _)| *text != row.purposes)
-                {
-                    let list = serde_json::from_str(&row.purposes).unwrap_or_default();
-                    decoded = Some((row.purposes.clone(), list));
-                }
-                let purposes = decoded.as_ref().map(|(_, l)| l.as_slice()).unwrap_or(&[]);
-                row.expires_at = ctx.expires_at(
-                    &row.category,
-                    purposes,
-                    &row.pseudonym,
-                    Timestamp::from_microsecond(row.created_at).unwrap_or(at),
-                    clocks,
-                )?;
-                if let Some(k) = same {
-                    known
-                        .entry(k)
-                        .or_insert_with(|| (row.purposes.clone(), row.expires_at));
-                }
+                row.expires_at = expiries.of(row, clocks, slot)?;
             }
+            drop(expiries);
             drop(ctx);
             let idem_row = match (&idempotency, rows.as_slice()) {
                 (Some(k), [row]) => Some(store::IdempotencyRow {
@@ -1082,6 +1052,86 @@ impl TenantVault<'_> {
                 other => return other.map(|()| ids),
             }
         }
+    }
+
+    /// Writes a large batch while it is being encrypted: a thread seals the records (and
+    /// computes their expiry under `ctx`, read at `version`) in parts of
+    /// [`Sealer::PART`], and the store writes each part as it comes, all in one transaction.
+    /// The records' payloads are left to the caller to wipe. A retention change committed since
+    /// `version` is answered [`VaultError::RetentionChanged`] before anything is written.
+    #[allow(clippy::too_many_arguments)]
+    fn put_streamed(
+        &mut self,
+        sealer: &Sealer<'_>,
+        ctx: &crate::retention::Context<'_>,
+        records: &[NewRecord],
+        slot_of: &[usize],
+        now: i64,
+        version: i64,
+        audit: &store::WriteAudit,
+    ) -> Result<Vec<RecordId>> {
+        type Part = Result<(Vec<RecordRow>, Vec<RecordId>)>;
+        let tenant = self.tenant.as_str().to_owned();
+        let store = &mut self.vault.store;
+        std::thread::scope(|scope| {
+            let (parts, next_part) = std::sync::mpsc::sync_channel::<Part>(2);
+            scope.spawn(move || {
+                let mut last_purposes = None;
+                let mut expiries = Expiries::new(ctx, sealer.at());
+                let mut part = (Vec::with_capacity(Sealer::PART), Vec::new());
+                for (i, (rec, &slot)) in records.iter().zip(slot_of).enumerate() {
+                    let sealed =
+                        sealer
+                            .seal(i, rec, slot, &mut last_purposes)
+                            .and_then(|(mut row, id)| {
+                                row.expires_at = expiries.of(&row, &rec.clocks, slot)?;
+                                Ok((row, id))
+                            });
+                    match sealed {
+                        Ok((row, id)) => {
+                            part.0.push(row);
+                            part.1.push(id);
+                        }
+                        Err(e) => {
+                            let _ = parts.send(Err(e));
+                            return;
+                        }
+                    }
+                    if part.0.len() == Sealer::PART {
+                        let full = std::mem::replace(
+                            &mut part,
+                            (Vec::with_capacity(Sealer::PART), Vec::new()),
+                        );
+                        // The store stopped taking parts (it failed): nothing more to do.
+                        if parts.send(Ok(full)).is_err() {
+                            return;
+                        }
+                    }
+                }
+                if !part.0.is_empty() {
+                    let _ = parts.send(Ok(part));
+                }
+            });
+            let mut ids = Vec::with_capacity(records.len());
+            let written = store.insert_records_from(
+                &tenant,
+                &mut || match next_part.recv() {
+                    Ok(Ok((rows, part_ids))) => {
+                        ids.extend(part_ids);
+                        Ok(Some(rows))
+                    }
+                    Ok(Err(e)) => Err(e),
+                    // The thread is done and sent every part.
+                    Err(_) => Ok(None),
+                },
+                now,
+                version,
+                audit,
+            );
+            // Unblocks the thread if the store stopped early.
+            drop(next_part);
+            written.map(|()| ids)
+        })
     }
 
     /// The data keys for every (subject, key domain, category) of a batch: the stored ones
@@ -1314,6 +1364,138 @@ impl TenantVault<'_> {
 
 /// What a data key is for: (subject, key domain, category).
 type KeySlot = (Pseudonym, String, String);
+
+/// What a batch's records are encrypted with: its distinct slots (pseudonym, key domain,
+/// category) and their data keys, and one nonce per record in order.
+struct Sealer<'a> {
+    tenant: &'a str,
+    slots: &'a [KeySlot],
+    keys: &'a [DataKey],
+    nonces: &'a [u8],
+    id_start: &'a [u8; 10],
+    now_ms: i64,
+}
+
+impl Sealer<'_> {
+    /// From this many records on, a batch is encrypted while the store writes it (when the store
+    /// takes rows in parts).
+    const STREAM_FROM: usize = 4_096;
+    /// Records per part handed to the store.
+    const PART: usize = 1_024;
+
+    /// The write's time.
+    fn at(&self) -> Timestamp {
+        Timestamp::from_millisecond(self.now_ms).unwrap_or(Timestamp::UNIX_EPOCH)
+    }
+
+    /// Encrypts record `i` of the batch (of slot `slot`) into its row, without an expiry yet.
+    /// `last_purposes` keeps the JSON of the last purposes list: records of a batch mostly share
+    /// it.
+    fn seal(
+        &self,
+        i: usize,
+        rec: &NewRecord,
+        slot: usize,
+        last_purposes: &mut Option<(Vec<String>, String)>,
+    ) -> Result<(RecordRow, RecordId)> {
+        let ((pseudonym, domain, _), dk) = (&self.slots[slot], &self.keys[slot]);
+        let id = RecordId::in_batch(self.now_ms, self.id_start, i);
+        let mut nonce = [0u8; keys::RECORD_NONCE_LEN];
+        nonce.copy_from_slice(
+            &self.nonces[i * keys::RECORD_NONCE_LEN..(i + 1) * keys::RECORD_NONCE_LEN],
+        );
+        let identity = RecordIdentity {
+            tenant: self.tenant,
+            pseudonym: pseudonym.as_str(),
+            category: &rec.category,
+            record_id: id.as_str(),
+        };
+        let ciphertext = keys::encrypt_record(dk, &nonce, &identity, &rec.payload)?;
+        let purposes = match last_purposes {
+            Some((p, json)) if *p == rec.purposes => json.clone(),
+            _ => {
+                let json = serde_json::Value::from(rec.purposes.clone()).to_string();
+                *last_purposes = Some((rec.purposes.clone(), json.clone()));
+                json
+            }
+        };
+        let row = RecordRow {
+            record_id: id.as_str().to_owned(),
+            pseudonym: pseudonym.as_str().to_owned(),
+            category: rec.category.clone(),
+            purposes,
+            key_domain: domain.clone(),
+            ciphertext,
+            created_at: store::micros(rec.created_at),
+            clocks: clocks_json(&rec.clocks),
+            expires_at: None,
+            restriction: None,
+        };
+        Ok((row, id))
+    }
+}
+
+/// Records' expiries under one retention context. Records of a batch mostly share their
+/// purposes (decoded once per run of equal lists), and a record without clocks of its own
+/// expires as every other of its slot, purposes and creation time (computed once for each).
+struct Expiries<'c, 'p> {
+    ctx: &'c crate::retention::Context<'p>,
+    at: Timestamp,
+    decoded: Option<(String, Vec<String>)>,
+    known: HashMap<(usize, i64), (String, Option<i64>)>,
+}
+
+impl<'c, 'p> Expiries<'c, 'p> {
+    fn new(ctx: &'c crate::retention::Context<'p>, at: Timestamp) -> Self {
+        Expiries {
+            ctx,
+            at,
+            decoded: None,
+            known: HashMap::new(),
+        }
+    }
+
+    /// The expiry of `row` (of slot `slot`, with its event clocks `clocks`).
+    fn of(
+        &mut self,
+        row: &RecordRow,
+        clocks: &BTreeMap<String, Timestamp>,
+        slot: usize,
+    ) -> Result<Option<i64>> {
+        let same = clocks.is_empty().then_some((slot, row.created_at));
+        if let Some((purposes, expires_at)) = same.and_then(|k| self.known.get(&k))
+            && *purposes == row.purposes
+        {
+            return Ok(*expires_at);
+        }
+        if self
+            .decoded
+            .as_ref()
+            .is_none_or(|(text, _)| *text != row.purposes)
+        {
+            let list = serde_json::from_str(&row.purposes).unwrap_or_default();
+            self.decoded = Some((row.purposes.clone(), list));
+        }
+        let purposes = self
+            .decoded
+            .as_ref()
+            .map(|(_, l)| l.as_slice())
+            .unwrap_or(&[]);
+        let expires_at = self.ctx.expires_at(
+            &row.category,
+            purposes,
+            &row.pseudonym,
+            Timestamp::from_microsecond(row.created_at).unwrap_or(self.at),
+            clocks,
+        )?;
+        if let Some(k) = same {
+            self.known
+                .entry(k)
+                .or_insert_with(|| (row.purposes.clone(), expires_at));
+        }
+        Ok(expires_at)
+    }
+}
 
 /// A fresh erasure id: 32 hex digits.
 pub(crate) fn new_erasure_id() -> Result<String> {

@@ -173,6 +173,28 @@ pub(crate) trait Store: Send {
         idempotency: Option<&IdempotencyRow>,
         audit: &WriteAudit,
     ) -> Result<()>;
+    /// Whether [`Store::insert_records_from`] writes each part as it comes (so a caller gains
+    /// by encrypting the next part meanwhile), rather than gathering them first.
+    fn streams_inserts(&self) -> bool {
+        false
+    }
+    /// [`Store::insert_records`] for a batch that arrives in parts: `next` answers each part in
+    /// turn and `None` after the last; all are written in one transaction, or none. The default
+    /// gathers the parts, then inserts them.
+    fn insert_records_from(
+        &mut self,
+        tenant: &str,
+        next: &mut dyn FnMut() -> Result<Option<Vec<RecordRow>>>,
+        now: i64,
+        retention_version: i64,
+        audit: &WriteAudit,
+    ) -> Result<()> {
+        let mut rows = Vec::new();
+        while let Some(mut part) = next()? {
+            rows.append(&mut part);
+        }
+        self.insert_records(tenant, &rows, now, retention_version, None, audit)
+    }
     /// One record.
     fn record(&mut self, tenant: &str, record_id: &str) -> Result<Option<RecordRow>>;
     /// A subject's records, oldest first.

@@ -540,6 +540,101 @@ const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 const CHECKPOINT_WAIT: std::time::Duration = std::time::Duration::from_millis(200);
 
 impl SqliteStore {
+    /// [`Store::insert_records`] for rows that come in parts (`next` answers `None` after the
+    /// last): the retention version is checked before the first part is asked for, and every
+    /// part goes into the one transaction.
+    fn insert_parts<'r>(
+        &mut self,
+        tenant: &str,
+        next: &mut dyn FnMut() -> Result<Option<std::borrow::Cow<'r, [RecordRow]>>>,
+        now: i64,
+        expected_retention: i64,
+        idempotency: Option<&IdempotencyRow>,
+        audit: &WriteAudit,
+    ) -> Result<()> {
+        let target = self.path.display().to_string();
+        let err = |e: rusqlite::Error| VaultError::Storage {
+            operation: "writing records",
+            target: target.clone(),
+            reason: e.to_string(),
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
+        tx.prepare_cached(
+            "INSERT INTO tenants (tenant_id, created_at) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+        )
+        .and_then(|mut s| s.execute(params![tenant, now]))
+        .map_err(err)?;
+        if retention_version(&tx, tenant).map_err(err)? != expected_retention {
+            return Err(VaultError::RetentionChanged);
+        }
+        {
+            let mut subject = tx
+                .prepare_cached("INSERT INTO subjects (tenant_id, pseudonym, created_at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING")
+                .map_err(err)?;
+            let mut insert = tx
+                .prepare_cached(&format!("INSERT INTO records (tenant_id, {RECORD_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"))
+                .map_err(err)?;
+            // Rows of a batch mostly share their tenant, category, purposes, key domain and
+            // clocks: a value stays bound until it changes (SQLite copies every text it binds),
+            // so a row rebinds little more than its id and its ciphertext.
+            insert.raw_bind_parameter(1, tenant).map_err(err)?;
+            // The last row of the part before: what stays bound.
+            let mut before: Option<RecordRow> = None;
+            while let Some(part) = next()? {
+                let mut last: Option<&RecordRow> = before.as_ref();
+                for r in part.iter() {
+                    let changed =
+                        |field: fn(&RecordRow) -> &str| last.is_none_or(|l| field(l) != field(r));
+                    if changed(|r| &r.pseudonym) {
+                        subject
+                            .execute(params![tenant, r.pseudonym, now])
+                            .map_err(err)?;
+                        insert.raw_bind_parameter(3, &r.pseudonym).map_err(err)?;
+                    }
+                    insert.raw_bind_parameter(2, &r.record_id).map_err(err)?;
+                    if changed(|r| &r.category) {
+                        insert.raw_bind_parameter(4, &r.category).map_err(err)?;
+                    }
+                    if changed(|r| &r.purposes) {
+                        insert.raw_bind_parameter(5, &r.purposes).map_err(err)?;
+                    }
+                    if changed(|r| &r.key_domain) {
+                        insert.raw_bind_parameter(6, &r.key_domain).map_err(err)?;
+                    }
+                    insert.raw_bind_parameter(7, &r.ciphertext).map_err(err)?;
+                    insert.raw_bind_parameter(8, r.created_at).map_err(err)?;
+                    if changed(|r| &r.clocks) {
+                        insert.raw_bind_parameter(9, &r.clocks).map_err(err)?;
+                    }
+                    insert.raw_bind_parameter(10, r.expires_at).map_err(err)?;
+                    insert.raw_execute().map_err(err)?;
+                    last = Some(r);
+                }
+                before = last.cloned();
+            }
+        }
+        if let Some(k) = idempotency {
+            tx.prepare_cached(
+                "DELETE FROM idempotency_keys WHERE tenant_id = ?1 AND created_at < ?2",
+            )
+            .and_then(|mut st| st.execute(params![tenant, now - IDEMPOTENCY_SECONDS * 1_000_000]))
+            .map_err(err)?;
+            let added = tx
+                .prepare_cached("INSERT INTO idempotency_keys (tenant_id, key_hash, body_hash, record_id, record_created_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING")
+                .and_then(|mut st| st.execute(params![tenant, k.key_hash, k.body_hash, k.record_id, k.record_created_at, now]))
+                .map_err(err)?;
+            if added == 0 {
+                return Err(VaultError::IdempotencyRace);
+            }
+        }
+        custos_audit::store::sqlite_append_in(&tx, &mut |head| audit.build(head))
+            .map_err(|e| audit_error(&target, e))?;
+        tx.commit().map_err(err)
+    }
+
     /// Opens (creating if needed) and migrates the database at `path`.
     pub(crate) fn open(path: &Path) -> Result<Self> {
         let conn = connect(path)?;
@@ -764,82 +859,37 @@ impl Store for SqliteStore {
         idempotency: Option<&IdempotencyRow>,
         audit: &WriteAudit,
     ) -> Result<()> {
-        let target = self.path.display().to_string();
-        let err = |e: rusqlite::Error| VaultError::Storage {
-            operation: "writing records",
-            target: target.clone(),
-            reason: e.to_string(),
-        };
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(err)?;
-        tx.prepare_cached(
-            "INSERT INTO tenants (tenant_id, created_at) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+        let mut whole = Some(rows);
+        self.insert_parts(
+            tenant,
+            &mut || Ok(whole.take().map(std::borrow::Cow::Borrowed)),
+            now,
+            expected_retention,
+            idempotency,
+            audit,
         )
-        .and_then(|mut s| s.execute(params![tenant, now]))
-        .map_err(err)?;
-        if retention_version(&tx, tenant).map_err(err)? != expected_retention {
-            return Err(VaultError::RetentionChanged);
-        }
-        {
-            let mut subject = tx
-                .prepare_cached("INSERT INTO subjects (tenant_id, pseudonym, created_at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING")
-                .map_err(err)?;
-            let mut insert = tx
-                .prepare_cached(&format!("INSERT INTO records (tenant_id, {RECORD_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"))
-                .map_err(err)?;
-            // Rows of a batch mostly share their tenant, category, purposes, key domain and
-            // clocks: a value stays bound until it changes (SQLite copies every text it binds),
-            // so a row rebinds little more than its id and its ciphertext.
-            insert.raw_bind_parameter(1, tenant).map_err(err)?;
-            let mut last: Option<&RecordRow> = None;
-            for r in rows {
-                let changed =
-                    |field: fn(&RecordRow) -> &str| last.is_none_or(|l| field(l) != field(r));
-                if changed(|r| &r.pseudonym) {
-                    subject
-                        .execute(params![tenant, r.pseudonym, now])
-                        .map_err(err)?;
-                    insert.raw_bind_parameter(3, &r.pseudonym).map_err(err)?;
-                }
-                insert.raw_bind_parameter(2, &r.record_id).map_err(err)?;
-                if changed(|r| &r.category) {
-                    insert.raw_bind_parameter(4, &r.category).map_err(err)?;
-                }
-                if changed(|r| &r.purposes) {
-                    insert.raw_bind_parameter(5, &r.purposes).map_err(err)?;
-                }
-                if changed(|r| &r.key_domain) {
-                    insert.raw_bind_parameter(6, &r.key_domain).map_err(err)?;
-                }
-                insert.raw_bind_parameter(7, &r.ciphertext).map_err(err)?;
-                insert.raw_bind_parameter(8, r.created_at).map_err(err)?;
-                if changed(|r| &r.clocks) {
-                    insert.raw_bind_parameter(9, &r.clocks).map_err(err)?;
-                }
-                insert.raw_bind_parameter(10, r.expires_at).map_err(err)?;
-                insert.raw_execute().map_err(err)?;
-                last = Some(r);
-            }
-        }
-        if let Some(k) = idempotency {
-            tx.prepare_cached(
-                "DELETE FROM idempotency_keys WHERE tenant_id = ?1 AND created_at < ?2",
-            )
-            .and_then(|mut st| st.execute(params![tenant, now - IDEMPOTENCY_SECONDS * 1_000_000]))
-            .map_err(err)?;
-            let added = tx
-                .prepare_cached("INSERT INTO idempotency_keys (tenant_id, key_hash, body_hash, record_id, record_created_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING")
-                .and_then(|mut st| st.execute(params![tenant, k.key_hash, k.body_hash, k.record_id, k.record_created_at, now]))
-                .map_err(err)?;
-            if added == 0 {
-                return Err(VaultError::IdempotencyRace);
-            }
-        }
-        custos_audit::store::sqlite_append_in(&tx, &mut |head| audit.build(head))
-            .map_err(|e| audit_error(&target, e))?;
-        tx.commit().map_err(err)
+    }
+
+    fn streams_inserts(&self) -> bool {
+        true
+    }
+
+    fn insert_records_from(
+        &mut self,
+        tenant: &str,
+        next: &mut dyn FnMut() -> Result<Option<Vec<RecordRow>>>,
+        now: i64,
+        retention_version: i64,
+        audit: &WriteAudit,
+    ) -> Result<()> {
+        self.insert_parts(
+            tenant,
+            &mut || next().map(|part| part.map(std::borrow::Cow::Owned)),
+            now,
+            retention_version,
+            None,
+            audit,
+        )
     }
 
     fn record(&mut self, tenant: &str, record_id: &str) -> Result<Option<RecordRow>> {

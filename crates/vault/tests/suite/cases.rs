@@ -422,3 +422,82 @@ pub fn an_erasure_replayed_from_the_journal_does_not_touch_data_written_after_it
         b"after"
     );
 }
+
+/// Records of several subjects, categories, purposes and creation days, some with an event
+/// clock: `n` of them, record `i` saying `i`.
+fn mixed(n: usize) -> Vec<NewRecord> {
+    let kinds = [
+        ("billing", "billing"),
+        ("usage_log", "security"),
+        ("support", "support"),
+        ("account", "service"),
+    ];
+    (0..n)
+        .map(|i| {
+            let (category, purpose) = kinds[i % kinds.len()];
+            let day =
+                ts("2026-11-01T10:00:00Z") + jiff::SignedDuration::from_hours(24 * (i % 3) as i64);
+            let mut r = crate::harness::record_for(
+                &format!("subject-{}", i % 7),
+                category,
+                purpose,
+                format!("record {i}"),
+                day,
+            );
+            if category == "account" && i % 8 == 3 {
+                r.clocks
+                    .insert("subscription.ended".into(), ts("2026-12-01T00:00:00Z"));
+            }
+            r
+        })
+        .collect()
+}
+
+/// A batch large enough to be encrypted while the store writes it (SQLite) is stored whole,
+/// each record with the expiry it gets in a small batch and readable under its id.
+pub fn a_large_batch_is_stored_whole_with_the_expiries_small_batches_get(b: &Backend) {
+    let mut v = b.open();
+    let p = policy();
+    let n = 4_500;
+    let ids = put_batch_in(&mut v, "acme", &p, mixed(n));
+    assert_eq!(ids.len(), n);
+    assert_eq!(b.count_records("acme"), n as i64);
+    let mut small = Vec::new();
+    let mut rest = mixed(n);
+    while !rest.is_empty() {
+        let part: Vec<NewRecord> = rest.drain(..rest.len().min(90)).collect();
+        small.extend(put_batch_in(&mut v, "globex", &p, part));
+    }
+    // Ids grow with the position in a batch, so id order is the records' order in both.
+    let (large, small_expiries) = (b.expiries("acme"), b.expiries("globex"));
+    assert_eq!(large.len(), n);
+    let at = |e: &[(String, Option<i64>)]| e.iter().map(|(_, x)| *x).collect::<Vec<_>>();
+    assert_eq!(at(&large), at(&small_expiries[..n]));
+    assert!(
+        large.iter().any(|(_, e)| e.is_none()),
+        "account waits for its event"
+    );
+    assert!(large.iter().filter(|(_, e)| e.is_some()).count() > n / 2);
+    let mut t = v.tenant(&tenant("acme"));
+    for i in [0, 1_023, 1_024, 4_499] {
+        assert_eq!(ids[i].as_str(), large[i].0);
+        let got = t.get(&ids[i]).expect("reads back");
+        assert_eq!(got.payload.as_slice(), format!("record {i}").as_bytes());
+    }
+}
+
+/// A record deep in a large batch whose expiry cannot be computed (it would fall past the
+/// calendar's end) refuses the whole batch, parts already written included.
+pub fn a_large_batch_failing_late_stores_none_of_it(b: &Backend) {
+    let mut v = b.open();
+    let mut records = mixed(5_000);
+    records[4_321].category = "billing".into();
+    records[4_321].purposes = vec!["billing".into()];
+    records[4_321].created_at = ts("9999-06-01T00:00:00Z");
+    let err = v
+        .tenant(&tenant("acme"))
+        .put_batch(&policy(), records, jiff::Timestamp::now())
+        .expect_err("refused");
+    assert!(err.to_string().contains("billing"), "{err}");
+    assert_eq!(b.count_records("acme"), 0);
+}

@@ -387,6 +387,30 @@ impl Backend {
     }
 
     /// How many records the tenant has, counted raw.
+    /// Each record's expiry (microseconds) by record id, in id order.
+    pub fn expiries(&self, tenant: &str) -> Vec<(String, Option<i64>)> {
+        let sql =
+            "SELECT record_id, expires_at FROM records WHERE tenant_id = $1 ORDER BY record_id";
+        if self.pg_url.is_some() {
+            let mut c = self.pg();
+            let mut tx = c.transaction().expect("tx");
+            tx.execute("SELECT set_config('custos.tenant', $1, true)", &[&tenant])
+                .expect("tenant");
+            tx.query(sql, &[&tenant])
+                .expect("expiries")
+                .iter()
+                .map(|r| (r.get(0), r.get(1)))
+                .collect()
+        } else {
+            let c = rusqlite::Connection::open(self.sqlite_path()).expect("opens");
+            let mut st = c.prepare(&sql.replace("$1", "?1")).expect("prepare");
+            st.query_map([tenant], |r| Ok((r.get(0)?, r.get(1)?)))
+                .expect("expiries")
+                .collect::<Result<_, _>>()
+                .expect("rows")
+        }
+    }
+
     pub fn count_records(&self, tenant: &str) -> i64 {
         if self.pg_url.is_some() {
             let mut c = self.pg();

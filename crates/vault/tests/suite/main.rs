@@ -57,6 +57,8 @@ shared_suite!(
     an_undefined_purpose_is_refused_naming_it,
     a_record_without_a_purpose_is_refused,
     one_refused_record_in_a_batch_stores_none_of_the_batch,
+    a_large_batch_is_stored_whole_with_the_expiries_small_batches_get,
+    a_large_batch_failing_late_stores_none_of_it,
     a_tenant_cannot_read_another_tenants_records,
     a_subject_has_a_different_pseudonym_in_each_tenant,
     a_ciphertext_moved_to_another_record_fails_to_decrypt,
