@@ -18,7 +18,7 @@ use crate::auth::Caller;
 
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::problem::Problem;
-use crate::work::{as_caller, blocking, read};
+use crate::work::{as_caller, blocking, read, records_as_caller};
 use custos_types::ErrorCode;
 
 pub(crate) fn now() -> jiff::Timestamp {
@@ -328,7 +328,7 @@ pub async fn put_record(
         caller.0.actor(),
     );
     let payload = serialised(&r.data)?;
-    let (replayed, body) = as_caller(&s, &tenant, actor, move |s, t| {
+    let (replayed, body) = records_as_caller(&s, &tenant, actor, move |s, t| {
         let rec = NewRecord {
             subject,
             category: r.category.clone(),

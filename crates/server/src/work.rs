@@ -7,7 +7,8 @@
 //!   writer, so writes queue in order).
 //! - [`write`], [`read`]: a handler's vault work on the blocking pool, on the connection for
 //!   writes or on any pooled one; [`as_caller`]: on the caller's tenant, attributed to the
-//!   caller's key in the audit trail.
+//!   caller's key in the audit trail; [`records_as_caller`]: the same for writes of records,
+//!   which the store commits in groups, on any pooled connection.
 //! - [`periodic`]: a background job's runs on a timer (the purge, the notifier, checkpoints).
 //! - [`quick`]: a short read on the hot path (decisions): at once when the SQLite connection is
 //!   free, else on the pool in turn.
@@ -71,6 +72,23 @@ pub(crate) async fn as_caller<T: Send + 'static>(
 ) -> Result<T, Problem> {
     let tenant = tenant.clone();
     write(s, move |s, v| {
+        work(s, &mut v.tenant(&tenant).acting_as(actor))
+    })
+    .await
+}
+
+/// Runs a write of records (`work`) on `tenant`'s data as `actor`, on any pooled connection:
+/// its reads and its encryption run beside other writes, and the store commits the records in
+/// groups through its own turn to write (on SQLite, `store/sqlite.rs`), so the writes need not
+/// queue on the one connection [`with_vault`] gives.
+pub(crate) async fn records_as_caller<T: Send + 'static>(
+    s: &Arc<AppState>,
+    tenant: &TenantId,
+    actor: String,
+    work: impl FnOnce(&AppState, &mut TenantVault<'_>) -> Result<T, Problem> + Send + 'static,
+) -> Result<T, Problem> {
+    let tenant = tenant.clone();
+    read(s, move |s, v| {
         work(s, &mut v.tenant(&tenant).acting_as(actor))
     })
     .await

@@ -53,6 +53,60 @@ pub(crate) struct RecordRow {
     pub restriction: Option<String>,
 }
 
+/// Writes with at most this many records wait to be committed in a group; larger ones (batch
+/// imports) take a transaction of their own.
+pub(crate) const GROUP_ROWS: usize = 64;
+
+/// The most writes one group transaction takes.
+pub(crate) const GROUP_WRITES: usize = 256;
+
+/// One write of records, as [`Store::insert_records`] was given it.
+pub(crate) struct Write<'a> {
+    pub(crate) tenant: &'a str,
+    pub(crate) rows: &'a [RecordRow],
+    pub(crate) now: i64,
+    /// The tenant's retention version its expiries were computed at.
+    pub(crate) version: i64,
+    pub(crate) idempotency: Option<&'a IdempotencyRow>,
+    pub(crate) audit: &'a WriteAudit,
+}
+
+/// A write waiting in its group, owned (see `store/group.rs`).
+pub(crate) struct PendingWrite {
+    pub(crate) tenant: String,
+    pub(crate) rows: Vec<RecordRow>,
+    pub(crate) now: i64,
+    pub(crate) version: i64,
+    pub(crate) idempotency: Option<IdempotencyRow>,
+    pub(crate) audit: WriteAudit,
+}
+
+impl PendingWrite {
+    /// `write`, copied to wait in a queue.
+    pub(crate) fn owned(write: &Write<'_>) -> Self {
+        PendingWrite {
+            tenant: write.tenant.to_owned(),
+            rows: write.rows.to_vec(),
+            now: write.now,
+            version: write.version,
+            idempotency: write.idempotency.cloned(),
+            audit: write.audit.clone(),
+        }
+    }
+
+    /// The write, borrowed.
+    pub(crate) fn view(&self) -> Write<'_> {
+        Write {
+            tenant: &self.tenant,
+            rows: &self.rows,
+            now: self.now,
+            version: self.version,
+            idempotency: self.idempotency.as_ref(),
+            audit: &self.audit,
+        }
+    }
+}
+
 /// What [`Store::retention_inputs`] reads: the tenant's retention state (version and JSON text),
 /// if any, and the subjects' recorded events.
 pub(crate) type RetentionInputs = (Option<(i64, String)>, Vec<SubjectEventRow>);
@@ -736,6 +790,44 @@ pub(crate) fn audit_error(target: &str, e: custos_audit::AuditError) -> crate::e
 /// Microseconds since the epoch, the vault's stored time format.
 pub(crate) fn micros(t: jiff::Timestamp) -> i64 {
     t.as_microsecond()
+}
+
+/// Rows and audit entries for the stores' tests of group commit.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::{RecordRow, WriteAudit};
+
+    /// A record row of `tenant` with id number `id`, of the subject (pseudonym) `subject`,
+    /// created at 5.
+    pub(crate) fn row(tenant: &str, id: usize, subject: &str) -> RecordRow {
+        RecordRow {
+            record_id: format!("{tenant}{id:029}"),
+            pseudonym: subject.into(),
+            category: "account".into(),
+            purposes: "[\"service\"]".into(),
+            key_domain: "default".into(),
+            ciphertext: vec![1, 2, 3],
+            created_at: 5,
+            clocks: "{}".into(),
+            expires_at: None,
+            restriction: None,
+        }
+    }
+
+    /// One audit entry `action` of `tenant`.
+    pub(crate) fn audit_of(action: &str, tenant: &str) -> WriteAudit {
+        WriteAudit {
+            events: vec![custos_audit::Event {
+                tenant: tenant.into(),
+                actor: "test".into(),
+                action: action.into(),
+                subject: None,
+                details: serde_json::json!({}),
+            }],
+            at: jiff::Timestamp::UNIX_EPOCH,
+            key: custos_audit::SigningKey::from_bytes(&[7; 32]),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -16,8 +16,9 @@ use std::time::Duration;
 
 use super::group::Group;
 use super::{
-    AuditFn, ErasureCounts, IDEMPOTENCY_SECONDS, IdempotencyRow, RecordRow, RetentionInputs, Store,
-    SubjectEventRow, Tx, Val, WrappedKeyRow, WriteAudit, audit_error,
+    AuditFn, ErasureCounts, GROUP_ROWS, GROUP_WRITES, IDEMPOTENCY_SECONDS, IdempotencyRow,
+    PendingWrite, RecordRow, RetentionInputs, Store, SubjectEventRow, Tx, Val, WrappedKeyRow,
+    Write, WriteAudit, audit_error,
 };
 use crate::error::{Result, VaultError};
 
@@ -1190,47 +1191,6 @@ fn prepared_in(
     Ok(s)
 }
 
-/// Writes with at most this many records wait to be committed in a group; larger ones (batch
-/// imports) take a transaction of their own.
-const GROUP_ROWS: usize = 64;
-
-/// The most writes one group transaction takes.
-const GROUP_WRITES: usize = 256;
-
-/// One write of records, as [`Store::insert_records`] was given it.
-struct Write<'a> {
-    tenant: &'a str,
-    rows: &'a [RecordRow],
-    now: i64,
-    /// The tenant's retention version its expiries were computed at.
-    version: i64,
-    idempotency: Option<&'a IdempotencyRow>,
-    audit: &'a WriteAudit,
-}
-
-/// A write waiting in its group, owned (see `store/group.rs`).
-pub(crate) struct PendingWrite {
-    tenant: String,
-    rows: Vec<RecordRow>,
-    now: i64,
-    version: i64,
-    idempotency: Option<IdempotencyRow>,
-    audit: WriteAudit,
-}
-
-impl PendingWrite {
-    fn view(&self) -> Write<'_> {
-        Write {
-            tenant: &self.tenant,
-            rows: &self.rows,
-            now: self.now,
-            version: self.version,
-            idempotency: self.idempotency.as_ref(),
-            audit: &self.audit,
-        }
-    }
-}
-
 /// The group-commit queue of every connection of this process to one database and schema.
 fn group_for(url: &str, schema: &str) -> Arc<Group<PendingWrite>> {
     type Groups = HashMap<(String, String), Arc<Group<PendingWrite>>>;
@@ -1485,14 +1445,7 @@ impl Store for PostgresStore {
         if rows.len() > GROUP_ROWS {
             return self.commit_alone(&write);
         }
-        let pending = PendingWrite {
-            tenant: tenant.to_owned(),
-            rows: rows.to_vec(),
-            now,
-            version: expected_retention,
-            idempotency: idempotency.cloned(),
-            audit: audit.clone(),
-        };
+        let pending = PendingWrite::owned(&write);
         let group = self.group.clone();
         group.submit(pending, &mut |writes| {
             let views: Vec<Write<'_>> = writes.iter().map(PendingWrite::view).collect();
@@ -1651,6 +1604,7 @@ impl Store for PostgresStore {
 mod tests {
     use super::*;
     use crate::store::JournalEntry;
+    use crate::store::testing::{audit_of, row};
 
     /// A store in a fresh schema, dropped afterwards; `None` (with a notice) without a database.
     struct Scratch {
@@ -1738,35 +1692,6 @@ mod tests {
                 .expect("retention rows");
         }
         Some(Scratch { store, url, schema })
-    }
-
-    fn row(tenant: &str, id: usize, subject: &str) -> RecordRow {
-        RecordRow {
-            record_id: format!("{tenant}{id:029}"),
-            pseudonym: subject.into(),
-            category: "account".into(),
-            purposes: "[\"service\"]".into(),
-            key_domain: "default".into(),
-            ciphertext: vec![1, 2, 3],
-            created_at: 5,
-            clocks: "{}".into(),
-            expires_at: None,
-            restriction: None,
-        }
-    }
-
-    fn audit_of(action: &str, tenant: &str) -> WriteAudit {
-        WriteAudit {
-            events: vec![custos_audit::Event {
-                tenant: tenant.into(),
-                actor: "test".into(),
-                action: action.into(),
-                subject: None,
-                details: serde_json::json!({}),
-            }],
-            at: jiff::Timestamp::UNIX_EPOCH,
-            key: custos_audit::SigningKey::from_bytes(&[7; 32]),
-        }
     }
 
     /// `sql`'s count, as `tenant` (row-level security shows only its rows).

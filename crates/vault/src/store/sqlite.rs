@@ -1,12 +1,21 @@
 //! Embedded SQLite: one file, WAL, `synchronous = FULL`, every method one transaction.
+//!
+//! SQLite writes one transaction at a time per file. The connections of this process to one file
+//! take turns through a lock of their own ([`File::writer`]) before they begin a write, instead of
+//! finding the file locked and sleeping in SQLite's busy handler; reads never wait for it. Small
+//! writes of records queue and are committed in groups, as on PostgreSQL (`store/group.rs`): one
+//! transaction and one flush of the log for every write that arrived during the last commit.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
+use super::group::Group;
 use super::{
-    AuditFn, ErasureCounts, IDEMPOTENCY_SECONDS, IdempotencyRow, RecordRow, Store, Tx, Val,
-    WrappedKeyRow, WriteAudit, audit_error,
+    AuditFn, ErasureCounts, GROUP_ROWS, GROUP_WRITES, IDEMPOTENCY_SECONDS, IdempotencyRow,
+    PendingWrite, RecordRow, Store, Tx, Val, WrappedKeyRow, Write, WriteAudit, audit_error,
 };
 use crate::error::{Result, VaultError};
 
@@ -481,10 +490,44 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ),
 ];
 
+/// What the connections of this process to one file share.
+struct File {
+    /// Held through every write transaction of this process on the file.
+    writer: Mutex<()>,
+    /// Small writes of records waiting to be committed together.
+    group: Group<PendingWrite>,
+}
+
+impl File {
+    /// The file at `path` (one per file, however it is named).
+    fn of(path: &Path) -> Arc<File> {
+        static FILES: OnceLock<Mutex<HashMap<PathBuf, Arc<File>>>> = OnceLock::new();
+        let key = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
+        FILES
+            .get_or_init(Default::default)
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(key)
+            .or_insert_with(|| {
+                Arc::new(File {
+                    writer: Mutex::new(()),
+                    group: Group::new(GROUP_WRITES),
+                })
+            })
+            .clone()
+    }
+
+    /// This process's turn to write: held until the transaction ends.
+    fn writing(&self) -> MutexGuard<'_, ()> {
+        self.writer.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
 /// The vault on one SQLite file.
 pub(crate) struct SqliteStore {
     conn: Connection,
     path: PathBuf,
+    file: Arc<File>,
     /// An erasure committed but the truncating WAL checkpoint after it could not finish (another
     /// connection was reading): retried after the next write transaction.
     checkpoint_pending: bool,
@@ -539,10 +582,96 @@ const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 /// How long the checkpoint after an erasure waits for readers before it is left for later.
 const CHECKPOINT_WAIT: std::time::Duration = std::time::Duration::from_millis(200);
 
+/// A write's records in the caller's transaction `tx`, without its audit entries: the tenant's
+/// row, the retention version check (before the first part is asked for), the subjects, the
+/// records part by part, and the idempotency key.
+fn insert_rows_in<'r>(
+    tx: &Connection,
+    target: &str,
+    tenant: &str,
+    next: &mut dyn FnMut() -> Result<Option<std::borrow::Cow<'r, [RecordRow]>>>,
+    now: i64,
+    expected_retention: i64,
+    idempotency: Option<&IdempotencyRow>,
+) -> Result<()> {
+    let err = |e: rusqlite::Error| VaultError::Storage {
+        operation: "writing records",
+        target: target.to_owned(),
+        reason: e.to_string(),
+    };
+    tx.prepare_cached(
+        "INSERT INTO tenants (tenant_id, created_at) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+    )
+    .and_then(|mut s| s.execute(params![tenant, now]))
+    .map_err(err)?;
+    if retention_version(&tx, tenant).map_err(err)? != expected_retention {
+        return Err(VaultError::RetentionChanged);
+    }
+    {
+        let mut subject = tx
+            .prepare_cached("INSERT INTO subjects (tenant_id, pseudonym, created_at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING")
+            .map_err(err)?;
+        let mut insert = tx
+            .prepare_cached(&format!("INSERT INTO records (tenant_id, {RECORD_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"))
+            .map_err(err)?;
+        // Rows of a batch mostly share their tenant, category, purposes, key domain and
+        // clocks: a value stays bound until it changes (SQLite copies every text it binds),
+        // so a row rebinds little more than its id and its ciphertext.
+        insert.raw_bind_parameter(1, tenant).map_err(err)?;
+        // The last row of the part before: what stays bound.
+        let mut before: Option<RecordRow> = None;
+        while let Some(part) = next()? {
+            let mut last: Option<&RecordRow> = before.as_ref();
+            for r in part.iter() {
+                let changed =
+                    |field: fn(&RecordRow) -> &str| last.is_none_or(|l| field(l) != field(r));
+                if changed(|r| &r.pseudonym) {
+                    subject
+                        .execute(params![tenant, r.pseudonym, now])
+                        .map_err(err)?;
+                    insert.raw_bind_parameter(3, &r.pseudonym).map_err(err)?;
+                }
+                insert.raw_bind_parameter(2, &r.record_id).map_err(err)?;
+                if changed(|r| &r.category) {
+                    insert.raw_bind_parameter(4, &r.category).map_err(err)?;
+                }
+                if changed(|r| &r.purposes) {
+                    insert.raw_bind_parameter(5, &r.purposes).map_err(err)?;
+                }
+                if changed(|r| &r.key_domain) {
+                    insert.raw_bind_parameter(6, &r.key_domain).map_err(err)?;
+                }
+                insert.raw_bind_parameter(7, &r.ciphertext).map_err(err)?;
+                insert.raw_bind_parameter(8, r.created_at).map_err(err)?;
+                if changed(|r| &r.clocks) {
+                    insert.raw_bind_parameter(9, &r.clocks).map_err(err)?;
+                }
+                insert.raw_bind_parameter(10, r.expires_at).map_err(err)?;
+                insert.raw_execute().map_err(err)?;
+                last = Some(r);
+            }
+            before = last.cloned();
+        }
+    }
+    if let Some(k) = idempotency {
+        tx.prepare_cached("DELETE FROM idempotency_keys WHERE tenant_id = ?1 AND created_at < ?2")
+            .and_then(|mut st| st.execute(params![tenant, now - IDEMPOTENCY_SECONDS * 1_000_000]))
+            .map_err(err)?;
+        let added = tx
+            .prepare_cached("INSERT INTO idempotency_keys (tenant_id, key_hash, body_hash, record_id, record_created_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING")
+            .and_then(|mut st| st.execute(params![tenant, k.key_hash, k.body_hash, k.record_id, k.record_created_at, now]))
+            .map_err(err)?;
+        if added == 0 {
+            return Err(VaultError::IdempotencyRace);
+        }
+    }
+    Ok(())
+}
+
 impl SqliteStore {
     /// [`Store::insert_records`] for rows that come in parts (`next` answers `None` after the
-    /// last): the retention version is checked before the first part is asked for, and every
-    /// part goes into the one transaction.
+    /// last), in a transaction of their own: the retention version is checked before the first
+    /// part is asked for, and every part goes into the one transaction.
     fn insert_parts<'r>(
         &mut self,
         tenant: &str,
@@ -558,81 +687,95 @@ impl SqliteStore {
             target: target.clone(),
             reason: e.to_string(),
         };
+        let file = self.file.clone();
+        let _writing = file.writing();
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(err)?;
-        tx.prepare_cached(
-            "INSERT INTO tenants (tenant_id, created_at) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
-        )
-        .and_then(|mut s| s.execute(params![tenant, now]))
-        .map_err(err)?;
-        if retention_version(&tx, tenant).map_err(err)? != expected_retention {
-            return Err(VaultError::RetentionChanged);
-        }
-        {
-            let mut subject = tx
-                .prepare_cached("INSERT INTO subjects (tenant_id, pseudonym, created_at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING")
-                .map_err(err)?;
-            let mut insert = tx
-                .prepare_cached(&format!("INSERT INTO records (tenant_id, {RECORD_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"))
-                .map_err(err)?;
-            // Rows of a batch mostly share their tenant, category, purposes, key domain and
-            // clocks: a value stays bound until it changes (SQLite copies every text it binds),
-            // so a row rebinds little more than its id and its ciphertext.
-            insert.raw_bind_parameter(1, tenant).map_err(err)?;
-            // The last row of the part before: what stays bound.
-            let mut before: Option<RecordRow> = None;
-            while let Some(part) = next()? {
-                let mut last: Option<&RecordRow> = before.as_ref();
-                for r in part.iter() {
-                    let changed =
-                        |field: fn(&RecordRow) -> &str| last.is_none_or(|l| field(l) != field(r));
-                    if changed(|r| &r.pseudonym) {
-                        subject
-                            .execute(params![tenant, r.pseudonym, now])
-                            .map_err(err)?;
-                        insert.raw_bind_parameter(3, &r.pseudonym).map_err(err)?;
-                    }
-                    insert.raw_bind_parameter(2, &r.record_id).map_err(err)?;
-                    if changed(|r| &r.category) {
-                        insert.raw_bind_parameter(4, &r.category).map_err(err)?;
-                    }
-                    if changed(|r| &r.purposes) {
-                        insert.raw_bind_parameter(5, &r.purposes).map_err(err)?;
-                    }
-                    if changed(|r| &r.key_domain) {
-                        insert.raw_bind_parameter(6, &r.key_domain).map_err(err)?;
-                    }
-                    insert.raw_bind_parameter(7, &r.ciphertext).map_err(err)?;
-                    insert.raw_bind_parameter(8, r.created_at).map_err(err)?;
-                    if changed(|r| &r.clocks) {
-                        insert.raw_bind_parameter(9, &r.clocks).map_err(err)?;
-                    }
-                    insert.raw_bind_parameter(10, r.expires_at).map_err(err)?;
-                    insert.raw_execute().map_err(err)?;
-                    last = Some(r);
-                }
-                before = last.cloned();
-            }
-        }
-        if let Some(k) = idempotency {
-            tx.prepare_cached(
-                "DELETE FROM idempotency_keys WHERE tenant_id = ?1 AND created_at < ?2",
-            )
-            .and_then(|mut st| st.execute(params![tenant, now - IDEMPOTENCY_SECONDS * 1_000_000]))
-            .map_err(err)?;
-            let added = tx
-                .prepare_cached("INSERT INTO idempotency_keys (tenant_id, key_hash, body_hash, record_id, record_created_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING")
-                .and_then(|mut st| st.execute(params![tenant, k.key_hash, k.body_hash, k.record_id, k.record_created_at, now]))
-                .map_err(err)?;
-            if added == 0 {
-                return Err(VaultError::IdempotencyRace);
-            }
-        }
+        insert_rows_in(
+            &tx,
+            &target,
+            tenant,
+            next,
+            now,
+            expected_retention,
+            idempotency,
+        )?;
         custos_audit::store::sqlite_append_in(&tx, &mut |head| audit.build(head))
             .map_err(|e| audit_error(&target, e))?;
         tx.commit().map_err(err)
+    }
+
+    /// Commits a group of writes (see `store/group.rs`): one outcome per write. If the group's
+    /// transaction fails as a whole, each write is tried alone.
+    fn commit_group(&mut self, writes: &[Write<'_>]) -> Vec<Result<()>> {
+        match self.commit_writes(writes) {
+            Ok(outcomes) => outcomes,
+            Err(e) if writes.len() == 1 => vec![Err(e)],
+            Err(_) => writes
+                .iter()
+                .map(|w| {
+                    let mut whole = Some(w.rows);
+                    self.insert_parts(
+                        w.tenant,
+                        &mut || Ok(whole.take().map(std::borrow::Cow::Borrowed)),
+                        w.now,
+                        w.version,
+                        w.idempotency,
+                        w.audit,
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    /// The writes' records and audit entries in one transaction. `Err`: nothing was written.
+    /// `Ok`: committed, with each write's outcome: `Ok` if it is in, else why it was left out
+    /// (its tenant's retention changed since its expiries were computed, its idempotency key was
+    /// taken first, or one of its rows could not be inserted). Each write runs under a savepoint,
+    /// so one left out takes nothing of the others with it; the audit entries of the admitted
+    /// ones are chained after, in the group's order.
+    fn commit_writes(&mut self, writes: &[Write<'_>]) -> Result<Vec<Result<()>>> {
+        let target = self.path.display().to_string();
+        let err = |e: rusqlite::Error| VaultError::Storage {
+            operation: "writing records",
+            target: target.clone(),
+            reason: e.to_string(),
+        };
+        let file = self.file.clone();
+        let _writing = file.writing();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
+        let mut outcomes = Vec::with_capacity(writes.len());
+        for w in writes {
+            tx.execute_batch("SAVEPOINT custos_write").map_err(err)?;
+            let mut whole = Some(w.rows);
+            let outcome = insert_rows_in(
+                &tx,
+                &target,
+                w.tenant,
+                &mut || Ok(whole.take().map(std::borrow::Cow::Borrowed)),
+                w.now,
+                w.version,
+                w.idempotency,
+            );
+            if outcome.is_err() {
+                tx.execute_batch("ROLLBACK TO custos_write").map_err(err)?;
+            }
+            tx.execute_batch("RELEASE custos_write").map_err(err)?;
+            outcomes.push(outcome);
+        }
+        for (w, outcome) in writes.iter().zip(&outcomes) {
+            if outcome.is_ok() {
+                custos_audit::store::sqlite_append_in(&tx, &mut |head| w.audit.build(head))
+                    .map_err(|e| audit_error(&target, e))?;
+            }
+        }
+        tx.commit().map_err(err)?;
+        Ok(outcomes)
     }
 
     /// Opens (creating if needed) and migrates the database at `path`.
@@ -641,6 +784,7 @@ impl SqliteStore {
         let mut store = Self {
             conn,
             path: path.to_owned(),
+            file: File::of(path),
             checkpoint_pending: false,
         };
         store.migrate()?;
@@ -681,6 +825,8 @@ impl SqliteStore {
             target: target.clone(),
             reason: e.to_string(),
         };
+        let file = self.file.clone();
+        let _writing = matches!(behavior, TransactionBehavior::Immediate).then(|| file.writing());
         let tx = self.conn.transaction_with_behavior(behavior).map_err(err)?;
         work(&mut SqliteTx {
             conn: &tx,
@@ -698,6 +844,8 @@ impl SqliteStore {
             target: target.clone(),
             reason: e.to_string(),
         };
+        let file = self.file.clone();
+        let _writing = file.writing();
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -859,15 +1007,32 @@ impl Store for SqliteStore {
         idempotency: Option<&IdempotencyRow>,
         audit: &WriteAudit,
     ) -> Result<()> {
-        let mut whole = Some(rows);
-        self.insert_parts(
+        // A large batch is a transaction of its own; small writes, the API's, are committed in
+        // groups.
+        if rows.len() > GROUP_ROWS {
+            let mut whole = Some(rows);
+            return self.insert_parts(
+                tenant,
+                &mut || Ok(whole.take().map(std::borrow::Cow::Borrowed)),
+                now,
+                expected_retention,
+                idempotency,
+                audit,
+            );
+        }
+        let pending = PendingWrite::owned(&Write {
             tenant,
-            &mut || Ok(whole.take().map(std::borrow::Cow::Borrowed)),
+            rows,
             now,
-            expected_retention,
+            version: expected_retention,
             idempotency,
             audit,
-        )
+        });
+        let file = self.file.clone();
+        file.group.submit(pending, &mut |writes| {
+            let views: Vec<Write<'_>> = writes.iter().map(PendingWrite::view).collect();
+            self.commit_group(&views)
+        })
     }
 
     fn streams_inserts(&self) -> bool {
@@ -928,6 +1093,8 @@ impl Store for SqliteStore {
             target: target.clone(),
             reason: x.to_string(),
         };
+        let file = self.file.clone();
+        let _writing = file.writing();
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -1015,6 +1182,112 @@ impl Store for SqliteStore {
 mod tests {
     use super::*;
     use crate::store::Store;
+    use crate::store::testing::{audit_of, row};
+
+    /// A fresh vault file for the test `name`.
+    fn scratch(name: &str) -> (PathBuf, SqliteStore) {
+        let dir = std::env::temp_dir().join(format!("custos-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join("vault.db");
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+        let store = SqliteStore::open(&path).expect("open");
+        (path, store)
+    }
+
+    fn count(path: &Path, sql: &str) -> i64 {
+        connect(path)
+            .expect("opens")
+            .query_row(sql, [], |r| r.get(0))
+            .expect("counts")
+    }
+
+    #[test]
+    fn a_group_commits_its_admitted_writes_and_answers_each_refusal_on_its_own() {
+        let (path, mut store) = scratch("sqlite-group-outcomes");
+        let key = |record: &str| IdempotencyRow {
+            key_hash: "k1".into(),
+            body_hash: "b".into(),
+            record_id: record.into(),
+            record_created_at: 5,
+        };
+        let (r1, r2, r3, r4, dup) = (
+            [row("acme", 10, "p1")],
+            [row("acme", 11, "p2")],
+            [row("acme", 12, "p3")],
+            [row("globex", 13, "p4")],
+            [row("acme", 14, "p5"), row("acme", 10, "p5")],
+        );
+        let (k1, k3) = (key(&r1[0].record_id), key(&r3[0].record_id));
+        let audits = [
+            audit_of("first", "acme"),
+            audit_of("stale", "acme"),
+            audit_of("raced", "acme"),
+            audit_of("other-tenant", "globex"),
+            audit_of("duplicate", "acme"),
+        ];
+        let write = |tenant, rows, version, idempotency, audit| Write {
+            tenant,
+            rows,
+            now: 5,
+            version,
+            idempotency,
+            audit,
+        };
+        let writes = [
+            write("acme", &r1[..], 0, Some(&k1), &audits[0]),
+            // Computed before a retention change: left out, to be recomputed.
+            write("acme", &r2[..], 7, None, &audits[1]),
+            // The same idempotency key as the first write: left out.
+            write("acme", &r3[..], 0, Some(&k3), &audits[2]),
+            write("globex", &r4[..], 0, None, &audits[3]),
+            // Its second row repeats the first write's id: left out whole, the first row too.
+            write("acme", &dup[..], 0, None, &audits[4]),
+        ];
+        let outcomes = store.commit_writes(&writes).expect("the group commits");
+        assert!(outcomes[0].is_ok() && outcomes[3].is_ok(), "{outcomes:?}");
+        assert!(matches!(outcomes[1], Err(VaultError::RetentionChanged)));
+        assert!(matches!(outcomes[2], Err(VaultError::IdempotencyRace)));
+        assert!(matches!(outcomes[4], Err(VaultError::Storage { .. })));
+        assert_eq!(
+            count(&path, "SELECT count(*) FROM records WHERE created_at = 5"),
+            2,
+            "only the admitted writes"
+        );
+        let actions: Vec<String> = connect(&path)
+            .expect("opens")
+            .prepare("SELECT action FROM audit_entries ORDER BY seq")
+            .and_then(|mut st| st.query_map([], |r| r.get(0))?.collect())
+            .expect("audit");
+        assert_eq!(
+            actions,
+            ["first", "other-tenant"],
+            "audited in the group's order"
+        );
+    }
+
+    #[test]
+    fn writes_from_many_connections_at_once_each_commit_once() {
+        let (path, _first) = scratch("sqlite-group-many");
+        let audit = audit_of("put", "acme");
+        std::thread::scope(|s| {
+            for t in 0..8 {
+                let (path, audit) = (&path, &audit);
+                s.spawn(move || {
+                    let mut store = SqliteStore::open(path).expect("open");
+                    for i in 0..10 {
+                        let rows = [row("acme", 100 + t * 10 + i, "p1")];
+                        store
+                            .insert_records("acme", &rows, 5, 0, None, audit)
+                            .expect("each write is committed");
+                    }
+                });
+            }
+        });
+        assert_eq!(count(&path, "SELECT count(*) FROM records"), 80);
+        assert_eq!(count(&path, "SELECT count(*) FROM audit_entries"), 80);
+    }
 
     #[test]
     fn a_statement_binding_another_tenant_is_refused_and_nothing_is_written() {
