@@ -604,7 +604,7 @@ fn insert_rows_in<'r>(
     )
     .and_then(|mut s| s.execute(params![tenant, now]))
     .map_err(err)?;
-    if retention_version(&tx, tenant).map_err(err)? != expected_retention {
+    if retention_version(tx, tenant).map_err(err)? != expected_retention {
         return Err(VaultError::RetentionChanged);
     }
     {
