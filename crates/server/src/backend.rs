@@ -16,8 +16,9 @@ pub struct Backend {
     /// back: a caller waits for whichever is returned first, in turn, not for one in particular.
     idle: Mutex<Vec<usize>>,
     returned: Condvar,
-    /// SQLite has one writer at a time: writes queue on the first handle instead of spinning on
-    /// the file lock (which costs hundreds of milliseconds at the tail).
+    /// SQLite has one writer at a time: most writes (and the consent reads, which run in
+    /// `IMMEDIATE` transactions) queue on the first handle. Writes of records prepare on any
+    /// handle and commit in groups through the store's own turn to write (`store/sqlite.rs`).
     single_writer: bool,
     /// Tenants and keys.
     pub access: Mutex<Access>,
