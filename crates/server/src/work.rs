@@ -70,11 +70,7 @@ pub(crate) async fn as_caller<T: Send + 'static>(
     actor: String,
     work: impl FnOnce(&AppState, &mut TenantVault<'_>) -> Result<T, Problem> + Send + 'static,
 ) -> Result<T, Problem> {
-    let tenant = tenant.clone();
-    write(s, move |s, v| {
-        work(s, &mut v.tenant(&tenant).acting_as(actor))
-    })
-    .await
+    acting(s, tenant, actor, Connection::ForWrites, work).await
 }
 
 /// Runs a write of records (`work`) on `tenant`'s data as `actor`, on any pooled connection:
@@ -87,9 +83,32 @@ pub(crate) async fn records_as_caller<T: Send + 'static>(
     actor: String,
     work: impl FnOnce(&AppState, &mut TenantVault<'_>) -> Result<T, Problem> + Send + 'static,
 ) -> Result<T, Problem> {
-    let tenant = tenant.clone();
-    read(s, move |s, v| {
-        work(s, &mut v.tenant(&tenant).acting_as(actor))
+    acting(s, tenant, actor, Connection::Any, work).await
+}
+
+/// Which pooled connection a handler's work takes.
+enum Connection {
+    /// The connection for writes ([`with_vault`]).
+    ForWrites,
+    /// Whichever is free.
+    Any,
+}
+
+async fn acting<T: Send + 'static>(
+    s: &Arc<AppState>,
+    tenant: &TenantId,
+    actor: String,
+    connection: Connection,
+    work: impl FnOnce(&AppState, &mut TenantVault<'_>) -> Result<T, Problem> + Send + 'static,
+) -> Result<T, Problem> {
+    let (s, tenant) = (s.clone(), tenant.clone());
+    blocking(move || {
+        let backend = s.backend()?;
+        let mut v = match connection {
+            Connection::ForWrites => backend.vault_for_write(),
+            Connection::Any => backend.vault(),
+        };
+        work(&s, &mut v.tenant(&tenant).acting_as(actor))
     })
     .await
 }

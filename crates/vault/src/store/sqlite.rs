@@ -681,9 +681,32 @@ impl SqliteStore {
         idempotency: Option<&IdempotencyRow>,
         audit: &WriteAudit,
     ) -> Result<()> {
+        self.in_write_tx("writing records", |tx, target| {
+            insert_rows_in(
+                tx,
+                target,
+                tenant,
+                next,
+                now,
+                expected_retention,
+                idempotency,
+            )?;
+            custos_audit::store::sqlite_append_in(tx, &mut |head| audit.build(head))
+                .map_err(|e| audit_error(target, e))
+        })
+    }
+
+    /// Runs `work` in a write transaction (`BEGIN IMMEDIATE`) in this process's turn to write
+    /// on the file: committed if `work` returns `Ok`, rolled back otherwise. `work` gets the
+    /// transaction and the file's name for errors.
+    fn in_write_tx<T>(
+        &mut self,
+        operation: &'static str,
+        work: impl FnOnce(&rusqlite::Transaction<'_>, &str) -> Result<T>,
+    ) -> Result<T> {
         let target = self.path.display().to_string();
         let err = |e: rusqlite::Error| VaultError::Storage {
-            operation: "writing records",
+            operation,
             target: target.clone(),
             reason: e.to_string(),
         };
@@ -693,18 +716,9 @@ impl SqliteStore {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(err)?;
-        insert_rows_in(
-            &tx,
-            &target,
-            tenant,
-            next,
-            now,
-            expected_retention,
-            idempotency,
-        )?;
-        custos_audit::store::sqlite_append_in(&tx, &mut |head| audit.build(head))
-            .map_err(|e| audit_error(&target, e))?;
-        tx.commit().map_err(err)
+        let out = work(&tx, &target)?;
+        tx.commit().map_err(err)?;
+        Ok(out)
     }
 
     /// Commits a group of writes (see `store/group.rs`): one outcome per write. If the group's
@@ -737,45 +751,39 @@ impl SqliteStore {
     /// so one left out takes nothing of the others with it; the audit entries of the admitted
     /// ones are chained after, in the group's order.
     fn commit_writes(&mut self, writes: &[Write<'_>]) -> Result<Vec<Result<()>>> {
-        let target = self.path.display().to_string();
-        let err = |e: rusqlite::Error| VaultError::Storage {
-            operation: "writing records",
-            target: target.clone(),
-            reason: e.to_string(),
-        };
-        let file = self.file.clone();
-        let _writing = file.writing();
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(err)?;
-        let mut outcomes = Vec::with_capacity(writes.len());
-        for w in writes {
-            tx.execute_batch("SAVEPOINT custos_write").map_err(err)?;
-            let mut whole = Some(w.rows);
-            let outcome = insert_rows_in(
-                &tx,
-                &target,
-                w.tenant,
-                &mut || Ok(whole.take().map(std::borrow::Cow::Borrowed)),
-                w.now,
-                w.version,
-                w.idempotency,
-            );
-            if outcome.is_err() {
-                tx.execute_batch("ROLLBACK TO custos_write").map_err(err)?;
+        self.in_write_tx("writing records", |tx, target| {
+            let err = |e: rusqlite::Error| VaultError::Storage {
+                operation: "writing records",
+                target: target.to_owned(),
+                reason: e.to_string(),
+            };
+            let mut outcomes = Vec::with_capacity(writes.len());
+            for w in writes {
+                tx.execute_batch("SAVEPOINT custos_write").map_err(err)?;
+                let mut whole = Some(w.rows);
+                let outcome = insert_rows_in(
+                    tx,
+                    target,
+                    w.tenant,
+                    &mut || Ok(whole.take().map(std::borrow::Cow::Borrowed)),
+                    w.now,
+                    w.version,
+                    w.idempotency,
+                );
+                if outcome.is_err() {
+                    tx.execute_batch("ROLLBACK TO custos_write").map_err(err)?;
+                }
+                tx.execute_batch("RELEASE custos_write").map_err(err)?;
+                outcomes.push(outcome);
             }
-            tx.execute_batch("RELEASE custos_write").map_err(err)?;
-            outcomes.push(outcome);
-        }
-        for (w, outcome) in writes.iter().zip(&outcomes) {
-            if outcome.is_ok() {
-                custos_audit::store::sqlite_append_in(&tx, &mut |head| w.audit.build(head))
-                    .map_err(|e| audit_error(&target, e))?;
+            for (w, outcome) in writes.iter().zip(&outcomes) {
+                if outcome.is_ok() {
+                    custos_audit::store::sqlite_append_in(tx, &mut |head| w.audit.build(head))
+                        .map_err(|e| audit_error(target, e))?;
+                }
             }
-        }
-        tx.commit().map_err(err)?;
-        Ok(outcomes)
+            Ok(outcomes)
+        })
     }
 
     /// Opens (creating if needed) and migrates the database at `path`.
