@@ -53,7 +53,7 @@ impl FromRequestParts<Arc<AppState>> for Caller {
         // Storage calls block (the PostgreSQL driver runs its own runtime): off the async threads.
         let digest = crate::limits::hash(key.as_bytes());
         // Read before the lookup: a revocation heard meanwhile leaves what it finds stale.
-        let epoch = state.backend()?.revocations();
+        let (epoch, heard) = state.backend()?.revocations();
         let found = match state
             .auth_cache
             .get(&digest, std::time::Instant::now(), epoch)
@@ -82,7 +82,7 @@ impl FromRequestParts<Arc<AppState>> for Caller {
             return Err(unknown_or_revoked());
         };
         // Over a shared PostgreSQL: the key's tokens and, unless heard, its liveness.
-        let gate = match shared_gate(state, &principal, epoch.is_some()).await {
+        let gate = match shared_gate(state, &principal, heard).await {
             Ok(gate) => gate,
             Err(e) => {
                 // Fails open to this process's bucket and cache (limits.rs says why).
@@ -153,7 +153,12 @@ async fn shared_gate(
         .map(custos_vault::TenantId::new)
         .transpose()
         .map_err(Problem::from)?;
-    let up_to = take.map_or(1, crate::limits::Leases::chunk);
+    // One chunk per key at a time; a request arriving meanwhile takes its own token only.
+    let taking = take.and_then(|_| state.leases.taking(&principal.key_id));
+    let up_to = match (take, &taking) {
+        (Some(rate), Some(_)) => crate::limits::Leases::chunk(rate),
+        _ => 1,
+    };
     let (st, key_id) = (state.clone(), principal.key_id.clone());
     let gate = crate::work::blocking(move || {
         st.backend()?
@@ -161,7 +166,9 @@ async fn shared_gate(
             .key_gate(tenant.as_ref(), &key_id, take, up_to)
             .map_err(Problem::from)
     })
-    .await?;
+    .await;
+    drop(taking);
+    let gate = gate?;
     if let Some(g) = &gate
         && take.is_some()
         && g.taken > 1

@@ -105,14 +105,14 @@ impl Backend {
         !self.single_writer
     }
 
-    /// The epoch of revocations in which a checked key may be trusted without asking the
-    /// database (see `limits.rs`): always the same on SQLite, where this server revokes every
-    /// key itself; on PostgreSQL the watch's, or `None` while it cannot vouch for its
-    /// connection, when every request must ask.
-    pub fn revocations(&self) -> Option<u64> {
+    /// The epoch of revocations a cached key must have been checked in (see `limits.rs`), and
+    /// whether revocations are heard now: always the same epoch and heard on SQLite, where this
+    /// server revokes every key itself; on PostgreSQL the watch's, not heard while it cannot
+    /// vouch for its connection, when every request must ask the database.
+    pub fn revocations(&self) -> (u64, bool) {
         match &self.watch {
-            None => Some(0),
-            Some(w) => w.epoch(),
+            None => (0, true),
+            Some(w) => w.state(),
         }
     }
 

@@ -45,9 +45,8 @@ pub struct AuthCache {
 struct Cached {
     principal: custos_access::Principal,
     at: Instant,
-    /// The revocations' epoch the key was checked in; `None`: checked while revocations were
-    /// not heard.
-    epoch: Option<u64>,
+    /// The revocations' epoch the key was checked in.
+    epoch: u64,
 }
 
 impl AuthCache {
@@ -59,19 +58,19 @@ impl AuthCache {
         }
     }
 
-    /// The principal for a key digest, if checked within the TTL and, when `epoch` is `Some`,
-    /// in that epoch of revocations. With `None` any entry within the TTL answers: the caller
-    /// then asks the database whether the key is live.
+    /// The principal for a key digest, if checked within the TTL and in the epoch of
+    /// revocations `epoch` (whether or not revocations are heard now: an entry a heard
+    /// revocation made stale never answers, not even when the database cannot be asked).
     pub fn get(
         &self,
         digest: &[u8; 32],
         now: Instant,
-        epoch: Option<u64>,
+        epoch: u64,
     ) -> Option<custos_access::Principal> {
         let g = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         g.get(digest)
             .filter(|c| now.saturating_duration_since(c.at) < self.ttl)
-            .filter(|c| epoch.is_none() || c.epoch == epoch)
+            .filter(|c| c.epoch == epoch)
             .map(|c| c.principal.clone())
     }
 
@@ -82,7 +81,7 @@ impl AuthCache {
         digest: [u8; 32],
         principal: custos_access::Principal,
         now: Instant,
-        epoch: Option<u64>,
+        epoch: u64,
     ) {
         let mut g = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         if g.len() > 10_000 {
@@ -121,6 +120,26 @@ impl AuthCache {
 #[derive(Default)]
 pub struct Leases {
     held: Mutex<HashMap<String, (u32, Instant)>>,
+    /// Keys whose chunk is being taken from the database right now: a request that finds none
+    /// held meanwhile takes one token for itself, not another chunk, so requests arriving
+    /// together do not take more than they spend.
+    taking: Mutex<std::collections::HashSet<String>>,
+}
+
+/// A chunk being taken for a key (see [`Leases::taking`]); dropping it ends the take.
+pub struct Taking<'a> {
+    leases: &'a Leases,
+    key: String,
+}
+
+impl Drop for Taking<'_> {
+    fn drop(&mut self) {
+        self.leases
+            .taking
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.key);
+    }
 }
 
 impl Leases {
@@ -145,6 +164,19 @@ impl Leases {
             }
             _ => false,
         }
+    }
+
+    /// Starts taking a chunk for `key`: `None` when another request is taking one already (this
+    /// one then takes a single token).
+    pub fn taking(&self, key: &str) -> Option<Taking<'_>> {
+        self.taking
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key.to_owned())
+            .then(|| Taking {
+                leases: self,
+                key: key.to_owned(),
+            })
     }
 
     /// Holds `n` more tokens of `key`, taken from the database at `now`.
@@ -317,6 +349,11 @@ mod tests {
             per_second,
             burst: per_second * 2.0,
         };
+        let first = l.taking("k").expect("nobody takes for k");
+        assert!(l.taking("k").is_none(), "one chunk at a time");
+        assert!(l.taking("other").is_some());
+        drop(first);
+        assert!(l.taking("k").is_some(), "the take ended");
         assert_eq!(Leases::chunk(rate(2.0)), 1);
         assert_eq!(Leases::chunk(rate(1000.0)), 50);
     }
@@ -330,22 +367,10 @@ mod tests {
             role: custos_access::Role::App,
         };
         let t0 = Instant::now();
-        c.put([1; 32], p.clone(), t0, Some(7));
-        assert!(c.get(&[1; 32], t0, Some(7)).is_some());
-        assert!(
-            c.get(&[1; 32], t0, Some(8)).is_none(),
-            "a revocation was heard"
-        );
-        assert!(c.get(&[1; 32], t0, None).is_some(), "the database is asked");
-        c.put([2; 32], p, t0, None);
-        assert!(
-            c.get(&[2; 32], t0, Some(7)).is_none(),
-            "checked while nothing was heard"
-        );
-        assert!(
-            c.get(&[1; 32], t0 + Duration::from_secs(5), Some(7))
-                .is_none()
-        );
+        c.put([1; 32], p, t0, 7);
+        assert!(c.get(&[1; 32], t0, 7).is_some());
+        assert!(c.get(&[1; 32], t0, 8).is_none(), "a revocation was heard");
+        assert!(c.get(&[1; 32], t0 + Duration::from_secs(5), 7).is_none());
     }
 
     #[test]

@@ -186,6 +186,7 @@ impl From<&VaultError> for Problem {
             | VaultError::ClockWentBack { .. }
             | VaultError::KeptByLaw { .. }
             | VaultError::RetentionChanged
+            | VaultError::DataKeyGone
             | VaultError::Restricted(_)
             | VaultError::MasterKeyMissing
             | VaultError::MasterKeyInvalid { .. }

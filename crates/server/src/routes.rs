@@ -195,7 +195,7 @@ async fn metrics(State(s): State<Arc<AppState>>) -> Response {
         let _ = writeln!(
             out,
             "# HELP custos_revocations_heard Whether this server hears revoked keys from PostgreSQL now (1), or asks the database on every request (0).\n# TYPE custos_revocations_heard gauge\ncustos_revocations_heard {}",
-            u8::from(b.revocations().is_some())
+            u8::from(b.revocations().1)
         );
     }
     typed(out, "text/plain; version=0.0.4")

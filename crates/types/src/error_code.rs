@@ -165,6 +165,7 @@ codes! {
     KeptByLaw = "kept-by-law", 409, Conflict, "A law obliges keeping the record";
     ClockWentBack = "clock-went-back", 409, Conflict, "The clock is earlier than the last purge";
     RetentionChanged = "retention-changed", 409, RetryLater, "The retention settings changed during the write";
+    DataKeyGone = "data-key-gone", 409, RetryLater, "A data key the write used was destroyed during the write";
     // The breach register.
     BreachNotFound = "breach-not-found", 404, NotFound, "No such breach in this tenant";
     BreachStale = "breach-stale", 409, Conflict, "The breach has a newer version than the one the change was made on";

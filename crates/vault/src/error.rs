@@ -196,6 +196,11 @@ pub enum VaultError {
     /// A retention change committed while records were being written; the write retries.
     #[error("the tenant's retention settings changed during the write; retry it")]
     RetentionChanged,
+    /// A data key the records were encrypted under was destroyed (an erasure or deletion of
+    /// the subject's last record of the category) after they were encrypted; the write
+    /// encrypts again under a new key.
+    #[error("a data key of the write was destroyed during the write; retry it")]
+    DataKeyGone,
     /// A retention rule refused the request (an override outside its bounds, …).
     #[error(transparent)]
     Retention(#[from] custos_retention::RetentionError),
@@ -351,6 +356,7 @@ impl VaultError {
             VaultError::TenantNotBound => ErrorCode::Internal,
             VaultError::IdempotencyKeyReused => ErrorCode::IdempotencyKeyReused,
             VaultError::RetentionChanged => ErrorCode::RetentionChanged,
+            VaultError::DataKeyGone => ErrorCode::DataKeyGone,
             VaultError::Retention(e) => e.code(),
             VaultError::UnknownEvent { .. } => ErrorCode::UnknownEvent,
             VaultError::EventScope { .. } => ErrorCode::EventScope,

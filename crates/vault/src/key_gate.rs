@@ -138,6 +138,15 @@ impl KeyWatch {
     /// checked in an earlier epoch must be checked again. `None`: the watch cannot vouch, so
     /// every request asks the database whether its key is live.
     pub fn epoch(&self) -> Option<u64> {
+        let (epoch, vouches) = self.state();
+        vouches.then_some(epoch)
+    }
+
+    /// The epoch as it stands (moved on by every notice and every lost or regained
+    /// connection, whether or not the watch vouches now), and whether the watch vouches. A key
+    /// checked in an earlier epoch is stale even while the database is asked about every key:
+    /// should asking fail, a stale entry must not answer.
+    pub fn state(&self) -> (u64, bool) {
         let h = &self.heard;
         // The epoch is read first: a notice that lands after it makes the caller's entries
         // stale, never the other way round.
@@ -145,6 +154,6 @@ impl KeyWatch {
         let now = u64::try_from(h.since.elapsed().as_millis()).unwrap_or(u64::MAX);
         let confirmed = h.confirmed_ms.load(Ordering::SeqCst);
         let fresh = now.saturating_sub(confirmed) < VOUCHED_FOR.as_millis() as u64;
-        (h.listening.load(Ordering::SeqCst) && fresh).then_some(epoch)
+        (epoch, h.listening.load(Ordering::SeqCst) && fresh)
     }
 }

@@ -881,11 +881,31 @@ impl TenantVault<'_> {
         }))
     }
 
+    /// Validates, encrypts and stores `records` in one transaction; the payloads are wiped
+    /// however it ends. A data key destroyed between encrypting and storing (an erasure or
+    /// deletion committed meanwhile) encrypts the batch again under a new key.
     fn put_rows(
         &mut self,
         policy: &Policy,
         records: Vec<NewRecord>,
         idempotency: Option<IdempotencyKeyHash>,
+        now_ts: Timestamp,
+    ) -> Result<Vec<RecordId>> {
+        let records = Plaintexts(records);
+        let mut attempts = 0;
+        loop {
+            match self.put_rows_once(policy, &records.0, idempotency.as_ref(), now_ts) {
+                Err(VaultError::DataKeyGone) if attempts < 5 => attempts += 1,
+                other => return other,
+            }
+        }
+    }
+
+    fn put_rows_once(
+        &mut self,
+        policy: &Policy,
+        records: &[NewRecord],
+        idempotency: Option<&IdempotencyKeyHash>,
         now_ts: Timestamp,
     ) -> Result<Vec<RecordId>> {
         // Each record's slot: its subject's pseudonym (one HMAC per distinct subject), the key
@@ -898,7 +918,7 @@ impl TenantVault<'_> {
         let mut slot_index: HashMap<(usize, &str), usize> = HashMap::new();
         let mut slot_of = Vec::with_capacity(records.len());
         let mut checked: Option<(&str, &[String], String)> = None;
-        for r in &records {
+        for r in records {
             let domain = match &checked {
                 Some((c, p, d)) if *c == r.category && *p == r.purposes.as_slice() => {
                     if r.clocks.keys().any(|k| k.trim().is_empty()) {
@@ -993,13 +1013,8 @@ impl TenantVault<'_> {
             && self.vault.store.streams_inserts()
         {
             let (version, ctx) = self.retention_context(policy, &subjects)?;
-            match self.put_streamed(&sealer, &ctx, &records, &slot_of, now, version, &audit) {
-                Ok(ids) => {
-                    for mut rec in records {
-                        keys::wipe(&mut rec.payload);
-                    }
-                    return Ok(ids);
-                }
+            match self.put_streamed(&sealer, &ctx, records, &slot_of, now, version, &audit) {
+                Ok(ids) => return Ok(ids),
                 // A retention change committed meanwhile: written below, the usual way.
                 Err(VaultError::RetentionChanged) => {}
                 Err(e) => return Err(e),
@@ -1013,13 +1028,8 @@ impl TenantVault<'_> {
             rows.push(row);
             ids.push(id);
         }
-        let record_clocks: Vec<BTreeMap<String, Timestamp>> = records
-            .into_iter()
-            .map(|mut rec| {
-                keys::wipe(&mut rec.payload);
-                rec.clocks
-            })
-            .collect();
+        let record_clocks: Vec<&BTreeMap<String, Timestamp>> =
+            records.iter().map(|r| &r.clocks).collect();
         // Each record's expiry, from the tenant's retention state; recomputed if a retention
         // change commits in between (the insert checks the state's version under a lock).
         let mut attempts = 0;
@@ -1031,7 +1041,7 @@ impl TenantVault<'_> {
             }
             drop(expiries);
             drop(ctx);
-            let idem_row = match (&idempotency, rows.as_slice()) {
+            let idem_row = match (idempotency, rows.as_slice()) {
                 (Some(k), [row]) => Some(store::IdempotencyRow {
                     key_hash: k.key_hash.clone(),
                     body_hash: k.body_hash.clone(),
@@ -1121,8 +1131,12 @@ impl TenantVault<'_> {
                         Ok(Some(rows))
                     }
                     Ok(Err(e)) => Err(e),
-                    // The thread is done and sent every part.
-                    Err(_) => Ok(None),
+                    // The thread is done: with every record sealed, the batch is whole.
+                    Err(_) if ids.len() == records.len() => Ok(None),
+                    // It stopped early (it panicked): nothing of the batch may commit.
+                    Err(_) => Err(VaultError::Corrupt(
+                        "the thread encrypting a batch stopped before its end".into(),
+                    )),
                 },
                 now,
                 version,
@@ -1364,6 +1378,18 @@ impl TenantVault<'_> {
 
 /// What a data key is for: (subject, key domain, category).
 type KeySlot = (Pseudonym, String, String);
+
+/// A batch's records, their payloads wiped when it is dropped, whether the write succeeded or
+/// not.
+struct Plaintexts(Vec<NewRecord>);
+
+impl Drop for Plaintexts {
+    fn drop(&mut self) {
+        for r in &mut self.0 {
+            keys::wipe(&mut r.payload);
+        }
+    }
+}
 
 /// What a batch's records are encrypted with: its distinct slots (pseudonym, key domain,
 /// category) and their data keys, and one nonce per record in order.

@@ -549,9 +549,11 @@ const MIGRATIONS: &[(i64, &str)] = &[
     );",
     ),
     // 18: servers take several tokens at a time (`taken`, how many the last statement gave),
-    // and hear of revoked keys instead of asking on every request: a trigger notifies the
-    // channel `custos_keys` with the table's schema when a key is revoked or removed, in the
-    // revoking transaction, so the notice goes out when it commits (`crate::key_gate`).
+    // and hear of revoked keys instead of asking on every request: triggers notify the channel
+    // `custos_keys` with the table's schema when a key's revocation changes or a key is removed
+    // (not for statements that change nothing: each notice makes every server look its keys up
+    // again), in the revoking transaction, so the notice goes out when it commits
+    // (`crate::key_gate`; PostgreSQL sends one notice per transaction for equal ones).
     // Idempotent, so rewinding a test vault (shred.rs) may run it again.
     (
         18,
@@ -561,9 +563,13 @@ const MIGRATIONS: &[(i64, &str)] = &[
       PERFORM pg_notify('custos_keys', TG_TABLE_SCHEMA);
       RETURN NULL;
     END $$;
-    DROP TRIGGER IF EXISTS access_keys_changed ON access_keys;
-    CREATE TRIGGER access_keys_changed AFTER UPDATE OR DELETE ON access_keys
-      FOR EACH STATEMENT EXECUTE FUNCTION custos_key_changed();",
+    DROP TRIGGER IF EXISTS access_keys_revoked ON access_keys;
+    CREATE TRIGGER access_keys_revoked AFTER UPDATE OF revoked_at ON access_keys
+      FOR EACH ROW WHEN (OLD.revoked_at IS DISTINCT FROM NEW.revoked_at)
+      EXECUTE FUNCTION custos_key_changed();
+    DROP TRIGGER IF EXISTS access_keys_removed ON access_keys;
+    CREATE TRIGGER access_keys_removed AFTER DELETE ON access_keys
+      FOR EACH ROW EXECUTE FUNCTION custos_key_changed();",
     ),
 ];
 
@@ -726,8 +732,15 @@ pub(crate) fn watch_keys(url: String, schema: String, heard: Weak<crate::key_gat
             reason: describe(&e),
         };
         // No schema of its own: it only listens (and must not race the vault's first
-        // `CREATE SCHEMA`).
-        let mut client = Client::connect(&url, NoTls).map_err(failed)?;
+        // `CREATE SCHEMA`). A connection that falls silent (a half-open socket) must fail within
+        // seconds, not the kernel's quarter of an hour, so the watch reconnects.
+        let mut config: postgres::Config = url.parse().map_err(failed)?;
+        config
+            .keepalives_idle(Duration::from_secs(5))
+            .keepalives_interval(Duration::from_secs(2))
+            .keepalives_retries(3)
+            .tcp_user_timeout(Duration::from_secs(10));
+        let mut client = config.connect(NoTls).map_err(failed)?;
         // Named with its schema (a valid identifier), so an operator sees whose it is.
         client
             .batch_execute(&format!(
@@ -748,12 +761,16 @@ pub(crate) fn watch_keys(url: String, schema: String, heard: Weak<crate::key_gat
                 let mut notices = client.notifications();
                 let mut it = notices.timeout_iter(Duration::from_secs(1));
                 while let Some(n) = it.next().map_err(failed)? {
+                    let Some(h) = heard.upgrade() else {
+                        return Ok(());
+                    };
                     if n.channel() == crate::key_gate::CHANNEL && n.payload() == schema {
-                        match heard.upgrade() {
-                            Some(h) => h.moved_on(),
-                            None => return Ok(()),
-                        }
+                        h.moved_on();
                     }
+                    // A notice, whoever's, shows the connection alive: notices that keep coming
+                    // must not keep the check below from ever running and the watch from
+                    // vouching.
+                    h.confirmed();
                 }
             }
             // A second without notices, or the connection ended: the database must answer.

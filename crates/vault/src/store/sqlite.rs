@@ -607,6 +607,29 @@ fn insert_rows_in<'r>(
     if retention_version(tx, tenant).map_err(err)? != expected_retention {
         return Err(VaultError::RetentionChanged);
     }
+    // The data keys the rows were encrypted under, read before this transaction: an erasure or
+    // a deletion committed since may have destroyed one (no record needed it any more), and a
+    // row under it could never be read. Asked here, in the write's turn, nothing can destroy
+    // it before the commit.
+    let mut key = tx
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM data_keys WHERE tenant_id = ?1 AND pseudonym = ?2 AND key_domain = ?3 AND category = ?4)")
+        .map_err(err)?;
+    // Each distinct key once: by pseudonym, then (key domain, category).
+    let mut keys_seen: HashMap<String, Vec<(String, String)>> = HashMap::new();
+    let mut first_time = |r: &RecordRow| {
+        let of_subject = match keys_seen.get_mut(r.pseudonym.as_str()) {
+            Some(v) => v,
+            None => keys_seen.entry(r.pseudonym.clone()).or_default(),
+        };
+        if of_subject
+            .iter()
+            .any(|(d, c)| *d == r.key_domain && *c == r.category)
+        {
+            return false;
+        }
+        of_subject.push((r.key_domain.clone(), r.category.clone()));
+        true
+    };
     {
         let mut subject = tx
             .prepare_cached("INSERT INTO subjects (tenant_id, pseudonym, created_at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING")
@@ -625,6 +648,19 @@ fn insert_rows_in<'r>(
             for r in part.iter() {
                 let changed =
                     |field: fn(&RecordRow) -> &str| last.is_none_or(|l| field(l) != field(r));
+                if (changed(|r| &r.pseudonym)
+                    || changed(|r| &r.key_domain)
+                    || changed(|r| &r.category))
+                    && first_time(r)
+                    && !key
+                        .query_row(
+                            params![tenant, r.pseudonym, r.key_domain, r.category],
+                            |row| row.get::<_, bool>(0),
+                        )
+                        .map_err(err)?
+                {
+                    return Err(VaultError::DataKeyGone);
+                }
                 if changed(|r| &r.pseudonym) {
                     subject
                         .execute(params![tenant, r.pseudonym, now])
@@ -1204,6 +1240,19 @@ mod tests {
         (path, store)
     }
 
+    /// A data key row for each (tenant, pseudonym), domain `default`, category `account`: what
+    /// [`row`]'s records are encrypted under.
+    fn give_keys(path: &Path, owners: &[(&str, &str)]) {
+        let c = connect(path).expect("opens");
+        for (tenant, pseudonym) in owners {
+            c.execute(
+                "INSERT INTO data_keys (tenant_id, pseudonym, key_domain, category, key_version, wrapped, created_at) VALUES (?1, ?2, 'default', 'account', 1, x'00', 0)",
+                [tenant, pseudonym],
+            )
+            .expect("a data key");
+        }
+    }
+
     fn count(path: &Path, sql: &str) -> i64 {
         connect(path)
             .expect("opens")
@@ -1214,6 +1263,16 @@ mod tests {
     #[test]
     fn a_group_commits_its_admitted_writes_and_answers_each_refusal_on_its_own() {
         let (path, mut store) = scratch("sqlite-group-outcomes");
+        give_keys(
+            &path,
+            &[
+                ("acme", "p1"),
+                ("acme", "p2"),
+                ("acme", "p3"),
+                ("globex", "p4"),
+                ("acme", "p5"),
+            ],
+        );
         let key = |record: &str| IdempotencyRow {
             key_hash: "k1".into(),
             body_hash: "b".into(),
@@ -1276,8 +1335,38 @@ mod tests {
     }
 
     #[test]
+    fn a_write_under_a_data_key_destroyed_meanwhile_is_refused_alone() {
+        // p1's key was read before the write; an erasure destroyed it since (no row here).
+        let (path, mut store) = scratch("sqlite-key-gone");
+        give_keys(&path, &[("acme", "p2")]);
+        let (gone, kept) = ([row("acme", 30, "p1")], [row("acme", 31, "p2")]);
+        let audit = audit_of("put", "acme");
+        let write = |rows| Write {
+            tenant: "acme",
+            rows,
+            now: 5,
+            version: 0,
+            idempotency: None,
+            audit: &audit,
+        };
+        let outcomes = store
+            .commit_writes(&[write(&gone[..]), write(&kept[..])])
+            .expect("the group commits");
+        assert!(
+            matches!(outcomes[0], Err(VaultError::DataKeyGone)),
+            "{outcomes:?}"
+        );
+        assert!(outcomes[1].is_ok());
+        assert_eq!(count(&path, "SELECT count(*) FROM records"), 1);
+        let alone = store.insert_records("acme", &gone, 5, 0, None, &audit);
+        assert!(matches!(alone, Err(VaultError::DataKeyGone)), "{alone:?}");
+        assert_eq!(count(&path, "SELECT count(*) FROM records"), 1);
+    }
+
+    #[test]
     fn writes_from_many_connections_at_once_each_commit_once() {
         let (path, _first) = scratch("sqlite-group-many");
+        give_keys(&path, &[("acme", "p1")]);
         let audit = audit_of("put", "acme");
         std::thread::scope(|s| {
             for t in 0..8 {
