@@ -139,12 +139,19 @@ impl Backend {
         }
     }
 
-    /// A vault connection: an idle one, else the first one given back.
+    /// A vault connection: an idle one, else the first one given back. On SQLite the writer's
+    /// connection (the first) is taken last, so that the work which must run on it
+    /// ([`Backend::vault_for_write`]) finds it free when another will do.
     pub fn vault(&self) -> Pooled<'_> {
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
         let i = loop {
-            match idle.pop() {
-                Some(i) => break i,
+            let other = if self.single_writer {
+                idle.iter().rposition(|&i| i != 0)
+            } else {
+                idle.len().checked_sub(1)
+            };
+            match other.or_else(|| idle.iter().position(|&i| i == 0)) {
+                Some(at) => break idle.swap_remove(at),
                 None => idle = self.returned.wait(idle).unwrap_or_else(|p| p.into_inner()),
             }
         };
