@@ -249,30 +249,39 @@ fn revoke(fleet: &Fleet, key_id: &str) {
     assert_eq!(r.status, 204, "{}", r.body);
 }
 
-#[test]
-fn a_key_revoked_through_one_server_is_refused_by_the_others_once_they_hear_of_it() {
-    let Some(fleet) = Fleet::start("revocation", JBSYNC, |_| {}) else {
-        return;
-    };
+/// A fleet for the test `name` whose three servers hear revocations, with a key of tenant acme
+/// that every server has checked (and keeps in its cache): (fleet, key id, key).
+fn listening_with_a_checked_key(name: &str) -> Option<(Fleet, String, String)> {
+    let fleet = Fleet::start(name, JBSYNC, |_| {})?;
     fleet.tenant("acme");
     let (key_id, key) = fleet.key("acme", "app");
-    let probe = |i: usize| {
-        send(
-            "GET",
-            &fleet.url(i, "/v1/records/00000000000000000000000000000000"),
-            &key,
-            None,
-        )
-    };
     wait_until(
         "every server hears revocations",
         Duration::from_secs(15),
         || (0..3).all(|i| hears(&fleet, i)),
     );
-    // Every server has checked the key (and trusts its cache of it).
     for i in 0..3 {
-        assert_eq!(probe(i).status, 404);
+        assert_eq!(probe(&fleet, &key, i).status, 404);
     }
+    Some((fleet, key_id, key))
+}
+
+/// A request with `key` to server `i`.
+fn probe(fleet: &Fleet, key: &str, i: usize) -> crate::Reply {
+    send(
+        "GET",
+        &fleet.url(i, "/v1/records/00000000000000000000000000000000"),
+        key,
+        None,
+    )
+}
+
+#[test]
+fn a_key_revoked_through_one_server_is_refused_by_the_others_once_they_hear_of_it() {
+    let Some((fleet, key_id, key)) = listening_with_a_checked_key("revocation") else {
+        return;
+    };
+    let probe = |i: usize| probe(&fleet, &key, i);
     revoke(&fleet, &key_id);
     let revoked = Instant::now();
     // PostgreSQL delivers the notice at the revocation's commit: within milliseconds, and
@@ -298,28 +307,10 @@ fn a_key_revoked_through_one_server_is_refused_by_the_others_once_they_hear_of_i
 
 #[test]
 fn a_server_that_cannot_hear_revocations_asks_the_database_and_refuses_at_once() {
-    let Some(fleet) = Fleet::start("unheard", JBSYNC, |_| {}) else {
+    let Some((fleet, key_id, key)) = listening_with_a_checked_key("unheard") else {
         return;
     };
-    fleet.tenant("acme");
-    let (key_id, key) = fleet.key("acme", "app");
-    let probe = |i: usize| {
-        send(
-            "GET",
-            &fleet.url(i, "/v1/records/00000000000000000000000000000000"),
-            &key,
-            None,
-        )
-        .status
-    };
-    wait_until(
-        "every server hears revocations",
-        Duration::from_secs(15),
-        || (0..3).all(|i| hears(&fleet, i)),
-    );
-    for i in 0..3 {
-        assert_eq!(probe(i), 404);
-    }
+    let probe = |i: usize| probe(&fleet, &key, i).status;
     end_listening(&fleet);
     wait_until("no server vouches", Duration::from_secs(10), || {
         (0..3).all(|i| !hears(&fleet, i))

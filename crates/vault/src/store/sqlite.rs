@@ -740,6 +740,17 @@ impl SqliteStore {
         operation: &'static str,
         work: impl FnOnce(&rusqlite::Transaction<'_>, &str) -> Result<T>,
     ) -> Result<T> {
+        self.in_tx_of(TransactionBehavior::Immediate, operation, work)
+    }
+
+    /// Runs `work` in one transaction of `behavior`, committed if it returns `Ok`, rolled back
+    /// otherwise; a write (`Immediate`) waits for this process's turn to write on the file.
+    fn in_tx_of<T>(
+        &mut self,
+        behavior: TransactionBehavior,
+        operation: &'static str,
+        work: impl FnOnce(&rusqlite::Transaction<'_>, &str) -> Result<T>,
+    ) -> Result<T> {
         let target = self.path.display().to_string();
         let err = |e: rusqlite::Error| VaultError::Storage {
             operation,
@@ -747,11 +758,8 @@ impl SqliteStore {
             reason: e.to_string(),
         };
         let file = self.file.clone();
-        let _writing = file.writing();
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(err)?;
+        let _writing = matches!(behavior, TransactionBehavior::Immediate).then(|| file.writing());
+        let tx = self.conn.transaction_with_behavior(behavior).map_err(err)?;
         let out = work(&tx, &target)?;
         tx.commit().map_err(err)?;
         Ok(out)
@@ -863,22 +871,14 @@ impl SqliteStore {
         operation: &'static str,
         work: &mut dyn FnMut(&mut dyn Tx) -> Result<()>,
     ) -> Result<()> {
-        let target = self.path.display().to_string();
-        let err = |e: rusqlite::Error| VaultError::Storage {
-            operation,
-            target: target.clone(),
-            reason: e.to_string(),
-        };
-        let file = self.file.clone();
-        let _writing = matches!(behavior, TransactionBehavior::Immediate).then(|| file.writing());
-        let tx = self.conn.transaction_with_behavior(behavior).map_err(err)?;
-        work(&mut SqliteTx {
-            conn: &tx,
-            tenant,
-            target: &target,
-            operation,
-        })?;
-        tx.commit().map_err(err)
+        self.in_tx_of(behavior, operation, |tx, target| {
+            work(&mut SqliteTx {
+                conn: tx,
+                tenant,
+                target,
+                operation,
+            })
+        })
     }
 
     fn migrate(&mut self) -> Result<()> {
