@@ -455,7 +455,7 @@ CREATE TABLE IF NOT EXISTS audit_checkpoints (
 ";
 
 /// Serialises appenders across processes: a transaction-scoped advisory lock on this key.
-const PG_APPEND_LOCK: i64 = 0x6375_7374_6f73_0a01;
+pub const PG_APPEND_LOCK: i64 = 0x6375_7374_6f73_0a01;
 
 /// The chain in a PostgreSQL database.
 pub struct PgStore {

@@ -571,11 +571,29 @@ pub(crate) fn unused_keys_sql(postgres: bool) -> &'static str {
     }
 }
 
+/// Takes every data key of the subject behind `pseudonym` `FOR UPDATE` (PostgreSQL), before
+/// anything that may destroy them reads which records remain. A write under one of them holds it
+/// `FOR SHARE` from its check to its commit (`commit_writes`): this waits for that write, and
+/// the statements after it (each with a snapshot of its own) see the write's records, so a key
+/// a new record needs is never destroyed under it. A write that comes later finds the key gone
+/// and is encrypted again (`data-key-gone`). On SQLite writes take turns, so nothing can
+/// interleave.
+pub(crate) fn lock_subject_keys(tx: &mut dyn Tx, tenant: &str, pseudonym: &str) -> Result<()> {
+    if tx.postgres() {
+        tx.query(
+            "SELECT 1 FROM data_keys WHERE tenant_id = $1 AND pseudonym = $2 ORDER BY key_domain, category FOR UPDATE",
+            &[tenant.into(), pseudonym.into()],
+        )?;
+    }
+    Ok(())
+}
+
 /// Destroys every data key of the subject behind `pseudonym` that no remaining record of it needs,
 /// in the caller's transaction; returns how many. Call it after deleting records (one record, a
 /// category, a purge) so that what was deleted loses its key too: a copy of its ciphertext left
 /// anywhere (a WAL, a dead tuple, a backup) can then never be decrypted again.
 pub(crate) fn destroy_unused_keys(tx: &mut dyn Tx, tenant: &str, pseudonym: &str) -> Result<u64> {
+    lock_subject_keys(tx, tenant, pseudonym)?;
     let sql = unused_keys_sql(tx.postgres());
     tx.execute(sql, &[tenant.into(), pseudonym.into()])
 }
@@ -676,6 +694,9 @@ fn erase_in(
     if journaled == 0 {
         return Ok(None);
     }
+    // Before reading which records there are: a write under the subject's keys in progress
+    // commits first, and its records are erased with the rest.
+    lock_subject_keys(tx, &e.tenant, &e.pseudonym)?;
     // What a law obliges the controller to keep is restricted, not deleted (Art. 17(3)(b)).
     let restricted = if e.keep.is_empty() {
         0
@@ -806,7 +827,8 @@ pub(crate) mod testing {
             category: "account".into(),
             purposes: "[\"service\"]".into(),
             key_domain: "default".into(),
-            ciphertext: vec![1, 2, 3],
+            // Format 2 (its first byte): needs the key of its (key domain, category).
+            ciphertext: vec![2, 0, 0],
             created_at: 5,
             clocks: "{}".into(),
             expires_at: None,

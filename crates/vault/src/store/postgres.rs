@@ -1043,6 +1043,64 @@ impl PostgresStore {
                     outcomes[*i] = Err(VaultError::RetentionChanged);
                 }
             }
+            // The data keys the rows were encrypted under were read before this transaction: an
+            // erasure or a deletion committed since may have destroyed one, and a row under it
+            // could never be read. Held `FOR SHARE` (in one order, so two groups never wait on
+            // each other) until the commit, they cannot be destroyed before it: whatever
+            // destroys keys takes them `FOR UPDATE` first (`lock_subject_keys`), so it waits
+            // for this write and then sees its rows. A write whose key is gone is left out
+            // (`data-key-gone`), before it claims an idempotency key.
+            let needing: Vec<usize> = same
+                .iter()
+                .copied()
+                .filter(|i| outcomes[*i].is_ok())
+                .collect();
+            let mut wanted: Vec<(&str, &str, &str)> = needing
+                .iter()
+                .flat_map(|i| writes[*i].rows.iter())
+                .map(|r| {
+                    (
+                        r.pseudonym.as_str(),
+                        r.key_domain.as_str(),
+                        r.category.as_str(),
+                    )
+                })
+                .collect();
+            wanted.sort_unstable();
+            wanted.dedup();
+            if !wanted.is_empty() {
+                let pseudonyms: Vec<&str> = wanted.iter().map(|k| k.0).collect();
+                let domains: Vec<&str> = wanted.iter().map(|k| k.1).collect();
+                let categories: Vec<&str> = wanted.iter().map(|k| k.2).collect();
+                let present: std::collections::HashSet<(String, String, String)> = tx
+                    .query_typed(
+                        "SELECT k.pseudonym, k.key_domain, k.category FROM data_keys k JOIN unnest($2::text[], $3::text[], $4::text[]) AS w (pseudonym, key_domain, category) USING (pseudonym, key_domain, category) WHERE k.tenant_id = $1 ORDER BY k.pseudonym, k.key_domain, k.category FOR SHARE OF k",
+                        &[
+                            (&tenant, Type::TEXT),
+                            (&pseudonyms, Type::TEXT_ARRAY),
+                            (&domains, Type::TEXT_ARRAY),
+                            (&categories, Type::TEXT_ARRAY),
+                        ],
+                    )
+                    .map_err(&err)?
+                    .iter()
+                    .map(|r| (r.get(0), r.get(1), r.get(2)))
+                    .collect();
+                if present.len() < wanted.len() {
+                    for i in needing {
+                        let gone = writes[i].rows.iter().any(|r| {
+                            !present.contains(&(
+                                r.pseudonym.clone(),
+                                r.key_domain.clone(),
+                                r.category.clone(),
+                            ))
+                        });
+                        if gone {
+                            outcomes[i] = Err(VaultError::DataKeyGone);
+                        }
+                    }
+                }
+            }
             // Idempotency keys: each claimed by the first write that stores it; a write whose key
             // another write (of this group, or another server's) holds is left out.
             let keyed: Vec<usize> = same
@@ -1727,6 +1785,15 @@ mod tests {
         let Some(mut s) = scratch("group_outcomes") else {
             return;
         };
+        give_keys(
+            &mut s,
+            &[
+                ("acme", "p1"),
+                ("acme", "p2"),
+                ("acme", "p3"),
+                ("globex", "p4"),
+            ],
+        );
         let key = |record: &str| IdempotencyRow {
             key_hash: "k1".into(),
             body_hash: "b".into(),
@@ -1786,11 +1853,229 @@ mod tests {
         );
     }
 
+    /// A data key row for each (tenant, pseudonym), domain `default`, category `account`: what
+    /// [`row`]'s records are encrypted under.
+    fn give_keys(s: &mut Scratch, owners: &[(&str, &str)]) {
+        for (tenant, pseudonym) in owners {
+            let key = WrappedKeyRow {
+                pseudonym: (*pseudonym).into(),
+                key_domain: "default".into(),
+                category: "account".into(),
+                key_version: 1,
+                wrapped: vec![9],
+            };
+            let check = s
+                .store
+                .init_meta("key_check", "a test check")
+                .expect("meta");
+            s.store
+                .insert_data_keys(tenant, &[key], 0, &check)
+                .expect("a data key");
+        }
+    }
+
+    #[test]
+    fn a_write_under_a_data_key_destroyed_meanwhile_is_refused_alone() {
+        // p1's key was read before the write; an erasure destroyed it since (no row here).
+        let Some(mut s) = scratch("key_gone") else {
+            return;
+        };
+        give_keys(&mut s, &[("acme", "p2")]);
+        let (gone, kept) = ([row("acme", 30, "p1")], [row("acme", 31, "p2")]);
+        let audit = audit_of("put", "acme");
+        let key = IdempotencyRow {
+            key_hash: "k-gone".into(),
+            body_hash: "b".into(),
+            record_id: gone[0].record_id.clone(),
+            record_created_at: 5,
+        };
+        let write = |rows, idempotency| Write {
+            tenant: "acme",
+            rows,
+            now: 5,
+            version: 0,
+            idempotency,
+            audit: &audit,
+        };
+        let outcomes = s
+            .store
+            .commit_writes(&[write(&gone[..], Some(&key)), write(&kept[..], None)])
+            .expect("the group commits");
+        assert!(
+            matches!(outcomes[0], Err(VaultError::DataKeyGone)),
+            "{outcomes:?}"
+        );
+        assert!(outcomes[1].is_ok());
+        let written = "SELECT count(*) FROM records WHERE created_at = 5";
+        assert_eq!(count(&mut s, "acme", written), 1);
+        assert_eq!(
+            count(&mut s, "acme", "SELECT count(*) FROM idempotency_keys"),
+            0,
+            "the refused write claims no idempotency key"
+        );
+        let alone = s.store.insert_records("acme", &gone, 5, 0, None, &audit);
+        assert!(matches!(alone, Err(VaultError::DataKeyGone)), "{alone:?}");
+        assert_eq!(count(&mut s, "acme", written), 1);
+    }
+
+    /// Runs a write of `rows` (under `p1`'s key) that stops just before its commit, holding what
+    /// it locked, then `destroy` on a second connection, then lets the write commit; returns
+    /// when both are done.
+    fn while_a_write_waits_to_commit(
+        s: &mut Scratch,
+        rows: &[RecordRow],
+        destroy: &mut (dyn FnMut(&mut PostgresStore) + Send),
+    ) {
+        // Whether the backend `pid` waits for a lock.
+        let waits = |c: &mut Client, pid: i32| -> bool {
+            c.query_one(
+                "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE pid = $1 AND NOT granted)",
+                &[&pid],
+            )
+            .expect("locks")
+            .get(0)
+        };
+        let pid = |store: &mut PostgresStore| -> i32 {
+            store.client().expect("connects");
+            store
+                .raw_client()
+                .query_one("SELECT pg_backend_pid()", &[])
+                .expect("pid")
+                .get(0)
+        };
+        // Opened first: opening takes the audit chain's lock too.
+        let mut watch = Client::connect(&s.url, NoTls).expect("connects");
+        let mut other = PostgresStore::open(&s.url, &s.schema).expect("opens");
+        let (writer_pid, other_pid) = (pid(&mut s.store), pid(&mut other));
+        // The audit chain's lock, which a write takes after its records are in: held here, the
+        // write waits with its data keys held `FOR SHARE` and its rows inserted.
+        let mut holder = Client::connect(&s.url, NoTls).expect("connects");
+        let mut hold = holder.transaction().expect("tx");
+        hold.execute(
+            "SELECT pg_advisory_xact_lock($1)",
+            &[&custos_audit::store::PG_APPEND_LOCK],
+        )
+        .expect("the audit lock");
+        let audit = audit_of("put", "acme");
+        std::thread::scope(|scope| {
+            let store = &mut s.store;
+            let writer = scope.spawn(move || {
+                store
+                    .commit_writes(&[Write {
+                        tenant: "acme",
+                        rows,
+                        now: 5,
+                        version: 0,
+                        idempotency: None,
+                        audit: &audit,
+                    }])
+                    .expect("the write commits")
+                    .pop()
+                    .expect("one outcome")
+                    .expect("the write is in");
+            });
+            // Every wait here gives up rather than hang: the lock is released whatever happens,
+            // and the assertions after it say what went wrong.
+            let start = std::time::Instant::now();
+            while !waits(&mut watch, writer_pid) && start.elapsed().as_secs() < 20 {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            let destroyer = scope.spawn(move || destroy(&mut other));
+            // The destroyer waits for the write's data keys (without the lock it does not).
+            let start = std::time::Instant::now();
+            while !waits(&mut watch, other_pid) && start.elapsed().as_secs() < 2 {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            hold.commit().expect("releases the audit lock");
+            writer.join().expect("the writer");
+            destroyer.join().expect("the destroyer");
+        });
+    }
+
+    #[test]
+    fn a_key_a_write_in_progress_holds_is_not_destroyed_by_a_deletion_meanwhile() {
+        let Some(mut s) = scratch("key_held") else {
+            return;
+        };
+        give_keys(&mut s, &[("acme", "p1")]);
+        // p1's only record, deleted while a new one is being written under the same key.
+        let old = [row("acme", 40, "p1")];
+        let audit = audit_of("put", "acme");
+        s.store
+            .insert_records("acme", &old, 5, 0, None, &audit)
+            .expect("the old record");
+        let new = [row("acme", 41, "p1")];
+        let old_id = old[0].record_id.clone();
+        while_a_write_waits_to_commit(&mut s, &new, &mut |other| {
+            other
+                .in_tx("acme", "deleting a record", &mut |tx| {
+                    tx.execute(
+                        "DELETE FROM records WHERE tenant_id = 'acme' AND record_id = $1",
+                        &[old_id.as_str().into()],
+                    )?;
+                    crate::store::destroy_unused_keys(tx, "acme", "p1")?;
+                    Ok(())
+                })
+                .expect("deletes");
+        });
+        assert_eq!(
+            count(
+                &mut s,
+                "acme",
+                "SELECT count(*) FROM records WHERE pseudonym = 'p1'"
+            ),
+            1,
+            "the new record is in"
+        );
+        assert_eq!(
+            count(
+                &mut s,
+                "acme",
+                "SELECT count(*) FROM data_keys WHERE pseudonym = 'p1'"
+            ),
+            1,
+            "and its key with it: the deletion waited for the write and saw its record"
+        );
+    }
+
+    #[test]
+    fn an_erasure_during_a_write_erases_what_the_write_stored() {
+        let Some(mut s) = scratch("erase_held") else {
+            return;
+        };
+        give_keys(&mut s, &[("acme", "p1")]);
+        let new = [row("acme", 50, "p1")];
+        while_a_write_waits_to_commit(&mut s, &new, &mut |other| {
+            let e = JournalEntry {
+                erasure_id: "during-a-write".into(),
+                tenant: "acme".into(),
+                pseudonym: "p1".into(),
+                erased_at: 6,
+                keep: Vec::new(),
+            };
+            other
+                .erase(&e, &mut |_, _| (Vec::new(), None))
+                .expect("erases");
+        });
+        for table in ["records", "data_keys"] {
+            assert_eq!(
+                count(
+                    &mut s,
+                    "acme",
+                    &format!("SELECT count(*) FROM {table} WHERE pseudonym = 'p1'")
+                ),
+                0,
+                "{table}: the erasure waited for the write and took what it stored"
+            );
+        }
+    }
+
     #[test]
     fn a_group_whose_transaction_fails_commits_each_write_alone() {
         let Some(mut s) = scratch("group_fallback") else {
             return;
         };
+        give_keys(&mut s, &[("acme", "p1"), ("acme", "p2"), ("acme", "p3")]);
         // The second write repeats a stored record's id: its insert fails, and so does the
         // group's transaction; the first and third are then committed alone.
         let (r1, dup, r3) = (
