@@ -457,6 +457,38 @@ CREATE TABLE IF NOT EXISTS audit_checkpoints (
 /// Serialises appenders across processes: a transaction-scoped advisory lock on this key.
 pub const PG_APPEND_LOCK: i64 = 0x6375_7374_6f73_0a01;
 
+/// Serialises the creation of schemas: `CREATE SCHEMA IF NOT EXISTS` is not safe against a
+/// second session creating the same schema at the same moment (one of them fails on the catalog's
+/// unique index).
+const PG_SCHEMA_LOCK: i64 = 0x6375_7374_6f73_0a02;
+
+/// Creates `schema` if it does not exist and puts it on `client`'s search path. Several
+/// processes (servers starting together on a fresh database) may do this at once: the creation
+/// runs under a transaction-scoped advisory lock, and only when the schema is missing. `schema`
+/// must be a plain identifier (the caller checks).
+pub fn pg_ensure_schema(
+    client: &mut postgres::Client,
+    schema: &str,
+) -> Result<(), postgres::Error> {
+    let exists = |c: &mut postgres::Transaction<'_>| -> Result<bool, postgres::Error> {
+        Ok(c.query_one(
+            "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)",
+            &[&schema],
+        )?
+        .get(0))
+    };
+    let mut tx = client.transaction()?;
+    if !exists(&mut tx)? {
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&PG_SCHEMA_LOCK])?;
+        // Asked again under the lock: another session may have made it meanwhile.
+        if !exists(&mut tx)? {
+            tx.batch_execute(&format!("CREATE SCHEMA {schema}"))?;
+        }
+    }
+    tx.commit()?;
+    client.batch_execute(&format!("SET search_path TO {schema}"))
+}
+
 /// The chain in a PostgreSQL database.
 pub struct PgStore {
     client: postgres::Client,
@@ -473,9 +505,7 @@ impl PgStore {
                     "schema name `{s}` may only hold letters, digits and `_`"
                 )));
             }
-            client.batch_execute(&format!(
-                "CREATE SCHEMA IF NOT EXISTS {s}; SET search_path TO {s}"
-            ))?;
+            pg_ensure_schema(&mut client, s)?;
         }
         // Two processes creating the tables at once would race on the catalog: serialise.
         let mut tx = client.transaction()?;

@@ -705,14 +705,12 @@ pub fn connect(url: &str, schema: &str) -> Result<Client> {
         target: target.clone(),
         reason: describe(&e),
     })?;
-    client
-        .batch_execute(&format!(
-            "CREATE SCHEMA IF NOT EXISTS {schema}; SET search_path TO {schema}"
-        ))
-        .map_err(|e| VaultError::Unavailable {
+    custos_audit::store::pg_ensure_schema(&mut client, schema).map_err(|e| {
+        VaultError::Unavailable {
             target,
             reason: describe(&e),
-        })?;
+        }
+    })?;
     Ok(client)
 }
 

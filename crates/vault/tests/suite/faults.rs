@@ -299,6 +299,32 @@ fn a_file_that_is_not_a_database_gives_a_clear_error_and_is_left_alone() {
     assert_eq!(std::fs::read(&path).expect("read"), garbage);
 }
 
+/// Several servers started at once on a database they have never seen: each creates the schema
+/// if it is missing, and none fails because another created it at the same moment.
+#[test]
+fn servers_opening_a_new_schema_at_the_same_moment_all_open() {
+    for round in 0..3 {
+        let Some(b) = Backend::postgres(&format!("same_moment_{round}")) else {
+            return;
+        };
+        let start = std::sync::Barrier::new(4);
+        std::thread::scope(|scope| {
+            let opening: Vec<_> = (0..4)
+                .map(|_| {
+                    scope.spawn(|| {
+                        start.wait();
+                        Vault::open(&b.config, master()).map(drop)
+                    })
+                })
+                .collect();
+            for o in opening {
+                let opened = o.join().expect("opening does not panic");
+                assert!(opened.is_ok(), "round {round}: {opened:?}");
+            }
+        });
+    }
+}
+
 #[test]
 fn a_postgres_connection_lost_mid_session_writes_nothing_and_the_next_call_reconnects() {
     let Some(b) = Backend::postgres("conn_lost") else {

@@ -239,6 +239,7 @@ writes_suite!(
     one_record_is_corrected_or_deleted_with_recipients_told,
     a_rectification_request_writes_its_corrections,
     deleting_the_last_record_of_a_category_shreds_its_key,
+    writes_and_erasures_of_one_subject_at_once_leave_every_record_readable,
 );
 
 macro_rules! shred_suite {

@@ -308,3 +308,44 @@ pub fn deleting_the_last_record_of_a_category_shreds_its_key(b: &Backend) {
         "other categories keep their key"
     );
 }
+
+/// Art. 17: an erasure destroys the subject's data keys. Writes of the same subject running
+/// at the same time (each encrypts under a key it read before its transaction) either commit
+/// before the erasure, and are erased with the rest, or find the key gone and are encrypted
+/// again under a new one. Either way, every record left can be read: none was stored under a
+/// key that no longer exists.
+pub fn writes_and_erasures_of_one_subject_at_once_leave_every_record_readable(b: &Backend) {
+    let p = policy();
+    let who = subject("jan@example.nl");
+    std::thread::scope(|scope| {
+        let writer = scope.spawn(|| {
+            let mut v = b.open();
+            let mut t = v.tenant(&tenant("acme"));
+            for i in 0..40 {
+                t.put(
+                    &p,
+                    draft("jan@example.nl", &format!("{{\"n\": {i}}}")),
+                    jiff::Timestamp::now(),
+                )
+                .expect("every write is stored, encrypted again if an erasure took its key");
+            }
+        });
+        let eraser = scope.spawn(|| {
+            let mut v = b.open();
+            let mut t = v.tenant(&tenant("acme"));
+            for _ in 0..12 {
+                t.erase_subject(&who, jiff::Timestamp::now())
+                    .expect("erases");
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+        });
+        writer.join().expect("the writer");
+        eraser.join().expect("the eraser");
+    });
+    let mut v = b.open();
+    let mut t = v.tenant(&tenant("acme"));
+    let left = t
+        .list(&who)
+        .expect("every record left decrypts under a key that exists");
+    assert_eq!(left.len() as i64, b.count_records("acme"));
+}
