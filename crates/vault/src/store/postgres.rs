@@ -1604,7 +1604,11 @@ impl Store for PostgresStore {
         tx.batch_execute("LOCK TABLE data_keys IN SHARE ROW EXCLUSIVE MODE")
             .map_err(&err)?;
         let tenants: Vec<String> = tx
-            .query("SELECT tenant_id FROM tenants ORDER BY tenant_id", &[])
+            // Byte order, as a group of writes takes its tenants in (whatever the collation).
+            .query(
+                "SELECT tenant_id FROM tenants ORDER BY tenant_id COLLATE \"C\"",
+                &[],
+            )
             .map_err(&err)?
             .iter()
             .map(|r| r.get(0))
@@ -1612,7 +1616,9 @@ impl Store for PostgresStore {
         let mut count = 0u64;
         for tenant in &tenants {
             set_tenant(&mut tx, tenant).map_err(&err)?;
-            let keys = tx.query("SELECT pseudonym, key_domain, key_version, wrapped, category FROM data_keys WHERE tenant_id = $1", &[tenant]).map_err(&err)?;
+            // Updated in the order writes take them `FOR SHARE` (`commit_writes`: by tenant, then
+            // by key), so a rotation and a write never wait on each other in a circle.
+            let keys = tx.query("SELECT pseudonym, key_domain, key_version, wrapped, category FROM data_keys WHERE tenant_id = $1 ORDER BY pseudonym, key_domain, category", &[tenant]).map_err(&err)?;
             for r in &keys {
                 let key = WrappedKeyRow {
                     pseudonym: r.get(0),
