@@ -432,10 +432,18 @@ fn checkpoint_from_raw(
 
 // ---- PostgreSQL ---------------------------------------------------------------------------
 
-/// The audit tables in PostgreSQL (idempotent).
+/// The audit tables in PostgreSQL (idempotent). Both are keyed by (tenant_id, seq), so that a
+/// distributed PostgreSQL (Citus) can shard them by tenant like every other tenant table: a
+/// checkpoint is filed under the tenant of the entry it seals. The chain itself is still one
+/// over every tenant (`seq` is unique by construction: appends take one lock), found in seq
+/// order through the plain index on `seq` (docs/scale-out.md).
+///
+/// Tables made by an earlier version (keyed by `seq` alone, checkpoints without a tenant) are
+/// re-keyed in place the first time this runs: the entries keep every row and byte, so the chain
+/// and every signed checkpoint verify as before.
 pub const PG_SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS audit_entries (
-    seq BIGINT PRIMARY KEY,
+    seq BIGINT NOT NULL,
     at TEXT NOT NULL,
     tenant_id TEXT NOT NULL,
     actor TEXT NOT NULL,
@@ -443,15 +451,41 @@ CREATE TABLE IF NOT EXISTS audit_entries (
     subject TEXT,
     details TEXT NOT NULL,
     prev_hash BYTEA NOT NULL,
-    hash BYTEA NOT NULL
+    hash BYTEA NOT NULL,
+    PRIMARY KEY (tenant_id, seq)
 );
-CREATE INDEX IF NOT EXISTS audit_entries_tenant ON audit_entries (tenant_id, seq);
 CREATE TABLE IF NOT EXISTS audit_checkpoints (
-    seq BIGINT PRIMARY KEY,
+    seq BIGINT NOT NULL,
     hash BYTEA NOT NULL,
     at TEXT NOT NULL,
-    signature BYTEA NOT NULL
+    signature BYTEA NOT NULL,
+    tenant_id TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, seq)
 );
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_constraint c
+               WHERE c.conrelid = 'audit_entries'::regclass AND c.contype = 'p'
+                 AND cardinality(c.conkey) = 1) THEN
+        ALTER TABLE audit_entries DROP CONSTRAINT audit_entries_pkey;
+        ALTER TABLE audit_entries ADD PRIMARY KEY (tenant_id, seq);
+        DROP INDEX IF EXISTS audit_entries_tenant;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_attribute a
+                   WHERE a.attrelid = 'audit_checkpoints'::regclass AND a.attname = 'tenant_id'
+                     AND NOT a.attisdropped) THEN
+        ALTER TABLE audit_checkpoints ADD COLUMN tenant_id TEXT;
+        UPDATE audit_checkpoints c SET tenant_id = e.tenant_id FROM audit_entries e WHERE e.seq = c.seq;
+        -- A checkpoint whose entry is gone (deleted: verification reports it) is kept.
+        UPDATE audit_checkpoints SET tenant_id = '-' WHERE tenant_id IS NULL;
+        ALTER TABLE audit_checkpoints ALTER COLUMN tenant_id SET NOT NULL;
+        ALTER TABLE audit_checkpoints DROP CONSTRAINT audit_checkpoints_pkey;
+        ALTER TABLE audit_checkpoints ADD PRIMARY KEY (tenant_id, seq);
+    END IF;
+END
+$$;
+CREATE INDEX IF NOT EXISTS audit_entries_seq ON audit_entries (seq);
+CREATE INDEX IF NOT EXISTS audit_checkpoints_seq ON audit_checkpoints (seq);
 ";
 
 /// Serialises appenders across processes: a transaction-scoped advisory lock on this key.
@@ -579,9 +613,10 @@ pub fn pg_append_all_in(
         )?;
     }
     for c in checkpoints {
-        // As on SQLite: a second checkpoint at the same entry is not an error.
+        // As on SQLite: a second checkpoint at the same entry is not an error. Filed under the
+        // tenant of the entry it seals (an entry of this append, or the head it seals on a timer).
         tx.execute_typed(
-            "INSERT INTO audit_checkpoints (seq, hash, at, signature) VALUES ($1, $2, $3, $4) ON CONFLICT (seq) DO NOTHING",
+            "INSERT INTO audit_checkpoints (tenant_id, seq, hash, at, signature) VALUES (COALESCE((SELECT tenant_id FROM audit_entries WHERE seq = $1 LIMIT 1), '-'), $1, $2, $3, $4) ON CONFLICT (tenant_id, seq) DO NOTHING",
             &[
                 (&(c.seq as i64), Type::INT8),
                 (&&c.hash[..], Type::BYTEA),

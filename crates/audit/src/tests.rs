@@ -755,6 +755,26 @@ const CHAIN_WIDE: &[tenant_filter::Exception] = &[
         statement: "SELECT seq, at, tenant_id, actor, action, subject, details, prev_hash, hash FROM audit_entries WHERE seq > $1 ORDER BY seq LIMIT $2",
         reason: "verification reads the whole chain, every tenant's entries linked together",
     },
+    tenant_filter::Exception {
+        statement: "INSERT INTO audit_checkpoints (tenant_id, seq, hash, at, signature) VALUES (COALESCE((SELECT tenant_id FROM audit_entries WHERE seq = $1 LIMIT 1), '-'), $1, $2, $3, $4) ON CONFLICT (tenant_id, seq) DO NOTHING",
+        reason: "a checkpoint is filed under the tenant of the entry it seals, found by its place in the chain",
+    },
+    tenant_filter::Exception {
+        statement: "SELECT seq, hash, at, signature FROM audit_checkpoints ORDER BY seq DESC LIMIT 1",
+        reason: "how far the one chain is sealed, whichever tenant's entry the checkpoint sealed",
+    },
+    tenant_filter::Exception {
+        statement: "SELECT seq, hash, at, signature FROM audit_checkpoints WHERE seq > ?1 ORDER BY seq",
+        reason: "verification checks every checkpoint of the one chain",
+    },
+    tenant_filter::Exception {
+        statement: "SELECT seq, hash, at, signature FROM audit_checkpoints WHERE seq > $1 ORDER BY seq",
+        reason: "verification checks every checkpoint of the one chain",
+    },
+    tenant_filter::Exception {
+        statement: "UPDATE audit_checkpoints c SET tenant_id = e.tenant_id FROM audit_entries e WHERE e.seq = c.seq",
+        reason: "re-keying an older trail files each checkpoint under its entry's tenant, all at once",
+    },
 ];
 
 #[test]
@@ -763,4 +783,118 @@ fn every_statement_on_the_entries_filters_by_tenant_but_the_chain_walks() {
         &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
         CHAIN_WIDE,
     );
+}
+
+/// The PostgreSQL tables as versions before the re-keying made them: keyed by `seq` alone,
+/// checkpoints without a tenant.
+const PG_SCHEMA_KEYED_BY_SEQ: &str = "
+CREATE TABLE audit_entries (
+    seq BIGINT PRIMARY KEY, at TEXT NOT NULL, tenant_id TEXT NOT NULL, actor TEXT NOT NULL,
+    action TEXT NOT NULL, subject TEXT, details TEXT NOT NULL, prev_hash BYTEA NOT NULL,
+    hash BYTEA NOT NULL
+);
+CREATE INDEX audit_entries_tenant ON audit_entries (tenant_id, seq);
+CREATE TABLE audit_checkpoints (
+    seq BIGINT PRIMARY KEY, hash BYTEA NOT NULL, at TEXT NOT NULL, signature BYTEA NOT NULL
+);
+";
+
+/// The columns of `table`'s primary key, in order.
+fn pg_primary_key(c: &mut postgres::Client, table: &str) -> Vec<String> {
+    c.query(
+        "SELECT a.attname::text FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) \
+         WHERE i.indrelid = $1::text::regclass AND i.indisprimary ORDER BY array_position(i.indkey, a.attnum)",
+        &[&table],
+    )
+    .expect("the primary key")
+    .iter()
+    .map(|r| r.get(0))
+    .collect()
+}
+
+/// Ready for distribution by tenant (issue 23): a trail written by an earlier version, keyed by
+/// `seq` alone, is re-keyed by (tenant_id, seq) when a newer Custos connects; every entry and
+/// checkpoint stays as it was signed, the chain verifies, and appends go on from its head.
+#[test]
+fn a_postgres_trail_keyed_by_seq_alone_is_re_keyed_by_tenant_and_still_verifies() {
+    let Some(url) = pg_url() else {
+        return;
+    };
+    let schema = unique("pg_rekey");
+    let mut c = postgres::Client::connect(&url, postgres::NoTls).expect("connects");
+    c.batch_execute(&format!(
+        "CREATE SCHEMA {schema}; SET search_path TO {schema}; {PG_SCHEMA_KEYED_BY_SEQ}"
+    ))
+    .expect("the old tables");
+    // 25 entries of three tenants (and the platform), a checkpoint every 10, written as an
+    // earlier version stored them.
+    let key = key();
+    let mut head: Option<(u64, Hash)> = None;
+    for i in 0..25 {
+        let tenant = ["acme", "globex", "-", "initech"][i % 4];
+        let (entries, cp) = build(head, &[event(tenant, i)], at(i as i64), &key, 10);
+        for e in &entries {
+            c.execute(
+                "INSERT INTO audit_entries (seq, at, tenant_id, actor, action, subject, details, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                &[&(e.seq as i64), &e.at, &e.tenant, &e.actor, &e.action, &e.subject, &e.details, &&e.prev_hash[..], &&e.hash[..]],
+            )
+            .expect("an old entry");
+            head = Some((e.seq, e.hash));
+        }
+        if let Some(cp) = cp {
+            c.execute(
+                "INSERT INTO audit_checkpoints (seq, hash, at, signature) VALUES ($1, $2, $3, $4)",
+                &[&(cp.seq as i64), &&cp.hash[..], &cp.at, &&cp.signature[..]],
+            )
+            .expect("an old checkpoint");
+        }
+    }
+    let mut store = PgStore::connect(&url, Some(&schema)).expect("a newer Custos connects");
+    assert_eq!(
+        pg_primary_key(&mut c, "audit_entries"),
+        ["tenant_id", "seq"]
+    );
+    assert_eq!(
+        pg_primary_key(&mut c, "audit_checkpoints"),
+        ["tenant_id", "seq"]
+    );
+    let filed: Vec<(i64, String)> = c
+        .query(
+            "SELECT seq, tenant_id FROM audit_checkpoints ORDER BY seq",
+            &[],
+        )
+        .expect("checkpoints")
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(
+        filed,
+        [(10, "globex".to_owned()), (20, "initech".to_owned())],
+        "each checkpoint under the tenant of the entry it seals"
+    );
+    let mut log = AuditLog::new(store, key.clone(), 10);
+    let v = log.verify().expect("verifies");
+    assert!(
+        matches!(&v, Verification::UnsealedTail(s) if s.entries == 25 && s.sealed_to == 20),
+        "{v:?}"
+    );
+    // Going on from the old head: entry 30 is due a checkpoint, filed under its tenant.
+    for i in 25..30 {
+        log.append(&[event("acme", i)], at(i as i64))
+            .expect("appends");
+    }
+    log.checkpoint(at(31)).expect("seals the head");
+    assert!(matches!(log.verify().expect("verifies"), Verification::Intact(s) if s.entries == 30),);
+    store = PgStore::connect(&url, Some(&schema)).expect("connecting again changes nothing");
+    drop(store);
+    let cps: i64 = c
+        .query_one(
+            "SELECT count(*) FROM audit_checkpoints WHERE tenant_id = 'acme'",
+            &[],
+        )
+        .expect("count")
+        .get(0);
+    assert_eq!(cps, 1, "entry 30's checkpoint, under acme");
+    c.batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+        .expect("drops the test schema");
 }
