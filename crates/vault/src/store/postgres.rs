@@ -1996,6 +1996,15 @@ mod tests {
         });
     }
 
+    /// How many rows of `table` acme's subject `p1` has.
+    fn of_p1(s: &mut Scratch, table: &str) -> i64 {
+        count(
+            s,
+            "acme",
+            &format!("SELECT count(*) FROM {table} WHERE pseudonym = 'p1'"),
+        )
+    }
+
     #[test]
     fn a_key_a_write_in_progress_holds_is_not_destroyed_by_a_deletion_meanwhile() {
         let Some(mut s) = scratch("key_held") else {
@@ -2022,21 +2031,9 @@ mod tests {
                 })
                 .expect("deletes");
         });
+        assert_eq!(of_p1(&mut s, "records"), 1, "the new record is in");
         assert_eq!(
-            count(
-                &mut s,
-                "acme",
-                "SELECT count(*) FROM records WHERE pseudonym = 'p1'"
-            ),
-            1,
-            "the new record is in"
-        );
-        assert_eq!(
-            count(
-                &mut s,
-                "acme",
-                "SELECT count(*) FROM data_keys WHERE pseudonym = 'p1'"
-            ),
+            of_p1(&mut s, "data_keys"),
             1,
             "and its key with it: the deletion waited for the write and saw its record"
         );
@@ -2063,11 +2060,7 @@ mod tests {
         });
         for table in ["records", "data_keys"] {
             assert_eq!(
-                count(
-                    &mut s,
-                    "acme",
-                    &format!("SELECT count(*) FROM {table} WHERE pseudonym = 'p1'")
-                ),
+                of_p1(&mut s, table),
                 0,
                 "{table}: the erasure waited for the write and took what it stored"
             );
