@@ -711,3 +711,32 @@ fn reads_are_attributed_to_the_key_in_the_audit_trail() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }
+
+/// On SQLite the writer's connection (the first) is handed out last, so that the work which
+/// must run on it (`vault_for_write`, the short reads of `try_sqlite_vault`) finds it free while
+/// any other connection is idle.
+#[test]
+fn the_sqlite_pool_hands_out_the_writers_connection_last() {
+    let mut config = sqlite_config("pool_order");
+    config.pool_size = 3;
+    let backend = open_backend(&config);
+    let first = backend.vault();
+    let second = backend.vault();
+    assert!(
+        backend.try_sqlite_vault().is_some(),
+        "two connections out, the writer's is still free"
+    );
+    let third = backend.vault();
+    assert!(
+        backend.try_sqlite_vault().is_none(),
+        "the third is the writer's: none other was idle"
+    );
+    drop(first);
+    drop(third);
+    let again = backend.vault();
+    assert!(
+        backend.try_sqlite_vault().is_some(),
+        "an idle other connection is taken before the writer's"
+    );
+    drop((again, second));
+}
