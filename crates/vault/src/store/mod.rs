@@ -816,7 +816,23 @@ pub(crate) fn micros(t: jiff::Timestamp) -> i64 {
 /// Rows and audit entries for the stores' tests of group commit.
 #[cfg(test)]
 pub(crate) mod testing {
-    use super::{RecordRow, WriteAudit};
+    use super::{IdempotencyRow, RecordRow, Write, WriteAudit};
+
+    /// A write of acme's `rows` at time 5, computed at retention version 0.
+    pub(crate) fn acme_write<'a>(
+        rows: &'a [RecordRow],
+        idempotency: Option<&'a IdempotencyRow>,
+        audit: &'a WriteAudit,
+    ) -> Write<'a> {
+        Write {
+            tenant: "acme",
+            rows,
+            now: 5,
+            version: 0,
+            idempotency,
+            audit,
+        }
+    }
 
     /// A record row of `tenant` with id number `id`, of the subject (pseudonym) `subject`,
     /// created at 5.

@@ -1683,7 +1683,7 @@ impl Store for PostgresStore {
 mod tests {
     use super::*;
     use crate::store::JournalEntry;
-    use crate::store::testing::{audit_of, row};
+    use crate::store::testing::{acme_write, audit_of, row};
 
     /// A store in a fresh schema, dropped afterwards; `None` (with a notice) without a database.
     struct Scratch {
@@ -1893,17 +1893,12 @@ mod tests {
             record_id: gone[0].record_id.clone(),
             record_created_at: 5,
         };
-        let write = |rows, idempotency| Write {
-            tenant: "acme",
-            rows,
-            now: 5,
-            version: 0,
-            idempotency,
-            audit: &audit,
-        };
         let outcomes = s
             .store
-            .commit_writes(&[write(&gone[..], Some(&key)), write(&kept[..], None)])
+            .commit_writes(&[
+                acme_write(&gone[..], Some(&key), &audit),
+                acme_write(&kept[..], None, &audit),
+            ])
             .expect("the group commits");
         assert!(
             matches!(outcomes[0], Err(VaultError::DataKeyGone)),
@@ -1965,14 +1960,7 @@ mod tests {
             let store = &mut s.store;
             let writer = scope.spawn(move || {
                 store
-                    .commit_writes(&[Write {
-                        tenant: "acme",
-                        rows,
-                        now: 5,
-                        version: 0,
-                        idempotency: None,
-                        audit: &audit,
-                    }])
+                    .commit_writes(&[acme_write(rows, None, &audit)])
                     .expect("the write commits")
                     .pop()
                     .expect("one outcome")
@@ -2081,14 +2069,7 @@ mod tests {
             [row("acme", 22, "p3")],
         );
         let audit = audit_of("put", "acme");
-        let write = |rows| Write {
-            tenant: "acme",
-            rows,
-            now: 5,
-            version: 0,
-            idempotency: None,
-            audit: &audit,
-        };
+        let write = |rows| acme_write(rows, None, &audit);
         let outcomes = s
             .store
             .commit_group(&[write(&r1[..]), write(&dup[..]), write(&r3[..])]);

@@ -1226,7 +1226,7 @@ impl Store for SqliteStore {
 mod tests {
     use super::*;
     use crate::store::Store;
-    use crate::store::testing::{audit_of, row};
+    use crate::store::testing::{acme_write, audit_of, row};
 
     /// A fresh vault file for the test `name`.
     fn scratch(name: &str) -> (PathBuf, SqliteStore) {
@@ -1341,14 +1341,7 @@ mod tests {
         give_keys(&path, &[("acme", "p2")]);
         let (gone, kept) = ([row("acme", 30, "p1")], [row("acme", 31, "p2")]);
         let audit = audit_of("put", "acme");
-        let write = |rows| Write {
-            tenant: "acme",
-            rows,
-            now: 5,
-            version: 0,
-            idempotency: None,
-            audit: &audit,
-        };
+        let write = |rows| acme_write(rows, None, &audit);
         let outcomes = store
             .commit_writes(&[write(&gone[..]), write(&kept[..])])
             .expect("the group commits");
