@@ -197,8 +197,9 @@ pub enum VaultError {
     #[error("the tenant's retention settings changed during the write; retry it")]
     RetentionChanged,
     /// A data key the records were encrypted under was destroyed (an erasure or deletion of
-    /// the subject's last record of the category) after they were encrypted; the write
-    /// encrypts again under a new key.
+    /// the subject's last record of the category) after they were encrypted, or was made by
+    /// this write while another write stored the slot's key first; the write encrypts again,
+    /// under a new key or the stored one.
     #[error("a data key of the write was destroyed during the write; retry it")]
     DataKeyGone,
     /// A retention rule refused the request (an override outside its bounds, …).

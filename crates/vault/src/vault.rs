@@ -945,7 +945,21 @@ impl TenantVault<'_> {
             slot_of.push(slot);
         }
         drop((subject_index, slot_index, checked));
-        let mut found = self.data_keys_for(&slots, now_ts)?;
+        // A large batch a store writes in parts stores its new keys first, in a transaction of
+        // their own; any other write stores them with its records, in its own transaction.
+        let streams = idempotency.is_none()
+            && records.len() >= Sealer::STREAM_FROM
+            && self.vault.store.streams_inserts();
+        let (mut found, new_keys) = if streams {
+            (self.data_keys_for(&slots, now_ts)?, None)
+        } else {
+            let (found, made) = self.known_or_new_keys(&slots)?;
+            let new_keys = (!made.is_empty()).then(|| store::NewKeys {
+                rows: made,
+                check: self.vault.keys.check_value(),
+            });
+            (found, new_keys)
+        };
         let data_keys = slots
             .iter()
             .map(|s| {
@@ -1008,10 +1022,7 @@ impl TenantVault<'_> {
         };
         // A large batch on a store that takes its rows in parts (SQLite): encrypted on a thread
         // of its own while the store writes the parts already encrypted.
-        if idempotency.is_none()
-            && records.len() >= Sealer::STREAM_FROM
-            && self.vault.store.streams_inserts()
-        {
+        if streams {
             let (version, ctx) = self.retention_context(policy, &subjects)?;
             match self.put_streamed(&sealer, &ctx, records, &slot_of, now, version, &audit) {
                 Ok(ids) => return Ok(ids),
@@ -1050,14 +1061,15 @@ impl TenantVault<'_> {
                 }),
                 _ => None,
             };
-            match self.vault.store.insert_records(
-                self.tenant.as_str(),
-                &rows,
+            match self.vault.store.insert_records(&store::Write {
+                tenant: self.tenant.as_str(),
+                rows: &rows,
                 now,
                 version,
-                idem_row.as_ref(),
-                &audit,
-            ) {
+                idempotency: idem_row.as_ref(),
+                new_keys: new_keys.as_ref(),
+                audit: &audit,
+            }) {
                 Err(VaultError::RetentionChanged) if attempts < 5 => attempts += 1,
                 other => return other.map(|()| ids),
             }
@@ -1155,49 +1167,15 @@ impl TenantVault<'_> {
         slots: &[KeySlot],
         now: Timestamp,
     ) -> Result<HashMap<KeySlot, DataKey>> {
-        let tenant = self.tenant.as_str();
-        let mut found: HashMap<KeySlot, DataKey> = HashMap::new();
-        let mut missing: Vec<WrappedKeyRow> = Vec::new();
-        let mut seen = std::collections::HashSet::new();
-        for slot in slots {
-            if !seen.insert(slot) {
-                continue;
-            }
-            let (pseudonym, domain, category) = slot;
-            match self
-                .vault
-                .store
-                .data_key(tenant, pseudonym.as_str(), domain, category)?
-            {
-                Some(row) => {
-                    found.insert(slot.clone(), self.unwrap_key(&row)?);
-                }
-                None => {
-                    let version = self.vault.key_version;
-                    let wrapped = self.vault.keys.wrap(
-                        &DataKey::generate()?,
-                        tenant,
-                        pseudonym.as_str(),
-                        domain,
-                        category,
-                        version,
-                    )?;
-                    missing.push(WrappedKeyRow {
-                        pseudonym: pseudonym.as_str().to_owned(),
-                        key_domain: domain.clone(),
-                        category: category.clone(),
-                        key_version: version,
-                        wrapped,
-                    });
-                }
-            }
-        }
+        let (mut found, missing) = self.known_or_new_keys(slots)?;
         if !missing.is_empty() {
             let check = self.vault.keys.check_value();
+            let tenant = self.tenant.as_str();
             let stored =
                 self.vault
                     .store
                     .insert_data_keys(tenant, &missing, store::micros(now), &check)?;
+            // Another writer may have stored a key for the same slot first: its key is the one.
             for row in stored {
                 let pseudonym = Pseudonym::parse(&row.pseudonym)?;
                 let dk = self.unwrap_key(&row)?;
@@ -1205,6 +1183,53 @@ impl TenantVault<'_> {
             }
         }
         Ok(found)
+    }
+
+    /// The data key of each slot: the stored one, or one made here (not stored yet: its
+    /// wrapped form is in the second answer, for the caller to store).
+    fn known_or_new_keys(
+        &mut self,
+        slots: &[KeySlot],
+    ) -> Result<(HashMap<KeySlot, DataKey>, Vec<WrappedKeyRow>)> {
+        let tenant = self.tenant.as_str();
+        let mut found: HashMap<KeySlot, DataKey> = HashMap::new();
+        let mut missing: Vec<WrappedKeyRow> = Vec::new();
+        for slot in slots {
+            if found.contains_key(slot) {
+                continue;
+            }
+            let (pseudonym, domain, category) = slot;
+            let key =
+                match self
+                    .vault
+                    .store
+                    .data_key(tenant, pseudonym.as_str(), domain, category)?
+                {
+                    Some(row) => self.unwrap_key(&row)?,
+                    None => {
+                        let key = DataKey::generate()?;
+                        let version = self.vault.key_version;
+                        let wrapped = self.vault.keys.wrap(
+                            &key,
+                            tenant,
+                            pseudonym.as_str(),
+                            domain,
+                            category,
+                            version,
+                        )?;
+                        missing.push(WrappedKeyRow {
+                            pseudonym: pseudonym.as_str().to_owned(),
+                            key_domain: domain.clone(),
+                            category: category.clone(),
+                            key_version: version,
+                            wrapped,
+                        });
+                        key
+                    }
+                };
+            found.insert(slot.clone(), key);
+        }
+        Ok((found, missing))
     }
 
     fn unwrap_key(&self, row: &WrappedKeyRow) -> Result<DataKey> {

@@ -68,7 +68,19 @@ pub(crate) struct Write<'a> {
     /// The tenant's retention version its expiries were computed at.
     pub(crate) version: i64,
     pub(crate) idempotency: Option<&'a IdempotencyRow>,
+    /// Data keys the write made for its rows (their subject had none for the category yet):
+    /// stored in the write's transaction, before its rows.
+    pub(crate) new_keys: Option<&'a NewKeys>,
     pub(crate) audit: &'a WriteAudit,
+}
+
+/// Data keys a write made for itself, to be stored with its records in its transaction (see
+/// [`store_new_keys_in`]): a write to a new subject costs no transaction of its own.
+#[derive(Debug, Clone)]
+pub(crate) struct NewKeys {
+    pub(crate) rows: Vec<WrappedKeyRow>,
+    /// The check value of the master key that wrapped them (`meta.key_check`).
+    pub(crate) check: String,
 }
 
 /// A write waiting in its group, owned (see `store/group.rs`).
@@ -78,6 +90,7 @@ pub(crate) struct PendingWrite {
     pub(crate) now: i64,
     pub(crate) version: i64,
     pub(crate) idempotency: Option<IdempotencyRow>,
+    pub(crate) new_keys: Option<NewKeys>,
     pub(crate) audit: WriteAudit,
 }
 
@@ -90,6 +103,7 @@ impl PendingWrite {
             now: write.now,
             version: write.version,
             idempotency: write.idempotency.cloned(),
+            new_keys: write.new_keys.cloned(),
             audit: write.audit.clone(),
         }
     }
@@ -102,6 +116,7 @@ impl PendingWrite {
             now: self.now,
             version: self.version,
             idempotency: self.idempotency.as_ref(),
+            new_keys: self.new_keys.as_ref(),
             audit: &self.audit,
         }
     }
@@ -206,27 +221,21 @@ pub(crate) trait Store: Send {
         })?;
         Ok(stored)
     }
-    /// Inserts records (and registers the tenant and subjects) in one transaction.
-    /// The audit entries of `audit` are appended in the same transaction. (On PostgreSQL the
-    /// transaction may hold other writes too: see `store/group.rs`. Each write is all or
-    /// nothing and answered on its own.)
-    /// The rows' expiries were computed from the tenant's retention state at
-    /// `retention_version`; if a retention change committed since, nothing is written and
+    /// Inserts a write's records (and registers the tenant and subjects, and stores the data keys
+    /// it made) in one transaction. The audit entries of `write.audit` are appended in the same
+    /// transaction. (The transaction may hold other writes too: see `store/group.rs`. Each
+    /// write is all or nothing and answered on its own.)
+    /// The rows' expiries were computed from the tenant's retention state at `write.version`;
+    /// if a retention change committed since, nothing is written and
     /// [`VaultError::RetentionChanged`](crate::VaultError) asks the caller to recompute.
     ///
-    /// With `idempotency`, the key is remembered in the same transaction; if another write
-    /// remembered the same key first, nothing is written and the answer is
+    /// With `write.idempotency`, the key is remembered in the same transaction; if another
+    /// write remembered the same key first, nothing is written and the answer is
     /// [`VaultError::IdempotencyRace`]. Keys older than [`IDEMPOTENCY_SECONDS`] are forgotten
-    /// on the way.
-    fn insert_records(
-        &mut self,
-        tenant: &str,
-        rows: &[RecordRow],
-        now: i64,
-        retention_version: i64,
-        idempotency: Option<&IdempotencyRow>,
-        audit: &WriteAudit,
-    ) -> Result<()>;
+    /// on the way. A data key of the rows that is gone (destroyed since it was read), or that
+    /// another write stored first for the same subject and category, leaves nothing written
+    /// and is answered [`VaultError::DataKeyGone`](crate::VaultError): encrypt again.
+    fn insert_records(&mut self, write: &Write<'_>) -> Result<()>;
     /// Whether [`Store::insert_records_from`] writes each part as it comes (so a caller gains
     /// by encrypting the next part meanwhile), rather than gathering them first.
     fn streams_inserts(&self) -> bool {
@@ -247,7 +256,15 @@ pub(crate) trait Store: Send {
         while let Some(mut part) = next()? {
             rows.append(&mut part);
         }
-        self.insert_records(tenant, &rows, now, retention_version, None, audit)
+        self.insert_records(&Write {
+            tenant,
+            rows: &rows,
+            now,
+            version: retention_version,
+            idempotency: None,
+            new_keys: None,
+            audit,
+        })
     }
     /// One record.
     fn record(&mut self, tenant: &str, record_id: &str) -> Result<Option<RecordRow>>;
@@ -571,17 +588,26 @@ pub(crate) fn unused_keys_sql(postgres: bool) -> &'static str {
     }
 }
 
-/// Takes every data key of the subject behind `pseudonym` `FOR UPDATE` (PostgreSQL), before
-/// anything that may destroy them reads which records remain. A write under one of them holds it
-/// `FOR SHARE` from its check to its commit (`commit_writes`): this waits for that write, and
-/// the statements after it (each with a snapshot of its own) see the write's records, so a key
-/// a new record needs is never destroyed under it. A write that comes later finds the key gone
-/// and is encrypted again (`data-key-gone`). On SQLite writes take turns, so nothing can
-/// interleave.
-pub(crate) fn lock_subject_keys(tx: &mut dyn Tx, tenant: &str, pseudonym: &str) -> Result<()> {
+/// PostgreSQL advisory lock class of one subject (with a hash of the schema, the tenant and the
+/// pseudonym): a write of records holds it shared from before it checks or stores its data keys
+/// until it commits (`commit_writes`); whatever destroys a subject's keys holds it alone
+/// ([`lock_subject`]). The two-key advisory lock space does not overlap the single-key one the
+/// audit trail uses; two subjects whose hashes meet only wait for each other.
+pub(crate) const SUBJECT_LOCK: i32 = 0x4355_5342; // "CUSB"
+
+/// Takes the subject behind `pseudonym` alone (PostgreSQL; [`SUBJECT_LOCK`]), before anything
+/// that may destroy its data keys reads which records remain. A write in progress holds it
+/// shared from before it checks its keys (and stores the ones it made) until its commit: this
+/// waits for that write, and the statements after it (each with a snapshot of its own) see the
+/// write's records and keys, so a key a new record needs is never destroyed under it. A write
+/// that comes later waits for this transaction, then finds the key gone and is encrypted again
+/// (`data-key-gone`); a key it makes itself is stored after the erasure, for records after it.
+/// A row lock could not do this: a key a write is about to create has no row to lock yet. On
+/// SQLite writes take turns, so nothing can interleave.
+pub(crate) fn lock_subject(tx: &mut dyn Tx, tenant: &str, pseudonym: &str) -> Result<()> {
     if tx.postgres() {
-        tx.query(
-            "SELECT 1 FROM data_keys WHERE tenant_id = $1 AND pseudonym = $2 ORDER BY key_domain, category FOR UPDATE",
+        tx.execute(
+            &format!("SELECT pg_advisory_xact_lock({SUBJECT_LOCK}, hashtext(current_schema() || '/' || $1 || '/' || $2))"),
             &[tenant.into(), pseudonym.into()],
         )?;
     }
@@ -593,22 +619,37 @@ pub(crate) fn lock_subject_keys(tx: &mut dyn Tx, tenant: &str, pseudonym: &str) 
 /// category, a purge) so that what was deleted loses its key too: a copy of its ciphertext left
 /// anywhere (a WAL, a dead tuple, a backup) can then never be decrypted again.
 pub(crate) fn destroy_unused_keys(tx: &mut dyn Tx, tenant: &str, pseudonym: &str) -> Result<u64> {
-    lock_subject_keys(tx, tenant, pseudonym)?;
+    lock_subject(tx, tenant, pseudonym)?;
     let sql = unused_keys_sql(tx.postgres());
     tx.execute(sql, &[tenant.into(), pseudonym.into()])
 }
 
-/// [`Store::insert_data_keys`] in the caller's transaction.
-fn insert_data_keys_in(
-    tx: &mut dyn Tx,
-    tenant: &str,
-    keys: &[WrappedKeyRow],
-    now: i64,
-    key_check: &str,
-) -> Result<Vec<WrappedKeyRow>> {
-    // The keys were wrapped under this process's master key: if it was replaced meanwhile (by
-    // `custos keys replace` while this server ran), storing them would leave keys the new master
-    // cannot open. Refused instead; the server must restart with the new key.
+/// Stores one wrapped data key unless the subject has one for its domain and category.
+/// `$5::bigint`: PostgreSQL keeps the version in an `integer`, bound here as an i64.
+const INSERT_DATA_KEY: &str = "INSERT INTO data_keys (tenant_id, pseudonym, key_domain, category, key_version, wrapped, created_at)
+     VALUES ($1, $2, $3, $4, CAST($5 AS BIGINT), $6, $7)
+     ON CONFLICT (tenant_id, pseudonym, key_domain, category) DO NOTHING";
+
+fn insert_data_key(tx: &mut dyn Tx, tenant: &str, key: &WrappedKeyRow, now: i64) -> Result<u64> {
+    tx.execute(
+        INSERT_DATA_KEY,
+        &[
+            tenant.into(),
+            key.pseudonym.as_str().into(),
+            key.key_domain.as_str().into(),
+            key.category.as_str().into(),
+            i64::from(key.key_version).into(),
+            key.wrapped.clone().into(),
+            now.into(),
+        ],
+    )
+}
+
+/// Refuses to store keys wrapped under a master key other than the vault's: if it was replaced
+/// meanwhile (by `custos keys replace` while this server ran), storing them would leave keys the
+/// new master cannot open. The server must restart with the new key. Also registers the tenant,
+/// which its keys belong to.
+fn before_storing_keys(tx: &mut dyn Tx, tenant: &str, now: i64, key_check: &str) -> Result<()> {
     let current = tx
         .query(
             "SELECT value FROM meta WHERE key = $1",
@@ -625,23 +666,43 @@ fn insert_data_keys_in(
         "INSERT INTO tenants (tenant_id, created_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
         &[tenant.into(), now.into()],
     )?;
+    Ok(())
+}
+
+/// Stores the data keys a write made for itself, in the write's transaction, before its rows.
+/// A key another write stored first for the same subject, domain and category is kept: this
+/// write's rows are then under a key that is not stored, and the answer is
+/// [`VaultError::DataKeyGone`](crate::error::VaultError) (encrypt again, under the stored
+/// key). Used where writes take turns (SQLite), so no erasure or deletion runs between this and
+/// the commit; a PostgreSQL group stores all its writes' keys in one statement, under their
+/// subjects' locks (`commit_writes`).
+pub(crate) fn store_new_keys_in(
+    tx: &mut dyn Tx,
+    tenant: &str,
+    keys: &NewKeys,
+    now: i64,
+) -> Result<()> {
+    before_storing_keys(tx, tenant, now, &keys.check)?;
+    for key in &keys.rows {
+        if insert_data_key(tx, tenant, key, now)? == 0 {
+            return Err(crate::error::VaultError::DataKeyGone);
+        }
+    }
+    Ok(())
+}
+
+/// [`Store::insert_data_keys`] in the caller's transaction.
+fn insert_data_keys_in(
+    tx: &mut dyn Tx,
+    tenant: &str,
+    keys: &[WrappedKeyRow],
+    now: i64,
+    key_check: &str,
+) -> Result<Vec<WrappedKeyRow>> {
+    before_storing_keys(tx, tenant, now, key_check)?;
     let mut stored = Vec::with_capacity(keys.len());
     for key in keys {
-        // `$5::bigint`: PostgreSQL keeps the version in an `integer`, bound here as an i64.
-        tx.execute(
-            "INSERT INTO data_keys (tenant_id, pseudonym, key_domain, category, key_version, wrapped, created_at)
-             VALUES ($1, $2, $3, $4, CAST($5 AS BIGINT), $6, $7)
-             ON CONFLICT (tenant_id, pseudonym, key_domain, category) DO NOTHING",
-            &[
-                tenant.into(),
-                key.pseudonym.as_str().into(),
-                key.key_domain.as_str().into(),
-                key.category.as_str().into(),
-                i64::from(key.key_version).into(),
-                key.wrapped.clone().into(),
-                now.into(),
-            ],
-        )?;
+        insert_data_key(tx, tenant, key, now)?;
         let row = tx
             .query(
                 "SELECT key_version, wrapped FROM data_keys WHERE tenant_id = $1 AND pseudonym = $2 AND key_domain = $3 AND category = $4",
@@ -696,7 +757,7 @@ fn erase_in(
     }
     // Before reading which records there are: a write under the subject's keys in progress
     // commits first, and its records are erased with the rest.
-    lock_subject_keys(tx, &e.tenant, &e.pseudonym)?;
+    lock_subject(tx, &e.tenant, &e.pseudonym)?;
     // What a law obliges the controller to keep is restricted, not deleted (Art. 17(3)(b)).
     let restricted = if e.keep.is_empty() {
         0
@@ -816,7 +877,22 @@ pub(crate) fn micros(t: jiff::Timestamp) -> i64 {
 /// Rows and audit entries for the stores' tests of group commit.
 #[cfg(test)]
 pub(crate) mod testing {
-    use super::{IdempotencyRow, RecordRow, Write, WriteAudit};
+    use super::{IdempotencyRow, NewKeys, RecordRow, WrappedKeyRow, Write, WriteAudit};
+
+    /// A data key a write made for `subject`'s records of [`row`] (domain `default`, category
+    /// `account`), wrapped as `wrapped`, under the master key whose check value is `check`.
+    pub(crate) fn made_key(subject: &str, wrapped: u8, check: &str) -> NewKeys {
+        NewKeys {
+            rows: vec![WrappedKeyRow {
+                pseudonym: subject.into(),
+                key_domain: "default".into(),
+                category: "account".into(),
+                key_version: 1,
+                wrapped: vec![wrapped],
+            }],
+            check: check.into(),
+        }
+    }
 
     /// A write of acme's `rows` at time 5, computed at retention version 0.
     pub(crate) fn acme_write<'a>(
@@ -830,6 +906,7 @@ pub(crate) mod testing {
             now: 5,
             version: 0,
             idempotency,
+            new_keys: None,
             audit,
         }
     }

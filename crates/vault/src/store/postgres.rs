@@ -17,8 +17,8 @@ use std::time::Duration;
 use super::group::Group;
 use super::{
     AuditFn, ErasureCounts, GROUP_ROWS, GROUP_WRITES, IDEMPOTENCY_SECONDS, IdempotencyRow,
-    PendingWrite, RecordRow, RetentionInputs, Store, SubjectEventRow, Tx, Val, WrappedKeyRow,
-    Write, WriteAudit, audit_error,
+    PendingWrite, RecordRow, RetentionInputs, SUBJECT_LOCK, Store, SubjectEventRow, Tx, Val,
+    WrappedKeyRow, Write, audit_error,
 };
 use crate::error::{Result, VaultError};
 
@@ -989,9 +989,11 @@ impl PostgresStore {
     /// Per tenant (in tenant order, so concurrent groups lock in one order): the tenant's
     /// retention version is read `FOR SHARE` (a retention change, which takes the row `FOR
     /// UPDATE`, waits for this transaction, and this one for a change in progress), the
-    /// idempotency keys are claimed, then the subjects (sorted) and the records are inserted,
-    /// column-wise from arrays. Then the audit chain's head is locked once and every admitted
-    /// write's entries are chained after it, in the group's order.
+    /// writes' subjects are held shared (`SUBJECT_LOCK`), the data keys writes made are stored
+    /// and every write's keys checked, the idempotency keys are claimed, then the subjects
+    /// (sorted) and the records are inserted, column-wise from arrays. Then the audit chain's
+    /// head is locked once and every admitted write's entries are chained after it, in the
+    /// group's order.
     fn commit_writes(&mut self, writes: &[Write<'_>]) -> Result<Vec<Result<()>>> {
         use postgres::types::Type;
         let target = self.target.clone();
@@ -1041,13 +1043,101 @@ impl PostgresStore {
                     outcomes[*i] = Err(VaultError::RetentionChanged);
                 }
             }
+            // The writes' subjects, held shared until the commit (`SUBJECT_LOCK`): whatever
+            // destroys a subject's keys (an erasure, the deletion of its last record of a
+            // category) holds its subject alone, so it waits for this group, and then sees its
+            // records and keys; or this group waits for it, and then sees what it destroyed.
+            let mut locked: Vec<&str> = same
+                .iter()
+                .filter(|i| outcomes[**i].is_ok())
+                .flat_map(|i| writes[*i].rows.iter().map(|r| r.pseudonym.as_str()))
+                .collect();
+            locked.sort_unstable();
+            locked.dedup();
+            if !locked.is_empty() {
+                tx.execute_typed(
+                    &format!("SELECT pg_advisory_xact_lock_shared({SUBJECT_LOCK}, hashtext(current_schema() || '/' || $1 || '/' || p)) FROM unnest($2::text[]) AS p"),
+                    &[(&tenant, Type::TEXT), (&locked, Type::TEXT_ARRAY)],
+                )
+                .map_err(&err)?;
+            }
+            // The keys writes made for their new subjects (or categories), stored here rather
+            // than in a transaction each, in one statement: a key another write stored first
+            // leaves its write out (`data-key-gone`), to be encrypted again under the stored
+            // key. Keys wrapped under a master key other than the vault's are refused
+            // (`master-key-replaced`), as `store_new_keys_in` does.
+            let makers: Vec<usize> = same
+                .iter()
+                .copied()
+                .filter(|i| outcomes[*i].is_ok() && writes[*i].new_keys.is_some())
+                .collect();
+            if !makers.is_empty() {
+                let current: Option<String> = tx
+                    .query_typed_opt("SELECT value FROM meta WHERE key = 'key_check'", &[])
+                    .map_err(&err)?
+                    .map(|r| r.get(0));
+                // Each slot's key from the first write that made one, in slot order.
+                let mut made: Vec<(&WrappedKeyRow, usize)> = Vec::new();
+                for &i in &makers {
+                    let keys = writes[i].new_keys.expect("a maker has keys");
+                    if current.as_deref() != Some(keys.check.as_str()) {
+                        outcomes[i] = Err(VaultError::MasterKeyReplaced);
+                        continue;
+                    }
+                    made.extend(keys.rows.iter().map(|k| (k, i)));
+                }
+
+                made.sort_by(|a, b| slot(a.0).cmp(&slot(b.0)));
+                made.dedup_by(|later, first| slot(later.0) == slot(first.0));
+                let stored: std::collections::HashSet<(String, String, String)> = if made.is_empty()
+                {
+                    Default::default()
+                } else {
+                    let col = |f: fn(&WrappedKeyRow) -> &str| {
+                        made.iter().map(|(k, _)| f(k)).collect::<Vec<&str>>()
+                    };
+                    let versions: Vec<i64> =
+                        made.iter().map(|(k, _)| i64::from(k.key_version)).collect();
+                    let wrapped: Vec<&[u8]> =
+                        made.iter().map(|(k, _)| k.wrapped.as_slice()).collect();
+                    tx.query_typed(
+                        "INSERT INTO data_keys (tenant_id, pseudonym, key_domain, category, key_version, wrapped, created_at) SELECT $1, *, $7 FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[], $6::bytea[]) ON CONFLICT (tenant_id, pseudonym, key_domain, category) DO NOTHING RETURNING pseudonym, key_domain, category",
+                        &[
+                            (&tenant, Type::TEXT),
+                            (&col(|k| &k.pseudonym), Type::TEXT_ARRAY),
+                            (&col(|k| &k.key_domain), Type::TEXT_ARRAY),
+                            (&col(|k| &k.category), Type::TEXT_ARRAY),
+                            (&versions, Type::INT8_ARRAY),
+                            (&wrapped, Type::BYTEA_ARRAY),
+                            (&now, Type::INT8),
+                        ],
+                    )
+                    .map_err(&err)?
+                    .iter()
+                    .map(|r| (r.get(0), r.get(1), r.get(2)))
+                    .collect()
+                };
+                let kept: std::collections::HashMap<(&str, &str, &str), usize> =
+                    made.iter().map(|(k, i)| (slot(k), *i)).collect();
+                for i in makers {
+                    let Some(keys) = writes[i].new_keys.filter(|_| outcomes[i].is_ok()) else {
+                        continue;
+                    };
+                    let all_stored = keys.rows.iter().all(|k| {
+                        let (p, d, c) = slot(k);
+                        kept.get(&(p, d, c)) == Some(&i)
+                            && stored.contains(&(p.to_owned(), d.to_owned(), c.to_owned()))
+                    });
+                    if !all_stored {
+                        outcomes[i] = Err(VaultError::DataKeyGone);
+                    }
+                }
+            }
             // The data keys the rows were encrypted under were read before this transaction: an
             // erasure or a deletion committed since may have destroyed one, and a row under it
-            // could never be read. Held `FOR SHARE` (in one order, so two groups never wait on
-            // each other) until the commit, they cannot be destroyed before it: whatever
-            // destroys keys takes them `FOR UPDATE` first (`lock_subject_keys`), so it waits
-            // for this write and then sees its rows. A write whose key is gone is left out
-            // (`data-key-gone`), before it claims an idempotency key.
+            // could never be read. Such a write is left out (`data-key-gone`), before it claims
+            // an idempotency key; with its subject held, no key can go between this and the
+            // commit.
             let needing: Vec<usize> = same
                 .iter()
                 .copied()
@@ -1072,7 +1162,7 @@ impl PostgresStore {
                 let categories: Vec<&str> = wanted.iter().map(|k| k.2).collect();
                 let present: std::collections::HashSet<(String, String, String)> = tx
                     .query_typed(
-                        "SELECT k.pseudonym, k.key_domain, k.category FROM data_keys k JOIN unnest($2::text[], $3::text[], $4::text[]) AS w (pseudonym, key_domain, category) USING (pseudonym, key_domain, category) WHERE k.tenant_id = $1 ORDER BY k.pseudonym, k.key_domain, k.category FOR SHARE OF k",
+                        "SELECT k.pseudonym, k.key_domain, k.category FROM data_keys k JOIN unnest($2::text[], $3::text[], $4::text[]) AS w (pseudonym, key_domain, category) USING (pseudonym, key_domain, category) WHERE k.tenant_id = $1",
                         &[
                             (&tenant, Type::TEXT),
                             (&pseudonyms, Type::TEXT_ARRAY),
@@ -1245,6 +1335,15 @@ fn record_row(r: &postgres::Row) -> RecordRow {
         expires_at: r.get(8),
         restriction: r.get(9),
     }
+}
+
+/// The slot a data key fills: its subject (pseudonym), key domain and category.
+fn slot(k: &WrappedKeyRow) -> (&str, &str, &str) {
+    (
+        k.pseudonym.as_str(),
+        k.key_domain.as_str(),
+        k.category.as_str(),
+    )
 }
 
 /// `sql` prepared on this connection once, from the connection's cache.
@@ -1496,29 +1595,13 @@ impl Store for PostgresStore {
         .transpose()
     }
 
-    fn insert_records(
-        &mut self,
-        tenant: &str,
-        rows: &[RecordRow],
-        now: i64,
-        expected_retention: i64,
-        idempotency: Option<&IdempotencyRow>,
-        audit: &WriteAudit,
-    ) -> Result<()> {
-        let write = Write {
-            tenant,
-            rows,
-            now,
-            version: expected_retention,
-            idempotency,
-            audit,
-        };
+    fn insert_records(&mut self, write: &Write<'_>) -> Result<()> {
         // A large batch is a transaction of its own (copying it into the queue would cost more
         // than waiting saves); small writes, the API's, are committed in groups.
-        if rows.len() > GROUP_ROWS {
-            return self.commit_alone(&write);
+        if write.rows.len() > GROUP_ROWS {
+            return self.commit_alone(write);
         }
-        let pending = PendingWrite::owned(&write);
+        let pending = PendingWrite::owned(write);
         let group = self.group.clone();
         group.submit(pending, &mut |writes| {
             let views: Vec<Write<'_>> = writes.iter().map(PendingWrite::view).collect();
@@ -1683,7 +1766,7 @@ impl Store for PostgresStore {
 mod tests {
     use super::*;
     use crate::store::JournalEntry;
-    use crate::store::testing::{acme_write, audit_of, row};
+    use crate::store::testing::{acme_write, audit_of, made_key, row};
 
     /// A store in a fresh schema, dropped afterwards; `None` (with a notice) without a database.
     struct Scratch {
@@ -1739,18 +1822,19 @@ mod tests {
                 .insert_data_keys(tenant, &[key], 0, &check)
                 .expect("key");
             store
-                .insert_records(
+                .insert_records(&Write {
                     tenant,
-                    &rows,
-                    0,
-                    0,
-                    None,
-                    &crate::store::WriteAudit {
+                    rows: &rows,
+                    now: 0,
+                    version: 0,
+                    idempotency: None,
+                    new_keys: None,
+                    audit: &crate::store::WriteAudit {
                         events: Vec::new(),
                         at: jiff::Timestamp::UNIX_EPOCH,
                         key: custos_audit::SigningKey::from_bytes(&[7; 32]),
                     },
-                )
+                })
                 .expect("records");
             let e = JournalEntry {
                 erasure_id: format!("{tenant}-erasure"),
@@ -1823,6 +1907,7 @@ mod tests {
             now: 5,
             version,
             idempotency,
+            new_keys: None,
             audit,
         };
         let writes = [
@@ -1912,9 +1997,159 @@ mod tests {
             0,
             "the refused write claims no idempotency key"
         );
-        let alone = s.store.insert_records("acme", &gone, 5, 0, None, &audit);
+        let alone = s.store.insert_records(&acme_write(&gone, None, &audit));
         assert!(matches!(alone, Err(VaultError::DataKeyGone)), "{alone:?}");
         assert_eq!(count(&mut s, "acme", written), 1);
+    }
+
+    #[test]
+    fn keys_writes_make_are_stored_with_their_records_and_a_second_maker_encrypts_again() {
+        let Some(mut s) = scratch("made_keys") else {
+            return;
+        };
+        let check = s
+            .store
+            .init_meta("key_check", "a test check")
+            .expect("meta");
+        let (mine, also, stale) = (
+            made_key("p1", 1, &check),
+            made_key("p1", 2, &check),
+            made_key("p3", 3, "another master key"),
+        );
+        let (r1, r2, r3) = (
+            [row("acme", 60, "p1")],
+            [row("acme", 61, "p1")],
+            [row("acme", 62, "p3")],
+        );
+        let audit = audit_of("put", "acme");
+        let made = |rows, keys| Write {
+            new_keys: Some(keys),
+            ..acme_write(rows, None, &audit)
+        };
+        let outcomes = s
+            .store
+            .commit_writes(&[
+                made(&r1[..], &mine),
+                made(&r2[..], &also),
+                made(&r3[..], &stale),
+            ])
+            .expect("the group commits");
+        assert!(outcomes[0].is_ok(), "{outcomes:?}");
+        // Both made a key for p1's `account` records at once: the first one's is stored, the
+        // second's rows are under a key nobody has.
+        assert!(matches!(outcomes[1], Err(VaultError::DataKeyGone)));
+        assert!(matches!(outcomes[2], Err(VaultError::MasterKeyReplaced)));
+        assert_eq!(
+            count(
+                &mut s,
+                "acme",
+                "SELECT count(*) FROM records WHERE created_at = 5"
+            ),
+            1
+        );
+        assert_eq!(
+            count(
+                &mut s,
+                "acme",
+                "SELECT count(*) FROM data_keys WHERE pseudonym = 'p1' AND wrapped = '\\x01'"
+            ),
+            1,
+            "the first maker's key is stored, with its record"
+        );
+        assert_eq!(of_p1(&mut s, "data_keys"), 1);
+        assert_eq!(
+            count(
+                &mut s,
+                "acme",
+                "SELECT count(*) FROM data_keys WHERE pseudonym = 'p3'"
+            ),
+            0
+        );
+    }
+
+    #[test]
+    fn an_erasure_under_way_when_a_write_makes_its_key_is_waited_for() {
+        // The erasure has read what p1 had (nothing yet) and is about to destroy p1's keys; a
+        // write makes p1's first key now. Without the subject's lock the write commits its key
+        // and record in between, and the erasure's last statement destroys the key under the
+        // record: a record nobody can ever read.
+        let Some(mut s) = scratch("key_made_during_erasure") else {
+            return;
+        };
+        let check = s
+            .store
+            .init_meta("key_check", "a test check")
+            .expect("meta");
+        let mut erasing = PostgresStore::open(&s.url, &s.schema).expect("opens");
+        let mut watch = Client::connect(&s.url, NoTls).expect("connects");
+        let writer_pid: i32 = {
+            s.store.client().expect("connects");
+            s.store
+                .raw_client()
+                .query_one("SELECT pg_backend_pid()", &[])
+                .expect("pid")
+                .get(0)
+        };
+        let (locked_tx, locked_rx) = std::sync::mpsc::channel();
+        let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+        let key = made_key("p1", 1, &check);
+        let rows = [row("acme", 70, "p1")];
+        let audit = audit_of("put", "acme");
+        std::thread::scope(|scope| {
+            let eraser = scope.spawn(move || {
+                erasing
+                    .in_tx("acme", "erasing", &mut |tx| {
+                        crate::store::lock_subject(tx, "acme", "p1")?;
+                        locked_tx.send(()).expect("told");
+                        go_rx.recv().expect("go");
+                        tx.execute(
+                            "DELETE FROM data_keys WHERE tenant_id = $1 AND pseudonym = $2",
+                            &["acme".into(), "p1".into()],
+                        )?;
+                        Ok(())
+                    })
+                    .expect("erases");
+            });
+            locked_rx.recv().expect("the erasure holds p1");
+            let store = &mut s.store;
+            let write = Write {
+                new_keys: Some(&key),
+                ..acme_write(&rows, None, &audit)
+            };
+            let writer = scope.spawn(move || {
+                store
+                    .commit_writes(&[write])
+                    .expect("the write commits")
+                    .pop()
+                    .expect("one outcome")
+            });
+            // The write waits for the erasure (without the lock it commits at once).
+            let start = std::time::Instant::now();
+            let waits = |c: &mut Client| -> bool {
+                c.query_one(
+                    "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE pid = $1 AND NOT granted)",
+                    &[&writer_pid],
+                )
+                .expect("locks")
+                .get(0)
+            };
+            while !waits(&mut watch) && !writer.is_finished() && start.elapsed().as_secs() < 2 {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            go_tx.send(()).expect("go");
+            eraser.join().expect("the eraser");
+            writer.join().expect("the writer").expect("the write is in");
+        });
+        assert_eq!(
+            of_p1(&mut s, "records"),
+            1,
+            "the write is in, after the erasure"
+        );
+        assert_eq!(
+            of_p1(&mut s, "data_keys"),
+            1,
+            "and the key it made with it: the erasure came first"
+        );
     }
 
     /// Runs a write of `rows` (under `p1`'s key) that stops just before its commit, holding what
@@ -1947,7 +2182,7 @@ mod tests {
         let mut other = PostgresStore::open(&s.url, &s.schema).expect("opens");
         let (writer_pid, other_pid) = (pid(&mut s.store), pid(&mut other));
         // The audit chain's lock, which a write takes after its records are in: held here, the
-        // write waits with its data keys held `FOR SHARE` and its rows inserted.
+        // write waits with its subject held and its rows inserted.
         let mut holder = Client::connect(&s.url, NoTls).expect("connects");
         let mut hold = holder.transaction().expect("tx");
         hold.execute(
@@ -1973,7 +2208,7 @@ mod tests {
                 std::thread::sleep(std::time::Duration::from_millis(5));
             }
             let destroyer = scope.spawn(move || destroy(&mut other));
-            // The destroyer waits for the write's data keys (without the lock it does not).
+            // The destroyer waits for the write's subject (without the lock it does not).
             let start = std::time::Instant::now();
             while !waits(&mut watch, other_pid) && start.elapsed().as_secs() < 2 {
                 std::thread::sleep(std::time::Duration::from_millis(5));
@@ -2003,7 +2238,7 @@ mod tests {
         let old = [row("acme", 40, "p1")];
         let audit = audit_of("put", "acme");
         s.store
-            .insert_records("acme", &old, 5, 0, None, &audit)
+            .insert_records(&acme_write(&old, None, &audit))
             .expect("the old record");
         let new = [row("acme", 41, "p1")];
         let old_id = old[0].record_id.clone();

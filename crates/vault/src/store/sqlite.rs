@@ -14,7 +14,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::group::Group;
 use super::{
-    AuditFn, ErasureCounts, GROUP_ROWS, GROUP_WRITES, IDEMPOTENCY_SECONDS, IdempotencyRow,
+    AuditFn, ErasureCounts, GROUP_ROWS, GROUP_WRITES, IDEMPOTENCY_SECONDS, IdempotencyRow, NewKeys,
     PendingWrite, RecordRow, Store, Tx, Val, WrappedKeyRow, Write, WriteAudit, audit_error,
 };
 use crate::error::{Result, VaultError};
@@ -704,6 +704,29 @@ fn insert_rows_in<'r>(
     Ok(())
 }
 
+/// The data keys a write made, stored in its transaction before its rows
+/// ([`super::store_new_keys_in`]).
+fn store_new_keys(
+    tx: &Connection,
+    target: &str,
+    tenant: &str,
+    keys: Option<&NewKeys>,
+    now: i64,
+) -> Result<()> {
+    let Some(keys) = keys else { return Ok(()) };
+    super::store_new_keys_in(
+        &mut SqliteTx {
+            conn: tx,
+            tenant,
+            target,
+            operation: "writing records",
+        },
+        tenant,
+        keys,
+        now,
+    )
+}
+
 impl SqliteStore {
     /// [`Store::insert_records`] for rows that come in parts (`next` answers `None` after the
     /// last), in a transaction of their own: the retention version is checked before the first
@@ -714,19 +737,12 @@ impl SqliteStore {
         next: &mut dyn FnMut() -> Result<Option<std::borrow::Cow<'r, [RecordRow]>>>,
         now: i64,
         expected_retention: i64,
-        idempotency: Option<&IdempotencyRow>,
+        new_keys: Option<&NewKeys>,
         audit: &WriteAudit,
     ) -> Result<()> {
         self.in_write_tx("writing records", |tx, target| {
-            insert_rows_in(
-                tx,
-                target,
-                tenant,
-                next,
-                now,
-                expected_retention,
-                idempotency,
-            )?;
+            store_new_keys(tx, target, tenant, new_keys, now)?;
+            insert_rows_in(tx, target, tenant, next, now, expected_retention, None)?;
             custos_audit::store::sqlite_append_in(tx, &mut |head| audit.build(head))
                 .map_err(|e| audit_error(target, e))
         })
@@ -774,15 +790,8 @@ impl SqliteStore {
             Err(_) => writes
                 .iter()
                 .map(|w| {
-                    let mut whole = Some(w.rows);
-                    self.insert_parts(
-                        w.tenant,
-                        &mut || Ok(whole.take().map(std::borrow::Cow::Borrowed)),
-                        w.now,
-                        w.version,
-                        w.idempotency,
-                        w.audit,
-                    )
+                    self.commit_writes(std::slice::from_ref(w))
+                        .and_then(|mut one| one.pop().unwrap_or(Ok(())))
                 })
                 .collect(),
         }
@@ -805,15 +814,18 @@ impl SqliteStore {
             for w in writes {
                 tx.execute_batch("SAVEPOINT custos_write").map_err(err)?;
                 let mut whole = Some(w.rows);
-                let outcome = insert_rows_in(
-                    tx,
-                    target,
-                    w.tenant,
-                    &mut || Ok(whole.take().map(std::borrow::Cow::Borrowed)),
-                    w.now,
-                    w.version,
-                    w.idempotency,
-                );
+                let outcome =
+                    store_new_keys(tx, target, w.tenant, w.new_keys, w.now).and_then(|()| {
+                        insert_rows_in(
+                            tx,
+                            target,
+                            w.tenant,
+                            &mut || Ok(whole.take().map(std::borrow::Cow::Borrowed)),
+                            w.now,
+                            w.version,
+                            w.idempotency,
+                        )
+                    });
                 if outcome.is_err() {
                     tx.execute_batch("ROLLBACK TO custos_write").map_err(err)?;
                 }
@@ -1042,36 +1054,21 @@ impl Store for SqliteStore {
             .map_err(self.err("reading a data key"))
     }
 
-    fn insert_records(
-        &mut self,
-        tenant: &str,
-        rows: &[RecordRow],
-        now: i64,
-        expected_retention: i64,
-        idempotency: Option<&IdempotencyRow>,
-        audit: &WriteAudit,
-    ) -> Result<()> {
+    fn insert_records(&mut self, write: &Write<'_>) -> Result<()> {
         // A large batch is a transaction of its own; small writes, the API's, are committed in
-        // groups.
-        if rows.len() > GROUP_ROWS {
-            let mut whole = Some(rows);
+        // groups. (An idempotency key comes with one record only.)
+        if write.rows.len() > GROUP_ROWS && write.idempotency.is_none() {
+            let mut whole = Some(write.rows);
             return self.insert_parts(
-                tenant,
+                write.tenant,
                 &mut || Ok(whole.take().map(std::borrow::Cow::Borrowed)),
-                now,
-                expected_retention,
-                idempotency,
-                audit,
+                write.now,
+                write.version,
+                write.new_keys,
+                write.audit,
             );
         }
-        let pending = PendingWrite::owned(&Write {
-            tenant,
-            rows,
-            now,
-            version: expected_retention,
-            idempotency,
-            audit,
-        });
+        let pending = PendingWrite::owned(write);
         let file = self.file.clone();
         file.group.submit(pending, &mut |writes| {
             let views: Vec<Write<'_>> = writes.iter().map(PendingWrite::view).collect();
@@ -1226,7 +1223,7 @@ impl Store for SqliteStore {
 mod tests {
     use super::*;
     use crate::store::Store;
-    use crate::store::testing::{acme_write, audit_of, row};
+    use crate::store::testing::{acme_write, audit_of, made_key, row};
 
     /// A fresh vault file for the test `name`.
     fn scratch(name: &str) -> (PathBuf, SqliteStore) {
@@ -1300,6 +1297,7 @@ mod tests {
             now: 5,
             version,
             idempotency,
+            new_keys: None,
             audit,
         };
         let writes = [
@@ -1351,9 +1349,50 @@ mod tests {
         );
         assert!(outcomes[1].is_ok());
         assert_eq!(count(&path, "SELECT count(*) FROM records"), 1);
-        let alone = store.insert_records("acme", &gone, 5, 0, None, &audit);
+        let alone = store.insert_records(&acme_write(&gone, None, &audit));
         assert!(matches!(alone, Err(VaultError::DataKeyGone)), "{alone:?}");
         assert_eq!(count(&path, "SELECT count(*) FROM records"), 1);
+    }
+
+    #[test]
+    fn keys_writes_make_are_stored_with_their_records_and_a_second_maker_encrypts_again() {
+        let (path, mut store) = scratch("sqlite-made-keys");
+        let check = store.init_meta("key_check", "a test check").expect("meta");
+        let (mine, also, stale) = (
+            made_key("p1", 1, &check),
+            made_key("p1", 2, &check),
+            made_key("p3", 3, "another master key"),
+        );
+        let (r1, r2, r3) = (
+            [row("acme", 60, "p1")],
+            [row("acme", 61, "p1")],
+            [row("acme", 62, "p3")],
+        );
+        let audit = audit_of("put", "acme");
+        let made = |rows, keys| Write {
+            new_keys: Some(keys),
+            ..acme_write(rows, None, &audit)
+        };
+        let outcomes = store
+            .commit_writes(&[
+                made(&r1[..], &mine),
+                made(&r2[..], &also),
+                made(&r3[..], &stale),
+            ])
+            .expect("the group commits");
+        assert!(outcomes[0].is_ok(), "{outcomes:?}");
+        assert!(matches!(outcomes[1], Err(VaultError::DataKeyGone)));
+        assert!(matches!(outcomes[2], Err(VaultError::MasterKeyReplaced)));
+        assert_eq!(count(&path, "SELECT count(*) FROM records"), 1);
+        assert_eq!(
+            count(
+                &path,
+                "SELECT count(*) FROM data_keys WHERE pseudonym = 'p1' AND wrapped = x'01'"
+            ),
+            1,
+            "the first maker's key is stored, with its record"
+        );
+        assert_eq!(count(&path, "SELECT count(*) FROM data_keys"), 1);
     }
 
     #[test]
@@ -1369,7 +1408,7 @@ mod tests {
                     for i in 0..10 {
                         let rows = [row("acme", 100 + t * 10 + i, "p1")];
                         store
-                            .insert_records("acme", &rows, 5, 0, None, audit)
+                            .insert_records(&acme_write(&rows, None, audit))
                             .expect("each write is committed");
                     }
                 });
