@@ -879,6 +879,51 @@ pub(crate) fn micros(t: jiff::Timestamp) -> i64 {
 pub(crate) mod testing {
     use super::{IdempotencyRow, NewKeys, RecordRow, WrappedKeyRow, Write, WriteAudit};
 
+    /// What committing a group answers: each write's outcome, or the group's failure.
+    type GroupAnswer = crate::error::Result<Vec<crate::error::Result<()>>>;
+
+    /// Commits, as one group, three writes of acme's that each made a data key: two made one
+    /// for `p1`'s `account` records at once (the first's key wrapped as `[1]`), and one for
+    /// `p3` under another master key than `check`'s; checks each write's answer. The first is
+    /// in; the second's rows are under a key nobody has (`DataKeyGone`, encrypt again); the
+    /// third is refused (`MasterKeyReplaced`).
+    pub(crate) fn commit_writes_that_make_keys(
+        check: &str,
+        commit: &mut dyn FnMut(&[Write<'_>]) -> GroupAnswer,
+    ) {
+        use crate::error::VaultError;
+        let (mine, also, stale) = (
+            made_key("p1", 1, check),
+            made_key("p1", 2, check),
+            made_key("p3", 3, "another master key"),
+        );
+        let (r1, r2, r3) = (
+            [row("acme", 60, "p1")],
+            [row("acme", 61, "p1")],
+            [row("acme", 62, "p3")],
+        );
+        let audit = audit_of("put", "acme");
+        let made = |rows, keys| Write {
+            new_keys: Some(keys),
+            ..acme_write(rows, None, &audit)
+        };
+        let outcomes = commit(&[
+            made(&r1[..], &mine),
+            made(&r2[..], &also),
+            made(&r3[..], &stale),
+        ])
+        .expect("the group commits");
+        assert!(outcomes[0].is_ok(), "{outcomes:?}");
+        assert!(
+            matches!(outcomes[1], Err(VaultError::DataKeyGone)),
+            "{outcomes:?}"
+        );
+        assert!(
+            matches!(outcomes[2], Err(VaultError::MasterKeyReplaced)),
+            "{outcomes:?}"
+        );
+    }
+
     /// A data key a write made for `subject`'s records of [`row`] (domain `default`, category
     /// `account`), wrapped as `wrapped`, under the master key whose check value is `check`.
     pub(crate) fn made_key(subject: &str, wrapped: u8, check: &str) -> NewKeys {

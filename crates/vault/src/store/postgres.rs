@@ -1766,7 +1766,9 @@ impl Store for PostgresStore {
 mod tests {
     use super::*;
     use crate::store::JournalEntry;
-    use crate::store::testing::{acme_write, audit_of, made_key, row};
+    use crate::store::testing::{
+        acme_write, audit_of, commit_writes_that_make_keys, made_key, row,
+    };
 
     /// A store in a fresh schema, dropped afterwards; `None` (with a notice) without a database.
     struct Scratch {
@@ -2011,60 +2013,18 @@ mod tests {
             .store
             .init_meta("key_check", "a test check")
             .expect("meta");
-        let (mine, also, stale) = (
-            made_key("p1", 1, &check),
-            made_key("p1", 2, &check),
-            made_key("p3", 3, "another master key"),
-        );
-        let (r1, r2, r3) = (
-            [row("acme", 60, "p1")],
-            [row("acme", 61, "p1")],
-            [row("acme", 62, "p3")],
-        );
-        let audit = audit_of("put", "acme");
-        let made = |rows, keys| Write {
-            new_keys: Some(keys),
-            ..acme_write(rows, None, &audit)
-        };
-        let outcomes = s
-            .store
-            .commit_writes(&[
-                made(&r1[..], &mine),
-                made(&r2[..], &also),
-                made(&r3[..], &stale),
-            ])
-            .expect("the group commits");
-        assert!(outcomes[0].is_ok(), "{outcomes:?}");
-        // Both made a key for p1's `account` records at once: the first one's is stored, the
-        // second's rows are under a key nobody has.
-        assert!(matches!(outcomes[1], Err(VaultError::DataKeyGone)));
-        assert!(matches!(outcomes[2], Err(VaultError::MasterKeyReplaced)));
+        commit_writes_that_make_keys(&check, &mut |writes| s.store.commit_writes(writes));
+        let written = "SELECT count(*) FROM records WHERE created_at = 5";
+        assert_eq!(count(&mut s, "acme", written), 1);
+        let first = "SELECT count(*) FROM data_keys WHERE pseudonym = 'p1' AND wrapped = '\\x01'";
         assert_eq!(
-            count(
-                &mut s,
-                "acme",
-                "SELECT count(*) FROM records WHERE created_at = 5"
-            ),
-            1
-        );
-        assert_eq!(
-            count(
-                &mut s,
-                "acme",
-                "SELECT count(*) FROM data_keys WHERE pseudonym = 'p1' AND wrapped = '\\x01'"
-            ),
+            count(&mut s, "acme", first),
             1,
             "the first maker's key is stored, with its record"
         );
         assert_eq!(of_p1(&mut s, "data_keys"), 1);
-        assert_eq!(
-            count(
-                &mut s,
-                "acme",
-                "SELECT count(*) FROM data_keys WHERE pseudonym = 'p3'"
-            ),
-            0
-        );
+        let refused = "SELECT count(*) FROM data_keys WHERE pseudonym = 'p3'";
+        assert_eq!(count(&mut s, "acme", refused), 0);
     }
 
     #[test]
@@ -2082,14 +2042,7 @@ mod tests {
             .expect("meta");
         let mut erasing = PostgresStore::open(&s.url, &s.schema).expect("opens");
         let mut watch = Client::connect(&s.url, NoTls).expect("connects");
-        let writer_pid: i32 = {
-            s.store.client().expect("connects");
-            s.store
-                .raw_client()
-                .query_one("SELECT pg_backend_pid()", &[])
-                .expect("pid")
-                .get(0)
-        };
+        let writer_pid = backend_pid(&mut s.store);
         let (locked_tx, locked_rx) = std::sync::mpsc::channel();
         let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
         let key = made_key("p1", 1, &check);
@@ -2125,15 +2078,10 @@ mod tests {
             });
             // The write waits for the erasure (without the lock it commits at once).
             let start = std::time::Instant::now();
-            let waits = |c: &mut Client| -> bool {
-                c.query_one(
-                    "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE pid = $1 AND NOT granted)",
-                    &[&writer_pid],
-                )
-                .expect("locks")
-                .get(0)
-            };
-            while !waits(&mut watch) && !writer.is_finished() && start.elapsed().as_secs() < 2 {
+            while !waits(&mut watch, writer_pid)
+                && !writer.is_finished()
+                && start.elapsed().as_secs() < 2
+            {
                 std::thread::sleep(std::time::Duration::from_millis(5));
             }
             go_tx.send(()).expect("go");
@@ -2152,6 +2100,26 @@ mod tests {
         );
     }
 
+    /// Whether the backend `pid` waits for a lock.
+    fn waits(c: &mut Client, pid: i32) -> bool {
+        c.query_one(
+            "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE pid = $1 AND NOT granted)",
+            &[&pid],
+        )
+        .expect("locks")
+        .get(0)
+    }
+
+    /// The PostgreSQL backend serving `store`'s connection.
+    fn backend_pid(store: &mut PostgresStore) -> i32 {
+        store.client().expect("connects");
+        store
+            .raw_client()
+            .query_one("SELECT pg_backend_pid()", &[])
+            .expect("pid")
+            .get(0)
+    }
+
     /// Runs a write of `rows` (under `p1`'s key) that stops just before its commit, holding what
     /// it locked, then `destroy` on a second connection, then lets the write commit; returns
     /// when both are done.
@@ -2160,27 +2128,10 @@ mod tests {
         rows: &[RecordRow],
         destroy: &mut (dyn FnMut(&mut PostgresStore) + Send),
     ) {
-        // Whether the backend `pid` waits for a lock.
-        let waits = |c: &mut Client, pid: i32| -> bool {
-            c.query_one(
-                "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE pid = $1 AND NOT granted)",
-                &[&pid],
-            )
-            .expect("locks")
-            .get(0)
-        };
-        let pid = |store: &mut PostgresStore| -> i32 {
-            store.client().expect("connects");
-            store
-                .raw_client()
-                .query_one("SELECT pg_backend_pid()", &[])
-                .expect("pid")
-                .get(0)
-        };
         // Opened first: opening takes the audit chain's lock too.
         let mut watch = Client::connect(&s.url, NoTls).expect("connects");
         let mut other = PostgresStore::open(&s.url, &s.schema).expect("opens");
-        let (writer_pid, other_pid) = (pid(&mut s.store), pid(&mut other));
+        let (writer_pid, other_pid) = (backend_pid(&mut s.store), backend_pid(&mut other));
         // The audit chain's lock, which a write takes after its records are in: held here, the
         // write waits with its subject held and its rows inserted.
         let mut holder = Client::connect(&s.url, NoTls).expect("connects");

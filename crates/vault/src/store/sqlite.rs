@@ -1223,7 +1223,7 @@ impl Store for SqliteStore {
 mod tests {
     use super::*;
     use crate::store::Store;
-    use crate::store::testing::{acme_write, audit_of, made_key, row};
+    use crate::store::testing::{acme_write, audit_of, commit_writes_that_make_keys, row};
 
     /// A fresh vault file for the test `name`.
     fn scratch(name: &str) -> (PathBuf, SqliteStore) {
@@ -1358,37 +1358,11 @@ mod tests {
     fn keys_writes_make_are_stored_with_their_records_and_a_second_maker_encrypts_again() {
         let (path, mut store) = scratch("sqlite-made-keys");
         let check = store.init_meta("key_check", "a test check").expect("meta");
-        let (mine, also, stale) = (
-            made_key("p1", 1, &check),
-            made_key("p1", 2, &check),
-            made_key("p3", 3, "another master key"),
-        );
-        let (r1, r2, r3) = (
-            [row("acme", 60, "p1")],
-            [row("acme", 61, "p1")],
-            [row("acme", 62, "p3")],
-        );
-        let audit = audit_of("put", "acme");
-        let made = |rows, keys| Write {
-            new_keys: Some(keys),
-            ..acme_write(rows, None, &audit)
-        };
-        let outcomes = store
-            .commit_writes(&[
-                made(&r1[..], &mine),
-                made(&r2[..], &also),
-                made(&r3[..], &stale),
-            ])
-            .expect("the group commits");
-        assert!(outcomes[0].is_ok(), "{outcomes:?}");
-        assert!(matches!(outcomes[1], Err(VaultError::DataKeyGone)));
-        assert!(matches!(outcomes[2], Err(VaultError::MasterKeyReplaced)));
+        commit_writes_that_make_keys(&check, &mut |writes| store.commit_writes(writes));
         assert_eq!(count(&path, "SELECT count(*) FROM records"), 1);
+        let first = "SELECT count(*) FROM data_keys WHERE pseudonym = 'p1' AND wrapped = x'01'";
         assert_eq!(
-            count(
-                &path,
-                "SELECT count(*) FROM data_keys WHERE pseudonym = 'p1' AND wrapped = x'01'"
-            ),
+            count(&path, first),
             1,
             "the first maker's key is stored, with its record"
         );
