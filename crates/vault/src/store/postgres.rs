@@ -1766,6 +1766,7 @@ impl Store for PostgresStore {
 mod tests {
     use super::*;
     use crate::store::JournalEntry;
+    use crate::store::NewKeys;
     use crate::store::testing::{
         acme_write, audit_of, commit_writes_that_make_keys, made_key, row,
     };
@@ -2120,12 +2121,13 @@ mod tests {
             .get(0)
     }
 
-    /// Runs a write of `rows` (under `p1`'s key) that stops just before its commit, holding what
-    /// it locked, then `destroy` on a second connection, then lets the write commit; returns
-    /// when both are done.
+    /// Runs a write of `rows` (under `p1`'s key, stored or among `new_keys`) that stops just
+    /// before its commit, holding what it locked, then `destroy` on a second connection, then
+    /// lets the write commit; returns when both are done.
     fn while_a_write_waits_to_commit(
         s: &mut Scratch,
         rows: &[RecordRow],
+        new_keys: Option<&NewKeys>,
         destroy: &mut (dyn FnMut(&mut PostgresStore) + Send),
     ) {
         // Opened first: opening takes the audit chain's lock too.
@@ -2145,8 +2147,12 @@ mod tests {
         std::thread::scope(|scope| {
             let store = &mut s.store;
             let writer = scope.spawn(move || {
+                let write = Write {
+                    new_keys,
+                    ..acme_write(rows, None, &audit)
+                };
                 store
-                    .commit_writes(&[acme_write(rows, None, &audit)])
+                    .commit_writes(&[write])
                     .expect("the write commits")
                     .pop()
                     .expect("one outcome")
@@ -2168,6 +2174,46 @@ mod tests {
             writer.join().expect("the writer");
             destroyer.join().expect("the destroyer");
         });
+    }
+
+    #[test]
+    fn two_servers_making_a_subjects_first_key_at_once_store_one_and_the_second_encrypts_again() {
+        let Some(mut s) = scratch("key_made_twice") else {
+            return;
+        };
+        let check = s
+            .store
+            .init_meta("key_check", "a test check")
+            .expect("meta");
+        let (first, second) = (made_key("p1", 1, &check), made_key("p1", 2, &check));
+        let (rows, later) = ([row("acme", 80, "p1")], [row("acme", 81, "p1")]);
+        let mut answer = None;
+        // The second server's group waits for the first's key (the same slot), then finds it
+        // stored: its own key is not, so its record, under that key, must not be either.
+        while_a_write_waits_to_commit(&mut s, &rows, Some(&first), &mut |other| {
+            let audit = audit_of("put", "acme");
+            let write = Write {
+                new_keys: Some(&second),
+                ..acme_write(&later, None, &audit)
+            };
+            answer = other
+                .commit_writes(&[write])
+                .expect("the group commits")
+                .pop();
+        });
+        assert!(
+            matches!(answer, Some(Err(VaultError::DataKeyGone))),
+            "{answer:?}"
+        );
+        assert_eq!(
+            of_p1(&mut s, "records"),
+            1,
+            "the first server's record only"
+        );
+        let first_key =
+            "SELECT count(*) FROM data_keys WHERE pseudonym = 'p1' AND wrapped = '\\x01'";
+        assert_eq!(count(&mut s, "acme", first_key), 1);
+        assert_eq!(of_p1(&mut s, "data_keys"), 1);
     }
 
     /// How many rows of `table` acme's subject `p1` has.
@@ -2193,7 +2239,7 @@ mod tests {
             .expect("the old record");
         let new = [row("acme", 41, "p1")];
         let old_id = old[0].record_id.clone();
-        while_a_write_waits_to_commit(&mut s, &new, &mut |other| {
+        while_a_write_waits_to_commit(&mut s, &new, None, &mut |other| {
             other
                 .in_tx("acme", "deleting a record", &mut |tx| {
                     tx.execute(
@@ -2220,7 +2266,7 @@ mod tests {
         };
         give_keys(&mut s, &[("acme", "p1")]);
         let new = [row("acme", 50, "p1")];
-        while_a_write_waits_to_commit(&mut s, &new, &mut |other| {
+        while_a_write_waits_to_commit(&mut s, &new, None, &mut |other| {
             let e = JournalEntry {
                 erasure_id: "during-a-write".into(),
                 tenant: "acme".into(),
