@@ -588,12 +588,27 @@ pub(crate) fn unused_keys_sql(postgres: bool) -> &'static str {
     }
 }
 
-/// PostgreSQL advisory lock class of one subject (with a hash of the schema, the tenant and the
-/// pseudonym): a write of records holds it shared from before it checks or stores its data keys
-/// until it commits (`commit_writes`); whatever destroys a subject's keys holds it alone
+/// PostgreSQL advisory lock class of a tenant's subjects: a write of records holds its subjects'
+/// locks shared from before it checks or stores its data keys until it commits
+/// (`commit_writes`); whatever destroys a subject's keys holds the subject's lock alone
 /// ([`lock_subject`]). The two-key advisory lock space does not overlap the single-key one the
-/// audit trail uses; two subjects whose hashes meet only wait for each other.
+/// audit trail uses.
 pub(crate) const SUBJECT_LOCK: i32 = 0x4355_5342; // "CUSB"
+
+/// Subjects share one of this many locks per tenant ([`subject_lock_key`]), so a write to
+/// thousands of subjects takes at most this many locks: PostgreSQL keeps advisory locks in a
+/// shared table of `max_locks_per_transaction` (64 by default) per connection. An erasure then
+/// holds back the writes of one in 64 of its tenant's subjects, for the time it takes.
+pub(crate) const SUBJECT_LOCK_BUCKETS: i32 = 64;
+
+/// The SQL of a subject's lock key: the schema, the tenant (`tenant`, an SQL expression) and the
+/// subject's bucket (of `pseudonym`, an SQL expression), hashed.
+pub(crate) fn subject_lock_key(tenant: &str, pseudonym: &str) -> String {
+    format!(
+        "hashtext(current_schema() || '/' || {tenant} || '/' || (hashtext({pseudonym}) & {}))",
+        SUBJECT_LOCK_BUCKETS - 1
+    )
+}
 
 /// Takes the subject behind `pseudonym` alone (PostgreSQL; [`SUBJECT_LOCK`]), before anything
 /// that may destroy its data keys reads which records remain. A write in progress holds it
@@ -607,7 +622,10 @@ pub(crate) const SUBJECT_LOCK: i32 = 0x4355_5342; // "CUSB"
 pub(crate) fn lock_subject(tx: &mut dyn Tx, tenant: &str, pseudonym: &str) -> Result<()> {
     if tx.postgres() {
         tx.execute(
-            &format!("SELECT pg_advisory_xact_lock({SUBJECT_LOCK}, hashtext(current_schema() || '/' || $1 || '/' || $2))"),
+            &format!(
+                "SELECT pg_advisory_xact_lock({SUBJECT_LOCK}, {})",
+                subject_lock_key("$1", "$2")
+            ),
             &[tenant.into(), pseudonym.into()],
         )?;
     }
@@ -645,11 +663,23 @@ fn insert_data_key(tx: &mut dyn Tx, tenant: &str, key: &WrappedKeyRow, now: i64)
     )
 }
 
+/// Taken (PostgreSQL) before the master key's check value is read by whatever is about to store
+/// data keys: a rotation or a replacement of the master key holds `data_keys` in `SHARE ROW
+/// EXCLUSIVE` mode until it commits, so this waits for it, and the check read next is the new
+/// key's. Read before waiting, the old check would pass, and keys wrapped under the old master
+/// would be stored after the replacement: keys nobody can open.
+pub(crate) const LOCK_KEYS_FOR_WRITING: &str = "LOCK TABLE data_keys IN ROW EXCLUSIVE MODE";
+
 /// Refuses to store keys wrapped under a master key other than the vault's: if it was replaced
 /// meanwhile (by `custos keys replace` while this server ran), storing them would leave keys the
 /// new master cannot open. The server must restart with the new key. Also registers the tenant,
 /// which its keys belong to.
 fn before_storing_keys(tx: &mut dyn Tx, tenant: &str, now: i64, key_check: &str) -> Result<()> {
+    if tx.postgres() {
+        // Waits for a replacement of the master key in progress (it holds the table `SHARE ROW
+        // EXCLUSIVE` until it commits), so the check below reads the key it committed.
+        tx.execute(LOCK_KEYS_FOR_WRITING, &[])?;
+    }
     let current = tx
         .query(
             "SELECT value FROM meta WHERE key = $1",

@@ -983,8 +983,10 @@ impl PostgresStore {
 
     /// Inserts the writes' records and audit entries in one transaction. `Err`: nothing was
     /// written. `Ok`: committed, with each write's outcome: `Ok` if it is in, else why it was
-    /// left out (its tenant's retention changed since its expiries were computed, or its
-    /// idempotency key was taken by another write first).
+    /// left out (its tenant's retention changed since its expiries were computed; a data key of
+    /// its rows is gone, or another write stored the key it made first; the key it made is
+    /// wrapped under a master key that was replaced; or its idempotency key was taken by
+    /// another write first).
     ///
     /// Per tenant (in tenant order, so concurrent groups lock in one order): the tenant's
     /// retention version is read `FOR SHARE` (a retention change, which takes the row `FOR
@@ -1056,7 +1058,10 @@ impl PostgresStore {
             locked.dedup();
             if !locked.is_empty() {
                 tx.execute_typed(
-                    &format!("SELECT pg_advisory_xact_lock_shared({SUBJECT_LOCK}, hashtext(current_schema() || '/' || $1 || '/' || p)) FROM unnest($2::text[]) AS p"),
+                    &format!(
+                        "SELECT pg_advisory_xact_lock_shared({SUBJECT_LOCK}, {}) FROM unnest($2::text[]) AS p",
+                        super::subject_lock_key("$1", "p")
+                    ),
                     &[(&tenant, Type::TEXT), (&locked, Type::TEXT_ARRAY)],
                 )
                 .map_err(&err)?;
@@ -1072,6 +1077,8 @@ impl PostgresStore {
                 .filter(|i| outcomes[*i].is_ok() && writes[*i].new_keys.is_some())
                 .collect();
             if !makers.is_empty() {
+                tx.batch_execute(super::LOCK_KEYS_FOR_WRITING)
+                    .map_err(&err)?;
                 let current: Option<String> = tx
                     .query_typed_opt("SELECT value FROM meta WHERE key = 'key_check'", &[])
                     .map_err(&err)?
@@ -1687,7 +1694,6 @@ impl Store for PostgresStore {
         tx.batch_execute("LOCK TABLE data_keys IN SHARE ROW EXCLUSIVE MODE")
             .map_err(&err)?;
         let tenants: Vec<String> = tx
-            // Byte order, as a group of writes takes its tenants in (whatever the collation).
             .query(
                 "SELECT tenant_id FROM tenants ORDER BY tenant_id COLLATE \"C\"",
                 &[],
@@ -1699,8 +1705,6 @@ impl Store for PostgresStore {
         let mut count = 0u64;
         for tenant in &tenants {
             set_tenant(&mut tx, tenant).map_err(&err)?;
-            // Updated in the order writes take them `FOR SHARE` (`commit_writes`: by tenant, then
-            // by key), so a rotation and a write never wait on each other in a circle.
             let keys = tx.query("SELECT pseudonym, key_domain, key_version, wrapped, category FROM data_keys WHERE tenant_id = $1 ORDER BY pseudonym, key_domain, category", &[tenant]).map_err(&err)?;
             for r in &keys {
                 let key = WrappedKeyRow {
@@ -2214,6 +2218,121 @@ mod tests {
             "SELECT count(*) FROM data_keys WHERE pseudonym = 'p1' AND wrapped = '\\x01'";
         assert_eq!(count(&mut s, "acme", first_key), 1);
         assert_eq!(of_p1(&mut s, "data_keys"), 1);
+    }
+
+    /// Runs `store_key` (which stores p1's key, made under the master key `check`) while a
+    /// replacement of the master key holds the keys' table, then lets the replacement commit;
+    /// returns `store_key`'s answer, which must be `MasterKeyReplaced`, with nothing stored.
+    fn while_the_master_key_is_being_replaced(
+        name: &str,
+        store_key: &(dyn Fn(&mut PostgresStore, &str) -> Result<()> + Sync),
+    ) {
+        let Some(mut s) = scratch(name) else {
+            return;
+        };
+        let check = s
+            .store
+            .init_meta("key_check", "a test check")
+            .expect("meta");
+        let writer_pid = backend_pid(&mut s.store);
+        let mut watch = Client::connect(&s.url, NoTls).expect("connects");
+        // What a replacement holds until it commits: the keys' table, and the new key's check.
+        let mut replacing = Client::connect(&s.url, NoTls).expect("connects");
+        replacing
+            .batch_execute(&format!("SET search_path TO {}", s.schema))
+            .expect("schema");
+        let mut replace = replacing.transaction().expect("tx");
+        replace
+            .batch_execute("LOCK TABLE data_keys IN SHARE ROW EXCLUSIVE MODE; UPDATE meta SET value = 'the new master key' WHERE key = 'key_check'")
+            .expect("the replacement's lock");
+        let answer = std::thread::scope(|scope| {
+            let store = &mut s.store;
+            let check = &check;
+            let writer = scope.spawn(move || store_key(store, check));
+            let start = std::time::Instant::now();
+            while !waits(&mut watch, writer_pid) && start.elapsed().as_secs() < 20 {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            replace.commit().expect("the replacement commits");
+            writer.join().expect("the writer")
+        });
+        assert!(
+            matches!(answer, Err(VaultError::MasterKeyReplaced)),
+            "a key wrapped under the old master key, stored after the new one: {answer:?}"
+        );
+        assert_eq!(of_p1(&mut s, "data_keys"), 0);
+        assert_eq!(of_p1(&mut s, "records"), 0);
+    }
+
+    #[test]
+    fn a_key_a_write_made_while_the_master_key_is_being_replaced_is_refused() {
+        while_the_master_key_is_being_replaced("write_during_replace", &|store, check| {
+            let key = made_key("p1", 1, check);
+            let (rows, audit) = ([row("acme", 90, "p1")], audit_of("put", "acme"));
+            let write = Write {
+                new_keys: Some(&key),
+                ..acme_write(&rows, None, &audit)
+            };
+            store.commit_writes(&[write])?.pop().expect("one outcome")
+        });
+    }
+
+    #[test]
+    fn a_key_made_alone_while_the_master_key_is_being_replaced_is_refused() {
+        while_the_master_key_is_being_replaced("key_during_replace", &|store, check| {
+            let key = made_key("p1", 1, check);
+            store
+                .insert_data_keys("acme", &key.rows, 5, check)
+                .map(drop)
+        });
+    }
+
+    #[test]
+    fn a_write_to_many_subjects_takes_one_subject_lock_per_bucket_at_most() {
+        let Some(mut s) = scratch("many_subjects") else {
+            return;
+        };
+        let check = s
+            .store
+            .init_meta("key_check", "a test check")
+            .expect("meta");
+        let subjects: Vec<String> = (0..300).map(|i| format!("s{i}")).collect();
+        let rows: Vec<RecordRow> = subjects
+            .iter()
+            .enumerate()
+            .map(|(i, p)| row("acme", 1000 + i, p))
+            .collect();
+        let keys = NewKeys {
+            rows: subjects
+                .iter()
+                .flat_map(|p| made_key(p, 1, &check).rows)
+                .collect(),
+            check: check.clone(),
+        };
+        let writer_pid = backend_pid(&mut s.store);
+        let mut held = 0;
+        while_a_write_waits_to_commit(&mut s, &rows, Some(&keys), &mut |other| {
+            held = other
+                .raw_client()
+                .query_one(
+                    &format!("SELECT count(*) FROM pg_locks WHERE pid = {writer_pid} AND locktype = 'advisory' AND classid = {SUBJECT_LOCK} AND objsubid = 2"),
+                    &[],
+                )
+                .expect("locks")
+                .get::<_, i64>(0);
+        });
+        assert!(
+            held > 0 && held <= i64::from(crate::store::SUBJECT_LOCK_BUCKETS),
+            "300 subjects held {held} locks"
+        );
+        assert_eq!(
+            count(
+                &mut s,
+                "acme",
+                "SELECT count(*) FROM records WHERE pseudonym LIKE 's%'"
+            ),
+            300
+        );
     }
 
     /// How many rows of `table` acme's subject `p1` has.
