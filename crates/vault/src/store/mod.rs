@@ -663,24 +663,17 @@ fn insert_data_key(tx: &mut dyn Tx, tenant: &str, key: &WrappedKeyRow, now: i64)
     )
 }
 
-/// Taken (PostgreSQL) before the master key's check value is read by whatever is about to store
-/// data keys: a rotation or a replacement of the master key holds `data_keys` in `SHARE ROW
-/// EXCLUSIVE` mode until it commits, so this waits for it, and the check read next is the new
-/// key's. Read before waiting, the old check would pass, and keys wrapped under the old master
-/// would be stored after the replacement: keys nobody can open.
-pub(crate) const LOCK_KEYS_FOR_WRITING: &str = "LOCK TABLE data_keys IN ROW EXCLUSIVE MODE";
-
-/// Refuses to store keys wrapped under a master key other than the vault's: if it was replaced
-/// meanwhile (by `custos keys replace` while this server ran), storing them would leave keys the
-/// new master cannot open. The server must restart with the new key. Also registers the tenant,
-/// which its keys belong to.
-fn before_storing_keys(tx: &mut dyn Tx, tenant: &str, now: i64, key_check: &str) -> Result<()> {
+/// The check value of the vault's master key (`meta.key_check`), read by whatever is about to
+/// store data keys, to refuse keys wrapped under another. On PostgreSQL it first takes
+/// `data_keys` in `ROW EXCLUSIVE` mode: a rotation or a replacement of the master key holds the
+/// table in `SHARE ROW EXCLUSIVE` mode until it commits, so this waits for it, and the check read
+/// is the new key's. Read before waiting, the old check would pass, and keys wrapped under the
+/// old master would be stored after the replacement: keys nobody can open.
+pub(crate) fn current_key_check(tx: &mut dyn Tx) -> Result<Option<String>> {
     if tx.postgres() {
-        // Waits for a replacement of the master key in progress (it holds the table `SHARE ROW
-        // EXCLUSIVE` until it commits), so the check below reads the key it committed.
-        tx.execute(LOCK_KEYS_FOR_WRITING, &[])?;
+        tx.execute("LOCK TABLE data_keys IN ROW EXCLUSIVE MODE", &[])?;
     }
-    let current = tx
+    Ok(tx
         .query(
             "SELECT value FROM meta WHERE key = $1",
             &["key_check".into()],
@@ -688,8 +681,15 @@ fn before_storing_keys(tx: &mut dyn Tx, tenant: &str, now: i64, key_check: &str)
         .into_iter()
         .next()
         .and_then(|r| r.into_iter().next())
-        .and_then(Val::into_text);
-    if current.as_deref() != Some(key_check) {
+        .and_then(Val::into_text))
+}
+
+/// Refuses to store keys wrapped under a master key other than the vault's: if it was replaced
+/// meanwhile (by `custos keys replace` while this server ran), storing them would leave keys the
+/// new master cannot open. The server must restart with the new key. Also registers the tenant,
+/// which its keys belong to.
+fn before_storing_keys(tx: &mut dyn Tx, tenant: &str, now: i64, key_check: &str) -> Result<()> {
+    if current_key_check(tx)?.as_deref() != Some(key_check) {
         return Err(crate::error::VaultError::MasterKeyReplaced);
     }
     tx.execute(

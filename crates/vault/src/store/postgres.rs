@@ -1066,80 +1066,18 @@ impl PostgresStore {
                 )
                 .map_err(&err)?;
             }
-            // The keys writes made for their new subjects (or categories), stored here rather
-            // than in a transaction each, in one statement: a key another write stored first
-            // leaves its write out (`data-key-gone`), to be encrypted again under the stored
-            // key. Keys wrapped under a master key other than the vault's are refused
-            // (`master-key-replaced`), as `store_new_keys_in` does.
-            let makers: Vec<usize> = same
-                .iter()
-                .copied()
-                .filter(|i| outcomes[*i].is_ok() && writes[*i].new_keys.is_some())
-                .collect();
-            if !makers.is_empty() {
-                tx.batch_execute(super::LOCK_KEYS_FOR_WRITING)
-                    .map_err(&err)?;
-                let current: Option<String> = tx
-                    .query_typed_opt("SELECT value FROM meta WHERE key = 'key_check'", &[])
-                    .map_err(&err)?
-                    .map(|r| r.get(0));
-                // Each slot's key from the first write that made one, in slot order.
-                let mut made: Vec<(&WrappedKeyRow, usize)> = Vec::new();
-                for &i in &makers {
-                    let keys = writes[i].new_keys.expect("a maker has keys");
-                    if current.as_deref() != Some(keys.check.as_str()) {
-                        outcomes[i] = Err(VaultError::MasterKeyReplaced);
-                        continue;
-                    }
-                    made.extend(keys.rows.iter().map(|k| (k, i)));
-                }
-
-                made.sort_by(|a, b| slot(a.0).cmp(&slot(b.0)));
-                made.dedup_by(|later, first| slot(later.0) == slot(first.0));
-                let stored: std::collections::HashSet<(String, String, String)> = if made.is_empty()
-                {
-                    Default::default()
-                } else {
-                    let col = |f: fn(&WrappedKeyRow) -> &str| {
-                        made.iter().map(|(k, _)| f(k)).collect::<Vec<&str>>()
-                    };
-                    let versions: Vec<i64> =
-                        made.iter().map(|(k, _)| i64::from(k.key_version)).collect();
-                    let wrapped: Vec<&[u8]> =
-                        made.iter().map(|(k, _)| k.wrapped.as_slice()).collect();
-                    tx.query_typed(
-                        "INSERT INTO data_keys (tenant_id, pseudonym, key_domain, category, key_version, wrapped, created_at) SELECT $1, *, $7 FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[], $6::bytea[]) ON CONFLICT (tenant_id, pseudonym, key_domain, category) DO NOTHING RETURNING pseudonym, key_domain, category",
-                        &[
-                            (&tenant, Type::TEXT),
-                            (&col(|k| &k.pseudonym), Type::TEXT_ARRAY),
-                            (&col(|k| &k.key_domain), Type::TEXT_ARRAY),
-                            (&col(|k| &k.category), Type::TEXT_ARRAY),
-                            (&versions, Type::INT8_ARRAY),
-                            (&wrapped, Type::BYTEA_ARRAY),
-                            (&now, Type::INT8),
-                        ],
-                    )
-                    .map_err(&err)?
-                    .iter()
-                    .map(|r| (r.get(0), r.get(1), r.get(2)))
-                    .collect()
-                };
-                let kept: std::collections::HashMap<(&str, &str, &str), usize> =
-                    made.iter().map(|(k, i)| (slot(k), *i)).collect();
-                for i in makers {
-                    let Some(keys) = writes[i].new_keys.filter(|_| outcomes[i].is_ok()) else {
-                        continue;
-                    };
-                    let all_stored = keys.rows.iter().all(|k| {
-                        let (p, d, c) = slot(k);
-                        kept.get(&(p, d, c)) == Some(&i)
-                            && stored.contains(&(p.to_owned(), d.to_owned(), c.to_owned()))
-                    });
-                    if !all_stored {
-                        outcomes[i] = Err(VaultError::DataKeyGone);
-                    }
-                }
-            }
+            store_made_keys(
+                &mut PgTx {
+                    tx: &mut tx,
+                    tenant,
+                    prepared: &mut *prepared,
+                    target: &target,
+                    operation: "writing records",
+                },
+                writes,
+                same,
+                &mut outcomes,
+            )?;
             // The data keys the rows were encrypted under were read before this transaction: an
             // erasure or a deletion committed since may have destroyed one, and a row under it
             // could never be read. Such a write is left out (`data-key-gone`), before it claims
@@ -1342,6 +1280,83 @@ fn record_row(r: &postgres::Row) -> RecordRow {
         expires_at: r.get(8),
         restriction: r.get(9),
     }
+}
+
+/// Stores the keys the writes `same` (of one tenant, `on`'s) made for their new subjects (or
+/// categories), in one statement, rather than in a transaction each: a key another write stored
+/// first (of this group, the earlier one; or of another server) leaves its write out
+/// (`data-key-gone`), to be encrypted again under the stored key. Keys wrapped under a master key
+/// other than the vault's are refused (`master-key-replaced`), as `store_new_keys_in` does.
+fn store_made_keys(
+    on: &mut PgTx<'_, '_>,
+    writes: &[Write<'_>],
+    same: &[usize],
+    outcomes: &mut [Result<()>],
+) -> Result<()> {
+    use postgres::types::Type;
+    let makers: Vec<usize> = same
+        .iter()
+        .copied()
+        .filter(|i| outcomes[*i].is_ok() && writes[*i].new_keys.is_some())
+        .collect();
+    if makers.is_empty() {
+        return Ok(());
+    }
+    let current = super::current_key_check(on)?;
+    // Each slot's key from the first write that made one, in slot order.
+    let mut made: Vec<(&WrappedKeyRow, usize)> = Vec::new();
+    for &i in &makers {
+        let keys = writes[i].new_keys.expect("a maker has keys");
+        if current.as_deref() != Some(keys.check.as_str()) {
+            outcomes[i] = Err(VaultError::MasterKeyReplaced);
+            continue;
+        }
+        made.extend(keys.rows.iter().map(|k| (k, i)));
+    }
+    made.sort_by(|a, b| slot(a.0).cmp(&slot(b.0)));
+    made.dedup_by(|later, first| slot(later.0) == slot(first.0));
+    if made.is_empty() {
+        return Ok(());
+    }
+    let col = |f: fn(&WrappedKeyRow) -> &str| made.iter().map(|(k, _)| f(k)).collect::<Vec<&str>>();
+    let versions: Vec<i64> = made.iter().map(|(k, _)| i64::from(k.key_version)).collect();
+    let wrapped: Vec<&[u8]> = made.iter().map(|(k, _)| k.wrapped.as_slice()).collect();
+    let now = same.iter().map(|i| writes[*i].now).max().unwrap_or(0);
+    let tenant = on.tenant;
+    let stored: std::collections::HashSet<(String, String, String)> = on
+        .tx
+        .query_typed(
+            "INSERT INTO data_keys (tenant_id, pseudonym, key_domain, category, key_version, wrapped, created_at) SELECT $1, *, $7 FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[], $6::bytea[]) ON CONFLICT (tenant_id, pseudonym, key_domain, category) DO NOTHING RETURNING pseudonym, key_domain, category",
+            &[
+                (&tenant, Type::TEXT),
+                (&col(|k| &k.pseudonym), Type::TEXT_ARRAY),
+                (&col(|k| &k.key_domain), Type::TEXT_ARRAY),
+                (&col(|k| &k.category), Type::TEXT_ARRAY),
+                (&versions, Type::INT8_ARRAY),
+                (&wrapped, Type::BYTEA_ARRAY),
+                (&now, Type::INT8),
+            ],
+        )
+        .map_err(|e| on.failed(e))?
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    let kept: HashMap<(&str, &str, &str), usize> =
+        made.iter().map(|(k, i)| (slot(k), *i)).collect();
+    for i in makers {
+        let Some(keys) = writes[i].new_keys.filter(|_| outcomes[i].is_ok()) else {
+            continue;
+        };
+        let all_stored = keys.rows.iter().all(|k| {
+            let (p, d, c) = slot(k);
+            kept.get(&(p, d, c)) == Some(&i)
+                && stored.contains(&(p.to_owned(), d.to_owned(), c.to_owned()))
+        });
+        if !all_stored {
+            outcomes[i] = Err(VaultError::DataKeyGone);
+        }
+    }
+    Ok(())
 }
 
 /// The slot a data key fills: its subject (pseudonym), key domain and category.
