@@ -1975,10 +1975,7 @@ mod tests {
                 key_version: 1,
                 wrapped: vec![9],
             };
-            let check = s
-                .store
-                .init_meta("key_check", "a test check")
-                .expect("meta");
+            let check = key_check(s);
             s.store
                 .insert_data_keys(tenant, &[key], 0, &check)
                 .expect("a data key");
@@ -2029,10 +2026,7 @@ mod tests {
         let Some(mut s) = scratch("made_keys") else {
             return;
         };
-        let check = s
-            .store
-            .init_meta("key_check", "a test check")
-            .expect("meta");
+        let check = key_check(&mut s);
         commit_writes_that_make_keys(&check, &mut |writes| s.store.commit_writes(writes));
         let written = "SELECT count(*) FROM records WHERE created_at = 5";
         assert_eq!(count(&mut s, "acme", written), 1);
@@ -2056,10 +2050,7 @@ mod tests {
         let Some(mut s) = scratch("key_made_during_erasure") else {
             return;
         };
-        let check = s
-            .store
-            .init_meta("key_check", "a test check")
-            .expect("meta");
+        let check = key_check(&mut s);
         let mut erasing = PostgresStore::open(&s.url, &s.schema).expect("opens");
         let mut watch = Client::connect(&s.url, NoTls).expect("connects");
         let writer_pid = backend_pid(&mut s.store);
@@ -2118,6 +2109,13 @@ mod tests {
             1,
             "and the key it made with it: the erasure came first"
         );
+    }
+
+    /// The vault's master key check value, as a test vault records it: what keys are made under.
+    fn key_check(s: &mut Scratch) -> String {
+        s.store
+            .init_meta("key_check", "a test check")
+            .expect("meta")
     }
 
     /// Whether the backend `pid` waits for a lock.
@@ -2200,10 +2198,7 @@ mod tests {
         let Some(mut s) = scratch("key_made_twice") else {
             return;
         };
-        let check = s
-            .store
-            .init_meta("key_check", "a test check")
-            .expect("meta");
+        let check = key_check(&mut s);
         let (first, second) = (made_key("p1", 1, &check), made_key("p1", 2, &check));
         let (rows, later) = ([row("acme", 80, "p1")], [row("acme", 81, "p1")]);
         let mut answer = None;
@@ -2245,10 +2240,7 @@ mod tests {
         let Some(mut s) = scratch(name) else {
             return;
         };
-        let check = s
-            .store
-            .init_meta("key_check", "a test check")
-            .expect("meta");
+        let check = key_check(&mut s);
         let writer_pid = backend_pid(&mut s.store);
         let mut watch = Client::connect(&s.url, NoTls).expect("connects");
         // What a replacement holds until it commits: the keys' table, and the new key's check.
@@ -2307,10 +2299,7 @@ mod tests {
         let Some(mut s) = scratch("many_subjects") else {
             return;
         };
-        let check = s
-            .store
-            .init_meta("key_check", "a test check")
-            .expect("meta");
+        let check = key_check(&mut s);
         let subjects: Vec<String> = (0..300).map(|i| format!("s{i}")).collect();
         let rows: Vec<RecordRow> = subjects
             .iter()
