@@ -56,16 +56,17 @@ fn record_id(id: &str) -> Result<RecordId, Failure> {
 
 fn update(a: UpdateArgs) -> Result<(), Failure> {
     let id = record_id(&a.id)?;
-    let c = correction(&format!("{}={}", id.as_str(), a.data)).map_err(|e| {
+    let mut c = correction(&format!("{}={}", id.as_str(), a.data)).map_err(|e| {
         let m = e.message().replace("--correct", "--data");
         e.with_message(m)
     })?;
     let (tenant, now) = (a.target.tenant()?, a.target.now());
     let (_, mut vault) = load_vault(&a.target.vault)?;
-    let r = vault
-        .tenant(&tenant)
-        .acting_as(ACTOR)
-        .update_record(&c.record, c.payload, now)?;
+    let r = vault.tenant(&tenant).acting_as(ACTOR).update_record(
+        &c.record,
+        std::mem::take(&mut c.payload),
+        now,
+    )?;
     println!(
         "corrected record {} ({}); recipients that received the subject's data are told (Art. 19)",
         r.id.as_str(),

@@ -12,7 +12,7 @@ use crate::error::{Result, VaultError};
 use crate::ids::RecordId;
 use crate::keys::{self, RecordIdentity};
 use crate::store::{RecordRow, Tx};
-use crate::vault::{AuditCtx, Record, TenantVault};
+use crate::vault::{AuditCtx, KeysToKeep, Record, TenantVault};
 
 /// The request id Art. 19 notifications carry for a change made through the records API rather
 /// than a data-subject request: `record:` and the record's id (no personal data).
@@ -25,9 +25,19 @@ fn change_reference(id: &RecordId) -> String {
 pub struct Correction {
     /// The record.
     pub record: RecordId,
-    /// Its corrected data (plaintext; zeroized after encryption).
+    /// Its corrected data (plaintext; zeroized when the correction is dropped).
     pub payload: Vec<u8>,
 }
+
+impl Drop for Correction {
+    fn drop(&mut self) {
+        self.payload.zeroize();
+    }
+}
+
+/// How often a correction is sealed again when a key it was sealed under changed before its
+/// transaction ([`VaultError::DataKeyGone`]), as a write of records is.
+pub(crate) const SEAL_ATTEMPTS: usize = 5;
 
 impl std::fmt::Debug for Correction {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -43,6 +53,8 @@ pub(crate) struct Sealed {
     pub(crate) row: RecordRow,
     pub(crate) ciphertext: Vec<u8>,
     pub(crate) record: Record,
+    /// The key it is encrypted under, kept by the transaction that writes it.
+    keys: KeysToKeep,
 }
 
 /// Refuses a change to a record a legal hold covers (Art. 17(3)(e): kept as it is for legal
@@ -76,7 +88,8 @@ fn audit_change(
 }
 
 /// Writes one sealed correction inside a transaction: the ciphertext replaced where the record
-/// still is, under a hold refused, audited. `reference` is the request id for Art. 19 (a
+/// still is, under a hold refused, audited. A key it was sealed under that is gone (or not yet
+/// stored, and stored by another first) is answered [`VaultError::DataKeyGone`]: seal again. `reference` is the request id for Art. 19 (a
 /// rectification request's own, or [`change_reference`]) — `None` when the caller tells the
 /// recipients itself.
 pub(crate) fn write_correction(
@@ -86,6 +99,7 @@ pub(crate) fn write_correction(
     request_id: Option<&str>,
 ) -> Result<Vec<String>> {
     refuse_if_held(tx, &ctx.tenant, &s.row)?;
+    s.keys.keep_in(tx, &ctx.tenant, ctx.now.as_microsecond())?;
     let n = tx.execute(
         "UPDATE records SET ciphertext = $4 WHERE tenant_id = $1 AND record_id = $2 AND pseudonym = $3",
         &[
@@ -128,15 +142,13 @@ impl TenantVault<'_> {
     }
 
     /// Encrypts corrected data for a record under its own data key, with its identity bound as
-    /// before (a correction cannot move a record to another subject or category).
-    /// A data key created for it is dated `now`.
-    pub(crate) fn seal_correction(&mut self, c: Correction, now: Timestamp) -> Result<Sealed> {
-        let Correction {
-            record: id,
-            mut payload,
-        } = c;
-        let row = self.stored_row(&id)?;
-        let dk = self.category_key_of_row(&row, now)?;
+    /// before (a correction cannot move a record to another subject or category). A data key
+    /// made for it is stored by [`write_correction`].
+    pub(crate) fn seal_correction(&mut self, c: &Correction) -> Result<Sealed> {
+        let id = &c.record;
+        let mut payload = c.payload.clone();
+        let row = self.stored_row(id)?;
+        let (dk, keys) = self.category_key_of_row(&row)?;
         let mut nonce = [0u8; keys::RECORD_NONCE_LEN];
         keys::fill_random(&mut nonce)?;
         let identity = RecordIdentity {
@@ -161,6 +173,7 @@ impl TenantVault<'_> {
             row,
             ciphertext,
             record,
+            keys,
         })
     }
 
@@ -175,20 +188,26 @@ impl TenantVault<'_> {
         payload: Vec<u8>,
         now: Timestamp,
     ) -> Result<Record> {
-        let sealed = self.seal_correction(
-            Correction {
-                record: id.clone(),
-                payload,
-            },
-            now,
-        )?;
+        let correction = Correction {
+            record: id.clone(),
+            payload,
+        };
         let ctx = self.audit_ctx(now);
         let tenant = ctx.tenant.clone();
         let reference = change_reference(id);
-        self.store()
-            .in_tx(&tenant, "correcting a record", &mut |tx| {
-                write_correction(tx, &ctx, &sealed, Some(&reference)).map(|_| ())
-            })?;
+        let mut attempts = 1;
+        let sealed = loop {
+            let sealed = self.seal_correction(&correction)?;
+            match self
+                .store()
+                .in_tx(&tenant, "correcting a record", &mut |tx| {
+                    write_correction(tx, &ctx, &sealed, Some(&reference)).map(|_| ())
+                }) {
+                Ok(()) => break sealed,
+                Err(VaultError::DataKeyGone) if attempts < SEAL_ATTEMPTS => attempts += 1,
+                Err(e) => return Err(e),
+            }
+        };
         Ok(sealed.record)
     }
 

@@ -945,36 +945,47 @@ impl TenantVault<'_> {
             return Err(RequestError::NoCorrections.into());
         }
         let pseudonym = self.pseudonym(subject).as_str().to_owned();
-        let mut sealed = Vec::with_capacity(corrections.len());
-        for c in corrections {
-            let s = self.seal_correction(c, now)?;
-            // Another subject's record is answered as absent: the request reveals nothing of it.
-            if s.row.pseudonym != pseudonym {
-                return Err(VaultError::RecordNotFound(s.record.id.clone()));
-            }
-            sealed.push(s);
-        }
         let audit = self.audit_ctx(now);
-        let ids: Vec<String> = sealed.iter().map(|s| s.row.record_id.clone()).collect();
-        self.with_request(
-            "completing a rectification",
-            request_id,
-            now,
-            &mut |tx, ctx, r| {
-                r.check(Action::Execute(Execution::Rectify))?;
-                r.check_subject(&pseudonym)?;
-                for s in &sealed {
-                    crate::records::write_correction(tx, &audit, s, None)?;
+        let mut attempts = 1;
+        loop {
+            let mut sealed = Vec::with_capacity(corrections.len());
+            for c in &corrections {
+                let s = self.seal_correction(c)?;
+                // Another subject's record is answered as absent: the request reveals nothing of
+                // it.
+                if s.row.pseudonym != pseudonym {
+                    return Err(VaultError::RecordNotFound(s.record.id.clone()));
                 }
-                tell_recipients(tx, ctx, r, "rectification")?;
-                complete(
-                    tx,
-                    ctx,
-                    r,
-                    serde_json::json!({ "rectified": note.trim(), "records": ids }),
-                )
-            },
-        )
+                sealed.push(s);
+            }
+            let ids: Vec<String> = sealed.iter().map(|s| s.row.record_id.clone()).collect();
+            let done = self.with_request(
+                "completing a rectification",
+                request_id,
+                now,
+                &mut |tx, ctx, r| {
+                    r.check(Action::Execute(Execution::Rectify))?;
+                    r.check_subject(&pseudonym)?;
+                    for s in &sealed {
+                        crate::records::write_correction(tx, &audit, s, None)?;
+                    }
+                    tell_recipients(tx, ctx, r, "rectification")?;
+                    complete(
+                        tx,
+                        ctx,
+                        r,
+                        serde_json::json!({ "rectified": note.trim(), "records": ids }),
+                    )
+                },
+            );
+            // A key a correction was sealed under changed before the transaction: seal again.
+            match done {
+                Err(VaultError::DataKeyGone) if attempts < crate::records::SEAL_ATTEMPTS => {
+                    attempts += 1;
+                }
+                other => return other,
+            }
+        }
     }
 
     /// The subject's flags (restriction, objection, withdrawal) that processing decisions see.

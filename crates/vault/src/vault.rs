@@ -950,16 +950,16 @@ impl TenantVault<'_> {
         let streams = idempotency.is_none()
             && records.len() >= Sealer::STREAM_FROM
             && self.vault.store.streams_inserts();
-        let (mut found, new_keys) = if streams {
-            (self.data_keys_for(&slots, now_ts)?, None)
+        let SlotKeys {
+            keys: mut found,
+            read: keys_read,
+            made,
+        } = if streams {
+            self.data_keys_for(&slots, now_ts)?
         } else {
-            let (found, made) = self.known_or_new_keys(&slots)?;
-            let new_keys = (!made.is_empty()).then(|| store::NewKeys {
-                rows: made,
-                check: self.vault.keys.check_value(),
-            });
-            (found, new_keys)
+            self.known_or_new_keys(&slots)?
         };
+        let new_keys = self.new_keys(made);
         let data_keys = slots
             .iter()
             .map(|s| {
@@ -1024,7 +1024,9 @@ impl TenantVault<'_> {
         // of its own while the store writes the parts already encrypted.
         if streams {
             let (version, ctx) = self.retention_context(policy, &subjects)?;
-            match self.put_streamed(&sealer, &ctx, records, &slot_of, now, version, &audit) {
+            match self.put_streamed(
+                &sealer, &ctx, records, &slot_of, now, version, &keys_read, &audit,
+            ) {
                 Ok(ids) => return Ok(ids),
                 // A retention change committed meanwhile: written below, the usual way.
                 Err(VaultError::RetentionChanged) => {}
@@ -1068,6 +1070,7 @@ impl TenantVault<'_> {
                 version,
                 idempotency: idem_row.as_ref(),
                 new_keys: new_keys.as_ref(),
+                keys_read: &keys_read,
                 audit: &audit,
             }) {
                 Err(VaultError::RetentionChanged) if attempts < 5 => attempts += 1,
@@ -1090,6 +1093,7 @@ impl TenantVault<'_> {
         slot_of: &[usize],
         now: i64,
         version: i64,
+        keys_read: &[WrappedKeyRow],
         audit: &store::WriteAudit,
     ) -> Result<Vec<RecordId>> {
         type Part = Result<(Vec<RecordRow>, Vec<RecordId>)>;
@@ -1152,6 +1156,7 @@ impl TenantVault<'_> {
                 },
                 now,
                 version,
+                keys_read,
                 audit,
             );
             // Unblocks the thread if the store stopped early.
@@ -1161,13 +1166,14 @@ impl TenantVault<'_> {
     }
 
     /// The data keys for every (subject, key domain, category) of a batch: the stored ones
-    /// unwrapped, the missing ones created (at `now`) and stored wrapped in one transaction.
-    fn data_keys_for(
-        &mut self,
-        slots: &[KeySlot],
-        now: Timestamp,
-    ) -> Result<HashMap<KeySlot, DataKey>> {
-        let (mut found, missing) = self.known_or_new_keys(slots)?;
+    /// unwrapped, the missing ones created (at `now`) and stored wrapped in one transaction;
+    /// all of them then `read` (none `made`).
+    fn data_keys_for(&mut self, slots: &[KeySlot], now: Timestamp) -> Result<SlotKeys> {
+        let SlotKeys {
+            keys: mut found,
+            mut read,
+            made: missing,
+        } = self.known_or_new_keys(slots)?;
         if !missing.is_empty() {
             let check = self.vault.keys.check_value();
             let tenant = self.tenant.as_str();
@@ -1179,20 +1185,26 @@ impl TenantVault<'_> {
             for row in stored {
                 let pseudonym = Pseudonym::parse(&row.pseudonym)?;
                 let dk = self.unwrap_key(&row)?;
-                found.insert((pseudonym, row.key_domain, row.category), dk);
+                found.insert(
+                    (pseudonym, row.key_domain.clone(), row.category.clone()),
+                    dk,
+                );
+                read.push(row);
             }
         }
-        Ok(found)
+        Ok(SlotKeys {
+            keys: found,
+            read,
+            made: Vec::new(),
+        })
     }
 
-    /// The data key of each slot: the stored one, or one made here (not stored yet: its
-    /// wrapped form is in the second answer, for the caller to store).
-    fn known_or_new_keys(
-        &mut self,
-        slots: &[KeySlot],
-    ) -> Result<(HashMap<KeySlot, DataKey>, Vec<WrappedKeyRow>)> {
+    /// The data key of each slot: the stored one (`read`), or one made here (`made`, not
+    /// stored yet: for the caller's write to store).
+    fn known_or_new_keys(&mut self, slots: &[KeySlot]) -> Result<SlotKeys> {
         let tenant = self.tenant.as_str();
         let mut found: HashMap<KeySlot, DataKey> = HashMap::new();
+        let mut read: Vec<WrappedKeyRow> = Vec::new();
         let mut missing: Vec<WrappedKeyRow> = Vec::new();
         for slot in slots {
             if found.contains_key(slot) {
@@ -1205,7 +1217,11 @@ impl TenantVault<'_> {
                     .store
                     .data_key(tenant, pseudonym.as_str(), domain, category)?
                 {
-                    Some(row) => self.unwrap_key(&row)?,
+                    Some(row) => {
+                        let key = self.unwrap_key(&row)?;
+                        read.push(row);
+                        key
+                    }
                     None => {
                         let key = DataKey::generate()?;
                         let version = self.vault.key_version;
@@ -1229,28 +1245,48 @@ impl TenantVault<'_> {
                 };
             found.insert(slot.clone(), key);
         }
-        Ok((found, missing))
+        Ok(SlotKeys {
+            keys: found,
+            read,
+            made: missing,
+        })
+    }
+
+    /// Keys made for a write, to be stored with its rows, with the check of the master key that
+    /// wrapped them; `None` if none were made.
+    fn new_keys(&self, made: Vec<WrappedKeyRow>) -> Option<store::NewKeys> {
+        (!made.is_empty()).then(|| store::NewKeys {
+            rows: made,
+            check: self.vault.keys.check_value(),
+        })
     }
 
     fn unwrap_key(&self, row: &WrappedKeyRow) -> Result<DataKey> {
         unwrap_row(&self.vault.keys, self.tenant.as_str(), row)
     }
 
-    /// The data key of a record's category for its subject (created if the subject has none
-    /// yet): the key a record's corrected data is encrypted under. A record still under its key
-    /// domain's legacy key moves to its category's key with the correction. A key created here
-    /// is dated `now`.
-    pub(crate) fn category_key_of_row(
-        &mut self,
-        row: &RecordRow,
-        now: Timestamp,
-    ) -> Result<DataKey> {
+    /// The data key of a record's category for its subject (made if the subject has none yet):
+    /// the key a record's corrected data is encrypted under. A record still under its key
+    /// domain's legacy key moves to its category's key with the correction. The correction's
+    /// transaction keeps the key ([`KeysToKeep::keep_in`]).
+    pub(crate) fn category_key_of_row(&mut self, row: &RecordRow) -> Result<(DataKey, KeysToKeep)> {
         let pseudonym = Pseudonym::parse(&row.pseudonym)
             .map_err(|_| VaultError::Corrupt("a record has a malformed pseudonym".into()))?;
         let slot: KeySlot = (pseudonym, row.key_domain.clone(), row.category.clone());
-        let mut keys = self.data_keys_for(std::slice::from_ref(&slot), now)?;
-        keys.remove(&slot)
-            .ok_or_else(|| VaultError::Corrupt("a data key of a correction is missing".into()))
+        let SlotKeys {
+            mut keys,
+            read,
+            made,
+        } = self.known_or_new_keys(std::slice::from_ref(&slot))?;
+        let key = keys
+            .remove(&slot)
+            .ok_or_else(|| VaultError::Corrupt("a data key of a correction is missing".into()))?;
+        let keep = KeysToKeep {
+            pseudonym: row.pseudonym.clone(),
+            read,
+            made: self.new_keys(made),
+        };
+        Ok((key, keep))
     }
 
     /// One stored row of this tenant, as it is (ciphertext, restriction and all).
@@ -1403,6 +1439,39 @@ impl TenantVault<'_> {
 
 /// What a data key is for: (subject, key domain, category).
 type KeySlot = (Pseudonym, String, String);
+
+/// The data keys one subject's rows are rewritten under (a correction, a re-encryption), as
+/// read or made before the rewrite's transaction.
+pub(crate) struct KeysToKeep {
+    pseudonym: String,
+    read: Vec<WrappedKeyRow>,
+    made: Option<store::NewKeys>,
+}
+
+impl KeysToKeep {
+    /// In the rewrite's transaction, before its rows: the subject held, the keys read still
+    /// stored as they were, the keys made stored ([`store::keep_keys_in`]); otherwise
+    /// [`VaultError::DataKeyGone`] (seal again).
+    pub(crate) fn keep_in(&self, tx: &mut dyn store::Tx, tenant: &str, now: i64) -> Result<()> {
+        store::keep_keys_in(
+            tx,
+            tenant,
+            &self.pseudonym,
+            &self.read,
+            self.made.as_ref(),
+            now,
+        )
+    }
+}
+
+/// The data keys of a write's slots, unwrapped, and how the write came by them.
+pub(crate) struct SlotKeys {
+    pub(crate) keys: HashMap<KeySlot, DataKey>,
+    /// The stored ones, as read: the write checks they still are ([`store::Write::keys_read`]).
+    pub(crate) read: Vec<WrappedKeyRow>,
+    /// The ones made here, wrapped, not stored yet: the write stores them with its rows.
+    pub(crate) made: Vec<WrappedKeyRow>,
+}
 
 /// A batch's records, their payloads wiped when it is dropped, whether the write succeeded or
 /// not.

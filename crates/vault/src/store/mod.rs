@@ -71,6 +71,9 @@ pub(crate) struct Write<'a> {
     /// Data keys the write made for its rows (their subject had none for the category yet):
     /// stored in the write's transaction, before its rows.
     pub(crate) new_keys: Option<&'a NewKeys>,
+    /// The stored data keys its rows are encrypted under, as the write read them: each must
+    /// still be stored as it was when the write commits (see [`Store::insert_records`]).
+    pub(crate) keys_read: &'a [WrappedKeyRow],
     pub(crate) audit: &'a WriteAudit,
 }
 
@@ -91,6 +94,7 @@ pub(crate) struct PendingWrite {
     pub(crate) version: i64,
     pub(crate) idempotency: Option<IdempotencyRow>,
     pub(crate) new_keys: Option<NewKeys>,
+    pub(crate) keys_read: Vec<WrappedKeyRow>,
     pub(crate) audit: WriteAudit,
 }
 
@@ -104,6 +108,7 @@ impl PendingWrite {
             version: write.version,
             idempotency: write.idempotency.cloned(),
             new_keys: write.new_keys.cloned(),
+            keys_read: write.keys_read.to_vec(),
             audit: write.audit.clone(),
         }
     }
@@ -117,6 +122,7 @@ impl PendingWrite {
             version: self.version,
             idempotency: self.idempotency.as_ref(),
             new_keys: self.new_keys.as_ref(),
+            keys_read: &self.keys_read,
             audit: &self.audit,
         }
     }
@@ -232,9 +238,11 @@ pub(crate) trait Store: Send {
     /// With `write.idempotency`, the key is remembered in the same transaction; if another
     /// write remembered the same key first, nothing is written and the answer is
     /// [`VaultError::IdempotencyRace`]. Keys older than [`IDEMPOTENCY_SECONDS`] are forgotten
-    /// on the way. A data key of the rows that is gone (destroyed since it was read), or that
-    /// another write stored first for the same subject and category, leaves nothing written
-    /// and is answered [`VaultError::DataKeyGone`](crate::VaultError): encrypt again.
+    /// on the way. A data key of the rows that is gone (destroyed since it was read), that is
+    /// not stored as `write.keys_read` has it (destroyed and made again since: the rows are
+    /// under a key nobody has), or that another write stored first for the same subject and
+    /// category, leaves nothing written and is answered
+    /// [`VaultError::DataKeyGone`](crate::VaultError): encrypt again.
     fn insert_records(&mut self, write: &Write<'_>) -> Result<()>;
     /// Whether [`Store::insert_records_from`] writes each part as it comes (so a caller gains
     /// by encrypting the next part meanwhile), rather than gathering them first.
@@ -250,6 +258,7 @@ pub(crate) trait Store: Send {
         next: &mut dyn FnMut() -> Result<Option<Vec<RecordRow>>>,
         now: i64,
         retention_version: i64,
+        keys_read: &[WrappedKeyRow],
         audit: &WriteAudit,
     ) -> Result<()> {
         let mut rows = Vec::new();
@@ -263,6 +272,7 @@ pub(crate) trait Store: Send {
             version: retention_version,
             idempotency: None,
             new_keys: None,
+            keys_read,
             audit,
         })
     }
@@ -703,9 +713,9 @@ fn before_storing_keys(tx: &mut dyn Tx, tenant: &str, now: i64, key_check: &str)
 /// A key another write stored first for the same subject, domain and category is kept: this
 /// write's rows are then under a key that is not stored, and the answer is
 /// [`VaultError::DataKeyGone`](crate::error::VaultError) (encrypt again, under the stored
-/// key). Used where writes take turns (SQLite), so no erasure or deletion runs between this and
-/// the commit; a PostgreSQL group stores all its writes' keys in one statement, under their
-/// subjects' locks (`commit_writes`).
+/// key). Used where nothing can destroy the keys between this and the commit: where writes take
+/// turns (SQLite), or holding the subject ([`keep_keys_in`]); a PostgreSQL group stores all its
+/// writes' keys in one statement, under their subjects' locks (`commit_writes`).
 pub(crate) fn store_new_keys_in(
     tx: &mut dyn Tx,
     tenant: &str,
@@ -719,6 +729,62 @@ pub(crate) fn store_new_keys_in(
         }
     }
     Ok(())
+}
+
+/// Refuses rows under a data key that is no longer stored as `keys_read` has it
+/// ([`VaultError::DataKeyGone`](crate::error::VaultError), encrypt again): since it was read,
+/// an erasure or a deletion destroyed it (no record needed it any more), and perhaps a write
+/// after that made the subject a new one. A row under the key read could never be read. Call
+/// it where nothing can destroy the keys before the commit: in a write's turn (SQLite), or
+/// holding the subject ([`lock_subject`], [`keep_keys_in`]).
+pub(crate) fn check_keys_read_in(
+    tx: &mut dyn Tx,
+    tenant: &str,
+    keys_read: &[WrappedKeyRow],
+) -> Result<()> {
+    for k in keys_read {
+        let stored = tx
+            .query(
+                "SELECT wrapped FROM data_keys WHERE tenant_id = $1 AND pseudonym = $2 AND key_domain = $3 AND category = $4",
+                &[
+                    tenant.into(),
+                    k.pseudonym.as_str().into(),
+                    k.key_domain.as_str().into(),
+                    k.category.as_str().into(),
+                ],
+            )?
+            .into_iter()
+            .next()
+            .and_then(|r| r.into_iter().next())
+            .and_then(Val::into_bytes);
+        if stored.as_ref() != Some(&k.wrapped) {
+            return Err(crate::error::VaultError::DataKeyGone);
+        }
+    }
+    Ok(())
+}
+
+/// Makes sure the data keys of rows about to be rewritten one by one (a correction, a
+/// re-encryption), not by a group, last until the commit: takes the subject alone
+/// ([`lock_subject`]), refuses keys no longer stored as read ([`check_keys_read_in`]) and
+/// stores the ones made for them ([`store_new_keys_in`]), in the caller's transaction. A key
+/// made for a record still under its domain's legacy key is used by no record until the
+/// rewrite commits: stored in a transaction of its own, a deletion meanwhile would destroy it
+/// as unused, and the rewritten record could never be read.
+pub(crate) fn keep_keys_in(
+    tx: &mut dyn Tx,
+    tenant: &str,
+    pseudonym: &str,
+    keys_read: &[WrappedKeyRow],
+    made: Option<&NewKeys>,
+    now: i64,
+) -> Result<()> {
+    lock_subject(tx, tenant, pseudonym)?;
+    check_keys_read_in(tx, tenant, keys_read)?;
+    match made {
+        Some(keys) => store_new_keys_in(tx, tenant, keys, now),
+        None => Ok(()),
+    }
 }
 
 /// [`Store::insert_data_keys`] in the caller's transaction.
@@ -954,18 +1020,61 @@ pub(crate) mod testing {
         );
     }
 
+    /// Commits, as one group, two writes of acme's under keys they read before, where `p1` and
+    /// `p2` each hold a key wrapped as `stored`: the first read `p1`'s key as it was before an
+    /// erasure destroyed it and a later write made another (wrapped as `stored + 1`); the
+    /// second read `p2`'s as it is. The first's rows are under a key nobody has
+    /// (`DataKeyGone`, encrypt again); the second is in.
+    pub(crate) fn commit_writes_under_a_key_made_again(
+        stored: u8,
+        commit: &mut dyn FnMut(&[Write<'_>]) -> GroupAnswer,
+    ) {
+        use crate::error::VaultError;
+        let (before, current) = (
+            [key_row("p1", stored.wrapping_add(1))],
+            [key_row("p2", stored)],
+        );
+        let (lost, kept) = ([row("acme", 80, "p1")], [row("acme", 81, "p2")]);
+        let audit = audit_of("put", "acme");
+        let under = |rows, keys_read| Write {
+            keys_read,
+            ..acme_write(rows, None, &audit)
+        };
+        let outcomes = commit(&[
+            under(&lost[..], &before[..]),
+            under(&kept[..], &current[..]),
+        ])
+        .expect("the group commits");
+        assert!(
+            matches!(outcomes[0], Err(VaultError::DataKeyGone)),
+            "{outcomes:?}"
+        );
+        assert!(outcomes[1].is_ok(), "{outcomes:?}");
+        let alone = commit(&[under(&lost[..], &before[..])]).expect("the group commits");
+        assert!(
+            matches!(alone[0], Err(VaultError::DataKeyGone)),
+            "{alone:?}"
+        );
+    }
+
     /// A data key a write made for `subject`'s records of [`row`] (domain `default`, category
     /// `account`), wrapped as `wrapped`, under the master key whose check value is `check`.
     pub(crate) fn made_key(subject: &str, wrapped: u8, check: &str) -> NewKeys {
         NewKeys {
-            rows: vec![WrappedKeyRow {
-                pseudonym: subject.into(),
-                key_domain: "default".into(),
-                category: "account".into(),
-                key_version: 1,
-                wrapped: vec![wrapped],
-            }],
+            rows: vec![key_row(subject, wrapped)],
             check: check.into(),
+        }
+    }
+
+    /// `subject`'s data key for the records of [`row`] (domain `default`, category `account`),
+    /// wrapped as `wrapped`.
+    pub(crate) fn key_row(subject: &str, wrapped: u8) -> WrappedKeyRow {
+        WrappedKeyRow {
+            pseudonym: subject.into(),
+            key_domain: "default".into(),
+            category: "account".into(),
+            key_version: 1,
+            wrapped: vec![wrapped],
         }
     }
 
@@ -982,6 +1091,7 @@ pub(crate) mod testing {
             version: 0,
             idempotency,
             new_keys: None,
+            keys_read: &[],
             audit,
         }
     }

@@ -1079,10 +1079,10 @@ impl PostgresStore {
                 &mut outcomes,
             )?;
             // The data keys the rows were encrypted under were read before this transaction: an
-            // erasure or a deletion committed since may have destroyed one, and a row under it
-            // could never be read. Such a write is left out (`data-key-gone`), before it claims
-            // an idempotency key; with its subject held, no key can go between this and the
-            // commit.
+            // erasure or a deletion committed since may have destroyed one (and a write after it
+            // made the subject a new one), and a row under it could never be read. Such a write
+            // is left out (`data-key-gone`), before it claims an idempotency key; with its
+            // subject held, no key can go between this and the commit.
             let needing: Vec<usize> = same
                 .iter()
                 .copied()
@@ -1105,9 +1105,9 @@ impl PostgresStore {
                 let pseudonyms: Vec<&str> = wanted.iter().map(|k| k.0).collect();
                 let domains: Vec<&str> = wanted.iter().map(|k| k.1).collect();
                 let categories: Vec<&str> = wanted.iter().map(|k| k.2).collect();
-                let present: std::collections::HashSet<(String, String, String)> = tx
+                let present: HashMap<(String, String, String), Vec<u8>> = tx
                     .query_typed(
-                        "SELECT k.pseudonym, k.key_domain, k.category FROM data_keys k JOIN unnest($2::text[], $3::text[], $4::text[]) AS w (pseudonym, key_domain, category) USING (pseudonym, key_domain, category) WHERE k.tenant_id = $1",
+                        "SELECT k.pseudonym, k.key_domain, k.category, k.wrapped FROM data_keys k JOIN unnest($2::text[], $3::text[], $4::text[]) AS w (pseudonym, key_domain, category) USING (pseudonym, key_domain, category) WHERE k.tenant_id = $1",
                         &[
                             (&tenant, Type::TEXT),
                             (&pseudonyms, Type::TEXT_ARRAY),
@@ -1117,20 +1117,23 @@ impl PostgresStore {
                     )
                     .map_err(&err)?
                     .iter()
-                    .map(|r| (r.get(0), r.get(1), r.get(2)))
+                    .map(|r| ((r.get(0), r.get(1), r.get(2)), r.get(3)))
                     .collect();
-                if present.len() < wanted.len() {
-                    for i in needing {
-                        let gone = writes[i].rows.iter().any(|r| {
-                            !present.contains(&(
-                                r.pseudonym.clone(),
-                                r.key_domain.clone(),
-                                r.category.clone(),
-                            ))
+                let stored = |pseudonym: &str, domain: &str, category: &str| {
+                    present.get(&(pseudonym.to_owned(), domain.to_owned(), category.to_owned()))
+                };
+                for i in needing {
+                    let w = &writes[i];
+                    // A key stored other than as read was destroyed and made again meanwhile.
+                    let gone = w
+                        .rows
+                        .iter()
+                        .any(|r| stored(&r.pseudonym, &r.key_domain, &r.category).is_none())
+                        || w.keys_read.iter().any(|k| {
+                            stored(&k.pseudonym, &k.key_domain, &k.category) != Some(&k.wrapped)
                         });
-                        if gone {
-                            outcomes[i] = Err(VaultError::DataKeyGone);
-                        }
+                    if gone {
+                        outcomes[i] = Err(VaultError::DataKeyGone);
                     }
                 }
             }
@@ -1787,7 +1790,8 @@ mod tests {
     use crate::store::JournalEntry;
     use crate::store::NewKeys;
     use crate::store::testing::{
-        acme_write, audit_of, commit_writes_that_make_keys, made_key, row,
+        acme_write, audit_of, commit_writes_that_make_keys, commit_writes_under_a_key_made_again,
+        made_key, row,
     };
 
     /// A store in a fresh schema, dropped afterwards; `None` (with a notice) without a database.
@@ -1851,6 +1855,7 @@ mod tests {
                     version: 0,
                     idempotency: None,
                     new_keys: None,
+                    keys_read: &[],
                     audit: &crate::store::WriteAudit {
                         events: Vec::new(),
                         at: jiff::Timestamp::UNIX_EPOCH,
@@ -1930,6 +1935,7 @@ mod tests {
             version,
             idempotency,
             new_keys: None,
+            keys_read: &[],
             audit,
         };
         let writes = [
@@ -2019,6 +2025,18 @@ mod tests {
         let alone = s.store.insert_records(&acme_write(&gone, None, &audit));
         assert!(matches!(alone, Err(VaultError::DataKeyGone)), "{alone:?}");
         assert_eq!(count(&mut s, "acme", written), 1);
+    }
+
+    #[test]
+    fn a_write_under_a_data_key_destroyed_and_made_again_meanwhile_is_refused() {
+        let Some(mut s) = scratch("key_made_again") else {
+            return;
+        };
+        // Both keys wrapped as [9]; p1's read as [10], before it was destroyed and made again.
+        give_keys(&mut s, &[("acme", "p1"), ("acme", "p2")]);
+        commit_writes_under_a_key_made_again(9, &mut |writes| s.store.commit_writes(writes));
+        let written = "SELECT count(*) FROM records WHERE created_at = 5";
+        assert_eq!(count(&mut s, "acme", written), 1, "only p2's record is in");
     }
 
     #[test]

@@ -704,6 +704,25 @@ fn insert_rows_in<'r>(
     Ok(())
 }
 
+/// The data keys a write read, checked in its turn ([`super::check_keys_read_in`]).
+fn check_keys_read(
+    tx: &Connection,
+    target: &str,
+    tenant: &str,
+    keys_read: &[WrappedKeyRow],
+) -> Result<()> {
+    super::check_keys_read_in(
+        &mut SqliteTx {
+            conn: tx,
+            tenant,
+            target,
+            operation: "writing records",
+        },
+        tenant,
+        keys_read,
+    )
+}
+
 /// The data keys a write made, stored in its transaction before its rows
 /// ([`super::store_new_keys_in`]).
 fn store_new_keys(
@@ -731,6 +750,7 @@ impl SqliteStore {
     /// [`Store::insert_records`] for rows that come in parts (`next` answers `None` after the
     /// last), in a transaction of their own: the retention version is checked before the first
     /// part is asked for, and every part goes into the one transaction.
+    #[allow(clippy::too_many_arguments)]
     fn insert_parts<'r>(
         &mut self,
         tenant: &str,
@@ -738,9 +758,11 @@ impl SqliteStore {
         now: i64,
         expected_retention: i64,
         new_keys: Option<&NewKeys>,
+        keys_read: &[WrappedKeyRow],
         audit: &WriteAudit,
     ) -> Result<()> {
         self.in_write_tx("writing records", |tx, target| {
+            check_keys_read(tx, target, tenant, keys_read)?;
             store_new_keys(tx, target, tenant, new_keys, now)?;
             insert_rows_in(tx, target, tenant, next, now, expected_retention, None)?;
             custos_audit::store::sqlite_append_in(tx, &mut |head| audit.build(head))
@@ -814,8 +836,9 @@ impl SqliteStore {
             for w in writes {
                 tx.execute_batch("SAVEPOINT custos_write").map_err(err)?;
                 let mut whole = Some(w.rows);
-                let outcome =
-                    store_new_keys(tx, target, w.tenant, w.new_keys, w.now).and_then(|()| {
+                let outcome = check_keys_read(tx, target, w.tenant, w.keys_read)
+                    .and_then(|()| store_new_keys(tx, target, w.tenant, w.new_keys, w.now))
+                    .and_then(|()| {
                         insert_rows_in(
                             tx,
                             target,
@@ -1065,6 +1088,7 @@ impl Store for SqliteStore {
                 write.now,
                 write.version,
                 write.new_keys,
+                write.keys_read,
                 write.audit,
             );
         }
@@ -1086,6 +1110,7 @@ impl Store for SqliteStore {
         next: &mut dyn FnMut() -> Result<Option<Vec<RecordRow>>>,
         now: i64,
         retention_version: i64,
+        keys_read: &[WrappedKeyRow],
         audit: &WriteAudit,
     ) -> Result<()> {
         self.insert_parts(
@@ -1094,6 +1119,7 @@ impl Store for SqliteStore {
             now,
             retention_version,
             None,
+            keys_read,
             audit,
         )
     }
@@ -1223,7 +1249,10 @@ impl Store for SqliteStore {
 mod tests {
     use super::*;
     use crate::store::Store;
-    use crate::store::testing::{acme_write, audit_of, commit_writes_that_make_keys, row};
+    use crate::store::testing::{
+        acme_write, audit_of, commit_writes_that_make_keys, commit_writes_under_a_key_made_again,
+        row,
+    };
 
     /// A fresh vault file for the test `name`.
     fn scratch(name: &str) -> (PathBuf, SqliteStore) {
@@ -1298,6 +1327,7 @@ mod tests {
             version,
             idempotency,
             new_keys: None,
+            keys_read: &[],
             audit,
         };
         let writes = [
@@ -1352,6 +1382,19 @@ mod tests {
         let alone = store.insert_records(&acme_write(&gone, None, &audit));
         assert!(matches!(alone, Err(VaultError::DataKeyGone)), "{alone:?}");
         assert_eq!(count(&path, "SELECT count(*) FROM records"), 1);
+    }
+
+    #[test]
+    fn a_write_under_a_data_key_destroyed_and_made_again_meanwhile_is_refused() {
+        let (path, mut store) = scratch("sqlite-key-made-again");
+        // Both keys wrapped as x'00'; p1's read as x'01', before it was destroyed and made again.
+        give_keys(&path, &[("acme", "p1"), ("acme", "p2")]);
+        commit_writes_under_a_key_made_again(0, &mut |writes| store.commit_writes(writes));
+        assert_eq!(
+            count(&path, "SELECT count(*) FROM records"),
+            1,
+            "only p2's record is in"
+        );
     }
 
     #[test]

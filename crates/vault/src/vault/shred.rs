@@ -5,10 +5,11 @@
 
 use std::collections::HashMap;
 
-use super::{TenantVault, Vault};
-use crate::error::Result;
+use super::{KeysToKeep, SlotKeys, TenantVault, Vault};
+use crate::error::{Result, VaultError};
 use crate::ids::{Pseudonym, TenantId};
 use crate::keys::{self, LEGACY_CATEGORY, RecordIdentity};
+use crate::records::SEAL_ATTEMPTS;
 use crate::store::{JournalEntry, Val};
 use jiff::Timestamp;
 
@@ -28,11 +29,22 @@ impl TenantVault<'_> {
     /// legacy key, each under its own category's key, in one transaction. A record that does not
     /// decrypt is left as it is (the erasure then keeps the legacy key it needs rather than lose
     /// a record the law says to keep). Nothing to do for a full erasure or a vault written after
-    /// per-category keys. New category keys are dated `now`.
+    /// per-category keys. New category keys are dated `now`, and stored in the same transaction.
     pub(super) fn rekey_kept_legacy(&mut self, entry: &JournalEntry, now: Timestamp) -> Result<()> {
         if entry.keep.is_empty() {
             return Ok(());
         }
+        let mut attempts = 1;
+        loop {
+            match self.rekey_kept_legacy_once(entry, now) {
+                // A category key read changed before the transaction: encrypt again.
+                Err(VaultError::DataKeyGone) if attempts < SEAL_ATTEMPTS => attempts += 1,
+                other => return other,
+            }
+        }
+    }
+
+    fn rekey_kept_legacy_once(&mut self, entry: &JournalEntry, now: Timestamp) -> Result<()> {
         let tenant = self.tenant.as_str().to_owned();
         let pseudonym = Pseudonym::parse(&entry.pseudonym)?;
         let legacy: Vec<_> = self
@@ -52,7 +64,16 @@ impl TenantVault<'_> {
             .iter()
             .map(|r| (pseudonym.clone(), r.key_domain.clone(), r.category.clone()))
             .collect();
-        let new_keys = self.data_keys_for(&slots, now)?;
+        let SlotKeys {
+            keys: new_keys,
+            read,
+            made,
+        } = self.known_or_new_keys(&slots)?;
+        let keep = KeysToKeep {
+            pseudonym: pseudonym.as_str().to_owned(),
+            read,
+            made: self.new_keys(made),
+        };
         let mut nonces = vec![0u8; legacy.len() * keys::RECORD_NONCE_LEN];
         keys::fill_random(&mut nonces)?;
         let mut cache = HashMap::new();
@@ -88,6 +109,7 @@ impl TenantVault<'_> {
         self.vault
             .store
             .in_tx(&tenant, "re-encrypting kept records", &mut |tx| {
+                keep.keep_in(tx, &tenant, now.as_microsecond())?;
                 for u in &updates {
                     // Only if unchanged since it was read.
                     tx.execute(
@@ -350,6 +372,125 @@ mod tests {
         };
         t.rekey_kept_legacy(&entry, jiff::Timestamp::now())
             .expect("nothing to re-key");
+    }
+
+    /// A correction of a record still under its domain's legacy key moves it to its category's
+    /// key, a key no record uses until the correction commits. Between the correction's sealing
+    /// and its transaction, another of the subject's records is deleted (which destroys every
+    /// key of the subject no record uses): the key must survive, or be refused.
+    fn corrections_of_legacy_records_keep_their_keys(config: StoreConfig, postgres: bool) {
+        use crate::records::{Correction, write_correction};
+        // Each category with a purpose it serves.
+        let record = |category: &str, payload: &str| NewRecord {
+            purposes: vec![
+                match category {
+                    "usage_log" => "security",
+                    "support" => "support",
+                    _ => "service",
+                }
+                .into(),
+            ],
+            ..new_record(category, payload)
+        };
+        let p = policy();
+        let tenant = TenantId::new("acme").expect("id");
+        let now = jiff::Timestamp::now();
+        let (made, read, deleted) = {
+            let mut v = open(&config);
+            let mut t = v.tenant(&tenant);
+            let mut put = |category: &str| t.put(&p, record(category, "old"), now).expect("put");
+            let ids = (put("credentials"), put("usage_log"), put("support"));
+            make_legacy(&mut v, &tenant, postgres);
+            ids
+        };
+        let mut v = open(&config);
+        let mut t = v.tenant(&tenant);
+        let correction = |id: &RecordId| Correction {
+            record: id.clone(),
+            payload: b"corrected".to_vec(),
+        };
+        let write = |t: &mut super::TenantVault<'_>, sealed| {
+            let ctx = t.audit_ctx(now);
+            t.store().in_tx("acme", "correcting a record", &mut |tx| {
+                write_correction(tx, &ctx, sealed, None).map(|_| ())
+            })
+        };
+
+        // The credentials key is made by the correction; the support record goes meanwhile.
+        let sealed = t.seal_correction(&correction(&made)).expect("sealed");
+        t.delete_record(&p, &deleted, now).expect("deleted");
+        write(&mut t, &sealed).expect("the correction is written");
+        assert_eq!(
+            t.get(&made)
+                .expect("the corrected record reads")
+                .payload
+                .as_slice(),
+            b"corrected"
+        );
+
+        // The usage_log key is read by the correction (a newer record made it); that record goes
+        // meanwhile, with the key, and a later record makes another.
+        let newer = t.put(&p, record("usage_log", "newer"), now).expect("put");
+        let sealed = t.seal_correction(&correction(&read)).expect("sealed");
+        t.delete_record(&p, &newer, now).expect("deleted");
+        let later = t.put(&p, record("usage_log", "later"), now).expect("put");
+        let refused = write(&mut t, &sealed);
+        assert!(
+            matches!(refused, Err(VaultError::DataKeyGone)),
+            "{refused:?}"
+        );
+        assert_eq!(
+            t.get(&read)
+                .expect("the record reads as it was")
+                .payload
+                .as_slice(),
+            b"old"
+        );
+        // Corrected the usual way, it is sealed again under the key stored now.
+        t.update_record(&read, b"corrected".to_vec(), now)
+            .expect("corrected");
+        for id in [&read, &later] {
+            assert!(t.get(id).is_ok(), "every record reads");
+        }
+        assert_eq!(
+            t.get(&read).expect("reads").payload.as_slice(),
+            b"corrected"
+        );
+    }
+
+    #[test]
+    fn corrections_of_legacy_records_keep_their_keys_on_sqlite() {
+        let dir =
+            std::env::temp_dir().join(format!("custos-legacy-corrections-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        corrections_of_legacy_records_keep_their_keys(
+            StoreConfig::Sqlite {
+                path: dir.join("custos.db"),
+            },
+            false,
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn corrections_of_legacy_records_keep_their_keys_on_postgres() {
+        let Some(url) = crate::database_url::postgres_url() else {
+            eprintln!("CUSTOS_TEST_DATABASE_URL is not set: skipping the PostgreSQL test");
+            return;
+        };
+        let schema = format!("u_{}_legacy_corrections", std::process::id());
+        corrections_of_legacy_records_keep_their_keys(
+            StoreConfig::Postgres {
+                url: url.clone(),
+                schema: schema.clone(),
+                journal: None,
+            },
+            true,
+        );
+        if let Ok(mut c) = postgres::Client::connect(&url, postgres::NoTls) {
+            let _ = c.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+        }
     }
 
     #[test]
