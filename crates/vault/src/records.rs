@@ -35,10 +35,6 @@ impl Drop for Correction {
     }
 }
 
-/// How often a correction is sealed again when a key it was sealed under changed before its
-/// transaction ([`VaultError::DataKeyGone`]), as a write of records is.
-pub(crate) const SEAL_ATTEMPTS: usize = 5;
-
 impl std::fmt::Debug for Correction {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Correction")
@@ -195,7 +191,7 @@ impl TenantVault<'_> {
         let ctx = self.audit_ctx(now);
         let tenant = ctx.tenant.clone();
         let reference = change_reference(id);
-        let mut attempts = 1;
+        let mut attempts = 0;
         let sealed = loop {
             let sealed = self.seal_correction(&correction)?;
             match self
@@ -204,7 +200,9 @@ impl TenantVault<'_> {
                     write_correction(tx, &ctx, &sealed, Some(&reference)).map(|_| ())
                 }) {
                 Ok(()) => break sealed,
-                Err(VaultError::DataKeyGone) if attempts < SEAL_ATTEMPTS => attempts += 1,
+                Err(VaultError::DataKeyGone) if attempts < crate::vault::KEY_RETRIES => {
+                    attempts += 1
+                }
                 Err(e) => return Err(e),
             }
         };

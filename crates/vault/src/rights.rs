@@ -946,7 +946,7 @@ impl TenantVault<'_> {
         }
         let pseudonym = self.pseudonym(subject).as_str().to_owned();
         let audit = self.audit_ctx(now);
-        let mut attempts = 1;
+        let mut attempts = 0;
         loop {
             let mut sealed = Vec::with_capacity(corrections.len());
             for c in &corrections {
@@ -980,7 +980,7 @@ impl TenantVault<'_> {
             );
             // A key a correction was sealed under changed before the transaction: seal again.
             match done {
-                Err(VaultError::DataKeyGone) if attempts < crate::records::SEAL_ATTEMPTS => {
+                Err(VaultError::DataKeyGone) if attempts < crate::vault::KEY_RETRIES => {
                     attempts += 1;
                 }
                 other => return other,

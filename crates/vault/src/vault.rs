@@ -895,7 +895,7 @@ impl TenantVault<'_> {
         let mut attempts = 0;
         loop {
             match self.put_rows_once(policy, &records.0, idempotency.as_ref(), now_ts) {
-                Err(VaultError::DataKeyGone) if attempts < 5 => attempts += 1,
+                Err(VaultError::DataKeyGone) if attempts < KEY_RETRIES => attempts += 1,
                 other => return other,
             }
         }
@@ -1436,6 +1436,10 @@ impl TenantVault<'_> {
         })
     }
 }
+
+/// How often a write (or a correction) is encrypted again after the first try when a data key it
+/// used changed before its transaction ([`VaultError::DataKeyGone`]).
+pub(crate) const KEY_RETRIES: usize = 5;
 
 /// What a data key is for: (subject, key domain, category).
 type KeySlot = (Pseudonym, String, String);

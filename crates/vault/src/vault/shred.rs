@@ -9,7 +9,6 @@ use super::{KeysToKeep, SlotKeys, TenantVault, Vault};
 use crate::error::{Result, VaultError};
 use crate::ids::{Pseudonym, TenantId};
 use crate::keys::{self, LEGACY_CATEGORY, RecordIdentity};
-use crate::records::SEAL_ATTEMPTS;
 use crate::store::{JournalEntry, Val};
 use jiff::Timestamp;
 
@@ -34,11 +33,11 @@ impl TenantVault<'_> {
         if entry.keep.is_empty() {
             return Ok(());
         }
-        let mut attempts = 1;
+        let mut attempts = 0;
         loop {
             match self.rekey_kept_legacy_once(entry, now) {
                 // A category key read changed before the transaction: encrypt again.
-                Err(VaultError::DataKeyGone) if attempts < SEAL_ATTEMPTS => attempts += 1,
+                Err(VaultError::DataKeyGone) if attempts < super::KEY_RETRIES => attempts += 1,
                 other => return other,
             }
         }
