@@ -9,10 +9,11 @@ use jiff::Timestamp;
 use zeroize::Zeroize;
 
 use crate::error::{Result, VaultError};
+use crate::ids::Pseudonym;
 use crate::ids::RecordId;
-use crate::keys::{self, RecordIdentity};
+use crate::keys::{self, DataKey, RecordIdentity};
 use crate::store::{RecordRow, Tx};
-use crate::vault::{AuditCtx, KeysToKeep, Record, TenantVault};
+use crate::vault::{AuditCtx, KeySlot, KeysToKeep, Record, TenantVault};
 
 /// The request id Art. 19 notifications carry for a change made through the records API rather
 /// than a data-subject request: `record:` and the record's id (no personal data).
@@ -49,7 +50,12 @@ pub(crate) struct Sealed {
     pub(crate) row: RecordRow,
     pub(crate) ciphertext: Vec<u8>,
     pub(crate) record: Record,
-    /// The key it is encrypted under, kept by the transaction that writes it.
+}
+
+/// Corrections of one subject's records, encrypted and ready to be written
+/// ([`write_corrections`]), with the data keys they are under.
+pub(crate) struct SealedCorrections {
+    pub(crate) each: Vec<Sealed>,
     keys: KeysToKeep,
 }
 
@@ -83,19 +89,34 @@ fn audit_change(
     ctx.audit(tx, action, Some(row.pseudonym.clone()), details)
 }
 
-/// Writes one sealed correction inside a transaction: the ciphertext replaced where the record
-/// still is, under a hold refused, audited. A key it was sealed under that is gone (or not yet
-/// stored, and stored by another first) is answered [`VaultError::DataKeyGone`]: seal again. `reference` is the request id for Art. 19 (a
-/// rectification request's own, or [`change_reference`]) — `None` when the caller tells the
-/// recipients itself.
-pub(crate) fn write_correction(
+/// Writes sealed corrections inside a transaction: first their data keys are kept (the subject
+/// held as erasures and deletions hold it, the keys read still stored as they were, the keys
+/// made stored; otherwise [`VaultError::DataKeyGone`]: seal again), then each correction is
+/// written: the ciphertext replaced where the record still is, under a hold refused, audited.
+/// `reference` is the request id for Art. 19 (a rectification request's own, or
+/// [`change_reference`]) — `None` when the caller tells the recipients itself.
+pub(crate) fn write_corrections(
+    tx: &mut dyn Tx,
+    ctx: &AuditCtx,
+    sealed: &SealedCorrections,
+    request_id: Option<&str>,
+) -> Result<()> {
+    sealed
+        .keys
+        .keep_in(tx, &ctx.tenant, ctx.now.as_microsecond())?;
+    for s in &sealed.each {
+        write_correction(tx, ctx, s, request_id)?;
+    }
+    Ok(())
+}
+
+fn write_correction(
     tx: &mut dyn Tx,
     ctx: &AuditCtx,
     s: &Sealed,
     request_id: Option<&str>,
 ) -> Result<Vec<String>> {
     refuse_if_held(tx, &ctx.tenant, &s.row)?;
-    s.keys.keep_in(tx, &ctx.tenant, ctx.now.as_microsecond())?;
     let n = tx.execute(
         "UPDATE records SET ciphertext = $4 WHERE tenant_id = $1 AND record_id = $2 AND pseudonym = $3",
         &[
@@ -137,14 +158,56 @@ impl TenantVault<'_> {
             .ok_or_else(|| VaultError::RecordNotFound(id.clone()))
     }
 
-    /// Encrypts corrected data for a record under its own data key, with its identity bound as
-    /// before (a correction cannot move a record to another subject or category). A data key
-    /// made for it is stored by [`write_correction`].
-    pub(crate) fn seal_correction(&mut self, c: &Correction) -> Result<Sealed> {
-        let id = &c.record;
-        let mut payload = c.payload.clone();
-        let row = self.stored_row(id)?;
-        let (dk, keys) = self.category_key_of_row(&row)?;
+    /// Encrypts corrected data for records of one subject (`subject`'s, or else the first
+    /// record's), each under its category's data key for the subject, with its identity bound as
+    /// before (a correction cannot move a record to another subject or category). A record of
+    /// another subject is answered as absent ([`VaultError::RecordNotFound`]): a request reveals
+    /// nothing of it. Keys made for them are stored by [`write_corrections`], one per category
+    /// however many records need it.
+    pub(crate) fn seal_corrections(
+        &mut self,
+        cs: &[Correction],
+        subject: Option<&str>,
+    ) -> Result<SealedCorrections> {
+        let mut rows = Vec::with_capacity(cs.len());
+        for c in cs {
+            let row = self.stored_row(&c.record)?;
+            let owner = subject.or(rows.first().map(|r: &RecordRow| r.pseudonym.as_str()));
+            if owner.is_some_and(|p| p != row.pseudonym) {
+                return Err(VaultError::RecordNotFound(c.record.clone()));
+            }
+            rows.push(row);
+        }
+        let owner = subject.or(rows.first().map(|r| r.pseudonym.as_str()));
+        let pseudonym = Pseudonym::parse(owner.unwrap_or_default())
+            .map_err(|_| VaultError::Corrupt("a record has a malformed pseudonym".into()))?;
+        let slots: Vec<KeySlot> = rows
+            .iter()
+            .map(|r| (pseudonym.clone(), r.key_domain.clone(), r.category.clone()))
+            .collect();
+        let (keys, keep) = self.keys_to_rewrite(&pseudonym, &slots)?;
+        // The cache of `decrypt` is keyed by domain and key category.
+        let mut cache: HashMap<String, DataKey> = keys
+            .into_iter()
+            .map(|((_, domain, category), key)| (format!("{domain}\u{0}{category}"), key))
+            .collect();
+        let mut each = Vec::with_capacity(rows.len());
+        for (row, c) in rows.into_iter().zip(cs) {
+            each.push(self.seal_one(row, &c.payload, &mut cache)?);
+        }
+        Ok(SealedCorrections { each, keys: keep })
+    }
+
+    /// `payload` encrypted as `row`'s new data, under its category's key in `cache`.
+    fn seal_one(
+        &mut self,
+        row: RecordRow,
+        payload: &[u8],
+        cache: &mut HashMap<String, DataKey>,
+    ) -> Result<Sealed> {
+        let dk = cache
+            .get(&format!("{}\u{0}{}", row.key_domain, row.category))
+            .ok_or_else(|| VaultError::Corrupt("a data key of a correction is missing".into()))?;
         let mut nonce = [0u8; keys::RECORD_NONCE_LEN];
         keys::fill_random(&mut nonce)?;
         let identity = RecordIdentity {
@@ -153,23 +216,15 @@ impl TenantVault<'_> {
             category: &row.category,
             record_id: &row.record_id,
         };
-        let ciphertext = keys::encrypt_record(&dk, &nonce, &identity, &payload);
-        let plain = zeroize::Zeroizing::new(payload.clone());
-        payload.zeroize();
-        let ciphertext = ciphertext?;
+        let ciphertext = keys::encrypt_record(dk, &nonce, &identity, payload)?;
         let mut read = row.clone();
         read.ciphertext = ciphertext.clone();
-        // The cache of `decrypt` is keyed by domain and key category.
-        let mut cache = HashMap::new();
-        cache.insert(format!("{}\u{0}{}", row.key_domain, row.category), dk);
-        let mut record = self.decrypt(read, &mut cache)?;
-        debug_assert_eq!(*record.payload, *plain);
-        record.payload = plain;
+        let record = self.decrypt(read, cache)?;
+        debug_assert_eq!(*record.payload, *payload);
         Ok(Sealed {
             row,
             ciphertext,
             record,
-            keys,
         })
     }
 
@@ -184,29 +239,37 @@ impl TenantVault<'_> {
         payload: Vec<u8>,
         now: Timestamp,
     ) -> Result<Record> {
-        let correction = Correction {
+        let correction = [Correction {
             record: id.clone(),
             payload,
-        };
+        }];
         let ctx = self.audit_ctx(now);
         let tenant = ctx.tenant.clone();
         let reference = change_reference(id);
         let mut attempts = 0;
-        let sealed = loop {
-            let sealed = self.seal_correction(&correction)?;
+        loop {
+            let sealed = self.seal_corrections(&correction, None)?;
             match self
                 .store()
                 .in_tx(&tenant, "correcting a record", &mut |tx| {
-                    write_correction(tx, &ctx, &sealed, Some(&reference)).map(|_| ())
+                    write_corrections(tx, &ctx, &sealed, Some(&reference))
                 }) {
-                Ok(()) => break sealed,
+                Ok(()) => {
+                    return sealed
+                        .each
+                        .into_iter()
+                        .next()
+                        .map(|s| s.record)
+                        .ok_or_else(|| {
+                            VaultError::Corrupt("a correction of one record sealed none".into())
+                        });
+                }
                 Err(VaultError::DataKeyGone) if attempts < crate::vault::KEY_RETRIES => {
-                    attempts += 1
+                    attempts += 1;
                 }
                 Err(e) => return Err(e),
             }
-        };
-        Ok(sealed.record)
+        }
     }
 
     /// Deletes one record (Art. 17 for that record, or the app's own clean-up). Refused while a
@@ -232,6 +295,10 @@ impl TenantVault<'_> {
         let reference = change_reference(id);
         self.store().in_tx(&tenant, "deleting a record", &mut |tx| {
             refuse_if_held(tx, &tenant, &row)?;
+            // The subject before the record's row, as corrections and erasures take them: taken
+            // after the row (by `destroy_unused_keys`), a correction holding the subject and
+            // waiting for the row would deadlock with this.
+            crate::store::lock_subject(tx, &tenant, &row.pseudonym)?;
             let n = tx.execute(
                 "DELETE FROM records WHERE tenant_id = $1 AND record_id = $2 AND pseudonym = $3",
                 &[

@@ -948,17 +948,12 @@ impl TenantVault<'_> {
         let audit = self.audit_ctx(now);
         let mut attempts = 0;
         loop {
-            let mut sealed = Vec::with_capacity(corrections.len());
-            for c in &corrections {
-                let s = self.seal_correction(c)?;
-                // Another subject's record is answered as absent: the request reveals nothing of
-                // it.
-                if s.row.pseudonym != pseudonym {
-                    return Err(VaultError::RecordNotFound(s.record.id.clone()));
-                }
-                sealed.push(s);
-            }
-            let ids: Vec<String> = sealed.iter().map(|s| s.row.record_id.clone()).collect();
+            let sealed = self.seal_corrections(&corrections, Some(&pseudonym))?;
+            let ids: Vec<String> = sealed
+                .each
+                .iter()
+                .map(|s| s.row.record_id.clone())
+                .collect();
             let done = self.with_request(
                 "completing a rectification",
                 request_id,
@@ -966,9 +961,7 @@ impl TenantVault<'_> {
                 &mut |tx, ctx, r| {
                     r.check(Action::Execute(Execution::Rectify))?;
                     r.check_subject(&pseudonym)?;
-                    for s in &sealed {
-                        crate::records::write_correction(tx, &audit, s, None)?;
-                    }
+                    crate::records::write_corrections(tx, &audit, &sealed, None)?;
                     tell_recipients(tx, ctx, r, "rectification")?;
                     complete(
                         tx,

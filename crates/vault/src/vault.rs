@@ -1265,28 +1265,23 @@ impl TenantVault<'_> {
         unwrap_row(&self.vault.keys, self.tenant.as_str(), row)
     }
 
-    /// The data key of a record's category for its subject (made if the subject has none yet):
-    /// the key a record's corrected data is encrypted under. A record still under its key
-    /// domain's legacy key moves to its category's key with the correction. The correction's
-    /// transaction keeps the key ([`KeysToKeep::keep_in`]).
-    pub(crate) fn category_key_of_row(&mut self, row: &RecordRow) -> Result<(DataKey, KeysToKeep)> {
-        let pseudonym = Pseudonym::parse(&row.pseudonym)
-            .map_err(|_| VaultError::Corrupt("a record has a malformed pseudonym".into()))?;
-        let slot: KeySlot = (pseudonym, row.key_domain.clone(), row.category.clone());
-        let SlotKeys {
-            mut keys,
-            read,
-            made,
-        } = self.known_or_new_keys(std::slice::from_ref(&slot))?;
-        let key = keys
-            .remove(&slot)
-            .ok_or_else(|| VaultError::Corrupt("a data key of a correction is missing".into()))?;
+    /// The data keys `pseudonym`'s records are rewritten under (corrections, a re-encryption),
+    /// one per slot of `slots`: the stored one, or one made here (once per slot, however many
+    /// records need it). A record still under its key domain's legacy key moves to its
+    /// category's key with the rewrite. The rewrite's transaction keeps the keys
+    /// ([`KeysToKeep::keep_in`]).
+    pub(crate) fn keys_to_rewrite(
+        &mut self,
+        pseudonym: &Pseudonym,
+        slots: &[KeySlot],
+    ) -> Result<(HashMap<KeySlot, DataKey>, KeysToKeep)> {
+        let SlotKeys { keys, read, made } = self.known_or_new_keys(slots)?;
         let keep = KeysToKeep {
-            pseudonym: row.pseudonym.clone(),
+            pseudonym: pseudonym.as_str().to_owned(),
             read,
             made: self.new_keys(made),
         };
-        Ok((key, keep))
+        Ok((keys, keep))
     }
 
     /// One stored row of this tenant, as it is (ciphertext, restriction and all).
@@ -1442,7 +1437,7 @@ impl TenantVault<'_> {
 pub(crate) const KEY_RETRIES: usize = 5;
 
 /// What a data key is for: (subject, key domain, category).
-type KeySlot = (Pseudonym, String, String);
+pub(crate) type KeySlot = (Pseudonym, String, String);
 
 /// The data keys one subject's rows are rewritten under (a correction, a re-encryption), as
 /// read or made before the rewrite's transaction.

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use super::{KeysToKeep, SlotKeys, TenantVault, Vault};
+use super::{TenantVault, Vault};
 use crate::error::{Result, VaultError};
 use crate::ids::{Pseudonym, TenantId};
 use crate::keys::{self, LEGACY_CATEGORY, RecordIdentity};
@@ -63,16 +63,7 @@ impl TenantVault<'_> {
             .iter()
             .map(|r| (pseudonym.clone(), r.key_domain.clone(), r.category.clone()))
             .collect();
-        let SlotKeys {
-            keys: new_keys,
-            read,
-            made,
-        } = self.known_or_new_keys(&slots)?;
-        let keep = KeysToKeep {
-            pseudonym: pseudonym.as_str().to_owned(),
-            read,
-            made: self.new_keys(made),
-        };
+        let (new_keys, keep) = self.keys_to_rewrite(&pseudonym, &slots)?;
         let mut nonces = vec![0u8; legacy.len() * keys::RECORD_NONCE_LEN];
         keys::fill_random(&mut nonces)?;
         let mut cache = HashMap::new();
@@ -132,6 +123,7 @@ mod tests {
     use std::collections::{BTreeMap, HashMap};
 
     use crate::keys::{self, DataKey, LEGACY_CATEGORY, RecordIdentity};
+    use crate::records::{Correction, write_corrections};
     use crate::store::{JournalEntry, Val};
     use crate::{
         MasterKey, NewRecord, RecordId, StoreConfig, SubjectId, TenantId, Vault, VaultError,
@@ -373,64 +365,90 @@ mod tests {
             .expect("nothing to re-key");
     }
 
+    /// Records of every category the tests below correct, written by today's code and then
+    /// rewritten as the code before per-category keys left them: `credentials`, `usage_log`,
+    /// `support` and two of `oauth_token`, in that order.
+    fn legacy_records(config: &StoreConfig, postgres: bool) -> Vec<RecordId> {
+        let p = policy();
+        let tenant = TenantId::new("acme").expect("id");
+        let mut v = open(config);
+        let mut t = v.tenant(&tenant);
+        let ids = [
+            "credentials",
+            "usage_log",
+            "support",
+            "oauth_token",
+            "oauth_token",
+        ]
+        .into_iter()
+        .map(|category| {
+            t.put(&p, record(category, "old"), jiff::Timestamp::now())
+                .expect("put")
+        })
+        .collect();
+        make_legacy(&mut v, &tenant, postgres);
+        ids
+    }
+
+    /// A record of `category` for a purpose it serves.
+    fn record(category: &str, payload: &str) -> NewRecord {
+        let purpose = match category {
+            "usage_log" => "security",
+            "support" => "support",
+            _ => "service",
+        };
+        NewRecord {
+            purposes: vec![purpose.into()],
+            ..new_record(category, payload)
+        }
+    }
+
+    fn corrected(ids: &[&RecordId]) -> Vec<Correction> {
+        ids.iter()
+            .map(|id| Correction {
+                record: (*id).clone(),
+                payload: b"corrected".to_vec(),
+            })
+            .collect()
+    }
+
     /// A correction of a record still under its domain's legacy key moves it to its category's
     /// key, a key no record uses until the correction commits. Between the correction's sealing
     /// and its transaction, another of the subject's records is deleted (which destroys every
     /// key of the subject no record uses): the key must survive, or be refused.
     fn corrections_of_legacy_records_keep_their_keys(config: StoreConfig, postgres: bool) {
-        use crate::records::{Correction, write_correction};
-        // Each category with a purpose it serves.
-        let record = |category: &str, payload: &str| NewRecord {
-            purposes: vec![
-                match category {
-                    "usage_log" => "security",
-                    "support" => "support",
-                    _ => "service",
-                }
-                .into(),
-            ],
-            ..new_record(category, payload)
+        let ids = legacy_records(&config, postgres);
+        let [made, read, deleted, twins @ ..] = ids.as_slice() else {
+            panic!("five records")
         };
         let p = policy();
         let tenant = TenantId::new("acme").expect("id");
         let now = jiff::Timestamp::now();
-        let (made, read, deleted) = {
-            let mut v = open(&config);
-            let mut t = v.tenant(&tenant);
-            let mut put = |category: &str| t.put(&p, record(category, "old"), now).expect("put");
-            let ids = (put("credentials"), put("usage_log"), put("support"));
-            make_legacy(&mut v, &tenant, postgres);
-            ids
-        };
         let mut v = open(&config);
         let mut t = v.tenant(&tenant);
-        let correction = |id: &RecordId| Correction {
-            record: id.clone(),
-            payload: b"corrected".to_vec(),
-        };
         let write = |t: &mut super::TenantVault<'_>, sealed| {
             let ctx = t.audit_ctx(now);
-            t.store().in_tx("acme", "correcting a record", &mut |tx| {
-                write_correction(tx, &ctx, sealed, None).map(|_| ())
+            t.store().in_tx("acme", "correcting records", &mut |tx| {
+                write_corrections(tx, &ctx, sealed, None)
             })
         };
+        let reads =
+            |t: &mut super::TenantVault<'_>, id: &RecordId| t.get(id).map(|r| r.payload.to_vec());
 
         // The credentials key is made by the correction; the support record goes meanwhile.
-        let sealed = t.seal_correction(&correction(&made)).expect("sealed");
-        t.delete_record(&p, &deleted, now).expect("deleted");
+        let sealed = t
+            .seal_corrections(&corrected(&[made]), None)
+            .expect("sealed");
+        t.delete_record(&p, deleted, now).expect("deleted");
         write(&mut t, &sealed).expect("the correction is written");
-        assert_eq!(
-            t.get(&made)
-                .expect("the corrected record reads")
-                .payload
-                .as_slice(),
-            b"corrected"
-        );
+        assert_eq!(reads(&mut t, made).expect("reads"), b"corrected");
 
         // The usage_log key is read by the correction (a newer record made it); that record goes
         // meanwhile, with the key, and a later record makes another.
         let newer = t.put(&p, record("usage_log", "newer"), now).expect("put");
-        let sealed = t.seal_correction(&correction(&read)).expect("sealed");
+        let sealed = t
+            .seal_corrections(&corrected(&[read]), None)
+            .expect("sealed");
         t.delete_record(&p, &newer, now).expect("deleted");
         let later = t.put(&p, record("usage_log", "later"), now).expect("put");
         let refused = write(&mut t, &sealed);
@@ -438,23 +456,96 @@ mod tests {
             matches!(refused, Err(VaultError::DataKeyGone)),
             "{refused:?}"
         );
-        assert_eq!(
-            t.get(&read)
-                .expect("the record reads as it was")
-                .payload
-                .as_slice(),
-            b"old"
-        );
+        assert_eq!(reads(&mut t, read).expect("reads as it was"), b"old");
         // Corrected the usual way, it is sealed again under the key stored now.
-        t.update_record(&read, b"corrected".to_vec(), now)
+        t.update_record(read, b"corrected".to_vec(), now)
             .expect("corrected");
-        for id in [&read, &later] {
-            assert!(t.get(id).is_ok(), "every record reads");
+        assert_eq!(reads(&mut t, read).expect("reads"), b"corrected");
+        assert_eq!(reads(&mut t, &later).expect("reads"), b"later");
+
+        // Two records of one category corrected at once (one rectification) share the one key
+        // made for them.
+        let both: Vec<&RecordId> = twins.iter().collect();
+        let sealed = t.seal_corrections(&corrected(&both), None).expect("sealed");
+        write(&mut t, &sealed).expect("both corrections are written");
+        for id in both {
+            assert_eq!(reads(&mut t, id).expect("reads"), b"corrected");
         }
-        assert_eq!(
-            t.get(&read).expect("reads").payload.as_slice(),
-            b"corrected"
+    }
+
+    /// A deletion of a record that a correction is writing, on another server: the correction
+    /// holds the subject (and waits here to store the key it made); the deletion waits for the
+    /// subject before it touches the record. Taking the record first, it deadlocked with the
+    /// correction's update of it.
+    #[test]
+    fn a_deletion_of_a_record_being_corrected_waits_for_the_correction_on_postgres() {
+        let Some(url) = crate::database_url::postgres_url() else {
+            eprintln!("CUSTOS_TEST_DATABASE_URL is not set: skipping the PostgreSQL test");
+            return;
+        };
+        let schema = format!("u_{}_legacy_deadlock", std::process::id());
+        let config = StoreConfig::Postgres {
+            url: url.clone(),
+            schema: schema.clone(),
+            journal: None,
+        };
+        let ids = legacy_records(&config, true);
+        let target = &ids[0];
+        let p = policy();
+        let tenant = TenantId::new("acme").expect("id");
+        let now = jiff::Timestamp::now();
+        let (mut corrector, mut deleter) = (open(&config), open(&config));
+        let pseudonym = corrector
+            .tenant(&tenant)
+            .pseudonym(&SubjectId::new("jan").expect("id"));
+        let mut watch = postgres::Client::connect(&url, postgres::NoTls).expect("connects");
+        let waiting = |watch: &mut postgres::Client, sql: &str| {
+            let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
+            while !watch.query_one(sql, &[]).expect("locks").get::<_, bool>(0) {
+                assert!(std::time::Instant::now() < until, "nothing waited: {sql}");
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+        };
+        // Held here, the correction stops after taking the subject, before storing its key.
+        let mut holder = postgres::Client::connect(&url, postgres::NoTls).expect("connects");
+        let mut hold = holder.transaction().expect("tx");
+        hold.batch_execute(&format!("LOCK TABLE {schema}.data_keys IN SHARE MODE"))
+            .expect("locks the keys");
+        std::thread::scope(|scope| {
+            let correcting = scope.spawn(|| {
+                corrector
+                    .tenant(&tenant)
+                    .update_record(target, b"corrected".to_vec(), now)
+                    .map(|_| ())
+            });
+            waiting(
+                &mut watch,
+                &format!(
+                    "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE relation = '{schema}.data_keys'::regclass AND NOT granted)"
+                ),
+            );
+            let deleting = scope.spawn(|| deleter.tenant(&tenant).delete_record(&p, target, now));
+            waiting(
+                &mut watch,
+                &format!(
+                    "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND classid = {} AND objsubid = 2 AND NOT granted AND objid::text::bigint = (hashtext('{schema}/acme/' || (hashtext('{}') & {})) & 4294967295))",
+                    crate::store::SUBJECT_LOCK,
+                    pseudonym.as_str(),
+                    crate::store::SUBJECT_LOCK_BUCKETS - 1
+                ),
+            );
+            hold.commit().expect("lets the correction go on");
+            let corrected = correcting.join().expect("the correction ends");
+            let deleted = deleting.join().expect("the deletion ends");
+            assert!(corrected.is_ok(), "the correction: {corrected:?}");
+            assert!(deleted.is_ok(), "the deletion: {deleted:?}");
+        });
+        let gone = deleter.tenant(&tenant).get(target);
+        assert!(
+            matches!(gone, Err(VaultError::RecordNotFound(_))),
+            "{gone:?}"
         );
+        let _ = watch.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
     }
 
     #[test]
@@ -606,5 +697,104 @@ mod unused_keys {
         );
         assert!(matches!(t.get(&ids[1]), Err(VaultError::RecordNotFound(_))));
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A write read its subject's data key and waits to commit; meanwhile the subject's only
+    /// record of the category is deleted (its key destroyed) and another server makes the subject
+    /// a new key. The write must not commit under the key it read, which nobody has any more:
+    /// it is encrypted again under the new one, and its record reads.
+    #[test]
+    fn a_write_whose_key_was_destroyed_and_made_again_meanwhile_is_encrypted_again_on_postgres() {
+        let Some(url) = crate::database_url::postgres_url() else {
+            eprintln!("CUSTOS_TEST_DATABASE_URL is not set: skipping the PostgreSQL test");
+            return;
+        };
+        let schema = format!("u_{}_key_made_again", std::process::id());
+        let config = StoreConfig::Postgres {
+            url: url.clone(),
+            schema: schema.clone(),
+            journal: None,
+        };
+        let key = || MasterKey::parse(&"11".repeat(32), "test").expect("key");
+        let (mut writer, mut other) = (
+            Vault::open(&config, key()).expect("opens"),
+            Vault::open(&config, key()).expect("opens"),
+        );
+        let p = custos_policy::load(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../examples/policies/jbsync.toml"),
+        )
+        .expect("loads")
+        .policy;
+        let tenant = TenantId::new("acme").expect("id");
+        let now = jiff::Timestamp::now();
+        let rec = |payload: &str| NewRecord {
+            subject: SubjectId::new("jan").expect("id"),
+            category: "credentials".into(),
+            purposes: vec!["service".into()],
+            payload: payload.as_bytes().to_vec(),
+            created_at: "2026-01-10T00:00:00Z".parse().expect("ts"),
+            clocks: BTreeMap::new(),
+        };
+        let first = writer
+            .tenant(&tenant)
+            .put(&p, rec("first"), now)
+            .expect("put");
+        let pseudonym = writer
+            .tenant(&tenant)
+            .pseudonym(&SubjectId::new("jan").expect("id"));
+        // Held here, the next write's transaction stops at its first statement (the tenant's
+        // retention version, read FOR SHARE), after it read and used the key.
+        let mut holder = postgres::Client::connect(&url, postgres::NoTls).expect("connects");
+        let mut hold = holder.transaction().expect("tx");
+        hold.batch_execute(&format!(
+            "SELECT set_config('custos.tenant', 'acme', true);
+             SELECT 1 FROM {schema}.tenant_retention WHERE tenant_id = 'acme' FOR UPDATE"
+        ))
+        .expect("holds the retention row");
+        let holder_pid: i32 = hold
+            .query_one("SELECT pg_backend_pid()", &[])
+            .expect("pid")
+            .get(0);
+        let mut watch = postgres::Client::connect(&url, postgres::NoTls).expect("connects");
+        std::thread::scope(|scope| {
+            let writing = scope.spawn(|| writer.tenant(&tenant).put(&p, rec("second"), now));
+            let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
+            while !watch
+                .query_one(
+                    "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE $1 = ANY (pg_blocking_pids(pid)))",
+                    &[&holder_pid],
+                )
+                .expect("activity")
+                .get::<_, bool>(0)
+            {
+                assert!(!writing.is_finished(), "the write did not wait");
+                assert!(std::time::Instant::now() < until, "the write never waited");
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            // The subject's only credentials record goes, and its key with it; then another
+            // server makes the subject a new credentials key.
+            let mut t = other.tenant(&tenant);
+            t.delete_record(&p, &first, now).expect("deleted");
+            let slot = (
+                pseudonym.clone(),
+                "default".to_owned(),
+                "credentials".to_owned(),
+            );
+            t.data_keys_for(std::slice::from_ref(&slot), now)
+                .expect("a new key");
+            hold.commit().expect("lets the write go on");
+            let second = writing.join().expect("the write ends").expect("written");
+            assert_eq!(
+                other
+                    .tenant(&tenant)
+                    .get(&second)
+                    .expect("the record the write acknowledged reads")
+                    .payload
+                    .as_slice(),
+                b"second"
+            );
+        });
+        let _ = watch.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
     }
 }
