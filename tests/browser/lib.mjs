@@ -184,12 +184,23 @@ export class Session {
     else if (status >= 400) this.expectedErrorPages.add(response.url());
   }
 
-  /** A full-page screenshot at `dir/name.png`. */
+  /**
+   * A full-page screenshot at `dir/name.png`. Chromium on a loaded machine sometimes answers a
+   * capture with "Unable to capture screenshot" once; the capture is tried again (three times in
+   * all) before that counts.
+   */
   async screenshot(dir, name) {
     await mkdir(dir, { recursive: true });
     const file = path.join(dir, `${name}.png`);
-    await this.page.screenshot({ path: file, fullPage: true });
-    return file;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.page.screenshot({ path: file, fullPage: true });
+        return file;
+      } catch (e) {
+        if (attempt >= 3 || !/Unable to capture screenshot/.test(String(e && e.message))) throw e;
+        await new Promise((resolve) => setTimeout(resolve, 250 * attempt));
+      }
+    }
   }
 
   /**

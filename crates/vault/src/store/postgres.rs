@@ -1153,10 +1153,14 @@ impl PostgresStore {
                     ],
                 )
                 .map_err(&err)?;
-                let keys: Vec<(&IdempotencyRow, i64)> = keyed
+                let mut keys: Vec<(&IdempotencyRow, i64)> = keyed
                     .iter()
                     .filter_map(|i| writes[*i].idempotency.map(|k| (k, writes[*i].now)))
                     .collect();
+                // Claimed in one order by every server: a group that claimed one key and waited
+                // for another that a second server's group claimed, while that group waited for
+                // the first, would deadlock (PostgreSQL would fail one of them after a second).
+                keys.sort_by(|a, b| a.0.key_hash.cmp(&b.0.key_hash));
                 let col = |f: fn(&IdempotencyRow) -> &str| {
                     keys.iter().map(|(k, _)| f(k)).collect::<Vec<&str>>()
                 };
@@ -2037,6 +2041,71 @@ mod tests {
         commit_writes_under_a_key_made_again(9, &mut |writes| s.store.commit_writes(writes));
         let written = "SELECT count(*) FROM records WHERE created_at = 5";
         assert_eq!(count(&mut s, "acme", written), 1, "only p2's record is in");
+    }
+
+    #[test]
+    fn groups_claim_idempotency_keys_in_one_order_so_two_servers_never_deadlock() {
+        let Some(mut s) = scratch("idempotency_order") else {
+            return;
+        };
+        give_keys(&mut s, &[("acme", "p1"), ("acme", "p2")]);
+        let (first, second) = ([row("acme", 90, "p1")], [row("acme", 91, "p2")]);
+        let key = |hash: &str, row: &RecordRow| IdempotencyRow {
+            key_hash: hash.into(),
+            body_hash: "b".into(),
+            record_id: row.record_id.clone(),
+            record_created_at: 5,
+        };
+        let (a, b) = (key("k-a", &first[0]), key("k-b", &second[0]));
+        let audit = audit_of("put", "acme");
+        let claim = |hash: &str| {
+            format!(
+                "INSERT INTO {}.idempotency_keys (tenant_id, key_hash, body_hash, record_id, record_created_at, created_at) VALUES ('acme', '{hash}', 'other', 'another server', 5, 5)",
+                s.schema
+            )
+        };
+        let (claim_a, claim_b) = (claim("k-a"), claim("k-b"));
+        // Another server's group has claimed k-a and has yet to claim k-b.
+        let mut other = Client::connect(&s.url, NoTls).expect("connects");
+        let mut theirs = other.transaction().expect("tx");
+        theirs
+            .batch_execute("SELECT set_config('custos.tenant', 'acme', true)")
+            .expect("tenant");
+        theirs.batch_execute(&claim_a).expect("claims k-a");
+        let mut watch = Client::connect(&s.url, NoTls).expect("connects");
+        let writer_pid = backend_pid(&mut s.store);
+        std::thread::scope(|scope| {
+            let store = &mut s.store;
+            // This group has k-b's write first.
+            let group = scope.spawn(move || {
+                store.commit_writes(&[
+                    acme_write(&second, Some(&b), &audit),
+                    acme_write(&first, Some(&a), &audit),
+                ])
+            });
+            let until = std::time::Instant::now() + Duration::from_secs(20);
+            while !waits(&mut watch, writer_pid) {
+                assert!(std::time::Instant::now() < until, "the group never waited");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            // Had the group claimed k-b before waiting for k-a, this would wait for it.
+            let claimed_b = theirs.batch_execute(&claim_b);
+            assert!(
+                claimed_b.is_ok(),
+                "the other server claims k-b: {claimed_b:?}"
+            );
+            theirs.commit().expect("the other server commits");
+            let outcomes = group
+                .join()
+                .expect("the group ends")
+                .expect("the group commits");
+            assert!(
+                outcomes
+                    .iter()
+                    .all(|o| matches!(o, Err(VaultError::IdempotencyRace))),
+                "both keys were the other server's first: {outcomes:?}"
+            );
+        });
     }
 
     #[test]
