@@ -574,19 +574,25 @@ pub fn pg_append_all_in(
     build: &mut BuildAllFn<'_>,
 ) -> Result<(), AuditError> {
     use postgres::types::Type;
-    tx.execute_typed(
-        "SELECT pg_advisory_xact_lock($1)",
-        &[(&PG_APPEND_LOCK, Type::INT8)],
-    )?;
-    // Read after the lock is held: this statement's snapshot then sees every append that
-    // committed before this one could lock.
-    let head = match tx.query_typed_opt(
-        "SELECT seq, hash FROM audit_entries ORDER BY seq DESC LIMIT 1",
-        &[],
-    )? {
+    // The lock, then the head, in one round trip (two statements of one simple query). The head
+    // is read by the second statement, whose snapshot (taken when it starts, after the lock is
+    // held) sees every append that committed before this one could lock.
+    let replies = tx.simple_query(&format!(
+        "SELECT pg_advisory_xact_lock({PG_APPEND_LOCK}); SELECT seq, encode(hash, 'hex') FROM audit_entries ORDER BY seq DESC LIMIT 1"
+    ))?;
+    let head = match pg_statement_rows(replies)
+        .get(1)
+        .and_then(|rows| rows.first())
+    {
         Some(row) => {
-            let seq = to_seq(row.get(0))?;
-            Some((seq, to_hash(row.get(1), "hash", seq)?))
+            let field = |i: usize| row.get(i).unwrap_or_default();
+            let seq = field(0)
+                .parse::<i64>()
+                .map_err(|_| AuditError::Corrupt(format!("the head's seq {:?}", field(0))))
+                .and_then(to_seq)?;
+            let hash = hex::decode(field(1))
+                .map_err(|_| AuditError::Corrupt(format!("entry {seq}: hash is not hex")))?;
+            Some((seq, to_hash(hash, "hash", seq)?))
         }
         None => None,
     };
@@ -626,6 +632,25 @@ pub fn pg_append_all_in(
         )?;
     }
     Ok(())
+}
+
+/// The rows a simple query of several statements answered, statement by statement (a statement
+/// that returns no rows, such as an `INSERT`, has an empty list).
+pub fn pg_statement_rows(
+    replies: Vec<postgres::SimpleQueryMessage>,
+) -> Vec<Vec<postgres::SimpleQueryRow>> {
+    let mut statements = Vec::new();
+    let mut rows = Vec::new();
+    for reply in replies {
+        match reply {
+            postgres::SimpleQueryMessage::Row(row) => rows.push(row),
+            postgres::SimpleQueryMessage::CommandComplete(_) => {
+                statements.push(std::mem::take(&mut rows));
+            }
+            _ => {}
+        }
+    }
+    statements
 }
 
 fn pg_entry(row: &postgres::Row) -> Result<Entry, AuditError> {

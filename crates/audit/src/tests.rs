@@ -744,6 +744,11 @@ const CHAIN_WIDE: &[tenant_filter::Exception] = &[
         reason: "an append links to the head of the one chain, whichever tenant wrote it",
     },
     tenant_filter::Exception {
+        statement: "SELECT seq, encode(hash, 'hex') FROM audit_entries ORDER BY seq DESC LIMIT 1",
+        reason: "an append links to the head of the one chain, whichever tenant wrote it (on \
+                 PostgreSQL read in the round trip that takes the chain's lock)",
+    },
+    tenant_filter::Exception {
         statement: "SELECT seq, at, tenant_id, actor, action, subject, details, prev_hash, hash FROM audit_entries ORDER BY seq DESC LIMIT 1",
         reason: "the head of the one chain (sealing, the CLI's status)",
     },
