@@ -2228,7 +2228,7 @@ mod tests {
             s.store
                 .insert_data_keys("acme", &[key], 0, &check)
                 .expect("a data key");
-            let mut under = |id: usize, subject: &str| {
+            let under = |id: usize, subject: &str| {
                 let mut r = row("acme", id, subject);
                 r.category = category.into();
                 [r]
