@@ -580,10 +580,14 @@ pub fn pg_append_all_in(
     let replies = tx.simple_query(&format!(
         "SELECT pg_advisory_xact_lock({PG_APPEND_LOCK}); SELECT seq, encode(hash, 'hex') FROM audit_entries ORDER BY seq DESC LIMIT 1"
     ))?;
-    let head = match pg_statement_rows(replies)
-        .get(1)
-        .and_then(|rows| rows.first())
-    {
+    let answers = pg_statement_rows(replies);
+    let [_, head] = answers.as_slice() else {
+        return Err(AuditError::Corrupt(format!(
+            "taking the chain's lock and reading its head answered {} statements, not 2",
+            answers.len()
+        )));
+    };
+    let head = match head.first() {
         Some(row) => {
             let field = |i: usize| row.get(i).unwrap_or_default();
             let seq = field(0)

@@ -1028,7 +1028,12 @@ impl PostgresStore {
                     version: Some(version),
                     present,
                 }) => (version, Some(present)),
-                _ => (tenant_version(&mut on, now)?, None),
+                // The tenant's first write: registered now; the keys were read under the locks.
+                Some(OneTrip {
+                    version: None,
+                    present,
+                }) => (tenant_version(&mut on, now)?, Some(present)),
+                None => (tenant_version(&mut on, now)?, None),
             };
             for i in same {
                 if writes[*i].version != version {
@@ -2208,6 +2213,107 @@ mod tests {
             super::sql_text_array(["p'1", "p2"]).as_deref(),
             Some("ARRAY['p''1', 'p2']::text[]")
         );
+        assert_eq!(super::sql_text_array(["p1", "p\\2"]), None);
+        assert_eq!(
+            super::sql_text_array(std::iter::empty()).as_deref(),
+            Some("ARRAY[]::text[]")
+        );
+    }
+
+    #[test]
+    fn a_group_without_new_keys_checks_them_in_one_trip() {
+        let Some(mut s) = scratch("one_trip_used") else {
+            return;
+        };
+        give_keys(&mut s, &[("acme", "p1")]);
+        let rows = [row("acme", 110, "p1")];
+        let audit = audit_of("put", "acme");
+        let writes = [acme_write(&rows, None, &audit)];
+        let mut prepared = HashMap::new();
+        let mut tx = s.store.raw_client().transaction().expect("tx");
+        let found = super::checks_in_one_trip(
+            &mut super::PgTx {
+                tx: &mut tx,
+                tenant: "acme",
+                prepared: &mut prepared,
+                target: "test",
+                operation: "test",
+            },
+            &writes,
+            &[0],
+        )
+        .expect("checks")
+        .expect("in one trip");
+        assert_eq!(found.version, Some(0));
+        assert_eq!(
+            found
+                .present
+                .get(&("p1".into(), "default".into(), "account".into())),
+            Some(&vec![9])
+        );
+    }
+
+    #[test]
+    fn an_erasure_that_holds_the_subject_when_a_group_checks_its_keys_is_waited_for() {
+        // The erasure holds p1 and destroys its key; the group (no key made: its checks go in one
+        // trip) waits for p1, then reads the keys with a snapshot taken after the wait.
+        let Some(mut s) = scratch("one_trip_waits") else {
+            return;
+        };
+        give_keys(&mut s, &[("acme", "p1")]);
+        let rows = [row("acme", 111, "p1")];
+        let read = [crate::store::testing::key_row("p1", 9)];
+        let audit = audit_of("put", "acme");
+        let mut erasing = Client::connect(&s.url, NoTls).expect("connects");
+        let mut erasure = erasing.transaction().expect("tx");
+        erasure
+            .batch_execute(&format!(
+                "SET LOCAL search_path TO {}; SELECT set_config('custos.tenant', 'acme', true)",
+                s.schema
+            ))
+            .expect("scoped");
+        erasure
+            .execute(
+                &format!(
+                    "SELECT pg_advisory_xact_lock({SUBJECT_LOCK}, {})",
+                    crate::store::subject_lock_key("$1::text", "$2::text")
+                ),
+                &[&"acme", &"p1"],
+            )
+            .expect("holds p1");
+        erasure
+            .execute(
+                "DELETE FROM data_keys WHERE tenant_id = 'acme' AND pseudonym = 'p1'",
+                &[],
+            )
+            .expect("destroys p1's key");
+        let mut watch = Client::connect(&s.url, NoTls).expect("connects");
+        let writer_pid = backend_pid(&mut s.store);
+        std::thread::scope(|scope| {
+            let store = &mut s.store;
+            let group = scope.spawn(move || {
+                store.commit_writes(&[Write {
+                    keys_read: &read,
+                    ..acme_write(&rows, None, &audit)
+                }])
+            });
+            let until = std::time::Instant::now() + Duration::from_secs(20);
+            while !waits(&mut watch, writer_pid) {
+                assert!(std::time::Instant::now() < until, "the group never waited");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            erasure.commit().expect("the erasure commits");
+            let outcomes = group
+                .join()
+                .expect("the group ends")
+                .expect("the group commits");
+            assert!(
+                matches!(outcomes[0], Err(VaultError::DataKeyGone)),
+                "{outcomes:?}"
+            );
+        });
+        let written = "SELECT count(*) FROM records WHERE created_at = 5";
+        assert_eq!(count(&mut s, "acme", written), 0);
     }
 
     #[test]
