@@ -1020,6 +1020,44 @@ pub(crate) mod testing {
         );
     }
 
+    /// As [`commit_writes_that_make_keys`], with the writes of one master key in one group (on
+    /// PostgreSQL the keys then go in the group's one trip) and the write of another master key
+    /// in a group of its own: for `p4`, the first write's key (wrapped as `[4]`) is stored and
+    /// the second's rows are under a key nobody has; `p5`'s write is refused.
+    pub(crate) fn commit_writes_that_make_keys_under_one_check(
+        check: &str,
+        commit: &mut dyn FnMut(&[Write<'_>]) -> GroupAnswer,
+    ) {
+        use crate::error::VaultError;
+        let (mine, also, stale) = (
+            made_key("p4", 4, check),
+            made_key("p4", 5, check),
+            made_key("p5", 6, "another master key"),
+        );
+        let (r1, r2, r3) = (
+            [row("acme", 63, "p4")],
+            [row("acme", 64, "p4")],
+            [row("acme", 65, "p5")],
+        );
+        let audit = audit_of("put", "acme");
+        let made = |rows, keys| Write {
+            new_keys: Some(keys),
+            ..acme_write(rows, None, &audit)
+        };
+        let outcomes =
+            commit(&[made(&r1[..], &mine), made(&r2[..], &also)]).expect("the group commits");
+        assert!(outcomes[0].is_ok(), "{outcomes:?}");
+        assert!(
+            matches!(outcomes[1], Err(VaultError::DataKeyGone)),
+            "{outcomes:?}"
+        );
+        let refused = commit(&[made(&r3[..], &stale)]).expect("the group commits");
+        assert!(
+            matches!(refused[0], Err(VaultError::MasterKeyReplaced)),
+            "{refused:?}"
+        );
+    }
+
     /// Commits, as one group, two writes of acme's under keys they read before, where `p1` and
     /// `p2` each hold a key wrapped as `stored`: the first read `p1`'s key as it was before an
     /// erasure destroyed it and a later write made another (wrapped as `stored + 1`); the

@@ -1018,27 +1018,30 @@ impl PostgresStore {
                 target: &target,
                 operation: "writing records",
             };
-            let one_trip = if same.iter().all(|i| writes[*i].new_keys.is_none()) {
-                checks_in_one_trip(&mut on, writes, same)?
-            } else {
-                None
-            };
-            let (version, present) = match one_trip {
+            let one_trip = checks_in_one_trip(&mut on, writes, same)?;
+            let (version, present, made) = match one_trip {
+                // The tenant's first write registers it now; the keys were read under the locks.
                 Some(OneTrip {
-                    version: Some(version),
+                    version,
                     present,
-                }) => (version, Some(present)),
-                // The tenant's first write: registered now; the keys were read under the locks.
-                Some(OneTrip {
-                    version: None,
-                    present,
-                }) => (tenant_version(&mut on, now)?, Some(present)),
-                None => (tenant_version(&mut on, now)?, None),
+                    made,
+                }) => (
+                    match version {
+                        Some(version) => version,
+                        None => tenant_version(&mut on, now)?,
+                    },
+                    Some(present),
+                    made,
+                ),
+                None => (tenant_version(&mut on, now)?, None, None),
             };
             for i in same {
                 if writes[*i].version != version {
                     outcomes[*i] = Err(VaultError::RetentionChanged);
                 }
+            }
+            if let Some(made) = made {
+                judge_one_trip_makers(writes, same, &made, &mut outcomes);
             }
             let present = match present {
                 Some(present) => present,
@@ -1232,10 +1235,50 @@ fn record_row(r: &postgres::Row) -> RecordRow {
 type PresentKeys = HashMap<(String, String, String), Vec<u8>>;
 
 /// What [`checks_in_one_trip`] found: the tenant's retention version (`None` before its first
-/// write) and the data keys of the writes' rows.
+/// write), the data keys of the writes' rows, and what became of the keys writes made.
 struct OneTrip {
     version: Option<i64>,
     present: PresentKeys,
+    made: Option<MadeKeys>,
+}
+
+/// The keys a group's writes made, one per slot ([`first_made_keys`]), as the one trip stored
+/// them: the master key's check it read, and the slots it stored (none if the check was not
+/// the makers').
+struct MadeKeys {
+    current_check: Option<String>,
+    stored: std::collections::HashSet<(String, String, String)>,
+}
+
+/// The outcomes of the writes `same` that made keys and are still in, from what the one trip
+/// stored: all left out (`master-key-replaced`) if the master key's check was not theirs, else
+/// as [`judge_makers`] (which write's key a slot keeps is decided over every maker, as the one
+/// trip stored it).
+fn judge_one_trip_makers(
+    writes: &[Write<'_>],
+    same: &[usize],
+    made: &MadeKeys,
+    outcomes: &mut [Result<()>],
+) {
+    let makers: Vec<usize> = same
+        .iter()
+        .copied()
+        .filter(|i| writes[*i].new_keys.is_some())
+        .collect();
+    let check = makers
+        .first()
+        .and_then(|i| writes[*i].new_keys)
+        .map(|k| k.check.as_str());
+    if made.current_check.as_deref() != check {
+        for i in makers {
+            if outcomes[i].is_ok() {
+                outcomes[i] = Err(VaultError::MasterKeyReplaced);
+            }
+        }
+        return;
+    }
+    let first = first_made_keys(writes, &makers);
+    judge_makers(writes, &makers, &first, &made.stored, outcomes);
 }
 
 /// `value` as an SQL string literal, or `None` if it holds a backslash or a NUL (then the caller
@@ -1317,18 +1360,88 @@ fn checks_in_one_trip(
     ) else {
         return Ok(None);
     };
+    // The keys writes made, stored between the locks and the key read (as `store_made_keys`
+    // does): after waiting for a replacement of the master key in progress (`data_keys` taken
+    // `ROW EXCLUSIVE`, as `current_key_check` does), and only if the master key's check is still
+    // the makers'. Makers of one group are of one server, so of one check; if not, or if a value
+    // cannot be written, the statements go one by one.
+    let makers: Vec<usize> = same
+        .iter()
+        .copied()
+        .filter(|i| writes[*i].new_keys.is_some())
+        .collect();
+    let store_made = if makers.is_empty() {
+        String::new()
+    } else {
+        let checks: std::collections::BTreeSet<&str> = makers
+            .iter()
+            .filter_map(|i| writes[*i].new_keys.map(|k| k.check.as_str()))
+            .collect();
+        let [check] = checks.into_iter().collect::<Vec<_>>()[..] else {
+            return Ok(None);
+        };
+        let now = same.iter().map(|i| writes[*i].now).max().unwrap_or(0);
+        let mut values = Vec::new();
+        for (k, _) in first_made_keys(writes, &makers) {
+            let (Some(p), Some(d), Some(c)) = (
+                sql_literal(&k.pseudonym),
+                sql_literal(&k.key_domain),
+                sql_literal(&k.category),
+            ) else {
+                return Ok(None);
+            };
+            values.push(format!(
+                "({p}, {d}, {c}, {}, decode('{}', 'hex'))",
+                k.key_version,
+                hex::encode(&k.wrapped)
+            ));
+        }
+        let Some(check) = sql_literal(check) else {
+            return Ok(None);
+        };
+        // Joined to the statement before it: it starts with that statement's `;`.
+        format!(
+            ";
+             LOCK TABLE data_keys IN ROW EXCLUSIVE MODE;
+             SELECT value FROM meta WHERE key = 'key_check';
+             INSERT INTO data_keys (tenant_id, pseudonym, key_domain, category, key_version, wrapped, created_at) SELECT {tenant}, v.pseudonym, v.key_domain, v.category, v.key_version, v.wrapped, {now} FROM (VALUES {values}) AS v (pseudonym, key_domain, category, key_version, wrapped) WHERE (SELECT value FROM meta WHERE key = 'key_check') = {check} ON CONFLICT (tenant_id, pseudonym, key_domain, category) DO NOTHING RETURNING pseudonym, key_domain, category",
+            values = values.join(", "),
+        )
+    };
     let sql = format!(
         "SELECT set_config('custos.tenant', {tenant}, true);
          SELECT r.version, EXISTS (SELECT 1 FROM tenants t WHERE t.tenant_id = {tenant}) FROM tenant_retention r WHERE r.tenant_id = {tenant} FOR SHARE OF r;
-         SELECT pg_advisory_xact_lock_shared({SUBJECT_LOCK}, {lock}) FROM unnest({subjects}) AS p;
+         SELECT pg_advisory_xact_lock_shared({SUBJECT_LOCK}, {lock}) FROM unnest({subjects}) AS p{store_made};
          SELECT k.pseudonym, k.key_domain, k.category, encode(k.wrapped, 'hex') FROM data_keys k JOIN unnest({pseudonyms}, {domains}, {categories}) AS w (pseudonym, key_domain, category) USING (pseudonym, key_domain, category) WHERE k.tenant_id = {tenant}",
         lock = super::subject_lock_key(&tenant, "p"),
     );
     let replies = on.tx.simple_query(&sql).map_err(|e| on.err(e))?;
     let answers = custos_audit::store::pg_statement_rows(replies);
     let corrupt = |what: &str| VaultError::Corrupt(format!("a group's checks answered {what}"));
-    let [_, version, _, keys] = answers.as_slice() else {
-        return Err(corrupt("another number of statements"));
+    let (version, made, keys) = match answers.as_slice() {
+        [_, version, _, keys] if makers.is_empty() => (version, None, keys),
+        [_, version, _, _, current, stored, keys] if !makers.is_empty() => {
+            let current_check = current
+                .first()
+                .and_then(|row| row.get(0))
+                .map(str::to_owned);
+            let stored = stored
+                .iter()
+                .map(|row| {
+                    let field = |i: usize| row.get(i).unwrap_or_default().to_owned();
+                    (field(0), field(1), field(2))
+                })
+                .collect();
+            (
+                version,
+                Some(MadeKeys {
+                    current_check,
+                    stored,
+                }),
+                keys,
+            )
+        }
+        _ => return Err(corrupt("another number of statements")),
     };
     let version = match version.first() {
         Some(row) if row.get(1) == Some("t") => Some(
@@ -1344,7 +1457,11 @@ fn checks_in_one_trip(
         let wrapped = hex::decode(field(3)).map_err(|_| corrupt("a data key that is no hex"))?;
         present.insert((field(0), field(1), field(2)), wrapped);
     }
-    Ok(Some(OneTrip { version, present }))
+    Ok(Some(OneTrip {
+        version,
+        present,
+        made,
+    }))
 }
 
 /// Sets the tenant (`on`'s) for row-level security and reads its retention version `FOR SHARE`
@@ -1470,18 +1587,16 @@ fn store_made_keys(
         return Ok(());
     }
     let current = super::current_key_check(on)?;
-    // Each slot's key from the first write that made one, in slot order.
-    let mut made: Vec<(&WrappedKeyRow, usize)> = Vec::new();
     for &i in &makers {
-        let keys = writes[i].new_keys.expect("a maker has keys");
-        if current.as_deref() != Some(keys.check.as_str()) {
+        if writes[i].new_keys.map(|k| k.check.as_str()) != current.as_deref() {
             outcomes[i] = Err(VaultError::MasterKeyReplaced);
-            continue;
         }
-        made.extend(keys.rows.iter().map(|k| (k, i)));
     }
-    made.sort_by(|a, b| slot(a.0).cmp(&slot(b.0)));
-    made.dedup_by(|later, first| slot(later.0) == slot(first.0));
+    let makers: Vec<usize> = makers
+        .into_iter()
+        .filter(|i| outcomes[*i].is_ok())
+        .collect();
+    let made = first_made_keys(writes, &makers);
     if made.is_empty() {
         return Ok(());
     }
@@ -1508,9 +1623,39 @@ fn store_made_keys(
         .iter()
         .map(|r| (r.get(0), r.get(1), r.get(2)))
         .collect();
+    judge_makers(writes, &makers, &made, &stored, outcomes);
+    Ok(())
+}
+
+/// Each slot's key from the first of `makers` that made one, in slot order: the one key of the
+/// slot a group stores.
+fn first_made_keys<'w>(
+    writes: &'w [Write<'_>],
+    makers: &[usize],
+) -> Vec<(&'w WrappedKeyRow, usize)> {
+    let mut made: Vec<(&WrappedKeyRow, usize)> = makers
+        .iter()
+        .filter_map(|&i| writes[i].new_keys.map(|k| (k, i)))
+        .flat_map(|(keys, i)| keys.rows.iter().map(move |k| (k, i)))
+        .collect();
+    made.sort_by(|a, b| slot(a.0).cmp(&slot(b.0)));
+    made.dedup_by(|later, first| slot(later.0) == slot(first.0));
+    made
+}
+
+/// Leaves out (`data-key-gone`) each of `makers` still in that has a key another write's key of
+/// the same slot was preferred to (`made`, [`first_made_keys`]), or that was not `stored` (a key
+/// of another server's was there first): its rows are under a key nobody has.
+fn judge_makers(
+    writes: &[Write<'_>],
+    makers: &[usize],
+    made: &[(&WrappedKeyRow, usize)],
+    stored: &std::collections::HashSet<(String, String, String)>,
+    outcomes: &mut [Result<()>],
+) {
     let kept: HashMap<(&str, &str, &str), usize> =
         made.iter().map(|(k, i)| (slot(k), *i)).collect();
-    for i in makers {
+    for &i in makers {
         let Some(keys) = writes[i].new_keys.filter(|_| outcomes[i].is_ok()) else {
             continue;
         };
@@ -1523,7 +1668,6 @@ fn store_made_keys(
             outcomes[i] = Err(VaultError::DataKeyGone);
         }
     }
-    Ok(())
 }
 
 /// The slot a data key fills: its subject (pseudonym), key domain and category.
@@ -1954,7 +2098,8 @@ mod tests {
     use crate::store::JournalEntry;
     use crate::store::NewKeys;
     use crate::store::testing::{
-        acme_write, audit_of, commit_writes_that_make_keys, commit_writes_under_a_key_made_again,
+        acme_write, audit_of, commit_writes_that_make_keys,
+        commit_writes_that_make_keys_under_one_check, commit_writes_under_a_key_made_again,
         made_key, row,
     };
 
@@ -2420,6 +2565,27 @@ mod tests {
                 "both keys were the other server's first: {outcomes:?}"
             );
         });
+    }
+
+    #[test]
+    fn keys_a_group_makes_under_one_master_key_are_stored_in_its_one_trip() {
+        let Some(mut s) = scratch("made_keys_one_trip") else {
+            return;
+        };
+        let check = key_check(&mut s);
+        commit_writes_that_make_keys_under_one_check(&check, &mut |writes| {
+            s.store.commit_writes(writes)
+        });
+        let written = "SELECT count(*) FROM records WHERE created_at = 5";
+        assert_eq!(count(&mut s, "acme", written), 1);
+        let kept = "SELECT count(*) FROM data_keys WHERE pseudonym = 'p4' AND wrapped = '\\x04'";
+        assert_eq!(count(&mut s, "acme", kept), 1, "the first maker's key");
+        let refused = "SELECT count(*) FROM data_keys WHERE pseudonym = 'p5'";
+        assert_eq!(
+            count(&mut s, "acme", refused),
+            0,
+            "no key of another master key"
+        );
     }
 
     #[test]

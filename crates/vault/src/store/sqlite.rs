@@ -1250,8 +1250,8 @@ mod tests {
     use super::*;
     use crate::store::Store;
     use crate::store::testing::{
-        acme_write, audit_of, commit_writes_that_make_keys, commit_writes_under_a_key_made_again,
-        row,
+        acme_write, audit_of, commit_writes_that_make_keys,
+        commit_writes_that_make_keys_under_one_check, commit_writes_under_a_key_made_again, row,
     };
 
     /// A fresh vault file for the test `name`.
@@ -1394,6 +1394,23 @@ mod tests {
             count(&path, "SELECT count(*) FROM records"),
             1,
             "only p2's record is in"
+        );
+    }
+
+    #[test]
+    fn keys_a_group_makes_under_one_master_key_are_stored_and_a_second_maker_encrypts_again() {
+        let (path, mut store) = scratch("sqlite-made-keys-one-check");
+        let check = store.init_meta("key_check", "a test check").expect("meta");
+        commit_writes_that_make_keys_under_one_check(&check, &mut |writes| {
+            store.commit_writes(writes)
+        });
+        assert_eq!(count(&path, "SELECT count(*) FROM records"), 1);
+        assert_eq!(
+            count(
+                &path,
+                "SELECT count(*) FROM data_keys WHERE wrapped = x'04'"
+            ),
+            1
         );
     }
 
