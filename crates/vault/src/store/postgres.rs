@@ -1337,13 +1337,15 @@ fn slots_of<'w>(
     slots
 }
 
-/// In one round trip (one simple query of four statements), what a group does first for the
-/// writes `same` of one tenant (`on`'s) that made no data key: sets the tenant for row-level
-/// security, reads its retention version `FOR SHARE`, takes the writes' subjects shared
-/// ([`SUBJECT_LOCK`]) and reads their rows' data keys. Each statement takes its snapshot when it
-/// starts, so the keys are read after the locks are held, as when the statements are sent one
-/// by one ([`tenant_version`], [`lock_subjects`], [`present_keys`]). The values are written into
-/// the query as literals; `None` (nothing sent) if one cannot be ([`sql_literal`]).
+/// In one round trip (one simple query of four statements, seven when writes made data keys),
+/// what a group does first for the writes `same` of one tenant (`on`'s): sets the tenant for
+/// row-level security, reads its retention version `FOR SHARE`, takes the writes' subjects
+/// shared ([`SUBJECT_LOCK`]), stores the keys writes made (as [`store_made_keys`] does) and reads
+/// their rows' data keys. Each statement takes its snapshot when it starts, so the keys are
+/// read after the locks are held, as when the statements are sent one by one
+/// ([`tenant_version`], [`lock_subjects`], [`store_made_keys`], [`present_keys`]). The values are
+/// written into the query as literals; `None` (nothing sent) if one cannot be
+/// ([`sql_literal`]), or if the makers' keys are of more than one master key.
 fn checks_in_one_trip(
     on: &mut PgTx<'_, '_>,
     writes: &[Write<'_>],
@@ -1396,7 +1398,7 @@ fn checks_in_one_trip(
                 hex::encode(&k.wrapped)
             ));
         }
-        let Some(check) = sql_literal(check) else {
+        let Some(check) = sql_literal(check).filter(|_| !values.is_empty()) else {
             return Ok(None);
         };
         // Joined to the statement before it: it starts with that statement's `;`.
