@@ -2854,6 +2854,21 @@ mod tests {
     }
 
     #[test]
+    fn a_key_a_write_made_while_the_master_key_is_being_replaced_is_refused_one_statement_at_a_time()
+     {
+        // A backslash in the subject's name keeps the group's checks out of the one trip.
+        while_the_master_key_is_being_replaced("write_during_replace_slow", &|store, check| {
+            let key = made_key("p\\1", 1, check);
+            let (rows, audit) = ([row("acme", 91, "p\\1")], audit_of("put", "acme"));
+            let write = Write {
+                new_keys: Some(&key),
+                ..acme_write(&rows, None, &audit)
+            };
+            store.commit_writes(&[write])?.pop().expect("one outcome")
+        });
+    }
+
+    #[test]
     fn a_key_made_alone_while_the_master_key_is_being_replaced_is_refused() {
         while_the_master_key_is_being_replaced("key_during_replace", &|store, check| {
             let key = made_key("p1", 1, check);
