@@ -704,46 +704,27 @@ fn insert_rows_in<'r>(
     Ok(())
 }
 
-/// The data keys a write read, checked in its turn ([`super::check_keys_read_in`]).
-fn check_keys_read(
+/// The data keys of a write, in its turn and before its rows: the keys it read checked
+/// ([`super::check_keys_read_in`]), the keys it made stored ([`super::store_new_keys_in`]).
+fn keep_write_keys(
     tx: &Connection,
     target: &str,
     tenant: &str,
     keys_read: &[WrappedKeyRow],
-) -> Result<()> {
-    super::check_keys_read_in(
-        &mut SqliteTx {
-            conn: tx,
-            tenant,
-            target,
-            operation: "writing records",
-        },
-        tenant,
-        keys_read,
-    )
-}
-
-/// The data keys a write made, stored in its transaction before its rows
-/// ([`super::store_new_keys_in`]).
-fn store_new_keys(
-    tx: &Connection,
-    target: &str,
-    tenant: &str,
-    keys: Option<&NewKeys>,
+    made: Option<&NewKeys>,
     now: i64,
 ) -> Result<()> {
-    let Some(keys) = keys else { return Ok(()) };
-    super::store_new_keys_in(
-        &mut SqliteTx {
-            conn: tx,
-            tenant,
-            target,
-            operation: "writing records",
-        },
+    let mut on = SqliteTx {
+        conn: tx,
         tenant,
-        keys,
-        now,
-    )
+        target,
+        operation: "writing records",
+    };
+    super::check_keys_read_in(&mut on, tenant, keys_read)?;
+    match made {
+        Some(keys) => super::store_new_keys_in(&mut on, tenant, keys, now),
+        None => Ok(()),
+    }
 }
 
 impl SqliteStore {
@@ -762,8 +743,7 @@ impl SqliteStore {
         audit: &WriteAudit,
     ) -> Result<()> {
         self.in_write_tx("writing records", |tx, target| {
-            check_keys_read(tx, target, tenant, keys_read)?;
-            store_new_keys(tx, target, tenant, new_keys, now)?;
+            keep_write_keys(tx, target, tenant, keys_read, new_keys, now)?;
             insert_rows_in(tx, target, tenant, next, now, expected_retention, None)?;
             custos_audit::store::sqlite_append_in(tx, &mut |head| audit.build(head))
                 .map_err(|e| audit_error(target, e))
@@ -836,8 +816,7 @@ impl SqliteStore {
             for w in writes {
                 tx.execute_batch("SAVEPOINT custos_write").map_err(err)?;
                 let mut whole = Some(w.rows);
-                let outcome = check_keys_read(tx, target, w.tenant, w.keys_read)
-                    .and_then(|()| store_new_keys(tx, target, w.tenant, w.new_keys, w.now))
+                let outcome = keep_write_keys(tx, target, w.tenant, w.keys_read, w.new_keys, w.now)
                     .and_then(|()| {
                         insert_rows_in(
                             tx,

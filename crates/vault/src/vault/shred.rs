@@ -548,73 +548,71 @@ mod tests {
         let _ = watch.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
     }
 
-    #[test]
-    fn corrections_of_legacy_records_keep_their_keys_on_sqlite() {
-        let dir =
-            std::env::temp_dir().join(format!("custos-legacy-corrections-{}", std::process::id()));
+    /// Runs `test` on a vault in a scratch SQLite file named after `name`.
+    fn on_sqlite(name: &str, test: fn(StoreConfig, bool)) {
+        let dir = std::env::temp_dir().join(format!("custos-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("dir");
-        corrections_of_legacy_records_keep_their_keys(
+        test(
             StoreConfig::Sqlite {
                 path: dir.join("custos.db"),
             },
             false,
         );
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Runs `test` on a vault in a scratch PostgreSQL schema named after `name`, dropped after;
+    /// skipped without `CUSTOS_TEST_DATABASE_URL`.
+    fn on_postgres(name: &str, test: fn(StoreConfig, bool)) {
+        let Some(url) = crate::database_url::postgres_url() else {
+            eprintln!("CUSTOS_TEST_DATABASE_URL is not set: skipping the PostgreSQL test");
+            return;
+        };
+        let schema = format!("u_{}_{name}", std::process::id());
+        test(
+            StoreConfig::Postgres {
+                url: url.clone(),
+                schema: schema.clone(),
+                journal: None,
+            },
+            true,
+        );
+        if let Ok(mut c) = postgres::Client::connect(&url, postgres::NoTls) {
+            let _ = c.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+        }
+    }
+
+    #[test]
+    fn corrections_of_legacy_records_keep_their_keys_on_sqlite() {
+        on_sqlite(
+            "legacy-corrections",
+            corrections_of_legacy_records_keep_their_keys,
+        );
     }
 
     #[test]
     fn corrections_of_legacy_records_keep_their_keys_on_postgres() {
-        let Some(url) = crate::database_url::postgres_url() else {
-            eprintln!("CUSTOS_TEST_DATABASE_URL is not set: skipping the PostgreSQL test");
-            return;
-        };
-        let schema = format!("u_{}_legacy_corrections", std::process::id());
-        corrections_of_legacy_records_keep_their_keys(
-            StoreConfig::Postgres {
-                url: url.clone(),
-                schema: schema.clone(),
-                journal: None,
-            },
-            true,
+        on_postgres(
+            "legacy_corrections",
+            corrections_of_legacy_records_keep_their_keys,
         );
-        if let Ok(mut c) = postgres::Client::connect(&url, postgres::NoTls) {
-            let _ = c.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
-        }
     }
 
     #[test]
     fn a_vault_written_before_per_category_keys_reads_rotates_and_erases_on_sqlite() {
-        let dir = std::env::temp_dir().join(format!("custos-legacy-keys-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("dir");
-        legacy_vault_reads_rotates_and_erases_with_its_keys(
-            StoreConfig::Sqlite {
-                path: dir.join("custos.db"),
-            },
-            false,
+        on_sqlite(
+            "legacy-keys",
+            legacy_vault_reads_rotates_and_erases_with_its_keys,
         );
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
     fn a_vault_written_before_per_category_keys_reads_rotates_and_erases_on_postgres() {
-        let Some(url) = crate::database_url::postgres_url() else {
-            eprintln!("CUSTOS_TEST_DATABASE_URL is not set: skipping the PostgreSQL test");
-            return;
-        };
-        let schema = format!("u_{}_legacy_keys", std::process::id());
-        legacy_vault_reads_rotates_and_erases_with_its_keys(
-            StoreConfig::Postgres {
-                url: url.clone(),
-                schema: schema.clone(),
-                journal: None,
-            },
-            true,
+        on_postgres(
+            "legacy_keys",
+            legacy_vault_reads_rotates_and_erases_with_its_keys,
         );
-        if let Ok(mut c) = postgres::Client::connect(&url, postgres::NoTls) {
-            let _ = c.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
-        }
     }
 }
 
