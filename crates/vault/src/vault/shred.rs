@@ -479,16 +479,10 @@ mod tests {
     /// correction's update of it.
     #[test]
     fn a_deletion_of_a_record_being_corrected_waits_for_the_correction_on_postgres() {
-        let Some(url) = crate::database_url::postgres_url() else {
-            eprintln!("CUSTOS_TEST_DATABASE_URL is not set: skipping the PostgreSQL test");
+        let Some(scratch) = PgScratch::new("legacy_deadlock") else {
             return;
         };
-        let schema = format!("u_{}_legacy_deadlock", std::process::id());
-        let config = StoreConfig::Postgres {
-            url: url.clone(),
-            schema: schema.clone(),
-            journal: None,
-        };
+        let (url, schema, config) = (&scratch.url, &scratch.schema, scratch.config());
         let ids = legacy_records(&config, true);
         let target = &ids[0];
         let p = policy();
@@ -498,7 +492,7 @@ mod tests {
         let pseudonym = corrector
             .tenant(&tenant)
             .pseudonym(&SubjectId::new("jan").expect("id"));
-        let mut watch = postgres::Client::connect(&url, postgres::NoTls).expect("connects");
+        let mut watch = postgres::Client::connect(url, postgres::NoTls).expect("connects");
         let waiting = |watch: &mut postgres::Client, sql: &str| {
             let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
             while !watch.query_one(sql, &[]).expect("locks").get::<_, bool>(0) {
@@ -507,7 +501,7 @@ mod tests {
             }
         };
         // Held here, the correction stops after taking the subject, before storing its key.
-        let mut holder = postgres::Client::connect(&url, postgres::NoTls).expect("connects");
+        let mut holder = postgres::Client::connect(url, postgres::NoTls).expect("connects");
         let mut hold = holder.transaction().expect("tx");
         hold.batch_execute(&format!("LOCK TABLE {schema}.data_keys IN SHARE MODE"))
             .expect("locks the keys");
@@ -545,7 +539,6 @@ mod tests {
             matches!(gone, Err(VaultError::RecordNotFound(_))),
             "{gone:?}"
         );
-        let _ = watch.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
     }
 
     /// Runs `test` on a vault in a scratch SQLite file named after `name`.
@@ -562,24 +555,45 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
-    /// Runs `test` on a vault in a scratch PostgreSQL schema named after `name`, dropped after;
-    /// skipped without `CUSTOS_TEST_DATABASE_URL`.
-    fn on_postgres(name: &str, test: fn(StoreConfig, bool)) {
-        let Some(url) = crate::database_url::postgres_url() else {
-            eprintln!("CUSTOS_TEST_DATABASE_URL is not set: skipping the PostgreSQL test");
-            return;
-        };
-        let schema = format!("u_{}_{name}", std::process::id());
-        test(
+    /// A scratch PostgreSQL schema named after `name`, dropped with it; `None` (the test is
+    /// skipped) without `CUSTOS_TEST_DATABASE_URL`.
+    pub(super) struct PgScratch {
+        pub(super) url: String,
+        pub(super) schema: String,
+    }
+
+    impl PgScratch {
+        pub(super) fn new(name: &str) -> Option<PgScratch> {
+            let Some(url) = crate::database_url::postgres_url() else {
+                eprintln!("CUSTOS_TEST_DATABASE_URL is not set: skipping the PostgreSQL test");
+                return None;
+            };
+            let schema = format!("u_{}_{name}", std::process::id());
+            Some(PgScratch { url, schema })
+        }
+
+        /// A vault's configuration on the schema.
+        pub(super) fn config(&self) -> StoreConfig {
             StoreConfig::Postgres {
-                url: url.clone(),
-                schema: schema.clone(),
+                url: self.url.clone(),
+                schema: self.schema.clone(),
                 journal: None,
-            },
-            true,
-        );
-        if let Ok(mut c) = postgres::Client::connect(&url, postgres::NoTls) {
-            let _ = c.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+            }
+        }
+    }
+
+    impl Drop for PgScratch {
+        fn drop(&mut self) {
+            if let Ok(mut c) = postgres::Client::connect(&self.url, postgres::NoTls) {
+                let _ = c.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema));
+            }
+        }
+    }
+
+    /// Runs `test` on a vault in a scratch PostgreSQL schema named after `name` ([`PgScratch`]).
+    fn on_postgres(name: &str, test: fn(StoreConfig, bool)) {
+        if let Some(scratch) = PgScratch::new(name) {
+            test(scratch.config(), true);
         }
     }
 
@@ -703,16 +717,10 @@ mod unused_keys {
     /// it is encrypted again under the new one, and its record reads.
     #[test]
     fn a_write_whose_key_was_destroyed_and_made_again_meanwhile_is_encrypted_again_on_postgres() {
-        let Some(url) = crate::database_url::postgres_url() else {
-            eprintln!("CUSTOS_TEST_DATABASE_URL is not set: skipping the PostgreSQL test");
+        let Some(scratch) = super::tests::PgScratch::new("key_made_again") else {
             return;
         };
-        let schema = format!("u_{}_key_made_again", std::process::id());
-        let config = StoreConfig::Postgres {
-            url: url.clone(),
-            schema: schema.clone(),
-            journal: None,
-        };
+        let (url, schema, config) = (&scratch.url, &scratch.schema, scratch.config());
         let key = || MasterKey::parse(&"11".repeat(32), "test").expect("key");
         let (mut writer, mut other) = (
             Vault::open(&config, key()).expect("opens"),
@@ -743,7 +751,7 @@ mod unused_keys {
             .pseudonym(&SubjectId::new("jan").expect("id"));
         // Held here, the next write's transaction stops at its first statement (the tenant's
         // retention version, read FOR SHARE), after it read and used the key.
-        let mut holder = postgres::Client::connect(&url, postgres::NoTls).expect("connects");
+        let mut holder = postgres::Client::connect(url, postgres::NoTls).expect("connects");
         let mut hold = holder.transaction().expect("tx");
         hold.batch_execute(&format!(
             "SELECT set_config('custos.tenant', 'acme', true);
@@ -754,7 +762,7 @@ mod unused_keys {
             .query_one("SELECT pg_backend_pid()", &[])
             .expect("pid")
             .get(0);
-        let mut watch = postgres::Client::connect(&url, postgres::NoTls).expect("connects");
+        let mut watch = postgres::Client::connect(url, postgres::NoTls).expect("connects");
         std::thread::scope(|scope| {
             let writing = scope.spawn(|| writer.tenant(&tenant).put(&p, rec("second"), now));
             let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
@@ -793,6 +801,5 @@ mod unused_keys {
                 b"second"
             );
         });
-        let _ = watch.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
     }
 }
