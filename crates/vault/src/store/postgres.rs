@@ -1009,8 +1009,9 @@ impl PostgresStore {
         for same in order.chunk_by(|a, b| writes[*a].tenant == writes[*b].tenant) {
             let tenant = writes[same[0]].tenant;
             let now = same.iter().map(|i| writes[*i].now).max().unwrap_or(0);
-            // The tenant's setting, its retention version, the subjects' locks and the check of
-            // their keys in one round trip, when it can be: see `checks_in_one_trip`.
+            // The tenant's setting, its retention version, the subjects' locks, the keys writes
+            // made and the check of the rows' keys in one round trip, when it can be: see
+            // `checks_in_one_trip`.
             let mut on = PgTx {
                 tx: &mut tx,
                 tenant,
