@@ -131,13 +131,13 @@ mod tests {
 
     const KEY: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
 
-    fn policy() -> custos_policy::Policy {
+    pub(super) fn policy() -> custos_policy::Policy {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../../examples/policies/jbsync.toml");
         custos_policy::load(&path).expect("loads").policy
     }
 
-    fn open(config: &StoreConfig) -> Vault {
+    pub(super) fn open(config: &StoreConfig) -> Vault {
         Vault::open(config, MasterKey::parse(KEY, "test").expect("key")).expect("opens")
     }
 
@@ -650,12 +650,7 @@ mod unused_keys {
         };
         let key = MasterKey::parse(&"11".repeat(32), "test").expect("key");
         let mut v = Vault::open(&config, key).expect("opens");
-        let p = custos_policy::load(
-            &std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../../examples/policies/jbsync.toml"),
-        )
-        .expect("loads")
-        .policy;
+        let p = super::tests::policy();
         let tenant = TenantId::new("acme").expect("id");
         let mut t = v.tenant(&tenant);
         let rec = |category: &str| NewRecord {
@@ -721,17 +716,8 @@ mod unused_keys {
             return;
         };
         let (url, schema, config) = (&scratch.url, &scratch.schema, scratch.config());
-        let key = || MasterKey::parse(&"11".repeat(32), "test").expect("key");
-        let (mut writer, mut other) = (
-            Vault::open(&config, key()).expect("opens"),
-            Vault::open(&config, key()).expect("opens"),
-        );
-        let p = custos_policy::load(
-            &std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../../examples/policies/jbsync.toml"),
-        )
-        .expect("loads")
-        .policy;
+        let (mut writer, mut other) = (super::tests::open(&config), super::tests::open(&config));
+        let p = super::tests::policy();
         let tenant = TenantId::new("acme").expect("id");
         let now = jiff::Timestamp::now();
         let rec = |payload: &str| NewRecord {
